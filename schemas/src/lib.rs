@@ -1,0 +1,19 @@
+//! The event model of Raceway and its wire forms.
+//!
+//! - [`model`]: the Rust types (`Event`, `EventKind`, ...).
+//! - [`avro`]: Avro encoding of `EventBatch` and `Access` records; the `.avsc` files under
+//!   `schemas/avro/` are the source of truth.
+//! - [`framing`]: Confluent wire framing (magic byte 0, 4-byte schema id) with fixed schema ids.
+//! - [`json`]: the Raceway JSON format that the existing SDKs send to `POST /events`.
+//! - [`access`], [`finding`]: the records passed between the processor stages and to the store.
+
+pub mod access;
+pub mod avro;
+pub mod finding;
+pub mod framing;
+pub mod json;
+pub mod model;
+
+pub use access::{Access, HeldLock};
+pub use finding::{FindingEvent, FindingKind, RaceFinding, Severity};
+pub use model::*;
