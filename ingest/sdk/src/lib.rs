@@ -1,1 +1,62 @@
-//! raceway-sdk
+//! Raceway's Rust SDK: records what the threads and tasks of a service do, with a vector clock
+//! per actor, and delivers the events in batches per trace (DESIGN.md "Event model", "Clocks").
+//!
+//! - A [`Tracer`] is configured once ([`TracerConfig`]) with a [`Sink`] ([`HttpSink`] to the
+//!   ingest gateway, [`MemorySink`] in memory). Recording never blocks: a full queue drops and
+//!   counts events ([`Tracer::dropped_events`]).
+//! - An [`Actor`] is one thread or task: it records accesses ([`Actor::read`],
+//!   [`Actor::write`], located at the caller's `file:line`), spawns and joins children, and
+//!   carries the clock that orders its events. Every event is tagged
+//!   `raceway.clock = actor-v1`, so the processors trust its clock.
+//! - [`TrackedMutex`] orders critical sections (release -> acquire); [`with_actor`] and
+//!   [`with_current`] give a tokio task a current actor.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use raceway_sdk::{MemorySink, Tracer, TracerConfig, TrackedMutex};
+//!
+//! # fn main() -> Result<(), raceway_sdk::SdkError> {
+//! let sink = MemorySink::new(); // or HttpSink::new("http://127.0.0.1:8080")?
+//! let tracer = Tracer::new(TracerConfig::new("bank").environment("dev"), sink.clone())?;
+//! let balance = Arc::new(TrackedMutex::new("balance", 100_i64));
+//! let mut main = tracer.start_trace("main");
+//! let (mut child, shared) = (main.spawn_child("withdraw"), balance.clone());
+//! let worker = std::thread::spawn(move || {
+//!     let mut guard = shared.lock(&mut child).expect("not poisoned");
+//!     let (value, actor) = guard.split();
+//!     actor.write("balance", &*value, &(*value - 30));
+//!     *value -= 30;
+//!     drop(guard);
+//!     child
+//! });
+//! main.join(worker.join().expect("worker panicked"));
+//! tracer.shutdown_blocking()?; // delivers what is buffered
+//! assert_eq!(sink.event_count(), 5); // spawn, acquire, write, release, await
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! Features: `http` (default) enables [`HttpSink`] and pulls in reqwest. The tower layer,
+//! reqwest middleware, Kafka delivery and header propagation, and tracked tokio primitives and
+//! atomics come in later changes.
+
+mod actor;
+mod clock;
+mod config;
+mod delivery;
+mod error;
+mod mutex;
+pub mod sink;
+mod task;
+mod tracer;
+
+pub use actor::{Actor, FinishedActor, Var};
+pub use clock::VectorClock;
+pub use config::TracerConfig;
+pub use error::SdkError;
+pub use mutex::{TrackedMutex, TrackedMutexGuard};
+#[cfg(feature = "http")]
+pub use sink::{HttpSink, RetryPolicy};
+pub use sink::{MemorySink, Sink};
+pub use task::{with_actor, with_current};
+pub use tracer::{Tracer, TracerStats};

@@ -1,0 +1,309 @@
+//! [`Actor`]: one thread or task of the service, with its vector clock; the thing that records.
+
+use std::panic::Location;
+
+use raceway_schemas::json::canonical_json_text;
+use raceway_schemas::{AccessType, AsyncAwait, AsyncSpawn, Event, EventKind, StateChange};
+use serde::Serialize;
+use uuid::Uuid;
+
+use crate::clock::VectorClock;
+use crate::tracer::{now_ns, Tracer};
+
+/// One actor (a thread or task of this service instance) recording into one trace.
+///
+/// An actor is a sequential thread of events: it is `Send` (move it into the thread or task it
+/// stands for) but not `Clone`, and recording takes `&mut self`. Every recorded event increments
+/// the actor's own clock component, carries the actor's clock as `causality_vector`, and has the
+/// actor's previous event as `parent_id`.
+///
+/// Synchronisation joins clocks: [`Actor::spawn_child`] (the child inherits the parent's clock),
+/// [`Actor::join`] (the parent joins the finished child's clock), and
+/// [`crate::TrackedMutex::lock`] (the acquirer joins the last releaser's clock).
+#[derive(Debug)]
+pub struct Actor {
+    tracer: Tracer,
+    name: String,
+    component: String,
+    trace_id: Uuid,
+    clock: VectorClock,
+    last_event: Option<Uuid>,
+}
+
+/// What is left of an actor that ended: enough to [`Actor::join`] it.
+///
+/// `Actor` converts into it, so `parent.join(child)` works with either.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FinishedActor {
+    /// The actor's unique name (its events' `thread_id`).
+    pub name: String,
+    /// The actor's trace.
+    pub trace_id: Uuid,
+    /// The actor's clock after its last event.
+    pub clock: VectorClock,
+    /// Id of the actor's last recorded event.
+    pub last_event: Option<Uuid>,
+}
+
+impl From<Actor> for FinishedActor {
+    fn from(actor: Actor) -> FinishedActor {
+        actor.finish()
+    }
+}
+
+/// The name of a recorded variable.
+///
+/// A plain string names an in-process variable; it is recorded qualified with the service and
+/// instance (`"{service}#{instance}::{name}"`), because a variable is named per environment and
+/// two instances do not share their memory (DESIGN.md "Clocks"). [`Var::shared`] names state
+/// that several instances or services really share (a database row such as
+/// `account:alice.balance`); it is recorded as given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Var<'a> {
+    name: &'a str,
+    shared: bool,
+}
+
+impl<'a> Var<'a> {
+    /// An in-process variable (the default for a plain string).
+    pub fn local(name: &'a str) -> Var<'a> {
+        Var {
+            name,
+            shared: false,
+        }
+    }
+
+    /// A variable shared across instances and services, recorded under exactly `name`.
+    pub fn shared(name: &'a str) -> Var<'a> {
+        Var { name, shared: true }
+    }
+}
+
+impl<'a> From<&'a str> for Var<'a> {
+    fn from(name: &'a str) -> Var<'a> {
+        Var::local(name)
+    }
+}
+
+impl<'a> From<&'a String> for Var<'a> {
+    fn from(name: &'a String) -> Var<'a> {
+        Var::local(name)
+    }
+}
+
+impl Actor {
+    pub(crate) fn new(tracer: Tracer, name: String, trace_id: Uuid, clock: VectorClock) -> Actor {
+        let component = tracer.component(&name);
+        Actor {
+            tracer,
+            name,
+            component,
+            trace_id,
+            clock,
+            last_event: None,
+        }
+    }
+
+    /// The actor's unique name: its label plus a sequence number (the events' `thread_id`).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The actor's clock component, `"{service}#{instance}/{name}"`.
+    pub fn component(&self) -> &str {
+        &self.component
+    }
+
+    /// The trace the actor records into.
+    pub fn trace_id(&self) -> Uuid {
+        self.trace_id
+    }
+
+    /// The actor's current clock (that of its last event, joined with what it synchronised with).
+    pub fn clock(&self) -> &VectorClock {
+        &self.clock
+    }
+
+    /// Id of the last event recorded, the `parent_id` of the next one.
+    pub fn last_event_id(&self) -> Option<Uuid> {
+        self.last_event
+    }
+
+    /// The tracer the actor records through.
+    pub fn tracer(&self) -> &Tracer {
+        &self.tracer
+    }
+
+    /// Records an `AsyncSpawn` event and returns the child actor, labelled `name`, in the same
+    /// trace. The child starts with the parent's clock (including the spawn event), so
+    /// everything the parent did before the spawn happens before everything the child does.
+    #[track_caller]
+    pub fn spawn_child(&mut self, name: &str) -> Actor {
+        let location = caller_location();
+        let child_name = self.tracer.unique_name(name);
+        self.record(EventKind::AsyncSpawn(AsyncSpawn {
+            task_id: child_name.clone(),
+            spawned_by: self.name.clone(),
+            task_name: Some(name.to_string()),
+            spawned_at: Some(location),
+        }));
+        let mut child = Actor::new(
+            self.tracer.clone(),
+            child_name,
+            self.trace_id,
+            self.clock.clone(),
+        );
+        child.last_event = self.last_event;
+        child
+    }
+
+    /// Ends the actor and keeps what a parent needs to [`Actor::join`] it. Records nothing.
+    pub fn finish(self) -> FinishedActor {
+        FinishedActor {
+            name: self.name,
+            trace_id: self.trace_id,
+            clock: self.clock,
+            last_event: self.last_event,
+        }
+    }
+
+    /// Joins a finished child (an [`Actor`] or a [`FinishedActor`]): merges its clock into this
+    /// actor's and records an `AsyncAwait` event, so everything the child did happens before
+    /// what this actor does next.
+    #[track_caller]
+    pub fn join(&mut self, child: impl Into<FinishedActor>) {
+        let location = caller_location();
+        let child = child.into();
+        if !self.tracer.is_enabled() {
+            return;
+        }
+        self.clock.join(&child.clock);
+        self.record(EventKind::AsyncAwait(AsyncAwait {
+            future_id: child.name,
+            awaited_at: location,
+        }));
+    }
+
+    /// Records a read of `variable` that saw `value`, located at the caller's `file:line`.
+    #[track_caller]
+    pub fn read<'v, V: Serialize + ?Sized>(&mut self, variable: impl Into<Var<'v>>, value: &V) {
+        let location = caller_location();
+        if self.tracer.is_enabled() {
+            self.read_at(variable, to_json(value), &location);
+        }
+    }
+
+    /// Records a write of `variable` from `old` to `new`, located at the caller's `file:line`.
+    #[track_caller]
+    pub fn write<'v, O, N>(&mut self, variable: impl Into<Var<'v>>, old: &O, new: &N)
+    where
+        O: Serialize + ?Sized,
+        N: Serialize + ?Sized,
+    {
+        let location = caller_location();
+        if self.tracer.is_enabled() {
+            self.write_at(variable, Some(to_json(old)), to_json(new), &location);
+        }
+    }
+
+    /// Records a read with the value already as JSON text and an explicit location.
+    pub fn read_at<'v>(
+        &mut self,
+        variable: impl Into<Var<'v>>,
+        value_json: String,
+        location: &str,
+    ) {
+        self.access(
+            variable.into(),
+            None,
+            value_json,
+            location,
+            AccessType::Read,
+        );
+    }
+
+    /// Records a write with the values already as JSON text (`old_json` when known) and an
+    /// explicit location.
+    pub fn write_at<'v>(
+        &mut self,
+        variable: impl Into<Var<'v>>,
+        old_json: Option<String>,
+        new_json: String,
+        location: &str,
+    ) {
+        let variable = variable.into();
+        self.access(variable, old_json, new_json, location, AccessType::Write);
+    }
+
+    fn access(
+        &mut self,
+        variable: Var<'_>,
+        old_value: Option<String>,
+        new_value: String,
+        location: &str,
+        access_type: AccessType,
+    ) {
+        if !self.tracer.is_enabled() {
+            return;
+        }
+        let variable = if variable.shared {
+            variable.name.to_string()
+        } else {
+            self.tracer.qualify(variable.name)
+        };
+        self.record(EventKind::StateChange(StateChange {
+            variable,
+            old_value,
+            new_value,
+            location: location.to_string(),
+            access_type,
+        }));
+    }
+
+    /// Records an event of any kind as this actor's next step and returns its id (`None` when
+    /// recording is disabled). The higher-level methods all go through here.
+    pub fn record(&mut self, kind: EventKind) -> Option<Uuid> {
+        if !self.tracer.is_enabled() {
+            return None;
+        }
+        self.clock.increment(&self.component);
+        let id = Uuid::new_v4();
+        let event = Event {
+            id,
+            trace_id: self.trace_id,
+            parent_id: self.last_event,
+            timestamp_ns: now_ns(),
+            kind,
+            metadata: self.tracer.metadata(&self.name),
+            causality_vector: self.clock.entries().to_vec(),
+            lock_set: Vec::new(),
+        };
+        self.last_event = Some(id);
+        self.tracer.emit(event);
+        Some(id)
+    }
+
+    /// Merges a clock learned through synchronisation (e.g. a lock's release clock).
+    pub(crate) fn join_clock(&mut self, clock: &VectorClock) {
+        self.clock.join(clock);
+    }
+}
+
+/// The caller's location as `file:line` (through every `#[track_caller]` frame).
+#[track_caller]
+pub(crate) fn caller_location() -> String {
+    let location = Location::caller();
+    format!("{}:{}", location.file(), location.line())
+}
+
+/// Canonical JSON text of a value (as the schemas' JSON codec stores it, so equal values give
+/// equal text); `null` (and a warning) when it cannot be serialised.
+fn to_json<V: Serialize + ?Sized>(value: &V) -> String {
+    match serde_json::to_value(value) {
+        Ok(value) => canonical_json_text(&value),
+        Err(error) => {
+            tracing::warn!(%error, "raceway: recorded value is not serialisable, recording null");
+            "null".to_string()
+        }
+    }
+}

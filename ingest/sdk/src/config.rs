@@ -1,0 +1,94 @@
+//! [`TracerConfig`]: who is recording and how events are buffered and batched.
+
+use std::time::Duration;
+
+/// Configuration of a [`crate::Tracer`], set once when the tracer is created.
+///
+/// `service` and `instance` name every actor's clock component
+/// (`"{service}#{instance}/{actor}"`), so `instance` must be unique per running process: two
+/// processes that share an instance name would share clock components and corrupt each other's
+/// happens-before. [`TracerConfig::new`] picks a random instance id for that reason.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TracerConfig {
+    /// Name of the service (`metadata.service_name`).
+    pub service: String,
+    /// Name of this running instance of the service (`metadata.instance_id`); unique per process.
+    pub instance: String,
+    /// Deployment environment (`metadata.environment`); variables are named per environment.
+    pub environment: String,
+    /// When false, nothing is recorded: every recording call returns at once.
+    pub enabled: bool,
+    /// Capacity of the queue between recording and delivery. When it is full, new events are
+    /// dropped and counted ([`crate::Tracer::dropped_events`]); recording never blocks.
+    /// Clamped to 1 ..= 2^28.
+    pub buffer_capacity: usize,
+    /// Most events of one trace sent in one batch.
+    pub batch_max_events: usize,
+    /// Longest time an event waits in a partial batch before the batch is delivered.
+    pub flush_interval: Duration,
+}
+
+impl TracerConfig {
+    /// Default queue capacity, in events.
+    pub const DEFAULT_BUFFER_CAPACITY: usize = 65_536;
+    /// Default [`TracerConfig::batch_max_events`].
+    pub const DEFAULT_BATCH_MAX_EVENTS: usize = 256;
+    /// Default [`TracerConfig::flush_interval`].
+    pub const DEFAULT_FLUSH_INTERVAL: Duration = Duration::from_millis(5);
+
+    /// A configuration for `service` with a random instance id, environment `"development"`,
+    /// recording enabled and the default buffer and batch sizes.
+    pub fn new(service: impl Into<String>) -> TracerConfig {
+        let random = uuid::Uuid::new_v4().simple().to_string();
+        TracerConfig {
+            service: service.into(),
+            instance: random[..12].to_string(),
+            environment: "development".to_string(),
+            enabled: true,
+            buffer_capacity: Self::DEFAULT_BUFFER_CAPACITY,
+            batch_max_events: Self::DEFAULT_BATCH_MAX_EVENTS,
+            flush_interval: Self::DEFAULT_FLUSH_INTERVAL,
+        }
+    }
+
+    /// Sets [`TracerConfig::instance`].
+    pub fn instance(mut self, instance: impl Into<String>) -> TracerConfig {
+        self.instance = instance.into();
+        self
+    }
+
+    /// Sets [`TracerConfig::environment`].
+    pub fn environment(mut self, environment: impl Into<String>) -> TracerConfig {
+        self.environment = environment.into();
+        self
+    }
+
+    /// Sets [`TracerConfig::enabled`].
+    pub fn enabled(mut self, enabled: bool) -> TracerConfig {
+        self.enabled = enabled;
+        self
+    }
+
+    /// Sets [`TracerConfig::buffer_capacity`] (at least 1 is used).
+    pub fn buffer_capacity(mut self, capacity: usize) -> TracerConfig {
+        self.buffer_capacity = capacity;
+        self
+    }
+
+    /// Sets [`TracerConfig::batch_max_events`] (at least 1 is used).
+    pub fn batch_max_events(mut self, max: usize) -> TracerConfig {
+        self.batch_max_events = max;
+        self
+    }
+
+    /// Sets [`TracerConfig::flush_interval`].
+    pub fn flush_interval(mut self, interval: Duration) -> TracerConfig {
+        self.flush_interval = interval;
+        self
+    }
+
+    /// The clock component of actor `actor` of this service instance.
+    pub(crate) fn component(&self, actor: &str) -> String {
+        format!("{}#{}/{}", self.service, self.instance, actor)
+    }
+}

@@ -1,0 +1,63 @@
+//! Helpers shared by the integration tests.
+#![allow(dead_code)]
+
+use raceway_schemas::{Event, EventKind};
+use raceway_sdk::{MemorySink, Tracer, TracerConfig, VectorClock};
+
+pub const SERVICE: &str = "bank";
+pub const INSTANCE: &str = "i-1";
+
+/// A tracer with a memory sink and the test service name.
+pub fn memory_tracer() -> (Tracer, MemorySink) {
+    let sink = MemorySink::new();
+    let config = TracerConfig::new(SERVICE)
+        .instance(INSTANCE)
+        .environment("test");
+    let tracer = Tracer::new(config, sink.clone()).expect("tracer starts");
+    (tracer, sink)
+}
+
+/// The name a local variable is recorded under.
+pub fn local_var(name: &str) -> String {
+    format!("{SERVICE}#{INSTANCE}::{name}")
+}
+
+/// An event's clock.
+pub fn clock(event: &Event) -> VectorClock {
+    VectorClock::from_pairs(event.causality_vector.iter().cloned())
+}
+
+/// The events of actor `thread` in recording order.
+pub fn of_actor<'a>(events: &'a [Event], thread: &str) -> Vec<&'a Event> {
+    events
+        .iter()
+        .filter(|e| e.metadata.thread_id == thread)
+        .collect()
+}
+
+/// The first event of `thread` whose kind has the name `kind`.
+pub fn find<'a>(events: &'a [Event], thread: &str, kind: &str) -> &'a Event {
+    events
+        .iter()
+        .find(|e| e.metadata.thread_id == thread && e.kind.name() == kind)
+        .unwrap_or_else(|| panic!("no {kind} event of {thread}"))
+}
+
+/// StateChange writes of `variable`.
+pub fn writes_of<'a>(events: &'a [Event], variable: &str) -> Vec<&'a Event> {
+    events
+        .iter()
+        .filter(|e| {
+            e.state_change()
+                .is_some_and(|c| c.variable == variable && c.access_type.is_write())
+        })
+        .collect()
+}
+
+/// True for LockAcquire / LockRelease.
+pub fn is_lock_event(event: &Event) -> bool {
+    matches!(
+        event.kind,
+        EventKind::LockAcquire(_) | EventKind::LockRelease(_)
+    )
+}
