@@ -1,1 +1,45 @@
-//! raceway-analysis
+//! raceway-analysis: Raceway's pure analyses. No I/O, no async, no broker or store: the streaming
+//! runtime (`raceway-processors`) feeds these with events and accesses and stores what they
+//! return, so every rule here can be tested with plain values.
+//!
+//! Modules, one analysis each:
+//!
+//! - [`clock`]: [`VectorClock`], the one representation of happens-before.
+//! - [`causality`]: happens-before for one trace: the final clock of every event (trusted as sent,
+//!   or derived from program order, parent links, upstream spans and lock hand-overs), the lock
+//!   set rebuilt for every event, and a deterministic causal order.
+//! - [`accesses`]: the shared-state accesses of a trace with their clocks and lock sets, as the
+//!   trace stage forwards them to the race stage.
+//! - [`races`]: the data race rule and [`RaceDetector`], which compares accesses per variable as
+//!   they arrive, in any order and across traces.
+//! - [`findings`]: [`FindingAggregator`], which deduplicates race pairs into findings with
+//!   deterministic ids, counts and representative pairs.
+//!
+//! Internal helpers: `graph` (cycle breaking and priority topological order for derived clocks),
+//! `locksets` (per-actor lock hold replay) and `retention` (which accesses the race detector keeps,
+//! and why dropping the others is sound).
+
+#![warn(missing_docs)]
+
+pub mod accesses;
+pub mod causality;
+pub mod clock;
+pub mod findings;
+mod graph;
+mod locksets;
+pub mod races;
+mod retention;
+#[cfg(test)]
+mod testing;
+
+pub use accesses::{accesses_with, trace_accesses, trace_span};
+pub use causality::{trace_causality, EventCausality, TraceCausality};
+pub use clock::VectorClock;
+pub use findings::{
+    explain, finding_id, severity, FindingAggregator, DEFAULT_MAX_PAIRS_PER_FINDING,
+    FINDING_NAMESPACE,
+};
+pub use races::{
+    common_lock_protects, is_data_race, trace_spans_overlap, Observation, RaceConfig, RaceDetector,
+    RacePair,
+};

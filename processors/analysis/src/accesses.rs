@@ -1,0 +1,136 @@
+//! The shared-state accesses of one trace, as forwarded to the race stage (topic
+//! `raceway.accesses`): one [`Access`] per StateChange event, carrying the final clock and the
+//! rebuilt lock set from [`crate::causality`], so the race stage never needs the rest of the trace.
+
+use raceway_schemas::{Access, Event};
+
+use crate::causality::{trace_causality, TraceCausality};
+
+/// The accesses of one trace (events in any order), in causal order.
+pub fn trace_accesses(events: &[Event]) -> Vec<Access> {
+    accesses_with(events, &trace_causality(events))
+}
+
+/// Like [`trace_accesses`], reusing a [`TraceCausality`] the caller already computed for the same
+/// events (the trace stage also needs it for other analyses).
+pub fn accesses_with(events: &[Event], causality: &TraceCausality) -> Vec<Access> {
+    let Some((trace_start_ns, trace_end_ns)) = trace_span(events) else {
+        return Vec::new();
+    };
+    causality
+        .causal_order
+        .iter()
+        .filter_map(|&index| {
+            let event = &events[index];
+            let change = event.state_change()?;
+            let facts = &causality.per_event[index];
+            Some(Access {
+                event_id: event.id,
+                trace_id: event.trace_id,
+                timestamp_ns: event.timestamp_ns,
+                environment: event.metadata.environment.clone(),
+                variable: change.variable.clone(),
+                access_type: change.access_type,
+                location: change.location.clone(),
+                value: change.new_value.clone(),
+                old_value: change.old_value.clone(),
+                actor: event.actor(),
+                clock: facts.clock.to_pairs(),
+                trusted_clock: causality.trusted,
+                locks: facts.locks.clone(),
+                trace_start_ns,
+                trace_end_ns,
+            })
+        })
+        .collect()
+}
+
+/// The time a trace covers: from its earliest event to the latest end of an event (timestamp plus
+/// measured duration), so that a long step still counts as running until it finished. `None` for
+/// no events.
+pub fn trace_span(events: &[Event]) -> Option<(i64, i64)> {
+    let start = events.iter().map(|e| e.timestamp_ns).min()?;
+    let end = events
+        .iter()
+        .map(|e| {
+            let duration = e
+                .metadata
+                .duration_ns
+                .map_or(0, |d| i64::try_from(d).unwrap_or(i64::MAX));
+            e.timestamp_ns.saturating_add(duration)
+        })
+        .max()?;
+    Some((start, end))
+}
+
+#[cfg(test)]
+mod tests {
+    use raceway_schemas::{AccessType, LockMode};
+
+    use super::*;
+    use crate::clock::VectorClock;
+    use crate::testing::{acquire, call, event, held, id, trusted, write, TRACE};
+
+    #[test]
+    fn one_access_per_state_change_in_causal_order() {
+        let mut first = event(2, "w", 30, write("balance", "balance.rs:12"));
+        first.metadata.duration_ns = Some(100);
+        let events = vec![
+            event(
+                3,
+                "w",
+                40,
+                crate::testing::access_kind("balance", "b.rs:2", AccessType::Read),
+            ),
+            first,
+            event(1, "w", 10, acquire("m", LockMode::Exclusive)),
+            event(4, "w", 50, call()),
+        ];
+        let accesses = trace_accesses(&events);
+        assert_eq!(accesses.len(), 2);
+        assert_eq!(accesses[0].event_id, id(2));
+        assert_eq!(accesses[1].event_id, id(3));
+        let write_access = &accesses[0];
+        assert_eq!(write_access.trace_id, TRACE);
+        assert_eq!(write_access.environment, "test");
+        assert_eq!(write_access.variable, "balance");
+        assert_eq!(write_access.access_type, AccessType::Write);
+        assert_eq!(write_access.location, "balance.rs:12");
+        assert_eq!(write_access.value, "2");
+        assert_eq!(write_access.old_value.as_deref(), Some("1"));
+        assert_eq!(write_access.actor.thread, "w");
+        assert!(!write_access.trusted_clock);
+        assert_eq!(write_access.locks, vec![held("m", LockMode::Exclusive)]);
+        assert_eq!(
+            (write_access.trace_start_ns, write_access.trace_end_ns),
+            (10, 130)
+        );
+        let clock = VectorClock::from_pairs(write_access.clock.clone());
+        let later = VectorClock::from_pairs(accesses[1].clock.clone());
+        assert!(clock.happens_before(&later));
+    }
+
+    #[test]
+    fn trusted_clocks_are_forwarded_as_sent() {
+        let events = vec![trusted(
+            event(1, "w", 10, write("x", "a")),
+            &[("b", 2), ("a", 1)],
+        )];
+        let accesses = trace_accesses(&events);
+        assert!(accesses[0].trusted_clock);
+        assert_eq!(accesses[0].clock, vec![("a".into(), 1), ("b".into(), 2)]);
+    }
+
+    #[test]
+    fn no_events_no_accesses() {
+        assert!(trace_accesses(&[]).is_empty());
+        assert_eq!(trace_span(&[]), None);
+    }
+
+    #[test]
+    fn huge_durations_saturate() {
+        let mut e = event(1, "w", 10, call());
+        e.metadata.duration_ns = Some(u64::MAX);
+        assert_eq!(trace_span(&[e]), Some((10, i64::MAX)));
+    }
+}

@@ -1,0 +1,150 @@
+//! The evidence of ordering inside one trace, as edges between events, and the rebuilt lock sets.
+//!
+//! One sweep over the events in (timestamp, id) order collects every edge rule of the module doc
+//! of [`crate::causality`] and the lock set of every event; positions here are indices into that
+//! sorted order.
+
+use std::collections::{HashMap, HashSet};
+
+use raceway_schemas::{ActorId, Event, EventKind, HeldLock, LockMode};
+use uuid::Uuid;
+
+use crate::locksets::{HeldLocks, LockStep};
+
+/// What the sweep found: edges between positions, the actor of every position and lock sets.
+pub(super) struct Evidence {
+    /// `(before, after)` position pairs; may contain cycles through `parent_id` links.
+    pub(super) edges: Vec<(usize, usize)>,
+    /// Actor number of every position, indexing `actors`.
+    pub(super) actor_of: Vec<usize>,
+    /// Every actor, as (trace id, actor), in order of first appearance in the sweep.
+    pub(super) actors: Vec<(Uuid, ActorId)>,
+    /// Locks held at every position (after the event itself, so an acquire holds its lock).
+    pub(super) locks: Vec<Vec<HeldLock>>,
+}
+
+/// Per-actor state of the sweep.
+struct ActorState {
+    last_position: Option<usize>,
+    locks: HeldLocks,
+    /// Upstream spans this actor has already entered: only the first event links upstream.
+    entered_upstream: HashSet<String>,
+}
+
+/// Per-lock hand-over state of the sweep.
+#[derive(Default)]
+struct LockState {
+    /// The latest exclusive release, as (position, actor).
+    exclusive_release: Option<(usize, usize)>,
+    /// Shared releases since the last exclusive acquire: actor -> its latest release position.
+    /// An exclusive acquirer waits for all of them; a shared acquirer waits for none.
+    shared_releases: HashMap<usize, usize>,
+}
+
+/// Collects edges and lock sets over `events[sorted[p]]` for every position `p`.
+pub(super) fn collect(events: &[Event], sorted: &[usize]) -> Evidence {
+    let n = sorted.len();
+    let mut evidence = Evidence {
+        edges: Vec::new(),
+        actor_of: Vec::with_capacity(n),
+        actors: Vec::new(),
+        locks: Vec::with_capacity(n),
+    };
+    let mut actor_numbers: HashMap<(Uuid, ActorId), usize> = HashMap::new();
+    let mut actor_states: Vec<ActorState> = Vec::new();
+    let mut lock_states: HashMap<String, LockState> = HashMap::new();
+    // Latest position so far carrying each distributed_span_id.
+    let mut latest_in_span: HashMap<&str, usize> = HashMap::new();
+    // First position of every event id (duplicates keep the first).
+    let mut position_of: HashMap<Uuid, usize> = HashMap::with_capacity(n);
+    for (position, &index) in sorted.iter().enumerate() {
+        position_of.entry(events[index].id).or_insert(position);
+    }
+
+    for (position, &index) in sorted.iter().enumerate() {
+        let event = &events[index];
+        let key = (event.trace_id, event.actor());
+        let actor = *actor_numbers.entry(key.clone()).or_insert_with(|| {
+            evidence.actors.push(key);
+            actor_states.push(ActorState {
+                last_position: None,
+                locks: HeldLocks::default(),
+                entered_upstream: HashSet::new(),
+            });
+            actor_states.len() - 1
+        });
+        evidence.actor_of.push(actor);
+        let state = &mut actor_states[actor];
+
+        // Program order.
+        if let Some(previous) = state.last_position.replace(position) {
+            evidence.edges.push((previous, position));
+        }
+
+        // Parent link, possibly pointing forwards in time (clock skew): cycles are broken later.
+        if let Some(&parent) = event.parent_id.and_then(|p| position_of.get(&p)) {
+            if parent != position {
+                evidence.edges.push((parent, position));
+            }
+        }
+
+        // Upstream span: the actor's first step in a downstream span follows the caller's latest
+        // step so far. Looked up before this event's own span is registered, so an event never
+        // links to itself.
+        if let Some(upstream) = non_empty(&event.metadata.upstream_span_id) {
+            if state.entered_upstream.insert(upstream.to_string()) {
+                if let Some(&caller) = latest_in_span.get(upstream) {
+                    evidence.edges.push((caller, position));
+                }
+            }
+        }
+        if let Some(span) = non_empty(&event.metadata.distributed_span_id) {
+            latest_in_span.insert(span, position);
+        }
+
+        // Lock hand-over.
+        match &event.kind {
+            EventKind::LockAcquire(lock) => {
+                if let LockStep::Acquired(mode) = state.locks.acquire(lock) {
+                    let lock_state = lock_states.entry(lock.lock_id.clone()).or_default();
+                    if let Some((released, releaser)) = lock_state.exclusive_release {
+                        if releaser != actor {
+                            evidence.edges.push((released, position));
+                        }
+                    }
+                    if mode == LockMode::Exclusive {
+                        let mut readers: Vec<(usize, usize)> =
+                            lock_state.shared_releases.drain().collect();
+                        // HashMap order is random; keep the edge list deterministic.
+                        readers.sort_unstable();
+                        for (reader, released) in readers {
+                            if reader != actor {
+                                evidence.edges.push((released, position));
+                            }
+                        }
+                    }
+                }
+            }
+            EventKind::LockRelease(lock) => {
+                if let LockStep::Released(mode) = state.locks.release(lock) {
+                    let lock_state = lock_states.entry(lock.lock_id.clone()).or_default();
+                    match mode {
+                        LockMode::Exclusive => {
+                            lock_state.exclusive_release = Some((position, actor))
+                        }
+                        LockMode::Shared => {
+                            lock_state.shared_releases.insert(actor, position);
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+        evidence.locks.push(state.locks.snapshot());
+    }
+    evidence
+}
+
+fn non_empty(value: &Option<String>) -> Option<&str> {
+    value.as_deref().filter(|s| !s.is_empty())
+}

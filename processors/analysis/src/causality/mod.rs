@@ -1,0 +1,154 @@
+//! Happens-before for one trace: the final clock and the rebuilt lock set of every event.
+//!
+//! # Trust (DESIGN.md "Clocks: one source of truth")
+//!
+//! If every event of the trace [`has_trusted_clock`](raceway_schemas::Event::has_trusted_clock),
+//! the clocks are used exactly as sent: processors never rewrite them. Otherwise the clocks of the
+//! whole trace are derived, because one event without a usable clock makes the sent ones
+//! incomparable with it, and mixing sent and derived clocks in one trace would order nothing
+//! reliably.
+//!
+//! # Derivation rule
+//!
+//! Events are numbered by (timestamp_ns, id) (input position breaks ties between exact duplicate
+//! ids), so the result never depends on the order events arrived in. An actor is
+//! (trace id, [`Event::actor`]). `a -> b` ("a happens before b") for:
+//!
+//! 1. **Program order**: consecutive events of one actor in that numbering.
+//! 2. **Parent link**: `b.parent_id == a.id`, even when clock skew puts `a` later in time.
+//! 3. **Upstream span**: the *first* event of an actor that carries `upstream_span_id = S` follows
+//!    the latest event numbered before it that carries `distributed_span_id = S` (the caller's
+//!    step that sent the request). Only the first event links: the actor's later events follow
+//!    by program order, and linking them to the caller's later steps would falsely order the
+//!    callee after work the caller did concurrently while waiting (hiding real races).
+//! 4. **Lock hand-over**: for each lock id, an acquire by actor X (not a re-entrant one) follows
+//!    the latest exclusive release by another actor, and an exclusive acquire also follows the
+//!    latest shared release of every other actor since the previous exclusive acquire. Two
+//!    shared holds (RwLock read locks) do not order each other: readers can overlap, so ordering
+//!    them would hide a race between two writers that hold only a read lock.
+//!
+//! Edges that close a cycle (only a parent link contradicting time and other evidence can) are
+//! dropped: inside each strongly connected component, edges pointing backwards in the numbering
+//! are ignored, so timestamps win exactly where the evidence contradicts itself (see
+//! the `graph` module). The clock of an event is the join of its predecessors' clocks, then its own
+//! actor's component incremented. Components are named `"{trace_id}/{actor}"` so that derived
+//! clocks of different traces never share a component and are therefore never ordered: without a
+//! common clock nothing orders two requests.
+//!
+//! `causal_order` is a topological order of the events (smallest number first among the ready
+//! ones); for trusted clocks it sorts by (sum of counters, number), which respects the clocks
+//! because `a` happening before `b` makes `a`'s sum strictly smaller.
+//!
+//! Not derived yet (later work): atomics reads-from, spawn/await between tasks, message
+//! send/receive, and the HTTP response edge back to the caller.
+//!
+//! # Lock sets
+//!
+//! Rebuilt for every event, trusted or not (the SDKs send none), per actor in program order by
+//! the `locksets` module; the lock set of an acquire includes the lock it took, that of a release
+//! excludes the lock it gave back.
+
+mod edges;
+
+use std::sync::Arc;
+
+use raceway_schemas::{Event, HeldLock};
+
+use crate::clock::VectorClock;
+use crate::graph;
+
+/// Happens-before information for one event.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct EventCausality {
+    /// The event's final clock: as sent when the trace is trusted, derived otherwise.
+    pub clock: VectorClock,
+    /// Locks the actor held at the event, sorted by lock id, with their modes.
+    pub locks: Vec<HeldLock>,
+}
+
+/// Happens-before information for one trace.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct TraceCausality {
+    /// True when every event carried a clock from our SDK and those clocks were used as sent.
+    pub trusted: bool,
+    /// One entry per input event, at the same index.
+    pub per_event: Vec<EventCausality>,
+    /// Input indices in a deterministic topological order of happens-before.
+    pub causal_order: Vec<usize>,
+}
+
+/// Computes the final clocks, lock sets and a causal order for the events of one trace, given in
+/// any order. See the module doc for the rules. Never panics, whatever the links say.
+pub fn trace_causality(events: &[Event]) -> TraceCausality {
+    let n = events.len();
+    let mut sorted: Vec<usize> = (0..n).collect();
+    sorted.sort_by(|&a, &b| {
+        let (ea, eb) = (&events[a], &events[b]);
+        (ea.timestamp_ns, ea.id, a).cmp(&(eb.timestamp_ns, eb.id, b))
+    });
+    let evidence = edges::collect(events, &sorted);
+    let trusted = n > 0 && events.iter().all(Event::has_trusted_clock);
+
+    // Clocks and order by position; mapped back to input indices below.
+    let (clocks, order) = if trusted {
+        sent_clocks(events, &sorted)
+    } else {
+        derived_clocks(&evidence, n)
+    };
+
+    let mut per_event = vec![EventCausality::default(); n];
+    for (position, (clock, locks)) in clocks.into_iter().zip(evidence.locks).enumerate() {
+        per_event[sorted[position]] = EventCausality { clock, locks };
+    }
+    TraceCausality {
+        trusted,
+        per_event,
+        causal_order: order.into_iter().map(|position| sorted[position]).collect(),
+    }
+}
+
+/// Trusted trace: the clocks as sent, ordered by (sum of counters, position).
+fn sent_clocks(events: &[Event], sorted: &[usize]) -> (Vec<VectorClock>, Vec<usize>) {
+    let clocks: Vec<VectorClock> = sorted
+        .iter()
+        .map(|&index| {
+            let pairs = &events[index].causality_vector;
+            VectorClock::from_pairs(pairs.iter().map(|(c, n)| (c.as_str(), *n)))
+        })
+        .collect();
+    let sums: Vec<u128> = clocks
+        .iter()
+        .map(|clock| clock.iter().map(|(_, n)| u128::from(n)).sum())
+        .collect();
+    let mut order: Vec<usize> = (0..clocks.len()).collect();
+    order.sort_by_key(|&position| (sums[position], position));
+    (clocks, order)
+}
+
+/// Untrusted trace: clocks derived from the evidence edges.
+fn derived_clocks(evidence: &edges::Evidence, n: usize) -> (Vec<VectorClock>, Vec<usize>) {
+    let kept = graph::break_cycles(n, &evidence.edges);
+    let order = graph::priority_topological_order(n, &kept);
+    let mut predecessors = vec![Vec::new(); n];
+    for &(before, after) in &kept {
+        predecessors[after].push(before);
+    }
+    let components: Vec<Arc<str>> = evidence
+        .actors
+        .iter()
+        .map(|(trace_id, actor)| Arc::from(format!("{trace_id}/{actor}")))
+        .collect();
+    let mut clocks = vec![VectorClock::new(); n];
+    for &position in &order {
+        let mut clock = VectorClock::new();
+        for &before in &predecessors[position] {
+            clock.join(&clocks[before]);
+        }
+        clock.increment_shared(&components[evidence.actor_of[position]]);
+        clocks[position] = clock;
+    }
+    (clocks, order)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,300 @@
+use raceway_schemas::{AccessType, Event, LockMode};
+use uuid::Uuid;
+
+use super::*;
+use crate::testing::{acquire, call, event, held, id, release, trusted, write, TRACE};
+
+/// Clock of the event with id `n`.
+fn clock_of(events: &[Event], causality: &TraceCausality, n: u128) -> VectorClock {
+    let index = events.iter().position(|e| e.id == id(n)).unwrap();
+    causality.per_event[index].clock.clone()
+}
+
+fn before(events: &[Event], causality: &TraceCausality, a: u128, b: u128) -> bool {
+    clock_of(events, causality, a).happens_before(&clock_of(events, causality, b))
+}
+
+fn concurrent(events: &[Event], causality: &TraceCausality, a: u128, b: u128) -> bool {
+    clock_of(events, causality, a).concurrent_with(&clock_of(events, causality, b))
+}
+
+fn with_parent(mut e: Event, parent: u128) -> Event {
+    e.parent_id = Some(id(parent));
+    e
+}
+
+fn ordered_ids(events: &[Event], causality: &TraceCausality) -> Vec<Uuid> {
+    causality
+        .causal_order
+        .iter()
+        .map(|&i| events[i].id)
+        .collect()
+}
+
+/// The fixture: a call on thread-main, parent of a write on each of two workers.
+fn fixture() -> Vec<Event> {
+    vec![
+        event(1, "thread-main", 0, call()),
+        with_parent(
+            event(2, "worker-1", 1_000_000, write("balance", "balance.rs:12")),
+            1,
+        ),
+        with_parent(
+            event(3, "worker-2", 2_000_000, write("balance", "balance.rs:45")),
+            1,
+        ),
+    ]
+}
+
+#[test]
+fn empty_trace_is_untrusted_and_empty() {
+    let causality = trace_causality(&[]);
+    assert!(!causality.trusted);
+    assert!(causality.per_event.is_empty());
+    assert!(causality.causal_order.is_empty());
+}
+
+#[test]
+fn fixture_children_follow_parent_and_are_concurrent() {
+    let events = fixture();
+    let causality = trace_causality(&events);
+    assert!(!causality.trusted);
+    assert!(before(&events, &causality, 1, 2));
+    assert!(before(&events, &causality, 1, 3));
+    assert!(concurrent(&events, &causality, 2, 3));
+    assert_eq!(ordered_ids(&events, &causality), vec![id(1), id(2), id(3)]);
+}
+
+#[test]
+fn derived_components_are_scoped_to_the_trace() {
+    let events = fixture();
+    let causality = trace_causality(&events);
+    let clock = clock_of(&events, &causality, 2);
+    assert_eq!(clock.get(&format!("{TRACE}/web/worker-1")), 1);
+    assert_eq!(clock.get(&format!("{TRACE}/web/thread-main")), 1);
+    assert_eq!(clock.len(), 2);
+}
+
+#[test]
+fn program_order_orders_one_actor() {
+    let events = vec![
+        event(2, "t", 20, write("x", "a")),
+        event(1, "t", 10, write("x", "b")),
+        event(3, "u", 15, write("x", "c")),
+    ];
+    let causality = trace_causality(&events);
+    assert!(before(&events, &causality, 1, 2));
+    assert!(concurrent(&events, &causality, 1, 3));
+    assert!(concurrent(&events, &causality, 2, 3));
+}
+
+#[test]
+fn skewed_parent_link_still_orders_across_actors() {
+    // The child's clock runs behind: it claims to happen before its parent.
+    let events = vec![
+        event(1, "main", 100, call()),
+        with_parent(event(2, "worker", 50, write("x", "a")), 1),
+        event(3, "worker", 60, write("x", "b")),
+    ];
+    let causality = trace_causality(&events);
+    assert!(before(&events, &causality, 1, 2));
+    assert!(
+        before(&events, &causality, 2, 3),
+        "program order follows the child"
+    );
+    assert_eq!(ordered_ids(&events, &causality), vec![id(1), id(2), id(3)]);
+}
+
+#[test]
+fn parent_cycle_does_not_panic_and_time_wins() {
+    // Same actor, the parent link points forwards in time: program order says 2 before 3,
+    // the link says 3 before 2. The backward link is dropped.
+    let events = vec![
+        with_parent(event(2, "t", 10, write("x", "a")), 3),
+        event(3, "t", 20, write("x", "b")),
+        with_parent(event(4, "u", 30, call()), 4),
+        with_parent(event(5, "u", 40, call()), 6),
+        with_parent(event(6, "v", 35, call()), 5),
+    ];
+    let causality = trace_causality(&events);
+    assert!(before(&events, &causality, 2, 3));
+    assert!(
+        before(&events, &causality, 6, 5),
+        "time breaks the 5 <-> 6 cycle"
+    );
+    assert_eq!(causality.causal_order.len(), events.len());
+}
+
+#[test]
+fn result_is_independent_of_input_order() {
+    let mut events = vec![
+        event(1, "main", 0, call()),
+        with_parent(event(2, "w1", 10, acquire("m", LockMode::Exclusive)), 1),
+        event(3, "w1", 20, write("x", "a")),
+        event(4, "w1", 30, release("m", LockMode::Exclusive)),
+        with_parent(event(5, "w2", 25, acquire("m", LockMode::Exclusive)), 1),
+        event(6, "w2", 40, write("x", "b")),
+        event(7, "w2", 40, write("x", "c")),
+    ];
+    let reference = trace_causality(&events);
+    let reference_ids = ordered_ids(&events, &reference);
+    let reference_clocks: Vec<VectorClock> =
+        (1..=7).map(|n| clock_of(&events, &reference, n)).collect();
+    for rotation in 1..events.len() {
+        events.rotate_left(1);
+        let mut shuffled = events.clone();
+        if rotation % 2 == 0 {
+            shuffled.reverse();
+        }
+        let causality = trace_causality(&shuffled);
+        assert_eq!(ordered_ids(&shuffled, &causality), reference_ids);
+        for n in 1..=7u128 {
+            assert_eq!(
+                clock_of(&shuffled, &causality, n),
+                reference_clocks[(n - 1) as usize]
+            );
+        }
+    }
+}
+
+#[test]
+fn upstream_span_links_only_the_entry_of_each_callee_actor() {
+    let mut caller_send = event(1, "caller", 10, call());
+    caller_send.metadata.distributed_span_id = Some("span-a".into());
+    let mut caller_later = event(2, "caller", 30, write("x", "caller.rs:1"));
+    caller_later.metadata.distributed_span_id = Some("span-a".into());
+    let mut callee_entry = event(3, "callee", 20, call());
+    callee_entry.metadata.service_name = "api".into();
+    callee_entry.metadata.upstream_span_id = Some("span-a".into());
+    let mut callee_write = callee_entry.clone();
+    callee_write.id = id(4);
+    callee_write.timestamp_ns = 40;
+    callee_write.kind = write("x", "api.rs:1");
+    let events = vec![caller_send, caller_later, callee_entry, callee_write];
+    let causality = trace_causality(&events);
+    assert!(before(&events, &causality, 1, 3));
+    assert!(before(&events, &causality, 1, 4));
+    assert!(
+        concurrent(&events, &causality, 2, 4),
+        "the caller's later step is not ordered before the callee"
+    );
+}
+
+#[test]
+fn exclusive_lock_hand_over_orders_critical_sections() {
+    let events = vec![
+        event(1, "a", 10, acquire("m", LockMode::Exclusive)),
+        event(2, "a", 20, write("x", "a")),
+        event(3, "a", 30, release("m", LockMode::Exclusive)),
+        event(4, "b", 40, acquire("m", LockMode::Exclusive)),
+        event(5, "b", 50, write("x", "b")),
+    ];
+    let causality = trace_causality(&events);
+    assert!(before(&events, &causality, 2, 5));
+    assert_eq!(
+        causality.per_event[1].locks,
+        vec![held("m", LockMode::Exclusive)]
+    );
+    assert!(
+        causality.per_event[2].locks.is_empty(),
+        "release gave it up"
+    );
+    assert_eq!(
+        causality.per_event[3].locks,
+        vec![held("m", LockMode::Exclusive)],
+        "acquire holds its lock"
+    );
+}
+
+#[test]
+fn shared_holds_do_not_order_each_other() {
+    let events = vec![
+        event(1, "a", 10, acquire("rw", LockMode::Shared)),
+        event(2, "a", 20, write("x", "a")),
+        event(3, "a", 30, release("rw", LockMode::Shared)),
+        event(4, "b", 40, acquire("rw", LockMode::Shared)),
+        event(5, "b", 50, write("x", "b")),
+        event(6, "b", 60, release("rw", LockMode::Shared)),
+        event(7, "c", 70, acquire("rw", LockMode::Exclusive)),
+        event(8, "c", 80, write("x", "c")),
+    ];
+    let causality = trace_causality(&events);
+    assert!(concurrent(&events, &causality, 2, 5));
+    assert_eq!(
+        causality.per_event[1].locks,
+        vec![held("rw", LockMode::Shared)]
+    );
+    // The writer waits for every reader.
+    assert!(before(&events, &causality, 2, 8));
+    assert!(before(&events, &causality, 5, 8));
+}
+
+#[test]
+fn exclusive_release_orders_a_later_shared_acquire() {
+    let events = vec![
+        event(1, "w", 10, acquire("rw", LockMode::Exclusive)),
+        event(2, "w", 20, write("x", "a")),
+        event(3, "w", 30, release("rw", LockMode::Exclusive)),
+        event(4, "r", 40, acquire("rw", LockMode::Shared)),
+        event(
+            5,
+            "r",
+            50,
+            crate::testing::access_kind("x", "b", AccessType::Read),
+        ),
+    ];
+    let causality = trace_causality(&events);
+    assert!(before(&events, &causality, 2, 5));
+}
+
+#[test]
+fn trusted_trace_uses_clocks_as_sent_and_orders_by_them() {
+    // Timestamps disagree with the clocks (skew); the clocks decide the causal order.
+    let events = vec![
+        trusted(event(1, "a", 50, write("x", "a")), &[("A", 1)]),
+        trusted(event(2, "b", 10, write("x", "b")), &[("A", 1), ("B", 1)]),
+        trusted(event(3, "c", 5, write("x", "c")), &[("C", 4)]),
+    ];
+    let causality = trace_causality(&events);
+    assert!(causality.trusted);
+    assert_eq!(
+        causality.per_event[1].clock,
+        VectorClock::from_pairs([("A", 1), ("B", 1)])
+    );
+    assert!(before(&events, &causality, 1, 2));
+    let order = ordered_ids(&events, &causality);
+    let position = |n| order.iter().position(|&e| e == id(n)).unwrap();
+    assert!(position(1) < position(2));
+}
+
+#[test]
+fn one_untrusted_event_derives_the_whole_trace() {
+    let events = vec![
+        trusted(event(1, "a", 10, write("x", "a")), &[("A", 1)]),
+        event(2, "b", 20, write("x", "b")),
+    ];
+    let causality = trace_causality(&events);
+    assert!(!causality.trusted);
+    assert_eq!(clock_of(&events, &causality, 1).get("A"), 0);
+    assert_eq!(
+        clock_of(&events, &causality, 1).get(&format!("{TRACE}/web/a")),
+        1
+    );
+}
+
+#[test]
+fn lock_sets_are_rebuilt_for_trusted_traces_too() {
+    let events = vec![
+        trusted(
+            event(1, "a", 10, acquire("m", LockMode::Exclusive)),
+            &[("A", 1)],
+        ),
+        trusted(event(2, "a", 20, write("x", "a")), &[("A", 2)]),
+    ];
+    let causality = trace_causality(&events);
+    assert!(causality.trusted);
+    assert_eq!(
+        causality.per_event[1].locks,
+        vec![held("m", LockMode::Exclusive)]
+    );
+}

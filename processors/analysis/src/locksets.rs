@@ -1,0 +1,157 @@
+//! Lock sets rebuilt from LockAcquire/LockRelease events, per actor in program order.
+//!
+//! The SDKs send an empty `lock_set` (DESIGN.md "Event model"), so the locks an actor held at each
+//! of its events are replayed from its acquire and release events, keeping each lock's mode
+//! (exclusive, or shared for an RwLock read lock) because the race rule depends on it.
+//!
+//! - An acquire of a lock the actor already holds is re-entrant: it deepens the hold, and the hold
+//!   keeps the stronger of the two modes (exclusive wins), since a mix can only mean the actor
+//!   excluded everyone at some point of the hold and treating it as shared would be the weaker,
+//!   noisier claim.
+//! - A release ends the hold only when the depth returns to zero.
+//! - A release of a lock not held (its acquire was not recorded) changes nothing in the lock set.
+
+use std::collections::BTreeMap;
+
+use raceway_schemas::{HeldLock, LockEvent, LockMode};
+
+/// The locks one actor currently holds.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct HeldLocks {
+    /// lock id -> (mode, re-entrancy depth >= 1). Sorted so snapshots are deterministic.
+    held: BTreeMap<String, (LockMode, u32)>,
+}
+
+/// What an acquire or release did, as far as synchronisation between actors is concerned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum LockStep {
+    /// The actor took the lock it did not hold, in this mode: it synchronises with releases.
+    Acquired(LockMode),
+    /// The lock is free again (or was released without a recorded acquire), last held in this
+    /// mode: later acquirers synchronise with this point.
+    Released(LockMode),
+    /// A re-entrant acquire or an inner release: no hand-over between actors.
+    Nested,
+}
+
+impl HeldLocks {
+    /// Records an acquire.
+    pub(crate) fn acquire(&mut self, lock: &LockEvent) -> LockStep {
+        match self.held.get_mut(&lock.lock_id) {
+            Some((mode, depth)) => {
+                *depth = depth.saturating_add(1);
+                if lock.mode == LockMode::Exclusive {
+                    *mode = LockMode::Exclusive;
+                }
+                LockStep::Nested
+            }
+            None => {
+                self.held.insert(lock.lock_id.clone(), (lock.mode, 1));
+                LockStep::Acquired(lock.mode)
+            }
+        }
+    }
+
+    /// Records a release.
+    pub(crate) fn release(&mut self, lock: &LockEvent) -> LockStep {
+        match self.held.get_mut(&lock.lock_id) {
+            Some((_, depth)) if *depth > 1 => {
+                *depth -= 1;
+                LockStep::Nested
+            }
+            Some(_) => {
+                let mode = self
+                    .held
+                    .remove(&lock.lock_id)
+                    .map_or(lock.mode, |(mode, _)| mode);
+                LockStep::Released(mode)
+            }
+            // Not held: the lock set is unchanged, but the event is still evidence that the
+            // lock was handed back at this point.
+            None => LockStep::Released(lock.mode),
+        }
+    }
+
+    /// The locks held now, sorted by lock id.
+    pub(crate) fn snapshot(&self) -> Vec<HeldLock> {
+        self.held
+            .iter()
+            .map(|(lock_id, (mode, _))| HeldLock {
+                lock_id: lock_id.clone(),
+                mode: *mode,
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lock(id: &str, mode: LockMode) -> LockEvent {
+        LockEvent {
+            lock_id: id.into(),
+            mode,
+            lock_type: "test".into(),
+            location: "t.rs:1".into(),
+        }
+    }
+
+    fn held(id: &str, mode: LockMode) -> HeldLock {
+        HeldLock {
+            lock_id: id.into(),
+            mode,
+        }
+    }
+
+    #[test]
+    fn acquire_and_release_track_modes() {
+        let mut locks = HeldLocks::default();
+        assert_eq!(
+            locks.acquire(&lock("b", LockMode::Shared)),
+            LockStep::Acquired(LockMode::Shared)
+        );
+        locks.acquire(&lock("a", LockMode::Exclusive));
+        assert_eq!(
+            locks.snapshot(),
+            vec![held("a", LockMode::Exclusive), held("b", LockMode::Shared)]
+        );
+        assert_eq!(
+            locks.release(&lock("b", LockMode::Shared)),
+            LockStep::Released(LockMode::Shared)
+        );
+        assert_eq!(locks.snapshot(), vec![held("a", LockMode::Exclusive)]);
+    }
+
+    #[test]
+    fn reentrant_hold_ends_at_the_outer_release() {
+        let mut locks = HeldLocks::default();
+        locks.acquire(&lock("m", LockMode::Shared));
+        assert_eq!(
+            locks.acquire(&lock("m", LockMode::Exclusive)),
+            LockStep::Nested
+        );
+        assert_eq!(locks.snapshot(), vec![held("m", LockMode::Exclusive)]);
+        assert_eq!(
+            locks.release(&lock("m", LockMode::Shared)),
+            LockStep::Nested
+        );
+        assert_eq!(locks.snapshot(), vec![held("m", LockMode::Exclusive)]);
+        assert_eq!(
+            locks.release(&lock("m", LockMode::Shared)),
+            LockStep::Released(LockMode::Exclusive)
+        );
+        assert!(locks.snapshot().is_empty());
+    }
+
+    #[test]
+    fn release_of_a_lock_not_held_is_ignored_for_the_lock_set() {
+        let mut locks = HeldLocks::default();
+        locks.acquire(&lock("a", LockMode::Exclusive));
+        assert_eq!(
+            locks.release(&lock("x", LockMode::Shared)),
+            LockStep::Released(LockMode::Shared)
+        );
+        assert_eq!(locks.snapshot(), vec![held("a", LockMode::Exclusive)]);
+    }
+}

@@ -1,0 +1,134 @@
+//! Builders for the unit tests of this crate: terse events and accesses.
+
+use std::collections::BTreeMap;
+
+use raceway_schemas::{
+    Access, AccessType, ActorId, Event, EventKind, FunctionCall, HeldLock, LockEvent, LockMode,
+    Metadata, StateChange, TRUSTED_CLOCK_TAG, TRUSTED_CLOCK_VALUE,
+};
+use uuid::Uuid;
+
+/// The trace most tests use.
+pub(crate) const TRACE: Uuid = Uuid::from_u128(0xaaaa);
+
+/// A readable id: `id(3)`.
+pub(crate) fn id(n: u128) -> Uuid {
+    Uuid::from_u128(n)
+}
+
+/// An event of service `web` in environment `test`, trace [`TRACE`], untrusted (no clock).
+pub(crate) fn event(n: u128, thread: &str, timestamp_ns: i64, kind: EventKind) -> Event {
+    Event {
+        id: id(n),
+        trace_id: TRACE,
+        parent_id: None,
+        timestamp_ns,
+        kind,
+        metadata: Metadata {
+            thread_id: thread.into(),
+            process_id: 1,
+            service_name: "web".into(),
+            environment: "test".into(),
+            ..Metadata::default()
+        },
+        causality_vector: Vec::new(),
+        lock_set: Vec::new(),
+    }
+}
+
+/// Marks `event` as carrying a clock from our SDK.
+pub(crate) fn trusted(mut event: Event, clock: &[(&str, u64)]) -> Event {
+    event.causality_vector = clock.iter().map(|(c, n)| (c.to_string(), *n)).collect();
+    let mut tags = BTreeMap::new();
+    tags.insert(
+        TRUSTED_CLOCK_TAG.to_string(),
+        TRUSTED_CLOCK_VALUE.to_string(),
+    );
+    event.metadata.tags = tags;
+    event
+}
+
+/// A function call.
+pub(crate) fn call() -> EventKind {
+    EventKind::FunctionCall(FunctionCall {
+        function_name: "handle".into(),
+        ..FunctionCall::default()
+    })
+}
+
+/// A state access.
+pub(crate) fn access_kind(variable: &str, location: &str, access_type: AccessType) -> EventKind {
+    EventKind::StateChange(StateChange {
+        variable: variable.into(),
+        old_value: Some("1".into()),
+        new_value: "2".into(),
+        location: location.into(),
+        access_type,
+    })
+}
+
+/// A plain write.
+pub(crate) fn write(variable: &str, location: &str) -> EventKind {
+    access_kind(variable, location, AccessType::Write)
+}
+
+fn lock_event(lock_id: &str, mode: LockMode) -> LockEvent {
+    LockEvent {
+        lock_id: lock_id.into(),
+        mode,
+        lock_type: match mode {
+            LockMode::Exclusive => "Mutex".into(),
+            LockMode::Shared => "RwLock::Read".into(),
+        },
+        location: "lock.rs:1".into(),
+    }
+}
+
+/// A lock acquisition.
+pub(crate) fn acquire(lock_id: &str, mode: LockMode) -> EventKind {
+    EventKind::LockAcquire(lock_event(lock_id, mode))
+}
+
+/// A lock release.
+pub(crate) fn release(lock_id: &str, mode: LockMode) -> EventKind {
+    EventKind::LockRelease(lock_event(lock_id, mode))
+}
+
+/// An access record as the trace stage would forward it, with a derived-looking clock.
+pub(crate) fn access(
+    n: u128,
+    thread: &str,
+    timestamp_ns: i64,
+    access_type: AccessType,
+    clock: &[(&str, u64)],
+) -> Access {
+    Access {
+        event_id: id(n),
+        trace_id: TRACE,
+        timestamp_ns,
+        environment: "test".into(),
+        variable: "balance".into(),
+        access_type,
+        location: format!("{thread}.rs:1"),
+        value: "2".into(),
+        old_value: None,
+        actor: ActorId {
+            service: "web".into(),
+            instance: String::new(),
+            thread: thread.into(),
+        },
+        clock: clock.iter().map(|(c, n)| (c.to_string(), *n)).collect(),
+        trusted_clock: false,
+        locks: Vec::new(),
+        trace_start_ns: 0,
+        trace_end_ns: 1_000,
+    }
+}
+
+/// A held lock.
+pub(crate) fn held(lock_id: &str, mode: LockMode) -> HeldLock {
+    HeldLock {
+        lock_id: lock_id.into(),
+        mode,
+    }
+}
