@@ -6,14 +6,17 @@
 //! - [`framing`]: Confluent wire framing (magic byte 0, 4-byte schema id) with fixed schema ids.
 //! - [`json`]: the Raceway JSON format that the existing SDKs send to `POST /events`.
 //! - [`access`], [`finding`]: the records passed between the processor stages and to the store.
+//! - [`error`]: [`SchemaError`], the error of the Avro codecs and the framing.
 
 pub mod access;
 pub mod avro;
+pub mod error;
 pub mod finding;
 pub mod framing;
 pub mod json;
 pub mod model;
 
 pub use access::{Access, HeldLock};
+pub use error::SchemaError;
 pub use finding::{FindingEvent, FindingKind, RaceFinding, Severity};
 pub use model::*;

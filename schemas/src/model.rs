@@ -36,7 +36,11 @@ impl Event {
     /// True when this event's clock comes from our SDK and may be used as is.
     pub fn has_trusted_clock(&self) -> bool {
         !self.causality_vector.is_empty()
-            && self.metadata.tags.get(TRUSTED_CLOCK_TAG).map(String::as_str)
+            && self
+                .metadata
+                .tags
+                .get(TRUSTED_CLOCK_TAG)
+                .map(String::as_str)
                 == Some(TRUSTED_CLOCK_VALUE)
     }
 

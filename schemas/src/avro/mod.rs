@@ -1,0 +1,188 @@
+//! Avro encoding of [`EventBatch`] and [`Access`] records, Confluent-framed.
+//!
+//! The `.avsc` files under `schemas/avro/` are the source of truth; they are compiled into the
+//! crate and parsed once. `kind` is a true Avro union of one record per [`crate::EventKind`]
+//! variant, which apache-avro's serde mapping of enums does not produce, so the model is converted
+//! by hand to and from [`apache_avro::types::Value`] (see `event.rs`, `access.rs`) and written
+//! with the strict codec in `binary.rs`.
+//!
+//! Encoding conventions: UUIDs are strings with `logicalType: uuid`, timestamps are longs in
+//! nanoseconds since the epoch, unsigned model fields are Avro longs (a value above `i64::MAX`
+//! is an encode error, a negative one a decode error), values of arbitrary JSON are strings
+//! holding JSON text.
+
+mod access;
+mod binary;
+mod event;
+mod value;
+
+use std::sync::LazyLock;
+
+use apache_avro::schema::ResolvedSchema;
+use apache_avro::Schema;
+
+use crate::access::Access;
+use crate::error::SchemaError;
+use crate::framing::{frame, unframe_expecting, ACCESS_SCHEMA_ID, EVENT_BATCH_SCHEMA_ID};
+use crate::model::EventBatch;
+use binary::Names;
+
+/// Text of `avro/event.avsc`: the record `raceway.Event`.
+pub const EVENT_AVSC: &str = include_str!("../../avro/event.avsc");
+/// Text of `avro/event_batch.avsc`: the record `raceway.EventBatch`, which refers to
+/// `raceway.Event` by name (see [`event_batch_schema`] for the self-contained form).
+pub const EVENT_BATCH_AVSC: &str = include_str!("../../avro/event_batch.avsc");
+/// Text of `avro/access.avsc`: the record `raceway.Access` (self-contained).
+pub const ACCESS_AVSC: &str = include_str!("../../avro/access.avsc");
+
+/// A parsed schema with its named types, leaked once so that both live for the whole process.
+struct Loaded {
+    schema: &'static Schema,
+    names: Names,
+}
+
+impl Loaded {
+    /// Parses a schema from JSON. Our own `.avsc` files are compiled in and covered by tests, so
+    /// a failure here is a build defect, not bad input: panicking at first use is right.
+    fn parse(json: &serde_json::Value, what: &str) -> Loaded {
+        let schema =
+            Schema::parse(json).unwrap_or_else(|e| panic!("{what} is not valid Avro: {e}"));
+        let schema: &'static Schema = Box::leak(Box::new(schema));
+        let names = ResolvedSchema::try_from(schema)
+            .unwrap_or_else(|e| panic!("{what} has unresolved names: {e}"))
+            .get_names()
+            .clone();
+        Loaded { schema, names }
+    }
+}
+
+fn avsc_json(text: &str, what: &str) -> serde_json::Value {
+    serde_json::from_str(text).unwrap_or_else(|e| panic!("{what} is not JSON: {e}"))
+}
+
+static EVENT: LazyLock<Loaded> =
+    LazyLock::new(|| Loaded::parse(&avsc_json(EVENT_AVSC, "event.avsc"), "event.avsc"));
+
+/// The batch schema with `raceway.Event` inlined where it is referenced, so that it is complete
+/// on its own: what a schema registry would store, and what other tools can be handed.
+static EVENT_BATCH: LazyLock<Loaded> = LazyLock::new(|| {
+    let mut batch = avsc_json(EVENT_BATCH_AVSC, "event_batch.avsc");
+    let mut event = Some(avsc_json(EVENT_AVSC, "event.avsc"));
+    inline_named_type(&mut batch, "raceway.Event", &mut event);
+    assert!(
+        event.is_none(),
+        "event_batch.avsc does not refer to raceway.Event"
+    );
+    Loaded::parse(&batch, "event_batch.avsc + event.avsc")
+});
+
+static ACCESS: LazyLock<Loaded> =
+    LazyLock::new(|| Loaded::parse(&avsc_json(ACCESS_AVSC, "access.avsc"), "access.avsc"));
+
+/// Replaces the first reference to `name` by its definition (a named type is defined once, then
+/// referred to by name).
+fn inline_named_type(
+    json: &mut serde_json::Value,
+    name: &str,
+    definition: &mut Option<serde_json::Value>,
+) {
+    match json {
+        serde_json::Value::String(s) if s == name => {
+            if let Some(def) = definition.take() {
+                *json = def;
+            }
+        }
+        serde_json::Value::Array(items) => {
+            for item in items {
+                inline_named_type(item, name, definition);
+            }
+        }
+        serde_json::Value::Object(map) => {
+            // Only type positions can refer to a type; `name`, `doc` etc. are strings too.
+            for key in ["type", "items", "values", "fields"] {
+                if let Some(v) = map.get_mut(key) {
+                    inline_named_type(v, name, definition);
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+/// The parsed `raceway.Event` schema.
+pub fn event_schema() -> &'static Schema {
+    EVENT.schema
+}
+
+/// The parsed `raceway.EventBatch` schema, complete (with `raceway.Event` inlined).
+pub fn event_batch_schema() -> &'static Schema {
+    EVENT_BATCH.schema
+}
+
+/// The parsed `raceway.Access` schema.
+pub fn access_schema() -> &'static Schema {
+    ACCESS.schema
+}
+
+/// Encodes a batch as a Confluent-framed `raceway.EventBatch` record (schema id
+/// [`EVENT_BATCH_SCHEMA_ID`]), ready to produce to `raceway.events` with key = trace id.
+///
+/// Fails when an event belongs to another trace than the batch (a batch is one trace's events,
+/// keyed by its trace id) or when an unsigned value exceeds an Avro long.
+pub fn encode_event_batch(batch: &EventBatch) -> Result<Vec<u8>, SchemaError> {
+    for (i, e) in batch.events.iter().enumerate() {
+        if e.trace_id != batch.trace_id {
+            return Err(SchemaError::field(
+                format!("events[{i}].trace_id"),
+                format!(
+                    "event belongs to trace {}, but the batch is for trace {}",
+                    e.trace_id, batch.trace_id
+                ),
+            ));
+        }
+    }
+    let value = event::batch_to_value(batch)?;
+    encode_framed(&value, &EVENT_BATCH, EVENT_BATCH_SCHEMA_ID)
+}
+
+/// Decodes a Confluent-framed `raceway.EventBatch` record; the frame must carry
+/// [`EVENT_BATCH_SCHEMA_ID`]. Never panics on bad input: it returns an error naming the byte
+/// offset or field that is wrong.
+pub fn decode_event_batch(bytes: &[u8]) -> Result<EventBatch, SchemaError> {
+    let datum = unframe_expecting(bytes, EVENT_BATCH_SCHEMA_ID)?;
+    let value = binary::decode(
+        datum,
+        EVENT_BATCH.schema,
+        &EVENT_BATCH.names,
+        "raceway.EventBatch",
+    )?;
+    event::batch_from_value(value)
+}
+
+/// Encodes an access as a Confluent-framed `raceway.Access` record (schema id
+/// [`ACCESS_SCHEMA_ID`]), for topic `raceway.accesses` with key [`Access::partition_key`].
+pub fn encode_access(access: &Access) -> Result<Vec<u8>, SchemaError> {
+    let value = access::access_to_value(access)?;
+    encode_framed(&value, &ACCESS, ACCESS_SCHEMA_ID)
+}
+
+/// Decodes a Confluent-framed `raceway.Access` record; the frame must carry [`ACCESS_SCHEMA_ID`].
+pub fn decode_access(bytes: &[u8]) -> Result<Access, SchemaError> {
+    let datum = unframe_expecting(bytes, ACCESS_SCHEMA_ID)?;
+    let value = binary::decode(datum, ACCESS.schema, &ACCESS.names, "raceway.Access")?;
+    access::access_from_value(value)
+}
+
+fn encode_framed(
+    value: &apache_avro::types::Value,
+    loaded: &Loaded,
+    schema_id: u32,
+) -> Result<Vec<u8>, SchemaError> {
+    // Header first, then the datum written in place: no second copy of the record.
+    let mut out = frame(schema_id, &[]);
+    binary::encode(value, loaded.schema, &loaded.names, &None, &mut out)?;
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests;
