@@ -1,1 +1,119 @@
-//! raceway-store
+//! raceway-store: where events and findings are kept, behind one [`Store`] trait.
+//!
+//! Two implementations pass the same conformance suite ([`conformance`], built for tests and with
+//! the `conformance` feature):
+//!
+//! - [`ClickHouseStore`]: production, on ClickHouse 18.16 (tested here) or current ClickHouse.
+//! - [`SqliteStore`]: the embedded default of `raceway up` (rusqlite, bundled).
+//!
+//! Both follow DESIGN.md "Processing guarantees": every row has a deterministic id, writes are
+//! idempotent (replaying an insert is harmless) and every count is computed at query time over
+//! deduplicated rows. The schema is versioned SQL under `store/migrations/`, applied by
+//! [`Store::migrate`] (see [`migrations`]).
+
+use async_trait::async_trait;
+use raceway_schemas::{Event, RaceFinding};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+mod clickhouse;
+mod clickhouse_rows;
+mod error;
+pub mod migrations;
+mod rows;
+mod sqlite;
+mod sqlite_findings;
+
+#[cfg(any(test, feature = "conformance"))]
+pub mod conformance;
+#[cfg(test)]
+mod conformance_tests;
+
+pub use crate::clickhouse::ClickHouseStore;
+pub use crate::error::StoreError;
+pub use crate::sqlite::SqliteStore;
+
+/// The store every Raceway component codes against.
+///
+/// Implementations are cheap to share (`Arc<dyn Store>`), and safe to call concurrently.
+#[async_trait]
+pub trait Store: Send + Sync {
+    /// Applies pending migrations (idempotent).
+    async fn migrate(&self) -> Result<(), StoreError>;
+    /// Checks that the store answers.
+    async fn ping(&self) -> Result<(), StoreError>;
+    /// Idempotent by event id: inserting the same event twice is harmless.
+    async fn insert_events(&self, events: &[Event]) -> Result<(), StoreError>;
+    /// The trace's events, deduplicated by id, ordered by (timestamp_ns, id).
+    async fn trace_events(&self, trace_id: Uuid) -> Result<Vec<Event>, StoreError>;
+    /// One page of trace summaries matching `query`, newest first; see [`TraceQuery`].
+    async fn list_traces(&self, query: &TraceQuery) -> Result<TracePage, StoreError>;
+    /// Upsert by finding id; the row with the largest detected_at_ns wins.
+    async fn upsert_findings(&self, findings: &[RaceFinding]) -> Result<(), StoreError>;
+    /// Findings whose first or second event belongs to the trace, deduplicated, ordered by
+    /// (severity desc, variable, id).
+    async fn trace_findings(&self, trace_id: Uuid) -> Result<Vec<RaceFinding>, StoreError>;
+}
+
+/// Which traces [`Store::list_traces`] returns. Every filter that is `Some` must match.
+///
+/// Deserializes with defaults for missing fields (no filters, `limit` [`TraceQuery::DEFAULT_LIMIT`],
+/// `offset` 0), so it can be read straight from a query string.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct TraceQuery {
+    /// Only traces with at least one event of this service (exact `service_name`).
+    pub service: Option<String>,
+    /// Only traces whose last event is at or after this time (ns since epoch).
+    pub from_ns: Option<i64>,
+    /// Only traces whose first event is at or before this time (ns since epoch).
+    /// With `from_ns`: the traces whose time span overlaps `[from_ns, to_ns]`.
+    pub to_ns: Option<i64>,
+    /// `Some(true)`: only traces with at least one finding; `Some(false)`: only traces without.
+    pub has_races: Option<bool>,
+    /// At most this many traces in the page (0 gives an empty page, with the total).
+    pub limit: u32,
+    /// Skip this many matching traces first.
+    pub offset: u32,
+}
+
+impl TraceQuery {
+    /// The page size of [`TraceQuery::default`].
+    pub const DEFAULT_LIMIT: u32 = 50;
+}
+
+impl Default for TraceQuery {
+    fn default() -> Self {
+        TraceQuery {
+            service: None,
+            from_ns: None,
+            to_ns: None,
+            has_races: None,
+            limit: Self::DEFAULT_LIMIT,
+            offset: 0,
+        }
+    }
+}
+
+/// One trace, summarised at query time over its deduplicated events and findings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TraceSummary {
+    pub trace_id: Uuid,
+    /// Distinct events of the trace.
+    pub event_count: u64,
+    /// Distinct `service_name`s of the trace's events, sorted.
+    pub services: Vec<String>,
+    pub first_timestamp_ns: i64,
+    pub last_timestamp_ns: i64,
+    /// Distinct findings (of any kind) whose first or second event belongs to the trace.
+    pub race_count: u64,
+}
+
+/// A page of [`Store::list_traces`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TracePage {
+    /// Newest `first_timestamp_ns` first; ties by trace id (ascending).
+    pub traces: Vec<TraceSummary>,
+    /// How many traces match the filters, regardless of `limit` and `offset`.
+    pub total: u64,
+}

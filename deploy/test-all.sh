@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# The test command (README.md): installs and starts every service the tests need (ClickHouse,
+# the tansu Kafka-protocol broker, Python's fastavro for the Avro cross-check), then runs every
+# test of the workspace in one go. Reuses whatever is already installed or running.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+# fastavro: the second Avro implementation the schema tests check our encoding against.
+if ! python3 -c 'import fastavro' 2>/dev/null; then
+    pip install --quiet fastavro
+fi
+
+# Installs (if missing) and starts the broker and ClickHouse; prints the env the tests read.
+eval "$(deploy/services.sh up)"
+
+cargo test --workspace --all-targets --locked "$@"

@@ -1,0 +1,127 @@
+//! Checks of event writes and reads.
+
+use super::*;
+
+/// Migrating again is harmless, and the store still works.
+pub async fn migrate_is_idempotent(store: &dyn Store) {
+    store.migrate().await.expect("second migrate");
+    store.migrate().await.expect("third migrate");
+    store.ping().await.expect("ping");
+    let trace = Uuid::new_v4();
+    let e = event(trace, 0, "bank");
+    store
+        .insert_events(std::slice::from_ref(&e))
+        .await
+        .expect("insert");
+    assert_eq!(store.trace_events(trace).await.expect("read"), vec![e]);
+}
+
+/// The same event inserted several times (also inside one batch) is stored once.
+pub async fn insert_events_is_idempotent(store: &dyn Store) {
+    let trace = Uuid::new_v4();
+    let events: Vec<Event> = (0..5).map(|i| event(trace, i * 10, "bank")).collect();
+    store.insert_events(&events).await.expect("insert");
+    store.insert_events(&events).await.expect("insert again");
+    store
+        .insert_events(&events[1..3])
+        .await
+        .expect("insert a subset");
+    let mut doubled = events.clone();
+    doubled.extend(events.iter().cloned());
+    store
+        .insert_events(&doubled)
+        .await
+        .expect("insert a batch with duplicates");
+    assert_eq!(
+        store.trace_events(trace).await.expect("read"),
+        sorted(events)
+    );
+    let listed = page(store, TraceQuery::default()).await;
+    assert_eq!(listed.total, 1);
+    assert_eq!(listed.traces[0].event_count, 5);
+}
+
+/// Events come back ordered by (timestamp, id) whatever the insert order; other traces' events
+/// never; an unknown trace has none.
+pub async fn trace_events_are_ordered(store: &dyn Store) {
+    let trace = Uuid::new_v4();
+    let other = Uuid::new_v4();
+    let mut events: Vec<Event> = (0..12)
+        .map(|i| event(trace, (i % 4) * SECOND, "bank"))
+        .collect();
+    events.reverse();
+    store.insert_events(&events[..6]).await.expect("insert");
+    store
+        .insert_events(&[event(other, 1, "bank")])
+        .await
+        .expect("insert other");
+    store
+        .insert_events(&events[6..])
+        .await
+        .expect("insert rest");
+    let read = store.trace_events(trace).await.expect("read");
+    assert_eq!(read, sorted(events));
+    assert!(store
+        .trace_events(Uuid::new_v4())
+        .await
+        .expect("unknown")
+        .is_empty());
+}
+
+/// Every kind of event survives the store unchanged.
+pub async fn events_round_trip(store: &dyn Store) {
+    let trace = Uuid::new_v4();
+    let root = event(trace, 0, "bank");
+    let mut events = vec![root.clone()];
+    let mut add = |offset: i64, kind: EventKind| {
+        let mut e = event(trace, offset, "bank");
+        e.parent_id = Some(root.id);
+        e.kind = kind;
+        e.metadata.instance_id = Some("i-1".into());
+        e.metadata.duration_ns = Some(1234);
+        e.metadata
+            .tags
+            .insert("raceway.clock".into(), "actor-v1".into());
+        events.push(e);
+    };
+    add(
+        1,
+        EventKind::FunctionCall(FunctionCall {
+            function_name: "transfer".into(),
+            module: "bank".into(),
+            args: r#"{"amount":50}"#.into(),
+            file: "bank.rs".into(),
+            line: 40,
+        }),
+    );
+    add(
+        2,
+        EventKind::LockAcquire(LockEvent {
+            lock_id: "accounts".into(),
+            mode: LockMode::Shared,
+            lock_type: "RwLock::Read".into(),
+            location: "bank.rs:41".into(),
+        }),
+    );
+    add(
+        3,
+        EventKind::HttpRequest(HttpRequest {
+            method: "POST".into(),
+            url: "http://bank/transfer".into(),
+            headers: vec![("content-type".into(), "application/json".into())],
+            body: Some(r#"{"to":"bob"}"#.into()),
+        }),
+    );
+    add(
+        4,
+        EventKind::Custom(Custom {
+            name: "audit".into(),
+            data: r#"{"ok":true}"#.into(),
+        }),
+    );
+    store.insert_events(&events).await.expect("insert");
+    assert_eq!(
+        store.trace_events(trace).await.expect("read"),
+        sorted(events)
+    );
+}

@@ -1,0 +1,138 @@
+//! The conformance suite: what every [`Store`] implementation must do, as async checks.
+//!
+//! Each check takes a freshly migrated, empty store and panics on a violation. This crate runs
+//! every check against [`crate::SqliteStore`] and [`crate::ClickHouseStore`] (see
+//! `conformance_tests.rs`); another implementation enables the `conformance` feature and runs
+//! [`CHECKS`] the same way.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use raceway_schemas::{
+    AccessType, Custom, Event, EventKind, FindingEvent, FindingKind, FunctionCall, HttpRequest,
+    LockEvent, LockMode, Metadata, RaceFinding, Severity, StateChange,
+};
+use uuid::Uuid;
+
+use crate::{Store, TracePage, TraceQuery};
+
+mod events;
+mod findings;
+mod traces;
+
+pub use events::*;
+pub use findings::*;
+pub use traces::*;
+
+/// A check of the suite.
+pub type Check = for<'a> fn(&'a dyn Store) -> Pin<Box<dyn Future<Output = ()> + Send + 'a>>;
+
+/// Every check, by name.
+pub const CHECKS: &[(&str, Check)] = &[
+    ("migrate_is_idempotent", |s| {
+        Box::pin(migrate_is_idempotent(s))
+    }),
+    ("insert_events_is_idempotent", |s| {
+        Box::pin(insert_events_is_idempotent(s))
+    }),
+    ("trace_events_are_ordered", |s| {
+        Box::pin(trace_events_are_ordered(s))
+    }),
+    ("events_round_trip", |s| Box::pin(events_round_trip(s))),
+    ("list_traces_summarises", |s| {
+        Box::pin(list_traces_summarises(s))
+    }),
+    ("list_traces_filters", |s| Box::pin(list_traces_filters(s))),
+    ("list_traces_paginates", |s| {
+        Box::pin(list_traces_paginates(s))
+    }),
+    ("race_count_counts_distinct_findings", |s| {
+        Box::pin(race_count_counts_distinct_findings(s))
+    }),
+    ("upsert_findings_newest_wins", |s| {
+        Box::pin(upsert_findings_newest_wins(s))
+    }),
+    ("trace_findings_cross_trace", |s| {
+        Box::pin(trace_findings_cross_trace(s))
+    }),
+    ("replay_changes_nothing", |s| {
+        Box::pin(replay_changes_nothing(s))
+    }),
+    ("empty_inputs_are_noops", |s| {
+        Box::pin(empty_inputs_are_noops(s))
+    }),
+    ("large_batch", |s| Box::pin(large_batch(s))),
+];
+
+/// 2023-11-14T22:13:20Z, in ns.
+pub const BASE_NS: i64 = 1_700_000_000_000_000_000;
+const SECOND: i64 = 1_000_000_000;
+
+/// A StateChange event of `trace` at `BASE_NS + offset_ns` by `service`.
+pub fn event(trace: Uuid, offset_ns: i64, service: &str) -> Event {
+    Event {
+        id: Uuid::new_v4(),
+        trace_id: trace,
+        parent_id: None,
+        timestamp_ns: BASE_NS + offset_ns,
+        kind: EventKind::StateChange(StateChange {
+            variable: "account:alice.balance".into(),
+            old_value: Some("100".into()),
+            new_value: "50".into(),
+            location: "bank.rs:42".into(),
+            access_type: AccessType::Write,
+        }),
+        metadata: Metadata {
+            thread_id: "thread-1".into(),
+            process_id: 7,
+            service_name: service.into(),
+            environment: "test".into(),
+            ..Metadata::default()
+        },
+        causality_vector: vec![(format!("{service}/thread-1"), 1)],
+        lock_set: Vec::new(),
+    }
+}
+
+fn side(trace: &str, event_id: &str, ts: i64) -> FindingEvent {
+    FindingEvent {
+        event_id: event_id.into(),
+        trace_id: trace.into(),
+        thread_id: "thread-1".into(),
+        service: "bank".into(),
+        instance: "i-1".into(),
+        location: "bank.rs:42".into(),
+        access_type: "Write".into(),
+        timestamp_ns: ts,
+        clock: vec![("bank/thread-1".into(), 3), ("bank/thread-2".into(), 1)],
+    }
+}
+
+/// A finding `id` between an event of trace `a` and one of trace `b`.
+pub fn finding(id: &str, a: Uuid, b: Uuid, variable: &str, detected_at_ns: i64) -> RaceFinding {
+    RaceFinding {
+        id: id.into(),
+        kind: FindingKind::DataRace,
+        environment: "test".into(),
+        variable: variable.into(),
+        severity: Severity::Critical,
+        count: 1,
+        explanation: format!("two unordered writes to {variable}"),
+        first: side(&a.to_string(), &format!("{id}-1"), BASE_NS),
+        second: side(&b.to_string(), &format!("{id}-2"), BASE_NS + 5),
+        detected_at_ns,
+    }
+}
+
+fn sorted(mut events: Vec<Event>) -> Vec<Event> {
+    events.sort_by_key(|e| (e.timestamp_ns, e.id));
+    events
+}
+
+async fn page(store: &dyn Store, query: TraceQuery) -> TracePage {
+    store.list_traces(&query).await.expect("list_traces")
+}
+
+fn ids(page: &TracePage) -> Vec<Uuid> {
+    page.traces.iter().map(|t| t.trace_id).collect()
+}

@@ -1,0 +1,185 @@
+//! Runs the conformance suite against both backends, one test per (backend, check), each on a
+//! fresh store.
+//!
+//! ClickHouse tests use the server at `RACEWAY_TEST_CLICKHOUSE` (default
+//! `http://127.0.0.1:8123`) with a new database per test, dropped afterwards. They fail, never
+//! skip, when the server is unreachable.
+
+use std::sync::Arc;
+
+use uuid::Uuid;
+
+use crate::conformance::CHECKS;
+use crate::{ClickHouseStore, SqliteStore, Store};
+
+fn check(name: &str) -> crate::conformance::Check {
+    CHECKS
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, c)| *c)
+        .unwrap_or_else(|| panic!("no conformance check {name}"))
+}
+
+async fn run_sqlite(name: &str) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = SqliteStore::open(&dir.path().join("store.db")).expect("open sqlite");
+    store.migrate().await.expect("migrate sqlite");
+    check(name)(&store).await;
+}
+
+fn clickhouse_url() -> String {
+    std::env::var("RACEWAY_TEST_CLICKHOUSE").unwrap_or_else(|_| "http://127.0.0.1:8123".into())
+}
+
+async fn run_clickhouse(name: &'static str) {
+    let url = clickhouse_url();
+    let database = format!("raceway_test_{}", Uuid::new_v4().simple());
+    let store = match ClickHouseStore::connect(&url, &database).await {
+        Ok(store) => Arc::new(store),
+        Err(e) => panic!(
+            "{e}\nThe ClickHouse conformance tests need a server: run `deploy/services.sh up` \
+             (or set RACEWAY_TEST_CLICKHOUSE to a ClickHouse HTTP URL)."
+        ),
+    };
+    store.migrate().await.expect("migrate clickhouse");
+    // Run the check in its own task so the database is dropped even when it panics.
+    let task_store = Arc::clone(&store);
+    let outcome = tokio::spawn(async move { check(name)(&*task_store).await }).await;
+    if let Err(e) = store.drop_database().await {
+        eprintln!("could not drop test database {database}: {e}");
+    }
+    if let Err(e) = outcome {
+        std::panic::resume_unwind(e.into_panic());
+    }
+}
+
+macro_rules! conformance {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    super::run_sqlite(stringify!($name)).await;
+                }
+            )*
+        }
+        mod clickhouse {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::run_clickhouse(stringify!($name)).await;
+                }
+            )*
+        }
+        #[test]
+        fn every_check_has_a_test() {
+            let listed: Vec<&str> = vec![$(stringify!($name)),*];
+            let all: Vec<&str> = CHECKS.iter().map(|(n, _)| *n).collect();
+            assert_eq!(listed, all);
+        }
+    };
+}
+
+conformance!(
+    migrate_is_idempotent,
+    insert_events_is_idempotent,
+    trace_events_are_ordered,
+    events_round_trip,
+    list_traces_summarises,
+    list_traces_filters,
+    list_traces_paginates,
+    race_count_counts_distinct_findings,
+    upsert_findings_newest_wins,
+    trace_findings_cross_trace,
+    replay_changes_nothing,
+    empty_inputs_are_noops,
+    large_batch,
+);
+
+#[tokio::test]
+async fn clickhouse_unreachable_is_a_clear_error() {
+    let err = ClickHouseStore::connect("http://127.0.0.1:1", "raceway_x")
+        .await
+        .expect_err("nothing listens on port 1");
+    assert!(err.is_transient(), "{err:?}");
+    let message = err.to_string();
+    assert!(
+        message.starts_with("ClickHouse at http://127.0.0.1:1 is unreachable: "),
+        "{message}"
+    );
+}
+
+#[tokio::test]
+async fn clickhouse_rejects_bad_arguments() {
+    for (url, db) in [
+        ("127.0.0.1:8123", "ok"),
+        ("http://x", "bad-name"),
+        ("http://x", "1x"),
+    ] {
+        let err = ClickHouseStore::connect(url, db)
+            .await
+            .expect_err("invalid");
+        assert!(
+            matches!(err, crate::StoreError::InvalidArgument(_)),
+            "{err}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn clickhouse_records_migrations_once() {
+    let url = clickhouse_url();
+    let database = format!("raceway_test_{}", Uuid::new_v4().simple());
+    let store = ClickHouseStore::connect(&url, &database)
+        .await
+        .unwrap_or_else(|e| panic!("{e}\nrun `deploy/services.sh up`"));
+    store.migrate().await.expect("migrate");
+    store.migrate().await.expect("migrate again");
+    let versions: Vec<u32> = store
+        .client_for_tests()
+        .query("SELECT version FROM schema_migrations FINAL ORDER BY version")
+        .fetch_all()
+        .await
+        .expect("read versions");
+    store.drop_database().await.expect("drop");
+    let expected: Vec<u32> = crate::migrations::CLICKHOUSE
+        .iter()
+        .map(|m| m.version)
+        .collect();
+    assert_eq!(versions, expected);
+}
+
+#[tokio::test]
+async fn sqlite_persists_across_reopen_in_wal_mode() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("store.db");
+    let trace = Uuid::new_v4();
+    let event = crate::conformance::event(trace, 0, "bank");
+    {
+        let store = SqliteStore::open(&path).expect("open");
+        store.migrate().await.expect("migrate");
+        store
+            .insert_events(std::slice::from_ref(&event))
+            .await
+            .expect("insert");
+    }
+    let store = SqliteStore::open(&path).expect("reopen");
+    store.migrate().await.expect("migrate again");
+    assert_eq!(store.trace_events(trace).await.expect("read"), vec![event]);
+    let conn = rusqlite::Connection::open(&path).expect("raw open");
+    let mode: String = conn
+        .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+        .expect("mode");
+    assert_eq!(mode, "wal");
+    let versions: i64 = conn
+        .query_row("SELECT COUNT(*) FROM schema_migrations", [], |r| r.get(0))
+        .expect("versions");
+    assert_eq!(versions as usize, crate::migrations::SQLITE.len());
+}
+
+#[tokio::test]
+async fn sqlite_in_memory_works() {
+    let store = SqliteStore::open_in_memory().expect("open");
+    store.migrate().await.expect("migrate");
+    store.ping().await.expect("ping");
+}

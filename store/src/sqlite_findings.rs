@@ -1,0 +1,165 @@
+//! Findings in the SQLite store: upsert keeping the newest version, and reads by trace.
+
+use raceway_schemas::{FindingEvent, RaceFinding};
+use rusqlite::{params, Connection, Row};
+use uuid::Uuid;
+
+use crate::rows::{normalize_trace_id, parse_kind_severity, severity_rank, sort_findings};
+use crate::StoreError;
+
+const FINDING_COLUMNS: &str = "id, kind, environment, variable, severity, severity_rank, \
+    occurrences, explanation, \
+    first_event_id, first_trace_id, first_thread_id, first_service, first_instance, \
+    first_location, first_access_type, first_timestamp_ns, first_clock, \
+    second_event_id, second_trace_id, second_thread_id, second_service, second_instance, \
+    second_location, second_access_type, second_timestamp_ns, second_clock, detected_at_ns";
+
+fn upsert_sql() -> String {
+    let columns: Vec<&str> = FINDING_COLUMNS.split(',').map(str::trim).collect();
+    let placeholders: Vec<String> = (1..=columns.len()).map(|i| format!("?{i}")).collect();
+    let updates: Vec<String> = columns
+        .iter()
+        .filter(|c| **c != "id")
+        .map(|c| format!("{c} = excluded.{c}"))
+        .collect();
+    format!(
+        "INSERT INTO findings ({}) VALUES ({}) ON CONFLICT(id) DO UPDATE SET {} \
+         WHERE excluded.detected_at_ns > findings.detected_at_ns",
+        columns.join(", "),
+        placeholders.join(", "),
+        updates.join(", ")
+    )
+}
+
+fn clock_json(clock: &[(String, u64)]) -> String {
+    serde_json::Value::from(
+        clock
+            .iter()
+            .map(|(c, n)| serde_json::json!([c, n]))
+            .collect::<Vec<_>>(),
+    )
+    .to_string()
+}
+
+pub(crate) fn upsert_findings_blocking(
+    conn: &mut Connection,
+    findings: &[RaceFinding],
+) -> Result<(), StoreError> {
+    let failed = |e| StoreError::sqlite("upsert findings", e);
+    let tx = conn.transaction().map_err(failed)?;
+    {
+        let mut stmt = tx.prepare_cached(&upsert_sql()).map_err(failed)?;
+        for f in findings {
+            let (a, b) = (&f.first, &f.second);
+            stmt.execute(params![
+                f.id,
+                f.kind.as_str(),
+                f.environment,
+                f.variable,
+                f.severity.as_str(),
+                severity_rank(f.severity),
+                i64::try_from(f.count).unwrap_or(i64::MAX),
+                f.explanation,
+                a.event_id,
+                normalize_trace_id(&a.trace_id),
+                a.thread_id,
+                a.service,
+                a.instance,
+                a.location,
+                a.access_type,
+                a.timestamp_ns,
+                clock_json(&a.clock),
+                b.event_id,
+                normalize_trace_id(&b.trace_id),
+                b.thread_id,
+                b.service,
+                b.instance,
+                b.location,
+                b.access_type,
+                b.timestamp_ns,
+                clock_json(&b.clock),
+                f.detected_at_ns,
+            ])
+            .map_err(failed)?;
+        }
+    }
+    tx.commit().map_err(failed)
+}
+
+fn finding_event(row: &Row<'_>, at: usize) -> rusqlite::Result<(FindingEvent, String)> {
+    Ok((
+        FindingEvent {
+            event_id: row.get(at)?,
+            trace_id: row.get(at + 1)?,
+            thread_id: row.get(at + 2)?,
+            service: row.get(at + 3)?,
+            instance: row.get(at + 4)?,
+            location: row.get(at + 5)?,
+            access_type: row.get(at + 6)?,
+            timestamp_ns: row.get(at + 7)?,
+            clock: Vec::new(),
+        },
+        row.get(at + 8)?,
+    ))
+}
+
+pub(crate) fn trace_findings_blocking(
+    conn: &Connection,
+    trace_id: Uuid,
+) -> Result<Vec<RaceFinding>, StoreError> {
+    let failed = |e| StoreError::sqlite("read trace findings", e);
+    let sql = format!(
+        "SELECT {FINDING_COLUMNS} FROM findings WHERE first_trace_id = ?1 \
+         UNION SELECT {FINDING_COLUMNS} FROM findings WHERE second_trace_id = ?1"
+    );
+    let mut stmt = conn.prepare_cached(&sql).map_err(failed)?;
+    let rows = stmt
+        .query_map([trace_id.to_string()], |row| {
+            let (first, first_clock) = finding_event(row, 8)?;
+            let (second, second_clock) = finding_event(row, 17)?;
+            Ok((
+                row.get::<_, String>(0)?,
+                row.get::<_, String>(1)?,
+                row.get::<_, String>(2)?,
+                row.get::<_, String>(3)?,
+                row.get::<_, String>(4)?,
+                row.get::<_, i64>(6)?,
+                row.get::<_, String>(7)?,
+                (first, first_clock),
+                (second, second_clock),
+                row.get::<_, i64>(26)?,
+            ))
+        })
+        .map_err(failed)?;
+    let mut findings = Vec::new();
+    for row in rows {
+        let (id, kind, environment, variable, severity, count, explanation, first, second, at) =
+            row.map_err(failed)?;
+        let (kind, severity) = parse_kind_severity(&id, &kind, &severity)?;
+        let clock = |text: &str| -> Result<Vec<(String, u64)>, StoreError> {
+            serde_json::from_str(text).map_err(|e| StoreError::Corrupt {
+                what: "finding",
+                id: id.clone(),
+                message: format!("clock is not a JSON list of [component, counter]: {e}"),
+            })
+        };
+        let (mut first, first_clock) = first;
+        let (mut second, second_clock) = second;
+        first.clock = clock(&first_clock)?;
+        second.clock = clock(&second_clock)?;
+        findings.push(RaceFinding {
+            id,
+            kind,
+            environment,
+            variable,
+            severity,
+            count: u64::try_from(count).unwrap_or(0),
+            explanation,
+            first,
+            second,
+            detected_at_ns: at,
+        });
+    }
+    sort_findings(&mut findings);
+    Ok(findings)
+}
