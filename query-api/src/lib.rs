@@ -1,1 +1,27 @@
-//! raceway-query-api
+//! The query API: REST over the store.
+//!
+//! Routes: `GET /health`, `GET /api/traces` (paginated, filters), `GET /api/traces/{id}` (the
+//! trace's events in causal order), `GET /api/traces/{id}/races`. Errors are JSON
+//! `{"error": message}` with the matching status.
+
+mod error;
+mod params;
+mod traces;
+
+use std::sync::Arc;
+
+use axum::routing::get;
+use axum::Router;
+use raceway_store::Store;
+
+pub use error::ApiError;
+
+/// The query API's routes over `store`.
+pub fn router(store: Arc<dyn Store>) -> Router {
+    Router::new()
+        .route("/health", get(traces::health))
+        .route("/api/traces", get(traces::list_traces))
+        .route("/api/traces/{id}", get(traces::get_trace))
+        .route("/api/traces/{id}/races", get(traces::trace_races))
+        .with_state(store)
+}
