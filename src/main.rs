@@ -1,1 +1,32 @@
-fn main() {}
+//! `raceway`: one binary for every piece of Raceway.
+//!
+//! `raceway up` runs the gateway, both processor stages and the query API in one process, on the
+//! embedded default (SQLite-backed bus and store under `--data-dir`) or on Kafka and ClickHouse.
+//! `raceway ingest`, `raceway process` and `raceway query` run the pieces as separate processes.
+
+mod backends;
+mod cli;
+mod serve;
+mod shutdown;
+
+use clap::Parser;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = cli::Cli::parse();
+    init_logging(args.json_logs);
+    cli::run(args).await
+}
+
+fn init_logging(json: bool) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("RACEWAY_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if json {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}

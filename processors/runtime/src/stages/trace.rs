@@ -1,0 +1,197 @@
+//! The trace stage: assembles traces and forwards their accesses at completion.
+//!
+//! Events are written to the store as they arrive (so they are durable before their offsets are
+//! committed). A trace completes after it has been idle for `idle_timeout` (processing time), or
+//! is older than `max_age`, or has `max_events` events. At completion the stage reads the whole
+//! trace back from the store, so a late event that re-opens a trace gets it re-analysed with
+//! every event seen so far, and a restart that re-reads part of a trace loses nothing.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use raceway_analysis::trace_accesses;
+use raceway_schemas::avro::{decode_event_batch, encode_access};
+use raceway_store::Store;
+use uuid::Uuid;
+
+use super::{StageError, StageIo};
+use crate::bus::Record;
+use crate::retry::retry_until_ok;
+
+/// Settings of the trace stage.
+#[derive(Debug, Clone)]
+pub struct TraceStageConfig {
+    /// Consumer group of the trace stage.
+    pub group: String,
+    /// Most records handled per poll.
+    pub poll_max: usize,
+    /// A trace with no new event for this long (processing time) is complete.
+    pub idle_timeout: Duration,
+    /// A trace open for this long is analysed even if events still arrive.
+    pub max_age: Duration,
+    /// A trace with this many events is analysed at once.
+    pub max_events: usize,
+}
+
+impl Default for TraceStageConfig {
+    fn default() -> Self {
+        TraceStageConfig {
+            group: "raceway-trace".into(),
+            poll_max: 1000,
+            idle_timeout: Duration::from_millis(1000),
+            max_age: Duration::from_secs(30),
+            max_events: 100_000,
+        }
+    }
+}
+
+/// A trace still assembling, with the records it needs re-read after a crash.
+struct OpenTrace {
+    opened: Instant,
+    last_seen: Instant,
+    events: usize,
+    records: Vec<(String, i32, i64)>,
+}
+
+/// The trace stage; [`TraceStage::run`] consumes until shutdown.
+pub struct TraceStage {
+    io: StageIo,
+    store: Arc<dyn Store>,
+    config: TraceStageConfig,
+    open: HashMap<Uuid, OpenTrace>,
+}
+
+impl TraceStage {
+    /// Builds the stage around a subscribed [`StageIo`] (topic: events).
+    pub fn new(io: StageIo, store: Arc<dyn Store>, config: TraceStageConfig) -> Self {
+        TraceStage {
+            io,
+            store,
+            config,
+            open: HashMap::new(),
+        }
+    }
+
+    /// Consumes, stores and completes traces until shutdown; open traces are left uncommitted
+    /// so the next owner re-reads them.
+    pub async fn run(mut self) -> Result<(), StageError> {
+        while !self.io.stopping() {
+            self.step().await?;
+        }
+        self.io.commit().await;
+        Ok(())
+    }
+
+    async fn step(&mut self) -> Result<(), StageError> {
+        let records = self.io.poll(self.config.poll_max).await;
+        let mut events = Vec::new();
+        let mut rejected = Vec::new();
+        let now = Instant::now();
+        for record in records {
+            match decode_event_batch(&record.value) {
+                Ok(batch) => {
+                    let position = (record.topic.clone(), record.partition, record.offset);
+                    for event in &batch.events {
+                        let trace = self.open.entry(event.trace_id).or_insert(OpenTrace {
+                            opened: now,
+                            last_seen: now,
+                            events: 0,
+                            records: Vec::new(),
+                        });
+                        trace.last_seen = now;
+                        trace.events += 1;
+                        if trace.records.last() != Some(&position) {
+                            self.io.offsets.hold(&position.0, position.1, position.2);
+                            trace.records.push(position.clone());
+                        }
+                    }
+                    events.extend(batch.events);
+                }
+                Err(err) => rejected.push((record, format!("not an EventBatch: {err}"))),
+            }
+        }
+        self.io.dead_letter(&rejected).await?;
+        if !events.is_empty() {
+            let store = self.store.clone();
+            let failures = self.io.metrics.store_write_failures.clone();
+            retry_until_ok("store events", &self.io.shutdown, || {
+                let store = store.clone();
+                let events = &events;
+                let failures = failures.clone();
+                async move {
+                    let result = store.insert_events(events).await;
+                    if result.is_err() {
+                        failures.inc();
+                    }
+                    result
+                }
+            })
+            .await?;
+        }
+        self.complete_due_traces().await?;
+        self.io.metrics.open_traces.set(self.open.len() as i64);
+        self.io.commit().await;
+        Ok(())
+    }
+
+    async fn complete_due_traces(&mut self) -> Result<(), StageError> {
+        let now = Instant::now();
+        let mut due: Vec<Uuid> = self
+            .open
+            .iter()
+            .filter(|(_, t)| {
+                now.duration_since(t.last_seen) >= self.config.idle_timeout
+                    || now.duration_since(t.opened) >= self.config.max_age
+                    || t.events >= self.config.max_events
+            })
+            .map(|(id, _)| *id)
+            .collect();
+        due.sort();
+        for trace_id in due {
+            self.complete(trace_id).await?;
+        }
+        Ok(())
+    }
+
+    /// Analyses one trace from the store and forwards its accesses; then its records may be
+    /// committed.
+    async fn complete(&mut self, trace_id: Uuid) -> Result<(), StageError> {
+        let store = self.store.clone();
+        let events = retry_until_ok("load trace", &self.io.shutdown, || {
+            let store = store.clone();
+            async move { store.trace_events(trace_id).await }
+        })
+        .await?;
+        let accesses = trace_accesses(&events);
+        let mut records = Vec::with_capacity(accesses.len());
+        for access in &accesses {
+            match encode_access(access) {
+                Ok(value) => records.push(Record {
+                    key: access.partition_key().into_bytes(),
+                    value,
+                }),
+                Err(err) => {
+                    tracing::error!(%trace_id, event_id = %access.event_id, error = %err,
+                        "cannot encode access; it is not analysed")
+                }
+            }
+        }
+        let forwarded = records.len() as u64;
+        if !records.is_empty() {
+            let topic = self.io.topics.accesses.clone();
+            self.io
+                .produce_retrying("forward accesses", topic, records)
+                .await?;
+        }
+        tracing::debug!(%trace_id, events = events.len(), accesses = forwarded, "trace complete");
+        self.io.metrics.accesses_forwarded.inc_by(forwarded);
+        self.io.metrics.traces_completed.inc();
+        if let Some(trace) = self.open.remove(&trace_id) {
+            for (topic, partition, offset) in trace.records {
+                self.io.offsets.release(&topic, partition, offset);
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,64 @@
+//! The command line: one subcommand per way of running Raceway.
+
+mod demo;
+mod pieces;
+mod pipeline;
+mod up;
+
+use std::net::SocketAddr;
+
+use clap::{Parser, Subcommand};
+
+use crate::backends::BackendArgs;
+
+/// Raceway: find data races, lost updates and slow paths across threads, tasks and services.
+#[derive(Debug, Parser)]
+#[command(name = "raceway", version, about)]
+pub struct Cli {
+    /// Log as JSON lines (for log shippers) instead of text.
+    #[arg(long, global = true, env = "RACEWAY_JSON_LOGS")]
+    pub json_logs: bool,
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Run everything in one process: gateway, both processor stages and the query API.
+    Up(up::UpArgs),
+    /// Run the HTTP ingest gateway (POST /events) in front of Kafka.
+    Ingest(pieces::IngestArgs),
+    /// Run processor stages as members of their consumer groups.
+    Process(pieces::ProcessArgs),
+    /// Run the query API over the store.
+    Query(pieces::QueryArgs),
+    /// Apply the store's migrations and create the topics.
+    Migrate(BackendArgs),
+    /// Run a small banking workload with a real lost-update race and print the races found.
+    Demo(demo::DemoArgs),
+}
+
+/// Runs the parsed command.
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Up(args) => up::run(args).await,
+        Command::Ingest(args) => pieces::ingest(args).await,
+        Command::Process(args) => pieces::process(args).await,
+        Command::Query(args) => pieces::query(args).await,
+        Command::Migrate(backend) => pieces::migrate(backend).await,
+        Command::Demo(args) => demo::run(args).await,
+    }
+}
+
+/// API keys accepted by the gateway (comma-separated in the environment).
+#[derive(Debug, Clone, clap::Args)]
+pub struct AuthArgs {
+    /// Accepted API key (repeat for several). Without any, the gateway is open.
+    #[arg(long = "api-key", env = "RACEWAY_API_KEYS", value_delimiter = ',')]
+    pub api_keys: Vec<String>,
+}
+
+fn parse_addr(raw: &str) -> Result<SocketAddr, String> {
+    raw.parse()
+        .map_err(|e| format!("`{raw}` is not HOST:PORT with an IP host: {e}"))
+}

@@ -1,0 +1,135 @@
+//! The pieces as separate processes: `ingest`, `process`, `query`, `migrate`.
+
+use std::net::SocketAddr;
+
+use anyhow::Context;
+use axum::routing::get;
+use axum::Json;
+use clap::{Args, ValueEnum};
+use prometheus::Registry;
+use raceway_gateway::{GatewayConfig, GatewayMetrics, GatewayState};
+use raceway_processors::metrics::ProcessorMetrics;
+use serde_json::json;
+
+use super::pipeline::{spawn_race_stage, spawn_trace_stage, PipelineArgs, StageDeps};
+use super::{parse_addr, AuthArgs};
+use crate::backends::BackendArgs;
+use crate::{serve, shutdown};
+
+/// Options of `raceway ingest`.
+#[derive(Debug, Args)]
+pub struct IngestArgs {
+    #[command(flatten)]
+    backend: BackendArgs,
+    #[command(flatten)]
+    auth: AuthArgs,
+    /// Address of POST /events, /health and /metrics.
+    #[arg(long, env = "RACEWAY_HTTP_ADDR", default_value = "127.0.0.1:8080", value_parser = parse_addr)]
+    http_addr: SocketAddr,
+}
+
+/// Runs the gateway in front of Kafka.
+pub async fn ingest(args: IngestArgs) -> anyhow::Result<()> {
+    let shutdown = shutdown::on_signal();
+    let bus = args.backend.open_kafka_bus("ingest").await?;
+    let registry = Registry::new();
+    let mut config = GatewayConfig::new(args.backend.topics().events);
+    config.api_keys = args.auth.api_keys;
+    let router = raceway_gateway::router(GatewayState::new(
+        config,
+        bus,
+        GatewayMetrics::register(&registry)?,
+    ))
+    .merge(serve::metrics_router(registry));
+    serve::serve(args.http_addr, router, shutdown).await
+}
+
+/// Which stage(s) `raceway process` runs.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum Stage {
+    Trace,
+    Race,
+    All,
+}
+
+/// Options of `raceway process`.
+#[derive(Debug, Args)]
+pub struct ProcessArgs {
+    #[command(flatten)]
+    backend: BackendArgs,
+    #[command(flatten)]
+    pipeline: PipelineArgs,
+    /// The stage to run.
+    #[arg(long, env = "RACEWAY_STAGE", value_enum, default_value = "all")]
+    stage: Stage,
+    /// Address of /metrics and /health.
+    #[arg(long, env = "RACEWAY_METRICS_ADDR", default_value = "127.0.0.1:9464", value_parser = parse_addr)]
+    metrics_addr: SocketAddr,
+}
+
+/// Runs processor stages until Ctrl-C or SIGTERM.
+pub async fn process(args: ProcessArgs) -> anyhow::Result<()> {
+    let shutdown = shutdown::on_signal();
+    let bus = args.backend.open_kafka_bus("process").await?;
+    let store = args.backend.open_store().await?;
+    store
+        .migrate()
+        .await
+        .context("cannot apply the store's migrations")?;
+    let registry = Registry::new();
+    let deps = StageDeps {
+        bus,
+        store,
+        topics: args.backend.topics(),
+        metrics: ProcessorMetrics::register(&registry)?,
+        group_prefix: args.backend.topic_prefix.clone(),
+        shutdown: shutdown.clone(),
+    };
+    let mut stages = Vec::new();
+    if matches!(args.stage, Stage::Trace | Stage::All) {
+        stages.push(spawn_trace_stage(&deps, &args.pipeline).await?);
+    }
+    if matches!(args.stage, Stage::Race | Stage::All) {
+        stages.push(spawn_race_stage(&deps, &args.pipeline).await?);
+    }
+    let router = serve::metrics_router(registry)
+        .route("/health", get(|| async { Json(json!({"status": "ok"})) }));
+    serve::serve(args.metrics_addr, router, shutdown).await?;
+    for stage in stages {
+        stage.await??;
+    }
+    Ok(())
+}
+
+/// Options of `raceway query`.
+#[derive(Debug, Args)]
+pub struct QueryArgs {
+    #[command(flatten)]
+    backend: BackendArgs,
+    /// Address of the query API.
+    #[arg(long, env = "RACEWAY_QUERY_ADDR", default_value = "127.0.0.1:8081", value_parser = parse_addr)]
+    http_addr: SocketAddr,
+}
+
+/// Serves the query API over the store.
+pub async fn query(args: QueryArgs) -> anyhow::Result<()> {
+    let shutdown = shutdown::on_signal();
+    let store = args.backend.open_store().await?;
+    store
+        .migrate()
+        .await
+        .context("cannot apply the store's migrations")?;
+    serve::serve(args.http_addr, raceway_query_api::router(store), shutdown).await
+}
+
+/// Applies migrations and creates topics, then exits.
+pub async fn migrate(backend: BackendArgs) -> anyhow::Result<()> {
+    let bus = backend.open_bus().await?;
+    let store = backend.open_store().await?;
+    backend.migrate(bus.as_ref(), store.as_ref()).await?;
+    println!(
+        "migrations applied; topics ready: {}",
+        backend.topics().all().join(", ")
+    );
+    Ok(())
+}

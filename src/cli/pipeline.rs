@@ -1,0 +1,78 @@
+//! Building and starting the processor stages (shared by `up` and `process`).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::Args;
+use raceway_processors::bus::Bus;
+use raceway_processors::metrics::ProcessorMetrics;
+use raceway_processors::stages::race::{RaceStage, RaceStageConfig};
+use raceway_processors::stages::trace::{TraceStage, TraceStageConfig};
+use raceway_processors::stages::StageIo;
+use raceway_processors::topics::Topics;
+use raceway_store::Store;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+/// Tuning of the processor stages.
+#[derive(Debug, Clone, Args)]
+pub struct PipelineArgs {
+    /// A trace with no new event for this long (milliseconds) is complete and analysed.
+    #[arg(long, env = "RACEWAY_TRACE_IDLE_MS", default_value_t = 1000)]
+    pub trace_idle_ms: u64,
+    /// Cross-trace pairs are compared when the traces' time spans overlap within this slack.
+    #[arg(long, env = "RACEWAY_CROSS_TRACE_SLACK_MS", default_value_t = 100)]
+    pub cross_trace_slack_ms: i64,
+}
+
+/// Everything a stage needs besides its own settings.
+pub struct StageDeps {
+    pub bus: Arc<dyn Bus>,
+    pub store: Arc<dyn Store>,
+    pub topics: Topics,
+    pub metrics: ProcessorMetrics,
+    pub group_prefix: String,
+    pub shutdown: watch::Receiver<bool>,
+}
+
+/// Joins the trace stage's group and runs it in a task.
+pub async fn spawn_trace_stage(
+    deps: &StageDeps,
+    args: &PipelineArgs,
+) -> anyhow::Result<JoinHandle<anyhow::Result<()>>> {
+    let config = TraceStageConfig {
+        group: format!("{}raceway-trace", deps.group_prefix),
+        idle_timeout: Duration::from_millis(args.trace_idle_ms),
+        ..TraceStageConfig::default()
+    };
+    let io = subscribe(deps, &config.group, &deps.topics.events).await?;
+    let stage = TraceStage::new(io, deps.store.clone(), config);
+    Ok(tokio::spawn(async move { Ok(stage.run().await?) }))
+}
+
+/// Joins the race stage's group and runs it in a task.
+pub async fn spawn_race_stage(
+    deps: &StageDeps,
+    args: &PipelineArgs,
+) -> anyhow::Result<JoinHandle<anyhow::Result<()>>> {
+    let mut config = RaceStageConfig {
+        group: format!("{}raceway-race", deps.group_prefix),
+        ..RaceStageConfig::default()
+    };
+    config.detector.cross_trace_slack_ns = args.cross_trace_slack_ms.saturating_mul(1_000_000);
+    let io = subscribe(deps, &config.group, &deps.topics.accesses).await?;
+    let stage = RaceStage::new(io, deps.store.clone(), config);
+    Ok(tokio::spawn(async move { Ok(stage.run().await?) }))
+}
+
+async fn subscribe(deps: &StageDeps, group: &str, topic: &str) -> anyhow::Result<StageIo> {
+    Ok(StageIo::subscribe(
+        deps.bus.clone(),
+        deps.topics.clone(),
+        deps.metrics.clone(),
+        group,
+        topic,
+        deps.shutdown.clone(),
+    )
+    .await?)
+}

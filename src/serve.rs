@@ -1,0 +1,54 @@
+//! Serving HTTP routers until shutdown, and the /metrics route.
+
+use std::net::SocketAddr;
+
+use anyhow::Context;
+use axum::http::header;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::Router;
+use prometheus::{Encoder, Registry, TextEncoder};
+use tokio::sync::watch;
+
+/// `GET /metrics` (Prometheus text) over `registry`.
+pub fn metrics_router(registry: Registry) -> Router {
+    Router::new().route(
+        "/metrics",
+        get(move || {
+            let registry = registry.clone();
+            async move {
+                let mut buffer = Vec::new();
+                let encoder = TextEncoder::new();
+                match encoder.encode(&registry.gather(), &mut buffer) {
+                    Ok(()) => (
+                        [(header::CONTENT_TYPE, encoder.format_type().to_string())],
+                        buffer,
+                    )
+                        .into_response(),
+                    Err(err) => (
+                        axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+                        err.to_string(),
+                    )
+                        .into_response(),
+                }
+            }
+        }),
+    )
+}
+
+/// Binds `addr` (a clear error when it is taken) and serves `router` until shutdown.
+pub async fn serve(
+    addr: SocketAddr,
+    router: Router,
+    shutdown: watch::Receiver<bool>,
+) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr} (is another raceway running?)"))?;
+    let local = listener.local_addr()?;
+    tracing::info!(address = %local, "listening");
+    axum::serve(listener, router)
+        .with_graceful_shutdown(crate::shutdown::wait(shutdown))
+        .await
+        .context("HTTP server failed")
+}

@@ -1,0 +1,186 @@
+//! Helpers of the end-to-end tests: spawning `raceway` processes, finding the real services,
+//! talking HTTP to them.
+#![allow(dead_code)] // each test binary uses a different subset
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// The fixture of the issue: a trace with one race on `balance` between worker-1 and worker-2.
+pub const FIXTURE_TRACE: &str = "aaaaaaaa-aaaa-4aaa-aaaa-aaaaaaaaaaaa";
+
+/// The fixture payload (the existing SDKs' JSON format).
+pub fn fixture() -> Vec<u8> {
+    std::fs::read(repo_path("tests/fixtures/raceway-events-example.json")).expect("fixture")
+}
+
+/// A path inside the repository.
+pub fn repo_path(relative: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(relative)
+}
+
+/// The Kafka broker started by the test command (`deploy/services.sh up`).
+pub fn kafka() -> String {
+    let addr = std::env::var("RACEWAY_TEST_KAFKA").unwrap_or_else(|_| "127.0.0.1:9092".into());
+    assert!(
+        std::net::TcpStream::connect(&addr).is_ok(),
+        "no Kafka broker at {addr}: run `deploy/services.sh up` (the README's test command does)"
+    );
+    addr
+}
+
+/// The ClickHouse server started by the test command.
+pub fn clickhouse() -> String {
+    let url =
+        std::env::var("RACEWAY_TEST_CLICKHOUSE").unwrap_or_else(|_| "http://127.0.0.1:8123".into());
+    let ping = reqwest::blocking::get(format!("{url}/ping"));
+    assert!(
+        matches!(ping, Ok(ref r) if r.status().is_success()),
+        "no ClickHouse at {url}: run `deploy/services.sh up` (the README's test command does)"
+    );
+    url
+}
+
+/// A name no other test run uses (topic prefixes, databases).
+pub fn unique_name(prefix: &str) -> String {
+    format!("{prefix}_{}", uuid::Uuid::new_v4().simple())
+}
+
+/// An address with a port that was free a moment ago.
+pub fn free_addr() -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    listener.local_addr().expect("addr").to_string()
+}
+
+/// A `raceway` child process, killed when dropped; its output goes to a log file that is
+/// printed when a wait fails.
+pub struct Raceway {
+    child: Child,
+    log: PathBuf,
+}
+
+impl Raceway {
+    /// Starts `raceway ARGS...`.
+    pub fn start(args: &[&str], log_dir: &Path) -> Raceway {
+        let log = log_dir.join(format!("raceway-{}.log", uuid::Uuid::new_v4().simple()));
+        let file = std::fs::File::create(&log).expect("log file");
+        let child = Command::new(env!("CARGO_BIN_EXE_raceway"))
+            .args(args)
+            .env("RACEWAY_LOG", "info,raceway=debug")
+            .stdout(file.try_clone().expect("log file"))
+            .stderr(file)
+            .stdin(Stdio::null())
+            .spawn()
+            .expect("spawn raceway");
+        Raceway { child, log }
+    }
+
+    /// The process's output so far.
+    pub fn output(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Waits until `url` answers 200, failing with the process's output otherwise.
+    pub fn wait_http_ok(&mut self, url: &str) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!("raceway exited with {status}:\n{}", self.output());
+            }
+            if matches!(reqwest::blocking::get(url), Ok(r) if r.status().is_success()) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!("{url} did not answer within 60 s:\n{}", self.output());
+    }
+
+    /// kill -9.
+    pub fn kill_9(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// SIGTERM, then waits for the exit status.
+    pub fn terminate(&mut self) -> std::process::ExitStatus {
+        let pid = self.child.id().to_string();
+        let _ = Command::new("kill").args(["-TERM", &pid]).status();
+        self.child.wait().expect("wait")
+    }
+}
+
+impl Drop for Raceway {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// POSTs a body to `{base}/events` and returns the JSON answer; panics unless 200.
+pub fn post_events(base: &str, body: Vec<u8>) -> Value {
+    let response = reqwest::blocking::Client::new()
+        .post(format!("{base}/events"))
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .expect("POST /events");
+    let status = response.status();
+    let answer: Value = response.json().expect("JSON answer");
+    assert_eq!(status, 200, "POST /events answered {status}: {answer}");
+    answer
+}
+
+/// Polls `GET {base}/api/traces/{trace}/races` until it lists at least one race.
+pub fn wait_for_races(base: &str, trace: &str, timeout: Duration) -> Vec<Value> {
+    let deadline = Instant::now() + timeout;
+    let url = format!("{base}/api/traces/{trace}/races");
+    loop {
+        if let Ok(response) = reqwest::blocking::get(&url) {
+            if let Ok(body) = response.json::<Value>() {
+                if let Some(races) = body["races"].as_array() {
+                    if !races.is_empty() {
+                        return races.clone();
+                    }
+                }
+            }
+        }
+        if Instant::now() > deadline {
+            return Vec::new();
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// Asserts the fixture's single race: `balance`, worker-1 vs worker-2, critical data race.
+pub fn assert_fixture_race(races: &[Value]) {
+    assert_eq!(races.len(), 1, "exactly one race expected: {races:#?}");
+    let race = &races[0];
+    assert_eq!(race["kind"], "data_race");
+    assert_eq!(race["variable"], "balance");
+    assert_eq!(race["severity"], "critical");
+    assert_eq!(race["count"], 1);
+    let mut threads = [
+        race["first"]["thread_id"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string(),
+        race["second"]["thread_id"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string(),
+    ];
+    threads.sort();
+    assert_eq!(threads, ["worker-1", "worker-2"]);
+    for side in ["first", "second"] {
+        assert_eq!(race[side]["trace_id"], FIXTURE_TRACE);
+        assert_eq!(race[side]["service"], "web");
+        assert_eq!(race[side]["access_type"], "Write");
+    }
+    assert!(race["id"].as_str().is_some_and(|id| !id.is_empty()));
+    assert!(race["explanation"]
+        .as_str()
+        .is_some_and(|e| e.contains("balance")));
+}

@@ -1,0 +1,126 @@
+//! End to end on the embedded default: `raceway up` with nothing installed.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+
+#[test]
+fn fixture_race_is_found_by_raceway_up() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let addr = free_addr();
+    let base = format!("http://{addr}");
+    let data_dir = dir.path().join("data");
+    let mut up = Raceway::start(
+        &[
+            "up",
+            "--http-addr",
+            &addr,
+            "--data-dir",
+            data_dir.to_str().unwrap(),
+        ],
+        dir.path(),
+    );
+    up.wait_http_ok(&format!("{base}/health"));
+
+    let answer = post_events(&base, fixture());
+    assert_eq!(answer["accepted"], 3, "{answer}");
+    assert_eq!(answer["rejected"].as_array().map(Vec::len), Some(0));
+
+    let races = wait_for_races(&base, FIXTURE_TRACE, Duration::from_secs(20));
+    assert_fixture_race(&races);
+
+    let traces: serde_json::Value = reqwest::blocking::get(format!("{base}/api/traces"))
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(traces["total"], 1, "{traces}");
+    assert_eq!(traces["traces"][0]["trace_id"], FIXTURE_TRACE);
+    assert_eq!(traces["traces"][0]["event_count"], 3);
+    assert_eq!(traces["traces"][0]["race_count"], 1);
+
+    let trace: serde_json::Value =
+        reqwest::blocking::get(format!("{base}/api/traces/{FIXTURE_TRACE}"))
+            .unwrap()
+            .json()
+            .unwrap();
+    let events = trace["events"].as_array().expect("events");
+    assert_eq!(events.len(), 3);
+    assert_eq!(
+        events[0]["id"], "bbbbbbbb-bbbb-4bbb-bbbb-bbbbbbbbbbbb",
+        "the parent comes first in causal order"
+    );
+    assert!(up.terminate().success(), "{}", up.output());
+}
+
+#[test]
+fn accepted_events_survive_kill_9_of_raceway_up() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let addr = free_addr();
+    let base = format!("http://{addr}");
+    let data_dir = dir.path().join("data");
+    let args = [
+        "up",
+        "--http-addr",
+        &addr,
+        "--data-dir",
+        data_dir.to_str().unwrap(),
+        // Long enough that the trace cannot complete before the kill.
+        "--trace-idle-ms",
+        "3000",
+    ];
+    let mut up = Raceway::start(&args, dir.path());
+    up.wait_http_ok(&format!("{base}/health"));
+    let answer = post_events(&base, fixture());
+    assert_eq!(answer["accepted"], 3);
+    up.kill_9();
+
+    let mut restarted = Raceway::start(&args, dir.path());
+    restarted.wait_http_ok(&format!("{base}/health"));
+    let races = wait_for_races(&base, FIXTURE_TRACE, Duration::from_secs(30));
+    assert_fixture_race(&races);
+}
+
+#[test]
+fn bad_events_are_rejected_with_their_field_and_the_rest_accepted() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let addr = free_addr();
+    let base = format!("http://{addr}");
+    let data_dir = dir.path().join("data");
+    let mut up = Raceway::start(
+        &[
+            "up",
+            "--http-addr",
+            &addr,
+            "--data-dir",
+            data_dir.to_str().unwrap(),
+        ],
+        dir.path(),
+    );
+    up.wait_http_ok(&format!("{base}/health"));
+
+    let mut body: serde_json::Value = serde_json::from_slice(&fixture()).unwrap();
+    body["events"][1]["trace_id"] = "not-a-uuid".into();
+    let answer = post_events(&base, serde_json::to_vec(&body).unwrap());
+    assert_eq!(answer["accepted"], 2, "{answer}");
+    let rejected = answer["rejected"].as_array().expect("rejected");
+    assert_eq!(rejected.len(), 1);
+    assert_eq!(rejected[0]["index"], 1);
+    assert!(
+        rejected[0]["field"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("trace_id"),
+        "{answer}"
+    );
+
+    let response = reqwest::blocking::Client::new()
+        .post(format!("{base}/events"))
+        .body("[1, 2, 3]")
+        .send()
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    let error: serde_json::Value = response.json().unwrap();
+    assert!(error["error"].as_str().is_some_and(|m| !m.is_empty()));
+}

@@ -1,0 +1,115 @@
+//! End to end on the real services: gateway, trace stage, race stage and query API as four
+//! separate `raceway` processes on one Kafka broker and one ClickHouse server.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+
+#[test]
+fn fixture_race_is_found_across_separate_processes() {
+    let kafka = kafka();
+    let clickhouse = clickhouse();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let prefix = format!("{}-", unique_name("e2e"));
+    let database = unique_name("raceway_e2e");
+    let backend = [
+        "--kafka",
+        kafka.as_str(),
+        "--clickhouse",
+        clickhouse.as_str(),
+        "--database",
+        database.as_str(),
+        "--topic-prefix",
+        prefix.as_str(),
+        "--partitions",
+        "4",
+    ];
+    let with = |command: &[&str]| -> Vec<String> {
+        command
+            .iter()
+            .chain(backend.iter())
+            .map(|s| s.to_string())
+            .collect()
+    };
+
+    let migrate = std::process::Command::new(env!("CARGO_BIN_EXE_raceway"))
+        .args(with(&["migrate"]))
+        .output()
+        .expect("raceway migrate");
+    assert!(
+        migrate.status.success(),
+        "migrate failed: {}",
+        String::from_utf8_lossy(&migrate.stderr)
+    );
+
+    let ingest_addr = free_addr();
+    let query_addr = free_addr();
+    let trace_metrics = free_addr();
+    let race_metrics = free_addr();
+    let ingest_args = with(&["ingest", "--http-addr", &ingest_addr]);
+    let trace_args = with(&[
+        "process",
+        "--stage",
+        "trace",
+        "--metrics-addr",
+        &trace_metrics,
+    ]);
+    let race_args = with(&[
+        "process",
+        "--stage",
+        "race",
+        "--metrics-addr",
+        &race_metrics,
+    ]);
+    let query_args = with(&["query", "--http-addr", &query_addr]);
+
+    let mut ingest = Raceway::start(&as_refs(&ingest_args), dir.path());
+    let mut trace = Raceway::start(&as_refs(&trace_args), dir.path());
+    let mut race = Raceway::start(&as_refs(&race_args), dir.path());
+    let mut query = Raceway::start(&as_refs(&query_args), dir.path());
+    ingest.wait_http_ok(&format!("http://{ingest_addr}/health"));
+    trace.wait_http_ok(&format!("http://{trace_metrics}/health"));
+    race.wait_http_ok(&format!("http://{race_metrics}/health"));
+    query.wait_http_ok(&format!("http://{query_addr}/health"));
+
+    let answer = post_events(&format!("http://{ingest_addr}"), fixture());
+    assert_eq!(answer["accepted"], 3, "{answer}");
+
+    let races = wait_for_races(
+        &format!("http://{query_addr}"),
+        FIXTURE_TRACE,
+        Duration::from_secs(60),
+    );
+    if races.is_empty() {
+        panic!(
+            "no race within 60 s.\ningest:\n{}\ntrace:\n{}\nrace:\n{}",
+            ingest.output(),
+            trace.output(),
+            race.output()
+        );
+    }
+    assert_fixture_race(&races);
+
+    let metrics = reqwest::blocking::get(format!("http://{trace_metrics}/metrics"))
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(
+        metrics.contains("raceway_traces_completed_total 1"),
+        "{metrics}"
+    );
+
+    for process in [&mut ingest, &mut trace, &mut race, &mut query] {
+        assert!(process.terminate().success(), "{}", process.output());
+    }
+    let _ = reqwest::blocking::Client::new()
+        .post(&clickhouse)
+        .body(format!("DROP DATABASE IF EXISTS {database}"))
+        .send();
+}
+
+fn as_refs(args: &[String]) -> Vec<&str> {
+    args.iter().map(String::as_str).collect()
+}
