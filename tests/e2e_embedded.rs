@@ -124,3 +124,36 @@ fn bad_events_are_rejected_with_their_field_and_the_rest_accepted() {
     let error: serde_json::Value = response.json().unwrap();
     assert!(error["error"].as_str().is_some_and(|m| !m.is_empty()));
 }
+
+/// `raceway demo` with no instance running: starts its own, records the banking workload with
+/// the SDK, and prints the lost-update race (as data races); `--safe` finds nothing.
+#[test]
+fn demo_prints_the_banking_race_and_nothing_when_safe() {
+    let run = |extra: &[&str]| {
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_raceway"))
+            .args(["demo", "--embedded"])
+            .args(extra)
+            .env_remove("RACEWAY_URL")
+            .output()
+            .expect("raceway demo");
+        let stdout = String::from_utf8_lossy(&output.stdout).to_string();
+        assert!(
+            output.status.success(),
+            "demo failed:\n{stdout}\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        stdout
+    };
+    let racy = run(&[]);
+    assert!(racy.contains("2 race(s) found"), "{racy}");
+    assert!(
+        racy.contains("[critical] data_race on account:alice.balance"),
+        "{racy}"
+    );
+    assert!(
+        racy.contains("src/cli/demo.rs:"),
+        "locations point into the demo: {racy}"
+    );
+    let safe = run(&["--safe"]);
+    assert!(safe.contains("no races found"), "{safe}");
+}

@@ -29,6 +29,9 @@ pub struct DemoArgs {
     /// Synchronise the withdrawals correctly: no race to find.
     #[arg(long)]
     safe: bool,
+    /// Always start an embedded Raceway of its own, even if one answers on 127.0.0.1:8080.
+    #[arg(long, conflicts_with = "url")]
+    embedded: bool,
 }
 
 /// Runs the workload, waits for the analysis and prints the races found.
@@ -36,7 +39,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     let http = reqwest::Client::new();
     let (base, embedded) = match args.url {
         Some(url) => (url.trim_end_matches('/').to_string(), None),
-        None if answers(&http, "http://127.0.0.1:8080").await => {
+        None if !args.embedded && answers(&http, "http://127.0.0.1:8080").await => {
             ("http://127.0.0.1:8080".to_string(), None)
         }
         None => {

@@ -79,19 +79,30 @@ async fn accept_events(state: &GatewayState, headers: &HeaderMap, body: &[u8]) -
         Err(err) => return error(StatusCode::PAYLOAD_TOO_LARGE, &err.to_string()),
     };
     if !records.is_empty() {
-        if let Err(err) = state.bus.produce(&state.config.events_topic, records).await {
-            tracing::warn!(error = %err, "could not make events durable on the bus");
-            if err.is_retryable() {
-                let mut response = error(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    &format!("the event bus cannot take events right now: {err}"),
-                );
-                response
-                    .headers_mut()
-                    .insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
-                return response;
+        let produce = state.bus.produce(&state.config.events_topic, records);
+        let outcome = tokio::time::timeout(state.config.produce_timeout, produce).await;
+        let failure = match outcome {
+            Ok(Ok(())) => None,
+            Ok(Err(err)) if !err.is_retryable() => {
+                tracing::error!(error = %err, "the bus refused events");
+                return error(StatusCode::INTERNAL_SERVER_ERROR, &err.to_string());
             }
-            return error(StatusCode::INTERNAL_SERVER_ERROR, &err.to_string());
+            Ok(Err(err)) => Some(err.to_string()),
+            Err(_) => Some(format!(
+                "not durable within {} ms",
+                state.config.produce_timeout.as_millis()
+            )),
+        };
+        if let Some(reason) = failure {
+            tracing::warn!(%reason, "could not make events durable on the bus");
+            let mut response = error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                &format!("the event bus cannot take events right now ({reason}); retry later"),
+            );
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
+            return response;
         }
     }
     state.metrics.events_accepted.inc_by(accepted as u64);

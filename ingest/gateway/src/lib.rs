@@ -11,6 +11,7 @@ mod handler;
 mod metrics;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
@@ -31,6 +32,8 @@ pub struct GatewayConfig {
     pub max_body_bytes: usize,
     /// Largest Avro record produced to the bus; bigger per-trace batches are split.
     pub max_record_bytes: usize,
+    /// How long a request waits for the bus to make its events durable before answering 503.
+    pub produce_timeout: Duration,
 }
 
 impl GatewayConfig {
@@ -41,6 +44,7 @@ impl GatewayConfig {
             api_keys: Vec::new(),
             max_body_bytes: 64 * 1024 * 1024,
             max_record_bytes: 900 * 1024,
+            produce_timeout: Duration::from_secs(10),
         }
     }
 }

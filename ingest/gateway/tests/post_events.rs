@@ -1,0 +1,239 @@
+//! `POST /events` against a real embedded bus (SQLite log): what the gateway accepts, rejects,
+//! redacts and produces.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::{to_bytes, Body};
+use axum::http::{Request, StatusCode};
+use raceway_gateway::{GatewayConfig, GatewayMetrics, GatewayState};
+use raceway_processors::bus::{Bus, EmbeddedBus, KafkaBus};
+use raceway_schemas::avro::decode_event_batch;
+use raceway_schemas::{EventBatch, EventKind};
+use serde_json::{json, Value};
+use tower::ServiceExt;
+
+const TOPIC: &str = "raceway.events";
+
+struct Harness {
+    bus: Arc<dyn Bus>,
+    config: GatewayConfig,
+    _dir: tempfile::TempDir,
+}
+
+async fn harness(configure: impl FnOnce(&mut GatewayConfig)) -> Harness {
+    let dir = tempfile::tempdir().unwrap();
+    let bus: Arc<dyn Bus> = Arc::new(EmbeddedBus::open(&dir.path().join("bus.sqlite"), 4).unwrap());
+    bus.create_topics(&[TOPIC.to_string()], 4).await.unwrap();
+    let mut config = GatewayConfig::new(TOPIC);
+    configure(&mut config);
+    Harness {
+        bus,
+        config,
+        _dir: dir,
+    }
+}
+
+impl Harness {
+    async fn post(&self, body: Vec<u8>, headers: &[(&str, &str)]) -> (StatusCode, Value) {
+        let metrics = GatewayMetrics::register(&prometheus::Registry::new()).unwrap();
+        let router = raceway_gateway::router(GatewayState::new(
+            self.config.clone(),
+            self.bus.clone(),
+            metrics,
+        ));
+        let mut request = Request::post("/events").header("content-type", "application/json");
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let response = router
+            .oneshot(request.body(Body::from(body)).unwrap())
+            .await
+            .unwrap();
+        let status = response.status();
+        let bytes = to_bytes(response.into_body(), 1 << 20).await.unwrap();
+        (status, serde_json::from_slice(&bytes).unwrap())
+    }
+
+    /// Every batch on the topic so far.
+    async fn produced(&self) -> Vec<EventBatch> {
+        let mut consumer = self
+            .bus
+            .subscribe(
+                &format!("check-{}", uuid::Uuid::new_v4()),
+                &[TOPIC.to_string()],
+            )
+            .await
+            .unwrap();
+        let mut batches = Vec::new();
+        loop {
+            let records = consumer
+                .poll(1000, Duration::from_millis(200))
+                .await
+                .unwrap();
+            if records.is_empty() {
+                return batches;
+            }
+            for record in records {
+                batches.push(decode_event_batch(&record.value).unwrap());
+            }
+        }
+    }
+}
+
+fn fixture() -> Value {
+    let bytes = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../tests/fixtures/raceway-events-example.json"
+    ))
+    .unwrap();
+    serde_json::from_slice(&bytes).unwrap()
+}
+
+#[tokio::test]
+async fn the_fixture_is_accepted_and_produced_as_one_batch_keyed_by_trace() {
+    let h = harness(|_| {}).await;
+    let (status, answer) = h.post(fixture().to_string().into_bytes(), &[]).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!(
+        answer,
+        json!({"success": true, "accepted": 3, "rejected": []})
+    );
+    let batches = h.produced().await;
+    assert_eq!(batches.len(), 1);
+    assert_eq!(
+        batches[0].trace_id.to_string(),
+        "aaaaaaaa-aaaa-4aaa-aaaa-aaaaaaaaaaaa"
+    );
+    assert_eq!(batches[0].events.len(), 3);
+}
+
+#[tokio::test]
+async fn a_bad_event_is_rejected_with_its_field_and_the_rest_goes_on() {
+    let h = harness(|_| {}).await;
+    let mut body = fixture();
+    body["events"][2]["kind"] = json!({"StateChange": {"variable": "balance"}});
+    body["events"][0]["id"] = json!("nope");
+    let (status, answer) = h.post(body.to_string().into_bytes(), &[]).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!(answer["accepted"], 1);
+    let rejected = answer["rejected"].as_array().unwrap();
+    assert_eq!(rejected.len(), 2);
+    assert_eq!(rejected[0]["index"], 0);
+    assert!(rejected[0]["field"].as_str().unwrap().contains("id"));
+    assert_eq!(rejected[1]["index"], 2);
+    assert!(rejected[1]["field"]
+        .as_str()
+        .unwrap()
+        .contains("StateChange"));
+    assert!(!rejected[1]["reason"].as_str().unwrap().is_empty());
+    let produced: usize = h.produced().await.iter().map(|b| b.events.len()).sum();
+    assert_eq!(produced, 1);
+}
+
+#[tokio::test]
+async fn a_body_that_is_not_an_event_list_is_a_400() {
+    let h = harness(|_| {}).await;
+    for body in ["not json", "[1,2]", "{\"events\": 3}", "{}"] {
+        let (status, answer) = h.post(body.as_bytes().to_vec(), &[]).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}: {answer}");
+        assert!(!answer["error"].as_str().unwrap().is_empty());
+    }
+    assert!(h.produced().await.is_empty());
+}
+
+#[tokio::test]
+async fn api_keys_are_enforced_when_configured() {
+    let h = harness(|c| c.api_keys = vec!["k1".into()]).await;
+    let body = fixture().to_string().into_bytes();
+    let (status, _) = h.post(body.clone(), &[]).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, _) = h.post(body.clone(), &[("x-raceway-key", "wrong")]).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, _) = h
+        .post(body.clone(), &[("authorization", "Bearer k1")])
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = h.post(body, &[("x-raceway-key", "k1")]).await;
+    assert_eq!(status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn credentials_in_recorded_http_headers_are_redacted_before_storage() {
+    let h = harness(|_| {}).await;
+    let mut body = fixture();
+    body["events"][0]["kind"] = json!({"HttpRequest": {
+        "method": "POST", "url": "http://bank/transfer",
+        "headers": {"Authorization": "Bearer secret-token", "Cookie": "session=abc", "Accept": "*/*"},
+        "body": null
+    }});
+    let (status, answer) = h.post(body.to_string().into_bytes(), &[]).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let batches = h.produced().await;
+    let request = batches[0]
+        .events
+        .iter()
+        .find_map(|e| match &e.kind {
+            EventKind::HttpRequest(r) => Some(r.clone()),
+            _ => None,
+        })
+        .expect("the HTTP request event");
+    let header = |name: &str| {
+        request
+            .headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.clone())
+    };
+    assert_eq!(header("Authorization").as_deref(), Some("[REDACTED]"));
+    assert_eq!(header("Cookie").as_deref(), Some("[REDACTED]"));
+    assert_eq!(header("Accept").as_deref(), Some("*/*"));
+}
+
+#[tokio::test]
+async fn a_trace_too_big_for_one_record_is_split_across_records() {
+    let h = harness(|c| c.max_record_bytes = 600).await;
+    let (status, answer) = h.post(fixture().to_string().into_bytes(), &[]).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let batches = h.produced().await;
+    assert!(batches.len() > 1, "split into {} records", batches.len());
+    let events: usize = batches.iter().map(|b| b.events.len()).sum();
+    assert_eq!(events, 3);
+}
+
+#[tokio::test]
+async fn a_missing_topic_is_a_500_that_says_to_migrate() {
+    let h = harness(|c| c.events_topic = "missing-topic".into()).await;
+    let (status, answer) = h.post(fixture().to_string().into_bytes(), &[]).await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR, "{answer}");
+    assert!(
+        answer["error"]
+            .as_str()
+            .unwrap()
+            .contains("raceway migrate"),
+        "{answer}"
+    );
+}
+
+#[tokio::test]
+async fn when_the_broker_is_down_the_answer_is_503_with_retry_after() {
+    // A Kafka bus whose broker does not exist: nothing can become durable.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = closed.local_addr().unwrap().to_string();
+    drop(closed);
+    let bus: Arc<dyn Bus> = Arc::new(KafkaBus::new(&addr).unwrap());
+    let mut config = GatewayConfig::new(TOPIC);
+    config.produce_timeout = Duration::from_millis(500);
+    let metrics = GatewayMetrics::register(&prometheus::Registry::new()).unwrap();
+    let router = raceway_gateway::router(GatewayState::new(config, bus, metrics));
+    let response = router
+        .oneshot(
+            Request::post("/events")
+                .body(Body::from(fixture().to_string()))
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(response.headers()["retry-after"], "1");
+}
