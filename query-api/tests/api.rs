@@ -107,7 +107,10 @@ async fn races_of_a_trace_have_the_documented_shape() {
             "location",
             "access_type",
         ] {
-            assert!(!race[side][field].is_null(), "missing {side}.{field}: {race}");
+            assert!(
+                !race[side][field].is_null(),
+                "missing {side}.{field}: {race}"
+            );
         }
     }
     assert_eq!(race["kind"], "data_race");
