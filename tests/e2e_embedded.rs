@@ -6,23 +6,44 @@ use std::time::Duration;
 
 use common::*;
 
+/// The command line of one `raceway up` on a data folder of its own; started again after a
+/// kill, it finds the same data.
+struct EmbeddedUp {
+    args: Vec<String>,
+    addr: String,
+    log_dir: std::path::PathBuf,
+}
+
+impl EmbeddedUp {
+    fn args(dir: &std::path::Path, extra: &[&str]) -> EmbeddedUp {
+        let addr = free_addr();
+        let data_dir = dir.join("data").to_string_lossy().to_string();
+        let mut args: Vec<String> = ["up", "--http-addr", &addr, "--data-dir", &data_dir]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        args.extend(extra.iter().map(|s| s.to_string()));
+        EmbeddedUp {
+            args,
+            addr,
+            log_dir: dir.to_path_buf(),
+        }
+    }
+
+    /// Starts it and waits for /health; returns the process and its base URL.
+    fn start(&self) -> (Raceway, String) {
+        let args: Vec<&str> = self.args.iter().map(String::as_str).collect();
+        let mut up = Raceway::start(&args, &self.log_dir);
+        let base = format!("http://{}", self.addr);
+        up.wait_http_ok(&format!("{base}/health"));
+        (up, base)
+    }
+}
+
 #[test]
 fn fixture_race_is_found_by_raceway_up() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let addr = free_addr();
-    let base = format!("http://{addr}");
-    let data_dir = dir.path().join("data");
-    let mut up = Raceway::start(
-        &[
-            "up",
-            "--http-addr",
-            &addr,
-            "--data-dir",
-            data_dir.to_str().unwrap(),
-        ],
-        dir.path(),
-    );
-    up.wait_http_ok(&format!("{base}/health"));
+    let (mut up, base) = EmbeddedUp::args(dir.path(), &[]).start();
 
     let answer = post_events(&base, fixture());
     assert_eq!(answer["accepted"], 3, "{answer}");
@@ -57,27 +78,14 @@ fn fixture_race_is_found_by_raceway_up() {
 #[test]
 fn accepted_events_survive_kill_9_of_raceway_up() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let addr = free_addr();
-    let base = format!("http://{addr}");
-    let data_dir = dir.path().join("data");
-    let args = [
-        "up",
-        "--http-addr",
-        &addr,
-        "--data-dir",
-        data_dir.to_str().unwrap(),
-        // Long enough that the trace cannot complete before the kill.
-        "--trace-idle-ms",
-        "3000",
-    ];
-    let mut up = Raceway::start(&args, dir.path());
-    up.wait_http_ok(&format!("{base}/health"));
+    // Long enough that the trace cannot complete before the kill.
+    let up_args = EmbeddedUp::args(dir.path(), &["--trace-idle-ms", "3000"]);
+    let (mut up, base) = up_args.start();
     let answer = post_events(&base, fixture());
     assert_eq!(answer["accepted"], 3);
     up.kill_9();
 
-    let mut restarted = Raceway::start(&args, dir.path());
-    restarted.wait_http_ok(&format!("{base}/health"));
+    let (_restarted, base) = up_args.start();
     let races = wait_for_races(&base, FIXTURE_TRACE, Duration::from_secs(30));
     assert_fixture_race(&races);
 }
@@ -85,20 +93,7 @@ fn accepted_events_survive_kill_9_of_raceway_up() {
 #[test]
 fn bad_events_are_rejected_with_their_field_and_the_rest_accepted() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let addr = free_addr();
-    let base = format!("http://{addr}");
-    let data_dir = dir.path().join("data");
-    let mut up = Raceway::start(
-        &[
-            "up",
-            "--http-addr",
-            &addr,
-            "--data-dir",
-            data_dir.to_str().unwrap(),
-        ],
-        dir.path(),
-    );
-    up.wait_http_ok(&format!("{base}/health"));
+    let (_up, base) = EmbeddedUp::args(dir.path(), &[]).start();
 
     let mut body: serde_json::Value = serde_json::from_slice(&fixture()).unwrap();
     body["events"][1]["trace_id"] = "not-a-uuid".into();

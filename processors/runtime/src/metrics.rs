@@ -9,8 +9,8 @@ pub struct ProcessorMetrics {
     pub records_consumed: IntCounterVec,
     /// Records sent to the dead-letter topic, by source topic.
     pub dead_letters: IntCounterVec,
-    /// Store writes that failed (and were retried).
-    pub store_write_failures: IntCounter,
+    /// Store calls that failed (and were retried).
+    pub store_failures: IntCounter,
     /// Traces currently assembling in the trace stage.
     pub open_traces: IntGauge,
     /// Traces analysed at completion.
@@ -41,9 +41,9 @@ impl ProcessorMetrics {
                 ),
                 &["topic"],
             )?,
-            store_write_failures: IntCounter::new(
-                "raceway_store_write_failures_total",
-                "Store writes that failed and were retried",
+            store_failures: IntCounter::new(
+                "raceway_store_failures_total",
+                "Store calls that failed and were retried",
             )?,
             open_traces: IntGauge::new("raceway_open_traces", "Traces still assembling")?,
             traces_completed: IntCounter::new(
@@ -65,7 +65,7 @@ impl ProcessorMetrics {
         };
         registry.register(Box::new(metrics.records_consumed.clone()))?;
         registry.register(Box::new(metrics.dead_letters.clone()))?;
-        registry.register(Box::new(metrics.store_write_failures.clone()))?;
+        registry.register(Box::new(metrics.store_failures.clone()))?;
         registry.register(Box::new(metrics.open_traces.clone()))?;
         registry.register(Box::new(metrics.traces_completed.clone()))?;
         registry.register(Box::new(metrics.accesses_forwarded.clone()))?;

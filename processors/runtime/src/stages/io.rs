@@ -1,8 +1,10 @@
 //! What both stages do around their analysis: poll, dead-letter, retry, commit.
 
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
+use raceway_store::StoreError;
 use tokio::sync::watch;
 
 use crate::bus::{Bus, BusConsumer, BusError, ConsumedRecord, Record};
@@ -127,6 +129,31 @@ impl StageIo {
             let topic = topic.clone();
             let records = records.clone();
             async move { bus.produce(&topic, records).await }
+        })
+        .await
+    }
+
+    /// Runs a store call until it succeeds, counting failures. While the store is down the
+    /// stage sits here and consumes nothing more: that is the backpressure.
+    pub async fn store_retrying<T, F, Fut>(
+        &self,
+        operation: &'static str,
+        mut attempt: F,
+    ) -> Result<T, ShutdownDuringRetry>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, StoreError>>,
+    {
+        let failures = &self.metrics.store_failures;
+        retry_until_ok(operation, &self.shutdown, || {
+            let call = attempt();
+            async move {
+                let result = call.await;
+                if result.is_err() {
+                    failures.inc();
+                }
+                result
+            }
         })
         .await
     }

@@ -15,7 +15,6 @@ use raceway_store::Store;
 use uuid::Uuid;
 
 use super::{StageError, StageIo};
-use crate::retry::retry_until_ok;
 
 /// Settings of the race stage.
 #[derive(Debug, Clone)]
@@ -136,21 +135,10 @@ impl RaceStage {
         if findings.is_empty() {
             return Ok(());
         }
-        let store = self.store.clone();
-        let failures = self.io.metrics.store_write_failures.clone();
-        retry_until_ok("store findings", &self.io.shutdown, || {
-            let store = store.clone();
-            let findings = &findings;
-            let failures = failures.clone();
-            async move {
-                let result = store.upsert_findings(findings).await;
-                if result.is_err() {
-                    failures.inc();
-                }
-                result
-            }
-        })
-        .await?;
+        let store = &self.store;
+        self.io
+            .store_retrying("store findings", || store.upsert_findings(&findings))
+            .await?;
         self.io
             .metrics
             .findings_written

@@ -17,7 +17,6 @@ use uuid::Uuid;
 
 use super::{StageError, StageIo};
 use crate::bus::Record;
-use crate::retry::retry_until_ok;
 
 /// Settings of the trace stage.
 #[derive(Debug, Clone)]
@@ -113,21 +112,10 @@ impl TraceStage {
         }
         self.io.dead_letter(&rejected).await?;
         if !events.is_empty() {
-            let store = self.store.clone();
-            let failures = self.io.metrics.store_write_failures.clone();
-            retry_until_ok("store events", &self.io.shutdown, || {
-                let store = store.clone();
-                let events = &events;
-                let failures = failures.clone();
-                async move {
-                    let result = store.insert_events(events).await;
-                    if result.is_err() {
-                        failures.inc();
-                    }
-                    result
-                }
-            })
-            .await?;
+            let store = &self.store;
+            self.io
+                .store_retrying("store events", || store.insert_events(&events))
+                .await?;
         }
         self.complete_due_traces().await?;
         self.io.metrics.open_traces.set(self.open.len() as i64);
@@ -157,12 +145,11 @@ impl TraceStage {
     /// Analyses one trace from the store and forwards its accesses; then its records may be
     /// committed.
     async fn complete(&mut self, trace_id: Uuid) -> Result<(), StageError> {
-        let store = self.store.clone();
-        let events = retry_until_ok("load trace", &self.io.shutdown, || {
-            let store = store.clone();
-            async move { store.trace_events(trace_id).await }
-        })
-        .await?;
+        let store = &self.store;
+        let events = self
+            .io
+            .store_retrying("load trace", || store.trace_events(trace_id))
+            .await?;
         let accesses = trace_accesses(&events);
         let mut records = Vec::with_capacity(accesses.len());
         for access in &accesses {
