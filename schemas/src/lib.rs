@@ -1,6 +1,8 @@
 //! The event model of Raceway and its wire forms.
 //!
 //! - [`model`]: the Rust types (`Event`, `EventKind`, ...).
+//! - [`clock`]: [`VectorClock`], the one representation of happens-before, shared by the SDK
+//!   that stamps events and the analyses that compare them.
 //! - [`avro`]: Avro encoding of `EventBatch` and `Access` records; the `.avsc` files under
 //!   `schemas/avro/` are the source of truth.
 //! - [`framing`]: Confluent wire framing (magic byte 0, 4-byte schema id) with fixed schema ids.
@@ -10,6 +12,7 @@
 
 pub mod access;
 pub mod avro;
+pub mod clock;
 pub mod error;
 pub mod finding;
 pub mod framing;
@@ -17,6 +20,7 @@ pub mod json;
 pub mod model;
 
 pub use access::{Access, HeldLock};
+pub use clock::VectorClock;
 pub use error::SchemaError;
 pub use finding::{FindingEvent, FindingKind, RaceFinding, Severity};
 pub use model::*;

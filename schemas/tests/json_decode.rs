@@ -7,7 +7,7 @@ use raceway_schemas::json::*;
 use raceway_schemas::*;
 use serde_json::{json, Value};
 
-const FIXTURE: &str = include_str!("fixtures/raceway-events-example.json");
+const FIXTURE: &str = include_str!("../../tests/fixtures/raceway-events-example.json");
 
 fn rejected(value: Value) -> FieldError {
     match decode_event(&value) {

@@ -7,8 +7,8 @@ use raceway_schemas::{AccessType, AsyncAwait, AsyncSpawn, Event, EventKind, Stat
 use serde::Serialize;
 use uuid::Uuid;
 
-use crate::clock::VectorClock;
 use crate::tracer::{now_ns, Tracer};
+use raceway_schemas::VectorClock;
 
 /// One actor (a thread or task of this service instance) recording into one trace.
 ///
@@ -275,7 +275,7 @@ impl Actor {
             timestamp_ns: now_ns(),
             kind,
             metadata: self.tracer.metadata(&self.name),
-            causality_vector: self.clock.entries().to_vec(),
+            causality_vector: self.clock.to_pairs(),
             lock_set: Vec::new(),
         };
         self.last_event = Some(id);

@@ -41,7 +41,6 @@
 //! atomics come in later changes.
 
 mod actor;
-mod clock;
 mod config;
 mod delivery;
 mod error;
@@ -51,10 +50,10 @@ mod task;
 mod tracer;
 
 pub use actor::{Actor, FinishedActor, Var};
-pub use clock::VectorClock;
 pub use config::TracerConfig;
 pub use error::SdkError;
 pub use mutex::{TrackedMutex, TrackedMutexGuard};
+pub use raceway_schemas::VectorClock;
 #[cfg(feature = "http")]
 pub use sink::{HttpSink, RetryPolicy};
 pub use sink::{MemorySink, Sink};

@@ -7,7 +7,7 @@ use std::sync::{LockResult, Mutex, MutexGuard, PoisonError, TryLockError, TryLoc
 use raceway_schemas::{EventKind, LockEvent, LockMode};
 
 use crate::actor::{caller_location, Actor};
-use crate::clock::VectorClock;
+use raceway_schemas::VectorClock;
 
 /// The lock type recorded for a [`TrackedMutex`].
 const LOCK_TYPE: &str = "Mutex";

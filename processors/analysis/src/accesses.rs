@@ -68,8 +68,8 @@ mod tests {
     use raceway_schemas::{AccessType, LockMode};
 
     use super::*;
-    use crate::clock::VectorClock;
     use crate::testing::{acquire, call, event, held, id, trusted, write, TRACE};
+    use raceway_schemas::VectorClock;
 
     #[test]
     fn one_access_per_state_change_in_causal_order() {

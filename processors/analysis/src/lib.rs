@@ -4,7 +4,6 @@
 //!
 //! Modules, one analysis each:
 //!
-//! - [`clock`]: [`VectorClock`], the one representation of happens-before.
 //! - [`causality`]: happens-before for one trace: the final clock of every event (trusted as sent,
 //!   or derived from program order, parent links, upstream spans and lock hand-overs), the lock
 //!   set rebuilt for every event, and a deterministic causal order.
@@ -23,7 +22,6 @@
 
 pub mod accesses;
 pub mod causality;
-pub mod clock;
 pub mod findings;
 mod graph;
 mod locksets;
@@ -34,7 +32,6 @@ mod testing;
 
 pub use accesses::{accesses_with, trace_accesses, trace_span};
 pub use causality::{trace_causality, EventCausality, TraceCausality};
-pub use clock::VectorClock;
 pub use findings::{
     explain, finding_id, severity, FindingAggregator, DEFAULT_MAX_PAIRS_PER_FINDING,
     FINDING_NAMESPACE,
@@ -43,3 +40,5 @@ pub use races::{
     common_lock_protects, is_data_race, trace_spans_overlap, Observation, RaceConfig, RaceDetector,
     RacePair,
 };
+/// The clock type lives with the event model; re-exported for the analyses' users.
+pub use raceway_schemas::VectorClock;

@@ -38,7 +38,7 @@ use std::sync::Arc;
 use raceway_schemas::{Access, HeldLock};
 use uuid::Uuid;
 
-use crate::clock::VectorClock;
+use raceway_schemas::VectorClock;
 
 /// An access kept for comparison, with its clock and lock set normalised once on arrival.
 #[derive(Debug, Clone)]

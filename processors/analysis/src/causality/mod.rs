@@ -54,8 +54,8 @@ use std::sync::Arc;
 
 use raceway_schemas::{Event, HeldLock};
 
-use crate::clock::VectorClock;
 use crate::graph;
+use raceway_schemas::VectorClock;
 
 /// Happens-before information for one event.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]

@@ -43,7 +43,7 @@ impl VectorClock {
     }
 
     /// The clock as (component, counter) pairs sorted by component, the form stored in
-    /// [`raceway_schemas::Access::clock`] and findings.
+    /// [`crate::Access::clock`] and findings.
     pub fn to_pairs(&self) -> Vec<(String, u64)> {
         self.entries
             .iter()
@@ -140,6 +140,12 @@ impl VectorClock {
     /// time. Equal clocks and empty clocks count as concurrent, since nothing orders them.
     pub fn concurrent_with(&self, other: &VectorClock) -> bool {
         !self.happens_before(other) && !other.happens_before(self)
+    }
+
+    /// True iff every component of `self` is `<=` the same component of `other` (an empty clock
+    /// is `<=` everything). Unlike [`VectorClock::happens_before`], equal clocks qualify.
+    pub fn le(&self, other: &VectorClock) -> bool {
+        self.le_ge(other).0
     }
 
     /// Number of components whose counters differ between the two clocks. Used by access
