@@ -1,0 +1,342 @@
+//! The embedded bus: Kafka's model (topics, partitions, murmur2 keys, group offsets) in one
+//! process, backed by a SQLite log so that nothing a `produce` accepted is lost on a crash.
+//!
+//! Tables: `topics(name, partitions)`, `partitions(topic, part, next_offset)`,
+//! `log(topic, part, off, key, value)` and `group_offsets(grp, topic, part, next_offset)`.
+//! The database runs in WAL mode with `synchronous=FULL`: a produce returns after its
+//! transaction is committed and synced. A consumer group has at most one live consumer per
+//! process, which owns every partition of its topics.
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+use tokio::sync::watch;
+
+use super::embedded_consumer::EmbeddedConsumer;
+use super::{partition_for, Bus, BusConsumer, BusError, Record};
+
+/// Version stored in `PRAGMA user_version`.
+const SCHEMA_VERSION: i64 = 1;
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS topics (
+    name TEXT PRIMARY KEY,
+    partitions INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS partitions (
+    topic TEXT NOT NULL,
+    part INTEGER NOT NULL,
+    next_offset INTEGER NOT NULL,
+    PRIMARY KEY (topic, part)
+);
+CREATE TABLE IF NOT EXISTS log (
+    topic TEXT NOT NULL,
+    part INTEGER NOT NULL,
+    off INTEGER NOT NULL,
+    key BLOB,
+    value BLOB NOT NULL,
+    PRIMARY KEY (topic, part, off)
+);
+CREATE TABLE IF NOT EXISTS group_offsets (
+    grp TEXT NOT NULL,
+    topic TEXT NOT NULL,
+    part INTEGER NOT NULL,
+    next_offset INTEGER NOT NULL,
+    PRIMARY KEY (grp, topic, part)
+);
+";
+
+/// An in-process bus with Kafka's topics, partitions and key hashing, stored in a SQLite log.
+///
+/// Cloning is cheap; clones share the same log.
+#[derive(Clone)]
+pub struct EmbeddedBus {
+    shared: Arc<Shared>,
+}
+
+pub(super) struct Shared {
+    pub(super) path: PathBuf,
+    pub(super) default_partitions: i32,
+    /// The connection producers and topic creation write through.
+    pub(super) writer: Arc<Mutex<Connection>>,
+    /// Topic name -> partition count.
+    pub(super) topics: Mutex<HashMap<String, i32>>,
+    /// Groups with a live consumer.
+    pub(super) active_groups: Mutex<HashSet<String>>,
+    /// Bumped after every committed produce, to wake consumers.
+    pub(super) appended: watch::Sender<u64>,
+}
+
+/// Locks a mutex, ignoring poisoning: a panicked holder leaves SQLite consistent (an open
+/// transaction rolls back when dropped), and the maps it guards are updated atomically.
+pub(super) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Runs SQLite work on the blocking pool.
+pub(super) async fn blocking<T, F>(f: F) -> Result<T, BusError>
+where
+    T: Send + 'static,
+    F: FnOnce() -> Result<T, BusError> + Send + 'static,
+{
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| BusError::Internal(format!("embedded bus worker failed: {e}")))?
+}
+
+pub(super) fn storage(path: &Path) -> impl Fn(rusqlite::Error) -> BusError + '_ {
+    move |source| BusError::Storage {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+pub(super) fn open_connection(path: &Path) -> Result<Connection, BusError> {
+    let err = storage(path);
+    let conn = Connection::open(path).map_err(&err)?;
+    conn.busy_timeout(Duration::from_secs(10)).map_err(&err)?;
+    let mode: String = conn
+        .query_row("PRAGMA journal_mode=WAL", [], |row| row.get(0))
+        .map_err(&err)?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        return Err(BusError::Internal(format!(
+            "embedded bus log {}: SQLite refused WAL mode (journal_mode={mode})",
+            path.display()
+        )));
+    }
+    conn.execute_batch("PRAGMA synchronous=FULL;")
+        .map_err(&err)?;
+    Ok(conn)
+}
+
+impl EmbeddedBus {
+    /// Opens (creating if needed) the log at `path`. `partitions` is the partition count of
+    /// topics created with `create_topics(.., 0)`; existing topics keep theirs.
+    pub fn open(path: &Path, partitions: i32) -> Result<Self, BusError> {
+        if partitions <= 0 {
+            return Err(BusError::InvalidArgument(format!(
+                "embedded bus partition count must be positive, got {partitions}"
+            )));
+        }
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(|e| {
+                BusError::InvalidArgument(format!(
+                    "cannot create directory {} for the embedded bus log: {e}",
+                    parent.display()
+                ))
+            })?;
+        }
+        let conn = open_connection(path)?;
+        let err = storage(path);
+        let version: i64 = conn
+            .query_row("PRAGMA user_version", [], |row| row.get(0))
+            .map_err(&err)?;
+        if version > SCHEMA_VERSION {
+            return Err(BusError::InvalidArgument(format!(
+                "embedded bus log {} has schema version {version}, newer than this raceway \
+                 understands ({SCHEMA_VERSION})",
+                path.display()
+            )));
+        }
+        conn.execute_batch(SCHEMA).map_err(&err)?;
+        conn.execute_batch(&format!("PRAGMA user_version={SCHEMA_VERSION};"))
+            .map_err(&err)?;
+        let topics = {
+            let mut stmt = conn
+                .prepare("SELECT name, partitions FROM topics")
+                .map_err(&err)?;
+            let rows = stmt
+                .query_map([], |row| {
+                    Ok((row.get::<_, String>(0)?, row.get::<_, i32>(1)?))
+                })
+                .map_err(&err)?;
+            rows.collect::<Result<HashMap<_, _>, _>>().map_err(&err)?
+        };
+        tracing::info!(path = %path.display(), topics = topics.len(), "opened embedded bus log");
+        let (appended, _) = watch::channel(0);
+        Ok(EmbeddedBus {
+            shared: Arc::new(Shared {
+                path: path.to_path_buf(),
+                default_partitions: partitions,
+                writer: Arc::new(Mutex::new(conn)),
+                topics: Mutex::new(topics),
+                active_groups: Mutex::new(HashSet::new()),
+                appended,
+            }),
+        })
+    }
+
+    /// The SQLite file backing this bus.
+    pub fn path(&self) -> &Path {
+        &self.shared.path
+    }
+
+    fn partitions_of(&self, topic: &str) -> Result<i32, BusError> {
+        lock(&self.shared.topics)
+            .get(topic)
+            .copied()
+            .ok_or_else(|| BusError::UnknownTopic {
+                topic: topic.to_string(),
+            })
+    }
+}
+
+#[async_trait]
+impl Bus for EmbeddedBus {
+    async fn create_topics(&self, topics: &[String], partitions: i32) -> Result<(), BusError> {
+        let wanted = if partitions <= 0 {
+            self.shared.default_partitions
+        } else {
+            partitions
+        };
+        if let Some(bad) = topics.iter().find(|t| t.trim().is_empty()) {
+            return Err(BusError::InvalidArgument(format!(
+                "invalid topic name {bad:?}"
+            )));
+        }
+        let names = topics.to_vec();
+        let writer = self.shared.writer.clone();
+        let path = self.shared.path.clone();
+        let created = blocking(move || {
+            let err = storage(&path);
+            let mut conn = lock(&writer);
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(&err)?;
+            let mut result = Vec::with_capacity(names.len());
+            for name in names {
+                let existing: Option<i32> = tx
+                    .query_row(
+                        "SELECT partitions FROM topics WHERE name = ?1",
+                        [&name],
+                        |row| row.get(0),
+                    )
+                    .optional()
+                    .map_err(&err)?;
+                if let Some(existing) = existing {
+                    if existing != wanted {
+                        tracing::warn!(
+                            topic = %name, existing, requested = wanted,
+                            "topic exists with a different partition count; keeping it"
+                        );
+                    }
+                    result.push((name, existing));
+                    continue;
+                }
+                tx.execute(
+                    "INSERT INTO topics (name, partitions) VALUES (?1, ?2)",
+                    params![name, wanted],
+                )
+                .map_err(&err)?;
+                for part in 0..wanted {
+                    tx.execute(
+                        "INSERT OR IGNORE INTO partitions (topic, part, next_offset) \
+                         VALUES (?1, ?2, 0)",
+                        params![name, part],
+                    )
+                    .map_err(&err)?;
+                }
+                tracing::info!(topic = %name, partitions = wanted, "created embedded topic");
+                result.push((name, wanted));
+            }
+            tx.commit().map_err(&err)?;
+            Ok(result)
+        })
+        .await?;
+        lock(&self.shared.topics).extend(created);
+        Ok(())
+    }
+
+    async fn produce(&self, topic: &str, records: Vec<Record>) -> Result<(), BusError> {
+        let partitions = self.partitions_of(topic)?;
+        if records.is_empty() {
+            return Ok(());
+        }
+        let topic = topic.to_string();
+        let writer = self.shared.writer.clone();
+        let path = self.shared.path.clone();
+        blocking(move || {
+            let err = storage(&path);
+            let mut conn = lock(&writer);
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(&err)?;
+            let mut next: HashMap<i32, i64> = HashMap::new();
+            {
+                let mut head = tx
+                    .prepare_cached(
+                        "SELECT next_offset FROM partitions WHERE topic = ?1 AND part = ?2",
+                    )
+                    .map_err(&err)?;
+                let mut insert = tx
+                    .prepare_cached(
+                        "INSERT INTO log (topic, part, off, key, value) \
+                         VALUES (?1, ?2, ?3, ?4, ?5)",
+                    )
+                    .map_err(&err)?;
+                for record in &records {
+                    let part = partition_for(&record.key, partitions);
+                    let offset = match next.get(&part) {
+                        Some(o) => *o,
+                        None => head
+                            .query_row(params![topic, part], |row| row.get::<_, i64>(0))
+                            .optional()
+                            .map_err(&err)?
+                            .unwrap_or(0),
+                    };
+                    insert
+                        .execute(params![topic, part, offset, record.key, record.value])
+                        .map_err(&err)?;
+                    next.insert(part, offset + 1);
+                }
+                let mut update = tx
+                    .prepare_cached(
+                        "INSERT INTO partitions (topic, part, next_offset) VALUES (?1, ?2, ?3) \
+                         ON CONFLICT (topic, part) DO UPDATE SET next_offset = excluded.next_offset",
+                    )
+                    .map_err(&err)?;
+                for (part, offset) in &next {
+                    update
+                        .execute(params![topic, part, offset])
+                        .map_err(&err)?;
+                }
+            }
+            tx.commit().map_err(&err)?;
+            Ok(())
+        })
+        .await?;
+        self.shared.appended.send_modify(|n| *n = n.wrapping_add(1));
+        Ok(())
+    }
+
+    async fn subscribe(
+        &self,
+        group: &str,
+        topics: &[String],
+    ) -> Result<Box<dyn BusConsumer>, BusError> {
+        if group.trim().is_empty() {
+            return Err(BusError::InvalidArgument(
+                "empty consumer group name".into(),
+            ));
+        }
+        if topics.is_empty() {
+            return Err(BusError::InvalidArgument(format!(
+                "consumer group {group} subscribed to no topic"
+            )));
+        }
+        let mut layout = Vec::new();
+        let mut seen = HashSet::new();
+        for topic in topics {
+            let partitions = self.partitions_of(topic)?;
+            if seen.insert(topic.clone()) {
+                layout.push((topic.clone(), partitions));
+            }
+        }
+        let consumer = EmbeddedConsumer::join(self.shared.clone(), group, layout).await?;
+        Ok(Box::new(consumer))
+    }
+}

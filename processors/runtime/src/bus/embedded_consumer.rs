@@ -1,0 +1,243 @@
+//! The embedded bus's consumer: the only member of its group in the process, owning every
+//! partition of its topics, starting at the group's committed offsets.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+use super::embedded::{blocking, lock, open_connection, storage, Shared};
+use super::{BusConsumer, BusError, ConsumedRecord};
+
+/// Marks a group as having a live consumer until dropped.
+struct GroupLease {
+    shared: Arc<Shared>,
+    group: String,
+}
+
+impl Drop for GroupLease {
+    fn drop(&mut self) {
+        lock(&self.shared.active_groups).remove(&self.group);
+        tracing::info!(group = %self.group, "embedded consumer left its group");
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Position {
+    topic: String,
+    part: i32,
+    /// Offset of the next record to return.
+    next: i64,
+}
+
+/// The embedded bus's consumer: owns every partition of its topics for its group.
+pub(super) struct EmbeddedConsumer {
+    lease: GroupLease,
+    /// Its own connection, so reads don't wait for producers (WAL readers run concurrently).
+    conn: Arc<Mutex<Connection>>,
+    positions: Vec<Position>,
+    /// Index of the partition read first next time, so no partition starves.
+    rotate: usize,
+    appended: watch::Receiver<u64>,
+}
+
+impl EmbeddedConsumer {
+    /// Makes the only consumer of `group` in this process, on the topics of `layout`
+    /// (topic, partition count), positioned at the group's committed offsets (0 if none).
+    pub(super) async fn join(
+        shared: Arc<Shared>,
+        group: &str,
+        layout: Vec<(String, i32)>,
+    ) -> Result<Self, BusError> {
+        if !lock(&shared.active_groups).insert(group.to_string()) {
+            return Err(BusError::GroupBusy {
+                group: group.to_string(),
+            });
+        }
+        // From here on the lease releases the group again if anything fails.
+        let lease = GroupLease {
+            shared: shared.clone(),
+            group: group.to_string(),
+        };
+        let path = shared.path.clone();
+        let grp = group.to_string();
+        let (conn, positions) = blocking(move || {
+            let err = storage(&path);
+            let conn = open_connection(&path)?;
+            let mut positions = Vec::new();
+            {
+                let mut committed = conn
+                    .prepare(
+                        "SELECT next_offset FROM group_offsets \
+                         WHERE grp = ?1 AND topic = ?2 AND part = ?3",
+                    )
+                    .map_err(&err)?;
+                for (topic, partitions) in layout {
+                    for part in 0..partitions {
+                        let next: i64 = committed
+                            .query_row(params![grp, topic, part], |row| row.get(0))
+                            .optional()
+                            .map_err(&err)?
+                            .unwrap_or(0);
+                        positions.push(Position {
+                            topic: topic.clone(),
+                            part,
+                            next,
+                        });
+                    }
+                }
+            }
+            Ok((conn, positions))
+        })
+        .await?;
+        tracing::info!(
+            group,
+            partitions = positions.len(),
+            "embedded consumer assigned all partitions"
+        );
+        let appended = shared.appended.subscribe();
+        Ok(EmbeddedConsumer {
+            lease,
+            conn: Arc::new(Mutex::new(conn)),
+            positions,
+            rotate: 0,
+            appended,
+        })
+    }
+
+    async fn fetch(&mut self, max: usize) -> Result<Vec<ConsumedRecord>, BusError> {
+        let conn = self.conn.clone();
+        let path = self.lease.shared.path.clone();
+        let n = self.positions.len();
+        let start = self.rotate % n.max(1);
+        self.rotate = self.rotate.wrapping_add(1);
+        let order: Vec<Position> = (0..n)
+            .map(|i| self.positions[(start + i) % n].clone())
+            .collect();
+        let records = blocking(move || {
+            let err = storage(&path);
+            let conn = lock(&conn);
+            let mut stmt = conn
+                .prepare_cached(
+                    "SELECT off, key, value FROM log \
+                     WHERE topic = ?1 AND part = ?2 AND off >= ?3 ORDER BY off LIMIT ?4",
+                )
+                .map_err(&err)?;
+            let mut out = Vec::new();
+            for pos in order {
+                let remaining = max - out.len();
+                if remaining == 0 {
+                    break;
+                }
+                let limit = i64::try_from(remaining).unwrap_or(i64::MAX);
+                let rows = stmt
+                    .query_map(params![pos.topic, pos.part, pos.next, limit], |row| {
+                        Ok(ConsumedRecord {
+                            topic: pos.topic.clone(),
+                            partition: pos.part,
+                            offset: row.get(0)?,
+                            key: row.get(1)?,
+                            value: row.get(2)?,
+                        })
+                    })
+                    .map_err(&err)?;
+                for row in rows {
+                    out.push(row.map_err(&err)?);
+                }
+            }
+            Ok(out)
+        })
+        .await?;
+        for record in &records {
+            if let Some(pos) = self
+                .positions
+                .iter_mut()
+                .find(|p| p.part == record.partition && p.topic == record.topic)
+            {
+                pos.next = pos.next.max(record.offset + 1);
+            }
+        }
+        Ok(records)
+    }
+}
+
+#[async_trait]
+impl BusConsumer for EmbeddedConsumer {
+    async fn poll(
+        &mut self,
+        max: usize,
+        timeout: Duration,
+    ) -> Result<Vec<ConsumedRecord>, BusError> {
+        if max == 0 {
+            return Ok(Vec::new());
+        }
+        let deadline = Instant::now() + timeout;
+        loop {
+            // Mark the current log version as seen before reading, so a produce that commits
+            // after the read still wakes the wait below.
+            self.appended.borrow_and_update();
+            let records = self.fetch(max).await?;
+            if !records.is_empty() {
+                return Ok(records);
+            }
+            match tokio::time::timeout_at(deadline, self.appended.changed()).await {
+                Ok(Ok(())) => continue,
+                // The sender lives as long as the bus this consumer holds: cannot close.
+                Ok(Err(_)) | Err(_) => return Ok(Vec::new()),
+            }
+        }
+    }
+
+    async fn commit(&mut self, offsets: &[(String, i32, i64)]) -> Result<(), BusError> {
+        if offsets.is_empty() {
+            return Ok(());
+        }
+        for (topic, part, offset) in offsets {
+            if !self
+                .positions
+                .iter()
+                .any(|p| p.part == *part && &p.topic == topic)
+            {
+                return Err(BusError::InvalidArgument(format!(
+                    "group {} cannot commit {topic}/{part}: not one of its partitions",
+                    self.lease.group
+                )));
+            }
+            if *offset < 0 {
+                return Err(BusError::InvalidArgument(format!(
+                    "negative offset {offset} committed for {topic}/{part}"
+                )));
+            }
+        }
+        let conn = self.conn.clone();
+        let path = self.lease.shared.path.clone();
+        let group = self.lease.group.clone();
+        let offsets = offsets.to_vec();
+        blocking(move || {
+            let err = storage(&path);
+            let mut conn = lock(&conn);
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(&err)?;
+            {
+                let mut upsert = tx
+                    .prepare_cached(
+                        "INSERT INTO group_offsets (grp, topic, part, next_offset) \
+                         VALUES (?1, ?2, ?3, ?4) ON CONFLICT (grp, topic, part) \
+                         DO UPDATE SET next_offset = excluded.next_offset",
+                    )
+                    .map_err(&err)?;
+                for (topic, part, offset) in &offsets {
+                    upsert
+                        .execute(params![group, topic, part, offset])
+                        .map_err(&err)?;
+                }
+            }
+            tx.commit().map_err(&err)
+        })
+        .await
+    }
+}

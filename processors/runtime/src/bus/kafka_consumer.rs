@@ -1,0 +1,171 @@
+//! The Kafka consumer: a member of a consumer group, committing offsets explicitly.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use futures::{FutureExt, StreamExt};
+use rdkafka::client::ClientContext;
+use rdkafka::config::RDKafkaLogLevel;
+use rdkafka::consumer::{
+    BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance, StreamConsumer,
+};
+use rdkafka::message::{BorrowedMessage, Message};
+use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
+use tokio::time::Instant;
+
+use super::kafka::{forward_log, KafkaBus};
+use super::{BusConsumer, BusError, ConsumedRecord};
+
+/// Consumer context: logs partition assignment and revocation.
+struct GroupContext {
+    group: String,
+}
+
+impl ClientContext for GroupContext {
+    fn log(&self, level: RDKafkaLogLevel, fac: &str, message: &str) {
+        forward_log(level, fac, message);
+    }
+}
+
+fn describe(list: &TopicPartitionList) -> String {
+    let parts: Vec<String> = list
+        .elements()
+        .iter()
+        .map(|e| format!("{}/{}", e.topic(), e.partition()))
+        .collect();
+    parts.join(", ")
+}
+
+impl ConsumerContext for GroupContext {
+    fn pre_rebalance(&self, _: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        match rebalance {
+            Rebalance::Revoke(list) => tracing::info!(
+                group = %self.group, partitions = %describe(list), "partitions revoked"
+            ),
+            Rebalance::Assign(_) => {}
+            Rebalance::Error(e) => {
+                tracing::warn!(group = %self.group, error = %e, "rebalance failed")
+            }
+        }
+    }
+
+    fn post_rebalance(&self, _: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        if let Rebalance::Assign(list) = rebalance {
+            tracing::info!(
+                group = %self.group, partitions = %describe(list), "partitions assigned"
+            );
+        }
+    }
+}
+
+/// A member of a Kafka consumer group.
+pub(super) struct KafkaConsumer {
+    consumer: Arc<StreamConsumer<GroupContext>>,
+    bus: KafkaBus,
+}
+
+impl KafkaConsumer {
+    /// Creates a consumer in `group` subscribed to `topics` (which must exist). The group join
+    /// itself happens in the background while the consumer is polled.
+    pub(super) fn join(bus: KafkaBus, group: &str, topics: &[String]) -> Result<Self, BusError> {
+        let consumer: StreamConsumer<GroupContext> = KafkaBus::base_config(bus.bootstrap())
+            .set("group.id", group)
+            .set("enable.auto.commit", "false")
+            .set("enable.auto.offset.store", "false")
+            .set("auto.offset.reset", "earliest")
+            // Defaults (45 s / 3 s) make joins and rebalances take 10-15 s on tansu.
+            .set("session.timeout.ms", "6000")
+            .set("heartbeat.interval.ms", "500")
+            .set("fetch.wait.max.ms", "100")
+            .create_with_context(GroupContext {
+                group: group.to_string(),
+            })
+            .map_err(|e| bus.classify("consumer creation", None, &e))?;
+        let names: Vec<&str> = topics.iter().map(String::as_str).collect();
+        consumer
+            .subscribe(&names)
+            .map_err(|e| bus.classify("subscription", None, &e))?;
+        tracing::info!(group, topics = %names.join(", "), "joining Kafka consumer group");
+        Ok(KafkaConsumer {
+            consumer: Arc::new(consumer),
+            bus,
+        })
+    }
+}
+
+fn to_record(message: &BorrowedMessage<'_>) -> ConsumedRecord {
+    ConsumedRecord {
+        topic: message.topic().to_string(),
+        partition: message.partition(),
+        offset: message.offset(),
+        key: message.key().map(<[u8]>::to_vec),
+        value: message.payload().map(<[u8]>::to_vec).unwrap_or_default(),
+    }
+}
+
+#[async_trait]
+impl BusConsumer for KafkaConsumer {
+    async fn poll(
+        &mut self,
+        max: usize,
+        timeout: Duration,
+    ) -> Result<Vec<ConsumedRecord>, BusError> {
+        if max == 0 {
+            return Ok(Vec::new());
+        }
+        let deadline = Instant::now() + timeout;
+        let mut stream = self.consumer.stream();
+        let mut out = Vec::new();
+        loop {
+            match tokio::time::timeout_at(deadline, stream.next()).await {
+                Err(_) | Ok(None) => return Ok(out),
+                Ok(Some(Ok(message))) => {
+                    out.push(to_record(&message));
+                    break;
+                }
+                Ok(Some(Err(e))) => {
+                    let error = self.bus.classify("consume", None, &e);
+                    if !error.is_retryable() {
+                        return Err(error);
+                    }
+                    // librdkafka reconnects and resumes by itself (like Java's poll, which
+                    // does not throw on a broker restart): report and keep waiting.
+                    tracing::warn!(%error, "Kafka consumer: transient error, still polling");
+                    let pause = Instant::now() + Duration::from_millis(100);
+                    tokio::time::sleep_until(pause.min(deadline)).await;
+                }
+            }
+        }
+        // Take whatever else is already fetched, without waiting.
+        while out.len() < max {
+            match stream.next().now_or_never() {
+                Some(Some(Ok(message))) => out.push(to_record(&message)),
+                Some(Some(Err(e))) => {
+                    tracing::warn!(error = %e, "Kafka consumer error after a batch");
+                    break;
+                }
+                Some(None) | None => break,
+            }
+        }
+        Ok(out)
+    }
+
+    async fn commit(&mut self, offsets: &[(String, i32, i64)]) -> Result<(), BusError> {
+        if offsets.is_empty() {
+            return Ok(());
+        }
+        let mut list = TopicPartitionList::new();
+        for (topic, partition, offset) in offsets {
+            list.add_partition_offset(topic, *partition, Offset::Offset(*offset))
+                .map_err(|e| {
+                    BusError::InvalidArgument(format!("offset for {topic}/{partition}: {e}"))
+                })?;
+        }
+        let consumer = self.consumer.clone();
+        tokio::task::spawn_blocking(move || consumer.commit(&list, CommitMode::Sync))
+            .await
+            .map_err(|e| BusError::Internal(format!("commit worker failed: {e}")))?
+            .map_err(|e| self.bus.classify("offset commit", None, &e))
+    }
+}

@@ -1,0 +1,232 @@
+//! The message bus: Kafka in production, an embedded SQLite-backed log in `raceway up`.
+//!
+//! Both implementations offer the same model: named topics with a fixed number of partitions,
+//! keyed records placed by Kafka's murmur2 partitioner ([`partition_for`]), per-partition offsets
+//! contiguous from 0, and consumer groups whose committed offsets (the offset of the next record
+//! to read) survive a restart. Producing returns only once the records are durable.
+
+mod embedded;
+mod embedded_consumer;
+mod kafka;
+mod kafka_consumer;
+mod murmur2;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+pub use self::embedded::EmbeddedBus;
+pub use self::kafka::KafkaBus;
+pub use self::murmur2::{murmur2, partition_for};
+pub use crate::topics::{Topics, DEFAULT_PARTITIONS};
+
+/// A record to produce.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Record {
+    /// Partitioning key (trace id for events, variable for accesses).
+    pub key: Vec<u8>,
+    /// Payload.
+    pub value: Vec<u8>,
+}
+
+impl Record {
+    /// A record with this key and value.
+    pub fn new(key: impl Into<Vec<u8>>, value: impl Into<Vec<u8>>) -> Record {
+        Record {
+            key: key.into(),
+            value: value.into(),
+        }
+    }
+}
+
+/// A consumed record and where it came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConsumedRecord {
+    /// Topic it was read from.
+    pub topic: String,
+    /// Partition it was read from.
+    pub partition: i32,
+    /// Its offset in that partition; commit `offset + 1` once it is processed.
+    pub offset: i64,
+    /// Its key, if it had one.
+    pub key: Option<Vec<u8>>,
+    /// Its payload (empty for a Kafka record with a null value).
+    pub value: Vec<u8>,
+}
+
+/// A message bus: topics, durable produce, consumer groups.
+#[async_trait]
+pub trait Bus: Send + Sync {
+    /// Creates the topics if missing (idempotent), with this many partitions.
+    ///
+    /// `partitions <= 0` means the bus default ([`DEFAULT_PARTITIONS`] on Kafka, the count given
+    /// to [`EmbeddedBus::open`] on the embedded bus). An existing topic keeps its partition count
+    /// (a mismatch is logged as a warning).
+    async fn create_topics(&self, topics: &[String], partitions: i32) -> Result<(), BusError>;
+
+    /// Produces records; returns only when all are durable (Kafka acks=all; embedded: SQLite
+    /// transaction committed). Keys are hashed with murmur2 like Java's default partitioner.
+    ///
+    /// Producing to a topic that does not exist fails with [`BusError::UnknownTopic`]. On an
+    /// error some of the records may nevertheless have been stored: retrying the whole call is
+    /// at-least-once, never lossy.
+    async fn produce(&self, topic: &str, records: Vec<Record>) -> Result<(), BusError>;
+
+    /// Joins consumer group `group` on `topics`.
+    ///
+    /// The consumer starts at the group's committed offsets, or at the earliest record of a
+    /// partition the group never committed. Every topic must exist.
+    async fn subscribe(
+        &self,
+        group: &str,
+        topics: &[String],
+    ) -> Result<Box<dyn BusConsumer>, BusError>;
+}
+
+/// A member of a consumer group.
+#[async_trait]
+pub trait BusConsumer: Send + Sync {
+    /// Waits up to `timeout` for records; returns at most `max` (possibly none).
+    ///
+    /// Returns as soon as some records are available (it does not wait to fill `max`). Within a
+    /// partition records come in offset order; the consumer's position moves past the returned
+    /// records whether or not they are committed. Transient broker trouble (a broker restart)
+    /// is logged and waited out rather than returned, as Java's `poll` does; errors returned
+    /// are the ones that need attention (e.g. a deleted topic).
+    async fn poll(
+        &mut self,
+        max: usize,
+        timeout: Duration,
+    ) -> Result<Vec<ConsumedRecord>, BusError>;
+
+    /// Commits, per (topic, partition), the offset of the NEXT record to read.
+    async fn commit(&mut self, offsets: &[(String, i32, i64)]) -> Result<(), BusError>;
+}
+
+/// Why a bus operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum BusError {
+    /// No broker answered.
+    #[error("Kafka broker at {bootstrap} is unreachable: {detail}")]
+    Unreachable {
+        /// The bootstrap servers tried.
+        bootstrap: String,
+        /// What the client reported.
+        detail: String,
+    },
+    /// The topic has not been created.
+    #[error("topic {topic} does not exist: run `raceway migrate`")]
+    UnknownTopic {
+        /// The missing topic.
+        topic: String,
+    },
+    /// A record exceeds the bus's maximum message size.
+    #[error("record of {size} bytes for topic {topic} is too large: {detail}")]
+    RecordTooLarge {
+        /// Target topic.
+        topic: String,
+        /// Key plus value size in bytes.
+        size: usize,
+        /// What the bus reported.
+        detail: String,
+    },
+    /// The operation did not finish in time.
+    #[error("{operation} timed out: {detail}")]
+    Timeout {
+        /// What was attempted.
+        operation: String,
+        /// Details.
+        detail: String,
+    },
+    /// The Kafka client or broker reported an error.
+    #[error("Kafka {operation} failed: {message}")]
+    Kafka {
+        /// What was attempted.
+        operation: String,
+        /// The client's error.
+        message: String,
+        /// Whether trying again later may succeed.
+        retryable: bool,
+    },
+    /// The embedded bus's SQLite log failed.
+    #[error("embedded bus log {path} failed: {source}")]
+    Storage {
+        /// The SQLite file.
+        path: PathBuf,
+        /// The SQLite error.
+        #[source]
+        source: rusqlite::Error,
+    },
+    /// The embedded bus allows one live consumer per group in a process.
+    #[error(
+        "consumer group {group} already has a consumer in this process \
+         (the embedded bus allows one consumer per group)"
+    )]
+    GroupBusy {
+        /// The group.
+        group: String,
+    },
+    /// The caller passed something the bus cannot accept.
+    #[error("invalid argument: {0}")]
+    InvalidArgument(String),
+    /// A bug or an unexpected state (e.g. a worker thread panicked).
+    #[error("internal bus error: {0}")]
+    Internal(String),
+}
+
+impl BusError {
+    /// Whether the same call may succeed later (broker down, timeouts, leadership changes,
+    /// SQLite busy): callers answer 503 or back off and retry. Errors that need a human (missing
+    /// topic, record too large, bad arguments) are not retryable.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            BusError::Unreachable { .. } | BusError::Timeout { .. } => true,
+            BusError::Kafka { retryable, .. } => *retryable,
+            BusError::Storage { source, .. } => matches!(
+                source.sqlite_error_code(),
+                Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+            ),
+            BusError::UnknownTopic { .. }
+            | BusError::RecordTooLarge { .. }
+            | BusError::GroupBusy { .. }
+            | BusError::InvalidArgument(_)
+            | BusError::Internal(_) => false,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_and_retryability() {
+        let e = BusError::Unreachable {
+            bootstrap: "127.0.0.1:9092".into(),
+            detail: "connection refused".into(),
+        };
+        assert_eq!(
+            e.to_string(),
+            "Kafka broker at 127.0.0.1:9092 is unreachable: connection refused"
+        );
+        assert!(e.is_retryable());
+        let e = BusError::UnknownTopic {
+            topic: "raceway.events".into(),
+        };
+        assert_eq!(
+            e.to_string(),
+            "topic raceway.events does not exist: run `raceway migrate`"
+        );
+        assert!(!e.is_retryable());
+        let busy = BusError::Storage {
+            path: "/tmp/x".into(),
+            source: rusqlite::Error::SqliteFailure(
+                rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_BUSY),
+                None,
+            ),
+        };
+        assert!(busy.is_retryable());
+        assert!(!BusError::InvalidArgument("x".into()).is_retryable());
+    }
+}

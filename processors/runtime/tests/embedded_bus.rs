@@ -1,0 +1,292 @@
+//! The embedded (SQLite-log) bus: produce, consume, commit, resume, wake-up, durability.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use raceway_processors::bus::{
+    partition_for, Bus, BusConsumer, BusError, ConsumedRecord, EmbeddedBus, Record,
+};
+use raceway_processors::topics::Topics;
+
+const PARTS: i32 = 4;
+
+async fn open_with_topics(path: &Path) -> (EmbeddedBus, Topics) {
+    let bus = EmbeddedBus::open(path, PARTS).expect("open embedded bus");
+    let topics = Topics::with_prefix("");
+    bus.create_topics(&topics.all(), 0)
+        .await
+        .expect("create topics");
+    (bus, topics)
+}
+
+/// Polls until `n` records arrived (or fails after 10 s).
+async fn poll_n(consumer: &mut dyn BusConsumer, n: usize) -> Vec<ConsumedRecord> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut out = Vec::new();
+    while out.len() < n {
+        assert!(
+            Instant::now() < deadline,
+            "only {} of {n} records arrived",
+            out.len()
+        );
+        out.extend(
+            consumer
+                .poll(n - out.len(), Duration::from_millis(500))
+                .await
+                .expect("poll"),
+        );
+    }
+    assert_eq!(out.len(), n, "poll returned more than asked for");
+    out
+}
+
+/// Next offsets to commit for everything in `records`.
+fn next_offsets(records: &[ConsumedRecord]) -> Vec<(String, i32, i64)> {
+    let mut next: HashMap<(String, i32), i64> = HashMap::new();
+    for r in records {
+        let e = next.entry((r.topic.clone(), r.partition)).or_insert(0);
+        *e = (*e).max(r.offset + 1);
+    }
+    next.into_iter().map(|((t, p), o)| (t, p, o)).collect()
+}
+
+fn records(prefix: &str, n: usize) -> Vec<Record> {
+    (0..n)
+        .map(|i| Record::new(format!("{prefix}-key-{}", i % 7), format!("{prefix}-{i}")))
+        .collect()
+}
+
+#[tokio::test]
+async fn produce_consume_commit_and_resume_after_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bus.db");
+    {
+        let (bus, topics) = open_with_topics(&path).await;
+        bus.produce(&topics.events, records("a", 30)).await.unwrap();
+        let mut consumer = bus
+            .subscribe("trace", std::slice::from_ref(&topics.events))
+            .await
+            .unwrap();
+        let first = poll_n(consumer.as_mut(), 30).await;
+        let mut values: Vec<_> = first.iter().map(|r| r.value.clone()).collect();
+        values.sort();
+        let mut expected: Vec<_> = (0..30).map(|i| format!("a-{i}").into_bytes()).collect();
+        expected.sort();
+        assert_eq!(values, expected);
+        consumer.commit(&next_offsets(&first)).await.unwrap();
+        // Produced after the commit: must be re-delivered after a restart.
+        bus.produce(&topics.events, records("b", 10)).await.unwrap();
+        let _uncommitted = poll_n(consumer.as_mut(), 10).await;
+    }
+    let (bus, topics) = open_with_topics(&path).await;
+    let mut consumer = bus
+        .subscribe("trace", std::slice::from_ref(&topics.events))
+        .await
+        .unwrap();
+    let again = poll_n(consumer.as_mut(), 10).await;
+    assert!(again
+        .iter()
+        .all(|r| String::from_utf8_lossy(&r.value).starts_with("b-")));
+    let nothing = consumer
+        .poll(100, Duration::from_millis(200))
+        .await
+        .unwrap();
+    assert!(
+        nothing.is_empty(),
+        "re-delivered beyond the uncommitted: {nothing:?}"
+    );
+}
+
+#[tokio::test]
+async fn key_goes_to_partition_for_and_offsets_are_contiguous_and_ordered() {
+    let dir = tempfile::tempdir().unwrap();
+    let (bus, topics) = open_with_topics(&dir.path().join("bus.db")).await;
+    // Several produce calls, several keys.
+    for batch in 0..5 {
+        let recs = (0..40)
+            .map(|i| Record::new(format!("trace-{}", i % 9), format!("{batch}:{i:03}")))
+            .collect();
+        bus.produce(&topics.accesses, recs).await.unwrap();
+    }
+    let mut consumer = bus
+        .subscribe("races", std::slice::from_ref(&topics.accesses))
+        .await
+        .unwrap();
+    let got = poll_n(consumer.as_mut(), 200).await;
+    let mut per_partition: HashMap<i32, Vec<&ConsumedRecord>> = HashMap::new();
+    for r in &got {
+        let key = r.key.as_deref().expect("key kept");
+        assert_eq!(r.partition, partition_for(key, PARTS), "key {key:?}");
+        per_partition.entry(r.partition).or_default().push(r);
+    }
+    for (part, recs) in per_partition {
+        let offsets: Vec<i64> = recs.iter().map(|r| r.offset).collect();
+        let expected: Vec<i64> = (0..recs.len() as i64).collect();
+        assert_eq!(
+            offsets, expected,
+            "partition {part}: offsets contiguous from 0, in order"
+        );
+        let values: Vec<&Vec<u8>> = recs.iter().map(|r| &r.value).collect();
+        let mut sorted = values.clone();
+        sorted.sort();
+        assert_eq!(values, sorted, "partition {part}: production order kept");
+    }
+}
+
+#[tokio::test]
+async fn groups_are_independent_and_one_consumer_per_group() {
+    let dir = tempfile::tempdir().unwrap();
+    let (bus, topics) = open_with_topics(&dir.path().join("bus.db")).await;
+    bus.produce(&topics.events, records("x", 12)).await.unwrap();
+    let mut a = bus
+        .subscribe("a", std::slice::from_ref(&topics.events))
+        .await
+        .unwrap();
+    let mut b = bus
+        .subscribe("b", std::slice::from_ref(&topics.events))
+        .await
+        .unwrap();
+    let got_a = poll_n(a.as_mut(), 12).await;
+    a.commit(&next_offsets(&got_a)).await.unwrap();
+    // b sees everything although a committed.
+    let got_b = poll_n(b.as_mut(), 12).await;
+    assert_eq!(got_b.len(), 12);
+
+    let err = bus
+        .subscribe("a", std::slice::from_ref(&topics.events))
+        .await
+        .err()
+        .expect("second consumer in the same group must be refused");
+    assert!(matches!(err, BusError::GroupBusy { .. }), "{err}");
+    drop(a);
+    let mut a2 = bus
+        .subscribe("a", std::slice::from_ref(&topics.events))
+        .await
+        .unwrap();
+    assert!(a2
+        .poll(10, Duration::from_millis(100))
+        .await
+        .unwrap()
+        .is_empty());
+    // Commits are checked against the subscription.
+    let err = a2
+        .commit(&[(topics.accesses.clone(), 0, 1)])
+        .await
+        .unwrap_err();
+    assert!(matches!(err, BusError::InvalidArgument(_)), "{err}");
+}
+
+#[tokio::test]
+async fn poll_wakes_on_produce_and_times_out_when_idle() {
+    let dir = tempfile::tempdir().unwrap();
+    let (bus, topics) = open_with_topics(&dir.path().join("bus.db")).await;
+    let mut consumer = bus
+        .subscribe("g", std::slice::from_ref(&topics.events))
+        .await
+        .unwrap();
+
+    let start = Instant::now();
+    let idle = consumer.poll(10, Duration::from_millis(300)).await.unwrap();
+    assert!(idle.is_empty());
+    assert!(start.elapsed() >= Duration::from_millis(290));
+
+    let producer = bus.clone();
+    let topic = topics.events.clone();
+    let handle = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        producer
+            .produce(&topic, vec![Record::new("k", "v")])
+            .await
+            .unwrap();
+        Instant::now()
+    });
+    let start = Instant::now();
+    let got = consumer.poll(10, Duration::from_secs(30)).await.unwrap();
+    let woke = Instant::now();
+    let produced = handle.await.unwrap();
+    assert_eq!(got.len(), 1);
+    assert!(
+        start.elapsed() < Duration::from_secs(5),
+        "poll did not wake"
+    );
+    assert!(
+        woke.duration_since(produced) < Duration::from_secs(1),
+        "woke {:?} after the produce",
+        woke.duration_since(produced)
+    );
+}
+
+#[tokio::test]
+async fn missing_topics_and_bad_arguments_are_clear_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let bus = EmbeddedBus::open(&dir.path().join("bus.db"), PARTS).unwrap();
+    let err = bus
+        .produce("nope", vec![Record::new("k", "v")])
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "topic nope does not exist: run `raceway migrate`"
+    );
+    assert!(!err.is_retryable());
+    let err = bus.subscribe("g", &["nope".into()]).await.err().unwrap();
+    assert!(matches!(err, BusError::UnknownTopic { .. }), "{err}");
+    assert!(EmbeddedBus::open(&dir.path().join("other.db"), 0).is_err());
+
+    // create_topics is idempotent and keeps an existing partition count.
+    bus.create_topics(&["t".into()], 2).await.unwrap();
+    bus.create_topics(&["t".into()], 5).await.unwrap();
+    bus.produce("t", records("t", 50)).await.unwrap();
+    let mut c = bus.subscribe("g", &["t".into()]).await.unwrap();
+    let got = poll_n(c.as_mut(), 50).await;
+    assert!(got.iter().all(|r| r.partition < 2));
+}
+
+/// Child half of `produced_records_survive_kill_9`: produces, reports, then waits to be killed.
+#[tokio::test]
+async fn child_produce_then_wait_for_kill() {
+    let Ok(path) = std::env::var("RACEWAY_BUS_KILL_TEST_DB") else {
+        return; // only meaningful when started by the parent test
+    };
+    let (bus, topics) = open_with_topics(Path::new(&path)).await;
+    bus.produce(&topics.events, records("k", 100))
+        .await
+        .unwrap();
+    println!("PRODUCED");
+    tokio::time::sleep(Duration::from_secs(60)).await;
+}
+
+#[tokio::test]
+async fn produced_records_survive_kill_9() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bus.db");
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "child_produce_then_wait_for_kill", "--nocapture"])
+        .env("RACEWAY_BUS_KILL_TEST_DB", &path)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut produced = false;
+    for line in BufReader::new(stdout).lines() {
+        if line.unwrap().contains("PRODUCED") {
+            produced = true;
+            break;
+        }
+    }
+    assert!(produced, "child did not produce");
+    child.kill().unwrap(); // SIGKILL: no destructors, no checkpoint
+    child.wait().unwrap();
+
+    let (bus, topics) = open_with_topics(&path).await;
+    let mut consumer = bus
+        .subscribe("g", std::slice::from_ref(&topics.events))
+        .await
+        .unwrap();
+    let got = poll_n(consumer.as_mut(), 100).await;
+    assert_eq!(got.len(), 100);
+}
