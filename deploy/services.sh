@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The real services Raceway's tests and `raceway up --kafka --clickhouse` use: up | down | status
 #
-#   up      install what is missing (cmake for rdkafka's cmake-build, ClickHouse, tansu), start
+#   up      install what is missing (cmake and curl headers for rdkafka's cmake-build, ClickHouse,
+#           tansu), start
 #           ClickHouse and the tansu broker, wait for both, then print the environment to use on
 #           stdout (progress goes to stderr), so `eval "$(deploy/services.sh up)"` works
 #   down    stop both
@@ -17,8 +18,10 @@ source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 HERE="$DEPLOY_SCRIPT_DIR"
 
 cmd_up() {
-    if ! command -v cmake >/dev/null; then
-        apt_install cmake
+    # Build prerequisites of rdkafka's bundled librdkafka: cmake, and curl's headers (librdkafka
+    # 2.12's build includes curl/curl.h even with curl support turned off).
+    if ! command -v cmake >/dev/null || [[ ! -e /usr/include/x86_64-linux-gnu/curl/curl.h && ! -e /usr/include/curl/curl.h ]]; then
+        apt_install cmake libcurl4-openssl-dev
     fi
     # ClickHouse first: it is quick, while tansu may still be building.
     "$HERE/clickhouse.sh" install
