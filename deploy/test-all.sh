@@ -11,6 +11,8 @@ if ! python3 -c 'import fastavro' 2>/dev/null; then
 fi
 
 # Installs (if missing) and starts the broker and ClickHouse; prints the env the tests read.
-eval "$(deploy/services.sh up)"
+# (Assigned first: a failure inside `eval "$(...)"` would be swallowed.)
+service_env="$(deploy/services.sh up)"
+eval "$service_env"
 
 cargo test --workspace --all-targets --locked "$@"
