@@ -15,4 +15,7 @@ fi
 service_env="$(deploy/services.sh up)"
 eval "$service_env"
 
+# Every target (libraries, binaries, integration tests, benchmarks in test mode), then the doc
+# examples, which --all-targets leaves out.
 cargo test --workspace --all-targets --locked "$@"
+cargo test --workspace --doc --locked "$@"
