@@ -76,6 +76,15 @@ apt_install() {
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "$@" >/dev/null
 }
 
+# Build prerequisites of rdkafka's bundled librdkafka: cmake, and curl's headers (librdkafka
+# 2.12's build includes curl/curl.h even with curl support turned off). Installs what is missing.
+ensure_build_prereqs() {
+    if ! command -v cmake >/dev/null ||
+        [[ ! -e /usr/include/x86_64-linux-gnu/curl/curl.h && ! -e /usr/include/curl/curl.h ]]; then
+        apt_install cmake libcurl4-openssl-dev
+    fi
+}
+
 # Prints the last lines of a log file to stderr, for failure messages.
 log_tail() {
     local file="$1"

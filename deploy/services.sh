@@ -1,8 +1,7 @@
 #!/usr/bin/env bash
 # The real services Raceway's tests and `raceway up --kafka --clickhouse` use: up | down | status
 #
-#   up      install what is missing (cmake and curl headers for rdkafka's cmake-build, ClickHouse,
-#           tansu), start
+#   up      install what is missing (the build prerequisites of rdkafka, ClickHouse, tansu), start
 #           ClickHouse and the tansu broker, wait for both, then print the environment to use on
 #           stdout (progress goes to stderr), so `eval "$(deploy/services.sh up)"` works
 #   down    stop both
@@ -18,11 +17,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 HERE="$DEPLOY_SCRIPT_DIR"
 
 cmd_up() {
-    # Build prerequisites of rdkafka's bundled librdkafka: cmake, and curl's headers (librdkafka
-    # 2.12's build includes curl/curl.h even with curl support turned off).
-    if ! command -v cmake >/dev/null || [[ ! -e /usr/include/x86_64-linux-gnu/curl/curl.h && ! -e /usr/include/curl/curl.h ]]; then
-        apt_install cmake libcurl4-openssl-dev
-    fi
+    ensure_build_prereqs
     # ClickHouse first: it is quick, while tansu may still be building.
     "$HERE/clickhouse.sh" install
     "$HERE/clickhouse.sh" start
