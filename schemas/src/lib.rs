@@ -7,7 +7,8 @@
 //!   `schemas/avro/` are the source of truth.
 //! - [`framing`]: Confluent wire framing (magic byte 0, 4-byte schema id) with fixed schema ids.
 //! - [`json`]: the Raceway JSON format that the existing SDKs send to `POST /events`.
-//! - [`access`], [`finding`]: the records passed between the processor stages and to the store.
+//! - [`access`], [`update`], [`lock_order`], [`finding`]: the records passed between the processor
+//!   stages and to the store.
 //! - [`error`]: [`SchemaError`], the error of the Avro codecs and the framing.
 
 pub mod access;
@@ -17,10 +18,14 @@ pub mod error;
 pub mod finding;
 pub mod framing;
 pub mod json;
+pub mod lock_order;
 pub mod model;
+pub mod update;
 
 pub use access::{Access, HeldLock};
 pub use clock::VectorClock;
 pub use error::SchemaError;
 pub use finding::{FindingEvent, FindingKind, RaceFinding, Severity};
+pub use lock_order::{LockAcquisition, LockOrderEdge};
 pub use model::*;
+pub use update::{UpdateRead, UpdateSpan};

@@ -14,35 +14,44 @@ pub fn trace_accesses(events: &[Event]) -> Vec<Access> {
 /// Like [`trace_accesses`], reusing a [`TraceCausality`] the caller already computed for the same
 /// events (the trace stage also needs it for other analyses).
 pub fn accesses_with(events: &[Event], causality: &TraceCausality) -> Vec<Access> {
-    let Some((trace_start_ns, trace_end_ns)) = trace_span(events) else {
+    let Some(span) = trace_span(events) else {
         return Vec::new();
     };
     causality
         .causal_order
         .iter()
-        .filter_map(|&index| {
-            let event = &events[index];
-            let change = event.state_change()?;
-            let facts = &causality.per_event[index];
-            Some(Access {
-                event_id: event.id,
-                trace_id: event.trace_id,
-                timestamp_ns: event.timestamp_ns,
-                environment: event.metadata.environment.clone(),
-                variable: change.variable.clone(),
-                access_type: change.access_type,
-                location: change.location.clone(),
-                value: change.new_value.clone(),
-                old_value: change.old_value.clone(),
-                actor: event.actor(),
-                clock: facts.clock.to_pairs(),
-                trusted_clock: causality.trusted,
-                locks: facts.locks.clone(),
-                trace_start_ns,
-                trace_end_ns,
-            })
-        })
+        .filter_map(|&index| access_at(events, causality, index, span))
         .collect()
+}
+
+/// The access recorded by `events[index]` with its final facts, or `None` when that event is not
+/// a StateChange. `span` is the trace's [`trace_span`].
+pub(crate) fn access_at(
+    events: &[Event],
+    causality: &TraceCausality,
+    index: usize,
+    (trace_start_ns, trace_end_ns): (i64, i64),
+) -> Option<Access> {
+    let event = events.get(index)?;
+    let change = event.state_change()?;
+    let facts = causality.per_event.get(index)?;
+    Some(Access {
+        event_id: event.id,
+        trace_id: event.trace_id,
+        timestamp_ns: event.timestamp_ns,
+        environment: event.metadata.environment.clone(),
+        variable: change.variable.clone(),
+        access_type: change.access_type,
+        location: change.location.clone(),
+        value: change.new_value.clone(),
+        old_value: change.old_value.clone(),
+        actor: event.actor(),
+        clock: facts.clock.to_pairs(),
+        trusted_clock: causality.trusted,
+        locks: facts.locks.clone(),
+        trace_start_ns,
+        trace_end_ns,
+    })
 }
 
 /// The time a trace covers: from its earliest event to the latest end of an event (timestamp plus

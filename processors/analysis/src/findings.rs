@@ -1,23 +1,39 @@
-//! Deduplicated findings from race pairs (DESIGN.md "Race semantics", last points).
+//! Deduplicated findings from race pairs and lock-order inversions (DESIGN.md "Race semantics",
+//! last points).
 //!
 //! One finding per (kind, environment, variable, sorted location pair, sorted trace-id pair). Its
-//! id is a UUID v5 of that key, so the same bug found again (on replay, by another process) has
-//! the same id and the store deduplicates it. Everything in the finding is independent of the
-//! order pairs arrive in: the count is the number of distinct event pairs, the representative
-//! pair the smallest by (first timestamp, first event id, second event id), the severity the
-//! highest seen (write-write is critical, read-write a warning).
+//! id is a UUID v5 of that key, so the same bug found again (on replay, by another process, after
+//! re-analysing a trace) has the same id and the store replaces the previous row. Everything in
+//! the finding is independent of the order pairs arrive in: the count is the number of distinct
+//! event pairs, the representative pair the smallest by (first timestamp, first event id, second
+//! event id), the severity the highest seen.
+//!
+//! Severity: a data race is critical when both sides write, a warning otherwise; a lost update
+//! is critical (data is overwritten); a lock-order inversion is a warning (a deadlock that did
+//! not happen in this run).
+//!
+//! Variables: an access's variable for data races and lost updates; `"A <-> B"` (sorted lock
+//! ids) for lock-order inversions. Locations: the two accesses' (for a lost update: the
+//! read-modify-write's write and the other write), or the two inner lock acquisitions.
 //!
 //! Distinct pairs are remembered as 64-bit hashes, at most `max_pairs_per_finding` per finding so
 //! memory stays bounded for a hot race; past the cap a pair not remembered is counted as new, so a
 //! redelivered pair can then be counted twice (rare: redeliveries follow rebalances).
 
+mod explain;
+
 use std::collections::hash_map::DefaultHasher;
 use std::collections::{HashMap, HashSet};
 use std::hash::{Hash, Hasher};
 
-use raceway_schemas::{Access, AccessType, FindingEvent, FindingKind, RaceFinding, Severity};
+use raceway_schemas::{
+    Access, ActorId, FindingEvent, FindingKind, LockAcquisition, RaceFinding, Severity,
+};
 use uuid::Uuid;
 
+pub use explain::{explain, explain_inversion};
+
+use crate::lock_order::InversionPair;
 use crate::races::RacePair;
 
 /// Namespace of finding ids (UUID v5). Never change it: ids stored by earlier versions would no
@@ -35,9 +51,19 @@ struct Tracked {
     finding: RaceFinding,
     representative: Rank,
     seen_pairs: HashSet<u64>,
+    traces: [Uuid; 2],
 }
 
-/// Turns race pairs into deduplicated [`RaceFinding`]s.
+/// What the aggregator needs of any kind of pair.
+struct Candidate {
+    id: Uuid,
+    rank: Rank,
+    hash: u64,
+    severity: Severity,
+    traces: [Uuid; 2],
+}
+
+/// Turns race pairs and inversions into deduplicated [`RaceFinding`]s.
 #[derive(Debug)]
 pub struct FindingAggregator {
     findings: HashMap<Uuid, Tracked>,
@@ -59,15 +85,84 @@ impl FindingAggregator {
         }
     }
 
-    /// Adds `pair`. Returns the finding, stamped `detected_at_ns`, when it is new or its count,
-    /// representative or severity changed; `None` when nothing changed (e.g. a redelivered pair).
+    /// Adds a data race or lost-update `pair`. Returns the finding, stamped `detected_at_ns`,
+    /// when it is new or its count, representative or severity changed; `None` when nothing
+    /// changed (e.g. a redelivered pair).
     pub fn record(&mut self, pair: &RacePair, detected_at_ns: i64) -> Option<RaceFinding> {
-        let id = finding_id(pair);
-        let rank = rank(pair);
-        let hash = pair_hash(pair);
+        let (first, second) = (&*pair.first, &*pair.second);
+        let candidate = Candidate {
+            id: finding_id(pair),
+            rank: (first.timestamp_ns, first.event_id, second.event_id),
+            hash: pair_hash(first.event_id, second.event_id),
+            severity: severity(pair),
+            traces: [first.trace_id, second.trace_id],
+        };
+        self.record_candidate(candidate, detected_at_ns, |id, count, severity| {
+            RaceFinding {
+                id: id.to_string(),
+                kind: pair.kind,
+                environment: first.environment.clone(),
+                variable: first.variable.clone(),
+                severity,
+                count,
+                explanation: explain(pair),
+                first: access_event(first),
+                second: access_event(second),
+                detected_at_ns,
+            }
+        })
+    }
+
+    /// Adds a lock-order inversion, like [`FindingAggregator::record`].
+    pub fn record_inversion(
+        &mut self,
+        pair: &InversionPair,
+        detected_at_ns: i64,
+    ) -> Option<RaceFinding> {
+        let (first, second) = (&*pair.first, &*pair.second);
+        let candidate = Candidate {
+            id: inversion_id(pair),
+            rank: (
+                first.acquired.timestamp_ns,
+                first.acquired.event_id,
+                second.acquired.event_id,
+            ),
+            hash: pair_hash(first.acquired.event_id, second.acquired.event_id),
+            severity: Severity::Warning,
+            traces: [first.trace_id, second.trace_id],
+        };
+        self.record_candidate(candidate, detected_at_ns, |id, count, severity| {
+            RaceFinding {
+                id: id.to_string(),
+                kind: FindingKind::LockOrderInversion,
+                environment: first.environment.clone(),
+                variable: pair.variable(),
+                severity,
+                count,
+                explanation: explain_inversion(pair),
+                first: acquisition_event(first.trace_id, &first.actor, &first.acquired),
+                second: acquisition_event(second.trace_id, &second.actor, &second.acquired),
+                detected_at_ns,
+            }
+        })
+    }
+
+    fn record_candidate(
+        &mut self,
+        candidate: Candidate,
+        detected_at_ns: i64,
+        build: impl FnOnce(Uuid, u64, Severity) -> RaceFinding,
+    ) -> Option<RaceFinding> {
+        let Candidate {
+            id,
+            rank,
+            hash,
+            severity,
+            traces,
+        } = candidate;
         let max_pairs = self.max_pairs_per_finding;
         let Some(tracked) = self.findings.get_mut(&id) else {
-            let finding = build(id, pair, 1, severity(pair), detected_at_ns);
+            let finding = build(id, 1, severity);
             let mut seen_pairs = HashSet::new();
             if max_pairs > 0 {
                 seen_pairs.insert(hash);
@@ -78,6 +173,7 @@ impl FindingAggregator {
                     finding: finding.clone(),
                     representative: rank,
                     seen_pairs,
+                    traces,
                 },
             );
             return Some(finding);
@@ -89,16 +185,34 @@ impl FindingAggregator {
             tracked.seen_pairs.insert(hash);
         }
         let count = tracked.finding.count + 1;
-        let severity = tracked.finding.severity.max(severity(pair));
+        let severity = tracked.finding.severity.max(severity);
         if rank < tracked.representative {
             tracked.representative = rank;
-            tracked.finding = build(id, pair, count, severity, detected_at_ns);
+            tracked.finding = build(id, count, severity);
         } else {
             tracked.finding.count = count;
             tracked.finding.severity = severity;
             tracked.finding.detected_at_ns = detected_at_ns;
         }
         Some(tracked.finding.clone())
+    }
+
+    /// Removes every finding involving `trace_id` and returns their ids: re-analysing a trace
+    /// replaces its findings, so the runtime calls this (with the detectors' `forget_trace`)
+    /// before feeding the trace's new accesses, spans and edges, then deletes or supersedes the
+    /// returned ids that the new analysis does not report again (ids are deterministic, so the
+    /// ones it does report come back with the same id).
+    pub fn forget_trace(&mut self, trace_id: Uuid) -> Vec<String> {
+        let mut gone: Vec<String> = Vec::new();
+        self.findings.retain(|_, tracked| {
+            let involved = tracked.traces.contains(&trace_id);
+            if involved {
+                gone.push(tracked.finding.id.clone());
+            }
+            !involved
+        });
+        gone.sort();
+        gone
     }
 
     /// The current version of every finding, in no particular order.
@@ -127,15 +241,42 @@ impl FindingAggregator {
 /// so that no two keys encode alike.
 pub fn finding_id(pair: &RacePair) -> Uuid {
     let (a, b) = (&*pair.first, &*pair.second);
-    let mut locations = [a.location.as_str(), b.location.as_str()];
+    key_id(
+        pair.kind,
+        &a.environment,
+        &a.variable,
+        [&a.location, &b.location],
+        [a.trace_id, b.trace_id],
+    )
+}
+
+/// The deterministic id of the finding an inversion belongs to, built like [`finding_id`] with
+/// the variable `"A <-> B"` and the inner acquisitions' locations.
+pub fn inversion_id(pair: &InversionPair) -> Uuid {
+    let (a, b) = (&*pair.first, &*pair.second);
+    key_id(
+        FindingKind::LockOrderInversion,
+        &a.environment,
+        &pair.variable(),
+        [&a.acquired.location, &b.acquired.location],
+        [a.trace_id, b.trace_id],
+    )
+}
+
+fn key_id(
+    kind: FindingKind,
+    environment: &str,
+    variable: &str,
+    mut locations: [&str; 2],
+    mut traces: [Uuid; 2],
+) -> Uuid {
     locations.sort_unstable();
-    let mut traces = [a.trace_id, b.trace_id];
     traces.sort_unstable();
     let (trace_a, trace_b) = (traces[0].to_string(), traces[1].to_string());
     let parts = [
-        pair.kind.as_str(),
-        a.environment.as_str(),
-        a.variable.as_str(),
+        kind.as_str(),
+        environment,
+        variable,
         locations[0],
         locations[1],
         trace_a.as_str(),
@@ -150,127 +291,24 @@ pub fn finding_id(pair: &RacePair) -> Uuid {
     Uuid::new_v5(&FINDING_NAMESPACE, key.as_bytes())
 }
 
-/// Critical when both sides write (atomically or not), a warning otherwise.
+/// Severity of a race pair (see the module doc).
 pub fn severity(pair: &RacePair) -> Severity {
-    if pair.first.access_type.is_write() && pair.second.access_type.is_write() {
+    let both_write = pair.first.access_type.is_write() && pair.second.access_type.is_write();
+    if pair.kind == FindingKind::LostUpdate || both_write {
         Severity::Critical
     } else {
         Severity::Warning
     }
 }
 
-/// The one-line explanation of a pair, e.g. "worker-2 wrote balance at balance.rs:45 while
-/// worker-1's write at balance.rs:12 was not ordered before it; no common lock".
-pub fn explain(pair: &RacePair) -> String {
-    let (first, second) = (&*pair.first, &*pair.second);
-    // Thread names read best; when both actors share one (two services' "main"), say more.
-    let (first_name, second_name) = if first.actor.thread == second.actor.thread {
-        (first.actor.to_string(), second.actor.to_string())
-    } else {
-        (first.actor.thread.clone(), second.actor.thread.clone())
-    };
-    let elsewhere = if first.trace_id == second.trace_id {
-        ""
-    } else {
-        " in another trace"
-    };
-    let summary = format!(
-        "{second_name} {} {} at {} while {first_name}'s {} at {}{elsewhere}",
-        verb(second.access_type),
-        second.variable,
-        second.location,
-        noun(first.access_type),
-        first.location,
-    );
-    match pair.kind {
-        FindingKind::DataRace => {
-            format!(
-                "{summary} was not ordered before it; {}",
-                lock_clause(first, second)
-            )
-        }
-        other => format!("{}: {summary}", other.as_str()),
-    }
-}
-
-fn lock_clause(first: &Access, second: &Access) -> String {
-    let mut common: Vec<&str> = first
-        .locks
-        .iter()
-        .filter(|mine| {
-            second
-                .locks
-                .iter()
-                .any(|theirs| theirs.lock_id == mine.lock_id)
-        })
-        .map(|lock| lock.lock_id.as_str())
-        .collect();
-    common.sort_unstable();
-    common.dedup();
-    if common.is_empty() {
-        "no common lock".to_string()
-    } else {
-        format!("both held {} only in shared mode", common.join(", "))
-    }
-}
-
-fn verb(access_type: AccessType) -> &'static str {
-    match access_type {
-        AccessType::Read => "read",
-        AccessType::Write => "wrote",
-        AccessType::AtomicRead => "atomically read",
-        AccessType::AtomicWrite => "atomically wrote",
-        AccessType::AtomicRMW => "atomically updated",
-    }
-}
-
-fn noun(access_type: AccessType) -> &'static str {
-    match access_type {
-        AccessType::Read => "read",
-        AccessType::Write => "write",
-        AccessType::AtomicRead => "atomic read",
-        AccessType::AtomicWrite => "atomic write",
-        AccessType::AtomicRMW => "atomic update",
-    }
-}
-
-fn rank(pair: &RacePair) -> Rank {
-    (
-        pair.first.timestamp_ns,
-        pair.first.event_id,
-        pair.second.event_id,
-    )
-}
-
-fn pair_hash(pair: &RacePair) -> u64 {
+fn pair_hash(first: Uuid, second: Uuid) -> u64 {
     // DefaultHasher::new() uses fixed keys: the same pair hashes alike for the process lifetime.
     let mut hasher = DefaultHasher::new();
-    (pair.first.event_id, pair.second.event_id).hash(&mut hasher);
+    (first, second).hash(&mut hasher);
     hasher.finish()
 }
 
-fn build(
-    id: Uuid,
-    pair: &RacePair,
-    count: u64,
-    severity: Severity,
-    detected_at_ns: i64,
-) -> RaceFinding {
-    RaceFinding {
-        id: id.to_string(),
-        kind: pair.kind,
-        environment: pair.first.environment.clone(),
-        variable: pair.first.variable.clone(),
-        severity,
-        count,
-        explanation: explain(pair),
-        first: finding_event(&pair.first),
-        second: finding_event(&pair.second),
-        detected_at_ns,
-    }
-}
-
-fn finding_event(access: &Access) -> FindingEvent {
+fn access_event(access: &Access) -> FindingEvent {
     FindingEvent {
         event_id: access.event_id.to_string(),
         trace_id: access.trace_id.to_string(),
@@ -281,6 +319,20 @@ fn finding_event(access: &Access) -> FindingEvent {
         access_type: access.access_type.as_str().to_string(),
         timestamp_ns: access.timestamp_ns,
         clock: access.clock.clone(),
+    }
+}
+
+fn acquisition_event(trace_id: Uuid, actor: &ActorId, acquired: &LockAcquisition) -> FindingEvent {
+    FindingEvent {
+        event_id: acquired.event_id.to_string(),
+        trace_id: trace_id.to_string(),
+        thread_id: actor.thread.clone(),
+        service: actor.service.clone(),
+        instance: actor.instance.clone(),
+        location: acquired.location.clone(),
+        access_type: "LockAcquire".to_string(),
+        timestamp_ns: acquired.timestamp_ns,
+        clock: acquired.clock.clone(),
     }
 }
 

@@ -13,6 +13,11 @@
 //!   they arrive, in any order and across traces.
 //! - [`findings`]: [`FindingAggregator`], which deduplicates race pairs into findings with
 //!   deterministic ids, counts and representative pairs.
+//! - [`updates`]: the read-modify-writes of a trace ([`UpdateSpan`](raceway_schemas::UpdateSpan)s),
+//!   and [`lost_updates`]: the lost-update rule, which [`RaceDetector`] applies to them.
+//! - [`lock_order`]: lock-order edges of a trace and [`LockOrderDetector`], which finds
+//!   inversions per sorted lock pair.
+//! - [`inputs`]: [`race_inputs`], everything the trace stage forwards for one trace.
 //!
 //! Internal helpers: `graph` (cycle breaking and priority topological order for derived clocks),
 //! `locksets` (per-actor lock hold replay) and `retention` (which accesses the race detector keeps,
@@ -24,21 +29,36 @@ pub mod accesses;
 pub mod causality;
 pub mod findings;
 mod graph;
+pub mod inputs;
+pub mod lock_order;
 mod locksets;
+pub mod lost_updates;
 pub mod races;
 mod retention;
+#[cfg(feature = "scenarios")]
+pub mod scenarios;
 #[cfg(test)]
 mod testing;
+pub mod updates;
 
 pub use accesses::{accesses_with, trace_accesses, trace_span};
-pub use causality::{trace_causality, EventCausality, TraceCausality};
-pub use findings::{
-    explain, finding_id, severity, FindingAggregator, DEFAULT_MAX_PAIRS_PER_FINDING,
-    FINDING_NAMESPACE,
+pub use causality::{
+    access_ordering, trace_causality, EventCausality, TraceCausality, ORDERING_TAG,
 };
+pub use findings::{
+    explain, explain_inversion, finding_id, inversion_id, severity, FindingAggregator,
+    DEFAULT_MAX_PAIRS_PER_FINDING, FINDING_NAMESPACE,
+};
+pub use inputs::{race_inputs, race_inputs_with, RaceInputs};
+pub use lock_order::{
+    is_lock_order_inversion, lock_order_edges, lock_order_edges_with, InversionPair,
+    LockOrderDetector,
+};
+pub use lost_updates::{is_lost_update, span_lock_protects};
 pub use races::{
     common_lock_protects, is_data_race, trace_spans_overlap, Observation, RaceConfig, RaceDetector,
-    RacePair,
+    RacePair, UpdateContext,
 };
+pub use updates::{trace_update_spans, update_spans_with};
 /// The clock type lives with the event model; re-exported for the analyses' users.
 pub use raceway_schemas::VectorClock;

@@ -18,8 +18,20 @@ use raceway_schemas::{HeldLock, LockEvent, LockMode};
 /// The locks one actor currently holds.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct HeldLocks {
-    /// lock id -> (mode, re-entrancy depth >= 1). Sorted so snapshots are deterministic.
-    held: BTreeMap<String, (LockMode, u32)>,
+    /// lock id -> (mode, re-entrancy depth >= 1, hold number). Sorted so snapshots are
+    /// deterministic.
+    held: BTreeMap<String, (LockMode, u32, u64)>,
+    /// Number of the next hold: a lock released and taken again is a new hold, so two events
+    /// holding the same hold number were inside one uninterrupted critical section.
+    next_hold: u64,
+}
+
+/// One lock hold: the lock, its mode and which uninterrupted hold of the actor it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Hold {
+    pub(crate) lock: HeldLock,
+    /// Increases with every new (non re-entrant) acquisition by the actor.
+    pub(crate) number: u64,
 }
 
 /// What an acquire or release did, as far as synchronisation between actors is concerned.
@@ -38,7 +50,7 @@ impl HeldLocks {
     /// Records an acquire.
     pub(crate) fn acquire(&mut self, lock: &LockEvent) -> LockStep {
         match self.held.get_mut(&lock.lock_id) {
-            Some((mode, depth)) => {
+            Some((mode, depth, _)) => {
                 *depth = depth.saturating_add(1);
                 if lock.mode == LockMode::Exclusive {
                     *mode = LockMode::Exclusive;
@@ -46,7 +58,9 @@ impl HeldLocks {
                 LockStep::Nested
             }
             None => {
-                self.held.insert(lock.lock_id.clone(), (lock.mode, 1));
+                self.held
+                    .insert(lock.lock_id.clone(), (lock.mode, 1, self.next_hold));
+                self.next_hold += 1;
                 LockStep::Acquired(lock.mode)
             }
         }
@@ -55,7 +69,7 @@ impl HeldLocks {
     /// Records a release.
     pub(crate) fn release(&mut self, lock: &LockEvent) -> LockStep {
         match self.held.get_mut(&lock.lock_id) {
-            Some((_, depth)) if *depth > 1 => {
+            Some((_, depth, _)) if *depth > 1 => {
                 *depth -= 1;
                 LockStep::Nested
             }
@@ -63,7 +77,7 @@ impl HeldLocks {
                 let mode = self
                     .held
                     .remove(&lock.lock_id)
-                    .map_or(lock.mode, |(mode, _)| mode);
+                    .map_or(lock.mode, |(mode, _, _)| mode);
                 LockStep::Released(mode)
             }
             // Not held: the lock set is unchanged, but the event is still evidence that the
@@ -76,9 +90,23 @@ impl HeldLocks {
     pub(crate) fn snapshot(&self) -> Vec<HeldLock> {
         self.held
             .iter()
-            .map(|(lock_id, (mode, _))| HeldLock {
+            .map(|(lock_id, (mode, _, _))| HeldLock {
                 lock_id: lock_id.clone(),
                 mode: *mode,
+            })
+            .collect()
+    }
+
+    /// The holds now, sorted by lock id, with their hold numbers.
+    pub(crate) fn holds(&self) -> Vec<Hold> {
+        self.held
+            .iter()
+            .map(|(lock_id, (mode, _, number))| Hold {
+                lock: HeldLock {
+                    lock_id: lock_id.clone(),
+                    mode: *mode,
+                },
+                number: *number,
             })
             .collect()
     }
@@ -142,6 +170,21 @@ mod tests {
             LockStep::Released(LockMode::Exclusive)
         );
         assert!(locks.snapshot().is_empty());
+    }
+
+    #[test]
+    fn a_lock_taken_again_is_a_new_hold() {
+        let mut locks = HeldLocks::default();
+        locks.acquire(&lock("m", LockMode::Exclusive));
+        let first = locks.holds();
+        locks.acquire(&lock("m", LockMode::Exclusive));
+        assert_eq!(locks.holds(), first, "re-entrant: the same hold");
+        locks.release(&lock("m", LockMode::Exclusive));
+        locks.release(&lock("m", LockMode::Exclusive));
+        locks.acquire(&lock("m", LockMode::Exclusive));
+        let second = locks.holds();
+        assert_eq!(second[0].lock, first[0].lock);
+        assert_ne!(second[0].number, first[0].number);
     }
 
     #[test]

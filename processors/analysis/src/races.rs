@@ -24,18 +24,28 @@
 //! two reads, and two reads are never a race anyway: a read lock protects reads from writers that
 //! take the write lock, never writes from each other.
 
+//!
+//! # Lost updates
+//!
+//! The same detector checks [`UpdateSpan`]s (read-modify-writes paired by the trace stage)
+//! against the writes of their variable with the rule of [`crate::lost_updates`], in both arrival
+//! orders, and reports them as pairs of kind `lost_update`: (the span's write, the other write),
+//! with the span's read attached.
+
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use raceway_schemas::{Access, FindingKind, LockMode};
+use raceway_schemas::{Access, FindingKind, LockMode, UpdateRead, UpdateSpan};
 use uuid::Uuid;
 
-use crate::retention::{Retained, VariableAccesses};
+use crate::lost_updates::lost;
+use crate::retention::{Retained, RetainedSpan, VariableAccesses};
 
 /// Settings of the race detector.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RaceConfig {
-    /// Accesses kept per variable; beyond that the oldest are evicted (and counted).
+    /// Accesses (and, separately, update spans) kept per variable; beyond that the oldest are
+    /// evicted (and counted).
     pub max_accesses_per_variable: usize,
     /// How far apart two traces' time spans may be and still be compared.
     pub cross_trace_slack_ns: i64,
@@ -54,6 +64,15 @@ impl Default for RaceConfig {
     }
 }
 
+/// For a lost-update pair: which write completed which read.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UpdateContext {
+    /// The event id of the write of the read-modify-write (one of the pair's sides).
+    pub write_event_id: Uuid,
+    /// The read it completed.
+    pub read: UpdateRead,
+}
+
 /// Two accesses that race, `first` being the earlier by (timestamp, event id), so that the pair
 /// does not depend on which side arrived first.
 #[derive(Debug, Clone, PartialEq)]
@@ -64,6 +83,8 @@ pub struct RacePair {
     pub second: Arc<Access>,
     /// What kind of finding the pair is evidence for.
     pub kind: FindingKind,
+    /// For `lost_update`: the read-modify-write whose write is one of the sides.
+    pub update: Option<Arc<UpdateContext>>,
 }
 
 impl RacePair {
@@ -78,28 +99,45 @@ impl RacePair {
             first,
             second,
             kind,
+            update: None,
         }
+    }
+
+    /// A `lost_update` pair: `span`'s write and `other`, a write that can fall inside the span.
+    fn lost_update(span: &RetainedSpan, other: Arc<Access>) -> Self {
+        let mut pair = RacePair::new(Arc::clone(&span.write), other, FindingKind::LostUpdate);
+        pair.update = Some(Arc::new(UpdateContext {
+            write_event_id: span.write.event_id,
+            read: (*span.read).clone(),
+        }));
+        pair
     }
 }
 
-/// What observing one access produced.
+/// What observing one access or span produced.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Observation {
-    /// Pairs the new access forms with retained accesses, oldest partner first.
+    /// Pairs the new access forms with retained accesses (data races, oldest partner first),
+    /// then with retained spans (lost updates), or the pairs a new span forms (lost updates).
     pub pairs: Vec<RacePair>,
     /// Event ids no longer retained after this step (dominated, evicted, or the new access itself
     /// when it was not kept), so the runtime knows which input records it no longer needs.
     pub evicted: Vec<Uuid>,
 }
 
-/// Finds data races per variable over accesses arriving in any order.
+/// Finds data races and lost updates per variable over accesses and update spans arriving in
+/// any order.
 #[derive(Debug, Default)]
 pub struct RaceDetector {
     config: RaceConfig,
-    /// (environment, variable) -> retained accesses.
-    variables: HashMap<(String, String), VariableAccesses>,
+    /// environment -> variable -> retained accesses and spans (nested so lookups need no key
+    /// allocation).
+    variables: HashMap<String, HashMap<String, VariableAccesses>>,
     retained: usize,
     evictions: u64,
+    fast_path_hits: u64,
+    /// Write event ids of spans dropped since the last [`RaceDetector::take_evicted_spans`].
+    evicted_spans: Vec<Uuid>,
     /// Accesses older than this were evicted by age; later arrivals that old are compared but
     /// not kept, since the next age eviction would drop them anyway.
     evicted_before_ns: Option<i64>,
@@ -119,61 +157,167 @@ impl RaceDetector {
         &self.config
     }
 
-    /// Compares `access` with the retained accesses of its variable and retains it. An access
-    /// whose event id is already retained is a redelivery and is ignored.
+    fn variable(&mut self, environment: &str, variable: &str) -> &mut VariableAccesses {
+        // Two lookups on a hit, allocation only for a new environment or variable.
+        if !self.variables.contains_key(environment) {
+            self.variables
+                .insert(environment.to_string(), HashMap::new());
+        }
+        let by_name = self
+            .variables
+            .get_mut(environment)
+            .expect("inserted just above");
+        if !by_name.contains_key(variable) {
+            by_name.insert(variable.to_string(), VariableAccesses::default());
+        }
+        by_name.get_mut(variable).expect("inserted just above")
+    }
+
+    fn too_old(&self, timestamp_ns: i64) -> bool {
+        self.evicted_before_ns.is_some_and(|cut| timestamp_ns < cut)
+    }
+
+    /// Compares `access` with the retained accesses (data races) and, for a write, with the
+    /// retained spans (lost updates) of its variable, then retains it. An access whose event id
+    /// is already retained is a redelivery and is ignored.
     pub fn observe(&mut self, access: Access) -> Observation {
-        let key = (access.environment.clone(), access.variable.clone());
-        let variable = self.variables.entry(key.clone()).or_default();
+        let too_old = self.too_old(access.timestamp_ns);
+        let (slack, capacity) = (
+            self.config.cross_trace_slack_ns,
+            self.config.max_accesses_per_variable,
+        );
+        let environment = access.environment.clone();
+        let name = access.variable.clone();
+        let variable = self.variable(&environment, &name);
         if variable.contains(access.event_id) {
             return Observation::default();
         }
         let new = Retained::new(access);
-        let slack = self.config.cross_trace_slack_ns;
-        let pairs = variable
-            .iter()
-            .filter(|kept| races(kept, &new, slack))
-            .map(|kept| {
-                RacePair::new(
+        let fast = variable.all_before(&new.clock);
+        let mut pairs = Vec::new();
+        if !fast {
+            for kept in variable.iter().filter(|kept| races(kept, &new, slack)) {
+                pairs.push(RacePair::new(
                     Arc::clone(&kept.access),
                     Arc::clone(&new.access),
                     FindingKind::DataRace,
-                )
-            })
-            .collect();
-
+                ));
+            }
+            if new.access.access_type.is_write() {
+                for span in variable.spans().filter(|span| lost(span, &new, slack)) {
+                    pairs.push(RacePair::lost_update(span, Arc::clone(&new.access)));
+                }
+            }
+        }
         let before = variable.len();
-        let too_old = self
-            .evicted_before_ns
-            .is_some_and(|cut| new.access.timestamp_ns < cut);
-        let evicted = if too_old {
-            vec![new.access.event_id]
+        let (evicted, capacity_evictions) = if too_old {
+            (vec![new.access.event_id], 0)
         } else {
-            let outcome = variable.insert(new, self.config.max_accesses_per_variable);
-            self.evictions += outcome.capacity_evictions;
-            outcome.removed
+            let outcome = variable.insert(new, capacity, fast);
+            (outcome.removed, outcome.capacity_evictions)
         };
         let after = variable.len();
-        if variable.is_empty() {
-            self.variables.remove(&key);
+        let empty = variable.is_empty();
+        if fast {
+            self.fast_path_hits += 1;
         }
+        self.evictions += capacity_evictions;
         self.retained = self.retained + after - before;
+        if empty {
+            self.drop_variable(&environment, &name);
+        }
         Observation { pairs, evicted }
     }
 
-    /// Drops every retained access with a timestamp before `timestamp_ns` and returns their ids.
-    /// Later arrivals older than the cut are still compared but no longer kept.
+    /// Compares an update span with the retained writes of its variable (lost updates), then
+    /// retains it. A span whose write is already retained as a span is a redelivery and is
+    /// ignored. The span's write must also be [`RaceDetector::observe`]d as an access, for data
+    /// races and as the other side of other spans.
+    pub fn observe_update(&mut self, span: UpdateSpan) -> Observation {
+        let too_old = self.too_old(span.write.timestamp_ns);
+        let (slack, capacity) = (
+            self.config.cross_trace_slack_ns,
+            self.config.max_accesses_per_variable,
+        );
+        let environment = span.write.environment.clone();
+        let name = span.write.variable.clone();
+        let variable = self.variable(&environment, &name);
+        if variable.contains_span((span.write.timestamp_ns, span.write.event_id)) {
+            return Observation::default();
+        }
+        let new = RetainedSpan::new(span);
+        let fast = variable.all_before(&new.read_clock);
+        let mut pairs = Vec::new();
+        if !fast {
+            for kept in variable.iter().filter(|kept| lost(&new, kept, slack)) {
+                pairs.push(RacePair::lost_update(&new, Arc::clone(&kept.access)));
+            }
+        }
+        let before = variable.len();
+        let mut dropped = Vec::new();
+        let evicted = if too_old {
+            dropped.push(new.write.event_id);
+            0
+        } else {
+            variable.insert_span(new, capacity)
+        };
+        dropped.extend(variable.take_dropped_spans());
+        let after = variable.len();
+        let empty = variable.is_empty();
+        if fast {
+            self.fast_path_hits += 1;
+        }
+        self.evictions += evicted;
+        self.evicted_spans.extend(dropped);
+        self.retained = self.retained + after - before;
+        if empty {
+            self.drop_variable(&environment, &name);
+        }
+        Observation {
+            pairs,
+            evicted: Vec::new(),
+        }
+    }
+
+    fn drop_variable(&mut self, environment: &str, variable: &str) {
+        if let Some(by_name) = self.variables.get_mut(environment) {
+            by_name.remove(variable);
+            if by_name.is_empty() {
+                self.variables.remove(environment);
+            }
+        }
+    }
+
+    /// Applies `drop` to every variable, removing emptied ones; returns the access ids dropped.
+    fn drop_everywhere(
+        &mut self,
+        mut drop: impl FnMut(&mut VariableAccesses) -> Vec<Uuid>,
+    ) -> Vec<Uuid> {
+        let mut gone = Vec::new();
+        let mut retained = 0;
+        let evicted_spans = &mut self.evicted_spans;
+        self.variables.retain(|_, by_name| {
+            by_name.retain(|_, variable| {
+                gone.extend(drop(variable));
+                evicted_spans.extend(variable.take_dropped_spans());
+                retained += variable.len();
+                !variable.is_empty()
+            });
+            !by_name.is_empty()
+        });
+        self.retained = retained;
+        gone
+    }
+
+    /// Drops every retained access and span with a timestamp before `timestamp_ns` and returns
+    /// the ids of the accesses dropped. Later arrivals older than the cut are still compared but
+    /// no longer kept.
     pub fn evict_older_than(&mut self, timestamp_ns: i64) -> Vec<Uuid> {
         self.evicted_before_ns = Some(
             self.evicted_before_ns
                 .map_or(timestamp_ns, |cut| cut.max(timestamp_ns)),
         );
-        let mut gone = Vec::new();
-        self.variables.retain(|_, variable| {
-            gone.extend(variable.evict_older_than(timestamp_ns));
-            !variable.is_empty()
-        });
-        self.retained -= gone.len();
-        gone
+        self.drop_everywhere(|variable| variable.evict_older_than(timestamp_ns))
     }
 
     /// Age eviction with the configured window: drops accesses older than `now_ns - window_ns`.
@@ -181,15 +325,33 @@ impl RaceDetector {
         self.evict_older_than(now_ns.saturating_sub(self.config.window_ns))
     }
 
-    /// Number of accesses retained over all variables.
+    /// Drops every retained access and span of `trace_id` (before its re-analysed accesses are
+    /// fed again, so that its findings are recomputed from the new facts) and returns the ids of
+    /// the accesses dropped.
+    pub fn forget_trace(&mut self, trace_id: Uuid) -> Vec<Uuid> {
+        self.drop_everywhere(|variable| variable.forget_trace(trace_id))
+    }
+
+    /// Number of accesses and spans retained over all variables.
     pub fn retained_len(&self) -> usize {
         self.retained
     }
 
-    /// Accesses evicted because a variable hit `max_accesses_per_variable`: each one may have
-    /// cost findings, unlike domination and age eviction.
+    /// Accesses and spans evicted because a variable hit `max_accesses_per_variable`: each one
+    /// may have cost findings, unlike domination and age eviction.
     pub fn evictions(&self) -> u64 {
         self.evictions
+    }
+
+    /// How many observations took the fast path (everything retained happened before).
+    pub fn fast_path_hits(&self) -> u64 {
+        self.fast_path_hits
+    }
+
+    /// Write event ids of spans no longer retained (by capacity, age or trace), since the last
+    /// call, so the runtime can release their records.
+    pub fn take_evicted_spans(&mut self) -> Vec<Uuid> {
+        std::mem::take(&mut self.evicted_spans)
     }
 }
 

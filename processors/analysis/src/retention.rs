@@ -27,18 +27,34 @@
 //!
 //! # Bounds
 //!
-//! Per variable at most `max_accesses_per_variable` accesses are kept; beyond that the oldest by
-//! (timestamp, event id) is evicted, which can lose findings and is counted. The runtime also
-//! evicts by age (the race window). FastTrack-style epochs (one write epoch and a read epoch or
-//! read clock per variable, O(1) per access when arrival follows happens-before) are future work;
-//! this first cut scans the bounded per-variable set.
+//! Per variable at most `max_accesses_per_variable` accesses (and as many update spans) are kept;
+//! beyond that the oldest by (timestamp, event id) is evicted, which can lose findings and is
+//! counted. The runtime also evicts by age (the race window).
+//!
+//! # Fast path (FastTrack-style epochs)
+//!
+//! Each variable keeps a *summary clock*: the join of the clocks of every access and span it
+//! retained. When a new access's clock is at or above the summary and differs from it, every
+//! retained access and span happens before the new one (`r <= summary <= new`, and `r == new`
+//! would force `summary == new`), so it can race with none of them and the scan is skipped. This
+//! is FastTrack's epoch test, generalised to the retained set: it holds whenever accesses arrive
+//! in happens-before order (the common case: one trace's accesses come in causal order), it is
+//! exact (the verdicts are those of the full scan; the permutation tests check it), and the
+//! summary only grows until the variable is empty, so evictions keep it a safe
+//! over-approximation. Empty clocks are never ordered, so a retained empty clock disables it.
+//!
+//! Domination is checked only against retained accesses with the same domination key (trace,
+//! span, actor, location, type, lock set), found through a hash index, so an insertion costs
+//! O(log n) plus the size of its key's group, which stays small: within a group, entries are
+//! pairwise non-dominating.
 
+use std::collections::hash_map::DefaultHasher;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
-use raceway_schemas::{Access, HeldLock};
+use raceway_schemas::{Access, HeldLock, UpdateRead, UpdateSpan, VectorClock};
 use uuid::Uuid;
-
-use raceway_schemas::VectorClock;
 
 /// An access kept for comparison, with its clock and lock set normalised once on arrival.
 #[derive(Debug, Clone)]
@@ -52,7 +68,7 @@ pub(crate) struct Retained {
 impl Retained {
     /// Normalises `access` for comparisons.
     pub(crate) fn new(access: Access) -> Self {
-        let clock = VectorClock::from_pairs(access.clock.iter().map(|(c, n)| (c.as_str(), *n)));
+        let clock = clock_of(&access.clock);
         let mut locks = access.locks.clone();
         locks.sort();
         locks.dedup();
@@ -84,6 +100,40 @@ pub(crate) fn dominates(later: &Retained, earlier: &Retained) -> bool {
         && earlier.clock.differing_components(&later.clock) == 1
 }
 
+/// An update span kept for comparison with later writes, clocks normalised once.
+#[derive(Debug, Clone)]
+pub(crate) struct RetainedSpan {
+    /// The span's write, shared with the pairs it forms.
+    pub(crate) write: Arc<Access>,
+    pub(crate) read: Arc<UpdateRead>,
+    pub(crate) read_clock: VectorClock,
+    pub(crate) write_clock: VectorClock,
+    pub(crate) held_throughout: Vec<HeldLock>,
+}
+
+impl RetainedSpan {
+    /// Normalises `span` for comparisons.
+    pub(crate) fn new(span: UpdateSpan) -> Self {
+        let read_clock = clock_of(&span.read.clock);
+        let write_clock = clock_of(&span.write.clock);
+        RetainedSpan {
+            write: Arc::new(span.write),
+            read: Arc::new(span.read),
+            read_clock,
+            write_clock,
+            held_throughout: span.held_throughout,
+        }
+    }
+
+    fn age(&self) -> (i64, Uuid) {
+        (self.write.timestamp_ns, self.write.event_id)
+    }
+}
+
+pub(crate) fn clock_of(pairs: &[(String, u64)]) -> VectorClock {
+    VectorClock::from_pairs(pairs.iter().map(|(c, n)| (c.as_str(), *n)))
+}
+
 /// What an insertion changed.
 #[derive(Debug, Default)]
 pub(crate) struct Inserted {
@@ -94,68 +144,230 @@ pub(crate) struct Inserted {
     pub(crate) capacity_evictions: u64,
 }
 
-/// The retained accesses of one variable, sorted by age.
+type Age = (i64, Uuid);
+
+/// The retained accesses and update spans of one variable.
 #[derive(Debug, Default)]
 pub(crate) struct VariableAccesses {
-    entries: Vec<Retained>,
+    entries: BTreeMap<Age, Retained>,
+    /// Domination key hash -> ages of the entries with that key.
+    groups: HashMap<u64, Vec<Age>>,
+    ids: HashSet<Uuid>,
+    /// Spans by the age of their write.
+    spans: BTreeMap<Age, RetainedSpan>,
+    /// Join of every clock ever retained here (see "Fast path" in the module doc).
+    summary: VectorClock,
+    /// Retained entries and spans with an empty clock, which disable the fast path.
+    unclocked: usize,
+    /// Write event ids of spans dropped since the last [`VariableAccesses::take_dropped_spans`].
+    dropped_spans: Vec<Uuid>,
 }
 
 impl VariableAccesses {
     /// True when an access with this event id is retained.
     pub(crate) fn contains(&self, event_id: Uuid) -> bool {
-        self.entries.iter().any(|r| r.access.event_id == event_id)
+        self.ids.contains(&event_id)
+    }
+
+    /// True when a span with this write event id is retained.
+    pub(crate) fn contains_span(&self, write: Age) -> bool {
+        self.spans.contains_key(&write)
     }
 
     /// The retained accesses, oldest first.
     pub(crate) fn iter(&self) -> impl Iterator<Item = &Retained> {
-        self.entries.iter()
+        self.entries.values()
     }
 
-    /// Number of retained accesses.
+    /// The retained spans, oldest write first.
+    pub(crate) fn spans(&self) -> impl Iterator<Item = &RetainedSpan> {
+        self.spans.values()
+    }
+
+    /// True when everything retained happens before an event with `clock`: nothing retained
+    /// can race with it (the fast path of the module doc).
+    pub(crate) fn all_before(&self, clock: &VectorClock) -> bool {
+        self.unclocked == 0 && !clock.is_empty() && self.summary.le(clock) && self.summary != *clock
+    }
+
+    /// Number of retained accesses and spans.
     pub(crate) fn len(&self) -> usize {
-        self.entries.len()
+        self.entries.len() + self.spans.len()
     }
 
     /// True when nothing is retained.
     pub(crate) fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.entries.is_empty() && self.spans.is_empty()
     }
 
     /// Keeps `new` unless a retained access dominates it, drops what `new` dominates, then
-    /// evicts the oldest beyond `capacity`.
-    pub(crate) fn insert(&mut self, new: Retained, capacity: usize) -> Inserted {
+    /// evicts the oldest beyond `capacity`. `fast` says that everything retained happens before
+    /// `new`, so nothing retained can dominate it.
+    pub(crate) fn insert(&mut self, new: Retained, capacity: usize, fast: bool) -> Inserted {
         let mut outcome = Inserted::default();
-        if self.entries.iter().any(|kept| dominates(kept, &new)) {
+        let key = domination_key(&new.access, &new.locks);
+        let group = self.groups.entry(key).or_default();
+        if !fast
+            && group.iter().any(|age| {
+                self.entries
+                    .get(age)
+                    .is_some_and(|kept| dominates(kept, &new))
+            })
+        {
             outcome.removed.push(new.access.event_id);
             return outcome;
         }
-        self.entries.retain(|kept| {
-            let dominated = dominates(&new, kept);
-            if dominated {
-                outcome.removed.push(kept.access.event_id);
+        let mut dominated = Vec::new();
+        group.retain(|age| match self.entries.get(age) {
+            Some(kept) if dominates(&new, kept) => {
+                dominated.push(*age);
+                false
             }
-            !dominated
+            Some(_) => true,
+            None => false,
         });
-        let at = self.entries.partition_point(|kept| kept.age() < new.age());
-        self.entries.insert(at, new);
+        group.push(new.age());
+        for age in dominated {
+            if let Some(gone) = self.remove_entry(&age) {
+                outcome.removed.push(gone);
+            }
+        }
+        self.note_clock(&new.clock);
+        self.ids.insert(new.access.event_id);
+        self.entries.insert(new.age(), new);
         while self.entries.len() > capacity {
-            let oldest = self.entries.remove(0);
-            outcome.removed.push(oldest.access.event_id);
-            outcome.capacity_evictions += 1;
+            let Some((&oldest, _)) = self.entries.iter().next() else {
+                break;
+            };
+            if let Some(gone) = self.remove_entry(&oldest) {
+                outcome.removed.push(gone);
+                outcome.capacity_evictions += 1;
+            }
         }
         outcome
     }
 
-    /// Drops the accesses with a timestamp before `timestamp_ns`, returning their ids.
-    pub(crate) fn evict_older_than(&mut self, timestamp_ns: i64) -> Vec<Uuid> {
-        let cut = self
-            .entries
-            .partition_point(|kept| kept.access.timestamp_ns < timestamp_ns);
-        self.entries
-            .drain(..cut)
-            .map(|gone| gone.access.event_id)
-            .collect()
+    /// Keeps `span`, evicting the oldest span beyond `capacity`; returns the number evicted.
+    pub(crate) fn insert_span(&mut self, span: RetainedSpan, capacity: usize) -> u64 {
+        self.note_clock(&span.read_clock);
+        self.note_clock(&span.write_clock);
+        self.spans.insert(span.age(), span);
+        let mut evicted = 0;
+        while self.spans.len() > capacity {
+            if let Some((_, gone)) = self.spans.pop_first() {
+                self.forget_clocks(&gone);
+                evicted += 1;
+            }
+        }
+        evicted
     }
+
+    /// Drops every access and span with a timestamp before `timestamp_ns`; returns the ids of
+    /// the accesses dropped.
+    pub(crate) fn evict_older_than(&mut self, timestamp_ns: i64) -> Vec<Uuid> {
+        let old: Vec<Age> = self
+            .entries
+            .range(..(timestamp_ns, Uuid::nil()))
+            .map(|(age, _)| *age)
+            .collect();
+        let gone = old
+            .iter()
+            .filter_map(|age| self.remove_entry(age))
+            .collect();
+        while let Some(entry) = self.spans.first_entry() {
+            if entry.key().0 >= timestamp_ns {
+                break;
+            }
+            let span = entry.remove();
+            self.forget_clocks(&span);
+        }
+        gone
+    }
+
+    /// Drops every access and span of `trace_id`; returns the ids of the accesses dropped.
+    pub(crate) fn forget_trace(&mut self, trace_id: Uuid) -> Vec<Uuid> {
+        let of_trace: Vec<Age> = self
+            .entries
+            .iter()
+            .filter(|(_, kept)| kept.access.trace_id == trace_id)
+            .map(|(age, _)| *age)
+            .collect();
+        let gone = of_trace
+            .iter()
+            .filter_map(|age| self.remove_entry(age))
+            .collect();
+        let spans: Vec<Age> = self
+            .spans
+            .iter()
+            .filter(|(_, span)| span.write.trace_id == trace_id)
+            .map(|(age, _)| *age)
+            .collect();
+        for age in spans {
+            if let Some(span) = self.spans.remove(&age) {
+                self.forget_clocks(&span);
+            }
+        }
+        gone
+    }
+
+    fn note_clock(&mut self, clock: &VectorClock) {
+        if clock.is_empty() {
+            self.unclocked += 1;
+        } else {
+            self.summary.join(clock);
+        }
+    }
+
+    /// Write event ids of the spans dropped since the last call.
+    pub(crate) fn take_dropped_spans(&mut self) -> Vec<Uuid> {
+        std::mem::take(&mut self.dropped_spans)
+    }
+
+    fn forget_clocks(&mut self, span: &RetainedSpan) {
+        self.dropped_spans.push(span.write.event_id);
+        for clock in [&span.read_clock, &span.write_clock] {
+            if clock.is_empty() {
+                self.unclocked = self.unclocked.saturating_sub(1);
+            }
+        }
+    }
+
+    /// Removes one entry from every index; its event id, if it was there.
+    fn remove_entry(&mut self, age: &Age) -> Option<Uuid> {
+        let gone = self.entries.remove(age)?;
+        if gone.clock.is_empty() {
+            self.unclocked = self.unclocked.saturating_sub(1);
+        }
+        self.ids.remove(&gone.access.event_id);
+        let key = domination_key(&gone.access, &gone.locks);
+        if let Some(group) = self.groups.get_mut(&key) {
+            group.retain(|a| a != age);
+            if group.is_empty() {
+                self.groups.remove(&key);
+            }
+        }
+        if self.entries.is_empty() && self.spans.is_empty() && self.unclocked == 0 {
+            // Nothing left to compare with: start the summary afresh.
+            self.summary = VectorClock::new();
+        }
+        Some(gone.access.event_id)
+    }
+}
+
+/// Hash of everything [`dominates`] requires to be equal, to find domination candidates.
+fn domination_key(access: &Access, locks: &[HeldLock]) -> u64 {
+    let mut hasher = DefaultHasher::new();
+    (
+        access.trace_id,
+        access.trace_start_ns,
+        access.trace_end_ns,
+        &access.actor,
+        &access.location,
+        access.access_type,
+        locks,
+    )
+        .hash(&mut hasher);
+    hasher.finish()
 }
 
 #[cfg(test)]
@@ -206,13 +418,13 @@ mod tests {
     fn insert_drops_dominated_and_refuses_dominated_newcomers() {
         let mut accesses = VariableAccesses::default();
         assert!(accesses
-            .insert(retained(1, 10, &[("a", 1)]), 10)
+            .insert(retained(1, 10, &[("a", 1)]), 10, false)
             .removed
             .is_empty());
-        let outcome = accesses.insert(retained(3, 30, &[("a", 3)]), 10);
+        let outcome = accesses.insert(retained(3, 30, &[("a", 3)]), 10, false);
         assert_eq!(outcome.removed, vec![id(1)]);
         // Arrives late, already dominated by the retained id 3.
-        let outcome = accesses.insert(retained(2, 20, &[("a", 2)]), 10);
+        let outcome = accesses.insert(retained(2, 20, &[("a", 2)]), 10, false);
         assert_eq!(outcome.removed, vec![id(2)]);
         assert_eq!(accesses.len(), 1);
         assert!(accesses.contains(id(3)));
@@ -221,9 +433,9 @@ mod tests {
     #[test]
     fn capacity_evicts_the_oldest() {
         let mut accesses = VariableAccesses::default();
-        accesses.insert(retained(1, 30, &[("x", 1)]), 2);
-        accesses.insert(retained(2, 10, &[("y", 1)]), 2);
-        let outcome = accesses.insert(retained(3, 20, &[("z", 1)]), 2);
+        accesses.insert(retained(1, 30, &[("x", 1)]), 2, false);
+        accesses.insert(retained(2, 10, &[("y", 1)]), 2, false);
+        let outcome = accesses.insert(retained(3, 20, &[("z", 1)]), 2, false);
         assert_eq!(outcome.removed, vec![id(2)]);
         assert_eq!(outcome.capacity_evictions, 1);
         let ages: Vec<i64> = accesses.iter().map(|r| r.access.timestamp_ns).collect();
@@ -234,7 +446,7 @@ mod tests {
     fn evict_older_than_cuts_by_timestamp() {
         let mut accesses = VariableAccesses::default();
         for (n, ts) in [(1, 10), (2, 20), (3, 30)] {
-            accesses.insert(retained(n, ts, &[(format!("c{n}").as_str(), 1)]), 10);
+            accesses.insert(retained(n, ts, &[(format!("c{n}").as_str(), 1)]), 10, false);
         }
         assert_eq!(accesses.evict_older_than(30), vec![id(1), id(2)]);
         assert_eq!(accesses.len(), 1);

@@ -9,6 +9,7 @@ use std::collections::{HashMap, HashSet};
 use raceway_schemas::{ActorId, Event, EventKind, HeldLock, LockMode};
 use uuid::Uuid;
 
+use super::atomics::Atomics;
 use crate::locksets::{HeldLocks, LockStep};
 
 /// What the sweep found: edges between positions, the actor of every position and lock sets.
@@ -53,6 +54,7 @@ pub(super) fn collect(events: &[Event], sorted: &[usize]) -> Evidence {
     let mut actor_numbers: HashMap<(Uuid, ActorId), usize> = HashMap::new();
     let mut actor_states: Vec<ActorState> = Vec::new();
     let mut lock_states: HashMap<String, LockState> = HashMap::new();
+    let mut atomics = Atomics::default();
     // Latest position so far carrying each distributed_span_id.
     let mut latest_in_span: HashMap<&str, usize> = HashMap::new();
     // First position of every event id (duplicates keep the first).
@@ -140,6 +142,7 @@ pub(super) fn collect(events: &[Event], sorted: &[usize]) -> Evidence {
             }
             _ => {}
         }
+        atomics.step(event, position, actor, &mut evidence.edges);
         evidence.locks.push(state.locks.snapshot());
     }
     evidence

@@ -26,6 +26,17 @@
 //!    latest shared release of every other actor since the previous exclusive acquire. Two
 //!    shared holds (RwLock read locks) do not order each other: readers can overlap, so ordering
 //!    them would hide a race between two writers that hold only a read lock.
+//! 5. **Atomics**: an atomic load reads from the latest earlier store of the same value to the
+//!    same variable; when the store releases and the load acquires (by their orderings, or by
+//!    fences of their actors), the release point precedes the acquire point. Orderings come from
+//!    the `raceway.ordering` tag, `SeqCst` when absent: see the `atomics` submodule.
+//!
+//! Spawn and await, HTTP and Kafka are ordered in derived traces only through rules 2 and 3, as
+//! the existing SDKs record them: a spawned task's first event names the spawning event as its
+//! parent, an await event may name the awaited task's last event as its parent, and a callee's
+//! (or consumer's) first event carries the caller's (or producer's) span as `upstream_span_id`.
+//! Nothing else is inferred (no matching of task ids or message offsets), so a derived clock
+//! never orders what the recorded links do not.
 //!
 //! Edges that close a cycle (only a parent link contradicting time and other evidence can) are
 //! dropped: inside each strongly connected component, edges pointing backwards in the numbering
@@ -39,16 +50,16 @@
 //! ones); for trusted clocks it sorts by (sum of counters, number), which respects the clocks
 //! because `a` happening before `b` makes `a`'s sum strictly smaller.
 //!
-//! Not derived yet (later work): atomics reads-from, spawn/await between tasks, message
-//! send/receive, and the HTTP response edge back to the caller.
-//!
 //! # Lock sets
 //!
 //! Rebuilt for every event, trusted or not (the SDKs send none), per actor in program order by
 //! the `locksets` module; the lock set of an acquire includes the lock it took, that of a release
 //! excludes the lock it gave back.
 
+mod atomics;
 mod edges;
+
+pub use atomics::{access_ordering, ORDERING_TAG};
 
 use std::sync::Arc;
 
@@ -81,11 +92,7 @@ pub struct TraceCausality {
 /// any order. See the module doc for the rules. Never panics, whatever the links say.
 pub fn trace_causality(events: &[Event]) -> TraceCausality {
     let n = events.len();
-    let mut sorted: Vec<usize> = (0..n).collect();
-    sorted.sort_by(|&a, &b| {
-        let (ea, eb) = (&events[a], &events[b]);
-        (ea.timestamp_ns, ea.id, a).cmp(&(eb.timestamp_ns, eb.id, b))
-    });
+    let sorted = program_order(events);
     let evidence = edges::collect(events, &sorted);
     let trusted = n > 0 && events.iter().all(Event::has_trusted_clock);
 
@@ -105,6 +112,17 @@ pub fn trace_causality(events: &[Event]) -> TraceCausality {
         per_event,
         causal_order: order.into_iter().map(|position| sorted[position]).collect(),
     }
+}
+
+/// Input indices sorted by (timestamp, id, index): the numbering every per-trace rule walks, so
+/// that program order and "latest earlier" never depend on arrival order.
+pub(crate) fn program_order(events: &[Event]) -> Vec<usize> {
+    let mut sorted: Vec<usize> = (0..events.len()).collect();
+    sorted.sort_by(|&a, &b| {
+        let (ea, eb) = (&events[a], &events[b]);
+        (ea.timestamp_ns, ea.id, a).cmp(&(eb.timestamp_ns, eb.id, b))
+    });
+    sorted
 }
 
 /// Trusted trace: the clocks as sent, ordered by (sum of counters, position).

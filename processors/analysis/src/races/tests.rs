@@ -1,4 +1,4 @@
-use raceway_schemas::{AccessType, LockMode};
+use raceway_schemas::{AccessType, LockMode, UpdateRead, UpdateSpan};
 
 use super::*;
 use crate::testing::{access, held, id};
@@ -254,4 +254,100 @@ fn age_eviction_drops_old_accesses_and_refuses_late_ones() {
     assert_eq!(detector.evict_expired(21 + window), vec![id(2)]);
     assert_eq!(detector.retained_len(), 0);
     assert_eq!(detector.evictions(), 0);
+}
+
+fn span_of(read_clock: &[(&str, u64)], write: Access) -> UpdateSpan {
+    UpdateSpan {
+        read: UpdateRead {
+            event_id: id(900),
+            timestamp_ns: write.timestamp_ns - 1,
+            location: "read.rs:1".into(),
+            value: "100".into(),
+            clock: read_clock
+                .iter()
+                .map(|(c, n)| (c.to_string(), *n))
+                .collect(),
+        },
+        write,
+        held_throughout: Vec::new(),
+    }
+}
+
+#[test]
+fn lost_updates_are_found_in_both_arrival_orders() {
+    let rmw = access(2, "a", 30, Write, &[("a", 2)]);
+    let span = span_of(&[("a", 1)], rmw.clone());
+    let other = lone(3, "b", 20, Write);
+    for span_first in [true, false] {
+        let mut detector = RaceDetector::default();
+        let mut found = Vec::new();
+        if span_first {
+            found.extend(detector.observe_update(span.clone()).pairs);
+            found.extend(detector.observe(other.clone()).pairs);
+        } else {
+            found.extend(detector.observe(other.clone()).pairs);
+            found.extend(detector.observe_update(span.clone()).pairs);
+        }
+        let lost: Vec<&RacePair> = found
+            .iter()
+            .filter(|p| p.kind == FindingKind::LostUpdate)
+            .collect();
+        assert_eq!(lost.len(), 1, "span first: {span_first}");
+        assert_eq!(
+            (lost[0].first.event_id, lost[0].second.event_id),
+            (id(3), id(2))
+        );
+        let update = lost[0].update.as_ref().unwrap();
+        assert_eq!(
+            (update.write_event_id, update.read.event_id),
+            (id(2), id(900))
+        );
+        assert!(
+            detector.observe_update(span.clone()).pairs.is_empty(),
+            "redelivery"
+        );
+    }
+}
+
+#[test]
+fn fast_path_skips_the_scan_and_agrees_with_it() {
+    let mut detector = RaceDetector::default();
+    // Nothing retained yet: trivially after everything.
+    detector.observe(access(1, "a", 10, Write, &[("a", 1)]));
+    let ordered = detector.observe(access(2, "b", 20, Write, &[("a", 1), ("b", 1)]));
+    assert!(ordered.pairs.is_empty());
+    assert_eq!(detector.fast_path_hits(), 2);
+    // Concurrent with the second access: the scan runs and finds the race.
+    let racy = detector.observe(access(3, "c", 30, Write, &[("a", 1), ("c", 1)]));
+    assert_eq!(racy.pairs.len(), 1);
+    assert_eq!(detector.fast_path_hits(), 2);
+    // An unclocked access disables the fast path while it is retained.
+    detector.observe(access(4, "d", 40, Read, &[]));
+    detector.observe(access(
+        5,
+        "e",
+        50,
+        Read,
+        &[("a", 9), ("b", 9), ("c", 9), ("e", 1)],
+    ));
+    assert_eq!(detector.fast_path_hits(), 2);
+}
+
+#[test]
+fn forgetting_a_trace_drops_its_accesses_and_spans() {
+    let mut detector = RaceDetector::default();
+    let mut mine = in_trace(lone(1, "a", 10, Write), 100, 0, 1_000);
+    mine.variable = "x".into();
+    detector.observe(mine.clone());
+    let mut rmw = in_trace(access(2, "a", 30, Write, &[("a", 2)]), 100, 0, 1_000);
+    rmw.variable = "x".into();
+    detector.observe_update(span_of(&[("a", 1)], rmw));
+    detector.observe(in_trace(lone(3, "b", 20, Read), 200, 0, 1_000));
+    assert_eq!(detector.retained_len(), 3);
+    assert_eq!(detector.forget_trace(id(100)), vec![id(1)]);
+    assert_eq!(detector.take_evicted_spans(), vec![id(2)]);
+    assert_eq!(detector.retained_len(), 1);
+    // Fed again after re-analysis: compared afresh.
+    mine.variable = "balance".into();
+    assert_eq!(detector.observe(mine).pairs.len(), 1);
 }

@@ -1,0 +1,195 @@
+//! Lock-order edges of one trace: "actor X acquired lock B while holding lock A", with what the
+//! race stage needs to judge an inversion without the rest of the trace.
+//!
+//! Per actor, in program order (the trace's (timestamp, id) numbering), lock holds are replayed
+//! with the `locksets` rules (re-entrant acquires are not new holds). Each new hold of B emits
+//! one edge per other lock A held at that moment, with:
+//!
+//! - `held` and `acquired`: the two acquire events with their final clocks;
+//! - `start_clock`: what X knew just before it acquired A: the clock of X's previous event, or
+//!   for a first event the clock of its parent event (the spawn), else empty. Neither includes the
+//!   hand-over of A itself, so a section counts as ordered after another only through something
+//!   that happened before X went for A;
+//! - `guards`: the locks X took before A and still held when it took B, i.e. held through the
+//!   whole nested section.
+
+use std::collections::HashMap;
+
+use raceway_schemas::{ActorId, Event, EventKind, LockAcquisition, LockOrderEdge};
+use uuid::Uuid;
+
+use crate::accesses::trace_span;
+use crate::causality::{program_order, trace_causality, TraceCausality};
+use crate::locksets::{HeldLocks, LockStep};
+
+/// The lock-order edges of one trace (events in any order), in program order of the inner
+/// acquisitions.
+pub fn lock_order_edges(events: &[Event]) -> Vec<LockOrderEdge> {
+    lock_order_edges_with(events, &trace_causality(events))
+}
+
+/// One open hold: its acquisition and the clock before it.
+struct Open {
+    acquisition: LockAcquisition,
+    start_clock: Vec<(String, u64)>,
+}
+
+#[derive(Default)]
+struct ActorState {
+    locks: HeldLocks,
+    open: HashMap<String, Open>,
+    previous: Option<usize>,
+}
+
+/// Like [`lock_order_edges`], reusing a [`TraceCausality`] already computed for the events.
+pub fn lock_order_edges_with(events: &[Event], causality: &TraceCausality) -> Vec<LockOrderEdge> {
+    let Some((trace_start_ns, trace_end_ns)) = trace_span(events) else {
+        return Vec::new();
+    };
+    let index_of: HashMap<Uuid, usize> =
+        events.iter().enumerate().map(|(i, e)| (e.id, i)).collect();
+    let clock_at = |index: usize| {
+        causality
+            .per_event
+            .get(index)
+            .map(|facts| facts.clock.to_pairs())
+            .unwrap_or_default()
+    };
+    let mut actors: HashMap<(Uuid, ActorId), ActorState> = HashMap::new();
+    let mut edges = Vec::new();
+    for index in program_order(events) {
+        let event = &events[index];
+        let state = actors.entry((event.trace_id, event.actor())).or_default();
+        match &event.kind {
+            EventKind::LockAcquire(lock) => {
+                let before = state.locks.holds();
+                if let LockStep::Acquired(mode) = state.locks.acquire(lock) {
+                    let acquisition = LockAcquisition {
+                        event_id: event.id,
+                        lock_id: lock.lock_id.clone(),
+                        mode,
+                        location: lock.location.clone(),
+                        timestamp_ns: event.timestamp_ns,
+                        clock: clock_at(index),
+                    };
+                    for hold in before.iter().filter(|h| h.lock.lock_id != lock.lock_id) {
+                        let Some(open) = state.open.get(&hold.lock.lock_id) else {
+                            continue;
+                        };
+                        let guards = before
+                            .iter()
+                            .filter(|g| g.number < hold.number && g.lock.lock_id != lock.lock_id)
+                            .map(|g| g.lock.clone())
+                            .collect();
+                        edges.push(LockOrderEdge {
+                            trace_id: event.trace_id,
+                            environment: event.metadata.environment.clone(),
+                            actor: event.actor(),
+                            held: open.acquisition.clone(),
+                            acquired: acquisition.clone(),
+                            start_clock: open.start_clock.clone(),
+                            guards,
+                            trusted_clock: causality.trusted,
+                            trace_start_ns,
+                            trace_end_ns,
+                        });
+                    }
+                    let start_clock = match state.previous {
+                        Some(previous) => clock_at(previous),
+                        None => event
+                            .parent_id
+                            .and_then(|parent| index_of.get(&parent))
+                            .filter(|&&parent| parent != index)
+                            .map(|&parent| clock_at(parent))
+                            .unwrap_or_default(),
+                    };
+                    state.open.insert(
+                        lock.lock_id.clone(),
+                        Open {
+                            acquisition,
+                            start_clock,
+                        },
+                    );
+                }
+            }
+            EventKind::LockRelease(lock) => {
+                if let LockStep::Released(_) = state.locks.release(lock) {
+                    state.open.remove(&lock.lock_id);
+                }
+            }
+            _ => {}
+        }
+        state.previous = Some(index);
+    }
+    edges
+}
+
+#[cfg(test)]
+mod tests {
+    use raceway_schemas::LockMode;
+
+    use super::*;
+    use crate::testing::{acquire, call, event, held, id, release};
+
+    use LockMode::Exclusive;
+
+    #[test]
+    fn nested_acquisitions_give_one_edge_per_held_lock() {
+        let events = vec![
+            event(1, "x", 10, call()),
+            event(2, "x", 20, acquire("g", Exclusive)),
+            event(3, "x", 30, acquire("a", Exclusive)),
+            event(4, "x", 40, acquire("b", Exclusive)),
+            event(5, "x", 50, acquire("b", Exclusive)),
+            event(6, "x", 60, release("b", Exclusive)),
+            event(7, "x", 70, release("b", Exclusive)),
+            event(8, "x", 80, release("a", Exclusive)),
+            event(9, "x", 90, release("g", Exclusive)),
+        ];
+        let edges = lock_order_edges(&events);
+        let pairs: Vec<(&str, &str)> = edges
+            .iter()
+            .map(|e| (e.held.lock_id.as_str(), e.acquired.lock_id.as_str()))
+            .collect();
+        assert_eq!(pairs, vec![("g", "a"), ("a", "b"), ("g", "b")]);
+        let a_b = &edges[1];
+        assert_eq!(a_b.held.event_id, id(3));
+        assert_eq!(a_b.acquired.event_id, id(4));
+        assert_eq!(a_b.guards, vec![held("g", Exclusive)]);
+        assert!(edges[0].guards.is_empty());
+        assert_eq!((a_b.trace_start_ns, a_b.trace_end_ns), (10, 90));
+        // Started after the call and the acquisition of g: the clock of event 2.
+        let before_a = &causality_clock(&events, 2);
+        assert_eq!(&a_b.start_clock, before_a);
+    }
+
+    fn causality_clock(events: &[Event], n: u128) -> Vec<(String, u64)> {
+        let causality = trace_causality(events);
+        let index = events.iter().position(|e| e.id == id(n)).unwrap();
+        causality.per_event[index].clock.to_pairs()
+    }
+
+    #[test]
+    fn a_first_event_starts_from_its_parent() {
+        let mut child = event(2, "x", 20, acquire("a", Exclusive));
+        child.parent_id = Some(id(1));
+        let events = vec![
+            event(1, "main", 10, call()),
+            child,
+            event(3, "x", 30, acquire("b", Exclusive)),
+        ];
+        let edges = lock_order_edges(&events);
+        assert_eq!(edges.len(), 1);
+        assert_eq!(edges[0].start_clock, causality_clock(&events, 1));
+    }
+
+    #[test]
+    fn released_locks_give_no_edges() {
+        let events = vec![
+            event(1, "x", 10, acquire("a", Exclusive)),
+            event(2, "x", 20, release("a", Exclusive)),
+            event(3, "x", 30, acquire("b", Exclusive)),
+        ];
+        assert!(lock_order_edges(&events).is_empty());
+    }
+}

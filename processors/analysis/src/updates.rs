@@ -1,0 +1,201 @@
+//! Read-modify-writes of one trace, for the lost-update check of the race stage
+//! ([`crate::lost_updates`]).
+//!
+//! # Pairing rule
+//!
+//! Per actor and variable, in the actor's program order (the trace's (timestamp, id) numbering,
+//! which is what derived clocks use and what trusted clocks agree with for one actor):
+//!
+//! - a read (`Read` or `AtomicRead`) becomes the actor's *pending read* of the variable, replacing
+//!   an earlier one: a write is computed from the freshest value the actor saw;
+//! - a write (`Write` or `AtomicWrite`) with a pending read completes it: one [`UpdateSpan`]
+//!   (read, write), and the pending read is consumed, so that a second write is not paired with
+//!   a read the first write already "used";
+//! - an `AtomicRMW` is a read-modify-write that cannot lose an update by itself: it only consumes
+//!   the pending read.
+//!
+//! `held_throughout` lists the locks held at the read and still held at the write *in the same
+//! hold* (not released and taken again in between): the locks that make the read and the write
+//! one critical section. Taking a lock once for the read and once for the write (the "locked
+//! separately" bug) leaves it out.
+//!
+//! Why here and not in the race stage: the pairing depends on the actor's whole program order and
+//! lock history, which only the trace stage has; in the race stage it would depend on which of
+//! the actor's accesses had arrived yet.
+
+use std::collections::HashMap;
+
+use raceway_schemas::{AccessType, ActorId, Event, EventKind, UpdateRead, UpdateSpan};
+use uuid::Uuid;
+
+use crate::accesses::{access_at, trace_span};
+use crate::causality::{program_order, trace_causality, TraceCausality};
+use crate::locksets::{HeldLocks, Hold};
+
+/// The read-modify-writes of one trace (events in any order), sorted by the write's
+/// (timestamp, event id).
+pub fn trace_update_spans(events: &[Event]) -> Vec<UpdateSpan> {
+    update_spans_with(events, &trace_causality(events))
+}
+
+/// (trace, actor, environment, variable): whose pending read, of what.
+type PendingKey<'a> = (Uuid, ActorId, &'a str, &'a str);
+
+/// Like [`trace_update_spans`], reusing a [`TraceCausality`] already computed for the events.
+pub fn update_spans_with(events: &[Event], causality: &TraceCausality) -> Vec<UpdateSpan> {
+    let Some(span) = trace_span(events) else {
+        return Vec::new();
+    };
+    let mut locks: HashMap<(Uuid, ActorId), HeldLocks> = HashMap::new();
+    let mut pending: HashMap<PendingKey, (usize, Vec<Hold>)> = HashMap::new();
+    let mut spans = Vec::new();
+    for index in program_order(events) {
+        let event = &events[index];
+        let actor_locks = locks.entry((event.trace_id, event.actor())).or_default();
+        let change = match &event.kind {
+            EventKind::LockAcquire(lock) => {
+                actor_locks.acquire(lock);
+                continue;
+            }
+            EventKind::LockRelease(lock) => {
+                actor_locks.release(lock);
+                continue;
+            }
+            EventKind::StateChange(change) => change,
+            _ => continue,
+        };
+        let key = (
+            event.trace_id,
+            event.actor(),
+            event.metadata.environment.as_str(),
+            change.variable.as_str(),
+        );
+        match change.access_type {
+            AccessType::Read | AccessType::AtomicRead => {
+                pending.insert(key, (index, actor_locks.holds()));
+            }
+            AccessType::AtomicRMW => {
+                pending.remove(&key);
+            }
+            AccessType::Write | AccessType::AtomicWrite => {
+                let Some((read_index, read_holds)) = pending.remove(&key) else {
+                    continue;
+                };
+                let now = actor_locks.holds();
+                let held_throughout = read_holds
+                    .into_iter()
+                    .filter(|hold| now.contains(hold))
+                    .map(|hold| hold.lock)
+                    .collect();
+                let read_event = &events[read_index];
+                let (Some(write), Some(read_facts)) = (
+                    access_at(events, causality, index, span),
+                    causality.per_event.get(read_index),
+                ) else {
+                    continue;
+                };
+                spans.push(UpdateSpan {
+                    read: UpdateRead {
+                        event_id: read_event.id,
+                        timestamp_ns: read_event.timestamp_ns,
+                        location: read_event
+                            .state_change()
+                            .map(|c| c.location.clone())
+                            .unwrap_or_default(),
+                        value: read_event
+                            .state_change()
+                            .map(|c| c.new_value.clone())
+                            .unwrap_or_default(),
+                        clock: read_facts.clock.to_pairs(),
+                    },
+                    write,
+                    held_throughout,
+                });
+            }
+        }
+    }
+    spans.sort_by_key(|s| (s.write.timestamp_ns, s.write.event_id));
+    spans
+}
+
+#[cfg(test)]
+mod tests {
+    use raceway_schemas::LockMode;
+
+    use super::*;
+    use crate::testing::{access_kind, acquire, event, held, id, release, write};
+
+    fn read(variable: &str, location: &str) -> EventKind {
+        access_kind(variable, location, AccessType::Read)
+    }
+
+    #[test]
+    fn a_write_completes_the_latest_read_once() {
+        let events = vec![
+            event(1, "a", 10, read("x", "r1")),
+            event(2, "a", 20, read("x", "r2")),
+            event(3, "a", 30, write("x", "w1")),
+            event(4, "a", 40, write("x", "w2")),
+            event(5, "b", 50, write("x", "other")),
+            event(6, "a", 60, read("y", "ry")),
+            event(7, "a", 70, write("x", "w3")),
+        ];
+        let spans = trace_update_spans(&events);
+        assert_eq!(spans.len(), 1);
+        assert_eq!(spans[0].read.event_id, id(2));
+        assert_eq!(spans[0].read.location, "r2");
+        assert_eq!(spans[0].write.event_id, id(3));
+        assert!(spans[0].held_throughout.is_empty());
+    }
+
+    #[test]
+    fn an_atomic_update_consumes_the_pending_read() {
+        let events = vec![
+            event(1, "a", 10, access_kind("x", "r", AccessType::AtomicRead)),
+            event(2, "a", 20, access_kind("x", "rmw", AccessType::AtomicRMW)),
+            event(3, "a", 30, access_kind("x", "w", AccessType::AtomicWrite)),
+        ];
+        assert!(trace_update_spans(&events).is_empty());
+    }
+
+    #[test]
+    fn only_an_uninterrupted_hold_is_held_throughout() {
+        let events = vec![
+            event(1, "a", 10, acquire("outer", LockMode::Exclusive)),
+            event(2, "a", 11, acquire("m", LockMode::Exclusive)),
+            event(3, "a", 12, read("x", "r")),
+            event(4, "a", 13, release("m", LockMode::Exclusive)),
+            event(5, "a", 14, acquire("m", LockMode::Exclusive)),
+            event(6, "a", 15, write("x", "w")),
+            event(7, "a", 16, release("m", LockMode::Exclusive)),
+            event(8, "a", 17, release("outer", LockMode::Exclusive)),
+        ];
+        let spans = trace_update_spans(&events);
+        assert_eq!(spans.len(), 1);
+        assert_eq!(
+            spans[0].held_throughout,
+            vec![held("outer", LockMode::Exclusive)]
+        );
+        assert_eq!(
+            spans[0].write.locks,
+            vec![
+                held("m", LockMode::Exclusive),
+                held("outer", LockMode::Exclusive)
+            ]
+        );
+    }
+
+    #[test]
+    fn input_order_does_not_matter() {
+        let mut events = vec![
+            event(1, "a", 10, read("x", "r")),
+            event(2, "a", 20, write("x", "w")),
+            event(3, "b", 15, read("x", "r")),
+            event(4, "b", 25, write("x", "w")),
+        ];
+        let reference = trace_update_spans(&events);
+        assert_eq!(reference.len(), 2);
+        events.reverse();
+        assert_eq!(trace_update_spans(&events), reference);
+    }
+}

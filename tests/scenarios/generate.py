@@ -1,0 +1,595 @@
+#!/usr/bin/env python3
+"""Generates the labeled race scenarios of this folder (DataRaceBench style).
+
+Each pattern is one small program, written once below as steps of actors in the order they ran,
+and emitted twice: with clocks from our SDK (trusted: every event tagged raceway.clock=actor-v1,
+one component "{service}#{instance}/{actor}" per actor, joined at every synchronisation the SDK
+sees) and without (derived: empty vectors or one counter per service instance, as the existing
+SDKs send, with parent_id chains and span ids as they record them). Every pattern has a racy
+(-yes) and a safely synchronised (-no) variant. The labels (`expected`) are written by hand here,
+from the race semantics of DESIGN.md, never computed by the analysis under test.
+
+Run from the repository root: python3 tests/scenarios/generate.py  (rewrites NNN-*.json)
+"""
+
+import glob
+import json
+import os
+import uuid
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+NS = uuid.UUID("6d2b1c1e-3b9a-4f0e-9a7c-2f1e8d5b4a30")
+BASE_NS = 1_704_110_400_000_000_000  # 2024-01-01T12:00:00Z
+MS = 1_000_000
+REL = {"Release", "AcqRel", "SeqCst"}
+ACQ = {"Acquire", "AcqRel", "SeqCst"}
+
+
+def rfc3339(ns):
+    secs, frac = divmod(ns, 1_000_000_000)
+    days, rem = divmod(secs - 1_704_110_400 + 12 * 3600, 86400)
+    hh, rem = divmod(rem, 3600)
+    mm, ss = divmod(rem, 60)
+    return f"2024-01-{1 + days:02d}T{hh:02d}:{mm:02d}:{ss:02d}.{frac:09d}Z"
+
+
+def join(a, b):
+    out = dict(a)
+    for k, v in b.items():
+        out[k] = max(out.get(k, 0), v)
+    return out
+
+
+class Actor:
+    def __init__(self, prog, service, thread, trace, instance="1"):
+        self.prog, self.service, self.thread, self.trace = prog, service, thread, trace
+        self.instance = instance
+        self.clock = {}
+        self.last = None  # id of the actor's previous event
+        self.first_parent = None  # parent of the actor's first event (its spawn)
+        self.span = uuid.uuid5(NS, f"{prog.name}/{service}/{thread}/{trace}").hex[:16]
+        self.upstream = None
+
+    @property
+    def component(self):
+        return f"{self.service}#{self.instance}/{self.thread}-{self.trace}"
+
+
+class Prog:
+    def __init__(self, name):
+        self.name = name
+        self.time = 0
+        self.events = []  # (actor, kind, payload, clock, parent, tags)
+        self.locks = {}  # lock -> (exclusive release clock, joined shared release clocks)
+        self.stores = {}  # (variable, value) -> release clock or None
+        self.fences = {}  # actor -> clock at its latest release fence
+        self.pending = {}  # actor -> clocks read by relaxed loads, for the next acquire fence
+        self.instance_counters = {}
+
+    def actor(self, service, thread, trace="t1"):
+        return Actor(self, service, thread, trace)
+
+    def gap(self, seconds):
+        self.time += int(seconds * 1_000_000_000)
+
+    def emit(self, a, kind, payload, parent=None, tags=None, pre_join=None):
+        self.time += MS
+        if pre_join:
+            a.clock = join(a.clock, pre_join)
+        a.clock[a.component] = a.clock.get(a.component, 0) + 1
+        eid = str(uuid.uuid5(NS, f"{self.name}/{len(self.events)}"))
+        if parent is None:
+            parent = a.last if a.last is not None else a.first_parent
+        key = f"{a.service}#{a.instance}"
+        self.instance_counters[key] = self.instance_counters.get(key, 0) + 1
+        self.events.append(dict(
+            id=eid, actor=a, kind=kind, payload=payload, clock=dict(a.clock), parent=parent,
+            tags=tags or {}, time=self.time, instance_count=self.instance_counters[key],
+            upstream=a.upstream))
+        a.last = eid
+        return eid
+
+    # --- steps ---------------------------------------------------------------------------
+    def call(self, a, fn="handle"):
+        return self.emit(a, "FunctionCall", {"function_name": fn, "module": "app", "args": {},
+                                             "file": "app.py", "line": 1})
+
+    def spawn(self, parent, child):
+        eid = self.emit(parent, "AsyncSpawn", {"task_id": child.thread, "spawned_by": parent.thread,
+                                              "task_name": child.thread, "spawned_at": "app.py:5"})
+        child.clock = dict(parent.clock)
+        child.first_parent = eid
+
+    def join_task(self, parent, child):
+        # Derived: the await names the awaited task's last event as its parent.
+        self.emit(parent, "AsyncAwait", {"future_id": child.thread, "awaited_at": "app.py:9"},
+                  parent=child.last, pre_join=child.clock)
+
+    def access(self, a, var, loc, access_type, value, old=None, ordering=None):
+        tags = {"raceway.ordering": ordering} if ordering else {}
+        is_load = access_type in ("AtomicRead", "AtomicRMW")
+        read_value = old if access_type == "AtomicRMW" else value
+        joined = None
+        rf = self.stores.get((var, read_value)) if is_load else None
+        if rf is not None:
+            if (ordering or "SeqCst") in ACQ:
+                joined = rf
+            else:
+                self.pending.setdefault(a, []).append(rf)
+        self.emit(a, "StateChange", {"variable": var, "old_value": old, "new_value": value,
+                                     "location": loc, "access_type": access_type},
+                  tags=tags, pre_join=joined)
+        if access_type in ("Write", "AtomicWrite", "AtomicRMW"):
+            release = None
+            if access_type != "Write":
+                if (ordering or "SeqCst") in REL:
+                    release = dict(a.clock)
+                elif a in self.fences:
+                    release = self.fences[a]
+                if access_type == "AtomicRMW" and rf is not None:
+                    release = join(release or {}, rf)
+            self.stores[(var, value)] = release
+
+    def read(self, a, var, loc, value=1):
+        self.access(a, var, loc, "Read", value)
+
+    def write(self, a, var, loc, value=2, old=1):
+        self.access(a, var, loc, "Write", value, old)
+
+    def fence(self, a, ordering, loc="app.py:30"):
+        joined = {}
+        if ordering in ACQ:
+            for c in self.pending.pop(a, []):
+                joined = join(joined, c)
+        self.emit(a, "MemoryFence", {"ordering": ordering, "location": loc}, pre_join=joined)
+        if ordering in REL:
+            self.fences[a] = dict(a.clock)
+
+    def acquire(self, a, lock, loc, lock_type="Mutex"):
+        excl, shared = self.locks.get(lock, ({}, {}))
+        exclusive = not lock_type.endswith("Read")
+        joined = join(excl, shared) if exclusive else excl
+        self.emit(a, "LockAcquire", {"lock_id": lock, "lock_type": lock_type, "location": loc},
+                  pre_join=joined)
+
+    def release(self, a, lock, loc, lock_type="Mutex"):
+        self.emit(a, "LockRelease", {"lock_id": lock, "lock_type": lock_type, "location": loc})
+        excl, shared = self.locks.get(lock, ({}, {}))
+        if lock_type.endswith("Read"):
+            self.locks[lock] = (excl, join(shared, a.clock))
+        else:
+            self.locks[lock] = (dict(a.clock), {})
+
+    def http_request(self, caller, callee, url="/ledger"):
+        self.emit(caller, "HttpRequest", {"method": "POST", "url": url, "headers": {}, "body": None})
+        callee.upstream = caller.span
+        self.emit(callee, "HttpRequest", {"method": "POST", "url": url, "headers": {}, "body": None},
+                  pre_join=caller.clock)
+
+    def http_response(self, callee, caller):
+        # Derived: the caller records the response with the callee's last event as parent.
+        self.emit(caller, "HttpResponse", {"status": 200, "headers": {}, "body": None,
+                                           "duration_ms": 1}, parent=callee.last,
+                  pre_join=callee.clock)
+
+    def send(self, producer, consumer, topic="orders"):
+        self.emit(producer, "MessageSend", {"topic": topic, "partition": 0, "offset": 7,
+                                            "key": None, "location": "producer.py:3"})
+        consumer.upstream = producer.span
+        self.emit(consumer, "MessageReceive", {"topic": topic, "partition": 0, "offset": 7,
+                                               "key": None, "location": "consumer.py:3"},
+                  pre_join=producer.clock)
+
+    # --- output ----------------------------------------------------------------------------
+    def json_events(self, trusted, per_instance):
+        traces = {}
+        out = []
+        for e in self.events:
+            a = e["actor"]
+            trace = traces.setdefault(a.trace, str(uuid.uuid5(NS, f"{self.name}/trace/{a.trace}")))
+            tags = dict(e["tags"])
+            if trusted:
+                tags["raceway.clock"] = "actor-v1"
+                vector = sorted([k, v] for k, v in e["clock"].items())
+            elif per_instance:
+                vector = [[f"{a.service}#{a.instance}", e["instance_count"]]]
+            else:
+                vector = []
+            out.append({
+                "id": e["id"], "trace_id": trace, "parent_id": e["parent"],
+                "timestamp": rfc3339(BASE_NS + e["time"]),
+                "kind": {e["kind"]: e["payload"]},
+                "metadata": {
+                    "thread_id": f"{a.thread}-{a.trace}", "process_id": 1,
+                    "service_name": a.service, "environment": "scenarios", "tags": tags,
+                    "duration_ns": None, "instance_id": a.instance,
+                    "distributed_span_id": a.span, "upstream_span_id": a.upstream,
+                },
+                "causality_vector": vector, "lock_set": [],
+            })
+        return out
+
+
+PATTERNS = []
+
+
+def pattern(name):
+    def register(fn):
+        PATTERNS.append((name, fn))
+        return fn
+    return register
+
+
+def workers(p, *names, trace="t1", service="web"):
+    main = p.actor(service, "main", trace)
+    p.call(main)
+    ws = [p.actor(service, n, trace) for n in names]
+    for w in ws:
+        p.spawn(main, w)
+    return main, ws
+
+
+def race(var, a, b):
+    return {"kind": "data_race", "variable": var, "locations": sorted([a, b])}
+
+
+def lost(var, a, b):
+    return {"kind": "lost_update", "variable": var, "locations": sorted([a, b])}
+
+
+def inversion(lock_a, lock_b, a, b):
+    pair = " <-> ".join(sorted([lock_a, lock_b]))
+    return {"kind": "lock_order_inversion", "variable": pair, "locations": sorted([a, b])}
+
+
+@pattern("write-write")
+def _(p, racy):
+    _, (t1, t2) = workers(p, "w1", "w2")
+    if racy:
+        p.write(t1, "x", "ww.py:10"); p.write(t2, "x", "ww.py:20")
+        return [race("x", "ww.py:10", "ww.py:20")]
+    for t, loc in ((t1, "ww.py:10"), (t2, "ww.py:20")):
+        p.acquire(t, "m", "ww.py:9"); p.write(t, "x", loc); p.release(t, "m", "ww.py:11")
+    return []
+
+
+@pattern("read-write")
+def _(p, racy):
+    _, (t1, t2) = workers(p, "r", "w")
+    if racy:
+        p.read(t1, "x", "rw.py:10"); p.write(t2, "x", "rw.py:20")
+        return [race("x", "rw.py:10", "rw.py:20")]
+    p.acquire(t1, "m", "rw.py:9"); p.read(t1, "x", "rw.py:10"); p.release(t1, "m", "rw.py:11")
+    p.acquire(t2, "m", "rw.py:19"); p.write(t2, "x", "rw.py:20"); p.release(t2, "m", "rw.py:21")
+    return []
+
+
+@pattern("lock-released-early")
+def _(p, racy):
+    _, (t1, t2) = workers(p, "w1", "w2")
+    p.acquire(t1, "m", "early.py:9"); p.write(t1, "x", "early.py:10")
+    if not racy:
+        p.write(t1, "x", "early.py:12")
+    p.release(t1, "m", "early.py:13")
+    if racy:
+        p.acquire(t2, "m", "early.py:19"); p.write(t2, "x", "early.py:20")
+        p.write(t1, "x", "early.py:12")
+        p.release(t2, "m", "early.py:21")
+        return [race("x", "early.py:12", "early.py:20")]
+    p.acquire(t2, "m", "early.py:19"); p.write(t2, "x", "early.py:20"); p.release(t2, "m", "early.py:21")
+    return []
+
+
+@pattern("different-locks")
+def _(p, racy):
+    _, (t1, t2) = workers(p, "w1", "w2")
+    p.acquire(t1, "m1", "locks.py:9")
+    if not racy:
+        p.acquire(t1, "m2", "locks.py:10")
+    p.write(t1, "x", "locks.py:11")
+    if not racy:
+        p.release(t1, "m2", "locks.py:12")
+    p.release(t1, "m1", "locks.py:13")
+    p.acquire(t2, "m2", "locks.py:19"); p.write(t2, "x", "locks.py:20"); p.release(t2, "m2", "locks.py:21")
+    return [race("x", "locks.py:11", "locks.py:20")] if racy else []
+
+
+@pattern("rwlock-modes")
+def _(p, racy):
+    _, (t1, t2) = workers(p, "w1", "w2")
+    if racy:
+        # Both write under the read lock: a read lock does not keep writers apart.
+        for t, loc in ((t1, "rwl.py:10"), (t2, "rwl.py:20")):
+            p.acquire(t, "rw", "rwl.py:9", "RwLock::Read"); p.write(t, "x", loc)
+            p.release(t, "rw", "rwl.py:11", "RwLock::Read")
+        return [race("x", "rwl.py:10", "rwl.py:20")]
+    p.acquire(t1, "rw", "rwl.py:9", "RWLock-Write"); p.write(t1, "x", "rwl.py:10")
+    p.release(t1, "rw", "rwl.py:11", "RWLock-Write")
+    p.acquire(t2, "rw", "rwl.py:19", "RWLock-Read"); p.read(t2, "x", "rwl.py:20")
+    p.release(t2, "rw", "rwl.py:21", "RWLock-Read")
+    return []
+
+
+@pattern("atomic-vs-plain")
+def _(p, racy):
+    _, (t1, t2) = workers(p, "w1", "w2")
+    p.access(t1, "n", "atom.py:10", "AtomicWrite", 5, 0)
+    if racy:
+        p.write(t2, "n", "atom.py:20", 6, 5)
+        return [race("n", "atom.py:10", "atom.py:20")]
+    p.access(t2, "n", "atom.py:20", "AtomicRMW", 6, 5)
+    return []
+
+
+@pattern("release-acquire")
+def _(p, racy):
+    _, (t1, t2) = workers(p, "producer", "consumer")
+    store, load = ("Relaxed", "Relaxed") if racy else ("Release", "Acquire")
+    p.write(t1, "data", "mp.py:10", 42, 0)
+    p.access(t1, "ready", "mp.py:11", "AtomicWrite", 1, 0, store)
+    p.access(t2, "ready", "mp.py:20", "AtomicRead", 1, None, load)
+    p.read(t2, "data", "mp.py:21", 42)
+    return [race("data", "mp.py:10", "mp.py:21")] if racy else []
+
+
+@pattern("seqcst-default")
+def _(p, racy):
+    # Untagged atomics are SeqCst; the racy consumer saw the old flag, not the store.
+    _, (t1, t2) = workers(p, "producer", "consumer")
+    p.write(t1, "data", "sc.py:10", 42, 0)
+    p.access(t1, "ready", "sc.py:11", "AtomicWrite", 1, 0)
+    p.access(t2, "ready", "sc.py:20", "AtomicRead", 0 if racy else 1)
+    p.read(t2, "data", "sc.py:21", 42)
+    return [race("data", "sc.py:10", "sc.py:21")] if racy else []
+
+
+@pattern("fences")
+def _(p, racy):
+    _, (t1, t2) = workers(p, "producer", "consumer")
+    p.write(t1, "data", "fence.py:10", 42, 0)
+    if not racy:
+        p.fence(t1, "Release")
+    p.access(t1, "ready", "fence.py:12", "AtomicWrite", 1, 0, "Relaxed")
+    p.access(t2, "ready", "fence.py:20", "AtomicRead", 1, None, "Relaxed")
+    p.fence(t2, "Acquire")
+    p.read(t2, "data", "fence.py:22", 42)
+    return [race("data", "fence.py:10", "fence.py:22")] if racy else []
+
+
+@pattern("fork-join")
+def _(p, racy):
+    main = p.actor("web", "main")
+    child = p.actor("web", "child")
+    p.call(main)
+    if not racy:
+        p.write(main, "x", "fj.py:5")
+    p.spawn(main, child)
+    if racy:
+        p.write(main, "x", "fj.py:7")
+    p.call(child, "work"); p.write(child, "x", "fj.py:20")
+    p.join_task(main, child)
+    p.read(main, "x", "fj.py:9")
+    return [race("x", "fj.py:7", "fj.py:20")] if racy else []
+
+
+@pattern("await-before-spawn")
+def _(p, racy):
+    main = p.actor("web", "main")
+    t1, t2 = p.actor("web", "task1"), p.actor("web", "task2")
+    p.call(main)
+    p.spawn(main, t1)
+    if not racy:
+        p.call(t1, "work"); p.write(t1, "x", "aw.py:10"); p.join_task(main, t1)
+    p.spawn(main, t2)
+    if racy:
+        p.call(t1, "work"); p.write(t1, "x", "aw.py:10")
+    p.call(t2, "work"); p.write(t2, "x", "aw.py:20")
+    p.join_task(main, t2)
+    if racy:
+        p.join_task(main, t1)
+        return [race("x", "aw.py:10", "aw.py:20")]
+    return []
+
+
+@pattern("http-request")
+def _(p, racy):
+    api, ledger = p.actor("api", "req"), p.actor("ledger", "handler")
+    p.call(api)
+    if not racy:
+        p.write(api, "order:7.status", "api.py:10", "\"paid\"", "\"new\"")
+    p.http_request(api, ledger)
+    if racy:
+        p.write(api, "order:7.status", "api.py:10", "\"paid\"", "\"new\"")
+    p.read(ledger, "order:7.status", "ledger.py:20", "\"paid\"")
+    return [race("order:7.status", "api.py:10", "ledger.py:20")] if racy else []
+
+
+@pattern("http-response")
+def _(p, racy):
+    api, ledger = p.actor("api", "req"), p.actor("ledger", "handler")
+    p.call(api)
+    p.http_request(api, ledger)
+    if racy:
+        p.read(api, "order:7.total", "api.py:12", 0)
+    p.write(ledger, "order:7.total", "ledger.py:20", 30, 0)
+    p.http_response(ledger, api)
+    if not racy:
+        p.read(api, "order:7.total", "api.py:12", 30)
+    return [race("order:7.total", "api.py:12", "ledger.py:20")] if racy else []
+
+
+@pattern("kafka")
+def _(p, racy):
+    orders, billing = p.actor("orders", "producer"), p.actor("billing", "consumer")
+    p.call(orders)
+    if not racy:
+        p.write(orders, "invoice:9", "orders.py:10", 1, 0)
+    p.send(orders, billing)
+    if racy:
+        p.write(orders, "invoice:9", "orders.py:10", 1, 0)
+    p.write(billing, "invoice:9", "billing.py:20", 2, 1)
+    return [race("invoice:9", "billing.py:20", "orders.py:10")] if racy else []
+
+
+def bank_rmw(p, t, lock=None, split=False):
+    """Steps of one read-modify-write of the balance, as a list of callables."""
+    steps = []
+    if lock and not split:
+        steps.append(lambda: (p.acquire(t, lock, "bank.py:9"), p.read(t, "balance", "bank.py:10", 100)))
+        steps.append(lambda: (p.write(t, "balance", "bank.py:12", 150, 100), p.release(t, lock, "bank.py:13")))
+    elif lock:
+        steps.append(lambda: (p.acquire(t, lock, "bank.py:9"), p.read(t, "balance", "bank.py:10", 100),
+                              p.release(t, lock, "bank.py:11")))
+        steps.append(lambda: (p.acquire(t, lock, "bank.py:9"), p.write(t, "balance", "bank.py:12", 150, 100),
+                              p.release(t, lock, "bank.py:13")))
+    else:
+        steps.append(lambda: p.read(t, "balance", "bank.py:10", 100))
+        steps.append(lambda: p.write(t, "balance", "bank.py:12", 150, 100))
+    return steps
+
+
+BANK_ALL = [race("balance", "bank.py:12", "bank.py:12"), race("balance", "bank.py:10", "bank.py:12"),
+            lost("balance", "bank.py:12", "bank.py:12")]
+
+
+@pattern("lost-update")
+def _(p, racy):
+    _, (a, b) = workers(p, "alice", "bob")
+    sa, sb = bank_rmw(p, a, None if racy else "acct"), bank_rmw(p, b, None if racy else "acct")
+    order = [sa[0], sb[0], sa[1], sb[1]] if racy else [sa[0], sa[1], sb[0], sb[1]]
+    for step in order:
+        step()
+    return BANK_ALL if racy else []
+
+
+@pattern("lost-update-locked-separately")
+def _(p, racy):
+    _, (a, b) = workers(p, "alice", "bob")
+    sa, sb = bank_rmw(p, a, "acct", split=True), bank_rmw(p, b, "acct", split=True)
+    order = [sa[0], sb[0], sa[1], sb[1]] if racy else [sa[0], sa[1], sb[0], sb[1]]
+    for step in order:
+        step()
+    return [lost("balance", "bank.py:12", "bank.py:12")] if racy else []
+
+
+def two_requests(p, apart):
+    a = p.actor("bank", "req", "t1")
+    b = p.actor("bank", "req", "t2")
+    p.call(a, "transfer")
+    if apart:
+        p.gap(10)
+    p.call(b, "transfer")
+    return a, b
+
+
+@pattern("cross-trace-lost-update")
+def _(p, racy):
+    a, b = two_requests(p, apart=not racy)
+    sa, sb = bank_rmw(p, a), bank_rmw(p, b)
+    order = [sa[0], sb[0], sa[1], sb[1]] if racy else [sb[0], sb[1]]
+    if not racy:
+        # Trace 1 did its update 10 s before trace 2 even started.
+        p.time -= 10 * 1_000_000_000
+        sa[0](); sa[1]()
+        p.time += 10 * 1_000_000_000
+    for step in order:
+        step()
+    return BANK_ALL if racy else []
+
+
+@pattern("cross-trace-locked-separately")
+def _(p, racy):
+    a, b = two_requests(p, apart=False)
+    sa = bank_rmw(p, a, "account:alice", split=racy)
+    sb = bank_rmw(p, b, "account:alice", split=racy)
+    for step in ([sa[0], sb[0], sa[1], sb[1]] if racy else [sa[0], sa[1], sb[0], sb[1]]):
+        step()
+    return [lost("balance", "bank.py:12", "bank.py:12")] if racy else []
+
+
+@pattern("cross-trace-write-write")
+def _(p, racy):
+    a, b = two_requests(p, apart=not racy)
+    if not racy:
+        p.time -= 10 * 1_000_000_000
+    p.write(a, "config:limit", "admin.py:10", 5, 1)
+    if not racy:
+        p.time += 10 * 1_000_000_000
+    p.write(b, "config:limit", "admin.py:20", 7, 1)
+    return [race("config:limit", "admin.py:10", "admin.py:20")] if racy else []
+
+
+def nested(p, t, first, second, site, guard=None):
+    if guard:
+        p.acquire(t, guard, f"{site}:8")
+    p.acquire(t, first, f"{site}:9"); p.acquire(t, second, f"{site}:10")
+    p.release(t, second, f"{site}:11"); p.release(t, first, f"{site}:12")
+    if guard:
+        p.release(t, guard, f"{site}:13")
+
+
+@pattern("lock-order")
+def _(p, racy):
+    _, (t1, t2) = workers(p, "t1", "t2")
+    p.call(t1, "transfer"); p.call(t2, "refund")
+    guard = None if racy else "g"
+    nested(p, t1, "a", "b", "transfer.py", guard)
+    nested(p, t2, "b", "a", "refund.py", guard)
+    return [inversion("a", "b", "transfer.py:10", "refund.py:10")] if racy else []
+
+
+@pattern("lock-order-joined")
+def _(p, racy):
+    main = p.actor("web", "main")
+    t1, t2 = p.actor("web", "t1"), p.actor("web", "t2")
+    p.call(main)
+    p.spawn(main, t1)
+    if racy:
+        p.spawn(main, t2)
+    p.call(t1, "transfer"); nested(p, t1, "a", "b", "transfer.py")
+    p.join_task(main, t1)
+    if not racy:
+        p.spawn(main, t2)
+    p.call(t2, "refund"); nested(p, t2, "b", "a", "refund.py")
+    p.join_task(main, t2)
+    return [inversion("a", "b", "transfer.py:10", "refund.py:10")] if racy else []
+
+
+@pattern("cross-trace-lock-order")
+def _(p, racy):
+    a, b = two_requests(p, apart=not racy)
+    if not racy:
+        p.time -= 10 * 1_000_000_000
+    nested(p, a, "a", "b", "transfer.py")
+    if not racy:
+        p.time += 10 * 1_000_000_000
+    nested(p, b, "b", "a", "refund.py")
+    return [inversion("a", "b", "transfer.py:10", "refund.py:10")] if racy else []
+
+
+def main():
+    for old in glob.glob(os.path.join(HERE, "[0-9][0-9][0-9]-*.json")):
+        os.remove(old)
+    n = 0
+    for index, (name, build) in enumerate(PATTERNS):
+        for trusted in (True, False):
+            for racy in (True, False):
+                n += 1
+                regime = "trusted" if trusted else "derived"
+                label = f"{n:03d}-{name}-{regime}-{'yes' if racy else 'no'}"
+                p = Prog(label)
+                expected = build(p, racy)
+                doc = {
+                    "description": f"{name}, {'racy' if racy else 'safely synchronised'}, "
+                                   f"{regime} clocks",
+                    "events": p.json_events(trusted, per_instance=index % 2 == 1),
+                    "expected": expected,
+                }
+                with open(os.path.join(HERE, label + ".json"), "w") as f:
+                    json.dump(doc, f, indent=1)
+                    f.write("\n")
+    print(f"{n} scenarios")
+
+
+if __name__ == "__main__":
+    main()
