@@ -72,6 +72,25 @@ fn fixture_race_is_found_by_raceway_up() {
         events[0]["id"], "bbbbbbbb-bbbb-4bbb-bbbb-bbbbbbbbbbbb",
         "the parent comes first in causal order"
     );
+
+    // The trace stage stored the accesses before forwarding them, so with the race found the
+    // audit trail is complete: both concurrent writes, in the race.
+    let trail: serde_json::Value = reqwest::blocking::get(format!(
+        "{base}/api/traces/{FIXTURE_TRACE}/audit-trail/balance"
+    ))
+    .unwrap()
+    .json()
+    .unwrap();
+    let accesses = trail["accesses"].as_array().expect("accesses");
+    assert_eq!(accesses.len(), 2, "{trail}");
+    for access in accesses {
+        assert_eq!(access["causally_linked_to_previous"], false, "{trail}");
+        assert_eq!(
+            access["in_findings"].as_array().map(Vec::len),
+            Some(1),
+            "{trail}"
+        );
+    }
     assert!(up.terminate().success(), "{}", up.output());
 }
 

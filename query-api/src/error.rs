@@ -31,6 +31,18 @@ impl ApiError {
     }
 }
 
+impl ApiError {
+    /// A 500 answer: a bug or a crashed worker, not the request's fault.
+    pub fn internal(message: impl Into<String>) -> Self {
+        let message = message.into();
+        tracing::error!(%message, "query API internal error");
+        ApiError {
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+            message,
+        }
+    }
+}
+
 impl From<StoreError> for ApiError {
     fn from(err: StoreError) -> Self {
         tracing::warn!(error = %err, "store query failed");

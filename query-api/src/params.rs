@@ -1,6 +1,8 @@
-//! Parsing of query parameters: trace ids and time bounds.
+//! Parsing of query parameters: trace ids, time bounds, page sizes, finding kinds and
+//! severities. Each parser answers a 400 naming the parameter and the accepted values.
 
 use chrono::DateTime;
+use raceway_schemas::{FindingKind, Severity};
 use uuid::Uuid;
 
 use crate::ApiError;
@@ -26,6 +28,59 @@ pub(crate) fn time_ns(name: &str, raw: &str) -> Result<i64, ApiError> {
         .ok_or_else(|| ApiError::bad_request(format!("`{name}={raw}` is out of range")))
 }
 
+/// Parses an optional time bound (see [`time_ns`]).
+pub(crate) fn opt_time_ns(name: &str, raw: Option<&str>) -> Result<Option<i64>, ApiError> {
+    raw.map(|raw| time_ns(name, raw)).transpose()
+}
+
+/// Checks that a time range is not reversed.
+pub(crate) fn time_range(from: Option<i64>, to: Option<i64>) -> Result<(), ApiError> {
+    match (from, to) {
+        (Some(from), Some(to)) if from > to => Err(ApiError::bad_request(format!(
+            "`from` ({from} ns) is after `to` ({to} ns)"
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// Parses an optional count parameter (`limit`, `offset`): `default` when absent, else an
+/// integer in `min..=max`.
+pub(crate) fn count(
+    name: &str,
+    raw: Option<&str>,
+    default: u32,
+    min: u32,
+    max: u32,
+) -> Result<u32, ApiError> {
+    let Some(raw) = raw else {
+        return Ok(default);
+    };
+    match raw.parse::<u32>() {
+        Ok(n) if (min..=max).contains(&n) => Ok(n),
+        _ => Err(ApiError::bad_request(format!(
+            "`{name}` must be an integer between {min} and {max}, got `{raw}`"
+        ))),
+    }
+}
+
+/// Parses a finding kind (`data_race`, `lost_update`, `lock_order_inversion`).
+pub(crate) fn finding_kind(raw: &str) -> Result<FindingKind, ApiError> {
+    FindingKind::parse(raw).ok_or_else(|| {
+        ApiError::bad_request(format!(
+            "unknown kind `{raw}`: expected data_race, lost_update or lock_order_inversion"
+        ))
+    })
+}
+
+/// Parses a severity (`warning`, `critical`).
+pub(crate) fn severity(raw: &str) -> Result<Severity, ApiError> {
+    Severity::parse(raw).ok_or_else(|| {
+        ApiError::bad_request(format!(
+            "unknown severity `{raw}`: expected warning or critical"
+        ))
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -48,5 +103,36 @@ mod tests {
             trace_id("42").unwrap_err().status,
             axum::http::StatusCode::BAD_REQUEST
         );
+    }
+
+    #[test]
+    fn counts_have_defaults_and_bounds() {
+        assert_eq!(count("limit", None, 50, 1, 1000).unwrap(), 50);
+        assert_eq!(count("limit", Some("7"), 50, 1, 1000).unwrap(), 7);
+        for bad in ["0", "1001", "-1", "ten", ""] {
+            let err = count("limit", Some(bad), 50, 1, 1000).unwrap_err();
+            assert!(err.message.contains("`limit`"), "{}", err.message);
+        }
+    }
+
+    #[test]
+    fn kinds_and_severities_name_the_accepted_values() {
+        assert_eq!(
+            finding_kind("lost_update").unwrap(),
+            FindingKind::LostUpdate
+        );
+        assert!(finding_kind("race")
+            .unwrap_err()
+            .message
+            .contains("data_race"));
+        assert_eq!(severity("critical").unwrap(), Severity::Critical);
+        assert!(severity("high").unwrap_err().message.contains("warning"));
+    }
+
+    #[test]
+    fn reversed_ranges_are_rejected() {
+        assert!(time_range(Some(2), Some(1)).is_err());
+        assert!(time_range(Some(1), Some(1)).is_ok());
+        assert!(time_range(None, Some(1)).is_ok());
     }
 }

@@ -17,8 +17,10 @@ use crate::ApiError;
 
 type AppStore = State<Arc<dyn Store>>;
 
-const DEFAULT_PAGE: u32 = 50;
-const MAX_PAGE: u32 = 1000;
+/// Page size of the paginated lists when `limit` is absent.
+pub(crate) const DEFAULT_PAGE: u32 = 50;
+/// Largest `limit` of the paginated lists.
+pub(crate) const MAX_PAGE: u32 = 1000;
 
 /// `GET /health`: the API answers and the store is reachable.
 pub(crate) async fn health(State(store): AppStore) -> Result<Json<Value>, ApiError> {
@@ -61,7 +63,8 @@ impl From<TraceSummary> for TraceRow {
     }
 }
 
-fn rfc3339(ns: i64) -> String {
+/// Nanoseconds since the epoch as RFC 3339 (UTC, only the sub-second digits needed).
+pub(crate) fn rfc3339(ns: i64) -> String {
     DateTime::from_timestamp_nanos(ns).to_rfc3339_opts(SecondsFormat::AutoSi, true)
 }
 

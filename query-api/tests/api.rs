@@ -1,52 +1,16 @@
 //! The query API over a real (embedded SQLite) store, seeded with the fixture and the
 //! finding the race stage writes for it.
 
+mod common;
+
 use std::sync::Arc;
 
-use axum::body::{to_bytes, Body};
-use axum::http::{Request, StatusCode};
-use raceway_analysis::{FindingAggregator, RaceDetector};
-use raceway_schemas::json::decode_events_body;
-use raceway_store::{SqliteStore, Store};
-use serde_json::Value;
-use tower::ServiceExt;
-
-const TRACE: &str = "aaaaaaaa-aaaa-4aaa-aaaa-aaaaaaaaaaaa";
+use axum::http::StatusCode;
+use common::{get, TRACE};
+use raceway_store::Store;
 
 async fn seeded_store() -> Arc<dyn Store> {
-    let store = SqliteStore::open_in_memory().expect("store");
-    store.migrate().await.expect("migrate");
-    let body = std::fs::read(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../tests/fixtures/raceway-events-example.json"
-    ))
-    .expect("fixture");
-    let events: Vec<_> = decode_events_body(&body)
-        .expect("body")
-        .into_iter()
-        .map(|e| e.expect("valid event"))
-        .collect();
-    store.insert_events(&events).await.expect("insert");
-    let mut detector = RaceDetector::default();
-    let mut findings = FindingAggregator::default();
-    let mut found = Vec::new();
-    for access in raceway_analysis::trace_accesses(&events) {
-        for pair in detector.observe(access).pairs {
-            found.extend(findings.record(&pair, 1));
-        }
-    }
-    store.upsert_findings(&found).await.expect("findings");
-    Arc::new(store)
-}
-
-async fn get(store: Arc<dyn Store>, uri: &str) -> (StatusCode, Value) {
-    let response = raceway_query_api::router(store)
-        .oneshot(Request::get(uri).body(Body::empty()).unwrap())
-        .await
-        .unwrap();
-    let status = response.status();
-    let bytes = to_bytes(response.into_body(), 1 << 20).await.unwrap();
-    (status, serde_json::from_slice(&bytes).unwrap())
+    common::seeded(common::fixture_events()).await
 }
 
 #[tokio::test]

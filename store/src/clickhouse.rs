@@ -8,13 +8,13 @@
 
 use ::clickhouse::{Client, Compression};
 use async_trait::async_trait;
-use raceway_schemas::{Event, RaceFinding};
+use raceway_schemas::{Access, Event, RaceFinding};
 use uuid::Uuid;
 
 use crate::clickhouse_rows::{EventRow, FindingRow, PayloadRow, SummaryRow, FINDING_COLUMNS};
 use crate::migrations::CLICKHOUSE;
 use crate::rows::{decode_payload, sort_findings, EventColumns};
-use crate::{Store, StoreError, TracePage, TraceQuery, TraceSummary};
+use crate::{FindingPage, FindingQuery, Store, StoreError, TracePage, TraceQuery, TraceSummary};
 
 /// Records which migrations ran; created before any migration.
 const SCHEMA_MIGRATIONS_DDL: &str = "CREATE TABLE IF NOT EXISTS schema_migrations \
@@ -46,7 +46,7 @@ ANY LEFT JOIN
 /// The ClickHouse [`Store`]. Cloning is cheap (the HTTP client is shared).
 #[derive(Clone)]
 pub struct ClickHouseStore {
-    client: Client,
+    pub(crate) client: Client,
     url: String,
     database: String,
 }
@@ -102,7 +102,11 @@ impl ClickHouseStore {
         &self.database
     }
 
-    fn err(&self, operation: &str) -> impl FnOnce(::clickhouse::error::Error) -> StoreError + '_ {
+    /// Maps a failure of `operation` to a [`StoreError`] naming this server.
+    pub(crate) fn err(
+        &self,
+        operation: &str,
+    ) -> impl FnOnce(::clickhouse::error::Error) -> StoreError + '_ {
         let operation = operation.to_string();
         move |e| StoreError::clickhouse(&self.url, &operation, e)
     }
@@ -131,7 +135,8 @@ fn valid_identifier(name: &str) -> bool {
 }
 
 /// A value bound to a `?` of a query.
-enum Param {
+#[derive(Clone)]
+pub(crate) enum Param {
     Str(String),
     I64(i64),
 }
@@ -160,7 +165,11 @@ fn filters(query: &TraceQuery) -> (String, Vec<Param>) {
     (sql, params)
 }
 
-fn bind_all(mut q: ::clickhouse::query::Query, params: &[Param]) -> ::clickhouse::query::Query {
+/// Binds `params` to the `?`s of `q`, in order.
+pub(crate) fn bind_all(
+    mut q: ::clickhouse::query::Query,
+    params: &[Param],
+) -> ::clickhouse::query::Query {
     for p in params {
         q = match p {
             Param::Str(s) => q.bind(s.as_str()),
@@ -351,5 +360,41 @@ impl Store for ClickHouseStore {
             .collect::<Result<Vec<_>, _>>()?;
         sort_findings(&mut findings);
         Ok(findings)
+    }
+
+    async fn list_findings(&self, query: &FindingQuery) -> Result<FindingPage, StoreError> {
+        self.list_findings_impl(query).await
+    }
+
+    async fn findings_for_variable(
+        &self,
+        environment: Option<&str>,
+        variable: &str,
+    ) -> Result<Vec<RaceFinding>, StoreError> {
+        self.findings_for_variable_impl(environment, variable).await
+    }
+
+    async fn insert_accesses(&self, accesses: &[Access]) -> Result<(), StoreError> {
+        self.insert_accesses_impl(accesses).await
+    }
+
+    async fn variable_accesses(
+        &self,
+        environment: Option<&str>,
+        variable: &str,
+        from_ns: Option<i64>,
+        to_ns: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<Access>, StoreError> {
+        self.variable_accesses_impl(environment, variable, from_ns, to_ns, limit)
+            .await
+    }
+
+    async fn trace_variable_accesses(
+        &self,
+        trace_id: Uuid,
+        variable: &str,
+    ) -> Result<Vec<Access>, StoreError> {
+        self.trace_variable_accesses_impl(trace_id, variable).await
     }
 }

@@ -94,6 +94,14 @@ conformance!(
     replay_changes_nothing,
     empty_inputs_are_noops,
     large_batch,
+    list_findings_filters,
+    list_findings_paginates_newest_first,
+    list_findings_see_only_the_newest_version,
+    findings_for_variable_newest_versions,
+    accesses_round_trip,
+    insert_accesses_is_idempotent_latest_wins,
+    variable_accesses_filter_and_order,
+    trace_variable_accesses_by_trace,
 );
 
 #[tokio::test]

@@ -1,4 +1,4 @@
-//! raceway-store: where events and findings are kept, behind one [`Store`] trait.
+//! raceway-store: where events, accesses and findings are kept, behind one [`Store`] trait.
 //!
 //! Two implementations pass the same conformance suite ([`conformance`], built for tests and with
 //! the `conformance` feature):
@@ -12,16 +12,19 @@
 //! [`Store::migrate`] (see [`migrations`]).
 
 use async_trait::async_trait;
-use raceway_schemas::{Event, RaceFinding};
+use raceway_schemas::{Access, Event, FindingKind, RaceFinding, Severity};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 mod clickhouse;
+mod clickhouse_accesses;
+mod clickhouse_findings;
 mod clickhouse_rows;
 mod error;
 pub mod migrations;
 mod rows;
 mod sqlite;
+mod sqlite_accesses;
 mod sqlite_findings;
 
 #[cfg(any(test, feature = "conformance"))]
@@ -53,6 +56,38 @@ pub trait Store: Send + Sync {
     /// Findings whose first or second event belongs to the trace, deduplicated, ordered by
     /// (severity desc, variable, id).
     async fn trace_findings(&self, trace_id: Uuid) -> Result<Vec<RaceFinding>, StoreError>;
+    /// One page of findings matching `query` (the newest version of each), newest first; see
+    /// [`FindingQuery`] and [`FindingPage`].
+    async fn list_findings(&self, query: &FindingQuery) -> Result<FindingPage, StoreError>;
+    /// The newest version of every finding on `variable` (in `environment` when given), ordered
+    /// like [`Store::trace_findings`]. Lock-order inversions have no variable and never match.
+    async fn findings_for_variable(
+        &self,
+        environment: Option<&str>,
+        variable: &str,
+    ) -> Result<Vec<RaceFinding>, StoreError>;
+    /// Stores the accesses of a completed trace, every field of [`Access`]. Idempotent by event
+    /// id: an access written again replaces the earlier row, so a trace re-analysed after a
+    /// late event keeps only its latest clocks and lock sets.
+    async fn insert_accesses(&self, accesses: &[Access]) -> Result<(), StoreError>;
+    /// The accesses to `variable` (in `environment` when given) with `from_ns <= timestamp_ns <=
+    /// to_ns` (each bound when given), across traces, deduplicated by event id, ordered by
+    /// (timestamp_ns, event id); the first `limit` of them.
+    async fn variable_accesses(
+        &self,
+        environment: Option<&str>,
+        variable: &str,
+        from_ns: Option<i64>,
+        to_ns: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<Access>, StoreError>;
+    /// The trace's accesses to `variable` (any environment), deduplicated by event id, ordered
+    /// by (timestamp_ns, event id).
+    async fn trace_variable_accesses(
+        &self,
+        trace_id: Uuid,
+        variable: &str,
+    ) -> Result<Vec<Access>, StoreError>;
 }
 
 /// Which traces [`Store::list_traces`] returns. Every filter that is `Some` must match.
@@ -115,5 +150,62 @@ pub struct TracePage {
     /// Newest `first_timestamp_ns` first; ties by trace id (ascending).
     pub traces: Vec<TraceSummary>,
     /// How many traces match the filters, regardless of `limit` and `offset`.
+    pub total: u64,
+}
+
+/// Which findings [`Store::list_findings`] returns. Every filter that is `Some` must match the
+/// newest version of a finding.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct FindingQuery {
+    /// Only findings of this kind.
+    pub kind: Option<FindingKind>,
+    /// Only findings in this environment.
+    pub environment: Option<String>,
+    /// Only findings on this variable (exact name).
+    pub variable: Option<String>,
+    /// Only findings with this service on either side.
+    pub service: Option<String>,
+    /// Only findings of exactly this severity.
+    pub severity: Option<Severity>,
+    /// Only findings whose later event is at or after this time (ns since epoch).
+    pub from_ns: Option<i64>,
+    /// Only findings whose earlier event is at or before this time (ns since epoch). With
+    /// `from_ns`: the findings whose two events span a time overlapping `[from_ns, to_ns]`.
+    pub to_ns: Option<i64>,
+    /// At most this many findings in the page (0 gives an empty page, with the total).
+    pub limit: u32,
+    /// Skip this many matching findings first.
+    pub offset: u32,
+}
+
+impl FindingQuery {
+    /// The page size of [`FindingQuery::default`].
+    pub const DEFAULT_LIMIT: u32 = 50;
+}
+
+impl Default for FindingQuery {
+    fn default() -> Self {
+        FindingQuery {
+            kind: None,
+            environment: None,
+            variable: None,
+            service: None,
+            severity: None,
+            from_ns: None,
+            to_ns: None,
+            limit: Self::DEFAULT_LIMIT,
+            offset: 0,
+        }
+    }
+}
+
+/// A page of [`Store::list_findings`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FindingPage {
+    /// Newest first: by the later of the two events' timestamps, descending; ties by id
+    /// (ascending).
+    pub findings: Vec<RaceFinding>,
+    /// How many findings match the filters, regardless of `limit` and `offset`.
     pub total: u64,
 }

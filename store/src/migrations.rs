@@ -26,18 +26,32 @@ impl Migration {
 }
 
 /// The ClickHouse migrations, in order. Valid on ClickHouse 18.16 and current ClickHouse.
-pub const CLICKHOUSE: &[Migration] = &[Migration {
-    version: 1,
-    name: "init",
-    sql: include_str!("../migrations/clickhouse/0001_init.sql"),
-}];
+pub const CLICKHOUSE: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "init",
+        sql: include_str!("../migrations/clickhouse/0001_init.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "accesses",
+        sql: include_str!("../migrations/clickhouse/0002_accesses.sql"),
+    },
+];
 
 /// The SQLite migrations, in order.
-pub const SQLITE: &[Migration] = &[Migration {
-    version: 1,
-    name: "init",
-    sql: include_str!("../migrations/sqlite/0001_init.sql"),
-}];
+pub const SQLITE: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "init",
+        sql: include_str!("../migrations/sqlite/0001_init.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "accesses",
+        sql: include_str!("../migrations/sqlite/0002_accesses.sql"),
+    },
+];
 
 /// Splits SQL text into statements at `;`, dropping `--` comments and blank statements. Quotes
 /// (`'...'`, `"..."`, `` `...` ``) are respected, so a `;` or `--` inside a literal stays.

@@ -1,7 +1,7 @@
 //! Conversions between the shared types and stored columns, common to both backends.
 
 use raceway_schemas::json::{decode_event, encode_event};
-use raceway_schemas::{Event, FindingKind, RaceFinding, Severity};
+use raceway_schemas::{AccessType, Event, FindingKind, LockMode, RaceFinding, Severity};
 use uuid::Uuid;
 
 use crate::StoreError;
@@ -104,4 +104,56 @@ pub(crate) fn sort_findings(findings: &mut [RaceFinding]) {
             .then_with(|| a.variable.cmp(&b.variable))
             .then_with(|| a.id.cmp(&b.id))
     });
+}
+
+/// Sorts findings the way [`crate::Store::list_findings`] promises: newest first (by the later
+/// of the two events), ties by id.
+pub(crate) fn sort_findings_newest_first(findings: &mut [RaceFinding]) {
+    findings.sort_by(|a, b| {
+        finding_latest_ns(b)
+            .cmp(&finding_latest_ns(a))
+            .then_with(|| a.id.cmp(&b.id))
+    });
+}
+
+/// The time of the later of a finding's two events.
+pub(crate) fn finding_latest_ns(finding: &RaceFinding) -> i64 {
+    finding.first.timestamp_ns.max(finding.second.timestamp_ns)
+}
+
+/// A corrupt-access error for the access `id`.
+pub(crate) fn corrupt_access(id: &str, message: String) -> StoreError {
+    StoreError::Corrupt {
+        what: "access",
+        id: id.to_string(),
+        message,
+    }
+}
+
+/// Parses the stored access type of access `id`.
+pub(crate) fn parse_access_type(id: &str, name: &str) -> Result<AccessType, StoreError> {
+    AccessType::parse(name)
+        .ok_or_else(|| corrupt_access(id, format!("unknown access type {name:?}")))
+}
+
+/// Parses a stored lock mode ([`LockMode::as_str`]) of access `id`.
+pub(crate) fn parse_lock_mode(id: &str, name: &str) -> Result<LockMode, StoreError> {
+    [LockMode::Exclusive, LockMode::Shared]
+        .into_iter()
+        .find(|m| m.as_str() == name)
+        .ok_or_else(|| corrupt_access(id, format!("unknown lock mode {name:?}")))
+}
+
+/// Parses a stored event or trace id of access `id`.
+pub(crate) fn parse_uuid(id: &str, what: &str, text: &str) -> Result<Uuid, StoreError> {
+    Uuid::parse_str(text).map_err(|e| corrupt_access(id, format!("{what} {text:?}: {e}")))
+}
+
+/// The version of a row written now: the wall clock in ns. Rows written later win, which is
+/// what a re-analysis (after a late event) needs.
+pub(crate) fn now_version() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
+        .unwrap_or(0)
 }

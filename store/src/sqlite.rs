@@ -3,21 +3,27 @@
 //! One connection behind a mutex; every call runs on tokio's blocking pool. The database is in WAL
 //! mode with `synchronous=FULL`: a write that returned is on disk even after a power loss, which
 //! matters because processors commit their input offsets once the store has accepted a batch.
-//! Each `insert_events`/`upsert_findings` call is one transaction.
+//! Each `insert_events`/`upsert_findings`/`insert_accesses` call is one transaction.
 
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use raceway_schemas::{Event, RaceFinding};
+use raceway_schemas::{Access, Event, RaceFinding};
 use rusqlite::{named_params, params, Connection, OptionalExtension};
 use uuid::Uuid;
 
 use crate::migrations::{Migration, SQLITE};
 use crate::rows::{decode_payload, EventColumns};
-use crate::sqlite_findings::{trace_findings_blocking, upsert_findings_blocking};
-use crate::{Store, StoreError, TracePage, TraceQuery, TraceSummary};
+use crate::sqlite_accesses::{
+    insert_accesses_blocking, trace_variable_accesses_blocking, variable_accesses_blocking,
+};
+use crate::sqlite_findings::{
+    findings_for_variable_blocking, list_findings_blocking, trace_findings_blocking,
+    upsert_findings_blocking,
+};
+use crate::{FindingPage, FindingQuery, Store, StoreError, TracePage, TraceQuery, TraceSummary};
 
 /// The embedded [`Store`]: one SQLite file.
 #[derive(Clone)]
@@ -337,6 +343,67 @@ impl Store for SqliteStore {
 
     async fn trace_findings(&self, trace_id: Uuid) -> Result<Vec<RaceFinding>, StoreError> {
         self.call(move |conn| trace_findings_blocking(conn, trace_id))
+            .await
+    }
+
+    async fn list_findings(&self, query: &FindingQuery) -> Result<FindingPage, StoreError> {
+        let query = query.clone();
+        self.call(move |conn| list_findings_blocking(conn, &query))
+            .await
+    }
+
+    async fn findings_for_variable(
+        &self,
+        environment: Option<&str>,
+        variable: &str,
+    ) -> Result<Vec<RaceFinding>, StoreError> {
+        let environment = environment.map(str::to_string);
+        let variable = variable.to_string();
+        self.call(move |conn| {
+            findings_for_variable_blocking(conn, environment.as_deref(), &variable)
+        })
+        .await
+    }
+
+    async fn insert_accesses(&self, accesses: &[Access]) -> Result<(), StoreError> {
+        if accesses.is_empty() {
+            return Ok(());
+        }
+        let accesses = accesses.to_vec();
+        self.call(move |conn| insert_accesses_blocking(conn, &accesses))
+            .await
+    }
+
+    async fn variable_accesses(
+        &self,
+        environment: Option<&str>,
+        variable: &str,
+        from_ns: Option<i64>,
+        to_ns: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<Access>, StoreError> {
+        let environment = environment.map(str::to_string);
+        let variable = variable.to_string();
+        self.call(move |conn| {
+            variable_accesses_blocking(
+                conn,
+                environment.as_deref(),
+                &variable,
+                from_ns,
+                to_ns,
+                limit,
+            )
+        })
+        .await
+    }
+
+    async fn trace_variable_accesses(
+        &self,
+        trace_id: Uuid,
+        variable: &str,
+    ) -> Result<Vec<Access>, StoreError> {
+        let variable = variable.to_string();
+        self.call(move |conn| trace_variable_accesses_blocking(conn, trace_id, &variable))
             .await
     }
 }

@@ -1,11 +1,12 @@
-//! Findings in the SQLite store: upsert keeping the newest version, and reads by trace.
+//! Findings in the SQLite store: upsert keeping the newest version, reads by trace and by
+//! variable, and the filtered, paginated list.
 
 use raceway_schemas::{FindingEvent, RaceFinding};
-use rusqlite::{params, Connection, Row};
+use rusqlite::{named_params, params, Connection, Row};
 use uuid::Uuid;
 
 use crate::rows::{normalize_trace_id, parse_kind_severity, severity_rank, sort_findings};
-use crate::StoreError;
+use crate::{FindingPage, FindingQuery, StoreError};
 
 const FINDING_COLUMNS: &str = "id, kind, environment, variable, severity, severity_rank, \
     occurrences, explanation, \
@@ -103,63 +104,165 @@ fn finding_event(row: &Row<'_>, at: usize) -> rusqlite::Result<(FindingEvent, St
     ))
 }
 
+/// The columns of a finding row, before its kind, severity and clocks are parsed.
+type RawFinding = (
+    String,
+    String,
+    String,
+    String,
+    String,
+    i64,
+    String,
+    (FindingEvent, String),
+    (FindingEvent, String),
+    i64,
+);
+
+fn read_finding(row: &Row<'_>) -> rusqlite::Result<RawFinding> {
+    Ok((
+        row.get(0)?,
+        row.get(1)?,
+        row.get(2)?,
+        row.get(3)?,
+        row.get(4)?,
+        row.get(6)?,
+        row.get(7)?,
+        finding_event(row, 8)?,
+        finding_event(row, 17)?,
+        row.get(26)?,
+    ))
+}
+
+fn into_finding(raw: RawFinding) -> Result<RaceFinding, StoreError> {
+    let (id, kind, environment, variable, severity, count, explanation, first, second, at) = raw;
+    let (kind, severity) = parse_kind_severity(&id, &kind, &severity)?;
+    let clock = |text: &str| -> Result<Vec<(String, u64)>, StoreError> {
+        serde_json::from_str(text).map_err(|e| StoreError::Corrupt {
+            what: "finding",
+            id: id.clone(),
+            message: format!("clock is not a JSON list of [component, counter]: {e}"),
+        })
+    };
+    let (mut first, first_clock) = first;
+    let (mut second, second_clock) = second;
+    first.clock = clock(&first_clock)?;
+    second.clock = clock(&second_clock)?;
+    Ok(RaceFinding {
+        id,
+        kind,
+        environment,
+        variable,
+        severity,
+        count: u64::try_from(count).unwrap_or(0),
+        explanation,
+        first,
+        second,
+        detected_at_ns: at,
+    })
+}
+
+/// Runs a `SELECT {FINDING_COLUMNS} ...` and decodes its rows, in the query's order.
+fn query_findings<P: rusqlite::Params>(
+    conn: &Connection,
+    operation: &str,
+    sql: &str,
+    params: P,
+) -> Result<Vec<RaceFinding>, StoreError> {
+    let failed = |e| StoreError::sqlite(operation, e);
+    let mut stmt = conn.prepare_cached(sql).map_err(failed)?;
+    let rows = stmt.query_map(params, read_finding).map_err(failed)?;
+    rows.map(|row| into_finding(row.map_err(failed)?)).collect()
+}
+
 pub(crate) fn trace_findings_blocking(
     conn: &Connection,
     trace_id: Uuid,
 ) -> Result<Vec<RaceFinding>, StoreError> {
-    let failed = |e| StoreError::sqlite("read trace findings", e);
     let sql = format!(
         "SELECT {FINDING_COLUMNS} FROM findings WHERE first_trace_id = ?1 \
          UNION SELECT {FINDING_COLUMNS} FROM findings WHERE second_trace_id = ?1"
     );
-    let mut stmt = conn.prepare_cached(&sql).map_err(failed)?;
-    let rows = stmt
-        .query_map([trace_id.to_string()], |row| {
-            let (first, first_clock) = finding_event(row, 8)?;
-            let (second, second_clock) = finding_event(row, 17)?;
-            Ok((
-                row.get::<_, String>(0)?,
-                row.get::<_, String>(1)?,
-                row.get::<_, String>(2)?,
-                row.get::<_, String>(3)?,
-                row.get::<_, String>(4)?,
-                row.get::<_, i64>(6)?,
-                row.get::<_, String>(7)?,
-                (first, first_clock),
-                (second, second_clock),
-                row.get::<_, i64>(26)?,
-            ))
-        })
-        .map_err(failed)?;
-    let mut findings = Vec::new();
-    for row in rows {
-        let (id, kind, environment, variable, severity, count, explanation, first, second, at) =
-            row.map_err(failed)?;
-        let (kind, severity) = parse_kind_severity(&id, &kind, &severity)?;
-        let clock = |text: &str| -> Result<Vec<(String, u64)>, StoreError> {
-            serde_json::from_str(text).map_err(|e| StoreError::Corrupt {
-                what: "finding",
-                id: id.clone(),
-                message: format!("clock is not a JSON list of [component, counter]: {e}"),
-            })
-        };
-        let (mut first, first_clock) = first;
-        let (mut second, second_clock) = second;
-        first.clock = clock(&first_clock)?;
-        second.clock = clock(&second_clock)?;
-        findings.push(RaceFinding {
-            id,
-            kind,
-            environment,
-            variable,
-            severity,
-            count: u64::try_from(count).unwrap_or(0),
-            explanation,
-            first,
-            second,
-            detected_at_ns: at,
-        });
-    }
+    let mut findings = query_findings(conn, "read trace findings", &sql, [trace_id.to_string()])?;
     sort_findings(&mut findings);
     Ok(findings)
+}
+
+pub(crate) fn findings_for_variable_blocking(
+    conn: &Connection,
+    environment: Option<&str>,
+    variable: &str,
+) -> Result<Vec<RaceFinding>, StoreError> {
+    let sql = format!(
+        "SELECT {FINDING_COLUMNS} FROM findings WHERE variable = :variable \
+         AND (:environment IS NULL OR environment = :environment)"
+    );
+    let mut findings = query_findings(
+        conn,
+        "read variable findings",
+        &sql,
+        named_params! { ":variable": variable, ":environment": environment },
+    )?;
+    sort_findings(&mut findings);
+    Ok(findings)
+}
+
+/// The filters of [`FindingQuery`]; a NULL parameter disables its filter. One row per finding
+/// (the primary key), already its newest version.
+const FINDING_FILTERS: &str = "
+WHERE (:kind IS NULL OR kind = :kind)
+  AND (:environment IS NULL OR environment = :environment)
+  AND (:variable IS NULL OR variable = :variable)
+  AND (:service IS NULL OR first_service = :service OR second_service = :service)
+  AND (:severity IS NULL OR severity = :severity)
+  AND (:from_ns IS NULL OR MAX(first_timestamp_ns, second_timestamp_ns) >= :from_ns)
+  AND (:to_ns IS NULL OR MIN(first_timestamp_ns, second_timestamp_ns) <= :to_ns)";
+
+pub(crate) fn list_findings_blocking(
+    conn: &Connection,
+    query: &FindingQuery,
+) -> Result<FindingPage, StoreError> {
+    let kind = query.kind.map(|k| k.as_str());
+    let severity = query.severity.map(|s| s.as_str());
+    let page_sql = format!(
+        "SELECT {FINDING_COLUMNS} FROM findings {FINDING_FILTERS} \
+         ORDER BY MAX(first_timestamp_ns, second_timestamp_ns) DESC, id \
+         LIMIT :limit OFFSET :offset"
+    );
+    let findings = query_findings(
+        conn,
+        "list findings",
+        &page_sql,
+        named_params! {
+            ":kind": kind,
+            ":environment": query.environment,
+            ":variable": query.variable,
+            ":service": query.service,
+            ":severity": severity,
+            ":from_ns": query.from_ns,
+            ":to_ns": query.to_ns,
+            ":limit": query.limit,
+            ":offset": query.offset,
+        },
+    )?;
+    let failed = |e| StoreError::sqlite("count findings", e);
+    let total: i64 = conn
+        .prepare_cached(&format!("SELECT COUNT(*) FROM findings {FINDING_FILTERS}"))
+        .map_err(failed)?
+        .query_row(
+            named_params! {
+                ":kind": kind,
+                ":environment": query.environment,
+                ":variable": query.variable,
+                ":service": query.service,
+                ":severity": severity,
+                ":from_ns": query.from_ns,
+                ":to_ns": query.to_ns,
+            },
+            |row| row.get(0),
+        )
+        .map_err(failed)?;
+    Ok(FindingPage {
+        findings,
+        total: u64::try_from(total).unwrap_or(0),
+    })
 }

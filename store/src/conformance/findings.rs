@@ -106,12 +106,22 @@ pub async fn replay_changes_nothing(store: &dyn Store) {
         .map(|i| event(if i % 2 == 0 { a } else { b }, i * SECOND, "bank"))
         .collect();
     let findings = vec![finding("f-1", a, b, "x", 7), finding("f-2", a, a, "y", 7)];
+    let accesses = vec![access(a, "x", 0, "bank"), access(b, "x", SECOND, "bank")];
     store.insert_events(&events).await.expect("insert");
     store.upsert_findings(&findings).await.expect("upsert");
+    store.insert_accesses(&accesses).await.expect("accesses");
     let snapshot = (
         page(store, TraceQuery::default()).await,
         store.trace_events(a).await.expect("events"),
         store.trace_findings(a).await.expect("findings"),
+        store
+            .list_findings(&FindingQuery::default())
+            .await
+            .expect("list findings"),
+        store
+            .variable_accesses(None, "x", None, None, 10)
+            .await
+            .expect("accesses"),
     );
     for _ in 0..3 {
         store.insert_events(&events).await.expect("replay events");
@@ -119,12 +129,26 @@ pub async fn replay_changes_nothing(store: &dyn Store) {
             .upsert_findings(&findings)
             .await
             .expect("replay findings");
+        store
+            .insert_accesses(&accesses)
+            .await
+            .expect("replay accesses");
     }
     let again = (
         page(store, TraceQuery::default()).await,
         store.trace_events(a).await.expect("events"),
         store.trace_findings(a).await.expect("findings"),
+        store
+            .list_findings(&FindingQuery::default())
+            .await
+            .expect("list findings"),
+        store
+            .variable_accesses(None, "x", None, None, 10)
+            .await
+            .expect("accesses"),
     );
+    assert_eq!(again.3.total, 2);
+    assert_eq!(again.4, sorted_accesses(accesses));
     assert_eq!(again, snapshot);
     assert_eq!(again.0.traces.iter().map(|t| t.event_count).sum::<u64>(), 6);
     assert_eq!(
@@ -142,6 +166,7 @@ pub async fn replay_changes_nothing(store: &dyn Store) {
 pub async fn empty_inputs_are_noops(store: &dyn Store) {
     store.insert_events(&[]).await.expect("no events");
     store.upsert_findings(&[]).await.expect("no findings");
+    store.insert_accesses(&[]).await.expect("no accesses");
     let listed = page(store, TraceQuery::default()).await;
     assert_eq!(
         listed,
@@ -150,6 +175,21 @@ pub async fn empty_inputs_are_noops(store: &dyn Store) {
             total: 0
         }
     );
+    assert_eq!(
+        store
+            .list_findings(&FindingQuery::default())
+            .await
+            .expect("list findings"),
+        FindingPage {
+            findings: vec![],
+            total: 0
+        }
+    );
+    assert!(store
+        .variable_accesses(None, "x", None, None, 10)
+        .await
+        .expect("no accesses")
+        .is_empty());
 }
 
 /// One call with thousands of events across many traces.

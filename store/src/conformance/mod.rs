@@ -9,18 +9,22 @@ use std::future::Future;
 use std::pin::Pin;
 
 use raceway_schemas::{
-    AccessType, Custom, Event, EventKind, FindingEvent, FindingKind, FunctionCall, HttpRequest,
-    LockEvent, LockMode, Metadata, RaceFinding, Severity, StateChange,
+    Access, AccessType, ActorId, Custom, Event, EventKind, FindingEvent, FindingKind, FunctionCall,
+    HeldLock, HttpRequest, LockEvent, LockMode, Metadata, RaceFinding, Severity, StateChange,
 };
 use uuid::Uuid;
 
-use crate::{Store, TracePage, TraceQuery};
+use crate::{FindingPage, FindingQuery, Store, TracePage, TraceQuery};
 
+mod accesses;
 mod events;
+mod finding_list;
 mod findings;
 mod traces;
 
+pub use accesses::*;
 pub use events::*;
+pub use finding_list::*;
 pub use findings::*;
 pub use traces::*;
 
@@ -62,6 +66,28 @@ pub const CHECKS: &[(&str, Check)] = &[
         Box::pin(empty_inputs_are_noops(s))
     }),
     ("large_batch", |s| Box::pin(large_batch(s))),
+    ("list_findings_filters", |s| {
+        Box::pin(list_findings_filters(s))
+    }),
+    ("list_findings_paginates_newest_first", |s| {
+        Box::pin(list_findings_paginates_newest_first(s))
+    }),
+    ("list_findings_see_only_the_newest_version", |s| {
+        Box::pin(list_findings_see_only_the_newest_version(s))
+    }),
+    ("findings_for_variable_newest_versions", |s| {
+        Box::pin(findings_for_variable_newest_versions(s))
+    }),
+    ("accesses_round_trip", |s| Box::pin(accesses_round_trip(s))),
+    ("insert_accesses_is_idempotent_latest_wins", |s| {
+        Box::pin(insert_accesses_is_idempotent_latest_wins(s))
+    }),
+    ("variable_accesses_filter_and_order", |s| {
+        Box::pin(variable_accesses_filter_and_order(s))
+    }),
+    ("trace_variable_accesses_by_trace", |s| {
+        Box::pin(trace_variable_accesses_by_trace(s))
+    }),
 ];
 
 /// 2023-11-14T22:13:20Z, in ns.
@@ -122,6 +148,44 @@ pub fn finding(id: &str, a: Uuid, b: Uuid, variable: &str, detected_at_ns: i64) 
         second: side(&b.to_string(), &format!("{id}-2"), BASE_NS + 5),
         detected_at_ns,
     }
+}
+
+/// A write of `variable` in `trace` at `BASE_NS + offset_ns` by `service` (environment `test`),
+/// holding one exclusive lock, with a two-component clock.
+pub fn access(trace: Uuid, variable: &str, offset_ns: i64, service: &str) -> Access {
+    Access {
+        event_id: Uuid::new_v4(),
+        trace_id: trace,
+        timestamp_ns: BASE_NS + offset_ns,
+        environment: "test".into(),
+        variable: variable.into(),
+        access_type: AccessType::Write,
+        location: "bank.rs:42".into(),
+        value: "50".into(),
+        old_value: Some("100".into()),
+        actor: ActorId {
+            service: service.into(),
+            instance: "i-1".into(),
+            thread: "thread-1".into(),
+        },
+        clock: vec![
+            (format!("{trace}/{service}/thread-1"), 2),
+            (format!("{trace}/{service}/thread-2"), 1),
+        ],
+        trusted_clock: false,
+        locks: vec![HeldLock {
+            lock_id: "accounts".into(),
+            mode: LockMode::Exclusive,
+        }],
+        trace_start_ns: BASE_NS,
+        trace_end_ns: BASE_NS + offset_ns + 1,
+    }
+}
+
+/// Accesses in the order the store returns them: (timestamp, event id).
+pub fn sorted_accesses(mut accesses: Vec<Access>) -> Vec<Access> {
+    accesses.sort_by_key(|a| (a.timestamp_ns, a.event_id));
+    accesses
 }
 
 fn sorted(mut events: Vec<Event>) -> Vec<Event> {

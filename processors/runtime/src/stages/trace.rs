@@ -142,8 +142,8 @@ impl TraceStage {
         Ok(())
     }
 
-    /// Analyses one trace from the store and forwards its accesses; then its records may be
-    /// committed.
+    /// Analyses one trace from the store, stores its accesses (for the audit trail) and forwards
+    /// them; then its records may be committed.
     async fn complete(&mut self, trace_id: Uuid) -> Result<(), StageError> {
         let store = &self.store;
         let events = self
@@ -151,6 +151,13 @@ impl TraceStage {
             .store_retrying("load trace", || store.trace_events(trace_id))
             .await?;
         let accesses = trace_accesses(&events);
+        // Stored before they are forwarded: once the race stage can report a finding on an
+        // access, the audit trail can show that access.
+        if !accesses.is_empty() {
+            self.io
+                .store_retrying("store accesses", || store.insert_accesses(&accesses))
+                .await?;
+        }
         let mut records = Vec::with_capacity(accesses.len());
         for access in &accesses {
             match encode_access(access) {

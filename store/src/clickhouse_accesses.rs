@@ -1,0 +1,219 @@
+//! Accesses in the ClickHouse store: the row type of `accesses` (RowBinary, so field order =
+//! column order; keep in sync with `migrations/clickhouse/0002_accesses.sql`), writes, and the
+//! audit-trail reads.
+//!
+//! Each write carries a `version` (the insert time); reads keep the newest row per event id with
+//! `ORDER BY ..., version DESC LIMIT 1 BY event_id`, so replays and re-analyses never show twice.
+
+use ::clickhouse::Row;
+use raceway_schemas::{Access, ActorId, HeldLock};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::clickhouse::{bind_all, ClickHouseStore, Param};
+use crate::rows::{corrupt_access, now_version, parse_access_type, parse_lock_mode};
+use crate::StoreError;
+
+/// A row of `accesses` (one version of an access).
+#[derive(Debug, Row, Serialize, Deserialize)]
+struct AccessRow {
+    #[serde(with = "::clickhouse::serde::uuid")]
+    event_id: Uuid,
+    #[serde(with = "::clickhouse::serde::uuid")]
+    trace_id: Uuid,
+    timestamp_ns: i64,
+    environment: String,
+    variable: String,
+    access_type: String,
+    location: String,
+    value: String,
+    old_value: Option<String>,
+    service: String,
+    instance: String,
+    thread: String,
+    clock_components: Vec<String>,
+    clock_counters: Vec<u64>,
+    trusted_clock: u8,
+    lock_ids: Vec<String>,
+    lock_modes: Vec<String>,
+    trace_start_ns: i64,
+    trace_end_ns: i64,
+    version: u64,
+}
+
+/// The column list of [`AccessRow`], in order.
+const ACCESS_COLUMNS: &str = "event_id, trace_id, timestamp_ns, environment, variable, \
+    access_type, location, value, old_value, service, instance, thread, clock_components, \
+    clock_counters, trusted_clock, lock_ids, lock_modes, trace_start_ns, trace_end_ns, version";
+
+/// Deduplication of the selected rows: the newest version of each access, in (timestamp, id)
+/// order. `toString` because ClickHouse sorts UUIDs by their internal halves, not as text.
+const NEWEST_IN_ORDER: &str =
+    "ORDER BY timestamp_ns, toString(event_id), version DESC LIMIT 1 BY event_id";
+
+impl AccessRow {
+    fn new(a: &Access, version: u64) -> AccessRow {
+        let (clock_components, clock_counters) = a.clock.iter().cloned().unzip();
+        let (lock_ids, lock_modes) = a
+            .locks
+            .iter()
+            .map(|l| (l.lock_id.clone(), l.mode.as_str().to_string()))
+            .unzip();
+        AccessRow {
+            event_id: a.event_id,
+            trace_id: a.trace_id,
+            timestamp_ns: a.timestamp_ns,
+            environment: a.environment.clone(),
+            variable: a.variable.clone(),
+            access_type: a.access_type.as_str().to_string(),
+            location: a.location.clone(),
+            value: a.value.clone(),
+            old_value: a.old_value.clone(),
+            service: a.actor.service.clone(),
+            instance: a.actor.instance.clone(),
+            thread: a.actor.thread.clone(),
+            clock_components,
+            clock_counters,
+            trusted_clock: u8::from(a.trusted_clock),
+            lock_ids,
+            lock_modes,
+            trace_start_ns: a.trace_start_ns,
+            trace_end_ns: a.trace_end_ns,
+            version,
+        }
+    }
+
+    fn into_access(self) -> Result<Access, StoreError> {
+        let id = self.event_id.to_string();
+        let mismatch = |what: &str, left: usize, right: usize| {
+            corrupt_access(&id, format!("{what}: {left} names but {right} values"))
+        };
+        if self.clock_components.len() != self.clock_counters.len() {
+            return Err(mismatch(
+                "clock",
+                self.clock_components.len(),
+                self.clock_counters.len(),
+            ));
+        }
+        if self.lock_ids.len() != self.lock_modes.len() {
+            return Err(mismatch(
+                "locks",
+                self.lock_ids.len(),
+                self.lock_modes.len(),
+            ));
+        }
+        let locks = self
+            .lock_ids
+            .into_iter()
+            .zip(&self.lock_modes)
+            .map(|(lock_id, mode)| {
+                Ok(HeldLock {
+                    lock_id,
+                    mode: parse_lock_mode(&id, mode)?,
+                })
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        Ok(Access {
+            event_id: self.event_id,
+            trace_id: self.trace_id,
+            timestamp_ns: self.timestamp_ns,
+            environment: self.environment,
+            variable: self.variable,
+            access_type: parse_access_type(&id, &self.access_type)?,
+            location: self.location,
+            value: self.value,
+            old_value: self.old_value,
+            actor: ActorId {
+                service: self.service,
+                instance: self.instance,
+                thread: self.thread,
+            },
+            clock: self
+                .clock_components
+                .into_iter()
+                .zip(self.clock_counters)
+                .collect(),
+            trusted_clock: self.trusted_clock != 0,
+            locks,
+            trace_start_ns: self.trace_start_ns,
+            trace_end_ns: self.trace_end_ns,
+        })
+    }
+}
+
+impl ClickHouseStore {
+    /// [`crate::Store::insert_accesses`]: one INSERT, every row with the same new version.
+    pub(crate) async fn insert_accesses_impl(&self, accesses: &[Access]) -> Result<(), StoreError> {
+        if accesses.is_empty() {
+            return Ok(());
+        }
+        let version = now_version();
+        let mut insert = self
+            .client
+            .insert::<AccessRow>("accesses")
+            .await
+            .map_err(self.err("insert accesses"))?;
+        for access in accesses {
+            insert
+                .write(&AccessRow::new(access, version))
+                .await
+                .map_err(self.err("insert accesses"))?;
+        }
+        insert.end().await.map_err(self.err("insert accesses"))
+    }
+
+    /// [`crate::Store::variable_accesses`].
+    pub(crate) async fn variable_accesses_impl(
+        &self,
+        environment: Option<&str>,
+        variable: &str,
+        from_ns: Option<i64>,
+        to_ns: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<Access>, StoreError> {
+        let mut conditions = String::from("variable = ?");
+        let mut params = vec![Param::Str(variable.to_string())];
+        if let Some(environment) = environment {
+            conditions.push_str(" AND environment = ?");
+            params.push(Param::Str(environment.to_string()));
+        }
+        if let Some(from) = from_ns {
+            conditions.push_str(" AND timestamp_ns >= ?");
+            params.push(Param::I64(from));
+        }
+        if let Some(to) = to_ns {
+            conditions.push_str(" AND timestamp_ns <= ?");
+            params.push(Param::I64(to));
+        }
+        let sql = format!(
+            "SELECT {ACCESS_COLUMNS} FROM accesses WHERE {conditions} {NEWEST_IN_ORDER} LIMIT ?"
+        );
+        let rows: Vec<AccessRow> = bind_all(self.client.query(&sql), &params)
+            .bind(limit)
+            .fetch_all()
+            .await
+            .map_err(self.err("read variable accesses"))?;
+        rows.into_iter().map(AccessRow::into_access).collect()
+    }
+
+    /// [`crate::Store::trace_variable_accesses`].
+    pub(crate) async fn trace_variable_accesses_impl(
+        &self,
+        trace_id: Uuid,
+        variable: &str,
+    ) -> Result<Vec<Access>, StoreError> {
+        let sql = format!(
+            "SELECT {ACCESS_COLUMNS} FROM accesses \
+             WHERE variable = ? AND trace_id = toUUID(?) {NEWEST_IN_ORDER}"
+        );
+        let rows: Vec<AccessRow> = self
+            .client
+            .query(&sql)
+            .bind(variable)
+            .bind(trace_id.to_string())
+            .fetch_all()
+            .await
+            .map_err(self.err("read trace accesses"))?;
+        rows.into_iter().map(AccessRow::into_access).collect()
+    }
+}
