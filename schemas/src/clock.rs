@@ -100,11 +100,34 @@ impl VectorClock {
             self.entries.clone_from(&other.entries);
             return;
         }
+        // Common case: `other`'s components are a subset of ours (actors that already met), so
+        // the maxima are taken in place, without a new vector.
+        if other.entries.len() <= self.entries.len() {
+            let mut i = 0;
+            let subset = other.entries.iter().all(|(component, _)| {
+                while i < self.entries.len() && self.entries[i].0 < *component {
+                    i += 1;
+                }
+                let found = i < self.entries.len() && same(&self.entries[i].0, component);
+                i += usize::from(found);
+                found
+            });
+            if subset {
+                let mut i = 0;
+                for (component, counter) in &other.entries {
+                    while !same(&self.entries[i].0, component) {
+                        i += 1;
+                    }
+                    self.entries[i].1 = self.entries[i].1.max(*counter);
+                }
+                return;
+            }
+        }
         let mut merged = Vec::with_capacity(self.entries.len().max(other.entries.len()));
         let (mut i, mut j) = (0, 0);
         while i < self.entries.len() && j < other.entries.len() {
             let (a, b) = (&self.entries[i], &other.entries[j]);
-            match a.0.cmp(&b.0) {
+            match compare(&a.0, &b.0) {
                 Ordering::Less => {
                     merged.push(a.clone());
                     i += 1;
@@ -175,7 +198,7 @@ impl VectorClock {
         let (mut i, mut j) = (0, 0);
         while i < self.entries.len() || j < other.entries.len() {
             let order = match (self.entries.get(i), other.entries.get(j)) {
-                (Some(a), Some(b)) => a.0.cmp(&b.0),
+                (Some(a), Some(b)) => compare(&a.0, &b.0),
                 (Some(_), None) => Ordering::Less,
                 _ => Ordering::Greater,
             };
@@ -199,6 +222,21 @@ impl VectorClock {
 
     fn search(&self, component: &str) -> Result<usize, usize> {
         self.entries.binary_search_by(|(c, _)| (**c).cmp(component))
+    }
+}
+
+/// Component equality, by pointer first: interned names (one allocation per name) then compare
+/// without reading the text.
+fn same(a: &Arc<str>, b: &Arc<str>) -> bool {
+    Arc::ptr_eq(a, b) || a == b
+}
+
+/// Component order, by pointer first (see [`same`]).
+fn compare(a: &Arc<str>, b: &Arc<str>) -> Ordering {
+    if Arc::ptr_eq(a, b) {
+        Ordering::Equal
+    } else {
+        a.cmp(b)
     }
 }
 
@@ -245,6 +283,16 @@ mod tests {
         assert_eq!(empty, clock);
         clock.join(&VectorClock::new());
         assert_eq!(clock, vc(&[("a", 3), ("b", 2), ("c", 4)]));
+    }
+
+    #[test]
+    fn join_in_place_and_merging_agree() {
+        let mut wide = vc(&[("a", 3), ("b", 1), ("c", 4)]);
+        wide.join(&vc(&[("b", 5), ("c", 2)]));
+        assert_eq!(wide, vc(&[("a", 3), ("b", 5), ("c", 4)]));
+        let mut other = vc(&[("a", 1), ("d", 1), ("e", 1)]);
+        other.join(&vc(&[("b", 2), ("d", 3)]));
+        assert_eq!(other, vc(&[("a", 1), ("b", 2), ("d", 3), ("e", 1)]));
     }
 
     #[test]

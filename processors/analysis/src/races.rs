@@ -39,7 +39,7 @@ use raceway_schemas::{Access, FindingKind, LockMode, UpdateRead, UpdateSpan};
 use uuid::Uuid;
 
 use crate::lost_updates::lost;
-use crate::retention::{Retained, RetainedSpan, VariableAccesses};
+use crate::retention::{Interner, Retained, RetainedSpan, VariableAccesses};
 
 /// Settings of the race detector.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -136,6 +136,7 @@ pub struct RaceDetector {
     retained: usize,
     evictions: u64,
     fast_path_hits: u64,
+    names: Interner,
     /// Write event ids of spans dropped since the last [`RaceDetector::take_evicted_spans`].
     evicted_spans: Vec<Uuid>,
     /// Accesses older than this were evicted by age; later arrivals that old are compared but
@@ -186,26 +187,28 @@ impl RaceDetector {
             self.config.cross_trace_slack_ns,
             self.config.max_accesses_per_variable,
         );
-        let environment = access.environment.clone();
-        let name = access.variable.clone();
-        let variable = self.variable(&environment, &name);
-        if variable.contains(access.event_id) {
+        if self
+            .variable(&access.environment, &access.variable)
+            .contains(access.event_id)
+        {
             return Observation::default();
         }
-        let new = Retained::new(access);
+        let new = Retained::interned(access, &mut self.names);
+        let shared = Arc::clone(&new.access);
+        let variable = self.variable(&shared.environment, &shared.variable);
         let fast = variable.all_before(&new.clock);
         let mut pairs = Vec::new();
         if !fast {
             for kept in variable.iter().filter(|kept| races(kept, &new, slack)) {
                 pairs.push(RacePair::new(
-                    Arc::clone(&kept.access),
-                    Arc::clone(&new.access),
+                    kept.shared(),
+                    new.shared(),
                     FindingKind::DataRace,
                 ));
             }
             if new.access.access_type.is_write() {
                 for span in variable.spans().filter(|span| lost(span, &new, slack)) {
-                    pairs.push(RacePair::lost_update(span, Arc::clone(&new.access)));
+                    pairs.push(RacePair::lost_update(span, new.shared()));
                 }
             }
         }
@@ -224,7 +227,7 @@ impl RaceDetector {
         self.evictions += capacity_evictions;
         self.retained = self.retained + after - before;
         if empty {
-            self.drop_variable(&environment, &name);
+            self.drop_variable(&shared.environment, &shared.variable);
         }
         Observation { pairs, evicted }
     }
@@ -239,18 +242,22 @@ impl RaceDetector {
             self.config.cross_trace_slack_ns,
             self.config.max_accesses_per_variable,
         );
-        let environment = span.write.environment.clone();
-        let name = span.write.variable.clone();
-        let variable = self.variable(&environment, &name);
-        if variable.contains_span((span.write.timestamp_ns, span.write.event_id)) {
+        let age = (span.write.timestamp_ns, span.write.event_id);
+        if self
+            .variable(&span.write.environment, &span.write.variable)
+            .contains_span(age)
+        {
             return Observation::default();
         }
-        let new = RetainedSpan::new(span);
+        let new = RetainedSpan::interned(span, &mut self.names);
+        let shared = Arc::clone(&new.write);
+        let (environment, name) = (&shared.environment, &shared.variable);
+        let variable = self.variable(environment, name);
         let fast = variable.all_before(&new.read_clock);
         let mut pairs = Vec::new();
         if !fast {
             for kept in variable.iter().filter(|kept| lost(&new, kept, slack)) {
-                pairs.push(RacePair::lost_update(&new, Arc::clone(&kept.access)));
+                pairs.push(RacePair::lost_update(&new, kept.shared()));
             }
         }
         let before = variable.len();
@@ -271,7 +278,7 @@ impl RaceDetector {
         self.evicted_spans.extend(dropped);
         self.retained = self.retained + after - before;
         if empty {
-            self.drop_variable(&environment, &name);
+            self.drop_variable(environment, name);
         }
         Observation {
             pairs,

@@ -48,9 +48,8 @@
 //! O(log n) plus the size of its key's group, which stays small: within a group, entries are
 //! pairwise non-dominating.
 
-use std::collections::hash_map::DefaultHasher;
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::hash::{Hash, Hasher};
+use std::hash::{BuildHasherDefault, Hash, Hasher};
 use std::sync::Arc;
 
 use raceway_schemas::{Access, HeldLock, UpdateRead, UpdateSpan, VectorClock};
@@ -59,24 +58,36 @@ use uuid::Uuid;
 /// An access kept for comparison, with its clock and lock set normalised once on arrival.
 #[derive(Debug, Clone)]
 pub(crate) struct Retained {
+    /// The access with its lock set sorted and deduplicated (so lock sets compare with `==`)
+    /// and its clock pairs moved into `clock`: a retained access costs a few hundred bytes, not
+    /// one allocation per clock entry. [`Retained::shared`] restores the pairs for findings.
     pub(crate) access: Arc<Access>,
     pub(crate) clock: VectorClock,
-    /// Sorted and deduplicated, so lock sets compare with `==`.
-    pub(crate) locks: Vec<HeldLock>,
 }
 
 impl Retained {
     /// Normalises `access` for comparisons.
     pub(crate) fn new(access: Access) -> Self {
-        let clock = clock_of(&access.clock);
-        let mut locks = access.locks.clone();
-        locks.sort();
-        locks.dedup();
+        Self::interned(access, &mut Interner::default())
+    }
+
+    /// Like [`Retained::new`], sharing component names through `names`.
+    pub(crate) fn interned(mut access: Access, names: &mut Interner) -> Self {
+        let clock = names.clock(&access.clock);
+        access.clock = Vec::new();
+        access.locks.sort();
+        access.locks.dedup();
         Retained {
             access: Arc::new(access),
             clock,
-            locks,
         }
+    }
+
+    /// The access as findings report it, with its (normalised) clock pairs.
+    pub(crate) fn shared(&self) -> Arc<Access> {
+        let mut access = (*self.access).clone();
+        access.clock = self.clock.to_pairs();
+        Arc::new(access)
     }
 
     /// Age order: (timestamp, event id).
@@ -95,9 +106,80 @@ pub(crate) fn dominates(later: &Retained, earlier: &Retained) -> bool {
         && l.actor == e.actor
         && l.location == e.location
         && l.access_type == e.access_type
-        && later.locks == earlier.locks
+        && l.locks == e.locks
         && earlier.clock.happens_before(&later.clock)
         && earlier.clock.differing_components(&later.clock) == 1
+}
+
+/// Shares clock component names between retained clocks: one allocation per name instead of one
+/// per clock entry, and clock comparisons that find equal names by pointer. Cleared when it grows
+/// past a bound (derived components are per trace, so names keep coming); clearing only costs
+/// sharing, never correctness.
+#[derive(Debug, Default)]
+pub(crate) struct Interner {
+    names: HashMap<Box<str>, Arc<str>, BuildHasherDefault<Fx>>,
+}
+
+impl Interner {
+    const MAX_NAMES: usize = 1 << 16;
+
+    /// The clock of `pairs`, with shared component names.
+    pub(crate) fn clock(&mut self, pairs: &[(String, u64)]) -> VectorClock {
+        if self.names.len() > Self::MAX_NAMES {
+            self.names.clear();
+        }
+        VectorClock::from_pairs(
+            pairs
+                .iter()
+                .map(|(component, n)| (self.name(component), *n)),
+        )
+    }
+
+    fn name(&mut self, component: &str) -> Arc<str> {
+        if let Some(name) = self.names.get(component) {
+            return Arc::clone(name);
+        }
+        let name: Arc<str> = Arc::from(component);
+        self.names.insert(component.into(), Arc::clone(&name));
+        name
+    }
+}
+
+/// A small, fast hasher (the Fx hash of rustc) for keys whose collisions cost only time:
+/// domination keys are verified in full, interned names compared by content.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct Fx(u64);
+
+impl Fx {
+    fn add(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+}
+
+impl Hasher for Fx {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for chunk in &mut chunks {
+            let mut word = [0u8; 8];
+            word.copy_from_slice(chunk);
+            self.add(u64::from_le_bytes(word));
+        }
+        let mut tail = [0u8; 8];
+        tail[..chunks.remainder().len()].copy_from_slice(chunks.remainder());
+        self.add(u64::from_le_bytes(tail));
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.add(n);
+    }
+
+    fn write_usize(&mut self, n: usize) {
+        self.add(n as u64);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
 }
 
 /// An update span kept for comparison with later writes, clocks normalised once.
@@ -114,8 +196,13 @@ pub(crate) struct RetainedSpan {
 impl RetainedSpan {
     /// Normalises `span` for comparisons.
     pub(crate) fn new(span: UpdateSpan) -> Self {
-        let read_clock = clock_of(&span.read.clock);
-        let write_clock = clock_of(&span.write.clock);
+        Self::interned(span, &mut Interner::default())
+    }
+
+    /// Like [`RetainedSpan::new`], sharing component names through `names`.
+    pub(crate) fn interned(span: UpdateSpan, names: &mut Interner) -> Self {
+        let read_clock = names.clock(&span.read.clock);
+        let write_clock = names.clock(&span.write.clock);
         RetainedSpan {
             write: Arc::new(span.write),
             read: Arc::new(span.read),
@@ -151,8 +238,8 @@ type Age = (i64, Uuid);
 pub(crate) struct VariableAccesses {
     entries: BTreeMap<Age, Retained>,
     /// Domination key hash -> ages of the entries with that key.
-    groups: HashMap<u64, Vec<Age>>,
-    ids: HashSet<Uuid>,
+    groups: HashMap<u64, Vec<Age>, BuildHasherDefault<Fx>>,
+    ids: HashSet<Uuid, BuildHasherDefault<Fx>>,
     /// Spans by the age of their write.
     spans: BTreeMap<Age, RetainedSpan>,
     /// Join of every clock ever retained here (see "Fast path" in the module doc).
@@ -205,7 +292,7 @@ impl VariableAccesses {
     /// `new`, so nothing retained can dominate it.
     pub(crate) fn insert(&mut self, new: Retained, capacity: usize, fast: bool) -> Inserted {
         let mut outcome = Inserted::default();
-        let key = domination_key(&new.access, &new.locks);
+        let key = domination_key(&new.access, &new.access.locks);
         let group = self.groups.entry(key).or_default();
         if !fast
             && group.iter().any(|age| {
@@ -339,7 +426,7 @@ impl VariableAccesses {
             self.unclocked = self.unclocked.saturating_sub(1);
         }
         self.ids.remove(&gone.access.event_id);
-        let key = domination_key(&gone.access, &gone.locks);
+        let key = domination_key(&gone.access, &gone.access.locks);
         if let Some(group) = self.groups.get_mut(&key) {
             group.retain(|a| a != age);
             if group.is_empty() {
@@ -356,7 +443,7 @@ impl VariableAccesses {
 
 /// Hash of everything [`dominates`] requires to be equal, to find domination candidates.
 fn domination_key(access: &Access, locks: &[HeldLock]) -> u64 {
-    let mut hasher = DefaultHasher::new();
+    let mut hasher = Fx::default();
     (
         access.trace_id,
         access.trace_start_ns,
