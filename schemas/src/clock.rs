@@ -36,9 +36,12 @@ impl VectorClock {
             .filter(|(_, counter)| *counter > 0)
             .map(|(component, counter)| (component.into(), counter))
             .collect();
-        // Sort by component, largest counter first, so dedup keeps the maximum.
-        entries.sort_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)));
-        entries.dedup_by(|later, earlier| later.0 == earlier.0);
+        // Clocks usually arrive already sorted (the stored form): then one pass checks it.
+        if !entries.windows(2).all(|w| w[0].0 < w[1].0) {
+            // Sort by component, largest counter first, so dedup keeps the maximum.
+            entries.sort_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)));
+            entries.dedup_by(|later, earlier| later.0 == earlier.0);
+        }
         VectorClock { entries }
     }
 

@@ -43,8 +43,10 @@ pub const FINDING_NAMESPACE: Uuid = Uuid::from_u128(0x9231_9398_0f56_4bca_bd87_1
 /// Default for [`FindingAggregator::new`]'s `max_pairs_per_finding`.
 pub const DEFAULT_MAX_PAIRS_PER_FINDING: usize = 65_536;
 
-/// Representative order: (first timestamp, first event id, second event id).
-type Rank = (i64, Uuid, Uuid);
+/// Representative order: (first timestamp, first event id, second event id, tie-breaker). The
+/// tie-breaker is the read of a lost update: the same two writes can be found through either
+/// writer's read-modify-write, and the representative must not depend on which came first.
+type Rank = (i64, Uuid, Uuid, Uuid);
 
 #[derive(Debug)]
 struct Tracked {
@@ -92,7 +94,14 @@ impl FindingAggregator {
         let (first, second) = (&*pair.first, &*pair.second);
         let candidate = Candidate {
             id: finding_id(pair),
-            rank: (first.timestamp_ns, first.event_id, second.event_id),
+            rank: (
+                first.timestamp_ns,
+                first.event_id,
+                second.event_id,
+                pair.update
+                    .as_ref()
+                    .map_or(Uuid::nil(), |update| update.read.event_id),
+            ),
             hash: pair_hash(first.event_id, second.event_id),
             severity: severity(pair),
             traces: [first.trace_id, second.trace_id],
@@ -126,6 +135,7 @@ impl FindingAggregator {
                 first.acquired.timestamp_ns,
                 first.acquired.event_id,
                 second.acquired.event_id,
+                Uuid::nil(),
             ),
             hash: pair_hash(first.acquired.event_id, second.acquired.event_id),
             severity: Severity::Warning,
@@ -179,6 +189,13 @@ impl FindingAggregator {
             return Some(finding);
         };
         if tracked.seen_pairs.contains(&hash) {
+            // The same pair again; it may still be a better representative (see `Rank`).
+            if rank < tracked.representative {
+                tracked.representative = rank;
+                let (count, severity) = (tracked.finding.count, tracked.finding.severity);
+                tracked.finding = build(id, count, severity);
+                return Some(tracked.finding.clone());
+            }
             return None;
         }
         if tracked.seen_pairs.len() < max_pairs {
