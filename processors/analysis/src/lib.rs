@@ -26,6 +26,7 @@
 #![warn(missing_docs)]
 
 pub mod accesses;
+pub mod anomalies;
 pub mod causality;
 pub mod findings;
 mod graph;
@@ -39,6 +40,7 @@ mod retention;
 pub mod scenarios;
 #[cfg(test)]
 mod testing;
+pub mod trace;
 pub mod updates;
 
 pub use accesses::{accesses_with, trace_accesses, trace_span};

@@ -1,0 +1,186 @@
+use super::*;
+use crate::trace::fixtures::{
+    at, call, error, id, kafka, lasting, on, receive, response, send, span, spawn, with_parent, MS,
+};
+
+fn node_of(tree: &TraceTree, n: u128) -> &TreeNode {
+    tree.nodes.iter().find(|node| node.id == id(n)).unwrap()
+}
+
+/// The shared fixture's shape: a call on the main thread, parent of a write on two workers.
+fn fixture() -> Vec<Event> {
+    vec![
+        lasting(at(1, "main", 0, call("handle")), 17),
+        lasting(with_parent(at(2, "worker-1", 1, call("a")), 1), 8),
+        lasting(with_parent(at(3, "worker-2", 2, call("b")), 1), 9),
+    ]
+}
+
+#[test]
+fn parent_links_nest_children_in_time_order_with_self_time() {
+    let tree = trace_tree(&fixture());
+    assert_eq!(tree.roots, vec![0]);
+    let root = &tree.nodes[0];
+    assert_eq!(root.id, id(1));
+    assert_eq!(root.children, vec![1, 2]);
+    assert_eq!(
+        (&*root.kind, &*root.location),
+        ("FunctionCall", "app::handle")
+    );
+    assert_eq!(root.duration_ns, 17 * MS as u64);
+    // Children cover 1..9 and 2..11 ms: union 10 ms, so 7 ms of the 17 are the root's own.
+    assert_eq!(root.self_time_ns, 7 * MS as u64);
+    assert_eq!(tree.nodes[1].link, Some(LinkKind::Parent));
+    assert_eq!((tree.nodes[1].depth, tree.nodes[1].parent), (1, Some(0)));
+    assert!(tree.nodes.iter().all(|n| n.duration_measured));
+    assert_eq!((tree.start_ns, tree.end_ns), (0, 17 * MS));
+    assert_eq!(tree.trace_id, crate::trace::fixtures::TRACE);
+}
+
+#[test]
+fn input_order_does_not_change_the_tree() {
+    let events = fixture();
+    let reversed: Vec<Event> = events.iter().rev().cloned().collect();
+    let json = |tree: &TraceTree| serde_json::to_string(tree).unwrap();
+    assert_eq!(json(&trace_tree(&events)), json(&trace_tree(&reversed)));
+}
+
+#[test]
+fn orphans_wait_under_one_placeholder_per_missing_parent() {
+    let events = vec![
+        at(1, "main", 0, call("root")),
+        with_parent(at(2, "w", 5, call("lost-a")), 77),
+        with_parent(at(3, "w", 6, call("lost-b")), 77),
+        with_parent(at(4, "v", 7, call("lost-c")), 88),
+    ];
+    let tree = trace_tree(&events);
+    assert_eq!(tree.event_nodes().count(), 4, "no event dropped");
+    let placeholders: Vec<&TreeNode> = tree
+        .nodes
+        .iter()
+        .filter(|n| n.placeholder.is_some())
+        .collect();
+    assert_eq!(placeholders.len(), 2);
+    let lost = node_of(&tree, 77);
+    assert_eq!(lost.placeholder, Some(Placeholder::MissingParent));
+    assert_eq!(&*lost.kind, "MissingParent");
+    assert_eq!(lost.children.len(), 2);
+    assert_eq!(lost.self_time_ns, 0);
+    assert_eq!(lost.start_ns, 5 * MS, "a placeholder spans its children");
+    assert_eq!(node_of(&tree, 2).link, Some(LinkKind::Placeholder));
+    assert_eq!(tree.roots.len(), 3);
+}
+
+#[test]
+fn parent_cycles_are_cut_at_their_earliest_event() {
+    let events = vec![
+        with_parent(at(1, "a", 0, call("x")), 2),
+        with_parent(at(2, "b", 5, call("y")), 1),
+        with_parent(at(3, "c", 6, call("z")), 2),
+    ];
+    let tree = trace_tree(&events);
+    assert_eq!(tree.event_nodes().count(), 3);
+    let cycle = &tree.nodes[tree.roots[0]];
+    assert_eq!(cycle.placeholder, Some(Placeholder::ParentCycle));
+    assert_eq!(
+        tree.nodes[cycle.children[0]].id,
+        id(1),
+        "earliest member cut"
+    );
+    assert_eq!(
+        node_of(&tree, 2).parent.map(|p| tree.nodes[p].id),
+        Some(id(1))
+    );
+    assert_eq!(node_of(&tree, 3).depth, 3);
+}
+
+#[test]
+fn spawn_remote_call_and_message_links_build_one_tree() {
+    let events = vec![
+        span(on("api", at(1, "main", 0, spawn("task-1"))), "s1", None),
+        span(
+            on("api", at(2, "task-1", 1, send(kafka("orders", None, None)))),
+            "s1",
+            None,
+        ),
+        span(on("api", at(3, "main", 2, call("call_stock"))), "s1", None),
+        span(
+            on("stock", at(4, "h", 3, call("reserve"))),
+            "s2",
+            Some("s1"),
+        ),
+        on("mail", at(5, "c", 4, receive(kafka("orders", None, None)))),
+    ];
+    let tree = trace_tree(&events);
+    assert_eq!(tree.roots.len(), 1);
+    assert_eq!(node_of(&tree, 2).link, Some(LinkKind::Spawn));
+    assert_eq!(node_of(&tree, 3).link, Some(LinkKind::ProgramOrder));
+    let remote = node_of(&tree, 4);
+    assert_eq!(remote.link, Some(LinkKind::RemoteCall));
+    assert_eq!(tree.nodes[remote.parent.unwrap()].id, id(3));
+    let consumer = node_of(&tree, 5);
+    assert_eq!(consumer.link, Some(LinkKind::Message));
+    assert_eq!(tree.nodes[consumer.parent.unwrap()].id, id(2));
+}
+
+#[test]
+fn chained_parent_links_give_each_step_the_gap_to_the_next() {
+    // Our SDK: each event's parent is the actor's previous event, no durations.
+    let events = vec![
+        at(1, "main", 0, call("a")),
+        with_parent(at(2, "main", 3, call("b")), 1),
+        with_parent(at(3, "main", 10, error("Timeout")), 2),
+    ];
+    let tree = trace_tree(&events);
+    let selfs: Vec<u64> = tree
+        .nodes
+        .iter()
+        .map(|n| n.self_time_ns / MS as u64)
+        .collect();
+    assert_eq!(selfs, vec![3, 7, 0]);
+    assert_eq!(tree.nodes[0].duration_ns, 10 * MS as u64);
+    assert!(!tree.nodes[0].duration_measured);
+    assert!(tree.nodes[2].error && !tree.nodes[0].error);
+    assert_eq!(tree.max_depth(), 2);
+}
+
+#[test]
+fn error_responses_are_flagged() {
+    let tree = trace_tree(&[at(1, "m", 0, response(503)), at(2, "m", 1, response(404))]);
+    assert!(tree.nodes[0].error);
+    assert!(!tree.nodes[1].error, "a 4xx is the caller's mistake");
+}
+
+#[test]
+fn long_chains_neither_overflow_nor_lose_events_and_round_trip() {
+    let n = 20_000u128;
+    let events: Vec<Event> = (1..=n)
+        .map(|k| {
+            let event = at(k, "main", k as i64, call("step"));
+            if k > 1 {
+                with_parent(event, k - 1)
+            } else {
+                event
+            }
+        })
+        .collect();
+    let tree = trace_tree(&events);
+    assert_eq!(tree.nodes.len(), n as usize);
+    assert_eq!(tree.max_depth(), (n - 1) as u32);
+    let json = serde_json::to_string(&tree).unwrap();
+    let back: TraceTree = serde_json::from_str(&json).unwrap();
+    assert_eq!(back.nodes.len(), tree.nodes.len());
+    assert_eq!(back.nodes[7].self_time_ns, tree.nodes[7].self_time_ns);
+    assert_eq!(
+        back.nodes[7].event_index, None,
+        "input indices are not stored"
+    );
+}
+
+#[test]
+fn empty_trace_gives_an_empty_tree() {
+    let tree = trace_tree(&[]);
+    assert!(tree.nodes.is_empty() && tree.roots.is_empty());
+    assert_eq!(tree.trace_id, Uuid::nil());
+    assert_eq!(tree.wall_clock_ns(), 0);
+}
