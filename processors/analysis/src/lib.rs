@@ -61,6 +61,6 @@ pub use races::{
     common_lock_protects, is_data_race, trace_spans_overlap, Observation, RaceConfig, RaceDetector,
     RacePair, UpdateContext,
 };
-pub use updates::{trace_update_spans, update_spans_with};
 /// The clock type lives with the event model; re-exported for the analyses' users.
 pub use raceway_schemas::VectorClock;
+pub use updates::{trace_update_spans, update_spans_with};
