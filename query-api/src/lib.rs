@@ -3,9 +3,14 @@
 //! Routes: `GET /health`, `GET /api/traces` (paginated, filters), `GET /api/traces/{id}` (the
 //! trace's events in causal order), `GET /api/traces/{id}/races`, `GET /api/races` (every
 //! finding, paginated, filters), and the audit trails `GET /api/traces/{id}/audit-trail/{variable}`
-//! and `GET /api/variables/{name}/audit-trail` (accesses in causal order). Errors are JSON
-//! `{"error": message}` with the matching status.
+//! and `GET /api/variables/{name}/audit-trail` (accesses in causal order), and the analyses of
+//! one trace computed on demand from its stored events: `GET /api/traces/{id}/tree` (nested
+//! nodes with durations and self times, `max_depth` to cap the nesting), `GET
+//! /api/traces/{id}/critical-path`, `GET /api/traces/{id}/dependencies` (its service edges) and
+//! `GET /api/traces/{id}/graph` (its causal graph). Errors are JSON `{"error": message}` with the
+//! matching status.
 
+mod analyses;
 mod audit;
 mod error;
 mod params;
@@ -27,6 +32,16 @@ pub fn router(store: Arc<dyn Store>) -> Router {
         .route("/api/traces", get(traces::list_traces))
         .route("/api/traces/{id}", get(traces::get_trace))
         .route("/api/traces/{id}/races", get(traces::trace_races))
+        .route("/api/traces/{id}/tree", get(analyses::trace_tree_route))
+        .route(
+            "/api/traces/{id}/critical-path",
+            get(analyses::trace_critical_path),
+        )
+        .route(
+            "/api/traces/{id}/dependencies",
+            get(analyses::trace_dependencies),
+        )
+        .route("/api/traces/{id}/graph", get(analyses::trace_graph))
         .route(
             "/api/traces/{id}/audit-trail/{variable}",
             get(audit::trace_audit_trail),

@@ -1,0 +1,357 @@
+//! Analyses of one trace, computed on demand from its stored events with the pure functions of
+//! [`raceway_analysis::trace`]:
+//!
+//! - `GET /api/traces/{id}/tree?max_depth=`: the nested tree (see [`tree_json`]);
+//! - `GET /api/traces/{id}/critical-path`: the longest duration-weighted path;
+//! - `GET /api/traces/{id}/dependencies`: the trace's calls between services, per edge;
+//! - `GET /api/traces/{id}/graph`: the causal graph (events and typed edges).
+//!
+//! Each answers 400 on a bad id and 404 when the store holds no event of the trace. The analyses
+//! take milliseconds on big traces, so they run on the blocking pool.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::extract::{Path, Query, State};
+use axum::http::header::CONTENT_TYPE;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use raceway_analysis::trace::{
+    analyze_trace, causal_graph, critical_path, summarize_calls, trace_tree, Placeholder,
+    TraceTree, TreeNode,
+};
+use raceway_analysis::trace_causality;
+use raceway_schemas::Event;
+use raceway_store::Store;
+use serde::Serialize;
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+use crate::params;
+use crate::traces::rfc3339;
+use crate::ApiError;
+
+type AppStore = State<Arc<dyn Store>>;
+
+/// The events of the trace named by `raw_id`: 400 on a bad id, 404 when there are none.
+async fn events_of(store: &Arc<dyn Store>, raw_id: &str) -> Result<(Uuid, Vec<Event>), ApiError> {
+    let trace_id = params::trace_id(raw_id)?;
+    let events = store.trace_events(trace_id).await?;
+    if events.is_empty() {
+        return Err(ApiError::not_found(format!("no trace {trace_id}")));
+    }
+    Ok((trace_id, events))
+}
+
+/// Runs `work` on the blocking pool; a panic or cancellation there is a 500.
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| ApiError::internal(format!("trace analysis failed: {e}")))?
+}
+
+/// `GET /api/traces/{id}/tree?max_depth=`: the trace's nodes nested under their parents.
+pub(crate) async fn trace_tree_route(
+    State(store): AppStore,
+    Path(raw_id): Path<String>,
+    Query(raw): Query<HashMap<String, String>>,
+) -> Result<Response, ApiError> {
+    // No cap unless asked: the answer is written without recursion, whatever the depth.
+    let max_depth = raw
+        .get("max_depth")
+        .map(|raw| params::count("max_depth", Some(raw), 0, 0, u32::MAX))
+        .transpose()?;
+    let (_, events) = events_of(&store, &raw_id).await?;
+    let body = blocking(move || {
+        let tree = trace_tree(&events);
+        tree_json(&tree, max_depth)
+            .map_err(|e| ApiError::internal(format!("could not encode the tree: {e}")))
+    })
+    .await?;
+    Ok(([(CONTENT_TYPE, "application/json")], body).into_response())
+}
+
+/// The scalar fields of one node of the tree answer; `children` is appended after them.
+#[derive(Serialize)]
+struct NodeHead<'a> {
+    id: String,
+    kind: &'a str,
+    service: &'a str,
+    location: &'a str,
+    thread: &'a str,
+    start: String,
+    start_ns: i64,
+    duration_ns: u64,
+    self_time_ns: u64,
+    duration_measured: bool,
+    placeholder: bool,
+    placeholder_reason: Option<Placeholder>,
+    link: Option<raceway_analysis::trace::LinkKind>,
+    error: bool,
+    /// Children not shown because of `max_depth`; absent when none were cut.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    hidden_children: Option<usize>,
+}
+
+/// The whole tree answer minus `roots`, which is appended after it.
+#[derive(Serialize)]
+struct TreeHead {
+    trace_id: String,
+    start: String,
+    start_ns: i64,
+    end_ns: i64,
+    duration_ns: u64,
+    node_count: usize,
+    max_depth: u32,
+    truncated_depth: bool,
+}
+
+/// The tree answer as JSON text: `{trace_id, start, start_ns, end_ns, duration_ns, node_count,
+/// max_depth, truncated_depth, roots}`, each node `{id, kind, service, location, thread, start,
+/// start_ns, duration_ns, self_time_ns, duration_measured, placeholder, placeholder_reason,
+/// link, error, children}`.
+///
+/// Parent links chain an actor's events, so the nesting can be as deep as the trace is long:
+/// the text is written with an explicit stack, never by recursion, so any depth fits. Nodes at
+/// depth `max_depth` (when given) are written without their children, with `hidden_children`
+/// counting them, and `truncated_depth` says whether that happened.
+pub(crate) fn tree_json(tree: &TraceTree, max_depth: Option<u32>) -> serde_json::Result<Vec<u8>> {
+    let n = tree.nodes.len();
+    // Children numbered after their parent only (as `trace_tree` builds them): a malformed tree
+    // cannot send the walk into a loop.
+    let kids_of = |v: usize| -> Vec<usize> {
+        tree.nodes[v]
+            .children
+            .iter()
+            .copied()
+            .filter(|&k| k > v && k < n)
+            .collect()
+    };
+    let mut roots = Vec::with_capacity(n.saturating_mul(256));
+    let mut truncated = false;
+    roots.push(b'[');
+    // (node, its valid children, how many of them are written).
+    let mut stack: Vec<(Vec<usize>, usize)> = Vec::new();
+    for (position, root) in tree.roots.iter().copied().filter(|&r| r < n).enumerate() {
+        if position > 0 {
+            roots.push(b',');
+        }
+        let depth_ok = max_depth.is_none_or(|cap| cap > 0);
+        let kids = kids_of(root);
+        truncated |= !depth_ok && !kids.is_empty();
+        open_node(
+            &mut roots,
+            &tree.nodes[root],
+            (!depth_ok).then_some(kids.len()),
+        )?;
+        stack.push((if depth_ok { kids } else { Vec::new() }, 0));
+        while let Some((kids, written)) = stack.last_mut() {
+            let Some(&child) = kids.get(*written) else {
+                roots.extend_from_slice(b"]}");
+                stack.pop();
+                continue;
+            };
+            if *written > 0 {
+                roots.push(b',');
+            }
+            *written += 1;
+            // The child's depth is the stack's length (its parent is at depth len - 1).
+            let depth = u32::try_from(stack.len()).unwrap_or(u32::MAX);
+            let descend = max_depth.is_none_or(|cap| depth < cap);
+            let grandkids = kids_of(child);
+            truncated |= !descend && !grandkids.is_empty();
+            let hidden = (!descend).then_some(grandkids.len());
+            open_node(&mut roots, &tree.nodes[child], hidden)?;
+            stack.push((if descend { grandkids } else { Vec::new() }, 0));
+        }
+    }
+    roots.push(b']');
+
+    let head = TreeHead {
+        trace_id: tree.trace_id.to_string(),
+        start: rfc3339(tree.start_ns),
+        start_ns: tree.start_ns,
+        end_ns: tree.end_ns,
+        duration_ns: tree.wall_clock_ns(),
+        node_count: n,
+        max_depth: tree.max_depth(),
+        truncated_depth: truncated,
+    };
+    let mut out = Vec::with_capacity(roots.len() + 256);
+    serde_json::to_writer(&mut out, &head)?;
+    reopen(&mut out);
+    out.extend_from_slice(b",\"roots\":");
+    out.extend_from_slice(&roots);
+    out.push(b'}');
+    Ok(out)
+}
+
+/// Writes `node`'s fields and opens its `children` array (closed by the caller with `]}`).
+fn open_node(out: &mut Vec<u8>, node: &TreeNode, hidden: Option<usize>) -> serde_json::Result<()> {
+    let head = NodeHead {
+        id: node.id.to_string(),
+        kind: &node.kind,
+        service: &node.service,
+        location: &node.location,
+        thread: &node.thread,
+        start: rfc3339(node.start_ns),
+        start_ns: node.start_ns,
+        duration_ns: node.duration_ns,
+        self_time_ns: node.self_time_ns,
+        duration_measured: node.duration_measured,
+        placeholder: node.placeholder.is_some(),
+        placeholder_reason: node.placeholder,
+        link: node.link,
+        error: node.error,
+        hidden_children: hidden.filter(|&h| h > 0),
+    };
+    serde_json::to_writer(&mut *out, &head)?;
+    reopen(out);
+    out.extend_from_slice(b",\"children\":[");
+    Ok(())
+}
+
+/// Removes the closing `}` of the object just written, so fields can follow.
+fn reopen(out: &mut Vec<u8>) {
+    if out.last() == Some(&b'}') {
+        out.pop();
+    }
+}
+
+/// Nanoseconds as milliseconds.
+fn ms(ns: u64) -> f64 {
+    ns as f64 / 1e6
+}
+
+/// `GET /api/traces/{id}/critical-path`.
+pub(crate) async fn trace_critical_path(
+    State(store): AppStore,
+    Path(raw_id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let (trace_id, events) = events_of(&store, &raw_id).await?;
+    let path = blocking(move || Ok(critical_path(&trace_tree(&events)))).await?;
+    let steps: Vec<Value> = path
+        .steps
+        .iter()
+        .map(|step| {
+            json!({
+                "event_id": step.event_id.to_string(),
+                "kind": &*step.kind,
+                "service": &*step.service,
+                "location": &*step.location,
+                "self_time_ms": ms(step.self_time_ns),
+                "duration_ms": ms(step.duration_ns),
+            })
+        })
+        .collect();
+    Ok(Json(json!({
+        "trace_id": trace_id.to_string(),
+        "path": steps,
+        "total_duration_ms": path.total_duration_ms,
+        "trace_duration_ms": path.trace_duration_ms,
+        "share_of_trace": path.share_of_trace,
+    })))
+}
+
+/// `GET /api/traces/{id}/dependencies`: the trace's service edges.
+pub(crate) async fn trace_dependencies(
+    State(store): AppStore,
+    Path(raw_id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let (trace_id, events) = events_of(&store, &raw_id).await?;
+    let edges = blocking(move || Ok(summarize_calls(&analyze_trace(&events).calls))).await?;
+    let rows: Vec<Value> = edges
+        .iter()
+        .map(|edge| {
+            json!({
+                "caller": edge.caller_service,
+                "callee": edge.callee_service,
+                "kind": edge.kind,
+                "calls": edge.calls,
+                "errors": edge.errors,
+                "p50_ms": edge.p50_ms,
+                "p95_ms": edge.p95_ms,
+                "p99_ms": edge.p99_ms,
+            })
+        })
+        .collect();
+    Ok(Json(json!({
+        "trace_id": trace_id.to_string(),
+        "dependencies": rows,
+    })))
+}
+
+/// `GET /api/traces/{id}/graph`: `{trace_id, trusted_clocks, nodes, edges}`, nodes in causal
+/// order with their final clocks, edges typed (see [`raceway_analysis::trace::graph_export`]).
+pub(crate) async fn trace_graph(
+    State(store): AppStore,
+    Path(raw_id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let (_, events) = events_of(&store, &raw_id).await?;
+    let graph = blocking(move || {
+        let graph = causal_graph(&events, &trace_causality(&events))
+            .map_err(|e| ApiError::internal(format!("could not build the graph: {e}")))?;
+        serde_json::to_value(graph)
+            .map_err(|e| ApiError::internal(format!("could not encode the graph: {e}")))
+    })
+    .await?;
+    Ok(Json(graph))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn node(id: u128, children: Vec<usize>) -> TreeNode {
+        TreeNode {
+            id: Uuid::from_u128(id),
+            kind: "FunctionCall".into(),
+            placeholder: None,
+            service: "api".into(),
+            location: "f".into(),
+            thread: "main".into(),
+            start_ns: 0,
+            duration_ns: 0,
+            self_time_ns: 0,
+            duration_measured: false,
+            error: false,
+            depth: 0,
+            link: None,
+            parent: None,
+            children,
+            event_index: None,
+        }
+    }
+
+    #[test]
+    fn malformed_trees_neither_loop_nor_panic() {
+        // A self-loop, a child numbered before its parent and indices past the end.
+        let tree = TraceTree {
+            nodes: vec![node(1, vec![0, 1, 7]), node(2, vec![0])],
+            roots: vec![0, 9],
+            ..TraceTree::default()
+        };
+        let body: Value = serde_json::from_slice(&tree_json(&tree, None).unwrap()).unwrap();
+        assert_eq!(body["roots"].as_array().unwrap().len(), 1);
+        assert_eq!(
+            body["roots"][0]["children"][0]["id"],
+            Uuid::from_u128(2).to_string()
+        );
+        assert_eq!(body["roots"][0]["children"][0]["children"], json!([]));
+    }
+
+    #[test]
+    fn a_zero_cap_keeps_only_the_roots() {
+        let tree = TraceTree {
+            nodes: vec![node(1, vec![1]), node(2, vec![])],
+            roots: vec![0],
+            ..TraceTree::default()
+        };
+        let body: Value = serde_json::from_slice(&tree_json(&tree, Some(0)).unwrap()).unwrap();
+        assert_eq!(body["truncated_depth"], true);
+        assert_eq!(body["roots"][0]["hidden_children"], 1);
+        assert_eq!(body["roots"][0]["children"], json!([]));
+    }
+}
