@@ -7,9 +7,10 @@
 //!   stamps them), arriving in happens-before order: FastTrack's common case.
 //! - `detector/100k-accesses-shuffled`: the same kind of stream, shuffled in windows of 256, so
 //!   many accesses arrive before accesses that happen before them and take the full scan.
-//! - `trace/10k-events-*`: latency of the whole pure pipeline for one 10,000-event trace: happens-
-//!   before (derived or trusted), accesses, update spans, lock-order edges, both detectors and
-//!   the aggregator.
+//! - `trace/10k-events-*`: latency of the whole pure pipeline for one 10,000-event trace of 16
+//!   threads doing locked read-modify-writes of 100 variables: happens-before (derived or
+//!   trusted), accesses, update spans, lock-order edges, both detectors and the aggregator. The
+//!   `-racy` variants add unlocked reads, so 100 data races with thousands of pairs are found.
 
 use std::collections::BTreeMap;
 
@@ -52,7 +53,9 @@ fn join(into: &mut [u64], from: &[u64]) {
 /// `n` lock-protected accesses in happens-before order (see the module doc).
 fn lock_protected_stream(n: usize) -> Vec<Access> {
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
-    let components: Vec<String> = (0..ACTORS).map(|a| format!("bench#1/actor-{a}")).collect();
+    let components: Vec<String> = (0..ACTORS)
+        .map(|a| format!("bench#1/actor-{a:02}"))
+        .collect();
     let mut actor_clocks = vec![vec![0u64; ACTORS]; ACTORS];
     let mut lock_clocks = vec![vec![0u64; ACTORS]; VARIABLES];
     let mut request = vec![(Uuid::nil(), 0i64, 0usize); ACTORS];
@@ -89,7 +92,7 @@ fn lock_protected_stream(n: usize) -> Vec<Access> {
             actor: ActorId {
                 service: "bench".into(),
                 instance: "1".into(),
-                thread: format!("actor-{actor}"),
+                thread: format!("actor-{actor:02}"),
             },
             clock: components
                 .iter()
@@ -125,7 +128,7 @@ fn run_detector(accesses: Vec<Access>) -> (usize, u64) {
 
 /// One trace of `n` events: 16 threads of one service doing calls, locked read-modify-writes
 /// and plain reads of 100 variables; trusted clocks (our SDK's) or none (derived).
-fn big_trace(n: usize, trusted: bool) -> Vec<Event> {
+fn big_trace(n: usize, trusted: bool, racy: bool) -> Vec<Event> {
     let mut rng = Rng(0x1234_5678_9abc_def1);
     let mut clocks = vec![vec![0u64; ACTORS]; ACTORS];
     let mut lock_clocks: BTreeMap<usize, Vec<u64>> = BTreeMap::new();
@@ -170,7 +173,8 @@ fn big_trace(n: usize, trusted: bool) -> Vec<Event> {
                     &c,
                 );
             }
-            1 => {
+            1 if racy => {
+                // An unlocked read of a variable others update under its lock: a data race.
                 let c = tick(&mut clocks);
                 push(
                     &mut events,
@@ -216,7 +220,7 @@ fn big_trace(n: usize, trusted: bool) -> Vec<Event> {
 fn push(events: &mut Vec<Event>, trusted: bool, thread: usize, kind: EventKind, clock: &[u64]) {
     let i = events.len();
     let mut metadata = Metadata {
-        thread_id: format!("t{thread}"),
+        thread_id: format!("t{thread:02}"),
         process_id: 1,
         service_name: "bench".into(),
         environment: "bench".into(),
@@ -232,7 +236,7 @@ fn push(events: &mut Vec<Event>, trusted: bool, thread: usize, kind: EventKind, 
             .iter()
             .enumerate()
             .filter(|(_, &c)| c > 0)
-            .map(|(a, &c)| (format!("bench#1/t{a}"), c))
+            .map(|(a, &c)| (format!("bench#1/t{a:02}"), c))
             .collect();
     }
     events.push(Event {
@@ -271,23 +275,33 @@ fn run_trace(events: &[Event]) -> usize {
 }
 
 fn detector(c: &mut Criterion) {
-    let stream = lock_protected_stream(1_000_000);
-    let (findings, fast) = run_detector(stream.clone());
-    println!("1M lock-protected accesses: {findings} findings, {fast} fast-path hits");
     let mut group = c.benchmark_group("detector");
     group.sample_size(10);
-    group.throughput(Throughput::Elements(stream.len() as u64));
+    group.throughput(Throughput::Elements(1_000_000));
+    // Inputs are built on first use, so a filtered run builds only what it measures (criterion
+    // calls each closure several times).
+    let mut stream = None;
     group.bench_function("1M-accesses", |b| {
+        let stream = stream.get_or_insert_with(|| {
+            let stream = lock_protected_stream(1_000_000);
+            let (findings, fast) = run_detector(stream.clone());
+            println!("1M lock-protected accesses: {findings} findings, {fast} fast-path hits");
+            stream
+        });
         b.iter_batched(|| stream.clone(), run_detector, BatchSize::PerIteration)
     });
-    let mut shuffled = lock_protected_stream(100_000);
-    for (i, window) in shuffled.chunks_mut(256).enumerate() {
-        shuffle(window, i as u64 + 1);
-    }
-    let (findings, fast) = run_detector(shuffled.clone());
-    println!("100k shuffled accesses: {findings} findings, {fast} fast-path hits");
-    group.throughput(Throughput::Elements(shuffled.len() as u64));
+    group.throughput(Throughput::Elements(100_000));
+    let mut shuffled = None;
     group.bench_function("100k-accesses-shuffled", |b| {
+        let shuffled = shuffled.get_or_insert_with(|| {
+            let mut shuffled = lock_protected_stream(100_000);
+            for (i, window) in shuffled.chunks_mut(256).enumerate() {
+                shuffle(window, i as u64 + 1);
+            }
+            let (findings, fast) = run_detector(shuffled.clone());
+            println!("100k shuffled accesses: {findings} findings, {fast} fast-path hits");
+            shuffled
+        });
         b.iter_batched(|| shuffled.clone(), run_detector, BatchSize::PerIteration)
     });
     group.finish();
@@ -296,19 +310,25 @@ fn detector(c: &mut Criterion) {
 fn trace(c: &mut Criterion) {
     let mut group = c.benchmark_group("trace");
     group.sample_size(20);
-    for trusted in [false, true] {
-        let events = big_trace(10_000, trusted);
-        let name = if trusted {
-            "10k-events-trusted"
-        } else {
-            "10k-events-derived"
-        };
-        println!(
-            "{name}: {} events, {} findings",
-            events.len(),
-            run_trace(&events)
-        );
-        group.bench_function(name, |b| b.iter(|| run_trace(&events)));
+    for (trusted, racy, name) in [
+        (false, false, "10k-events-derived"),
+        (true, false, "10k-events-trusted"),
+        (false, true, "10k-events-derived-racy"),
+        (true, true, "10k-events-trusted-racy"),
+    ] {
+        let mut events = None;
+        group.bench_function(name, |b| {
+            let events = events.get_or_insert_with(|| {
+                let events = big_trace(10_000, trusted, racy);
+                println!(
+                    "{name}: {} events, {} findings",
+                    events.len(),
+                    run_trace(&events)
+                );
+                events
+            });
+            b.iter(|| run_trace(events))
+        });
     }
     group.finish();
 }

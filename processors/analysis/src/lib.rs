@@ -5,8 +5,8 @@
 //! Modules, one analysis each:
 //!
 //! - [`causality`]: happens-before for one trace: the final clock of every event (trusted as sent,
-//!   or derived from program order, parent links, upstream spans and lock hand-overs), the lock
-//!   set rebuilt for every event, and a deterministic causal order.
+//!   or derived from program order, parent links, upstream spans, lock hand-overs and atomics),
+//!   the lock set rebuilt for every event, and a deterministic causal order.
 //! - [`accesses`]: the shared-state accesses of a trace with their clocks and lock sets, as the
 //!   trace stage forwards them to the race stage.
 //! - [`races`]: the data race rule and [`RaceDetector`], which compares accesses per variable as
@@ -18,8 +18,10 @@
 //! - [`lock_order`]: lock-order edges of a trace and [`LockOrderDetector`], which finds
 //!   inversions per sorted lock pair.
 //! - [`inputs`]: [`race_inputs`], everything the trace stage forwards for one trace.
+//! - `scenarios` (feature `scenarios`): loading and scoring the labeled race scenarios.
 //!
 //! Internal helpers: `graph` (cycle breaking and priority topological order for derived clocks),
+//! `interning` (shared clock component names and a fast hasher for the race stage),
 //! `locksets` (per-actor lock hold replay) and `retention` (which accesses the race detector keeps,
 //! and why dropping the others is sound).
 
@@ -31,6 +33,7 @@ pub mod causality;
 pub mod findings;
 mod graph;
 pub mod inputs;
+mod interning;
 pub mod lock_order;
 mod locksets;
 pub mod lost_updates;

@@ -235,7 +235,8 @@ impl RaceDetector {
     /// Compares an update span with the retained writes of its variable (lost updates), then
     /// retains it. A span whose write is already retained as a span is a redelivery and is
     /// ignored. The span's write must also be [`RaceDetector::observe`]d as an access, for data
-    /// races and as the other side of other spans.
+    /// races and as the other side of other spans. The returned `evicted` is always empty:
+    /// spans dropped later are reported by [`RaceDetector::take_evicted_spans`].
     pub fn observe_update(&mut self, span: UpdateSpan) -> Observation {
         let too_old = self.too_old(span.write.timestamp_ns);
         let (slack, capacity) = (

@@ -50,6 +50,9 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hash, Hasher};
+
+use crate::interning::Fx;
+pub(crate) use crate::interning::Interner;
 use std::sync::Arc;
 
 use raceway_schemas::{Access, HeldLock, UpdateRead, UpdateSpan, VectorClock};
@@ -109,77 +112,6 @@ pub(crate) fn dominates(later: &Retained, earlier: &Retained) -> bool {
         && l.locks == e.locks
         && earlier.clock.happens_before(&later.clock)
         && earlier.clock.differing_components(&later.clock) == 1
-}
-
-/// Shares clock component names between retained clocks: one allocation per name instead of one
-/// per clock entry, and clock comparisons that find equal names by pointer. Cleared when it grows
-/// past a bound (derived components are per trace, so names keep coming); clearing only costs
-/// sharing, never correctness.
-#[derive(Debug, Default)]
-pub(crate) struct Interner {
-    names: HashMap<Box<str>, Arc<str>, BuildHasherDefault<Fx>>,
-}
-
-impl Interner {
-    const MAX_NAMES: usize = 1 << 16;
-
-    /// The clock of `pairs`, with shared component names.
-    pub(crate) fn clock(&mut self, pairs: &[(String, u64)]) -> VectorClock {
-        if self.names.len() > Self::MAX_NAMES {
-            self.names.clear();
-        }
-        VectorClock::from_pairs(
-            pairs
-                .iter()
-                .map(|(component, n)| (self.name(component), *n)),
-        )
-    }
-
-    fn name(&mut self, component: &str) -> Arc<str> {
-        if let Some(name) = self.names.get(component) {
-            return Arc::clone(name);
-        }
-        let name: Arc<str> = Arc::from(component);
-        self.names.insert(component.into(), Arc::clone(&name));
-        name
-    }
-}
-
-/// A small, fast hasher (the Fx hash of rustc) for keys whose collisions cost only time:
-/// domination keys are verified in full, interned names compared by content.
-#[derive(Debug, Default, Clone, Copy)]
-pub(crate) struct Fx(u64);
-
-impl Fx {
-    fn add(&mut self, word: u64) {
-        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
-    }
-}
-
-impl Hasher for Fx {
-    fn write(&mut self, bytes: &[u8]) {
-        let mut chunks = bytes.chunks_exact(8);
-        for chunk in &mut chunks {
-            let mut word = [0u8; 8];
-            word.copy_from_slice(chunk);
-            self.add(u64::from_le_bytes(word));
-        }
-        let mut tail = [0u8; 8];
-        tail[..chunks.remainder().len()].copy_from_slice(chunks.remainder());
-        self.add(u64::from_le_bytes(tail));
-    }
-
-    fn write_u64(&mut self, n: u64) {
-        self.add(n);
-    }
-
-    fn write_usize(&mut self, n: usize) {
-        self.add(n as u64);
-    }
-
-    fn finish(&self) -> u64 {
-        self.0
-    }
 }
 
 /// An update span kept for comparison with later writes, clocks normalised once.
@@ -458,85 +390,4 @@ fn domination_key(access: &Access, locks: &[HeldLock]) -> u64 {
 }
 
 #[cfg(test)]
-mod tests {
-    use raceway_schemas::{AccessType, LockMode};
-
-    use super::*;
-    use crate::testing::{access, held, id};
-
-    fn retained(n: u128, ts: i64, clock: &[(&str, u64)]) -> Retained {
-        Retained::new(access(n, "a", ts, AccessType::Write, clock))
-    }
-
-    #[test]
-    fn own_progress_dominates() {
-        let earlier = retained(1, 10, &[("a", 1), ("b", 3)]);
-        let later = retained(2, 20, &[("a", 4), ("b", 3)]);
-        assert!(dominates(&later, &earlier));
-        assert!(!dominates(&earlier, &later));
-    }
-
-    #[test]
-    fn learning_from_another_actor_prevents_domination() {
-        let earlier = retained(1, 10, &[("a", 1), ("b", 3)]);
-        let later = retained(2, 20, &[("a", 2), ("b", 4)]);
-        assert!(!dominates(&later, &earlier));
-    }
-
-    #[test]
-    fn any_difference_but_the_clock_prevents_domination() {
-        let earlier = retained(1, 10, &[("a", 1)]);
-        let variants: [fn(&mut Access); 6] = [
-            |a| a.trace_id = id(99),
-            |a| a.trace_end_ns += 1,
-            |a| a.actor.thread = "other".into(),
-            |a| a.location = "elsewhere".into(),
-            |a| a.access_type = AccessType::Read,
-            |a| a.locks = vec![held("m", LockMode::Exclusive)],
-        ];
-        for change in variants {
-            let mut later = access(2, "a", 20, AccessType::Write, &[("a", 2)]);
-            change(&mut later);
-            assert!(!dominates(&Retained::new(later), &earlier));
-        }
-    }
-
-    #[test]
-    fn insert_drops_dominated_and_refuses_dominated_newcomers() {
-        let mut accesses = VariableAccesses::default();
-        assert!(accesses
-            .insert(retained(1, 10, &[("a", 1)]), 10, false)
-            .removed
-            .is_empty());
-        let outcome = accesses.insert(retained(3, 30, &[("a", 3)]), 10, false);
-        assert_eq!(outcome.removed, vec![id(1)]);
-        // Arrives late, already dominated by the retained id 3.
-        let outcome = accesses.insert(retained(2, 20, &[("a", 2)]), 10, false);
-        assert_eq!(outcome.removed, vec![id(2)]);
-        assert_eq!(accesses.len(), 1);
-        assert!(accesses.contains(id(3)));
-    }
-
-    #[test]
-    fn capacity_evicts_the_oldest() {
-        let mut accesses = VariableAccesses::default();
-        accesses.insert(retained(1, 30, &[("x", 1)]), 2, false);
-        accesses.insert(retained(2, 10, &[("y", 1)]), 2, false);
-        let outcome = accesses.insert(retained(3, 20, &[("z", 1)]), 2, false);
-        assert_eq!(outcome.removed, vec![id(2)]);
-        assert_eq!(outcome.capacity_evictions, 1);
-        let ages: Vec<i64> = accesses.iter().map(|r| r.access.timestamp_ns).collect();
-        assert_eq!(ages, vec![20, 30]);
-    }
-
-    #[test]
-    fn evict_older_than_cuts_by_timestamp() {
-        let mut accesses = VariableAccesses::default();
-        for (n, ts) in [(1, 10), (2, 20), (3, 30)] {
-            accesses.insert(retained(n, ts, &[(format!("c{n}").as_str(), 1)]), 10, false);
-        }
-        assert_eq!(accesses.evict_older_than(30), vec![id(1), id(2)]);
-        assert_eq!(accesses.len(), 1);
-        assert!(!accesses.is_empty());
-    }
-}
+mod tests;

@@ -25,7 +25,7 @@
 
 use std::collections::HashMap;
 
-use raceway_schemas::{AccessType, ActorId, Event, EventKind, UpdateRead, UpdateSpan};
+use raceway_schemas::{AccessType, Event, EventKind, UpdateRead, UpdateSpan};
 use uuid::Uuid;
 
 use crate::accesses::{access_at, trace_span};
@@ -38,20 +38,34 @@ pub fn trace_update_spans(events: &[Event]) -> Vec<UpdateSpan> {
     update_spans_with(events, &trace_causality(events))
 }
 
-/// (trace, actor, environment, variable): whose pending read, of what.
-type PendingKey<'a> = (Uuid, ActorId, &'a str, &'a str);
+/// An actor of a trace, borrowed from its events: (trace, service, instance, thread).
+type ActorKey<'a> = (Uuid, &'a str, &'a str, &'a str);
+
+/// (actor, environment, variable): whose pending read, of what.
+type PendingKey<'a> = (ActorKey<'a>, &'a str, &'a str);
+
+/// The actor of `event`, without allocating (see [`Event::actor`]).
+pub(crate) fn actor_key(event: &Event) -> ActorKey<'_> {
+    let metadata = &event.metadata;
+    (
+        event.trace_id,
+        metadata.service_name.as_str(),
+        metadata.instance_id.as_deref().unwrap_or_default(),
+        metadata.thread_id.as_str(),
+    )
+}
 
 /// Like [`trace_update_spans`], reusing a [`TraceCausality`] already computed for the events.
 pub fn update_spans_with(events: &[Event], causality: &TraceCausality) -> Vec<UpdateSpan> {
     let Some(span) = trace_span(events) else {
         return Vec::new();
     };
-    let mut locks: HashMap<(Uuid, ActorId), HeldLocks> = HashMap::new();
+    let mut locks: HashMap<ActorKey, HeldLocks> = HashMap::new();
     let mut pending: HashMap<PendingKey, (usize, Vec<Hold>)> = HashMap::new();
     let mut spans = Vec::new();
     for index in program_order(events) {
         let event = &events[index];
-        let actor_locks = locks.entry((event.trace_id, event.actor())).or_default();
+        let actor_locks = locks.entry(actor_key(event)).or_default();
         let change = match &event.kind {
             EventKind::LockAcquire(lock) => {
                 actor_locks.acquire(lock);
@@ -65,8 +79,7 @@ pub fn update_spans_with(events: &[Event], causality: &TraceCausality) -> Vec<Up
             _ => continue,
         };
         let key = (
-            event.trace_id,
-            event.actor(),
+            actor_key(event),
             event.metadata.environment.as_str(),
             change.variable.as_str(),
         );

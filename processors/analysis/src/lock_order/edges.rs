@@ -15,12 +15,13 @@
 
 use std::collections::HashMap;
 
-use raceway_schemas::{ActorId, Event, EventKind, LockAcquisition, LockOrderEdge};
+use raceway_schemas::{Event, EventKind, LockAcquisition, LockOrderEdge};
 use uuid::Uuid;
 
 use crate::accesses::trace_span;
 use crate::causality::{program_order, trace_causality, TraceCausality};
 use crate::locksets::{HeldLocks, LockStep};
+use crate::updates::actor_key;
 
 /// The lock-order edges of one trace (events in any order), in program order of the inner
 /// acquisitions.
@@ -46,8 +47,8 @@ pub fn lock_order_edges_with(events: &[Event], causality: &TraceCausality) -> Ve
     let Some((trace_start_ns, trace_end_ns)) = trace_span(events) else {
         return Vec::new();
     };
-    let index_of: HashMap<Uuid, usize> =
-        events.iter().enumerate().map(|(i, e)| (e.id, i)).collect();
+    // Built on first use: only an actor whose first event is an acquisition needs it.
+    let mut index_of: Option<HashMap<Uuid, usize>> = None;
     let clock_at = |index: usize| {
         causality
             .per_event
@@ -55,11 +56,11 @@ pub fn lock_order_edges_with(events: &[Event], causality: &TraceCausality) -> Ve
             .map(|facts| facts.clock.to_pairs())
             .unwrap_or_default()
     };
-    let mut actors: HashMap<(Uuid, ActorId), ActorState> = HashMap::new();
+    let mut actors: HashMap<(Uuid, &str, &str, &str), ActorState> = HashMap::new();
     let mut edges = Vec::new();
     for index in program_order(events) {
         let event = &events[index];
-        let state = actors.entry((event.trace_id, event.actor())).or_default();
+        let state = actors.entry(actor_key(event)).or_default();
         match &event.kind {
             EventKind::LockAcquire(lock) => {
                 let before = state.locks.holds();
@@ -98,9 +99,16 @@ pub fn lock_order_edges_with(events: &[Event], causality: &TraceCausality) -> Ve
                         Some(previous) => clock_at(previous),
                         None => event
                             .parent_id
-                            .and_then(|parent| index_of.get(&parent))
-                            .filter(|&&parent| parent != index)
-                            .map(|&parent| clock_at(parent))
+                            .and_then(|parent| {
+                                index_of
+                                    .get_or_insert_with(|| {
+                                        events.iter().enumerate().map(|(i, e)| (e.id, i)).collect()
+                                    })
+                                    .get(&parent)
+                                    .copied()
+                            })
+                            .filter(|&parent| parent != index)
+                            .map(clock_at)
                             .unwrap_or_default(),
                     };
                     state.open.insert(

@@ -1,0 +1,135 @@
+use raceway_schemas::{AccessType, LockMode};
+
+use super::*;
+use crate::testing::{access, held, id};
+
+fn retained(n: u128, ts: i64, clock: &[(&str, u64)]) -> Retained {
+    Retained::new(access(n, "a", ts, AccessType::Write, clock))
+}
+
+#[test]
+fn own_progress_dominates() {
+    let earlier = retained(1, 10, &[("a", 1), ("b", 3)]);
+    let later = retained(2, 20, &[("a", 4), ("b", 3)]);
+    assert!(dominates(&later, &earlier));
+    assert!(!dominates(&earlier, &later));
+}
+
+#[test]
+fn learning_from_another_actor_prevents_domination() {
+    let earlier = retained(1, 10, &[("a", 1), ("b", 3)]);
+    let later = retained(2, 20, &[("a", 2), ("b", 4)]);
+    assert!(!dominates(&later, &earlier));
+}
+
+#[test]
+fn any_difference_but_the_clock_prevents_domination() {
+    let earlier = retained(1, 10, &[("a", 1)]);
+    let variants: [fn(&mut Access); 6] = [
+        |a| a.trace_id = id(99),
+        |a| a.trace_end_ns += 1,
+        |a| a.actor.thread = "other".into(),
+        |a| a.location = "elsewhere".into(),
+        |a| a.access_type = AccessType::Read,
+        |a| a.locks = vec![held("m", LockMode::Exclusive)],
+    ];
+    for change in variants {
+        let mut later = access(2, "a", 20, AccessType::Write, &[("a", 2)]);
+        change(&mut later);
+        assert!(!dominates(&Retained::new(later), &earlier));
+    }
+}
+
+#[test]
+fn insert_drops_dominated_and_refuses_dominated_newcomers() {
+    let mut accesses = VariableAccesses::default();
+    assert!(accesses
+        .insert(retained(1, 10, &[("a", 1)]), 10, false)
+        .removed
+        .is_empty());
+    let outcome = accesses.insert(retained(3, 30, &[("a", 3)]), 10, false);
+    assert_eq!(outcome.removed, vec![id(1)]);
+    // Arrives late, already dominated by the retained id 3.
+    let outcome = accesses.insert(retained(2, 20, &[("a", 2)]), 10, false);
+    assert_eq!(outcome.removed, vec![id(2)]);
+    assert_eq!(accesses.len(), 1);
+    assert!(accesses.contains(id(3)));
+}
+
+#[test]
+fn capacity_evicts_the_oldest() {
+    let mut accesses = VariableAccesses::default();
+    accesses.insert(retained(1, 30, &[("x", 1)]), 2, false);
+    accesses.insert(retained(2, 10, &[("y", 1)]), 2, false);
+    let outcome = accesses.insert(retained(3, 20, &[("z", 1)]), 2, false);
+    assert_eq!(outcome.removed, vec![id(2)]);
+    assert_eq!(outcome.capacity_evictions, 1);
+    let ages: Vec<i64> = accesses.iter().map(|r| r.access.timestamp_ns).collect();
+    assert_eq!(ages, vec![20, 30]);
+}
+
+#[test]
+fn evict_older_than_cuts_by_timestamp() {
+    let mut accesses = VariableAccesses::default();
+    for (n, ts) in [(1, 10), (2, 20), (3, 30)] {
+        accesses.insert(retained(n, ts, &[(format!("c{n}").as_str(), 1)]), 10, false);
+    }
+    assert_eq!(accesses.evict_older_than(30), vec![id(1), id(2)]);
+    assert_eq!(accesses.len(), 1);
+    assert!(!accesses.is_empty());
+}
+
+#[test]
+fn summary_clock_says_when_everything_retained_is_before() {
+    let mut accesses = VariableAccesses::default();
+    assert!(accesses.all_before(&clock_of(&[("a".into(), 1)])));
+    assert!(
+        !accesses.all_before(&VectorClock::new()),
+        "empty clocks never"
+    );
+    accesses.insert(retained(1, 10, &[("a", 1)]), 10, false);
+    accesses.insert(retained(2, 20, &[("b", 1)]), 10, false);
+    let both = clock_of(&[("a".into(), 1), ("b".into(), 1), ("c".into(), 1)]);
+    assert!(accesses.all_before(&both));
+    assert!(!accesses.all_before(&clock_of(&[("a".into(), 1), ("c".into(), 1)])));
+    let equal = clock_of(&[("a".into(), 1), ("b".into(), 1)]);
+    assert!(
+        !accesses.all_before(&equal),
+        "equal to the summary: not after it"
+    );
+    accesses.insert(retained(3, 30, &[]), 10, false);
+    assert!(
+        !accesses.all_before(&both),
+        "an unclocked access disables it"
+    );
+}
+
+#[test]
+fn spans_are_kept_bounded_and_forgotten_by_trace() {
+    use raceway_schemas::{UpdateRead, UpdateSpan};
+    let span = |n: u128, ts: i64| {
+        RetainedSpan::new(UpdateSpan {
+            read: UpdateRead {
+                event_id: id(n + 100),
+                timestamp_ns: ts - 1,
+                location: "r".into(),
+                value: "1".into(),
+                clock: vec![("a".into(), 1)],
+            },
+            write: access(n, "a", ts, AccessType::Write, &[("a", 2)]),
+            held_throughout: Vec::new(),
+        })
+    };
+    let mut accesses = VariableAccesses::default();
+    assert_eq!(accesses.insert_span(span(1, 10), 2), 0);
+    accesses.insert_span(span(2, 20), 2);
+    assert_eq!(accesses.insert_span(span(3, 30), 2), 1);
+    assert_eq!(accesses.take_dropped_spans(), vec![id(1)]);
+    assert!(accesses.contains_span((20, id(2))));
+    assert_eq!(accesses.spans().count(), 2);
+    accesses.evict_older_than(25);
+    assert_eq!(accesses.take_dropped_spans(), vec![id(2)]);
+    accesses.forget_trace(crate::testing::TRACE);
+    assert_eq!(accesses.take_dropped_spans(), vec![id(3)]);
+    assert!(accesses.is_empty());
+}
