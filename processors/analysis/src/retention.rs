@@ -40,8 +40,8 @@
 //! is FastTrack's epoch test, generalised to the retained set: it holds whenever accesses arrive
 //! in happens-before order (the common case: one trace's accesses come in causal order), it is
 //! exact (the verdicts are those of the full scan; the permutation tests check it), and the
-//! summary only grows until the variable is empty, so evictions keep it a safe
-//! over-approximation. Empty clocks are never ordered, so a retained empty clock disables it.
+//! summary only grows between rebuilds (after age eviction or forgetting a trace), so evictions
+//! in between keep it a safe over-approximation. Empty clocks are never ordered, so a retained empty clock disables it.
 //!
 //! Domination is checked only against retained accesses with the same domination key (trace,
 //! span, actor, location, type, lock set), found through a hash index, so an insertion costs
@@ -300,6 +300,7 @@ impl VariableAccesses {
             let span = entry.remove();
             self.forget_clocks(&span);
         }
+        self.recompute_summary();
         gone
     }
 
@@ -326,7 +327,22 @@ impl VariableAccesses {
                 self.forget_clocks(&span);
             }
         }
+        self.recompute_summary();
         gone
+    }
+
+    /// Rebuilds the summary from what is retained, after bulk removals, so that it does not keep
+    /// the components of long-gone traces (it only ever grows between rebuilds).
+    fn recompute_summary(&mut self) {
+        let mut summary = VectorClock::new();
+        for kept in self.entries.values() {
+            summary.join(&kept.clock);
+        }
+        for span in self.spans.values() {
+            summary.join(&span.read_clock);
+            summary.join(&span.write_clock);
+        }
+        self.summary = summary;
     }
 
     fn note_clock(&mut self, clock: &VectorClock) {

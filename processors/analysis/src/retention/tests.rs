@@ -133,3 +133,20 @@ fn spans_are_kept_bounded_and_forgotten_by_trace() {
     assert_eq!(accesses.take_dropped_spans(), vec![id(3)]);
     assert!(accesses.is_empty());
 }
+
+#[test]
+fn bulk_removals_rebuild_the_summary() {
+    let mut accesses = VariableAccesses::default();
+    accesses.insert(retained(1, 10, &[("old", 5)]), 10, false);
+    accesses.insert(retained(2, 20, &[("new", 1)]), 10, false);
+    let after_new = clock_of(&[("new".into(), 2)]);
+    assert!(
+        !accesses.all_before(&after_new),
+        "the old access is still there"
+    );
+    accesses.evict_older_than(15);
+    assert!(
+        accesses.all_before(&after_new),
+        "its component left the summary"
+    );
+}
