@@ -18,9 +18,20 @@ pub(crate) fn id(n: u128) -> Uuid {
 
 /// An event of service `web` in environment `test`, trace [`TRACE`], untrusted (no clock).
 pub(crate) fn event(n: u128, thread: &str, timestamp_ns: i64, kind: EventKind) -> Event {
+    event_in(TRACE, n, thread, timestamp_ns, kind)
+}
+
+/// Like [`event`], in another trace.
+pub(crate) fn event_in(
+    trace_id: Uuid,
+    n: u128,
+    thread: &str,
+    timestamp_ns: i64,
+    kind: EventKind,
+) -> Event {
     Event {
         id: id(n),
-        trace_id: TRACE,
+        trace_id,
         parent_id: None,
         timestamp_ns,
         kind,

@@ -3,7 +3,7 @@
 
 use raceway_schemas::{
     AsyncAwait, AsyncSpawn, ErrorEvent, Event, EventKind, FunctionCall, HttpRequest, HttpResponse,
-    MessageEvent, Metadata,
+    MessageEvent,
 };
 use uuid::Uuid;
 
@@ -12,29 +12,11 @@ pub(crate) const TRACE: Uuid = Uuid::from_u128(0xbbbb);
 /// One millisecond in nanoseconds.
 pub(crate) const MS: i64 = 1_000_000;
 
-/// A readable id: `id(3)`.
-pub(crate) fn id(n: u128) -> Uuid {
-    Uuid::from_u128(n)
-}
+pub(crate) use crate::testing::id;
 
 /// Event `n` of service `web` on `thread` at `ms` milliseconds, no parent, no duration.
 pub(crate) fn at(n: u128, thread: &str, ms: i64, kind: EventKind) -> Event {
-    Event {
-        id: id(n),
-        trace_id: TRACE,
-        parent_id: None,
-        timestamp_ns: ms * MS,
-        kind,
-        metadata: Metadata {
-            thread_id: thread.into(),
-            process_id: 1,
-            service_name: "web".into(),
-            environment: "test".into(),
-            ..Metadata::default()
-        },
-        causality_vector: Vec::new(),
-        lock_set: Vec::new(),
-    }
+    crate::testing::event_in(TRACE, n, thread, ms * MS, kind)
 }
 
 /// Sets the parent link.
