@@ -111,6 +111,33 @@ impl ClickHouseStore {
         move |e| StoreError::clickhouse(&self.url, &operation, e)
     }
 
+    /// One page of rows of `page_sql` (which ends in `LIMIT ?, ?`) and the total of
+    /// `total_sql`, both bound to `params`: the shape of every paginated listing.
+    pub(crate) async fn fetch_page<T>(
+        &self,
+        what: &str,
+        page_sql: &str,
+        total_sql: &str,
+        params: &[Param],
+        offset: u32,
+        limit: u32,
+    ) -> Result<(Vec<T>, u64), StoreError>
+    where
+        T: ::clickhouse::RowOwned + ::clickhouse::RowRead,
+    {
+        let rows: Vec<T> = bind_all(self.client.query(page_sql), params)
+            .bind(offset)
+            .bind(limit)
+            .fetch_all()
+            .await
+            .map_err(self.err(&format!("list {what}")))?;
+        let total: u64 = bind_all(self.client.query(total_sql), params)
+            .fetch_one()
+            .await
+            .map_err(self.err(&format!("count {what}")))?;
+        Ok((rows, total))
+    }
+
     /// The client, with the database selected (tests only).
     #[cfg(test)]
     pub(crate) fn client_for_tests(&self) -> &Client {
@@ -284,17 +311,17 @@ impl Store for ClickHouseStore {
             "SELECT * FROM ({SUMMARY_SQL}){conditions} \
              ORDER BY first_ts DESC, trace_key LIMIT ?, ?"
         );
-        let rows: Vec<SummaryRow> = bind_all(self.client.query(&page_sql), &params)
-            .bind(query.offset)
-            .bind(query.limit)
-            .fetch_all()
-            .await
-            .map_err(self.err("list traces"))?;
         let total_sql = format!("SELECT toUInt64(count()) FROM ({SUMMARY_SQL}){conditions}");
-        let total: u64 = bind_all(self.client.query(&total_sql), &params)
-            .fetch_one()
-            .await
-            .map_err(self.err("count traces"))?;
+        let (rows, total): (Vec<SummaryRow>, u64) = self
+            .fetch_page(
+                "traces",
+                &page_sql,
+                &total_sql,
+                &params,
+                query.offset,
+                query.limit,
+            )
+            .await?;
         let mut traces = Vec::with_capacity(rows.len());
         for row in rows {
             let trace_id = Uuid::parse_str(&row.trace_key).map_err(|e| StoreError::Corrupt {

@@ -105,17 +105,17 @@ impl ClickHouseStore {
              ORDER BY greatest(first_timestamp_ns, second_timestamp_ns) DESC, id \
              LIMIT 1 BY id LIMIT ?, ?"
         );
-        let rows: Vec<FindingRow> = bind_all(self.client.query(&page_sql), &params)
-            .bind(query.offset)
-            .bind(query.limit)
-            .fetch_all()
-            .await
-            .map_err(self.err("list findings"))?;
         let total_sql = format!("SELECT toUInt64(uniqExact(id)) FROM findings {conditions}");
-        let total: u64 = bind_all(self.client.query(&total_sql), &params)
-            .fetch_one()
-            .await
-            .map_err(self.err("count findings"))?;
+        let (rows, total): (Vec<FindingRow>, u64) = self
+            .fetch_page(
+                "findings",
+                &page_sql,
+                &total_sql,
+                &params,
+                query.offset,
+                query.limit,
+            )
+            .await?;
         let mut findings = rows
             .into_iter()
             .map(FindingRow::into_finding)
