@@ -117,6 +117,26 @@ pub enum EventKind {
 }
 
 impl EventKind {
+    /// Every kind's name, in variant order, which is also the order of the Avro `kind` union
+    /// (a test checks it against `event.avsc`).
+    pub const NAMES: [&'static str; 15] = [
+        "FunctionCall",
+        "AsyncSpawn",
+        "AsyncAwait",
+        "StateChange",
+        "LockAcquire",
+        "LockRelease",
+        "MemoryFence",
+        "HttpRequest",
+        "HttpResponse",
+        "DatabaseQuery",
+        "DatabaseResult",
+        "Error",
+        "MessageSend",
+        "MessageReceive",
+        "Custom",
+    ];
+
     /// The kind's name as it appears in the JSON format and in the store.
     pub fn name(&self) -> &'static str {
         match self {

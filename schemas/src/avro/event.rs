@@ -8,25 +8,8 @@ use super::value::{
 use crate::error::SchemaError;
 use crate::model::*;
 
-/// Record names of the `kind` union, in schema order (= the order of [`EventKind`]'s variants).
-/// A test checks this against `event.avsc`.
-pub(crate) const KIND_RECORDS: [&str; 15] = [
-    "FunctionCall",
-    "AsyncSpawn",
-    "AsyncAwait",
-    "StateChange",
-    "LockAcquire",
-    "LockRelease",
-    "MemoryFence",
-    "HttpRequest",
-    "HttpResponse",
-    "DatabaseQuery",
-    "DatabaseResult",
-    "Error",
-    "MessageSend",
-    "MessageReceive",
-    "Custom",
-];
+/// Record names of the `kind` union, in schema order: the model's kind names.
+pub(crate) const KIND_RECORDS: [&str; 15] = EventKind::NAMES;
 
 pub(crate) fn batch_to_value(batch: &EventBatch) -> Result<Value, SchemaError> {
     let mut events = Vec::with_capacity(batch.events.len());

@@ -164,7 +164,8 @@ fn kind(value: Option<&Value>) -> Result<EventKind> {
 
 fn kind_payload(name: &str, payload: &Value) -> Result<EventKind> {
     let empty = Object::new();
-    let known = KNOWN_KINDS.contains(&name);
+    // Kinds with a payload of their own shape; any other name becomes `Custom`.
+    let known = name != "Custom" && EventKind::NAMES.contains(&name);
     let p = match payload {
         Value::Null => &empty,
         Value::Object(o) => o,
@@ -246,24 +247,6 @@ fn kind_payload(name: &str, payload: &Value) -> Result<EventKind> {
         }),
     })
 }
-
-/// Kinds with a payload of their own shape; any other name becomes [`Custom`].
-const KNOWN_KINDS: [&str; 14] = [
-    "FunctionCall",
-    "AsyncSpawn",
-    "AsyncAwait",
-    "StateChange",
-    "LockAcquire",
-    "LockRelease",
-    "MemoryFence",
-    "HttpRequest",
-    "HttpResponse",
-    "DatabaseQuery",
-    "DatabaseResult",
-    "Error",
-    "MessageSend",
-    "MessageReceive",
-];
 
 fn access_type(p: &Object) -> Result<AccessType> {
     let name = required_text(p, "access_type")?;
