@@ -318,16 +318,7 @@ impl Bus for EmbeddedBus {
         group: &str,
         topics: &[String],
     ) -> Result<Box<dyn BusConsumer>, BusError> {
-        if group.trim().is_empty() {
-            return Err(BusError::InvalidArgument(
-                "empty consumer group name".into(),
-            ));
-        }
-        if topics.is_empty() {
-            return Err(BusError::InvalidArgument(format!(
-                "consumer group {group} subscribed to no topic"
-            )));
-        }
+        super::check_subscription(group, topics)?;
         let mut layout = Vec::new();
         let mut seen = HashSet::new();
         for topic in topics {

@@ -459,16 +459,7 @@ impl Bus for KafkaBus {
         group: &str,
         topics: &[String],
     ) -> Result<Box<dyn BusConsumer>, BusError> {
-        if group.trim().is_empty() {
-            return Err(BusError::InvalidArgument(
-                "empty consumer group name".into(),
-            ));
-        }
-        if topics.is_empty() {
-            return Err(BusError::InvalidArgument(format!(
-                "consumer group {group} subscribed to no topic"
-            )));
-        }
+        super::check_subscription(group, topics)?;
         self.require_topics(topics).await?;
         let consumer = KafkaConsumer::join(self.clone(), group, topics)?;
         Ok(Box::new(consumer))

@@ -104,6 +104,21 @@ pub trait BusConsumer: Send + Sync {
     async fn commit(&mut self, offsets: &[(String, i32, i64)]) -> Result<(), BusError>;
 }
 
+/// Rejects a subscription without a group name or without topics (both buses).
+pub(crate) fn check_subscription(group: &str, topics: &[String]) -> Result<(), BusError> {
+    if group.trim().is_empty() {
+        return Err(BusError::InvalidArgument(
+            "empty consumer group name".into(),
+        ));
+    }
+    if topics.is_empty() {
+        return Err(BusError::InvalidArgument(format!(
+            "consumer group {group} subscribed to no topic"
+        )));
+    }
+    Ok(())
+}
+
 /// Why a bus operation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum BusError {
