@@ -109,7 +109,3 @@ fn fixture_race_is_found_across_separate_processes() {
         .body(format!("DROP DATABASE IF EXISTS {database}"))
         .send();
 }
-
-fn as_refs(args: &[String]) -> Vec<&str> {
-    args.iter().map(String::as_str).collect()
-}

@@ -78,6 +78,11 @@ impl KafkaConsumer {
             .set("session.timeout.ms", "6000")
             .set("heartbeat.interval.ms", "500")
             .set("fetch.wait.max.ms", "100")
+            // Incremental (cooperative) rebalancing: a member joining or dying moves only the
+            // partitions that must move, so the others keep their in-memory windows. It is also
+            // what makes tansu 0.6 hand a killed member's partitions to the survivors: with the
+            // eager assignors, the survivor got back only its old share after the eviction.
+            .set("partition.assignment.strategy", "cooperative-sticky")
             .create_with_context(GroupContext {
                 group: group.to_string(),
             })
