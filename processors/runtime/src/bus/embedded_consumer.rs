@@ -10,7 +10,7 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 
 use super::embedded::{blocking, lock, open_connection, storage, Shared};
-use super::{BusConsumer, BusError, ConsumedRecord};
+use super::{BusConsumer, BusError, ConsumedRecord, PartitionLag};
 
 /// Marks a group as having a live consumer until dropped.
 struct GroupLease {
@@ -237,6 +237,35 @@ impl BusConsumer for EmbeddedConsumer {
                 }
             }
             tx.commit().map_err(&err)
+        })
+        .await
+    }
+
+    async fn lag(&mut self) -> Result<Vec<PartitionLag>, BusError> {
+        let conn = self.conn.clone();
+        let path = self.lease.shared.path.clone();
+        let positions = self.positions.clone();
+        blocking(move || {
+            let err = storage(&path);
+            let conn = lock(&conn);
+            let mut end = conn
+                .prepare_cached("SELECT next_offset FROM partitions WHERE topic = ?1 AND part = ?2")
+                .map_err(&err)?;
+            positions
+                .into_iter()
+                .map(|pos| {
+                    let next: i64 = end
+                        .query_row(params![pos.topic, pos.part], |row| row.get(0))
+                        .optional()
+                        .map_err(&err)?
+                        .unwrap_or(0);
+                    Ok(PartitionLag {
+                        lag: (next - pos.next).max(0),
+                        topic: pos.topic,
+                        partition: pos.part,
+                    })
+                })
+                .collect()
         })
         .await
     }

@@ -162,7 +162,8 @@ impl TraceStage {
                 .store_retrying("store accesses", || store.insert_accesses(accesses))
                 .await?;
         }
-        let records = input_records(trace_id, &inputs, events.len() as u64);
+        let clock_entries = &self.io.metrics.clock_entries;
+        let records = input_records(trace_id, &inputs, events.len() as u64, clock_entries);
         let forwarded = records.len() as u64;
         if !records.is_empty() {
             let topic = self.io.topics.accesses.clone();
@@ -186,7 +187,12 @@ impl TraceStage {
 /// it meets the inputs it must be compared with, and stamped with the trace's event count so
 /// that the race stage can tell a re-analysis from a redelivery. An input that cannot be encoded
 /// (a counter above `i64::MAX`) is logged and skipped: it cannot be analysed, the rest can.
-fn input_records(trace_id: Uuid, inputs: &RaceInputs, trace_events: u64) -> Vec<Record> {
+fn input_records(
+    trace_id: Uuid,
+    inputs: &RaceInputs,
+    trace_events: u64,
+    clock_entries: &prometheus::Histogram,
+) -> Vec<Record> {
     let mut records = Vec::with_capacity(inputs.accesses.len() + inputs.updates.len());
     let mut push =
         |key: String, encoded: Result<Vec<u8>, SchemaError>, event_id: Uuid| match encoded {
@@ -198,6 +204,7 @@ fn input_records(trace_id: Uuid, inputs: &RaceInputs, trace_events: u64) -> Vec<
                 "cannot encode a race-stage input; it is not analysed"),
         };
     for access in &inputs.accesses {
+        clock_entries.observe(access.clock.len() as f64);
         push(
             access.partition_key(),
             encode_access(access, trace_events),
