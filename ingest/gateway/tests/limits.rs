@@ -1,0 +1,274 @@
+//! The gateway's limits over a real embedded bus: body size, events per request, and the
+//! per-client rate limit. Rates are tiny (one event per 1,000 s) so that no refill can happen
+//! while a test runs: no assertion depends on timing.
+
+mod common;
+
+use std::collections::HashSet;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::{Body, Bytes};
+use axum::http::StatusCode;
+use common::{fixture, harness, Answer};
+use raceway_gateway::{RateLimit, DEFAULT_MAX_RECORD_BYTES};
+use raceway_schemas::avro::decode_event_batch;
+use serde_json::{json, Value};
+
+const REJECTED: &str = "raceway_gateway_requests_rejected_total";
+
+/// One event per 1,000 s after a burst of `burst`: nothing refills during a test.
+fn tiny_rate(burst: u64) -> Option<RateLimit> {
+    Some(RateLimit::new(0.001, Some(burst)).unwrap())
+}
+
+fn body() -> Vec<u8> {
+    fixture().to_string().into_bytes()
+}
+
+fn peer(raw: &str) -> Option<SocketAddr> {
+    Some(raw.parse().unwrap())
+}
+
+fn retry_after(answer: &Answer) -> u64 {
+    answer.headers["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+/// `count` copies of the fixture's second event (a write with a vector clock), with fresh ids,
+/// all in one trace so that the whole batch has to be split.
+fn big_batch(count: usize) -> (Value, HashSet<String>) {
+    let template = fixture()["events"][1].clone();
+    let mut ids = HashSet::new();
+    let events: Vec<Value> = (0..count)
+        .map(|_| {
+            let mut event = template.clone();
+            let id = uuid::Uuid::new_v4().to_string();
+            event["id"] = json!(id);
+            ids.insert(id);
+            event
+        })
+        .collect();
+    (json!({ "events": events }), ids)
+}
+
+#[tokio::test]
+async fn the_defaults_take_a_10000_event_batch_split_into_broker_sized_records() {
+    let h = harness(|_| {}).await;
+    let (batch, ids) = big_batch(10_000);
+    let (status, answer) = h.post(batch.to_string().into_bytes(), &[]).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!(answer["accepted"], 10_000);
+
+    let records = h.records().await;
+    assert!(
+        records.len() > 1,
+        "one trace of 10,000 events in one record"
+    );
+    let mut produced = HashSet::new();
+    for record in &records {
+        assert!(
+            record.value.len() <= DEFAULT_MAX_RECORD_BYTES,
+            "a {}-byte record",
+            record.value.len()
+        );
+        let batch = decode_event_batch(&record.value).unwrap();
+        assert_eq!(
+            record.key.as_deref(),
+            Some(batch.trace_id.to_string().as_bytes())
+        );
+        produced.extend(batch.events.iter().map(|e| e.id.to_string()));
+    }
+    assert_eq!(produced, ids, "every event exactly once");
+}
+
+#[tokio::test]
+async fn a_body_over_the_limit_is_a_413_and_nothing_is_produced() {
+    let limit = body().len() - 1;
+    let h = harness(|c| c.max_body_bytes = limit).await;
+    let content_length = body().len().to_string();
+    let answer = h
+        .send(body(), &[("content-length", content_length.as_str())], None)
+        .await;
+    assert_eq!(answer.status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(answer.body["success"], false);
+    let message = answer.body["error"].as_str().unwrap();
+    assert!(message.contains(&format!("{limit} bytes")), "{message}");
+    assert!(message.contains("several"), "{message}");
+    // Without Content-Length the limit holds while reading.
+    let answer = h.send(body(), &[], None).await;
+    assert_eq!(
+        answer.status,
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "{}",
+        answer.body
+    );
+
+    assert_eq!(h.produced_events().await, 0);
+    assert_eq!(h.metric(REJECTED, "too_large"), 2.0);
+    // A body of exactly the limit is fine.
+    let h = harness(|c| c.max_body_bytes = body().len()).await;
+    assert_eq!(h.post(body(), &[]).await.0, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn an_endless_body_is_cut_off_at_the_limit_not_buffered() {
+    const LIMIT: usize = 1 << 20;
+    const CHUNK: usize = 64 * 1024;
+    let h = harness(|c| c.max_body_bytes = LIMIT).await;
+    let sent = Arc::new(AtomicUsize::new(0));
+    let counter = sent.clone();
+    // JSON whitespace forever: only a limit enforced while reading ends this request.
+    let endless = futures::stream::repeat_with(move || {
+        counter.fetch_add(CHUNK, Ordering::Relaxed);
+        Ok::<_, std::io::Error>(Bytes::from(vec![b' '; CHUNK]))
+    });
+    let answer = tokio::time::timeout(
+        Duration::from_secs(60),
+        h.send(Body::from_stream(endless), &[], None),
+    )
+    .await
+    .expect("the gateway kept reading past its limit");
+    assert_eq!(answer.status, StatusCode::PAYLOAD_TOO_LARGE);
+    let read = sent.load(Ordering::Relaxed);
+    assert!(
+        read <= LIMIT + 2 * CHUNK,
+        "{read} bytes pulled for a {LIMIT}-byte limit"
+    );
+    assert_eq!(h.produced_events().await, 0);
+}
+
+#[tokio::test]
+async fn more_events_than_the_batch_limit_is_a_413() {
+    let h = harness(|c| c.max_events_per_batch = 2).await;
+    let (status, answer) = h.post(body(), &[]).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    let message = answer["error"].as_str().unwrap();
+    assert!(message.contains("3 events"), "{message}");
+    assert!(message.contains("limit of 2"), "{message}");
+    assert_eq!(h.produced_events().await, 0);
+    assert_eq!(h.metric(REJECTED, "too_large"), 1.0);
+
+    let h = harness(|c| c.max_events_per_batch = 3).await;
+    assert_eq!(h.post(body(), &[]).await.0, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn without_a_configured_rate_limit_nobody_is_limited() {
+    let h = harness(|_| {}).await;
+    for _ in 0..20 {
+        assert_eq!(h.post(body(), &[]).await.0, StatusCode::OK);
+    }
+    assert_eq!(h.metric(REJECTED, "rate_limited"), 0.0);
+}
+
+#[tokio::test]
+async fn each_api_key_has_its_own_bucket_and_a_limited_one_gets_429_with_retry_after() {
+    let h = harness(|c| {
+        c.api_keys = vec!["k1".into(), "k2".into()];
+        c.rate_limit = tiny_rate(3);
+    })
+    .await;
+    let k1 = [("x-raceway-key", "k1")];
+    assert_eq!(h.send(body(), &k1, None).await.status, StatusCode::OK);
+
+    // Same key, other transport header and address: still the same bucket, now empty.
+    let limited = h
+        .send(
+            body(),
+            &[("authorization", "Bearer k1")],
+            peer("10.0.0.7:1"),
+        )
+        .await;
+    assert_eq!(limited.status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(limited.body["success"], false);
+    let message = limited.body["error"].as_str().unwrap();
+    assert!(message.contains("rate limit"), "{message}");
+    assert!(!message.contains("k1"), "the key is echoed: {message}");
+    // One token at 0.001/s: 1,000 s, give or take the test's own run time.
+    let wait = retry_after(&limited);
+    assert!((900..=1000).contains(&wait), "Retry-After: {wait}");
+
+    assert_eq!(
+        h.send(body(), &[("x-raceway-key", "k2")], None)
+            .await
+            .status,
+        StatusCode::OK
+    );
+    assert_eq!(h.produced_events().await, 6);
+    assert_eq!(h.metric(REJECTED, "rate_limited"), 1.0);
+    assert_eq!(h.metric("raceway_gateway_requests_total", "429"), 1.0);
+    assert_eq!(h.metric("raceway_gateway_rate_limit_clients", ""), 2.0);
+}
+
+#[tokio::test]
+async fn without_keys_each_client_ip_has_its_own_bucket() {
+    let h = harness(|c| c.rate_limit = tiny_rate(3)).await;
+    let a = peer("192.0.2.1:5000");
+    assert_eq!(h.send(body(), &[], a).await.status, StatusCode::OK);
+    // Another connection from the same host shares the bucket.
+    let again = h.send(body(), &[], peer("192.0.2.1:5001")).await;
+    assert_eq!(again.status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(again.headers.contains_key("retry-after"));
+    // X-Forwarded-For is not trusted by default: it cannot buy a fresh bucket.
+    let spoofed = h
+        .send(body(), &[("x-forwarded-for", "203.0.113.9")], a)
+        .await;
+    assert_eq!(spoofed.status, StatusCode::TOO_MANY_REQUESTS);
+
+    let b = peer("192.0.2.2:5000");
+    assert_eq!(h.send(body(), &[], b).await.status, StatusCode::OK);
+    assert_eq!(h.produced_events().await, 6);
+    assert_eq!(h.metric(REJECTED, "rate_limited"), 2.0);
+}
+
+#[tokio::test]
+async fn behind_a_trusted_proxy_the_forwarded_address_is_the_client() {
+    let h = harness(|c| {
+        c.rate_limit = tiny_rate(3);
+        c.trust_forwarded_for = true;
+    })
+    .await;
+    let proxy = peer("10.0.0.1:40000");
+    let from = |client: &'static str| [("x-forwarded-for", client)];
+    let first = "198.51.100.1";
+    let second = "6.6.6.6, 198.51.100.2";
+    assert_eq!(
+        h.send(body(), &from(first), proxy).await.status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        h.send(body(), &from(second), proxy).await.status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        h.send(body(), &from(first), proxy).await.status,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    // The client-supplied first entry is ignored: 198.51.100.2's bucket is empty too.
+    assert_eq!(
+        h.send(body(), &from("198.51.100.9, 198.51.100.2"), proxy)
+            .await
+            .status,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+}
+
+#[tokio::test]
+async fn a_batch_bigger_than_the_burst_passes_on_a_full_bucket_then_waits_for_its_debt() {
+    let h = harness(|c| c.rate_limit = tiny_rate(2)).await;
+    let a = peer("192.0.2.1:5000");
+    // Three events, burst of two: admitted once, leaving one event of debt.
+    assert_eq!(h.send(body(), &[], a).await.status, StatusCode::OK);
+    let limited = h.send(body(), &[], a).await;
+    assert_eq!(limited.status, StatusCode::TOO_MANY_REQUESTS);
+    // The debt (1) plus one token, at 0.001/s.
+    let wait = retry_after(&limited);
+    assert!((1900..=2000).contains(&wait), "Retry-After: {wait}");
+    assert_eq!(h.produced_events().await, 3);
+}
