@@ -272,3 +272,44 @@ async fn a_batch_bigger_than_the_burst_passes_on_a_full_bucket_then_waits_for_it
     assert!((1900..=2000).contains(&wait), "Retry-After: {wait}");
     assert_eq!(h.produced_events().await, 3);
 }
+
+/// Posts `body` over a real connection; the status code and the raw response.
+async fn post_over_tcp(addr: SocketAddr, body: &[u8]) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let head = format!(
+        "POST /events HTTP/1.1\r\nHost: gateway\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    stream.write_all(body).await.unwrap();
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).await.unwrap();
+    let text = String::from_utf8_lossy(&response).into_owned();
+    let status = text.split(' ').nth(1).unwrap().parse().unwrap();
+    (status, text)
+}
+
+#[tokio::test]
+async fn served_with_connect_info_the_peer_address_is_rate_limited() {
+    let h = harness(|c| c.rate_limit = tiny_rate(3)).await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let service = h
+        .router
+        .clone()
+        .into_make_service_with_connect_info::<SocketAddr>();
+    let server = tokio::spawn(async move { axum::serve(listener, service).await });
+
+    let (status, response) = post_over_tcp(addr, &body()).await;
+    assert_eq!(status, 200, "{response}");
+    let (status, response) = post_over_tcp(addr, &body()).await;
+    assert_eq!(status, 429, "{response}");
+    assert!(
+        response.to_ascii_lowercase().contains("retry-after:"),
+        "{response}"
+    );
+    assert!(response.contains("client 127.0.0.1"), "{response}");
+    server.abort();
+}
