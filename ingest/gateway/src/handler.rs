@@ -9,7 +9,8 @@ use axum::extract::{ConnectInfo, FromRequest, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use raceway_schemas::json::{decode_events_body, redact_sensitive_headers};
+use raceway_schemas::json::{decode_events_body, redact_sensitive_headers, FieldError};
+use raceway_schemas::Event;
 use serde::Serialize;
 use serde_json::json;
 
@@ -18,6 +19,9 @@ use crate::batching::batch_records;
 use crate::client::client_key;
 use crate::rate_limit::{ClientKey, Decision};
 use crate::GatewayState;
+
+/// The events of a body, each decoded or with the field that is wrong.
+type DecodedEvents = Vec<Result<Event, FieldError>>;
 
 /// One event the gateway did not accept, and why.
 #[derive(Debug, Serialize)]
@@ -61,54 +65,10 @@ pub(crate) async fn post_events(State(state): State<GatewayState>, request: Requ
 }
 
 async fn accept_events(state: &GatewayState, request: Request) -> Response {
-    let config = &state.config;
-    let Some(caller) = authorize(request.headers(), &config.api_keys) else {
-        return error(
-            StatusCode::UNAUTHORIZED,
-            "missing or unknown API key: send `Authorization: Bearer KEY` or `X-Raceway-Key: KEY`",
-        );
-    };
-    let peer = request
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|info| info.0);
-    let client = client_key(caller, request.headers(), peer, config.trust_forwarded_for);
-    // A client that already owes tokens is refused before its body is read.
-    if let Some(limited) = rate_limited(state, &client, None) {
-        return limited;
-    }
-    if declared_length(request.headers()).is_some_and(|length| length > config.max_body_bytes) {
-        return body_too_large(config.max_body_bytes);
-    }
-    // The `DefaultBodyLimit` layer of the router caps this read at `max_body_bytes`: a longer
-    // body (chunked, or with a lying Content-Length) fails as soon as it crosses the limit.
-    let body = match Bytes::from_request(request, &()).await {
-        Ok(body) => body,
-        Err(BytesRejection::FailedToBufferBody(FailedToBufferBody::LengthLimitError(_))) => {
-            return body_too_large(config.max_body_bytes)
-        }
-        Err(err) => return error(StatusCode::BAD_REQUEST, &err.body_text()),
-    };
-    let decoded = match decode_events_body(&body) {
+    let decoded = match admit(state, request).await {
         Ok(decoded) => decoded,
-        Err(err) => return error(StatusCode::BAD_REQUEST, &err.to_string()),
+        Err(refusal) => return refusal,
     };
-    if decoded.len() > config.max_events_per_batch {
-        return error(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            &format!(
-                "{} events in one request, over the gateway's limit of {} per request; send them \
-                 in several POST /events requests",
-                decoded.len(),
-                config.max_events_per_batch
-            ),
-        );
-    }
-    // Every event offered costs a token, valid or not: validating it is the work being limited.
-    let cost = u64::try_from(decoded.len()).unwrap_or(u64::MAX);
-    if let Some(limited) = rate_limited(state, &client, Some(cost)) {
-        return limited;
-    }
 
     let mut events = Vec::with_capacity(decoded.len());
     let mut rejected = Vec::new();
@@ -168,6 +128,58 @@ async fn accept_events(state: &GatewayState, request: Request) -> Response {
         Json(json!({"success": true, "accepted": accepted, "rejected": rejected})),
     )
         .into_response()
+}
+
+/// Authenticates, applies the size, batch and rate limits, and decodes the body into events (each
+/// valid or not); the error answer when the request goes no further.
+async fn admit(state: &GatewayState, request: Request) -> Result<DecodedEvents, Response> {
+    let config = &state.config;
+    let Some(caller) = authorize(request.headers(), &config.api_keys) else {
+        return Err(error(
+            StatusCode::UNAUTHORIZED,
+            "missing or unknown API key: send `Authorization: Bearer KEY` or `X-Raceway-Key: KEY`",
+        ));
+    };
+    let peer = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|info| info.0);
+    let client = client_key(caller, request.headers(), peer, config.trust_forwarded_for);
+    // A client that already owes tokens is refused before its body is read.
+    if let Some(limited) = rate_limited(state, &client, None) {
+        return Err(limited);
+    }
+    if declared_length(request.headers()).is_some_and(|length| length > config.max_body_bytes) {
+        return Err(body_too_large(config.max_body_bytes));
+    }
+    // The `DefaultBodyLimit` layer of the router caps this read at `max_body_bytes`: a longer
+    // body (chunked, or with a lying Content-Length) fails as soon as it crosses the limit.
+    let body = match Bytes::from_request(request, &()).await {
+        Ok(body) => body,
+        Err(BytesRejection::FailedToBufferBody(FailedToBufferBody::LengthLimitError(_))) => {
+            return Err(body_too_large(config.max_body_bytes))
+        }
+        Err(err) => return Err(error(StatusCode::BAD_REQUEST, &err.body_text())),
+    };
+    let decoded = decode_events_body(&body)
+        .map_err(|err| error(StatusCode::BAD_REQUEST, &err.to_string()))?;
+    if decoded.len() > config.max_events_per_batch {
+        return Err(error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            &format!(
+                "{} events in one request, over the gateway's limit of {} per request; send them \
+                 in several POST /events requests",
+                decoded.len(),
+                config.max_events_per_batch
+            ),
+        ));
+    }
+    // Every event offered costs a token, valid or not: validating it is the work being limited.
+    let cost = u64::try_from(decoded.len()).unwrap_or(u64::MAX);
+    if let Some(limited) = rate_limited(state, &client, Some(cost)) {
+        return Err(limited);
+    }
+    Ok(decoded)
 }
 
 /// `Some(429)` when the rate limit refuses the client: with `cost`, charges that many events;
