@@ -4,7 +4,6 @@
 
 mod common;
 
-use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -12,10 +11,8 @@ use std::time::Duration;
 
 use axum::body::{Body, Bytes};
 use axum::http::StatusCode;
-use common::{fixture, harness, Answer};
+use common::{assert_split, big_batch, fixture, harness, Answer};
 use raceway_gateway::{RateLimit, DEFAULT_MAX_RECORD_BYTES};
-use raceway_schemas::avro::decode_event_batch;
-use serde_json::{json, Value};
 
 const REJECTED: &str = "raceway_gateway_requests_rejected_total";
 
@@ -40,23 +37,6 @@ fn retry_after(answer: &Answer) -> u64 {
         .unwrap()
 }
 
-/// `count` copies of the fixture's second event (a write with a vector clock), with fresh ids,
-/// all in one trace so that the whole batch has to be split.
-fn big_batch(count: usize) -> (Value, HashSet<String>) {
-    let template = fixture()["events"][1].clone();
-    let mut ids = HashSet::new();
-    let events: Vec<Value> = (0..count)
-        .map(|_| {
-            let mut event = template.clone();
-            let id = uuid::Uuid::new_v4().to_string();
-            event["id"] = json!(id);
-            ids.insert(id);
-            event
-        })
-        .collect();
-    (json!({ "events": events }), ids)
-}
-
 #[tokio::test]
 async fn the_defaults_take_a_10000_event_batch_split_into_broker_sized_records() {
     let h = harness(|_| {}).await;
@@ -65,26 +45,7 @@ async fn the_defaults_take_a_10000_event_batch_split_into_broker_sized_records()
     assert_eq!(status, StatusCode::OK, "{answer}");
     assert_eq!(answer["accepted"], 10_000);
 
-    let records = h.records().await;
-    assert!(
-        records.len() > 1,
-        "one trace of 10,000 events in one record"
-    );
-    let mut produced = HashSet::new();
-    for record in &records {
-        assert!(
-            record.value.len() <= DEFAULT_MAX_RECORD_BYTES,
-            "a {}-byte record",
-            record.value.len()
-        );
-        let batch = decode_event_batch(&record.value).unwrap();
-        assert_eq!(
-            record.key.as_deref(),
-            Some(batch.trace_id.to_string().as_bytes())
-        );
-        produced.extend(batch.events.iter().map(|e| e.id.to_string()));
-    }
-    assert_eq!(produced, ids, "every event exactly once");
+    assert_split(&h.records().await, &ids, DEFAULT_MAX_RECORD_BYTES);
 }
 
 #[tokio::test]

@@ -3,9 +3,10 @@
 
 #![allow(dead_code)] // each test binary uses its own subset
 
+use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::body::{to_bytes, Body};
 use axum::extract::ConnectInfo;
@@ -15,7 +16,7 @@ use raceway_gateway::{GatewayConfig, GatewayMetrics, GatewayState};
 use raceway_processors::bus::{Bus, ConsumedRecord, EmbeddedBus};
 use raceway_schemas::avro::decode_event_batch;
 use raceway_schemas::EventBatch;
-use serde_json::Value;
+use serde_json::{json, Value};
 use tower::ServiceExt;
 
 /// The events topic of every harness.
@@ -24,9 +25,10 @@ pub const TOPIC: &str = "raceway.events";
 /// One gateway (one router, so one set of rate-limit buckets) over a fresh embedded bus.
 pub struct Harness {
     pub bus: Arc<dyn Bus>,
+    pub topic: String,
     pub router: Router,
     pub registry: prometheus::Registry,
-    _dir: tempfile::TempDir,
+    _dir: Option<tempfile::TempDir>,
 }
 
 /// What the gateway answered.
@@ -36,21 +38,33 @@ pub struct Answer {
     pub body: Value,
 }
 
-/// A gateway with the default configuration changed by `configure`.
+/// A gateway over a fresh embedded bus, with the default configuration changed by `configure`.
 pub async fn harness(configure: impl FnOnce(&mut GatewayConfig)) -> Harness {
     let dir = tempfile::tempdir().unwrap();
     let bus: Arc<dyn Bus> = Arc::new(EmbeddedBus::open(&dir.path().join("bus.sqlite"), 4).unwrap());
-    bus.create_topics(&[TOPIC.to_string()], 4).await.unwrap();
-    let mut config = GatewayConfig::new(TOPIC);
+    let mut harness = harness_on(bus, TOPIC, configure).await;
+    harness._dir = Some(dir);
+    harness
+}
+
+/// A gateway producing to `topic` (created here) on `bus`.
+pub async fn harness_on(
+    bus: Arc<dyn Bus>,
+    topic: &str,
+    configure: impl FnOnce(&mut GatewayConfig),
+) -> Harness {
+    bus.create_topics(&[topic.to_string()], 4).await.unwrap();
+    let mut config = GatewayConfig::new(topic);
     configure(&mut config);
     let registry = prometheus::Registry::new();
     let metrics = GatewayMetrics::register(&registry).unwrap();
     let router = raceway_gateway::router(GatewayState::new(config, bus.clone(), metrics));
     Harness {
         bus,
+        topic: topic.to_string(),
         router,
         registry,
-        _dir: dir,
+        _dir: None,
     }
 }
 
@@ -90,21 +104,30 @@ impl Harness {
 
     /// Every record on the topic so far.
     pub async fn records(&self) -> Vec<ConsumedRecord> {
+        self.records_until(|_| false, Duration::ZERO).await
+    }
+
+    /// Records of the topic: until `enough` says so, failing after `within`; then until a poll
+    /// comes back empty.
+    pub async fn records_until(
+        &self,
+        enough: impl Fn(&[ConsumedRecord]) -> bool,
+        within: Duration,
+    ) -> Vec<ConsumedRecord> {
+        let group = format!("check-{}", uuid::Uuid::new_v4());
         let mut consumer = self
             .bus
-            .subscribe(
-                &format!("check-{}", uuid::Uuid::new_v4()),
-                &[TOPIC.to_string()],
-            )
+            .subscribe(&group, &[self.topic.clone()])
             .await
             .unwrap();
+        let deadline = Instant::now() + within;
         let mut records = Vec::new();
         loop {
             let polled = consumer
                 .poll(1000, Duration::from_millis(200))
                 .await
                 .unwrap();
-            if polled.is_empty() {
+            if polled.is_empty() && (enough(&records) || Instant::now() >= deadline) {
                 return records;
             }
             records.extend(polled);
@@ -152,4 +175,55 @@ pub fn fixture() -> Value {
     ))
     .unwrap();
     serde_json::from_slice(&bytes).unwrap()
+}
+
+/// `count` copies of the fixture's second event (a write with a vector clock) with fresh ids, all
+/// in one trace so that the whole batch has to be split; and the ids.
+pub fn big_batch(count: usize) -> (Value, HashSet<String>) {
+    let template = fixture()["events"][1].clone();
+    let mut ids = HashSet::new();
+    let events: Vec<Value> = (0..count)
+        .map(|_| {
+            let mut event = template.clone();
+            let id = uuid::Uuid::new_v4().to_string();
+            event["id"] = json!(id);
+            ids.insert(id);
+            event
+        })
+        .collect();
+    (json!({ "events": events }), ids)
+}
+
+/// Events in `records`.
+pub fn event_count(records: &[ConsumedRecord]) -> usize {
+    records
+        .iter()
+        .map(|record| decode_event_batch(&record.value).unwrap().events.len())
+        .sum()
+}
+
+/// `records` are several, each at most `max_bytes` and keyed by its trace, and hold the events
+/// `ids` exactly once.
+pub fn assert_split(records: &[ConsumedRecord], ids: &HashSet<String>, max_bytes: usize) {
+    assert!(
+        records.len() > 1,
+        "one trace of {} events in one record",
+        ids.len()
+    );
+    let mut produced = Vec::new();
+    for record in records {
+        assert!(
+            record.value.len() <= max_bytes,
+            "a {}-byte record",
+            record.value.len()
+        );
+        let batch = decode_event_batch(&record.value).unwrap();
+        assert_eq!(
+            record.key.as_deref(),
+            Some(batch.trace_id.to_string().as_bytes())
+        );
+        produced.extend(batch.events.iter().map(|e| e.id.to_string()));
+    }
+    assert_eq!(produced.len(), ids.len(), "events produced more than once");
+    assert_eq!(&produced.into_iter().collect::<HashSet<_>>(), ids);
 }
