@@ -117,7 +117,7 @@ impl Harness {
         let group = format!("check-{}", uuid::Uuid::new_v4());
         let mut consumer = self
             .bus
-            .subscribe(&group, &[self.topic.clone()])
+            .subscribe(&group, std::slice::from_ref(&self.topic))
             .await
             .unwrap();
         let deadline = Instant::now() + within;
