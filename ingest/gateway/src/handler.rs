@@ -65,11 +65,24 @@ pub(crate) async fn post_events(State(state): State<GatewayState>, request: Requ
 }
 
 async fn accept_events(state: &GatewayState, request: Request) -> Response {
-    let decoded = match admit(state, request).await {
-        Ok(decoded) => decoded,
+    let (client, decoded) = match admit(state, request).await {
+        Ok(admitted) => admitted,
         Err(refusal) => return refusal,
     };
+    let cost = event_cost(&decoded);
+    let response = produce_events(state, decoded).await;
+    // Nothing was accepted: the client will retry the same events, which must not cost twice
+    // (a broker outage would otherwise push every retrying client into 429s).
+    if !response.status().is_success() {
+        if let Some(limiter) = &state.limiter {
+            limiter.refund(&client, cost);
+        }
+    }
+    response
+}
 
+/// Validates and redacts the decoded events and produces the valid ones; 200 once durable.
+async fn produce_events(state: &GatewayState, decoded: DecodedEvents) -> Response {
     let mut events = Vec::with_capacity(decoded.len());
     let mut rejected = Vec::new();
     for (index, result) in decoded.into_iter().enumerate() {
@@ -132,7 +145,10 @@ async fn accept_events(state: &GatewayState, request: Request) -> Response {
 
 /// Authenticates, applies the size, batch and rate limits, and decodes the body into events (each
 /// valid or not); the error answer when the request goes no further.
-async fn admit(state: &GatewayState, request: Request) -> Result<DecodedEvents, Response> {
+async fn admit(
+    state: &GatewayState,
+    request: Request,
+) -> Result<(ClientKey, DecodedEvents), Response> {
     let config = &state.config;
     let Some(caller) = authorize(request.headers(), &config.api_keys) else {
         return Err(error(
@@ -174,12 +190,16 @@ async fn admit(state: &GatewayState, request: Request) -> Result<DecodedEvents, 
             ),
         ));
     }
-    // Every event offered costs a token, valid or not: validating it is the work being limited.
-    let cost = u64::try_from(decoded.len()).unwrap_or(u64::MAX);
-    if let Some(limited) = rate_limited(state, &client, Some(cost)) {
+    if let Some(limited) = rate_limited(state, &client, Some(event_cost(&decoded))) {
         return Err(limited);
     }
-    Ok(decoded)
+    Ok((client, decoded))
+}
+
+/// Tokens a request costs: every event offered, valid or not, since validating it is the work
+/// being limited.
+fn event_cost(decoded: &DecodedEvents) -> u64 {
+    u64::try_from(decoded.len()).unwrap_or(u64::MAX)
 }
 
 /// `Some(429)` when the rate limit refuses the client: with `cost`, charges that many events;

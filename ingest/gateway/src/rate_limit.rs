@@ -156,6 +156,14 @@ impl RateLimiter {
         decision
     }
 
+    /// Gives back `events` charged for a request that was then not accepted (up to a full bucket).
+    pub(crate) fn refund(&self, key: &ClientKey, events: u64) {
+        let mut table = self.lock();
+        if let Some(bucket) = table.buckets.get_mut(key) {
+            bucket.tokens = (bucket.tokens + events as f64).min(self.burst());
+        }
+    }
+
     /// Clients with a bucket in memory.
     pub(crate) fn tracked(&self) -> usize {
         self.lock().buckets.len()
@@ -273,6 +281,22 @@ mod tests {
         };
         assert_eq!(retry_after, secs(100.0));
         assert_eq!(l.charge(key, 10_000, t0 + secs(100.0)), Decision::Allowed);
+    }
+
+    #[test]
+    fn a_refund_restores_tokens_up_to_a_full_bucket() {
+        let (l, t0) = limiter(1.0, 10);
+        let key = ClientKey::ApiKey(0);
+        assert_eq!(l.charge(key.clone(), 10, t0), Decision::Allowed);
+        l.refund(&key, 4);
+        assert_eq!(l.charge(key.clone(), 4, t0), Decision::Allowed);
+        assert!(matches!(
+            l.charge(key.clone(), 1, t0),
+            Decision::Limited { .. }
+        ));
+        l.refund(&key, 1_000);
+        assert_eq!(l.charge(key.clone(), 10, t0), Decision::Allowed);
+        assert!(matches!(l.check_owing(&key, t0), Decision::Limited { .. }));
     }
 
     #[test]

@@ -234,6 +234,27 @@ async fn a_batch_bigger_than_the_burst_passes_on_a_full_bucket_then_waits_for_it
     assert_eq!(h.produced_events().await, 3);
 }
 
+#[tokio::test]
+async fn events_that_were_not_accepted_cost_nothing() {
+    // Nothing can be produced (no such topic): a client retrying must not end up rate limited.
+    let h = harness(|c| {
+        c.events_topic = "missing-topic".into();
+        c.rate_limit = tiny_rate(3);
+    })
+    .await;
+    let a = peer("192.0.2.1:5000");
+    for _ in 0..3 {
+        let answer = h.send(body(), &[], a).await;
+        assert_eq!(
+            answer.status,
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "{}",
+            answer.body
+        );
+    }
+    assert_eq!(h.metric(REJECTED, "rate_limited"), 0.0);
+}
+
 /// Posts `body` over a real connection; the status code and the raw response.
 async fn post_over_tcp(addr: SocketAddr, body: &[u8]) -> (u16, String) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
