@@ -221,7 +221,8 @@ fn rate_limited(state: &GatewayState, client: &ClientKey, cost: Option<u64>) -> 
         ClientKey::Ip(ip) => format!("client {ip}"),
         ClientKey::Unknown => "clients without a known address".to_string(),
     };
-    tracing::info!(client = ?client, events = ?cost, retry_after = seconds, "rate limited");
+    // Debug, not info: a flooding client would flood the log; the metrics count every 429.
+    tracing::debug!(client = ?client, events = ?cost, retry_after = seconds, "rate limited");
     let mut response = error(
         StatusCode::TOO_MANY_REQUESTS,
         &format!(
@@ -236,8 +237,8 @@ fn rate_limited(state: &GatewayState, client: &ClientKey, cost: Option<u64>) -> 
     Some(response)
 }
 
-/// Whole seconds for `Retry-After`, rounded up (and at least 1) so a client that waits that long
-/// is admitted.
+/// Whole seconds for `Retry-After`, rounded up (and at least 1) so that after waiting that long
+/// the client has the tokens it was missing.
 fn retry_after_secs(wait: Duration) -> u64 {
     let whole = wait.as_secs();
     let rounded = if wait.subsec_nanos() > 0 {
