@@ -47,7 +47,9 @@ pub async fn serve(
         .with_context(|| format!("cannot listen on {addr} (is another raceway running?)"))?;
     let local = listener.local_addr()?;
     tracing::info!(address = %local, "listening");
-    axum::serve(listener, router)
+    // Connect info gives handlers the peer address (the gateway's per-IP rate limit).
+    let service = router.into_make_service_with_connect_info::<SocketAddr>();
+    axum::serve(listener, service)
         .with_graceful_shutdown(crate::shutdown::wait(shutdown))
         .await
         .context("HTTP server failed")

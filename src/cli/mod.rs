@@ -1,6 +1,7 @@
 //! The command line: one subcommand per way of running Raceway.
 
 mod demo;
+mod gateway;
 mod pieces;
 mod pipeline;
 mod up;
