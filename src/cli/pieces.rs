@@ -66,7 +66,7 @@ pub struct ProcessArgs {
     /// The stage to run.
     #[arg(long, env = "RACEWAY_STAGE", value_enum, default_value = "all")]
     stage: Stage,
-    /// Address of /metrics and /health.
+    /// Address of /metrics, /health and /ready.
     #[arg(long, env = "RACEWAY_METRICS_ADDR", default_value = "127.0.0.1:9464", value_parser = parse_addr)]
     metrics_addr: SocketAddr,
 }
@@ -97,6 +97,7 @@ pub async fn process(args: ProcessArgs) -> anyhow::Result<()> {
         stages.push(spawn_race_stage(&deps, &args.pipeline).await?);
     }
     let router = serve::metrics_router(registry)
+        .merge(serve::ready_router(deps.metrics.readiness.clone()))
         .route("/health", get(|| async { Json(json!({"status": "ok"})) }));
     serve::serve(args.metrics_addr, router, shutdown).await?;
     for stage in stages {

@@ -66,7 +66,8 @@ pub async fn run_until(args: UpArgs, shutdown: watch::Receiver<bool>) -> anyhow:
     ));
     let router = raceway_query_api::router(store)
         .merge(gateway)
-        .merge(serve::metrics_router(registry));
+        .merge(serve::metrics_router(registry))
+        .merge(serve::ready_router(deps.metrics.readiness.clone()));
     tracing::info!(
         embedded = args.backend.kafka.is_none(),
         "raceway is up: POST http://{}/events, GET http://{}/api/traces",
