@@ -188,6 +188,14 @@ fn slow_steps_are_flagged_and_dependencies_count_once_via_raceway_up() {
     );
     assert!(sizes >= 20, "{clusters}");
 
+    let metrics = reqwest::blocking::get(format!("{base}/metrics"))
+        .and_then(|r| r.text())
+        .expect("metrics");
+    assert!(
+        metrics.contains("raceway_duration_anomalies_total{severity=\"critical\"}"),
+        "{metrics}"
+    );
+
     let (status, body) = get_json(&format!("{base}/api/anomalies?severity=awful"));
     assert_eq!(status, 400);
     assert!(body["error"]

@@ -21,6 +21,10 @@ pub struct ProcessorMetrics {
     pub retained_accesses: IntGauge,
     /// Findings written (new or changed).
     pub findings_written: IntCounter,
+    /// Duration anomalies found at trace completion, by severity.
+    pub duration_anomalies: IntCounterVec,
+    /// Version of the trace models scoring completed traces (0: none yet).
+    pub model_version: IntGauge,
 }
 
 impl ProcessorMetrics {
@@ -62,6 +66,17 @@ impl ProcessorMetrics {
                 "raceway_findings_written_total",
                 "Findings written to the store (new or changed)",
             )?,
+            duration_anomalies: IntCounterVec::new(
+                Opts::new(
+                    "raceway_duration_anomalies_total",
+                    "Duration anomalies found at trace completion, by severity",
+                ),
+                &["severity"],
+            )?,
+            model_version: IntGauge::new(
+                "raceway_trace_model_version",
+                "Version of the trace models scoring completed traces (0: none yet)",
+            )?,
         };
         registry.register(Box::new(metrics.records_consumed.clone()))?;
         registry.register(Box::new(metrics.dead_letters.clone()))?;
@@ -71,6 +86,8 @@ impl ProcessorMetrics {
         registry.register(Box::new(metrics.accesses_forwarded.clone()))?;
         registry.register(Box::new(metrics.retained_accesses.clone()))?;
         registry.register(Box::new(metrics.findings_written.clone()))?;
+        registry.register(Box::new(metrics.duration_anomalies.clone()))?;
+        registry.register(Box::new(metrics.model_version.clone()))?;
         Ok(metrics)
     }
 }

@@ -160,7 +160,7 @@ impl TraceStage {
             .store_retrying("load trace", || store.trace_events(trace_id))
             .await?;
         if !events.is_empty() {
-            let analysis = self.analyses.analyze(&events);
+            let analysis = self.analyses.analyze(&events, &self.io.metrics);
             self.io
                 .store_retrying("store trace analysis", || {
                     store.replace_trace_analysis(&analysis)

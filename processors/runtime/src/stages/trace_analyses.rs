@@ -25,6 +25,7 @@ use raceway_store::{ModelRecord, Store, TraceAnalysis};
 
 use super::analysis_rows::{anomaly_row, call_row, cluster_row, summary};
 use super::StageIo;
+use crate::metrics::ProcessorMetrics;
 use crate::retry::ShutdownDuringRetry;
 
 /// Name of the duration baselines' checkpoint in the store.
@@ -130,6 +131,7 @@ impl TraceAnalyses {
             match models {
                 Ok(models) => {
                     tracing::info!(version = models.version, "restored trace models");
+                    io.metrics.model_version.set(version_gauge(models.version));
                     self.models = Some(models);
                 }
                 Err(err) => tracing::warn!(version = record.version, error = %err,
@@ -140,10 +142,18 @@ impl TraceAnalyses {
     }
 
     /// Analyses one completed trace (its events in any order, at least one): what
-    /// [`Store::replace_trace_analysis`] stores. Learns the trace's durations.
-    pub fn analyze(&mut self, events: &[Event]) -> TraceAnalysis {
+    /// [`Store::replace_trace_analysis`] stores. Learns the trace's durations; counts the
+    /// anomalies in `metrics`.
+    pub fn analyze(&mut self, events: &[Event], metrics: &ProcessorMetrics) -> TraceAnalysis {
         let report = analyze_trace(events);
         let anomalies = self.baselines.judge_and_update(&report.tree);
+        for anomaly in &anomalies {
+            let grade = super::analysis_rows::grade(anomaly.severity);
+            metrics
+                .duration_anomalies
+                .with_label_values(&[grade.as_str()])
+                .inc();
+        }
         self.changed = true;
         let features = TraceFeatures::from_trace(&report.tree, &report.critical_path);
         let score = self.models.as_ref().and_then(|models| {
@@ -289,7 +299,12 @@ impl TraceAnalyses {
             traces = models.trained_on,
             "trained trace models"
         );
+        io.metrics.model_version.set(version_gauge(models.version));
         self.models = Some(models);
         Ok(())
     }
+}
+
+fn version_gauge(version: u64) -> i64 {
+    i64::try_from(version).unwrap_or(i64::MAX)
 }
