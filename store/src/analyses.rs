@@ -295,3 +295,38 @@ pub(crate) fn model_record(
 pub(crate) fn clusters_json(model: &ModelRecord) -> String {
     serde_json::json!(model.clusters).to_string()
 }
+
+/// Parses a stored id of a `what` row.
+pub(crate) fn parse_id(what: &'static str, text: &str) -> Result<Uuid, crate::StoreError> {
+    Uuid::parse_str(text).map_err(|e| crate::StoreError::Corrupt {
+        what,
+        id: text.to_string(),
+        message: e.to_string(),
+    })
+}
+
+/// Parses the stored grade of anomaly `id`.
+pub(crate) fn parse_grade(id: &str, text: &str) -> Result<AnomalyGrade, crate::StoreError> {
+    AnomalyGrade::parse(text).ok_or_else(|| crate::StoreError::Corrupt {
+        what: "anomaly",
+        id: id.to_string(),
+        message: format!("unknown severity {text:?}"),
+    })
+}
+
+/// The scores of a summary from their nullable columns: all present, or none.
+pub(crate) fn scores_from_columns(
+    model_version: Option<u64>,
+    isolation_score: Option<f64>,
+    cluster: Option<u32>,
+    centroid_distance: Option<f64>,
+    relative_distance: Option<f64>,
+) -> Option<TraceScores> {
+    Some(TraceScores {
+        model_version: model_version?,
+        isolation_score: isolation_score?,
+        cluster: cluster?,
+        centroid_distance: centroid_distance?,
+        relative_distance: relative_distance?,
+    })
+}

@@ -6,230 +6,25 @@
 //! row per id (`LIMIT 1 BY id`), so a replay never doubles a count and a re-analysis replaces
 //! the previous rows, even before merges ran.
 
-use ::clickhouse::Row;
-use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::analyses::{clusters_json, grades_at_least, model_record, ns_to_ms, sort_by_deviations};
+use crate::analyses::{
+    clusters_json, grades_at_least, model_record, ns_to_ms, parse_id as uuid, sort_by_deviations,
+};
 use crate::clickhouse::{bind_all, ClickHouseStore, Param};
+use crate::clickhouse_analysis_rows::{
+    AnalysisRow, AnomalyRow, CallRow, CheckpointRow, EdgeRow, FeaturesRow, ModelRow,
+    ANALYSIS_COLUMNS, ANOMALY_COLUMNS,
+};
 use crate::rows::now_version;
 use crate::{
-    AnomalyGrade, AnomalyPage, AnomalyQuery, DependencyStats, DurationAnomalyRow, ModelRecord,
-    StoreError, TraceAnalysis, TraceAnalysisSummary, TraceScores,
+    AnomalyPage, AnomalyQuery, DependencyStats, DurationAnomalyRow, ModelRecord, StoreError,
+    TraceAnalysis, TraceAnalysisSummary,
 };
 
 /// Rows of a trace's latest analysis: `(trace_id, version)` of its newest summary.
 const LATEST: &str =
     "(trace_id, version) IN (SELECT trace_id, max(version) FROM trace_analyses GROUP BY trace_id)";
-
-fn corrupt(what: &'static str, id: &str, message: String) -> StoreError {
-    StoreError::Corrupt {
-        what,
-        id: id.to_string(),
-        message,
-    }
-}
-
-fn uuid(what: &'static str, text: &str) -> Result<Uuid, StoreError> {
-    Uuid::parse_str(text).map_err(|e| corrupt(what, text, e.to_string()))
-}
-
-/// A row of `trace_analyses`.
-#[derive(Debug, Row, Serialize, Deserialize)]
-struct AnalysisRow {
-    trace_id: String,
-    start_ns: i64,
-    end_ns: i64,
-    duration_ns: u64,
-    event_count: u64,
-    critical_path_ns: u64,
-    critical_path_share: f64,
-    features: String,
-    model_version: Option<u64>,
-    isolation_score: Option<f64>,
-    cluster_id: Option<u32>,
-    centroid_distance: Option<f64>,
-    relative_distance: Option<f64>,
-    analyzed_at_ns: i64,
-    version: u64,
-}
-
-const ANALYSIS_COLUMNS: &str = "trace_id, start_ns, end_ns, duration_ns, event_count, \
-    critical_path_ns, critical_path_share, features, model_version, isolation_score, cluster_id, \
-    centroid_distance, relative_distance, analyzed_at_ns, version";
-
-impl AnalysisRow {
-    fn new(s: &TraceAnalysisSummary, version: u64) -> Self {
-        let scores = s.scores.as_ref();
-        AnalysisRow {
-            trace_id: s.trace_id.to_string(),
-            start_ns: s.start_ns,
-            end_ns: s.end_ns,
-            duration_ns: s.duration_ns,
-            event_count: s.event_count,
-            critical_path_ns: s.critical_path_ns,
-            critical_path_share: s.critical_path_share,
-            features: s.features.clone(),
-            model_version: scores.map(|x| x.model_version),
-            isolation_score: scores.map(|x| x.isolation_score),
-            cluster_id: scores.map(|x| x.cluster),
-            centroid_distance: scores.map(|x| x.centroid_distance),
-            relative_distance: scores.map(|x| x.relative_distance),
-            analyzed_at_ns: s.analyzed_at_ns,
-            version,
-        }
-    }
-
-    fn into_summary(self) -> Result<TraceAnalysisSummary, StoreError> {
-        let scores = match (
-            self.model_version,
-            self.isolation_score,
-            self.cluster_id,
-            self.centroid_distance,
-            self.relative_distance,
-        ) {
-            (Some(version), Some(isolation), Some(cluster), Some(distance), Some(relative)) => {
-                Some(TraceScores {
-                    model_version: version,
-                    isolation_score: isolation,
-                    cluster,
-                    centroid_distance: distance,
-                    relative_distance: relative,
-                })
-            }
-            _ => None,
-        };
-        Ok(TraceAnalysisSummary {
-            trace_id: uuid("trace analysis", &self.trace_id)?,
-            start_ns: self.start_ns,
-            end_ns: self.end_ns,
-            duration_ns: self.duration_ns,
-            event_count: self.event_count,
-            critical_path_ns: self.critical_path_ns,
-            critical_path_share: self.critical_path_share,
-            features: self.features,
-            scores,
-            analyzed_at_ns: self.analyzed_at_ns,
-        })
-    }
-}
-
-/// A row of `service_calls`.
-#[derive(Debug, Row, Serialize)]
-struct CallRow {
-    id: String,
-    trace_id: String,
-    caller_service: String,
-    callee_service: String,
-    kind: String,
-    latency_ns: u64,
-    is_error: u8,
-    timestamp_ns: i64,
-    version: u64,
-}
-
-/// A row of `duration_anomalies`.
-#[derive(Debug, Row, Serialize, Deserialize)]
-struct AnomalyRow {
-    id: String,
-    trace_id: String,
-    event_id: String,
-    service: String,
-    kind: String,
-    location: String,
-    actual_ns: u64,
-    expected_ns: u64,
-    deviations: f64,
-    severity: String,
-    baseline_samples: u64,
-    flagged_steps: u32,
-    timestamp_ns: i64,
-    version: u64,
-}
-
-const ANOMALY_COLUMNS: &str = "id, trace_id, event_id, service, kind, location, actual_ns, \
-    expected_ns, deviations, severity, baseline_samples, flagged_steps, timestamp_ns, version";
-
-impl AnomalyRow {
-    fn new(a: &DurationAnomalyRow, version: u64) -> Self {
-        AnomalyRow {
-            id: a.id.to_string(),
-            trace_id: a.trace_id.to_string(),
-            event_id: a.event_id.to_string(),
-            service: a.service.clone(),
-            kind: a.kind.clone(),
-            location: a.location.clone(),
-            actual_ns: a.actual_ns,
-            expected_ns: a.expected_ns,
-            deviations: a.deviations,
-            severity: a.severity.as_str().to_string(),
-            baseline_samples: a.baseline_samples,
-            flagged_steps: a.flagged_steps,
-            timestamp_ns: a.timestamp_ns,
-            version,
-        }
-    }
-
-    fn into_anomaly(self) -> Result<DurationAnomalyRow, StoreError> {
-        let severity = AnomalyGrade::parse(&self.severity).ok_or_else(|| {
-            corrupt(
-                "anomaly",
-                &self.id,
-                format!("unknown severity {:?}", self.severity),
-            )
-        })?;
-        Ok(DurationAnomalyRow {
-            id: uuid("anomaly", &self.id)?,
-            trace_id: uuid("anomaly", &self.trace_id)?,
-            event_id: uuid("anomaly", &self.event_id)?,
-            service: self.service,
-            kind: self.kind,
-            location: self.location,
-            actual_ns: self.actual_ns,
-            expected_ns: self.expected_ns,
-            deviations: self.deviations,
-            severity,
-            baseline_samples: self.baseline_samples,
-            flagged_steps: self.flagged_steps,
-            timestamp_ns: self.timestamp_ns,
-        })
-    }
-}
-
-/// One edge as the dependencies query computes it (latencies in ns).
-#[derive(Debug, Row, Deserialize)]
-struct EdgeRow {
-    caller_service: String,
-    callee_service: String,
-    kind: String,
-    calls: u64,
-    errors: u64,
-    p50: u64,
-    p95: u64,
-    p99: u64,
-}
-
-#[derive(Debug, Row, Deserialize)]
-struct FeaturesRow {
-    trace_id: String,
-    features: String,
-}
-
-#[derive(Debug, Row, Serialize, Deserialize)]
-struct CheckpointRow {
-    name: String,
-    payload: String,
-    version: u64,
-}
-
-#[derive(Debug, Row, Serialize, Deserialize)]
-struct ModelRow {
-    version: u64,
-    trained_at_ns: i64,
-    trained_on: u64,
-    clusters: String,
-    payload: String,
-}
 
 impl ClickHouseStore {
     /// Inserts `rows` into `table` in one INSERT.

@@ -20,6 +20,7 @@ mod analyses;
 mod clickhouse;
 mod clickhouse_accesses;
 mod clickhouse_analyses;
+mod clickhouse_analysis_rows;
 mod clickhouse_findings;
 mod clickhouse_rows;
 mod error;

@@ -4,23 +4,14 @@
 use rusqlite::{named_params, params, Connection, OptionalExtension, Row};
 use uuid::Uuid;
 
-use crate::analyses::{grades_at_least, model_record, ns_to_ms, sort_by_deviations};
-use crate::{
-    AnomalyGrade, AnomalyPage, AnomalyQuery, DependencyStats, DurationAnomalyRow, ModelRecord,
-    StoreError, TraceAnalysis, TraceAnalysisSummary, TraceScores,
+use crate::analyses::{
+    grades_at_least, model_record, ns_to_ms, parse_grade, parse_id as uuid, scores_from_columns,
+    sort_by_deviations,
 };
-
-fn corrupt(what: &'static str, id: &str, message: String) -> StoreError {
-    StoreError::Corrupt {
-        what,
-        id: id.to_string(),
-        message,
-    }
-}
-
-fn uuid(what: &'static str, text: &str) -> Result<Uuid, StoreError> {
-    Uuid::parse_str(text).map_err(|e| corrupt(what, text, e.to_string()))
-}
+use crate::{
+    AnomalyPage, AnomalyQuery, DependencyStats, DurationAnomalyRow, ModelRecord, StoreError,
+    TraceAnalysis, TraceAnalysisSummary,
+};
 
 fn to_i64(n: u64) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
@@ -172,18 +163,8 @@ pub(crate) fn trace_analysis_blocking(
     let Some((id, start, end, duration, events, path, share, features, scores, at)) = row else {
         return Ok(None);
     };
-    let scores = match scores {
-        (Some(version), Some(isolation), Some(cluster), Some(distance), Some(relative)) => {
-            Some(TraceScores {
-                model_version: to_u64(version),
-                isolation_score: isolation,
-                cluster,
-                centroid_distance: distance,
-                relative_distance: relative,
-            })
-        }
-        _ => None,
-    };
+    let (version, isolation, cluster, distance, relative) = scores;
+    let scores = scores_from_columns(version.map(to_u64), isolation, cluster, distance, relative);
     Ok(Some(TraceAnalysisSummary {
         trace_id: uuid("trace analysis", &id)?,
         start_ns: start,
@@ -237,8 +218,7 @@ fn read_anomaly(r: &Row<'_>) -> rusqlite::Result<AnomalyColumns> {
 
 fn into_anomaly(c: AnomalyColumns) -> Result<DurationAnomalyRow, StoreError> {
     let (id, trace, event, service, kind, location, actual, expected, dev, sev, n, steps, ts) = c;
-    let severity = AnomalyGrade::parse(&sev)
-        .ok_or_else(|| corrupt("anomaly", &id, format!("unknown severity {sev:?}")))?;
+    let severity = parse_grade(&id, &sev)?;
     Ok(DurationAnomalyRow {
         id: uuid("anomaly", &id)?,
         trace_id: uuid("anomaly", &trace)?,
