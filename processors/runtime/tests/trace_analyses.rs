@@ -71,9 +71,24 @@ struct Pipeline {
 }
 
 impl Pipeline {
+    /// An embedded bus and a SQLite store under `dir`.
+    async fn open(dir: &std::path::Path) -> Pipeline {
+        let bus = EmbeddedBus::open(&dir.join("bus.db"), 4).expect("bus");
+        let topics = Topics::with_prefix("");
+        bus.create_topics(&topics.all(), 0).await.expect("topics");
+        let store = SqliteStore::open(&dir.join("store.db")).expect("store");
+        store.migrate().await.expect("migrate");
+        Pipeline {
+            bus: Arc::new(bus),
+            store: Arc::new(store),
+            topics,
+        }
+    }
+
     /// Starts a trace stage; returns its shutdown switch and task.
     async fn start_stage(
         &self,
+        retrain_interval: Duration,
     ) -> (
         watch::Sender<bool>,
         tokio::task::JoinHandle<Result<(), raceway_processors::stages::StageError>>,
@@ -87,7 +102,7 @@ impl Pipeline {
                     min_traces: 20,
                     ..ModelConfig::default()
                 },
-                retrain_interval: Duration::from_millis(300),
+                retrain_interval,
                 checkpoint_interval: Duration::from_millis(100),
                 ..AnalysisConfig::default()
             },
@@ -155,17 +170,8 @@ fn bank_anomaly(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn completed_traces_are_analysed_judged_scored_and_replays_count_once() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let bus = EmbeddedBus::open(&dir.path().join("bus.db"), 4).expect("bus");
-    let topics = Topics::with_prefix("");
-    bus.create_topics(&topics.all(), 0).await.expect("topics");
-    let store = SqliteStore::open(&dir.path().join("store.db")).expect("store");
-    store.migrate().await.expect("migrate");
-    let pipeline = Pipeline {
-        bus: Arc::new(bus),
-        store: Arc::new(store),
-        topics,
-    };
-    let (stop, task) = pipeline.start_stage().await;
+    let pipeline = Pipeline::open(dir.path()).await;
+    let (stop, task) = pipeline.start_stage(Duration::from_millis(300)).await;
 
     // 30 requests whose transfer takes 10 +/- 1 ms.
     let base = now_ns();
@@ -278,7 +284,7 @@ async fn completed_traces_are_analysed_judged_scored_and_replays_count_once() {
     assert!(checkpoint.contains("transfer"), "{checkpoint}");
 
     // A new stage reloads the baselines: its first slow request is judged at once.
-    let (stop, task) = pipeline.start_stage().await;
+    let (stop, task) = pipeline.start_stage(Duration::from_millis(300)).await;
     let late = request(base + 3_000 * MS as i64, 60 * MS);
     pipeline.send(std::slice::from_ref(&late)).await;
     pipeline.analysed(std::slice::from_ref(&late), 0).await;
@@ -301,6 +307,86 @@ async fn completed_traces_are_analysed_judged_scored_and_replays_count_once() {
         summary.scores.is_some(),
         "the reloaded model scores at once"
     );
+    stop.send(true).expect("stop");
+    task.await.expect("join").expect("clean stop");
+}
+
+/// A request unlike the others: ten times the events and an extra service.
+fn odd_request(at_ns: i64) -> EventBatch {
+    let mut batch = request(at_ns, 10 * MS);
+    let root = batch.events[0].id;
+    for i in 0..18 {
+        let service = if i == 17 { "fraud-check" } else { "bank" };
+        let mut e = step(
+            batch.trace_id,
+            at_ns + (2 + i) * MS as i64,
+            service,
+            "audit",
+            MS,
+        );
+        e.parent_id = Some(root);
+        e.metadata.thread_id = format!("t{}", i % 4);
+        batch.events.push(e);
+    }
+    batch
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_trace_unlike_200_normal_ones_gets_the_top_isolation_score() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let pipeline = Pipeline::open(dir.path()).await;
+    let base = now_ns();
+    let normal: Vec<EventBatch> = (0..200)
+        .map(|i| request(base + i * 20 * MS as i64, (9 + (i as u64 % 3)) * MS))
+        .collect();
+    let (stop, task) = pipeline.start_stage(Duration::from_millis(300)).await;
+    pipeline.send(&normal).await;
+    pipeline.analysed(&normal, 0).await;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let model = pipeline.store.latest_model().await.expect("model");
+        if model.is_some_and(|m| m.trained_on == 200) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no model trained on the 200 traces"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    stop.send(true).expect("stop");
+    task.await.expect("join").expect("clean stop");
+
+    // A stage that retrains once at start (on the same 200 traces), then not for an hour, so
+    // every trace below is scored by one model version.
+    let (stop, task) = pipeline.start_stage(Duration::from_secs(3600)).await;
+    let odd = odd_request(base + 5_000 * MS as i64);
+    let mut probe: Vec<EventBatch> = (0..5)
+        .map(|i| request(base + (5_100 + i * 20) * MS as i64, 10 * MS))
+        .collect();
+    probe.push(odd.clone());
+    pipeline.send(&probe).await;
+    pipeline.analysed(&probe, 0).await;
+    let mut scores = Vec::new();
+    for batch in &probe {
+        let summary = pipeline
+            .store
+            .trace_analysis(batch.trace_id)
+            .await
+            .expect("read")
+            .expect("analysed");
+        let score = summary.scores.expect("scored");
+        scores.push((batch.trace_id, score.model_version, score.isolation_score));
+    }
+    assert!(
+        scores.windows(2).all(|w| w[0].1 == w[1].1),
+        "one model version: {scores:?}"
+    );
+    let top = scores
+        .iter()
+        .max_by(|a, b| a.2.total_cmp(&b.2))
+        .expect("scores");
+    assert_eq!(top.0, odd.trace_id, "{scores:?}");
     stop.send(true).expect("stop");
     task.await.expect("join").expect("clean stop");
 }
