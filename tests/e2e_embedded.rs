@@ -140,7 +140,7 @@ fn bad_events_are_rejected_with_their_field_and_the_rest_accepted() {
 }
 
 /// `raceway demo` with no instance running: starts its own, records the banking workload with
-/// the SDK, and prints the lost-update race (as data races); `--safe` finds nothing.
+/// the SDK, and prints the lost update (and the data races under it); `--safe` finds nothing.
 #[test]
 fn demo_prints_the_banking_race_and_nothing_when_safe() {
     let run = |extra: &[&str]| {
@@ -159,7 +159,11 @@ fn demo_prints_the_banking_race_and_nothing_when_safe() {
         stdout
     };
     let racy = run(&[]);
-    assert!(racy.contains("2 race(s) found"), "{racy}");
+    assert!(racy.contains("3 race(s) found"), "{racy}");
+    assert!(
+        racy.contains("[critical] lost_update on account:alice.balance"),
+        "{racy}"
+    );
     assert!(
         racy.contains("[critical] data_race on account:alice.balance"),
         "{racy}"
