@@ -92,6 +92,26 @@ fn fixture_race_is_found_across_separate_processes() {
     }
     assert_fixture_race(&races);
 
+    // The trace stage stored the trace's analysis in ClickHouse before forwarding its accesses.
+    let query_base = format!("http://{query_addr}");
+    let analysis: serde_json::Value =
+        reqwest::blocking::get(format!("{query_base}/api/traces/{FIXTURE_TRACE}/anomalies"))
+            .unwrap()
+            .json()
+            .unwrap();
+    assert_eq!(analysis["event_count"], 3, "{analysis}");
+    assert_eq!(analysis["duration_ms"], 17.0, "{analysis}");
+    let dependencies: serde_json::Value =
+        reqwest::blocking::get(format!("{query_base}/api/dependencies"))
+            .unwrap()
+            .json()
+            .unwrap();
+    assert_eq!(
+        dependencies["dependencies"].as_array().map(Vec::len),
+        Some(0),
+        "one service, no edge: {dependencies}"
+    );
+
     let metrics = reqwest::blocking::get(format!("http://{trace_metrics}/metrics"))
         .unwrap()
         .text()

@@ -103,6 +103,12 @@ conformance!(
     insert_accesses_is_idempotent_latest_wins,
     variable_accesses_filter_and_order,
     trace_variable_accesses_by_trace,
+    trace_analysis_round_trip,
+    replace_trace_analysis_replaces_previous,
+    dependencies_count_once_with_percentiles,
+    list_anomalies_filters_and_paginates,
+    recent_trace_features_newest_first,
+    checkpoints_and_models_latest_wins,
 );
 
 #[tokio::test]

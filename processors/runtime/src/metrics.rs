@@ -39,6 +39,10 @@ pub struct ProcessorMetrics {
     pub findings_written: IntCounter,
     /// Readiness of the process's stages.
     pub readiness: Readiness,
+    /// Duration anomalies found at trace completion, by severity.
+    pub duration_anomalies: IntCounterVec,
+    /// Version of the trace models scoring completed traces (0: none yet).
+    pub model_version: IntGauge,
 }
 
 impl ProcessorMetrics {
@@ -118,6 +122,17 @@ impl ProcessorMetrics {
                 "Findings written to the store (new or changed)",
             )?,
             readiness: Readiness::default(),
+            duration_anomalies: IntCounterVec::new(
+                Opts::new(
+                    "raceway_duration_anomalies_total",
+                    "Duration anomalies found at trace completion, by severity",
+                ),
+                &["severity"],
+            )?,
+            model_version: IntGauge::new(
+                "raceway_trace_model_version",
+                "Version of the trace models scoring completed traces (0: none yet)",
+            )?,
         };
         registry.register(Box::new(metrics.records_consumed.clone()))?;
         registry.register(Box::new(metrics.records_produced.clone()))?;
@@ -132,6 +147,8 @@ impl ProcessorMetrics {
         registry.register(Box::new(metrics.clock_entries.clone()))?;
         registry.register(Box::new(metrics.retained_accesses.clone()))?;
         registry.register(Box::new(metrics.findings_written.clone()))?;
+        registry.register(Box::new(metrics.duration_anomalies.clone()))?;
+        registry.register(Box::new(metrics.model_version.clone()))?;
         Ok(metrics)
     }
 }

@@ -17,12 +17,14 @@ use uuid::Uuid;
 use crate::{FindingPage, FindingQuery, Store, TracePage, TraceQuery};
 
 mod accesses;
+mod analyses;
 mod events;
 mod finding_list;
 mod findings;
 mod traces;
 
 pub use accesses::*;
+pub use analyses::*;
 pub use events::*;
 pub use finding_list::*;
 pub use findings::*;
@@ -90,6 +92,24 @@ pub const CHECKS: &[(&str, Check)] = &[
     }),
     ("trace_variable_accesses_by_trace", |s| {
         Box::pin(trace_variable_accesses_by_trace(s))
+    }),
+    ("trace_analysis_round_trip", |s| {
+        Box::pin(trace_analysis_round_trip(s))
+    }),
+    ("replace_trace_analysis_replaces_previous", |s| {
+        Box::pin(replace_trace_analysis_replaces_previous(s))
+    }),
+    ("dependencies_count_once_with_percentiles", |s| {
+        Box::pin(dependencies_count_once_with_percentiles(s))
+    }),
+    ("list_anomalies_filters_and_paginates", |s| {
+        Box::pin(list_anomalies_filters_and_paginates(s))
+    }),
+    ("recent_trace_features_newest_first", |s| {
+        Box::pin(recent_trace_features_newest_first(s))
+    }),
+    ("checkpoints_and_models_latest_wins", |s| {
+        Box::pin(checkpoints_and_models_latest_wins(s))
     }),
 ];
 
