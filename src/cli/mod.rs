@@ -4,6 +4,7 @@ mod demo;
 mod gateway;
 mod pieces;
 mod pipeline;
+mod prune;
 mod up;
 
 use std::net::SocketAddr;
@@ -35,6 +36,8 @@ pub(crate) enum Command {
     Query(pieces::QueryArgs),
     /// Apply the store's migrations and create the topics.
     Migrate(BackendArgs),
+    /// Drop data older than a duration: store partitions or rows, consumed bus records.
+    Prune(prune::PruneArgs),
     /// Run a small banking workload with a real lost-update race and print the races found.
     Demo(demo::DemoArgs),
 }
@@ -47,6 +50,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Process(args) => pieces::process(args).await,
         Command::Query(args) => pieces::query(args).await,
         Command::Migrate(backend) => pieces::migrate(backend).await,
+        Command::Prune(args) => prune::run(args).await,
         Command::Demo(args) => demo::run(args).await,
     }
 }

@@ -13,6 +13,7 @@ use uuid::Uuid;
 
 use crate::clickhouse_rows::{EventRow, FindingRow, PayloadRow, SummaryRow, FINDING_COLUMNS};
 use crate::migrations::CLICKHOUSE;
+use crate::retention::PruneReport;
 use crate::rows::{decode_payload, sort_findings, EventColumns};
 use crate::{
     AnomalyPage, AnomalyQuery, DependencyStats, DurationAnomalyRow, FindingPage, FindingQuery,
@@ -477,5 +478,9 @@ impl Store for ClickHouseStore {
 
     async fn latest_model(&self) -> Result<Option<ModelRecord>, StoreError> {
         self.latest_model_impl().await
+    }
+
+    async fn prune_older_than(&self, cutoff_ns: i64) -> Result<PruneReport, StoreError> {
+        self.prune_impl(cutoff_ns).await
     }
 }

@@ -95,6 +95,7 @@ conformance!(
     empty_inputs_are_noops,
     large_batch,
     retracted_findings_are_hidden,
+    prune_drops_old_days_and_keeps_recent,
     list_findings_filters,
     list_findings_paginates_newest_first,
     list_findings_see_only_the_newest_version,

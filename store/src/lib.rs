@@ -25,6 +25,7 @@ mod clickhouse_findings;
 mod clickhouse_rows;
 mod error;
 pub mod migrations;
+mod retention;
 mod rows;
 mod sqlite;
 mod sqlite_accesses;
@@ -42,6 +43,7 @@ pub use crate::analyses::{
 };
 pub use crate::clickhouse::ClickHouseStore;
 pub use crate::error::StoreError;
+pub use crate::retention::PruneReport;
 pub use crate::sqlite::SqliteStore;
 
 /// The store every Raceway component codes against.
@@ -132,6 +134,9 @@ pub trait Store: Send + Sync {
     async fn save_model(&self, model: &ModelRecord) -> Result<(), StoreError>;
     /// The trace models of the largest version, if any was saved.
     async fn latest_model(&self) -> Result<Option<ModelRecord>, StoreError>;
+    /// Drops what is older than `cutoff_ns` (events, findings, accesses, analyses; not
+    /// checkpoints or models); see the `retention` module for what "older" means per backend.
+    async fn prune_older_than(&self, cutoff_ns: i64) -> Result<PruneReport, StoreError>;
 }
 
 /// Which traces [`Store::list_traces`] returns. Every filter that is `Some` must match.

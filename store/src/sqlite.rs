@@ -16,6 +16,7 @@ use uuid::Uuid;
 
 use crate::analyses::clusters_json;
 use crate::migrations::{Migration, SQLITE};
+use crate::retention::{prune_blocking, PruneReport};
 use crate::rows::now_version;
 use crate::rows::{decode_payload, EventColumns};
 use crate::sqlite_accesses::{
@@ -481,5 +482,9 @@ impl Store for SqliteStore {
 
     async fn latest_model(&self) -> Result<Option<ModelRecord>, StoreError> {
         self.call(|conn| latest_model_blocking(conn)).await
+    }
+
+    async fn prune_older_than(&self, cutoff_ns: i64) -> Result<PruneReport, StoreError> {
+        self.call(move |conn| prune_blocking(conn, cutoff_ns)).await
     }
 }

@@ -21,6 +21,7 @@ mod analyses;
 mod events;
 mod finding_list;
 mod findings;
+mod retention;
 mod traces;
 
 pub use accesses::*;
@@ -28,6 +29,7 @@ pub use analyses::*;
 pub use events::*;
 pub use finding_list::*;
 pub use findings::*;
+pub use retention::*;
 pub use traces::*;
 
 /// A check of the suite.
@@ -68,6 +70,9 @@ pub const CHECKS: &[(&str, Check)] = &[
         Box::pin(empty_inputs_are_noops(s))
     }),
     ("large_batch", |s| Box::pin(large_batch(s))),
+    ("prune_drops_old_days_and_keeps_recent", |s| {
+        Box::pin(prune_drops_old_days_and_keeps_recent(s))
+    }),
     ("retracted_findings_are_hidden", |s| {
         Box::pin(retracted_findings_are_hidden(s))
     }),

@@ -69,6 +69,14 @@ impl EmbeddedConsumer {
             let conn = open_connection(&path)?;
             let mut positions = Vec::new();
             {
+                // The group is registered with offset 0 where it has committed nothing yet, so
+                // that `EmbeddedBus::prune_consumed` keeps what it has still to read.
+                let mut register = conn
+                    .prepare(
+                        "INSERT OR IGNORE INTO group_offsets (grp, topic, part, next_offset) \
+                         VALUES (?1, ?2, ?3, 0)",
+                    )
+                    .map_err(&err)?;
                 let mut committed = conn
                     .prepare(
                         "SELECT next_offset FROM group_offsets \
@@ -77,6 +85,7 @@ impl EmbeddedConsumer {
                     .map_err(&err)?;
                 for (topic, partitions) in layout {
                     for part in 0..partitions {
+                        register.execute(params![grp, topic, part]).map_err(&err)?;
                         let next: i64 = committed
                             .query_row(params![grp, topic, part], |row| row.get(0))
                             .optional()
