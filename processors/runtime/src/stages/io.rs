@@ -23,6 +23,20 @@ pub enum StageError {
     Shutdown(#[from] ShutdownDuringRetry),
 }
 
+/// The outcome of a stage stopped by shutdown: a shutdown that interrupted a retry (the store or
+/// the bus was failing) is still a clean stop, since nothing uncommitted is lost: the next owner
+/// of the partitions reads those records again.
+pub fn stopped_cleanly(result: Result<(), StageError>) -> Result<(), StageError> {
+    match result {
+        Err(StageError::Shutdown(interrupted)) => {
+            tracing::warn!(error = %interrupted,
+                "stopped during an outage; uncommitted records will be read again");
+            Ok(())
+        }
+        other => other,
+    }
+}
+
 /// A stage's connection to the bus: its consumer, the offsets it may commit, and shutdown.
 pub struct StageIo {
     pub bus: Arc<dyn Bus>,

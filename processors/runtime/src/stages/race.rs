@@ -23,7 +23,7 @@ use raceway_schemas::RaceFinding;
 use raceway_store::Store;
 use uuid::Uuid;
 
-use super::{StageError, StageIo};
+use super::{stopped_cleanly, StageError, StageIo};
 
 /// Settings of the race stage.
 #[derive(Debug, Clone)]
@@ -85,6 +85,11 @@ impl RaceStage {
 
     /// Consumes accesses and writes findings until shutdown.
     pub async fn run(mut self) -> Result<(), StageError> {
+        let result = self.consume().await;
+        stopped_cleanly(result)
+    }
+
+    async fn consume(&mut self) -> Result<(), StageError> {
         while !self.io.stopping() {
             self.step().await?;
         }

@@ -19,7 +19,7 @@ use raceway_store::Store;
 use uuid::Uuid;
 
 use super::trace_analyses::{AnalysisConfig, TraceAnalyses};
-use super::{StageError, StageIo};
+use super::{stopped_cleanly, StageError, StageIo};
 use crate::bus::Record;
 
 /// Settings of the trace stage.
@@ -84,6 +84,11 @@ impl TraceStage {
     /// Consumes, stores and completes traces until shutdown; open traces are left uncommitted
     /// so the next owner re-reads them.
     pub async fn run(mut self) -> Result<(), StageError> {
+        let result = self.consume().await;
+        stopped_cleanly(result)
+    }
+
+    async fn consume(&mut self) -> Result<(), StageError> {
         self.analyses.restore(&self.io, &self.store).await?;
         while !self.io.stopping() {
             self.step().await?;
