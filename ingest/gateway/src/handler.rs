@@ -108,6 +108,7 @@ async fn produce_events(state: &GatewayState, decoded: DecodedEvents) -> Respons
         Ok(records) => records,
         Err(err) => return error(StatusCode::PAYLOAD_TOO_LARGE, &err.to_string()),
     };
+    let produced = records.len() as u64;
     if !records.is_empty() {
         let produce = state.bus.produce(&state.config.events_topic, records);
         let outcome = tokio::time::timeout(state.config.produce_timeout, produce).await;
@@ -136,6 +137,7 @@ async fn produce_events(state: &GatewayState, decoded: DecodedEvents) -> Respons
         }
     }
     state.metrics.events_accepted.inc_by(accepted as u64);
+    state.metrics.records_produced.inc_by(produced);
     (
         StatusCode::OK,
         Json(json!({"success": true, "accepted": accepted, "rejected": rejected})),

@@ -7,6 +7,7 @@ use prometheus::{IntCounter, IntCounterVec, IntGauge, Opts, Registry};
 pub struct GatewayMetrics {
     pub(crate) events_accepted: IntCounter,
     pub(crate) events_rejected: IntCounter,
+    pub(crate) records_produced: IntCounter,
     pub(crate) requests: IntCounterVec,
     pub(crate) requests_rejected: IntCounterVec,
     pub(crate) rate_limit_clients: IntGauge,
@@ -22,6 +23,10 @@ impl GatewayMetrics {
         let events_rejected = IntCounter::new(
             "raceway_gateway_events_rejected_total",
             "Events rejected by validation",
+        )?;
+        let records_produced = IntCounter::new(
+            "raceway_gateway_records_produced_total",
+            "Records (per-trace event batches) made durable on the bus",
         )?;
         let requests = IntCounterVec::new(
             Opts::new(
@@ -44,12 +49,14 @@ impl GatewayMetrics {
         )?;
         registry.register(Box::new(events_accepted.clone()))?;
         registry.register(Box::new(events_rejected.clone()))?;
+        registry.register(Box::new(records_produced.clone()))?;
         registry.register(Box::new(requests.clone()))?;
         registry.register(Box::new(requests_rejected.clone()))?;
         registry.register(Box::new(rate_limit_clients.clone()))?;
         Ok(GatewayMetrics {
             events_accepted,
             events_rejected,
+            records_produced,
             requests,
             requests_rejected,
             rate_limit_clients,
