@@ -28,6 +28,8 @@ pub struct Actor {
     trace_id: Uuid,
     clock: VectorClock,
     last_event: Option<Uuid>,
+    /// False in a trace that sampling left out: nothing is recorded, clocks still flow.
+    sampled: bool,
 }
 
 /// What is left of an actor that ended: enough to [`Actor::join`] it.
@@ -92,7 +94,13 @@ impl<'a> From<&'a String> for Var<'a> {
 }
 
 impl Actor {
-    pub(crate) fn new(tracer: Tracer, name: String, trace_id: Uuid, clock: VectorClock) -> Actor {
+    pub(crate) fn new(
+        tracer: Tracer,
+        name: String,
+        trace_id: Uuid,
+        clock: VectorClock,
+        sampled: bool,
+    ) -> Actor {
         let component = tracer.component(&name);
         Actor {
             tracer,
@@ -101,7 +109,18 @@ impl Actor {
             trace_id,
             clock,
             last_event: None,
+            sampled,
         }
+    }
+
+    /// True when this actor records events: the tracer is enabled and the trace is sampled.
+    pub fn is_recording(&self) -> bool {
+        self.sampled && self.tracer.is_enabled()
+    }
+
+    /// True when the actor's trace was sampled (propagated to callees as the trace flag).
+    pub fn is_sampled(&self) -> bool {
+        self.sampled
     }
 
     /// The actor's unique name: its label plus a sequence number (the events' `thread_id`).
@@ -139,7 +158,11 @@ impl Actor {
     /// everything the parent did before the spawn happens before everything the child does.
     #[track_caller]
     pub fn spawn_child(&mut self, name: &str) -> Actor {
-        let location = caller_location();
+        self.spawn_child_at(name, caller_location())
+    }
+
+    /// [`Actor::spawn_child`] located at `location`.
+    pub(crate) fn spawn_child_at(&mut self, name: &str, location: String) -> Actor {
         let child_name = self.tracer.unique_name(name);
         self.record(EventKind::AsyncSpawn(AsyncSpawn {
             task_id: child_name.clone(),
@@ -152,13 +175,18 @@ impl Actor {
             child_name,
             self.trace_id,
             self.clock.clone(),
+            self.sampled,
         );
         child.last_event = self.last_event;
         child
     }
 
     /// Ends the actor and keeps what a parent needs to [`Actor::join`] it. Records nothing.
+    ///
+    /// The actor's clock component becomes prunable: once it finished longer ago than
+    /// [`crate::TracerConfig::prune_finished_after`], clocks that grew large forget it.
     pub fn finish(self) -> FinishedActor {
+        self.tracer.actor_finished(&self.component);
         FinishedActor {
             name: self.name,
             trace_id: self.trace_id,
@@ -172,12 +200,16 @@ impl Actor {
     /// what this actor does next.
     #[track_caller]
     pub fn join(&mut self, child: impl Into<FinishedActor>) {
-        let location = caller_location();
+        self.join_at(child, caller_location());
+    }
+
+    /// [`Actor::join`] located at `location`.
+    pub(crate) fn join_at(&mut self, child: impl Into<FinishedActor>, location: String) {
         let child = child.into();
         if !self.tracer.is_enabled() {
             return;
         }
-        self.clock.join(&child.clock);
+        self.join_clock(&child.clock);
         self.record(EventKind::AsyncAwait(AsyncAwait {
             future_id: child.name,
             awaited_at: location,
@@ -187,8 +219,8 @@ impl Actor {
     /// Records a read of `variable` that saw `value`, located at the caller's `file:line`.
     #[track_caller]
     pub fn read<'v, V: Serialize + ?Sized>(&mut self, variable: impl Into<Var<'v>>, value: &V) {
-        let location = caller_location();
-        if self.tracer.is_enabled() {
+        if self.is_recording() {
+            let location = caller_location();
             self.read_at(variable, to_json(value), &location);
         }
     }
@@ -200,8 +232,8 @@ impl Actor {
         O: Serialize + ?Sized,
         N: Serialize + ?Sized,
     {
-        let location = caller_location();
-        if self.tracer.is_enabled() {
+        if self.is_recording() {
+            let location = caller_location();
             self.write_at(variable, Some(to_json(old)), to_json(new), &location);
         }
     }
@@ -235,7 +267,7 @@ impl Actor {
         self.access(variable, old_json, new_json, location, AccessType::Write);
     }
 
-    fn access(
+    pub(crate) fn access(
         &mut self,
         variable: Var<'_>,
         old_value: Option<String>,
@@ -243,7 +275,7 @@ impl Actor {
         location: &str,
         access_type: AccessType,
     ) {
-        if !self.tracer.is_enabled() {
+        if !self.is_recording() {
             return;
         }
         let variable = if variable.shared {
@@ -263,7 +295,7 @@ impl Actor {
     /// Records an event of any kind as this actor's next step and returns its id (`None` when
     /// recording is disabled). The higher-level methods all go through here.
     pub fn record(&mut self, kind: EventKind) -> Option<Uuid> {
-        if !self.tracer.is_enabled() {
+        if !self.is_recording() {
             return None;
         }
         self.clock.increment(&self.component);
@@ -283,9 +315,11 @@ impl Actor {
         Some(id)
     }
 
-    /// Merges a clock learned through synchronisation (e.g. a lock's release clock).
-    pub(crate) fn join_clock(&mut self, clock: &VectorClock) {
+    /// Merges a clock learned through synchronisation (a lock's release clock, a joined child,
+    /// a response's clock), then forgets long-finished actors if the clock grew large.
+    pub fn join_clock(&mut self, clock: &VectorClock) {
         self.clock.join(clock);
+        self.tracer.prune(&mut self.clock, &self.component);
     }
 }
 
@@ -298,7 +332,7 @@ pub(crate) fn caller_location() -> String {
 
 /// Canonical JSON text of a value (as the schemas' JSON codec stores it, so equal values give
 /// equal text); `null` (and a warning) when it cannot be serialised.
-fn to_json<V: Serialize + ?Sized>(value: &V) -> String {
+pub(crate) fn to_json<V: Serialize + ?Sized>(value: &V) -> String {
     match serde_json::to_value(value) {
         Ok(value) => canonical_json_text(&value),
         Err(error) => {

@@ -41,21 +41,35 @@
 //! atomics come in later changes.
 
 mod actor;
+mod atomic;
 mod config;
 mod delivery;
 mod error;
+mod events;
 mod mutex;
+mod prune;
+mod rwlock;
 pub mod sink;
 mod task;
 mod tracer;
+mod tracked;
 
 pub use actor::{Actor, FinishedActor, Var};
+pub use atomic::{
+    AtomicInteger, AtomicPrimitive, TrackedAtomic, TrackedAtomicBool, TrackedAtomicI32,
+    TrackedAtomicI64, TrackedAtomicIsize, TrackedAtomicU32, TrackedAtomicU64, TrackedAtomicUsize,
+    WrappingArith,
+};
 pub use config::TracerConfig;
 pub use error::SdkError;
 pub use mutex::{TrackedMutex, TrackedMutexGuard};
 pub use raceway_schemas::VectorClock;
+pub use rwlock::{TrackedReadGuard, TrackedRwLock, TrackedWriteGuard};
 #[cfg(feature = "http")]
 pub use sink::{HttpSink, RetryPolicy};
+#[cfg(feature = "kafka")]
+pub use sink::{KafkaSink, KafkaSinkConfig};
 pub use sink::{MemorySink, Sink};
-pub use task::{with_actor, with_current};
+pub use task::{spawn, with_actor, with_current, TracedJoinHandle};
 pub use tracer::{Tracer, TracerStats};
+pub use tracked::Tracked;

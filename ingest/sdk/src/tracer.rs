@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use raceway_schemas::{Event, Metadata, TRUSTED_CLOCK_TAG, TRUSTED_CLOCK_VALUE};
+use raceway_schemas::{Event, Metadata, VectorClock, TRUSTED_CLOCK_TAG, TRUSTED_CLOCK_VALUE};
 use tokio::sync::mpsc;
 use uuid::Uuid;
 
@@ -14,6 +14,7 @@ use crate::actor::Actor;
 use crate::config::TracerConfig;
 use crate::delivery::{self, Ack, Control, Counters};
 use crate::error::SdkError;
+use crate::prune::FinishedActors;
 use crate::sink::Sink;
 
 /// Largest queue capacity used, whatever the configuration asks for.
@@ -42,6 +43,7 @@ struct Inner {
     closed: AtomicBool,
     actor_seq: AtomicU64,
     process_id: u32,
+    finished: FinishedActors,
 }
 
 /// Counters of a tracer's recording and delivery, see [`Tracer::stats`].
@@ -88,6 +90,7 @@ impl Tracer {
                 closed: AtomicBool::new(false),
                 actor_seq: AtomicU64::new(0),
                 process_id: std::process::id(),
+                finished: FinishedActors::default(),
             }),
         })
     }
@@ -105,19 +108,36 @@ impl Tracer {
     /// Starts a new trace (a fresh trace id) with its first actor, labelled `name`.
     ///
     /// Actor names get a per-tracer sequence number appended (`"main"` becomes `"main-1"`), so
-    /// two actors never share a clock component even when they share a label.
+    /// two actors never share a clock component even when they share a label. Whether the trace
+    /// is recorded at all follows [`TracerConfig::sample_rate`]; an actor of an unsampled trace
+    /// records nothing but still works (spawn, join, locks).
     pub fn start_trace(&self, name: &str) -> Actor {
         self.actor_in_trace(name, Uuid::new_v4())
     }
 
     /// A new actor, labelled `name`, that records into the existing trace `trace_id` (for
-    /// example a trace continued from another service). Its clock starts empty.
+    /// example a trace continued from another service). Its clock starts empty; sampling is
+    /// decided from the trace id like [`Tracer::start_trace`] does.
     pub fn actor_in_trace(&self, name: &str, trace_id: Uuid) -> Actor {
+        let sampled = self.inner.config.samples(trace_id);
+        self.actor_continuing(name, trace_id, VectorClock::new(), sampled)
+    }
+
+    /// A new actor, labelled `name`, continuing trace `trace_id` after synchronising with
+    /// `clock` (a caller's clock from propagation headers), recorded when `sampled`.
+    pub fn actor_continuing(
+        &self,
+        name: &str,
+        trace_id: Uuid,
+        clock: VectorClock,
+        sampled: bool,
+    ) -> Actor {
         Actor::new(
             self.clone(),
             self.unique_name(name),
             trace_id,
-            Default::default(),
+            clock,
+            sampled,
         )
     }
 
@@ -173,6 +193,18 @@ impl Tracer {
     pub(crate) fn unique_name(&self, name: &str) -> String {
         let seq = self.inner.actor_seq.fetch_add(1, Ordering::Relaxed) + 1;
         format!("{name}-{seq}")
+    }
+
+    /// Remembers that the actor with clock component `component` finished.
+    pub(crate) fn actor_finished(&self, component: &str) {
+        self.inner.finished.finished(component);
+    }
+
+    /// Drops the components of long-finished actors from `clock` (never `own`).
+    pub(crate) fn prune(&self, clock: &mut VectorClock, own: &str) -> usize {
+        self.inner
+            .finished
+            .prune(clock, own, self.inner.config.prune_finished_after)
     }
 
     /// The clock component of the actor named `actor`.

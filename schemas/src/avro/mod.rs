@@ -14,6 +14,7 @@
 mod access;
 mod binary;
 mod event;
+mod split;
 mod value;
 
 use std::sync::LazyLock;
@@ -26,6 +27,7 @@ use crate::error::SchemaError;
 use crate::framing::{frame, unframe_expecting, ACCESS_SCHEMA_ID, EVENT_BATCH_SCHEMA_ID};
 use crate::model::EventBatch;
 use binary::Names;
+pub use split::{encode_event_batch_split, SplitError};
 
 /// Text of `avro/event.avsc`: the record `raceway.Event`.
 pub const EVENT_AVSC: &str = include_str!("../../avro/event.avsc");
