@@ -121,8 +121,11 @@ impl TracerConfig {
         if self.sample_rate >= 1.0 {
             return true;
         }
-        // The low 64 bits of a v4 UUID are random: a uniform draw that every service agrees on.
-        let draw = (trace_id.as_u128() as u64) as f64 / (u64::MAX as f64 + 1.0);
+        // The low 62 bits of a v4 UUID are random (the two above them are the variant): a
+        // uniform draw that every service agrees on.
+        const RANDOM_BITS: u32 = 62;
+        let random = trace_id.as_u128() as u64 & ((1 << RANDOM_BITS) - 1);
+        let draw = random as f64 / (1_u64 << RANDOM_BITS) as f64;
         draw < self.sample_rate
     }
 
