@@ -30,6 +30,15 @@ pub struct Actor {
     last_event: Option<Uuid>,
     /// False in a trace that sampling left out: nothing is recorded, clocks still flow.
     sampled: bool,
+    /// The distributed span the actor works in (from propagation headers), and its caller's.
+    spans: Option<Box<Spans>>,
+}
+
+/// Span ids of an actor that continues a trace from another service.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Spans {
+    span: Option<String>,
+    upstream: Option<String>,
 }
 
 /// What is left of an actor that ended: enough to [`Actor::join`] it.
@@ -110,7 +119,18 @@ impl Actor {
             clock,
             last_event: None,
             sampled,
+            spans: None,
         }
+    }
+
+    /// The distributed span the actor works in, when it continues a trace from a caller.
+    pub fn span_id(&self) -> Option<&str> {
+        self.spans.as_ref().and_then(|s| s.span.as_deref())
+    }
+
+    /// Sets the span ids recorded in `metadata.distributed_span_id` / `upstream_span_id`.
+    pub(crate) fn set_spans(&mut self, span: Option<String>, upstream: Option<String>) {
+        self.spans = Some(Box::new(Spans { span, upstream }));
     }
 
     /// True when this actor records events: the tracer is enabled and the trace is sampled.
@@ -178,6 +198,7 @@ impl Actor {
             self.sampled,
         );
         child.last_event = self.last_event;
+        child.spans.clone_from(&self.spans);
         child
     }
 
@@ -306,13 +327,22 @@ impl Actor {
             parent_id: self.last_event,
             timestamp_ns: now_ns(),
             kind,
-            metadata: self.tracer.metadata(&self.name),
+            metadata: self.metadata(),
             causality_vector: self.clock.to_pairs(),
             lock_set: Vec::new(),
         };
         self.last_event = Some(id);
         self.tracer.emit(event);
         Some(id)
+    }
+
+    fn metadata(&self) -> raceway_schemas::Metadata {
+        let mut metadata = self.tracer.metadata(&self.name);
+        if let Some(spans) = &self.spans {
+            metadata.distributed_span_id.clone_from(&spans.span);
+            metadata.upstream_span_id.clone_from(&spans.upstream);
+        }
+        metadata
     }
 
     /// Merges a clock learned through synchronisation (a lock's release clock, a joined child,

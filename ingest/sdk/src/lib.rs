@@ -47,6 +47,7 @@ mod delivery;
 mod error;
 mod events;
 mod mutex;
+pub mod propagation;
 mod prune;
 mod rwlock;
 pub mod sink;
@@ -63,6 +64,11 @@ pub use atomic::{
 pub use config::TracerConfig;
 pub use error::SdkError;
 pub use mutex::{TrackedMutex, TrackedMutexGuard};
+#[cfg(feature = "client")]
+pub use propagation::client::TracedRequest;
+#[cfg(feature = "server")]
+pub use propagation::server::RacewayLayer;
+pub use propagation::TraceContext;
 pub use raceway_schemas::VectorClock;
 pub use rwlock::{TrackedReadGuard, TrackedRwLock, TrackedWriteGuard};
 #[cfg(feature = "http")]
