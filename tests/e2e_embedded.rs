@@ -161,6 +161,10 @@ fn demo_prints_the_banking_race_and_nothing_when_safe() {
     };
     let racy = run(&[]);
     assert!(
+        racy.contains("lost_update on account:alice.balance"),
+        "{racy}"
+    );
+    assert!(
         racy.contains("[critical] data_race on account:alice.balance"),
         "{racy}"
     );

@@ -34,6 +34,15 @@ pub enum SchemaError {
         /// The schema id this decoder reads.
         expected: u32,
     },
+    /// A record of topic `raceway.accesses` with a schema id that is none of the race-stage inputs.
+    #[error(
+        "unknown schema id {found} on the accesses topic (expected 1002 Access, 1003 UpdateSpan \
+         or 1004 LockOrderEdge)"
+    )]
+    NotARaceInput {
+        /// The schema id in the frame.
+        found: u32,
+    },
     /// The Avro datum does not follow the schema: truncated, corrupt, or written with another schema.
     #[error("malformed {schema} datum at byte {offset} (after the frame header): {reason}")]
     Malformed {

@@ -51,7 +51,7 @@ fn access_round_trips() {
         },
     ];
     for access in [access(Some("100"), locks), access(None, vec![])] {
-        let bytes = encode_access(&access).unwrap();
+        let bytes = encode_access(&access, 0).unwrap();
         assert_eq!(unframe(&bytes).unwrap().0, ACCESS_SCHEMA_ID);
         assert_eq!(decode_access(&bytes).unwrap(), access);
     }
@@ -129,7 +129,7 @@ fn apache_avro_reads_our_bytes_and_we_read_its_bytes() {
             mode: LockMode::Shared,
         }],
     );
-    let bytes = encode_access(&access).unwrap();
+    let bytes = encode_access(&access, 0).unwrap();
     let value =
         apache_avro::from_avro_datum(access_schema(), &mut unframe(&bytes).unwrap().1, None)
             .unwrap();
@@ -164,7 +164,7 @@ fn schema_files_are_the_source_of_truth() {
 
 #[test]
 fn wrong_schema_id_and_unframed_input_are_clear_errors() {
-    let access_bytes = encode_access(&access(None, vec![])).unwrap();
+    let access_bytes = encode_access(&access(None, vec![]), 0).unwrap();
     let err = decode_event_batch(&access_bytes).unwrap_err();
     assert_eq!(err.to_string(), "unknown schema id 1002 (expected 1001)");
     let err = decode_access(&encode_event_batch(&all_kinds_batch()).unwrap()).unwrap_err();
@@ -189,7 +189,7 @@ fn every_truncation_of_a_record_is_an_error() {
             "prefix of {len} bytes decoded"
         );
     }
-    let bytes = encode_access(&access(Some("1"), vec![])).unwrap();
+    let bytes = encode_access(&access(Some("1"), vec![]), 0).unwrap();
     for len in 0..bytes.len() {
         assert!(
             decode_access(&bytes[..len]).is_err(),

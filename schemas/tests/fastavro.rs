@@ -31,7 +31,7 @@ fn fastavro_reads_our_records_and_we_read_its_records() {
         }],
     );
     let batch_bytes = encode_event_batch(&batch).unwrap();
-    let access_bytes = encode_access(&access).unwrap();
+    let access_bytes = encode_access(&access, 0).unwrap();
     std::fs::write(
         work.path().join("batch.bin"),
         unframe(&batch_bytes).unwrap().1,

@@ -39,7 +39,9 @@ FROM
 ANY LEFT JOIN
 (
     SELECT trace_key, toUInt64(uniqExact(id)) AS race_count
-    FROM (SELECT id, arrayJoin([first_trace_id, second_trace_id]) AS trace_key FROM findings)
+    FROM (SELECT id, arrayJoin([first_trace_id, second_trace_id]) AS trace_key FROM findings
+          WHERE (id, version) IN (SELECT id, max(version) FROM findings GROUP BY id)
+            AND occurrences > 0)
     GROUP BY trace_key
 ) USING trace_key";
 
@@ -369,6 +371,7 @@ impl Store for ClickHouseStore {
              WHERE (first_trace_id = ? OR second_trace_id = ?) \
                AND (id, version) IN (SELECT id, max(version) FROM findings \
                                      WHERE first_trace_id = ? OR second_trace_id = ? GROUP BY id) \
+               AND occurrences > 0 \
              ORDER BY severity_rank DESC, variable, id LIMIT 1 BY id"
         );
         let rows: Vec<FindingRow> = self

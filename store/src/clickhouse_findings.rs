@@ -83,8 +83,8 @@ fn newest_matching(
 ) -> (String, Vec<Param>) {
     let sql = format!(
         "WHERE (id, version) IN \
-             (SELECT id, max(version) FROM findings WHERE 1 = 1{fixed_sql} GROUP BY id)\
-         {fixed_sql}{rest_sql}"
+             (SELECT id, max(version) FROM findings WHERE 1 = 1{fixed_sql} GROUP BY id) \
+         AND occurrences > 0{fixed_sql}{rest_sql}"
     );
     let mut params = fixed_params.clone();
     params.extend(fixed_params);

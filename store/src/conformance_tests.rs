@@ -94,6 +94,7 @@ conformance!(
     replay_changes_nothing,
     empty_inputs_are_noops,
     large_batch,
+    retracted_findings_are_hidden,
     list_findings_filters,
     list_findings_paginates_newest_first,
     list_findings_see_only_the_newest_version,

@@ -51,7 +51,9 @@ pub trait Store: Send + Sync {
     async fn trace_events(&self, trace_id: Uuid) -> Result<Vec<Event>, StoreError>;
     /// One page of trace summaries matching `query`, newest first; see [`TraceQuery`].
     async fn list_traces(&self, query: &TraceQuery) -> Result<TracePage, StoreError>;
-    /// Upsert by finding id; the row with the largest detected_at_ns wins.
+    /// Upsert by finding id; the row with the largest detected_at_ns wins. A finding with
+    /// `count` 0 is retracted (a re-analysis no longer reports it): reads leave it out until a
+    /// newer version with a positive count comes.
     async fn upsert_findings(&self, findings: &[RaceFinding]) -> Result<(), StoreError>;
     /// Findings whose first or second event belongs to the trace, deduplicated, ordered by
     /// (severity desc, variable, id).

@@ -157,9 +157,11 @@ WITH summary AS (
            MIN(e.timestamp_ns) AS first_ts,
            MAX(e.timestamp_ns) AS last_ts,
            (SELECT COUNT(*) FROM (
-                SELECT f.id FROM findings f WHERE f.first_trace_id = e.trace_id
+                SELECT f.id FROM findings f
+                WHERE f.first_trace_id = e.trace_id AND f.occurrences > 0
                 UNION
-                SELECT f.id FROM findings f WHERE f.second_trace_id = e.trace_id
+                SELECT f.id FROM findings f
+                WHERE f.second_trace_id = e.trace_id AND f.occurrences > 0
            )) AS race_count
     FROM events e
     GROUP BY e.trace_id

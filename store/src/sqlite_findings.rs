@@ -179,8 +179,9 @@ pub(crate) fn trace_findings_blocking(
     trace_id: Uuid,
 ) -> Result<Vec<RaceFinding>, StoreError> {
     let sql = format!(
-        "SELECT {FINDING_COLUMNS} FROM findings WHERE first_trace_id = ?1 \
-         UNION SELECT {FINDING_COLUMNS} FROM findings WHERE second_trace_id = ?1"
+        "SELECT {FINDING_COLUMNS} FROM findings WHERE first_trace_id = ?1 AND occurrences > 0 \
+         UNION SELECT {FINDING_COLUMNS} FROM findings WHERE second_trace_id = ?1 \
+         AND occurrences > 0"
     );
     let mut findings = query_findings(conn, "read trace findings", &sql, [trace_id.to_string()])?;
     sort_findings(&mut findings);
@@ -194,7 +195,7 @@ pub(crate) fn findings_for_variable_blocking(
 ) -> Result<Vec<RaceFinding>, StoreError> {
     let sql = format!(
         "SELECT {FINDING_COLUMNS} FROM findings WHERE variable = :variable \
-         AND (:environment IS NULL OR environment = :environment)"
+         AND (:environment IS NULL OR environment = :environment) AND occurrences > 0"
     );
     let mut findings = query_findings(
         conn,
@@ -209,7 +210,8 @@ pub(crate) fn findings_for_variable_blocking(
 /// The filters of [`FindingQuery`]; a NULL parameter disables its filter. One row per finding
 /// (the primary key), already its newest version.
 const FINDING_FILTERS: &str = "
-WHERE (:kind IS NULL OR kind = :kind)
+WHERE occurrences > 0
+  AND (:kind IS NULL OR kind = :kind)
   AND (:environment IS NULL OR environment = :environment)
   AND (:variable IS NULL OR variable = :variable)
   AND (:service IS NULL OR first_service = :service OR second_service = :service)

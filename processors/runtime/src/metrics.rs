@@ -15,9 +15,9 @@ pub struct ProcessorMetrics {
     pub open_traces: IntGauge,
     /// Traces analysed at completion.
     pub traces_completed: IntCounter,
-    /// Accesses forwarded to the race stage.
+    /// Race-stage inputs (accesses, update spans, lock-order edges) forwarded to the race stage.
     pub accesses_forwarded: IntCounter,
-    /// Accesses the race stage currently retains.
+    /// Inputs (accesses, spans, lock-order edges) the race stage currently retains.
     pub retained_accesses: IntGauge,
     /// Findings written (new or changed).
     pub findings_written: IntCounter,
@@ -52,11 +52,11 @@ impl ProcessorMetrics {
             )?,
             accesses_forwarded: IntCounter::new(
                 "raceway_accesses_forwarded_total",
-                "Accesses forwarded to the race stage",
+                "Race-stage inputs (accesses, update spans, lock-order edges) forwarded",
             )?,
             retained_accesses: IntGauge::new(
                 "raceway_retained_accesses",
-                "Accesses retained by the race detector",
+                "Accesses, update spans and lock-order edges retained by the race detectors",
             )?,
             findings_written: IntCounter::new(
                 "raceway_findings_written_total",

@@ -3,30 +3,17 @@
 use apache_avro::types::Value;
 
 use super::event::access_type_from_symbol;
-use super::value::{clock, field, optional_string, string, Fields};
+use super::value::{clock, field, optional_string, string, unsigned, Fields};
 use crate::access::{Access, HeldLock};
 use crate::error::SchemaError;
 use crate::model::{AccessType, ActorId, LockMode};
 
-pub(crate) fn access_to_value(a: &Access) -> Result<Value, SchemaError> {
+pub(crate) fn access_to_value(a: &Access, trace_events: u64) -> Result<Value, SchemaError> {
     let access_index = AccessType::ALL
         .iter()
         .position(|t| *t == a.access_type)
         .unwrap_or(0);
-    let locks = a
-        .locks
-        .iter()
-        .map(|l| {
-            let mode = match l.mode {
-                LockMode::Exclusive => Value::Enum(0, "Exclusive".to_string()),
-                LockMode::Shared => Value::Enum(1, "Shared".to_string()),
-            };
-            Value::Record(vec![
-                field("lock_id", string(&l.lock_id)),
-                field("mode", mode),
-            ])
-        })
-        .collect();
+    let locks = a.locks.iter().map(held_lock_to_value).collect();
     Ok(Value::Record(vec![
         field("event_id", Value::Uuid(a.event_id)),
         field("trace_id", Value::Uuid(a.trace_id)),
@@ -40,39 +27,80 @@ pub(crate) fn access_to_value(a: &Access) -> Result<Value, SchemaError> {
         field("location", string(&a.location)),
         field("value", string(&a.value)),
         field("old_value", optional_string(a.old_value.as_ref())),
-        field(
-            "actor",
-            Value::Record(vec![
-                field("service", string(&a.actor.service)),
-                field("instance", string(&a.actor.instance)),
-                field("thread", string(&a.actor.thread)),
-            ]),
-        ),
+        field("actor", actor_to_value(&a.actor)),
         field("clock", clock(&a.clock).map_err(|e| e.within("clock"))?),
         field("trusted_clock", Value::Boolean(a.trusted_clock)),
         field("locks", Value::Array(locks)),
         field("trace_start_ns", Value::Long(a.trace_start_ns)),
         field("trace_end_ns", Value::Long(a.trace_end_ns)),
+        field("trace_events", unsigned("trace_events", trace_events)?),
     ]))
 }
 
-pub(crate) fn access_from_value(value: Value) -> Result<Access, SchemaError> {
+/// `raceway.LockMode`.
+pub(crate) fn lock_mode_to_value(mode: LockMode) -> Value {
+    match mode {
+        LockMode::Exclusive => Value::Enum(0, "Exclusive".to_string()),
+        LockMode::Shared => Value::Enum(1, "Shared".to_string()),
+    }
+}
+
+/// The `raceway.LockMode` field `name`.
+pub(crate) fn lock_mode(f: &mut Fields, name: &str) -> Result<LockMode, SchemaError> {
+    match f.symbol(name)?.as_str() {
+        "Exclusive" => Ok(LockMode::Exclusive),
+        "Shared" => Ok(LockMode::Shared),
+        other => Err(SchemaError::field(
+            name,
+            format!("unknown lock mode {other:?}"),
+        )),
+    }
+}
+
+/// `raceway.HeldLock`.
+pub(crate) fn held_lock_to_value(l: &HeldLock) -> Value {
+    Value::Record(vec![
+        field("lock_id", string(&l.lock_id)),
+        field("mode", lock_mode_to_value(l.mode)),
+    ])
+}
+
+/// The array-of-`raceway.HeldLock` field `name`.
+pub(crate) fn held_locks(f: &mut Fields, name: &str) -> Result<Vec<HeldLock>, SchemaError> {
     fn held_lock(v: Value) -> Result<HeldLock, SchemaError> {
         let mut l = Fields::of(v)?;
         let lock_id = l.string("lock_id")?;
-        let mode = match l.symbol("mode")?.as_str() {
-            "Exclusive" => LockMode::Exclusive,
-            "Shared" => LockMode::Shared,
-            other => {
-                return Err(SchemaError::field(
-                    "mode",
-                    format!("unknown lock mode {other:?}"),
-                ))
-            }
-        };
+        let mode = lock_mode(&mut l, "mode")?;
         Ok(HeldLock { lock_id, mode })
     }
+    f.array(name)?
+        .into_iter()
+        .enumerate()
+        .map(|(i, v)| held_lock(v).map_err(|e| e.within(&format!("{name}[{i}]"))))
+        .collect()
+}
 
+/// `raceway.ActorId`.
+pub(crate) fn actor_to_value(actor: &ActorId) -> Value {
+    Value::Record(vec![
+        field("service", string(&actor.service)),
+        field("instance", string(&actor.instance)),
+        field("thread", string(&actor.thread)),
+    ])
+}
+
+/// The `raceway.ActorId` field `name`.
+pub(crate) fn actor(f: &mut Fields, name: &str) -> Result<ActorId, SchemaError> {
+    let mut actor = f.record(name)?;
+    Ok(ActorId {
+        service: actor.string("service").map_err(|e| e.within(name))?,
+        instance: actor.string("instance").map_err(|e| e.within(name))?,
+        thread: actor.string("thread").map_err(|e| e.within(name))?,
+    })
+}
+
+/// The access and its `trace_events`.
+pub(crate) fn access_from_value(value: Value) -> Result<(Access, u64), SchemaError> {
     let mut f = Fields::of(value)?;
     let event_id = f.uuid("event_id")?;
     let trace_id = f.uuid("trace_id")?;
@@ -83,21 +111,11 @@ pub(crate) fn access_from_value(value: Value) -> Result<Access, SchemaError> {
     let location = f.string("location")?;
     let value = f.string("value")?;
     let old_value = f.optional_string("old_value")?;
-    let mut actor = f.record("actor")?;
-    let actor = ActorId {
-        service: actor.string("service").map_err(|e| e.within("actor"))?,
-        instance: actor.string("instance").map_err(|e| e.within("actor"))?,
-        thread: actor.string("thread").map_err(|e| e.within("actor"))?,
-    };
+    let actor = actor(&mut f, "actor")?;
     let clock = f.clock("clock")?;
     let trusted_clock = f.boolean("trusted_clock")?;
-    let locks = f
-        .array("locks")?
-        .into_iter()
-        .enumerate()
-        .map(|(i, v)| held_lock(v).map_err(|e| e.within(&format!("locks[{i}]"))))
-        .collect::<Result<_, _>>()?;
-    Ok(Access {
+    let locks = held_locks(&mut f, "locks")?;
+    let access = Access {
         event_id,
         trace_id,
         timestamp_ns,
@@ -113,5 +131,6 @@ pub(crate) fn access_from_value(value: Value) -> Result<Access, SchemaError> {
         locks,
         trace_start_ns: f.long("trace_start_ns")?,
         trace_end_ns: f.long("trace_end_ns")?,
-    })
+    };
+    Ok((access, f.unsigned("trace_events")?))
 }

@@ -1,4 +1,6 @@
-//! Avro encoding of [`EventBatch`] and [`Access`] records, Confluent-framed.
+//! Avro encoding of [`EventBatch`] records (topic `raceway.events`) and of the race-stage inputs
+//! [`Access`], [`UpdateSpan`] and [`LockOrderEdge`] (all three on topic `raceway.accesses`, told
+//! apart by their schema id: see [`decode_race_input`]), Confluent-framed.
 //!
 //! The `.avsc` files under `schemas/avro/` are the source of truth; they are compiled into the
 //! crate and parsed once. `kind` is a true Avro union of one record per [`crate::EventKind`]
@@ -14,6 +16,7 @@
 mod access;
 mod binary;
 mod event;
+mod race_inputs;
 mod split;
 mod value;
 
@@ -24,8 +27,13 @@ use apache_avro::Schema;
 
 use crate::access::Access;
 use crate::error::SchemaError;
-use crate::framing::{frame, unframe_expecting, ACCESS_SCHEMA_ID, EVENT_BATCH_SCHEMA_ID};
+use crate::framing::{
+    frame, unframe, unframe_expecting, ACCESS_SCHEMA_ID, EVENT_BATCH_SCHEMA_ID,
+    LOCK_ORDER_EDGE_SCHEMA_ID, UPDATE_SPAN_SCHEMA_ID,
+};
+use crate::lock_order::LockOrderEdge;
 use crate::model::EventBatch;
+use crate::update::UpdateSpan;
 use binary::Names;
 pub use split::{encode_event_batch_split, SplitError};
 
@@ -36,6 +44,11 @@ pub const EVENT_AVSC: &str = include_str!("../../avro/event.avsc");
 pub const EVENT_BATCH_AVSC: &str = include_str!("../../avro/event_batch.avsc");
 /// Text of `avro/access.avsc`: the record `raceway.Access` (self-contained).
 pub const ACCESS_AVSC: &str = include_str!("../../avro/access.avsc");
+/// Text of `avro/update_span.avsc`: the record `raceway.UpdateSpan`, which refers to
+/// `raceway.Access` by name (see [`update_span_schema`] for the self-contained form).
+pub const UPDATE_SPAN_AVSC: &str = include_str!("../../avro/update_span.avsc");
+/// Text of `avro/lock_order_edge.avsc`: the record `raceway.LockOrderEdge` (self-contained).
+pub const LOCK_ORDER_EDGE_AVSC: &str = include_str!("../../avro/lock_order_edge.avsc");
 
 /// A parsed schema with its named types, leaked once so that both live for the whole process.
 struct Loaded {
@@ -80,6 +93,25 @@ static EVENT_BATCH: LazyLock<Loaded> = LazyLock::new(|| {
 
 static ACCESS: LazyLock<Loaded> =
     LazyLock::new(|| Loaded::parse(&avsc_json(ACCESS_AVSC, "access.avsc"), "access.avsc"));
+
+/// The span schema with `raceway.Access` inlined, like [`EVENT_BATCH`].
+static UPDATE_SPAN: LazyLock<Loaded> = LazyLock::new(|| {
+    let mut span = avsc_json(UPDATE_SPAN_AVSC, "update_span.avsc");
+    let mut access = Some(avsc_json(ACCESS_AVSC, "access.avsc"));
+    inline_named_type(&mut span, "raceway.Access", &mut access);
+    assert!(
+        access.is_none(),
+        "update_span.avsc does not refer to raceway.Access"
+    );
+    Loaded::parse(&span, "update_span.avsc + access.avsc")
+});
+
+static LOCK_ORDER_EDGE: LazyLock<Loaded> = LazyLock::new(|| {
+    Loaded::parse(
+        &avsc_json(LOCK_ORDER_EDGE_AVSC, "lock_order_edge.avsc"),
+        "lock_order_edge.avsc",
+    )
+});
 
 /// Replaces the first reference to `name` by its definition (a named type is defined once, then
 /// referred to by name).
@@ -163,8 +195,10 @@ pub fn decode_event_batch(bytes: &[u8]) -> Result<EventBatch, SchemaError> {
 
 /// Encodes an access as a Confluent-framed `raceway.Access` record (schema id
 /// [`ACCESS_SCHEMA_ID`]), for topic `raceway.accesses` with key [`Access::partition_key`].
-pub fn encode_access(access: &Access) -> Result<Vec<u8>, SchemaError> {
-    let value = access::access_to_value(access)?;
+/// `trace_events` is how many events its trace had when the access was derived (see
+/// [`RaceRecord::trace_events`]).
+pub fn encode_access(access: &Access, trace_events: u64) -> Result<Vec<u8>, SchemaError> {
+    let value = access::access_to_value(access, trace_events)?;
     encode_framed(&value, &ACCESS, ACCESS_SCHEMA_ID)
 }
 
@@ -172,7 +206,90 @@ pub fn encode_access(access: &Access) -> Result<Vec<u8>, SchemaError> {
 pub fn decode_access(bytes: &[u8]) -> Result<Access, SchemaError> {
     let datum = unframe_expecting(bytes, ACCESS_SCHEMA_ID)?;
     let value = binary::decode(datum, ACCESS.schema, &ACCESS.names, "raceway.Access")?;
-    access::access_from_value(value)
+    access::access_from_value(value).map(|(access, _)| access)
+}
+
+/// The parsed `raceway.UpdateSpan` schema, complete (with `raceway.Access` inlined).
+pub fn update_span_schema() -> &'static Schema {
+    UPDATE_SPAN.schema
+}
+
+/// The parsed `raceway.LockOrderEdge` schema.
+pub fn lock_order_edge_schema() -> &'static Schema {
+    LOCK_ORDER_EDGE.schema
+}
+
+/// Encodes an update span as a Confluent-framed `raceway.UpdateSpan` record (schema id
+/// [`UPDATE_SPAN_SCHEMA_ID`]), for topic `raceway.accesses` with key
+/// [`UpdateSpan::partition_key`] (the same as its write's access). `trace_events` as for
+/// [`encode_access`].
+pub fn encode_update_span(span: &UpdateSpan, trace_events: u64) -> Result<Vec<u8>, SchemaError> {
+    let value = race_inputs::update_span_to_value(span, trace_events)?;
+    encode_framed(&value, &UPDATE_SPAN, UPDATE_SPAN_SCHEMA_ID)
+}
+
+/// Encodes a lock-order edge as a Confluent-framed `raceway.LockOrderEdge` record (schema id
+/// [`LOCK_ORDER_EDGE_SCHEMA_ID`]), for topic `raceway.accesses` with key
+/// [`LockOrderEdge::partition_key`]. `trace_events` as for [`encode_access`].
+pub fn encode_lock_order_edge(
+    edge: &LockOrderEdge,
+    trace_events: u64,
+) -> Result<Vec<u8>, SchemaError> {
+    let value = race_inputs::lock_order_edge_to_value(edge, trace_events)?;
+    encode_framed(&value, &LOCK_ORDER_EDGE, LOCK_ORDER_EDGE_SCHEMA_ID)
+}
+
+/// One record of topic `raceway.accesses`: what the trace stage forwards to the race stage.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RaceInput {
+    /// A shared-state access (schema id [`ACCESS_SCHEMA_ID`]).
+    Access(Access),
+    /// A read-modify-write (schema id [`UPDATE_SPAN_SCHEMA_ID`]).
+    Update(UpdateSpan),
+    /// A nested lock acquisition (schema id [`LOCK_ORDER_EDGE_SCHEMA_ID`]).
+    LockEdge(LockOrderEdge),
+}
+
+/// A decoded record of topic `raceway.accesses`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RaceRecord {
+    /// The input.
+    pub input: RaceInput,
+    /// How many events the input's trace had when the trace stage derived the input. Events are
+    /// only ever added to a trace, so a higher count means a re-analysis after late events, whose
+    /// inputs replace the trace's older ones; 0 when unknown.
+    pub trace_events: u64,
+}
+
+/// Decodes any record of topic `raceway.accesses`, dispatching on the frame's schema id; an
+/// unknown id is an error naming it.
+pub fn decode_race_input(bytes: &[u8]) -> Result<RaceRecord, SchemaError> {
+    let (id, datum) = unframe(bytes)?;
+    let (loaded, name) = match id {
+        ACCESS_SCHEMA_ID => (&*ACCESS, "raceway.Access"),
+        UPDATE_SPAN_SCHEMA_ID => (&*UPDATE_SPAN, "raceway.UpdateSpan"),
+        LOCK_ORDER_EDGE_SCHEMA_ID => (&*LOCK_ORDER_EDGE, "raceway.LockOrderEdge"),
+        found => return Err(SchemaError::NotARaceInput { found }),
+    };
+    let value = binary::decode(datum, loaded.schema, &loaded.names, name)?;
+    let (input, trace_events) = match id {
+        ACCESS_SCHEMA_ID => {
+            let (access, n) = access::access_from_value(value)?;
+            (RaceInput::Access(access), n)
+        }
+        UPDATE_SPAN_SCHEMA_ID => {
+            let (span, n) = race_inputs::update_span_from_value(value)?;
+            (RaceInput::Update(span), n)
+        }
+        _ => {
+            let (edge, n) = race_inputs::lock_order_edge_from_value(value)?;
+            (RaceInput::LockEdge(edge), n)
+        }
+    };
+    Ok(RaceRecord {
+        input,
+        trace_events,
+    })
 }
 
 fn encode_framed(

@@ -214,3 +214,62 @@ pub async fn large_batch(store: &dyn Store) {
         100
     );
 }
+
+/// A finding upserted with count 0 is retracted: no read lists it and race_count leaves it out,
+/// until a newer version with a positive count brings it back; an older version never does.
+pub async fn retracted_findings_are_hidden(store: &dyn Store) {
+    let (a, b) = (Uuid::new_v4(), Uuid::new_v4());
+    store
+        .insert_events(&[event(a, 0, "bank"), event(b, 1, "bank")])
+        .await
+        .expect("insert");
+    let variable = format!("retracted-{a}");
+    let live = finding("f-retract", a, b, &variable, 100);
+    let kept = finding("f-kept", a, a, &variable, 100);
+    store
+        .upsert_findings(&[live.clone(), kept.clone()])
+        .await
+        .expect("upsert");
+    let mut retracted = live.clone();
+    retracted.count = 0;
+    retracted.detected_at_ns = 200;
+    store.upsert_findings(&[retracted]).await.expect("retract");
+    store
+        .upsert_findings(std::slice::from_ref(&live))
+        .await
+        .expect("replay older");
+
+    assert_eq!(store.trace_findings(b).await.expect("read"), vec![]);
+    assert_eq!(
+        store.trace_findings(a).await.expect("read"),
+        vec![kept.clone()]
+    );
+    let by_variable = store
+        .findings_for_variable(None, &variable)
+        .await
+        .expect("variable");
+    assert_eq!(by_variable, vec![kept.clone()]);
+    let listed = store
+        .list_findings(&FindingQuery {
+            variable: Some(variable.clone()),
+            ..FindingQuery::default()
+        })
+        .await
+        .expect("list");
+    assert_eq!((listed.findings, listed.total), (vec![kept.clone()], 1));
+    let traces = page(store, TraceQuery::default()).await;
+    let count = |t: Uuid| {
+        traces
+            .traces
+            .iter()
+            .find(|s| s.trace_id == t)
+            .map(|s| s.race_count)
+    };
+    assert_eq!((count(a), count(b)), (Some(1), Some(0)));
+
+    let mut back = live;
+    back.detected_at_ns = 300;
+    back.count = 1;
+    store.upsert_findings(&[back.clone()]).await.expect("back");
+    assert_eq!(store.trace_findings(b).await.expect("read"), vec![back]);
+}

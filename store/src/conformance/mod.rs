@@ -66,6 +66,9 @@ pub const CHECKS: &[(&str, Check)] = &[
         Box::pin(empty_inputs_are_noops(s))
     }),
     ("large_batch", |s| Box::pin(large_batch(s))),
+    ("retracted_findings_are_hidden", |s| {
+        Box::pin(retracted_findings_are_hidden(s))
+    }),
     ("list_findings_filters", |s| {
         Box::pin(list_findings_filters(s))
     }),

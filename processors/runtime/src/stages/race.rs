@@ -1,15 +1,24 @@
-//! The race stage: runs the race detector over the accesses of each variable and writes the
-//! findings.
+//! The race stage: runs the race detectors over the inputs the trace stage forwards and writes
+//! the findings.
 //!
-//! Accesses are partitioned by variable, so one stage instance sees every access of the
-//! variables it owns, from every trace. An access's record stays held (uncommitted) while the
-//! detector retains the access, so after a crash the new owner rebuilds the same window.
+//! Topic `raceway.accesses` carries three records, told apart by schema id: accesses and update
+//! spans (keyed by variable, for data races and lost updates) and lock-order edges (keyed by
+//! sorted lock pair, for lock-order inversions). One stage instance therefore sees every input
+//! of the variables and lock pairs it owns, from every trace. An input's record stays held
+//! (uncommitted) while a detector retains the input, so after a crash the new owner rebuilds the
+//! same window.
+//!
+//! Re-analysis: every input carries the number of events its trace had when it was derived. A
+//! late event makes the trace stage analyse the trace again and send all its inputs again with a
+//! higher count; the first such input makes this stage forget the trace (its retained inputs
+//! and its findings, which are retracted in the store with count 0) and analyse the new inputs
+//! from scratch. Inputs with a lower count than the newest seen are stale and skipped.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
-use raceway_analysis::{FindingAggregator, RaceConfig, RaceDetector};
-use raceway_schemas::avro::decode_access;
+use raceway_analysis::{FindingAggregator, LockOrderDetector, RaceConfig, RaceDetector};
+use raceway_schemas::avro::{decode_race_input, RaceInput, RaceRecord};
 use raceway_schemas::RaceFinding;
 use raceway_store::Store;
 use uuid::Uuid;
@@ -43,9 +52,16 @@ pub struct RaceStage {
     store: Arc<dyn Store>,
     config: RaceStageConfig,
     detector: RaceDetector,
+    locks: LockOrderDetector,
     findings: FindingAggregator,
-    /// Where each retained access came from, to release its record when it is evicted.
-    retained: HashMap<Uuid, (String, i32, i64)>,
+    /// Where each retained input came from, to release its record when it is evicted.
+    retained: HashMap<Retained, Position>,
+    /// Where each retained lock-order edge came from, with its acquisition time: the lock-order
+    /// detector evicts by age only (and by capacity, which is bounded by the same age window).
+    retained_edges: HashMap<(Uuid, Uuid), RetainedEdge>,
+    /// Per trace: the event count of its newest analysis seen, and its newest input's time
+    /// (entries leave with the detector's window).
+    trace_versions: HashMap<Uuid, (u64, i64)>,
     /// Newest event time seen: the detector's window ends here.
     newest_ns: i64,
 }
@@ -57,9 +73,12 @@ impl RaceStage {
             io,
             store,
             detector: RaceDetector::new(config.detector.clone()),
+            locks: LockOrderDetector::new(config.detector.clone()),
             findings: FindingAggregator::default(),
             config,
             retained: HashMap::new(),
+            retained_edges: HashMap::new(),
+            trace_versions: HashMap::new(),
             newest_ns: i64::MIN,
         }
     }
@@ -79,32 +98,30 @@ impl RaceStage {
         let mut changed: BTreeMap<String, RaceFinding> = BTreeMap::new();
         let detected_at_ns = now_ns();
         for record in records {
-            let access = match decode_access(&record.value) {
-                Ok(access) => access,
+            let RaceRecord {
+                input,
+                trace_events,
+            } = match decode_race_input(&record.value) {
+                Ok(decoded) => decoded,
                 Err(err) => {
-                    rejected.push((record, format!("not an Access: {err}")));
+                    rejected.push((record, format!("not a race-stage input: {err}")));
                     continue;
                 }
             };
-            let event_id = access.event_id;
-            self.newest_ns = self.newest_ns.max(access.timestamp_ns);
-            let already_retained = self.retained.contains_key(&event_id);
-            let observation = self.detector.observe(access);
-            for pair in &observation.pairs {
-                if let Some(finding) = self.findings.record(pair, detected_at_ns) {
+            if !self.is_current(&input, trace_events, &mut changed, detected_at_ns) {
+                continue;
+            }
+            let position = (record.topic.clone(), record.partition, record.offset);
+            let found = self.observe(input, position);
+            for finding in found {
+                let finding = match finding {
+                    Found::Pair(pair) => self.findings.record(&pair, detected_at_ns),
+                    Found::Inversion(pair) => self.findings.record_inversion(&pair, detected_at_ns),
+                };
+                if let Some(finding) = finding {
                     changed.insert(finding.id.clone(), finding);
                 }
             }
-            if !already_retained && !observation.evicted.contains(&event_id) {
-                self.io
-                    .offsets
-                    .hold(&record.topic, record.partition, record.offset);
-                self.retained.insert(
-                    event_id,
-                    (record.topic.clone(), record.partition, record.offset),
-                );
-            }
-            self.release(&observation.evicted);
         }
         self.io.dead_letter(&rejected).await?;
         if self.newest_ns != i64::MIN {
@@ -112,20 +129,156 @@ impl RaceStage {
                 .newest_ns
                 .saturating_sub(self.config.detector.window_ns);
             let evicted = self.detector.evict_older_than(horizon);
-            self.release(&evicted);
+            self.release(evicted.into_iter().map(Retained::Access));
+            self.locks.evict_older_than(horizon);
+            self.release_edges(|edge| edge.timestamp_ns < horizon);
+            self.trace_versions
+                .retain(|_, (_, newest_ns)| *newest_ns >= horizon);
         }
+        let spans = self.detector.take_evicted_spans();
+        self.release(spans.into_iter().map(Retained::Span));
         self.io
             .metrics
             .retained_accesses
-            .set(self.detector.retained_len() as i64);
+            .set((self.detector.retained_len() + self.locks.retained_len()) as i64);
         self.write_findings(changed.into_values().collect()).await?;
         self.io.commit().await;
         Ok(())
     }
 
-    fn release(&mut self, evicted: &[Uuid]) {
-        for event_id in evicted {
-            if let Some((topic, partition, offset)) = self.retained.remove(event_id) {
+    /// Applies the re-analysis rule (module doc) to an input of `trace_events` events: false for
+    /// a stale input; for the first input of a newer analysis, forgets the trace first.
+    fn is_current(
+        &mut self,
+        input: &RaceInput,
+        trace_events: u64,
+        changed: &mut BTreeMap<String, RaceFinding>,
+        detected_at_ns: i64,
+    ) -> bool {
+        let (trace_id, timestamp_ns) = match input {
+            RaceInput::Access(a) => (a.trace_id, a.timestamp_ns),
+            RaceInput::Update(span) => (span.write.trace_id, span.write.timestamp_ns),
+            RaceInput::LockEdge(edge) => (edge.trace_id, edge.acquired.timestamp_ns),
+        };
+        let known = self.trace_versions.get(&trace_id).copied();
+        match known {
+            Some((newest, _)) if trace_events < newest => return false,
+            Some((newest, _)) if trace_events > newest => {
+                self.forget_trace(trace_id, changed, detected_at_ns)
+            }
+            _ => {}
+        }
+        let entry = self
+            .trace_versions
+            .entry(trace_id)
+            .or_insert((trace_events, timestamp_ns));
+        *entry = (entry.0.max(trace_events), entry.1.max(timestamp_ns));
+        true
+    }
+
+    /// Drops everything retained of `trace_id` and retracts its findings (count 0, see
+    /// [`raceway_store::Store::upsert_findings`]); the new analysis re-reports those that
+    /// still hold, with the same ids.
+    fn forget_trace(
+        &mut self,
+        trace_id: Uuid,
+        changed: &mut BTreeMap<String, RaceFinding>,
+        detected_at_ns: i64,
+    ) {
+        let involved: Vec<RaceFinding> = self
+            .findings
+            .findings()
+            .filter(|f| {
+                let trace = trace_id.to_string();
+                f.first.trace_id == trace || f.second.trace_id == trace
+            })
+            .cloned()
+            .collect();
+        self.findings.forget_trace(trace_id);
+        for mut finding in involved {
+            finding.count = 0;
+            finding.detected_at_ns = detected_at_ns;
+            changed.insert(finding.id.clone(), finding);
+        }
+        let accesses = self.detector.forget_trace(trace_id);
+        self.release(accesses.into_iter().map(Retained::Access));
+        self.locks.forget_trace(trace_id);
+        self.release_edges(|edge| edge.trace_id == trace_id);
+        tracing::debug!(%trace_id, "trace re-analysed: its findings are recomputed");
+    }
+
+    fn release_edges(&mut self, drop: impl Fn(&RetainedEdge) -> bool) {
+        let mut gone = Vec::new();
+        self.retained_edges.retain(|_, edge| {
+            let keep = !drop(edge);
+            if !keep {
+                gone.push(edge.position.clone());
+            }
+            keep
+        });
+        for (topic, partition, offset) in gone {
+            self.io.offsets.release(&topic, partition, offset);
+        }
+    }
+
+    /// Feeds one input to its detector, holds its record while the input is retained, and
+    /// returns the pairs it forms.
+    fn observe(&mut self, input: RaceInput, position: Position) -> Vec<Found> {
+        match input {
+            RaceInput::Access(access) => {
+                let event_id = access.event_id;
+                let id = Retained::Access(event_id);
+                self.newest_ns = self.newest_ns.max(access.timestamp_ns);
+                let already = self.retained.contains_key(&id);
+                let observation = self.detector.observe(access);
+                if !already && !observation.evicted.contains(&event_id) {
+                    self.hold(id, position);
+                }
+                self.release(observation.evicted.into_iter().map(Retained::Access));
+                observation.pairs.into_iter().map(Found::Pair).collect()
+            }
+            RaceInput::Update(span) => {
+                let id = Retained::Span(span.write.event_id);
+                self.newest_ns = self.newest_ns.max(span.write.timestamp_ns);
+                let already = self.retained.contains_key(&id);
+                let observation = self.detector.observe_update(span);
+                // A span the detector did not keep shows up in take_evicted_spans, which the
+                // step releases after this batch.
+                if !already {
+                    self.hold(id, position);
+                }
+                observation.pairs.into_iter().map(Found::Pair).collect()
+            }
+            RaceInput::LockEdge(edge) => {
+                let id = (edge.held.event_id, edge.acquired.event_id);
+                let timestamp_ns = edge.acquired.timestamp_ns;
+                self.newest_ns = self.newest_ns.max(timestamp_ns);
+                if !self.retained_edges.contains_key(&id) {
+                    self.io.offsets.hold(&position.0, position.1, position.2);
+                    let retained = RetainedEdge {
+                        position,
+                        timestamp_ns,
+                        trace_id: edge.trace_id,
+                    };
+                    self.retained_edges.insert(id, retained);
+                }
+                self.locks
+                    .observe(edge)
+                    .into_iter()
+                    .map(Found::Inversion)
+                    .collect()
+            }
+        }
+    }
+
+    fn hold(&mut self, id: Retained, position: Position) {
+        self.io.offsets.hold(&position.0, position.1, position.2);
+        self.retained.insert(id, position);
+    }
+
+    fn release(&mut self, evicted: impl IntoIterator<Item = Retained>) {
+        for id in evicted {
+            if let Some((topic, partition, offset)) = self.retained.remove(&id) {
                 self.io.offsets.release(&topic, partition, offset);
             }
         }
@@ -145,6 +298,30 @@ impl RaceStage {
             .inc_by(findings.len() as u64);
         Ok(())
     }
+}
+
+/// Where a record was read: topic, partition, offset.
+type Position = (String, i32, i64);
+
+/// An input the race detector retains: accesses and spans are both identified by an event id
+/// (a span by its write's), so the kind tells them apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Retained {
+    Access(Uuid),
+    Span(Uuid),
+}
+
+/// A lock-order edge the lock-order detector retains, with what releasing it needs.
+struct RetainedEdge {
+    position: Position,
+    timestamp_ns: i64,
+    trace_id: Uuid,
+}
+
+/// A pair one input formed.
+enum Found {
+    Pair(raceway_analysis::RacePair),
+    Inversion(raceway_analysis::InversionPair),
 }
 
 fn now_ns() -> i64 {

@@ -1,4 +1,4 @@
-//! The trace stage: assembles traces and forwards their accesses at completion.
+//! The trace stage: assembles traces and forwards their race-stage inputs at completion.
 //!
 //! Events are written to the store as they arrive (so they are durable before their offsets are
 //! committed). A trace completes after it has been idle for `idle_timeout` (processing time), or
@@ -10,8 +10,11 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use raceway_analysis::trace_accesses;
-use raceway_schemas::avro::{decode_event_batch, encode_access};
+use raceway_analysis::{race_inputs, RaceInputs};
+use raceway_schemas::avro::{
+    decode_event_batch, encode_access, encode_lock_order_edge, encode_update_span,
+};
+use raceway_schemas::SchemaError;
 use raceway_store::Store;
 use uuid::Uuid;
 
@@ -143,34 +146,23 @@ impl TraceStage {
     }
 
     /// Analyses one trace from the store, stores its accesses (for the audit trail) and forwards
-    /// them; then its records may be committed.
+    /// its accesses, update spans and lock-order edges; then its records may be committed.
     async fn complete(&mut self, trace_id: Uuid) -> Result<(), StageError> {
         let store = &self.store;
         let events = self
             .io
             .store_retrying("load trace", || store.trace_events(trace_id))
             .await?;
-        let accesses = trace_accesses(&events);
+        let inputs = race_inputs(&events);
         // Stored before they are forwarded: once the race stage can report a finding on an
         // access, the audit trail can show that access.
-        if !accesses.is_empty() {
+        if !inputs.accesses.is_empty() {
+            let accesses = &inputs.accesses;
             self.io
-                .store_retrying("store accesses", || store.insert_accesses(&accesses))
+                .store_retrying("store accesses", || store.insert_accesses(accesses))
                 .await?;
         }
-        let mut records = Vec::with_capacity(accesses.len());
-        for access in &accesses {
-            match encode_access(access) {
-                Ok(value) => records.push(Record {
-                    key: access.partition_key().into_bytes(),
-                    value,
-                }),
-                Err(err) => {
-                    tracing::error!(%trace_id, event_id = %access.event_id, error = %err,
-                        "cannot encode access; it is not analysed")
-                }
-            }
-        }
+        let records = input_records(trace_id, &inputs, events.len() as u64);
         let forwarded = records.len() as u64;
         if !records.is_empty() {
             let topic = self.io.topics.accesses.clone();
@@ -178,7 +170,7 @@ impl TraceStage {
                 .produce_retrying("forward accesses", topic, records)
                 .await?;
         }
-        tracing::debug!(%trace_id, events = events.len(), accesses = forwarded, "trace complete");
+        tracing::debug!(%trace_id, events = events.len(), forwarded, "trace complete");
         self.io.metrics.accesses_forwarded.inc_by(forwarded);
         self.io.metrics.traces_completed.inc();
         if let Some(trace) = self.open.remove(&trace_id) {
@@ -188,4 +180,37 @@ impl TraceStage {
         }
         Ok(())
     }
+}
+
+/// The records of topic `raceway.accesses` for one trace's race-stage inputs, each keyed so that
+/// it meets the inputs it must be compared with, and stamped with the trace's event count so
+/// that the race stage can tell a re-analysis from a redelivery. An input that cannot be encoded
+/// (a counter above `i64::MAX`) is logged and skipped: it cannot be analysed, the rest can.
+fn input_records(trace_id: Uuid, inputs: &RaceInputs, trace_events: u64) -> Vec<Record> {
+    let mut records = Vec::with_capacity(inputs.accesses.len() + inputs.updates.len());
+    let mut push =
+        |key: String, encoded: Result<Vec<u8>, SchemaError>, event_id: Uuid| match encoded {
+            Ok(value) => records.push(Record {
+                key: key.into_bytes(),
+                value,
+            }),
+            Err(err) => tracing::error!(%trace_id, %event_id, error = %err,
+                "cannot encode a race-stage input; it is not analysed"),
+        };
+    for access in &inputs.accesses {
+        push(
+            access.partition_key(),
+            encode_access(access, trace_events),
+            access.event_id,
+        );
+    }
+    for span in &inputs.updates {
+        let encoded = encode_update_span(span, trace_events);
+        push(span.partition_key(), encoded, span.write.event_id);
+    }
+    for edge in &inputs.lock_edges {
+        let encoded = encode_lock_order_edge(edge, trace_events);
+        push(edge.partition_key(), encoded, edge.acquired.event_id);
+    }
+    records
 }
