@@ -154,7 +154,9 @@ impl Bank {
             queue,
             in_flight: in_flight.clone(),
         };
+        let ready = worker.queue.clone();
         let worker_task = tokio::spawn(worker.run());
+        ready.ready(Duration::from_secs(30)).await?;
         Ok(Bank {
             api_addr,
             ledger_addr,

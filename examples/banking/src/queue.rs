@@ -70,6 +70,14 @@ pub trait TransferQueue: Send + Sync {
 
     /// The next message; `None` when the topic is closed.
     async fn next(&self) -> Result<Option<Message>, BankError>;
+
+    /// Waits until a consumer receiving through [`TransferQueue::next`] gets messages
+    /// published from now on without delay (a Kafka consumer has joined its group); at most
+    /// `timeout`.
+    async fn ready(&self, timeout: std::time::Duration) -> Result<(), BankError> {
+        let _ = timeout;
+        Ok(())
+    }
 }
 
 /// The transfers topic as an in-process queue (the embedded demo).
@@ -178,6 +186,8 @@ mod kafka {
                 .set("group.id", group)
                 .set("auto.offset.reset", "earliest")
                 .set("enable.auto.commit", "true")
+                // Transfers are few and latency matters more than batching here.
+                .set("fetch.wait.max.ms", "10")
                 .create()
                 .map_err(kafka)?;
             consumer.subscribe(&[topic]).map_err(kafka)?;
@@ -191,6 +201,27 @@ mod kafka {
 
     #[async_trait]
     impl TransferQueue for KafkaQueue {
+        async fn ready(&self, timeout: Duration) -> Result<(), BankError> {
+            let deadline = tokio::time::Instant::now() + timeout;
+            loop {
+                let assigned = self
+                    .consumer
+                    .assignment()
+                    .map(|partitions| partitions.count() > 0)
+                    .unwrap_or(false);
+                if assigned {
+                    return Ok(());
+                }
+                if tokio::time::Instant::now() > deadline {
+                    return Err(BankError::Queue(format!(
+                        "no partition of {} assigned within {timeout:?}",
+                        self.topic
+                    )));
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+
         async fn publish(
             &self,
             transfer: &Transfer,
