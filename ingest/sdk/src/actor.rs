@@ -3,10 +3,13 @@
 use std::panic::Location;
 
 use raceway_schemas::json::canonical_json_text;
-use raceway_schemas::{AccessType, AsyncAwait, AsyncSpawn, Event, EventKind, StateChange};
+use std::sync::Arc;
+
+use raceway_schemas::{AccessType, AsyncAwait, AsyncSpawn, EventKind, StateChange};
 use serde::Serialize;
 use uuid::Uuid;
 
+use crate::recorded::{random_id, ActorLabel, Recorded};
 use crate::tracer::{now_ns, Tracer};
 use raceway_schemas::VectorClock;
 
@@ -23,22 +26,13 @@ use raceway_schemas::VectorClock;
 #[derive(Debug)]
 pub struct Actor {
     tracer: Tracer,
-    name: String,
-    component: String,
+    label: Arc<ActorLabel>,
+    component: Arc<str>,
     trace_id: Uuid,
     clock: VectorClock,
     last_event: Option<Uuid>,
     /// False in a trace that sampling left out: nothing is recorded, clocks still flow.
     sampled: bool,
-    /// The distributed span the actor works in (from propagation headers), and its caller's.
-    spans: Option<Box<Spans>>,
-}
-
-/// Span ids of an actor that continues a trace from another service.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Spans {
-    span: Option<String>,
-    upstream: Option<String>,
 }
 
 /// What is left of an actor that ended: enough to [`Actor::join`] it.
@@ -110,27 +104,34 @@ impl Actor {
         clock: VectorClock,
         sampled: bool,
     ) -> Actor {
-        let component = tracer.component(&name);
+        let component = Arc::from(tracer.component(&name));
         Actor {
             tracer,
-            name,
+            label: Arc::new(ActorLabel {
+                name,
+                span: None,
+                upstream: None,
+            }),
             component,
             trace_id,
             clock,
             last_event: None,
             sampled,
-            spans: None,
         }
     }
 
     /// The distributed span the actor works in, when it continues a trace from a caller.
     pub fn span_id(&self) -> Option<&str> {
-        self.spans.as_ref().and_then(|s| s.span.as_deref())
+        self.label.span.as_deref()
     }
 
     /// Sets the span ids recorded in `metadata.distributed_span_id` / `upstream_span_id`.
     pub(crate) fn set_spans(&mut self, span: Option<String>, upstream: Option<String>) {
-        self.spans = Some(Box::new(Spans { span, upstream }));
+        self.label = Arc::new(ActorLabel {
+            name: self.label.name.clone(),
+            span,
+            upstream,
+        });
     }
 
     /// True when this actor records events: the tracer is enabled and the trace is sampled.
@@ -145,7 +146,7 @@ impl Actor {
 
     /// The actor's unique name: its label plus a sequence number (the events' `thread_id`).
     pub fn name(&self) -> &str {
-        &self.name
+        &self.label.name
     }
 
     /// The actor's clock component, `"{service}#{instance}/{name}"`.
@@ -186,7 +187,7 @@ impl Actor {
         let child_name = self.tracer.unique_name(name);
         self.record(EventKind::AsyncSpawn(AsyncSpawn {
             task_id: child_name.clone(),
-            spawned_by: self.name.clone(),
+            spawned_by: self.label.name.clone(),
             task_name: Some(name.to_string()),
             spawned_at: Some(location),
         }));
@@ -198,7 +199,9 @@ impl Actor {
             self.sampled,
         );
         child.last_event = self.last_event;
-        child.spans.clone_from(&self.spans);
+        if self.label.span.is_some() || self.label.upstream.is_some() {
+            child.set_spans(self.label.span.clone(), self.label.upstream.clone());
+        }
         child
     }
 
@@ -209,7 +212,7 @@ impl Actor {
     pub fn finish(self) -> FinishedActor {
         self.tracer.actor_finished(&self.component);
         FinishedActor {
-            name: self.name,
+            name: self.label.name.clone(),
             trace_id: self.trace_id,
             clock: self.clock,
             last_event: self.last_event,
@@ -319,30 +322,20 @@ impl Actor {
         if !self.is_recording() {
             return None;
         }
-        self.clock.increment(&self.component);
-        let id = Uuid::new_v4();
-        let event = Event {
+        self.clock.increment_shared(&self.component);
+        let id = random_id();
+        let event = Recorded {
             id,
             trace_id: self.trace_id,
             parent_id: self.last_event,
             timestamp_ns: now_ns(),
             kind,
-            metadata: self.metadata(),
-            causality_vector: self.clock.to_pairs(),
-            lock_set: Vec::new(),
+            actor: Arc::clone(&self.label),
+            clock: self.clock.clone(),
         };
         self.last_event = Some(id);
         self.tracer.emit(event);
         Some(id)
-    }
-
-    fn metadata(&self) -> raceway_schemas::Metadata {
-        let mut metadata = self.tracer.metadata(&self.name);
-        if let Some(spans) = &self.spans {
-            metadata.distributed_span_id.clone_from(&spans.span);
-            metadata.upstream_span_id.clone_from(&spans.upstream);
-        }
-        metadata
     }
 
     /// Merges a clock learned through synchronisation (a lock's release clock, a joined child,
@@ -363,6 +356,13 @@ pub(crate) fn caller_location() -> String {
 /// Canonical JSON text of a value (as the schemas' JSON codec stores it, so equal values give
 /// equal text); `null` (and a warning) when it cannot be serialised.
 pub(crate) fn to_json<V: Serialize + ?Sized>(value: &V) -> String {
+    // Scalars and arrays of scalars serialise canonically as they are; only objects need their
+    // keys sorted, through a `Value`.
+    if let Ok(text) = serde_json::to_string(value) {
+        if !text.contains('{') {
+            return text;
+        }
+    }
     match serde_json::to_value(value) {
         Ok(value) => canonical_json_text(&value),
         Err(error) => {

@@ -36,9 +36,16 @@
 //! # }
 //! ```
 //!
-//! Features: `http` (default) enables [`HttpSink`] and pulls in reqwest. The tower layer,
-//! reqwest middleware, Kafka delivery and header propagation, and tracked tokio primitives and
-//! atomics come in later changes.
+//! - Also: [`TrackedRwLock`], [`TrackedAtomic`] (release -> acquire), [`Tracked`] variables,
+//!   [`spawn`] for tokio tasks that inherit and join clocks, function calls, errors, custom
+//!   events and fences ([`Actor::call`], [`Actor::error`], [`Actor::custom`], [`Actor::fence`]),
+//!   sampling and an off switch ([`TracerConfig::sample_rate`], [`TracerConfig::enabled`]),
+//!   clock pruning ([`TracerConfig::prune_finished_after`]), Prometheus metrics
+//!   ([`TracerMetrics`]), and [`propagation`] across services.
+//!
+//! Features: `http` (default) enables [`HttpSink`] (reqwest); `kafka` the Kafka sink and rdkafka
+//! header adapters (rdkafka); `server` the tower layer (tower, http); `client` reqwest requests
+//! that carry the trace context.
 
 mod actor;
 mod atomic;
@@ -46,9 +53,11 @@ mod config;
 mod delivery;
 mod error;
 mod events;
+mod metrics;
 mod mutex;
 pub mod propagation;
 mod prune;
+mod recorded;
 mod rwlock;
 pub mod sink;
 mod task;
@@ -63,6 +72,7 @@ pub use atomic::{
 };
 pub use config::TracerConfig;
 pub use error::SdkError;
+pub use metrics::TracerMetrics;
 pub use mutex::{TrackedMutex, TrackedMutexGuard};
 #[cfg(feature = "client")]
 pub use propagation::client::TracedRequest;

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use raceway_schemas::{Event, Metadata, VectorClock, TRUSTED_CLOCK_TAG, TRUSTED_CLOCK_VALUE};
+use raceway_schemas::{Metadata, VectorClock, TRUSTED_CLOCK_TAG, TRUSTED_CLOCK_VALUE};
 use tokio::sync::mpsc;
 use uuid::Uuid;
 
@@ -15,6 +15,7 @@ use crate::config::TracerConfig;
 use crate::delivery::{self, Ack, Control, Counters};
 use crate::error::SdkError;
 use crate::prune::FinishedActors;
+use crate::recorded::Recorded;
 use crate::sink::Sink;
 
 /// Largest queue capacity used, whatever the configuration asks for.
@@ -37,13 +38,14 @@ pub struct Tracer {
 
 struct Inner {
     config: TracerConfig,
-    events: mpsc::Sender<Event>,
+    events: mpsc::Sender<Recorded>,
     control: mpsc::UnboundedSender<Control>,
     counters: Arc<Counters>,
     closed: AtomicBool,
     actor_seq: AtomicU64,
-    process_id: u32,
     finished: FinishedActors,
+    /// `"{service}#{instance}::"`, the prefix of in-process variable and lock names.
+    qualifier: String,
 }
 
 /// Counters of a tracer's recording and delivery, see [`Tracer::stats`].
@@ -77,10 +79,12 @@ impl Tracer {
                 flush_interval: config.flush_interval,
             },
             Arc::new(sink),
+            metadata_template(&config),
             events_rx,
             control_rx,
             counters.clone(),
         )?;
+        let qualifier = format!("{}#{}::", config.service, config.instance);
         Ok(Tracer {
             inner: Arc::new(Inner {
                 config,
@@ -89,8 +93,8 @@ impl Tracer {
                 counters,
                 closed: AtomicBool::new(false),
                 actor_seq: AtomicU64::new(0),
-                process_id: std::process::id(),
                 finished: FinishedActors::default(),
+                qualifier,
             }),
         })
     }
@@ -214,33 +218,15 @@ impl Tracer {
 
     /// Qualifies an in-process name (variable or lock) with the service and instance.
     pub(crate) fn qualify(&self, name: &str) -> String {
-        let config = &self.inner.config;
-        format!("{}#{}::{}", config.service, config.instance, name)
-    }
-
-    /// The metadata of an event of actor `actor`.
-    pub(crate) fn metadata(&self, actor: &str) -> Metadata {
-        let config = &self.inner.config;
-        let mut tags = BTreeMap::new();
-        tags.insert(
-            TRUSTED_CLOCK_TAG.to_string(),
-            TRUSTED_CLOCK_VALUE.to_string(),
-        );
-        Metadata {
-            thread_id: actor.to_string(),
-            process_id: self.inner.process_id,
-            service_name: config.service.clone(),
-            environment: config.environment.clone(),
-            tags,
-            duration_ns: None,
-            instance_id: Some(config.instance.clone()),
-            distributed_span_id: None,
-            upstream_span_id: None,
-        }
+        let prefix = &self.inner.qualifier;
+        let mut qualified = String::with_capacity(prefix.len() + name.len());
+        qualified.push_str(prefix);
+        qualified.push_str(name);
+        qualified
     }
 
     /// Queues `event` for delivery without blocking; drops and counts it when the queue is full.
-    pub(crate) fn emit(&self, event: Event) {
+    pub(crate) fn emit(&self, event: Recorded) {
         let counters = &self.inner.counters;
         if self.inner.closed.load(Ordering::Relaxed) {
             counters.dropped_queue_full.fetch_add(1, Ordering::Relaxed);
@@ -270,6 +256,26 @@ impl fmt::Debug for Tracer {
             .field("config", &self.inner.config)
             .field("stats", &self.stats())
             .finish()
+    }
+}
+
+/// The metadata every event of this tracer shares (`thread_id` and spans are the actor's).
+fn metadata_template(config: &TracerConfig) -> Metadata {
+    let mut tags = BTreeMap::new();
+    tags.insert(
+        TRUSTED_CLOCK_TAG.to_string(),
+        TRUSTED_CLOCK_VALUE.to_string(),
+    );
+    Metadata {
+        thread_id: String::new(),
+        process_id: std::process::id(),
+        service_name: config.service.clone(),
+        environment: config.environment.clone(),
+        tags,
+        duration_ns: None,
+        instance_id: Some(config.instance.clone()),
+        distributed_span_id: None,
+        upstream_span_id: None,
     }
 }
 
