@@ -36,7 +36,7 @@
 //! # }
 //! ```
 //!
-//! - Also: [`TrackedRwLock`], [`TrackedAtomic`] (release -> acquire), [`Tracked`] variables,
+//! - Also: [`TrackedRwLock`], [`TrackedAsyncMutex`] (tokio), [`TrackedAtomic`] (release -> acquire), [`Tracked`] variables,
 //!   [`spawn`] for tokio tasks that inherit and join clocks, function calls, errors, custom
 //!   events and fences ([`Actor::call`], [`Actor::error`], [`Actor::custom`], [`Actor::fence`]),
 //!   sampling and an off switch ([`TracerConfig::sample_rate`], [`TracerConfig::enabled`]),
@@ -48,6 +48,7 @@
 //! that carry the trace context.
 
 mod actor;
+mod async_mutex;
 mod atomic;
 mod config;
 mod delivery;
@@ -65,6 +66,7 @@ mod tracer;
 mod tracked;
 
 pub use actor::{Actor, FinishedActor, Var};
+pub use async_mutex::{TrackedAsyncMutex, TrackedAsyncMutexGuard};
 pub use atomic::{
     AtomicInteger, AtomicPrimitive, TrackedAtomic, TrackedAtomicBool, TrackedAtomicI32,
     TrackedAtomicI64, TrackedAtomicIsize, TrackedAtomicU32, TrackedAtomicU64, TrackedAtomicUsize,

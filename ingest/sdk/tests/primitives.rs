@@ -178,3 +178,51 @@ fn tracked_read_then_write_from_two_threads_is_a_lost_update() {
     }
     let _ = Var::shared("unused"); // the Var API stays public
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_tokio_mutex_orders_sections_that_await() {
+    let (tracer, sink) = memory_tracer();
+    let balance = Arc::new(raceway_sdk::TrackedAsyncMutex::new("balance-lock", 100_i64));
+    let mut main = tracer.start_trace("main");
+    let tasks: Vec<_> = [30, 50]
+        .into_iter()
+        .map(|amount| {
+            let mut actor = main.spawn_child("teller");
+            let balance = balance.clone();
+            tokio::spawn(async move {
+                {
+                    let mut guard = balance.lock(&mut actor).await;
+                    let read = *guard;
+                    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+                    let (value, actor) = guard.split();
+                    actor.read(Var::shared("account:bob.balance"), &read);
+                    actor.write(Var::shared("account:bob.balance"), &read, &(read - amount));
+                    *value = read - amount;
+                }
+                actor
+            })
+        })
+        .collect();
+    for task in tasks {
+        main.join(task.await.unwrap());
+    }
+    tracer.shutdown().await.unwrap();
+    let events = sink.events();
+    let writes = writes_of(&events, "account:bob.balance");
+    assert_eq!(writes.len(), 2);
+    let (a, b) = (clock(writes[0]), clock(writes[1]));
+    assert!(
+        a.happens_before(&b) || b.happens_before(&a),
+        "sections ordered"
+    );
+    let findings = common::findings(&events);
+    assert!(findings.is_empty(), "{findings:?}");
+    let acquire = events
+        .iter()
+        .find_map(|e| match &e.kind {
+            raceway_schemas::EventKind::LockAcquire(lock) => Some(lock.location.clone()),
+            _ => None,
+        })
+        .unwrap();
+    assert!(acquire.starts_with(file!()), "{acquire}");
+}
