@@ -1,13 +1,14 @@
-//! Serving HTTP routers until shutdown, and the /metrics route.
+//! Serving HTTP routers until shutdown, and the /metrics and /ready routes.
 
 use std::net::SocketAddr;
 
 use anyhow::Context;
-use axum::http::header;
+use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::get;
-use axum::Router;
+use axum::{Json, Router};
 use prometheus::{Encoder, Registry, TextEncoder};
+use raceway_processors::readiness::Readiness;
 use tokio::sync::watch;
 
 /// `GET /metrics` (Prometheus text) over `registry`.
@@ -25,13 +26,28 @@ pub fn metrics_router(registry: Registry) -> Router {
                         buffer,
                     )
                         .into_response(),
-                    Err(err) => (
-                        axum::http::StatusCode::INTERNAL_SERVER_ERROR,
-                        err.to_string(),
-                    )
-                        .into_response(),
+                    Err(err) => {
+                        (StatusCode::INTERNAL_SERVER_ERROR, err.to_string()).into_response()
+                    }
                 }
             }
+        }),
+    )
+}
+
+/// `GET /ready`: 200 when every processor stage of the process has joined its group, holds
+/// partitions and is caught up, else 503; the JSON body says which stage is not and why.
+pub fn ready_router(readiness: Readiness) -> Router {
+    Router::new().route(
+        "/ready",
+        get(move || {
+            let (ready, body) = readiness.status();
+            let status = if ready {
+                StatusCode::OK
+            } else {
+                StatusCode::SERVICE_UNAVAILABLE
+            };
+            async move { (status, Json(body)) }
         }),
     )
 }
@@ -47,7 +63,9 @@ pub async fn serve(
         .with_context(|| format!("cannot listen on {addr} (is another raceway running?)"))?;
     let local = listener.local_addr()?;
     tracing::info!(address = %local, "listening");
-    axum::serve(listener, router)
+    // Connect info gives handlers the peer address (the gateway's per-IP rate limit).
+    let service = router.into_make_service_with_connect_info::<SocketAddr>();
+    axum::serve(listener, service)
         .with_graceful_shutdown(crate::shutdown::wait(shutdown))
         .await
         .context("HTTP server failed")

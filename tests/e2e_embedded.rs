@@ -176,3 +176,53 @@ fn demo_prints_the_banking_race_and_nothing_when_safe() {
     let safe = run(&["--safe"]);
     assert!(safe.contains("no races found"), "{safe}");
 }
+
+/// `raceway prune` drops old data from the embedded store and the consumed part of the bus log,
+/// and keeps what is newer than the cutoff.
+#[test]
+fn prune_drops_old_data_and_consumed_bus_records() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let up_args = EmbeddedUp::args(dir.path(), &["--trace-idle-ms", "200"]);
+    let data_dir = dir.path().join("data").to_string_lossy().to_string();
+    let prune = |older_than: &str| {
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_raceway"))
+            .args(["prune", "--older-than", older_than, "--data-dir", &data_dir])
+            .output()
+            .expect("raceway prune");
+        let stdout = String::from_utf8_lossy(&output.stdout).to_string();
+        assert!(
+            output.status.success(),
+            "prune failed: {stdout}{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        stdout
+    };
+    {
+        let (mut up, base) = up_args.start();
+        post_events(&base, fixture());
+        assert_fixture_race(&wait_for_races(
+            &base,
+            FIXTURE_TRACE,
+            Duration::from_secs(30),
+        ));
+        assert!(up.terminate().success(), "{}", up.output());
+    }
+    // The fixture is from 2024: a 1000-week cutoff keeps it, a 1-day cutoff drops it.
+    // Bus records go once every consumer group has committed past them, whatever their age.
+    let kept = prune("1000w");
+    assert!(kept.contains("events: 0 rows dropped"), "{kept}");
+    let consumed = kept
+        .lines()
+        .find(|l| l.starts_with("bus log:"))
+        .expect("bus log line");
+    assert!(!consumed.starts_with("bus log: 0 "), "{kept}");
+    let dropped = prune("1d");
+    assert!(dropped.contains("events: 3 rows dropped"), "{dropped}");
+    assert!(dropped.contains("findings: 1 rows dropped"), "{dropped}");
+
+    let (_up, base) = up_args.start();
+    let traces: serde_json::Value = reqwest::blocking::get(format!("{base}/api/traces"))
+        .and_then(|r| r.json())
+        .expect("traces");
+    assert_eq!(traces["total"], 0, "{traces}");
+}

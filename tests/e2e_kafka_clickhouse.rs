@@ -92,6 +92,26 @@ fn fixture_race_is_found_across_separate_processes() {
     }
     assert_fixture_race(&races);
 
+    // The trace stage stored the trace's analysis in ClickHouse before forwarding its accesses.
+    let query_base = format!("http://{query_addr}");
+    let analysis: serde_json::Value =
+        reqwest::blocking::get(format!("{query_base}/api/traces/{FIXTURE_TRACE}/anomalies"))
+            .unwrap()
+            .json()
+            .unwrap();
+    assert_eq!(analysis["event_count"], 3, "{analysis}");
+    assert_eq!(analysis["duration_ms"], 17.0, "{analysis}");
+    let dependencies: serde_json::Value =
+        reqwest::blocking::get(format!("{query_base}/api/dependencies"))
+            .unwrap()
+            .json()
+            .unwrap();
+    assert_eq!(
+        dependencies["dependencies"].as_array().map(Vec::len),
+        Some(0),
+        "one service, no edge: {dependencies}"
+    );
+
     let metrics = reqwest::blocking::get(format!("http://{trace_metrics}/metrics"))
         .unwrap()
         .text()
@@ -100,6 +120,34 @@ fn fixture_race_is_found_across_separate_processes() {
         metrics.contains("raceway_traces_completed_total 1"),
         "{metrics}"
     );
+    // The trace stage forwarded the race inputs (2 accesses at least) to the accesses topic.
+    assert!(
+        metrics.contains(&format!(
+            "raceway_records_produced_total{{topic=\"{prefix}raceway.accesses\"}}"
+        )),
+        "{metrics}"
+    );
+
+    // Both processors are ready once they hold partitions and are caught up; the lag gauges
+    // cover every partition they hold (4 each: one processor per stage).
+    for metrics_addr in [&trace_metrics, &race_metrics] {
+        let ready = wait_until_ready(&format!("http://{metrics_addr}/ready"));
+        let stages = ready["stages"].as_object().expect("stages");
+        assert_eq!(stages.len(), 1, "{ready}");
+        for stage in stages.values() {
+            assert_eq!(stage["assigned_partitions"], 4, "{ready}");
+            assert_eq!(stage["lag"], 0, "{ready}");
+        }
+        let metrics = reqwest::blocking::get(format!("http://{metrics_addr}/metrics"))
+            .and_then(|r| r.text())
+            .expect("metrics");
+        let lag_lines = metrics
+            .lines()
+            .filter(|l| l.starts_with("raceway_consumer_lag{"))
+            .count();
+        assert_eq!(lag_lines, 4, "{metrics}");
+        assert!(metrics.contains("raceway_batch_processing_seconds_bucket"));
+    }
 
     for process in [&mut ingest, &mut trace, &mut race, &mut query] {
         assert!(process.terminate().success(), "{}", process.output());
@@ -110,6 +158,19 @@ fn fixture_race_is_found_across_separate_processes() {
         .send();
 }
 
-fn as_refs(args: &[String]) -> Vec<&str> {
-    args.iter().map(String::as_str).collect()
+/// Polls a `/ready` URL until it answers 200; returns its JSON body.
+fn wait_until_ready(url: &str) -> serde_json::Value {
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let response = reqwest::blocking::get(url).expect("GET /ready");
+        let status = response.status();
+        let body: serde_json::Value = response.json().expect("JSON");
+        if status == 200 {
+            assert_eq!(body["ready"], true, "{body}");
+            return body;
+        }
+        assert_eq!(status, 503, "{body}");
+        assert!(std::time::Instant::now() < deadline, "never ready: {body}");
+        std::thread::sleep(Duration::from_millis(300));
+    }
 }

@@ -7,10 +7,14 @@
 //! one trace computed on demand from its stored events: `GET /api/traces/{id}/tree` (nested
 //! nodes with durations and self times, `max_depth` to cap the nesting), `GET
 //! /api/traces/{id}/critical-path`, `GET /api/traces/{id}/dependencies` (its service edges) and
-//! `GET /api/traces/{id}/graph` (its causal graph). Errors are JSON `{"error": message}` with the
-//! matching status.
+//! `GET /api/traces/{id}/graph` (its causal graph); and the analyses the trace stage stored at
+//! trace completion: `GET /api/traces/{id}/anomalies` (duration anomalies and model scores),
+//! `GET /api/anomalies` (paginated, filters), `GET /api/dependencies` (global service edges over
+//! a time range) and `GET /api/clusters` (the trace model's clusters). Errors are JSON
+//! `{"error": message}` with the matching status.
 
 mod analyses;
+mod anomalies;
 mod audit;
 mod error;
 mod params;
@@ -42,6 +46,13 @@ pub fn router(store: Arc<dyn Store>) -> Router {
             get(analyses::trace_dependencies),
         )
         .route("/api/traces/{id}/graph", get(analyses::trace_graph))
+        .route(
+            "/api/traces/{id}/anomalies",
+            get(anomalies::trace_anomalies),
+        )
+        .route("/api/anomalies", get(anomalies::list_anomalies))
+        .route("/api/dependencies", get(anomalies::dependencies))
+        .route("/api/clusters", get(anomalies::clusters))
         .route(
             "/api/traces/{id}/audit-trail/{variable}",
             get(audit::trace_audit_trail),

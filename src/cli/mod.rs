@@ -1,8 +1,10 @@
 //! The command line: one subcommand per way of running Raceway.
 
 mod demo;
+mod gateway;
 mod pieces;
 mod pipeline;
+mod prune;
 mod up;
 
 use std::net::SocketAddr;
@@ -34,6 +36,8 @@ pub(crate) enum Command {
     Query(pieces::QueryArgs),
     /// Apply the store's migrations and create the topics.
     Migrate(BackendArgs),
+    /// Drop data older than a duration: store partitions or rows, consumed bus records.
+    Prune(prune::PruneArgs),
     /// Run a small banking workload with a real lost-update race and print the races found.
     Demo(demo::DemoArgs),
 }
@@ -46,6 +50,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Process(args) => pieces::process(args).await,
         Command::Query(args) => pieces::query(args).await,
         Command::Migrate(backend) => pieces::migrate(backend).await,
+        Command::Prune(args) => prune::run(args).await,
         Command::Demo(args) => demo::run(args).await,
     }
 }

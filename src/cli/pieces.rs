@@ -7,10 +7,11 @@ use axum::routing::get;
 use axum::Json;
 use clap::{Args, ValueEnum};
 use prometheus::Registry;
-use raceway_gateway::{GatewayConfig, GatewayMetrics, GatewayState};
+use raceway_gateway::{GatewayMetrics, GatewayState};
 use raceway_processors::metrics::ProcessorMetrics;
 use serde_json::json;
 
+use super::gateway::GatewayArgs;
 use super::pipeline::{spawn_race_stage, spawn_trace_stage, PipelineArgs, StageDeps};
 use super::{parse_addr, AuthArgs};
 use crate::backends::BackendArgs;
@@ -23,6 +24,8 @@ pub struct IngestArgs {
     backend: BackendArgs,
     #[command(flatten)]
     auth: AuthArgs,
+    #[command(flatten)]
+    gateway: GatewayArgs,
     /// Address of POST /events, /health and /metrics.
     #[arg(long, env = "RACEWAY_HTTP_ADDR", default_value = "127.0.0.1:8080", value_parser = parse_addr)]
     http_addr: SocketAddr,
@@ -33,8 +36,9 @@ pub async fn ingest(args: IngestArgs) -> anyhow::Result<()> {
     let shutdown = shutdown::on_signal();
     let bus = args.backend.open_kafka_bus("ingest").await?;
     let registry = Registry::new();
-    let mut config = GatewayConfig::new(args.backend.topics().events);
-    config.api_keys = args.auth.api_keys;
+    let config = args
+        .gateway
+        .config(args.backend.topics().events, &args.auth)?;
     let router = raceway_gateway::router(GatewayState::new(
         config,
         bus,
@@ -62,7 +66,7 @@ pub struct ProcessArgs {
     /// The stage to run.
     #[arg(long, env = "RACEWAY_STAGE", value_enum, default_value = "all")]
     stage: Stage,
-    /// Address of /metrics and /health.
+    /// Address of /metrics, /health and /ready.
     #[arg(long, env = "RACEWAY_METRICS_ADDR", default_value = "127.0.0.1:9464", value_parser = parse_addr)]
     metrics_addr: SocketAddr,
 }
@@ -93,6 +97,7 @@ pub async fn process(args: ProcessArgs) -> anyhow::Result<()> {
         stages.push(spawn_race_stage(&deps, &args.pipeline).await?);
     }
     let router = serve::metrics_router(registry)
+        .merge(serve::ready_router(deps.metrics.readiness.clone()))
         .route("/health", get(|| async { Json(json!({"status": "ok"})) }));
     serve::serve(args.metrics_addr, router, shutdown).await?;
     for stage in stages {

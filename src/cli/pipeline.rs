@@ -23,6 +23,13 @@ pub struct PipelineArgs {
     /// Cross-trace pairs are compared when the traces' time spans overlap within this slack.
     #[arg(long, env = "RACEWAY_CROSS_TRACE_SLACK_MS", default_value_t = 100)]
     pub cross_trace_slack_ms: i64,
+    /// How often (seconds) the trace models (isolation forest, k-means) are retrained from
+    /// the stored traces.
+    #[arg(long, env = "RACEWAY_MODEL_RETRAIN_SECS", default_value_t = 300)]
+    pub model_retrain_secs: u64,
+    /// Stored traces needed before the trace models are trained.
+    #[arg(long, env = "RACEWAY_MODEL_MIN_TRACES", default_value_t = 50)]
+    pub model_min_traces: usize,
 }
 
 /// Everything a stage needs besides its own settings.
@@ -40,11 +47,13 @@ pub async fn spawn_trace_stage(
     deps: &StageDeps,
     args: &PipelineArgs,
 ) -> anyhow::Result<JoinHandle<anyhow::Result<()>>> {
-    let config = TraceStageConfig {
+    let mut config = TraceStageConfig {
         group: format!("{}raceway-trace", deps.group_prefix),
         idle_timeout: Duration::from_millis(args.trace_idle_ms),
         ..TraceStageConfig::default()
     };
+    config.analyses.retrain_interval = Duration::from_secs(args.model_retrain_secs.max(1));
+    config.analyses.models.min_traces = args.model_min_traces;
     let io = subscribe(deps, &config.group, &deps.topics.events).await?;
     let stage = TraceStage::new(io, deps.store.clone(), config);
     Ok(tokio::spawn(async move { Ok(stage.run().await?) }))

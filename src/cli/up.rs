@@ -4,10 +4,11 @@ use std::net::SocketAddr;
 
 use clap::Args;
 use prometheus::Registry;
-use raceway_gateway::{GatewayConfig, GatewayMetrics, GatewayState};
+use raceway_gateway::{GatewayMetrics, GatewayState};
 use raceway_processors::metrics::ProcessorMetrics;
 use tokio::sync::watch;
 
+use super::gateway::GatewayArgs;
 use super::pipeline::{spawn_race_stage, spawn_trace_stage, PipelineArgs, StageDeps};
 use super::{parse_addr, AuthArgs};
 use crate::backends::BackendArgs;
@@ -22,6 +23,8 @@ pub struct UpArgs {
     #[command(flatten)]
     auth: AuthArgs,
     #[command(flatten)]
+    gateway: GatewayArgs,
+    #[command(flatten)]
     pipeline: PipelineArgs,
     /// Address of the gateway (POST /events), the query API (/api/...) and /metrics.
     #[arg(long, env = "RACEWAY_HTTP_ADDR", default_value = "127.0.0.1:8080", value_parser = parse_addr)]
@@ -35,6 +38,10 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
 
 /// Runs gateway, stages and query API until `shutdown` turns true.
 pub async fn run_until(args: UpArgs, shutdown: watch::Receiver<bool>) -> anyhow::Result<()> {
+    // Bad gateway options fail before anything starts.
+    let gateway_config = args
+        .gateway
+        .config(args.backend.topics().events, &args.auth)?;
     let bus = args.backend.open_bus().await?;
     let store = args.backend.open_store().await?;
     args.backend.migrate(bus.as_ref(), store.as_ref()).await?;
@@ -52,8 +59,6 @@ pub async fn run_until(args: UpArgs, shutdown: watch::Receiver<bool>) -> anyhow:
     let trace_stage = spawn_trace_stage(&deps, &args.pipeline).await?;
     let race_stage = spawn_race_stage(&deps, &args.pipeline).await?;
 
-    let mut gateway_config = GatewayConfig::new(topics.events.clone());
-    gateway_config.api_keys = args.auth.api_keys.clone();
     let gateway = raceway_gateway::events_router(GatewayState::new(
         gateway_config,
         bus,
@@ -61,7 +66,8 @@ pub async fn run_until(args: UpArgs, shutdown: watch::Receiver<bool>) -> anyhow:
     ));
     let router = raceway_query_api::router(store)
         .merge(gateway)
-        .merge(serve::metrics_router(registry));
+        .merge(serve::metrics_router(registry))
+        .merge(serve::ready_router(deps.metrics.readiness.clone()));
     tracing::info!(
         embedded = args.backend.kafka.is_none(),
         "raceway is up: POST http://{}/events, GET http://{}/api/traces",

@@ -13,8 +13,13 @@ use uuid::Uuid;
 
 use crate::clickhouse_rows::{EventRow, FindingRow, PayloadRow, SummaryRow, FINDING_COLUMNS};
 use crate::migrations::CLICKHOUSE;
+use crate::retention::PruneReport;
 use crate::rows::{decode_payload, sort_findings, EventColumns};
-use crate::{FindingPage, FindingQuery, Store, StoreError, TracePage, TraceQuery, TraceSummary};
+use crate::{
+    AnomalyPage, AnomalyQuery, DependencyStats, DurationAnomalyRow, FindingPage, FindingQuery,
+    ModelRecord, Store, StoreError, TraceAnalysis, TraceAnalysisSummary, TracePage, TraceQuery,
+    TraceSummary,
+};
 
 /// Records which migrations ran; created before any migration.
 const SCHEMA_MIGRATIONS_DDL: &str = "CREATE TABLE IF NOT EXISTS schema_migrations \
@@ -426,5 +431,56 @@ impl Store for ClickHouseStore {
         variable: &str,
     ) -> Result<Vec<Access>, StoreError> {
         self.trace_variable_accesses_impl(trace_id, variable).await
+    }
+
+    async fn replace_trace_analysis(&self, analysis: &TraceAnalysis) -> Result<(), StoreError> {
+        self.replace_trace_analysis_impl(analysis).await
+    }
+
+    async fn trace_analysis(
+        &self,
+        trace_id: Uuid,
+    ) -> Result<Option<TraceAnalysisSummary>, StoreError> {
+        self.trace_analysis_impl(trace_id).await
+    }
+
+    async fn trace_anomalies(&self, trace_id: Uuid) -> Result<Vec<DurationAnomalyRow>, StoreError> {
+        self.trace_anomalies_impl(trace_id).await
+    }
+
+    async fn list_anomalies(&self, query: &AnomalyQuery) -> Result<AnomalyPage, StoreError> {
+        self.list_anomalies_impl(query).await
+    }
+
+    async fn dependencies(
+        &self,
+        from_ns: Option<i64>,
+        to_ns: Option<i64>,
+    ) -> Result<Vec<DependencyStats>, StoreError> {
+        self.dependencies_impl(from_ns, to_ns).await
+    }
+
+    async fn recent_trace_features(&self, limit: u32) -> Result<Vec<(Uuid, String)>, StoreError> {
+        self.recent_trace_features_impl(limit).await
+    }
+
+    async fn save_checkpoint(&self, name: &str, payload: &str) -> Result<(), StoreError> {
+        self.save_checkpoint_impl(name, payload).await
+    }
+
+    async fn load_checkpoint(&self, name: &str) -> Result<Option<String>, StoreError> {
+        self.load_checkpoint_impl(name).await
+    }
+
+    async fn save_model(&self, model: &ModelRecord) -> Result<(), StoreError> {
+        self.save_model_impl(model).await
+    }
+
+    async fn latest_model(&self) -> Result<Option<ModelRecord>, StoreError> {
+        self.latest_model_impl().await
+    }
+
+    async fn prune_older_than(&self, cutoff_ns: i64) -> Result<PruneReport, StoreError> {
+        self.prune_impl(cutoff_ns).await
     }
 }

@@ -95,6 +95,7 @@ conformance!(
     empty_inputs_are_noops,
     large_batch,
     retracted_findings_are_hidden,
+    prune_drops_old_days_and_keeps_recent,
     list_findings_filters,
     list_findings_paginates_newest_first,
     list_findings_see_only_the_newest_version,
@@ -103,6 +104,12 @@ conformance!(
     insert_accesses_is_idempotent_latest_wins,
     variable_accesses_filter_and_order,
     trace_variable_accesses_by_trace,
+    trace_analysis_round_trip,
+    replace_trace_analysis_replaces_previous,
+    dependencies_count_once_with_percentiles,
+    list_anomalies_filters_and_paginates,
+    recent_trace_features_newest_first,
+    checkpoints_and_models_latest_wins,
 );
 
 #[tokio::test]

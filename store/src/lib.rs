@@ -16,15 +16,20 @@ use raceway_schemas::{Access, Event, FindingKind, RaceFinding, Severity};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+mod analyses;
 mod clickhouse;
 mod clickhouse_accesses;
+mod clickhouse_analyses;
+mod clickhouse_analysis_rows;
 mod clickhouse_findings;
 mod clickhouse_rows;
 mod error;
 pub mod migrations;
+mod retention;
 mod rows;
 mod sqlite;
 mod sqlite_accesses;
+mod sqlite_analyses;
 mod sqlite_findings;
 
 #[cfg(any(test, feature = "conformance"))]
@@ -32,8 +37,13 @@ pub mod conformance;
 #[cfg(test)]
 mod conformance_tests;
 
+pub use crate::analyses::{
+    AnomalyGrade, AnomalyPage, AnomalyQuery, ClusterRow, DependencyStats, DurationAnomalyRow,
+    ModelRecord, ServiceCallRow, TraceAnalysis, TraceAnalysisSummary, TraceScores,
+};
 pub use crate::clickhouse::ClickHouseStore;
 pub use crate::error::StoreError;
+pub use crate::retention::PruneReport;
 pub use crate::sqlite::SqliteStore;
 
 /// The store every Raceway component codes against.
@@ -90,6 +100,43 @@ pub trait Store: Send + Sync {
         trace_id: Uuid,
         variable: &str,
     ) -> Result<Vec<Access>, StoreError>;
+    /// Replaces the trace's stored analysis (summary, service calls, duration anomalies) with
+    /// `analysis`, as one unit: readers see the previous analysis or this one, never a mix.
+    /// Writing the same analysis again changes nothing a reader can see.
+    async fn replace_trace_analysis(&self, analysis: &TraceAnalysis) -> Result<(), StoreError>;
+    /// The summary of the trace's latest analysis, if it was analysed.
+    async fn trace_analysis(
+        &self,
+        trace_id: Uuid,
+    ) -> Result<Option<TraceAnalysisSummary>, StoreError>;
+    /// The duration anomalies of the trace's latest analysis, ordered by (deviations desc, id).
+    async fn trace_anomalies(&self, trace_id: Uuid) -> Result<Vec<DurationAnomalyRow>, StoreError>;
+    /// One page of the anomalies of every trace's latest analysis matching `query`; see
+    /// [`AnomalyQuery`] and [`AnomalyPage`].
+    async fn list_anomalies(&self, query: &AnomalyQuery) -> Result<AnomalyPage, StoreError>;
+    /// Service edges (caller, callee, kind) over the calls of every trace's latest analysis
+    /// with `from_ns <= timestamp_ns <= to_ns` (each bound when given): distinct calls, errors,
+    /// nearest-rank latency percentiles, computed in the query over deduplicated rows. Ordered
+    /// by (caller, callee, kind).
+    async fn dependencies(
+        &self,
+        from_ns: Option<i64>,
+        to_ns: Option<i64>,
+    ) -> Result<Vec<DependencyStats>, StoreError>;
+    /// The features (JSON text) of the `limit` most recently ended analysed traces, newest
+    /// first: what the trace models are retrained on.
+    async fn recent_trace_features(&self, limit: u32) -> Result<Vec<(Uuid, String)>, StoreError>;
+    /// Saves the checkpoint `name` (JSON text); the latest save wins.
+    async fn save_checkpoint(&self, name: &str, payload: &str) -> Result<(), StoreError>;
+    /// The latest checkpoint `name`, if any was saved.
+    async fn load_checkpoint(&self, name: &str) -> Result<Option<String>, StoreError>;
+    /// Saves one version of the trace models (idempotent by version).
+    async fn save_model(&self, model: &ModelRecord) -> Result<(), StoreError>;
+    /// The trace models of the largest version, if any was saved.
+    async fn latest_model(&self) -> Result<Option<ModelRecord>, StoreError>;
+    /// Drops what is older than `cutoff_ns` (events, findings, accesses, analyses; not
+    /// checkpoints or models); see the `retention` module for what "older" means per backend.
+    async fn prune_older_than(&self, cutoff_ns: i64) -> Result<PruneReport, StoreError>;
 }
 
 /// Which traces [`Store::list_traces`] returns. Every filter that is `Some` must match.

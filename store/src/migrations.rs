@@ -37,6 +37,11 @@ pub const CLICKHOUSE: &[Migration] = &[
         name: "accesses",
         sql: include_str!("../migrations/clickhouse/0002_accesses.sql"),
     },
+    Migration {
+        version: 3,
+        name: "analyses",
+        sql: include_str!("../migrations/clickhouse/0003_analyses.sql"),
+    },
 ];
 
 /// The SQLite migrations, in order.
@@ -50,6 +55,11 @@ pub const SQLITE: &[Migration] = &[
         version: 2,
         name: "accesses",
         sql: include_str!("../migrations/sqlite/0002_accesses.sql"),
+    },
+    Migration {
+        version: 3,
+        name: "analyses",
+        sql: include_str!("../migrations/sqlite/0003_analyses.sql"),
     },
 ];
 

@@ -14,16 +14,29 @@ use raceway_schemas::{Access, Event, RaceFinding};
 use rusqlite::{named_params, params, Connection, OptionalExtension};
 use uuid::Uuid;
 
+use crate::analyses::clusters_json;
 use crate::migrations::{Migration, SQLITE};
+use crate::retention::{prune_blocking, PruneReport};
+use crate::rows::now_version;
 use crate::rows::{decode_payload, EventColumns};
 use crate::sqlite_accesses::{
     insert_accesses_blocking, trace_variable_accesses_blocking, variable_accesses_blocking,
+};
+use crate::sqlite_analyses::{
+    dependencies_blocking, latest_model_blocking, list_anomalies_blocking,
+    load_checkpoint_blocking, recent_trace_features_blocking, replace_trace_analysis_blocking,
+    save_checkpoint_blocking, save_model_blocking, trace_analysis_blocking,
+    trace_anomalies_blocking,
 };
 use crate::sqlite_findings::{
     findings_for_variable_blocking, list_findings_blocking, trace_findings_blocking,
     upsert_findings_blocking,
 };
-use crate::{FindingPage, FindingQuery, Store, StoreError, TracePage, TraceQuery, TraceSummary};
+use crate::{
+    AnomalyPage, AnomalyQuery, DependencyStats, DurationAnomalyRow, FindingPage, FindingQuery,
+    ModelRecord, Store, StoreError, TraceAnalysis, TraceAnalysisSummary, TracePage, TraceQuery,
+    TraceSummary,
+};
 
 /// The embedded [`Store`]: one SQLite file.
 #[derive(Clone)]
@@ -407,5 +420,71 @@ impl Store for SqliteStore {
         let variable = variable.to_string();
         self.call(move |conn| trace_variable_accesses_blocking(conn, trace_id, &variable))
             .await
+    }
+
+    async fn replace_trace_analysis(&self, analysis: &TraceAnalysis) -> Result<(), StoreError> {
+        let analysis = analysis.clone();
+        self.call(move |conn| replace_trace_analysis_blocking(conn, &analysis))
+            .await
+    }
+
+    async fn trace_analysis(
+        &self,
+        trace_id: Uuid,
+    ) -> Result<Option<TraceAnalysisSummary>, StoreError> {
+        self.call(move |conn| trace_analysis_blocking(conn, trace_id))
+            .await
+    }
+
+    async fn trace_anomalies(&self, trace_id: Uuid) -> Result<Vec<DurationAnomalyRow>, StoreError> {
+        self.call(move |conn| trace_anomalies_blocking(conn, trace_id))
+            .await
+    }
+
+    async fn list_anomalies(&self, query: &AnomalyQuery) -> Result<AnomalyPage, StoreError> {
+        let query = query.clone();
+        self.call(move |conn| list_anomalies_blocking(conn, &query))
+            .await
+    }
+
+    async fn dependencies(
+        &self,
+        from_ns: Option<i64>,
+        to_ns: Option<i64>,
+    ) -> Result<Vec<DependencyStats>, StoreError> {
+        self.call(move |conn| dependencies_blocking(conn, from_ns, to_ns))
+            .await
+    }
+
+    async fn recent_trace_features(&self, limit: u32) -> Result<Vec<(Uuid, String)>, StoreError> {
+        self.call(move |conn| recent_trace_features_blocking(conn, limit))
+            .await
+    }
+
+    async fn save_checkpoint(&self, name: &str, payload: &str) -> Result<(), StoreError> {
+        let (name, payload) = (name.to_string(), payload.to_string());
+        let version = now_version();
+        self.call(move |conn| save_checkpoint_blocking(conn, &name, &payload, version))
+            .await
+    }
+
+    async fn load_checkpoint(&self, name: &str) -> Result<Option<String>, StoreError> {
+        let name = name.to_string();
+        self.call(move |conn| load_checkpoint_blocking(conn, &name))
+            .await
+    }
+
+    async fn save_model(&self, model: &ModelRecord) -> Result<(), StoreError> {
+        let model = model.clone();
+        self.call(move |conn| save_model_blocking(conn, &model, &clusters_json(&model)))
+            .await
+    }
+
+    async fn latest_model(&self) -> Result<Option<ModelRecord>, StoreError> {
+        self.call(|conn| latest_model_blocking(conn)).await
+    }
+
+    async fn prune_older_than(&self, cutoff_ns: i64) -> Result<PruneReport, StoreError> {
+        self.call(move |conn| prune_blocking(conn, cutoff_ns)).await
     }
 }

@@ -2,6 +2,8 @@
 //! talking HTTP to them.
 #![allow(dead_code)] // each test binary uses a different subset
 
+pub mod scenario_run;
+
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -42,6 +44,11 @@ pub fn clickhouse() -> String {
         "no ClickHouse at {url}: run `deploy/services.sh up` (the README's test command does)"
     );
     url
+}
+
+/// Borrowed views of owned arguments, for [`Raceway::start`].
+pub fn as_refs(args: &[String]) -> Vec<&str> {
+    args.iter().map(String::as_str).collect()
 }
 
 /// A name no other test run uses (topic prefixes, databases).

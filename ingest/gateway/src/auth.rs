@@ -2,10 +2,19 @@
 
 use axum::http::HeaderMap;
 
-/// True when no keys are configured, or the request carries one of them.
-pub(crate) fn is_authorized(headers: &HeaderMap, api_keys: &[String]) -> bool {
+/// Who sent an authorized request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Caller {
+    /// No keys are configured: anyone may post.
+    Anonymous,
+    /// The request carried the configured key at this index.
+    Key(usize),
+}
+
+/// The caller, or `None` when keys are configured and the request carries none of them.
+pub(crate) fn authorize(headers: &HeaderMap, api_keys: &[String]) -> Option<Caller> {
     if api_keys.is_empty() {
-        return true;
+        return Some(Caller::Anonymous);
     }
     let bearer = headers
         .get("authorization")
@@ -15,7 +24,8 @@ pub(crate) fn is_authorized(headers: &HeaderMap, api_keys: &[String]) -> bool {
     [bearer, header_key]
         .into_iter()
         .flatten()
-        .any(|given| api_keys.iter().any(|key| key == given.trim()))
+        .find_map(|given| api_keys.iter().position(|key| key == given.trim()))
+        .map(Caller::Key)
 }
 
 #[cfg(test)]
@@ -30,22 +40,25 @@ mod tests {
 
     #[test]
     fn no_keys_configured_lets_everyone_in() {
-        assert!(is_authorized(&HeaderMap::new(), &[]));
+        assert_eq!(authorize(&HeaderMap::new(), &[]), Some(Caller::Anonymous));
     }
 
     #[test]
     fn bearer_and_custom_header_are_accepted() {
-        let keys = vec!["s3cret".to_string()];
-        assert!(is_authorized(
-            &headers("authorization", "Bearer s3cret"),
-            &keys
-        ));
-        assert!(is_authorized(&headers("x-raceway-key", "s3cret"), &keys));
-        assert!(!is_authorized(
-            &headers("authorization", "Bearer nope"),
-            &keys
-        ));
-        assert!(!is_authorized(&headers("authorization", "s3cret"), &keys));
-        assert!(!is_authorized(&HeaderMap::new(), &keys));
+        let keys = vec!["s3cret".to_string(), "other".to_string()];
+        assert_eq!(
+            authorize(&headers("authorization", "Bearer s3cret"), &keys),
+            Some(Caller::Key(0))
+        );
+        assert_eq!(
+            authorize(&headers("x-raceway-key", "other"), &keys),
+            Some(Caller::Key(1))
+        );
+        assert_eq!(
+            authorize(&headers("authorization", "Bearer nope"), &keys),
+            None
+        );
+        assert_eq!(authorize(&headers("authorization", "s3cret"), &keys), None);
+        assert_eq!(authorize(&HeaderMap::new(), &keys), None);
     }
 }

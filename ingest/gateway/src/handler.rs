@@ -1,17 +1,27 @@
 //! The `POST /events` handler.
 
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
 use axum::body::Bytes;
-use axum::extract::State;
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::extract::rejection::{BytesRejection, FailedToBufferBody};
+use axum::extract::{ConnectInfo, FromRequest, Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use raceway_schemas::json::{decode_events_body, redact_sensitive_headers};
+use raceway_schemas::json::{decode_events_body, redact_sensitive_headers, FieldError};
+use raceway_schemas::Event;
 use serde::Serialize;
 use serde_json::json;
 
-use crate::auth::is_authorized;
+use crate::auth::authorize;
 use crate::batching::batch_records;
+use crate::client::client_key;
+use crate::rate_limit::{ClientKey, Decision};
 use crate::GatewayState;
+
+/// The events of a body, each decoded or with the field that is wrong.
+type DecodedEvents = Vec<Result<Event, FieldError>>;
 
 /// One event the gateway did not accept, and why.
 #[derive(Debug, Serialize)]
@@ -27,32 +37,52 @@ pub(crate) async fn health() -> Json<serde_json::Value> {
 }
 
 /// `POST /events`: validates, redacts, groups per trace and produces; 200 once durable.
-pub(crate) async fn post_events(
-    State(state): State<GatewayState>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let response = accept_events(&state, &headers, &body).await;
+pub(crate) async fn post_events(State(state): State<GatewayState>, request: Request) -> Response {
+    let response = accept_events(&state, request).await;
+    let status = response.status();
     state
         .metrics
         .requests
-        .with_label_values(&[response.status().as_str()])
+        .with_label_values(&[status.as_str()])
         .inc();
+    let refused = match status {
+        StatusCode::PAYLOAD_TOO_LARGE => Some("too_large"),
+        StatusCode::TOO_MANY_REQUESTS => Some("rate_limited"),
+        _ => None,
+    };
+    if let Some(reason) = refused {
+        state
+            .metrics
+            .requests_rejected
+            .with_label_values(&[reason])
+            .inc();
+    }
+    if let Some(limiter) = &state.limiter {
+        let tracked = i64::try_from(limiter.tracked()).unwrap_or(i64::MAX);
+        state.metrics.rate_limit_clients.set(tracked);
+    }
     response
 }
 
-async fn accept_events(state: &GatewayState, headers: &HeaderMap, body: &[u8]) -> Response {
-    if !is_authorized(headers, &state.config.api_keys) {
-        return error(
-            StatusCode::UNAUTHORIZED,
-            "missing or unknown API key: send `Authorization: Bearer KEY` or `X-Raceway-Key: KEY`",
-        );
-    }
-    let decoded = match decode_events_body(body) {
-        Ok(decoded) => decoded,
-        Err(err) => return error(StatusCode::BAD_REQUEST, &err.to_string()),
+async fn accept_events(state: &GatewayState, request: Request) -> Response {
+    let (client, decoded) = match admit(state, request).await {
+        Ok(admitted) => admitted,
+        Err(refusal) => return refusal,
     };
+    let cost = event_cost(&decoded);
+    let response = produce_events(state, decoded).await;
+    // Nothing was accepted: the client will retry the same events, which must not cost twice
+    // (a broker outage would otherwise push every retrying client into 429s).
+    if !response.status().is_success() {
+        if let Some(limiter) = &state.limiter {
+            limiter.refund(&client, cost);
+        }
+    }
+    response
+}
 
+/// Validates and redacts the decoded events and produces the valid ones; 200 once durable.
+async fn produce_events(state: &GatewayState, decoded: DecodedEvents) -> Response {
     let mut events = Vec::with_capacity(decoded.len());
     let mut rejected = Vec::new();
     for (index, result) in decoded.into_iter().enumerate() {
@@ -101,7 +131,7 @@ async fn accept_events(state: &GatewayState, headers: &HeaderMap, body: &[u8]) -
             );
             response
                 .headers_mut()
-                .insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
             return response;
         }
     }
@@ -111,6 +141,132 @@ async fn accept_events(state: &GatewayState, headers: &HeaderMap, body: &[u8]) -
         Json(json!({"success": true, "accepted": accepted, "rejected": rejected})),
     )
         .into_response()
+}
+
+/// Authenticates, applies the size, batch and rate limits, and decodes the body into events (each
+/// valid or not); the error answer when the request goes no further.
+async fn admit(
+    state: &GatewayState,
+    request: Request,
+) -> Result<(ClientKey, DecodedEvents), Response> {
+    let config = &state.config;
+    let Some(caller) = authorize(request.headers(), &config.api_keys) else {
+        return Err(error(
+            StatusCode::UNAUTHORIZED,
+            "missing or unknown API key: send `Authorization: Bearer KEY` or `X-Raceway-Key: KEY`",
+        ));
+    };
+    let peer = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|info| info.0);
+    let client = client_key(caller, request.headers(), peer, config.trust_forwarded_for);
+    // A client that already owes tokens is refused before its body is read.
+    if let Some(limited) = rate_limited(state, &client, None) {
+        return Err(limited);
+    }
+    if declared_length(request.headers()).is_some_and(|length| length > config.max_body_bytes) {
+        return Err(body_too_large(config.max_body_bytes));
+    }
+    // The `DefaultBodyLimit` layer of the router caps this read at `max_body_bytes`: a longer
+    // body (chunked, or with a lying Content-Length) fails as soon as it crosses the limit.
+    let body = match Bytes::from_request(request, &()).await {
+        Ok(body) => body,
+        Err(BytesRejection::FailedToBufferBody(FailedToBufferBody::LengthLimitError(_))) => {
+            return Err(body_too_large(config.max_body_bytes))
+        }
+        Err(err) => return Err(error(StatusCode::BAD_REQUEST, &err.body_text())),
+    };
+    let decoded = decode_events_body(&body)
+        .map_err(|err| error(StatusCode::BAD_REQUEST, &err.to_string()))?;
+    if decoded.len() > config.max_events_per_batch {
+        return Err(error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            &format!(
+                "{} events in one request, over the gateway's limit of {} per request; send them \
+                 in several POST /events requests",
+                decoded.len(),
+                config.max_events_per_batch
+            ),
+        ));
+    }
+    if let Some(limited) = rate_limited(state, &client, Some(event_cost(&decoded))) {
+        return Err(limited);
+    }
+    Ok((client, decoded))
+}
+
+/// Tokens a request costs: every event offered, valid or not, since validating it is the work
+/// being limited.
+fn event_cost(decoded: &DecodedEvents) -> u64 {
+    u64::try_from(decoded.len()).unwrap_or(u64::MAX)
+}
+
+/// `Some(429)` when the rate limit refuses the client: with `cost`, charges that many events;
+/// without, only checks that the client owes nothing.
+fn rate_limited(state: &GatewayState, client: &ClientKey, cost: Option<u64>) -> Option<Response> {
+    let limiter = state.limiter.as_ref()?;
+    let now = Instant::now();
+    let decision = match cost {
+        Some(events) => limiter.charge(client.clone(), events, now),
+        None => limiter.check_owing(client, now),
+    };
+    let Decision::Limited { retry_after } = decision else {
+        return None;
+    };
+    let seconds = retry_after_secs(retry_after);
+    let limit = limiter.limit();
+    let who = match client {
+        ClientKey::ApiKey(_) => "this API key".to_string(),
+        ClientKey::Ip(ip) => format!("client {ip}"),
+        ClientKey::Unknown => "clients without a known address".to_string(),
+    };
+    // Debug, not info: a flooding client would flood the log; the metrics count every 429.
+    tracing::debug!(client = ?client, events = ?cost, retry_after = seconds, "rate limited");
+    let mut response = error(
+        StatusCode::TOO_MANY_REQUESTS,
+        &format!(
+            "rate limit of {} events/s (burst {}) exceeded for {who}; retry after {seconds} s",
+            limit.events_per_second(),
+            limit.burst()
+        ),
+    );
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+    Some(response)
+}
+
+/// Whole seconds for `Retry-After`, rounded up (and at least 1) so that after waiting that long
+/// the client has the tokens it was missing.
+fn retry_after_secs(wait: Duration) -> u64 {
+    let whole = wait.as_secs();
+    let rounded = if wait.subsec_nanos() > 0 {
+        whole.saturating_add(1)
+    } else {
+        whole
+    };
+    rounded.max(1)
+}
+
+fn declared_length(headers: &HeaderMap) -> Option<usize> {
+    headers
+        .get(header::CONTENT_LENGTH)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+}
+
+fn body_too_large(limit: usize) -> Response {
+    error(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        &format!(
+            "request body over the gateway's limit of {limit} bytes; send the events in several \
+             smaller POST /events requests"
+        ),
+    )
 }
 
 fn error(status: StatusCode, message: &str) -> Response {

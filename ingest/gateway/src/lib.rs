@@ -4,14 +4,21 @@
 //! reason; the rest of the batch goes on), redacts credentials from recorded HTTP headers, groups
 //! the valid events per trace into Avro `EventBatch` records (key = trace_id) and produces them to
 //! the events topic. It answers 200 only once the bus says the records are durable.
+//!
+//! Limits: a body over [`GatewayConfig::max_body_bytes`] is refused with 413 while it is read
+//! (never buffered whole), as is a request of more than [`GatewayConfig::max_events_per_batch`]
+//! events. With [`GatewayConfig::rate_limit`] set, each API key (or, without keys, each client IP)
+//! gets a token bucket counted in events, and a client over it gets 429 with `Retry-After`.
 
 mod auth;
 mod batching;
+mod client;
 mod handler;
 mod metrics;
+mod rate_limit;
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
@@ -20,6 +27,19 @@ use raceway_processors::bus::Bus;
 
 pub use batching::{batch_records, BatchingError};
 pub use metrics::GatewayMetrics;
+pub use rate_limit::{RateLimit, RateLimitError};
+
+use rate_limit::RateLimiter;
+
+/// Default [`GatewayConfig::max_body_bytes`]: 64 MiB, room for a 10,000-event batch of large events.
+pub const DEFAULT_MAX_BODY_BYTES: usize = 64 * 1024 * 1024;
+/// Default [`GatewayConfig::max_events_per_batch`]: well above the 10,000-event batches the
+/// gateway is sized for, so only a runaway client meets it.
+pub const DEFAULT_MAX_EVENTS_PER_BATCH: usize = 50_000;
+/// Default [`GatewayConfig::max_record_bytes`]: under the broker's 1 MB message limit.
+pub const DEFAULT_MAX_RECORD_BYTES: usize = 900 * 1024;
+/// Default [`GatewayConfig::produce_timeout`].
+pub const DEFAULT_PRODUCE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// What the gateway needs to know; every field has a CLI option in the `raceway` binary.
 #[derive(Debug, Clone)]
@@ -28,23 +48,34 @@ pub struct GatewayConfig {
     pub events_topic: String,
     /// Accepted API keys; empty means no authentication.
     pub api_keys: Vec<String>,
-    /// Largest request body accepted, in bytes.
+    /// Largest request body accepted, in bytes; bigger ones get 413 before being read whole.
     pub max_body_bytes: usize,
+    /// Most events accepted in one request; more get 413.
+    pub max_events_per_batch: usize,
     /// Largest Avro record produced to the bus; bigger per-trace batches are split.
     pub max_record_bytes: usize,
     /// How long a request waits for the bus to make its events durable before answering 503.
     pub produce_timeout: Duration,
+    /// Events per second per API key (or per client IP without keys); `None` means unlimited.
+    pub rate_limit: Option<RateLimit>,
+    /// Take the client IP from the last `X-Forwarded-For` address instead of the peer address;
+    /// only safe behind a proxy that appends it, since clients can send the header themselves.
+    pub trust_forwarded_for: bool,
 }
 
 impl GatewayConfig {
-    /// Defaults that accept a 10,000-event batch and keep records under the broker's 1 MB limit.
+    /// Defaults that accept a 10,000-event batch and keep records under the broker's 1 MB limit;
+    /// no authentication and no rate limit.
     pub fn new(events_topic: impl Into<String>) -> Self {
         GatewayConfig {
             events_topic: events_topic.into(),
             api_keys: Vec::new(),
-            max_body_bytes: 64 * 1024 * 1024,
-            max_record_bytes: 900 * 1024,
-            produce_timeout: Duration::from_secs(10),
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            max_events_per_batch: DEFAULT_MAX_EVENTS_PER_BATCH,
+            max_record_bytes: DEFAULT_MAX_RECORD_BYTES,
+            produce_timeout: DEFAULT_PRODUCE_TIMEOUT,
+            rate_limit: None,
+            trust_forwarded_for: false,
         }
     }
 }
@@ -55,20 +86,29 @@ pub struct GatewayState {
     pub(crate) config: Arc<GatewayConfig>,
     pub(crate) bus: Arc<dyn Bus>,
     pub(crate) metrics: GatewayMetrics,
+    pub(crate) limiter: Option<Arc<RateLimiter>>,
 }
 
 impl GatewayState {
     /// Builds the state from its parts.
     pub fn new(config: GatewayConfig, bus: Arc<dyn Bus>, metrics: GatewayMetrics) -> Self {
+        let limiter = config
+            .rate_limit
+            .map(|limit| Arc::new(RateLimiter::new(limit, Instant::now())));
         GatewayState {
             config: Arc::new(config),
             bus,
             metrics,
+            limiter,
         }
     }
 }
 
 /// The gateway's routes when it runs alone: `POST /events` and `GET /health`.
+///
+/// Per-IP rate limits need the peer address: serve the router with
+/// `into_make_service_with_connect_info::<SocketAddr>()`. Without it (and without a trusted
+/// `X-Forwarded-For`) all keyless clients share one bucket.
 pub fn router(state: GatewayState) -> Router {
     events_router(state).route("/health", get(handler::health))
 }

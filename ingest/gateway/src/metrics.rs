@@ -1,6 +1,6 @@
 //! The gateway's Prometheus metrics.
 
-use prometheus::{IntCounter, IntCounterVec, Opts, Registry};
+use prometheus::{IntCounter, IntCounterVec, IntGauge, Opts, Registry};
 
 /// Counters of accepted and rejected events and of answered requests.
 #[derive(Clone)]
@@ -8,6 +8,8 @@ pub struct GatewayMetrics {
     pub(crate) events_accepted: IntCounter,
     pub(crate) events_rejected: IntCounter,
     pub(crate) requests: IntCounterVec,
+    pub(crate) requests_rejected: IntCounterVec,
+    pub(crate) rate_limit_clients: IntGauge,
 }
 
 impl GatewayMetrics {
@@ -28,13 +30,29 @@ impl GatewayMetrics {
             ),
             &["status"],
         )?;
+        let requests_rejected = IntCounterVec::new(
+            Opts::new(
+                "raceway_gateway_requests_rejected_total",
+                "POST /events requests refused by a limit, by reason (too_large: 413, \
+                 rate_limited: 429)",
+            ),
+            &["reason"],
+        )?;
+        let rate_limit_clients = IntGauge::new(
+            "raceway_gateway_rate_limit_clients",
+            "Clients (API keys or IPs) with a rate-limit bucket in memory",
+        )?;
         registry.register(Box::new(events_accepted.clone()))?;
         registry.register(Box::new(events_rejected.clone()))?;
         registry.register(Box::new(requests.clone()))?;
+        registry.register(Box::new(requests_rejected.clone()))?;
+        registry.register(Box::new(rate_limit_clients.clone()))?;
         Ok(GatewayMetrics {
             events_accepted,
             events_rejected,
             requests,
+            requests_rejected,
+            rate_limit_clients,
         })
     }
 }

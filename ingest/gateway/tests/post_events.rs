@@ -1,94 +1,19 @@
 //! `POST /events` against a real embedded bus (SQLite log): what the gateway accepts, rejects,
 //! redacts and produces.
 
+mod common;
+
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::body::{to_bytes, Body};
+use axum::body::Body;
 use axum::http::{Request, StatusCode};
+use common::{fixture, harness, TOPIC};
 use raceway_gateway::{GatewayConfig, GatewayMetrics, GatewayState};
-use raceway_processors::bus::{Bus, EmbeddedBus, KafkaBus};
-use raceway_schemas::avro::decode_event_batch;
-use raceway_schemas::{EventBatch, EventKind};
-use serde_json::{json, Value};
+use raceway_processors::bus::{Bus, KafkaBus};
+use raceway_schemas::EventKind;
+use serde_json::json;
 use tower::ServiceExt;
-
-const TOPIC: &str = "raceway.events";
-
-struct Harness {
-    bus: Arc<dyn Bus>,
-    config: GatewayConfig,
-    _dir: tempfile::TempDir,
-}
-
-async fn harness(configure: impl FnOnce(&mut GatewayConfig)) -> Harness {
-    let dir = tempfile::tempdir().unwrap();
-    let bus: Arc<dyn Bus> = Arc::new(EmbeddedBus::open(&dir.path().join("bus.sqlite"), 4).unwrap());
-    bus.create_topics(&[TOPIC.to_string()], 4).await.unwrap();
-    let mut config = GatewayConfig::new(TOPIC);
-    configure(&mut config);
-    Harness {
-        bus,
-        config,
-        _dir: dir,
-    }
-}
-
-impl Harness {
-    async fn post(&self, body: Vec<u8>, headers: &[(&str, &str)]) -> (StatusCode, Value) {
-        let metrics = GatewayMetrics::register(&prometheus::Registry::new()).unwrap();
-        let router = raceway_gateway::router(GatewayState::new(
-            self.config.clone(),
-            self.bus.clone(),
-            metrics,
-        ));
-        let mut request = Request::post("/events").header("content-type", "application/json");
-        for (name, value) in headers {
-            request = request.header(*name, *value);
-        }
-        let response = router
-            .oneshot(request.body(Body::from(body)).unwrap())
-            .await
-            .unwrap();
-        let status = response.status();
-        let bytes = to_bytes(response.into_body(), 1 << 20).await.unwrap();
-        (status, serde_json::from_slice(&bytes).unwrap())
-    }
-
-    /// Every batch on the topic so far.
-    async fn produced(&self) -> Vec<EventBatch> {
-        let mut consumer = self
-            .bus
-            .subscribe(
-                &format!("check-{}", uuid::Uuid::new_v4()),
-                &[TOPIC.to_string()],
-            )
-            .await
-            .unwrap();
-        let mut batches = Vec::new();
-        loop {
-            let records = consumer
-                .poll(1000, Duration::from_millis(200))
-                .await
-                .unwrap();
-            if records.is_empty() {
-                return batches;
-            }
-            for record in records {
-                batches.push(decode_event_batch(&record.value).unwrap());
-            }
-        }
-    }
-}
-
-fn fixture() -> Value {
-    let bytes = std::fs::read(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../tests/fixtures/raceway-events-example.json"
-    ))
-    .unwrap();
-    serde_json::from_slice(&bytes).unwrap()
-}
 
 #[tokio::test]
 async fn the_fixture_is_accepted_and_produced_as_one_batch_keyed_by_trace() {
@@ -127,8 +52,7 @@ async fn a_bad_event_is_rejected_with_its_field_and_the_rest_goes_on() {
         .unwrap()
         .contains("StateChange"));
     assert!(!rejected[1]["reason"].as_str().unwrap().is_empty());
-    let produced: usize = h.produced().await.iter().map(|b| b.events.len()).sum();
-    assert_eq!(produced, 1);
+    assert_eq!(h.produced_events().await, 1);
 }
 
 #[tokio::test]

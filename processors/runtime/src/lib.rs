@@ -4,7 +4,7 @@
 //! - [`topics`]: topic names under a prefix.
 //! - [`stages`]: the trace stage and the race stage.
 //! - [`offsets`], [`retry`], [`dead_letter`]: what keeps processing at-least-once and lossless.
-//! - [`metrics`]: Prometheus metrics of the stages.
+//! - [`metrics`]: Prometheus metrics of the stages; [`readiness`]: what `/ready` answers.
 //!
 //! No analysis logic lives here: the stages call `raceway-analysis`.
 
@@ -12,6 +12,7 @@ pub mod bus;
 pub mod dead_letter;
 pub mod metrics;
 pub mod offsets;
+pub mod readiness;
 pub mod retry;
 pub mod stages;
 pub mod topics;

@@ -1,14 +1,28 @@
-//! The processors' Prometheus metrics.
+//! The processors' Prometheus metrics (and the readiness `/ready` reports, which the same
+//! stage loop updates).
 
-use prometheus::{IntCounter, IntCounterVec, IntGauge, Opts, Registry};
+use prometheus::{
+    exponential_buckets, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec,
+    IntGauge, IntGaugeVec, Opts, Registry,
+};
 
-/// Counters and gauges of both processor stages.
+use crate::readiness::Readiness;
+
+/// Counters, gauges and histograms of both processor stages.
 #[derive(Clone)]
 pub struct ProcessorMetrics {
     /// Records consumed, by topic.
     pub records_consumed: IntCounterVec,
+    /// Records produced (forwarded inputs, dead letters), by topic.
+    pub records_produced: IntCounterVec,
+    /// Records between each assigned partition's consumer position and its end.
+    pub consumer_lag: IntGaugeVec,
+    /// Seconds to handle one polled batch, by stage (consumer group).
+    pub batch_seconds: HistogramVec,
     /// Records sent to the dead-letter topic, by source topic.
     pub dead_letters: IntCounterVec,
+    /// Seconds per successful store call, by operation (retries included).
+    pub store_seconds: HistogramVec,
     /// Store calls that failed (and were retried).
     pub store_failures: IntCounter,
     /// Traces currently assembling in the trace stage.
@@ -17,10 +31,18 @@ pub struct ProcessorMetrics {
     pub traces_completed: IntCounter,
     /// Race-stage inputs (accesses, update spans, lock-order edges) forwarded to the race stage.
     pub accesses_forwarded: IntCounter,
+    /// Vector clock entries per forwarded access: clocks that grow without bound are a cost.
+    pub clock_entries: Histogram,
     /// Inputs (accesses, spans, lock-order edges) the race stage currently retains.
     pub retained_accesses: IntGauge,
     /// Findings written (new or changed).
     pub findings_written: IntCounter,
+    /// Readiness of the process's stages.
+    pub readiness: Readiness,
+    /// Duration anomalies found at trace completion, by severity.
+    pub duration_anomalies: IntCounterVec,
+    /// Version of the trace models scoring completed traces (0: none yet).
+    pub model_version: IntGauge,
 }
 
 impl ProcessorMetrics {
@@ -34,12 +56,42 @@ impl ProcessorMetrics {
                 ),
                 &["topic"],
             )?,
+            records_produced: IntCounterVec::new(
+                Opts::new(
+                    "raceway_records_produced_total",
+                    "Records produced by the stages, by topic",
+                ),
+                &["topic"],
+            )?,
+            consumer_lag: IntGaugeVec::new(
+                Opts::new(
+                    "raceway_consumer_lag",
+                    "Records between the consumer position and the end of each assigned partition",
+                ),
+                &["topic", "partition"],
+            )?,
+            batch_seconds: HistogramVec::new(
+                HistogramOpts::new(
+                    "raceway_batch_processing_seconds",
+                    "Seconds to handle one polled batch, by consumer group",
+                )
+                .buckets(exponential_buckets(0.001, 2.0, 16)?),
+                &["group"],
+            )?,
             dead_letters: IntCounterVec::new(
                 Opts::new(
                     "raceway_dead_letters_total",
                     "Records sent to the dead-letter topic, by source topic",
                 ),
                 &["topic"],
+            )?,
+            store_seconds: HistogramVec::new(
+                HistogramOpts::new(
+                    "raceway_store_write_seconds",
+                    "Seconds per store call until it succeeded (retries included), by operation",
+                )
+                .buckets(exponential_buckets(0.001, 2.0, 16)?),
+                &["operation"],
             )?,
             store_failures: IntCounter::new(
                 "raceway_store_failures_total",
@@ -54,6 +106,13 @@ impl ProcessorMetrics {
                 "raceway_accesses_forwarded_total",
                 "Race-stage inputs (accesses, update spans, lock-order edges) forwarded",
             )?,
+            clock_entries: Histogram::with_opts(
+                HistogramOpts::new(
+                    "raceway_clock_entries",
+                    "Vector clock entries per forwarded access",
+                )
+                .buckets(exponential_buckets(1.0, 2.0, 12)?),
+            )?,
             retained_accesses: IntGauge::new(
                 "raceway_retained_accesses",
                 "Accesses, update spans and lock-order edges retained by the race detectors",
@@ -62,15 +121,34 @@ impl ProcessorMetrics {
                 "raceway_findings_written_total",
                 "Findings written to the store (new or changed)",
             )?,
+            readiness: Readiness::default(),
+            duration_anomalies: IntCounterVec::new(
+                Opts::new(
+                    "raceway_duration_anomalies_total",
+                    "Duration anomalies found at trace completion, by severity",
+                ),
+                &["severity"],
+            )?,
+            model_version: IntGauge::new(
+                "raceway_trace_model_version",
+                "Version of the trace models scoring completed traces (0: none yet)",
+            )?,
         };
         registry.register(Box::new(metrics.records_consumed.clone()))?;
+        registry.register(Box::new(metrics.records_produced.clone()))?;
+        registry.register(Box::new(metrics.consumer_lag.clone()))?;
+        registry.register(Box::new(metrics.batch_seconds.clone()))?;
         registry.register(Box::new(metrics.dead_letters.clone()))?;
+        registry.register(Box::new(metrics.store_seconds.clone()))?;
         registry.register(Box::new(metrics.store_failures.clone()))?;
         registry.register(Box::new(metrics.open_traces.clone()))?;
         registry.register(Box::new(metrics.traces_completed.clone()))?;
         registry.register(Box::new(metrics.accesses_forwarded.clone()))?;
+        registry.register(Box::new(metrics.clock_entries.clone()))?;
         registry.register(Box::new(metrics.retained_accesses.clone()))?;
         registry.register(Box::new(metrics.findings_written.clone()))?;
+        registry.register(Box::new(metrics.duration_anomalies.clone()))?;
+        registry.register(Box::new(metrics.model_version.clone()))?;
         Ok(metrics)
     }
 }

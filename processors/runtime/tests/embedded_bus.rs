@@ -290,3 +290,37 @@ async fn produced_records_survive_kill_9() {
     let got = poll_n(consumer.as_mut(), 100).await;
     assert_eq!(got.len(), 100);
 }
+
+#[tokio::test]
+async fn lag_counts_unread_records_and_prune_drops_only_what_every_group_committed() {
+    let dir = tempfile::tempdir().unwrap();
+    let (bus, topics) = open_with_topics(&dir.path().join("bus.db")).await;
+    bus.produce(&topics.events, records("a", 20)).await.unwrap();
+    let events = std::slice::from_ref(&topics.events);
+    let mut fast = bus.subscribe("fast", events).await.unwrap();
+    let mut slow = bus.subscribe("slow", events).await.unwrap();
+    let total_lag = |lags: Vec<raceway_processors::bus::PartitionLag>| -> i64 {
+        lags.iter().map(|l| l.lag).sum()
+    };
+    assert_eq!(total_lag(fast.lag().await.unwrap()), 20);
+
+    let read = poll_n(fast.as_mut(), 20).await;
+    assert_eq!(total_lag(fast.lag().await.unwrap()), 0);
+    fast.commit(&next_offsets(&read)).await.unwrap();
+    // The slow group has committed nothing: nothing may go.
+    assert_eq!(bus.prune_consumed().await.unwrap(), 0);
+
+    let slow_read = poll_n(slow.as_mut(), 20).await;
+    let half: Vec<_> = slow_read.iter().filter(|r| r.offset < 1).cloned().collect();
+    slow.commit(&next_offsets(&half)).await.unwrap();
+    let pruned = bus.prune_consumed().await.unwrap();
+    assert_eq!(pruned, half.len() as u64, "only what both groups passed");
+
+    slow.commit(&next_offsets(&slow_read)).await.unwrap();
+    assert_eq!(bus.prune_consumed().await.unwrap(), 20 - pruned);
+    // The dead-letter topic has no reader: kept.
+    bus.produce(&topics.dead_letter, records("d", 3))
+        .await
+        .unwrap();
+    assert_eq!(bus.prune_consumed().await.unwrap(), 0);
+}

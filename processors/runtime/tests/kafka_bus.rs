@@ -203,7 +203,8 @@ async fn kafka_missing_topic_is_a_clear_error() {
 #[tokio::test]
 async fn kafka_keys_land_on_partition_for_across_topics() {
     let bus = bus().await;
-    let topics = Topics::with_prefix(&unique_prefix());
+    let prefix = unique_prefix();
+    let topics = Topics::with_prefix(&prefix);
     bus.create_topics(std::slice::from_ref(&topics.accesses), 8)
         .await
         .unwrap();
@@ -211,7 +212,11 @@ async fn kafka_keys_land_on_partition_for_across_topics() {
     let records = keys.iter().map(|k| Record::new(k.as_str(), "x")).collect();
     bus.produce(&topics.accesses, records).await.unwrap();
     let mut consumer = bus
-        .subscribe("race-processor", std::slice::from_ref(&topics.accesses))
+        // A group of its own: the broker remembers a group's protocol across runs.
+        .subscribe(
+            &format!("{prefix}race-processor"),
+            std::slice::from_ref(&topics.accesses),
+        )
         .await
         .unwrap();
     let got = poll_n(consumer.as_mut(), 50, Duration::from_secs(60)).await;

@@ -17,15 +17,19 @@ use uuid::Uuid;
 use crate::{FindingPage, FindingQuery, Store, TracePage, TraceQuery};
 
 mod accesses;
+mod analyses;
 mod events;
 mod finding_list;
 mod findings;
+mod retention;
 mod traces;
 
 pub use accesses::*;
+pub use analyses::*;
 pub use events::*;
 pub use finding_list::*;
 pub use findings::*;
+pub use retention::*;
 pub use traces::*;
 
 /// A check of the suite.
@@ -66,6 +70,9 @@ pub const CHECKS: &[(&str, Check)] = &[
         Box::pin(empty_inputs_are_noops(s))
     }),
     ("large_batch", |s| Box::pin(large_batch(s))),
+    ("prune_drops_old_days_and_keeps_recent", |s| {
+        Box::pin(prune_drops_old_days_and_keeps_recent(s))
+    }),
     ("retracted_findings_are_hidden", |s| {
         Box::pin(retracted_findings_are_hidden(s))
     }),
@@ -90,6 +97,24 @@ pub const CHECKS: &[(&str, Check)] = &[
     }),
     ("trace_variable_accesses_by_trace", |s| {
         Box::pin(trace_variable_accesses_by_trace(s))
+    }),
+    ("trace_analysis_round_trip", |s| {
+        Box::pin(trace_analysis_round_trip(s))
+    }),
+    ("replace_trace_analysis_replaces_previous", |s| {
+        Box::pin(replace_trace_analysis_replaces_previous(s))
+    }),
+    ("dependencies_count_once_with_percentiles", |s| {
+        Box::pin(dependencies_count_once_with_percentiles(s))
+    }),
+    ("list_anomalies_filters_and_paginates", |s| {
+        Box::pin(list_anomalies_filters_and_paginates(s))
+    }),
+    ("recent_trace_features_newest_first", |s| {
+        Box::pin(recent_trace_features_newest_first(s))
+    }),
+    ("checkpoints_and_models_latest_wins", |s| {
+        Box::pin(checkpoints_and_models_latest_wins(s))
     }),
 ];
 

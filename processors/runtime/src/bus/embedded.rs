@@ -175,6 +175,27 @@ impl EmbeddedBus {
         &self.shared.path
     }
 
+    /// Deletes the records of every partition that all consumer groups reading it have committed
+    /// past (they are never read again), and returns how many. Partitions no group reads (the
+    /// dead letters) are kept for operators. The file shrinks on SQLite's own schedule; the freed
+    /// pages are reused by new records.
+    pub async fn prune_consumed(&self) -> Result<u64, BusError> {
+        let writer = self.shared.writer.clone();
+        let path = self.shared.path.clone();
+        blocking(move || {
+            let conn = lock(&writer);
+            conn.execute(
+                "DELETE FROM log WHERE off < \
+                   (SELECT MIN(g.next_offset) FROM group_offsets g \
+                    WHERE g.topic = log.topic AND g.part = log.part)",
+                [],
+            )
+            .map(|removed| removed as u64)
+            .map_err(storage(&path))
+        })
+        .await
+    }
+
     fn partitions_of(&self, topic: &str) -> Result<i32, BusError> {
         lock(&self.shared.topics)
             .get(topic)

@@ -10,7 +10,7 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 
 use super::embedded::{blocking, lock, open_connection, storage, Shared};
-use super::{BusConsumer, BusError, ConsumedRecord};
+use super::{BusConsumer, BusError, ConsumedRecord, PartitionLag};
 
 /// Marks a group as having a live consumer until dropped.
 struct GroupLease {
@@ -69,6 +69,14 @@ impl EmbeddedConsumer {
             let conn = open_connection(&path)?;
             let mut positions = Vec::new();
             {
+                // The group is registered with offset 0 where it has committed nothing yet, so
+                // that `EmbeddedBus::prune_consumed` keeps what it has still to read.
+                let mut register = conn
+                    .prepare(
+                        "INSERT OR IGNORE INTO group_offsets (grp, topic, part, next_offset) \
+                         VALUES (?1, ?2, ?3, 0)",
+                    )
+                    .map_err(&err)?;
                 let mut committed = conn
                     .prepare(
                         "SELECT next_offset FROM group_offsets \
@@ -77,6 +85,7 @@ impl EmbeddedConsumer {
                     .map_err(&err)?;
                 for (topic, partitions) in layout {
                     for part in 0..partitions {
+                        register.execute(params![grp, topic, part]).map_err(&err)?;
                         let next: i64 = committed
                             .query_row(params![grp, topic, part], |row| row.get(0))
                             .optional()
@@ -237,6 +246,35 @@ impl BusConsumer for EmbeddedConsumer {
                 }
             }
             tx.commit().map_err(&err)
+        })
+        .await
+    }
+
+    async fn lag(&mut self) -> Result<Vec<PartitionLag>, BusError> {
+        let conn = self.conn.clone();
+        let path = self.lease.shared.path.clone();
+        let positions = self.positions.clone();
+        blocking(move || {
+            let err = storage(&path);
+            let conn = lock(&conn);
+            let mut end = conn
+                .prepare_cached("SELECT next_offset FROM partitions WHERE topic = ?1 AND part = ?2")
+                .map_err(&err)?;
+            positions
+                .into_iter()
+                .map(|pos| {
+                    let next: i64 = end
+                        .query_row(params![pos.topic, pos.part], |row| row.get(0))
+                        .optional()
+                        .map_err(&err)?
+                        .unwrap_or(0);
+                    Ok(PartitionLag {
+                        lag: (next - pos.next).max(0),
+                        topic: pos.topic,
+                        partition: pos.part,
+                    })
+                })
+                .collect()
         })
         .await
     }

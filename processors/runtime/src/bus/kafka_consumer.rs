@@ -15,7 +15,7 @@ use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 use tokio::time::Instant;
 
 use super::kafka::{forward_log, KafkaBus};
-use super::{BusConsumer, BusError, ConsumedRecord};
+use super::{BusConsumer, BusError, ConsumedRecord, PartitionLag};
 
 /// Consumer context: logs partition assignment and revocation.
 struct GroupContext {
@@ -78,6 +78,11 @@ impl KafkaConsumer {
             .set("session.timeout.ms", "6000")
             .set("heartbeat.interval.ms", "500")
             .set("fetch.wait.max.ms", "100")
+            // Incremental (cooperative) rebalancing: a member joining or dying moves only the
+            // partitions that must move, so the others keep their in-memory windows. It is also
+            // what makes tansu 0.6 hand a killed member's partitions to the survivors: with the
+            // eager assignors, the survivor got back only its old share after the eviction.
+            .set("partition.assignment.strategy", "cooperative-sticky")
             .create_with_context(GroupContext {
                 group: group.to_string(),
             })
@@ -167,5 +172,47 @@ impl BusConsumer for KafkaConsumer {
             .await
             .map_err(|e| BusError::Internal(format!("commit worker failed: {e}")))?
             .map_err(|e| self.bus.classify("offset commit", None, &e))
+    }
+
+    async fn lag(&mut self) -> Result<Vec<PartitionLag>, BusError> {
+        const ASK: Duration = Duration::from_secs(2);
+        let consumer = self.consumer.clone();
+        let bus = self.bus.clone();
+        tokio::task::spawn_blocking(move || {
+            let failed = |e| bus.classify("consumer lag", None, &e);
+            let assignment = consumer.assignment().map_err(failed)?;
+            if assignment.count() == 0 {
+                return Ok(Vec::new());
+            }
+            // The position is where the next poll reads; before the first record of a
+            // partition arrives it is unknown, and the committed offset stands in for it.
+            let positions = consumer.position().map_err(failed)?;
+            let committed = consumer.committed(ASK).map_err(failed)?;
+            let mut lags = Vec::new();
+            for element in assignment.elements() {
+                let (topic, partition) = (element.topic(), element.partition());
+                let (low, high) = consumer
+                    .fetch_watermarks(topic, partition, ASK)
+                    .map_err(failed)?;
+                let offset_in = |list: &TopicPartitionList| {
+                    list.find_partition(topic, partition)
+                        .and_then(|e| match e.offset() {
+                            Offset::Offset(o) => Some(o),
+                            _ => None,
+                        })
+                };
+                let position = offset_in(&positions)
+                    .or_else(|| offset_in(&committed))
+                    .unwrap_or(low);
+                lags.push(PartitionLag {
+                    topic: topic.to_string(),
+                    partition,
+                    lag: (high - position).max(0),
+                });
+            }
+            Ok(lags)
+        })
+        .await
+        .map_err(|e| BusError::Internal(format!("lag worker failed: {e}")))?
     }
 }

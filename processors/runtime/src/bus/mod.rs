@@ -55,6 +55,17 @@ pub struct ConsumedRecord {
     pub value: Vec<u8>,
 }
 
+/// How far a consumer is behind the end of one of its partitions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartitionLag {
+    /// Topic of the partition.
+    pub topic: String,
+    /// The partition.
+    pub partition: i32,
+    /// Records between the consumer's position and the end of the partition.
+    pub lag: i64,
+}
+
 /// A message bus: topics, durable produce, consumer groups.
 #[async_trait]
 pub trait Bus: Send + Sync {
@@ -102,6 +113,10 @@ pub trait BusConsumer: Send + Sync {
 
     /// Commits, per (topic, partition), the offset of the NEXT record to read.
     async fn commit(&mut self, offsets: &[(String, i32, i64)]) -> Result<(), BusError>;
+
+    /// The lag of every partition currently assigned to this consumer (empty before the group
+    /// join completes). Asks the broker, so call it every few seconds, not per record.
+    async fn lag(&mut self) -> Result<Vec<PartitionLag>, BusError>;
 }
 
 /// Rejects a subscription without a group name or without topics (both buses).

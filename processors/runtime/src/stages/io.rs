@@ -2,7 +2,7 @@
 
 use std::future::Future;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use raceway_store::StoreError;
 use tokio::sync::watch;
@@ -31,7 +31,16 @@ pub struct StageIo {
     pub offsets: OffsetTracker,
     pub shutdown: watch::Receiver<bool>,
     consumer: Box<dyn BusConsumer>,
+    /// The consumer group: names the stage in metrics and readiness.
+    group: String,
+    /// When the lag was last asked for; `None` before the first time.
+    lag_checked: Option<Instant>,
+    /// When the current batch was polled, for the batch histogram.
+    batch_started: Option<Instant>,
 }
+
+/// How often the consumer lag (a broker round trip) is refreshed.
+const LAG_EVERY: Duration = Duration::from_secs(2);
 
 /// How long one poll waits for records; also how often stages look at their timers.
 const POLL_WAIT: Duration = Duration::from_millis(100);
@@ -50,6 +59,7 @@ impl StageIo {
             .subscribe(group, &[topic.to_string()])
             .await
             .map_err(StageError::Subscribe)?;
+        metrics.readiness.register(group);
         Ok(StageIo {
             bus,
             topics,
@@ -57,6 +67,9 @@ impl StageIo {
             offsets: OffsetTracker::default(),
             shutdown,
             consumer,
+            group: group.to_string(),
+            lag_checked: None,
+            batch_started: None,
         })
     }
 
@@ -66,9 +79,15 @@ impl StageIo {
     }
 
     /// Polls up to `max` records (none on a poll error, which is logged and retried by the
-    /// next call). Every record is marked consumed and counted.
+    /// next call). Every record is marked consumed and counted. Every few seconds, also
+    /// refreshes the lag gauges and the stage's readiness.
     pub async fn poll(&mut self, max: usize) -> Vec<ConsumedRecord> {
-        match self.consumer.poll(max, POLL_WAIT).await {
+        if self.lag_checked.is_none_or(|at| at.elapsed() >= LAG_EVERY) {
+            self.refresh_lag().await;
+        }
+        let polled = self.consumer.poll(max, POLL_WAIT).await;
+        self.batch_started = Some(Instant::now());
+        match polled {
             Ok(records) => {
                 for record in &records {
                     self.offsets
@@ -85,6 +104,27 @@ impl StageIo {
                 tokio::time::sleep(POLL_WAIT).await;
                 Vec::new()
             }
+        }
+    }
+
+    async fn refresh_lag(&mut self) {
+        self.lag_checked = Some(Instant::now());
+        match self.consumer.lag().await {
+            Ok(lags) => {
+                let mut total = 0;
+                for lag in &lags {
+                    let partition = lag.partition.to_string();
+                    self.metrics
+                        .consumer_lag
+                        .with_label_values(&[lag.topic.as_str(), partition.as_str()])
+                        .set(lag.lag);
+                    total += lag.lag;
+                }
+                self.metrics
+                    .readiness
+                    .report(&self.group, lags.len(), total);
+            }
+            Err(err) => tracing::debug!(error = %err, "cannot read the consumer lag yet"),
         }
     }
 
@@ -124,13 +164,19 @@ impl StageIo {
         records: Vec<Record>,
     ) -> Result<(), ShutdownDuringRetry> {
         let bus = self.bus.clone();
+        let count = records.len() as u64;
         retry_until_ok(operation, &self.shutdown, || {
             let bus = bus.clone();
             let topic = topic.clone();
             let records = records.clone();
             async move { bus.produce(&topic, records).await }
         })
-        .await
+        .await?;
+        self.metrics
+            .records_produced
+            .with_label_values(&[topic.as_str()])
+            .inc_by(count);
+        Ok(())
     }
 
     /// Runs a store call until it succeeds, counting failures. While the store is down the
@@ -145,7 +191,8 @@ impl StageIo {
         Fut: Future<Output = Result<T, StoreError>>,
     {
         let failures = &self.metrics.store_failures;
-        retry_until_ok(operation, &self.shutdown, || {
+        let started = Instant::now();
+        let result = retry_until_ok(operation, &self.shutdown, || {
             let call = attempt();
             async move {
                 let result = call.await;
@@ -155,12 +202,23 @@ impl StageIo {
                 result
             }
         })
-        .await
+        .await?;
+        self.metrics
+            .store_seconds
+            .with_label_values(&[operation])
+            .observe(started.elapsed().as_secs_f64());
+        Ok(result)
     }
 
     /// Commits every position that moved. A failed commit is logged and offered again later:
     /// the records are re-read after a crash, which the stages tolerate (idempotent writes).
     pub async fn commit(&mut self) {
+        if let Some(started) = self.batch_started.take() {
+            self.metrics
+                .batch_seconds
+                .with_label_values(&[self.group.as_str()])
+                .observe(started.elapsed().as_secs_f64());
+        }
         let positions = self.offsets.positions_to_commit();
         if positions.is_empty() {
             return;

@@ -8,8 +8,10 @@
 //! Both share [`StageIo`]: polling, dead letters, retries and offset commits. The analyses
 //! themselves live in `raceway-analysis`; this module only moves data to and from them.
 
+mod analysis_rows;
 mod io;
 pub mod race;
 pub mod trace;
+pub mod trace_analyses;
 
 pub use io::{StageError, StageIo};

@@ -18,6 +18,7 @@ use raceway_schemas::SchemaError;
 use raceway_store::Store;
 use uuid::Uuid;
 
+use super::trace_analyses::{AnalysisConfig, TraceAnalyses};
 use super::{StageError, StageIo};
 use crate::bus::Record;
 
@@ -34,6 +35,8 @@ pub struct TraceStageConfig {
     pub max_age: Duration,
     /// A trace with this many events is analysed at once.
     pub max_events: usize,
+    /// The trace analyses run at completion (baselines, models, retraining).
+    pub analyses: AnalysisConfig,
 }
 
 impl Default for TraceStageConfig {
@@ -44,6 +47,7 @@ impl Default for TraceStageConfig {
             idle_timeout: Duration::from_millis(1000),
             max_age: Duration::from_secs(30),
             max_events: 100_000,
+            analyses: AnalysisConfig::default(),
         }
     }
 }
@@ -62,6 +66,7 @@ pub struct TraceStage {
     store: Arc<dyn Store>,
     config: TraceStageConfig,
     open: HashMap<Uuid, OpenTrace>,
+    analyses: TraceAnalyses,
 }
 
 impl TraceStage {
@@ -70,6 +75,7 @@ impl TraceStage {
         TraceStage {
             io,
             store,
+            analyses: TraceAnalyses::new(config.analyses.clone()),
             config,
             open: HashMap::new(),
         }
@@ -78,9 +84,11 @@ impl TraceStage {
     /// Consumes, stores and completes traces until shutdown; open traces are left uncommitted
     /// so the next owner re-reads them.
     pub async fn run(mut self) -> Result<(), StageError> {
+        self.analyses.restore(&self.io, &self.store).await?;
         while !self.io.stopping() {
             self.step().await?;
         }
+        self.analyses.checkpoint(&self.io, &self.store).await?;
         self.io.commit().await;
         Ok(())
     }
@@ -121,6 +129,7 @@ impl TraceStage {
                 .await?;
         }
         self.complete_due_traces().await?;
+        self.analyses.maintain(&self.io, &self.store).await?;
         self.io.metrics.open_traces.set(self.open.len() as i64);
         self.io.commit().await;
         Ok(())
@@ -153,6 +162,14 @@ impl TraceStage {
             .io
             .store_retrying("load trace", || store.trace_events(trace_id))
             .await?;
+        if !events.is_empty() {
+            let analysis = self.analyses.analyze(&events, &self.io.metrics);
+            self.io
+                .store_retrying("store trace analysis", || {
+                    store.replace_trace_analysis(&analysis)
+                })
+                .await?;
+        }
         let inputs = race_inputs(&events);
         // Stored before they are forwarded: once the race stage can report a finding on an
         // access, the audit trail can show that access.
@@ -162,7 +179,8 @@ impl TraceStage {
                 .store_retrying("store accesses", || store.insert_accesses(accesses))
                 .await?;
         }
-        let records = input_records(trace_id, &inputs, events.len() as u64);
+        let clock_entries = &self.io.metrics.clock_entries;
+        let records = input_records(trace_id, &inputs, events.len() as u64, clock_entries);
         let forwarded = records.len() as u64;
         if !records.is_empty() {
             let topic = self.io.topics.accesses.clone();
@@ -186,7 +204,12 @@ impl TraceStage {
 /// it meets the inputs it must be compared with, and stamped with the trace's event count so
 /// that the race stage can tell a re-analysis from a redelivery. An input that cannot be encoded
 /// (a counter above `i64::MAX`) is logged and skipped: it cannot be analysed, the rest can.
-fn input_records(trace_id: Uuid, inputs: &RaceInputs, trace_events: u64) -> Vec<Record> {
+fn input_records(
+    trace_id: Uuid,
+    inputs: &RaceInputs,
+    trace_events: u64,
+    clock_entries: &prometheus::Histogram,
+) -> Vec<Record> {
     let mut records = Vec::with_capacity(inputs.accesses.len() + inputs.updates.len());
     let mut push =
         |key: String, encoded: Result<Vec<u8>, SchemaError>, event_id: Uuid| match encoded {
@@ -198,6 +221,7 @@ fn input_records(trace_id: Uuid, inputs: &RaceInputs, trace_events: u64) -> Vec<
                 "cannot encode a race-stage input; it is not analysed"),
         };
     for access in &inputs.accesses {
+        clock_entries.observe(access.clock.len() as f64);
         push(
             access.partition_key(),
             encode_access(access, trace_events),

@@ -1,0 +1,392 @@
+//! The trace stage's analyses through the embedded pipeline: event batches on the embedded bus,
+//! the trace stage, a SQLite store. Duration anomalies against learned baselines, global
+//! dependencies that don't double on replay, model training, checkpoints reloaded on restart.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use raceway_analysis::anomalies::ModelConfig;
+use raceway_processors::bus::{Bus, EmbeddedBus, Record};
+use raceway_processors::metrics::ProcessorMetrics;
+use raceway_processors::stages::trace::{TraceStage, TraceStageConfig};
+use raceway_processors::stages::trace_analyses::{AnalysisConfig, BASELINE_CHECKPOINT};
+use raceway_processors::stages::StageIo;
+use raceway_processors::topics::Topics;
+use raceway_schemas::avro::encode_event_batch;
+use raceway_schemas::{Event, EventBatch, EventKind, FunctionCall, Metadata};
+use raceway_store::{AnomalyGrade, SqliteStore, Store};
+use tokio::sync::watch;
+use uuid::Uuid;
+
+const MS: u64 = 1_000_000;
+
+fn step(trace: Uuid, at_ns: i64, service: &str, function: &str, duration_ns: u64) -> Event {
+    Event {
+        id: Uuid::new_v4(),
+        trace_id: trace,
+        parent_id: None,
+        timestamp_ns: at_ns,
+        kind: EventKind::FunctionCall(FunctionCall {
+            function_name: function.into(),
+            module: String::new(),
+            args: "{}".into(),
+            file: "app.rs".into(),
+            line: 1,
+        }),
+        metadata: Metadata {
+            thread_id: "t1".into(),
+            service_name: service.into(),
+            environment: "test".into(),
+            duration_ns: Some(duration_ns),
+            ..Metadata::default()
+        },
+        causality_vector: Vec::new(),
+        lock_set: Vec::new(),
+    }
+}
+
+/// One request: `api` handles it and calls `bank`, whose `transfer` takes `transfer_ns`.
+fn request(at_ns: i64, transfer_ns: u64) -> EventBatch {
+    let trace = Uuid::new_v4();
+    let root = step(trace, at_ns, "api", "handle", transfer_ns + 10 * MS);
+    let mut transfer = step(trace, at_ns + MS as i64, "bank", "transfer", transfer_ns);
+    transfer.parent_id = Some(root.id);
+    EventBatch {
+        trace_id: trace,
+        events: vec![root, transfer],
+    }
+}
+
+fn record(batch: &EventBatch) -> Record {
+    Record::new(
+        batch.trace_id.to_string(),
+        encode_event_batch(batch).expect("encode"),
+    )
+}
+
+struct Pipeline {
+    bus: Arc<dyn Bus>,
+    store: Arc<dyn Store>,
+    topics: Topics,
+}
+
+impl Pipeline {
+    /// An embedded bus and a SQLite store under `dir`.
+    async fn open(dir: &std::path::Path) -> Pipeline {
+        let bus = EmbeddedBus::open(&dir.join("bus.db"), 4).expect("bus");
+        let topics = Topics::with_prefix("");
+        bus.create_topics(&topics.all(), 0).await.expect("topics");
+        let store = SqliteStore::open(&dir.join("store.db")).expect("store");
+        store.migrate().await.expect("migrate");
+        Pipeline {
+            bus: Arc::new(bus),
+            store: Arc::new(store),
+            topics,
+        }
+    }
+
+    /// Starts a trace stage; returns its shutdown switch and task.
+    async fn start_stage(
+        &self,
+        retrain_interval: Duration,
+    ) -> (
+        watch::Sender<bool>,
+        tokio::task::JoinHandle<Result<(), raceway_processors::stages::StageError>>,
+    ) {
+        let (tx, rx) = watch::channel(false);
+        let metrics = ProcessorMetrics::register(&prometheus::Registry::new()).expect("metrics");
+        let config = TraceStageConfig {
+            idle_timeout: Duration::from_millis(200),
+            analyses: AnalysisConfig {
+                models: ModelConfig {
+                    min_traces: 20,
+                    ..ModelConfig::default()
+                },
+                retrain_interval,
+                checkpoint_interval: Duration::from_millis(100),
+                ..AnalysisConfig::default()
+            },
+            ..TraceStageConfig::default()
+        };
+        let io = StageIo::subscribe(
+            self.bus.clone(),
+            self.topics.clone(),
+            metrics,
+            &config.group,
+            &self.topics.events,
+            rx,
+        )
+        .await
+        .expect("subscribe");
+        let stage = TraceStage::new(io, self.store.clone(), config);
+        (tx, tokio::spawn(stage.run()))
+    }
+
+    async fn send(&self, batches: &[EventBatch]) {
+        let records: Vec<Record> = batches.iter().map(record).collect();
+        self.bus
+            .produce(&self.topics.events, records)
+            .await
+            .expect("produce");
+    }
+
+    /// Waits until every trace of `batches` has an analysis analysed at or after `since_ns`.
+    async fn analysed(&self, batches: &[EventBatch], since_ns: i64) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        for batch in batches {
+            loop {
+                let summary = self
+                    .store
+                    .trace_analysis(batch.trace_id)
+                    .await
+                    .expect("read");
+                if summary.is_some_and(|s| s.analyzed_at_ns >= since_ns) {
+                    break;
+                }
+                assert!(
+                    Instant::now() < deadline,
+                    "trace {} not analysed",
+                    batch.trace_id
+                );
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    }
+}
+
+fn now_ns() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_nanos() as i64
+}
+
+fn bank_anomaly(
+    anomalies: &[raceway_store::DurationAnomalyRow],
+) -> Option<&raceway_store::DurationAnomalyRow> {
+    anomalies.iter().find(|a| a.service == "bank")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn completed_traces_are_analysed_judged_scored_and_replays_count_once() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let pipeline = Pipeline::open(dir.path()).await;
+    let (stop, task) = pipeline.start_stage(Duration::from_millis(300)).await;
+
+    // 30 requests whose transfer takes 10 +/- 1 ms.
+    let base = now_ns();
+    let normal: Vec<EventBatch> = (0..30)
+        .map(|i| request(base + i * 50 * MS as i64, (9 + (i as u64 % 3)) * MS))
+        .collect();
+    pipeline.send(&normal).await;
+    pipeline.analysed(&normal, 0).await;
+    assert!(
+        bank_anomaly(
+            &pipeline
+                .store
+                .trace_anomalies(normal[29].trace_id)
+                .await
+                .expect("a")
+        )
+        .is_none(),
+        "a normal request is no anomaly"
+    );
+    // The models train once 20 traces are stored.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while pipeline
+        .store
+        .latest_model()
+        .await
+        .expect("model")
+        .is_none()
+    {
+        assert!(Instant::now() < deadline, "no model was trained");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    let slow = request(base + 2_000 * MS as i64, 60 * MS);
+    let mild = request(base + 2_100 * MS as i64, 12 * MS);
+    pipeline.send(std::slice::from_ref(&slow)).await;
+    pipeline.analysed(std::slice::from_ref(&slow), 0).await;
+    pipeline.send(std::slice::from_ref(&mild)).await;
+    pipeline.analysed(std::slice::from_ref(&mild), 0).await;
+    let anomalies = pipeline
+        .store
+        .trace_anomalies(slow.trace_id)
+        .await
+        .expect("slow");
+    let flagged = bank_anomaly(&anomalies).expect("the 60 ms transfer is flagged");
+    assert_eq!(flagged.severity, AnomalyGrade::Critical, "{flagged:?}");
+    assert_eq!(flagged.actual_ns, 60 * MS);
+    assert!(
+        (9 * MS..=11 * MS).contains(&flagged.expected_ns),
+        "{flagged:?}"
+    );
+    assert_eq!(flagged.baseline_samples, 30);
+    let mild_anomalies = pipeline
+        .store
+        .trace_anomalies(mild.trace_id)
+        .await
+        .expect("mild");
+    if let Some(a) = bank_anomaly(&mild_anomalies) {
+        assert_eq!(a.severity, AnomalyGrade::Minor, "{a:?}");
+    }
+    let summary = pipeline
+        .store
+        .trace_analysis(slow.trace_id)
+        .await
+        .expect("summary")
+        .expect("analysed");
+    assert_eq!(summary.event_count, 2);
+    let scores = summary.scores.expect("scored by the trained model");
+    assert!(scores.isolation_score > 0.0 && scores.isolation_score <= 1.0);
+
+    let edges = pipeline.store.dependencies(None, None).await.expect("deps");
+    assert_eq!(edges.len(), 1, "{edges:?}");
+    assert_eq!(
+        (
+            edges[0].caller_service.as_str(),
+            edges[0].callee_service.as_str()
+        ),
+        ("api", "bank")
+    );
+    assert_eq!(edges[0].calls, 32);
+
+    // Replayed batches re-open and re-analyse their traces: the results replace the old ones.
+    let replay_at = now_ns();
+    pipeline.send(&normal[..10]).await;
+    pipeline.send(std::slice::from_ref(&slow)).await;
+    pipeline.analysed(&normal[..10], replay_at).await;
+    pipeline
+        .analysed(std::slice::from_ref(&slow), replay_at)
+        .await;
+    let edges = pipeline.store.dependencies(None, None).await.expect("deps");
+    assert_eq!(edges[0].calls, 32, "replays don't double counts");
+    let again = pipeline
+        .store
+        .trace_anomalies(slow.trace_id)
+        .await
+        .expect("again");
+    assert_eq!(
+        bank_anomaly(&again).map(|a| (a.id, a.severity)),
+        Some((flagged.id, AnomalyGrade::Critical)),
+        "re-judged without its own sample, same deterministic id"
+    );
+
+    stop.send(true).expect("stop");
+    task.await.expect("join").expect("clean stop");
+    let checkpoint = pipeline
+        .store
+        .load_checkpoint(BASELINE_CHECKPOINT)
+        .await
+        .expect("load")
+        .expect("baselines checkpointed");
+    assert!(checkpoint.contains("transfer"), "{checkpoint}");
+
+    // A new stage reloads the baselines: its first slow request is judged at once.
+    let (stop, task) = pipeline.start_stage(Duration::from_millis(300)).await;
+    let late = request(base + 3_000 * MS as i64, 60 * MS);
+    pipeline.send(std::slice::from_ref(&late)).await;
+    pipeline.analysed(std::slice::from_ref(&late), 0).await;
+    let anomalies = pipeline
+        .store
+        .trace_anomalies(late.trace_id)
+        .await
+        .expect("late");
+    assert_eq!(
+        bank_anomaly(&anomalies).map(|a| a.severity),
+        Some(AnomalyGrade::Critical)
+    );
+    let summary = pipeline
+        .store
+        .trace_analysis(late.trace_id)
+        .await
+        .expect("s")
+        .expect("s");
+    assert!(
+        summary.scores.is_some(),
+        "the reloaded model scores at once"
+    );
+    stop.send(true).expect("stop");
+    task.await.expect("join").expect("clean stop");
+}
+
+/// A request unlike the others: ten times the events and an extra service.
+fn odd_request(at_ns: i64) -> EventBatch {
+    let mut batch = request(at_ns, 10 * MS);
+    let root = batch.events[0].id;
+    for i in 0..18 {
+        let service = if i == 17 { "fraud-check" } else { "bank" };
+        let mut e = step(
+            batch.trace_id,
+            at_ns + (2 + i) * MS as i64,
+            service,
+            "audit",
+            MS,
+        );
+        e.parent_id = Some(root);
+        e.metadata.thread_id = format!("t{}", i % 4);
+        batch.events.push(e);
+    }
+    batch
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_trace_unlike_200_normal_ones_gets_the_top_isolation_score() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let pipeline = Pipeline::open(dir.path()).await;
+    let base = now_ns();
+    let normal: Vec<EventBatch> = (0..200)
+        .map(|i| request(base + i * 20 * MS as i64, (9 + (i as u64 % 3)) * MS))
+        .collect();
+    let (stop, task) = pipeline.start_stage(Duration::from_millis(300)).await;
+    pipeline.send(&normal).await;
+    pipeline.analysed(&normal, 0).await;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let model = pipeline.store.latest_model().await.expect("model");
+        if model.is_some_and(|m| m.trained_on == 200) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no model trained on the 200 traces"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    stop.send(true).expect("stop");
+    task.await.expect("join").expect("clean stop");
+
+    // A stage that retrains once at start (on the same 200 traces), then not for an hour, so
+    // every trace below is scored by one model version.
+    let (stop, task) = pipeline.start_stage(Duration::from_secs(3600)).await;
+    let odd = odd_request(base + 5_000 * MS as i64);
+    let mut probe: Vec<EventBatch> = (0..5)
+        .map(|i| request(base + (5_100 + i * 20) * MS as i64, 10 * MS))
+        .collect();
+    probe.push(odd.clone());
+    pipeline.send(&probe).await;
+    pipeline.analysed(&probe, 0).await;
+    let mut scores = Vec::new();
+    for batch in &probe {
+        let summary = pipeline
+            .store
+            .trace_analysis(batch.trace_id)
+            .await
+            .expect("read")
+            .expect("analysed");
+        let score = summary.scores.expect("scored");
+        scores.push((batch.trace_id, score.model_version, score.isolation_score));
+    }
+    assert!(
+        scores.windows(2).all(|w| w[0].1 == w[1].1),
+        "one model version: {scores:?}"
+    );
+    let top = scores
+        .iter()
+        .max_by(|a, b| a.2.total_cmp(&b.2))
+        .expect("scores");
+    assert_eq!(top.0, odd.trace_id, "{scores:?}");
+    stop.send(true).expect("stop");
+    task.await.expect("join").expect("clean stop");
+}

@@ -1,0 +1,204 @@
+//! The routes over the analyses the trace stage stores (anomalies, dependencies, clusters), over
+//! a real (embedded SQLite) store written the way the trace stage writes it.
+
+mod common;
+
+use std::sync::Arc;
+
+use axum::http::StatusCode;
+use common::get;
+use raceway_store::{
+    AnomalyGrade, ClusterRow, DurationAnomalyRow, ModelRecord, ServiceCallRow, SqliteStore, Store,
+    TraceAnalysis, TraceAnalysisSummary, TraceScores,
+};
+use uuid::Uuid;
+
+const START: i64 = 1_700_000_000_000_000_000;
+const MS: u64 = 1_000_000;
+
+fn analysis(trace: Uuid, start_ns: i64, deviations: f64, grade: AnomalyGrade) -> TraceAnalysis {
+    TraceAnalysis {
+        summary: TraceAnalysisSummary {
+            trace_id: trace,
+            start_ns,
+            end_ns: start_ns + 70 * MS as i64,
+            duration_ns: 70 * MS,
+            event_count: 2,
+            critical_path_ns: 70 * MS,
+            critical_path_share: 1.0,
+            features: "{}".into(),
+            scores: Some(TraceScores {
+                model_version: 2,
+                isolation_score: 0.71,
+                cluster: 1,
+                centroid_distance: 3.5,
+                relative_distance: 2.0,
+            }),
+            analyzed_at_ns: start_ns + 1_000 * MS as i64,
+        },
+        calls: vec![ServiceCallRow {
+            id: Uuid::new_v4(),
+            trace_id: trace,
+            caller_service: "api".into(),
+            callee_service: "bank".into(),
+            kind: "http".into(),
+            latency_ns: 60 * MS,
+            is_error: false,
+            timestamp_ns: start_ns,
+        }],
+        anomalies: vec![DurationAnomalyRow {
+            id: Uuid::new_v4(),
+            trace_id: trace,
+            event_id: Uuid::new_v4(),
+            service: "bank".into(),
+            kind: "FunctionCall".into(),
+            location: "transfer".into(),
+            actual_ns: 60 * MS,
+            expected_ns: 10 * MS,
+            deviations,
+            severity: grade,
+            baseline_samples: 30,
+            flagged_steps: 1,
+            timestamp_ns: start_ns,
+        }],
+    }
+}
+
+async fn store() -> (Arc<dyn Store>, Uuid, Uuid) {
+    let store = SqliteStore::open_in_memory().expect("store");
+    store.migrate().await.expect("migrate");
+    let (slow, mild) = (Uuid::new_v4(), Uuid::new_v4());
+    let critical = analysis(slow, START, 33.0, AnomalyGrade::Critical);
+    let minor = analysis(mild, START + 1_000 * MS as i64, 2.2, AnomalyGrade::Minor);
+    for _ in 0..2 {
+        store.replace_trace_analysis(&critical).await.expect("slow");
+        store.replace_trace_analysis(&minor).await.expect("mild");
+    }
+    (Arc::new(store), slow, mild)
+}
+
+#[tokio::test]
+async fn trace_anomalies_show_actual_expected_samples_and_scores() {
+    let (store, slow, _) = store().await;
+    let (status, body) = get(store.clone(), &format!("/api/traces/{slow}/anomalies")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let anomaly = &body["anomalies"][0];
+    assert_eq!(
+        body["anomalies"].as_array().map(Vec::len),
+        Some(1),
+        "{body}"
+    );
+    assert_eq!(anomaly["severity"], "critical");
+    assert_eq!(anomaly["actual_ms"], 60.0);
+    assert_eq!(anomaly["expected_ms"], 10.0);
+    assert_eq!(anomaly["baseline_samples"], 30);
+    assert_eq!(body["scores"]["isolation_score"], 0.71);
+    assert_eq!(body["scores"]["cluster"], 1);
+    assert_eq!(body["duration_ms"], 70.0);
+
+    let (status, body) = get(
+        store.clone(),
+        &format!("/api/traces/{}/anomalies", Uuid::new_v4()),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(body["error"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("not been analysed"));
+    let (status, body) = get(store, "/api/traces/not-a-uuid/anomalies").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+}
+
+#[tokio::test]
+async fn anomaly_list_filters_by_least_severity_and_paginates() {
+    let (store, slow, mild) = store().await;
+    let (status, body) = get(store.clone(), "/api/anomalies").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["total"], 2, "replays count once: {body}");
+    assert_eq!(
+        body["anomalies"][0]["trace_id"],
+        mild.to_string(),
+        "newest first"
+    );
+
+    let (_, body) = get(store.clone(), "/api/anomalies?severity=warning").await;
+    assert_eq!(body["total"], 1);
+    assert_eq!(body["anomalies"][0]["trace_id"], slow.to_string());
+
+    let (_, body) = get(store.clone(), "/api/anomalies?limit=1&offset=1").await;
+    assert_eq!(body["total"], 2);
+    assert_eq!(body["anomalies"][0]["trace_id"], slow.to_string());
+
+    let (status, body) = get(store.clone(), "/api/anomalies?severity=huge").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(body["error"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("minor, warning or critical"));
+    let (status, _) = get(
+        store,
+        "/api/anomalies?from=2024-01-02T00:00:00Z&to=2024-01-01T00:00:00Z",
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn dependencies_count_distinct_calls_in_the_range() {
+    let (store, _, _) = store().await;
+    let (status, body) = get(store.clone(), "/api/dependencies").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let edge = &body["dependencies"][0];
+    assert_eq!(
+        (edge["caller"].as_str(), edge["callee"].as_str()),
+        (Some("api"), Some("bank"))
+    );
+    assert_eq!(edge["calls"], 2, "two traces, each analysed twice: {body}");
+    assert_eq!(edge["p99_ms"], 60.0);
+
+    let (_, body) = get(
+        store.clone(),
+        &format!("/api/dependencies?from={}", START + 1),
+    )
+    .await;
+    assert_eq!(body["dependencies"][0]["calls"], 1, "{body}");
+    let (status, body) = get(store, "/api/dependencies?to=yesterday").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(body["error"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("`to=yesterday`"));
+}
+
+#[tokio::test]
+async fn clusters_of_the_newest_model() {
+    let (store, slow, _) = store().await;
+    let (status, body) = get(store.clone(), "/api/clusters").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["model_version"], serde_json::Value::Null);
+    assert_eq!(body["clusters"].as_array().map(Vec::len), Some(0));
+
+    for version in [1, 2] {
+        let model = ModelRecord {
+            version,
+            trained_at_ns: START,
+            trained_on: 40,
+            clusters: vec![ClusterRow {
+                cluster: 0,
+                size: 40 + version,
+                representative_trace: slow,
+                mean_distance: 0.5,
+            }],
+            payload: "{}".into(),
+        };
+        store.save_model(&model).await.expect("model");
+    }
+    let (_, body) = get(store, "/api/clusters").await;
+    assert_eq!(body["model_version"], 2);
+    assert_eq!(body["clusters"][0]["size"], 42);
+    assert_eq!(
+        body["clusters"][0]["representative_trace"],
+        slow.to_string()
+    );
+}

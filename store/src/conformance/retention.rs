@@ -1,0 +1,57 @@
+//! Checks of retention (`prune_older_than`).
+
+use super::*;
+
+const DAY: i64 = 86_400 * 1_000_000_000;
+
+/// Pruning at a cutoff two days after the old data removes the old events, findings and
+/// accesses and keeps the recent ones; pruning again removes nothing more.
+pub async fn prune_drops_old_days_and_keeps_recent(store: &dyn Store) {
+    let (old, recent) = (Uuid::new_v4(), Uuid::new_v4());
+    let far = 10 * DAY;
+    store
+        .insert_events(&[event(old, 0, "bank"), event(recent, far, "bank")])
+        .await
+        .expect("insert events");
+    let mut late = finding("f-recent", recent, recent, "y", 2);
+    late.first.timestamp_ns += far;
+    late.second.timestamp_ns += far;
+    store
+        .upsert_findings(&[finding("f-old", old, old, "x", 1), late.clone()])
+        .await
+        .expect("upsert findings");
+    store
+        .insert_accesses(&[
+            access(old, "x", 0, "bank"),
+            access(recent, "x", far, "bank"),
+        ])
+        .await
+        .expect("insert accesses");
+
+    let report = store
+        .prune_older_than(BASE_NS + 2 * DAY)
+        .await
+        .expect("prune");
+    for table in ["events", "findings", "accesses"] {
+        assert_eq!(report.get(table), Some(&1), "{table}: {report:?}");
+    }
+    assert!(store.trace_events(old).await.expect("read").is_empty());
+    assert_eq!(store.trace_events(recent).await.expect("read").len(), 1);
+    assert!(store.trace_findings(old).await.expect("read").is_empty());
+    assert_eq!(
+        store.trace_findings(recent).await.expect("read"),
+        vec![late]
+    );
+    let left = store
+        .variable_accesses(None, "x", None, None, 100)
+        .await
+        .expect("accesses");
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0].trace_id, recent);
+
+    let again = store
+        .prune_older_than(BASE_NS + 2 * DAY)
+        .await
+        .expect("prune again");
+    assert!(again.values().all(|n| *n == 0), "{again:?}");
+}

@@ -1,0 +1,443 @@
+//! Trace analyses in the SQLite store: one transaction replaces a trace's rows; dependencies
+//! compute nearest-rank percentiles with window functions in the query.
+
+use rusqlite::{named_params, params, Connection, OptionalExtension, Row};
+use uuid::Uuid;
+
+use crate::analyses::{
+    grades_at_least, model_record, ns_to_ms, parse_grade, parse_id as uuid, scores_from_columns,
+    sort_by_deviations,
+};
+use crate::{
+    AnomalyPage, AnomalyQuery, DependencyStats, DurationAnomalyRow, ModelRecord, StoreError,
+    TraceAnalysis, TraceAnalysisSummary,
+};
+
+fn to_i64(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+fn to_u64(n: i64) -> u64 {
+    u64::try_from(n).unwrap_or(0)
+}
+
+pub(crate) fn replace_trace_analysis_blocking(
+    conn: &mut Connection,
+    analysis: &TraceAnalysis,
+) -> Result<(), StoreError> {
+    let failed = |e| StoreError::sqlite("replace trace analysis", e);
+    let s = &analysis.summary;
+    let trace = s.trace_id.to_string();
+    let tx = conn.transaction().map_err(failed)?;
+    tx.execute("DELETE FROM service_calls WHERE trace_id = ?1", [&trace])
+        .map_err(failed)?;
+    tx.execute(
+        "DELETE FROM duration_anomalies WHERE trace_id = ?1",
+        [&trace],
+    )
+    .map_err(failed)?;
+    {
+        let mut stmt = tx
+            .prepare_cached(
+                "INSERT OR REPLACE INTO service_calls (id, trace_id, caller_service, \
+                 callee_service, kind, latency_ns, is_error, timestamp_ns) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            )
+            .map_err(failed)?;
+        for c in &analysis.calls {
+            stmt.execute(params![
+                c.id.to_string(),
+                trace,
+                c.caller_service,
+                c.callee_service,
+                c.kind,
+                to_i64(c.latency_ns),
+                c.is_error,
+                c.timestamp_ns,
+            ])
+            .map_err(failed)?;
+        }
+        let mut stmt = tx
+            .prepare_cached(
+                "INSERT OR REPLACE INTO duration_anomalies (id, trace_id, event_id, service, kind, \
+                 location, actual_ns, expected_ns, deviations, severity, baseline_samples, \
+                 flagged_steps, timestamp_ns) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+            )
+            .map_err(failed)?;
+        for a in &analysis.anomalies {
+            stmt.execute(params![
+                a.id.to_string(),
+                trace,
+                a.event_id.to_string(),
+                a.service,
+                a.kind,
+                a.location,
+                to_i64(a.actual_ns),
+                to_i64(a.expected_ns),
+                a.deviations,
+                a.severity.as_str(),
+                to_i64(a.baseline_samples),
+                a.flagged_steps,
+                a.timestamp_ns,
+            ])
+            .map_err(failed)?;
+        }
+    }
+    let scores = s.scores.as_ref();
+    tx.execute(
+        "INSERT OR REPLACE INTO trace_analyses (trace_id, start_ns, end_ns, duration_ns, \
+         event_count, critical_path_ns, critical_path_share, features, model_version, \
+         isolation_score, cluster_id, centroid_distance, relative_distance, analyzed_at_ns) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+        params![
+            trace,
+            s.start_ns,
+            s.end_ns,
+            to_i64(s.duration_ns),
+            to_i64(s.event_count),
+            to_i64(s.critical_path_ns),
+            s.critical_path_share,
+            s.features,
+            scores.map(|x| to_i64(x.model_version)),
+            scores.map(|x| x.isolation_score),
+            scores.map(|x| x.cluster),
+            scores.map(|x| x.centroid_distance),
+            scores.map(|x| x.relative_distance),
+            s.analyzed_at_ns,
+        ],
+    )
+    .map_err(failed)?;
+    tx.commit().map_err(failed)
+}
+
+/// The raw columns of a summary row (decoded outside rusqlite's callback).
+type SummaryColumns = (
+    String,
+    i64,
+    i64,
+    i64,
+    i64,
+    i64,
+    f64,
+    String,
+    (
+        Option<i64>,
+        Option<f64>,
+        Option<u32>,
+        Option<f64>,
+        Option<f64>,
+    ),
+    i64,
+);
+
+pub(crate) fn trace_analysis_blocking(
+    conn: &Connection,
+    trace_id: Uuid,
+) -> Result<Option<TraceAnalysisSummary>, StoreError> {
+    let failed = |e| StoreError::sqlite("read trace analysis", e);
+    let row: Option<SummaryColumns> = conn
+        .prepare_cached(
+            "SELECT trace_id, start_ns, end_ns, duration_ns, event_count, critical_path_ns, \
+             critical_path_share, features, model_version, isolation_score, cluster_id, \
+             centroid_distance, relative_distance, analyzed_at_ns \
+             FROM trace_analyses WHERE trace_id = ?1",
+        )
+        .map_err(failed)?
+        .query_row([trace_id.to_string()], |r| {
+            Ok((
+                r.get(0)?,
+                r.get(1)?,
+                r.get(2)?,
+                r.get(3)?,
+                r.get(4)?,
+                r.get(5)?,
+                r.get(6)?,
+                r.get(7)?,
+                (r.get(8)?, r.get(9)?, r.get(10)?, r.get(11)?, r.get(12)?),
+                r.get(13)?,
+            ))
+        })
+        .optional()
+        .map_err(failed)?;
+    let Some((id, start, end, duration, events, path, share, features, scores, at)) = row else {
+        return Ok(None);
+    };
+    let (version, isolation, cluster, distance, relative) = scores;
+    let scores = scores_from_columns(version.map(to_u64), isolation, cluster, distance, relative);
+    Ok(Some(TraceAnalysisSummary {
+        trace_id: uuid("trace analysis", &id)?,
+        start_ns: start,
+        end_ns: end,
+        duration_ns: to_u64(duration),
+        event_count: to_u64(events),
+        critical_path_ns: to_u64(path),
+        critical_path_share: share,
+        features,
+        scores,
+        analyzed_at_ns: at,
+    }))
+}
+
+const ANOMALY_COLUMNS: &str = "id, trace_id, event_id, service, kind, location, actual_ns, \
+    expected_ns, deviations, severity, baseline_samples, flagged_steps, timestamp_ns";
+
+type AnomalyColumns = (
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    i64,
+    i64,
+    f64,
+    String,
+    i64,
+    u32,
+    i64,
+);
+
+fn read_anomaly(r: &Row<'_>) -> rusqlite::Result<AnomalyColumns> {
+    Ok((
+        r.get(0)?,
+        r.get(1)?,
+        r.get(2)?,
+        r.get(3)?,
+        r.get(4)?,
+        r.get(5)?,
+        r.get(6)?,
+        r.get(7)?,
+        r.get(8)?,
+        r.get(9)?,
+        r.get(10)?,
+        r.get(11)?,
+        r.get(12)?,
+    ))
+}
+
+fn into_anomaly(c: AnomalyColumns) -> Result<DurationAnomalyRow, StoreError> {
+    let (id, trace, event, service, kind, location, actual, expected, dev, sev, n, steps, ts) = c;
+    let severity = parse_grade(&id, &sev)?;
+    Ok(DurationAnomalyRow {
+        id: uuid("anomaly", &id)?,
+        trace_id: uuid("anomaly", &trace)?,
+        event_id: uuid("anomaly", &event)?,
+        service,
+        kind,
+        location,
+        actual_ns: to_u64(actual),
+        expected_ns: to_u64(expected),
+        deviations: dev,
+        severity,
+        baseline_samples: to_u64(n),
+        flagged_steps: steps,
+        timestamp_ns: ts,
+    })
+}
+
+fn query_anomalies<P: rusqlite::Params>(
+    conn: &Connection,
+    operation: &str,
+    sql: &str,
+    params: P,
+) -> Result<Vec<DurationAnomalyRow>, StoreError> {
+    let failed = |e| StoreError::sqlite(operation, e);
+    let mut stmt = conn.prepare_cached(sql).map_err(failed)?;
+    let rows = stmt.query_map(params, read_anomaly).map_err(failed)?;
+    rows.map(|row| into_anomaly(row.map_err(failed)?)).collect()
+}
+
+pub(crate) fn trace_anomalies_blocking(
+    conn: &Connection,
+    trace_id: Uuid,
+) -> Result<Vec<DurationAnomalyRow>, StoreError> {
+    let sql = format!("SELECT {ANOMALY_COLUMNS} FROM duration_anomalies WHERE trace_id = ?1");
+    let mut anomalies =
+        query_anomalies(conn, "read trace anomalies", &sql, [trace_id.to_string()])?;
+    sort_by_deviations(&mut anomalies);
+    Ok(anomalies)
+}
+
+/// The filters of [`AnomalyQuery`]; a NULL parameter disables its filter. `:grades` is a JSON
+/// array of the accepted grade names.
+const ANOMALY_FILTERS: &str = "
+WHERE (:service IS NULL OR service = :service)
+  AND severity IN (SELECT value FROM json_each(:grades))
+  AND (:from_ns IS NULL OR timestamp_ns >= :from_ns)
+  AND (:to_ns IS NULL OR timestamp_ns <= :to_ns)";
+
+pub(crate) fn list_anomalies_blocking(
+    conn: &Connection,
+    query: &AnomalyQuery,
+) -> Result<AnomalyPage, StoreError> {
+    let grades = serde_json::json!(grades_at_least(query.min_severity)).to_string();
+    let page_sql = format!(
+        "SELECT {ANOMALY_COLUMNS} FROM duration_anomalies {ANOMALY_FILTERS} \
+         ORDER BY timestamp_ns DESC, deviations DESC, id LIMIT :limit OFFSET :offset"
+    );
+    let anomalies = query_anomalies(
+        conn,
+        "list anomalies",
+        &page_sql,
+        named_params! {
+            ":service": query.service,
+            ":grades": grades,
+            ":from_ns": query.from_ns,
+            ":to_ns": query.to_ns,
+            ":limit": query.limit,
+            ":offset": query.offset,
+        },
+    )?;
+    let failed = |e| StoreError::sqlite("count anomalies", e);
+    let total: i64 = conn
+        .prepare_cached(&format!(
+            "SELECT COUNT(*) FROM duration_anomalies {ANOMALY_FILTERS}"
+        ))
+        .map_err(failed)?
+        .query_row(
+            named_params! {
+                ":service": query.service,
+                ":grades": grades,
+                ":from_ns": query.from_ns,
+                ":to_ns": query.to_ns,
+            },
+            |row| row.get(0),
+        )
+        .map_err(failed)?;
+    Ok(AnomalyPage {
+        anomalies,
+        total: to_u64(total),
+    })
+}
+
+/// Nearest-rank percentiles per edge: row numbers by latency within each edge, the row at rank
+/// ceil(p x n / 100) = (p x n + 99) / 100 in integer arithmetic.
+const DEPENDENCIES_SQL: &str = "
+WITH ranked AS (
+    SELECT caller_service, callee_service, kind, latency_ns, is_error,
+           ROW_NUMBER() OVER (PARTITION BY caller_service, callee_service, kind
+                              ORDER BY latency_ns, id) AS rn,
+           COUNT(*) OVER (PARTITION BY caller_service, callee_service, kind) AS n
+    FROM service_calls
+    WHERE (:from_ns IS NULL OR timestamp_ns >= :from_ns)
+      AND (:to_ns IS NULL OR timestamp_ns <= :to_ns)
+)
+SELECT caller_service, callee_service, kind, MAX(n), SUM(is_error),
+       MAX(CASE WHEN rn = (50 * n + 99) / 100 THEN latency_ns END),
+       MAX(CASE WHEN rn = (95 * n + 99) / 100 THEN latency_ns END),
+       MAX(CASE WHEN rn = (99 * n + 99) / 100 THEN latency_ns END)
+FROM ranked
+GROUP BY caller_service, callee_service, kind
+ORDER BY caller_service, callee_service, kind";
+
+pub(crate) fn dependencies_blocking(
+    conn: &Connection,
+    from_ns: Option<i64>,
+    to_ns: Option<i64>,
+) -> Result<Vec<DependencyStats>, StoreError> {
+    let failed = |e| StoreError::sqlite("read dependencies", e);
+    let mut stmt = conn.prepare_cached(DEPENDENCIES_SQL).map_err(failed)?;
+    let rows = stmt
+        .query_map(
+            named_params! { ":from_ns": from_ns, ":to_ns": to_ns },
+            |r| {
+                Ok(DependencyStats {
+                    caller_service: r.get(0)?,
+                    callee_service: r.get(1)?,
+                    kind: r.get(2)?,
+                    calls: to_u64(r.get(3)?),
+                    errors: to_u64(r.get(4)?),
+                    p50_ms: ns_to_ms(to_u64(r.get(5)?)),
+                    p95_ms: ns_to_ms(to_u64(r.get(6)?)),
+                    p99_ms: ns_to_ms(to_u64(r.get(7)?)),
+                })
+            },
+        )
+        .map_err(failed)?;
+    rows.map(|r| r.map_err(failed)).collect()
+}
+
+pub(crate) fn recent_trace_features_blocking(
+    conn: &Connection,
+    limit: u32,
+) -> Result<Vec<(Uuid, String)>, StoreError> {
+    let failed = |e| StoreError::sqlite("read trace features", e);
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT trace_id, features FROM trace_analyses \
+             ORDER BY end_ns DESC, trace_id LIMIT ?1",
+        )
+        .map_err(failed)?;
+    let rows = stmt
+        .query_map([limit], |r| Ok((r.get::<_, String>(0)?, r.get(1)?)))
+        .map_err(failed)?;
+    rows.map(|row| {
+        let (id, features) = row.map_err(failed)?;
+        Ok((uuid("trace analysis", &id)?, features))
+    })
+    .collect()
+}
+
+pub(crate) fn save_checkpoint_blocking(
+    conn: &Connection,
+    name: &str,
+    payload: &str,
+    version: u64,
+) -> Result<(), StoreError> {
+    conn.execute(
+        "INSERT OR REPLACE INTO checkpoints (name, payload, version) VALUES (?1, ?2, ?3)",
+        params![name, payload, to_i64(version)],
+    )
+    .map(|_| ())
+    .map_err(|e| StoreError::sqlite("save checkpoint", e))
+}
+
+pub(crate) fn load_checkpoint_blocking(
+    conn: &Connection,
+    name: &str,
+) -> Result<Option<String>, StoreError> {
+    conn.query_row(
+        "SELECT payload FROM checkpoints WHERE name = ?1",
+        [name],
+        |r| r.get(0),
+    )
+    .optional()
+    .map_err(|e| StoreError::sqlite("load checkpoint", e))
+}
+
+pub(crate) fn save_model_blocking(
+    conn: &Connection,
+    model: &ModelRecord,
+    clusters: &str,
+) -> Result<(), StoreError> {
+    conn.execute(
+        "INSERT OR REPLACE INTO trace_models (version, trained_at_ns, trained_on, clusters, \
+         payload) VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![
+            to_i64(model.version),
+            model.trained_at_ns,
+            to_i64(model.trained_on),
+            clusters,
+            model.payload
+        ],
+    )
+    .map(|_| ())
+    .map_err(|e| StoreError::sqlite("save model", e))
+}
+
+pub(crate) fn latest_model_blocking(conn: &Connection) -> Result<Option<ModelRecord>, StoreError> {
+    let row: Option<(i64, i64, i64, String, String)> = conn
+        .query_row(
+            "SELECT version, trained_at_ns, trained_on, clusters, payload FROM trace_models \
+             ORDER BY version DESC LIMIT 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+        )
+        .optional()
+        .map_err(|e| StoreError::sqlite("load model", e))?;
+    row.map(|(version, at, on, clusters, payload)| {
+        model_record(to_u64(version), at, to_u64(on), &clusters, payload)
+    })
+    .transpose()
+}

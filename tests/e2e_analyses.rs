@@ -1,0 +1,205 @@
+//! End to end on the embedded default: the trace analyses stored at trace completion, through
+//! `raceway up` and its HTTP APIs (issue #4's acceptance): after 30 requests whose `transfer`
+//! takes 10 +/- 1 ms, one taking 60 ms is flagged critical and one taking 12 ms at most minor;
+//! global dependencies count each call once, also when the events are posted again; the trace
+//! models are trained and list their clusters.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::*;
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+/// A request of a new trace at minute `minute` (2024-01-01 12:mm): `api` handles it and calls
+/// `bank`, whose `transfer` takes `transfer_ms`. Returns the trace id and its two events.
+fn request(minute: u32, transfer_ms: u64) -> (String, Vec<Value>) {
+    let trace = Uuid::new_v4().to_string();
+    let root = Uuid::new_v4().to_string();
+    let event =
+        |id: &str, parent: Option<&str>, at: &str, service: &str, function: &str, ms: u64| {
+            json!({
+                "id": id, "trace_id": trace, "parent_id": parent,
+                "timestamp": format!("2024-01-01T12:{minute:02}:{at}Z"),
+                "kind": {"FunctionCall": {"function_name": function, "module": "", "args": {},
+                                          "file": "app.rs", "line": 1}},
+                "metadata": {"thread_id": "t1", "process_id": 1, "service_name": service,
+                             "environment": "test", "tags": {}, "duration_ns": ms * 1_000_000},
+                "causality_vector": [], "lock_set": []
+            })
+        };
+    let events = vec![
+        event(&root, None, "00", "api", "handle", transfer_ms + 10),
+        event(
+            &Uuid::new_v4().to_string(),
+            Some(&root),
+            "00.001",
+            "bank",
+            "transfer",
+            transfer_ms,
+        ),
+    ];
+    (trace, events)
+}
+
+fn post(base: &str, events: &[Value]) {
+    let body = serde_json::to_vec(&json!({ "events": events })).expect("body");
+    let answer = post_events(base, body);
+    assert_eq!(answer["accepted"], events.len(), "{answer}");
+}
+
+fn get_json(url: &str) -> (u16, Value) {
+    let response = reqwest::blocking::get(url).expect("GET");
+    let status = response.status().as_u16();
+    (status, response.json().expect("JSON"))
+}
+
+/// Waits until `GET {base}/api/traces/{trace}/anomalies` answers 200 with an analysis other
+/// than the one analysed at `after` (an `analyzed_at`); returns it.
+fn analysed(up: &Raceway, base: &str, trace: &str, after: Option<&str>) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (status, body) = get_json(&format!("{base}/api/traces/{trace}/anomalies"));
+        let newer = after.is_none_or(|after| body["analyzed_at"].as_str() != Some(after));
+        if status == 200 && newer {
+            return body;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "trace {trace} not analysed: {status} {body}\n{}",
+            up.output()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn bank_anomaly(analysis: &Value) -> Option<&Value> {
+    analysis["anomalies"]
+        .as_array()
+        .and_then(|a| a.iter().find(|a| a["service"] == "bank"))
+}
+
+fn api_to_bank_calls(base: &str) -> Value {
+    let (status, body) = get_json(&format!(
+        "{base}/api/dependencies?from=2024-01-01T00:00:00Z&to=2024-01-02T00:00:00Z"
+    ));
+    assert_eq!(status, 200, "{body}");
+    let edges = body["dependencies"].as_array().expect("edges").clone();
+    assert_eq!(edges.len(), 1, "{body}");
+    assert_eq!(
+        (edges[0]["caller"].as_str(), edges[0]["callee"].as_str()),
+        (Some("api"), Some("bank"))
+    );
+    edges[0]["calls"].clone()
+}
+
+#[test]
+fn slow_steps_are_flagged_and_dependencies_count_once_via_raceway_up() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let addr = free_addr();
+    let data_dir = dir.path().join("data").to_string_lossy().to_string();
+    let mut up = Raceway::start(
+        &[
+            "up",
+            "--http-addr",
+            &addr,
+            "--data-dir",
+            &data_dir,
+            "--trace-idle-ms",
+            "300",
+            "--model-min-traces",
+            "20",
+            "--model-retrain-secs",
+            "1",
+        ],
+        dir.path(),
+    );
+    let base = format!("http://{addr}");
+    up.wait_http_ok(&format!("{base}/health"));
+
+    let normal: Vec<(String, Vec<Value>)> = (0..30u32)
+        .map(|i| request(i, 9 + u64::from(i % 3)))
+        .collect();
+    let all: Vec<Value> = normal.iter().flat_map(|(_, e)| e.clone()).collect();
+    post(&base, &all);
+    for (trace, _) in &normal {
+        analysed(&up, &base, trace, None);
+    }
+
+    let (slow, slow_events) = request(40, 60);
+    post(&base, &slow_events);
+    let analysis = analysed(&up, &base, &slow, None);
+    let flagged = bank_anomaly(&analysis).unwrap_or_else(|| panic!("not flagged: {analysis}"));
+    assert_eq!(flagged["severity"], "critical", "{analysis}");
+    assert_eq!(flagged["actual_ms"], 60.0);
+    let expected = flagged["expected_ms"].as_f64().unwrap_or_default();
+    assert!((9.0..=11.0).contains(&expected), "{analysis}");
+    assert_eq!(flagged["baseline_samples"], 30);
+
+    let (mild, mild_events) = request(41, 12);
+    post(&base, &mild_events);
+    let analysis = analysed(&up, &base, &mild, None);
+    if let Some(anomaly) = bank_anomaly(&analysis) {
+        assert_eq!(anomaly["severity"], "minor", "{analysis}");
+    }
+
+    let (status, listed) = get_json(&format!("{base}/api/anomalies?severity=critical"));
+    assert_eq!(status, 200);
+    assert!(
+        listed["anomalies"]
+            .as_array()
+            .is_some_and(|a| a.iter().any(|a| a["trace_id"] == slow.as_str())),
+        "{listed}"
+    );
+
+    assert_eq!(api_to_bank_calls(&base), 32);
+    // Posting the same events again re-opens and re-analyses the traces: nothing doubles.
+    let last = &normal[29].0;
+    let before = analysed(&up, &base, last, None)["analyzed_at"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    post(&base, &all);
+    analysed(&up, &base, last, Some(&before));
+    assert_eq!(api_to_bank_calls(&base), 32, "replays don't double counts");
+
+    // The models were trained (20 traces, every second) and list their clusters.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let clusters = loop {
+        let (status, body) = get_json(&format!("{base}/api/clusters"));
+        assert_eq!(status, 200, "{body}");
+        if !body["model_version"].is_null() {
+            break body;
+        }
+        assert!(Instant::now() < deadline, "no model: {}", up.output());
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let sizes: u64 = clusters["clusters"]
+        .as_array()
+        .expect("clusters")
+        .iter()
+        .map(|c| c["size"].as_u64().unwrap_or_default())
+        .sum();
+    assert_eq!(
+        sizes,
+        clusters["trained_on"].as_u64().unwrap_or(0),
+        "{clusters}"
+    );
+    assert!(sizes >= 20, "{clusters}");
+
+    let metrics = reqwest::blocking::get(format!("{base}/metrics"))
+        .and_then(|r| r.text())
+        .expect("metrics");
+    assert!(
+        metrics.contains("raceway_duration_anomalies_total{severity=\"critical\"}"),
+        "{metrics}"
+    );
+
+    let (status, body) = get_json(&format!("{base}/api/anomalies?severity=awful"));
+    assert_eq!(status, 400);
+    assert!(body["error"]
+        .as_str()
+        .is_some_and(|m| m.contains("severity")));
+    assert!(up.terminate().success(), "{}", up.output());
+}
