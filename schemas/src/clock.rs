@@ -151,6 +151,13 @@ impl VectorClock {
         self.entries = merged;
     }
 
+    /// Keeps only the components for which `keep(component, counter)` is true. The SDK uses it
+    /// to prune actors that finished longer ago than the race window, so clocks stay small.
+    pub fn retain(&mut self, mut keep: impl FnMut(&str, u64) -> bool) {
+        self.entries
+            .retain(|(component, counter)| keep(component, *counter));
+    }
+
     /// True iff `self` happens before `other`: `self <= other` component-wise and they differ.
     /// An empty clock carries no causal information, so it is never before or after anything
     /// (DESIGN.md: "An empty vector is never compared").

@@ -1,23 +1,26 @@
-//! `raceway demo`: a small banking workload with a real race, recorded with the Rust SDK.
+//! `raceway demo`: the banking example (`examples/banking`) with its real distributed race,
+//! recorded with the Rust SDK.
 //!
-//! Two tellers withdraw from the same account at once. Each reads the balance, works a little,
-//! and writes back balance minus its amount; nothing orders the two, so one withdrawal can
-//! overwrite the other (a lost update). With `--safe`, each withdrawal holds a tracked mutex
-//! across its read and write, and Raceway reports nothing.
+//! Three services run in this process, each with its own tracer delivering to Raceway over
+//! HTTP: the API, the ledger holding balances, and a worker applying transfers from a
+//! transfers topic (here an in-process queue; the trace context travels in its message
+//! headers as it would on Kafka). One withdrawal of 30 from alice (balance 100) charges a fee
+//! of 5 through the worker while the API takes the amount out: both read the balance from the
+//! ledger, work, and write it back, so one update is lost. With `--safe`, both ask the ledger to
+//! apply their change under its lock, and Raceway reports nothing.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use clap::{Args, Parser};
-use raceway_sdk::{Actor, HttpSink, Tracer, TracerConfig, TrackedMutex, Var};
+use raceway_example_banking::queue::InProcessQueue;
+use raceway_example_banking::{Bank, BankOptions, Mode};
+use raceway_sdk::{HttpSink, Tracer, TracerConfig};
 use serde_json::Value;
 use uuid::Uuid;
 
 use crate::cli::{Cli, Command};
-
-/// The shared variable: one row of the bank's accounts table.
-const BALANCE: &str = "account:alice.balance";
 
 /// Options of `raceway demo`.
 #[derive(Debug, Args)]
@@ -26,7 +29,7 @@ pub struct DemoArgs {
     /// answers there, or starts an embedded Raceway of its own.
     #[arg(long, env = "RACEWAY_URL")]
     url: Option<String>,
-    /// Synchronise the withdrawals correctly: no race to find.
+    /// Synchronise the balance updates correctly: no race to find.
     #[arg(long)]
     safe: bool,
     /// Always start an embedded Raceway of its own, even if one answers on 127.0.0.1:8080.
@@ -47,22 +50,40 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
             (base, Some(guard))
         }
     };
-    println!("recording a banking workload against {base} ...");
-    let tracer = Tracer::new(
-        TracerConfig::new("bank-api")
-            .instance("bank-api-1")
-            .environment("demo"),
-        HttpSink::new(&base)?,
-    )?;
-    let workload_tracer = tracer.clone();
-    let safe = args.safe;
-    let (trace_id, final_balance) =
-        tokio::task::spawn_blocking(move || withdraw_twice(&workload_tracer, safe)).await?;
-    tracer
+    println!("running the banking example (api, ledger, worker) against {base} ...");
+    let options = BankOptions {
+        mode: if args.safe { Mode::Safe } else { Mode::Racy },
+        ..BankOptions::default()
+    };
+    let sink_base = base.clone();
+    let bank = Bank::start(
+        options,
+        move |service| {
+            Tracer::new(
+                TracerConfig::new(service).environment("demo"),
+                HttpSink::new(&sink_base)?,
+            )
+        },
+        Arc::new(InProcessQueue::new()),
+    )
+    .await?;
+    let receipt = bank.withdraw("alice", 30).await?;
+    bank.settle(Duration::from_secs(10)).await;
+    let final_balance = bank.balance("alice").await?;
+    let stats = bank
         .shutdown()
         .await
         .context("could not deliver the events")?;
-    println!("trace {trace_id}: balance 100, two withdrawals of 30 and 50, final balance {final_balance}");
+    let trace_id = receipt.trace_id;
+    println!(
+        "trace {trace_id}: alice had 100, withdrew 30 with a fee of 5, final balance \
+         {final_balance} (expected 65)"
+    );
+    for (service, stats) in stats {
+        if stats.dropped_queue_full + stats.dropped_undeliverable > 0 {
+            println!("  {service}: {stats:?}");
+        }
+    }
 
     let races = wait_for_analysis(&http, &base, trace_id).await?;
     if races.is_empty() {
@@ -77,6 +98,18 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
                 race["variable"].as_str().unwrap_or("?"),
                 race["explanation"].as_str().unwrap_or("?"),
             );
+            let side = |e: &Value| {
+                format!(
+                    "{} at {}",
+                    e["service"].as_str().unwrap_or("?"),
+                    e["location"].as_str().unwrap_or("?")
+                )
+            };
+            println!(
+                "      {}  <->  {}",
+                side(&race["first"]),
+                side(&race["second"])
+            );
         }
     }
     println!("details: {base}/api/traces/{trace_id}/races");
@@ -85,67 +118,6 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         task.await??;
     }
     Ok(())
-}
-
-/// Two tellers withdraw 30 and 50 from a balance of 100 at the same time.
-fn withdraw_twice(tracer: &Tracer, safe: bool) -> (Uuid, i64) {
-    let account = Arc::new(TrackedMutex::new("accounts-table", 100_i64));
-    let unsynchronised = Arc::new(Mutex::new(100_i64));
-    let mut request = tracer.start_trace("transfer-handler");
-    let trace_id = request.trace_id();
-    let tellers: Vec<_> = [("teller-1", 30_i64), ("teller-2", 50_i64)]
-        .into_iter()
-        .map(|(name, amount)| {
-            let mut teller = request.spawn_child(name);
-            let account = account.clone();
-            let unsynchronised = unsynchronised.clone();
-            std::thread::spawn(move || {
-                if safe {
-                    withdraw_locked(&account, &mut teller, amount);
-                } else {
-                    withdraw_racy(&unsynchronised, &mut teller, amount);
-                }
-                teller
-            })
-        })
-        .collect();
-    for teller in tellers {
-        match teller.join() {
-            Ok(teller) => request.join(teller),
-            Err(_) => tracing::error!("a teller thread panicked"),
-        }
-    }
-    let final_balance = if safe {
-        account.lock(&mut request).map(|guard| *guard).unwrap_or(-1)
-    } else {
-        unsynchronised.lock().map(|g| *g).unwrap_or(-1)
-    };
-    (trace_id, final_balance)
-}
-
-/// Read, think, write: each step alone is atomic, the whole is not.
-fn withdraw_racy(balance: &Mutex<i64>, teller: &mut Actor, amount: i64) {
-    let read = balance.lock().map(|g| *g).unwrap_or_default();
-    teller.read(Var::shared(BALANCE), &read);
-    std::thread::sleep(Duration::from_millis(20));
-    let new = read - amount;
-    if let Ok(mut guard) = balance.lock() {
-        *guard = new;
-    }
-    teller.write(Var::shared(BALANCE), &read, &new);
-}
-
-/// The same withdrawal with the account locked across the read and the write.
-fn withdraw_locked(account: &TrackedMutex<i64>, teller: &mut Actor, amount: i64) {
-    let Ok(mut guard) = account.lock(teller) else {
-        return;
-    };
-    let (balance, actor) = guard.split();
-    let read = *balance;
-    actor.read(Var::shared(BALANCE), &read);
-    std::thread::sleep(Duration::from_millis(20));
-    *balance = read - amount;
-    actor.write(Var::shared(BALANCE), &read, &*balance);
 }
 
 async fn answers(http: &reqwest::Client, base: &str) -> bool {

@@ -3,10 +3,13 @@
 use std::panic::Location;
 
 use raceway_schemas::json::canonical_json_text;
-use raceway_schemas::{AccessType, AsyncAwait, AsyncSpawn, Event, EventKind, StateChange};
+use std::sync::Arc;
+
+use raceway_schemas::{AccessType, AsyncAwait, AsyncSpawn, EventKind, StateChange};
 use serde::Serialize;
 use uuid::Uuid;
 
+use crate::recorded::{random_id, ActorLabel, Recorded};
 use crate::tracer::{now_ns, Tracer};
 use raceway_schemas::VectorClock;
 
@@ -23,11 +26,13 @@ use raceway_schemas::VectorClock;
 #[derive(Debug)]
 pub struct Actor {
     tracer: Tracer,
-    name: String,
-    component: String,
+    label: Arc<ActorLabel>,
+    component: Arc<str>,
     trace_id: Uuid,
     clock: VectorClock,
     last_event: Option<Uuid>,
+    /// False in a trace that sampling left out: nothing is recorded, clocks still flow.
+    sampled: bool,
 }
 
 /// What is left of an actor that ended: enough to [`Actor::join`] it.
@@ -92,21 +97,56 @@ impl<'a> From<&'a String> for Var<'a> {
 }
 
 impl Actor {
-    pub(crate) fn new(tracer: Tracer, name: String, trace_id: Uuid, clock: VectorClock) -> Actor {
-        let component = tracer.component(&name);
+    pub(crate) fn new(
+        tracer: Tracer,
+        name: String,
+        trace_id: Uuid,
+        clock: VectorClock,
+        sampled: bool,
+    ) -> Actor {
+        let component = Arc::from(tracer.component(&name));
         Actor {
             tracer,
-            name,
+            label: Arc::new(ActorLabel {
+                name,
+                span: None,
+                upstream: None,
+            }),
             component,
             trace_id,
             clock,
             last_event: None,
+            sampled,
         }
+    }
+
+    /// The distributed span the actor works in, when it continues a trace from a caller.
+    pub fn span_id(&self) -> Option<&str> {
+        self.label.span.as_deref()
+    }
+
+    /// Sets the span ids recorded in `metadata.distributed_span_id` / `upstream_span_id`.
+    pub(crate) fn set_spans(&mut self, span: Option<String>, upstream: Option<String>) {
+        self.label = Arc::new(ActorLabel {
+            name: self.label.name.clone(),
+            span,
+            upstream,
+        });
+    }
+
+    /// True when this actor records events: the tracer is enabled and the trace is sampled.
+    pub fn is_recording(&self) -> bool {
+        self.sampled && self.tracer.is_enabled()
+    }
+
+    /// True when the actor's trace was sampled (propagated to callees as the trace flag).
+    pub fn is_sampled(&self) -> bool {
+        self.sampled
     }
 
     /// The actor's unique name: its label plus a sequence number (the events' `thread_id`).
     pub fn name(&self) -> &str {
-        &self.name
+        &self.label.name
     }
 
     /// The actor's clock component, `"{service}#{instance}/{name}"`.
@@ -139,11 +179,15 @@ impl Actor {
     /// everything the parent did before the spawn happens before everything the child does.
     #[track_caller]
     pub fn spawn_child(&mut self, name: &str) -> Actor {
-        let location = caller_location();
+        self.spawn_child_at(name, caller_location())
+    }
+
+    /// [`Actor::spawn_child`] located at `location`.
+    pub(crate) fn spawn_child_at(&mut self, name: &str, location: String) -> Actor {
         let child_name = self.tracer.unique_name(name);
         self.record(EventKind::AsyncSpawn(AsyncSpawn {
             task_id: child_name.clone(),
-            spawned_by: self.name.clone(),
+            spawned_by: self.label.name.clone(),
             task_name: Some(name.to_string()),
             spawned_at: Some(location),
         }));
@@ -152,15 +196,23 @@ impl Actor {
             child_name,
             self.trace_id,
             self.clock.clone(),
+            self.sampled,
         );
         child.last_event = self.last_event;
+        if self.label.span.is_some() || self.label.upstream.is_some() {
+            child.set_spans(self.label.span.clone(), self.label.upstream.clone());
+        }
         child
     }
 
     /// Ends the actor and keeps what a parent needs to [`Actor::join`] it. Records nothing.
+    ///
+    /// The actor's clock component becomes prunable: once it finished longer ago than
+    /// [`crate::TracerConfig::prune_finished_after`], clocks that grew large forget it.
     pub fn finish(self) -> FinishedActor {
+        self.tracer.actor_finished(&self.component);
         FinishedActor {
-            name: self.name,
+            name: self.label.name.clone(),
             trace_id: self.trace_id,
             clock: self.clock,
             last_event: self.last_event,
@@ -172,12 +224,16 @@ impl Actor {
     /// what this actor does next.
     #[track_caller]
     pub fn join(&mut self, child: impl Into<FinishedActor>) {
-        let location = caller_location();
+        self.join_at(child, caller_location());
+    }
+
+    /// [`Actor::join`] located at `location`.
+    pub(crate) fn join_at(&mut self, child: impl Into<FinishedActor>, location: String) {
         let child = child.into();
         if !self.tracer.is_enabled() {
             return;
         }
-        self.clock.join(&child.clock);
+        self.join_clock(&child.clock);
         self.record(EventKind::AsyncAwait(AsyncAwait {
             future_id: child.name,
             awaited_at: location,
@@ -187,8 +243,8 @@ impl Actor {
     /// Records a read of `variable` that saw `value`, located at the caller's `file:line`.
     #[track_caller]
     pub fn read<'v, V: Serialize + ?Sized>(&mut self, variable: impl Into<Var<'v>>, value: &V) {
-        let location = caller_location();
-        if self.tracer.is_enabled() {
+        if self.is_recording() {
+            let location = caller_location();
             self.read_at(variable, to_json(value), &location);
         }
     }
@@ -200,8 +256,8 @@ impl Actor {
         O: Serialize + ?Sized,
         N: Serialize + ?Sized,
     {
-        let location = caller_location();
-        if self.tracer.is_enabled() {
+        if self.is_recording() {
+            let location = caller_location();
             self.write_at(variable, Some(to_json(old)), to_json(new), &location);
         }
     }
@@ -235,7 +291,7 @@ impl Actor {
         self.access(variable, old_json, new_json, location, AccessType::Write);
     }
 
-    fn access(
+    pub(crate) fn access(
         &mut self,
         variable: Var<'_>,
         old_value: Option<String>,
@@ -243,7 +299,7 @@ impl Actor {
         location: &str,
         access_type: AccessType,
     ) {
-        if !self.tracer.is_enabled() {
+        if !self.is_recording() {
             return;
         }
         let variable = if variable.shared {
@@ -263,29 +319,30 @@ impl Actor {
     /// Records an event of any kind as this actor's next step and returns its id (`None` when
     /// recording is disabled). The higher-level methods all go through here.
     pub fn record(&mut self, kind: EventKind) -> Option<Uuid> {
-        if !self.tracer.is_enabled() {
+        if !self.is_recording() {
             return None;
         }
-        self.clock.increment(&self.component);
-        let id = Uuid::new_v4();
-        let event = Event {
+        self.clock.increment_shared(&self.component);
+        let id = random_id();
+        let event = Recorded {
             id,
             trace_id: self.trace_id,
             parent_id: self.last_event,
             timestamp_ns: now_ns(),
             kind,
-            metadata: self.tracer.metadata(&self.name),
-            causality_vector: self.clock.to_pairs(),
-            lock_set: Vec::new(),
+            actor: Arc::clone(&self.label),
+            clock: self.clock.clone(),
         };
         self.last_event = Some(id);
         self.tracer.emit(event);
         Some(id)
     }
 
-    /// Merges a clock learned through synchronisation (e.g. a lock's release clock).
-    pub(crate) fn join_clock(&mut self, clock: &VectorClock) {
+    /// Merges a clock learned through synchronisation (a lock's release clock, a joined child,
+    /// a response's clock), then forgets long-finished actors if the clock grew large.
+    pub fn join_clock(&mut self, clock: &VectorClock) {
         self.clock.join(clock);
+        self.tracer.prune(&mut self.clock, &self.component);
     }
 }
 
@@ -298,7 +355,14 @@ pub(crate) fn caller_location() -> String {
 
 /// Canonical JSON text of a value (as the schemas' JSON codec stores it, so equal values give
 /// equal text); `null` (and a warning) when it cannot be serialised.
-fn to_json<V: Serialize + ?Sized>(value: &V) -> String {
+pub(crate) fn to_json<V: Serialize + ?Sized>(value: &V) -> String {
+    // Scalars and arrays of scalars serialise canonically as they are; only objects need their
+    // keys sorted, through a `Value`.
+    if let Ok(text) = serde_json::to_string(value) {
+        if !text.contains('{') {
+            return text;
+        }
+    }
     match serde_json::to_value(value) {
         Ok(value) => canonical_json_text(&value),
         Err(error) => {

@@ -11,12 +11,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use raceway_schemas::{Event, EventBatch};
+use raceway_schemas::{Event, EventBatch, Metadata};
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 use uuid::Uuid;
 
 use crate::error::SdkError;
+use crate::recorded::Recorded;
 use crate::sink::Sink;
 use crate::tracer::TracerStats;
 
@@ -79,7 +80,8 @@ impl Counters {
 pub(crate) fn start(
     settings: Settings,
     sink: Arc<dyn Sink>,
-    events: mpsc::Receiver<Event>,
+    template: Metadata,
+    events: mpsc::Receiver<Recorded>,
     control: mpsc::UnboundedReceiver<Control>,
     counters: Arc<Counters>,
 ) -> Result<(), SdkError> {
@@ -90,6 +92,7 @@ pub(crate) fn start(
     let mut delivery = Delivery {
         settings,
         sink,
+        template,
         counters,
         pending: HashMap::new(),
         deadlines: VecDeque::new(),
@@ -112,6 +115,8 @@ struct Pending {
 struct Delivery {
     settings: Settings,
     sink: Arc<dyn Sink>,
+    /// The tracer's metadata, completed per event with its actor's label.
+    template: Metadata,
     counters: Arc<Counters>,
     pending: HashMap<Uuid, Pending>,
     /// (deadline, trace, generation) in creation order, hence in deadline order.
@@ -122,7 +127,7 @@ struct Delivery {
 impl Delivery {
     async fn run(
         &mut self,
-        mut events: mpsc::Receiver<Event>,
+        mut events: mpsc::Receiver<Recorded>,
         mut control: mpsc::UnboundedReceiver<Control>,
     ) {
         let mut control_open = true;
@@ -167,13 +172,14 @@ impl Delivery {
     }
 
     /// Takes every event already in the queue.
-    async fn drain(&mut self, events: &mut mpsc::Receiver<Event>) {
+    async fn drain(&mut self, events: &mut mpsc::Receiver<Recorded>) {
         while let Ok(event) = events.try_recv() {
             self.add(event).await;
         }
     }
 
-    async fn add(&mut self, event: Event) {
+    async fn add(&mut self, recorded: Recorded) {
+        let event = recorded.into_event(&self.template);
         let trace_id = event.trace_id;
         let (deadlines, next_generation) = (&mut self.deadlines, &mut self.next_generation);
         let flush_interval = self.settings.flush_interval;

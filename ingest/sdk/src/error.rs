@@ -22,6 +22,24 @@ pub enum SdkError {
         /// Start of the response body, for diagnosis.
         body: String,
     },
+    /// Kafka refused or failed to deliver a record (feature `kafka`).
+    #[cfg(feature = "kafka")]
+    #[error("Kafka delivery failed: {0}")]
+    Kafka(#[from] rdkafka::error::KafkaError),
+    /// The broker failed recently; batches are dropped until the sink tries again.
+    #[error("the Kafka broker failed recently; batch dropped without trying")]
+    BrokerUnavailable,
+    /// A batch could not be encoded as Avro records.
+    #[error("cannot encode the batch: {0}")]
+    Encode(#[from] raceway_schemas::avro::SplitError),
+    /// A propagation header could not be read.
+    #[error("malformed {header} header: {reason}")]
+    Header {
+        /// The header's name.
+        header: &'static str,
+        /// What was wrong.
+        reason: String,
+    },
     /// A sink gave up on a batch after retrying.
     #[error("batch dropped after {attempts} attempts: {last}")]
     GaveUp {

@@ -36,26 +36,58 @@
 //! # }
 //! ```
 //!
-//! Features: `http` (default) enables [`HttpSink`] and pulls in reqwest. The tower layer,
-//! reqwest middleware, Kafka delivery and header propagation, and tracked tokio primitives and
-//! atomics come in later changes.
+//! - Also: [`TrackedRwLock`], [`TrackedAsyncMutex`] (tokio), [`TrackedAtomic`] (release -> acquire), [`Tracked`] variables,
+//!   [`spawn`] for tokio tasks that inherit and join clocks, function calls, errors, custom
+//!   events and fences ([`Actor::call`], [`Actor::error`], [`Actor::custom`], [`Actor::fence`]),
+//!   sampling and an off switch ([`TracerConfig::sample_rate`], [`TracerConfig::enabled`]),
+//!   clock pruning ([`TracerConfig::prune_finished_after`]), Prometheus metrics
+//!   ([`TracerMetrics`]), and [`propagation`] across services.
+//!
+//! Features: `http` (default) enables [`HttpSink`] (reqwest); `kafka` the Kafka sink and rdkafka
+//! header adapters (rdkafka); `server` the tower layer (tower, http); `client` reqwest requests
+//! that carry the trace context.
 
 mod actor;
+mod async_mutex;
+mod atomic;
 mod config;
 mod delivery;
 mod error;
+mod events;
+mod metrics;
 mod mutex;
+pub mod propagation;
+mod prune;
+mod recorded;
+mod rwlock;
 pub mod sink;
 mod task;
 mod tracer;
+mod tracked;
 
 pub use actor::{Actor, FinishedActor, Var};
+pub use async_mutex::{TrackedAsyncMutex, TrackedAsyncMutexGuard};
+pub use atomic::{
+    AtomicInteger, AtomicPrimitive, TrackedAtomic, TrackedAtomicBool, TrackedAtomicI32,
+    TrackedAtomicI64, TrackedAtomicIsize, TrackedAtomicU32, TrackedAtomicU64, TrackedAtomicUsize,
+    WrappingArith,
+};
 pub use config::TracerConfig;
 pub use error::SdkError;
+pub use metrics::TracerMetrics;
 pub use mutex::{TrackedMutex, TrackedMutexGuard};
+#[cfg(feature = "client")]
+pub use propagation::client::TracedRequest;
+#[cfg(feature = "server")]
+pub use propagation::server::RacewayLayer;
+pub use propagation::TraceContext;
 pub use raceway_schemas::VectorClock;
+pub use rwlock::{TrackedReadGuard, TrackedRwLock, TrackedWriteGuard};
 #[cfg(feature = "http")]
 pub use sink::{HttpSink, RetryPolicy};
+#[cfg(feature = "kafka")]
+pub use sink::{KafkaSink, KafkaSinkConfig};
 pub use sink::{MemorySink, Sink};
-pub use task::{with_actor, with_current};
+pub use task::{spawn, with_actor, with_current, TracedJoinHandle};
 pub use tracer::{Tracer, TracerStats};
+pub use tracked::Tracked;

@@ -136,9 +136,9 @@ impl<'a, T> TrackedMutexGuard<'a, T> {
         actor: &'a mut Actor,
         location: String,
     ) -> TrackedMutexGuard<'a, T> {
-        if actor.tracer().is_enabled() {
+        if actor.is_recording() {
             actor.join_clock(&guard.released);
-            let event = lock_event(actor, &mutex.id, &location);
+            let event = lock_event(actor, &mutex.id, LOCK_TYPE, &location);
             actor.record(EventKind::LockAcquire(event));
         }
         TrackedMutexGuard {
@@ -169,10 +169,10 @@ impl<'a, T> TrackedMutexGuard<'a, T> {
 
 impl<T> Drop for TrackedMutexGuard<'_, T> {
     fn drop(&mut self) {
-        if !self.actor.tracer().is_enabled() {
+        if !self.actor.is_recording() {
             return;
         }
-        let event = lock_event(self.actor, &self.mutex.id, &self.location);
+        let event = lock_event(self.actor, &self.mutex.id, LOCK_TYPE, &self.location);
         self.actor.record(EventKind::LockRelease(event));
         // Still holding the std guard: the next acquirer sees this clock.
         self.guard.released = self.actor.clock().clone();
@@ -202,11 +202,13 @@ impl<T: fmt::Debug> fmt::Debug for TrackedMutexGuard<'_, T> {
     }
 }
 
-fn lock_event(actor: &Actor, id: &str, location: &str) -> LockEvent {
+/// The `LockAcquire`/`LockRelease` payload of lock `id` (qualified with service and instance)
+/// of type `lock_type` (`Mutex`, `RwLock::Read`, `RwLock::Write`).
+pub(crate) fn lock_event(actor: &Actor, id: &str, lock_type: &str, location: &str) -> LockEvent {
     LockEvent {
         lock_id: actor.tracer().qualify(id),
-        mode: LockMode::from_lock_type(LOCK_TYPE),
-        lock_type: LOCK_TYPE.to_string(),
+        mode: LockMode::from_lock_type(lock_type),
+        lock_type: lock_type.to_string(),
         location: location.to_string(),
     }
 }

@@ -20,8 +20,12 @@
 
 use std::cell::RefCell;
 use std::future::Future;
+use std::pin::Pin;
+use std::task::{ready, Context, Poll};
 
-use crate::actor::Actor;
+use tokio::task::{JoinError, JoinHandle};
+
+use crate::actor::{caller_location, Actor};
 
 tokio::task_local! {
     static CURRENT: RefCell<Actor>;
@@ -55,6 +59,85 @@ pub fn with_current<R>(f: impl FnOnce(&mut Actor) -> R) -> Option<R> {
         })
         .ok()
         .flatten()
+}
+
+/// Spawns `future` on the current tokio runtime as a child actor of the calling task's current
+/// actor: the child inherits the parent's clock (an `AsyncSpawn` event) and is the spawned
+/// task's current actor, so code inside it records through [`with_current`] and can spawn
+/// further. Awaiting the returned [`TracedJoinHandle`] joins the child's clock back into the
+/// awaiting task's current actor (an `AsyncAwait` event).
+///
+/// Without a current actor the future is spawned as a plain task.
+#[track_caller]
+pub fn spawn<F>(name: &str, future: F) -> TracedJoinHandle<F::Output>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    let location = caller_location();
+    let spawned = location.clone();
+    match with_current(move |parent| parent.spawn_child_at(name, spawned)) {
+        Some(child) => TracedJoinHandle {
+            inner: Inner::Traced(tokio::spawn(with_actor(child, future))),
+            location,
+        },
+        None => TracedJoinHandle {
+            inner: Inner::Plain(tokio::spawn(future)),
+            location,
+        },
+    }
+}
+
+/// The handle of a task started with [`spawn`]: a future of the task's output (or the
+/// `JoinError` of a panicked or cancelled task) that joins the child's clock into the awaiting
+/// task's current actor when the task finished normally.
+///
+/// The `AsyncAwait` event is located where the task was spawned: a `Future::poll` cannot see
+/// the `.await` that drives it.
+pub struct TracedJoinHandle<T> {
+    inner: Inner<T>,
+    location: String,
+}
+
+enum Inner<T> {
+    Traced(JoinHandle<(T, Actor)>),
+    Plain(JoinHandle<T>),
+}
+
+impl<T> TracedJoinHandle<T> {
+    /// Aborts the task, like `JoinHandle::abort`.
+    pub fn abort(&self) {
+        match &self.inner {
+            Inner::Traced(handle) => handle.abort(),
+            Inner::Plain(handle) => handle.abort(),
+        }
+    }
+}
+
+impl<T> Future for TracedJoinHandle<T> {
+    type Output = Result<T, JoinError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        // Both handles are Unpin, so the enum is too.
+        let this = self.get_mut();
+        match &mut this.inner {
+            Inner::Plain(handle) => Pin::new(handle).poll(cx),
+            Inner::Traced(handle) => {
+                let result = ready!(Pin::new(handle).poll(cx));
+                let location = &this.location;
+                Poll::Ready(result.map(|(output, child)| {
+                    with_current(|parent| parent.join_at(child, location.clone()));
+                    output
+                }))
+            }
+        }
+    }
+}
+
+impl<T> std::fmt::Debug for TracedJoinHandle<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TracedJoinHandle").finish_non_exhaustive()
+    }
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use raceway_schemas::{Event, Metadata, TRUSTED_CLOCK_TAG, TRUSTED_CLOCK_VALUE};
+use raceway_schemas::{Metadata, VectorClock, TRUSTED_CLOCK_TAG, TRUSTED_CLOCK_VALUE};
 use tokio::sync::mpsc;
 use uuid::Uuid;
 
@@ -14,6 +14,8 @@ use crate::actor::Actor;
 use crate::config::TracerConfig;
 use crate::delivery::{self, Ack, Control, Counters};
 use crate::error::SdkError;
+use crate::prune::FinishedActors;
+use crate::recorded::Recorded;
 use crate::sink::Sink;
 
 /// Largest queue capacity used, whatever the configuration asks for.
@@ -36,12 +38,14 @@ pub struct Tracer {
 
 struct Inner {
     config: TracerConfig,
-    events: mpsc::Sender<Event>,
+    events: mpsc::Sender<Recorded>,
     control: mpsc::UnboundedSender<Control>,
     counters: Arc<Counters>,
     closed: AtomicBool,
     actor_seq: AtomicU64,
-    process_id: u32,
+    finished: FinishedActors,
+    /// `"{service}#{instance}::"`, the prefix of in-process variable and lock names.
+    qualifier: String,
 }
 
 /// Counters of a tracer's recording and delivery, see [`Tracer::stats`].
@@ -75,10 +79,12 @@ impl Tracer {
                 flush_interval: config.flush_interval,
             },
             Arc::new(sink),
+            metadata_template(&config),
             events_rx,
             control_rx,
             counters.clone(),
         )?;
+        let qualifier = format!("{}#{}::", config.service, config.instance);
         Ok(Tracer {
             inner: Arc::new(Inner {
                 config,
@@ -87,7 +93,8 @@ impl Tracer {
                 counters,
                 closed: AtomicBool::new(false),
                 actor_seq: AtomicU64::new(0),
-                process_id: std::process::id(),
+                finished: FinishedActors::default(),
+                qualifier,
             }),
         })
     }
@@ -105,19 +112,36 @@ impl Tracer {
     /// Starts a new trace (a fresh trace id) with its first actor, labelled `name`.
     ///
     /// Actor names get a per-tracer sequence number appended (`"main"` becomes `"main-1"`), so
-    /// two actors never share a clock component even when they share a label.
+    /// two actors never share a clock component even when they share a label. Whether the trace
+    /// is recorded at all follows [`TracerConfig::sample_rate`]; an actor of an unsampled trace
+    /// records nothing but still works (spawn, join, locks).
     pub fn start_trace(&self, name: &str) -> Actor {
         self.actor_in_trace(name, Uuid::new_v4())
     }
 
     /// A new actor, labelled `name`, that records into the existing trace `trace_id` (for
-    /// example a trace continued from another service). Its clock starts empty.
+    /// example a trace continued from another service). Its clock starts empty; sampling is
+    /// decided from the trace id like [`Tracer::start_trace`] does.
     pub fn actor_in_trace(&self, name: &str, trace_id: Uuid) -> Actor {
+        let sampled = self.inner.config.samples(trace_id);
+        self.actor_continuing(name, trace_id, VectorClock::new(), sampled)
+    }
+
+    /// A new actor, labelled `name`, continuing trace `trace_id` after synchronising with
+    /// `clock` (a caller's clock from propagation headers), recorded when `sampled`.
+    pub fn actor_continuing(
+        &self,
+        name: &str,
+        trace_id: Uuid,
+        clock: VectorClock,
+        sampled: bool,
+    ) -> Actor {
         Actor::new(
             self.clone(),
             self.unique_name(name),
             trace_id,
-            Default::default(),
+            clock,
+            sampled,
         )
     }
 
@@ -175,6 +199,18 @@ impl Tracer {
         format!("{name}-{seq}")
     }
 
+    /// Remembers that the actor with clock component `component` finished.
+    pub(crate) fn actor_finished(&self, component: &str) {
+        self.inner.finished.finished(component);
+    }
+
+    /// Drops the components of long-finished actors from `clock` (never `own`).
+    pub(crate) fn prune(&self, clock: &mut VectorClock, own: &str) -> usize {
+        self.inner
+            .finished
+            .prune(clock, own, self.inner.config.prune_finished_after)
+    }
+
     /// The clock component of the actor named `actor`.
     pub(crate) fn component(&self, actor: &str) -> String {
         self.inner.config.component(actor)
@@ -182,33 +218,15 @@ impl Tracer {
 
     /// Qualifies an in-process name (variable or lock) with the service and instance.
     pub(crate) fn qualify(&self, name: &str) -> String {
-        let config = &self.inner.config;
-        format!("{}#{}::{}", config.service, config.instance, name)
-    }
-
-    /// The metadata of an event of actor `actor`.
-    pub(crate) fn metadata(&self, actor: &str) -> Metadata {
-        let config = &self.inner.config;
-        let mut tags = BTreeMap::new();
-        tags.insert(
-            TRUSTED_CLOCK_TAG.to_string(),
-            TRUSTED_CLOCK_VALUE.to_string(),
-        );
-        Metadata {
-            thread_id: actor.to_string(),
-            process_id: self.inner.process_id,
-            service_name: config.service.clone(),
-            environment: config.environment.clone(),
-            tags,
-            duration_ns: None,
-            instance_id: Some(config.instance.clone()),
-            distributed_span_id: None,
-            upstream_span_id: None,
-        }
+        let prefix = &self.inner.qualifier;
+        let mut qualified = String::with_capacity(prefix.len() + name.len());
+        qualified.push_str(prefix);
+        qualified.push_str(name);
+        qualified
     }
 
     /// Queues `event` for delivery without blocking; drops and counts it when the queue is full.
-    pub(crate) fn emit(&self, event: Event) {
+    pub(crate) fn emit(&self, event: Recorded) {
         let counters = &self.inner.counters;
         if self.inner.closed.load(Ordering::Relaxed) {
             counters.dropped_queue_full.fetch_add(1, Ordering::Relaxed);
@@ -238,6 +256,26 @@ impl fmt::Debug for Tracer {
             .field("config", &self.inner.config)
             .field("stats", &self.stats())
             .finish()
+    }
+}
+
+/// The metadata every event of this tracer shares (`thread_id` and spans are the actor's).
+fn metadata_template(config: &TracerConfig) -> Metadata {
+    let mut tags = BTreeMap::new();
+    tags.insert(
+        TRUSTED_CLOCK_TAG.to_string(),
+        TRUSTED_CLOCK_VALUE.to_string(),
+    );
+    Metadata {
+        thread_id: String::new(),
+        process_id: std::process::id(),
+        service_name: config.service.clone(),
+        environment: config.environment.clone(),
+        tags,
+        duration_ns: None,
+        instance_id: Some(config.instance.clone()),
+        distributed_span_id: None,
+        upstream_span_id: None,
     }
 }
 

@@ -17,6 +17,7 @@ mod access;
 mod binary;
 mod event;
 mod race_inputs;
+mod split;
 mod value;
 
 use std::sync::LazyLock;
@@ -34,6 +35,7 @@ use crate::lock_order::LockOrderEdge;
 use crate::model::EventBatch;
 use crate::update::UpdateSpan;
 use binary::Names;
+pub use split::{encode_event_batch_split, SplitError};
 
 /// Text of `avro/event.avsc`: the record `raceway.Event`.
 pub const EVENT_AVSC: &str = include_str!("../../avro/event.avsc");

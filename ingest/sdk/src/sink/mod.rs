@@ -4,9 +4,8 @@
 //! - [`HttpSink`] (feature `http`, on by default): posts the Raceway JSON format to the ingest
 //!   gateway's `POST /events`.
 //!
-//! Delivery straight to Kafka (Avro `raceway.EventBatch` records on `raceway.events`, key =
-//! trace id, split to the broker's message size) is planned as its own sink behind a `kafka`
-//! feature in a later change; it does not exist yet.
+//! - [`KafkaSink`] (feature `kafka`): Avro `raceway.EventBatch` records straight to
+//!   `raceway.events`, key = trace id, split to the broker's message size, as the gateway does.
 
 use std::sync::Arc;
 
@@ -17,10 +16,14 @@ use crate::error::SdkError;
 
 #[cfg(feature = "http")]
 mod http;
+#[cfg(feature = "kafka")]
+mod kafka;
 mod memory;
 
 #[cfg(feature = "http")]
 pub use http::{HttpSink, RetryPolicy};
+#[cfg(feature = "kafka")]
+pub use kafka::{KafkaSink, KafkaSinkConfig};
 pub use memory::MemorySink;
 
 /// Receives batches of events of one trace from the tracer's delivery thread.

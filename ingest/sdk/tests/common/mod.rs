@@ -61,3 +61,38 @@ pub fn is_lock_event(event: &Event) -> bool {
         EventKind::LockAcquire(_) | EventKind::LockRelease(_)
     )
 }
+
+/// The findings the analyses report on `events` (all of them, pure, default configuration).
+pub fn findings(events: &[Event]) -> Vec<raceway_schemas::RaceFinding> {
+    raceway_analysis::scenarios::pure_findings(
+        events,
+        &raceway_analysis::RaceConfig::default(),
+        None,
+    )
+}
+
+/// Findings of `kind` on `variable`.
+pub fn findings_of(
+    events: &[Event],
+    kind: raceway_schemas::FindingKind,
+    variable: &str,
+) -> Vec<raceway_schemas::RaceFinding> {
+    findings(events)
+        .into_iter()
+        .filter(|f| f.kind == kind && f.variable == variable)
+        .collect()
+}
+
+/// A memory tracer with a custom configuration (service and instance as `memory_tracer`).
+pub fn memory_tracer_with(
+    configure: impl FnOnce(TracerConfig) -> TracerConfig,
+) -> (Tracer, MemorySink) {
+    let sink = MemorySink::new();
+    let config = configure(
+        TracerConfig::new(SERVICE)
+            .instance(INSTANCE)
+            .environment("test"),
+    );
+    let tracer = Tracer::new(config, sink.clone()).expect("tracer starts");
+    (tracer, sink)
+}

@@ -1,0 +1,58 @@
+//! [`Recorded`]: an event as the hot path queues it, made into a schemas `Event` on the
+//! delivery thread. Recording only snapshots what changes per event (kind, clock, ids, time);
+//! the per-service metadata and the clock's wire form are built off the application's threads.
+
+use std::sync::Arc;
+
+use raceway_schemas::{Event, EventKind, Metadata, VectorClock};
+use rand::Rng;
+use uuid::Uuid;
+
+/// Who recorded: an actor's name and distributed spans, shared by all its events.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ActorLabel {
+    /// The actor's unique name (`metadata.thread_id`).
+    pub name: String,
+    /// `metadata.distributed_span_id`.
+    pub span: Option<String>,
+    /// `metadata.upstream_span_id`.
+    pub upstream: Option<String>,
+}
+
+/// One recorded event, not yet in its wire form.
+pub(crate) struct Recorded {
+    pub id: Uuid,
+    pub trace_id: Uuid,
+    pub parent_id: Option<Uuid>,
+    pub timestamp_ns: i64,
+    pub kind: EventKind,
+    pub actor: Arc<ActorLabel>,
+    pub clock: VectorClock,
+}
+
+impl Recorded {
+    /// The event, with `template` (the tracer's metadata) completed by the actor's label.
+    pub(crate) fn into_event(self, template: &Metadata) -> Event {
+        let mut metadata = template.clone();
+        metadata.thread_id.clone_from(&self.actor.name);
+        metadata.distributed_span_id.clone_from(&self.actor.span);
+        metadata.upstream_span_id.clone_from(&self.actor.upstream);
+        Event {
+            id: self.id,
+            trace_id: self.trace_id,
+            parent_id: self.parent_id,
+            timestamp_ns: self.timestamp_ns,
+            kind: self.kind,
+            metadata,
+            causality_vector: self.clock.to_pairs(),
+            lock_set: Vec::new(),
+        }
+    }
+}
+
+/// A random (v4) UUID from the thread's fast generator: `Uuid::new_v4` asks the OS for every
+/// id, which costs more than the rest of recording an event.
+pub(crate) fn random_id() -> Uuid {
+    let bytes: [u8; 16] = rand::thread_rng().gen();
+    uuid::Builder::from_random_bytes(bytes).into_uuid()
+}
