@@ -170,7 +170,11 @@ fn post(url: &str, events: &[Event]) -> BTreeMap<uuid::Uuid, Instant> {
 /// trace stage forwarded, with no trace still open.
 fn wait_drained(gateway: &str, processors: &[String]) {
     loop {
-        let produced = metric_sum(&metrics(gateway), "raceway_gateway_records_produced_total", "");
+        let produced = metric_sum(
+            &metrics(gateway),
+            "raceway_gateway_records_produced_total",
+            "",
+        );
         let texts: Vec<String> = processors.iter().map(|p| metrics(p)).collect();
         let sum = |name: &str, label: &str| -> f64 {
             texts.iter().map(|t| metric_sum(t, name, label)).sum()
@@ -213,7 +217,11 @@ fn end_to_end(workload: &Workload, processors: usize, dir: &std::path::Path) {
     let racy: Vec<uuid::Uuid> = workload
         .events
         .iter()
-        .filter(|e| e.metadata.environment.ends_with("001-write-write-trusted-yes"))
+        .filter(|e| {
+            e.metadata
+                .environment
+                .ends_with("001-write-write-trusted-yes")
+        })
         .map(|e| e.trace_id)
         .collect::<std::collections::BTreeSet<_>>()
         .into_iter()
@@ -286,13 +294,18 @@ fn stage_ceilings(workload: &Workload, dir: &std::path::Path) {
         "gateway alone: {:.0} events/s into Kafka",
         events / started.elapsed().as_secs_f64()
     );
-    let produced = metric_sum(&metrics(&ingest_url), "raceway_gateway_records_produced_total", "");
+    let produced = metric_sum(
+        &metrics(&ingest_url),
+        "raceway_gateway_records_produced_total",
+        "",
+    );
 
     let started = Instant::now();
     let (_trace, trace_url) = processor("trace", &backend, dir);
     loop {
         let text = metrics(&trace_url);
-        let done = metric_sum(&text, "raceway_records_consumed_total", "raceway.events") >= produced
+        let done = metric_sum(&text, "raceway_records_consumed_total", "raceway.events")
+            >= produced
             && metric_sum(&text, "raceway_open_traces", "") == 0.0;
         if done {
             break;
@@ -309,8 +322,11 @@ fn stage_ceilings(workload: &Workload, dir: &std::path::Path) {
 
     let started = Instant::now();
     let (_race, race_url) = processor("race", &backend, dir);
-    while metric_sum(&metrics(&race_url), "raceway_records_consumed_total", "raceway.accesses")
-        < forwarded
+    while metric_sum(
+        &metrics(&race_url),
+        "raceway_records_consumed_total",
+        "raceway.accesses",
+    ) < forwarded
     {
         std::thread::sleep(Duration::from_millis(100));
     }
