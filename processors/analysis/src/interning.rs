@@ -1,45 +1,8 @@
-//! Helpers that keep the race stage cheap per access: shared clock component names and a fast
-//! hasher for internal keys.
+//! A fast hasher for the race stage's internal keys (variable names, clock component names,
+//! domination keys). Clock component ids themselves live with the compact clocks of the
+//! `retention` module.
 
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
-use std::sync::Arc;
-
-use raceway_schemas::VectorClock;
-
-/// Shares clock component names between retained clocks: one allocation per name instead of one
-/// per clock entry, and clock comparisons that find equal names by pointer. Cleared when it grows
-/// past a bound (derived components are per trace, so names keep coming); clearing only costs
-/// sharing, never correctness.
-#[derive(Debug, Default)]
-pub(crate) struct Interner {
-    names: HashMap<Box<str>, Arc<str>, BuildHasherDefault<Fx>>,
-}
-
-impl Interner {
-    const MAX_NAMES: usize = 1 << 16;
-
-    /// The clock of `pairs`, with shared component names.
-    pub(crate) fn clock(&mut self, pairs: &[(String, u64)]) -> VectorClock {
-        if self.names.len() > Self::MAX_NAMES {
-            self.names.clear();
-        }
-        VectorClock::from_pairs(
-            pairs
-                .iter()
-                .map(|(component, n)| (self.name(component), *n)),
-        )
-    }
-
-    fn name(&mut self, component: &str) -> Arc<str> {
-        if let Some(name) = self.names.get(component) {
-            return Arc::clone(name);
-        }
-        let name: Arc<str> = Arc::from(component);
-        self.names.insert(component.into(), Arc::clone(&name));
-        name
-    }
-}
+use std::hash::Hasher;
 
 /// A small, fast hasher (the Fx hash of rustc) for keys whose collisions cost only time:
 /// domination keys are verified in full, interned names compared by content.
@@ -83,16 +46,6 @@ mod tests {
     use std::hash::Hash;
 
     use super::*;
-
-    #[test]
-    fn interned_clocks_share_names_and_compare_as_usual() {
-        let mut names = Interner::default();
-        let a = names.clock(&[("x".into(), 1), ("y".into(), 2)]);
-        let b = names.clock(&[("y".into(), 3), ("x".into(), 1)]);
-        assert!(a.happens_before(&b));
-        assert_eq!(b.to_pairs(), vec![("x".into(), 1), ("y".into(), 3)]);
-        assert_eq!(names.names.len(), 2);
-    }
 
     #[test]
     fn fx_hashes_are_deterministic_and_tell_keys_apart() {

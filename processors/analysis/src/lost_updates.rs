@@ -29,18 +29,19 @@
 use raceway_schemas::{Access, HeldLock, LockMode, UpdateSpan};
 
 use crate::races::{trace_spans_overlap, RaceConfig};
-use crate::retention::{Retained, RetainedSpan};
+use crate::retention::{ComponentIds, Retained, RetainedSpan};
 
 /// The rule of the module doc for `span` and another write `other`, with `config`'s
 /// cross-trace slack.
 pub fn is_lost_update(span: &UpdateSpan, other: &Access, config: &RaceConfig) -> bool {
-    span.write.environment == other.environment
-        && span.write.variable == other.variable
-        && lost(
-            &RetainedSpan::new(span.clone()),
-            &Retained::new(other.clone()),
+    span.write.environment == other.environment && span.write.variable == other.variable && {
+        let mut names = ComponentIds::default();
+        lost(
+            &RetainedSpan::interned(span.clone(), &mut names),
+            &Retained::interned(other.clone(), &mut names),
             config.cross_trace_slack_ns,
         )
+    }
 }
 
 /// True when a lock held throughout the span is also held by `other` in an excluding mode.

@@ -33,13 +33,23 @@
 //! with the span's read attached.
 
 use std::collections::HashMap;
+use std::hash::BuildHasherDefault;
 use std::sync::Arc;
 
 use raceway_schemas::{Access, FindingKind, LockMode, UpdateRead, UpdateSpan};
 use uuid::Uuid;
 
+use crate::interning::Fx;
 use crate::lost_updates::lost;
-use crate::retention::{Interner, Retained, RetainedSpan, VariableAccesses};
+use crate::retention::{ComponentIds, Retained, RetainedSpan, VariableAccesses};
+
+/// A map with the fast internal hasher: variable names are trusted input of our own pipeline
+/// and a collision costs only time.
+type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<Fx>>;
+
+/// environment -> variable -> retained accesses and spans (nested so lookups need no key
+/// allocation).
+type Variables = FxMap<String, FxMap<String, VariableAccesses>>;
 
 /// Settings of the race detector.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -130,13 +140,12 @@ pub struct Observation {
 #[derive(Debug, Default)]
 pub struct RaceDetector {
     config: RaceConfig,
-    /// environment -> variable -> retained accesses and spans (nested so lookups need no key
-    /// allocation).
-    variables: HashMap<String, HashMap<String, VariableAccesses>>,
+    variables: Variables,
     retained: usize,
     evictions: u64,
     fast_path_hits: u64,
-    names: Interner,
+    /// Dense ids of the clock components of everything retained.
+    names: ComponentIds,
     /// Write event ids of spans dropped since the last [`RaceDetector::take_evicted_spans`].
     evicted_spans: Vec<Uuid>,
     /// Accesses older than this were evicted by age; later arrivals that old are compared but
@@ -158,20 +167,43 @@ impl RaceDetector {
         &self.config
     }
 
-    fn variable(&mut self, environment: &str, variable: &str) -> &mut VariableAccesses {
-        // Two lookups on a hit, allocation only for a new environment or variable.
-        if !self.variables.contains_key(environment) {
-            self.variables
-                .insert(environment.to_string(), HashMap::new());
+    /// The state of one variable, created empty if needed. A function of the map alone, so that
+    /// the caller can use the other fields of the detector while holding it.
+    fn variable<'a>(
+        variables: &'a mut Variables,
+        environment: &str,
+        variable: &str,
+    ) -> &'a mut VariableAccesses {
+        // Allocation only for a new environment or variable.
+        if !variables.contains_key(environment) {
+            variables.insert(environment.to_string(), FxMap::default());
         }
-        let by_name = self
-            .variables
-            .get_mut(environment)
-            .expect("inserted just above");
+        let by_name = variables.get_mut(environment).expect("inserted just above");
         if !by_name.contains_key(variable) {
             by_name.insert(variable.to_string(), VariableAccesses::default());
         }
         by_name.get_mut(variable).expect("inserted just above")
+    }
+
+    /// Reclaims the ids of clock components no retained clock uses any more, once enough new
+    /// ones were handed out (derived clocks bring new components with every trace).
+    fn compact_names(&mut self) {
+        if !self.names.needs_compaction() {
+            return;
+        }
+        let mut live = vec![false; self.names.len()];
+        let all = || self.variables.values().flat_map(|by_name| by_name.values());
+        for clock in all().flat_map(VariableAccesses::clocks) {
+            for id in clock.ids() {
+                live[id as usize] = true;
+            }
+        }
+        let new_ids = self.names.compact(&live);
+        for variable in self.variables.values_mut().flat_map(|v| v.values_mut()) {
+            for clock in variable.clocks_mut() {
+                clock.renumber(&new_ids);
+            }
+        }
     }
 
     fn too_old(&self, timestamp_ns: i64) -> bool {
@@ -187,28 +219,26 @@ impl RaceDetector {
             self.config.cross_trace_slack_ns,
             self.config.max_accesses_per_variable,
         );
-        if self
-            .variable(&access.environment, &access.variable)
-            .contains(access.event_id)
-        {
+        let variable = Self::variable(&mut self.variables, &access.environment, &access.variable);
+        if variable.contains(access.event_id) {
             return Observation::default();
         }
         let new = Retained::interned(access, &mut self.names);
         let shared = Arc::clone(&new.access);
-        let variable = self.variable(&shared.environment, &shared.variable);
         let fast = variable.all_before(&new.clock);
         let mut pairs = Vec::new();
         if !fast {
+            let names = &self.names;
             for kept in variable.iter().filter(|kept| races(kept, &new, slack)) {
                 pairs.push(RacePair::new(
-                    kept.shared(),
-                    new.shared(),
+                    kept.shared(names),
+                    new.shared(names),
                     FindingKind::DataRace,
                 ));
             }
             if new.access.access_type.is_write() {
                 for span in variable.spans().filter(|span| lost(span, &new, slack)) {
-                    pairs.push(RacePair::lost_update(span, new.shared()));
+                    pairs.push(RacePair::lost_update(span, new.shared(names)));
                 }
             }
         }
@@ -229,6 +259,7 @@ impl RaceDetector {
         if empty {
             self.drop_variable(&shared.environment, &shared.variable);
         }
+        self.compact_names();
         Observation { pairs, evicted }
     }
 
@@ -244,21 +275,22 @@ impl RaceDetector {
             self.config.max_accesses_per_variable,
         );
         let age = (span.write.timestamp_ns, span.write.event_id);
-        if self
-            .variable(&span.write.environment, &span.write.variable)
-            .contains_span(age)
-        {
+        let variable = Self::variable(
+            &mut self.variables,
+            &span.write.environment,
+            &span.write.variable,
+        );
+        if variable.contains_span(age) {
             return Observation::default();
         }
         let new = RetainedSpan::interned(span, &mut self.names);
         let shared = Arc::clone(&new.write);
         let (environment, name) = (&shared.environment, &shared.variable);
-        let variable = self.variable(environment, name);
         let fast = variable.all_before(&new.read_clock);
         let mut pairs = Vec::new();
         if !fast {
             for kept in variable.iter().filter(|kept| lost(&new, kept, slack)) {
-                pairs.push(RacePair::lost_update(&new, kept.shared()));
+                pairs.push(RacePair::lost_update(&new, kept.shared(&self.names)));
             }
         }
         let before = variable.len();
@@ -281,6 +313,7 @@ impl RaceDetector {
         if empty {
             self.drop_variable(environment, name);
         }
+        self.compact_names();
         Observation {
             pairs,
             evicted: Vec::new(),
@@ -365,13 +398,14 @@ impl RaceDetector {
 
 /// The data race rule of the module doc for two accesses, with `config`'s cross-trace slack.
 pub fn is_data_race(a: &Access, b: &Access, config: &RaceConfig) -> bool {
-    a.environment == b.environment
-        && a.variable == b.variable
-        && races(
-            &Retained::new(a.clone()),
-            &Retained::new(b.clone()),
+    a.environment == b.environment && a.variable == b.variable && {
+        let mut names = ComponentIds::default();
+        races(
+            &Retained::interned(a.clone(), &mut names),
+            &Retained::interned(b.clone(), &mut names),
             config.cross_trace_slack_ns,
         )
+    }
 }
 
 /// True when a lock held by both accesses keeps them apart (the lock-mode rule of the module

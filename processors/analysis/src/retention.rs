@@ -44,57 +44,73 @@
 //! in between keep it a safe over-approximation. Empty clocks are never ordered, so a retained empty clock disables it.
 //!
 //! Domination is checked only against retained accesses with the same domination key (trace,
-//! span, actor, location, type, lock set), found through a hash index, so an insertion costs
-//! O(log n) plus the size of its key's group, which stays small: within a group, entries are
-//! pairwise non-dominating.
+//! span, actor, location, type, lock set), found through an ordered index of (key hash, age), so
+//! an insertion costs O(log n) plus the size of its key's group, which stays small: within a
+//! group, entries are pairwise non-dominating.
+//!
+//! # Representation
+//!
+//! Clocks are kept as compact [`Clock`]s over component ids (the `clock` submodule) and the
+//! retained access without its clock pairs, which are rebuilt only when the access ends up in a
+//! finding: per retained access one shared allocation for the access and one for the clock.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+mod clock;
+
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::hash::{BuildHasherDefault, Hash, Hasher};
+use std::sync::{Arc, OnceLock};
 
-use crate::interning::Fx;
-pub(crate) use crate::interning::Interner;
-use std::sync::Arc;
+pub(crate) use clock::{Clock, ComponentIds};
 
-use raceway_schemas::{Access, HeldLock, UpdateRead, UpdateSpan, VectorClock};
+use raceway_schemas::{Access, HeldLock, UpdateRead, UpdateSpan};
 use uuid::Uuid;
 
+use crate::interning::Fx;
+
 /// An access kept for comparison, with its clock and lock set normalised once on arrival.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub(crate) struct Retained {
     /// The access with its lock set sorted and deduplicated (so lock sets compare with `==`)
     /// and its clock pairs moved into `clock`: a retained access costs a few hundred bytes, not
     /// one allocation per clock entry. [`Retained::shared`] restores the pairs for findings.
     pub(crate) access: Arc<Access>,
-    pub(crate) clock: VectorClock,
+    pub(crate) clock: Clock,
+    /// Hash of the domination key (see [`dominates`]), computed once.
+    key: u64,
+    /// The access with its clock pairs, built the first time it is part of a pair.
+    with_pairs: OnceLock<Arc<Access>>,
 }
 
 impl Retained {
-    /// Normalises `access` for comparisons.
-    pub(crate) fn new(access: Access) -> Self {
-        Self::interned(access, &mut Interner::default())
-    }
-
-    /// Like [`Retained::new`], sharing component names through `names`.
-    pub(crate) fn interned(mut access: Access, names: &mut Interner) -> Self {
+    /// Normalises `access` for comparisons, numbering its clock components through `names`.
+    pub(crate) fn interned(mut access: Access, names: &mut ComponentIds) -> Self {
         let clock = names.clock(&access.clock);
         access.clock = Vec::new();
-        access.locks.sort();
-        access.locks.dedup();
+        if !access.locks.windows(2).all(|w| w[0] < w[1]) {
+            access.locks.sort();
+            access.locks.dedup();
+        }
+        let key = domination_key(&access);
         Retained {
             access: Arc::new(access),
             clock,
+            key,
+            with_pairs: OnceLock::new(),
         }
     }
 
-    /// The access as findings report it, with its (normalised) clock pairs.
-    pub(crate) fn shared(&self) -> Arc<Access> {
-        let mut access = (*self.access).clone();
-        access.clock = self.clock.to_pairs();
-        Arc::new(access)
+    /// The access as findings report it, with its (normalised) clock pairs; `names` must be
+    /// the [`ComponentIds`] the access was interned with.
+    pub(crate) fn shared(&self, names: &ComponentIds) -> Arc<Access> {
+        Arc::clone(self.with_pairs.get_or_init(|| {
+            let mut access = (*self.access).clone();
+            access.clock = names.pairs(&self.clock);
+            Arc::new(access)
+        }))
     }
 
     /// Age order: (timestamp, event id).
-    fn age(&self) -> (i64, Uuid) {
+    fn age(&self) -> Age {
         (self.access.timestamp_ns, self.access.event_id)
     }
 }
@@ -102,7 +118,8 @@ impl Retained {
 /// True when `later` makes `earlier` redundant for race detection (see the module doc).
 pub(crate) fn dominates(later: &Retained, earlier: &Retained) -> bool {
     let (l, e) = (&*later.access, &*earlier.access);
-    l.event_id != e.event_id
+    later.key == earlier.key
+        && l.event_id != e.event_id
         && l.trace_id == e.trace_id
         && l.trace_start_ns == e.trace_start_ns
         && l.trace_end_ns == e.trace_end_ns
@@ -117,22 +134,17 @@ pub(crate) fn dominates(later: &Retained, earlier: &Retained) -> bool {
 /// An update span kept for comparison with later writes, clocks normalised once.
 #[derive(Debug, Clone)]
 pub(crate) struct RetainedSpan {
-    /// The span's write, shared with the pairs it forms.
+    /// The span's write, shared with the pairs it forms (its clock pairs kept: spans are few).
     pub(crate) write: Arc<Access>,
     pub(crate) read: Arc<UpdateRead>,
-    pub(crate) read_clock: VectorClock,
-    pub(crate) write_clock: VectorClock,
+    pub(crate) read_clock: Clock,
+    pub(crate) write_clock: Clock,
     pub(crate) held_throughout: Vec<HeldLock>,
 }
 
 impl RetainedSpan {
-    /// Normalises `span` for comparisons.
-    pub(crate) fn new(span: UpdateSpan) -> Self {
-        Self::interned(span, &mut Interner::default())
-    }
-
-    /// Like [`RetainedSpan::new`], sharing component names through `names`.
-    pub(crate) fn interned(span: UpdateSpan, names: &mut Interner) -> Self {
+    /// Normalises `span` for comparisons, numbering its clock components through `names`.
+    pub(crate) fn interned(span: UpdateSpan, names: &mut ComponentIds) -> Self {
         let read_clock = names.clock(&span.read.clock);
         let write_clock = names.clock(&span.write.clock);
         RetainedSpan {
@@ -144,13 +156,9 @@ impl RetainedSpan {
         }
     }
 
-    fn age(&self) -> (i64, Uuid) {
+    fn age(&self) -> Age {
         (self.write.timestamp_ns, self.write.event_id)
     }
-}
-
-pub(crate) fn clock_of(pairs: &[(String, u64)]) -> VectorClock {
-    VectorClock::from_pairs(pairs.iter().map(|(c, n)| (c.as_str(), *n)))
 }
 
 /// What an insertion changed.
@@ -169,13 +177,13 @@ type Age = (i64, Uuid);
 #[derive(Debug, Default)]
 pub(crate) struct VariableAccesses {
     entries: BTreeMap<Age, Retained>,
-    /// Domination key hash -> ages of the entries with that key.
-    groups: HashMap<u64, Vec<Age>, BuildHasherDefault<Fx>>,
+    /// (domination key hash, age) of every entry: the entries of one key are a range.
+    groups: BTreeSet<(u64, Age)>,
     ids: HashSet<Uuid, BuildHasherDefault<Fx>>,
     /// Spans by the age of their write.
     spans: BTreeMap<Age, RetainedSpan>,
     /// Join of every clock ever retained here (see "Fast path" in the module doc).
-    summary: VectorClock,
+    summary: Clock,
     /// Retained entries and spans with an empty clock, which disable the fast path.
     unclocked: usize,
     /// Write event ids of spans dropped since the last [`VariableAccesses::take_dropped_spans`].
@@ -205,8 +213,8 @@ impl VariableAccesses {
 
     /// True when everything retained happens before an event with `clock`: nothing retained
     /// can race with it (the fast path of the module doc).
-    pub(crate) fn all_before(&self, clock: &VectorClock) -> bool {
-        self.unclocked == 0 && !clock.is_empty() && self.summary.le(clock) && self.summary != *clock
+    pub(crate) fn all_before(&self, clock: &Clock) -> bool {
+        self.unclocked == 0 && !clock.is_empty() && self.summary.strictly_below(clock)
     }
 
     /// Number of retained accesses and spans.
@@ -219,33 +227,27 @@ impl VariableAccesses {
         self.entries.is_empty() && self.spans.is_empty()
     }
 
+    /// The entries with the same domination key hash as `new`.
+    fn group(&self, key: u64) -> impl Iterator<Item = (&Age, &Retained)> {
+        self.groups
+            .range((key, (i64::MIN, Uuid::nil()))..=(key, (i64::MAX, Uuid::max())))
+            .filter_map(|(_, age)| self.entries.get_key_value(age))
+    }
+
     /// Keeps `new` unless a retained access dominates it, drops what `new` dominates, then
     /// evicts the oldest beyond `capacity`. `fast` says that everything retained happens before
     /// `new`, so nothing retained can dominate it.
     pub(crate) fn insert(&mut self, new: Retained, capacity: usize, fast: bool) -> Inserted {
         let mut outcome = Inserted::default();
-        let key = domination_key(&new.access, &new.access.locks);
-        let group = self.groups.entry(key).or_default();
-        if !fast
-            && group.iter().any(|age| {
-                self.entries
-                    .get(age)
-                    .is_some_and(|kept| dominates(kept, &new))
-            })
-        {
+        if !fast && self.group(new.key).any(|(_, kept)| dominates(kept, &new)) {
             outcome.removed.push(new.access.event_id);
             return outcome;
         }
-        let mut dominated = Vec::new();
-        group.retain(|age| match self.entries.get(age) {
-            Some(kept) if dominates(&new, kept) => {
-                dominated.push(*age);
-                false
-            }
-            Some(_) => true,
-            None => false,
-        });
-        group.push(new.age());
+        let dominated: Vec<Age> = self
+            .group(new.key)
+            .filter(|(_, kept)| dominates(&new, kept))
+            .map(|(age, _)| *age)
+            .collect();
         for age in dominated {
             if let Some(gone) = self.remove_entry(&age) {
                 outcome.removed.push(gone);
@@ -253,9 +255,10 @@ impl VariableAccesses {
         }
         self.note_clock(&new.clock);
         self.ids.insert(new.access.event_id);
+        self.groups.insert((new.key, new.age()));
         self.entries.insert(new.age(), new);
         while self.entries.len() > capacity {
-            let Some((&oldest, _)) = self.entries.iter().next() else {
+            let Some((&oldest, _)) = self.entries.first_key_value() else {
                 break;
             };
             if let Some(gone) = self.remove_entry(&oldest) {
@@ -331,10 +334,36 @@ impl VariableAccesses {
         gone
     }
 
+    /// Every clock held here (entries, spans and the summary), for component id compaction.
+    pub(crate) fn clocks(&self) -> impl Iterator<Item = &Clock> {
+        self.entries
+            .values()
+            .map(|kept| &kept.clock)
+            .chain(
+                self.spans
+                    .values()
+                    .flat_map(|span| [&span.read_clock, &span.write_clock]),
+            )
+            .chain(std::iter::once(&self.summary))
+    }
+
+    /// Like [`VariableAccesses::clocks`], mutably.
+    pub(crate) fn clocks_mut(&mut self) -> impl Iterator<Item = &mut Clock> {
+        self.entries
+            .values_mut()
+            .map(|kept| &mut kept.clock)
+            .chain(
+                self.spans
+                    .values_mut()
+                    .flat_map(|span| [&mut span.read_clock, &mut span.write_clock]),
+            )
+            .chain(std::iter::once(&mut self.summary))
+    }
+
     /// Rebuilds the summary from what is retained, after bulk removals, so that it does not keep
     /// the components of long-gone traces (it only ever grows between rebuilds).
     fn recompute_summary(&mut self) {
-        let mut summary = VectorClock::new();
+        let mut summary = Clock::default();
         for kept in self.entries.values() {
             summary.join(&kept.clock);
         }
@@ -345,7 +374,7 @@ impl VariableAccesses {
         self.summary = summary;
     }
 
-    fn note_clock(&mut self, clock: &VectorClock) {
+    fn note_clock(&mut self, clock: &Clock) {
         if clock.is_empty() {
             self.unclocked += 1;
         } else {
@@ -374,23 +403,17 @@ impl VariableAccesses {
             self.unclocked = self.unclocked.saturating_sub(1);
         }
         self.ids.remove(&gone.access.event_id);
-        let key = domination_key(&gone.access, &gone.access.locks);
-        if let Some(group) = self.groups.get_mut(&key) {
-            group.retain(|a| a != age);
-            if group.is_empty() {
-                self.groups.remove(&key);
-            }
-        }
+        self.groups.remove(&(gone.key, *age));
         if self.entries.is_empty() && self.spans.is_empty() && self.unclocked == 0 {
             // Nothing left to compare with: start the summary afresh.
-            self.summary = VectorClock::new();
+            self.summary = Clock::default();
         }
         Some(gone.access.event_id)
     }
 }
 
 /// Hash of everything [`dominates`] requires to be equal, to find domination candidates.
-fn domination_key(access: &Access, locks: &[HeldLock]) -> u64 {
+fn domination_key(access: &Access) -> u64 {
     let mut hasher = Fx::default();
     (
         access.trace_id,
@@ -399,7 +422,7 @@ fn domination_key(access: &Access, locks: &[HeldLock]) -> u64 {
         &access.actor,
         &access.location,
         access.access_type,
-        locks,
+        &access.locks,
     )
         .hash(&mut hasher);
     hasher.finish()

@@ -1,10 +1,25 @@
+use std::cell::RefCell;
+
 use raceway_schemas::{AccessType, LockMode};
 
 use super::*;
 use crate::testing::{access, held, id};
 
+thread_local! {
+    /// One numbering of clock components for every clock of a test, as in one detector.
+    static NAMES: RefCell<ComponentIds> = RefCell::default();
+}
+
+fn normalised(access: Access) -> Retained {
+    NAMES.with(|names| Retained::interned(access, &mut names.borrow_mut()))
+}
+
 fn retained(n: u128, ts: i64, clock: &[(&str, u64)]) -> Retained {
-    Retained::new(access(n, "a", ts, AccessType::Write, clock))
+    normalised(access(n, "a", ts, AccessType::Write, clock))
+}
+
+fn clock_of(pairs: &[(String, u64)]) -> Clock {
+    NAMES.with(|names| names.borrow_mut().clock(pairs))
 }
 
 #[test]
@@ -36,7 +51,7 @@ fn any_difference_but_the_clock_prevents_domination() {
     for change in variants {
         let mut later = access(2, "a", 20, AccessType::Write, &[("a", 2)]);
         change(&mut later);
-        assert!(!dominates(&Retained::new(later), &earlier));
+        assert!(!dominates(&normalised(later), &earlier));
     }
 }
 
@@ -84,7 +99,7 @@ fn summary_clock_says_when_everything_retained_is_before() {
     let mut accesses = VariableAccesses::default();
     assert!(accesses.all_before(&clock_of(&[("a".into(), 1)])));
     assert!(
-        !accesses.all_before(&VectorClock::new()),
+        !accesses.all_before(&Clock::default()),
         "empty clocks never"
     );
     accesses.insert(retained(1, 10, &[("a", 1)]), 10, false);
@@ -108,7 +123,7 @@ fn summary_clock_says_when_everything_retained_is_before() {
 fn spans_are_kept_bounded_and_forgotten_by_trace() {
     use raceway_schemas::{UpdateRead, UpdateSpan};
     let span = |n: u128, ts: i64| {
-        RetainedSpan::new(UpdateSpan {
+        let span = UpdateSpan {
             read: UpdateRead {
                 event_id: id(n + 100),
                 timestamp_ns: ts - 1,
@@ -118,7 +133,8 @@ fn spans_are_kept_bounded_and_forgotten_by_trace() {
             },
             write: access(n, "a", ts, AccessType::Write, &[("a", 2)]),
             held_throughout: Vec::new(),
-        })
+        };
+        NAMES.with(|names| RetainedSpan::interned(span, &mut names.borrow_mut()))
     };
     let mut accesses = VariableAccesses::default();
     assert_eq!(accesses.insert_span(span(1, 10), 2), 0);
