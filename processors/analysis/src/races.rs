@@ -211,8 +211,8 @@ impl RaceDetector {
     }
 
     /// Compares `access` with the retained accesses (data races) and, for a write, with the
-    /// retained spans (lost updates) of its variable, then retains it. An access whose event id
-    /// is already retained is a redelivery and is ignored.
+    /// retained spans (lost updates) of its variable, then retains it. An access already
+    /// retained (same event id and timestamp) is a redelivery and is ignored.
     pub fn observe(&mut self, access: Access) -> Observation {
         let too_old = self.too_old(access.timestamp_ns);
         let (slack, capacity) = (
@@ -220,7 +220,7 @@ impl RaceDetector {
             self.config.max_accesses_per_variable,
         );
         let variable = Self::variable(&mut self.variables, &access.environment, &access.variable);
-        if variable.contains(access.event_id) {
+        if variable.contains((access.timestamp_ns, access.event_id)) {
             return Observation::default();
         }
         let new = Retained::interned(access, &mut self.names);

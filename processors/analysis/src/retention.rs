@@ -44,19 +44,21 @@
 //! in between keep it a safe over-approximation. Empty clocks are never ordered, so a retained empty clock disables it.
 //!
 //! Domination is checked only against retained accesses with the same domination key (trace,
-//! span, actor, location, type, lock set), found through an ordered index of (key hash, age), so
-//! an insertion costs O(log n) plus the size of its key's group, which stays small: within a
-//! group, entries are pairwise non-dominating.
+//! span, actor, location, type, lock set), found through a hash index, so an insertion costs
+//! O(log n) plus the size of its key's group, which stays small: within a group, entries are
+//! pairwise non-dominating.
 //!
 //! # Representation
 //!
-//! Clocks are kept as compact [`Clock`]s over component ids (the `clock` submodule) and the
-//! retained access without its clock pairs, which are rebuilt only when the access ends up in a
-//! finding: per retained access one shared allocation for the access and one for the clock.
+//! The race stage is memory bound: every arrival touches the state of a random variable. So the
+//! retained accesses of a variable are one contiguous array sorted by age (arrivals are mostly
+//! the newest, making insertion a push at the back and capacity eviction a pop at the front),
+//! clocks are compact [`Clock`]s over component ids (the `clock` submodule), and the retained
+//! access is kept without its clock pairs, which are rebuilt only when it ends up in a finding.
 
 mod clock;
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::hash::{BuildHasherDefault, Hash, Hasher};
 use std::sync::{Arc, OnceLock};
 
@@ -75,6 +77,8 @@ pub(crate) struct Retained {
     /// one allocation per clock entry. [`Retained::shared`] restores the pairs for findings.
     pub(crate) access: Arc<Access>,
     pub(crate) clock: Clock,
+    /// (timestamp, event id), copied out of the access for searches.
+    age: Age,
     /// Hash of the domination key (see [`dominates`]), computed once.
     key: u64,
     /// The access with its clock pairs, built the first time it is part of a pair.
@@ -92,6 +96,7 @@ impl Retained {
         }
         let key = domination_key(&access);
         Retained {
+            age: (access.timestamp_ns, access.event_id),
             access: Arc::new(access),
             clock,
             key,
@@ -109,10 +114,6 @@ impl Retained {
         }))
     }
 
-    /// Age order: (timestamp, event id).
-    fn age(&self) -> Age {
-        (self.access.timestamp_ns, self.access.event_id)
-    }
 }
 
 /// True when `later` makes `earlier` redundant for race detection (see the module doc).
@@ -173,13 +174,47 @@ pub(crate) struct Inserted {
 
 type Age = (i64, Uuid);
 
+/// The ages of the retained entries with one domination key hash: usually one, kept inline.
+#[derive(Debug)]
+enum Group {
+    One(Age),
+    Many(Vec<Age>),
+}
+
+impl Group {
+    fn ages(&self) -> &[Age] {
+        match self {
+            Group::One(age) => std::slice::from_ref(age),
+            Group::Many(ages) => ages,
+        }
+    }
+
+    fn push(&mut self, age: Age) {
+        match self {
+            Group::One(first) => *self = Group::Many(vec![*first, age]),
+            Group::Many(ages) => ages.push(age),
+        }
+    }
+
+    /// Removes `age`; true when the group is now empty.
+    fn remove(&mut self, age: &Age) -> bool {
+        match self {
+            Group::One(only) => only == age,
+            Group::Many(ages) => {
+                ages.retain(|a| a != age);
+                ages.is_empty()
+            }
+        }
+    }
+}
+
 /// The retained accesses and update spans of one variable.
 #[derive(Debug, Default)]
 pub(crate) struct VariableAccesses {
-    entries: BTreeMap<Age, Retained>,
-    /// (domination key hash, age) of every entry: the entries of one key are a range.
-    groups: BTreeSet<(u64, Age)>,
-    ids: HashSet<Uuid, BuildHasherDefault<Fx>>,
+    /// Sorted by age, oldest first.
+    entries: VecDeque<Retained>,
+    /// Domination key hash -> ages of the entries with that key.
+    groups: HashMap<u64, Group, BuildHasherDefault<Fx>>,
     /// Spans by the age of their write.
     spans: BTreeMap<Age, RetainedSpan>,
     /// Join of every clock ever retained here (see "Fast path" in the module doc).
@@ -191,9 +226,22 @@ pub(crate) struct VariableAccesses {
 }
 
 impl VariableAccesses {
-    /// True when an access with this event id is retained.
-    pub(crate) fn contains(&self, event_id: Uuid) -> bool {
-        self.ids.contains(&event_id)
+    /// True when the access of this age (timestamp, event id) is retained.
+    pub(crate) fn contains(&self, age: Age) -> bool {
+        self.position(&age).is_ok()
+    }
+
+    /// Where the entry of `age` is, or would be inserted; newest first, as arrivals mostly are.
+    fn position(&self, age: &Age) -> Result<usize, usize> {
+        match self.entries.back() {
+            None => Err(0),
+            Some(newest) if newest.age < *age => Err(self.entries.len()),
+            Some(_) => self.entries.binary_search_by(|kept| kept.age.cmp(age)),
+        }
+    }
+
+    fn get(&self, age: &Age) -> Option<&Retained> {
+        self.position(age).ok().map(|at| &self.entries[at])
     }
 
     /// True when a span with this write event id is retained.
@@ -203,7 +251,7 @@ impl VariableAccesses {
 
     /// The retained accesses, oldest first.
     pub(crate) fn iter(&self) -> impl Iterator<Item = &Retained> {
-        self.entries.values()
+        self.entries.iter()
     }
 
     /// The retained spans, oldest write first.
@@ -227,26 +275,24 @@ impl VariableAccesses {
         self.entries.is_empty() && self.spans.is_empty()
     }
 
-    /// The entries with the same domination key hash as `new`.
-    fn group(&self, key: u64) -> impl Iterator<Item = (&Age, &Retained)> {
-        self.groups
-            .range((key, (i64::MIN, Uuid::nil()))..=(key, (i64::MAX, Uuid::max())))
-            .filter_map(|(_, age)| self.entries.get_key_value(age))
-    }
-
     /// Keeps `new` unless a retained access dominates it, drops what `new` dominates, then
     /// evicts the oldest beyond `capacity`. `fast` says that everything retained happens before
     /// `new`, so nothing retained can dominate it.
     pub(crate) fn insert(&mut self, new: Retained, capacity: usize, fast: bool) -> Inserted {
         let mut outcome = Inserted::default();
-        if !fast && self.group(new.key).any(|(_, kept)| dominates(kept, &new)) {
+        let group = self.groups.get(&new.key).map_or(&[][..], Group::ages);
+        if !fast
+            && group
+                .iter()
+                .any(|age| self.get(age).is_some_and(|kept| dominates(kept, &new)))
+        {
             outcome.removed.push(new.access.event_id);
             return outcome;
         }
-        let dominated: Vec<Age> = self
-            .group(new.key)
-            .filter(|(_, kept)| dominates(&new, kept))
-            .map(|(age, _)| *age)
+        let dominated: Vec<Age> = group
+            .iter()
+            .filter(|age| self.get(age).is_some_and(|kept| dominates(&new, kept)))
+            .copied()
             .collect();
         for age in dominated {
             if let Some(gone) = self.remove_entry(&age) {
@@ -254,17 +300,24 @@ impl VariableAccesses {
             }
         }
         self.note_clock(&new.clock);
-        self.ids.insert(new.access.event_id);
-        self.groups.insert((new.key, new.age()));
-        self.entries.insert(new.age(), new);
+        match self.groups.get_mut(&new.key) {
+            Some(group) => group.push(new.age),
+            None => {
+                self.groups.insert(new.key, Group::One(new.age));
+            }
+        }
+        match self.position(&new.age) {
+            Err(at) if at == self.entries.len() => self.entries.push_back(new),
+            Err(at) => self.entries.insert(at, new),
+            // Callers check `contains` first; keep the retained copy.
+            Ok(_) => {}
+        }
         while self.entries.len() > capacity {
-            let Some((&oldest, _)) = self.entries.first_key_value() else {
+            let Some(oldest) = self.entries.pop_front() else {
                 break;
             };
-            if let Some(gone) = self.remove_entry(&oldest) {
-                outcome.removed.push(gone);
-                outcome.capacity_evictions += 1;
-            }
+            outcome.removed.push(self.forget_entry(oldest));
+            outcome.capacity_evictions += 1;
         }
         outcome
     }
@@ -287,15 +340,16 @@ impl VariableAccesses {
     /// Drops every access and span with a timestamp before `timestamp_ns`; returns the ids of
     /// the accesses dropped.
     pub(crate) fn evict_older_than(&mut self, timestamp_ns: i64) -> Vec<Uuid> {
-        let old: Vec<Age> = self
+        let mut gone = Vec::new();
+        while self
             .entries
-            .range(..(timestamp_ns, Uuid::nil()))
-            .map(|(age, _)| *age)
-            .collect();
-        let gone = old
-            .iter()
-            .filter_map(|age| self.remove_entry(age))
-            .collect();
+            .front()
+            .is_some_and(|oldest| oldest.age.0 < timestamp_ns)
+        {
+            if let Some(oldest) = self.entries.pop_front() {
+                gone.push(self.forget_entry(oldest));
+            }
+        }
         while let Some(entry) = self.spans.first_entry() {
             if entry.key().0 >= timestamp_ns {
                 break;
@@ -309,15 +363,14 @@ impl VariableAccesses {
 
     /// Drops every access and span of `trace_id`; returns the ids of the accesses dropped.
     pub(crate) fn forget_trace(&mut self, trace_id: Uuid) -> Vec<Uuid> {
-        let of_trace: Vec<Age> = self
-            .entries
-            .iter()
-            .filter(|(_, kept)| kept.access.trace_id == trace_id)
-            .map(|(age, _)| *age)
-            .collect();
+        let (of_trace, kept): (VecDeque<Retained>, VecDeque<Retained>) =
+            std::mem::take(&mut self.entries)
+                .into_iter()
+                .partition(|kept| kept.access.trace_id == trace_id);
+        self.entries = kept;
         let gone = of_trace
-            .iter()
-            .filter_map(|age| self.remove_entry(age))
+            .into_iter()
+            .map(|gone| self.forget_entry(gone))
             .collect();
         let spans: Vec<Age> = self
             .spans
@@ -337,7 +390,7 @@ impl VariableAccesses {
     /// Every clock held here (entries, spans and the summary), for component id compaction.
     pub(crate) fn clocks(&self) -> impl Iterator<Item = &Clock> {
         self.entries
-            .values()
+            .iter()
             .map(|kept| &kept.clock)
             .chain(
                 self.spans
@@ -350,7 +403,7 @@ impl VariableAccesses {
     /// Like [`VariableAccesses::clocks`], mutably.
     pub(crate) fn clocks_mut(&mut self) -> impl Iterator<Item = &mut Clock> {
         self.entries
-            .values_mut()
+            .iter_mut()
             .map(|kept| &mut kept.clock)
             .chain(
                 self.spans
@@ -364,7 +417,7 @@ impl VariableAccesses {
     /// the components of long-gone traces (it only ever grows between rebuilds).
     fn recompute_summary(&mut self) {
         let mut summary = Clock::default();
-        for kept in self.entries.values() {
+        for kept in &self.entries {
             summary.join(&kept.clock);
         }
         for span in self.spans.values() {
@@ -396,19 +449,28 @@ impl VariableAccesses {
         }
     }
 
-    /// Removes one entry from every index; its event id, if it was there.
+    /// Removes the entry of `age`; its event id, if it was there.
     fn remove_entry(&mut self, age: &Age) -> Option<Uuid> {
-        let gone = self.entries.remove(age)?;
+        let at = self.position(age).ok()?;
+        let gone = self.entries.remove(at)?;
+        Some(self.forget_entry(gone))
+    }
+
+    /// Updates the other indices for an entry taken out of `entries`; returns its event id.
+    fn forget_entry(&mut self, gone: Retained) -> Uuid {
         if gone.clock.is_empty() {
             self.unclocked = self.unclocked.saturating_sub(1);
         }
-        self.ids.remove(&gone.access.event_id);
-        self.groups.remove(&(gone.key, *age));
+        if let Some(group) = self.groups.get_mut(&gone.key) {
+            if group.remove(&gone.age) {
+                self.groups.remove(&gone.key);
+            }
+        }
         if self.entries.is_empty() && self.spans.is_empty() && self.unclocked == 0 {
             // Nothing left to compare with: start the summary afresh.
             self.summary = Clock::default();
         }
-        Some(gone.access.event_id)
+        gone.access.event_id
     }
 }
 

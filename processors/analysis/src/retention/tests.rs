@@ -68,7 +68,7 @@ fn insert_drops_dominated_and_refuses_dominated_newcomers() {
     let outcome = accesses.insert(retained(2, 20, &[("a", 2)]), 10, false);
     assert_eq!(outcome.removed, vec![id(2)]);
     assert_eq!(accesses.len(), 1);
-    assert!(accesses.contains(id(3)));
+    assert!(accesses.contains((30, id(3))));
 }
 
 #[test]
