@@ -36,10 +36,12 @@ use std::collections::HashMap;
 use std::hash::BuildHasherDefault;
 use std::sync::Arc;
 
-use raceway_schemas::{Access, FindingKind, LockMode, UpdateRead, UpdateSpan};
+use raceway_schemas::{
+    Access, AccessType, FindingKind, HeldLock, LockMode, UpdateRead, UpdateSpan,
+};
 use uuid::Uuid;
 
-use crate::interning::Fx;
+use crate::interning::{Fx, SharedPieces};
 use crate::lost_updates::lost;
 use crate::retention::{ComponentIds, Retained, RetainedSpan, VariableAccesses};
 
@@ -146,6 +148,8 @@ pub struct RaceDetector {
     fast_path_hits: u64,
     /// Dense ids of the clock components of everything retained.
     names: ComponentIds,
+    /// Shared actors, locations and lock sets of everything retained.
+    pieces: SharedPieces,
     /// Write event ids of spans dropped since the last [`RaceDetector::take_evicted_spans`].
     evicted_spans: Vec<Uuid>,
     /// Accesses older than this were evicted by age; later arrivals that old are compared but
@@ -213,32 +217,33 @@ impl RaceDetector {
     /// Compares `access` with the retained accesses (data races) and, for a write, with the
     /// retained spans (lost updates) of its variable, then retains it. An access already
     /// retained (same event id and timestamp) is a redelivery and is ignored.
-    pub fn observe(&mut self, access: Access) -> Observation {
+    pub fn observe(&mut self, mut access: Access) -> Observation {
         let too_old = self.too_old(access.timestamp_ns);
         let (slack, capacity) = (
             self.config.cross_trace_slack_ns,
             self.config.max_accesses_per_variable,
         );
-        let variable = Self::variable(&mut self.variables, &access.environment, &access.variable);
+        let environment = std::mem::take(&mut access.environment);
+        let name = std::mem::take(&mut access.variable);
+        let variable = Self::variable(&mut self.variables, &environment, &name);
         if variable.contains((access.timestamp_ns, access.event_id)) {
             return Observation::default();
         }
-        let new = Retained::interned(access, &mut self.names);
-        let shared = Arc::clone(&new.access);
+        let new = Retained::interned(access, &mut self.names, &mut self.pieces);
         let fast = variable.all_before(&new.clock);
         let mut pairs = Vec::new();
         if !fast {
-            let names = &self.names;
+            let whole = |retained: &Retained| retained.shared(&self.names, &environment, &name);
             for kept in variable.iter().filter(|kept| races(kept, &new, slack)) {
                 pairs.push(RacePair::new(
-                    kept.shared(names),
-                    new.shared(names),
+                    whole(kept),
+                    whole(&new),
                     FindingKind::DataRace,
                 ));
             }
             if new.access.access_type.is_write() {
                 for span in variable.spans().filter(|span| lost(span, &new, slack)) {
-                    pairs.push(RacePair::lost_update(span, new.shared(names)));
+                    pairs.push(RacePair::lost_update(span, whole(&new)));
                 }
             }
         }
@@ -257,7 +262,7 @@ impl RaceDetector {
         self.evictions += capacity_evictions;
         self.retained = self.retained + after - before;
         if empty {
-            self.drop_variable(&shared.environment, &shared.variable);
+            self.drop_variable(&environment, &name);
         }
         self.compact_names();
         Observation { pairs, evicted }
@@ -290,7 +295,8 @@ impl RaceDetector {
         let mut pairs = Vec::new();
         if !fast {
             for kept in variable.iter().filter(|kept| lost(&new, kept, slack)) {
-                pairs.push(RacePair::lost_update(&new, kept.shared(&self.names)));
+                let whole = kept.shared(&self.names, environment, name);
+                pairs.push(RacePair::lost_update(&new, whole));
             }
         }
         let before = variable.len();
@@ -399,10 +405,10 @@ impl RaceDetector {
 /// The data race rule of the module doc for two accesses, with `config`'s cross-trace slack.
 pub fn is_data_race(a: &Access, b: &Access, config: &RaceConfig) -> bool {
     a.environment == b.environment && a.variable == b.variable && {
-        let mut names = ComponentIds::default();
+        let (mut names, mut pieces) = (ComponentIds::default(), SharedPieces::default());
         races(
-            &Retained::interned(a.clone(), &mut names),
-            &Retained::interned(b.clone(), &mut names),
+            &Retained::interned(a.clone(), &mut names, &mut pieces),
+            &Retained::interned(b.clone(), &mut names, &mut pieces),
             config.cross_trace_slack_ns,
         )
     }
@@ -411,9 +417,17 @@ pub fn is_data_race(a: &Access, b: &Access, config: &RaceConfig) -> bool {
 /// True when a lock held by both accesses keeps them apart (the lock-mode rule of the module
 /// doc): at least one side holds it exclusively, or both hold it shared and neither writes.
 pub fn common_lock_protects(a: &Access, b: &Access) -> bool {
-    let neither_writes = !a.access_type.is_write() && !b.access_type.is_write();
-    a.locks.iter().any(|mine| {
-        b.locks.iter().any(|theirs| {
+    locks_protect((&a.locks, a.access_type), (&b.locks, b.access_type))
+}
+
+/// [`common_lock_protects`] on (lock set, access type) pairs.
+pub(crate) fn locks_protect(
+    (a_locks, a_type): (&[HeldLock], AccessType),
+    (b_locks, b_type): (&[HeldLock], AccessType),
+) -> bool {
+    let neither_writes = !a_type.is_write() && !b_type.is_write();
+    a_locks.iter().any(|mine| {
+        b_locks.iter().any(|theirs| {
             mine.lock_id == theirs.lock_id
                 && (mine.mode == LockMode::Exclusive
                     || theirs.mode == LockMode::Exclusive
@@ -424,19 +438,36 @@ pub fn common_lock_protects(a: &Access, b: &Access) -> bool {
 
 /// True when the traces of `a` and `b` overlap in time, widened by `slack_ns`.
 pub fn trace_spans_overlap(a: &Access, b: &Access, slack_ns: i64) -> bool {
-    a.trace_start_ns <= b.trace_end_ns.saturating_add(slack_ns)
-        && b.trace_start_ns <= a.trace_end_ns.saturating_add(slack_ns)
+    spans_overlap(
+        (a.trace_start_ns, a.trace_end_ns),
+        (b.trace_start_ns, b.trace_end_ns),
+        slack_ns,
+    )
+}
+
+/// [`trace_spans_overlap`] on (start, end) pairs.
+pub(crate) fn spans_overlap(
+    (a_start, a_end): (i64, i64),
+    (b_start, b_end): (i64, i64),
+    slack_ns: i64,
+) -> bool {
+    a_start <= b_end.saturating_add(slack_ns) && b_start <= a_end.saturating_add(slack_ns)
 }
 
 /// The data race rule on normalised accesses of the same variable; cheap tests first.
 fn races(a: &Retained, b: &Retained, slack_ns: i64) -> bool {
-    let (x, y) = (&*a.access, &*b.access);
+    let (x, y) = (&a.access, &b.access);
     x.event_id != y.event_id
         && (x.access_type.is_write() || y.access_type.is_write())
         && !(x.access_type.is_atomic() && y.access_type.is_atomic())
         && x.actor != y.actor
-        && (x.trace_id == y.trace_id || trace_spans_overlap(x, y, slack_ns))
-        && !common_lock_protects(x, y)
+        && (x.trace_id == y.trace_id
+            || spans_overlap(
+                (x.trace_start_ns, x.trace_end_ns),
+                (y.trace_start_ns, y.trace_end_ns),
+                slack_ns,
+            ))
+        && !locks_protect((&x.locks, x.access_type), (&y.locks, y.access_type))
         && a.clock.concurrent_with(&b.clock)
 }
 

@@ -64,61 +64,117 @@ use std::sync::{Arc, OnceLock};
 
 pub(crate) use clock::{Clock, ComponentIds};
 
-use raceway_schemas::{Access, HeldLock, UpdateRead, UpdateSpan};
+use raceway_schemas::{Access, AccessType, ActorId, HeldLock, UpdateRead, UpdateSpan};
 use uuid::Uuid;
 
-use crate::interning::Fx;
+use crate::interning::{Fx, SharedPieces};
 
-/// An access kept for comparison, with its clock and lock set normalised once on arrival.
+/// What the race rules read of a retained access: its own facts inline, the pieces that repeat
+/// across accesses shared (see [`SharedPieces`]), its environment and variable left to the
+/// caller, who keys the access by them anyway.
+#[derive(Debug)]
+pub(crate) struct Facts {
+    pub(crate) event_id: Uuid,
+    pub(crate) trace_id: Uuid,
+    pub(crate) timestamp_ns: i64,
+    pub(crate) trace_start_ns: i64,
+    pub(crate) trace_end_ns: i64,
+    pub(crate) access_type: AccessType,
+    pub(crate) trusted_clock: bool,
+    pub(crate) actor: Arc<ActorId>,
+    pub(crate) location: Arc<str>,
+    /// Sorted and deduplicated, so lock sets compare with `==`.
+    pub(crate) locks: Arc<[HeldLock]>,
+    value: String,
+    old_value: Option<String>,
+}
+
+/// An access kept for comparison, normalised once on arrival.
 #[derive(Debug)]
 pub(crate) struct Retained {
-    /// The access with its lock set sorted and deduplicated (so lock sets compare with `==`)
-    /// and its clock pairs moved into `clock`: a retained access costs a few hundred bytes, not
-    /// one allocation per clock entry. [`Retained::shared`] restores the pairs for findings.
-    pub(crate) access: Arc<Access>,
+    /// The access without environment, variable and clock pairs.
+    pub(crate) access: Facts,
     pub(crate) clock: Clock,
-    /// (timestamp, event id), copied out of the access for searches.
+    /// (timestamp, event id), for searches.
     age: Age,
     /// Hash of the domination key (see [`dominates`]), computed once.
     key: u64,
-    /// The access with its clock pairs, built the first time it is part of a pair.
-    with_pairs: OnceLock<Arc<Access>>,
+    /// The whole access, rebuilt the first time it is part of a pair.
+    whole: OnceLock<Arc<Access>>,
 }
 
 impl Retained {
-    /// Normalises `access` for comparisons, numbering its clock components through `names`.
-    pub(crate) fn interned(mut access: Access, names: &mut ComponentIds) -> Self {
+    /// Normalises `access` for comparisons, numbering its clock components through `names` and
+    /// sharing its repeated pieces through `pieces`.
+    pub(crate) fn interned(
+        access: Access,
+        names: &mut ComponentIds,
+        pieces: &mut SharedPieces,
+    ) -> Self {
         let clock = names.clock(&access.clock);
-        access.clock = Vec::new();
-        if !access.locks.windows(2).all(|w| w[0] < w[1]) {
-            access.locks.sort();
-            access.locks.dedup();
+        let mut locks = access.locks;
+        if !locks.windows(2).all(|w| w[0] < w[1]) {
+            locks.sort();
+            locks.dedup();
         }
-        let key = domination_key(&access);
+        let access = Facts {
+            event_id: access.event_id,
+            trace_id: access.trace_id,
+            timestamp_ns: access.timestamp_ns,
+            trace_start_ns: access.trace_start_ns,
+            trace_end_ns: access.trace_end_ns,
+            access_type: access.access_type,
+            trusted_clock: access.trusted_clock,
+            actor: pieces.actor(access.actor),
+            location: pieces.location(access.location),
+            locks: pieces.locks(locks),
+            value: access.value,
+            old_value: access.old_value,
+        };
         Retained {
             age: (access.timestamp_ns, access.event_id),
-            access: Arc::new(access),
+            key: domination_key(&access),
+            access,
             clock,
-            key,
-            with_pairs: OnceLock::new(),
+            whole: OnceLock::new(),
         }
     }
 
-    /// The access as findings report it, with its (normalised) clock pairs; `names` must be
-    /// the [`ComponentIds`] the access was interned with.
-    pub(crate) fn shared(&self, names: &ComponentIds) -> Arc<Access> {
-        Arc::clone(self.with_pairs.get_or_init(|| {
-            let mut access = (*self.access).clone();
-            access.clock = names.pairs(&self.clock);
-            Arc::new(access)
+    /// The access as findings report it, with its (normalised) lock set and clock pairs;
+    /// `names` must be the [`ComponentIds`] the access was interned with, and `environment`
+    /// and `variable` those it arrived with.
+    pub(crate) fn shared(
+        &self,
+        names: &ComponentIds,
+        environment: &str,
+        variable: &str,
+    ) -> Arc<Access> {
+        Arc::clone(self.whole.get_or_init(|| {
+            let facts = &self.access;
+            Arc::new(Access {
+                event_id: facts.event_id,
+                trace_id: facts.trace_id,
+                timestamp_ns: facts.timestamp_ns,
+                environment: environment.to_string(),
+                variable: variable.to_string(),
+                access_type: facts.access_type,
+                location: facts.location.to_string(),
+                value: facts.value.clone(),
+                old_value: facts.old_value.clone(),
+                actor: (*facts.actor).clone(),
+                clock: names.pairs(&self.clock),
+                trusted_clock: facts.trusted_clock,
+                locks: facts.locks.to_vec(),
+                trace_start_ns: facts.trace_start_ns,
+                trace_end_ns: facts.trace_end_ns,
+            })
         }))
     }
-
 }
 
 /// True when `later` makes `earlier` redundant for race detection (see the module doc).
 pub(crate) fn dominates(later: &Retained, earlier: &Retained) -> bool {
-    let (l, e) = (&*later.access, &*earlier.access);
+    let (l, e) = (&later.access, &earlier.access);
     later.key == earlier.key
         && l.event_id != e.event_id
         && l.trace_id == e.trace_id
@@ -475,7 +531,7 @@ impl VariableAccesses {
 }
 
 /// Hash of everything [`dominates`] requires to be equal, to find domination candidates.
-fn domination_key(access: &Access) -> u64 {
+fn domination_key(access: &Facts) -> u64 {
     let mut hasher = Fx::default();
     (
         access.trace_id,

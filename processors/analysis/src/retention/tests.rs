@@ -11,7 +11,8 @@ thread_local! {
 }
 
 fn normalised(access: Access) -> Retained {
-    NAMES.with(|names| Retained::interned(access, &mut names.borrow_mut()))
+    let mut pieces = SharedPieces::default();
+    NAMES.with(|names| Retained::interned(access, &mut names.borrow_mut(), &mut pieces))
 }
 
 fn retained(n: u128, ts: i64, clock: &[(&str, u64)]) -> Retained {
