@@ -62,7 +62,7 @@ fn held_locks_protect(held_throughout: &[HeldLock], other: &[HeldLock]) -> bool 
 
 /// The rule on normalised values of the same variable; cheap tests first.
 pub(crate) fn lost(span: &RetainedSpan, other: &Retained, slack_ns: i64) -> bool {
-    let (w, o) = (&*span.write, &other.access);
+    let (w, o) = (&span.write, &other.access);
     o.access_type.is_write()
         && o.event_id != w.event_id
         && o.event_id != span.read.event_id

@@ -116,12 +116,10 @@ impl RacePair {
     }
 
     /// A `lost_update` pair: `span`'s write and `other`, a write that can fall inside the span.
-    fn lost_update(span: &RetainedSpan, other: Arc<Access>) -> Self {
-        let mut pair = RacePair::new(Arc::clone(&span.write), other, FindingKind::LostUpdate);
-        pair.update = Some(Arc::new(UpdateContext {
-            write_event_id: span.write.event_id,
-            read: (*span.read).clone(),
-        }));
+    fn lost_update(span: &RetainedSpan, other: Arc<Access>, names: &ComponentIds) -> Self {
+        let (write, context) = span.whole(names);
+        let mut pair = RacePair::new(write, other, FindingKind::LostUpdate);
+        pair.update = Some(context);
         pair
     }
 }
@@ -243,7 +241,7 @@ impl RaceDetector {
             }
             if new.access.access_type.is_write() {
                 for span in variable.spans().filter(|span| lost(span, &new, slack)) {
-                    pairs.push(RacePair::lost_update(span, whole(&new)));
+                    pairs.push(RacePair::lost_update(span, whole(&new), &self.names));
                 }
             }
         }
@@ -289,14 +287,14 @@ impl RaceDetector {
             return Observation::default();
         }
         let new = RetainedSpan::interned(span, &mut self.names);
-        let shared = Arc::clone(&new.write);
-        let (environment, name) = (&shared.environment, &shared.variable);
+        let environment = new.write.environment.clone();
+        let name = new.write.variable.clone();
         let fast = variable.all_before(&new.read_clock);
         let mut pairs = Vec::new();
         if !fast {
             for kept in variable.iter().filter(|kept| lost(&new, kept, slack)) {
-                let whole = kept.shared(&self.names, environment, name);
-                pairs.push(RacePair::lost_update(&new, whole));
+                let whole = kept.shared(&self.names, &environment, &name);
+                pairs.push(RacePair::lost_update(&new, whole, &self.names));
             }
         }
         let before = variable.len();
@@ -317,7 +315,7 @@ impl RaceDetector {
         self.evicted_spans.extend(dropped);
         self.retained = self.retained + after - before;
         if empty {
-            self.drop_variable(environment, name);
+            self.drop_variable(&environment, &name);
         }
         self.compact_names();
         Observation {

@@ -68,6 +68,7 @@ use raceway_schemas::{Access, AccessType, ActorId, HeldLock, UpdateRead, UpdateS
 use uuid::Uuid;
 
 use crate::interning::{Fx, SharedPieces};
+use crate::races::UpdateContext;
 
 /// What the race rules read of a retained access: its own facts inline, the pieces that repeat
 /// across accesses shared (see [`SharedPieces`]), its environment and variable left to the
@@ -189,28 +190,51 @@ pub(crate) fn dominates(later: &Retained, earlier: &Retained) -> bool {
 }
 
 /// An update span kept for comparison with later writes, clocks normalised once.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub(crate) struct RetainedSpan {
-    /// The span's write, shared with the pairs it forms (its clock pairs kept: spans are few).
-    pub(crate) write: Arc<Access>,
-    pub(crate) read: Arc<UpdateRead>,
+    /// The span's write and read without their clock pairs, which are the compact clocks below
+    /// (a span would otherwise own two allocations per clock component).
+    pub(crate) write: Access,
+    pub(crate) read: UpdateRead,
     pub(crate) read_clock: Clock,
     pub(crate) write_clock: Clock,
     pub(crate) held_throughout: Vec<HeldLock>,
+    /// The write and the update context as findings report them, rebuilt on first use.
+    whole: OnceLock<(Arc<Access>, Arc<UpdateContext>)>,
 }
 
 impl RetainedSpan {
     /// Normalises `span` for comparisons, numbering its clock components through `names`.
-    pub(crate) fn interned(span: UpdateSpan, names: &mut ComponentIds) -> Self {
+    pub(crate) fn interned(mut span: UpdateSpan, names: &mut ComponentIds) -> Self {
         let read_clock = names.clock(&span.read.clock);
         let write_clock = names.clock(&span.write.clock);
+        span.read.clock = Vec::new();
+        span.write.clock = Vec::new();
         RetainedSpan {
-            write: Arc::new(span.write),
-            read: Arc::new(span.read),
+            write: span.write,
+            read: span.read,
             read_clock,
             write_clock,
             held_throughout: span.held_throughout,
+            whole: OnceLock::new(),
         }
+    }
+
+    /// The span's write and its update context with their (normalised) clock pairs; `names`
+    /// must be the [`ComponentIds`] the span was interned with.
+    pub(crate) fn whole(&self, names: &ComponentIds) -> (Arc<Access>, Arc<UpdateContext>) {
+        let (write, context) = self.whole.get_or_init(|| {
+            let mut write = self.write.clone();
+            write.clock = names.pairs(&self.write_clock);
+            let mut read = self.read.clone();
+            read.clock = names.pairs(&self.read_clock);
+            let context = UpdateContext {
+                write_event_id: write.event_id,
+                read,
+            };
+            (Arc::new(write), Arc::new(context))
+        });
+        (Arc::clone(write), Arc::clone(context))
     }
 
     fn age(&self) -> Age {
