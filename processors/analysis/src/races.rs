@@ -32,8 +32,6 @@
 //! orders, and reports them as pairs of kind `lost_update`: (the span's write, the other write),
 //! with the span's read attached.
 
-use std::collections::HashMap;
-use std::hash::BuildHasherDefault;
 use std::sync::Arc;
 
 use raceway_schemas::{
@@ -41,17 +39,14 @@ use raceway_schemas::{
 };
 use uuid::Uuid;
 
-use crate::interning::{Fx, SharedPieces};
+use crate::interning::SharedPieces;
 use crate::lost_updates::lost;
+use crate::trace::fast_hash::FastMap;
 use crate::retention::{ComponentIds, Retained, RetainedSpan, VariableAccesses};
 
-/// A map with the fast internal hasher: variable names are trusted input of our own pipeline
-/// and a collision costs only time.
-type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<Fx>>;
-
 /// environment -> variable -> retained accesses and spans (nested so lookups need no key
-/// allocation).
-type Variables = FxMap<String, FxMap<String, VariableAccesses>>;
+/// allocation), with the process-seeded fast hasher.
+type Variables = FastMap<String, FastMap<String, VariableAccesses>>;
 
 /// Settings of the race detector.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -178,7 +173,7 @@ impl RaceDetector {
     ) -> &'a mut VariableAccesses {
         // Allocation only for a new environment or variable.
         if !variables.contains_key(environment) {
-            variables.insert(environment.to_string(), FxMap::default());
+            variables.insert(environment.to_string(), FastMap::default());
         }
         let by_name = variables.get_mut(environment).expect("inserted just above");
         if !by_name.contains_key(variable) {
