@@ -38,7 +38,7 @@ pub fn is_lost_update(span: &UpdateSpan, other: &Access, config: &RaceConfig) ->
     span.write.environment == other.environment && span.write.variable == other.variable && {
         let (mut names, mut pieces) = (ComponentIds::default(), SharedPieces::default());
         lost(
-            &RetainedSpan::interned(span.clone(), &mut names),
+            &RetainedSpan::interned(span.clone(), &mut names, &mut pieces),
             &Retained::interned(other.clone(), &mut names, &mut pieces),
             config.cross_trace_slack_ns,
         )
@@ -66,7 +66,7 @@ pub(crate) fn lost(span: &RetainedSpan, other: &Retained, slack_ns: i64) -> bool
     o.access_type.is_write()
         && o.event_id != w.event_id
         && o.event_id != span.read.event_id
-        && *o.actor != w.actor
+        && o.actor != w.actor
         && (o.trace_id == w.trace_id
             || spans_overlap(
                 (w.trace_start_ns, w.trace_end_ns),

@@ -41,8 +41,8 @@ use uuid::Uuid;
 
 use crate::interning::SharedPieces;
 use crate::lost_updates::lost;
-use crate::trace::fast_hash::FastMap;
 use crate::retention::{ComponentIds, Retained, RetainedSpan, VariableAccesses};
+use crate::trace::fast_hash::FastMap;
 
 /// environment -> variable -> retained accesses and spans (nested so lookups need no key
 /// allocation), with the process-seeded fast hasher.
@@ -111,8 +111,9 @@ impl RacePair {
     }
 
     /// A `lost_update` pair: `span`'s write and `other`, a write that can fall inside the span.
-    fn lost_update(span: &RetainedSpan, other: Arc<Access>, names: &ComponentIds) -> Self {
-        let (write, context) = span.whole(names);
+    fn lost_update(span: &RetainedSpan, other: &Arc<Access>, names: &ComponentIds) -> Self {
+        let (write, context) = span.whole(names, &other.environment, &other.variable);
+        let other = Arc::clone(other);
         let mut pair = RacePair::new(write, other, FindingKind::LostUpdate);
         pair.update = Some(context);
         pair
@@ -236,7 +237,7 @@ impl RaceDetector {
             }
             if new.access.access_type.is_write() {
                 for span in variable.spans().filter(|span| lost(span, &new, slack)) {
-                    pairs.push(RacePair::lost_update(span, whole(&new), &self.names));
+                    pairs.push(RacePair::lost_update(span, &whole(&new), &self.names));
                 }
             }
         }
@@ -266,7 +267,7 @@ impl RaceDetector {
     /// ignored. The span's write must also be [`RaceDetector::observe`]d as an access, for data
     /// races and as the other side of other spans. The returned `evicted` is always empty:
     /// spans dropped later are reported by [`RaceDetector::take_evicted_spans`].
-    pub fn observe_update(&mut self, span: UpdateSpan) -> Observation {
+    pub fn observe_update(&mut self, mut span: UpdateSpan) -> Observation {
         let too_old = self.too_old(span.write.timestamp_ns);
         let (slack, capacity) = (
             self.config.cross_trace_slack_ns,
@@ -281,15 +282,15 @@ impl RaceDetector {
         if variable.contains_span(age) {
             return Observation::default();
         }
-        let new = RetainedSpan::interned(span, &mut self.names);
-        let environment = new.write.environment.clone();
-        let name = new.write.variable.clone();
+        let environment = std::mem::take(&mut span.write.environment);
+        let name = std::mem::take(&mut span.write.variable);
+        let new = RetainedSpan::interned(span, &mut self.names, &mut self.pieces);
         let fast = variable.all_before(&new.read_clock);
         let mut pairs = Vec::new();
         if !fast {
             for kept in variable.iter().filter(|kept| lost(&new, kept, slack)) {
                 let whole = kept.shared(&self.names, &environment, &name);
-                pairs.push(RacePair::lost_update(&new, whole, &self.names));
+                pairs.push(RacePair::lost_update(&new, &whole, &self.names));
             }
         }
         let before = variable.len();

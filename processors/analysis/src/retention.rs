@@ -113,25 +113,7 @@ impl Retained {
         pieces: &mut SharedPieces,
     ) -> Self {
         let clock = names.clock(&access.clock);
-        let mut locks = access.locks;
-        if !locks.windows(2).all(|w| w[0] < w[1]) {
-            locks.sort();
-            locks.dedup();
-        }
-        let access = Facts {
-            event_id: access.event_id,
-            trace_id: access.trace_id,
-            timestamp_ns: access.timestamp_ns,
-            trace_start_ns: access.trace_start_ns,
-            trace_end_ns: access.trace_end_ns,
-            access_type: access.access_type,
-            trusted_clock: access.trusted_clock,
-            actor: pieces.actor(access.actor),
-            location: pieces.location(access.location),
-            locks: pieces.locks(locks),
-            value: access.value,
-            old_value: access.old_value,
-        };
+        let access = Facts::new(access, pieces);
         Retained {
             age: (access.timestamp_ns, access.event_id),
             key: domination_key(&access),
@@ -151,25 +133,58 @@ impl Retained {
         variable: &str,
     ) -> Arc<Access> {
         Arc::clone(self.whole.get_or_init(|| {
-            let facts = &self.access;
-            Arc::new(Access {
-                event_id: facts.event_id,
-                trace_id: facts.trace_id,
-                timestamp_ns: facts.timestamp_ns,
-                environment: environment.to_string(),
-                variable: variable.to_string(),
-                access_type: facts.access_type,
-                location: facts.location.to_string(),
-                value: facts.value.clone(),
-                old_value: facts.old_value.clone(),
-                actor: (*facts.actor).clone(),
-                clock: names.pairs(&self.clock),
-                trusted_clock: facts.trusted_clock,
-                locks: facts.locks.to_vec(),
-                trace_start_ns: facts.trace_start_ns,
-                trace_end_ns: facts.trace_end_ns,
-            })
+            Arc::new(
+                self.access
+                    .whole(environment, variable, names.pairs(&self.clock)),
+            )
         }))
+    }
+}
+
+impl Facts {
+    /// The facts of `access` (its environment, variable and clock pairs are dropped), with the
+    /// lock set sorted and deduplicated and the repeated pieces shared through `pieces`.
+    fn new(access: Access, pieces: &mut SharedPieces) -> Self {
+        let mut locks = access.locks;
+        if !locks.windows(2).all(|w| w[0] < w[1]) {
+            locks.sort();
+            locks.dedup();
+        }
+        Facts {
+            event_id: access.event_id,
+            trace_id: access.trace_id,
+            timestamp_ns: access.timestamp_ns,
+            trace_start_ns: access.trace_start_ns,
+            trace_end_ns: access.trace_end_ns,
+            access_type: access.access_type,
+            trusted_clock: access.trusted_clock,
+            actor: pieces.actor(access.actor),
+            location: pieces.location(access.location),
+            locks: pieces.locks(locks),
+            value: access.value,
+            old_value: access.old_value,
+        }
+    }
+
+    /// The whole access again, with the given environment, variable and clock pairs.
+    fn whole(&self, environment: &str, variable: &str, clock: Vec<(String, u64)>) -> Access {
+        Access {
+            event_id: self.event_id,
+            trace_id: self.trace_id,
+            timestamp_ns: self.timestamp_ns,
+            environment: environment.to_string(),
+            variable: variable.to_string(),
+            access_type: self.access_type,
+            location: self.location.to_string(),
+            value: self.value.clone(),
+            old_value: self.old_value.clone(),
+            actor: (*self.actor).clone(),
+            clock,
+            trusted_clock: self.trusted_clock,
+            locks: self.locks.to_vec(),
+            trace_start_ns: self.trace_start_ns,
+            trace_end_ns: self.trace_end_ns,
+        }
     }
 }
 
@@ -193,8 +208,9 @@ pub(crate) fn dominates(later: &Retained, earlier: &Retained) -> bool {
 #[derive(Debug)]
 pub(crate) struct RetainedSpan {
     /// The span's write and read without their clock pairs, which are the compact clocks below
-    /// (a span would otherwise own two allocations per clock component).
-    pub(crate) write: Access,
+    /// (a span would otherwise own two allocations per clock component); the write's repeated
+    /// pieces are shared as for [`Retained`], its environment and variable left to the caller.
+    pub(crate) write: Facts,
     pub(crate) read: UpdateRead,
     pub(crate) read_clock: Clock,
     pub(crate) write_clock: Clock,
@@ -205,13 +221,16 @@ pub(crate) struct RetainedSpan {
 
 impl RetainedSpan {
     /// Normalises `span` for comparisons, numbering its clock components through `names`.
-    pub(crate) fn interned(mut span: UpdateSpan, names: &mut ComponentIds) -> Self {
+    pub(crate) fn interned(
+        mut span: UpdateSpan,
+        names: &mut ComponentIds,
+        pieces: &mut SharedPieces,
+    ) -> Self {
         let read_clock = names.clock(&span.read.clock);
         let write_clock = names.clock(&span.write.clock);
         span.read.clock = Vec::new();
-        span.write.clock = Vec::new();
         RetainedSpan {
-            write: span.write,
+            write: Facts::new(span.write, pieces),
             read: span.read,
             read_clock,
             write_clock,
@@ -221,11 +240,16 @@ impl RetainedSpan {
     }
 
     /// The span's write and its update context with their (normalised) clock pairs; `names`
-    /// must be the [`ComponentIds`] the span was interned with.
-    pub(crate) fn whole(&self, names: &ComponentIds) -> (Arc<Access>, Arc<UpdateContext>) {
+    /// must be the [`ComponentIds`] the span was interned with, and `environment` and
+    /// `variable` those its write arrived with.
+    pub(crate) fn whole(
+        &self,
+        names: &ComponentIds,
+        environment: &str,
+        variable: &str,
+    ) -> (Arc<Access>, Arc<UpdateContext>) {
         let (write, context) = self.whole.get_or_init(|| {
-            let mut write = self.write.clone();
-            write.clock = names.pairs(&self.write_clock);
+            let write = (self.write).whole(environment, variable, names.pairs(&self.write_clock));
             let mut read = self.read.clone();
             read.clock = names.pairs(&self.read_clock);
             let context = UpdateContext {

@@ -135,7 +135,8 @@ fn spans_are_kept_bounded_and_forgotten_by_trace() {
             write: access(n, "a", ts, AccessType::Write, &[("a", 2)]),
             held_throughout: Vec::new(),
         };
-        NAMES.with(|names| RetainedSpan::interned(span, &mut names.borrow_mut()))
+        let mut pieces = SharedPieces::default();
+        NAMES.with(|names| RetainedSpan::interned(span, &mut names.borrow_mut(), &mut pieces))
     };
     let mut accesses = VariableAccesses::default();
     assert_eq!(accesses.insert_span(span(1, 10), 2), 0);
