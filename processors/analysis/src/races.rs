@@ -223,7 +223,8 @@ impl RaceDetector {
         if variable.contains((access.timestamp_ns, access.event_id)) {
             return Observation::default();
         }
-        let new = Retained::interned(access, &mut self.names, &mut self.pieces);
+        let near = variable.newest();
+        let new = Retained::interned_near(access, &mut self.names, &mut self.pieces, near);
         let fast = variable.all_before(&new.clock);
         let mut pairs = Vec::new();
         if !fast {

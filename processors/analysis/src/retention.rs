@@ -112,8 +112,20 @@ impl Retained {
         names: &mut ComponentIds,
         pieces: &mut SharedPieces,
     ) -> Self {
+        Self::interned_near(access, names, pieces, None)
+    }
+
+    /// Like [`Retained::interned`], first trying the pieces of `neighbour` (the newest retained
+    /// access of the same variable, usually at the same location under the same locks): one
+    /// comparison with memory the caller just read instead of a lookup in the shared sets.
+    pub(crate) fn interned_near(
+        access: Access,
+        names: &mut ComponentIds,
+        pieces: &mut SharedPieces,
+        neighbour: Option<&Retained>,
+    ) -> Self {
         let clock = names.clock(&access.clock);
-        let access = Facts::new(access, pieces);
+        let access = Facts::new(access, pieces, neighbour.map(|n| &n.access));
         Retained {
             age: (access.timestamp_ns, access.event_id),
             key: domination_key(&access),
@@ -144,12 +156,20 @@ impl Retained {
 impl Facts {
     /// The facts of `access` (its environment, variable and clock pairs are dropped), with the
     /// lock set sorted and deduplicated and the repeated pieces shared through `pieces`.
-    fn new(access: Access, pieces: &mut SharedPieces) -> Self {
+    fn new(access: Access, pieces: &mut SharedPieces, neighbour: Option<&Facts>) -> Self {
         let mut locks = access.locks;
         if !locks.windows(2).all(|w| w[0] < w[1]) {
             locks.sort();
             locks.dedup();
         }
+        let location = match neighbour {
+            Some(near) if *near.location == *access.location => Arc::clone(&near.location),
+            _ => pieces.location(access.location),
+        };
+        let locks = match neighbour {
+            Some(near) if *near.locks == *locks => Arc::clone(&near.locks),
+            _ => pieces.locks(locks),
+        };
         Facts {
             event_id: access.event_id,
             trace_id: access.trace_id,
@@ -159,8 +179,8 @@ impl Facts {
             access_type: access.access_type,
             trusted_clock: access.trusted_clock,
             actor: pieces.actor(access.actor),
-            location: pieces.location(access.location),
-            locks: pieces.locks(locks),
+            location,
+            locks,
             value: access.value,
             old_value: access.old_value,
         }
@@ -230,7 +250,7 @@ impl RetainedSpan {
         let write_clock = names.clock(&span.write.clock);
         span.read.clock = Vec::new();
         RetainedSpan {
-            write: Facts::new(span.write, pieces),
+            write: Facts::new(span.write, pieces, None),
             read: span.read,
             read_clock,
             write_clock,
@@ -351,6 +371,11 @@ impl VariableAccesses {
     /// True when a span with this write event id is retained.
     pub(crate) fn contains_span(&self, write: Age) -> bool {
         self.spans.contains_key(&write)
+    }
+
+    /// The newest retained access.
+    pub(crate) fn newest(&self) -> Option<&Retained> {
+        self.entries.back()
     }
 
     /// The retained accesses, oldest first.
