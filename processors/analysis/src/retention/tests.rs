@@ -1,8 +1,9 @@
 use std::cell::RefCell;
 
-use raceway_schemas::{AccessType, LockMode};
+use raceway_schemas::{Access, AccessType, LockMode};
 
 use super::*;
+use crate::interning::SharedPieces;
 use crate::testing::{access, held, id};
 
 thread_local! {
