@@ -1,44 +1,63 @@
-//! Helpers that keep the race stage cheap per access: shared clock component names and a fast
-//! hasher for internal keys.
+//! Helpers that keep the race stage cheap per access: shared copies of the strings that repeat
+//! across accesses (actors, locations, lock sets) and a fast hasher for internal keys. Clock
+//! component ids live with the compact clocks of the `retention` module.
 
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
+use std::collections::HashSet;
+use std::hash::{BuildHasherDefault, Hash, Hasher};
 use std::sync::Arc;
 
-use raceway_schemas::VectorClock;
+use raceway_schemas::{ActorId, HeldLock};
 
-/// Shares clock component names between retained clocks: one allocation per name instead of one
-/// per clock entry, and clock comparisons that find equal names by pointer. Cleared when it grows
-/// past a bound (derived components are per trace, so names keep coming); clearing only costs
-/// sharing, never correctness.
+/// One shared copy of each actor, location and lock set the race stage retains, so that a
+/// retained access owns no strings of its own but its value: dropping it touches no scattered
+/// allocations, and equal pieces compare by pointer first (`Arc`'s `==` does for `Eq` types).
+/// Cleared when it grows past a bound (actors and lock ids can keep coming); clearing only costs
+/// sharing, never correctness, since pieces still compare by content.
 #[derive(Debug, Default)]
-pub(crate) struct Interner {
-    names: HashMap<Box<str>, Arc<str>, BuildHasherDefault<Fx>>,
+pub(crate) struct SharedPieces {
+    actors: HashSet<Arc<ActorId>, BuildHasherDefault<Fx>>,
+    locations: HashSet<Arc<str>, BuildHasherDefault<Fx>>,
+    lock_sets: HashSet<Arc<[HeldLock]>, BuildHasherDefault<Fx>>,
 }
 
-impl Interner {
-    const MAX_NAMES: usize = 1 << 16;
+impl SharedPieces {
+    const MAX_PIECES: usize = 1 << 16;
 
-    /// The clock of `pairs`, with shared component names.
-    pub(crate) fn clock(&mut self, pairs: &[(String, u64)]) -> VectorClock {
-        if self.names.len() > Self::MAX_NAMES {
-            self.names.clear();
-        }
-        VectorClock::from_pairs(
-            pairs
-                .iter()
-                .map(|(component, n)| (self.name(component), *n)),
-        )
+    /// The shared copy of `actor`.
+    pub(crate) fn actor(&mut self, actor: ActorId) -> Arc<ActorId> {
+        share(&mut self.actors, actor, Arc::new)
     }
 
-    fn name(&mut self, component: &str) -> Arc<str> {
-        if let Some(name) = self.names.get(component) {
-            return Arc::clone(name);
-        }
-        let name: Arc<str> = Arc::from(component);
-        self.names.insert(component.into(), Arc::clone(&name));
-        name
+    /// The shared copy of `location`.
+    pub(crate) fn location(&mut self, location: String) -> Arc<str> {
+        share(&mut self.locations, location, |l| Arc::from(l.as_str()))
     }
+
+    /// The shared copy of a (sorted, deduplicated) lock set.
+    pub(crate) fn locks(&mut self, locks: Vec<HeldLock>) -> Arc<[HeldLock]> {
+        share(&mut self.lock_sets, locks, Arc::from)
+    }
+}
+
+/// The element of `set` equal to `value`, inserted (made by `make`) when missing.
+fn share<T, V>(
+    set: &mut HashSet<Arc<T>, BuildHasherDefault<Fx>>,
+    value: V,
+    make: impl FnOnce(V) -> Arc<T>,
+) -> Arc<T>
+where
+    T: Hash + Eq + ?Sized,
+    V: std::borrow::Borrow<T>,
+{
+    if let Some(shared) = set.get(value.borrow()) {
+        return Arc::clone(shared);
+    }
+    if set.len() >= SharedPieces::MAX_PIECES {
+        set.clear();
+    }
+    let shared = make(value);
+    set.insert(Arc::clone(&shared));
+    shared
 }
 
 /// A small, fast hasher (the Fx hash of rustc) for keys whose collisions cost only time:
@@ -80,18 +99,23 @@ impl Hasher for Fx {
 
 #[cfg(test)]
 mod tests {
-    use std::hash::Hash;
-
     use super::*;
 
     #[test]
-    fn interned_clocks_share_names_and_compare_as_usual() {
-        let mut names = Interner::default();
-        let a = names.clock(&[("x".into(), 1), ("y".into(), 2)]);
-        let b = names.clock(&[("y".into(), 3), ("x".into(), 1)]);
-        assert!(a.happens_before(&b));
-        assert_eq!(b.to_pairs(), vec![("x".into(), 1), ("y".into(), 3)]);
-        assert_eq!(names.names.len(), 2);
+    fn pieces_are_shared_and_equal_by_content() {
+        let mut pieces = SharedPieces::default();
+        let a = pieces.location("a.rs:1".to_string());
+        let b = pieces.location("a.rs:1".to_string());
+        assert!(Arc::ptr_eq(&a, &b));
+        let actor = ActorId {
+            service: "s".into(),
+            instance: "1".into(),
+            thread: "t".into(),
+        };
+        let shared = pieces.actor(actor.clone());
+        assert!(Arc::ptr_eq(&shared, &pieces.actor(actor.clone())));
+        assert_eq!(*shared, actor);
+        assert!(pieces.locks(Vec::new()).is_empty());
     }
 
     #[test]

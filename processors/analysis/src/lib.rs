@@ -21,9 +21,9 @@
 //! - `scenarios` (feature `scenarios`): loading and scoring the labeled race scenarios.
 //!
 //! Internal helpers: `graph` (cycle breaking and priority topological order for derived clocks),
-//! `interning` (shared clock component names and a fast hasher for the race stage),
+//! `interning` (a fast hasher for the race stage's internal keys),
 //! `locksets` (per-actor lock hold replay) and `retention` (which accesses the race detector keeps,
-//! and why dropping the others is sound).
+//! and why dropping the others is sound, with compact clocks over dense component ids).
 
 #![warn(missing_docs)]
 

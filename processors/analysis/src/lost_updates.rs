@@ -28,25 +28,32 @@
 
 use raceway_schemas::{Access, HeldLock, LockMode, UpdateSpan};
 
-use crate::races::{trace_spans_overlap, RaceConfig};
-use crate::retention::{Retained, RetainedSpan};
+use crate::interning::SharedPieces;
+use crate::races::{spans_overlap, RaceConfig};
+use crate::retention::{ComponentIds, Retained, RetainedSpan};
 
 /// The rule of the module doc for `span` and another write `other`, with `config`'s
 /// cross-trace slack.
 pub fn is_lost_update(span: &UpdateSpan, other: &Access, config: &RaceConfig) -> bool {
-    span.write.environment == other.environment
-        && span.write.variable == other.variable
-        && lost(
-            &RetainedSpan::new(span.clone()),
-            &Retained::new(other.clone()),
+    span.write.environment == other.environment && span.write.variable == other.variable && {
+        let (mut names, mut pieces) = (ComponentIds::default(), SharedPieces::default());
+        lost(
+            &RetainedSpan::interned(span.clone(), &mut names, &mut pieces),
+            &Retained::interned(other.clone(), &mut names, &mut pieces),
             config.cross_trace_slack_ns,
         )
+    }
 }
 
 /// True when a lock held throughout the span is also held by `other` in an excluding mode.
 pub fn span_lock_protects(held_throughout: &[HeldLock], other: &Access) -> bool {
+    held_locks_protect(held_throughout, &other.locks)
+}
+
+/// [`span_lock_protects`] on the other write's lock set.
+fn held_locks_protect(held_throughout: &[HeldLock], other: &[HeldLock]) -> bool {
     held_throughout.iter().any(|mine| {
-        other.locks.iter().any(|theirs| {
+        other.iter().any(|theirs| {
             mine.lock_id == theirs.lock_id
                 && (mine.mode == LockMode::Exclusive || theirs.mode == LockMode::Exclusive)
         })
@@ -55,13 +62,18 @@ pub fn span_lock_protects(held_throughout: &[HeldLock], other: &Access) -> bool 
 
 /// The rule on normalised values of the same variable; cheap tests first.
 pub(crate) fn lost(span: &RetainedSpan, other: &Retained, slack_ns: i64) -> bool {
-    let (w, o) = (&*span.write, &*other.access);
+    let (w, o) = (&span.write, &other.access);
     o.access_type.is_write()
         && o.event_id != w.event_id
         && o.event_id != span.read.event_id
         && o.actor != w.actor
-        && (o.trace_id == w.trace_id || trace_spans_overlap(w, o, slack_ns))
-        && !span_lock_protects(&span.held_throughout, o)
+        && (o.trace_id == w.trace_id
+            || spans_overlap(
+                (w.trace_start_ns, w.trace_end_ns),
+                (o.trace_start_ns, o.trace_end_ns),
+                slack_ns,
+            ))
+        && !held_locks_protect(&span.held_throughout, &o.locks)
         && !other.clock.happens_before(&span.read_clock)
         && !span.write_clock.happens_before(&other.clock)
 }

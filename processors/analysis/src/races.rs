@@ -32,14 +32,21 @@
 //! orders, and reports them as pairs of kind `lost_update`: (the span's write, the other write),
 //! with the span's read attached.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
-use raceway_schemas::{Access, FindingKind, LockMode, UpdateRead, UpdateSpan};
+use raceway_schemas::{
+    Access, AccessType, FindingKind, HeldLock, LockMode, UpdateRead, UpdateSpan,
+};
 use uuid::Uuid;
 
+use crate::interning::SharedPieces;
 use crate::lost_updates::lost;
-use crate::retention::{Interner, Retained, RetainedSpan, VariableAccesses};
+use crate::retention::{ComponentIds, Retained, RetainedSpan, VariableAccesses};
+use crate::trace::fast_hash::FastMap;
+
+/// environment -> variable -> retained accesses and spans (nested so lookups need no key
+/// allocation), with the process-seeded fast hasher.
+type Variables = FastMap<String, FastMap<String, VariableAccesses>>;
 
 /// Settings of the race detector.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -104,12 +111,11 @@ impl RacePair {
     }
 
     /// A `lost_update` pair: `span`'s write and `other`, a write that can fall inside the span.
-    fn lost_update(span: &RetainedSpan, other: Arc<Access>) -> Self {
-        let mut pair = RacePair::new(Arc::clone(&span.write), other, FindingKind::LostUpdate);
-        pair.update = Some(Arc::new(UpdateContext {
-            write_event_id: span.write.event_id,
-            read: (*span.read).clone(),
-        }));
+    fn lost_update(span: &RetainedSpan, other: &Arc<Access>, names: &ComponentIds) -> Self {
+        let (write, context) = span.whole(names, &other.environment, &other.variable);
+        let other = Arc::clone(other);
+        let mut pair = RacePair::new(write, other, FindingKind::LostUpdate);
+        pair.update = Some(context);
         pair
     }
 }
@@ -130,13 +136,14 @@ pub struct Observation {
 #[derive(Debug, Default)]
 pub struct RaceDetector {
     config: RaceConfig,
-    /// environment -> variable -> retained accesses and spans (nested so lookups need no key
-    /// allocation).
-    variables: HashMap<String, HashMap<String, VariableAccesses>>,
+    variables: Variables,
     retained: usize,
     evictions: u64,
     fast_path_hits: u64,
-    names: Interner,
+    /// Dense ids of the clock components of everything retained.
+    names: ComponentIds,
+    /// Shared actors, locations and lock sets of everything retained.
+    pieces: SharedPieces,
     /// Write event ids of spans dropped since the last [`RaceDetector::take_evicted_spans`].
     evicted_spans: Vec<Uuid>,
     /// Accesses older than this were evicted by age; later arrivals that old are compared but
@@ -158,20 +165,43 @@ impl RaceDetector {
         &self.config
     }
 
-    fn variable(&mut self, environment: &str, variable: &str) -> &mut VariableAccesses {
-        // Two lookups on a hit, allocation only for a new environment or variable.
-        if !self.variables.contains_key(environment) {
-            self.variables
-                .insert(environment.to_string(), HashMap::new());
+    /// The state of one variable, created empty if needed. A function of the map alone, so that
+    /// the caller can use the other fields of the detector while holding it.
+    fn variable<'a>(
+        variables: &'a mut Variables,
+        environment: &str,
+        variable: &str,
+    ) -> &'a mut VariableAccesses {
+        // Allocation only for a new environment or variable.
+        if !variables.contains_key(environment) {
+            variables.insert(environment.to_string(), FastMap::default());
         }
-        let by_name = self
-            .variables
-            .get_mut(environment)
-            .expect("inserted just above");
+        let by_name = variables.get_mut(environment).expect("inserted just above");
         if !by_name.contains_key(variable) {
             by_name.insert(variable.to_string(), VariableAccesses::default());
         }
         by_name.get_mut(variable).expect("inserted just above")
+    }
+
+    /// Reclaims the ids of clock components no retained clock uses any more, once enough new
+    /// ones were handed out (derived clocks bring new components with every trace).
+    fn compact_names(&mut self) {
+        if !self.names.needs_compaction() {
+            return;
+        }
+        let mut live = vec![false; self.names.len()];
+        let all = || self.variables.values().flat_map(|by_name| by_name.values());
+        for clock in all().flat_map(VariableAccesses::clocks) {
+            for id in clock.ids() {
+                live[id as usize] = true;
+            }
+        }
+        let new_ids = self.names.compact(&live);
+        for variable in self.variables.values_mut().flat_map(|v| v.values_mut()) {
+            for clock in variable.clocks_mut() {
+                clock.renumber(&new_ids);
+            }
+        }
     }
 
     fn too_old(&self, timestamp_ns: i64) -> bool {
@@ -179,36 +209,36 @@ impl RaceDetector {
     }
 
     /// Compares `access` with the retained accesses (data races) and, for a write, with the
-    /// retained spans (lost updates) of its variable, then retains it. An access whose event id
-    /// is already retained is a redelivery and is ignored.
-    pub fn observe(&mut self, access: Access) -> Observation {
+    /// retained spans (lost updates) of its variable, then retains it. An access already
+    /// retained (same event id and timestamp) is a redelivery and is ignored.
+    pub fn observe(&mut self, mut access: Access) -> Observation {
         let too_old = self.too_old(access.timestamp_ns);
         let (slack, capacity) = (
             self.config.cross_trace_slack_ns,
             self.config.max_accesses_per_variable,
         );
-        if self
-            .variable(&access.environment, &access.variable)
-            .contains(access.event_id)
-        {
+        let environment = std::mem::take(&mut access.environment);
+        let name = std::mem::take(&mut access.variable);
+        let variable = Self::variable(&mut self.variables, &environment, &name);
+        if variable.contains((access.timestamp_ns, access.event_id)) {
             return Observation::default();
         }
-        let new = Retained::interned(access, &mut self.names);
-        let shared = Arc::clone(&new.access);
-        let variable = self.variable(&shared.environment, &shared.variable);
+        let near = variable.newest();
+        let new = Retained::interned_near(access, &mut self.names, &mut self.pieces, near);
         let fast = variable.all_before(&new.clock);
         let mut pairs = Vec::new();
         if !fast {
+            let whole = |retained: &Retained| retained.shared(&self.names, &environment, &name);
             for kept in variable.iter().filter(|kept| races(kept, &new, slack)) {
                 pairs.push(RacePair::new(
-                    kept.shared(),
-                    new.shared(),
+                    whole(kept),
+                    whole(&new),
                     FindingKind::DataRace,
                 ));
             }
             if new.access.access_type.is_write() {
                 for span in variable.spans().filter(|span| lost(span, &new, slack)) {
-                    pairs.push(RacePair::lost_update(span, new.shared()));
+                    pairs.push(RacePair::lost_update(span, &whole(&new), &self.names));
                 }
             }
         }
@@ -227,8 +257,9 @@ impl RaceDetector {
         self.evictions += capacity_evictions;
         self.retained = self.retained + after - before;
         if empty {
-            self.drop_variable(&shared.environment, &shared.variable);
+            self.drop_variable(&environment, &name);
         }
+        self.compact_names();
         Observation { pairs, evicted }
     }
 
@@ -237,28 +268,30 @@ impl RaceDetector {
     /// ignored. The span's write must also be [`RaceDetector::observe`]d as an access, for data
     /// races and as the other side of other spans. The returned `evicted` is always empty:
     /// spans dropped later are reported by [`RaceDetector::take_evicted_spans`].
-    pub fn observe_update(&mut self, span: UpdateSpan) -> Observation {
+    pub fn observe_update(&mut self, mut span: UpdateSpan) -> Observation {
         let too_old = self.too_old(span.write.timestamp_ns);
         let (slack, capacity) = (
             self.config.cross_trace_slack_ns,
             self.config.max_accesses_per_variable,
         );
         let age = (span.write.timestamp_ns, span.write.event_id);
-        if self
-            .variable(&span.write.environment, &span.write.variable)
-            .contains_span(age)
-        {
+        let variable = Self::variable(
+            &mut self.variables,
+            &span.write.environment,
+            &span.write.variable,
+        );
+        if variable.contains_span(age) {
             return Observation::default();
         }
-        let new = RetainedSpan::interned(span, &mut self.names);
-        let shared = Arc::clone(&new.write);
-        let (environment, name) = (&shared.environment, &shared.variable);
-        let variable = self.variable(environment, name);
+        let environment = std::mem::take(&mut span.write.environment);
+        let name = std::mem::take(&mut span.write.variable);
+        let new = RetainedSpan::interned(span, &mut self.names, &mut self.pieces);
         let fast = variable.all_before(&new.read_clock);
         let mut pairs = Vec::new();
         if !fast {
             for kept in variable.iter().filter(|kept| lost(&new, kept, slack)) {
-                pairs.push(RacePair::lost_update(&new, kept.shared()));
+                let whole = kept.shared(&self.names, &environment, &name);
+                pairs.push(RacePair::lost_update(&new, &whole, &self.names));
             }
         }
         let before = variable.len();
@@ -279,8 +312,9 @@ impl RaceDetector {
         self.evicted_spans.extend(dropped);
         self.retained = self.retained + after - before;
         if empty {
-            self.drop_variable(environment, name);
+            self.drop_variable(&environment, &name);
         }
+        self.compact_names();
         Observation {
             pairs,
             evicted: Vec::new(),
@@ -365,21 +399,30 @@ impl RaceDetector {
 
 /// The data race rule of the module doc for two accesses, with `config`'s cross-trace slack.
 pub fn is_data_race(a: &Access, b: &Access, config: &RaceConfig) -> bool {
-    a.environment == b.environment
-        && a.variable == b.variable
-        && races(
-            &Retained::new(a.clone()),
-            &Retained::new(b.clone()),
+    a.environment == b.environment && a.variable == b.variable && {
+        let (mut names, mut pieces) = (ComponentIds::default(), SharedPieces::default());
+        races(
+            &Retained::interned(a.clone(), &mut names, &mut pieces),
+            &Retained::interned(b.clone(), &mut names, &mut pieces),
             config.cross_trace_slack_ns,
         )
+    }
 }
 
 /// True when a lock held by both accesses keeps them apart (the lock-mode rule of the module
 /// doc): at least one side holds it exclusively, or both hold it shared and neither writes.
 pub fn common_lock_protects(a: &Access, b: &Access) -> bool {
-    let neither_writes = !a.access_type.is_write() && !b.access_type.is_write();
-    a.locks.iter().any(|mine| {
-        b.locks.iter().any(|theirs| {
+    locks_protect((&a.locks, a.access_type), (&b.locks, b.access_type))
+}
+
+/// [`common_lock_protects`] on (lock set, access type) pairs.
+pub(crate) fn locks_protect(
+    (a_locks, a_type): (&[HeldLock], AccessType),
+    (b_locks, b_type): (&[HeldLock], AccessType),
+) -> bool {
+    let neither_writes = !a_type.is_write() && !b_type.is_write();
+    a_locks.iter().any(|mine| {
+        b_locks.iter().any(|theirs| {
             mine.lock_id == theirs.lock_id
                 && (mine.mode == LockMode::Exclusive
                     || theirs.mode == LockMode::Exclusive
@@ -390,19 +433,36 @@ pub fn common_lock_protects(a: &Access, b: &Access) -> bool {
 
 /// True when the traces of `a` and `b` overlap in time, widened by `slack_ns`.
 pub fn trace_spans_overlap(a: &Access, b: &Access, slack_ns: i64) -> bool {
-    a.trace_start_ns <= b.trace_end_ns.saturating_add(slack_ns)
-        && b.trace_start_ns <= a.trace_end_ns.saturating_add(slack_ns)
+    spans_overlap(
+        (a.trace_start_ns, a.trace_end_ns),
+        (b.trace_start_ns, b.trace_end_ns),
+        slack_ns,
+    )
+}
+
+/// [`trace_spans_overlap`] on (start, end) pairs.
+pub(crate) fn spans_overlap(
+    (a_start, a_end): (i64, i64),
+    (b_start, b_end): (i64, i64),
+    slack_ns: i64,
+) -> bool {
+    a_start <= b_end.saturating_add(slack_ns) && b_start <= a_end.saturating_add(slack_ns)
 }
 
 /// The data race rule on normalised accesses of the same variable; cheap tests first.
 fn races(a: &Retained, b: &Retained, slack_ns: i64) -> bool {
-    let (x, y) = (&*a.access, &*b.access);
+    let (x, y) = (&a.access, &b.access);
     x.event_id != y.event_id
         && (x.access_type.is_write() || y.access_type.is_write())
         && !(x.access_type.is_atomic() && y.access_type.is_atomic())
         && x.actor != y.actor
-        && (x.trace_id == y.trace_id || trace_spans_overlap(x, y, slack_ns))
-        && !common_lock_protects(x, y)
+        && (x.trace_id == y.trace_id
+            || spans_overlap(
+                (x.trace_start_ns, x.trace_end_ns),
+                (y.trace_start_ns, y.trace_end_ns),
+                slack_ns,
+            ))
+        && !locks_protect((&x.locks, x.access_type), (&y.locks, y.access_type))
         && a.clock.concurrent_with(&b.clock)
 }
 

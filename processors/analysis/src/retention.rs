@@ -47,111 +47,27 @@
 //! span, actor, location, type, lock set), found through a hash index, so an insertion costs
 //! O(log n) plus the size of its key's group, which stays small: within a group, entries are
 //! pairwise non-dominating.
+//!
+//! # Representation
+//!
+//! The race stage is memory bound: every arrival touches the state of a random variable. So the
+//! retained accesses of a variable are one contiguous array sorted by age (arrivals are mostly
+//! the newest, making insertion a push at the back and capacity eviction a pop at the front),
+//! clocks are compact [`Clock`]s over component ids (the `clock` submodule), and the retained
+//! access is kept without its clock pairs, which are rebuilt only when it ends up in a finding.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
-use std::hash::{BuildHasherDefault, Hash, Hasher};
+mod clock;
+mod retained;
 
-use crate::interning::Fx;
-pub(crate) use crate::interning::Interner;
-use std::sync::Arc;
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::hash::BuildHasherDefault;
 
-use raceway_schemas::{Access, HeldLock, UpdateRead, UpdateSpan, VectorClock};
+pub(crate) use clock::{Clock, ComponentIds};
+pub(crate) use retained::{dominates, Retained, RetainedSpan};
+
 use uuid::Uuid;
 
-/// An access kept for comparison, with its clock and lock set normalised once on arrival.
-#[derive(Debug, Clone)]
-pub(crate) struct Retained {
-    /// The access with its lock set sorted and deduplicated (so lock sets compare with `==`)
-    /// and its clock pairs moved into `clock`: a retained access costs a few hundred bytes, not
-    /// one allocation per clock entry. [`Retained::shared`] restores the pairs for findings.
-    pub(crate) access: Arc<Access>,
-    pub(crate) clock: VectorClock,
-}
-
-impl Retained {
-    /// Normalises `access` for comparisons.
-    pub(crate) fn new(access: Access) -> Self {
-        Self::interned(access, &mut Interner::default())
-    }
-
-    /// Like [`Retained::new`], sharing component names through `names`.
-    pub(crate) fn interned(mut access: Access, names: &mut Interner) -> Self {
-        let clock = names.clock(&access.clock);
-        access.clock = Vec::new();
-        access.locks.sort();
-        access.locks.dedup();
-        Retained {
-            access: Arc::new(access),
-            clock,
-        }
-    }
-
-    /// The access as findings report it, with its (normalised) clock pairs.
-    pub(crate) fn shared(&self) -> Arc<Access> {
-        let mut access = (*self.access).clone();
-        access.clock = self.clock.to_pairs();
-        Arc::new(access)
-    }
-
-    /// Age order: (timestamp, event id).
-    fn age(&self) -> (i64, Uuid) {
-        (self.access.timestamp_ns, self.access.event_id)
-    }
-}
-
-/// True when `later` makes `earlier` redundant for race detection (see the module doc).
-pub(crate) fn dominates(later: &Retained, earlier: &Retained) -> bool {
-    let (l, e) = (&*later.access, &*earlier.access);
-    l.event_id != e.event_id
-        && l.trace_id == e.trace_id
-        && l.trace_start_ns == e.trace_start_ns
-        && l.trace_end_ns == e.trace_end_ns
-        && l.actor == e.actor
-        && l.location == e.location
-        && l.access_type == e.access_type
-        && l.locks == e.locks
-        && earlier.clock.happens_before(&later.clock)
-        && earlier.clock.differing_components(&later.clock) == 1
-}
-
-/// An update span kept for comparison with later writes, clocks normalised once.
-#[derive(Debug, Clone)]
-pub(crate) struct RetainedSpan {
-    /// The span's write, shared with the pairs it forms.
-    pub(crate) write: Arc<Access>,
-    pub(crate) read: Arc<UpdateRead>,
-    pub(crate) read_clock: VectorClock,
-    pub(crate) write_clock: VectorClock,
-    pub(crate) held_throughout: Vec<HeldLock>,
-}
-
-impl RetainedSpan {
-    /// Normalises `span` for comparisons.
-    pub(crate) fn new(span: UpdateSpan) -> Self {
-        Self::interned(span, &mut Interner::default())
-    }
-
-    /// Like [`RetainedSpan::new`], sharing component names through `names`.
-    pub(crate) fn interned(span: UpdateSpan, names: &mut Interner) -> Self {
-        let read_clock = names.clock(&span.read.clock);
-        let write_clock = names.clock(&span.write.clock);
-        RetainedSpan {
-            write: Arc::new(span.write),
-            read: Arc::new(span.read),
-            read_clock,
-            write_clock,
-            held_throughout: span.held_throughout,
-        }
-    }
-
-    fn age(&self) -> (i64, Uuid) {
-        (self.write.timestamp_ns, self.write.event_id)
-    }
-}
-
-pub(crate) fn clock_of(pairs: &[(String, u64)]) -> VectorClock {
-    VectorClock::from_pairs(pairs.iter().map(|(c, n)| (c.as_str(), *n)))
-}
+use crate::interning::Fx;
 
 /// What an insertion changed.
 #[derive(Debug, Default)]
@@ -165,17 +81,51 @@ pub(crate) struct Inserted {
 
 type Age = (i64, Uuid);
 
+/// The ages of the retained entries with one domination key hash: usually one, kept inline.
+#[derive(Debug)]
+enum Group {
+    One(Age),
+    Many(Vec<Age>),
+}
+
+impl Group {
+    fn ages(&self) -> &[Age] {
+        match self {
+            Group::One(age) => std::slice::from_ref(age),
+            Group::Many(ages) => ages,
+        }
+    }
+
+    fn push(&mut self, age: Age) {
+        match self {
+            Group::One(first) => *self = Group::Many(vec![*first, age]),
+            Group::Many(ages) => ages.push(age),
+        }
+    }
+
+    /// Removes `age`; true when the group is now empty.
+    fn remove(&mut self, age: &Age) -> bool {
+        match self {
+            Group::One(only) => only == age,
+            Group::Many(ages) => {
+                ages.retain(|a| a != age);
+                ages.is_empty()
+            }
+        }
+    }
+}
+
 /// The retained accesses and update spans of one variable.
 #[derive(Debug, Default)]
 pub(crate) struct VariableAccesses {
-    entries: BTreeMap<Age, Retained>,
+    /// Sorted by age, oldest first.
+    entries: VecDeque<Retained>,
     /// Domination key hash -> ages of the entries with that key.
-    groups: HashMap<u64, Vec<Age>, BuildHasherDefault<Fx>>,
-    ids: HashSet<Uuid, BuildHasherDefault<Fx>>,
+    groups: HashMap<u64, Group, BuildHasherDefault<Fx>>,
     /// Spans by the age of their write.
     spans: BTreeMap<Age, RetainedSpan>,
     /// Join of every clock ever retained here (see "Fast path" in the module doc).
-    summary: VectorClock,
+    summary: Clock,
     /// Retained entries and spans with an empty clock, which disable the fast path.
     unclocked: usize,
     /// Write event ids of spans dropped since the last [`VariableAccesses::take_dropped_spans`].
@@ -183,9 +133,22 @@ pub(crate) struct VariableAccesses {
 }
 
 impl VariableAccesses {
-    /// True when an access with this event id is retained.
-    pub(crate) fn contains(&self, event_id: Uuid) -> bool {
-        self.ids.contains(&event_id)
+    /// True when the access of this age (timestamp, event id) is retained.
+    pub(crate) fn contains(&self, age: Age) -> bool {
+        self.position(&age).is_ok()
+    }
+
+    /// Where the entry of `age` is, or would be inserted; newest first, as arrivals mostly are.
+    fn position(&self, age: &Age) -> Result<usize, usize> {
+        match self.entries.back() {
+            None => Err(0),
+            Some(newest) if newest.age < *age => Err(self.entries.len()),
+            Some(_) => self.entries.binary_search_by(|kept| kept.age.cmp(age)),
+        }
+    }
+
+    fn get(&self, age: &Age) -> Option<&Retained> {
+        self.position(age).ok().map(|at| &self.entries[at])
     }
 
     /// True when a span with this write event id is retained.
@@ -193,9 +156,14 @@ impl VariableAccesses {
         self.spans.contains_key(&write)
     }
 
+    /// The newest retained access.
+    pub(crate) fn newest(&self) -> Option<&Retained> {
+        self.entries.back()
+    }
+
     /// The retained accesses, oldest first.
     pub(crate) fn iter(&self) -> impl Iterator<Item = &Retained> {
-        self.entries.values()
+        self.entries.iter()
     }
 
     /// The retained spans, oldest write first.
@@ -205,8 +173,8 @@ impl VariableAccesses {
 
     /// True when everything retained happens before an event with `clock`: nothing retained
     /// can race with it (the fast path of the module doc).
-    pub(crate) fn all_before(&self, clock: &VectorClock) -> bool {
-        self.unclocked == 0 && !clock.is_empty() && self.summary.le(clock) && self.summary != *clock
+    pub(crate) fn all_before(&self, clock: &Clock) -> bool {
+        self.unclocked == 0 && !clock.is_empty() && self.summary.strictly_below(clock)
     }
 
     /// Number of retained accesses and spans.
@@ -224,44 +192,44 @@ impl VariableAccesses {
     /// `new`, so nothing retained can dominate it.
     pub(crate) fn insert(&mut self, new: Retained, capacity: usize, fast: bool) -> Inserted {
         let mut outcome = Inserted::default();
-        let key = domination_key(&new.access, &new.access.locks);
-        let group = self.groups.entry(key).or_default();
+        let group = self.groups.get(&new.key).map_or(&[][..], Group::ages);
         if !fast
-            && group.iter().any(|age| {
-                self.entries
-                    .get(age)
-                    .is_some_and(|kept| dominates(kept, &new))
-            })
+            && group
+                .iter()
+                .any(|age| self.get(age).is_some_and(|kept| dominates(kept, &new)))
         {
             outcome.removed.push(new.access.event_id);
             return outcome;
         }
-        let mut dominated = Vec::new();
-        group.retain(|age| match self.entries.get(age) {
-            Some(kept) if dominates(&new, kept) => {
-                dominated.push(*age);
-                false
-            }
-            Some(_) => true,
-            None => false,
-        });
-        group.push(new.age());
+        let dominated: Vec<Age> = group
+            .iter()
+            .filter(|age| self.get(age).is_some_and(|kept| dominates(&new, kept)))
+            .copied()
+            .collect();
         for age in dominated {
             if let Some(gone) = self.remove_entry(&age) {
                 outcome.removed.push(gone);
             }
         }
         self.note_clock(&new.clock);
-        self.ids.insert(new.access.event_id);
-        self.entries.insert(new.age(), new);
+        match self.groups.get_mut(&new.key) {
+            Some(group) => group.push(new.age),
+            None => {
+                self.groups.insert(new.key, Group::One(new.age));
+            }
+        }
+        match self.position(&new.age) {
+            Err(at) if at == self.entries.len() => self.entries.push_back(new),
+            Err(at) => self.entries.insert(at, new),
+            // Callers check `contains` first; keep the retained copy.
+            Ok(_) => {}
+        }
         while self.entries.len() > capacity {
-            let Some((&oldest, _)) = self.entries.iter().next() else {
+            let Some(oldest) = self.entries.pop_front() else {
                 break;
             };
-            if let Some(gone) = self.remove_entry(&oldest) {
-                outcome.removed.push(gone);
-                outcome.capacity_evictions += 1;
-            }
+            outcome.removed.push(self.forget_entry(oldest));
+            outcome.capacity_evictions += 1;
         }
         outcome
     }
@@ -284,15 +252,16 @@ impl VariableAccesses {
     /// Drops every access and span with a timestamp before `timestamp_ns`; returns the ids of
     /// the accesses dropped.
     pub(crate) fn evict_older_than(&mut self, timestamp_ns: i64) -> Vec<Uuid> {
-        let old: Vec<Age> = self
+        let mut gone = Vec::new();
+        while self
             .entries
-            .range(..(timestamp_ns, Uuid::nil()))
-            .map(|(age, _)| *age)
-            .collect();
-        let gone = old
-            .iter()
-            .filter_map(|age| self.remove_entry(age))
-            .collect();
+            .front()
+            .is_some_and(|oldest| oldest.age.0 < timestamp_ns)
+        {
+            if let Some(oldest) = self.entries.pop_front() {
+                gone.push(self.forget_entry(oldest));
+            }
+        }
         while let Some(entry) = self.spans.first_entry() {
             if entry.key().0 >= timestamp_ns {
                 break;
@@ -306,15 +275,14 @@ impl VariableAccesses {
 
     /// Drops every access and span of `trace_id`; returns the ids of the accesses dropped.
     pub(crate) fn forget_trace(&mut self, trace_id: Uuid) -> Vec<Uuid> {
-        let of_trace: Vec<Age> = self
-            .entries
-            .iter()
-            .filter(|(_, kept)| kept.access.trace_id == trace_id)
-            .map(|(age, _)| *age)
-            .collect();
+        let (of_trace, kept): (VecDeque<Retained>, VecDeque<Retained>) =
+            std::mem::take(&mut self.entries)
+                .into_iter()
+                .partition(|kept| kept.access.trace_id == trace_id);
+        self.entries = kept;
         let gone = of_trace
-            .iter()
-            .filter_map(|age| self.remove_entry(age))
+            .into_iter()
+            .map(|gone| self.forget_entry(gone))
             .collect();
         let spans: Vec<Age> = self
             .spans
@@ -331,11 +299,37 @@ impl VariableAccesses {
         gone
     }
 
+    /// Every clock held here (entries, spans and the summary), for component id compaction.
+    pub(crate) fn clocks(&self) -> impl Iterator<Item = &Clock> {
+        self.entries
+            .iter()
+            .map(|kept| &kept.clock)
+            .chain(
+                self.spans
+                    .values()
+                    .flat_map(|span| [&span.read_clock, &span.write_clock]),
+            )
+            .chain(std::iter::once(&self.summary))
+    }
+
+    /// Like [`VariableAccesses::clocks`], mutably.
+    pub(crate) fn clocks_mut(&mut self) -> impl Iterator<Item = &mut Clock> {
+        self.entries
+            .iter_mut()
+            .map(|kept| &mut kept.clock)
+            .chain(
+                self.spans
+                    .values_mut()
+                    .flat_map(|span| [&mut span.read_clock, &mut span.write_clock]),
+            )
+            .chain(std::iter::once(&mut self.summary))
+    }
+
     /// Rebuilds the summary from what is retained, after bulk removals, so that it does not keep
     /// the components of long-gone traces (it only ever grows between rebuilds).
     fn recompute_summary(&mut self) {
-        let mut summary = VectorClock::new();
-        for kept in self.entries.values() {
+        let mut summary = Clock::default();
+        for kept in &self.entries {
             summary.join(&kept.clock);
         }
         for span in self.spans.values() {
@@ -345,7 +339,7 @@ impl VariableAccesses {
         self.summary = summary;
     }
 
-    fn note_clock(&mut self, clock: &VectorClock) {
+    fn note_clock(&mut self, clock: &Clock) {
         if clock.is_empty() {
             self.unclocked += 1;
         } else {
@@ -367,42 +361,29 @@ impl VariableAccesses {
         }
     }
 
-    /// Removes one entry from every index; its event id, if it was there.
+    /// Removes the entry of `age`; its event id, if it was there.
     fn remove_entry(&mut self, age: &Age) -> Option<Uuid> {
-        let gone = self.entries.remove(age)?;
+        let at = self.position(age).ok()?;
+        let gone = self.entries.remove(at)?;
+        Some(self.forget_entry(gone))
+    }
+
+    /// Updates the other indices for an entry taken out of `entries`; returns its event id.
+    fn forget_entry(&mut self, gone: Retained) -> Uuid {
         if gone.clock.is_empty() {
             self.unclocked = self.unclocked.saturating_sub(1);
         }
-        self.ids.remove(&gone.access.event_id);
-        let key = domination_key(&gone.access, &gone.access.locks);
-        if let Some(group) = self.groups.get_mut(&key) {
-            group.retain(|a| a != age);
-            if group.is_empty() {
-                self.groups.remove(&key);
+        if let Some(group) = self.groups.get_mut(&gone.key) {
+            if group.remove(&gone.age) {
+                self.groups.remove(&gone.key);
             }
         }
         if self.entries.is_empty() && self.spans.is_empty() && self.unclocked == 0 {
             // Nothing left to compare with: start the summary afresh.
-            self.summary = VectorClock::new();
+            self.summary = Clock::default();
         }
-        Some(gone.access.event_id)
+        gone.access.event_id
     }
-}
-
-/// Hash of everything [`dominates`] requires to be equal, to find domination candidates.
-fn domination_key(access: &Access, locks: &[HeldLock]) -> u64 {
-    let mut hasher = Fx::default();
-    (
-        access.trace_id,
-        access.trace_start_ns,
-        access.trace_end_ns,
-        &access.actor,
-        &access.location,
-        access.access_type,
-        locks,
-    )
-        .hash(&mut hasher);
-    hasher.finish()
 }
 
 #[cfg(test)]

@@ -23,14 +23,13 @@
 //! lock history, which only the trace stage has; in the race stage it would depend on which of
 //! the actor's accesses had arrived yet.
 
-use std::collections::HashMap;
-
 use raceway_schemas::{AccessType, Event, EventKind, UpdateRead, UpdateSpan};
 use uuid::Uuid;
 
 use crate::accesses::{access_at, trace_span};
 use crate::causality::{program_order, trace_causality, TraceCausality};
 use crate::locksets::{HeldLocks, Hold};
+use crate::trace::fast_hash::FastMap;
 
 /// The read-modify-writes of one trace (events in any order), sorted by the write's
 /// (timestamp, event id).
@@ -60,8 +59,8 @@ pub fn update_spans_with(events: &[Event], causality: &TraceCausality) -> Vec<Up
     let Some(span) = trace_span(events) else {
         return Vec::new();
     };
-    let mut locks: HashMap<ActorKey, HeldLocks> = HashMap::new();
-    let mut pending: HashMap<PendingKey, (usize, Vec<Hold>)> = HashMap::new();
+    let mut locks: FastMap<ActorKey, HeldLocks> = FastMap::default();
+    let mut pending: FastMap<PendingKey, (usize, Vec<Hold>)> = FastMap::default();
     let mut spans = Vec::new();
     for index in program_order(events) {
         let event = &events[index];

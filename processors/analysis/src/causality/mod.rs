@@ -66,6 +66,7 @@ use std::sync::Arc;
 use raceway_schemas::{Event, HeldLock};
 
 use crate::graph;
+use crate::trace::fast_hash::FastMap;
 use raceway_schemas::VectorClock;
 
 /// Happens-before information for one event.
@@ -127,11 +128,19 @@ pub(crate) fn program_order(events: &[Event]) -> Vec<usize> {
 
 /// Trusted trace: the clocks as sent, ordered by (sum of counters, position).
 fn sent_clocks(events: &[Event], sorted: &[usize]) -> (Vec<VectorClock>, Vec<usize>) {
+    // One shared name per component: a trace's clocks repeat the same few components on every
+    // event, and allocating each name per event dominated this step.
+    let mut names: FastMap<&str, Arc<str>> = FastMap::default();
     let clocks: Vec<VectorClock> = sorted
         .iter()
         .map(|&index| {
             let pairs = &events[index].causality_vector;
-            VectorClock::from_pairs(pairs.iter().map(|(c, n)| (c.as_str(), *n)))
+            VectorClock::from_pairs(pairs.iter().map(|(c, n)| {
+                let name = names
+                    .entry(c.as_str())
+                    .or_insert_with(|| Arc::from(c.as_str()));
+                (Arc::clone(name), *n)
+            }))
         })
         .collect();
     let sums: Vec<u128> = clocks

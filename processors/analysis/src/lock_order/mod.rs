@@ -29,13 +29,12 @@ mod edges;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use raceway_schemas::{LockMode, LockOrderEdge};
+use raceway_schemas::{LockMode, LockOrderEdge, VectorClock};
 use uuid::Uuid;
 
 pub use edges::{lock_order_edges, lock_order_edges_with};
 
 use crate::races::RaceConfig;
-use crate::retention::clock_of;
 
 /// Two edges forming an inversion, `first` being the one whose inner acquisition is earlier by
 /// (timestamp, event id).
@@ -83,6 +82,10 @@ pub fn is_lock_order_inversion(a: &LockOrderEdge, b: &LockOrderEdge, config: &Ra
         && !guarded
         && !clock_of(&a.acquired.clock).happens_before(&clock_of(&b.start_clock))
         && !clock_of(&b.acquired.clock).happens_before(&clock_of(&a.start_clock))
+}
+
+fn clock_of(pairs: &[(String, u64)]) -> VectorClock {
+    VectorClock::from_pairs(pairs.iter().map(|(c, n)| (c.as_str(), *n)))
 }
 
 /// Finds lock-order inversions over edges arriving in any order, per sorted lock pair.

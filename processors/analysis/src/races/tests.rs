@@ -351,3 +351,32 @@ fn forgetting_a_trace_drops_its_accesses_and_spans() {
     mine.variable = "balance".into();
     assert_eq!(detector.observe(mine).pairs.len(), 1);
 }
+
+#[test]
+fn verdicts_survive_the_compaction_of_component_ids() {
+    let mut detector = RaceDetector::default();
+    // Retained before the compaction, with components that stay in use.
+    let first = access(1, "a", 10, Write, &[("a", 1), ("z", 3)]);
+    assert!(detector.observe(first).pairs.is_empty());
+    // Enough short-lived components elsewhere (one variable each, later aged out) to make the
+    // detector reclaim their ids and renumber the live ones.
+    for n in 0..20_000u128 {
+        let mut other = lone(1_000 + n, &format!("t{n}"), 5, Write);
+        other.variable = format!("v{n}");
+        detector.observe(other);
+        if n % 5_000 == 4_999 {
+            detector.evict_older_than(6);
+        }
+    }
+    assert!(
+        detector.names.len() < 10_000,
+        "dead component ids were reclaimed"
+    );
+    // Concurrent with the first access: a race. Ordered after it: none.
+    let concurrent = access(2, "b", 20, Write, &[("b", 1), ("z", 3)]);
+    let pairs = detector.observe(concurrent).pairs;
+    assert_eq!(pairs.len(), 1);
+    assert_eq!(pairs[0].first.clock, vec![("a".into(), 1), ("z".into(), 3)]);
+    let ordered = access(3, "c", 30, Write, &[("a", 1), ("b", 1), ("c", 1), ("z", 3)]);
+    assert!(detector.observe(ordered).pairs.is_empty());
+}

@@ -1,0 +1,369 @@
+//! Compact clocks for the race stage: components named by dense ids instead of strings.
+//!
+//! The race stage compares every arriving access with the clocks it retains; with
+//! [`VectorClock`](raceway_schemas::VectorClock)'s `Arc<str>` components every comparison walks
+//! string names (pointer-equal when interned, but still a string compare between different
+//! components) and every retained clock holds one reference count per component. Here a
+//! component is a `u32` handed out by [`ComponentIds`], so a comparison is a merge of two short
+//! integer-keyed arrays, and a retained clock is one allocation with no reference counts.
+//!
+//! Ids are only meaningful inside one [`ComponentIds`] (one race detector). Entries are sorted
+//! by id, not by name; every rule here only needs the two sides to agree on the order. Ids of
+//! names no retained clock uses any more are reclaimed by [`ComponentIds::compact`], which
+//! renumbers the live ids in increasing order so that every clock stays sorted.
+
+use std::cmp::Ordering;
+use std::collections::HashMap;
+use std::hash::BuildHasherDefault;
+
+use crate::interning::Fx;
+
+/// Dense number of a clock component name, given out by [`ComponentIds`].
+pub(crate) type ComponentId = u32;
+
+/// A vector clock over component ids: sorted by id, no duplicate ids, no zero counters.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Clock {
+    entries: Vec<(ComponentId, u64)>,
+}
+
+impl Clock {
+    /// True for the empty clock, which orders nothing.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// True iff `self` happens before `other` (`<=` component-wise and different); an empty
+    /// clock is never before or after anything, as for [`raceway_schemas::VectorClock`].
+    pub(crate) fn happens_before(&self, other: &Clock) -> bool {
+        if self.is_empty() || other.is_empty() {
+            return false;
+        }
+        let (le, ge) = self.le_ge(other);
+        le && !ge
+    }
+
+    /// True iff neither clock happens before the other.
+    pub(crate) fn concurrent_with(&self, other: &Clock) -> bool {
+        if self.is_empty() || other.is_empty() {
+            return true;
+        }
+        let (le, ge) = self.le_ge(other);
+        // Equal clocks (le && ge) order nothing either.
+        le == ge
+    }
+
+    /// True when `self <= other` component-wise and they differ, empty `self` included: what
+    /// the fast path asks of a variable's summary (see the `retention` module doc).
+    pub(crate) fn strictly_below(&self, other: &Clock) -> bool {
+        let (le, ge) = self.le_ge(other);
+        le && !ge
+    }
+
+    /// Number of components whose counters differ.
+    pub(crate) fn differing_components(&self, other: &Clock) -> usize {
+        let mut differing = 0;
+        merge_walk(&self.entries, &other.entries, |a, b| {
+            differing += usize::from(a != b);
+            true
+        });
+        differing
+    }
+
+    /// (self <= other, self >= other) component-wise, stopping as soon as both are false.
+    fn le_ge(&self, other: &Clock) -> (bool, bool) {
+        let (a, b) = (&self.entries, &other.entries);
+        let (mut le, mut ge) = (true, true);
+        if a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.0 == y.0) {
+            // Same components (the common case: the actors of one service or trace): compare
+            // counters only.
+            for (x, y) in a.iter().zip(b) {
+                le &= x.1 <= y.1;
+                ge &= x.1 >= y.1;
+                if !le && !ge {
+                    break;
+                }
+            }
+            return (le, ge);
+        }
+        merge_walk(a, b, |x, y| {
+            le &= x <= y;
+            ge &= x >= y;
+            le || ge
+        });
+        (le, ge)
+    }
+
+    /// Component-wise maximum with `other` (the summary of a variable).
+    pub(crate) fn join(&mut self, other: &Clock) {
+        let (a, b) = (&mut self.entries, &other.entries);
+        if b.is_empty() {
+            return;
+        }
+        if a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.0 == y.0) {
+            for (x, y) in a.iter_mut().zip(b) {
+                x.1 = x.1.max(y.1);
+            }
+            return;
+        }
+        let mut merged = Vec::with_capacity(a.len().max(b.len()));
+        let (mut i, mut j) = (0, 0);
+        while i < a.len() && j < b.len() {
+            match a[i].0.cmp(&b[j].0) {
+                Ordering::Less => {
+                    merged.push(a[i]);
+                    i += 1;
+                }
+                Ordering::Greater => {
+                    merged.push(b[j]);
+                    j += 1;
+                }
+                Ordering::Equal => {
+                    merged.push((a[i].0, a[i].1.max(b[j].1)));
+                    i += 1;
+                    j += 1;
+                }
+            }
+        }
+        merged.extend_from_slice(&a[i..]);
+        merged.extend_from_slice(&b[j..]);
+        *a = merged;
+    }
+
+    /// The component ids in use.
+    pub(crate) fn ids(&self) -> impl Iterator<Item = ComponentId> + '_ {
+        self.entries.iter().map(|(id, _)| *id)
+    }
+
+    /// Renumbers the components through `new_ids` (indexed by old id), which must be increasing
+    /// on the ids in use so that the entries stay sorted.
+    pub(crate) fn renumber(&mut self, new_ids: &[ComponentId]) {
+        for entry in &mut self.entries {
+            entry.0 = new_ids[entry.0 as usize];
+        }
+    }
+}
+
+/// Calls `visit(a[c], b[c])` for every component in either list while it returns true.
+fn merge_walk(
+    a: &[(ComponentId, u64)],
+    b: &[(ComponentId, u64)],
+    mut visit: impl FnMut(u64, u64) -> bool,
+) {
+    let (mut i, mut j) = (0, 0);
+    loop {
+        let go_on = match (a.get(i), b.get(j)) {
+            (Some(x), Some(y)) => match x.0.cmp(&y.0) {
+                Ordering::Less => {
+                    i += 1;
+                    visit(x.1, 0)
+                }
+                Ordering::Greater => {
+                    j += 1;
+                    visit(0, y.1)
+                }
+                Ordering::Equal => {
+                    i += 1;
+                    j += 1;
+                    visit(x.1, y.1)
+                }
+            },
+            (Some(x), None) => {
+                i += 1;
+                visit(x.1, 0)
+            }
+            (None, Some(y)) => {
+                j += 1;
+                visit(0, y.1)
+            }
+            (None, None) => return,
+        };
+        if !go_on {
+            return;
+        }
+    }
+}
+
+/// Gives every clock component name a dense id, and the names back for findings.
+///
+/// Clocks usually arrive with the same component names at the same positions as the previous
+/// clock (the actors of one service, or of one trace, in name order), so the ids of the last
+/// clock are remembered by position and a name is looked up in the map only when it differs
+/// from the one at its position last time.
+#[derive(Debug, Default)]
+pub(crate) struct ComponentIds {
+    by_name: HashMap<Box<str>, ComponentId, BuildHasherDefault<Fx>>,
+    names: Vec<Box<str>>,
+    /// Ids of the previous clock's components, by position.
+    recent: Vec<ComponentId>,
+    /// Size of `names` at which [`ComponentIds::needs_compaction`] says to compact.
+    limit: usize,
+}
+
+impl ComponentIds {
+    /// Ids are not compacted below this many names.
+    const MIN_LIMIT: usize = 1 << 14;
+
+    /// The clock of `pairs` (component name, counter), in any order: duplicates keep their
+    /// largest counter and zero counters are dropped, as in
+    /// [`raceway_schemas::VectorClock::from_pairs`].
+    pub(crate) fn clock(&mut self, pairs: &[(String, u64)]) -> Clock {
+        let mut entries = Vec::with_capacity(pairs.len());
+        for (position, (name, counter)) in pairs.iter().enumerate() {
+            if *counter == 0 {
+                continue;
+            }
+            let id = match self.recent.get(position) {
+                Some(&id) if *self.names[id as usize] == **name => id,
+                _ => {
+                    let id = self.id(name);
+                    if position < self.recent.len() {
+                        self.recent[position] = id;
+                    } else {
+                        self.recent.push(id);
+                    }
+                    id
+                }
+            };
+            entries.push((id, *counter));
+        }
+        if !entries.windows(2).all(|w| w[0].0 < w[1].0) {
+            // Largest counter first within an id, so that dedup keeps the maximum.
+            entries.sort_unstable_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)));
+            entries.dedup_by_key(|entry| entry.0);
+        }
+        Clock { entries }
+    }
+
+    fn id(&mut self, name: &str) -> ComponentId {
+        if let Some(&id) = self.by_name.get(name) {
+            return id;
+        }
+        let id = ComponentId::try_from(self.names.len()).expect("fewer than 2^32 live names");
+        self.names.push(name.into());
+        self.by_name.insert(name.into(), id);
+        id
+    }
+
+    /// The (name, counter) pairs of `clock`, sorted by name: the form of
+    /// [`raceway_schemas::Access::clock`].
+    pub(crate) fn pairs(&self, clock: &Clock) -> Vec<(String, u64)> {
+        let mut pairs: Vec<(String, u64)> = clock
+            .entries
+            .iter()
+            .map(|(id, counter)| (self.names[*id as usize].to_string(), *counter))
+            .collect();
+        pairs.sort_unstable();
+        pairs
+    }
+
+    /// Number of ids handed out (live or not).
+    pub(crate) fn len(&self) -> usize {
+        self.names.len()
+    }
+
+    /// True when enough names were handed out since the last compaction that reclaiming the
+    /// unused ones is worth a walk over every retained clock (amortised O(1) per new name).
+    pub(crate) fn needs_compaction(&self) -> bool {
+        self.names.len() > self.limit.max(Self::MIN_LIMIT)
+    }
+
+    /// Keeps only the ids marked in `live` (indexed by id), renumbered in increasing order;
+    /// returns the new id of every old one (unused ids map to `ComponentId::MAX`) for
+    /// [`Clock::renumber`].
+    pub(crate) fn compact(&mut self, live: &[bool]) -> Vec<ComponentId> {
+        let mut new_ids = vec![ComponentId::MAX; self.names.len()];
+        let mut names = Vec::new();
+        for (old, name) in std::mem::take(&mut self.names).into_iter().enumerate() {
+            if live.get(old).copied().unwrap_or(false) {
+                new_ids[old] = names.len() as ComponentId;
+                names.push(name);
+            }
+        }
+        self.by_name = names
+            .iter()
+            .enumerate()
+            .map(|(id, name)| (name.clone(), id as ComponentId))
+            .collect();
+        self.names = names;
+        self.recent.clear();
+        self.limit = 2 * self.names.len();
+        new_ids
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pairs(list: &[(&str, u64)]) -> Vec<(String, u64)> {
+        list.iter().map(|(c, n)| (c.to_string(), *n)).collect()
+    }
+
+    #[test]
+    fn clocks_compare_like_vector_clocks() {
+        let mut ids = ComponentIds::default();
+        let a = ids.clock(&pairs(&[("x", 1), ("y", 2)]));
+        let b = ids.clock(&pairs(&[("y", 3), ("x", 1)]));
+        let c = ids.clock(&pairs(&[("x", 2), ("z", 1)]));
+        assert!(a.happens_before(&b));
+        assert!(!b.happens_before(&a));
+        assert!(!a.happens_before(&a));
+        assert!(a.concurrent_with(&c) && c.concurrent_with(&b));
+        assert!(a.concurrent_with(&a), "equal clocks are not ordered");
+        assert!(a.strictly_below(&b) && !a.strictly_below(&a));
+        assert!(Clock::default().strictly_below(&a));
+        assert_eq!(a.differing_components(&b), 1);
+        assert_eq!(a.differing_components(&c), 3);
+        assert_eq!(ids.pairs(&b), pairs(&[("x", 1), ("y", 3)]));
+    }
+
+    #[test]
+    fn empty_clocks_are_never_ordered() {
+        let mut ids = ComponentIds::default();
+        let a = ids.clock(&pairs(&[("x", 1)]));
+        let empty = ids.clock(&pairs(&[("x", 0)]));
+        assert!(empty.is_empty());
+        assert!(!empty.happens_before(&a) && !a.happens_before(&empty));
+        assert!(empty.concurrent_with(&a));
+    }
+
+    #[test]
+    fn duplicates_keep_their_largest_counter() {
+        let mut ids = ComponentIds::default();
+        ids.clock(&pairs(&[("b", 1)]));
+        let clock = ids.clock(&pairs(&[("a", 2), ("b", 1), ("a", 5)]));
+        assert_eq!(ids.pairs(&clock), pairs(&[("a", 5), ("b", 1)]));
+    }
+
+    #[test]
+    fn join_is_componentwise_max() {
+        let mut ids = ComponentIds::default();
+        let mut a = ids.clock(&pairs(&[("x", 3), ("z", 1)]));
+        a.join(&ids.clock(&pairs(&[("x", 1), ("y", 2), ("z", 4)])));
+        assert_eq!(ids.pairs(&a), pairs(&[("x", 3), ("y", 2), ("z", 4)]));
+        a.join(&ids.clock(&pairs(&[("x", 5), ("y", 1), ("z", 1)])));
+        assert_eq!(ids.pairs(&a), pairs(&[("x", 5), ("y", 2), ("z", 4)]));
+    }
+
+    #[test]
+    fn compaction_renumbers_live_ids_in_order() {
+        let mut ids = ComponentIds::default();
+        let dead = ids.clock(&pairs(&[("dead", 1)]));
+        let mut live = ids.clock(&pairs(&[("b", 1), ("a", 2)]));
+        let mut marks = vec![false; ids.len()];
+        for id in live.ids() {
+            marks[id as usize] = true;
+        }
+        let new_ids = ids.compact(&marks);
+        assert_eq!(
+            new_ids[dead.ids().next().unwrap() as usize],
+            ComponentId::MAX
+        );
+        live.renumber(&new_ids);
+        assert_eq!(ids.len(), 2);
+        assert_eq!(ids.pairs(&live), pairs(&[("a", 2), ("b", 1)]));
+        let again = ids.clock(&pairs(&[("a", 2), ("b", 3)]));
+        assert!(live.happens_before(&again));
+    }
+}

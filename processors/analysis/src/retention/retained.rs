@@ -1,0 +1,244 @@
+//! The retained forms of an access and of an update span (see the `retention` module doc), and
+//! the domination rule between two retained accesses.
+
+use std::hash::{Hash, Hasher};
+use std::sync::{Arc, OnceLock};
+
+use raceway_schemas::{Access, AccessType, ActorId, HeldLock, UpdateRead, UpdateSpan};
+use uuid::Uuid;
+
+use super::{Age, Clock, ComponentIds};
+use crate::interning::{Fx, SharedPieces};
+use crate::races::UpdateContext;
+
+/// What the race rules read of a retained access: its own facts inline, the pieces that repeat
+/// across accesses shared (see [`SharedPieces`]), its environment and variable left to the
+/// caller, who keys the access by them anyway.
+#[derive(Debug)]
+pub(crate) struct Facts {
+    pub(crate) event_id: Uuid,
+    pub(crate) trace_id: Uuid,
+    pub(crate) timestamp_ns: i64,
+    pub(crate) trace_start_ns: i64,
+    pub(crate) trace_end_ns: i64,
+    pub(crate) access_type: AccessType,
+    pub(crate) trusted_clock: bool,
+    pub(crate) actor: Arc<ActorId>,
+    pub(crate) location: Arc<str>,
+    /// Sorted and deduplicated, so lock sets compare with `==`.
+    pub(crate) locks: Arc<[HeldLock]>,
+    value: String,
+    old_value: Option<String>,
+}
+
+/// An access kept for comparison, normalised once on arrival.
+#[derive(Debug)]
+pub(crate) struct Retained {
+    /// The access without environment, variable and clock pairs.
+    pub(crate) access: Facts,
+    pub(crate) clock: Clock,
+    /// (timestamp, event id), for searches.
+    pub(super) age: Age,
+    /// Hash of the domination key (see [`dominates`]), computed once.
+    pub(super) key: u64,
+    /// The whole access, rebuilt the first time it is part of a pair.
+    whole: OnceLock<Arc<Access>>,
+}
+
+impl Retained {
+    /// Normalises `access` for comparisons, numbering its clock components through `names` and
+    /// sharing its repeated pieces through `pieces`.
+    pub(crate) fn interned(
+        access: Access,
+        names: &mut ComponentIds,
+        pieces: &mut SharedPieces,
+    ) -> Self {
+        Self::interned_near(access, names, pieces, None)
+    }
+
+    /// Like [`Retained::interned`], first trying the pieces of `neighbour` (the newest retained
+    /// access of the same variable, usually at the same location under the same locks): one
+    /// comparison with memory the caller just read instead of a lookup in the shared sets.
+    pub(crate) fn interned_near(
+        access: Access,
+        names: &mut ComponentIds,
+        pieces: &mut SharedPieces,
+        neighbour: Option<&Retained>,
+    ) -> Self {
+        let clock = names.clock(&access.clock);
+        let access = Facts::new(access, pieces, neighbour.map(|n| &n.access));
+        Retained {
+            age: (access.timestamp_ns, access.event_id),
+            key: domination_key(&access),
+            access,
+            clock,
+            whole: OnceLock::new(),
+        }
+    }
+
+    /// The access as findings report it, with its (normalised) lock set and clock pairs;
+    /// `names` must be the [`ComponentIds`] the access was interned with, and `environment`
+    /// and `variable` those it arrived with.
+    pub(crate) fn shared(
+        &self,
+        names: &ComponentIds,
+        environment: &str,
+        variable: &str,
+    ) -> Arc<Access> {
+        Arc::clone(self.whole.get_or_init(|| {
+            Arc::new(
+                self.access
+                    .whole(environment, variable, names.pairs(&self.clock)),
+            )
+        }))
+    }
+}
+
+impl Facts {
+    /// The facts of `access` (its environment, variable and clock pairs are dropped), with the
+    /// lock set sorted and deduplicated and the repeated pieces shared through `pieces`.
+    fn new(access: Access, pieces: &mut SharedPieces, neighbour: Option<&Facts>) -> Self {
+        let mut locks = access.locks;
+        if !locks.windows(2).all(|w| w[0] < w[1]) {
+            locks.sort();
+            locks.dedup();
+        }
+        let location = match neighbour {
+            Some(near) if *near.location == *access.location => Arc::clone(&near.location),
+            _ => pieces.location(access.location),
+        };
+        let locks = match neighbour {
+            Some(near) if *near.locks == *locks => Arc::clone(&near.locks),
+            _ => pieces.locks(locks),
+        };
+        Facts {
+            event_id: access.event_id,
+            trace_id: access.trace_id,
+            timestamp_ns: access.timestamp_ns,
+            trace_start_ns: access.trace_start_ns,
+            trace_end_ns: access.trace_end_ns,
+            access_type: access.access_type,
+            trusted_clock: access.trusted_clock,
+            actor: pieces.actor(access.actor),
+            location,
+            locks,
+            value: access.value,
+            old_value: access.old_value,
+        }
+    }
+
+    /// The whole access again, with the given environment, variable and clock pairs.
+    fn whole(&self, environment: &str, variable: &str, clock: Vec<(String, u64)>) -> Access {
+        Access {
+            event_id: self.event_id,
+            trace_id: self.trace_id,
+            timestamp_ns: self.timestamp_ns,
+            environment: environment.to_string(),
+            variable: variable.to_string(),
+            access_type: self.access_type,
+            location: self.location.to_string(),
+            value: self.value.clone(),
+            old_value: self.old_value.clone(),
+            actor: (*self.actor).clone(),
+            clock,
+            trusted_clock: self.trusted_clock,
+            locks: self.locks.to_vec(),
+            trace_start_ns: self.trace_start_ns,
+            trace_end_ns: self.trace_end_ns,
+        }
+    }
+}
+
+/// True when `later` makes `earlier` redundant for race detection (see the module doc).
+pub(crate) fn dominates(later: &Retained, earlier: &Retained) -> bool {
+    let (l, e) = (&later.access, &earlier.access);
+    later.key == earlier.key
+        && l.event_id != e.event_id
+        && l.trace_id == e.trace_id
+        && l.trace_start_ns == e.trace_start_ns
+        && l.trace_end_ns == e.trace_end_ns
+        && l.actor == e.actor
+        && l.location == e.location
+        && l.access_type == e.access_type
+        && l.locks == e.locks
+        && earlier.clock.happens_before(&later.clock)
+        && earlier.clock.differing_components(&later.clock) == 1
+}
+
+/// An update span kept for comparison with later writes, clocks normalised once.
+#[derive(Debug)]
+pub(crate) struct RetainedSpan {
+    /// The span's write and read without their clock pairs, which are the compact clocks below
+    /// (a span would otherwise own two allocations per clock component); the write's repeated
+    /// pieces are shared as for [`Retained`], its environment and variable left to the caller.
+    pub(crate) write: Facts,
+    pub(crate) read: UpdateRead,
+    pub(crate) read_clock: Clock,
+    pub(crate) write_clock: Clock,
+    pub(crate) held_throughout: Vec<HeldLock>,
+    /// The write and the update context as findings report them, rebuilt on first use.
+    whole: OnceLock<(Arc<Access>, Arc<UpdateContext>)>,
+}
+
+impl RetainedSpan {
+    /// Normalises `span` for comparisons, numbering its clock components through `names`.
+    pub(crate) fn interned(
+        mut span: UpdateSpan,
+        names: &mut ComponentIds,
+        pieces: &mut SharedPieces,
+    ) -> Self {
+        let read_clock = names.clock(&span.read.clock);
+        let write_clock = names.clock(&span.write.clock);
+        span.read.clock = Vec::new();
+        RetainedSpan {
+            write: Facts::new(span.write, pieces, None),
+            read: span.read,
+            read_clock,
+            write_clock,
+            held_throughout: span.held_throughout,
+            whole: OnceLock::new(),
+        }
+    }
+
+    /// The span's write and its update context with their (normalised) clock pairs; `names`
+    /// must be the [`ComponentIds`] the span was interned with, and `environment` and
+    /// `variable` those its write arrived with.
+    pub(crate) fn whole(
+        &self,
+        names: &ComponentIds,
+        environment: &str,
+        variable: &str,
+    ) -> (Arc<Access>, Arc<UpdateContext>) {
+        let (write, context) = self.whole.get_or_init(|| {
+            let write = (self.write).whole(environment, variable, names.pairs(&self.write_clock));
+            let mut read = self.read.clone();
+            read.clock = names.pairs(&self.read_clock);
+            let context = UpdateContext {
+                write_event_id: write.event_id,
+                read,
+            };
+            (Arc::new(write), Arc::new(context))
+        });
+        (Arc::clone(write), Arc::clone(context))
+    }
+
+    pub(super) fn age(&self) -> Age {
+        (self.write.timestamp_ns, self.write.event_id)
+    }
+}
+
+/// Hash of everything [`dominates`] requires to be equal, to find domination candidates.
+fn domination_key(access: &Facts) -> u64 {
+    let mut hasher = Fx::default();
+    (
+        access.trace_id,
+        access.trace_start_ns,
+        access.trace_end_ns,
+        &access.actor,
+        &access.location,
+        access.access_type,
+        &access.locks,
+    )
+        .hash(&mut hasher);
+    hasher.finish()
+}
