@@ -22,7 +22,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::scenario_run::{events_body, load_scenarios, metric_sum, Workload};
-use common::{as_refs, clickhouse, free_addr, kafka, unique_name, Raceway};
+use common::setups::KafkaClickHouse;
+use common::{clickhouse, free_addr, Raceway};
 use raceway_schemas::Event;
 
 /// Events per POST, as an SDK batch would send them.
@@ -56,47 +57,8 @@ fn main() {
     stage_ceilings(&workload, dir.path());
 }
 
-/// The options of one isolated run: own topics and database.
-fn backend(label: &str) -> Vec<String> {
-    let prefix = format!("{}-", unique_name(label));
-    let database = unique_name(&format!("raceway_{label}"));
-    [
-        "--kafka",
-        &kafka(),
-        "--clickhouse",
-        &clickhouse(),
-        "--database",
-        &database,
-        "--topic-prefix",
-        &prefix,
-        "--partitions",
-        "8",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect()
-}
-
-fn start(command: &[&str], backend: &[String], dir: &std::path::Path) -> Raceway {
-    let args: Vec<String> = command
-        .iter()
-        .map(|s| s.to_string())
-        .chain(backend.iter().cloned())
-        .collect();
-    Raceway::start(&as_refs(&args), dir)
-}
-
-fn migrate(backend: &[String]) {
-    let status = std::process::Command::new(env!("CARGO_BIN_EXE_raceway"))
-        .arg("migrate")
-        .args(backend)
-        .status()
-        .expect("migrate");
-    assert!(status.success());
-}
-
 /// A processor running `stage`; returns it and its metrics URL.
-fn processor(stage: &str, backend: &[String], dir: &std::path::Path) -> (Raceway, String) {
+fn processor(stage: &str, backend: &KafkaClickHouse, dir: &std::path::Path) -> (Raceway, String) {
     let addr = free_addr();
     let args = [
         "process",
@@ -107,15 +69,15 @@ fn processor(stage: &str, backend: &[String], dir: &std::path::Path) -> (Raceway
         "--trace-idle-ms",
         "300",
     ];
-    let mut process = start(&args, backend, dir);
+    let mut process = backend.start(&args, dir);
     let url = format!("http://{addr}");
     process.wait_http_ok(&format!("{url}/health"));
     (process, url)
 }
 
-fn gateway(backend: &[String], dir: &std::path::Path) -> (Raceway, String) {
+fn gateway(backend: &KafkaClickHouse, dir: &std::path::Path) -> (Raceway, String) {
     let addr = free_addr();
-    let mut ingest = start(&["ingest", "--http-addr", &addr], backend, dir);
+    let mut ingest = backend.start(&["ingest", "--http-addr", &addr], dir);
     let url = format!("http://{addr}");
     ingest.wait_http_ok(&format!("{url}/health"));
     (ingest, url)
@@ -198,11 +160,11 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 }
 
 fn end_to_end(workload: &Workload, processors: usize, dir: &std::path::Path) {
-    let backend = backend("bench");
-    migrate(&backend);
+    let backend = KafkaClickHouse::new("bench", &clickhouse(), 8);
+    backend.migrate();
     let (_ingest, ingest_url) = gateway(&backend, dir);
     let addr = free_addr();
-    let mut query = start(&["query", "--http-addr", &addr], &backend, dir);
+    let mut query = backend.start(&["query", "--http-addr", &addr], dir);
     let query_url = format!("http://{addr}");
     query.wait_http_ok(&format!("{query_url}/health"));
     let mut running = Vec::new();
@@ -284,8 +246,8 @@ fn end_to_end(workload: &Workload, processors: usize, dir: &std::path::Path) {
 
 /// Each stage alone, draining a topic filled beforehand.
 fn stage_ceilings(workload: &Workload, dir: &std::path::Path) {
-    let backend = backend("ceiling");
-    migrate(&backend);
+    let backend = KafkaClickHouse::new("ceiling", &clickhouse(), 8);
+    backend.migrate();
     let (_ingest, ingest_url) = gateway(&backend, dir);
     let started = Instant::now();
     post(&ingest_url, &workload.events);

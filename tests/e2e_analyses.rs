@@ -8,6 +8,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
+use common::setups::EmbeddedUp;
 use common::*;
 use serde_json::{json, Value};
 use uuid::Uuid;
@@ -97,15 +98,9 @@ fn api_to_bank_calls(base: &str) -> Value {
 #[test]
 fn slow_steps_are_flagged_and_dependencies_count_once_via_raceway_up() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let addr = free_addr();
-    let data_dir = dir.path().join("data").to_string_lossy().to_string();
-    let mut up = Raceway::start(
+    let (mut up, base) = EmbeddedUp::args(
+        dir.path(),
         &[
-            "up",
-            "--http-addr",
-            &addr,
-            "--data-dir",
-            &data_dir,
             "--trace-idle-ms",
             "300",
             "--model-min-traces",
@@ -113,10 +108,8 @@ fn slow_steps_are_flagged_and_dependencies_count_once_via_raceway_up() {
             "--model-retrain-secs",
             "1",
         ],
-        dir.path(),
-    );
-    let base = format!("http://{addr}");
-    up.wait_http_ok(&format!("{base}/health"));
+    )
+    .start();
 
     let normal: Vec<(String, Vec<Value>)> = (0..30u32)
         .map(|i| request(i, 9 + u64::from(i % 3)))

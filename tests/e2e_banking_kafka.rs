@@ -9,6 +9,7 @@ mod common;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use common::setups::KafkaClickHouse;
 use common::*;
 use raceway_example_banking::queue::KafkaQueue;
 use raceway_example_banking::{Bank, BankOptions, Mode};
@@ -70,38 +71,11 @@ fn stored(query: &str, trace: Uuid) -> bool {
 #[test]
 fn banking_lost_update_is_found_on_kafka_and_clickhouse_and_not_when_safe() {
     let kafka = kafka();
-    let clickhouse = clickhouse();
+    let backend = KafkaClickHouse::new("bank", &clickhouse(), 2);
     let dir = tempfile::tempdir().expect("tempdir");
-    let prefix = format!("{}-", unique_name("bank"));
-    let database = unique_name("raceway_bank");
-    let backend = [
-        "--kafka",
-        kafka.as_str(),
-        "--clickhouse",
-        clickhouse.as_str(),
-        "--database",
-        database.as_str(),
-        "--topic-prefix",
-        prefix.as_str(),
-        "--partitions",
-        "2",
-    ];
-    let with = |command: &[&str]| -> Vec<String> {
-        command
-            .iter()
-            .chain(backend.iter())
-            .map(|s| s.to_string())
-            .collect()
-    };
-    let migrate = std::process::Command::new(env!("CARGO_BIN_EXE_raceway"))
-        .args(with(&["migrate"]))
-        .output()
-        .expect("raceway migrate");
-    assert!(
-        migrate.status.success(),
-        "migrate failed: {}",
-        String::from_utf8_lossy(&migrate.stderr)
-    );
+    let prefix = backend.prefix.clone();
+    let with = |command: &[&str]| backend.with(command);
+    backend.migrate();
     let (query_addr, trace_metrics, race_metrics) = (free_addr(), free_addr(), free_addr());
     let start = |args: Vec<String>| {
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
@@ -186,8 +160,4 @@ fn banking_lost_update_is_found_on_kafka_and_clickhouse_and_not_when_safe() {
     for process in [&mut trace, &mut race, &mut query] {
         assert!(process.terminate().success(), "{}", process.output());
     }
-    let _ = reqwest::blocking::Client::new()
-        .post(&clickhouse)
-        .body(format!("DROP DATABASE IF EXISTS {database}"))
-        .send();
 }

@@ -4,41 +4,8 @@ mod common;
 
 use std::time::Duration;
 
+use common::setups::EmbeddedUp;
 use common::*;
-
-/// The command line of one `raceway up` on a data folder of its own; started again after a
-/// kill, it finds the same data.
-struct EmbeddedUp {
-    args: Vec<String>,
-    addr: String,
-    log_dir: std::path::PathBuf,
-}
-
-impl EmbeddedUp {
-    fn args(dir: &std::path::Path, extra: &[&str]) -> EmbeddedUp {
-        let addr = free_addr();
-        let data_dir = dir.join("data").to_string_lossy().to_string();
-        let mut args: Vec<String> = ["up", "--http-addr", &addr, "--data-dir", &data_dir]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
-        args.extend(extra.iter().map(|s| s.to_string()));
-        EmbeddedUp {
-            args,
-            addr,
-            log_dir: dir.to_path_buf(),
-        }
-    }
-
-    /// Starts it and waits for /health; returns the process and its base URL.
-    fn start(&self) -> (Raceway, String) {
-        let args: Vec<&str> = self.args.iter().map(String::as_str).collect();
-        let mut up = Raceway::start(&args, &self.log_dir);
-        let base = format!("http://{}", self.addr);
-        up.wait_http_ok(&format!("{base}/health"));
-        (up, base)
-    }
-}
 
 #[test]
 fn fixture_race_is_found_by_raceway_up() {

@@ -5,44 +5,16 @@ mod common;
 
 use std::time::Duration;
 
+use common::setups::KafkaClickHouse;
 use common::*;
 
 #[test]
 fn fixture_race_is_found_across_separate_processes() {
-    let kafka = kafka();
-    let clickhouse = clickhouse();
+    let backend = KafkaClickHouse::new("e2e", &clickhouse(), 4);
     let dir = tempfile::tempdir().expect("tempdir");
-    let prefix = format!("{}-", unique_name("e2e"));
-    let database = unique_name("raceway_e2e");
-    let backend = [
-        "--kafka",
-        kafka.as_str(),
-        "--clickhouse",
-        clickhouse.as_str(),
-        "--database",
-        database.as_str(),
-        "--topic-prefix",
-        prefix.as_str(),
-        "--partitions",
-        "4",
-    ];
-    let with = |command: &[&str]| -> Vec<String> {
-        command
-            .iter()
-            .chain(backend.iter())
-            .map(|s| s.to_string())
-            .collect()
-    };
-
-    let migrate = std::process::Command::new(env!("CARGO_BIN_EXE_raceway"))
-        .args(with(&["migrate"]))
-        .output()
-        .expect("raceway migrate");
-    assert!(
-        migrate.status.success(),
-        "migrate failed: {}",
-        String::from_utf8_lossy(&migrate.stderr)
-    );
+    let prefix = backend.prefix.clone();
+    let with = |command: &[&str]| backend.with(command);
+    backend.migrate();
 
     let ingest_addr = free_addr();
     let query_addr = free_addr();
@@ -152,10 +124,6 @@ fn fixture_race_is_found_across_separate_processes() {
     for process in [&mut ingest, &mut trace, &mut race, &mut query] {
         assert!(process.terminate().success(), "{}", process.output());
     }
-    let _ = reqwest::blocking::Client::new()
-        .post(&clickhouse)
-        .body(format!("DROP DATABASE IF EXISTS {database}"))
-        .send();
 }
 
 /// Polls a `/ready` URL until it answers 200; returns its JSON body.

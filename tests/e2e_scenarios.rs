@@ -9,6 +9,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::scenario_run::*;
+use common::setups::{EmbeddedUp, KafkaClickHouse};
 use common::*;
 use raceway_analysis::scenarios::namespaced_copy;
 use raceway_schemas::Event;
@@ -27,21 +28,7 @@ fn run_all_scenarios(base: &str, backend: &str) {
 
 /// `raceway up` on a data folder of its own, with a short trace idle timeout.
 fn embedded_up(dir: &std::path::Path, idle_ms: &str) -> (Raceway, String) {
-    let addr = free_addr();
-    let data_dir = dir.join("data").to_string_lossy().to_string();
-    let args = [
-        "up",
-        "--http-addr",
-        &addr,
-        "--data-dir",
-        &data_dir,
-        "--trace-idle-ms",
-        idle_ms,
-    ];
-    let mut up = Raceway::start(&args, dir);
-    let base = format!("http://{addr}");
-    up.wait_http_ok(&format!("{base}/health"));
-    (up, base)
+    EmbeddedUp::args(dir, &["--trace-idle-ms", idle_ms]).start()
 }
 
 #[test]
@@ -53,30 +40,13 @@ fn every_scenario_on_the_embedded_default() {
 
 #[test]
 fn every_scenario_on_kafka_and_clickhouse() {
-    let kafka = kafka();
-    let clickhouse = clickhouse();
+    let backend = KafkaClickHouse::new("scenarios", &clickhouse(), 4);
     let dir = tempfile::tempdir().expect("tempdir");
     let addr = free_addr();
-    let prefix = format!("{}-", unique_name("scenarios"));
-    let database = unique_name("raceway_scenarios");
-    let args = [
-        "up",
-        "--http-addr",
-        &addr,
-        "--kafka",
-        &kafka,
-        "--clickhouse",
-        &clickhouse,
-        "--database",
-        &database,
-        "--topic-prefix",
-        &prefix,
-        "--partitions",
-        "4",
-        "--trace-idle-ms",
-        "500",
-    ];
-    let mut up = Raceway::start(&args, dir.path());
+    let mut up = backend.start(
+        &["up", "--http-addr", &addr, "--trace-idle-ms", "500"],
+        dir.path(),
+    );
     let base = format!("http://{addr}");
     up.wait_http_ok(&format!("{base}/health"));
     run_all_scenarios(&base, "kafka+clickhouse");

@@ -13,8 +13,9 @@ use std::process::Command;
 use std::time::Duration;
 
 use common::scenario_run::*;
+use common::setups::{EmbeddedUp, KafkaClickHouse};
 use common::*;
-use raceway_processors::bus::{Bus, KafkaBus, Record, Topics};
+use raceway_processors::bus::{Bus, KafkaBus, Record};
 use raceway_schemas::avro::encode_event_batch;
 use raceway_schemas::{EventBatch, RaceFinding};
 use serde_json::Value;
@@ -24,67 +25,8 @@ const SEEDS: [Option<u64>; 3] = [None, Some(0xfa17_0001), Some(0xfa17_0002)];
 const FAULT_CHUNK: usize = 250;
 const SETTLE: Duration = Duration::from_secs(240);
 
-/// The Kafka + ClickHouse options of one isolated test (own topics and database).
-struct Backend {
-    args: Vec<String>,
-    prefix: String,
-}
-
-impl Backend {
-    fn new(label: &str, clickhouse: &str) -> Backend {
-        let prefix = format!("{}-", unique_name(label));
-        let database = unique_name(&format!("raceway_{label}"));
-        let args = [
-            "--kafka",
-            &kafka(),
-            "--clickhouse",
-            clickhouse,
-            "--database",
-            &database,
-            "--topic-prefix",
-            &prefix,
-            "--partitions",
-            "4",
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-        Backend { args, prefix }
-    }
-
-    /// `raceway COMMAND... <backend options>`.
-    fn with(&self, command: &[&str]) -> Vec<String> {
-        command
-            .iter()
-            .map(|s| s.to_string())
-            .chain(self.args.iter().cloned())
-            .collect()
-    }
-
-    fn start(&self, command: &[&str], dir: &Path) -> Raceway {
-        let args = self.with(command);
-        Raceway::start(&as_refs(&args), dir)
-    }
-
-    fn migrate(&self) {
-        let output = Command::new(env!("CARGO_BIN_EXE_raceway"))
-            .args(self.with(&["migrate"]))
-            .output()
-            .expect("raceway migrate");
-        assert!(
-            output.status.success(),
-            "migrate failed: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-    }
-
-    fn topics(&self) -> Topics {
-        Topics::with_prefix(&self.prefix)
-    }
-}
-
 /// `raceway up` against `backend`; returns it and its base URL.
-fn start_up(backend: &Backend, dir: &Path) -> (Raceway, String) {
+fn start_up(backend: &KafkaClickHouse, dir: &Path) -> (Raceway, String) {
     let addr = free_addr();
     let mut up = backend.start(&["up", "--http-addr", &addr, "--trace-idle-ms", "500"], dir);
     let base = format!("http://{addr}");
@@ -93,7 +35,7 @@ fn start_up(backend: &Backend, dir: &Path) -> (Raceway, String) {
 }
 
 /// A `raceway process --stage all` member of the processor groups.
-fn processor(backend: &Backend, dir: &Path) -> (Raceway, String) {
+fn processor(backend: &KafkaClickHouse, dir: &Path) -> (Raceway, String) {
     let metrics = free_addr();
     let args = [
         "process",
@@ -163,14 +105,14 @@ fn killing_one_of_two_processors_loses_and_duplicates_nothing() {
     let workload = Workload::of(&load_scenarios(), &SEEDS);
     let chunks: Vec<_> = workload.events.chunks(FAULT_CHUNK).collect();
 
-    let clean_backend = Backend::new("clean", &clickhouse);
+    let clean_backend = KafkaClickHouse::new("clean", &clickhouse, 4);
     let (clean_up, clean_base) = start_up(&clean_backend, dir.path());
     post_all(&clean_base, &workload.events);
     let clean = settled_findings(&clean_base, &workload, SETTLE);
     workload.assert_exact("clean single processor", &clean);
     drop(clean_up);
 
-    let backend = Backend::new("kill", &clickhouse);
+    let backend = KafkaClickHouse::new("kill", &clickhouse, 4);
     backend.migrate();
     let ingest_addr = free_addr();
     let query_addr = free_addr();
@@ -257,7 +199,7 @@ fn clickhouse_down_for_30_seconds_loses_nothing() {
     let server = PrivateClickHouse::start(dir.path());
     let workload = Workload::of(&load_scenarios(), &SEEDS);
     let chunks: Vec<_> = workload.events.chunks(FAULT_CHUNK).collect();
-    let backend = Backend::new("outage", &server.url);
+    let backend = KafkaClickHouse::new("outage", &server.url, 4);
     let (mut up, base) = start_up(&backend, dir.path());
 
     let half = chunks.len() / 2;
@@ -300,7 +242,7 @@ fn garbage_in_the_topics_is_dead_lettered_and_the_rest_processed() {
     let clickhouse = clickhouse();
     let dir = tempfile::tempdir().expect("tempdir");
     let workload = Workload::of(&load_scenarios(), &SEEDS[..1]);
-    let backend = Backend::new("garbage", &clickhouse);
+    let backend = KafkaClickHouse::new("garbage", &clickhouse, 4);
     let (_up, base) = start_up(&backend, dir.path());
     let topics = backend.topics();
 
@@ -385,20 +327,8 @@ fn killing_embedded_up_mid_stream_loses_nothing_accepted() {
     let dir = tempfile::tempdir().expect("tempdir");
     let workload = Workload::of(&load_scenarios(), &SEEDS);
     let chunks: Vec<_> = workload.events.chunks(FAULT_CHUNK).collect();
-    let addr = free_addr();
-    let data_dir = dir.path().join("data").to_string_lossy().to_string();
-    let args = [
-        "up",
-        "--http-addr",
-        &addr,
-        "--data-dir",
-        &data_dir,
-        "--trace-idle-ms",
-        "500",
-    ];
-    let base = format!("http://{addr}");
-    let mut first = Raceway::start(&args, dir.path());
-    first.wait_http_ok(&format!("{base}/health"));
+    let up = EmbeddedUp::args(dir.path(), &["--trace-idle-ms", "500"]);
+    let (mut first, base) = up.start();
 
     // Post from a thread; kill once a third is accepted, while the rest is still streaming.
     let third = chunks.len() / 3;
@@ -432,8 +362,7 @@ fn killing_embedded_up_mid_stream_loses_nothing_accepted() {
         "the kill came after the stream ended"
     );
 
-    let mut second = Raceway::start(&args, dir.path());
-    second.wait_http_ok(&format!("{base}/health"));
+    let (_second, base) = up.start();
     for (i, chunk) in chunks.iter().enumerate() {
         if !accepted.contains(&i) {
             post_chunk(&base, chunk).expect("accepted after the restart");

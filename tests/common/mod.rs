@@ -3,6 +3,7 @@
 #![allow(dead_code)] // each test binary uses a different subset
 
 pub mod scenario_run;
+pub mod setups;
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};

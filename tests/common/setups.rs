@@ -1,0 +1,130 @@
+//! The two ways the end-to-end tests run Raceway: `raceway up` on the embedded default with a
+//! data folder of its own, and any command against the real Kafka and ClickHouse with topics and
+//! a database of its own.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use raceway_processors::bus::Topics;
+
+use super::{as_refs, free_addr, kafka, unique_name, Raceway};
+
+/// The command line of one `raceway up` on a data folder of its own; started again after a
+/// kill, it finds the same data.
+pub struct EmbeddedUp {
+    args: Vec<String>,
+    addr: String,
+    log_dir: PathBuf,
+}
+
+impl EmbeddedUp {
+    /// `raceway up` with its data under `dir`, plus `extra` options.
+    pub fn args(dir: &Path, extra: &[&str]) -> EmbeddedUp {
+        let addr = free_addr();
+        let data_dir = dir.join("data").to_string_lossy().to_string();
+        let mut args: Vec<String> = ["up", "--http-addr", &addr, "--data-dir", &data_dir]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        args.extend(extra.iter().map(|s| s.to_string()));
+        EmbeddedUp {
+            args,
+            addr,
+            log_dir: dir.to_path_buf(),
+        }
+    }
+
+    /// Its base URL.
+    pub fn base(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Starts it and waits for /health; returns the process and its base URL.
+    pub fn start(&self) -> (Raceway, String) {
+        let mut up = Raceway::start(&as_refs(&self.args), &self.log_dir);
+        let base = self.base();
+        up.wait_http_ok(&format!("{base}/health"));
+        (up, base)
+    }
+}
+
+/// The Kafka + ClickHouse options of one isolated test: topics under a fresh prefix, a fresh
+/// database (dropped when this is dropped).
+pub struct KafkaClickHouse {
+    args: Vec<String>,
+    /// The topic prefix, ending in `-`.
+    pub prefix: String,
+    clickhouse: String,
+    database: String,
+}
+
+impl KafkaClickHouse {
+    /// Options for the test broker and the ClickHouse at `clickhouse`, `partitions` per topic.
+    pub fn new(label: &str, clickhouse: &str, partitions: u32) -> KafkaClickHouse {
+        let prefix = format!("{}-", unique_name(label));
+        let database = unique_name(&format!("raceway_{label}"));
+        let partitions = partitions.to_string();
+        let args = [
+            "--kafka",
+            &kafka(),
+            "--clickhouse",
+            clickhouse,
+            "--database",
+            &database,
+            "--topic-prefix",
+            &prefix,
+            "--partitions",
+            &partitions,
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        KafkaClickHouse {
+            args,
+            prefix,
+            clickhouse: clickhouse.to_string(),
+            database,
+        }
+    }
+
+    /// `COMMAND... <these options>`.
+    pub fn with(&self, command: &[&str]) -> Vec<String> {
+        command
+            .iter()
+            .map(|s| s.to_string())
+            .chain(self.args.iter().cloned())
+            .collect()
+    }
+
+    /// Starts `raceway COMMAND... <these options>`.
+    pub fn start(&self, command: &[&str], log_dir: &Path) -> Raceway {
+        Raceway::start(&as_refs(&self.with(command)), log_dir)
+    }
+
+    /// Runs `raceway migrate` (store migrations and topics).
+    pub fn migrate(&self) {
+        let output = Command::new(env!("CARGO_BIN_EXE_raceway"))
+            .args(self.with(&["migrate"]))
+            .output()
+            .expect("raceway migrate");
+        assert!(
+            output.status.success(),
+            "migrate failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+
+    /// The topic names under the prefix.
+    pub fn topics(&self) -> Topics {
+        Topics::with_prefix(&self.prefix)
+    }
+}
+
+impl Drop for KafkaClickHouse {
+    fn drop(&mut self) {
+        let _ = reqwest::blocking::Client::new()
+            .post(&self.clickhouse)
+            .body(format!("DROP DATABASE IF EXISTS {}", self.database))
+            .send();
+    }
+}
