@@ -47,18 +47,19 @@ impl ClickHouseStore {
         insert.end().await.map_err(self.err(&operation))
     }
 
-    /// [`crate::Store::replace_trace_analysis`]: calls and anomalies first, the summary (which
-    /// makes them visible) last.
-    pub(crate) async fn replace_trace_analysis_impl(
+    /// [`crate::Store::replace_trace_analyses`]: one version for the batch; calls and anomalies
+    /// first, the summaries (which make them visible) last.
+    pub(crate) async fn replace_trace_analyses_impl(
         &self,
-        analysis: &TraceAnalysis,
+        analyses: &[TraceAnalysis],
     ) -> Result<(), StoreError> {
         let version = now_version();
-        let trace = analysis.summary.trace_id.to_string();
-        let calls: Vec<CallRow> = analysis
-            .calls
-            .iter()
-            .map(|c| CallRow {
+        let mut calls: Vec<CallRow> = Vec::new();
+        let mut anomalies: Vec<AnomalyRow> = Vec::new();
+        let mut summaries: Vec<AnalysisRow> = Vec::new();
+        for analysis in analyses {
+            let trace = analysis.summary.trace_id.to_string();
+            calls.extend(analysis.calls.iter().map(|c| CallRow {
                 id: c.id.to_string(),
                 trace_id: trace.clone(),
                 caller_service: c.caller_service.clone(),
@@ -68,20 +69,20 @@ impl ClickHouseStore {
                 is_error: u8::from(c.is_error),
                 timestamp_ns: c.timestamp_ns,
                 version,
-            })
-            .collect();
+            }));
+            anomalies.extend(
+                analysis
+                    .anomalies
+                    .iter()
+                    .map(|a| AnomalyRow::new(a, version)),
+            );
+            summaries.push(AnalysisRow::new(&analysis.summary, version));
+        }
+        // Summaries last: a reader keys on the newest summary's version, so it never sees the
+        // calls or anomalies of an analysis whose summary is not written yet.
         self.insert_rows("service_calls", &calls).await?;
-        let anomalies: Vec<AnomalyRow> = analysis
-            .anomalies
-            .iter()
-            .map(|a| AnomalyRow::new(a, version))
-            .collect();
         self.insert_rows("duration_anomalies", &anomalies).await?;
-        self.insert_rows(
-            "trace_analyses",
-            &[AnalysisRow::new(&analysis.summary, version)],
-        )
-        .await
+        self.insert_rows("trace_analyses", &summaries).await
     }
 
     /// [`crate::Store::trace_analysis`].

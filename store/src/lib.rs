@@ -59,6 +59,19 @@ pub trait Store: Send + Sync {
     async fn insert_events(&self, events: &[Event]) -> Result<(), StoreError>;
     /// The trace's events, deduplicated by id, ordered by (timestamp_ns, id).
     async fn trace_events(&self, trace_id: Uuid) -> Result<Vec<Event>, StoreError>;
+    /// The events of several traces at once, deduplicated by id, ordered by (trace_id,
+    /// timestamp_ns, id): one round trip where the backend allows, for the trace stage, which
+    /// completes many traces per batch.
+    async fn traces_events(&self, trace_ids: &[Uuid]) -> Result<Vec<Event>, StoreError> {
+        let mut ids = trace_ids.to_vec();
+        ids.sort();
+        ids.dedup();
+        let mut events = Vec::new();
+        for trace_id in ids {
+            events.extend(self.trace_events(trace_id).await?);
+        }
+        Ok(events)
+    }
     /// One page of trace summaries matching `query`, newest first; see [`TraceQuery`].
     async fn list_traces(&self, query: &TraceQuery) -> Result<TracePage, StoreError>;
     /// Upsert by finding id; the row with the largest detected_at_ns wins. A finding with
@@ -103,7 +116,13 @@ pub trait Store: Send + Sync {
     /// Replaces the trace's stored analysis (summary, service calls, duration anomalies) with
     /// `analysis`, as one unit: readers see the previous analysis or this one, never a mix.
     /// Writing the same analysis again changes nothing a reader can see.
-    async fn replace_trace_analysis(&self, analysis: &TraceAnalysis) -> Result<(), StoreError>;
+    async fn replace_trace_analysis(&self, analysis: &TraceAnalysis) -> Result<(), StoreError> {
+        self.replace_trace_analyses(std::slice::from_ref(analysis))
+            .await
+    }
+    /// [`Store::replace_trace_analysis`] for several traces (each replaced as one unit), in as
+    /// few writes as the backend allows.
+    async fn replace_trace_analyses(&self, analyses: &[TraceAnalysis]) -> Result<(), StoreError>;
     /// The summary of the trace's latest analysis, if it was analysed.
     async fn trace_analysis(
         &self,

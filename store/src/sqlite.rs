@@ -422,10 +422,14 @@ impl Store for SqliteStore {
             .await
     }
 
-    async fn replace_trace_analysis(&self, analysis: &TraceAnalysis) -> Result<(), StoreError> {
-        let analysis = analysis.clone();
-        self.call(move |conn| replace_trace_analysis_blocking(conn, &analysis))
-            .await
+    async fn replace_trace_analyses(&self, analyses: &[TraceAnalysis]) -> Result<(), StoreError> {
+        let analyses = analyses.to_vec();
+        self.call(move |conn| {
+            analyses
+                .iter()
+                .try_for_each(|analysis| replace_trace_analysis_blocking(conn, analysis))
+        })
+        .await
     }
 
     async fn trace_analysis(

@@ -357,3 +357,29 @@ pub async fn checkpoints_and_models_latest_wins(store: &dyn Store) {
     store.save_model(&model(1)).await.expect("v1 again");
     assert_eq!(store.latest_model().await.expect("latest"), Some(model(2)));
 }
+
+/// Several traces' analyses written in one call read back like one call each.
+pub async fn replace_trace_analyses_writes_each_trace(store: &dyn Store) {
+    let (a, b) = (Uuid::new_v4(), Uuid::new_v4());
+    let mut first = analysis(a, 0);
+    first.calls = vec![call(a, "api", "bank", 5, 0)];
+    let mut second = analysis(b, SECOND);
+    second.anomalies = vec![anomaly(b, "bank", 4.0, second.summary.start_ns)];
+    store
+        .replace_trace_analyses(&[first.clone(), second.clone()])
+        .await
+        .expect("replace both");
+    assert_eq!(
+        store.trace_analysis(a).await.expect("a"),
+        Some(first.summary)
+    );
+    assert_eq!(
+        store.trace_analysis(b).await.expect("b"),
+        Some(second.summary)
+    );
+    assert_eq!(
+        store.trace_anomalies(b).await.expect("anomalies"),
+        second.anomalies
+    );
+    assert!(store.replace_trace_analyses(&[]).await.is_ok());
+}

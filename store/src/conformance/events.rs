@@ -125,3 +125,44 @@ pub async fn events_round_trip(store: &dyn Store) {
         sorted(events)
     );
 }
+
+/// Several traces' events in one call: only theirs, deduplicated, ordered by trace then time;
+/// a repeated or unknown id adds nothing.
+pub async fn traces_events_reads_several_traces(store: &dyn Store) {
+    let (a, b, other) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
+    let events: Vec<Event> = [a, b, other]
+        .iter()
+        .flat_map(|t| (0..3).map(move |i| event(*t, (2 - i) * SECOND, "bank")))
+        .collect();
+    store.insert_events(&events).await.expect("insert");
+    store
+        .insert_events(&events[..2])
+        .await
+        .expect("insert again");
+    let read = store
+        .traces_events(&[b, a, b, Uuid::new_v4()])
+        .await
+        .expect("read");
+    let (mut first, mut second) = (a, b);
+    if second < first {
+        std::mem::swap(&mut first, &mut second);
+    }
+    let expected: Vec<Event> = sorted(
+        events
+            .iter()
+            .filter(|e| e.trace_id == first)
+            .cloned()
+            .collect(),
+    )
+    .into_iter()
+    .chain(sorted(
+        events
+            .iter()
+            .filter(|e| e.trace_id == second)
+            .cloned()
+            .collect(),
+    ))
+    .collect();
+    assert_eq!(read, expected);
+    assert!(store.traces_events(&[]).await.expect("none").is_empty());
+}

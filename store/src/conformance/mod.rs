@@ -47,6 +47,9 @@ pub const CHECKS: &[(&str, Check)] = &[
         Box::pin(trace_events_are_ordered(s))
     }),
     ("events_round_trip", |s| Box::pin(events_round_trip(s))),
+    ("traces_events_reads_several_traces", |s| {
+        Box::pin(traces_events_reads_several_traces(s))
+    }),
     ("list_traces_summarises", |s| {
         Box::pin(list_traces_summarises(s))
     }),
@@ -103,6 +106,9 @@ pub const CHECKS: &[(&str, Check)] = &[
     }),
     ("replace_trace_analysis_replaces_previous", |s| {
         Box::pin(replace_trace_analysis_replaces_previous(s))
+    }),
+    ("replace_trace_analyses_writes_each_trace", |s| {
+        Box::pin(replace_trace_analyses_writes_each_trace(s))
     }),
     ("dependencies_count_once_with_percentiles", |s| {
         Box::pin(dependencies_count_once_with_percentiles(s))

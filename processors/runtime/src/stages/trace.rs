@@ -6,7 +6,7 @@
 //! trace back from the store, so a late event that re-opens a trace gets it re-analysed with
 //! every event seen so far, and a restart that re-reads part of a trace loses nothing.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -14,13 +14,16 @@ use raceway_analysis::{race_inputs, RaceInputs};
 use raceway_schemas::avro::{
     decode_event_batch, encode_access, encode_lock_order_edge, encode_update_span,
 };
-use raceway_schemas::SchemaError;
+use raceway_schemas::{Event, SchemaError};
 use raceway_store::Store;
 use uuid::Uuid;
 
 use super::trace_analyses::{AnalysisConfig, TraceAnalyses};
 use super::{stopped_cleanly, StageError, StageIo};
 use crate::bus::Record;
+
+/// Most traces completed with one store read and one set of writes.
+const COMPLETION_BATCH: usize = 500;
 
 /// Settings of the trace stage.
 #[derive(Debug, Clone)]
@@ -153,39 +156,56 @@ impl TraceStage {
             .map(|(id, _)| *id)
             .collect();
         due.sort();
-        for trace_id in due {
-            self.complete(trace_id).await?;
+        for batch in due.chunks(COMPLETION_BATCH) {
+            self.complete(batch).await?;
         }
         Ok(())
     }
 
-    /// Analyses one trace from the store, stores its accesses (for the audit trail) and forwards
-    /// its accesses, update spans and lock-order edges; then its records may be committed.
-    async fn complete(&mut self, trace_id: Uuid) -> Result<(), StageError> {
+    /// Analyses a batch of traces from the store, stores their analyses and accesses (for the
+    /// audit trail) and forwards their accesses, update spans and lock-order edges; then their
+    /// records may be committed. One read, three writes and one produce per batch, not per
+    /// trace: per-trace round trips to ClickHouse were the trace stage's bottleneck.
+    async fn complete(&mut self, trace_ids: &[Uuid]) -> Result<(), StageError> {
         let store = &self.store;
         let events = self
             .io
-            .store_retrying("load trace", || store.trace_events(trace_id))
+            .store_retrying("load traces", || store.traces_events(trace_ids))
             .await?;
-        if !events.is_empty() {
-            let analysis = self.analyses.analyze(&events, &self.io.metrics);
+        let mut by_trace: BTreeMap<Uuid, Vec<Event>> = BTreeMap::new();
+        for event in events {
+            by_trace.entry(event.trace_id).or_default().push(event);
+        }
+        let mut analyses = Vec::with_capacity(by_trace.len());
+        let mut accesses = Vec::new();
+        let mut records = Vec::new();
+        let clock_entries = &self.io.metrics.clock_entries;
+        for (trace_id, events) in &by_trace {
+            analyses.push(self.analyses.analyze(events, &self.io.metrics));
+            let inputs = race_inputs(events);
+            records.extend(input_records(
+                *trace_id,
+                &inputs,
+                events.len() as u64,
+                clock_entries,
+            ));
+            tracing::debug!(%trace_id, events = events.len(), "trace complete");
+            accesses.extend(inputs.accesses);
+        }
+        if !analyses.is_empty() {
             self.io
                 .store_retrying("store trace analysis", || {
-                    store.replace_trace_analysis(&analysis)
+                    store.replace_trace_analyses(&analyses)
                 })
                 .await?;
         }
-        let inputs = race_inputs(&events);
         // Stored before they are forwarded: once the race stage can report a finding on an
         // access, the audit trail can show that access.
-        if !inputs.accesses.is_empty() {
-            let accesses = &inputs.accesses;
+        if !accesses.is_empty() {
             self.io
-                .store_retrying("store accesses", || store.insert_accesses(accesses))
+                .store_retrying("store accesses", || store.insert_accesses(&accesses))
                 .await?;
         }
-        let clock_entries = &self.io.metrics.clock_entries;
-        let records = input_records(trace_id, &inputs, events.len() as u64, clock_entries);
         let forwarded = records.len() as u64;
         if !records.is_empty() {
             let topic = self.io.topics.accesses.clone();
@@ -193,12 +213,16 @@ impl TraceStage {
                 .produce_retrying("forward accesses", topic, records)
                 .await?;
         }
-        tracing::debug!(%trace_id, events = events.len(), forwarded, "trace complete");
         self.io.metrics.accesses_forwarded.inc_by(forwarded);
-        self.io.metrics.traces_completed.inc();
-        if let Some(trace) = self.open.remove(&trace_id) {
-            for (topic, partition, offset) in trace.records {
-                self.io.offsets.release(&topic, partition, offset);
+        self.io
+            .metrics
+            .traces_completed
+            .inc_by(trace_ids.len() as u64);
+        for trace_id in trace_ids {
+            if let Some(trace) = self.open.remove(trace_id) {
+                for (topic, partition, offset) in trace.records {
+                    self.io.offsets.release(&topic, partition, offset);
+                }
             }
         }
         Ok(())
