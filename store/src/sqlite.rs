@@ -101,6 +101,25 @@ impl SqliteStore {
     }
 }
 
+/// Runs `sql` with `params` and decodes every row, in the query's order: `read` takes the
+/// columns out, `decode` checks and converts them; SQLite errors name `operation`.
+pub(crate) fn query_decoded<P, C, T>(
+    conn: &Connection,
+    operation: &str,
+    sql: &str,
+    params: P,
+    read: fn(&rusqlite::Row<'_>) -> rusqlite::Result<C>,
+    decode: fn(C) -> Result<T, StoreError>,
+) -> Result<Vec<T>, StoreError>
+where
+    P: rusqlite::Params,
+{
+    let failed = |e| StoreError::sqlite(operation, e);
+    let mut stmt = conn.prepare_cached(sql).map_err(failed)?;
+    let rows = stmt.query_map(params, read).map_err(failed)?;
+    rows.map(|row| decode(row.map_err(failed)?)).collect()
+}
+
 /// A panic while holding the lock leaves no half-done transaction (rusqlite rolls back on drop),
 /// so a poisoned mutex is safe to reuse.
 fn lock(conn: &Mutex<Connection>) -> MutexGuard<'_, Connection> {

@@ -8,6 +8,7 @@ use crate::analyses::{
     grades_at_least, model_record, ns_to_ms, parse_grade, parse_id as uuid, scores_from_columns,
     sort_by_deviations,
 };
+use crate::sqlite::query_decoded;
 use crate::{
     AnomalyPage, AnomalyQuery, DependencyStats, DurationAnomalyRow, ModelRecord, StoreError,
     TraceAnalysis, TraceAnalysisSummary,
@@ -242,10 +243,7 @@ fn query_anomalies<P: rusqlite::Params>(
     sql: &str,
     params: P,
 ) -> Result<Vec<DurationAnomalyRow>, StoreError> {
-    let failed = |e| StoreError::sqlite(operation, e);
-    let mut stmt = conn.prepare_cached(sql).map_err(failed)?;
-    let rows = stmt.query_map(params, read_anomaly).map_err(failed)?;
-    rows.map(|row| into_anomaly(row.map_err(failed)?)).collect()
+    query_decoded(conn, operation, sql, params, read_anomaly, into_anomaly)
 }
 
 pub(crate) fn trace_anomalies_blocking(

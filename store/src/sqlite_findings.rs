@@ -6,6 +6,7 @@ use rusqlite::{named_params, params, Connection, Row};
 use uuid::Uuid;
 
 use crate::rows::{normalize_trace_id, parse_kind_severity, severity_rank, sort_findings};
+use crate::sqlite::query_decoded;
 use crate::{FindingPage, FindingQuery, StoreError};
 
 const FINDING_COLUMNS: &str = "id, kind, environment, variable, severity, severity_rank, \
@@ -168,10 +169,7 @@ fn query_findings<P: rusqlite::Params>(
     sql: &str,
     params: P,
 ) -> Result<Vec<RaceFinding>, StoreError> {
-    let failed = |e| StoreError::sqlite(operation, e);
-    let mut stmt = conn.prepare_cached(sql).map_err(failed)?;
-    let rows = stmt.query_map(params, read_finding).map_err(failed)?;
-    rows.map(|row| into_finding(row.map_err(failed)?)).collect()
+    query_decoded(conn, operation, sql, params, read_finding, into_finding)
 }
 
 pub(crate) fn trace_findings_blocking(
