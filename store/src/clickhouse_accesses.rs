@@ -6,12 +6,12 @@
 //! `ORDER BY ..., version DESC LIMIT 1 BY event_id`, so replays and re-analyses never show twice.
 
 use ::clickhouse::Row;
-use raceway_schemas::{Access, ActorId, HeldLock};
+use raceway_schemas::{Access, ActorId};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::clickhouse::{bind_all, ClickHouseStore, Param};
-use crate::rows::{corrupt_access, now_version, parse_access_type, parse_lock_mode};
+use crate::rows::{corrupt_access, now_version, parse_access_type, parse_held_locks};
 use crate::StoreError;
 
 /// A row of `accesses` (one version of an access).
@@ -102,17 +102,7 @@ impl AccessRow {
                 self.lock_modes.len(),
             ));
         }
-        let locks = self
-            .lock_ids
-            .into_iter()
-            .zip(&self.lock_modes)
-            .map(|(lock_id, mode)| {
-                Ok(HeldLock {
-                    lock_id,
-                    mode: parse_lock_mode(&id, mode)?,
-                })
-            })
-            .collect::<Result<Vec<_>, StoreError>>()?;
+        let locks = parse_held_locks(&id, self.lock_ids.into_iter().zip(&self.lock_modes))?;
         Ok(Access {
             event_id: self.event_id,
             trace_id: self.trace_id,

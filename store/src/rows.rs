@@ -1,7 +1,7 @@
 //! Conversions between the shared types and stored columns, common to both backends.
 
 use raceway_schemas::json::{decode_event, encode_event};
-use raceway_schemas::{AccessType, Event, FindingKind, LockMode, RaceFinding, Severity};
+use raceway_schemas::{AccessType, Event, FindingKind, HeldLock, LockMode, RaceFinding, Severity};
 use uuid::Uuid;
 
 use crate::StoreError;
@@ -137,11 +137,28 @@ pub(crate) fn parse_access_type(id: &str, name: &str) -> Result<AccessType, Stor
 }
 
 /// Parses a stored lock mode ([`LockMode::as_str`]) of access `id`.
-pub(crate) fn parse_lock_mode(id: &str, name: &str) -> Result<LockMode, StoreError> {
+fn parse_lock_mode(id: &str, name: &str) -> Result<LockMode, StoreError> {
     [LockMode::Exclusive, LockMode::Shared]
         .into_iter()
         .find(|m| m.as_str() == name)
         .ok_or_else(|| corrupt_access(id, format!("unknown lock mode {name:?}")))
+}
+
+/// The lock set of access `id` from its stored (lock id, mode name) pairs, as both stores keep
+/// it.
+pub(crate) fn parse_held_locks<M: AsRef<str>>(
+    id: &str,
+    locks: impl IntoIterator<Item = (String, M)>,
+) -> Result<Vec<HeldLock>, StoreError> {
+    locks
+        .into_iter()
+        .map(|(lock_id, mode)| {
+            Ok(HeldLock {
+                lock_id,
+                mode: parse_lock_mode(id, mode.as_ref())?,
+            })
+        })
+        .collect()
 }
 
 /// Parses a stored event or trace id of access `id`.

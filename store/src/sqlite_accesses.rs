@@ -6,7 +6,7 @@ use raceway_schemas::{Access, ActorId, HeldLock};
 use rusqlite::{named_params, params, Connection, Row};
 use uuid::Uuid;
 
-use crate::rows::{corrupt_access, parse_access_type, parse_lock_mode, parse_uuid};
+use crate::rows::{corrupt_access, parse_access_type, parse_held_locks, parse_uuid};
 use crate::StoreError;
 
 const ACCESS_COLUMNS: &str = "event_id, trace_id, timestamp_ns, environment, variable, \
@@ -124,15 +124,7 @@ impl AccessRow {
                 format!("locks are not a JSON list of [lock, mode]: {e}"),
             )
         })?;
-        let locks = locks
-            .into_iter()
-            .map(|(lock_id, mode)| {
-                Ok(HeldLock {
-                    lock_id,
-                    mode: parse_lock_mode(&id, &mode)?,
-                })
-            })
-            .collect::<Result<Vec<_>, StoreError>>()?;
+        let locks = parse_held_locks(&id, locks)?;
         Ok(Access {
             event_id: parse_uuid(&id, "event id", &id)?,
             trace_id: parse_uuid(&id, "trace id", &self.trace_id)?,
