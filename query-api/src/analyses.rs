@@ -34,7 +34,10 @@ use crate::ApiError;
 type AppStore = State<Arc<dyn Store>>;
 
 /// The events of the trace named by `raw_id`: 400 on a bad id, 404 when there are none.
-async fn events_of(store: &Arc<dyn Store>, raw_id: &str) -> Result<(Uuid, Vec<Event>), ApiError> {
+pub(crate) async fn events_of(
+    store: &Arc<dyn Store>,
+    raw_id: &str,
+) -> Result<(Uuid, Vec<Event>), ApiError> {
     let trace_id = params::trace_id(raw_id)?;
     let events = store.trace_events(trace_id).await?;
     if events.is_empty() {
@@ -44,7 +47,7 @@ async fn events_of(store: &Arc<dyn Store>, raw_id: &str) -> Result<(Uuid, Vec<Ev
 }
 
 /// Runs `work` on the blocking pool; a panic or cancellation there is a 500.
-async fn blocking<T: Send + 'static>(
+pub(crate) async fn blocking<T: Send + 'static>(
     work: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
 ) -> Result<T, ApiError> {
     tokio::task::spawn_blocking(work)

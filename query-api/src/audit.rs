@@ -179,7 +179,7 @@ pub(crate) fn causal_order(accesses: &[Access], clocks: &[VectorClock]) -> Vec<u
 }
 
 /// Text that parses as JSON becomes that JSON value; anything else stays a string.
-fn json_value(text: &str) -> Value {
+pub(crate) fn json_value(text: &str) -> Value {
     serde_json::from_str(text).unwrap_or_else(|_| Value::String(text.to_string()))
 }
 

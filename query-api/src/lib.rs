@@ -10,7 +10,9 @@
 //! `GET /api/traces/{id}/graph` (its causal graph); and the analyses the trace stage stored at
 //! trace completion: `GET /api/traces/{id}/anomalies` (duration anomalies and model scores),
 //! `GET /api/anomalies` (paginated, filters), `GET /api/dependencies` (global service edges over
-//! a time range) and `GET /api/clusters` (the trace model's clusters). Errors are JSON
+//! a time range) and `GET /api/clusters` (the trace model's clusters); and time travel, the
+//! state of a trace after any step of its causal order: `GET /api/traces/{id}/steps`, `GET
+//! /api/traces/{id}/state?at=` and `GET /api/state/compare`. Errors are JSON
 //! `{"error": message}` with the matching status.
 
 mod analyses;
@@ -19,6 +21,7 @@ mod audit;
 mod error;
 mod params;
 mod races;
+mod time_travel;
 mod traces;
 
 use std::sync::Arc;
@@ -62,5 +65,14 @@ pub fn router(store: Arc<dyn Store>) -> Router {
             "/api/variables/{name}/audit-trail",
             get(audit::variable_audit_trail),
         )
+        .route(
+            "/api/traces/{id}/steps",
+            get(time_travel::trace_steps_route),
+        )
+        .route(
+            "/api/traces/{id}/state",
+            get(time_travel::trace_state_route),
+        )
+        .route("/api/state/compare", get(time_travel::compare_route))
         .with_state(store)
 }
