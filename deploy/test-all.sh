@@ -10,6 +10,11 @@ if ! python3 -c 'import fastavro' 2>/dev/null; then
     pip install --quiet fastavro
 fi
 
+# tmux: the end-to-end test of `raceway tui` drives it in a real terminal.
+if ! command -v tmux >/dev/null; then
+    apt-get update -qq && apt-get install -y -qq tmux >/dev/null
+fi
+
 # Installs (if missing) and starts the broker and ClickHouse; prints the env the tests read.
 # (Assigned first: a failure inside `eval "$(...)"` would be swallowed.)
 service_env="$(deploy/services.sh up)"

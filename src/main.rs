@@ -6,8 +6,10 @@
 
 mod backends;
 mod cli;
+mod client;
 mod serve;
 mod shutdown;
+mod tui;
 
 use std::io::IsTerminal;
 
@@ -16,7 +18,10 @@ use clap::Parser;
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = cli::Cli::parse();
-    init_logging(args.json_logs);
+    // The TUI owns the terminal: log lines would scribble over it.
+    if !matches!(args.command, cli::Command::Tui(_)) {
+        init_logging(args.json_logs);
+    }
     cli::run(args).await
 }
 

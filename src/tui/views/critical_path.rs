@@ -1,0 +1,50 @@
+//! The critical path as a list of steps with their own and total durations.
+
+use ratatui::layout::{Constraint, Rect};
+use ratatui::style::{Modifier, Style};
+use ratatui::widgets::{Block, Borders, Row, Table, TableState};
+use ratatui::Frame;
+
+use super::{duration_text, loading};
+use crate::tui::trace_screen::TraceScreen;
+
+pub fn render(frame: &mut Frame, area: Rect, trace: &TraceScreen) {
+    let Some(path) = &trace.critical_path else {
+        return loading(frame, area, "the critical path");
+    };
+    let rows = path.path.iter().enumerate().map(|(n, step)| {
+        Row::new(vec![
+            (n + 1).to_string(),
+            step.kind.clone(),
+            step.service.clone(),
+            step.location.clone(),
+            duration_text(step.self_time_ms),
+            duration_text(step.duration_ms),
+        ])
+    });
+    let title = format!(
+        " Critical path: {} of {} ({:.0}%) ",
+        duration_text(path.total_duration_ms),
+        duration_text(path.trace_duration_ms),
+        path.share_of_trace * 100.0
+    );
+    let table = Table::new(
+        rows,
+        [
+            Constraint::Length(3),
+            Constraint::Length(14),
+            Constraint::Length(10),
+            Constraint::Fill(1),
+            Constraint::Length(9),
+            Constraint::Length(9),
+        ],
+    )
+    .header(
+        Row::new(vec!["#", "kind", "service", "location", "self", "total"])
+            .style(Style::new().add_modifier(Modifier::BOLD)),
+    )
+    .block(Block::new().borders(Borders::TOP).title(title))
+    .row_highlight_style(Style::new().add_modifier(Modifier::REVERSED));
+    let mut state = TableState::new().with_selected(Some(trace.cursor()));
+    frame.render_stateful_widget(table, area, &mut state);
+}

@@ -1,0 +1,74 @@
+//! The traces list: id, services, events, duration; races in red with their count, ⚠ on traces
+//! with duration anomalies.
+
+use ratatui::layout::{Constraint, Rect};
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::Span;
+use ratatui::widgets::{Block, Borders, Cell, Row, Table, TableState};
+use ratatui::Frame;
+
+use super::{duration_text, loading, short};
+use crate::tui::app::App;
+
+pub fn render(frame: &mut Frame, area: Rect, app: &App) {
+    let Some(page) = &app.traces else {
+        return loading(frame, area, "traces");
+    };
+    let visible = app.visible_traces();
+    let rows = visible.iter().map(|trace| {
+        let races = if trace.race_count > 0 {
+            Span::styled(
+                format!(
+                    "{} race{}",
+                    trace.race_count,
+                    if trace.race_count == 1 { "" } else { "s" }
+                ),
+                Style::new().fg(Color::Red).add_modifier(Modifier::BOLD),
+            )
+        } else {
+            Span::raw("-")
+        };
+        let flag = if app.anomalous.contains(&trace.trace_id) {
+            Span::styled("⚠", Style::new().fg(Color::Yellow))
+        } else {
+            Span::raw(" ")
+        };
+        let row = Row::new(vec![
+            Cell::from(flag),
+            Cell::from(short(&trace.trace_id).to_string()),
+            Cell::from(trace.services.join(",")),
+            Cell::from(trace.event_count.to_string()),
+            Cell::from(duration_text(trace.duration_ms())),
+            Cell::from(races),
+        ]);
+        if trace.race_count > 0 {
+            row.style(Style::new().fg(Color::Red))
+        } else {
+            row
+        }
+    });
+    let title = if app.filter.is_empty() {
+        format!(" Traces ({} of {}) ", visible.len(), page.total)
+    } else {
+        format!(" Traces matching {:?} ({}) ", app.filter, visible.len())
+    };
+    let table = Table::new(
+        rows,
+        [
+            Constraint::Length(1),
+            Constraint::Length(8),
+            Constraint::Fill(1),
+            Constraint::Length(6),
+            Constraint::Length(9),
+            Constraint::Length(8),
+        ],
+    )
+    .header(
+        Row::new(vec!["", "trace", "services", "events", "duration", "races"])
+            .style(Style::new().add_modifier(Modifier::BOLD)),
+    )
+    .block(Block::new().borders(Borders::TOP).title(title))
+    .row_highlight_style(Style::new().add_modifier(Modifier::REVERSED));
+    let mut state = TableState::new().with_selected(Some(app.cursor));
+    frame.render_stateful_widget(table, area, &mut state);
+}
