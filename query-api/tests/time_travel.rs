@@ -119,7 +119,12 @@ async fn fixture_states_on_clickhouse() {
     seed(&*store, fixture_events()).await;
     let checked = Arc::clone(&store);
     let outcome = tokio::spawn(async move { fixture_states(checked).await }).await;
-    if let Err(e) = store.drop_database().await {
+    let dropped = clickhouse::Client::default()
+        .with_url(&url)
+        .query(&format!("DROP DATABASE IF EXISTS {database}"))
+        .execute()
+        .await;
+    if let Err(e) = dropped {
         eprintln!("could not drop {database}: {e}");
     }
     if let Err(e) = outcome {
