@@ -39,10 +39,21 @@ fn query_commands_read_the_fixture_race() {
     let page: Value = serde_json::from_slice(&out.stdout).expect("JSON");
     assert_fixture_race(page["races"].as_array().expect("races"));
 
-    let out = raceway(&["races", "--api", &base, "--variable", "balance", "--severity", "critical"]);
+    let out = raceway(&[
+        "races",
+        "--api",
+        &base,
+        "--variable",
+        "balance",
+        "--severity",
+        "critical",
+    ]);
     let table = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success() && table.contains("balance"), "{out:?}");
-    assert!(table.contains("worker-1") && table.contains("worker-2"), "{table}");
+    assert!(
+        table.contains("worker-1") && table.contains("worker-2"),
+        "{table}"
+    );
     let out = raceway(&["races", "--api", &base, "--variable", "nothing", "--json"]);
     let page: Value = serde_json::from_slice(&out.stdout).expect("JSON");
     assert_eq!(page["races"], serde_json::json!([]));
@@ -64,7 +75,10 @@ fn query_commands_read_the_fixture_race() {
     let out = raceway(&["races", "--api", &base, "--kind", "nonsense"]);
     let error = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{out:?}");
-    assert!(error.contains("kind") && error.trim().lines().count() == 1, "{error}");
+    assert!(
+        error.contains("kind") && error.trim().lines().count() == 1,
+        "{error}"
+    );
 }
 
 #[test]
@@ -148,8 +162,17 @@ fn tui_in_tmux_shows_the_race_and_travels_through_the_writes() {
     let tmux = Tmux::new();
     let command = format!("{} tui", env!("CARGO_BIN_EXE_raceway"));
     let started = tmux.run(&[
-        "new-session", "-d", "-s", "tui", "-x", "80", "-y", "24", "-e",
-        &format!("RACEWAY_API={base}"), &command,
+        "new-session",
+        "-d",
+        "-s",
+        "tui",
+        "-x",
+        "80",
+        "-y",
+        "24",
+        "-e",
+        &format!("RACEWAY_API={base}"),
+        &command,
     ]);
     assert!(started.status.success(), "{started:?}");
 
@@ -177,7 +200,11 @@ fn tui_in_tmux_shows_the_race_and_travels_through_the_writes() {
     tmux.keys(&["Escape", "q"]);
     let deadline = Instant::now() + Duration::from_secs(10);
     while tmux.run(&["has-session", "-t", "tui"]).status.success() {
-        assert!(Instant::now() < deadline, "raceway tui did not quit:\n{}", tmux.screen());
+        assert!(
+            Instant::now() < deadline,
+            "raceway tui did not quit:\n{}",
+            tmux.screen()
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
 }
@@ -190,7 +217,17 @@ fn tui_says_when_the_api_is_unreachable_and_recovers() {
     let command = format!("{} tui", env!("CARGO_BIN_EXE_raceway"));
     let api = format!("RACEWAY_API={}", up.base());
     let started = tmux.run(&[
-        "new-session", "-d", "-s", "tui", "-x", "80", "-y", "24", "-e", &api, &command,
+        "new-session",
+        "-d",
+        "-s",
+        "tui",
+        "-x",
+        "80",
+        "-y",
+        "24",
+        "-e",
+        &api,
+        &command,
     ]);
     assert!(started.status.success(), "{started:?}");
     tmux.wait_for(&["unreachable", "retrying"]);

@@ -145,7 +145,14 @@ pub async fn races(args: RacesArgs) -> anyhow::Result<()> {
     query.extend(args.variable.map(|v| ("variable", v)));
     query.extend(args.since.map(|d| ("from", since(d))));
     let page: Value = ask(&args.out, &["api", "races"], &query).await;
-    print(&args.out, page, |page: RacePage| tables::races(&page.races))
+    print(&args.out, page, |page: RacePage| {
+        let shown = page.races.len();
+        format!(
+            "{}{shown} of {} findings\n",
+            tables::races(&page.races),
+            page.total
+        )
+    })
 }
 
 /// `raceway trace ID [--tree | --critical-path | --races | --anomalies]`.

@@ -69,8 +69,6 @@ pub struct TreeNode {
     #[serde(default)]
     pub error: bool,
     #[serde(default)]
-    pub placeholder: bool,
-    #[serde(default)]
     pub children: Vec<TreeNode>,
 }
 
@@ -103,7 +101,6 @@ pub struct TraceAnomalies {
 /// One step slower than its baseline.
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct Anomaly {
-    pub event_id: String,
     pub service: String,
     pub kind: String,
     pub location: String,
@@ -137,7 +134,6 @@ pub struct AuditEntry {
     pub timestamp: String,
     pub service: String,
     pub thread_id: String,
-    pub location: String,
     pub access_type: String,
     #[serde(default)]
     pub old_value: Value,
@@ -193,7 +189,6 @@ pub struct VariableState {
 /// Who wrote a value.
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct Writer {
-    pub event_id: String,
     pub service: String,
     pub thread_id: String,
 }
@@ -203,7 +198,6 @@ pub struct Writer {
 pub struct ThreadState {
     pub service: String,
     pub thread_id: String,
-    pub last_event_id: String,
     pub last_step: usize,
     pub locks_held: Vec<HeldLock>,
 }

@@ -229,8 +229,8 @@ impl App {
             }
             Loaded::Traces(page) => {
                 self.clear_error();
-                if !self.status.is_error && self.status.text.starts_with("loading") {
-                    self.status.text = format!("{} traces", page.total);
+                if self.status.text.starts_with("loading") {
+                    self.status = Status::default();
                 }
                 self.traces = Some(page);
                 self.cursor = self

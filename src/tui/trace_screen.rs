@@ -289,7 +289,20 @@ impl TraceScreen {
                 return vec![Fetch::KnownEdges(id, start)];
             }
             Loaded::CriticalPath(of, path) if of == id => self.critical_path = Some(path),
-            Loaded::Races(of, races) if of == id => self.races = Some(races),
+            Loaded::Races(of, mut races) if of == id => {
+                // Worst first, then a stable order whatever order the store answers in.
+                let key = |r: &RaceFinding| {
+                    let sides = (r.first.location.clone(), r.second.location.clone());
+                    (
+                        std::cmp::Reverse(r.severity),
+                        r.kind,
+                        r.variable.clone(),
+                        sides,
+                    )
+                };
+                races.sort_by_cached_key(key);
+                self.races = Some(races);
+            }
             Loaded::Anomalies(of, found) if of == id => {
                 self.anomalies = Some(found.map(|a| a.anomalies));
             }

@@ -14,7 +14,7 @@ use crate::tui::trace_screen::TraceScreen;
 
 pub fn render(frame: &mut Frame, area: Rect, trace: &TraceScreen) {
     let [names, trail] =
-        Layout::horizontal([Constraint::Length(18), Constraint::Min(20)]).areas(area);
+        Layout::horizontal([Constraint::Length(16), Constraint::Min(20)]).areas(area);
     let Some(variables) = &trace.variables else {
         return loading(frame, area, "variables");
     };
@@ -48,14 +48,14 @@ pub fn render(frame: &mut Frame, area: Rect, trace: &TraceScreen) {
         rows,
         [
             Constraint::Length(12),
-            Constraint::Length(12),
+            Constraint::Length(13),
             Constraint::Length(5),
-            Constraint::Length(10),
+            Constraint::Length(9),
             Constraint::Fill(1),
         ],
     )
     .header(
-        Row::new(vec!["time", "who", "access", "value", "causal"])
+        Row::new(vec!["time", "who", "op", "value", "causal"])
             .style(Style::new().add_modifier(Modifier::BOLD)),
     )
     .block(
