@@ -15,6 +15,8 @@ mod trace_screen;
 mod views;
 
 #[cfg(test)]
+mod app_tests;
+#[cfg(test)]
 mod snapshot_tests;
 
 use std::time::Duration;
