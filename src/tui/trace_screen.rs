@@ -214,10 +214,8 @@ impl TraceScreen {
             KeyCode::Left => {
                 self.collapsed.insert(id);
             }
-            KeyCode::Enter => {
-                if !self.collapsed.remove(&id) {
-                    self.collapsed.insert(id);
-                }
+            KeyCode::Enter if !self.collapsed.remove(&id) => {
+                self.collapsed.insert(id);
             }
             _ => {}
         }
@@ -334,10 +332,10 @@ impl TraceScreen {
                     }
                 }
             }
-            Loaded::Audit(of, variable, trail) if of == id => {
-                if self.audit.as_ref().is_some_and(|(v, _)| *v == variable) {
-                    self.audit = Some((variable, Some(trail)));
-                }
+            Loaded::Audit(of, variable, trail)
+                if of == id && self.audit.as_ref().is_some_and(|(v, _)| *v == variable) =>
+            {
+                self.audit = Some((variable, Some(trail)));
             }
             _ => {}
         }

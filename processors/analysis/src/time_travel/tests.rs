@@ -35,6 +35,16 @@ fn fixture() -> Vec<Event> {
     vec![second, event(1, "main", 0, call()), first]
 }
 
+/// Events 1, 2, ... 10 ns apart: (thread, variable, recorded value, access).
+fn accesses(accesses: &[(&str, &str, &str, AccessType)]) -> Vec<Event> {
+    (1..)
+        .zip(accesses)
+        .map(|(n, &(thread, variable, value, access))| {
+            event(n, thread, n as i64 * 10, set(variable, value, access))
+        })
+        .collect()
+}
+
 fn state(events: &[Event], step: usize) -> TraceState {
     state_after(events, &trace_causality(events), step).expect("step exists")
 }
@@ -81,11 +91,12 @@ fn before_any_access_the_variable_does_not_exist() {
 
 #[test]
 fn a_read_gives_the_value_until_the_first_write_and_never_after() {
-    let events = vec![
-        event(1, "a", 0, set("x", "1", AccessType::Read)),
-        event(2, "a", 10, set("x", "2", AccessType::Write)),
-        event(3, "a", 20, set("x", "7", AccessType::Read)),
-    ];
+    use AccessType::{Read, Write};
+    let events = accesses(&[
+        ("a", "x", "1", Read),
+        ("a", "x", "2", Write),
+        ("a", "x", "7", Read),
+    ]);
     let read_only = &state(&events, 0).variables["x"];
     assert_eq!(read_only.value, "1");
     assert_eq!(
@@ -154,12 +165,13 @@ fn trusted_clocks_order_the_replay_against_timestamps() {
 
 #[test]
 fn compare_lists_only_variables_whose_values_differ() {
-    let events = vec![
-        event(1, "a", 0, set("x", "1", AccessType::Write)),
-        event(2, "b", 10, set("x", "1", AccessType::Write)),
-        event(3, "a", 20, set("y", "5", AccessType::Write)),
-        event(4, "a", 30, set("x", "3", AccessType::Write)),
-    ];
+    let write = AccessType::Write;
+    let events = accesses(&[
+        ("a", "x", "1", write),
+        ("b", "x", "1", write),
+        ("a", "y", "5", write),
+        ("a", "x", "3", write),
+    ]);
     // Same value, other writer: no difference.
     assert!(compare_states(&state(&events, 0), &state(&events, 1)).is_empty());
     let differences = compare_states(&state(&events, 1), &state(&events, 3));
