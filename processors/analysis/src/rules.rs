@@ -152,8 +152,7 @@ pub(crate) fn is_data_race_between<C: CausalClock>(
     a.event_id != b.event_id
         && (a.access_type.is_write() || b.access_type.is_write())
         && !(a.access_type.is_atomic() && b.access_type.is_atomic())
-        && !same_actor(a.actor, b.actor)
-        && (a.trace_id == b.trace_id || spans_overlap(a.trace_span, b.trace_span, slack_ns))
+        && could_interleave(a, b, slack_ns)
         && !locks_protect((a.locks, a.access_type), (b.locks, b.access_type))
         && a.clock.concurrent_with(b.clock)
 }
@@ -188,8 +187,7 @@ pub(crate) fn is_lost_update_between<C: CausalClock>(
     o.access_type.is_write()
         && o.event_id != w.event_id
         && o.event_id != span.read_event_id
-        && !same_actor(o.actor, w.actor)
-        && (o.trace_id == w.trace_id || spans_overlap(w.trace_span, o.trace_span, slack_ns))
+        && could_interleave(w, o, slack_ns)
         && !held_locks_protect(span.held_throughout, o.locks)
         && !o.clock.happens_before(span.read_clock)
         && !w.clock.happens_before(o.clock)
@@ -239,6 +237,13 @@ pub fn trace_spans_overlap(a: &Access, b: &Access, slack_ns: i64) -> bool {
         (b.trace_start_ns, b.trace_end_ns),
         slack_ns,
     )
+}
+
+/// The actor and trace tests of the module doc: different actors, in one trace or in traces that
+/// overlap in time (widened by `slack_ns`).
+fn could_interleave<C>(a: &Side<C>, b: &Side<C>, slack_ns: i64) -> bool {
+    !same_actor(a.actor, b.actor)
+        && (a.trace_id == b.trace_id || spans_overlap(a.trace_span, b.trace_span, slack_ns))
 }
 
 /// Whether two holds of one lock exclude each other: at least one is exclusive.
