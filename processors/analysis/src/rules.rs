@@ -135,11 +135,8 @@ pub(crate) struct SpanSide<'a, C> {
 pub fn is_data_race(a: &Access, b: &Access, config: &RaceConfig) -> bool {
     a.environment == b.environment && a.variable == b.variable && {
         let (a_clock, b_clock) = (clock_of(&a.clock), clock_of(&b.clock));
-        is_data_race_between(
-            &Side::of(a, &a_clock),
-            &Side::of(b, &b_clock),
-            config.cross_trace_slack_ns,
-        )
+        let slack = config.cross_trace_slack_ns;
+        is_data_race_between(&Side::of(a, &a_clock), &Side::of(b, &b_clock), slack)
     }
 }
 
@@ -169,11 +166,8 @@ pub fn is_lost_update(span: &UpdateSpan, other: &Access, config: &RaceConfig) ->
             write: Side::of(&span.write, &write_clock),
             held_throughout: &span.held_throughout,
         };
-        is_lost_update_between(
-            &span,
-            &Side::of(other, &other_clock),
-            config.cross_trace_slack_ns,
-        )
+        let slack = config.cross_trace_slack_ns;
+        is_lost_update_between(&span, &Side::of(other, &other_clock), slack)
     }
 }
 
