@@ -108,10 +108,20 @@ struct Tmux {
 }
 
 impl Tmux {
-    fn new() -> Tmux {
-        Tmux {
+    /// `raceway tui` on an 80x24 terminal, reading the API at `base`.
+    fn start(base: &str) -> Tmux {
+        let tmux = Tmux {
             socket: unique_name("raceway-tui"),
-        }
+        };
+        let command = format!("{} tui", env!("CARGO_BIN_EXE_raceway"));
+        let api = format!("RACEWAY_API={base}");
+        let size = ["-x", "80", "-y", "24"];
+        let mut args = vec!["new-session", "-d", "-s", "tui", "-e", &api];
+        args.extend(size);
+        args.push(&command);
+        let started = tmux.run(&args);
+        assert!(started.status.success(), "{started:?}");
+        tmux
     }
 
     fn run(&self, args: &[&str]) -> Output {
@@ -159,22 +169,7 @@ impl Drop for Tmux {
 fn tui_in_tmux_shows_the_race_and_travels_through_the_writes() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (_up, base) = fixture_up(dir.path());
-    let tmux = Tmux::new();
-    let command = format!("{} tui", env!("CARGO_BIN_EXE_raceway"));
-    let started = tmux.run(&[
-        "new-session",
-        "-d",
-        "-s",
-        "tui",
-        "-x",
-        "80",
-        "-y",
-        "24",
-        "-e",
-        &format!("RACEWAY_API={base}"),
-        &command,
-    ]);
-    assert!(started.status.success(), "{started:?}");
+    let tmux = Tmux::start(&base);
 
     // The list: the fixture trace with its race count.
     tmux.wait_for(&["aaaaaaaa", "1 race"]);
@@ -213,23 +208,7 @@ fn tui_in_tmux_shows_the_race_and_travels_through_the_writes() {
 fn tui_says_when_the_api_is_unreachable_and_recovers() {
     let dir = tempfile::tempdir().expect("tempdir");
     let up = EmbeddedUp::args(dir.path(), &[]);
-    let tmux = Tmux::new();
-    let command = format!("{} tui", env!("CARGO_BIN_EXE_raceway"));
-    let api = format!("RACEWAY_API={}", up.base());
-    let started = tmux.run(&[
-        "new-session",
-        "-d",
-        "-s",
-        "tui",
-        "-x",
-        "80",
-        "-y",
-        "24",
-        "-e",
-        &api,
-        &command,
-    ]);
-    assert!(started.status.success(), "{started:?}");
+    let tmux = Tmux::start(&up.base());
     tmux.wait_for(&["unreachable", "retrying"]);
     // The API comes up: the next retry loads the (empty) list and the error goes away.
     let (_up, _base) = up.start();

@@ -59,6 +59,7 @@ pub struct Tree {
 
 /// One node of the tree.
 #[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
 pub struct TreeNode {
     pub id: String,
     pub kind: String,
@@ -66,9 +67,7 @@ pub struct TreeNode {
     pub location: String,
     pub thread: String,
     pub duration_ns: u64,
-    #[serde(default)]
     pub error: bool,
-    #[serde(default)]
     pub children: Vec<TreeNode>,
 }
 
@@ -129,18 +128,16 @@ pub struct DependencyEdge {
 
 /// One access of `GET /api/traces/{id}/audit-trail/{variable}`.
 #[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
 pub struct AuditEntry {
     pub event_id: String,
     pub timestamp: String,
     pub service: String,
     pub thread_id: String,
     pub access_type: String,
-    #[serde(default)]
     pub old_value: Value,
-    #[serde(default)]
     pub new_value: Value,
     pub causally_linked_to_previous: bool,
-    #[serde(default)]
     pub in_findings: Vec<String>,
 }
 

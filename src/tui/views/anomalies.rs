@@ -1,12 +1,12 @@
 //! The trace's duration anomalies: ⚠ coloured by severity, "took X (expected Y)", location.
 
 use ratatui::layout::Rect;
-use ratatui::style::{Modifier, Style, Stylize};
+use ratatui::style::{Style, Stylize};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, List, ListItem, ListState, Paragraph};
+use ratatui::widgets::{ListItem, Paragraph};
 use ratatui::Frame;
 
-use super::{duration_text, loading, severity_color};
+use super::{duration_text, loading, render_empty, render_list, severity_color, titled};
 use crate::tui::trace_screen::TraceScreen;
 
 pub fn render(frame: &mut Frame, area: Rect, trace: &TraceScreen) {
@@ -17,12 +17,14 @@ pub fn render(frame: &mut Frame, area: Rect, trace: &TraceScreen) {
         let text = "The trace has not been analysed yet (it completes after being idle).";
         return frame.render_widget(Paragraph::new(text.dark_gray()), area);
     };
-    let block = Block::new()
-        .borders(Borders::TOP)
-        .title(format!(" Anomalies ({}) ", anomalies.len()));
+    let title = format!(" Anomalies ({}) ", anomalies.len());
     if anomalies.is_empty() {
-        let text = Paragraph::new("No step was slower than its baseline.".green()).block(block);
-        return frame.render_widget(text, area);
+        return render_empty(
+            frame,
+            area,
+            title,
+            "No step was slower than its baseline.".green(),
+        );
     }
     let items: Vec<ListItem> = anomalies
         .iter()
@@ -43,9 +45,5 @@ pub fn render(frame: &mut Frame, area: Rect, trace: &TraceScreen) {
             ])
         })
         .collect();
-    let list = List::new(items)
-        .block(block)
-        .highlight_style(Style::new().add_modifier(Modifier::REVERSED));
-    let mut state = ListState::default().with_selected(Some(trace.cursor()));
-    frame.render_stateful_widget(list, area, &mut state);
+    render_list(frame, area, titled(title), items, trace.cursor());
 }

@@ -1,11 +1,10 @@
 //! The critical path as a list of steps with their own and total durations.
 
 use ratatui::layout::{Constraint, Rect};
-use ratatui::style::{Modifier, Style};
-use ratatui::widgets::{Block, Borders, Row, Table, TableState};
+use ratatui::widgets::Row;
 use ratatui::Frame;
 
-use super::{duration_text, loading};
+use super::{duration_text, loading, render_table};
 use crate::tui::trace_screen::TraceScreen;
 
 pub fn render(frame: &mut Frame, area: Rect, trace: &TraceScreen) {
@@ -28,23 +27,21 @@ pub fn render(frame: &mut Frame, area: Rect, trace: &TraceScreen) {
         duration_text(path.trace_duration_ms),
         path.share_of_trace * 100.0
     );
-    let table = Table::new(
+    let widths = [
+        Constraint::Length(3),
+        Constraint::Length(14),
+        Constraint::Length(10),
+        Constraint::Fill(1),
+        Constraint::Length(9),
+        Constraint::Length(9),
+    ];
+    let header = ["#", "kind", "service", "location", "self", "total"];
+    render_table(
+        frame,
+        area,
+        title,
+        (&header, &widths),
         rows,
-        [
-            Constraint::Length(3),
-            Constraint::Length(14),
-            Constraint::Length(10),
-            Constraint::Fill(1),
-            Constraint::Length(9),
-            Constraint::Length(9),
-        ],
-    )
-    .header(
-        Row::new(vec!["#", "kind", "service", "location", "self", "total"])
-            .style(Style::new().add_modifier(Modifier::BOLD)),
-    )
-    .block(Block::new().borders(Borders::TOP).title(title))
-    .row_highlight_style(Style::new().add_modifier(Modifier::REVERSED));
-    let mut state = TableState::new().with_selected(Some(trace.cursor()));
-    frame.render_stateful_widget(table, area, &mut state);
+        Some(trace.cursor()),
+    );
 }

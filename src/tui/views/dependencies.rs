@@ -4,22 +4,24 @@
 use ratatui::layout::Rect;
 use ratatui::style::{Color, Modifier, Style, Stylize};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, List, ListItem, ListState, Paragraph};
+use ratatui::widgets::ListItem;
 use ratatui::Frame;
 
-use super::loading;
+use super::{loading, render_empty, render_list, titled};
 use crate::tui::trace_screen::TraceScreen;
 
 pub fn render(frame: &mut Frame, area: Rect, trace: &TraceScreen) {
     let Some(edges) = &trace.dependencies else {
         return loading(frame, area, "dependencies");
     };
-    let block = Block::new()
-        .borders(Borders::TOP)
-        .title(format!(" Service calls ({}) ", edges.len()));
+    let title = format!(" Service calls ({}) ", edges.len());
     if edges.is_empty() {
-        let text = "This trace made no calls between services.".dark_gray();
-        return frame.render_widget(Paragraph::new(text).block(block), area);
+        return render_empty(
+            frame,
+            area,
+            title,
+            "This trace made no calls between services.".dark_gray(),
+        );
     }
     let caller_width = edges
         .iter()
@@ -60,9 +62,5 @@ pub fn render(frame: &mut Frame, area: Rect, trace: &TraceScreen) {
             ListItem::new(Line::from(spans))
         })
         .collect();
-    let list = List::new(items)
-        .block(block)
-        .highlight_style(Style::new().add_modifier(Modifier::REVERSED));
-    let mut state = ListState::default().with_selected(Some(trace.cursor()));
-    frame.render_stateful_widget(list, area, &mut state);
+    render_list(frame, area, titled(title), items, trace.cursor());
 }

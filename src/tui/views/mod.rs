@@ -15,7 +15,9 @@ mod variables;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style, Stylize};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Paragraph, Tabs};
+use ratatui::widgets::{
+    Block, Borders, List, ListItem, ListState, Paragraph, Row, Table, TableState, Tabs,
+};
 use ratatui::Frame;
 
 use super::app::{App, Input};
@@ -103,6 +105,50 @@ pub(super) fn loading(frame: &mut Frame, area: Rect, what: &str) {
         Paragraph::new(format!("loading {what} ...").dark_gray()),
         area,
     );
+}
+
+/// A list under `block`, the row at `cursor` highlighted and scrolled into view.
+pub(super) fn render_list(
+    frame: &mut Frame,
+    area: Rect,
+    block: Block,
+    items: Vec<ListItem>,
+    cursor: usize,
+) {
+    let list = List::new(items)
+        .block(block)
+        .highlight_style(Style::new().add_modifier(Modifier::REVERSED));
+    let mut state = ListState::default().with_selected(Some(cursor));
+    frame.render_stateful_widget(list, area, &mut state);
+}
+
+/// A table under a top border titled `title`, with a bold `header`; the row at `cursor` (if
+/// any) highlighted and scrolled into view.
+pub(super) fn render_table<'a>(
+    frame: &mut Frame,
+    area: Rect,
+    title: String,
+    (header, widths): (&[&'a str], &[Constraint]),
+    rows: impl IntoIterator<Item = Row<'a>>,
+    cursor: Option<usize>,
+) {
+    let header = Row::new(header.to_vec()).style(Style::new().add_modifier(Modifier::BOLD));
+    let table = Table::new(rows, widths.to_vec())
+        .header(header)
+        .block(titled(title))
+        .row_highlight_style(Style::new().add_modifier(Modifier::REVERSED));
+    let mut state = TableState::new().with_selected(cursor);
+    frame.render_stateful_widget(table, area, &mut state);
+}
+
+/// A top border with a title.
+pub(super) fn titled(title: String) -> Block<'static> {
+    Block::new().borders(Borders::TOP).title(title)
+}
+
+/// `text` instead of an empty list, under the list's title.
+pub(super) fn render_empty(frame: &mut Frame, area: Rect, title: String, text: Span) {
+    frame.render_widget(Paragraph::new(text).block(titled(title)), area);
 }
 
 /// Milliseconds as `12.3 ms`, or `1.2 s` from a second on.

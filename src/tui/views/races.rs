@@ -3,10 +3,10 @@
 use ratatui::layout::Rect;
 use ratatui::style::{Modifier, Style, Stylize};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, List, ListItem, ListState, Paragraph};
+use ratatui::widgets::ListItem;
 use ratatui::Frame;
 
-use super::{loading, severity_color};
+use super::{loading, render_empty, render_list, severity_color, titled};
 use crate::client::models::RaceFinding;
 use crate::tui::trace_screen::TraceScreen;
 use raceway_schemas::FindingEvent;
@@ -15,20 +15,13 @@ pub fn render(frame: &mut Frame, area: Rect, trace: &TraceScreen) {
     let Some(races) = &trace.races else {
         return loading(frame, area, "races");
     };
-    let block = Block::new()
-        .borders(Borders::TOP)
-        .title(format!(" Races ({}) ", races.len()));
+    let title = format!(" Races ({}) ", races.len());
     if races.is_empty() {
-        let text = Paragraph::new("No races involve this trace.".green()).block(block);
-        return frame.render_widget(text, area);
+        return render_empty(frame, area, title, "No races involve this trace.".green());
     }
     let width = usize::from(area.width.saturating_sub(2)).max(20);
     let items: Vec<ListItem> = races.iter().map(|race| item(race, width)).collect();
-    let list = List::new(items)
-        .block(block)
-        .highlight_style(Style::new().add_modifier(Modifier::REVERSED));
-    let mut state = ListState::default().with_selected(Some(trace.cursor()));
-    frame.render_stateful_widget(list, area, &mut state);
+    render_list(frame, area, titled(title), items, trace.cursor());
 }
 
 /// Kind, severity and variable; both sides; the explanation, wrapped to `width`.

@@ -4,10 +4,10 @@
 use ratatui::layout::{Constraint, Rect};
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::Span;
-use ratatui::widgets::{Block, Borders, Cell, Row, Table, TableState};
+use ratatui::widgets::{Cell, Row};
 use ratatui::Frame;
 
-use super::{duration_text, loading, short};
+use super::{duration_text, loading, render_table, short};
 use crate::tui::app::App;
 
 pub fn render(frame: &mut Frame, area: Rect, app: &App) {
@@ -52,23 +52,21 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
     } else {
         format!(" Traces matching {:?} ({}) ", app.filter, visible.len())
     };
-    let table = Table::new(
+    let widths = [
+        Constraint::Length(1),
+        Constraint::Length(8),
+        Constraint::Fill(1),
+        Constraint::Length(6),
+        Constraint::Length(9),
+        Constraint::Length(8),
+    ];
+    let header = ["", "trace", "services", "events", "duration", "races"];
+    render_table(
+        frame,
+        area,
+        title,
+        (&header, &widths),
         rows,
-        [
-            Constraint::Length(1),
-            Constraint::Length(8),
-            Constraint::Fill(1),
-            Constraint::Length(6),
-            Constraint::Length(9),
-            Constraint::Length(8),
-        ],
-    )
-    .header(
-        Row::new(vec!["", "trace", "services", "events", "duration", "races"])
-            .style(Style::new().add_modifier(Modifier::BOLD)),
-    )
-    .block(Block::new().borders(Borders::TOP).title(title))
-    .row_highlight_style(Style::new().add_modifier(Modifier::REVERSED));
-    let mut state = TableState::new().with_selected(Some(app.cursor));
-    frame.render_stateful_widget(table, area, &mut state);
+        Some(app.cursor),
+    );
 }

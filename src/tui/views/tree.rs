@@ -2,12 +2,12 @@
 //! in red, under a header with the critical path's length and share of the trace.
 
 use ratatui::layout::{Constraint, Layout, Rect};
-use ratatui::style::{Color, Modifier, Style, Stylize};
+use ratatui::style::{Color, Style, Stylize};
 use ratatui::text::Line;
-use ratatui::widgets::{List, ListItem, ListState, Paragraph};
+use ratatui::widgets::{Block, ListItem, Paragraph};
 use ratatui::Frame;
 
-use super::{duration_text, loading};
+use super::{duration_text, loading, render_list};
 use crate::tui::trace_screen::TraceScreen;
 
 pub fn render(frame: &mut Frame, area: Rect, trace: &TraceScreen) {
@@ -55,7 +55,5 @@ pub fn render(frame: &mut Frame, area: Rect, trace: &TraceScreen) {
             ListItem::new(Line::styled(text, style))
         })
         .collect();
-    let list = List::new(items).highlight_style(Style::new().add_modifier(Modifier::REVERSED));
-    let mut state = ListState::default().with_selected(Some(trace.cursor()));
-    frame.render_stateful_widget(list, body, &mut state);
+    render_list(frame, body, Block::new(), items, trace.cursor());
 }

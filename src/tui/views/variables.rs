@@ -5,10 +5,10 @@
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::Span;
-use ratatui::widgets::{Block, Borders, Cell, List, ListState, Row, Table};
+use ratatui::widgets::{Block, Borders, Cell, ListItem, Row};
 use ratatui::Frame;
 
-use super::{loading, short};
+use super::{loading, render_list, render_table, short};
 use crate::client::models::{value_text, AuditEntry};
 use crate::tui::trace_screen::TraceScreen;
 
@@ -18,15 +18,11 @@ pub fn render(frame: &mut Frame, area: Rect, trace: &TraceScreen) {
     let Some(variables) = &trace.variables else {
         return loading(frame, area, "variables");
     };
-    let list = List::new(variables.iter().map(String::as_str))
-        .block(
-            Block::new()
-                .borders(Borders::RIGHT | Borders::TOP)
-                .title(" Variables "),
-        )
-        .highlight_style(Style::new().add_modifier(Modifier::REVERSED));
-    let mut state = ListState::default().with_selected(Some(trace.cursor()));
-    frame.render_stateful_widget(list, names, &mut state);
+    let block = Block::new()
+        .borders(Borders::RIGHT | Borders::TOP)
+        .title(" Variables ");
+    let items = variables.iter().map(|v| ListItem::new(v.as_str())).collect();
+    render_list(frame, names, block, items, trace.cursor());
 
     let Some((variable, audit)) = &trace.audit else {
         return;
@@ -44,26 +40,16 @@ pub fn render(frame: &mut Frame, area: Rect, trace: &TraceScreen) {
             Cell::from(causal(entry, previous)),
         ])
     });
-    let table = Table::new(
-        rows,
-        [
-            Constraint::Length(12),
-            Constraint::Length(13),
-            Constraint::Length(5),
-            Constraint::Length(9),
-            Constraint::Fill(1),
-        ],
-    )
-    .header(
-        Row::new(vec!["time", "who", "op", "value", "causal"])
-            .style(Style::new().add_modifier(Modifier::BOLD)),
-    )
-    .block(
-        Block::new()
-            .borders(Borders::TOP)
-            .title(format!(" {variable} ")),
-    );
-    frame.render_widget(table, trail);
+    let widths = [
+        Constraint::Length(12),
+        Constraint::Length(13),
+        Constraint::Length(5),
+        Constraint::Length(9),
+        Constraint::Fill(1),
+    ];
+    let header = ["time", "who", "op", "value", "causal"];
+    let title = format!(" {variable} ");
+    render_table(frame, trail, title, (&header, &widths), rows, None);
 }
 
 /// `HH:MM:SS.mmm` of an RFC 3339 time.
