@@ -12,7 +12,7 @@
 
 mod auth;
 mod batching;
-mod client;
+mod rate_limit_key;
 mod handler;
 mod metrics;
 mod rate_limit;
