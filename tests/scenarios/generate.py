@@ -9,9 +9,12 @@ SDKs send, with parent_id chains and span ids as they record them). Every patter
 (-yes) and a safely synchronised (-no) variant. The labels (`expected`) are written by hand here,
 from the race semantics of DESIGN.md, never computed by the analysis under test.
 
-Run from the repository root: python3 tests/scenarios/generate.py  (rewrites NNN-*.json)
+Run from the repository root: python3 tests/scenarios/generate.py  (rewrites NNN-*.json); with
+`--out DIR` it writes to DIR instead (deploy/test-all.sh does, and fails when the checked-in files
+differ from what this script writes).
 """
 
+import argparse
 import glob
 import json
 import os
@@ -321,39 +324,42 @@ def _(p, racy):
     return []
 
 
+def message_passing(p, file, publish, consume, flag_seen=1, fences=(None, None)):
+    """A producer writes `data`, then sets the atomic `ready` flag; a consumer reads the flag,
+    then `data` (line 10 the data write, 20 the flag load). `publish` and `consume` are the
+    (line, ordering) of the flag store and the data read: the ordering decides the race."""
+    _, (t1, t2) = workers(p, "producer", "consumer")
+    p.write(t1, "data", f"{file}:10", 42, 0)
+    if fences[0]:
+        p.fence(t1, fences[0])
+    (store_line, store), (read_line, load) = publish, consume
+    p.access(t1, "ready", f"{file}:{store_line}", "AtomicWrite", 1, 0, store)
+    p.access(t2, "ready", f"{file}:20", "AtomicRead", flag_seen, None, load)
+    if fences[1]:
+        p.fence(t2, fences[1])
+    p.read(t2, "data", f"{file}:{read_line}", 42)
+    return race("data", f"{file}:10", f"{file}:{read_line}")
+
+
 @pattern("release-acquire")
 def _(p, racy):
-    _, (t1, t2) = workers(p, "producer", "consumer")
     store, load = ("Relaxed", "Relaxed") if racy else ("Release", "Acquire")
-    p.write(t1, "data", "mp.py:10", 42, 0)
-    p.access(t1, "ready", "mp.py:11", "AtomicWrite", 1, 0, store)
-    p.access(t2, "ready", "mp.py:20", "AtomicRead", 1, None, load)
-    p.read(t2, "data", "mp.py:21", 42)
-    return [race("data", "mp.py:10", "mp.py:21")] if racy else []
+    found = message_passing(p, "mp.py", (11, store), (21, load))
+    return [found] if racy else []
 
 
 @pattern("seqcst-default")
 def _(p, racy):
     # Untagged atomics are SeqCst; the racy consumer saw the old flag, not the store.
-    _, (t1, t2) = workers(p, "producer", "consumer")
-    p.write(t1, "data", "sc.py:10", 42, 0)
-    p.access(t1, "ready", "sc.py:11", "AtomicWrite", 1, 0)
-    p.access(t2, "ready", "sc.py:20", "AtomicRead", 0 if racy else 1)
-    p.read(t2, "data", "sc.py:21", 42)
-    return [race("data", "sc.py:10", "sc.py:21")] if racy else []
+    found = message_passing(p, "sc.py", (11, None), (21, None), flag_seen=0 if racy else 1)
+    return [found] if racy else []
 
 
 @pattern("fences")
 def _(p, racy):
-    _, (t1, t2) = workers(p, "producer", "consumer")
-    p.write(t1, "data", "fence.py:10", 42, 0)
-    if not racy:
-        p.fence(t1, "Release")
-    p.access(t1, "ready", "fence.py:12", "AtomicWrite", 1, 0, "Relaxed")
-    p.access(t2, "ready", "fence.py:20", "AtomicRead", 1, None, "Relaxed")
-    p.fence(t2, "Acquire")
-    p.read(t2, "data", "fence.py:22", 42)
-    return [race("data", "fence.py:10", "fence.py:22")] if racy else []
+    fences = (None if racy else "Release", "Acquire")
+    found = message_passing(p, "fence.py", (12, "Relaxed"), (22, "Relaxed"), fences=fences)
+    return [found] if racy else []
 
 
 @pattern("fork-join")
@@ -568,7 +574,10 @@ def _(p, racy):
 
 
 def main():
-    for old in glob.glob(os.path.join(HERE, "[0-9][0-9][0-9]-*.json")):
+    parser = argparse.ArgumentParser(description="Writes the labeled race scenarios.")
+    parser.add_argument("--out", default=HERE, help="folder to write to (default: this one)")
+    out = parser.parse_args().out
+    for old in glob.glob(os.path.join(out, "[0-9][0-9][0-9]-*.json")):
         os.remove(old)
     n = 0
     for index, (name, build) in enumerate(PATTERNS):
@@ -585,7 +594,7 @@ def main():
                     "events": p.json_events(trusted, per_instance=index % 2 == 1),
                     "expected": expected,
                 }
-                with open(os.path.join(HERE, label + ".json"), "w") as f:
+                with open(os.path.join(out, label + ".json"), "w") as f:
                     json.dump(doc, f, indent=1)
                     f.write("\n")
     print(f"{n} scenarios")
