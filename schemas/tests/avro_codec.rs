@@ -3,12 +3,12 @@
 mod common;
 
 use apache_avro::types::Value;
-use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
 use common::*;
 use raceway_schemas::avro::*;
 use raceway_schemas::framing::*;
 use raceway_schemas::*;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
 
 #[test]
 fn every_kind_round_trips_through_an_event_batch() {

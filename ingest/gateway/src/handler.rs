@@ -16,8 +16,8 @@ use serde_json::json;
 
 use crate::auth::authorize;
 use crate::batching::batch_records;
-use crate::rate_limit_key::rate_limit_key;
 use crate::rate_limit::{ClientKey, Decision};
+use crate::rate_limit_key::rate_limit_key;
 use crate::GatewayState;
 
 /// The events of a body, each decoded or with the field that is wrong.

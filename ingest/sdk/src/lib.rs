@@ -55,6 +55,7 @@ mod config;
 mod delivery;
 mod error;
 mod events;
+mod held;
 #[cfg(feature = "metrics")]
 mod metrics;
 mod mutex;
