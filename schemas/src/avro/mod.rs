@@ -71,6 +71,22 @@ impl Loaded {
     }
 }
 
+impl Loaded {
+    /// Schema `outer` (file name, text) with the named type `type_name` of `inner` inlined where
+    /// `outer` refers to it.
+    fn inlining(outer: (&str, &str), inner: (&str, &str), type_name: &str) -> Loaded {
+        let mut schema = avsc_json(outer.1, outer.0);
+        let mut inlined = Some(avsc_json(inner.1, inner.0));
+        inline_named_type(&mut schema, type_name, &mut inlined);
+        assert!(
+            inlined.is_none(),
+            "{} does not refer to {type_name}",
+            outer.0
+        );
+        Loaded::parse(&schema, &format!("{} + {}", outer.0, inner.0))
+    }
+}
+
 fn avsc_json(text: &str, what: &str) -> serde_json::Value {
     serde_json::from_str(text).unwrap_or_else(|e| panic!("{what} is not JSON: {e}"))
 }
@@ -81,14 +97,11 @@ static EVENT: LazyLock<Loaded> =
 /// The batch schema with `raceway.Event` inlined where it is referenced, so that it is complete
 /// on its own: what a schema registry would store, and what other tools can be handed.
 static EVENT_BATCH: LazyLock<Loaded> = LazyLock::new(|| {
-    let mut batch = avsc_json(EVENT_BATCH_AVSC, "event_batch.avsc");
-    let mut event = Some(avsc_json(EVENT_AVSC, "event.avsc"));
-    inline_named_type(&mut batch, "raceway.Event", &mut event);
-    assert!(
-        event.is_none(),
-        "event_batch.avsc does not refer to raceway.Event"
-    );
-    Loaded::parse(&batch, "event_batch.avsc + event.avsc")
+    Loaded::inlining(
+        ("event_batch.avsc", EVENT_BATCH_AVSC),
+        ("event.avsc", EVENT_AVSC),
+        "raceway.Event",
+    )
 });
 
 static ACCESS: LazyLock<Loaded> =
@@ -96,14 +109,11 @@ static ACCESS: LazyLock<Loaded> =
 
 /// The span schema with `raceway.Access` inlined, like [`EVENT_BATCH`].
 static UPDATE_SPAN: LazyLock<Loaded> = LazyLock::new(|| {
-    let mut span = avsc_json(UPDATE_SPAN_AVSC, "update_span.avsc");
-    let mut access = Some(avsc_json(ACCESS_AVSC, "access.avsc"));
-    inline_named_type(&mut span, "raceway.Access", &mut access);
-    assert!(
-        access.is_none(),
-        "update_span.avsc does not refer to raceway.Access"
-    );
-    Loaded::parse(&span, "update_span.avsc + access.avsc")
+    Loaded::inlining(
+        ("update_span.avsc", UPDATE_SPAN_AVSC),
+        ("access.avsc", ACCESS_AVSC),
+        "raceway.Access",
+    )
 });
 
 static LOCK_ORDER_EDGE: LazyLock<Loaded> = LazyLock::new(|| {

@@ -249,27 +249,44 @@ fn kind_payload(name: &str, payload: &Value) -> Result<EventKind> {
 }
 
 fn access_type(p: &Object) -> Result<AccessType> {
-    let name = required_text(p, "access_type")?;
-    AccessType::ALL
-        .into_iter()
-        .find(|t| t.as_str().eq_ignore_ascii_case(&name))
-        .ok_or_else(|| {
-            FieldError::new(
-                "access_type",
-                format!("unknown access type {name:?} (expected Read, Write, AtomicRead, AtomicWrite or AtomicRMW)"),
-            )
-        })
+    one_of(
+        p,
+        "access_type",
+        AccessType::ALL,
+        AccessType::as_str,
+        "access type",
+    )
 }
 
 fn ordering(p: &Object) -> Result<MemoryOrdering> {
-    let name = required_text(p, "ordering")?;
-    MemoryOrdering::ALL
-        .into_iter()
-        .find(|o| o.as_str().eq_ignore_ascii_case(&name))
+    one_of(
+        p,
+        "ordering",
+        MemoryOrdering::ALL,
+        MemoryOrdering::as_str,
+        "memory ordering",
+    )
+}
+
+/// The member of `all` named by text field `field` (case-insensitive); an unknown name is an
+/// error that lists the names expected.
+fn one_of<T: Copy, const N: usize>(
+    p: &Object,
+    field: &str,
+    all: [T; N],
+    name_of: fn(T) -> &'static str,
+    what: &str,
+) -> Result<T> {
+    let name = required_text(p, field)?;
+    all.into_iter()
+        .find(|t| name_of(*t).eq_ignore_ascii_case(&name))
         .ok_or_else(|| {
+            let names: Vec<_> = all.into_iter().map(name_of).collect();
+            let (last, rest) = names.split_last().expect("a non-empty list of names");
+            let expected = format!("{} or {last}", rest.join(", "));
             FieldError::new(
-                "ordering",
-                format!("unknown memory ordering {name:?} (expected Relaxed, Acquire, Release, AcqRel or SeqCst)"),
+                field,
+                format!("unknown {what} {name:?} (expected {expected})"),
             )
         })
 }
