@@ -63,6 +63,7 @@ pub mod propagation;
 mod prune;
 mod recorded;
 mod rwlock;
+mod setters;
 pub mod sink;
 mod task;
 mod tracer;
