@@ -6,7 +6,7 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use common::clock;
+use common::{clock, memory_tracer_with};
 use raceway_schemas::EventBatch;
 use raceway_sdk::{MemorySink, SdkError, Sink, Tracer, TracerConfig};
 
@@ -109,9 +109,7 @@ fn batches_hold_one_trace_and_at_most_batch_max_events() {
 
 #[test]
 fn partial_batches_are_delivered_after_the_flush_interval() {
-    let sink = MemorySink::new();
-    let config = TracerConfig::new("svc").flush_interval(Duration::from_millis(5));
-    let tracer = Tracer::new(config, sink.clone()).unwrap();
+    let (tracer, sink) = memory_tracer_with(|c| c.flush_interval(Duration::from_millis(5)));
     let mut actor = tracer.start_trace("main");
     actor.write("x", &0, &1);
     actor.write("x", &1, &2);
@@ -126,9 +124,7 @@ fn partial_batches_are_delivered_after_the_flush_interval() {
 
 #[test]
 fn dropping_every_handle_delivers_what_is_left() {
-    let sink = MemorySink::new();
-    let config = TracerConfig::new("svc").flush_interval(Duration::from_secs(3600));
-    let tracer = Tracer::new(config, sink.clone()).unwrap();
+    let (tracer, sink) = memory_tracer_with(|c| c.flush_interval(Duration::from_secs(3600)));
     let mut actor = tracer.start_trace("main");
     actor.write("x", &0, &1);
     drop(actor);
