@@ -245,26 +245,29 @@ def inversion(lock_a, lock_b, a, b):
     return {"kind": "lock_order_inversion", "variable": pair, "locations": sorted([a, b])}
 
 
+def conflicting_pair(p, racy, file, names, accesses, lock_lines):
+    """Two workers access `x` (`accesses`: the Prog methods, at lines 10 and 20 of `file`); when
+    not racy, each inside lock `m` taken and released at its `lock_lines`."""
+    _, workers_ = workers(p, *names)
+    for t, access, line, (acquire, release) in zip(workers_, accesses, (10, 20), lock_lines):
+        if not racy:
+            p.acquire(t, "m", f"{file}:{acquire}")
+        access(p, t, "x", f"{file}:{line}")
+        if not racy:
+            p.release(t, "m", f"{file}:{release}")
+    return [race("x", f"{file}:10", f"{file}:20")] if racy else []
+
+
 @pattern("write-write")
 def _(p, racy):
-    _, (t1, t2) = workers(p, "w1", "w2")
-    if racy:
-        p.write(t1, "x", "ww.py:10"); p.write(t2, "x", "ww.py:20")
-        return [race("x", "ww.py:10", "ww.py:20")]
-    for t, loc in ((t1, "ww.py:10"), (t2, "ww.py:20")):
-        p.acquire(t, "m", "ww.py:9"); p.write(t, "x", loc); p.release(t, "m", "ww.py:11")
-    return []
+    return conflicting_pair(p, racy, "ww.py", ("w1", "w2"), (Prog.write, Prog.write),
+                            ((9, 11), (9, 11)))
 
 
 @pattern("read-write")
 def _(p, racy):
-    _, (t1, t2) = workers(p, "r", "w")
-    if racy:
-        p.read(t1, "x", "rw.py:10"); p.write(t2, "x", "rw.py:20")
-        return [race("x", "rw.py:10", "rw.py:20")]
-    p.acquire(t1, "m", "rw.py:9"); p.read(t1, "x", "rw.py:10"); p.release(t1, "m", "rw.py:11")
-    p.acquire(t2, "m", "rw.py:19"); p.write(t2, "x", "rw.py:20"); p.release(t2, "m", "rw.py:21")
-    return []
+    return conflicting_pair(p, racy, "rw.py", ("r", "w"), (Prog.read, Prog.write),
+                            ((9, 11), (19, 21)))
 
 
 @pattern("lock-released-early")

@@ -3,7 +3,7 @@
 use apache_avro::types::Value;
 
 use super::value::{
-    clock, field, optional, optional_string, string, strings, unsigned, value_uuid, Fields,
+    clock, field, nested, optional, optional_string, string, strings, unsigned, value_uuid, Fields,
 };
 use crate::error::SchemaError;
 use crate::model::*;

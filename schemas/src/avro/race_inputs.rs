@@ -7,7 +7,7 @@ use super::access::{
     access_from_value, access_to_value, actor, actor_to_value, held_lock_to_value, held_locks,
     lock_mode, lock_mode_to_value,
 };
-use super::value::{clock, field, string, unsigned, Fields};
+use super::value::{clock, field, nested, string, unsigned, Fields};
 use crate::error::SchemaError;
 use crate::lock_order::{LockAcquisition, LockOrderEdge};
 use crate::update::{UpdateRead, UpdateSpan};
