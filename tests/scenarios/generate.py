@@ -245,6 +245,15 @@ def inversion(lock_a, lock_b, a, b):
     return {"kind": "lock_order_inversion", "variable": pair, "locations": sorted([a, b])}
 
 
+def first_spawned(p, first, second):
+    """A main actor and two more of service web; main has started and spawned only the first."""
+    main = p.actor("web", "main")
+    t1, t2 = p.actor("web", first), p.actor("web", second)
+    p.call(main)
+    p.spawn(main, t1)
+    return main, t1, t2
+
+
 def conflicting_pair(p, racy, file, names, accesses, lock_lines):
     """Two workers access `x` (`accesses`: the Prog methods, at lines 10 and 20 of `file`); when
     not racy, each inside lock `m` taken and released at its `lock_lines`."""
@@ -383,10 +392,7 @@ def _(p, racy):
 
 @pattern("await-before-spawn")
 def _(p, racy):
-    main = p.actor("web", "main")
-    t1, t2 = p.actor("web", "task1"), p.actor("web", "task2")
-    p.call(main)
-    p.spawn(main, t1)
+    main, t1, t2 = first_spawned(p, "task1", "task2")
     if not racy:
         p.call(t1, "work"); p.write(t1, "x", "aw.py:10"); p.join_task(main, t1)
     p.spawn(main, t2)
@@ -549,10 +555,7 @@ def _(p, racy):
 
 @pattern("lock-order-joined")
 def _(p, racy):
-    main = p.actor("web", "main")
-    t1, t2 = p.actor("web", "t1"), p.actor("web", "t2")
-    p.call(main)
-    p.spawn(main, t1)
+    main, t1, t2 = first_spawned(p, "t1", "t2")
     if racy:
         p.spawn(main, t2)
     p.call(t1, "transfer"); nested(p, t1, "a", "b", "transfer.py")
