@@ -1,12 +1,10 @@
 //! [`TrackedAsyncMutex`]: a `tokio::sync::Mutex` whose release -> acquire edges order clocks,
 //! for critical sections that `.await`.
 
-use std::fmt;
-
 use tokio::sync::{MutexGuard, TryLockError};
 
 use crate::actor::{caller_location, Actor};
-use crate::held::{tracked_guard, Held, Slot};
+use crate::held::{debug_by_id, tracked_guard, Held, Slot};
 
 /// The tokio flavour of [`crate::TrackedMutex`]: `lock` awaits instead of blocking the thread,
 /// and the guard may be held across `.await`s. Records `LockAcquire`/`LockRelease` (lock type
@@ -74,13 +72,7 @@ impl<T> TrackedAsyncMutex<T> {
     }
 }
 
-impl<T> fmt::Debug for TrackedAsyncMutex<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TrackedAsyncMutex")
-            .field("id", &self.id)
-            .finish_non_exhaustive()
-    }
-}
+debug_by_id!(TrackedAsyncMutex);
 
 /// The guard of a locked [`TrackedAsyncMutex`]: dereferences to the value, holds the actor, and
 /// records `LockRelease` when dropped or [`unlocked`](TrackedAsyncMutexGuard::unlock).

@@ -262,4 +262,17 @@ macro_rules! tracked_guard {
     };
 }
 
-pub(crate) use tracked_guard;
+/// `Debug` of a tracked lock: its type and id, not the value (which may be locked).
+macro_rules! debug_by_id {
+    ($lock:ident) => {
+        impl<T> std::fmt::Debug for $lock<T> {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.debug_struct(stringify!($lock))
+                    .field("id", &self.id)
+                    .finish_non_exhaustive()
+            }
+        }
+    };
+}
+
+pub(crate) use {debug_by_id, tracked_guard};

@@ -1,10 +1,9 @@
 //! [`TrackedMutex`]: a `std::sync::Mutex` whose release -> acquire edges order the actors' clocks.
 
-use std::fmt;
 use std::sync::{LockResult, Mutex, MutexGuard, PoisonError, TryLockResult};
 
 use crate::actor::{caller_location, Actor};
-use crate::held::{map_lock, map_try_lock, tracked_guard, Held, Slot};
+use crate::held::{debug_by_id, map_lock, map_try_lock, tracked_guard, Held, Slot};
 
 /// A mutex that records `LockAcquire` / `LockRelease` events and carries the releaser's clock to
 /// the next acquirer, so critical sections of different actors are ordered.
@@ -80,13 +79,7 @@ impl<T> TrackedMutex<T> {
     }
 }
 
-impl<T> fmt::Debug for TrackedMutex<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TrackedMutex")
-            .field("id", &self.id)
-            .finish_non_exhaustive()
-    }
-}
+debug_by_id!(TrackedMutex);
 
 /// The guard of a locked [`TrackedMutex`]: dereferences to the value, holds the actor, and
 /// records `LockRelease` (storing the actor's clock in the mutex) when dropped or

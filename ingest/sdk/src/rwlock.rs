@@ -1,6 +1,5 @@
 //! [`TrackedRwLock`]: a `std::sync::RwLock` that records its lock mode and orders clocks.
 
-use std::fmt;
 use std::sync::{
     LockResult, Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard,
     TryLockResult,
@@ -9,7 +8,7 @@ use std::sync::{
 use raceway_schemas::VectorClock;
 
 use crate::actor::{caller_location, Actor};
-use crate::held::{map_lock, map_try_lock, tracked_guard, Held, Locked, LockedMut};
+use crate::held::{debug_by_id, map_lock, map_try_lock, tracked_guard, Held, Locked, LockedMut};
 
 /// A reader-writer lock that records `LockAcquire`/`LockRelease` with the mode
 /// (`RwLock::Read` shared, `RwLock::Write` exclusive) and orders clocks like the lock orders
@@ -118,13 +117,7 @@ impl<T> TrackedRwLock<T> {
     }
 }
 
-impl<T> fmt::Debug for TrackedRwLock<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TrackedRwLock")
-            .field("id", &self.id)
-            .finish_non_exhaustive()
-    }
-}
+debug_by_id!(TrackedRwLock);
 
 fn release_clocks(clocks: &Mutex<ReleaseClocks>) -> MutexGuard<'_, ReleaseClocks> {
     clocks.lock().unwrap_or_else(PoisonError::into_inner)

@@ -3,11 +3,11 @@
 
 mod common;
 
-use std::sync::TryLockError;
+use std::sync::{TryLockError, TryLockResult};
 
 use common::{clock, memory_tracer};
 use raceway_schemas::{Event, EventKind};
-use raceway_sdk::{TrackedAsyncMutex, TrackedMutex, TrackedRwLock};
+use raceway_sdk::{MemorySink, Tracer, TrackedAsyncMutex, TrackedMutex, TrackedRwLock};
 
 /// (event kind, lock type, line) of the lock events of the actor named `actor`.
 fn lock_events(events: &[Event], actor: &str) -> Vec<(&'static str, String, u32)> {
@@ -23,29 +23,35 @@ fn lock_events(events: &[Event], actor: &str) -> Vec<(&'static str, String, u32)
         .collect()
 }
 
+/// A memory tracer, a mutex holding `m` and an RwLock holding `rw`.
+fn tracer_and_locks(
+    m: i32,
+    rw: i32,
+) -> (Tracer, MemorySink, TrackedMutex<i32>, TrackedRwLock<i32>) {
+    let (tracer, sink) = memory_tracer();
+    (
+        tracer,
+        sink,
+        TrackedMutex::new("m", m),
+        TrackedRwLock::new("rw", rw),
+    )
+}
+
+fn is_busy<G>(result: TryLockResult<G>) -> bool {
+    matches!(result, Err(TryLockError::WouldBlock))
+}
+
 #[test]
 fn try_locks_of_a_busy_lock_record_nothing_and_unlock_is_located_at_its_caller() {
-    let (tracer, sink) = memory_tracer();
-    let mutex = TrackedMutex::new("m", 1);
-    let rwlock = TrackedRwLock::new("rw", 2);
-    let mut owner = tracer.start_trace("owner");
-    let mut actor = tracer.start_trace("actor");
+    let (tracer, sink, mutex, rwlock) = tracer_and_locks(1, 2);
+    let (mut owner, mut actor) = (tracer.start_trace("owner"), tracer.start_trace("actor"));
 
     let held = mutex.lock(&mut owner).unwrap();
-    assert!(matches!(
-        mutex.try_lock(&mut actor),
-        Err(TryLockError::WouldBlock)
-    ));
+    assert!(is_busy(mutex.try_lock(&mut actor)));
     drop(held);
     let written = rwlock.write(&mut owner).unwrap();
-    assert!(matches!(
-        rwlock.try_read(&mut actor),
-        Err(TryLockError::WouldBlock)
-    ));
-    assert!(matches!(
-        rwlock.try_write(&mut actor),
-        Err(TryLockError::WouldBlock)
-    ));
+    assert!(is_busy(rwlock.try_read(&mut actor)));
+    assert!(is_busy(rwlock.try_write(&mut actor)));
     drop(written);
 
     let mut expected = Vec::new();
@@ -79,11 +85,8 @@ fn try_locks_of_a_busy_lock_record_nothing_and_unlock_is_located_at_its_caller()
 
 #[test]
 fn a_try_acquirer_is_ordered_after_the_last_release() {
-    let (tracer, sink) = memory_tracer();
-    let mutex = TrackedMutex::new("m", 0);
-    let rwlock = TrackedRwLock::new("rw", 0);
-    let mut first = tracer.start_trace("first");
-    let mut second = tracer.start_trace("second");
+    let (tracer, sink, mutex, rwlock) = tracer_and_locks(0, 0);
+    let (mut first, mut second) = (tracer.start_trace("first"), tracer.start_trace("second"));
     mutex.lock(&mut first).unwrap().actor().write("x", &0, &1);
     mutex.try_lock(&mut second).unwrap().actor().read("x", &1);
     rwlock.write(&mut first).unwrap().actor().write("y", &0, &1);
