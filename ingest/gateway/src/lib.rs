@@ -12,10 +12,10 @@
 
 mod auth;
 mod batching;
-mod client;
 mod handler;
 mod metrics;
 mod rate_limit;
+mod rate_limit_key;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
