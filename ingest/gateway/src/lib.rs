@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 use axum::Router;
-use raceway_processors::bus::Bus;
+use raceway_bus::Bus;
 
 pub use batching::{batch_records, BatchingError};
 pub use metrics::GatewayMetrics;
