@@ -12,10 +12,10 @@
 
 mod auth;
 mod batching;
-mod client;
 mod handler;
 mod metrics;
 mod rate_limit;
+mod rate_limit_key;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 use axum::Router;
-use raceway_processors::bus::Bus;
+use raceway_bus::Bus;
 
 pub use batching::{batch_records, BatchingError};
 pub use metrics::GatewayMetrics;
