@@ -65,14 +65,8 @@ pub fn router(store: Arc<dyn Store>) -> Router {
             "/api/variables/{name}/audit-trail",
             get(audit::variable_audit_trail),
         )
-        .route(
-            "/api/traces/{id}/steps",
-            get(time_travel::trace_steps_route),
-        )
-        .route(
-            "/api/traces/{id}/state",
-            get(time_travel::trace_state_route),
-        )
-        .route("/api/state/compare", get(time_travel::compare_route))
+        .route("/api/traces/{id}/steps", get(time_travel::steps))
+        .route("/api/traces/{id}/state", get(time_travel::state))
+        .route("/api/state/compare", get(time_travel::compare))
         .with_state(store)
 }

@@ -32,7 +32,7 @@ use crate::{params, ApiError};
 type AppStore = State<Arc<dyn Store>>;
 
 /// `GET /api/traces/{id}/steps`.
-pub(crate) async fn trace_steps_route(
+pub(crate) async fn steps(
     State(store): AppStore,
     Path(raw_id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
@@ -62,7 +62,7 @@ pub(crate) async fn trace_steps_route(
 }
 
 /// `GET /api/traces/{id}/state?at=STEP`.
-pub(crate) async fn trace_state_route(
+pub(crate) async fn state(
     State(store): AppStore,
     Path(raw_id): Path<String>,
     Query(query): Query<HashMap<String, String>>,
@@ -92,7 +92,7 @@ pub(crate) async fn trace_state_route(
 }
 
 /// `GET /api/state/compare?left=TRACE@STEP&right=TRACE@STEP`.
-pub(crate) async fn compare_route(
+pub(crate) async fn compare(
     State(store): AppStore,
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<Json<Value>, ApiError> {

@@ -131,14 +131,14 @@ pub struct DependencyEdge {
 #[serde(default)]
 pub struct AuditEntry {
     pub event_id: String,
-    pub timestamp: String,
-    pub service: String,
-    pub thread_id: String,
-    pub access_type: String,
-    pub old_value: Value,
-    pub new_value: Value,
     pub causally_linked_to_previous: bool,
+    pub timestamp: String,
+    pub old_value: Value,
+    pub service: String,
+    pub new_value: Value,
+    pub thread_id: String,
     pub in_findings: Vec<String>,
+    pub access_type: String,
 }
 
 /// `GET /api/traces/{id}/audit-trail/{variable}`.

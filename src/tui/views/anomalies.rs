@@ -6,7 +6,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{ListItem, Paragraph};
 use ratatui::Frame;
 
-use super::{duration_text, loading, render_empty, render_list, severity_color, titled};
+use super::{duration_text, loading, render_items, severity_color};
 use crate::tui::trace_screen::TraceScreen;
 
 pub fn render(frame: &mut Frame, area: Rect, trace: &TraceScreen) {
@@ -18,14 +18,6 @@ pub fn render(frame: &mut Frame, area: Rect, trace: &TraceScreen) {
         return frame.render_widget(Paragraph::new(text.dark_gray()), area);
     };
     let title = format!(" Anomalies ({}) ", anomalies.len());
-    if anomalies.is_empty() {
-        return render_empty(
-            frame,
-            area,
-            title,
-            "No step was slower than its baseline.".green(),
-        );
-    }
     let items: Vec<ListItem> = anomalies
         .iter()
         .map(|a| {
@@ -45,5 +37,6 @@ pub fn render(frame: &mut Frame, area: Rect, trace: &TraceScreen) {
             ])
         })
         .collect();
-    render_list(frame, area, titled(title), items, trace.cursor());
+    let empty = "No step was slower than its baseline.".green();
+    render_items(frame, area, (title, empty), items, trace.cursor());
 }

@@ -1,10 +1,10 @@
 //! The critical path as a list of steps with their own and total durations.
 
-use ratatui::layout::{Constraint, Rect};
+use ratatui::layout::Rect;
 use ratatui::widgets::Row;
 use ratatui::Frame;
 
-use super::{duration_text, loading, render_table};
+use super::{duration_text, loading, render_table, Columns};
 use crate::tui::trace_screen::TraceScreen;
 
 pub fn render(frame: &mut Frame, area: Rect, trace: &TraceScreen) {
@@ -27,21 +27,6 @@ pub fn render(frame: &mut Frame, area: Rect, trace: &TraceScreen) {
         duration_text(path.trace_duration_ms),
         path.share_of_trace * 100.0
     );
-    let widths = [
-        Constraint::Length(3),
-        Constraint::Length(14),
-        Constraint::Length(10),
-        Constraint::Fill(1),
-        Constraint::Length(9),
-        Constraint::Length(9),
-    ];
-    let header = ["#", "kind", "service", "location", "self", "total"];
-    render_table(
-        frame,
-        area,
-        title,
-        (&header, &widths),
-        rows,
-        Some(trace.cursor()),
-    );
+    let columns = Columns("# kind service location self total", &[3, 14, 10, 0, 9, 9]);
+    render_table(frame, area, (title, columns), rows, Some(trace.cursor()));
 }

@@ -7,7 +7,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::ListItem;
 use ratatui::Frame;
 
-use super::{loading, render_empty, render_list, titled};
+use super::{loading, render_items};
 use crate::tui::trace_screen::TraceScreen;
 
 pub fn render(frame: &mut Frame, area: Rect, trace: &TraceScreen) {
@@ -15,14 +15,6 @@ pub fn render(frame: &mut Frame, area: Rect, trace: &TraceScreen) {
         return loading(frame, area, "dependencies");
     };
     let title = format!(" Service calls ({}) ", edges.len());
-    if edges.is_empty() {
-        return render_empty(
-            frame,
-            area,
-            title,
-            "This trace made no calls between services.".dark_gray(),
-        );
-    }
     let caller_width = edges
         .iter()
         .map(|e| e.caller.chars().count())
@@ -62,5 +54,6 @@ pub fn render(frame: &mut Frame, area: Rect, trace: &TraceScreen) {
             ListItem::new(Line::from(spans))
         })
         .collect();
-    render_list(frame, area, titled(title), items, trace.cursor());
+    let empty = "This trace made no calls between services.".dark_gray();
+    render_items(frame, area, (title, empty), items, trace.cursor());
 }

@@ -122,18 +122,26 @@ pub(super) fn render_list(
     frame.render_stateful_widget(list, area, &mut state);
 }
 
-/// A table under a top border titled `title`, with a bold `header`; the row at `cursor` (if
+/// A table's columns: names split at spaces (`-` for an empty name) and widths, 0 for the
+/// column that takes the rest.
+pub(super) struct Columns<'a>(pub &'a str, pub &'a [u16]);
+
+/// A table under a top border titled `title`, with bold column names; the row at `cursor` (if
 /// any) highlighted and scrolled into view.
 pub(super) fn render_table<'a>(
     frame: &mut Frame,
     area: Rect,
-    title: String,
-    (header, widths): (&[&'a str], &[Constraint]),
+    (title, Columns(names, widths)): (String, Columns<'a>),
     rows: impl IntoIterator<Item = Row<'a>>,
     cursor: Option<usize>,
 ) {
-    let header = Row::new(header.to_vec()).style(Style::new().add_modifier(Modifier::BOLD));
-    let table = Table::new(rows, widths.to_vec())
+    let names = names.split(' ').map(|n| if n == "-" { "" } else { n });
+    let header = Row::new(names).style(Style::new().add_modifier(Modifier::BOLD));
+    let widths = widths.iter().map(|&w| match w {
+        0 => Constraint::Fill(1),
+        w => Constraint::Length(w),
+    });
+    let table = Table::new(rows, widths)
         .header(header)
         .block(titled(title))
         .row_highlight_style(Style::new().add_modifier(Modifier::REVERSED));
@@ -146,9 +154,19 @@ pub(super) fn titled(title: String) -> Block<'static> {
     Block::new().borders(Borders::TOP).title(title)
 }
 
-/// `text` instead of an empty list, under the list's title.
-pub(super) fn render_empty(frame: &mut Frame, area: Rect, title: String, text: Span) {
-    frame.render_widget(Paragraph::new(text).block(titled(title)), area);
+/// The list of `items` under a top border titled `title`, or `empty` when there are none.
+pub(super) fn render_items(
+    frame: &mut Frame,
+    area: Rect,
+    (title, empty): (String, Span),
+    items: Vec<ListItem>,
+    cursor: usize,
+) {
+    if items.is_empty() {
+        frame.render_widget(Paragraph::new(empty).block(titled(title)), area);
+    } else {
+        render_list(frame, area, titled(title), items, cursor);
+    }
 }
 
 /// Milliseconds as `12.3 ms`, or `1.2 s` from a second on.

@@ -6,7 +6,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::ListItem;
 use ratatui::Frame;
 
-use super::{loading, render_empty, render_list, severity_color, titled};
+use super::{loading, render_items, severity_color};
 use crate::client::models::RaceFinding;
 use crate::tui::trace_screen::TraceScreen;
 use raceway_schemas::FindingEvent;
@@ -16,12 +16,10 @@ pub fn render(frame: &mut Frame, area: Rect, trace: &TraceScreen) {
         return loading(frame, area, "races");
     };
     let title = format!(" Races ({}) ", races.len());
-    if races.is_empty() {
-        return render_empty(frame, area, title, "No races involve this trace.".green());
-    }
     let width = usize::from(area.width.saturating_sub(2)).max(20);
     let items: Vec<ListItem> = races.iter().map(|race| item(race, width)).collect();
-    render_list(frame, area, titled(title), items, trace.cursor());
+    let empty = "No races involve this trace.".green();
+    render_items(frame, area, (title, empty), items, trace.cursor());
 }
 
 /// Kind, severity and variable; both sides; the explanation, wrapped to `width`.

@@ -1,13 +1,13 @@
 //! The traces list: id, services, events, duration; races in red with their count, ⚠ on traces
 //! with duration anomalies.
 
-use ratatui::layout::{Constraint, Rect};
+use ratatui::layout::Rect;
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::Span;
 use ratatui::widgets::{Cell, Row};
 use ratatui::Frame;
 
-use super::{duration_text, loading, render_table, short};
+use super::{duration_text, loading, render_table, short, Columns};
 use crate::tui::app::App;
 
 pub fn render(frame: &mut Frame, area: Rect, app: &App) {
@@ -52,21 +52,9 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
     } else {
         format!(" Traces matching {:?} ({}) ", app.filter, visible.len())
     };
-    let widths = [
-        Constraint::Length(1),
-        Constraint::Length(8),
-        Constraint::Fill(1),
-        Constraint::Length(6),
-        Constraint::Length(9),
-        Constraint::Length(8),
-    ];
-    let header = ["", "trace", "services", "events", "duration", "races"];
-    render_table(
-        frame,
-        area,
-        title,
-        (&header, &widths),
-        rows,
-        Some(app.cursor),
+    let columns = Columns(
+        "- trace services events duration races",
+        &[1, 8, 0, 6, 9, 8],
     );
+    render_table(frame, area, (title, columns), rows, Some(app.cursor));
 }

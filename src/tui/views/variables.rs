@@ -8,7 +8,7 @@ use ratatui::text::Span;
 use ratatui::widgets::{Block, Borders, Cell, ListItem, Row};
 use ratatui::Frame;
 
-use super::{loading, render_list, render_table, short};
+use super::{loading, render_list, render_table, short, Columns};
 use crate::client::models::{value_text, AuditEntry};
 use crate::tui::trace_screen::TraceScreen;
 
@@ -21,7 +21,10 @@ pub fn render(frame: &mut Frame, area: Rect, trace: &TraceScreen) {
     let block = Block::new()
         .borders(Borders::RIGHT | Borders::TOP)
         .title(" Variables ");
-    let items = variables.iter().map(|v| ListItem::new(v.as_str())).collect();
+    let items = variables
+        .iter()
+        .map(|v| ListItem::new(v.as_str()))
+        .collect();
     render_list(frame, names, block, items, trace.cursor());
 
     let Some((variable, audit)) = &trace.audit else {
@@ -40,16 +43,8 @@ pub fn render(frame: &mut Frame, area: Rect, trace: &TraceScreen) {
             Cell::from(causal(entry, previous)),
         ])
     });
-    let widths = [
-        Constraint::Length(12),
-        Constraint::Length(13),
-        Constraint::Length(5),
-        Constraint::Length(9),
-        Constraint::Fill(1),
-    ];
-    let header = ["time", "who", "op", "value", "causal"];
-    let title = format!(" {variable} ");
-    render_table(frame, trail, title, (&header, &widths), rows, None);
+    let columns = Columns("time who op value causal", &[12, 13, 5, 9, 0]);
+    render_table(frame, trail, (format!(" {variable} "), columns), rows, None);
 }
 
 /// `HH:MM:SS.mmm` of an RFC 3339 time.
