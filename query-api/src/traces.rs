@@ -62,6 +62,8 @@ pub struct TraceRow {
     pub first_timestamp: String,
     /// RFC 3339.
     pub last_timestamp: String,
+    /// From the first event's timestamp to the last one's.
+    pub duration_ms: f64,
     /// Findings involving the trace.
     pub race_count: u64,
 }
@@ -74,6 +76,7 @@ impl From<TraceSummary> for TraceRow {
             services: summary.services,
             first_timestamp: rfc3339(summary.first_timestamp_ns),
             last_timestamp: rfc3339(summary.last_timestamp_ns),
+            duration_ms: (summary.last_timestamp_ns - summary.first_timestamp_ns) as f64 / 1e6,
             race_count: summary.race_count,
         }
     }
