@@ -25,7 +25,7 @@ use raceway_store::Store;
 use uuid::Uuid;
 
 use super::{stopped_cleanly, StageError, StageIo};
-use crate::bus::Record;
+use raceway_bus::Record;
 
 /// Settings of the race stage.
 #[derive(Debug, Clone)]
