@@ -18,19 +18,13 @@ use uuid::Uuid;
 
 mod analyses;
 mod clickhouse;
-mod clickhouse_accesses;
-mod clickhouse_analyses;
-mod clickhouse_analysis_rows;
-mod clickhouse_findings;
-mod clickhouse_rows;
 mod error;
+mod filter;
 pub mod migrations;
 mod retention;
+mod roles;
 mod rows;
 mod sqlite;
-mod sqlite_accesses;
-mod sqlite_analyses;
-mod sqlite_findings;
 
 #[cfg(any(test, feature = "conformance"))]
 pub mod conformance;

@@ -19,16 +19,16 @@ use crate::migrations::{Migration, SQLITE};
 use crate::retention::{prune_blocking, PruneReport};
 use crate::rows::now_version;
 use crate::rows::{decode_payload, EventColumns};
-use crate::sqlite_accesses::{
+use crate::sqlite::accesses::{
     insert_accesses_blocking, trace_variable_accesses_blocking, variable_accesses_blocking,
 };
-use crate::sqlite_analyses::{
+use crate::sqlite::analyses::{
     dependencies_blocking, latest_model_blocking, list_anomalies_blocking,
     load_checkpoint_blocking, recent_trace_features_blocking, replace_trace_analysis_blocking,
     save_checkpoint_blocking, save_model_blocking, trace_analysis_blocking,
     trace_anomalies_blocking,
 };
-use crate::sqlite_findings::{
+use crate::sqlite::findings::{
     findings_for_variable_blocking, list_findings_blocking, trace_findings_blocking,
     upsert_findings_blocking,
 };

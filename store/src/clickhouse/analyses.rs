@@ -12,7 +12,7 @@ use crate::analyses::{
     clusters_json, grades_at_least, model_record, ns_to_ms, parse_id as uuid, sort_by_deviations,
 };
 use crate::clickhouse::{bind_all, ClickHouseStore, Param};
-use crate::clickhouse_analysis_rows::{
+use crate::clickhouse::analysis_rows::{
     AnalysisRow, AnomalyRow, CallRow, CheckpointRow, EdgeRow, FeaturesRow, ModelRow,
     ANALYSIS_COLUMNS, ANOMALY_COLUMNS,
 };

@@ -8,7 +8,7 @@
 use raceway_schemas::RaceFinding;
 
 use crate::clickhouse::{bind_all, ClickHouseStore, Param};
-use crate::clickhouse_rows::{FindingRow, FINDING_COLUMNS};
+use crate::clickhouse::rows::{FindingRow, FINDING_COLUMNS};
 use crate::rows::{sort_findings, sort_findings_newest_first};
 use crate::{FindingPage, FindingQuery, StoreError};
 

@@ -11,7 +11,7 @@ use async_trait::async_trait;
 use raceway_schemas::{Access, Event, RaceFinding};
 use uuid::Uuid;
 
-use crate::clickhouse_rows::{EventRow, FindingRow, PayloadRow, SummaryRow, FINDING_COLUMNS};
+use crate::clickhouse::rows::{EventRow, FindingRow, PayloadRow, SummaryRow, FINDING_COLUMNS};
 use crate::migrations::CLICKHOUSE;
 use crate::retention::PruneReport;
 use crate::rows::{decode_payload, sort_findings, EventColumns};
