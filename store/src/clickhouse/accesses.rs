@@ -10,9 +10,12 @@ use raceway_schemas::{Access, ActorId};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::clickhouse::{bind_all, ClickHouseStore, Param};
+use async_trait::async_trait;
+
+use crate::clickhouse::{bind_all, ClickHouseStore};
+use crate::filter::{self, Dialect};
 use crate::rows::{corrupt_access, now_version, parse_access_type, parse_held_locks};
-use crate::StoreError;
+use crate::{AccessStore, StoreError, TimeRange};
 
 /// A row of `accesses` (one version of an access).
 #[derive(Debug, Row, Serialize, Deserialize)]
@@ -131,9 +134,10 @@ impl AccessRow {
     }
 }
 
-impl ClickHouseStore {
-    /// [`crate::Store::insert_accesses`]: one INSERT, every row with the same new version.
-    pub(crate) async fn insert_accesses_impl(&self, accesses: &[Access]) -> Result<(), StoreError> {
+/// One INSERT, every row with the same new version.
+#[async_trait]
+impl AccessStore for ClickHouseStore {
+    async fn insert_accesses(&self, accesses: &[Access]) -> Result<(), StoreError> {
         if accesses.is_empty() {
             return Ok(());
         }
@@ -152,33 +156,19 @@ impl ClickHouseStore {
         insert.end().await.map_err(self.err("insert accesses"))
     }
 
-    /// [`crate::Store::variable_accesses`].
-    pub(crate) async fn variable_accesses_impl(
+    async fn variable_accesses(
         &self,
         environment: Option<&str>,
         variable: &str,
-        from_ns: Option<i64>,
-        to_ns: Option<i64>,
+        time: TimeRange,
         limit: u32,
     ) -> Result<Vec<Access>, StoreError> {
-        let mut conditions = String::from("variable = ?");
-        let mut params = vec![Param::Str(variable.to_string())];
-        if let Some(environment) = environment {
-            conditions.push_str(" AND environment = ?");
-            params.push(Param::Str(environment.to_string()));
-        }
-        if let Some(from) = from_ns {
-            conditions.push_str(" AND timestamp_ns >= ?");
-            params.push(Param::I64(from));
-        }
-        if let Some(to) = to_ns {
-            conditions.push_str(" AND timestamp_ns <= ?");
-            params.push(Param::I64(to));
-        }
+        let filter = filter::accesses(Dialect::ClickHouse, environment, variable, time);
+        let conditions = filter.sql();
         let sql = format!(
             "SELECT {ACCESS_COLUMNS} FROM accesses WHERE {conditions} {NEWEST_IN_ORDER} LIMIT ?"
         );
-        let rows: Vec<AccessRow> = bind_all(self.client.query(&sql), &params)
+        let rows: Vec<AccessRow> = bind_all(self.client.query(&sql), filter.params())
             .bind(limit)
             .fetch_all()
             .await
@@ -186,8 +176,7 @@ impl ClickHouseStore {
         rows.into_iter().map(AccessRow::into_access).collect()
     }
 
-    /// [`crate::Store::trace_variable_accesses`].
-    pub(crate) async fn trace_variable_accesses_impl(
+    async fn trace_variable_accesses(
         &self,
         trace_id: Uuid,
         variable: &str,

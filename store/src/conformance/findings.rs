@@ -119,7 +119,7 @@ pub async fn replay_changes_nothing(store: &dyn Store) {
             .await
             .expect("list findings"),
         store
-            .variable_accesses(None, "x", None, None, 10)
+            .variable_accesses(None, "x", TimeRange::ALL, 10)
             .await
             .expect("accesses"),
     );
@@ -143,7 +143,7 @@ pub async fn replay_changes_nothing(store: &dyn Store) {
             .await
             .expect("list findings"),
         store
-            .variable_accesses(None, "x", None, None, 10)
+            .variable_accesses(None, "x", TimeRange::ALL, 10)
             .await
             .expect("accesses"),
     );
@@ -186,7 +186,7 @@ pub async fn empty_inputs_are_noops(store: &dyn Store) {
         }
     );
     assert!(store
-        .variable_accesses(None, "x", None, None, 10)
+        .variable_accesses(None, "x", TimeRange::ALL, 10)
         .await
         .expect("no accesses")
         .is_empty());

@@ -10,35 +10,21 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use raceway_schemas::{Access, Event, RaceFinding};
-use rusqlite::{named_params, params, Connection, OptionalExtension};
-use uuid::Uuid;
+use rusqlite::types::ToSqlOutput;
+use rusqlite::{params, params_from_iter, Connection, OptionalExtension, ToSql};
 
-use crate::analyses::clusters_json;
+use crate::filter::{Dialect, Filter, Value};
 use crate::migrations::{Migration, SQLITE};
-use crate::retention::{prune_blocking, PruneReport};
-use crate::rows::now_version;
-use crate::rows::{decode_payload, EventColumns};
-use crate::sqlite::accesses::{
-    insert_accesses_blocking, trace_variable_accesses_blocking, variable_accesses_blocking,
-};
-use crate::sqlite::analyses::{
-    dependencies_blocking, latest_model_blocking, list_anomalies_blocking,
-    load_checkpoint_blocking, recent_trace_features_blocking, replace_trace_analysis_blocking,
-    save_checkpoint_blocking, save_model_blocking, trace_analysis_blocking,
-    trace_anomalies_blocking,
-};
-use crate::sqlite::findings::{
-    findings_for_variable_blocking, list_findings_blocking, trace_findings_blocking,
-    upsert_findings_blocking,
-};
-use crate::{
-    AnomalyPage, AnomalyQuery, DependencyStats, DurationAnomalyRow, FindingPage, FindingQuery,
-    ModelRecord, Store, StoreError, TraceAnalysis, TraceAnalysisSummary, TracePage, TraceQuery,
-    TraceSummary,
-};
+use crate::{Lifecycle, StoreError};
 
-/// The embedded [`Store`]: one SQLite file.
+mod accesses;
+mod analyses;
+mod events;
+mod findings;
+mod retention;
+
+/// The embedded [`Store`](crate::Store): one SQLite file; every role, one file each in this
+/// folder.
 #[derive(Clone)]
 pub struct SqliteStore {
     conn: Arc<Mutex<Connection>>,
@@ -52,7 +38,7 @@ impl std::fmt::Debug for SqliteStore {
 
 impl SqliteStore {
     /// Opens (creating if needed) the database file at `path`, in WAL mode. Call
-    /// [`Store::migrate`] before use.
+    /// [`Lifecycle::migrate`] before use.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
         let conn = Connection::open(path)
             .map_err(|e| StoreError::sqlite(&format!("open {}", path.display()), e))?;
@@ -86,7 +72,7 @@ impl SqliteStore {
     }
 
     /// Runs `f` with the connection on the blocking pool.
-    async fn call<T, F>(&self, f: F) -> Result<T, StoreError>
+    pub(crate) async fn call<T, F>(&self, f: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
         F: FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
@@ -118,6 +104,47 @@ where
     let mut stmt = conn.prepare_cached(sql).map_err(failed)?;
     let rows = stmt.query_map(params, read).map_err(failed)?;
     rows.map(|row| decode(row.map_err(failed)?)).collect()
+}
+
+/// One page of the rows of `select_sql` (the paging clause is appended) and the total of
+/// `total_sql`, both bound to `filter`'s values: the shape of every paginated listing. `read`
+/// and `decode` as in [`query_decoded`].
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn query_page<C, T>(
+    conn: &Connection,
+    what: &str,
+    select_sql: &str,
+    total_sql: &str,
+    filter: &Filter,
+    (limit, offset): (u32, u32),
+    read: fn(&rusqlite::Row<'_>) -> rusqlite::Result<C>,
+    decode: fn(C) -> Result<T, StoreError>,
+) -> Result<(Vec<T>, u64), StoreError> {
+    let (clause, page) = Dialect::Sqlite.page(limit, offset);
+    let rows = query_decoded(
+        conn,
+        &format!("list {what}"),
+        &format!("{select_sql} {clause}"),
+        params_from_iter(filter.params_with(&page)),
+        read,
+        decode,
+    )?;
+    let failed = |e| StoreError::sqlite(&format!("count {what}"), e);
+    let total: i64 = conn
+        .prepare_cached(total_sql)
+        .map_err(failed)?
+        .query_row(params_from_iter(filter.params()), |row| row.get(0))
+        .map_err(failed)?;
+    Ok((rows, u64::try_from(total).unwrap_or(0)))
+}
+
+impl ToSql for Value {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        match self {
+            Value::Str(s) => s.to_sql(),
+            Value::I64(n) => n.to_sql(),
+        }
+    }
 }
 
 /// A panic while holding the lock leaves no half-done transaction (rusqlite rolls back on drop),
@@ -179,113 +206,8 @@ fn now_ns() -> i64 {
         .unwrap_or(0)
 }
 
-/// The per-trace summary, computed over the (primary-key deduplicated) rows; `{where}` is
-/// replaced by the filters.
-const SUMMARY_SQL: &str = "
-WITH summary AS (
-    SELECT e.trace_id AS trace_id,
-           COUNT(*) AS event_count,
-           json_group_array(DISTINCT e.service) AS services,
-           MIN(e.timestamp_ns) AS first_ts,
-           MAX(e.timestamp_ns) AS last_ts,
-           (SELECT COUNT(*) FROM (
-                SELECT f.id FROM findings f
-                WHERE f.first_trace_id = e.trace_id AND f.occurrences > 0
-                UNION
-                SELECT f.id FROM findings f
-                WHERE f.second_trace_id = e.trace_id AND f.occurrences > 0
-           )) AS race_count
-    FROM events e
-    GROUP BY e.trace_id
-)
-SELECT {select} FROM summary s
-WHERE (:service IS NULL
-       OR EXISTS (SELECT 1 FROM events x WHERE x.service = :service AND x.trace_id = s.trace_id))
-  AND (:from_ns IS NULL OR s.last_ts >= :from_ns)
-  AND (:to_ns IS NULL OR s.first_ts <= :to_ns)
-  AND (:has_races IS NULL OR (s.race_count > 0) = :has_races)
-{tail}";
-
-fn list_traces_blocking(conn: &Connection, query: &TraceQuery) -> Result<TracePage, StoreError> {
-    let page_sql = SUMMARY_SQL
-        .replace(
-            "{select}",
-            "s.trace_id, s.event_count, s.services, s.first_ts, s.last_ts, s.race_count",
-        )
-        .replace(
-            "{tail}",
-            "ORDER BY s.first_ts DESC, s.trace_id LIMIT :limit OFFSET :offset",
-        );
-    let total_sql = SUMMARY_SQL
-        .replace("{select}", "COUNT(*)")
-        .replace("{tail}", "");
-    let failed = |e| StoreError::sqlite("list traces", e);
-    let has_races = query.has_races.map(i64::from);
-    let mut stmt = conn.prepare_cached(&page_sql).map_err(failed)?;
-    let rows = stmt
-        .query_map(
-            named_params! {
-                ":service": query.service,
-                ":from_ns": query.from_ns,
-                ":to_ns": query.to_ns,
-                ":has_races": has_races,
-                ":limit": query.limit,
-                ":offset": query.offset,
-            },
-            |row| {
-                Ok((
-                    row.get::<_, String>(0)?,
-                    row.get::<_, i64>(1)?,
-                    row.get::<_, String>(2)?,
-                    row.get::<_, i64>(3)?,
-                    row.get::<_, i64>(4)?,
-                    row.get::<_, i64>(5)?,
-                ))
-            },
-        )
-        .map_err(failed)?;
-    let mut traces = Vec::new();
-    for row in rows {
-        let (trace_id, event_count, services, first_ts, last_ts, race_count) =
-            row.map_err(failed)?;
-        let corrupt = |message: String| StoreError::Corrupt {
-            what: "trace",
-            id: trace_id.clone(),
-            message,
-        };
-        let mut services: Vec<String> = serde_json::from_str(&services)
-            .map_err(|e| corrupt(format!("services are not a JSON array: {e}")))?;
-        services.sort();
-        traces.push(TraceSummary {
-            trace_id: Uuid::parse_str(&trace_id).map_err(|e| corrupt(e.to_string()))?,
-            event_count: u64::try_from(event_count).unwrap_or(0),
-            services,
-            first_timestamp_ns: first_ts,
-            last_timestamp_ns: last_ts,
-            race_count: u64::try_from(race_count).unwrap_or(0),
-        });
-    }
-    let total: i64 = conn
-        .prepare_cached(&total_sql)
-        .map_err(failed)?
-        .query_row(
-            named_params! {
-                ":service": query.service,
-                ":from_ns": query.from_ns,
-                ":to_ns": query.to_ns,
-                ":has_races": has_races,
-            },
-            |row| row.get(0),
-        )
-        .map_err(failed)?;
-    Ok(TracePage {
-        traces,
-        total: u64::try_from(total).unwrap_or(0),
-    })
-}
-
 #[async_trait]
-impl Store for SqliteStore {
+impl Lifecycle for SqliteStore {
     async fn migrate(&self) -> Result<(), StoreError> {
         self.call(|conn| apply_migrations(conn, SQLITE)).await
     }
@@ -296,218 +218,5 @@ impl Store for SqliteStore {
                 .map_err(|e| StoreError::sqlite("ping", e))
         })
         .await
-    }
-
-    async fn insert_events(&self, events: &[Event]) -> Result<(), StoreError> {
-        if events.is_empty() {
-            return Ok(());
-        }
-        let rows: Vec<EventColumns> = events.iter().map(EventColumns::new).collect();
-        self.call(move |conn| {
-            let failed = |e| StoreError::sqlite("insert events", e);
-            let tx = conn.transaction().map_err(failed)?;
-            {
-                let mut stmt = tx
-                    .prepare_cached(
-                        "INSERT OR IGNORE INTO events (id, trace_id, parent_id, timestamp_ns, kind, \
-                         service, instance_id, thread_id, environment, variable, access_type, payload) \
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
-                    )
-                    .map_err(failed)?;
-                for r in &rows {
-                    stmt.execute(params![
-                        r.id.to_string(),
-                        r.trace_id.to_string(),
-                        r.parent_id.map(|p| p.to_string()),
-                        r.timestamp_ns,
-                        r.kind,
-                        r.service,
-                        r.instance_id,
-                        r.thread_id,
-                        r.environment,
-                        r.variable,
-                        r.access_type,
-                        r.payload,
-                    ])
-                    .map_err(failed)?;
-                }
-            }
-            tx.commit().map_err(failed)
-        })
-        .await
-    }
-
-    async fn trace_events(&self, trace_id: Uuid) -> Result<Vec<Event>, StoreError> {
-        self.call(move |conn| {
-            let failed = |e| StoreError::sqlite("read trace events", e);
-            let mut stmt = conn
-                .prepare_cached(
-                    "SELECT id, payload FROM events WHERE trace_id = ?1 ORDER BY timestamp_ns, id",
-                )
-                .map_err(failed)?;
-            let rows = stmt
-                .query_map([trace_id.to_string()], |row| {
-                    Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?))
-                })
-                .map_err(failed)?;
-            let mut events = Vec::new();
-            for row in rows {
-                let (id, payload) = row.map_err(failed)?;
-                events.push(decode_payload(&id, &payload)?);
-            }
-            Ok(events)
-        })
-        .await
-    }
-
-    async fn list_traces(&self, query: &TraceQuery) -> Result<TracePage, StoreError> {
-        let query = query.clone();
-        self.call(move |conn| list_traces_blocking(conn, &query))
-            .await
-    }
-
-    async fn upsert_findings(&self, findings: &[RaceFinding]) -> Result<(), StoreError> {
-        if findings.is_empty() {
-            return Ok(());
-        }
-        let findings = findings.to_vec();
-        self.call(move |conn| upsert_findings_blocking(conn, &findings))
-            .await
-    }
-
-    async fn trace_findings(&self, trace_id: Uuid) -> Result<Vec<RaceFinding>, StoreError> {
-        self.call(move |conn| trace_findings_blocking(conn, trace_id))
-            .await
-    }
-
-    async fn list_findings(&self, query: &FindingQuery) -> Result<FindingPage, StoreError> {
-        let query = query.clone();
-        self.call(move |conn| list_findings_blocking(conn, &query))
-            .await
-    }
-
-    async fn findings_for_variable(
-        &self,
-        environment: Option<&str>,
-        variable: &str,
-    ) -> Result<Vec<RaceFinding>, StoreError> {
-        let environment = environment.map(str::to_string);
-        let variable = variable.to_string();
-        self.call(move |conn| {
-            findings_for_variable_blocking(conn, environment.as_deref(), &variable)
-        })
-        .await
-    }
-
-    async fn insert_accesses(&self, accesses: &[Access]) -> Result<(), StoreError> {
-        if accesses.is_empty() {
-            return Ok(());
-        }
-        let accesses = accesses.to_vec();
-        self.call(move |conn| insert_accesses_blocking(conn, &accesses))
-            .await
-    }
-
-    async fn variable_accesses(
-        &self,
-        environment: Option<&str>,
-        variable: &str,
-        from_ns: Option<i64>,
-        to_ns: Option<i64>,
-        limit: u32,
-    ) -> Result<Vec<Access>, StoreError> {
-        let environment = environment.map(str::to_string);
-        let variable = variable.to_string();
-        self.call(move |conn| {
-            variable_accesses_blocking(
-                conn,
-                environment.as_deref(),
-                &variable,
-                from_ns,
-                to_ns,
-                limit,
-            )
-        })
-        .await
-    }
-
-    async fn trace_variable_accesses(
-        &self,
-        trace_id: Uuid,
-        variable: &str,
-    ) -> Result<Vec<Access>, StoreError> {
-        let variable = variable.to_string();
-        self.call(move |conn| trace_variable_accesses_blocking(conn, trace_id, &variable))
-            .await
-    }
-
-    async fn replace_trace_analyses(&self, analyses: &[TraceAnalysis]) -> Result<(), StoreError> {
-        let analyses = analyses.to_vec();
-        self.call(move |conn| {
-            analyses
-                .iter()
-                .try_for_each(|analysis| replace_trace_analysis_blocking(conn, analysis))
-        })
-        .await
-    }
-
-    async fn trace_analysis(
-        &self,
-        trace_id: Uuid,
-    ) -> Result<Option<TraceAnalysisSummary>, StoreError> {
-        self.call(move |conn| trace_analysis_blocking(conn, trace_id))
-            .await
-    }
-
-    async fn trace_anomalies(&self, trace_id: Uuid) -> Result<Vec<DurationAnomalyRow>, StoreError> {
-        self.call(move |conn| trace_anomalies_blocking(conn, trace_id))
-            .await
-    }
-
-    async fn list_anomalies(&self, query: &AnomalyQuery) -> Result<AnomalyPage, StoreError> {
-        let query = query.clone();
-        self.call(move |conn| list_anomalies_blocking(conn, &query))
-            .await
-    }
-
-    async fn dependencies(
-        &self,
-        from_ns: Option<i64>,
-        to_ns: Option<i64>,
-    ) -> Result<Vec<DependencyStats>, StoreError> {
-        self.call(move |conn| dependencies_blocking(conn, from_ns, to_ns))
-            .await
-    }
-
-    async fn recent_trace_features(&self, limit: u32) -> Result<Vec<(Uuid, String)>, StoreError> {
-        self.call(move |conn| recent_trace_features_blocking(conn, limit))
-            .await
-    }
-
-    async fn save_checkpoint(&self, name: &str, payload: &str) -> Result<(), StoreError> {
-        let (name, payload) = (name.to_string(), payload.to_string());
-        let version = now_version();
-        self.call(move |conn| save_checkpoint_blocking(conn, &name, &payload, version))
-            .await
-    }
-
-    async fn load_checkpoint(&self, name: &str) -> Result<Option<String>, StoreError> {
-        let name = name.to_string();
-        self.call(move |conn| load_checkpoint_blocking(conn, &name))
-            .await
-    }
-
-    async fn save_model(&self, model: &ModelRecord) -> Result<(), StoreError> {
-        let model = model.clone();
-        self.call(move |conn| save_model_blocking(conn, &model, &clusters_json(&model)))
-            .await
-    }
-
-    async fn latest_model(&self) -> Result<Option<ModelRecord>, StoreError> {
-        self.call(|conn| latest_model_blocking(conn)).await
-    }
-
-    async fn prune_older_than(&self, cutoff_ns: i64) -> Result<PruneReport, StoreError> {
-        self.call(move |conn| prune_blocking(conn, cutoff_ns)).await
     }
 }
