@@ -138,22 +138,12 @@ impl AccessRow {
 #[async_trait]
 impl AccessStore for ClickHouseStore {
     async fn insert_accesses(&self, accesses: &[Access]) -> Result<(), StoreError> {
-        if accesses.is_empty() {
-            return Ok(());
-        }
         let version = now_version();
-        let mut insert = self
-            .client
-            .insert::<AccessRow>("accesses")
-            .await
-            .map_err(self.err("insert accesses"))?;
-        for access in accesses {
-            insert
-                .write(&AccessRow::new(access, version))
-                .await
-                .map_err(self.err("insert accesses"))?;
-        }
-        insert.end().await.map_err(self.err("insert accesses"))
+        let rows: Vec<AccessRow> = accesses
+            .iter()
+            .map(|a| AccessRow::new(a, version))
+            .collect();
+        self.insert_rows("accesses", rows).await
     }
 
     async fn variable_accesses(

@@ -28,28 +28,6 @@ use crate::{
 const LATEST: &str =
     "(trace_id, version) IN (SELECT trace_id, max(version) FROM trace_analyses GROUP BY trace_id)";
 
-impl ClickHouseStore {
-    /// Inserts `rows` into `table` in one INSERT.
-    async fn insert_rows<T>(&self, table: &str, rows: &[T]) -> Result<(), StoreError>
-    where
-        T: ::clickhouse::RowOwned + ::clickhouse::RowWrite,
-    {
-        if rows.is_empty() {
-            return Ok(());
-        }
-        let operation = format!("insert {table}");
-        let mut insert = self
-            .client
-            .insert::<T>(table)
-            .await
-            .map_err(self.err(&operation))?;
-        for row in rows {
-            insert.write(row).await.map_err(self.err(&operation))?;
-        }
-        insert.end().await.map_err(self.err(&operation))
-    }
-}
-
 /// One version per write; calls and anomalies first, the summaries (which make them visible)
 /// last.
 #[async_trait]
@@ -82,9 +60,9 @@ impl AnalysisStore for ClickHouseStore {
         }
         // Summaries last: a reader keys on the newest summary's version, so it never sees the
         // calls or anomalies of an analysis whose summary is not written yet.
-        self.insert_rows("service_calls", &calls).await?;
-        self.insert_rows("duration_anomalies", &anomalies).await?;
-        self.insert_rows("trace_analyses", &summaries).await
+        self.insert_rows("service_calls", calls).await?;
+        self.insert_rows("duration_anomalies", anomalies).await?;
+        self.insert_rows("trace_analyses", summaries).await
     }
 
     async fn trace_analysis(
@@ -226,7 +204,7 @@ impl AnalysisStore for ClickHouseStore {
             payload: payload.to_string(),
             version: now_version(),
         };
-        self.insert_rows("checkpoints", &[row]).await
+        self.insert_rows("checkpoints", [row]).await
     }
 
     async fn load_checkpoint(&self, name: &str) -> Result<Option<String>, StoreError> {
@@ -248,7 +226,7 @@ impl AnalysisStore for ClickHouseStore {
             clusters: clusters_json(model),
             payload: model.payload.clone(),
         };
-        self.insert_rows("trace_models", &[row]).await
+        self.insert_rows("trace_models", [row]).await
     }
 
     async fn latest_model(&self) -> Result<Option<ModelRecord>, StoreError> {

@@ -37,22 +37,12 @@ ANY LEFT JOIN
 #[async_trait]
 impl EventStore for ClickHouseStore {
     async fn insert_events(&self, events: &[Event]) -> Result<(), StoreError> {
-        if events.is_empty() {
-            return Ok(());
-        }
-        let mut insert = self
-            .client
-            .insert::<EventRow>("events")
-            .await
-            .map_err(self.err("insert events"))?;
-        for event in events {
-            let row = EventRow::from(EventColumns::new(event));
-            insert
-                .write(&row)
-                .await
-                .map_err(self.err("insert events"))?;
-        }
-        insert.end().await.map_err(self.err("insert events"))
+        let rows: Vec<EventRow> = events
+            .iter()
+            .map(EventColumns::new)
+            .map(EventRow::from)
+            .collect();
+        self.insert_rows("events", rows).await
     }
 
     async fn trace_events(&self, trace_id: Uuid) -> Result<Vec<Event>, StoreError> {

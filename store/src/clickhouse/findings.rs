@@ -41,22 +41,8 @@ fn decode(rows: Vec<FindingRow>) -> Result<Vec<RaceFinding>, StoreError> {
 #[async_trait]
 impl FindingStore for ClickHouseStore {
     async fn upsert_findings(&self, findings: &[RaceFinding]) -> Result<(), StoreError> {
-        if findings.is_empty() {
-            return Ok(());
-        }
-        let mut insert = self
-            .client
-            .insert::<FindingRow>("findings")
-            .await
-            .map_err(self.err("upsert findings"))?;
-        for finding in findings {
-            let row = FindingRow::from(finding);
-            insert
-                .write(&row)
-                .await
-                .map_err(self.err("upsert findings"))?;
-        }
-        insert.end().await.map_err(self.err("upsert findings"))
+        let rows: Vec<FindingRow> = findings.iter().map(FindingRow::from).collect();
+        self.insert_rows("findings", rows).await
     }
 
     async fn trace_findings(&self, trace_id: Uuid) -> Result<Vec<RaceFinding>, StoreError> {

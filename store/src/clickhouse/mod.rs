@@ -120,6 +120,31 @@ impl ClickHouseStore {
         Ok((rows, total))
     }
 
+    /// Inserts `rows` into `table` in one INSERT (none when there are no rows).
+    pub(crate) async fn insert_rows<T>(
+        &self,
+        table: &str,
+        rows: impl IntoIterator<Item = T> + Send,
+    ) -> Result<(), StoreError>
+    where
+        T: ::clickhouse::RowOwned + ::clickhouse::RowWrite + Send,
+    {
+        let mut rows = rows.into_iter().peekable();
+        if rows.peek().is_none() {
+            return Ok(());
+        }
+        let operation = format!("insert {table}");
+        let mut insert = self
+            .client
+            .insert::<T>(table)
+            .await
+            .map_err(self.err(&operation))?;
+        for row in rows {
+            insert.write(&row).await.map_err(self.err(&operation))?;
+        }
+        insert.end().await.map_err(self.err(&operation))
+    }
+
     /// The client, with the database selected (tests only).
     #[cfg(test)]
     pub(crate) fn client_for_tests(&self) -> &Client {

@@ -2,7 +2,7 @@
 //! compute nearest-rank percentiles with window functions in the query.
 
 use async_trait::async_trait;
-use rusqlite::{params, params_from_iter, Connection, OptionalExtension, Row};
+use rusqlite::{params, params_from_iter, Connection, OptionalExtension};
 use uuid::Uuid;
 
 use crate::analyses::{
@@ -11,7 +11,7 @@ use crate::analyses::{
 };
 use crate::filter::{self, Dialect};
 use crate::rows::now_version;
-use crate::sqlite::{query_decoded, query_page, SqliteStore};
+use crate::sqlite::{query_decoded, query_page, read_columns, SqliteStore};
 use crate::{
     AnalysisStore, AnomalyPage, AnomalyQuery, DependencyStats, DurationAnomalyRow, ModelRecord,
     StoreError, TimeRange, TraceAnalysis, TraceAnalysisSummary,
@@ -125,13 +125,11 @@ type SummaryColumns = (
     i64,
     f64,
     String,
-    (
-        Option<i64>,
-        Option<f64>,
-        Option<u32>,
-        Option<f64>,
-        Option<f64>,
-    ),
+    Option<i64>,
+    Option<f64>,
+    Option<u32>,
+    Option<f64>,
+    Option<f64>,
     i64,
 );
 
@@ -148,26 +146,28 @@ fn trace_analysis_blocking(
              FROM trace_analyses WHERE trace_id = ?1",
         )
         .map_err(failed)?
-        .query_row([trace_id.to_string()], |r| {
-            Ok((
-                r.get(0)?,
-                r.get(1)?,
-                r.get(2)?,
-                r.get(3)?,
-                r.get(4)?,
-                r.get(5)?,
-                r.get(6)?,
-                r.get(7)?,
-                (r.get(8)?, r.get(9)?, r.get(10)?, r.get(11)?, r.get(12)?),
-                r.get(13)?,
-            ))
-        })
+        .query_row([trace_id.to_string()], read_columns)
         .optional()
         .map_err(failed)?;
-    let Some((id, start, end, duration, events, path, share, features, scores, at)) = row else {
+    let Some(row) = row else {
         return Ok(None);
     };
-    let (version, isolation, cluster, distance, relative) = scores;
+    let (
+        id,
+        start,
+        end,
+        duration,
+        events,
+        path,
+        share,
+        features,
+        version,
+        isolation,
+        cluster,
+        distance,
+        relative,
+        at,
+    ) = row;
     let scores = scores_from_columns(version.map(to_u64), isolation, cluster, distance, relative);
     Ok(Some(TraceAnalysisSummary {
         trace_id: uuid("trace analysis", &id)?,
@@ -202,24 +202,6 @@ type AnomalyColumns = (
     i64,
 );
 
-fn read_anomaly(r: &Row<'_>) -> rusqlite::Result<AnomalyColumns> {
-    Ok((
-        r.get(0)?,
-        r.get(1)?,
-        r.get(2)?,
-        r.get(3)?,
-        r.get(4)?,
-        r.get(5)?,
-        r.get(6)?,
-        r.get(7)?,
-        r.get(8)?,
-        r.get(9)?,
-        r.get(10)?,
-        r.get(11)?,
-        r.get(12)?,
-    ))
-}
-
 fn into_anomaly(c: AnomalyColumns) -> Result<DurationAnomalyRow, StoreError> {
     let (id, trace, event, service, kind, location, actual, expected, dev, sev, n, steps, ts) = c;
     let severity = parse_grade(&id, &sev)?;
@@ -246,7 +228,7 @@ fn query_anomalies<P: rusqlite::Params>(
     sql: &str,
     params: P,
 ) -> Result<Vec<DurationAnomalyRow>, StoreError> {
-    query_decoded(conn, operation, sql, params, read_anomaly, into_anomaly)
+    query_decoded(conn, operation, sql, params, read_columns, into_anomaly)
 }
 
 fn trace_anomalies_blocking(
@@ -279,7 +261,7 @@ fn list_anomalies_blocking(
         &total_sql,
         &filter,
         page,
-        read_anomaly,
+        read_columns,
         into_anomaly,
     )?;
     Ok(AnomalyPage { anomalies, total })

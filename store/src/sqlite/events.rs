@@ -3,12 +3,12 @@
 
 use async_trait::async_trait;
 use raceway_schemas::Event;
-use rusqlite::{params, Row};
+use rusqlite::params;
 use uuid::Uuid;
 
 use crate::filter::{self, Dialect};
 use crate::rows::{decode_payload, EventColumns};
-use crate::sqlite::{query_decoded, query_page, SqliteStore};
+use crate::sqlite::{query_decoded, query_page, read_columns, SqliteStore};
 use crate::{EventStore, StoreError, TracePage, TraceQuery, TraceSummary};
 
 /// The per-trace summary, computed over the (primary-key deduplicated) rows, as the CTE
@@ -34,17 +34,6 @@ SELECT";
 
 /// The columns of a summary row, before its id and services are parsed.
 type SummaryColumns = (String, i64, String, i64, i64, i64);
-
-fn read_summary(row: &Row<'_>) -> rusqlite::Result<SummaryColumns> {
-    Ok((
-        row.get(0)?,
-        row.get(1)?,
-        row.get(2)?,
-        row.get(3)?,
-        row.get(4)?,
-        row.get(5)?,
-    ))
-}
 
 fn into_summary(columns: SummaryColumns) -> Result<TraceSummary, StoreError> {
     let (trace_id, event_count, services, first_ts, last_ts, race_count) = columns;
@@ -114,7 +103,7 @@ impl EventStore for SqliteStore {
                 "read trace events",
                 "SELECT id, payload FROM events WHERE trace_id = ?1 ORDER BY timestamp_ns, id",
                 [trace_id.to_string()],
-                |row| Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?)),
+                read_columns::<(String, String)>,
                 |(id, payload)| decode_payload(&id, &payload),
             )
         })
@@ -139,7 +128,7 @@ impl EventStore for SqliteStore {
                 &total_sql,
                 &filter,
                 page,
-                read_summary,
+                read_columns,
                 into_summary,
             )?;
             Ok(TracePage { traces, total })

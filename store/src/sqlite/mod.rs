@@ -106,6 +106,15 @@ where
     rows.map(|row| decode(row.map_err(failed)?)).collect()
 }
 
+/// Reads a row's columns, in order, as the tuple `C` (the `read` of [`query_decoded`] for rows
+/// that are a flat list of columns).
+pub(crate) fn read_columns<C>(row: &rusqlite::Row<'_>) -> rusqlite::Result<C>
+where
+    C: for<'a> TryFrom<&'a rusqlite::Row<'a>, Error = rusqlite::Error>,
+{
+    C::try_from(row)
+}
+
 /// One page of the rows of `select_sql` (the paging clause is appended) and the total of
 /// `total_sql`, both bound to `filter`'s values: the shape of every paginated listing. `read`
 /// and `decode` as in [`query_decoded`].
