@@ -118,20 +118,13 @@ impl AnalysisStore for ClickHouseStore {
             "SELECT {ANOMALY_COLUMNS} FROM duration_anomalies WHERE {conditions} AND {LATEST} \
              LIMIT 1 BY id"
         );
-        let select_sql = format!(
+        let sql = format!(
             "SELECT {ANOMALY_COLUMNS} FROM ({deduplicated}) \
              ORDER BY timestamp_ns DESC, deviations DESC, id"
         );
-        let total_sql = format!("SELECT toUInt64(count()) FROM ({deduplicated})");
-        let (rows, total): (Vec<AnomalyRow>, u64) = self
-            .fetch_page(
-                "anomalies",
-                &select_sql,
-                &total_sql,
-                &filter,
-                (query.limit, query.offset),
-            )
-            .await?;
+        let page = (query.limit, query.offset);
+        let (rows, total): (Vec<AnomalyRow>, u64) =
+            self.fetch_page("anomalies", &sql, &filter, page).await?;
         let anomalies = rows
             .into_iter()
             .map(AnomalyRow::into_anomaly)

@@ -90,19 +90,12 @@ impl EventStore for ClickHouseStore {
     async fn list_traces(&self, query: &TraceQuery) -> Result<TracePage, StoreError> {
         let filter = filter::traces(Dialect::ClickHouse, query);
         let conditions = filter.sql();
-        let select_sql = format!(
+        let sql = format!(
             "SELECT * FROM ({SUMMARY_SQL}) WHERE {conditions} ORDER BY first_ts DESC, trace_key"
         );
-        let total_sql = format!("SELECT toUInt64(count()) FROM ({SUMMARY_SQL}) WHERE {conditions}");
-        let (rows, total): (Vec<SummaryRow>, u64) = self
-            .fetch_page(
-                "traces",
-                &select_sql,
-                &total_sql,
-                &filter,
-                (query.limit, query.offset),
-            )
-            .await?;
+        let page = (query.limit, query.offset);
+        let (rows, total): (Vec<SummaryRow>, u64) =
+            self.fetch_page("traces", &sql, &filter, page).await?;
         let mut traces = Vec::with_capacity(rows.len());
         for row in rows {
             let trace_id = Uuid::parse_str(&row.trace_key).map_err(|e| StoreError::Corrupt {

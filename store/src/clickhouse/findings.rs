@@ -75,20 +75,13 @@ impl FindingStore for ClickHouseStore {
     async fn list_findings(&self, query: &FindingQuery) -> Result<FindingPage, StoreError> {
         let filter = newest_matching(query);
         let conditions = filter.sql();
-        let select_sql = format!(
+        let sql = format!(
             "SELECT {FINDING_COLUMNS} FROM findings WHERE {conditions} \
              ORDER BY greatest(first_timestamp_ns, second_timestamp_ns) DESC, id LIMIT 1 BY id"
         );
-        let total_sql = format!("SELECT toUInt64(uniqExact(id)) FROM findings WHERE {conditions}");
-        let (rows, total): (Vec<FindingRow>, u64) = self
-            .fetch_page(
-                "findings",
-                &select_sql,
-                &total_sql,
-                &filter,
-                (query.limit, query.offset),
-            )
-            .await?;
+        let page = (query.limit, query.offset);
+        let (rows, total): (Vec<FindingRow>, u64) =
+            self.fetch_page("findings", &sql, &filter, page).await?;
         let mut findings = decode(rows)?;
         // Already in this order; sorting again makes the promise independent of the SQL.
         sort_findings_newest_first(&mut findings);

@@ -94,13 +94,12 @@ impl ClickHouseStore {
         move |e| StoreError::clickhouse(&self.url, &operation, e)
     }
 
-    /// One page of the rows of `select_sql` (the paging clause is appended) and the total of
-    /// `total_sql`, both bound to `filter`'s values: the shape of every paginated listing.
+    /// One page of the rows of `select_sql` (the paging clause is appended) and how many rows
+    /// it has in all, both bound to `filter`'s values: the shape of every paginated listing.
     pub(crate) async fn fetch_page<T>(
         &self,
         what: &str,
         select_sql: &str,
-        total_sql: &str,
         filter: &Filter,
         (limit, offset): (u32, u32),
     ) -> Result<(Vec<T>, u64), StoreError>
@@ -113,7 +112,8 @@ impl ClickHouseStore {
             .fetch_all()
             .await
             .map_err(self.err(&format!("list {what}")))?;
-        let total: u64 = bind_all(self.client.query(total_sql), filter.params())
+        let total_sql = format!("SELECT toUInt64(count()) FROM ({select_sql})");
+        let total: u64 = bind_all(self.client.query(&total_sql), filter.params())
             .fetch_one()
             .await
             .map_err(self.err(&format!("count {what}")))?;

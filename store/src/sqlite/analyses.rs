@@ -252,13 +252,11 @@ fn list_anomalies_blocking(
         "SELECT {ANOMALY_COLUMNS} FROM duration_anomalies WHERE {conditions} \
          ORDER BY timestamp_ns DESC, deviations DESC, id"
     );
-    let total_sql = format!("SELECT COUNT(*) FROM duration_anomalies WHERE {conditions}");
     let page = (query.limit, query.offset);
     let (anomalies, total) = query_page(
         conn,
         "anomalies",
         &select_sql,
-        &total_sql,
         &filter,
         page,
         read_columns,

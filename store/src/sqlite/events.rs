@@ -119,13 +119,11 @@ impl EventStore for SqliteStore {
                 "{SUMMARY_SQL} trace_id, event_count, services, first_ts, last_ts, race_count \
                  FROM summary WHERE {conditions} ORDER BY first_ts DESC, trace_id"
             );
-            let total_sql = format!("{SUMMARY_SQL} COUNT(*) FROM summary WHERE {conditions}");
             let page = (query.limit, query.offset);
             let (traces, total) = query_page(
                 conn,
                 "traces",
                 &select_sql,
-                &total_sql,
                 &filter,
                 page,
                 read_columns,

@@ -220,13 +220,11 @@ impl FindingStore for SqliteStore {
                 "SELECT {FINDING_COLUMNS} FROM findings WHERE {conditions} \
                  ORDER BY MAX(first_timestamp_ns, second_timestamp_ns) DESC, id"
             );
-            let total_sql = format!("SELECT COUNT(*) FROM findings WHERE {conditions}");
             let page = (query.limit, query.offset);
             let (findings, total) = query_page(
                 conn,
                 "findings",
                 &select_sql,
-                &total_sql,
                 &filter,
                 page,
                 read_finding,

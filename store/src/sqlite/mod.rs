@@ -115,15 +115,13 @@ where
     C::try_from(row)
 }
 
-/// One page of the rows of `select_sql` (the paging clause is appended) and the total of
-/// `total_sql`, both bound to `filter`'s values: the shape of every paginated listing. `read`
+/// One page of the rows of `select_sql` (the paging clause is appended) and how many rows it
+/// has in all, both bound to `filter`'s values: the shape of every paginated listing. `read`
 /// and `decode` as in [`query_decoded`].
-#[allow(clippy::too_many_arguments)]
 pub(crate) fn query_page<C, T>(
     conn: &Connection,
     what: &str,
     select_sql: &str,
-    total_sql: &str,
     filter: &Filter,
     (limit, offset): (u32, u32),
     read: fn(&rusqlite::Row<'_>) -> rusqlite::Result<C>,
@@ -140,7 +138,7 @@ pub(crate) fn query_page<C, T>(
     )?;
     let failed = |e| StoreError::sqlite(&format!("count {what}"), e);
     let total: i64 = conn
-        .prepare_cached(total_sql)
+        .prepare_cached(&format!("SELECT COUNT(*) FROM ({select_sql})"))
         .map_err(failed)?
         .query_row(params_from_iter(filter.params()), |row| row.get(0))
         .map_err(failed)?;
