@@ -12,8 +12,8 @@ use uuid::Uuid;
 
 use async_trait::async_trait;
 
-use crate::clickhouse::{bind_all, ClickHouseStore};
-use crate::filter::{self, Dialect};
+use crate::clickhouse::ClickHouseStore;
+use crate::filter::{self, Dialect, Value};
 use crate::rows::{corrupt_access, now_version, parse_access_type, parse_held_locks};
 use crate::{AccessStore, StoreError, TimeRange};
 
@@ -134,6 +134,11 @@ impl AccessRow {
     }
 }
 
+/// Decodes access rows, in order.
+fn decode(rows: Vec<AccessRow>) -> Result<Vec<Access>, StoreError> {
+    rows.into_iter().map(AccessRow::into_access).collect()
+}
+
 /// One INSERT, every row with the same new version.
 #[async_trait]
 impl AccessStore for ClickHouseStore {
@@ -158,12 +163,11 @@ impl AccessStore for ClickHouseStore {
         let sql = format!(
             "SELECT {ACCESS_COLUMNS} FROM accesses WHERE {conditions} {NEWEST_IN_ORDER} LIMIT ?"
         );
-        let rows: Vec<AccessRow> = bind_all(self.client.query(&sql), filter.params())
-            .bind(limit)
-            .fetch_all()
-            .await
-            .map_err(self.err("read variable accesses"))?;
-        rows.into_iter().map(AccessRow::into_access).collect()
+        let params = filter.params_with(&[Value::I64(limit.into())]);
+        decode(
+            self.fetch_rows("read variable accesses", &sql, &params)
+                .await?,
+        )
     }
 
     async fn trace_variable_accesses(
@@ -175,14 +179,13 @@ impl AccessStore for ClickHouseStore {
             "SELECT {ACCESS_COLUMNS} FROM accesses \
              WHERE variable = ? AND trace_id = toUUID(?) {NEWEST_IN_ORDER}"
         );
-        let rows: Vec<AccessRow> = self
-            .client
-            .query(&sql)
-            .bind(variable)
-            .bind(trace_id.to_string())
-            .fetch_all()
-            .await
-            .map_err(self.err("read trace accesses"))?;
-        rows.into_iter().map(AccessRow::into_access).collect()
+        let params = [
+            Value::Str(variable.into()),
+            Value::Str(trace_id.to_string()),
+        ];
+        decode(
+            self.fetch_rows("read trace accesses", &sql, &params)
+                .await?,
+        )
     }
 }

@@ -6,7 +6,7 @@ use uuid::Uuid;
 
 use crate::clickhouse::rows::{EventRow, PayloadRow, SummaryRow};
 use crate::clickhouse::ClickHouseStore;
-use crate::filter::{self, Dialect};
+use crate::filter::{self, Dialect, Value};
 use crate::rows::{decode_payload, EventColumns};
 use crate::{EventStore, StoreError, TracePage, TraceQuery, TraceSummary};
 
@@ -34,6 +34,13 @@ ANY LEFT JOIN
     GROUP BY trace_key
 ) USING trace_key";
 
+/// Decodes the payloads of event rows, in order.
+fn decode_events(rows: Vec<PayloadRow>) -> Result<Vec<Event>, StoreError> {
+    rows.iter()
+        .map(|row| decode_payload(&row.id, &row.payload))
+        .collect()
+}
+
 #[async_trait]
 impl EventStore for ClickHouseStore {
     async fn insert_events(&self, events: &[Event]) -> Result<(), StoreError> {
@@ -46,20 +53,11 @@ impl EventStore for ClickHouseStore {
     }
 
     async fn trace_events(&self, trace_id: Uuid) -> Result<Vec<Event>, StoreError> {
-        let rows: Vec<PayloadRow> = self
-            .client
-            .query(
-                "SELECT toString(id) AS event_id, payload FROM events \
-                 WHERE trace_id = toUUID(?) \
-                 ORDER BY timestamp_ns, event_id LIMIT 1 BY event_id",
-            )
-            .bind(trace_id.to_string())
-            .fetch_all()
-            .await
-            .map_err(self.err("read trace events"))?;
-        rows.iter()
-            .map(|row| decode_payload(&row.id, &row.payload))
-            .collect()
+        let sql = "SELECT toString(id) AS event_id, payload FROM events \
+                   WHERE trace_id = toUUID(?) \
+                   ORDER BY timestamp_ns, event_id LIMIT 1 BY event_id";
+        let params = [Value::Str(trace_id.to_string())];
+        decode_events(self.fetch_rows("read trace events", sql, &params).await?)
     }
 
     async fn traces_events(&self, trace_ids: &[Uuid]) -> Result<Vec<Event>, StoreError> {
@@ -74,17 +72,14 @@ impl EventStore for ClickHouseStore {
              WHERE trace_id IN ({placeholders}) \
              ORDER BY toString(trace_id), timestamp_ns, event_id LIMIT 1 BY event_id"
         );
-        let mut query = self.client.query(&sql);
-        for trace_id in trace_ids {
-            query = query.bind(trace_id.to_string());
-        }
-        let rows: Vec<PayloadRow> = query
-            .fetch_all()
-            .await
-            .map_err(self.err("read traces' events"))?;
-        rows.iter()
-            .map(|row| decode_payload(&row.id, &row.payload))
-            .collect()
+        let params: Vec<Value> = trace_ids
+            .iter()
+            .map(|id| Value::Str(id.to_string()))
+            .collect();
+        decode_events(
+            self.fetch_rows("read traces' events", &sql, &params)
+                .await?,
+        )
     }
 
     async fn list_traces(&self, query: &TraceQuery) -> Result<TracePage, StoreError> {

@@ -10,8 +10,8 @@ use raceway_schemas::RaceFinding;
 use uuid::Uuid;
 
 use crate::clickhouse::rows::{FindingRow, FINDING_COLUMNS};
-use crate::clickhouse::{bind_all, ClickHouseStore};
-use crate::filter::{self, Dialect, Filter};
+use crate::clickhouse::ClickHouseStore;
+use crate::filter::{self, Dialect, Filter, Value};
 use crate::rows::{sort_findings, sort_findings_newest_first};
 use crate::{FindingPage, FindingQuery, FindingStore, StoreError};
 
@@ -38,6 +38,13 @@ fn decode(rows: Vec<FindingRow>) -> Result<Vec<RaceFinding>, StoreError> {
     rows.into_iter().map(FindingRow::into_finding).collect()
 }
 
+/// Decodes finding rows, in the order of [`FindingStore::trace_findings`].
+fn sorted(rows: Vec<FindingRow>) -> Result<Vec<RaceFinding>, StoreError> {
+    let mut findings = decode(rows)?;
+    sort_findings(&mut findings);
+    Ok(findings)
+}
+
 #[async_trait]
 impl FindingStore for ClickHouseStore {
     async fn upsert_findings(&self, findings: &[RaceFinding]) -> Result<(), StoreError> {
@@ -57,19 +64,11 @@ impl FindingStore for ClickHouseStore {
                AND occurrences > 0 \
              ORDER BY severity_rank DESC, variable, id LIMIT 1 BY id"
         );
-        let rows: Vec<FindingRow> = self
-            .client
-            .query(&sql)
-            .bind(key.as_str())
-            .bind(key.as_str())
-            .bind(key.as_str())
-            .bind(key.as_str())
-            .fetch_all()
-            .await
-            .map_err(self.err("read trace findings"))?;
-        let mut findings = decode(rows)?;
-        sort_findings(&mut findings);
-        Ok(findings)
+        let params = vec![Value::Str(key); 4];
+        sorted(
+            self.fetch_rows("read trace findings", &sql, &params)
+                .await?,
+        )
     }
 
     async fn list_findings(&self, query: &FindingQuery) -> Result<FindingPage, StoreError> {
@@ -103,12 +102,9 @@ impl FindingStore for ClickHouseStore {
             "SELECT {FINDING_COLUMNS} FROM findings WHERE {} LIMIT 1 BY id",
             filter.sql()
         );
-        let rows: Vec<FindingRow> = bind_all(self.client.query(&sql), filter.params())
-            .fetch_all()
-            .await
-            .map_err(self.err("read variable findings"))?;
-        let mut findings = decode(rows)?;
-        sort_findings(&mut findings);
-        Ok(findings)
+        sorted(
+            self.fetch_rows("read variable findings", &sql, filter.params())
+                .await?,
+        )
     }
 }

@@ -120,6 +120,22 @@ impl ClickHouseStore {
         Ok((rows, total))
     }
 
+    /// The rows of `sql` bound to `params`; failures name `operation`.
+    pub(crate) async fn fetch_rows<T>(
+        &self,
+        operation: &str,
+        sql: &str,
+        params: &[Value],
+    ) -> Result<Vec<T>, StoreError>
+    where
+        T: ::clickhouse::RowOwned + ::clickhouse::RowRead,
+    {
+        bind_all(self.client.query(sql), params)
+            .fetch_all()
+            .await
+            .map_err(self.err(operation))
+    }
+
     /// Inserts `rows` into `table` in one INSERT (none when there are no rows).
     pub(crate) async fn insert_rows<T>(
         &self,

@@ -222,22 +222,19 @@ fn into_anomaly(c: AnomalyColumns) -> Result<DurationAnomalyRow, StoreError> {
     })
 }
 
-fn query_anomalies<P: rusqlite::Params>(
-    conn: &Connection,
-    operation: &str,
-    sql: &str,
-    params: P,
-) -> Result<Vec<DurationAnomalyRow>, StoreError> {
-    query_decoded(conn, operation, sql, params, read_columns, into_anomaly)
-}
-
 fn trace_anomalies_blocking(
     conn: &Connection,
     trace_id: Uuid,
 ) -> Result<Vec<DurationAnomalyRow>, StoreError> {
     let sql = format!("SELECT {ANOMALY_COLUMNS} FROM duration_anomalies WHERE trace_id = ?1");
-    let mut anomalies =
-        query_anomalies(conn, "read trace anomalies", &sql, [trace_id.to_string()])?;
+    let mut anomalies = query_decoded(
+        conn,
+        "read trace anomalies",
+        &sql,
+        [trace_id.to_string()],
+        read_columns,
+        into_anomaly,
+    )?;
     sort_by_deviations(&mut anomalies);
     Ok(anomalies)
 }
