@@ -19,6 +19,7 @@ mod audit;
 mod error;
 mod params;
 mod races;
+mod stores;
 mod traces;
 
 use std::sync::Arc;
@@ -26,6 +27,8 @@ use std::sync::Arc;
 use axum::routing::get;
 use axum::Router;
 use raceway_store::Store;
+
+use crate::stores::Stores;
 
 pub use error::ApiError;
 
@@ -62,5 +65,5 @@ pub fn router(store: Arc<dyn Store>) -> Router {
             "/api/variables/{name}/audit-trail",
             get(audit::variable_audit_trail),
         )
-        .with_state(store)
+        .with_state(Stores::from(store))
 }
