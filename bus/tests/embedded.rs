@@ -290,9 +290,16 @@ async fn lag_counts_unread_records_and_prune_drops_only_what_every_group_committ
 async fn a_tail_reads_only_what_is_produced_after_it_opened_and_joins_no_group() {
     let dir = tempfile::tempdir().unwrap();
     let (bus, topics) = open_with_topics(&dir.path().join("bus.sqlite")).await;
-    bus.produce(&topics.events, records("before", 5)).await.unwrap();
-    let mut tail = bus.tail(std::slice::from_ref(&topics.events)).await.unwrap();
-    bus.produce(&topics.events, records("after", 3)).await.unwrap();
+    bus.produce(&topics.events, records("before", 5))
+        .await
+        .unwrap();
+    let mut tail = bus
+        .tail(std::slice::from_ref(&topics.events))
+        .await
+        .unwrap();
+    bus.produce(&topics.events, records("after", 3))
+        .await
+        .unwrap();
     let mut read = Vec::new();
     let deadline = Instant::now() + Duration::from_secs(10);
     while read.len() < 3 && Instant::now() < deadline {
@@ -307,5 +314,9 @@ async fn a_tail_reads_only_what_is_produced_after_it_opened_and_joins_no_group()
     // No group was registered: a group subscribing later still starts at the beginning.
     let mut group = subscribe(&bus, "g", &topics.events).await;
     assert_eq!(poll_n(group.as_mut(), 8).await.len(), 8);
-    assert!(tail.poll(10, Duration::from_millis(50)).await.unwrap().is_empty());
+    assert!(tail
+        .poll(10, Duration::from_millis(50))
+        .await
+        .unwrap()
+        .is_empty());
 }
