@@ -64,6 +64,9 @@ pub struct ConsumedRecord {
     pub value: Vec<u8>,
 }
 
+/// What a poll returns: the records read (possibly none), or why it failed.
+pub type Polled = Result<Vec<ConsumedRecord>, BusError>;
+
 /// How far a consumer is behind the end of one of its partitions.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PartitionLag {
@@ -119,11 +122,7 @@ pub trait Bus: Send + Sync {
 pub trait BusTail: Send + Sync {
     /// Waits up to `timeout` for records; returns at most `max` (possibly none), in offset
     /// order within a partition.
-    async fn poll(
-        &mut self,
-        max: usize,
-        timeout: Duration,
-    ) -> Result<Vec<ConsumedRecord>, BusError>;
+    async fn poll(&mut self, max: usize, timeout: Duration) -> Polled;
 }
 
 /// A member of a consumer group.
@@ -136,11 +135,7 @@ pub trait BusConsumer: Send + Sync {
     /// records whether or not they are committed. Transient broker trouble (a broker restart)
     /// is logged and waited out rather than returned, as Java's `poll` does; errors returned
     /// are the ones that need attention (e.g. a deleted topic).
-    async fn poll(
-        &mut self,
-        max: usize,
-        timeout: Duration,
-    ) -> Result<Vec<ConsumedRecord>, BusError>;
+    async fn poll(&mut self, max: usize, timeout: Duration) -> Polled;
 
     /// Commits, per (topic, partition), the offset of the NEXT record to read.
     async fn commit(&mut self, offsets: &[(String, i32, i64)]) -> Result<(), BusError>;

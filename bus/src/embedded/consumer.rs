@@ -10,7 +10,7 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 
 use super::{blocking, in_write_transaction, lock, open_connection, storage, Shared};
-use crate::{BusConsumer, BusError, BusTail, ConsumedRecord, PartitionLag};
+use crate::{BusConsumer, BusError, BusTail, ConsumedRecord, PartitionLag, Polled};
 
 /// Marks a group as having a live consumer until dropped.
 struct GroupLease {
@@ -149,11 +149,7 @@ impl LogReader {
     }
 
     /// Waits up to `timeout` for records; returns at most `max` (see [`BusConsumer::poll`]).
-    pub(super) async fn poll(
-        &mut self,
-        max: usize,
-        timeout: Duration,
-    ) -> Result<Vec<ConsumedRecord>, BusError> {
+    pub(super) async fn poll(&mut self, max: usize, timeout: Duration) -> Polled {
         if max == 0 {
             return Ok(Vec::new());
         }
@@ -222,11 +218,7 @@ impl EmbeddedConsumer {
 
 #[async_trait]
 impl BusConsumer for EmbeddedConsumer {
-    async fn poll(
-        &mut self,
-        max: usize,
-        timeout: Duration,
-    ) -> Result<Vec<ConsumedRecord>, BusError> {
+    async fn poll(&mut self, max: usize, timeout: Duration) -> Polled {
         self.reader.poll(max, timeout).await
     }
 
@@ -332,11 +324,7 @@ impl EmbeddedTail {
 
 #[async_trait]
 impl BusTail for EmbeddedTail {
-    async fn poll(
-        &mut self,
-        max: usize,
-        timeout: Duration,
-    ) -> Result<Vec<ConsumedRecord>, BusError> {
+    async fn poll(&mut self, max: usize, timeout: Duration) -> Polled {
         self.reader.poll(max, timeout).await
     }
 }

@@ -15,7 +15,7 @@ use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 use tokio::time::Instant;
 
 use super::{forward_log, KafkaBus};
-use crate::{BusConsumer, BusError, ConsumedRecord, PartitionLag};
+use crate::{BusConsumer, BusError, ConsumedRecord, PartitionLag, Polled};
 
 /// Consumer context: logs partition assignment and revocation.
 struct GroupContext {
@@ -117,7 +117,7 @@ pub(super) async fn poll_stream<C: ConsumerContext + 'static>(
     bus: &KafkaBus,
     max: usize,
     timeout: Duration,
-) -> Result<Vec<ConsumedRecord>, BusError> {
+) -> Polled {
     if max == 0 {
         return Ok(Vec::new());
     }
@@ -160,11 +160,7 @@ pub(super) async fn poll_stream<C: ConsumerContext + 'static>(
 
 #[async_trait]
 impl BusConsumer for KafkaConsumer {
-    async fn poll(
-        &mut self,
-        max: usize,
-        timeout: Duration,
-    ) -> Result<Vec<ConsumedRecord>, BusError> {
+    async fn poll(&mut self, max: usize, timeout: Duration) -> Polled {
         poll_stream(&self.consumer, &self.bus, max, timeout).await
     }
 

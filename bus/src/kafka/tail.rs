@@ -15,7 +15,7 @@ use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 
 use super::consumer::poll_stream;
 use super::{KafkaBus, LogContext};
-use crate::{BusError, BusTail, ConsumedRecord};
+use crate::{BusError, BusTail, Polled};
 
 /// How long looking up one partition's end may take.
 const WATERMARK_TIMEOUT: Duration = Duration::from_secs(10);
@@ -58,11 +58,7 @@ impl KafkaTail {
 
 #[async_trait]
 impl BusTail for KafkaTail {
-    async fn poll(
-        &mut self,
-        max: usize,
-        timeout: Duration,
-    ) -> Result<Vec<ConsumedRecord>, BusError> {
+    async fn poll(&mut self, max: usize, timeout: Duration) -> Polled {
         poll_stream(&self.consumer, &self.bus, max, timeout).await
     }
 }
