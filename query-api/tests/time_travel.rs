@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use axum::http::StatusCode;
 use common::{fixture_events, get, seed, seeded, TRACE};
-use raceway_store::{ClickHouseStore, Store};
+use raceway_store::{ClickHouseStore, Lifecycle, Store};
 use serde_json::Value;
 
 const FIRST_WRITE: &str = "cccccccc-cccc-4ccc-cccc-cccccccccccc";

@@ -2,6 +2,7 @@
 
 pub(crate) mod demo;
 mod gateway;
+mod live;
 mod pieces;
 mod pipeline;
 pub(crate) mod prune;

@@ -3,15 +3,15 @@
 use std::net::SocketAddr;
 
 use anyhow::Context;
-use axum::routing::get;
 use axum::Json;
 use clap::Args;
 use prometheus::Registry;
 use raceway_gateway::{GatewayMetrics, GatewayState};
 use raceway_processors::metrics::ProcessorMetrics;
-use serde_json::json;
+use utoipa_axum::routes;
 
 use super::gateway::GatewayArgs;
+use super::live::LiveArgs;
 use super::pipeline::{spawn_stages, PipelineArgs, Stage, StageDeps};
 use super::{parse_addr, AuthArgs};
 use crate::backends::BackendArgs;
@@ -41,12 +41,15 @@ pub async fn ingest(args: IngestArgs) -> anyhow::Result<()> {
     let config = args
         .gateway
         .config(args.backend.topics().events, &args.auth)?;
-    let router = raceway_gateway::router(GatewayState::new(
+    let routes = raceway_gateway::router(GatewayState::new(
         config,
         bus,
         GatewayMetrics::register(&registry)?,
     ))
     .merge(serve::metrics_router(registry));
+    let (router, _) = raceway_query_api::openapi::serve_with_spec(
+        raceway_query_api::openapi::base().merge(routes),
+    );
     serve::serve(args.http_addr, router, shutdown).await
 }
 
@@ -84,9 +87,10 @@ pub async fn process(args: ProcessArgs) -> anyhow::Result<()> {
         shutdown: shutdown.clone(),
     };
     let stages = spawn_stages(&deps, &args.pipeline, args.stage).await?;
-    let router = serve::metrics_router(registry)
+    let (router, _) = serve::metrics_router(registry)
         .merge(serve::ready_router(deps.metrics.readiness.clone()))
-        .route("/health", get(|| async { Json(json!({"status": "ok"})) }));
+        .routes(routes!(process_health))
+        .split_for_parts();
     serve::serve(args.metrics_addr, router, shutdown).await?;
     for stage in stages {
         stage.await??;
@@ -94,17 +98,32 @@ pub async fn process(args: ProcessArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `{"status": "ok"}`.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+struct Alive {
+    status: &'static str,
+}
+
+/// `GET /health`: the processor process is alive.
+#[utoipa::path(get, path = "/health", tag = "operations", responses((status = 200, body = Alive)))]
+async fn process_health() -> Json<Alive> {
+    Json(Alive { status: "ok" })
+}
+
 /// Options of `raceway query`.
 #[derive(Debug, Args)]
 pub struct QueryArgs {
     #[command(flatten)]
     backend: BackendArgs,
+    #[command(flatten)]
+    live: LiveArgs,
     /// Address of the query API.
     #[arg(long, env = "RACEWAY_QUERY_ADDR", default_value = "127.0.0.1:8081", value_parser = parse_addr)]
     http_addr: SocketAddr,
 }
 
-/// Serves the query API over the store.
+/// Serves the query API over the store, the live stream over the bus (with `--kafka`) and
+/// /metrics.
 pub async fn query(args: QueryArgs) -> anyhow::Result<()> {
     let shutdown = shutdown::on_signal();
     let store = args.backend.open_store().await?;
@@ -112,7 +131,19 @@ pub async fn query(args: QueryArgs) -> anyhow::Result<()> {
         .migrate()
         .await
         .context("cannot apply the store's migrations")?;
-    serve::serve(args.http_addr, raceway_query_api::router(store), shutdown).await
+    // The live stream reads the bus itself; without Kafka there is no bus to share.
+    let bus = match args.backend.kafka {
+        Some(_) => Some(args.backend.open_bus().await?),
+        None => None,
+    };
+    let registry = Registry::new();
+    let live = args.live.hub(bus, &args.backend.topics(), &registry)?;
+    let routes = raceway_query_api::openapi::base()
+        .merge(raceway_query_api::api_routes(store))
+        .merge(raceway_query_api::live::live_routes(live))
+        .merge(serve::metrics_router(registry));
+    let (router, _) = raceway_query_api::openapi::serve_with_spec(routes);
+    serve::serve(args.http_addr, router, shutdown).await
 }
 
 /// Applies migrations and creates topics, then exits.

@@ -6,7 +6,7 @@
 //! trace back from the store, so a late event that re-opens a trace gets it re-analysed with
 //! every event seen so far, and a restart that re-reads part of a trace loses nothing.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -14,8 +14,9 @@ use raceway_analysis::{race_inputs, RaceInputs};
 use raceway_schemas::avro::{
     decode_event_batch, encode_access, encode_lock_order_edge, encode_update_span,
 };
+use raceway_schemas::notice::Notice;
 use raceway_schemas::{Event, SchemaError};
-use raceway_store::Store;
+use raceway_store::{AccessStore, AnalysisStore, EventStore, Store};
 use tokio::time::Instant;
 use uuid::Uuid;
 
@@ -64,10 +65,30 @@ struct OpenTrace {
     records: Vec<(String, i32, i64)>,
 }
 
+/// The store roles the trace stage uses: it writes events and reads them back per trace, and
+/// writes each completed trace's analysis and accesses.
+#[derive(Clone)]
+pub struct TraceStores {
+    pub events: Arc<dyn EventStore>,
+    pub accesses: Arc<dyn AccessStore>,
+    pub analyses: Arc<dyn AnalysisStore>,
+}
+
+/// Every role from one store that has them all.
+impl From<Arc<dyn Store>> for TraceStores {
+    fn from(store: Arc<dyn Store>) -> Self {
+        TraceStores {
+            events: store.clone(),
+            accesses: store.clone(),
+            analyses: store,
+        }
+    }
+}
+
 /// The trace stage; [`TraceStage::run`] consumes until shutdown.
 pub struct TraceStage {
     io: StageIo,
-    store: Arc<dyn Store>,
+    stores: TraceStores,
     config: TraceStageConfig,
     open: HashMap<Uuid, OpenTrace>,
     analyses: TraceAnalyses,
@@ -75,10 +96,10 @@ pub struct TraceStage {
 
 impl TraceStage {
     /// Builds the stage around a subscribed [`StageIo`] (topic: events).
-    pub fn new(io: StageIo, store: Arc<dyn Store>, config: TraceStageConfig) -> Self {
+    pub fn new(io: StageIo, stores: impl Into<TraceStores>, config: TraceStageConfig) -> Self {
         TraceStage {
             io,
-            store,
+            stores: stores.into(),
             analyses: TraceAnalyses::new(config.analyses.clone()),
             config,
             open: HashMap::new(),
@@ -93,11 +114,15 @@ impl TraceStage {
     }
 
     async fn consume(&mut self) -> Result<(), StageError> {
-        self.analyses.restore(&self.io, &self.store).await?;
+        self.analyses
+            .restore(&self.io, &self.stores.analyses)
+            .await?;
         while !self.io.stopping() {
             self.step().await?;
         }
-        self.analyses.checkpoint(&self.io, &self.store).await?;
+        self.analyses
+            .checkpoint(&self.io, &self.stores.analyses)
+            .await?;
         self.io.commit().await;
         Ok(())
     }
@@ -132,13 +157,15 @@ impl TraceStage {
         }
         self.io.dead_letter(&rejected).await?;
         if !events.is_empty() {
-            let store = &self.store;
+            let store = &self.stores.events;
             self.io
                 .store_retrying("store events", || store.insert_events(&events))
                 .await?;
         }
         self.complete_due_traces().await?;
-        self.analyses.maintain(&self.io, &self.store).await?;
+        self.analyses
+            .maintain(&self.io, &self.stores.analyses)
+            .await?;
         self.io.metrics.open_traces.set(self.open.len() as i64);
         self.io.set_pending(self.open.len());
         self.io.commit().await;
@@ -169,10 +196,10 @@ impl TraceStage {
     /// records may be committed. One read, three writes and one produce per batch, not per
     /// trace: per-trace round trips to ClickHouse were the trace stage's bottleneck.
     async fn complete(&mut self, trace_ids: &[Uuid]) -> Result<(), StageError> {
-        let store = &self.store;
+        let stores = &self.stores;
         let events = self
             .io
-            .store_retrying("load traces", || store.traces_events(trace_ids))
+            .store_retrying("load traces", || stores.events.traces_events(trace_ids))
             .await?;
         let mut by_trace: BTreeMap<Uuid, Vec<Event>> = BTreeMap::new();
         for event in events {
@@ -181,6 +208,7 @@ impl TraceStage {
         let mut analyses = Vec::with_capacity(by_trace.len());
         let mut accesses = Vec::new();
         let mut records = Vec::new();
+        let mut notices = Vec::with_capacity(by_trace.len());
         let clock_entries = &self.io.metrics.clock_entries;
         for (trace_id, events) in &by_trace {
             analyses.push(self.analyses.analyze(events, &self.io.metrics));
@@ -191,13 +219,14 @@ impl TraceStage {
                 events.len() as u64,
                 clock_entries,
             ));
+            notices.push(completion_notice(*trace_id, events));
             tracing::debug!(%trace_id, events = events.len(), "trace complete");
             accesses.extend(inputs.accesses);
         }
         if !analyses.is_empty() {
             self.io
                 .store_retrying("store trace analysis", || {
-                    store.replace_trace_analyses(&analyses)
+                    stores.analyses.replace_trace_analyses(&analyses)
                 })
                 .await?;
         }
@@ -205,7 +234,9 @@ impl TraceStage {
         // access, the audit trail can show that access.
         if !accesses.is_empty() {
             self.io
-                .store_retrying("store accesses", || store.insert_accesses(&accesses))
+                .store_retrying("store accesses", || {
+                    stores.accesses.insert_accesses(&accesses)
+                })
                 .await?;
         }
         let forwarded = records.len() as u64;
@@ -216,6 +247,12 @@ impl TraceStage {
                 .await?;
         }
         self.io.metrics.accesses_forwarded.inc_by(forwarded);
+        if !notices.is_empty() {
+            let topic = self.io.topics.findings.clone();
+            self.io
+                .produce_retrying("publish completions", topic, notices)
+                .await?;
+        }
         self.io
             .metrics
             .traces_completed
@@ -268,4 +305,18 @@ fn input_records(
         push(edge.partition_key(), encoded, edge.acquired.event_id);
     }
     records
+}
+
+/// The [`Notice::TraceCompleted`] record of a trace, for live readers.
+fn completion_notice(trace_id: Uuid, events: &[Event]) -> Record {
+    let services: BTreeSet<&str> = events
+        .iter()
+        .map(|e| e.metadata.service_name.as_str())
+        .collect();
+    let notice = Notice::TraceCompleted {
+        trace_id,
+        event_count: events.len() as u64,
+        services: services.into_iter().map(str::to_string).collect(),
+    };
+    Record::new(trace_id.to_string(), notice.to_json())
 }
