@@ -62,9 +62,16 @@ fn the_committed_document_is_what_raceway_up_serves() {
 
 /// Fills a path template with ids that exist (the fixture's trace and its variable).
 fn concrete(path: &str) -> String {
-    path.replace("{id}", FIXTURE_TRACE)
+    let url = path
+        .replace("{id}", FIXTURE_TRACE)
         .replace("{variable}", "balance")
-        .replace("{name}", "balance")
+        .replace("{name}", "balance");
+    // The required query parameters of the time-travel routes.
+    match path {
+        "/api/traces/{id}/state" => format!("{url}?at=0"),
+        "/api/state/compare" => format!("{url}?left={FIXTURE_TRACE}@0&right={FIXTURE_TRACE}@3"),
+        _ => url,
+    }
 }
 
 #[test]
