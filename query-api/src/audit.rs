@@ -80,6 +80,15 @@ pub struct HeldLock {
     pub mode: String,
 }
 
+impl From<&raceway_schemas::HeldLock> for HeldLock {
+    fn from(lock: &raceway_schemas::HeldLock) -> Self {
+        HeldLock {
+            lock_id: lock.lock_id.clone(),
+            mode: lock.mode.as_str().to_string(),
+        }
+    }
+}
+
 /// One access of an audit trail.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct AccessRow {
@@ -321,14 +330,7 @@ fn access_row(access: &Access, linked: bool, in_findings: Vec<String>) -> Access
         new_value: json_value(&access.value),
         clock: access.clock.clone(),
         trusted_clock: access.trusted_clock,
-        locks: access
-            .locks
-            .iter()
-            .map(|l| HeldLock {
-                lock_id: l.lock_id.clone(),
-                mode: l.mode.as_str().to_string(),
-            })
-            .collect(),
+        locks: access.locks.iter().map(HeldLock::from).collect(),
         causally_linked_to_previous: linked,
         in_findings,
     }

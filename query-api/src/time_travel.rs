@@ -27,7 +27,7 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use crate::analyses::blocking;
-use crate::audit::json_value;
+use crate::audit::{json_value, HeldLock};
 use crate::error::TraceErrors;
 use crate::params::{self, StoredTrace};
 use crate::traces::{rfc3339, TraceIdPath};
@@ -93,14 +93,6 @@ pub(crate) struct VariableRow {
     written_at_step: Option<usize>,
 }
 
-/// A lock a thread holds.
-#[derive(Debug, Serialize, ToSchema)]
-pub(crate) struct HeldLockRow {
-    lock_id: String,
-    /// `exclusive` or `shared`.
-    mode: String,
-}
-
 /// A thread at a step.
 #[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct ThreadRow {
@@ -108,7 +100,7 @@ pub(crate) struct ThreadRow {
     actor: ActorRow,
     last_event_id: String,
     last_step: usize,
-    locks_held: Vec<HeldLockRow>,
+    locks_held: Vec<HeldLock>,
 }
 
 /// `GET /api/traces/{id}/state`: the state after a step.
@@ -337,14 +329,7 @@ fn thread_row(thread: &raceway_analysis::time_travel::ThreadState) -> ThreadRow 
         actor: ActorRow::from(&thread.actor),
         last_event_id: thread.last_event_id.to_string(),
         last_step: thread.last_step,
-        locks_held: thread
-            .locks_held
-            .iter()
-            .map(|lock| HeldLockRow {
-                lock_id: lock.lock_id.clone(),
-                mode: lock.mode.as_str().to_string(),
-            })
-            .collect(),
+        locks_held: thread.locks_held.iter().map(HeldLock::from).collect(),
     }
 }
 
