@@ -35,6 +35,48 @@ pub use traces::*;
 /// A check of the suite.
 pub type Check = for<'a> fn(&'a dyn Store) -> Pin<Box<dyn Future<Output = ()> + Send + 'a>>;
 
+/// Calls the macro `$then!` with the name of every check, in order: the one list that [`CHECKS`]
+/// and this crate's per-backend tests are made from, so a new check is never left untested.
+macro_rules! with_check_names {
+    ($then:ident) => {
+        $then! {
+            migrate_is_idempotent,
+            insert_events_is_idempotent,
+            trace_events_are_ordered,
+            events_round_trip,
+            traces_events_reads_several_traces,
+            list_traces_summarises,
+            list_traces_filters,
+            list_traces_paginates,
+            race_count_counts_distinct_findings,
+            upsert_findings_newest_wins,
+            trace_findings_cross_trace,
+            replay_changes_nothing,
+            empty_inputs_are_noops,
+            large_batch,
+            prune_drops_old_days_and_keeps_recent,
+            retracted_findings_are_hidden,
+            list_findings_filters,
+            list_findings_paginates_newest_first,
+            list_findings_see_only_the_newest_version,
+            findings_for_variable_newest_versions,
+            accesses_round_trip,
+            insert_accesses_is_idempotent_latest_wins,
+            variable_accesses_filter_and_order,
+            trace_variable_accesses_by_trace,
+            trace_analysis_round_trip,
+            replace_trace_analysis_replaces_previous,
+            replace_trace_analyses_writes_each_trace,
+            dependencies_count_once_with_percentiles,
+            list_anomalies_filters_and_paginates,
+            recent_trace_features_newest_first,
+            checkpoints_and_models_latest_wins,
+        }
+    };
+}
+#[cfg(test)]
+pub(crate) use with_check_names;
+
 /// Each named check as a `(name, Check)` entry of [`CHECKS`].
 macro_rules! checks {
     ($($check:ident),* $(,)?) => {
@@ -43,39 +85,7 @@ macro_rules! checks {
 }
 
 /// Every check, by name.
-pub const CHECKS: &[(&str, Check)] = checks![
-    migrate_is_idempotent,
-    insert_events_is_idempotent,
-    trace_events_are_ordered,
-    events_round_trip,
-    traces_events_reads_several_traces,
-    list_traces_summarises,
-    list_traces_filters,
-    list_traces_paginates,
-    race_count_counts_distinct_findings,
-    upsert_findings_newest_wins,
-    trace_findings_cross_trace,
-    replay_changes_nothing,
-    empty_inputs_are_noops,
-    large_batch,
-    prune_drops_old_days_and_keeps_recent,
-    retracted_findings_are_hidden,
-    list_findings_filters,
-    list_findings_paginates_newest_first,
-    list_findings_see_only_the_newest_version,
-    findings_for_variable_newest_versions,
-    accesses_round_trip,
-    insert_accesses_is_idempotent_latest_wins,
-    variable_accesses_filter_and_order,
-    trace_variable_accesses_by_trace,
-    trace_analysis_round_trip,
-    replace_trace_analysis_replaces_previous,
-    replace_trace_analyses_writes_each_trace,
-    dependencies_count_once_with_percentiles,
-    list_anomalies_filters_and_paginates,
-    recent_trace_features_newest_first,
-    checkpoints_and_models_latest_wins,
-];
+pub const CHECKS: &[(&str, Check)] = with_check_names!(checks);
 
 /// 2023-11-14T22:13:20Z, in ns.
 pub const BASE_NS: i64 = 1_700_000_000_000_000_000;
