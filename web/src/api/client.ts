@@ -1,0 +1,91 @@
+/**
+ * The one module that talks to the query API. Every route the UI uses is a typed function here;
+ * components never build URLs. Errors come back as `ApiError` with the server's JSON message, a
+ * 401 also announces itself so the app can ask for an API key.
+ */
+import { announceUnauthorized, apiKey } from "./auth";
+import type {
+  AnomalyPage,
+  AuditTrail,
+  CausalGraph,
+  CriticalPath,
+  Dependencies,
+  FindingPage,
+  TraceAnomalies,
+  TraceDetail,
+  TracePage,
+  TraceTree,
+  VariableList,
+} from "./types";
+
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export type Query = Record<string, string | number | boolean | undefined | null>;
+
+/** `path` with the defined, non-empty `query` values as parameters. */
+export function withQuery(path: string, query: Query = {}): string {
+  const params = new URLSearchParams();
+  for (const [name, value] of Object.entries(query)) {
+    if (value !== undefined && value !== null && value !== "") params.set(name, String(value));
+  }
+  const text = params.toString();
+  return text ? `${path}?${text}` : path;
+}
+
+function headers(): HeadersInit {
+  const key = apiKey();
+  return key ? { Authorization: `Bearer ${key}` } : {};
+}
+
+async function get<T>(path: string, query?: Query): Promise<T> {
+  let response: Response;
+  try {
+    response = await fetch(withQuery(path, query), { headers: headers() });
+  } catch (err) {
+    throw new ApiError(0, `cannot reach the Raceway API (${String(err)})`);
+  }
+  if (response.status === 401) announceUnauthorized();
+  if (!response.ok) {
+    let message = `${response.status} ${response.statusText}`;
+    try {
+      const body = (await response.json()) as { error?: string };
+      if (body.error) message = body.error;
+    } catch {
+      // not JSON: keep the status line
+    }
+    throw new ApiError(response.status, message);
+  }
+  return (await response.json()) as T;
+}
+
+const trace = (id: string) => `/api/traces/${encodeURIComponent(id)}`;
+
+export const api = {
+  traces: (query: Query) => get<TracePage>("/api/traces", query),
+  trace: (id: string) => get<TraceDetail>(trace(id)),
+  traceRaces: (id: string) => get<FindingPage>(`${trace(id)}/races`),
+  traceGraph: (id: string) => get<CausalGraph>(`${trace(id)}/graph`),
+  traceTree: (id: string) => get<TraceTree>(`${trace(id)}/tree`),
+  traceCriticalPath: (id: string) => get<CriticalPath>(`${trace(id)}/critical-path`),
+  traceDependencies: (id: string) => get<Dependencies>(`${trace(id)}/dependencies`),
+  traceAnomalies: (id: string) => get<TraceAnomalies>(`${trace(id)}/anomalies`),
+  races: (query: Query) => get<FindingPage>("/api/races", query),
+  anomalies: (query: Query) => get<AnomalyPage>("/api/anomalies", query),
+  dependencies: (query: Query = {}) => get<Dependencies>("/api/dependencies", query),
+  variables: (prefix: string) => get<VariableList>("/api/variables", { prefix }),
+  variableAuditTrail: (name: string, query: Query = {}) =>
+    get<AuditTrail>(`/api/variables/${encodeURIComponent(name)}/audit-trail`, query),
+};
+
+/** The live stream's URL, with the API key as `token` when one is stored. */
+export function liveUrl(query: Query): string {
+  const base = `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}`;
+  return base + withQuery("/ws/events/live", { ...query, token: apiKey() });
+}
