@@ -124,7 +124,8 @@ pub async fn query(args: QueryArgs) -> anyhow::Result<()> {
         .migrate()
         .await
         .context("cannot apply the store's migrations")?;
-    serve::serve(args.http_addr, raceway_query_api::router(store), shutdown).await
+    let router = raceway_query_api::router(store).fallback(crate::web::serve_ui);
+    serve::serve(args.http_addr, router, shutdown).await
 }
 
 /// Applies migrations and creates topics, then exits.

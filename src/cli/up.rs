@@ -67,10 +67,12 @@ pub async fn run_until(args: UpArgs, shutdown: watch::Receiver<bool>) -> anyhow:
     let router = raceway_query_api::router(store)
         .merge(gateway)
         .merge(serve::metrics_router(registry))
-        .merge(serve::ready_router(deps.metrics.readiness.clone()));
+        .merge(serve::ready_router(deps.metrics.readiness.clone()))
+        .fallback(crate::web::serve_ui);
     tracing::info!(
         embedded = args.backend.kafka.is_none(),
-        "raceway is up: POST http://{}/events, GET http://{}/api/traces",
+        "raceway is up: UI http://{}/, POST http://{}/events, GET http://{}/api/traces",
+        args.http_addr,
         args.http_addr,
         args.http_addr
     );
