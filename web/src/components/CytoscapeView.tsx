@@ -11,13 +11,18 @@ const STYLE: StylesheetJson = [
       width: "data(size)",
       height: "data(size)",
       label: "data(label)",
-      "font-size": 9,
+      "font-size": 10,
       color: "#64748b",
       "text-wrap": "wrap",
+      "text-max-width": "110px",
       "text-valign": "bottom",
       "text-margin-y": 3,
-      "min-zoomed-font-size": 7,
+      "min-zoomed-font-size": 5,
     },
+  },
+  {
+    selector: "node.lane",
+    style: { "background-opacity": 0, width: 1, height: 1, "text-valign": "center", "text-halign": "left", "font-size": 13, "font-weight": "bold", "text-max-width": "220px", events: "no" },
   },
   { selector: "edge", style: { width: 1.5, "line-color": "#94a3b8", "target-arrow-color": "#94a3b8", "target-arrow-shape": "triangle", "curve-style": "bezier", "arrow-scale": 0.8 } },
   { selector: "edge[label]", style: { label: "data(label)", "font-size": 9, color: "#64748b" } },
@@ -58,6 +63,8 @@ export function CytoscapeView({ elements, highlighted, onNodeTap, testId }: Prop
     });
     cy.on("tap", "node", (event) => tap.current(event.target.id()));
     core.current = cy;
+    // The instance on its element lets browser tests find where a node is drawn.
+    Object.assign(container.current, { cy });
     container.current.dataset.ready = "true";
     return () => {
       cy.destroy();

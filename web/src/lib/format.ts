@@ -21,8 +21,9 @@ export function formatValue(value: unknown): string {
   return typeof value === "string" ? value : JSON.stringify(value);
 }
 
+/** A vector clock as `actor:counter, ...`; a component's leading trace id is left out. */
 export function formatClock(clock: [string, number][] | undefined): string {
-  return (clock ?? []).map(([actor, n]) => `${actor}:${n}`).join(", ");
+  return (clock ?? []).map(([actor, n]) => `${actor.replace(/^[0-9a-f-]{36}\//, "")}:${n}`).join(", ");
 }
 
 export function shortId(id: string): string {

@@ -1,6 +1,7 @@
 /** A service dependency graph as Cytoscape elements: services on a circle, one edge per call kind. */
 import type { DependencyEdge } from "@/api/types";
 import type { GraphElement } from "./graph";
+import { formatMs } from "@/lib/format";
 import { colorFor } from "./palette";
 
 export function dependencyElements(edges: DependencyEdge[]): GraphElement[] {
@@ -20,7 +21,7 @@ export function dependencyElements(edges: DependencyEdge[]): GraphElement[] {
       id: `dep${i}`,
       source: `svc:${e.caller}`,
       target: `svc:${e.callee}`,
-      label: `${e.calls} ${e.kind} · p50 ${e.p50_ms.toFixed(1)} / p95 ${e.p95_ms.toFixed(1)} / p99 ${e.p99_ms.toFixed(1)} ms`,
+      label: `${e.calls} ${e.kind} · p50 ${formatMs(e.p50_ms)} / p95 ${formatMs(e.p95_ms)} / p99 ${formatMs(e.p99_ms)}`,
     },
   }));
   return [...nodes, ...links];

@@ -22,7 +22,8 @@ describe("buildGraph", () => {
   it("places one column per actor and draws race pairs as red edges", () => {
     const model = buildGraph(graph, { kinds: null, colorBy: "service", findings: [race], criticalIds: new Set(["a", "b"]) });
     const nodes = model.elements.filter((e) => e.group === "nodes");
-    expect(new Set(nodes.map((n) => n.position?.x)).size).toBe(3);
+    expect(new Set(nodes.map((n) => n.position?.y)).size).toBe(3);
+    expect(nodes.filter((n) => n.classes === "lane").map((n) => n.data.label)).toEqual(["web/main", "web/worker-1", "web/worker-2"]);
     const raceEdges = model.elements.filter((e) => e.group === "edges" && e.classes === "race");
     expect(raceEdges.map((e) => [e.data.source, e.data.target])).toEqual([["b", "c"]]);
     expect(model.elements.find((e) => e.data.id === "a")?.classes).toContain("critical");

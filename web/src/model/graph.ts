@@ -1,6 +1,8 @@
 /**
- * The causal graph as Cytoscape elements, laid out without a force simulation: one column per
- * actor (service/thread), rows in causal order, so placing 10,000 events costs one pass. Above
+ * The causal graph as Cytoscape elements, laid out without a force simulation: one row (lane) per
+ * actor (service/thread), labelled at its left end, and each event in the column of its causal
+ * depth (one past the deepest event it follows), so concurrent actors share columns and placing
+ * 10,000 events costs one pass over the edges. Above
  * `COLLAPSE_AT` visible events the graph is collapsed to one node per actor (edges summed), since
  * drawing every event would make the page unresponsive; filtering by kind brings it back under.
  */
@@ -37,8 +39,8 @@ export interface GraphModel {
   shownEvents: number;
 }
 
-const COLUMN = 200;
-const ROW = 70;
+const COLUMN = 90;
+const ROW = 110;
 
 export function kindsOf(graph: CausalGraph): string[] {
   return [...new Set(graph.nodes.map((n) => n.kind))].sort();
@@ -58,12 +60,13 @@ export function buildGraph(graph: CausalGraph, options: GraphOptions): GraphMode
   const visible = graph.nodes.filter((n) => !options.kinds || options.kinds.has(n.kind));
   if (visible.length > COLLAPSE_AT) return collapseByActor(graph, visible, options);
   const shown = new Set(visible.map((n) => n.id));
-  const columns = new Map<string, number>();
+  const lanes = new Map<string, number>();
+  const depth = causalDepths(visible, graph, shown);
   const maxNs = Math.max(0, ...visible.map((n) => n.duration_ns ?? 0));
   const raceIds = new Set(options.findings.flatMap((f) => [f.first.event_id, f.second.event_id]));
-  const elements: GraphElement[] = visible.map((node, row) => {
+  const elements: GraphElement[] = visible.map((node) => {
     const actor = actorOf(node.service, node.thread);
-    if (!columns.has(actor)) columns.set(actor, columns.size);
+    if (!lanes.has(actor)) lanes.set(actor, lanes.size);
     const classes = [
       options.criticalIds.has(node.id) ? "critical" : "",
       raceIds.has(node.id) ? "race" : "",
@@ -77,10 +80,18 @@ export function buildGraph(graph: CausalGraph, options: GraphOptions): GraphMode
         color: colorFor(options.colorBy === "service" ? node.service : actor),
         size: sizeFor(node.duration_ns, maxNs),
       },
-      position: { x: (columns.get(actor) ?? 0) * COLUMN, y: row * ROW },
+      position: { x: (depth.get(node.id) ?? 0) * COLUMN, y: (lanes.get(actor) ?? 0) * ROW },
       classes,
     };
   });
+  for (const [actor, lane] of lanes) {
+    elements.push({
+      group: "nodes",
+      data: { id: `lane:${actor}`, label: actor, kind: "lane" },
+      position: { x: -COLUMN * 1.5, y: lane * ROW },
+      classes: "lane",
+    });
+  }
   graph.edges.forEach((edge, i) => {
     if (shown.has(edge.from) && shown.has(edge.to)) {
       const critical = options.criticalIds.has(edge.from) && options.criticalIds.has(edge.to);
@@ -101,6 +112,26 @@ export function buildGraph(graph: CausalGraph, options: GraphOptions): GraphMode
     }
   });
   return { elements, collapsed: false, shownEvents: visible.length };
+}
+
+/** Each shown event's column: one past the deepest shown event with an edge into it. */
+function causalDepths(visible: GraphNode[], graph: CausalGraph, shown: Set<string>): Map<string, number> {
+  const incoming = new Map<string, string[]>();
+  for (const edge of graph.edges) {
+    if (shown.has(edge.from) && shown.has(edge.to)) {
+      const list = incoming.get(edge.to) ?? [];
+      list.push(edge.from);
+      incoming.set(edge.to, list);
+    }
+  }
+  // Nodes come in causal order: every predecessor's depth is known when a node is reached.
+  const depth = new Map<string, number>();
+  for (const node of visible) {
+    let d = 0;
+    for (const from of incoming.get(node.id) ?? []) d = Math.max(d, (depth.get(from) ?? -1) + 1);
+    depth.set(node.id, d);
+  }
+  return depth;
 }
 
 function collapseByActor(graph: CausalGraph, visible: GraphNode[], options: GraphOptions): GraphModel {

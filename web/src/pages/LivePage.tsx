@@ -14,6 +14,7 @@ export function LivePage() {
   const [paused, setPaused] = useState(false);
   const [messages, setMessages] = useState<LiveMessage[]>([]);
   const [dropped, setDropped] = useState(0);
+  const [hidden, setHidden] = useState(0);
   const pausedRef = useRef(paused);
   pausedRef.current = paused;
   const onMessage = useCallback((message: LiveMessage) => {
@@ -21,7 +22,8 @@ export function LivePage() {
       setDropped((d) => d + Number(message.dropped ?? 0));
       return;
     }
-    if (!pausedRef.current) setMessages((list) => appendLive(list, message));
+    if (pausedRef.current) setHidden((n) => n + 1);
+    else setMessages((list) => appendLive(list, message));
   }, []);
   const status = useLive({}, onMessage);
   const shown = useMemo(() => messages.filter((m) => passes(m, filter)), [messages, filter]);
@@ -33,7 +35,10 @@ export function LivePage() {
       <div className="flex flex-wrap items-center gap-3">
         <h1 className="text-xl font-semibold">Live</h1>
         <Badge variant={status === "open" ? "default" : "muted"} data-testid="live-status">{status === "open" ? "connected" : status}</Badge>
-        <Button variant="outline" size="sm" data-testid="live-pause" onClick={() => setPaused(!paused)}>{paused ? "Resume" : "Pause"}</Button>
+        <Button variant="outline" size="sm" data-testid="live-pause" onClick={() => {
+          setPaused(!paused);
+          setHidden(0);
+        }}>{paused ? "Resume" : "Pause"}</Button>
         <Button variant="ghost" size="sm" onClick={() => setMessages([])}>Clear</Button>
         {dropped > 0 && <span className="text-sm text-warning">{dropped} messages dropped (the page was too slow)</span>}
       </div>
@@ -42,7 +47,11 @@ export function LivePage() {
         {field("traceId", "Trace id")}
         {field("kind", "Event kind")}
       </div>
-      {paused && <p className="text-sm text-muted-foreground">Paused: new messages are not shown until you resume.</p>}
+      {paused && (
+        <p className="text-sm text-muted-foreground" data-testid="live-paused">
+          Paused: {hidden} new message{hidden === 1 ? "" : "s"} not shown (messages that arrive while paused are skipped).
+        </p>
+      )}
       {shown.length === 0 ? (
         <Message>Waiting for events… (new events and findings appear here as they arrive)</Message>
       ) : (

@@ -39,10 +39,12 @@ export function OverviewTab({ detail, races, critical }: Props) {
             {(d) => (
               <ul className="space-y-1 text-sm">
                 {d.races.map((f) => (
-                  <li key={f.id} className="flex flex-wrap items-center gap-2">
-                    <SeverityBadge severity={f.severity} />
-                    <Link className="mono underline" to={`/variables/${encodeURIComponent(f.variable)}`}>{f.variable}</Link>
-                    <span className="text-muted-foreground">{f.first.thread_id} ↔ {f.second.thread_id}</span>
+                  <li key={f.id}>
+                    <Link className="flex flex-wrap items-center gap-2 rounded px-1 hover:bg-muted" data-testid="overview-race" to={`/traces/${detail.trace_id}/races`}>
+                      <SeverityBadge severity={f.severity} />
+                      <span className="mono font-semibold">{f.variable}</span>
+                      <span className="text-muted-foreground">{f.kind.replace(/_/g, " ")}: {f.first.thread_id} ↔ {f.second.thread_id}</span>
+                    </Link>
                   </li>
                 ))}
               </ul>

@@ -57,6 +57,7 @@ function draw(canvas: HTMLCanvasElement, data: TimelineData, rows: Row[], laneY:
     const px = LABEL_WIDTH + (plot * i) / 4;
     ctx.fillStyle = muted;
     ctx.fillText(`+${formatNs(t - data.min)}`, Math.min(px + 2, width - 70), 16);
+    ctx.fillStyle = dark ? "#334155" : "#e2e8f0";
     ctx.fillRect(px, AXIS_HEIGHT - 4, 1, height);
   }
   ctx.save();
@@ -88,7 +89,9 @@ function TimelineView({ graph, findings }: { graph: CausalGraph; findings: Findi
   const drag = useRef<{ x: number; view: TimeRange; moved: boolean }>();
   useEffect(() => setView(bounds), [bounds]);
   useEffect(() => {
-    if (canvas.current) draw(canvas.current, data, rows, laneY, view, selected);
+    if (!canvas.current) return;
+    draw(canvas.current, data, rows, laneY, view, selected);
+    canvas.current.dataset.ready = "true";
   }, [data, rows, laneY, view, selected]);
   useEffect(() => {
     const element = canvas.current;
@@ -106,8 +109,8 @@ function TimelineView({ graph, findings }: { graph: CausalGraph; findings: Findi
   return (
     <div className="space-y-2">
       <div className="flex flex-wrap items-center gap-2 text-sm">
-        <Button variant="outline" size="sm" aria-label="Zoom in" data-testid="timeline-zoom-in" onClick={() => setView((v) => zoom(v, 0.5, 0.5, bounds))}>＋</Button>
-        <Button variant="outline" size="sm" aria-label="Zoom out" onClick={() => setView((v) => zoom(v, 2, 0.5, bounds))}>－</Button>
+        <Button variant="outline" size="sm" aria-label="Zoom in" data-testid="timeline-zoom-in" onClick={() => setView((v) => zoom(v, 0.5, 0.5, bounds))}>Zoom in</Button>
+        <Button variant="outline" size="sm" aria-label="Zoom out" onClick={() => setView((v) => zoom(v, 2, 0.5, bounds))}>Zoom out</Button>
         <Button variant="outline" size="sm" aria-label="Earlier" onClick={() => setView((v) => pan(v, -0.25, bounds))}>←</Button>
         <Button variant="outline" size="sm" aria-label="Later" onClick={() => setView((v) => pan(v, 0.25, bounds))}>→</Button>
         <Button variant="outline" size="sm" onClick={() => setView(bounds)}>Reset</Button>

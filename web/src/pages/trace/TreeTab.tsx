@@ -32,7 +32,7 @@ function TreeView({ tree, critical }: { tree: TraceTree; critical?: CriticalPath
     });
   return (
     <div className="space-y-2">
-      <div className="flex gap-2 text-sm">
+      <div className="flex items-center gap-2 text-sm">
         <Button variant="outline" size="sm" onClick={() => setExpanded(expandableIds(tree.roots))}>Expand all</Button>
         <Button variant="outline" size="sm" onClick={() => setExpanded(new Set())}>Collapse all</Button>
         <span className="text-muted-foreground">{tree.node_count} nodes; the critical path is red.</span>
