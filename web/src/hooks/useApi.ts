@@ -7,14 +7,18 @@ export interface Loaded<T> {
   reload: () => void;
 }
 
-/** Runs `load` whenever `key` changes (and on `reload`); the latest answer wins. */
-export function useApi<T>(load: () => Promise<T>, key: string): Loaded<T> {
+/**
+ * Runs `load` whenever `key` changes (and on `reload`); the latest answer wins. Nothing is loaded
+ * while `enabled` is false (e.g. data only some tabs need).
+ */
+export function useApi<T>(load: () => Promise<T>, key: string, enabled = true): Loaded<T> {
   const [state, setState] = useState<{ data?: T; error?: Error; loading: boolean }>({ loading: true });
   const [generation, setGeneration] = useState(0);
   // `load` is rebuilt every render; `key` says when its answer changes.
   // eslint-disable-next-line react-hooks/exhaustive-deps
   const stableLoad = useCallback(load, [key]);
   useEffect(() => {
+    if (!enabled) return;
     let current = true;
     setState((s) => ({ ...s, loading: true }));
     stableLoad().then(
@@ -24,7 +28,7 @@ export function useApi<T>(load: () => Promise<T>, key: string): Loaded<T> {
     return () => {
       current = false;
     };
-  }, [stableLoad, generation]);
+  }, [stableLoad, generation, enabled]);
   const reload = useCallback(() => setGeneration((g) => g + 1), []);
   return { ...state, reload };
 }

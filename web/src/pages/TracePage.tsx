@@ -33,15 +33,29 @@ function useTraceVersion(traceId: string): number {
   return version;
 }
 
+/** The tabs opened so far on this page. */
+function useSeenTabs(current: string): Set<string> {
+  const [seen, setSeen] = useState(() => new Set([current]));
+  useEffect(() => setSeen((s) => (s.has(current) ? s : new Set([...s, current]))), [current]);
+  return seen;
+}
+
 export function TracePage() {
   const { id = "", tab = "overview" } = useParams();
   const navigate = useNavigate();
   const version = useTraceVersion(id);
-  const trace = useApi(() => api.trace(id), `${id}:${version}`);
-  const races = useApi(() => api.traceRaces(id), `${id}:${version}`);
-  const graph = useApi(() => api.traceGraph(id), `${id}:${version}`);
-  const critical = useApi(() => api.traceCriticalPath(id), `${id}:${version}`);
   const current = (TABS as readonly string[]).includes(tab) ? tab : "overview";
+  // Each answer is fetched once a tab that shows it is opened (a big trace's events are slow to
+  // send), then kept while the page is open.
+  const seen = useSeenTabs(current);
+  const wants = (...tabs: string[]) => tabs.some((t) => seen.has(t));
+  const key = `${id}:${version}`;
+  // The graph asks for the events (its details panel shows them whole) once a node is clicked.
+  const [eventsWanted, setEventsWanted] = useState(false);
+  const trace = useApi(() => api.trace(id), key, eventsWanted || wants("overview", "locks"));
+  const races = useApi(() => api.traceRaces(id), key);
+  const graph = useApi(() => api.traceGraph(id), key, wants("graph", "timeline"));
+  const critical = useApi(() => api.traceCriticalPath(id), key, wants("overview", "graph", "tree"));
   return (
     <div className="space-y-3">
       <div className="flex flex-wrap items-center gap-3">
@@ -55,25 +69,25 @@ export function TracePage() {
           Export JSON
         </Button>
       </div>
-      <Loaded state={trace}>
-        {(detail) => (
-          <Tabs value={current} onValueChange={(t) => navigate(`/traces/${id}/${t === "overview" ? "" : t}`)}>
-            <TabsList>
-              {TABS.map((t) => (
-                <TabsTrigger key={t} value={t} className="capitalize">{t}</TabsTrigger>
-              ))}
-            </TabsList>
-            <TabsContent value="overview"><OverviewTab detail={detail} races={races} critical={critical} /></TabsContent>
-            <TabsContent value="races"><RacesTab traceId={id} races={races} /></TabsContent>
-            <TabsContent value="graph"><GraphTab graph={graph} races={races} critical={critical} events={detail.events} /></TabsContent>
-            <TabsContent value="timeline"><TimelineTab graph={graph} races={races} /></TabsContent>
-            <TabsContent value="tree"><TreeTab traceId={id} critical={critical} version={version} /></TabsContent>
-            <TabsContent value="locks"><LocksTab events={detail.events} /></TabsContent>
-            <TabsContent value="anomalies"><AnomaliesTab traceId={id} version={version} /></TabsContent>
-            <TabsContent value="dependencies"><DependenciesTab traceId={id} version={version} /></TabsContent>
-          </Tabs>
-        )}
-      </Loaded>
+      <Tabs value={current} onValueChange={(t) => navigate(`/traces/${id}/${t === "overview" ? "" : t}`)}>
+        <TabsList>
+          {TABS.map((t) => (
+            <TabsTrigger key={t} value={t} className="capitalize">{t}</TabsTrigger>
+          ))}
+        </TabsList>
+        <TabsContent value="overview">
+          <Loaded state={trace}>{(detail) => <OverviewTab detail={detail} races={races} critical={critical} />}</Loaded>
+        </TabsContent>
+        <TabsContent value="races"><RacesTab traceId={id} races={races} /></TabsContent>
+        <TabsContent value="graph"><GraphTab graph={graph} races={races} critical={critical} events={trace.data?.events} onNodeSelected={() => setEventsWanted(true)} /></TabsContent>
+        <TabsContent value="timeline"><TimelineTab graph={graph} races={races} /></TabsContent>
+        <TabsContent value="tree"><TreeTab traceId={id} critical={critical} version={version} /></TabsContent>
+        <TabsContent value="locks">
+          <Loaded state={trace}>{(detail) => <LocksTab events={detail.events} />}</Loaded>
+        </TabsContent>
+        <TabsContent value="anomalies"><AnomaliesTab traceId={id} version={version} /></TabsContent>
+        <TabsContent value="dependencies"><DependenciesTab traceId={id} version={version} /></TabsContent>
+      </Tabs>
     </div>
   );
 }

@@ -8,22 +8,33 @@ import { Select } from "@/components/ui/input";
 import type { Loaded as LoadedState } from "@/hooks/useApi";
 import { buildGraph, causalPath, COLLAPSE_AT, kindsOf, type ColorBy } from "@/model/graph";
 
+const NO_FINDINGS: Finding[] = [];
+
 interface Props {
   graph: LoadedState<CausalGraph>;
   races: LoadedState<{ races: Finding[] }>;
   critical: LoadedState<CriticalPath>;
-  events: TraceEvent[];
+  events?: TraceEvent[];
+  onNodeSelected: () => void;
 }
 
-export function GraphTab({ graph, races, critical, events }: Props) {
+export function GraphTab({ graph, races, critical, events, onNodeSelected }: Props) {
   return (
     <Loaded state={graph} empty={(g) => g.nodes.length === 0} emptyText="The trace has no events to draw.">
-      {(g) => <GraphView graph={g} findings={races.data?.races ?? []} critical={critical.data} events={events} />}
+      {(g) => <GraphView graph={g} findings={races.data?.races ?? NO_FINDINGS} critical={critical.data} events={events} onNodeSelected={onNodeSelected} />}
     </Loaded>
   );
 }
 
-function GraphView({ graph, findings, critical, events }: { graph: CausalGraph; findings: Finding[]; critical?: CriticalPath; events: TraceEvent[] }) {
+interface ViewProps {
+  graph: CausalGraph;
+  findings: Finding[];
+  critical?: CriticalPath;
+  events?: TraceEvent[];
+  onNodeSelected: () => void;
+}
+
+function GraphView({ graph, findings, critical, events, onNodeSelected }: ViewProps) {
   const [kind, setKind] = useState("");
   const [colorBy, setColorBy] = useState<ColorBy>("service");
   const [selected, setSelected] = useState<string[]>([]);
@@ -37,10 +48,11 @@ function GraphView({ graph, findings, critical, events }: { graph: CausalGraph; 
     [graph, selected],
   );
   const nodesById = useMemo(() => new Map(graph.nodes.map((n) => [n.id, n])), [graph]);
-  const eventsById = useMemo(() => new Map(events.map((e) => [e.id, e])), [events]);
+  const eventsById = useMemo(() => new Map((events ?? []).map((e) => [e.id, e])), [events]);
   const last = selected.length > 0 ? nodesById.get(selected[selected.length - 1]) : undefined;
   const onTap = (id: string) => {
     if (!nodesById.has(id)) return;
+    onNodeSelected();
     setSelected((s) => (s.includes(id) ? s : [...s, id].slice(-2)));
   };
   return (

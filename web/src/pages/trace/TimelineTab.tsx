@@ -12,6 +12,8 @@ import { AXIS_HEIGHT, laneAt, layoutRows, ROW_HEIGHT, type Row } from "@/model/t
 
 const LABEL_WIDTH = 170;
 
+const NO_FINDINGS: Finding[] = [];
+
 interface Props {
   graph: LoadedState<CausalGraph>;
   races: LoadedState<{ races: Finding[] }>;
@@ -20,7 +22,7 @@ interface Props {
 export function TimelineTab({ graph, races }: Props) {
   return (
     <Loaded state={graph} empty={(g) => g.nodes.length === 0} emptyText="The trace has no events to draw.">
-      {(g) => <TimelineView graph={g} findings={races.data?.races ?? []} />}
+      {(g) => <TimelineView graph={g} findings={races.data?.races ?? NO_FINDINGS} />}
     </Loaded>
   );
 }
@@ -91,6 +93,7 @@ function TimelineView({ graph, findings }: { graph: CausalGraph; findings: Findi
   useEffect(() => {
     if (!canvas.current) return;
     draw(canvas.current, data, rows, laneY, view, selected);
+    if (!canvas.current.dataset.ready) canvas.current.dataset.readyAt = String(performance.now());
     canvas.current.dataset.ready = "true";
   }, [data, rows, laneY, view, selected]);
   useEffect(() => {
