@@ -1,4 +1,4 @@
-//! The query API: REST over the store.
+//! The query API: REST over the store, described by an OpenAPI 3.1 document.
 //!
 //! Routes: `GET /health`, `GET /api/traces` (paginated, filters), `GET /api/traces/{id}` (the
 //! trace's events in causal order), `GET /api/traces/{id}/races`, `GET /api/races` (every
@@ -12,55 +12,52 @@
 //! `GET /api/anomalies` (paginated, filters), `GET /api/dependencies` (global service edges over
 //! a time range) and `GET /api/clusters` (the trace model's clusters). Errors are JSON
 //! `{"error": message}` with the matching status.
+//!
+//! Every route is registered with [`utoipa_axum::routes!`], which adds the handler to the router
+//! and its `#[utoipa::path]` description to the document in one step: a route cannot be served
+//! without being described. [`openapi::serve_with_spec`] turns the routers of a process into one
+//! router that also serves the document at `GET /api/openapi.json`.
 
 mod analyses;
 mod anomalies;
 mod audit;
 mod error;
+pub mod openapi;
 mod params;
 mod races;
 mod traces;
 
 use std::sync::Arc;
 
-use axum::routing::get;
 use axum::Router;
 use raceway_store::Store;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-pub use error::ApiError;
+pub use error::{ApiError, ErrorBody};
 
-/// The query API's routes over `store`.
-pub fn router(store: Arc<dyn Store>) -> Router {
-    Router::new()
-        .route("/health", get(traces::health))
-        .route("/api/traces", get(traces::list_traces))
-        .route("/api/traces/{id}", get(traces::get_trace))
-        .route("/api/traces/{id}/races", get(traces::trace_races))
-        .route("/api/traces/{id}/tree", get(analyses::trace_tree_route))
-        .route(
-            "/api/traces/{id}/critical-path",
-            get(analyses::trace_critical_path),
-        )
-        .route(
-            "/api/traces/{id}/dependencies",
-            get(analyses::trace_dependencies),
-        )
-        .route("/api/traces/{id}/graph", get(analyses::trace_graph))
-        .route(
-            "/api/traces/{id}/anomalies",
-            get(anomalies::trace_anomalies),
-        )
-        .route("/api/anomalies", get(anomalies::list_anomalies))
-        .route("/api/dependencies", get(anomalies::dependencies))
-        .route("/api/clusters", get(anomalies::clusters))
-        .route(
-            "/api/traces/{id}/audit-trail/{variable}",
-            get(audit::trace_audit_trail),
-        )
-        .route("/api/races", get(races::list_races))
-        .route(
-            "/api/variables/{name}/audit-trail",
-            get(audit::variable_audit_trail),
-        )
+/// The query API's routes over `store`, with their OpenAPI description (`/health` included).
+pub fn api_routes(store: Arc<dyn Store>) -> OpenApiRouter {
+    OpenApiRouter::new()
+        .routes(routes!(traces::health))
+        .routes(routes!(traces::list_traces))
+        .routes(routes!(traces::get_trace))
+        .routes(routes!(traces::trace_races))
+        .routes(routes!(analyses::trace_tree_route))
+        .routes(routes!(analyses::trace_critical_path))
+        .routes(routes!(analyses::trace_dependencies))
+        .routes(routes!(analyses::trace_graph))
+        .routes(routes!(anomalies::trace_anomalies))
+        .routes(routes!(anomalies::list_anomalies))
+        .routes(routes!(anomalies::dependencies))
+        .routes(routes!(anomalies::clusters))
+        .routes(routes!(audit::trace_audit_trail))
+        .routes(routes!(races::list_races))
+        .routes(routes!(audit::variable_audit_trail))
         .with_state(store)
+}
+
+/// The query API's routes over `store` as a plain router (without the document's route).
+pub fn router(store: Arc<dyn Store>) -> Router {
+    api_routes(store).split_for_parts().0
 }

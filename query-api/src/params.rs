@@ -3,9 +3,54 @@
 
 use chrono::DateTime;
 use raceway_schemas::{FindingKind, Severity};
+use serde::Deserialize;
+use utoipa::IntoParams;
 use uuid::Uuid;
 
+use crate::traces::{DEFAULT_PAGE, MAX_PAGE};
 use crate::ApiError;
+
+/// The `from` and `to` query parameters, as text (parsed by [`TimeRange::parse`]).
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct TimeRange {
+    /// Lower time bound: RFC 3339 (`2024-01-01T12:00:00Z`) or ns since the epoch.
+    from: Option<String>,
+    /// Upper time bound: RFC 3339 or ns since the epoch.
+    to: Option<String>,
+}
+
+impl TimeRange {
+    /// The bounds in ns since the epoch; 400 on a bad or reversed bound.
+    pub(crate) fn parse(&self) -> Result<(Option<i64>, Option<i64>), ApiError> {
+        let from = opt_time_ns("from", self.from.as_deref())?;
+        let to = opt_time_ns("to", self.to.as_deref())?;
+        time_range(from, to)?;
+        Ok((from, to))
+    }
+}
+
+/// The `limit` and `offset` query parameters of the paginated lists, as text.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct Page {
+    /// Page size, 1 to 1000 (default 50).
+    #[param(value_type = Option<u32>)]
+    limit: Option<String>,
+    /// Rows to skip (default 0).
+    #[param(value_type = Option<u32>)]
+    offset: Option<String>,
+}
+
+impl Page {
+    /// `(limit, offset)`; 400 when either is not an integer in range.
+    pub(crate) fn parse(&self) -> Result<(u32, u32), ApiError> {
+        Ok((
+            count("limit", self.limit.as_deref(), DEFAULT_PAGE, 1, MAX_PAGE)?,
+            count("offset", self.offset.as_deref(), 0, 0, u32::MAX)?,
+        ))
+    }
+}
 
 /// Parses a trace id from the path.
 pub(crate) fn trace_id(raw: &str) -> Result<Uuid, ApiError> {
@@ -59,6 +104,17 @@ pub(crate) fn count(
         Ok(n) if (min..=max).contains(&n) => Ok(n),
         _ => Err(ApiError::bad_request(format!(
             "`{name}` must be an integer between {min} and {max}, got `{raw}`"
+        ))),
+    }
+}
+
+/// A parser of the boolean parameter `name` (`true` or `false`).
+pub(crate) fn flag(name: &str) -> impl Fn(&str) -> Result<bool, ApiError> + '_ {
+    move |raw| match raw {
+        "true" => Ok(true),
+        "false" => Ok(false),
+        _ => Err(ApiError::bad_request(format!(
+            "`{name}` must be true or false, got `{raw}`"
         ))),
     }
 }

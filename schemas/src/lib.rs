@@ -20,6 +20,8 @@ pub mod framing;
 pub mod json;
 pub mod lock_order;
 pub mod model;
+#[cfg(feature = "openapi")]
+pub mod openapi;
 pub mod update;
 
 pub use access::{Access, HeldLock};

@@ -3,13 +3,12 @@
 use std::net::SocketAddr;
 
 use anyhow::Context;
-use axum::routing::get;
 use axum::Json;
 use clap::{Args, ValueEnum};
 use prometheus::Registry;
 use raceway_gateway::{GatewayMetrics, GatewayState};
 use raceway_processors::metrics::ProcessorMetrics;
-use serde_json::json;
+use utoipa_axum::routes;
 
 use super::gateway::GatewayArgs;
 use super::pipeline::{spawn_race_stage, spawn_trace_stage, PipelineArgs, StageDeps};
@@ -39,12 +38,15 @@ pub async fn ingest(args: IngestArgs) -> anyhow::Result<()> {
     let config = args
         .gateway
         .config(args.backend.topics().events, &args.auth)?;
-    let router = raceway_gateway::router(GatewayState::new(
+    let routes = raceway_gateway::router(GatewayState::new(
         config,
         bus,
         GatewayMetrics::register(&registry)?,
     ))
     .merge(serve::metrics_router(registry));
+    let (router, _) = raceway_query_api::openapi::serve_with_spec(
+        raceway_query_api::openapi::base().merge(routes),
+    );
     serve::serve(args.http_addr, router, shutdown).await
 }
 
@@ -96,14 +98,27 @@ pub async fn process(args: ProcessArgs) -> anyhow::Result<()> {
     if matches!(args.stage, Stage::Race | Stage::All) {
         stages.push(spawn_race_stage(&deps, &args.pipeline).await?);
     }
-    let router = serve::metrics_router(registry)
+    let (router, _) = serve::metrics_router(registry)
         .merge(serve::ready_router(deps.metrics.readiness.clone()))
-        .route("/health", get(|| async { Json(json!({"status": "ok"})) }));
+        .routes(routes!(process_health))
+        .split_for_parts();
     serve::serve(args.metrics_addr, router, shutdown).await?;
     for stage in stages {
         stage.await??;
     }
     Ok(())
+}
+
+/// `{"status": "ok"}`.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+struct Alive {
+    status: &'static str,
+}
+
+/// `GET /health`: the processor process is alive.
+#[utoipa::path(get, path = "/health", tag = "operations", responses((status = 200, body = Alive)))]
+async fn process_health() -> Json<Alive> {
+    Json(Alive { status: "ok" })
 }
 
 /// Options of `raceway query`.
@@ -124,7 +139,12 @@ pub async fn query(args: QueryArgs) -> anyhow::Result<()> {
         .migrate()
         .await
         .context("cannot apply the store's migrations")?;
-    let router = raceway_query_api::router(store).fallback(crate::web::serve_ui);
+    let registry = Registry::new();
+    let routes = raceway_query_api::openapi::base()
+        .merge(raceway_query_api::api_routes(store))
+        .merge(serve::metrics_router(registry));
+    let (router, _) = raceway_query_api::openapi::serve_with_spec(routes);
+    let router = router.fallback(crate::web::serve_ui);
     serve::serve(args.http_addr, router, shutdown).await
 }
 

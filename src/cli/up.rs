@@ -64,11 +64,13 @@ pub async fn run_until(args: UpArgs, shutdown: watch::Receiver<bool>) -> anyhow:
         bus,
         GatewayMetrics::register(&registry)?,
     ));
-    let router = raceway_query_api::router(store)
+    let routes = raceway_query_api::openapi::base()
+        .merge(raceway_query_api::api_routes(store))
         .merge(gateway)
         .merge(serve::metrics_router(registry))
-        .merge(serve::ready_router(deps.metrics.readiness.clone()))
-        .fallback(crate::web::serve_ui);
+        .merge(serve::ready_router(deps.metrics.readiness.clone()));
+    let (router, _) = raceway_query_api::openapi::serve_with_spec(routes);
+    let router = router.fallback(crate::web::serve_ui);
     tracing::info!(
         embedded = args.backend.kafka.is_none(),
         "raceway is up: UI http://{}/, POST http://{}/events, GET http://{}/api/traces",

@@ -32,6 +32,7 @@ use uuid::Uuid;
 use super::fast_hash::FastMap;
 
 /// How a tree node hangs under its parent, or how one graph node leads to another.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum LinkKind {
