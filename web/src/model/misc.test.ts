@@ -9,8 +9,8 @@ import { expandableIds, visibleRows } from "./tree";
 function lockEvent(kind: string, thread: string, at: string): TraceEvent {
   return {
     id: `${kind}${thread}${at}`, trace_id: "t", parent_id: null, timestamp: at,
-    kind: { [kind]: { lock_id: "accounts", lock_type: "Mutex", location: "a.rs:1", mode: "exclusive" } },
-    metadata: { thread_id: thread, service_name: "bank", environment: "e" }, causality_vector: [], lock_set: [],
+    kind: { [kind]: { lock_id: "accounts", lock_type: "Mutex", location: "a.rs:1", mode: "exclusive" } } as unknown as TraceEvent["kind"],
+    metadata: { thread_id: thread, service_name: "bank", environment: "e", process_id: 1, tags: {} }, causality_vector: [], lock_set: [], final_clock: [],
   };
 }
 

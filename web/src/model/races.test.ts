@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import type { Finding } from "@/api/types";
 import { findingsCsv, groupByVariable } from "./races";
 
-function finding(id: string, variable: string, severity = "warning"): Finding {
+function finding(id: string, variable: string, severity: Finding["severity"] = "warning"): Finding {
   const side = { event_id: id, trace_id: "t", thread_id: "w", service: "s", instance: "i", location: "a.rs:1", access_type: "Write", timestamp_ns: 0, clock: [] };
   return { id, kind: "data_race", environment: "e", variable, severity, count: 1, explanation: 'said "hi", then left', first: side, second: side, detected_at_ns: 0 };
 }

@@ -65,7 +65,7 @@ function AuditTrail({ name }: { name: string }) {
 
 function AccessRow({ access: a, index }: { access: AuditAccess; index: number }) {
   return (
-    <Tr className={a.in_findings ? "bg-destructive/5" : undefined}>
+    <Tr className={a.in_findings.length > 0 ? "bg-destructive/5" : undefined}>
       <Td>{index + 1}</Td>
       <Td className="mono text-xs">{formatTime(a.timestamp)}</Td>
       <Td className="mono text-xs">{a.service}/{a.thread_id}</Td>
