@@ -1,5 +1,6 @@
 import * as React from "react";
 import { cn } from "@/lib/utils";
+import { withClass } from "@/lib/withClass";
 
 export function Table({ className, ...props }: React.TableHTMLAttributes<HTMLTableElement>) {
   return (
@@ -9,14 +10,6 @@ export function Table({ className, ...props }: React.TableHTMLAttributes<HTMLTab
   );
 }
 
-export function Th({ className, ...props }: React.ThHTMLAttributes<HTMLTableCellElement>) {
-  return <th className={cn("h-9 px-2 text-left align-middle text-xs font-medium text-muted-foreground", className)} {...props} />;
-}
-
-export function Td({ className, ...props }: React.TdHTMLAttributes<HTMLTableCellElement>) {
-  return <td className={cn("px-2 py-1.5 align-middle", className)} {...props} />;
-}
-
-export function Tr({ className, ...props }: React.HTMLAttributes<HTMLTableRowElement>) {
-  return <tr className={cn("border-b transition-colors hover:bg-muted/50", className)} {...props} />;
-}
+export const Th = withClass("th", "h-9 px-2 text-left align-middle text-xs font-medium text-muted-foreground", "Th");
+export const Td = withClass("td", "px-2 py-1.5 align-middle", "Td");
+export const Tr = withClass("tr", "border-b transition-colors hover:bg-muted/50", "Tr");
