@@ -22,6 +22,7 @@ mod analyses;
 mod anomalies;
 mod audit;
 mod error;
+pub mod live;
 pub mod openapi;
 mod params;
 mod races;

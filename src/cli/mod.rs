@@ -2,6 +2,7 @@
 
 mod demo;
 mod gateway;
+mod live;
 mod pieces;
 mod pipeline;
 mod prune;

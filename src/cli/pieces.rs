@@ -11,6 +11,7 @@ use raceway_processors::metrics::ProcessorMetrics;
 use utoipa_axum::routes;
 
 use super::gateway::GatewayArgs;
+use super::live::LiveArgs;
 use super::pipeline::{spawn_race_stage, spawn_trace_stage, PipelineArgs, StageDeps};
 use super::{parse_addr, AuthArgs};
 use crate::backends::BackendArgs;
@@ -126,12 +127,15 @@ async fn process_health() -> Json<Alive> {
 pub struct QueryArgs {
     #[command(flatten)]
     backend: BackendArgs,
+    #[command(flatten)]
+    live: LiveArgs,
     /// Address of the query API.
     #[arg(long, env = "RACEWAY_QUERY_ADDR", default_value = "127.0.0.1:8081", value_parser = parse_addr)]
     http_addr: SocketAddr,
 }
 
-/// Serves the query API over the store.
+/// Serves the query API over the store, the live stream over the bus (with `--kafka`) and
+/// /metrics.
 pub async fn query(args: QueryArgs) -> anyhow::Result<()> {
     let shutdown = shutdown::on_signal();
     let store = args.backend.open_store().await?;
@@ -139,9 +143,16 @@ pub async fn query(args: QueryArgs) -> anyhow::Result<()> {
         .migrate()
         .await
         .context("cannot apply the store's migrations")?;
+    // The live stream reads the bus itself; without Kafka there is no bus to share.
+    let bus = match args.backend.kafka {
+        Some(_) => Some(args.backend.open_bus().await?),
+        None => None,
+    };
     let registry = Registry::new();
+    let live = args.live.hub(bus, &args.backend.topics(), &registry)?;
     let routes = raceway_query_api::openapi::base()
         .merge(raceway_query_api::api_routes(store))
+        .merge(raceway_query_api::live::live_routes(live))
         .merge(serve::metrics_router(registry));
     let (router, _) = raceway_query_api::openapi::serve_with_spec(routes);
     let router = router.fallback(crate::web::serve_ui);

@@ -9,6 +9,7 @@ use raceway_processors::metrics::ProcessorMetrics;
 use tokio::sync::watch;
 
 use super::gateway::GatewayArgs;
+use super::live::LiveArgs;
 use super::pipeline::{spawn_race_stage, spawn_trace_stage, PipelineArgs, StageDeps};
 use super::{parse_addr, AuthArgs};
 use crate::backends::BackendArgs;
@@ -26,6 +27,8 @@ pub struct UpArgs {
     gateway: GatewayArgs,
     #[command(flatten)]
     pipeline: PipelineArgs,
+    #[command(flatten)]
+    live: LiveArgs,
     /// Address of the gateway (POST /events), the query API (/api/...) and /metrics.
     #[arg(long, env = "RACEWAY_HTTP_ADDR", default_value = "127.0.0.1:8080", value_parser = parse_addr)]
     http_addr: SocketAddr,
@@ -59,6 +62,7 @@ pub async fn run_until(args: UpArgs, shutdown: watch::Receiver<bool>) -> anyhow:
     let trace_stage = spawn_trace_stage(&deps, &args.pipeline).await?;
     let race_stage = spawn_race_stage(&deps, &args.pipeline).await?;
 
+    let live = args.live.hub(Some(bus.clone()), &topics, &registry)?;
     let gateway = raceway_gateway::events_router(GatewayState::new(
         gateway_config,
         bus,
@@ -67,6 +71,7 @@ pub async fn run_until(args: UpArgs, shutdown: watch::Receiver<bool>) -> anyhow:
     let routes = raceway_query_api::openapi::base()
         .merge(raceway_query_api::api_routes(store))
         .merge(gateway)
+        .merge(raceway_query_api::live::live_routes(live))
         .merge(serve::metrics_router(registry))
         .merge(serve::ready_router(deps.metrics.readiness.clone()));
     let (router, _) = raceway_query_api::openapi::serve_with_spec(routes);

@@ -13,7 +13,8 @@ use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
 use tokio::time::Instant;
 
 use super::kafka_consumer::KafkaConsumer;
-use super::{Bus, BusConsumer, BusError, Record, DEFAULT_PARTITIONS};
+use super::kafka_tail::KafkaTail;
+use super::{Bus, BusConsumer, BusError, BusTail, Record, DEFAULT_PARTITIONS};
 
 /// How long metadata look-ups (topic existence, broker reachability) may take.
 const METADATA_TIMEOUT: Duration = Duration::from_secs(10);
@@ -50,7 +51,9 @@ enum TopicState {
 
 /// Forwards librdkafka's log lines to `tracing`.
 #[derive(Clone, Default)]
-struct LogContext;
+pub(super) struct LogContext;
+
+impl rdkafka::consumer::ConsumerContext for LogContext {}
 
 pub(super) fn forward_log(level: RDKafkaLogLevel, fac: &str, message: &str) {
     match level {
@@ -463,6 +466,22 @@ impl Bus for KafkaBus {
         self.require_topics(topics).await?;
         let consumer = KafkaConsumer::join(self.clone(), group, topics)?;
         Ok(Box::new(consumer))
+    }
+
+    async fn tail(&self, topics: &[String]) -> Result<Box<dyn BusTail>, BusError> {
+        self.require_topics(topics).await?;
+        let layout = {
+            let known = self
+                .inner
+                .known_topics
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            topics
+                .iter()
+                .map(|t| (t.clone(), known.get(t).copied().unwrap_or(0)))
+                .collect()
+        };
+        Ok(Box::new(KafkaTail::open(self.clone(), layout).await?))
     }
 }
 

@@ -9,6 +9,7 @@ mod embedded;
 mod embedded_consumer;
 mod kafka;
 mod kafka_consumer;
+mod kafka_tail;
 mod murmur2;
 
 use std::path::PathBuf;
@@ -93,6 +94,28 @@ pub trait Bus: Send + Sync {
         group: &str,
         topics: &[String],
     ) -> Result<Box<dyn BusConsumer>, BusError>;
+
+    /// Reads `topics` from now on, outside any consumer group: every partition is assigned
+    /// directly at its end (the offset the next record will get), nothing is ever committed.
+    ///
+    /// For live readers that want only what is produced after they start, and must start at
+    /// once: joining a group takes seconds (10-15 s on the local broker), and a group would
+    /// share the partitions between instances that each need all of them. Every topic must
+    /// exist.
+    async fn tail(&self, topics: &[String]) -> Result<Box<dyn BusTail>, BusError>;
+}
+
+/// A reader of partitions from their ends at opening, outside any group (see [`Bus::tail`]).
+/// Records produced before [`Bus::tail`] returned are never read; later ones are.
+#[async_trait]
+pub trait BusTail: Send + Sync {
+    /// Waits up to `timeout` for records; returns at most `max` (possibly none), in offset
+    /// order within a partition.
+    async fn poll(
+        &mut self,
+        max: usize,
+        timeout: Duration,
+    ) -> Result<Vec<ConsumedRecord>, BusError>;
 }
 
 /// A member of a consumer group.
