@@ -52,3 +52,15 @@ export function appendLive(list: LiveMessage[], message: LiveMessage): LiveMessa
   const next = [message, ...list];
   return next.length > LIVE_LIMIT ? next.slice(0, LIVE_LIMIT) : next;
 }
+
+/** One line about a message: a finding's kind and variable, an event's variable or location. */
+export function liveSummary(message: LiveMessage): string {
+  const finding = message.finding as { kind?: string; variable?: string } | undefined;
+  if (finding) return `${finding.kind ?? ""} on ${finding.variable ?? "?"}`;
+  const event = message.event as { kind?: Record<string, Record<string, unknown>> } | undefined;
+  const payload = event?.kind && typeof event.kind === "object" ? Object.values(event.kind)[0] : undefined;
+  if (payload && typeof payload.variable === "string") return payload.variable;
+  if (payload && typeof payload.location === "string") return payload.location;
+  if (typeof message.event_count === "number") return `${message.event_count} events`;
+  return "";
+}

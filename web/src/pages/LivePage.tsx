@@ -7,7 +7,7 @@ import { Button } from "@/components/ui/button";
 import { Input } from "@/components/ui/input";
 import { useLive } from "@/hooks/useLive";
 import { shortId } from "@/lib/format";
-import { appendLive, messageKind, messageService, passes, type LiveFilter } from "@/model/live";
+import { appendLive, liveSummary, messageKind, messageService, passes, type LiveFilter } from "@/model/live";
 
 export function LivePage() {
   const [filter, setFilter] = useState<LiveFilter>({ service: "", traceId: "", kind: "" });
@@ -18,6 +18,7 @@ export function LivePage() {
   const pausedRef = useRef(paused);
   pausedRef.current = paused;
   const onMessage = useCallback((message: LiveMessage) => {
+    if (message.type === "subscribed") return;
     if (message.type === "lagged") {
       setDropped((d) => d + Number(message.dropped ?? 0));
       return;
@@ -62,7 +63,7 @@ export function LivePage() {
               {m.trace_id && <Link className="underline" to={`/traces/${m.trace_id}`} title={m.trace_id}>{shortId(m.trace_id)}</Link>}
               <span>{messageService(m)}</span>
               <span>{messageKind(m)}</span>
-              <span className="text-muted-foreground">{typeof m.variable === "string" ? m.variable : ""}</span>
+              <span className="text-muted-foreground">{liveSummary(m)}</span>
             </li>
           ))}
         </ul>
