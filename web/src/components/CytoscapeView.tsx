@@ -62,6 +62,19 @@ export function CytoscapeView({ elements, highlighted, onNodeTap, testId }: Prop
       boxSelectionEnabled: false,
     });
     cy.on("tap", "node", (event) => tap.current(event.target.id()));
+    // Fit the whole graph, but never blow a small one up past its natural size.
+    const fit = () => {
+      cy.resize();
+      cy.fit(undefined, 30);
+      if (cy.zoom() > 1.2) {
+        cy.zoom(1.2);
+        cy.center();
+      }
+    };
+    fit();
+    // The container narrows when the details panel opens: keep the graph in view.
+    const resized = new ResizeObserver(fit);
+    resized.observe(container.current);
     core.current = cy;
     // The instance on its element lets browser tests find where a node is drawn; `data-ready`
     // tells them (and the render benchmark) that the first frame is drawn.
@@ -72,6 +85,7 @@ export function CytoscapeView({ elements, highlighted, onNodeTap, testId }: Prop
       element.dataset.ready = "true";
     });
     return () => {
+      resized.disconnect();
       cy.destroy();
       core.current = undefined;
     };
