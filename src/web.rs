@@ -84,14 +84,66 @@ pub async fn serve_ui(method: Method, uri: Uri) -> Response {
 
 #[cfg(test)]
 mod tests {
+    use axum::body::to_bytes;
+
     use super::*;
+
+    async fn get(path: &str) -> (StatusCode, String, String) {
+        let response = serve_ui(Method::GET, path.parse().expect("a path")).await;
+        let status = response.status();
+        let kind = response.headers()[header::CONTENT_TYPE]
+            .to_str()
+            .expect("ASCII")
+            .to_string();
+        let body = to_bytes(response.into_body(), usize::MAX)
+            .await
+            .expect("a body");
+        (status, kind, String::from_utf8_lossy(&body).into_owned())
+    }
+
+    #[tokio::test]
+    async fn deep_links_get_the_page_and_api_paths_a_json_404() {
+        let (status, kind, page) = get("/traces/aaaaaaaa-aaaa-4aaa-aaaa-aaaaaaaaaaaa/graph").await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(kind.starts_with("text/html"), "{kind}");
+        // The built UI's page, or (RACEWAY_WEB=skip) the one saying how to build it.
+        assert!(page.contains("id=\"root\"") || page.contains("RACEWAY_WEB=skip"));
+        let (status, kind, body) = get("/api/no-such-route").await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        assert_eq!(kind, "application/json");
+        assert!(body.contains("no route /api/no-such-route"), "{body}");
+    }
+
+    #[tokio::test]
+    async fn assets_are_served_with_their_type() {
+        let Some(script) = Assets::iter().find(|name| name.ends_with(".js")) else {
+            return; // built with RACEWAY_WEB=skip: nothing embedded
+        };
+        let (status, kind, _) = get(&format!("/{script}")).await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(kind.contains("javascript"), "{kind}");
+    }
 
     #[test]
     fn api_paths_are_told_from_pages() {
-        for path in ["/api/traces", "/ws/events/live", "/events", "/health", "/metrics", "/ready"] {
+        for path in [
+            "/api/traces",
+            "/ws/events/live",
+            "/events",
+            "/health",
+            "/metrics",
+            "/ready",
+        ] {
             assert!(is_api_path(path), "{path}");
         }
-        for path in ["/", "/traces/abc", "/races", "/live", "/assets/index.js", "/eventsx"] {
+        for path in [
+            "/",
+            "/traces/abc",
+            "/races",
+            "/live",
+            "/assets/index.js",
+            "/eventsx",
+        ] {
             assert!(!is_api_path(path), "{path}");
         }
     }
