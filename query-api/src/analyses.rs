@@ -9,9 +9,7 @@
 //! Each answers 400 on a bad id and 404 when the store holds no event of the trace. The analyses
 //! take milliseconds on big traces, so they run on the blocking pool.
 
-use std::sync::Arc;
-
-use axum::extract::{Path, Query, State};
+use axum::extract::Query;
 use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -20,28 +18,14 @@ use raceway_analysis::trace::{
     CriticalStep, LinkKind, Placeholder, TraceTree, TreeNode,
 };
 use raceway_analysis::trace_causality;
-use raceway_schemas::Event;
-use raceway_store::Store;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
-use uuid::Uuid;
 
 use crate::anomalies::DependencyRow;
-use crate::params;
+use crate::error::TraceErrors;
+use crate::params::{self, StoredTrace};
 use crate::traces::{rfc3339, TraceIdPath};
-use crate::{ApiError, ErrorBody};
-
-type AppStore = State<Arc<dyn Store>>;
-
-/// The events of the trace named by `raw_id`: 400 on a bad id, 404 when there are none.
-async fn events_of(store: &Arc<dyn Store>, raw_id: &str) -> Result<(Uuid, Vec<Event>), ApiError> {
-    let trace_id = params::trace_id(raw_id)?;
-    let events = store.trace_events(trace_id).await?;
-    if events.is_empty() {
-        return Err(ApiError::not_found(format!("no trace {trace_id}")));
-    }
-    Ok((trace_id, events))
-}
+use crate::ApiError;
 
 /// Runs `work` on the blocking pool; a panic or cancellation there is a 500.
 async fn blocking<T: Send + 'static>(
@@ -64,11 +48,9 @@ pub(crate) struct TreeParams {
 /// `GET /api/traces/{id}/tree?max_depth=`: the trace's nodes nested under their parents.
 #[utoipa::path(get, path = "/api/traces/{id}/tree", tag = "analyses",
     params(TraceIdPath, TreeParams),
-    responses((status = 200, body = TreeBody), (status = 400, body = ErrorBody),
-              (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]
+    responses((status = 200, body = TreeBody), TraceErrors))]
 pub(crate) async fn trace_tree_route(
-    State(store): AppStore,
-    Path(TraceIdPath { id: raw_id }): Path<TraceIdPath>,
+    StoredTrace { events, .. }: StoredTrace,
     Query(raw): Query<TreeParams>,
 ) -> Result<Response, ApiError> {
     // No cap unless asked: the answer is written without recursion, whatever the depth.
@@ -77,7 +59,6 @@ pub(crate) async fn trace_tree_route(
         .as_deref()
         .map(|raw| params::count("max_depth", Some(raw), 0, 0, u32::MAX))
         .transpose()?;
-    let (_, events) = events_of(&store, &raw_id).await?;
     let body = blocking(move || {
         let tree = trace_tree(&events);
         tree_json(&tree, max_depth)
@@ -297,14 +278,13 @@ pub struct CriticalPathBody {
 
 /// `GET /api/traces/{id}/critical-path`.
 #[utoipa::path(get, path = "/api/traces/{id}/critical-path", tag = "analyses",
-    params(TraceIdPath),
-    responses((status = 200, body = CriticalPathBody), (status = 400, body = ErrorBody),
-              (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]
+    params(TraceIdPath), responses((status = 200, body = CriticalPathBody), TraceErrors))]
 pub(crate) async fn trace_critical_path(
-    State(store): AppStore,
-    Path(TraceIdPath { id: raw_id }): Path<TraceIdPath>,
+    StoredTrace {
+        id: trace_id,
+        events,
+    }: StoredTrace,
 ) -> Result<Json<CriticalPathBody>, ApiError> {
-    let (trace_id, events) = events_of(&store, &raw_id).await?;
     let path = blocking(move || Ok(critical_path(&trace_tree(&events)))).await?;
     Ok(Json(CriticalPathBody {
         trace_id: trace_id.to_string(),
@@ -325,13 +305,13 @@ pub struct TraceDependencies {
 /// `GET /api/traces/{id}/dependencies`: the trace's service edges.
 #[utoipa::path(get, path = "/api/traces/{id}/dependencies", tag = "analyses",
     params(TraceIdPath),
-    responses((status = 200, body = TraceDependencies), (status = 400, body = ErrorBody),
-              (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]
+    responses((status = 200, body = TraceDependencies), TraceErrors))]
 pub(crate) async fn trace_dependencies(
-    State(store): AppStore,
-    Path(TraceIdPath { id: raw_id }): Path<TraceIdPath>,
+    StoredTrace {
+        id: trace_id,
+        events,
+    }: StoredTrace,
 ) -> Result<Json<TraceDependencies>, ApiError> {
-    let (trace_id, events) = events_of(&store, &raw_id).await?;
     let edges = blocking(move || Ok(summarize_calls(&analyze_trace(&events).calls))).await?;
     Ok(Json(TraceDependencies {
         trace_id: trace_id.to_string(),
@@ -342,13 +322,10 @@ pub(crate) async fn trace_dependencies(
 /// `GET /api/traces/{id}/graph`: `{trace_id, trusted_clocks, nodes, edges}`, nodes in causal
 /// order with their final clocks, edges typed (see [`raceway_analysis::trace::graph_export`]).
 #[utoipa::path(get, path = "/api/traces/{id}/graph", tag = "analyses", params(TraceIdPath),
-    responses((status = 200, body = CausalGraph), (status = 400, body = ErrorBody),
-              (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]
+    responses((status = 200, body = CausalGraph), TraceErrors))]
 pub(crate) async fn trace_graph(
-    State(store): AppStore,
-    Path(TraceIdPath { id: raw_id }): Path<TraceIdPath>,
+    StoredTrace { events, .. }: StoredTrace,
 ) -> Result<Json<CausalGraph>, ApiError> {
-    let (_, events) = events_of(&store, &raw_id).await?;
     let graph = blocking(move || {
         causal_graph(&events, &trace_causality(&events))
             .map_err(|e| ApiError::internal(format!("could not build the graph: {e}")))
@@ -360,6 +337,7 @@ pub(crate) async fn trace_graph(
 #[cfg(test)]
 mod tests {
     use serde_json::{json, Value};
+    use uuid::Uuid;
 
     use super::*;
 

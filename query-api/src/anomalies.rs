@@ -11,7 +11,7 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::Json;
 use raceway_analysis::trace::DependencyEdge;
 use raceway_store::{
@@ -20,9 +20,10 @@ use raceway_store::{
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::params::{Page, TimeRange};
+use crate::error::{ListErrors, TraceErrors};
+use crate::params::{Listing, Page, PageInfo, TimeRange, TraceId};
 use crate::traces::{rfc3339, TraceIdPath};
-use crate::{ApiError, ErrorBody};
+use crate::ApiError;
 
 type AppStore = State<Arc<dyn Store>>;
 
@@ -88,12 +89,16 @@ impl From<&DurationAnomalyRow> for AnomalyRow {
 /// Calls from one service to another: counts and latency percentiles.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct DependencyRow {
+    /// The calling service.
     pub caller: String,
+    /// The called service.
     pub callee: String,
     /// `http` or `message`.
     pub kind: String,
     pub calls: u64,
+    /// Calls that failed.
     pub errors: u64,
+    /// Latency percentiles (nearest rank).
     pub p50_ms: f64,
     pub p95_ms: f64,
     pub p99_ms: f64,
@@ -140,8 +145,7 @@ pub struct DependenciesBody {
 
 /// `GET /api/dependencies?from=&to=`: the service edges of the calls that started in the range.
 #[utoipa::path(get, path = "/api/dependencies", tag = "analyses", params(TimeRange),
-    responses((status = 200, body = DependenciesBody), (status = 400, body = ErrorBody),
-              (status = 503, body = ErrorBody)))]
+    responses((status = 200, body = DependenciesBody), ListErrors))]
 pub(crate) async fn dependencies(
     State(store): AppStore,
     Query(range): Query<TimeRange>,
@@ -184,13 +188,17 @@ impl From<&TraceScores> for ScoresBody {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct TraceAnomalies {
     pub trace_id: String,
-    /// RFC 3339.
+    /// When the trace started, RFC 3339.
     pub start: String,
+    /// First event to end of the last one.
     pub duration_ms: f64,
+    /// Events at completion.
     pub event_count: u64,
+    /// Length of the critical path.
     pub critical_path_ms: f64,
+    /// `critical_path_ms / duration_ms`.
     pub critical_path_share: f64,
-    /// RFC 3339.
+    /// When the trace stage analysed it, RFC 3339.
     pub analyzed_at: String,
     /// Null until a model exists.
     pub scores: Option<ScoresBody>,
@@ -199,13 +207,11 @@ pub struct TraceAnomalies {
 
 /// `GET /api/traces/{id}/anomalies`. 404 when the trace was not analysed (yet).
 #[utoipa::path(get, path = "/api/traces/{id}/anomalies", tag = "analyses", params(TraceIdPath),
-    responses((status = 200, body = TraceAnomalies), (status = 400, body = ErrorBody),
-              (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]
+    responses((status = 200, body = TraceAnomalies), TraceErrors))]
 pub(crate) async fn trace_anomalies(
     State(store): AppStore,
-    Path(TraceIdPath { id: raw_id }): Path<TraceIdPath>,
+    TraceId(trace_id): TraceId,
 ) -> Result<Json<TraceAnomalies>, ApiError> {
-    let trace_id = crate::params::trace_id(&raw_id)?;
     let Some(summary) = store.trace_analysis(trace_id).await? else {
         return Err(ApiError::not_found(format!(
             "trace {trace_id} has not been analysed (unknown, or still assembling)"
@@ -239,38 +245,30 @@ pub(crate) struct AnomalyParams {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct AnomaliesPage {
     pub anomalies: Vec<AnomalyRow>,
-    pub total: u64,
-    pub limit: u32,
-    pub offset: u32,
+    #[serde(flatten)]
+    pub page: PageInfo,
 }
 
 /// `GET /api/anomalies?service=&severity=&from=&to=&limit=&offset=`.
 #[utoipa::path(get, path = "/api/anomalies", tag = "analyses",
     params(AnomalyParams, TimeRange, Page),
-    responses((status = 200, body = AnomaliesPage), (status = 400, body = ErrorBody),
-              (status = 503, body = ErrorBody)))]
+    responses((status = 200, body = AnomaliesPage), ListErrors))]
 pub(crate) async fn list_anomalies(
     State(store): AppStore,
-    Query(filters): Query<AnomalyParams>,
-    Query(range): Query<TimeRange>,
-    Query(page): Query<Page>,
+    list: Listing<AnomalyParams>,
 ) -> Result<Json<AnomaliesPage>, ApiError> {
-    let (from_ns, to_ns) = range.parse()?;
-    let (limit, offset) = page.parse()?;
     let query = AnomalyQuery {
-        service: filters.service,
-        min_severity: filters.severity.as_deref().map(grade).transpose()?,
-        from_ns,
-        to_ns,
-        limit,
-        offset,
+        min_severity: list.filters.severity.as_deref().map(grade).transpose()?,
+        service: list.filters.service.clone(),
+        from_ns: list.from_ns,
+        to_ns: list.to_ns,
+        limit: list.limit,
+        offset: list.offset,
     };
     let page = store.list_anomalies(&query).await?;
     Ok(Json(AnomaliesPage {
         anomalies: page.anomalies.iter().map(AnomalyRow::from).collect(),
-        total: page.total,
-        limit,
-        offset,
+        page: list.info(page.total),
     }))
 }
 
@@ -308,7 +306,7 @@ pub struct ClustersBody {
 
 /// `GET /api/clusters`: the current model's clusters; none before the first training.
 #[utoipa::path(get, path = "/api/clusters", tag = "analyses",
-    responses((status = 200, body = ClustersBody), (status = 503, body = ErrorBody)))]
+    responses((status = 200, body = ClustersBody), ListErrors))]
 pub(crate) async fn clusters(State(store): AppStore) -> Result<Json<ClustersBody>, ApiError> {
     let model = store.latest_model().await?;
     Ok(Json(match model {

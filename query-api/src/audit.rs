@@ -22,9 +22,10 @@ use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
+use crate::error::{ListErrors, TraceErrors};
 use crate::params::{self, TimeRange};
 use crate::traces::rfc3339;
-use crate::{ApiError, ErrorBody};
+use crate::ApiError;
 
 /// Accesses per audit trail when `limit` is absent.
 const DEFAULT_ACCESSES: u32 = 1000;
@@ -138,8 +139,7 @@ pub struct VariableAuditTrail {
 /// `GET /api/traces/{id}/audit-trail/{variable}`.
 #[utoipa::path(get, path = "/api/traces/{id}/audit-trail/{variable}", tag = "variables",
     params(TraceVariablePath, TrailParams),
-    responses((status = 200, body = TraceAuditTrail), (status = 400, body = ErrorBody),
-              (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]
+    responses((status = 200, body = TraceAuditTrail), TraceErrors))]
 pub(crate) async fn trace_audit_trail(
     State(store): State<Arc<dyn Store>>,
     Path(TraceVariablePath {
@@ -174,8 +174,7 @@ pub(crate) async fn trace_audit_trail(
 /// accesses in the time range (by timestamp), in causal order.
 #[utoipa::path(get, path = "/api/variables/{name}/audit-trail", tag = "variables",
     params(VariablePath, TrailParams, TimeRange),
-    responses((status = 200, body = VariableAuditTrail), (status = 400, body = ErrorBody),
-              (status = 503, body = ErrorBody)))]
+    responses((status = 200, body = VariableAuditTrail), ListErrors))]
 pub(crate) async fn variable_audit_trail(
     State(store): State<Arc<dyn Store>>,
     Path(VariablePath { name: variable }): Path<VariablePath>,

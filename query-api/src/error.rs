@@ -5,13 +5,40 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use raceway_store::StoreError;
 use serde::Serialize;
-use utoipa::ToSchema;
+use utoipa::{IntoResponses, ToSchema};
 
 /// The body of every error answer: `{"error": message}`.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ErrorBody {
     /// What went wrong, for a person.
     pub error: String,
+}
+
+/// The error answers of a route that reads one trace (for the OpenAPI document).
+#[derive(IntoResponses)]
+#[allow(dead_code)] // Describes `ApiError` answers; never built.
+pub(crate) enum TraceErrors {
+    /// A parameter is malformed.
+    #[response(status = 400)]
+    BadRequest(ErrorBody),
+    /// No such trace.
+    #[response(status = 404)]
+    NotFound(ErrorBody),
+    /// The store could not answer.
+    #[response(status = 503)]
+    Unavailable(ErrorBody),
+}
+
+/// The error answers of a route that reads a list (for the OpenAPI document).
+#[derive(IntoResponses)]
+#[allow(dead_code)] // Describes `ApiError` answers; never built.
+pub(crate) enum ListErrors {
+    /// A parameter is malformed.
+    #[response(status = 400)]
+    BadRequest(ErrorBody),
+    /// The store could not answer.
+    #[response(status = 503)]
+    Unavailable(ErrorBody),
 }
 
 /// An error answer of the query API.

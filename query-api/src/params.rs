@@ -1,13 +1,20 @@
 //! Parsing of query parameters: trace ids, time bounds, page sizes, finding kinds and
 //! severities. Each parser answers a 400 naming the parameter and the accepted values.
 
+use std::sync::Arc;
+
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{FromRequestParts, Path, Query};
+use axum::http::request::Parts;
 use chrono::DateTime;
-use raceway_schemas::{FindingKind, Severity};
-use serde::Deserialize;
-use utoipa::IntoParams;
+use raceway_schemas::{Event, FindingKind, Severity};
+use raceway_store::Store;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use crate::traces::{DEFAULT_PAGE, MAX_PAGE};
+use crate::traces::{TraceIdPath, DEFAULT_PAGE, MAX_PAGE};
 use crate::ApiError;
 
 /// The `from` and `to` query parameters, as text (parsed by [`TimeRange::parse`]).
@@ -42,6 +49,15 @@ pub(crate) struct Page {
     offset: Option<String>,
 }
 
+/// Where a page sits in its list: `total` matching rows, this page's `limit` and `offset`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PageInfo {
+    /// Matching rows over all pages.
+    pub total: u64,
+    pub limit: u32,
+    pub offset: u32,
+}
+
 impl Page {
     /// `(limit, offset)`; 400 when either is not an integer in range.
     pub(crate) fn parse(&self) -> Result<(u32, u32), ApiError> {
@@ -49,6 +65,84 @@ impl Page {
             count("limit", self.limit.as_deref(), DEFAULT_PAGE, 1, MAX_PAGE)?,
             count("offset", self.offset.as_deref(), 0, 0, u32::MAX)?,
         ))
+    }
+}
+
+/// The trace named by the `{id}` path segment; a 400 naming it when it is not a UUID.
+pub(crate) struct TraceId(pub Uuid);
+
+impl<S: Send + Sync> FromRequestParts<S> for TraceId {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let Path(path) = Path::<TraceIdPath>::from_request_parts(parts, state)
+            .await
+            .map_err(|e| ApiError::bad_request(e.body_text()))?;
+        trace_id(&path.id).map(TraceId)
+    }
+}
+
+/// A list request: its filters `F`, its time range and its page, each parsed (a 400 names a
+/// bad parameter).
+pub(crate) struct Listing<F> {
+    pub filters: F,
+    pub from_ns: Option<i64>,
+    pub to_ns: Option<i64>,
+    pub limit: u32,
+    pub offset: u32,
+}
+
+impl<F: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for Listing<F> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        let rejected = |e: QueryRejection| ApiError::bad_request(e.body_text());
+        let Query(filters) = Query::<F>::try_from_uri(&parts.uri).map_err(rejected)?;
+        let Query(range) = Query::<TimeRange>::try_from_uri(&parts.uri).map_err(rejected)?;
+        let Query(page) = Query::<Page>::try_from_uri(&parts.uri).map_err(rejected)?;
+        let (from_ns, to_ns) = range.parse()?;
+        let (limit, offset) = page.parse()?;
+        Ok(Listing {
+            filters,
+            from_ns,
+            to_ns,
+            limit,
+            offset,
+        })
+    }
+}
+
+impl<F> Listing<F> {
+    /// Where the answer's page sits in a list of `total` rows.
+    pub(crate) fn info(&self, total: u64) -> PageInfo {
+        PageInfo {
+            total,
+            limit: self.limit,
+            offset: self.offset,
+        }
+    }
+}
+
+/// The stored events of the trace named by the `{id}` path segment: 400 on a bad id, 404 when
+/// the store holds no event of it.
+pub(crate) struct StoredTrace {
+    pub id: Uuid,
+    pub events: Vec<Event>,
+}
+
+impl FromRequestParts<Arc<dyn Store>> for StoredTrace {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        store: &Arc<dyn Store>,
+    ) -> Result<Self, ApiError> {
+        let TraceId(id) = TraceId::from_request_parts(parts, store).await?;
+        let events = store.trace_events(id).await?;
+        if events.is_empty() {
+            return Err(ApiError::not_found(format!("no trace {id}")));
+        }
+        Ok(StoredTrace { id, events })
     }
 }
 

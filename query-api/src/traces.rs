@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::Json;
 use chrono::{DateTime, SecondsFormat};
 use raceway_analysis::trace_causality;
@@ -13,8 +13,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 
-use crate::params::{self, Page, TimeRange};
-use crate::{ApiError, ErrorBody};
+use crate::error::{ListErrors, TraceErrors};
+use crate::params::{self, Listing, Page, PageInfo, StoredTrace, TimeRange, TraceId};
+use crate::ApiError;
 
 type AppStore = State<Arc<dyn Store>>;
 
@@ -32,7 +33,7 @@ pub struct HealthBody {
 
 /// `GET /health`: the API answers and the store is reachable.
 #[utoipa::path(get, path = "/health", tag = "operations",
-    responses((status = 200, body = HealthBody), (status = 503, body = ErrorBody)))]
+    responses((status = 200, body = HealthBody), ListErrors))]
 pub(crate) async fn health(State(store): AppStore) -> Result<Json<HealthBody>, ApiError> {
     store.ping().await?;
     Ok(Json(HealthBody {
@@ -61,6 +62,8 @@ pub struct TraceRow {
     pub first_timestamp: String,
     /// RFC 3339.
     pub last_timestamp: String,
+    /// From the first event's timestamp to the last one's.
+    pub duration_ms: f64,
     /// Findings involving the trace.
     pub race_count: u64,
 }
@@ -73,6 +76,7 @@ impl From<TraceSummary> for TraceRow {
             services: summary.services,
             first_timestamp: rfc3339(summary.first_timestamp_ns),
             last_timestamp: rfc3339(summary.last_timestamp_ns),
+            duration_ms: (summary.last_timestamp_ns - summary.first_timestamp_ns) as f64 / 1e6,
             race_count: summary.race_count,
         }
     }
@@ -82,10 +86,8 @@ impl From<TraceSummary> for TraceRow {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct TracesPage {
     pub traces: Vec<TraceRow>,
-    /// Matching traces over all pages.
-    pub total: u64,
-    pub limit: u32,
-    pub offset: u32,
+    #[serde(flatten)]
+    pub page: PageInfo,
 }
 
 /// Nanoseconds since the epoch as RFC 3339 (UTC, only the sub-second digits needed).
@@ -95,34 +97,28 @@ pub(crate) fn rfc3339(ns: i64) -> String {
 
 /// `GET /api/traces?service=&from=&to=&has_races=&limit=&offset=`.
 #[utoipa::path(get, path = "/api/traces", tag = "traces", params(ListParams, TimeRange, Page),
-    responses((status = 200, body = TracesPage), (status = 400, body = ErrorBody),
-              (status = 503, body = ErrorBody)))]
+    responses((status = 200, body = TracesPage), ListErrors))]
 pub(crate) async fn list_traces(
     State(store): AppStore,
-    Query(filters): Query<ListParams>,
-    Query(range): Query<TimeRange>,
-    Query(page): Query<Page>,
+    list: Listing<ListParams>,
 ) -> Result<Json<TracesPage>, ApiError> {
-    let (from_ns, to_ns) = range.parse()?;
-    let (limit, offset) = page.parse()?;
     let query = TraceQuery {
-        service: filters.service,
-        from_ns,
-        to_ns,
-        has_races: filters
+        has_races: list
+            .filters
             .has_races
             .as_deref()
             .map(params::flag("has_races"))
             .transpose()?,
-        limit,
-        offset,
+        service: list.filters.service.clone(),
+        from_ns: list.from_ns,
+        to_ns: list.to_ns,
+        limit: list.limit,
+        offset: list.offset,
     };
     let page = store.list_traces(&query).await?;
     Ok(Json(TracesPage {
         traces: page.traces.into_iter().map(TraceRow::from).collect(),
-        total: page.total,
-        limit,
-        offset,
+        page: list.info(page.total),
     }))
 }
 
@@ -157,17 +153,13 @@ pub(crate) struct TraceIdPath {
 
 /// `GET /api/traces/{id}`: the trace's events in causal order, each with its final clock.
 #[utoipa::path(get, path = "/api/traces/{id}", tag = "traces", params(TraceIdPath),
-    responses((status = 200, body = TraceEvents), (status = 400, body = ErrorBody),
-              (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]
+    responses((status = 200, body = TraceEvents), TraceErrors))]
 pub(crate) async fn get_trace(
-    State(store): AppStore,
-    Path(TraceIdPath { id: raw_id }): Path<TraceIdPath>,
+    StoredTrace {
+        id: trace_id,
+        events,
+    }: StoredTrace,
 ) -> Result<Json<TraceEvents>, ApiError> {
-    let trace_id = params::trace_id(&raw_id)?;
-    let events = store.trace_events(trace_id).await?;
-    if events.is_empty() {
-        return Err(ApiError::not_found(format!("no trace {trace_id}")));
-    }
     let causality = trace_causality(&events);
     let ordered = causality
         .causal_order
@@ -192,13 +184,11 @@ pub struct TraceRaces {
 
 /// `GET /api/traces/{id}/races`: findings involving the trace, cross-trace ones included.
 #[utoipa::path(get, path = "/api/traces/{id}/races", tag = "races", params(TraceIdPath),
-    responses((status = 200, body = TraceRaces), (status = 400, body = ErrorBody),
-              (status = 503, body = ErrorBody)))]
+    responses((status = 200, body = TraceRaces), ListErrors))]
 pub(crate) async fn trace_races(
     State(store): AppStore,
-    Path(TraceIdPath { id: raw_id }): Path<TraceIdPath>,
+    TraceId(trace_id): TraceId,
 ) -> Result<Json<TraceRaces>, ApiError> {
-    let trace_id = params::trace_id(&raw_id)?;
     let races = store.trace_findings(trace_id).await?;
     Ok(Json(TraceRaces { races }))
 }

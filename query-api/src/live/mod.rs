@@ -26,7 +26,10 @@ mod socket;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use prometheus::{IntCounter, IntGauge, Registry};
+use prometheus::{
+    register_int_counter_with_registry, register_int_gauge_with_registry, IntCounter, IntGauge,
+    Registry,
+};
 use raceway_processors::bus::{Bus, BusTail};
 use tokio::sync::{broadcast, watch};
 use utoipa_axum::router::OpenApiRouter;
@@ -79,22 +82,22 @@ struct LiveMetrics {
 
 impl LiveMetrics {
     fn register(registry: &Registry) -> prometheus::Result<Self> {
-        let dropped = IntCounter::new(
-            "raceway_live_dropped_total",
-            "Live stream messages not sent to a client that fell behind",
-        )?;
-        let clients = IntGauge::new("raceway_live_clients", "Live stream clients connected")?;
-        let read = IntCounter::new(
-            "raceway_live_messages_total",
-            "Live stream messages read from the bus",
-        )?;
-        registry.register(Box::new(dropped.clone()))?;
-        registry.register(Box::new(clients.clone()))?;
-        registry.register(Box::new(read.clone()))?;
         Ok(LiveMetrics {
-            dropped,
-            clients,
-            read,
+            dropped: register_int_counter_with_registry!(
+                "raceway_live_dropped_total",
+                "Live stream messages not sent to a client that fell behind",
+                registry
+            )?,
+            clients: register_int_gauge_with_registry!(
+                "raceway_live_clients",
+                "Live stream clients connected",
+                registry
+            )?,
+            read: register_int_counter_with_registry!(
+                "raceway_live_messages_total",
+                "Live stream messages read from the bus",
+                registry
+            )?,
         })
     }
 }
