@@ -38,7 +38,9 @@ async fn metrics(State(registry): State<Registry>) -> Response {
 }
 
 /// `GET /ready`: 200 when every processor stage of the process has joined its group, holds
-/// partitions and is caught up, else 503; the JSON body says which stage is not and why.
+/// partitions and is caught up, else 503; the JSON body says which stage is not and why, and
+/// whether the process is drained (`drained`, `drained_since`: see
+/// `raceway_processors::readiness`).
 pub fn ready_router(readiness: Readiness) -> OpenApiRouter {
     OpenApiRouter::new()
         .routes(routes!(ready))

@@ -15,7 +15,8 @@ use axum::extract::{Query, State};
 use axum::Json;
 use raceway_analysis::trace::DependencyEdge;
 use raceway_store::{
-    AnomalyGrade, AnomalyQuery, ClusterRow, DependencyStats, DurationAnomalyRow, Store, TraceScores,
+    AnalysisStore, AnomalyGrade, AnomalyQuery, ClusterRow, DependencyStats, DurationAnomalyRow,
+    TraceScores,
 };
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -25,7 +26,7 @@ use crate::params::{Listing, Page, PageInfo, TimeRange, TraceId};
 use crate::traces::{rfc3339, TraceIdPath};
 use crate::ApiError;
 
-type AppStore = State<Arc<dyn Store>>;
+type AppStore = State<Arc<dyn AnalysisStore>>;
 
 pub(crate) fn ms(ns: u64) -> f64 {
     ns as f64 / 1e6
@@ -151,7 +152,9 @@ pub(crate) async fn dependencies(
     Query(range): Query<TimeRange>,
 ) -> Result<Json<DependenciesBody>, ApiError> {
     let (from_ns, to_ns) = range.parse()?;
-    let edges = store.dependencies(from_ns, to_ns).await?;
+    let edges = store
+        .dependencies(raceway_store::TimeRange::new(from_ns, to_ns))
+        .await?;
     Ok(Json(DependenciesBody {
         from: from_ns.map(rfc3339),
         to: to_ns.map(rfc3339),

@@ -11,12 +11,10 @@
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
-use std::sync::Arc;
 
 use axum::extract::{Path, Query, State};
 use axum::Json;
 use raceway_schemas::{Access, RaceFinding, VectorClock};
-use raceway_store::Store;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
@@ -24,6 +22,7 @@ use uuid::Uuid;
 
 use crate::error::{ListErrors, TraceErrors};
 use crate::params::{self, TimeRange};
+use crate::stores::AuditStores;
 use crate::traces::rfc3339;
 use crate::ApiError;
 
@@ -141,7 +140,7 @@ pub struct VariableAuditTrail {
     params(TraceVariablePath, TrailParams),
     responses((status = 200, body = TraceAuditTrail), TraceErrors))]
 pub(crate) async fn trace_audit_trail(
-    State(store): State<Arc<dyn Store>>,
+    State(store): State<AuditStores>,
     Path(TraceVariablePath {
         id: raw_id,
         variable,
@@ -150,15 +149,18 @@ pub(crate) async fn trace_audit_trail(
 ) -> Result<Json<TraceAuditTrail>, ApiError> {
     let trace_id = params::trace_id(&raw_id)?;
     let limit = options.limit()?;
-    let mut accesses = store.trace_variable_accesses(trace_id, &variable).await?;
+    let mut accesses = store
+        .accesses
+        .trace_variable_accesses(trace_id, &variable)
+        .await?;
     // Only an empty answer needs the (costlier) existence check.
-    if accesses.is_empty() && store.trace_events(trace_id).await?.is_empty() {
+    if accesses.is_empty() && store.events.trace_events(trace_id).await?.is_empty() {
         return Err(ApiError::not_found(format!("no trace {trace_id}")));
     }
     let truncated = accesses.len() > limit as usize;
     accesses.truncate(limit as usize);
     // The trace's findings include its cross-trace ones; membership is by event id.
-    let findings = store.trace_findings(trace_id).await?;
+    let findings = store.findings.trace_findings(trace_id).await?;
     Ok(Json(TraceAuditTrail {
         trace_id: trace_id.to_string(),
         trail: AuditTrail {
@@ -176,7 +178,7 @@ pub(crate) async fn trace_audit_trail(
     params(VariablePath, TrailParams, TimeRange),
     responses((status = 200, body = VariableAuditTrail), ListErrors))]
 pub(crate) async fn variable_audit_trail(
-    State(store): State<Arc<dyn Store>>,
+    State(store): State<AuditStores>,
     Path(VariablePath { name: variable }): Path<VariablePath>,
     Query(options): Query<TrailParams>,
     Query(range): Query<TimeRange>,
@@ -186,11 +188,20 @@ pub(crate) async fn variable_audit_trail(
     let environment = options.environment.as_deref();
     // One more than asked, to tell whether the trail was cut.
     let mut accesses = store
-        .variable_accesses(environment, &variable, from_ns, to_ns, limit + 1)
+        .accesses
+        .variable_accesses(
+            environment,
+            &variable,
+            raceway_store::TimeRange::new(from_ns, to_ns),
+            limit + 1,
+        )
         .await?;
     let truncated = accesses.len() > limit as usize;
     accesses.truncate(limit as usize);
-    let findings = store.findings_for_variable(environment, &variable).await?;
+    let findings = store
+        .findings
+        .findings_for_variable(environment, &variable)
+        .await?;
     Ok(Json(VariableAuditTrail {
         environment: options.environment.clone(),
         trail: AuditTrail {

@@ -26,6 +26,7 @@ pub mod live;
 pub mod openapi;
 mod params;
 mod races;
+mod stores;
 mod traces;
 
 use std::sync::Arc;
@@ -55,7 +56,7 @@ pub fn api_routes(store: Arc<dyn Store>) -> OpenApiRouter {
         .routes(routes!(audit::trace_audit_trail))
         .routes(routes!(races::list_races))
         .routes(routes!(audit::variable_audit_trail))
-        .with_state(store)
+        .with_state(stores::Stores::from(store))
 }
 
 /// The query API's routes over `store` as a plain router (without the document's route).

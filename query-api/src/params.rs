@@ -4,11 +4,11 @@
 use std::sync::Arc;
 
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{FromRequestParts, Path, Query};
+use axum::extract::{FromRef, FromRequestParts, Path, Query};
 use axum::http::request::Parts;
 use chrono::DateTime;
 use raceway_schemas::{Event, FindingKind, Severity};
-use raceway_store::Store;
+use raceway_store::EventStore;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -130,14 +130,15 @@ pub(crate) struct StoredTrace {
     pub events: Vec<Event>,
 }
 
-impl FromRequestParts<Arc<dyn Store>> for StoredTrace {
+impl<S: Send + Sync> FromRequestParts<S> for StoredTrace
+where
+    Arc<dyn EventStore>: FromRef<S>,
+{
     type Rejection = ApiError;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        store: &Arc<dyn Store>,
-    ) -> Result<Self, ApiError> {
-        let TraceId(id) = TraceId::from_request_parts(parts, store).await?;
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let TraceId(id) = TraceId::from_request_parts(parts, state).await?;
+        let store = Arc::<dyn EventStore>::from_ref(state);
         let events = store.trace_events(id).await?;
         if events.is_empty() {
             return Err(ApiError::not_found(format!("no trace {id}")));

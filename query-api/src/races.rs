@@ -5,7 +5,7 @@ use std::sync::Arc;
 use axum::extract::State;
 use axum::Json;
 use raceway_schemas::RaceFinding;
-use raceway_store::{FindingQuery, Store};
+use raceway_store::{FindingQuery, FindingStore};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -42,7 +42,7 @@ pub struct RacesPage {
 #[utoipa::path(get, path = "/api/races", tag = "races", params(RaceParams, TimeRange, Page),
     responses((status = 200, body = RacesPage), ListErrors))]
 pub(crate) async fn list_races(
-    State(store): State<Arc<dyn Store>>,
+    State(store): State<Arc<dyn FindingStore>>,
     list: Listing<RaceParams>,
 ) -> Result<Json<RacesPage>, ApiError> {
     let filters = &list.filters;

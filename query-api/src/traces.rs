@@ -8,7 +8,7 @@ use chrono::{DateTime, SecondsFormat};
 use raceway_analysis::trace_causality;
 use raceway_schemas::json::encode_event;
 use raceway_schemas::RaceFinding;
-use raceway_store::{Store, TraceQuery, TraceSummary};
+use raceway_store::{EventStore, FindingStore, Lifecycle, TraceQuery, TraceSummary};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
@@ -17,7 +17,7 @@ use crate::error::{ListErrors, TraceErrors};
 use crate::params::{self, Listing, Page, PageInfo, StoredTrace, TimeRange, TraceId};
 use crate::ApiError;
 
-type AppStore = State<Arc<dyn Store>>;
+type AppStore = State<Arc<dyn EventStore>>;
 
 /// Page size of the paginated lists when `limit` is absent.
 pub(crate) const DEFAULT_PAGE: u32 = 50;
@@ -34,7 +34,9 @@ pub struct HealthBody {
 /// `GET /health`: the API answers and the store is reachable.
 #[utoipa::path(get, path = "/health", tag = "operations",
     responses((status = 200, body = HealthBody), ListErrors))]
-pub(crate) async fn health(State(store): AppStore) -> Result<Json<HealthBody>, ApiError> {
+pub(crate) async fn health(
+    State(store): State<Arc<dyn Lifecycle>>,
+) -> Result<Json<HealthBody>, ApiError> {
     store.ping().await?;
     Ok(Json(HealthBody {
         status: "ok".into(),
@@ -186,7 +188,7 @@ pub struct TraceRaces {
 #[utoipa::path(get, path = "/api/traces/{id}/races", tag = "races", params(TraceIdPath),
     responses((status = 200, body = TraceRaces), ListErrors))]
 pub(crate) async fn trace_races(
-    State(store): AppStore,
+    State(store): State<Arc<dyn FindingStore>>,
     TraceId(trace_id): TraceId,
 ) -> Result<Json<TraceRaces>, ApiError> {
     let races = store.trace_findings(trace_id).await?;

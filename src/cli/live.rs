@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use clap::Args;
 use prometheus::Registry;
-use raceway_processors::bus::{Bus, Topics};
+use raceway_bus::{Bus, Topics};
 use raceway_query_api::live::{LiveConfig, LiveHub, LiveSource};
 
 /// Limits of the live stream.

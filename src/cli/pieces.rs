@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 
 use anyhow::Context;
 use axum::Json;
-use clap::{Args, ValueEnum};
+use clap::Args;
 use prometheus::Registry;
 use raceway_gateway::{GatewayMetrics, GatewayState};
 use raceway_processors::metrics::ProcessorMetrics;
@@ -12,23 +12,25 @@ use utoipa_axum::routes;
 
 use super::gateway::GatewayArgs;
 use super::live::LiveArgs;
-use super::pipeline::{spawn_race_stage, spawn_trace_stage, PipelineArgs, StageDeps};
+use super::pipeline::{spawn_stages, PipelineArgs, Stage, StageDeps};
 use super::{parse_addr, AuthArgs};
 use crate::backends::BackendArgs;
 use crate::{serve, shutdown};
 
-/// Options of `raceway ingest`.
+/// Options of `raceway ingest` (and of `raceway up`, which adds the stages).
 #[derive(Debug, Args)]
 pub struct IngestArgs {
+    /// Options of the bus and the store.
     #[command(flatten)]
-    backend: BackendArgs,
+    pub(super) backend: BackendArgs,
     #[command(flatten)]
-    auth: AuthArgs,
+    pub(super) auth: AuthArgs,
     #[command(flatten)]
-    gateway: GatewayArgs,
-    /// Address of POST /events, /health and /metrics.
+    pub(super) gateway: GatewayArgs,
+    /// Address of POST /events, /health and /metrics; with `up`, also of the query API
+    /// (/api/...) and /ready.
     #[arg(long, env = "RACEWAY_HTTP_ADDR", default_value = "127.0.0.1:8080", value_parser = parse_addr)]
-    http_addr: SocketAddr,
+    pub(super) http_addr: SocketAddr,
 }
 
 /// Runs the gateway in front of Kafka.
@@ -49,14 +51,6 @@ pub async fn ingest(args: IngestArgs) -> anyhow::Result<()> {
         raceway_query_api::openapi::base().merge(routes),
     );
     serve::serve(args.http_addr, router, shutdown).await
-}
-
-/// Which stage(s) `raceway process` runs.
-#[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum Stage {
-    Trace,
-    Race,
-    All,
 }
 
 /// Options of `raceway process`.
@@ -92,13 +86,7 @@ pub async fn process(args: ProcessArgs) -> anyhow::Result<()> {
         group_prefix: args.backend.topic_prefix.clone(),
         shutdown: shutdown.clone(),
     };
-    let mut stages = Vec::new();
-    if matches!(args.stage, Stage::Trace | Stage::All) {
-        stages.push(spawn_trace_stage(&deps, &args.pipeline).await?);
-    }
-    if matches!(args.stage, Stage::Race | Stage::All) {
-        stages.push(spawn_race_stage(&deps, &args.pipeline).await?);
-    }
+    let stages = spawn_stages(&deps, &args.pipeline, args.stage).await?;
     let (router, _) = serve::metrics_router(registry)
         .merge(serve::ready_router(deps.metrics.readiness.clone()))
         .routes(routes!(process_health))

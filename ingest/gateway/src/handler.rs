@@ -17,8 +17,8 @@ use utoipa::ToSchema;
 
 use crate::auth::authorize;
 use crate::batching::batch_records;
-use crate::client::client_key;
 use crate::rate_limit::{ClientKey, Decision};
+use crate::rate_limit_key::rate_limit_key;
 use crate::GatewayState;
 
 /// The events of a body, each decoded or with the field that is wrong.
@@ -211,7 +211,7 @@ async fn admit(
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
         .map(|info| info.0);
-    let client = client_key(caller, request.headers(), peer, config.trust_forwarded_for);
+    let client = rate_limit_key(caller, request.headers(), peer, config.trust_forwarded_for);
     // A client that already owes tokens is refused before its body is read.
     if let Some(limited) = rate_limited(state, &client, None) {
         return Err(limited);

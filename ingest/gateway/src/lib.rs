@@ -12,16 +12,16 @@
 
 mod auth;
 mod batching;
-mod client;
 mod handler;
 mod metrics;
 mod rate_limit;
+mod rate_limit_key;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::extract::DefaultBodyLimit;
-use raceway_processors::bus::Bus;
+use raceway_bus::Bus;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 

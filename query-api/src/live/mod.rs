@@ -4,7 +4,7 @@
 //! # How it reads
 //!
 //! Each query process reads the events topic and the findings topic itself, through a
-//! [`raceway_processors::bus::Bus::tail`]: every partition assigned directly at its end, no
+//! [`raceway_bus::Bus::tail`]: every partition assigned directly at its end, no
 //! consumer group, no commits. A group would make each instance read only a share of the
 //! partitions and take seconds to join; live readers want everything from now on, at once. The
 //! tail is opened when the first client connects and dropped when the last one leaves, so an
@@ -30,7 +30,7 @@ use prometheus::{
     register_int_counter_with_registry, register_int_gauge_with_registry, IntCounter, IntGauge,
     Registry,
 };
-use raceway_processors::bus::{Bus, BusTail};
+use raceway_bus::{Bus, BusTail};
 use tokio::sync::{broadcast, watch};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;

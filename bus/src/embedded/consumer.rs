@@ -5,12 +5,12 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+use rusqlite::{params, Connection, OptionalExtension};
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-use super::embedded::{blocking, lock, open_connection, storage, Shared};
-use super::{BusConsumer, BusError, BusTail, ConsumedRecord, PartitionLag};
+use super::{blocking, in_write_transaction, lock, open_connection, storage, Shared};
+use crate::{BusConsumer, BusError, BusTail, ConsumedRecord, PartitionLag, Polled};
 
 /// Marks a group as having a live consumer until dropped.
 struct GroupLease {
@@ -149,11 +149,7 @@ impl LogReader {
     }
 
     /// Waits up to `timeout` for records; returns at most `max` (see [`BusConsumer::poll`]).
-    pub(super) async fn poll(
-        &mut self,
-        max: usize,
-        timeout: Duration,
-    ) -> Result<Vec<ConsumedRecord>, BusError> {
+    pub(super) async fn poll(&mut self, max: usize, timeout: Duration) -> Polled {
         if max == 0 {
             return Ok(Vec::new());
         }
@@ -222,11 +218,7 @@ impl EmbeddedConsumer {
 
 #[async_trait]
 impl BusConsumer for EmbeddedConsumer {
-    async fn poll(
-        &mut self,
-        max: usize,
-        timeout: Duration,
-    ) -> Result<Vec<ConsumedRecord>, BusError> {
+    async fn poll(&mut self, max: usize, timeout: Duration) -> Polled {
         self.reader.poll(max, timeout).await
     }
 
@@ -256,12 +248,7 @@ impl BusConsumer for EmbeddedConsumer {
         let path = self.lease.shared.path.clone();
         let group = self.lease.group.clone();
         let offsets = offsets.to_vec();
-        blocking(move || {
-            let err = storage(&path);
-            let mut conn = lock(&conn);
-            let tx = conn
-                .transaction_with_behavior(TransactionBehavior::Immediate)
-                .map_err(&err)?;
+        in_write_transaction(conn, path, move |tx, err| {
             {
                 let mut upsert = tx
                     .prepare_cached(
@@ -276,7 +263,7 @@ impl BusConsumer for EmbeddedConsumer {
                         .map_err(&err)?;
                 }
             }
-            tx.commit().map_err(&err)
+            Ok(())
         })
         .await
     }
@@ -337,11 +324,7 @@ impl EmbeddedTail {
 
 #[async_trait]
 impl BusTail for EmbeddedTail {
-    async fn poll(
-        &mut self,
-        max: usize,
-        timeout: Duration,
-    ) -> Result<Vec<ConsumedRecord>, BusError> {
+    async fn poll(&mut self, max: usize, timeout: Duration) -> Polled {
         self.reader.poll(max, timeout).await
     }
 }

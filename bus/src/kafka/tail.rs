@@ -13,9 +13,9 @@ use async_trait::async_trait;
 use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 
-use super::kafka::{KafkaBus, LogContext};
-use super::kafka_consumer::poll_stream;
-use super::{BusError, BusTail, ConsumedRecord};
+use super::consumer::poll_stream;
+use super::{KafkaBus, LogContext};
+use crate::{BusError, BusTail, Polled};
 
 /// How long looking up one partition's end may take.
 const WATERMARK_TIMEOUT: Duration = Duration::from_secs(10);
@@ -58,11 +58,7 @@ impl KafkaTail {
 
 #[async_trait]
 impl BusTail for KafkaTail {
-    async fn poll(
-        &mut self,
-        max: usize,
-        timeout: Duration,
-    ) -> Result<Vec<ConsumedRecord>, BusError> {
+    async fn poll(&mut self, max: usize, timeout: Duration) -> Polled {
         poll_stream(&self.consumer, &self.bus, max, timeout).await
     }
 }
