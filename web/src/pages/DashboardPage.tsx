@@ -2,7 +2,7 @@ import { Link } from "react-router-dom";
 import { api } from "@/api/client";
 import { AnomalyTable } from "@/components/AnomalyTable";
 import { Loaded } from "@/components/Message";
-import { Card, CardContent, CardHeader, CardTitle } from "@/components/ui/card";
+import { Card, CardContent, Section } from "@/components/ui/card";
 import { useApi } from "@/hooks/useApi";
 import { formatMs } from "@/lib/format";
 import { overTime, slowestServices, topVariables } from "@/model/dashboard";
@@ -37,9 +37,7 @@ export function DashboardPage() {
         <Stat label="critical" value={races.data?.races.filter((r) => r.severity === "critical").length} />
         <Stat label="anomalies" value={anomalies.data?.total} />
       </div>
-      <Card>
-        <CardHeader><CardTitle>Findings (red) and anomalies (amber) over time</CardTitle></CardHeader>
-        <CardContent>
+      <Section title="Findings (red) and anomalies (amber) over time">
           {buckets.length === 0 ? <p className="text-sm text-muted-foreground">Nothing found yet.</p> : (
             <div className="flex h-32 items-end gap-1" data-testid="over-time">
               {buckets.map((b) => (
@@ -50,12 +48,9 @@ export function DashboardPage() {
               ))}
             </div>
           )}
-        </CardContent>
-      </Card>
+      </Section>
       <div className="grid gap-3 md:grid-cols-2">
-        <Card>
-          <CardHeader><CardTitle>Slowest services (p95 of calls into them)</CardTitle></CardHeader>
-          <CardContent>
+        <Section title="Slowest services (p95 of calls into them)">
             <Loaded state={deps} empty={(d) => d.dependencies.length === 0} emptyText="No calls between services yet.">
               {(d) => (
                 <ul className="space-y-1 text-sm">
@@ -65,11 +60,8 @@ export function DashboardPage() {
                 </ul>
               )}
             </Loaded>
-          </CardContent>
-        </Card>
-        <Card>
-          <CardHeader><CardTitle>Variables with the most findings</CardTitle></CardHeader>
-          <CardContent>
+        </Section>
+        <Section title="Variables with the most findings">
             <Loaded state={races} empty={(d) => d.races.length === 0} emptyText="No findings yet.">
               {(d) => (
                 <ul className="space-y-1 text-sm" data-testid="top-variables">
@@ -82,17 +74,13 @@ export function DashboardPage() {
                 </ul>
               )}
             </Loaded>
-          </CardContent>
-        </Card>
+        </Section>
       </div>
-      <Card>
-        <CardHeader><CardTitle>Recent anomalies</CardTitle></CardHeader>
-        <CardContent>
+      <Section title="Recent anomalies">
           <Loaded state={anomalies} empty={(d) => d.anomalies.length === 0} emptyText="No duration anomalies.">
             {(d) => <AnomalyTable anomalies={d.anomalies.slice(0, 10)} showTrace />}
           </Loaded>
-        </CardContent>
-      </Card>
+      </Section>
     </div>
   );
 }

@@ -3,7 +3,7 @@ import { api } from "@/api/client";
 import type { CriticalPath, FindingPage, TraceDetail } from "@/api/types";
 import { Loaded, Message } from "@/components/Message";
 import { SeverityBadge } from "@/components/FindingCard";
-import { Card, CardContent, CardHeader, CardTitle } from "@/components/ui/card";
+import { Section } from "@/components/ui/card";
 import type { Loaded as LoadedState } from "@/hooks/useApi";
 import { useApi } from "@/hooks/useApi";
 import { formatMs } from "@/lib/format";
@@ -20,9 +20,7 @@ export function OverviewTab({ detail, races, critical }: Props) {
   const anomalies = useApi(() => api.traceAnomalies(detail.trace_id), detail.trace_id);
   return (
     <div className="grid gap-3 md:grid-cols-2">
-      <Card>
-        <CardHeader><CardTitle>Summary</CardTitle></CardHeader>
-        <CardContent>
+      <Section title="Summary">
           <dl className="grid grid-cols-[9rem_1fr] gap-y-1 text-sm" data-testid="trace-summary">
             <dt className="text-muted-foreground">events</dt><dd>{summary.events}</dd>
             <dt className="text-muted-foreground">services</dt><dd>{summary.services.join(", ")}</dd>
@@ -30,11 +28,8 @@ export function OverviewTab({ detail, races, critical }: Props) {
             <dt className="text-muted-foreground">duration</dt><dd>{formatMs(summary.durationMs)}</dd>
             <dt className="text-muted-foreground">clocks</dt><dd>{detail.trusted_clocks ? "trusted (from the SDKs)" : "derived from the events"}</dd>
           </dl>
-        </CardContent>
-      </Card>
-      <Card>
-        <CardHeader><CardTitle>Races</CardTitle></CardHeader>
-        <CardContent>
+      </Section>
+      <Section title="Races">
           <Loaded state={races} empty={(d) => d.races.length === 0} emptyText="No races in this trace.">
             {(d) => (
               <ul className="space-y-1 text-sm">
@@ -50,11 +45,8 @@ export function OverviewTab({ detail, races, critical }: Props) {
               </ul>
             )}
           </Loaded>
-        </CardContent>
-      </Card>
-      <Card>
-        <CardHeader><CardTitle>Anomalies</CardTitle></CardHeader>
-        <CardContent>
+      </Section>
+      <Section title="Anomalies">
           {anomalies.error ? (
             <Message>Not analysed yet: the trace stage has not completed this trace.</Message>
           ) : (
@@ -62,11 +54,8 @@ export function OverviewTab({ detail, races, critical }: Props) {
               {(d) => <p className="text-sm">{d.anomalies.length} steps slower than their baseline (see the Anomalies tab).</p>}
             </Loaded>
           )}
-        </CardContent>
-      </Card>
-      <Card>
-        <CardHeader><CardTitle>Critical path</CardTitle></CardHeader>
-        <CardContent>
+      </Section>
+      <Section title="Critical path">
           <Loaded state={critical} empty={(d) => d.path.length === 0} emptyText="No durations recorded: no critical path.">
             {(path) => (
               <div className="space-y-1 text-sm" data-testid="critical-path">
@@ -84,8 +73,7 @@ export function OverviewTab({ detail, races, critical }: Props) {
               </div>
             )}
           </Loaded>
-        </CardContent>
-      </Card>
+      </Section>
     </div>
   );
 }
