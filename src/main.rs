@@ -8,6 +8,7 @@ mod backends;
 mod cli;
 mod serve;
 mod shutdown;
+mod web;
 
 use std::io::IsTerminal;
 
