@@ -10,6 +10,7 @@ mod client;
 mod serve;
 mod shutdown;
 mod tui;
+mod web;
 
 use std::io::IsTerminal;
 

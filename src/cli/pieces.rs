@@ -143,6 +143,7 @@ pub async fn query(args: QueryArgs) -> anyhow::Result<()> {
         .merge(raceway_query_api::live::live_routes(live))
         .merge(serve::metrics_router(registry));
     let (router, _) = raceway_query_api::openapi::serve_with_spec(routes);
+    let router = router.fallback(crate::web::serve_ui);
     serve::serve(args.http_addr, router, shutdown).await
 }
 

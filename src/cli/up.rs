@@ -67,9 +67,11 @@ pub async fn run_until(args: UpArgs, shutdown: watch::Receiver<bool>) -> anyhow:
         .merge(serve::metrics_router(registry))
         .merge(serve::ready_router(deps.metrics.readiness.clone()));
     let (router, _) = raceway_query_api::openapi::serve_with_spec(routes);
+    let router = router.fallback(crate::web::serve_ui);
     tracing::info!(
         embedded = args.backend.kafka.is_none(),
-        "raceway is up: POST http://{}/events, GET http://{}/api/traces",
+        "raceway is up: UI http://{}/, POST http://{}/events, GET http://{}/api/traces",
+        args.http_addr,
         args.http_addr,
         args.http_addr
     );

@@ -193,10 +193,7 @@ pub struct AnomalyQuery {
 impl AnomalyQuery {
     /// The time filter of the query.
     pub fn time(&self) -> crate::TimeRange {
-        crate::TimeRange {
-            from_ns: self.from_ns,
-            to_ns: self.to_ns,
-        }
+        crate::TimeRange::new(self.from_ns, self.to_ns)
     }
 
     /// The page size of [`AnomalyQuery::default`].

@@ -172,12 +172,18 @@ pub struct FindingQuery {
 }
 
 impl FindingQuery {
-    /// The time filter of the query.
-    pub fn time(&self) -> crate::TimeRange {
-        crate::TimeRange {
-            from_ns: self.from_ns,
-            to_ns: self.to_ns,
+    /// The findings on `variable` (in `environment` when given), with no other filter.
+    pub fn for_variable(environment: Option<&str>, variable: &str) -> FindingQuery {
+        FindingQuery {
+            environment: environment.map(str::to_string),
+            variable: Some(variable.to_string()),
+            ..FindingQuery::default()
         }
+    }
+
+    /// The time filter of the query.
+    pub fn time(&self) -> TimeRange {
+        TimeRange::new(self.from_ns, self.to_ns)
     }
 
     /// The page size of [`FindingQuery::default`].

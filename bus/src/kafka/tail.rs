@@ -29,7 +29,15 @@ pub(super) struct KafkaTail {
 impl KafkaTail {
     /// A tail of `layout` (topic, partition count).
     pub(super) async fn open(bus: KafkaBus, layout: Vec<(String, i32)>) -> Result<Self, BusError> {
+        // librdkafka refuses `assign` without a `group.id` ("Unknown group"). A fresh id per
+        // tail is never joined (no subscribe) and never committed to: it only satisfies that
+        // check, so no group coordinator is involved and no offsets are written.
+        let opened_ns = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        let group = format!("raceway-live-tail-{}-{opened_ns}", std::process::id());
         let consumer: StreamConsumer<LogContext> = KafkaBus::base_config(bus.bootstrap())
+            .set("group.id", &group)
             .set("enable.auto.commit", "false")
             .set("enable.auto.offset.store", "false")
             .set("fetch.wait.max.ms", "100")
