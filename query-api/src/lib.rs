@@ -28,6 +28,7 @@ pub mod live;
 pub mod openapi;
 mod params;
 mod races;
+mod simulate;
 mod stores;
 mod time_travel;
 mod traces;
@@ -52,6 +53,7 @@ pub fn api_routes(store: Arc<dyn Store>) -> OpenApiRouter {
         .routes(routes!(analyses::trace_critical_path))
         .routes(routes!(analyses::trace_dependencies))
         .routes(routes!(analyses::trace_graph))
+        .routes(routes!(simulate::simulate_trace))
         .routes(routes!(anomalies::trace_anomalies))
         .routes(routes!(anomalies::list_anomalies))
         .routes(routes!(anomalies::dependencies))

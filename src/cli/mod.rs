@@ -7,6 +7,7 @@ mod pieces;
 mod pipeline;
 pub(crate) mod prune;
 pub(crate) mod queries;
+mod simulate;
 mod tables;
 pub(crate) mod up;
 
@@ -53,6 +54,8 @@ pub(crate) enum Command {
     Trace(queries::TraceArgs),
     /// Show the state of a trace after one step: variables, threads and their locks, races.
     State(queries::StateArgs),
+    /// What-if: a trace's critical path and SLAs with a slower or failing service.
+    Simulate(simulate::SimulateArgs),
 }
 
 /// Runs the parsed command.
@@ -70,6 +73,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Races(args) => queries::races(args).await,
         Command::Trace(args) => queries::trace(args).await,
         Command::State(args) => queries::state(args).await,
+        Command::Simulate(args) => simulate::run(args).await,
     }
 }
 

@@ -54,17 +54,18 @@ pub async fn run(args: PruneArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Parses `7d`, `36h`, `90m`, `45s` or `2w`.
+/// Parses `7d`, `36h`, `90m`, `45s`, `2w` or `500ms`.
 pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
     let split = text
         .find(|c: char| !c.is_ascii_digit())
-        .ok_or_else(|| format!("{text:?} has no unit: write e.g. 7d, 36h, 90m"))?;
+        .ok_or_else(|| format!("{text:?} has no unit: write e.g. 7d, 36h, 90m, 500ms"))?;
     let (number, unit) = text.split_at(split);
     let n: u64 = number
         .parse()
         .map_err(|_| format!("{text:?} does not start with a number"))?;
     let seconds = match unit {
+        "ms" => return Ok(Duration::from_millis(n)),
         "s" => 1,
         "m" => 60,
         "h" => 3_600,
@@ -72,7 +73,7 @@ pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
         "w" => 604_800,
         other => {
             return Err(format!(
-                "unknown unit {other:?} in {text:?}: use s, m, h, d or w"
+                "unknown unit {other:?} in {text:?}: use ms, s, m, h, d or w"
             ))
         }
     };

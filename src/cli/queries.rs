@@ -228,7 +228,7 @@ fn print<T: DeserializeOwned>(
 }
 
 /// Prints `message` on one line to stderr and exits with status 1.
-fn fail(message: &str) -> ! {
+pub(super) fn fail(message: &str) -> ! {
     let line = format!("raceway: {}", message.replace('\n', " "));
     if std::io::stderr().is_terminal() {
         eprintln!("{}", line.red());

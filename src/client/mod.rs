@@ -9,6 +9,7 @@ pub mod models;
 
 use std::time::Duration;
 
+use reqwest::Method;
 use serde::de::DeserializeOwned;
 
 /// Where the query API is when `--api` and `RACEWAY_API` are absent.
@@ -69,7 +70,40 @@ impl ApiClient {
         segments: &[&str],
         query: &[(&str, String)],
     ) -> Result<T, ClientError> {
-        let path = segments.join("/");
+        let bytes = self.send(Method::GET, segments, query, None).await?;
+        decode(segments, &bytes)
+    }
+
+    /// POSTs `body` as JSON to the path made of `segments` and decodes the JSON answer.
+    pub async fn post<T: DeserializeOwned>(
+        &self,
+        segments: &[&str],
+        query: &[(&str, String)],
+        body: &serde_json::Value,
+    ) -> Result<T, ClientError> {
+        let bytes = self.send(Method::POST, segments, query, Some(body)).await?;
+        decode(segments, &bytes)
+    }
+
+    /// POSTs `body` as JSON and returns the answer as text (for answers that are not JSON).
+    pub async fn post_text(
+        &self,
+        segments: &[&str],
+        query: &[(&str, String)],
+        body: &serde_json::Value,
+    ) -> Result<String, ClientError> {
+        let bytes = self.send(Method::POST, segments, query, Some(body)).await?;
+        Ok(String::from_utf8_lossy(&bytes).into_owned())
+    }
+
+    /// Sends one request; an error status becomes [`ClientError::Status`] with the API's message.
+    async fn send(
+        &self,
+        method: Method,
+        segments: &[&str],
+        query: &[(&str, String)],
+        body: Option<&serde_json::Value>,
+    ) -> Result<Vec<u8>, ClientError> {
         let mut url = reqwest::Url::parse(&self.base).map_err(|e| ClientError::Unreachable {
             base: self.base.clone(),
             reason: format!("not a URL: {e}"),
@@ -81,7 +115,10 @@ impl ApiClient {
             })?
             .pop_if_empty()
             .extend(segments);
-        let mut request = self.http.get(url).query(query);
+        let mut request = self.http.request(method, url).query(query);
+        if let Some(body) = body {
+            request = request.json(body);
+        }
         if let Some(key) = &self.key {
             request = request.bearer_auth(key);
         }
@@ -107,11 +144,16 @@ impl ApiClient {
                 message,
             });
         }
-        serde_json::from_slice(&bytes).map_err(|e| ClientError::Decode {
-            path,
-            reason: e.to_string(),
-        })
+        Ok(bytes.to_vec())
     }
+}
+
+/// Decodes a JSON answer to the path made of `segments`.
+fn decode<T: DeserializeOwned>(segments: &[&str], bytes: &[u8]) -> Result<T, ClientError> {
+    serde_json::from_slice(bytes).map_err(|e| ClientError::Decode {
+        path: segments.join("/"),
+        reason: e.to_string(),
+    })
 }
 
 /// A reqwest error's message without the URL it repeats (the base is said once already).

@@ -53,6 +53,7 @@ mod retention;
 pub mod rules;
 #[cfg(feature = "scenarios")]
 pub mod scenarios;
+pub mod simulate;
 #[cfg(test)]
 mod testing;
 pub mod time_travel;

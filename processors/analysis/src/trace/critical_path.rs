@@ -27,15 +27,19 @@ use uuid::Uuid;
 use super::tree::{TraceTree, TreeNode};
 
 /// One step of a critical path.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CriticalStep {
     /// The event.
     pub event_id: Uuid,
     /// The event kind's name.
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub kind: Arc<str>,
     /// The event's service.
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub service: Arc<str>,
     /// See [`crate::trace::event_location`].
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub location: Arc<str>,
     /// The step's self time: what it adds to the path.
     pub self_time_ns: u64,
