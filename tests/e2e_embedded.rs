@@ -120,6 +120,11 @@ fn demo_prints_the_banking_race_and_nothing_when_safe() {
         racy.contains("[critical] data_race on account:alice.balance"),
         "{racy}"
     );
+    // The lost update says what it lost: the balance's values are numbers.
+    assert!(
+        racy.contains("applying both updates gives") && racy.contains(" lost"),
+        "{racy}"
+    );
     assert!(
         racy.contains("bank-api at examples/banking/src/api.rs:")
             && racy.contains("bank-worker at examples/banking/src/worker.rs:"),

@@ -21,6 +21,7 @@
 //! redelivered pair can then be counted twice (rare: redeliveries follow rebalances).
 
 mod explain;
+pub mod impact;
 
 use std::collections::hash_map::DefaultHasher;
 use std::collections::{HashMap, HashSet};

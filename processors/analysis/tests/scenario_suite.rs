@@ -128,7 +128,7 @@ fn findings_explain_themselves_and_have_stable_ids() {
             .contains("read balance (100) at bank.py:10 and wrote it at bank.py:12")
             && lost[0]
                 .explanation
-                .ends_with("one of the two updates can be lost"),
+                .ends_with("final balance 150; applying both updates gives 200: 50 lost"),
         "{}",
         lost[0].explanation
     );

@@ -2,6 +2,7 @@
 
 use raceway_schemas::{Access, AccessType, ActorId, FindingKind};
 
+use super::impact::{lost_update_impact, number_text};
 use crate::lock_order::InversionPair;
 use crate::pairs::RacePair;
 
@@ -18,10 +19,20 @@ pub fn explain(pair: &RacePair) -> String {
         } else {
             (second, second_name, first, first_name)
         };
+        let outcome = match lost_update_impact(rmw, &update.read.value, other) {
+            Some(impact) => format!(
+                "one of the two updates was lost: final {} {}; applying both updates gives {}: \
+                 {} lost",
+                rmw.variable,
+                number_text(impact.final_value),
+                number_text(impact.serial_value),
+                number_text(impact.lost),
+            ),
+            None => "one of the two updates can be lost".to_string(),
+        };
         return format!(
             "{rmw_name} read {} ({}) at {} and wrote it at {}, but {other_name}'s {} at {}{elsewhere} \
-             is ordered neither before that read nor after that write: one of the two updates can \
-             be lost",
+             is ordered neither before that read nor after that write: {outcome}",
             rmw.variable,
             update.read.value,
             update.read.location,
