@@ -14,8 +14,8 @@ use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use raceway_analysis::trace::{
-    analyze_trace, causal_graph, critical_path, summarize_calls, trace_tree, CausalGraph,
-    CriticalStep, LinkKind, Placeholder, TraceTree, TreeNode,
+    analyze_trace, causal_graph, critical_path, suggestions, summarize_calls, trace_tree,
+    CausalGraph, CriticalStep, LinkKind, Placeholder, Suggestion, TraceTree, TreeNode,
 };
 use raceway_analysis::trace_causality;
 use serde::{Deserialize, Serialize};
@@ -274,6 +274,9 @@ pub struct CriticalPathBody {
     pub trace_duration_ms: f64,
     /// `total_duration_ms / trace_duration_ms` (0 for an instant trace).
     pub share_of_trace: f64,
+    /// Optimisation hints with the time each would save, largest first (see
+    /// [`raceway_analysis::trace::suggestions`]).
+    pub suggestions: Vec<Suggestion>,
 }
 
 /// `GET /api/traces/{id}/critical-path`.
@@ -285,13 +288,20 @@ pub(crate) async fn trace_critical_path(
         events,
     }: StoredTrace,
 ) -> Result<Json<CriticalPathBody>, ApiError> {
-    let path = blocking(move || Ok(critical_path(&trace_tree(&events)))).await?;
+    let (path, suggestions) = blocking(move || {
+        let tree = trace_tree(&events);
+        let path = critical_path(&tree);
+        let hints = suggestions(&events, &tree, &path);
+        Ok((path, hints))
+    })
+    .await?;
     Ok(Json(CriticalPathBody {
         trace_id: trace_id.to_string(),
         path: path.steps.iter().map(PathStep::from).collect(),
         total_duration_ms: path.total_duration_ms,
         trace_duration_ms: path.trace_duration_ms,
         share_of_trace: path.share_of_trace,
+        suggestions,
     }))
 }
 

@@ -25,6 +25,7 @@ pub mod dependencies;
 pub mod durations;
 pub mod graph_export;
 mod links;
+pub mod suggestions;
 pub mod tree;
 
 #[cfg(test)]
@@ -38,6 +39,7 @@ pub use graph_export::{
     causal_graph, CausalGraph, EdgeKind, GraphEdge, GraphExportError, GraphNode,
 };
 pub use links::LinkKind;
+pub use suggestions::{suggestions, Suggestion, SuggestionKind};
 pub use tree::{trace_tree, Placeholder, TraceTree, TreeNode};
 
 use raceway_schemas::{Event, EventKind};

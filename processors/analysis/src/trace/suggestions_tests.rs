@@ -1,0 +1,154 @@
+use raceway_schemas::{AccessType, DatabaseQuery, EventKind, HttpRequest};
+
+use super::*;
+use crate::testing::access_kind;
+use crate::trace::fixtures::{at, call, id, lasting, request, with_parent};
+use crate::trace::{critical_path, trace_tree};
+
+fn hints(events: &[Event]) -> Vec<Suggestion> {
+    let tree = trace_tree(events);
+    suggestions(events, &tree, &critical_path(&tree))
+}
+
+fn post(url: &str) -> EventKind {
+    EventKind::HttpRequest(HttpRequest {
+        method: "POST".into(),
+        url: url.into(),
+        ..HttpRequest::default()
+    })
+}
+
+fn query(sql: &str) -> EventKind {
+    EventKind::DatabaseQuery(DatabaseQuery {
+        query: sql.into(),
+        database: "main".into(),
+        duration_ms: 0,
+    })
+}
+
+#[test]
+fn independent_sequential_calls_of_100_and_50_ms_save_50() {
+    let events = vec![
+        lasting(at(1, "main", 0, call("handler")), 150),
+        lasting(with_parent(at(2, "main", 0, post("http://users")), 1), 100),
+        lasting(
+            with_parent(at(3, "main", 100, post("http://prices")), 1),
+            50,
+        ),
+    ];
+    let found = hints(&events);
+    assert_eq!(found.len(), 1, "{found:#?}");
+    assert_eq!(found[0].kind, SuggestionKind::Parallelize);
+    assert_eq!(found[0].event_ids, vec![id(2), id(3)]);
+    assert_eq!(found[0].saves_ms, 50.0);
+}
+
+#[test]
+fn a_call_reading_what_the_previous_one_wrote_is_not_parallelized() {
+    let events = vec![
+        lasting(at(1, "main", 0, call("handler")), 150),
+        lasting(with_parent(at(2, "main", 0, post("http://users")), 1), 100),
+        with_parent(
+            at(
+                4,
+                "main",
+                50,
+                access_kind("user", "a.rs:1", AccessType::Write),
+            ),
+            2,
+        ),
+        lasting(
+            with_parent(at(3, "main", 100, post("http://prices")), 1),
+            50,
+        ),
+        with_parent(
+            at(
+                5,
+                "main",
+                120,
+                access_kind("user", "a.rs:2", AccessType::Read),
+            ),
+            3,
+        ),
+    ];
+    assert!(hints(&events)
+        .iter()
+        .all(|h| h.kind != SuggestionKind::Parallelize));
+}
+
+#[test]
+fn three_identical_queries_save_two_of_them() {
+    let events = vec![
+        lasting(at(1, "main", 0, call("handler")), 40),
+        lasting(
+            with_parent(at(2, "db", 0, query("SELECT * FROM users WHERE id = 1")), 1),
+            10,
+        ),
+        lasting(
+            with_parent(
+                at(3, "db", 10, query("SELECT * FROM users WHERE id = 1")),
+                1,
+            ),
+            12,
+        ),
+        lasting(
+            with_parent(
+                at(4, "db", 22, query("SELECT * FROM users WHERE id = 1")),
+                1,
+            ),
+            8,
+        ),
+        lasting(with_parent(at(5, "main", 30, request("http://x/a")), 1), 5),
+    ];
+    let found = hints(&events);
+    let cache: Vec<&Suggestion> = found
+        .iter()
+        .filter(|h| h.kind == SuggestionKind::Cache)
+        .collect();
+    assert_eq!(cache.len(), 1, "{cache:#?}");
+    assert_eq!(cache[0].event_ids, vec![id(2), id(3), id(4)]);
+    assert_eq!(cache[0].saves_ms, 20.0);
+    assert!(cache[0].description.contains("ran 3 times"));
+}
+
+#[test]
+fn a_long_write_nothing_reads_later_can_be_async_and_one_read_later_cannot() {
+    // The audit write (60 of 100 ms) writes `audit_log`; nothing reads it afterwards.
+    let events = |read_back: bool| {
+        let mut events = vec![
+            lasting(at(1, "main", 0, call("handler")), 100),
+            lasting(with_parent(at(2, "main", 0, call("compute")), 1), 40),
+            lasting(with_parent(at(3, "main", 40, call("audit")), 1), 60),
+            with_parent(
+                at(
+                    4,
+                    "main",
+                    41,
+                    access_kind("audit_log", "a.rs:9", AccessType::Write),
+                ),
+                3,
+            ),
+        ];
+        if read_back {
+            events.push(at(
+                5,
+                "other",
+                100,
+                access_kind("audit_log", "r.rs:1", AccessType::Read),
+            ));
+        }
+        events
+    };
+    let found = hints(&events(false));
+    let asynchronous: Vec<&Suggestion> = found
+        .iter()
+        .filter(|h| h.kind == SuggestionKind::MakeAsync)
+        .collect();
+    assert_eq!(asynchronous.len(), 1, "{found:#?}");
+    assert_eq!(asynchronous[0].event_ids, vec![id(3)]);
+    assert_eq!(asynchronous[0].saves_ms, 60.0);
+    assert!(asynchronous[0].description.contains("audit_log"));
+    assert!(hints(&events(true))
+        .iter()
+        .all(|h| h.kind != SuggestionKind::MakeAsync));
+}
