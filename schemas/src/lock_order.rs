@@ -57,11 +57,11 @@ impl LockOrderEdge {
         }
     }
 
-    /// The key edges are partitioned by: environment and the sorted lock pair, so that both
-    /// directions of a pair meet in one place.
+    /// The key edges are partitioned by: their environment alone. A cycle of any length must
+    /// meet in one place, and its edges share no lock pair (a -> b, b -> c, c -> a), so keying by
+    /// pair would send them to different processors, which would each miss the cycle.
     pub fn partition_key(&self) -> String {
-        let (a, b) = self.lock_pair();
-        format!("{}/{a} <-> {b}", self.environment)
+        format!("{}/lock-order", self.environment)
     }
 }
 
@@ -81,7 +81,7 @@ mod tests {
     }
 
     #[test]
-    fn both_directions_share_the_partition_key() {
+    fn every_edge_of_an_environment_shares_the_partition_key() {
         let mut edge = LockOrderEdge {
             trace_id: Uuid::nil(),
             environment: "prod".into(),
@@ -102,6 +102,10 @@ mod tests {
         let key = edge.partition_key();
         std::mem::swap(&mut edge.held, &mut edge.acquired);
         assert_eq!(edge.partition_key(), key);
-        assert_eq!(key, "prod/a <-> b");
+        edge.acquired = acquisition("c");
+        assert_eq!(edge.partition_key(), key);
+        assert_eq!(key, "prod/lock-order");
+        edge.environment = "staging".into();
+        assert_ne!(edge.partition_key(), key);
     }
 }

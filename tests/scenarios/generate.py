@@ -579,6 +579,26 @@ def _(p, racy):
     return [inversion("a", "b", "transfer.py:10", "refund.py:10")] if racy else []
 
 
+def cycle(locks, locations):
+    """A lock-order cycle finding: the locks in cycle order from the smallest, back to it; the
+    two earliest inner acquisitions' locations."""
+    start = locks.index(min(locks))
+    order = locks[start:] + locks[:start]
+    return {"kind": "lock_order_inversion", "variable": " -> ".join(order + [order[0]]),
+            "locations": sorted(locations)}
+
+
+@pattern("lock-cycle-three")
+def _(p, racy):
+    _, (t1, t2, t3) = workers(p, "t1", "t2", "t3")
+    p.call(t1, "transfer"); p.call(t2, "refund"); p.call(t3, "audit")
+    guard = None if racy else "gate"
+    nested(p, t1, "a", "b", "transfer.py", guard)
+    nested(p, t2, "b", "c", "refund.py", guard)
+    nested(p, t3, "c", "a", "audit.py", guard)
+    return [cycle(["a", "b", "c"], ["transfer.py:10", "refund.py:10"])] if racy else []
+
+
 def main():
     parser = argparse.ArgumentParser(description="Writes the labeled race scenarios.")
     parser.add_argument("--out", default=HERE, help="folder to write to (default: this one)")

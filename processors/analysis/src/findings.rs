@@ -34,7 +34,7 @@ use uuid::Uuid;
 
 pub use explain::{explain, explain_inversion};
 
-use crate::lock_order::InversionPair;
+use crate::lock_order::LockCycle;
 use crate::pairs::RacePair;
 
 /// Namespace of finding ids (UUID v5). Never change it: ids stored by earlier versions would no
@@ -123,15 +123,16 @@ impl FindingAggregator {
         })
     }
 
-    /// Adds a lock-order inversion, like [`FindingAggregator::record`].
+    /// Adds a lock-order inversion (a cycle of two locks or more), like
+    /// [`FindingAggregator::record`].
     pub fn record_inversion(
         &mut self,
-        pair: &InversionPair,
+        cycle: &LockCycle,
         detected_at_ns: i64,
     ) -> Option<RaceFinding> {
-        let (first, second) = (&*pair.first, &*pair.second);
+        let (first, second) = (cycle.first(), cycle.second());
         let candidate = Candidate {
-            id: inversion_id(pair),
+            id: inversion_id(cycle),
             rank: (
                 first.acquired.timestamp_ns,
                 first.acquired.event_id,
@@ -147,10 +148,10 @@ impl FindingAggregator {
                 id: id.to_string(),
                 kind: FindingKind::LockOrderInversion,
                 environment: first.environment.clone(),
-                variable: pair.variable(),
+                variable: cycle.variable(),
                 severity,
                 count,
-                explanation: explain_inversion(pair),
+                explanation: explain_inversion(cycle),
                 first: acquisition_event(first.trace_id, &first.actor, &first.acquired),
                 second: acquisition_event(second.trace_id, &second.actor, &second.acquired),
                 detected_at_ns,
@@ -269,15 +270,34 @@ pub fn finding_id(pair: &RacePair) -> Uuid {
 }
 
 /// The deterministic id of the finding an inversion belongs to, built like [`finding_id`] with
-/// the variable `"A <-> B"` and the inner acquisitions' locations.
-pub fn inversion_id(pair: &InversionPair) -> Uuid {
-    let (a, b) = (&*pair.first, &*pair.second);
+/// the cycle's variable (`"A <-> B"`, `"A -> B -> C -> A"`). Two locks: the inner acquisitions'
+/// locations and traces; longer cycles: every inner acquisition's location, and the smallest and
+/// largest trace.
+pub fn inversion_id(cycle: &LockCycle) -> Uuid {
+    let (a, b) = (cycle.first(), cycle.second());
+    if cycle.edges.len() == 2 {
+        return key_id(
+            FindingKind::LockOrderInversion,
+            &a.environment,
+            &cycle.variable(),
+            [&a.acquired.location, &b.acquired.location],
+            [a.trace_id, b.trace_id],
+        );
+    }
+    let mut locations: Vec<&str> = cycle
+        .edges
+        .iter()
+        .map(|e| e.acquired.location.as_str())
+        .collect();
+    locations.sort_unstable();
+    let traces = cycle.edges.iter().map(|e| e.trace_id);
+    let (low, high) = (traces.clone().min(), traces.max());
     key_id(
         FindingKind::LockOrderInversion,
         &a.environment,
-        &pair.variable(),
-        [&a.acquired.location, &b.acquired.location],
-        [a.trace_id, b.trace_id],
+        &cycle.variable(),
+        [&locations.join(" "), ""],
+        [low.unwrap_or(a.trace_id), high.unwrap_or(a.trace_id)],
     )
 }
 

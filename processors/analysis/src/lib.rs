@@ -70,13 +70,13 @@ pub use findings::{
     DEFAULT_MAX_PAIRS_PER_FINDING, FINDING_NAMESPACE,
 };
 pub use inputs::{race_inputs, race_inputs_with, RaceInputs};
-pub use lock_order::{lock_order_edges, lock_order_edges_with, InversionPair, LockOrderDetector};
+pub use lock_order::{lock_order_edges, lock_order_edges_with, LockCycle, LockOrderDetector};
 pub use pairs::{RacePair, UpdateContext};
 pub use races::{Observation, RaceDetector};
 /// The clock type lives with the event model; re-exported for the analyses' users.
 pub use raceway_schemas::VectorClock;
 pub use rules::{
-    common_lock_protects, is_data_race, is_lock_order_inversion, is_lost_update,
-    span_lock_protects, trace_spans_overlap,
+    common_lock_protects, is_data_race, is_lock_order_cycle, is_lock_order_inversion,
+    is_lost_update, span_lock_protects, trace_spans_overlap,
 };
 pub use updates::{trace_update_spans, update_spans_with};

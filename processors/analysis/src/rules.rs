@@ -61,6 +61,14 @@
 //! also counts as ordered (clocks cannot tell which synchronisation carried it), which can miss an
 //! inversion but never reports a false one.
 //!
+//! Longer cycles follow the same rule ([`is_lock_order_cycle`]): edges `e1` (X1 holds L1, takes
+//! L2), `e2` (X2 holds L2, takes L3), ... `en` (Xn holds Ln, takes L1) deadlock in another
+//! schedule when every wait would block (each request conflicts with the next edge's hold), the
+//! locks are distinct (an elementary cycle), and *every pair* of edges passes the pair tests above
+//! (different actors, overlapping traces, no common guard lock, not ordered): a guard shared by
+//! any two of the sections keeps those two apart, and then the cycle cannot close. Two edges in
+//! opposite directions are the cycle of length 2, so [`is_lock_order_inversion`] is that case.
+//!
 //! # Two forms of every access
 //!
 //! The public predicates take the schema types. The race detector keeps accesses in a compact
@@ -188,8 +196,40 @@ pub(crate) fn is_lost_update_between<C: CausalClock>(
 }
 
 /// The lock-order inversion rule of the module doc for two edges, with `config`'s cross-trace
-/// slack.
+/// slack: the cycle of length 2.
 pub fn is_lock_order_inversion(a: &LockOrderEdge, b: &LockOrderEdge, config: &RaceConfig) -> bool {
+    is_lock_order_cycle(&[a, b], config)
+}
+
+/// The lock-order rule of the module doc for a cycle: `edges[i]` takes the lock `edges[i + 1]`
+/// holds, and the last takes the lock the first holds.
+pub fn is_lock_order_cycle(edges: &[&LockOrderEdge], config: &RaceConfig) -> bool {
+    let n = edges.len();
+    let closes = (0..n).all(|i| lock_order_step(edges[i], edges[(i + 1) % n]));
+    let distinct =
+        (0..n).all(|i| (i + 1..n).all(|j| edges[i].held.lock_id != edges[j].held.lock_id));
+    n >= 2
+        && closes
+        && distinct
+        && (0..n).all(|i| (i + 1..n).all(|j| could_deadlock_together(edges[i], edges[j], config)))
+}
+
+/// True when `a` takes a lock `b` holds and that wait would block: the link from one edge of a
+/// cycle to the next.
+pub(crate) fn lock_order_step(a: &LockOrderEdge, b: &LockOrderEdge) -> bool {
+    a.held.lock_id != a.acquired.lock_id
+        && a.acquired.lock_id == b.held.lock_id
+        && excludes(a.acquired.mode, b.held.mode)
+}
+
+/// The pair tests of the lock-order rule: two nested sections of different actors in one
+/// environment, in overlapping traces, with no common guard lock, neither ordered before the
+/// other's start.
+pub(crate) fn could_deadlock_together(
+    a: &LockOrderEdge,
+    b: &LockOrderEdge,
+    config: &RaceConfig,
+) -> bool {
     let guarded = a.guards.iter().any(|g| {
         b.guards
             .iter()
@@ -201,11 +241,6 @@ pub fn is_lock_order_inversion(a: &LockOrderEdge, b: &LockOrderEdge, config: &Ra
     );
     a.environment == b.environment
         && a.actor != b.actor
-        && a.held.lock_id != a.acquired.lock_id
-        && a.held.lock_id == b.acquired.lock_id
-        && a.acquired.lock_id == b.held.lock_id
-        && excludes(a.acquired.mode, b.held.mode)
-        && excludes(b.acquired.mode, a.held.mode)
         && (a.trace_id == b.trace_id || spans_overlap(a_span, b_span, config.cross_trace_slack_ns))
         && !guarded
         && !clock_of(&a.acquired.clock).happens_before(&clock_of(&b.start_clock))

@@ -3,7 +3,7 @@
 use raceway_schemas::{Access, AccessType, ActorId, FindingKind};
 
 use super::impact::{lost_update_impact, number_text};
-use crate::lock_order::InversionPair;
+use crate::lock_order::LockCycle;
 use crate::pairs::RacePair;
 
 /// The one-line explanation of a pair, e.g. "worker-2 wrote balance at balance.rs:45 while
@@ -60,22 +60,46 @@ pub fn explain(pair: &RacePair) -> String {
     }
 }
 
-/// The one-line explanation of a lock-order inversion.
-pub fn explain_inversion(pair: &InversionPair) -> String {
-    let (first, second) = (&*pair.first, &*pair.second);
-    let (first_name, second_name) = names(&first.actor, &second.actor);
+/// The one-line explanation of a lock-order inversion: every actor of the cycle, the lock it
+/// held and the lock it went for, with their locations.
+pub fn explain_inversion(cycle: &LockCycle) -> String {
+    let other_trace = cycle
+        .edges
+        .iter()
+        .any(|e| e.trace_id != cycle.first().trace_id);
+    if let [first, second] = &cycle.edges[..] {
+        let (first_name, second_name) = names(&first.actor, &second.actor);
+        return format!(
+            "{first_name} took {} at {} then {} at {} while {second_name} took {} at {} then {} \
+             at {}{}: in another schedule each waits for the other (deadlock); no common guard \
+             lock",
+            first.held.lock_id,
+            first.held.location,
+            first.acquired.lock_id,
+            first.acquired.location,
+            second.held.lock_id,
+            second.held.location,
+            second.acquired.lock_id,
+            second.acquired.location,
+            elsewhere(!other_trace),
+        );
+    }
+    let steps: Vec<String> = cycle
+        .edges
+        .iter()
+        .map(|e| {
+            format!(
+                "{} took {} at {} then {} at {}",
+                e.actor, e.held.lock_id, e.held.location, e.acquired.lock_id, e.acquired.location
+            )
+        })
+        .collect();
     format!(
-        "{first_name} took {} at {} then {} at {} while {second_name} took {} at {} then {} at \
-         {}{}: in another schedule each waits for the other (deadlock); no common guard lock",
-        first.held.lock_id,
-        first.held.location,
-        first.acquired.lock_id,
-        first.acquired.location,
-        second.held.lock_id,
-        second.held.location,
-        second.acquired.lock_id,
-        second.acquired.location,
-        elsewhere(first.trace_id == second.trace_id),
+        "{}{}: in another schedule each of these {} actors waits for the next (deadlock); no \
+         common guard lock",
+        steps.join(", "),
+        if other_trace { " across traces" } else { "" },
+        cycle.edges.len(),
     )
 }
 

@@ -2,6 +2,7 @@ use raceway_schemas::{ActorId, HeldLock, LockAcquisition, LockMode, LockOrderEdg
 use uuid::Uuid;
 
 use super::*;
+use crate::rules::is_lock_order_inversion;
 use crate::testing::{held, id, TRACE};
 
 use LockMode::{Exclusive, Shared};
@@ -43,7 +44,7 @@ fn inversions(edges: Vec<LockOrderEdge>) -> Vec<(Uuid, Uuid)> {
     edges
         .into_iter()
         .flat_map(|e| detector.observe(e))
-        .map(|p| (p.first.acquired.event_id, p.second.acquired.event_id))
+        .map(|p| (p.first().acquired.event_id, p.second().acquired.event_id))
         .collect()
 }
 
@@ -143,4 +144,87 @@ fn eviction_and_forgetting_bound_the_state() {
     assert_eq!(detector.forget_trace(id(5)), 1);
     assert_eq!(detector.evict_older_than(100), 1);
     assert_eq!(detector.retained_len(), 0);
+}
+
+/// Three actors around three locks: x takes a then b, y b then c, z c then a.
+fn three_lock_cycle() -> Vec<LockOrderEdge> {
+    vec![
+        edge(10, "x", "a", "b"),
+        edge(20, "y", "b", "c"),
+        edge(30, "z", "c", "a"),
+    ]
+}
+
+#[test]
+fn a_three_lock_cycle_is_reported_once_in_any_arrival_order() {
+    let orders: [[usize; 3]; 6] = [
+        [0, 1, 2],
+        [0, 2, 1],
+        [1, 0, 2],
+        [1, 2, 0],
+        [2, 0, 1],
+        [2, 1, 0],
+    ];
+    for order in orders {
+        let edges = three_lock_cycle();
+        let mut detector = LockOrderDetector::new(RaceConfig::default());
+        let found: Vec<LockCycle> = order
+            .iter()
+            .flat_map(|&i| detector.observe(edges[i].clone()))
+            .collect();
+        assert_eq!(found.len(), 1, "order {order:?}: {found:#?}");
+        let cycle = &found[0];
+        assert_eq!(cycle.variable(), "a -> b -> c -> a");
+        assert_eq!(cycle.first().acquired.event_id, id(11));
+        assert_eq!(cycle.second().acquired.event_id, id(21));
+        let explanation = crate::explain_inversion(cycle);
+        for location in ["b.rs:11", "c.rs:21", "a.rs:31"] {
+            assert!(explanation.contains(location), "{explanation}");
+        }
+        assert_eq!(crate::inversion_id(cycle), crate::inversion_id(&found[0]));
+    }
+}
+
+#[test]
+fn a_gate_lock_held_by_the_cycle_breaks_it() {
+    let gate = |mut e: LockOrderEdge| {
+        e.guards = vec![held("gate", Exclusive)];
+        e
+    };
+    // All three under one gate: no two sections can overlap.
+    let mut detector = LockOrderDetector::new(RaceConfig::default());
+    let found: usize = three_lock_cycle()
+        .into_iter()
+        .map(|e| detector.observe(gate(e)).len())
+        .sum();
+    assert_eq!(found, 0);
+    // Two of them under the gate already keep the cycle from closing.
+    let mut edges = three_lock_cycle();
+    edges[0] = gate(edges[0].clone());
+    edges[2] = gate(edges[2].clone());
+    let mut detector = LockOrderDetector::new(RaceConfig::default());
+    let found: usize = edges.into_iter().map(|e| detector.observe(e).len()).sum();
+    assert_eq!(found, 0);
+}
+
+#[test]
+fn a_cycle_needs_distinct_actors_and_blocking_waits() {
+    let mut edges = three_lock_cycle();
+    edges[2].actor.thread = "x".into();
+    let mut detector = LockOrderDetector::new(RaceConfig::default());
+    assert_eq!(
+        edges
+            .into_iter()
+            .map(|e| detector.observe(e).len())
+            .sum::<usize>(),
+        0
+    );
+    let cycle: Vec<LockOrderEdge> = three_lock_cycle();
+    let refs: Vec<&LockOrderEdge> = cycle.iter().collect();
+    assert!(crate::is_lock_order_cycle(&refs, &RaceConfig::default()));
+    // Out of cycle order it is no cycle.
+    assert!(!crate::is_lock_order_cycle(
+        &[refs[0], refs[2], refs[1]],
+        &RaceConfig::default()
+    ));
 }

@@ -342,7 +342,7 @@ struct RetainedEdge {
 /// A pair one input formed.
 enum Found {
     Pair(raceway_analysis::RacePair),
-    Inversion(raceway_analysis::InversionPair),
+    Inversion(raceway_analysis::LockCycle),
 }
 
 fn now_ns() -> i64 {
