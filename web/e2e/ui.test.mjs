@@ -127,6 +127,29 @@ describe("web UI", () => {
     assert.match(await page.getByTestId("dependency-table").innerText(), /ledger/);
   });
 
+  it("simulates a slower service on the demo trace", { timeout: 60_000 }, async () => {
+    const deps = await (await fetch(`${raceway.url}/api/traces/${demoTrace}/dependencies`)).json();
+    const callee = deps.dependencies[0]?.callee;
+    assert.ok(callee, "the demo's api calls another service");
+    const spec = { delays: [{ service: callee, ms: 500 }] };
+    const expected = await (await fetch(`${raceway.url}/api/traces/${demoTrace}/simulate`, {
+      method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(spec),
+    })).json();
+    assert.ok(expected.critical_path.delta_ms > 0, "a slower callee lengthens the demo's path");
+    await open(`/traces/${demoTrace}/simulate`);
+    await page.getByTestId("simulate-form").waitFor();
+    await page.getByRole("button", { name: "Simulate" }).click();
+    assert.match(await page.getByRole("alert").innerText(), /Set a delay or a failure/);
+    await page.getByLabel(`delay of ${callee} (ms)`).fill("500");
+    await page.getByRole("button", { name: "Simulate" }).click();
+    const path = page.getByTestId("simulation-path");
+    await path.waitFor();
+    const { before_ms, after_ms, delta_ms } = expected.critical_path;
+    assert.equal(await path.innerText(), `${before_ms.toFixed(1)} ms → ${after_ms.toFixed(1)} ms (+${delta_ms.toFixed(1)} ms)`);
+    assert.ok((await page.getByTestId("simulation-moved").locator("tbody tr").count()) > 0, "the moved steps are listed");
+    await shot("trace-simulate");
+  });
+
   it("groups all races by variable", { timeout: 60_000 }, async () => {
     await open("/races");
     const group = page.getByTestId("race-group").filter({ hasText: "balance" });

@@ -11,6 +11,8 @@ import type {
   CriticalPath,
   Dependencies,
   FindingPage,
+  Simulation,
+  SimulationSpec,
   TraceAnomalies,
   TraceDependencies,
   TraceRaces,
@@ -46,10 +48,17 @@ function headers(): HeadersInit {
   return key ? { Authorization: `Bearer ${key}` } : {};
 }
 
-async function get<T>(path: string, query?: Query): Promise<T> {
+/** Sends one request; an error status becomes an `ApiError` with the server's message. */
+async function send(path: string, query?: Query, body?: unknown): Promise<Response> {
+  const init: RequestInit = { headers: headers() };
+  if (body !== undefined) {
+    init.method = "POST";
+    init.headers = { ...init.headers, "Content-Type": "application/json" };
+    init.body = JSON.stringify(body);
+  }
   let response: Response;
   try {
-    response = await fetch(withQuery(path, query), { headers: headers() });
+    response = await fetch(withQuery(path, query), init);
   } catch (err) {
     throw new ApiError(0, `cannot reach the Raceway API (${String(err)})`);
   }
@@ -57,14 +66,22 @@ async function get<T>(path: string, query?: Query): Promise<T> {
   if (!response.ok) {
     let message = `${response.status} ${response.statusText}`;
     try {
-      const body = (await response.json()) as { error?: string };
-      if (body.error) message = body.error;
+      const answer = (await response.json()) as { error?: string };
+      if (answer.error) message = answer.error;
     } catch {
       // not JSON: keep the status line
     }
     throw new ApiError(response.status, message);
   }
-  return (await response.json()) as T;
+  return response;
+}
+
+async function get<T>(path: string, query?: Query): Promise<T> {
+  return (await (await send(path, query)).json()) as T;
+}
+
+async function post<T>(path: string, body: unknown, query?: Query): Promise<T> {
+  return (await (await send(path, query, body)).json()) as T;
 }
 
 const trace = (id: string) => `/api/traces/${encodeURIComponent(id)}`;
@@ -78,6 +95,9 @@ export const api = {
   traceCriticalPath: (id: string) => get<CriticalPath>(`${trace(id)}/critical-path`),
   traceDependencies: (id: string) => get<TraceDependencies>(`${trace(id)}/dependencies`),
   traceAnomalies: (id: string) => get<TraceAnomalies>(`${trace(id)}/anomalies`),
+  simulate: (id: string, spec: SimulationSpec) => post<Simulation>(`${trace(id)}/simulate`, spec),
+  simulateCsv: async (id: string, spec: SimulationSpec) =>
+    (await send(`${trace(id)}/simulate`, { format: "csv" }, spec)).text(),
   races: (query: Query) => get<FindingPage>("/api/races", query),
   anomalies: (query: Query) => get<AnomalyPage>("/api/anomalies", query),
   dependencies: (query: Query = {}) => get<Dependencies>("/api/dependencies", query),

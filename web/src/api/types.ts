@@ -29,6 +29,10 @@ export type TraceAnomalies = Schemas["TraceAnomalies"];
 export type AnomalyPage = Schemas["AnomaliesPage"];
 export type AuditAccess = Schemas["AccessRow"];
 export type AuditTrail = Schemas["VariableAuditTrail"];
+export type Simulation = Schemas["Simulation"];
+export type SimulationSpec = Schemas["SimulationSpec"];
+export type EventComparison = Schemas["EventComparison"];
+export type Suggestion = Schemas["Suggestion"];
 
 /** Trace row fields the list shows when the server sends them. */
 interface TraceRowExtras {

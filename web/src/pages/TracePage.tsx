@@ -14,10 +14,11 @@ import { GraphTab } from "./trace/GraphTab";
 import { LocksTab } from "./trace/LocksTab";
 import { OverviewTab } from "./trace/OverviewTab";
 import { RacesTab } from "./trace/RacesTab";
+import { SimulateTab } from "./trace/SimulateTab";
 import { TimelineTab } from "./trace/TimelineTab";
 import { TreeTab } from "./trace/TreeTab";
 
-const TABS = ["overview", "races", "graph", "timeline", "tree", "locks", "anomalies", "dependencies"] as const;
+const TABS = ["overview", "races", "graph", "timeline", "tree", "locks", "anomalies", "dependencies", "simulate"] as const;
 
 /** Counts arrivals of new events of `traceId` on the live stream (batched per half second). */
 function useTraceVersion(traceId: string): number {
@@ -87,6 +88,7 @@ export function TracePage() {
         </TabsContent>
         <TabsContent value="anomalies"><AnomaliesTab traceId={id} version={version} /></TabsContent>
         <TabsContent value="dependencies"><DependenciesTab traceId={id} version={version} /></TabsContent>
+        <TabsContent value="simulate"><SimulateTab traceId={id} /></TabsContent>
       </Tabs>
     </div>
   );

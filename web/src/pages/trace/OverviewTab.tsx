@@ -8,6 +8,7 @@ import type { Loaded as LoadedState } from "@/hooks/useApi";
 import { useApi } from "@/hooks/useApi";
 import { formatMs } from "@/lib/format";
 import { traceSummary } from "@/model/summary";
+import { Suggestions } from "./Suggestions";
 
 interface Props {
   detail: TraceDetail;
@@ -70,6 +71,7 @@ export function OverviewTab({ detail, races, critical }: Props) {
                     </li>
                   ))}
                 </ol>
+                <Suggestions suggestions={path.suggestions} />
               </div>
             )}
           </Loaded>
