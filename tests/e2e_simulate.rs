@@ -2,12 +2,12 @@
 //! `a` to `b` recorded the way the TypeScript, Python and Go SDKs record it (no clocks, b's first
 //! event carrying a's span as its upstream span, a's response a child of its request). A 500 ms
 //! delay on `b` raises the critical path by exactly 500 ms and reaches `a`; the CSV lists every
-//! event; a service the trace never calls is an error with status 1. Waits poll the API.
+//! event; a service the trace never calls is an error with status 1. It waits on `/ready`'s drained signal.
 
 mod common;
 
 use std::process::{Command, Output};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::setups::EmbeddedUp;
 use common::*;
@@ -53,30 +53,10 @@ fn a_calls_b(trace: &str) -> Vec<Value> {
     ]
 }
 
-/// Waits until `GET /api/traces/{trace}` answers with `count` events.
-fn wait_for_events(up: &Raceway, base: &str, trace: &str, count: usize) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let response = reqwest::blocking::get(format!("{base}/api/traces/{trace}")).expect("GET");
-        if response.status().is_success() {
-            let body: Value = response.json().expect("JSON");
-            if body["events"].as_array().map(Vec::len) == Some(count) {
-                return;
-            }
-        }
-        assert!(
-            Instant::now() < deadline,
-            "trace {trace} not stored\n{}",
-            up.output()
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
 #[test]
 fn simulate_command_reports_the_delay_its_reach_and_the_csv() {
     let dir = tempfile::tempdir().expect("dir");
-    let (up, base) = EmbeddedUp::args(dir.path(), &[]).start();
+    let (_up, base) = EmbeddedUp::args(dir.path(), &[]).start();
     let trace = Uuid::new_v4().to_string();
     let events = a_calls_b(&trace);
     let answer = post_events(
@@ -84,7 +64,7 @@ fn simulate_command_reports_the_delay_its_reach_and_the_csv() {
         serde_json::to_vec(&json!({ "events": events })).expect("body"),
     );
     assert_eq!(answer["accepted"], 3, "{answer}");
-    wait_for_events(&up, &base, &trace, 3);
+    wait_drained(&[&base], None, Duration::from_secs(60));
 
     let api = ["--api", base.as_str()];
     let out = raceway(

@@ -6,8 +6,7 @@
 use std::time::Duration;
 
 use clap::Args;
-use comfy_table::presets::UTF8_FULL_CONDENSED;
-use comfy_table::{Cell, Color, ContentArrangement, Table};
+use comfy_table::{Cell, Color};
 use raceway_analysis::simulate::{
     Delay, Failure, FailureMode, Simulation, SimulationSpec, SlaSpec,
 };
@@ -15,6 +14,7 @@ use uuid::Uuid;
 
 use super::prune::parse_duration;
 use super::queries::{fail, ApiArgs};
+use super::tables::table;
 
 /// Options of `raceway simulate`.
 #[derive(Debug, Args)]
@@ -125,15 +125,6 @@ fn parse_slas(values: &[String]) -> Result<Option<SlaSpec>, String> {
     Ok(Some(sla))
 }
 
-fn table(header: &[&str]) -> Table {
-    let mut table = Table::new();
-    table
-        .load_preset(UTF8_FULL_CONDENSED)
-        .set_content_arrangement(ContentArrangement::Dynamic)
-        .set_header(header.iter().map(|h| Cell::new(h).fg(Color::Cyan)));
-    table
-}
-
 /// The first 8 characters of an id.
 fn short(id: &Uuid) -> String {
     id.to_string().chars().take(8).collect()
@@ -144,11 +135,11 @@ fn render(sim: &Simulation) -> String {
     let path = &sim.critical_path;
     let mut out = format!(
         "Critical path: {:.1} ms -> {:.1} ms ({:+.1} ms)\n",
-        path.before_ms, path.after_ms, path.delta_ms
+        path.length.before_ms, path.length.after_ms, path.delta_ms
     );
     let mut services = table(&["service", "before (ms)", "after (ms)", "change (ms)"]);
     for s in &sim.services {
-        let change = s.after_ms - s.before_ms;
+        let change = s.time.after_ms - s.time.before_ms;
         let cell = Cell::new(format!("{change:+.1}"));
         let cell = if change > 0.0 {
             cell.fg(Color::Red)
@@ -157,8 +148,8 @@ fn render(sim: &Simulation) -> String {
         };
         services.add_row(vec![
             Cell::new(&s.service),
-            Cell::new(format!("{:.1}", s.before_ms)),
-            Cell::new(format!("{:.1}", s.after_ms)),
+            Cell::new(format!("{:.1}", s.time.before_ms)),
+            Cell::new(format!("{:.1}", s.time.after_ms)),
             cell,
         ]);
     }
@@ -181,18 +172,15 @@ fn render(sim: &Simulation) -> String {
             "event", "service", "location", "SLA (ms)", "before", "after",
         ]);
         for b in &sim.over_sla {
-            let before = if b.already_over {
-                format!("{:.1} (over)", b.before_ms)
-            } else {
-                format!("{:.1}", b.before_ms)
-            };
+            let over = if b.already_over { " (over)" } else { "" };
+            let before = format!("{:.1}{over}", b.duration.before_ms);
             breaches.add_row(vec![
-                Cell::new(short(&b.event_id)),
-                Cell::new(&b.service),
-                Cell::new(&b.location),
+                Cell::new(short(&b.event.event_id)),
+                Cell::new(&b.event.service),
+                Cell::new(&b.event.location),
                 Cell::new(format!("{:.0}", b.sla_ms)),
                 Cell::new(before),
-                Cell::new(format!("{:.1}", b.after_ms)).fg(Color::Red),
+                Cell::new(format!("{:.1}", b.duration.after_ms)).fg(Color::Red),
             ]);
         }
         out.push_str(&format!("Over their SLA:\n{breaches}\n"));

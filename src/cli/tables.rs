@@ -10,7 +10,7 @@ use crate::client::models::{
     TreeNode,
 };
 
-fn table(header: &[&str]) -> Table {
+pub(super) fn table(header: &[&str]) -> Table {
     let mut table = Table::new();
     table
         .load_preset(UTF8_FULL_CONDENSED)

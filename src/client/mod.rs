@@ -81,8 +81,10 @@ impl ApiClient {
         query: &[(&str, String)],
         body: &serde_json::Value,
     ) -> Result<T, ClientError> {
-        let bytes = self.send(Method::POST, segments, query, Some(body)).await?;
-        decode(segments, &bytes)
+        decode(
+            segments,
+            self.post_text(segments, query, body).await?.as_bytes(),
+        )
     }
 
     /// POSTs `body` as JSON and returns the answer as text (for answers that are not JSON).

@@ -55,71 +55,23 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::trace::{critical_path, CriticalStep, TraceTree};
+use crate::trace::{critical_path, CriticalStep, TraceTree, TreeNode};
 use schedule::{Retimed, Schedule};
 
-/// The critical path before and after the change.
+/// A length in ms before and after the change.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct PathComparison {
-    /// The critical path's length before, in ms.
-    pub before_ms: f64,
-    /// The critical path's length after, in ms.
-    pub after_ms: f64,
-    /// `after_ms - before_ms`.
-    pub delta_ms: f64,
-    /// Its steps before.
-    pub before: Vec<CriticalStep>,
-    /// Its steps after.
-    pub after: Vec<CriticalStep>,
-}
-
-/// One service's time: the sum of its steps' self times.
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ServiceTime {
-    /// The service.
-    pub service: String,
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Change {
     /// Before, in ms.
     pub before_ms: f64,
-    /// After, in ms (skipped steps count 0).
+    /// After, in ms.
     pub after_ms: f64,
 }
 
-/// A service the change reaches.
+/// The event a row is about.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct AffectedService {
-    /// The service.
-    pub service: String,
-    /// The causal chain, event ids from the changed step to this service's first moved step.
-    pub via: Vec<Uuid>,
-}
-
-/// A request over its SLA after the change.
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct SlaBreach {
-    /// The request's event.
-    pub event_id: Uuid,
-    /// Its service.
-    pub service: String,
-    /// Its location.
-    pub location: String,
-    /// The budget, in ms.
-    pub sla_ms: f64,
-    /// Its duration before, in ms.
-    pub before_ms: f64,
-    /// Its duration after, in ms.
-    pub after_ms: f64,
-    /// True when it was over budget before the change too.
-    pub already_over: bool,
-}
-
-/// One event's timing before and after, relative to the trace's start.
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct EventComparison {
+pub struct EventRef {
     /// The event.
     pub event_id: Uuid,
     /// Its service.
@@ -128,31 +80,99 @@ pub struct EventComparison {
     pub kind: String,
     /// Its location.
     pub location: String,
-    /// Start before, ms after the trace's start.
+}
+
+/// The critical path before and after the change: its length (`before_ms`, `after_ms`), the
+/// difference and its steps.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PathComparison {
+    /// The path's length.
+    #[serde(flatten)]
+    pub length: Change,
+    /// `after_ms - before_ms`.
+    pub delta_ms: f64,
+    /// Its steps before.
+    pub before: Vec<CriticalStep>,
+    /// Its steps after.
+    pub after: Vec<CriticalStep>,
+}
+
+/// One service's time (`before_ms`, `after_ms`): the sum of its steps' self times, skipped
+/// steps counting 0.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ServiceTime {
+    /// The service.
+    pub service: String,
+    /// Its time.
+    #[serde(flatten)]
+    pub time: Change,
+}
+
+/// A service the change reaches, and the causal chain that carries it there: event ids from the
+/// changed step to this service's first moved step.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AffectedService {
+    /// The service.
+    pub service: String,
+    /// The causal chain.
+    pub via: Vec<Uuid>,
+}
+
+/// A request over its budget (`sla_ms`) after the change, with its duration before and after,
+/// and whether it was already over before.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SlaBreach {
+    /// The request.
+    #[serde(flatten)]
+    pub event: EventRef,
+    /// Its budget.
+    pub sla_ms: f64,
+    /// Its duration.
+    #[serde(flatten)]
+    pub duration: Change,
+    /// Over budget before the change too.
+    pub already_over: bool,
+}
+
+/// One event's start and duration before and after, ms from the trace's start; the "after"
+/// values are `null` for a step a failure skipped.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EventComparison {
+    /// The event.
+    #[serde(flatten)]
+    pub event: EventRef,
+    /// Start before.
     pub before_start_ms: f64,
-    /// Duration before, ms.
+    /// Duration before.
     pub before_duration_ms: f64,
-    /// Start after, ms after the trace's start (`null` when skipped by a failure).
+    /// Start after.
     pub after_start_ms: Option<f64>,
-    /// Duration after, ms (`null` when skipped by a failure).
+    /// Duration after.
     pub after_duration_ms: Option<f64>,
 }
 
-/// The answer of a simulation.
+/// The answer of a simulation: the critical path, each service's time (by name), the services
+/// the change reaches beyond the steps it changed, the requests over their SLA, and every event's
+/// timing (in tree order).
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Simulation {
     /// The trace.
     pub trace_id: Uuid,
-    /// The critical path before and after.
+    /// The critical path.
     pub critical_path: PathComparison,
-    /// Each service's time before and after, by name.
+    /// Each service's time.
     pub services: Vec<ServiceTime>,
-    /// The services the change reaches, beyond the steps it changed.
+    /// The services reached.
     pub affected_services: Vec<AffectedService>,
-    /// Requests over their SLA after the change.
+    /// The requests over their SLA.
     pub over_sla: Vec<SlaBreach>,
-    /// Every event's timing before and after, in tree order.
+    /// Every event's timing.
     pub events: Vec<EventComparison>,
 }
 
@@ -166,8 +186,10 @@ pub fn simulate(tree: &TraceTree, spec: &SimulationSpec) -> Result<Simulation, S
     Ok(Simulation {
         trace_id: tree.trace_id,
         critical_path: PathComparison {
-            before_ms: before_path.total_duration_ms,
-            after_ms: after_path.total_duration_ms,
+            length: Change {
+                before_ms: before_path.total_duration_ms,
+                after_ms: after_path.total_duration_ms,
+            },
             delta_ms: after_path.total_duration_ms - before_path.total_duration_ms,
             before: before_path.steps,
             after: after_path.steps,
@@ -177,6 +199,17 @@ pub fn simulate(tree: &TraceTree, spec: &SimulationSpec) -> Result<Simulation, S
         over_sla: over_sla(tree, &after_tree, &retimed, spec),
         events: event_comparisons(tree, &after_tree, &retimed),
     })
+}
+
+impl EventRef {
+    fn of(node: &TreeNode) -> Self {
+        EventRef {
+            event_id: node.id,
+            service: node.service.to_string(),
+            kind: node.kind.to_string(),
+            location: node.location.to_string(),
+        }
+    }
 }
 
 fn ms(ns: u64) -> f64 {
@@ -203,8 +236,10 @@ fn service_times(before: &TraceTree, after: &TraceTree, retimed: &Retimed) -> Ve
         .into_iter()
         .map(|(service, (b, a))| ServiceTime {
             service: service.to_string(),
-            before_ms: ms(b),
-            after_ms: ms(a),
+            time: Change {
+                before_ms: ms(b),
+                after_ms: ms(a),
+            },
         })
         .collect()
 }
@@ -262,12 +297,12 @@ fn over_sla(
         let after_ns = after.nodes[v].duration_ns;
         if after_ns > budget_ns {
             out.push(SlaBreach {
-                event_id: node.id,
-                service: node.service.to_string(),
-                location: node.location.to_string(),
+                event: EventRef::of(node),
                 sla_ms: budget_ms as f64,
-                before_ms: ms(node.duration_ns),
-                after_ms: ms(after_ns),
+                duration: Change {
+                    before_ms: ms(node.duration_ns),
+                    after_ms: ms(after_ns),
+                },
                 already_over: node.duration_ns > budget_ns,
             });
         }
@@ -296,10 +331,7 @@ fn event_comparisons(
                 )
             };
             EventComparison {
-                event_id: node.id,
-                service: node.service.to_string(),
-                kind: node.kind.to_string(),
-                location: node.location.to_string(),
+                event: EventRef::of(node),
                 before_start_ms: since(before.start_ns, node.start_ns),
                 before_duration_ms: ms(node.duration_ns),
                 after_start_ms,

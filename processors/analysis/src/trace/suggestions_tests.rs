@@ -10,6 +10,11 @@ fn hints(events: &[Event]) -> Vec<Suggestion> {
     suggestions(events, &tree, &critical_path(&tree))
 }
 
+/// A state change of `variable` by event `n` on thread `main` at `ms`.
+fn touch(n: u128, ms: i64, variable: &str, access: AccessType) -> Event {
+    at(n, "main", ms, access_kind(variable, "a.rs:1", access))
+}
+
 fn post(url: &str) -> EventKind {
     EventKind::HttpRequest(HttpRequest {
         method: "POST".into(),
@@ -48,28 +53,12 @@ fn a_call_reading_what_the_previous_one_wrote_is_not_parallelized() {
     let events = vec![
         lasting(at(1, "main", 0, call("handler")), 150),
         lasting(with_parent(at(2, "main", 0, post("http://users")), 1), 100),
-        with_parent(
-            at(
-                4,
-                "main",
-                50,
-                access_kind("user", "a.rs:1", AccessType::Write),
-            ),
-            2,
-        ),
+        with_parent(touch(4, 50, "user", AccessType::Write), 2),
         lasting(
             with_parent(at(3, "main", 100, post("http://prices")), 1),
             50,
         ),
-        with_parent(
-            at(
-                5,
-                "main",
-                120,
-                access_kind("user", "a.rs:2", AccessType::Read),
-            ),
-            3,
-        ),
+        with_parent(touch(5, 120, "user", AccessType::Read), 3),
     ];
     assert!(hints(&events)
         .iter()
@@ -119,23 +108,10 @@ fn a_long_write_nothing_reads_later_can_be_async_and_one_read_later_cannot() {
             lasting(at(1, "main", 0, call("handler")), 100),
             lasting(with_parent(at(2, "main", 0, call("compute")), 1), 40),
             lasting(with_parent(at(3, "main", 40, call("audit")), 1), 60),
-            with_parent(
-                at(
-                    4,
-                    "main",
-                    41,
-                    access_kind("audit_log", "a.rs:9", AccessType::Write),
-                ),
-                3,
-            ),
+            with_parent(touch(4, 41, "audit_log", AccessType::Write), 3),
         ];
         if read_back {
-            events.push(at(
-                5,
-                "other",
-                100,
-                access_kind("audit_log", "r.rs:1", AccessType::Read),
-            ));
+            events.push(touch(5, 100, "audit_log", AccessType::Read));
         }
         events
     };
