@@ -76,7 +76,7 @@ export function TracePage() {
       <Tabs value={current} onValueChange={(t) => navigate(`/traces/${id}/${t === "overview" ? "" : t}`)}>
         <TabsList>
           {TABS.map((t) => (
-            <TabsTrigger key={t} value={t} className="capitalize">{TAB_LABELS[t] ?? t}</TabsTrigger>
+            <TabsTrigger key={t} value={t} className={TAB_LABELS[t] ? undefined : "capitalize"}>{TAB_LABELS[t] ?? t}</TabsTrigger>
           ))}
         </TabsList>
         <TabsContent value="overview">

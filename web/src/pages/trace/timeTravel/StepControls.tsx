@@ -33,7 +33,7 @@ export function StepControls({ step, total, onStep, onGoTo }: Props) {
       <Button variant="outline" size="sm" disabled={step >= last} onClick={() => onStep(step + 1)} aria-label="Next step" data-testid="step-next">
         Next →
       </Button>
-      <span className="mono text-sm" data-testid="step-position">Step {step} of {last}</span>
+      <span className="mono text-sm" data-testid="step-position" title={`${total} steps, numbered from 0`}>Step {step} of 0–{last}</span>
       <form
         className="flex items-center gap-2"
         onSubmit={(e) => {
