@@ -3,7 +3,8 @@
 //!
 //! - `GET /api/traces/{id}/tree?max_depth=`: the nested tree (see [`tree_json`]);
 //! - `GET /api/traces/{id}/critical-path`: the longest duration-weighted path;
-//! - `GET /api/traces/{id}/dependencies`: the trace's calls between services, per edge;
+//! - `GET /api/traces/{id}/dependencies`: the trace's calls between services, per edge, each
+//!   flagged `unexpected` when the global graph had never seen it before the trace started;
 //! - `GET /api/traces/{id}/graph`: the causal graph (events and typed edges).
 //!
 //! Each answers 400 on a bad id and 404 when the store holds no event of the trace. The analyses
