@@ -7,6 +7,7 @@ import {
   stepAfterKey,
   stepFromParam,
   stepOfEvent,
+  stepOfTarget,
   threadViews,
   variableViews,
 } from "./timeTravel";
@@ -57,6 +58,13 @@ describe("time travel", () => {
     expect(stepOfEvent(steps, "cccc")).toBe(1);
     expect(stepOfEvent(steps, "ccc")).toBeUndefined();
     expect(stepOfEvent(steps, "eeee")).toBeUndefined();
+  });
+
+  it("reads a typed target as a step index or an event id", () => {
+    expect(stepOfTarget(steps, " 2 ")).toBe(2);
+    expect(stepOfTarget(steps, "3")).toBeUndefined();
+    expect(stepOfTarget(steps, "cccc")).toBe(1);
+    expect(stepOfTarget(steps, "")).toBeUndefined();
   });
 
   it("lists variables with their writer, marking the ones this step wrote", () => {

@@ -20,6 +20,13 @@ export function stepOfEvent(steps: StepRow[], eventId: string): number | undefin
   return steps.find((s) => s.event_id === eventId)?.step ?? steps.find((s) => s.event_id.startsWith(eventId))?.step;
 }
 
+/** The step a typed target names: a step index in range, or an event id (or prefix). */
+export function stepOfTarget(steps: StepRow[], target: string): number | undefined {
+  const text = target.trim();
+  if (/^\d+$/.test(text)) return steps.find((s) => s.step === Number(text))?.step;
+  return stepOfEvent(steps, text);
+}
+
 /** Where a key moves the step (← → Home End), or undefined for other keys. */
 export function stepAfterKey(step: number, key: string, total: number): number | undefined {
   const last = Math.max(0, total - 1);

@@ -4,7 +4,7 @@ import { api } from "@/api/client";
 import type { Finding, StepRow } from "@/api/types";
 import { Loaded } from "@/components/Message";
 import { useApi, type Loaded as LoadedState } from "@/hooks/useApi";
-import { racesAtStep, stepAfterKey, stepFromParam, stepOfEvent, threadViews, variableViews } from "@/model/timeTravel";
+import { racesAtStep, stepAfterKey, stepFromParam, stepOfEvent, stepOfTarget, threadViews, variableViews } from "@/model/timeTravel";
 import { ComparePanel } from "./timeTravel/ComparePanel";
 import { RacesPanel } from "./timeTravel/RacesPanel";
 import { StepControls } from "./timeTravel/StepControls";
@@ -53,7 +53,7 @@ function useStepParam(steps: StepRow[]) {
     if (found !== undefined) setStep(found);
   }, [event, steps, setStep]);
   const goTo = (target: string): string | undefined => {
-    const found = /^\d+$/.test(target) ? steps.find((s) => s.step === Number(target))?.step : stepOfEvent(steps, target);
+    const found = stepOfTarget(steps, target);
     if (found === undefined) return `No step or event "${target}": give 0 to ${steps.length - 1} or an event id.`;
     setStep(found);
     return undefined;
