@@ -10,6 +10,7 @@ import type {
   CausalGraph,
   CriticalPath,
   Dependencies,
+  StateComparison,
   FindingPage,
   Simulation,
   SimulationSpec,
@@ -17,6 +18,8 @@ import type {
   TraceDependencies,
   TraceRaces,
   TraceDetail,
+  TraceState,
+  TraceSteps,
   TracePage,
   TraceTree,
   VariableList,
@@ -98,6 +101,11 @@ export const api = {
   simulate: (id: string, spec: SimulationSpec) => post<Simulation>(`${trace(id)}/simulate`, spec),
   simulateCsv: async (id: string, spec: SimulationSpec) =>
     (await send(`${trace(id)}/simulate`, { format: "csv" }, spec)).text(),
+  traceSteps: (id: string) => get<TraceSteps>(`${trace(id)}/steps`),
+  /** The state after `at`: a step index or an event id. */
+  traceState: (id: string, at: number | string) => get<TraceState>(`${trace(id)}/state`, { at }),
+  /** The variables that differ between two `TRACE_ID@STEP` points. */
+  compareStates: (left: string, right: string) => get<StateComparison>("/api/state/compare", { left, right }),
   races: (query: Query) => get<FindingPage>("/api/races", query),
   anomalies: (query: Query) => get<AnomalyPage>("/api/anomalies", query),
   dependencies: (query: Query = {}) => get<Dependencies>("/api/dependencies", query),

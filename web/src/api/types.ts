@@ -33,6 +33,12 @@ export type Simulation = Schemas["Simulation"];
 export type SimulationSpec = Schemas["SimulationSpec"];
 export type EventComparison = Schemas["EventComparison"];
 export type Suggestion = Schemas["Suggestion"];
+export type TraceSteps = Schemas["TraceSteps"];
+export type StepRow = Schemas["StepRow"];
+export type TraceState = Schemas["TraceStateBody"];
+export type VariableAtStep = Schemas["VariableRow"];
+export type ThreadAtStep = Schemas["ThreadRow"];
+export type StateComparison = Schemas["StateComparison"];
 
 /** Trace row fields the list shows when the server sends them. */
 interface TraceRowExtras {
