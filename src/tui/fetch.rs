@@ -8,6 +8,7 @@ use crate::client::models::{
     Tree,
 };
 use crate::client::{ApiClient, ClientError};
+use raceway_analysis::simulate::{Simulation, SimulationSpec};
 
 /// Traces listed at most.
 pub const TRACE_PAGE: u32 = 200;
@@ -31,6 +32,8 @@ pub enum Fetch {
     FinalState(String, usize),
     /// The audit trail of one variable of the trace.
     Audit(String, String),
+    /// A what-if simulation of the trace.
+    Simulate(String, SimulationSpec),
 }
 
 /// An answer to a [`Fetch`].
@@ -48,6 +51,8 @@ pub enum Loaded {
     State(String, TraceStateBody),
     FinalState(String, TraceStateBody),
     Audit(String, String, TraceAuditTrail),
+    /// A simulation, or the API's message when it refused the spec.
+    Simulated(String, Result<Simulation, String>),
     /// The request failed; the event loop retries it.
     Failed(Fetch, String),
 }
@@ -100,6 +105,20 @@ async fn load(client: &ApiClient, fetch: &Fetch) -> Result<Loaded, ClientError> 
         Fetch::FinalState(id, step) => {
             let at = [("at", step.to_string())];
             Loaded::FinalState(id.clone(), of_trace(client, id, "state", &at).await?)
+        }
+        Fetch::Simulate(id, spec) => {
+            let body = serde_json::to_value(spec).map_err(|e| ClientError::Decode {
+                path: "the simulation spec".into(),
+                reason: e.to_string(),
+            })?;
+            let path = ["api", "traces", id, "simulate"];
+            match client.post(&path, &[], &body).await {
+                Ok(simulation) => Loaded::Simulated(id.clone(), Ok(simulation)),
+                Err(ClientError::Status { message, .. }) => {
+                    Loaded::Simulated(id.clone(), Err(message))
+                }
+                Err(e) => return Err(e),
+            }
         }
         Fetch::Audit(id, variable) => {
             let path = ["api", "traces", id, "audit-trail", variable];

@@ -271,6 +271,31 @@ async fn demo_views() {
             press(&mut app, &up.client, KeyCode::Tab).await;
             press(&mut app, &up.client, KeyCode::Tab).await;
             insta::assert_snapshot!("demo_dependencies", screen(&app, 120, 40));
+            // Simulate: 500 ms more on the first service the trace calls.
+            for _ in 0..3 {
+                press(&mut app, &up.client, KeyCode::Tab).await;
+            }
+            for _ in 0..5 {
+                press(&mut app, &up.client, KeyCode::Char('+')).await;
+            }
+            press(&mut app, &up.client, KeyCode::Enter).await;
+            let simulated = app.trace.as_ref().and_then(|t| t.simulate.result.clone());
+            let delta = simulated
+                .and_then(Result::ok)
+                .map(|s| s.critical_path.delta_ms);
+            assert!(delta.is_some_and(|d| d > 0.0), "{delta:?}");
+            // The form and the path's change; which services the delay reaches, by which chain,
+            // and which steps move most depend on the demo's schedule: checked apart.
+            let simulate = screen(&app, 120, 40);
+            // (Blanks before each line's closing quote trimmed: the filtered times had different
+            // widths.)
+            let head: Vec<String> = simulate
+                .lines()
+                .take(8)
+                .map(|l| format!("{}\"", l.trim_end_matches('"').trim_end()))
+                .collect();
+            insta::assert_snapshot!("demo_simulate", head.join("\n"));
+            assert!(simulate.contains("reaches bank-api via"), "{simulate}");
         })
         .await;
     up.stop().await;

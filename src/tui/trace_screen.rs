@@ -6,6 +6,7 @@ use std::collections::HashSet;
 use ratatui::crossterm::event::KeyCode;
 
 use super::fetch::{Fetch, Loaded};
+use super::simulate_form::SimulateForm;
 use crate::client::models::{
     AnomalyRow, CriticalPathBody, RaceFinding, StepRow, TraceAuditTrail, TraceDependencyRow,
     TraceStateBody, Tree, TreeNode,
@@ -22,11 +23,12 @@ pub enum Tab {
     Dependencies,
     Variables,
     TimeTravel,
+    Simulate,
 }
 
 impl Tab {
     /// Every view, in Tab order.
-    pub const ALL: [Tab; 7] = [
+    pub const ALL: [Tab; 8] = [
         Tab::Tree,
         Tab::CriticalPath,
         Tab::Races,
@@ -34,6 +36,7 @@ impl Tab {
         Tab::Dependencies,
         Tab::Variables,
         Tab::TimeTravel,
+        Tab::Simulate,
     ];
 
     /// The view's name on its tab.
@@ -46,6 +49,7 @@ impl Tab {
             Tab::Dependencies => "Dependencies",
             Tab::Variables => "Variables",
             Tab::TimeTravel => "Time travel",
+            Tab::Simulate => "Simulate",
         }
     }
 
@@ -72,7 +76,7 @@ pub struct TraceScreen {
     pub trace_id: String,
     pub tab: Tab,
     /// The selected row of each view, by [`Tab::ALL`] index.
-    pub cursors: [usize; 7],
+    pub cursors: [usize; 8],
     pub tree: Option<Tree>,
     /// Tree nodes whose children are hidden.
     pub collapsed: HashSet<String>,
@@ -90,6 +94,8 @@ pub struct TraceScreen {
     /// The time-travel position and the state there (`None` while loading).
     pub step: usize,
     pub state: Option<TraceStateBody>,
+    /// The what-if form over the services the trace calls, and its last answer.
+    pub simulate: SimulateForm,
 }
 
 impl TraceScreen {
@@ -156,6 +162,7 @@ impl TraceScreen {
             Tab::Dependencies => self.dependencies.as_ref().map_or(0, Vec::len),
             Tab::Variables => self.variables.as_ref().map_or(0, Vec::len),
             Tab::TimeTravel => self.steps.as_ref().map_or(0, Vec::len),
+            Tab::Simulate => self.simulate.rows.len(),
         }
     }
 
@@ -192,6 +199,13 @@ impl TraceScreen {
                     Tab::Tree => self.on_tree_key(code),
                     Tab::Variables if code == KeyCode::Enter => self.inspect_selected(),
                     Tab::TimeTravel => self.on_time_travel_key(code),
+                    Tab::Simulate => {
+                        let spec = self.simulate.on_key(code, self.cursor());
+                        let id = self.trace_id.clone();
+                        spec.map(|spec| Fetch::Simulate(id, spec))
+                            .into_iter()
+                            .collect()
+                    }
                     _ => Vec::new(),
                 }
             }
@@ -300,7 +314,12 @@ impl TraceScreen {
             Loaded::Anomalies(of, found) if of == id => {
                 self.anomalies = Some(found.map(|a| a.anomalies));
             }
-            Loaded::Dependencies(of, edges) if of == id => self.dependencies = Some(edges),
+            Loaded::Dependencies(of, edges) if of == id => {
+                let callees = edges.iter().map(|e| e.edge.callee.clone()).collect();
+                self.simulate.set_services(callees);
+                self.dependencies = Some(edges);
+            }
+            Loaded::Simulated(of, result) if of == id => self.simulate.on_result(result),
             Loaded::Steps(of, steps) if of == id => {
                 let count = steps.len();
                 self.steps = Some(steps);

@@ -5,7 +5,7 @@ use ratatui::widgets::{Block, Borders, Clear, Paragraph};
 use ratatui::Frame;
 
 /// Every key and what it does.
-pub const KEYS: [(&str, &str); 16] = [
+pub const KEYS: [(&str, &str); 17] = [
     ("j / k, ↓ / ↑", "move"),
     (
         "Enter",
@@ -17,6 +17,10 @@ pub const KEYS: [(&str, &str); 16] = [
     ("] / [", "time travel: step forward / back"),
     ("Home / End", "time travel: first / last step"),
     ("g", "time travel: jump to a step or event id"),
+    (
+        "+ / - / f / s",
+        "simulate: delay, failure, SLA of a service",
+    ),
     ("/", "filter the traces by id or service"),
     ("r", "refresh"),
     ("l", "live: new traces and findings as they arrive"),

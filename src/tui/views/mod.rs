@@ -7,6 +7,7 @@ mod critical_path;
 mod dependencies;
 mod help;
 mod races;
+mod simulate;
 mod time_travel;
 mod traces;
 mod tree;
@@ -86,6 +87,7 @@ fn render_trace(frame: &mut Frame, area: Rect, trace: &TraceScreen) {
         Tab::Dependencies => dependencies::render(frame, body, trace),
         Tab::Variables => variables::render(frame, body, trace),
         Tab::TimeTravel => time_travel::render(frame, body, trace),
+        Tab::Simulate => simulate::render(frame, body, trace),
     }
 }
 

@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 /// The changes to simulate. Every field is optional.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct SimulationSpec {
     /// Steps that take longer.
@@ -20,7 +20,7 @@ pub struct SimulationSpec {
 
 /// A delay: every call into a service, or one event, takes `ms` longer.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum Delay {
     /// Each call into `service` takes `ms` longer.
@@ -52,7 +52,7 @@ pub enum FailureMode {
 
 /// Every call into `service` fails.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Failure {
     /// The service whose calls fail.
@@ -66,7 +66,7 @@ pub struct Failure {
 
 /// SLA budgets in ms: one per service, and a default for the others.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct SlaSpec {
     /// The budget of services not listed.
