@@ -131,12 +131,19 @@ pub fn critical_path(path: &CriticalPathBody) -> String {
             Cell::new(format!("{duration_ms:.1}")),
         ]);
     }
-    format!(
+    let mut text = format!(
         "Critical path: {:.1} ms ({:.0}% of trace time)\n{}",
         path.total_duration_ms,
         path.share_of_trace * 100.0,
         with_newline(out)
-    )
+    );
+    for hint in &path.suggestions {
+        text.push_str(&format!(
+            "could save {:.1} ms: {}\n",
+            hint.saves_ms, hint.description
+        ));
+    }
+    text
 }
 
 /// `raceway trace ID --anomalies`.
