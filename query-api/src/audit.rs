@@ -310,10 +310,7 @@ pub(crate) fn causal_order(accesses: &[Access], clocks: &[VectorClock]) -> Vec<u
     order
 }
 
-/// Text that parses as JSON becomes that JSON value; anything else stays a string.
-pub(crate) fn json_value(text: &str) -> Value {
-    serde_json::from_str(text).unwrap_or_else(|_| Value::String(text.to_string()))
-}
+pub(crate) use raceway_schemas::finding::recorded_value as json_value;
 
 fn access_row(access: &Access, linked: bool, in_findings: Vec<String>) -> AccessRow {
     AccessRow {
@@ -413,6 +410,8 @@ mod tests {
             access_type: String::new(),
             timestamp_ns: 0,
             clock: Vec::new(),
+            old_value: None,
+            new_value: None,
         };
         let finding = |id: &str, a: &str, b: &str| RaceFinding {
             id: id.into(),

@@ -24,6 +24,7 @@ mod analyses;
 mod anomalies;
 mod audit;
 mod error;
+mod finding_values;
 pub mod live;
 pub mod openapi;
 mod params;

@@ -9,7 +9,7 @@
 //!
 //! Environments are a set (`IN`), so that a tenant's several environments fit the same filter.
 
-use crate::{AnomalyQuery, FindingQuery, TimeRange, TraceQuery};
+use crate::{AccessQuery, AnomalyQuery, FindingQuery, TimeRange, TraceQuery};
 
 /// A value bound to a `?`.
 #[derive(Debug, Clone, PartialEq)]
@@ -132,6 +132,31 @@ impl Filter {
         self
     }
 
+    /// `column` starts with `prefix` (compared as is: no `LIKE` wildcards), when one is given.
+    pub(crate) fn starts_with(mut self, column: &str, prefix: Option<&str>) -> Filter {
+        if let Some(prefix) = prefix {
+            let substring = match self.dialect {
+                Dialect::ClickHouse => "substring",
+                Dialect::Sqlite => "substr",
+            };
+            let value = Value::Str(prefix.into());
+            self.push(
+                format!("{substring}({column}, 1, length(?)) = ?"),
+                [value.clone(), value],
+            );
+        }
+        self
+    }
+
+    /// `column >= value`, when a value is given.
+    pub(crate) fn at_least(mut self, column: &str, value: Option<u64>) -> Filter {
+        if let Some(value) = value {
+            let value = i64::try_from(value).unwrap_or(i64::MAX);
+            self.push(format!("{column} >= ?"), [Value::I64(value)]);
+        }
+        self
+    }
+
     /// Rows whose span `[start, end]` overlaps `time`: `end >= from_ns`, `start <= to_ns`.
     pub(crate) fn overlaps(mut self, start: &str, end: &str, time: TimeRange) -> Filter {
         if let Some(from) = time.from_ns {
@@ -175,10 +200,14 @@ impl Filter {
     }
 }
 
-/// [`TraceQuery`] over the per-trace summary (`services`, `first_ts`, `last_ts`, `race_count`).
+/// [`TraceQuery`] over the per-trace summary (`trace_key`, `services`, `environments`,
+/// `event_count`, `first_ts`, `last_ts`, `race_count`).
 pub(crate) fn traces(dialect: Dialect, query: &TraceQuery) -> Filter {
     let filter = Filter::new(dialect)
+        .starts_with("trace_key", query.trace_id.as_deref())
         .array_has("services", query.service.as_deref())
+        .array_has("environments", query.environment.as_deref())
+        .at_least("event_count", query.min_events)
         .overlaps("first_ts", "last_ts", query.time());
     match query.has_races {
         Some(true) => filter.condition("race_count > 0"),
@@ -210,17 +239,12 @@ pub(crate) fn findings(dialect: Dialect, query: &FindingQuery) -> (Filter, Filte
     (identity, rest)
 }
 
-/// The accesses to `variable` in `environment` (any when `None`) within `time`.
-pub(crate) fn accesses(
-    dialect: Dialect,
-    environment: Option<&str>,
-    variable: &str,
-    time: TimeRange,
-) -> Filter {
+/// [`AccessQuery`] over `accesses` (without its limit).
+pub(crate) fn accesses(dialect: Dialect, query: &AccessQuery) -> Filter {
     Filter::new(dialect)
-        .equals("variable", Some(variable))
-        .one_of("environment", environment)
-        .within("timestamp_ns", time)
+        .equals("variable", Some(&query.variable))
+        .one_of("environment", query.environment.as_deref())
+        .within("timestamp_ns", query.time)
 }
 
 /// [`AnomalyQuery`] over `duration_anomalies`.
