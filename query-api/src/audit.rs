@@ -15,6 +15,7 @@ use std::collections::{BinaryHeap, HashMap};
 use axum::extract::{Path, Query, State};
 use axum::Json;
 use raceway_schemas::{Access, RaceFinding, VectorClock};
+use raceway_store::AccessQuery;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
@@ -196,15 +197,13 @@ pub(crate) async fn variable_audit_trail(
     let limit = options.limit()?;
     let environment = options.environment.as_deref();
     // One more than asked, to tell whether the trail was cut.
-    let mut accesses = store
-        .accesses
-        .variable_accesses(
-            environment,
-            &variable,
-            raceway_store::TimeRange::new(from_ns, to_ns),
-            limit + 1,
-        )
-        .await?;
+    let query = AccessQuery {
+        environment: options.environment.clone(),
+        variable: variable.clone(),
+        time: raceway_store::TimeRange::new(from_ns, to_ns),
+        limit: limit + 1,
+    };
+    let mut accesses = store.accesses.variable_accesses(&query).await?;
     let truncated = accesses.len() > limit as usize;
     accesses.truncate(limit as usize);
     let findings = store
