@@ -52,7 +52,7 @@ async fn traces_filter_sort_and_count_anomalies() {
     let cases: &[(&str, &[&str])] = &[
         ("trace_id=AAAAAAAA", &[TRACE]),
         (&format!("trace_id={TRACE}"), &[TRACE]),
-        ("trace_id=0000", &[&uuid(0x300), &uuid(0x200), &uuid(0x100)]),
+        ("trace_id=0000", &[&uuid(0x300), &uuid(0x100), &uuid(0x200)]),
         ("trace_id=ffff", &[]),
         ("environment=test&trace_id=aaaa", &[TRACE]),
         ("environment=prod", &[]),
