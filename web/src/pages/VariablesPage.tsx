@@ -31,8 +31,8 @@ export function VariablesPage() {
                         title={`${v.name}: ${v.access_count} recorded access${v.access_count === 1 ? "" : "es"}`}
                         onClick={() => navigate(`/variables/${encodeURIComponent(v.name)}`)}
                       >
-                        <span className="min-w-0 flex-1 truncate">{v.name}</span>
-                        <span className="text-xs text-muted-foreground">{v.access_count}</span>
+                        <span className="min-w-0 flex-1 truncate" data-testid="variable-name">{v.name}</span>
+                        <span className="text-xs text-muted-foreground" data-testid="variable-accesses">{v.access_count}</span>
                       </button>
                     </li>
                   ))}
