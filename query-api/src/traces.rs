@@ -136,7 +136,8 @@ pub struct TraceRow {
     pub first_timestamp: String,
     /// RFC 3339.
     pub last_timestamp: String,
-    /// From the first event's timestamp to the last one's.
+    /// From the first event to the end of the trace: its last event, or the end of its longest
+    /// step once analysed (measured durations count), as on the trace's own page.
     pub duration_ms: f64,
     /// Findings involving the trace.
     pub race_count: u64,
@@ -152,7 +153,7 @@ impl From<TraceSummary> for TraceRow {
             services: summary.services,
             first_timestamp: rfc3339(summary.first_timestamp_ns),
             last_timestamp: rfc3339(summary.last_timestamp_ns),
-            duration_ms: (summary.last_timestamp_ns - summary.first_timestamp_ns) as f64 / 1e6,
+            duration_ms: (summary.end_ns - summary.first_timestamp_ns) as f64 / 1e6,
             race_count: summary.race_count,
             anomaly_count: summary.anomaly_count,
         }

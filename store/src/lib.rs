@@ -171,7 +171,7 @@ pub enum TraceSort {
     /// Most recent first (by the first event's timestamp).
     #[default]
     Time,
-    /// Longest first (last event's timestamp minus the first's).
+    /// Longest first (from the first event to [`TraceSummary::end_ns`]).
     Duration,
     /// Most findings first.
     Races,
@@ -195,12 +195,12 @@ impl TraceSort {
         Self::ALL.into_iter().find(|s| s.as_str() == name)
     }
 
-    /// The `ORDER BY` key over the per-trace summary (`first_ts`, `last_ts`, `race_count`),
+    /// The `ORDER BY` key over the per-trace summary (`first_ts`, `end_ts`, `race_count`),
     /// descending; the caller appends the trace id tie-break.
     pub(crate) fn key(self) -> &'static str {
         match self {
             TraceSort::Time => "first_ts DESC",
-            TraceSort::Duration => "last_ts - first_ts DESC",
+            TraceSort::Duration => "end_ts - first_ts DESC",
             TraceSort::Races => "race_count DESC",
         }
     }
@@ -216,6 +216,9 @@ pub struct TraceSummary {
     pub services: Vec<String>,
     pub first_timestamp_ns: i64,
     pub last_timestamp_ns: i64,
+    /// Where the trace ends: its last event's timestamp, or the end its latest analysis found
+    /// when that is later (the end of the longest step: measured durations count).
+    pub end_ns: i64,
     /// Distinct findings (of any kind) whose first or second event belongs to the trace.
     pub race_count: u64,
     /// Duration anomalies of the trace's latest analysis (0 before it is analysed).

@@ -13,13 +13,14 @@ use crate::{EventStore, StoreError, TracePage, TraceQuery, TraceSummary};
 
 /// Per-trace summaries over deduplicated rows: `uniqExact(id)` counts distinct events (min, max
 /// and the service and environment sets are unaffected by duplicates), findings are counted by
-/// distinct id over both of their traces, anomalies by distinct id in the trace's latest
-/// analysis ([`LATEST`]). One join per level: ClickHouse 18.16 takes one `JOIN` per `SELECT`.
+/// distinct id over both of their traces; the end and the anomalies (by distinct id) are those
+/// of the trace's latest analysis ([`LATEST`]; 0 and none before one). One join per level:
+/// ClickHouse 18.16 takes one `JOIN` per `SELECT`.
 fn summary_sql() -> String {
     format!(
         "
-SELECT trace_key, event_count, services, environments, first_ts, last_ts, race_count,
-       anomaly_count
+SELECT trace_key, event_count, services, environments, first_ts, last_ts,
+       greatest(last_ts, analysed_end) AS end_ts, race_count, anomaly_count
 FROM
 (
     SELECT trace_key, event_count, services, environments, first_ts, last_ts, race_count
@@ -45,9 +46,18 @@ FROM
 )
 ANY LEFT JOIN
 (
-    SELECT trace_id AS trace_key, toUInt64(uniqExact(id)) AS anomaly_count
-    FROM duration_anomalies WHERE {LATEST}
-    GROUP BY trace_key
+    SELECT trace_id AS trace_key, analysed_end, anomaly_count
+    FROM
+    (
+        SELECT trace_id, end_ns AS analysed_end FROM trace_analyses WHERE {LATEST}
+        LIMIT 1 BY trace_id
+    )
+    ANY LEFT JOIN
+    (
+        SELECT trace_id, toUInt64(uniqExact(id)) AS anomaly_count
+        FROM duration_anomalies WHERE {LATEST}
+        GROUP BY trace_id
+    ) USING trace_id
 ) USING trace_key"
     )
 }
@@ -104,7 +114,7 @@ impl EventStore for ClickHouseStore {
         let filter = filter::traces(Dialect::ClickHouse, query);
         let conditions = filter.sql();
         let sql = format!(
-            "SELECT trace_key, event_count, services, first_ts, last_ts, race_count, \
+            "SELECT trace_key, event_count, services, first_ts, last_ts, end_ts, race_count, \
              anomaly_count FROM ({}) WHERE {conditions} ORDER BY {}, trace_key",
             summary_sql(),
             query.sort.key()
@@ -125,6 +135,7 @@ impl EventStore for ClickHouseStore {
                 services: row.services,
                 first_timestamp_ns: row.first_ts,
                 last_timestamp_ns: row.last_ts,
+                end_ns: row.end_ts,
                 race_count: row.race_count,
                 anomaly_count: row.anomaly_count,
             });

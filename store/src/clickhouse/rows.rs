@@ -65,6 +65,7 @@ pub(crate) struct SummaryRow {
     pub services: Vec<String>,
     pub first_ts: i64,
     pub last_ts: i64,
+    pub end_ts: i64,
     pub race_count: u64,
     pub anomaly_count: u64,
 }

@@ -17,8 +17,8 @@ fn events_of(trace: Uuid, environment: &str, start_s: i64, count: i64) -> Vec<Ev
 }
 
 /// Environment, minimum events and id prefix narrow the list; `sort` orders it by time,
-/// duration or findings, ties by trace id; each row counts the anomalies of the trace's latest
-/// analysis.
+/// duration or findings, ties by trace id; each row has the end and counts the anomalies of the
+/// trace's latest analysis.
 pub async fn list_traces_narrows_sorts_and_counts_anomalies(store: &dyn Store) {
     let a = Uuid::parse_str("aaaa0000-0000-4000-8000-000000000000").expect("uuid");
     let b = Uuid::parse_str("aaaa1111-0000-4000-8000-000000000000").expect("uuid");
@@ -39,6 +39,8 @@ pub async fn list_traces_narrows_sorts_and_counts_anomalies(store: &dyn Store) {
     store.replace_trace_analysis(&first).await.expect("analysis");
     let mut latest = analysis(c, 20 * SECOND);
     latest.anomalies = vec![anomaly(c, "bank", 6.0, BASE_NS)];
+    // Its last step ends 18 s after its last event (a measured duration): 20 s in all.
+    latest.summary.end_ns = BASE_NS + 40 * SECOND;
     store.replace_trace_analysis(&latest).await.expect("re-analysis");
 
     let q = |change: &dyn Fn(&mut TraceQuery)| {
@@ -56,7 +58,7 @@ pub async fn list_traces_narrows_sorts_and_counts_anomalies(store: &dyn Store) {
         (q(&|q| q.trace_id = Some("aaaa1".into())), vec![b]),
         (q(&|q| q.trace_id = Some(c.to_string())), vec![c]),
         (q(&|q| q.trace_id = Some("cccc".into())), vec![]),
-        (q(&|q| q.sort = TraceSort::Duration), vec![b, c, a]),
+        (q(&|q| q.sort = TraceSort::Duration), vec![c, b, a]),
         (q(&|q| q.sort = TraceSort::Races), vec![a, b, c]),
         (
             q(&|q| {
@@ -77,6 +79,8 @@ pub async fn list_traces_narrows_sorts_and_counts_anomalies(store: &dyn Store) {
     assert_eq!(anomalies, vec![1, 0, 0], "latest analysis only");
     let races: Vec<u64> = listed.traces.iter().map(|t| t.race_count).collect();
     assert_eq!(races, vec![1, 1, 2]);
+    let ends: Vec<i64> = listed.traces.iter().map(|t| t.end_ns - BASE_NS).collect();
+    assert_eq!(ends, vec![40 * SECOND, 13 * SECOND, SECOND], "the analysis' end when later");
 }
 
 /// Equal keys are ordered by trace id, whatever the sort.

@@ -12,7 +12,7 @@ use crate::sqlite::{query_decoded, query_page, read_columns, SqliteStore};
 use crate::{EventStore, StoreError, TracePage, TraceQuery, TraceSummary};
 
 /// The per-trace summary, computed over the (primary-key deduplicated) rows, as the CTE
-/// `summary`. A trace's anomalies are those of its latest analysis, the only one kept.
+/// `summary`. A trace's analysis (its end, its anomalies) is its latest, the only one kept.
 const SUMMARY_SQL: &str = "
 WITH summary AS (
     SELECT e.trace_id AS trace_key,
@@ -21,6 +21,9 @@ WITH summary AS (
            json_group_array(DISTINCT e.environment) AS environments,
            MIN(e.timestamp_ns) AS first_ts,
            MAX(e.timestamp_ns) AS last_ts,
+           MAX(MAX(e.timestamp_ns), COALESCE(
+               (SELECT t.end_ns FROM trace_analyses t WHERE t.trace_id = e.trace_id),
+               MAX(e.timestamp_ns))) AS end_ts,
            (SELECT COUNT(*) FROM (
                 SELECT f.id FROM findings f
                 WHERE f.first_trace_id = e.trace_id AND f.occurrences > 0
@@ -36,10 +39,11 @@ WITH summary AS (
 SELECT";
 
 /// The columns of a summary row, before its id and services are parsed.
-type SummaryColumns = (String, i64, String, i64, i64, i64, i64);
+type SummaryColumns = (String, i64, String, i64, i64, i64, i64, i64);
 
 fn into_summary(columns: SummaryColumns) -> Result<TraceSummary, StoreError> {
-    let (trace_id, event_count, services, first_ts, last_ts, race_count, anomaly_count) = columns;
+    let (trace_id, event_count, services, first_ts, last_ts, end_ts, race_count, anomaly_count) =
+        columns;
     let corrupt = |message: String| StoreError::Corrupt {
         what: "trace",
         id: trace_id.clone(),
@@ -55,6 +59,7 @@ fn into_summary(columns: SummaryColumns) -> Result<TraceSummary, StoreError> {
         services,
         first_timestamp_ns: first_ts,
         last_timestamp_ns: last_ts,
+        end_ns: end_ts,
         race_count: count(race_count),
         anomaly_count: count(anomaly_count),
     })
@@ -121,8 +126,8 @@ impl EventStore for SqliteStore {
             let filter = filter::traces(Dialect::Sqlite, &query);
             let conditions = filter.sql();
             let select_sql = format!(
-                "{SUMMARY_SQL} trace_key, event_count, services, first_ts, last_ts, race_count, \
-                 anomaly_count FROM summary WHERE {conditions} ORDER BY {}, trace_key",
+                "{SUMMARY_SQL} trace_key, event_count, services, first_ts, last_ts, end_ts, \
+                 race_count, anomaly_count FROM summary WHERE {conditions} ORDER BY {}, trace_key",
                 query.sort.key()
             );
             let page = (query.limit, query.offset);
