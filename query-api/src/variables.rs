@@ -14,9 +14,9 @@ use crate::params;
 use crate::ApiError;
 
 /// Variables listed when `limit` is absent.
-const DEFAULT_VARIABLES: u32 = 100;
+const DEFAULT_LIMIT: u32 = 100;
 /// Largest `limit`.
-const MAX_VARIABLES: u32 = 1000;
+const MAX_LIMIT: u32 = 1000;
 
 /// Query parameters of `GET /api/variables`.
 #[derive(Debug, Deserialize, IntoParams)]
@@ -66,9 +66,9 @@ pub(crate) async fn list_variables(
     let limit = params::count(
         "limit",
         options.limit.as_deref(),
-        DEFAULT_VARIABLES,
+        DEFAULT_LIMIT,
         1,
-        MAX_VARIABLES,
+        MAX_LIMIT,
     )?;
     let prefix = options.prefix.as_deref().unwrap_or_default();
     // One more than asked, to tell whether the list was cut.

@@ -8,12 +8,7 @@ use common::{get, scenario, seeded};
 use serde_json::Value;
 
 fn ids(body: &Value) -> Vec<String> {
-    body["races"]
-        .as_array()
-        .unwrap_or_else(|| panic!("no races: {body}"))
-        .iter()
-        .map(|r| r["id"].as_str().unwrap_or_default().to_string())
-        .collect()
+    common::texts(body, "races", "id")
 }
 
 #[tokio::test]

@@ -5,18 +5,13 @@
 mod common;
 
 use axum::http::StatusCode;
-use common::{get, scenario, seeded, uuid, TRACE};
+use common::{get, items, scenario, seeded, texts, uuid, TRACE};
 use raceway_store::conformance::{analysis, anomaly};
 use serde_json::{json, Value};
 use uuid::Uuid;
 
 fn trace_ids(body: &Value) -> Vec<String> {
-    body["traces"]
-        .as_array()
-        .unwrap_or_else(|| panic!("no traces: {body}"))
-        .iter()
-        .map(|t| t["trace_id"].as_str().unwrap_or_default().to_string())
-        .collect()
+    texts(body, "traces", "trace_id")
 }
 
 #[tokio::test]
@@ -25,12 +20,15 @@ async fn traces_filter_sort_and_count_anomalies() {
     let trace = Uuid::parse_str(TRACE).expect("uuid");
     let mut analysed = analysis(trace, 0);
     analysed.anomalies = vec![anomaly(trace, "web", 6.0, 0)];
-    store.replace_trace_analysis(&analysed).await.expect("analysis");
+    store
+        .replace_trace_analysis(&analysed)
+        .await
+        .expect("analysis");
 
     let (status, all) = get(store.clone(), "/api/traces").await;
     assert_eq!(status, StatusCode::OK, "{all}");
     assert_eq!(all["total"], 4, "{all}");
-    for row in all["traces"].as_array().unwrap() {
+    for row in items(&all, "traces") {
         let expected = if row["trace_id"] == TRACE { 1 } else { 0 };
         assert_eq!(row["anomaly_count"], expected, "{row}");
     }
@@ -40,9 +38,7 @@ async fn traces_filter_sort_and_count_anomalies() {
     assert_eq!(trace_ids(&by_races)[0], TRACE, "{by_races}");
     assert_eq!(by_races["traces"][0]["race_count"], 3);
     let (_, by_duration) = get(store.clone(), "/api/traces?sort=duration").await;
-    let durations: Vec<f64> = by_duration["traces"]
-        .as_array()
-        .unwrap()
+    let durations: Vec<f64> = items(&by_duration, "traces")
         .iter()
         .map(|t| t["duration_ms"].as_f64().unwrap())
         .collect();
@@ -88,9 +84,7 @@ async fn finding_sides_carry_their_recorded_values() {
     let store = seeded(scenario()).await;
     let (status, body) = get(store.clone(), &format!("/api/traces/{TRACE}/races")).await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    let own = body["races"]
-        .as_array()
-        .unwrap()
+    let own = items(&body, "races")
         .iter()
         .find(|r| r["severity"] == "critical")
         .unwrap_or_else(|| panic!("no critical race: {body}"));
@@ -101,7 +95,7 @@ async fn finding_sides_carry_their_recorded_values() {
     assert_eq!(sides, [(json!(10), json!(15)), (json!(15), json!(20))]);
 
     let (_, all) = get(store, "/api/races?service=ledger").await;
-    for race in all["races"].as_array().unwrap() {
+    for race in items(&all, "races") {
         let read = if race["first"]["service"] == "ledger" {
             &race["first"]
         } else {
@@ -117,26 +111,25 @@ async fn variables_are_searched_by_prefix() {
     let store = seeded(scenario()).await;
     let (status, body) = get(store.clone(), "/api/variables?prefix=acc").await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    let names: Vec<&str> = body["variables"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v["name"].as_str().unwrap())
-        .collect();
-    assert_eq!(names, ["account:bob.balance"], "{body}");
+    assert_eq!(
+        texts(&body, "variables", "name"),
+        ["account:bob.balance"],
+        "{body}"
+    );
     let (_, all) = get(store.clone(), "/api/variables").await;
-    let balance = all["variables"]
-        .as_array()
-        .unwrap()
+    let balance = items(&all, "variables")
         .iter()
         .find(|v| v["name"] == "balance")
         .unwrap_or_else(|| panic!("no balance: {all}"));
     // The fixture's two writes and the ledger's read.
     assert_eq!(balance["access_count"], 3);
     let (_, first) = get(store.clone(), "/api/variables?limit=1").await;
-    assert_eq!(first["variables"].as_array().unwrap().len(), 1);
+    assert_eq!(items(&first, "variables").len(), 1);
     assert_eq!(first["truncated"], true);
     let (status, body) = get(store, "/api/variables?limit=0").await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert!(body["error"].as_str().unwrap().contains("`limit`"), "{body}");
+    assert!(
+        body["error"].as_str().unwrap().contains("`limit`"),
+        "{body}"
+    );
 }

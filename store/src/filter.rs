@@ -9,6 +9,8 @@
 //!
 //! Environments are a set (`IN`), so that a tenant's several environments fit the same filter.
 
+use uuid::Uuid;
+
 use crate::{AccessQuery, AnomalyQuery, FindingQuery, TimeRange, TraceQuery};
 
 /// A value bound to a `?`.
@@ -245,6 +247,28 @@ pub(crate) fn accesses(dialect: Dialect, query: &AccessQuery) -> Filter {
         .equals("variable", Some(&query.variable))
         .one_of("environment", query.environment.as_deref())
         .within("timestamp_ns", query.time)
+}
+
+/// The accesses of `event_ids` (accesses to one of `variables`); `None` when no id is given,
+/// so there is nothing to read.
+pub(crate) fn event_accesses(
+    dialect: Dialect,
+    variables: &[String],
+    event_ids: &[Uuid],
+) -> Option<Filter> {
+    if event_ids.is_empty() {
+        return None;
+    }
+    // ClickHouse stores ids as UUIDs: compared as text, like the bound values.
+    let id = match dialect {
+        Dialect::ClickHouse => "toString(event_id)",
+        Dialect::Sqlite => "event_id",
+    };
+    let ids: Vec<String> = event_ids.iter().map(Uuid::to_string).collect();
+    let filter = Filter::new(dialect)
+        .one_of("variable", variables.iter().map(String::as_str))
+        .one_of(id, ids.iter().map(String::as_str));
+    Some(filter)
 }
 
 /// [`AnomalyQuery`] over `duration_anomalies`.

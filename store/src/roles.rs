@@ -13,9 +13,9 @@ use raceway_schemas::{Access, Event, RaceFinding};
 use uuid::Uuid;
 
 use crate::{
-    AccessQuery, AnomalyPage, AnomalyQuery, DependencyStats, DurationAnomalyRow, FindingPage, FindingQuery,
-    ModelRecord, PruneReport, StoreError, TimeRange, TraceAnalysis, TraceAnalysisSummary,
-    TracePage, TraceQuery, VariableCount,
+    AccessQuery, AnomalyPage, AnomalyQuery, DependencyStats, DurationAnomalyRow, FindingPage,
+    FindingQuery, ModelRecord, PruneReport, StoreError, TimeRange, TraceAnalysis,
+    TraceAnalysisSummary, TracePage, TraceQuery, VariableCount,
 };
 
 /// The schema and the connection: what the binary checks before it starts the stages.

@@ -1,7 +1,7 @@
 //! Conversions between the shared types and stored columns, common to both backends.
 
-use raceway_schemas::json::{decode_event, encode_event};
 use ::clickhouse::Row;
+use raceway_schemas::json::{decode_event, encode_event};
 use raceway_schemas::{
     Access, AccessType, ActorId, Event, FindingKind, HeldLock, LockMode, RaceFinding, Severity,
 };
@@ -166,7 +166,7 @@ pub(crate) fn parse_held_locks<M: AsRef<str>>(
 }
 
 /// An access as both backends read it back, before its ids, access type and lock modes are
-/// checked: the columns of `accesses` in order, with the clock and the lock set as pairs.
+/// checked: the columns of `accesses` (`old_value` last), with the clock and the lock set as pairs.
 /// ClickHouse reads rows straight into it (field order = column order, see its `accesses`
 /// module), SQLite fills it from its columns and JSON text.
 #[derive(Debug, Row, Deserialize)]
@@ -179,7 +179,6 @@ pub(crate) struct StoredAccess {
     pub access_type: String,
     pub location: String,
     pub value: String,
-    pub old_value: Option<String>,
     pub service: String,
     pub instance: String,
     pub thread: String,
@@ -190,6 +189,7 @@ pub(crate) struct StoredAccess {
     pub locks: Vec<(String, String)>,
     pub trace_start_ns: i64,
     pub trace_end_ns: i64,
+    pub old_value: Option<String>,
 }
 
 impl StoredAccess {

@@ -47,9 +47,9 @@ struct AccessRow {
 
 /// The columns of a [`StoredAccess`], in order: ids as text, the parallel arrays as pairs.
 const STORED_ACCESS: &str = "toString(event_id) AS id, toString(trace_id), timestamp_ns, \
-    environment, variable, access_type, location, value, old_value, service, instance, thread, \
+    environment, variable, access_type, location, value, service, instance, thread, \
     arrayMap((c, n) -> (c, n), clock_components, clock_counters), trusted_clock, \
-    arrayMap((l, m) -> (l, m), lock_ids, lock_modes), trace_start_ns, trace_end_ns";
+    arrayMap((l, m) -> (l, m), lock_ids, lock_modes), trace_start_ns, trace_end_ns, old_value";
 
 /// Deduplication of the selected rows: the newest version of each access, in (timestamp, id)
 /// order (`id` is the text form: ClickHouse sorts UUIDs by their internal halves, not as text).
@@ -130,13 +130,9 @@ impl AccessStore for ClickHouseStore {
         variables: &[String],
         event_ids: &[Uuid],
     ) -> Result<Vec<Access>, StoreError> {
-        if event_ids.is_empty() {
+        let Some(filter) = filter::event_accesses(Dialect::ClickHouse, variables, event_ids) else {
             return Ok(Vec::new());
-        }
-        let ids: Vec<String> = event_ids.iter().map(Uuid::to_string).collect();
-        let filter = Filter::new(Dialect::ClickHouse)
-            .one_of("variable", variables.iter().map(String::as_str))
-            .one_of("toString(event_id)", ids.iter().map(String::as_str));
+        };
         self.read_accesses("read event accesses", &filter.sql(), filter.params(), "")
             .await
     }

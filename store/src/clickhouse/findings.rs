@@ -86,5 +86,4 @@ impl FindingStore for ClickHouseStore {
         sort_findings_newest_first(&mut findings);
         Ok(FindingPage { findings, total })
     }
-
 }

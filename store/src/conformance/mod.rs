@@ -14,7 +14,9 @@ use raceway_schemas::{
 };
 use uuid::Uuid;
 
-use crate::{AccessQuery, VariableCount, FindingPage, FindingQuery, Store, TimeRange, TracePage, TraceQuery};
+use crate::{
+    AccessQuery, FindingPage, FindingQuery, Store, TimeRange, TracePage, TraceQuery, VariableCount,
+};
 
 mod accesses;
 mod analyses;

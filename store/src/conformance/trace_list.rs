@@ -35,13 +35,22 @@ pub async fn list_traces_narrows_sorts_and_counts_anomalies(store: &dyn Store) {
     ];
     store.upsert_findings(&findings).await.expect("findings");
     let mut first = analysis(c, 20 * SECOND);
-    first.anomalies = vec![anomaly(c, "bank", 6.0, BASE_NS), anomaly(c, "db", 3.5, BASE_NS)];
-    store.replace_trace_analysis(&first).await.expect("analysis");
+    first.anomalies = vec![
+        anomaly(c, "bank", 6.0, BASE_NS),
+        anomaly(c, "db", 3.5, BASE_NS),
+    ];
+    store
+        .replace_trace_analysis(&first)
+        .await
+        .expect("analysis");
     let mut latest = analysis(c, 20 * SECOND);
     latest.anomalies = vec![anomaly(c, "bank", 6.0, BASE_NS)];
     // Its last step ends 18 s after its last event (a measured duration): 20 s in all.
     latest.summary.end_ns = BASE_NS + 40 * SECOND;
-    store.replace_trace_analysis(&latest).await.expect("re-analysis");
+    store
+        .replace_trace_analysis(&latest)
+        .await
+        .expect("re-analysis");
 
     let q = |change: &dyn Fn(&mut TraceQuery)| {
         let mut query = TraceQuery::default();
@@ -80,14 +89,21 @@ pub async fn list_traces_narrows_sorts_and_counts_anomalies(store: &dyn Store) {
     let races: Vec<u64> = listed.traces.iter().map(|t| t.race_count).collect();
     assert_eq!(races, vec![1, 1, 2]);
     let ends: Vec<i64> = listed.traces.iter().map(|t| t.end_ns - BASE_NS).collect();
-    assert_eq!(ends, vec![40 * SECOND, 13 * SECOND, SECOND], "the analysis' end when later");
+    assert_eq!(
+        ends,
+        vec![40 * SECOND, 13 * SECOND, SECOND],
+        "the analysis' end when later"
+    );
 }
 
 /// Equal keys are ordered by trace id, whatever the sort.
 pub async fn list_traces_breaks_ties_by_id(store: &dyn Store) {
     let mut traces: Vec<Uuid> = (0..4).map(|_| Uuid::new_v4()).collect();
     // Same start, same duration, no findings: every key ties.
-    let events: Vec<Event> = traces.iter().flat_map(|t| events_of(*t, "prod", 0, 2)).collect();
+    let events: Vec<Event> = traces
+        .iter()
+        .flat_map(|t| events_of(*t, "prod", 0, 2))
+        .collect();
     store.insert_events(&events).await.expect("insert");
     traces.sort();
     for sort in TraceSort::ALL {

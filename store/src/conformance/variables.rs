@@ -15,7 +15,10 @@ pub async fn event_accesses_by_id(store: &dyn Store) {
     store.insert_accesses(&accesses).await.expect("insert");
     let mut reanalysed = accesses[0].clone();
     reanalysed.value = "60".into();
-    store.insert_accesses(&[reanalysed.clone()]).await.expect("again");
+    store
+        .insert_accesses(&[reanalysed.clone()])
+        .await
+        .expect("again");
     let variables = vec![
         "account:alice.balance".to_string(),
         "account:bob.balance".to_string(),
@@ -58,10 +61,16 @@ pub async fn variables_by_prefix(store: &dyn Store) {
     let pair = |name: &str, count: u64| (name.to_string(), count);
     assert_eq!(
         read("account:", 10).await,
-        vec![pair("account:alice.balance", 2), pair("account:bob.balance", 1)]
+        vec![
+            pair("account:alice.balance", 2),
+            pair("account:bob.balance", 1)
+        ]
     );
     assert_eq!(read("account_", 10).await, vec![pair("account_x", 1)]);
-    assert_eq!(read("account", 1).await, vec![pair("account:alice.balance", 2)]);
+    assert_eq!(
+        read("account", 1).await,
+        vec![pair("account:alice.balance", 2)]
+    );
     assert_eq!(read("", 10).await.len(), 4);
     assert!(read("Account", 10).await.is_empty(), "case-sensitive");
     assert!(read("%", 10).await.is_empty(), "no wildcards");

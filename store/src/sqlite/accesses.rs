@@ -5,6 +5,7 @@
 use async_trait::async_trait;
 use raceway_schemas::{Access, HeldLock};
 use rusqlite::{params, params_from_iter, Connection, Row};
+use serde::de::DeserializeOwned;
 use uuid::Uuid;
 
 use crate::filter::{self, Dialect, Filter, Value};
@@ -93,31 +94,45 @@ fn read_access(row: &Row<'_>) -> rusqlite::Result<RawAccess> {
     Ok((stored, row.get(12)?, row.get(14)?))
 }
 
+/// Parses the JSON text `text` of access `id`; a corrupt-access error says `what` it is not.
+fn parse_json<T: DeserializeOwned>(id: &str, what: &str, text: &str) -> Result<T, StoreError> {
+    serde_json::from_str(text).map_err(|e| corrupt_access(id, format!("{what}: {e}")))
+}
+
 fn into_access((mut stored, clock, locks): RawAccess) -> Result<Access, StoreError> {
     let id = stored.event_id.clone();
-    stored.clock = serde_json::from_str(&clock).map_err(|e| {
-        corrupt_access(
-            &id,
-            format!("clock is not a JSON list of [component, counter]: {e}"),
-        )
-    })?;
-    stored.locks = serde_json::from_str(&locks).map_err(|e| {
-        corrupt_access(
-            &id,
-            format!("locks are not a JSON list of [lock, mode]: {e}"),
-        )
-    })?;
+    stored.clock = parse_json(
+        &id,
+        "clock is not a JSON list of [component, counter]",
+        &clock,
+    )?;
+    stored.locks = parse_json(&id, "locks are not a JSON list of [lock, mode]", &locks)?;
     stored.into_access()
 }
 
-/// Runs a `SELECT {ACCESS_COLUMNS} ...` and decodes its rows, in the query's order.
-fn query_accesses<P: rusqlite::Params>(
-    conn: &Connection,
-    operation: &str,
-    sql: &str,
-    params: P,
-) -> Result<Vec<Access>, StoreError> {
-    query_decoded(conn, operation, sql, params, read_access, into_access)
+impl SqliteStore {
+    /// The accesses matching `filter` in (timestamp, id) order, then `limit` of them if given.
+    async fn read_accesses(
+        &self,
+        operation: &'static str,
+        filter: Filter,
+        limit: Option<u32>,
+    ) -> Result<Vec<Access>, StoreError> {
+        self.call(move |conn| {
+            let (tail, more) = match limit {
+                Some(limit) => ("LIMIT ?", vec![Value::I64(limit.into())]),
+                None => ("", Vec::new()),
+            };
+            let sql = format!(
+                "SELECT {ACCESS_COLUMNS} FROM accesses WHERE {} \
+                 ORDER BY timestamp_ns, event_id {tail}",
+                filter.sql()
+            );
+            let params = params_from_iter(filter.params_with(&more));
+            query_decoded(conn, operation, &sql, params, read_access, into_access)
+        })
+        .await
+    }
 }
 
 #[async_trait]
@@ -128,36 +143,22 @@ impl AccessStore for SqliteStore {
 
     async fn variable_accesses(&self, query: &AccessQuery) -> Result<Vec<Access>, StoreError> {
         let filter = filter::accesses(Dialect::Sqlite, query);
-        let limit = Value::I64(query.limit.into());
-        self.call(move |conn| {
-            let sql = format!(
-                "SELECT {ACCESS_COLUMNS} FROM accesses WHERE {} \
-                 ORDER BY timestamp_ns, event_id LIMIT ?",
-                filter.sql()
-            );
-            let params = params_from_iter(filter.params_with(&[limit]));
-            query_accesses(conn, "read variable accesses", &sql, params)
-        })
-        .await
+        self.read_accesses("read variable accesses", filter, Some(query.limit))
+            .await
     }
 
     async fn event_accesses(
         &self,
-        _variables: &[String],
+        variables: &[String],
         event_ids: &[Uuid],
     ) -> Result<Vec<Access>, StoreError> {
-        // The primary key is the event id: the variables would not narrow the read.
-        if event_ids.is_empty() {
-            return Ok(Vec::new());
+        match filter::event_accesses(Dialect::Sqlite, variables, event_ids) {
+            Some(filter) => {
+                self.read_accesses("read event accesses", filter, None)
+                    .await
+            }
+            None => Ok(Vec::new()),
         }
-        let ids: Vec<String> = event_ids.iter().map(Uuid::to_string).collect();
-        let filter = Filter::new(Dialect::Sqlite).one_of("event_id", ids.iter().map(String::as_str));
-        self.call(move |conn| {
-            let sql = format!("SELECT {ACCESS_COLUMNS} FROM accesses WHERE {}", filter.sql());
-            let params = params_from_iter(filter.params());
-            query_accesses(conn, "read event accesses", &sql, params)
-        })
-        .await
     }
 
     async fn trace_variable_accesses(
@@ -165,16 +166,12 @@ impl AccessStore for SqliteStore {
         trace_id: Uuid,
         variable: &str,
     ) -> Result<Vec<Access>, StoreError> {
-        let variable = variable.to_string();
-        self.call(move |conn| {
-            let sql = format!(
-                "SELECT {ACCESS_COLUMNS} FROM accesses WHERE trace_id = ?1 AND variable = ?2 \
-                 ORDER BY timestamp_ns, event_id"
-            );
-            let params = params![trace_id.to_string(), variable];
-            query_accesses(conn, "read trace accesses", &sql, params)
-        })
-        .await
+        let trace = trace_id.to_string();
+        let filter = Filter::new(Dialect::Sqlite)
+            .equals("trace_id", Some(&trace))
+            .equals("variable", Some(variable));
+        self.read_accesses("read trace accesses", filter, None)
+            .await
     }
 
     async fn variables(&self, prefix: &str, limit: u32) -> Result<Vec<VariableCount>, StoreError> {

@@ -231,5 +231,4 @@ impl FindingStore for SqliteStore {
         })
         .await
     }
-
 }
