@@ -63,13 +63,7 @@ pub(crate) async fn list_variables(
     State(store): State<Arc<dyn AccessStore>>,
     Query(options): Query<VariableParams>,
 ) -> Result<Json<VariableList>, ApiError> {
-    let limit = params::count(
-        "limit",
-        options.limit.as_deref(),
-        DEFAULT_LIMIT,
-        1,
-        MAX_LIMIT,
-    )?;
+    let limit = params::limit(options.limit.as_deref(), DEFAULT_LIMIT, MAX_LIMIT)?;
     let prefix = options.prefix.as_deref().unwrap_or_default();
     // One more than asked, to tell whether the list was cut.
     let mut variables = store.variables(prefix, limit + 1).await?;

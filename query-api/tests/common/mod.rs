@@ -84,6 +84,16 @@ pub async fn get(store: Arc<dyn Store>, uri: &str) -> (StatusCode, Value) {
     (status, body)
 }
 
+/// GETs `{path}?{query}` for each `(query, mentions)`: a 400 whose error mentions `mentions`.
+pub async fn assert_rejected(store: Arc<dyn Store>, path: &str, cases: &[(&str, &str)]) {
+    for (query, mentions) in cases {
+        let (status, body) = get(store.clone(), &format!("{path}?{query}")).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{query}: {body}");
+        let message = body["error"].as_str().unwrap_or_default();
+        assert!(message.contains(mentions), "{query}: {message}");
+    }
+}
+
 /// The items of the array `body[list]` (a panic naming the body when it is not one).
 pub fn items<'a>(body: &'a Value, list: &str) -> &'a [Value] {
     body[list]
