@@ -19,16 +19,13 @@ pub(crate) async fn with_recorded_values(
     accesses: &dyn AccessStore,
     mut findings: Vec<RaceFinding>,
 ) -> Result<Vec<RaceFinding>, ApiError> {
-    let mut variables: Vec<String> = findings.iter().map(|f| f.variable.clone()).collect();
-    variables.sort();
-    variables.dedup();
-    let event_ids: Vec<Uuid> = findings
+    let events: Vec<(String, Uuid)> = findings
         .iter()
-        .flat_map(|f| [&f.first, &f.second])
-        .filter_map(|side| Uuid::parse_str(&side.event_id).ok())
+        .flat_map(|f| [(f, &f.first), (f, &f.second)])
+        .filter_map(|(f, side)| Some((f.variable.clone(), Uuid::parse_str(&side.event_id).ok()?)))
         .collect();
     let stored: HashMap<Uuid, Access> = accesses
-        .event_accesses(&variables, &event_ids)
+        .event_accesses(&events)
         .await?
         .into_iter()
         .map(|a| (a.event_id, a))

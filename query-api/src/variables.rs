@@ -57,8 +57,10 @@ pub struct VariableList {
 
 /// `GET /api/variables?prefix=&limit=`: the variables with a stored access whose names start
 /// with `prefix`.
-#[utoipa::path(get, path = "/api/variables", tag = "variables", params(VariableParams),
-    responses((status = 200, body = VariableList), ListErrors))]
+#[utoipa::path(
+    get, path = "/api/variables", tag = "variables", params(VariableParams),
+    responses((status = 200, body = VariableList), ListErrors)
+)]
 pub(crate) async fn list_variables(
     State(store): State<Arc<dyn AccessStore>>,
     Query(options): Query<VariableParams>,

@@ -249,14 +249,10 @@ pub(crate) fn accesses(dialect: Dialect, query: &AccessQuery) -> Filter {
         .within("timestamp_ns", query.time)
 }
 
-/// The accesses of `event_ids` (accesses to one of `variables`); `None` when no id is given,
-/// so there is nothing to read.
-pub(crate) fn event_accesses(
-    dialect: Dialect,
-    variables: &[String],
-    event_ids: &[Uuid],
-) -> Option<Filter> {
-    if event_ids.is_empty() {
+/// The accesses of `events`, (variable, event id) pairs; `None` when there is none, so nothing
+/// to read.
+pub(crate) fn event_accesses(dialect: Dialect, events: &[(String, Uuid)]) -> Option<Filter> {
+    if events.is_empty() {
         return None;
     }
     // ClickHouse stores ids as UUIDs: compared as text, like the bound values.
@@ -264,9 +260,12 @@ pub(crate) fn event_accesses(
         Dialect::ClickHouse => "toString(event_id)",
         Dialect::Sqlite => "event_id",
     };
-    let ids: Vec<String> = event_ids.iter().map(Uuid::to_string).collect();
+    let mut variables: Vec<&str> = events.iter().map(|(v, _)| v.as_str()).collect();
+    variables.sort_unstable();
+    variables.dedup();
+    let ids: Vec<String> = events.iter().map(|(_, id)| id.to_string()).collect();
     let filter = Filter::new(dialect)
-        .one_of("variable", variables.iter().map(String::as_str))
+        .one_of("variable", variables)
         .one_of(id, ids.iter().map(String::as_str));
     Some(filter)
 }

@@ -93,14 +93,10 @@ pub trait AccessStore: Send + Sync {
     /// The accesses matching `query` (see [`AccessQuery`]), across traces, deduplicated by event
     /// id, ordered by (timestamp_ns, event id); the first `query.limit` of them.
     async fn variable_accesses(&self, query: &AccessQuery) -> Result<Vec<Access>, StoreError>;
-    /// The newest stored access of each of `event_ids`, in no set order; an id without a stored
-    /// access is left out. `variables` names the variables they are accesses to: ClickHouse
-    /// sorts the table by variable and reads only those.
-    async fn event_accesses(
-        &self,
-        variables: &[String],
-        event_ids: &[Uuid],
-    ) -> Result<Vec<Access>, StoreError>;
+    /// The newest stored access of each event of `events`, (variable, event id) pairs, in no set
+    /// order; an event without a stored access is left out. ClickHouse sorts the table by
+    /// variable: the variables narrow what it reads.
+    async fn event_accesses(&self, events: &[(String, Uuid)]) -> Result<Vec<Access>, StoreError>;
     /// The accessed variables whose names start with `prefix` (any environment), sorted by name,
     /// the first `limit` of them, each with its count of distinct accesses.
     async fn variables(&self, prefix: &str, limit: u32) -> Result<Vec<VariableCount>, StoreError>;

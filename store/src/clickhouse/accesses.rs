@@ -125,12 +125,8 @@ impl AccessStore for ClickHouseStore {
             .await
     }
 
-    async fn event_accesses(
-        &self,
-        variables: &[String],
-        event_ids: &[Uuid],
-    ) -> Result<Vec<Access>, StoreError> {
-        let Some(filter) = filter::event_accesses(Dialect::ClickHouse, variables, event_ids) else {
+    async fn event_accesses(&self, events: &[(String, Uuid)]) -> Result<Vec<Access>, StoreError> {
+        let Some(filter) = filter::event_accesses(Dialect::ClickHouse, events) else {
             return Ok(Vec::new());
         };
         self.read_accesses("read event accesses", &filter.sql(), filter.params(), "")

@@ -19,24 +19,17 @@ pub async fn event_accesses_by_id(store: &dyn Store) {
         .insert_accesses(&[reanalysed.clone()])
         .await
         .expect("again");
-    let variables = vec![
-        "account:alice.balance".to_string(),
-        "account:bob.balance".to_string(),
-    ];
-    let wanted = [accesses[0].event_id, accesses[1].event_id, Uuid::new_v4()];
-    let read = store
-        .event_accesses(&variables, &wanted)
-        .await
-        .expect("read");
+    let wanted: Vec<(String, Uuid)> = [&accesses[0], &accesses[1]]
+        .into_iter()
+        .map(|a| (a.variable.clone(), a.event_id))
+        .chain([("account:bob.balance".to_string(), Uuid::new_v4())])
+        .collect();
+    let read = store.event_accesses(&wanted).await.expect("read");
     assert_eq!(
         sorted_accesses(read),
         sorted_accesses(vec![reanalysed, accesses[1].clone()])
     );
-    assert!(store
-        .event_accesses(&variables, &[])
-        .await
-        .expect("no ids")
-        .is_empty());
+    assert!(store.event_accesses(&[]).await.expect("no ids").is_empty());
 }
 
 /// Variables starting with a prefix (as text: `_` and `%` are no wildcards), sorted, limited,

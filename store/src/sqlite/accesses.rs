@@ -147,12 +147,8 @@ impl AccessStore for SqliteStore {
             .await
     }
 
-    async fn event_accesses(
-        &self,
-        variables: &[String],
-        event_ids: &[Uuid],
-    ) -> Result<Vec<Access>, StoreError> {
-        match filter::event_accesses(Dialect::Sqlite, variables, event_ids) {
+    async fn event_accesses(&self, events: &[(String, Uuid)]) -> Result<Vec<Access>, StoreError> {
+        match filter::event_accesses(Dialect::Sqlite, events) {
             Some(filter) => {
                 self.read_accesses("read event accesses", filter, None)
                     .await
