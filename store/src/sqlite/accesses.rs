@@ -85,11 +85,11 @@ fn read_access(row: &Row<'_>) -> rusqlite::Result<RawAccess> {
         service: row.get(9)?,
         instance: row.get(10)?,
         thread: row.get(11)?,
-        clock: Vec::new(),
         trusted_clock: row.get(13)?,
-        locks: Vec::new(),
         trace_start_ns: row.get(15)?,
         trace_end_ns: row.get(16)?,
+        clock: Vec::new(),
+        locks: Vec::new(),
     };
     Ok((stored, row.get(12)?, row.get(14)?))
 }
