@@ -21,7 +21,7 @@ use raceway_analysis::trace_causality;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::anomalies::DependencyRow;
+use crate::anomalies::edge_stats;
 use crate::error::TraceErrors;
 use crate::params::{self, StoredTrace};
 use crate::traces::{rfc3339, TraceIdPath};
@@ -299,7 +299,7 @@ pub(crate) async fn trace_critical_path(
 #[derive(Debug, Serialize, ToSchema)]
 pub struct TraceDependencies {
     pub trace_id: String,
-    pub dependencies: Vec<DependencyRow>,
+    pub dependencies: Vec<raceway_store::DependencyStats>,
 }
 
 /// `GET /api/traces/{id}/dependencies`: the trace's service edges.
@@ -315,7 +315,7 @@ pub(crate) async fn trace_dependencies(
     let edges = blocking(move || Ok(summarize_calls(&analyze_trace(&events).calls))).await?;
     Ok(Json(TraceDependencies {
         trace_id: trace_id.to_string(),
-        dependencies: edges.iter().map(DependencyRow::from).collect(),
+        dependencies: edges.iter().map(edge_stats).collect(),
     }))
 }
 
