@@ -42,7 +42,7 @@ fn grade(raw: &str) -> Result<AnomalyGrade, ApiError> {
 }
 
 /// One duration anomaly: a step much slower than its baseline.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct AnomalyRow {
     pub id: String,
     pub trace_id: String,
@@ -102,7 +102,7 @@ pub(crate) fn edge_stats(edge: &DependencyEdge) -> DependencyStats {
 }
 
 /// `GET /api/dependencies`: the global service graph over a time range.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct DependenciesBody {
     /// The range's bounds as given (RFC 3339), null when open.
     pub from: Option<String>,
@@ -129,7 +129,7 @@ pub(crate) async fn dependencies(
 }
 
 /// A trace's scores under the current trace models.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct ScoresBody {
     pub model_version: u64,
     /// Isolation-forest score: near 1 is anomalous, near 0.5 ordinary.
@@ -154,7 +154,7 @@ impl From<&TraceScores> for ScoresBody {
 }
 
 /// `GET /api/traces/{id}/anomalies`: the stored analysis of one trace.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct TraceAnomalies {
     pub trace_id: String,
     /// When the trace stage analysed it, RFC 3339.
@@ -211,7 +211,7 @@ pub(crate) struct AnomalyParams {
 }
 
 /// `GET /api/anomalies`: one page of anomalies, newest trace first.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct AnomaliesPage {
     pub anomalies: Vec<AnomalyRow>,
     #[serde(flatten)]

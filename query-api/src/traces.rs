@@ -127,7 +127,7 @@ fn trace_prefix(raw: &str) -> Result<String, ApiError> {
 }
 
 /// One row of `GET /api/traces`.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct TraceRow {
     pub trace_id: String,
     pub event_count: u64,
@@ -161,7 +161,7 @@ impl From<TraceSummary> for TraceRow {
 }
 
 /// `GET /api/traces`: one page of traces, in the asked order.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct TracesPage {
     pub traces: Vec<TraceRow>,
     #[serde(flatten)]
@@ -244,7 +244,7 @@ pub(crate) async fn get_trace(
 }
 
 /// `{"races": [...]}`: findings, newest version of each.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct TraceRaces {
     pub races: Vec<RaceFinding>,
 }

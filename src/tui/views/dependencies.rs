@@ -17,12 +17,13 @@ pub fn render(frame: &mut Frame, area: Rect, trace: &TraceScreen) {
     let title = format!(" Service calls ({}) ", edges.len());
     let caller_width = edges
         .iter()
-        .map(|e| e.caller.chars().count())
+        .map(|e| e.edge.caller_service.chars().count())
         .max()
         .unwrap_or(0);
     let items: Vec<ListItem> = edges
         .iter()
-        .map(|edge| {
+        .map(|row| {
+            let edge = &row.edge;
             let calls = format!(
                 "──{} {} call{}{}──▶",
                 edge.kind,
@@ -36,16 +37,16 @@ pub fn render(frame: &mut Frame, area: Rect, trace: &TraceScreen) {
             );
             let mut spans = vec![
                 Span::styled(
-                    format!("[{:>caller_width$}]", edge.caller),
+                    format!("[{:>caller_width$}]", edge.caller_service),
                     Style::new().add_modifier(Modifier::BOLD),
                 ),
                 Span::raw(calls),
                 Span::styled(
-                    format!("[{}]", edge.callee),
+                    format!("[{}]", edge.callee_service),
                     Style::new().add_modifier(Modifier::BOLD),
                 ),
             ];
-            if trace.is_unexpected(edge) {
+            if row.unexpected {
                 spans.push(Span::styled(
                     "  ⚠ unexpected",
                     Style::new().fg(Color::Yellow),

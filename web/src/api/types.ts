@@ -33,3 +33,9 @@ export type AuditTrail = Schemas["VariableAuditTrail"];
 export type VariableList = Schemas["VariableList"];
 /** One message of `/ws/events/live`: every message names its trace, but `lagged`. */
 export type LiveMessage = Schemas["LiveMessage"];
+export type TraceSteps = Schemas["TraceSteps"];
+export type StepRow = Schemas["StepRow"];
+export type TraceState = Schemas["TraceStateBody"];
+export type VariableAtStep = Schemas["VariableRow"];
+export type ThreadAtStep = Schemas["ThreadRow"];
+export type StateComparison = Schemas["StateComparison"];
