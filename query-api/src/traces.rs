@@ -141,7 +141,9 @@ pub struct TraceRow {
     pub duration_ms: f64,
     /// Findings involving the trace.
     pub race_count: u64,
-    /// Duration anomalies of the trace's latest analysis (0 before it is analysed).
+    /// Duration anomalies of the trace's latest analysis (0 before it is analysed; clients read
+    /// 0 from a server that does not send it).
+    #[serde(default)]
     pub anomaly_count: u64,
 }
 
