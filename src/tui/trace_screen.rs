@@ -315,7 +315,10 @@ impl TraceScreen {
                 self.anomalies = Some(found.map(|a| a.anomalies));
             }
             Loaded::Dependencies(of, edges) if of == id => {
-                let callees = edges.iter().map(|e| e.edge.callee.clone()).collect();
+                let callees = edges
+                    .iter()
+                    .map(|e| e.edge.callee_service.clone())
+                    .collect();
                 self.simulate.set_services(callees);
                 self.dependencies = Some(edges);
             }
