@@ -15,8 +15,10 @@ use crate::error::StoreError;
 pub type PruneReport = BTreeMap<String, u64>;
 
 /// The ClickHouse tables partitioned by day (see the migrations).
-const DAY_PARTITIONED: [&str; 6] = [
+const DAY_PARTITIONED: [&str; 8] = [
     "events",
+    "events_per_minute",
+    "trace_services",
     "findings",
     "accesses",
     "trace_analyses",
