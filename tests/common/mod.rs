@@ -2,6 +2,7 @@
 //! talking HTTP to them.
 #![allow(dead_code)] // each test binary uses a different subset
 
+pub mod grafana;
 pub mod scenario_run;
 pub mod setups;
 

@@ -8,6 +8,7 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
+use prometheus::IntGaugeVec;
 use serde_json::{json, Value};
 
 /// Lag (records over all assigned partitions) above which a stage is not caught up.
@@ -21,11 +22,29 @@ struct StageStatus {
     reported: bool,
 }
 
+impl StageStatus {
+    /// Why the stage is not ready, or None when it is.
+    fn not_ready_reason(&self, max_lag: i64) -> Option<&'static str> {
+        if !self.reported {
+            Some("joining its consumer group")
+        } else if self.assigned_partitions == 0 {
+            Some("no partitions assigned")
+        } else if self.lag > max_lag {
+            Some("catching up")
+        } else {
+            None
+        }
+    }
+}
+
 /// The readiness of every stage of the process; cheap to clone (shared).
 #[derive(Debug, Clone)]
 pub struct Readiness {
     stages: Arc<Mutex<BTreeMap<String, StageStatus>>>,
     max_lag: i64,
+    /// `raceway_stage_ready{stage}`: 1 when ready, else 0 (the same answer as `/ready`, for
+    /// Prometheus, which cannot read `/ready`).
+    gauge: Option<IntGaugeVec>,
 }
 
 impl Default for Readiness {
@@ -40,6 +59,25 @@ impl Readiness {
         Readiness {
             stages: Arc::default(),
             max_lag,
+            gauge: None,
+        }
+    }
+
+    /// The same, also exporting each stage's readiness to `gauge` (label `stage`).
+    pub fn with_gauge(mut self, gauge: IntGaugeVec) -> Self {
+        self.gauge = Some(gauge);
+        self
+    }
+
+    /// The exported gauge, if any (to register it).
+    pub fn gauge(&self) -> Option<IntGaugeVec> {
+        self.gauge.clone()
+    }
+
+    fn export(&self, stage: &str, status: &StageStatus) {
+        if let Some(gauge) = &self.gauge {
+            let ready = status.not_ready_reason(self.max_lag).is_none();
+            gauge.with_label_values(&[stage]).set(i64::from(ready));
         }
     }
 
@@ -50,19 +88,19 @@ impl Readiness {
 
     /// Declares a stage (not ready until it reports).
     pub fn register(&self, stage: &str) {
-        self.stages().entry(stage.to_string()).or_default();
+        let status = self.stages().entry(stage.to_string()).or_default().clone();
+        self.export(stage, &status);
     }
 
     /// A stage's latest assignment and lag.
     pub fn report(&self, stage: &str, assigned_partitions: usize, lag: i64) {
-        self.stages().insert(
-            stage.to_string(),
-            StageStatus {
-                assigned_partitions,
-                lag,
-                reported: true,
-            },
-        );
+        let status = StageStatus {
+            assigned_partitions,
+            lag,
+            reported: true,
+        };
+        self.export(stage, &status);
+        self.stages().insert(stage.to_string(), status);
     }
 
     /// Whether every stage is ready, and a JSON body saying why per stage.
@@ -71,15 +109,7 @@ impl Readiness {
         let mut all_ready = !stages.is_empty();
         let mut body = serde_json::Map::new();
         for (name, status) in stages.iter() {
-            let reason = if !status.reported {
-                Some("joining its consumer group")
-            } else if status.assigned_partitions == 0 {
-                Some("no partitions assigned")
-            } else if status.lag > self.max_lag {
-                Some("catching up")
-            } else {
-                None
-            };
+            let reason = status.not_ready_reason(self.max_lag);
             all_ready &= reason.is_none();
             body.insert(
                 name.clone(),
