@@ -1,13 +1,19 @@
 #!/usr/bin/env bash
 # The test command (README.md): installs and starts every service the tests need (ClickHouse,
-# the tansu Kafka-protocol broker, Python's fastavro for the Avro cross-check), then runs every
-# test of the workspace in one go. Reuses whatever is already installed or running.
+# the tansu Kafka-protocol broker, Prometheus, Python's fastavro for the Avro cross-check), then
+# runs every test of the workspace in one go. Reuses whatever is already installed or running.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 # fastavro: the second Avro implementation the schema tests check our encoding against.
 if ! python3 -c 'import fastavro' 2>/dev/null; then
     pip install --quiet fastavro
+fi
+
+# Prometheus and promtool (Debian's package): the Prometheus tests run a real server on a free
+# port with a data folder of their own; the package's own service is never started.
+if ! command -v prometheus >/dev/null || ! command -v promtool >/dev/null; then
+    apt-get install -y prometheus >/dev/null || { apt-get update >/dev/null && apt-get install -y prometheus >/dev/null; }
 fi
 
 # Installs (if missing) and starts the broker and ClickHouse; prints the env the tests read.
