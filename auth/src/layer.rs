@@ -14,7 +14,8 @@ use serde_json::json;
 use crate::config::{AuthConfig, AuthError, Tenant};
 use crate::roles::{Role, Roles};
 
-/// Who made a request (in the request's extensions once authenticated).
+/// Who made a request (in the request's extensions once authenticated, when credentials are
+/// configured).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Principal {
     /// The key's name or the token's subject; `anonymous` without credentials configured.
@@ -106,7 +107,11 @@ async fn check(
         ));
         return refuse(error, Some(&principal));
     }
-    request.extensions_mut().insert(principal.clone());
+    // Without credentials configured there is no caller to tell apart (the gateway then
+    // rate-limits per client address).
+    if config.requires_credentials() {
+        request.extensions_mut().insert(principal.clone());
+    }
     let response = next.run(request).await;
     log(Some(&principal), &method, &path, response.status(), started);
     response

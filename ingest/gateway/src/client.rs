@@ -4,22 +4,27 @@ use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 
 use axum::http::HeaderMap;
 
-use crate::auth::Caller;
+use raceway_auth::Principal;
+
 use crate::rate_limit::ClientKey;
 
-/// Per API key when the request carries one; otherwise per client IP: the peer address, or, when
+/// Per tenant when the caller is confined to one, else per credential; without credentials
+/// configured (no caller), per client IP: the peer address, or, when
 /// `trust_forwarded_for` is set (the gateway sits behind a proxy that appends to the header), the
 /// last address of `X-Forwarded-For`. The last one is the address the proxy itself saw; earlier
 /// ones come from the client and could be forged to dodge the limit. IPv6 clients are limited
 /// per /64 network, since one host can use any address of its /64.
 pub(crate) fn client_key(
-    caller: Caller,
+    caller: Option<&Principal>,
     headers: &HeaderMap,
     peer: Option<SocketAddr>,
     trust_forwarded_for: bool,
 ) -> ClientKey {
-    if let Caller::Key(index) = caller {
-        return ClientKey::ApiKey(index);
+    if let Some(principal) = caller {
+        return match &principal.tenant {
+            Some(tenant) => ClientKey::Tenant(tenant.name.clone()),
+            None => ClientKey::Credential(principal.name.clone()),
+        };
     }
     let forwarded = trust_forwarded_for
         .then(|| last_forwarded_for(headers))
@@ -73,23 +78,28 @@ mod tests {
 
     #[test]
     fn a_key_wins_over_any_address() {
-        let key = client_key(Caller::Key(2), &forwarded(&["10.0.0.9"]), peer(), true);
-        assert_eq!(key, ClientKey::ApiKey(2));
+        let caller = Principal {
+            name: "writer".into(),
+            roles: raceway_auth::Roles::all(),
+            tenant: None,
+        };
+        let key = client_key(Some(&caller), &forwarded(&["10.0.0.9"]), peer(), true);
+        assert_eq!(key, ClientKey::Credential("writer".into()));
     }
 
     #[test]
     fn the_peer_address_is_used_unless_forwarded_for_is_trusted() {
         let headers = forwarded(&["10.0.0.9"]);
         assert_eq!(
-            client_key(Caller::Anonymous, &headers, peer(), false),
+            client_key(None, &headers, peer(), false),
             ip("192.0.2.1")
         );
         assert_eq!(
-            client_key(Caller::Anonymous, &headers, peer(), true),
+            client_key(None, &headers, peer(), true),
             ip("10.0.0.9")
         );
         assert_eq!(
-            client_key(Caller::Anonymous, &headers, None, false),
+            client_key(None, &headers, None, false),
             ClientKey::Unknown
         );
     }
@@ -98,12 +108,12 @@ mod tests {
     fn the_last_forwarded_address_counts_and_ports_are_ignored() {
         let headers = forwarded(&["6.6.6.6, 10.0.0.1", "10.0.0.2:1234"]);
         assert_eq!(
-            client_key(Caller::Anonymous, &headers, peer(), true),
+            client_key(None, &headers, peer(), true),
             ip("10.0.0.2")
         );
         let v6 = forwarded(&["[2001:db8::1]:443"]);
         assert_eq!(
-            client_key(Caller::Anonymous, &v6, peer(), true),
+            client_key(None, &v6, peer(), true),
             ip("2001:db8::")
         );
     }
@@ -112,7 +122,7 @@ mod tests {
     fn a_garbled_forwarded_for_falls_back_to_the_peer() {
         let headers = forwarded(&["unknown"]);
         assert_eq!(
-            client_key(Caller::Anonymous, &headers, peer(), true),
+            client_key(None, &headers, peer(), true),
             ip("192.0.2.1")
         );
     }
@@ -122,7 +132,7 @@ mod tests {
         let a = Some("[2001:db8:0:1::a]:5".parse().unwrap());
         let b = Some("[2001:db8:0:1:ffff::b]:5".parse().unwrap());
         let other = Some("[2001:db8:0:2::a]:5".parse().unwrap());
-        let key = |peer| client_key(Caller::Anonymous, &HeaderMap::new(), peer, false);
+        let key = |peer| client_key(None, &HeaderMap::new(), peer, false);
         assert_eq!(key(a), key(b));
         assert_ne!(key(a), key(other));
     }
@@ -131,7 +141,7 @@ mod tests {
     fn ipv4_mapped_ipv6_peers_share_the_ipv4_bucket() {
         let mapped = Some("[::ffff:192.0.2.1]:5".parse().unwrap());
         assert_eq!(
-            client_key(Caller::Anonymous, &HeaderMap::new(), mapped, false),
+            client_key(None, &HeaderMap::new(), mapped, false),
             ip("192.0.2.1")
         );
     }
