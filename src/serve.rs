@@ -1,6 +1,7 @@
 //! Serving HTTP routers until shutdown, and the /metrics and /ready routes.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use anyhow::Context;
 use axum::http::{header, StatusCode};
@@ -8,6 +9,7 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router};
 use prometheus::{Encoder, Registry, TextEncoder};
+use raceway_auth::AuthConfig;
 use raceway_processors::readiness::Readiness;
 use tokio::sync::watch;
 
@@ -52,12 +54,15 @@ pub fn ready_router(readiness: Readiness) -> Router {
     )
 }
 
-/// Binds `addr` (a clear error when it is taken) and serves `router` until shutdown.
+/// Binds `addr` (a clear error when it is taken) and serves `router` behind access control
+/// until shutdown.
 pub async fn serve(
     addr: SocketAddr,
     router: Router,
+    access: AuthConfig,
     shutdown: watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
+    let router = raceway_auth::protect(router, Arc::new(access));
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .with_context(|| format!("cannot listen on {addr} (is another raceway running?)"))?;

@@ -102,11 +102,24 @@ fn compose_uses_only_existing_options_ports_and_paths() {
             listen.insert(name.clone(), port);
         }
         for mapping in strings(&service["ports"]) {
-            let inside: u16 = mapping.rsplit(':').next().unwrap_or_default().parse().expect("port");
-            assert_eq!(Some(inside), listen_port(&command), "{name}: publishes {mapping}");
+            let inside: u16 = mapping
+                .rsplit(':')
+                .next()
+                .unwrap_or_default()
+                .parse()
+                .expect("port");
+            assert_eq!(
+                Some(inside),
+                listen_port(&command),
+                "{name}: publishes {mapping}"
+            );
         }
     }
-    assert_eq!(listen.len(), 3, "ingest, process and query listen: {listen:?}");
+    assert_eq!(
+        listen.len(),
+        3,
+        "ingest, process and query listen: {listen:?}"
+    );
 
     // Prometheus scrapes each piece where it listens.
     let prometheus = yaml("deploy/prometheus/prometheus.yml");
@@ -138,7 +151,10 @@ fn compose_uses_only_existing_options_ports_and_paths() {
     let dashboards_path = provider["providers"][0]["options"]["path"]
         .as_str()
         .expect("provider path");
-    assert_eq!(mounts.get("grafana/dashboards").map(String::as_str), Some(dashboards_path));
+    assert_eq!(
+        mounts.get("grafana/dashboards").map(String::as_str),
+        Some(dashboards_path)
+    );
     for folder in ["datasources", "dashboards"] {
         assert_eq!(
             mounts
@@ -187,7 +203,10 @@ fn compose_uses_only_existing_options_ports_and_paths() {
 
     // The image builds the binary in one stage and ships it in another.
     let dockerfile = std::fs::read_to_string(repo_path("Dockerfile")).expect("Dockerfile");
-    let stages = dockerfile.lines().filter(|l| l.starts_with("FROM ")).count();
+    let stages = dockerfile
+        .lines()
+        .filter(|l| l.starts_with("FROM "))
+        .count();
     assert!(stages >= 2, "multi-stage Dockerfile");
     assert!(dockerfile.contains("cargo build --release --locked --bin raceway"));
     assert!(dockerfile.contains("ENTRYPOINT [\"raceway\"]"));

@@ -138,7 +138,13 @@ fn load_dataset(dir: &std::path::Path) -> Database {
     let normal: Vec<(String, Vec<Value>)> = (0..30u32)
         .map(|i| request(i, 9 + u64::from(i % 3)))
         .collect();
-    post(&base, &normal.iter().flat_map(|(_, e)| e.clone()).collect::<Vec<_>>());
+    post(
+        &base,
+        &normal
+            .iter()
+            .flat_map(|(_, e)| e.clone())
+            .collect::<Vec<_>>(),
+    );
     for (trace, _) in &normal {
         analysed(&up, &base, trace);
     }
@@ -158,10 +164,20 @@ fn load_dataset(dir: &std::path::Path) -> Database {
     let last = &normal[29].0;
     let before = analysed(&up, &base, last)["analyzed_at"].clone();
     post_events(&base, fixture());
-    post(&base, &normal.iter().flat_map(|(_, e)| e.clone()).collect::<Vec<_>>());
+    post(
+        &base,
+        &normal
+            .iter()
+            .flat_map(|(_, e)| e.clone())
+            .collect::<Vec<_>>(),
+    );
     let deadline = Instant::now() + Duration::from_secs(60);
     while analysed(&up, &base, last)["analyzed_at"] == before {
-        assert!(Instant::now() < deadline, "no re-analysis:\n{}", up.output());
+        assert!(
+            Instant::now() < deadline,
+            "no re-analysis:\n{}",
+            up.output()
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
     assert!(up.terminate().success(), "{}", up.output());
@@ -175,8 +191,14 @@ fn variable_values(db: &Database, dashboard: &Value, name: &str) -> Macros {
         to_s: TO_S,
         variables: BTreeMap::new(),
     };
-    for variable in dashboard["templating"]["list"].as_array().expect("variables") {
-        let var = variable["name"].as_str().expect("variable name").to_string();
+    for variable in dashboard["templating"]["list"]
+        .as_array()
+        .expect("variables")
+    {
+        let var = variable["name"]
+            .as_str()
+            .expect("variable name")
+            .to_string();
         let values = if variable["type"] == "query" {
             let raw = variable["query"]["rawSql"]
                 .as_str()
@@ -285,7 +307,10 @@ fn every_clickhouse_panel_query_returns_rows_on_a_loaded_dataset() {
                 let ref_id = target["refId"].as_str().unwrap_or_default();
                 let raw = target["rawSql"].as_str().expect("rawSql");
                 let sql = macros.expand_clickhouse(raw);
-                assert!(!sql.contains('$'), "{name} / {title}: unexpanded macro: {sql}");
+                assert!(
+                    !sql.contains('$'),
+                    "{name} / {title}: unexpanded macro: {sql}"
+                );
                 let context = format!("{name} / {title} / {ref_id}");
                 let answer = db
                     .query(&sql)

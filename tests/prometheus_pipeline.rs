@@ -53,7 +53,9 @@ fn promtool_checks_and_unit_tests_the_alert_rules() {
     for rule in rules["groups"][0]["rules"].as_sequence().expect("rules") {
         let alert = rule["alert"].as_str().expect("alert name");
         assert!(
-            tests.contains(&format!("alertname: {alert}\n        exp_alerts:\n          -")),
+            tests.contains(&format!(
+                "alertname: {alert}\n        exp_alerts:\n          -"
+            )),
             "alert {alert} has no unit test that expects it to fire"
         );
     }
@@ -75,12 +77,11 @@ impl Prometheus {
         let mut config: serde_yaml::Value = serde_yaml::from_str(&text).expect("YAML");
         config["global"]["scrape_interval"] = "1s".into();
         config["global"]["evaluation_interval"] = "1s".into();
-        config["rule_files"] = serde_yaml::Value::Sequence(vec![repo_path(
-            "deploy/prometheus/alerts.yml",
-        )
-        .to_string_lossy()
-        .to_string()
-        .into()]);
+        config["rule_files"] =
+            serde_yaml::Value::Sequence(vec![repo_path("deploy/prometheus/alerts.yml")
+                .to_string_lossy()
+                .to_string()
+                .into()]);
         let jobs = config["scrape_configs"]
             .as_sequence_mut()
             .expect("scrape_configs");
@@ -105,7 +106,10 @@ impl Prometheus {
         let log = std::fs::File::create(dir.join("prometheus.log")).expect("log");
         let child = Command::new("prometheus")
             .arg(format!("--config.file={}", config_path.display()))
-            .arg(format!("--storage.tsdb.path={}", dir.join("tsdb").display()))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                dir.join("tsdb").display()
+            ))
             .arg(format!("--web.listen-address={addr}"))
             .stdout(log.try_clone().expect("log"))
             .stderr(log)
@@ -120,20 +124,18 @@ impl Prometheus {
 
     /// `GET /api/v1/{path}` (query string included); the `data` of a success answer.
     fn api(&self, path_and_query: &str) -> Option<Value> {
-        let answer: Value = reqwest::blocking::get(format!("{}/api/v1/{path_and_query}", self.base))
-            .ok()?
-            .json()
-            .ok()?;
+        let answer: Value =
+            reqwest::blocking::get(format!("{}/api/v1/{path_and_query}", self.base))
+                .ok()?
+                .json()
+                .ok()?;
         (answer["status"] == "success").then(|| answer["data"].clone())
     }
 
     /// Polls an instant query until it returns at least one sample; returns them.
     fn wait_for_data(&self, expr: &str, logs: &dyn Fn() -> String) -> Vec<Value> {
         let deadline = Instant::now() + Duration::from_secs(90);
-        let url = format!(
-            "query?query={}",
-            url_encode(expr)
-        );
+        let url = format!("query?query={}", url_encode(expr));
         loop {
             if let Some(data) = self.api(&url) {
                 if let Some(result) = data["result"].as_array().filter(|r| !r.is_empty()) {

@@ -1,5 +1,6 @@
 //! The command line: one subcommand per way of running Raceway.
 
+mod access;
 mod demo;
 mod gateway;
 mod pieces;
@@ -53,14 +54,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Prune(args) => prune::run(args).await,
         Command::Demo(args) => demo::run(args).await,
     }
-}
-
-/// API keys accepted by the gateway (comma-separated in the environment).
-#[derive(Debug, Clone, clap::Args)]
-pub struct AuthArgs {
-    /// Accepted API key (repeat for several). Without any, the gateway is open.
-    #[arg(long = "api-key", env = "RACEWAY_API_KEYS", value_delimiter = ',')]
-    pub api_keys: Vec<String>,
 }
 
 fn parse_addr(raw: &str) -> Result<SocketAddr, String> {

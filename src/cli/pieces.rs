@@ -11,9 +11,10 @@ use raceway_gateway::{GatewayMetrics, GatewayState};
 use raceway_processors::metrics::ProcessorMetrics;
 use serde_json::json;
 
+use super::access::AccessArgs;
 use super::gateway::GatewayArgs;
+use super::parse_addr;
 use super::pipeline::{spawn_race_stage, spawn_trace_stage, PipelineArgs, StageDeps};
-use super::{parse_addr, AuthArgs};
 use crate::backends::BackendArgs;
 use crate::{serve, shutdown};
 
@@ -23,7 +24,7 @@ pub struct IngestArgs {
     #[command(flatten)]
     backend: BackendArgs,
     #[command(flatten)]
-    auth: AuthArgs,
+    access: AccessArgs,
     #[command(flatten)]
     gateway: GatewayArgs,
     /// Address of POST /events, /health and /metrics.
@@ -34,18 +35,17 @@ pub struct IngestArgs {
 /// Runs the gateway in front of Kafka.
 pub async fn ingest(args: IngestArgs) -> anyhow::Result<()> {
     let shutdown = shutdown::on_signal();
+    let config = args.gateway.config(args.backend.topics().events)?;
+    let access = args.access.config(args.http_addr, false)?;
     let bus = args.backend.open_kafka_bus("ingest").await?;
     let registry = Registry::new();
-    let config = args
-        .gateway
-        .config(args.backend.topics().events, &args.auth)?;
     let router = raceway_gateway::router(GatewayState::new(
         config,
         bus,
         GatewayMetrics::register(&registry)?,
     ))
     .merge(serve::metrics_router(registry));
-    serve::serve(args.http_addr, router, shutdown).await
+    serve::serve(args.http_addr, router, access, shutdown).await
 }
 
 /// Which stage(s) `raceway process` runs.
@@ -69,11 +69,14 @@ pub struct ProcessArgs {
     /// Address of /metrics, /health and /ready.
     #[arg(long, env = "RACEWAY_METRICS_ADDR", default_value = "127.0.0.1:9464", value_parser = parse_addr)]
     metrics_addr: SocketAddr,
+    #[command(flatten)]
+    access: AccessArgs,
 }
 
 /// Runs processor stages until Ctrl-C or SIGTERM.
 pub async fn process(args: ProcessArgs) -> anyhow::Result<()> {
     let shutdown = shutdown::on_signal();
+    let access = args.access.config(args.metrics_addr, false)?;
     let bus = args.backend.open_kafka_bus("process").await?;
     let store = args.backend.open_store().await?;
     store
@@ -99,7 +102,7 @@ pub async fn process(args: ProcessArgs) -> anyhow::Result<()> {
     let router = serve::metrics_router(registry)
         .merge(serve::ready_router(deps.metrics.readiness.clone()))
         .route("/health", get(|| async { Json(json!({"status": "ok"})) }));
-    serve::serve(args.metrics_addr, router, shutdown).await?;
+    serve::serve(args.metrics_addr, router, access, shutdown).await?;
     for stage in stages {
         stage.await??;
     }
@@ -114,17 +117,21 @@ pub struct QueryArgs {
     /// Address of the query API.
     #[arg(long, env = "RACEWAY_QUERY_ADDR", default_value = "127.0.0.1:8081", value_parser = parse_addr)]
     http_addr: SocketAddr,
+    #[command(flatten)]
+    access: AccessArgs,
 }
 
 /// Serves the query API over the store.
 pub async fn query(args: QueryArgs) -> anyhow::Result<()> {
     let shutdown = shutdown::on_signal();
+    let access = args.access.config(args.http_addr, false)?;
     let store = args.backend.open_store().await?;
     store
         .migrate()
         .await
         .context("cannot apply the store's migrations")?;
-    serve::serve(args.http_addr, raceway_query_api::router(store), shutdown).await
+    let router = raceway_query_api::router(store);
+    serve::serve(args.http_addr, router, access, shutdown).await
 }
 
 /// Applies migrations and creates topics, then exits.

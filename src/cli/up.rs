@@ -8,9 +8,10 @@ use raceway_gateway::{GatewayMetrics, GatewayState};
 use raceway_processors::metrics::ProcessorMetrics;
 use tokio::sync::watch;
 
+use super::access::AccessArgs;
 use super::gateway::GatewayArgs;
+use super::parse_addr;
 use super::pipeline::{spawn_race_stage, spawn_trace_stage, PipelineArgs, StageDeps};
-use super::{parse_addr, AuthArgs};
 use crate::backends::BackendArgs;
 use crate::{serve, shutdown};
 
@@ -21,7 +22,7 @@ pub struct UpArgs {
     #[command(flatten)]
     backend: BackendArgs,
     #[command(flatten)]
-    auth: AuthArgs,
+    access: AccessArgs,
     #[command(flatten)]
     gateway: GatewayArgs,
     #[command(flatten)]
@@ -39,9 +40,8 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
 /// Runs gateway, stages and query API until `shutdown` turns true.
 pub async fn run_until(args: UpArgs, shutdown: watch::Receiver<bool>) -> anyhow::Result<()> {
     // Bad gateway options fail before anything starts.
-    let gateway_config = args
-        .gateway
-        .config(args.backend.topics().events, &args.auth)?;
+    let gateway_config = args.gateway.config(args.backend.topics().events)?;
+    let access = args.access.config(args.http_addr, false)?;
     let bus = args.backend.open_bus().await?;
     let store = args.backend.open_store().await?;
     args.backend.migrate(bus.as_ref(), store.as_ref()).await?;
@@ -74,7 +74,7 @@ pub async fn run_until(args: UpArgs, shutdown: watch::Receiver<bool>) -> anyhow:
         args.http_addr,
         args.http_addr
     );
-    serve::serve(args.http_addr, router, shutdown).await?;
+    serve::serve(args.http_addr, router, access, shutdown).await?;
     trace_stage.await??;
     race_stage.await??;
     Ok(())

@@ -23,7 +23,11 @@ pub fn dashboards() -> Vec<(String, Value)> {
         .filter(|path| path.extension().is_some_and(|e| e == "json"))
         .map(|path| {
             let text = std::fs::read_to_string(&path).expect("dashboard");
-            let name = path.file_name().expect("name").to_string_lossy().to_string();
+            let name = path
+                .file_name()
+                .expect("name")
+                .to_string_lossy()
+                .to_string();
             let json = serde_json::from_str(&text)
                 .unwrap_or_else(|e| panic!("{name} is not valid JSON: {e}"));
             (name, json)

@@ -90,41 +90,23 @@ mod tests {
     #[test]
     fn the_peer_address_is_used_unless_forwarded_for_is_trusted() {
         let headers = forwarded(&["10.0.0.9"]);
-        assert_eq!(
-            client_key(None, &headers, peer(), false),
-            ip("192.0.2.1")
-        );
-        assert_eq!(
-            client_key(None, &headers, peer(), true),
-            ip("10.0.0.9")
-        );
-        assert_eq!(
-            client_key(None, &headers, None, false),
-            ClientKey::Unknown
-        );
+        assert_eq!(client_key(None, &headers, peer(), false), ip("192.0.2.1"));
+        assert_eq!(client_key(None, &headers, peer(), true), ip("10.0.0.9"));
+        assert_eq!(client_key(None, &headers, None, false), ClientKey::Unknown);
     }
 
     #[test]
     fn the_last_forwarded_address_counts_and_ports_are_ignored() {
         let headers = forwarded(&["6.6.6.6, 10.0.0.1", "10.0.0.2:1234"]);
-        assert_eq!(
-            client_key(None, &headers, peer(), true),
-            ip("10.0.0.2")
-        );
+        assert_eq!(client_key(None, &headers, peer(), true), ip("10.0.0.2"));
         let v6 = forwarded(&["[2001:db8::1]:443"]);
-        assert_eq!(
-            client_key(None, &v6, peer(), true),
-            ip("2001:db8::")
-        );
+        assert_eq!(client_key(None, &v6, peer(), true), ip("2001:db8::"));
     }
 
     #[test]
     fn a_garbled_forwarded_for_falls_back_to_the_peer() {
         let headers = forwarded(&["unknown"]);
-        assert_eq!(
-            client_key(None, &headers, peer(), true),
-            ip("192.0.2.1")
-        );
+        assert_eq!(client_key(None, &headers, peer(), true), ip("192.0.2.1"));
     }
 
     #[test]

@@ -107,6 +107,12 @@ impl GatewayState {
     }
 }
 
+/// The gateway's routes (method, path): what [`router`] serves.
+pub fn route_paths() -> Vec<(axum::http::Method, &'static str)> {
+    use axum::http::Method;
+    vec![(Method::POST, "/events"), (Method::GET, "/health")]
+}
+
 /// The gateway's routes when it runs alone: `POST /events` and `GET /health`.
 ///
 /// Per-IP rate limits need the peer address: serve the router with

@@ -339,7 +339,10 @@ mod tests {
         // The table is at MIN_PRUNE_LEN: the next charge prunes. Two seconds on, the IP buckets
         // (9 tokens) are full again and go; the busy one (2 tokens) stays.
         let later = t0 + secs(2.0);
-        assert_eq!(l.charge(ClientKey::Credential("k8".into()), 1, later), Decision::Allowed);
+        assert_eq!(
+            l.charge(ClientKey::Credential("k8".into()), 1, later),
+            Decision::Allowed
+        );
         assert_eq!(l.tracked(), 2);
         assert!(matches!(l.charge(busy, 3, later), Decision::Limited { .. }));
     }
@@ -347,12 +350,21 @@ mod tests {
     #[test]
     fn pruning_also_happens_on_a_timer() {
         let (l, t0) = limiter(1.0, 2);
-        assert_eq!(l.charge(ClientKey::Credential("k0".into()), 2, t0), Decision::Allowed);
-        assert_eq!(l.charge(ClientKey::Credential("k1".into()), 2, t0), Decision::Allowed);
+        assert_eq!(
+            l.charge(ClientKey::Credential("k0".into()), 2, t0),
+            Decision::Allowed
+        );
+        assert_eq!(
+            l.charge(ClientKey::Credential("k1".into()), 2, t0),
+            Decision::Allowed
+        );
         assert_eq!(l.tracked(), 2);
         // Key 0 comes back after the interval; key 1 has been idle and full for long: dropped.
         let later = t0 + PRUNE_INTERVAL;
-        assert_eq!(l.charge(ClientKey::Credential("k0".into()), 2, later), Decision::Allowed);
+        assert_eq!(
+            l.charge(ClientKey::Credential("k0".into()), 2, later),
+            Decision::Allowed
+        );
         assert_eq!(l.tracked(), 1);
     }
 

@@ -89,7 +89,10 @@ async fn only_json_bodies_are_accepted() {
     let body = fixture().to_string();
     for (content_type, expected) in [
         (Some("text/plain"), StatusCode::UNSUPPORTED_MEDIA_TYPE),
-        (Some("application/x-www-form-urlencoded"), StatusCode::UNSUPPORTED_MEDIA_TYPE),
+        (
+            Some("application/x-www-form-urlencoded"),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        ),
         (None, StatusCode::UNSUPPORTED_MEDIA_TYPE),
         (Some("application/json; charset=utf-8"), StatusCode::OK),
         (Some("Application/JSON"), StatusCode::OK),
@@ -121,9 +124,16 @@ async fn a_tenant_writes_only_its_environments() {
     let body = fixture().to_string().into_bytes();
     let (status, answer) = h.post(body.clone(), &[("x-raceway-key", "a1")]).await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{answer}");
-    assert!(answer["error"].as_str().unwrap().contains("acme"), "{answer}");
+    assert!(
+        answer["error"].as_str().unwrap().contains("acme"),
+        "{answer}"
+    );
     let (status, _) = h.post(body.clone(), &[("x-raceway-key", "o1")]).await;
-    assert_eq!(status, StatusCode::OK, "a key without tenant writes anywhere");
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "a key without tenant writes anywhere"
+    );
     let mut prod = fixture();
     for event in prod["events"].as_array_mut().unwrap() {
         event["metadata"]["environment"] = json!("prod");
