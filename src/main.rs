@@ -8,6 +8,7 @@ mod backends;
 mod cli;
 mod serve;
 mod shutdown;
+mod tls;
 
 use std::io::IsTerminal;
 

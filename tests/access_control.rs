@@ -366,3 +366,90 @@ fn an_api_keys_file_and_bad_options() {
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("ghost"));
 }
+
+/// `--tls-cert`/`--tls-key`: the listener speaks HTTPS (and access control still applies).
+#[test]
+fn tls_serves_https_with_the_given_certificate() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    let made = std::process::Command::new("openssl")
+        .args([
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+        ])
+        .args([
+            "-subj",
+            "/CN=localhost",
+            "-addext",
+            "subjectAltName=DNS:localhost,IP:127.0.0.1",
+            "-addext",
+            "basicConstraints=critical,CA:FALSE",
+        ])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .expect("openssl");
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let addr = free_addr();
+    let data_dir = dir.path().join("data").to_string_lossy().to_string();
+    let (cert_arg, key_arg) = (
+        cert.to_string_lossy().to_string(),
+        key.to_string_lossy().to_string(),
+    );
+    let up = Raceway::start(
+        &[
+            "up",
+            "--http-addr",
+            &addr,
+            "--data-dir",
+            &data_dir,
+            "--tls-cert",
+            &cert_arg,
+            "--tls-key",
+            &key_arg,
+            "--api-key",
+            "reader:read:r1",
+        ],
+        dir.path(),
+    );
+    let pem = std::fs::read(&cert).expect("cert");
+    let client = Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(&pem).expect("certificate"))
+        .build()
+        .expect("client");
+    let base = format!(
+        "https://localhost:{}",
+        addr.rsplit(':').next().expect("port")
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let answer = client.get(format!("{base}/health")).send();
+        if answer.as_ref().is_ok_and(|r| r.status().is_success()) {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no HTTPS: {answer:?}\n{}",
+            up.output()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let races = format!("{base}/api/races");
+    assert_eq!(client.get(&races).send().expect("GET").status(), 401);
+    let status = client
+        .get(&races)
+        .bearer_auth("r1")
+        .send()
+        .expect("GET")
+        .status();
+    assert_eq!(status, 200);
+    assert!(
+        reqwest::blocking::get(format!("http://{addr}/health")).is_err(),
+        "plain HTTP is not served"
+    );
+}

@@ -28,11 +28,13 @@ pub(crate) async fn confine(scope: TenantScope, mut request: Request, next: Next
     };
     match scope {
         TenantScope::NoData => {}
-        TenantScope::Unconfined => return forbidden(format!(
+        TenantScope::Unconfined => {
+            return forbidden(format!(
             "{} cannot be confined to tenant {}'s environments; use a credential without tenant",
             request.uri().path(),
             tenant.name
-        )),
+        ))
+        }
         TenantScope::EnvironmentParameter => {
             let query = request.uri().query().unwrap_or_default().to_string();
             // Decoded, every occurrence: the handlers decode, and the last duplicate wins there.

@@ -54,9 +54,44 @@ pub struct AccessArgs {
     /// /metrics needs a credential with the `read` role (default: open).
     #[arg(long, env = "RACEWAY_METRICS_AUTH")]
     pub metrics_auth: bool,
+    /// Serve HTTPS with this PEM certificate chain (with --tls-key).
+    #[arg(
+        long,
+        env = "RACEWAY_TLS_CERT",
+        value_name = "FILE",
+        requires = "tls_key"
+    )]
+    pub tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert.
+    #[arg(
+        long,
+        env = "RACEWAY_TLS_KEY",
+        value_name = "FILE",
+        requires = "tls_cert"
+    )]
+    pub tls_key: Option<PathBuf>,
+}
+
+/// What guards one listener: access control and, with --tls-cert, TLS.
+pub struct Guard {
+    pub auth: AuthConfig,
+    pub tls: Option<tokio_rustls::TlsAcceptor>,
 }
 
 impl AccessArgs {
+    /// Access control and TLS of a listener on `addr`; bad options fail here, before anything
+    /// starts.
+    pub fn guard(&self, addr: SocketAddr) -> anyhow::Result<Guard> {
+        let tls = match (&self.tls_cert, &self.tls_key) {
+            (Some(cert), Some(key)) => Some(crate::tls::acceptor(cert, key)?),
+            _ => None,
+        };
+        Ok(Guard {
+            auth: self.config(addr, tls.is_some())?,
+            tls,
+        })
+    }
+
     /// The access control of a listener on `addr`.
     pub fn config(&self, addr: SocketAddr, tls: bool) -> anyhow::Result<AuthConfig> {
         let mut keys = self

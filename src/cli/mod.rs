@@ -1,6 +1,8 @@
 //! The command line: one subcommand per way of running Raceway.
 
 mod access;
+
+pub(crate) use access::Guard;
 mod demo;
 mod gateway;
 mod pieces;

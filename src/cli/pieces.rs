@@ -36,7 +36,7 @@ pub struct IngestArgs {
 pub async fn ingest(args: IngestArgs) -> anyhow::Result<()> {
     let shutdown = shutdown::on_signal();
     let config = args.gateway.config(args.backend.topics().events)?;
-    let access = args.access.config(args.http_addr, false)?;
+    let access = args.access.guard(args.http_addr)?;
     let bus = args.backend.open_kafka_bus("ingest").await?;
     let registry = Registry::new();
     let router = raceway_gateway::router(GatewayState::new(
@@ -76,7 +76,7 @@ pub struct ProcessArgs {
 /// Runs processor stages until Ctrl-C or SIGTERM.
 pub async fn process(args: ProcessArgs) -> anyhow::Result<()> {
     let shutdown = shutdown::on_signal();
-    let access = args.access.config(args.metrics_addr, false)?;
+    let access = args.access.guard(args.metrics_addr)?;
     let bus = args.backend.open_kafka_bus("process").await?;
     let store = args.backend.open_store().await?;
     store
@@ -124,7 +124,7 @@ pub struct QueryArgs {
 /// Serves the query API over the store.
 pub async fn query(args: QueryArgs) -> anyhow::Result<()> {
     let shutdown = shutdown::on_signal();
-    let access = args.access.config(args.http_addr, false)?;
+    let access = args.access.guard(args.http_addr)?;
     let store = args.backend.open_store().await?;
     store
         .migrate()

@@ -41,7 +41,7 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
 pub async fn run_until(args: UpArgs, shutdown: watch::Receiver<bool>) -> anyhow::Result<()> {
     // Bad gateway options fail before anything starts.
     let gateway_config = args.gateway.config(args.backend.topics().events)?;
-    let access = args.access.config(args.http_addr, false)?;
+    let access = args.access.guard(args.http_addr)?;
     let bus = args.backend.open_bus().await?;
     let store = args.backend.open_store().await?;
     args.backend.migrate(bus.as_ref(), store.as_ref()).await?;
