@@ -453,3 +453,52 @@ fn tls_serves_https_with_the_given_certificate() {
         "plain HTTP is not served"
     );
 }
+
+/// `--redact-variables` / `--redact-key`: the fixture's `balance` values never reach the store,
+/// the race on `balance` is still found.
+#[test]
+fn redacted_values_are_never_stored_and_races_are_still_found() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (up, base) = start(
+        dir.path(),
+        None,
+        &[
+            "--redact-variables",
+            "bal*",
+            "--redact-key",
+            "k3y",
+            "--trace-idle-ms",
+            "300",
+        ],
+    );
+    post_events(&base, fixture());
+    let races = wait_for_races(&base, FIXTURE_TRACE, std::time::Duration::from_secs(60));
+    assert_fixture_race(&races);
+    let trace = Client::new()
+        .get(format!("{base}/api/traces/{FIXTURE_TRACE}"))
+        .send()
+        .and_then(|r| r.text())
+        .expect("trace");
+    let audit = Client::new()
+        .get(format!(
+            "{base}/api/traces/{FIXTURE_TRACE}/audit-trail/balance"
+        ))
+        .send()
+        .and_then(|r| r.text())
+        .expect("audit trail");
+    for text in [&trace, &audit] {
+        assert!(text.contains("redacted:"), "{text}");
+        for value in ["\"new_value\":15", "\"new_value\":20", "\"old_value\":10"] {
+            assert!(
+                !text.replace(' ', "").contains(value),
+                "{value} stored: {text}"
+            );
+        }
+    }
+    // Equal values, equal hashes: the first write's new value (15) is the second's old value.
+    let body: Value = serde_json::from_str(&audit).expect("JSON");
+    let accesses = body["accesses"].as_array().expect("accesses");
+    assert_eq!(accesses.len(), 2, "{body}");
+    assert_eq!(accesses[0]["new_value"], accesses[1]["old_value"], "{body}");
+    drop(up);
+}

@@ -42,6 +42,7 @@ pub async fn run_until(args: UpArgs, shutdown: watch::Receiver<bool>) -> anyhow:
     // Bad gateway options fail before anything starts.
     let gateway_config = args.gateway.config(args.backend.topics().events)?;
     let access = args.access.guard(args.http_addr)?;
+    args.pipeline.redaction()?;
     let bus = args.backend.open_bus().await?;
     let store = args.backend.open_store().await?;
     args.backend.migrate(bus.as_ref(), store.as_ref()).await?;

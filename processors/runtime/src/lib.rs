@@ -13,6 +13,7 @@ pub mod dead_letter;
 pub mod metrics;
 pub mod offsets;
 pub mod readiness;
+pub mod redaction;
 pub mod retry;
 pub mod stages;
 pub mod topics;

@@ -6,6 +6,7 @@
 //! trace back from the store, so a late event that re-opens a trace gets it re-analysed with
 //! every event seen so far, and a restart that re-reads part of a trace loses nothing.
 
+use crate::redaction::Redaction;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -40,6 +41,8 @@ pub struct TraceStageConfig {
     pub max_events: usize,
     /// The trace analyses run at completion (baselines, models, retraining).
     pub analyses: AnalysisConfig,
+    /// Values replaced by keyed hashes before anything is stored.
+    pub redaction: Redaction,
 }
 
 impl Default for TraceStageConfig {
@@ -51,6 +54,7 @@ impl Default for TraceStageConfig {
             max_age: Duration::from_secs(30),
             max_events: 100_000,
             analyses: AnalysisConfig::default(),
+            redaction: Redaction::default(),
         }
     }
 }
@@ -130,6 +134,7 @@ impl TraceStage {
             }
         }
         self.io.dead_letter(&rejected).await?;
+        self.config.redaction.apply(&mut events);
         if !events.is_empty() {
             let store = &self.store;
             self.io
