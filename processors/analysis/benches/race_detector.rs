@@ -18,8 +18,9 @@
 //!   trusted), accesses, update spans, lock-order edges, both detectors and the aggregator. The
 //!   `-racy` variants add unlocked reads, so 100 data races with thousands of pairs are found.
 
-use std::collections::BTreeMap;
+mod common;
 
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
@@ -28,29 +29,15 @@ use raceway_analysis::{
     race_inputs, FindingAggregator, LockOrderDetector, RaceConfig, RaceDetector,
 };
 use raceway_schemas::{
-    Access, AccessType, ActorId, Event, EventKind, FunctionCall, HeldLock, LockEvent, LockMode,
-    Metadata, StateChange, TRUSTED_CLOCK_TAG, TRUSTED_CLOCK_VALUE,
+    Access, AccessType, ActorId, Event, EventKind, FunctionCall, HeldLock, LockMode, Metadata,
+    StateChange, TRUSTED_CLOCK_TAG, TRUSTED_CLOCK_VALUE,
 };
+use rand::{Rng, SeedableRng};
+use rand_xoshiro::Xoshiro256PlusPlus;
 use uuid::Uuid;
 
 const ACTORS: usize = 16;
 const VARIABLES: usize = 1_000;
-
-/// xorshift64*: deterministic and dependency-free.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}
 
 fn join(into: &mut [u64], from: &[u64]) {
     for (a, b) in into.iter_mut().zip(from) {
@@ -60,7 +47,7 @@ fn join(into: &mut [u64], from: &[u64]) {
 
 /// `n` lock-protected accesses in happens-before order (see the module doc).
 fn lock_protected_stream(n: usize) -> Vec<Access> {
-    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(0x9e37_79b9_7f4a_7c15);
     let components: Vec<String> = (0..ACTORS)
         .map(|a| format!("bench#1/actor-{a:02}"))
         .collect();
@@ -69,7 +56,7 @@ fn lock_protected_stream(n: usize) -> Vec<Access> {
     let mut request = vec![(Uuid::nil(), 0i64, 0usize); ACTORS];
     let mut out = Vec::with_capacity(n);
     for i in 0..n {
-        let (actor, variable) = (rng.below(ACTORS), rng.below(VARIABLES));
+        let (actor, variable) = (rng.gen_range(0..ACTORS), rng.gen_range(0..VARIABLES));
         let timestamp_ns = i as i64 * 1_000;
         // Each actor serves requests of 100 accesses: one trace each.
         let (trace_id, trace_start_ns, done) = &mut request[actor];
@@ -82,7 +69,7 @@ fn lock_protected_stream(n: usize) -> Vec<Access> {
         join(clock, &lock_clocks[variable]);
         clock[actor] += 1;
         lock_clocks[variable].clone_from(clock);
-        let write = rng.below(10) == 0;
+        let write = rng.gen_range(0..10) == 0;
         out.push(Access {
             event_id: Uuid::from_u128(i as u128 + 1),
             trace_id: *trace_id,
@@ -164,23 +151,11 @@ fn run_detector(accesses: Vec<Access>) -> (usize, u64) {
 /// One trace of `n` events: 16 threads of one service doing calls, locked read-modify-writes
 /// and plain reads of 100 variables; trusted clocks (our SDK's) or none (derived).
 fn big_trace(n: usize, trusted: bool, racy: bool) -> Vec<Event> {
-    let mut rng = Rng(0x1234_5678_9abc_def1);
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(0x1234_5678_9abc_def1);
     let mut clocks = vec![vec![0u64; ACTORS]; ACTORS];
     let mut lock_clocks: BTreeMap<usize, Vec<u64>> = BTreeMap::new();
     let mut events = Vec::with_capacity(n);
-    let lock = |id: usize, acquire: bool| {
-        let event = LockEvent {
-            lock_id: format!("lock-{id}"),
-            mode: LockMode::Exclusive,
-            lock_type: "Mutex".into(),
-            location: "bank.rs:9".into(),
-        };
-        if acquire {
-            EventKind::LockAcquire(event)
-        } else {
-            EventKind::LockRelease(event)
-        }
-    };
+    let lock = |id: usize, acquire: bool| common::mutex(format!("lock-{id}"), "bank.rs:9", acquire);
     let state = |variable: usize, access_type: AccessType, location: &str| {
         EventKind::StateChange(StateChange {
             variable: format!("var-{variable}"),
@@ -191,13 +166,13 @@ fn big_trace(n: usize, trusted: bool, racy: bool) -> Vec<Event> {
         })
     };
     while events.len() + 4 <= n {
-        let thread = rng.below(ACTORS);
-        let variable = rng.below(100);
+        let thread = rng.gen_range(0..ACTORS);
+        let variable = rng.gen_range(0..100);
         let tick = |clocks: &mut Vec<Vec<u64>>| {
             clocks[thread][thread] += 1;
             clocks[thread].clone()
         };
-        match rng.below(4) {
+        match rng.gen_range(0..4) {
             0 => {
                 let c = tick(&mut clocks);
                 push(
@@ -225,26 +200,17 @@ fn big_trace(n: usize, trusted: bool, racy: bool) -> Vec<Event> {
                     let released = released.clone();
                     join(&mut clocks[thread], &released);
                 }
-                let c = tick(&mut clocks);
-                push(&mut events, trusted, thread, lock(variable, true), &c);
-                let c = tick(&mut clocks);
-                push(
-                    &mut events,
-                    trusted,
-                    thread,
+                let critical_section = [
+                    lock(variable, true),
                     state(variable, AccessType::Read, "bank.rs:10"),
-                    &c,
-                );
-                let c = tick(&mut clocks);
-                push(
-                    &mut events,
-                    trusted,
-                    thread,
                     state(variable, AccessType::Write, "bank.rs:12"),
-                    &c,
-                );
-                let c = tick(&mut clocks);
-                push(&mut events, trusted, thread, lock(variable, false), &c);
+                    lock(variable, false),
+                ];
+                let mut c = Vec::new();
+                for kind in critical_section {
+                    c = tick(&mut clocks);
+                    push(&mut events, trusted, thread, kind, &c);
+                }
                 lock_clocks.insert(variable, c);
             }
         }

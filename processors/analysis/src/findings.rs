@@ -34,7 +34,7 @@ use uuid::Uuid;
 pub use explain::{explain, explain_inversion};
 
 use crate::lock_order::InversionPair;
-use crate::races::RacePair;
+use crate::pairs::RacePair;
 
 /// Namespace of finding ids (UUID v5). Never change it: ids stored by earlier versions would no
 /// longer match.

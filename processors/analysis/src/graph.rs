@@ -96,23 +96,21 @@ fn strongly_connected_components(n: usize, edges: &[(usize, usize)]) -> Vec<usiz
         if index[root] != UNVISITED {
             continue;
         }
-        index[root] = next_index;
-        lowlink[root] = next_index;
-        next_index += 1;
-        stack.push(root);
-        on_stack[root] = true;
         calls.push((root, 0));
 
         while let Some(top) = calls.len().checked_sub(1) {
             let (v, next_successor) = calls[top];
+            if index[v] == UNVISITED {
+                // First visit of `v`.
+                index[v] = next_index;
+                lowlink[v] = next_index;
+                next_index += 1;
+                stack.push(v);
+                on_stack[v] = true;
+            }
             if let Some(&w) = successors[v].get(next_successor) {
                 calls[top].1 += 1;
                 if index[w] == UNVISITED {
-                    index[w] = next_index;
-                    lowlink[w] = next_index;
-                    next_index += 1;
-                    stack.push(w);
-                    on_stack[w] = true;
                     calls.push((w, 0));
                 } else if on_stack[w] {
                     lowlink[v] = lowlink[v].min(index[w]);

@@ -1,11 +1,11 @@
-//! Helpers that keep the race stage cheap per access: shared copies of the strings that repeat
-//! across accesses (actors, locations, lock sets) and a fast hasher for internal keys. Clock
-//! component ids live with the compact clocks of the `retention` module.
+//! Shared copies of the strings that repeat across the race stage's accesses (actors, locations,
+//! lock sets), so that retained accesses stay small and compare by pointer first. Clock component
+//! ids live with the compact clocks of the `retention` module.
 
-use std::collections::HashSet;
-use std::hash::{BuildHasherDefault, Hash, Hasher};
+use std::hash::Hash;
 use std::sync::Arc;
 
+use foldhash::HashSet;
 use raceway_schemas::{ActorId, HeldLock};
 
 /// One shared copy of each actor, location and lock set the race stage retains, so that a
@@ -15,9 +15,9 @@ use raceway_schemas::{ActorId, HeldLock};
 /// sharing, never correctness, since pieces still compare by content.
 #[derive(Debug, Default)]
 pub(crate) struct SharedPieces {
-    actors: HashSet<Arc<ActorId>, BuildHasherDefault<Fx>>,
-    locations: HashSet<Arc<str>, BuildHasherDefault<Fx>>,
-    lock_sets: HashSet<Arc<[HeldLock]>, BuildHasherDefault<Fx>>,
+    actors: HashSet<Arc<ActorId>>,
+    locations: HashSet<Arc<str>>,
+    lock_sets: HashSet<Arc<[HeldLock]>>,
 }
 
 impl SharedPieces {
@@ -40,11 +40,7 @@ impl SharedPieces {
 }
 
 /// The element of `set` equal to `value`, inserted (made by `make`) when missing.
-fn share<T, V>(
-    set: &mut HashSet<Arc<T>, BuildHasherDefault<Fx>>,
-    value: V,
-    make: impl FnOnce(V) -> Arc<T>,
-) -> Arc<T>
+fn share<T, V>(set: &mut HashSet<Arc<T>>, value: V, make: impl FnOnce(V) -> Arc<T>) -> Arc<T>
 where
     T: Hash + Eq + ?Sized,
     V: std::borrow::Borrow<T>,
@@ -58,43 +54,6 @@ where
     let shared = make(value);
     set.insert(Arc::clone(&shared));
     shared
-}
-
-/// A small, fast hasher (the Fx hash of rustc) for keys whose collisions cost only time:
-/// domination keys are verified in full, interned names compared by content.
-#[derive(Debug, Default, Clone, Copy)]
-pub(crate) struct Fx(u64);
-
-impl Fx {
-    fn add(&mut self, word: u64) {
-        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
-    }
-}
-
-impl Hasher for Fx {
-    fn write(&mut self, bytes: &[u8]) {
-        let mut chunks = bytes.chunks_exact(8);
-        for chunk in &mut chunks {
-            let mut word = [0u8; 8];
-            word.copy_from_slice(chunk);
-            self.add(u64::from_le_bytes(word));
-        }
-        let mut tail = [0u8; 8];
-        tail[..chunks.remainder().len()].copy_from_slice(chunks.remainder());
-        self.add(u64::from_le_bytes(tail));
-    }
-
-    fn write_u64(&mut self, n: u64) {
-        self.add(n);
-    }
-
-    fn write_usize(&mut self, n: usize) {
-        self.add(n as u64);
-    }
-
-    fn finish(&self) -> u64 {
-        self.0
-    }
 }
 
 #[cfg(test)]
@@ -116,17 +75,5 @@ mod tests {
         assert!(Arc::ptr_eq(&shared, &pieces.actor(actor.clone())));
         assert_eq!(*shared, actor);
         assert!(pieces.locks(Vec::new()).is_empty());
-    }
-
-    #[test]
-    fn fx_hashes_are_deterministic_and_tell_keys_apart() {
-        let hash = |value: &str| {
-            let mut hasher = Fx::default();
-            value.hash(&mut hasher);
-            hasher.finish()
-        };
-        assert_eq!(hash("location.rs:12"), hash("location.rs:12"));
-        assert_ne!(hash("location.rs:12"), hash("location.rs:13"));
-        assert_ne!(hash(""), hash("a"));
     }
 }

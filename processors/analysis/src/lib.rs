@@ -9,36 +9,46 @@
 //!   the lock set rebuilt for every event, and a deterministic causal order.
 //! - [`accesses`]: the shared-state accesses of a trace with their clocks and lock sets, as the
 //!   trace stage forwards them to the race stage.
-//! - [`races`]: the data race rule and [`RaceDetector`], which compares accesses per variable as
-//!   they arrive, in any order and across traces.
+//! - [`rules`]: the race rules, side by side: [`is_data_race`], [`is_lost_update`] and
+//!   [`is_lock_order_inversion`].
+//! - [`races`]: [`RaceDetector`], which compares accesses and update spans per variable as they
+//!   arrive, in any order and across traces, and reports the pairs the rules accept
+//!   ([`RacePair`]s, of module [`pairs`]); [`RaceConfig`] (module [`config`]) sets it up.
 //! - [`findings`]: [`FindingAggregator`], which deduplicates race pairs into findings with
 //!   deterministic ids, counts and representative pairs.
 //! - [`updates`]: the read-modify-writes of a trace ([`UpdateSpan`](raceway_schemas::UpdateSpan)s),
-//!   and [`lost_updates`]: the lost-update rule, which [`RaceDetector`] applies to them.
+//!   which [`RaceDetector`] checks with the lost-update rule.
 //! - [`lock_order`]: lock-order edges of a trace and [`LockOrderDetector`], which finds
 //!   inversions per sorted lock pair.
 //! - [`inputs`]: [`race_inputs`], everything the trace stage forwards for one trace.
 //! - `scenarios` (feature `scenarios`): loading and scoring the labeled race scenarios.
 //!
 //! Internal helpers: `graph` (cycle breaking and priority topological order for derived clocks),
-//! `interning` (a fast hasher for the race stage's internal keys),
+//! `interning` (shared copies of the strings that repeat across retained accesses),
 //! `locksets` (per-actor lock hold replay) and `retention` (which accesses the race detector keeps,
 //! and why dropping the others is sound, with compact clocks over dense component ids).
+//!
+//! Imports between these modules form no cycle: `rules`, `config`, `pairs`, `graph` and
+//! `locksets` depend on no other module; `retention` and `races` (the detector engine) build on
+//! the rules; the per-trace extractions (`causality`, `accesses`, `updates`, `lock_order`,
+//! `inputs`, `trace`) build on each other in that order.
 
 #![warn(missing_docs)]
 
 pub mod accesses;
 pub mod anomalies;
 pub mod causality;
+pub mod config;
 pub mod findings;
 mod graph;
 pub mod inputs;
 mod interning;
 pub mod lock_order;
 mod locksets;
-pub mod lost_updates;
+pub mod pairs;
 pub mod races;
 mod retention;
+pub mod rules;
 #[cfg(feature = "scenarios")]
 pub mod scenarios;
 #[cfg(test)]
@@ -50,20 +60,19 @@ pub use accesses::{accesses_with, trace_accesses, trace_span};
 pub use causality::{
     access_ordering, trace_causality, EventCausality, TraceCausality, ORDERING_TAG,
 };
+pub use config::RaceConfig;
 pub use findings::{
     explain, explain_inversion, finding_id, inversion_id, severity, FindingAggregator,
     DEFAULT_MAX_PAIRS_PER_FINDING, FINDING_NAMESPACE,
 };
 pub use inputs::{race_inputs, race_inputs_with, RaceInputs};
-pub use lock_order::{
-    is_lock_order_inversion, lock_order_edges, lock_order_edges_with, InversionPair,
-    LockOrderDetector,
-};
-pub use lost_updates::{is_lost_update, span_lock_protects};
-pub use races::{
-    common_lock_protects, is_data_race, trace_spans_overlap, Observation, RaceConfig, RaceDetector,
-    RacePair, UpdateContext,
-};
+pub use lock_order::{lock_order_edges, lock_order_edges_with, InversionPair, LockOrderDetector};
+pub use pairs::{RacePair, UpdateContext};
+pub use races::{Observation, RaceDetector};
 /// The clock type lives with the event model; re-exported for the analyses' users.
 pub use raceway_schemas::VectorClock;
+pub use rules::{
+    common_lock_protects, is_data_race, is_lock_order_inversion, is_lost_update,
+    span_lock_protects, trace_spans_overlap,
+};
 pub use updates::{trace_update_spans, update_spans_with};

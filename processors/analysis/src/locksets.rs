@@ -13,7 +13,23 @@
 
 use std::collections::BTreeMap;
 
-use raceway_schemas::{HeldLock, LockEvent, LockMode};
+use raceway_schemas::{Event, HeldLock, LockEvent, LockMode};
+use uuid::Uuid;
+
+/// An actor of a trace, borrowed from its events: (trace, service, instance, thread), the key
+/// of every per-actor replay.
+pub(crate) type ActorKey<'a> = (Uuid, &'a str, &'a str, &'a str);
+
+/// The actor of `event`, without allocating (see [`Event::actor`]).
+pub(crate) fn actor_key(event: &Event) -> ActorKey<'_> {
+    let metadata = &event.metadata;
+    (
+        event.trace_id,
+        metadata.service_name.as_str(),
+        metadata.instance_id.as_deref().unwrap_or_default(),
+        metadata.thread_id.as_str(),
+    )
+}
 
 /// The locks one actor currently holds.
 #[derive(Debug, Clone, Default)]

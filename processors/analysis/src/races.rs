@@ -1,123 +1,40 @@
-//! Data races over a stream of accesses from many traces (DESIGN.md "Race semantics").
+//! The race detector: compares accesses and update spans per variable as they arrive, in any
+//! order and across traces, and reports the pairs that the rules of the `rules` module call data
+//! races and lost updates.
 //!
-//! Accesses arrive in any order, keyed by variable (environment, name). Each one is compared with
-//! the accesses of the same variable still retained (see the `retention` module for what is kept and
-//! why dropping the rest is sound), and every racing pair is reported once per arrival of its
-//! later-arriving side.
+//! Accesses are keyed by variable (environment, name). Each one is compared with the accesses of
+//! the same variable still retained (see the `retention` module for what is kept and why dropping
+//! the rest is sound), and every racing pair is reported once per arrival of its later-arriving
+//! side. A write is also compared with the retained [`UpdateSpan`]s (read-modify-writes paired by
+//! the trace stage) of its variable, and a span with the retained writes, so that lost updates
+//! are found in both arrival orders; they are reported as pairs of kind `lost_update`: (the
+//! span's write, the other write), with the span's read attached.
 //!
-//! # The data race rule
-//!
-//! Two accesses race when they touch the same variable, at least one writes, they come from
-//! different actors (one actor runs its steps one after the other, whatever the trace), neither
-//! happens before the other by their clocks, they are not both atomic, and no lock they hold in
-//! common protects them. For a pair from two different traces the traces' time spans must also
-//! overlap, widened by `cross_trace_slack_ns`: requests without a common clock are never ordered,
-//! so time is the only evidence that they could have interleaved. Clocks are compared as usual
-//! across traces: trusted clocks can order two traces (a lock handed from one request to
-//! another), derived ones never do because their components are scoped to their trace.
-//!
-//! # The lock-mode rule
-//!
-//! A lock held by both sides protects the pair when at least one of them holds it in exclusive
-//! mode: then the two critical sections cannot overlap, whatever the other's mode. When both hold
-//! it in shared mode (two RwLock read locks) the sections can overlap, so the lock protects only
-//! two reads, and two reads are never a race anyway: a read lock protects reads from writers that
-//! take the write lock, never writes from each other.
-
-//!
-//! # Lost updates
-//!
-//! The same detector checks [`UpdateSpan`]s (read-modify-writes paired by the trace stage)
-//! against the writes of their variable with the rule of [`crate::lost_updates`], in both arrival
-//! orders, and reports them as pairs of kind `lost_update`: (the span's write, the other write),
-//! with the span's read attached.
+//! The engine only decides which pairs to compare and keeps that cheap: accesses are interned
+//! (`interning`), clocks are compact, dominated accesses are dropped, and when everything retained
+//! happens before a new arrival the comparison is skipped (the FastTrack-style fast path of
+//! `retention`). Every verdict is the rule's.
 
 use std::sync::Arc;
 
-use raceway_schemas::{
-    Access, AccessType, FindingKind, HeldLock, LockMode, UpdateRead, UpdateSpan,
-};
+use foldhash::HashMap;
+use raceway_schemas::{Access, FindingKind, UpdateSpan};
 use uuid::Uuid;
 
+use crate::config::RaceConfig;
 use crate::interning::SharedPieces;
-use crate::lost_updates::lost;
+use crate::pairs::RacePair;
 use crate::retention::{ComponentIds, Retained, RetainedSpan, VariableAccesses};
-use crate::trace::fast_hash::FastMap;
+use crate::rules::{is_data_race_between, is_lost_update_between};
 
 /// environment -> variable -> retained accesses and spans (nested so lookups need no key
-/// allocation), with the process-seeded fast hasher.
-type Variables = FastMap<String, FastMap<String, VariableAccesses>>;
+/// allocation).
+type Variables = HashMap<String, HashMap<String, VariableAccesses>>;
 
-/// Settings of the race detector.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RaceConfig {
-    /// Accesses (and, separately, update spans) kept per variable; beyond that the oldest are
-    /// evicted (and counted).
-    pub max_accesses_per_variable: usize,
-    /// How far apart two traces' time spans may be and still be compared.
-    pub cross_trace_slack_ns: i64,
-    /// How long accesses are kept; the runtime applies it through
-    /// [`RaceDetector::evict_expired`].
-    pub window_ns: i64,
-}
-
-impl Default for RaceConfig {
-    fn default() -> Self {
-        RaceConfig {
-            max_accesses_per_variable: 4096,
-            cross_trace_slack_ns: 100_000_000,
-            window_ns: 5 * 60 * 1_000_000_000,
-        }
-    }
-}
-
-/// For a lost-update pair: which write completed which read.
-#[derive(Debug, Clone, PartialEq)]
-pub struct UpdateContext {
-    /// The event id of the write of the read-modify-write (one of the pair's sides).
-    pub write_event_id: Uuid,
-    /// The read it completed.
-    pub read: UpdateRead,
-}
-
-/// Two accesses that race, `first` being the earlier by (timestamp, event id), so that the pair
-/// does not depend on which side arrived first.
-#[derive(Debug, Clone, PartialEq)]
-pub struct RacePair {
-    /// The earlier access.
-    pub first: Arc<Access>,
-    /// The later access.
-    pub second: Arc<Access>,
-    /// What kind of finding the pair is evidence for.
-    pub kind: FindingKind,
-    /// For `lost_update`: the read-modify-write whose write is one of the sides.
-    pub update: Option<Arc<UpdateContext>>,
-}
-
-impl RacePair {
-    /// Builds a pair of `kind`, putting the earlier access first.
-    pub fn new(a: Arc<Access>, b: Arc<Access>, kind: FindingKind) -> Self {
-        let (first, second) = if (a.timestamp_ns, a.event_id) <= (b.timestamp_ns, b.event_id) {
-            (a, b)
-        } else {
-            (b, a)
-        };
-        RacePair {
-            first,
-            second,
-            kind,
-            update: None,
-        }
-    }
-
-    /// A `lost_update` pair: `span`'s write and `other`, a write that can fall inside the span.
-    fn lost_update(span: &RetainedSpan, other: &Arc<Access>, names: &ComponentIds) -> Self {
-        let (write, context) = span.whole(names, &other.environment, &other.variable);
-        let other = Arc::clone(other);
-        let mut pair = RacePair::new(write, other, FindingKind::LostUpdate);
-        pair.update = Some(context);
-        pair
-    }
+/// The `lost_update` pair of `span`'s write and `other`, a write that can fall inside the span.
+fn lost_update_pair(span: &RetainedSpan, other: &Arc<Access>, names: &ComponentIds) -> RacePair {
+    let (write, context) = span.whole(names, &other.environment, &other.variable);
+    RacePair::lost_update(write, context, Arc::clone(other))
 }
 
 /// What observing one access or span produced.
@@ -174,7 +91,7 @@ impl RaceDetector {
     ) -> &'a mut VariableAccesses {
         // Allocation only for a new environment or variable.
         if !variables.contains_key(environment) {
-            variables.insert(environment.to_string(), FastMap::default());
+            variables.insert(environment.to_string(), HashMap::default());
         }
         let by_name = variables.get_mut(environment).expect("inserted just above");
         if !by_name.contains_key(variable) {
@@ -229,7 +146,9 @@ impl RaceDetector {
         let mut pairs = Vec::new();
         if !fast {
             let whole = |retained: &Retained| retained.shared(&self.names, &environment, &name);
-            for kept in variable.iter().filter(|kept| races(kept, &new, slack)) {
+            let new_side = new.side();
+            let racing = |kept: &&Retained| is_data_race_between(&kept.side(), &new_side, slack);
+            for kept in variable.iter().filter(racing) {
                 pairs.push(RacePair::new(
                     whole(kept),
                     whole(&new),
@@ -237,8 +156,10 @@ impl RaceDetector {
                 ));
             }
             if new.access.access_type.is_write() {
-                for span in variable.spans().filter(|span| lost(span, &new, slack)) {
-                    pairs.push(RacePair::lost_update(span, &whole(&new), &self.names));
+                let breaks =
+                    |span: &&RetainedSpan| is_lost_update_between(&span.side(), &new_side, slack);
+                for span in variable.spans().filter(breaks) {
+                    pairs.push(lost_update_pair(span, &whole(&new), &self.names));
                 }
             }
         }
@@ -289,9 +210,11 @@ impl RaceDetector {
         let fast = variable.all_before(&new.read_clock);
         let mut pairs = Vec::new();
         if !fast {
-            for kept in variable.iter().filter(|kept| lost(&new, kept, slack)) {
+            let span_side = new.side();
+            let lost = |kept: &&Retained| is_lost_update_between(&span_side, &kept.side(), slack);
+            for kept in variable.iter().filter(lost) {
                 let whole = kept.shared(&self.names, &environment, &name);
-                pairs.push(RacePair::lost_update(&new, &whole, &self.names));
+                pairs.push(lost_update_pair(&new, &whole, &self.names));
             }
         }
         let before = variable.len();
@@ -395,75 +318,6 @@ impl RaceDetector {
     pub fn take_evicted_spans(&mut self) -> Vec<Uuid> {
         std::mem::take(&mut self.evicted_spans)
     }
-}
-
-/// The data race rule of the module doc for two accesses, with `config`'s cross-trace slack.
-pub fn is_data_race(a: &Access, b: &Access, config: &RaceConfig) -> bool {
-    a.environment == b.environment && a.variable == b.variable && {
-        let (mut names, mut pieces) = (ComponentIds::default(), SharedPieces::default());
-        races(
-            &Retained::interned(a.clone(), &mut names, &mut pieces),
-            &Retained::interned(b.clone(), &mut names, &mut pieces),
-            config.cross_trace_slack_ns,
-        )
-    }
-}
-
-/// True when a lock held by both accesses keeps them apart (the lock-mode rule of the module
-/// doc): at least one side holds it exclusively, or both hold it shared and neither writes.
-pub fn common_lock_protects(a: &Access, b: &Access) -> bool {
-    locks_protect((&a.locks, a.access_type), (&b.locks, b.access_type))
-}
-
-/// [`common_lock_protects`] on (lock set, access type) pairs.
-pub(crate) fn locks_protect(
-    (a_locks, a_type): (&[HeldLock], AccessType),
-    (b_locks, b_type): (&[HeldLock], AccessType),
-) -> bool {
-    let neither_writes = !a_type.is_write() && !b_type.is_write();
-    a_locks.iter().any(|mine| {
-        b_locks.iter().any(|theirs| {
-            mine.lock_id == theirs.lock_id
-                && (mine.mode == LockMode::Exclusive
-                    || theirs.mode == LockMode::Exclusive
-                    || neither_writes)
-        })
-    })
-}
-
-/// True when the traces of `a` and `b` overlap in time, widened by `slack_ns`.
-pub fn trace_spans_overlap(a: &Access, b: &Access, slack_ns: i64) -> bool {
-    spans_overlap(
-        (a.trace_start_ns, a.trace_end_ns),
-        (b.trace_start_ns, b.trace_end_ns),
-        slack_ns,
-    )
-}
-
-/// [`trace_spans_overlap`] on (start, end) pairs.
-pub(crate) fn spans_overlap(
-    (a_start, a_end): (i64, i64),
-    (b_start, b_end): (i64, i64),
-    slack_ns: i64,
-) -> bool {
-    a_start <= b_end.saturating_add(slack_ns) && b_start <= a_end.saturating_add(slack_ns)
-}
-
-/// The data race rule on normalised accesses of the same variable; cheap tests first.
-fn races(a: &Retained, b: &Retained, slack_ns: i64) -> bool {
-    let (x, y) = (&a.access, &b.access);
-    x.event_id != y.event_id
-        && (x.access_type.is_write() || y.access_type.is_write())
-        && !(x.access_type.is_atomic() && y.access_type.is_atomic())
-        && x.actor != y.actor
-        && (x.trace_id == y.trace_id
-            || spans_overlap(
-                (x.trace_start_ns, x.trace_end_ns),
-                (y.trace_start_ns, y.trace_end_ns),
-                slack_ns,
-            ))
-        && !locks_protect((&x.locks, x.access_type), (&y.locks, y.access_type))
-        && a.clock.concurrent_with(&b.clock)
 }
 
 #[cfg(test)]

@@ -59,15 +59,13 @@
 mod clock;
 mod retained;
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
-use std::hash::BuildHasherDefault;
+use std::collections::{BTreeMap, VecDeque};
 
 pub(crate) use clock::{Clock, ComponentIds};
 pub(crate) use retained::{dominates, Retained, RetainedSpan};
 
+use foldhash::HashMap;
 use uuid::Uuid;
-
-use crate::interning::Fx;
 
 /// What an insertion changed.
 #[derive(Debug, Default)]
@@ -121,7 +119,7 @@ pub(crate) struct VariableAccesses {
     /// Sorted by age, oldest first.
     entries: VecDeque<Retained>,
     /// Domination key hash -> ages of the entries with that key.
-    groups: HashMap<u64, Group, BuildHasherDefault<Fx>>,
+    groups: HashMap<u64, Group>,
     /// Spans by the age of their write.
     spans: BTreeMap<Age, RetainedSpan>,
     /// Join of every clock ever retained here (see "Fast path" in the module doc).

@@ -12,6 +12,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use raceway_schemas::json::{decode_event, FieldError};
 use raceway_schemas::{Event, FindingKind, RaceFinding};
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
+use rand_xoshiro::Xoshiro256PlusPlus;
 use serde_json::Value;
 use thiserror::Error;
 use uuid::Uuid;
@@ -176,16 +179,9 @@ pub fn namespaced_copy(scenario: &Scenario, copy: u32, seed: Option<u64>) -> Vec
     events
 }
 
-/// Deterministic Fisher-Yates shuffle (xorshift64*), so a failing order can be replayed.
+/// Shuffles `items` deterministically from `seed`, so that a failing order can be replayed.
 pub fn shuffle<T>(items: &mut [T], seed: u64) {
-    let mut state = seed | 1;
-    for i in (1..items.len()).rev() {
-        state ^= state >> 12;
-        state ^= state << 25;
-        state ^= state >> 27;
-        let random = state.wrapping_mul(0x2545_f491_4f6c_dd1d);
-        items.swap(i, (random % (i as u64 + 1)) as usize);
-    }
+    items.shuffle(&mut Xoshiro256PlusPlus::seed_from_u64(seed));
 }
 
 /// The reference pipeline, as the trace and race stages chain it but in one process: events

@@ -1,5 +1,5 @@
-//! Read-modify-writes of one trace, for the lost-update check of the race stage
-//! ([`crate::lost_updates`]).
+//! Read-modify-writes of one trace, for the lost-update rule of the race stage (see the `rules`
+//! module).
 //!
 //! # Pairing rule
 //!
@@ -23,13 +23,12 @@
 //! lock history, which only the trace stage has; in the race stage it would depend on which of
 //! the actor's accesses had arrived yet.
 
+use foldhash::HashMap;
 use raceway_schemas::{AccessType, Event, EventKind, UpdateRead, UpdateSpan};
-use uuid::Uuid;
 
 use crate::accesses::{access_at, trace_span};
 use crate::causality::{program_order, trace_causality, TraceCausality};
-use crate::locksets::{HeldLocks, Hold};
-use crate::trace::fast_hash::FastMap;
+use crate::locksets::{actor_key, ActorKey, HeldLocks, Hold};
 
 /// The read-modify-writes of one trace (events in any order), sorted by the write's
 /// (timestamp, event id).
@@ -37,30 +36,16 @@ pub fn trace_update_spans(events: &[Event]) -> Vec<UpdateSpan> {
     update_spans_with(events, &trace_causality(events))
 }
 
-/// An actor of a trace, borrowed from its events: (trace, service, instance, thread).
-type ActorKey<'a> = (Uuid, &'a str, &'a str, &'a str);
-
 /// (actor, environment, variable): whose pending read, of what.
 type PendingKey<'a> = (ActorKey<'a>, &'a str, &'a str);
-
-/// The actor of `event`, without allocating (see [`Event::actor`]).
-pub(crate) fn actor_key(event: &Event) -> ActorKey<'_> {
-    let metadata = &event.metadata;
-    (
-        event.trace_id,
-        metadata.service_name.as_str(),
-        metadata.instance_id.as_deref().unwrap_or_default(),
-        metadata.thread_id.as_str(),
-    )
-}
 
 /// Like [`trace_update_spans`], reusing a [`TraceCausality`] already computed for the events.
 pub fn update_spans_with(events: &[Event], causality: &TraceCausality) -> Vec<UpdateSpan> {
     let Some(span) = trace_span(events) else {
         return Vec::new();
     };
-    let mut locks: FastMap<ActorKey, HeldLocks> = FastMap::default();
-    let mut pending: FastMap<PendingKey, (usize, Vec<Hold>)> = FastMap::default();
+    let mut locks: HashMap<ActorKey, HeldLocks> = HashMap::default();
+    let mut pending: HashMap<PendingKey, (usize, Vec<Hold>)> = HashMap::default();
     let mut spans = Vec::new();
     for index in program_order(events) {
         let event = &events[index];

@@ -20,19 +20,20 @@ fn id(n: u128) -> Uuid {
 }
 
 fn event(n: u128, thread: &str, at_ms: i64, kind: EventKind) -> Event {
+    let metadata = Metadata {
+        thread_id: thread.into(),
+        process_id: 1,
+        service_name: "web".into(),
+        environment: "test".into(),
+        ..Metadata::default()
+    };
     Event {
         id: id(n),
         trace_id: TRACE,
         parent_id: None,
         timestamp_ns: T0 + at_ms * MS,
         kind,
-        metadata: Metadata {
-            thread_id: thread.into(),
-            process_id: 1,
-            service_name: "web".into(),
-            environment: "test".into(),
-            ..Metadata::default()
-        },
+        metadata,
         causality_vector: Vec::new(),
         lock_set: Vec::new(),
     }

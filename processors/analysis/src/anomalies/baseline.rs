@@ -29,7 +29,6 @@ use uuid::Uuid;
 
 pub use super::baseline_config::{AnomalySeverity, BaselineConfig};
 use super::reservoir::{Reservoir, RobustStats, MAD_TO_SIGMA};
-use crate::trace::fast_hash::FastMap;
 use crate::trace::{TraceTree, TreeNode};
 
 /// Namespace of the deterministic ids of [`DurationAnomaly`] rows.
@@ -350,7 +349,7 @@ impl DurationBaselines {
 /// first grouped by the names' addresses (no string hashing), then groups with equal names
 /// (from copies, e.g. in a deserialised tree) are merged.
 fn groups(tree: &TraceTree) -> Vec<Group<'_>> {
-    let mut by_address: FastMap<[usize; 3], usize> = FastMap::default();
+    let mut by_address: foldhash::HashMap<[usize; 3], usize> = Default::default();
     let mut groups: Vec<Group<'_>> = Vec::new();
     for (v, node) in tree.nodes.iter().enumerate() {
         if node.placeholder.is_some() {

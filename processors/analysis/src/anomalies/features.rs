@@ -4,11 +4,11 @@
 //! of 10,000 events is unusual next to ones of 100, but one of 110 is not, and without the log
 //! the largest traces would dominate every distance.
 
+use foldhash::HashSet;
 use ndarray::Array2;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::trace::fast_hash::FastSet;
 use crate::trace::{CriticalPath, LinkKind, TraceTree};
 
 /// Number of model features.
@@ -70,8 +70,8 @@ fn count(n: usize) -> u32 {
 impl TraceFeatures {
     /// The features of a trace from its tree and critical path.
     pub fn from_trace(tree: &TraceTree, path: &CriticalPath) -> Self {
-        let mut services: FastSet<&str> = FastSet::default();
-        let mut actors: FastSet<(&str, &str)> = FastSet::default();
+        let mut services: HashSet<&str> = HashSet::default();
+        let mut actors: HashSet<(&str, &str)> = HashSet::default();
         let mut features = TraceFeatures {
             trace_id: tree.trace_id,
             duration_ns: tree.wall_clock_ns(),

@@ -1,4 +1,4 @@
-//! Anomalies (issue #4): operations slower than their baseline, and traces unlike the others.
+//! Anomalies: operations slower than their baseline, and traces unlike the others.
 //!
 //! - [`baseline`]: [`DurationBaselines`], streaming robust baselines of step durations per
 //!   (service, kind, location), judged before they learn from a trace, checkpointed as rows.

@@ -44,17 +44,13 @@ pub fn access_ordering(event: &Event) -> MemoryOrdering {
 }
 
 fn releases(ordering: MemoryOrdering) -> bool {
-    matches!(
-        ordering,
-        MemoryOrdering::Release | MemoryOrdering::AcqRel | MemoryOrdering::SeqCst
-    )
+    use MemoryOrdering::{AcqRel, Release, SeqCst};
+    matches!(ordering, Release | AcqRel | SeqCst)
 }
 
 fn acquires(ordering: MemoryOrdering) -> bool {
-    matches!(
-        ordering,
-        MemoryOrdering::Acquire | MemoryOrdering::AcqRel | MemoryOrdering::SeqCst
-    )
+    use MemoryOrdering::{AcqRel, Acquire, SeqCst};
+    matches!(ordering, Acquire | AcqRel | SeqCst)
 }
 
 /// A store as seen by later loads: who stored, and where its release (sequence) starts.

@@ -4,13 +4,12 @@
 //! of [`crate::causality`] and the lock set of every event; positions here are indices into that
 //! sorted order.
 
+use foldhash::{HashMap, HashSet};
 use raceway_schemas::{ActorId, Event, EventKind, HeldLock, LockMode};
 use uuid::Uuid;
 
 use super::atomics::Atomics;
-use crate::locksets::{HeldLocks, LockStep};
-use crate::trace::fast_hash::{FastMap, FastSet};
-use crate::updates::actor_key;
+use crate::locksets::{actor_key, HeldLocks, LockStep};
 
 /// What the sweep found: edges between positions, the actor of every position and lock sets.
 pub(super) struct Evidence {
@@ -29,7 +28,7 @@ struct ActorState {
     last_position: Option<usize>,
     locks: HeldLocks,
     /// Upstream spans this actor has already entered: only the first event links upstream.
-    entered_upstream: FastSet<String>,
+    entered_upstream: HashSet<String>,
 }
 
 /// Per-lock hand-over state of the sweep.
@@ -39,7 +38,7 @@ struct LockState {
     exclusive_release: Option<(usize, usize)>,
     /// Shared releases since the last exclusive acquire: actor -> its latest release position.
     /// An exclusive acquirer waits for all of them; a shared acquirer waits for none.
-    shared_releases: FastMap<usize, usize>,
+    shared_releases: HashMap<usize, usize>,
 }
 
 /// Collects edges and lock sets over `events[sorted[p]]` for every position `p`.
@@ -52,15 +51,15 @@ pub(super) fn collect(events: &[Event], sorted: &[usize]) -> Evidence {
         locks: Vec::with_capacity(n),
     };
     // Keyed by the borrowed actor: an owned `ActorId` is made once per actor, not per event.
-    let mut actor_numbers: FastMap<(Uuid, &str, &str, &str), usize> = FastMap::default();
+    let mut actor_numbers: HashMap<(Uuid, &str, &str, &str), usize> = HashMap::default();
     let mut actor_states: Vec<ActorState> = Vec::new();
-    let mut lock_states: FastMap<String, LockState> = FastMap::default();
+    let mut lock_states: HashMap<String, LockState> = HashMap::default();
     let mut atomics = Atomics::default();
     // Latest position so far carrying each distributed_span_id.
-    let mut latest_in_span: FastMap<&str, usize> = FastMap::default();
+    let mut latest_in_span: HashMap<&str, usize> = HashMap::default();
     // First position of every event id (duplicates keep the first).
-    let mut position_of: FastMap<Uuid, usize> =
-        FastMap::with_capacity_and_hasher(n, Default::default());
+    let mut position_of: HashMap<Uuid, usize> =
+        HashMap::with_capacity_and_hasher(n, Default::default());
     for (position, &index) in sorted.iter().enumerate() {
         position_of.entry(events[index].id).or_insert(position);
     }
@@ -72,7 +71,7 @@ pub(super) fn collect(events: &[Event], sorted: &[usize]) -> Evidence {
             actor_states.push(ActorState {
                 last_position: None,
                 locks: HeldLocks::default(),
-                entered_upstream: FastSet::default(),
+                entered_upstream: HashSet::default(),
             });
             actor_states.len() - 1
         });

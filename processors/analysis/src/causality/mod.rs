@@ -63,11 +63,10 @@ pub use atomics::{access_ordering, ORDERING_TAG};
 
 use std::sync::Arc;
 
-use raceway_schemas::{Event, HeldLock};
+use foldhash::HashMap;
+use raceway_schemas::{Event, HeldLock, VectorClock};
 
 use crate::graph;
-use crate::trace::fast_hash::FastMap;
-use raceway_schemas::VectorClock;
 
 /// Happens-before information for one event.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -130,7 +129,7 @@ pub(crate) fn program_order(events: &[Event]) -> Vec<usize> {
 fn sent_clocks(events: &[Event], sorted: &[usize]) -> (Vec<VectorClock>, Vec<usize>) {
     // One shared name per component: a trace's clocks repeat the same few components on every
     // event, and allocating each name per event dominated this step.
-    let mut names: FastMap<&str, Arc<str>> = FastMap::default();
+    let mut names: HashMap<&str, Arc<str>> = HashMap::default();
     let clocks: Vec<VectorClock> = sorted
         .iter()
         .map(|&index| {

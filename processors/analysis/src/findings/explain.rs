@@ -3,7 +3,7 @@
 use raceway_schemas::{Access, AccessType, ActorId, FindingKind};
 
 use crate::lock_order::InversionPair;
-use crate::races::RacePair;
+use crate::pairs::RacePair;
 
 /// The one-line explanation of a pair, e.g. "worker-2 wrote balance at balance.rs:45 while
 /// worker-1's write at balance.rs:12 was not ordered before it; no common lock".

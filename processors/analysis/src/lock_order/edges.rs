@@ -13,14 +13,13 @@
 //! - `guards`: the locks X took before A and still held when it took B, i.e. held through the
 //!   whole nested section.
 
+use foldhash::HashMap;
 use raceway_schemas::{Event, EventKind, LockAcquisition, LockOrderEdge};
 use uuid::Uuid;
 
 use crate::accesses::trace_span;
 use crate::causality::{program_order, trace_causality, TraceCausality};
-use crate::locksets::{HeldLocks, LockStep};
-use crate::trace::fast_hash::FastMap;
-use crate::updates::actor_key;
+use crate::locksets::{actor_key, HeldLocks, LockStep};
 
 /// The lock-order edges of one trace (events in any order), in program order of the inner
 /// acquisitions.
@@ -37,7 +36,7 @@ struct Open {
 #[derive(Default)]
 struct ActorState {
     locks: HeldLocks,
-    open: FastMap<String, Open>,
+    open: HashMap<String, Open>,
     previous: Option<usize>,
 }
 
@@ -47,7 +46,7 @@ pub fn lock_order_edges_with(events: &[Event], causality: &TraceCausality) -> Ve
         return Vec::new();
     };
     // Built on first use: only an actor whose first event is an acquisition needs it.
-    let mut index_of: Option<FastMap<Uuid, usize>> = None;
+    let mut index_of: Option<HashMap<Uuid, usize>> = None;
     let clock_at = |index: usize| {
         causality
             .per_event
@@ -55,7 +54,7 @@ pub fn lock_order_edges_with(events: &[Event], causality: &TraceCausality) -> Ve
             .map(|facts| facts.clock.to_pairs())
             .unwrap_or_default()
     };
-    let mut actors: FastMap<(Uuid, &str, &str, &str), ActorState> = FastMap::default();
+    let mut actors: HashMap<(Uuid, &str, &str, &str), ActorState> = HashMap::default();
     let mut edges = Vec::new();
     for index in program_order(events) {
         let event = &events[index];

@@ -5,21 +5,8 @@
 //! keyed by the sorted lock pair, to a [`LockOrderDetector`], which compares each new edge with
 //! the retained edges of the same pair in the opposite direction, in any arrival order.
 //!
-//! # Rule
-//!
-//! Edges `e` (X holds A, takes B) and `f` (Y holds B, takes A) are an inversion when:
-//!
-//! - X and Y are different actors (one actor cannot deadlock with itself this way);
-//! - both waits would block: X's request for B conflicts with Y's hold of B, and Y's request for A
-//!   with X's hold of A (at least one side exclusive each time: two read locks never block);
-//! - no common guard lock: no lock held by both through their whole nested sections in an
-//!   excluding mode (see [`edges`] for what counts as held through);
-//! - the two nested sections are not ordered by anything but these locks: neither inner
-//!   acquisition happens before the other actor's `start_clock` (what it knew before it went for
-//!   its first lock). E.g. a task spawned after the other was joined is ordered. Ordering through
-//!   an *earlier, separate* use of the same locks also counts as ordered here (clocks cannot tell
-//!   which synchronisation carried it), which can miss an inversion but never reports a false one;
-//! - same trace, or the two traces' time spans overlap within the cross-trace slack.
+//! The verdict for a pair of edges is [`is_lock_order_inversion`] (the `rules` module states the
+//! rule); this module keeps the edges per lock pair and decides which to compare.
 //!
 //! Findings have kind `lock_order_inversion`, variable `"A <-> B"` (sorted lock ids) and the two
 //! inner acquisitions as their events (so the location pair is where each actor would block).
@@ -29,12 +16,13 @@ mod edges;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use raceway_schemas::{LockMode, LockOrderEdge, VectorClock};
+use raceway_schemas::LockOrderEdge;
 use uuid::Uuid;
 
 pub use edges::{lock_order_edges, lock_order_edges_with};
 
-use crate::races::RaceConfig;
+use crate::config::RaceConfig;
+use crate::rules::is_lock_order_inversion;
 
 /// Two edges forming an inversion, `first` being the one whose inner acquisition is earlier by
 /// (timestamp, event id).
@@ -59,33 +47,6 @@ impl InversionPair {
         let (a, b) = self.first.lock_pair();
         format!("{a} <-> {b}")
     }
-}
-
-/// The rule of the module doc for two edges, with `config`'s cross-trace slack.
-pub fn is_lock_order_inversion(a: &LockOrderEdge, b: &LockOrderEdge, config: &RaceConfig) -> bool {
-    let conflict = |x: LockMode, y: LockMode| x == LockMode::Exclusive || y == LockMode::Exclusive;
-    let guarded = a.guards.iter().any(|g| {
-        b.guards
-            .iter()
-            .any(|h| g.lock_id == h.lock_id && conflict(g.mode, h.mode))
-    });
-    a.environment == b.environment
-        && a.actor != b.actor
-        && a.held.lock_id != a.acquired.lock_id
-        && a.held.lock_id == b.acquired.lock_id
-        && a.acquired.lock_id == b.held.lock_id
-        && conflict(a.acquired.mode, b.held.mode)
-        && conflict(b.acquired.mode, a.held.mode)
-        && (a.trace_id == b.trace_id
-            || (a.trace_start_ns <= b.trace_end_ns.saturating_add(config.cross_trace_slack_ns)
-                && b.trace_start_ns <= a.trace_end_ns.saturating_add(config.cross_trace_slack_ns)))
-        && !guarded
-        && !clock_of(&a.acquired.clock).happens_before(&clock_of(&b.start_clock))
-        && !clock_of(&b.acquired.clock).happens_before(&clock_of(&a.start_clock))
-}
-
-fn clock_of(pairs: &[(String, u64)]) -> VectorClock {
-    VectorClock::from_pairs(pairs.iter().map(|(c, n)| (c.as_str(), *n)))
 }
 
 /// Finds lock-order inversions over edges arriving in any order, per sorted lock pair.

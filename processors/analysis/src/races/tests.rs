@@ -1,6 +1,8 @@
 use raceway_schemas::{AccessType, LockMode, UpdateRead, UpdateSpan};
 
 use super::*;
+use crate::config::RaceConfig;
+use crate::rules::{common_lock_protects, is_data_race};
 use crate::testing::{access, held, id};
 
 use AccessType::{AtomicRMW, AtomicRead, AtomicWrite, Read, Write};

@@ -13,10 +13,10 @@
 //! renumbers the live ids in increasing order so that every clock stays sorted.
 
 use std::cmp::Ordering;
-use std::collections::HashMap;
-use std::hash::BuildHasherDefault;
 
-use crate::interning::Fx;
+use foldhash::HashMap;
+
+use crate::rules::CausalClock;
 
 /// Dense number of a clock component name, given out by [`ComponentIds`].
 pub(crate) type ComponentId = u32;
@@ -184,6 +184,16 @@ fn merge_walk(
     }
 }
 
+impl CausalClock for Clock {
+    fn happens_before(&self, other: &Self) -> bool {
+        Clock::happens_before(self, other)
+    }
+
+    fn concurrent_with(&self, other: &Self) -> bool {
+        Clock::concurrent_with(self, other)
+    }
+}
+
 /// Gives every clock component name a dense id, and the names back for findings.
 ///
 /// Clocks usually arrive with the same component names at the same positions as the previous
@@ -192,7 +202,7 @@ fn merge_walk(
 /// from the one at its position last time.
 #[derive(Debug, Default)]
 pub(crate) struct ComponentIds {
-    by_name: HashMap<Box<str>, ComponentId, BuildHasherDefault<Fx>>,
+    by_name: HashMap<Box<str>, ComponentId>,
     names: Vec<Box<str>>,
     /// Ids of the previous clock's components, by position.
     recent: Vec<ComponentId>,

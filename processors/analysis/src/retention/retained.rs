@@ -1,15 +1,16 @@
 //! The retained forms of an access and of an update span (see the `retention` module doc), and
 //! the domination rule between two retained accesses.
 
-use std::hash::{Hash, Hasher};
+use std::hash::BuildHasher;
 use std::sync::{Arc, OnceLock};
 
 use raceway_schemas::{Access, AccessType, ActorId, HeldLock, UpdateRead, UpdateSpan};
 use uuid::Uuid;
 
 use super::{Age, Clock, ComponentIds};
-use crate::interning::{Fx, SharedPieces};
-use crate::races::UpdateContext;
+use crate::interning::SharedPieces;
+use crate::pairs::UpdateContext;
+use crate::rules::{Side, SpanSide};
 
 /// What the race rules read of a retained access: its own facts inline, the pieces that repeat
 /// across accesses shared (see [`SharedPieces`]), its environment and variable left to the
@@ -47,18 +48,10 @@ pub(crate) struct Retained {
 
 impl Retained {
     /// Normalises `access` for comparisons, numbering its clock components through `names` and
-    /// sharing its repeated pieces through `pieces`.
-    pub(crate) fn interned(
-        access: Access,
-        names: &mut ComponentIds,
-        pieces: &mut SharedPieces,
-    ) -> Self {
-        Self::interned_near(access, names, pieces, None)
-    }
-
-    /// Like [`Retained::interned`], first trying the pieces of `neighbour` (the newest retained
-    /// access of the same variable, usually at the same location under the same locks): one
-    /// comparison with memory the caller just read instead of a lookup in the shared sets.
+    /// sharing its repeated pieces through `pieces`, first trying the pieces of `neighbour` (the
+    /// newest retained access of the same variable, usually at the same location under the same
+    /// locks): one comparison with memory the caller just read instead of a lookup in the shared
+    /// sets.
     pub(crate) fn interned_near(
         access: Access,
         names: &mut ComponentIds,
@@ -74,6 +67,11 @@ impl Retained {
             clock,
             whole: OnceLock::new(),
         }
+    }
+
+    /// What the race rules read of the access.
+    pub(crate) fn side(&self) -> Side<'_, Clock> {
+        self.access.side(&self.clock)
     }
 
     /// The access as findings report it, with its (normalised) lock set and clock pairs;
@@ -124,6 +122,19 @@ impl Facts {
             locks,
             value: access.value,
             old_value: access.old_value,
+        }
+    }
+
+    /// What the race rules read of the access, with its `clock`.
+    fn side<'a>(&'a self, clock: &'a Clock) -> Side<'a, Clock> {
+        Side {
+            event_id: self.event_id,
+            trace_id: self.trace_id,
+            trace_span: (self.trace_start_ns, self.trace_end_ns),
+            access_type: self.access_type,
+            actor: &self.actor,
+            locks: &self.locks,
+            clock,
         }
     }
 
@@ -200,6 +211,16 @@ impl RetainedSpan {
         }
     }
 
+    /// What the lost-update rule reads of the span.
+    pub(crate) fn side(&self) -> SpanSide<'_, Clock> {
+        SpanSide {
+            read_event_id: self.read.event_id,
+            read_clock: &self.read_clock,
+            write: self.write.side(&self.write_clock),
+            held_throughout: &self.held_throughout,
+        }
+    }
+
     /// The span's write and its update context with their (normalised) clock pairs; `names`
     /// must be the [`ComponentIds`] the span was interned with, and `environment` and
     /// `variable` those its write arrived with.
@@ -227,10 +248,12 @@ impl RetainedSpan {
     }
 }
 
-/// Hash of everything [`dominates`] requires to be equal, to find domination candidates.
+/// Hash of everything [`dominates`] requires to be equal, to find domination candidates. One
+/// seed per process, so that the keys of one detector agree; a collision costs only time, since
+/// [`dominates`] compares the fields themselves.
 fn domination_key(access: &Facts) -> u64 {
-    let mut hasher = Fx::default();
-    (
+    static STATE: OnceLock<foldhash::fast::RandomState> = OnceLock::new();
+    STATE.get_or_init(Default::default).hash_one((
         access.trace_id,
         access.trace_start_ns,
         access.trace_end_ns,
@@ -238,7 +261,5 @@ fn domination_key(access: &Facts) -> u64 {
         &access.location,
         access.access_type,
         &access.locks,
-    )
-        .hash(&mut hasher);
-    hasher.finish()
+    ))
 }

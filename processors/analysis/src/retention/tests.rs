@@ -13,7 +13,7 @@ thread_local! {
 
 fn normalised(access: Access) -> Retained {
     let mut pieces = SharedPieces::default();
-    NAMES.with(|names| Retained::interned(access, &mut names.borrow_mut(), &mut pieces))
+    NAMES.with(|names| Retained::interned_near(access, &mut names.borrow_mut(), &mut pieces, None))
 }
 
 fn retained(n: u128, ts: i64, clock: &[(&str, u64)]) -> Retained {

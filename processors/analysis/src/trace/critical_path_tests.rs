@@ -1,5 +1,5 @@
 use super::*;
-use crate::trace::fixtures::{at, await_task, call, id, lasting, spawn, with_parent, MS};
+use crate::trace::fixtures::{at, await_task, call, chain, id, lasting, spawn, with_parent, MS};
 use crate::trace::trace_tree;
 use raceway_schemas::Event;
 
@@ -110,16 +110,7 @@ fn empty_and_deep_traces() {
     assert_eq!((empty.total_duration_ns, empty.share_of_trace), (0, 0.0));
 
     let n = 20_000u128;
-    let events: Vec<Event> = (1..=n)
-        .map(|k| {
-            let event = at(k, "main", k as i64, call("step"));
-            if k > 1 {
-                with_parent(event, k - 1)
-            } else {
-                event
-            }
-        })
-        .collect();
+    let events = chain(n);
     let path = path_of(&events);
     assert_eq!(path.steps.len(), n as usize);
     assert_eq!(path.total_duration_ns, (n as u64 - 1) * MS as u64);

@@ -26,13 +26,13 @@
 //! (pairing rule in the `links` module) is a call of kind [`CallKind::Message`]; its latency is
 //! the time from send to receive (0 under clock skew) and it is never an error.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 
+use foldhash::{HashMap, HashSet};
 use raceway_schemas::{Event, EventKind};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::fast_hash::{FastMap, FastSet};
 use super::links::{EventIndex, LinkKind};
 use super::tree::TraceTree;
 
@@ -115,7 +115,7 @@ pub(crate) fn calls_with(
     };
     // Nodes entering each (callee service, upstream span) by a remote-call link: the threads
     // of one callee serving one request, which make one call together.
-    let mut span_entries: FastMap<(&str, &str), Vec<usize>> = FastMap::default();
+    let mut span_entries: HashMap<(&str, &str), Vec<usize>> = HashMap::default();
     for (v, node) in tree.nodes.iter().enumerate() {
         if node.link != Some(LinkKind::RemoteCall) {
             continue;
@@ -128,7 +128,7 @@ pub(crate) fn calls_with(
         }
     }
     let mut calls = Vec::new();
-    let mut entered: FastSet<(&str, &str)> = FastSet::default();
+    let mut entered: HashSet<(&str, &str)> = HashSet::default();
     for (v, node) in tree.nodes.iter().enumerate() {
         let (Some(callee), Some(parent)) = (event_of(v), node.parent) else {
             continue;
@@ -332,7 +332,7 @@ fn call_row(
 /// whose query language has no percentiles (SQLite): they select the deduplicated rows and call
 /// this. Edges are sorted by (caller, callee, kind).
 pub fn summarize_calls(calls: &[ServiceCall]) -> Vec<DependencyEdge> {
-    let mut seen = HashSet::new();
+    let mut seen = HashSet::default();
     let mut groups: BTreeMap<(&str, &str, CallKind), (Vec<u64>, u64)> = BTreeMap::new();
     for call in calls.iter().filter(|call| seen.insert(call.id)) {
         let key = (

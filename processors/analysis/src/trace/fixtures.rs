@@ -120,17 +120,26 @@ pub(crate) fn error(kind: &str) -> EventKind {
 
 /// A mutex acquisition (`acquire = true`) or release.
 pub(crate) fn mutex(lock_id: &str, acquire: bool) -> EventKind {
-    let lock = raceway_schemas::LockEvent {
-        lock_id: lock_id.into(),
-        mode: raceway_schemas::LockMode::Exclusive,
-        lock_type: "Mutex".into(),
-        location: "lock.rs:1".into(),
-    };
+    let mode = raceway_schemas::LockMode::Exclusive;
     if acquire {
-        EventKind::LockAcquire(lock)
+        crate::testing::acquire(lock_id, mode)
     } else {
-        EventKind::LockRelease(lock)
+        crate::testing::release(lock_id, mode)
     }
+}
+
+/// `n` calls on thread `main`, one a millisecond, each the parent of the next.
+pub(crate) fn chain(n: u128) -> Vec<Event> {
+    (1..=n)
+        .map(|k| {
+            let event = at(k, "main", k as i64, call("step"));
+            if k > 1 {
+                with_parent(event, k - 1)
+            } else {
+                event
+            }
+        })
+        .collect()
 }
 
 /// Marks the event as carrying `clock` from our SDK.

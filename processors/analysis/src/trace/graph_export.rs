@@ -17,13 +17,13 @@
 //! known through another of them (a transitive reduction). The event that produced counter `n`
 //! of component `c` is the one with the smallest clock among those holding exactly `c = n`.
 
+use foldhash::HashMap;
 use raceway_schemas::{Event, EventKind};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 use uuid::Uuid;
 
 use super::event_location;
-use super::fast_hash::FastMap;
 use super::links::EventIndex;
 use crate::causality::TraceCausality;
 
@@ -132,7 +132,7 @@ pub fn causal_graph(
         });
     }
     let index = EventIndex::new(events);
-    let mut edges: FastMap<(usize, usize), EdgeKind> = FastMap::default();
+    let mut edges: HashMap<(usize, usize), EdgeKind> = HashMap::default();
     let mut add = |from: usize, to: usize, kind: EdgeKind| {
         if from == to {
             return;
@@ -224,7 +224,7 @@ fn clock_edges(causality: &TraceCausality) -> Vec<(usize, usize)> {
         .map(|clock| clock.iter().map(|&(_, n)| u128::from(n)).sum())
         .collect();
     // (component, counter) -> the event that produced it.
-    let mut producer: FastMap<(u32, u64), usize> = FastMap::default();
+    let mut producer: HashMap<(u32, u64), usize> = HashMap::default();
     for (i, clock) in clocks.iter().enumerate() {
         for &(component, counter) in clock {
             let slot = producer.entry((component, counter)).or_insert(i);
@@ -280,8 +280,8 @@ fn clock_edges(causality: &TraceCausality) -> Vec<(usize, usize)> {
 /// lookups above hash and compare integers, not names of some 60 characters. Derived clocks
 /// share each name's allocation, so names are first looked up by address.
 fn numbered_clocks(causality: &TraceCausality) -> Vec<Vec<(u32, u64)>> {
-    let mut by_address: FastMap<usize, u32> = FastMap::default();
-    let mut by_name: FastMap<&str, u32> = FastMap::default();
+    let mut by_address: HashMap<usize, u32> = HashMap::default();
+    let mut by_name: HashMap<&str, u32> = HashMap::default();
     causality
         .per_event
         .iter()

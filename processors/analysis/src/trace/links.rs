@@ -25,11 +25,10 @@
 //!
 //! Cycles (parent links can form them) are broken by the tree, not here.
 
+use foldhash::HashMap;
 use raceway_schemas::{Event, EventKind, MessageEvent};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
-
-use super::fast_hash::FastMap;
 
 /// How a tree node hangs under its parent, or how one graph node leads to another.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -75,17 +74,17 @@ pub(crate) struct EventIndex<'a> {
     prev: Vec<Option<usize>>,
     next: Vec<Option<usize>>,
     /// (service, instance, thread) -> actor number.
-    actor_numbers: FastMap<(&'a str, &'a str, &'a str), usize>,
+    actor_numbers: HashMap<(&'a str, &'a str, &'a str), usize>,
     /// First input index of every event id.
-    by_id: FastMap<Uuid, usize>,
+    by_id: HashMap<Uuid, usize>,
     /// distributed_span_id -> its number in `span_events`.
-    span_numbers: FastMap<&'a str, usize>,
+    span_numbers: HashMap<&'a str, usize>,
     /// Input indices carrying each numbered span, in `order`.
     span_events: Vec<Vec<usize>>,
     /// (service, instance, task_id) -> the first `AsyncSpawn` naming that task.
-    spawns: FastMap<(&'a str, &'a str, &'a str), usize>,
+    spawns: HashMap<(&'a str, &'a str, &'a str), usize>,
     /// topic -> `MessageSend` input indices, in `order`.
-    sends_by_topic: FastMap<&'a str, Vec<usize>>,
+    sends_by_topic: HashMap<&'a str, Vec<usize>>,
 }
 
 fn non_empty(value: &Option<String>) -> Option<&str> {
@@ -116,12 +115,12 @@ impl<'a> EventIndex<'a> {
             actor_events: Vec::new(),
             prev: vec![None; n],
             next: vec![None; n],
-            actor_numbers: FastMap::default(),
-            by_id: FastMap::with_capacity_and_hasher(n, Default::default()),
-            span_numbers: FastMap::default(),
+            actor_numbers: HashMap::default(),
+            by_id: HashMap::with_capacity_and_hasher(n, Default::default()),
+            span_numbers: HashMap::default(),
             span_events: Vec::new(),
-            spawns: FastMap::default(),
-            sends_by_topic: FastMap::default(),
+            spawns: HashMap::default(),
+            sends_by_topic: HashMap::default(),
             order: Vec::new(),
         };
         // The last span of each actor, with its number.
@@ -206,13 +205,23 @@ impl<'a> EventIndex<'a> {
     /// carrying `distributed_span_id = span` numbered before `i`, else the first such event.
     pub(crate) fn span_caller(&self, span: &str, i: usize) -> Option<usize> {
         let candidates = &self.span_events[*self.span_numbers.get(span)?];
-        let other_actor = |&&c: &&usize| self.actor[c] != self.actor[i];
-        let before = candidates.partition_point(|&c| self.position[c] < self.position[i]);
-        candidates[..before]
+        self.latest_before_else_first(candidates, i, |c| self.actor[c] != self.actor[i])
+    }
+
+    /// Of `events` (sorted by number), the latest numbered before `i` that is `wanted`, else the
+    /// first after it.
+    fn latest_before_else_first(
+        &self,
+        events: &[usize],
+        i: usize,
+        wanted: impl Fn(usize) -> bool,
+    ) -> Option<usize> {
+        let before = events.partition_point(|&e| self.position[e] < self.position[i]);
+        events[..before]
             .iter()
             .rev()
-            .find(other_actor)
-            .or_else(|| candidates[before..].iter().find(other_actor))
+            .find(|&&e| wanted(e))
+            .or_else(|| events[before..].iter().find(|&&e| wanted(e)))
             .copied()
     }
 
@@ -227,18 +236,20 @@ impl<'a> EventIndex<'a> {
         self.spawns.get(&key).copied().filter(|&s| s != i)
     }
 
+    /// The actor number of task `task` of `event`'s service instance (a task is the actor whose
+    /// thread is the task id).
+    fn task_actor(&self, event: &Event, task: &str) -> Option<usize> {
+        let key = (event.metadata.service_name.as_str(), instance(event), task);
+        self.actor_numbers.get(&key).copied()
+    }
+
     /// The first event of the task an `AsyncSpawn` at `spawn` named.
     pub(crate) fn spawned_first(&self, spawn: usize) -> Option<usize> {
         let event = &self.events[spawn];
         let EventKind::AsyncSpawn(task) = &event.kind else {
             return None;
         };
-        let key = (
-            event.metadata.service_name.as_str(),
-            instance(event),
-            task.task_id.as_str(),
-        );
-        let actor = *self.actor_numbers.get(&key)?;
+        let actor = self.task_actor(event, &task.task_id)?;
         self.actor_events[actor]
             .first()
             .copied()
@@ -252,12 +263,7 @@ impl<'a> EventIndex<'a> {
         let EventKind::AsyncAwait(awaited) = &event.kind else {
             return None;
         };
-        let key = (
-            event.metadata.service_name.as_str(),
-            instance(event),
-            awaited.future_id.as_str(),
-        );
-        let actor = *self.actor_numbers.get(&key)?;
+        let actor = self.task_actor(event, &awaited.future_id)?;
         let events = &self.actor_events[actor];
         let before = events.partition_point(|&e| self.position[e] < self.position[wait]);
         before.checked_sub(1).map(|last| events[last])
@@ -294,14 +300,8 @@ impl<'a> EventIndex<'a> {
             }
         }
         let sends = sends?;
-        let compatible = |&&s: &&usize| message(s).is_some_and(|sent| keys_match(sent, received));
-        let before = sends.partition_point(|&s| self.position[s] < self.position[receive]);
-        sends[..before]
-            .iter()
-            .rev()
-            .find(compatible)
-            .or_else(|| sends[before..].iter().find(compatible))
-            .copied()
+        let compatible = |s: usize| message(s).is_some_and(|sent| keys_match(sent, received));
+        self.latest_before_else_first(sends, receive, compatible)
     }
 
     /// Where the tree rule (module doc) puts every event, by input index.

@@ -1,5 +1,5 @@
-//! Analyses of one completed trace (issue #4): its tree with durations and self times, its
-//! critical path, the service calls it made, and its causal graph for the UIs.
+//! Analyses of one completed trace: its tree with durations and self times, its critical path,
+//! the service calls it made, and its causal graph for the UIs.
 //!
 //! Everything here is a pure function of the trace's events (given in any order) and returns
 //! plain serde-serialisable data that the store keeps and the query API serves as is:
@@ -23,7 +23,6 @@
 pub mod critical_path;
 pub mod dependencies;
 pub mod durations;
-pub(crate) mod fast_hash;
 pub mod graph_export;
 mod links;
 pub mod tree;

@@ -13,12 +13,12 @@
 
 use std::sync::Arc;
 
+use foldhash::HashMap;
 use raceway_schemas::Event;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::durations::{timings, TimingInput};
-use super::fast_hash::FastMap;
 use super::links::{Attachment, EventIndex, LinkKind};
 use super::{is_error_event, location_parts, LocationParts};
 
@@ -149,7 +149,7 @@ pub(crate) fn tree_with(events: &[Event], index: &EventIndex<'_>) -> TraceTree {
     let cut = break_parent_cycles(index, &mut parent_of);
 
     let mut edges: Vec<(usize, usize)> = Vec::with_capacity(events.len());
-    let mut missing: FastMap<Uuid, Top> = FastMap::default();
+    let mut missing: HashMap<Uuid, Top> = HashMap::default();
     let mut tops: Vec<Top> = Vec::new();
     let mut cycle = Vec::new();
     for (position, &i) in index.order.iter().enumerate() {
@@ -302,7 +302,7 @@ struct Names<'a> {
     actors: Vec<Option<(Arc<str>, Arc<str>)>>,
     /// Few (one per event kind), so a list compared by address beats hashing.
     kinds: Vec<(&'static str, Arc<str>)>,
-    locations: FastMap<LocationParts<'a>, Arc<str>>,
+    locations: HashMap<LocationParts<'a>, Arc<str>>,
 }
 
 impl<'a> Names<'a> {
@@ -311,7 +311,7 @@ impl<'a> Names<'a> {
             empty: Arc::from(""),
             actors: vec![None; index.actor_count()],
             kinds: Vec::new(),
-            locations: FastMap::default(),
+            locations: HashMap::default(),
         }
     }
 

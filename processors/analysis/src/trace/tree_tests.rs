@@ -1,6 +1,7 @@
 use super::*;
 use crate::trace::fixtures::{
-    at, call, error, id, kafka, lasting, on, receive, response, send, span, spawn, with_parent, MS,
+    at, call, chain, error, id, kafka, lasting, on, receive, response, send, span, spawn,
+    with_parent, MS,
 };
 
 fn node_of(tree: &TraceTree, n: u128) -> &TreeNode {
@@ -154,16 +155,7 @@ fn error_responses_are_flagged() {
 #[test]
 fn long_chains_neither_overflow_nor_lose_events_and_round_trip() {
     let n = 20_000u128;
-    let events: Vec<Event> = (1..=n)
-        .map(|k| {
-            let event = at(k, "main", k as i64, call("step"));
-            if k > 1 {
-                with_parent(event, k - 1)
-            } else {
-                event
-            }
-        })
-        .collect();
+    let events = chain(n);
     let tree = trace_tree(&events);
     assert_eq!(tree.nodes.len(), n as usize);
     assert_eq!(tree.max_depth(), (n - 1) as u32);
