@@ -46,9 +46,12 @@ pub enum TenantScope {
     Unconfined,
 }
 
+/// One route: its path, tenant scope and handler.
+type Route = (&'static str, TenantScope, MethodRouter<Arc<dyn Store>>);
+
 /// Every route of the query API with its tenant scope. [`router`] serves exactly these, so
 /// tests enumerate the routes from here and none is left out.
-fn routes() -> Vec<(&'static str, TenantScope, MethodRouter<Arc<dyn Store>>)> {
+fn routes() -> Vec<Route> {
     use TenantScope::*;
     vec![
         ("/health", NoData, get(traces::health)),
