@@ -59,20 +59,7 @@ fn main() {
 
 /// A processor running `stage`; returns it and its metrics URL.
 fn processor(stage: &str, backend: &KafkaClickHouse, dir: &std::path::Path) -> (Raceway, String) {
-    let addr = free_addr();
-    let args = [
-        "process",
-        "--stage",
-        stage,
-        "--metrics-addr",
-        &addr,
-        "--trace-idle-ms",
-        "300",
-    ];
-    let mut process = backend.start(&args, dir);
-    let url = format!("http://{addr}");
-    process.wait_http_ok(&format!("{url}/health"));
-    (process, url)
+    backend.processor(&["--stage", stage, "--trace-idle-ms", "300"], dir)
 }
 
 fn gateway(backend: &KafkaClickHouse, dir: &std::path::Path) -> (Raceway, String) {
@@ -171,9 +158,11 @@ fn end_to_end(workload: &Workload, processors: usize, dir: &std::path::Path) {
     for _ in 0..processors {
         running.push(processor("all", &backend, dir));
     }
+    // Every member holds partitions, so the run measures processing, not the first rebalance.
+    for (process, url) in &mut running {
+        process.wait_http_ok(&format!("{url}/ready"));
+    }
     let urls: Vec<String> = running.iter().map(|(_, url)| url.clone()).collect();
-    // Let the group settle, so the run measures processing rather than the first rebalance.
-    std::thread::sleep(Duration::from_secs(3));
 
     // Racy traces to time: one per scenario copy (the first racy scenario of each copy).
     let racy: Vec<uuid::Uuid> = workload

@@ -15,6 +15,18 @@ die() {
     exit 1
 }
 
+# service_command ARGS...: runs the service script's cmd_install, cmd_start, cmd_stop, cmd_wait or
+# cmd_status as named by the first argument; anything else is a usage error (exit 2).
+service_command() {
+    case "${1:-}" in
+    install | start | stop | wait | status) "cmd_$1" ;;
+    *)
+        echo "usage: $0 install|start|stop|wait|status" >&2
+        exit 2
+        ;;
+    esac
+}
+
 # Creates the data folder, and keeps it out of git.
 ensure_deploy_dir() {
     mkdir -p "$DEPLOY_DIR"

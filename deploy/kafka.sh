@@ -172,14 +172,4 @@ cmd_status() {
     return 3
 }
 
-case "${1:-}" in
-install) cmd_install ;;
-start) cmd_start ;;
-stop) cmd_stop ;;
-wait) cmd_wait ;;
-status) cmd_status ;;
-*)
-    echo "usage: $0 install|start|stop|wait|status" >&2
-    exit 2
-    ;;
-esac
+service_command "$@"

@@ -16,6 +16,17 @@ if ! command -v prometheus >/dev/null || ! command -v promtool >/dev/null; then
     apt-get install -y prometheus >/dev/null || { apt-get update >/dev/null && apt-get install -y prometheus >/dev/null; }
 fi
 
+# The scenario files are generated: they must be exactly what generate.py writes, or the
+# analysis tests would check labels nobody can regenerate.
+scenarios="$(mktemp -d)"
+trap 'rm -rf "$scenarios"' EXIT
+python3 tests/scenarios/generate.py --out "$scenarios" >/dev/null
+if ! diff -r -x README.md -x generate.py -x __pycache__ tests/scenarios "$scenarios" >&2; then
+    echo "tests/scenarios/*.json differ from what tests/scenarios/generate.py writes:" \
+        "run python3 tests/scenarios/generate.py and commit the result" >&2
+    exit 1
+fi
+
 # Installs (if missing) and starts the broker and ClickHouse; prints the env the tests read.
 # (Assigned first: a failure inside `eval "$(...)"` would be swallowed.)
 service_env="$(deploy/services.sh up)"

@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use clap::Args;
-use raceway_processors::bus::{Bus, EmbeddedBus, KafkaBus};
-use raceway_processors::topics::Topics;
+use raceway_bus::Topics;
+use raceway_bus::{Bus, EmbeddedBus, KafkaBus};
 use raceway_store::{ClickHouseStore, SqliteStore, Store};
 
 /// Where the bus and the store are; shared by every command.
@@ -29,7 +29,7 @@ pub struct BackendArgs {
     #[arg(long, env = "RACEWAY_DATA_DIR", default_value = "./raceway-data")]
     pub data_dir: PathBuf,
     /// Partitions of each topic, when `migrate` creates them.
-    #[arg(long, env = "RACEWAY_PARTITIONS", default_value_t = raceway_processors::topics::DEFAULT_PARTITIONS)]
+    #[arg(long, env = "RACEWAY_PARTITIONS", default_value_t = raceway_bus::DEFAULT_PARTITIONS)]
     pub partitions: i32,
 }
 

@@ -40,7 +40,9 @@ pub fn metrics_router(registry: Registry) -> Router {
 }
 
 /// `GET /ready`: 200 when every processor stage of the process has joined its group, holds
-/// partitions and is caught up, else 503; the JSON body says which stage is not and why.
+/// partitions and is caught up, else 503; the JSON body says which stage is not and why, and
+/// whether the process is drained (`drained`, `drained_since`: see
+/// `raceway_processors::readiness`).
 pub fn ready_router(readiness: Readiness) -> Router {
     Router::new().route(
         "/ready",

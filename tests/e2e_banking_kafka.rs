@@ -147,13 +147,16 @@ fn banking_lost_update_is_found_on_kafka_and_clickhouse_and_not_when_safe() {
         );
     }
 
-    // The safe trace: stored and analysed (quiet for a few seconds after storage), no finding.
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !stored(&base, safe) {
-        assert!(Instant::now() < deadline, "safe trace never stored");
-        std::thread::sleep(Duration::from_millis(250));
-    }
-    std::thread::sleep(Duration::from_secs(5));
+    // The safe trace: once both stages are drained it is stored and analysed, with no finding.
+    wait_drained(
+        &[
+            &format!("http://{trace_metrics}"),
+            &format!("http://{race_metrics}"),
+        ],
+        None,
+        Duration::from_secs(60),
+    );
+    assert!(stored(&base, safe), "safe trace not stored");
     let races = races_of(&base, safe);
     assert!(races.is_empty(), "safe variant reported {races:#?}");
 

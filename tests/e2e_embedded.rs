@@ -112,22 +112,7 @@ fn bad_events_are_rejected_with_their_field_and_the_rest_accepted() {
 /// finds nothing.
 #[test]
 fn demo_prints_the_banking_race_and_nothing_when_safe() {
-    let run = |extra: &[&str]| {
-        let output = std::process::Command::new(env!("CARGO_BIN_EXE_raceway"))
-            .args(["demo", "--embedded"])
-            .args(extra)
-            .env_remove("RACEWAY_URL")
-            .output()
-            .expect("raceway demo");
-        let stdout = String::from_utf8_lossy(&output.stdout).to_string();
-        assert!(
-            output.status.success(),
-            "demo failed:\n{stdout}\n{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        stdout
-    };
-    let racy = run(&[]);
+    let racy = run_raceway(&["demo", "--embedded"]);
     assert!(
         racy.contains("lost_update on account:alice.balance"),
         "{racy}"
@@ -141,7 +126,7 @@ fn demo_prints_the_banking_race_and_nothing_when_safe() {
             && racy.contains("bank-worker at examples/banking/src/worker.rs:"),
         "locations point into the example's services: {racy}"
     );
-    let safe = run(&["--safe"]);
+    let safe = run_raceway(&["demo", "--embedded", "--safe"]);
     assert!(safe.contains("no races found"), "{safe}");
 }
 
@@ -153,17 +138,7 @@ fn prune_drops_old_data_and_consumed_bus_records() {
     let up_args = EmbeddedUp::args(dir.path(), &["--trace-idle-ms", "200"]);
     let data_dir = dir.path().join("data").to_string_lossy().to_string();
     let prune = |older_than: &str| {
-        let output = std::process::Command::new(env!("CARGO_BIN_EXE_raceway"))
-            .args(["prune", "--older-than", older_than, "--data-dir", &data_dir])
-            .output()
-            .expect("raceway prune");
-        let stdout = String::from_utf8_lossy(&output.stdout).to_string();
-        assert!(
-            output.status.success(),
-            "prune failed: {stdout}{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        stdout
+        run_raceway(&["prune", "--older-than", older_than, "--data-dir", &data_dir])
     };
     {
         let (mut up, base) = up_args.start();

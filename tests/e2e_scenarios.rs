@@ -6,7 +6,7 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::scenario_run::*;
 use common::setups::{EmbeddedUp, KafkaClickHouse};
@@ -18,11 +18,12 @@ use serde_json::Value;
 /// Copy 0 in file order, copies 1 and 2 shuffled with these seeds.
 const SHUFFLE_SEEDS: [Option<u64>; 3] = [None, Some(0x5eed_0001), Some(0x5eed_0002)];
 
-/// Sends every copy of every scenario to `base` and checks what the query API reports.
+/// Sends every copy of every scenario to `base` (one `raceway up`) and checks what the query
+/// API reports once the pipeline is drained.
 fn run_all_scenarios(base: &str, backend: &str) {
     let workload = Workload::of(&load_scenarios(), &SHUFFLE_SEEDS);
     post_all(base, &workload.events);
-    let findings = settled_findings(base, &workload, Duration::from_secs(240));
+    let findings = drained_findings(base, &[base], None, Duration::from_secs(240));
     workload.assert_exact(backend, &findings);
 }
 
@@ -70,26 +71,25 @@ fn late_events_replace_the_findings_of_a_trace() {
     let (late, early): (Vec<Event>, Vec<Event>) = events.into_iter().partition(is_atomic);
     assert_eq!(late.len(), 2);
 
+    let races_of_trace = || -> Value {
+        reqwest::blocking::get(format!("{base}/api/traces/{trace}/races"))
+            .and_then(|r| r.json())
+            .expect("races")
+    };
     post_all(&base, &early);
-    let races = wait_for_races(&base, &trace, Duration::from_secs(30));
+    wait_drained(&[&base], None, Duration::from_secs(30));
+    let listed = races_of_trace();
+    let races = listed["races"].as_array().expect("races");
     assert_eq!(races.len(), 1, "the partial trace races on data: {races:?}");
     assert_eq!(races[0]["variable"], "data");
 
     post_all(&base, &late);
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let listed: Value = reqwest::blocking::get(format!("{base}/api/traces/{trace}/races"))
-            .and_then(|r| r.json())
-            .expect("races");
-        if listed["races"].as_array().is_some_and(Vec::is_empty) {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the race was not retracted: {listed}"
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    wait_drained(&[&base], None, Duration::from_secs(30));
+    let listed = races_of_trace();
+    assert!(
+        listed["races"].as_array().is_some_and(Vec::is_empty),
+        "the race was not retracted: {listed}"
+    );
     let all = all_findings(&base);
     assert!(all.is_empty(), "global listing still has {all:?}");
 }

@@ -14,8 +14,7 @@ use std::time::{Duration, Instant};
 
 use common::grafana::{dashboards, panels, Macros};
 use common::*;
-use raceway_processors::bus::{Bus, EmbeddedBus, Record};
-use raceway_processors::topics::{Topics, DEFAULT_PARTITIONS};
+use raceway_bus::{Bus, EmbeddedBus, Record, Topics, DEFAULT_PARTITIONS};
 use serde_json::Value;
 
 /// Metrics of the live stream, which `raceway up` and `raceway query` expose once the live stream

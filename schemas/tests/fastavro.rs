@@ -65,28 +65,14 @@ fn fastavro_reads_our_records_and_we_read_its_records() {
     }
 
     // fastavro's re-encoding of our records decodes to the same model.
-    let back = decode_event_batch(&read_framed(
-        work.path(),
-        "batch_roundtrip.bin",
-        EVENT_BATCH_SCHEMA_ID,
-    ))
-    .unwrap();
+    let batch_file = |name| read_framed(work.path(), name, EVENT_BATCH_SCHEMA_ID);
+    let back = decode_event_batch(&batch_file("batch_roundtrip.bin")).unwrap();
     assert_eq!(back, batch);
-    let back = decode_access(&read_framed(
-        work.path(),
-        "access_roundtrip.bin",
-        ACCESS_SCHEMA_ID,
-    ))
-    .unwrap();
-    assert_eq!(back, access);
+    let back = read_framed(work.path(), "access_roundtrip.bin", ACCESS_SCHEMA_ID);
+    assert_eq!(decode_access(&back).unwrap(), access);
 
     // A batch built in Python.
-    let python = decode_event_batch(&read_framed(
-        work.path(),
-        "python_batch.bin",
-        EVENT_BATCH_SCHEMA_ID,
-    ))
-    .unwrap();
+    let python = decode_event_batch(&batch_file("python_batch.bin")).unwrap();
     let names: Vec<&str> = python.events.iter().map(|e| e.kind.name()).collect();
     let expected: Vec<&str> = all_kinds().iter().map(EventKind::name).collect();
     assert_eq!(names, expected);

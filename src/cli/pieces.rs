@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use anyhow::Context;
 use axum::routing::get;
 use axum::Json;
-use clap::{Args, ValueEnum};
+use clap::Args;
 use prometheus::Registry;
 use raceway_gateway::{GatewayMetrics, GatewayState};
 use raceway_processors::metrics::ProcessorMetrics;
@@ -14,22 +14,24 @@ use serde_json::json;
 use super::access::AccessArgs;
 use super::gateway::GatewayArgs;
 use super::parse_addr;
-use super::pipeline::{spawn_race_stage, spawn_trace_stage, PipelineArgs, StageDeps};
+use super::pipeline::{spawn_stages, PipelineArgs, Stage, StageDeps};
 use crate::backends::BackendArgs;
 use crate::{serve, shutdown};
 
-/// Options of `raceway ingest`.
+/// Options of `raceway ingest` (and of `raceway up`, which adds the stages).
 #[derive(Debug, Args)]
 pub struct IngestArgs {
+    /// Options of the bus and the store.
     #[command(flatten)]
-    backend: BackendArgs,
+    pub(super) backend: BackendArgs,
     #[command(flatten)]
-    access: AccessArgs,
+    pub(super) access: AccessArgs,
     #[command(flatten)]
-    gateway: GatewayArgs,
-    /// Address of POST /events, /health and /metrics.
+    pub(super) gateway: GatewayArgs,
+    /// Address of POST /events, /health and /metrics; with `up`, also of the query API
+    /// (/api/...) and /ready.
     #[arg(long, env = "RACEWAY_HTTP_ADDR", default_value = "127.0.0.1:8080", value_parser = parse_addr)]
-    http_addr: SocketAddr,
+    pub(super) http_addr: SocketAddr,
 }
 
 /// Runs the gateway in front of Kafka.
@@ -46,14 +48,6 @@ pub async fn ingest(args: IngestArgs) -> anyhow::Result<()> {
     ))
     .merge(serve::metrics_router(registry));
     serve::serve(args.http_addr, router, access, shutdown).await
-}
-
-/// Which stage(s) `raceway process` runs.
-#[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum Stage {
-    Trace,
-    Race,
-    All,
 }
 
 /// Options of `raceway process`.
@@ -92,13 +86,7 @@ pub async fn process(args: ProcessArgs) -> anyhow::Result<()> {
         group_prefix: args.backend.topic_prefix.clone(),
         shutdown: shutdown.clone(),
     };
-    let mut stages = Vec::new();
-    if matches!(args.stage, Stage::Trace | Stage::All) {
-        stages.push(spawn_trace_stage(&deps, &args.pipeline).await?);
-    }
-    if matches!(args.stage, Stage::Race | Stage::All) {
-        stages.push(spawn_race_stage(&deps, &args.pipeline).await?);
-    }
+    let stages = spawn_stages(&deps, &args.pipeline, args.stage).await?;
     let router = serve::metrics_router(registry)
         .merge(serve::ready_router(deps.metrics.readiness.clone()))
         .route("/health", get(|| async { Json(json!({"status": "ok"})) }));

@@ -3,14 +3,13 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use clap::Args;
-use raceway_processors::bus::Bus;
+use clap::{Args, ValueEnum};
+use raceway_bus::{Bus, Topics};
 use raceway_processors::metrics::ProcessorMetrics;
 use raceway_processors::redaction::Redaction;
 use raceway_processors::stages::race::{RaceStage, RaceStageConfig};
 use raceway_processors::stages::trace::{TraceStage, TraceStageConfig};
 use raceway_processors::stages::StageIo;
-use raceway_processors::topics::Topics;
 use raceway_store::Store;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -64,37 +63,48 @@ pub struct StageDeps {
     pub shutdown: watch::Receiver<bool>,
 }
 
-/// Joins the trace stage's group and runs it in a task.
-pub async fn spawn_trace_stage(
-    deps: &StageDeps,
-    args: &PipelineArgs,
-) -> anyhow::Result<JoinHandle<anyhow::Result<()>>> {
-    let mut config = TraceStageConfig {
-        group: format!("{}raceway-trace", deps.group_prefix),
-        idle_timeout: Duration::from_millis(args.trace_idle_ms),
-        redaction: args.redaction()?,
-        ..TraceStageConfig::default()
-    };
-    config.analyses.retrain_interval = Duration::from_secs(args.model_retrain_secs.max(1));
-    config.analyses.models.min_traces = args.model_min_traces;
-    let io = subscribe(deps, &config.group, &deps.topics.events).await?;
-    let stage = TraceStage::new(io, deps.store.clone(), config);
-    Ok(tokio::spawn(async move { Ok(stage.run().await?) }))
+/// Which stage(s) a process runs.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum Stage {
+    Trace,
+    Race,
+    All,
 }
 
-/// Joins the race stage's group and runs it in a task.
-pub async fn spawn_race_stage(
+/// A running stage.
+pub type StageTask = JoinHandle<anyhow::Result<()>>;
+
+/// Joins the groups of `stage` (the trace stage first) and runs each stage in a task.
+pub async fn spawn_stages(
     deps: &StageDeps,
     args: &PipelineArgs,
-) -> anyhow::Result<JoinHandle<anyhow::Result<()>>> {
-    let mut config = RaceStageConfig {
-        group: format!("{}raceway-race", deps.group_prefix),
-        ..RaceStageConfig::default()
-    };
-    config.detector.cross_trace_slack_ns = args.cross_trace_slack_ms.saturating_mul(1_000_000);
-    let io = subscribe(deps, &config.group, &deps.topics.accesses).await?;
-    let stage = RaceStage::new(io, deps.store.clone(), config);
-    Ok(tokio::spawn(async move { Ok(stage.run().await?) }))
+    stage: Stage,
+) -> anyhow::Result<Vec<StageTask>> {
+    let mut tasks = Vec::new();
+    if matches!(stage, Stage::Trace | Stage::All) {
+        let mut config = TraceStageConfig {
+            group: format!("{}raceway-trace", deps.group_prefix),
+            idle_timeout: Duration::from_millis(args.trace_idle_ms),
+            redaction: args.redaction()?,
+            ..TraceStageConfig::default()
+        };
+        config.analyses.retrain_interval = Duration::from_secs(args.model_retrain_secs.max(1));
+        config.analyses.models.min_traces = args.model_min_traces;
+        let io = subscribe(deps, &config.group, &deps.topics.events).await?;
+        let stage = TraceStage::new(io, deps.store.clone(), config);
+        tasks.push(tokio::spawn(async move { Ok(stage.run().await?) }));
+    }
+    if matches!(stage, Stage::Race | Stage::All) {
+        let mut config = RaceStageConfig {
+            group: format!("{}raceway-race", deps.group_prefix),
+            ..RaceStageConfig::default()
+        };
+        config.detector.cross_trace_slack_ns = args.cross_trace_slack_ms.saturating_mul(1_000_000);
+        let io = subscribe(deps, &config.group, &deps.topics.accesses).await?;
+        let stage = RaceStage::new(io, deps.store.clone(), config);
+        tasks.push(tokio::spawn(async move { Ok(stage.run().await?) }));
+    }
+    Ok(tasks)
 }
 
 async fn subscribe(deps: &StageDeps, group: &str, topic: &str) -> anyhow::Result<StageIo> {

@@ -4,7 +4,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
 use clap::Args;
-use raceway_processors::bus::EmbeddedBus;
+use raceway_bus::EmbeddedBus;
 
 use crate::backends::BackendArgs;
 

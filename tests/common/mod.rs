@@ -64,6 +64,24 @@ pub fn free_addr() -> String {
     listener.local_addr().expect("addr").to_string()
 }
 
+/// Runs `raceway ARGS...` to completion (without `RACEWAY_URL`, so nothing talks to a server
+/// outside the test) and returns its standard output; panics with its output unless it
+/// succeeded.
+pub fn run_raceway(args: &[&str]) -> String {
+    let output = Command::new(env!("CARGO_BIN_EXE_raceway"))
+        .args(args)
+        .env_remove("RACEWAY_URL")
+        .output()
+        .expect("run raceway");
+    let stdout = String::from_utf8_lossy(&output.stdout).to_string();
+    assert!(
+        output.status.success(),
+        "raceway {args:?} failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    stdout
+}
+
 /// A `raceway` child process, killed when dropped; its output goes to a log file that is
 /// printed when a wait fails.
 pub struct Raceway {
@@ -140,6 +158,57 @@ pub fn post_events(base: &str, body: Vec<u8>) -> Value {
     let answer: Value = response.json().expect("JSON answer");
     assert_eq!(status, 200, "POST /events answered {status}: {answer}");
     answer
+}
+
+/// Now, in Unix milliseconds: the clock `/ready`'s `drained_since` is on.
+pub fn unix_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_millis() as i64
+}
+
+/// Waits until the processors whose `/ready` is served at `ready_bases` are drained: each says
+/// `drained` since a moment after this call began, so every record produced before the call is
+/// processed and every finding of it written. With `partitions`, each stage's partitions summed
+/// over the processes must also be that many (a killed group member's partitions are only
+/// counted once a live member took them over). Panics after `within`.
+pub fn wait_drained(ready_bases: &[&str], partitions: Option<u64>, within: Duration) {
+    let since = unix_ms();
+    let deadline = Instant::now() + within;
+    loop {
+        let last: Vec<Value> = ready_bases
+            .iter()
+            .map(|base| {
+                reqwest::blocking::get(format!("{base}/ready"))
+                    .and_then(|r| r.json::<Value>())
+                    .unwrap_or(Value::Null)
+            })
+            .collect();
+        let each_drained = last.iter().all(|ready| {
+            ready["drained"] == true && ready["drained_since"].as_i64().is_some_and(|t| t > since)
+        });
+        if each_drained && partitions.is_none_or(|n| all_partitions_assigned(&last, n)) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "not drained within {within:?}: {last:#?}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Whether every stage named in `readies` holds `partitions` partitions over all of them.
+fn all_partitions_assigned(readies: &[Value], partitions: u64) -> bool {
+    let mut per_stage = std::collections::BTreeMap::<String, u64>::new();
+    for ready in readies {
+        for (stage, status) in ready["stages"].as_object().into_iter().flatten() {
+            *per_stage.entry(stage.clone()).or_default() +=
+                status["assigned_partitions"].as_u64().unwrap_or(0);
+        }
+    }
+    per_stage.values().all(|&n| n == partitions)
 }
 
 /// Polls `GET {base}/api/traces/{trace}/races` until it lists at least one race.

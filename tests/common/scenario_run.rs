@@ -3,7 +3,7 @@
 //! scenarios as a workload whose right answer is known.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use raceway_analysis::scenarios::{
     expectations, namespaced_copy, parse_scenario, score, ExpectedFinding, Scenario, Score,
@@ -12,7 +12,7 @@ use raceway_schemas::json::encode_event;
 use raceway_schemas::{Event, RaceFinding};
 use serde_json::{json, Value};
 
-use super::{post_events, repo_path};
+use super::{post_events, repo_path, wait_drained};
 
 /// Events per POST.
 pub const CHUNK: usize = 1000;
@@ -155,35 +155,17 @@ pub fn metric_sum(text: &str, name: &str, label_part: &str) -> f64 {
         .sum()
 }
 
-/// Waits until the findings listed at `query_base` cover every expectation and have stopped
-/// changing (same ids and counts over three looks a second apart); returns them.
-pub fn settled_findings(
+/// Waits until the processors at `ready_bases` are drained (see [`wait_drained`]), then returns
+/// every finding listed at `query_base`. Drained means every record sent before the call is
+/// processed, so the findings are final: a false alarm that arrives late is among them.
+pub fn drained_findings(
     query_base: &str,
-    workload: &Workload,
+    ready_bases: &[&str],
+    partitions: Option<u64>,
     within: Duration,
 ) -> Vec<RaceFinding> {
-    let deadline = Instant::now() + within;
-    let mut last: Option<BTreeMap<String, u64>> = None;
-    let mut stable = 0;
-    loop {
-        std::thread::sleep(Duration::from_millis(1000));
-        let findings = all_findings(query_base);
-        let now: BTreeMap<String, u64> = findings.iter().map(|f| (f.id.clone(), f.count)).collect();
-        let complete = score(&workload.expected, &findings).false_negatives == 0;
-        stable = if complete && last.as_ref() == Some(&now) {
-            stable + 1
-        } else {
-            0
-        };
-        if stable >= 2 {
-            return findings;
-        }
-        if Instant::now() > deadline {
-            workload.score("not settled", &findings);
-            return findings;
-        }
-        last = Some(now);
-    }
+    wait_drained(ready_bases, partitions, within);
+    all_findings(query_base)
 }
 
 /// Finding id -> count, to compare two runs.

@@ -3,11 +3,10 @@
 //! a database of its own.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
-use raceway_processors::bus::Topics;
+use raceway_bus::Topics;
 
-use super::{as_refs, free_addr, kafka, unique_name, Raceway};
+use super::{as_refs, free_addr, kafka, run_raceway, unique_name, Raceway};
 
 /// The command line of one `raceway up` on a data folder of its own; started again after a
 /// kill, it finds the same data.
@@ -101,17 +100,21 @@ impl KafkaClickHouse {
         Raceway::start(&as_refs(&self.with(command)), log_dir)
     }
 
+    /// Starts `raceway process --metrics-addr <free> EXTRA...` and waits for its /health;
+    /// returns it and the base URL of its /metrics, /health and /ready.
+    pub fn processor(&self, extra: &[&str], log_dir: &Path) -> (Raceway, String) {
+        let addr = free_addr();
+        let mut command = vec!["process", "--metrics-addr", &addr];
+        command.extend_from_slice(extra);
+        let mut process = self.start(&command, log_dir);
+        let base = format!("http://{addr}");
+        process.wait_http_ok(&format!("{base}/health"));
+        (process, base)
+    }
+
     /// Runs `raceway migrate` (store migrations and topics).
     pub fn migrate(&self) {
-        let output = Command::new(env!("CARGO_BIN_EXE_raceway"))
-            .args(self.with(&["migrate"]))
-            .output()
-            .expect("raceway migrate");
-        assert!(
-            output.status.success(),
-            "migrate failed: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
+        run_raceway(&as_refs(&self.with(&["migrate"])));
     }
 
     /// The topic names under the prefix.

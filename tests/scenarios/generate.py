@@ -9,9 +9,12 @@ SDKs send, with parent_id chains and span ids as they record them). Every patter
 (-yes) and a safely synchronised (-no) variant. The labels (`expected`) are written by hand here,
 from the race semantics of DESIGN.md, never computed by the analysis under test.
 
-Run from the repository root: python3 tests/scenarios/generate.py  (rewrites NNN-*.json)
+Run from the repository root: python3 tests/scenarios/generate.py  (rewrites NNN-*.json); with
+`--out DIR` it writes to DIR instead (deploy/test-all.sh does, and fails when the checked-in files
+differ from what this script writes).
 """
 
+import argparse
 import glob
 import json
 import os
@@ -242,26 +245,38 @@ def inversion(lock_a, lock_b, a, b):
     return {"kind": "lock_order_inversion", "variable": pair, "locations": sorted([a, b])}
 
 
+def first_spawned(p, first, second):
+    """A main actor and two more of service web; main has started and spawned only the first."""
+    main = p.actor("web", "main")
+    t1, t2 = p.actor("web", first), p.actor("web", second)
+    p.call(main)
+    p.spawn(main, t1)
+    return main, t1, t2
+
+
+def conflicting_pair(p, racy, file, names, accesses, lock_lines):
+    """Two workers access `x` (`accesses`: the Prog methods, at lines 10 and 20 of `file`); when
+    not racy, each inside lock `m` taken and released at its `lock_lines`."""
+    _, workers_ = workers(p, *names)
+    for t, access, line, (acquire, release) in zip(workers_, accesses, (10, 20), lock_lines):
+        if not racy:
+            p.acquire(t, "m", f"{file}:{acquire}")
+        access(p, t, "x", f"{file}:{line}")
+        if not racy:
+            p.release(t, "m", f"{file}:{release}")
+    return [race("x", f"{file}:10", f"{file}:20")] if racy else []
+
+
 @pattern("write-write")
 def _(p, racy):
-    _, (t1, t2) = workers(p, "w1", "w2")
-    if racy:
-        p.write(t1, "x", "ww.py:10"); p.write(t2, "x", "ww.py:20")
-        return [race("x", "ww.py:10", "ww.py:20")]
-    for t, loc in ((t1, "ww.py:10"), (t2, "ww.py:20")):
-        p.acquire(t, "m", "ww.py:9"); p.write(t, "x", loc); p.release(t, "m", "ww.py:11")
-    return []
+    return conflicting_pair(p, racy, "ww.py", ("w1", "w2"), (Prog.write, Prog.write),
+                            ((9, 11), (9, 11)))
 
 
 @pattern("read-write")
 def _(p, racy):
-    _, (t1, t2) = workers(p, "r", "w")
-    if racy:
-        p.read(t1, "x", "rw.py:10"); p.write(t2, "x", "rw.py:20")
-        return [race("x", "rw.py:10", "rw.py:20")]
-    p.acquire(t1, "m", "rw.py:9"); p.read(t1, "x", "rw.py:10"); p.release(t1, "m", "rw.py:11")
-    p.acquire(t2, "m", "rw.py:19"); p.write(t2, "x", "rw.py:20"); p.release(t2, "m", "rw.py:21")
-    return []
+    return conflicting_pair(p, racy, "rw.py", ("r", "w"), (Prog.read, Prog.write),
+                            ((9, 11), (19, 21)))
 
 
 @pattern("lock-released-early")
@@ -321,39 +336,42 @@ def _(p, racy):
     return []
 
 
+def message_passing(p, file, publish, consume, flag_seen=1, fences=(None, None)):
+    """A producer writes `data`, then sets the atomic `ready` flag; a consumer reads the flag,
+    then `data` (line 10 the data write, 20 the flag load). `publish` and `consume` are the
+    (line, ordering) of the flag store and the data read: the ordering decides the race."""
+    _, (t1, t2) = workers(p, "producer", "consumer")
+    p.write(t1, "data", f"{file}:10", 42, 0)
+    if fences[0]:
+        p.fence(t1, fences[0])
+    (store_line, store), (read_line, load) = publish, consume
+    p.access(t1, "ready", f"{file}:{store_line}", "AtomicWrite", 1, 0, store)
+    p.access(t2, "ready", f"{file}:20", "AtomicRead", flag_seen, None, load)
+    if fences[1]:
+        p.fence(t2, fences[1])
+    p.read(t2, "data", f"{file}:{read_line}", 42)
+    return race("data", f"{file}:10", f"{file}:{read_line}")
+
+
 @pattern("release-acquire")
 def _(p, racy):
-    _, (t1, t2) = workers(p, "producer", "consumer")
     store, load = ("Relaxed", "Relaxed") if racy else ("Release", "Acquire")
-    p.write(t1, "data", "mp.py:10", 42, 0)
-    p.access(t1, "ready", "mp.py:11", "AtomicWrite", 1, 0, store)
-    p.access(t2, "ready", "mp.py:20", "AtomicRead", 1, None, load)
-    p.read(t2, "data", "mp.py:21", 42)
-    return [race("data", "mp.py:10", "mp.py:21")] if racy else []
+    found = message_passing(p, "mp.py", (11, store), (21, load))
+    return [found] if racy else []
 
 
 @pattern("seqcst-default")
 def _(p, racy):
     # Untagged atomics are SeqCst; the racy consumer saw the old flag, not the store.
-    _, (t1, t2) = workers(p, "producer", "consumer")
-    p.write(t1, "data", "sc.py:10", 42, 0)
-    p.access(t1, "ready", "sc.py:11", "AtomicWrite", 1, 0)
-    p.access(t2, "ready", "sc.py:20", "AtomicRead", 0 if racy else 1)
-    p.read(t2, "data", "sc.py:21", 42)
-    return [race("data", "sc.py:10", "sc.py:21")] if racy else []
+    found = message_passing(p, "sc.py", (11, None), (21, None), flag_seen=0 if racy else 1)
+    return [found] if racy else []
 
 
 @pattern("fences")
 def _(p, racy):
-    _, (t1, t2) = workers(p, "producer", "consumer")
-    p.write(t1, "data", "fence.py:10", 42, 0)
-    if not racy:
-        p.fence(t1, "Release")
-    p.access(t1, "ready", "fence.py:12", "AtomicWrite", 1, 0, "Relaxed")
-    p.access(t2, "ready", "fence.py:20", "AtomicRead", 1, None, "Relaxed")
-    p.fence(t2, "Acquire")
-    p.read(t2, "data", "fence.py:22", 42)
-    return [race("data", "fence.py:10", "fence.py:22")] if racy else []
+    fences = (None if racy else "Release", "Acquire")
+    found = message_passing(p, "fence.py", (12, "Relaxed"), (22, "Relaxed"), fences=fences)
+    return [found] if racy else []
 
 
 @pattern("fork-join")
@@ -374,10 +392,7 @@ def _(p, racy):
 
 @pattern("await-before-spawn")
 def _(p, racy):
-    main = p.actor("web", "main")
-    t1, t2 = p.actor("web", "task1"), p.actor("web", "task2")
-    p.call(main)
-    p.spawn(main, t1)
+    main, t1, t2 = first_spawned(p, "task1", "task2")
     if not racy:
         p.call(t1, "work"); p.write(t1, "x", "aw.py:10"); p.join_task(main, t1)
     p.spawn(main, t2)
@@ -540,10 +555,7 @@ def _(p, racy):
 
 @pattern("lock-order-joined")
 def _(p, racy):
-    main = p.actor("web", "main")
-    t1, t2 = p.actor("web", "t1"), p.actor("web", "t2")
-    p.call(main)
-    p.spawn(main, t1)
+    main, t1, t2 = first_spawned(p, "t1", "t2")
     if racy:
         p.spawn(main, t2)
     p.call(t1, "transfer"); nested(p, t1, "a", "b", "transfer.py")
@@ -568,7 +580,10 @@ def _(p, racy):
 
 
 def main():
-    for old in glob.glob(os.path.join(HERE, "[0-9][0-9][0-9]-*.json")):
+    parser = argparse.ArgumentParser(description="Writes the labeled race scenarios.")
+    parser.add_argument("--out", default=HERE, help="folder to write to (default: this one)")
+    out = parser.parse_args().out
+    for old in glob.glob(os.path.join(out, "[0-9][0-9][0-9]-*.json")):
         os.remove(old)
     n = 0
     for index, (name, build) in enumerate(PATTERNS):
@@ -585,7 +600,7 @@ def main():
                     "events": p.json_events(trusted, per_instance=index % 2 == 1),
                     "expected": expected,
                 }
-                with open(os.path.join(HERE, label + ".json"), "w") as f:
+                with open(os.path.join(out, label + ".json"), "w") as f:
                     json.dump(doc, f, indent=1)
                     f.write("\n")
     print(f"{n} scenarios")

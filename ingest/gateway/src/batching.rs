@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use raceway_processors::bus::Record;
+use raceway_bus::Record;
 use raceway_schemas::avro::encode_event_batch_split;
 pub use raceway_schemas::avro::SplitError as BatchingError;
 use raceway_schemas::{Event, EventBatch};

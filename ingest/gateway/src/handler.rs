@@ -16,8 +16,8 @@ use serde::Serialize;
 use serde_json::json;
 
 use crate::batching::batch_records;
-use crate::client::client_key;
 use crate::rate_limit::{ClientKey, Decision};
+use crate::rate_limit_key::rate_limit_key;
 use crate::GatewayState;
 
 /// The events of a body, each decoded or with the field that is wrong.
@@ -163,7 +163,7 @@ async fn admit(
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
         .map(|info| info.0);
-    let client = client_key(
+    let client = rate_limit_key(
         caller.as_ref(),
         request.headers(),
         peer,

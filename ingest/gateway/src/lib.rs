@@ -17,10 +17,10 @@
 //! may only post events of the tenant's environments (403 otherwise).
 
 mod batching;
-mod client;
 mod handler;
 mod metrics;
 mod rate_limit;
+mod rate_limit_key;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -28,7 +28,7 @@ use std::time::{Duration, Instant};
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 use axum::Router;
-use raceway_processors::bus::Bus;
+use raceway_bus::Bus;
 
 pub use batching::{batch_records, BatchingError};
 pub use metrics::GatewayMetrics;

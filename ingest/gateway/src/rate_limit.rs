@@ -233,6 +233,10 @@ mod tests {
         Duration::from_secs_f64(s)
     }
 
+    fn is_limited(decision: Decision) -> bool {
+        matches!(decision, Decision::Limited { .. })
+    }
+
     #[test]
     fn bad_limits_are_refused_and_the_burst_defaults_to_one_second() {
         assert!(RateLimit::new(0.0, None).is_err());
@@ -258,10 +262,7 @@ mod tests {
         );
         // After 5 s, 50 tokens are back: 50 pass, 51 do not.
         let t5 = t0 + secs(5.0);
-        assert!(matches!(
-            l.charge(key.clone(), 51, t5),
-            Decision::Limited { .. }
-        ));
+        assert!(is_limited(l.charge(key.clone(), 51, t5)));
         assert_eq!(l.charge(key, 50, t5), Decision::Allowed);
     }
 
@@ -292,13 +293,10 @@ mod tests {
         assert_eq!(l.charge(key.clone(), 10, t0), Decision::Allowed);
         l.refund(&key, 4);
         assert_eq!(l.charge(key.clone(), 4, t0), Decision::Allowed);
-        assert!(matches!(
-            l.charge(key.clone(), 1, t0),
-            Decision::Limited { .. }
-        ));
+        assert!(is_limited(l.charge(key.clone(), 1, t0)));
         l.refund(&key, 1_000);
         assert_eq!(l.charge(key.clone(), 10, t0), Decision::Allowed);
-        assert!(matches!(l.check_owing(&key, t0), Decision::Limited { .. }));
+        assert!(is_limited(l.check_owing(&key, t0)));
     }
 
     #[test]
@@ -307,13 +305,10 @@ mod tests {
         let a = ClientKey::Ip("10.0.0.1".parse().unwrap());
         let b = ClientKey::Ip("10.0.0.2".parse().unwrap());
         assert_eq!(l.charge(a.clone(), 5, t0), Decision::Allowed);
-        assert!(matches!(
-            l.charge(a.clone(), 1, t0),
-            Decision::Limited { .. }
-        ));
+        assert!(is_limited(l.charge(a.clone(), 1, t0)));
         assert_eq!(l.check_owing(&b, t0), Decision::Allowed);
         assert_eq!(l.charge(b, 5, t0), Decision::Allowed);
-        assert!(matches!(l.check_owing(&a, t0), Decision::Limited { .. }));
+        assert!(is_limited(l.check_owing(&a, t0)));
     }
 
     #[test]
@@ -344,7 +339,7 @@ mod tests {
             Decision::Allowed
         );
         assert_eq!(l.tracked(), 2);
-        assert!(matches!(l.charge(busy, 3, later), Decision::Limited { .. }));
+        assert!(is_limited(l.charge(busy, 3, later)));
     }
 
     #[test]
@@ -374,6 +369,6 @@ mod tests {
         let key = ClientKey::Credential("k0".into());
         let t10 = t0 + secs(10.0);
         assert_eq!(l.charge(key.clone(), 2, t10), Decision::Allowed);
-        assert!(matches!(l.charge(key, 1, t0), Decision::Limited { .. }));
+        assert!(is_limited(l.charge(key, 1, t0)));
     }
 }

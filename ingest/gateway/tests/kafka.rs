@@ -9,8 +9,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::http::StatusCode;
 use common::{assert_split, big_batch, event_count, harness_on};
+use raceway_bus::KafkaBus;
 use raceway_gateway::DEFAULT_MAX_RECORD_BYTES;
-use raceway_processors::bus::KafkaBus;
 
 #[tokio::test]
 async fn a_10000_event_batch_goes_through_the_broker_in_records_it_accepts() {

@@ -6,9 +6,10 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use criterion::Criterion;
+use criterion::measurement::WallTime;
+use criterion::{BenchmarkGroup, Criterion};
 use raceway_schemas::EventBatch;
-use raceway_sdk::{SdkError, Sink, Tracer, TracerConfig, TrackedMutex};
+use raceway_sdk::{Actor, SdkError, Sink, Tracer, TracerConfig, TrackedMutex};
 
 /// Discards batches: the benchmark measures recording, not delivery.
 struct DiscardSink;
@@ -49,6 +50,17 @@ fn percentiles(label: &str, samples: usize, mut record: impl FnMut(u64)) {
     );
 }
 
+/// One recorded write per iteration, by `actor`.
+fn bench_writes(group: &mut BenchmarkGroup<'_, WallTime>, name: &str, actor: &mut Actor) {
+    group.bench_function(name, |b| {
+        let mut i = 0_u64;
+        b.iter(|| {
+            i += 1;
+            actor.write("counter", black_box(&i), &(i + 1));
+        })
+    });
+}
+
 fn main() {
     let enabled = tracer(true);
     let mut actor = enabled.start_trace("bench");
@@ -70,22 +82,10 @@ fn main() {
         .warm_up_time(Duration::from_millis(500))
         .measurement_time(Duration::from_secs(2));
     let mut group = criterion.benchmark_group("recording");
-    group.bench_function("write event", |b| {
-        let mut i = 0_u64;
-        b.iter(|| {
-            i += 1;
-            actor.write("counter", black_box(&i), &(i + 1));
-        })
-    });
+    bench_writes(&mut group, "write event", &mut actor);
     let disabled = tracer(false);
     let mut off = disabled.start_trace("bench");
-    group.bench_function("write event, recording off", |b| {
-        let mut i = 0_u64;
-        b.iter(|| {
-            i += 1;
-            off.write("counter", black_box(&i), &(i + 1));
-        })
-    });
+    bench_writes(&mut group, "write event, recording off", &mut off);
     group.bench_function("tracked mutex lock+unlock", |b| {
         b.iter(|| *mutex.lock(&mut actor).expect("not poisoned") += 1)
     });

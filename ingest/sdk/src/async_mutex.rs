@@ -1,29 +1,18 @@
 //! [`TrackedAsyncMutex`]: a `tokio::sync::Mutex` whose release -> acquire edges order clocks,
 //! for critical sections that `.await`.
 
-use std::fmt;
-use std::ops::{Deref, DerefMut};
-
-use raceway_schemas::{EventKind, VectorClock};
+use tokio::sync::{MutexGuard, TryLockError};
 
 use crate::actor::{caller_location, Actor};
-use crate::mutex::lock_event;
-
-/// The lock type recorded for a [`TrackedAsyncMutex`] (an exclusive lock, like `Mutex`).
-const LOCK_TYPE: &str = "Mutex";
+use crate::held::{debug_by_id, tracked_guard, Held, Slot};
 
 /// The tokio flavour of [`crate::TrackedMutex`]: `lock` awaits instead of blocking the thread,
-/// and the guard may be held across `.await`s. Records `LockAcquire`/`LockRelease` (located
-/// where the lock was taken) and hands the releaser's clock to the next acquirer.
+/// and the guard may be held across `.await`s. Records `LockAcquire`/`LockRelease` (lock type
+/// `Mutex`, located where the lock was taken or [`unlock`](TrackedAsyncMutexGuard::unlock)ed)
+/// and hands the releaser's clock to the next acquirer.
 pub struct TrackedAsyncMutex<T> {
     id: String,
     inner: tokio::sync::Mutex<Slot<T>>,
-}
-
-struct Slot<T> {
-    value: T,
-    /// Clock of the last release; joined by the next acquirer.
-    released: VectorClock,
 }
 
 impl<T> TrackedAsyncMutex<T> {
@@ -31,10 +20,7 @@ impl<T> TrackedAsyncMutex<T> {
     pub fn new(id: impl Into<String>, value: T) -> TrackedAsyncMutex<T> {
         TrackedAsyncMutex {
             id: id.into(),
-            inner: tokio::sync::Mutex::new(Slot {
-                value,
-                released: VectorClock::new(),
-            }),
+            inner: tokio::sync::Mutex::new(Slot::new(value)),
         }
     }
 
@@ -57,66 +43,39 @@ impl<T> TrackedAsyncMutex<T> {
         let location = caller_location();
         async move {
             let guard = self.inner.lock().await;
-            if actor.is_recording() {
-                actor.join_clock(&guard.released);
-                let event = lock_event(actor, &self.id, LOCK_TYPE, &location);
-                actor.record(EventKind::LockAcquire(event));
-            }
-            TrackedAsyncMutexGuard {
-                mutex: self,
-                guard,
-                actor,
-                location,
-            }
+            TrackedAsyncMutexGuard(Held::acquire(guard, actor, &self.id, location))
         }
     }
-}
 
-impl<T> fmt::Debug for TrackedAsyncMutex<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TrackedAsyncMutex")
-            .field("id", &self.id)
-            .finish_non_exhaustive()
+    /// Tries to lock without waiting, like `tokio::sync::Mutex::try_lock`. Nothing is recorded
+    /// when the mutex is busy.
+    #[track_caller]
+    pub fn try_lock<'a>(
+        &'a self,
+        actor: &'a mut Actor,
+    ) -> Result<TrackedAsyncMutexGuard<'a, T>, TryLockError> {
+        let location = caller_location();
+        let guard = self.inner.try_lock()?;
+        Ok(TrackedAsyncMutexGuard(Held::acquire(
+            guard, actor, &self.id, location,
+        )))
+    }
+
+    /// The protected value, through exclusive access to the mutex (nothing is recorded).
+    pub fn get_mut(&mut self) -> &mut T {
+        &mut self.inner.get_mut().value
+    }
+
+    /// Consumes the mutex and returns the value (nothing is recorded).
+    pub fn into_inner(self) -> T {
+        self.inner.into_inner().value
     }
 }
 
-/// The guard of a locked [`TrackedAsyncMutex`]; records `LockRelease` when dropped.
-pub struct TrackedAsyncMutexGuard<'a, T> {
-    mutex: &'a TrackedAsyncMutex<T>,
-    guard: tokio::sync::MutexGuard<'a, Slot<T>>,
-    actor: &'a mut Actor,
-    location: String,
-}
+debug_by_id!(TrackedAsyncMutex);
 
-impl<T> TrackedAsyncMutexGuard<'_, T> {
-    /// The protected value and the actor at once, to record accesses inside the section.
-    pub fn split(&mut self) -> (&mut T, &mut Actor) {
-        (&mut self.guard.value, self.actor)
-    }
-}
+/// The guard of a locked [`TrackedAsyncMutex`]: dereferences to the value, holds the actor, and
+/// records `LockRelease` when dropped or [`unlocked`](TrackedAsyncMutexGuard::unlock).
+pub struct TrackedAsyncMutexGuard<'a, T>(Held<'a, MutexGuard<'a, Slot<T>>>);
 
-impl<T> Drop for TrackedAsyncMutexGuard<'_, T> {
-    fn drop(&mut self) {
-        if !self.actor.is_recording() {
-            return;
-        }
-        let event = lock_event(self.actor, &self.mutex.id, LOCK_TYPE, &self.location);
-        self.actor.record(EventKind::LockRelease(event));
-        // Still holding the tokio guard: the next acquirer sees this clock.
-        self.guard.released = self.actor.clock().clone();
-    }
-}
-
-impl<T> Deref for TrackedAsyncMutexGuard<'_, T> {
-    type Target = T;
-
-    fn deref(&self) -> &T {
-        &self.guard.value
-    }
-}
-
-impl<T> DerefMut for TrackedAsyncMutexGuard<'_, T> {
-    fn deref_mut(&mut self) -> &mut T {
-        &mut self.guard.value
-    }
-}
+tracked_guard!(TrackedAsyncMutexGuard, mut);

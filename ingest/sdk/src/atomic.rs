@@ -283,23 +283,42 @@ where
     /// Adds `value` (wrapping) and returns the previous value; records `AtomicRMW`.
     #[track_caller]
     pub fn fetch_add(&self, actor: &mut Actor, value: A::Value, ordering: Ordering) -> A::Value {
-        let location = caller_location();
-        self.read_modify_write(actor, ordering, &location, |atomic| {
-            let old = atomic.fetch_add(value, ordering);
-            (old, Some(old.wrapping_add_value(value)))
-        })
+        let arith: ArithOp<A> = (A::fetch_add, A::Value::wrapping_add_value);
+        self.fetch_arith(actor, value, ordering, &caller_location(), arith)
     }
 
     /// Subtracts `value` (wrapping) and returns the previous value; records `AtomicRMW`.
     #[track_caller]
     pub fn fetch_sub(&self, actor: &mut Actor, value: A::Value, ordering: Ordering) -> A::Value {
-        let location = caller_location();
-        self.read_modify_write(actor, ordering, &location, |atomic| {
-            let old = atomic.fetch_sub(value, ordering);
-            (old, Some(old.wrapping_sub_value(value)))
+        let arith: ArithOp<A> = (A::fetch_sub, A::Value::wrapping_sub_value);
+        self.fetch_arith(actor, value, ordering, &caller_location(), arith)
+    }
+
+    /// One read-modify-write by `fetch` (the atomic operation) whose written value is
+    /// `apply(old, value)` (the same operation on plain values, to record it).
+    fn fetch_arith(
+        &self,
+        actor: &mut Actor,
+        value: A::Value,
+        ordering: Ordering,
+        location: &str,
+        (fetch, apply): ArithOp<A>,
+    ) -> A::Value {
+        self.read_modify_write(actor, ordering, location, |atomic| {
+            let old = fetch(atomic, value, ordering);
+            (old, Some(apply(old, value)))
         })
     }
 }
+
+/// An atomic arithmetic operation and the same operation on plain values.
+type ArithOp<A> = (
+    fn(&A, <A as AtomicPrimitive>::Value, Ordering) -> <A as AtomicPrimitive>::Value,
+    fn(
+        <A as AtomicPrimitive>::Value,
+        <A as AtomicPrimitive>::Value,
+    ) -> <A as AtomicPrimitive>::Value,
+);
 
 /// Wrapping arithmetic of the integer values, to record the value a `fetch_add` wrote.
 pub trait WrappingArith: Copy {

@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use crate::setters::setters;
+
 /// Configuration of a [`crate::Tracer`], set once when the tracer is created.
 ///
 /// `service` and `instance` name every actor's clock component
@@ -22,7 +24,7 @@ pub struct TracerConfig {
     /// dropped and counted ([`crate::Tracer::dropped_events`]); recording never blocks.
     /// Clamped to 1 ..= 2^28.
     pub buffer_capacity: usize,
-    /// Most events of one trace sent in one batch.
+    /// Most events of one trace sent in one batch (at least 1 is used).
     pub batch_max_events: usize,
     /// Longest time an event waits in a partial batch before the batch is delivered.
     pub flush_interval: Duration,
@@ -64,42 +66,6 @@ impl TracerConfig {
         }
     }
 
-    /// Sets [`TracerConfig::instance`].
-    pub fn instance(mut self, instance: impl Into<String>) -> TracerConfig {
-        self.instance = instance.into();
-        self
-    }
-
-    /// Sets [`TracerConfig::environment`].
-    pub fn environment(mut self, environment: impl Into<String>) -> TracerConfig {
-        self.environment = environment.into();
-        self
-    }
-
-    /// Sets [`TracerConfig::enabled`].
-    pub fn enabled(mut self, enabled: bool) -> TracerConfig {
-        self.enabled = enabled;
-        self
-    }
-
-    /// Sets [`TracerConfig::buffer_capacity`] (at least 1 is used).
-    pub fn buffer_capacity(mut self, capacity: usize) -> TracerConfig {
-        self.buffer_capacity = capacity;
-        self
-    }
-
-    /// Sets [`TracerConfig::batch_max_events`] (at least 1 is used).
-    pub fn batch_max_events(mut self, max: usize) -> TracerConfig {
-        self.batch_max_events = max;
-        self
-    }
-
-    /// Sets [`TracerConfig::flush_interval`].
-    pub fn flush_interval(mut self, interval: Duration) -> TracerConfig {
-        self.flush_interval = interval;
-        self
-    }
-
     /// Sets [`TracerConfig::sample_rate`] (clamped to 0.0 ..= 1.0; NaN records nothing).
     pub fn sample_rate(mut self, rate: f64) -> TracerConfig {
         self.sample_rate = if rate.is_nan() {
@@ -107,12 +73,6 @@ impl TracerConfig {
         } else {
             rate.clamp(0.0, 1.0)
         };
-        self
-    }
-
-    /// Sets [`TracerConfig::prune_finished_after`].
-    pub fn prune_finished_after(mut self, after: Duration) -> TracerConfig {
-        self.prune_finished_after = after;
         self
     }
 
@@ -134,3 +94,14 @@ impl TracerConfig {
         format!("{}#{}/{}", self.service, self.instance, actor)
     }
 }
+
+setters!(TracerConfig {
+    enabled: bool,
+    buffer_capacity: usize,
+    batch_max_events: usize,
+    flush_interval: Duration,
+    prune_finished_after: Duration,
+} into {
+    instance: String,
+    environment: String,
+});

@@ -41,11 +41,12 @@
 //!   events and fences ([`Actor::call`], [`Actor::error`], [`Actor::custom`], [`Actor::fence`]),
 //!   sampling and an off switch ([`TracerConfig::sample_rate`], [`TracerConfig::enabled`]),
 //!   clock pruning ([`TracerConfig::prune_finished_after`]), Prometheus metrics
-//!   ([`TracerMetrics`]), and [`propagation`] across services.
+//!   (`TracerMetrics`, feature `metrics`), and [`propagation`] across services.
 //!
 //! Features: `http` (default) enables [`HttpSink`] (reqwest); `kafka` the Kafka sink and rdkafka
 //! header adapters (rdkafka); `server` the tower layer (tower, http); `client` reqwest requests
-//! that carry the trace context.
+//! that carry the trace context; `metrics` the Prometheus collector `TracerMetrics` (prometheus).
+//! Without features the SDK pulls tokio with `rt`, `sync`, `time` and `macros` only.
 
 mod actor;
 mod async_mutex;
@@ -54,12 +55,15 @@ mod config;
 mod delivery;
 mod error;
 mod events;
+mod held;
+#[cfg(feature = "metrics")]
 mod metrics;
 mod mutex;
 pub mod propagation;
 mod prune;
 mod recorded;
 mod rwlock;
+mod setters;
 pub mod sink;
 mod task;
 mod tracer;
@@ -74,6 +78,7 @@ pub use atomic::{
 };
 pub use config::TracerConfig;
 pub use error::SdkError;
+#[cfg(feature = "metrics")]
 pub use metrics::TracerMetrics;
 pub use mutex::{TrackedMutex, TrackedMutexGuard};
 #[cfg(feature = "client")]

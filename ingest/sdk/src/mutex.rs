@@ -1,23 +1,17 @@
 //! [`TrackedMutex`]: a `std::sync::Mutex` whose release -> acquire edges order the actors' clocks.
 
-use std::fmt;
-use std::ops::{Deref, DerefMut};
-use std::sync::{LockResult, Mutex, MutexGuard, PoisonError, TryLockError, TryLockResult};
-
-use raceway_schemas::{EventKind, LockEvent, LockMode};
+use std::sync::{LockResult, Mutex, MutexGuard, PoisonError, TryLockResult};
 
 use crate::actor::{caller_location, Actor};
-use raceway_schemas::VectorClock;
-
-/// The lock type recorded for a [`TrackedMutex`].
-const LOCK_TYPE: &str = "Mutex";
+use crate::held::{debug_by_id, map_lock, map_try_lock, tracked_guard, Held, Slot};
 
 /// A mutex that records `LockAcquire` / `LockRelease` events and carries the releaser's clock to
 /// the next acquirer, so critical sections of different actors are ordered.
 ///
 /// Locking borrows the actor for as long as the guard lives (the guard records the release when
-/// it is dropped, whatever path the code takes). Record accesses inside the critical section
-/// through the guard: [`TrackedMutexGuard::actor`] or [`TrackedMutexGuard::split`].
+/// it is dropped or [`unlock`](TrackedMutexGuard::unlock)ed, whatever path the code takes).
+/// Record accesses inside the critical section through the guard:
+/// [`TrackedMutexGuard::actor`] or [`TrackedMutexGuard::split`].
 ///
 /// The lock id is qualified with the service and instance when recorded
 /// (`"{service}#{instance}::{id}"`): an in-process mutex never protects another process.
@@ -38,21 +32,12 @@ pub struct TrackedMutex<T> {
     inner: Mutex<Slot<T>>,
 }
 
-struct Slot<T> {
-    value: T,
-    /// Clock of the last release; joined by the next acquirer.
-    released: VectorClock,
-}
-
 impl<T> TrackedMutex<T> {
     /// A new unlocked mutex named `id` holding `value`.
     pub fn new(id: impl Into<String>, value: T) -> TrackedMutex<T> {
         TrackedMutex {
             id: id.into(),
-            inner: Mutex::new(Slot {
-                value,
-                released: VectorClock::new(),
-            }),
+            inner: Mutex::new(Slot::new(value)),
         }
     }
 
@@ -68,15 +53,8 @@ impl<T> TrackedMutex<T> {
     #[track_caller]
     pub fn lock<'a>(&'a self, actor: &'a mut Actor) -> LockResult<TrackedMutexGuard<'a, T>> {
         let location = caller_location();
-        match self.inner.lock() {
-            Ok(guard) => Ok(TrackedMutexGuard::acquired(self, guard, actor, location)),
-            Err(poisoned) => Err(PoisonError::new(TrackedMutexGuard::acquired(
-                self,
-                poisoned.into_inner(),
-                actor,
-                location,
-            ))),
-        }
+        let held = |g| TrackedMutexGuard(Held::acquire(g, actor, &self.id, location));
+        map_lock(self.inner.lock(), held)
     }
 
     /// Tries to lock without blocking, like `std::sync::Mutex::try_lock`. Nothing is recorded
@@ -84,131 +62,28 @@ impl<T> TrackedMutex<T> {
     #[track_caller]
     pub fn try_lock<'a>(&'a self, actor: &'a mut Actor) -> TryLockResult<TrackedMutexGuard<'a, T>> {
         let location = caller_location();
-        match self.inner.try_lock() {
-            Ok(guard) => Ok(TrackedMutexGuard::acquired(self, guard, actor, location)),
-            Err(TryLockError::Poisoned(poisoned)) => Err(TryLockError::Poisoned(PoisonError::new(
-                TrackedMutexGuard::acquired(self, poisoned.into_inner(), actor, location),
-            ))),
-            Err(TryLockError::WouldBlock) => Err(TryLockError::WouldBlock),
-        }
+        let held = |g| TrackedMutexGuard(Held::acquire(g, actor, &self.id, location));
+        map_try_lock(self.inner.try_lock(), held)
     }
 
     /// The protected value, through exclusive access to the mutex (nothing is recorded).
     pub fn get_mut(&mut self) -> &mut T {
-        let slot = match self.inner.get_mut() {
-            Ok(slot) => slot,
-            Err(poisoned) => poisoned.into_inner(),
-        };
-        &mut slot.value
+        let slot = self.inner.get_mut();
+        &mut slot.unwrap_or_else(PoisonError::into_inner).value
     }
 
     /// Consumes the mutex and returns the value (nothing is recorded).
     pub fn into_inner(self) -> T {
-        match self.inner.into_inner() {
-            Ok(slot) => slot.value,
-            Err(poisoned) => poisoned.into_inner().value,
-        }
+        let slot = self.inner.into_inner();
+        slot.unwrap_or_else(PoisonError::into_inner).value
     }
 }
 
-impl<T> fmt::Debug for TrackedMutex<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TrackedMutex")
-            .field("id", &self.id)
-            .finish_non_exhaustive()
-    }
-}
+debug_by_id!(TrackedMutex);
 
 /// The guard of a locked [`TrackedMutex`]: dereferences to the value, holds the actor, and
 /// records `LockRelease` (storing the actor's clock in the mutex) when dropped or
 /// [`unlocked`](TrackedMutexGuard::unlock).
-pub struct TrackedMutexGuard<'a, T> {
-    mutex: &'a TrackedMutex<T>,
-    guard: MutexGuard<'a, Slot<T>>,
-    actor: &'a mut Actor,
-    location: String,
-}
+pub struct TrackedMutexGuard<'a, T>(Held<'a, MutexGuard<'a, Slot<T>>>);
 
-impl<'a, T> TrackedMutexGuard<'a, T> {
-    fn acquired(
-        mutex: &'a TrackedMutex<T>,
-        guard: MutexGuard<'a, Slot<T>>,
-        actor: &'a mut Actor,
-        location: String,
-    ) -> TrackedMutexGuard<'a, T> {
-        if actor.is_recording() {
-            actor.join_clock(&guard.released);
-            let event = lock_event(actor, &mutex.id, LOCK_TYPE, &location);
-            actor.record(EventKind::LockAcquire(event));
-        }
-        TrackedMutexGuard {
-            mutex,
-            guard,
-            actor,
-            location,
-        }
-    }
-
-    /// The actor holding the lock, to record accesses inside the critical section.
-    pub fn actor(&mut self) -> &mut Actor {
-        self.actor
-    }
-
-    /// The protected value and the actor at once.
-    pub fn split(&mut self) -> (&mut T, &mut Actor) {
-        (&mut self.guard.value, self.actor)
-    }
-
-    /// Releases the lock now, recording `LockRelease` at the caller's location. Dropping the
-    /// guard does the same, located where the lock was taken.
-    #[track_caller]
-    pub fn unlock(mut self) {
-        self.location = caller_location();
-    }
-}
-
-impl<T> Drop for TrackedMutexGuard<'_, T> {
-    fn drop(&mut self) {
-        if !self.actor.is_recording() {
-            return;
-        }
-        let event = lock_event(self.actor, &self.mutex.id, LOCK_TYPE, &self.location);
-        self.actor.record(EventKind::LockRelease(event));
-        // Still holding the std guard: the next acquirer sees this clock.
-        self.guard.released = self.actor.clock().clone();
-    }
-}
-
-impl<T> Deref for TrackedMutexGuard<'_, T> {
-    type Target = T;
-
-    fn deref(&self) -> &T {
-        &self.guard.value
-    }
-}
-
-impl<T> DerefMut for TrackedMutexGuard<'_, T> {
-    fn deref_mut(&mut self) -> &mut T {
-        &mut self.guard.value
-    }
-}
-
-impl<T: fmt::Debug> fmt::Debug for TrackedMutexGuard<'_, T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TrackedMutexGuard")
-            .field("id", &self.mutex.id)
-            .field("value", &self.guard.value)
-            .finish()
-    }
-}
-
-/// The `LockAcquire`/`LockRelease` payload of lock `id` (qualified with service and instance)
-/// of type `lock_type` (`Mutex`, `RwLock::Read`, `RwLock::Write`).
-pub(crate) fn lock_event(actor: &Actor, id: &str, lock_type: &str, location: &str) -> LockEvent {
-    LockEvent {
-        lock_id: actor.tracer().qualify(id),
-        mode: LockMode::from_lock_type(lock_type),
-        lock_type: lock_type.to_string(),
-        location: location.to_string(),
-    }
-}
+tracked_guard!(TrackedMutexGuard, mut);

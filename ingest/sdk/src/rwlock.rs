@@ -1,20 +1,14 @@
 //! [`TrackedRwLock`]: a `std::sync::RwLock` that records its lock mode and orders clocks.
 
-use std::fmt;
-use std::ops::{Deref, DerefMut};
 use std::sync::{
     LockResult, Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard,
+    TryLockResult,
 };
 
-use raceway_schemas::{EventKind, VectorClock};
+use raceway_schemas::VectorClock;
 
 use crate::actor::{caller_location, Actor};
-use crate::mutex::lock_event;
-
-/// Lock type recorded for a read (shared) acquisition.
-const READ: &str = "RwLock::Read";
-/// Lock type recorded for a write (exclusive) acquisition.
-const WRITE: &str = "RwLock::Write";
+use crate::held::{debug_by_id, map_lock, map_try_lock, tracked_guard, Held, Locked, LockedMut};
 
 /// A reader-writer lock that records `LockAcquire`/`LockRelease` with the mode
 /// (`RwLock::Read` shared, `RwLock::Write` exclusive) and orders clocks like the lock orders
@@ -56,26 +50,19 @@ impl<T> TrackedRwLock<T> {
     #[track_caller]
     pub fn read<'a>(&'a self, actor: &'a mut Actor) -> LockResult<TrackedReadGuard<'a, T>> {
         let location = caller_location();
-        let (guard, poisoned) = match self.inner.read() {
-            Ok(guard) => (guard, false),
-            Err(poisoned) => (poisoned.into_inner(), true),
-        };
-        if actor.is_recording() {
-            actor.join_clock(&self.clocks().write);
-            let event = lock_event(actor, &self.id, READ, &location);
-            actor.record(EventKind::LockAcquire(event));
-        }
-        let guard = TrackedReadGuard {
-            lock: self,
-            guard,
-            actor,
-            location,
-        };
-        if poisoned {
-            Err(PoisonError::new(guard))
-        } else {
-            Ok(guard)
-        }
+        map_lock(self.inner.read(), |g| {
+            TrackedReadGuard(self.hold(g, actor, location))
+        })
+    }
+
+    /// Tries to lock for reading without blocking, like `std::sync::RwLock::try_read`. Nothing
+    /// is recorded when a writer holds the lock.
+    #[track_caller]
+    pub fn try_read<'a>(&'a self, actor: &'a mut Actor) -> TryLockResult<TrackedReadGuard<'a, T>> {
+        let location = caller_location();
+        map_try_lock(self.inner.try_read(), |g| {
+            TrackedReadGuard(self.hold(g, actor, location))
+        })
     }
 
     /// Locks for writing, blocking like `std::sync::RwLock::write`; records `LockAcquire` in
@@ -83,30 +70,27 @@ impl<T> TrackedRwLock<T> {
     #[track_caller]
     pub fn write<'a>(&'a self, actor: &'a mut Actor) -> LockResult<TrackedWriteGuard<'a, T>> {
         let location = caller_location();
-        let (guard, poisoned) = match self.inner.write() {
-            Ok(guard) => (guard, false),
-            Err(poisoned) => (poisoned.into_inner(), true),
-        };
-        if actor.is_recording() {
-            {
-                let clocks = self.clocks();
-                actor.join_clock(&clocks.write);
-                actor.join_clock(&clocks.reads);
-            }
-            let event = lock_event(actor, &self.id, WRITE, &location);
-            actor.record(EventKind::LockAcquire(event));
-        }
-        let guard = TrackedWriteGuard {
-            lock: self,
-            guard,
-            actor,
-            location,
-        };
-        if poisoned {
-            Err(PoisonError::new(guard))
-        } else {
-            Ok(guard)
-        }
+        map_lock(self.inner.write(), |g| {
+            TrackedWriteGuard(self.hold(g, actor, location))
+        })
+    }
+
+    /// Tries to lock for writing without blocking, like `std::sync::RwLock::try_write`.
+    /// Nothing is recorded when the lock is held.
+    #[track_caller]
+    pub fn try_write<'a>(
+        &'a self,
+        actor: &'a mut Actor,
+    ) -> TryLockResult<TrackedWriteGuard<'a, T>> {
+        let location = caller_location();
+        map_try_lock(self.inner.try_write(), |g| {
+            TrackedWriteGuard(self.hold(g, actor, location))
+        })
+    }
+
+    /// The protected value, through exclusive access to the lock (nothing is recorded).
+    pub fn get_mut(&mut self) -> &mut T {
+        self.inner.get_mut().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Consumes the lock and returns the value (nothing is recorded).
@@ -116,93 +100,89 @@ impl<T> TrackedRwLock<T> {
             .unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn clocks(&self) -> MutexGuard<'_, ReleaseClocks> {
-        self.clocks.lock().unwrap_or_else(PoisonError::into_inner)
+    fn hold<'a, G>(
+        &'a self,
+        guard: G,
+        actor: &'a mut Actor,
+        location: String,
+    ) -> Held<'a, Hold<'a, G>>
+    where
+        Hold<'a, G>: Locked,
+    {
+        let hold = Hold {
+            guard,
+            clocks: &self.clocks,
+        };
+        Held::acquire(hold, actor, &self.id, location)
     }
 }
 
-impl<T> fmt::Debug for TrackedRwLock<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TrackedRwLock")
-            .field("id", &self.id)
-            .finish_non_exhaustive()
+debug_by_id!(TrackedRwLock);
+
+fn release_clocks(clocks: &Mutex<ReleaseClocks>) -> MutexGuard<'_, ReleaseClocks> {
+    clocks.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// A std read or write guard with the lock's release clocks.
+struct Hold<'a, G> {
+    guard: G,
+    clocks: &'a Mutex<ReleaseClocks>,
+}
+
+impl<'a, T> Locked for Hold<'a, RwLockReadGuard<'a, T>> {
+    const LOCK_TYPE: &'static str = "RwLock::Read";
+    type Value = T;
+
+    fn join_releases(&self, actor: &mut Actor) {
+        actor.join_clock(&release_clocks(self.clocks).write);
     }
-}
 
-/// Shared access to a [`TrackedRwLock`]'s value; records the read release when dropped.
-pub struct TrackedReadGuard<'a, T> {
-    lock: &'a TrackedRwLock<T>,
-    guard: RwLockReadGuard<'a, T>,
-    actor: &'a mut Actor,
-    location: String,
-}
-
-impl<T> TrackedReadGuard<'_, T> {
-    /// The value and the actor holding the lock, to record accesses inside the section.
-    pub fn split(&mut self) -> (&T, &mut Actor) {
-        (&*self.guard, self.actor)
-    }
-}
-
-impl<T> Drop for TrackedReadGuard<'_, T> {
-    fn drop(&mut self) {
-        if !self.actor.is_recording() {
-            return;
-        }
-        let event = lock_event(self.actor, &self.lock.id, READ, &self.location);
-        self.actor.record(EventKind::LockRelease(event));
+    fn publish_release(&mut self, clock: &VectorClock) {
         // Still holding the read lock: a writer cannot acquire before this clock is published.
-        self.lock.clocks().reads.join(self.actor.clock());
+        release_clocks(self.clocks).reads.join(clock);
     }
-}
 
-impl<T> Deref for TrackedReadGuard<'_, T> {
-    type Target = T;
-
-    fn deref(&self) -> &T {
+    fn value(&self) -> &T {
         &self.guard
     }
 }
 
-/// Exclusive access to a [`TrackedRwLock`]'s value; records the write release when dropped.
-pub struct TrackedWriteGuard<'a, T> {
-    lock: &'a TrackedRwLock<T>,
-    guard: RwLockWriteGuard<'a, T>,
-    actor: &'a mut Actor,
-    location: String,
-}
+impl<'a, T> Locked for Hold<'a, RwLockWriteGuard<'a, T>> {
+    const LOCK_TYPE: &'static str = "RwLock::Write";
+    type Value = T;
 
-impl<T> TrackedWriteGuard<'_, T> {
-    /// The value and the actor holding the lock, to record accesses inside the section.
-    pub fn split(&mut self) -> (&mut T, &mut Actor) {
-        (&mut *self.guard, self.actor)
+    fn join_releases(&self, actor: &mut Actor) {
+        let clocks = release_clocks(self.clocks);
+        actor.join_clock(&clocks.write);
+        actor.join_clock(&clocks.reads);
     }
-}
 
-impl<T> Drop for TrackedWriteGuard<'_, T> {
-    fn drop(&mut self) {
-        if !self.actor.is_recording() {
-            return;
-        }
-        let event = lock_event(self.actor, &self.lock.id, WRITE, &self.location);
-        self.actor.record(EventKind::LockRelease(event));
-        let mut clocks = self.lock.clocks();
+    fn publish_release(&mut self, clock: &VectorClock) {
+        let mut clocks = release_clocks(self.clocks);
         // The writer joined every earlier release, so its clock alone now dominates them all.
-        clocks.write.clone_from(self.actor.clock());
+        clocks.write.clone_from(clock);
         clocks.reads = VectorClock::new();
     }
-}
 
-impl<T> Deref for TrackedWriteGuard<'_, T> {
-    type Target = T;
-
-    fn deref(&self) -> &T {
+    fn value(&self) -> &T {
         &self.guard
     }
 }
 
-impl<T> DerefMut for TrackedWriteGuard<'_, T> {
-    fn deref_mut(&mut self) -> &mut T {
+impl<'a, T> LockedMut for Hold<'a, RwLockWriteGuard<'a, T>> {
+    fn value_mut(&mut self) -> &mut T {
         &mut self.guard
     }
 }
+
+/// Shared access to a [`TrackedRwLock`]'s value; records the read release when dropped or
+/// [`unlocked`](TrackedReadGuard::unlock).
+pub struct TrackedReadGuard<'a, T>(Held<'a, Hold<'a, RwLockReadGuard<'a, T>>>);
+
+tracked_guard!(TrackedReadGuard, shared);
+
+/// Exclusive access to a [`TrackedRwLock`]'s value; records the write release when dropped or
+/// [`unlocked`](TrackedWriteGuard::unlock).
+pub struct TrackedWriteGuard<'a, T>(Held<'a, Hold<'a, RwLockWriteGuard<'a, T>>>);
+
+tracked_guard!(TrackedWriteGuard, mut);

@@ -5,8 +5,8 @@ mod common;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 
-use common::{clock, find, local_var, memory_tracer, of_actor, writes_of};
-use raceway_schemas::{AccessType, EventKind, LockMode, TRUSTED_CLOCK_TAG, TRUSTED_CLOCK_VALUE};
+use common::{clock, find, join_all, local_var, memory_tracer, of_actor, spawn_workers, writes_of};
+use raceway_schemas::{AccessType, EventKind, LockMode, TRUSTED_CLOCK_VALUE};
 use raceway_sdk::{TrackedMutex, Var};
 
 #[test]
@@ -14,23 +14,13 @@ fn unlocked_writes_from_two_threads_are_concurrent() {
     let (tracer, sink) = memory_tracer();
     let balance = Arc::new(AtomicI64::new(100));
     let mut main = tracer.start_trace("main");
-    let workers: Vec<_> = ["alice", "bob"]
-        .into_iter()
-        .map(|name| {
-            let mut actor = main.spawn_child(name);
-            let balance = balance.clone();
-            std::thread::spawn(move || {
-                let old = balance.load(Ordering::Relaxed);
-                actor.read("balance", &old);
-                balance.store(old - 10, Ordering::Relaxed);
-                actor.write("balance", &old, &(old - 10));
-                actor
-            })
-        })
-        .collect();
-    for worker in workers {
-        main.join(worker.join().unwrap());
-    }
+    let workers = spawn_workers(&mut main, &["alice", "bob"], &balance, |actor, balance| {
+        let old = balance.load(Ordering::Relaxed);
+        actor.read("balance", &old);
+        balance.store(old - 10, Ordering::Relaxed);
+        actor.write("balance", &old, &(old - 10));
+    });
+    join_all(&mut main, workers);
     main.read("balance", &balance.load(Ordering::Relaxed));
     tracer.shutdown_blocking().unwrap();
 
@@ -53,22 +43,13 @@ fn a_tracked_mutex_orders_the_second_acquirer_after_the_first_releaser() {
     let (tracer, sink) = memory_tracer();
     let balance = Arc::new(TrackedMutex::new("balance-lock", 100_i64));
     let mut main = tracer.start_trace("main");
-    let workers: Vec<_> = ["alice", "bob"]
-        .into_iter()
-        .map(|name| {
-            let mut actor = main.spawn_child(name);
-            let balance = balance.clone();
-            std::thread::spawn(move || {
-                let mut guard = balance.lock(&mut actor).unwrap();
-                let (value, me) = guard.split();
-                me.read("balance", &*value);
-                me.write("balance", &*value, &(*value - 10));
-                *value -= 10;
-                drop(guard);
-                actor
-            })
-        })
-        .collect();
+    let workers = spawn_workers(&mut main, &["alice", "bob"], &balance, |actor, balance| {
+        let mut guard = balance.lock(actor).unwrap();
+        let (value, me) = guard.split();
+        me.read("balance", &*value);
+        me.write("balance", &*value, &(*value - 10));
+        *value -= 10;
+    });
     let names: Vec<String> = workers
         .into_iter()
         .map(|w| {
@@ -225,14 +206,7 @@ fn events_carry_the_trusted_clock_tag_and_actor_metadata() {
     assert_eq!(events.len(), 3);
     for (n, event) in events.iter().enumerate() {
         assert!(event.has_trusted_clock());
-        assert_eq!(
-            event
-                .metadata
-                .tags
-                .get(TRUSTED_CLOCK_TAG)
-                .map(String::as_str),
-            Some(TRUSTED_CLOCK_VALUE)
-        );
+        assert_eq!(common::clock_tag(event), Some(TRUSTED_CLOCK_VALUE));
         assert_eq!(event.trace_id, actor.trace_id());
         assert_eq!(event.metadata.thread_id, actor.name());
         assert_eq!(event.metadata.service_name, "bank");

@@ -6,7 +6,7 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use common::clock;
+use common::{clock, memory_tracer_with};
 use raceway_schemas::EventBatch;
 use raceway_sdk::{MemorySink, SdkError, Sink, Tracer, TracerConfig};
 
@@ -107,36 +107,34 @@ fn batches_hold_one_trace_and_at_most_batch_max_events() {
     assert_eq!(sink.event_count(), 21);
 }
 
+/// Waits until `sink` holds `count` events (or 30 s passed: the assertions after it then fail).
+fn wait_for_events(sink: &MemorySink, count: usize) {
+    let give_up = Instant::now() + Duration::from_secs(30);
+    while sink.event_count() < count && Instant::now() < give_up {
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
 #[test]
 fn partial_batches_are_delivered_after_the_flush_interval() {
-    let sink = MemorySink::new();
-    let config = TracerConfig::new("svc").flush_interval(Duration::from_millis(5));
-    let tracer = Tracer::new(config, sink.clone()).unwrap();
+    let (tracer, sink) = memory_tracer_with(|c| c.flush_interval(Duration::from_millis(5)));
     let mut actor = tracer.start_trace("main");
     actor.write("x", &0, &1);
     actor.write("x", &1, &2);
     // No flush: the timer alone must deliver the partial batch.
-    let give_up = Instant::now() + Duration::from_secs(30);
-    while sink.event_count() < 2 && Instant::now() < give_up {
-        std::thread::sleep(Duration::from_millis(2));
-    }
+    wait_for_events(&sink, 2);
     assert_eq!(sink.batches().len(), 1);
     assert_eq!(sink.event_count(), 2);
 }
 
 #[test]
 fn dropping_every_handle_delivers_what_is_left() {
-    let sink = MemorySink::new();
-    let config = TracerConfig::new("svc").flush_interval(Duration::from_secs(3600));
-    let tracer = Tracer::new(config, sink.clone()).unwrap();
+    let (tracer, sink) = memory_tracer_with(|c| c.flush_interval(Duration::from_secs(3600)));
     let mut actor = tracer.start_trace("main");
     actor.write("x", &0, &1);
     drop(actor);
     drop(tracer);
-    let give_up = Instant::now() + Duration::from_secs(30);
-    while sink.event_count() < 1 && Instant::now() < give_up {
-        std::thread::sleep(Duration::from_millis(2));
-    }
+    wait_for_events(&sink, 1);
     assert_eq!(sink.event_count(), 1);
 }
 

@@ -90,6 +90,17 @@ fn fast_retry(max_attempts: u32) -> RetryPolicy {
 }
 
 /// Records two traces (a lock, an access, a spawn and a join) and shuts down.
+/// A tracer delivering to `gateway` with `attempts` fast retries, after two recorded traces.
+async fn two_traces_through(gateway: &Gateway, attempts: u32) -> Tracer {
+    let url = serve(gateway.clone()).await;
+    let sink = HttpSink::new(&url)
+        .unwrap()
+        .with_retry(fast_retry(attempts));
+    let tracer = Tracer::new(TracerConfig::new("bank"), sink).unwrap();
+    record_two_traces(&tracer).await;
+    tracer
+}
+
 async fn record_two_traces(tracer: &Tracer) {
     let mutex = TrackedMutex::new("m", 0);
     for label in ["first", "second"] {
@@ -149,10 +160,7 @@ async fn posted_batches_decode_back_to_the_recorded_events_after_retries() {
 #[tokio::test]
 async fn a_gateway_that_stays_unavailable_gets_bounded_retries_then_drops() {
     let gateway = Gateway::failing(usize::MAX, StatusCode::SERVICE_UNAVAILABLE);
-    let url = serve(gateway.clone()).await;
-    let sink = HttpSink::new(&url).unwrap().with_retry(fast_retry(3));
-    let tracer = Tracer::new(TracerConfig::new("bank"), sink).unwrap();
-    record_two_traces(&tracer).await;
+    let tracer = two_traces_through(&gateway, 3).await;
     assert_eq!(gateway.requests(), 2 * 3);
     assert_eq!(tracer.stats().dropped_undeliverable, 10);
     assert_eq!(tracer.dropped_events(), 10);
@@ -161,10 +169,7 @@ async fn a_gateway_that_stays_unavailable_gets_bounded_retries_then_drops() {
 #[tokio::test]
 async fn a_rejected_batch_is_not_retried() {
     let gateway = Gateway::failing(usize::MAX, StatusCode::BAD_REQUEST);
-    let url = serve(gateway.clone()).await;
-    let sink = HttpSink::new(&url).unwrap().with_retry(fast_retry(5));
-    let tracer = Tracer::new(TracerConfig::new("bank"), sink).unwrap();
-    record_two_traces(&tracer).await;
+    let tracer = two_traces_through(&gateway, 5).await;
     assert_eq!(gateway.requests(), 2);
     assert_eq!(tracer.dropped_events(), 10);
 }

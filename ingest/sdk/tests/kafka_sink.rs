@@ -5,7 +5,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use raceway_processors::bus::{partition_for, Bus, KafkaBus};
+use raceway_bus::{partition_for, Bus, KafkaBus};
 use raceway_schemas::avro::decode_event_batch;
 use raceway_sdk::{KafkaSink, KafkaSinkConfig, MemorySink, Tracer, TracerConfig};
 

@@ -5,7 +5,7 @@ mod common;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use common::{clock, findings_of, local_var, memory_tracer, writes_of};
+use common::{clock, findings_of, join_all, local_var, memory_tracer, writes_of};
 use raceway_schemas::{AccessType, FindingKind};
 use raceway_sdk::{Tracked, TrackedAtomicBool, TrackedAtomicU64, TrackedRwLock, Var};
 
@@ -122,9 +122,7 @@ fn rwlock_writers_are_ordered_and_record_their_mode() {
             })
         })
         .collect();
-    for thread in threads {
-        main.join(thread.join().unwrap());
-    }
+    join_all(&mut main, threads);
     tracer.shutdown_blocking().unwrap();
     let events = sink.events();
     let writes = writes_of(&events, &local_var("row"));
@@ -165,9 +163,7 @@ fn tracked_read_then_write_from_two_threads_is_a_lost_update() {
             })
         })
         .collect();
-    for teller in tellers {
-        main.join(teller.join().unwrap());
-    }
+    join_all(&mut main, tellers);
     tracer.shutdown_blocking().unwrap();
     let events = sink.events();
     let lost = findings_of(&events, FindingKind::LostUpdate, "account:alice.balance");

@@ -6,7 +6,7 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use common::{clock, local_var, memory_tracer, memory_tracer_with};
-use raceway_schemas::{EventKind, MemoryOrdering, TRUSTED_CLOCK_TAG, TRUSTED_CLOCK_VALUE};
+use raceway_schemas::{EventKind, MemoryOrdering, TRUSTED_CLOCK_VALUE};
 use raceway_sdk::{spawn, with_actor, with_current};
 
 #[test]
@@ -63,14 +63,7 @@ fn calls_errors_custom_events_and_fences_are_located_at_the_caller() {
     let events = sink.events();
     assert_eq!(events.len(), 4);
     for event in &events {
-        assert_eq!(
-            event
-                .metadata
-                .tags
-                .get(TRUSTED_CLOCK_TAG)
-                .map(String::as_str),
-            Some(TRUSTED_CLOCK_VALUE)
-        );
+        assert_eq!(common::clock_tag(event), Some(TRUSTED_CLOCK_VALUE));
     }
     match &events[0].kind {
         EventKind::FunctionCall(call) => {

@@ -3,7 +3,7 @@
 
 use serde_json::json;
 
-use crate::bus::{ConsumedRecord, Record};
+use raceway_bus::{ConsumedRecord, Record};
 
 /// Builds the dead-letter record for `source`, explaining `reason`.
 pub fn dead_letter_record(source: &ConsumedRecord, reason: &str) -> Record {

@@ -1,12 +1,23 @@
 //! Readiness of a process's stages, for `/ready`: a stage is ready once it has joined its
-//! consumer group, holds partitions, and is caught up (its lag is at most a bound).
+//! consumer group, holds partitions, and is caught up (its lag is at most a bound); the process
+//! is drained once every stage has consumed everything and holds no unfinished work.
 //!
 //! Liveness (`/health`) says the process runs; readiness says it is doing its share of the work,
 //! so a load balancer or an operator waiting on a rollout can tell a joining or lagging
 //! processor from a working one.
+//!
+//! Drained answers "has everything produced so far been processed?", which tests and operators
+//! otherwise guess with sleeps. A stage is drained when its last lag check found no lag, it has
+//! done no work (polled a record, produced one) since that check, and it has no pending work
+//! (open traces). The process is drained when every stage is, and every lag check came after
+//! every stage's last work: a check made before the trace stage forwarded its last accesses
+//! would miss them on the race stage. `drained_since` (Unix ms) is the earliest of those lag
+//! checks: every record produced before it has been processed. A caller that produced records
+//! at time T waits for `drained` with `drained_since > T`.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use prometheus::IntGaugeVec;
 use serde_json::{json, Value};
@@ -20,6 +31,12 @@ struct StageStatus {
     assigned_partitions: usize,
     lag: i64,
     reported: bool,
+    /// Unix ms of the last lag check.
+    lag_checked_ms: i64,
+    /// Unix ms of the last record polled or produced.
+    last_work_ms: i64,
+    /// Work held back for later (open traces).
+    pending: usize,
 }
 
 impl StageStatus {
@@ -35,6 +52,21 @@ impl StageStatus {
             None
         }
     }
+
+    fn is_drained(&self) -> bool {
+        self.reported
+            && self.lag == 0
+            && self.pending == 0
+            && self.lag_checked_ms > self.last_work_ms
+    }
+}
+
+/// Wall-clock Unix milliseconds: comparable across processes on one machine, unlike `Instant`.
+fn unix_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
 }
 
 /// The readiness of every stage of the process; cheap to clone (shared).
@@ -92,18 +124,34 @@ impl Readiness {
         self.export(stage, &status);
     }
 
-    /// A stage's latest assignment and lag.
+    /// A stage's latest assignment and lag, checked now.
     pub fn report(&self, stage: &str, assigned_partitions: usize, lag: i64) {
-        let status = StageStatus {
-            assigned_partitions,
-            lag,
-            reported: true,
-        };
+        let mut stages = self.stages();
+        let status = stages.entry(stage.to_string()).or_default();
+        status.assigned_partitions = assigned_partitions;
+        status.lag = lag;
+        status.reported = true;
+        status.lag_checked_ms = unix_ms();
+        let status = status.clone();
+        drop(stages);
         self.export(stage, &status);
-        self.stages().insert(stage.to_string(), status);
     }
 
-    /// Whether every stage is ready, and a JSON body saying why per stage.
+    /// The stage polled or produced records now.
+    pub fn worked(&self, stage: &str) {
+        self.stages()
+            .entry(stage.to_string())
+            .or_default()
+            .last_work_ms = unix_ms();
+    }
+
+    /// How much work the stage holds back for later (the trace stage: its open traces).
+    pub fn pending(&self, stage: &str, pending: usize) {
+        self.stages().entry(stage.to_string()).or_default().pending = pending;
+    }
+
+    /// Whether every stage is ready, and a JSON body saying why per stage and whether the
+    /// process is drained (see the module docs).
     pub fn status(&self) -> (bool, Value) {
         let stages = self.stages();
         let mut all_ready = !stages.is_empty();
@@ -118,11 +166,30 @@ impl Readiness {
                     "reason": reason,
                     "assigned_partitions": status.assigned_partitions,
                     "lag": status.lag,
+                    "pending": status.pending,
+                    "drained": status.is_drained(),
                 }),
             );
         }
-        (all_ready, json!({ "ready": all_ready, "stages": body }))
+        let drained_since = drained_since(stages.values());
+        (
+            all_ready,
+            json!({
+                "ready": all_ready,
+                "drained": drained_since.is_some(),
+                "drained_since": drained_since,
+                "stages": body,
+            }),
+        )
     }
+}
+
+/// The earliest lag check of the stages if they are drained together, else `None`.
+fn drained_since<'a>(stages: impl Iterator<Item = &'a StageStatus> + Clone) -> Option<i64> {
+    let earliest_check = stages.clone().map(|s| s.lag_checked_ms).min()?;
+    let latest_work = stages.clone().map(|s| s.last_work_ms).max()?;
+    let each_drained = stages.clone().all(StageStatus::is_drained);
+    (each_drained && earliest_check > latest_work).then_some(earliest_check)
 }
 
 #[cfg(test)]
@@ -156,5 +223,55 @@ mod tests {
         let (ready, body) = readiness.status();
         assert!(ready, "{body}");
         assert_eq!(body["ready"], true);
+    }
+
+    fn status(lag_checked_ms: i64, last_work_ms: i64, lag: i64, pending: usize) -> StageStatus {
+        StageStatus {
+            assigned_partitions: 4,
+            lag,
+            reported: true,
+            lag_checked_ms,
+            last_work_ms,
+            pending,
+        }
+    }
+
+    #[test]
+    fn drained_needs_every_check_after_every_stages_last_work() {
+        let trace = status(10, 5, 0, 0);
+        let race = status(12, 3, 0, 0);
+        assert_eq!(drained_since([&trace, &race].into_iter()), Some(10));
+        // The trace stage forwarded accesses after the race stage's check: not yet.
+        let late_forward = status(20, 15, 0, 0);
+        assert_eq!(drained_since([&late_forward, &race].into_iter()), None);
+        // Lag, open traces, work after the check, or no report at all: not drained.
+        assert!(!status(10, 5, 1, 0).is_drained());
+        assert!(!status(10, 5, 0, 2).is_drained());
+        assert!(!status(10, 10, 0, 0).is_drained());
+        assert!(!StageStatus::default().is_drained());
+        assert_eq!(drained_since(std::iter::empty()), None);
+    }
+
+    #[test]
+    fn status_reports_drained_after_a_check_that_follows_the_work() {
+        let readiness = Readiness::new(100);
+        readiness.register("trace");
+        readiness.worked("trace");
+        readiness.pending("trace", 1);
+        let (_, body) = readiness.status();
+        assert_eq!(body["drained"], false, "{body}");
+        assert_eq!(body["stages"]["trace"]["pending"], 1);
+        readiness.pending("trace", 0);
+        readiness.report("trace", 4, 0);
+        // The work happened in an earlier millisecond than the check.
+        let worked_at = {
+            let mut stages = readiness.stages();
+            let trace = stages.get_mut("trace").expect("registered");
+            trace.last_work_ms = trace.lag_checked_ms - 1;
+            trace.last_work_ms
+        };
+        let (_, body) = readiness.status();
+        assert_eq!(body["drained"], true, "{body}");
+        assert!(body["drained_since"].as_i64() > Some(worked_at), "{body}");
     }
 }

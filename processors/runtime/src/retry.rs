@@ -49,26 +49,35 @@ where
 mod tests {
     use super::*;
 
-    #[tokio::test]
-    async fn retries_until_the_operation_succeeds() {
-        let (_tx, rx) = watch::channel(false);
-        let mut failures_left = 2;
-        let result = retry_until_ok("flaky", &rx, || {
-            let fail = failures_left > 0;
-            failures_left -= 1;
-            async move {
-                if fail {
-                    Err("down")
-                } else {
-                    Ok(42)
-                }
-            }
-        })
-        .await;
-        assert_eq!(result.unwrap(), 42);
+    /// An operation that fails `failures` times, then answers 42.
+    fn flaky(mut failures: u32) -> impl FnMut() -> std::future::Ready<Result<u32, &'static str>> {
+        move || {
+            let fail = failures > 0;
+            failures = failures.saturating_sub(1);
+            std::future::ready(if fail { Err("down") } else { Ok(42) })
+        }
     }
 
-    #[tokio::test]
+    /// On tokio's paused clock: the backoff is waited out in processing time, not slept.
+    #[tokio::test(start_paused = true)]
+    async fn retries_until_the_operation_succeeds_backing_off() {
+        let (_tx, rx) = watch::channel(false);
+        let started = tokio::time::Instant::now();
+        let result = retry_until_ok("flaky", &rx, flaky(2)).await;
+        assert_eq!(result.unwrap(), 42);
+        assert_eq!(started.elapsed(), Duration::from_millis(100 + 200));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn backoff_doubles_up_to_five_seconds() {
+        let (_tx, rx) = watch::channel(false);
+        let started = tokio::time::Instant::now();
+        retry_until_ok("long outage", &rx, flaky(8)).await.unwrap();
+        // 0.1 + 0.2 + 0.4 + 0.8 + 1.6 + 3.2, then capped at 5 twice.
+        assert_eq!(started.elapsed(), Duration::from_millis(16_300));
+    }
+
+    #[tokio::test(start_paused = true)]
     async fn gives_up_only_on_shutdown() {
         let (tx, rx) = watch::channel(false);
         tx.send(true).unwrap();

@@ -6,12 +6,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use raceway_analysis::anomalies::ModelConfig;
-use raceway_processors::bus::{Bus, EmbeddedBus, Record};
+use raceway_bus::Topics;
+use raceway_bus::{Bus, EmbeddedBus, Record};
 use raceway_processors::metrics::ProcessorMetrics;
 use raceway_processors::stages::trace::{TraceStage, TraceStageConfig};
 use raceway_processors::stages::trace_analyses::{AnalysisConfig, BASELINE_CHECKPOINT};
 use raceway_processors::stages::StageIo;
-use raceway_processors::topics::Topics;
 use raceway_schemas::avro::encode_event_batch;
 use raceway_schemas::{Event, EventBatch, EventKind, FunctionCall, Metadata};
 use raceway_store::{AnomalyGrade, SqliteStore, Store};
@@ -64,6 +64,8 @@ fn record(batch: &EventBatch) -> Record {
     )
 }
 
+type StageTask = tokio::task::JoinHandle<Result<(), raceway_processors::stages::StageError>>;
+
 struct Pipeline {
     bus: Arc<dyn Bus>,
     store: Arc<dyn Store>,
@@ -85,18 +87,25 @@ impl Pipeline {
         }
     }
 
-    /// Starts a trace stage; returns its shutdown switch and task.
-    async fn start_stage(
+    /// Starts a trace stage that completes traces idle for 200 ms; returns its shutdown switch
+    /// and task.
+    async fn start_stage(&self, retrain_interval: Duration) -> (watch::Sender<bool>, StageTask) {
+        self.start_stage_idle(retrain_interval, Duration::from_millis(200))
+            .await
+    }
+
+    /// Starts a trace stage that completes traces idle for `idle_timeout`.
+    async fn start_stage_idle(
         &self,
         retrain_interval: Duration,
-    ) -> (
-        watch::Sender<bool>,
-        tokio::task::JoinHandle<Result<(), raceway_processors::stages::StageError>>,
-    ) {
+        idle_timeout: Duration,
+    ) -> (watch::Sender<bool>, StageTask) {
         let (tx, rx) = watch::channel(false);
         let metrics = ProcessorMetrics::register(&prometheus::Registry::new()).expect("metrics");
         let config = TraceStageConfig {
-            idle_timeout: Duration::from_millis(200),
+            idle_timeout,
+            // Traces complete by idleness only.
+            max_age: Duration::from_secs(24 * 3600),
             analyses: AnalysisConfig {
                 models: ModelConfig {
                     min_traces: 20,
@@ -130,7 +139,8 @@ impl Pipeline {
             .expect("produce");
     }
 
-    /// Waits until every trace of `batches` has an analysis analysed at or after `since_ns`.
+    /// Waits until every trace of `batches` has an analysis analysed at or after `since_ns`
+    /// (for at most 30 s of real time, on a paused clock too).
     async fn analysed(&self, batches: &[EventBatch], since_ns: i64) {
         let deadline = Instant::now() + Duration::from_secs(30);
         for batch in batches {
@@ -165,6 +175,31 @@ fn bank_anomaly(
     anomalies: &[raceway_store::DurationAnomalyRow],
 ) -> Option<&raceway_store::DurationAnomalyRow> {
     anomalies.iter().find(|a| a.service == "bank")
+}
+
+/// On tokio's paused clock (which the stage reads for processing time), a two-minute idle
+/// timeout passes without waiting: the trace completes no sooner than two minutes of processing
+/// time after its last event, and soon after.
+#[tokio::test(start_paused = true)]
+async fn a_trace_completes_once_idle_for_the_timeout_in_processing_time() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let pipeline = Pipeline::open(dir.path()).await;
+    let idle_timeout = Duration::from_secs(120);
+    let (stop, task) = pipeline
+        .start_stage_idle(Duration::from_secs(3600), idle_timeout)
+        .await;
+    let batch = request(now_ns(), 10 * MS);
+    pipeline.send(std::slice::from_ref(&batch)).await;
+    let sent = tokio::time::Instant::now();
+    pipeline.analysed(std::slice::from_ref(&batch), 0).await;
+    let waited = sent.elapsed();
+    assert!(waited >= idle_timeout, "completed after {waited:?}");
+    assert!(
+        waited < idle_timeout + Duration::from_secs(5),
+        "completed only after {waited:?}"
+    );
+    stop.send(true).expect("stop");
+    task.await.expect("join").expect("stage");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -3,7 +3,7 @@
 use apache_avro::types::Value;
 
 use super::event::access_type_from_symbol;
-use super::value::{clock, field, optional_string, string, unsigned, Fields};
+use super::value::{clock, field, nested, optional_string, string, unsigned, Fields};
 use crate::access::{Access, HeldLock};
 use crate::error::SchemaError;
 use crate::model::{AccessType, ActorId, LockMode};
@@ -28,7 +28,7 @@ pub(crate) fn access_to_value(a: &Access, trace_events: u64) -> Result<Value, Sc
         field("value", string(&a.value)),
         field("old_value", optional_string(a.old_value.as_ref())),
         field("actor", actor_to_value(&a.actor)),
-        field("clock", clock(&a.clock).map_err(|e| e.within("clock"))?),
+        nested("clock", clock(&a.clock))?,
         field("trusted_clock", Value::Boolean(a.trusted_clock)),
         field("locks", Value::Array(locks)),
         field("trace_start_ns", Value::Long(a.trace_start_ns)),

@@ -260,6 +260,22 @@ impl Reader<'_> {
     }
 
     /// The item count of the next block of an array or map; 0 at the end.
+    /// Reads the blocks of an array or map up to the empty one, calling `item` once per item.
+    fn blocks(
+        &mut self,
+        mut item: impl FnMut(&mut Self) -> Result<(), SchemaError>,
+    ) -> Result<(), SchemaError> {
+        loop {
+            let count = self.block_count()?;
+            if count == 0 {
+                return Ok(());
+            }
+            for _ in 0..count {
+                item(self)?;
+            }
+        }
+    }
+
     fn block_count(&mut self) -> Result<usize, SchemaError> {
         let start = self.pos;
         let n = self.long()?;
@@ -343,31 +359,16 @@ impl Reader<'_> {
             }
             Schema::Array(a) => {
                 let mut items = Vec::new();
-                loop {
-                    let count = self.block_count()?;
-                    if count == 0 {
-                        break;
-                    }
-                    items.reserve(count);
-                    for _ in 0..count {
-                        items.push(self.value(&a.items, names, ns)?);
-                    }
-                }
+                self.blocks(|r| r.value(&a.items, names, ns).map(|v| items.push(v)))?;
                 Value::Array(items)
             }
             Schema::Map(m) => {
                 let mut entries = HashMap::new();
-                loop {
-                    let count = self.block_count()?;
-                    if count == 0 {
-                        break;
-                    }
-                    for _ in 0..count {
-                        let key = self.string()?;
-                        let item = self.value(&m.types, names, ns)?;
-                        entries.insert(key, item);
-                    }
-                }
+                self.blocks(|r| {
+                    let key = r.string()?;
+                    entries.insert(key, r.value(&m.types, names, ns)?);
+                    Ok(())
+                })?;
                 Value::Map(entries)
             }
             Schema::Record(r) => {

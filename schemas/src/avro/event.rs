@@ -3,7 +3,7 @@
 use apache_avro::types::Value;
 
 use super::value::{
-    clock, field, optional, optional_string, string, strings, unsigned, value_uuid, Fields,
+    clock, field, nested, optional, optional_string, string, strings, unsigned, value_uuid, Fields,
 };
 use crate::error::SchemaError;
 use crate::model::*;
@@ -40,18 +40,9 @@ pub(crate) fn event_to_value(e: &Event) -> Result<Value, SchemaError> {
         field("trace_id", Value::Uuid(e.trace_id)),
         field("parent_id", optional(e.parent_id.map(Value::Uuid))),
         field("timestamp", Value::Long(e.timestamp_ns)),
-        field(
-            "kind",
-            kind_to_value(&e.kind).map_err(|err| err.within("kind"))?,
-        ),
-        field(
-            "metadata",
-            metadata_to_value(&e.metadata).map_err(|err| err.within("metadata"))?,
-        ),
-        field(
-            "causality_vector",
-            clock(&e.causality_vector).map_err(|err| err.within("causality_vector"))?,
-        ),
+        nested("kind", kind_to_value(&e.kind))?,
+        nested("metadata", metadata_to_value(&e.metadata))?,
+        nested("causality_vector", clock(&e.causality_vector))?,
         field("lock_set", strings(&e.lock_set)),
     ]))
 }

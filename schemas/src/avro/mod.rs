@@ -71,47 +71,50 @@ impl Loaded {
     }
 }
 
+/// An `.avsc` file: its name (for messages) and its text.
+type Avsc = (&'static str, &'static str);
+
+const EVENT_FILE: Avsc = ("event.avsc", EVENT_AVSC);
+const EVENT_BATCH_FILE: Avsc = ("event_batch.avsc", EVENT_BATCH_AVSC);
+const ACCESS_FILE: Avsc = ("access.avsc", ACCESS_AVSC);
+const UPDATE_SPAN_FILE: Avsc = ("update_span.avsc", UPDATE_SPAN_AVSC);
+const LOCK_ORDER_EDGE_FILE: Avsc = ("lock_order_edge.avsc", LOCK_ORDER_EDGE_AVSC);
+
+impl Loaded {
+    /// A self-contained schema file.
+    fn file((name, text): Avsc) -> Loaded {
+        Loaded::parse(&avsc_json(text, name), name)
+    }
+
+    /// Schema file `outer` with the named type `type_name`, defined in file `inner`, inlined
+    /// where `outer` refers to it: complete on its own, what a schema registry would store and
+    /// what other tools can be handed.
+    fn inlining(outer: Avsc, inner: Avsc, type_name: &str) -> Loaded {
+        let mut schema = avsc_json(outer.1, outer.0);
+        let mut inlined = Some(avsc_json(inner.1, inner.0));
+        inline_named_type(&mut schema, type_name, &mut inlined);
+        assert!(
+            inlined.is_none(),
+            "{} does not refer to {type_name}",
+            outer.0
+        );
+        Loaded::parse(&schema, &format!("{} + {}", outer.0, inner.0))
+    }
+}
+
 fn avsc_json(text: &str, what: &str) -> serde_json::Value {
     serde_json::from_str(text).unwrap_or_else(|e| panic!("{what} is not JSON: {e}"))
 }
 
-static EVENT: LazyLock<Loaded> =
-    LazyLock::new(|| Loaded::parse(&avsc_json(EVENT_AVSC, "event.avsc"), "event.avsc"));
-
-/// The batch schema with `raceway.Event` inlined where it is referenced, so that it is complete
-/// on its own: what a schema registry would store, and what other tools can be handed.
-static EVENT_BATCH: LazyLock<Loaded> = LazyLock::new(|| {
-    let mut batch = avsc_json(EVENT_BATCH_AVSC, "event_batch.avsc");
-    let mut event = Some(avsc_json(EVENT_AVSC, "event.avsc"));
-    inline_named_type(&mut batch, "raceway.Event", &mut event);
-    assert!(
-        event.is_none(),
-        "event_batch.avsc does not refer to raceway.Event"
-    );
-    Loaded::parse(&batch, "event_batch.avsc + event.avsc")
-});
-
-static ACCESS: LazyLock<Loaded> =
-    LazyLock::new(|| Loaded::parse(&avsc_json(ACCESS_AVSC, "access.avsc"), "access.avsc"));
-
-/// The span schema with `raceway.Access` inlined, like [`EVENT_BATCH`].
-static UPDATE_SPAN: LazyLock<Loaded> = LazyLock::new(|| {
-    let mut span = avsc_json(UPDATE_SPAN_AVSC, "update_span.avsc");
-    let mut access = Some(avsc_json(ACCESS_AVSC, "access.avsc"));
-    inline_named_type(&mut span, "raceway.Access", &mut access);
-    assert!(
-        access.is_none(),
-        "update_span.avsc does not refer to raceway.Access"
-    );
-    Loaded::parse(&span, "update_span.avsc + access.avsc")
-});
-
-static LOCK_ORDER_EDGE: LazyLock<Loaded> = LazyLock::new(|| {
-    Loaded::parse(
-        &avsc_json(LOCK_ORDER_EDGE_AVSC, "lock_order_edge.avsc"),
-        "lock_order_edge.avsc",
-    )
-});
+static EVENT: LazyLock<Loaded> = LazyLock::new(|| Loaded::file(EVENT_FILE));
+/// `raceway.EventBatch` with `raceway.Event` inlined.
+static EVENT_BATCH: LazyLock<Loaded> =
+    LazyLock::new(|| Loaded::inlining(EVENT_BATCH_FILE, EVENT_FILE, "raceway.Event"));
+static ACCESS: LazyLock<Loaded> = LazyLock::new(|| Loaded::file(ACCESS_FILE));
+/// `raceway.UpdateSpan` with `raceway.Access` inlined.
+static UPDATE_SPAN: LazyLock<Loaded> =
+    LazyLock::new(|| Loaded::inlining(UPDATE_SPAN_FILE, ACCESS_FILE, "raceway.Access"));
+static LOCK_ORDER_EDGE: LazyLock<Loaded> = LazyLock::new(|| Loaded::file(LOCK_ORDER_EDGE_FILE));
 
 /// Replaces the first reference to `name` by its definition (a named type is defined once, then
 /// referred to by name).

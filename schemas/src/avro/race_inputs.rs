@@ -7,7 +7,7 @@ use super::access::{
     access_from_value, access_to_value, actor, actor_to_value, held_lock_to_value, held_locks,
     lock_mode, lock_mode_to_value,
 };
-use super::value::{clock, field, string, unsigned, Fields};
+use super::value::{clock, field, nested, string, unsigned, Fields};
 use crate::error::SchemaError;
 use crate::lock_order::{LockAcquisition, LockOrderEdge};
 use crate::update::{UpdateRead, UpdateSpan};
@@ -18,10 +18,7 @@ pub(crate) fn update_span_to_value(
 ) -> Result<Value, SchemaError> {
     let read = &span.read;
     Ok(Value::Record(vec![
-        field(
-            "write",
-            access_to_value(&span.write, trace_events).map_err(|e| e.within("write"))?,
-        ),
+        nested("write", access_to_value(&span.write, trace_events))?,
         field(
             "read",
             Value::Record(vec![
@@ -78,7 +75,7 @@ fn acquisition_to_value(a: &LockAcquisition) -> Result<Value, SchemaError> {
         field("mode", lock_mode_to_value(a.mode)),
         field("location", string(&a.location)),
         field("timestamp_ns", Value::Long(a.timestamp_ns)),
-        field("clock", clock(&a.clock).map_err(|e| e.within("clock"))?),
+        nested("clock", clock(&a.clock))?,
     ]))
 }
 
@@ -105,18 +102,9 @@ pub(crate) fn lock_order_edge_to_value(
         field("trace_id", Value::Uuid(edge.trace_id)),
         field("environment", string(&edge.environment)),
         field("actor", actor_to_value(&edge.actor)),
-        field(
-            "held",
-            acquisition_to_value(&edge.held).map_err(|e| e.within("held"))?,
-        ),
-        field(
-            "acquired",
-            acquisition_to_value(&edge.acquired).map_err(|e| e.within("acquired"))?,
-        ),
-        field(
-            "start_clock",
-            clock(&edge.start_clock).map_err(|e| e.within("start_clock"))?,
-        ),
+        nested("held", acquisition_to_value(&edge.held))?,
+        nested("acquired", acquisition_to_value(&edge.acquired))?,
+        nested("start_clock", clock(&edge.start_clock))?,
         field(
             "guards",
             Value::Array(edge.guards.iter().map(held_lock_to_value).collect()),

@@ -10,6 +10,14 @@ pub(crate) fn field(name: &str, value: Value) -> (String, Value) {
     (name.to_string(), value)
 }
 
+/// A record field made by a fallible encoder; its error names the field (`name.inner`).
+pub(crate) fn nested(
+    name: &str,
+    value: Result<Value, SchemaError>,
+) -> Result<(String, Value), SchemaError> {
+    Ok(field(name, value.map_err(|e| e.within(name))?))
+}
+
 /// A string value.
 pub(crate) fn string(s: &str) -> Value {
     Value::String(s.to_string())
@@ -101,34 +109,6 @@ impl Fields {
             .ok_or_else(|| SchemaError::field(name, "missing"))
     }
 
-    pub(crate) fn string(&mut self, name: &str) -> Result<String, SchemaError> {
-        match self.take(name)? {
-            Value::String(s) => Ok(s),
-            other => Err(unexpected(name, "a string", &other)),
-        }
-    }
-
-    pub(crate) fn long(&mut self, name: &str) -> Result<i64, SchemaError> {
-        match self.take(name)? {
-            Value::Long(n) => Ok(n),
-            other => Err(unexpected(name, "a long", &other)),
-        }
-    }
-
-    pub(crate) fn int(&mut self, name: &str) -> Result<i32, SchemaError> {
-        match self.take(name)? {
-            Value::Int(n) => Ok(n),
-            other => Err(unexpected(name, "an int", &other)),
-        }
-    }
-
-    pub(crate) fn boolean(&mut self, name: &str) -> Result<bool, SchemaError> {
-        match self.take(name)? {
-            Value::Boolean(b) => Ok(b),
-            other => Err(unexpected(name, "a boolean", &other)),
-        }
-    }
-
     /// An Avro long that the model holds as an unsigned integer.
     pub(crate) fn unsigned<T: TryFrom<i64>>(&mut self, name: &str) -> Result<T, SchemaError> {
         let n = self.long(name)?;
@@ -171,13 +151,6 @@ impl Fields {
         }
     }
 
-    pub(crate) fn array(&mut self, name: &str) -> Result<Vec<Value>, SchemaError> {
-        match self.take(name)? {
-            Value::Array(items) => Ok(items),
-            other => Err(unexpected(name, "an array", &other)),
-        }
-    }
-
     pub(crate) fn strings(&mut self, name: &str) -> Result<Vec<String>, SchemaError> {
         self.array(name)?
             .into_iter()
@@ -206,6 +179,31 @@ impl Fields {
     pub(crate) fn record(&mut self, name: &str) -> Result<Fields, SchemaError> {
         Fields::of(self.take(name)?).map_err(|e| e.within(name))
     }
+}
+
+/// `Fields::$name(field)`: the field's value as `$ty` when it is an Avro `$variant`, else an
+/// error that names the field and says what was `$expected`.
+macro_rules! typed_field {
+    ($($name:ident: $variant:ident -> $ty:ty, $expected:literal;)*) => {
+        impl Fields {
+            $(
+                pub(crate) fn $name(&mut self, name: &str) -> Result<$ty, SchemaError> {
+                    match self.take(name)? {
+                        Value::$variant(v) => Ok(v),
+                        other => Err(unexpected(name, $expected, &other)),
+                    }
+                }
+            )*
+        }
+    };
+}
+
+typed_field! {
+    string: String -> String, "a string";
+    long: Long -> i64, "a long";
+    int: Int -> i32, "an int";
+    boolean: Boolean -> bool, "a boolean";
+    array: Array -> Vec<Value>, "an array";
 }
 
 /// A UUID value (decoded from a `logicalType: uuid` string).

@@ -83,29 +83,19 @@ fn clock(value: Option<&Value>) -> Result<Vec<(String, u64)>> {
             .iter()
             .map(|(c, n)| Ok((c.clone(), counter(c, n)?)))
             .collect(),
-        Some(Value::Array(entries)) => entries
-            .iter()
-            .enumerate()
-            .map(|(i, entry)| {
-                let at = format!("[{i}]");
-                match entry {
-                    Value::Array(pair) if pair.len() == 2 => {
-                        Ok((text_of(&at, &pair[0])?, counter(&at, &pair[1])?))
-                    }
-                    Value::Object(o) => Ok((
-                        required_text(o, "component")?,
-                        unsigned(o, "counter", u64::MAX)?,
-                    )),
-                    other => Err(FieldError::new(
-                        at,
-                        format!(
-                            "expected a [\"component\", counter] pair, got {}",
-                            describe(other)
-                        ),
-                    )),
-                }
-            })
-            .collect(),
+        Some(Value::Array(entries)) => pairs(entries, "", counter, |at, entry| match entry {
+            Value::Object(o) => Ok((
+                required_text(o, "component")?,
+                unsigned(o, "counter", u64::MAX)?,
+            )),
+            other => Err(FieldError::new(
+                at,
+                format!(
+                    "expected a [\"component\", counter] pair, got {}",
+                    describe(other)
+                ),
+            )),
+        }),
         Some(other) => Err(FieldError::new(
             "",
             format!(
@@ -249,27 +239,44 @@ fn kind_payload(name: &str, payload: &Value) -> Result<EventKind> {
 }
 
 fn access_type(p: &Object) -> Result<AccessType> {
-    let name = required_text(p, "access_type")?;
-    AccessType::ALL
-        .into_iter()
-        .find(|t| t.as_str().eq_ignore_ascii_case(&name))
-        .ok_or_else(|| {
-            FieldError::new(
-                "access_type",
-                format!("unknown access type {name:?} (expected Read, Write, AtomicRead, AtomicWrite or AtomicRMW)"),
-            )
-        })
+    one_of(
+        p,
+        "access_type",
+        AccessType::ALL,
+        AccessType::as_str,
+        "access type",
+    )
 }
 
 fn ordering(p: &Object) -> Result<MemoryOrdering> {
-    let name = required_text(p, "ordering")?;
-    MemoryOrdering::ALL
-        .into_iter()
-        .find(|o| o.as_str().eq_ignore_ascii_case(&name))
+    one_of(
+        p,
+        "ordering",
+        MemoryOrdering::ALL,
+        MemoryOrdering::as_str,
+        "memory ordering",
+    )
+}
+
+/// The member of `all` named by text field `field` (case-insensitive); an unknown name is an
+/// error that lists the names expected.
+fn one_of<T: Copy, const N: usize>(
+    p: &Object,
+    field: &str,
+    all: [T; N],
+    name_of: fn(T) -> &'static str,
+    what: &str,
+) -> Result<T> {
+    let name = required_text(p, field)?;
+    all.into_iter()
+        .find(|t| name_of(*t).eq_ignore_ascii_case(&name))
         .ok_or_else(|| {
+            let names: Vec<_> = all.into_iter().map(name_of).collect();
+            let (last, rest) = names.split_last().expect("a non-empty list of names");
+            let expected = format!("{} or {last}", rest.join(", "));
             FieldError::new(
-                "ordering",
-                format!("unknown memory ordering {name:?} (expected Relaxed, Acquire, Release, AcqRel or SeqCst)"),
+                field,
+                format!("unknown {what} {name:?} (expected {expected})"),
             )
         })
 }
@@ -296,6 +303,29 @@ fn lock(p: &Object) -> Result<LockEvent> {
     })
 }
 
+/// The items of array field `field`: each a `[text, value]` pair, its value decoded by `value`
+/// (given the item's path), or any other item decoded (or refused) by `other`.
+fn pairs<T>(
+    items: &[Value],
+    field: &str,
+    value: impl Fn(&str, &Value) -> Result<T>,
+    other: impl Fn(String, &Value) -> Result<(String, T)>,
+) -> Result<Vec<(String, T)>> {
+    items
+        .iter()
+        .enumerate()
+        .map(|(i, item)| {
+            let at = format!("{field}[{i}]");
+            match item {
+                Value::Array(pair) if pair.len() == 2 => {
+                    Ok((text_of(&at, &pair[0])?, value(&at, &pair[1])?))
+                }
+                item => other(at, item),
+            }
+        })
+        .collect()
+}
+
 /// Headers as `{name: value}` (sorted by name) or as `[[name, value], ...]` (kept in order).
 fn headers(p: &Object) -> Result<Vec<(String, String)>> {
     let value_text = |at: &str, v: &Value| {
@@ -315,22 +345,12 @@ fn headers(p: &Object) -> Result<Vec<(String, String)>> {
             pairs.sort_unstable_by(|a, b| a.0.cmp(&b.0));
             Ok(pairs)
         }
-        Some(Value::Array(items)) => items
-            .iter()
-            .enumerate()
-            .map(|(i, item)| {
-                let at = format!("headers[{i}]");
-                match item {
-                    Value::Array(pair) if pair.len() == 2 => {
-                        Ok((text_of(&at, &pair[0])?, value_text(&at, &pair[1])?))
-                    }
-                    other => Err(FieldError::new(
-                        at,
-                        format!("expected a [name, value] pair, got {}", describe(other)),
-                    )),
-                }
-            })
-            .collect(),
+        Some(Value::Array(items)) => pairs(items, "headers", value_text, |at, other| {
+            Err(FieldError::new(
+                at,
+                format!("expected a [name, value] pair, got {}", describe(other)),
+            ))
+        }),
         Some(other) => Err(FieldError::new(
             "headers",
             format!("expected an object, got {}", type_name(other)),

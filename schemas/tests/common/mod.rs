@@ -215,3 +215,13 @@ pub fn with_kind(kind: serde_json::Value) -> serde_json::Value {
 pub fn kind_of(kind: serde_json::Value) -> EventKind {
     decode_ok(with_kind(kind)).kind
 }
+
+/// Asserts that `decode` refuses every proper prefix of `bytes` (a cut-off record is an error).
+pub fn assert_every_prefix_fails<T, E>(bytes: &[u8], decode: impl Fn(&[u8]) -> Result<T, E>) {
+    for len in 0..bytes.len() {
+        assert!(
+            decode(&bytes[..len]).is_err(),
+            "prefix of {len} bytes decoded"
+        );
+    }
+}

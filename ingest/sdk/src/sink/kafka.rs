@@ -12,6 +12,7 @@ use rdkafka::producer::{FutureProducer, FutureRecord};
 
 use super::Sink;
 use crate::error::SdkError;
+use crate::setters::setters;
 
 /// Settings of a [`KafkaSink`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,25 +42,14 @@ impl KafkaSinkConfig {
             retry_after_failure: Duration::from_secs(5),
         }
     }
-
-    /// Sets [`KafkaSinkConfig::topic`].
-    pub fn topic(mut self, topic: impl Into<String>) -> KafkaSinkConfig {
-        self.topic = topic.into();
-        self
-    }
-
-    /// Sets [`KafkaSinkConfig::delivery_timeout`].
-    pub fn delivery_timeout(mut self, timeout: Duration) -> KafkaSinkConfig {
-        self.delivery_timeout = timeout;
-        self
-    }
-
-    /// Sets [`KafkaSinkConfig::retry_after_failure`].
-    pub fn retry_after_failure(mut self, pause: Duration) -> KafkaSinkConfig {
-        self.retry_after_failure = pause;
-        self
-    }
 }
+
+setters!(KafkaSinkConfig {
+    delivery_timeout: Duration,
+    retry_after_failure: Duration,
+} into {
+    topic: String,
+});
 
 /// Produces each batch as Confluent-framed Avro `raceway.EventBatch` records, key = trace id,
 /// to `raceway.events` (the same records as the ingest gateway's).

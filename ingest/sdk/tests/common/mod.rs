@@ -2,7 +2,7 @@
 #![allow(dead_code)]
 
 use raceway_schemas::{Event, EventKind};
-use raceway_sdk::{MemorySink, Tracer, TracerConfig, VectorClock};
+use raceway_sdk::{Actor, MemorySink, Tracer, TracerConfig, VectorClock};
 
 pub const SERVICE: &str = "bank";
 pub const INSTANCE: &str = "i-1";
@@ -95,4 +95,45 @@ pub fn memory_tracer_with(
     );
     let tracer = Tracer::new(config, sink.clone()).expect("tracer starts");
     (tracer, sink)
+}
+
+/// The value of the trusted-clock tag of `event`, if it has one.
+pub fn clock_tag(event: &Event) -> Option<&str> {
+    event
+        .metadata
+        .tags
+        .get(raceway_schemas::TRUSTED_CLOCK_TAG)
+        .map(String::as_str)
+}
+
+/// One thread per name, each running `work` with a child actor of `parent` of that name and a
+/// clone of `shared`; the threads hand their actors back to be joined.
+pub fn spawn_workers<S, F>(
+    parent: &mut Actor,
+    names: &[&str],
+    shared: &S,
+    work: F,
+) -> Vec<std::thread::JoinHandle<Actor>>
+where
+    S: Clone + Send + 'static,
+    F: Fn(&mut Actor, S) + Clone + Send + 'static,
+{
+    names
+        .iter()
+        .map(|name| {
+            let (mut actor, shared, work) =
+                (parent.spawn_child(name), shared.clone(), work.clone());
+            std::thread::spawn(move || {
+                work(&mut actor, shared);
+                actor
+            })
+        })
+        .collect()
+}
+
+/// Joins every thread's actor into `parent`.
+pub fn join_all(parent: &mut Actor, threads: Vec<std::thread::JoinHandle<Actor>>) {
+    for thread in threads {
+        parent.join(thread.join().expect("worker thread panicked"));
+    }
 }

@@ -2,17 +2,17 @@
 
 use std::future::Future;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use raceway_bus::{Bus, BusConsumer, BusError, ConsumedRecord, Record, Topics};
 use raceway_store::StoreError;
 use tokio::sync::watch;
+use tokio::time::Instant;
 
-use crate::bus::{Bus, BusConsumer, BusError, ConsumedRecord, Record};
 use crate::dead_letter::dead_letter_record;
 use crate::metrics::ProcessorMetrics;
 use crate::offsets::OffsetTracker;
 use crate::retry::{retry_until_ok, ShutdownDuringRetry};
-use crate::topics::Topics;
 
 /// Why a stage stopped other than by a clean shutdown.
 #[derive(Debug, thiserror::Error)]
@@ -51,10 +51,16 @@ pub struct StageIo {
     lag_checked: Option<Instant>,
     /// When the current batch was polled, for the batch histogram.
     batch_started: Option<Instant>,
+    /// Whether the last poll returned nothing.
+    idle: bool,
 }
 
-/// How often the consumer lag (a broker round trip) is refreshed.
+/// How often the consumer lag (a broker round trip) is refreshed while records flow.
 const LAG_EVERY: Duration = Duration::from_secs(2);
+
+/// How often it is refreshed while the stage is idle, so that `/ready` reports a drained
+/// pipeline soon after the last record.
+const IDLE_LAG_EVERY: Duration = Duration::from_millis(250);
 
 /// How long one poll waits for records; also how often stages look at their timers.
 const POLL_WAIT: Duration = Duration::from_millis(100);
@@ -84,6 +90,7 @@ impl StageIo {
             group: group.to_string(),
             lag_checked: None,
             batch_started: None,
+            idle: false,
         })
     }
 
@@ -93,14 +100,19 @@ impl StageIo {
     }
 
     /// Polls up to `max` records (none on a poll error, which is logged and retried by the
-    /// next call). Every record is marked consumed and counted. Every few seconds, also
-    /// refreshes the lag gauges and the stage's readiness.
+    /// next call). Every record is marked consumed and counted. Every few seconds (more often
+    /// while idle), also refreshes the lag gauges and the stage's readiness.
     pub async fn poll(&mut self, max: usize) -> Vec<ConsumedRecord> {
-        if self.lag_checked.is_none_or(|at| at.elapsed() >= LAG_EVERY) {
+        let every = if self.idle { IDLE_LAG_EVERY } else { LAG_EVERY };
+        if self.lag_checked.is_none_or(|at| at.elapsed() >= every) {
             self.refresh_lag().await;
         }
         let polled = self.consumer.poll(max, POLL_WAIT).await;
         self.batch_started = Some(Instant::now());
+        self.idle = matches!(&polled, Ok(records) if records.is_empty());
+        if matches!(&polled, Ok(records) if !records.is_empty()) {
+            self.metrics.readiness.worked(&self.group);
+        }
         match polled {
             Ok(records) => {
                 for record in &records {
@@ -119,6 +131,11 @@ impl StageIo {
                 Vec::new()
             }
         }
+    }
+
+    /// Work the stage holds back for later (open traces), for the drained signal of `/ready`.
+    pub fn set_pending(&self, pending: usize) {
+        self.metrics.readiness.pending(&self.group, pending);
     }
 
     async fn refresh_lag(&mut self) {
@@ -186,6 +203,7 @@ impl StageIo {
             async move { bus.produce(&topic, records).await }
         })
         .await?;
+        self.metrics.readiness.worked(&self.group);
         self.metrics
             .records_produced
             .with_label_values(&[topic.as_str()])

@@ -8,6 +8,12 @@
 //!
 //! Both share [`StageIo`]: polling, dead letters, retries and offset commits. The analyses
 //! themselves live in `raceway-analysis`; this module only moves data to and from them.
+//!
+//! Processing time (idle timeouts, retry backoff, checkpoint and retraining intervals) is read
+//! through `tokio::time` only, never `std::time::Instant`: tests run a stage on tokio's paused
+//! clock (`#[tokio::test(start_paused = true)]`) and let time advance instead of sleeping, so
+//! a timeout of minutes is tested without waiting and no test depends on the machine's speed.
+//! Event times and `analyzed_at` stay wall-clock (`SystemTime`).
 
 mod analysis_rows;
 mod io;

@@ -9,7 +9,7 @@
 use crate::redaction::Redaction;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use raceway_analysis::{race_inputs, RaceInputs};
 use raceway_schemas::avro::{
@@ -17,11 +17,12 @@ use raceway_schemas::avro::{
 };
 use raceway_schemas::{Event, SchemaError};
 use raceway_store::Store;
+use tokio::time::Instant;
 use uuid::Uuid;
 
 use super::trace_analyses::{AnalysisConfig, TraceAnalyses};
 use super::{stopped_cleanly, StageError, StageIo};
-use crate::bus::Record;
+use raceway_bus::Record;
 
 /// Most traces completed with one store read and one set of writes.
 const COMPLETION_BATCH: usize = 500;
@@ -144,6 +145,7 @@ impl TraceStage {
         self.complete_due_traces().await?;
         self.analyses.maintain(&self.io, &self.store).await?;
         self.io.metrics.open_traces.set(self.open.len() as i64);
+        self.io.set_pending(self.open.len());
         self.io.commit().await;
         Ok(())
     }

@@ -14,7 +14,7 @@
 //! stored traces, once at least `models.min_traces` exist, with the next version number.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use raceway_analysis::anomalies::{
     BaselineCheckpoint, BaselineConfig, DurationBaselines, ModelConfig, TraceFeatures, TraceModels,
@@ -22,6 +22,7 @@ use raceway_analysis::anomalies::{
 use raceway_analysis::trace::analyze_trace;
 use raceway_schemas::Event;
 use raceway_store::{ModelRecord, Store, TraceAnalysis};
+use tokio::time::Instant;
 
 use super::analysis_rows::{anomaly_row, call_row, cluster_row, summary};
 use super::StageIo;

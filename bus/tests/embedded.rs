@@ -1,13 +1,15 @@
 //! The embedded (SQLite-log) bus: produce, consume, commit, resume, wake-up, durability.
 
+mod common;
+
 use std::collections::HashMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use raceway_processors::bus::{
-    partition_for, Bus, BusConsumer, BusError, ConsumedRecord, EmbeddedBus, Record,
-};
-use raceway_processors::topics::Topics;
+use raceway_bus::Topics;
+use raceway_bus::{partition_for, Bus, BusConsumer, BusError, ConsumedRecord, EmbeddedBus, Record};
+
+use common::subscribe;
 
 const PARTS: i32 = 4;
 
@@ -22,23 +24,7 @@ async fn open_with_topics(path: &Path) -> (EmbeddedBus, Topics) {
 
 /// Polls until `n` records arrived (or fails after 10 s).
 async fn poll_n(consumer: &mut dyn BusConsumer, n: usize) -> Vec<ConsumedRecord> {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let mut out = Vec::new();
-    while out.len() < n {
-        assert!(
-            Instant::now() < deadline,
-            "only {} of {n} records arrived",
-            out.len()
-        );
-        out.extend(
-            consumer
-                .poll(n - out.len(), Duration::from_millis(500))
-                .await
-                .expect("poll"),
-        );
-    }
-    assert_eq!(out.len(), n, "poll returned more than asked for");
-    out
+    common::poll_n(consumer, n, Duration::from_secs(10)).await
 }
 
 /// Next offsets to commit for everything in `records`.
@@ -64,10 +50,7 @@ async fn produce_consume_commit_and_resume_after_reopen() {
     {
         let (bus, topics) = open_with_topics(&path).await;
         bus.produce(&topics.events, records("a", 30)).await.unwrap();
-        let mut consumer = bus
-            .subscribe("trace", std::slice::from_ref(&topics.events))
-            .await
-            .unwrap();
+        let mut consumer = subscribe(&bus, "trace", &topics.events).await;
         let first = poll_n(consumer.as_mut(), 30).await;
         let mut values: Vec<_> = first.iter().map(|r| r.value.clone()).collect();
         values.sort();
@@ -80,10 +63,7 @@ async fn produce_consume_commit_and_resume_after_reopen() {
         let _uncommitted = poll_n(consumer.as_mut(), 10).await;
     }
     let (bus, topics) = open_with_topics(&path).await;
-    let mut consumer = bus
-        .subscribe("trace", std::slice::from_ref(&topics.events))
-        .await
-        .unwrap();
+    let mut consumer = subscribe(&bus, "trace", &topics.events).await;
     let again = poll_n(consumer.as_mut(), 10).await;
     assert!(again
         .iter()
@@ -109,10 +89,7 @@ async fn key_goes_to_partition_for_and_offsets_are_contiguous_and_ordered() {
             .collect();
         bus.produce(&topics.accesses, recs).await.unwrap();
     }
-    let mut consumer = bus
-        .subscribe("races", std::slice::from_ref(&topics.accesses))
-        .await
-        .unwrap();
+    let mut consumer = subscribe(&bus, "races", &topics.accesses).await;
     let got = poll_n(consumer.as_mut(), 200).await;
     let mut per_partition: HashMap<i32, Vec<&ConsumedRecord>> = HashMap::new();
     for r in &got {
@@ -139,14 +116,8 @@ async fn groups_are_independent_and_one_consumer_per_group() {
     let dir = tempfile::tempdir().unwrap();
     let (bus, topics) = open_with_topics(&dir.path().join("bus.db")).await;
     bus.produce(&topics.events, records("x", 12)).await.unwrap();
-    let mut a = bus
-        .subscribe("a", std::slice::from_ref(&topics.events))
-        .await
-        .unwrap();
-    let mut b = bus
-        .subscribe("b", std::slice::from_ref(&topics.events))
-        .await
-        .unwrap();
+    let mut a = subscribe(&bus, "a", &topics.events).await;
+    let mut b = subscribe(&bus, "b", &topics.events).await;
     let got_a = poll_n(a.as_mut(), 12).await;
     a.commit(&next_offsets(&got_a)).await.unwrap();
     // b sees everything although a committed.
@@ -160,10 +131,7 @@ async fn groups_are_independent_and_one_consumer_per_group() {
         .expect("second consumer in the same group must be refused");
     assert!(matches!(err, BusError::GroupBusy { .. }), "{err}");
     drop(a);
-    let mut a2 = bus
-        .subscribe("a", std::slice::from_ref(&topics.events))
-        .await
-        .unwrap();
+    let mut a2 = subscribe(&bus, "a", &topics.events).await;
     assert!(a2
         .poll(10, Duration::from_millis(100))
         .await
@@ -181,10 +149,7 @@ async fn groups_are_independent_and_one_consumer_per_group() {
 async fn poll_wakes_on_produce_and_times_out_when_idle() {
     let dir = tempfile::tempdir().unwrap();
     let (bus, topics) = open_with_topics(&dir.path().join("bus.db")).await;
-    let mut consumer = bus
-        .subscribe("g", std::slice::from_ref(&topics.events))
-        .await
-        .unwrap();
+    let mut consumer = subscribe(&bus, "g", &topics.events).await;
 
     let start = Instant::now();
     let idle = consumer.poll(10, Duration::from_millis(300)).await.unwrap();
@@ -283,10 +248,7 @@ async fn produced_records_survive_kill_9() {
     child.wait().unwrap();
 
     let (bus, topics) = open_with_topics(&path).await;
-    let mut consumer = bus
-        .subscribe("g", std::slice::from_ref(&topics.events))
-        .await
-        .unwrap();
+    let mut consumer = subscribe(&bus, "g", &topics.events).await;
     let got = poll_n(consumer.as_mut(), 100).await;
     assert_eq!(got.len(), 100);
 }
@@ -299,9 +261,8 @@ async fn lag_counts_unread_records_and_prune_drops_only_what_every_group_committ
     let events = std::slice::from_ref(&topics.events);
     let mut fast = bus.subscribe("fast", events).await.unwrap();
     let mut slow = bus.subscribe("slow", events).await.unwrap();
-    let total_lag = |lags: Vec<raceway_processors::bus::PartitionLag>| -> i64 {
-        lags.iter().map(|l| l.lag).sum()
-    };
+    let total_lag =
+        |lags: Vec<raceway_bus::PartitionLag>| -> i64 { lags.iter().map(|l| l.lag).sum() };
     assert_eq!(total_lag(fast.lag().await.unwrap()), 20);
 
     let read = poll_n(fast.as_mut(), 20).await;

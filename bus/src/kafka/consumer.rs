@@ -14,8 +14,8 @@ use rdkafka::message::{BorrowedMessage, Message};
 use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 use tokio::time::Instant;
 
-use super::kafka::{forward_log, KafkaBus};
-use super::{BusConsumer, BusError, ConsumedRecord, PartitionLag};
+use super::{forward_log, KafkaBus};
+use crate::{BusConsumer, BusError, ConsumedRecord, PartitionLag};
 
 /// Consumer context: logs partition assignment and revocation.
 struct GroupContext {
@@ -69,6 +69,7 @@ impl KafkaConsumer {
     /// Creates a consumer in `group` subscribed to `topics` (which must exist). The group join
     /// itself happens in the background while the consumer is polled.
     pub(super) fn join(bus: KafkaBus, group: &str, topics: &[String]) -> Result<Self, BusError> {
+        crate::check_subscription(group, topics)?;
         let consumer: StreamConsumer<GroupContext> = KafkaBus::base_config(bus.bootstrap())
             .set("group.id", group)
             .set("enable.auto.commit", "false")

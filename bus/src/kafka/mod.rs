@@ -1,7 +1,9 @@
 //! The bus on a Kafka-protocol broker (Apache Kafka, tansu, ...) through rdkafka.
 
+mod consumer;
+
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -12,8 +14,8 @@ use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
 use tokio::time::Instant;
 
-use super::kafka_consumer::KafkaConsumer;
-use super::{Bus, BusConsumer, BusError, Record, DEFAULT_PARTITIONS};
+use self::consumer::KafkaConsumer;
+use crate::{Bus, BusConsumer, BusError, Record, DEFAULT_PARTITIONS};
 
 /// How long metadata look-ups (topic existence, broker reachability) may take.
 const METADATA_TIMEOUT: Duration = Duration::from_secs(10);
@@ -275,14 +277,19 @@ impl KafkaBus {
         .map_err(|e| BusError::Internal(format!("metadata worker failed: {e}")))?
     }
 
+    /// The topics known to exist, with their partition counts. A panic while holding the lock
+    /// cannot leave the map inconsistent (plain inserts and removals).
+    fn known_topics(&self) -> MutexGuard<'_, HashMap<String, i32>> {
+        self.inner
+            .known_topics
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+    }
+
     /// Fails with [`BusError::UnknownTopic`] unless every topic exists.
     async fn require_topics(&self, topics: &[String]) -> Result<(), BusError> {
         let missing: Vec<String> = {
-            let known = self
-                .inner
-                .known_topics
-                .lock()
-                .unwrap_or_else(|e| e.into_inner());
+            let known = self.known_topics();
             topics
                 .iter()
                 .filter(|t| !known.contains_key(*t))
@@ -293,11 +300,7 @@ impl KafkaBus {
             return Ok(());
         }
         let found = self.lookup(missing).await?;
-        let mut known = self
-            .inner
-            .known_topics
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
+        let mut known = self.known_topics();
         for (topic, state) in found {
             match state {
                 TopicState::Exists(n) => {
@@ -317,11 +320,7 @@ impl KafkaBus {
     }
 
     fn forget_topic(&self, topic: &str) {
-        self.inner
-            .known_topics
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(topic);
+        self.known_topics().remove(topic);
     }
 
     pub(super) fn classify(
@@ -378,11 +377,7 @@ impl Bus for KafkaBus {
             let found = self.lookup(pending.clone()).await?;
             pending.clear();
             {
-                let mut known = self
-                    .inner
-                    .known_topics
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner());
+                let mut known = self.known_topics();
                 for (topic, state) in found {
                     match state {
                         TopicState::Exists(n) => {
@@ -459,7 +454,7 @@ impl Bus for KafkaBus {
         group: &str,
         topics: &[String],
     ) -> Result<Box<dyn BusConsumer>, BusError> {
-        super::check_subscription(group, topics)?;
+        // An empty group or topic list fails in `join`; no topic has nothing to look up.
         self.require_topics(topics).await?;
         let consumer = KafkaConsumer::join(self.clone(), group, topics)?;
         Ok(Box::new(consumer))

@@ -5,12 +5,12 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+use rusqlite::{params, Connection, OptionalExtension};
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-use super::embedded::{blocking, lock, open_connection, storage, Shared};
-use super::{BusConsumer, BusError, ConsumedRecord, PartitionLag};
+use super::{blocking, in_write_transaction, lock, open_connection, storage, Shared};
+use crate::{BusConsumer, BusError, ConsumedRecord, PartitionLag};
 
 /// Marks a group as having a live consumer until dropped.
 struct GroupLease {
@@ -225,12 +225,7 @@ impl BusConsumer for EmbeddedConsumer {
         let path = self.lease.shared.path.clone();
         let group = self.lease.group.clone();
         let offsets = offsets.to_vec();
-        blocking(move || {
-            let err = storage(&path);
-            let mut conn = lock(&conn);
-            let tx = conn
-                .transaction_with_behavior(TransactionBehavior::Immediate)
-                .map_err(&err)?;
+        in_write_transaction(conn, path, move |tx, err| {
             {
                 let mut upsert = tx
                     .prepare_cached(
@@ -245,7 +240,7 @@ impl BusConsumer for EmbeddedConsumer {
                         .map_err(&err)?;
                 }
             }
-            tx.commit().map_err(&err)
+            Ok(())
         })
         .await
     }

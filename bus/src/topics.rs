@@ -1,4 +1,4 @@
-//! Names of Raceway's Kafka topics (also used by the embedded bus).
+//! Names of Raceway's topics, on Kafka and on the embedded bus alike.
 
 /// Partitions per topic that `raceway migrate` creates unless told otherwise.
 pub const DEFAULT_PARTITIONS: i32 = 8;

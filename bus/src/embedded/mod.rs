@@ -7,17 +7,19 @@
 //! transaction is committed and synced. A consumer group has at most one live consumer per
 //! process, which owns every partition of its topics.
 
+mod consumer;
+
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
 use tokio::sync::watch;
 
-use super::embedded_consumer::EmbeddedConsumer;
-use super::{partition_for, Bus, BusConsumer, BusError, Record};
+use self::consumer::EmbeddedConsumer;
+use crate::{partition_for, Bus, BusConsumer, BusError, Record};
 
 /// Version stored in `PRAGMA user_version`.
 const SCHEMA_VERSION: i64 = 1;
@@ -86,6 +88,32 @@ where
     tokio::task::spawn_blocking(f)
         .await
         .map_err(|e| BusError::Internal(format!("embedded bus worker failed: {e}")))?
+}
+
+/// Runs `work` on the blocking pool in one write transaction (`BEGIN IMMEDIATE`) on `conn`,
+/// committed when `work` succeeds. `work` gets the transaction and the error mapper of `path`.
+pub(super) async fn in_write_transaction<T, F>(
+    conn: Arc<Mutex<Connection>>,
+    path: PathBuf,
+    work: F,
+) -> Result<T, BusError>
+where
+    T: Send + 'static,
+    F: FnOnce(&Transaction<'_>, &dyn Fn(rusqlite::Error) -> BusError) -> Result<T, BusError>
+        + Send
+        + 'static,
+{
+    blocking(move || {
+        let err = storage(&path);
+        let mut conn = lock(&conn);
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(&err)?;
+        let value = work(&tx, &err)?;
+        tx.commit().map_err(&err)?;
+        Ok(value)
+    })
+    .await
 }
 
 pub(super) fn storage(path: &Path) -> impl Fn(rusqlite::Error) -> BusError + '_ {
@@ -222,12 +250,7 @@ impl Bus for EmbeddedBus {
         let names = topics.to_vec();
         let writer = self.shared.writer.clone();
         let path = self.shared.path.clone();
-        let created = blocking(move || {
-            let err = storage(&path);
-            let mut conn = lock(&writer);
-            let tx = conn
-                .transaction_with_behavior(TransactionBehavior::Immediate)
-                .map_err(&err)?;
+        let created = in_write_transaction(writer, path, move |tx, err| {
             let mut result = Vec::with_capacity(names.len());
             for name in names {
                 let existing: Option<i32> = tx
@@ -264,7 +287,6 @@ impl Bus for EmbeddedBus {
                 tracing::info!(topic = %name, partitions = wanted, "created embedded topic");
                 result.push((name, wanted));
             }
-            tx.commit().map_err(&err)?;
             Ok(result)
         })
         .await?;
@@ -280,12 +302,7 @@ impl Bus for EmbeddedBus {
         let topic = topic.to_string();
         let writer = self.shared.writer.clone();
         let path = self.shared.path.clone();
-        blocking(move || {
-            let err = storage(&path);
-            let mut conn = lock(&writer);
-            let tx = conn
-                .transaction_with_behavior(TransactionBehavior::Immediate)
-                .map_err(&err)?;
+        in_write_transaction(writer, path, move |tx, err| {
             let mut next: HashMap<i32, i64> = HashMap::new();
             {
                 let mut head = tx
@@ -326,7 +343,6 @@ impl Bus for EmbeddedBus {
                         .map_err(&err)?;
                 }
             }
-            tx.commit().map_err(&err)?;
             Ok(())
         })
         .await?;
@@ -339,7 +355,6 @@ impl Bus for EmbeddedBus {
         group: &str,
         topics: &[String],
     ) -> Result<Box<dyn BusConsumer>, BusError> {
-        super::check_subscription(group, topics)?;
         let mut layout = Vec::new();
         let mut seen = HashSet::new();
         for topic in topics {
@@ -348,6 +363,7 @@ impl Bus for EmbeddedBus {
                 layout.push((topic.clone(), partitions));
             }
         }
+        crate::check_subscription(group, topics)?;
         let consumer = EmbeddedConsumer::join(self.shared.clone(), group, layout).await?;
         Ok(Box::new(consumer))
     }

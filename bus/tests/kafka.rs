@@ -2,13 +2,15 @@
 //! 127.0.0.1:9092). These tests fail, never skip, when the broker is down: start it with
 //! `deploy/services.sh up`. Every test uses its own topic prefix.
 
+mod common;
+
 use std::collections::{BTreeSet, HashMap};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use raceway_processors::bus::{
-    partition_for, Bus, BusConsumer, BusError, ConsumedRecord, KafkaBus, Record,
-};
-use raceway_processors::topics::Topics;
+use raceway_bus::Topics;
+use raceway_bus::{partition_for, Bus, BusError, ConsumedRecord, KafkaBus, Record};
+
+use common::{poll_n, subscribe};
 
 const PARTS: i32 = 4;
 
@@ -34,27 +36,6 @@ fn unique_prefix() -> String {
         .unwrap()
         .as_nanos();
     format!("test-{}-{nanos}-", std::process::id())
-}
-
-/// Polls until exactly `n` records arrived; fails after `within`.
-async fn poll_n(consumer: &mut dyn BusConsumer, n: usize, within: Duration) -> Vec<ConsumedRecord> {
-    let deadline = Instant::now() + within;
-    let mut out = Vec::new();
-    while out.len() < n {
-        assert!(
-            Instant::now() < deadline,
-            "only {} of {n} records arrived within {within:?}",
-            out.len()
-        );
-        out.extend(
-            consumer
-                .poll(n - out.len(), Duration::from_millis(500))
-                .await
-                .expect("poll"),
-        );
-    }
-    assert_eq!(out.len(), n);
-    out
 }
 
 /// The records of a partition in order must carry strictly increasing offsets, and the values
@@ -94,10 +75,7 @@ async fn kafka_produce_consume_commit_and_resume_in_group() {
 
     let group = format!("{}trace-processor", topics.events);
     let joined = Instant::now();
-    let mut first = bus
-        .subscribe(&group, std::slice::from_ref(&topics.events))
-        .await
-        .unwrap();
+    let mut first = subscribe(&bus, &group, &topics.events).await;
     let got = poll_n(first.as_mut(), 60, Duration::from_secs(60)).await;
     eprintln!(
         "first consumer: join + 60 records in {:?}",
@@ -137,10 +115,7 @@ async fn kafka_produce_consume_commit_and_resume_in_group() {
 
     // A new member of the same group resumes right after the committed offsets.
     let rejoined = Instant::now();
-    let mut second = bus
-        .subscribe(&group, std::slice::from_ref(&topics.events))
-        .await
-        .unwrap();
+    let mut second = subscribe(&bus, &group, &topics.events).await;
     let rest = poll_n(
         second.as_mut(),
         expected_rest.len(),
@@ -170,13 +145,7 @@ async fn kafka_produce_consume_commit_and_resume_in_group() {
     assert_eq!(late[0].partition, partition_for(b"late", PARTS));
 
     // Another group is independent: it reads everything from the start.
-    let mut other = bus
-        .subscribe(
-            &format!("{group}-other"),
-            std::slice::from_ref(&topics.events),
-        )
-        .await
-        .unwrap();
+    let mut other = subscribe(&bus, &format!("{group}-other"), &topics.events).await;
     let all = poll_n(other.as_mut(), 61, Duration::from_secs(60)).await;
     check_order(&all);
 }
@@ -211,14 +180,8 @@ async fn kafka_keys_land_on_partition_for_across_topics() {
     let keys: Vec<String> = (0..50).map(|i| format!("account:{i}.balance")).collect();
     let records = keys.iter().map(|k| Record::new(k.as_str(), "x")).collect();
     bus.produce(&topics.accesses, records).await.unwrap();
-    let mut consumer = bus
-        // A group of its own: the broker remembers a group's protocol across runs.
-        .subscribe(
-            &format!("{prefix}race-processor"),
-            std::slice::from_ref(&topics.accesses),
-        )
-        .await
-        .unwrap();
+    // A group of its own: the broker remembers a group's protocol across runs.
+    let mut consumer = subscribe(&bus, &format!("{prefix}race-processor"), &topics.accesses).await;
     let got = poll_n(consumer.as_mut(), 50, Duration::from_secs(60)).await;
     for r in got {
         let key = r.key.unwrap();

@@ -1,25 +1,34 @@
 //! The message bus: Kafka in production, an embedded SQLite-backed log in `raceway up`.
 //!
+//! This crate holds the [`Bus`] trait, the records it moves, the topic names ([`Topics`]) and
+//! Kafka's partitioner ([`partition_for`]). The implementations sit behind features so that a
+//! crate that only produces or consumes (the ingest gateway, the stages) builds neither rdkafka
+//! nor SQLite: `kafka` gives [`KafkaBus`], `embedded` gives [`EmbeddedBus`]; the binary picks.
+//!
 //! Both implementations offer the same model: named topics with a fixed number of partitions,
 //! keyed records placed by Kafka's murmur2 partitioner ([`partition_for`]), per-partition offsets
 //! contiguous from 0, and consumer groups whose committed offsets (the offset of the next record
 //! to read) survive a restart. Producing returns only once the records are durable.
 
+#[cfg(feature = "embedded")]
 mod embedded;
-mod embedded_consumer;
+#[cfg(feature = "kafka")]
 mod kafka;
-mod kafka_consumer;
 mod murmur2;
+mod topics;
 
+#[cfg(feature = "embedded")]
 use std::path::PathBuf;
 use std::time::Duration;
 
 use async_trait::async_trait;
 
+#[cfg(feature = "embedded")]
 pub use self::embedded::EmbeddedBus;
+#[cfg(feature = "kafka")]
 pub use self::kafka::KafkaBus;
 pub use self::murmur2::{murmur2, partition_for};
-pub use crate::topics::{Topics, DEFAULT_PARTITIONS};
+pub use self::topics::{Topics, DEFAULT_PARTITIONS};
 
 /// A record to produce.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -72,7 +81,7 @@ pub trait Bus: Send + Sync {
     /// Creates the topics if missing (idempotent), with this many partitions.
     ///
     /// `partitions <= 0` means the bus default ([`DEFAULT_PARTITIONS`] on Kafka, the count given
-    /// to [`EmbeddedBus::open`] on the embedded bus). An existing topic keeps its partition count
+    /// to `EmbeddedBus::open` on the embedded bus). An existing topic keeps its partition count
     /// (a mismatch is logged as a warning).
     async fn create_topics(&self, topics: &[String], partitions: i32) -> Result<(), BusError>;
 
@@ -120,6 +129,7 @@ pub trait BusConsumer: Send + Sync {
 }
 
 /// Rejects a subscription without a group name or without topics (both buses).
+#[cfg(any(feature = "kafka", feature = "embedded"))]
 pub(crate) fn check_subscription(group: &str, topics: &[String]) -> Result<(), BusError> {
     if group.trim().is_empty() {
         return Err(BusError::InvalidArgument(
@@ -180,6 +190,7 @@ pub enum BusError {
         retryable: bool,
     },
     /// The embedded bus's SQLite log failed.
+    #[cfg(feature = "embedded")]
     #[error("embedded bus log {path} failed: {source}")]
     Storage {
         /// The SQLite file.
@@ -213,6 +224,7 @@ impl BusError {
         match self {
             BusError::Unreachable { .. } | BusError::Timeout { .. } => true,
             BusError::Kafka { retryable, .. } => *retryable,
+            #[cfg(feature = "embedded")]
             BusError::Storage { source, .. } => matches!(
                 source.sqlite_error_code(),
                 Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
@@ -249,6 +261,12 @@ mod tests {
             "topic raceway.events does not exist: run `raceway migrate`"
         );
         assert!(!e.is_retryable());
+        assert!(!BusError::InvalidArgument("x".into()).is_retryable());
+    }
+
+    #[cfg(feature = "embedded")]
+    #[test]
+    fn sqlite_busy_is_retryable() {
         let busy = BusError::Storage {
             path: "/tmp/x".into(),
             source: rusqlite::Error::SqliteFailure(
@@ -257,6 +275,5 @@ mod tests {
             ),
         };
         assert!(busy.is_retryable());
-        assert!(!BusError::InvalidArgument("x".into()).is_retryable());
     }
 }

@@ -14,7 +14,7 @@ use crate::rate_limit::ClientKey;
 /// last address of `X-Forwarded-For`. The last one is the address the proxy itself saw; earlier
 /// ones come from the client and could be forged to dodge the limit. IPv6 clients are limited
 /// per /64 network, since one host can use any address of its /64.
-pub(crate) fn client_key(
+pub(crate) fn rate_limit_key(
     caller: Option<&Principal>,
     headers: &HeaderMap,
     peer: Option<SocketAddr>,
@@ -76,6 +76,11 @@ mod tests {
         ClientKey::Ip(raw.parse().unwrap())
     }
 
+    /// The key of an anonymous request from `peer()` behind a trusted proxy.
+    fn behind_proxy(headers: &HeaderMap) -> ClientKey {
+        rate_limit_key(None, headers, peer(), true)
+    }
+
     #[test]
     fn a_key_wins_over_any_address() {
         let caller = Principal {
@@ -83,30 +88,35 @@ mod tests {
             roles: raceway_auth::Roles::all(),
             tenant: None,
         };
-        let key = client_key(Some(&caller), &forwarded(&["10.0.0.9"]), peer(), true);
+        let key = rate_limit_key(Some(&caller), &forwarded(&["10.0.0.9"]), peer(), true);
         assert_eq!(key, ClientKey::Credential("writer".into()));
     }
 
     #[test]
     fn the_peer_address_is_used_unless_forwarded_for_is_trusted() {
         let headers = forwarded(&["10.0.0.9"]);
-        assert_eq!(client_key(None, &headers, peer(), false), ip("192.0.2.1"));
-        assert_eq!(client_key(None, &headers, peer(), true), ip("10.0.0.9"));
-        assert_eq!(client_key(None, &headers, None, false), ClientKey::Unknown);
+        assert_eq!(
+            rate_limit_key(None, &headers, peer(), false),
+            ip("192.0.2.1")
+        );
+        assert_eq!(behind_proxy(&headers), ip("10.0.0.9"));
+        assert_eq!(
+            rate_limit_key(None, &headers, None, false),
+            ClientKey::Unknown
+        );
     }
 
     #[test]
     fn the_last_forwarded_address_counts_and_ports_are_ignored() {
         let headers = forwarded(&["6.6.6.6, 10.0.0.1", "10.0.0.2:1234"]);
-        assert_eq!(client_key(None, &headers, peer(), true), ip("10.0.0.2"));
+        assert_eq!(behind_proxy(&headers), ip("10.0.0.2"));
         let v6 = forwarded(&["[2001:db8::1]:443"]);
-        assert_eq!(client_key(None, &v6, peer(), true), ip("2001:db8::"));
+        assert_eq!(behind_proxy(&v6), ip("2001:db8::"));
     }
 
     #[test]
     fn a_garbled_forwarded_for_falls_back_to_the_peer() {
-        let headers = forwarded(&["unknown"]);
-        assert_eq!(client_key(None, &headers, peer(), true), ip("192.0.2.1"));
+        assert_eq!(behind_proxy(&forwarded(&["unknown"])), ip("192.0.2.1"));
     }
 
     #[test]
@@ -114,7 +124,7 @@ mod tests {
         let a = Some("[2001:db8:0:1::a]:5".parse().unwrap());
         let b = Some("[2001:db8:0:1:ffff::b]:5".parse().unwrap());
         let other = Some("[2001:db8:0:2::a]:5".parse().unwrap());
-        let key = |peer| client_key(None, &HeaderMap::new(), peer, false);
+        let key = |peer| rate_limit_key(None, &HeaderMap::new(), peer, false);
         assert_eq!(key(a), key(b));
         assert_ne!(key(a), key(other));
     }
@@ -123,7 +133,7 @@ mod tests {
     fn ipv4_mapped_ipv6_peers_share_the_ipv4_bucket() {
         let mapped = Some("[::ffff:192.0.2.1]:5".parse().unwrap());
         assert_eq!(
-            client_key(None, &HeaderMap::new(), mapped, false),
+            rate_limit_key(None, &HeaderMap::new(), mapped, false),
             ip("192.0.2.1")
         );
     }
