@@ -8,7 +8,7 @@ use anyhow::Context;
 use clap::Args;
 use raceway_bus::Topics;
 use raceway_bus::{Bus, EmbeddedBus, KafkaBus};
-use raceway_store::{ClickHouseStore, SqliteStore, Store};
+use raceway_store::{ClickHouseStore, Lifecycle, SqliteStore, Store};
 
 /// Where the bus and the store are; shared by every command.
 #[derive(Debug, Clone, Args)]
@@ -90,7 +90,7 @@ impl BackendArgs {
     }
 
     /// Applies the store's migrations and creates the topics (idempotent).
-    pub async fn migrate(&self, bus: &dyn Bus, store: &dyn Store) -> anyhow::Result<()> {
+    pub async fn migrate(&self, bus: &dyn Bus, store: &dyn Lifecycle) -> anyhow::Result<()> {
         store
             .migrate()
             .await

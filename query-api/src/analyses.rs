@@ -22,7 +22,7 @@ use raceway_analysis::trace::{
 };
 use raceway_analysis::trace_causality;
 use raceway_schemas::Event;
-use raceway_store::Store;
+use raceway_store::EventStore;
 use serde::Serialize;
 use serde_json::{json, Value};
 use uuid::Uuid;
@@ -31,10 +31,13 @@ use crate::params;
 use crate::traces::rfc3339;
 use crate::ApiError;
 
-type AppStore = State<Arc<dyn Store>>;
+type AppStore = State<Arc<dyn EventStore>>;
 
 /// The events of the trace named by `raw_id`: 400 on a bad id, 404 when there are none.
-async fn events_of(store: &Arc<dyn Store>, raw_id: &str) -> Result<(Uuid, Vec<Event>), ApiError> {
+async fn events_of(
+    store: &Arc<dyn EventStore>,
+    raw_id: &str,
+) -> Result<(Uuid, Vec<Event>), ApiError> {
     let trace_id = params::trace_id(raw_id)?;
     let events = store.trace_events(trace_id).await?;
     if events.is_empty() {

@@ -14,14 +14,14 @@ use std::sync::Arc;
 
 use axum::extract::{Path, Query, State};
 use axum::Json;
-use raceway_store::{AnomalyGrade, AnomalyQuery, DurationAnomalyRow, Store};
+use raceway_store::{AnalysisStore, AnomalyGrade, AnomalyQuery, DurationAnomalyRow, TimeRange};
 use serde_json::{json, Value};
 
 use crate::params;
 use crate::traces::{rfc3339, DEFAULT_PAGE, MAX_PAGE};
 use crate::ApiError;
 
-type AppStore = State<Arc<dyn Store>>;
+type AppStore = State<Arc<dyn AnalysisStore>>;
 type RawQuery = Query<HashMap<String, String>>;
 
 fn ms(ns: u64) -> f64 {
@@ -68,7 +68,7 @@ pub(crate) async fn dependencies(
     let from_ns = params::opt_time_ns("from", get("from"))?;
     let to_ns = params::opt_time_ns("to", get("to"))?;
     params::time_range(from_ns, to_ns)?;
-    let edges = store.dependencies(from_ns, to_ns).await?;
+    let edges = store.dependencies(TimeRange::new(from_ns, to_ns)).await?;
     let rows: Vec<Value> = edges
         .iter()
         .map(|edge| {

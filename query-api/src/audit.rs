@@ -11,12 +11,12 @@
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
-use std::sync::Arc;
 
+use crate::stores::AuditStores;
 use axum::extract::{Path, Query, State};
 use axum::Json;
 use raceway_schemas::{Access, RaceFinding, VectorClock};
-use raceway_store::Store;
+use raceway_store::TimeRange;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
@@ -31,7 +31,7 @@ const MAX_ACCESSES: u32 = 5000;
 
 /// `GET /api/traces/{id}/audit-trail/{variable}`.
 pub(crate) async fn trace_audit_trail(
-    State(store): State<Arc<dyn Store>>,
+    State(store): State<AuditStores>,
     Path((raw_id, variable)): Path<(String, String)>,
     Query(raw): Query<HashMap<String, String>>,
 ) -> Result<Json<Value>, ApiError> {
@@ -43,15 +43,18 @@ pub(crate) async fn trace_audit_trail(
         1,
         MAX_ACCESSES,
     )?;
-    let mut accesses = store.trace_variable_accesses(trace_id, &variable).await?;
+    let mut accesses = store
+        .accesses
+        .trace_variable_accesses(trace_id, &variable)
+        .await?;
     // Only an empty answer needs the (costlier) existence check.
-    if accesses.is_empty() && store.trace_events(trace_id).await?.is_empty() {
+    if accesses.is_empty() && store.events.trace_events(trace_id).await?.is_empty() {
         return Err(ApiError::not_found(format!("no trace {trace_id}")));
     }
     let truncated = accesses.len() > limit as usize;
     accesses.truncate(limit as usize);
     // The trace's findings include its cross-trace ones; membership is by event id.
-    let findings = store.trace_findings(trace_id).await?;
+    let findings = store.findings.trace_findings(trace_id).await?;
     let trail = audit_trail(accesses, &findings).await?;
     Ok(Json(json!({
         "trace_id": trace_id.to_string(),
@@ -65,7 +68,7 @@ pub(crate) async fn trace_audit_trail(
 /// `GET /api/variables/{name}/audit-trail?from=&to=&environment=&limit=`: the first `limit`
 /// accesses in the time range (by timestamp), in causal order.
 pub(crate) async fn variable_audit_trail(
-    State(store): State<Arc<dyn Store>>,
+    State(store): State<AuditStores>,
     Path(variable): Path<String>,
     Query(raw): Query<HashMap<String, String>>,
 ) -> Result<Json<Value>, ApiError> {
@@ -76,12 +79,17 @@ pub(crate) async fn variable_audit_trail(
     let limit = params::count("limit", get("limit"), DEFAULT_ACCESSES, 1, MAX_ACCESSES)?;
     let environment = get("environment");
     // One more than asked, to tell whether the trail was cut.
+    let time = TimeRange::new(from_ns, to_ns);
     let mut accesses = store
-        .variable_accesses(environment, &variable, from_ns, to_ns, limit + 1)
+        .accesses
+        .variable_accesses(environment, &variable, time, limit + 1)
         .await?;
     let truncated = accesses.len() > limit as usize;
     accesses.truncate(limit as usize);
-    let findings = store.findings_for_variable(environment, &variable).await?;
+    let findings = store
+        .findings
+        .findings_for_variable(environment, &variable)
+        .await?;
     let trail = audit_trail(accesses, &findings).await?;
     Ok(Json(json!({
         "variable": variable,

@@ -23,6 +23,7 @@ mod audit;
 mod error;
 mod params;
 mod races;
+mod stores;
 mod tenant;
 mod traces;
 
@@ -32,6 +33,8 @@ use axum::middleware::from_fn;
 use axum::routing::{get, MethodRouter};
 use axum::Router;
 use raceway_store::Store;
+
+use crate::stores::Stores;
 
 pub use error::ApiError;
 
@@ -47,7 +50,7 @@ pub enum TenantScope {
 }
 
 /// One route: its path, tenant scope and handler.
-type Route = (&'static str, TenantScope, MethodRouter<Arc<dyn Store>>);
+type Route = (&'static str, TenantScope, MethodRouter<Stores>);
 
 /// Every route of the query API with its tenant scope. [`router`] serves exactly these, so
 /// tests enumerate the routes from here and none is left out.
@@ -126,5 +129,5 @@ pub fn router(store: Arc<dyn Store>) -> Router {
                 method.route_layer(from_fn(move |r, n| tenant::confine(scope, r, n))),
             )
         })
-        .with_state(store)
+        .with_state(Stores::from(store))
 }

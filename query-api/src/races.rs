@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use axum::extract::{Query, State};
 use axum::Json;
-use raceway_store::{FindingQuery, Store};
+use raceway_store::{FindingQuery, FindingStore};
 use serde_json::{json, Value};
 
 use crate::params;
@@ -17,7 +17,7 @@ use crate::ApiError;
 ///
 /// Parameters are read as text and parsed here, so a bad value gets a JSON 400 that names it.
 pub(crate) async fn list_races(
-    State(store): State<Arc<dyn Store>>,
+    State(store): State<Arc<dyn FindingStore>>,
     Query(raw): Query<HashMap<String, String>>,
 ) -> Result<Json<Value>, ApiError> {
     let get = |name: &str| raw.get(name).map(String::as_str);

@@ -8,14 +8,14 @@ use chrono::{DateTime, SecondsFormat};
 use raceway_analysis::trace_causality;
 use raceway_schemas::json::encode_event;
 use raceway_schemas::RaceFinding;
-use raceway_store::{Store, TraceQuery, TraceSummary};
+use raceway_store::{EventStore, FindingStore, Lifecycle, TraceQuery, TraceSummary};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use crate::params;
 use crate::ApiError;
 
-type AppStore = State<Arc<dyn Store>>;
+type AppStore = State<Arc<dyn EventStore>>;
 
 /// Page size of the paginated lists when `limit` is absent.
 pub(crate) const DEFAULT_PAGE: u32 = 50;
@@ -23,7 +23,9 @@ pub(crate) const DEFAULT_PAGE: u32 = 50;
 pub(crate) const MAX_PAGE: u32 = 1000;
 
 /// `GET /health`: the API answers and the store is reachable.
-pub(crate) async fn health(State(store): AppStore) -> Result<Json<Value>, ApiError> {
+pub(crate) async fn health(
+    State(store): State<Arc<dyn Lifecycle>>,
+) -> Result<Json<Value>, ApiError> {
     store.ping().await?;
     Ok(Json(json!({"status": "ok"})))
 }
@@ -137,7 +139,7 @@ pub(crate) async fn get_trace(
 
 /// `GET /api/traces/{id}/races`: findings involving the trace, cross-trace ones included.
 pub(crate) async fn trace_races(
-    State(store): AppStore,
+    State(store): State<Arc<dyn FindingStore>>,
     Path(raw_id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     let trace_id = params::trace_id(&raw_id)?;

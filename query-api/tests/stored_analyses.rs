@@ -8,8 +8,8 @@ use std::sync::Arc;
 use axum::http::StatusCode;
 use common::get;
 use raceway_store::{
-    AnomalyGrade, ClusterRow, DurationAnomalyRow, ModelRecord, ServiceCallRow, SqliteStore, Store,
-    TraceAnalysis, TraceAnalysisSummary, TraceScores,
+    AnalysisStore, AnomalyGrade, ClusterRow, DurationAnomalyRow, Lifecycle, ModelRecord,
+    ServiceCallRow, SqliteStore, Store, TraceAnalysis, TraceAnalysisSummary, TraceScores,
 };
 use uuid::Uuid;
 

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 /// Everything the trace stage stores for one analysis of one trace.
-/// [`crate::Store::replace_trace_analysis`] replaces the trace's previous summary, calls and
+/// [`crate::AnalysisStore::replace_trace_analysis`] replaces the trace's previous summary, calls and
 /// anomalies with these, so a re-analysed trace keeps only its latest results.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TraceAnalysis {
@@ -171,7 +171,7 @@ pub struct DurationAnomalyRow {
     pub timestamp_ns: i64,
 }
 
-/// Which anomalies [`crate::Store::list_anomalies`] returns. Every filter that is `Some` must
+/// Which anomalies [`crate::AnalysisStore::list_anomalies`] returns. Every filter that is `Some` must
 /// match. Deserializes with defaults, like [`crate::TraceQuery`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
@@ -191,6 +191,14 @@ pub struct AnomalyQuery {
 }
 
 impl AnomalyQuery {
+    /// The time filter of the query.
+    pub fn time(&self) -> crate::TimeRange {
+        crate::TimeRange {
+            from_ns: self.from_ns,
+            to_ns: self.to_ns,
+        }
+    }
+
     /// The page size of [`AnomalyQuery::default`].
     pub const DEFAULT_LIMIT: u32 = 50;
 }
@@ -208,7 +216,7 @@ impl Default for AnomalyQuery {
     }
 }
 
-/// A page of [`crate::Store::list_anomalies`].
+/// A page of [`crate::AnalysisStore::list_anomalies`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AnomalyPage {
     /// Newest trace first; ties by deviations (largest first), then id.
@@ -245,7 +253,7 @@ pub struct ModelRecord {
     pub payload: String,
 }
 
-/// Sorts anomalies the way [`crate::Store::trace_anomalies`] promises: deviations desc, id.
+/// Sorts anomalies the way [`crate::AnalysisStore::trace_anomalies`] promises: deviations desc, id.
 pub(crate) fn sort_by_deviations(anomalies: &mut [DurationAnomalyRow]) {
     anomalies.sort_by(|a, b| {
         b.deviations

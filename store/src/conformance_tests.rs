@@ -10,7 +10,7 @@ use std::sync::Arc;
 use uuid::Uuid;
 
 use crate::conformance::CHECKS;
-use crate::{ClickHouseStore, SqliteStore, Store};
+use crate::{ClickHouseStore, EventStore, Lifecycle, SqliteStore};
 
 fn check(name: &str) -> crate::conformance::Check {
     CHECKS

@@ -1,36 +1,41 @@
-//! raceway-store: where events, accesses and findings are kept, behind one [`Store`] trait.
+//! raceway-store: where events, accesses and findings are kept, split by role and by backend.
 //!
-//! Two implementations pass the same conformance suite ([`conformance`], built for tests and with
-//! the `conformance` feature):
+//! Roles ([`roles`](crate::Lifecycle)): one trait per kind of data, so that a stage or route asks
+//! only for what it uses: [`EventStore`], [`FindingStore`], [`AccessStore`], [`AnalysisStore`],
+//! [`RetentionStore`], plus [`Lifecycle`] (migrate, ping). [`Store`] is all of them at once, for
+//! the binary that opens the store and hands each component its roles (`Arc<dyn Store>` coerces
+//! to `Arc<dyn FindingStore>` and the others).
 //!
-//! - [`ClickHouseStore`]: production, on ClickHouse 18.16 (tested here) or current ClickHouse.
-//! - [`SqliteStore`]: the embedded default of `raceway up` (rusqlite, bundled).
+//! Backends, each in its own folder with one file per role, and passing the same conformance
+//! suite ([`conformance`], built for tests and with the `conformance` feature):
+//!
+//! - `clickhouse/` [`ClickHouseStore`]: production, on ClickHouse 18.16 (tested here) or current
+//!   ClickHouse.
+//! - `sqlite/` [`SqliteStore`]: the embedded default of `raceway up` (rusqlite, bundled).
+//!
+//! Both build their `WHERE` clauses with one builder (`filter`): a set of environments, a
+//! service, a [`TimeRange`] and a page, bound as parameters. Writing the conditions once keeps
+//! the backends answering the same question; written per query they drift (a bound inclusive in
+//! one and not the other), and the conformance suite only catches the cases it tries.
 //!
 //! Both follow DESIGN.md "Processing guarantees": every row has a deterministic id, writes are
 //! idempotent (replaying an insert is harmless) and every count is computed at query time over
 //! deduplicated rows. The schema is versioned SQL under `store/migrations/`, applied by
-//! [`Store::migrate`] (see [`migrations`]).
+//! [`Lifecycle::migrate`] (see [`migrations`]).
 
-use async_trait::async_trait;
-use raceway_schemas::{Access, Event, FindingKind, RaceFinding, Severity};
+use raceway_schemas::{FindingKind, RaceFinding, Severity};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 mod analyses;
 mod clickhouse;
-mod clickhouse_accesses;
-mod clickhouse_analyses;
-mod clickhouse_analysis_rows;
-mod clickhouse_findings;
-mod clickhouse_rows;
 mod error;
+mod filter;
 pub mod migrations;
 mod retention;
+mod roles;
 mod rows;
 mod sqlite;
-mod sqlite_accesses;
-mod sqlite_analyses;
-mod sqlite_findings;
 
 #[cfg(any(test, feature = "conformance"))]
 pub mod conformance;
@@ -44,121 +49,32 @@ pub use crate::analyses::{
 pub use crate::clickhouse::ClickHouseStore;
 pub use crate::error::StoreError;
 pub use crate::retention::PruneReport;
+pub use crate::roles::{
+    AccessStore, AnalysisStore, EventStore, FindingStore, Lifecycle, RetentionStore, Store,
+};
 pub use crate::sqlite::SqliteStore;
 
-/// The store every Raceway component codes against.
+/// A time window in ns since the epoch; each bound inclusive, and no bound when `None`.
 ///
-/// Implementations are cheap to share (`Arc<dyn Store>`), and safe to call concurrently.
-#[async_trait]
-pub trait Store: Send + Sync {
-    /// Applies pending migrations (idempotent).
-    async fn migrate(&self) -> Result<(), StoreError>;
-    /// Checks that the store answers.
-    async fn ping(&self) -> Result<(), StoreError>;
-    /// Idempotent by event id: inserting the same event twice is harmless.
-    async fn insert_events(&self, events: &[Event]) -> Result<(), StoreError>;
-    /// The trace's events, deduplicated by id, ordered by (timestamp_ns, id).
-    async fn trace_events(&self, trace_id: Uuid) -> Result<Vec<Event>, StoreError>;
-    /// The events of several traces at once, deduplicated by id, ordered by (trace_id,
-    /// timestamp_ns, id): one round trip where the backend allows, for the trace stage, which
-    /// completes many traces per batch.
-    async fn traces_events(&self, trace_ids: &[Uuid]) -> Result<Vec<Event>, StoreError> {
-        let mut ids = trace_ids.to_vec();
-        ids.sort();
-        ids.dedup();
-        let mut events = Vec::new();
-        for trace_id in ids {
-            events.extend(self.trace_events(trace_id).await?);
-        }
-        Ok(events)
-    }
-    /// One page of trace summaries matching `query`, newest first; see [`TraceQuery`].
-    async fn list_traces(&self, query: &TraceQuery) -> Result<TracePage, StoreError>;
-    /// Upsert by finding id; the row with the largest detected_at_ns wins. A finding with
-    /// `count` 0 is retracted (a re-analysis no longer reports it): reads leave it out until a
-    /// newer version with a positive count comes.
-    async fn upsert_findings(&self, findings: &[RaceFinding]) -> Result<(), StoreError>;
-    /// Findings whose first or second event belongs to the trace, deduplicated, ordered by
-    /// (severity desc, variable, id).
-    async fn trace_findings(&self, trace_id: Uuid) -> Result<Vec<RaceFinding>, StoreError>;
-    /// One page of findings matching `query` (the newest version of each), newest first; see
-    /// [`FindingQuery`] and [`FindingPage`].
-    async fn list_findings(&self, query: &FindingQuery) -> Result<FindingPage, StoreError>;
-    /// The newest version of every finding on `variable` (in `environment` when given), ordered
-    /// like [`Store::trace_findings`]. Lock-order inversions have no variable and never match.
-    async fn findings_for_variable(
-        &self,
-        environment: Option<&str>,
-        variable: &str,
-    ) -> Result<Vec<RaceFinding>, StoreError>;
-    /// Stores the accesses of a completed trace, every field of [`Access`]. Idempotent by event
-    /// id: an access written again replaces the earlier row, so a trace re-analysed after a
-    /// late event keeps only its latest clocks and lock sets.
-    async fn insert_accesses(&self, accesses: &[Access]) -> Result<(), StoreError>;
-    /// The accesses to `variable` (in `environment` when given) with `from_ns <= timestamp_ns <=
-    /// to_ns` (each bound when given), across traces, deduplicated by event id, ordered by
-    /// (timestamp_ns, event id); the first `limit` of them.
-    async fn variable_accesses(
-        &self,
-        environment: Option<&str>,
-        variable: &str,
-        from_ns: Option<i64>,
-        to_ns: Option<i64>,
-        limit: u32,
-    ) -> Result<Vec<Access>, StoreError>;
-    /// The trace's accesses to `variable` (any environment), deduplicated by event id, ordered
-    /// by (timestamp_ns, event id).
-    async fn trace_variable_accesses(
-        &self,
-        trace_id: Uuid,
-        variable: &str,
-    ) -> Result<Vec<Access>, StoreError>;
-    /// Replaces the trace's stored analysis (summary, service calls, duration anomalies) with
-    /// `analysis`, as one unit: readers see the previous analysis or this one, never a mix.
-    /// Writing the same analysis again changes nothing a reader can see.
-    async fn replace_trace_analysis(&self, analysis: &TraceAnalysis) -> Result<(), StoreError> {
-        self.replace_trace_analyses(std::slice::from_ref(analysis))
-            .await
-    }
-    /// [`Store::replace_trace_analysis`] for several traces (each replaced as one unit), in as
-    /// few writes as the backend allows.
-    async fn replace_trace_analyses(&self, analyses: &[TraceAnalysis]) -> Result<(), StoreError>;
-    /// The summary of the trace's latest analysis, if it was analysed.
-    async fn trace_analysis(
-        &self,
-        trace_id: Uuid,
-    ) -> Result<Option<TraceAnalysisSummary>, StoreError>;
-    /// The duration anomalies of the trace's latest analysis, ordered by (deviations desc, id).
-    async fn trace_anomalies(&self, trace_id: Uuid) -> Result<Vec<DurationAnomalyRow>, StoreError>;
-    /// One page of the anomalies of every trace's latest analysis matching `query`; see
-    /// [`AnomalyQuery`] and [`AnomalyPage`].
-    async fn list_anomalies(&self, query: &AnomalyQuery) -> Result<AnomalyPage, StoreError>;
-    /// Service edges (caller, callee, kind) over the calls of every trace's latest analysis
-    /// with `from_ns <= timestamp_ns <= to_ns` (each bound when given): distinct calls, errors,
-    /// nearest-rank latency percentiles, computed in the query over deduplicated rows. Ordered
-    /// by (caller, callee, kind).
-    async fn dependencies(
-        &self,
-        from_ns: Option<i64>,
-        to_ns: Option<i64>,
-    ) -> Result<Vec<DependencyStats>, StoreError>;
-    /// The features (JSON text) of the `limit` most recently ended analysed traces, newest
-    /// first: what the trace models are retrained on.
-    async fn recent_trace_features(&self, limit: u32) -> Result<Vec<(Uuid, String)>, StoreError>;
-    /// Saves the checkpoint `name` (JSON text); the latest save wins.
-    async fn save_checkpoint(&self, name: &str, payload: &str) -> Result<(), StoreError>;
-    /// The latest checkpoint `name`, if any was saved.
-    async fn load_checkpoint(&self, name: &str) -> Result<Option<String>, StoreError>;
-    /// Saves one version of the trace models (idempotent by version).
-    async fn save_model(&self, model: &ModelRecord) -> Result<(), StoreError>;
-    /// The trace models of the largest version, if any was saved.
-    async fn latest_model(&self) -> Result<Option<ModelRecord>, StoreError>;
-    /// Drops what is older than `cutoff_ns` (events, findings, accesses, analyses; not
-    /// checkpoints or models); see the `retention` module for what "older" means per backend.
-    async fn prune_older_than(&self, cutoff_ns: i64) -> Result<PruneReport, StoreError>;
+/// What "within" means is the query's: a row's own time for accesses, anomalies and calls;
+/// an overlap of spans for traces and findings (see [`TraceQuery`], [`FindingQuery`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TimeRange {
+    pub from_ns: Option<i64>,
+    pub to_ns: Option<i64>,
 }
 
-/// Which traces [`Store::list_traces`] returns. Every filter that is `Some` must match.
+impl TimeRange {
+    /// All time: no bound.
+    pub const ALL: TimeRange = TimeRange::new(None, None);
+
+    /// From `from_ns` to `to_ns`, each bound when given.
+    pub const fn new(from_ns: Option<i64>, to_ns: Option<i64>) -> TimeRange {
+        TimeRange { from_ns, to_ns }
+    }
+}
+
+/// Which traces [`EventStore::list_traces`] returns. Every filter that is `Some` must match.
 ///
 /// Deserializes with defaults for missing fields (no filters, `limit` [`TraceQuery::DEFAULT_LIMIT`],
 /// `offset` 0), so it can be read straight from a query string.
@@ -181,6 +97,14 @@ pub struct TraceQuery {
 }
 
 impl TraceQuery {
+    /// The time filter of the query.
+    pub fn time(&self) -> crate::TimeRange {
+        crate::TimeRange {
+            from_ns: self.from_ns,
+            to_ns: self.to_ns,
+        }
+    }
+
     /// The page size of [`TraceQuery::default`].
     pub const DEFAULT_LIMIT: u32 = 50;
 }
@@ -212,7 +136,7 @@ pub struct TraceSummary {
     pub race_count: u64,
 }
 
-/// A page of [`Store::list_traces`].
+/// A page of [`EventStore::list_traces`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TracePage {
     /// Newest `first_timestamp_ns` first; ties by trace id (ascending).
@@ -221,7 +145,7 @@ pub struct TracePage {
     pub total: u64,
 }
 
-/// Which findings [`Store::list_findings`] returns. Every filter that is `Some` must match the
+/// Which findings [`FindingStore::list_findings`] returns. Every filter that is `Some` must match the
 /// newest version of a finding.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
@@ -248,6 +172,14 @@ pub struct FindingQuery {
 }
 
 impl FindingQuery {
+    /// The time filter of the query.
+    pub fn time(&self) -> crate::TimeRange {
+        crate::TimeRange {
+            from_ns: self.from_ns,
+            to_ns: self.to_ns,
+        }
+    }
+
     /// The page size of [`FindingQuery::default`].
     pub const DEFAULT_LIMIT: u32 = 50;
 }
@@ -268,7 +200,7 @@ impl Default for FindingQuery {
     }
 }
 
-/// A page of [`Store::list_findings`].
+/// A page of [`FindingStore::list_findings`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FindingPage {
     /// Newest first: by the later of the two events' timestamps, descending; ties by id

@@ -14,7 +14,7 @@ use raceway_processors::stages::trace_analyses::{AnalysisConfig, BASELINE_CHECKP
 use raceway_processors::stages::StageIo;
 use raceway_schemas::avro::encode_event_batch;
 use raceway_schemas::{Event, EventBatch, EventKind, FunctionCall, Metadata};
-use raceway_store::{AnomalyGrade, SqliteStore, Store};
+use raceway_store::{AnomalyGrade, Lifecycle, SqliteStore, Store, TimeRange};
 use tokio::sync::watch;
 use uuid::Uuid;
 
@@ -276,7 +276,11 @@ async fn completed_traces_are_analysed_judged_scored_and_replays_count_once() {
     let scores = summary.scores.expect("scored by the trained model");
     assert!(scores.isolation_score > 0.0 && scores.isolation_score <= 1.0);
 
-    let edges = pipeline.store.dependencies(None, None).await.expect("deps");
+    let edges = pipeline
+        .store
+        .dependencies(TimeRange::ALL)
+        .await
+        .expect("deps");
     assert_eq!(edges.len(), 1, "{edges:?}");
     assert_eq!(
         (
@@ -295,7 +299,11 @@ async fn completed_traces_are_analysed_judged_scored_and_replays_count_once() {
     pipeline
         .analysed(std::slice::from_ref(&slow), replay_at)
         .await;
-    let edges = pipeline.store.dependencies(None, None).await.expect("deps");
+    let edges = pipeline
+        .store
+        .dependencies(TimeRange::ALL)
+        .await
+        .expect("deps");
     assert_eq!(edges[0].calls, 32, "replays don't double counts");
     let again = pipeline
         .store

@@ -10,7 +10,7 @@ use axum::http::{Request, StatusCode};
 use raceway_analysis::{trace_accesses, FindingAggregator, RaceDetector};
 use raceway_schemas::json::decode_events_body;
 use raceway_schemas::Event;
-use raceway_store::{SqliteStore, Store};
+use raceway_store::{AccessStore, EventStore, FindingStore, Lifecycle, SqliteStore, Store};
 use serde_json::{json, Value};
 use tower::ServiceExt;
 

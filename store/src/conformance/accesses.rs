@@ -66,7 +66,7 @@ pub async fn insert_accesses_is_idempotent_latest_wins(store: &dyn Store) {
         .expect("read");
     assert_eq!(read, sorted_accesses(accesses.clone()));
     let all = store
-        .variable_accesses(None, BALANCE, None, None, 100)
+        .variable_accesses(None, BALANCE, TimeRange::ALL, 100)
         .await
         .expect("read variable");
     assert_eq!(all.len(), 4);
@@ -87,7 +87,7 @@ pub async fn insert_accesses_is_idempotent_latest_wins(store: &dyn Store) {
         .expect("read");
     assert_eq!(read, sorted_accesses(expected.clone()));
     let read = store
-        .variable_accesses(Some("test"), BALANCE, None, None, 100)
+        .variable_accesses(Some("test"), BALANCE, TimeRange::ALL, 100)
         .await
         .expect("read variable");
     assert_eq!(read, sorted_accesses(expected));
@@ -120,8 +120,7 @@ pub async fn variable_accesses_filter_and_order(store: &dyn Store) {
             .variable_accesses(
                 env,
                 BALANCE,
-                from.map(|s| BASE_NS + at(s)),
-                to.map(|s| BASE_NS + at(s)),
+                TimeRange::new(from.map(|s| BASE_NS + at(s)), to.map(|s| BASE_NS + at(s))),
                 limit,
             )
             .await
@@ -159,7 +158,7 @@ pub async fn variable_accesses_filter_and_order(store: &dyn Store) {
     assert_eq!(read(None, None, None, 2).await, balance[..2].to_vec());
     assert!(read(None, None, None, 0).await.is_empty());
     assert!(store
-        .variable_accesses(None, "account:nobody", None, None, 100)
+        .variable_accesses(None, "account:nobody", TimeRange::ALL, 100)
         .await
         .expect("unknown variable")
         .is_empty());

@@ -110,19 +110,23 @@ pub async fn replay_changes_nothing(store: &dyn Store) {
     store.insert_events(&events).await.expect("insert");
     store.upsert_findings(&findings).await.expect("upsert");
     store.insert_accesses(&accesses).await.expect("accesses");
-    let snapshot = (
-        page(store, TraceQuery::default()).await,
-        store.trace_events(a).await.expect("events"),
-        store.trace_findings(a).await.expect("findings"),
-        store
-            .list_findings(&FindingQuery::default())
-            .await
-            .expect("list findings"),
-        store
-            .variable_accesses(None, "x", None, None, 10)
-            .await
-            .expect("accesses"),
-    );
+    // Everything a reader can see of these rows.
+    let read = || async {
+        (
+            page(store, TraceQuery::default()).await,
+            store.trace_events(a).await.expect("events"),
+            store.trace_findings(a).await.expect("findings"),
+            store
+                .list_findings(&FindingQuery::default())
+                .await
+                .expect("list findings"),
+            store
+                .variable_accesses(None, "x", TimeRange::ALL, 10)
+                .await
+                .expect("accesses"),
+        )
+    };
+    let snapshot = read().await;
     for _ in 0..3 {
         store.insert_events(&events).await.expect("replay events");
         store
@@ -134,19 +138,7 @@ pub async fn replay_changes_nothing(store: &dyn Store) {
             .await
             .expect("replay accesses");
     }
-    let again = (
-        page(store, TraceQuery::default()).await,
-        store.trace_events(a).await.expect("events"),
-        store.trace_findings(a).await.expect("findings"),
-        store
-            .list_findings(&FindingQuery::default())
-            .await
-            .expect("list findings"),
-        store
-            .variable_accesses(None, "x", None, None, 10)
-            .await
-            .expect("accesses"),
-    );
+    let again = read().await;
     assert_eq!(again.3.total, 2);
     assert_eq!(again.4, sorted_accesses(accesses));
     assert_eq!(again, snapshot);
@@ -186,7 +178,7 @@ pub async fn empty_inputs_are_noops(store: &dyn Store) {
         }
     );
     assert!(store
-        .variable_accesses(None, "x", None, None, 10)
+        .variable_accesses(None, "x", TimeRange::ALL, 10)
         .await
         .expect("no accesses")
         .is_empty());

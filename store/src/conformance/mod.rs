@@ -14,7 +14,7 @@ use raceway_schemas::{
 };
 use uuid::Uuid;
 
-use crate::{FindingPage, FindingQuery, Store, TracePage, TraceQuery};
+use crate::{FindingPage, FindingQuery, Store, TimeRange, TracePage, TraceQuery};
 
 mod accesses;
 mod analyses;

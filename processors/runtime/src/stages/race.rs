@@ -20,7 +20,7 @@ use std::sync::Arc;
 use raceway_analysis::{FindingAggregator, LockOrderDetector, RaceConfig, RaceDetector};
 use raceway_schemas::avro::{decode_race_input, RaceInput, RaceRecord};
 use raceway_schemas::RaceFinding;
-use raceway_store::Store;
+use raceway_store::FindingStore;
 use uuid::Uuid;
 
 use super::{stopped_cleanly, StageError, StageIo};
@@ -49,7 +49,7 @@ impl Default for RaceStageConfig {
 /// The race stage; [`RaceStage::run`] consumes until shutdown.
 pub struct RaceStage {
     io: StageIo,
-    store: Arc<dyn Store>,
+    store: Arc<dyn FindingStore>,
     config: RaceStageConfig,
     detector: RaceDetector,
     locks: LockOrderDetector,
@@ -68,7 +68,7 @@ pub struct RaceStage {
 
 impl RaceStage {
     /// Builds the stage around a subscribed [`StageIo`] (topic: accesses).
-    pub fn new(io: StageIo, store: Arc<dyn Store>, config: RaceStageConfig) -> Self {
+    pub fn new(io: StageIo, store: Arc<dyn FindingStore>, config: RaceStageConfig) -> Self {
         RaceStage {
             io,
             store,
@@ -182,7 +182,7 @@ impl RaceStage {
     }
 
     /// Drops everything retained of `trace_id` and retracts its findings (count 0, see
-    /// [`raceway_store::Store::upsert_findings`]); the new analysis re-reports those that
+    /// [`raceway_store::FindingStore::upsert_findings`]); the new analysis re-reports those that
     /// still hold, with the same ids.
     fn forget_trace(
         &mut self,

@@ -16,7 +16,7 @@ use raceway_schemas::avro::{
     decode_event_batch, encode_access, encode_lock_order_edge, encode_update_span,
 };
 use raceway_schemas::{Event, SchemaError};
-use raceway_store::Store;
+use raceway_store::{AccessStore, AnalysisStore, EventStore, Store};
 use tokio::time::Instant;
 use uuid::Uuid;
 
@@ -68,10 +68,30 @@ struct OpenTrace {
     records: Vec<(String, i32, i64)>,
 }
 
+/// The store roles the trace stage uses: it writes events and reads them back per trace, and
+/// writes each completed trace's analysis and accesses.
+#[derive(Clone)]
+pub struct TraceStores {
+    pub events: Arc<dyn EventStore>,
+    pub accesses: Arc<dyn AccessStore>,
+    pub analyses: Arc<dyn AnalysisStore>,
+}
+
+/// Every role from one store that has them all.
+impl From<Arc<dyn Store>> for TraceStores {
+    fn from(store: Arc<dyn Store>) -> Self {
+        TraceStores {
+            events: store.clone(),
+            accesses: store.clone(),
+            analyses: store,
+        }
+    }
+}
+
 /// The trace stage; [`TraceStage::run`] consumes until shutdown.
 pub struct TraceStage {
     io: StageIo,
-    store: Arc<dyn Store>,
+    stores: TraceStores,
     config: TraceStageConfig,
     open: HashMap<Uuid, OpenTrace>,
     analyses: TraceAnalyses,
@@ -79,10 +99,10 @@ pub struct TraceStage {
 
 impl TraceStage {
     /// Builds the stage around a subscribed [`StageIo`] (topic: events).
-    pub fn new(io: StageIo, store: Arc<dyn Store>, config: TraceStageConfig) -> Self {
+    pub fn new(io: StageIo, stores: impl Into<TraceStores>, config: TraceStageConfig) -> Self {
         TraceStage {
             io,
-            store,
+            stores: stores.into(),
             analyses: TraceAnalyses::new(config.analyses.clone()),
             config,
             open: HashMap::new(),
@@ -97,11 +117,15 @@ impl TraceStage {
     }
 
     async fn consume(&mut self) -> Result<(), StageError> {
-        self.analyses.restore(&self.io, &self.store).await?;
+        self.analyses
+            .restore(&self.io, &self.stores.analyses)
+            .await?;
         while !self.io.stopping() {
             self.step().await?;
         }
-        self.analyses.checkpoint(&self.io, &self.store).await?;
+        self.analyses
+            .checkpoint(&self.io, &self.stores.analyses)
+            .await?;
         self.io.commit().await;
         Ok(())
     }
@@ -137,13 +161,15 @@ impl TraceStage {
         self.io.dead_letter(&rejected).await?;
         self.config.redaction.apply(&mut events);
         if !events.is_empty() {
-            let store = &self.store;
+            let store = &self.stores.events;
             self.io
                 .store_retrying("store events", || store.insert_events(&events))
                 .await?;
         }
         self.complete_due_traces().await?;
-        self.analyses.maintain(&self.io, &self.store).await?;
+        self.analyses
+            .maintain(&self.io, &self.stores.analyses)
+            .await?;
         self.io.metrics.open_traces.set(self.open.len() as i64);
         self.io.set_pending(self.open.len());
         self.io.commit().await;
@@ -174,10 +200,10 @@ impl TraceStage {
     /// records may be committed. One read, three writes and one produce per batch, not per
     /// trace: per-trace round trips to ClickHouse were the trace stage's bottleneck.
     async fn complete(&mut self, trace_ids: &[Uuid]) -> Result<(), StageError> {
-        let store = &self.store;
+        let stores = &self.stores;
         let events = self
             .io
-            .store_retrying("load traces", || store.traces_events(trace_ids))
+            .store_retrying("load traces", || stores.events.traces_events(trace_ids))
             .await?;
         let mut by_trace: BTreeMap<Uuid, Vec<Event>> = BTreeMap::new();
         for event in events {
@@ -202,7 +228,7 @@ impl TraceStage {
         if !analyses.is_empty() {
             self.io
                 .store_retrying("store trace analysis", || {
-                    store.replace_trace_analyses(&analyses)
+                    stores.analyses.replace_trace_analyses(&analyses)
                 })
                 .await?;
         }
@@ -210,7 +236,9 @@ impl TraceStage {
         // access, the audit trail can show that access.
         if !accesses.is_empty() {
             self.io
-                .store_retrying("store accesses", || store.insert_accesses(&accesses))
+                .store_retrying("store accesses", || {
+                    stores.accesses.insert_accesses(&accesses)
+                })
                 .await?;
         }
         let forwarded = records.len() as u64;

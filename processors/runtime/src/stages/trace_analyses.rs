@@ -21,7 +21,7 @@ use raceway_analysis::anomalies::{
 };
 use raceway_analysis::trace::analyze_trace;
 use raceway_schemas::Event;
-use raceway_store::{ModelRecord, Store, TraceAnalysis};
+use raceway_store::{AnalysisStore, ModelRecord, TraceAnalysis};
 use tokio::time::Instant;
 
 use super::analysis_rows::{anomaly_row, call_row, cluster_row, summary};
@@ -101,7 +101,7 @@ impl TraceAnalyses {
     pub async fn restore(
         &mut self,
         io: &StageIo,
-        store: &Arc<dyn Store>,
+        store: &Arc<dyn AnalysisStore>,
     ) -> Result<(), ShutdownDuringRetry> {
         let checkpoint = io
             .store_retrying("load baselines", || {
@@ -178,7 +178,7 @@ impl TraceAnalyses {
     pub async fn maintain(
         &mut self,
         io: &StageIo,
-        store: &Arc<dyn Store>,
+        store: &Arc<dyn AnalysisStore>,
     ) -> Result<(), ShutdownDuringRetry> {
         if self.changed && self.last_checkpoint.elapsed() >= self.config.checkpoint_interval {
             self.checkpoint(io, store).await?;
@@ -197,7 +197,7 @@ impl TraceAnalyses {
     pub async fn checkpoint(
         &mut self,
         io: &StageIo,
-        store: &Arc<dyn Store>,
+        store: &Arc<dyn AnalysisStore>,
     ) -> Result<(), ShutdownDuringRetry> {
         self.last_checkpoint = Instant::now();
         if !self.changed {
@@ -228,7 +228,7 @@ impl TraceAnalyses {
     async fn retrain(
         &mut self,
         io: &StageIo,
-        store: &Arc<dyn Store>,
+        store: &Arc<dyn AnalysisStore>,
     ) -> Result<(), ShutdownDuringRetry> {
         let window = self.config.training_window;
         let rows = io

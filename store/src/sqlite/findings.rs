@@ -1,13 +1,15 @@
 //! Findings in the SQLite store: upsert keeping the newest version, reads by trace and by
 //! variable, and the filtered, paginated list.
 
+use async_trait::async_trait;
 use raceway_schemas::{FindingEvent, RaceFinding};
-use rusqlite::{named_params, params, Connection, Row};
+use rusqlite::{params, params_from_iter, Connection, Row};
 use uuid::Uuid;
 
+use crate::filter::{self, Dialect, Filter};
 use crate::rows::{normalize_trace_id, parse_kind_severity, severity_rank, sort_findings};
-use crate::sqlite::query_decoded;
-use crate::{FindingPage, FindingQuery, StoreError};
+use crate::sqlite::{query_decoded, query_page, SqliteStore};
+use crate::{FindingPage, FindingQuery, FindingStore, StoreError};
 
 const FINDING_COLUMNS: &str = "id, kind, environment, variable, severity, severity_rank, \
     occurrences, explanation, \
@@ -43,7 +45,7 @@ fn clock_json(clock: &[(String, u64)]) -> String {
     .to_string()
 }
 
-pub(crate) fn upsert_findings_blocking(
+fn upsert_findings_blocking(
     conn: &mut Connection,
     findings: &[RaceFinding],
 ) -> Result<(), StoreError> {
@@ -172,97 +174,88 @@ fn query_findings<P: rusqlite::Params>(
     query_decoded(conn, operation, sql, params, read_finding, into_finding)
 }
 
-pub(crate) fn trace_findings_blocking(
-    conn: &Connection,
-    trace_id: Uuid,
-) -> Result<Vec<RaceFinding>, StoreError> {
-    let sql = format!(
-        "SELECT {FINDING_COLUMNS} FROM findings WHERE first_trace_id = ?1 AND occurrences > 0 \
-         UNION SELECT {FINDING_COLUMNS} FROM findings WHERE second_trace_id = ?1 \
-         AND occurrences > 0"
-    );
-    let mut findings = query_findings(conn, "read trace findings", &sql, [trace_id.to_string()])?;
-    sort_findings(&mut findings);
-    Ok(findings)
+/// The findings matching `query`; one row per finding (the primary key), already its newest
+/// version.
+fn matching(query: &FindingQuery) -> Filter {
+    let (identity, rest) = filter::findings(Dialect::Sqlite, query);
+    Filter::new(Dialect::Sqlite)
+        .condition("occurrences > 0")
+        .and(&identity)
+        .and(&rest)
 }
 
-pub(crate) fn findings_for_variable_blocking(
-    conn: &Connection,
-    environment: Option<&str>,
-    variable: &str,
-) -> Result<Vec<RaceFinding>, StoreError> {
-    let sql = format!(
-        "SELECT {FINDING_COLUMNS} FROM findings WHERE variable = :variable \
-         AND (:environment IS NULL OR environment = :environment) AND occurrences > 0"
-    );
-    let mut findings = query_findings(
-        conn,
-        "read variable findings",
-        &sql,
-        named_params! { ":variable": variable, ":environment": environment },
-    )?;
-    sort_findings(&mut findings);
-    Ok(findings)
-}
+#[async_trait]
+impl FindingStore for SqliteStore {
+    async fn upsert_findings(&self, findings: &[RaceFinding]) -> Result<(), StoreError> {
+        if findings.is_empty() {
+            return Ok(());
+        }
+        let findings = findings.to_vec();
+        self.call(move |conn| upsert_findings_blocking(conn, &findings))
+            .await
+    }
 
-/// The filters of [`FindingQuery`]; a NULL parameter disables its filter. One row per finding
-/// (the primary key), already its newest version.
-const FINDING_FILTERS: &str = "
-WHERE occurrences > 0
-  AND (:kind IS NULL OR kind = :kind)
-  AND (:environment IS NULL OR environment = :environment)
-  AND (:variable IS NULL OR variable = :variable)
-  AND (:service IS NULL OR first_service = :service OR second_service = :service)
-  AND (:severity IS NULL OR severity = :severity)
-  AND (:from_ns IS NULL OR MAX(first_timestamp_ns, second_timestamp_ns) >= :from_ns)
-  AND (:to_ns IS NULL OR MIN(first_timestamp_ns, second_timestamp_ns) <= :to_ns)";
+    async fn trace_findings(&self, trace_id: Uuid) -> Result<Vec<RaceFinding>, StoreError> {
+        self.call(move |conn| {
+            let sql = format!(
+                "SELECT {FINDING_COLUMNS} FROM findings \
+                 WHERE first_trace_id = ?1 AND occurrences > 0 \
+                 UNION SELECT {FINDING_COLUMNS} FROM findings \
+                 WHERE second_trace_id = ?1 AND occurrences > 0"
+            );
+            let mut findings =
+                query_findings(conn, "read trace findings", &sql, [trace_id.to_string()])?;
+            sort_findings(&mut findings);
+            Ok(findings)
+        })
+        .await
+    }
 
-pub(crate) fn list_findings_blocking(
-    conn: &Connection,
-    query: &FindingQuery,
-) -> Result<FindingPage, StoreError> {
-    let kind = query.kind.map(|k| k.as_str());
-    let severity = query.severity.map(|s| s.as_str());
-    let page_sql = format!(
-        "SELECT {FINDING_COLUMNS} FROM findings {FINDING_FILTERS} \
-         ORDER BY MAX(first_timestamp_ns, second_timestamp_ns) DESC, id \
-         LIMIT :limit OFFSET :offset"
-    );
-    let findings = query_findings(
-        conn,
-        "list findings",
-        &page_sql,
-        named_params! {
-            ":kind": kind,
-            ":environment": query.environment,
-            ":variable": query.variable,
-            ":service": query.service,
-            ":severity": severity,
-            ":from_ns": query.from_ns,
-            ":to_ns": query.to_ns,
-            ":limit": query.limit,
-            ":offset": query.offset,
-        },
-    )?;
-    let failed = |e| StoreError::sqlite("count findings", e);
-    let total: i64 = conn
-        .prepare_cached(&format!("SELECT COUNT(*) FROM findings {FINDING_FILTERS}"))
-        .map_err(failed)?
-        .query_row(
-            named_params! {
-                ":kind": kind,
-                ":environment": query.environment,
-                ":variable": query.variable,
-                ":service": query.service,
-                ":severity": severity,
-                ":from_ns": query.from_ns,
-                ":to_ns": query.to_ns,
-            },
-            |row| row.get(0),
-        )
-        .map_err(failed)?;
-    Ok(FindingPage {
-        findings,
-        total: u64::try_from(total).unwrap_or(0),
-    })
+    async fn list_findings(&self, query: &FindingQuery) -> Result<FindingPage, StoreError> {
+        let query = query.clone();
+        self.call(move |conn| {
+            let filter = matching(&query);
+            let conditions = filter.sql();
+            let select_sql = format!(
+                "SELECT {FINDING_COLUMNS} FROM findings WHERE {conditions} \
+                 ORDER BY MAX(first_timestamp_ns, second_timestamp_ns) DESC, id"
+            );
+            let page = (query.limit, query.offset);
+            let (findings, total) = query_page(
+                conn,
+                "findings",
+                &select_sql,
+                &filter,
+                page,
+                read_finding,
+                into_finding,
+            )?;
+            Ok(FindingPage { findings, total })
+        })
+        .await
+    }
+
+    async fn findings_for_variable(
+        &self,
+        environment: Option<&str>,
+        variable: &str,
+    ) -> Result<Vec<RaceFinding>, StoreError> {
+        let query = FindingQuery {
+            environment: environment.map(str::to_string),
+            variable: Some(variable.to_string()),
+            ..FindingQuery::default()
+        };
+        self.call(move |conn| {
+            let filter = matching(&query);
+            let sql = format!(
+                "SELECT {FINDING_COLUMNS} FROM findings WHERE {}",
+                filter.sql()
+            );
+            let params = params_from_iter(filter.params());
+            let mut findings = query_findings(conn, "read variable findings", &sql, params)?;
+            sort_findings(&mut findings);
+            Ok(findings)
+        })
+        .await
+    }
 }

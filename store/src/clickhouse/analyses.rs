@@ -6,53 +6,33 @@
 //! row per id (`LIMIT 1 BY id`), so a replay never doubles a count and a re-analysis replaces
 //! the previous rows, even before merges ran.
 
+use async_trait::async_trait;
 use uuid::Uuid;
 
 use crate::analyses::{
-    clusters_json, grades_at_least, model_record, ns_to_ms, parse_id as uuid, sort_by_deviations,
+    clusters_json, model_record, ns_to_ms, parse_id as uuid, sort_by_deviations,
 };
-use crate::clickhouse::{bind_all, ClickHouseStore, Param};
-use crate::clickhouse_analysis_rows::{
+use crate::clickhouse::analysis_rows::{
     AnalysisRow, AnomalyRow, CallRow, CheckpointRow, EdgeRow, FeaturesRow, ModelRow,
     ANALYSIS_COLUMNS, ANOMALY_COLUMNS,
 };
+use crate::clickhouse::{bind_all, ClickHouseStore};
+use crate::filter::{self, Dialect};
 use crate::rows::now_version;
 use crate::{
-    AnomalyPage, AnomalyQuery, DependencyStats, DurationAnomalyRow, ModelRecord, StoreError,
-    TraceAnalysis, TraceAnalysisSummary,
+    AnalysisStore, AnomalyPage, AnomalyQuery, DependencyStats, DurationAnomalyRow, ModelRecord,
+    StoreError, TimeRange, TraceAnalysis, TraceAnalysisSummary,
 };
 
 /// Rows of a trace's latest analysis: `(trace_id, version)` of its newest summary.
 const LATEST: &str =
     "(trace_id, version) IN (SELECT trace_id, max(version) FROM trace_analyses GROUP BY trace_id)";
 
-impl ClickHouseStore {
-    /// Inserts `rows` into `table` in one INSERT.
-    async fn insert_rows<T>(&self, table: &str, rows: &[T]) -> Result<(), StoreError>
-    where
-        T: ::clickhouse::RowOwned + ::clickhouse::RowWrite,
-    {
-        if rows.is_empty() {
-            return Ok(());
-        }
-        let operation = format!("insert {table}");
-        let mut insert = self
-            .client
-            .insert::<T>(table)
-            .await
-            .map_err(self.err(&operation))?;
-        for row in rows {
-            insert.write(row).await.map_err(self.err(&operation))?;
-        }
-        insert.end().await.map_err(self.err(&operation))
-    }
-
-    /// [`crate::Store::replace_trace_analyses`]: one version for the batch; calls and anomalies
-    /// first, the summaries (which make them visible) last.
-    pub(crate) async fn replace_trace_analyses_impl(
-        &self,
-        analyses: &[TraceAnalysis],
-    ) -> Result<(), StoreError> {
+/// One version per write; calls and anomalies first, the summaries (which make them visible)
+/// last.
+#[async_trait]
+impl AnalysisStore for ClickHouseStore {
+    async fn replace_trace_analyses(&self, analyses: &[TraceAnalysis]) -> Result<(), StoreError> {
         let version = now_version();
         let mut calls: Vec<CallRow> = Vec::new();
         let mut anomalies: Vec<AnomalyRow> = Vec::new();
@@ -80,13 +60,12 @@ impl ClickHouseStore {
         }
         // Summaries last: a reader keys on the newest summary's version, so it never sees the
         // calls or anomalies of an analysis whose summary is not written yet.
-        self.insert_rows("service_calls", &calls).await?;
-        self.insert_rows("duration_anomalies", &anomalies).await?;
-        self.insert_rows("trace_analyses", &summaries).await
+        self.insert_rows("service_calls", calls).await?;
+        self.insert_rows("duration_anomalies", anomalies).await?;
+        self.insert_rows("trace_analyses", summaries).await
     }
 
-    /// [`crate::Store::trace_analysis`].
-    pub(crate) async fn trace_analysis_impl(
+    async fn trace_analysis(
         &self,
         trace_id: Uuid,
     ) -> Result<Option<TraceAnalysisSummary>, StoreError> {
@@ -107,11 +86,7 @@ impl ClickHouseStore {
             .transpose()
     }
 
-    /// [`crate::Store::trace_anomalies`].
-    pub(crate) async fn trace_anomalies_impl(
-        &self,
-        trace_id: Uuid,
-    ) -> Result<Vec<DurationAnomalyRow>, StoreError> {
+    async fn trace_anomalies(&self, trace_id: Uuid) -> Result<Vec<DurationAnomalyRow>, StoreError> {
         let sql = format!(
             "SELECT {ANOMALY_COLUMNS} FROM duration_anomalies \
              WHERE trace_id = ? AND (trace_id, version) IN \
@@ -136,45 +111,20 @@ impl ClickHouseStore {
         Ok(anomalies)
     }
 
-    /// [`crate::Store::list_anomalies`].
-    pub(crate) async fn list_anomalies_impl(
-        &self,
-        query: &AnomalyQuery,
-    ) -> Result<AnomalyPage, StoreError> {
-        let grades = grades_at_least(query.min_severity);
-        let mut conditions = format!("severity IN ('{}')", grades.join("', '"));
-        let mut params = Vec::new();
-        if let Some(service) = &query.service {
-            conditions.push_str(" AND service = ?");
-            params.push(Param::Str(service.clone()));
-        }
-        if let Some(from) = query.from_ns {
-            conditions.push_str(" AND timestamp_ns >= ?");
-            params.push(Param::I64(from));
-        }
-        if let Some(to) = query.to_ns {
-            conditions.push_str(" AND timestamp_ns <= ?");
-            params.push(Param::I64(to));
-        }
+    async fn list_anomalies(&self, query: &AnomalyQuery) -> Result<AnomalyPage, StoreError> {
+        let filter = filter::anomalies(Dialect::ClickHouse, query);
+        let conditions = filter.sql();
         let deduplicated = format!(
             "SELECT {ANOMALY_COLUMNS} FROM duration_anomalies WHERE {conditions} AND {LATEST} \
              LIMIT 1 BY id"
         );
-        let page_sql = format!(
+        let sql = format!(
             "SELECT {ANOMALY_COLUMNS} FROM ({deduplicated}) \
-             ORDER BY timestamp_ns DESC, deviations DESC, id LIMIT ?, ?"
+             ORDER BY timestamp_ns DESC, deviations DESC, id"
         );
-        let total_sql = format!("SELECT toUInt64(count()) FROM ({deduplicated})");
-        let (rows, total): (Vec<AnomalyRow>, u64) = self
-            .fetch_page(
-                "anomalies",
-                &page_sql,
-                &total_sql,
-                &params,
-                query.offset,
-                query.limit,
-            )
-            .await?;
+        let page = (query.limit, query.offset);
+        let (rows, total): (Vec<AnomalyRow>, u64) =
+            self.fetch_page("anomalies", &sql, &filter, page).await?;
         let anomalies = rows
             .into_iter()
             .map(AnomalyRow::into_anomaly)
@@ -182,23 +132,11 @@ impl ClickHouseStore {
         Ok(AnomalyPage { anomalies, total })
     }
 
-    /// [`crate::Store::dependencies`]: nearest-rank percentiles over the sorted latencies of
-    /// each edge, rank ceil(p x n / 100) = (p x n + 99) / 100 in integer arithmetic.
-    pub(crate) async fn dependencies_impl(
-        &self,
-        from_ns: Option<i64>,
-        to_ns: Option<i64>,
-    ) -> Result<Vec<DependencyStats>, StoreError> {
-        let mut conditions = String::from(LATEST);
-        let mut params = Vec::new();
-        if let Some(from) = from_ns {
-            conditions.push_str(" AND timestamp_ns >= ?");
-            params.push(Param::I64(from));
-        }
-        if let Some(to) = to_ns {
-            conditions.push_str(" AND timestamp_ns <= ?");
-            params.push(Param::I64(to));
-        }
+    // Nearest-rank percentiles over the sorted latencies of each edge: rank ceil(p x n / 100)
+    // = (p x n + 99) / 100 in integer arithmetic.
+    async fn dependencies(&self, time: TimeRange) -> Result<Vec<DependencyStats>, StoreError> {
+        let filter = filter::calls(Dialect::ClickHouse, time).condition(LATEST);
+        let conditions = filter.sql();
         let sql = format!(
             "SELECT caller_service, callee_service, kind, calls, errors, \
                     sorted[intDiv(50 * calls + 99, 100)] AS p50, \
@@ -216,7 +154,7 @@ impl ClickHouseStore {
              ) \
              ORDER BY caller_service, callee_service, kind"
         );
-        let rows: Vec<EdgeRow> = bind_all(self.client.query(&sql), &params)
+        let rows: Vec<EdgeRow> = bind_all(self.client.query(&sql), filter.params())
             .fetch_all()
             .await
             .map_err(self.err("read dependencies"))?;
@@ -235,11 +173,7 @@ impl ClickHouseStore {
             .collect())
     }
 
-    /// [`crate::Store::recent_trace_features`].
-    pub(crate) async fn recent_trace_features_impl(
-        &self,
-        limit: u32,
-    ) -> Result<Vec<(Uuid, String)>, StoreError> {
+    async fn recent_trace_features(&self, limit: u32) -> Result<Vec<(Uuid, String)>, StoreError> {
         let rows: Vec<FeaturesRow> = self
             .client
             .query(
@@ -257,25 +191,16 @@ impl ClickHouseStore {
             .collect()
     }
 
-    /// [`crate::Store::save_checkpoint`].
-    pub(crate) async fn save_checkpoint_impl(
-        &self,
-        name: &str,
-        payload: &str,
-    ) -> Result<(), StoreError> {
+    async fn save_checkpoint(&self, name: &str, payload: &str) -> Result<(), StoreError> {
         let row = CheckpointRow {
             name: name.to_string(),
             payload: payload.to_string(),
             version: now_version(),
         };
-        self.insert_rows("checkpoints", &[row]).await
+        self.insert_rows("checkpoints", [row]).await
     }
 
-    /// [`crate::Store::load_checkpoint`].
-    pub(crate) async fn load_checkpoint_impl(
-        &self,
-        name: &str,
-    ) -> Result<Option<String>, StoreError> {
+    async fn load_checkpoint(&self, name: &str) -> Result<Option<String>, StoreError> {
         let rows: Vec<String> = self
             .client
             .query("SELECT payload FROM checkpoints WHERE name = ? ORDER BY version DESC LIMIT 1")
@@ -286,8 +211,7 @@ impl ClickHouseStore {
         Ok(rows.into_iter().next())
     }
 
-    /// [`crate::Store::save_model`].
-    pub(crate) async fn save_model_impl(&self, model: &ModelRecord) -> Result<(), StoreError> {
+    async fn save_model(&self, model: &ModelRecord) -> Result<(), StoreError> {
         let row = ModelRow {
             version: model.version,
             trained_at_ns: model.trained_at_ns,
@@ -295,11 +219,10 @@ impl ClickHouseStore {
             clusters: clusters_json(model),
             payload: model.payload.clone(),
         };
-        self.insert_rows("trace_models", &[row]).await
+        self.insert_rows("trace_models", [row]).await
     }
 
-    /// [`crate::Store::latest_model`].
-    pub(crate) async fn latest_model_impl(&self) -> Result<Option<ModelRecord>, StoreError> {
+    async fn latest_model(&self) -> Result<Option<ModelRecord>, StoreError> {
         let rows: Vec<ModelRow> = self
             .client
             .query(

@@ -2,12 +2,15 @@
 //!
 //! Clocks and lock sets are JSON text: `[[component, counter], ...]` and `[[lock_id, mode], ...]`.
 
+use async_trait::async_trait;
 use raceway_schemas::{Access, ActorId, HeldLock};
-use rusqlite::{named_params, params, Connection, Row};
+use rusqlite::{params, params_from_iter, Connection, Row};
 use uuid::Uuid;
 
+use crate::filter::{self, Dialect, Value};
 use crate::rows::{corrupt_access, parse_access_type, parse_held_locks, parse_uuid};
-use crate::StoreError;
+use crate::sqlite::{query_decoded, SqliteStore};
+use crate::{AccessStore, StoreError, TimeRange};
 
 const ACCESS_COLUMNS: &str = "event_id, trace_id, timestamp_ns, environment, variable, \
     access_type, location, value, old_value, service, instance, thread, clock, trusted_clock, \
@@ -25,10 +28,7 @@ fn locks_json(locks: &[HeldLock]) -> String {
     serde_json::json!(pairs).to_string()
 }
 
-pub(crate) fn insert_accesses_blocking(
-    conn: &mut Connection,
-    accesses: &[Access],
-) -> Result<(), StoreError> {
+fn insert_accesses_blocking(conn: &mut Connection, accesses: &[Access]) -> Result<(), StoreError> {
     let failed = |e| StoreError::sqlite("insert accesses", e);
     let tx = conn.transaction().map_err(failed)?;
     {
@@ -149,67 +149,63 @@ impl AccessRow {
     }
 }
 
-fn collect(
-    rows: impl Iterator<Item = rusqlite::Result<AccessRow>>,
-    operation: &str,
-) -> Result<Vec<Access>, StoreError> {
-    rows.map(|row| {
-        row.map_err(|e| StoreError::sqlite(operation, e))?
-            .into_access()
-    })
-    .collect()
-}
+#[async_trait]
+impl AccessStore for SqliteStore {
+    async fn insert_accesses(&self, accesses: &[Access]) -> Result<(), StoreError> {
+        if accesses.is_empty() {
+            return Ok(());
+        }
+        let accesses = accesses.to_vec();
+        self.call(move |conn| insert_accesses_blocking(conn, &accesses))
+            .await
+    }
 
-pub(crate) fn variable_accesses_blocking(
-    conn: &Connection,
-    environment: Option<&str>,
-    variable: &str,
-    from_ns: Option<i64>,
-    to_ns: Option<i64>,
-    limit: u32,
-) -> Result<Vec<Access>, StoreError> {
-    let operation = "read variable accesses";
-    let failed = |e| StoreError::sqlite(operation, e);
-    let mut stmt = conn
-        .prepare_cached(&format!(
-            "SELECT {ACCESS_COLUMNS} FROM accesses \
-             WHERE variable = :variable \
-               AND (:environment IS NULL OR environment = :environment) \
-               AND (:from_ns IS NULL OR timestamp_ns >= :from_ns) \
-               AND (:to_ns IS NULL OR timestamp_ns <= :to_ns) \
-             ORDER BY timestamp_ns, event_id LIMIT :limit"
-        ))
-        .map_err(failed)?;
-    let rows = stmt
-        .query_map(
-            named_params! {
-                ":variable": variable,
-                ":environment": environment,
-                ":from_ns": from_ns,
-                ":to_ns": to_ns,
-                ":limit": limit,
-            },
-            AccessRow::read,
-        )
-        .map_err(failed)?;
-    collect(rows, operation)
-}
+    async fn variable_accesses(
+        &self,
+        environment: Option<&str>,
+        variable: &str,
+        time: TimeRange,
+        limit: u32,
+    ) -> Result<Vec<Access>, StoreError> {
+        let filter = filter::accesses(Dialect::Sqlite, environment, variable, time);
+        self.call(move |conn| {
+            let sql = format!(
+                "SELECT {ACCESS_COLUMNS} FROM accesses WHERE {} \
+                 ORDER BY timestamp_ns, event_id LIMIT ?",
+                filter.sql()
+            );
+            let params = params_from_iter(filter.params_with(&[Value::I64(limit.into())]));
+            query_decoded(
+                conn,
+                "read variable accesses",
+                &sql,
+                params,
+                AccessRow::read,
+                AccessRow::into_access,
+            )
+        })
+        .await
+    }
 
-pub(crate) fn trace_variable_accesses_blocking(
-    conn: &Connection,
-    trace_id: Uuid,
-    variable: &str,
-) -> Result<Vec<Access>, StoreError> {
-    let operation = "read trace accesses";
-    let failed = |e| StoreError::sqlite(operation, e);
-    let mut stmt = conn
-        .prepare_cached(&format!(
-            "SELECT {ACCESS_COLUMNS} FROM accesses WHERE trace_id = ?1 AND variable = ?2 \
-             ORDER BY timestamp_ns, event_id"
-        ))
-        .map_err(failed)?;
-    let rows = stmt
-        .query_map(params![trace_id.to_string(), variable], AccessRow::read)
-        .map_err(failed)?;
-    collect(rows, operation)
+    async fn trace_variable_accesses(
+        &self,
+        trace_id: Uuid,
+        variable: &str,
+    ) -> Result<Vec<Access>, StoreError> {
+        let variable = variable.to_string();
+        self.call(move |conn| {
+            query_decoded(
+                conn,
+                "read trace accesses",
+                &format!(
+                    "SELECT {ACCESS_COLUMNS} FROM accesses WHERE trace_id = ?1 AND variable = ?2 \
+                     ORDER BY timestamp_ns, event_id"
+                ),
+                params![trace_id.to_string(), variable],
+                AccessRow::read,
+                AccessRow::into_access,
+            )
+        })
+        .await
+    }
 }

@@ -1,17 +1,20 @@
 //! Trace analyses in the SQLite store: one transaction replaces a trace's rows; dependencies
 //! compute nearest-rank percentiles with window functions in the query.
 
-use rusqlite::{named_params, params, Connection, OptionalExtension, Row};
+use async_trait::async_trait;
+use rusqlite::{params, params_from_iter, Connection, OptionalExtension};
 use uuid::Uuid;
 
 use crate::analyses::{
-    grades_at_least, model_record, ns_to_ms, parse_grade, parse_id as uuid, scores_from_columns,
+    clusters_json, model_record, ns_to_ms, parse_grade, parse_id as uuid, scores_from_columns,
     sort_by_deviations,
 };
-use crate::sqlite::query_decoded;
+use crate::filter::{self, Dialect};
+use crate::rows::now_version;
+use crate::sqlite::{query_decoded, query_page, read_columns, SqliteStore};
 use crate::{
-    AnomalyPage, AnomalyQuery, DependencyStats, DurationAnomalyRow, ModelRecord, StoreError,
-    TraceAnalysis, TraceAnalysisSummary,
+    AnalysisStore, AnomalyPage, AnomalyQuery, DependencyStats, DurationAnomalyRow, ModelRecord,
+    StoreError, TimeRange, TraceAnalysis, TraceAnalysisSummary,
 };
 
 fn to_i64(n: u64) -> i64 {
@@ -22,7 +25,7 @@ fn to_u64(n: i64) -> u64 {
     u64::try_from(n).unwrap_or(0)
 }
 
-pub(crate) fn replace_trace_analysis_blocking(
+fn replace_trace_analysis_blocking(
     conn: &mut Connection,
     analysis: &TraceAnalysis,
 ) -> Result<(), StoreError> {
@@ -122,17 +125,15 @@ type SummaryColumns = (
     i64,
     f64,
     String,
-    (
-        Option<i64>,
-        Option<f64>,
-        Option<u32>,
-        Option<f64>,
-        Option<f64>,
-    ),
+    Option<i64>,
+    Option<f64>,
+    Option<u32>,
+    Option<f64>,
+    Option<f64>,
     i64,
 );
 
-pub(crate) fn trace_analysis_blocking(
+fn trace_analysis_blocking(
     conn: &Connection,
     trace_id: Uuid,
 ) -> Result<Option<TraceAnalysisSummary>, StoreError> {
@@ -145,26 +146,28 @@ pub(crate) fn trace_analysis_blocking(
              FROM trace_analyses WHERE trace_id = ?1",
         )
         .map_err(failed)?
-        .query_row([trace_id.to_string()], |r| {
-            Ok((
-                r.get(0)?,
-                r.get(1)?,
-                r.get(2)?,
-                r.get(3)?,
-                r.get(4)?,
-                r.get(5)?,
-                r.get(6)?,
-                r.get(7)?,
-                (r.get(8)?, r.get(9)?, r.get(10)?, r.get(11)?, r.get(12)?),
-                r.get(13)?,
-            ))
-        })
+        .query_row([trace_id.to_string()], read_columns)
         .optional()
         .map_err(failed)?;
-    let Some((id, start, end, duration, events, path, share, features, scores, at)) = row else {
+    let Some(row) = row else {
         return Ok(None);
     };
-    let (version, isolation, cluster, distance, relative) = scores;
+    let (
+        id,
+        start,
+        end,
+        duration,
+        events,
+        path,
+        share,
+        features,
+        version,
+        isolation,
+        cluster,
+        distance,
+        relative,
+        at,
+    ) = row;
     let scores = scores_from_columns(version.map(to_u64), isolation, cluster, distance, relative);
     Ok(Some(TraceAnalysisSummary {
         trace_id: uuid("trace analysis", &id)?,
@@ -199,24 +202,6 @@ type AnomalyColumns = (
     i64,
 );
 
-fn read_anomaly(r: &Row<'_>) -> rusqlite::Result<AnomalyColumns> {
-    Ok((
-        r.get(0)?,
-        r.get(1)?,
-        r.get(2)?,
-        r.get(3)?,
-        r.get(4)?,
-        r.get(5)?,
-        r.get(6)?,
-        r.get(7)?,
-        r.get(8)?,
-        r.get(9)?,
-        r.get(10)?,
-        r.get(11)?,
-        r.get(12)?,
-    ))
-}
-
 fn into_anomaly(c: AnomalyColumns) -> Result<DurationAnomalyRow, StoreError> {
     let (id, trace, event, service, kind, location, actual, expected, dev, sev, n, steps, ts) = c;
     let severity = parse_grade(&id, &sev)?;
@@ -237,80 +222,48 @@ fn into_anomaly(c: AnomalyColumns) -> Result<DurationAnomalyRow, StoreError> {
     })
 }
 
-fn query_anomalies<P: rusqlite::Params>(
-    conn: &Connection,
-    operation: &str,
-    sql: &str,
-    params: P,
-) -> Result<Vec<DurationAnomalyRow>, StoreError> {
-    query_decoded(conn, operation, sql, params, read_anomaly, into_anomaly)
-}
-
-pub(crate) fn trace_anomalies_blocking(
+fn trace_anomalies_blocking(
     conn: &Connection,
     trace_id: Uuid,
 ) -> Result<Vec<DurationAnomalyRow>, StoreError> {
     let sql = format!("SELECT {ANOMALY_COLUMNS} FROM duration_anomalies WHERE trace_id = ?1");
-    let mut anomalies =
-        query_anomalies(conn, "read trace anomalies", &sql, [trace_id.to_string()])?;
+    let mut anomalies = query_decoded(
+        conn,
+        "read trace anomalies",
+        &sql,
+        [trace_id.to_string()],
+        read_columns,
+        into_anomaly,
+    )?;
     sort_by_deviations(&mut anomalies);
     Ok(anomalies)
 }
 
-/// The filters of [`AnomalyQuery`]; a NULL parameter disables its filter. `:grades` is a JSON
-/// array of the accepted grade names.
-const ANOMALY_FILTERS: &str = "
-WHERE (:service IS NULL OR service = :service)
-  AND severity IN (SELECT value FROM json_each(:grades))
-  AND (:from_ns IS NULL OR timestamp_ns >= :from_ns)
-  AND (:to_ns IS NULL OR timestamp_ns <= :to_ns)";
-
-pub(crate) fn list_anomalies_blocking(
+fn list_anomalies_blocking(
     conn: &Connection,
     query: &AnomalyQuery,
 ) -> Result<AnomalyPage, StoreError> {
-    let grades = serde_json::json!(grades_at_least(query.min_severity)).to_string();
-    let page_sql = format!(
-        "SELECT {ANOMALY_COLUMNS} FROM duration_anomalies {ANOMALY_FILTERS} \
-         ORDER BY timestamp_ns DESC, deviations DESC, id LIMIT :limit OFFSET :offset"
+    let filter = filter::anomalies(Dialect::Sqlite, query);
+    let conditions = filter.sql();
+    let select_sql = format!(
+        "SELECT {ANOMALY_COLUMNS} FROM duration_anomalies WHERE {conditions} \
+         ORDER BY timestamp_ns DESC, deviations DESC, id"
     );
-    let anomalies = query_anomalies(
+    let page = (query.limit, query.offset);
+    let (anomalies, total) = query_page(
         conn,
-        "list anomalies",
-        &page_sql,
-        named_params! {
-            ":service": query.service,
-            ":grades": grades,
-            ":from_ns": query.from_ns,
-            ":to_ns": query.to_ns,
-            ":limit": query.limit,
-            ":offset": query.offset,
-        },
+        "anomalies",
+        &select_sql,
+        &filter,
+        page,
+        read_columns,
+        into_anomaly,
     )?;
-    let failed = |e| StoreError::sqlite("count anomalies", e);
-    let total: i64 = conn
-        .prepare_cached(&format!(
-            "SELECT COUNT(*) FROM duration_anomalies {ANOMALY_FILTERS}"
-        ))
-        .map_err(failed)?
-        .query_row(
-            named_params! {
-                ":service": query.service,
-                ":grades": grades,
-                ":from_ns": query.from_ns,
-                ":to_ns": query.to_ns,
-            },
-            |row| row.get(0),
-        )
-        .map_err(failed)?;
-    Ok(AnomalyPage {
-        anomalies,
-        total: to_u64(total),
-    })
+    Ok(AnomalyPage { anomalies, total })
 }
 
 /// Nearest-rank percentiles per edge: row numbers by latency within each edge, the row at rank
-/// ceil(p x n / 100) = (p x n + 99) / 100 in integer arithmetic.
+/// ceil(p x n / 100) = (p x n + 99) / 100 in integer arithmetic; `{conditions}` selects the calls.
 const DEPENDENCIES_SQL: &str = "
 WITH ranked AS (
     SELECT caller_service, callee_service, kind, latency_ns, is_error,
@@ -318,8 +271,7 @@ WITH ranked AS (
                               ORDER BY latency_ns, id) AS rn,
            COUNT(*) OVER (PARTITION BY caller_service, callee_service, kind) AS n
     FROM service_calls
-    WHERE (:from_ns IS NULL OR timestamp_ns >= :from_ns)
-      AND (:to_ns IS NULL OR timestamp_ns <= :to_ns)
+    WHERE {conditions}
 )
 SELECT caller_service, callee_service, kind, MAX(n), SUM(is_error),
        MAX(CASE WHEN rn = (50 * n + 99) / 100 THEN latency_ns END),
@@ -329,34 +281,32 @@ FROM ranked
 GROUP BY caller_service, callee_service, kind
 ORDER BY caller_service, callee_service, kind";
 
-pub(crate) fn dependencies_blocking(
+fn dependencies_blocking(
     conn: &Connection,
-    from_ns: Option<i64>,
-    to_ns: Option<i64>,
+    time: TimeRange,
 ) -> Result<Vec<DependencyStats>, StoreError> {
     let failed = |e| StoreError::sqlite("read dependencies", e);
-    let mut stmt = conn.prepare_cached(DEPENDENCIES_SQL).map_err(failed)?;
+    let filter = filter::calls(Dialect::Sqlite, time);
+    let sql = DEPENDENCIES_SQL.replace("{conditions}", &filter.sql());
+    let mut stmt = conn.prepare_cached(&sql).map_err(failed)?;
     let rows = stmt
-        .query_map(
-            named_params! { ":from_ns": from_ns, ":to_ns": to_ns },
-            |r| {
-                Ok(DependencyStats {
-                    caller_service: r.get(0)?,
-                    callee_service: r.get(1)?,
-                    kind: r.get(2)?,
-                    calls: to_u64(r.get(3)?),
-                    errors: to_u64(r.get(4)?),
-                    p50_ms: ns_to_ms(to_u64(r.get(5)?)),
-                    p95_ms: ns_to_ms(to_u64(r.get(6)?)),
-                    p99_ms: ns_to_ms(to_u64(r.get(7)?)),
-                })
-            },
-        )
+        .query_map(params_from_iter(filter.params()), |r| {
+            Ok(DependencyStats {
+                caller_service: r.get(0)?,
+                callee_service: r.get(1)?,
+                kind: r.get(2)?,
+                calls: to_u64(r.get(3)?),
+                errors: to_u64(r.get(4)?),
+                p50_ms: ns_to_ms(to_u64(r.get(5)?)),
+                p95_ms: ns_to_ms(to_u64(r.get(6)?)),
+                p99_ms: ns_to_ms(to_u64(r.get(7)?)),
+            })
+        })
         .map_err(failed)?;
     rows.map(|r| r.map_err(failed)).collect()
 }
 
-pub(crate) fn recent_trace_features_blocking(
+fn recent_trace_features_blocking(
     conn: &Connection,
     limit: u32,
 ) -> Result<Vec<(Uuid, String)>, StoreError> {
@@ -377,7 +327,7 @@ pub(crate) fn recent_trace_features_blocking(
     .collect()
 }
 
-pub(crate) fn save_checkpoint_blocking(
+fn save_checkpoint_blocking(
     conn: &Connection,
     name: &str,
     payload: &str,
@@ -391,10 +341,7 @@ pub(crate) fn save_checkpoint_blocking(
     .map_err(|e| StoreError::sqlite("save checkpoint", e))
 }
 
-pub(crate) fn load_checkpoint_blocking(
-    conn: &Connection,
-    name: &str,
-) -> Result<Option<String>, StoreError> {
+fn load_checkpoint_blocking(conn: &Connection, name: &str) -> Result<Option<String>, StoreError> {
     conn.query_row(
         "SELECT payload FROM checkpoints WHERE name = ?1",
         [name],
@@ -404,7 +351,7 @@ pub(crate) fn load_checkpoint_blocking(
     .map_err(|e| StoreError::sqlite("load checkpoint", e))
 }
 
-pub(crate) fn save_model_blocking(
+fn save_model_blocking(
     conn: &Connection,
     model: &ModelRecord,
     clusters: &str,
@@ -424,7 +371,7 @@ pub(crate) fn save_model_blocking(
     .map_err(|e| StoreError::sqlite("save model", e))
 }
 
-pub(crate) fn latest_model_blocking(conn: &Connection) -> Result<Option<ModelRecord>, StoreError> {
+fn latest_model_blocking(conn: &Connection) -> Result<Option<ModelRecord>, StoreError> {
     let row: Option<(i64, i64, i64, String, String)> = conn
         .query_row(
             "SELECT version, trained_at_ns, trained_on, clusters, payload FROM trace_models \
@@ -438,4 +385,69 @@ pub(crate) fn latest_model_blocking(conn: &Connection) -> Result<Option<ModelRec
         model_record(to_u64(version), at, to_u64(on), &clusters, payload)
     })
     .transpose()
+}
+
+#[async_trait]
+impl AnalysisStore for SqliteStore {
+    async fn replace_trace_analyses(&self, analyses: &[TraceAnalysis]) -> Result<(), StoreError> {
+        let analyses = analyses.to_vec();
+        self.call(move |conn| {
+            analyses
+                .iter()
+                .try_for_each(|analysis| replace_trace_analysis_blocking(conn, analysis))
+        })
+        .await
+    }
+
+    async fn trace_analysis(
+        &self,
+        trace_id: Uuid,
+    ) -> Result<Option<TraceAnalysisSummary>, StoreError> {
+        self.call(move |conn| trace_analysis_blocking(conn, trace_id))
+            .await
+    }
+
+    async fn trace_anomalies(&self, trace_id: Uuid) -> Result<Vec<DurationAnomalyRow>, StoreError> {
+        self.call(move |conn| trace_anomalies_blocking(conn, trace_id))
+            .await
+    }
+
+    async fn list_anomalies(&self, query: &AnomalyQuery) -> Result<AnomalyPage, StoreError> {
+        let query = query.clone();
+        self.call(move |conn| list_anomalies_blocking(conn, &query))
+            .await
+    }
+
+    async fn dependencies(&self, time: TimeRange) -> Result<Vec<DependencyStats>, StoreError> {
+        self.call(move |conn| dependencies_blocking(conn, time))
+            .await
+    }
+
+    async fn recent_trace_features(&self, limit: u32) -> Result<Vec<(Uuid, String)>, StoreError> {
+        self.call(move |conn| recent_trace_features_blocking(conn, limit))
+            .await
+    }
+
+    async fn save_checkpoint(&self, name: &str, payload: &str) -> Result<(), StoreError> {
+        let (name, payload) = (name.to_string(), payload.to_string());
+        let version = now_version();
+        self.call(move |conn| save_checkpoint_blocking(conn, &name, &payload, version))
+            .await
+    }
+
+    async fn load_checkpoint(&self, name: &str) -> Result<Option<String>, StoreError> {
+        let name = name.to_string();
+        self.call(move |conn| load_checkpoint_blocking(conn, &name))
+            .await
+    }
+
+    async fn save_model(&self, model: &ModelRecord) -> Result<(), StoreError> {
+        let model = model.clone();
+        self.call(move |conn| save_model_blocking(conn, &model, &clusters_json(&model)))
+            .await
+    }
+
+    async fn latest_model(&self) -> Result<Option<ModelRecord>, StoreError> {
+        self.call(|conn| latest_model_blocking(conn)).await
+    }
 }

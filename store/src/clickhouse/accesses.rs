@@ -10,9 +10,12 @@ use raceway_schemas::{Access, ActorId};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::clickhouse::{bind_all, ClickHouseStore, Param};
+use async_trait::async_trait;
+
+use crate::clickhouse::ClickHouseStore;
+use crate::filter::{self, Dialect, Value};
 use crate::rows::{corrupt_access, now_version, parse_access_type, parse_held_locks};
-use crate::StoreError;
+use crate::{AccessStore, StoreError, TimeRange};
 
 /// A row of `accesses` (one version of an access).
 #[derive(Debug, Row, Serialize, Deserialize)]
@@ -131,63 +134,43 @@ impl AccessRow {
     }
 }
 
-impl ClickHouseStore {
-    /// [`crate::Store::insert_accesses`]: one INSERT, every row with the same new version.
-    pub(crate) async fn insert_accesses_impl(&self, accesses: &[Access]) -> Result<(), StoreError> {
-        if accesses.is_empty() {
-            return Ok(());
-        }
+/// Decodes access rows, in order.
+fn decode(rows: Vec<AccessRow>) -> Result<Vec<Access>, StoreError> {
+    rows.into_iter().map(AccessRow::into_access).collect()
+}
+
+/// One INSERT, every row with the same new version.
+#[async_trait]
+impl AccessStore for ClickHouseStore {
+    async fn insert_accesses(&self, accesses: &[Access]) -> Result<(), StoreError> {
         let version = now_version();
-        let mut insert = self
-            .client
-            .insert::<AccessRow>("accesses")
-            .await
-            .map_err(self.err("insert accesses"))?;
-        for access in accesses {
-            insert
-                .write(&AccessRow::new(access, version))
-                .await
-                .map_err(self.err("insert accesses"))?;
-        }
-        insert.end().await.map_err(self.err("insert accesses"))
+        let rows: Vec<AccessRow> = accesses
+            .iter()
+            .map(|a| AccessRow::new(a, version))
+            .collect();
+        self.insert_rows("accesses", rows).await
     }
 
-    /// [`crate::Store::variable_accesses`].
-    pub(crate) async fn variable_accesses_impl(
+    async fn variable_accesses(
         &self,
         environment: Option<&str>,
         variable: &str,
-        from_ns: Option<i64>,
-        to_ns: Option<i64>,
+        time: TimeRange,
         limit: u32,
     ) -> Result<Vec<Access>, StoreError> {
-        let mut conditions = String::from("variable = ?");
-        let mut params = vec![Param::Str(variable.to_string())];
-        if let Some(environment) = environment {
-            conditions.push_str(" AND environment = ?");
-            params.push(Param::Str(environment.to_string()));
-        }
-        if let Some(from) = from_ns {
-            conditions.push_str(" AND timestamp_ns >= ?");
-            params.push(Param::I64(from));
-        }
-        if let Some(to) = to_ns {
-            conditions.push_str(" AND timestamp_ns <= ?");
-            params.push(Param::I64(to));
-        }
+        let filter = filter::accesses(Dialect::ClickHouse, environment, variable, time);
+        let conditions = filter.sql();
         let sql = format!(
             "SELECT {ACCESS_COLUMNS} FROM accesses WHERE {conditions} {NEWEST_IN_ORDER} LIMIT ?"
         );
-        let rows: Vec<AccessRow> = bind_all(self.client.query(&sql), &params)
-            .bind(limit)
-            .fetch_all()
-            .await
-            .map_err(self.err("read variable accesses"))?;
-        rows.into_iter().map(AccessRow::into_access).collect()
+        let params = filter.params_with(&[Value::I64(limit.into())]);
+        decode(
+            self.fetch_rows("read variable accesses", &sql, &params)
+                .await?,
+        )
     }
 
-    /// [`crate::Store::trace_variable_accesses`].
-    pub(crate) async fn trace_variable_accesses_impl(
+    async fn trace_variable_accesses(
         &self,
         trace_id: Uuid,
         variable: &str,
@@ -196,14 +179,13 @@ impl ClickHouseStore {
             "SELECT {ACCESS_COLUMNS} FROM accesses \
              WHERE variable = ? AND trace_id = toUUID(?) {NEWEST_IN_ORDER}"
         );
-        let rows: Vec<AccessRow> = self
-            .client
-            .query(&sql)
-            .bind(variable)
-            .bind(trace_id.to_string())
-            .fetch_all()
-            .await
-            .map_err(self.err("read trace accesses"))?;
-        rows.into_iter().map(AccessRow::into_access).collect()
+        let params = [
+            Value::Str(variable.into()),
+            Value::Str(trace_id.to_string()),
+        ];
+        decode(
+            self.fetch_rows("read trace accesses", &sql, &params)
+                .await?,
+        )
     }
 }

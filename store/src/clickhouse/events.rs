@@ -1,0 +1,112 @@
+//! Events in the ClickHouse store: writes, reads by trace, and the per-trace summaries.
+
+use async_trait::async_trait;
+use raceway_schemas::Event;
+use uuid::Uuid;
+
+use crate::clickhouse::rows::{EventRow, PayloadRow, SummaryRow};
+use crate::clickhouse::ClickHouseStore;
+use crate::filter::{self, Dialect, Value};
+use crate::rows::{decode_payload, EventColumns};
+use crate::{EventStore, StoreError, TracePage, TraceQuery, TraceSummary};
+
+/// Per-trace summaries over deduplicated rows: `uniqExact(id)` counts distinct events (min, max
+/// and the service set are unaffected by duplicates), findings are counted by distinct id over
+/// both of their traces.
+const SUMMARY_SQL: &str = "
+SELECT trace_key, event_count, services, first_ts, last_ts, race_count
+FROM
+(
+    SELECT toString(trace_id) AS trace_key,
+           toUInt64(uniqExact(id)) AS event_count,
+           arraySort(groupUniqArray(service)) AS services,
+           min(timestamp_ns) AS first_ts,
+           max(timestamp_ns) AS last_ts
+    FROM events
+    GROUP BY trace_key
+)
+ANY LEFT JOIN
+(
+    SELECT trace_key, toUInt64(uniqExact(id)) AS race_count
+    FROM (SELECT id, arrayJoin([first_trace_id, second_trace_id]) AS trace_key FROM findings
+          WHERE (id, version) IN (SELECT id, max(version) FROM findings GROUP BY id)
+            AND occurrences > 0)
+    GROUP BY trace_key
+) USING trace_key";
+
+/// Decodes the payloads of event rows, in order.
+fn decode_events(rows: Vec<PayloadRow>) -> Result<Vec<Event>, StoreError> {
+    rows.iter()
+        .map(|row| decode_payload(&row.id, &row.payload))
+        .collect()
+}
+
+#[async_trait]
+impl EventStore for ClickHouseStore {
+    async fn insert_events(&self, events: &[Event]) -> Result<(), StoreError> {
+        let rows: Vec<EventRow> = events
+            .iter()
+            .map(EventColumns::new)
+            .map(EventRow::from)
+            .collect();
+        self.insert_rows("events", rows).await
+    }
+
+    async fn trace_events(&self, trace_id: Uuid) -> Result<Vec<Event>, StoreError> {
+        let sql = "SELECT toString(id) AS event_id, payload FROM events \
+                   WHERE trace_id = toUUID(?) \
+                   ORDER BY timestamp_ns, event_id LIMIT 1 BY event_id";
+        let params = [Value::Str(trace_id.to_string())];
+        decode_events(self.fetch_rows("read trace events", sql, &params).await?)
+    }
+
+    async fn traces_events(&self, trace_ids: &[Uuid]) -> Result<Vec<Event>, StoreError> {
+        if trace_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        // The key column in the filter, so that ClickHouse reads only those traces' granules.
+        // Ordered by the text form: ClickHouse orders UUIDs by their halves, not like Rust.
+        let placeholders = vec!["toUUID(?)"; trace_ids.len()].join(", ");
+        let sql = format!(
+            "SELECT toString(id) AS event_id, payload FROM events \
+             WHERE trace_id IN ({placeholders}) \
+             ORDER BY toString(trace_id), timestamp_ns, event_id LIMIT 1 BY event_id"
+        );
+        let params: Vec<Value> = trace_ids
+            .iter()
+            .map(|id| Value::Str(id.to_string()))
+            .collect();
+        decode_events(
+            self.fetch_rows("read traces' events", &sql, &params)
+                .await?,
+        )
+    }
+
+    async fn list_traces(&self, query: &TraceQuery) -> Result<TracePage, StoreError> {
+        let filter = filter::traces(Dialect::ClickHouse, query);
+        let conditions = filter.sql();
+        let sql = format!(
+            "SELECT * FROM ({SUMMARY_SQL}) WHERE {conditions} ORDER BY first_ts DESC, trace_key"
+        );
+        let page = (query.limit, query.offset);
+        let (rows, total): (Vec<SummaryRow>, u64) =
+            self.fetch_page("traces", &sql, &filter, page).await?;
+        let mut traces = Vec::with_capacity(rows.len());
+        for row in rows {
+            let trace_id = Uuid::parse_str(&row.trace_key).map_err(|e| StoreError::Corrupt {
+                what: "trace",
+                id: row.trace_key.clone(),
+                message: e.to_string(),
+            })?;
+            traces.push(TraceSummary {
+                trace_id,
+                event_count: row.event_count,
+                services: row.services,
+                first_timestamp_ns: row.first_ts,
+                last_timestamp_ns: row.last_ts,
+                race_count: row.race_count,
+            });
+        }
+        Ok(TracePage { traces, total })
+    }
+}

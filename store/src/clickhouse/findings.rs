@@ -1,0 +1,110 @@
+//! Findings in the ClickHouse store: upserts (a new version per write), reads by trace and by
+//! variable, and the filtered, paginated list.
+//!
+//! Every read first narrows `findings` to the newest version of each id (`(id, version) IN
+//! (SELECT id, max(version) ...)`), then filters those rows, so a filter never matches an
+//! outdated version; `LIMIT 1 BY id` drops exact duplicates (one version inserted twice).
+
+use async_trait::async_trait;
+use raceway_schemas::RaceFinding;
+use uuid::Uuid;
+
+use crate::clickhouse::rows::{FindingRow, FINDING_COLUMNS};
+use crate::clickhouse::ClickHouseStore;
+use crate::filter::{self, Dialect, Filter, Value};
+use crate::rows::{sort_findings, sort_findings_newest_first};
+use crate::{FindingPage, FindingQuery, FindingStore, StoreError};
+
+/// The newest version of each finding matching `query`: its identity conditions narrow the
+/// newest-version subquery too (they are the same in every version), the others apply to the
+/// newest version only, so a filter never matches an outdated version.
+fn newest_matching(query: &FindingQuery) -> Filter {
+    let (identity, rest) = filter::findings(Dialect::ClickHouse, query);
+    Filter::new(Dialect::ClickHouse)
+        .condition_with(
+            format!(
+                "(id, version) IN (SELECT id, max(version) FROM findings WHERE {} GROUP BY id)",
+                identity.sql()
+            ),
+            identity.params(),
+        )
+        .condition("occurrences > 0")
+        .and(&identity)
+        .and(&rest)
+}
+
+/// Decodes finding rows.
+fn decode(rows: Vec<FindingRow>) -> Result<Vec<RaceFinding>, StoreError> {
+    rows.into_iter().map(FindingRow::into_finding).collect()
+}
+
+/// Decodes finding rows, in the order of [`FindingStore::trace_findings`].
+fn sorted(rows: Vec<FindingRow>) -> Result<Vec<RaceFinding>, StoreError> {
+    let mut findings = decode(rows)?;
+    sort_findings(&mut findings);
+    Ok(findings)
+}
+
+#[async_trait]
+impl FindingStore for ClickHouseStore {
+    async fn upsert_findings(&self, findings: &[RaceFinding]) -> Result<(), StoreError> {
+        let rows: Vec<FindingRow> = findings.iter().map(FindingRow::from).collect();
+        self.insert_rows("findings", rows).await
+    }
+
+    async fn trace_findings(&self, trace_id: Uuid) -> Result<Vec<RaceFinding>, StoreError> {
+        let key = trace_id.to_string();
+        // The newest version of each finding of the trace; LIMIT 1 BY drops exact duplicates
+        // (the same version inserted twice).
+        let sql = format!(
+            "SELECT {FINDING_COLUMNS} FROM findings \
+             WHERE (first_trace_id = ? OR second_trace_id = ?) \
+               AND (id, version) IN (SELECT id, max(version) FROM findings \
+                                     WHERE first_trace_id = ? OR second_trace_id = ? GROUP BY id) \
+               AND occurrences > 0 \
+             ORDER BY severity_rank DESC, variable, id LIMIT 1 BY id"
+        );
+        let params = vec![Value::Str(key); 4];
+        sorted(
+            self.fetch_rows("read trace findings", &sql, &params)
+                .await?,
+        )
+    }
+
+    async fn list_findings(&self, query: &FindingQuery) -> Result<FindingPage, StoreError> {
+        let filter = newest_matching(query);
+        let conditions = filter.sql();
+        let sql = format!(
+            "SELECT {FINDING_COLUMNS} FROM findings WHERE {conditions} \
+             ORDER BY greatest(first_timestamp_ns, second_timestamp_ns) DESC, id LIMIT 1 BY id"
+        );
+        let page = (query.limit, query.offset);
+        let (rows, total): (Vec<FindingRow>, u64) =
+            self.fetch_page("findings", &sql, &filter, page).await?;
+        let mut findings = decode(rows)?;
+        // Already in this order; sorting again makes the promise independent of the SQL.
+        sort_findings_newest_first(&mut findings);
+        Ok(FindingPage { findings, total })
+    }
+
+    async fn findings_for_variable(
+        &self,
+        environment: Option<&str>,
+        variable: &str,
+    ) -> Result<Vec<RaceFinding>, StoreError> {
+        let query = FindingQuery {
+            environment: environment.map(str::to_string),
+            variable: Some(variable.to_string()),
+            ..FindingQuery::default()
+        };
+        let filter = newest_matching(&query);
+        let sql = format!(
+            "SELECT {FINDING_COLUMNS} FROM findings WHERE {} LIMIT 1 BY id",
+            filter.sql()
+        );
+        sorted(
+            self.fetch_rows("read variable findings", &sql, filter.params())
+                .await?,
+        )
+    }
+}

@@ -1,0 +1,263 @@
+//! The production store on ClickHouse (18.16 here, current versions in production).
+//!
+//! Uses the official `clickhouse` crate over HTTP with validation off (18.16 lacks
+//! `RowBinaryWithNamesAndTypes`), LZ4 compression and client-side `?` binding (18.16 has no
+//! server-side query parameters). Tables are ReplacingMergeTree; every read deduplicates itself
+//! (`LIMIT 1 BY id`, `uniqExact(id)`, max(version) per id) instead of trusting merges to have run,
+//! and nothing is counted at insert time, so replays never double a count.
+
+use ::clickhouse::{Client, Compression};
+use async_trait::async_trait;
+
+use crate::filter::{Dialect, Filter, Value};
+use crate::migrations::CLICKHOUSE;
+use crate::{Lifecycle, StoreError};
+
+mod accesses;
+mod analyses;
+mod analysis_rows;
+mod events;
+mod findings;
+mod retention;
+mod rows;
+
+/// Records which migrations ran; created before any migration.
+const SCHEMA_MIGRATIONS_DDL: &str = "CREATE TABLE IF NOT EXISTS schema_migrations \
+    (version UInt32, name String, applied_at DateTime DEFAULT now()) \
+    ENGINE = ReplacingMergeTree() ORDER BY version";
+
+/// The ClickHouse [`Store`](crate::Store): every role, one file each in this folder. Cloning is cheap (the HTTP client is shared).
+#[derive(Clone)]
+pub struct ClickHouseStore {
+    pub(crate) client: Client,
+    url: String,
+    database: String,
+}
+
+impl std::fmt::Debug for ClickHouseStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClickHouseStore")
+            .field("url", &self.url)
+            .field("database", &self.database)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ClickHouseStore {
+    /// Connects to the ClickHouse HTTP interface at `url` (e.g. `http://127.0.0.1:8123`) and
+    /// creates `database` if it is missing. Call [`Lifecycle::migrate`] before use.
+    ///
+    /// `database` must be a plain identifier (letters, digits, `_`, not starting with a digit).
+    /// Fails with [`StoreError::Unreachable`] when the server does not answer.
+    pub async fn connect(url: &str, database: &str) -> Result<Self, StoreError> {
+        if !(url.starts_with("http://") || url.starts_with("https://")) {
+            return Err(StoreError::InvalidArgument(format!(
+                "ClickHouse URL {url:?} must start with http:// (the HTTP interface, port 8123 by default)"
+            )));
+        }
+        if !valid_identifier(database) {
+            return Err(StoreError::InvalidArgument(format!(
+                "ClickHouse database name {database:?} must be letters, digits and '_', not starting with a digit"
+            )));
+        }
+        let base = Client::default()
+            .with_url(url)
+            .with_validation(false)
+            .with_compression(Compression::Lz4);
+        base.query_raw(&format!("CREATE DATABASE IF NOT EXISTS {database}"))
+            .execute()
+            .await
+            .map_err(|e| StoreError::clickhouse(url, "create database", e))?;
+        Ok(ClickHouseStore {
+            client: base.with_database(database),
+            url: url.to_string(),
+            database: database.to_string(),
+        })
+    }
+
+    /// The server's URL.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// The database holding Raceway's tables.
+    pub fn database(&self) -> &str {
+        &self.database
+    }
+
+    /// Maps a failure of `operation` to a [`StoreError`] naming this server.
+    pub(crate) fn err(
+        &self,
+        operation: &str,
+    ) -> impl FnOnce(::clickhouse::error::Error) -> StoreError + '_ {
+        let operation = operation.to_string();
+        move |e| StoreError::clickhouse(&self.url, &operation, e)
+    }
+
+    /// One page of the rows of `select_sql` (the paging clause is appended) and how many rows
+    /// it has in all, both bound to `filter`'s values: the shape of every paginated listing.
+    pub(crate) async fn fetch_page<T>(
+        &self,
+        what: &str,
+        select_sql: &str,
+        filter: &Filter,
+        (limit, offset): (u32, u32),
+    ) -> Result<(Vec<T>, u64), StoreError>
+    where
+        T: ::clickhouse::RowOwned + ::clickhouse::RowRead,
+    {
+        let (clause, page) = Dialect::ClickHouse.page(limit, offset);
+        let page_sql = format!("{select_sql} {clause}");
+        let rows: Vec<T> = bind_all(self.client.query(&page_sql), &filter.params_with(&page))
+            .fetch_all()
+            .await
+            .map_err(self.err(&format!("list {what}")))?;
+        let total_sql = format!("SELECT toUInt64(count()) FROM ({select_sql})");
+        let total: u64 = bind_all(self.client.query(&total_sql), filter.params())
+            .fetch_one()
+            .await
+            .map_err(self.err(&format!("count {what}")))?;
+        Ok((rows, total))
+    }
+
+    /// The rows of `sql` bound to `params`; failures name `operation`.
+    pub(crate) async fn fetch_rows<T>(
+        &self,
+        operation: &str,
+        sql: &str,
+        params: &[Value],
+    ) -> Result<Vec<T>, StoreError>
+    where
+        T: ::clickhouse::RowOwned + ::clickhouse::RowRead,
+    {
+        bind_all(self.client.query(sql), params)
+            .fetch_all()
+            .await
+            .map_err(self.err(operation))
+    }
+
+    /// Inserts `rows` into `table` in one INSERT (none when there are no rows).
+    pub(crate) async fn insert_rows<T>(
+        &self,
+        table: &str,
+        rows: impl IntoIterator<Item = T> + Send,
+    ) -> Result<(), StoreError>
+    where
+        T: ::clickhouse::RowOwned + ::clickhouse::RowWrite + Send,
+    {
+        let mut rows = rows.into_iter().peekable();
+        if rows.peek().is_none() {
+            return Ok(());
+        }
+        let operation = format!("insert {table}");
+        let mut insert = self
+            .client
+            .insert::<T>(table)
+            .await
+            .map_err(self.err(&operation))?;
+        for row in rows {
+            insert.write(&row).await.map_err(self.err(&operation))?;
+        }
+        insert.end().await.map_err(self.err(&operation))
+    }
+
+    /// The client, with the database selected (tests only).
+    #[cfg(test)]
+    pub(crate) fn client_for_tests(&self) -> &Client {
+        &self.client
+    }
+
+    /// Drops the whole database (tests only).
+    #[cfg(test)]
+    pub(crate) async fn drop_database(&self) -> Result<(), StoreError> {
+        self.client
+            .query_raw(&format!("DROP DATABASE IF EXISTS {}", self.database))
+            .execute()
+            .await
+            .map_err(self.err("drop database"))
+    }
+}
+
+fn valid_identifier(name: &str) -> bool {
+    let mut chars = name.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// Binds `params` to the `?`s of `q`, in order.
+pub(crate) fn bind_all(
+    mut q: ::clickhouse::query::Query,
+    params: &[Value],
+) -> ::clickhouse::query::Query {
+    for p in params {
+        q = match p {
+            Value::Str(s) => q.bind(s.as_str()),
+            Value::I64(n) => q.bind(*n),
+        };
+    }
+    q
+}
+
+#[async_trait]
+impl Lifecycle for ClickHouseStore {
+    async fn migrate(&self) -> Result<(), StoreError> {
+        self.client
+            .query_raw(SCHEMA_MIGRATIONS_DDL)
+            .execute()
+            .await
+            .map_err(self.err("create schema_migrations"))?;
+        let applied: Vec<u32> = self
+            .client
+            .query("SELECT DISTINCT version FROM schema_migrations")
+            .fetch_all()
+            .await
+            .map_err(self.err("read schema_migrations"))?;
+        for migration in CLICKHOUSE {
+            if applied.contains(&migration.version) {
+                continue;
+            }
+            for statement in migration.statements() {
+                self.client
+                    .query_raw(&statement)
+                    .execute()
+                    .await
+                    .map_err(|e| StoreError::Migration {
+                        version: migration.version,
+                        name: migration.name.to_string(),
+                        message: StoreError::clickhouse(&self.url, "DDL", e).to_string(),
+                    })?;
+            }
+            self.client
+                .query("INSERT INTO schema_migrations (version, name) VALUES (?, ?)")
+                .bind(migration.version)
+                .bind(migration.name)
+                .execute()
+                .await
+                .map_err(self.err("record migration"))?;
+            tracing::info!(
+                version = migration.version,
+                name = migration.name,
+                database = %self.database,
+                "applied ClickHouse migration"
+            );
+        }
+        Ok(())
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        let one: u8 = self
+            .client
+            .query("SELECT toUInt8(1)")
+            .fetch_one()
+            .await
+            .map_err(self.err("ping"))?;
+        if one == 1 {
+            Ok(())
+        } else {
+            Err(StoreError::ClickHouse {
+                operation: "ping".into(),
+                message: format!("SELECT 1 returned {one}"),
+            })
+        }
+    }
+}

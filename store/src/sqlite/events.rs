@@ -1,0 +1,136 @@
+//! Events in the SQLite store: writes (the first copy of an id wins), reads by trace, and the
+//! per-trace summaries.
+
+use async_trait::async_trait;
+use raceway_schemas::Event;
+use rusqlite::params;
+use uuid::Uuid;
+
+use crate::filter::{self, Dialect};
+use crate::rows::{decode_payload, EventColumns};
+use crate::sqlite::{query_decoded, query_page, read_columns, SqliteStore};
+use crate::{EventStore, StoreError, TracePage, TraceQuery, TraceSummary};
+
+/// The per-trace summary, computed over the (primary-key deduplicated) rows, as the CTE
+/// `summary`.
+const SUMMARY_SQL: &str = "
+WITH summary AS (
+    SELECT e.trace_id AS trace_id,
+           COUNT(*) AS event_count,
+           json_group_array(DISTINCT e.service) AS services,
+           MIN(e.timestamp_ns) AS first_ts,
+           MAX(e.timestamp_ns) AS last_ts,
+           (SELECT COUNT(*) FROM (
+                SELECT f.id FROM findings f
+                WHERE f.first_trace_id = e.trace_id AND f.occurrences > 0
+                UNION
+                SELECT f.id FROM findings f
+                WHERE f.second_trace_id = e.trace_id AND f.occurrences > 0
+           )) AS race_count
+    FROM events e
+    GROUP BY e.trace_id
+)
+SELECT";
+
+/// The columns of a summary row, before its id and services are parsed.
+type SummaryColumns = (String, i64, String, i64, i64, i64);
+
+fn into_summary(columns: SummaryColumns) -> Result<TraceSummary, StoreError> {
+    let (trace_id, event_count, services, first_ts, last_ts, race_count) = columns;
+    let corrupt = |message: String| StoreError::Corrupt {
+        what: "trace",
+        id: trace_id.clone(),
+        message,
+    };
+    let mut services: Vec<String> = serde_json::from_str(&services)
+        .map_err(|e| corrupt(format!("services are not a JSON array: {e}")))?;
+    services.sort();
+    Ok(TraceSummary {
+        trace_id: Uuid::parse_str(&trace_id).map_err(|e| corrupt(e.to_string()))?,
+        event_count: u64::try_from(event_count).unwrap_or(0),
+        services,
+        first_timestamp_ns: first_ts,
+        last_timestamp_ns: last_ts,
+        race_count: u64::try_from(race_count).unwrap_or(0),
+    })
+}
+
+#[async_trait]
+impl EventStore for SqliteStore {
+    async fn insert_events(&self, events: &[Event]) -> Result<(), StoreError> {
+        if events.is_empty() {
+            return Ok(());
+        }
+        let rows: Vec<EventColumns> = events.iter().map(EventColumns::new).collect();
+        self.call(move |conn| {
+            let failed = |e| StoreError::sqlite("insert events", e);
+            let tx = conn.transaction().map_err(failed)?;
+            {
+                let mut stmt = tx
+                    .prepare_cached(
+                        "INSERT OR IGNORE INTO events (id, trace_id, parent_id, timestamp_ns, kind, \
+                         service, instance_id, thread_id, environment, variable, access_type, payload) \
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                    )
+                    .map_err(failed)?;
+                for r in &rows {
+                    stmt.execute(params![
+                        r.id.to_string(),
+                        r.trace_id.to_string(),
+                        r.parent_id.map(|p| p.to_string()),
+                        r.timestamp_ns,
+                        r.kind,
+                        r.service,
+                        r.instance_id,
+                        r.thread_id,
+                        r.environment,
+                        r.variable,
+                        r.access_type,
+                        r.payload,
+                    ])
+                    .map_err(failed)?;
+                }
+            }
+            tx.commit().map_err(failed)
+        })
+        .await
+    }
+
+    async fn trace_events(&self, trace_id: Uuid) -> Result<Vec<Event>, StoreError> {
+        self.call(move |conn| {
+            query_decoded(
+                conn,
+                "read trace events",
+                "SELECT id, payload FROM events WHERE trace_id = ?1 ORDER BY timestamp_ns, id",
+                [trace_id.to_string()],
+                read_columns::<(String, String)>,
+                |(id, payload)| decode_payload(&id, &payload),
+            )
+        })
+        .await
+    }
+
+    async fn list_traces(&self, query: &TraceQuery) -> Result<TracePage, StoreError> {
+        let query = query.clone();
+        self.call(move |conn| {
+            let filter = filter::traces(Dialect::Sqlite, &query);
+            let conditions = filter.sql();
+            let select_sql = format!(
+                "{SUMMARY_SQL} trace_id, event_count, services, first_ts, last_ts, race_count \
+                 FROM summary WHERE {conditions} ORDER BY first_ts DESC, trace_id"
+            );
+            let page = (query.limit, query.offset);
+            let (traces, total) = query_page(
+                conn,
+                "traces",
+                &select_sql,
+                &filter,
+                page,
+                read_columns,
+                into_summary,
+            )?;
+            Ok(TracePage { traces, total })
+        })
+        .await
+    }
+}

@@ -1,0 +1,229 @@
+//! The embedded store: SQLite through rusqlite (bundled), for `raceway up`.
+//!
+//! One connection behind a mutex; every call runs on tokio's blocking pool. The database is in WAL
+//! mode with `synchronous=FULL`: a write that returned is on disk even after a power loss, which
+//! matters because processors commit their input offsets once the store has accepted a batch.
+//! Each `insert_events`/`upsert_findings`/`insert_accesses` call is one transaction.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use rusqlite::types::ToSqlOutput;
+use rusqlite::{params, params_from_iter, Connection, OptionalExtension, ToSql};
+
+use crate::filter::{Dialect, Filter, Value};
+use crate::migrations::{Migration, SQLITE};
+use crate::{Lifecycle, StoreError};
+
+mod accesses;
+mod analyses;
+mod events;
+mod findings;
+mod retention;
+
+/// The embedded [`Store`](crate::Store): one SQLite file; every role, one file each in this
+/// folder.
+#[derive(Clone)]
+pub struct SqliteStore {
+    conn: Arc<Mutex<Connection>>,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore").finish_non_exhaustive()
+    }
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database file at `path`, in WAL mode. Call
+    /// [`Lifecycle::migrate`] before use.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        let conn = Connection::open(path)
+            .map_err(|e| StoreError::sqlite(&format!("open {}", path.display()), e))?;
+        let mode: String = conn
+            .query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))
+            .map_err(|e| StoreError::sqlite("enable WAL mode", e))?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(StoreError::Sqlite {
+                operation: format!("enable WAL mode on {}", path.display()),
+                message: format!("journal mode is {mode}"),
+            });
+        }
+        Self::configure(conn)
+    }
+
+    /// A private in-memory database, gone when the store is dropped (tests).
+    pub fn open_in_memory() -> Result<Self, StoreError> {
+        let conn =
+            Connection::open_in_memory().map_err(|e| StoreError::sqlite("open in memory", e))?;
+        Self::configure(conn)
+    }
+
+    fn configure(conn: Connection) -> Result<Self, StoreError> {
+        conn.busy_timeout(Duration::from_secs(10))
+            .map_err(|e| StoreError::sqlite("set busy timeout", e))?;
+        conn.execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")
+            .map_err(|e| StoreError::sqlite("set pragmas", e))?;
+        Ok(SqliteStore {
+            conn: Arc::new(Mutex::new(conn)),
+        })
+    }
+
+    /// Runs `f` with the connection on the blocking pool.
+    pub(crate) async fn call<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        let conn = Arc::clone(&self.conn);
+        tokio::task::spawn_blocking(move || {
+            let mut guard = lock(&conn);
+            f(&mut guard)
+        })
+        .await
+        .map_err(|e| StoreError::Internal(format!("SQLite worker task failed: {e}")))?
+    }
+}
+
+/// Runs `sql` with `params` and decodes every row, in the query's order: `read` takes the
+/// columns out, `decode` checks and converts them; SQLite errors name `operation`.
+pub(crate) fn query_decoded<P, C, T>(
+    conn: &Connection,
+    operation: &str,
+    sql: &str,
+    params: P,
+    read: fn(&rusqlite::Row<'_>) -> rusqlite::Result<C>,
+    decode: fn(C) -> Result<T, StoreError>,
+) -> Result<Vec<T>, StoreError>
+where
+    P: rusqlite::Params,
+{
+    let failed = |e| StoreError::sqlite(operation, e);
+    let mut stmt = conn.prepare_cached(sql).map_err(failed)?;
+    let rows = stmt.query_map(params, read).map_err(failed)?;
+    rows.map(|row| decode(row.map_err(failed)?)).collect()
+}
+
+/// Reads a row's columns, in order, as the tuple `C` (the `read` of [`query_decoded`] for rows
+/// that are a flat list of columns).
+pub(crate) fn read_columns<C>(row: &rusqlite::Row<'_>) -> rusqlite::Result<C>
+where
+    C: for<'a> TryFrom<&'a rusqlite::Row<'a>, Error = rusqlite::Error>,
+{
+    C::try_from(row)
+}
+
+/// One page of the rows of `select_sql` (the paging clause is appended) and how many rows it
+/// has in all, both bound to `filter`'s values: the shape of every paginated listing. `read`
+/// and `decode` as in [`query_decoded`].
+pub(crate) fn query_page<C, T>(
+    conn: &Connection,
+    what: &str,
+    select_sql: &str,
+    filter: &Filter,
+    (limit, offset): (u32, u32),
+    read: fn(&rusqlite::Row<'_>) -> rusqlite::Result<C>,
+    decode: fn(C) -> Result<T, StoreError>,
+) -> Result<(Vec<T>, u64), StoreError> {
+    let (clause, page) = Dialect::Sqlite.page(limit, offset);
+    let rows = query_decoded(
+        conn,
+        &format!("list {what}"),
+        &format!("{select_sql} {clause}"),
+        params_from_iter(filter.params_with(&page)),
+        read,
+        decode,
+    )?;
+    let failed = |e| StoreError::sqlite(&format!("count {what}"), e);
+    let total: i64 = conn
+        .prepare_cached(&format!("SELECT COUNT(*) FROM ({select_sql})"))
+        .map_err(failed)?
+        .query_row(params_from_iter(filter.params()), |row| row.get(0))
+        .map_err(failed)?;
+    Ok((rows, u64::try_from(total).unwrap_or(0)))
+}
+
+impl ToSql for Value {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        match self {
+            Value::Str(s) => s.to_sql(),
+            Value::I64(n) => n.to_sql(),
+        }
+    }
+}
+
+/// A panic while holding the lock leaves no half-done transaction (rusqlite rolls back on drop),
+/// so a poisoned mutex is safe to reuse.
+fn lock(conn: &Mutex<Connection>) -> MutexGuard<'_, Connection> {
+    conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+fn apply_migrations(conn: &mut Connection, migrations: &[Migration]) -> Result<(), StoreError> {
+    conn.execute_batch(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (
+             version INTEGER PRIMARY KEY NOT NULL,
+             name TEXT NOT NULL,
+             applied_at_ns INTEGER NOT NULL
+         )",
+    )
+    .map_err(|e| StoreError::sqlite("create schema_migrations", e))?;
+    for migration in migrations {
+        let failed = |e: rusqlite::Error| StoreError::Migration {
+            version: migration.version,
+            name: migration.name.to_string(),
+            message: e.to_string(),
+        };
+        // IMMEDIATE: another process migrating the same file waits instead of racing.
+        let tx = conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(failed)?;
+        let applied: Option<i64> = tx
+            .query_row(
+                "SELECT version FROM schema_migrations WHERE version = ?1",
+                [migration.version],
+                |row| row.get(0),
+            )
+            .optional()
+            .map_err(failed)?;
+        if applied.is_some() {
+            continue;
+        }
+        tx.execute_batch(migration.sql).map_err(failed)?;
+        tx.execute(
+            "INSERT INTO schema_migrations (version, name, applied_at_ns) VALUES (?1, ?2, ?3)",
+            params![migration.version, migration.name, now_ns()],
+        )
+        .map_err(failed)?;
+        tx.commit().map_err(failed)?;
+        tracing::info!(
+            version = migration.version,
+            name = migration.name,
+            "applied SQLite migration"
+        );
+    }
+    Ok(())
+}
+
+fn now_ns() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+#[async_trait]
+impl Lifecycle for SqliteStore {
+    async fn migrate(&self) -> Result<(), StoreError> {
+        self.call(|conn| apply_migrations(conn, SQLITE)).await
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.call(|conn| {
+            conn.query_row("SELECT 1", [], |_| Ok(()))
+                .map_err(|e| StoreError::sqlite("ping", e))
+        })
+        .await
+    }
+}
