@@ -7,6 +7,7 @@ mod common;
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use common::setups::EmbeddedUp;
 use common::*;
 use raceway_query_api::TenantScope;
 use reqwest::blocking::Client;
@@ -21,20 +22,11 @@ fn start(
     clickhouse: Option<(&str, &str)>,
     extra: &[&str],
 ) -> (Raceway, String) {
-    let addr = free_addr();
-    let data_dir = dir.join("data").to_string_lossy().to_string();
-    let mut args: Vec<String> = ["up", "--http-addr", &addr, "--data-dir", &data_dir]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
+    let mut args: Vec<&str> = extra.to_vec();
     if let Some((url, database)) = clickhouse {
-        args.extend(["--clickhouse", url, "--database", database].map(String::from));
+        args.extend(["--clickhouse", url, "--database", database]);
     }
-    args.extend(extra.iter().map(|s| s.to_string()));
-    let mut up = Raceway::start(&as_refs(&args), dir);
-    let base = format!("http://{addr}");
-    up.wait_http_ok(&format!("{base}/health"));
-    (up, base)
+    EmbeddedUp::args(dir, &args).start()
 }
 
 fn send(method: Method, url: &str, key: Option<&str>, headers: &[(&str, &str)]) -> (u16, Value) {
@@ -337,10 +329,7 @@ fn role_route_tenant_matrix_on_clickhouse() {
     let url = clickhouse();
     let database = unique_name("raceway_access");
     run_matrix("clickhouse", Some((&url, &database)));
-    let _ = Client::new()
-        .post(&url)
-        .body(format!("DROP DATABASE IF EXISTS {database}"))
-        .send();
+    drop_database(&url, &database);
 }
 
 #[test]

@@ -13,7 +13,6 @@ use std::time::{Duration, Instant};
 use common::grafana::{dashboards, datasources, panels, target_datasource, Macros};
 use common::*;
 use serde_json::{json, Value};
-use uuid::Uuid;
 
 /// 2024-01-01T11:00:00Z and 13:00:00Z: the dataset's hour, with margins.
 const FROM_S: i64 = 1_704_106_800;
@@ -23,35 +22,6 @@ const TO_S: i64 = 1_704_114_000;
 const PANEL_TYPES: [&str; 5] = ["timeseries", "table", "barchart", "nodeGraph", "stat"];
 
 const CLICKHOUSE_UID: &str = "raceway-clickhouse";
-
-/// A request of a new trace at 12:mm: `api` handles it and calls `bank`, whose `transfer` takes
-/// `transfer_ms`. Returns the trace id and its events.
-fn request(minute: u32, transfer_ms: u64) -> (String, Vec<Value>) {
-    let trace = Uuid::new_v4().to_string();
-    let root = Uuid::new_v4().to_string();
-    let event = |id: &str, parent: Option<&str>, at: &str, service: &str, ms: u64| {
-        json!({
-            "id": id, "trace_id": trace, "parent_id": parent,
-            "timestamp": format!("2024-01-01T12:{minute:02}:{at}Z"),
-            "kind": {"FunctionCall": {"function_name": "transfer", "module": "", "args": {},
-                                      "file": "bank.rs", "line": 7}},
-            "metadata": {"thread_id": "t1", "process_id": 1, "service_name": service,
-                         "environment": "test", "tags": {}, "duration_ns": ms * 1_000_000},
-            "causality_vector": [], "lock_set": []
-        })
-    };
-    let events = vec![
-        event(&root, None, "00", "api", transfer_ms + 10),
-        event(
-            &Uuid::new_v4().to_string(),
-            Some(&root),
-            "00.001",
-            "bank",
-            transfer_ms,
-        ),
-    ];
-    (trace, events)
-}
 
 fn post(base: &str, events: &[Value]) {
     let body = serde_json::to_vec(&json!({ "events": events })).expect("body");
@@ -101,10 +71,7 @@ impl Database {
 
 impl Drop for Database {
     fn drop(&mut self) {
-        let _ = reqwest::blocking::Client::new()
-            .post(&self.url)
-            .body(format!("DROP DATABASE IF EXISTS {}", self.name))
-            .send();
+        drop_database(&self.url, &self.name);
     }
 }
 
@@ -136,7 +103,7 @@ fn load_dataset(dir: &std::path::Path) -> Database {
 
     post_events(&base, fixture());
     let normal: Vec<(String, Vec<Value>)> = (0..30u32)
-        .map(|i| request(i, 9 + u64::from(i % 3)))
+        .map(|i| two_service_request(i, 9 + u64::from(i % 3)))
         .collect();
     post(
         &base,
@@ -148,7 +115,7 @@ fn load_dataset(dir: &std::path::Path) -> Database {
     for (trace, _) in &normal {
         analysed(&up, &base, trace);
     }
-    let (slow, slow_events) = request(40, 60);
+    let (slow, slow_events) = two_service_request(40, 60);
     post(&base, &slow_events);
     let analysis = analysed(&up, &base, &slow);
     assert!(

@@ -284,8 +284,5 @@ fn a_real_prometheus_scrapes_the_pipeline_and_every_dashboard_expression_has_dat
     assert_eq!(dead.len(), 1, "{dead:?}");
     drop(prometheus);
     assert!(up.terminate().success(), "{}", up.output());
-    let _ = reqwest::blocking::Client::new()
-        .post(&clickhouse)
-        .body(format!("DROP DATABASE IF EXISTS {database}"))
-        .send();
+    drop_database(&clickhouse, &database);
 }

@@ -11,7 +11,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
+use serde_json::{json, Value};
+use uuid::Uuid;
 
 /// The fixture of the issue: a trace with one race on `balance` between worker-1 and worker-2.
 pub const FIXTURE_TRACE: &str = "aaaaaaaa-aaaa-4aaa-aaaa-aaaaaaaaaaaa";
@@ -261,4 +262,43 @@ pub fn assert_fixture_race(races: &[Value]) {
     assert!(race["explanation"]
         .as_str()
         .is_some_and(|e| e.contains("balance")));
+}
+
+/// A request of a new trace at minute `minute` (2024-01-01 12:mm): `api` handles it and calls
+/// `bank`, whose `transfer` takes `transfer_ms`. Returns the trace id and its two events.
+pub fn two_service_request(minute: u32, transfer_ms: u64) -> (String, Vec<Value>) {
+    let trace = Uuid::new_v4().to_string();
+    let root = Uuid::new_v4().to_string();
+    let event =
+        |id: &str, parent: Option<&str>, at: &str, service: &str, function: &str, ms: u64| {
+            json!({
+                "id": id, "trace_id": trace, "parent_id": parent,
+                "timestamp": format!("2024-01-01T12:{minute:02}:{at}Z"),
+                "kind": {"FunctionCall": {"function_name": function, "module": "", "args": {},
+                                          "file": "app.rs", "line": 1}},
+                "metadata": {"thread_id": "t1", "process_id": 1, "service_name": service,
+                             "environment": "test", "tags": {}, "duration_ns": ms * 1_000_000},
+                "causality_vector": [], "lock_set": []
+            })
+        };
+    let events = vec![
+        event(&root, None, "00", "api", "handle", transfer_ms + 10),
+        event(
+            &Uuid::new_v4().to_string(),
+            Some(&root),
+            "00.001",
+            "bank",
+            "transfer",
+            transfer_ms,
+        ),
+    ];
+    (trace, events)
+}
+
+/// Drops a ClickHouse database (test clean-up; errors ignored).
+pub fn drop_database(clickhouse: &str, database: &str) {
+    let _ = reqwest::blocking::Client::new()
+        .post(clickhouse)
+        .body(format!("DROP DATABASE IF EXISTS {database}"))
+        .send();
 }
