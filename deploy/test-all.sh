@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The test command (README.md): installs and starts every service the tests need (ClickHouse,
-# the tansu Kafka-protocol broker, Prometheus, Python's fastavro for the Avro cross-check), then
-# runs every test of the workspace in one go. Reuses whatever is already installed or running.
+# the tansu Kafka-protocol broker, Prometheus, Python's fastavro for the Avro cross-check, Node.js
+# and Chromium for the web UI), then runs every test of the workspace in one go, then the web
+# UI's lint, unit tests and browser tests. Reuses whatever is already installed or running.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -15,6 +16,18 @@ fi
 if ! command -v prometheus >/dev/null || ! command -v promtool >/dev/null; then
     apt-get install -y prometheus >/dev/null || { apt-get update >/dev/null && apt-get install -y prometheus >/dev/null; }
 fi
+# tmux: the end-to-end test of `raceway tui` drives it in a real terminal.
+if ! command -v tmux >/dev/null; then
+    apt-get update -qq && apt-get install -y -qq tmux >/dev/null
+fi
+# The web UI: npm builds it (build.rs), Chromium runs its browser tests.
+if ! command -v npm >/dev/null || ! command -v chromium >/dev/null; then
+    apt-get update -qq
+    command -v npm >/dev/null || apt-get install -y -qq nodejs npm
+    command -v chromium >/dev/null || apt-get install -y -qq chromium
+fi
+# An unchanged UI is neither reinstalled nor rebuilt (see the script).
+deploy/web-cache.sh restore
 
 # The scenario files are generated: they must be exactly what generate.py writes, or the
 # analysis tests would check labels nobody can regenerate.
@@ -36,3 +49,7 @@ eval "$service_env"
 # examples, which --all-targets leaves out.
 cargo test --workspace --all-targets --locked "$@"
 cargo test --workspace --doc --locked "$@"
+deploy/web-cache.sh save
+
+# The web UI against the binary just built: lint and types, Vitest, then Chromium end to end.
+(cd web && { [[ -d node_modules ]] || npm ci --no-audit --no-fund; } && npm run lint && npm test && npm run e2e)

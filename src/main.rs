@@ -6,9 +6,12 @@
 
 mod backends;
 mod cli;
+mod client;
 mod serve;
 mod shutdown;
 mod tls;
+mod tui;
+mod web;
 
 use std::io::IsTerminal;
 
@@ -17,7 +20,10 @@ use clap::Parser;
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = cli::Cli::parse();
-    init_logging(args.json_logs);
+    // The TUI owns the terminal: log lines would scribble over it.
+    if !matches!(args.command, cli::Command::Tui(_)) {
+        init_logging(args.json_logs);
+    }
     cli::run(args).await
 }
 

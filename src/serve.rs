@@ -4,9 +4,9 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use anyhow::Context;
+use axum::extract::State;
 use axum::http::{header, StatusCode};
-use axum::response::IntoResponse;
-use axum::routing::get;
+use axum::response::{IntoResponse, Response};
 use axum::{Json, Router};
 use prometheus::{Encoder, Registry, TextEncoder};
 
@@ -14,48 +14,56 @@ use crate::cli::Guard;
 use crate::tls::{with_peer_addr, TlsListener, TlsPeer};
 use raceway_processors::readiness::Readiness;
 use tokio::sync::watch;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 /// `GET /metrics` (Prometheus text) over `registry`.
-pub fn metrics_router(registry: Registry) -> Router {
-    Router::new().route(
-        "/metrics",
-        get(move || {
-            let registry = registry.clone();
-            async move {
-                let mut buffer = Vec::new();
-                let encoder = TextEncoder::new();
-                match encoder.encode(&registry.gather(), &mut buffer) {
-                    Ok(()) => (
-                        [(header::CONTENT_TYPE, encoder.format_type().to_string())],
-                        buffer,
-                    )
-                        .into_response(),
-                    Err(err) => {
-                        (StatusCode::INTERNAL_SERVER_ERROR, err.to_string()).into_response()
-                    }
-                }
-            }
-        }),
-    )
+pub fn metrics_router(registry: Registry) -> OpenApiRouter {
+    OpenApiRouter::new()
+        .routes(routes!(metrics))
+        .with_state(registry)
+}
+
+/// `GET /metrics`: every metric of the process, Prometheus text format.
+#[utoipa::path(get, path = "/metrics", tag = "operations",
+    responses((status = 200, description = "Prometheus text exposition format",
+               content_type = "text/plain", body = String)))]
+async fn metrics(State(registry): State<Registry>) -> Response {
+    let mut buffer = Vec::new();
+    let encoder = TextEncoder::new();
+    match encoder.encode(&registry.gather(), &mut buffer) {
+        Ok(()) => (
+            [(header::CONTENT_TYPE, encoder.format_type().to_string())],
+            buffer,
+        )
+            .into_response(),
+        Err(err) => (StatusCode::INTERNAL_SERVER_ERROR, err.to_string()).into_response(),
+    }
 }
 
 /// `GET /ready`: 200 when every processor stage of the process has joined its group, holds
 /// partitions and is caught up, else 503; the JSON body says which stage is not and why, and
 /// whether the process is drained (`drained`, `drained_since`: see
 /// `raceway_processors::readiness`).
-pub fn ready_router(readiness: Readiness) -> Router {
-    Router::new().route(
-        "/ready",
-        get(move || {
-            let (ready, body) = readiness.status();
-            let status = if ready {
-                StatusCode::OK
-            } else {
-                StatusCode::SERVICE_UNAVAILABLE
-            };
-            async move { (status, Json(body)) }
-        }),
-    )
+pub fn ready_router(readiness: Readiness) -> OpenApiRouter {
+    OpenApiRouter::new()
+        .routes(routes!(ready))
+        .with_state(readiness)
+}
+
+/// `GET /ready`: whether every processor stage of the process is caught up.
+#[utoipa::path(get, path = "/ready", tag = "operations",
+    responses(
+        (status = 200, description = "Every stage holds partitions and is caught up", body = Object),
+        (status = 503, description = "Some stage is not; the body says which and why", body = Object)))]
+async fn ready(State(readiness): State<Readiness>) -> (StatusCode, Json<serde_json::Value>) {
+    let (ready, body) = readiness.status();
+    let status = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (status, Json(body))
 }
 
 /// Binds `addr` (a clear error when it is taken) and serves `router` behind access control (and

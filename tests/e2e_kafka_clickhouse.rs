@@ -101,7 +101,13 @@ fn fixture_race_is_found_across_separate_processes() {
     );
 
     // Both processors are ready once they hold partitions and are caught up; the lag gauges
-    // cover every partition they hold (4 each: one processor per stage).
+    // cover every partition they hold (4 each: one processor per stage). Ready allows some lag,
+    // so wait until both are drained before asserting that none is left.
+    let bases = [
+        format!("http://{trace_metrics}"),
+        format!("http://{race_metrics}"),
+    ];
+    wait_drained(&as_refs(&bases), Some(4), Duration::from_secs(60));
     for metrics_addr in [&trace_metrics, &race_metrics] {
         let ready = wait_until_ready(&format!("http://{metrics_addr}/ready"));
         let stages = ready["stages"].as_object().expect("stages");

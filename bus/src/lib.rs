@@ -64,6 +64,9 @@ pub struct ConsumedRecord {
     pub value: Vec<u8>,
 }
 
+/// What a poll returns: the records read (possibly none), or why it failed.
+pub type Polled = Result<Vec<ConsumedRecord>, BusError>;
+
 /// How far a consumer is behind the end of one of its partitions.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PartitionLag {
@@ -102,6 +105,24 @@ pub trait Bus: Send + Sync {
         group: &str,
         topics: &[String],
     ) -> Result<Box<dyn BusConsumer>, BusError>;
+
+    /// Reads `topics` from now on, outside any consumer group: every partition is assigned
+    /// directly at its end (the offset the next record will get), nothing is ever committed.
+    ///
+    /// For live readers that want only what is produced after they start, and must start at
+    /// once: joining a group takes seconds (10-15 s on the local broker), and a group would
+    /// share the partitions between instances that each need all of them. Every topic must
+    /// exist.
+    async fn tail(&self, topics: &[String]) -> Result<Box<dyn BusTail>, BusError>;
+}
+
+/// A reader of partitions from their ends at opening, outside any group (see [`Bus::tail`]).
+/// Records produced before [`Bus::tail`] returned are never read; later ones are.
+#[async_trait]
+pub trait BusTail: Send + Sync {
+    /// Waits up to `timeout` for records; returns at most `max` (possibly none), in offset
+    /// order within a partition.
+    async fn poll(&mut self, max: usize, timeout: Duration) -> Polled;
 }
 
 /// A member of a consumer group.
@@ -114,11 +135,7 @@ pub trait BusConsumer: Send + Sync {
     /// records whether or not they are committed. Transient broker trouble (a broker restart)
     /// is logged and waited out rather than returned, as Java's `poll` does; errors returned
     /// are the ones that need attention (e.g. a deleted topic).
-    async fn poll(
-        &mut self,
-        max: usize,
-        timeout: Duration,
-    ) -> Result<Vec<ConsumedRecord>, BusError>;
+    async fn poll(&mut self, max: usize, timeout: Duration) -> Polled;
 
     /// Commits, per (topic, partition), the offset of the NEXT record to read.
     async fn commit(&mut self, offsets: &[(String, i32, i64)]) -> Result<(), BusError>;

@@ -13,25 +13,30 @@ pub struct Topics {
     pub accesses: String,
     /// Records that can never be decoded, with the reason.
     pub dead_letter: String,
+    /// Notices for live readers: new or updated findings and completed traces
+    /// ([`raceway_schemas::notice::Notice`]), key = trace id.
+    pub findings: String,
 }
 
 impl Topics {
-    /// The topic names with `prefix` prepended: `""` gives `raceway.events`, `raceway.accesses`
-    /// and `raceway.dead-letter`; `"t1-"` gives `t1-raceway.events` and so on.
+    /// The topic names with `prefix` prepended: `""` gives `raceway.events`, `raceway.accesses`,
+    /// `raceway.dead-letter` and `raceway.findings`; `"t1-"` gives `t1-raceway.events` and so on.
     pub fn with_prefix(prefix: &str) -> Topics {
         Topics {
             events: format!("{prefix}raceway.events"),
             accesses: format!("{prefix}raceway.accesses"),
             dead_letter: format!("{prefix}raceway.dead-letter"),
+            findings: format!("{prefix}raceway.findings"),
         }
     }
 
-    /// All topic names: events, accesses, dead letter (in that order).
+    /// All topic names: events, accesses, dead letter, findings (in that order).
     pub fn all(&self) -> Vec<String> {
         vec![
             self.events.clone(),
             self.accesses.clone(),
             self.dead_letter.clone(),
+            self.findings.clone(),
         ]
     }
 }
@@ -52,12 +57,18 @@ mod tests {
         let t = Topics::with_prefix("");
         assert_eq!(
             t.all(),
-            vec!["raceway.events", "raceway.accesses", "raceway.dead-letter"]
+            vec![
+                "raceway.events",
+                "raceway.accesses",
+                "raceway.dead-letter",
+                "raceway.findings"
+            ]
         );
         assert_eq!(Topics::default(), t);
         let t = Topics::with_prefix("t1-");
         assert_eq!(t.events, "t1-raceway.events");
         assert_eq!(t.accesses, "t1-raceway.accesses");
         assert_eq!(t.dead_letter, "t1-raceway.dead-letter");
+        assert_eq!(t.findings, "t1-raceway.findings");
     }
 }

@@ -285,3 +285,38 @@ async fn lag_counts_unread_records_and_prune_drops_only_what_every_group_committ
         .unwrap();
     assert_eq!(bus.prune_consumed().await.unwrap(), 0);
 }
+
+#[tokio::test]
+async fn a_tail_reads_only_what_is_produced_after_it_opened_and_joins_no_group() {
+    let dir = tempfile::tempdir().unwrap();
+    let (bus, topics) = open_with_topics(&dir.path().join("bus.sqlite")).await;
+    bus.produce(&topics.events, records("before", 5))
+        .await
+        .unwrap();
+    let mut tail = bus
+        .tail(std::slice::from_ref(&topics.events))
+        .await
+        .unwrap();
+    bus.produce(&topics.events, records("after", 3))
+        .await
+        .unwrap();
+    let mut read = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while read.len() < 3 && Instant::now() < deadline {
+        read.extend(tail.poll(100, Duration::from_millis(200)).await.unwrap());
+    }
+    let keys: Vec<String> = read
+        .iter()
+        .map(|r| String::from_utf8_lossy(r.key.as_deref().unwrap_or_default()).to_string())
+        .collect();
+    assert_eq!(read.len(), 3, "{keys:?}");
+    assert!(keys.iter().all(|k| k.starts_with("after")), "{keys:?}");
+    // No group was registered: a group subscribing later still starts at the beginning.
+    let mut group = subscribe(&bus, "g", &topics.events).await;
+    assert_eq!(poll_n(group.as_mut(), 8).await.len(), 8);
+    assert!(tail
+        .poll(10, Duration::from_millis(50))
+        .await
+        .unwrap()
+        .is_empty());
+}

@@ -9,45 +9,26 @@
 //! Each answers 400 on a bad id and 404 when the store holds no event of the trace. The analyses
 //! take milliseconds on big traces, so they run on the blocking pool.
 
-use std::collections::HashMap;
-use std::sync::Arc;
-
-use axum::extract::{Path, Query, State};
+use axum::extract::Query;
 use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use raceway_analysis::trace::{
-    analyze_trace, causal_graph, critical_path, summarize_calls, trace_tree, Placeholder,
-    TraceTree, TreeNode,
+    analyze_trace, causal_graph, critical_path, summarize_calls, trace_tree, CausalGraph,
+    CriticalStep, LinkKind, Placeholder, TraceTree, TreeNode,
 };
 use raceway_analysis::trace_causality;
-use raceway_schemas::Event;
-use raceway_store::EventStore;
-use serde::Serialize;
-use serde_json::{json, Value};
-use uuid::Uuid;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
-use crate::params;
-use crate::traces::rfc3339;
+use crate::anomalies::DependencyRow;
+use crate::error::TraceErrors;
+use crate::params::{self, StoredTrace};
+use crate::traces::{rfc3339, TraceIdPath};
 use crate::ApiError;
 
-type AppStore = State<Arc<dyn EventStore>>;
-
-/// The events of the trace named by `raw_id`: 400 on a bad id, 404 when there are none.
-async fn events_of(
-    store: &Arc<dyn EventStore>,
-    raw_id: &str,
-) -> Result<(Uuid, Vec<Event>), ApiError> {
-    let trace_id = params::trace_id(raw_id)?;
-    let events = store.trace_events(trace_id).await?;
-    if events.is_empty() {
-        return Err(ApiError::not_found(format!("no trace {trace_id}")));
-    }
-    Ok((trace_id, events))
-}
-
 /// Runs `work` on the blocking pool; a panic or cancellation there is a 500.
-async fn blocking<T: Send + 'static>(
+pub(crate) async fn blocking<T: Send + 'static>(
     work: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
 ) -> Result<T, ApiError> {
     tokio::task::spawn_blocking(work)
@@ -55,18 +36,29 @@ async fn blocking<T: Send + 'static>(
         .map_err(|e| ApiError::internal(format!("trace analysis failed: {e}")))?
 }
 
+/// The `max_depth` query parameter of the tree.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct TreeParams {
+    /// Nodes deeper than this are left out (their parent counts them in `hidden_children`).
+    #[param(value_type = Option<u32>)]
+    max_depth: Option<String>,
+}
+
 /// `GET /api/traces/{id}/tree?max_depth=`: the trace's nodes nested under their parents.
+#[utoipa::path(get, path = "/api/traces/{id}/tree", tag = "analyses",
+    params(TraceIdPath, TreeParams),
+    responses((status = 200, body = TreeBody), TraceErrors))]
 pub(crate) async fn trace_tree_route(
-    State(store): AppStore,
-    Path(raw_id): Path<String>,
-    Query(raw): Query<HashMap<String, String>>,
+    StoredTrace { events, .. }: StoredTrace,
+    Query(raw): Query<TreeParams>,
 ) -> Result<Response, ApiError> {
     // No cap unless asked: the answer is written without recursion, whatever the depth.
     let max_depth = raw
-        .get("max_depth")
+        .max_depth
+        .as_deref()
         .map(|raw| params::count("max_depth", Some(raw), 0, 0, u32::MAX))
         .transpose()?;
-    let (_, events) = events_of(&store, &raw_id).await?;
     let body = blocking(move || {
         let tree = trace_tree(&events);
         tree_json(&tree, max_depth)
@@ -77,7 +69,7 @@ pub(crate) async fn trace_tree_route(
 }
 
 /// The scalar fields of one node of the tree answer; `children` is appended after them.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct NodeHead<'a> {
     id: String,
     kind: &'a str,
@@ -91,7 +83,7 @@ struct NodeHead<'a> {
     duration_measured: bool,
     placeholder: bool,
     placeholder_reason: Option<Placeholder>,
-    link: Option<raceway_analysis::trace::LinkKind>,
+    link: Option<LinkKind>,
     error: bool,
     /// Children not shown because of `max_depth`; absent when none were cut.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -99,7 +91,7 @@ struct NodeHead<'a> {
 }
 
 /// The whole tree answer minus `roots`, which is appended after it.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct TreeHead {
     trace_id: String,
     start: String,
@@ -109,6 +101,26 @@ struct TreeHead {
     node_count: usize,
     max_depth: u32,
     truncated_depth: bool,
+}
+
+/// `GET /api/traces/{id}/tree`: what [`tree_json`] writes (never built: the answer is written
+/// without recursion).
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)]
+pub(crate) struct TreeBody {
+    #[serde(flatten)]
+    head: TreeHead,
+    roots: Vec<TreeNodeBody>,
+}
+
+/// One node of [`TreeBody`].
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)]
+pub(crate) struct TreeNodeBody {
+    #[serde(flatten)]
+    head: NodeHead<'static>,
+    #[schema(no_recursion)]
+    children: Vec<TreeNodeBody>,
 }
 
 /// The tree answer as JSON text: `{trace_id, start, start_ns, end_ns, duration_ns, node_count,
@@ -228,76 +240,95 @@ fn ms(ns: u64) -> f64 {
     ns as f64 / 1e6
 }
 
+/// One step of the critical path.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PathStep {
+    pub event_id: String,
+    pub kind: String,
+    pub service: String,
+    pub location: String,
+    pub self_time_ms: f64,
+    pub duration_ms: f64,
+}
+
+impl From<&CriticalStep> for PathStep {
+    fn from(step: &CriticalStep) -> Self {
+        PathStep {
+            event_id: step.event_id.to_string(),
+            kind: step.kind.to_string(),
+            service: step.service.to_string(),
+            location: step.location.to_string(),
+            self_time_ms: ms(step.self_time_ns),
+            duration_ms: ms(step.duration_ns),
+        }
+    }
+}
+
+/// `GET /api/traces/{id}/critical-path`: the longest duration-weighted path.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CriticalPathBody {
+    pub trace_id: String,
+    pub path: Vec<PathStep>,
+    /// Sum of the steps' self times.
+    pub total_duration_ms: f64,
+    pub trace_duration_ms: f64,
+    /// `total_duration_ms / trace_duration_ms` (0 for an instant trace).
+    pub share_of_trace: f64,
+}
+
 /// `GET /api/traces/{id}/critical-path`.
+#[utoipa::path(get, path = "/api/traces/{id}/critical-path", tag = "analyses",
+    params(TraceIdPath), responses((status = 200, body = CriticalPathBody), TraceErrors))]
 pub(crate) async fn trace_critical_path(
-    State(store): AppStore,
-    Path(raw_id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
-    let (trace_id, events) = events_of(&store, &raw_id).await?;
+    StoredTrace {
+        id: trace_id,
+        events,
+    }: StoredTrace,
+) -> Result<Json<CriticalPathBody>, ApiError> {
     let path = blocking(move || Ok(critical_path(&trace_tree(&events)))).await?;
-    let steps: Vec<Value> = path
-        .steps
-        .iter()
-        .map(|step| {
-            json!({
-                "event_id": step.event_id.to_string(),
-                "kind": &*step.kind,
-                "service": &*step.service,
-                "location": &*step.location,
-                "self_time_ms": ms(step.self_time_ns),
-                "duration_ms": ms(step.duration_ns),
-            })
-        })
-        .collect();
-    Ok(Json(json!({
-        "trace_id": trace_id.to_string(),
-        "path": steps,
-        "total_duration_ms": path.total_duration_ms,
-        "trace_duration_ms": path.trace_duration_ms,
-        "share_of_trace": path.share_of_trace,
-    })))
+    Ok(Json(CriticalPathBody {
+        trace_id: trace_id.to_string(),
+        path: path.steps.iter().map(PathStep::from).collect(),
+        total_duration_ms: path.total_duration_ms,
+        trace_duration_ms: path.trace_duration_ms,
+        share_of_trace: path.share_of_trace,
+    }))
+}
+
+/// `GET /api/traces/{id}/dependencies`: the trace's calls between services.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TraceDependencies {
+    pub trace_id: String,
+    pub dependencies: Vec<DependencyRow>,
 }
 
 /// `GET /api/traces/{id}/dependencies`: the trace's service edges.
+#[utoipa::path(get, path = "/api/traces/{id}/dependencies", tag = "analyses",
+    params(TraceIdPath),
+    responses((status = 200, body = TraceDependencies), TraceErrors))]
 pub(crate) async fn trace_dependencies(
-    State(store): AppStore,
-    Path(raw_id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
-    let (trace_id, events) = events_of(&store, &raw_id).await?;
+    StoredTrace {
+        id: trace_id,
+        events,
+    }: StoredTrace,
+) -> Result<Json<TraceDependencies>, ApiError> {
     let edges = blocking(move || Ok(summarize_calls(&analyze_trace(&events).calls))).await?;
-    let rows: Vec<Value> = edges
-        .iter()
-        .map(|edge| {
-            json!({
-                "caller": edge.caller_service,
-                "callee": edge.callee_service,
-                "kind": edge.kind,
-                "calls": edge.calls,
-                "errors": edge.errors,
-                "p50_ms": edge.p50_ms,
-                "p95_ms": edge.p95_ms,
-                "p99_ms": edge.p99_ms,
-            })
-        })
-        .collect();
-    Ok(Json(json!({
-        "trace_id": trace_id.to_string(),
-        "dependencies": rows,
-    })))
+    Ok(Json(TraceDependencies {
+        trace_id: trace_id.to_string(),
+        dependencies: edges.iter().map(DependencyRow::from).collect(),
+    }))
 }
 
 /// `GET /api/traces/{id}/graph`: `{trace_id, trusted_clocks, nodes, edges}`, nodes in causal
 /// order with their final clocks, edges typed (see [`raceway_analysis::trace::graph_export`]).
+#[utoipa::path(get, path = "/api/traces/{id}/graph", tag = "analyses", params(TraceIdPath),
+    responses((status = 200, body = CausalGraph), TraceErrors))]
 pub(crate) async fn trace_graph(
-    State(store): AppStore,
-    Path(raw_id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
-    let (_, events) = events_of(&store, &raw_id).await?;
+    StoredTrace { events, .. }: StoredTrace,
+) -> Result<Json<CausalGraph>, ApiError> {
     let graph = blocking(move || {
-        let graph = causal_graph(&events, &trace_causality(&events))
-            .map_err(|e| ApiError::internal(format!("could not build the graph: {e}")))?;
-        serde_json::to_value(graph)
-            .map_err(|e| ApiError::internal(format!("could not encode the graph: {e}")))
+        causal_graph(&events, &trace_causality(&events))
+            .map_err(|e| ApiError::internal(format!("could not build the graph: {e}")))
     })
     .await?;
     Ok(Json(graph))
@@ -305,6 +336,9 @@ pub(crate) async fn trace_graph(
 
 #[cfg(test)]
 mod tests {
+    use serde_json::{json, Value};
+    use uuid::Uuid;
+
     use super::*;
 
     fn node(id: u128, children: Vec<usize>) -> TreeNode {

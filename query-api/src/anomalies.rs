@@ -9,22 +9,27 @@
 //! - `GET /api/clusters`: the current model's k-means clusters with sizes and a representative
 //!   trace.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::Json;
-use raceway_store::{AnalysisStore, AnomalyGrade, AnomalyQuery, DurationAnomalyRow, TimeRange};
-use serde_json::{json, Value};
+use raceway_analysis::trace::DependencyEdge;
+use raceway_store::{
+    AnalysisStore, AnomalyGrade, AnomalyQuery, ClusterRow, DependencyStats, DurationAnomalyRow,
+    TraceScores,
+};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
-use crate::params;
-use crate::traces::{rfc3339, DEFAULT_PAGE, MAX_PAGE};
+use crate::error::{ListErrors, TraceErrors};
+use crate::params::{Listing, Page, PageInfo, TimeRange, TraceId};
+use crate::tenant::Scope;
+use crate::traces::{rfc3339, TraceIdPath};
 use crate::ApiError;
 
 type AppStore = State<Arc<dyn AnalysisStore>>;
-type RawQuery = Query<HashMap<String, String>>;
 
-fn ms(ns: u64) -> f64 {
+pub(crate) fn ms(ns: u64) -> f64 {
     ns as f64 / 1e6
 }
 
@@ -37,151 +42,300 @@ fn grade(raw: &str) -> Result<AnomalyGrade, ApiError> {
     })
 }
 
-/// One anomaly as the API shows it.
-fn anomaly_json(a: &DurationAnomalyRow) -> Value {
-    json!({
-        "id": a.id.to_string(),
-        "trace_id": a.trace_id.to_string(),
-        "event_id": a.event_id.to_string(),
-        "service": a.service,
-        "kind": a.kind,
-        "location": a.location,
-        "actual_ms": ms(a.actual_ns),
-        "expected_ms": ms(a.expected_ns),
-        "actual_ns": a.actual_ns,
-        "expected_ns": a.expected_ns,
-        "deviations": a.deviations,
-        "severity": a.severity,
-        "baseline_samples": a.baseline_samples,
-        "flagged_steps": a.flagged_steps,
-        "trace_start": rfc3339(a.timestamp_ns),
-    })
+/// One duration anomaly: a step much slower than its baseline.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AnomalyRow {
+    pub id: String,
+    pub trace_id: String,
+    pub event_id: String,
+    pub service: String,
+    pub kind: String,
+    pub location: String,
+    pub actual_ms: f64,
+    pub expected_ms: f64,
+    pub actual_ns: u64,
+    pub expected_ns: u64,
+    /// Standard deviations above the baseline mean.
+    pub deviations: f64,
+    /// `minor`, `warning` or `critical`.
+    #[schema(value_type = String)]
+    pub severity: AnomalyGrade,
+    pub baseline_samples: u64,
+    pub flagged_steps: u32,
+    /// RFC 3339.
+    pub trace_start: String,
 }
 
-/// `GET /api/dependencies?from=&to=`: `{from, to, dependencies: [{caller, callee, kind, calls,
-/// errors, p50_ms, p95_ms, p99_ms}]}` over the calls that started in the range.
+impl From<&DurationAnomalyRow> for AnomalyRow {
+    fn from(a: &DurationAnomalyRow) -> Self {
+        AnomalyRow {
+            id: a.id.to_string(),
+            trace_id: a.trace_id.to_string(),
+            event_id: a.event_id.to_string(),
+            service: a.service.clone(),
+            kind: a.kind.clone(),
+            location: a.location.clone(),
+            actual_ms: ms(a.actual_ns),
+            expected_ms: ms(a.expected_ns),
+            actual_ns: a.actual_ns,
+            expected_ns: a.expected_ns,
+            deviations: a.deviations,
+            severity: a.severity,
+            baseline_samples: a.baseline_samples,
+            flagged_steps: a.flagged_steps,
+            trace_start: rfc3339(a.timestamp_ns),
+        }
+    }
+}
+
+/// Calls from one service to another: counts and latency percentiles.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DependencyRow {
+    /// The calling service.
+    pub caller: String,
+    /// The called service.
+    pub callee: String,
+    /// `http` or `message`.
+    pub kind: String,
+    pub calls: u64,
+    /// Calls that failed.
+    pub errors: u64,
+    /// Latency percentiles (nearest rank).
+    pub p50_ms: f64,
+    pub p95_ms: f64,
+    pub p99_ms: f64,
+}
+
+impl From<&DependencyStats> for DependencyRow {
+    fn from(edge: &DependencyStats) -> Self {
+        DependencyRow {
+            caller: edge.caller_service.clone(),
+            callee: edge.callee_service.clone(),
+            kind: edge.kind.clone(),
+            calls: edge.calls,
+            errors: edge.errors,
+            p50_ms: edge.p50_ms,
+            p95_ms: edge.p95_ms,
+            p99_ms: edge.p99_ms,
+        }
+    }
+}
+
+impl From<&DependencyEdge> for DependencyRow {
+    fn from(edge: &DependencyEdge) -> Self {
+        DependencyRow::from(&DependencyStats {
+            caller_service: edge.caller_service.clone(),
+            callee_service: edge.callee_service.clone(),
+            kind: edge.kind.as_str().to_string(),
+            calls: edge.calls,
+            errors: edge.errors,
+            p50_ms: edge.p50_ms,
+            p95_ms: edge.p95_ms,
+            p99_ms: edge.p99_ms,
+        })
+    }
+}
+
+/// `GET /api/dependencies`: the global service graph over a time range.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DependenciesBody {
+    /// The range's bounds as given (RFC 3339), null when open.
+    pub from: Option<String>,
+    pub to: Option<String>,
+    pub dependencies: Vec<DependencyRow>,
+}
+
+/// `GET /api/dependencies?from=&to=`: the service edges of the calls that started in the range.
+#[utoipa::path(get, path = "/api/dependencies", tag = "analyses", params(TimeRange),
+    responses((status = 200, body = DependenciesBody), ListErrors))]
 pub(crate) async fn dependencies(
     State(store): AppStore,
-    Query(raw): RawQuery,
-) -> Result<Json<Value>, ApiError> {
-    let get = |name: &str| raw.get(name).map(String::as_str);
-    let from_ns = params::opt_time_ns("from", get("from"))?;
-    let to_ns = params::opt_time_ns("to", get("to"))?;
-    params::time_range(from_ns, to_ns)?;
-    let edges = store.dependencies(TimeRange::new(from_ns, to_ns)).await?;
-    let rows: Vec<Value> = edges
-        .iter()
-        .map(|edge| {
-            json!({
-                "caller": edge.caller_service,
-                "callee": edge.callee_service,
-                "kind": edge.kind,
-                "calls": edge.calls,
-                "errors": edge.errors,
-                "p50_ms": edge.p50_ms,
-                "p95_ms": edge.p95_ms,
-                "p99_ms": edge.p99_ms,
-            })
-        })
-        .collect();
-    Ok(Json(json!({
-        "from": from_ns.map(rfc3339),
-        "to": to_ns.map(rfc3339),
-        "dependencies": rows,
-    })))
+    scope: Scope,
+    Query(range): Query<TimeRange>,
+) -> Result<Json<DependenciesBody>, ApiError> {
+    let (from_ns, to_ns) = range.parse()?;
+    let edges = store
+        .dependencies(
+            raceway_store::TimeRange::new(from_ns, to_ns),
+            &scope.environments(None)?,
+        )
+        .await?;
+    Ok(Json(DependenciesBody {
+        from: from_ns.map(rfc3339),
+        to: to_ns.map(rfc3339),
+        dependencies: edges.iter().map(DependencyRow::from).collect(),
+    }))
 }
 
-/// `GET /api/traces/{id}/anomalies`: `{trace_id, duration_ms, event_count, critical_path_ms,
-/// critical_path_share, analyzed_at, scores, anomalies}`; `scores` is null until a model
-/// exists. 404 when the trace was not analysed (yet).
+/// A trace's scores under the current trace models.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ScoresBody {
+    pub model_version: u64,
+    /// Isolation-forest score: near 1 is anomalous, near 0.5 ordinary.
+    pub isolation_score: f64,
+    /// The nearest k-means cluster.
+    pub cluster: u32,
+    pub centroid_distance: f64,
+    /// Distance relative to the cluster's mean distance.
+    pub relative_distance: f64,
+}
+
+impl From<&TraceScores> for ScoresBody {
+    fn from(s: &TraceScores) -> Self {
+        ScoresBody {
+            model_version: s.model_version,
+            isolation_score: s.isolation_score,
+            cluster: s.cluster,
+            centroid_distance: s.centroid_distance,
+            relative_distance: s.relative_distance,
+        }
+    }
+}
+
+/// `GET /api/traces/{id}/anomalies`: the stored analysis of one trace.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TraceAnomalies {
+    pub trace_id: String,
+    /// When the trace started, RFC 3339.
+    pub start: String,
+    /// First event to end of the last one.
+    pub duration_ms: f64,
+    /// Events at completion.
+    pub event_count: u64,
+    /// Length of the critical path.
+    pub critical_path_ms: f64,
+    /// `critical_path_ms / duration_ms`.
+    pub critical_path_share: f64,
+    /// When the trace stage analysed it, RFC 3339.
+    pub analyzed_at: String,
+    /// Null until a model exists.
+    pub scores: Option<ScoresBody>,
+    pub anomalies: Vec<AnomalyRow>,
+}
+
+/// `GET /api/traces/{id}/anomalies`. 404 when the trace was not analysed (yet).
+#[utoipa::path(get, path = "/api/traces/{id}/anomalies", tag = "analyses", params(TraceIdPath),
+    responses((status = 200, body = TraceAnomalies), TraceErrors))]
 pub(crate) async fn trace_anomalies(
     State(store): AppStore,
-    Path(raw_id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
-    let trace_id = params::trace_id(&raw_id)?;
+    TraceId(trace_id): TraceId,
+) -> Result<Json<TraceAnomalies>, ApiError> {
     let Some(summary) = store.trace_analysis(trace_id).await? else {
         return Err(ApiError::not_found(format!(
             "trace {trace_id} has not been analysed (unknown, or still assembling)"
         )));
     };
     let anomalies = store.trace_anomalies(trace_id).await?;
-    let scores = summary.scores.as_ref().map(|s| {
-        json!({
-            "model_version": s.model_version,
-            "isolation_score": s.isolation_score,
-            "cluster": s.cluster,
-            "centroid_distance": s.centroid_distance,
-            "relative_distance": s.relative_distance,
-        })
-    });
-    Ok(Json(json!({
-        "trace_id": trace_id.to_string(),
-        "start": rfc3339(summary.start_ns),
-        "duration_ms": ms(summary.duration_ns),
-        "event_count": summary.event_count,
-        "critical_path_ms": ms(summary.critical_path_ns),
-        "critical_path_share": summary.critical_path_share,
-        "analyzed_at": rfc3339(summary.analyzed_at_ns),
-        "scores": scores,
-        "anomalies": anomalies.iter().map(anomaly_json).collect::<Vec<_>>(),
-    })))
+    Ok(Json(TraceAnomalies {
+        trace_id: trace_id.to_string(),
+        start: rfc3339(summary.start_ns),
+        duration_ms: ms(summary.duration_ns),
+        event_count: summary.event_count,
+        critical_path_ms: ms(summary.critical_path_ns),
+        critical_path_share: summary.critical_path_share,
+        analyzed_at: rfc3339(summary.analyzed_at_ns),
+        scores: summary.scores.as_ref().map(ScoresBody::from),
+        anomalies: anomalies.iter().map(AnomalyRow::from).collect(),
+    }))
 }
 
-/// `GET /api/anomalies?service=&severity=&from=&to=&limit=&offset=`: `{anomalies, total, limit,
-/// offset}`, newest trace first; `severity` keeps that grade and worse.
+/// Filters of `GET /api/anomalies` (with [`TimeRange`] and [`Page`]).
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct AnomalyParams {
+    /// Only anomalies of this service.
+    service: Option<String>,
+    /// The least grade shown: `minor`, `warning` or `critical`.
+    severity: Option<String>,
+}
+
+/// `GET /api/anomalies`: one page of anomalies, newest trace first.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AnomaliesPage {
+    pub anomalies: Vec<AnomalyRow>,
+    #[serde(flatten)]
+    pub page: PageInfo,
+}
+
+/// `GET /api/anomalies?service=&severity=&from=&to=&limit=&offset=`.
+#[utoipa::path(get, path = "/api/anomalies", tag = "analyses",
+    params(AnomalyParams, TimeRange, Page),
+    responses((status = 200, body = AnomaliesPage), ListErrors))]
 pub(crate) async fn list_anomalies(
     State(store): AppStore,
-    Query(raw): RawQuery,
-) -> Result<Json<Value>, ApiError> {
-    let get = |name: &str| raw.get(name).map(String::as_str);
-    let from_ns = params::opt_time_ns("from", get("from"))?;
-    let to_ns = params::opt_time_ns("to", get("to"))?;
-    params::time_range(from_ns, to_ns)?;
+    scope: Scope,
+    list: Listing<AnomalyParams>,
+) -> Result<Json<AnomaliesPage>, ApiError> {
     let query = AnomalyQuery {
-        service: get("service").map(str::to_string),
-        min_severity: get("severity").map(grade).transpose()?,
-        from_ns,
-        to_ns,
-        limit: params::count("limit", get("limit"), DEFAULT_PAGE, 1, MAX_PAGE)?,
-        offset: params::count("offset", get("offset"), 0, 0, u32::MAX)?,
+        environments: scope.environments(None)?,
+        min_severity: list.filters.severity.as_deref().map(grade).transpose()?,
+        service: list.filters.service.clone(),
+        from_ns: list.from_ns,
+        to_ns: list.to_ns,
+        limit: list.limit,
+        offset: list.offset,
     };
     let page = store.list_anomalies(&query).await?;
-    Ok(Json(json!({
-        "anomalies": page.anomalies.iter().map(anomaly_json).collect::<Vec<_>>(),
-        "total": page.total,
-        "limit": query.limit,
-        "offset": query.offset,
-    })))
+    Ok(Json(AnomaliesPage {
+        anomalies: page.anomalies.iter().map(AnomalyRow::from).collect(),
+        page: list.info(page.total),
+    }))
 }
 
-/// `GET /api/clusters`: `{model_version, trained_at, trained_on, clusters: [{cluster, size,
-/// representative_trace, mean_distance}]}`; `model_version` null and no clusters before the
-/// first training.
-pub(crate) async fn clusters(State(store): AppStore) -> Result<Json<Value>, ApiError> {
-    let Some(model) = store.latest_model().await? else {
-        return Ok(Json(json!({
-            "model_version": null,
-            "trained_at": null,
-            "trained_on": 0,
-            "clusters": [],
-        })));
-    };
-    let clusters: Vec<Value> = model
-        .clusters
-        .iter()
-        .map(|c| {
-            json!({
-                "cluster": c.cluster,
-                "size": c.size,
-                "representative_trace": c.representative_trace.to_string(),
-                "mean_distance": c.mean_distance,
-            })
-        })
-        .collect();
-    Ok(Json(json!({
-        "model_version": model.version,
-        "trained_at": rfc3339(model.trained_at_ns),
-        "trained_on": model.trained_on,
-        "clusters": clusters,
-    })))
+/// One k-means cluster of the trace model.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ClusterBody {
+    pub cluster: u32,
+    pub size: u64,
+    pub representative_trace: String,
+    pub mean_distance: f64,
+}
+
+impl From<&ClusterRow> for ClusterBody {
+    fn from(c: &ClusterRow) -> Self {
+        ClusterBody {
+            cluster: c.cluster,
+            size: c.size,
+            representative_trace: c.representative_trace.to_string(),
+            mean_distance: c.mean_distance,
+        }
+    }
+}
+
+/// `GET /api/clusters`: the current trace model.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ClustersBody {
+    /// Null before the first training.
+    pub model_version: Option<u64>,
+    /// RFC 3339, null before the first training.
+    pub trained_at: Option<String>,
+    /// Traces the model was trained on.
+    pub trained_on: u64,
+    pub clusters: Vec<ClusterBody>,
+}
+
+/// `GET /api/clusters`: the current model's clusters; none before the first training. The
+/// model spans every environment: 403 for a caller confined to a tenant.
+#[utoipa::path(get, path = "/api/clusters", tag = "analyses",
+    responses((status = 200, body = ClustersBody), ListErrors))]
+pub(crate) async fn clusters(
+    State(store): AppStore,
+    scope: Scope,
+) -> Result<Json<ClustersBody>, ApiError> {
+    scope.require_everything("the trace model")?;
+    let model = store.latest_model().await?;
+    Ok(Json(match model {
+        None => ClustersBody {
+            model_version: None,
+            trained_at: None,
+            trained_on: 0,
+            clusters: Vec::new(),
+        },
+        Some(model) => ClustersBody {
+            model_version: Some(model.version),
+            trained_at: Some(rfc3339(model.trained_at_ns)),
+            trained_on: model.trained_on,
+            clusters: model.clusters.iter().map(ClusterBody::from).collect(),
+        },
+    }))
 }

@@ -12,15 +12,18 @@
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
 
-use crate::stores::AuditStores;
 use axum::extract::{Path, Query, State};
 use axum::Json;
 use raceway_schemas::{Access, RaceFinding, VectorClock};
-use raceway_store::TimeRange;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use crate::params;
+use crate::error::{ListErrors, TraceErrors};
+use crate::params::{self, TimeRange};
+use crate::stores::AuditStores;
+use crate::tenant::Scope;
 use crate::traces::rfc3339;
 use crate::ApiError;
 
@@ -29,20 +32,137 @@ const DEFAULT_ACCESSES: u32 = 1000;
 /// Largest `limit`: ordering compares every pair of accesses, so it is quadratic.
 const MAX_ACCESSES: u32 = 5000;
 
+/// Path of `GET /api/traces/{id}/audit-trail/{variable}`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub(crate) struct TraceVariablePath {
+    /// The trace (UUID).
+    id: String,
+    /// The variable (URL-encode a `/`).
+    variable: String,
+}
+
+/// Path of `GET /api/variables/{name}/audit-trail`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub(crate) struct VariablePath {
+    /// The variable (URL-encode a `/`).
+    name: String,
+}
+
+/// Options of the audit trails.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct TrailParams {
+    /// Most accesses shown, 1 to 5000 (default 1000).
+    #[param(value_type = Option<u32>)]
+    limit: Option<String>,
+    /// Only this environment's accesses (across traces only).
+    environment: Option<String>,
+}
+
+impl TrailParams {
+    fn limit(&self) -> Result<u32, ApiError> {
+        params::count(
+            "limit",
+            self.limit.as_deref(),
+            DEFAULT_ACCESSES,
+            1,
+            MAX_ACCESSES,
+        )
+    }
+}
+
+/// One lock held at an access.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HeldLock {
+    pub lock_id: String,
+    /// `exclusive`, `shared`, ...
+    pub mode: String,
+}
+
+impl From<&raceway_schemas::HeldLock> for HeldLock {
+    fn from(lock: &raceway_schemas::HeldLock) -> Self {
+        HeldLock {
+            lock_id: lock.lock_id.clone(),
+            mode: lock.mode.as_str().to_string(),
+        }
+    }
+}
+
+/// One access of an audit trail.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AccessRow {
+    pub event_id: String,
+    pub trace_id: String,
+    /// RFC 3339.
+    pub timestamp: String,
+    pub environment: String,
+    pub service: String,
+    pub instance: String,
+    pub thread_id: String,
+    pub location: String,
+    /// `Read`, `Write`, `AtomicRead`, `AtomicWrite` or `AtomicRMW`.
+    pub access_type: String,
+    /// The value before a write (JSON when it parses, else a string); null when unknown.
+    pub old_value: Option<Value>,
+    /// The value read or written (JSON when it parses, else a string).
+    pub new_value: Value,
+    #[schema(schema_with = raceway_schemas::openapi::clock_pairs)]
+    pub clock: Vec<(String, u64)>,
+    pub trusted_clock: bool,
+    pub locks: Vec<HeldLock>,
+    /// Whether the previous access of the trail happens before this one; false on a race.
+    pub causally_linked_to_previous: bool,
+    /// Ids of the findings this access is a side of.
+    pub in_findings: Vec<String>,
+}
+
+/// An audit trail: accesses to one variable in causal order.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AuditTrail {
+    pub variable: String,
+    pub accesses: Vec<AccessRow>,
+    pub limit: u32,
+    /// True when more accesses matched than `limit`.
+    pub truncated: bool,
+}
+
+/// `GET /api/traces/{id}/audit-trail/{variable}`: the trail within one trace.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TraceAuditTrail {
+    pub trace_id: String,
+    #[serde(flatten)]
+    pub trail: AuditTrail,
+}
+
+/// `GET /api/variables/{name}/audit-trail`: the trail across traces.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct VariableAuditTrail {
+    /// The environment filter (null: every environment).
+    pub environment: Option<String>,
+    #[serde(flatten)]
+    pub trail: AuditTrail,
+}
+
 /// `GET /api/traces/{id}/audit-trail/{variable}`.
+#[utoipa::path(get, path = "/api/traces/{id}/audit-trail/{variable}", tag = "variables",
+    params(TraceVariablePath, TrailParams),
+    responses((status = 200, body = TraceAuditTrail), TraceErrors))]
 pub(crate) async fn trace_audit_trail(
     State(store): State<AuditStores>,
-    Path((raw_id, variable)): Path<(String, String)>,
-    Query(raw): Query<HashMap<String, String>>,
-) -> Result<Json<Value>, ApiError> {
+    scope: Scope,
+    Path(TraceVariablePath {
+        id: raw_id,
+        variable,
+    }): Path<TraceVariablePath>,
+    Query(options): Query<TrailParams>,
+) -> Result<Json<TraceAuditTrail>, ApiError> {
     let trace_id = params::trace_id(&raw_id)?;
-    let limit = params::count(
-        "limit",
-        raw.get("limit").map(String::as_str),
-        DEFAULT_ACCESSES,
-        1,
-        MAX_ACCESSES,
-    )?;
+    let limit = options.limit()?;
+    scope
+        .check_stored_trace(store.events.as_ref(), trace_id)
+        .await?;
     let mut accesses = store
         .accesses
         .trace_variable_accesses(trace_id, &variable)
@@ -54,55 +174,76 @@ pub(crate) async fn trace_audit_trail(
     let truncated = accesses.len() > limit as usize;
     accesses.truncate(limit as usize);
     // The trace's findings include its cross-trace ones; membership is by event id.
-    let findings = store.findings.trace_findings(trace_id).await?;
-    let trail = audit_trail(accesses, &findings).await?;
-    Ok(Json(json!({
-        "trace_id": trace_id.to_string(),
-        "variable": variable,
-        "accesses": trail,
-        "limit": limit,
-        "truncated": truncated,
-    })))
+    let findings = scope.findings(store.findings.trace_findings(trace_id).await?);
+    Ok(Json(TraceAuditTrail {
+        trace_id: trace_id.to_string(),
+        trail: AuditTrail {
+            variable,
+            accesses: audit_trail(accesses, &findings).await?,
+            limit,
+            truncated,
+        },
+    }))
 }
 
 /// `GET /api/variables/{name}/audit-trail?from=&to=&environment=&limit=`: the first `limit`
 /// accesses in the time range (by timestamp), in causal order.
+#[utoipa::path(get, path = "/api/variables/{name}/audit-trail", tag = "variables",
+    params(VariablePath, TrailParams, TimeRange),
+    responses((status = 200, body = VariableAuditTrail), ListErrors))]
 pub(crate) async fn variable_audit_trail(
     State(store): State<AuditStores>,
-    Path(variable): Path<String>,
-    Query(raw): Query<HashMap<String, String>>,
-) -> Result<Json<Value>, ApiError> {
-    let get = |name: &str| raw.get(name).map(String::as_str);
-    let from_ns = params::opt_time_ns("from", get("from"))?;
-    let to_ns = params::opt_time_ns("to", get("to"))?;
-    params::time_range(from_ns, to_ns)?;
-    let limit = params::count("limit", get("limit"), DEFAULT_ACCESSES, 1, MAX_ACCESSES)?;
-    let environment = get("environment");
-    // One more than asked, to tell whether the trail was cut.
-    let time = TimeRange::new(from_ns, to_ns);
-    let mut accesses = store
-        .accesses
-        .variable_accesses(environment, &variable, time, limit + 1)
-        .await?;
+    scope: Scope,
+    Path(VariablePath { name: variable }): Path<VariablePath>,
+    Query(options): Query<TrailParams>,
+    Query(range): Query<TimeRange>,
+) -> Result<Json<VariableAuditTrail>, ApiError> {
+    let (from_ns, to_ns) = range.parse()?;
+    let time = raceway_store::TimeRange::new(from_ns, to_ns);
+    let limit = options.limit()?;
+    let named = options.environment.as_deref();
+    // A tenant's trail without a named environment is read per environment of the tenant and
+    // merged by time; otherwise one read (`None`: every environment).
+    let environments: Vec<Option<String>> = match scope.environments(named)? {
+        tenant if named.is_none() && !tenant.is_empty() => tenant.into_iter().map(Some).collect(),
+        _ => vec![named.map(str::to_string)],
+    };
+    let (mut accesses, mut findings) = (Vec::new(), Vec::new());
+    for environment in environments.iter().map(Option::as_deref) {
+        // One more than asked, to tell whether the trail was cut.
+        accesses.extend(
+            store
+                .accesses
+                .variable_accesses(environment, &variable, time, limit + 1)
+                .await?,
+        );
+        findings.extend(
+            store
+                .findings
+                .findings_for_variable(environment, &variable)
+                .await?,
+        );
+    }
+    accesses.sort_by_key(|a| (a.timestamp_ns, a.event_id));
     let truncated = accesses.len() > limit as usize;
     accesses.truncate(limit as usize);
-    let findings = store
-        .findings
-        .findings_for_variable(environment, &variable)
-        .await?;
-    let trail = audit_trail(accesses, &findings).await?;
-    Ok(Json(json!({
-        "variable": variable,
-        "environment": environment,
-        "accesses": trail,
-        "limit": limit,
-        "truncated": truncated,
-    })))
+    Ok(Json(VariableAuditTrail {
+        environment: options.environment.clone(),
+        trail: AuditTrail {
+            variable,
+            accesses: audit_trail(accesses, &findings).await?,
+            limit,
+            truncated,
+        },
+    }))
 }
 
 /// The rows of an audit trail: `accesses` in causal order, each with its flags. The ordering is
 /// quadratic in the number of accesses, so it runs on the blocking pool.
-async fn audit_trail(accesses: Vec<Access>, findings: &[RaceFinding]) -> Result<Value, ApiError> {
+async fn audit_trail(
+    accesses: Vec<Access>,
+    findings: &[RaceFinding],
+) -> Result<Vec<AccessRow>, ApiError> {
     let memberships = finding_memberships(findings);
     tokio::task::spawn_blocking(move || {
         let clocks: Vec<VectorClock> = accesses
@@ -110,7 +251,7 @@ async fn audit_trail(accesses: Vec<Access>, findings: &[RaceFinding]) -> Result<
             .map(|a| VectorClock::from_pairs(a.clock.iter().map(|(c, n)| (c.as_str(), *n))))
             .collect();
         let order = causal_order(&accesses, &clocks);
-        let rows: Vec<Value> = order
+        order
             .iter()
             .enumerate()
             .map(|(position, &index)| {
@@ -122,8 +263,7 @@ async fn audit_trail(accesses: Vec<Access>, findings: &[RaceFinding]) -> Result<
                     .unwrap_or_default();
                 access_row(&accesses[index], linked, in_findings)
             })
-            .collect();
-        Value::Array(rows)
+            .collect()
     })
     .await
     .map_err(|e| ApiError::internal(format!("ordering the audit trail failed: {e}")))
@@ -187,39 +327,35 @@ pub(crate) fn causal_order(accesses: &[Access], clocks: &[VectorClock]) -> Vec<u
 }
 
 /// Text that parses as JSON becomes that JSON value; anything else stays a string.
-fn json_value(text: &str) -> Value {
+pub(crate) fn json_value(text: &str) -> Value {
     serde_json::from_str(text).unwrap_or_else(|_| Value::String(text.to_string()))
 }
 
-fn access_row(access: &Access, linked: bool, in_findings: Vec<String>) -> Value {
-    let locks: Vec<Value> = access
-        .locks
-        .iter()
-        .map(|l| json!({"lock_id": l.lock_id, "mode": l.mode.as_str()}))
-        .collect();
-    json!({
-        "event_id": access.event_id.to_string(),
-        "trace_id": access.trace_id.to_string(),
-        "timestamp": rfc3339(access.timestamp_ns),
-        "environment": access.environment,
-        "service": access.actor.service,
-        "instance": access.actor.instance,
-        "thread_id": access.actor.thread,
-        "location": access.location,
-        "access_type": access.access_type.as_str(),
-        "old_value": access.old_value.as_deref().map(json_value),
-        "new_value": json_value(&access.value),
-        "clock": access.clock,
-        "trusted_clock": access.trusted_clock,
-        "locks": locks,
-        "causally_linked_to_previous": linked,
-        "in_findings": in_findings,
-    })
+fn access_row(access: &Access, linked: bool, in_findings: Vec<String>) -> AccessRow {
+    AccessRow {
+        event_id: access.event_id.to_string(),
+        trace_id: access.trace_id.to_string(),
+        timestamp: rfc3339(access.timestamp_ns),
+        environment: access.environment.clone(),
+        service: access.actor.service.clone(),
+        instance: access.actor.instance.clone(),
+        thread_id: access.actor.thread.clone(),
+        location: access.location.clone(),
+        access_type: access.access_type.as_str().to_string(),
+        old_value: access.old_value.as_deref().map(json_value),
+        new_value: json_value(&access.value),
+        clock: access.clock.clone(),
+        trusted_clock: access.trusted_clock,
+        locks: access.locks.iter().map(HeldLock::from).collect(),
+        causally_linked_to_previous: linked,
+        in_findings,
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use raceway_schemas::{AccessType, ActorId};
+    use serde_json::json;
 
     use super::*;
 

@@ -4,7 +4,42 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use raceway_store::StoreError;
-use serde_json::json;
+use serde::Serialize;
+use utoipa::{IntoResponses, ToSchema};
+
+/// The body of every error answer: `{"error": message}`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    /// What went wrong, for a person.
+    pub error: String,
+}
+
+/// The error answers of a route that reads one trace (for the OpenAPI document).
+#[derive(IntoResponses)]
+#[allow(dead_code)] // Describes `ApiError` answers; never built.
+pub(crate) enum TraceErrors {
+    /// A parameter is malformed.
+    #[response(status = 400)]
+    BadRequest(ErrorBody),
+    /// No such trace.
+    #[response(status = 404)]
+    NotFound(ErrorBody),
+    /// The store could not answer.
+    #[response(status = 503)]
+    Unavailable(ErrorBody),
+}
+
+/// The error answers of a route that reads a list (for the OpenAPI document).
+#[derive(IntoResponses)]
+#[allow(dead_code)] // Describes `ApiError` answers; never built.
+pub(crate) enum ListErrors {
+    /// A parameter is malformed.
+    #[response(status = 400)]
+    BadRequest(ErrorBody),
+    /// The store could not answer.
+    #[response(status = 503)]
+    Unavailable(ErrorBody),
+}
 
 /// An error answer of the query API.
 #[derive(Debug)]
@@ -55,6 +90,9 @@ impl From<StoreError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (self.status, Json(json!({"error": self.message}))).into_response()
+        let body = ErrorBody {
+            error: self.message,
+        };
+        (self.status, Json(body)).into_response()
     }
 }

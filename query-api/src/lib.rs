@@ -1,4 +1,4 @@
-//! The query API: REST over the store.
+//! The query API: REST over the store, described by an OpenAPI 3.1 document.
 //!
 //! Routes: `GET /health`, `GET /api/traces` (paginated, filters), `GET /api/traces/{id}` (the
 //! trace's events in causal order), `GET /api/traces/{id}/races`, `GET /api/races` (every
@@ -10,124 +10,67 @@
 //! `GET /api/traces/{id}/graph` (its causal graph); and the analyses the trace stage stored at
 //! trace completion: `GET /api/traces/{id}/anomalies` (duration anomalies and model scores),
 //! `GET /api/anomalies` (paginated, filters), `GET /api/dependencies` (global service edges over
-//! a time range) and `GET /api/clusters` (the trace model's clusters). Errors are JSON
+//! a time range) and `GET /api/clusters` (the trace model's clusters); and time travel, the
+//! state of a trace after any step of its causal order: `GET /api/traces/{id}/steps`, `GET
+//! /api/traces/{id}/state?at=` and `GET /api/state/compare`. Errors are JSON
 //! `{"error": message}` with the matching status.
 //!
-//! Access control (`raceway_auth`) runs in front of these routes; each route also declares how
-//! its answers are confined to a tenant's environments ([`TenantScope`], applied by
-//! [`tenant::confine`]).
+//! Every route is registered with [`utoipa_axum::routes!`], which adds the handler to the router
+//! and its `#[utoipa::path]` description to the document in one step: a route cannot be served
+//! without being described. [`openapi::serve_with_spec`] turns the routers of a process into one
+//! router that also serves the document at `GET /api/openapi.json`.
+//!
+//! Access control (`raceway_auth`) runs in front of these routes and puts the caller in the
+//! request's extensions; the handlers confine a tenant's caller to its environments through
+//! their extractors ([`tenant`]).
 
 mod analyses;
 mod anomalies;
 mod audit;
 mod error;
+pub mod live;
+pub mod openapi;
 mod params;
 mod races;
 mod stores;
 mod tenant;
+mod time_travel;
 mod traces;
 
 use std::sync::Arc;
 
-use axum::middleware::from_fn;
-use axum::routing::{get, MethodRouter};
 use axum::Router;
 use raceway_store::Store;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-use crate::stores::Stores;
+pub use error::{ApiError, ErrorBody};
 
-pub use error::ApiError;
-
-/// How a route's answers can be confined to a tenant's environments.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TenantScope {
-    /// Nothing recorded is answered (`/health`).
-    NoData,
-    /// The route filters by an `environment` parameter: a tenant's request is confined to it.
-    EnvironmentParameter,
-    /// The route cannot filter by environment yet: refused to tenant-confined callers (403).
-    Unconfined,
+/// The query API's routes over `store`, with their OpenAPI description (`/health` included).
+pub fn api_routes(store: Arc<dyn Store>) -> OpenApiRouter {
+    OpenApiRouter::new()
+        .routes(routes!(traces::health))
+        .routes(routes!(traces::list_traces))
+        .routes(routes!(traces::get_trace))
+        .routes(routes!(traces::trace_races))
+        .routes(routes!(analyses::trace_tree_route))
+        .routes(routes!(analyses::trace_critical_path))
+        .routes(routes!(analyses::trace_dependencies))
+        .routes(routes!(analyses::trace_graph))
+        .routes(routes!(anomalies::trace_anomalies))
+        .routes(routes!(anomalies::list_anomalies))
+        .routes(routes!(anomalies::dependencies))
+        .routes(routes!(anomalies::clusters))
+        .routes(routes!(audit::trace_audit_trail))
+        .routes(routes!(races::list_races))
+        .routes(routes!(audit::variable_audit_trail))
+        .routes(routes!(time_travel::steps))
+        .routes(routes!(time_travel::state))
+        .routes(routes!(time_travel::compare))
+        .with_state(stores::Stores::from(store))
 }
 
-/// One route: its path, tenant scope and handler.
-type Route = (&'static str, TenantScope, MethodRouter<Stores>);
-
-/// Every route of the query API with its tenant scope. [`router`] serves exactly these, so
-/// tests enumerate the routes from here and none is left out.
-fn routes() -> Vec<Route> {
-    use TenantScope::*;
-    vec![
-        ("/health", NoData, get(traces::health)),
-        ("/api/traces", Unconfined, get(traces::list_traces)),
-        ("/api/traces/{id}", Unconfined, get(traces::get_trace)),
-        (
-            "/api/traces/{id}/races",
-            Unconfined,
-            get(traces::trace_races),
-        ),
-        (
-            "/api/traces/{id}/tree",
-            Unconfined,
-            get(analyses::trace_tree_route),
-        ),
-        (
-            "/api/traces/{id}/critical-path",
-            Unconfined,
-            get(analyses::trace_critical_path),
-        ),
-        (
-            "/api/traces/{id}/dependencies",
-            Unconfined,
-            get(analyses::trace_dependencies),
-        ),
-        (
-            "/api/traces/{id}/graph",
-            Unconfined,
-            get(analyses::trace_graph),
-        ),
-        (
-            "/api/traces/{id}/anomalies",
-            Unconfined,
-            get(anomalies::trace_anomalies),
-        ),
-        ("/api/anomalies", Unconfined, get(anomalies::list_anomalies)),
-        (
-            "/api/dependencies",
-            Unconfined,
-            get(anomalies::dependencies),
-        ),
-        ("/api/clusters", Unconfined, get(anomalies::clusters)),
-        (
-            "/api/traces/{id}/audit-trail/{variable}",
-            Unconfined,
-            get(audit::trace_audit_trail),
-        ),
-        ("/api/races", EnvironmentParameter, get(races::list_races)),
-        (
-            "/api/variables/{name}/audit-trail",
-            EnvironmentParameter,
-            get(audit::variable_audit_trail),
-        ),
-    ]
-}
-
-/// The paths of every route (axum syntax, `{param}`) with their tenant scope.
-pub fn route_paths() -> Vec<(&'static str, TenantScope)> {
-    routes()
-        .into_iter()
-        .map(|(path, scope, _)| (path, scope))
-        .collect()
-}
-
-/// The query API's routes over `store`.
+/// The query API's routes over `store` as a plain router (without the document's route).
 pub fn router(store: Arc<dyn Store>) -> Router {
-    routes()
-        .into_iter()
-        .fold(Router::new(), |router, (path, scope, method)| {
-            router.route(
-                path,
-                method.route_layer(from_fn(move |r, n| tenant::confine(scope, r, n))),
-            )
-        })
-        .with_state(Stores::from(store))
+    api_routes(store).split_for_parts().0
 }

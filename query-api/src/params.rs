@@ -1,11 +1,163 @@
 //! Parsing of query parameters: trace ids, time bounds, page sizes, finding kinds and
 //! severities. Each parser answers a 400 naming the parameter and the accepted values.
 
+use std::sync::Arc;
+
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{FromRef, FromRequestParts, Path, Query};
+use axum::http::request::Parts;
 use chrono::DateTime;
-use raceway_schemas::{FindingKind, Severity};
+use raceway_schemas::{Event, FindingKind, Severity};
+use raceway_store::EventStore;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
+use crate::tenant::Scope;
+use crate::traces::{TraceIdPath, DEFAULT_PAGE, MAX_PAGE};
 use crate::ApiError;
+
+/// The `from` and `to` query parameters, as text (parsed by [`TimeRange::parse`]).
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct TimeRange {
+    /// Lower time bound: RFC 3339 (`2024-01-01T12:00:00Z`) or ns since the epoch.
+    from: Option<String>,
+    /// Upper time bound: RFC 3339 or ns since the epoch.
+    to: Option<String>,
+}
+
+impl TimeRange {
+    /// The bounds in ns since the epoch; 400 on a bad or reversed bound.
+    pub(crate) fn parse(&self) -> Result<(Option<i64>, Option<i64>), ApiError> {
+        let from = opt_time_ns("from", self.from.as_deref())?;
+        let to = opt_time_ns("to", self.to.as_deref())?;
+        time_range(from, to)?;
+        Ok((from, to))
+    }
+}
+
+/// The `limit` and `offset` query parameters of the paginated lists, as text.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct Page {
+    /// Page size, 1 to 1000 (default 50).
+    #[param(value_type = Option<u32>)]
+    limit: Option<String>,
+    /// Rows to skip (default 0).
+    #[param(value_type = Option<u32>)]
+    offset: Option<String>,
+}
+
+/// Where a page sits in its list: `total` matching rows, this page's `limit` and `offset`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PageInfo {
+    /// Matching rows over all pages.
+    pub total: u64,
+    pub limit: u32,
+    pub offset: u32,
+}
+
+impl Page {
+    /// `(limit, offset)`; 400 when either is not an integer in range.
+    pub(crate) fn parse(&self) -> Result<(u32, u32), ApiError> {
+        Ok((
+            count("limit", self.limit.as_deref(), DEFAULT_PAGE, 1, MAX_PAGE)?,
+            count("offset", self.offset.as_deref(), 0, 0, u32::MAX)?,
+        ))
+    }
+}
+
+/// The trace named by the `{id}` path segment: a 400 naming it when it is not a UUID, a 404
+/// when it is outside the caller's tenant ([`Scope::check_stored_trace`]).
+pub(crate) struct TraceId(pub Uuid);
+
+impl<S: Send + Sync> FromRequestParts<S> for TraceId
+where
+    Arc<dyn EventStore>: FromRef<S>,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let id = path_trace_id(parts, state).await?;
+        let store = Arc::<dyn EventStore>::from_ref(state);
+        Scope::of(parts)
+            .check_stored_trace(store.as_ref(), id)
+            .await?;
+        Ok(TraceId(id))
+    }
+}
+
+async fn path_trace_id<S: Send + Sync>(parts: &mut Parts, state: &S) -> Result<Uuid, ApiError> {
+    let Path(path) = Path::<TraceIdPath>::from_request_parts(parts, state)
+        .await
+        .map_err(|e| ApiError::bad_request(e.body_text()))?;
+    trace_id(&path.id)
+}
+
+/// A list request: its filters `F`, its time range and its page, each parsed (a 400 names a
+/// bad parameter).
+pub(crate) struct Listing<F> {
+    pub filters: F,
+    pub from_ns: Option<i64>,
+    pub to_ns: Option<i64>,
+    pub limit: u32,
+    pub offset: u32,
+}
+
+impl<F: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for Listing<F> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        let rejected = |e: QueryRejection| ApiError::bad_request(e.body_text());
+        let Query(filters) = Query::<F>::try_from_uri(&parts.uri).map_err(rejected)?;
+        let Query(range) = Query::<TimeRange>::try_from_uri(&parts.uri).map_err(rejected)?;
+        let Query(page) = Query::<Page>::try_from_uri(&parts.uri).map_err(rejected)?;
+        let (from_ns, to_ns) = range.parse()?;
+        let (limit, offset) = page.parse()?;
+        Ok(Listing {
+            filters,
+            from_ns,
+            to_ns,
+            limit,
+            offset,
+        })
+    }
+}
+
+impl<F> Listing<F> {
+    /// Where the answer's page sits in a list of `total` rows.
+    pub(crate) fn info(&self, total: u64) -> PageInfo {
+        PageInfo {
+            total,
+            limit: self.limit,
+            offset: self.offset,
+        }
+    }
+}
+
+/// The stored events of the trace named by the `{id}` path segment: 400 on a bad id, 404 when
+/// the store holds no event of it or the trace is outside the caller's tenant.
+pub(crate) struct StoredTrace {
+    pub id: Uuid,
+    pub events: Vec<Event>,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for StoredTrace
+where
+    Arc<dyn EventStore>: FromRef<S>,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let id = path_trace_id(parts, state).await?;
+        let store = Arc::<dyn EventStore>::from_ref(state);
+        let events = store.trace_events(id).await?;
+        Scope::of(parts).check_trace(id, &events)?;
+        Ok(StoredTrace { id, events })
+    }
+}
 
 /// Parses a trace id from the path.
 pub(crate) fn trace_id(raw: &str) -> Result<Uuid, ApiError> {
@@ -59,6 +211,17 @@ pub(crate) fn count(
         Ok(n) if (min..=max).contains(&n) => Ok(n),
         _ => Err(ApiError::bad_request(format!(
             "`{name}` must be an integer between {min} and {max}, got `{raw}`"
+        ))),
+    }
+}
+
+/// A parser of the boolean parameter `name` (`true` or `false`).
+pub(crate) fn flag(name: &str) -> impl Fn(&str) -> Result<bool, ApiError> + '_ {
+    move |raw| match raw {
+        "true" => Ok(true),
+        "false" => Ok(false),
+        _ => Err(ApiError::bad_request(format!(
+            "`{name}` must be true or false, got `{raw}`"
         ))),
     }
 }

@@ -1,45 +1,76 @@
 //! `GET /api/races`: every finding, filtered and paginated.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::Json;
+use raceway_schemas::RaceFinding;
 use raceway_store::{FindingQuery, FindingStore};
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
-use crate::params;
-use crate::traces::{DEFAULT_PAGE, MAX_PAGE};
+use crate::error::ListErrors;
+use crate::params::{self, Listing, Page, PageInfo, TimeRange};
+use crate::tenant::Scope;
 use crate::ApiError;
+
+/// Query parameters of `GET /api/races`. Read as text and parsed by [`params`], so a bad value
+/// gets a JSON 400 that names it.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct RaceParams {
+    /// `data_race`, `lost_update` or `lock_order_inversion`.
+    kind: Option<String>,
+    /// Exact variable name.
+    variable: Option<String>,
+    /// Either side's service.
+    service: Option<String>,
+    /// `warning` or `critical`.
+    severity: Option<String>,
+    environment: Option<String>,
+}
+
+/// `GET /api/races`: one page of findings.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RacesPage {
+    pub races: Vec<RaceFinding>,
+    #[serde(flatten)]
+    pub page: PageInfo,
+}
 
 /// `GET /api/races?kind=&variable=&service=&severity=&environment=&from=&to=&limit=&offset=`:
 /// the newest version of each matching finding, newest first (by the later of its two events).
-///
-/// Parameters are read as text and parsed here, so a bad value gets a JSON 400 that names it.
+#[utoipa::path(get, path = "/api/races", tag = "races", params(RaceParams, TimeRange, Page),
+    responses((status = 200, body = RacesPage), ListErrors))]
 pub(crate) async fn list_races(
     State(store): State<Arc<dyn FindingStore>>,
-    Query(raw): Query<HashMap<String, String>>,
-) -> Result<Json<Value>, ApiError> {
-    let get = |name: &str| raw.get(name).map(String::as_str);
-    let from_ns = params::opt_time_ns("from", get("from"))?;
-    let to_ns = params::opt_time_ns("to", get("to"))?;
-    params::time_range(from_ns, to_ns)?;
+    scope: Scope,
+    list: Listing<RaceParams>,
+) -> Result<Json<RacesPage>, ApiError> {
+    let filters = &list.filters;
     let query = FindingQuery {
-        kind: get("kind").map(params::finding_kind).transpose()?,
-        environment: get("environment").map(str::to_string),
-        variable: get("variable").map(str::to_string),
-        service: get("service").map(str::to_string),
-        severity: get("severity").map(params::severity).transpose()?,
-        from_ns,
-        to_ns,
-        limit: params::count("limit", get("limit"), DEFAULT_PAGE, 1, MAX_PAGE)?,
-        offset: params::count("offset", get("offset"), 0, 0, u32::MAX)?,
+        environments: scope.environments(filters.environment.as_deref())?,
+        kind: filters
+            .kind
+            .as_deref()
+            .map(params::finding_kind)
+            .transpose()?,
+        severity: filters
+            .severity
+            .as_deref()
+            .map(params::severity)
+            .transpose()?,
+        environment: filters.environment.clone(),
+        variable: filters.variable.clone(),
+        service: filters.service.clone(),
+        from_ns: list.from_ns,
+        to_ns: list.to_ns,
+        limit: list.limit,
+        offset: list.offset,
     };
     let page = store.list_findings(&query).await?;
-    Ok(Json(json!({
-        "races": page.findings,
-        "total": page.total,
-        "limit": query.limit,
-        "offset": query.offset,
-    })))
+    Ok(Json(RacesPage {
+        races: page.findings,
+        page: list.info(page.total),
+    }))
 }

@@ -25,6 +25,7 @@ async fn lists_traces_with_their_race_counts() {
     assert_eq!(row["race_count"], 1);
     assert_eq!(row["services"], serde_json::json!(["web"]));
     assert_eq!(row["first_timestamp"], "2024-01-01T12:00:00Z");
+    assert_eq!(row["duration_ms"], 2.0);
 
     let (_, filtered) = get(store.clone(), "/api/traces?service=other").await;
     assert_eq!(filtered["total"], 0);

@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 /// What kind of concurrency bug a finding reports.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FindingKind {
@@ -35,6 +36,7 @@ impl FindingKind {
 }
 
 /// How bad a finding is: write-write races are critical, read-write ones a warning.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Severity {
@@ -60,6 +62,7 @@ impl Severity {
 }
 
 /// One side of a finding: the access (or lock acquisition) involved.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FindingEvent {
     pub event_id: String,
@@ -71,11 +74,13 @@ pub struct FindingEvent {
     pub access_type: String,
     pub timestamp_ns: i64,
     /// The event's final vector clock as (component, counter) pairs.
+    #[cfg_attr(feature = "openapi", schema(schema_with = crate::openapi::clock_pairs))]
     pub clock: Vec<(String, u64)>,
 }
 
 /// A deduplicated finding: one per (kind, variable, location pair, trace pair), with the number of
 /// distinct event pairs seen and one representative pair.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RaceFinding {
     /// Deterministic: the same bug found twice has the same id.

@@ -20,6 +20,9 @@ pub mod framing;
 pub mod json;
 pub mod lock_order;
 pub mod model;
+pub mod notice;
+#[cfg(feature = "openapi")]
+pub mod openapi;
 pub mod update;
 
 pub use access::{Access, HeldLock};

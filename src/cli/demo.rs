@@ -124,13 +124,13 @@ async fn answers(http: &reqwest::Client, base: &str) -> bool {
     matches!(http.get(format!("{base}/health")).send().await, Ok(r) if r.status().is_success())
 }
 
-type EmbeddedGuard = (
+pub(crate) type EmbeddedGuard = (
     tokio::sync::watch::Sender<bool>,
     tokio::task::JoinHandle<anyhow::Result<()>>,
 );
 
 /// Starts `raceway up` in this process on a fresh data folder and a free port.
-async fn start_embedded() -> anyhow::Result<(String, EmbeddedGuard)> {
+pub(crate) async fn start_embedded() -> anyhow::Result<(String, EmbeddedGuard)> {
     let port = std::net::TcpListener::bind("127.0.0.1:0")?
         .local_addr()?
         .port();

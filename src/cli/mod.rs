@@ -3,12 +3,15 @@
 mod access;
 
 pub(crate) use access::Guard;
-mod demo;
+pub(crate) mod demo;
 mod gateway;
+mod live;
 mod pieces;
 mod pipeline;
-mod prune;
-mod up;
+pub(crate) mod prune;
+pub(crate) mod queries;
+mod tables;
+pub(crate) mod up;
 
 use std::net::SocketAddr;
 
@@ -43,6 +46,16 @@ pub(crate) enum Command {
     Prune(prune::PruneArgs),
     /// Run a small banking workload with a real lost-update race and print the races found.
     Demo(demo::DemoArgs),
+    /// Browse traces, races, anomalies and time travel in the terminal (over the query API).
+    Tui(crate::tui::TuiArgs),
+    /// List traces (newest first) from the query API.
+    Traces(queries::TracesArgs),
+    /// List findings (data races, lost updates, lock-order inversions) from the query API.
+    Races(queries::RacesArgs),
+    /// Show one trace: its steps, or its tree, critical path, races or anomalies.
+    Trace(queries::TraceArgs),
+    /// Show the state of a trace after one step: variables, threads and their locks, races.
+    State(queries::StateArgs),
 }
 
 /// Runs the parsed command.
@@ -55,6 +68,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Migrate(backend) => pieces::migrate(backend).await,
         Command::Prune(args) => prune::run(args).await,
         Command::Demo(args) => demo::run(args).await,
+        Command::Tui(args) => crate::tui::run(args).await,
+        Command::Traces(args) => queries::traces(args).await,
+        Command::Races(args) => queries::races(args).await,
+        Command::Trace(args) => queries::trace(args).await,
+        Command::State(args) => queries::state(args).await,
     }
 }
 

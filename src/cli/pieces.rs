@@ -3,16 +3,16 @@
 use std::net::SocketAddr;
 
 use anyhow::Context;
-use axum::routing::get;
 use axum::Json;
 use clap::Args;
 use prometheus::Registry;
 use raceway_gateway::{GatewayMetrics, GatewayState};
 use raceway_processors::metrics::ProcessorMetrics;
-use serde_json::json;
+use utoipa_axum::routes;
 
 use super::access::AccessArgs;
 use super::gateway::GatewayArgs;
+use super::live::LiveArgs;
 use super::parse_addr;
 use super::pipeline::{spawn_stages, PipelineArgs, Stage, StageDeps};
 use crate::backends::BackendArgs;
@@ -41,12 +41,15 @@ pub async fn ingest(args: IngestArgs) -> anyhow::Result<()> {
     let access = args.access.guard(args.http_addr)?;
     let bus = args.backend.open_kafka_bus("ingest").await?;
     let registry = Registry::new();
-    let router = raceway_gateway::router(GatewayState::new(
+    let routes = raceway_gateway::router(GatewayState::new(
         config,
         bus,
         GatewayMetrics::register(&registry)?,
     ))
     .merge(serve::metrics_router(registry));
+    let (router, _) = raceway_query_api::openapi::serve_with_spec(
+        raceway_query_api::openapi::base().merge(routes),
+    );
     serve::serve(args.http_addr, router, access, shutdown).await
 }
 
@@ -87,9 +90,10 @@ pub async fn process(args: ProcessArgs) -> anyhow::Result<()> {
         shutdown: shutdown.clone(),
     };
     let stages = spawn_stages(&deps, &args.pipeline, args.stage).await?;
-    let router = serve::metrics_router(registry)
+    let (router, _) = serve::metrics_router(registry)
         .merge(serve::ready_router(deps.metrics.readiness.clone()))
-        .route("/health", get(|| async { Json(json!({"status": "ok"})) }));
+        .routes(routes!(process_health))
+        .split_for_parts();
     serve::serve(args.metrics_addr, router, access, shutdown).await?;
     for stage in stages {
         stage.await??;
@@ -97,11 +101,25 @@ pub async fn process(args: ProcessArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `{"status": "ok"}`.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+struct Alive {
+    status: &'static str,
+}
+
+/// `GET /health`: the processor process is alive.
+#[utoipa::path(get, path = "/health", tag = "operations", responses((status = 200, body = Alive)))]
+async fn process_health() -> Json<Alive> {
+    Json(Alive { status: "ok" })
+}
+
 /// Options of `raceway query`.
 #[derive(Debug, Args)]
 pub struct QueryArgs {
     #[command(flatten)]
     backend: BackendArgs,
+    #[command(flatten)]
+    live: LiveArgs,
     /// Address of the query API.
     #[arg(long, env = "RACEWAY_QUERY_ADDR", default_value = "127.0.0.1:8081", value_parser = parse_addr)]
     http_addr: SocketAddr,
@@ -109,7 +127,8 @@ pub struct QueryArgs {
     access: AccessArgs,
 }
 
-/// Serves the query API over the store.
+/// Serves the query API over the store, the live stream over the bus (with `--kafka`) and
+/// /metrics.
 pub async fn query(args: QueryArgs) -> anyhow::Result<()> {
     let shutdown = shutdown::on_signal();
     let access = args.access.guard(args.http_addr)?;
@@ -118,7 +137,19 @@ pub async fn query(args: QueryArgs) -> anyhow::Result<()> {
         .migrate()
         .await
         .context("cannot apply the store's migrations")?;
-    let router = raceway_query_api::router(store);
+    // The live stream reads the bus itself; without Kafka there is no bus to share.
+    let bus = match args.backend.kafka {
+        Some(_) => Some(args.backend.open_bus().await?),
+        None => None,
+    };
+    let registry = Registry::new();
+    let live = args.live.hub(bus, &args.backend.topics(), &registry)?;
+    let routes = raceway_query_api::openapi::base()
+        .merge(raceway_query_api::api_routes(store))
+        .merge(raceway_query_api::live::live_routes(live))
+        .merge(serve::metrics_router(registry));
+    let (router, _) = raceway_query_api::openapi::serve_with_spec(routes);
+    let router = router.fallback(crate::web::serve_ui);
     serve::serve(args.http_addr, router, access, shutdown).await
 }
 

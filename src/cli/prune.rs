@@ -55,7 +55,7 @@ pub async fn run(args: PruneArgs) -> anyhow::Result<()> {
 }
 
 /// Parses `7d`, `36h`, `90m`, `45s` or `2w`.
-fn parse_duration(text: &str) -> Result<Duration, String> {
+pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
     let split = text
         .find(|c: char| !c.is_ascii_digit())

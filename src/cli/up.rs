@@ -6,6 +6,7 @@ use raceway_gateway::{GatewayMetrics, GatewayState};
 use raceway_processors::metrics::ProcessorMetrics;
 use tokio::sync::watch;
 
+use super::live::LiveArgs;
 use super::pieces::IngestArgs;
 use super::pipeline::{spawn_stages, PipelineArgs, Stage, StageDeps};
 use crate::{serve, shutdown};
@@ -17,6 +18,8 @@ pub struct UpArgs {
     ingest: IngestArgs,
     #[command(flatten)]
     pipeline: PipelineArgs,
+    #[command(flatten)]
+    live: LiveArgs,
 }
 
 /// Runs gateway, stages and query API until Ctrl-C or SIGTERM.
@@ -29,6 +32,7 @@ pub async fn run_until(args: UpArgs, shutdown: watch::Receiver<bool>) -> anyhow:
     let UpArgs {
         ingest: args,
         pipeline,
+        live,
     } = args;
     // Bad gateway options fail before anything starts.
     let gateway_config = args.gateway.config(args.backend.topics().events)?;
@@ -50,18 +54,24 @@ pub async fn run_until(args: UpArgs, shutdown: watch::Receiver<bool>) -> anyhow:
     };
     let stages = spawn_stages(&deps, &pipeline, Stage::All).await?;
 
+    let live = live.hub(Some(bus.clone()), &topics, &registry)?;
     let gateway = raceway_gateway::events_router(GatewayState::new(
         gateway_config,
         bus,
         GatewayMetrics::register(&registry)?,
     ));
-    let router = raceway_query_api::router(store)
+    let routes = raceway_query_api::openapi::base()
+        .merge(raceway_query_api::api_routes(store))
         .merge(gateway)
+        .merge(raceway_query_api::live::live_routes(live))
         .merge(serve::metrics_router(registry))
         .merge(serve::ready_router(deps.metrics.readiness.clone()));
+    let (router, _) = raceway_query_api::openapi::serve_with_spec(routes);
+    let router = router.fallback(crate::web::serve_ui);
     tracing::info!(
         embedded = args.backend.kafka.is_none(),
-        "raceway is up: POST http://{}/events, GET http://{}/api/traces",
+        "raceway is up: UI http://{}/, POST http://{}/events, GET http://{}/api/traces",
+        args.http_addr,
         args.http_addr,
         args.http_addr
     );

@@ -180,6 +180,9 @@ pub struct AnomalyQuery {
     pub service: Option<String>,
     /// Only anomalies of this grade or worse.
     pub min_severity: Option<AnomalyGrade>,
+    /// Only anomalies of traces whose every event is in one of these environments (a
+    /// tenant's); empty: every trace.
+    pub environments: Vec<String>,
     /// Only anomalies of traces started at or after this time (ns since epoch).
     pub from_ns: Option<i64>,
     /// Only anomalies of traces started at or before this time (ns since epoch).
@@ -193,10 +196,7 @@ pub struct AnomalyQuery {
 impl AnomalyQuery {
     /// The time filter of the query.
     pub fn time(&self) -> crate::TimeRange {
-        crate::TimeRange {
-            from_ns: self.from_ns,
-            to_ns: self.to_ns,
-        }
+        crate::TimeRange::new(self.from_ns, self.to_ns)
     }
 
     /// The page size of [`AnomalyQuery::default`].
@@ -208,6 +208,7 @@ impl Default for AnomalyQuery {
         AnomalyQuery {
             service: None,
             min_severity: None,
+            environments: Vec::new(),
             from_ns: None,
             to_ns: None,
             limit: Self::DEFAULT_LIMIT,

@@ -71,48 +71,10 @@ macro_rules! conformance {
                 }
             )*
         }
-        #[test]
-        fn every_check_has_a_test() {
-            let listed: Vec<&str> = vec![$(stringify!($name)),*];
-            let all: Vec<&str> = CHECKS.iter().map(|(n, _)| *n).collect();
-            assert_eq!(listed, all);
-        }
     };
 }
 
-conformance!(
-    migrate_is_idempotent,
-    insert_events_is_idempotent,
-    trace_events_are_ordered,
-    events_round_trip,
-    traces_events_reads_several_traces,
-    list_traces_summarises,
-    list_traces_filters,
-    list_traces_paginates,
-    race_count_counts_distinct_findings,
-    upsert_findings_newest_wins,
-    trace_findings_cross_trace,
-    replay_changes_nothing,
-    empty_inputs_are_noops,
-    large_batch,
-    prune_drops_old_days_and_keeps_recent,
-    retracted_findings_are_hidden,
-    list_findings_filters,
-    list_findings_paginates_newest_first,
-    list_findings_see_only_the_newest_version,
-    findings_for_variable_newest_versions,
-    accesses_round_trip,
-    insert_accesses_is_idempotent_latest_wins,
-    variable_accesses_filter_and_order,
-    trace_variable_accesses_by_trace,
-    trace_analysis_round_trip,
-    replace_trace_analysis_replaces_previous,
-    replace_trace_analyses_writes_each_trace,
-    dependencies_count_once_with_percentiles,
-    list_anomalies_filters_and_paginates,
-    recent_trace_features_newest_first,
-    checkpoints_and_models_latest_wins,
-);
+crate::conformance::with_check_names!(conformance);
 
 #[tokio::test]
 async fn clickhouse_unreachable_is_a_clear_error() {

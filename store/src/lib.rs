@@ -90,6 +90,9 @@ pub struct TraceQuery {
     pub to_ns: Option<i64>,
     /// `Some(true)`: only traces with at least one finding; `Some(false)`: only traces without.
     pub has_races: Option<bool>,
+    /// Only traces whose every event is in one of these environments (a tenant's); empty:
+    /// every trace.
+    pub environments: Vec<String>,
     /// At most this many traces in the page (0 gives an empty page, with the total).
     pub limit: u32,
     /// Skip this many matching traces first.
@@ -116,6 +119,7 @@ impl Default for TraceQuery {
             from_ns: None,
             to_ns: None,
             has_races: None,
+            environments: Vec::new(),
             limit: Self::DEFAULT_LIMIT,
             offset: 0,
         }
@@ -154,6 +158,8 @@ pub struct FindingQuery {
     pub kind: Option<FindingKind>,
     /// Only findings in this environment.
     pub environment: Option<String>,
+    /// Only findings in one of these environments (a tenant's); empty: every environment.
+    pub environments: Vec<String>,
     /// Only findings on this variable (exact name).
     pub variable: Option<String>,
     /// Only findings with this service on either side.
@@ -172,12 +178,18 @@ pub struct FindingQuery {
 }
 
 impl FindingQuery {
-    /// The time filter of the query.
-    pub fn time(&self) -> crate::TimeRange {
-        crate::TimeRange {
-            from_ns: self.from_ns,
-            to_ns: self.to_ns,
+    /// The findings on `variable` (in `environment` when given), with no other filter.
+    pub fn for_variable(environment: Option<&str>, variable: &str) -> FindingQuery {
+        FindingQuery {
+            environment: environment.map(str::to_string),
+            variable: Some(variable.to_string()),
+            ..FindingQuery::default()
         }
+    }
+
+    /// The time filter of the query.
+    pub fn time(&self) -> TimeRange {
+        TimeRange::new(self.from_ns, self.to_ns)
     }
 
     /// The page size of [`FindingQuery::default`].
@@ -189,6 +201,7 @@ impl Default for FindingQuery {
         FindingQuery {
             kind: None,
             environment: None,
+            environments: Vec::new(),
             variable: None,
             service: None,
             severity: None,

@@ -302,3 +302,26 @@ pub fn drop_database(clickhouse: &str, database: &str) {
         .body(format!("DROP DATABASE IF EXISTS {database}"))
         .send();
 }
+
+/// The fixture copied into another environment: its trace and event ids start with `prefix`
+/// (one hex digit) instead, and its variable `balance` is named `variable`, so that nothing of it
+/// matches the original's ids or names. Returns the body and the new trace id.
+pub fn fixture_copy(environment: &str, prefix: char, variable: &str) -> (Vec<u8>, String) {
+    let mut body: Value = serde_json::from_slice(&fixture()).expect("fixture JSON");
+    let renamed = |id: &Value| -> Value {
+        id.as_str().map_or(Value::Null, |id| {
+            Value::String(format!("{prefix}{}", &id[1..]))
+        })
+    };
+    for event in body["events"].as_array_mut().expect("events") {
+        for field in ["id", "trace_id", "parent_id"] {
+            event[field] = renamed(&event[field]);
+        }
+        event["metadata"]["environment"] = json!(environment);
+        if let Some(change) = event["kind"].get_mut("StateChange") {
+            change["variable"] = json!(variable);
+        }
+    }
+    let trace = format!("{prefix}{}", &FIXTURE_TRACE[1..]);
+    (serde_json::to_vec(&body).expect("JSON"), trace)
+}

@@ -10,7 +10,7 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 
 use super::{blocking, in_write_transaction, lock, open_connection, storage, Shared};
-use crate::{BusConsumer, BusError, ConsumedRecord, PartitionLag};
+use crate::{BusConsumer, BusError, BusTail, ConsumedRecord, PartitionLag, Polled};
 
 /// Marks a group as having a live consumer until dropped.
 struct GroupLease {
@@ -36,6 +36,13 @@ struct Position {
 /// The embedded bus's consumer: owns every partition of its topics for its group.
 pub(super) struct EmbeddedConsumer {
     lease: GroupLease,
+    reader: LogReader,
+}
+
+/// Reads partitions of the log from given positions: the consumer's (from its group's
+/// offsets) and the tail's (from the partitions' ends).
+pub(super) struct LogReader {
+    path: std::path::PathBuf,
     /// Its own connection, so reads don't wait for producers (WAL readers run concurrently).
     conn: Arc<Mutex<Connection>>,
     positions: Vec<Position>,
@@ -44,72 +51,36 @@ pub(super) struct EmbeddedConsumer {
     appended: watch::Receiver<u64>,
 }
 
-impl EmbeddedConsumer {
-    /// Makes the only consumer of `group` in this process, on the topics of `layout`
-    /// (topic, partition count), positioned at the group's committed offsets (0 if none).
-    pub(super) async fn join(
-        shared: Arc<Shared>,
-        group: &str,
+impl LogReader {
+    /// A reader of every partition of `layout` (topic, partition count), each starting at
+    /// `start(topic, partition)` (looked up on the reader's own connection).
+    pub(super) async fn open(
+        shared: &Arc<Shared>,
         layout: Vec<(String, i32)>,
+        start: impl Fn(&Connection, &str, i32) -> Result<i64, rusqlite::Error> + Send + 'static,
     ) -> Result<Self, BusError> {
-        if !lock(&shared.active_groups).insert(group.to_string()) {
-            return Err(BusError::GroupBusy {
-                group: group.to_string(),
-            });
-        }
-        // From here on the lease releases the group again if anything fails.
-        let lease = GroupLease {
-            shared: shared.clone(),
-            group: group.to_string(),
-        };
         let path = shared.path.clone();
-        let grp = group.to_string();
+        // Subscribed before the positions are read, so no produce after them goes unnoticed.
+        let appended = shared.appended.subscribe();
         let (conn, positions) = blocking(move || {
             let err = storage(&path);
             let conn = open_connection(&path)?;
             let mut positions = Vec::new();
-            {
-                // The group is registered with offset 0 where it has committed nothing yet, so
-                // that `EmbeddedBus::prune_consumed` keeps what it has still to read.
-                let mut register = conn
-                    .prepare(
-                        "INSERT OR IGNORE INTO group_offsets (grp, topic, part, next_offset) \
-                         VALUES (?1, ?2, ?3, 0)",
-                    )
-                    .map_err(&err)?;
-                let mut committed = conn
-                    .prepare(
-                        "SELECT next_offset FROM group_offsets \
-                         WHERE grp = ?1 AND topic = ?2 AND part = ?3",
-                    )
-                    .map_err(&err)?;
-                for (topic, partitions) in layout {
-                    for part in 0..partitions {
-                        register.execute(params![grp, topic, part]).map_err(&err)?;
-                        let next: i64 = committed
-                            .query_row(params![grp, topic, part], |row| row.get(0))
-                            .optional()
-                            .map_err(&err)?
-                            .unwrap_or(0);
-                        positions.push(Position {
-                            topic: topic.clone(),
-                            part,
-                            next,
-                        });
-                    }
+            for (topic, partitions) in layout {
+                for part in 0..partitions {
+                    let next = start(&conn, &topic, part).map_err(&err)?;
+                    positions.push(Position {
+                        topic: topic.clone(),
+                        part,
+                        next,
+                    });
                 }
             }
             Ok((conn, positions))
         })
         .await?;
-        tracing::info!(
-            group,
-            partitions = positions.len(),
-            "embedded consumer assigned all partitions"
-        );
-        let appended = shared.appended.subscribe();
-        Ok(EmbeddedConsumer {
-            lease,
+        Ok(LogReader {
+            path: shared.path.clone(),
             conn: Arc::new(Mutex::new(conn)),
             positions,
             rotate: 0,
@@ -117,9 +88,14 @@ impl EmbeddedConsumer {
         })
     }
 
+    /// Partitions read.
+    pub(super) fn partitions(&self) -> usize {
+        self.positions.len()
+    }
+
     async fn fetch(&mut self, max: usize) -> Result<Vec<ConsumedRecord>, BusError> {
         let conn = self.conn.clone();
-        let path = self.lease.shared.path.clone();
+        let path = self.path.clone();
         let n = self.positions.len();
         let start = self.rotate % n.max(1);
         self.rotate = self.rotate.wrapping_add(1);
@@ -171,15 +147,9 @@ impl EmbeddedConsumer {
         }
         Ok(records)
     }
-}
 
-#[async_trait]
-impl BusConsumer for EmbeddedConsumer {
-    async fn poll(
-        &mut self,
-        max: usize,
-        timeout: Duration,
-    ) -> Result<Vec<ConsumedRecord>, BusError> {
+    /// Waits up to `timeout` for records; returns at most `max` (see [`BusConsumer::poll`]).
+    pub(super) async fn poll(&mut self, max: usize, timeout: Duration) -> Polled {
         if max == 0 {
             return Ok(Vec::new());
         }
@@ -194,10 +164,62 @@ impl BusConsumer for EmbeddedConsumer {
             }
             match tokio::time::timeout_at(deadline, self.appended.changed()).await {
                 Ok(Ok(())) => continue,
-                // The sender lives as long as the bus this consumer holds: cannot close.
+                // The sender lives as long as the bus this reader holds: cannot close.
                 Ok(Err(_)) | Err(_) => return Ok(Vec::new()),
             }
         }
+    }
+}
+
+impl EmbeddedConsumer {
+    /// Makes the only consumer of `group` in this process, on the topics of `layout`
+    /// (topic, partition count), positioned at the group's committed offsets (0 if none).
+    pub(super) async fn join(
+        shared: Arc<Shared>,
+        group: &str,
+        layout: Vec<(String, i32)>,
+    ) -> Result<Self, BusError> {
+        if !lock(&shared.active_groups).insert(group.to_string()) {
+            return Err(BusError::GroupBusy {
+                group: group.to_string(),
+            });
+        }
+        // From here on the lease releases the group again if anything fails.
+        let lease = GroupLease {
+            shared: shared.clone(),
+            group: group.to_string(),
+        };
+        let grp = group.to_string();
+        let reader = LogReader::open(&shared, layout, move |conn, topic, part| {
+            // The group is registered with offset 0 where it has committed nothing yet, so
+            // that `EmbeddedBus::prune_consumed` keeps what it has still to read.
+            conn.prepare_cached(
+                "INSERT OR IGNORE INTO group_offsets (grp, topic, part, next_offset) \
+                 VALUES (?1, ?2, ?3, 0)",
+            )?
+            .execute(params![grp, topic, part])?;
+            conn.prepare_cached(
+                "SELECT next_offset FROM group_offsets \
+                 WHERE grp = ?1 AND topic = ?2 AND part = ?3",
+            )?
+            .query_row(params![grp, topic, part], |row| row.get(0))
+            .optional()
+            .map(|next| next.unwrap_or(0))
+        })
+        .await?;
+        tracing::info!(
+            group,
+            partitions = reader.partitions(),
+            "embedded consumer assigned all partitions"
+        );
+        Ok(EmbeddedConsumer { lease, reader })
+    }
+}
+
+#[async_trait]
+impl BusConsumer for EmbeddedConsumer {
+    async fn poll(&mut self, max: usize, timeout: Duration) -> Polled {
+        self.reader.poll(max, timeout).await
     }
 
     async fn commit(&mut self, offsets: &[(String, i32, i64)]) -> Result<(), BusError> {
@@ -206,6 +228,7 @@ impl BusConsumer for EmbeddedConsumer {
         }
         for (topic, part, offset) in offsets {
             if !self
+                .reader
                 .positions
                 .iter()
                 .any(|p| p.part == *part && &p.topic == topic)
@@ -221,7 +244,7 @@ impl BusConsumer for EmbeddedConsumer {
                 )));
             }
         }
-        let conn = self.conn.clone();
+        let conn = self.reader.conn.clone();
         let path = self.lease.shared.path.clone();
         let group = self.lease.group.clone();
         let offsets = offsets.to_vec();
@@ -246,9 +269,9 @@ impl BusConsumer for EmbeddedConsumer {
     }
 
     async fn lag(&mut self) -> Result<Vec<PartitionLag>, BusError> {
-        let conn = self.conn.clone();
+        let conn = self.reader.conn.clone();
         let path = self.lease.shared.path.clone();
-        let positions = self.positions.clone();
+        let positions = self.reader.positions.clone();
         blocking(move || {
             let err = storage(&path);
             let conn = lock(&conn);
@@ -272,5 +295,36 @@ impl BusConsumer for EmbeddedConsumer {
                 .collect()
         })
         .await
+    }
+}
+
+/// The embedded bus's tail: every partition of its topics from their ends at opening, no group.
+pub(super) struct EmbeddedTail {
+    reader: LogReader,
+}
+
+impl EmbeddedTail {
+    /// A tail of the topics of `layout` (topic, partition count).
+    pub(super) async fn open(
+        shared: &Arc<Shared>,
+        layout: Vec<(String, i32)>,
+    ) -> Result<Self, BusError> {
+        let reader = LogReader::open(shared, layout, |conn, topic, part| {
+            conn.prepare_cached(
+                "SELECT next_offset FROM partitions WHERE topic = ?1 AND part = ?2",
+            )?
+            .query_row(params![topic, part], |row| row.get(0))
+            .optional()
+            .map(|next| next.unwrap_or(0))
+        })
+        .await?;
+        Ok(EmbeddedTail { reader })
+    }
+}
+
+#[async_trait]
+impl BusTail for EmbeddedTail {
+    async fn poll(&mut self, max: usize, timeout: Duration) -> Polled {
+        self.reader.poll(max, timeout).await
     }
 }

@@ -18,8 +18,8 @@ use async_trait::async_trait;
 use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
 use tokio::sync::watch;
 
-use self::consumer::EmbeddedConsumer;
-use crate::{partition_for, Bus, BusConsumer, BusError, Record};
+use self::consumer::{EmbeddedConsumer, EmbeddedTail};
+use crate::{partition_for, Bus, BusConsumer, BusError, BusTail, Record};
 
 /// Version stored in `PRAGMA user_version`.
 const SCHEMA_VERSION: i64 = 1;
@@ -224,6 +224,19 @@ impl EmbeddedBus {
         .await
     }
 
+    /// (topic, partition count) of each distinct topic; every one must exist.
+    fn layout(&self, topics: &[String]) -> Result<Vec<(String, i32)>, BusError> {
+        let mut layout = Vec::new();
+        let mut seen = HashSet::new();
+        for topic in topics {
+            let partitions = self.partitions_of(topic)?;
+            if seen.insert(topic.clone()) {
+                layout.push((topic.clone(), partitions));
+            }
+        }
+        Ok(layout)
+    }
+
     fn partitions_of(&self, topic: &str) -> Result<i32, BusError> {
         lock(&self.shared.topics)
             .get(topic)
@@ -355,16 +368,15 @@ impl Bus for EmbeddedBus {
         group: &str,
         topics: &[String],
     ) -> Result<Box<dyn BusConsumer>, BusError> {
-        let mut layout = Vec::new();
-        let mut seen = HashSet::new();
-        for topic in topics {
-            let partitions = self.partitions_of(topic)?;
-            if seen.insert(topic.clone()) {
-                layout.push((topic.clone(), partitions));
-            }
-        }
+        let layout = self.layout(topics)?;
         crate::check_subscription(group, topics)?;
         let consumer = EmbeddedConsumer::join(self.shared.clone(), group, layout).await?;
         Ok(Box::new(consumer))
+    }
+
+    async fn tail(&self, topics: &[String]) -> Result<Box<dyn BusTail>, BusError> {
+        Ok(Box::new(
+            EmbeddedTail::open(&self.shared, self.layout(topics)?).await?,
+        ))
     }
 }

@@ -15,7 +15,7 @@ use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 use tokio::time::Instant;
 
 use super::{forward_log, KafkaBus};
-use crate::{BusConsumer, BusError, ConsumedRecord, PartitionLag};
+use crate::{BusConsumer, BusError, ConsumedRecord, PartitionLag, Polled};
 
 /// Consumer context: logs partition assignment and revocation.
 struct GroupContext {
@@ -110,51 +110,58 @@ fn to_record(message: &BorrowedMessage<'_>) -> ConsumedRecord {
     }
 }
 
+/// Waits up to `timeout` for records of `consumer`; returns at most `max` (see
+/// [`BusConsumer::poll`]). Shared by the group member and the tail.
+pub(super) async fn poll_stream<C: ConsumerContext + 'static>(
+    consumer: &StreamConsumer<C>,
+    bus: &KafkaBus,
+    max: usize,
+    timeout: Duration,
+) -> Polled {
+    if max == 0 {
+        return Ok(Vec::new());
+    }
+    let deadline = Instant::now() + timeout;
+    let mut stream = consumer.stream();
+    let mut out = Vec::new();
+    loop {
+        match tokio::time::timeout_at(deadline, stream.next()).await {
+            Err(_) | Ok(None) => return Ok(out),
+            Ok(Some(Ok(message))) => {
+                out.push(to_record(&message));
+                break;
+            }
+            Ok(Some(Err(e))) => {
+                let error = bus.classify("consume", None, &e);
+                if !error.is_retryable() {
+                    return Err(error);
+                }
+                // librdkafka reconnects and resumes by itself (like Java's poll, which
+                // does not throw on a broker restart): report and keep waiting.
+                tracing::warn!(%error, "Kafka consumer: transient error, still polling");
+                let pause = Instant::now() + Duration::from_millis(100);
+                tokio::time::sleep_until(pause.min(deadline)).await;
+            }
+        }
+    }
+    // Take whatever else is already fetched, without waiting.
+    while out.len() < max {
+        match stream.next().now_or_never() {
+            Some(Some(Ok(message))) => out.push(to_record(&message)),
+            Some(Some(Err(e))) => {
+                tracing::warn!(error = %e, "Kafka consumer error after a batch");
+                break;
+            }
+            Some(None) | None => break,
+        }
+    }
+    Ok(out)
+}
+
 #[async_trait]
 impl BusConsumer for KafkaConsumer {
-    async fn poll(
-        &mut self,
-        max: usize,
-        timeout: Duration,
-    ) -> Result<Vec<ConsumedRecord>, BusError> {
-        if max == 0 {
-            return Ok(Vec::new());
-        }
-        let deadline = Instant::now() + timeout;
-        let mut stream = self.consumer.stream();
-        let mut out = Vec::new();
-        loop {
-            match tokio::time::timeout_at(deadline, stream.next()).await {
-                Err(_) | Ok(None) => return Ok(out),
-                Ok(Some(Ok(message))) => {
-                    out.push(to_record(&message));
-                    break;
-                }
-                Ok(Some(Err(e))) => {
-                    let error = self.bus.classify("consume", None, &e);
-                    if !error.is_retryable() {
-                        return Err(error);
-                    }
-                    // librdkafka reconnects and resumes by itself (like Java's poll, which
-                    // does not throw on a broker restart): report and keep waiting.
-                    tracing::warn!(%error, "Kafka consumer: transient error, still polling");
-                    let pause = Instant::now() + Duration::from_millis(100);
-                    tokio::time::sleep_until(pause.min(deadline)).await;
-                }
-            }
-        }
-        // Take whatever else is already fetched, without waiting.
-        while out.len() < max {
-            match stream.next().now_or_never() {
-                Some(Some(Ok(message))) => out.push(to_record(&message)),
-                Some(Some(Err(e))) => {
-                    tracing::warn!(error = %e, "Kafka consumer error after a batch");
-                    break;
-                }
-                Some(None) | None => break,
-            }
-        }
-        Ok(out)
+    async fn poll(&mut self, max: usize, timeout: Duration) -> Polled {
+        poll_stream(&self.consumer, &self.bus, max, timeout).await
     }
 
     async fn commit(&mut self, offsets: &[(String, i32, i64)]) -> Result<(), BusError> {

@@ -1,6 +1,7 @@
 //! The bus on a Kafka-protocol broker (Apache Kafka, tansu, ...) through rdkafka.
 
 mod consumer;
+mod tail;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -15,7 +16,8 @@ use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
 use tokio::time::Instant;
 
 use self::consumer::KafkaConsumer;
-use crate::{Bus, BusConsumer, BusError, Record, DEFAULT_PARTITIONS};
+use self::tail::KafkaTail;
+use crate::{Bus, BusConsumer, BusError, BusTail, Record, DEFAULT_PARTITIONS};
 
 /// How long metadata look-ups (topic existence, broker reachability) may take.
 const METADATA_TIMEOUT: Duration = Duration::from_secs(10);
@@ -52,7 +54,9 @@ enum TopicState {
 
 /// Forwards librdkafka's log lines to `tracing`.
 #[derive(Clone, Default)]
-struct LogContext;
+pub(super) struct LogContext;
+
+impl rdkafka::consumer::ConsumerContext for LogContext {}
 
 pub(super) fn forward_log(level: RDKafkaLogLevel, fac: &str, message: &str) {
     match level {
@@ -458,6 +462,22 @@ impl Bus for KafkaBus {
         self.require_topics(topics).await?;
         let consumer = KafkaConsumer::join(self.clone(), group, topics)?;
         Ok(Box::new(consumer))
+    }
+
+    async fn tail(&self, topics: &[String]) -> Result<Box<dyn BusTail>, BusError> {
+        self.require_topics(topics).await?;
+        let layout = {
+            let known = self
+                .inner
+                .known_topics
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            topics
+                .iter()
+                .map(|t| (t.clone(), known.get(t).copied().unwrap_or(0)))
+                .collect()
+        };
+        Ok(Box::new(KafkaTail::open(self.clone(), layout).await?))
     }
 }
 

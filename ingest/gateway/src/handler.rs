@@ -11,9 +11,10 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use raceway_auth::Principal;
 use raceway_schemas::json::{decode_events_body, redact_sensitive_headers, FieldError};
+use raceway_schemas::openapi::WireEvent;
 use raceway_schemas::Event;
 use serde::Serialize;
-use serde_json::json;
+use utoipa::ToSchema;
 
 use crate::batching::batch_records;
 use crate::rate_limit::{ClientKey, Decision};
@@ -24,19 +25,63 @@ use crate::GatewayState;
 type DecodedEvents = Vec<Result<Event, FieldError>>;
 
 /// One event the gateway did not accept, and why.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 struct Rejection {
     index: usize,
     field: String,
     reason: String,
 }
 
+/// The body of `POST /events`.
+#[derive(ToSchema)]
+#[allow(dead_code)] // Describes what `decode_events_body` reads; never built.
+struct EventsBody {
+    events: Vec<WireEvent>,
+}
+
+/// The answer of `POST /events` when the body was read: each event accepted or rejected.
+#[derive(Serialize, ToSchema)]
+struct Accepted {
+    /// True.
+    success: bool,
+    /// Events produced to the bus (durable).
+    accepted: usize,
+    /// Events refused, with the field that is wrong.
+    rejected: Vec<Rejection>,
+}
+
+/// The answer of `POST /events` when the request as a whole was refused.
+#[derive(Serialize, ToSchema)]
+struct Refused {
+    /// False.
+    success: bool,
+    /// Why, for a person.
+    error: String,
+}
+
+/// `{"status": "ok"}`.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct Alive {
+    status: &'static str,
+}
+
 /// `GET /health`: the gateway process is alive.
-pub(crate) async fn health() -> Json<serde_json::Value> {
-    Json(json!({"status": "ok"}))
+#[utoipa::path(get, path = "/health", tag = "operations",
+    responses((status = 200, body = Alive)))]
+pub(crate) async fn health() -> Json<Alive> {
+    Json(Alive { status: "ok" })
 }
 
 /// `POST /events`: validates, redacts, groups per trace and produces; 200 once durable.
+#[utoipa::path(post, path = "/events", tag = "ingest",
+    request_body = EventsBody,
+    responses(
+        (status = 200, description = "Every valid event is durable on the bus", body = Accepted),
+        (status = 400, description = "The body is not a Raceway JSON events body", body = Refused),
+        (status = 401, description = "A key is configured and none or a wrong one was sent", body = Refused),
+        (status = 413, description = "Body or event count over the limits", body = Refused),
+        (status = 429, description = "Over the rate limit; see Retry-After", body = Refused),
+        (status = 503, description = "The bus did not take the events in time", body = Refused)))]
 pub(crate) async fn post_events(State(state): State<GatewayState>, request: Request) -> Response {
     let response = accept_events(&state, request).await;
     let status = response.status();
@@ -140,7 +185,11 @@ async fn produce_events(state: &GatewayState, decoded: DecodedEvents) -> Respons
     state.metrics.records_produced.inc_by(produced);
     (
         StatusCode::OK,
-        Json(json!({"success": true, "accepted": accepted, "rejected": rejected})),
+        Json(Accepted {
+            success: true,
+            accepted,
+            rejected,
+        }),
     )
         .into_response()
 }
@@ -303,5 +352,9 @@ fn body_too_large(limit: usize) -> Response {
 }
 
 fn error(status: StatusCode, message: &str) -> Response {
-    (status, Json(json!({"success": false, "error": message}))).into_response()
+    let body = Refused {
+        success: false,
+        error: message.to_string(),
+    };
+    (status, Json(body)).into_response()
 }

@@ -26,9 +26,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post};
-use axum::Router;
 use raceway_bus::Bus;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 pub use batching::{batch_records, BatchingError};
 pub use metrics::GatewayMetrics;
@@ -107,26 +107,20 @@ impl GatewayState {
     }
 }
 
-/// The gateway's routes (method, path): what [`router`] serves.
-pub fn route_paths() -> Vec<(axum::http::Method, &'static str)> {
-    use axum::http::Method;
-    vec![(Method::POST, "/events"), (Method::GET, "/health")]
-}
-
 /// The gateway's routes when it runs alone: `POST /events` and `GET /health`.
 ///
 /// Per-IP rate limits need the peer address: serve the router with
 /// `into_make_service_with_connect_info::<SocketAddr>()`. Without it (and without a trusted
 /// `X-Forwarded-For`) all keyless clients share one bucket.
-pub fn router(state: GatewayState) -> Router {
-    events_router(state).route("/health", get(handler::health))
+pub fn router(state: GatewayState) -> OpenApiRouter {
+    events_router(state).routes(routes!(handler::health))
 }
 
 /// Just `POST /events`, to merge into a router that has its own `/health` (`raceway up`).
-pub fn events_router(state: GatewayState) -> Router {
+pub fn events_router(state: GatewayState) -> OpenApiRouter {
     let body_limit = state.config.max_body_bytes;
-    Router::new()
-        .route("/events", post(handler::post_events))
+    OpenApiRouter::new()
+        .routes(routes!(handler::post_events))
         .layer(DefaultBodyLimit::max(body_limit))
         .with_state(state)
 }

@@ -211,7 +211,9 @@ async fn when_the_broker_is_down_the_answer_is_503_with_retry_after() {
     let mut config = GatewayConfig::new(TOPIC);
     config.produce_timeout = Duration::from_millis(500);
     let metrics = GatewayMetrics::register(&prometheus::Registry::new()).unwrap();
-    let router = raceway_gateway::router(GatewayState::new(config, bus, metrics));
+    let router = raceway_gateway::router(GatewayState::new(config, bus, metrics))
+        .split_for_parts()
+        .0;
     let response = router
         .oneshot(
             Request::post("/events")

@@ -21,6 +21,8 @@
 //! - [`lock_order`]: lock-order edges of a trace and [`LockOrderDetector`], which finds
 //!   inversions per sorted lock pair.
 //! - [`inputs`]: [`race_inputs`], everything the trace stage forwards for one trace.
+//! - [`time_travel`]: the state of a trace after any step of its causal order (variables, threads
+//!   and their locks), and the differences between two such states.
 //! - `scenarios` (feature `scenarios`): loading and scoring the labeled race scenarios.
 //!
 //! Internal helpers: `graph` (cycle breaking and priority topological order for derived clocks),
@@ -53,6 +55,7 @@ pub mod rules;
 pub mod scenarios;
 #[cfg(test)]
 mod testing;
+pub mod time_travel;
 pub mod trace;
 pub mod updates;
 

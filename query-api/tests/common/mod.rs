@@ -10,7 +10,7 @@ use axum::http::{Request, StatusCode};
 use raceway_analysis::{trace_accesses, FindingAggregator, RaceDetector};
 use raceway_schemas::json::decode_events_body;
 use raceway_schemas::Event;
-use raceway_store::{AccessStore, EventStore, FindingStore, Lifecycle, SqliteStore, Store};
+use raceway_store::{Lifecycle, SqliteStore, Store};
 use serde_json::{json, Value};
 use tower::ServiceExt;
 
@@ -41,6 +41,12 @@ pub fn decode(body: &[u8]) -> Vec<Event> {
 pub async fn seeded(events: Vec<Event>) -> Arc<dyn Store> {
     let store = SqliteStore::open_in_memory().expect("store");
     store.migrate().await.expect("migrate");
+    seed(&store, events).await;
+    Arc::new(store)
+}
+
+/// Writes into `store` what [`seeded`] writes.
+pub async fn seed(store: &dyn Store, events: Vec<Event>) {
     store.insert_events(&events).await.expect("insert");
     let mut traces: Vec<_> = events.iter().map(|e| e.trace_id).collect();
     traces.sort();
@@ -63,7 +69,6 @@ pub async fn seeded(events: Vec<Event>) -> Arc<dyn Store> {
         }
     }
     store.upsert_findings(&found).await.expect("findings");
-    Arc::new(store)
 }
 
 /// GETs `uri` from the query API over `store`: the status and the JSON body.

@@ -83,7 +83,7 @@ impl EventStore for ClickHouseStore {
     }
 
     async fn list_traces(&self, query: &TraceQuery) -> Result<TracePage, StoreError> {
-        let filter = filter::traces(Dialect::ClickHouse, query);
+        let filter = filter::traces(Dialect::ClickHouse, query, "trace_key");
         let conditions = filter.sql();
         let sql = format!(
             "SELECT * FROM ({SUMMARY_SQL}) WHERE {conditions} ORDER BY first_ts DESC, trace_key"

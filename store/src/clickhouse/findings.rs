@@ -92,11 +92,7 @@ impl FindingStore for ClickHouseStore {
         environment: Option<&str>,
         variable: &str,
     ) -> Result<Vec<RaceFinding>, StoreError> {
-        let query = FindingQuery {
-            environment: environment.map(str::to_string),
-            variable: Some(variable.to_string()),
-            ..FindingQuery::default()
-        };
+        let query = FindingQuery::for_variable(environment, variable);
         let filter = newest_matching(&query);
         let sql = format!(
             "SELECT {FINDING_COLUMNS} FROM findings WHERE {} LIMIT 1 BY id",

@@ -195,26 +195,20 @@ pub async fn list_findings_paginates_newest_first(store: &dyn Store) {
     let seen_ids: Vec<&str> = seen.iter().map(|f| f.id.as_str()).collect();
     assert_eq!(seen_ids, expected);
     assert_eq!(seen[2], tie, "every field round-trips");
-    let beyond = list(
-        store,
-        FindingQuery {
-            offset: 10,
-            ..FindingQuery::default()
-        },
-    )
-    .await;
-    assert!(beyond.findings.is_empty());
-    assert_eq!(beyond.total, 6);
-    let none = list(
-        store,
-        FindingQuery {
-            limit: 0,
-            ..FindingQuery::default()
-        },
-    )
-    .await;
-    assert!(none.findings.is_empty());
-    assert_eq!(none.total, 6);
+    // Past the end, and an empty page: no findings, the same total.
+    for (limit, offset) in [(FindingQuery::DEFAULT_LIMIT, 10), (0, 0)] {
+        let empty = list(
+            store,
+            FindingQuery {
+                limit,
+                offset,
+                ..FindingQuery::default()
+            },
+        )
+        .await;
+        assert!(empty.findings.is_empty(), "limit {limit}, offset {offset}");
+        assert_eq!(empty.total, 6);
+    }
 }
 
 /// Filters and counts look at the newest version of each finding only, and replays of older

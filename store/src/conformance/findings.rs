@@ -22,13 +22,7 @@ pub async fn race_count_counts_distinct_findings(store: &dyn Store) {
     newer.count = 3;
     store.upsert_findings(&[newer]).await.expect("upsert newer");
     let listed = page(store, TraceQuery::default()).await;
-    let count = |t: Uuid| {
-        listed
-            .traces
-            .iter()
-            .find(|s| s.trace_id == t)
-            .map(|s| s.race_count)
-    };
+    let count = |t: Uuid| race_count(&listed, t);
     assert_eq!((count(a), count(b), count(c)), (Some(2), Some(2), Some(1)));
 }
 
@@ -250,13 +244,7 @@ pub async fn retracted_findings_are_hidden(store: &dyn Store) {
         .expect("list");
     assert_eq!((listed.findings, listed.total), (vec![kept.clone()], 1));
     let traces = page(store, TraceQuery::default()).await;
-    let count = |t: Uuid| {
-        traces
-            .traces
-            .iter()
-            .find(|s| s.trace_id == t)
-            .map(|s| s.race_count)
-    };
+    let count = |t: Uuid| race_count(&traces, t);
     assert_eq!((count(a), count(b)), (Some(1), Some(0)));
 
     let mut back = live;

@@ -35,94 +35,57 @@ pub use traces::*;
 /// A check of the suite.
 pub type Check = for<'a> fn(&'a dyn Store) -> Pin<Box<dyn Future<Output = ()> + Send + 'a>>;
 
+/// Calls the macro `$then!` with the name of every check, in order: the one list that [`CHECKS`]
+/// and this crate's per-backend tests are made from, so a new check is never left untested.
+macro_rules! with_check_names {
+    ($then:ident) => {
+        $then! {
+            migrate_is_idempotent,
+            insert_events_is_idempotent,
+            trace_events_are_ordered,
+            events_round_trip,
+            traces_events_reads_several_traces,
+            list_traces_summarises,
+            list_traces_filters,
+            list_traces_paginates,
+            race_count_counts_distinct_findings,
+            upsert_findings_newest_wins,
+            trace_findings_cross_trace,
+            replay_changes_nothing,
+            empty_inputs_are_noops,
+            large_batch,
+            prune_drops_old_days_and_keeps_recent,
+            retracted_findings_are_hidden,
+            list_findings_filters,
+            list_findings_paginates_newest_first,
+            list_findings_see_only_the_newest_version,
+            findings_for_variable_newest_versions,
+            accesses_round_trip,
+            insert_accesses_is_idempotent_latest_wins,
+            variable_accesses_filter_and_order,
+            trace_variable_accesses_by_trace,
+            trace_analysis_round_trip,
+            replace_trace_analysis_replaces_previous,
+            replace_trace_analyses_writes_each_trace,
+            dependencies_count_once_with_percentiles,
+            list_anomalies_filters_and_paginates,
+            recent_trace_features_newest_first,
+            checkpoints_and_models_latest_wins,
+        }
+    };
+}
+#[cfg(test)]
+pub(crate) use with_check_names;
+
+/// Each named check as a `(name, Check)` entry of [`CHECKS`].
+macro_rules! checks {
+    ($($check:ident),* $(,)?) => {
+        &[$((stringify!($check), |s| Box::pin($check(s)))),*]
+    };
+}
+
 /// Every check, by name.
-pub const CHECKS: &[(&str, Check)] = &[
-    ("migrate_is_idempotent", |s| {
-        Box::pin(migrate_is_idempotent(s))
-    }),
-    ("insert_events_is_idempotent", |s| {
-        Box::pin(insert_events_is_idempotent(s))
-    }),
-    ("trace_events_are_ordered", |s| {
-        Box::pin(trace_events_are_ordered(s))
-    }),
-    ("events_round_trip", |s| Box::pin(events_round_trip(s))),
-    ("traces_events_reads_several_traces", |s| {
-        Box::pin(traces_events_reads_several_traces(s))
-    }),
-    ("list_traces_summarises", |s| {
-        Box::pin(list_traces_summarises(s))
-    }),
-    ("list_traces_filters", |s| Box::pin(list_traces_filters(s))),
-    ("list_traces_paginates", |s| {
-        Box::pin(list_traces_paginates(s))
-    }),
-    ("race_count_counts_distinct_findings", |s| {
-        Box::pin(race_count_counts_distinct_findings(s))
-    }),
-    ("upsert_findings_newest_wins", |s| {
-        Box::pin(upsert_findings_newest_wins(s))
-    }),
-    ("trace_findings_cross_trace", |s| {
-        Box::pin(trace_findings_cross_trace(s))
-    }),
-    ("replay_changes_nothing", |s| {
-        Box::pin(replay_changes_nothing(s))
-    }),
-    ("empty_inputs_are_noops", |s| {
-        Box::pin(empty_inputs_are_noops(s))
-    }),
-    ("large_batch", |s| Box::pin(large_batch(s))),
-    ("prune_drops_old_days_and_keeps_recent", |s| {
-        Box::pin(prune_drops_old_days_and_keeps_recent(s))
-    }),
-    ("retracted_findings_are_hidden", |s| {
-        Box::pin(retracted_findings_are_hidden(s))
-    }),
-    ("list_findings_filters", |s| {
-        Box::pin(list_findings_filters(s))
-    }),
-    ("list_findings_paginates_newest_first", |s| {
-        Box::pin(list_findings_paginates_newest_first(s))
-    }),
-    ("list_findings_see_only_the_newest_version", |s| {
-        Box::pin(list_findings_see_only_the_newest_version(s))
-    }),
-    ("findings_for_variable_newest_versions", |s| {
-        Box::pin(findings_for_variable_newest_versions(s))
-    }),
-    ("accesses_round_trip", |s| Box::pin(accesses_round_trip(s))),
-    ("insert_accesses_is_idempotent_latest_wins", |s| {
-        Box::pin(insert_accesses_is_idempotent_latest_wins(s))
-    }),
-    ("variable_accesses_filter_and_order", |s| {
-        Box::pin(variable_accesses_filter_and_order(s))
-    }),
-    ("trace_variable_accesses_by_trace", |s| {
-        Box::pin(trace_variable_accesses_by_trace(s))
-    }),
-    ("trace_analysis_round_trip", |s| {
-        Box::pin(trace_analysis_round_trip(s))
-    }),
-    ("replace_trace_analysis_replaces_previous", |s| {
-        Box::pin(replace_trace_analysis_replaces_previous(s))
-    }),
-    ("replace_trace_analyses_writes_each_trace", |s| {
-        Box::pin(replace_trace_analyses_writes_each_trace(s))
-    }),
-    ("dependencies_count_once_with_percentiles", |s| {
-        Box::pin(dependencies_count_once_with_percentiles(s))
-    }),
-    ("list_anomalies_filters_and_paginates", |s| {
-        Box::pin(list_anomalies_filters_and_paginates(s))
-    }),
-    ("recent_trace_features_newest_first", |s| {
-        Box::pin(recent_trace_features_newest_first(s))
-    }),
-    ("checkpoints_and_models_latest_wins", |s| {
-        Box::pin(checkpoints_and_models_latest_wins(s))
-    }),
-];
+pub const CHECKS: &[(&str, Check)] = with_check_names!(checks);
 
 /// 2023-11-14T22:13:20Z, in ns.
 pub const BASE_NS: i64 = 1_700_000_000_000_000_000;
@@ -229,6 +192,14 @@ fn sorted(mut events: Vec<Event>) -> Vec<Event> {
 
 async fn page(store: &dyn Store, query: TraceQuery) -> TracePage {
     store.list_traces(&query).await.expect("list_traces")
+}
+
+/// The `race_count` of `trace` in `page`, if the page lists it.
+fn race_count(page: &TracePage, trace: Uuid) -> Option<u64> {
+    page.traces
+        .iter()
+        .find(|s| s.trace_id == trace)
+        .map(|s| s.race_count)
 }
 
 fn ids(page: &TracePage) -> Vec<Uuid> {

@@ -152,12 +152,7 @@ impl AccessRow {
 #[async_trait]
 impl AccessStore for SqliteStore {
     async fn insert_accesses(&self, accesses: &[Access]) -> Result<(), StoreError> {
-        if accesses.is_empty() {
-            return Ok(());
-        }
-        let accesses = accesses.to_vec();
-        self.call(move |conn| insert_accesses_blocking(conn, &accesses))
-            .await
+        self.write_rows(accesses, insert_accesses_blocking).await
     }
 
     async fn variable_accesses(

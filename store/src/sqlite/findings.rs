@@ -187,12 +187,7 @@ fn matching(query: &FindingQuery) -> Filter {
 #[async_trait]
 impl FindingStore for SqliteStore {
     async fn upsert_findings(&self, findings: &[RaceFinding]) -> Result<(), StoreError> {
-        if findings.is_empty() {
-            return Ok(());
-        }
-        let findings = findings.to_vec();
-        self.call(move |conn| upsert_findings_blocking(conn, &findings))
-            .await
+        self.write_rows(findings, upsert_findings_blocking).await
     }
 
     async fn trace_findings(&self, trace_id: Uuid) -> Result<Vec<RaceFinding>, StoreError> {
@@ -240,11 +235,7 @@ impl FindingStore for SqliteStore {
         environment: Option<&str>,
         variable: &str,
     ) -> Result<Vec<RaceFinding>, StoreError> {
-        let query = FindingQuery {
-            environment: environment.map(str::to_string),
-            variable: Some(variable.to_string()),
-            ..FindingQuery::default()
-        };
+        let query = FindingQuery::for_variable(environment, variable);
         self.call(move |conn| {
             let filter = matching(&query);
             let sql = format!(

@@ -85,6 +85,19 @@ impl SqliteStore {
         .await
         .map_err(|e| StoreError::Internal(format!("SQLite worker task failed: {e}")))?
     }
+
+    /// Runs `write` with a copy of `rows` on the blocking pool; nothing for no rows.
+    pub(crate) async fn write_rows<T: Clone + Send + 'static>(
+        &self,
+        rows: &[T],
+        write: fn(&mut Connection, &[T]) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let rows = rows.to_vec();
+        self.call(move |conn| write(conn, &rows)).await
+    }
 }
 
 /// Runs `sql` with `params` and decodes every row, in the query's order: `read` takes the

@@ -80,7 +80,9 @@ pub async fn harness_on(
     configure(&mut config);
     let registry = prometheus::Registry::new();
     let metrics = GatewayMetrics::register(&registry).unwrap();
-    let router = raceway_gateway::router(GatewayState::new(config, bus.clone(), metrics));
+    let router = raceway_gateway::router(GatewayState::new(config, bus.clone(), metrics))
+        .split_for_parts()
+        .0;
     Harness {
         bus,
         topic: topic.to_string(),

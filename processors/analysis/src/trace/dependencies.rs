@@ -40,6 +40,7 @@ use super::tree::TraceTree;
 pub const CALL_NAMESPACE: Uuid = Uuid::from_u128(0x5c4e_11c0_7d1e_4c55_9a2b_0d3e_9ca1_1000);
 
 /// How one service reached another.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum CallKind {
@@ -47,6 +48,16 @@ pub enum CallKind {
     Http,
     /// A message through a broker (Kafka).
     Message,
+}
+
+impl CallKind {
+    /// The serialised name: `http` or `message`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CallKind::Http => "http",
+            CallKind::Message => "message",
+        }
+    }
 }
 
 /// One call from one service to another in one trace: the row the store deduplicates on `id`.

@@ -28,6 +28,7 @@ use super::links::EventIndex;
 use crate::causality::TraceCausality;
 
 /// Why one event leads to another.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum EdgeKind {
@@ -60,6 +61,7 @@ impl EdgeKind {
 }
 
 /// One event of the graph.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct GraphNode {
     /// The event.
@@ -77,10 +79,15 @@ pub struct GraphNode {
     /// The duration the SDK measured, if any.
     pub duration_ns: Option<u64>,
     /// The final clock, as (component, counter) pairs.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(schema_with = raceway_schemas::openapi::clock_pairs)
+    )]
     pub clock: Vec<(String, u64)>,
 }
 
 /// One typed edge: `from` leads to `to`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GraphEdge {
     /// The earlier event.
@@ -92,6 +99,7 @@ pub struct GraphEdge {
 }
 
 /// The causal graph of one trace.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct CausalGraph {
     /// The trace (nil when empty).

@@ -39,6 +39,7 @@ pub struct TraceTree {
 }
 
 /// Why a node stands in for an event the trace does not hold.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Placeholder {

@@ -4,18 +4,10 @@
 use raceway_analysis::anomalies::{
     AnomalySeverity, ClusterSummary, DurationAnomaly, TraceFeatures, TraceScore,
 };
-use raceway_analysis::trace::{CallKind, ServiceCall, TraceReport};
+use raceway_analysis::trace::{ServiceCall, TraceReport};
 use raceway_store::{
     AnomalyGrade, ClusterRow, DurationAnomalyRow, ServiceCallRow, TraceAnalysisSummary, TraceScores,
 };
-
-/// The stored name of a call kind.
-pub(crate) fn call_kind_name(kind: CallKind) -> &'static str {
-    match kind {
-        CallKind::Http => "http",
-        CallKind::Message => "message",
-    }
-}
 
 /// The store's row of one service call.
 pub(crate) fn call_row(call: &ServiceCall) -> ServiceCallRow {
@@ -24,7 +16,7 @@ pub(crate) fn call_row(call: &ServiceCall) -> ServiceCallRow {
         trace_id: call.trace_id,
         caller_service: call.caller_service.clone(),
         callee_service: call.callee_service.clone(),
-        kind: call_kind_name(call.kind).to_string(),
+        kind: call.kind.as_str().to_string(),
         latency_ns: call.latency_ns,
         is_error: call.is_error,
         timestamp_ns: call.timestamp_ns,

@@ -19,11 +19,13 @@ use std::sync::Arc;
 
 use raceway_analysis::{FindingAggregator, LockOrderDetector, RaceConfig, RaceDetector};
 use raceway_schemas::avro::{decode_race_input, RaceInput, RaceRecord};
+use raceway_schemas::notice::Notice;
 use raceway_schemas::RaceFinding;
 use raceway_store::FindingStore;
 use uuid::Uuid;
 
 use super::{stopped_cleanly, StageError, StageIo};
+use raceway_bus::Record;
 
 /// Settings of the race stage.
 #[derive(Debug, Clone)]
@@ -296,6 +298,20 @@ impl RaceStage {
         let store = &self.store;
         self.io
             .store_retrying("store findings", || store.upsert_findings(&findings))
+            .await?;
+        // Told to live readers only once stored, so what they are told can be read back.
+        let notices = findings
+            .iter()
+            .map(|finding| {
+                let notice = Notice::Finding {
+                    finding: Box::new(finding.clone()),
+                };
+                Record::new(notice.trace_id(), notice.to_json())
+            })
+            .collect();
+        let topic = self.io.topics.findings.clone();
+        self.io
+            .produce_retrying("publish findings", topic, notices)
             .await?;
         self.io
             .metrics

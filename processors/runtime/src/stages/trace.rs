@@ -7,7 +7,7 @@
 //! every event seen so far, and a restart that re-reads part of a trace loses nothing.
 
 use crate::redaction::Redaction;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -15,6 +15,7 @@ use raceway_analysis::{race_inputs, RaceInputs};
 use raceway_schemas::avro::{
     decode_event_batch, encode_access, encode_lock_order_edge, encode_update_span,
 };
+use raceway_schemas::notice::Notice;
 use raceway_schemas::{Event, SchemaError};
 use raceway_store::{AccessStore, AnalysisStore, EventStore, Store};
 use tokio::time::Instant;
@@ -212,6 +213,7 @@ impl TraceStage {
         let mut analyses = Vec::with_capacity(by_trace.len());
         let mut accesses = Vec::new();
         let mut records = Vec::new();
+        let mut notices = Vec::with_capacity(by_trace.len());
         let clock_entries = &self.io.metrics.clock_entries;
         for (trace_id, events) in &by_trace {
             analyses.push(self.analyses.analyze(events, &self.io.metrics));
@@ -222,6 +224,7 @@ impl TraceStage {
                 events.len() as u64,
                 clock_entries,
             ));
+            notices.push(completion_notice(*trace_id, events));
             tracing::debug!(%trace_id, events = events.len(), "trace complete");
             accesses.extend(inputs.accesses);
         }
@@ -249,6 +252,12 @@ impl TraceStage {
                 .await?;
         }
         self.io.metrics.accesses_forwarded.inc_by(forwarded);
+        if !notices.is_empty() {
+            let topic = self.io.topics.findings.clone();
+            self.io
+                .produce_retrying("publish completions", topic, notices)
+                .await?;
+        }
         self.io
             .metrics
             .traces_completed
@@ -301,4 +310,19 @@ fn input_records(
         push(edge.partition_key(), encoded, edge.acquired.event_id);
     }
     records
+}
+
+/// The [`Notice::TraceCompleted`] record of a trace, for live readers.
+fn completion_notice(trace_id: Uuid, events: &[Event]) -> Record {
+    let sorted = |field: fn(&Event) -> &str| -> Vec<String> {
+        let set: BTreeSet<&str> = events.iter().map(field).collect();
+        set.into_iter().map(str::to_string).collect()
+    };
+    let notice = Notice::TraceCompleted {
+        trace_id,
+        event_count: events.len() as u64,
+        services: sorted(|e| &e.metadata.service_name),
+        environments: sorted(|e| &e.metadata.environment),
+    };
+    Record::new(trace_id.to_string(), notice.to_json())
 }

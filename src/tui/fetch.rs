@@ -1,0 +1,137 @@
+//! What the TUI asks the query API for, and the answers, as plain values: the app decides which
+//! [`Fetch`]es it needs and applies the [`Loaded`] answers; the event loop performs them with
+//! [`perform`], so the app's logic never waits on the network.
+
+use crate::client::models::{
+    AuditTrail, CriticalPath, Dependencies, DependencyEdge, RaceFinding, RacePage, State, Step,
+    Steps, TraceAnomalies, TracePage, Tree,
+};
+use crate::client::{ApiClient, ClientError};
+
+/// Traces listed at most.
+pub const TRACE_PAGE: u32 = 200;
+
+/// One request to the query API.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Fetch {
+    /// The traces list.
+    Traces,
+    /// Ids of traces with duration anomalies (the list marks them).
+    Anomalous,
+    Tree(String),
+    CriticalPath(String),
+    Races(String),
+    Anomalies(String),
+    Dependencies(String),
+    /// The global service edges seen before the trace started (`start_ns`).
+    KnownEdges(String, i64),
+    Steps(String),
+    /// The state after a step.
+    State(String, usize),
+    /// The state after the last step: its variables are the ones the trace touched.
+    FinalState(String, usize),
+    /// The audit trail of one variable of the trace.
+    Audit(String, String),
+}
+
+/// An answer to a [`Fetch`].
+#[derive(Debug, Clone)]
+pub enum Loaded {
+    Traces(TracePage),
+    Anomalous(Vec<String>),
+    Tree(String, Tree),
+    CriticalPath(String, CriticalPath),
+    Races(String, Vec<RaceFinding>),
+    /// `None` when the trace was not analysed (yet).
+    Anomalies(String, Option<TraceAnomalies>),
+    Dependencies(String, Vec<DependencyEdge>),
+    KnownEdges(String, Vec<DependencyEdge>),
+    Steps(String, Vec<Step>),
+    State(String, State),
+    FinalState(String, State),
+    Audit(String, String, AuditTrail),
+    /// The request failed; the event loop retries it.
+    Failed(Fetch, String),
+}
+
+/// Anomalies fetched to mark traces in the list.
+#[derive(Debug, serde::Deserialize)]
+struct AnomalyIds {
+    anomalies: Vec<AnomalyTrace>,
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct AnomalyTrace {
+    trace_id: String,
+}
+
+/// Performs `fetch` against the API.
+pub async fn perform(client: &ApiClient, fetch: Fetch) -> Loaded {
+    match load(client, &fetch).await {
+        Ok(loaded) => loaded,
+        Err(error) => Loaded::Failed(fetch, error.to_string()),
+    }
+}
+
+async fn load(client: &ApiClient, fetch: &Fetch) -> Result<Loaded, ClientError> {
+    Ok(match fetch {
+        Fetch::Traces => {
+            let query = [("limit", TRACE_PAGE.to_string())];
+            Loaded::Traces(client.get(&["api", "traces"], &query).await?)
+        }
+        Fetch::Anomalous => {
+            let query = [("limit", "1000".to_string())];
+            let page: AnomalyIds = client.get(&["api", "anomalies"], &query).await?;
+            Loaded::Anomalous(page.anomalies.into_iter().map(|a| a.trace_id).collect())
+        }
+        Fetch::Tree(id) => Loaded::Tree(id.clone(), of_trace(client, id, "tree", &[]).await?),
+        Fetch::CriticalPath(id) => {
+            let path = of_trace(client, id, "critical-path", &[]).await?;
+            Loaded::CriticalPath(id.clone(), path)
+        }
+        Fetch::Races(id) => {
+            let page: RacePage = of_trace(client, id, "races", &[]).await?;
+            Loaded::Races(id.clone(), page.races)
+        }
+        Fetch::Anomalies(id) => match of_trace(client, id, "anomalies", &[]).await {
+            Ok(anomalies) => Loaded::Anomalies(id.clone(), Some(anomalies)),
+            Err(e) if e.is_not_found() => Loaded::Anomalies(id.clone(), None),
+            Err(e) => return Err(e),
+        },
+        Fetch::Dependencies(id) => {
+            let deps: Dependencies = of_trace(client, id, "dependencies", &[]).await?;
+            Loaded::Dependencies(id.clone(), deps.dependencies)
+        }
+        Fetch::KnownEdges(id, start_ns) => {
+            let query = [("to", (start_ns - 1).to_string())];
+            let deps: Dependencies = client.get(&["api", "dependencies"], &query).await?;
+            Loaded::KnownEdges(id.clone(), deps.dependencies)
+        }
+        Fetch::Steps(id) => {
+            let steps: Steps = of_trace(client, id, "steps", &[]).await?;
+            Loaded::Steps(id.clone(), steps.steps)
+        }
+        Fetch::State(id, step) => {
+            let at = [("at", step.to_string())];
+            Loaded::State(id.clone(), of_trace(client, id, "state", &at).await?)
+        }
+        Fetch::FinalState(id, step) => {
+            let at = [("at", step.to_string())];
+            Loaded::FinalState(id.clone(), of_trace(client, id, "state", &at).await?)
+        }
+        Fetch::Audit(id, variable) => {
+            let path = ["api", "traces", id, "audit-trail", variable];
+            Loaded::Audit(id.clone(), variable.clone(), client.get(&path, &[]).await?)
+        }
+    })
+}
+
+/// `GET /api/traces/{id}/{what}`.
+async fn of_trace<T: serde::de::DeserializeOwned>(
+    client: &ApiClient,
+    id: &str,
+    what: &str,
+    query: &[(&str, String)],
+) -> Result<T, ClientError> {
+    client.get(&["api", "traces", id, what], query).await
+}

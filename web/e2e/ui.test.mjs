@@ -1,0 +1,245 @@
+// End-to-end tests of the web UI in a real Chromium against `raceway up` (embedded default) loaded
+// with the fixture and the banking demo. Screenshots of every page go to test-artifacts/ui/.
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { mkdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { chromium } from "playwright-core";
+import { CHROMIUM_ARGS, chromiumPath, FIXTURE_TRACE, postEvents, ROOT, runDemo, startRaceway, waitFor } from "./server.mjs";
+
+const SHOTS = join(ROOT, "test-artifacts/ui");
+mkdirSync(SHOTS, { recursive: true });
+
+let raceway;
+let browser;
+let page;
+let demoTrace;
+
+async function shot(name) {
+  await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
+}
+
+async function open(path) {
+  await page.goto(raceway.url + path);
+}
+
+function liveEvent(traceId, variable) {
+  return {
+    events: [{
+      id: crypto.randomUUID(), trace_id: traceId, parent_id: null, timestamp: new Date().toISOString(),
+      kind: { StateChange: { variable, old_value: 1, new_value: 2, location: "live.rs:1", access_type: "Write" } },
+      metadata: { thread_id: "live-thread", process_id: 1, service_name: "live-svc", environment: "test", tags: {}, duration_ns: 1000 },
+      causality_vector: [], lock_set: [],
+    }],
+  };
+}
+
+before(async () => {
+  raceway = await startRaceway();
+  await postEvents(raceway.url, readFileSync(join(ROOT, "tests/fixtures/raceway-events-example.json"), "utf8"));
+  await waitFor("the fixture's race", async () => {
+    const r = await fetch(`${raceway.url}/api/traces/${FIXTURE_TRACE}/races`);
+    return r.ok && (await r.json()).races.length > 0;
+  });
+  await runDemo(raceway.url);
+  const { traces } = await (await fetch(`${raceway.url}/api/traces?service=bank-api&limit=1`)).json();
+  demoTrace = traces[0]?.trace_id;
+  browser = await chromium.launch({ executablePath: chromiumPath(), args: CHROMIUM_ARGS });
+  const context = await browser.newContext({ viewport: { width: 1400, height: 900 }, colorScheme: "light" });
+  page = await context.newPage();
+}, { timeout: 180_000 });
+
+after(async () => {
+  await browser?.close();
+  await raceway?.stop();
+});
+
+describe("web UI", () => {
+  it("lists the traces with race badges", { timeout: 60_000 }, async () => {
+    await open("/");
+    const row = page.getByTestId("trace-row").filter({ hasText: FIXTURE_TRACE });
+    await row.waitFor();
+    assert.match(await row.innerText(), /1 race/);
+    assert.ok(demoTrace, "the demo stored a trace of its api service");
+    await shot("traces");
+  });
+
+  it("shows the fixture's race on the trace overview, and both locations on click", { timeout: 60_000 }, async () => {
+    await open(`/traces/${FIXTURE_TRACE}`);
+    await page.getByTestId("trace-summary").waitFor();
+    await page.getByTestId("critical-path").waitFor();
+    const text = await page.locator("main").innerText();
+    for (const word of ["balance", "worker-1", "worker-2"]) assert.ok(text.includes(word), `overview shows ${word}`);
+    await shot("trace-overview");
+    await page.getByTestId("overview-race").first().click();
+    await page.waitForURL(/\/races$/);
+    const locations = await page.getByTestId("finding-location").allInnerTexts();
+    assert.deepEqual(locations.sort(), ["balance.rs:12", "balance.rs:45"]);
+    await shot("trace-races");
+  });
+
+  it("opens a graph node's details, with its vector clock", { timeout: 60_000 }, async () => {
+    await open(`/traces/${FIXTURE_TRACE}/graph`);
+    const graph = page.getByTestId("graph");
+    await page.locator('[data-testid="graph"][data-ready="true"]').waitFor();
+    const box = await graph.boundingBox();
+    const position = await graph.evaluate((el) => {
+      const node = el.cy.nodes().filter((n) => n.hasClass("race"))[0];
+      return node.renderedPosition();
+    });
+    await page.mouse.click(box.x + position.x, box.y + position.y);
+    const details = page.getByTestId("event-details");
+    await details.waitFor();
+    assert.match(await details.innerText(), /balance\.rs:(12|45)/);
+    assert.match(await page.getByTestId("event-clock").innerText(), /^web#web-1\/worker-\d:1/);
+    await shot("trace-graph");
+  });
+
+  it("zooms the timeline", { timeout: 60_000 }, async () => {
+    await open(`/traces/${FIXTURE_TRACE}/timeline`);
+    const range = page.getByTestId("timeline-range");
+    await range.waitFor();
+    const before = await range.innerText();
+    await page.getByTestId("timeline-zoom-in").click();
+    await waitFor("the range to change", async () => (await range.innerText()) !== before, 10_000);
+    const canvas = await page.getByTestId("timeline").boundingBox();
+    const zoomed = await range.innerText();
+    await page.mouse.move(canvas.x + canvas.width / 2, canvas.y + 40);
+    await page.mouse.wheel(0, -300);
+    await waitFor("the wheel to zoom", async () => (await range.innerText()) !== zoomed, 10_000);
+    await shot("trace-timeline");
+  });
+
+  it("renders the tree, locks, anomalies and dependencies tabs", { timeout: 60_000 }, async () => {
+    await open(`/traces/${FIXTURE_TRACE}/tree`);
+    await page.getByTestId("tree-row").first().waitFor();
+    await page.getByRole("button", { name: "Expand all" }).click();
+    assert.ok((await page.getByTestId("tree-row").count()) >= 3);
+    await shot("trace-tree");
+    for (const tab of ["locks", "anomalies", "dependencies"]) {
+      await open(`/traces/${demoTrace}/${tab}`);
+      await page.getByRole("tab", { name: new RegExp(tab, "i"), selected: true }).waitFor();
+      await page.locator('[role="tabpanel"] :is([data-testid], [role="status"])').first().waitFor();
+      await shot(`trace-${tab}`);
+    }
+    await open(`/traces/${demoTrace}/dependencies`);
+    await page.getByTestId("dependency-table").waitFor();
+    assert.match(await page.getByTestId("dependency-table").innerText(), /ledger/);
+  });
+
+  it("groups all races by variable", { timeout: 60_000 }, async () => {
+    await open("/races");
+    const group = page.getByTestId("race-group").filter({ hasText: "balance" });
+    await group.first().waitFor();
+    assert.ok((await page.getByTestId("race-group").count()) >= 2, "the fixture's and the demo's variables");
+    await shot("races");
+  });
+
+  it("shows a variable's audit trail with the race marker", { timeout: 60_000 }, async () => {
+    await open("/variables/balance");
+    await page.getByTestId("audit-trail").waitFor();
+    await page.getByTestId("no-causal-link").first().waitFor();
+    await shot("variable");
+  });
+
+  it("shows the services graph and the dashboard", { timeout: 60_000 }, async () => {
+    await open("/services");
+    await page.getByTestId("dependency-table").waitFor();
+    assert.match(await page.getByTestId("dependency-table").innerText(), /bank-api[\s\S]*bank-ledger/);
+    await shot("services");
+    await open("/dashboard");
+    await page.getByTestId("top-variables").waitFor();
+    assert.match(await page.getByTestId("top-variables").innerText(), /balance/);
+    await shot("dashboard");
+  });
+
+  it("keeps the dark-mode choice over a reload", { timeout: 60_000 }, async () => {
+    await open("/");
+    const isDark = () => page.evaluate(() => document.documentElement.classList.contains("dark"));
+    assert.equal(await isDark(), false, "follows the light system preference at first");
+    await page.getByTestId("theme-toggle").click();
+    assert.equal(await isDark(), true);
+    await page.reload();
+    await page.getByTestId("theme-toggle").waitFor();
+    assert.equal(await isDark(), true, "dark after reload");
+    await open(`/traces/${FIXTURE_TRACE}`);
+    await page.getByTestId("trace-summary").waitFor();
+    await shot("trace-overview-dark");
+    await page.getByTestId("theme-toggle").click();
+    await page.reload();
+    assert.equal(await isDark(), false);
+  });
+
+  it("shows live events, and none while paused", { timeout: 60_000 }, async () => {
+    await open("/live");
+    await page.locator('[data-testid="live-status"]', { hasText: "connected" }).waitFor();
+    const first = crypto.randomUUID();
+    await postEvents(raceway.url, liveEvent(first, "live_a"));
+    await page.getByTestId("live-item").filter({ hasText: first.slice(0, 8) }).first().waitFor();
+    await shot("live");
+    await page.getByTestId("live-pause").click();
+    await page.getByTestId("live-paused").waitFor();
+    const whilePaused = crypto.randomUUID();
+    await postEvents(raceway.url, liveEvent(whilePaused, "live_b"));
+    await page.getByTestId("live-paused").filter({ hasText: /Paused: [1-9]/ }).waitFor();
+    await page.getByTestId("live-pause").click();
+    const afterResume = crypto.randomUUID();
+    await postEvents(raceway.url, liveEvent(afterResume, "live_c"));
+    await page.getByTestId("live-item").filter({ hasText: afterResume.slice(0, 8) }).first().waitFor();
+    assert.equal(await page.getByTestId("live-item").filter({ hasText: whilePaused.slice(0, 8) }).count(), 0);
+  });
+
+  it("shows a message for unknown traces and pages, never a blank page", { timeout: 60_000 }, async () => {
+    await open("/traces/00000000-0000-4000-8000-000000000000");
+    await page.getByRole("alert").waitFor();
+    assert.match(await page.getByRole("alert").innerText(), /404/);
+    await open("/no/such/page");
+    await page.getByText("No such page.").waitFor();
+    await shot("not-found");
+  });
+});
+
+describe("web UI against a server with API keys", () => {
+  const READ_KEY = "e2e-read-key";
+  const WRITE_KEY = "e2e-write-key";
+  let secured;
+  before(async () => {
+    secured = await startRaceway(["--api-key", `reader:read:${READ_KEY}`, "--api-key", `writer:ingest:${WRITE_KEY}`]);
+    await postEvents(secured.url, readFileSync(join(ROOT, "tests/fixtures/raceway-events-example.json"), "utf8"), WRITE_KEY);
+    await waitFor("the fixture's race", async () => {
+      const r = await fetch(`${secured.url}/api/traces/${FIXTURE_TRACE}/races`, { headers: { authorization: `Bearer ${READ_KEY}` } });
+      return r.ok && (await r.json()).races.length > 0;
+    });
+  }, { timeout: 120_000 });
+  after(async () => {
+    await secured?.stop();
+  });
+
+  it("asks for a key on 401, then shows the traces and the live stream with the read key", { timeout: 90_000 }, async () => {
+    // A fresh context: no key stored yet.
+    const context = await browser.newContext({ viewport: { width: 1400, height: 900 }, colorScheme: "light" });
+    const keyed = await context.newPage();
+    try {
+      await keyed.goto(`${secured.url}/`);
+      const dialog = keyed.getByRole("dialog");
+      await dialog.waitFor();
+      assert.match(await dialog.innerText(), /API key required/);
+      await keyed.screenshot({ path: join(SHOTS, "api-key-dialog.png"), fullPage: true });
+      await keyed.getByLabel("API key").fill(READ_KEY);
+      await keyed.getByRole("button", { name: "Save" }).click();
+      const row = keyed.getByTestId("trace-row").filter({ hasText: FIXTURE_TRACE });
+      await row.waitFor();
+      assert.match(await row.innerText(), /1 race/);
+      assert.equal(await keyed.getByRole("dialog").count(), 0, "no dialog once the key is stored");
+      await keyed.screenshot({ path: join(SHOTS, "traces-with-api-key.png"), fullPage: true });
+      // The live stream takes the stored key as its `token` parameter.
+      await keyed.goto(`${secured.url}/live`);
+      await keyed.locator('[data-testid="live-status"]', { hasText: "connected" }).waitFor();
+      const traceId = crypto.randomUUID();
+      await postEvents(secured.url, liveEvent(traceId, "keyed"), WRITE_KEY);
+      await keyed.getByTestId("live-item").filter({ hasText: traceId.slice(0, 8) }).first().waitFor();
+    } finally {
+      await context.close();
+    }
+  });
+});

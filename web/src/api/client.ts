@@ -1,0 +1,108 @@
+/**
+ * The one module that talks to the query API. Every route the UI uses is a typed function here;
+ * components never build URLs. Errors come back as `ApiError` with the server's JSON message, a
+ * 401 also announces itself so the app can ask for an API key.
+ */
+import { announceUnauthorized, apiKey } from "./auth";
+import type {
+  AnomalyPage,
+  AuditTrail,
+  CausalGraph,
+  CriticalPath,
+  Dependencies,
+  FindingPage,
+  TraceAnomalies,
+  TraceDependencies,
+  TraceRaces,
+  TraceDetail,
+  TracePage,
+  TraceTree,
+  VariableList,
+} from "./types";
+
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export type Query = Record<string, string | number | boolean | undefined | null>;
+
+/** `path` with the defined, non-empty `query` values as parameters. */
+export function withQuery(path: string, query: Query = {}): string {
+  const params = new URLSearchParams();
+  for (const [name, value] of Object.entries(query)) {
+    if (value !== undefined && value !== null && value !== "") params.set(name, String(value));
+  }
+  const text = params.toString();
+  return text ? `${path}?${text}` : path;
+}
+
+function headers(): HeadersInit {
+  const key = apiKey();
+  return key ? { Authorization: `Bearer ${key}` } : {};
+}
+
+async function get<T>(path: string, query?: Query): Promise<T> {
+  let response: Response;
+  try {
+    response = await fetch(withQuery(path, query), { headers: headers() });
+  } catch (err) {
+    throw new ApiError(0, `cannot reach the Raceway API (${String(err)})`);
+  }
+  if (response.status === 401) announceUnauthorized();
+  if (!response.ok) {
+    let message = `${response.status} ${response.statusText}`;
+    try {
+      const body = (await response.json()) as { error?: string };
+      if (body.error) message = body.error;
+    } catch {
+      // not JSON: keep the status line
+    }
+    throw new ApiError(response.status, message);
+  }
+  return (await response.json()) as T;
+}
+
+const trace = (id: string) => `/api/traces/${encodeURIComponent(id)}`;
+
+export const api = {
+  traces: (query: Query) => get<TracePage>("/api/traces", query),
+  trace: (id: string) => get<TraceDetail>(trace(id)),
+  traceRaces: (id: string) => get<TraceRaces>(`${trace(id)}/races`),
+  traceGraph: (id: string) => get<CausalGraph>(`${trace(id)}/graph`),
+  traceTree: (id: string) => get<TraceTree>(`${trace(id)}/tree`),
+  traceCriticalPath: (id: string) => get<CriticalPath>(`${trace(id)}/critical-path`),
+  traceDependencies: (id: string) => get<TraceDependencies>(`${trace(id)}/dependencies`),
+  traceAnomalies: (id: string) => get<TraceAnomalies>(`${trace(id)}/anomalies`),
+  races: (query: Query) => get<FindingPage>("/api/races", query),
+  anomalies: (query: Query) => get<AnomalyPage>("/api/anomalies", query),
+  dependencies: (query: Query = {}) => get<Dependencies>("/api/dependencies", query),
+  variables: variablesByPrefix,
+  variableAuditTrail: (name: string, query: Query = {}) =>
+    get<AuditTrail>(`/api/variables/${encodeURIComponent(name)}/audit-trail`, query),
+};
+
+/**
+ * Variables whose names start with `prefix`: `/api/variables`, or on a server without that
+ * route, the variables of the newest findings.
+ */
+async function variablesByPrefix(prefix: string): Promise<VariableList> {
+  try {
+    return await get<VariableList>("/api/variables", { prefix });
+  } catch (err) {
+    if (!(err instanceof ApiError) || err.status !== 404) throw err;
+    const { races } = await get<FindingPage>("/api/races", { limit: 1000 });
+    const names = [...new Set(races.map((f) => f.variable))].filter((n) => n.startsWith(prefix)).sort();
+    return { variables: names.map((name) => ({ name })) };
+  }
+}
+
+/** The live stream's URL, with the API key as `token` when one is stored. */
+export function liveUrl(query: Query): string {
+  const base = `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}`;
+  return base + withQuery("/ws/events/live", { ...query, token: apiKey() });
+}
