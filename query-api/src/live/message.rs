@@ -23,6 +23,7 @@ pub enum LiveMessage {
     Event {
         trace_id: String,
         service: String,
+        /// The event's environment.
         environment: String,
         /// The event kind's name, e.g. `StateChange`.
         kind: String,
