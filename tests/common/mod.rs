@@ -149,12 +149,19 @@ impl Drop for Raceway {
 
 /// POSTs a body to `{base}/events` and returns the JSON answer; panics unless 200.
 pub fn post_events(base: &str, body: Vec<u8>) -> Value {
-    let response = reqwest::blocking::Client::new()
+    post_events_as(base, body, None)
+}
+
+/// [`post_events`] with `key` as a bearer credential when given.
+pub fn post_events_as(base: &str, body: Vec<u8>, key: Option<&str>) -> Value {
+    let mut request = reqwest::blocking::Client::new()
         .post(format!("{base}/events"))
         .header("content-type", "application/json")
-        .body(body)
-        .send()
-        .expect("POST /events");
+        .body(body);
+    if let Some(key) = key {
+        request = request.bearer_auth(key);
+    }
+    let response = request.send().expect("POST /events");
     let status = response.status();
     let answer: Value = response.json().expect("JSON answer");
     assert_eq!(status, 200, "POST /events answered {status}: {answer}");
