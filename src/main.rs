@@ -7,6 +7,7 @@
 mod backends;
 mod cli;
 mod client;
+mod query_ready;
 mod serve;
 mod shutdown;
 mod tls;

@@ -144,6 +144,7 @@ pub async fn query(args: QueryArgs) -> anyhow::Result<()> {
     };
     let registry = Registry::new();
     let live = args.live.hub(bus, &args.backend.topics(), &registry)?;
+    crate::query_ready::watch_store(store.clone(), &registry, shutdown.clone())?;
     let routes = raceway_query_api::openapi::base()
         .merge(raceway_query_api::api_routes(store))
         .merge(raceway_query_api::live::live_routes(live))

@@ -55,6 +55,7 @@ pub async fn run_until(args: UpArgs, shutdown: watch::Receiver<bool>) -> anyhow:
     let stages = spawn_stages(&deps, &pipeline, Stage::All).await?;
 
     let live = live.hub(Some(bus.clone()), &topics, &registry)?;
+    crate::query_ready::watch_store(store.clone(), &registry, shutdown.clone())?;
     let gateway = raceway_gateway::events_router(GatewayState::new(
         gateway_config,
         bus,
