@@ -225,7 +225,7 @@ describe("web UI against a server with API keys", () => {
       await dialog.waitFor();
       assert.match(await dialog.innerText(), /API key required/);
       await keyed.screenshot({ path: join(SHOTS, "api-key-dialog.png"), fullPage: true });
-      await keyed.getByLabel("API key").fill(READ_KEY);
+      await keyed.getByRole("textbox", { name: "API key" }).fill(READ_KEY);
       await keyed.getByRole("button", { name: "Save" }).click();
       const row = keyed.getByTestId("trace-row").filter({ hasText: FIXTURE_TRACE });
       await row.waitFor();
