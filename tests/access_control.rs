@@ -10,18 +10,18 @@ use reqwest::blocking::Client;
 use reqwest::Method;
 use serde_json::Value;
 
-/// `raceway up` on a data folder of its own (and ClickHouse when `clickhouse` is given).
-fn start(
-    dir: &std::path::Path,
-    clickhouse: Option<(&str, &str)>,
-    extra: &[&str],
-) -> (Raceway, String) {
-    let mut args: Vec<&str> = extra.to_vec();
-    if let Some((url, database)) = clickhouse {
-        args.extend(["--clickhouse", url, "--database", database]);
-    }
-    EmbeddedUp::args(dir, &args).start()
+/// `raceway up` on a data folder of its own under `dir`, with `extra` options.
+fn start(dir: &std::path::Path, extra: &[&str]) -> (Raceway, String) {
+    EmbeddedUp::args(dir, extra).start()
 }
+
+/// The acceptance's keys: a reader and a writer.
+const READER_AND_WRITER: [&str; 4] = [
+    "--api-key",
+    "reader:read:r1",
+    "--api-key",
+    "writer:ingest:w1",
+];
 
 fn send(method: Method, url: &str, key: Option<&str>, headers: &[(&str, &str)]) -> (u16, Value) {
     let mut request = Client::new().request(method.clone(), url);
@@ -45,16 +45,7 @@ fn send(method: Method, url: &str, key: Option<&str>, headers: &[(&str, &str)]) 
 #[test]
 fn a_reader_reads_and_a_writer_writes_acceptance() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let (up, base) = start(
-        dir.path(),
-        None,
-        &[
-            "--api-key",
-            "reader:read:r1",
-            "--api-key",
-            "writer:ingest:w1",
-        ],
-    );
+    let (up, base) = start(dir.path(), &READER_AND_WRITER);
     let races = format!("{base}/api/races");
     let events = format!("{base}/events");
     let (status, body) = send(Method::GET, &races, None, &[]);
@@ -108,7 +99,7 @@ fn an_api_keys_file_and_bad_options() {
     let file = dir.path().join("keys");
     std::fs::write(&file, "# keys\nreader:read:r1\n").expect("write");
     let file = file.to_string_lossy().to_string();
-    let (_up, base) = start(dir.path(), None, &["--api-keys-file", &file]);
+    let (_up, base) = start(dir.path(), &["--api-keys-file", &file]);
     assert_eq!(
         send(Method::GET, &format!("{base}/api/races"), Some("r1"), &[]).0,
         200
@@ -131,7 +122,8 @@ fn an_api_keys_file_and_bad_options() {
 fn tls_serves_https_with_the_given_certificate() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
-    let made = std::process::Command::new("openssl")
+    let mut openssl = std::process::Command::new("openssl");
+    openssl
         .args([
             "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
         ])
@@ -146,14 +138,8 @@ fn tls_serves_https_with_the_given_certificate() {
         .arg("-keyout")
         .arg(&key)
         .arg("-out")
-        .arg(&cert)
-        .output()
-        .expect("openssl");
-    assert!(
-        made.status.success(),
-        "{}",
-        String::from_utf8_lossy(&made.stderr)
-    );
+        .arg(&cert);
+    succeed(&mut openssl);
     let addr = free_addr();
     let data_dir = dir.path().join("data").to_string_lossy().to_string();
     let (cert_arg, key_arg) = (
@@ -218,17 +204,10 @@ fn tls_serves_https_with_the_given_certificate() {
 #[test]
 fn redacted_values_are_never_stored_and_races_are_still_found() {
     let dir = tempfile::tempdir().expect("tempdir");
+    let redact = ["--redact-variables", "bal*", "--redact-key", "k3y"];
     let (up, base) = start(
         dir.path(),
-        None,
-        &[
-            "--redact-variables",
-            "bal*",
-            "--redact-key",
-            "k3y",
-            "--trace-idle-ms",
-            "300",
-        ],
+        &[&redact[..], &["--trace-idle-ms", "300"]].concat(),
     );
     post_events(&base, fixture());
     let races = wait_for_races(&base, FIXTURE_TRACE, std::time::Duration::from_secs(60));

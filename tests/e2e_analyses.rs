@@ -79,10 +79,7 @@ fn slow_steps_are_flagged_and_dependencies_count_once_via_raceway_up() {
     )
     .start();
 
-    let normal: Vec<(String, Vec<Value>)> = (0..30u32)
-        .map(|i| two_service_request(i, 9 + u64::from(i % 3)))
-        .collect();
-    let all: Vec<Value> = normal.iter().flat_map(|(_, e)| e.clone()).collect();
+    let (normal, all) = ordinary_requests();
     post(&base, &all);
     for (trace, _) in &normal {
         analysed(&up, &base, trace, None);

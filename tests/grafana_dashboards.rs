@@ -102,16 +102,8 @@ fn load_dataset(dir: &std::path::Path) -> Database {
     up.wait_http_ok(&format!("{base}/health"));
 
     post_events(&base, fixture());
-    let normal: Vec<(String, Vec<Value>)> = (0..30u32)
-        .map(|i| two_service_request(i, 9 + u64::from(i % 3)))
-        .collect();
-    post(
-        &base,
-        &normal
-            .iter()
-            .flat_map(|(_, e)| e.clone())
-            .collect::<Vec<_>>(),
-    );
+    let (normal, normal_events) = ordinary_requests();
+    post(&base, &normal_events);
     for (trace, _) in &normal {
         analysed(&up, &base, trace);
     }
@@ -131,13 +123,7 @@ fn load_dataset(dir: &std::path::Path) -> Database {
     let last = &normal[29].0;
     let before = analysed(&up, &base, last)["analyzed_at"].clone();
     post_events(&base, fixture());
-    post(
-        &base,
-        &normal
-            .iter()
-            .flat_map(|(_, e)| e.clone())
-            .collect::<Vec<_>>(),
-    );
+    post(&base, &normal_events);
     let deadline = Instant::now() + Duration::from_secs(60);
     while analysed(&up, &base, last)["analyzed_at"] == before {
         assert!(

@@ -69,8 +69,8 @@ impl Page {
     }
 }
 
-/// The trace named by the `{id}` path segment: a 400 naming it when it is not a UUID, a 404
-/// when it is outside the caller's tenant ([`Scope::check_stored_trace`]).
+/// The trace named by the `{id}` path segment: a 400 naming it when it is not a UUID; for a
+/// caller confined to a tenant, a 404 when the trace is outside it (read as a [`StoredTrace`]).
 pub(crate) struct TraceId(pub Uuid);
 
 impl<S: Send + Sync> FromRequestParts<S> for TraceId
@@ -80,12 +80,12 @@ where
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
-        let id = path_trace_id(parts, state).await?;
-        let store = Arc::<dyn EventStore>::from_ref(state);
-        Scope::of(parts)
-            .check_stored_trace(store.as_ref(), id)
-            .await?;
-        Ok(TraceId(id))
+        match Scope::of(parts) {
+            Scope::Everything => path_trace_id(parts, state).await.map(TraceId),
+            Scope::Tenant(_) => Ok(TraceId(
+                StoredTrace::from_request_parts(parts, state).await?.id,
+            )),
+        }
     }
 }
 

@@ -55,20 +55,10 @@ pub struct AccessArgs {
     #[arg(long, env = "RACEWAY_METRICS_AUTH")]
     pub metrics_auth: bool,
     /// Serve HTTPS with this PEM certificate chain (with --tls-key).
-    #[arg(
-        long,
-        env = "RACEWAY_TLS_CERT",
-        value_name = "FILE",
-        requires = "tls_key"
-    )]
+    #[arg(long, env = "RACEWAY_TLS_CERT", value_name = "FILE")]
     pub tls_cert: Option<PathBuf>,
     /// The PEM private key of --tls-cert.
-    #[arg(
-        long,
-        env = "RACEWAY_TLS_KEY",
-        value_name = "FILE",
-        requires = "tls_cert"
-    )]
+    #[arg(long, env = "RACEWAY_TLS_KEY", value_name = "FILE")]
     pub tls_key: Option<PathBuf>,
 }
 
@@ -84,7 +74,8 @@ impl AccessArgs {
     pub fn guard(&self, addr: SocketAddr) -> anyhow::Result<Guard> {
         let tls = match (&self.tls_cert, &self.tls_key) {
             (Some(cert), Some(key)) => Some(crate::tls::acceptor(cert, key)?),
-            _ => None,
+            (None, None) => None,
+            _ => anyhow::bail!("--tls-cert and --tls-key go together: give both or neither"),
         };
         Ok(Guard {
             auth: self.config(addr, tls.is_some())?,
@@ -148,20 +139,10 @@ impl AccessArgs {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::Parser;
-
-    #[derive(Debug, Parser)]
-    struct Options {
-        #[command(flatten)]
-        access: AccessArgs,
-    }
+    use crate::cli::parse_args;
 
     fn config(args: &[&str]) -> anyhow::Result<AuthConfig> {
-        let options =
-            Options::try_parse_from(std::iter::once("raceway").chain(args.iter().copied()))?;
-        options
-            .access
-            .config("127.0.0.1:8080".parse().expect("addr"), false)
+        parse_args::<AccessArgs>(args)?.config("127.0.0.1:8080".parse().expect("addr"), false)
     }
 
     #[test]

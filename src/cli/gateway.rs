@@ -75,18 +75,10 @@ impl GatewayArgs {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::Parser;
-
-    #[derive(Debug, Parser)]
-    struct Options {
-        #[command(flatten)]
-        gateway: GatewayArgs,
-    }
+    use crate::cli::parse_args;
 
     fn config(args: &[&str]) -> anyhow::Result<GatewayConfig> {
-        let options =
-            Options::try_parse_from(std::iter::once("raceway").chain(args.iter().copied()))?;
-        options.gateway.config("events".into())
+        parse_args::<GatewayArgs>(args)?.config("events".into())
     }
 
     #[test]

@@ -76,6 +76,16 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
+/// Parses `args` (without the program name) as the option group `A` alone: the tests of each
+/// group's checks.
+#[cfg(test)]
+pub(crate) fn parse_args<A: clap::Args>(args: &[&str]) -> Result<A, clap::Error> {
+    let command = A::augment_args(clap::Command::new("raceway"));
+    let matches =
+        command.try_get_matches_from(std::iter::once("raceway").chain(args.iter().copied()))?;
+    A::from_arg_matches(&matches)
+}
+
 fn parse_addr(raw: &str) -> Result<SocketAddr, String> {
     raw.parse()
         .map_err(|e| format!("`{raw}` is not HOST:PORT with an IP host: {e}"))

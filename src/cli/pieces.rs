@@ -120,11 +120,11 @@ pub struct QueryArgs {
     backend: BackendArgs,
     #[command(flatten)]
     live: LiveArgs,
+    #[command(flatten)]
+    access: AccessArgs,
     /// Address of the query API.
     #[arg(long, env = "RACEWAY_QUERY_ADDR", default_value = "127.0.0.1:8081", value_parser = parse_addr)]
     http_addr: SocketAddr,
-    #[command(flatten)]
-    access: AccessArgs,
 }
 
 /// Serves the query API over the store, the live stream over the bus (with `--kafka`) and

@@ -83,6 +83,17 @@ pub fn run_raceway(args: &[&str]) -> String {
     stdout
 }
 
+/// Runs `command` to completion; panics with its error output unless it succeeded.
+pub fn succeed(command: &mut Command) -> std::process::Output {
+    let output = command.output().expect("start the command");
+    assert!(
+        output.status.success(),
+        "{command:?} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output
+}
+
 /// A `raceway` child process, killed when dropped; its output goes to a log file that is
 /// printed when a wait fails.
 pub struct Raceway {
@@ -300,6 +311,16 @@ pub fn two_service_request(minute: u32, transfer_ms: u64) -> (String, Vec<Value>
         ),
     ];
     (trace, events)
+}
+
+/// 30 ordinary requests of [`two_service_request`] (one a minute, 9 to 11 ms transfers): the
+/// baseline the duration analyses learn. Each trace with its events, and all the events.
+pub fn ordinary_requests() -> (Vec<(String, Vec<Value>)>, Vec<Value>) {
+    let requests: Vec<(String, Vec<Value>)> = (0..30u32)
+        .map(|i| two_service_request(i, 9 + u64::from(i % 3)))
+        .collect();
+    let events = requests.iter().flat_map(|(_, e)| e.clone()).collect();
+    (requests, events)
 }
 
 /// Drops a ClickHouse database (test clean-up; errors ignored).

@@ -17,7 +17,15 @@ const FORBIDDEN: [&str; 6] = [
 #[test]
 fn the_gateway_depends_on_no_processor_analysis_or_store_crate() {
     let output = Command::new(env!("CARGO"))
-        .args(["tree", "-p", "raceway-gateway", "-e", "normal", "--prefix", "none"])
+        .args([
+            "tree",
+            "-p",
+            "raceway-gateway",
+            "-e",
+            "normal",
+            "--prefix",
+            "none",
+        ])
         .args(["--offline", "--locked"])
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()
@@ -28,11 +36,16 @@ fn the_gateway_depends_on_no_processor_analysis_or_store_crate() {
         "cargo tree failed: {}",
         String::from_utf8_lossy(&output.stderr)
     );
-    assert!(tree.contains("raceway-bus"), "not the gateway's tree:\n{tree}");
+    assert!(
+        tree.contains("raceway-bus"),
+        "not the gateway's tree:\n{tree}"
+    );
     for line in tree.lines() {
         let name = line.split_whitespace().next().unwrap_or_default();
         assert!(
-            !FORBIDDEN.iter().any(|f| name == *f || name.starts_with(&format!("{f}-"))),
+            !FORBIDDEN
+                .iter()
+                .any(|f| name == *f || name.starts_with(&format!("{f}-"))),
             "the gateway depends on {line}"
         );
     }
