@@ -56,7 +56,7 @@ pub(crate) struct ListParams {
 }
 
 /// One row of `GET /api/traces`.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct TraceRow {
     pub trace_id: String,
     pub event_count: u64,
@@ -86,7 +86,7 @@ impl From<TraceSummary> for TraceRow {
 }
 
 /// `GET /api/traces`: one page of traces, newest first.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct TracesPage {
     pub traces: Vec<TraceRow>,
     #[serde(flatten)]
@@ -182,7 +182,7 @@ pub(crate) async fn get_trace(
 }
 
 /// `{"races": [...]}`: findings, newest version of each.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct TraceRaces {
     pub races: Vec<RaceFinding>,
 }

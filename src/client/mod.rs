@@ -112,33 +112,6 @@ impl ApiClient {
             reason: e.to_string(),
         })
     }
-
-    /// The WebSocket URL of the live stream with `query`, and the key as its `token`
-    /// parameter (a WebSocket handshake from a browser cannot carry headers, so the server
-    /// takes it there; this client does the same so one URL works everywhere).
-    #[cfg_attr(not(test), allow(dead_code))] // for the TUI's live mode
-    pub fn live_url(&self, query: &[(&str, &str)]) -> Result<reqwest::Url, ClientError> {
-        let unusable = |reason: String| ClientError::Unreachable {
-            base: self.base.clone(),
-            reason,
-        };
-        let mut url = reqwest::Url::parse(&format!("{}/ws/events/live", self.base))
-            .map_err(|e| unusable(format!("not a URL: {e}")))?;
-        let scheme = if url.scheme() == "https" { "wss" } else { "ws" };
-        url.set_scheme(scheme)
-            .map_err(|()| unusable("not an http URL".into()))?;
-        {
-            let mut pairs = url.query_pairs_mut();
-            pairs.extend_pairs(query);
-            if let Some(key) = &self.key {
-                pairs.append_pair("token", key);
-            }
-        }
-        if url.query() == Some("") {
-            url.set_query(None);
-        }
-        Ok(url)
-    }
 }
 
 /// A reqwest error's message without the URL it repeats (the base is said once already).
@@ -153,25 +126,4 @@ fn without_url(error: &reqwest::Error) -> String {
         source = inner.source();
     }
     reason
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_live_url_carries_the_key_as_token() {
-        let keyed = ApiClient::new("https://raceway.example:8443/", Some("s3/cret".into()))
-            .expect("client");
-        let url = keyed.live_url(&[("service", "web")]).expect("url");
-        assert_eq!(
-            url.as_str(),
-            "wss://raceway.example:8443/ws/events/live?service=web&token=s3%2Fcret"
-        );
-        let open = ApiClient::new("http://127.0.0.1:8080", None).expect("client");
-        assert_eq!(
-            open.live_url(&[]).expect("url").as_str(),
-            "ws://127.0.0.1:8080/ws/events/live"
-        );
-    }
 }
