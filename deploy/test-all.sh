@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The test command (README.md): installs and starts every service the tests need (ClickHouse,
-# the tansu Kafka-protocol broker, Python's fastavro for the Avro cross-check, Node.js and
-# Chromium for the web UI), then runs every test of the workspace in one go, then the web UI's
-# lint, unit tests and browser tests. Reuses whatever is already installed or running.
+# the tansu Kafka-protocol broker, Prometheus, Python's fastavro for the Avro cross-check, Node.js
+# and Chromium for the web UI), then runs every test of the workspace in one go, then the web
+# UI's lint, unit tests and browser tests. Reuses whatever is already installed or running.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -11,6 +11,11 @@ if ! python3 -c 'import fastavro' 2>/dev/null; then
     pip install --quiet fastavro
 fi
 
+# Prometheus and promtool (Debian's package): the Prometheus tests run a real server on a free
+# port with a data folder of their own; the package's own service is never started.
+if ! command -v prometheus >/dev/null || ! command -v promtool >/dev/null; then
+    apt-get install -y prometheus >/dev/null || { apt-get update >/dev/null && apt-get install -y prometheus >/dev/null; }
+fi
 # tmux: the end-to-end test of `raceway tui` drives it in a real terminal.
 if ! command -v tmux >/dev/null; then
     apt-get update -qq && apt-get install -y -qq tmux >/dev/null

@@ -7,8 +7,10 @@
 mod backends;
 mod cli;
 mod client;
+mod query_ready;
 mod serve;
 mod shutdown;
+mod tls;
 mod tui;
 mod web;
 

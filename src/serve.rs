@@ -1,6 +1,7 @@
 //! Serving HTTP routers until shutdown, and the /metrics and /ready routes.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use anyhow::Context;
 use axum::extract::State;
@@ -8,6 +9,9 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::{Json, Router};
 use prometheus::{Encoder, Registry, TextEncoder};
+
+use crate::cli::Guard;
+use crate::tls::{with_peer_addr, TlsListener, TlsPeer};
 use raceway_processors::readiness::Readiness;
 use tokio::sync::watch;
 use utoipa_axum::router::OpenApiRouter;
@@ -62,21 +66,35 @@ async fn ready(State(readiness): State<Readiness>) -> (StatusCode, Json<serde_js
     (status, Json(body))
 }
 
-/// Binds `addr` (a clear error when it is taken) and serves `router` until shutdown.
+/// Binds `addr` (a clear error when it is taken) and serves `router` behind access control (and
+/// TLS when configured) until shutdown.
 pub async fn serve(
     addr: SocketAddr,
     router: Router,
+    guard: Guard,
     shutdown: watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
+    let router = raceway_auth::protect(router, Arc::new(guard.auth));
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .with_context(|| format!("cannot listen on {addr} (is another raceway running?)"))?;
     let local = listener.local_addr()?;
-    tracing::info!(address = %local, "listening");
+    tracing::info!(address = %local, tls = guard.tls.is_some(), "listening");
     // Connect info gives handlers the peer address (the gateway's per-IP rate limit).
-    let service = router.into_make_service_with_connect_info::<SocketAddr>();
-    axum::serve(listener, service)
+    match guard.tls {
+        Some(acceptor) => axum::serve(
+            TlsListener::new(listener, acceptor),
+            with_peer_addr(router).into_make_service_with_connect_info::<TlsPeer>(),
+        )
         .with_graceful_shutdown(crate::shutdown::wait(shutdown))
         .await
-        .context("HTTP server failed")
+        .context("HTTPS server failed"),
+        None => axum::serve(
+            listener,
+            router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(crate::shutdown::wait(shutdown))
+        .await
+        .context("HTTP server failed"),
+    }
 }

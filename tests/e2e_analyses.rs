@@ -11,38 +11,6 @@ use std::time::{Duration, Instant};
 use common::setups::EmbeddedUp;
 use common::*;
 use serde_json::{json, Value};
-use uuid::Uuid;
-
-/// A request of a new trace at minute `minute` (2024-01-01 12:mm): `api` handles it and calls
-/// `bank`, whose `transfer` takes `transfer_ms`. Returns the trace id and its two events.
-fn request(minute: u32, transfer_ms: u64) -> (String, Vec<Value>) {
-    let trace = Uuid::new_v4().to_string();
-    let root = Uuid::new_v4().to_string();
-    let event =
-        |id: &str, parent: Option<&str>, at: &str, service: &str, function: &str, ms: u64| {
-            json!({
-                "id": id, "trace_id": trace, "parent_id": parent,
-                "timestamp": format!("2024-01-01T12:{minute:02}:{at}Z"),
-                "kind": {"FunctionCall": {"function_name": function, "module": "", "args": {},
-                                          "file": "app.rs", "line": 1}},
-                "metadata": {"thread_id": "t1", "process_id": 1, "service_name": service,
-                             "environment": "test", "tags": {}, "duration_ns": ms * 1_000_000},
-                "causality_vector": [], "lock_set": []
-            })
-        };
-    let events = vec![
-        event(&root, None, "00", "api", "handle", transfer_ms + 10),
-        event(
-            &Uuid::new_v4().to_string(),
-            Some(&root),
-            "00.001",
-            "bank",
-            "transfer",
-            transfer_ms,
-        ),
-    ];
-    (trace, events)
-}
 
 fn post(base: &str, events: &[Value]) {
     let body = serde_json::to_vec(&json!({ "events": events })).expect("body");
@@ -111,16 +79,13 @@ fn slow_steps_are_flagged_and_dependencies_count_once_via_raceway_up() {
     )
     .start();
 
-    let normal: Vec<(String, Vec<Value>)> = (0..30u32)
-        .map(|i| request(i, 9 + u64::from(i % 3)))
-        .collect();
-    let all: Vec<Value> = normal.iter().flat_map(|(_, e)| e.clone()).collect();
+    let (normal, all) = ordinary_requests();
     post(&base, &all);
     for (trace, _) in &normal {
         analysed(&up, &base, trace, None);
     }
 
-    let (slow, slow_events) = request(40, 60);
+    let (slow, slow_events) = two_service_request(40, 60);
     post(&base, &slow_events);
     let analysis = analysed(&up, &base, &slow, None);
     let flagged = bank_anomaly(&analysis).unwrap_or_else(|| panic!("not flagged: {analysis}"));
@@ -130,7 +95,7 @@ fn slow_steps_are_flagged_and_dependencies_count_once_via_raceway_up() {
     assert!((9.0..=11.0).contains(&expected), "{analysis}");
     assert_eq!(flagged["baseline_samples"], 30);
 
-    let (mild, mild_events) = request(41, 12);
+    let (mild, mild_events) = two_service_request(41, 12);
     post(&base, &mild_events);
     let analysis = analysed(&up, &base, &mild, None);
     if let Some(anomaly) = bank_anomaly(&analysis) {

@@ -98,6 +98,7 @@ fn bad_events_are_rejected_with_their_field_and_the_rest_accepted() {
 
     let response = reqwest::blocking::Client::new()
         .post(format!("{base}/events"))
+        .header("content-type", "application/json")
         .body("[1, 2, 3]")
         .send()
         .unwrap();

@@ -8,7 +8,9 @@ mod common;
 use std::time::Duration;
 
 use common::setups::{EmbeddedUp, KafkaClickHouse};
-use common::{as_refs, clickhouse, fixture, free_addr, post_events, Raceway, FIXTURE_TRACE};
+use common::{
+    as_refs, clickhouse, fixture, fixture_copy, free_addr, post_events_as, Raceway, FIXTURE_TRACE,
+};
 use futures::{SinkExt, StreamExt};
 use serde_json::{json, Value};
 use tokio::net::TcpStream;
@@ -66,8 +68,12 @@ async fn wait_for(
 }
 
 async fn post(base: &str, body: Vec<u8>) -> Value {
+    post_as(base, body, None).await
+}
+
+async fn post_as(base: &str, body: Vec<u8>, key: Option<&'static str>) -> Value {
     let base = base.to_string();
-    tokio::task::spawn_blocking(move || post_events(&base, body))
+    tokio::task::spawn_blocking(move || post_events_as(&base, body, key))
         .await
         .expect("POST worker")
 }
@@ -129,6 +135,81 @@ fn raceway_up_streams_new_events_findings_and_completions() {
     let dir = tempfile::tempdir().unwrap();
     let (_up, base) = EmbeddedUp::args(dir.path(), &[]).start();
     block_on(the_fixture_streams_live(&base, &base));
+}
+
+/// With credentials, the stream needs a read credential (here the `token` parameter, as a
+/// browser sends it), and a tenant's client receives only its environments' messages. One ring
+/// feeds every client in order, so once acme's client sees the completion of a trace posted
+/// after globex's completed, it has passed every message of globex's trace.
+#[test]
+fn a_tenants_client_receives_only_its_environments() {
+    let dir = tempfile::tempdir().unwrap();
+    let keys = [
+        "--api-key",
+        "writer:ingest:w1",
+        "--api-key",
+        "acme:read:t1:acme",
+        "--api-key",
+        "globex:read:t2:globex",
+        "--tenant",
+        "acme=test",
+        "--tenant",
+        "globex=prod",
+        "--trace-idle-ms",
+        "300",
+    ];
+    let (_up, base) = EmbeddedUp::args(dir.path(), &keys).start();
+    let (globex_body, globex_trace) = fixture_copy("prod", '9', "ledger");
+    let (acme_later, acme_later_trace) = fixture_copy("test", '8', "balance");
+    block_on(async {
+        let url = format!("{}/ws/events/live", base.replace("http://", "ws://"));
+        match connect_async(&url).await {
+            Err(tokio_tungstenite::tungstenite::Error::Http(answer)) => {
+                assert_eq!(answer.status(), 401)
+            }
+            other => panic!("a keyless handshake was not refused with 401: {other:?}"),
+        }
+        let mut acme = subscribe(&base, "?token=t1").await;
+        let mut globex = subscribe(&base, "?token=t2").await;
+        let completed = |trace: &str| {
+            let trace = trace.to_string();
+            move |m: &Value| m["type"] == "trace_completed" && m["trace_id"] == trace.as_str()
+        };
+        let only = |client: &'static str, trace: String| {
+            move |m: &Value| {
+                if let Some(id) = m["trace_id"].as_str() {
+                    assert_eq!(id, trace, "{client} received another tenant's message: {m}");
+                }
+            }
+        };
+        let wait = Duration::from_secs(60);
+        post_as(&base, fixture(), Some("w1")).await;
+        let seen = only("acme", FIXTURE_TRACE.to_string());
+        let done = completed(FIXTURE_TRACE);
+        let message = wait_for(&mut acme, wait, |m| {
+            seen(m);
+            done(m)
+        })
+        .await;
+        assert_eq!(message["environments"], json!(["test"]), "{message}");
+        post_as(&base, globex_body, Some("w1")).await;
+        let seen = only("globex", globex_trace.clone());
+        let done = completed(&globex_trace);
+        wait_for(&mut globex, wait, |m| {
+            seen(m);
+            done(m)
+        })
+        .await;
+        // acme's client has passed globex's messages once its next trace completes.
+        post_as(&base, acme_later, Some("w1")).await;
+        let done = completed(&acme_later_trace);
+        wait_for(&mut acme, wait, |m| {
+            let id = m["trace_id"].as_str().unwrap_or(FIXTURE_TRACE);
+            assert_ne!(id, globex_trace, "acme received globex's message: {m}");
+            done(m)
+        })
+        .await;
+    });
 }
 
 #[test]

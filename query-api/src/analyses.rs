@@ -28,6 +28,7 @@ use utoipa::{IntoParams, ToSchema};
 use crate::anomalies::edge_stats;
 use crate::error::TraceErrors;
 use crate::params::{self, StoredTrace};
+use crate::tenant::Scope;
 use crate::traces::{rfc3339, TraceIdPath};
 use crate::ApiError;
 
@@ -328,12 +329,13 @@ pub struct TraceDependencies {
 
 /// `GET /api/traces/{id}/dependencies`: the trace's service edges, each flagged `unexpected`
 /// when the global graph of the calls that started before the trace lacks it
-/// ([`KnownEdges`]).
+/// ([`KnownEdges`]); for a tenant's caller, the graph of the tenant's environments.
 #[utoipa::path(get, path = "/api/traces/{id}/dependencies", tag = "analyses",
     params(TraceIdPath),
     responses((status = 200, body = TraceDependencies), TraceErrors))]
 pub(crate) async fn trace_dependencies(
     State(store): State<Arc<dyn AnalysisStore>>,
+    scope: Scope,
     StoredTrace {
         id: trace_id,
         events,
@@ -345,7 +347,9 @@ pub(crate) async fn trace_dependencies(
         .min()
         .unwrap_or_default();
     let before = raceway_store::TimeRange::new(None, Some(start_ns.saturating_sub(1)));
-    let known = store.dependencies(before).await?;
+    let known = store
+        .dependencies(before, &scope.environments(None)?)
+        .await?;
     let known = KnownEdges::new(known.iter().map(|k| {
         (
             k.caller_service.as_str(),

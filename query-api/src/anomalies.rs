@@ -23,6 +23,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::error::{ListErrors, TraceErrors};
 use crate::params::{Listing, Page, PageInfo, TimeRange, TraceId};
+use crate::tenant::Scope;
 use crate::traces::{rfc3339, TraceIdPath};
 use crate::ApiError;
 
@@ -115,11 +116,15 @@ pub struct DependenciesBody {
     responses((status = 200, body = DependenciesBody), ListErrors))]
 pub(crate) async fn dependencies(
     State(store): AppStore,
+    scope: Scope,
     Query(range): Query<TimeRange>,
 ) -> Result<Json<DependenciesBody>, ApiError> {
     let (from_ns, to_ns) = range.parse()?;
     let edges = store
-        .dependencies(raceway_store::TimeRange::new(from_ns, to_ns))
+        .dependencies(
+            raceway_store::TimeRange::new(from_ns, to_ns),
+            &scope.environments(None)?,
+        )
         .await?;
     Ok(Json(DependenciesBody {
         from: from_ns.map(rfc3339),
@@ -224,9 +229,11 @@ pub struct AnomaliesPage {
     responses((status = 200, body = AnomaliesPage), ListErrors))]
 pub(crate) async fn list_anomalies(
     State(store): AppStore,
+    scope: Scope,
     list: Listing<AnomalyParams>,
 ) -> Result<Json<AnomaliesPage>, ApiError> {
     let query = AnomalyQuery {
+        environments: scope.environments(None)?,
         min_severity: list.filters.severity.as_deref().map(grade).transpose()?,
         service: list.filters.service.clone(),
         from_ns: list.from_ns,
@@ -273,10 +280,15 @@ pub struct ClustersBody {
     pub clusters: Vec<ClusterBody>,
 }
 
-/// `GET /api/clusters`: the current model's clusters; none before the first training.
+/// `GET /api/clusters`: the current model's clusters; none before the first training. The
+/// model spans every environment: 403 for a caller confined to a tenant.
 #[utoipa::path(get, path = "/api/clusters", tag = "analyses",
     responses((status = 200, body = ClustersBody), ListErrors))]
-pub(crate) async fn clusters(State(store): AppStore) -> Result<Json<ClustersBody>, ApiError> {
+pub(crate) async fn clusters(
+    State(store): AppStore,
+    scope: Scope,
+) -> Result<Json<ClustersBody>, ApiError> {
+    scope.require_everything("the trace model")?;
     let model = store.latest_model().await?;
     Ok(Json(match model {
         None => ClustersBody {

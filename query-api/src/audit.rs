@@ -24,6 +24,7 @@ use uuid::Uuid;
 use crate::error::{ListErrors, TraceErrors};
 use crate::params::{self, TimeRange};
 use crate::stores::AuditStores;
+use crate::tenant::Scope;
 use crate::traces::rfc3339;
 use crate::ApiError;
 
@@ -151,6 +152,7 @@ pub struct VariableAuditTrail {
     responses((status = 200, body = TraceAuditTrail), TraceErrors))]
 pub(crate) async fn trace_audit_trail(
     State(store): State<AuditStores>,
+    scope: Scope,
     Path(TraceVariablePath {
         id: raw_id,
         variable,
@@ -159,6 +161,9 @@ pub(crate) async fn trace_audit_trail(
 ) -> Result<Json<TraceAuditTrail>, ApiError> {
     let trace_id = params::trace_id(&raw_id)?;
     let limit = options.limit()?;
+    scope
+        .check_stored_trace(store.events.as_ref(), trace_id)
+        .await?;
     let mut accesses = store
         .accesses
         .trace_variable_accesses(trace_id, &variable)
@@ -170,7 +175,7 @@ pub(crate) async fn trace_audit_trail(
     let truncated = accesses.len() > limit as usize;
     accesses.truncate(limit as usize);
     // The trace's findings include its cross-trace ones; membership is by event id.
-    let findings = store.findings.trace_findings(trace_id).await?;
+    let findings = scope.findings(store.findings.trace_findings(trace_id).await?);
     Ok(Json(TraceAuditTrail {
         trace_id: trace_id.to_string(),
         trail: AuditTrail {
@@ -189,27 +194,41 @@ pub(crate) async fn trace_audit_trail(
     responses((status = 200, body = VariableAuditTrail), ListErrors))]
 pub(crate) async fn variable_audit_trail(
     State(store): State<AuditStores>,
+    scope: Scope,
     Path(VariablePath { name: variable }): Path<VariablePath>,
     Query(options): Query<TrailParams>,
     Query(range): Query<TimeRange>,
 ) -> Result<Json<VariableAuditTrail>, ApiError> {
     let (from_ns, to_ns) = range.parse()?;
+    let time = raceway_store::TimeRange::new(from_ns, to_ns);
     let limit = options.limit()?;
-    let environment = options.environment.as_deref();
-    // One more than asked, to tell whether the trail was cut.
-    let query = AccessQuery {
-        environment: options.environment.clone(),
-        variable: variable.clone(),
-        time: raceway_store::TimeRange::new(from_ns, to_ns),
-        limit: limit + 1,
+    let named = options.environment.as_deref();
+    // A tenant's trail without a named environment is read per environment of the tenant and
+    // merged by time; otherwise one read (`None`: every environment).
+    let environments: Vec<Option<String>> = match scope.environments(named)? {
+        tenant if named.is_none() && !tenant.is_empty() => tenant.into_iter().map(Some).collect(),
+        _ => vec![named.map(str::to_string)],
     };
-    let mut accesses = store.accesses.variable_accesses(&query).await?;
+    let (mut accesses, mut findings) = (Vec::new(), Vec::new());
+    for environment in environments {
+        // One more than asked, to tell whether the trail was cut.
+        let query = AccessQuery {
+            environment: environment.clone(),
+            variable: variable.clone(),
+            time,
+            limit: limit + 1,
+        };
+        accesses.extend(store.accesses.variable_accesses(&query).await?);
+        findings.extend(
+            store
+                .findings
+                .findings_for_variable(environment.as_deref(), &variable)
+                .await?,
+        );
+    }
+    accesses.sort_by_key(|a| (a.timestamp_ns, a.event_id));
     let truncated = accesses.len() > limit as usize;
     accesses.truncate(limit as usize);
-    let findings = store
-        .findings
-        .findings_for_variable(environment, &variable)
-        .await?;
     Ok(Json(VariableAuditTrail {
         environment: options.environment.clone(),
         trail: AuditTrail {

@@ -20,6 +20,10 @@
 //! and its `#[utoipa::path]` description to the document in one step: a route cannot be served
 //! without being described. [`openapi::serve_with_spec`] turns the routers of a process into one
 //! router that also serves the document at `GET /api/openapi.json`.
+//!
+//! Access control (`raceway_auth`) runs in front of these routes and puts the caller in the
+//! request's extensions; the handlers confine a tenant's caller to its environments through
+//! their extractors ([`tenant`]).
 
 mod analyses;
 mod anomalies;
@@ -32,6 +36,7 @@ mod params;
 mod races;
 mod simulate;
 mod stores;
+mod tenant;
 mod time_travel;
 mod traces;
 mod variables;

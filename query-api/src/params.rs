@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
+use crate::tenant::Scope;
 use crate::traces::{TraceIdPath, DEFAULT_PAGE, MAX_PAGE};
 use crate::ApiError;
 
@@ -68,18 +69,31 @@ impl Page {
     }
 }
 
-/// The trace named by the `{id}` path segment; a 400 naming it when it is not a UUID.
+/// The trace named by the `{id}` path segment: a 400 naming it when it is not a UUID; for a
+/// caller confined to a tenant, a 404 when the trace is outside it (read as a [`StoredTrace`]).
 pub(crate) struct TraceId(pub Uuid);
 
-impl<S: Send + Sync> FromRequestParts<S> for TraceId {
+impl<S: Send + Sync> FromRequestParts<S> for TraceId
+where
+    Arc<dyn EventStore>: FromRef<S>,
+{
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
-        let Path(path) = Path::<TraceIdPath>::from_request_parts(parts, state)
-            .await
-            .map_err(|e| ApiError::bad_request(e.body_text()))?;
-        trace_id(&path.id).map(TraceId)
+        match Scope::of(parts) {
+            Scope::Everything => path_trace_id(parts, state).await.map(TraceId),
+            Scope::Tenant(_) => Ok(TraceId(
+                StoredTrace::from_request_parts(parts, state).await?.id,
+            )),
+        }
     }
+}
+
+async fn path_trace_id<S: Send + Sync>(parts: &mut Parts, state: &S) -> Result<Uuid, ApiError> {
+    let Path(path) = Path::<TraceIdPath>::from_request_parts(parts, state)
+        .await
+        .map_err(|e| ApiError::bad_request(e.body_text()))?;
+    trace_id(&path.id)
 }
 
 /// A list request: its filters `F`, its time range and its page, each parsed (a 400 names a
@@ -124,7 +138,7 @@ impl<F> Listing<F> {
 }
 
 /// The stored events of the trace named by the `{id}` path segment: 400 on a bad id, 404 when
-/// the store holds no event of it.
+/// the store holds no event of it or the trace is outside the caller's tenant.
 pub(crate) struct StoredTrace {
     pub id: Uuid,
     pub events: Vec<Event>,
@@ -137,12 +151,10 @@ where
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
-        let TraceId(id) = TraceId::from_request_parts(parts, state).await?;
+        let id = path_trace_id(parts, state).await?;
         let store = Arc::<dyn EventStore>::from_ref(state);
         let events = store.trace_events(id).await?;
-        if events.is_empty() {
-            return Err(ApiError::not_found(format!("no trace {id}")));
-        }
+        Scope::of(parts).check_trace(id, &events)?;
         Ok(StoredTrace { id, events })
     }
 }

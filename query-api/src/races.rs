@@ -12,6 +12,7 @@ use utoipa::{IntoParams, ToSchema};
 use crate::error::ListErrors;
 use crate::finding_values::with_recorded_values;
 use crate::params::{self, Listing, Page, PageInfo, TimeRange};
+use crate::tenant::Scope;
 use crate::ApiError;
 
 /// Query parameters of `GET /api/races`. Read as text and parsed by [`params`], so a bad value
@@ -46,10 +47,12 @@ pub struct RacesPage {
 pub(crate) async fn list_races(
     State(store): State<Arc<dyn FindingStore>>,
     State(accesses): State<Arc<dyn AccessStore>>,
+    scope: Scope,
     list: Listing<RaceParams>,
 ) -> Result<Json<RacesPage>, ApiError> {
     let filters = &list.filters;
     let query = FindingQuery {
+        environments: scope.environments(filters.environment.as_deref())?,
         kind: filters
             .kind
             .as_deref()

@@ -30,6 +30,7 @@ use crate::analyses::blocking;
 use crate::audit::{json_value, HeldLock};
 use crate::error::TraceErrors;
 use crate::params::{self, StoredTrace};
+use crate::tenant::Scope;
 use crate::traces::{rfc3339, TraceIdPath};
 use crate::ApiError;
 
@@ -194,6 +195,7 @@ pub(crate) async fn steps(
     responses((status = 200, body = TraceStateBody), TraceErrors))]
 pub(crate) async fn state(
     State(findings): State<Arc<dyn FindingStore>>,
+    scope: Scope,
     Query(query): Query<StateParams>,
     StoredTrace { id, events }: StoredTrace,
 ) -> Result<Json<TraceStateBody>, ApiError> {
@@ -201,7 +203,7 @@ pub(crate) async fn state(
         .at
         .ok_or_else(|| ApiError::bad_request("`at` is required: a step index or an event id"))?;
     let at = StepRef::parse("at", &at)?;
-    let findings = findings.trace_findings(id).await?;
+    let findings = scope.findings(findings.trace_findings(id).await?);
     blocking(move || {
         let state = state_of(&events, at)?;
         let event = &events[state.event_index];
@@ -233,6 +235,7 @@ pub(crate) async fn state(
     responses((status = 200, body = StateComparison), TraceErrors))]
 pub(crate) async fn compare(
     State(store): State<Arc<dyn EventStore>>,
+    scope: Scope,
     Query(query): Query<CompareParams>,
 ) -> Result<Json<StateComparison>, ApiError> {
     let point = |name: &str, raw: Option<&str>| -> Result<(Uuid, StepRef), ApiError> {
@@ -245,11 +248,11 @@ pub(crate) async fn compare(
     };
     let (left_trace, left_at) = point("left", query.left.as_deref())?;
     let (right_trace, right_at) = point("right", query.right.as_deref())?;
-    let left_events = events_of(store.as_ref(), left_trace).await?;
+    let left_events = events_of(store.as_ref(), &scope, left_trace).await?;
     let right_events = if right_trace == left_trace {
         None
     } else {
-        Some(events_of(store.as_ref(), right_trace).await?)
+        Some(events_of(store.as_ref(), &scope, right_trace).await?)
     };
     blocking(move || {
         let left = state_of(&left_events, left_at)?;
@@ -277,12 +280,14 @@ pub(crate) async fn compare(
     .await
 }
 
-/// The events of a trace; 404 when there are none.
-async fn events_of(store: &dyn EventStore, trace_id: Uuid) -> Result<Vec<Event>, ApiError> {
+/// The events of a trace; 404 when there are none or the trace is outside `scope`.
+async fn events_of(
+    store: &dyn EventStore,
+    scope: &Scope,
+    trace_id: Uuid,
+) -> Result<Vec<Event>, ApiError> {
     let events = store.trace_events(trace_id).await?;
-    if events.is_empty() {
-        return Err(ApiError::not_found(format!("no trace {trace_id}")));
-    }
+    scope.check_trace(trace_id, &events)?;
     Ok(events)
 }
 

@@ -18,6 +18,7 @@ use utoipa::{IntoParams, ToSchema};
 use crate::error::{ListErrors, TraceErrors};
 use crate::finding_values::with_recorded_values;
 use crate::params::{self, Listing, Page, PageInfo, StoredTrace, TimeRange, TraceId};
+use crate::tenant::Scope;
 use crate::ApiError;
 
 type AppStore = State<Arc<dyn EventStore>>;
@@ -104,6 +105,8 @@ impl ListParams {
             min_events: min_events.map(u64::from),
             trace_id: filters.trace_id.as_deref().map(trace_prefix).transpose()?,
             sort: sort.unwrap_or_default(),
+            // The caller confines it to a tenant's environments.
+            environments: Vec::new(),
             from_ns: list.from_ns,
             to_ns: list.to_ns,
             limit: list.limit,
@@ -181,9 +184,11 @@ pub(crate) fn rfc3339(ns: i64) -> String {
     responses((status = 200, body = TracesPage), ListErrors))]
 pub(crate) async fn list_traces(
     State(store): AppStore,
+    scope: Scope,
     list: Listing<ListParams>,
 ) -> Result<Json<TracesPage>, ApiError> {
-    let query = ListParams::query(&list)?;
+    let mut query = ListParams::query(&list)?;
+    query.environments = scope.environments(None)?;
     let page = store.list_traces(&query).await?;
     Ok(Json(TracesPage {
         traces: page.traces.into_iter().map(TraceRow::from).collect(),
@@ -258,9 +263,10 @@ pub struct TraceRaces {
 pub(crate) async fn trace_races(
     State(store): State<Arc<dyn FindingStore>>,
     State(accesses): State<Arc<dyn AccessStore>>,
+    scope: Scope,
     TraceId(trace_id): TraceId,
 ) -> Result<Json<TraceRaces>, ApiError> {
-    let races = store.trace_findings(trace_id).await?;
+    let races = scope.findings(store.trace_findings(trace_id).await?);
     let races = with_recorded_values(accesses.as_ref(), races).await?;
     Ok(Json(TraceRaces { races }))
 }

@@ -29,6 +29,10 @@ pub enum Notice {
         event_count: u64,
         /// Its services, sorted.
         services: Vec<String>,
+        /// Its events' environments, sorted (live readers confine tenants by them; empty in
+        /// notices written before they were recorded).
+        #[serde(default)]
+        environments: Vec<String>,
     },
 }
 

@@ -8,8 +8,6 @@ use raceway_gateway::{
 };
 use std::time::Duration;
 
-use super::AuthArgs;
-
 /// Limits of `POST /events`: request size, records produced, and the per-client rate limit.
 #[derive(Debug, Clone, Args)]
 pub struct GatewayArgs {
@@ -50,8 +48,8 @@ pub struct GatewayArgs {
 }
 
 impl GatewayArgs {
-    /// The gateway's configuration for `events_topic` with these options and `auth`'s keys.
-    pub fn config(&self, events_topic: String, auth: &AuthArgs) -> anyhow::Result<GatewayConfig> {
+    /// The gateway's configuration for `events_topic` with these options.
+    pub fn config(&self, events_topic: String) -> anyhow::Result<GatewayConfig> {
         if self.max_body_bytes == 0 || self.max_events_per_batch == 0 || self.max_record_bytes == 0
         {
             bail!(
@@ -64,7 +62,6 @@ impl GatewayArgs {
             .transpose()
             .context("bad --rate-limit / --rate-limit-burst")?;
         let mut config = GatewayConfig::new(events_topic);
-        config.api_keys = auth.api_keys.clone();
         config.max_body_bytes = self.max_body_bytes;
         config.max_events_per_batch = self.max_events_per_batch;
         config.max_record_bytes = self.max_record_bytes;
@@ -78,20 +75,10 @@ impl GatewayArgs {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::Parser;
-
-    #[derive(Debug, Parser)]
-    struct Options {
-        #[command(flatten)]
-        auth: AuthArgs,
-        #[command(flatten)]
-        gateway: GatewayArgs,
-    }
+    use crate::cli::parse_args;
 
     fn config(args: &[&str]) -> anyhow::Result<GatewayConfig> {
-        let options =
-            Options::try_parse_from(std::iter::once("raceway").chain(args.iter().copied()))?;
-        options.gateway.config("events".into(), &options.auth)
+        parse_args::<GatewayArgs>(args)?.config("events".into())
     }
 
     #[test]
@@ -109,7 +96,6 @@ mod tests {
     #[test]
     fn options_reach_the_config() {
         let config = config(&[
-            "--api-key=k",
             "--max-body-bytes=1000",
             "--max-events-per-batch=7",
             "--max-record-bytes=500",
@@ -119,7 +105,6 @@ mod tests {
             "--trust-forwarded-for",
         ])
         .unwrap();
-        assert_eq!(config.api_keys, vec!["k".to_string()]);
         assert_eq!(config.max_body_bytes, 1000);
         assert_eq!(config.max_events_per_batch, 7);
         assert_eq!(config.max_record_bytes, 500);

@@ -1,5 +1,8 @@
 //! The command line: one subcommand per way of running Raceway.
 
+mod access;
+
+pub(crate) use access::Guard;
 pub(crate) mod demo;
 mod gateway;
 mod live;
@@ -77,12 +80,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
-/// API keys accepted by the gateway (comma-separated in the environment).
-#[derive(Debug, Clone, clap::Args)]
-pub struct AuthArgs {
-    /// Accepted API key (repeat for several). Without any, the gateway is open.
-    #[arg(long = "api-key", env = "RACEWAY_API_KEYS", value_delimiter = ',')]
-    pub api_keys: Vec<String>,
+/// Parses `args` (without the program name) as the option group `A` alone: the tests of each
+/// group's checks.
+#[cfg(test)]
+pub(crate) fn parse_args<A: clap::Args>(args: &[&str]) -> Result<A, clap::Error> {
+    let command = A::augment_args(clap::Command::new("raceway"));
+    let matches =
+        command.try_get_matches_from(std::iter::once("raceway").chain(args.iter().copied()))?;
+    A::from_arg_matches(&matches)
 }
 
 fn parse_addr(raw: &str) -> Result<SocketAddr, String> {

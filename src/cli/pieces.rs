@@ -10,10 +10,11 @@ use raceway_gateway::{GatewayMetrics, GatewayState};
 use raceway_processors::metrics::ProcessorMetrics;
 use utoipa_axum::routes;
 
+use super::access::AccessArgs;
 use super::gateway::GatewayArgs;
 use super::live::LiveArgs;
+use super::parse_addr;
 use super::pipeline::{spawn_stages, PipelineArgs, Stage, StageDeps};
-use super::{parse_addr, AuthArgs};
 use crate::backends::BackendArgs;
 use crate::{serve, shutdown};
 
@@ -24,7 +25,7 @@ pub struct IngestArgs {
     #[command(flatten)]
     pub(super) backend: BackendArgs,
     #[command(flatten)]
-    pub(super) auth: AuthArgs,
+    pub(super) access: AccessArgs,
     #[command(flatten)]
     pub(super) gateway: GatewayArgs,
     /// Address of POST /events, /health and /metrics; with `up`, also of the query API
@@ -36,11 +37,10 @@ pub struct IngestArgs {
 /// Runs the gateway in front of Kafka.
 pub async fn ingest(args: IngestArgs) -> anyhow::Result<()> {
     let shutdown = shutdown::on_signal();
+    let config = args.gateway.config(args.backend.topics().events)?;
+    let access = args.access.guard(args.http_addr)?;
     let bus = args.backend.open_kafka_bus("ingest").await?;
     let registry = Registry::new();
-    let config = args
-        .gateway
-        .config(args.backend.topics().events, &args.auth)?;
     let routes = raceway_gateway::router(GatewayState::new(
         config,
         bus,
@@ -50,7 +50,7 @@ pub async fn ingest(args: IngestArgs) -> anyhow::Result<()> {
     let (router, _) = raceway_query_api::openapi::serve_with_spec(
         raceway_query_api::openapi::base().merge(routes),
     );
-    serve::serve(args.http_addr, router, shutdown).await
+    serve::serve(args.http_addr, router, access, shutdown).await
 }
 
 /// Options of `raceway process`.
@@ -66,11 +66,14 @@ pub struct ProcessArgs {
     /// Address of /metrics, /health and /ready.
     #[arg(long, env = "RACEWAY_METRICS_ADDR", default_value = "127.0.0.1:9464", value_parser = parse_addr)]
     metrics_addr: SocketAddr,
+    #[command(flatten)]
+    access: AccessArgs,
 }
 
 /// Runs processor stages until Ctrl-C or SIGTERM.
 pub async fn process(args: ProcessArgs) -> anyhow::Result<()> {
     let shutdown = shutdown::on_signal();
+    let access = args.access.guard(args.metrics_addr)?;
     let bus = args.backend.open_kafka_bus("process").await?;
     let store = args.backend.open_store().await?;
     store
@@ -91,7 +94,7 @@ pub async fn process(args: ProcessArgs) -> anyhow::Result<()> {
         .merge(serve::ready_router(deps.metrics.readiness.clone()))
         .routes(routes!(process_health))
         .split_for_parts();
-    serve::serve(args.metrics_addr, router, shutdown).await?;
+    serve::serve(args.metrics_addr, router, access, shutdown).await?;
     for stage in stages {
         stage.await??;
     }
@@ -117,6 +120,8 @@ pub struct QueryArgs {
     backend: BackendArgs,
     #[command(flatten)]
     live: LiveArgs,
+    #[command(flatten)]
+    access: AccessArgs,
     /// Address of the query API.
     #[arg(long, env = "RACEWAY_QUERY_ADDR", default_value = "127.0.0.1:8081", value_parser = parse_addr)]
     http_addr: SocketAddr,
@@ -126,6 +131,7 @@ pub struct QueryArgs {
 /// /metrics.
 pub async fn query(args: QueryArgs) -> anyhow::Result<()> {
     let shutdown = shutdown::on_signal();
+    let access = args.access.guard(args.http_addr)?;
     let store = args.backend.open_store().await?;
     store
         .migrate()
@@ -138,13 +144,14 @@ pub async fn query(args: QueryArgs) -> anyhow::Result<()> {
     };
     let registry = Registry::new();
     let live = args.live.hub(bus, &args.backend.topics(), &registry)?;
+    crate::query_ready::watch_store(store.clone(), &registry, shutdown.clone())?;
     let routes = raceway_query_api::openapi::base()
         .merge(raceway_query_api::api_routes(store))
         .merge(raceway_query_api::live::live_routes(live))
         .merge(serve::metrics_router(registry));
     let (router, _) = raceway_query_api::openapi::serve_with_spec(routes);
     let router = router.fallback(crate::web::serve_ui);
-    serve::serve(args.http_addr, router, shutdown).await
+    serve::serve(args.http_addr, router, access, shutdown).await
 }
 
 /// Applies migrations and creates topics, then exits.

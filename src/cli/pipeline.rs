@@ -6,6 +6,7 @@ use std::time::Duration;
 use clap::{Args, ValueEnum};
 use raceway_bus::{Bus, Topics};
 use raceway_processors::metrics::ProcessorMetrics;
+use raceway_processors::redaction::Redaction;
 use raceway_processors::stages::race::{RaceStage, RaceStageConfig};
 use raceway_processors::stages::trace::{TraceStage, TraceStageConfig};
 use raceway_processors::stages::StageIo;
@@ -29,6 +30,27 @@ pub struct PipelineArgs {
     /// Stored traces needed before the trace models are trained.
     #[arg(long, env = "RACEWAY_MODEL_MIN_TRACES", default_value_t = 50)]
     pub model_min_traces: usize,
+    /// Variables (glob: `*`, `?`, `[...]`) whose values are replaced by a keyed hash before
+    /// anything is stored; equal values keep equal hashes. Repeatable.
+    #[arg(
+        long = "redact-variables",
+        env = "RACEWAY_REDACT_VARIABLES",
+        value_delimiter = ',',
+        value_name = "GLOB",
+        requires = "redact_key"
+    )]
+    pub redact_variables: Vec<String>,
+    /// Key of the hash of --redact-variables (keep it secret: with it, values can be guessed).
+    #[arg(long, env = "RACEWAY_REDACT_KEY", hide_env_values = true)]
+    pub redact_key: Option<String>,
+}
+
+impl PipelineArgs {
+    /// The redaction of --redact-variables / --redact-key.
+    pub fn redaction(&self) -> anyhow::Result<Redaction> {
+        let key = self.redact_key.as_deref().unwrap_or_default();
+        Ok(Redaction::new(&self.redact_variables, key.as_bytes())?)
+    }
 }
 
 /// Everything a stage needs besides its own settings.
@@ -63,6 +85,7 @@ pub async fn spawn_stages(
         let mut config = TraceStageConfig {
             group: format!("{}raceway-trace", deps.group_prefix),
             idle_timeout: Duration::from_millis(args.trace_idle_ms),
+            redaction: args.redaction()?,
             ..TraceStageConfig::default()
         };
         config.analyses.retrain_interval = Duration::from_secs(args.model_retrain_secs.max(1));

@@ -35,9 +35,9 @@ pub async fn run_until(args: UpArgs, shutdown: watch::Receiver<bool>) -> anyhow:
         live,
     } = args;
     // Bad gateway options fail before anything starts.
-    let gateway_config = args
-        .gateway
-        .config(args.backend.topics().events, &args.auth)?;
+    let gateway_config = args.gateway.config(args.backend.topics().events)?;
+    let access = args.access.guard(args.http_addr)?;
+    pipeline.redaction()?;
     let bus = args.backend.open_bus().await?;
     let store = args.backend.open_store().await?;
     args.backend.migrate(bus.as_ref(), store.as_ref()).await?;
@@ -55,6 +55,7 @@ pub async fn run_until(args: UpArgs, shutdown: watch::Receiver<bool>) -> anyhow:
     let stages = spawn_stages(&deps, &pipeline, Stage::All).await?;
 
     let live = live.hub(Some(bus.clone()), &topics, &registry)?;
+    crate::query_ready::watch_store(store.clone(), &registry, shutdown.clone())?;
     let gateway = raceway_gateway::events_router(GatewayState::new(
         gateway_config,
         bus,
@@ -75,7 +76,7 @@ pub async fn run_until(args: UpArgs, shutdown: watch::Receiver<bool>) -> anyhow:
         args.http_addr,
         args.http_addr
     );
-    serve::serve(args.http_addr, router, shutdown).await?;
+    serve::serve(args.http_addr, router, access, shutdown).await?;
     for stage in stages {
         stage.await??;
     }

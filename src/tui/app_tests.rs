@@ -139,6 +139,7 @@ fn event_of(trace: &str) -> LiveUpdate {
     LiveUpdate::Message(Box::new(LiveMessage::Event {
         trace_id: trace.into(),
         service: "web".into(),
+        environment: "test".into(),
         kind: "StateChange".into(),
         event: serde_json::Value::Null,
     }))
@@ -174,6 +175,7 @@ fn live_messages_refresh_the_list_until_a_new_trace_is_listed() {
         trace_id: "cccc3333".into(),
         event_count: 2,
         services: vec!["web".into()],
+        environments: vec!["test".into()],
     };
     app.on_live(LiveUpdate::Message(Box::new(completed)));
     assert_eq!(app.live_refresh(), vec![Fetch::Traces, Fetch::Anomalous]);

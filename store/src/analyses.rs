@@ -184,6 +184,9 @@ pub struct AnomalyQuery {
     pub service: Option<String>,
     /// Only anomalies of this grade or worse.
     pub min_severity: Option<AnomalyGrade>,
+    /// Only anomalies of traces whose every event is in one of these environments (a
+    /// tenant's); empty: every trace.
+    pub environments: Vec<String>,
     /// Only anomalies of traces started at or after this time (ns since epoch).
     pub from_ns: Option<i64>,
     /// Only anomalies of traces started at or before this time (ns since epoch).
@@ -209,6 +212,7 @@ impl Default for AnomalyQuery {
         AnomalyQuery {
             service: None,
             min_severity: None,
+            environments: Vec::new(),
             from_ns: None,
             to_ns: None,
             limit: Self::DEFAULT_LIMIT,

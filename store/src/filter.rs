@@ -8,6 +8,9 @@
 //! conformance suite only catches the cases it tries. Values are always bound, never spliced.
 //!
 //! Environments are a set (`IN`), so that a tenant's several environments fit the same filter.
+//! Rows without an environment column (trace summaries, analyses) are confined through their
+//! trace: [`Filter::traces_within`] keeps the traces whose every event is in the set, so a trace
+//! that strays into another tenant's environment is shown to neither tenant's confined callers.
 
 use uuid::Uuid;
 
@@ -159,6 +162,28 @@ impl Filter {
         self
     }
 
+    /// Rows whose trace (`trace_key`, the id as text) has events, all in one of
+    /// `environments`; an empty set filters nothing.
+    pub(crate) fn traces_within(mut self, trace_key: &str, environments: &[String]) -> Filter {
+        if environments.is_empty() {
+            return self;
+        }
+        let id = match self.dialect {
+            Dialect::ClickHouse => "toString(trace_id)",
+            Dialect::Sqlite => "trace_id",
+        };
+        let marks = vec!["?"; environments.len()].join(", ");
+        let values = environments.iter().map(|e| Value::Str(e.clone()));
+        self.push(
+            format!(
+                "{trace_key} IN (SELECT {id} FROM events WHERE environment IN ({marks})) \
+                 AND {trace_key} NOT IN (SELECT {id} FROM events WHERE environment NOT IN ({marks}))"
+            ),
+            values.clone().chain(values),
+        );
+        self
+    }
+
     /// Rows whose span `[start, end]` overlaps `time`: `end >= from_ns`, `start <= to_ns`.
     pub(crate) fn overlaps(mut self, start: &str, end: &str, time: TimeRange) -> Filter {
         if let Some(from) = time.from_ns {
@@ -202,14 +227,14 @@ impl Filter {
     }
 }
 
-/// [`TraceQuery`] over the per-trace summary (`trace_key`, `services`, `environments`,
-/// `event_count`, `first_ts`, `last_ts`, `race_count`).
-pub(crate) fn traces(dialect: Dialect, query: &TraceQuery) -> Filter {
+/// [`TraceQuery`] over the per-trace summary (`services`, `first_ts`, `last_ts`, `race_count`).
+pub(crate) fn traces(dialect: Dialect, query: &TraceQuery, trace_key: &str) -> Filter {
     let filter = Filter::new(dialect)
         .starts_with("trace_key", query.trace_id.as_deref())
         .array_has("services", query.service.as_deref())
         .array_has("environments", query.environment.as_deref())
         .at_least("event_count", query.min_events)
+        .traces_within(trace_key, &query.environments)
         .overlaps("first_ts", "last_ts", query.time());
     match query.has_races {
         Some(true) => filter.condition("race_count > 0"),
@@ -225,6 +250,7 @@ pub(crate) fn findings(dialect: Dialect, query: &FindingQuery) -> (Filter, Filte
     let identity = Filter::new(dialect)
         .equals("kind", query.kind.map(|k| k.as_str()))
         .one_of("environment", query.environment.as_deref())
+        .one_of("environment", query.environments.iter().map(String::as_str))
         .equals("variable", query.variable.as_deref());
     let (first, second) = ("first_timestamp_ns", "second_timestamp_ns");
     let rest = Filter::new(dialect)
@@ -279,11 +305,14 @@ pub(crate) fn anomalies(dialect: Dialect, query: &AnomalyQuery) -> Filter {
         )
         .equals("service", query.service.as_deref())
         .within("timestamp_ns", query.time())
+        .traces_within("trace_id", &query.environments)
 }
 
-/// The service calls within `time`.
-pub(crate) fn calls(dialect: Dialect, time: TimeRange) -> Filter {
-    Filter::new(dialect).within("timestamp_ns", time)
+/// The service calls within `time` of traces in `environments` (every trace when empty).
+pub(crate) fn calls(dialect: Dialect, time: TimeRange, environments: &[String]) -> Filter {
+    Filter::new(dialect)
+        .within("timestamp_ns", time)
+        .traces_within("trace_id", environments)
 }
 
 #[cfg(test)]

@@ -128,6 +128,9 @@ pub struct TraceQuery {
     pub trace_id: Option<String>,
     /// The order of the page.
     pub sort: TraceSort,
+    /// Only traces whose every event is in one of these environments (a tenant's); empty:
+    /// every trace.
+    pub environments: Vec<String>,
     /// At most this many traces in the page (0 gives an empty page, with the total).
     pub limit: u32,
     /// Skip this many matching traces first.
@@ -158,6 +161,7 @@ impl Default for TraceQuery {
             min_events: None,
             trace_id: None,
             sort: TraceSort::Time,
+            environments: Vec::new(),
             limit: Self::DEFAULT_LIMIT,
             offset: 0,
         }
@@ -243,6 +247,8 @@ pub struct FindingQuery {
     pub kind: Option<FindingKind>,
     /// Only findings in this environment.
     pub environment: Option<String>,
+    /// Only findings in one of these environments (a tenant's); empty: every environment.
+    pub environments: Vec<String>,
     /// Only findings on this variable (exact name).
     pub variable: Option<String>,
     /// Only findings with this service on either side.
@@ -284,6 +290,7 @@ impl Default for FindingQuery {
         FindingQuery {
             kind: None,
             environment: None,
+            environments: Vec::new(),
             variable: None,
             service: None,
             severity: None,

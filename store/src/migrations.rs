@@ -42,6 +42,11 @@ pub const CLICKHOUSE: &[Migration] = &[
         name: "analyses",
         sql: include_str!("../migrations/clickhouse/0003_analyses.sql"),
     },
+    Migration {
+        version: 4,
+        name: "grafana",
+        sql: include_str!("../migrations/clickhouse/0004_grafana.sql"),
+    },
 ];
 
 /// The SQLite migrations, in order.
@@ -161,6 +166,7 @@ mod tests {
                 "INDEX ",
                 "JSON_",
                 "LOWCARDINALITY",
+                "TOSTARTOFINTERVAL",
             ] {
                 assert!(
                     !sql.contains(forbidden),

@@ -136,7 +136,11 @@ pub trait AnalysisStore: Send + Sync {
     /// Service edges (caller, callee, kind) over the calls of every trace's latest analysis
     /// within `time`: distinct calls, errors, nearest-rank latency percentiles, computed in the
     /// query over deduplicated rows. Ordered by (caller, callee, kind).
-    async fn dependencies(&self, time: TimeRange) -> Result<Vec<DependencyStats>, StoreError>;
+    async fn dependencies(
+        &self,
+        time: TimeRange,
+        environments: &[String],
+    ) -> Result<Vec<DependencyStats>, StoreError>;
     /// The features (JSON text) of the `limit` most recently ended analysed traces, newest
     /// first: what the trace models are retrained on.
     async fn recent_trace_features(&self, limit: u32) -> Result<Vec<(Uuid, String)>, StoreError>;

@@ -2,6 +2,7 @@
 //! talking HTTP to them.
 #![allow(dead_code)] // each test binary uses a different subset
 
+pub mod grafana;
 pub mod scenario_run;
 pub mod setups;
 
@@ -10,7 +11,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
+use serde_json::{json, Value};
+use uuid::Uuid;
 
 /// The fixture of the issue: a trace with one race on `balance` between worker-1 and worker-2.
 pub const FIXTURE_TRACE: &str = "aaaaaaaa-aaaa-4aaa-aaaa-aaaaaaaaaaaa";
@@ -81,6 +83,17 @@ pub fn run_raceway(args: &[&str]) -> String {
     stdout
 }
 
+/// Runs `command` to completion; panics with its error output unless it succeeded.
+pub fn succeed(command: &mut Command) -> std::process::Output {
+    let output = command.output().expect("start the command");
+    assert!(
+        output.status.success(),
+        "{command:?} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output
+}
+
 /// A `raceway` child process, killed when dropped; its output goes to a log file that is
 /// printed when a wait fails.
 pub struct Raceway {
@@ -147,12 +160,19 @@ impl Drop for Raceway {
 
 /// POSTs a body to `{base}/events` and returns the JSON answer; panics unless 200.
 pub fn post_events(base: &str, body: Vec<u8>) -> Value {
-    let response = reqwest::blocking::Client::new()
+    post_events_as(base, body, None)
+}
+
+/// [`post_events`] with `key` as a bearer credential when given.
+pub fn post_events_as(base: &str, body: Vec<u8>, key: Option<&str>) -> Value {
+    let mut request = reqwest::blocking::Client::new()
         .post(format!("{base}/events"))
         .header("content-type", "application/json")
-        .body(body)
-        .send()
-        .expect("POST /events");
+        .body(body);
+    if let Some(key) = key {
+        request = request.bearer_auth(key);
+    }
+    let response = request.send().expect("POST /events");
     let status = response.status();
     let answer: Value = response.json().expect("JSON answer");
     assert_eq!(status, 200, "POST /events answered {status}: {answer}");
@@ -260,4 +280,76 @@ pub fn assert_fixture_race(races: &[Value]) {
     assert!(race["explanation"]
         .as_str()
         .is_some_and(|e| e.contains("balance")));
+}
+
+/// A request of a new trace at minute `minute` (2024-01-01 12:mm): `api` handles it and calls
+/// `bank`, whose `transfer` takes `transfer_ms`. Returns the trace id and its two events.
+pub fn two_service_request(minute: u32, transfer_ms: u64) -> (String, Vec<Value>) {
+    let trace = Uuid::new_v4().to_string();
+    let root = Uuid::new_v4().to_string();
+    let event =
+        |id: &str, parent: Option<&str>, at: &str, service: &str, function: &str, ms: u64| {
+            json!({
+                "id": id, "trace_id": trace, "parent_id": parent,
+                "timestamp": format!("2024-01-01T12:{minute:02}:{at}Z"),
+                "kind": {"FunctionCall": {"function_name": function, "module": "", "args": {},
+                                          "file": "app.rs", "line": 1}},
+                "metadata": {"thread_id": "t1", "process_id": 1, "service_name": service,
+                             "environment": "test", "tags": {}, "duration_ns": ms * 1_000_000},
+                "causality_vector": [], "lock_set": []
+            })
+        };
+    let events = vec![
+        event(&root, None, "00", "api", "handle", transfer_ms + 10),
+        event(
+            &Uuid::new_v4().to_string(),
+            Some(&root),
+            "00.001",
+            "bank",
+            "transfer",
+            transfer_ms,
+        ),
+    ];
+    (trace, events)
+}
+
+/// 30 ordinary requests of [`two_service_request`] (one a minute, 9 to 11 ms transfers): the
+/// baseline the duration analyses learn. Each trace with its events, and all the events.
+pub fn ordinary_requests() -> (Vec<(String, Vec<Value>)>, Vec<Value>) {
+    let requests: Vec<(String, Vec<Value>)> = (0..30u32)
+        .map(|i| two_service_request(i, 9 + u64::from(i % 3)))
+        .collect();
+    let events = requests.iter().flat_map(|(_, e)| e.clone()).collect();
+    (requests, events)
+}
+
+/// Drops a ClickHouse database (test clean-up; errors ignored).
+pub fn drop_database(clickhouse: &str, database: &str) {
+    let _ = reqwest::blocking::Client::new()
+        .post(clickhouse)
+        .body(format!("DROP DATABASE IF EXISTS {database}"))
+        .send();
+}
+
+/// The fixture copied into another environment: its trace and event ids start with `prefix`
+/// (one hex digit) instead, and its variable `balance` is named `variable`, so that nothing of it
+/// matches the original's ids or names. Returns the body and the new trace id.
+pub fn fixture_copy(environment: &str, prefix: char, variable: &str) -> (Vec<u8>, String) {
+    let mut body: Value = serde_json::from_slice(&fixture()).expect("fixture JSON");
+    let renamed = |id: &Value| -> Value {
+        id.as_str().map_or(Value::Null, |id| {
+            Value::String(format!("{prefix}{}", &id[1..]))
+        })
+    };
+    for event in body["events"].as_array_mut().expect("events") {
+        for field in ["id", "trace_id", "parent_id"] {
+            event[field] = renamed(&event[field]);
+        }
+        event["metadata"]["environment"] = json!(environment);
+        if let Some(change) = event["kind"].get_mut("StateChange") {
+            change["variable"] = json!(variable);
+        }
+    }
+    let trace = format!("{prefix}{}", &FIXTURE_TRACE[1..]);
+    (serde_json::to_vec(&body).expect("JSON"), trace)
 }

@@ -125,9 +125,6 @@ impl KafkaClickHouse {
 
 impl Drop for KafkaClickHouse {
     fn drop(&mut self) {
-        let _ = reqwest::blocking::Client::new()
-            .post(&self.clickhouse)
-            .body(format!("DROP DATABASE IF EXISTS {}", self.database))
-            .send();
+        super::drop_database(&self.clickhouse, &self.database);
     }
 }

@@ -50,11 +50,12 @@ export async function waitFor(what, check, timeoutMs = 60_000) {
   throw new Error(`timed out waiting for ${what}${last ? `: ${last}` : ""}`);
 }
 
-export async function startRaceway() {
+/** `raceway up` with `args` added (e.g. `--api-key`). */
+export async function startRaceway(args = []) {
   const dataDir = mkdtempSync(join(tmpdir(), "raceway-ui-"));
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
-  const child = spawn(racewayBinary(), ["up", "--data-dir", dataDir, "--http-addr", `127.0.0.1:${port}`], {
+  const child = spawn(racewayBinary(), ["up", "--data-dir", dataDir, "--http-addr", `127.0.0.1:${port}`, ...args], {
     stdio: ["ignore", "ignore", "pipe"],
     env: { ...process.env, RUST_LOG: "warn" },
   });
@@ -81,10 +82,11 @@ export async function startRaceway() {
   };
 }
 
-export async function postEvents(url, body) {
+/** POSTs `body` to `/events`, with `key` as a bearer credential when given. */
+export async function postEvents(url, body, key) {
   const response = await fetch(`${url}/events`, {
     method: "POST",
-    headers: { "content-type": "application/json" },
+    headers: { "content-type": "application/json", ...(key ? { authorization: `Bearer ${key}` } : {}) },
     body: typeof body === "string" ? body : JSON.stringify(body),
   });
   if (!response.ok) throw new Error(`POST /events: ${response.status} ${await response.text()}`);

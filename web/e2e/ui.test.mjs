@@ -336,3 +336,48 @@ describe("web UI", () => {
     await shot("not-found");
   });
 });
+
+describe("web UI against a server with API keys", () => {
+  const READ_KEY = "e2e-read-key";
+  const WRITE_KEY = "e2e-write-key";
+  let secured;
+  before(async () => {
+    secured = await startRaceway(["--api-key", `reader:read:${READ_KEY}`, "--api-key", `writer:ingest:${WRITE_KEY}`]);
+    await postEvents(secured.url, readFileSync(join(ROOT, "tests/fixtures/raceway-events-example.json"), "utf8"), WRITE_KEY);
+    await waitFor("the fixture's race", async () => {
+      const r = await fetch(`${secured.url}/api/traces/${FIXTURE_TRACE}/races`, { headers: { authorization: `Bearer ${READ_KEY}` } });
+      return r.ok && (await r.json()).races.length > 0;
+    });
+  }, { timeout: 120_000 });
+  after(async () => {
+    await secured?.stop();
+  });
+
+  it("asks for a key on 401, then shows the traces and the live stream with the read key", { timeout: 90_000 }, async () => {
+    // A fresh context: no key stored yet.
+    const context = await browser.newContext({ viewport: { width: 1400, height: 900 }, colorScheme: "light" });
+    const keyed = await context.newPage();
+    try {
+      await keyed.goto(`${secured.url}/`);
+      const dialog = keyed.getByRole("dialog");
+      await dialog.waitFor();
+      assert.match(await dialog.innerText(), /API key required/);
+      await keyed.screenshot({ path: join(SHOTS, "api-key-dialog.png"), fullPage: true });
+      await keyed.getByRole("textbox", { name: "API key" }).fill(READ_KEY);
+      await keyed.getByRole("button", { name: "Save" }).click();
+      const row = keyed.getByTestId("trace-row").filter({ hasText: FIXTURE_TRACE });
+      await row.waitFor();
+      assert.match(await row.innerText(), /1 race/);
+      assert.equal(await keyed.getByRole("dialog").count(), 0, "no dialog once the key is stored");
+      await keyed.screenshot({ path: join(SHOTS, "traces-with-api-key.png"), fullPage: true });
+      // The live stream takes the stored key as its `token` parameter.
+      await keyed.goto(`${secured.url}/live`);
+      await keyed.locator('[data-testid="live-status"]', { hasText: "connected" }).waitFor();
+      const traceId = crypto.randomUUID();
+      await postEvents(secured.url, liveEvent(traceId, "keyed"), WRITE_KEY);
+      await keyed.getByTestId("live-item").filter({ hasText: traceId.slice(0, 8) }).first().waitFor();
+    } finally {
+      await context.close();
+    }
+  });
+});

@@ -9,13 +9,13 @@ use axum::extract::{ConnectInfo, FromRequest, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use raceway_auth::Principal;
 use raceway_schemas::json::{decode_events_body, redact_sensitive_headers, FieldError};
 use raceway_schemas::openapi::WireEvent;
 use raceway_schemas::Event;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::auth::authorize;
 use crate::batching::batch_records;
 use crate::rate_limit::{ClientKey, Decision};
 use crate::rate_limit_key::rate_limit_key;
@@ -194,24 +194,30 @@ async fn produce_events(state: &GatewayState, decoded: DecodedEvents) -> Respons
         .into_response()
 }
 
-/// Authenticates, applies the size, batch and rate limits, and decodes the body into events (each
+/// Checks the content type, applies the size, batch, tenant and rate limits, and decodes the body into events (each
 /// valid or not); the error answer when the request goes no further.
 async fn admit(
     state: &GatewayState,
     request: Request,
 ) -> Result<(ClientKey, DecodedEvents), Response> {
     let config = &state.config;
-    let Some(caller) = authorize(request.headers(), &config.api_keys) else {
+    if !is_json(request.headers()) {
         return Err(error(
-            StatusCode::UNAUTHORIZED,
-            "missing or unknown API key: send `Authorization: Bearer KEY` or `X-Raceway-Key: KEY`",
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "POST /events takes `Content-Type: application/json`",
         ));
-    };
+    }
+    let caller = request.extensions().get::<Principal>().cloned();
     let peer = request
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
         .map(|info| info.0);
-    let client = rate_limit_key(caller, request.headers(), peer, config.trust_forwarded_for);
+    let client = rate_limit_key(
+        caller.as_ref(),
+        request.headers(),
+        peer,
+        config.trust_forwarded_for,
+    );
     // A client that already owes tokens is refused before its body is read.
     if let Some(limited) = rate_limited(state, &client, None) {
         return Err(limited);
@@ -241,6 +247,21 @@ async fn admit(
             ),
         ));
     }
+    if let Some(tenant) = caller.as_ref().and_then(|c| c.tenant.as_ref()) {
+        let foreign = decoded
+            .iter()
+            .flatten()
+            .find(|event| !tenant.owns(&event.metadata.environment));
+        if let Some(event) = foreign {
+            return Err(error(
+                StatusCode::FORBIDDEN,
+                &format!(
+                    "environment `{}` is not one of tenant {}'s environments",
+                    event.metadata.environment, tenant.name
+                ),
+            ));
+        }
+    }
     if let Some(limited) = rate_limited(state, &client, Some(event_cost(&decoded))) {
         return Err(limited);
     }
@@ -268,7 +289,8 @@ fn rate_limited(state: &GatewayState, client: &ClientKey, cost: Option<u64>) -> 
     let seconds = retry_after_secs(retry_after);
     let limit = limiter.limit();
     let who = match client {
-        ClientKey::ApiKey(_) => "this API key".to_string(),
+        ClientKey::Tenant(tenant) => format!("tenant {tenant}"),
+        ClientKey::Credential(_) => "this credential".to_string(),
         ClientKey::Ip(ip) => format!("client {ip}"),
         ClientKey::Unknown => "clients without a known address".to_string(),
     };
@@ -298,6 +320,15 @@ fn retry_after_secs(wait: Duration) -> u64 {
         whole
     };
     rounded.max(1)
+}
+
+/// `Content-Type: application/json`, parameters (`; charset=utf-8`) allowed.
+fn is_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|media| media.trim().eq_ignore_ascii_case("application/json"))
 }
 
 fn declared_length(headers: &HeaderMap) -> Option<usize> {

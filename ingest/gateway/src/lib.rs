@@ -7,10 +7,15 @@
 //!
 //! Limits: a body over [`GatewayConfig::max_body_bytes`] is refused with 413 while it is read
 //! (never buffered whole), as is a request of more than [`GatewayConfig::max_events_per_batch`]
-//! events. With [`GatewayConfig::rate_limit`] set, each API key (or, without keys, each client IP)
-//! gets a token bucket counted in events, and a client over it gets 429 with `Retry-After`.
+//! events. With [`GatewayConfig::rate_limit`] set, each tenant, else each credential (or, without
+//! credentials, each client IP) gets a token bucket counted in events, and a client over it gets
+//! 429 with `Retry-After`. The body must be `Content-Type: application/json` (415 otherwise): a web
+//! page can send a `text/plain` POST to any site without a preflight.
+//!
+//! Authentication is not done here: `raceway_auth::protect` wraps the routers and puts the
+//! caller (a `raceway_auth::Principal`) in the request's extensions; a caller confined to a tenant
+//! may only post events of the tenant's environments (403 otherwise).
 
-mod auth;
 mod batching;
 mod handler;
 mod metrics;
@@ -46,8 +51,6 @@ pub const DEFAULT_PRODUCE_TIMEOUT: Duration = Duration::from_secs(10);
 pub struct GatewayConfig {
     /// Topic the event batches are produced to.
     pub events_topic: String,
-    /// Accepted API keys; empty means no authentication.
-    pub api_keys: Vec<String>,
     /// Largest request body accepted, in bytes; bigger ones get 413 before being read whole.
     pub max_body_bytes: usize,
     /// Most events accepted in one request; more get 413.
@@ -56,7 +59,8 @@ pub struct GatewayConfig {
     pub max_record_bytes: usize,
     /// How long a request waits for the bus to make its events durable before answering 503.
     pub produce_timeout: Duration,
-    /// Events per second per API key (or per client IP without keys); `None` means unlimited.
+    /// Events per second per tenant, credential, or client IP without credentials; `None` means
+    /// unlimited.
     pub rate_limit: Option<RateLimit>,
     /// Take the client IP from the last `X-Forwarded-For` address instead of the peer address;
     /// only safe behind a proxy that appends it, since clients can send the header themselves.
@@ -65,11 +69,10 @@ pub struct GatewayConfig {
 
 impl GatewayConfig {
     /// Defaults that accept a 10,000-event batch and keep records under the broker's 1 MB limit;
-    /// no authentication and no rate limit.
+    /// no rate limit.
     pub fn new(events_topic: impl Into<String>) -> Self {
         GatewayConfig {
             events_topic: events_topic.into(),
-            api_keys: Vec::new(),
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             max_events_per_batch: DEFAULT_MAX_EVENTS_PER_BATCH,
             max_record_bytes: DEFAULT_MAX_RECORD_BYTES,

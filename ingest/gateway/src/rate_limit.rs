@@ -70,8 +70,10 @@ impl RateLimit {
 /// Who a request is charged to.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub(crate) enum ClientKey {
-    /// The index of the presented key in the configured API keys (the key itself is not kept).
-    ApiKey(usize),
+    /// A tenant: every credential of the tenant shares its bucket.
+    Tenant(String),
+    /// A credential without tenant, by its name (key name or token subject; never the secret).
+    Credential(String),
     /// The client's IP address.
     Ip(IpAddr),
     /// No peer address is known (the router is served without connect info): one shared bucket.
@@ -248,7 +250,7 @@ mod tests {
     #[test]
     fn events_are_counted_and_refill_at_the_rate() {
         let (l, t0) = limiter(10.0, 100);
-        let key = ClientKey::ApiKey(0);
+        let key = ClientKey::Credential("k0".into());
         assert_eq!(l.charge(key.clone(), 60, t0), Decision::Allowed);
         assert_eq!(l.charge(key.clone(), 40, t0), Decision::Allowed);
         // Empty: one more event needs 0.1 s.
@@ -267,7 +269,7 @@ mod tests {
     #[test]
     fn a_batch_over_the_burst_passes_on_a_full_bucket_and_leaves_a_debt() {
         let (l, t0) = limiter(100.0, 1000);
-        let key = ClientKey::ApiKey(3);
+        let key = ClientKey::Credential("k3".into());
         assert_eq!(l.charge(key.clone(), 10_000, t0), Decision::Allowed);
         // 9,000 owed plus 1 needed at 100/s.
         assert_eq!(
@@ -287,7 +289,7 @@ mod tests {
     #[test]
     fn a_refund_restores_tokens_up_to_a_full_bucket() {
         let (l, t0) = limiter(1.0, 10);
-        let key = ClientKey::ApiKey(0);
+        let key = ClientKey::Credential("k0".into());
         assert_eq!(l.charge(key.clone(), 10, t0), Decision::Allowed);
         l.refund(&key, 4);
         assert_eq!(l.charge(key.clone(), 4, t0), Decision::Allowed);
@@ -322,7 +324,7 @@ mod tests {
     #[test]
     fn refilled_buckets_are_pruned_and_busy_ones_kept() {
         let (l, t0) = limiter(1.0, 10);
-        let busy = ClientKey::ApiKey(7);
+        let busy = ClientKey::Credential("k7".into());
         assert_eq!(l.charge(busy.clone(), 10, t0), Decision::Allowed);
         for i in 1..MIN_PRUNE_LEN as u32 {
             let ip = IpAddr::from(i.to_be_bytes());
@@ -332,7 +334,10 @@ mod tests {
         // The table is at MIN_PRUNE_LEN: the next charge prunes. Two seconds on, the IP buckets
         // (9 tokens) are full again and go; the busy one (2 tokens) stays.
         let later = t0 + secs(2.0);
-        assert_eq!(l.charge(ClientKey::ApiKey(8), 1, later), Decision::Allowed);
+        assert_eq!(
+            l.charge(ClientKey::Credential("k8".into()), 1, later),
+            Decision::Allowed
+        );
         assert_eq!(l.tracked(), 2);
         assert!(is_limited(l.charge(busy, 3, later)));
     }
@@ -340,19 +345,28 @@ mod tests {
     #[test]
     fn pruning_also_happens_on_a_timer() {
         let (l, t0) = limiter(1.0, 2);
-        assert_eq!(l.charge(ClientKey::ApiKey(0), 2, t0), Decision::Allowed);
-        assert_eq!(l.charge(ClientKey::ApiKey(1), 2, t0), Decision::Allowed);
+        assert_eq!(
+            l.charge(ClientKey::Credential("k0".into()), 2, t0),
+            Decision::Allowed
+        );
+        assert_eq!(
+            l.charge(ClientKey::Credential("k1".into()), 2, t0),
+            Decision::Allowed
+        );
         assert_eq!(l.tracked(), 2);
         // Key 0 comes back after the interval; key 1 has been idle and full for long: dropped.
         let later = t0 + PRUNE_INTERVAL;
-        assert_eq!(l.charge(ClientKey::ApiKey(0), 2, later), Decision::Allowed);
+        assert_eq!(
+            l.charge(ClientKey::Credential("k0".into()), 2, later),
+            Decision::Allowed
+        );
         assert_eq!(l.tracked(), 1);
     }
 
     #[test]
     fn a_clock_going_backwards_does_not_mint_tokens() {
         let (l, t0) = limiter(1.0, 2);
-        let key = ClientKey::ApiKey(0);
+        let key = ClientKey::Credential("k0".into());
         let t10 = t0 + secs(10.0);
         assert_eq!(l.charge(key.clone(), 2, t10), Decision::Allowed);
         assert!(is_limited(l.charge(key, 1, t0)));

@@ -4,22 +4,27 @@ use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 
 use axum::http::HeaderMap;
 
-use crate::auth::Caller;
+use raceway_auth::Principal;
+
 use crate::rate_limit::ClientKey;
 
-/// Per API key when the request carries one; otherwise per client IP: the peer address, or, when
+/// Per tenant when the caller is confined to one, else per credential; without credentials
+/// configured (no caller), per client IP: the peer address, or, when
 /// `trust_forwarded_for` is set (the gateway sits behind a proxy that appends to the header), the
 /// last address of `X-Forwarded-For`. The last one is the address the proxy itself saw; earlier
 /// ones come from the client and could be forged to dodge the limit. IPv6 clients are limited
 /// per /64 network, since one host can use any address of its /64.
 pub(crate) fn rate_limit_key(
-    caller: Caller,
+    caller: Option<&Principal>,
     headers: &HeaderMap,
     peer: Option<SocketAddr>,
     trust_forwarded_for: bool,
 ) -> ClientKey {
-    if let Caller::Key(index) = caller {
-        return ClientKey::ApiKey(index);
+    if let Some(principal) = caller {
+        return match &principal.tenant {
+            Some(tenant) => ClientKey::Tenant(tenant.name.clone()),
+            None => ClientKey::Credential(principal.name.clone()),
+        };
     }
     let forwarded = trust_forwarded_for
         .then(|| last_forwarded_for(headers))
@@ -73,25 +78,30 @@ mod tests {
 
     /// The key of an anonymous request from `peer()` behind a trusted proxy.
     fn behind_proxy(headers: &HeaderMap) -> ClientKey {
-        rate_limit_key(Caller::Anonymous, headers, peer(), true)
+        rate_limit_key(None, headers, peer(), true)
     }
 
     #[test]
     fn a_key_wins_over_any_address() {
-        let key = rate_limit_key(Caller::Key(2), &forwarded(&["10.0.0.9"]), peer(), true);
-        assert_eq!(key, ClientKey::ApiKey(2));
+        let caller = Principal {
+            name: "writer".into(),
+            roles: raceway_auth::Roles::all(),
+            tenant: None,
+        };
+        let key = rate_limit_key(Some(&caller), &forwarded(&["10.0.0.9"]), peer(), true);
+        assert_eq!(key, ClientKey::Credential("writer".into()));
     }
 
     #[test]
     fn the_peer_address_is_used_unless_forwarded_for_is_trusted() {
         let headers = forwarded(&["10.0.0.9"]);
         assert_eq!(
-            rate_limit_key(Caller::Anonymous, &headers, peer(), false),
+            rate_limit_key(None, &headers, peer(), false),
             ip("192.0.2.1")
         );
         assert_eq!(behind_proxy(&headers), ip("10.0.0.9"));
         assert_eq!(
-            rate_limit_key(Caller::Anonymous, &headers, None, false),
+            rate_limit_key(None, &headers, None, false),
             ClientKey::Unknown
         );
     }
@@ -114,7 +124,7 @@ mod tests {
         let a = Some("[2001:db8:0:1::a]:5".parse().unwrap());
         let b = Some("[2001:db8:0:1:ffff::b]:5".parse().unwrap());
         let other = Some("[2001:db8:0:2::a]:5".parse().unwrap());
-        let key = |peer| rate_limit_key(Caller::Anonymous, &HeaderMap::new(), peer, false);
+        let key = |peer| rate_limit_key(None, &HeaderMap::new(), peer, false);
         assert_eq!(key(a), key(b));
         assert_ne!(key(a), key(other));
     }
@@ -123,7 +133,7 @@ mod tests {
     fn ipv4_mapped_ipv6_peers_share_the_ipv4_bucket() {
         let mapped = Some("[::ffff:192.0.2.1]:5".parse().unwrap());
         assert_eq!(
-            rate_limit_key(Caller::Anonymous, &HeaderMap::new(), mapped, false),
+            rate_limit_key(None, &HeaderMap::new(), mapped, false),
             ip("192.0.2.1")
         );
     }

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use axum::body::{Body, Bytes};
 use axum::http::StatusCode;
-use common::{assert_split, big_batch, fixture, harness, Answer};
+use common::{assert_split, big_batch, fixture, harness, harness_with_keys, Answer};
 use raceway_gateway::{RateLimit, DEFAULT_MAX_RECORD_BYTES};
 
 const REJECTED: &str = "raceway_gateway_requests_rejected_total";
@@ -130,8 +130,7 @@ async fn without_a_configured_rate_limit_nobody_is_limited() {
 
 #[tokio::test]
 async fn each_api_key_has_its_own_bucket_and_a_limited_one_gets_429_with_retry_after() {
-    let h = harness(|c| {
-        c.api_keys = vec!["k1".into(), "k2".into()];
+    let h = harness_with_keys(&["one:ingest:k1", "two:ingest:k2"], |c| {
         c.rate_limit = tiny_rate(3);
     })
     .await;

@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use common::{fixture, harness, TOPIC};
+use common::{fixture, harness, harness_with_auth, harness_with_keys, TOPIC};
+use raceway_auth::{ApiKey, AuthConfig, Tenant};
 use raceway_bus::{Bus, KafkaBus};
 use raceway_gateway::{GatewayConfig, GatewayMetrics, GatewayState};
 use raceway_schemas::EventKind;
@@ -68,7 +69,7 @@ async fn a_body_that_is_not_an_event_list_is_a_400() {
 
 #[tokio::test]
 async fn api_keys_are_enforced_when_configured() {
-    let h = harness(|c| c.api_keys = vec!["k1".into()]).await;
+    let h = harness_with_keys(&["k1"], |_| {}).await;
     let body = fixture().to_string().into_bytes();
     let (status, _) = h.post(body.clone(), &[]).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
@@ -80,6 +81,67 @@ async fn api_keys_are_enforced_when_configured() {
     assert_eq!(status, StatusCode::OK);
     let (status, _) = h.post(body, &[("x-raceway-key", "k1")]).await;
     assert_eq!(status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn only_json_bodies_are_accepted() {
+    let h = harness(|_| {}).await;
+    let body = fixture().to_string();
+    for (content_type, expected) in [
+        (Some("text/plain"), StatusCode::UNSUPPORTED_MEDIA_TYPE),
+        (
+            Some("application/x-www-form-urlencoded"),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        ),
+        (None, StatusCode::UNSUPPORTED_MEDIA_TYPE),
+        (Some("application/json; charset=utf-8"), StatusCode::OK),
+        (Some("Application/JSON"), StatusCode::OK),
+    ] {
+        let mut request = Request::post("/events");
+        if let Some(content_type) = content_type {
+            request = request.header("content-type", content_type);
+        }
+        let request = request.body(Body::from(body.clone())).unwrap();
+        let response = h.router.clone().oneshot(request).await.unwrap();
+        assert_eq!(response.status(), expected, "{content_type:?}");
+    }
+    assert_eq!(h.produced_events().await, 6, "the two JSON posts");
+}
+
+#[tokio::test]
+async fn a_tenant_writes_only_its_environments() {
+    let mut auth = AuthConfig {
+        keys: vec![
+            ApiKey::parse("acme:ingest:a1:acme").unwrap(),
+            ApiKey::parse("ops:ingest:o1").unwrap(),
+        ],
+        ..AuthConfig::default()
+    };
+    let acme = Tenant::parse("acme=prod").unwrap();
+    auth.tenants.insert(acme.name.clone(), acme);
+    let h = harness_with_auth(auth, |_| {}).await;
+    // The fixture's events are in environment `test`.
+    let body = fixture().to_string().into_bytes();
+    let (status, answer) = h.post(body.clone(), &[("x-raceway-key", "a1")]).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{answer}");
+    assert!(
+        answer["error"].as_str().unwrap().contains("acme"),
+        "{answer}"
+    );
+    let (status, _) = h.post(body.clone(), &[("x-raceway-key", "o1")]).await;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "a key without tenant writes anywhere"
+    );
+    let mut prod = fixture();
+    for event in prod["events"].as_array_mut().unwrap() {
+        event["metadata"]["environment"] = json!("prod");
+    }
+    let (status, answer) = h
+        .post(prod.to_string().into_bytes(), &[("x-raceway-key", "a1")])
+        .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
 }
 
 #[tokio::test]
@@ -155,6 +217,7 @@ async fn when_the_broker_is_down_the_answer_is_503_with_retry_after() {
     let response = router
         .oneshot(
             Request::post("/events")
+                .header("content-type", "application/json")
                 .body(Body::from(fixture().to_string()))
                 .unwrap(),
         )

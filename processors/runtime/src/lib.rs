@@ -12,5 +12,6 @@ pub mod dead_letter;
 pub mod metrics;
 pub mod offsets;
 pub mod readiness;
+pub mod redaction;
 pub mod retry;
 pub mod stages;

@@ -121,7 +121,13 @@ impl ProcessorMetrics {
                 "raceway_findings_written_total",
                 "Findings written to the store (new or changed)",
             )?,
-            readiness: Readiness::default(),
+            readiness: Readiness::default().with_gauge(IntGaugeVec::new(
+                Opts::new(
+                    "raceway_stage_ready",
+                    "1 when the stage holds partitions and is caught up (as /ready), else 0",
+                ),
+                &["stage"],
+            )?),
             duration_anomalies: IntCounterVec::new(
                 Opts::new(
                     "raceway_duration_anomalies_total",
@@ -149,6 +155,9 @@ impl ProcessorMetrics {
         registry.register(Box::new(metrics.findings_written.clone()))?;
         registry.register(Box::new(metrics.duration_anomalies.clone()))?;
         registry.register(Box::new(metrics.model_version.clone()))?;
+        if let Some(gauge) = metrics.readiness.gauge() {
+            registry.register(Box::new(gauge))?;
+        }
         Ok(metrics)
     }
 }

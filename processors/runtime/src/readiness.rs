@@ -19,6 +19,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use prometheus::IntGaugeVec;
 use serde_json::{json, Value};
 
 /// Lag (records over all assigned partitions) above which a stage is not caught up.
@@ -39,6 +40,19 @@ struct StageStatus {
 }
 
 impl StageStatus {
+    /// Why the stage is not ready, or None when it is.
+    fn not_ready_reason(&self, max_lag: i64) -> Option<&'static str> {
+        if !self.reported {
+            Some("joining its consumer group")
+        } else if self.assigned_partitions == 0 {
+            Some("no partitions assigned")
+        } else if self.lag > max_lag {
+            Some("catching up")
+        } else {
+            None
+        }
+    }
+
     fn is_drained(&self) -> bool {
         self.reported
             && self.lag == 0
@@ -60,6 +74,9 @@ fn unix_ms() -> i64 {
 pub struct Readiness {
     stages: Arc<Mutex<BTreeMap<String, StageStatus>>>,
     max_lag: i64,
+    /// `raceway_stage_ready{stage}`: 1 when ready, else 0 (the same answer as `/ready`, for
+    /// Prometheus, which cannot read `/ready`).
+    gauge: Option<IntGaugeVec>,
 }
 
 impl Default for Readiness {
@@ -74,6 +91,25 @@ impl Readiness {
         Readiness {
             stages: Arc::default(),
             max_lag,
+            gauge: None,
+        }
+    }
+
+    /// The same, also exporting each stage's readiness to `gauge` (label `stage`).
+    pub fn with_gauge(mut self, gauge: IntGaugeVec) -> Self {
+        self.gauge = Some(gauge);
+        self
+    }
+
+    /// The exported gauge, if any (to register it).
+    pub fn gauge(&self) -> Option<IntGaugeVec> {
+        self.gauge.clone()
+    }
+
+    fn export(&self, stage: &str, status: &StageStatus) {
+        if let Some(gauge) = &self.gauge {
+            let ready = status.not_ready_reason(self.max_lag).is_none();
+            gauge.with_label_values(&[stage]).set(i64::from(ready));
         }
     }
 
@@ -84,7 +120,8 @@ impl Readiness {
 
     /// Declares a stage (not ready until it reports).
     pub fn register(&self, stage: &str) {
-        self.stages().entry(stage.to_string()).or_default();
+        let status = self.stages().entry(stage.to_string()).or_default().clone();
+        self.export(stage, &status);
     }
 
     /// A stage's latest assignment and lag, checked now.
@@ -95,6 +132,9 @@ impl Readiness {
         status.lag = lag;
         status.reported = true;
         status.lag_checked_ms = unix_ms();
+        let status = status.clone();
+        drop(stages);
+        self.export(stage, &status);
     }
 
     /// The stage polled or produced records now.
@@ -117,15 +157,7 @@ impl Readiness {
         let mut all_ready = !stages.is_empty();
         let mut body = serde_json::Map::new();
         for (name, status) in stages.iter() {
-            let reason = if !status.reported {
-                Some("joining its consumer group")
-            } else if status.assigned_partitions == 0 {
-                Some("no partitions assigned")
-            } else if status.lag > self.max_lag {
-                Some("catching up")
-            } else {
-                None
-            };
+            let reason = status.not_ready_reason(self.max_lag);
             all_ready &= reason.is_none();
             body.insert(
                 name.clone(),

@@ -278,7 +278,7 @@ async fn completed_traces_are_analysed_judged_scored_and_replays_count_once() {
 
     let edges = pipeline
         .store
-        .dependencies(TimeRange::ALL)
+        .dependencies(TimeRange::ALL, &[])
         .await
         .expect("deps");
     assert_eq!(edges.len(), 1, "{edges:?}");
@@ -301,7 +301,7 @@ async fn completed_traces_are_analysed_judged_scored_and_replays_count_once() {
         .await;
     let edges = pipeline
         .store
-        .dependencies(TimeRange::ALL)
+        .dependencies(TimeRange::ALL, &[])
         .await
         .expect("deps");
     assert_eq!(edges[0].calls, 32, "replays don't double counts");

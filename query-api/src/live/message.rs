@@ -23,6 +23,8 @@ pub enum LiveMessage {
     Event {
         trace_id: String,
         service: String,
+        /// The event's environment.
+        environment: String,
         /// The event kind's name, e.g. `StateChange`.
         kind: String,
         /// The event in the Raceway JSON wire format.
@@ -42,6 +44,8 @@ pub enum LiveMessage {
         trace_id: String,
         event_count: u64,
         services: Vec<String>,
+        /// Its events' environments.
+        environments: Vec<String>,
     },
     /// This client was too slow: `dropped` messages were not sent to it.
     Lagged { dropped: u64 },
@@ -60,6 +64,7 @@ impl LiveMessage {
             .map(|event| LiveMessage::Event {
                 trace_id: event.trace_id.to_string(),
                 service: event.metadata.service_name.clone(),
+                environment: event.metadata.environment.clone(),
                 kind: event.kind.name().to_string(),
                 event: encode_event(event),
             })
@@ -84,10 +89,12 @@ impl LiveMessage {
                 trace_id,
                 event_count,
                 services,
+                environments,
             } => Some(LiveMessage::TraceCompleted {
                 trace_id: trace_id.to_string(),
                 event_count,
                 services,
+                environments,
             }),
         }
     }
@@ -152,6 +159,7 @@ mod tests {
         LiveMessage::Event {
             trace_id: trace.into(),
             service: service.into(),
+            environment: "prod".into(),
             kind: kind.into(),
             event: Value::Null,
         }
@@ -174,6 +182,7 @@ mod tests {
             trace_id: "t1".into(),
             event_count: 3,
             services: vec!["db".into(), "web".into()],
+            environments: vec!["prod".into()],
         };
         assert!(filter.admits(&completed));
         assert!(filter.admits(&LiveMessage::Lagged { dropped: 1 }));

@@ -13,6 +13,7 @@ use futures::{SinkExt, StreamExt};
 use tokio::sync::broadcast::error::RecvError;
 
 use super::{ClientLease, LiveFilter, LiveHub, LiveMessage};
+use crate::tenant::Scope;
 use crate::{ApiError, ErrorBody};
 
 /// `GET /ws/events/live?service=&trace_id=&kind=`: new events, findings and trace completions
@@ -23,11 +24,12 @@ use crate::{ApiError, ErrorBody};
         (status = 503, description = "Too many live clients, or no bus to read", body = ErrorBody)))]
 pub(super) async fn live_socket(
     State(hub): State<LiveHub>,
+    scope: Scope,
     Query(filter): Query<LiveFilter>,
     upgrade: WebSocketUpgrade,
 ) -> Response {
     match hub.admit() {
-        Ok(lease) => upgrade.on_upgrade(move |socket| serve_client(socket, lease, filter)),
+        Ok(lease) => upgrade.on_upgrade(move |socket| serve_client(socket, lease, filter, scope)),
         Err(message) => ApiError {
             status: StatusCode::SERVICE_UNAVAILABLE,
             message,
@@ -48,8 +50,9 @@ async fn send(sink: &mut Sink, message: &LiveMessage) -> bool {
     sink.send(Message::Text(text.into())).await.is_ok()
 }
 
-/// Sends `lease`'s messages through `filter` until the client leaves or the stream ends.
-async fn serve_client(socket: WebSocket, lease: ClientLease, filter: LiveFilter) {
+/// Sends `lease`'s messages through `filter` and the caller's `scope` until the client leaves
+/// or the stream ends.
+async fn serve_client(socket: WebSocket, lease: ClientLease, filter: LiveFilter, scope: Scope) {
     let (mut sink, mut incoming) = socket.split();
     let mut reading = lease.hub.shared.reading.subscribe();
     tokio::select! {
@@ -64,7 +67,7 @@ async fn serve_client(socket: WebSocket, lease: ClientLease, filter: LiveFilter)
         return;
     }
     tokio::select! {
-        _ = forward(&mut sink, lease, &filter) => {}
+        _ = forward(&mut sink, lease, &filter, &scope) => {}
         _ = client_left(&mut incoming) => {}
     }
 }
@@ -76,7 +79,7 @@ async fn serve_client(socket: WebSocket, lease: ClientLease, filter: LiveFilter)
 /// [`STALL_CHECK`] the loop looks at how far behind the client is; past the ring's capacity it
 /// skips to the newest message and counts what it skipped, so the loss is counted while it
 /// happens rather than when the client wakes up.
-async fn forward(sink: &mut Sink, mut lease: ClientLease, filter: &LiveFilter) {
+async fn forward(sink: &mut Sink, mut lease: ClientLease, filter: &LiveFilter, scope: &Scope) {
     let dropped = lease.hub.shared.metrics.dropped.clone();
     let capacity = lease.hub.shared.config.buffer;
     let mut lost: u64 = 0;
@@ -96,7 +99,7 @@ async fn forward(sink: &mut Sink, mut lease: ClientLease, filter: &LiveFilter) {
             }
             Err(RecvError::Closed) => return,
         };
-        if !filter.admits(&message) {
+        if !filter.admits(&message) || !scope.admits(&message) {
             continue;
         }
         let Ok(text) = serde_json::to_string(&*message) else {

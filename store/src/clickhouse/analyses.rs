@@ -134,8 +134,12 @@ impl AnalysisStore for ClickHouseStore {
 
     // Nearest-rank percentiles over the sorted latencies of each edge: rank ceil(p x n / 100)
     // = (p x n + 99) / 100 in integer arithmetic.
-    async fn dependencies(&self, time: TimeRange) -> Result<Vec<DependencyStats>, StoreError> {
-        let filter = filter::calls(Dialect::ClickHouse, time).condition(LATEST);
+    async fn dependencies(
+        &self,
+        time: TimeRange,
+        environments: &[String],
+    ) -> Result<Vec<DependencyStats>, StoreError> {
+        let filter = filter::calls(Dialect::ClickHouse, time, environments).condition(LATEST);
         let conditions = filter.sql();
         let sql = format!(
             "SELECT caller_service, callee_service, kind, calls, errors, \

@@ -111,7 +111,7 @@ impl EventStore for ClickHouseStore {
     }
 
     async fn list_traces(&self, query: &TraceQuery) -> Result<TracePage, StoreError> {
-        let filter = filter::traces(Dialect::ClickHouse, query);
+        let filter = filter::traces(Dialect::ClickHouse, query, "trace_key");
         let conditions = filter.sql();
         let sql = format!(
             "SELECT trace_key, event_count, services, first_ts, last_ts, end_ts, race_count, \

@@ -7,8 +7,10 @@ use crate::clickhouse::ClickHouseStore;
 use crate::{PruneReport, RetentionStore, StoreError};
 
 /// The ClickHouse tables partitioned by day (see the migrations).
-const DAY_PARTITIONED: [&str; 6] = [
+const DAY_PARTITIONED: [&str; 8] = [
     "events",
+    "events_per_minute",
+    "trace_services",
     "findings",
     "accesses",
     "trace_analyses",

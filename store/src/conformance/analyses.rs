@@ -146,7 +146,7 @@ pub async fn replace_trace_analysis_replaces_previous(store: &dyn Store) {
         store.trace_anomalies(trace).await.expect("anomalies"),
         second.anomalies
     );
-    let edges = store.dependencies(TimeRange::ALL).await.expect("deps");
+    let edges = store.dependencies(TimeRange::ALL, &[]).await.expect("deps");
     assert_eq!(edges.len(), 1, "{edges:?}");
     assert_eq!(
         (edges[0].callee_service.as_str(), edges[0].calls),
@@ -185,7 +185,7 @@ pub async fn dependencies_count_once_with_percentiles(store: &dyn Store) {
         store.replace_trace_analysis(&first).await.expect("a");
         store.replace_trace_analysis(&second).await.expect("b");
     }
-    let edges = store.dependencies(TimeRange::ALL).await.expect("deps");
+    let edges = store.dependencies(TimeRange::ALL, &[]).await.expect("deps");
     assert_eq!(edges.len(), 2, "{edges:?}");
     let audit = &edges[0];
     assert_eq!(
@@ -205,17 +205,17 @@ pub async fn dependencies_count_once_with_percentiles(store: &dyn Store) {
 
     // Calls at 61..=100 ms after BASE_NS: 40 of them, percentiles over those only.
     let late = store
-        .dependencies(TimeRange::new(
-            Some(BASE_NS + 61 * MS),
-            Some(BASE_NS + SECOND),
-        ))
+        .dependencies(
+            TimeRange::new(Some(BASE_NS + 61 * MS), Some(BASE_NS + SECOND)),
+            &[],
+        )
         .await
         .expect("range");
     assert_eq!(late.len(), 1, "{late:?}");
     assert_eq!((late[0].calls, late[0].errors), (40, 4));
     assert_eq!(late[0].p50_ms, 80.0);
     assert!(store
-        .dependencies(TimeRange::new(Some(BASE_NS + 2 * SECOND), None))
+        .dependencies(TimeRange::new(Some(BASE_NS + 2 * SECOND), None), &[])
         .await
         .expect("empty")
         .is_empty());

@@ -284,9 +284,10 @@ ORDER BY caller_service, callee_service, kind";
 fn dependencies_blocking(
     conn: &Connection,
     time: TimeRange,
+    environments: &[String],
 ) -> Result<Vec<DependencyStats>, StoreError> {
     let failed = |e| StoreError::sqlite("read dependencies", e);
-    let filter = filter::calls(Dialect::Sqlite, time);
+    let filter = filter::calls(Dialect::Sqlite, time, environments);
     let sql = DEPENDENCIES_SQL.replace("{conditions}", &filter.sql());
     let mut stmt = conn.prepare_cached(&sql).map_err(failed)?;
     let rows = stmt
@@ -418,8 +419,13 @@ impl AnalysisStore for SqliteStore {
             .await
     }
 
-    async fn dependencies(&self, time: TimeRange) -> Result<Vec<DependencyStats>, StoreError> {
-        self.call(move |conn| dependencies_blocking(conn, time))
+    async fn dependencies(
+        &self,
+        time: TimeRange,
+        environments: &[String],
+    ) -> Result<Vec<DependencyStats>, StoreError> {
+        let environments = environments.to_vec();
+        self.call(move |conn| dependencies_blocking(conn, time, &environments))
             .await
     }
 

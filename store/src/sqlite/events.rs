@@ -123,7 +123,7 @@ impl EventStore for SqliteStore {
     async fn list_traces(&self, query: &TraceQuery) -> Result<TracePage, StoreError> {
         let query = query.clone();
         self.call(move |conn| {
-            let filter = filter::traces(Dialect::Sqlite, &query);
+            let filter = filter::traces(Dialect::Sqlite, &query, "trace_key");
             let conditions = filter.sql();
             let select_sql = format!(
                 "{SUMMARY_SQL} trace_key, event_count, services, first_ts, last_ts, end_ts, \

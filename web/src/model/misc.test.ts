@@ -43,7 +43,7 @@ describe("trace filters", () => {
 describe("live", () => {
   it("filters by trace, service and kind, and keeps a bounded list", () => {
     const wire = { kind: { StateChange: { variable: "balance" } } } as unknown as WireEvent;
-    const event: ShownMessage = { type: "event", trace_id: "abc-1", service: "web", kind: "StateChange", event: wire };
+    const event: ShownMessage = { type: "event", trace_id: "abc-1", service: "web", environment: "test", kind: "StateChange", event: wire };
     expect(passes(event, { service: "web", traceId: "abc", kind: "StateChange" })).toBe(true);
     expect(passes(event, { service: "api", traceId: "", kind: "" })).toBe(false);
     expect(passes(event, { service: "", traceId: "", kind: "LockAcquire" })).toBe(false);

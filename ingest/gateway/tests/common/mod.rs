@@ -12,6 +12,7 @@ use axum::body::{to_bytes, Body};
 use axum::extract::ConnectInfo;
 use axum::http::{HeaderMap, Request, StatusCode};
 use axum::Router;
+use raceway_auth::{ApiKey, AuthConfig};
 use raceway_bus::{Bus, ConsumedRecord, EmbeddedBus};
 use raceway_gateway::{GatewayConfig, GatewayMetrics, GatewayState};
 use raceway_schemas::avro::decode_event_batch;
@@ -40,9 +41,30 @@ pub struct Answer {
 
 /// A gateway over a fresh embedded bus, with the default configuration changed by `configure`.
 pub async fn harness(configure: impl FnOnce(&mut GatewayConfig)) -> Harness {
+    harness_with_keys(&[], configure).await
+}
+
+/// The same behind access control with these `--api-key` values (none: open).
+pub async fn harness_with_keys(
+    keys: &[&str],
+    configure: impl FnOnce(&mut GatewayConfig),
+) -> Harness {
+    let auth = AuthConfig {
+        keys: keys.iter().map(|k| ApiKey::parse(k).unwrap()).collect(),
+        ..AuthConfig::default()
+    };
+    harness_with_auth(auth, configure).await
+}
+
+/// The same behind access control configured by `auth`.
+pub async fn harness_with_auth(
+    auth: AuthConfig,
+    configure: impl FnOnce(&mut GatewayConfig),
+) -> Harness {
     let dir = tempfile::tempdir().unwrap();
     let bus: Arc<dyn Bus> = Arc::new(EmbeddedBus::open(&dir.path().join("bus.sqlite"), 4).unwrap());
     let mut harness = harness_on(bus, TOPIC, configure).await;
+    harness.router = raceway_auth::protect(harness.router, Arc::new(auth));
     harness._dir = Some(dir);
     harness
 }

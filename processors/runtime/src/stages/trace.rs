@@ -6,6 +6,7 @@
 //! trace back from the store, so a late event that re-opens a trace gets it re-analysed with
 //! every event seen so far, and a restart that re-reads part of a trace loses nothing.
 
+use crate::redaction::Redaction;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
@@ -42,6 +43,8 @@ pub struct TraceStageConfig {
     pub max_events: usize,
     /// The trace analyses run at completion (baselines, models, retraining).
     pub analyses: AnalysisConfig,
+    /// Values replaced by keyed hashes before anything is stored.
+    pub redaction: Redaction,
 }
 
 impl Default for TraceStageConfig {
@@ -53,6 +56,7 @@ impl Default for TraceStageConfig {
             max_age: Duration::from_secs(30),
             max_events: 100_000,
             analyses: AnalysisConfig::default(),
+            redaction: Redaction::default(),
         }
     }
 }
@@ -156,6 +160,7 @@ impl TraceStage {
             }
         }
         self.io.dead_letter(&rejected).await?;
+        self.config.redaction.apply(&mut events);
         if !events.is_empty() {
             let store = &self.stores.events;
             self.io
@@ -309,14 +314,15 @@ fn input_records(
 
 /// The [`Notice::TraceCompleted`] record of a trace, for live readers.
 fn completion_notice(trace_id: Uuid, events: &[Event]) -> Record {
-    let services: BTreeSet<&str> = events
-        .iter()
-        .map(|e| e.metadata.service_name.as_str())
-        .collect();
+    let sorted = |field: fn(&Event) -> &str| -> Vec<String> {
+        let set: BTreeSet<&str> = events.iter().map(field).collect();
+        set.into_iter().map(str::to_string).collect()
+    };
     let notice = Notice::TraceCompleted {
         trace_id,
         event_count: events.len() as u64,
-        services: services.into_iter().map(str::to_string).collect(),
+        services: sorted(|e| &e.metadata.service_name),
+        environments: sorted(|e| &e.metadata.environment),
     };
     Record::new(trace_id.to_string(), notice.to_json())
 }
