@@ -9,9 +9,10 @@
 //! - **cache**: the same `DatabaseQuery` (database and query text) or HTTP `GET` (URL) more than
 //!   once in the trace. Every repeat after the first could be served from a cache: the saving is
 //!   the repeats' durations.
-//! - **make_async**: a step on the critical path below the top level that takes at least a tenth
-//!   of the path (and 1 ms), writes state, and whose writes no step of the trace that starts after
-//!   it ends reads. Nothing waits for its result, so it could run off the path: the saving is its
+//! - **make_async**: a call, function or message send on the critical path below the top level
+//!   (not a state change or lock, whose duration is only the wait for the actor's next step) that
+//!   takes at least a tenth of the path (and 1 ms), writes state, and whose writes no step of the
+//!   trace that starts after it ends reads. Nothing waits for its result, so it could run off the path: the saving is its
 //!   duration. Of nested such steps only the outermost is named.
 //!
 //! "Reads what another wrote" is judged on the recorded `StateChange`s only: a dependency carried
@@ -104,6 +105,16 @@ impl<'a> Facts<'a> {
             todo.extend(kids.filter(|&c| c > k && c < tree.nodes.len()));
         }
         (written, read)
+    }
+
+    /// True for a call, a function or a message sent: work a program could hand to a task. A
+    /// state change or a lock is not: its "duration" is only the time until the actor's next step.
+    fn is_step_of_work(&self, tree: &TraceTree, v: usize) -> bool {
+        let kind = self.event[v].map(|e| &e.kind);
+        matches!(
+            kind,
+            Some(EventKind::FunctionCall(_) | EventKind::MessageSend(_))
+        ) || self.is_call(tree, v)
     }
 
     /// True for an HTTP request, a database query, or a step with a child in another service.
@@ -248,7 +259,9 @@ fn make_async(tree: &TraceTree, path: &CriticalPath, facts: &Facts) -> Vec<Sugge
         let inside_taken = taken
             .iter()
             .any(|&(from, to)| node.start_ns >= from && end <= to);
-        if node.parent.is_none() || inside_taken || node.duration_ns < floor.max(1_000_000) {
+        let long = node.duration_ns >= floor.max(1_000_000);
+        if node.parent.is_none() || inside_taken || !long || !facts.is_step_of_work(tree, step.node)
+        {
             continue;
         }
         let (writes, _) = facts.subtree_state(tree, step.node);
