@@ -1,7 +1,9 @@
 //! End to end on the embedded default: `raceway up` loaded with the fixture, read by the query
 //! commands (`raceway races --json`, `raceway traces`, `raceway state`) and by `raceway tui` in a
 //! real terminal (tmux): the fixture trace with its race count, its race on `balance` between
-//! worker-1 and worker-2, and time travel from the first write to the last (`balance` 15 -> 20).
+//! worker-1 and worker-2, time travel from the first write to the last (`balance` 15 -> 20), and
+//! live mode: a trace posted after the TUI opened appears through `/ws/events/live`, and while
+//! the API (and its live stream) is down live mode says so and polls.
 //! Every wait polls the screen or the API for content, never a fixed sleep.
 
 mod common;
@@ -110,6 +112,11 @@ struct Tmux {
 impl Tmux {
     /// `raceway tui` on an 80x24 terminal, reading the API at `base`.
     fn start(base: &str) -> Tmux {
+        Tmux::start_with(base, &[])
+    }
+
+    /// The same with more `NAME=value` environment variables.
+    fn start_with(base: &str, env: &[&str]) -> Tmux {
         let tmux = Tmux {
             socket: unique_name("raceway-tui"),
         };
@@ -117,6 +124,9 @@ impl Tmux {
         let api = format!("RACEWAY_API={base}");
         let size = ["-x", "80", "-y", "24"];
         let mut args = vec!["new-session", "-d", "-s", "tui", "-e", &api];
+        for variable in env {
+            args.extend(["-e", variable]);
+        }
         args.extend(size);
         args.push(&command);
         let started = tmux.run(&args);
@@ -210,9 +220,42 @@ fn tui_says_when_the_api_is_unreachable_and_recovers() {
     let up = EmbeddedUp::args(dir.path(), &[]);
     let tmux = Tmux::start(&up.base());
     tmux.wait_for(&["unreachable", "retrying"]);
-    // The API comes up: the next retry loads the (empty) list and the error goes away.
+    // Live mode while the socket is refused: a notice, and polling instead.
+    tmux.keys(&["l"]);
+    tmux.wait_for(&["live (polling)", "polling instead"]);
+    // The API comes up: the next retry loads the (empty) list and the error goes away, and the
+    // live stream connects.
     let (_up, _base) = up.start();
-    let screen = tmux.wait_for(&["Traces (0 of 0)"]);
+    let screen = tmux.wait_for(&["Traces (0 of 0)", "● live"]);
     assert!(!screen.contains("unreachable"), "{screen}");
+    tmux.keys(&["q"]);
+}
+
+/// One event of a new trace, in the JSON wire format.
+fn one_event(trace: &str) -> Vec<u8> {
+    let body = serde_json::json!({"events": [{
+        "id": uuid::Uuid::new_v4(), "trace_id": trace, "parent_id": null,
+        "timestamp": "2024-01-01T12:00:00Z",
+        "kind": {"StateChange": {"variable": "live_counter", "old_value": 1, "new_value": 2,
+            "location": "live.rs:1", "access_type": "Write"}},
+        "metadata": {"thread_id": "live-thread", "process_id": 1, "service_name": "live-svc",
+            "environment": "test", "tags": {}, "duration_ns": 1000},
+        "causality_vector": [], "lock_set": [],
+    }]});
+    serde_json::to_vec(&body).expect("JSON")
+}
+
+#[test]
+fn tui_live_mode_lists_a_trace_posted_after_it_opened() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (_up, base) = fixture_up(dir.path());
+    // Polling slower than the test's wait: only the live stream can bring the trace in time.
+    let tmux = Tmux::start_with(&base, &["RACEWAY_TUI_POLL_MS=600000"]);
+    tmux.wait_for(&["aaaaaaaa", "Traces (1 of 1)"]);
+    tmux.keys(&["l"]);
+    tmux.wait_for(&["● live", "following the live stream"]);
+    let trace = uuid::Uuid::new_v4().to_string();
+    post_events(&base, one_event(&trace));
+    tmux.wait_for(&[&trace[..8], "Traces (2 of 2)", "live-svc"]);
     tmux.keys(&["q"]);
 }

@@ -3,21 +3,25 @@
 //!
 //! - `GET /api/traces/{id}/tree?max_depth=`: the nested tree (see [`tree_json`]);
 //! - `GET /api/traces/{id}/critical-path`: the longest duration-weighted path;
-//! - `GET /api/traces/{id}/dependencies`: the trace's calls between services, per edge;
+//! - `GET /api/traces/{id}/dependencies`: the trace's calls between services, per edge, each
+//!   flagged `unexpected` when the global graph had never seen it before the trace started;
 //! - `GET /api/traces/{id}/graph`: the causal graph (events and typed edges).
 //!
 //! Each answers 400 on a bad id and 404 when the store holds no event of the trace. The analyses
 //! take milliseconds on big traces, so they run on the blocking pool.
 
-use axum::extract::Query;
+use std::sync::Arc;
+
+use axum::extract::{Query, State};
 use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use raceway_analysis::trace::{
     analyze_trace, causal_graph, critical_path, summarize_calls, trace_tree, CausalGraph,
-    CriticalStep, LinkKind, Placeholder, TraceTree, TreeNode,
+    CriticalStep, KnownEdges, LinkKind, Placeholder, TraceTree, TreeNode,
 };
 use raceway_analysis::trace_causality;
+use raceway_store::AnalysisStore;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -241,7 +245,7 @@ fn ms(ns: u64) -> f64 {
 }
 
 /// One step of the critical path.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct PathStep {
     pub event_id: String,
     pub kind: String,
@@ -265,7 +269,7 @@ impl From<&CriticalStep> for PathStep {
 }
 
 /// `GET /api/traces/{id}/critical-path`: the longest duration-weighted path.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct CriticalPathBody {
     pub trace_id: String,
     pub path: Vec<PathStep>,
@@ -295,27 +299,60 @@ pub(crate) async fn trace_critical_path(
     }))
 }
 
-/// `GET /api/traces/{id}/dependencies`: the trace's calls between services.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct TraceDependencies {
-    pub trace_id: String,
-    pub dependencies: Vec<DependencyRow>,
+/// One service edge of a trace.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct TraceDependencyRow {
+    #[serde(flatten)]
+    pub edge: DependencyRow,
+    /// No call with this caller, callee and kind started before the trace did: the global
+    /// dependency graph had never seen this edge.
+    pub unexpected: bool,
 }
 
-/// `GET /api/traces/{id}/dependencies`: the trace's service edges.
+/// `GET /api/traces/{id}/dependencies`: the trace's calls between services.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct TraceDependencies {
+    pub trace_id: String,
+    pub dependencies: Vec<TraceDependencyRow>,
+}
+
+/// `GET /api/traces/{id}/dependencies`: the trace's service edges, each flagged `unexpected`
+/// when the global graph of the calls that started before the trace lacks it
+/// ([`KnownEdges`]).
 #[utoipa::path(get, path = "/api/traces/{id}/dependencies", tag = "analyses",
     params(TraceIdPath),
     responses((status = 200, body = TraceDependencies), TraceErrors))]
 pub(crate) async fn trace_dependencies(
+    State(store): State<Arc<dyn AnalysisStore>>,
     StoredTrace {
         id: trace_id,
         events,
     }: StoredTrace,
 ) -> Result<Json<TraceDependencies>, ApiError> {
+    let start_ns = events
+        .iter()
+        .map(|e| e.timestamp_ns)
+        .min()
+        .unwrap_or_default();
+    let before = raceway_store::TimeRange::new(None, Some(start_ns.saturating_sub(1)));
+    let known = store.dependencies(before).await?;
+    let known = KnownEdges::new(known.iter().map(|k| {
+        (
+            k.caller_service.as_str(),
+            k.callee_service.as_str(),
+            k.kind.as_str(),
+        )
+    }));
     let edges = blocking(move || Ok(summarize_calls(&analyze_trace(&events).calls))).await?;
     Ok(Json(TraceDependencies {
         trace_id: trace_id.to_string(),
-        dependencies: edges.iter().map(DependencyRow::from).collect(),
+        dependencies: edges
+            .iter()
+            .map(|edge| TraceDependencyRow {
+                edge: DependencyRow::from(edge),
+                unexpected: known.is_unexpected(edge),
+            })
+            .collect(),
     }))
 }
 

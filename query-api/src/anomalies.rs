@@ -42,7 +42,7 @@ fn grade(raw: &str) -> Result<AnomalyGrade, ApiError> {
 }
 
 /// One duration anomaly: a step much slower than its baseline.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct AnomalyRow {
     pub id: String,
     pub trace_id: String,
@@ -88,7 +88,7 @@ impl From<&DurationAnomalyRow> for AnomalyRow {
 }
 
 /// Calls from one service to another: counts and latency percentiles.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct DependencyRow {
     /// The calling service.
     pub caller: String,
@@ -136,7 +136,7 @@ impl From<&DependencyEdge> for DependencyRow {
 }
 
 /// `GET /api/dependencies`: the global service graph over a time range.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct DependenciesBody {
     /// The range's bounds as given (RFC 3339), null when open.
     pub from: Option<String>,
@@ -163,7 +163,7 @@ pub(crate) async fn dependencies(
 }
 
 /// A trace's scores under the current trace models.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct ScoresBody {
     pub model_version: u64,
     /// Isolation-forest score: near 1 is anomalous, near 0.5 ordinary.
@@ -188,7 +188,7 @@ impl From<&TraceScores> for ScoresBody {
 }
 
 /// `GET /api/traces/{id}/anomalies`: the stored analysis of one trace.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct TraceAnomalies {
     pub trace_id: String,
     /// When the trace started, RFC 3339.
@@ -245,7 +245,7 @@ pub(crate) struct AnomalyParams {
 }
 
 /// `GET /api/anomalies`: one page of anomalies, newest trace first.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct AnomaliesPage {
     pub anomalies: Vec<AnomalyRow>,
     #[serde(flatten)]

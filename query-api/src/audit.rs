@@ -73,7 +73,7 @@ impl TrailParams {
 }
 
 /// One lock held at an access.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct HeldLock {
     pub lock_id: String,
     /// `exclusive`, `shared`, ...
@@ -90,7 +90,7 @@ impl From<&raceway_schemas::HeldLock> for HeldLock {
 }
 
 /// One access of an audit trail.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct AccessRow {
     pub event_id: String,
     pub trace_id: String,
@@ -118,7 +118,7 @@ pub struct AccessRow {
 }
 
 /// An audit trail: accesses to one variable in causal order.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct AuditTrail {
     pub variable: String,
     pub accesses: Vec<AccessRow>,
@@ -128,7 +128,7 @@ pub struct AuditTrail {
 }
 
 /// `GET /api/traces/{id}/audit-trail/{variable}`: the trail within one trace.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct TraceAuditTrail {
     pub trace_id: String,
     #[serde(flatten)]
@@ -136,7 +136,7 @@ pub struct TraceAuditTrail {
 }
 
 /// `GET /api/variables/{name}/audit-trail`: the trail across traces.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct VariableAuditTrail {
     /// The environment filter (null: every environment).
     pub environment: Option<String>,

@@ -41,6 +41,25 @@ use utoipa_axum::routes;
 
 pub use error::{ApiError, ErrorBody};
 
+/// The routes' answers as Rust types, for Rust clients of the API (the `raceway` query commands
+/// and TUI read it through them): each serialises to the JSON the document describes and
+/// deserialises from it, so a client cannot drift from the server's shapes.
+pub mod responses {
+    pub use crate::analyses::{CriticalPathBody, PathStep, TraceDependencies, TraceDependencyRow};
+    pub use crate::anomalies::{
+        AnomaliesPage, AnomalyRow, DependenciesBody, DependencyRow, ScoresBody, TraceAnomalies,
+    };
+    pub use crate::audit::{AccessRow, AuditTrail, HeldLock, TraceAuditTrail, VariableAuditTrail};
+    pub use crate::live::LiveMessage;
+    pub use crate::params::PageInfo;
+    pub use crate::races::RacesPage;
+    pub use crate::time_travel::{
+        ActorRow, ComparePoint, DifferenceRow, StateComparison, StepRow, ThreadRow, TraceStateBody,
+        TraceSteps, VariableRow, WriterRow,
+    };
+    pub use crate::traces::{TraceRaces, TraceRow, TracesPage};
+}
+
 /// The query API's routes over `store`, with their OpenAPI description (`/health` included).
 pub fn api_routes(store: Arc<dyn Store>) -> OpenApiRouter {
     OpenApiRouter::new()

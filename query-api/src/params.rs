@@ -50,7 +50,7 @@ pub(crate) struct Page {
 }
 
 /// Where a page sits in its list: `total` matching rows, this page's `limit` and `offset`.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct PageInfo {
     /// Matching rows over all pages.
     pub total: u64,

@@ -30,7 +30,7 @@ pub(crate) struct RaceParams {
 }
 
 /// `GET /api/races`: one page of findings.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct RacesPage {
     pub races: Vec<RaceFinding>,
     #[serde(flatten)]

@@ -34,11 +34,11 @@ use crate::traces::{rfc3339, TraceIdPath};
 use crate::ApiError;
 
 /// The service, instance and thread of an actor.
-#[derive(Debug, Serialize, ToSchema)]
-pub(crate) struct ActorRow {
-    service: String,
-    instance: String,
-    thread_id: String,
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ActorRow {
+    pub service: String,
+    pub instance: String,
+    pub thread_id: String,
 }
 
 impl From<&ActorId> for ActorRow {
@@ -52,94 +52,94 @@ impl From<&ActorId> for ActorRow {
 }
 
 /// One step of the causal order.
-#[derive(Debug, Serialize, ToSchema)]
-pub(crate) struct StepRow {
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct StepRow {
     /// Index into the steps (0, 1, ...).
-    step: usize,
-    event_id: String,
+    pub step: usize,
+    pub event_id: String,
     #[serde(flatten)]
-    actor: ActorRow,
+    pub actor: ActorRow,
     /// The event's kind, e.g. `StateChange`.
-    kind: String,
+    pub kind: String,
     /// A short description such as `write balance = 15`.
-    label: String,
-    timestamp: String,
+    pub label: String,
+    pub timestamp: String,
 }
 
 /// `GET /api/traces/{id}/steps`.
-#[derive(Debug, Serialize, ToSchema)]
-pub(crate) struct TraceSteps {
-    trace_id: String,
-    total_steps: usize,
-    steps: Vec<StepRow>,
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct TraceSteps {
+    pub trace_id: String,
+    pub total_steps: usize,
+    pub steps: Vec<StepRow>,
 }
 
 /// The event that last wrote a variable.
-#[derive(Debug, Serialize, ToSchema)]
-pub(crate) struct WriterRow {
-    event_id: String,
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct WriterRow {
+    pub event_id: String,
     #[serde(flatten)]
-    actor: ActorRow,
+    pub actor: ActorRow,
 }
 
 /// A variable at a step.
-#[derive(Debug, Serialize, ToSchema)]
-pub(crate) struct VariableRow {
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct VariableRow {
     /// The last write's value, or the value the last read saw before any write (JSON when it
     /// parses, else a string).
-    value: Value,
+    pub value: Value,
     /// Null when the variable was only read.
-    last_writer: Option<WriterRow>,
-    written_at_step: Option<usize>,
+    pub last_writer: Option<WriterRow>,
+    pub written_at_step: Option<usize>,
 }
 
 /// A thread at a step.
-#[derive(Debug, Serialize, ToSchema)]
-pub(crate) struct ThreadRow {
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ThreadRow {
     #[serde(flatten)]
-    actor: ActorRow,
-    last_event_id: String,
-    last_step: usize,
-    locks_held: Vec<HeldLock>,
+    pub actor: ActorRow,
+    pub last_event_id: String,
+    pub last_step: usize,
+    pub locks_held: Vec<HeldLock>,
 }
 
 /// `GET /api/traces/{id}/state`: the state after a step.
-#[derive(Debug, Serialize, ToSchema)]
-pub(crate) struct TraceStateBody {
-    trace_id: String,
-    step: usize,
-    total_steps: usize,
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct TraceStateBody {
+    pub trace_id: String,
+    pub step: usize,
+    pub total_steps: usize,
     /// The event of this step, in the Raceway JSON wire format.
     #[schema(value_type = raceway_schemas::openapi::WireEvent)]
-    event: Value,
+    pub event: Value,
     /// Keyed by the recorded variable name.
-    variables: BTreeMap<String, VariableRow>,
-    threads: Vec<ThreadRow>,
+    pub variables: BTreeMap<String, VariableRow>,
+    pub threads: Vec<ThreadRow>,
     /// Ids of the findings one of whose two events is this step's.
-    races_at_step: Vec<String>,
+    pub races_at_step: Vec<String>,
 }
 
 /// One side of a comparison.
-#[derive(Debug, Serialize, ToSchema)]
-pub(crate) struct ComparePoint {
-    trace_id: String,
-    step: usize,
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ComparePoint {
+    pub trace_id: String,
+    pub step: usize,
 }
 
 /// A variable whose value differs; a side is null where the variable does not exist yet.
-#[derive(Debug, Serialize, ToSchema)]
-pub(crate) struct DifferenceRow {
-    variable: String,
-    left: Option<VariableRow>,
-    right: Option<VariableRow>,
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct DifferenceRow {
+    pub variable: String,
+    pub left: Option<VariableRow>,
+    pub right: Option<VariableRow>,
 }
 
 /// `GET /api/state/compare`.
-#[derive(Debug, Serialize, ToSchema)]
-pub(crate) struct StateComparison {
-    left: ComparePoint,
-    right: ComparePoint,
-    differences: Vec<DifferenceRow>,
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct StateComparison {
+    pub left: ComparePoint,
+    pub right: ComparePoint,
+    pub differences: Vec<DifferenceRow>,
 }
 
 /// The `at` query parameter of the state.

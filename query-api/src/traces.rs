@@ -55,7 +55,7 @@ pub(crate) struct ListParams {
 }
 
 /// One row of `GET /api/traces`.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct TraceRow {
     pub trace_id: String,
     pub event_count: u64,
@@ -85,7 +85,7 @@ impl From<TraceSummary> for TraceRow {
 }
 
 /// `GET /api/traces`: one page of traces, newest first.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct TracesPage {
     pub traces: Vec<TraceRow>,
     #[serde(flatten)]
@@ -179,7 +179,7 @@ pub(crate) async fn get_trace(
 }
 
 /// `{"races": [...]}`: findings, newest version of each.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct TraceRaces {
     pub races: Vec<RaceFinding>,
 }

@@ -202,3 +202,51 @@ async fn clusters_of_the_newest_model() {
         slow.to_string()
     );
 }
+
+/// An HTTP call from `caller` (event `id`) served by `callee` (event `id + 1`) in trace `trace`.
+fn http_call(trace: u64, id: u64, caller: &str, callee: &str) -> Vec<serde_json::Value> {
+    let url = format!("http://{callee}/x");
+    let request = common::event(
+        id,
+        trace,
+        "12:00:00.000",
+        (caller, "main"),
+        serde_json::json!({"HttpRequest": {"method": "GET", "url": url, "headers": {},
+                                           "body": null}}),
+    );
+    let mut served = common::event(
+        id + 1,
+        trace,
+        "12:00:00.001",
+        (callee, "handler"),
+        serde_json::json!({"FunctionCall": {"function_name": "serve", "module": "",
+                                            "args": {}, "file": "s.rs", "line": 1}}),
+    );
+    served["parent_id"] = serde_json::json!(common::uuid(id));
+    vec![request, served]
+}
+
+#[tokio::test]
+async fn a_trace_edge_never_seen_before_the_trace_is_unexpected() {
+    // The stored analyses saw api -> bank (http) before this trace; never api -> fraud.
+    let (store, _, _) = store().await;
+    let trace = 0x900;
+    let mut events = http_call(trace, 1, "api", "bank");
+    events.extend(http_call(trace, 3, "api", "fraud"));
+    common::seed(store.as_ref(), common::events(events)).await;
+    let uri = format!("/api/traces/{}/dependencies", common::uuid(trace));
+    let (status, body) = get(store, &uri).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let flags: Vec<(&str, bool)> = body["dependencies"]
+        .as_array()
+        .expect("dependencies")
+        .iter()
+        .map(|e| {
+            (
+                e["callee"].as_str().unwrap_or_default(),
+                e["unexpected"] == true,
+            )
+        })
+        .collect();
+    assert_eq!(flags, [("bank", false), ("fraud", true)], "{body}");
+}

@@ -15,7 +15,8 @@ use serde_json::Value;
 use super::prune::parse_duration;
 use super::tables;
 use crate::client::models::{
-    CriticalPath, RacePage, State, Steps, TraceAnomalies, TracePage, Tree,
+    CriticalPathBody, RacesPage, TraceAnomalies, TraceRaces, TraceStateBody, TraceSteps,
+    TracesPage, Tree,
 };
 use crate::client::{ApiClient, ClientError, DEFAULT_API};
 
@@ -133,7 +134,7 @@ pub async fn traces(args: TracesArgs) -> anyhow::Result<()> {
         query.push(("has_races", "true".into()));
     }
     let page: Value = ask(&args.out, &["api", "traces"], &query).await;
-    print(&args.out, page, |page: TracePage| tables::traces(&page))
+    print(&args.out, page, |page: TracesPage| tables::traces(&page))
 }
 
 /// `raceway races`.
@@ -145,12 +146,12 @@ pub async fn races(args: RacesArgs) -> anyhow::Result<()> {
     query.extend(args.variable.map(|v| ("variable", v)));
     query.extend(args.since.map(|d| ("from", since(d))));
     let page: Value = ask(&args.out, &["api", "races"], &query).await;
-    print(&args.out, page, |page: RacePage| {
+    print(&args.out, page, |page: RacesPage| {
         let shown = page.races.len();
         format!(
             "{}{shown} of {} findings\n",
             tables::races(&page.races),
-            page.total
+            page.page.total
         )
     })
 }
@@ -164,10 +165,12 @@ pub async fn trace(args: TraceArgs) -> anyhow::Result<()> {
         print(out, tree, |tree: Tree| tables::tree(&tree))
     } else if args.critical_path {
         let path = ask(out, &["api", "traces", id, "critical-path"], &[]).await;
-        print(out, path, |path: CriticalPath| tables::critical_path(&path))
+        print(out, path, |path: CriticalPathBody| {
+            tables::critical_path(&path)
+        })
     } else if args.races {
         let races = ask(out, &["api", "traces", id, "races"], &[]).await;
-        print(out, races, |page: RacePage| tables::races(&page.races))
+        print(out, races, |page: TraceRaces| tables::races(&page.races))
     } else if args.anomalies {
         let anomalies = ask(out, &["api", "traces", id, "anomalies"], &[]).await;
         print(out, anomalies, |a: TraceAnomalies| {
@@ -175,7 +178,7 @@ pub async fn trace(args: TraceArgs) -> anyhow::Result<()> {
         })
     } else {
         let steps = ask(out, &["api", "traces", id, "steps"], &[]).await;
-        print(out, steps, |steps: Steps| tables::steps(&steps.steps))
+        print(out, steps, |steps: TraceSteps| tables::steps(&steps.steps))
     }
 }
 
@@ -183,7 +186,9 @@ pub async fn trace(args: TraceArgs) -> anyhow::Result<()> {
 pub async fn state(args: StateArgs) -> anyhow::Result<()> {
     let query = [("at", args.at.clone())];
     let state = ask(&args.out, &["api", "traces", &args.id, "state"], &query).await;
-    print(&args.out, state, |state: State| tables::state(&state))
+    print(&args.out, state, |state: TraceStateBody| {
+        tables::state(&state)
+    })
 }
 
 /// RFC 3339 time `ago` before now.

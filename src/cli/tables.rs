@@ -5,9 +5,11 @@
 use comfy_table::presets::UTF8_FULL_CONDENSED;
 use comfy_table::{Cell, Color, ContentArrangement, Table};
 
+use raceway_query_api::responses::PathStep;
+
 use crate::client::models::{
-    value_text, Anomaly, CriticalPath, PathStep, RaceFinding, State, Step, TracePage, Tree,
-    TreeNode,
+    value_text, AnomalyRow, CriticalPathBody, RaceFinding, StepRow, TraceStateBody, TracesPage,
+    Tree, TreeNode,
 };
 
 fn table(header: &[&str]) -> Table {
@@ -34,7 +36,7 @@ fn severity_cell(severity: &str) -> Cell {
 }
 
 /// `raceway traces`.
-pub fn traces(page: &TracePage) -> String {
+pub fn traces(page: &TracesPage) -> String {
     let mut out = table(&["trace", "services", "events", "duration", "races"]);
     for trace in &page.traces {
         let races = Cell::new(trace.race_count);
@@ -42,7 +44,7 @@ pub fn traces(page: &TracePage) -> String {
             Cell::new(&trace.trace_id),
             Cell::new(trace.services.join(", ")),
             Cell::new(trace.event_count),
-            Cell::new(format!("{:.1} ms", trace.duration_ms())),
+            Cell::new(format!("{:.1} ms", trace.duration_ms)),
             if trace.race_count > 0 {
                 races.fg(Color::Red)
             } else {
@@ -54,7 +56,7 @@ pub fn traces(page: &TracePage) -> String {
         "{}{} of {} traces\n",
         with_newline(out),
         page.traces.len(),
-        page.total
+        page.page.total
     )
 }
 
@@ -109,7 +111,7 @@ pub fn tree(tree: &Tree) -> String {
 }
 
 /// `raceway trace ID --critical-path`.
-pub fn critical_path(path: &CriticalPath) -> String {
+pub fn critical_path(path: &CriticalPathBody) -> String {
     let mut out = table(&["step", "kind", "service", "location", "self ms", "total ms"]);
     for (n, step) in path.path.iter().enumerate() {
         let PathStep {
@@ -138,13 +140,13 @@ pub fn critical_path(path: &CriticalPath) -> String {
 }
 
 /// `raceway trace ID --anomalies`.
-pub fn anomalies(anomalies: &[Anomaly]) -> String {
+pub fn anomalies(anomalies: &[AnomalyRow]) -> String {
     let mut out = table(&[
         "severity", "kind", "service", "location", "took", "expected",
     ]);
     for a in anomalies {
         out.add_row(vec![
-            severity_cell(&a.severity),
+            severity_cell(a.severity.as_str()),
             Cell::new(&a.kind),
             Cell::new(&a.service),
             Cell::new(&a.location),
@@ -156,13 +158,13 @@ pub fn anomalies(anomalies: &[Anomaly]) -> String {
 }
 
 /// `raceway trace ID`: the steps in causal order.
-pub fn steps(steps: &[Step]) -> String {
+pub fn steps(steps: &[StepRow]) -> String {
     let mut out = table(&["step", "service", "thread", "kind", "what"]);
     for step in steps {
         out.add_row(vec![
             Cell::new(step.step),
-            Cell::new(&step.service),
-            Cell::new(&step.thread_id),
+            Cell::new(&step.actor.service),
+            Cell::new(&step.actor.thread_id),
             Cell::new(&step.kind),
             Cell::new(&step.label),
         ]);
@@ -171,13 +173,13 @@ pub fn steps(steps: &[Step]) -> String {
 }
 
 /// `raceway state ID --at STEP`.
-pub fn state(state: &State) -> String {
+pub fn state(state: &TraceStateBody) -> String {
     let mut variables = table(&["variable", "value", "last writer", "written at step"]);
     for (name, variable) in &state.variables {
         let writer = variable
             .last_writer
             .as_ref()
-            .map(|w| format!("{}/{}", w.service, w.thread_id))
+            .map(|w| format!("{}/{}", w.actor.service, w.actor.thread_id))
             .unwrap_or_else(|| "(read only)".into());
         variables.add_row(vec![
             Cell::new(name),
@@ -198,7 +200,10 @@ pub fn state(state: &State) -> String {
             .map(|l| format!("{} ({})", l.lock_id, l.mode))
             .collect();
         threads.add_row(vec![
-            Cell::new(format!("{}/{}", thread.service, thread.thread_id)),
+            Cell::new(format!(
+                "{}/{}",
+                thread.actor.service, thread.actor.thread_id
+            )),
             Cell::new(thread.last_step),
             Cell::new(locks.join(", ")),
         ]);
@@ -222,21 +227,22 @@ pub fn state(state: &State) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::client::models::TraceRow;
 
     #[test]
     fn traces_table_lists_ids_counts_and_durations() {
-        let page = TracePage {
-            traces: vec![TraceRow {
-                trace_id: "aaaaaaaa-aaaa-4aaa-aaaa-aaaaaaaaaaaa".into(),
-                event_count: 3,
-                services: vec!["web".into()],
-                first_timestamp: "2024-01-01T12:00:00Z".into(),
-                last_timestamp: "2024-01-01T12:00:00.002Z".into(),
-                race_count: 1,
+        let page: TracesPage = serde_json::from_value(serde_json::json!({
+            "traces": [{
+                "trace_id": "aaaaaaaa-aaaa-4aaa-aaaa-aaaaaaaaaaaa",
+                "event_count": 3,
+                "services": ["web"],
+                "first_timestamp": "2024-01-01T12:00:00Z",
+                "last_timestamp": "2024-01-01T12:00:00.002Z",
+                "duration_ms": 2.0,
+                "race_count": 1,
             }],
-            total: 1,
-        };
+            "total": 1, "limit": 50, "offset": 0,
+        }))
+        .expect("a page of the API");
         let text = traces(&page);
         assert!(
             text.contains("aaaaaaaa-aaaa-4aaa-aaaa-aaaaaaaaaaaa"),

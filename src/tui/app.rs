@@ -1,19 +1,43 @@
 //! The TUI's state and how keys and answers change it. Pure: no terminal, no network. Keys and
 //! answers go in, [`Fetch`]es to perform come out; the views draw whatever state results.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 use super::fetch::{Fetch, Loaded};
+use super::live::LiveUpdate;
 use super::trace_screen::{Tab, TraceScreen};
-use crate::client::models::{TracePage, TraceRow};
+use crate::client::models::{LiveMessage, TraceRow, TracesPage};
+
+/// Refreshes asked for by a trace seen live but not listed yet, before it is given up on (the
+/// store may list a trace a moment after its first event streams by).
+const AWAIT_REFRESHES: u8 = 20;
 
 /// A line of text being typed: the traces filter or a time-travel jump.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Input {
     Filter(String),
     Goto(String),
+}
+
+/// Live mode (`l`): off, or following new traces and findings.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Live {
+    #[default]
+    Off,
+    /// Opening the live stream; the API is polled meanwhile.
+    Connecting,
+    /// Following the live stream: its messages trigger the refreshes.
+    Streaming,
+    /// The live stream was refused or dropped (why): polling the API until it reconnects.
+    Polling(String),
+}
+
+impl Live {
+    pub fn is_on(&self) -> bool {
+        *self != Live::Off
+    }
 }
 
 /// The status line.
@@ -28,7 +52,7 @@ pub struct Status {
 pub struct App {
     /// The API's base URL, shown in the title.
     pub api: String,
-    pub traces: Option<TracePage>,
+    pub traces: Option<TracesPage>,
     /// Traces with duration anomalies.
     pub anomalous: HashSet<String>,
     /// The selected row of the (filtered) traces list.
@@ -39,8 +63,11 @@ pub struct App {
     /// The open trace, if any.
     pub trace: Option<TraceScreen>,
     pub show_help: bool,
-    /// New traces and findings are polled while on.
-    pub live: bool,
+    pub live: Live,
+    /// A live message asked for a refresh that is not sent yet.
+    pub live_refresh_due: bool,
+    /// Traces seen on the live stream but not in the list yet, with the refreshes asked since.
+    pub awaited: HashMap<String, u8>,
     pub status: Status,
     pub quit: bool,
 }
@@ -114,20 +141,19 @@ impl App {
                 return self.refresh(true);
             }
             KeyCode::Char('l') => {
-                self.live = !self.live;
+                let on = !self.live.is_on();
+                self.live = if on { Live::Connecting } else { Live::Off };
+                self.awaited.clear();
+                self.live_refresh_due = false;
                 self.status = Status {
-                    text: if self.live {
-                        "live: new traces and findings appear as they arrive".into()
+                    text: if on {
+                        "live: connecting to the live stream ...".into()
                     } else {
                         "live off".into()
                     },
                     is_error: false,
                 };
-                return if self.live {
-                    self.refresh(false)
-                } else {
-                    Vec::new()
-                };
+                return if on { self.refresh(false) } else { Vec::new() };
             }
             _ => {}
         }
@@ -157,10 +183,14 @@ impl App {
             KeyCode::Char('/') => self.input = Some(Input::Filter(self.filter.clone())),
             KeyCode::Esc => self.filter.clear(),
             KeyCode::Enter => {
-                let Some(row) = self.visible_traces().get(self.cursor).map(|r| (*r).clone()) else {
+                let Some(id) = self
+                    .visible_traces()
+                    .get(self.cursor)
+                    .map(|r| r.trace_id.clone())
+                else {
                     return Vec::new();
                 };
-                let (screen, fetches) = TraceScreen::open(&row.trace_id);
+                let (screen, fetches) = TraceScreen::open(&id);
                 self.trace = Some(screen);
                 return fetches;
             }
@@ -229,6 +259,9 @@ impl App {
             }
             Loaded::Traces(page) => {
                 self.clear_error();
+                for trace in &page.traces {
+                    self.awaited.remove(&trace.trace_id);
+                }
                 if self.status.text.starts_with("loading") {
                     self.status = Status::default();
                 }
@@ -250,6 +283,62 @@ impl App {
                 }
             }
         }
+    }
+
+    /// Applies what the live stream said; refreshes are batched by [`App::live_refresh`].
+    pub fn on_live(&mut self, update: LiveUpdate) {
+        if !self.live.is_on() {
+            return; // Sent before live mode was turned off.
+        }
+        match update {
+            LiveUpdate::Connected => {
+                self.live = Live::Streaming;
+                self.live_refresh_due = true;
+                self.status = Status {
+                    text: "live: following the live stream".into(),
+                    is_error: false,
+                };
+            }
+            LiveUpdate::Down(reason) => {
+                self.status = Status {
+                    text: format!("live stream unavailable, polling instead: {reason}"),
+                    is_error: false,
+                };
+                self.live = Live::Polling(reason);
+            }
+            LiveUpdate::Message(message) => match *message {
+                LiveMessage::Event { trace_id, .. } => {
+                    let listed = self
+                        .traces
+                        .iter()
+                        .flat_map(|p| p.traces.iter())
+                        .any(|t| t.trace_id == trace_id);
+                    if !listed && !self.awaited.contains_key(&trace_id) {
+                        self.awaited.insert(trace_id, 0);
+                        self.live_refresh_due = true;
+                    }
+                }
+                LiveMessage::Subscribed {} => {}
+                LiveMessage::Finding { .. }
+                | LiveMessage::TraceCompleted { .. }
+                | LiveMessage::Lagged { .. } => self.live_refresh_due = true,
+            },
+        }
+    }
+
+    /// What to fetch after live messages (called a few times a second while streaming): the
+    /// list and the open trace's races when a message asked, or while a trace seen live is not
+    /// listed yet.
+    pub fn live_refresh(&mut self) -> Vec<Fetch> {
+        if !self.live_refresh_due && self.awaited.is_empty() {
+            return Vec::new();
+        }
+        self.live_refresh_due = false;
+        self.awaited.retain(|_, asked| {
+            *asked += 1;
+            *asked <= AWAIT_REFRESHES
+        });
+        self.refresh(false)
     }
 
     /// An answer arrived: a previous error no longer holds.

@@ -2,31 +2,50 @@
 
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
+use super::app::Live;
 use super::app::{App, Input};
 use super::fetch::{Fetch, Loaded};
+use super::live::LiveUpdate;
 use super::trace_screen::Tab;
-use crate::client::models::{Step, TracePage, TraceRow};
+use crate::client::models::{LiveMessage, StepRow, TracesPage};
 
 fn key(app: &mut App, code: KeyCode) -> Vec<Fetch> {
     app.on_key(KeyEvent::new(code, KeyModifiers::NONE))
 }
 
-fn row(id: &str, service: &str) -> TraceRow {
-    TraceRow {
-        trace_id: id.into(),
-        services: vec![service.into()],
-        ..TraceRow::default()
-    }
+/// A page of the traces list as the API answers it.
+fn page(rows: &[(&str, &str)]) -> TracesPage {
+    let traces: Vec<serde_json::Value> = rows
+        .iter()
+        .map(|(id, service)| {
+            serde_json::json!({
+                "trace_id": id, "event_count": 1, "services": [service],
+                "first_timestamp": "2024-01-01T12:00:00Z",
+                "last_timestamp": "2024-01-01T12:00:00Z",
+                "duration_ms": 0.0, "race_count": 0,
+            })
+        })
+        .collect();
+    let body = serde_json::json!({"traces": traces, "total": rows.len(), "limit": 50, "offset": 0});
+    serde_json::from_value(body).expect("a page of the API")
+}
+
+fn step(n: usize) -> StepRow {
+    serde_json::from_value(serde_json::json!({
+        "step": n, "event_id": format!("{n}{n}{n}{n}-event"), "service": "web",
+        "instance": "", "thread_id": "main", "kind": "StateChange", "label": "write x",
+        "timestamp": "2024-01-01T12:00:00Z",
+    }))
+    .expect("a step of the API")
 }
 
 fn app_with_traces() -> App {
     let (mut app, first) = App::new("http://api");
     assert_eq!(first, vec![Fetch::Traces, Fetch::Anomalous]);
-    let page = TracePage {
-        traces: vec![row("aaaa1111", "web"), row("bbbb2222", "ledger")],
-        total: 2,
-    };
-    app.on_loaded(Loaded::Traces(page));
+    app.on_loaded(Loaded::Traces(page(&[
+        ("aaaa1111", "web"),
+        ("bbbb2222", "ledger"),
+    ])));
     app
 }
 
@@ -58,7 +77,7 @@ fn errors_show_in_the_status_line_until_an_answer_arrives() {
     let mut app = app_with_traces();
     app.on_loaded(Loaded::Failed(Fetch::Traces, "unreachable".into()));
     assert!(app.status.is_error && app.status.text.contains("retrying"));
-    app.on_loaded(Loaded::Traces(TracePage::default()));
+    app.on_loaded(Loaded::Traces(page(&[])));
     assert!(!app.status.is_error);
 }
 
@@ -66,13 +85,7 @@ fn errors_show_in_the_status_line_until_an_answer_arrives() {
 fn time_travel_steps_and_jumps_by_index_or_event_id() {
     let mut app = app_with_traces();
     key(&mut app, KeyCode::Enter);
-    let steps: Vec<Step> = (0..3)
-        .map(|n| Step {
-            step: n,
-            event_id: format!("{n}{n}{n}{n}-event"),
-            ..Step::default()
-        })
-        .collect();
+    let steps: Vec<StepRow> = (0..3).map(step).collect();
     let fetches = app.on_loaded(Loaded::Steps("aaaa1111".into(), steps));
     assert!(fetches.contains(&Fetch::State("aaaa1111".into(), 0)));
     assert!(fetches.contains(&Fetch::FinalState("aaaa1111".into(), 2)));
@@ -117,7 +130,66 @@ fn help_quit_and_live() {
         key(&mut app, KeyCode::Char('l')),
         vec![Fetch::Traces, Fetch::Anomalous]
     );
-    assert!(app.live);
+    assert_eq!(app.live, Live::Connecting);
     key(&mut app, KeyCode::Char('q'));
     assert!(app.quit);
+}
+
+fn event_of(trace: &str) -> LiveUpdate {
+    LiveUpdate::Message(Box::new(LiveMessage::Event {
+        trace_id: trace.into(),
+        service: "web".into(),
+        kind: "StateChange".into(),
+        event: serde_json::Value::Null,
+    }))
+}
+
+#[test]
+fn live_messages_refresh_the_list_until_a_new_trace_is_listed() {
+    let mut app = app_with_traces();
+    // Off: live messages change nothing.
+    app.on_live(event_of("cccc3333"));
+    assert!(app.live_refresh().is_empty());
+
+    key(&mut app, KeyCode::Char('l'));
+    app.on_live(LiveUpdate::Connected);
+    assert_eq!(app.live, Live::Streaming);
+    // The first refresh after connecting catches up; then nothing until a message asks.
+    assert_eq!(app.live_refresh(), vec![Fetch::Traces, Fetch::Anomalous]);
+    assert!(app.live_refresh().is_empty());
+    // Events of listed traces ask for nothing; a new trace's first event does, and the list
+    // is refreshed again until the answer lists it.
+    app.on_live(event_of("aaaa1111"));
+    assert!(app.live_refresh().is_empty());
+    app.on_live(event_of("cccc3333"));
+    app.on_live(event_of("cccc3333"));
+    assert_eq!(app.live_refresh(), vec![Fetch::Traces, Fetch::Anomalous]);
+    assert_eq!(app.live_refresh(), vec![Fetch::Traces, Fetch::Anomalous]);
+    app.on_loaded(Loaded::Traces(page(&[
+        ("cccc3333", "web"),
+        ("aaaa1111", "web"),
+    ])));
+    assert!(app.live_refresh().is_empty());
+    let completed = LiveMessage::TraceCompleted {
+        trace_id: "cccc3333".into(),
+        event_count: 2,
+        services: vec!["web".into()],
+    };
+    app.on_live(LiveUpdate::Message(Box::new(completed)));
+    assert_eq!(app.live_refresh(), vec![Fetch::Traces, Fetch::Anomalous]);
+}
+
+#[test]
+fn a_refused_live_stream_is_a_notice_and_live_mode_polls() {
+    let mut app = app_with_traces();
+    key(&mut app, KeyCode::Char('l'));
+    app.on_live(LiveUpdate::Down("connection refused".into()));
+    assert_eq!(app.live, Live::Polling("connection refused".into()));
+    assert!(!app.status.is_error, "a notice, not an error");
+    assert!(app.status.text.contains("polling"), "{:?}", app.status);
+    // It reconnects later: streaming again.
+    app.on_live(LiveUpdate::Connected);
+    assert_eq!(app.live, Live::Streaming);
+    key(&mut app, KeyCode::Char('l'));
+    assert_eq!(app.live, Live::Off);
 }

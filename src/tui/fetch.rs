@@ -3,8 +3,9 @@
 //! [`perform`], so the app's logic never waits on the network.
 
 use crate::client::models::{
-    AuditTrail, CriticalPath, Dependencies, DependencyEdge, RaceFinding, RacePage, State, Step,
-    Steps, TraceAnomalies, TracePage, Tree,
+    AnomaliesPage, CriticalPathBody, RaceFinding, StepRow, TraceAnomalies, TraceAuditTrail,
+    TraceDependencies, TraceDependencyRow, TraceRaces, TraceStateBody, TraceSteps, TracesPage,
+    Tree,
 };
 use crate::client::{ApiClient, ClientError};
 
@@ -23,8 +24,6 @@ pub enum Fetch {
     Races(String),
     Anomalies(String),
     Dependencies(String),
-    /// The global service edges seen before the trace started (`start_ns`).
-    KnownEdges(String, i64),
     Steps(String),
     /// The state after a step.
     State(String, usize),
@@ -35,34 +34,22 @@ pub enum Fetch {
 }
 
 /// An answer to a [`Fetch`].
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub enum Loaded {
-    Traces(TracePage),
+    Traces(TracesPage),
     Anomalous(Vec<String>),
     Tree(String, Tree),
-    CriticalPath(String, CriticalPath),
+    CriticalPath(String, CriticalPathBody),
     Races(String, Vec<RaceFinding>),
     /// `None` when the trace was not analysed (yet).
     Anomalies(String, Option<TraceAnomalies>),
-    Dependencies(String, Vec<DependencyEdge>),
-    KnownEdges(String, Vec<DependencyEdge>),
-    Steps(String, Vec<Step>),
-    State(String, State),
-    FinalState(String, State),
-    Audit(String, String, AuditTrail),
+    Dependencies(String, Vec<TraceDependencyRow>),
+    Steps(String, Vec<StepRow>),
+    State(String, TraceStateBody),
+    FinalState(String, TraceStateBody),
+    Audit(String, String, TraceAuditTrail),
     /// The request failed; the event loop retries it.
     Failed(Fetch, String),
-}
-
-/// Anomalies fetched to mark traces in the list.
-#[derive(Debug, serde::Deserialize)]
-struct AnomalyIds {
-    anomalies: Vec<AnomalyTrace>,
-}
-
-#[derive(Debug, serde::Deserialize)]
-struct AnomalyTrace {
-    trace_id: String,
 }
 
 /// Performs `fetch` against the API.
@@ -81,7 +68,7 @@ async fn load(client: &ApiClient, fetch: &Fetch) -> Result<Loaded, ClientError> 
         }
         Fetch::Anomalous => {
             let query = [("limit", "1000".to_string())];
-            let page: AnomalyIds = client.get(&["api", "anomalies"], &query).await?;
+            let page: AnomaliesPage = client.get(&["api", "anomalies"], &query).await?;
             Loaded::Anomalous(page.anomalies.into_iter().map(|a| a.trace_id).collect())
         }
         Fetch::Tree(id) => Loaded::Tree(id.clone(), of_trace(client, id, "tree", &[]).await?),
@@ -90,7 +77,7 @@ async fn load(client: &ApiClient, fetch: &Fetch) -> Result<Loaded, ClientError> 
             Loaded::CriticalPath(id.clone(), path)
         }
         Fetch::Races(id) => {
-            let page: RacePage = of_trace(client, id, "races", &[]).await?;
+            let page: TraceRaces = of_trace(client, id, "races", &[]).await?;
             Loaded::Races(id.clone(), page.races)
         }
         Fetch::Anomalies(id) => match of_trace(client, id, "anomalies", &[]).await {
@@ -99,16 +86,11 @@ async fn load(client: &ApiClient, fetch: &Fetch) -> Result<Loaded, ClientError> 
             Err(e) => return Err(e),
         },
         Fetch::Dependencies(id) => {
-            let deps: Dependencies = of_trace(client, id, "dependencies", &[]).await?;
+            let deps: TraceDependencies = of_trace(client, id, "dependencies", &[]).await?;
             Loaded::Dependencies(id.clone(), deps.dependencies)
         }
-        Fetch::KnownEdges(id, start_ns) => {
-            let query = [("to", (start_ns - 1).to_string())];
-            let deps: Dependencies = client.get(&["api", "dependencies"], &query).await?;
-            Loaded::KnownEdges(id.clone(), deps.dependencies)
-        }
         Fetch::Steps(id) => {
-            let steps: Steps = of_trace(client, id, "steps", &[]).await?;
+            let steps: TraceSteps = of_trace(client, id, "steps", &[]).await?;
             Loaded::Steps(id.clone(), steps.steps)
         }
         Fetch::State(id, step) => {

@@ -11,6 +11,7 @@
 mod app;
 mod event_loop;
 mod fetch;
+mod live;
 mod trace_screen;
 mod views;
 
@@ -30,7 +31,8 @@ use crate::cli::queries::ApiArgs;
 pub struct TuiArgs {
     #[command(flatten)]
     api: ApiArgs,
-    /// How often live mode (`l`) polls for new traces and findings, in milliseconds.
+    /// How often live mode (`l`) polls for new traces and findings while the live stream
+    /// (`/ws/events/live`) is unavailable, in milliseconds.
     #[arg(long, env = "RACEWAY_TUI_POLL_MS", default_value_t = 2000)]
     poll_ms: u64,
 }
@@ -38,12 +40,13 @@ pub struct TuiArgs {
 /// Runs the TUI until `q`, Ctrl-C or a signal.
 pub async fn run(args: TuiArgs) -> anyhow::Result<()> {
     let client = args.api.client()?;
+    let key = args.api.api_key.clone().filter(|k| !k.is_empty());
     let stop = crate::shutdown::on_signal();
     let runtime = tokio::runtime::Handle::current();
     let poll = Duration::from_millis(args.poll_ms.max(100));
     tokio::task::spawn_blocking(move || {
         let mut terminal = TerminalGuard::enter();
-        event_loop::run(&mut terminal.0, &client, &runtime, &stop, poll)
+        event_loop::run(&mut terminal.0, &client, key, &runtime, &stop, poll)
     })
     .await?
 }

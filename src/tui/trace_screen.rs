@@ -7,7 +7,8 @@ use ratatui::crossterm::event::KeyCode;
 
 use super::fetch::{Fetch, Loaded};
 use crate::client::models::{
-    Anomaly, AuditTrail, CriticalPath, DependencyEdge, RaceFinding, State, Step, Tree, TreeNode,
+    AnomalyRow, CriticalPathBody, RaceFinding, StepRow, TraceAuditTrail, TraceDependencyRow,
+    TraceStateBody, Tree, TreeNode,
 };
 
 /// The views of a trace, in Tab order.
@@ -75,21 +76,20 @@ pub struct TraceScreen {
     pub tree: Option<Tree>,
     /// Tree nodes whose children are hidden.
     pub collapsed: HashSet<String>,
-    pub critical_path: Option<CriticalPath>,
+    pub critical_path: Option<CriticalPathBody>,
     pub races: Option<Vec<RaceFinding>>,
     /// `Some(None)`: the trace was not analysed yet.
-    pub anomalies: Option<Option<Vec<Anomaly>>>,
-    pub dependencies: Option<Vec<DependencyEdge>>,
-    /// The global service edges seen before this trace started.
-    pub known_edges: Option<Vec<DependencyEdge>>,
-    pub steps: Option<Vec<Step>>,
+    pub anomalies: Option<Option<Vec<AnomalyRow>>>,
+    /// The trace's service edges, each flagged when never seen before the trace.
+    pub dependencies: Option<Vec<TraceDependencyRow>>,
+    pub steps: Option<Vec<StepRow>>,
     /// The variables the trace touched (those of the state after its last step).
     pub variables: Option<Vec<String>>,
     /// The variable shown in the inspector and its audit trail.
-    pub audit: Option<(String, Option<AuditTrail>)>,
+    pub audit: Option<(String, Option<TraceAuditTrail>)>,
     /// The time-travel position and the state there (`None` while loading).
     pub step: usize,
-    pub state: Option<State>,
+    pub state: Option<TraceStateBody>,
 }
 
 impl TraceScreen {
@@ -281,11 +281,7 @@ impl TraceScreen {
     pub fn on_loaded(&mut self, loaded: Loaded) -> Vec<Fetch> {
         let id = self.trace_id.clone();
         match loaded {
-            Loaded::Tree(of, tree) if of == id => {
-                let start = tree.start_ns;
-                self.tree = Some(tree);
-                return vec![Fetch::KnownEdges(id, start)];
-            }
+            Loaded::Tree(of, tree) if of == id => self.tree = Some(tree),
             Loaded::CriticalPath(of, path) if of == id => self.critical_path = Some(path),
             Loaded::Races(of, mut races) if of == id => {
                 // Worst first, then a stable order whatever order the store answers in.
@@ -305,7 +301,6 @@ impl TraceScreen {
                 self.anomalies = Some(found.map(|a| a.anomalies));
             }
             Loaded::Dependencies(of, edges) if of == id => self.dependencies = Some(edges),
-            Loaded::KnownEdges(of, edges) if of == id => self.known_edges = Some(edges),
             Loaded::Steps(of, steps) if of == id => {
                 let count = steps.len();
                 self.steps = Some(steps);
@@ -347,14 +342,5 @@ impl TraceScreen {
         self.critical_path
             .as_ref()
             .is_some_and(|p| p.path.iter().any(|s| s.event_id == event_id))
-    }
-
-    /// True when no global edge seen before this trace joins the same services the same way.
-    pub fn is_unexpected(&self, edge: &DependencyEdge) -> bool {
-        self.known_edges.as_ref().is_some_and(|known| {
-            !known
-                .iter()
-                .any(|k| k.caller == edge.caller && k.callee == edge.callee && k.kind == edge.kind)
-        })
     }
 }

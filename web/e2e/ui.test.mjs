@@ -125,6 +125,62 @@ describe("web UI", () => {
     await open(`/traces/${demoTrace}/dependencies`);
     await page.getByTestId("dependency-table").waitFor();
     assert.match(await page.getByTestId("dependency-table").innerText(), /ledger/);
+    // Unexpected edges (never seen before the trace) are flagged as the API says.
+    const deps = await (await fetch(`${raceway.url}/api/traces/${demoTrace}/dependencies`)).json();
+    const unexpected = deps.dependencies.filter((e) => e.unexpected).length;
+    assert.equal(await page.getByTestId("unexpected-edge").count(), unexpected);
+  });
+
+  it("travels through the fixture trace step by step, keeping the step over a reload", { timeout: 60_000 }, async () => {
+    const api = async (path) => (await fetch(`${raceway.url}/api/traces/${FIXTURE_TRACE}/${path}`)).json();
+    const { steps } = await api("steps");
+    const racing = steps.findIndex((s) => s.event_id === "dddddddd-dddd-4ddd-dddd-dddddddddddd");
+    assert.ok(racing > 0, "the second write is a step after the first");
+    const balanceRow = page.locator('[data-testid="tt-variable"][data-variable="balance"]');
+    // The page shows a step's state once `data-step` names it (the previous one stays while loading).
+    const balanceAt = async (step) => {
+      await page.locator(`[data-testid="tt-state"][data-step="${step}"]`).waitFor();
+      return balanceRow.getByTestId("tt-value").innerText();
+    };
+    const apiBalance = async (step) => String((await api(`state?at=${step}`)).variables.balance.value);
+
+    await open(`/traces/${FIXTURE_TRACE}/time-travel?step=${racing - 1}`);
+    const before = await balanceAt(racing - 1);
+    assert.equal(before, await apiBalance(racing - 1));
+    await page.keyboard.press("ArrowRight");
+    await page.waitForURL(new RegExp(`step=${racing}$`));
+    const after = await balanceAt(racing);
+    assert.equal(after, await apiBalance(racing));
+    assert.notEqual(after, before, "stepping over the write changes balance");
+    assert.equal(await balanceRow.getAttribute("data-changed"), "true", "the write of this step is highlighted");
+    assert.match(await balanceRow.innerText(), /worker-2/);
+    const race = page.getByTestId("tt-race");
+    assert.match(await race.innerText(), /balance[\s\S]*worker-1[\s\S]*worker-2/);
+
+    await page.reload();
+    assert.equal(await balanceAt(racing), after, "the step survives a reload");
+    assert.match(await page.getByTestId("step-position").innerText(), new RegExp(`Step ${racing} of`));
+    await shot("trace-time-travel");
+
+    // Compare with the step before: balance differs, the API's values on each side.
+    await page.getByLabel("Other step").fill(String(racing - 1));
+    await page.getByTestId("compare-go").click();
+    const difference = page.getByTestId("compare-difference").filter({ hasText: "balance" });
+    await difference.waitFor();
+    assert.match(await difference.innerText(), new RegExp(`balance\\s+${after}[\\s\\S]*${before}`));
+    await shot("trace-time-travel-compare");
+
+    await page.getByTestId("step-prev").click();
+    assert.equal(await balanceAt(racing - 1), before);
+    await page.getByTestId("tt-no-races").or(page.getByTestId("tt-race")).first().waitFor();
+
+    // An event id in the URL (the graph's "Time travel to this event") opens its step.
+    await open(`/traces/${FIXTURE_TRACE}/time-travel?event=${steps[racing].event_id}`);
+    await page.waitForURL(new RegExp(`step=${racing}$`));
+    assert.equal(await balanceAt(racing), after);
+    await race.getByRole("link", { name: "see in Races" }).click();
+    await page.waitForURL(/\/races$/);
+    await page.getByTestId("finding-location").first().waitFor();
   });
 
   it("groups all races by variable", { timeout: 60_000 }, async () => {

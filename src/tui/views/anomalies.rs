@@ -21,10 +21,13 @@ pub fn render(frame: &mut Frame, area: Rect, trace: &TraceScreen) {
     let items: Vec<ListItem> = anomalies
         .iter()
         .map(|a| {
-            let color = severity_color(&a.severity);
+            let color = severity_color(a.severity.as_str());
             ListItem::new(vec![
                 Line::from(vec![
-                    Span::styled(format!("⚠ {} ", a.severity), Style::new().fg(color)),
+                    Span::styled(
+                        format!("⚠ {} ", a.severity.as_str()),
+                        Style::new().fg(color),
+                    ),
                     Span::raw(format!(
                         "{} took {} (expected {}, {:.1} deviations)",
                         a.kind,

@@ -17,12 +17,13 @@ pub fn render(frame: &mut Frame, area: Rect, trace: &TraceScreen) {
     let title = format!(" Service calls ({}) ", edges.len());
     let caller_width = edges
         .iter()
-        .map(|e| e.caller.chars().count())
+        .map(|e| e.edge.caller.chars().count())
         .max()
         .unwrap_or(0);
     let items: Vec<ListItem> = edges
         .iter()
-        .map(|edge| {
+        .map(|row| {
+            let edge = &row.edge;
             let calls = format!(
                 "──{} {} call{}{}──▶",
                 edge.kind,
@@ -45,7 +46,7 @@ pub fn render(frame: &mut Frame, area: Rect, trace: &TraceScreen) {
                     Style::new().add_modifier(Modifier::BOLD),
                 ),
             ];
-            if trace.is_unexpected(edge) {
+            if row.unexpected {
                 spans.push(Span::styled(
                     "  ⚠ unexpected",
                     Style::new().fg(Color::Yellow),

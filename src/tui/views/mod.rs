@@ -20,7 +20,7 @@ use ratatui::widgets::{
 };
 use ratatui::Frame;
 
-use super::app::{App, Input};
+use super::app::{App, Input, Live};
 use super::trace_screen::{Tab, TraceScreen};
 
 /// Draws the whole screen.
@@ -54,8 +54,14 @@ fn render_title(frame: &mut Frame, area: Rect, app: &App) {
         Some(trace) => spans.push(Span::raw(format!(" trace {}", trace.trace_id))),
         None => spans.push(Span::raw(format!(" traces @ {}", app.api))),
     }
-    if app.live {
-        spans.push(Span::styled(" ● live", Style::new().fg(Color::Green)));
+    match &app.live {
+        Live::Off => {}
+        Live::Streaming => spans.push(Span::styled(" ● live", Style::new().fg(Color::Green))),
+        Live::Connecting => spans.push(Span::styled(" ○ live", Style::new().fg(Color::Yellow))),
+        Live::Polling(_) => spans.push(Span::styled(
+            " ○ live (polling)",
+            Style::new().fg(Color::Yellow),
+        )),
     }
     frame.render_widget(Line::from(spans), area);
 }

@@ -8,7 +8,7 @@ use ratatui::widgets::{Block, Borders, LineGauge, Paragraph};
 use ratatui::Frame;
 
 use super::{loading, short};
-use crate::client::models::{value_text, State};
+use crate::client::models::{value_text, TraceStateBody};
 use crate::tui::trace_screen::TraceScreen;
 
 pub fn render(frame: &mut Frame, area: Rect, trace: &TraceScreen) {
@@ -56,8 +56,8 @@ pub fn render(frame: &mut Frame, area: Rect, trace: &TraceScreen) {
         Line::from(format!(
             "{} by {}/{}  event {}",
             current.kind,
-            current.service,
-            current.thread_id,
+            current.actor.service,
+            current.actor.thread_id,
             short(&current.event_id)
         )),
         races,
@@ -72,13 +72,13 @@ pub fn render(frame: &mut Frame, area: Rect, trace: &TraceScreen) {
     render_threads(frame, threads, state);
 }
 
-fn render_variables(frame: &mut Frame, area: Rect, state: &State) {
+fn render_variables(frame: &mut Frame, area: Rect, state: &TraceStateBody) {
     let lines: Vec<Line> = state
         .variables
         .iter()
         .map(|(name, variable)| {
             let writer = match &variable.last_writer {
-                Some(w) => format!(" ({})", w.thread_id),
+                Some(w) => format!(" ({})", w.actor.thread_id),
                 None => " (read)".to_string(),
             };
             let text = format!("{name} = {}{writer}", value_text(&variable.value));
@@ -98,7 +98,7 @@ fn render_variables(frame: &mut Frame, area: Rect, state: &State) {
     frame.render_widget(Paragraph::new(lines).block(block), area);
 }
 
-fn render_threads(frame: &mut Frame, area: Rect, state: &State) {
+fn render_threads(frame: &mut Frame, area: Rect, state: &TraceStateBody) {
     let lines: Vec<Line> = state
         .threads
         .iter()
@@ -110,8 +110,8 @@ fn render_threads(frame: &mut Frame, area: Rect, state: &State) {
                 .collect();
             let text = format!(
                 "{}/{} @ {}{}",
-                thread.service,
-                thread.thread_id,
+                thread.actor.service,
+                thread.actor.thread_id,
                 thread.last_step,
                 if locks.is_empty() {
                     String::new()

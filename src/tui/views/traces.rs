@@ -38,7 +38,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
             Cell::from(short(&trace.trace_id).to_string()),
             Cell::from(trace.services.join(",")),
             Cell::from(trace.event_count.to_string()),
-            Cell::from(duration_text(trace.duration_ms())),
+            Cell::from(duration_text(trace.duration_ms)),
             Cell::from(races),
         ]);
         if trace.race_count > 0 {
@@ -48,7 +48,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
         }
     });
     let title = if app.filter.is_empty() {
-        format!(" Traces ({} of {}) ", visible.len(), page.total)
+        format!(" Traces ({} of {}) ", visible.len(), page.page.total)
     } else {
         format!(" Traces matching {:?} ({}) ", app.filter, visible.len())
     };

@@ -9,8 +9,9 @@ use ratatui::widgets::{Block, Borders, Cell, ListItem, Row};
 use ratatui::Frame;
 
 use super::{loading, render_list, render_table, short, Columns};
-use crate::client::models::{value_text, AuditEntry};
+use crate::client::models::value_text;
 use crate::tui::trace_screen::TraceScreen;
+use raceway_query_api::responses::AccessRow;
 
 pub fn render(frame: &mut Frame, area: Rect, trace: &TraceScreen) {
     let [names, trail] =
@@ -33,8 +34,8 @@ pub fn render(frame: &mut Frame, area: Rect, trace: &TraceScreen) {
     let Some(audit) = audit else {
         return loading(frame, trail, "the audit trail");
     };
-    let rows = audit.accesses.iter().enumerate().map(|(n, entry)| {
-        let previous = n.checked_sub(1).map(|p| &audit.accesses[p]);
+    let rows = audit.trail.accesses.iter().enumerate().map(|(n, entry)| {
+        let previous = n.checked_sub(1).map(|p| &audit.trail.accesses[p]);
         Row::new(vec![
             Cell::from(clock_time(&entry.timestamp)),
             Cell::from(format!("{}/{}", entry.service, entry.thread_id)),
@@ -55,11 +56,11 @@ fn clock_time(timestamp: &str) -> String {
 }
 
 /// `old→new` for writes, the value seen for reads.
-fn change(entry: &AuditEntry) -> String {
+fn change(entry: &AccessRow) -> String {
     if entry.access_type.contains("Write") || entry.access_type.contains("RMW") {
         format!(
             "{}→{}",
-            value_text(&entry.old_value),
+            value_text(entry.old_value.as_ref().unwrap_or(&serde_json::Value::Null)),
             value_text(&entry.new_value)
         )
     } else {
@@ -69,7 +70,7 @@ fn change(entry: &AuditEntry) -> String {
 
 /// "follows …" when the previous access happens before this one, else "no causal link", a
 /// RACE when the access is a side of a finding.
-fn causal(entry: &AuditEntry, previous: Option<&AuditEntry>) -> Span<'static> {
+fn causal(entry: &AccessRow, previous: Option<&AccessRow>) -> Span<'static> {
     match previous {
         None => Span::raw("first access"),
         Some(previous) if entry.causally_linked_to_previous => Span::styled(

@@ -29,6 +29,12 @@ export type TraceAnomalies = Schemas["TraceAnomalies"];
 export type AnomalyPage = Schemas["AnomaliesPage"];
 export type AuditAccess = Schemas["AccessRow"];
 export type AuditTrail = Schemas["VariableAuditTrail"];
+export type TraceSteps = Schemas["TraceSteps"];
+export type StepRow = Schemas["StepRow"];
+export type TraceState = Schemas["TraceStateBody"];
+export type VariableAtStep = Schemas["VariableRow"];
+export type ThreadAtStep = Schemas["ThreadRow"];
+export type StateComparison = Schemas["StateComparison"];
 
 /** Trace row fields the list shows when the server sends them. */
 interface TraceRowExtras {

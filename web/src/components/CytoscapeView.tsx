@@ -26,6 +26,7 @@ const STYLE: StylesheetJson = [
   },
   { selector: "edge", style: { width: 1.5, "line-color": "#94a3b8", "target-arrow-color": "#94a3b8", "target-arrow-shape": "triangle", "curve-style": "bezier", "arrow-scale": 0.8 } },
   { selector: "edge[label]", style: { label: "data(label)", "font-size": 9, color: "#64748b" } },
+  { selector: "edge.unexpected", style: { width: 3, "line-color": "#d97706", "target-arrow-color": "#d97706", "line-style": "dashed", color: "#d97706" } },
   { selector: "node.critical", style: { "border-width": 3, "border-color": "#f59e0b" } },
   { selector: "edge.critical", style: { width: 3, "line-color": "#f59e0b", "target-arrow-color": "#f59e0b" } },
   { selector: "node.race", style: { "border-width": 3, "border-color": RACE_COLOR } },

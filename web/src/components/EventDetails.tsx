@@ -1,3 +1,4 @@
+import { Link, useParams } from "react-router-dom";
 import type { GraphNode, TraceEvent } from "@/api/types";
 import { Button } from "@/components/ui/button";
 import { formatClock, formatNs, formatTime } from "@/lib/format";
@@ -10,6 +11,7 @@ interface Props {
 
 /** The side panel of one event: its summary, vector clock and full JSON. */
 export function EventDetails({ node, event, onClose }: Props) {
+  const { id: traceId } = useParams();
   return (
     <aside className="w-full shrink-0 space-y-2 overflow-auto rounded-lg border bg-card p-3 text-xs lg:w-96" data-testid="event-details">
       <div className="flex items-center justify-between">
@@ -32,6 +34,11 @@ export function EventDetails({ node, event, onClose }: Props) {
         <dt className="text-muted-foreground">vector clock</dt>
         <dd className="mono break-all" data-testid="event-clock">{formatClock(node.clock) || "–"}</dd>
       </dl>
+      {traceId && (
+        <Link className="text-xs underline" to={`/traces/${traceId}/time-travel?event=${node.id}`} data-testid="event-time-travel">
+          Time travel to this event
+        </Link>
+      )}
       {event && (
         <pre className="mono max-h-96 overflow-auto rounded bg-muted p-2 text-[11px]">{JSON.stringify(event, null, 2)}</pre>
       )}

@@ -14,10 +14,14 @@ import { GraphTab } from "./trace/GraphTab";
 import { LocksTab } from "./trace/LocksTab";
 import { OverviewTab } from "./trace/OverviewTab";
 import { RacesTab } from "./trace/RacesTab";
+import { TimeTravelTab } from "./trace/TimeTravelTab";
 import { TimelineTab } from "./trace/TimelineTab";
 import { TreeTab } from "./trace/TreeTab";
 
-const TABS = ["overview", "races", "graph", "timeline", "tree", "locks", "anomalies", "dependencies"] as const;
+const TABS = ["overview", "races", "graph", "timeline", "tree", "locks", "anomalies", "dependencies", "time-travel"] as const;
+
+/** A tab's name on its trigger (the URL segment, capitalised, unless named here). */
+const TAB_LABELS: Partial<Record<(typeof TABS)[number], string>> = { "time-travel": "Time travel" };
 
 /** Counts arrivals of new events of `traceId` on the live stream (batched per half second). */
 function useTraceVersion(traceId: string): number {
@@ -72,7 +76,7 @@ export function TracePage() {
       <Tabs value={current} onValueChange={(t) => navigate(`/traces/${id}/${t === "overview" ? "" : t}`)}>
         <TabsList>
           {TABS.map((t) => (
-            <TabsTrigger key={t} value={t} className="capitalize">{t}</TabsTrigger>
+            <TabsTrigger key={t} value={t} className={TAB_LABELS[t] ? undefined : "capitalize"}>{TAB_LABELS[t] ?? t}</TabsTrigger>
           ))}
         </TabsList>
         <TabsContent value="overview">
@@ -87,6 +91,7 @@ export function TracePage() {
         </TabsContent>
         <TabsContent value="anomalies"><AnomaliesTab traceId={id} version={version} /></TabsContent>
         <TabsContent value="dependencies"><DependenciesTab traceId={id} version={version} /></TabsContent>
+        <TabsContent value="time-travel"><TimeTravelTab traceId={id} races={races} version={version} /></TabsContent>
       </Tabs>
     </div>
   );

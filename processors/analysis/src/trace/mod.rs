@@ -10,7 +10,8 @@
 //! - [`critical_path`] -> [`CriticalPath`]: the longest duration-weighted path through the tree.
 //! - [`service_calls`] -> [`ServiceCall`] rows (one per call between services), and
 //!   [`summarize_calls`] -> [`DependencyEdge`] (counts and latency percentiles) for stores that
-//!   cannot compute percentiles in their query.
+//!   cannot compute percentiles in their query; [`KnownEdges`] says which edges of a trace the
+//!   global graph had never seen before it started.
 //! - [`causal_graph`] -> [`CausalGraph`]: events as nodes and typed edges, reusing the clocks of
 //!   [`crate::trace_causality`] for the happens-before edges no structural link explains.
 //!
@@ -26,6 +27,7 @@ pub mod durations;
 pub mod graph_export;
 mod links;
 pub mod tree;
+pub mod unexpected_edges;
 
 #[cfg(test)]
 pub(crate) mod fixtures;
@@ -39,6 +41,7 @@ pub use graph_export::{
 };
 pub use links::LinkKind;
 pub use tree::{trace_tree, Placeholder, TraceTree, TreeNode};
+pub use unexpected_edges::KnownEdges;
 
 use raceway_schemas::{Event, EventKind};
 use serde::{Deserialize, Serialize};
