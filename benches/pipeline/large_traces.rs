@@ -156,9 +156,14 @@ fn all_listed(client: &reqwest::blocking::Client, base: &str, ids: &[Uuid]) -> b
 }
 
 /// Posts the workload into the `raceway up` at `base` and waits until its events and races are
-/// queryable; returns the rates (events/s) until events and until races were queryable, and the
-/// peak RSS (MiB) of `up`.
-fn measure(base: &str, up: &Raceway, events: &[Event], ids: &[Uuid]) -> (f64, f64, f64) {
+/// queryable; reports both rates under `key` and returns the peak RSS (MiB) of `up`.
+fn measure(
+    key: &'static str,
+    figures: &mut Figures,
+    (base, up): (&str, &Raceway),
+    events: &[Event],
+    ids: &[Uuid],
+) -> f64 {
     let client = reqwest::blocking::Client::new();
     let started = Instant::now();
     post(base, events);
@@ -186,22 +191,23 @@ fn measure(base: &str, up: &Raceway, events: &[Event], ids: &[Uuid]) -> (f64, f6
         "  posted at {:.0} events/s; peak RSS {rss:.0} MiB",
         n / posted
     );
-    (n / queryable, n / races, rss)
+    figures.report(
+        key,
+        format!(
+            "{:.0} events/s until queryable, {:.0} until races queryable ({} events)",
+            n / queryable,
+            n / races,
+            events.len()
+        ),
+    );
+    rss
 }
 
 /// The workload into the embedded default (`raceway up --data-dir ...`).
 pub fn embedded(events: &[Event], ids: &[Uuid], dir: &Path, figures: &mut Figures) {
     let run = tempfile::tempdir_in(dir).expect("tempdir");
     let (up, base) = EmbeddedUp::args(run.path(), &[]).start();
-    let (queryable, races, rss) = measure(&base, &up, events, ids);
-    figures.report(
-        "embedded-large",
-        format!(
-            "{queryable:.0} events/s until queryable, {races:.0} until races queryable ({} \
-             events)",
-            events.len()
-        ),
-    );
+    let rss = measure("embedded-large", figures, (&base, &up), events, ids);
     let bytes = folder_bytes(&run.path().join("data"));
     figures.report(
         "embedded-disk",
@@ -220,15 +226,7 @@ pub fn kafka(events: &[Event], ids: &[Uuid], dir: &Path, figures: &mut Figures) 
     let mut up = backend.start(&["up", "--http-addr", &addr], dir);
     let base = format!("http://{addr}");
     up.wait_http_ok(&format!("{base}/ready"));
-    let (queryable, races, rss) = measure(&base, &up, events, ids);
-    figures.report(
-        "kafka-large",
-        format!(
-            "{queryable:.0} events/s until queryable, {races:.0} until races queryable ({} \
-             events)",
-            events.len()
-        ),
-    );
+    let rss = measure("kafka-large", figures, (&base, &up), events, ids);
     figures.report(
         "memory",
         format!(
