@@ -25,7 +25,7 @@ use raceway_store::AnalysisStore;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::anomalies::DependencyRow;
+use crate::anomalies::edge_stats;
 use crate::error::TraceErrors;
 use crate::params::{self, StoredTrace};
 use crate::traces::{rfc3339, TraceIdPath};
@@ -303,7 +303,7 @@ pub(crate) async fn trace_critical_path(
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct TraceDependencyRow {
     #[serde(flatten)]
-    pub edge: DependencyRow,
+    pub edge: raceway_store::DependencyStats,
     /// No call with this caller, callee and kind started before the trace did: the global
     /// dependency graph had never seen this edge.
     pub unexpected: bool,
@@ -349,7 +349,7 @@ pub(crate) async fn trace_dependencies(
         dependencies: edges
             .iter()
             .map(|edge| TraceDependencyRow {
-                edge: DependencyRow::from(edge),
+                edge: edge_stats(edge),
                 unexpected: known.is_unexpected(edge),
             })
             .collect(),

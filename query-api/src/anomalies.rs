@@ -87,51 +87,17 @@ impl From<&DurationAnomalyRow> for AnomalyRow {
     }
 }
 
-/// Calls from one service to another: counts and latency percentiles.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct DependencyRow {
-    /// The calling service.
-    pub caller: String,
-    /// The called service.
-    pub callee: String,
-    /// `http` or `message`.
-    pub kind: String,
-    pub calls: u64,
-    /// Calls that failed.
-    pub errors: u64,
-    /// Latency percentiles (nearest rank).
-    pub p50_ms: f64,
-    pub p95_ms: f64,
-    pub p99_ms: f64,
-}
-
-impl From<&DependencyStats> for DependencyRow {
-    fn from(edge: &DependencyStats) -> Self {
-        DependencyRow {
-            caller: edge.caller_service.clone(),
-            callee: edge.callee_service.clone(),
-            kind: edge.kind.clone(),
-            calls: edge.calls,
-            errors: edge.errors,
-            p50_ms: edge.p50_ms,
-            p95_ms: edge.p95_ms,
-            p99_ms: edge.p99_ms,
-        }
-    }
-}
-
-impl From<&DependencyEdge> for DependencyRow {
-    fn from(edge: &DependencyEdge) -> Self {
-        DependencyRow::from(&DependencyStats {
-            caller_service: edge.caller_service.clone(),
-            callee_service: edge.callee_service.clone(),
-            kind: edge.kind.as_str().to_string(),
-            calls: edge.calls,
-            errors: edge.errors,
-            p50_ms: edge.p50_ms,
-            p95_ms: edge.p95_ms,
-            p99_ms: edge.p99_ms,
-        })
+/// The statistics of a trace's edge, as the store computes them over every trace.
+pub(crate) fn edge_stats(edge: &DependencyEdge) -> DependencyStats {
+    DependencyStats {
+        caller_service: edge.caller_service.clone(),
+        callee_service: edge.callee_service.clone(),
+        kind: edge.kind.as_str().to_string(),
+        calls: edge.calls,
+        errors: edge.errors,
+        p50_ms: edge.p50_ms,
+        p95_ms: edge.p95_ms,
+        p99_ms: edge.p99_ms,
     }
 }
 
@@ -141,7 +107,7 @@ pub struct DependenciesBody {
     /// The range's bounds as given (RFC 3339), null when open.
     pub from: Option<String>,
     pub to: Option<String>,
-    pub dependencies: Vec<DependencyRow>,
+    pub dependencies: Vec<DependencyStats>,
 }
 
 /// `GET /api/dependencies?from=&to=`: the service edges of the calls that started in the range.
@@ -158,7 +124,7 @@ pub(crate) async fn dependencies(
     Ok(Json(DependenciesBody {
         from: from_ns.map(rfc3339),
         to: to_ns.map(rfc3339),
-        dependencies: edges.iter().map(DependencyRow::from).collect(),
+        dependencies: edges,
     }))
 }
 
@@ -191,20 +157,20 @@ impl From<&TraceScores> for ScoresBody {
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct TraceAnomalies {
     pub trace_id: String,
+    /// When the trace stage analysed it, RFC 3339.
+    pub analyzed_at: String,
+    /// Its scores under the trace models; null until a model exists.
+    pub scores: Option<ScoresBody>,
     /// When the trace started, RFC 3339.
     pub start: String,
     /// First event to end of the last one.
     pub duration_ms: f64,
-    /// Events at completion.
-    pub event_count: u64,
     /// Length of the critical path.
     pub critical_path_ms: f64,
     /// `critical_path_ms / duration_ms`.
     pub critical_path_share: f64,
-    /// When the trace stage analysed it, RFC 3339.
-    pub analyzed_at: String,
-    /// Null until a model exists.
-    pub scores: Option<ScoresBody>,
+    /// Events at completion.
+    pub event_count: u64,
     pub anomalies: Vec<AnomalyRow>,
 }
 

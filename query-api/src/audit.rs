@@ -15,6 +15,7 @@ use std::collections::{BinaryHeap, HashMap};
 use axum::extract::{Path, Query, State};
 use axum::Json;
 use raceway_schemas::{Access, RaceFinding, VectorClock};
+use raceway_store::AccessQuery;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
@@ -196,15 +197,13 @@ pub(crate) async fn variable_audit_trail(
     let limit = options.limit()?;
     let environment = options.environment.as_deref();
     // One more than asked, to tell whether the trail was cut.
-    let mut accesses = store
-        .accesses
-        .variable_accesses(
-            environment,
-            &variable,
-            raceway_store::TimeRange::new(from_ns, to_ns),
-            limit + 1,
-        )
-        .await?;
+    let query = AccessQuery {
+        environment: options.environment.clone(),
+        variable: variable.clone(),
+        time: raceway_store::TimeRange::new(from_ns, to_ns),
+        limit: limit + 1,
+    };
+    let mut accesses = store.accesses.variable_accesses(&query).await?;
     let truncated = accesses.len() > limit as usize;
     accesses.truncate(limit as usize);
     let findings = store
@@ -310,10 +309,7 @@ pub(crate) fn causal_order(accesses: &[Access], clocks: &[VectorClock]) -> Vec<u
     order
 }
 
-/// Text that parses as JSON becomes that JSON value; anything else stays a string.
-pub(crate) fn json_value(text: &str) -> Value {
-    serde_json::from_str(text).unwrap_or_else(|_| Value::String(text.to_string()))
-}
+pub(crate) use raceway_schemas::finding::recorded_value as json_value;
 
 fn access_row(access: &Access, linked: bool, in_findings: Vec<String>) -> AccessRow {
     AccessRow {
@@ -413,6 +409,8 @@ mod tests {
             access_type: String::new(),
             timestamp_ns: 0,
             clock: Vec::new(),
+            old_value: None,
+            new_value: None,
         };
         let finding = |id: &str, a: &str, b: &str| RaceFinding {
             id: id.into(),

@@ -3,7 +3,8 @@
 //! Routes: `GET /health`, `GET /api/traces` (paginated, filters), `GET /api/traces/{id}` (the
 //! trace's events in causal order), `GET /api/traces/{id}/races`, `GET /api/races` (every
 //! finding, paginated, filters), and the audit trails `GET /api/traces/{id}/audit-trail/{variable}`
-//! and `GET /api/variables/{name}/audit-trail` (accesses in causal order), and the analyses of
+//! and `GET /api/variables/{name}/audit-trail` (accesses in causal order), `GET /api/variables`
+//! (variable names by prefix), and the analyses of
 //! one trace computed on demand from its stored events: `GET /api/traces/{id}/tree` (nested
 //! nodes with durations and self times, `max_depth` to cap the nesting), `GET
 //! /api/traces/{id}/critical-path`, `GET /api/traces/{id}/dependencies` (its service edges) and
@@ -24,6 +25,7 @@ mod analyses;
 mod anomalies;
 mod audit;
 mod error;
+mod finding_values;
 pub mod live;
 pub mod openapi;
 mod params;
@@ -31,6 +33,7 @@ mod races;
 mod stores;
 mod time_travel;
 mod traces;
+mod variables;
 
 use std::sync::Arc;
 
@@ -47,7 +50,7 @@ pub use error::{ApiError, ErrorBody};
 pub mod responses {
     pub use crate::analyses::{CriticalPathBody, PathStep, TraceDependencies, TraceDependencyRow};
     pub use crate::anomalies::{
-        AnomaliesPage, AnomalyRow, DependenciesBody, DependencyRow, ScoresBody, TraceAnomalies,
+        AnomaliesPage, AnomalyRow, DependenciesBody, ScoresBody, TraceAnomalies,
     };
     pub use crate::audit::{AccessRow, AuditTrail, HeldLock, TraceAuditTrail, VariableAuditTrail};
     pub use crate::live::LiveMessage;
@@ -78,6 +81,7 @@ pub fn api_routes(store: Arc<dyn Store>) -> OpenApiRouter {
         .routes(routes!(audit::trace_audit_trail))
         .routes(routes!(races::list_races))
         .routes(routes!(audit::variable_audit_trail))
+        .routes(routes!(variables::list_variables))
         .routes(routes!(time_travel::steps))
         .routes(routes!(time_travel::state))
         .routes(routes!(time_travel::compare))

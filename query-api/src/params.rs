@@ -203,6 +203,11 @@ pub(crate) fn count(
     }
 }
 
+/// Parses an optional `limit` parameter: `default` when absent, else an integer in `1..=max`.
+pub(crate) fn limit(raw: Option<&str>, default: u32, max: u32) -> Result<u32, ApiError> {
+    count("limit", raw, default, 1, max)
+}
+
 /// A parser of the boolean parameter `name` (`true` or `false`).
 pub(crate) fn flag(name: &str) -> impl Fn(&str) -> Result<bool, ApiError> + '_ {
     move |raw| match raw {

@@ -5,11 +5,12 @@ use std::sync::Arc;
 use axum::extract::State;
 use axum::Json;
 use raceway_schemas::RaceFinding;
-use raceway_store::{FindingQuery, FindingStore};
+use raceway_store::{AccessStore, FindingQuery, FindingStore};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::error::ListErrors;
+use crate::finding_values::with_recorded_values;
 use crate::params::{self, Listing, Page, PageInfo, TimeRange};
 use crate::ApiError;
 
@@ -38,11 +39,13 @@ pub struct RacesPage {
 }
 
 /// `GET /api/races?kind=&variable=&service=&severity=&environment=&from=&to=&limit=&offset=`:
-/// the newest version of each matching finding, newest first (by the later of its two events).
+/// the newest version of each matching finding, newest first (by the later of its two events),
+/// each side with its recorded values.
 #[utoipa::path(get, path = "/api/races", tag = "races", params(RaceParams, TimeRange, Page),
     responses((status = 200, body = RacesPage), ListErrors))]
 pub(crate) async fn list_races(
     State(store): State<Arc<dyn FindingStore>>,
+    State(accesses): State<Arc<dyn AccessStore>>,
     list: Listing<RaceParams>,
 ) -> Result<Json<RacesPage>, ApiError> {
     let filters = &list.filters;
@@ -67,7 +70,7 @@ pub(crate) async fn list_races(
     };
     let page = store.list_findings(&query).await?;
     Ok(Json(RacesPage {
-        races: page.findings,
+        races: with_recorded_values(accesses.as_ref(), page.findings).await?,
         page: list.info(page.total),
     }))
 }

@@ -2,6 +2,9 @@
 //! store and query crates, so none of them imports another's internals.
 
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::Access;
 
 /// What kind of concurrency bug a finding reports.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -76,6 +79,29 @@ pub struct FindingEvent {
     /// The event's final vector clock as (component, counter) pairs.
     #[cfg_attr(feature = "openapi", schema(schema_with = crate::openapi::clock_pairs))]
     pub clock: Vec<(String, u64)>,
+    /// The value before the access (a write's previous value) as recorded, JSON when it parses;
+    /// null when it was not recorded, and for a lock acquisition. The store does not keep it with
+    /// the finding: it is read from the stored access (see [`FindingEvent::with_values_of`]).
+    #[serde(default)]
+    pub old_value: Option<Value>,
+    /// The value the access read or wrote, as [`FindingEvent::old_value`]; null when unknown.
+    #[serde(default)]
+    pub new_value: Option<Value>,
+}
+
+impl FindingEvent {
+    /// This side with the recorded values of `access`, the access it stands for.
+    pub fn with_values_of(mut self, access: &Access) -> FindingEvent {
+        self.old_value = access.old_value.as_deref().map(recorded_value);
+        self.new_value = Some(recorded_value(&access.value));
+        self
+    }
+}
+
+/// A recorded value (JSON text from the SDK) as JSON: text that parses becomes that value,
+/// anything else stays a string.
+pub fn recorded_value(text: &str) -> Value {
+    serde_json::from_str(text).unwrap_or_else(|_| Value::String(text.to_string()))
 }
 
 /// A deduplicated finding: one per (kind, variable, location pair, trace pair), with the number of

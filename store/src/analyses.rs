@@ -84,12 +84,16 @@ pub struct ServiceCallRow {
     pub timestamp_ns: i64,
 }
 
-/// Calls from one service to another, aggregated over deduplicated rows at query time.
+/// Calls from one service to another, aggregated over deduplicated rows at query time. The
+/// query API serves it as is (`caller`, `callee`, ...), named `DependencyRow` in its document.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(as = DependencyRow))]
 pub struct DependencyStats {
     /// The calling service.
+    #[serde(rename = "caller")]
     pub caller_service: String,
     /// The called service.
+    #[serde(rename = "callee")]
     pub callee_service: String,
     /// How it called (`http`, `message`).
     pub kind: String,

@@ -9,7 +9,9 @@
 //!
 //! Environments are a set (`IN`), so that a tenant's several environments fit the same filter.
 
-use crate::{AnomalyQuery, FindingQuery, TimeRange, TraceQuery};
+use uuid::Uuid;
+
+use crate::{AccessQuery, AnomalyQuery, FindingQuery, TimeRange, TraceQuery};
 
 /// A value bound to a `?`.
 #[derive(Debug, Clone, PartialEq)]
@@ -132,6 +134,31 @@ impl Filter {
         self
     }
 
+    /// `column` starts with `prefix` (compared as is: no `LIKE` wildcards), when one is given.
+    pub(crate) fn starts_with(mut self, column: &str, prefix: Option<&str>) -> Filter {
+        if let Some(prefix) = prefix {
+            let substring = match self.dialect {
+                Dialect::ClickHouse => "substring",
+                Dialect::Sqlite => "substr",
+            };
+            let value = Value::Str(prefix.into());
+            self.push(
+                format!("{substring}({column}, 1, length(?)) = ?"),
+                [value.clone(), value],
+            );
+        }
+        self
+    }
+
+    /// `column >= value`, when a value is given.
+    pub(crate) fn at_least(mut self, column: &str, value: Option<u64>) -> Filter {
+        if let Some(value) = value {
+            let value = i64::try_from(value).unwrap_or(i64::MAX);
+            self.push(format!("{column} >= ?"), [Value::I64(value)]);
+        }
+        self
+    }
+
     /// Rows whose span `[start, end]` overlaps `time`: `end >= from_ns`, `start <= to_ns`.
     pub(crate) fn overlaps(mut self, start: &str, end: &str, time: TimeRange) -> Filter {
         if let Some(from) = time.from_ns {
@@ -175,10 +202,14 @@ impl Filter {
     }
 }
 
-/// [`TraceQuery`] over the per-trace summary (`services`, `first_ts`, `last_ts`, `race_count`).
+/// [`TraceQuery`] over the per-trace summary (`trace_key`, `services`, `environments`,
+/// `event_count`, `first_ts`, `last_ts`, `race_count`).
 pub(crate) fn traces(dialect: Dialect, query: &TraceQuery) -> Filter {
     let filter = Filter::new(dialect)
+        .starts_with("trace_key", query.trace_id.as_deref())
         .array_has("services", query.service.as_deref())
+        .array_has("environments", query.environment.as_deref())
+        .at_least("event_count", query.min_events)
         .overlaps("first_ts", "last_ts", query.time());
     match query.has_races {
         Some(true) => filter.condition("race_count > 0"),
@@ -210,17 +241,33 @@ pub(crate) fn findings(dialect: Dialect, query: &FindingQuery) -> (Filter, Filte
     (identity, rest)
 }
 
-/// The accesses to `variable` in `environment` (any when `None`) within `time`.
-pub(crate) fn accesses(
-    dialect: Dialect,
-    environment: Option<&str>,
-    variable: &str,
-    time: TimeRange,
-) -> Filter {
+/// [`AccessQuery`] over `accesses` (without its limit).
+pub(crate) fn accesses(dialect: Dialect, query: &AccessQuery) -> Filter {
     Filter::new(dialect)
-        .equals("variable", Some(variable))
-        .one_of("environment", environment)
-        .within("timestamp_ns", time)
+        .equals("variable", Some(&query.variable))
+        .one_of("environment", query.environment.as_deref())
+        .within("timestamp_ns", query.time)
+}
+
+/// The accesses of `events`, (variable, event id) pairs; `None` when there is none, so nothing
+/// to read.
+pub(crate) fn event_accesses(dialect: Dialect, events: &[(String, Uuid)]) -> Option<Filter> {
+    if events.is_empty() {
+        return None;
+    }
+    // ClickHouse stores ids as UUIDs: compared as text, like the bound values.
+    let id = match dialect {
+        Dialect::ClickHouse => "toString(event_id)",
+        Dialect::Sqlite => "event_id",
+    };
+    let mut variables: Vec<&str> = events.iter().map(|(v, _)| v.as_str()).collect();
+    variables.sort_unstable();
+    variables.dedup();
+    let ids: Vec<String> = events.iter().map(|(_, id)| id.to_string()).collect();
+    let filter = Filter::new(dialect)
+        .one_of("variable", variables)
+        .one_of(id, ids.iter().map(String::as_str));
+    Some(filter)
 }
 
 /// [`AnomalyQuery`] over `duration_anomalies`.

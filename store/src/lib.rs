@@ -74,6 +74,35 @@ impl TimeRange {
     }
 }
 
+/// Which accesses [`AccessStore::variable_accesses`] returns: those to `variable` (in
+/// `environment` when given) within `time` (the access's own timestamp), the first `limit`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccessQuery {
+    pub environment: Option<String>,
+    pub variable: String,
+    pub time: TimeRange,
+    pub limit: u32,
+}
+
+impl AccessQuery {
+    /// The first `limit` accesses to `variable`, any environment, any time.
+    pub fn variable(variable: &str, limit: u32) -> AccessQuery {
+        AccessQuery {
+            environment: None,
+            variable: variable.to_string(),
+            time: TimeRange::ALL,
+            limit,
+        }
+    }
+}
+
+/// A variable and how many distinct accesses to it are stored (any environment).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VariableCount {
+    pub name: String,
+    pub access_count: u64,
+}
+
 /// Which traces [`EventStore::list_traces`] returns. Every filter that is `Some` must match.
 ///
 /// Deserializes with defaults for missing fields (no filters, `limit` [`TraceQuery::DEFAULT_LIMIT`],
@@ -90,6 +119,15 @@ pub struct TraceQuery {
     pub to_ns: Option<i64>,
     /// `Some(true)`: only traces with at least one finding; `Some(false)`: only traces without.
     pub has_races: Option<bool>,
+    /// Only traces with at least one event in this environment (exact name).
+    pub environment: Option<String>,
+    /// Only traces with at least this many distinct events.
+    pub min_events: Option<u64>,
+    /// Only traces whose id starts with this text (lowercase hyphenated form; a whole id
+    /// matches exactly that trace). The query API asks for at least 4 characters.
+    pub trace_id: Option<String>,
+    /// The order of the page.
+    pub sort: TraceSort,
     /// At most this many traces in the page (0 gives an empty page, with the total).
     pub limit: u32,
     /// Skip this many matching traces first.
@@ -116,8 +154,54 @@ impl Default for TraceQuery {
             from_ns: None,
             to_ns: None,
             has_races: None,
+            environment: None,
+            min_events: None,
+            trace_id: None,
+            sort: TraceSort::Time,
             limit: Self::DEFAULT_LIMIT,
             offset: 0,
+        }
+    }
+}
+
+/// The order of [`EventStore::list_traces`]: largest first, ties by trace id (ascending).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TraceSort {
+    /// Most recent first (by the first event's timestamp).
+    #[default]
+    Time,
+    /// Longest first (from the first event to [`TraceSummary::end_ns`]).
+    Duration,
+    /// Most findings first.
+    Races,
+}
+
+impl TraceSort {
+    /// Every order.
+    pub const ALL: [TraceSort; 3] = [TraceSort::Time, TraceSort::Duration, TraceSort::Races];
+
+    /// The name used in the API: `time`, `duration`, `races`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TraceSort::Time => "time",
+            TraceSort::Duration => "duration",
+            TraceSort::Races => "races",
+        }
+    }
+
+    /// The order named `name` ([`TraceSort::as_str`]).
+    pub fn parse(name: &str) -> Option<TraceSort> {
+        Self::ALL.into_iter().find(|s| s.as_str() == name)
+    }
+
+    /// The `ORDER BY` key over the per-trace summary (`first_ts`, `end_ts`, `race_count`),
+    /// descending; the caller appends the trace id tie-break.
+    pub(crate) fn key(self) -> &'static str {
+        match self {
+            TraceSort::Time => "first_ts DESC",
+            TraceSort::Duration => "end_ts - first_ts DESC",
+            TraceSort::Races => "race_count DESC",
         }
     }
 }
@@ -132,14 +216,19 @@ pub struct TraceSummary {
     pub services: Vec<String>,
     pub first_timestamp_ns: i64,
     pub last_timestamp_ns: i64,
+    /// Where the trace ends: its last event's timestamp, or the end its latest analysis found
+    /// when that is later (the end of the longest step: measured durations count).
+    pub end_ns: i64,
     /// Distinct findings (of any kind) whose first or second event belongs to the trace.
     pub race_count: u64,
+    /// Duration anomalies of the trace's latest analysis (0 before it is analysed).
+    pub anomaly_count: u64,
 }
 
 /// A page of [`EventStore::list_traces`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TracePage {
-    /// Newest `first_timestamp_ns` first; ties by trace id (ascending).
+    /// In the query's [`TraceSort`] order; ties by trace id (ascending).
     pub traces: Vec<TraceSummary>,
     /// How many traces match the filters, regardless of `limit` and `offset`.
     pub total: u64,

@@ -15,9 +15,9 @@ use raceway_schemas::{Access, Event, RaceFinding};
 use uuid::Uuid;
 
 use crate::{
-    AnomalyPage, AnomalyQuery, DependencyStats, DurationAnomalyRow, FindingPage, FindingQuery,
-    ModelRecord, PruneReport, StoreError, TimeRange, TraceAnalysis, TraceAnalysisSummary,
-    TracePage, TraceQuery,
+    AccessQuery, AnomalyPage, AnomalyQuery, DependencyStats, DurationAnomalyRow, FindingPage,
+    FindingQuery, ModelRecord, PruneReport, StoreError, TimeRange, TraceAnalysis,
+    TraceAnalysisSummary, TracePage, TraceQuery, VariableCount,
 };
 
 /// The schema and the connection: what the binary checks before it starts the stages.
@@ -81,7 +81,15 @@ pub trait FindingStore: Send + Sync {
         &self,
         environment: Option<&str>,
         variable: &str,
-    ) -> Result<Vec<RaceFinding>, StoreError>;
+    ) -> Result<Vec<RaceFinding>, StoreError> {
+        let query = FindingQuery {
+            limit: u32::MAX,
+            ..FindingQuery::for_variable(environment, variable)
+        };
+        let mut findings = self.list_findings(&query).await?.findings;
+        crate::rows::sort_findings(&mut findings);
+        Ok(findings)
+    }
 }
 
 /// The accesses of completed traces, with their clocks and lock sets: what the race stage
@@ -92,16 +100,16 @@ pub trait AccessStore: Send + Sync {
     /// id: an access written again replaces the earlier row, so a trace re-analysed after a
     /// late event keeps only its latest clocks and lock sets.
     async fn insert_accesses(&self, accesses: &[Access]) -> Result<(), StoreError>;
-    /// The accesses to `variable` (in `environment` when given) within `time` (see
-    /// [`TimeRange`]), across traces, deduplicated by event id, ordered by (timestamp_ns, event
-    /// id); the first `limit` of them.
-    async fn variable_accesses(
-        &self,
-        environment: Option<&str>,
-        variable: &str,
-        time: TimeRange,
-        limit: u32,
-    ) -> Result<Vec<Access>, StoreError>;
+    /// The accesses matching `query` (see [`AccessQuery`]), across traces, deduplicated by event
+    /// id, ordered by (timestamp_ns, event id); the first `query.limit` of them.
+    async fn variable_accesses(&self, query: &AccessQuery) -> Result<Vec<Access>, StoreError>;
+    /// The newest stored access of each event of `events`, (variable, event id) pairs, in no set
+    /// order; an event without a stored access is left out. ClickHouse sorts the table by
+    /// variable: the variables narrow what it reads.
+    async fn event_accesses(&self, events: &[(String, Uuid)]) -> Result<Vec<Access>, StoreError>;
+    /// The accessed variables whose names start with `prefix` (any environment), sorted by name,
+    /// the first `limit` of them, each with its count of distinct accesses.
+    async fn variables(&self, prefix: &str, limit: u32) -> Result<Vec<VariableCount>, StoreError>;
     /// The trace's accesses to `variable` (any environment), deduplicated by event id, ordered
     /// by (timestamp_ns, event id).
     async fn trace_variable_accesses(

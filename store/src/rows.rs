@@ -1,7 +1,11 @@
 //! Conversions between the shared types and stored columns, common to both backends.
 
+use ::clickhouse::Row;
 use raceway_schemas::json::{decode_event, encode_event};
-use raceway_schemas::{AccessType, Event, FindingKind, HeldLock, LockMode, RaceFinding, Severity};
+use raceway_schemas::{
+    Access, AccessType, ActorId, Event, FindingKind, HeldLock, LockMode, RaceFinding, Severity,
+};
+use serde::Deserialize;
 use uuid::Uuid;
 
 use crate::StoreError;
@@ -159,6 +163,61 @@ pub(crate) fn parse_held_locks<M: AsRef<str>>(
             })
         })
         .collect()
+}
+
+/// An access as both backends read it back, before its ids, access type and lock modes are
+/// checked: the columns of `accesses` (`old_value` last), with the clock and the lock set as pairs.
+/// ClickHouse reads rows straight into it (field order = column order, see its `accesses`
+/// module), SQLite fills it from its columns and JSON text.
+#[derive(Debug, Row, Deserialize)]
+pub(crate) struct StoredAccess {
+    pub event_id: String,
+    pub trace_id: String,
+    pub timestamp_ns: i64,
+    pub environment: String,
+    pub variable: String,
+    pub access_type: String,
+    pub location: String,
+    pub value: String,
+    pub service: String,
+    pub instance: String,
+    pub thread: String,
+    /// (component, counter), sorted by component.
+    pub clock: Vec<(String, u64)>,
+    pub trusted_clock: bool,
+    /// (lock id, mode name).
+    pub locks: Vec<(String, String)>,
+    pub trace_start_ns: i64,
+    pub trace_end_ns: i64,
+    pub old_value: Option<String>,
+}
+
+impl StoredAccess {
+    /// The access, or a corrupt-access error naming what does not parse.
+    pub(crate) fn into_access(self) -> Result<Access, StoreError> {
+        let id = self.event_id;
+        Ok(Access {
+            event_id: parse_uuid(&id, "event id", &id)?,
+            trace_id: parse_uuid(&id, "trace id", &self.trace_id)?,
+            timestamp_ns: self.timestamp_ns,
+            access_type: parse_access_type(&id, &self.access_type)?,
+            locks: parse_held_locks(&id, self.locks)?,
+            environment: self.environment,
+            variable: self.variable,
+            location: self.location,
+            value: self.value,
+            old_value: self.old_value,
+            actor: ActorId {
+                service: self.service,
+                instance: self.instance,
+                thread: self.thread,
+            },
+            clock: self.clock,
+            trusted_clock: self.trusted_clock,
+            trace_start_ns: self.trace_start_ns,
+            trace_end_ns: self.trace_end_ns,
+        })
+    }
 }
 
 /// Parses a stored event or trace id of access `id`.

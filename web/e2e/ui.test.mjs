@@ -64,6 +64,43 @@ describe("web UI", () => {
     await shot("traces");
   });
 
+  it("filters, sorts and badges the traces on the server's answer", { timeout: 60_000 }, async () => {
+    await open("/");
+    await page.getByTestId("trace-row").first().waitFor();
+    // Every row's duration and anomaly badge are the API's duration_ms and anomaly_count.
+    const { traces } = await (await fetch(`${raceway.url}/api/traces?limit=25`)).json();
+    const rows = await page.getByTestId("trace-row").allInnerTexts();
+    assert.equal(rows.length, traces.length);
+    traces.forEach((t, i) => {
+      assert.ok(rows[i].includes(t.trace_id), `row ${i} is ${t.trace_id}`);
+      const ms = t.duration_ms;
+      const shown = ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : ms >= 1 ? `${ms.toFixed(ms >= 100 ? 0 : 1)} ms` : `${(ms * 1000).toFixed(0)} µs`;
+      assert.ok(rows[i].includes(shown), `row ${i} shows ${shown}: ${rows[i]}`);
+      assert.equal(/anomal(y|ies)/.test(rows[i]), t.anomaly_count > 0, `anomaly badge of row ${i}`);
+    });
+    assert.match(rows.find((r) => r.includes(FIXTURE_TRACE)), /17\.0 ms/, "the fixture's 17 ms, as on its page (its measured root call)");
+
+    const idFilter = page.getByRole("textbox", { name: "Trace id" });
+    await idFilter.fill(FIXTURE_TRACE.slice(0, 8).toUpperCase());
+    await idFilter.press("Enter");
+    await page.waitForURL(/trace_id=AAAAAAAA/);
+    await waitFor("one row", async () => (await page.getByTestId("trace-row").count()) === 1 && (await page.getByTestId("trace-paging").innerText()).endsWith("of 1"));
+    assert.ok((await page.getByTestId("trace-row").innerText()).includes(FIXTURE_TRACE));
+    await shot("traces-by-id");
+
+    await open("/?sort=races");
+    await page.getByTestId("trace-row").first().waitFor();
+    const raceCounts = (await page.getByTestId("trace-row").allInnerTexts()).map((r) => Number(/(\d+) races?/.exec(r)?.[1] ?? 0));
+    assert.ok(raceCounts[0] >= 1, "a racy trace first");
+    assert.deepEqual(raceCounts, [...raceCounts].sort((a, b) => b - a), "most races first");
+    const { traces: racy } = await (await fetch(`${raceway.url}/api/traces?sort=races&limit=25`)).json();
+    const fixtureAt = racy.findIndex((t) => t.trace_id === FIXTURE_TRACE);
+    assert.ok(fixtureAt >= 0 && racy.slice(0, fixtureAt).every((t) => t.race_count >= 1), "the fixture's racy trace before every race-free one");
+    assert.ok((await page.getByTestId("trace-row").nth(fixtureAt).innerText()).includes(FIXTURE_TRACE));
+    await open("/?environment=nowhere");
+    await page.getByText("No traces match").waitFor();
+  });
+
   it("shows the fixture's race on the trace overview, and both locations on click", { timeout: 60_000 }, async () => {
     await open(`/traces/${FIXTURE_TRACE}`);
     await page.getByTestId("trace-summary").waitFor();
@@ -75,6 +112,9 @@ describe("web UI", () => {
     await page.waitForURL(/\/races$/);
     const locations = await page.getByTestId("finding-location").allInnerTexts();
     assert.deepEqual(locations.sort(), ["balance.rs:12", "balance.rs:45"]);
+    // worker-1 wrote 10 -> 15, worker-2 15 -> 20.
+    const values = await page.getByTestId("finding-value").allInnerTexts();
+    assert.deepEqual(values.sort(), ["10 → 15", "15 → 20"]);
     await shot("trace-races");
   });
 
@@ -196,6 +236,25 @@ describe("web UI", () => {
     await page.getByTestId("audit-trail").waitFor();
     await page.getByTestId("no-causal-link").first().waitFor();
     await shot("variable");
+  });
+
+  it("searches variables by prefix on the server", { timeout: 60_000 }, async () => {
+    await open("/variables");
+    const search = page.getByRole("textbox", { name: "Variable prefix" });
+    await page.getByTestId("variable-list").waitFor();
+    await search.fill("bal");
+    const list = page.getByTestId("variable-list");
+    await waitFor("only names starting with bal", async () => {
+      const names = await list.getByTestId("variable-name").allInnerTexts();
+      return names.length > 0 && names.every((n) => n.startsWith("bal")) && names.includes("balance");
+    });
+    const { variables } = await (await fetch(`${raceway.url}/api/variables?prefix=bal`)).json();
+    const balance = variables.find((v) => v.name === "balance");
+    const item = list.locator("button").filter({ has: page.getByTestId("variable-name").getByText("balance", { exact: true }) });
+    assert.equal(await item.getByTestId("variable-accesses").innerText(), String(balance.access_count));
+    await search.fill("no-such-variable");
+    await page.getByText("No variable starts with that.").waitFor();
+    await shot("variable-search");
   });
 
   it("shows the services graph and the dashboard", { timeout: 60_000 }, async () => {

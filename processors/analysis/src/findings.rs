@@ -336,7 +336,10 @@ fn access_event(access: &Access) -> FindingEvent {
         access_type: access.access_type.as_str().to_string(),
         timestamp_ns: access.timestamp_ns,
         clock: access.clock.clone(),
+        old_value: None,
+        new_value: None,
     }
+    .with_values_of(access)
 }
 
 fn acquisition_event(trace_id: Uuid, actor: &ActorId, acquired: &LockAcquisition) -> FindingEvent {
@@ -350,6 +353,8 @@ fn acquisition_event(trace_id: Uuid, actor: &ActorId, acquired: &LockAcquisition
         access_type: "LockAcquire".to_string(),
         timestamp_ns: acquired.timestamp_ns,
         clock: acquired.clock.clone(),
+        old_value: None,
+        new_value: None,
     }
 }
 

@@ -84,6 +84,32 @@ pub async fn get(store: Arc<dyn Store>, uri: &str) -> (StatusCode, Value) {
     (status, body)
 }
 
+/// GETs `{path}?{query}` for each `(query, mentions)`: a 400 whose error mentions `mentions`.
+pub async fn assert_rejected(store: Arc<dyn Store>, path: &str, cases: &[(&str, &str)]) {
+    for (query, mentions) in cases {
+        let (status, body) = get(store.clone(), &format!("{path}?{query}")).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{query}: {body}");
+        let message = body["error"].as_str().unwrap_or_default();
+        assert!(message.contains(mentions), "{query}: {message}");
+    }
+}
+
+/// The items of the array `body[list]` (a panic naming the body when it is not one).
+pub fn items<'a>(body: &'a Value, list: &str) -> &'a [Value] {
+    body[list]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_else(|| panic!("no {list}: {body}"))
+}
+
+/// `field` of each item of the array `body[list]`, as text.
+pub fn texts(body: &Value, list: &str, field: &str) -> Vec<String> {
+    items(body, list)
+        .iter()
+        .map(|item| item[field].as_str().unwrap_or_default().to_string())
+        .collect()
+}
+
 /// A UUID for test ids: `n` in the last group.
 pub fn uuid(n: u64) -> String {
     format!("00000000-0000-4000-8000-{n:012x}")

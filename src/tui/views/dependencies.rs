@@ -17,7 +17,7 @@ pub fn render(frame: &mut Frame, area: Rect, trace: &TraceScreen) {
     let title = format!(" Service calls ({}) ", edges.len());
     let caller_width = edges
         .iter()
-        .map(|e| e.edge.caller.chars().count())
+        .map(|e| e.edge.caller_service.chars().count())
         .max()
         .unwrap_or(0);
     let items: Vec<ListItem> = edges
@@ -37,12 +37,12 @@ pub fn render(frame: &mut Frame, area: Rect, trace: &TraceScreen) {
             );
             let mut spans = vec![
                 Span::styled(
-                    format!("[{:>caller_width$}]", edge.caller),
+                    format!("[{:>caller_width$}]", edge.caller_service),
                     Style::new().add_modifier(Modifier::BOLD),
                 ),
                 Span::raw(calls),
                 Span::styled(
-                    format!("[{}]", edge.callee),
+                    format!("[{}]", edge.callee_service),
                     Style::new().add_modifier(Modifier::BOLD),
                 ),
             ];

@@ -1,24 +1,25 @@
 //! Accesses in the ClickHouse store: the row type of `accesses` (RowBinary, so field order =
-//! column order; keep in sync with `migrations/clickhouse/0002_accesses.sql`), writes, and the
-//! audit-trail reads.
+//! column order; keep in sync with `migrations/clickhouse/0002_accesses.sql`), writes, the
+//! audit-trail reads, reads by event id and the variables list. Reads select the columns of a
+//! [`StoredAccess`], decoded as SQLite's are.
 //!
 //! Each write carries a `version` (the insert time); reads keep the newest row per event id with
 //! `ORDER BY ..., version DESC LIMIT 1 BY event_id`, so replays and re-analyses never show twice.
 
 use ::clickhouse::Row;
-use raceway_schemas::{Access, ActorId};
+use raceway_schemas::Access;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use async_trait::async_trait;
 
 use crate::clickhouse::ClickHouseStore;
-use crate::filter::{self, Dialect, Value};
-use crate::rows::{corrupt_access, now_version, parse_access_type, parse_held_locks};
-use crate::{AccessStore, StoreError, TimeRange};
+use crate::filter::{self, Dialect, Filter, Value};
+use crate::rows::{now_version, StoredAccess};
+use crate::{AccessQuery, AccessStore, StoreError, VariableCount};
 
 /// A row of `accesses` (one version of an access).
-#[derive(Debug, Row, Serialize, Deserialize)]
+#[derive(Debug, Row, Serialize)]
 struct AccessRow {
     #[serde(with = "::clickhouse::serde::uuid")]
     event_id: Uuid,
@@ -44,15 +45,15 @@ struct AccessRow {
     version: u64,
 }
 
-/// The column list of [`AccessRow`], in order.
-const ACCESS_COLUMNS: &str = "event_id, trace_id, timestamp_ns, environment, variable, \
-    access_type, location, value, old_value, service, instance, thread, clock_components, \
-    clock_counters, trusted_clock, lock_ids, lock_modes, trace_start_ns, trace_end_ns, version";
+/// The columns of a [`StoredAccess`], in order: ids as text, the parallel arrays as pairs.
+const STORED_ACCESS: &str = "toString(event_id) AS id, toString(trace_id), timestamp_ns, \
+    environment, variable, access_type, location, value, service, instance, thread, \
+    arrayMap((c, n) -> (c, n), clock_components, clock_counters), trusted_clock, \
+    arrayMap((l, m) -> (l, m), lock_ids, lock_modes), trace_start_ns, trace_end_ns, old_value";
 
 /// Deduplication of the selected rows: the newest version of each access, in (timestamp, id)
-/// order. `toString` because ClickHouse sorts UUIDs by their internal halves, not as text.
-const NEWEST_IN_ORDER: &str =
-    "ORDER BY timestamp_ns, toString(event_id), version DESC LIMIT 1 BY event_id";
+/// order (`id` is the text form: ClickHouse sorts UUIDs by their internal halves, not as text).
+const NEWEST_IN_ORDER: &str = "ORDER BY timestamp_ns, id, version DESC LIMIT 1 BY event_id";
 
 impl AccessRow {
     fn new(a: &Access, version: u64) -> AccessRow {
@@ -85,58 +86,24 @@ impl AccessRow {
             version,
         }
     }
-
-    fn into_access(self) -> Result<Access, StoreError> {
-        let id = self.event_id.to_string();
-        let mismatch = |what: &str, left: usize, right: usize| {
-            corrupt_access(&id, format!("{what}: {left} names but {right} values"))
-        };
-        if self.clock_components.len() != self.clock_counters.len() {
-            return Err(mismatch(
-                "clock",
-                self.clock_components.len(),
-                self.clock_counters.len(),
-            ));
-        }
-        if self.lock_ids.len() != self.lock_modes.len() {
-            return Err(mismatch(
-                "locks",
-                self.lock_ids.len(),
-                self.lock_modes.len(),
-            ));
-        }
-        let locks = parse_held_locks(&id, self.lock_ids.into_iter().zip(&self.lock_modes))?;
-        Ok(Access {
-            event_id: self.event_id,
-            trace_id: self.trace_id,
-            timestamp_ns: self.timestamp_ns,
-            environment: self.environment,
-            variable: self.variable,
-            access_type: parse_access_type(&id, &self.access_type)?,
-            location: self.location,
-            value: self.value,
-            old_value: self.old_value,
-            actor: ActorId {
-                service: self.service,
-                instance: self.instance,
-                thread: self.thread,
-            },
-            clock: self
-                .clock_components
-                .into_iter()
-                .zip(self.clock_counters)
-                .collect(),
-            trusted_clock: self.trusted_clock != 0,
-            locks,
-            trace_start_ns: self.trace_start_ns,
-            trace_end_ns: self.trace_end_ns,
-        })
-    }
 }
 
-/// Decodes access rows, in order.
-fn decode(rows: Vec<AccessRow>) -> Result<Vec<Access>, StoreError> {
-    rows.into_iter().map(AccessRow::into_access).collect()
+impl ClickHouseStore {
+    /// The newest version of each access matching `conditions` (with `params`), in (timestamp,
+    /// id) order, then `tail` (e.g. a `LIMIT`).
+    async fn read_accesses(
+        &self,
+        operation: &str,
+        conditions: &str,
+        params: &[Value],
+        tail: &str,
+    ) -> Result<Vec<Access>, StoreError> {
+        let sql = format!(
+            "SELECT {STORED_ACCESS} FROM accesses WHERE {conditions} {NEWEST_IN_ORDER} {tail}"
+        );
+        let rows: Vec<StoredAccess> = self.fetch_rows(operation, &sql, params).await?;
+        rows.into_iter().map(StoredAccess::into_access).collect()
+    }
 }
 
 /// One INSERT, every row with the same new version.
@@ -151,23 +118,19 @@ impl AccessStore for ClickHouseStore {
         self.insert_rows("accesses", rows).await
     }
 
-    async fn variable_accesses(
-        &self,
-        environment: Option<&str>,
-        variable: &str,
-        time: TimeRange,
-        limit: u32,
-    ) -> Result<Vec<Access>, StoreError> {
-        let filter = filter::accesses(Dialect::ClickHouse, environment, variable, time);
-        let conditions = filter.sql();
-        let sql = format!(
-            "SELECT {ACCESS_COLUMNS} FROM accesses WHERE {conditions} {NEWEST_IN_ORDER} LIMIT ?"
-        );
-        let params = filter.params_with(&[Value::I64(limit.into())]);
-        decode(
-            self.fetch_rows("read variable accesses", &sql, &params)
-                .await?,
-        )
+    async fn variable_accesses(&self, query: &AccessQuery) -> Result<Vec<Access>, StoreError> {
+        let filter = filter::accesses(Dialect::ClickHouse, query);
+        let params = filter.params_with(&[Value::I64(query.limit.into())]);
+        self.read_accesses("read variable accesses", &filter.sql(), &params, "LIMIT ?")
+            .await
+    }
+
+    async fn event_accesses(&self, events: &[(String, Uuid)]) -> Result<Vec<Access>, StoreError> {
+        let Some(filter) = filter::event_accesses(Dialect::ClickHouse, events) else {
+            return Ok(Vec::new());
+        };
+        self.read_accesses("read event accesses", &filter.sql(), filter.params(), "")
+            .await
     }
 
     async fn trace_variable_accesses(
@@ -175,17 +138,37 @@ impl AccessStore for ClickHouseStore {
         trace_id: Uuid,
         variable: &str,
     ) -> Result<Vec<Access>, StoreError> {
-        let sql = format!(
-            "SELECT {ACCESS_COLUMNS} FROM accesses \
-             WHERE variable = ? AND trace_id = toUUID(?) {NEWEST_IN_ORDER}"
-        );
         let params = [
             Value::Str(variable.into()),
             Value::Str(trace_id.to_string()),
         ];
-        decode(
-            self.fetch_rows("read trace accesses", &sql, &params)
-                .await?,
-        )
+        let conditions = "variable = ? AND trace_id = toUUID(?)";
+        self.read_accesses("read trace accesses", conditions, &params, "")
+            .await
     }
+
+    async fn variables(&self, prefix: &str, limit: u32) -> Result<Vec<VariableCount>, StoreError> {
+        let filter = Filter::new(Dialect::ClickHouse).starts_with("variable", Some(prefix));
+        let sql = format!(
+            "SELECT variable AS name, toUInt64(uniqExact(event_id)) AS access_count \
+             FROM accesses WHERE {} GROUP BY name ORDER BY name LIMIT ?",
+            filter.sql()
+        );
+        let params = filter.params_with(&[Value::I64(limit.into())]);
+        let rows: Vec<VariableRow> = self.fetch_rows("read variables", &sql, &params).await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| VariableCount {
+                name: r.name,
+                access_count: r.access_count,
+            })
+            .collect())
+    }
+}
+
+/// A row of the variables query.
+#[derive(Debug, Row, Deserialize)]
+struct VariableRow {
+    name: String,
+    access_count: u64,
 }

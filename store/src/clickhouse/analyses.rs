@@ -25,7 +25,7 @@ use crate::{
 };
 
 /// Rows of a trace's latest analysis: `(trace_id, version)` of its newest summary.
-const LATEST: &str =
+pub(crate) const LATEST: &str =
     "(trace_id, version) IN (SELECT trace_id, max(version) FROM trace_analyses GROUP BY trace_id)";
 
 /// One version per write; calls and anomalies first, the summaries (which make them visible)

@@ -86,21 +86,4 @@ impl FindingStore for ClickHouseStore {
         sort_findings_newest_first(&mut findings);
         Ok(FindingPage { findings, total })
     }
-
-    async fn findings_for_variable(
-        &self,
-        environment: Option<&str>,
-        variable: &str,
-    ) -> Result<Vec<RaceFinding>, StoreError> {
-        let query = FindingQuery::for_variable(environment, variable);
-        let filter = newest_matching(&query);
-        let sql = format!(
-            "SELECT {FINDING_COLUMNS} FROM findings WHERE {} LIMIT 1 BY id",
-            filter.sql()
-        );
-        sorted(
-            self.fetch_rows("read variable findings", &sql, filter.params())
-                .await?,
-        )
-    }
 }

@@ -72,7 +72,9 @@ pub(crate) struct SummaryRow {
     pub services: Vec<String>,
     pub first_ts: i64,
     pub last_ts: i64,
+    pub end_ts: i64,
     pub race_count: u64,
+    pub anomaly_count: u64,
 }
 
 /// A row of `findings` (one version of a finding).
@@ -214,6 +216,8 @@ impl FindingRow {
                 access_type: self.first_access_type,
                 timestamp_ns: self.first_timestamp_ns,
                 clock: first_clock,
+                old_value: None,
+                new_value: None,
             },
             second: FindingEvent {
                 event_id: self.second_event_id,
@@ -225,6 +229,8 @@ impl FindingRow {
                 access_type: self.second_access_type,
                 timestamp_ns: self.second_timestamp_ns,
                 clock: second_clock,
+                old_value: None,
+                new_value: None,
             },
             detected_at_ns: self.detected_at_ns,
         })

@@ -66,7 +66,7 @@ pub async fn insert_accesses_is_idempotent_latest_wins(store: &dyn Store) {
         .expect("read");
     assert_eq!(read, sorted_accesses(accesses.clone()));
     let all = store
-        .variable_accesses(None, BALANCE, TimeRange::ALL, 100)
+        .variable_accesses(&AccessQuery::variable(BALANCE, 100))
         .await
         .expect("read variable");
     assert_eq!(all.len(), 4);
@@ -87,7 +87,10 @@ pub async fn insert_accesses_is_idempotent_latest_wins(store: &dyn Store) {
         .expect("read");
     assert_eq!(read, sorted_accesses(expected.clone()));
     let read = store
-        .variable_accesses(Some("test"), BALANCE, TimeRange::ALL, 100)
+        .variable_accesses(&AccessQuery {
+            environment: Some("test".into()),
+            ..AccessQuery::variable(BALANCE, 100)
+        })
         .await
         .expect("read variable");
     assert_eq!(read, sorted_accesses(expected));
@@ -117,12 +120,11 @@ pub async fn variable_accesses_filter_and_order(store: &dyn Store) {
     store.insert_accesses(&accesses).await.expect("insert");
     let read = |env: Option<&'static str>, from: Option<i64>, to: Option<i64>, limit: u32| async move {
         store
-            .variable_accesses(
-                env,
-                BALANCE,
-                TimeRange::new(from.map(|s| BASE_NS + at(s)), to.map(|s| BASE_NS + at(s))),
-                limit,
-            )
+            .variable_accesses(&AccessQuery {
+                environment: env.map(str::to_string),
+                time: TimeRange::new(from.map(|s| BASE_NS + at(s)), to.map(|s| BASE_NS + at(s))),
+                ..AccessQuery::variable(BALANCE, limit)
+            })
             .await
             .expect("variable_accesses")
     };
@@ -158,7 +160,7 @@ pub async fn variable_accesses_filter_and_order(store: &dyn Store) {
     assert_eq!(read(None, None, None, 2).await, balance[..2].to_vec());
     assert!(read(None, None, None, 0).await.is_empty());
     assert!(store
-        .variable_accesses(None, "account:nobody", TimeRange::ALL, 100)
+        .variable_accesses(&AccessQuery::variable("account:nobody", 100))
         .await
         .expect("unknown variable")
         .is_empty());

@@ -115,7 +115,7 @@ pub async fn replay_changes_nothing(store: &dyn Store) {
                 .await
                 .expect("list findings"),
             store
-                .variable_accesses(None, "x", TimeRange::ALL, 10)
+                .variable_accesses(&AccessQuery::variable("x", 10))
                 .await
                 .expect("accesses"),
         )
@@ -172,7 +172,7 @@ pub async fn empty_inputs_are_noops(store: &dyn Store) {
         }
     );
     assert!(store
-        .variable_accesses(None, "x", TimeRange::ALL, 10)
+        .variable_accesses(&AccessQuery::variable("x", 10))
         .await
         .expect("no accesses")
         .is_empty());

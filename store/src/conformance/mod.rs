@@ -14,7 +14,9 @@ use raceway_schemas::{
 };
 use uuid::Uuid;
 
-use crate::{FindingPage, FindingQuery, Store, TimeRange, TracePage, TraceQuery};
+use crate::{
+    AccessQuery, FindingPage, FindingQuery, Store, TimeRange, TracePage, TraceQuery, VariableCount,
+};
 
 mod accesses;
 mod analyses;
@@ -22,7 +24,9 @@ mod events;
 mod finding_list;
 mod findings;
 mod retention;
+mod trace_list;
 mod traces;
+mod variables;
 
 pub use accesses::*;
 pub use analyses::*;
@@ -30,7 +34,9 @@ pub use events::*;
 pub use finding_list::*;
 pub use findings::*;
 pub use retention::*;
+pub use trace_list::*;
 pub use traces::*;
+pub use variables::*;
 
 /// A check of the suite.
 pub type Check = for<'a> fn(&'a dyn Store) -> Pin<Box<dyn Future<Output = ()> + Send + 'a>>;
@@ -48,6 +54,8 @@ macro_rules! with_check_names {
             list_traces_summarises,
             list_traces_filters,
             list_traces_paginates,
+            list_traces_narrows_sorts_and_counts_anomalies,
+            list_traces_breaks_ties_by_id,
             race_count_counts_distinct_findings,
             upsert_findings_newest_wins,
             trace_findings_cross_trace,
@@ -64,6 +72,8 @@ macro_rules! with_check_names {
             insert_accesses_is_idempotent_latest_wins,
             variable_accesses_filter_and_order,
             trace_variable_accesses_by_trace,
+            event_accesses_by_id,
+            variables_by_prefix,
             trace_analysis_round_trip,
             replace_trace_analysis_replaces_previous,
             replace_trace_analyses_writes_each_trace,
@@ -128,6 +138,8 @@ fn side(trace: &str, event_id: &str, ts: i64) -> FindingEvent {
         access_type: "Write".into(),
         timestamp_ns: ts,
         clock: vec![("bank/thread-1".into(), 3), ("bank/thread-2".into(), 1)],
+        old_value: None,
+        new_value: None,
     }
 }
 

@@ -43,7 +43,7 @@ pub async fn prune_drops_old_days_and_keeps_recent(store: &dyn Store) {
         vec![late]
     );
     let left = store
-        .variable_accesses(None, "x", TimeRange::ALL, 100)
+        .variable_accesses(&AccessQuery::variable("x", 100))
         .await
         .expect("accesses");
     assert_eq!(left.len(), 1);

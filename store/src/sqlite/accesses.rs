@@ -3,14 +3,15 @@
 //! Clocks and lock sets are JSON text: `[[component, counter], ...]` and `[[lock_id, mode], ...]`.
 
 use async_trait::async_trait;
-use raceway_schemas::{Access, ActorId, HeldLock};
+use raceway_schemas::{Access, HeldLock};
 use rusqlite::{params, params_from_iter, Connection, Row};
+use serde::de::DeserializeOwned;
 use uuid::Uuid;
 
-use crate::filter::{self, Dialect, Value};
-use crate::rows::{corrupt_access, parse_access_type, parse_held_locks, parse_uuid};
-use crate::sqlite::{query_decoded, SqliteStore};
-use crate::{AccessStore, StoreError, TimeRange};
+use crate::filter::{self, Dialect, Filter, Value};
+use crate::rows::{corrupt_access, StoredAccess};
+use crate::sqlite::{query_decoded, read_columns, SqliteStore};
+use crate::{AccessQuery, AccessStore, StoreError, VariableCount};
 
 const ACCESS_COLUMNS: &str = "event_id, trace_id, timestamp_ns, environment, variable, \
     access_type, location, value, old_value, service, instance, thread, clock, trusted_clock, \
@@ -65,87 +66,72 @@ fn insert_accesses_blocking(conn: &mut Connection, accesses: &[Access]) -> Resul
     tx.commit().map_err(failed)
 }
 
-/// The raw columns of one row, converted to an [`Access`] outside rusqlite's row callback so that
-/// decoding errors keep their own message.
-struct AccessRow {
-    event_id: String,
-    trace_id: String,
-    timestamp_ns: i64,
-    environment: String,
-    variable: String,
-    access_type: String,
-    location: String,
-    value: String,
-    old_value: Option<String>,
-    service: String,
-    instance: String,
-    thread: String,
-    clock: String,
-    trusted_clock: bool,
-    locks: String,
-    trace_start_ns: i64,
-    trace_end_ns: i64,
+/// One row as a [`StoredAccess`] (clock and locks left empty) and its clock and lock set as
+/// JSON text, parsed outside rusqlite's row callback so that decoding errors keep their own
+/// message.
+type RawAccess = (StoredAccess, String, String);
+
+fn read_access(row: &Row<'_>) -> rusqlite::Result<RawAccess> {
+    let stored = StoredAccess {
+        event_id: row.get(0)?,
+        trace_id: row.get(1)?,
+        timestamp_ns: row.get(2)?,
+        environment: row.get(3)?,
+        variable: row.get(4)?,
+        access_type: row.get(5)?,
+        location: row.get(6)?,
+        value: row.get(7)?,
+        old_value: row.get(8)?,
+        service: row.get(9)?,
+        instance: row.get(10)?,
+        thread: row.get(11)?,
+        trusted_clock: row.get(13)?,
+        trace_start_ns: row.get(15)?,
+        trace_end_ns: row.get(16)?,
+        clock: Vec::new(),
+        locks: Vec::new(),
+    };
+    Ok((stored, row.get(12)?, row.get(14)?))
 }
 
-impl AccessRow {
-    fn read(row: &Row<'_>) -> rusqlite::Result<AccessRow> {
-        Ok(AccessRow {
-            event_id: row.get(0)?,
-            trace_id: row.get(1)?,
-            timestamp_ns: row.get(2)?,
-            environment: row.get(3)?,
-            variable: row.get(4)?,
-            access_type: row.get(5)?,
-            location: row.get(6)?,
-            value: row.get(7)?,
-            old_value: row.get(8)?,
-            service: row.get(9)?,
-            instance: row.get(10)?,
-            thread: row.get(11)?,
-            clock: row.get(12)?,
-            trusted_clock: row.get(13)?,
-            locks: row.get(14)?,
-            trace_start_ns: row.get(15)?,
-            trace_end_ns: row.get(16)?,
-        })
-    }
+/// Parses the JSON text `text` of access `id`; a corrupt-access error says `what` it is not.
+fn parse_json<T: DeserializeOwned>(id: &str, what: &str, text: &str) -> Result<T, StoreError> {
+    serde_json::from_str(text).map_err(|e| corrupt_access(id, format!("{what}: {e}")))
+}
 
-    fn into_access(self) -> Result<Access, StoreError> {
-        let id = self.event_id;
-        let clock: Vec<(String, u64)> = serde_json::from_str(&self.clock).map_err(|e| {
-            corrupt_access(
-                &id,
-                format!("clock is not a JSON list of [component, counter]: {e}"),
-            )
-        })?;
-        let locks: Vec<(String, String)> = serde_json::from_str(&self.locks).map_err(|e| {
-            corrupt_access(
-                &id,
-                format!("locks are not a JSON list of [lock, mode]: {e}"),
-            )
-        })?;
-        let locks = parse_held_locks(&id, locks)?;
-        Ok(Access {
-            event_id: parse_uuid(&id, "event id", &id)?,
-            trace_id: parse_uuid(&id, "trace id", &self.trace_id)?,
-            timestamp_ns: self.timestamp_ns,
-            environment: self.environment,
-            variable: self.variable,
-            access_type: parse_access_type(&id, &self.access_type)?,
-            location: self.location,
-            value: self.value,
-            old_value: self.old_value,
-            actor: ActorId {
-                service: self.service,
-                instance: self.instance,
-                thread: self.thread,
-            },
-            clock,
-            trusted_clock: self.trusted_clock,
-            locks,
-            trace_start_ns: self.trace_start_ns,
-            trace_end_ns: self.trace_end_ns,
+fn into_access((mut stored, clock, locks): RawAccess) -> Result<Access, StoreError> {
+    let id = stored.event_id.clone();
+    stored.clock = parse_json(
+        &id,
+        "clock is not a JSON list of [component, counter]",
+        &clock,
+    )?;
+    stored.locks = parse_json(&id, "locks are not a JSON list of [lock, mode]", &locks)?;
+    stored.into_access()
+}
+
+impl SqliteStore {
+    /// The accesses matching `filter` in (timestamp, id) order, then `limit` of them if given.
+    async fn read_accesses(
+        &self,
+        operation: &'static str,
+        filter: Filter,
+        limit: Option<u32>,
+    ) -> Result<Vec<Access>, StoreError> {
+        self.call(move |conn| {
+            let (tail, more) = match limit {
+                Some(limit) => ("LIMIT ?", vec![Value::I64(limit.into())]),
+                None => ("", Vec::new()),
+            };
+            let sql = format!(
+                "SELECT {ACCESS_COLUMNS} FROM accesses WHERE {} \
+                 ORDER BY timestamp_ns, event_id {tail}",
+                filter.sql()
+            );
+            let params = params_from_iter(filter.params_with(&more));
+            query_decoded(conn, operation, &sql, params, read_access, into_access)
         })
+        .await
     }
 }
 
@@ -155,31 +141,20 @@ impl AccessStore for SqliteStore {
         self.write_rows(accesses, insert_accesses_blocking).await
     }
 
-    async fn variable_accesses(
-        &self,
-        environment: Option<&str>,
-        variable: &str,
-        time: TimeRange,
-        limit: u32,
-    ) -> Result<Vec<Access>, StoreError> {
-        let filter = filter::accesses(Dialect::Sqlite, environment, variable, time);
-        self.call(move |conn| {
-            let sql = format!(
-                "SELECT {ACCESS_COLUMNS} FROM accesses WHERE {} \
-                 ORDER BY timestamp_ns, event_id LIMIT ?",
-                filter.sql()
-            );
-            let params = params_from_iter(filter.params_with(&[Value::I64(limit.into())]));
-            query_decoded(
-                conn,
-                "read variable accesses",
-                &sql,
-                params,
-                AccessRow::read,
-                AccessRow::into_access,
-            )
-        })
-        .await
+    async fn variable_accesses(&self, query: &AccessQuery) -> Result<Vec<Access>, StoreError> {
+        let filter = filter::accesses(Dialect::Sqlite, query);
+        self.read_accesses("read variable accesses", filter, Some(query.limit))
+            .await
+    }
+
+    async fn event_accesses(&self, events: &[(String, Uuid)]) -> Result<Vec<Access>, StoreError> {
+        match filter::event_accesses(Dialect::Sqlite, events) {
+            Some(filter) => {
+                self.read_accesses("read event accesses", filter, None)
+                    .await
+            }
+            None => Ok(Vec::new()),
+        }
     }
 
     async fn trace_variable_accesses(
@@ -187,18 +162,36 @@ impl AccessStore for SqliteStore {
         trace_id: Uuid,
         variable: &str,
     ) -> Result<Vec<Access>, StoreError> {
-        let variable = variable.to_string();
+        let trace = trace_id.to_string();
+        let filter = Filter::new(Dialect::Sqlite)
+            .equals("trace_id", Some(&trace))
+            .equals("variable", Some(variable));
+        self.read_accesses("read trace accesses", filter, None)
+            .await
+    }
+
+    async fn variables(&self, prefix: &str, limit: u32) -> Result<Vec<VariableCount>, StoreError> {
+        let filter = Filter::new(Dialect::Sqlite).starts_with("variable", Some(prefix));
+        let limit = Value::I64(limit.into());
         self.call(move |conn| {
+            let sql = format!(
+                "SELECT variable, COUNT(*) FROM accesses WHERE {} \
+                 GROUP BY variable ORDER BY variable LIMIT ?",
+                filter.sql()
+            );
+            let params = params_from_iter(filter.params_with(&[limit]));
             query_decoded(
                 conn,
-                "read trace accesses",
-                &format!(
-                    "SELECT {ACCESS_COLUMNS} FROM accesses WHERE trace_id = ?1 AND variable = ?2 \
-                     ORDER BY timestamp_ns, event_id"
-                ),
-                params![trace_id.to_string(), variable],
-                AccessRow::read,
-                AccessRow::into_access,
+                "read variables",
+                &sql,
+                params,
+                read_columns::<(String, i64)>,
+                |(name, count)| {
+                    Ok(VariableCount {
+                        name,
+                        access_count: u64::try_from(count).unwrap_or(0),
+                    })
+                },
             )
         })
         .await

@@ -14,31 +14,38 @@ use crate::sqlite::{query_decoded, query_page, read_columns, SqliteStore};
 use crate::{EventStore, StoreError, TracePage, TraceQuery, TraceSummary};
 
 /// The per-trace summary, computed over the (primary-key deduplicated) rows, as the CTE
-/// `summary`.
+/// `summary`. A trace's analysis (its end, its anomalies) is its latest, the only one kept.
 const SUMMARY_SQL: &str = "
 WITH summary AS (
-    SELECT e.trace_id AS trace_id,
+    SELECT e.trace_id AS trace_key,
            COUNT(*) AS event_count,
            json_group_array(DISTINCT e.service) AS services,
+           json_group_array(DISTINCT e.environment) AS environments,
            MIN(e.timestamp_ns) AS first_ts,
            MAX(e.timestamp_ns) AS last_ts,
+           MAX(MAX(e.timestamp_ns), COALESCE(
+               (SELECT t.end_ns FROM trace_analyses t WHERE t.trace_id = e.trace_id),
+               MAX(e.timestamp_ns))) AS end_ts,
            (SELECT COUNT(*) FROM (
                 SELECT f.id FROM findings f
                 WHERE f.first_trace_id = e.trace_id AND f.occurrences > 0
                 UNION
                 SELECT f.id FROM findings f
                 WHERE f.second_trace_id = e.trace_id AND f.occurrences > 0
-           )) AS race_count
+           )) AS race_count,
+           (SELECT COUNT(*) FROM duration_anomalies a WHERE a.trace_id = e.trace_id)
+               AS anomaly_count
     FROM events e
     GROUP BY e.trace_id
 )
 SELECT";
 
 /// The columns of a summary row, before its id and services are parsed.
-type SummaryColumns = (String, i64, String, i64, i64, i64);
+type SummaryColumns = (String, i64, String, i64, i64, i64, i64, i64);
 
 fn into_summary(columns: SummaryColumns) -> Result<TraceSummary, StoreError> {
-    let (trace_id, event_count, services, first_ts, last_ts, race_count) = columns;
+    let (trace_id, event_count, services, first_ts, last_ts, end_ts, race_count, anomaly_count) =
+        columns;
     let corrupt = |message: String| StoreError::Corrupt {
         what: "trace",
         id: trace_id.clone(),
@@ -47,13 +54,16 @@ fn into_summary(columns: SummaryColumns) -> Result<TraceSummary, StoreError> {
     let mut services: Vec<String> = serde_json::from_str(&services)
         .map_err(|e| corrupt(format!("services are not a JSON array: {e}")))?;
     services.sort();
+    let count = |n: i64| u64::try_from(n).unwrap_or(0);
     Ok(TraceSummary {
         trace_id: Uuid::parse_str(&trace_id).map_err(|e| corrupt(e.to_string()))?,
-        event_count: u64::try_from(event_count).unwrap_or(0),
+        event_count: count(event_count),
         services,
         first_timestamp_ns: first_ts,
         last_timestamp_ns: last_ts,
-        race_count: u64::try_from(race_count).unwrap_or(0),
+        end_ns: end_ts,
+        race_count: count(race_count),
+        anomaly_count: count(anomaly_count),
     })
 }
 
@@ -143,8 +153,9 @@ impl EventStore for SqliteStore {
             let filter = filter::traces(Dialect::Sqlite, &query);
             let conditions = filter.sql();
             let select_sql = format!(
-                "{SUMMARY_SQL} trace_id, event_count, services, first_ts, last_ts, race_count \
-                 FROM summary WHERE {conditions} ORDER BY first_ts DESC, trace_id"
+                "{SUMMARY_SQL} trace_key, event_count, services, first_ts, last_ts, end_ts, \
+                 race_count, anomaly_count FROM summary WHERE {conditions} ORDER BY {}, trace_key",
+                query.sort.key()
             );
             let page = (query.limit, query.offset);
             let (traces, total) = query_page(

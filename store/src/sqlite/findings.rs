@@ -3,7 +3,7 @@
 
 use async_trait::async_trait;
 use raceway_schemas::{FindingEvent, RaceFinding};
-use rusqlite::{params, params_from_iter, Connection, Row};
+use rusqlite::{params, Connection, Row};
 use uuid::Uuid;
 
 use crate::filter::{self, Dialect, Filter};
@@ -102,6 +102,8 @@ fn finding_event(row: &Row<'_>, at: usize) -> rusqlite::Result<(FindingEvent, St
             access_type: row.get(at + 6)?,
             timestamp_ns: row.get(at + 7)?,
             clock: Vec::new(),
+            old_value: None,
+            new_value: None,
         },
         row.get(at + 8)?,
     ))
@@ -226,26 +228,6 @@ impl FindingStore for SqliteStore {
                 into_finding,
             )?;
             Ok(FindingPage { findings, total })
-        })
-        .await
-    }
-
-    async fn findings_for_variable(
-        &self,
-        environment: Option<&str>,
-        variable: &str,
-    ) -> Result<Vec<RaceFinding>, StoreError> {
-        let query = FindingQuery::for_variable(environment, variable);
-        self.call(move |conn| {
-            let filter = matching(&query);
-            let sql = format!(
-                "SELECT {FINDING_COLUMNS} FROM findings WHERE {}",
-                filter.sql()
-            );
-            let params = params_from_iter(filter.params());
-            let mut findings = query_findings(conn, "read variable findings", &sql, params)?;
-            sort_findings(&mut findings);
-            Ok(findings)
         })
         .await
     }

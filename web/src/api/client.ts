@@ -89,25 +89,10 @@ export const api = {
   races: (query: Query) => get<FindingPage>("/api/races", query),
   anomalies: (query: Query) => get<AnomalyPage>("/api/anomalies", query),
   dependencies: (query: Query = {}) => get<Dependencies>("/api/dependencies", query),
-  variables: variablesByPrefix,
+  variables: (prefix: string) => get<VariableList>("/api/variables", { prefix }),
   variableAuditTrail: (name: string, query: Query = {}) =>
     get<AuditTrail>(`/api/variables/${encodeURIComponent(name)}/audit-trail`, query),
 };
-
-/**
- * Variables whose names start with `prefix`: `/api/variables`, or on a server without that
- * route, the variables of the newest findings.
- */
-async function variablesByPrefix(prefix: string): Promise<VariableList> {
-  try {
-    return await get<VariableList>("/api/variables", { prefix });
-  } catch (err) {
-    if (!(err instanceof ApiError) || err.status !== 404) throw err;
-    const { races } = await get<FindingPage>("/api/races", { limit: 1000 });
-    const names = [...new Set(races.map((f) => f.variable))].filter((n) => n.startsWith(prefix)).sort();
-    return { variables: names.map((name) => ({ name })) };
-  }
-}
 
 /** The live stream's URL, with the API key as `token` when one is stored. */
 export function liveUrl(query: Query): string {

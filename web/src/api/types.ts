@@ -8,12 +8,13 @@ import type { components } from "./schema";
 type Schemas = components["schemas"];
 
 export type Clock = [string, number][];
-export type TraceRow = Schemas["TraceRow"] & Partial<TraceRowExtras>;
-export type TracePage = Omit<Schemas["TracesPage"], "traces"> & { traces: TraceRow[] };
+export type TraceRow = Schemas["TraceRow"];
+export type TracePage = Schemas["TracesPage"];
 export type TraceEvent = Schemas["TraceEvent"];
+export type WireEvent = Schemas["WireEvent"];
 export type TraceDetail = Schemas["TraceEvents"];
 export type Finding = Schemas["RaceFinding"];
-export type FindingEvent = Schemas["FindingEvent"] & { old_value?: unknown; new_value?: unknown };
+export type FindingEvent = Schemas["FindingEvent"];
 export type FindingPage = Schemas["RacesPage"];
 export type TraceRaces = Schemas["TraceRaces"];
 export type GraphNode = Schemas["GraphNode"];
@@ -29,27 +30,12 @@ export type TraceAnomalies = Schemas["TraceAnomalies"];
 export type AnomalyPage = Schemas["AnomaliesPage"];
 export type AuditAccess = Schemas["AccessRow"];
 export type AuditTrail = Schemas["VariableAuditTrail"];
+export type VariableList = Schemas["VariableList"];
+/** One message of `/ws/events/live`: every message names its trace, but `lagged`. */
+export type LiveMessage = Schemas["LiveMessage"];
 export type TraceSteps = Schemas["TraceSteps"];
 export type StepRow = Schemas["StepRow"];
 export type TraceState = Schemas["TraceStateBody"];
 export type VariableAtStep = Schemas["VariableRow"];
 export type ThreadAtStep = Schemas["ThreadRow"];
 export type StateComparison = Schemas["StateComparison"];
-
-/** Trace row fields the list shows when the server sends them. */
-interface TraceRowExtras {
-  duration_ms: number;
-  anomaly_count: number;
-}
-
-/** `GET /api/variables?prefix=`: variable names. */
-export interface VariableList {
-  variables: { name: string; [key: string]: unknown }[];
-}
-
-/** One message of `/ws/events/live`: every message names its trace. */
-export interface LiveMessage {
-  type: "event" | "finding" | "trace_completed" | "lagged" | string;
-  trace_id?: string;
-  [key: string]: unknown;
-}

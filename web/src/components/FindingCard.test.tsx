@@ -3,7 +3,7 @@ import { render, screen } from "@testing-library/react";
 import { MemoryRouter } from "react-router-dom";
 import { expect, it } from "vitest";
 import type { Finding } from "@/api/types";
-import { FindingCard } from "./FindingCard";
+import { FindingCard, valueChange } from "./FindingCard";
 
 const side = (thread: string, location: string, old_value: number, new_value: number) => ({
   event_id: thread, trace_id: "aaaa", thread_id: thread, service: "web", instance: "web-1", location,
@@ -23,4 +23,10 @@ it("shows both sides of a finding with locations, values and clocks", () => {
   expect(screen.getByRole("link", { name: "balance" }).getAttribute("href")).toBe("/variables/balance");
   expect(screen.getByText("critical")).toBeTruthy();
   expect(screen.queryByText("trace")).toBeNull();
+});
+
+it("shows a side's value change, the value alone without a previous one, nothing when unrecorded", () => {
+  expect(valueChange({ old_value: 10, new_value: 15 })).toBe("10 → 15");
+  expect(valueChange({ old_value: null, new_value: { a: 1 } })).toBe('{"a":1}');
+  expect(valueChange({ old_value: null, new_value: null })).toBeUndefined();
 });

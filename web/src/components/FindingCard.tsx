@@ -4,8 +4,16 @@ import { Badge } from "@/components/ui/badge";
 import { Card, CardContent, CardHeader } from "@/components/ui/card";
 import { formatClock, formatValue, shortId } from "@/lib/format";
 
+/** A side's recorded values: `old → new` for a write that recorded its previous value, else the
+ * value read or written; nothing when none was recorded (a lock acquisition). */
+export function valueChange(side: Pick<FindingEvent, "old_value" | "new_value">): string | undefined {
+  const known = (value: unknown) => value !== undefined && value !== null;
+  if (!known(side.new_value)) return undefined;
+  return known(side.old_value) ? `${formatValue(side.old_value)} → ${formatValue(side.new_value)}` : formatValue(side.new_value);
+}
+
 function Side({ label, side, currentTrace }: { label: string; side: FindingEvent; currentTrace?: string }) {
-  const hasValues = side.old_value !== undefined || side.new_value !== undefined;
+  const change = valueChange(side);
   return (
     <div className="min-w-0 flex-1 rounded-md border p-3 text-xs" data-testid="finding-side">
       <div className="mb-1 font-semibold text-muted-foreground">{label}</div>
@@ -18,10 +26,10 @@ function Side({ label, side, currentTrace }: { label: string; side: FindingEvent
         <dd className="mono break-all" data-testid="finding-location">{side.location}</dd>
         <dt className="text-muted-foreground">access</dt>
         <dd className="mono">{side.access_type}</dd>
-        {hasValues && (
+        {change !== undefined && (
           <>
-            <dt className="text-muted-foreground">value</dt>
-            <dd className="mono">{formatValue(side.old_value)} → {formatValue(side.new_value)}</dd>
+            <dt className="text-muted-foreground">{side.access_type.includes("Write") || side.access_type.includes("RMW") ? "value change" : "value read"}</dt>
+            <dd className="mono break-all" data-testid="finding-value">{change}</dd>
           </>
         )}
         <dt className="text-muted-foreground">clock</dt>

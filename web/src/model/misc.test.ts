@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
-import type { LiveMessage, TraceEvent } from "@/api/types";
+import type { TraceEvent, WireEvent } from "@/api/types";
 import { timestampNs } from "./events";
-import { appendLive, LIVE_LIMIT, passes } from "./live";
+import { appendLive, LIVE_LIMIT, liveSummary, messageKind, passes, type ShownMessage } from "./live";
 import { lockHolds } from "./locks";
 import { readFilters, traceQuery, writeFilters } from "./traceFilters";
 import { expandableIds, visibleRows } from "./tree";
@@ -42,11 +42,16 @@ describe("trace filters", () => {
 
 describe("live", () => {
   it("filters by trace, service and kind, and keeps a bounded list", () => {
-    const event = { type: "event", trace_id: "abc-1", event: { kind: { StateChange: {} }, metadata: { service_name: "web" } } };
+    const wire = { kind: { StateChange: { variable: "balance" } } } as unknown as WireEvent;
+    const event: ShownMessage = { type: "event", trace_id: "abc-1", service: "web", kind: "StateChange", event: wire };
     expect(passes(event, { service: "web", traceId: "abc", kind: "StateChange" })).toBe(true);
     expect(passes(event, { service: "api", traceId: "", kind: "" })).toBe(false);
     expect(passes(event, { service: "", traceId: "", kind: "LockAcquire" })).toBe(false);
-    let list: LiveMessage[] = [event];
+    expect(liveSummary(event)).toBe("balance");
+    const finding = { type: "finding", trace_id: "abc-1", trace_ids: ["abc-1", "def-2"], finding: { kind: "data_race", variable: "balance", first: { service: "web" }, second: { service: "api" } } } as unknown as ShownMessage;
+    expect(passes(finding, { service: "api", traceId: "def", kind: "StateChange" })).toBe(true);
+    expect(messageKind(finding)).toBe("data_race");
+    let list: ShownMessage[] = [event];
     for (let i = 0; i < LIVE_LIMIT + 5; i++) list = appendLive(list, event);
     expect(list).toHaveLength(LIVE_LIMIT);
   });

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { barAt, buildTimeline, pan, zoom } from "./timeline";
+import type { TreeNode } from "@/api/types";
+import { barAt, buildTimeline, pan, treeDurations, zoom } from "./timeline";
 import { laneAt, layoutRows } from "./timelineRows";
 
 const nodes = [
@@ -33,5 +34,18 @@ describe("timeline", () => {
     const { rows, laneY } = layoutRows(data.lanes);
     expect(laneAt(rows, laneY[1] + 1)).toBe(1);
     expect(rows.filter((r) => r.kind === "service").map((r) => r.label)).toEqual(["api", "web"]);
+  });
+
+  it("takes each bar's width from the tree's durations", () => {
+    const node = (id: string, duration_ns: number, children: TreeNode[] = [], placeholder = false) =>
+      ({ id, duration_ns, children, placeholder }) as unknown as TreeNode;
+    const durations = treeDurations([node("root", 0, [node("b", 400_000), node("c", 250_000)], true)]);
+    expect([...durations.entries()].sort()).toEqual([["b", 400_000], ["c", 250_000]]);
+    const timed = buildTimeline(nodes, new Set(), durations);
+    // b measured 100 ns; the tree says 400 µs.
+    expect(timed.bars.find((b) => b.id === "b")).toMatchObject({ start: 0, end: 400_000 });
+    expect(timed.max).toBe(1_250_000);
+    // a has no tree duration: its measured 500 ns, under the least width (0.2% of 1.25 ms).
+    expect(timed.bars.find((b) => b.id === "a")?.end).toBe(1000 + 2500);
   });
 });

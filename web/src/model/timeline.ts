@@ -2,8 +2,13 @@
  * The timeline's data: one lane per actor (service/thread), lanes grouped by service, each event
  * a bar from its timestamp over its duration; and the visible time range, which zoom and pan
  * change. Pure numbers, so the canvas view only draws.
+ *
+ * Durations come from the trace's tree (`/api/traces/{id}/tree`), which gives every step one:
+ * measured by the SDK, or derived (up to the step's last descendant or the actor's next event).
+ * The graph's own `duration_ns` is only the measured one, absent for most events, which would
+ * draw most steps as points.
  */
-import type { GraphNode } from "@/api/types";
+import type { GraphNode, TreeNode } from "@/api/types";
 import { actorOf } from "./events";
 
 export interface Lane {
@@ -36,7 +41,29 @@ export interface TimeRange {
 /** Bars shorter than this share of the whole trace are drawn at it, so they stay clickable. */
 const MIN_SHARE = 0.002;
 
-export function buildTimeline(nodes: GraphNode[], raceIds: Set<string>): TimelineData {
+/** Event id -> duration (ns) of every node of the tree (placeholders left out). */
+export function treeDurations(roots: TreeNode[]): Map<string, number> {
+  const durations = new Map<string, number>();
+  // An explicit stack: parent links chain an actor's events, so trees can be very deep.
+  const stack = [...roots];
+  while (stack.length > 0) {
+    const node = stack.pop() as TreeNode;
+    if (!node.placeholder) durations.set(node.id, node.duration_ns);
+    stack.push(...node.children);
+  }
+  return durations;
+}
+
+/**
+ * The lanes and bars of `nodes`; a bar lasts `durations`' value for its event (see
+ * `treeDurations`), else the graph's measured duration, else nothing (drawn at the least width).
+ */
+export function buildTimeline(
+  nodes: GraphNode[],
+  raceIds: Set<string>,
+  durations: Map<string, number> = new Map(),
+): TimelineData {
+  const duration = (node: GraphNode) => durations.get(node.id) ?? node.duration_ns ?? 0;
   const lanes: Lane[] = [];
   const seen = new Map<string, Lane>();
   for (const node of nodes) {
@@ -53,7 +80,7 @@ export function buildTimeline(nodes: GraphNode[], raceIds: Set<string>): Timelin
   let max = -Infinity;
   for (const node of nodes) {
     min = Math.min(min, node.timestamp_ns);
-    max = Math.max(max, node.timestamp_ns + (node.duration_ns ?? 0));
+    max = Math.max(max, node.timestamp_ns + duration(node));
   }
   if (!Number.isFinite(min)) return { lanes, bars: [], min: 0, max: 1 };
   if (max <= min) max = min + 1;
@@ -62,7 +89,7 @@ export function buildTimeline(nodes: GraphNode[], raceIds: Set<string>): Timelin
     id: node.id,
     lane: laneIndex.get(actorOf(node.service, node.thread)) ?? 0,
     start: node.timestamp_ns,
-    end: node.timestamp_ns + Math.max(node.duration_ns ?? 0, minWidth),
+    end: node.timestamp_ns + Math.max(duration(node), minWidth),
     race: raceIds.has(node.id),
     node,
   }));

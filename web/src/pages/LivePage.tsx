@@ -7,22 +7,19 @@ import { Button } from "@/components/ui/button";
 import { Input } from "@/components/ui/input";
 import { useLive } from "@/hooks/useLive";
 import { shortId } from "@/lib/format";
-import { appendLive, liveSummary, messageKind, messageService, passes, type LiveFilter } from "@/model/live";
+import { appendLive, isShown, liveSummary, messageKind, messageService, passes, type LiveFilter, type ShownMessage } from "@/model/live";
 
 export function LivePage() {
   const [filter, setFilter] = useState<LiveFilter>({ service: "", traceId: "", kind: "" });
   const [paused, setPaused] = useState(false);
-  const [messages, setMessages] = useState<LiveMessage[]>([]);
+  const [messages, setMessages] = useState<ShownMessage[]>([]);
   const [dropped, setDropped] = useState(0);
   const [hidden, setHidden] = useState(0);
   const pausedRef = useRef(paused);
   pausedRef.current = paused;
   const onMessage = useCallback((message: LiveMessage) => {
-    if (message.type === "subscribed") return;
-    if (message.type === "lagged") {
-      setDropped((d) => d + Number(message.dropped ?? 0));
-      return;
-    }
+    if (message.type === "lagged") setDropped((d) => d + message.dropped);
+    if (!isShown(message)) return;
     if (pausedRef.current) setHidden((n) => n + 1);
     else setMessages((list) => appendLive(list, message));
   }, []);
@@ -60,7 +57,7 @@ export function LivePage() {
           {shown.map((m, i) => (
             <li key={shown.length - i} className="flex flex-wrap items-center gap-3 px-3 py-1.5" data-testid="live-item">
               <Badge variant={m.type === "finding" ? "destructive" : m.type === "trace_completed" ? "default" : "outline"}>{m.type}</Badge>
-              {m.trace_id && <Link className="underline" to={`/traces/${m.trace_id}`} title={m.trace_id}>{shortId(m.trace_id)}</Link>}
+              <Link className="underline" to={`/traces/${m.trace_id}`} title={m.trace_id}>{shortId(m.trace_id)}</Link>
               <span>{messageService(m)}</span>
               <span>{messageKind(m)}</span>
               <span className="text-muted-foreground">{liveSummary(m)}</span>

@@ -2,6 +2,7 @@ import { useCallback, useEffect, useRef, useState } from "react";
 import { useNavigate, useParams } from "react-router-dom";
 import { api } from "@/api/client";
 import type { LiveMessage } from "@/api/types";
+import { messageTrace } from "@/model/live";
 import { Loaded } from "@/components/Message";
 import { Button } from "@/components/ui/button";
 import { Tabs, TabsContent, TabsList, TabsTrigger } from "@/components/ui/tabs";
@@ -28,7 +29,7 @@ function useTraceVersion(traceId: string): number {
   const [version, setVersion] = useState(0);
   const pending = useRef<ReturnType<typeof setTimeout>>();
   const onMessage = useCallback((message: LiveMessage) => {
-    if (message.trace_id !== traceId || message.type === "lagged") return;
+    if (messageTrace(message) !== traceId) return;
     clearTimeout(pending.current);
     pending.current = setTimeout(() => setVersion((v) => v + 1), 500);
   }, [traceId]);

@@ -22,15 +22,23 @@ export function VariablesPage() {
           <Input placeholder="Search variables by prefix" aria-label="Variable prefix" value={prefix} onChange={(e) => setPrefix(e.target.value)} />
           <Loaded state={matches} empty={(d) => d.variables.length === 0} emptyText="No variable starts with that.">
             {(d) => (
-              <ul className="mono max-h-[70vh] space-y-0.5 overflow-auto text-sm" data-testid="variable-list">
-                {d.variables.map((v) => (
-                  <li key={v.name}>
-                    <button className={`w-full truncate rounded px-2 py-1 text-left hover:bg-muted ${v.name === name ? "bg-muted font-semibold" : ""}`} onClick={() => navigate(`/variables/${encodeURIComponent(v.name)}`)}>
-                      {v.name}
-                    </button>
-                  </li>
-                ))}
-              </ul>
+              <>
+                <ul className="mono max-h-[70vh] space-y-0.5 overflow-auto text-sm" data-testid="variable-list">
+                  {d.variables.map((v) => (
+                    <li key={v.name}>
+                      <button
+                        className={`flex w-full items-center gap-2 rounded px-2 py-1 text-left hover:bg-muted ${v.name === name ? "bg-muted font-semibold" : ""}`}
+                        title={`${v.name}: ${v.access_count} recorded access${v.access_count === 1 ? "" : "es"}`}
+                        onClick={() => navigate(`/variables/${encodeURIComponent(v.name)}`)}
+                      >
+                        <span className="min-w-0 flex-1 truncate" data-testid="variable-name">{v.name}</span>
+                        <span className="text-xs text-muted-foreground" data-testid="variable-accesses">{v.access_count}</span>
+                      </button>
+                    </li>
+                  ))}
+                </ul>
+                {d.truncated && <p className="text-xs text-muted-foreground">The first {d.limit} matches: type more of the name to narrow them.</p>}
+              </>
             )}
           </Loaded>
         </div>

@@ -1,13 +1,15 @@
 import { useEffect, useMemo, useRef, useState } from "react";
+import { useParams } from "react-router-dom";
+import { api } from "@/api/client";
 import type { CausalGraph, Finding } from "@/api/types";
 import { EventDetails } from "@/components/EventDetails";
-import { Loaded } from "@/components/Message";
+import { Loaded, Message } from "@/components/Message";
 import { Button } from "@/components/ui/button";
-import type { Loaded as LoadedState } from "@/hooks/useApi";
+import { useApi, type Loaded as LoadedState } from "@/hooks/useApi";
 import { formatNs } from "@/lib/format";
 import { colorFor, RACE_COLOR } from "@/model/palette";
 import { racingEventIds } from "@/model/races";
-import { barAt, buildTimeline, pan, zoom, type TimeRange, type TimelineData } from "@/model/timeline";
+import { barAt, buildTimeline, pan, treeDurations, zoom, type TimeRange, type TimelineData } from "@/model/timeline";
 import { AXIS_HEIGHT, laneAt, layoutRows, ROW_HEIGHT, type Row } from "@/model/timelineRows";
 
 const LABEL_WIDTH = 170;
@@ -20,9 +22,16 @@ interface Props {
 }
 
 export function TimelineTab({ graph, races }: Props) {
+  const { id = "" } = useParams();
+  // The tree's durations give every bar its step's width; fetched again when the graph grows.
+  const tree = useApi(() => api.traceTree(id), `${id}:${graph.data?.nodes.length ?? 0}`, graph.data !== undefined);
+  // Drawn once the tree answered (or failed: then the measured durations only), so that a zoom
+  // is not reset by a late change of the bounds.
+  const durations = useMemo(() => (tree.data ? treeDurations(tree.data.roots) : new Map<string, number>()), [tree.data]);
+  const settled = tree.data !== undefined || tree.error !== undefined;
   return (
     <Loaded state={graph} empty={(g) => g.nodes.length === 0} emptyText="The trace has no events to draw.">
-      {(g) => <TimelineView graph={g} findings={races.data?.races ?? NO_FINDINGS} />}
+      {(g) => (settled ? <TimelineView graph={g} findings={races.data?.races ?? NO_FINDINGS} durations={durations} /> : <Message>Loading…</Message>)}
     </Loaded>
   );
 }
@@ -81,8 +90,8 @@ function draw(canvas: HTMLCanvasElement, data: TimelineData, rows: Row[], laneY:
   ctx.restore();
 }
 
-function TimelineView({ graph, findings }: { graph: CausalGraph; findings: Finding[] }) {
-  const data = useMemo(() => buildTimeline(graph.nodes, racingEventIds(findings)), [graph, findings]);
+function TimelineView({ graph, findings, durations }: { graph: CausalGraph; findings: Finding[]; durations: Map<string, number> }) {
+  const data = useMemo(() => buildTimeline(graph.nodes, racingEventIds(findings), durations), [graph, findings, durations]);
   const { rows, laneY, height } = useMemo(() => layoutRows(data.lanes), [data]);
   const bounds = useMemo(() => ({ from: data.min, to: data.max }), [data]);
   const [view, setView] = useState<TimeRange>(bounds);

@@ -1,0 +1,116 @@
+//! Checks of the trace list's narrower filters (environment, event count, id prefix), its
+//! orders and its anomaly counts.
+
+use super::analyses::{analysis, anomaly};
+use super::*;
+use crate::TraceSort;
+
+/// `count` events of `trace` in `environment`, one a second from `start_s`, by `service`.
+fn events_of(trace: Uuid, environment: &str, start_s: i64, count: i64) -> Vec<Event> {
+    (0..count)
+        .map(|i| {
+            let mut e = event(trace, (start_s + i) * SECOND, "bank");
+            e.metadata.environment = environment.into();
+            e
+        })
+        .collect()
+}
+
+/// Environment, minimum events and id prefix narrow the list; `sort` orders it by time,
+/// duration or findings, ties by trace id; each row has the end and counts the anomalies of the
+/// trace's latest analysis.
+pub async fn list_traces_narrows_sorts_and_counts_anomalies(store: &dyn Store) {
+    let a = Uuid::parse_str("aaaa0000-0000-4000-8000-000000000000").expect("uuid");
+    let b = Uuid::parse_str("aaaa1111-0000-4000-8000-000000000000").expect("uuid");
+    let c = Uuid::parse_str("bbbb0000-0000-4000-8000-000000000000").expect("uuid");
+    // a: 2 events lasting 1 s, oldest; b: 4 events lasting 3 s; c: 3 events lasting 2 s, newest.
+    let mut events = events_of(a, "prod", 0, 2);
+    events.extend(events_of(b, "staging", 10, 4));
+    events.extend(events_of(c, "prod", 20, 3));
+    store.insert_events(&events).await.expect("insert");
+    let findings = [
+        finding("f-a1", a, a, "x", 1),
+        finding("f-a2", a, a, "y", 1),
+        finding("f-bc", b, c, "x", 1),
+    ];
+    store.upsert_findings(&findings).await.expect("findings");
+    let mut first = analysis(c, 20 * SECOND);
+    first.anomalies = vec![
+        anomaly(c, "bank", 6.0, BASE_NS),
+        anomaly(c, "db", 3.5, BASE_NS),
+    ];
+    store
+        .replace_trace_analysis(&first)
+        .await
+        .expect("analysis");
+    let mut latest = analysis(c, 20 * SECOND);
+    latest.anomalies = vec![anomaly(c, "bank", 6.0, BASE_NS)];
+    // Its last step ends 18 s after its last event (a measured duration): 20 s in all.
+    latest.summary.end_ns = BASE_NS + 40 * SECOND;
+    store
+        .replace_trace_analysis(&latest)
+        .await
+        .expect("re-analysis");
+
+    let q = |change: &dyn Fn(&mut TraceQuery)| {
+        let mut query = TraceQuery::default();
+        change(&mut query);
+        query
+    };
+    let cases: Vec<(TraceQuery, Vec<Uuid>)> = vec![
+        (q(&|_| {}), vec![c, b, a]),
+        (q(&|q| q.environment = Some("prod".into())), vec![c, a]),
+        (q(&|q| q.environment = Some("dev".into())), vec![]),
+        (q(&|q| q.min_events = Some(3)), vec![c, b]),
+        (q(&|q| q.min_events = Some(4)), vec![b]),
+        (q(&|q| q.trace_id = Some("aaaa".into())), vec![b, a]),
+        (q(&|q| q.trace_id = Some("aaaa1".into())), vec![b]),
+        (q(&|q| q.trace_id = Some(c.to_string())), vec![c]),
+        (q(&|q| q.trace_id = Some("cccc".into())), vec![]),
+        (q(&|q| q.sort = TraceSort::Duration), vec![c, b, a]),
+        (q(&|q| q.sort = TraceSort::Races), vec![a, b, c]),
+        (
+            q(&|q| {
+                q.sort = TraceSort::Races;
+                q.environment = Some("prod".into());
+                q.min_events = Some(3);
+            }),
+            vec![c],
+        ),
+    ];
+    for (query, expected) in cases {
+        let listed = page(store, query.clone()).await;
+        assert_eq!(ids(&listed), expected, "{query:?}");
+        assert_eq!(listed.total, expected.len() as u64, "total of {query:?}");
+    }
+    let listed = page(store, TraceQuery::default()).await;
+    let anomalies: Vec<u64> = listed.traces.iter().map(|t| t.anomaly_count).collect();
+    assert_eq!(anomalies, vec![1, 0, 0], "latest analysis only");
+    let races: Vec<u64> = listed.traces.iter().map(|t| t.race_count).collect();
+    assert_eq!(races, vec![1, 1, 2]);
+    let ends: Vec<i64> = listed.traces.iter().map(|t| t.end_ns - BASE_NS).collect();
+    assert_eq!(
+        ends,
+        vec![40 * SECOND, 13 * SECOND, SECOND],
+        "the analysis' end when later"
+    );
+}
+
+/// Equal keys are ordered by trace id, whatever the sort.
+pub async fn list_traces_breaks_ties_by_id(store: &dyn Store) {
+    let mut traces: Vec<Uuid> = (0..4).map(|_| Uuid::new_v4()).collect();
+    // Same start, same duration, no findings: every key ties.
+    let events: Vec<Event> = traces
+        .iter()
+        .flat_map(|t| events_of(*t, "prod", 0, 2))
+        .collect();
+    store.insert_events(&events).await.expect("insert");
+    traces.sort();
+    for sort in TraceSort::ALL {
+        let query = TraceQuery {
+            sort,
+            ..TraceQuery::default()
+        };
+        assert_eq!(ids(&page(store, query).await), traces, "{sort:?}");
+    }
+}

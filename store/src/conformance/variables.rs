@@ -1,0 +1,70 @@
+//! Checks of the reads by event id and of the variables list.
+
+use super::*;
+
+/// The newest access of each named event, whatever its variable among those given; unknown
+/// ids are left out.
+pub async fn event_accesses_by_id(store: &dyn Store) {
+    let trace = Uuid::new_v4();
+    let mut accesses = vec![
+        access(trace, "account:alice.balance", 1, "bank"),
+        access(trace, "account:bob.balance", 2, "bank"),
+        access(trace, "account:bob.balance", 3, "ledger"),
+    ];
+    accesses[1].old_value = None;
+    store.insert_accesses(&accesses).await.expect("insert");
+    let mut reanalysed = accesses[0].clone();
+    reanalysed.value = "60".into();
+    store
+        .insert_accesses(&[reanalysed.clone()])
+        .await
+        .expect("again");
+    let wanted: Vec<(String, Uuid)> = [&accesses[0], &accesses[1]]
+        .into_iter()
+        .map(|a| (a.variable.clone(), a.event_id))
+        .chain([("account:bob.balance".to_string(), Uuid::new_v4())])
+        .collect();
+    let read = store.event_accesses(&wanted).await.expect("read");
+    assert_eq!(
+        sorted_accesses(read),
+        sorted_accesses(vec![reanalysed, accesses[1].clone()])
+    );
+    assert!(store.event_accesses(&[]).await.expect("no ids").is_empty());
+}
+
+/// Variables starting with a prefix (as text: `_` and `%` are no wildcards), sorted, limited,
+/// each with its distinct access count.
+pub async fn variables_by_prefix(store: &dyn Store) {
+    let trace = Uuid::new_v4();
+    let accesses = vec![
+        access(trace, "account:bob.balance", 1, "bank"),
+        access(trace, "account:alice.balance", 2, "bank"),
+        access(trace, "account:alice.balance", 3, "bank"),
+        access(trace, "account_x", 4, "bank"),
+        access(trace, "cache:hits", 5, "bank"),
+    ];
+    store.insert_accesses(&accesses).await.expect("insert");
+    store.insert_accesses(&accesses).await.expect("replay");
+    let names = |list: Vec<VariableCount>| -> Vec<(String, u64)> {
+        list.into_iter().map(|v| (v.name, v.access_count)).collect()
+    };
+    let read = |prefix: &'static str, limit: u32| async move {
+        names(store.variables(prefix, limit).await.expect("variables"))
+    };
+    let pair = |name: &str, count: u64| (name.to_string(), count);
+    assert_eq!(
+        read("account:", 10).await,
+        vec![
+            pair("account:alice.balance", 2),
+            pair("account:bob.balance", 1)
+        ]
+    );
+    assert_eq!(read("account_", 10).await, vec![pair("account_x", 1)]);
+    assert_eq!(
+        read("account", 1).await,
+        vec![pair("account:alice.balance", 2)]
+    );
+    assert_eq!(read("", 10).await.len(), 4);
+    assert!(read("Account", 10).await.is_empty(), "case-sensitive");
+    assert!(read("%", 10).await.is_empty(), "no wildcards");
+}
