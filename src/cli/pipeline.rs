@@ -20,6 +20,11 @@ pub struct PipelineArgs {
     /// A trace with no new event for this long (milliseconds) is complete and analysed.
     #[arg(long, env = "RACEWAY_TRACE_IDLE_MS", default_value_t = 1000)]
     pub trace_idle_ms: u64,
+    /// Most events of open traces the trace stage holds in memory (counted in
+    /// `raceway_open_trace_events`); beyond it, the traces holding the most drop theirs and are
+    /// read back from the store when they complete.
+    #[arg(long, env = "RACEWAY_MAX_OPEN_TRACE_EVENTS", default_value_t = 500_000)]
+    pub max_open_trace_events: usize,
     /// Cross-trace pairs are compared when the traces' time spans overlap within this slack.
     #[arg(long, env = "RACEWAY_CROSS_TRACE_SLACK_MS", default_value_t = 100)]
     pub cross_trace_slack_ms: i64,
@@ -86,6 +91,7 @@ pub async fn spawn_stages(
             group: format!("{}raceway-trace", deps.group_prefix),
             idle_timeout: Duration::from_millis(args.trace_idle_ms),
             redaction: args.redaction()?,
+            max_open_trace_events: args.max_open_trace_events,
             ..TraceStageConfig::default()
         };
         config.analyses.retrain_interval = Duration::from_secs(args.model_retrain_secs.max(1));

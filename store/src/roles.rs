@@ -8,6 +8,8 @@
 //! coupled to every table; a new backend, or a role moved to another service, then has to be
 //! wired into code that never reads that data.
 
+use std::collections::HashMap;
+
 use async_trait::async_trait;
 use raceway_schemas::{Access, Event, RaceFinding};
 use uuid::Uuid;
@@ -47,6 +49,14 @@ pub trait EventStore: Send + Sync {
         }
         Ok(events)
     }
+    /// How many distinct events each of `trace_ids` has stored; a trace with none is left out.
+    /// One round trip, reading no payload: the trace stage compares it with the events it holds
+    /// in memory to learn whether it holds all of a trace (it may not after a restart, a
+    /// rebalance or a late event), without reading the trace back.
+    async fn traces_event_counts(
+        &self,
+        trace_ids: &[Uuid],
+    ) -> Result<HashMap<Uuid, u64>, StoreError>;
     /// One page of trace summaries matching `query`, newest first; see [`TraceQuery`].
     async fn list_traces(&self, query: &TraceQuery) -> Result<TracePage, StoreError>;
 }

@@ -65,11 +65,17 @@ pub fn free_addr() -> String {
     listener.local_addr().expect("addr").to_string()
 }
 
+/// The `raceway` binary: this build's, or `RACEWAY_BENCH_BIN` (the pipeline benchmark compares
+/// builds with it).
+pub fn raceway_bin() -> std::ffi::OsString {
+    std::env::var_os("RACEWAY_BENCH_BIN").unwrap_or_else(|| env!("CARGO_BIN_EXE_raceway").into())
+}
+
 /// Runs `raceway ARGS...` to completion (without `RACEWAY_URL`, so nothing talks to a server
 /// outside the test) and returns its standard output; panics with its output unless it
 /// succeeded.
 pub fn run_raceway(args: &[&str]) -> String {
-    let output = Command::new(env!("CARGO_BIN_EXE_raceway"))
+    let output = Command::new(raceway_bin())
         .args(args)
         .env_remove("RACEWAY_URL")
         .output()
@@ -106,7 +112,7 @@ impl Raceway {
     pub fn start(args: &[&str], log_dir: &Path) -> Raceway {
         let log = log_dir.join(format!("raceway-{}.log", uuid::Uuid::new_v4().simple()));
         let file = std::fs::File::create(&log).expect("log file");
-        let child = Command::new(env!("CARGO_BIN_EXE_raceway"))
+        let child = Command::new(raceway_bin())
             .args(args)
             .env("RACEWAY_LOG", "info,raceway=debug")
             .stdout(file.try_clone().expect("log file"))
@@ -135,6 +141,11 @@ impl Raceway {
             std::thread::sleep(Duration::from_millis(100));
         }
         panic!("{url} did not answer within 60 s:\n{}", self.output());
+    }
+
+    /// Its process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// kill -9.

@@ -27,6 +27,10 @@ pub struct ProcessorMetrics {
     pub store_failures: IntCounter,
     /// Traces currently assembling in the trace stage.
     pub open_traces: IntGauge,
+    /// Events of open traces the trace stage holds in memory (bounded by configuration).
+    pub open_trace_events: IntGauge,
+    /// Traces completed from events read back from the store rather than from memory.
+    pub traces_read_back: IntCounter,
     /// Traces analysed at completion.
     pub traces_completed: IntCounter,
     /// Race-stage inputs (accesses, update spans, lock-order edges) forwarded to the race stage.
@@ -98,6 +102,15 @@ impl ProcessorMetrics {
                 "Store calls that failed and were retried",
             )?,
             open_traces: IntGauge::new("raceway_open_traces", "Traces still assembling")?,
+            open_trace_events: IntGauge::new(
+                "raceway_open_trace_events",
+                "Events of open traces held in the trace stage's memory",
+            )?,
+            traces_read_back: IntCounter::new(
+                "raceway_traces_read_back_total",
+                "Traces completed from events read back from the store (re-opened, or evicted \
+                 from memory by the open-trace events bound)",
+            )?,
             traces_completed: IntCounter::new(
                 "raceway_traces_completed_total",
                 "Traces analysed at completion",
@@ -148,6 +161,8 @@ impl ProcessorMetrics {
         registry.register(Box::new(metrics.store_seconds.clone()))?;
         registry.register(Box::new(metrics.store_failures.clone()))?;
         registry.register(Box::new(metrics.open_traces.clone()))?;
+        registry.register(Box::new(metrics.open_trace_events.clone()))?;
+        registry.register(Box::new(metrics.traces_read_back.clone()))?;
         registry.register(Box::new(metrics.traces_completed.clone()))?;
         registry.register(Box::new(metrics.accesses_forwarded.clone()))?;
         registry.register(Box::new(metrics.clock_entries.clone()))?;

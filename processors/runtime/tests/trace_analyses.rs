@@ -70,6 +70,8 @@ struct Pipeline {
     bus: Arc<dyn Bus>,
     store: Arc<dyn Store>,
     topics: Topics,
+    /// Shared by every stage the test starts.
+    metrics: ProcessorMetrics,
 }
 
 impl Pipeline {
@@ -84,6 +86,7 @@ impl Pipeline {
             bus: Arc::new(bus),
             store: Arc::new(store),
             topics,
+            metrics: ProcessorMetrics::register(&prometheus::Registry::new()).expect("metrics"),
         }
     }
 
@@ -100,10 +103,23 @@ impl Pipeline {
         retrain_interval: Duration,
         idle_timeout: Duration,
     ) -> (watch::Sender<bool>, StageTask) {
+        let max_held = TraceStageConfig::default().max_open_trace_events;
+        self.start_stage_bounded(retrain_interval, idle_timeout, max_held)
+            .await
+    }
+
+    /// Starts a trace stage that completes traces idle for `idle_timeout` and holds at most
+    /// `max_held` events of open traces in memory.
+    async fn start_stage_bounded(
+        &self,
+        retrain_interval: Duration,
+        idle_timeout: Duration,
+        max_held: usize,
+    ) -> (watch::Sender<bool>, StageTask) {
         let (tx, rx) = watch::channel(false);
-        let metrics = ProcessorMetrics::register(&prometheus::Registry::new()).expect("metrics");
         let config = TraceStageConfig {
             idle_timeout,
+            max_open_trace_events: max_held,
             // Traces complete by idleness only.
             max_age: Duration::from_secs(24 * 3600),
             analyses: AnalysisConfig {
@@ -120,7 +136,7 @@ impl Pipeline {
         let io = StageIo::subscribe(
             self.bus.clone(),
             self.topics.clone(),
-            metrics,
+            self.metrics.clone(),
             &config.group,
             &self.topics.events,
             rx,
@@ -430,6 +446,61 @@ async fn a_trace_unlike_200_normal_ones_gets_the_top_isolation_score() {
         .max_by(|a, b| a.2.total_cmp(&b.2))
         .expect("scores");
     assert_eq!(top.0, odd.trace_id, "{scores:?}");
+    stop.send(true).expect("stop");
+    task.await.expect("join").expect("clean stop");
+}
+
+/// Events of open traces are held in memory and analysed from there; a trace is read back from
+/// the store only when memory may lack some of its events: evicted by the held-events bound, or
+/// re-opened by a late event after it completed. Either way it is analysed with every event.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn evicted_and_reopened_traces_are_read_back_and_analysed_whole() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let pipeline = Pipeline::open(dir.path()).await;
+    let (stop, task) = pipeline
+        .start_stage_bounded(Duration::from_secs(3600), Duration::from_millis(200), 10)
+        .await;
+    let read_back = || pipeline.metrics.traces_read_back.get();
+    let event_count = |trace: Uuid| {
+        let store = pipeline.store.clone();
+        async move {
+            let summary = store.trace_analysis(trace).await.expect("read");
+            summary.expect("analysed").event_count
+        }
+    };
+
+    let small = request(now_ns(), 10 * MS);
+    pipeline.send(std::slice::from_ref(&small)).await;
+    pipeline.analysed(std::slice::from_ref(&small), 0).await;
+    assert_eq!(event_count(small.trace_id).await, 2);
+    assert_eq!(read_back(), 0, "analysed from memory");
+
+    // 20 events: over the bound of 10, so they are dropped from memory.
+    let large = odd_request(now_ns());
+    pipeline.send(std::slice::from_ref(&large)).await;
+    pipeline.analysed(std::slice::from_ref(&large), 0).await;
+    assert_eq!(event_count(large.trace_id).await, 20);
+    assert_eq!(read_back(), 1, "the evicted trace was read back");
+
+    // A late event of the small trace re-opens it: memory holds only the late event.
+    let reopened_at = now_ns();
+    let late = EventBatch {
+        trace_id: small.trace_id,
+        events: vec![step(small.trace_id, reopened_at, "bank", "audit", MS)],
+    };
+    pipeline.send(std::slice::from_ref(&late)).await;
+    pipeline
+        .analysed(std::slice::from_ref(&late), reopened_at)
+        .await;
+    assert_eq!(event_count(small.trace_id).await, 3);
+    assert_eq!(read_back(), 2, "the re-opened trace was read back");
+    // The gauge is set once the step that completed the trace ends, just after its writes.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while pipeline.metrics.open_trace_events.get() != 0 {
+        assert!(Instant::now() < deadline, "events still held");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
     stop.send(true).expect("stop");
     task.await.expect("join").expect("clean stop");
 }

@@ -1,11 +1,13 @@
 //! Events in the ClickHouse store: writes, reads by trace, and the per-trace summaries.
 
+use std::collections::HashMap;
+
 use async_trait::async_trait;
 use raceway_schemas::Event;
 use uuid::Uuid;
 
 use crate::clickhouse::analyses::LATEST;
-use crate::clickhouse::rows::{EventRow, PayloadRow, SummaryRow};
+use crate::clickhouse::rows::{EventCountRow, EventRow, PayloadRow, SummaryRow};
 use crate::clickhouse::ClickHouseStore;
 use crate::filter::{self, Dialect, Value};
 use crate::rows::{decode_payload, EventColumns};
@@ -108,6 +110,37 @@ impl EventStore for ClickHouseStore {
             self.fetch_rows("read traces' events", &sql, &params)
                 .await?,
         )
+    }
+
+    async fn traces_event_counts(
+        &self,
+        trace_ids: &[Uuid],
+    ) -> Result<HashMap<Uuid, u64>, StoreError> {
+        if trace_ids.is_empty() {
+            return Ok(HashMap::new());
+        }
+        // Reads the key columns only (no payload), and only those traces' granules.
+        let placeholders = vec!["toUUID(?)"; trace_ids.len()].join(", ");
+        let sql = format!(
+            "SELECT toString(trace_id) AS trace_key, toUInt64(uniqExact(id)) AS events \
+             FROM events WHERE trace_id IN ({placeholders}) GROUP BY trace_key"
+        );
+        let params: Vec<Value> = trace_ids
+            .iter()
+            .map(|id| Value::Str(id.to_string()))
+            .collect();
+        let rows: Vec<EventCountRow> = self.fetch_rows("count trace events", &sql, &params).await?;
+        rows.into_iter()
+            .map(|row| {
+                let trace_id =
+                    Uuid::parse_str(&row.trace_key).map_err(|e| StoreError::Corrupt {
+                        what: "trace",
+                        id: row.trace_key.clone(),
+                        message: e.to_string(),
+                    })?;
+                Ok((trace_id, row.events))
+            })
+            .collect()
     }
 
     async fn list_traces(&self, query: &TraceQuery) -> Result<TracePage, StoreError> {

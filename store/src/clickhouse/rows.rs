@@ -57,6 +57,13 @@ pub(crate) struct PayloadRow {
     pub payload: String,
 }
 
+/// A trace and how many distinct events it has stored.
+#[derive(Debug, Row, Deserialize)]
+pub(crate) struct EventCountRow {
+    pub trace_key: String,
+    pub events: u64,
+}
+
 /// One trace summary as computed by the list query.
 #[derive(Debug, Row, Deserialize)]
 pub(crate) struct SummaryRow {

@@ -39,6 +39,15 @@ pub async fn insert_events_is_idempotent(store: &dyn Store) {
     let listed = page(store, TraceQuery::default()).await;
     assert_eq!(listed.total, 1);
     assert_eq!(listed.traces[0].event_count, 5);
+    let counts = store
+        .traces_event_counts(&[trace, Uuid::new_v4()])
+        .await
+        .expect("count");
+    assert_eq!(
+        counts.into_iter().collect::<Vec<_>>(),
+        vec![(trace, 5)],
+        "distinct events per trace; a trace without events is left out"
+    );
 }
 
 /// Events come back ordered by (timestamp, id) whatever the insert order; other traces' events

@@ -1,6 +1,8 @@
 //! Events in the SQLite store: writes (the first copy of an id wins), reads by trace, and the
 //! per-trace summaries.
 
+use std::collections::HashMap;
+
 use async_trait::async_trait;
 use raceway_schemas::Event;
 use rusqlite::params;
@@ -116,6 +118,31 @@ impl EventStore for SqliteStore {
                 read_columns::<(String, String)>,
                 |(id, payload)| decode_payload(&id, &payload),
             )
+        })
+        .await
+    }
+
+    async fn traces_event_counts(
+        &self,
+        trace_ids: &[Uuid],
+    ) -> Result<HashMap<Uuid, u64>, StoreError> {
+        let trace_ids = trace_ids.to_vec();
+        self.call(move |conn| {
+            let failed = |e| StoreError::sqlite("count trace events", e);
+            // One indexed count per trace (events_trace_time): in-process, no round trips.
+            let mut stmt = conn
+                .prepare_cached("SELECT COUNT(*) FROM events WHERE trace_id = ?1")
+                .map_err(failed)?;
+            let mut counts = HashMap::with_capacity(trace_ids.len());
+            for trace_id in trace_ids {
+                let count: i64 = stmt
+                    .query_row([trace_id.to_string()], |row| row.get(0))
+                    .map_err(failed)?;
+                if count > 0 {
+                    counts.insert(trace_id, count.unsigned_abs());
+                }
+            }
+            Ok(counts)
         })
         .await
     }

@@ -17,6 +17,7 @@
 
 mod analysis_rows;
 mod io;
+mod open_traces;
 pub mod race;
 pub mod trace;
 pub mod trace_analyses;

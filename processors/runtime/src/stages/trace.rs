@@ -1,13 +1,16 @@
 //! The trace stage: assembles traces and forwards their race-stage inputs at completion.
 //!
-//! Events are written to the store as they arrive (so they are durable before their offsets are
-//! committed). A trace completes after it has been idle for `idle_timeout` (processing time), or
-//! is older than `max_age`, or has `max_events` events. At completion the stage reads the whole
-//! trace back from the store, so a late event that re-opens a trace gets it re-analysed with
-//! every event seen so far, and a restart that re-reads part of a trace loses nothing.
+//! Events are written to the store as they arrive (so they are durable, and queryable, before
+//! their offsets are committed) and held in memory per open trace ([`OpenTraces`]). A trace
+//! completes after it has been idle for `idle_timeout` (processing time), or is older than
+//! `max_age`, or has `max_events` events. At completion the stage analyses the events it holds;
+//! it reads a trace back from the store only when memory may lack some of its events (evicted
+//! by the `max_open_trace_events` bound, or more events stored than held: a late event that
+//! re-opens a trace, a restart or a rebalance that re-reads part of a trace), so nothing is
+//! lost either way.
 
 use crate::redaction::Redaction;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -21,6 +24,7 @@ use raceway_store::{AccessStore, AnalysisStore, EventStore, Store};
 use tokio::time::Instant;
 use uuid::Uuid;
 
+use super::open_traces::{Completion, OpenTraces, Position};
 use super::trace_analyses::{AnalysisConfig, TraceAnalyses};
 use super::{stopped_cleanly, StageError, StageIo};
 use raceway_bus::Record;
@@ -41,6 +45,9 @@ pub struct TraceStageConfig {
     pub max_age: Duration,
     /// A trace with this many events is analysed at once.
     pub max_events: usize,
+    /// Most events held in memory over all open traces; beyond it the traces holding the most
+    /// drop theirs and are read back from the store at completion.
+    pub max_open_trace_events: usize,
     /// The trace analyses run at completion (baselines, models, retraining).
     pub analyses: AnalysisConfig,
     /// Values replaced by keyed hashes before anything is stored.
@@ -55,18 +62,11 @@ impl Default for TraceStageConfig {
             idle_timeout: Duration::from_millis(1000),
             max_age: Duration::from_secs(30),
             max_events: 100_000,
+            max_open_trace_events: 500_000,
             analyses: AnalysisConfig::default(),
             redaction: Redaction::default(),
         }
     }
-}
-
-/// A trace still assembling, with the records it needs re-read after a crash.
-struct OpenTrace {
-    opened: Instant,
-    last_seen: Instant,
-    events: usize,
-    records: Vec<(String, i32, i64)>,
 }
 
 /// The store roles the trace stage uses: it writes events and reads them back per trace, and
@@ -94,7 +94,7 @@ pub struct TraceStage {
     io: StageIo,
     stores: TraceStores,
     config: TraceStageConfig,
-    open: HashMap<Uuid, OpenTrace>,
+    open: OpenTraces,
     analyses: TraceAnalyses,
 }
 
@@ -105,8 +105,8 @@ impl TraceStage {
             io,
             stores: stores.into(),
             analyses: TraceAnalyses::new(config.analyses.clone()),
+            open: OpenTraces::new(config.max_open_trace_events),
             config,
-            open: HashMap::new(),
         }
     }
 
@@ -134,26 +134,14 @@ impl TraceStage {
     async fn step(&mut self) -> Result<(), StageError> {
         let records = self.io.poll(self.config.poll_max).await;
         let mut events = Vec::new();
+        // Each record's position and how many of `events` it carried.
+        let mut positions: Vec<(Position, usize)> = Vec::new();
         let mut rejected = Vec::new();
-        let now = Instant::now();
         for record in records {
             match decode_event_batch(&record.value) {
                 Ok(batch) => {
                     let position = (record.topic.clone(), record.partition, record.offset);
-                    for event in &batch.events {
-                        let trace = self.open.entry(event.trace_id).or_insert(OpenTrace {
-                            opened: now,
-                            last_seen: now,
-                            events: 0,
-                            records: Vec::new(),
-                        });
-                        trace.last_seen = now;
-                        trace.events += 1;
-                        if trace.records.last() != Some(&position) {
-                            self.io.offsets.hold(&position.0, position.1, position.2);
-                            trace.records.push(position.clone());
-                        }
-                    }
+                    positions.push((position, batch.events.len()));
                     events.extend(batch.events);
                 }
                 Err(err) => rejected.push((record, format!("not an EventBatch: {err}"))),
@@ -167,49 +155,108 @@ impl TraceStage {
                 .store_retrying("store events", || store.insert_events(&events))
                 .await?;
         }
+        let now = Instant::now();
+        let mut events = events.into_iter();
+        for (position, count) in positions {
+            for event in events.by_ref().take(count) {
+                if self.open.add(event, &position, now) {
+                    self.io.offsets.hold(&position.0, position.1, position.2);
+                }
+            }
+        }
+        let evicted = self.open.enforce_bound();
+        if evicted > 0 {
+            tracing::debug!(
+                evicted,
+                "open traces over the held-events bound; read back at completion"
+            );
+        }
         self.complete_due_traces().await?;
         self.analyses
             .maintain(&self.io, &self.stores.analyses)
             .await?;
         self.io.metrics.open_traces.set(self.open.len() as i64);
+        self.io
+            .metrics
+            .open_trace_events
+            .set(self.open.held_events() as i64);
         self.io.set_pending(self.open.len());
         self.io.commit().await;
         Ok(())
     }
 
     async fn complete_due_traces(&mut self) -> Result<(), StageError> {
-        let now = Instant::now();
-        let mut due: Vec<Uuid> = self
-            .open
-            .iter()
-            .filter(|(_, t)| {
-                now.duration_since(t.last_seen) >= self.config.idle_timeout
-                    || now.duration_since(t.opened) >= self.config.max_age
-                    || t.events >= self.config.max_events
-            })
-            .map(|(id, _)| *id)
-            .collect();
-        due.sort();
+        let completion = Completion {
+            idle_timeout: self.config.idle_timeout,
+            max_age: self.config.max_age,
+            max_events: self.config.max_events,
+        };
+        let due = self.open.due(Instant::now(), completion);
         for batch in due.chunks(COMPLETION_BATCH) {
             self.complete(batch).await?;
         }
         Ok(())
     }
 
-    /// Analyses a batch of traces from the store, stores their analyses and accesses (for the
-    /// audit trail) and forwards their accesses, update spans and lock-order edges; then their
-    /// records may be committed. One read, three writes and one produce per batch, not per
+    /// The events of a batch of completing traces, taken out of the open traces, and the
+    /// records they held: from memory, or read back (one read for the batch) for a trace whose
+    /// events were evicted or whose store count exceeds what memory holds.
+    async fn take_events(
+        &mut self,
+        trace_ids: &[Uuid],
+    ) -> Result<(BTreeMap<Uuid, Vec<Event>>, Vec<Position>), StageError> {
+        let stores = &self.stores;
+        let stored = self
+            .io
+            .store_retrying("count trace events", || {
+                stores.events.traces_event_counts(trace_ids)
+            })
+            .await?;
+        let mut by_trace = BTreeMap::new();
+        let mut records = Vec::new();
+        let mut read_back = Vec::new();
+        for trace_id in trace_ids {
+            let Some(taken) = self.open.take(*trace_id) else {
+                continue;
+            };
+            records.extend(taken.records);
+            match taken.events {
+                Some(events)
+                    if stored
+                        .get(trace_id)
+                        .is_none_or(|&count| count <= events.len() as u64) =>
+                {
+                    by_trace.insert(*trace_id, events);
+                }
+                _ => read_back.push(*trace_id),
+            }
+        }
+        if !read_back.is_empty() {
+            let events = self
+                .io
+                .store_retrying("load traces", || stores.events.traces_events(&read_back))
+                .await?;
+            for event in events {
+                by_trace
+                    .entry(event.trace_id)
+                    .or_insert_with(Vec::new)
+                    .push(event);
+            }
+            self.io
+                .metrics
+                .traces_read_back
+                .inc_by(read_back.len() as u64);
+        }
+        Ok((by_trace, records))
+    }
+
+    /// Analyses a batch of traces, stores their analyses and accesses (for the audit trail) and
+    /// forwards their accesses, update spans and lock-order edges; then their records may be
+    /// committed. At most one count, one read, three writes and one produce per batch, not per
     /// trace: per-trace round trips to ClickHouse were the trace stage's bottleneck.
     async fn complete(&mut self, trace_ids: &[Uuid]) -> Result<(), StageError> {
+        let (by_trace, held_records) = self.take_events(trace_ids).await?;
         let stores = &self.stores;
-        let events = self
-            .io
-            .store_retrying("load traces", || stores.events.traces_events(trace_ids))
-            .await?;
-        let mut by_trace: BTreeMap<Uuid, Vec<Event>> = BTreeMap::new();
-        for event in events {
-            by_trace.entry(event.trace_id).or_default().push(event);
-        }
         let mut analyses = Vec::with_capacity(by_trace.len());
         let mut accesses = Vec::new();
         let mut records = Vec::new();
@@ -262,12 +309,8 @@ impl TraceStage {
             .metrics
             .traces_completed
             .inc_by(trace_ids.len() as u64);
-        for trace_id in trace_ids {
-            if let Some(trace) = self.open.remove(trace_id) {
-                for (topic, partition, offset) in trace.records {
-                    self.io.offsets.release(&topic, partition, offset);
-                }
-            }
+        for (topic, partition, offset) in held_records {
+            self.io.offsets.release(&topic, partition, offset);
         }
         Ok(())
     }

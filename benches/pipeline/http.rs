@@ -1,0 +1,97 @@
+//! What every part does over HTTP: post a workload as SDK-sized batches from several clients,
+//! read a metrics page, and read a process's memory.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use raceway_schemas::Event;
+
+use crate::common::scenario_run::events_body;
+
+/// Events per POST, as an SDK batch would send them.
+pub const CHUNK: usize = 2000;
+/// Concurrent HTTP clients posting.
+pub const CLIENTS: usize = 4;
+
+/// A metrics page (empty when it cannot be read).
+pub fn metrics(url: &str) -> String {
+    reqwest::blocking::get(format!("{url}/metrics"))
+        .and_then(|r| r.text())
+        .unwrap_or_default()
+}
+
+/// Posts `events` in [`CHUNK`]s from [`CLIENTS`] threads; returns when each trace's events were
+/// first accepted. The bodies are encoded before the clock starts, as an SDK would have them.
+pub fn post(url: &str, events: &[Event]) -> BTreeMap<uuid::Uuid, Instant> {
+    let chunks: Vec<(Vec<u8>, &[Event])> = events
+        .chunks(CHUNK)
+        .map(|chunk| (events_body(chunk), chunk))
+        .collect();
+    let next = Arc::new(Mutex::new(0usize));
+    let accepted = Arc::new(Mutex::new(BTreeMap::new()));
+    std::thread::scope(|scope| {
+        for _ in 0..CLIENTS {
+            let (next, accepted, chunks) = (next.clone(), accepted.clone(), &chunks);
+            scope.spawn(move || {
+                let client = reqwest::blocking::Client::new();
+                loop {
+                    let i = {
+                        let mut n = next.lock().expect("lock");
+                        *n += 1;
+                        *n - 1
+                    };
+                    let Some((body, chunk)) = chunks.get(i) else {
+                        return;
+                    };
+                    post_until_accepted(&client, url, body);
+                    let now = Instant::now();
+                    let mut accepted = accepted.lock().expect("lock");
+                    for event in chunk.iter() {
+                        accepted.entry(event.trace_id).or_insert(now);
+                    }
+                }
+            });
+        }
+    });
+    Arc::try_unwrap(accepted)
+        .expect("threads done")
+        .into_inner()
+        .expect("lock")
+}
+
+/// POSTs one body, again after a pause while the gateway answers 503 (its bus is full: the
+/// back-pressure an SDK waits out).
+fn post_until_accepted(client: &reqwest::blocking::Client, url: &str, body: &[u8]) {
+    loop {
+        let response = client
+            .post(format!("{url}/events"))
+            .header("content-type", "application/json")
+            .body(body.to_vec())
+            .send()
+            .expect("POST /events");
+        match response.status().as_u16() {
+            200 => return,
+            503 => std::thread::sleep(Duration::from_millis(100)),
+            status => panic!("POST /events answered {status}"),
+        }
+    }
+}
+
+/// The `p` quantile of sorted figures.
+pub fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
+}
+
+/// Peak resident memory (`VmHWM`) of process `pid`, in MiB.
+pub fn peak_rss_mib(pid: u32) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmHWM:"))
+        .and_then(|rest| rest.split_whitespace().next()?.parse::<f64>().ok())
+        .map_or(f64::NAN, |kib| kib / 1024.0)
+}

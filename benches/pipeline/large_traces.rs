@@ -1,0 +1,253 @@
+//! The large-trace workload: traces of 500 events posted into one `raceway up` (embedded, or
+//! `--kafka --clickhouse`), timed from the first POST until every event of every trace is
+//! queryable and every trace's race is listed.
+//!
+//! Each trace is a request served by 4 threads of one service, in an environment of its own (so
+//! traces never race each other): threads 0 and 2 take turns on lock `a` to read and write `a`,
+//! threads 1 and 3 on lock `b` and `b`; at the end threads 0 and 1 write `shared` without a lock,
+//! concurrently: exactly one data race per trace. No clocks (as the existing SDKs send), so the
+//! trace stage derives happens-before.
+
+use std::path::Path;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use raceway_schemas::{
+    AccessType, Event, EventKind, FunctionCall, LockEvent, LockMode, Metadata, StateChange,
+};
+use serde_json::Value;
+use uuid::Uuid;
+
+use crate::common::setups::{EmbeddedUp, KafkaClickHouse};
+use crate::common::{clickhouse, free_addr, Raceway};
+use crate::http::{peak_rss_mib, post};
+use crate::table::Figures;
+
+/// Events per trace.
+pub const TRACE_EVENTS: usize = 500;
+const THREADS: usize = 4;
+/// Critical sections (4 events each) per thread; each thread's last event is its own.
+const SECTIONS: usize = (TRACE_EVENTS / THREADS - 1) / 4;
+
+fn lock_event(lock: &str, acquire: bool) -> EventKind {
+    let event = LockEvent {
+        lock_id: lock.into(),
+        mode: LockMode::Exclusive,
+        lock_type: "Mutex".into(),
+        location: "bench.rs:5".into(),
+    };
+    if acquire {
+        EventKind::LockAcquire(event)
+    } else {
+        EventKind::LockRelease(event)
+    }
+}
+
+fn state(variable: &str, access_type: AccessType, location: &str) -> EventKind {
+    EventKind::StateChange(StateChange {
+        variable: variable.into(),
+        old_value: None,
+        new_value: "1".into(),
+        location: location.into(),
+        access_type,
+    })
+}
+
+/// One trace of [`TRACE_EVENTS`] events starting at `start_ns`, in environment `environment`.
+fn trace(environment: &str, start_ns: i64) -> Vec<Event> {
+    let trace_id = Uuid::new_v4();
+    let mut steps: Vec<(usize, EventKind)> = Vec::with_capacity(TRACE_EVENTS);
+    // Critical sections in turn, so that holds of one lock never overlap in time.
+    for _ in 0..SECTIONS {
+        for thread in 0..THREADS {
+            let variable = if thread % 2 == 0 { "a" } else { "b" };
+            steps.push((thread, lock_event(variable, true)));
+            steps.push((thread, state(variable, AccessType::Read, "bench.rs:10")));
+            steps.push((thread, state(variable, AccessType::Write, "bench.rs:11")));
+            steps.push((thread, lock_event(variable, false)));
+        }
+    }
+    for thread in 0..THREADS {
+        let last = if thread < 2 {
+            state("shared", AccessType::Write, "bench.rs:20")
+        } else {
+            EventKind::FunctionCall(FunctionCall {
+                function_name: "done".into(),
+                module: "bench".into(),
+                args: "[]".into(),
+                file: "bench.rs".into(),
+                line: 30,
+            })
+        };
+        steps.push((thread, last));
+    }
+    steps
+        .into_iter()
+        .enumerate()
+        .map(|(i, (thread, kind))| Event {
+            id: Uuid::new_v4(),
+            trace_id,
+            parent_id: None,
+            timestamp_ns: start_ns + i as i64 * 1_000,
+            kind,
+            metadata: Metadata {
+                thread_id: format!("t{thread}"),
+                process_id: 1,
+                service_name: "bench-large".into(),
+                environment: environment.into(),
+                instance_id: Some("1".into()),
+                ..Metadata::default()
+            },
+            causality_vector: Vec::new(),
+            lock_set: Vec::new(),
+        })
+        .collect()
+}
+
+/// `traces` traces of [`TRACE_EVENTS`] events, interleaved in arrival order as concurrent
+/// requests would be: each POST carries pieces of several traces.
+pub fn workload(traces: usize) -> (Vec<Event>, Vec<Uuid>) {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("clock")
+        .as_nanos() as i64;
+    let run = Uuid::new_v4().simple().to_string();
+    let all: Vec<Vec<Event>> = (0..traces)
+        .map(|n| {
+            trace(
+                &format!("bench-{}-{n}", &run[..8]),
+                now + n as i64 * 100_000,
+            )
+        })
+        .collect();
+    let ids = all.iter().map(|t| t[0].trace_id).collect();
+    // 8 traces in flight at a time, their events alternating in slices of 100.
+    let mut events = Vec::with_capacity(traces * TRACE_EVENTS);
+    for group in all.chunks(8) {
+        for slice in 0..TRACE_EVENTS / 100 {
+            for trace in group {
+                events.extend_from_slice(&trace[slice * 100..(slice + 1) * 100]);
+            }
+        }
+    }
+    (events, ids)
+}
+
+/// A page of `GET {base}{path}` as JSON (null when it cannot be read).
+fn get_json(client: &reqwest::blocking::Client, url: &str) -> Value {
+    client
+        .get(url)
+        .send()
+        .and_then(|r| r.json())
+        .unwrap_or(Value::Null)
+}
+
+/// True when the trace list shows every trace of `ids` with all its events.
+fn all_listed(client: &reqwest::blocking::Client, base: &str, ids: &[Uuid]) -> bool {
+    let page = get_json(
+        client,
+        &format!("{base}/api/traces?limit=1000&service=bench-large"),
+    );
+    let complete = page["traces"].as_array().map_or(0, |rows| {
+        rows.iter()
+            .filter(|row| row["event_count"].as_u64() == Some(TRACE_EVENTS as u64))
+            .count()
+    });
+    complete >= ids.len()
+}
+
+/// Posts the workload into the `raceway up` at `base` and waits until its events and races are
+/// queryable; reports both rates under `key` and returns the peak RSS (MiB) of `up`.
+fn measure(
+    key: &'static str,
+    figures: &mut Figures,
+    (base, up): (&str, &Raceway),
+    events: &[Event],
+    ids: &[Uuid],
+) -> f64 {
+    let client = reqwest::blocking::Client::new();
+    let started = Instant::now();
+    post(base, events);
+    let posted = started.elapsed().as_secs_f64();
+    // The list aggregates every stored event per request: polled sparingly, so that the probe
+    // takes little of the machine it measures.
+    while !all_listed(&client, base, ids) {
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let queryable = started.elapsed().as_secs_f64();
+    let races_url = format!("{base}/api/races?limit=1&service=bench-large");
+    while get_json(&client, &races_url)["total"].as_u64() < Some(ids.len() as u64) {
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let races = started.elapsed().as_secs_f64();
+    // Not timed: the list said so, each trace must say so too.
+    for id in ids {
+        let trace = get_json(&client, &format!("{base}/api/traces/{id}"));
+        let count = trace["events"].as_array().map_or(0, Vec::len);
+        assert_eq!(count, TRACE_EVENTS, "GET /api/traces/{id}");
+    }
+    let n = events.len() as f64;
+    let rss = peak_rss_mib(up.pid());
+    println!(
+        "  posted at {:.0} events/s; peak RSS {rss:.0} MiB",
+        n / posted
+    );
+    figures.report(
+        key,
+        format!(
+            "{:.0} events/s until queryable, {:.0} until races queryable ({} events)",
+            n / queryable,
+            n / races,
+            events.len()
+        ),
+    );
+    rss
+}
+
+/// The workload into the embedded default (`raceway up --data-dir ...`).
+pub fn embedded(events: &[Event], ids: &[Uuid], dir: &Path, figures: &mut Figures) {
+    let run = tempfile::tempdir_in(dir).expect("tempdir");
+    let (up, base) = EmbeddedUp::args(run.path(), &[]).start();
+    let rss = measure("embedded-large", figures, (&base, &up), events, ids);
+    let bytes = folder_bytes(&run.path().join("data"));
+    figures.report(
+        "embedded-disk",
+        format!(
+            "{:.2} KB per event after {} events; peak RSS {rss:.0} MiB",
+            bytes as f64 / events.len() as f64 / 1000.0,
+            events.len()
+        ),
+    );
+}
+
+/// The workload into `raceway up --kafka --clickhouse` (8 partitions).
+pub fn kafka(events: &[Event], ids: &[Uuid], dir: &Path, figures: &mut Figures) {
+    let backend = KafkaClickHouse::new("benchlarge", &clickhouse(), 8);
+    let addr = free_addr();
+    let mut up = backend.start(&["up", "--http-addr", &addr], dir);
+    let base = format!("http://{addr}");
+    up.wait_http_ok(&format!("{base}/ready"));
+    let rss = measure("kafka-large", figures, (&base, &up), events, ids);
+    figures.report(
+        "memory",
+        format!(
+            "not measured with 10,000 open traces; peak RSS of `raceway up --kafka \
+             --clickhouse` in this run: {rss:.0} MiB"
+        ),
+    );
+}
+
+/// Bytes of the files under `path`.
+fn folder_bytes(path: &Path) -> u64 {
+    std::fs::read_dir(path)
+        .map(|entries| {
+            entries
+                .filter_map(Result::ok)
+                .map(|entry| match entry.metadata() {
+                    Ok(meta) if meta.is_dir() => folder_bytes(&entry.path()),
+                    Ok(meta) => meta.len(),
+                    Err(_) => 0,
+                })
+                .sum()
+        })
+        .unwrap_or(0)
+}

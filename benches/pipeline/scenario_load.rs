@@ -1,0 +1,230 @@
+//! The scenario workload (traces of ~7 events, copies of `tests/scenarios/`) through the
+//! separate processes on Kafka + ClickHouse: gateway -> Kafka -> trace stage -> race stage ->
+//! ClickHouse, each a `raceway` process. End to end with 1 and 2 processors, then each stage's
+//! own ceiling by draining a pre-filled topic with only that stage running, so the bottleneck is
+//! named.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crate::common::scenario_run::{metric_sum, Workload};
+use crate::common::setups::KafkaClickHouse;
+use crate::common::{clickhouse, free_addr, Raceway};
+use crate::http::{metrics, percentile, post};
+use crate::table::Figures;
+
+/// A processor running `stage`; returns it and its metrics URL.
+fn processor(stage: &str, backend: &KafkaClickHouse, dir: &Path) -> (Raceway, String) {
+    backend.processor(&["--stage", stage, "--trace-idle-ms", "300"], dir)
+}
+
+fn gateway(backend: &KafkaClickHouse, dir: &Path) -> (Raceway, String) {
+    let addr = free_addr();
+    let mut ingest = backend.start(&["ingest", "--http-addr", &addr], dir);
+    let url = format!("http://{addr}");
+    ingest.wait_http_ok(&format!("{url}/health"));
+    (ingest, url)
+}
+
+/// Waits until the processors consumed every record the gateway produced and every input the
+/// trace stage forwarded, with no trace still open.
+fn wait_drained(gateway: &str, processors: &[String]) {
+    loop {
+        let produced = metric_sum(
+            &metrics(gateway),
+            "raceway_gateway_records_produced_total",
+            "",
+        );
+        let texts: Vec<String> = processors.iter().map(|p| metrics(p)).collect();
+        let sum = |name: &str, label: &str| -> f64 {
+            texts.iter().map(|t| metric_sum(t, name, label)).sum()
+        };
+        let events_in = sum("raceway_records_consumed_total", "raceway.events");
+        let forwarded = sum("raceway_accesses_forwarded_total", "");
+        let inputs_in = sum("raceway_records_consumed_total", "raceway.accesses");
+        let open = sum("raceway_open_traces", "");
+        if events_in >= produced && inputs_in >= forwarded && open == 0.0 && forwarded > 0.0 {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Watches the racy traces' `/races` until each shows a finding; returns when each was seen.
+struct RaceWatcher {
+    seen: Arc<Mutex<BTreeMap<uuid::Uuid, Instant>>>,
+    stop: Arc<AtomicBool>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+impl RaceWatcher {
+    fn start(query_url: String, racy: Vec<uuid::Uuid>) -> RaceWatcher {
+        let seen: Arc<Mutex<BTreeMap<uuid::Uuid, Instant>>> = Arc::default();
+        let stop = Arc::new(AtomicBool::new(false));
+        let (watched, stopped) = (seen.clone(), stop.clone());
+        let thread = std::thread::spawn(move || {
+            let client = reqwest::blocking::Client::new();
+            while !stopped.load(Ordering::Relaxed) {
+                for trace in &racy {
+                    if watched.lock().expect("lock").contains_key(trace) {
+                        continue;
+                    }
+                    let found = client
+                        .get(format!("{query_url}/api/traces/{trace}/races"))
+                        .send()
+                        .and_then(|r| r.json::<serde_json::Value>())
+                        .is_ok_and(|v| v["races"].as_array().is_some_and(|r| !r.is_empty()));
+                    if found {
+                        watched.lock().expect("lock").insert(*trace, Instant::now());
+                    }
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        });
+        RaceWatcher { seen, stop, thread }
+    }
+
+    fn finish(self) -> BTreeMap<uuid::Uuid, Instant> {
+        self.stop.store(true, Ordering::Relaxed);
+        self.thread.join().expect("watcher");
+        let seen = self.seen.lock().expect("lock");
+        seen.clone()
+    }
+}
+
+/// One end-to-end run with `processors` processor instances.
+pub fn end_to_end(workload: &Workload, processors: usize, dir: &Path, figures: &mut Figures) {
+    let backend = KafkaClickHouse::new("bench", &clickhouse(), 8);
+    backend.migrate();
+    let (_ingest, ingest_url) = gateway(&backend, dir);
+    let addr = free_addr();
+    let mut query = backend.start(&["query", "--http-addr", &addr], dir);
+    let query_url = format!("http://{addr}");
+    query.wait_http_ok(&format!("{query_url}/health"));
+    let mut running = Vec::new();
+    for _ in 0..processors {
+        running.push(processor("all", &backend, dir));
+    }
+    // Every member holds partitions, so the run measures processing, not the first rebalance.
+    for (process, url) in &mut running {
+        process.wait_http_ok(&format!("{url}/ready"));
+    }
+    let urls: Vec<String> = running.iter().map(|(_, url)| url.clone()).collect();
+
+    // Racy traces to time: one per scenario copy (the first racy scenario of each copy).
+    let racy: Vec<uuid::Uuid> = workload
+        .events
+        .iter()
+        .filter(|e| {
+            e.metadata
+                .environment
+                .ends_with("001-write-write-trusted-yes")
+        })
+        .map(|e| e.trace_id)
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let watcher = RaceWatcher::start(query_url, racy.clone());
+    let started = Instant::now();
+    let accepted = post(&ingest_url, &workload.events);
+    let posted = started.elapsed();
+    wait_drained(&ingest_url, &urls);
+    let drained = started.elapsed();
+    std::thread::sleep(Duration::from_secs(2));
+    let seen = watcher.finish();
+
+    let mut latencies: Vec<f64> = racy
+        .iter()
+        .filter_map(|t| Some(seen.get(t)?.duration_since(*accepted.get(t)?).as_secs_f64()))
+        .collect();
+    latencies.sort_by(f64::total_cmp);
+    let events = workload.events.len() as f64;
+    println!(
+        "end to end, {processors} processor(s): gateway accepted {:.0} events/s; sustained \
+         {:.0} events/s ({} events drained in {:.1} s)",
+        events / posted.as_secs_f64(),
+        events / drained.as_secs_f64(),
+        workload.events.len(),
+        drained.as_secs_f64(),
+    );
+    figures.report(
+        "kafka-scenarios",
+        format!(
+            "{processors} processor(s): {:.0} events/s",
+            events / drained.as_secs_f64()
+        ),
+    );
+    figures.report(
+        "race-latency",
+        format!(
+            "{processors} processor(s), full load: p50 {:.0} ms, p99 {:.0} ms ({} of {} traces)",
+            percentile(&latencies, 0.5) * 1000.0,
+            percentile(&latencies, 0.99) * 1000.0,
+            latencies.len(),
+            racy.len()
+        ),
+    );
+}
+
+/// Each stage alone, draining a topic filled beforehand.
+pub fn stage_ceilings(workload: &Workload, dir: &Path, figures: &mut Figures) {
+    let backend = KafkaClickHouse::new("ceiling", &clickhouse(), 8);
+    backend.migrate();
+    let (_ingest, ingest_url) = gateway(&backend, dir);
+    let started = Instant::now();
+    post(&ingest_url, &workload.events);
+    let events = workload.events.len() as f64;
+    figures.report(
+        "gateway",
+        format!("{:.0} events/s", events / started.elapsed().as_secs_f64()),
+    );
+    let produced = metric_sum(
+        &metrics(&ingest_url),
+        "raceway_gateway_records_produced_total",
+        "",
+    );
+
+    let started = Instant::now();
+    let (_trace, trace_url) = processor("trace", &backend, dir);
+    loop {
+        let text = metrics(&trace_url);
+        let done = metric_sum(&text, "raceway_records_consumed_total", "raceway.events")
+            >= produced
+            && metric_sum(&text, "raceway_open_traces", "") == 0.0;
+        if done {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let trace_time = started.elapsed().as_secs_f64();
+    let forwarded = metric_sum(&metrics(&trace_url), "raceway_accesses_forwarded_total", "");
+    figures.report(
+        "trace-stage",
+        format!(
+            "{:.0} events/s (scenario workload; joining the group and the 300 ms idle timeout \
+             included)",
+            events / trace_time
+        ),
+    );
+
+    let started = Instant::now();
+    let (_race, race_url) = processor("race", &backend, dir);
+    while metric_sum(
+        &metrics(&race_url),
+        "raceway_records_consumed_total",
+        "raceway.accesses",
+    ) < forwarded
+    {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let race_time = started.elapsed().as_secs_f64();
+    println!(
+        "race stage alone: {:.0} inputs/s, i.e. {:.0} events/s of this workload (includes \
+         joining the group)",
+        forwarded / race_time,
+        events / race_time
+    );
+}

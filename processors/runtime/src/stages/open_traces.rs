@@ -1,0 +1,235 @@
+//! The traces the trace stage is assembling, with their events held in memory.
+//!
+//! Rule: a trace's events stay in memory from its first consumed event until it completes, so
+//! that completion analyses them without reading the store back; the store is read only for a
+//! trace whose memory may be incomplete. That is the case for a trace whose events were dropped
+//! to keep the events held over all open traces under the bound (the trace holding the most
+//! goes first, and holds nothing more until it completes), and for a trace whose store count
+//! exceeds what memory holds: events consumed by another instance before a restart or a
+//! rebalance, or a late event re-opening a completed trace (the stage compares counts at
+//! completion, see `TraceStage::complete`).
+//!
+//! Why: reading every trace back at completion (decoding every stored payload a second time)
+//! was the trace stage's bottleneck. What breaks otherwise: without the bound, memory grows with
+//! the open traces; without the read-back, a re-opened trace would be analysed with its late
+//! events only.
+
+use std::collections::HashMap;
+
+use raceway_schemas::Event;
+use tokio::time::{Duration, Instant};
+use uuid::Uuid;
+
+/// A record position: (topic, partition, offset).
+pub type Position = (String, i32, i64);
+
+/// A trace still assembling.
+struct OpenTrace {
+    opened: Instant,
+    last_seen: Instant,
+    /// Events consumed, held or not (duplicates included).
+    consumed: usize,
+    /// Its events in consumption order; `None` once evicted.
+    held: Option<Vec<Event>>,
+    /// The records it needs re-read after a crash.
+    records: Vec<Position>,
+}
+
+/// A completed trace taken out of [`OpenTraces`].
+pub struct TakenTrace {
+    /// Its events ordered by (timestamp, id) and deduplicated by id, as the store returns
+    /// them; `None` when they were evicted and must be read back.
+    pub events: Option<Vec<Event>>,
+    /// The records it held, to release.
+    pub records: Vec<Position>,
+}
+
+/// When an open trace is complete.
+#[derive(Debug, Clone, Copy)]
+pub struct Completion {
+    pub idle_timeout: Duration,
+    pub max_age: Duration,
+    pub max_events: usize,
+}
+
+/// The open traces and the count of events they hold, kept at most `max_held`.
+pub struct OpenTraces {
+    traces: HashMap<Uuid, OpenTrace>,
+    held: usize,
+    max_held: usize,
+}
+
+impl OpenTraces {
+    /// No open trace; at most `max_held` events held over all of them.
+    pub fn new(max_held: usize) -> Self {
+        OpenTraces {
+            traces: HashMap::new(),
+            held: 0,
+            max_held,
+        }
+    }
+
+    /// Adds a consumed event read from the record at `position`; returns true when the trace
+    /// did not hold that record yet (the caller holds its offset).
+    pub fn add(&mut self, event: Event, position: &Position, now: Instant) -> bool {
+        let trace = self.traces.entry(event.trace_id).or_insert(OpenTrace {
+            opened: now,
+            last_seen: now,
+            consumed: 0,
+            held: Some(Vec::new()),
+            records: Vec::new(),
+        });
+        trace.last_seen = now;
+        trace.consumed += 1;
+        if let Some(held) = &mut trace.held {
+            held.push(event);
+            self.held += 1;
+        }
+        let new_record = trace.records.last() != Some(position);
+        if new_record {
+            trace.records.push(position.clone());
+        }
+        new_record
+    }
+
+    /// Evicts the traces holding the most events until at most `max_held` are held; returns how
+    /// many traces were evicted.
+    pub fn enforce_bound(&mut self) -> usize {
+        let mut evicted = 0;
+        while self.held > self.max_held {
+            let largest = self
+                .traces
+                .values_mut()
+                .filter(|t| t.held.is_some())
+                .max_by_key(|t| t.held.as_ref().map_or(0, Vec::len));
+            let Some(trace) = largest else { break };
+            self.held -= trace.held.take().map_or(0, |events| events.len());
+            evicted += 1;
+        }
+        evicted
+    }
+
+    /// The traces that are complete at `now`, sorted.
+    pub fn due(&self, now: Instant, completion: Completion) -> Vec<Uuid> {
+        let mut due: Vec<Uuid> = self
+            .traces
+            .iter()
+            .filter(|(_, t)| {
+                now.duration_since(t.last_seen) >= completion.idle_timeout
+                    || now.duration_since(t.opened) >= completion.max_age
+                    || t.consumed >= completion.max_events
+            })
+            .map(|(id, _)| *id)
+            .collect();
+        due.sort();
+        due
+    }
+
+    /// Takes trace `id` out, its events in store order.
+    pub fn take(&mut self, id: Uuid) -> Option<TakenTrace> {
+        let trace = self.traces.remove(&id)?;
+        let events = trace.held.map(|mut events| {
+            self.held -= events.len();
+            events.sort_by_key(|e| (e.timestamp_ns, e.id));
+            events.dedup_by_key(|e| e.id);
+            events
+        });
+        Some(TakenTrace {
+            events,
+            records: trace.records,
+        })
+    }
+
+    /// Number of open traces.
+    pub fn len(&self) -> usize {
+        self.traces.len()
+    }
+
+    /// Events held over all open traces.
+    pub fn held_events(&self) -> usize {
+        self.held
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use raceway_schemas::Metadata;
+
+    fn event(trace: Uuid, at: i64) -> Event {
+        Event {
+            id: Uuid::new_v4(),
+            trace_id: trace,
+            parent_id: None,
+            timestamp_ns: at,
+            kind: raceway_schemas::EventKind::Custom(Default::default()),
+            metadata: Metadata::default(),
+            causality_vector: Vec::new(),
+            lock_set: Vec::new(),
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn held_events_come_out_ordered_and_deduplicated() {
+        let mut open = OpenTraces::new(100);
+        let trace = Uuid::new_v4();
+        let (late, early) = (event(trace, 20), event(trace, 10));
+        let position: Position = ("events".into(), 0, 7);
+        let now = Instant::now();
+        assert!(open.add(late.clone(), &position, now), "a new record");
+        assert!(!open.add(early.clone(), &position, now), "the same record");
+        assert!(open.add(late.clone(), &("events".into(), 0, 9), now));
+        assert_eq!(open.held_events(), 3);
+        let taken = open.take(trace).expect("open");
+        assert_eq!(taken.events, Some(vec![early, late]));
+        assert_eq!(taken.records.len(), 2);
+        assert_eq!(open.held_events(), 0);
+        assert_eq!(open.len(), 0);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_bound_evicts_the_largest_traces_which_then_hold_nothing() {
+        let mut open = OpenTraces::new(5);
+        let (big, small) = (Uuid::new_v4(), Uuid::new_v4());
+        let position: Position = ("events".into(), 0, 1);
+        let now = Instant::now();
+        for at in 0..4 {
+            open.add(event(big, at), &position, now);
+        }
+        for at in 0..2 {
+            open.add(event(small, at), &position, now);
+        }
+        assert_eq!(open.enforce_bound(), 1);
+        assert_eq!(open.held_events(), 2);
+        open.add(event(big, 9), &position, now);
+        assert_eq!(open.held_events(), 2, "an evicted trace holds nothing more");
+        assert_eq!(open.take(big).expect("open").events, None);
+        assert_eq!(
+            open.take(small).expect("open").events.map(|e| e.len()),
+            Some(2)
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn traces_are_due_when_idle_old_or_large() {
+        let mut open = OpenTraces::new(100);
+        let completion = Completion {
+            idle_timeout: Duration::from_secs(1),
+            max_age: Duration::from_secs(10),
+            max_events: 3,
+        };
+        let (idle, large) = (Uuid::new_v4(), Uuid::new_v4());
+        let position: Position = ("events".into(), 0, 1);
+        open.add(event(idle, 0), &position, Instant::now());
+        assert!(open.due(Instant::now(), completion).is_empty());
+        tokio::time::advance(Duration::from_secs(1)).await;
+        for at in 0..3 {
+            open.add(event(large, at), &position, Instant::now());
+        }
+        assert_eq!(open.due(Instant::now(), completion), {
+            let mut both = vec![idle, large];
+            both.sort();
+            both
+        });
+    }
+}
