@@ -67,20 +67,22 @@ mod tests {
 
     #[test]
     fn hints_show_under_the_path_with_their_saving() {
-        let mut trace = TraceScreen::default();
-        trace.critical_path = Some(CriticalPathBody {
-            trace_id: "t".into(),
-            path: Vec::new(),
-            total_duration_ms: 150.0,
-            trace_duration_ms: 150.0,
-            share_of_trace: 1.0,
-            suggestions: vec![Suggestion {
-                kind: SuggestionKind::Parallelize,
-                event_ids: Vec::new(),
-                saves_ms: 50.0,
-                description: "2 calls ran one after the other".into(),
-            }],
-        });
+        let trace = TraceScreen {
+            critical_path: Some(CriticalPathBody {
+                trace_id: "t".into(),
+                path: Vec::new(),
+                total_duration_ms: 150.0,
+                trace_duration_ms: 150.0,
+                share_of_trace: 1.0,
+                suggestions: vec![Suggestion {
+                    kind: SuggestionKind::Parallelize,
+                    event_ids: Vec::new(),
+                    saves_ms: 50.0,
+                    description: "2 calls ran one after the other".into(),
+                }],
+            }),
+            ..TraceScreen::default()
+        };
         let mut terminal = Terminal::new(TestBackend::new(70, 10)).expect("terminal");
         terminal
             .draw(|frame| render(frame, frame.area(), &trace))

@@ -234,7 +234,7 @@ impl Search<'_> {
         for lock in taken {
             let closes = *lock == home;
             let visited = self.chain.iter().any(|e| e.held.lock_id == *lock);
-            if (!closes && visited) || (!closes && self.chain.len() + 1 >= MAX_CYCLE_LOCKS) {
+            if !closes && (visited || self.chain.len() + 1 >= MAX_CYCLE_LOCKS) {
                 continue;
             }
             let Some(candidates) = self.graph.edges.get(&(at.clone(), lock.clone())) else {

@@ -203,13 +203,16 @@ fn parallel_hint(tree: &TraceTree, run: &[usize]) -> Suggestion {
     }
 }
 
+/// One run of a query or GET: its start, event and duration.
+type Occurrence = (i64, Uuid, u64);
+
 /// Identical database queries and HTTP GETs repeated in the trace.
 fn cache(events: &[Event], tree: &TraceTree) -> Vec<Suggestion> {
     let duration: BTreeMap<Uuid, (i64, u64)> = tree
         .event_nodes()
         .map(|n| (n.id, (n.start_ns, n.duration_ns)))
         .collect();
-    let mut groups: BTreeMap<(String, String), Vec<(i64, Uuid, u64)>> = BTreeMap::new();
+    let mut groups: BTreeMap<(String, String), Vec<Occurrence>> = BTreeMap::new();
     for event in events {
         let key = match &event.kind {
             EventKind::DatabaseQuery(q) => (format!("query on {}", q.database), q.query.clone()),
