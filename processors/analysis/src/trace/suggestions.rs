@@ -252,6 +252,7 @@ fn cache(events: &[Event], tree: &TraceTree) -> Vec<Suggestion> {
 /// Long steps below the top level whose writes nothing later reads (the outermost of nested ones).
 fn make_async(tree: &TraceTree, path: &CriticalPath, facts: &Facts) -> Vec<Suggestion> {
     let floor = path.total_duration_ns / 10;
+    let writes = SubtreeWrites::new(tree, facts);
     let mut out = Vec::new();
     let mut taken: Vec<(i64, i64)> = Vec::new();
     for step in &path.steps {
@@ -267,19 +268,11 @@ fn make_async(tree: &TraceTree, path: &CriticalPath, facts: &Facts) -> Vec<Sugge
         {
             continue;
         }
-        let (writes, _) = facts.subtree_state(tree, step.node);
-        if writes.is_empty() {
+        if !writes.any_in(step.node) || writes.latest_read_of_written(step.node) >= end {
             continue;
         }
-        let read_later = tree.nodes.iter().enumerate().any(|(k, later)| {
-            later.start_ns >= end
-                && matches!(facts.event[k].map(|e| &e.kind),
-                    Some(EventKind::StateChange(c)) if !is_write(c.access_type) && writes.contains(c.variable.as_str()))
-        });
-        if read_later {
-            continue;
-        }
-        let names: Vec<&str> = writes.into_iter().collect();
+        let (written, _) = facts.subtree_state(tree, step.node);
+        let names: Vec<&str> = written.into_iter().collect();
         taken.push((node.start_ns, end));
         out.push(Suggestion {
             kind: SuggestionKind::MakeAsync,
@@ -296,6 +289,85 @@ fn make_async(tree: &TraceTree, path: &CriticalPath, facts: &Facts) -> Vec<Sugge
         });
     }
     out
+}
+
+/// What [`make_async`] asks of a subtree, answered without walking it: does it write state, and
+/// when is the latest read, anywhere in the trace, of a variable it writes? Nodes are in
+/// pre-order, so a subtree is a contiguous range of indices: a prefix count answers the first,
+/// a range maximum (a sparse table, O(n log n) to build, O(1) per question) the second. Walking
+/// each candidate's subtree instead costs O(n) per step of the path, O(n²) on the chain-shaped
+/// trees our SDK's parent links make.
+struct SubtreeWrites {
+    /// `end[v]`: one past the last node of `v`'s subtree.
+    end: Vec<usize>,
+    /// `writes_before[k]`: state writes among the first `k` nodes.
+    writes_before: Vec<usize>,
+    /// `latest[j][k]`: over nodes `k..k + 2^j`, the latest start of a read of a variable the
+    /// node writes (`i64::MIN` for a node that writes nothing or what is never read).
+    latest: Vec<Vec<i64>>,
+}
+
+impl SubtreeWrites {
+    fn new(tree: &TraceTree, facts: &Facts) -> Self {
+        let n = tree.nodes.len();
+        let mut end: Vec<usize> = (1..=n).collect();
+        for v in (0..n).rev() {
+            for &c in tree.nodes[v].children.iter().filter(|&&c| c > v && c < n) {
+                end[v] = end[v].max(end[c]);
+            }
+        }
+        let change = |k: usize| match facts.event[k].map(|e| &e.kind) {
+            Some(EventKind::StateChange(c)) => Some(c),
+            _ => None,
+        };
+        let mut last_read: BTreeMap<&str, i64> = BTreeMap::new();
+        for k in 0..n {
+            if let Some(c) = change(k).filter(|c| !is_write(c.access_type)) {
+                let at = last_read.entry(c.variable.as_str()).or_insert(i64::MIN);
+                *at = (*at).max(tree.nodes[k].start_ns);
+            }
+        }
+        let mut writes_before = vec![0; n + 1];
+        let mut level = vec![i64::MIN; n];
+        for k in 0..n {
+            let written = change(k).filter(|c| is_write(c.access_type));
+            writes_before[k + 1] = writes_before[k] + usize::from(written.is_some());
+            if let Some(c) = written {
+                level[k] = last_read
+                    .get(c.variable.as_str())
+                    .copied()
+                    .unwrap_or(i64::MIN);
+            }
+        }
+        let mut latest = vec![level];
+        let mut width = 1;
+        while width * 2 <= n {
+            let below = &latest[latest.len() - 1];
+            let next = (0..=n - width * 2)
+                .map(|k| below[k].max(below[k + width]))
+                .collect();
+            latest.push(next);
+            width *= 2;
+        }
+        SubtreeWrites {
+            end,
+            writes_before,
+            latest,
+        }
+    }
+
+    /// True when `v`'s subtree writes state.
+    fn any_in(&self, v: usize) -> bool {
+        self.writes_before[self.end[v]] > self.writes_before[v]
+    }
+
+    /// The latest start of a read of a variable `v`'s subtree writes (`i64::MIN` if none).
+    fn latest_read_of_written(&self, v: usize) -> i64 {
+        let (from, to) = (v, self.end[v]);
+        let level = (to - from).ilog2() as usize;
+        let row = &self.latest[level];
+        row[from].max(row[to - (1 << level)])
+    }
 }
 
 #[cfg(test)]

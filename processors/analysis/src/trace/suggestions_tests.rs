@@ -128,3 +128,43 @@ fn a_long_write_nothing_reads_later_can_be_async_and_one_read_later_cannot() {
         .iter()
         .all(|h| h.kind != SuggestionKind::MakeAsync));
 }
+
+#[test]
+fn a_deep_chain_is_judged_by_its_outermost_step_and_a_later_read_of_any_written_variable() {
+    // 5,000 steps, each the parent of the next; the last two write `cache` and `audit`.
+    let chain = |read_back: Option<&str>| {
+        let mut events = crate::trace::fixtures::chain(5_000);
+        events.push(with_parent(
+            touch(5_001, 5_001, "cache", AccessType::Write),
+            5_000,
+        ));
+        events.push(with_parent(
+            touch(5_002, 5_002, "audit", AccessType::Write),
+            5_001,
+        ));
+        if let Some(variable) = read_back {
+            events.push(with_parent(
+                touch(5_003, 5_003, variable, AccessType::Read),
+                5_002,
+            ));
+        }
+        events
+    };
+    let found = hints(&chain(None));
+    let asynchronous: Vec<&Suggestion> = found
+        .iter()
+        .filter(|h| h.kind == SuggestionKind::MakeAsync)
+        .collect();
+    assert_eq!(asynchronous.len(), 1, "{asynchronous:#?}");
+    assert_eq!(asynchronous[0].event_ids, vec![id(2)]);
+    assert!(asynchronous[0].description.contains("(audit, cache)"));
+    // A read of either written variable after the writes: nothing can be made asynchronous
+    // (the read itself is inside every candidate's subtree, so no step ends before it).
+    for variable in ["cache", "audit"] {
+        let found = hints(&chain(Some(variable)));
+        assert!(
+            found.iter().all(|h| h.kind != SuggestionKind::MakeAsync),
+            "{variable}: {found:#?}"
+        );
+    }
+}
