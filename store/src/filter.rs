@@ -10,7 +10,8 @@
 //! Environments are a set (`IN`), so that a tenant's several environments fit the same filter.
 //! Rows without an environment column (trace summaries, analyses) are confined through their
 //! trace: [`Filter::traces_within`] keeps the traces whose every event is in the set, so a trace
-//! that strays into another tenant's environment is shown to neither tenant's confined callers.
+//! that strays into another tenant's environment is shown to neither tenant's confined callers
+//! ([`Filter::array_within`] states the same of a summary's list of environments).
 
 use uuid::Uuid;
 
@@ -48,6 +49,19 @@ impl Dialect {
             Dialect::ClickHouse => format!("has({column}, ?)"),
             Dialect::Sqlite => {
                 format!("EXISTS (SELECT 1 FROM json_each({column}) WHERE value = ?)")
+            }
+        }
+    }
+
+    /// True when every element of the array `column` is one of `count` bound values.
+    fn array_within(self, column: &str, count: usize) -> String {
+        let marks = vec!["?"; count].join(", ");
+        match self {
+            Dialect::ClickHouse => format!("arrayAll(x -> has([{marks}], x), {column})"),
+            Dialect::Sqlite => {
+                format!(
+                    "NOT EXISTS (SELECT 1 FROM json_each({column}) WHERE value NOT IN ({marks}))"
+                )
             }
         }
     }
@@ -162,6 +176,18 @@ impl Filter {
         self
     }
 
+    /// Rows whose array `column` (a trace's environments) lies within `environments`; an empty
+    /// set filters nothing. The same rule as [`Filter::traces_within`], for rows that list
+    /// their trace's environments.
+    pub(crate) fn array_within(mut self, column: &str, environments: &[String]) -> Filter {
+        if environments.is_empty() {
+            return self;
+        }
+        let sql = self.dialect.array_within(column, environments.len());
+        self.push(sql, environments.iter().map(|e| Value::Str(e.clone())));
+        self
+    }
+
     /// Rows whose trace (`trace_key`, the id as text) has events, all in one of
     /// `environments`; an empty set filters nothing.
     pub(crate) fn traces_within(mut self, trace_key: &str, environments: &[String]) -> Filter {
@@ -227,14 +253,15 @@ impl Filter {
     }
 }
 
-/// [`TraceQuery`] over the per-trace summary (`services`, `first_ts`, `last_ts`, `race_count`).
-pub(crate) fn traces(dialect: Dialect, query: &TraceQuery, trace_key: &str) -> Filter {
+/// [`TraceQuery`] over the per-trace summary (`trace_key`, `services`, `environments`,
+/// `event_count`, `first_ts`, `last_ts`, `race_count`).
+pub(crate) fn traces(dialect: Dialect, query: &TraceQuery) -> Filter {
     let filter = Filter::new(dialect)
         .starts_with("trace_key", query.trace_id.as_deref())
         .array_has("services", query.service.as_deref())
         .array_has("environments", query.environment.as_deref())
         .at_least("event_count", query.min_events)
-        .traces_within(trace_key, &query.environments)
+        .array_within("environments", &query.environments)
         .overlaps("first_ts", "last_ts", query.time());
     match query.has_races {
         Some(true) => filter.condition("race_count > 0"),

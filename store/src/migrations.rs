@@ -66,6 +66,11 @@ pub const SQLITE: &[Migration] = &[
         name: "analyses",
         sql: include_str!("../migrations/sqlite/0003_analyses.sql"),
     },
+    Migration {
+        version: 4,
+        name: "trace_summaries",
+        sql: include_str!("../migrations/sqlite/0004_trace_summaries.sql"),
+    },
 ];
 
 /// Splits SQL text into statements at `;`, dropping `--` comments and blank statements. Quotes

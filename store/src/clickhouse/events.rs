@@ -144,7 +144,7 @@ impl EventStore for ClickHouseStore {
     }
 
     async fn list_traces(&self, query: &TraceQuery) -> Result<TracePage, StoreError> {
-        let filter = filter::traces(Dialect::ClickHouse, query, "trace_key");
+        let filter = filter::traces(Dialect::ClickHouse, query);
         let conditions = filter.sql();
         let sql = format!(
             "SELECT trace_key, event_count, services, first_ts, last_ts, end_ts, race_count, \

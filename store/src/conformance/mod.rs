@@ -54,6 +54,7 @@ macro_rules! with_check_names {
             list_traces_summarises,
             list_traces_filters,
             list_traces_paginates,
+            list_traces_confined_to_environments,
             list_traces_narrows_sorts_and_counts_anomalies,
             list_traces_breaks_ties_by_id,
             race_count_counts_distinct_findings,

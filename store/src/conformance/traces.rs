@@ -124,3 +124,47 @@ pub async fn list_traces_paginates(store: &dyn Store) {
     assert!(none.traces.is_empty());
     assert_eq!(none.total, 5);
 }
+
+/// Confined to a set of environments, the list shows the traces whose every event is in the
+/// set: a trace that strays into another environment is in neither's list.
+pub async fn list_traces_confined_to_environments(store: &dyn Store) {
+    let (blue, green, both) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
+    let tag = Uuid::new_v4().simple().to_string();
+    let (env_blue, env_green) = (format!("blue-{tag}"), format!("green-{tag}"));
+    let in_env = |trace, offset, environment: &str| {
+        let mut e = event(trace, offset * SECOND, "bank");
+        e.metadata.environment = environment.to_string();
+        e
+    };
+    store
+        .insert_events(&[
+            in_env(blue, 0, &env_blue),
+            in_env(blue, 1, &env_blue),
+            in_env(green, 2, &env_green),
+            in_env(both, 3, &env_blue),
+            in_env(both, 4, &env_green),
+        ])
+        .await
+        .expect("insert");
+    let within = |environments: Vec<String>| TraceQuery {
+        environments,
+        ..TraceQuery::default()
+    };
+    let cases = [
+        (vec![env_blue.clone()], vec![blue]),
+        (vec![env_green.clone()], vec![green]),
+        (
+            vec![env_blue.clone(), env_green.clone()],
+            vec![both, green, blue],
+        ),
+    ];
+    for (environments, expected) in cases {
+        let listed = page(store, within(environments.clone())).await;
+        assert_eq!(ids(&listed), expected, "within {environments:?}");
+        assert_eq!(
+            listed.total,
+            expected.len() as u64,
+            "total within {environments:?}"
+        );
+    }
+}

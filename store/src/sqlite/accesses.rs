@@ -118,7 +118,7 @@ impl SqliteStore {
         filter: Filter,
         limit: Option<u32>,
     ) -> Result<Vec<Access>, StoreError> {
-        self.call(move |conn| {
+        self.read(move |conn| {
             let (tail, more) = match limit {
                 Some(limit) => ("LIMIT ?", vec![Value::I64(limit.into())]),
                 None => ("", Vec::new()),
@@ -173,7 +173,7 @@ impl AccessStore for SqliteStore {
     async fn variables(&self, prefix: &str, limit: u32) -> Result<Vec<VariableCount>, StoreError> {
         let filter = Filter::new(Dialect::Sqlite).starts_with("variable", Some(prefix));
         let limit = Value::I64(limit.into());
-        self.call(move |conn| {
+        self.read(move |conn| {
             let sql = format!(
                 "SELECT variable, COUNT(*) FROM accesses WHERE {} \
                  GROUP BY variable ORDER BY variable LIMIT ?",

@@ -404,18 +404,18 @@ impl AnalysisStore for SqliteStore {
         &self,
         trace_id: Uuid,
     ) -> Result<Option<TraceAnalysisSummary>, StoreError> {
-        self.call(move |conn| trace_analysis_blocking(conn, trace_id))
+        self.read(move |conn| trace_analysis_blocking(conn, trace_id))
             .await
     }
 
     async fn trace_anomalies(&self, trace_id: Uuid) -> Result<Vec<DurationAnomalyRow>, StoreError> {
-        self.call(move |conn| trace_anomalies_blocking(conn, trace_id))
+        self.read(move |conn| trace_anomalies_blocking(conn, trace_id))
             .await
     }
 
     async fn list_anomalies(&self, query: &AnomalyQuery) -> Result<AnomalyPage, StoreError> {
         let query = query.clone();
-        self.call(move |conn| list_anomalies_blocking(conn, &query))
+        self.read(move |conn| list_anomalies_blocking(conn, &query))
             .await
     }
 
@@ -425,12 +425,12 @@ impl AnalysisStore for SqliteStore {
         environments: &[String],
     ) -> Result<Vec<DependencyStats>, StoreError> {
         let environments = environments.to_vec();
-        self.call(move |conn| dependencies_blocking(conn, time, &environments))
+        self.read(move |conn| dependencies_blocking(conn, time, &environments))
             .await
     }
 
     async fn recent_trace_features(&self, limit: u32) -> Result<Vec<(Uuid, String)>, StoreError> {
-        self.call(move |conn| recent_trace_features_blocking(conn, limit))
+        self.read(move |conn| recent_trace_features_blocking(conn, limit))
             .await
     }
 
@@ -443,7 +443,7 @@ impl AnalysisStore for SqliteStore {
 
     async fn load_checkpoint(&self, name: &str) -> Result<Option<String>, StoreError> {
         let name = name.to_string();
-        self.call(move |conn| load_checkpoint_blocking(conn, &name))
+        self.read(move |conn| load_checkpoint_blocking(conn, &name))
             .await
     }
 
@@ -454,6 +454,6 @@ impl AnalysisStore for SqliteStore {
     }
 
     async fn latest_model(&self) -> Result<Option<ModelRecord>, StoreError> {
-        self.call(|conn| latest_model_blocking(conn)).await
+        self.read(|conn| latest_model_blocking(conn)).await
     }
 }

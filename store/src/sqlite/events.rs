@@ -1,5 +1,5 @@
-//! Events in the SQLite store: writes (the first copy of an id wins), reads by trace, and the
-//! per-trace summaries.
+//! Events in the SQLite store: writes (the first copy of an id wins, and the trace's summary row
+//! follows), reads by trace, and the trace list.
 
 use std::collections::HashMap;
 
@@ -10,33 +10,34 @@ use uuid::Uuid;
 
 use crate::filter::{self, Dialect};
 use crate::rows::{decode_payload, EventColumns};
+use crate::sqlite::summaries::SummaryDeltas;
 use crate::sqlite::{query_decoded, query_page, read_columns, SqliteStore};
 use crate::{EventStore, StoreError, TracePage, TraceQuery, TraceSummary};
 
-/// The per-trace summary, computed over the (primary-key deduplicated) rows, as the CTE
-/// `summary`. A trace's analysis (its end, its anomalies) is its latest, the only one kept.
+/// The per-trace summary, as the CTE `summary`: the kept summary row (see
+/// [`summaries`](super::summaries)) with the trace's analysis (its end) and its findings and
+/// anomalies, each an indexed lookup of that one trace.
 const SUMMARY_SQL: &str = "
 WITH summary AS (
-    SELECT e.trace_id AS trace_key,
-           COUNT(*) AS event_count,
-           json_group_array(DISTINCT e.service) AS services,
-           json_group_array(DISTINCT e.environment) AS environments,
-           MIN(e.timestamp_ns) AS first_ts,
-           MAX(e.timestamp_ns) AS last_ts,
-           MAX(MAX(e.timestamp_ns), COALESCE(
-               (SELECT t.end_ns FROM trace_analyses t WHERE t.trace_id = e.trace_id),
-               MAX(e.timestamp_ns))) AS end_ts,
+    SELECT s.trace_id AS trace_key,
+           s.event_count,
+           s.services,
+           s.environments,
+           s.first_ts,
+           s.last_ts,
+           MAX(s.last_ts, COALESCE(
+               (SELECT t.end_ns FROM trace_analyses t WHERE t.trace_id = s.trace_id),
+               s.last_ts)) AS end_ts,
            (SELECT COUNT(*) FROM (
                 SELECT f.id FROM findings f
-                WHERE f.first_trace_id = e.trace_id AND f.occurrences > 0
+                WHERE f.first_trace_id = s.trace_id AND f.occurrences > 0
                 UNION
                 SELECT f.id FROM findings f
-                WHERE f.second_trace_id = e.trace_id AND f.occurrences > 0
+                WHERE f.second_trace_id = s.trace_id AND f.occurrences > 0
            )) AS race_count,
-           (SELECT COUNT(*) FROM duration_anomalies a WHERE a.trace_id = e.trace_id)
+           (SELECT COUNT(*) FROM duration_anomalies a WHERE a.trace_id = s.trace_id)
                AS anomaly_count
-    FROM events e
-    GROUP BY e.trace_id
+    FROM trace_summaries s
 )
 SELECT";
 
@@ -77,6 +78,7 @@ impl EventStore for SqliteStore {
         self.call(move |conn| {
             let failed = |e| StoreError::sqlite("insert events", e);
             let tx = conn.transaction().map_err(failed)?;
+            let mut summaries = SummaryDeltas::default();
             {
                 let mut stmt = tx
                     .prepare_cached(
@@ -86,7 +88,7 @@ impl EventStore for SqliteStore {
                     )
                     .map_err(failed)?;
                 for r in &rows {
-                    stmt.execute(params![
+                    let inserted = stmt.execute(params![
                         r.id.to_string(),
                         r.trace_id.to_string(),
                         r.parent_id.map(|p| p.to_string()),
@@ -101,15 +103,19 @@ impl EventStore for SqliteStore {
                         r.payload,
                     ])
                     .map_err(failed)?;
+                    if inserted > 0 {
+                        summaries.add(r.trace_id.to_string(), r);
+                    }
                 }
             }
+            summaries.apply(&tx)?;
             tx.commit().map_err(failed)
         })
         .await
     }
 
     async fn trace_events(&self, trace_id: Uuid) -> Result<Vec<Event>, StoreError> {
-        self.call(move |conn| {
+        self.read(move |conn| {
             query_decoded(
                 conn,
                 "read trace events",
@@ -127,7 +133,7 @@ impl EventStore for SqliteStore {
         trace_ids: &[Uuid],
     ) -> Result<HashMap<Uuid, u64>, StoreError> {
         let trace_ids = trace_ids.to_vec();
-        self.call(move |conn| {
+        self.read(move |conn| {
             let failed = |e| StoreError::sqlite("count trace events", e);
             // One indexed count per trace (events_trace_time): in-process, no round trips.
             let mut stmt = conn
@@ -149,8 +155,8 @@ impl EventStore for SqliteStore {
 
     async fn list_traces(&self, query: &TraceQuery) -> Result<TracePage, StoreError> {
         let query = query.clone();
-        self.call(move |conn| {
-            let filter = filter::traces(Dialect::Sqlite, &query, "trace_key");
+        self.read(move |conn| {
+            let filter = filter::traces(Dialect::Sqlite, &query);
             let conditions = filter.sql();
             let select_sql = format!(
                 "{SUMMARY_SQL} trace_key, event_count, services, first_ts, last_ts, end_ts, \

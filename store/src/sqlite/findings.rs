@@ -193,7 +193,7 @@ impl FindingStore for SqliteStore {
     }
 
     async fn trace_findings(&self, trace_id: Uuid) -> Result<Vec<RaceFinding>, StoreError> {
-        self.call(move |conn| {
+        self.read(move |conn| {
             let sql = format!(
                 "SELECT {FINDING_COLUMNS} FROM findings \
                  WHERE first_trace_id = ?1 AND occurrences > 0 \
@@ -210,7 +210,7 @@ impl FindingStore for SqliteStore {
 
     async fn list_findings(&self, query: &FindingQuery) -> Result<FindingPage, StoreError> {
         let query = query.clone();
-        self.call(move |conn| {
+        self.read(move |conn| {
             let filter = matching(&query);
             let conditions = filter.sql();
             let select_sql = format!(

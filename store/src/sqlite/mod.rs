@@ -1,17 +1,26 @@
 //! The embedded store: SQLite through rusqlite (bundled), for `raceway up`.
 //!
-//! One connection behind a mutex; every call runs on tokio's blocking pool. The database is in WAL
-//! mode with `synchronous=FULL`: a write that returned is on disk even after a power loss, which
-//! matters because processors commit their input offsets once the store has accepted a batch.
-//! Each `insert_events`/`upsert_findings`/`insert_accesses` call is one transaction.
+//! One writer connection behind a mutex, and a pool of read-only connections beside it; every
+//! call runs on tokio's blocking pool. The database is in WAL mode with `synchronous=FULL`: a
+//! write that returned is on disk even after a power loss, which matters because processors
+//! commit their input offsets once the store has accepted a batch. Each
+//! `insert_events`/`upsert_findings`/`insert_accesses` call is one transaction.
+//!
+//! Reads never take the writer's mutex. WAL lets any number of readers run beside the one
+//! writer, each on the snapshot of the last commit when its statement began, so a query API
+//! serving many clients does not queue its reads behind each other or behind the processors'
+//! writes (with one shared connection, 20 concurrent clients saw a p99 of seconds on every
+//! route). A write that returned is committed, so a read started after it sees it. An in-memory
+//! database (tests) is private to its connection, so there every read goes through the writer.
 
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use async_trait::async_trait;
+use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::types::ToSqlOutput;
-use rusqlite::{params, params_from_iter, Connection, OptionalExtension, ToSql};
+use rusqlite::{params, params_from_iter, Connection, OpenFlags, OptionalExtension, ToSql};
 
 use crate::filter::{Dialect, Filter, Value};
 use crate::migrations::{Migration, SQLITE};
@@ -22,12 +31,19 @@ mod analyses;
 mod events;
 mod findings;
 mod retention;
+mod summaries;
+
+/// Read connections of a file database: enough for the query API's concurrent requests on a
+/// small machine; a request beyond them waits for a free one.
+const READERS: u32 = 4;
 
 /// The embedded [`Store`](crate::Store): one SQLite file; every role, one file each in this
 /// folder.
 #[derive(Clone)]
 pub struct SqliteStore {
     conn: Arc<Mutex<Connection>>,
+    /// Read-only connections to the same file; `None` for an in-memory database.
+    readers: Option<r2d2::Pool<SqliteConnectionManager>>,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -51,7 +67,9 @@ impl SqliteStore {
                 message: format!("journal mode is {mode}"),
             });
         }
-        Self::configure(conn)
+        let mut store = Self::configure(conn)?;
+        store.readers = Some(reader_pool(path)?);
+        Ok(store)
     }
 
     /// A private in-memory database, gone when the store is dropped (tests).
@@ -68,6 +86,7 @@ impl SqliteStore {
             .map_err(|e| StoreError::sqlite("set pragmas", e))?;
         Ok(SqliteStore {
             conn: Arc::new(Mutex::new(conn)),
+            readers: None,
         })
     }
 
@@ -81,6 +100,26 @@ impl SqliteStore {
         tokio::task::spawn_blocking(move || {
             let mut guard = lock(&conn);
             f(&mut guard)
+        })
+        .await
+        .map_err(|e| StoreError::Internal(format!("SQLite worker task failed: {e}")))?
+    }
+
+    /// Runs the read `f` on a read connection (the writer's for an in-memory database) on the
+    /// blocking pool.
+    pub(crate) async fn read<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        let Some(readers) = self.readers.clone() else {
+            return self.call(move |conn| f(conn)).await;
+        };
+        tokio::task::spawn_blocking(move || {
+            let conn = readers
+                .get()
+                .map_err(|e| StoreError::Internal(format!("no SQLite read connection: {e}")))?;
+            f(&conn)
         })
         .await
         .map_err(|e| StoreError::Internal(format!("SQLite worker task failed: {e}")))?
@@ -167,13 +206,32 @@ impl ToSql for Value {
     }
 }
 
+/// The pool of read-only connections to the database file at `path` (opened by the writer
+/// first, so it exists and is in WAL mode).
+fn reader_pool(path: &Path) -> Result<r2d2::Pool<SqliteConnectionManager>, StoreError> {
+    let manager = SqliteConnectionManager::file(path)
+        .with_flags(OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)
+        .with_init(|conn| conn.busy_timeout(Duration::from_secs(10)));
+    r2d2::Pool::builder()
+        .max_size(READERS)
+        .min_idle(Some(0))
+        .build(manager)
+        .map_err(|e| StoreError::Sqlite {
+            operation: format!("open read connections to {}", path.display()),
+            message: e.to_string(),
+        })
+}
+
 /// A panic while holding the lock leaves no half-done transaction (rusqlite rolls back on drop),
 /// so a poisoned mutex is safe to reuse.
 fn lock(conn: &Mutex<Connection>) -> MutexGuard<'_, Connection> {
     conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-fn apply_migrations(conn: &mut Connection, migrations: &[Migration]) -> Result<(), StoreError> {
+pub(crate) fn apply_migrations(
+    conn: &mut Connection,
+    migrations: &[Migration],
+) -> Result<(), StoreError> {
     conn.execute_batch(
         "CREATE TABLE IF NOT EXISTS schema_migrations (
              version INTEGER PRIMARY KEY NOT NULL,
@@ -233,7 +291,7 @@ impl Lifecycle for SqliteStore {
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
-        self.call(|conn| {
+        self.read(|conn| {
             conn.query_row("SELECT 1", [], |_| Ok(()))
                 .map_err(|e| StoreError::sqlite("ping", e))
         })

@@ -1,9 +1,10 @@
-//! Retention in the SQLite store: rows older than the cutoff are deleted, in one transaction.
+//! Retention in the SQLite store: rows older than the cutoff are deleted, and the trace
+//! summaries follow, in one transaction.
 
 use async_trait::async_trait;
 use rusqlite::Connection;
 
-use crate::sqlite::SqliteStore;
+use crate::sqlite::{summaries, SqliteStore};
 use crate::{PruneReport, RetentionStore, StoreError};
 
 /// SQLite tables and the expression giving each row's time.
@@ -29,6 +30,7 @@ fn prune_blocking(conn: &mut Connection, cutoff_ns: i64) -> Result<PruneReport, 
             .map_err(failed)?;
         report.insert(table.to_string(), removed as u64);
     }
+    summaries::prune(&tx, cutoff_ns)?;
     tx.commit().map_err(failed)?;
     Ok(report)
 }
