@@ -454,6 +454,6 @@ impl AnalysisStore for SqliteStore {
     }
 
     async fn latest_model(&self) -> Result<Option<ModelRecord>, StoreError> {
-        self.read(|conn| latest_model_blocking(conn)).await
+        self.read(latest_model_blocking).await
     }
 }
