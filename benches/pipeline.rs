@@ -4,7 +4,8 @@
 //! - `kafka-large`, `embedded-large`: 200,000 events in traces of 500 posted as 2,000-event
 //!   batches from 4 clients into one `raceway up --kafka --clickhouse` / one embedded `raceway
 //!   up`, timed until every trace lists all its events and every trace's race is listed
-//!   ([`large_traces`]).
+//!   ([`large_traces`]); then the query API's latency on what they stored, with one client and
+//!   with 20 ([`api_load`]).
 //! - `scenarios`: the labeled scenarios (traces of ~7 events) through separate `raceway ingest`,
 //!   `process` and `query` processes on Kafka + ClickHouse, with 1 and 2 processors: sustained
 //!   rate and accepted -> race queryable latency ([`scenario_load`]).
@@ -23,6 +24,8 @@
 //! it was taken: the machine is shared), the goal and the command that measures it. Under
 //! `cargo test` it only says how to run it.
 
+#[path = "pipeline/api_load.rs"]
+mod api_load;
 #[path = "../tests/common/mod.rs"]
 mod common;
 #[path = "pipeline/http.rs"]

@@ -208,6 +208,7 @@ pub fn embedded(events: &[Event], ids: &[Uuid], dir: &Path, figures: &mut Figure
     let run = tempfile::tempdir_in(dir).expect("tempdir");
     let (up, base) = EmbeddedUp::args(run.path(), &[]).start();
     let rss = measure("embedded-large", figures, (&base, &up), events, ids);
+    crate::api_load::measure("embedded", &base, ids, events.len(), figures);
     let bytes = folder_bytes(&run.path().join("data"));
     figures.report(
         "embedded-disk",
@@ -227,6 +228,7 @@ pub fn kafka(events: &[Event], ids: &[Uuid], dir: &Path, figures: &mut Figures) 
     let base = format!("http://{addr}");
     up.wait_http_ok(&format!("{base}/ready"));
     let rss = measure("kafka-large", figures, (&base, &up), events, ids);
+    crate::api_load::measure("ClickHouse", &base, ids, events.len(), figures);
     figures.report(
         "memory",
         format!(

@@ -254,7 +254,7 @@ async fn produced_records_survive_kill_9() {
 }
 
 #[tokio::test]
-async fn lag_counts_unread_records_and_prune_drops_only_what_every_group_committed() {
+async fn lag_counts_unread_records_and_commits_compact_only_what_every_group_passed() {
     let dir = tempfile::tempdir().unwrap();
     let (bus, topics) = open_with_topics(&dir.path().join("bus.db")).await;
     bus.produce(&topics.events, records("a", 20)).await.unwrap();
@@ -269,21 +269,35 @@ async fn lag_counts_unread_records_and_prune_drops_only_what_every_group_committ
     assert_eq!(total_lag(fast.lag().await.unwrap()), 0);
     fast.commit(&next_offsets(&read)).await.unwrap();
     // The slow group has committed nothing: nothing may go.
-    assert_eq!(bus.prune_consumed().await.unwrap(), 0);
+    assert_eq!(bus.stored_records().await.unwrap(), 20);
 
     let slow_read = poll_n(slow.as_mut(), 20).await;
     let half: Vec<_> = slow_read.iter().filter(|r| r.offset < 1).cloned().collect();
+    assert!(!half.is_empty() && half.len() < 20);
     slow.commit(&next_offsets(&half)).await.unwrap();
-    let pruned = bus.prune_consumed().await.unwrap();
-    assert_eq!(pruned, half.len() as u64, "only what both groups passed");
-
-    slow.commit(&next_offsets(&slow_read)).await.unwrap();
-    assert_eq!(bus.prune_consumed().await.unwrap(), 20 - pruned);
+    assert_eq!(
+        bus.stored_records().await.unwrap(),
+        20 - half.len() as u64,
+        "only what both groups passed"
+    );
+    // A restarted slow consumer still reads everything it has not committed.
+    drop(slow);
+    let mut slow = bus.subscribe("slow", events).await.unwrap();
+    let rest = poll_n(slow.as_mut(), 20 - half.len()).await;
+    assert_eq!(rest.len(), 20 - half.len());
+    slow.commit(&next_offsets(&rest)).await.unwrap();
+    assert_eq!(bus.stored_records().await.unwrap(), 0);
+    assert_eq!(
+        bus.prune_consumed().await.unwrap(),
+        0,
+        "nothing left to sweep"
+    );
     // The dead-letter topic has no reader: kept.
     bus.produce(&topics.dead_letter, records("d", 3))
         .await
         .unwrap();
     assert_eq!(bus.prune_consumed().await.unwrap(), 0);
+    assert_eq!(bus.stored_records().await.unwrap(), 3);
 }
 
 #[tokio::test]

@@ -257,10 +257,18 @@ impl BusConsumer for EmbeddedConsumer {
                          DO UPDATE SET next_offset = excluded.next_offset",
                     )
                     .map_err(&err)?;
+                let mut compact = tx
+                    .prepare_cached(
+                        "DELETE FROM log WHERE topic = ?1 AND part = ?2 AND off < \
+                         (SELECT MIN(next_offset) FROM group_offsets \
+                          WHERE topic = ?1 AND part = ?2)",
+                    )
+                    .map_err(&err)?;
                 for (topic, part, offset) in &offsets {
                     upsert
                         .execute(params![group, topic, part, offset])
                         .map_err(&err)?;
+                    compact.execute(params![topic, part]).map_err(&err)?;
                 }
             }
             Ok(())

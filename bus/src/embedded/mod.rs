@@ -6,6 +6,15 @@
 //! The database runs in WAL mode with `synchronous=FULL`: a produce returns after its
 //! transaction is committed and synced. A consumer group has at most one live consumer per
 //! process, which owns every partition of its topics.
+//!
+//! The log compacts itself: a group's commit deletes, in the same transaction, the records of
+//! the committed partitions that every group reading them has passed (they are never read
+//! again). Without it the log kept every record until `raceway prune`, more than the store
+//! itself (about 1.5 KB per event). A crash cannot lose a record still to be read: the deletion
+//! commits with the offsets that make it safe, or not at all. Partitions no group reads (the
+//! dead letters) are kept for operators; a tail (the live stream) reads records as they are
+//! appended, so it only misses a record if it falls behind the slowest group. Freed pages are
+//! reused by new records, so the file stays as large as the largest backlog.
 
 mod consumer;
 
@@ -204,9 +213,10 @@ impl EmbeddedBus {
     }
 
     /// Deletes the records of every partition that all consumer groups reading it have committed
-    /// past (they are never read again), and returns how many. Partitions no group reads (the
-    /// dead letters) are kept for operators. The file shrinks on SQLite's own schedule; the freed
-    /// pages are reused by new records.
+    /// past (they are never read again), and returns how many. Commits already do this for
+    /// their partitions; this sweeps a log written before they did. Partitions no group reads
+    /// (the dead letters) are kept for operators. The file shrinks on SQLite's own schedule; the
+    /// freed pages are reused by new records.
     pub async fn prune_consumed(&self) -> Result<u64, BusError> {
         let writer = self.shared.writer.clone();
         let path = self.shared.path.clone();
@@ -220,6 +230,19 @@ impl EmbeddedBus {
             )
             .map(|removed| removed as u64)
             .map_err(storage(&path))
+        })
+        .await
+    }
+
+    /// Records held in the log, over every topic and partition.
+    pub async fn stored_records(&self) -> Result<u64, BusError> {
+        let writer = self.shared.writer.clone();
+        let path = self.shared.path.clone();
+        blocking(move || {
+            let conn = lock(&writer);
+            conn.query_row("SELECT COUNT(*) FROM log", [], |row| row.get::<_, i64>(0))
+                .map(i64::unsigned_abs)
+                .map_err(storage(&path))
         })
         .await
     }
