@@ -6,6 +6,9 @@
 //!   up`, timed until every trace lists all its events and every trace's race is listed
 //!   ([`large_traces`]); then the query API's latency on what they stored, with one client and
 //!   with 20 ([`api_load`]).
+//! - `embedded-growth`: rounds (`RACEWAY_BENCH_GROWTH_ROUNDS`, default 3) of that workload into
+//!   one embedded `raceway up`: each round's rate as the stored data grows, then disk per event
+//!   and RSS.
 //! - `scenarios`: the labeled scenarios (traces of ~7 events) through separate `raceway ingest`,
 //!   `process` and `query` processes on Kafka + ClickHouse, with 1 and 2 processors: sustained
 //!   rate and accepted -> race queryable latency ([`scenario_load`]).
@@ -54,7 +57,7 @@ fn main() {
         return;
     }
     let parts = std::env::var("RACEWAY_BENCH_PARTS")
-        .unwrap_or_else(|_| "kafka-large,embedded-large,scenarios,ceilings".into());
+        .unwrap_or_else(|_| "kafka-large,embedded-large,embedded-growth,scenarios,ceilings".into());
     let runs = setting("RACEWAY_BENCH_RUNS", 1);
     let wants = |part: &str| parts.split(',').any(|p| p.trim() == part);
     let dir = tempfile::tempdir().expect("tempdir");
@@ -80,6 +83,12 @@ fn main() {
                 large_traces::embedded(&events, &ids, dir.path(), &mut figures);
             }
         }
+    }
+    if wants("embedded-growth") {
+        let traces = setting("RACEWAY_BENCH_LARGE_EVENTS", 200_000) / large_traces::TRACE_EVENTS;
+        let rounds = setting("RACEWAY_BENCH_GROWTH_ROUNDS", 3);
+        println!("embedded growth: {rounds} rounds of {traces} traces into one `raceway up`");
+        large_traces::embedded_growth(traces, rounds, dir.path(), &mut figures);
     }
     if wants("scenarios") || wants("ceilings") {
         let copies = setting("RACEWAY_BENCH_COPIES", 130);

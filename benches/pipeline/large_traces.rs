@@ -141,30 +141,38 @@ fn get_json(client: &reqwest::blocking::Client, url: &str) -> Value {
         .unwrap_or(Value::Null)
 }
 
-/// True when the trace list shows every trace of `ids` with all its events.
+/// True when the trace list shows every trace of `ids` with all its events (the newest 1,000
+/// traces are looked at: `ids` are the newest).
 fn all_listed(client: &reqwest::blocking::Client, base: &str, ids: &[Uuid]) -> bool {
     let page = get_json(
         client,
         &format!("{base}/api/traces?limit=1000&service=bench-large"),
     );
+    let wanted: std::collections::HashSet<String> = ids.iter().map(Uuid::to_string).collect();
     let complete = page["traces"].as_array().map_or(0, |rows| {
         rows.iter()
+            .filter(|row| {
+                row["trace_id"]
+                    .as_str()
+                    .is_some_and(|id| wanted.contains(id))
+            })
             .filter(|row| row["event_count"].as_u64() == Some(TRACE_EVENTS as u64))
             .count()
     });
     complete >= ids.len()
 }
 
+/// Races listed for the workload's service.
+fn races_listed(client: &reqwest::blocking::Client, base: &str) -> u64 {
+    let url = format!("{base}/api/races?limit=1&service=bench-large");
+    get_json(client, &url)["total"].as_u64().unwrap_or(0)
+}
+
 /// Posts the workload into the `raceway up` at `base` and waits until its events and races are
-/// queryable; reports both rates under `key` and returns the peak RSS (MiB) of `up`.
-fn measure(
-    key: &'static str,
-    figures: &mut Figures,
-    (base, up): (&str, &Raceway),
-    events: &[Event],
-    ids: &[Uuid],
-) -> f64 {
+/// queryable; returns both rates (events/s) and the peak RSS (MiB) of `up`.
+fn post_and_wait((base, up): (&str, &Raceway), events: &[Event], ids: &[Uuid]) -> (f64, f64, f64) {
     let client = reqwest::blocking::Client::new();
+    let races_before = races_listed(&client, base);
     let started = Instant::now();
     post(base, events);
     let posted = started.elapsed().as_secs_f64();
@@ -174,8 +182,7 @@ fn measure(
         std::thread::sleep(Duration::from_millis(200));
     }
     let queryable = started.elapsed().as_secs_f64();
-    let races_url = format!("{base}/api/races?limit=1&service=bench-large");
-    while get_json(&client, &races_url)["total"].as_u64() < Some(ids.len() as u64) {
+    while races_listed(&client, base) < races_before + ids.len() as u64 {
         std::thread::sleep(Duration::from_millis(200));
     }
     let races = started.elapsed().as_secs_f64();
@@ -191,16 +198,53 @@ fn measure(
         "  posted at {:.0} events/s; peak RSS {rss:.0} MiB",
         n / posted
     );
+    (n / queryable, n / races, rss)
+}
+
+/// [`post_and_wait`], reported under `key`; returns the peak RSS (MiB).
+fn measure(
+    key: &'static str,
+    figures: &mut Figures,
+    up: (&str, &Raceway),
+    events: &[Event],
+    ids: &[Uuid],
+) -> f64 {
+    let (queryable, races, rss) = post_and_wait(up, events, ids);
     figures.report(
         key,
         format!(
-            "{:.0} events/s until queryable, {:.0} until races queryable ({} events)",
-            n / queryable,
-            n / races,
+            "{queryable:.0} events/s until queryable, {races:.0} until races queryable ({} events)",
             events.len()
         ),
     );
     rss
+}
+
+/// Rounds of fresh `traces`-trace workloads into one embedded `raceway up`: the rate of each
+/// round as the stored data grows, and the disk and RSS after the last.
+pub fn embedded_growth(traces: usize, rounds: usize, dir: &Path, figures: &mut Figures) {
+    let run = tempfile::tempdir_in(dir).expect("tempdir");
+    let (up, base) = EmbeddedUp::args(run.path(), &[]).start();
+    let mut rates = Vec::new();
+    let mut stored = 0;
+    for _ in 0..rounds {
+        let (events, ids) = workload(traces);
+        let (_, races, rss) = post_and_wait((&base, &up), &events, &ids);
+        stored += events.len();
+        rates.push(format!("{races:.0} after {}k", stored / 1000));
+        println!("  growth: {stored} events stored, peak RSS {rss:.0} MiB");
+    }
+    let bytes = folder_bytes(&run.path().join("data"));
+    figures.report(
+        "embedded-growth",
+        format!(
+            "events/s until races queryable, per round: {}; then {:.2} KB per event on disk, \
+             RSS {:.0} MiB",
+            rates.join(", "),
+            bytes as f64 / stored as f64 / 1000.0,
+            crate::http::peak_rss_mib(up.pid())
+        ),
+    );
 }
 
 /// The workload into the embedded default (`raceway up --data-dir ...`).
