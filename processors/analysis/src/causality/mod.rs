@@ -11,8 +11,10 @@
 //! # Derivation rule
 //!
 //! Events are numbered by (timestamp_ns, id) (input position breaks ties between exact duplicate
-//! ids), so the result never depends on the order events arrived in. An actor is
-//! (trace id, [`Event::actor`]). `a -> b` ("a happens before b") for:
+//! ids), except that each actor's events take its places in the order its SDK stated through
+//! `parent_id` chains and clock counters (the `actor_order` submodule: inside one actor the SDK's
+//! order wins over timestamps), so the result never depends on the order events arrived in. An
+//! actor is (trace id, [`Event::actor`]). `a -> b` ("a happens before b") for:
 //!
 //! 1. **Program order**: consecutive events of one actor in that numbering.
 //! 2. **Parent link**: `b.parent_id == a.id`, even when clock skew puts `a` later in time.
@@ -56,9 +58,11 @@
 //! the `locksets` module; the lock set of an acquire includes the lock it took, that of a release
 //! excludes the lock it gave back.
 
+mod actor_order;
 mod atomics;
 mod edges;
 
+pub use actor_order::{actor_program_order, ActorOrder};
 pub use atomics::{access_ordering, ORDERING_TAG};
 
 use std::sync::Arc;
@@ -114,15 +118,11 @@ pub fn trace_causality(events: &[Event]) -> TraceCausality {
     }
 }
 
-/// Input indices sorted by (timestamp, id, index): the numbering every per-trace rule walks, so
-/// that program order and "latest earlier" never depend on arrival order.
+/// Input indices sorted by (timestamp, id, index), each actor's events in the order its SDK
+/// stated (see the `actor_order` submodule): the numbering every per-trace rule walks, so that
+/// program order and "latest earlier" never depend on arrival order.
 pub(crate) fn program_order(events: &[Event]) -> Vec<usize> {
-    let mut sorted: Vec<usize> = (0..events.len()).collect();
-    sorted.sort_by(|&a, &b| {
-        let (ea, eb) = (&events[a], &events[b]);
-        (ea.timestamp_ns, ea.id, a).cmp(&(eb.timestamp_ns, eb.id, b))
-    });
-    sorted
+    actor_program_order(events).order
 }
 
 /// Trusted trace: the clocks as sent, ordered by (sum of counters, position).

@@ -106,9 +106,10 @@ fn skewed_parent_link_still_orders_across_actors() {
 }
 
 #[test]
-fn parent_cycle_does_not_panic_and_time_wins() {
-    // Same actor, the parent link points forwards in time: program order says 2 before 3,
-    // the link says 3 before 2. The backward link is dropped.
+fn parent_cycle_does_not_panic_and_time_wins_between_actors() {
+    // Same actor, the parent link points forwards in time: timestamps say 2 before 3, the link
+    // says 3 before 2, and inside one actor the SDK's link wins. Between actors 5 and 6 the
+    // links contradict each other, and time breaks the cycle.
     let events = vec![
         with_parent(event(2, "t", 10, write("x", "a")), 3),
         event(3, "t", 20, write("x", "b")),
@@ -117,7 +118,7 @@ fn parent_cycle_does_not_panic_and_time_wins() {
         with_parent(event(6, "v", 35, call()), 5),
     ];
     let causality = trace_causality(&events);
-    assert!(before(&events, &causality, 2, 3));
+    assert!(before(&events, &causality, 3, 2), "the SDK's order wins");
     assert!(
         before(&events, &causality, 6, 5),
         "time breaks the 5 <-> 6 cycle"
@@ -297,4 +298,54 @@ fn lock_sets_are_rebuilt_for_trusted_traces_too() {
         causality.per_event[1].locks,
         vec![held("m", LockMode::Exclusive)]
     );
+}
+
+/// The TypeScript SDK's shape: a request's `HttpRequest` is stamped after the handler steps it
+/// parents, and the per-trace counters (`[[root id, n]]`) say it ran first.
+fn request_stamped_late() -> Vec<Event> {
+    let mut request = event(10, "node-1", 3_000, call());
+    let mut first = with_parent(event(11, "node-1", 1_000, write("x", "h.ts:2")), 10);
+    let mut second = with_parent(event(12, "node-1", 2_000, write("x", "h.ts:3")), 11);
+    first.causality_vector = vec![(id(10).to_string(), 1)];
+    second.causality_vector = vec![(id(10).to_string(), 2)];
+    request.causality_vector = Vec::new();
+    vec![second, request, first]
+}
+
+#[test]
+fn inside_an_actor_the_sdk_order_wins_over_timestamps() {
+    let events = request_stamped_late();
+    let causality = trace_causality(&events);
+    assert!(before(&events, &causality, 10, 11));
+    assert!(before(&events, &causality, 11, 12));
+    assert_eq!(ordered_ids(&events, &causality), vec![id(10), id(11), id(12)]);
+    let order = actor_program_order(&events);
+    let position = |n: u128| order.order.iter().position(|&i| events[i].id == id(n));
+    assert!(position(10) < position(11) && position(11) < position(12));
+    let request = events.iter().position(|e| e.id == id(10)).unwrap();
+    assert_eq!(order.effective_ns[request], 1_000, "starts by its first step");
+}
+
+#[test]
+fn counters_alone_order_an_actor() {
+    // No parent links: only the counters say 21 ran before 20.
+    let mut late = event(20, "t", 2_000, write("x", "a"));
+    let mut early = event(21, "t", 3_000, write("x", "b"));
+    late.causality_vector = vec![("svc#1".into(), 8)];
+    early.causality_vector = vec![("svc#1".into(), 7)];
+    let events = vec![late, early];
+    let causality = trace_causality(&events);
+    assert!(before(&events, &causality, 21, 20));
+}
+
+#[test]
+fn contradicting_sdk_evidence_falls_back_to_time() {
+    // The parent link says 31 before 30, the counters say 30 before 31: time decides.
+    let mut a = with_parent(event(30, "t", 1_000, write("x", "a")), 31);
+    let mut b = event(31, "t", 2_000, write("x", "b"));
+    a.causality_vector = vec![("svc#1".into(), 1)];
+    b.causality_vector = vec![("svc#1".into(), 2)];
+    let events = vec![b, a];
+    let causality = trace_causality(&events);
+    assert!(before(&events, &causality, 30, 31));
 }
