@@ -75,6 +75,13 @@ class Prog:
     def gap(self, seconds):
         self.time += int(seconds * 1_000_000_000)
 
+    def stamp(self, eid, ms):
+        """Moves event `eid`'s timestamp by `ms` (an SDK whose clock misorders close steps);
+        its place in program order, parent chain and counters stay as recorded."""
+        for e in self.events:
+            if e["id"] == eid:
+                e["time"] += int(ms * MS)
+
     def emit(self, a, kind, payload, parent=None, tags=None, pre_join=None):
         self.time += MS
         if pre_join:
@@ -152,11 +159,15 @@ class Prog:
         excl, shared = self.locks.get(lock, ({}, {}))
         exclusive = not lock_type.endswith("Read")
         joined = join(excl, shared) if exclusive else excl
+        if lock_type == "Semaphore":
+            joined = None  # permits are not recorded: an acquire need not wait for a release
         self.emit(a, "LockAcquire", {"lock_id": lock, "lock_type": lock_type, "location": loc},
                   pre_join=joined)
 
     def release(self, a, lock, loc, lock_type="Mutex"):
         self.emit(a, "LockRelease", {"lock_id": lock, "lock_type": lock_type, "location": loc})
+        if lock_type == "Semaphore":
+            return
         excl, shared = self.locks.get(lock, ({}, {}))
         if lock_type.endswith("Read"):
             self.locks[lock] = (excl, join(shared, a.clock))
@@ -597,6 +608,62 @@ def _(p, racy):
     nested(p, t2, "b", "c", "refund.py", guard)
     nested(p, t3, "c", "a", "audit.py", guard)
     return [cycle(["a", "b", "c"], ["transfer.py:10", "refund.py:10"])] if racy else []
+
+
+@pattern("semaphore")
+def _(p, racy):
+    # A semaphore lets several holders in (its permits are not recorded): it protects nothing.
+    _, (t1, t2) = workers(p, "w1", "w2")
+    for t, line in ((t1, 10), (t2, 20)):
+        p.acquire(t, "pool", f"sem.py:{line - 2}", "Semaphore")
+        if not racy:
+            p.acquire(t, "m", f"sem.py:{line - 1}")
+        p.write(t, "x", f"sem.py:{line}")
+        if not racy:
+            p.release(t, "m", f"sem.py:{line + 1}")
+        p.release(t, "pool", f"sem.py:{line + 2}", "Semaphore")
+    return [race("x", "sem.py:10", "sem.py:20")] if racy else []
+
+
+@pattern("semaphore-lock-order")
+def _(p, racy):
+    # Racy: both take the semaphore around opposite orders of a and b; a semaphore is no guard.
+    # Safe: the only cycle passes through the semaphore, which cannot deadlock for certain.
+    _, (t1, t2) = workers(p, "t1", "t2")
+    p.call(t1, "transfer"); p.call(t2, "refund")
+    if racy:
+        for t, (first, second), site in ((t1, ("a", "b"), "transfer.py"),
+                                         (t2, ("b", "a"), "refund.py")):
+            p.acquire(t, "pool", f"{site}:8", "Semaphore")
+            nested(p, t, first, second, site)
+            p.release(t, "pool", f"{site}:13", "Semaphore")
+        return [inversion("a", "b", "transfer.py:10", "refund.py:10")]
+    p.acquire(t1, "pool", "transfer.py:9", "Semaphore"); p.acquire(t1, "a", "transfer.py:10")
+    p.release(t1, "a", "transfer.py:11"); p.release(t1, "pool", "transfer.py:12", "Semaphore")
+    p.acquire(t2, "a", "refund.py:9"); p.acquire(t2, "pool", "refund.py:10", "Semaphore")
+    p.release(t2, "pool", "refund.py:11", "Semaphore"); p.release(t2, "a", "refund.py:12")
+    return []
+
+
+@pattern("sdk-order")
+def _(p, racy):
+    # The SDK stamps close steps of one actor out of order (as the TypeScript SDK does); its
+    # parent chain and counters state the real order, which decides.
+    main = p.actor("web", "main")
+    child = p.actor("web", "child")
+    p.call(main)
+    if racy:
+        p.spawn(main, child)
+        write = p.emit(main, "StateChange", {"variable": "x", "old_value": 1, "new_value": 2,
+                                             "location": "order.ts:7", "access_type": "Write"})
+        p.stamp(write, -1.5)  # stamped before the spawn that ran first
+    else:
+        write = p.emit(main, "StateChange", {"variable": "x", "old_value": 1, "new_value": 2,
+                                             "location": "order.ts:5", "access_type": "Write"})
+        p.stamp(write, 1.5)  # stamped after the spawn that ran after it
+        p.spawn(main, child)
+    p.call(child, "work"); p.write(child, "x", "order.ts:20")
+    return [race("x", "order.ts:7", "order.ts:20")] if racy else []
 
 
 def main():
