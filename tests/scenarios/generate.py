@@ -48,6 +48,9 @@ class Actor:
         self.prog, self.service, self.thread, self.trace = prog, service, thread, trace
         self.instance = instance
         self.clock = {}
+        # The existing SDKs' context clock: one component per service instance, started from the
+        # caller's clock and merged with the callee's on a response.
+        self.sdk_clock = {}
         self.last = None  # id of the actor's previous event
         self.first_parent = None  # parent of the actor's first event (its spawn)
         self.span = uuid.uuid5(NS, f"{prog.name}/{service}/{thread}/{trace}").hex[:16]
@@ -68,6 +71,7 @@ class Prog:
         self.fences = {}  # actor -> clock at its latest release fence
         self.pending = {}  # actor -> clocks read by relaxed loads, for the next acquire fence
         self.instance_counters = {}
+        self.merged_clocks = False  # derived vectors: the SDK context clocks (see Actor)
 
     def actor(self, service, thread, trace="t1"):
         return Actor(self, service, thread, trace)
@@ -82,11 +86,15 @@ class Prog:
             if e["id"] == eid:
                 e["time"] += int(ms * MS)
 
-    def emit(self, a, kind, payload, parent=None, tags=None, pre_join=None):
+    def emit(self, a, kind, payload, parent=None, tags=None, pre_join=None, sdk_join=None):
         self.time += MS
         if pre_join:
             a.clock = join(a.clock, pre_join)
         a.clock[a.component] = a.clock.get(a.component, 0) + 1
+        if sdk_join:
+            a.sdk_clock = join(a.sdk_clock, sdk_join)
+        own = f"{a.service}#{a.instance}"
+        a.sdk_clock[own] = a.sdk_clock.get(own, 0) + 1
         eid = str(uuid.uuid5(NS, f"{self.name}/{len(self.events)}"))
         if parent is None:
             parent = a.last if a.last is not None else a.first_parent
@@ -95,6 +103,7 @@ class Prog:
         self.events.append(dict(
             id=eid, actor=a, kind=kind, payload=payload, clock=dict(a.clock), parent=parent,
             tags=tags or {}, time=self.time, instance_count=self.instance_counters[key],
+            sdk_clock=dict(a.sdk_clock),
             upstream=a.upstream))
         a.last = eid
         return eid
@@ -178,13 +187,16 @@ class Prog:
         self.emit(caller, "HttpRequest", {"method": "POST", "url": url, "headers": {}, "body": None})
         callee.upstream = caller.span
         self.emit(callee, "HttpRequest", {"method": "POST", "url": url, "headers": {}, "body": None},
-                  pre_join=caller.clock)
+                  pre_join=caller.clock, sdk_join=caller.sdk_clock)
 
-    def http_response(self, callee, caller):
-        # Derived: the caller records the response with the callee's last event as parent.
+    def http_response(self, callee, caller, parent_is_callee=True):
+        # Derived: the caller records the response with the callee's last event as parent, or
+        # (`parent_is_callee=False`, the TypeScript SDK's chain) its own previous event; either
+        # way the SDK merges the callee's clock into the caller's.
         self.emit(caller, "HttpResponse", {"status": 200, "headers": {}, "body": None,
-                                           "duration_ms": 1}, parent=callee.last,
-                  pre_join=callee.clock)
+                                           "duration_ms": 1},
+                  parent=callee.last if parent_is_callee else None,
+                  pre_join=callee.clock, sdk_join=callee.sdk_clock)
 
     def send(self, producer, consumer, topic="orders"):
         self.emit(producer, "MessageSend", {"topic": topic, "partition": 0, "offset": 7,
@@ -205,6 +217,8 @@ class Prog:
             if trusted:
                 tags["raceway.clock"] = "actor-v1"
                 vector = sorted([k, v] for k, v in e["clock"].items())
+            elif self.merged_clocks:
+                vector = sorted([k, v] for k, v in e["sdk_clock"].items())
             elif per_instance:
                 vector = [[f"{a.service}#{a.instance}", e["instance_count"]]]
             else:
@@ -664,6 +678,25 @@ def _(p, racy):
         p.spawn(main, child)
     p.call(child, "work"); p.write(child, "x", "order.ts:20")
     return [race("x", "order.ts:7", "order.ts:20")] if racy else []
+
+
+@pattern("response-clock")
+def _(p, racy):
+    # A synchronous call as the existing SDKs record it: the response is a child of the caller's
+    # request (not of the callee's step) and merges the callee's clock into the caller's. That
+    # merge orders the caller's steps after the response behind the callee's; a step before the
+    # response stays concurrent with the callee.
+    p.merged_clocks = True
+    api, ledger = p.actor("api", "req"), p.actor("ledger", "handler")
+    p.call(api)
+    p.http_request(api, ledger)
+    p.write(ledger, "order:7.status", "ledger.py:20", "\"paid\"", "\"new\"")
+    if racy:
+        p.read(api, "order:7.status", "api.py:15", "\"new\"")
+    p.http_response(ledger, api, parent_is_callee=False)
+    if not racy:
+        p.read(api, "order:7.status", "api.py:30", "\"paid\"")
+    return [race("order:7.status", "api.py:15", "ledger.py:20")] if racy else []
 
 
 def main():

@@ -1,4 +1,4 @@
-use raceway_schemas::{AccessType, Event, LockMode};
+use raceway_schemas::{AccessType, Event, EventKind, LockMode};
 use uuid::Uuid;
 
 use super::*;
@@ -348,4 +348,95 @@ fn contradicting_sdk_evidence_falls_back_to_time() {
     let events = vec![b, a];
     let causality = trace_causality(&events);
     assert!(before(&events, &causality, 30, 31));
+}
+
+/// An event of `service` (instance `1`) in span `span` called from `upstream`, with the clock the
+/// existing SDKs send: one component per service instance.
+fn sdk_event(
+    n: u128,
+    service: &str,
+    at: i64,
+    kind: EventKind,
+    (span, upstream): (&str, Option<&str>),
+    clock: &[(&str, u64)],
+) -> Event {
+    let mut e = event(n, &format!("{service}-ctx"), at, kind);
+    e.metadata.service_name = service.into();
+    e.metadata.instance_id = Some("1".into());
+    e.metadata.distributed_span_id = Some(span.into());
+    e.metadata.upstream_span_id = upstream.map(String::from);
+    e.causality_vector = clock.iter().map(|(c, k)| (c.to_string(), *k)).collect();
+    e
+}
+
+/// `a` calls `b` synchronously; the response (a child of `a`'s request, not of `b`'s step)
+/// merges `b`'s clock into `a`'s; `a` then writes `x`, which `b` wrote too.
+fn synchronous_call(parallel_second_callee: bool) -> Vec<Event> {
+    use raceway_schemas::{HttpRequest, HttpResponse};
+    let request = EventKind::HttpRequest(HttpRequest {
+        method: "POST".into(),
+        url: "/b".into(),
+        headers: Vec::new(),
+        body: None,
+    });
+    let response = EventKind::HttpResponse(HttpResponse {
+        status: 200,
+        headers: Vec::new(),
+        body: None,
+        duration_ms: 1,
+    });
+    let a = ("sa", None);
+    let b = ("sb", Some("sa"));
+    let mut events = vec![
+        sdk_event(1, "a", 10, request.clone(), a, &[("a#1", 1)]),
+        sdk_event(2, "b", 20, call(), b, &[("a#1", 1), ("b#1", 1)]),
+        sdk_event(3, "b", 30, write("x", "b.py:3"), b, &[("a#1", 1), ("b#1", 2)]),
+        with_parent(
+            sdk_event(4, "a", 40, response, a, &[("a#1", 2), ("b#1", 2)]),
+            1,
+        ),
+        sdk_event(5, "a", 50, write("x", "a.py:5"), a, &[("a#1", 3), ("b#1", 2)]),
+    ];
+    if parallel_second_callee {
+        let mut other = sdk_event(6, "b", 25, write("x", "b.py:9"), b, &[("a#1", 1), ("b#1", 1)]);
+        other.metadata.thread_id = "b-ctx-2".into();
+        events.push(other);
+    }
+    events
+}
+
+#[test]
+fn a_merged_response_clock_orders_the_caller_after_the_callee() {
+    let events = synchronous_call(false);
+    let causality = trace_causality(&events);
+    assert!(before(&events, &causality, 3, 4), "the callee's step precedes the response");
+    assert!(before(&events, &causality, 3, 5));
+    assert!(!before(&events, &causality, 3, 1), "the request is not after the callee");
+}
+
+#[test]
+fn parallel_callees_of_one_instance_give_no_merge_edge() {
+    let events = synchronous_call(true);
+    let causality = trace_causality(&events);
+    assert!(concurrent(&events, &causality, 3, 5), "which callee answered is unknown");
+    assert!(concurrent(&events, &causality, 6, 5));
+}
+
+#[test]
+fn trusted_traces_take_no_merge_edges() {
+    let events: Vec<Event> = synchronous_call(false)
+        .into_iter()
+        .map(|e| {
+            let clock: Vec<(String, u64)> = e.causality_vector.clone();
+            let pairs: Vec<(&str, u64)> = clock.iter().map(|(c, k)| (c.as_str(), *k)).collect();
+            trusted(e, &pairs)
+        })
+        .collect();
+    let causality = trace_causality(&events);
+    assert!(causality.trusted);
+    assert_eq!(
+        clock_of(&events, &causality, 5).to_pairs(),
+        vec![("a#1".into(), 3), ("b#1".into(), 2)],
+        "sent clocks are used as sent"
+    );
 }
