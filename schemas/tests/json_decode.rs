@@ -373,3 +373,31 @@ fn bad_events_are_rejected_with_the_field_named() {
         "event: expected an event object, got an array"
     );
 }
+
+#[test]
+fn lock_types_are_known_exclusive_shared_non_excluding_or_unknown() {
+    use raceway_schemas::{LockExclusion, LockKind};
+    for exclusive in ["Mutex", "RwLock::Write", "RWLock-Write", "Lock", "RLock", "sync.Mutex"] {
+        assert_eq!(
+            LockKind::of(exclusive),
+            LockKind::Known(LockExclusion::Exclusive),
+            "{exclusive}"
+        );
+        assert_eq!(LockMode::from_lock_type(exclusive), LockMode::Exclusive);
+    }
+    for shared in ["RwLock::Read", "RWLock-Read", "rwlock_read"] {
+        assert_eq!(
+            LockKind::of(shared),
+            LockKind::Known(LockExclusion::Shared),
+            "{shared}"
+        );
+        assert_eq!(LockMode::from_lock_type(shared), LockMode::Shared);
+    }
+    for semaphore in ["Semaphore", "BoundedSemaphore", "asyncio.Semaphore"] {
+        assert_eq!(LockKind::of(semaphore), LockKind::Known(LockExclusion::None));
+        assert!(!LockKind::of(semaphore).excludes());
+    }
+    assert_eq!(LockKind::of("Latch"), LockKind::Unknown);
+    assert!(LockKind::of("Latch").excludes(), "unknown types are assumed exclusive");
+    assert_eq!(LockMode::from_lock_type("Latch"), LockMode::Exclusive);
+}

@@ -559,13 +559,13 @@ def _(p, racy):
     return [race("config:limit", "admin.py:10", "admin.py:20")] if racy else []
 
 
-def nested(p, t, first, second, site, guard=None):
+def nested(p, t, first, second, site, guard=None, lock_type="Mutex"):
     if guard:
-        p.acquire(t, guard, f"{site}:8")
-    p.acquire(t, first, f"{site}:9"); p.acquire(t, second, f"{site}:10")
-    p.release(t, second, f"{site}:11"); p.release(t, first, f"{site}:12")
+        p.acquire(t, guard, f"{site}:8", lock_type)
+    p.acquire(t, first, f"{site}:9", lock_type); p.acquire(t, second, f"{site}:10", lock_type)
+    p.release(t, second, f"{site}:11", lock_type); p.release(t, first, f"{site}:12", lock_type)
     if guard:
-        p.release(t, guard, f"{site}:13")
+        p.release(t, guard, f"{site}:13", lock_type)
 
 
 @pattern("lock-order")
@@ -678,6 +678,18 @@ def _(p, racy):
         p.spawn(main, child)
     p.call(child, "work"); p.write(child, "x", "order.ts:20")
     return [race("x", "order.ts:7", "order.ts:20")] if racy else []
+
+
+@pattern("unknown-lock-type")
+def _(p, racy):
+    # Lock types the analysis does not know are assumed exclusive: opposite orders invert (and
+    # the finding names the assumed types), a gate of such a type guards.
+    _, (t1, t2) = workers(p, "t1", "t2")
+    p.call(t1, "transfer"); p.call(t2, "refund")
+    guard = None if racy else "gate"
+    nested(p, t1, "a", "b", "transfer.py", guard, lock_type="Latch")
+    nested(p, t2, "b", "a", "refund.py", guard, lock_type="Latch")
+    return [inversion("a", "b", "transfer.py:10", "refund.py:10")] if racy else []
 
 
 @pattern("response-clock")
