@@ -377,7 +377,14 @@ fn bad_events_are_rejected_with_the_field_named() {
 #[test]
 fn lock_types_are_known_exclusive_shared_non_excluding_or_unknown() {
     use raceway_schemas::{LockExclusion, LockKind};
-    for exclusive in ["Mutex", "RwLock::Write", "RWLock-Write", "Lock", "RLock", "sync.Mutex"] {
+    for exclusive in [
+        "Mutex",
+        "RwLock::Write",
+        "RWLock-Write",
+        "Lock",
+        "RLock",
+        "sync.Mutex",
+    ] {
         assert_eq!(
             LockKind::of(exclusive),
             LockKind::Known(LockExclusion::Exclusive),
@@ -394,10 +401,16 @@ fn lock_types_are_known_exclusive_shared_non_excluding_or_unknown() {
         assert_eq!(LockMode::from_lock_type(shared), LockMode::Shared);
     }
     for semaphore in ["Semaphore", "BoundedSemaphore", "asyncio.Semaphore"] {
-        assert_eq!(LockKind::of(semaphore), LockKind::Known(LockExclusion::None));
+        assert_eq!(
+            LockKind::of(semaphore),
+            LockKind::Known(LockExclusion::None)
+        );
         assert!(!LockKind::of(semaphore).excludes());
     }
     assert_eq!(LockKind::of("Latch"), LockKind::Unknown);
-    assert!(LockKind::of("Latch").excludes(), "unknown types are assumed exclusive");
+    assert!(
+        LockKind::of("Latch").excludes(),
+        "unknown types are assumed exclusive"
+    );
     assert_eq!(LockMode::from_lock_type("Latch"), LockMode::Exclusive);
 }

@@ -139,7 +139,11 @@ fn findings_explain_themselves_and_have_stable_ids() {
     assert_eq!(inversion[0].first.access_type, "LockAcquire");
     assert!(!inversion[0].first.clock.is_empty());
     assert!(!inversion[0].explanation.contains("assumed"));
-    let assumed = pure_findings(&by_name("unknown-lock-type-derived-yes").events, &config, None);
+    let assumed = pure_findings(
+        &by_name("unknown-lock-type-derived-yes").events,
+        &config,
+        None,
+    );
     assert_eq!(assumed.len(), 1, "{assumed:#?}");
     assert!(
         assumed[0]

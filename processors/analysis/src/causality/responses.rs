@@ -90,10 +90,13 @@ pub(super) fn response_edges(
 fn own_counter(event: &Event) -> Option<(&str, u64)> {
     let service = event.metadata.service_name.as_str();
     let instance = event.metadata.instance_id.as_deref().unwrap_or_default();
-    event.causality_vector.iter().find_map(|(component, counter)| {
-        let (s, i) = component.rsplit_once('#')?;
-        (s == service && i == instance).then_some((component.as_str(), *counter))
-    })
+    event
+        .causality_vector
+        .iter()
+        .find_map(|(component, counter)| {
+            let (s, i) = component.rsplit_once('#')?;
+            (s == service && i == instance).then_some((component.as_str(), *counter))
+        })
 }
 
 fn non_empty(value: &Option<String>) -> Option<&str> {

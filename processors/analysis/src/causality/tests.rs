@@ -318,12 +318,18 @@ fn inside_an_actor_the_sdk_order_wins_over_timestamps() {
     let causality = trace_causality(&events);
     assert!(before(&events, &causality, 10, 11));
     assert!(before(&events, &causality, 11, 12));
-    assert_eq!(ordered_ids(&events, &causality), vec![id(10), id(11), id(12)]);
+    assert_eq!(
+        ordered_ids(&events, &causality),
+        vec![id(10), id(11), id(12)]
+    );
     let order = actor_program_order(&events);
     let position = |n: u128| order.order.iter().position(|&i| events[i].id == id(n));
     assert!(position(10) < position(11) && position(11) < position(12));
     let request = events.iter().position(|e| e.id == id(10)).unwrap();
-    assert_eq!(order.effective_ns[request], 1_000, "starts by its first step");
+    assert_eq!(
+        order.effective_ns[request], 1_000,
+        "starts by its first step"
+    );
 }
 
 #[test]
@@ -390,15 +396,36 @@ fn synchronous_call(parallel_second_callee: bool) -> Vec<Event> {
     let mut events = vec![
         sdk_event(1, "a", 10, request.clone(), a, &[("a#1", 1)]),
         sdk_event(2, "b", 20, call(), b, &[("a#1", 1), ("b#1", 1)]),
-        sdk_event(3, "b", 30, write("x", "b.py:3"), b, &[("a#1", 1), ("b#1", 2)]),
+        sdk_event(
+            3,
+            "b",
+            30,
+            write("x", "b.py:3"),
+            b,
+            &[("a#1", 1), ("b#1", 2)],
+        ),
         with_parent(
             sdk_event(4, "a", 40, response, a, &[("a#1", 2), ("b#1", 2)]),
             1,
         ),
-        sdk_event(5, "a", 50, write("x", "a.py:5"), a, &[("a#1", 3), ("b#1", 2)]),
+        sdk_event(
+            5,
+            "a",
+            50,
+            write("x", "a.py:5"),
+            a,
+            &[("a#1", 3), ("b#1", 2)],
+        ),
     ];
     if parallel_second_callee {
-        let mut other = sdk_event(6, "b", 25, write("x", "b.py:9"), b, &[("a#1", 1), ("b#1", 1)]);
+        let mut other = sdk_event(
+            6,
+            "b",
+            25,
+            write("x", "b.py:9"),
+            b,
+            &[("a#1", 1), ("b#1", 1)],
+        );
         other.metadata.thread_id = "b-ctx-2".into();
         events.push(other);
     }
@@ -409,16 +436,25 @@ fn synchronous_call(parallel_second_callee: bool) -> Vec<Event> {
 fn a_merged_response_clock_orders_the_caller_after_the_callee() {
     let events = synchronous_call(false);
     let causality = trace_causality(&events);
-    assert!(before(&events, &causality, 3, 4), "the callee's step precedes the response");
+    assert!(
+        before(&events, &causality, 3, 4),
+        "the callee's step precedes the response"
+    );
     assert!(before(&events, &causality, 3, 5));
-    assert!(!before(&events, &causality, 3, 1), "the request is not after the callee");
+    assert!(
+        !before(&events, &causality, 3, 1),
+        "the request is not after the callee"
+    );
 }
 
 #[test]
 fn parallel_callees_of_one_instance_give_no_merge_edge() {
     let events = synchronous_call(true);
     let causality = trace_causality(&events);
-    assert!(concurrent(&events, &causality, 3, 5), "which callee answered is unknown");
+    assert!(
+        concurrent(&events, &causality, 3, 5),
+        "which callee answered is unknown"
+    );
     assert!(concurrent(&events, &causality, 6, 5));
 }
 

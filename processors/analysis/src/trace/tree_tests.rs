@@ -193,10 +193,17 @@ fn a_request_stamped_after_its_handler_steps_still_starts_first() {
     let tree = trace_tree(&events);
     assert_eq!(tree.roots.len(), 1);
     let request = node_of(&tree, 1);
-    assert_eq!(tree.nodes[tree.roots[0]].id, id(1), "the request is the root");
+    assert_eq!(
+        tree.nodes[tree.roots[0]].id,
+        id(1),
+        "the request is the root"
+    );
     let validate = node_of(&tree, 2);
     let charge = node_of(&tree, 3);
-    assert!(request.start_ns <= validate.start_ns, "not after its own children");
+    assert!(
+        request.start_ns <= validate.start_ns,
+        "not after its own children"
+    );
     assert_eq!(request.start_ns, 2 * MS);
     assert!(validate.start_ns <= charge.start_ns);
     assert_eq!(validate.parent.map(|p| tree.nodes[p].id), Some(id(1)));
