@@ -377,40 +377,32 @@ fn bad_events_are_rejected_with_the_field_named() {
 #[test]
 fn lock_types_are_known_exclusive_shared_non_excluding_or_unknown() {
     use raceway_schemas::{LockExclusion, LockKind};
-    for exclusive in [
-        "Mutex",
-        "RwLock::Write",
-        "RWLock-Write",
-        "Lock",
-        "RLock",
-        "sync.Mutex",
-    ] {
-        assert_eq!(
-            LockKind::of(exclusive),
+    let exclusive = "Mutex RwLock::Write RWLock-Write Lock sync.Mutex";
+    let shared = "RwLock::Read RWLock-Read rwlock_read";
+    let groups = [
+        (
+            exclusive,
             LockKind::Known(LockExclusion::Exclusive),
-            "{exclusive}"
-        );
-        assert_eq!(LockMode::from_lock_type(exclusive), LockMode::Exclusive);
-    }
-    for shared in ["RwLock::Read", "RWLock-Read", "rwlock_read"] {
-        assert_eq!(
-            LockKind::of(shared),
+            LockMode::Exclusive,
+        ),
+        (
+            shared,
             LockKind::Known(LockExclusion::Shared),
-            "{shared}"
-        );
-        assert_eq!(LockMode::from_lock_type(shared), LockMode::Shared);
+            LockMode::Shared,
+        ),
+        (
+            "Semaphore asyncio.Semaphore",
+            LockKind::Known(LockExclusion::None),
+            LockMode::Exclusive,
+        ),
+        // Unknown types are assumed exclusive.
+        ("Latch", LockKind::Unknown, LockMode::Exclusive),
+    ];
+    for (names, kind, mode) in groups {
+        for lock_type in names.split(' ') {
+            assert_eq!(LockKind::of(lock_type), kind, "{lock_type}");
+            assert_eq!(LockMode::from_lock_type(lock_type), mode, "{lock_type}");
+            assert_eq!(kind.excludes(), !lock_type.contains("Semaphore"));
+        }
     }
-    for semaphore in ["Semaphore", "BoundedSemaphore", "asyncio.Semaphore"] {
-        assert_eq!(
-            LockKind::of(semaphore),
-            LockKind::Known(LockExclusion::None)
-        );
-        assert!(!LockKind::of(semaphore).excludes());
-    }
-    assert_eq!(LockKind::of("Latch"), LockKind::Unknown);
-    assert!(
-        LockKind::of("Latch").excludes(),
-        "unknown types are assumed exclusive"
-    );
-    assert_eq!(LockMode::from_lock_type("Latch"), LockMode::Exclusive);
 }

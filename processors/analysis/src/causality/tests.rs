@@ -332,28 +332,31 @@ fn inside_an_actor_the_sdk_order_wins_over_timestamps() {
     );
 }
 
+/// Two steps of actor `t`: `first` (at 1 us, the parent of `second` when `linked`) and
+/// `second` (at 2 us), with counters on one component.
+fn counted_pair((first, second): (u128, u128), counters: (u64, u64), linked: bool) -> Vec<Event> {
+    let mut a = event(first, "t", 1_000, write("x", "a"));
+    let mut b = event(second, "t", 2_000, write("x", "b"));
+    if linked {
+        a.parent_id = Some(id(second));
+    }
+    a.causality_vector = vec![("svc#1".into(), counters.0)];
+    b.causality_vector = vec![("svc#1".into(), counters.1)];
+    vec![b, a]
+}
+
 #[test]
 fn counters_alone_order_an_actor() {
-    // No parent links: only the counters say 21 ran before 20.
-    let mut late = event(20, "t", 2_000, write("x", "a"));
-    let mut early = event(21, "t", 3_000, write("x", "b"));
-    late.causality_vector = vec![("svc#1".into(), 8)];
-    early.causality_vector = vec![("svc#1".into(), 7)];
-    let events = vec![late, early];
-    let causality = trace_causality(&events);
-    assert!(before(&events, &causality, 21, 20));
+    // No parent link: only the counters say 21 (stamped later) ran before 20.
+    let events = counted_pair((20, 21), (8, 7), false);
+    assert!(before(&events, &trace_causality(&events), 21, 20));
 }
 
 #[test]
 fn contradicting_sdk_evidence_falls_back_to_time() {
     // The parent link says 31 before 30, the counters say 30 before 31: time decides.
-    let mut a = with_parent(event(30, "t", 1_000, write("x", "a")), 31);
-    let mut b = event(31, "t", 2_000, write("x", "b"));
-    a.causality_vector = vec![("svc#1".into(), 1)];
-    b.causality_vector = vec![("svc#1".into(), 2)];
-    let events = vec![b, a];
-    let causality = trace_causality(&events);
-    assert!(before(&events, &causality, 30, 31));
+    let events = counted_pair((30, 31), (1, 2), true);
+    assert!(before(&events, &trace_causality(&events), 30, 31));
 }
 
 /// An event of `service` (instance `1`) in span `span` called from `upstream`, with the clock the
@@ -433,28 +436,16 @@ fn synchronous_call(parallel_second_callee: bool) -> Vec<Event> {
 }
 
 #[test]
-fn a_merged_response_clock_orders_the_caller_after_the_callee() {
+fn a_merged_response_clock_orders_the_caller_after_its_only_callee() {
     let events = synchronous_call(false);
     let causality = trace_causality(&events);
-    assert!(
-        before(&events, &causality, 3, 4),
-        "the callee's step precedes the response"
-    );
-    assert!(before(&events, &causality, 3, 5));
-    assert!(
-        !before(&events, &causality, 3, 1),
-        "the request is not after the callee"
-    );
-}
-
-#[test]
-fn parallel_callees_of_one_instance_give_no_merge_edge() {
+    let before = |a, b| before(&events, &causality, a, b);
+    assert!(before(3, 4), "the callee's step precedes the response");
+    assert!(before(3, 5) && !before(3, 1));
+    // A second callee actor of the same instance and span: which one answered is unknown.
     let events = synchronous_call(true);
     let causality = trace_causality(&events);
-    assert!(
-        concurrent(&events, &causality, 3, 5),
-        "which callee answered is unknown"
-    );
+    assert!(concurrent(&events, &causality, 3, 5));
     assert!(concurrent(&events, &causality, 6, 5));
 }
 
