@@ -17,7 +17,10 @@ pub const ACCESS_SCHEMA_ID: u32 = 1002;
 /// Schema id of `raceway.UpdateSpan` records (topic `raceway.accesses`, next to the accesses).
 pub const UPDATE_SPAN_SCHEMA_ID: u32 = 1003;
 /// Schema id of `raceway.LockOrderEdge` records (topic `raceway.accesses`, keyed by lock pair).
-pub const LOCK_ORDER_EDGE_SCHEMA_ID: u32 = 1004;
+pub const LOCK_ORDER_EDGE_SCHEMA_ID: u32 = 1005;
+/// Schema id of the first `raceway.LockOrderEdge` version (without lock types): still decoded,
+/// so records a previous version wrote are read after an upgrade, no longer written.
+pub const LOCK_ORDER_EDGE_V1_SCHEMA_ID: u32 = 1004;
 
 /// Frames an Avro datum: magic byte 0, `schema_id` big-endian, then `datum`.
 pub fn frame(schema_id: u32, datum: &[u8]) -> Vec<u8> {

@@ -19,6 +19,9 @@ pub struct LockAcquisition {
     pub timestamp_ns: i64,
     /// The acquire event's final vector clock, sorted by component.
     pub clock: Vec<(String, u64)>,
+    /// The lock type as sent (`Mutex`, `RwLock::Read`, ...); empty when the record predates
+    /// lock types ([`crate::framing::LOCK_ORDER_EDGE_V1_SCHEMA_ID`]).
+    pub lock_type: String,
 }
 
 /// Actor `actor` acquired `acquired` while holding `held` (taken earlier and not yet released).
@@ -77,6 +80,7 @@ mod tests {
             location: "a.rs:1".into(),
             timestamp_ns: 0,
             clock: Vec::new(),
+            lock_type: "Mutex".into(),
         }
     }
 

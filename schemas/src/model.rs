@@ -269,14 +269,13 @@ pub enum LockMode {
 }
 
 impl LockMode {
-    /// The mode of a lock type as the SDKs spell it: `RwLock::Read` and `RWLock-Read` (any case)
-    /// are shared, everything else (`Mutex`, write locks, unknown types) exclusive.
+    /// The mode of a lock type as the SDKs spell it: read locks (`RwLock::Read`, `RWLock-Read`,
+    /// any case) are shared, everything else (`Mutex`, write locks, unknown types) exclusive.
+    /// Whether a lock excludes at all is [`LockKind::of`]'s question.
     pub fn from_lock_type(lock_type: &str) -> LockMode {
-        let lower = lock_type.to_ascii_lowercase();
-        if lower.contains("rwlock") && lower.ends_with("read") {
-            LockMode::Shared
-        } else {
-            LockMode::Exclusive
+        match LockKind::of(lock_type) {
+            LockKind::Known(LockExclusion::Shared) => LockMode::Shared,
+            _ => LockMode::Exclusive,
         }
     }
 
@@ -286,6 +285,90 @@ impl LockMode {
             LockMode::Exclusive => "exclusive",
             LockMode::Shared => "shared",
         }
+    }
+}
+
+/// What holding a lock of some type guarantees about other holders.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum LockExclusion {
+    /// One holder at a time (`Mutex`, a write lock): it excludes every other hold.
+    Exclusive,
+    /// A read lock: holders overlap each other, and exclude only exclusive holders.
+    Shared,
+    /// Holders overlap whatever they hold (`Semaphore`: the SDKs record no permit count, so
+    /// nothing says a second holder had to wait).
+    None,
+}
+
+/// How the analyses treat a lock type as the SDKs spell it (`Mutex`, `RwLock::Read`,
+/// `RWLock-Write`, `Semaphore`, ...): matched case-insensitively with separators (`:`, `-`, `_`,
+/// `.`, spaces) ignored.
+///
+/// A type not in the known lists is [`LockKind::Unknown`] and treated as exclusive, the
+/// assumption every lock type had before types were told apart: it can hide a race behind a lock
+/// that did not exclude, so findings name such types (see the findings' explanations).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum LockKind {
+    /// A type whose exclusion is known.
+    Known(LockExclusion),
+    /// A type we do not know, treated as exclusive.
+    Unknown,
+}
+
+impl LockKind {
+    /// Exclusive types: mutexes, plain and re-entrant locks, write locks (and an `RwLock` with
+    /// no mode, which the SDKs send for the write side).
+    const EXCLUSIVE: [&'static str; 16] = [
+        "mutex",
+        "lock",
+        "rlock",
+        "reentrantlock",
+        "spinlock",
+        "syncmutex",
+        "rwlock",
+        "rwlockwrite",
+        "rwlockwriter",
+        "rwmutex",
+        "rwmutexwrite",
+        "rwmutexlock",
+        "syncrwmutex",
+        "writelock",
+        "asynciolock",
+        "threadinglock",
+    ];
+    /// Shared types: read locks.
+    const SHARED: [&'static str; 6] = [
+        "rwlockread",
+        "rwlockreader",
+        "rwmutexread",
+        "rwmutexrlock",
+        "readlock",
+        "syncrwmutexrlock",
+    ];
+
+    /// The kind of `lock_type`.
+    pub fn of(lock_type: &str) -> LockKind {
+        let name: String = lock_type
+            .chars()
+            .filter(|c| !matches!(c, ':' | '-' | '_' | '.' | ' '))
+            .map(|c| c.to_ascii_lowercase())
+            .collect();
+        if name.contains("semaphore") {
+            LockKind::Known(LockExclusion::None)
+        } else if Self::SHARED.contains(&name.as_str()) {
+            LockKind::Known(LockExclusion::Shared)
+        } else if Self::EXCLUSIVE.contains(&name.as_str()) {
+            LockKind::Known(LockExclusion::Exclusive)
+        } else if name.contains("rwlock") && name.ends_with("read") {
+            LockKind::Known(LockExclusion::Shared)
+        } else {
+            LockKind::Unknown
+        }
+    }
+
+    /// False only for types that exclude nobody (semaphores).
+    pub fn excludes(self) -> bool {
+        self != LockKind::Known(LockExclusion::None)
     }
 }
 

@@ -41,6 +41,7 @@ fn acquisition(event: u128, lock_id: &str, mode: LockMode) -> LockAcquisition {
         location: format!("locks.rs:{event}"),
         timestamp_ns: 5 + event as i64,
         clock: vec![("w1".into(), event as u64)],
+        lock_type: "RwLock::Write".into(),
     }
 }
 
@@ -98,6 +99,33 @@ fn lock_order_edges_round_trip_and_agree_with_apache_avro() {
     let bytes = encode_lock_order_edge(&edge(), 3).unwrap();
     let theirs = cross_check(&bytes, lock_order_edge_schema(), LOCK_ORDER_EDGE_SCHEMA_ID);
     assert_both_decode_to(&bytes, &theirs, RaceInput::LockEdge(edge()), 3);
+}
+
+#[test]
+fn first_version_lock_order_edges_still_decode_without_lock_types() {
+    // A record of the first schema version: the same value without the acquisitions' types,
+    // written by apache-avro with the first version's schema.
+    let bytes = encode_lock_order_edge(&edge(), 3).unwrap();
+    let (_, mut datum) = unframe(&bytes).unwrap();
+    let value = apache_avro::from_avro_datum(lock_order_edge_schema(), &mut datum, None).unwrap();
+    let apache_avro::types::Value::Record(mut fields) = value else {
+        panic!("a record")
+    };
+    for (name, field) in &mut fields {
+        if let ("held" | "acquired", apache_avro::types::Value::Record(inner)) =
+            (name.as_str(), field)
+        {
+            inner.retain(|(n, _)| n != "lock_type");
+        }
+    }
+    let v1 = Schema::parse_str(LOCK_ORDER_EDGE_V1_AVSC).unwrap();
+    let old = apache_avro::to_avro_datum(&v1, apache_avro::types::Value::Record(fields)).unwrap();
+    let record = decode_race_input(&frame(LOCK_ORDER_EDGE_V1_SCHEMA_ID, &old)).unwrap();
+    let mut expected = edge();
+    expected.held.lock_type.clear();
+    expected.acquired.lock_type.clear();
+    assert_eq!(record.input, RaceInput::LockEdge(expected));
+    assert_eq!(record.trace_events, 3);
 }
 
 #[test]

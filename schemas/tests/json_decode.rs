@@ -373,3 +373,36 @@ fn bad_events_are_rejected_with_the_field_named() {
         "event: expected an event object, got an array"
     );
 }
+
+#[test]
+fn lock_types_are_known_exclusive_shared_non_excluding_or_unknown() {
+    use raceway_schemas::{LockExclusion, LockKind};
+    let exclusive = "Mutex RwLock::Write RWLock-Write Lock sync.Mutex";
+    let shared = "RwLock::Read RWLock-Read rwlock_read";
+    let groups = [
+        (
+            exclusive,
+            LockKind::Known(LockExclusion::Exclusive),
+            LockMode::Exclusive,
+        ),
+        (
+            shared,
+            LockKind::Known(LockExclusion::Shared),
+            LockMode::Shared,
+        ),
+        (
+            "Semaphore asyncio.Semaphore",
+            LockKind::Known(LockExclusion::None),
+            LockMode::Exclusive,
+        ),
+        // Unknown types are assumed exclusive.
+        ("Latch", LockKind::Unknown, LockMode::Exclusive),
+    ];
+    for (names, kind, mode) in groups {
+        for lock_type in names.split(' ') {
+            assert_eq!(LockKind::of(lock_type), kind, "{lock_type}");
+            assert_eq!(LockMode::from_lock_type(lock_type), mode, "{lock_type}");
+            assert_eq!(kind.excludes(), !lock_type.contains("Semaphore"));
+        }
+    }
+}

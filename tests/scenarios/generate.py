@@ -48,6 +48,9 @@ class Actor:
         self.prog, self.service, self.thread, self.trace = prog, service, thread, trace
         self.instance = instance
         self.clock = {}
+        # The existing SDKs' context clock: one component per service instance, started from the
+        # caller's clock and merged with the callee's on a response.
+        self.sdk_clock = {}
         self.last = None  # id of the actor's previous event
         self.first_parent = None  # parent of the actor's first event (its spawn)
         self.span = uuid.uuid5(NS, f"{prog.name}/{service}/{thread}/{trace}").hex[:16]
@@ -68,6 +71,7 @@ class Prog:
         self.fences = {}  # actor -> clock at its latest release fence
         self.pending = {}  # actor -> clocks read by relaxed loads, for the next acquire fence
         self.instance_counters = {}
+        self.merged_clocks = False  # derived vectors: the SDK context clocks (see Actor)
 
     def actor(self, service, thread, trace="t1"):
         return Actor(self, service, thread, trace)
@@ -75,11 +79,22 @@ class Prog:
     def gap(self, seconds):
         self.time += int(seconds * 1_000_000_000)
 
-    def emit(self, a, kind, payload, parent=None, tags=None, pre_join=None):
+    def stamp(self, eid, ms):
+        """Moves event `eid`'s timestamp by `ms` (an SDK whose clock misorders close steps);
+        its place in program order, parent chain and counters stay as recorded."""
+        for e in self.events:
+            if e["id"] == eid:
+                e["time"] += int(ms * MS)
+
+    def emit(self, a, kind, payload, parent=None, tags=None, pre_join=None, sdk_join=None):
         self.time += MS
         if pre_join:
             a.clock = join(a.clock, pre_join)
         a.clock[a.component] = a.clock.get(a.component, 0) + 1
+        if sdk_join:
+            a.sdk_clock = join(a.sdk_clock, sdk_join)
+        own = f"{a.service}#{a.instance}"
+        a.sdk_clock[own] = a.sdk_clock.get(own, 0) + 1
         eid = str(uuid.uuid5(NS, f"{self.name}/{len(self.events)}"))
         if parent is None:
             parent = a.last if a.last is not None else a.first_parent
@@ -88,6 +103,7 @@ class Prog:
         self.events.append(dict(
             id=eid, actor=a, kind=kind, payload=payload, clock=dict(a.clock), parent=parent,
             tags=tags or {}, time=self.time, instance_count=self.instance_counters[key],
+            sdk_clock=dict(a.sdk_clock),
             upstream=a.upstream))
         a.last = eid
         return eid
@@ -152,11 +168,15 @@ class Prog:
         excl, shared = self.locks.get(lock, ({}, {}))
         exclusive = not lock_type.endswith("Read")
         joined = join(excl, shared) if exclusive else excl
+        if lock_type == "Semaphore":
+            joined = None  # permits are not recorded: an acquire need not wait for a release
         self.emit(a, "LockAcquire", {"lock_id": lock, "lock_type": lock_type, "location": loc},
                   pre_join=joined)
 
     def release(self, a, lock, loc, lock_type="Mutex"):
         self.emit(a, "LockRelease", {"lock_id": lock, "lock_type": lock_type, "location": loc})
+        if lock_type == "Semaphore":
+            return
         excl, shared = self.locks.get(lock, ({}, {}))
         if lock_type.endswith("Read"):
             self.locks[lock] = (excl, join(shared, a.clock))
@@ -167,13 +187,16 @@ class Prog:
         self.emit(caller, "HttpRequest", {"method": "POST", "url": url, "headers": {}, "body": None})
         callee.upstream = caller.span
         self.emit(callee, "HttpRequest", {"method": "POST", "url": url, "headers": {}, "body": None},
-                  pre_join=caller.clock)
+                  pre_join=caller.clock, sdk_join=caller.sdk_clock)
 
-    def http_response(self, callee, caller):
-        # Derived: the caller records the response with the callee's last event as parent.
+    def http_response(self, callee, caller, parent_is_callee=True):
+        # Derived: the caller records the response with the callee's last event as parent, or
+        # (`parent_is_callee=False`, the TypeScript SDK's chain) its own previous event; either
+        # way the SDK merges the callee's clock into the caller's.
         self.emit(caller, "HttpResponse", {"status": 200, "headers": {}, "body": None,
-                                           "duration_ms": 1}, parent=callee.last,
-                  pre_join=callee.clock)
+                                           "duration_ms": 1},
+                  parent=callee.last if parent_is_callee else None,
+                  pre_join=callee.clock, sdk_join=callee.sdk_clock)
 
     def send(self, producer, consumer, topic="orders"):
         self.emit(producer, "MessageSend", {"topic": topic, "partition": 0, "offset": 7,
@@ -194,6 +217,8 @@ class Prog:
             if trusted:
                 tags["raceway.clock"] = "actor-v1"
                 vector = sorted([k, v] for k, v in e["clock"].items())
+            elif self.merged_clocks:
+                vector = sorted([k, v] for k, v in e["sdk_clock"].items())
             elif per_instance:
                 vector = [[f"{a.service}#{a.instance}", e["instance_count"]]]
             else:
@@ -534,13 +559,13 @@ def _(p, racy):
     return [race("config:limit", "admin.py:10", "admin.py:20")] if racy else []
 
 
-def nested(p, t, first, second, site, guard=None):
+def nested(p, t, first, second, site, guard=None, lock_type="Mutex"):
     if guard:
-        p.acquire(t, guard, f"{site}:8")
-    p.acquire(t, first, f"{site}:9"); p.acquire(t, second, f"{site}:10")
-    p.release(t, second, f"{site}:11"); p.release(t, first, f"{site}:12")
+        p.acquire(t, guard, f"{site}:8", lock_type)
+    p.acquire(t, first, f"{site}:9", lock_type); p.acquire(t, second, f"{site}:10", lock_type)
+    p.release(t, second, f"{site}:11", lock_type); p.release(t, first, f"{site}:12", lock_type)
     if guard:
-        p.release(t, guard, f"{site}:13")
+        p.release(t, guard, f"{site}:13", lock_type)
 
 
 @pattern("lock-order")
@@ -597,6 +622,93 @@ def _(p, racy):
     nested(p, t2, "b", "c", "refund.py", guard)
     nested(p, t3, "c", "a", "audit.py", guard)
     return [cycle(["a", "b", "c"], ["transfer.py:10", "refund.py:10"])] if racy else []
+
+
+@pattern("semaphore")
+def _(p, racy):
+    # A semaphore lets several holders in (its permits are not recorded): it protects nothing.
+    _, (t1, t2) = workers(p, "w1", "w2")
+    for t, line in ((t1, 10), (t2, 20)):
+        p.acquire(t, "pool", f"sem.py:{line - 2}", "Semaphore")
+        if not racy:
+            p.acquire(t, "m", f"sem.py:{line - 1}")
+        p.write(t, "x", f"sem.py:{line}")
+        if not racy:
+            p.release(t, "m", f"sem.py:{line + 1}")
+        p.release(t, "pool", f"sem.py:{line + 2}", "Semaphore")
+    return [race("x", "sem.py:10", "sem.py:20")] if racy else []
+
+
+@pattern("semaphore-lock-order")
+def _(p, racy):
+    # Racy: both take the semaphore around opposite orders of a and b; a semaphore is no guard.
+    # Safe: the only cycle passes through the semaphore, which cannot deadlock for certain.
+    _, (t1, t2) = workers(p, "t1", "t2")
+    p.call(t1, "transfer"); p.call(t2, "refund")
+    if racy:
+        for t, (first, second), site in ((t1, ("a", "b"), "transfer.py"),
+                                         (t2, ("b", "a"), "refund.py")):
+            p.acquire(t, "pool", f"{site}:8", "Semaphore")
+            nested(p, t, first, second, site)
+            p.release(t, "pool", f"{site}:13", "Semaphore")
+        return [inversion("a", "b", "transfer.py:10", "refund.py:10")]
+    p.acquire(t1, "pool", "transfer.py:9", "Semaphore"); p.acquire(t1, "a", "transfer.py:10")
+    p.release(t1, "a", "transfer.py:11"); p.release(t1, "pool", "transfer.py:12", "Semaphore")
+    p.acquire(t2, "a", "refund.py:9"); p.acquire(t2, "pool", "refund.py:10", "Semaphore")
+    p.release(t2, "pool", "refund.py:11", "Semaphore"); p.release(t2, "a", "refund.py:12")
+    return []
+
+
+@pattern("sdk-order")
+def _(p, racy):
+    # The SDK stamps close steps of one actor out of order (as the TypeScript SDK does); its
+    # parent chain and counters state the real order, which decides.
+    main = p.actor("web", "main")
+    child = p.actor("web", "child")
+    p.call(main)
+    if racy:
+        p.spawn(main, child)
+        write = p.emit(main, "StateChange", {"variable": "x", "old_value": 1, "new_value": 2,
+                                             "location": "order.ts:7", "access_type": "Write"})
+        p.stamp(write, -1.5)  # stamped before the spawn that ran first
+    else:
+        write = p.emit(main, "StateChange", {"variable": "x", "old_value": 1, "new_value": 2,
+                                             "location": "order.ts:5", "access_type": "Write"})
+        p.stamp(write, 1.5)  # stamped after the spawn that ran after it
+        p.spawn(main, child)
+    p.call(child, "work"); p.write(child, "x", "order.ts:20")
+    return [race("x", "order.ts:7", "order.ts:20")] if racy else []
+
+
+@pattern("unknown-lock-type")
+def _(p, racy):
+    # Lock types the analysis does not know are assumed exclusive: opposite orders invert (and
+    # the finding names the assumed types), a gate of such a type guards.
+    _, (t1, t2) = workers(p, "t1", "t2")
+    p.call(t1, "transfer"); p.call(t2, "refund")
+    guard = None if racy else "gate"
+    nested(p, t1, "a", "b", "transfer.py", guard, lock_type="Latch")
+    nested(p, t2, "b", "a", "refund.py", guard, lock_type="Latch")
+    return [inversion("a", "b", "transfer.py:10", "refund.py:10")] if racy else []
+
+
+@pattern("response-clock")
+def _(p, racy):
+    # A synchronous call as the existing SDKs record it: the response is a child of the caller's
+    # request (not of the callee's step) and merges the callee's clock into the caller's. That
+    # merge orders the caller's steps after the response behind the callee's; a step before the
+    # response stays concurrent with the callee.
+    p.merged_clocks = True
+    api, ledger = p.actor("api", "req"), p.actor("ledger", "handler")
+    p.call(api)
+    p.http_request(api, ledger)
+    p.write(ledger, "order:7.status", "ledger.py:20", "\"paid\"", "\"new\"")
+    if racy:
+        p.read(api, "order:7.status", "api.py:15", "\"new\"")
+    p.http_response(ledger, api, parent_is_callee=False)
+    if not racy:
+        p.read(api, "order:7.status", "api.py:30", "\"paid\"")
+    return [race("order:7.status", "api.py:15", "ledger.py:20")] if racy else []
 
 
 def main():

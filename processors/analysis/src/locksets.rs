@@ -10,10 +10,16 @@
 //!   noisier claim.
 //! - A release ends the hold only when the depth returns to zero.
 //! - A release of a lock not held (its acquire was not recorded) changes nothing in the lock set.
+//! - A lock whose type excludes nobody ([`LockKind::excludes`]: semaphores, whose permit counts
+//!   the SDKs do not record) is not held at all as far as the analyses go: it is never a common
+//!   lock that protects a pair, never a guard, never one end of a lock-order edge (a semaphore
+//!   with permits to spare cannot deadlock, and nothing says it had none), and its release
+//!   hands nothing over to the next acquirer (that acquirer may have taken another permit).
+//!   Counting it would hide real races behind a lock that let both sides in.
 
 use std::collections::BTreeMap;
 
-use raceway_schemas::{Event, HeldLock, LockEvent, LockMode};
+use raceway_schemas::{Event, HeldLock, LockEvent, LockKind, LockMode};
 use uuid::Uuid;
 
 /// An actor of a trace, borrowed from its events: (trace, service, instance, thread), the key
@@ -60,11 +66,16 @@ pub(crate) enum LockStep {
     Released(LockMode),
     /// A re-entrant acquire or an inner release: no hand-over between actors.
     Nested,
+    /// A lock type that excludes nobody (a semaphore): not tracked.
+    NotExcluding,
 }
 
 impl HeldLocks {
     /// Records an acquire.
     pub(crate) fn acquire(&mut self, lock: &LockEvent) -> LockStep {
+        if !LockKind::of(&lock.lock_type).excludes() {
+            return LockStep::NotExcluding;
+        }
         match self.held.get_mut(&lock.lock_id) {
             Some((mode, depth, _)) => {
                 *depth = depth.saturating_add(1);
@@ -84,6 +95,9 @@ impl HeldLocks {
 
     /// Records a release.
     pub(crate) fn release(&mut self, lock: &LockEvent) -> LockStep {
+        if !LockKind::of(&lock.lock_type).excludes() {
+            return LockStep::NotExcluding;
+        }
         match self.held.get_mut(&lock.lock_id) {
             Some((_, depth, _)) if *depth > 1 => {
                 *depth -= 1;
@@ -139,6 +153,20 @@ mod tests {
             lock_type: "test".into(),
             location: "t.rs:1".into(),
         }
+    }
+
+    #[test]
+    fn a_semaphore_is_never_held() {
+        let mut locks = HeldLocks::default();
+        let semaphore = LockEvent {
+            lock_type: "Semaphore".into(),
+            ..lock("s", LockMode::Exclusive)
+        };
+        locks.acquire(&lock("m", LockMode::Exclusive));
+        assert_eq!(locks.acquire(&semaphore), LockStep::NotExcluding);
+        assert_eq!(locks.snapshot(), vec![held("m", LockMode::Exclusive)]);
+        assert_eq!(locks.release(&semaphore), LockStep::NotExcluding);
+        assert_eq!(locks.snapshot(), vec![held("m", LockMode::Exclusive)]);
     }
 
     fn held(id: &str, mode: LockMode) -> HeldLock {

@@ -138,6 +138,17 @@ fn findings_explain_themselves_and_have_stable_ids() {
     assert!(inversion[0].explanation.contains("deadlock"));
     assert_eq!(inversion[0].first.access_type, "LockAcquire");
     assert!(!inversion[0].first.clock.is_empty());
+    assert!(!inversion[0].explanation.contains("assumed"));
+    let [assumed] = &pure_findings(
+        &by_name("unknown-lock-type-derived-yes").events,
+        &config,
+        None,
+    )[..] else {
+        panic!("one finding expected")
+    };
+    let explanation = &assumed.explanation;
+    let expected = "lock types not known, assumed exclusive: a (\"Latch\"), b (\"Latch\")";
+    assert!(explanation.ends_with(expected), "{explanation}");
     // Same events in another order: the same findings, ids included.
     let mut shuffled = by_name("lost-update-trusted-yes").events.clone();
     let reference = pure_findings(&shuffled, &config, None);

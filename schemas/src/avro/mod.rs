@@ -29,7 +29,7 @@ use crate::access::Access;
 use crate::error::SchemaError;
 use crate::framing::{
     frame, unframe, unframe_expecting, ACCESS_SCHEMA_ID, EVENT_BATCH_SCHEMA_ID,
-    LOCK_ORDER_EDGE_SCHEMA_ID, UPDATE_SPAN_SCHEMA_ID,
+    LOCK_ORDER_EDGE_SCHEMA_ID, LOCK_ORDER_EDGE_V1_SCHEMA_ID, UPDATE_SPAN_SCHEMA_ID,
 };
 use crate::lock_order::LockOrderEdge;
 use crate::model::EventBatch;
@@ -49,6 +49,9 @@ pub const ACCESS_AVSC: &str = include_str!("../../avro/access.avsc");
 pub const UPDATE_SPAN_AVSC: &str = include_str!("../../avro/update_span.avsc");
 /// Text of `avro/lock_order_edge.avsc`: the record `raceway.LockOrderEdge` (self-contained).
 pub const LOCK_ORDER_EDGE_AVSC: &str = include_str!("../../avro/lock_order_edge.avsc");
+/// Text of `avro/lock_order_edge.v1.avsc`: the first version of `raceway.LockOrderEdge`
+/// (schema id [`LOCK_ORDER_EDGE_V1_SCHEMA_ID`]), decoded but no longer written.
+pub const LOCK_ORDER_EDGE_V1_AVSC: &str = include_str!("../../avro/lock_order_edge.v1.avsc");
 
 /// A parsed schema with its named types, leaked once so that both live for the whole process.
 struct Loaded {
@@ -79,6 +82,7 @@ const EVENT_BATCH_FILE: Avsc = ("event_batch.avsc", EVENT_BATCH_AVSC);
 const ACCESS_FILE: Avsc = ("access.avsc", ACCESS_AVSC);
 const UPDATE_SPAN_FILE: Avsc = ("update_span.avsc", UPDATE_SPAN_AVSC);
 const LOCK_ORDER_EDGE_FILE: Avsc = ("lock_order_edge.avsc", LOCK_ORDER_EDGE_AVSC);
+const LOCK_ORDER_EDGE_V1_FILE: Avsc = ("lock_order_edge.v1.avsc", LOCK_ORDER_EDGE_V1_AVSC);
 
 impl Loaded {
     /// A self-contained schema file.
@@ -115,6 +119,8 @@ static ACCESS: LazyLock<Loaded> = LazyLock::new(|| Loaded::file(ACCESS_FILE));
 static UPDATE_SPAN: LazyLock<Loaded> =
     LazyLock::new(|| Loaded::inlining(UPDATE_SPAN_FILE, ACCESS_FILE, "raceway.Access"));
 static LOCK_ORDER_EDGE: LazyLock<Loaded> = LazyLock::new(|| Loaded::file(LOCK_ORDER_EDGE_FILE));
+static LOCK_ORDER_EDGE_V1: LazyLock<Loaded> =
+    LazyLock::new(|| Loaded::file(LOCK_ORDER_EDGE_V1_FILE));
 
 /// Replaces the first reference to `name` by its definition (a named type is defined once, then
 /// referred to by name).
@@ -272,6 +278,7 @@ pub fn decode_race_input(bytes: &[u8]) -> Result<RaceRecord, SchemaError> {
         ACCESS_SCHEMA_ID => (&*ACCESS, "raceway.Access"),
         UPDATE_SPAN_SCHEMA_ID => (&*UPDATE_SPAN, "raceway.UpdateSpan"),
         LOCK_ORDER_EDGE_SCHEMA_ID => (&*LOCK_ORDER_EDGE, "raceway.LockOrderEdge"),
+        LOCK_ORDER_EDGE_V1_SCHEMA_ID => (&*LOCK_ORDER_EDGE_V1, "raceway.LockOrderEdge"),
         found => return Err(SchemaError::NotARaceInput { found }),
     };
     let value = binary::decode(datum, loaded.schema, &loaded.names, name)?;

@@ -76,6 +76,7 @@ fn acquisition_to_value(a: &LockAcquisition) -> Result<Value, SchemaError> {
         field("location", string(&a.location)),
         field("timestamp_ns", Value::Long(a.timestamp_ns)),
         nested("clock", clock(&a.clock))?,
+        field("lock_type", string(&a.lock_type)),
     ]))
 }
 
@@ -89,6 +90,12 @@ fn acquisition(f: &mut Fields, name: &str) -> Result<LockAcquisition, SchemaErro
             location: a.string("location")?,
             timestamp_ns: a.long("timestamp_ns")?,
             clock: a.clock("clock")?,
+            // Absent from records of the first schema version.
+            lock_type: if a.has("lock_type") {
+                a.string("lock_type")?
+            } else {
+                String::new()
+            },
         })
     })()
     .map_err(|e: SchemaError| e.within(name))

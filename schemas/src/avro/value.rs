@@ -100,6 +100,12 @@ impl Fields {
         }
     }
 
+    /// True when the record has field `name` (a field added in a later schema version is
+    /// absent from records decoded with an earlier one).
+    pub(crate) fn has(&self, name: &str) -> bool {
+        self.0.iter().any(|(n, _)| n == name)
+    }
+
     /// Takes the value of field `name` out of the record.
     pub(crate) fn take(&mut self, name: &str) -> Result<Value, SchemaError> {
         self.0

@@ -11,8 +11,10 @@
 //! # Derivation rule
 //!
 //! Events are numbered by (timestamp_ns, id) (input position breaks ties between exact duplicate
-//! ids), so the result never depends on the order events arrived in. An actor is
-//! (trace id, [`Event::actor`]). `a -> b` ("a happens before b") for:
+//! ids), except that each actor's events take its places in the order its SDK stated through
+//! `parent_id` chains and clock counters (the `actor_order` submodule: inside one actor the SDK's
+//! order wins over timestamps), so the result never depends on the order events arrived in. An
+//! actor is (trace id, [`Event::actor`]). `a -> b` ("a happens before b") for:
 //!
 //! 1. **Program order**: consecutive events of one actor in that numbering.
 //! 2. **Parent link**: `b.parent_id == a.id`, even when clock skew puts `a` later in time.
@@ -30,13 +32,24 @@
 //!    same variable; when the store releases and the load acquires (by their orderings, or by
 //!    fences of their actors), the release point precedes the acquire point. Orderings come from
 //!    the `raceway.ordering` tag, `SeqCst` when absent: see the `atomics` submodule.
+//! 6. **Merged response clocks**: a caller's step whose sent clock holds the component
+//!    `"{service}#{instance}"` of a callee of its span at counter `k` follows the callee's last
+//!    step counted at most `k`, when exactly one callee actor of that span qualifies (see the
+//!    `responses` submodule). The existing SDKs merge the callee's clock into the caller's when
+//!    a response comes back, so this orders the caller's steps after a synchronous call behind
+//!    the callee's steps, even when the response event names the caller's previous step as its
+//!    parent.
 //!
-//! Spawn and await, HTTP and Kafka are ordered in derived traces only through rules 2 and 3, as
-//! the existing SDKs record them: a spawned task's first event names the spawning event as its
-//! parent, an await event may name the awaited task's last event as its parent, and a callee's
-//! (or consumer's) first event carries the caller's (or producer's) span as `upstream_span_id`.
-//! Nothing else is inferred (no matching of task ids or message offsets), so a derived clock
-//! never orders what the recorded links do not.
+//! Spawn and await, HTTP and Kafka are ordered in derived traces only through rules 2, 3 and 6,
+//! as the existing SDKs record them: a spawned task's first event names the spawning event as
+//! its parent, an await event may name the awaited task's last event as its parent, a callee's
+//! (or consumer's) first event carries the caller's (or producer's) span as `upstream_span_id`,
+//! and a response merges the callee's clock into the caller's. Nothing else is inferred (no
+//! matching of task ids or message offsets), so a derived clock never orders what the recorded
+//! links do not. Sent clocks of an untrusted trace are evidence only through rule 6 and the
+//! counters of the `actor_order` submodule, never compared as they are: inside one instance
+//! their counters cannot tell concurrent requests or threads apart, but a counter of *another*
+//! instance can only have reached a caller through that instance's response.
 //!
 //! Edges that close a cycle (only a parent link contradicting time and other evidence can) are
 //! dropped: inside each strongly connected component, edges pointing backwards in the numbering
@@ -56,9 +69,12 @@
 //! the `locksets` module; the lock set of an acquire includes the lock it took, that of a release
 //! excludes the lock it gave back.
 
+mod actor_order;
 mod atomics;
 mod edges;
+mod responses;
 
+pub use actor_order::{actor_program_order, ActorOrder};
 pub use atomics::{access_ordering, ORDERING_TAG};
 
 use std::sync::Arc;
@@ -93,8 +109,12 @@ pub struct TraceCausality {
 pub fn trace_causality(events: &[Event]) -> TraceCausality {
     let n = events.len();
     let sorted = program_order(events);
-    let evidence = edges::collect(events, &sorted);
+    let mut evidence = edges::collect(events, &sorted);
     let trusted = n > 0 && events.iter().all(Event::has_trusted_clock);
+    if !trusted {
+        let merged = responses::response_edges(events, &sorted, &evidence.actor_of);
+        evidence.edges.extend(merged);
+    }
 
     // Clocks and order by position; mapped back to input indices below.
     let (clocks, order) = if trusted {
@@ -114,15 +134,11 @@ pub fn trace_causality(events: &[Event]) -> TraceCausality {
     }
 }
 
-/// Input indices sorted by (timestamp, id, index): the numbering every per-trace rule walks, so
-/// that program order and "latest earlier" never depend on arrival order.
+/// Input indices sorted by (timestamp, id, index), each actor's events in the order its SDK
+/// stated (see the `actor_order` submodule): the numbering every per-trace rule walks, so that
+/// program order and "latest earlier" never depend on arrival order.
 pub(crate) fn program_order(events: &[Event]) -> Vec<usize> {
-    let mut sorted: Vec<usize> = (0..events.len()).collect();
-    sorted.sort_by(|&a, &b| {
-        let (ea, eb) = (&events[a], &events[b]);
-        (ea.timestamp_ns, ea.id, a).cmp(&(eb.timestamp_ns, eb.id, b))
-    });
-    sorted
+    actor_program_order(events).order
 }
 
 /// Trusted trace: the clocks as sent, ordered by (sum of counters, position).

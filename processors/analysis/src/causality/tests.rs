@@ -1,4 +1,4 @@
-use raceway_schemas::{AccessType, Event, LockMode};
+use raceway_schemas::{AccessType, Event, EventKind, LockMode};
 use uuid::Uuid;
 
 use super::*;
@@ -106,9 +106,10 @@ fn skewed_parent_link_still_orders_across_actors() {
 }
 
 #[test]
-fn parent_cycle_does_not_panic_and_time_wins() {
-    // Same actor, the parent link points forwards in time: program order says 2 before 3,
-    // the link says 3 before 2. The backward link is dropped.
+fn parent_cycle_does_not_panic_and_time_wins_between_actors() {
+    // Same actor, the parent link points forwards in time: timestamps say 2 before 3, the link
+    // says 3 before 2, and inside one actor the SDK's link wins. Between actors 5 and 6 the
+    // links contradict each other, and time breaks the cycle.
     let events = vec![
         with_parent(event(2, "t", 10, write("x", "a")), 3),
         event(3, "t", 20, write("x", "b")),
@@ -117,7 +118,7 @@ fn parent_cycle_does_not_panic_and_time_wins() {
         with_parent(event(6, "v", 35, call()), 5),
     ];
     let causality = trace_causality(&events);
-    assert!(before(&events, &causality, 2, 3));
+    assert!(before(&events, &causality, 3, 2), "the SDK's order wins");
     assert!(
         before(&events, &causality, 6, 5),
         "time breaks the 5 <-> 6 cycle"
@@ -296,5 +297,173 @@ fn lock_sets_are_rebuilt_for_trusted_traces_too() {
     assert_eq!(
         causality.per_event[1].locks,
         vec![held("m", LockMode::Exclusive)]
+    );
+}
+
+/// The TypeScript SDK's shape: a request's `HttpRequest` is stamped after the handler steps it
+/// parents, and the per-trace counters (`[[root id, n]]`) say it ran first.
+fn request_stamped_late() -> Vec<Event> {
+    let mut request = event(10, "node-1", 3_000, call());
+    let mut first = with_parent(event(11, "node-1", 1_000, write("x", "h.ts:2")), 10);
+    let mut second = with_parent(event(12, "node-1", 2_000, write("x", "h.ts:3")), 11);
+    first.causality_vector = vec![(id(10).to_string(), 1)];
+    second.causality_vector = vec![(id(10).to_string(), 2)];
+    request.causality_vector = Vec::new();
+    vec![second, request, first]
+}
+
+#[test]
+fn inside_an_actor_the_sdk_order_wins_over_timestamps() {
+    let events = request_stamped_late();
+    let causality = trace_causality(&events);
+    assert!(before(&events, &causality, 10, 11));
+    assert!(before(&events, &causality, 11, 12));
+    assert_eq!(
+        ordered_ids(&events, &causality),
+        vec![id(10), id(11), id(12)]
+    );
+    let order = actor_program_order(&events);
+    let position = |n: u128| order.order.iter().position(|&i| events[i].id == id(n));
+    assert!(position(10) < position(11) && position(11) < position(12));
+    let request = events.iter().position(|e| e.id == id(10)).unwrap();
+    assert_eq!(
+        order.effective_ns[request], 1_000,
+        "starts by its first step"
+    );
+}
+
+/// Two steps of actor `t`: `first` (at 1 us, the parent of `second` when `linked`) and
+/// `second` (at 2 us), with counters on one component.
+fn counted_pair((first, second): (u128, u128), counters: (u64, u64), linked: bool) -> Vec<Event> {
+    let mut a = event(first, "t", 1_000, write("x", "a"));
+    let mut b = event(second, "t", 2_000, write("x", "b"));
+    if linked {
+        a.parent_id = Some(id(second));
+    }
+    a.causality_vector = vec![("svc#1".into(), counters.0)];
+    b.causality_vector = vec![("svc#1".into(), counters.1)];
+    vec![b, a]
+}
+
+#[test]
+fn counters_alone_order_an_actor() {
+    // No parent link: only the counters say 21 (stamped later) ran before 20.
+    let events = counted_pair((20, 21), (8, 7), false);
+    assert!(before(&events, &trace_causality(&events), 21, 20));
+}
+
+#[test]
+fn contradicting_sdk_evidence_falls_back_to_time() {
+    // The parent link says 31 before 30, the counters say 30 before 31: time decides.
+    let events = counted_pair((30, 31), (1, 2), true);
+    assert!(before(&events, &trace_causality(&events), 30, 31));
+}
+
+/// An event of `service` (instance `1`) in span `span` called from `upstream`, with the clock the
+/// existing SDKs send: one component per service instance.
+fn sdk_event(
+    n: u128,
+    service: &str,
+    at: i64,
+    kind: EventKind,
+    (span, upstream): (&str, Option<&str>),
+    clock: &[(&str, u64)],
+) -> Event {
+    let mut e = event(n, &format!("{service}-ctx"), at, kind);
+    e.metadata.service_name = service.into();
+    e.metadata.instance_id = Some("1".into());
+    e.metadata.distributed_span_id = Some(span.into());
+    e.metadata.upstream_span_id = upstream.map(String::from);
+    e.causality_vector = clock.iter().map(|(c, k)| (c.to_string(), *k)).collect();
+    e
+}
+
+/// `a` calls `b` synchronously; the response (a child of `a`'s request, not of `b`'s step)
+/// merges `b`'s clock into `a`'s; `a` then writes `x`, which `b` wrote too.
+fn synchronous_call(parallel_second_callee: bool) -> Vec<Event> {
+    use raceway_schemas::{HttpRequest, HttpResponse};
+    let request = EventKind::HttpRequest(HttpRequest {
+        method: "POST".into(),
+        url: "/b".into(),
+        headers: Vec::new(),
+        body: None,
+    });
+    let response = EventKind::HttpResponse(HttpResponse {
+        status: 200,
+        headers: Vec::new(),
+        body: None,
+        duration_ms: 1,
+    });
+    let a = ("sa", None);
+    let b = ("sb", Some("sa"));
+    let mut events = vec![
+        sdk_event(1, "a", 10, request.clone(), a, &[("a#1", 1)]),
+        sdk_event(2, "b", 20, call(), b, &[("a#1", 1), ("b#1", 1)]),
+        sdk_event(
+            3,
+            "b",
+            30,
+            write("x", "b.py:3"),
+            b,
+            &[("a#1", 1), ("b#1", 2)],
+        ),
+        with_parent(
+            sdk_event(4, "a", 40, response, a, &[("a#1", 2), ("b#1", 2)]),
+            1,
+        ),
+        sdk_event(
+            5,
+            "a",
+            50,
+            write("x", "a.py:5"),
+            a,
+            &[("a#1", 3), ("b#1", 2)],
+        ),
+    ];
+    if parallel_second_callee {
+        let mut other = sdk_event(
+            6,
+            "b",
+            25,
+            write("x", "b.py:9"),
+            b,
+            &[("a#1", 1), ("b#1", 1)],
+        );
+        other.metadata.thread_id = "b-ctx-2".into();
+        events.push(other);
+    }
+    events
+}
+
+#[test]
+fn a_merged_response_clock_orders_the_caller_after_its_only_callee() {
+    let events = synchronous_call(false);
+    let causality = trace_causality(&events);
+    let before = |a, b| before(&events, &causality, a, b);
+    assert!(before(3, 4), "the callee's step precedes the response");
+    assert!(before(3, 5) && !before(3, 1));
+    // A second callee actor of the same instance and span: which one answered is unknown.
+    let events = synchronous_call(true);
+    let causality = trace_causality(&events);
+    assert!(concurrent(&events, &causality, 3, 5));
+    assert!(concurrent(&events, &causality, 6, 5));
+}
+
+#[test]
+fn trusted_traces_take_no_merge_edges() {
+    let events: Vec<Event> = synchronous_call(false)
+        .into_iter()
+        .map(|e| {
+            let clock: Vec<(String, u64)> = e.causality_vector.clone();
+            let pairs: Vec<(&str, u64)> = clock.iter().map(|(c, k)| (c.as_str(), *k)).collect();
+            trusted(e, &pairs)
+        })
+        .collect();
+    let causality = trace_causality(&events);
+    assert!(causality.trusted);
+    assert_eq!(
+        clock_of(&events, &causality, 5).to_pairs(),
+        vec![("a#1".into(), 3), ("b#1".into(), 2)],
+        "sent clocks are used as sent"
     );
 }

@@ -1,6 +1,6 @@
 //! One-line explanations of findings, for people: who did what where, and why nothing ordered it.
 
-use raceway_schemas::{Access, AccessType, ActorId, FindingKind};
+use raceway_schemas::{Access, AccessType, ActorId, FindingKind, LockKind};
 
 use super::impact::{lost_update_impact, number_text};
 use crate::lock_order::LockCycle;
@@ -61,8 +61,31 @@ pub fn explain(pair: &RacePair) -> String {
 }
 
 /// The one-line explanation of a lock-order inversion: every actor of the cycle, the lock it
-/// held and the lock it went for, with their locations.
+/// held and the lock it went for, with their locations, and the lock types of the cycle that
+/// were not known and assumed exclusive (see [`LockKind`]): the finding depends on that
+/// assumption, so the user sees it.
 pub fn explain_inversion(cycle: &LockCycle) -> String {
+    let explanation = describe_cycle(cycle);
+    let mut assumed: Vec<String> = cycle
+        .edges
+        .iter()
+        .flat_map(|e| [&e.held, &e.acquired])
+        .filter(|a| !a.lock_type.is_empty() && LockKind::of(&a.lock_type) == LockKind::Unknown)
+        .map(|a| format!("{} ({:?})", a.lock_id, a.lock_type))
+        .collect();
+    assumed.sort_unstable();
+    assumed.dedup();
+    if assumed.is_empty() {
+        explanation
+    } else {
+        format!(
+            "{explanation}; lock types not known, assumed exclusive: {}",
+            assumed.join(", ")
+        )
+    }
+}
+
+fn describe_cycle(cycle: &LockCycle) -> String {
     let other_trace = cycle
         .edges
         .iter()

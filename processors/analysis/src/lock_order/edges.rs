@@ -70,6 +70,7 @@ pub fn lock_order_edges_with(events: &[Event], causality: &TraceCausality) -> Ve
                         location: lock.location.clone(),
                         timestamp_ns: event.timestamp_ns,
                         clock: clock_at(index),
+                        lock_type: lock.lock_type.clone(),
                     };
                     for hold in before.iter().filter(|h| h.lock.lock_id != lock.lock_id) {
                         let Some(open) = state.open.get(&hold.lock.lock_id) else {

@@ -15,6 +15,7 @@ fn acquisition(n: u128, lock_id: &str, mode: LockMode, clock: &[(&str, u64)]) ->
         location: format!("{lock_id}.rs:{n}"),
         timestamp_ns: n as i64,
         clock: clock.iter().map(|(c, k)| (c.to_string(), *k)).collect(),
+        lock_type: "Mutex".into(),
     }
 }
 
@@ -227,4 +228,24 @@ fn a_cycle_needs_distinct_actors_and_blocking_waits() {
         &[refs[0], refs[2], refs[1]],
         &RaceConfig::default()
     ));
+}
+
+#[test]
+fn an_inversion_names_the_lock_types_it_assumed_exclusive() {
+    let (x, mut y) = (edge(10, "x", "a", "b"), edge(20, "y", "b", "a"));
+    let mut detector = LockOrderDetector::new(RaceConfig::default());
+    assert!(detector.observe(x.clone()).is_empty());
+    let known = detector.observe(y.clone());
+    let explanation = crate::explain_inversion(&known[0]);
+    assert!(!explanation.contains("assumed"), "{explanation}");
+
+    y.held.lock_type = "Latch".into();
+    let mut detector = LockOrderDetector::new(RaceConfig::default());
+    detector.observe(x);
+    let found = detector.observe(y);
+    let explanation = crate::explain_inversion(&found[0]);
+    assert!(
+        explanation.ends_with("; lock types not known, assumed exclusive: b (\"Latch\")"),
+        "{explanation}"
+    );
 }

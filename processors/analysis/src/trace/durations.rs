@@ -2,7 +2,10 @@
 //!
 //! # Rules
 //!
-//! - A node starts at its event's timestamp.
+//! - A node starts at its event's timestamp, or at the earliest timestamp of the steps its actor
+//!   ran after it when one is earlier (the SDK's order wins over timestamps inside an actor: see
+//!   `crate::causality::ActorOrder::effective_ns`), so a request never starts after its own
+//!   handler steps.
 //! - **Measured**: `duration_ns`, when the SDK sent it, is inclusive (it covers the node's
 //!   children) and is used as is.
 //! - **Derived** (the Go SDK never sends a duration, ours only sometimes): a node with children

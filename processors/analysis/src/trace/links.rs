@@ -2,8 +2,9 @@
 //!
 //! The tree, the service dependencies and the graph export all ask the same questions (who is
 //! this event's parent, which step called this service, which send did this receive consume),
-//! so the answers are decided here once. Events are numbered by (timestamp, id, input index), as
-//! in [`crate::causality`], so nothing depends on arrival order. An actor is (service, instance,
+//! so the answers are decided here once. Events are numbered as in [`crate::causality`] ((timestamp,
+//! id, input index), each actor's events in the order its SDK stated), so nothing depends on
+//! arrival order and an actor's previous event is the one its SDK ran before. An actor is (service, instance,
 //! thread), as [`raceway_schemas::Event::actor`].
 //!
 //! # Tree rule: the one link an event hangs by (first that applies)
@@ -29,6 +30,8 @@ use foldhash::HashMap;
 use raceway_schemas::{Event, EventKind, MessageEvent};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
+
+use crate::causality::{actor_program_order, ActorOrder};
 
 /// How a tree node hangs under its parent, or how one graph node leads to another.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -63,8 +66,12 @@ pub(crate) enum Attachment {
 /// Lookups over the events of one trace, built once in O(n log n).
 pub(crate) struct EventIndex<'a> {
     events: &'a [Event],
-    /// Input indices in (timestamp, id, input index) order.
+    /// Input indices in program order: (timestamp, id, input index), each actor's events in the
+    /// order its SDK stated (see [`actor_program_order`]).
     pub(crate) order: Vec<usize>,
+    /// Per input index: when the event started at the latest, given its actor's later steps
+    /// (see [`ActorOrder::effective_ns`]).
+    pub(crate) effective_ns: Vec<i64>,
     /// Position of every input index in `order`.
     pub(crate) position: Vec<usize>,
     /// Actor number of every input index.
@@ -100,17 +107,13 @@ impl<'a> EventIndex<'a> {
     /// Indexes `events` (one trace, any order).
     pub(crate) fn new(events: &'a [Event]) -> Self {
         let n = events.len();
-        // Sorting compact keys beats a comparator that reads two events per comparison; the
-        // input index makes every key distinct, so an unstable sort is still deterministic.
-        let mut keys: Vec<(i64, u128, usize)> = events
-            .iter()
-            .enumerate()
-            .map(|(i, e)| (e.timestamp_ns, e.id.as_u128(), i))
-            .collect();
-        keys.sort_unstable();
-        let order: Vec<usize> = keys.into_iter().map(|(_, _, i)| i).collect();
+        let ActorOrder {
+            order,
+            effective_ns,
+        } = actor_program_order(events);
         let mut index = EventIndex {
             events,
+            effective_ns,
             position: vec![0; n],
             actor: vec![0; n],
             actor_events: Vec::new(),

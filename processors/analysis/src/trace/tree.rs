@@ -222,9 +222,9 @@ pub(crate) fn tree_with(events: &[Event], index: &EventIndex<'_>) -> TraceTree {
         .iter()
         .map(|source| match *source {
             Source::Event(i) => TimingInput {
-                start_ns: events[i].timestamp_ns,
+                start_ns: index.effective_ns[i],
                 measured_ns: events[i].metadata.duration_ns,
-                actor_next_ns: index.next_in_actor(i).map(|next| events[next].timestamp_ns),
+                actor_next_ns: index.next_in_actor(i).map(|next| index.effective_ns[next]),
                 placeholder: false,
             },
             Source::Missing(_) | Source::Cycle => TimingInput {

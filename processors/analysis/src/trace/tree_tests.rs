@@ -1,6 +1,6 @@
 use super::*;
 use crate::trace::fixtures::{
-    at, call, chain, error, id, kafka, lasting, on, receive, response, send, span, spawn,
+    at, call, chain, error, id, kafka, lasting, on, receive, request, response, send, span, spawn,
     with_parent, MS,
 };
 
@@ -175,4 +175,36 @@ fn empty_trace_gives_an_empty_tree() {
     assert!(tree.nodes.is_empty() && tree.roots.is_empty());
     assert_eq!(tree.trace_id, Uuid::nil());
     assert_eq!(tree.wall_clock_ns(), 0);
+}
+
+#[test]
+fn a_request_stamped_after_its_handler_steps_still_starts_first() {
+    // The TypeScript SDK's shape: the HttpRequest (counter 0, no vector) is stamped at 5 ms, the
+    // handler steps it parents (counters 1 and 2) at 2 and 3 ms.
+    let counted = |mut event: Event, n: u64| {
+        event.causality_vector = vec![(id(1).to_string(), n)];
+        event
+    };
+    let events = vec![
+        at(1, "node-1", 5, request("/pay")),
+        counted(with_parent(at(2, "node-1", 2, call("validate")), 1), 1),
+        counted(with_parent(at(3, "node-1", 3, call("charge")), 2), 2),
+    ];
+    let tree = trace_tree(&events);
+    assert_eq!(tree.roots.len(), 1);
+    let request = node_of(&tree, 1);
+    assert_eq!(
+        tree.nodes[tree.roots[0]].id,
+        id(1),
+        "the request is the root"
+    );
+    let validate = node_of(&tree, 2);
+    let charge = node_of(&tree, 3);
+    assert!(
+        request.start_ns <= validate.start_ns,
+        "not after its own children"
+    );
+    assert_eq!(request.start_ns, 2 * MS);
+    assert!(validate.start_ns <= charge.start_ns);
+    assert_eq!(validate.parent.map(|p| tree.nodes[p].id), Some(id(1)));
 }

@@ -1,0 +1,147 @@
+//! Program order inside one actor: the order its SDK says it ran its steps in, not only the
+//! order of their timestamps.
+//!
+//! # Rule
+//!
+//! Every per-trace rule numbers events by (timestamp, id). Inside one actor the SDKs also state
+//! the order explicitly, and that statement wins where the two disagree:
+//!
+//! - **Parent chain**: an event whose `parent_id` names an event of the same actor comes after
+//!   it (the existing SDKs make each step the parent of the next).
+//! - **Counters**: two events of the actor that both carry a component `c` in their
+//!   `causality_vector` are ordered by their counters on `c` when those differ (per-trace
+//!   counters, one counter per instance, or our SDK's clocks: each only grows inside one actor).
+//!   Each component chains the actor's events sorted by counter, linking neighbours whose
+//!   counters differ.
+//!
+//! The actor's events are ordered by a topological sort of those edges that takes the earliest
+//! (timestamp, id) first among the ready ones, so without SDK evidence the timestamp order stays.
+//! Should the evidence contradict itself (a cycle), the edges pointing backwards in time inside
+//! the cycle are dropped: timestamps decide exactly there (see `graph::break_cycles`).
+//!
+//! The actor's events then take the actor's own places in the trace-wide numbering in that order,
+//! so other actors' events keep their places and nothing else moves.
+//!
+//! # Why
+//!
+//! Timestamps within one actor are not reliable at the scale of consecutive steps: the TypeScript
+//! SDK, for one, builds sub-millisecond digits from a different clock than the milliseconds, and
+//! stamps a request's `HttpRequest` later than the handler steps it parents. Program order by
+//! timestamps then puts a request after its own children, drops the parent link as a cycle,
+//! and orders (or un-orders) accesses the wrong way round: false races and missed ones.
+//!
+//! # Effective time
+//!
+//! [`ActorOrder::effective_ns`] gives every event the earliest timestamp among itself and the
+//! events its actor ran after it: a step cannot have started after a step that followed it.
+//! The trace tree starts nodes there, so a request never starts after its own handler steps.
+
+use foldhash::HashMap;
+use raceway_schemas::Event;
+use uuid::Uuid;
+
+use crate::graph;
+use crate::locksets::actor_key;
+
+/// The trace-wide numbering with every actor's events in its SDK's order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActorOrder {
+    /// Input indices in program order: (timestamp, id, input index), each actor's events
+    /// permuted among the actor's own places into the order its SDK stated.
+    pub order: Vec<usize>,
+    /// Per input index: the earliest timestamp of the event and of every later event of its
+    /// actor in `order`.
+    pub effective_ns: Vec<i64>,
+}
+
+/// Numbers the events of one trace (any input order): see the module doc.
+pub fn actor_program_order(events: &[Event]) -> ActorOrder {
+    let mut keys: Vec<(i64, u128, usize)> = events
+        .iter()
+        .enumerate()
+        .map(|(i, e)| (e.timestamp_ns, e.id.as_u128(), i))
+        .collect();
+    keys.sort_unstable();
+    let mut order: Vec<usize> = keys.into_iter().map(|(_, _, i)| i).collect();
+
+    // Each actor's places in the numbering, in time order.
+    let mut actor_numbers: HashMap<(Uuid, &str, &str, &str), usize> = HashMap::default();
+    let mut places: Vec<Vec<usize>> = Vec::new();
+    for (position, &index) in order.iter().enumerate() {
+        let next = places.len();
+        let actor = *actor_numbers
+            .entry(actor_key(&events[index]))
+            .or_insert(next);
+        if actor == next {
+            places.push(Vec::new());
+        }
+        places[actor].push(position);
+    }
+
+    let mut effective_ns: Vec<i64> = events.iter().map(|e| e.timestamp_ns).collect();
+    for slots in &places {
+        let members: Vec<usize> = slots.iter().map(|&p| order[p]).collect();
+        let stated = stated_order(events, &members);
+        let mut earliest = i64::MAX;
+        for &local in stated.iter().rev() {
+            let index = members[local];
+            earliest = earliest.min(events[index].timestamp_ns);
+            effective_ns[index] = earliest;
+        }
+        for (&slot, &local) in slots.iter().zip(&stated) {
+            order[slot] = members[local];
+        }
+    }
+    ActorOrder {
+        order,
+        effective_ns,
+    }
+}
+
+/// The order of one actor's events (`members`, input indices in time order), as local indices
+/// into `members`.
+fn stated_order(events: &[Event], members: &[usize]) -> Vec<usize> {
+    let n = members.len();
+    if n < 2 {
+        return (0..n).collect();
+    }
+    let local_of: HashMap<Uuid, usize> = members
+        .iter()
+        .enumerate()
+        .rev() // the first copy of a duplicate id wins
+        .map(|(local, &index)| (events[index].id, local))
+        .collect();
+    let mut edges: Vec<(usize, usize)> = Vec::new();
+    let mut counters: HashMap<&str, Vec<(u64, usize)>> = HashMap::default();
+    for (local, &index) in members.iter().enumerate() {
+        let event = &events[index];
+        if let Some(&parent) = event.parent_id.and_then(|p| local_of.get(&p)) {
+            if parent != local {
+                edges.push((parent, local));
+            }
+        }
+        for (component, counter) in &event.causality_vector {
+            counters
+                .entry(component.as_str())
+                .or_default()
+                .push((*counter, local));
+        }
+    }
+    for (_, mut chain) in counters {
+        chain.sort_unstable();
+        edges.extend(
+            chain
+                .windows(2)
+                .filter(|pair| pair[0].0 < pair[1].0)
+                .map(|pair| (pair[0].1, pair[1].1)),
+        );
+    }
+    if edges.iter().all(|&(before, after)| before < after) {
+        // Time order already agrees with everything stated.
+        return (0..n).collect();
+    }
+    edges.sort_unstable();
+    edges.dedup();
+    let kept = graph::break_cycles(n, &edges);
+    graph::priority_topological_order(n, &kept)
+}
