@@ -39,7 +39,7 @@ pub use clustering::{
 pub use error::ModelError;
 pub use features::{feature_matrix, TraceFeatures, FEATURE_COUNT, FEATURE_NAMES};
 pub use isolation_forest::{IsolationForest, IsolationForestParams, IsolationForestValidParams};
-pub use models::{ModelConfig, TraceModels, TraceScore, MODEL_FORMAT};
+pub use models::{ModelConfig, TraceModels, TraceScore, TrainingInputs, MODEL_FORMAT};
 pub use reservoir::{Reservoir, RobustStats};
 pub use sequence_model::{
     ImprobableTransition, KeyModel, SequenceAnomaly, SequenceConfig, SequenceModels,
