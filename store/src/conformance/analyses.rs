@@ -1,10 +1,10 @@
-//! Checks of the stored trace analyses: summaries, service calls and dependencies, duration
-//! anomalies, checkpoints and model versions.
+//! Checks of the stored trace analyses: summaries, service calls and dependencies, anomalies
+//! (duration and unusual sequences), checkpoints and model versions.
 
 use super::*;
 use crate::{
-    AnomalyGrade, AnomalyQuery, ClusterRow, DurationAnomalyRow, ModelRecord, ServiceCallRow,
-    TraceAnalysis, TraceAnalysisSummary, TraceScores,
+    AnomalyGrade, AnomalyKind, AnomalyQuery, ClusterRow, DurationAnomalyRow, ModelRecord,
+    SequenceTransition, ServiceCallRow, TraceAnalysis, TraceAnalysisSummary, TraceScores,
 };
 
 const MS: i64 = 1_000_000;
@@ -65,6 +65,7 @@ pub fn anomaly(trace: Uuid, service: &str, deviations: f64, start_ns: i64) -> Du
         AnomalyGrade::Minor
     };
     DurationAnomalyRow {
+        anomaly_kind: AnomalyKind::Duration,
         id: Uuid::new_v4(),
         trace_id: trace,
         event_id: Uuid::new_v4(),
@@ -77,7 +78,32 @@ pub fn anomaly(trace: Uuid, service: &str, deviations: f64, start_ns: i64) -> Du
         severity,
         baseline_samples: 30,
         flagged_steps: 1,
+        transition: None,
         timestamp_ns: start_ns,
+    }
+}
+
+/// An unusual sequence of `trace` on `service`, `deviations` MADs below its median.
+pub fn sequence_anomaly(
+    trace: Uuid,
+    service: &str,
+    deviations: f64,
+    start_ns: i64,
+) -> DurationAnomalyRow {
+    DurationAnomalyRow {
+        anomaly_kind: AnomalyKind::UnusualSequence,
+        kind: "HttpRequest".into(),
+        location: "POST /transfer".into(),
+        actual_ns: 0,
+        expected_ns: 0,
+        baseline_samples: 100,
+        flagged_steps: 2,
+        transition: Some(SequenceTransition {
+            from: "StateRead:account.rs:11".into(),
+            to: "StateChange:account.rs:30 \"ü\"".into(),
+            probability: 0.0107,
+        }),
+        ..anomaly(trace, service, deviations, start_ns)
     }
 }
 
@@ -95,6 +121,7 @@ pub async fn trace_analysis_round_trip(store: &dyn Store) {
     a.anomalies = vec![
         anomaly(trace, "bank", 2.5, start),
         anomaly(trace, "ledger ünïcode", 7.25, start),
+        sequence_anomaly(trace, "bank", 33.5, start),
     ];
     a.calls = vec![call(trace, "api", "bank", 5, 0)];
     store.replace_trace_analysis(&a).await.expect("replace");
