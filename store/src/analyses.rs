@@ -144,8 +144,10 @@ impl AnomalyGrade {
     }
 }
 
-/// What an anomaly is about.
+/// What an anomaly is about: `duration` (a step slower than its baseline) or `unusual_sequence`
+/// (an actor's steps in an order unlike its entry point's usual ones).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum AnomalyKind {
     /// A step slower than its baseline.
@@ -175,6 +177,7 @@ impl AnomalyKind {
 
 /// The first improbable transition of an unusual sequence.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SequenceTransition {
     /// The earlier step, `kind:location`.
     pub from: String,

@@ -16,8 +16,8 @@ use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use raceway_analysis::anomalies::{
-    trace_sequences, BaselineConfig, DurationBaselines, ModelConfig, SequenceCounts,
-    TraceFeatures, TraceModels,
+    trace_sequences, BaselineConfig, DurationBaselines, ModelConfig, SequenceCounts, TraceFeatures,
+    TraceModels,
 };
 use raceway_analysis::trace::{
     analyze_trace, causal_graph, critical_path, service_calls, trace_tree,

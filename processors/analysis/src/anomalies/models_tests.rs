@@ -5,8 +5,8 @@ use rand::{Rng, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
 
 use super::*;
-use crate::trace::fixtures::{at, call, mutex, on, span, with_parent};
 use crate::anomalies::{trace_sequences, SequenceCounts};
+use crate::trace::fixtures::{at, call, mutex, on, span, with_parent};
 use crate::trace::{critical_path, trace_tree};
 
 /// A request handled by `services[0]` in `steps` chained steps, calling each other service once
@@ -135,7 +135,8 @@ fn a_trace_of_another_shape_gets_the_top_isolation_score() {
 #[test]
 fn training_is_deterministic_and_the_bundle_round_trips() {
     let traces = population();
-    let models = TraceModels::train(traces, NO_SEQUENCES, &quick_config(), 3, 1_700_000_000).unwrap();
+    let models =
+        TraceModels::train(traces, NO_SEQUENCES, &quick_config(), 3, 1_700_000_000).unwrap();
     assert_eq!(
         models,
         TraceModels::train(traces, NO_SEQUENCES, &quick_config(), 3, 1_700_000_000).unwrap()
@@ -220,7 +221,13 @@ fn inputs_stored_before_sequences_read_without_them_and_new_ones_round_trip() {
     let inputs = TrainingInputs::new(features.clone(), &trace_sequences(&tree));
     assert!(!inputs.sequences.is_empty());
     let text = serde_json::to_string(&inputs).unwrap();
-    assert_eq!(serde_json::from_str::<TrainingInputs>(&text).unwrap(), inputs);
+    assert_eq!(
+        serde_json::from_str::<TrainingInputs>(&text).unwrap(),
+        inputs
+    );
     // Readers of the features alone still read the stored object.
-    assert_eq!(serde_json::from_str::<TraceFeatures>(&text).unwrap(), features);
+    assert_eq!(
+        serde_json::from_str::<TraceFeatures>(&text).unwrap(),
+        features
+    );
 }

@@ -87,7 +87,9 @@ fn exactly_the_trace_with_two_steps_swapped_is_unusual_and_named() {
 
 #[test]
 fn identical_training_sequences_flag_any_improbable_change_and_nothing_else() {
-    let same: Vec<ActorSequence> = (1..=50).map(|t| sequence(t, &["A:a", "B:b", "C:c"])).collect();
+    let same: Vec<ActorSequence> = (1..=50)
+        .map(|t| sequence(t, &["A:a", "B:b", "C:c"]))
+        .collect();
     let models = train(&same);
     let model = models.model(&key()).expect("trained");
     assert_eq!(model.mad, 0.0, "identical sequences have no spread");
@@ -96,7 +98,10 @@ fn identical_training_sequences_flag_any_improbable_change_and_nothing_else() {
     let flagged = models.judge(Uuid::nil(), &[cut_short]);
     assert_eq!(flagged.len(), 1);
     assert_eq!(
-        (flagged[0].transition.from.as_str(), flagged[0].transition.to.as_str()),
+        (
+            flagged[0].transition.from.as_str(),
+            flagged[0].transition.to.as_str()
+        ),
         ("B:b", SEQUENCE_END)
     );
     assert!(flagged[0].deviations.is_finite());
@@ -122,7 +127,9 @@ fn keys_with_too_few_sequences_are_not_judged_and_unseen_keys_are_skipped() {
     let few: Vec<ActorSequence> = (1..=5).map(normal).collect();
     let models = train(&few);
     assert!(models.keys.is_empty());
-    assert!(models.judge(Uuid::nil(), &[sequence(9, &["Z:z"])]).is_empty());
+    assert!(models
+        .judge(Uuid::nil(), &[sequence(9, &["Z:z"])])
+        .is_empty());
 }
 
 #[test]
@@ -141,7 +148,10 @@ fn probabilities_are_smoothed_and_sum_to_one_over_the_vocabulary() {
         "HttpResponse:account.rs:50",
         SEQUENCE_END,
     ];
-    let seen: f64 = targets.iter().map(|t| model.probability(from, t, alpha)).sum();
+    let seen: f64 = targets
+        .iter()
+        .map(|t| model.probability(from, t, alpha))
+        .sum();
     let unseen = model.probability(from, "Never:seen", alpha);
     assert!(unseen > 0.0);
     assert!((seen + unseen - 1.0).abs() < 1e-9, "{seen} + {unseen}");

@@ -117,7 +117,10 @@ impl ActorSequence {
     /// The transitions of the sequence in order, the last into [`SEQUENCE_END`]; each with the
     /// event it leads to (the last step's for the end).
     pub fn transitions(&self) -> impl Iterator<Item = (&str, &str, Uuid)> + '_ {
-        let last = self.steps.last().map(|s| (s.symbol.as_str(), SEQUENCE_END, s.event_id));
+        let last = self
+            .steps
+            .last()
+            .map(|s| (s.symbol.as_str(), SEQUENCE_END, s.event_id));
         self.steps
             .windows(2)
             .map(|w| (w[0].symbol.as_str(), w[1].symbol.as_str(), w[1].event_id))
