@@ -44,6 +44,12 @@ fn analysed(up: &Raceway, base: &str, trace: &str, after: Option<&str>) -> Value
     }
 }
 
+fn metrics(base: &str) -> String {
+    reqwest::blocking::get(format!("{base}/metrics"))
+        .and_then(|r| r.text())
+        .expect("metrics")
+}
+
 fn bank_anomaly(analysis: &Value) -> Option<&Value> {
     analysis["anomalies"]
         .as_array()
@@ -67,18 +73,7 @@ fn api_to_bank_calls(base: &str) -> Value {
 #[test]
 fn slow_steps_are_flagged_and_dependencies_count_once_via_raceway_up() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let (mut up, base) = EmbeddedUp::args(
-        dir.path(),
-        &[
-            "--trace-idle-ms",
-            "300",
-            "--model-min-traces",
-            "20",
-            "--model-retrain-secs",
-            "1",
-        ],
-    )
-    .start();
+    let (mut up, base) = up_training_models(dir.path());
 
     let (normal, all) = ordinary_requests();
     post(&base, &all);
@@ -147,9 +142,7 @@ fn slow_steps_are_flagged_and_dependencies_count_once_via_raceway_up() {
     );
     assert!(sizes >= 20, "{clusters}");
 
-    let metrics = reqwest::blocking::get(format!("{base}/metrics"))
-        .and_then(|r| r.text())
-        .expect("metrics");
+    let metrics = metrics(&base);
     assert!(
         metrics.contains("raceway_duration_anomalies_total{severity=\"critical\"}"),
         "{metrics}"
@@ -167,30 +160,32 @@ fn slow_steps_are_flagged_and_dependencies_count_once_via_raceway_up() {
 fn checkout(minute: u32, steps: &[&str]) -> (String, Vec<Value>) {
     let trace = uuid::Uuid::new_v4().to_string();
     let root = uuid::Uuid::new_v4().to_string();
-    let event = |id: &str, parent: Option<&str>, at_ms: usize, service: &str, function: &str| {
-        json!({
-            "id": id, "trace_id": trace, "parent_id": parent,
-            "timestamp": format!("2024-01-02T12:{minute:02}:00.{at_ms:03}Z"),
-            "kind": {"FunctionCall": {"function_name": function, "module": "", "args": {},
-                                      "file": "app.rs", "line": 1}},
-            "metadata": {"thread_id": "t1", "process_id": 1, "service_name": service,
-                         "environment": "test", "tags": {}, "duration_ns": 1_000_000},
-            "causality_vector": [], "lock_set": []
-        })
-    };
-    let mut events = vec![event(&root, None, 0, "api", "handle")];
+    let at = |ms: usize| format!("2024-01-02T12:{minute:02}:00.{ms:03}Z");
+    let mut events = vec![function_call(
+        &trace,
+        (&root, None),
+        &at(0),
+        ("api", "handle"),
+        20,
+    )];
     for (i, function) in steps.iter().enumerate() {
         let id = uuid::Uuid::new_v4().to_string();
-        events.push(event(&id, Some(&root), i + 1, "bank", function));
+        events.push(function_call(
+            &trace,
+            (&id, Some(&root)),
+            &at(i + 1),
+            ("bank", function),
+            1,
+        ));
     }
     (trace, events)
 }
 
-#[test]
-fn swapped_steps_are_an_unusual_sequence_via_raceway_up() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let (mut up, base) = EmbeddedUp::args(
-        dir.path(),
+/// `raceway up` completing traces idle for 300 ms and training the models every second once 20
+/// traces are stored.
+fn up_training_models(dir: &std::path::Path) -> (Raceway, String) {
+    EmbeddedUp::args(
+        dir,
         &[
             "--trace-idle-ms",
             "300",
@@ -200,7 +195,13 @@ fn swapped_steps_are_an_unusual_sequence_via_raceway_up() {
             "1",
         ],
     )
-    .start();
+    .start()
+}
+
+#[test]
+fn swapped_steps_are_an_unusual_sequence_via_raceway_up() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (mut up, base) = up_training_models(dir.path());
     let normal: Vec<(String, Vec<Value>)> = (0..30)
         .map(|i| checkout(i, &["validate", "debit", "credit", "notify"]))
         .collect();
@@ -253,9 +254,7 @@ fn swapped_steps_are_an_unusual_sequence_via_raceway_up() {
             .any(|a| a["trace_id"] == swapped.as_str() && a["anomaly_kind"] == "unusual_sequence")),
         "{listed}"
     );
-    let metrics = reqwest::blocking::get(format!("{base}/metrics"))
-        .and_then(|r| r.text())
-        .expect("metrics");
+    let metrics = metrics(&base);
     assert!(
         metrics.contains("raceway_sequence_anomalies_total"),
         "{metrics}"

@@ -91,11 +91,10 @@ fn assert_names_the_swap(flagged: &[DurationAnomalyRow], swapped: &EventBatch) {
 async fn swapped_steps_are_an_unusual_sequence_judged_again_by_the_reloaded_model() {
     let dir = tempfile::tempdir().expect("tempdir");
     let pipeline = Pipeline::open(dir.path()).await;
-    let (stop, task) = pipeline.start_stage(Duration::from_millis(300)).await;
+    let stage = pipeline.start_stage(Duration::from_millis(300)).await;
     let base = now_ns();
     let normal = normal_checkouts(base);
-    pipeline.send(&normal).await;
-    pipeline.analysed(&normal, 0).await;
+    pipeline.analyse(&normal).await;
     let version = model_above(&pipeline, 0).await;
     let record = pipeline.store.latest_model().await.expect("m").expect("m");
     let models: TraceModels = serde_json::from_str(&record.payload).expect("bundle");
@@ -107,10 +106,7 @@ async fn swapped_steps_are_an_unusual_sequence_judged_again_by_the_reloaded_mode
 
     let swapped = checkout(base + 2_000 * MS as i64, &SWAPPED);
     let ordinary = checkout(base + 2_100 * MS as i64, &NORMAL);
-    pipeline.send(&[swapped.clone(), ordinary.clone()]).await;
-    pipeline
-        .analysed(&[swapped.clone(), ordinary.clone()], 0)
-        .await;
+    pipeline.analyse(&[swapped.clone(), ordinary.clone()]).await;
     assert_names_the_swap(&unusual(&pipeline, &swapped).await, &swapped);
     assert!(unusual(&pipeline, &ordinary).await.is_empty());
     let counted = pipeline
@@ -126,18 +122,16 @@ async fn swapped_steps_are_an_unusual_sequence_judged_again_by_the_reloaded_mode
             .map(|c| c.get())
             .unwrap_or(0);
     assert_eq!(counted, 1);
-    stop.send(true).expect("stop");
-    task.await.expect("join").expect("clean stop");
+    stop_stage(stage).await;
 
     // A new stage judges sequences from its first trace on, with the persisted bundle (or the
     // one it trains at start, which learnt the swap above: another swap, then).
-    let (stop, task) = pipeline.start_stage(Duration::from_secs(3600)).await;
+    let stage = pipeline.start_stage(Duration::from_secs(3600)).await;
     let late = checkout(
         base + 3_000 * MS as i64,
         &["validate", "notify", "debit", "credit"],
     );
-    pipeline.send(std::slice::from_ref(&late)).await;
-    pipeline.analysed(std::slice::from_ref(&late), 0).await;
+    pipeline.analyse(std::slice::from_ref(&late)).await;
     let flagged = unusual(&pipeline, &late).await;
     let transition = flagged.first().and_then(|a| a.transition.as_ref());
     assert_eq!(
@@ -156,8 +150,7 @@ async fn swapped_steps_are_an_unusual_sequence_judged_again_by_the_reloaded_mode
             >= version,
         "the stored versions only grow"
     );
-    stop.send(true).expect("stop");
-    task.await.expect("join").expect("clean stop");
+    stop_stage(stage).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -185,31 +178,21 @@ async fn a_stored_bundle_of_format_1_is_retrained_not_misread() {
     };
     pipeline.store.save_model(&record).await.expect("save");
 
-    let (stop, task) = pipeline.start_stage(Duration::from_millis(300)).await;
+    let stage = pipeline.start_stage(Duration::from_millis(300)).await;
     let base = now_ns();
     let first = checkout(base, &NORMAL);
-    pipeline.send(std::slice::from_ref(&first)).await;
-    pipeline.analysed(std::slice::from_ref(&first), 0).await;
-    let summary = pipeline
-        .store
-        .trace_analysis(first.trace_id)
-        .await
-        .expect("s");
-    assert!(
-        summary.expect("analysed").scores.is_none(),
-        "the format-1 bundle is not used"
-    );
+    pipeline.analyse(std::slice::from_ref(&first)).await;
+    let summary = pipeline.store.trace_analysis(first.trace_id).await;
+    let scores = summary.expect("read").expect("analysed").scores;
+    assert!(scores.is_none(), "the format-1 bundle is not used");
     let normal = normal_checkouts(base + MS as i64);
-    pipeline.send(&normal).await;
-    pipeline.analysed(&normal, 0).await;
+    pipeline.analyse(&normal).await;
     assert!(
         model_above(&pipeline, 7).await > 7,
         "retrained as the next version"
     );
     let swapped = checkout(base + 2_000 * MS as i64, &SWAPPED);
-    pipeline.send(std::slice::from_ref(&swapped)).await;
-    pipeline.analysed(std::slice::from_ref(&swapped), 0).await;
+    pipeline.analyse(std::slice::from_ref(&swapped)).await;
     assert_names_the_swap(&unusual(&pipeline, &swapped).await, &swapped);
-    stop.send(true).expect("stop");
-    task.await.expect("join").expect("clean stop");
+    stop_stage(stage).await;
 }

@@ -18,9 +18,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use prometheus::IntCounterVec;
 use raceway_analysis::anomalies::{
-    trace_sequences, BaselineCheckpoint, BaselineConfig, DurationBaselines, ModelConfig,
-    TraceFeatures, TraceModels, TrainingInputs,
+    trace_sequences, AnomalySeverity, BaselineCheckpoint, BaselineConfig, DurationBaselines,
+    ModelConfig, TraceFeatures, TraceModels, TrainingInputs,
 };
 use raceway_analysis::trace::analyze_trace;
 use raceway_schemas::Event;
@@ -151,13 +152,10 @@ impl TraceAnalyses {
     pub fn analyze(&mut self, events: &[Event], metrics: &ProcessorMetrics) -> TraceAnalysis {
         let report = analyze_trace(events);
         let anomalies = self.baselines.judge_and_update(&report.tree);
-        for anomaly in &anomalies {
-            let grade = super::analysis_rows::grade(anomaly.severity);
-            metrics
-                .duration_anomalies
-                .with_label_values(&[grade.as_str()])
-                .inc();
-        }
+        count_by_grade(
+            &metrics.duration_anomalies,
+            anomalies.iter().map(|a| a.severity),
+        );
         self.changed = true;
         let features = TraceFeatures::from_trace(&report.tree, &report.critical_path);
         let score = self.models.as_ref().and_then(|models| {
@@ -175,13 +173,10 @@ impl TraceAnalyses {
             .as_ref()
             .map(|models| models.unusual_sequences(report.tree.trace_id, &sequences))
             .unwrap_or_default();
-        for anomaly in &unusual {
-            let grade = super::analysis_rows::grade(anomaly.severity);
-            metrics
-                .sequence_anomalies
-                .with_label_values(&[grade.as_str()])
-                .inc();
-        }
+        count_by_grade(
+            &metrics.sequence_anomalies,
+            unusual.iter().map(|a| a.severity),
+        );
         let inputs = TrainingInputs::new(features, &sequences);
         let start_ns = report.tree.start_ns;
         let rows = anomalies.iter().map(|a| anomaly_row(a, start_ns));
@@ -326,6 +321,14 @@ impl TraceAnalyses {
         io.metrics.model_version.set(version_gauge(models.version));
         self.models = Some(models);
         Ok(())
+    }
+}
+
+/// Counts anomalies of these severities in `counter`, labelled by grade.
+fn count_by_grade(counter: &IntCounterVec, severities: impl Iterator<Item = AnomalySeverity>) {
+    for severity in severities {
+        let grade = super::analysis_rows::grade(severity);
+        counter.with_label_values(&[grade.as_str()]).inc();
     }
 }
 

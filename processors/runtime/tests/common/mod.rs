@@ -74,6 +74,12 @@ pub struct Pipeline {
     pub metrics: ProcessorMetrics,
 }
 
+/// Stops a stage started by [`Pipeline::start_stage`] and waits for its clean end.
+pub async fn stop_stage((stop, task): (watch::Sender<bool>, StageTask)) {
+    stop.send(true).expect("stop");
+    task.await.expect("join").expect("clean stop");
+}
+
 impl Pipeline {
     /// An embedded bus and a SQLite store under `dir`.
     pub async fn open(dir: &std::path::Path) -> Pipeline {
@@ -156,6 +162,12 @@ impl Pipeline {
             .produce(&self.topics.events, records)
             .await
             .expect("produce");
+    }
+
+    /// Sends `batches` and waits until each trace is analysed.
+    pub async fn analyse(&self, batches: &[EventBatch]) {
+        self.send(batches).await;
+        self.analysed(batches, 0).await;
     }
 
     /// Waits until every trace of `batches` has an analysis analysed at or after `since_ns`
