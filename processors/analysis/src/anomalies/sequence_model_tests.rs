@@ -38,9 +38,8 @@ fn normal(trace: u128) -> ActorSequence {
     if trace % 4 == 0 {
         steps.push("FunctionCall:cache.rs:5");
     }
-    for _ in 0..(1 + trace % 3) {
-        steps.push("StateChange:account.rs:30");
-    }
+    let updates = 1 + (trace % 3) as usize;
+    steps.extend(std::iter::repeat_n("StateChange:account.rs:30", updates));
     steps.extend(["LockRelease:account.rs:40", "HttpResponse:account.rs:50"]);
     sequence(trace, &steps)
 }
