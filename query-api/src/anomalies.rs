@@ -5,8 +5,8 @@
 //! - `GET /api/traces/{id}/anomalies`: the trace's anomalies (`duration`: actual vs expected,
 //!   baseline sample count; `unusual_sequence`: the first improbable transition) and its
 //!   isolation-forest and k-means scores;
-//! - `GET /api/anomalies?service=&severity=&from=&to=&limit=&offset=`: every trace's anomalies,
-//!   newest trace first, `severity` the least grade shown;
+//! - `GET /api/anomalies?service=&severity=&kind=&from=&to=&limit=&offset=`: every trace's
+//!   anomalies, newest trace first, `severity` the least grade shown, `kind` one kind only;
 //! - `GET /api/clusters`: the current model's k-means clusters with sizes and a representative
 //!   trace.
 
@@ -39,6 +39,15 @@ fn grade(raw: &str) -> Result<AnomalyGrade, ApiError> {
     AnomalyGrade::parse(raw).ok_or_else(|| {
         ApiError::bad_request(format!(
             "unknown severity `{raw}`: expected minor, warning or critical"
+        ))
+    })
+}
+
+/// Parses an anomaly kind (`duration`, `unusual_sequence`).
+fn anomaly_kind(raw: &str) -> Result<AnomalyKind, ApiError> {
+    AnomalyKind::parse(raw).ok_or_else(|| {
+        ApiError::bad_request(format!(
+            "unknown kind `{raw}`: expected duration or unusual_sequence"
         ))
     })
 }
@@ -251,6 +260,8 @@ pub(crate) struct AnomalyParams {
     service: Option<String>,
     /// The least grade shown: `minor`, `warning` or `critical`.
     severity: Option<String>,
+    /// Only anomalies of this kind: `duration` or `unusual_sequence`.
+    kind: Option<String>,
 }
 
 /// `GET /api/anomalies`: one page of anomalies, newest trace first.
@@ -261,7 +272,7 @@ pub struct AnomaliesPage {
     pub page: PageInfo,
 }
 
-/// `GET /api/anomalies?service=&severity=&from=&to=&limit=&offset=`.
+/// `GET /api/anomalies?service=&severity=&kind=&from=&to=&limit=&offset=`.
 #[utoipa::path(get, path = "/api/anomalies", tag = "analyses",
     params(AnomalyParams, TimeRange, Page),
     responses((status = 200, body = AnomaliesPage), ListErrors))]
@@ -273,6 +284,7 @@ pub(crate) async fn list_anomalies(
     let query = AnomalyQuery {
         environments: scope.environments(None)?,
         min_severity: list.filters.severity.as_deref().map(grade).transpose()?,
+        anomaly_kind: list.filters.kind.as_deref().map(anomaly_kind).transpose()?,
         service: list.filters.service.clone(),
         from_ns: list.from_ns,
         to_ns: list.to_ns,

@@ -301,9 +301,15 @@ async fn an_unusual_sequence_names_its_transition_in_both_routes() {
         "unusual sequence from FunctionCall handle: FunctionCall:validate -> FunctionCall:debit \
          has probability 0.004 (12.5 MADs below the usual score of 120 traces)"
     );
-    let (_, listed) = get(store, "/api/anomalies").await;
-    assert_eq!(
-        listed["anomalies"][0]["anomaly_kind"], "unusual_sequence",
-        "{listed}"
-    );
+    let (_, listed) = get(store.clone(), "/api/anomalies?kind=unusual_sequence").await;
+    assert_eq!(listed["total"], 1, "{listed}");
+    assert_eq!(listed["anomalies"][0]["trace_id"], trace.to_string());
+    let (_, listed) = get(store.clone(), "/api/anomalies?kind=duration").await;
+    assert_eq!(listed["total"], 2, "{listed}");
+    let (status, body) = get(store, "/api/anomalies?kind=weird").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(body["error"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("duration or unusual_sequence"));
 }

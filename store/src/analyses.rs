@@ -238,6 +238,8 @@ pub struct AnomalyQuery {
     pub service: Option<String>,
     /// Only anomalies of this grade or worse.
     pub min_severity: Option<AnomalyGrade>,
+    /// Only anomalies of this kind.
+    pub anomaly_kind: Option<AnomalyKind>,
     /// Only anomalies of traces whose every event is in one of these environments (a
     /// tenant's); empty: every trace.
     pub environments: Vec<String>,
@@ -266,6 +268,7 @@ impl Default for AnomalyQuery {
         AnomalyQuery {
             service: None,
             min_severity: None,
+            anomaly_kind: None,
             environments: Vec::new(),
             from_ns: None,
             to_ns: None,

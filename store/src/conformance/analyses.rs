@@ -248,8 +248,8 @@ pub async fn dependencies_count_once_with_percentiles(store: &dyn Store) {
         .is_empty());
 }
 
-/// Anomalies list newest trace first, filter by service, minimum grade and time, paginate, and
-/// count replayed rows once.
+/// Anomalies list newest trace first, filter by service, minimum grade, time and kind, paginate,
+/// and count replayed rows once.
 pub async fn list_anomalies_filters_and_paginates(store: &dyn Store) {
     let mut expected = Vec::new();
     for i in 0..4i64 {
@@ -310,6 +310,26 @@ pub async fn list_anomalies_filters_and_paginates(store: &dyn Store) {
         api_in_range.anomalies,
         vec![expected[2][1].clone(), expected[1][1].clone()]
     );
+
+    let trace = Uuid::new_v4();
+    let mut a = analysis(trace, 5 * SECOND);
+    a.anomalies = vec![sequence_anomaly(trace, "bank", 4.0, a.summary.start_ns)];
+    store.replace_trace_analysis(&a).await.expect("replace");
+    let of_kind = |kind| AnomalyQuery {
+        anomaly_kind: Some(kind),
+        ..AnomalyQuery::default()
+    };
+    let sequences = store
+        .list_anomalies(&of_kind(AnomalyKind::UnusualSequence))
+        .await
+        .expect("sequences");
+    assert_eq!(sequences.anomalies, a.anomalies);
+    assert_eq!(sequences.total, 1);
+    let durations = store
+        .list_anomalies(&of_kind(AnomalyKind::Duration))
+        .await
+        .expect("durations");
+    assert_eq!(durations.total, 8);
 }
 
 /// The features of the most recently ended traces, newest first, one per trace however often
