@@ -67,6 +67,13 @@ fn analysis(trace: Uuid, start_ns: i64, deviations: f64, grade: AnomalyGrade) ->
     }
 }
 
+/// The error message of `path`, which must answer 400.
+async fn bad_request(store: Arc<dyn Store>, path: &str) -> String {
+    let (status, body) = get(store, path).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    body["error"].as_str().unwrap_or_default().to_string()
+}
+
 async fn store() -> (Arc<dyn Store>, Uuid, Uuid) {
     let store = SqliteStore::open_in_memory().expect("store");
     store.migrate().await.expect("migrate");
@@ -172,12 +179,8 @@ async fn dependencies_count_distinct_calls_in_the_range() {
     )
     .await;
     assert_eq!(body["dependencies"][0]["calls"], 1, "{body}");
-    let (status, body) = get(store, "/api/dependencies?to=yesterday").await;
-    assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert!(body["error"]
-        .as_str()
-        .unwrap_or_default()
-        .contains("`to=yesterday`"));
+    let error = bad_request(store, "/api/dependencies?to=yesterday").await;
+    assert!(error.contains("`to=yesterday`"), "{error}");
 }
 
 #[tokio::test]
@@ -306,10 +309,6 @@ async fn an_unusual_sequence_names_its_transition_in_both_routes() {
     assert_eq!(listed["anomalies"][0]["trace_id"], trace.to_string());
     let (_, listed) = get(store.clone(), "/api/anomalies?kind=duration").await;
     assert_eq!(listed["total"], 2, "{listed}");
-    let (status, body) = get(store, "/api/anomalies?kind=weird").await;
-    assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert!(body["error"]
-        .as_str()
-        .unwrap_or_default()
-        .contains("duration or unusual_sequence"));
+    let error = bad_request(store, "/api/anomalies?kind=weird").await;
+    assert!(error.contains("duration or unusual_sequence"), "{error}");
 }
