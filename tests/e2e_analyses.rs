@@ -2,7 +2,8 @@
 //! `raceway up` and its HTTP APIs (issue #4's acceptance): after 30 requests whose `transfer`
 //! takes 10 +/- 1 ms, one taking 60 ms is flagged critical and one taking 12 ms at most minor;
 //! global dependencies count each call once, also when the events are posted again; the trace
-//! models are trained and list their clusters.
+//! models are trained and list their clusters; a checkout whose steps are swapped is an
+//! `unusual_sequence` naming the swap.
 
 mod common;
 
@@ -43,6 +44,12 @@ fn analysed(up: &Raceway, base: &str, trace: &str, after: Option<&str>) -> Value
     }
 }
 
+fn metrics(base: &str) -> String {
+    reqwest::blocking::get(format!("{base}/metrics"))
+        .and_then(|r| r.text())
+        .expect("metrics")
+}
+
 fn bank_anomaly(analysis: &Value) -> Option<&Value> {
     analysis["anomalies"]
         .as_array()
@@ -66,18 +73,7 @@ fn api_to_bank_calls(base: &str) -> Value {
 #[test]
 fn slow_steps_are_flagged_and_dependencies_count_once_via_raceway_up() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let (mut up, base) = EmbeddedUp::args(
-        dir.path(),
-        &[
-            "--trace-idle-ms",
-            "300",
-            "--model-min-traces",
-            "20",
-            "--model-retrain-secs",
-            "1",
-        ],
-    )
-    .start();
+    let (mut up, base) = up_training_models(dir.path());
 
     let (normal, all) = ordinary_requests();
     post(&base, &all);
@@ -146,9 +142,7 @@ fn slow_steps_are_flagged_and_dependencies_count_once_via_raceway_up() {
     );
     assert!(sizes >= 20, "{clusters}");
 
-    let metrics = reqwest::blocking::get(format!("{base}/metrics"))
-        .and_then(|r| r.text())
-        .expect("metrics");
+    let metrics = metrics(&base);
     assert!(
         metrics.contains("raceway_duration_anomalies_total{severity=\"critical\"}"),
         "{metrics}"
@@ -159,5 +153,111 @@ fn slow_steps_are_flagged_and_dependencies_count_once_via_raceway_up() {
     assert!(body["error"]
         .as_str()
         .is_some_and(|m| m.contains("severity")));
+    assert!(up.terminate().success(), "{}", up.output());
+}
+
+/// A checkout at `minute`: `api` handles it, `bank` runs `steps` in order on one thread.
+fn checkout(minute: u32, steps: &[&str]) -> (String, Vec<Value>) {
+    let trace = uuid::Uuid::new_v4().to_string();
+    let root = uuid::Uuid::new_v4().to_string();
+    let at = |ms: usize| format!("2024-01-02T12:{minute:02}:00.{ms:03}Z");
+    let mut events = vec![function_call(
+        &trace,
+        (&root, None),
+        &at(0),
+        ("api", "handle"),
+        20,
+    )];
+    for (i, function) in steps.iter().enumerate() {
+        let id = uuid::Uuid::new_v4().to_string();
+        events.push(function_call(
+            &trace,
+            (&id, Some(&root)),
+            &at(i + 1),
+            ("bank", function),
+            1,
+        ));
+    }
+    (trace, events)
+}
+
+/// `raceway up` completing traces idle for 300 ms and training the models every second once 20
+/// traces are stored.
+fn up_training_models(dir: &std::path::Path) -> (Raceway, String) {
+    EmbeddedUp::args(
+        dir,
+        &[
+            "--trace-idle-ms",
+            "300",
+            "--model-min-traces",
+            "20",
+            "--model-retrain-secs",
+            "1",
+        ],
+    )
+    .start()
+}
+
+#[test]
+fn swapped_steps_are_an_unusual_sequence_via_raceway_up() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (mut up, base) = up_training_models(dir.path());
+    let normal: Vec<(String, Vec<Value>)> = (0..30)
+        .map(|i| checkout(i, &["validate", "debit", "credit", "notify"]))
+        .collect();
+    post(
+        &base,
+        &normal
+            .iter()
+            .flat_map(|(_, e)| e.clone())
+            .collect::<Vec<_>>(),
+    );
+    for (trace, _) in &normal {
+        analysed(&up, &base, trace, None);
+    }
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while get_json(&format!("{base}/api/clusters")).1["model_version"].is_null() {
+        assert!(Instant::now() < deadline, "no model: {}", up.output());
+        std::thread::sleep(Duration::from_millis(200));
+    }
+
+    let (swapped, events) = checkout(40, &["validate", "credit", "debit", "notify"]);
+    post(&base, &events);
+    let analysis = analysed(&up, &base, &swapped, None);
+    let unusual: Vec<&Value> = analysis["anomalies"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter(|a| a["anomaly_kind"] == "unusual_sequence")
+                .collect()
+        })
+        .unwrap_or_default();
+    assert_eq!(unusual.len(), 1, "{analysis}");
+    let anomaly = unusual[0];
+    assert_eq!(anomaly["service"], "bank");
+    assert_eq!(anomaly["location"], "validate");
+    assert_eq!(anomaly["transition"]["from"], "FunctionCall:validate");
+    assert_eq!(anomaly["transition"]["to"], "FunctionCall:credit");
+    assert_eq!(anomaly["event_id"], events[2]["id"], "the early credit");
+    assert!(
+        anomaly["description"]
+            .as_str()
+            .is_some_and(|d| d.contains("FunctionCall:validate -> FunctionCall:credit")),
+        "{anomaly}"
+    );
+
+    let (status, listed) = get_json(&format!("{base}/api/anomalies"));
+    assert_eq!(status, 200);
+    assert!(
+        listed["anomalies"].as_array().is_some_and(|a| a
+            .iter()
+            .any(|a| a["trace_id"] == swapped.as_str() && a["anomaly_kind"] == "unusual_sequence")),
+        "{listed}"
+    );
+    let metrics = metrics(&base);
+    assert!(
+        metrics.contains("raceway_sequence_anomalies_total"),
+        "{metrics}"
+    );
     assert!(up.terminate().success(), "{}", up.output());
 }

@@ -2,10 +2,11 @@
 //!
 //! - `GET /api/dependencies?from=&to=`: global service edges with call and error counts and
 //!   latency percentiles, computed by the store over deduplicated rows;
-//! - `GET /api/traces/{id}/anomalies`: the trace's duration anomalies (actual vs expected,
-//!   baseline sample count) and its isolation-forest and k-means scores;
-//! - `GET /api/anomalies?service=&severity=&from=&to=&limit=&offset=`: every trace's anomalies,
-//!   newest trace first, `severity` the least grade shown;
+//! - `GET /api/traces/{id}/anomalies`: the trace's anomalies (`duration`: actual vs expected,
+//!   baseline sample count; `unusual_sequence`: the first improbable transition) and its
+//!   isolation-forest and k-means scores;
+//! - `GET /api/anomalies?service=&severity=&kind=&from=&to=&limit=&offset=`: every trace's
+//!   anomalies, newest trace first, `severity` the least grade shown, `kind` one kind only;
 //! - `GET /api/clusters`: the current model's k-means clusters with sizes and a representative
 //!   trace.
 
@@ -15,8 +16,8 @@ use axum::extract::{Query, State};
 use axum::Json;
 use raceway_analysis::trace::DependencyEdge;
 use raceway_store::{
-    AnalysisStore, AnomalyGrade, AnomalyQuery, ClusterRow, DependencyStats, DurationAnomalyRow,
-    TraceScores,
+    AnalysisStore, AnomalyGrade, AnomalyKind, AnomalyQuery, ClusterRow, DependencyStats,
+    DurationAnomalyRow, SequenceTransition, TraceScores,
 };
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -42,9 +43,28 @@ fn grade(raw: &str) -> Result<AnomalyGrade, ApiError> {
     })
 }
 
-/// One duration anomaly: a step much slower than its baseline.
+/// Parses an anomaly kind (`duration`, `unusual_sequence`).
+fn anomaly_kind(raw: &str) -> Result<AnomalyKind, ApiError> {
+    AnomalyKind::parse(raw).ok_or_else(|| {
+        ApiError::bad_request(format!(
+            "unknown kind `{raw}`: expected duration or unusual_sequence"
+        ))
+    })
+}
+
+/// One anomaly of a trace. `duration`: a step much slower than its baseline (`kind` and
+/// `location` are the step's). `unusual_sequence`: one actor's steps in an order unlike its
+/// entry point's training traces (`kind` and `location` are the entry point's, `event_id` the
+/// step the first improbable `transition` leads to, `deviations` MADs below the entry point's
+/// median score, `baseline_samples` its training sequences, `flagged_steps` the improbable
+/// transitions, durations 0).
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct AnomalyRow {
+    pub anomaly_kind: AnomalyKind,
+    /// One sentence saying what is unusual, for people.
+    pub description: String,
+    /// For `unusual_sequence`: the first improbable transition; null otherwise.
+    pub transition: Option<SequenceTransition>,
     pub id: String,
     pub trace_id: String,
     pub event_id: String,
@@ -55,7 +75,8 @@ pub struct AnomalyRow {
     pub expected_ms: f64,
     pub actual_ns: u64,
     pub expected_ns: u64,
-    /// Standard deviations above the baseline mean.
+    /// Scales off the baseline: above the step's median duration (`duration`), below the entry
+    /// point's median score (`unusual_sequence`).
     pub deviations: f64,
     /// `minor`, `warning` or `critical`.
     #[schema(value_type = String)]
@@ -69,6 +90,9 @@ pub struct AnomalyRow {
 impl From<&DurationAnomalyRow> for AnomalyRow {
     fn from(a: &DurationAnomalyRow) -> Self {
         AnomalyRow {
+            anomaly_kind: a.anomaly_kind,
+            description: description(a),
+            transition: a.transition.clone(),
             id: a.id.to_string(),
             trace_id: a.trace_id.to_string(),
             event_id: a.event_id.to_string(),
@@ -85,6 +109,29 @@ impl From<&DurationAnomalyRow> for AnomalyRow {
             flagged_steps: a.flagged_steps,
             trace_start: rfc3339(a.timestamp_ns),
         }
+    }
+}
+
+/// What is unusual about anomaly `a`, in one sentence.
+pub fn description(a: &DurationAnomalyRow) -> String {
+    match (a.anomaly_kind, &a.transition) {
+        (AnomalyKind::UnusualSequence, Some(t)) => format!(
+            "unusual sequence from {} {}: {} -> {} has probability {:.3} ({:.1} MADs below the \
+             usual score of {} traces)",
+            a.kind, a.location, t.from, t.to, t.probability, a.deviations, a.baseline_samples
+        ),
+        (AnomalyKind::UnusualSequence, None) => format!(
+            "unusual sequence from {} {} ({:.1} MADs below the usual score)",
+            a.kind, a.location, a.deviations
+        ),
+        (AnomalyKind::Duration, _) => format!(
+            "{} {} took {:.1} ms, expected {:.1} ms ({:.1} deviations)",
+            a.kind,
+            a.location,
+            ms(a.actual_ns),
+            ms(a.expected_ns),
+            a.deviations
+        ),
     }
 }
 
@@ -213,6 +260,8 @@ pub(crate) struct AnomalyParams {
     service: Option<String>,
     /// The least grade shown: `minor`, `warning` or `critical`.
     severity: Option<String>,
+    /// Only anomalies of this kind: `duration` or `unusual_sequence`.
+    kind: Option<String>,
 }
 
 /// `GET /api/anomalies`: one page of anomalies, newest trace first.
@@ -223,7 +272,7 @@ pub struct AnomaliesPage {
     pub page: PageInfo,
 }
 
-/// `GET /api/anomalies?service=&severity=&from=&to=&limit=&offset=`.
+/// `GET /api/anomalies?service=&severity=&kind=&from=&to=&limit=&offset=`.
 #[utoipa::path(get, path = "/api/anomalies", tag = "analyses",
     params(AnomalyParams, TimeRange, Page),
     responses((status = 200, body = AnomaliesPage), ListErrors))]
@@ -235,6 +284,7 @@ pub(crate) async fn list_anomalies(
     let query = AnomalyQuery {
         environments: scope.environments(None)?,
         min_severity: list.filters.severity.as_deref().map(grade).transpose()?,
+        anomaly_kind: list.filters.kind.as_deref().map(anomaly_kind).transpose()?,
         service: list.filters.service.clone(),
         from_ns: list.from_ns,
         to_ns: list.to_ns,

@@ -8,8 +8,9 @@ use std::sync::Arc;
 use axum::http::StatusCode;
 use common::get;
 use raceway_store::{
-    AnalysisStore, AnomalyGrade, ClusterRow, DurationAnomalyRow, Lifecycle, ModelRecord,
-    ServiceCallRow, SqliteStore, Store, TraceAnalysis, TraceAnalysisSummary, TraceScores,
+    AnalysisStore, AnomalyGrade, AnomalyKind, ClusterRow, DurationAnomalyRow, Lifecycle,
+    ModelRecord, ServiceCallRow, SqliteStore, Store, TraceAnalysis, TraceAnalysisSummary,
+    TraceScores,
 };
 use uuid::Uuid;
 
@@ -47,6 +48,8 @@ fn analysis(trace: Uuid, start_ns: i64, deviations: f64, grade: AnomalyGrade) ->
             timestamp_ns: start_ns,
         }],
         anomalies: vec![DurationAnomalyRow {
+            anomaly_kind: AnomalyKind::Duration,
+            transition: None,
             id: Uuid::new_v4(),
             trace_id: trace,
             event_id: Uuid::new_v4(),
@@ -62,6 +65,13 @@ fn analysis(trace: Uuid, start_ns: i64, deviations: f64, grade: AnomalyGrade) ->
             timestamp_ns: start_ns,
         }],
     }
+}
+
+/// The error message of `path`, which must answer 400.
+async fn bad_request(store: Arc<dyn Store>, path: &str) -> String {
+    let (status, body) = get(store, path).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    body["error"].as_str().unwrap_or_default().to_string()
 }
 
 async fn store() -> (Arc<dyn Store>, Uuid, Uuid) {
@@ -92,6 +102,12 @@ async fn trace_anomalies_show_actual_expected_samples_and_scores() {
     assert_eq!(anomaly["actual_ms"], 60.0);
     assert_eq!(anomaly["expected_ms"], 10.0);
     assert_eq!(anomaly["baseline_samples"], 30);
+    assert_eq!(anomaly["anomaly_kind"], "duration");
+    assert!(anomaly["transition"].is_null());
+    assert_eq!(
+        anomaly["description"],
+        "FunctionCall transfer took 60.0 ms, expected 10.0 ms (33.0 deviations)"
+    );
     assert_eq!(body["scores"]["isolation_score"], 0.71);
     assert_eq!(body["scores"]["cluster"], 1);
     assert_eq!(body["duration_ms"], 70.0);
@@ -163,12 +179,8 @@ async fn dependencies_count_distinct_calls_in_the_range() {
     )
     .await;
     assert_eq!(body["dependencies"][0]["calls"], 1, "{body}");
-    let (status, body) = get(store, "/api/dependencies?to=yesterday").await;
-    assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert!(body["error"]
-        .as_str()
-        .unwrap_or_default()
-        .contains("`to=yesterday`"));
+    let error = bad_request(store, "/api/dependencies?to=yesterday").await;
+    assert!(error.contains("`to=yesterday`"), "{error}");
 }
 
 #[tokio::test]
@@ -249,4 +261,54 @@ async fn a_trace_edge_never_seen_before_the_trace_is_unexpected() {
         })
         .collect();
     assert_eq!(flags, [("bank", false), ("fraud", true)], "{body}");
+}
+
+#[tokio::test]
+async fn an_unusual_sequence_names_its_transition_in_both_routes() {
+    let (store, _, _) = store().await;
+    let trace = Uuid::new_v4();
+    let mut swapped = analysis(
+        trace,
+        START + 2_000 * MS as i64,
+        12.5,
+        AnomalyGrade::Critical,
+    );
+    let step = Uuid::new_v4();
+    swapped.anomalies[0] = DurationAnomalyRow {
+        anomaly_kind: AnomalyKind::UnusualSequence,
+        transition: Some(raceway_store::SequenceTransition {
+            from: "FunctionCall:validate".into(),
+            to: "FunctionCall:debit".into(),
+            probability: 0.0042,
+        }),
+        event_id: step,
+        kind: "FunctionCall".into(),
+        location: "handle".into(),
+        actual_ns: 0,
+        expected_ns: 0,
+        baseline_samples: 120,
+        flagged_steps: 2,
+        ..swapped.anomalies[0].clone()
+    };
+    store.replace_trace_analysis(&swapped).await.expect("store");
+    let (status, body) = get(store.clone(), &format!("/api/traces/{trace}/anomalies")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let anomaly = &body["anomalies"][0];
+    assert_eq!(anomaly["anomaly_kind"], "unusual_sequence", "{body}");
+    assert_eq!(anomaly["event_id"], step.to_string());
+    assert_eq!(anomaly["transition"]["from"], "FunctionCall:validate");
+    assert_eq!(anomaly["transition"]["to"], "FunctionCall:debit");
+    assert_eq!(anomaly["transition"]["probability"], 0.0042);
+    assert_eq!(
+        anomaly["description"],
+        "unusual sequence from FunctionCall handle: FunctionCall:validate -> FunctionCall:debit \
+         has probability 0.004 (12.5 MADs below the usual score of 120 traces)"
+    );
+    let (_, listed) = get(store.clone(), "/api/anomalies?kind=unusual_sequence").await;
+    assert_eq!(listed["total"], 1, "{listed}");
+    assert_eq!(listed["anomalies"][0]["trace_id"], trace.to_string());
+    let (_, listed) = get(store.clone(), "/api/anomalies?kind=duration").await;
+    assert_eq!(listed["total"], 2, "{listed}");
+    let error = bad_request(store, "/api/anomalies?kind=weird").await;
+    assert!(error.contains("duration or unusual_sequence"), "{error}");
 }

@@ -146,19 +146,35 @@ pub fn critical_path(path: &CriticalPathBody) -> String {
     text
 }
 
-/// `raceway trace ID --anomalies`.
+/// `raceway trace ID --anomalies`: slow steps with their durations, unusual sequences with
+/// their entry point and first improbable transition.
 pub fn anomalies(anomalies: &[AnomalyRow]) -> String {
     let mut out = table(&[
-        "severity", "kind", "service", "location", "took", "expected",
+        "severity", "kind", "service", "location", "took", "expected", "why",
     ]);
     for a in anomalies {
+        let (kind, took, expected, why) = match (&a.transition, a.anomaly_kind) {
+            (Some(t), raceway_store::AnomalyKind::UnusualSequence) => (
+                format!("unusual sequence from {}", a.kind),
+                "–".to_string(),
+                "–".to_string(),
+                format!("{} → {} (p {:.3})", t.from, t.to, t.probability),
+            ),
+            _ => (
+                a.kind.clone(),
+                format!("{:.1} ms", a.actual_ms),
+                format!("{:.1} ms", a.expected_ms),
+                format!("{:.1} deviations", a.deviations),
+            ),
+        };
         out.add_row(vec![
             severity_cell(a.severity.as_str()),
-            Cell::new(&a.kind),
+            Cell::new(kind),
             Cell::new(&a.service),
             Cell::new(&a.location),
-            Cell::new(format!("{:.1} ms", a.actual_ms)),
-            Cell::new(format!("{:.1} ms", a.expected_ms)),
+            Cell::new(took),
+            Cell::new(expected),
+            Cell::new(why),
         ]);
     }
     with_newline(out)

@@ -144,9 +144,60 @@ impl AnomalyGrade {
     }
 }
 
-/// A step of a trace slower than its baseline: one row per (trace, service, kind, location).
+/// What an anomaly is about: `duration` (a step slower than its baseline) or `unusual_sequence`
+/// (an actor's steps in an order unlike its entry point's usual ones).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum AnomalyKind {
+    /// A step slower than its baseline.
+    #[default]
+    Duration,
+    /// An actor's steps in an order unlike its entry point's usual ones.
+    UnusualSequence,
+}
+
+impl AnomalyKind {
+    /// Every kind.
+    pub const ALL: [AnomalyKind; 2] = [AnomalyKind::Duration, AnomalyKind::UnusualSequence];
+
+    /// The stored and serialised name: `duration`, `unusual_sequence`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AnomalyKind::Duration => "duration",
+            AnomalyKind::UnusualSequence => "unusual_sequence",
+        }
+    }
+
+    /// The kind named `name` ([`AnomalyKind::as_str`]).
+    pub fn parse(name: &str) -> Option<AnomalyKind> {
+        Self::ALL.into_iter().find(|k| k.as_str() == name)
+    }
+}
+
+/// The first improbable transition of an unusual sequence.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct SequenceTransition {
+    /// The earlier step, `kind:location`.
+    pub from: String,
+    /// The next step, `kind:location`, or `$end` when the sequence stopped there.
+    pub to: String,
+    /// Its probability under the entry point's model.
+    pub probability: f64,
+}
+
+/// One anomaly of a trace. `duration`: a step slower than its baseline, one row per (trace,
+/// service, kind, location). `unusual_sequence`: one actor's steps unlike its entry point's
+/// (one row per (trace, service, entry point, thread)), where `kind` and `location` are the entry
+/// point's, `event_id` is the event of the first improbable `transition`, `deviations` counts
+/// MADs below the entry point's median score, `baseline_samples` its training sequences,
+/// `flagged_steps` the sequence's improbable transitions, and the durations are 0.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DurationAnomalyRow {
+    /// What the anomaly is about.
+    #[serde(default)]
+    pub anomaly_kind: AnomalyKind,
     /// Deterministic id: (trace, key).
     pub id: Uuid,
     /// The trace.
@@ -171,6 +222,9 @@ pub struct DurationAnomalyRow {
     pub baseline_samples: u64,
     /// Steps of the trace under this key at or above the minor threshold.
     pub flagged_steps: u32,
+    /// For `unusual_sequence`: the first improbable transition.
+    #[serde(default)]
+    pub transition: Option<SequenceTransition>,
     /// When the trace started, ns since the epoch (for time filters and ordering).
     pub timestamp_ns: i64,
 }
@@ -184,6 +238,8 @@ pub struct AnomalyQuery {
     pub service: Option<String>,
     /// Only anomalies of this grade or worse.
     pub min_severity: Option<AnomalyGrade>,
+    /// Only anomalies of this kind.
+    pub anomaly_kind: Option<AnomalyKind>,
     /// Only anomalies of traces whose every event is in one of these environments (a
     /// tenant's); empty: every trace.
     pub environments: Vec<String>,
@@ -212,6 +268,7 @@ impl Default for AnomalyQuery {
         AnomalyQuery {
             service: None,
             min_severity: None,
+            anomaly_kind: None,
             environments: Vec::new(),
             from_ns: None,
             to_ns: None,
@@ -316,6 +373,35 @@ pub(crate) fn parse_id(what: &'static str, text: &str) -> Result<Uuid, crate::St
         id: text.to_string(),
         message: e.to_string(),
     })
+}
+
+/// The stored kind and transition (JSON text, empty for none) of anomaly `id`.
+pub(crate) fn parse_kind(
+    id: &str,
+    kind: &str,
+    transition: &str,
+) -> Result<(AnomalyKind, Option<SequenceTransition>), crate::StoreError> {
+    let corrupt = |message: String| crate::StoreError::Corrupt {
+        what: "anomaly",
+        id: id.to_string(),
+        message,
+    };
+    let kind = AnomalyKind::parse(kind).ok_or_else(|| corrupt(format!("unknown kind {kind:?}")))?;
+    if transition.is_empty() {
+        return Ok((kind, None));
+    }
+    let transition = serde_json::from_str(transition)
+        .map_err(|e| corrupt(format!("transition is not JSON: {e}")))?;
+    Ok((kind, Some(transition)))
+}
+
+/// The transition of an anomaly as stored: JSON text, empty for none.
+pub(crate) fn transition_json(anomaly: &DurationAnomalyRow) -> String {
+    anomaly
+        .transition
+        .as_ref()
+        .map(|t| serde_json::json!(t).to_string())
+        .unwrap_or_default()
 }
 
 /// Parses the stored grade of anomaly `id`.

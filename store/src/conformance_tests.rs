@@ -115,6 +115,20 @@ async fn clickhouse_records_migrations_once() {
         .unwrap_or_else(|e| panic!("{e}\nrun `deploy/services.sh up`"));
     store.migrate().await.expect("migrate");
     store.migrate().await.expect("migrate again");
+    // A crash between adding columns and recording it: the server's answer to adding them
+    // again is recognised as already applied.
+    let add_columns = crate::migrations::CLICKHOUSE
+        .iter()
+        .flat_map(|m| m.statements())
+        .filter(|s| s.contains("ADD COLUMN"));
+    for statement in add_columns {
+        let again = store.client_for_tests().query(&statement).execute().await;
+        let message = again.expect_err("the columns exist").to_string();
+        assert!(
+            crate::migrations::is_applied_add_column(&statement, &message),
+            "{message}"
+        );
+    }
     let versions: Vec<u32> = store
         .client_for_tests()
         .query("SELECT version FROM schema_migrations FINAL ORDER BY version")

@@ -15,7 +15,7 @@
 
 use uuid::Uuid;
 
-use crate::{AccessQuery, AnomalyQuery, FindingQuery, TimeRange, TraceQuery};
+use crate::{AccessQuery, AnomalyKind, AnomalyQuery, FindingQuery, TimeRange, TraceQuery};
 
 /// A value bound to a `?`.
 #[derive(Debug, Clone, PartialEq)]
@@ -331,6 +331,7 @@ pub(crate) fn anomalies(dialect: Dialect, query: &AnomalyQuery) -> Filter {
             crate::analyses::grades_at_least(query.min_severity),
         )
         .equals("service", query.service.as_deref())
+        .equals("anomaly_kind", query.anomaly_kind.map(AnomalyKind::as_str))
         .within("timestamp_ns", query.time())
         .traces_within("trace_id", &query.environments)
 }

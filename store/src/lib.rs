@@ -43,8 +43,9 @@ pub mod conformance;
 mod conformance_tests;
 
 pub use crate::analyses::{
-    AnomalyGrade, AnomalyPage, AnomalyQuery, ClusterRow, DependencyStats, DurationAnomalyRow,
-    ModelRecord, ServiceCallRow, TraceAnalysis, TraceAnalysisSummary, TraceScores,
+    AnomalyGrade, AnomalyKind, AnomalyPage, AnomalyQuery, ClusterRow, DependencyStats,
+    DurationAnomalyRow, ModelRecord, SequenceTransition, ServiceCallRow, TraceAnalysis,
+    TraceAnalysisSummary, TraceScores,
 };
 pub use crate::clickhouse::ClickHouseStore;
 pub use crate::error::StoreError;

@@ -4,7 +4,10 @@
 //! `NNNN_name.sql` and embedded in the binary. [`crate::Store::migrate`] applies the ones not yet
 //! recorded in the backend's `schema_migrations` table, in order, and records each one after it
 //! succeeded. Statements are idempotent (`IF NOT EXISTS`), so two processes migrating at once, or
-//! a crash between applying and recording, are harmless. To change the schema, add a new file
+//! a crash between applying and recording, are harmless. ClickHouse 18.16 has no
+//! `ADD COLUMN IF NOT EXISTS`, so its migrator takes an `ADD COLUMN` that fails because the
+//! column exists as applied ([`is_applied_add_column`]); SQLite applies and records each
+//! migration in one transaction. To change the schema, add a new file
 //! with the next number and list it below; never edit a released one.
 
 /// One versioned migration.
@@ -47,6 +50,11 @@ pub const CLICKHOUSE: &[Migration] = &[
         name: "grafana",
         sql: include_str!("../migrations/clickhouse/0004_grafana.sql"),
     },
+    Migration {
+        version: 5,
+        name: "anomaly_kinds",
+        sql: include_str!("../migrations/clickhouse/0005_anomaly_kinds.sql"),
+    },
 ];
 
 /// The SQLite migrations, in order.
@@ -68,10 +76,22 @@ pub const SQLITE: &[Migration] = &[
     },
     Migration {
         version: 4,
+        name: "anomaly_kinds",
+        sql: include_str!("../migrations/sqlite/0004_anomaly_kinds.sql"),
+    },
+    Migration {
+        version: 5,
         name: "trace_summaries",
-        sql: include_str!("../migrations/sqlite/0004_trace_summaries.sql"),
+        sql: include_str!("../migrations/sqlite/0005_trace_summaries.sql"),
     },
 ];
+
+/// True when `statement` adds columns and `error` says one already exists: a previous run
+/// applied it (ClickHouse, which cannot say `IF NOT EXISTS` there).
+pub fn is_applied_add_column(statement: &str, error: &str) -> bool {
+    statement.to_ascii_uppercase().contains("ADD COLUMN")
+        && error.contains("column with this name already exists")
+}
 
 /// Splits SQL text into statements at `;`, dropping `--` comments and blank statements. Quotes
 /// (`'...'`, `"..."`, `` `...` ``) are respected, so a `;` or `--` inside a literal stays.

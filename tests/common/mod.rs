@@ -298,30 +298,43 @@ pub fn assert_fixture_race(races: &[Value]) {
 pub fn two_service_request(minute: u32, transfer_ms: u64) -> (String, Vec<Value>) {
     let trace = Uuid::new_v4().to_string();
     let root = Uuid::new_v4().to_string();
-    let event =
-        |id: &str, parent: Option<&str>, at: &str, service: &str, function: &str, ms: u64| {
-            json!({
-                "id": id, "trace_id": trace, "parent_id": parent,
-                "timestamp": format!("2024-01-01T12:{minute:02}:{at}Z"),
-                "kind": {"FunctionCall": {"function_name": function, "module": "", "args": {},
-                                          "file": "app.rs", "line": 1}},
-                "metadata": {"thread_id": "t1", "process_id": 1, "service_name": service,
-                             "environment": "test", "tags": {}, "duration_ns": ms * 1_000_000},
-                "causality_vector": [], "lock_set": []
-            })
-        };
+    let at = |time: &str| format!("2024-01-01T12:{minute:02}:{time}Z");
     let events = vec![
-        event(&root, None, "00", "api", "handle", transfer_ms + 10),
-        event(
-            &Uuid::new_v4().to_string(),
-            Some(&root),
-            "00.001",
-            "bank",
-            "transfer",
+        function_call(
+            &trace,
+            (&root, None),
+            &at("00"),
+            ("api", "handle"),
+            transfer_ms + 10,
+        ),
+        function_call(
+            &trace,
+            (&Uuid::new_v4().to_string(), Some(&root)),
+            &at("00.001"),
+            ("bank", "transfer"),
             transfer_ms,
         ),
     ];
     (trace, events)
+}
+
+/// A `FunctionCall` event (JSON) of `trace` with (id, parent), at an RFC 3339 `timestamp`, by
+/// (service, function) on thread `t1` in environment `test`, lasting `ms`.
+pub fn function_call(
+    trace: &str,
+    (id, parent): (&str, Option<&str>),
+    timestamp: &str,
+    (service, function): (&str, &str),
+    ms: u64,
+) -> Value {
+    json!({
+        "id": id, "trace_id": trace, "parent_id": parent, "timestamp": timestamp,
+        "kind": {"FunctionCall": {"function_name": function, "module": "", "args": {},
+                                  "file": "app.rs", "line": 1}},
+        "metadata": {"thread_id": "t1", "process_id": 1, "service_name": service,
+                     "environment": "test", "tags": {}, "duration_ns": ms * 1_000_000},
+        "causality_vector": [], "lock_set": []
+    })
 }
 
 /// 30 ordinary requests of [`two_service_request`] (one a minute, 9 to 11 ms transfers): the

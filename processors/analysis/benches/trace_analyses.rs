@@ -16,7 +16,8 @@ use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use raceway_analysis::anomalies::{
-    BaselineConfig, DurationBaselines, ModelConfig, TraceFeatures, TraceModels,
+    trace_sequences, BaselineConfig, DurationBaselines, ModelConfig, SequenceCounts, TraceFeatures,
+    TraceModels,
 };
 use raceway_analysis::trace::{
     analyze_trace, causal_graph, critical_path, service_calls, trace_tree,
@@ -275,6 +276,7 @@ fn checkout_trace(trace: u128, size: usize, seed: u64) -> Vec<Event> {
 fn warm_state() -> (DurationBaselines, TraceModels) {
     let mut baselines = DurationBaselines::new(BaselineConfig::default());
     let mut features = Vec::new();
+    let mut sequences: Vec<SequenceCounts> = Vec::new();
     for i in 0..60u128 {
         let events = checkout_trace(1_000 + i, 400 + (i as usize % 7) * 50, i as u64);
         let report = analyze_trace(&events);
@@ -285,12 +287,13 @@ fn warm_state() -> (DurationBaselines, TraceModels) {
             &report.tree,
             &report.critical_path,
         ));
+        sequences.extend(trace_sequences(&report.tree).iter().map(|s| s.counts()));
     }
     let config = ModelConfig {
         min_traces: 50,
         ..ModelConfig::default()
     };
-    let models = TraceModels::train(&features, &config, 1, 0).expect("models train");
+    let models = TraceModels::train(&features, &sequences, &config, 1, 0).expect("models train");
     (baselines, models)
 }
 
@@ -311,7 +314,9 @@ fn bench(c: &mut Criterion) {
                 let anomalies = baselines.judge_and_update(&report.tree);
                 let features = TraceFeatures::from_trace(&report.tree, &report.critical_path);
                 let score = models.score(&features).expect("score");
-                black_box((report, anomalies, score))
+                let sequences = trace_sequences(&report.tree);
+                let unusual = models.unusual_sequences(report.tree.trace_id, &sequences);
+                black_box((report, anomalies, score, unusual))
             })
         },
     );
@@ -333,6 +338,12 @@ fn bench(c: &mut Criterion) {
         b.iter(|| {
             let features = TraceFeatures::from_trace(black_box(&tree), &path);
             models.score(&features).expect("score")
+        })
+    });
+    c.bench_function("sequences + judge", |b| {
+        b.iter(|| {
+            let sequences = trace_sequences(black_box(&tree));
+            models.unusual_sequences(tree.trace_id, &sequences)
         })
     });
     c.bench_function("models score only", |b| {

@@ -45,6 +45,8 @@ pub struct ProcessorMetrics {
     pub readiness: Readiness,
     /// Duration anomalies found at trace completion, by severity.
     pub duration_anomalies: IntCounterVec,
+    /// Unusual sequences found at trace completion, by severity.
+    pub sequence_anomalies: IntCounterVec,
     /// Version of the trace models scoring completed traces (0: none yet).
     pub model_version: IntGauge,
 }
@@ -148,6 +150,13 @@ impl ProcessorMetrics {
                 ),
                 &["severity"],
             )?,
+            sequence_anomalies: IntCounterVec::new(
+                Opts::new(
+                    "raceway_sequence_anomalies_total",
+                    "Unusual step sequences found at trace completion, by severity",
+                ),
+                &["severity"],
+            )?,
             model_version: IntGauge::new(
                 "raceway_trace_model_version",
                 "Version of the trace models scoring completed traces (0: none yet)",
@@ -169,6 +178,7 @@ impl ProcessorMetrics {
         registry.register(Box::new(metrics.retained_accesses.clone()))?;
         registry.register(Box::new(metrics.findings_written.clone()))?;
         registry.register(Box::new(metrics.duration_anomalies.clone()))?;
+        registry.register(Box::new(metrics.sequence_anomalies.clone()))?;
         registry.register(Box::new(metrics.model_version.clone()))?;
         if let Some(gauge) = metrics.readiness.gauge() {
             registry.register(Box::new(gauge))?;

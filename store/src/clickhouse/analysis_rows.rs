@@ -1,10 +1,12 @@
-//! Row types of the analysis tables of the ClickHouse store (migration 0003; RowBinary, so
+//! Row types of the analysis tables of the ClickHouse store (migrations 0003 and 0005; RowBinary, so
 //! field order = column order) and their conversions.
 
 use ::clickhouse::Row;
 use serde::{Deserialize, Serialize};
 
-use crate::analyses::{parse_grade, parse_id as uuid, scores_from_columns};
+use crate::analyses::{
+    parse_grade, parse_id as uuid, parse_kind, scores_from_columns, transition_json,
+};
 use crate::{DurationAnomalyRow, StoreError, TraceAnalysisSummary};
 
 /// A row of `trace_analyses`.
@@ -107,11 +109,14 @@ pub(crate) struct AnomalyRow {
     pub flagged_steps: u32,
     pub timestamp_ns: i64,
     pub version: u64,
+    pub anomaly_kind: String,
+    pub transition: String,
 }
 
 pub(crate) const ANOMALY_COLUMNS: &str =
     "id, trace_id, event_id, service, kind, location, actual_ns, \
-    expected_ns, deviations, severity, baseline_samples, flagged_steps, timestamp_ns, version";
+    expected_ns, deviations, severity, baseline_samples, flagged_steps, timestamp_ns, version, \
+    anomaly_kind, transition";
 
 impl AnomalyRow {
     pub(crate) fn new(a: &DurationAnomalyRow, version: u64) -> Self {
@@ -130,12 +135,18 @@ impl AnomalyRow {
             flagged_steps: a.flagged_steps,
             timestamp_ns: a.timestamp_ns,
             version,
+            anomaly_kind: a.anomaly_kind.as_str().to_string(),
+            transition: transition_json(a),
         }
     }
 
     pub(crate) fn into_anomaly(self) -> Result<DurationAnomalyRow, StoreError> {
         let severity = parse_grade(&self.id, &self.severity)?;
+        let (anomaly_kind, transition) =
+            parse_kind(&self.id, &self.anomaly_kind, &self.transition)?;
         Ok(DurationAnomalyRow {
+            anomaly_kind,
+            transition,
             id: uuid("anomaly", &self.id)?,
             trace_id: uuid("anomaly", &self.trace_id)?,
             event_id: uuid("anomaly", &self.event_id)?,

@@ -10,7 +10,7 @@ use ::clickhouse::{Client, Compression};
 use async_trait::async_trait;
 
 use crate::filter::{Dialect, Filter, Value};
-use crate::migrations::CLICKHOUSE;
+use crate::migrations::{is_applied_add_column, CLICKHOUSE};
 use crate::{Lifecycle, StoreError};
 
 mod accesses;
@@ -217,15 +217,20 @@ impl Lifecycle for ClickHouseStore {
                 continue;
             }
             for statement in migration.statements() {
-                self.client
-                    .query_raw(&statement)
-                    .execute()
-                    .await
-                    .map_err(|e| StoreError::Migration {
-                        version: migration.version,
-                        name: migration.name.to_string(),
-                        message: StoreError::clickhouse(&self.url, "DDL", e).to_string(),
-                    })?;
+                let Err(e) = self.client.query_raw(&statement).execute().await else {
+                    continue;
+                };
+                let message = StoreError::clickhouse(&self.url, "DDL", e).to_string();
+                if is_applied_add_column(&statement, &message) {
+                    tracing::info!(version = migration.version, %message,
+                        "columns already added by an earlier run");
+                    continue;
+                }
+                return Err(StoreError::Migration {
+                    version: migration.version,
+                    name: migration.name.to_string(),
+                    message,
+                });
             }
             self.client
                 .query("INSERT INTO schema_migrations (version, name) VALUES (?, ?)")

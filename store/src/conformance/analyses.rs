@@ -1,10 +1,10 @@
-//! Checks of the stored trace analyses: summaries, service calls and dependencies, duration
-//! anomalies, checkpoints and model versions.
+//! Checks of the stored trace analyses: summaries, service calls and dependencies, anomalies
+//! (duration and unusual sequences), checkpoints and model versions.
 
 use super::*;
 use crate::{
-    AnomalyGrade, AnomalyQuery, ClusterRow, DurationAnomalyRow, ModelRecord, ServiceCallRow,
-    TraceAnalysis, TraceAnalysisSummary, TraceScores,
+    AnomalyGrade, AnomalyKind, AnomalyQuery, ClusterRow, DurationAnomalyRow, ModelRecord,
+    SequenceTransition, ServiceCallRow, TraceAnalysis, TraceAnalysisSummary, TraceScores,
 };
 
 const MS: i64 = 1_000_000;
@@ -65,6 +65,7 @@ pub fn anomaly(trace: Uuid, service: &str, deviations: f64, start_ns: i64) -> Du
         AnomalyGrade::Minor
     };
     DurationAnomalyRow {
+        anomaly_kind: AnomalyKind::Duration,
         id: Uuid::new_v4(),
         trace_id: trace,
         event_id: Uuid::new_v4(),
@@ -77,7 +78,32 @@ pub fn anomaly(trace: Uuid, service: &str, deviations: f64, start_ns: i64) -> Du
         severity,
         baseline_samples: 30,
         flagged_steps: 1,
+        transition: None,
         timestamp_ns: start_ns,
+    }
+}
+
+/// An unusual sequence of `trace` on `service`, `deviations` MADs below its median.
+pub fn sequence_anomaly(
+    trace: Uuid,
+    service: &str,
+    deviations: f64,
+    start_ns: i64,
+) -> DurationAnomalyRow {
+    DurationAnomalyRow {
+        anomaly_kind: AnomalyKind::UnusualSequence,
+        kind: "HttpRequest".into(),
+        location: "POST /transfer".into(),
+        actual_ns: 0,
+        expected_ns: 0,
+        baseline_samples: 100,
+        flagged_steps: 2,
+        transition: Some(SequenceTransition {
+            from: "StateRead:account.rs:11".into(),
+            to: "StateChange:account.rs:30 \"ü\"".into(),
+            probability: 0.0107,
+        }),
+        ..anomaly(trace, service, deviations, start_ns)
     }
 }
 
@@ -95,6 +121,7 @@ pub async fn trace_analysis_round_trip(store: &dyn Store) {
     a.anomalies = vec![
         anomaly(trace, "bank", 2.5, start),
         anomaly(trace, "ledger ünïcode", 7.25, start),
+        sequence_anomaly(trace, "bank", 33.5, start),
     ];
     a.calls = vec![call(trace, "api", "bank", 5, 0)];
     store.replace_trace_analysis(&a).await.expect("replace");
@@ -221,8 +248,8 @@ pub async fn dependencies_count_once_with_percentiles(store: &dyn Store) {
         .is_empty());
 }
 
-/// Anomalies list newest trace first, filter by service, minimum grade and time, paginate, and
-/// count replayed rows once.
+/// Anomalies list newest trace first, filter by service, minimum grade, time and kind, paginate,
+/// and count replayed rows once.
 pub async fn list_anomalies_filters_and_paginates(store: &dyn Store) {
     let mut expected = Vec::new();
     for i in 0..4i64 {
@@ -283,6 +310,26 @@ pub async fn list_anomalies_filters_and_paginates(store: &dyn Store) {
         api_in_range.anomalies,
         vec![expected[2][1].clone(), expected[1][1].clone()]
     );
+
+    let trace = Uuid::new_v4();
+    let mut a = analysis(trace, 5 * SECOND);
+    a.anomalies = vec![sequence_anomaly(trace, "bank", 4.0, a.summary.start_ns)];
+    store.replace_trace_analysis(&a).await.expect("replace");
+    let of_kind = |kind| AnomalyQuery {
+        anomaly_kind: Some(kind),
+        ..AnomalyQuery::default()
+    };
+    let sequences = store
+        .list_anomalies(&of_kind(AnomalyKind::UnusualSequence))
+        .await
+        .expect("sequences");
+    assert_eq!(sequences.anomalies, a.anomalies);
+    assert_eq!(sequences.total, 1);
+    let durations = store
+        .list_anomalies(&of_kind(AnomalyKind::Duration))
+        .await
+        .expect("durations");
+    assert_eq!(durations.total, 8);
 }
 
 /// The features of the most recently ended traces, newest first, one per trace however often

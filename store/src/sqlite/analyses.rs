@@ -6,8 +6,8 @@ use rusqlite::{params, params_from_iter, Connection, OptionalExtension};
 use uuid::Uuid;
 
 use crate::analyses::{
-    clusters_json, model_record, ns_to_ms, parse_grade, parse_id as uuid, scores_from_columns,
-    sort_by_deviations,
+    clusters_json, model_record, ns_to_ms, parse_grade, parse_id as uuid, parse_kind,
+    scores_from_columns, sort_by_deviations, transition_json,
 };
 use crate::filter::{self, Dialect};
 use crate::rows::now_version;
@@ -65,8 +65,8 @@ fn replace_trace_analysis_blocking(
             .prepare_cached(
                 "INSERT OR REPLACE INTO duration_anomalies (id, trace_id, event_id, service, kind, \
                  location, actual_ns, expected_ns, deviations, severity, baseline_samples, \
-                 flagged_steps, timestamp_ns) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+                 flagged_steps, timestamp_ns, anomaly_kind, transition) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
             )
             .map_err(failed)?;
         for a in &analysis.anomalies {
@@ -84,6 +84,8 @@ fn replace_trace_analysis_blocking(
                 to_i64(a.baseline_samples),
                 a.flagged_steps,
                 a.timestamp_ns,
+                a.anomaly_kind.as_str(),
+                transition_json(a),
             ])
             .map_err(failed)?;
         }
@@ -184,7 +186,8 @@ fn trace_analysis_blocking(
 }
 
 const ANOMALY_COLUMNS: &str = "id, trace_id, event_id, service, kind, location, actual_ns, \
-    expected_ns, deviations, severity, baseline_samples, flagged_steps, timestamp_ns";
+    expected_ns, deviations, severity, baseline_samples, flagged_steps, timestamp_ns, anomaly_kind, \
+    transition";
 
 type AnomalyColumns = (
     String,
@@ -200,12 +203,33 @@ type AnomalyColumns = (
     i64,
     u32,
     i64,
+    String,
+    String,
 );
 
 fn into_anomaly(c: AnomalyColumns) -> Result<DurationAnomalyRow, StoreError> {
-    let (id, trace, event, service, kind, location, actual, expected, dev, sev, n, steps, ts) = c;
+    let (
+        id,
+        trace,
+        event,
+        service,
+        kind,
+        location,
+        actual,
+        expected,
+        dev,
+        sev,
+        n,
+        steps,
+        ts,
+        ak,
+        tr,
+    ) = c;
     let severity = parse_grade(&id, &sev)?;
+    let (anomaly_kind, transition) = parse_kind(&id, &ak, &tr)?;
     Ok(DurationAnomalyRow {
+        anomaly_kind,
+        transition,
         id: uuid("anomaly", &id)?,
         trace_id: uuid("anomaly", &trace)?,
         event_id: uuid("anomaly", &event)?,

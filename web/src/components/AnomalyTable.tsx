@@ -2,7 +2,8 @@ import { Link } from "react-router-dom";
 import type { Anomaly } from "@/api/types";
 import { SeverityBadge } from "@/components/FindingCard";
 import { Table, Td, Th, Tr } from "@/components/ui/table";
-import { formatMs, shortId } from "@/lib/format";
+import { shortId } from "@/lib/format";
+import { anomalyCells } from "@/model/anomalies";
 
 export function AnomalyTable({ anomalies, showTrace = false }: { anomalies: Anomaly[]; showTrace?: boolean }) {
   return (
@@ -14,17 +15,20 @@ export function AnomalyTable({ anomalies, showTrace = false }: { anomalies: Anom
         </tr>
       </thead>
       <tbody>
-        {anomalies.map((a) => (
-          <Tr key={a.id}>
-            <Td><SeverityBadge severity={a.severity} /></Td>
-            {showTrace && <Td className="mono"><Link className="underline" to={`/traces/${a.trace_id}`}>{shortId(a.trace_id)}</Link></Td>}
-            <Td>{a.service}</Td>
-            <Td className="mono text-xs">{a.kind} {a.location}</Td>
-            <Td className="text-right">{formatMs(a.actual_ms)}</Td>
-            <Td className="text-right">{formatMs(a.expected_ms)}</Td>
-            <Td className="text-right">{a.deviations.toFixed(1)}σ</Td>
-          </Tr>
-        ))}
+        {anomalies.map((a) => {
+          const cells = anomalyCells(a);
+          return (
+            <Tr key={a.id} title={a.description}>
+              <Td><SeverityBadge severity={a.severity} /></Td>
+              {showTrace && <Td className="mono"><Link className="underline" to={`/traces/${a.trace_id}`}>{shortId(a.trace_id)}</Link></Td>}
+              <Td>{a.service}</Td>
+              <Td className="mono text-xs">{cells.what}</Td>
+              <Td className="text-right">{cells.observed}</Td>
+              <Td className="text-right">{cells.expected}</Td>
+              <Td className="text-right">{cells.deviations}</Td>
+            </Tr>
+          );
+        })}
       </tbody>
     </Table>
   );

@@ -8,7 +8,11 @@
 //! - [`isolation_forest`]: an isolation forest in the linfa style (`Fit` / `Predict` over
 //!   ndarray), seeded; linfa ships none.
 //! - [`clustering`]: k-means over trace features with `linfa-clustering`.
-//! - [`models`]: [`TraceModels`], the versioned, serialisable bundle of both models that the
+//! - [`sequences`]: each actor's steps as symbols ([`ActorSequence`]), per (service, entry
+//!   point).
+//! - [`sequence_model`]: [`SequenceModels`], smoothed Markov chains of those steps and the
+//!   `unusual_sequence` anomalies they find.
+//! - [`models`]: [`TraceModels`], the versioned, serialisable bundle of the models that the
 //!   runtime retrains periodically, persists and reloads.
 //!
 //! Everything is deterministic for a given seed and input order, and every persisted state is a
@@ -22,6 +26,8 @@ pub mod features;
 pub mod isolation_forest;
 pub mod models;
 pub mod reservoir;
+pub mod sequence_model;
+pub mod sequences;
 
 pub use baseline::{
     AnomalySeverity, BaselineCheckpoint, BaselineConfig, BaselineKey, BaselineRow, DurationAnomaly,
@@ -33,5 +39,12 @@ pub use clustering::{
 pub use error::ModelError;
 pub use features::{feature_matrix, TraceFeatures, FEATURE_COUNT, FEATURE_NAMES};
 pub use isolation_forest::{IsolationForest, IsolationForestParams, IsolationForestValidParams};
-pub use models::{ModelConfig, TraceModels, TraceScore, MODEL_FORMAT};
+pub use models::{ModelConfig, TraceModels, TraceScore, TrainingInputs, MODEL_FORMAT};
 pub use reservoir::{Reservoir, RobustStats};
+pub use sequence_model::{
+    ImprobableTransition, KeyModel, SequenceAnomaly, SequenceConfig, SequenceModels,
+};
+pub use sequences::{
+    trace_sequences, ActorSequence, SequenceCounts, SequenceKey, SequenceStep, TransitionCount,
+    SEQUENCE_END,
+};

@@ -1,11 +1,13 @@
-//! [`TraceModels`]: the isolation forest and the k-means model of trace features as one
-//! versioned, serialisable bundle.
+//! [`TraceModels`]: the isolation forest and the k-means model of trace features, and the
+//! Markov chains of step sequences, as one versioned, serialisable bundle.
 //!
-//! The runtime retrains it periodically from stored traces' features ([`TraceModels::train`]
-//! with the next version number), persists it with serde, reloads it at start after
+//! The runtime stores each completed trace's [`TrainingInputs`] (its features and sequence
+//! counts), retrains the bundle periodically from the stored ones ([`TraceModels::train`] with
+//! the next version number), persists it with serde, reloads it at start after
 //! [`TraceModels::check_compatible`] (a model of another format or feature list is retrained,
-//! never misread), and scores each completed trace with [`TraceModels::score`]. Training is
-//! deterministic: the same traces, in the same order, with the same seed give the same model.
+//! never misread), and judges each completed trace with [`TraceModels::score`] and
+//! [`TraceModels::unusual_sequences`]. Training is deterministic: the same traces, in the same
+//! order, with the same seed give the same model.
 
 use linfa::traits::Fit;
 use linfa::DatasetBase;
@@ -16,9 +18,34 @@ use super::clustering::{ClusterSummary, KMeansConfig, TraceClusters};
 use super::error::ModelError;
 use super::features::{feature_matrix, TraceFeatures, FEATURE_NAMES};
 use super::isolation_forest::{IsolationForest, IsolationForestParams};
+use super::sequence_model::{SequenceAnomaly, SequenceConfig, SequenceModels};
+use super::sequences::{ActorSequence, SequenceCounts};
 
-/// Format of the persisted bundle; bumped whenever its meaning changes.
-pub const MODEL_FORMAT: u32 = 1;
+/// Format of the persisted bundle; bumped whenever its meaning changes (2: sequence models).
+pub const MODEL_FORMAT: u32 = 2;
+
+/// What the models learn from one trace, stored with the trace's analysis: its features and,
+/// beside them in the same JSON object, its sequences' transition counts. Inputs stored before
+/// the sequence models existed read with no sequences.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct TrainingInputs {
+    /// The trace's features.
+    #[serde(flatten)]
+    pub features: TraceFeatures,
+    /// Each actor's sequence, counted.
+    #[serde(default)]
+    pub sequences: Vec<SequenceCounts>,
+}
+
+impl TrainingInputs {
+    /// The inputs of a trace with `features` and `sequences`.
+    pub fn new(features: TraceFeatures, sequences: &[ActorSequence]) -> Self {
+        TrainingInputs {
+            features,
+            sequences: sequences.iter().map(ActorSequence::counts).collect(),
+        }
+    }
+}
 
 /// How the models are trained.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -33,6 +60,9 @@ pub struct ModelConfig {
     pub kmeans: KMeansConfig,
     /// Seed of both models.
     pub seed: u64,
+    /// The sequence models' settings.
+    #[serde(default)]
+    pub sequences: SequenceConfig,
 }
 
 impl Default for ModelConfig {
@@ -43,6 +73,7 @@ impl Default for ModelConfig {
             sample_size: 256,
             kmeans: KMeansConfig::default(),
             seed: 0x7ace,
+            sequences: SequenceConfig::default(),
         }
     }
 }
@@ -64,7 +95,7 @@ pub struct TraceScore {
     pub relative_distance: f64,
 }
 
-/// Both trace models, versioned.
+/// The trace models, versioned.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TraceModels {
     /// [`MODEL_FORMAT`] when it was written.
@@ -83,12 +114,18 @@ pub struct TraceModels {
     pub forest: IsolationForest,
     /// The k-means model.
     pub clusters: TraceClusters,
+    /// The Markov chains of step sequences (absent from bundles of format 1, which
+    /// [`TraceModels::check_compatible`] refuses).
+    #[serde(default)]
+    pub sequences: Option<SequenceModels>,
 }
 
 impl TraceModels {
-    /// Trains both models on the features of `traces`.
-    pub fn train(
+    /// Trains the feature models on `traces` and the sequence models on `sequences` (every
+    /// sequence of those traces).
+    pub fn train<'a>(
         traces: &[TraceFeatures],
+        sequences: impl IntoIterator<Item = &'a SequenceCounts>,
         config: &ModelConfig,
         version: u64,
         trained_at_ns: i64,
@@ -112,6 +149,7 @@ impl TraceModels {
             ..config.kmeans.clone()
         };
         let clusters = TraceClusters::fit(traces, &kmeans)?;
+        let sequences = SequenceModels::train(sequences, &config.sequences);
         Ok(TraceModels {
             format: MODEL_FORMAT,
             version,
@@ -121,6 +159,7 @@ impl TraceModels {
             config: config.clone(),
             forest,
             clusters,
+            sequences: Some(sequences),
         })
     }
 
@@ -143,6 +182,9 @@ impl TraceModels {
                 self.feature_names
             )));
         }
+        if self.sequences.is_none() {
+            return Err(ModelError::Incompatible("no sequence models".into()));
+        }
         if self.forest.n_features() != FEATURE_NAMES.len() {
             return Err(ModelError::Incompatible("forest width differs".into()));
         }
@@ -161,6 +203,18 @@ impl TraceModels {
             centroid_distance: assignment.distance,
             relative_distance: assignment.relative_distance,
         })
+    }
+
+    /// The unusual sequences among a trace's actor `sequences`.
+    pub fn unusual_sequences(
+        &self,
+        trace_id: Uuid,
+        sequences: &[ActorSequence],
+    ) -> Vec<SequenceAnomaly> {
+        self.sequences
+            .as_ref()
+            .map(|models| models.judge(trace_id, sequences))
+            .unwrap_or_default()
     }
 
     /// The clusters as `GET /api/clusters` lists them.

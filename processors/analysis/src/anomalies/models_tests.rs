@@ -5,6 +5,7 @@ use rand::{Rng, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
 
 use super::*;
+use crate::anomalies::{trace_sequences, SequenceCounts};
 use crate::trace::fixtures::{at, call, mutex, on, span, with_parent};
 use crate::trace::{critical_path, trace_tree};
 
@@ -87,6 +88,9 @@ fn build_population() -> Vec<TraceFeatures> {
     traces
 }
 
+/// Feature-model tests train no sequence model.
+const NO_SEQUENCES: &[SequenceCounts] = &[];
+
 fn config() -> ModelConfig {
     ModelConfig {
         min_traces: 50,
@@ -105,7 +109,7 @@ fn quick_config() -> ModelConfig {
 #[test]
 fn a_trace_of_another_shape_gets_the_top_isolation_score() {
     let traces = population();
-    let models = TraceModels::train(traces, &config(), 1, 0).unwrap();
+    let models = TraceModels::train(traces, NO_SEQUENCES, &config(), 1, 0).unwrap();
     let scores: Vec<TraceScore> = traces.iter().map(|t| models.score(t).unwrap()).collect();
     let outlier = &scores[200];
     assert_eq!(outlier.trace_id, Uuid::from_u128(999));
@@ -131,10 +135,11 @@ fn a_trace_of_another_shape_gets_the_top_isolation_score() {
 #[test]
 fn training_is_deterministic_and_the_bundle_round_trips() {
     let traces = population();
-    let models = TraceModels::train(traces, &quick_config(), 3, 1_700_000_000).unwrap();
+    let models =
+        TraceModels::train(traces, NO_SEQUENCES, &quick_config(), 3, 1_700_000_000).unwrap();
     assert_eq!(
         models,
-        TraceModels::train(traces, &quick_config(), 3, 1_700_000_000).unwrap()
+        TraceModels::train(traces, NO_SEQUENCES, &quick_config(), 3, 1_700_000_000).unwrap()
     );
     let json = serde_json::to_string(&models).unwrap();
     let reloaded: TraceModels = serde_json::from_str(&json).unwrap();
@@ -154,7 +159,7 @@ fn training_is_deterministic_and_the_bundle_round_trips() {
 
 #[test]
 fn incompatible_models_are_refused() {
-    let models = TraceModels::train(population(), &quick_config(), 1, 0).unwrap();
+    let models = TraceModels::train(population(), NO_SEQUENCES, &quick_config(), 1, 0).unwrap();
     let old = TraceModels {
         format: MODEL_FORMAT + 1,
         ..models.clone()
@@ -175,7 +180,7 @@ fn incompatible_models_are_refused() {
 fn too_few_or_identical_traces() {
     let few = vec![TraceFeatures::default(); 10];
     assert!(matches!(
-        TraceModels::train(&few, &config(), 1, 0),
+        TraceModels::train(&few, NO_SEQUENCES, &config(), 1, 0),
         Err(ModelError::NotEnoughSamples {
             needed: 50,
             got: 10
@@ -183,8 +188,46 @@ fn too_few_or_identical_traces() {
     ));
     // All alike (health checks): trainable, and everything scores as ordinary.
     let same = vec![TraceFeatures::default(); 60];
-    let models = TraceModels::train(&same, &quick_config(), 1, 0).unwrap();
+    let models = TraceModels::train(&same, NO_SEQUENCES, &quick_config(), 1, 0).unwrap();
     let score = models.score(&same[0]).unwrap();
     assert!((score.isolation_score - 0.5).abs() < 1e-9);
     assert_eq!(score.centroid_distance, 0.0);
+}
+
+#[test]
+fn a_bundle_of_format_1_is_refused_not_misread() {
+    let models = TraceModels::train(population(), NO_SEQUENCES, &quick_config(), 1, 0).unwrap();
+    let mut old = serde_json::to_value(&models).unwrap();
+    old["format"] = 1.into();
+    old.as_object_mut().unwrap().remove("sequences");
+    let old: TraceModels = serde_json::from_value(old).expect("format 1 still parses");
+    assert!(matches!(
+        old.check_compatible(),
+        Err(ModelError::Incompatible(_))
+    ));
+    // Even if its format were not checked, it holds no sequence model to misread.
+    assert!(old.unusual_sequences(Uuid::nil(), &[]).is_empty());
+}
+
+#[test]
+fn inputs_stored_before_sequences_read_without_them_and_new_ones_round_trip() {
+    let features = population()[3].clone();
+    let old_text = serde_json::to_string(&features).unwrap();
+    let old: TrainingInputs = serde_json::from_str(&old_text).unwrap();
+    assert_eq!(old.features, features);
+    assert!(old.sequences.is_empty());
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(1);
+    let tree = trace_tree(&request(1, 6, &["web", "db"], &mut rng));
+    let inputs = TrainingInputs::new(features.clone(), &trace_sequences(&tree));
+    assert!(!inputs.sequences.is_empty());
+    let text = serde_json::to_string(&inputs).unwrap();
+    assert_eq!(
+        serde_json::from_str::<TrainingInputs>(&text).unwrap(),
+        inputs
+    );
+    // Readers of the features alone still read the stored object.
+    assert_eq!(
+        serde_json::from_str::<TraceFeatures>(&text).unwrap(),
+        features
+    );
 }

@@ -138,7 +138,7 @@ impl Reservoir {
 }
 
 /// (median, MAD) of `values`, reordering them; (0, 0) for none.
-fn median_and_mad(values: &mut [f64]) -> (f64, f64) {
+pub(crate) fn median_and_mad(values: &mut [f64]) -> (f64, f64) {
     let median = median_of(values);
     for value in values.iter_mut() {
         *value = (*value - median).abs();

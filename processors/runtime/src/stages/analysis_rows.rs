@@ -2,11 +2,12 @@
 //! analysis type, so the runtime translates).
 
 use raceway_analysis::anomalies::{
-    AnomalySeverity, ClusterSummary, DurationAnomaly, TraceFeatures, TraceScore,
+    AnomalySeverity, ClusterSummary, DurationAnomaly, SequenceAnomaly, TraceScore, TrainingInputs,
 };
 use raceway_analysis::trace::{ServiceCall, TraceReport};
 use raceway_store::{
-    AnomalyGrade, ClusterRow, DurationAnomalyRow, ServiceCallRow, TraceAnalysisSummary, TraceScores,
+    AnomalyGrade, AnomalyKind, ClusterRow, DurationAnomalyRow, SequenceTransition, ServiceCallRow,
+    TraceAnalysisSummary, TraceScores,
 };
 
 /// The store's row of one service call.
@@ -35,6 +36,7 @@ pub(crate) fn grade(severity: AnomalySeverity) -> AnomalyGrade {
 /// The store's row of one duration anomaly of a trace that started at `trace_start_ns`.
 pub(crate) fn anomaly_row(anomaly: &DurationAnomaly, trace_start_ns: i64) -> DurationAnomalyRow {
     DurationAnomalyRow {
+        anomaly_kind: AnomalyKind::Duration,
         id: anomaly.id,
         trace_id: anomaly.trace_id,
         event_id: anomaly.event_id,
@@ -47,6 +49,36 @@ pub(crate) fn anomaly_row(anomaly: &DurationAnomaly, trace_start_ns: i64) -> Dur
         severity: grade(anomaly.severity),
         baseline_samples: anomaly.baseline_samples,
         flagged_steps: anomaly.flagged_steps,
+        transition: None,
+        timestamp_ns: trace_start_ns,
+    }
+}
+
+/// The store's row of one unusual sequence of a trace that started at `trace_start_ns`: the entry
+/// point's kind and location, the first improbable transition and the event it leads to.
+pub(crate) fn sequence_row(anomaly: &SequenceAnomaly, trace_start_ns: i64) -> DurationAnomalyRow {
+    let entry = &anomaly.key.entry;
+    let (kind, location) = entry.split_once(':').unwrap_or((entry.as_str(), ""));
+    let t = &anomaly.transition;
+    DurationAnomalyRow {
+        anomaly_kind: AnomalyKind::UnusualSequence,
+        id: anomaly.id,
+        trace_id: anomaly.trace_id,
+        event_id: t.event_id,
+        service: anomaly.key.service.clone(),
+        kind: kind.to_string(),
+        location: location.to_string(),
+        actual_ns: 0,
+        expected_ns: 0,
+        deviations: anomaly.deviations,
+        severity: grade(anomaly.severity),
+        baseline_samples: anomaly.training_sequences as u64,
+        flagged_steps: anomaly.improbable_transitions,
+        transition: Some(SequenceTransition {
+            from: t.from.clone(),
+            to: t.to.clone(),
+            probability: t.probability,
+        }),
         timestamp_ns: trace_start_ns,
     }
 }
@@ -66,7 +98,7 @@ pub(crate) fn scores(score: &TraceScore) -> TraceScores {
 pub(crate) fn summary(
     report: &TraceReport,
     event_count: usize,
-    features: &TraceFeatures,
+    inputs: &TrainingInputs,
     score: Option<&TraceScore>,
     analyzed_at_ns: i64,
 ) -> TraceAnalysisSummary {
@@ -79,8 +111,8 @@ pub(crate) fn summary(
         event_count: event_count as u64,
         critical_path_ns: report.critical_path.total_duration_ns,
         critical_path_share: report.critical_path.share_of_trace,
-        // Plain numbers and a UUID always serialise.
-        features: serde_json::to_string(features).unwrap_or_default(),
+        // Numbers, strings and a UUID always serialise.
+        features: serde_json::to_string(inputs).unwrap_or_default(),
         scores: score.map(scores),
         analyzed_at_ns,
     }

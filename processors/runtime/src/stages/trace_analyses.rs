@@ -3,28 +3,32 @@
 //! At completion, [`TraceAnalyses::analyze`] runs the pure analyses of `raceway-analysis` over
 //! the trace's stored events: tree, critical path and service calls; duration anomalies judged
 //! against the streaming baselines (which exclude the trace being judged, then learn it once);
-//! the trace's features, scored by the current trace models. The stage stores the result with
+//! the trace's features, scored by the current trace models; its actors' step sequences, judged
+//! by the models' Markov chains (`unusual_sequence` anomalies). The stage stores the result with
 //! [`raceway_store::Store::replace_trace_analysis`], replacing any previous analysis of the
 //! trace (late events re-open and re-analyse it); every row id is deterministic.
 //!
 //! State that is not window bounded is checkpointed to the store and reloaded at start
 //! ([`TraceAnalyses::restore`]): the baselines every `checkpoint_interval` when they changed
 //! (and at shutdown), the models at each retraining. [`TraceAnalyses::maintain`] retrains the
-//! isolation forest and k-means every `retrain_interval` from the features of the most recently
-//! stored traces, once at least `models.min_traces` exist, with the next version number.
+//! isolation forest, k-means and the sequence chains every `retrain_interval` from the training
+//! inputs (features and sequence counts) of the most recently stored traces, once at least
+//! `models.min_traces` exist, with the next version number.
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use prometheus::IntCounterVec;
 use raceway_analysis::anomalies::{
-    BaselineCheckpoint, BaselineConfig, DurationBaselines, ModelConfig, TraceFeatures, TraceModels,
+    trace_sequences, AnomalySeverity, BaselineCheckpoint, BaselineConfig, DurationBaselines,
+    ModelConfig, TraceFeatures, TraceModels, TrainingInputs,
 };
 use raceway_analysis::trace::analyze_trace;
 use raceway_schemas::Event;
 use raceway_store::{AnalysisStore, ModelRecord, TraceAnalysis};
 use tokio::time::Instant;
 
-use super::analysis_rows::{anomaly_row, call_row, cluster_row, summary};
+use super::analysis_rows::{anomaly_row, call_row, cluster_row, sequence_row, summary};
 use super::StageIo;
 use crate::metrics::ProcessorMetrics;
 use crate::retry::ShutdownDuringRetry;
@@ -148,13 +152,10 @@ impl TraceAnalyses {
     pub fn analyze(&mut self, events: &[Event], metrics: &ProcessorMetrics) -> TraceAnalysis {
         let report = analyze_trace(events);
         let anomalies = self.baselines.judge_and_update(&report.tree);
-        for anomaly in &anomalies {
-            let grade = super::analysis_rows::grade(anomaly.severity);
-            metrics
-                .duration_anomalies
-                .with_label_values(&[grade.as_str()])
-                .inc();
-        }
+        count_by_grade(
+            &metrics.duration_anomalies,
+            anomalies.iter().map(|a| a.severity),
+        );
         self.changed = true;
         let features = TraceFeatures::from_trace(&report.tree, &report.critical_path);
         let score = self.models.as_ref().and_then(|models| {
@@ -166,11 +167,25 @@ impl TraceAnalyses {
                 })
                 .ok()
         });
+        let sequences = trace_sequences(&report.tree);
+        let unusual = self
+            .models
+            .as_ref()
+            .map(|models| models.unusual_sequences(report.tree.trace_id, &sequences))
+            .unwrap_or_default();
+        count_by_grade(
+            &metrics.sequence_anomalies,
+            unusual.iter().map(|a| a.severity),
+        );
+        let inputs = TrainingInputs::new(features, &sequences);
         let start_ns = report.tree.start_ns;
+        let rows = anomalies.iter().map(|a| anomaly_row(a, start_ns));
         TraceAnalysis {
-            summary: summary(&report, events.len(), &features, score.as_ref(), now_ns()),
+            summary: summary(&report, events.len(), &inputs, score.as_ref(), now_ns()),
             calls: report.calls.iter().map(call_row).collect(),
-            anomalies: anomalies.iter().map(|a| anomaly_row(a, start_ns)).collect(),
+            anomalies: rows
+                .chain(unusual.iter().map(|a| sequence_row(a, start_ns)))
+                .collect(),
         }
     }
 
@@ -237,20 +252,20 @@ impl TraceAnalyses {
             })
             .await?;
         // Oldest first, so the same stored traces always train the same model.
-        let features: Vec<TraceFeatures> = rows
+        let inputs: Vec<TrainingInputs> = rows
             .iter()
             .rev()
             .filter_map(|(trace_id, text)| {
                 serde_json::from_str(text)
                     .map_err(
-                        |err| tracing::warn!(%trace_id, error = %err, "unreadable trace features"),
+                        |err| tracing::warn!(%trace_id, error = %err, "unreadable training inputs"),
                     )
                     .ok()
             })
             .collect();
-        if features.len() < self.config.models.min_traces.max(2) {
+        if inputs.len() < self.config.models.min_traces.max(2) {
             tracing::debug!(
-                traces = features.len(),
+                traces = inputs.len(),
                 "too few traces to train the trace models"
             );
             return Ok(());
@@ -265,7 +280,9 @@ impl TraceAnalyses {
             + 1;
         let config = self.config.models.clone();
         let trained = tokio::task::spawn_blocking(move || {
-            TraceModels::train(&features, &config, version, now_ns())
+            let features: Vec<TraceFeatures> = inputs.iter().map(|i| i.features.clone()).collect();
+            let sequences = inputs.iter().flat_map(|i| &i.sequences);
+            TraceModels::train(&features, sequences, &config, version, now_ns())
         })
         .await;
         let models = match trained {
@@ -298,11 +315,20 @@ impl TraceAnalyses {
         tracing::info!(
             version = models.version,
             traces = models.trained_on,
+            sequence_keys = models.sequences.as_ref().map_or(0, |s| s.keys.len()),
             "trained trace models"
         );
         io.metrics.model_version.set(version_gauge(models.version));
         self.models = Some(models);
         Ok(())
+    }
+}
+
+/// Counts anomalies of these severities in `counter`, labelled by grade.
+fn count_by_grade(counter: &IntCounterVec, severities: impl Iterator<Item = AnomalySeverity>) {
+    for severity in severities {
+        let grade = super::analysis_rows::grade(severity);
+        counter.with_label_values(&[grade.as_str()]).inc();
     }
 }
 
