@@ -258,7 +258,13 @@ mod tests {
         _shutdown: watch::Sender<bool>,
     }
 
-    async fn setup(batching: WriteBatching) -> Setup {
+    /// A writer that flushes at `max_rows` events or `flush_after`, whichever comes first.
+    async fn setup(max_rows: usize, flush_after: Duration) -> Setup {
+        let batching = WriteBatching {
+            max_rows,
+            flush_after,
+            queued_submissions: 8,
+        };
         let store = SqliteStore::open_in_memory().expect("store");
         store.migrate().await.expect("migrate");
         let store = Arc::new(store);
@@ -283,12 +289,7 @@ mod tests {
 
     #[tokio::test]
     async fn submissions_are_gathered_into_one_insert_of_max_rows() {
-        let mut setup = setup(WriteBatching {
-            max_rows: 30,
-            flush_after: Duration::from_secs(3600),
-            queued_submissions: 8,
-        })
-        .await;
+        let mut setup = setup(30, Duration::from_secs(3600)).await;
         let trace = Uuid::new_v4();
         let mut last = 0;
         for _ in 0..3 {
@@ -313,12 +314,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_partial_batch_is_written_after_flush_after() {
-        let mut setup = setup(WriteBatching {
-            max_rows: 1_000,
-            flush_after: Duration::from_millis(10),
-            queued_submissions: 8,
-        })
-        .await;
+        let mut setup = setup(1_000, Duration::from_millis(10)).await;
         let trace = Uuid::new_v4();
         let seq = setup.writer.submit(events(trace, 5)).await.expect("submit");
         setup.writer.wait_written(seq).await.expect("written");
@@ -335,12 +331,7 @@ mod tests {
 
     #[tokio::test]
     async fn finishing_writes_what_is_queued() {
-        let mut setup = setup(WriteBatching {
-            max_rows: 1_000,
-            flush_after: Duration::from_secs(3600),
-            queued_submissions: 8,
-        })
-        .await;
+        let mut setup = setup(1_000, Duration::from_secs(3600)).await;
         let trace = Uuid::new_v4();
         setup.writer.submit(events(trace, 4)).await.expect("submit");
         setup.writer.submit(events(trace, 3)).await.expect("submit");

@@ -255,11 +255,10 @@ mod tests {
     async fn a_trace_waits_for_the_write_of_its_latest_event() {
         let mut open = OpenTraces::new(100);
         let (a, b) = (Uuid::new_v4(), Uuid::new_v4());
-        let position: Position = ("events".into(), 0, 1);
-        let now = Instant::now();
-        open.add(event(a, 0), &position, 1, now);
-        open.add(event(b, 0), &position, 2, now);
-        open.add(event(a, 1), &position, 3, now);
+        for (trace, write_seq) in [(a, 1), (b, 2), (a, 3)] {
+            let position: Position = ("events".into(), 0, write_seq as i64);
+            open.add(event(trace, 0), &position, write_seq, Instant::now());
+        }
         assert_eq!(open.write_seq(&[a]), 3);
         assert_eq!(open.write_seq(&[b]), 2);
         assert_eq!(open.write_seq(&[b, a]), 3);
