@@ -25,6 +25,8 @@ pub struct ProcessorMetrics {
     pub store_seconds: HistogramVec,
     /// Store calls that failed (and were retried).
     pub store_failures: IntCounter,
+    /// Events the trace stage wrote to the store (replays included).
+    pub events_written: IntCounter,
     /// Traces currently assembling in the trace stage.
     pub open_traces: IntGauge,
     /// Events of open traces the trace stage holds in memory (bounded by configuration).
@@ -103,6 +105,10 @@ impl ProcessorMetrics {
                 "raceway_store_failures_total",
                 "Store calls that failed and were retried",
             )?,
+            events_written: IntCounter::new(
+                "raceway_events_written_total",
+                "Events the trace stage wrote to the store (replayed records included)",
+            )?,
             open_traces: IntGauge::new("raceway_open_traces", "Traces still assembling")?,
             open_trace_events: IntGauge::new(
                 "raceway_open_trace_events",
@@ -169,6 +175,7 @@ impl ProcessorMetrics {
         registry.register(Box::new(metrics.dead_letters.clone()))?;
         registry.register(Box::new(metrics.store_seconds.clone()))?;
         registry.register(Box::new(metrics.store_failures.clone()))?;
+        registry.register(Box::new(metrics.events_written.clone()))?;
         registry.register(Box::new(metrics.open_traces.clone()))?;
         registry.register(Box::new(metrics.open_trace_events.clone()))?;
         registry.register(Box::new(metrics.traces_read_back.clone()))?;

@@ -216,30 +216,13 @@ impl StageIo {
     pub async fn store_retrying<T, F, Fut>(
         &self,
         operation: &'static str,
-        mut attempt: F,
+        attempt: F,
     ) -> Result<T, ShutdownDuringRetry>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, StoreError>>,
     {
-        let failures = &self.metrics.store_failures;
-        let started = Instant::now();
-        let result = retry_until_ok(operation, &self.shutdown, || {
-            let call = attempt();
-            async move {
-                let result = call.await;
-                if result.is_err() {
-                    failures.inc();
-                }
-                result
-            }
-        })
-        .await?;
-        self.metrics
-            .store_seconds
-            .with_label_values(&[operation])
-            .observe(started.elapsed().as_secs_f64());
-        Ok(result)
+        store_retrying(&self.metrics, &self.shutdown, operation, attempt).await
     }
 
     /// Commits every position that moved. A failed commit is logged and offered again later:
@@ -260,4 +243,36 @@ impl StageIo {
             self.offsets.commit_failed(&positions);
         }
     }
+}
+
+/// Runs a store call until it succeeds (or shutdown interrupts its retries), counting failures
+/// and timing the successful call under `operation`.
+pub async fn store_retrying<T, F, Fut>(
+    metrics: &ProcessorMetrics,
+    shutdown: &watch::Receiver<bool>,
+    operation: &'static str,
+    mut attempt: F,
+) -> Result<T, ShutdownDuringRetry>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, StoreError>>,
+{
+    let failures = &metrics.store_failures;
+    let started = Instant::now();
+    let result = retry_until_ok(operation, shutdown, || {
+        let call = attempt();
+        async move {
+            let result = call.await;
+            if result.is_err() {
+                failures.inc();
+            }
+            result
+        }
+    })
+    .await?;
+    metrics
+        .store_seconds
+        .with_label_values(&[operation])
+        .observe(started.elapsed().as_secs_f64());
+    Ok(result)
 }

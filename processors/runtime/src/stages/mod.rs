@@ -16,10 +16,12 @@
 //! Event times and `analyzed_at` stay wall-clock (`SystemTime`).
 
 mod analysis_rows;
+mod event_writer;
 mod io;
 mod open_traces;
 pub mod race;
 pub mod trace;
 pub mod trace_analyses;
 
+pub use event_writer::WriteBatching;
 pub use io::{stopped_cleanly, StageError, StageIo};

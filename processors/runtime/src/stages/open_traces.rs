@@ -33,6 +33,8 @@ struct OpenTrace {
     held: Option<Vec<Event>>,
     /// The records it needs re-read after a crash.
     records: Vec<Position>,
+    /// The event writer's submission holding its latest event.
+    write_seq: u64,
 }
 
 /// A completed trace taken out of [`OpenTraces`].
@@ -69,17 +71,20 @@ impl OpenTraces {
         }
     }
 
-    /// Adds a consumed event read from the record at `position`; returns true when the trace
-    /// did not hold that record yet (the caller holds its offset).
-    pub fn add(&mut self, event: Event, position: &Position, now: Instant) -> bool {
+    /// Adds a consumed event read from the record at `position` and submitted to the event
+    /// writer as `write_seq`; returns true when the trace did not hold that record yet (the
+    /// caller holds its offset).
+    pub fn add(&mut self, event: Event, position: &Position, write_seq: u64, now: Instant) -> bool {
         let trace = self.traces.entry(event.trace_id).or_insert(OpenTrace {
             opened: now,
             last_seen: now,
             consumed: 0,
             held: Some(Vec::new()),
             records: Vec::new(),
+            write_seq,
         });
         trace.last_seen = now;
+        trace.write_seq = trace.write_seq.max(write_seq);
         trace.consumed += 1;
         if let Some(held) = &mut trace.held {
             held.push(event);
@@ -123,6 +128,16 @@ impl OpenTraces {
             .collect();
         due.sort();
         due
+    }
+
+    /// The event writer's submission that holds the latest event of any of `ids`: once it is
+    /// written, so are all their events.
+    pub fn write_seq(&self, ids: &[Uuid]) -> u64 {
+        ids.iter()
+            .filter_map(|id| self.traces.get(id))
+            .map(|t| t.write_seq)
+            .max()
+            .unwrap_or(0)
     }
 
     /// Takes trace `id` out, its events in store order.
@@ -176,9 +191,12 @@ mod tests {
         let (late, early) = (event(trace, 20), event(trace, 10));
         let position: Position = ("events".into(), 0, 7);
         let now = Instant::now();
-        assert!(open.add(late.clone(), &position, now), "a new record");
-        assert!(!open.add(early.clone(), &position, now), "the same record");
-        assert!(open.add(late.clone(), &("events".into(), 0, 9), now));
+        assert!(open.add(late.clone(), &position, 1, now), "a new record");
+        assert!(
+            !open.add(early.clone(), &position, 1, now),
+            "the same record"
+        );
+        assert!(open.add(late.clone(), &("events".into(), 0, 9), 1, now));
         assert_eq!(open.held_events(), 3);
         let taken = open.take(trace).expect("open");
         assert_eq!(taken.events, Some(vec![early, late]));
@@ -194,14 +212,14 @@ mod tests {
         let position: Position = ("events".into(), 0, 1);
         let now = Instant::now();
         for at in 0..4 {
-            open.add(event(big, at), &position, now);
+            open.add(event(big, at), &position, 1, now);
         }
         for at in 0..2 {
-            open.add(event(small, at), &position, now);
+            open.add(event(small, at), &position, 1, now);
         }
         assert_eq!(open.enforce_bound(), 1);
         assert_eq!(open.held_events(), 2);
-        open.add(event(big, 9), &position, now);
+        open.add(event(big, 9), &position, 1, now);
         assert_eq!(open.held_events(), 2, "an evicted trace holds nothing more");
         assert_eq!(open.take(big).expect("open").events, None);
         assert_eq!(
@@ -220,16 +238,34 @@ mod tests {
         };
         let (idle, large) = (Uuid::new_v4(), Uuid::new_v4());
         let position: Position = ("events".into(), 0, 1);
-        open.add(event(idle, 0), &position, Instant::now());
+        open.add(event(idle, 0), &position, 1, Instant::now());
         assert!(open.due(Instant::now(), completion).is_empty());
         tokio::time::advance(Duration::from_secs(1)).await;
         for at in 0..3 {
-            open.add(event(large, at), &position, Instant::now());
+            open.add(event(large, at), &position, 1, Instant::now());
         }
         assert_eq!(open.due(Instant::now(), completion), {
             let mut both = vec![idle, large];
             both.sort();
             both
         });
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_trace_waits_for_the_write_of_its_latest_event() {
+        let mut open = OpenTraces::new(100);
+        let (a, b) = (Uuid::new_v4(), Uuid::new_v4());
+        for (trace, write_seq) in [(a, 1), (b, 2), (a, 3)] {
+            let position: Position = ("events".into(), 0, write_seq as i64);
+            open.add(event(trace, 0), &position, write_seq, Instant::now());
+        }
+        assert_eq!(open.write_seq(&[a]), 3);
+        assert_eq!(open.write_seq(&[b]), 2);
+        assert_eq!(open.write_seq(&[b, a]), 3);
+        assert_eq!(
+            open.write_seq(&[Uuid::new_v4()]),
+            0,
+            "not open: nothing to wait for"
+        );
     }
 }

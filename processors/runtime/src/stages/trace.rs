@@ -1,7 +1,8 @@
 //! The trace stage: assembles traces and forwards their race-stage inputs at completion.
 //!
-//! Events are written to the store as they arrive (so they are durable, and queryable, before
-//! their offsets are committed) and held in memory per open trace ([`OpenTraces`]). A trace
+//! Events are handed to the [`EventWriter`] as they arrive, which writes them in large batches
+//! off the consuming path (queryable about 100 ms later; a record's offset stays uncommitted
+//! until its events are written), and held in memory per open trace ([`OpenTraces`]). A trace
 //! completes after it has been idle for `idle_timeout` (processing time), or is older than
 //! `max_age`, or has `max_events` events. At completion the stage analyses the events it holds;
 //! it reads a trace back from the store only when memory may lack some of its events (evicted
@@ -10,7 +11,7 @@
 //! lost either way.
 
 use crate::redaction::Redaction;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -24,6 +25,7 @@ use raceway_store::{AccessStore, AnalysisStore, EventStore, Store};
 use tokio::time::Instant;
 use uuid::Uuid;
 
+use super::event_writer::{EventWriter, WriteBatching};
 use super::open_traces::{Completion, OpenTraces, Position};
 use super::trace_analyses::{AnalysisConfig, TraceAnalyses};
 use super::{stopped_cleanly, StageError, StageIo};
@@ -52,6 +54,8 @@ pub struct TraceStageConfig {
     pub analyses: AnalysisConfig,
     /// Values replaced by keyed hashes before anything is stored.
     pub redaction: Redaction,
+    /// How consumed events are batched into store writes.
+    pub writes: WriteBatching,
 }
 
 impl Default for TraceStageConfig {
@@ -65,6 +69,7 @@ impl Default for TraceStageConfig {
             max_open_trace_events: 500_000,
             analyses: AnalysisConfig::default(),
             redaction: Redaction::default(),
+            writes: WriteBatching::default(),
         }
     }
 }
@@ -96,14 +101,27 @@ pub struct TraceStage {
     config: TraceStageConfig,
     open: OpenTraces,
     analyses: TraceAnalyses,
+    writer: EventWriter,
+    /// Per submission to the writer not yet known written: the records it carried, held.
+    unwritten: VecDeque<(u64, Vec<Position>)>,
 }
 
 impl TraceStage {
     /// Builds the stage around a subscribed [`StageIo`] (topic: events).
+    /// Starts its event writer (a task), so call it inside the runtime.
     pub fn new(io: StageIo, stores: impl Into<TraceStores>, config: TraceStageConfig) -> Self {
+        let stores: TraceStores = stores.into();
+        let writer = EventWriter::spawn(
+            stores.events.clone(),
+            io.metrics.clone(),
+            io.shutdown.clone(),
+            config.writes,
+        );
         TraceStage {
             io,
-            stores: stores.into(),
+            stores,
+            writer,
+            unwritten: VecDeque::new(),
             analyses: TraceAnalyses::new(config.analyses.clone()),
             open: OpenTraces::new(config.max_open_trace_events),
             config,
@@ -124,6 +142,8 @@ impl TraceStage {
         while !self.io.stopping() {
             self.step().await?;
         }
+        self.writer.finish().await?;
+        self.release_written();
         self.analyses
             .checkpoint(&self.io, &self.stores.analyses)
             .await?;
@@ -149,21 +169,29 @@ impl TraceStage {
         }
         self.io.dead_letter(&rejected).await?;
         self.config.redaction.apply(&mut events);
-        if !events.is_empty() {
-            let store = &self.stores.events;
-            self.io
-                .store_retrying("store events", || store.insert_events(&events))
-                .await?;
-        }
+        // The open traces keep the events, the writer gets a copy: completion must not wait
+        // for the store, nor the store for completion.
+        let write_seq = self.writer.submit(events.clone()).await?;
         let now = Instant::now();
         let mut events = events.into_iter();
+        let mut submitted = Vec::new();
         for (position, count) in positions {
+            if count > 0 {
+                self.io.offsets.hold(&position.0, position.1, position.2);
+            }
             for event in events.by_ref().take(count) {
-                if self.open.add(event, &position, now) {
+                if self.open.add(event, &position, write_seq, now) {
                     self.io.offsets.hold(&position.0, position.1, position.2);
                 }
             }
+            if count > 0 {
+                submitted.push(position);
+            }
         }
+        if !submitted.is_empty() {
+            self.unwritten.push_back((write_seq, submitted));
+        }
+        self.release_written();
         let evicted = self.open.enforce_bound();
         if evicted > 0 {
             tracing::debug!(
@@ -180,9 +208,24 @@ impl TraceStage {
             .metrics
             .open_trace_events
             .set(self.open.held_events() as i64);
-        self.io.set_pending(self.open.len());
+        self.io.set_pending(self.open.len() + self.unwritten.len());
         self.io.commit().await;
         Ok(())
+    }
+
+    /// Releases the records of every submission the writer has written.
+    fn release_written(&mut self) {
+        let written = self.writer.written();
+        while let Some((seq, _)) = self.unwritten.front() {
+            if *seq > written {
+                break;
+            }
+            if let Some((_, positions)) = self.unwritten.pop_front() {
+                for (topic, partition, offset) in positions {
+                    self.io.offsets.release(&topic, partition, offset);
+                }
+            }
+        }
     }
 
     async fn complete_due_traces(&mut self) -> Result<(), StageError> {
@@ -255,6 +298,11 @@ impl TraceStage {
     /// committed. At most one count, one read, three writes and one produce per batch, not per
     /// trace: per-trace round trips to ClickHouse were the trace stage's bottleneck.
     async fn complete(&mut self, trace_ids: &[Uuid]) -> Result<(), StageError> {
+        // Their events written first: a read-back must find them all, and a finding's events
+        // are queryable before it is.
+        let write_seq = self.open.write_seq(trace_ids);
+        self.writer.wait_written(write_seq).await?;
+        self.release_written();
         let (by_trace, held_records) = self.take_events(trace_ids).await?;
         let stores = &self.stores;
         let mut analyses = Vec::with_capacity(by_trace.len());
