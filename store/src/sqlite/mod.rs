@@ -22,6 +22,7 @@ mod analyses;
 mod events;
 mod findings;
 mod retention;
+mod services;
 
 /// The embedded [`Store`](crate::Store): one SQLite file; every role, one file each in this
 /// folder.
