@@ -1,0 +1,42 @@
+import { describe, expect, it } from "vitest";
+import type { ServiceHealth, ServiceRow } from "@/api/types";
+import { degradingServices, formatRate, formatShift, trendBadge, withHealth } from "./services";
+
+function health(service: string, trend: string, p50_shift: number | null): ServiceHealth {
+  const window = { from: "", to: "", traces: 10, p50_ms: 1, p95_ms: 1, p99_ms: 1, mad_ms: 0, error_traces: 0, anomalous_traces: 0, error_rate: 0, anomaly_rate: 0 };
+  return {
+    service,
+    window: "1h",
+    recent: window,
+    baseline: window,
+    trend: { trend, scale_ms: 1, p50_shift, p95_shift: null, error_rate_change: 0, shift_threshold: 3, error_rate_threshold: 0.05 },
+  };
+}
+
+describe("service health", () => {
+  it("badges each trend, unknown ones as too few traces", () => {
+    expect(trendBadge("degrading").variant).toBe("destructive");
+    expect(trendBadge("stable").label).toBe("stable");
+    expect(trendBadge("insufficient_data").label).toBe("too few traces");
+  });
+
+  it("formats rates and shifts", () => {
+    expect(formatRate(1 / 3)).toBe("33.3 %");
+    expect(formatRate(undefined)).toBe("–");
+    expect(formatShift(4.24)).toBe("+4.2σ");
+    expect(formatShift(-3)).toBe("-3.0σ");
+    expect(formatShift(null)).toBe("–");
+  });
+
+  it("lists the degrading services, largest shift first, errors-only last", () => {
+    const all = [health("a", "degrading", 3.5), health("b", "stable", 0), health("c", "degrading", null), health("d", "degrading", 9)];
+    expect(degradingServices(all).map((h) => h.service)).toEqual(["d", "a", "c"]);
+  });
+
+  it("matches rows with their health by name", () => {
+    const rows = [{ service: "a" }, { service: "z" }] as ServiceRow[];
+    const matched = withHealth(rows, [health("a", "stable", 0)]);
+    expect(matched[0].health?.service).toBe("a");
+    expect(matched[1].health).toBeUndefined();
+  });
+});
