@@ -8,8 +8,8 @@ use comfy_table::{Cell, Color, ContentArrangement, Table};
 use raceway_query_api::responses::PathStep;
 
 use crate::client::models::{
-    value_text, AnomalyRow, CriticalPathBody, RaceFinding, StepRow, TraceStateBody, TracesPage,
-    Tree, TreeNode,
+    value_text, AnomalyRow, CriticalPathBody, RaceFinding, ServicesBody, StepRow, TraceStateBody,
+    TracesPage, Tree, TreeNode,
 };
 
 pub(super) fn table(header: &[&str]) -> Table {
@@ -57,6 +57,33 @@ pub fn traces(page: &TracesPage) -> String {
         with_newline(out),
         page.traces.len(),
         page.page.total
+    )
+}
+
+/// `raceway services`.
+pub fn services(list: &ServicesBody) -> String {
+    let mut out = table(&["service", "traces", "events", "findings", "anomalies"]);
+    for service in &list.services {
+        let findings = Cell::new(service.race_count);
+        out.add_row(vec![
+            Cell::new(&service.service),
+            Cell::new(service.trace_count),
+            Cell::new(service.event_count),
+            if service.race_count > 0 {
+                findings.fg(Color::Red)
+            } else {
+                findings
+            },
+            Cell::new(service.anomaly_count),
+        ]);
+    }
+    format!(
+        "{}{} services from {} to {} (last {})\n",
+        with_newline(out),
+        list.services.len(),
+        list.from,
+        list.to,
+        list.window
     )
 }
 

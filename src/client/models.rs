@@ -6,9 +6,10 @@ use serde::Deserialize;
 use serde_json::Value;
 
 pub use raceway_query_api::responses::{
-    AnomaliesPage, AnomalyRow, CriticalPathBody, LiveMessage, RacesPage, StepRow, TraceAnomalies,
-    TraceAuditTrail, TraceDependencies, TraceDependencyRow, TraceRaces, TraceRow, TraceStateBody,
-    TraceSteps, TracesPage,
+    AnomaliesPage, AnomalyRow, CriticalPathBody, HotspotsBody, LiveMessage, RacesPage,
+    ServiceHealthBody, ServiceRow, ServicesBody, StepRow, TraceAnomalies, TraceAuditTrail,
+    TraceDependencies, TraceDependencyRow, TraceRaces, TraceRow, TraceStateBody, TraceSteps,
+    TracesPage,
 };
 pub use raceway_schemas::RaceFinding;
 

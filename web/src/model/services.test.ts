@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { ServiceHealth, ServiceRow } from "@/api/types";
-import { degradingServices, formatRate, formatShift, trendBadge, withHealth } from "./services";
+import { degradingServices, formatRate, formatShift, noneDegradingText, trendBadge, withHealth } from "./services";
 
 function health(service: string, trend: string, p50_shift: number | null): ServiceHealth {
   const window = { from: "", to: "", traces: 10, p50_ms: 1, p95_ms: 1, p99_ms: 1, mad_ms: 0, error_traces: 0, anomalous_traces: 0, error_rate: 0, anomaly_rate: 0 };
@@ -38,5 +38,12 @@ describe("service health", () => {
     const matched = withHealth(rows, [health("a", "stable", 0)]);
     expect(matched[0].health?.service).toBe("a");
     expect(matched[1].health).toBeUndefined();
+  });
+
+  it("says how many services could not be judged", () => {
+    expect(noneDegradingText([health("a", "stable", 0)])).toBe("No service is degrading.");
+    expect(noneDegradingText([health("a", "stable", 0), health("b", "insufficient_data", null)])).toBe(
+      "No service is degrading; 1 of 2 have too few traces to tell.",
+    );
   });
 });

@@ -49,3 +49,10 @@ export function degradingServices(health: ServiceHealth[]): ServiceHealth[] {
     .filter((h) => h.trend.trend === "degrading")
     .sort((a, b) => (b.trend.p50_shift ?? -Infinity) - (a.trend.p50_shift ?? -Infinity) || a.service.localeCompare(b.service));
 }
+
+/** What to say when no service is degrading: also how many could not be judged. */
+export function noneDegradingText(health: ServiceHealth[]): string {
+  const unjudged = health.filter((h) => h.trend.trend === "insufficient_data").length;
+  if (unjudged === 0) return "No service is degrading.";
+  return `No service is degrading; ${unjudged} of ${health.length} have too few traces to tell.`;
+}

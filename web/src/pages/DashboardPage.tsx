@@ -7,7 +7,7 @@ import { useApi } from "@/hooks/useApi";
 import { formatMs } from "@/lib/format";
 import { overTime, slowestServices } from "@/model/dashboard";
 import { timestampNs } from "@/model/events";
-import { DEFAULT_WINDOW, degradingServices } from "@/model/services";
+import { DEFAULT_WINDOW, degradingServices, noneDegradingText } from "@/model/services";
 
 function Stat({ label, value }: { label: string; value: number | string | undefined }) {
   return (
@@ -65,7 +65,7 @@ export function DashboardPage() {
             </Loaded>
         </Section>
         <Section title={`Degrading services (last ${DEFAULT_WINDOW}, against their own history)`}>
-            <Loaded state={services} empty={(d) => degradingServices(d.health).length === 0} emptyText="No service is degrading.">
+            <Loaded state={services} empty={(d) => degradingServices(d.health).length === 0} emptyText={noneDegradingText(services.data?.health ?? [])}>
               {(d) => <DegradingList services={degradingServices(d.health)} />}
             </Loaded>
         </Section>
