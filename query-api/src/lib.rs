@@ -65,10 +65,7 @@ pub mod responses {
     pub use crate::live::LiveMessage;
     pub use crate::params::PageInfo;
     pub use crate::races::RacesPage;
-    pub use crate::services::{
-        is_degrading, HealthWindow, HotspotsBody, LocationHotspotRow, ServiceHealthBody,
-        ServiceRow, ServicesBody, TrendBody, VariableHotspotRow,
-    };
+    pub use crate::services::{HotspotsBody, ServiceHealthBody, ServicesBody, WindowInfo};
     pub use crate::time_travel::{
         ActorRow, ComparePoint, DifferenceRow, StateComparison, StepRow, ThreadRow, TraceStateBody,
         TraceSteps, VariableRow, WriterRow,

@@ -18,16 +18,15 @@ use axum::extract::{Path, Query, State};
 use axum::http::Uri;
 use axum::Json;
 use raceway_analysis::service_health::{
-    service_health, TraceSample, Trend, WindowFigures, ERROR_RATE_MARGIN, SHIFT_DEVIATIONS,
+    service_health, ServiceHealth, TraceSample, TrendRules, RULES,
 };
 use raceway_store::{
-    LocationHotspot, ServiceCounts, ServiceStore, ServiceTraceRow, TimeRange, VariableHotspot,
+    Hotspots, ServiceCounts, ServiceStore, ServiceTraceRow, ServiceWindow, TimeRange,
 };
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::anomalies::ms;
 use crate::error::{ListErrors, TraceErrors};
 use crate::params::{self, opt_time_ns};
 use crate::tenant::Scope;
@@ -79,13 +78,31 @@ impl Window {
         }
     }
 
-    fn range(&self) -> TimeRange {
-        TimeRange::new(Some(self.from_ns), Some(self.to_ns))
+    /// The store's window: this one, in `environments`.
+    fn within(&self, environments: Vec<String>) -> ServiceWindow {
+        ServiceWindow {
+            time: TimeRange::new(Some(self.from_ns), Some(self.to_ns)),
+            environments,
+        }
     }
 
-    fn label(&self) -> String {
-        humantime::format_duration(self.length).to_string()
+    fn info(&self) -> WindowInfo {
+        WindowInfo {
+            window: humantime::format_duration(self.length).to_string(),
+            from: rfc3339(self.from_ns),
+            to: rfc3339(self.to_ns),
+        }
     }
+}
+
+/// The window an answer covers.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct WindowInfo {
+    /// Its length as a duration (`1h`).
+    pub window: String,
+    /// Its bounds, RFC 3339.
+    pub from: String,
+    pub to: String,
 }
 
 impl WindowParams {
@@ -126,42 +143,12 @@ fn query<T: DeserializeOwned>(uri: &Uri) -> Result<T, ApiError> {
         .map_err(|e| ApiError::bad_request(e.body_text()))
 }
 
-/// One service's activity in the window.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct ServiceRow {
-    pub service: String,
-    /// Distinct traces with an event of the service in the window.
-    pub trace_count: u64,
-    /// Its distinct events in the window.
-    pub event_count: u64,
-    /// Distinct findings (data races, lost updates, lock-order inversions) with the service on
-    /// either side, spanning a time that overlaps the window.
-    pub race_count: u64,
-    /// Its duration anomalies in traces started in the window.
-    pub anomaly_count: u64,
-}
-
-impl From<ServiceCounts> for ServiceRow {
-    fn from(c: ServiceCounts) -> Self {
-        ServiceRow {
-            service: c.service,
-            trace_count: c.trace_count,
-            event_count: c.event_count,
-            race_count: c.race_count,
-            anomaly_count: c.anomaly_count,
-        }
-    }
-}
-
 /// `GET /api/services`: the services of the window, sorted by name.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct ServicesBody {
-    /// The window's length as a duration (`1h`).
-    pub window: String,
-    /// Its bounds, RFC 3339.
-    pub from: String,
-    pub to: String,
-    pub services: Vec<ServiceRow>,
+    #[serde(flatten)]
+    pub window: WindowInfo,
+    pub services: Vec<ServiceCounts>,
 }
 
 /// `GET /api/services?window=&to=`: every service with its counts over the window.
@@ -173,90 +160,29 @@ pub(crate) async fn list_services(
     uri: Uri,
 ) -> Result<Json<ServicesBody>, ApiError> {
     let window = query::<WindowParams>(&uri)?.parse()?;
-    let counts = store
-        .service_counts(window.range(), &scope.environments(None)?)
+    let services = store
+        .service_counts(&window.within(scope.environments(None)?))
         .await?;
     Ok(Json(ServicesBody {
-        window: window.label(),
-        from: rfc3339(window.from_ns),
-        to: rfc3339(window.to_ns),
-        services: counts.into_iter().map(ServiceRow::from).collect(),
+        window: window.info(),
+        services,
     }))
 }
 
-/// The figures of one window of a service's health.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct HealthWindow {
-    /// Its bounds, RFC 3339.
-    pub from: String,
-    pub to: String,
-    /// Traces of the service in it.
-    pub traces: u64,
-    /// Nearest-rank percentiles of the service's latency per trace (its first to its last
-    /// event), ms; 0 without traces.
-    pub p50_ms: f64,
-    pub p95_ms: f64,
-    pub p99_ms: f64,
-    /// Median absolute deviation of those latencies, ms.
-    pub mad_ms: f64,
-    /// Traces in which the service recorded an `Error` event.
-    pub error_traces: u64,
-    /// Traces with a duration anomaly of the service.
-    pub anomalous_traces: u64,
-    /// `error_traces / traces` (0 to 1).
-    pub error_rate: f64,
-    /// `anomalous_traces / traces` (0 to 1).
-    pub anomaly_rate: f64,
-}
-
-impl HealthWindow {
-    fn new(figures: &WindowFigures, from_ns: i64, to_ns: i64) -> HealthWindow {
-        HealthWindow {
-            from: rfc3339(from_ns),
-            to: rfc3339(to_ns),
-            traces: figures.traces,
-            p50_ms: ms(figures.p50_ns),
-            p95_ms: ms(figures.p95_ns),
-            p99_ms: ms(figures.p99_ns),
-            mad_ms: figures.mad_ns / 1e6,
-            error_traces: figures.error_traces,
-            anomalous_traces: figures.anomalous_traces,
-            error_rate: figures.error_rate,
-            anomaly_rate: figures.anomaly_rate,
-        }
-    }
-}
-
-/// What the trend compared, with the thresholds it used.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct TrendBody {
-    /// `degrading`, `stable`, `improving` or `insufficient_data`.
-    pub trend: String,
-    /// The baseline's robust spread (1.4826 x MAD, floored), ms: the unit of the shifts.
-    pub scale_ms: f64,
-    /// (recent p50 - baseline p50) / scale; null without traces in both windows.
-    pub p50_shift: Option<f64>,
-    /// (recent p95 - baseline p95) / scale; null below 20 traces in either window.
-    pub p95_shift: Option<f64>,
-    /// Recent error rate minus baseline error rate.
-    pub error_rate_change: f64,
-    /// A shift of at least this many scales is degrading (at most minus this, improving).
-    pub shift_threshold: f64,
-    /// An error-rate change of at least this is degrading (minus this, improving).
-    pub error_rate_threshold: f64,
-}
-
-/// `GET /api/services/{name}/health`.
+/// `GET /api/services/{name}/health`: the figures of the recent window and of the service's
+/// history before it (latencies in ns: from the service's first to its last event of a trace;
+/// nearest-rank percentiles), the trend and what it compared, and the rules it applied.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct ServiceHealthBody {
     pub service: String,
-    /// The recent window's length (`1h`).
-    pub window: String,
-    /// The recent window: what the percentiles and rates describe.
-    pub recent: HealthWindow,
-    /// The service's earlier history the trend compares with.
-    pub baseline: HealthWindow,
-    pub trend: TrendBody,
+    /// The recent window.
+    #[serde(flatten)]
+    pub window: WindowInfo,
+    /// Where the history starts (it ends where the recent window starts), RFC 3339.
+    pub history_from: String,
+    #[serde(flatten)]
+    pub health: ServiceHealth,
+    pub rules: TrendRules,
 }
 
 /// The `{name}` path segment of `GET /api/services/{name}/health`.
@@ -292,27 +218,22 @@ pub(crate) async fn service_health_route(
     let environments = scope.environments(None)?;
     let history = Window::ending(recent.to_ns, recent.length * (BASELINE_WINDOWS + 1));
     let rows = store
-        .service_traces(&name, history.range(), &environments, MAX_HEALTH_TRACES)
+        .service_traces(
+            &name,
+            &history.within(environments.clone()),
+            MAX_HEALTH_TRACES,
+        )
         .await?;
-    if rows.is_empty() && !service_exists(&*store, &name, &environments).await? {
+    if rows.is_empty() && !service_exists(&*store, &name, environments).await? {
         return Err(ApiError::not_found(format!("no service `{name}`")));
     }
     let samples: Vec<TraceSample> = rows.iter().map(sample).collect();
-    let health = service_health(&samples, recent.from_ns);
     Ok(Json(ServiceHealthBody {
         service: name,
-        window: recent.label(),
-        recent: HealthWindow::new(&health.recent, recent.from_ns, recent.to_ns),
-        baseline: HealthWindow::new(&health.baseline, history.from_ns, recent.from_ns),
-        trend: TrendBody {
-            trend: health.trend.as_str().to_string(),
-            scale_ms: health.comparison.scale_ns / 1e6,
-            p50_shift: health.comparison.p50_shift,
-            p95_shift: health.comparison.p95_shift,
-            error_rate_change: health.comparison.error_rate_change,
-            shift_threshold: SHIFT_DEVIATIONS,
-            error_rate_threshold: ERROR_RATE_MARGIN,
-        },
+        window: recent.info(),
+        history_from: rfc3339(history.from_ns),
+        health: service_health(&samples, recent.from_ns),
+        rules: RULES,
     }))
 }
 
@@ -320,17 +241,13 @@ pub(crate) async fn service_health_route(
 async fn service_exists(
     store: &dyn ServiceStore,
     name: &str,
-    environments: &[String],
+    environments: Vec<String>,
 ) -> Result<bool, ApiError> {
-    let any = store
-        .service_traces(name, TimeRange::ALL, environments, 1)
-        .await?;
-    Ok(!any.is_empty())
-}
-
-/// Whether `trend` names a degrading service (for clients that filter on it).
-pub fn is_degrading(trend: &str) -> bool {
-    trend == Trend::Degrading.as_str()
+    let all_time = ServiceWindow {
+        time: TimeRange::ALL,
+        environments,
+    };
+    Ok(!store.service_traces(name, &all_time, 1).await?.is_empty())
 }
 
 /// The `window`, `to` and `limit` query parameters of `GET /api/hotspots`.
@@ -342,66 +259,14 @@ pub(crate) struct HotspotParams {
     limit: Option<String>,
 }
 
-/// A variable (for lock-order inversions: the locks) in findings.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct VariableHotspotRow {
-    pub environment: String,
-    pub variable: String,
-    /// Distinct findings on it, of every kind.
-    pub findings: u64,
-    pub data_races: u64,
-    pub lost_updates: u64,
-    pub lock_order_inversions: u64,
-}
-
-impl From<VariableHotspot> for VariableHotspotRow {
-    fn from(v: VariableHotspot) -> Self {
-        VariableHotspotRow {
-            environment: v.environment,
-            variable: v.variable,
-            findings: v.findings,
-            data_races: v.data_races,
-            lost_updates: v.lost_updates,
-            lock_order_inversions: v.lock_order_inversions,
-        }
-    }
-}
-
-/// A code location of a service in findings and duration anomalies.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct LocationHotspotRow {
-    pub service: String,
-    pub location: String,
-    /// Distinct findings with an event at it.
-    pub findings: u64,
-    /// Duration anomalies whose slowest step is at it.
-    pub anomalies: u64,
-    /// `findings + anomalies`: the ranking.
-    pub total: u64,
-}
-
-impl From<LocationHotspot> for LocationHotspotRow {
-    fn from(l: LocationHotspot) -> Self {
-        LocationHotspotRow {
-            total: l.total(),
-            service: l.service,
-            location: l.location,
-            findings: l.findings,
-            anomalies: l.anomalies,
-        }
-    }
-}
-
 /// `GET /api/hotspots`: most involved first, ties by name.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct HotspotsBody {
-    /// The window's length (`1h`) and bounds, RFC 3339.
-    pub window: String,
-    pub from: String,
-    pub to: String,
+    #[serde(flatten)]
+    pub window: WindowInfo,
     pub limit: u32,
-    pub variables: Vec<VariableHotspotRow>,
-    pub locations: Vec<LocationHotspotRow>,
+    #[serde(flatten)]
+    pub hotspots: Hotspots,
 }
 
 /// `GET /api/hotspots?window=&to=&limit=`: the variables and locations involved in the most
@@ -417,16 +282,13 @@ pub(crate) async fn hotspots(
     let window = query::<WindowParams>(&uri)?.parse()?;
     let options = query::<HotspotParams>(&uri)?;
     let limit = params::limit(options.limit.as_deref(), DEFAULT_HOTSPOTS, MAX_HOTSPOTS)?;
-    let found = store
-        .hotspots(window.range(), &scope.environments(None)?, limit)
+    let hotspots = store
+        .hotspots(&window.within(scope.environments(None)?), limit)
         .await?;
     Ok(Json(HotspotsBody {
-        window: window.label(),
-        from: rfc3339(window.from_ns),
-        to: rfc3339(window.to_ns),
+        window: window.info(),
         limit,
-        variables: found.variables.into_iter().map(Into::into).collect(),
-        locations: found.locations.into_iter().map(Into::into).collect(),
+        hotspots,
     }))
 }
 
@@ -452,6 +314,6 @@ mod tests {
             (window.from_ns, window.to_ns),
             (7_000_000_000, 10_000_000_000)
         );
-        assert_eq!(window.label(), "3s");
+        assert_eq!(window.info().window, "3s");
     }
 }

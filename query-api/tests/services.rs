@@ -6,13 +6,12 @@ mod common;
 
 use std::sync::Arc;
 
-use axum::body::{to_bytes, Body};
+use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use common::*;
 use raceway_auth::{Principal, Roles, Tenant};
 use raceway_store::Store;
 use serde_json::{json, Value};
-use tower::ServiceExt;
 
 /// The recent window of the health checks ends here; `window=1h` starts it at 11:00.
 const TO: &str = "2024-01-01T12:00:00Z";
@@ -109,18 +108,22 @@ async fn health_compares_the_recent_window_with_the_service_history() {
     let recent = &body["recent"];
     assert_eq!(recent["traces"], 6);
     assert_eq!(
-        (recent["p50_ms"].as_f64(), recent["p99_ms"].as_f64()),
-        (Some(402.0), Some(405.0))
+        (recent["p50_ns"].as_u64(), recent["p99_ns"].as_u64()),
+        (Some(402_000_000), Some(405_000_000))
     );
     assert_eq!(recent["error_traces"], 2);
     assert!((recent["error_rate"].as_f64().unwrap() - 1.0 / 3.0).abs() < 1e-9);
     assert_eq!(body["baseline"]["traces"], 30);
-    assert_eq!(body["baseline"]["p50_ms"], 99.0);
-    assert_eq!(body["baseline"]["from"], "2024-01-01T04:00:00Z");
-    assert_eq!(body["trend"]["trend"], "degrading", "{body}");
-    assert!(body["trend"]["p50_shift"].as_f64().unwrap() >= 3.0);
+    assert_eq!(body["baseline"]["p50_ns"], 99_000_000);
+    assert_eq!(body["history_from"], "2024-01-01T04:00:00Z");
+    assert_eq!(body["from"], "2024-01-01T11:00:00Z");
+    assert_eq!(body["trend"], "degrading", "{body}");
+    assert!(
+        body["comparison"]["p50_shift"].as_f64().unwrap()
+            >= body["rules"]["shift_deviations"].as_f64().unwrap()
+    );
     assert_eq!(
-        body["trend"]["p95_shift"],
+        body["comparison"]["p95_shift"],
         Value::Null,
         "fewer than 20 recent traces"
     );
@@ -130,15 +133,15 @@ async fn health_compares_the_recent_window_with_the_service_history() {
         &format!("/api/services/db/health?window=1h&to={TO}"),
     )
     .await;
-    assert_eq!(db["trend"]["trend"], "stable", "{db}");
-    assert_eq!(db["recent"]["p95_ms"], 50.0);
+    assert_eq!(db["trend"], "stable", "{db}");
+    assert_eq!(db["recent"]["p95_ns"], 50_000_000);
 
     let (_, early) = get(
         store.clone(),
         &format!("/api/services/api/health?window=1h&to=2024-01-01T06:00:00Z"),
     )
     .await;
-    assert_eq!(early["trend"]["trend"], "insufficient_data", "{early}");
+    assert_eq!(early["trend"], "insufficient_data", "{early}");
 
     let (status, body) = get(store.clone(), "/api/services/nobody/health").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
@@ -236,13 +239,7 @@ async fn get_as_tenant(store: Arc<dyn Store>, uri: &str, environment: &str) -> (
         .extension(principal)
         .body(Body::empty())
         .expect("request");
-    let response = raceway_query_api::router(store)
-        .oneshot(request)
-        .await
-        .expect("response");
-    let status = response.status();
-    let bytes = to_bytes(response.into_body(), 1 << 20).await.expect("body");
-    (status, serde_json::from_slice(&bytes).expect("JSON"))
+    send(store, request).await
 }
 
 #[tokio::test]

@@ -64,26 +64,22 @@ pub fn traces(page: &TracesPage) -> String {
 pub fn services(list: &ServicesBody) -> String {
     let mut out = table(&["service", "traces", "events", "findings", "anomalies"]);
     for service in &list.services {
-        let findings = Cell::new(service.race_count);
-        out.add_row(vec![
-            Cell::new(&service.service),
-            Cell::new(service.trace_count),
-            Cell::new(service.event_count),
-            if service.race_count > 0 {
-                findings.fg(Color::Red)
-            } else {
-                findings
-            },
-            Cell::new(service.anomaly_count),
-        ]);
+        let counts = [
+            service.trace_count,
+            service.event_count,
+            service.race_count,
+            service.anomaly_count,
+        ];
+        let mut row = vec![Cell::new(&service.service)];
+        row.extend(counts.into_iter().map(Cell::new));
+        out.add_row(row);
     }
+    let window = &list.window;
+    let shown = list.services.len();
+    let (from, to, last) = (&window.from, &window.to, &window.window);
     format!(
-        "{}{} services from {} to {} (last {})\n",
-        with_newline(out),
-        list.services.len(),
-        list.from,
-        list.to,
-        list.window
+        "{}{shown} services from {from} to {to} (last {last})\n",
+        with_newline(out)
     )
 }
 

@@ -7,11 +7,11 @@ use serde_json::Value;
 
 pub use raceway_query_api::responses::{
     AnomaliesPage, AnomalyRow, CriticalPathBody, HotspotsBody, LiveMessage, RacesPage,
-    ServiceHealthBody, ServiceRow, ServicesBody, StepRow, TraceAnomalies, TraceAuditTrail,
-    TraceDependencies, TraceDependencyRow, TraceRaces, TraceRow, TraceStateBody, TraceSteps,
-    TracesPage,
+    ServiceHealthBody, ServicesBody, StepRow, TraceAnomalies, TraceAuditTrail, TraceDependencies,
+    TraceDependencyRow, TraceRaces, TraceRow, TraceStateBody, TraceSteps, TracesPage,
 };
 pub use raceway_schemas::RaceFinding;
+pub use raceway_store::ServiceCounts;
 
 /// `GET /api/traces/{id}/tree`.
 #[derive(Debug, Clone, Default, Deserialize)]

@@ -1,7 +1,7 @@
 //! The Services view's state: each service of the last hour with its health, and the hotspots.
 //! Opened with `S` from the traces list; the figures and verdicts are the API's.
 
-use crate::client::models::{HotspotsBody, ServiceHealthBody, ServiceRow};
+use crate::client::models::{HotspotsBody, ServiceCounts, ServiceHealthBody};
 
 /// The window the view shows (the API's default).
 pub const WINDOW: &str = "1h";
@@ -9,7 +9,7 @@ pub const WINDOW: &str = "1h";
 /// One service and its health (none when its health could not be read).
 #[derive(Debug)]
 pub struct ServiceLine {
-    pub counts: ServiceRow,
+    pub counts: ServiceCounts,
     pub health: Option<ServiceHealthBody>,
 }
 

@@ -55,7 +55,7 @@ pub use crate::roles::{
     Store,
 };
 pub use crate::services::{
-    Hotspots, LocationHotspot, ServiceCounts, ServiceTraceRow, VariableHotspot,
+    Hotspots, LocationHotspot, ServiceCounts, ServiceTraceRow, ServiceWindow, VariableHotspot,
 };
 pub use crate::sqlite::SqliteStore;
 

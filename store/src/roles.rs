@@ -16,8 +16,9 @@ use uuid::Uuid;
 
 use crate::{
     AccessQuery, AnomalyPage, AnomalyQuery, DependencyStats, DurationAnomalyRow, FindingPage,
-    FindingQuery, Hotspots, ModelRecord, PruneReport, ServiceCounts, ServiceTraceRow, StoreError,
-    TimeRange, TraceAnalysis, TraceAnalysisSummary, TracePage, TraceQuery, VariableCount,
+    FindingQuery, Hotspots, ModelRecord, PruneReport, ServiceCounts, ServiceTraceRow,
+    ServiceWindow, StoreError, TimeRange, TraceAnalysis, TraceAnalysisSummary, TracePage,
+    TraceQuery, VariableCount,
 };
 
 /// The schema and the connection: what the binary checks before it starts the stages.
@@ -167,37 +168,30 @@ pub trait AnalysisStore: Send + Sync {
 /// Services over a window: their activity, the per-trace rows their health is computed from,
 /// and the variables and locations in the most findings and anomalies.
 ///
-/// Every read is confined to `environments` (every environment when empty): events and
+/// Every read is confined to the window's environments (every environment when none): events and
 /// findings by their own environment, anomalies through their trace (all of its events in the
 /// set), as the other roles do.
 #[async_trait]
 pub trait ServiceStore: Send + Sync {
-    /// One row per service with an event within `time`, or a finding or anomaly counted there
+    /// One row per service with an event in the window, or a finding or anomaly counted there
     /// (see [`ServiceCounts`]), sorted by service name.
     async fn service_counts(
         &self,
-        time: TimeRange,
-        environments: &[String],
+        window: &ServiceWindow,
     ) -> Result<Vec<ServiceCounts>, StoreError>;
-    /// One row per trace with an event of `service` within `time`, over those events only:
+    /// One row per trace with an event of `service` in the window, over those events only:
     /// newest first (by the service's first event in the window, ties by trace id), the first
     /// `limit`.
     async fn service_traces(
         &self,
         service: &str,
-        time: TimeRange,
-        environments: &[String],
+        window: &ServiceWindow,
         limit: u32,
     ) -> Result<Vec<ServiceTraceRow>, StoreError>;
     /// The `limit` variables and the `limit` locations involved in the most findings (whose
-    /// events span a time overlapping `time`) and duration anomalies (of traces started within
-    /// `time`); see [`Hotspots`].
-    async fn hotspots(
-        &self,
-        time: TimeRange,
-        environments: &[String],
-        limit: u32,
-    ) -> Result<Hotspots, StoreError>;
+    /// events span a time overlapping the window) and duration anomalies (of traces started in
+    /// it); see [`Hotspots`].
+    async fn hotspots(&self, window: &ServiceWindow, limit: u32) -> Result<Hotspots, StoreError>;
 }
 
 /// Dropping old history (`raceway prune --older-than`).

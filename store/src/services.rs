@@ -12,8 +12,61 @@ use raceway_schemas::FindingKind;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-/// One service's activity over a window: what `GET /api/services` lists.
+use crate::filter::{self, Dialect, Filter, Value};
+use crate::{AnomalyQuery, FindingQuery, TimeRange};
+
+/// What the service reads look at: a time window, confined to `environments` (every environment
+/// when empty).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServiceWindow {
+    pub time: TimeRange,
+    pub environments: Vec<String>,
+}
+
+impl ServiceWindow {
+    /// The findings query of the window: findings whose events span a time overlapping it.
+    pub(crate) fn findings(&self) -> FindingQuery {
+        FindingQuery {
+            environments: self.environments.clone(),
+            from_ns: self.time.from_ns,
+            to_ns: self.time.to_ns,
+            ..FindingQuery::default()
+        }
+    }
+
+    /// The anomalies of the window: of traces started in it.
+    pub(crate) fn anomalies(&self, dialect: Dialect) -> Filter {
+        let query = AnomalyQuery {
+            environments: self.environments.clone(),
+            from_ns: self.time.from_ns,
+            to_ns: self.time.to_ns,
+            ..AnomalyQuery::default()
+        };
+        filter::anomalies(dialect, &query)
+    }
+
+    /// The events of the window (of `service` when given).
+    pub(crate) fn events(&self, dialect: Dialect, service: Option<&str>) -> Filter {
+        filter::service_events(dialect, service, self.time, &self.environments)
+    }
+}
+
+/// Both sides of each finding of `filter` as rows `(id, service, location)`, in both dialects:
+/// the filter's values are bound twice, once per side.
+pub(crate) fn finding_sides(filter: &Filter) -> (String, Vec<Value>) {
+    let conditions = filter.sql();
+    let sql = format!(
+        "SELECT id, first_service AS service, first_location AS location FROM findings \
+         WHERE {conditions} \
+         UNION ALL SELECT id, second_service AS service, second_location AS location \
+         FROM findings WHERE {conditions}"
+    );
+    (sql, filter.params_with(filter.params()))
+}
+
+/// One service's activity over a window: what `GET /api/services` lists (as `ServiceRow`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(as = ServiceRow))]
 pub struct ServiceCounts {
     /// The `service_name` of its events.
     pub service: String,
@@ -47,6 +100,7 @@ pub struct ServiceTraceRow {
 
 /// A variable (or, for lock-order inversions, a lock pair or cycle) in findings.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct VariableHotspot {
     pub environment: String,
     pub variable: String,
@@ -59,6 +113,7 @@ pub struct VariableHotspot {
 
 /// A code location (of a service) in findings (either side) and duration anomalies.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LocationHotspot {
     pub service: String,
     pub location: String,
@@ -66,17 +121,13 @@ pub struct LocationHotspot {
     pub findings: u64,
     /// Duration anomalies whose slowest step is at it.
     pub anomalies: u64,
-}
-
-impl LocationHotspot {
-    /// Findings and anomalies together: the ranking key.
-    pub fn total(&self) -> u64 {
-        self.findings + self.anomalies
-    }
+    /// `findings + anomalies`: the ranking key.
+    pub total: u64,
 }
 
 /// The variables and locations involved in the most findings and anomalies.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Hotspots {
     /// Most findings first; ties by (environment, variable).
     pub variables: Vec<VariableHotspot>,
@@ -153,27 +204,27 @@ pub(crate) fn rank_locations(
     anomalies: Vec<(String, String, u64)>,
     limit: u32,
 ) -> Vec<LocationHotspot> {
-    let mut merged: BTreeMap<(String, String), LocationHotspot> = BTreeMap::new();
-    let mut add = |service: String, location: String, findings: u64, anomalies: u64| {
-        let hotspot = merged
-            .entry((service.clone(), location.clone()))
-            .or_insert_with(|| LocationHotspot {
-                service,
-                location,
-                findings: 0,
-                anomalies: 0,
-            });
-        hotspot.findings += findings;
-        hotspot.anomalies += anomalies;
-    };
+    let mut merged: BTreeMap<(String, String), (u64, u64)> = BTreeMap::new();
     for (service, location, count) in findings {
-        add(service, location, count, 0);
+        merged.entry((service, location)).or_default().0 += count;
     }
     for (service, location, count) in anomalies {
-        add(service, location, 0, count);
+        merged.entry((service, location)).or_default().1 += count;
     }
-    let mut ranked: Vec<LocationHotspot> = merged.into_values().collect();
-    ranked.sort_by(|a, b| b.total().cmp(&a.total()));
+    let mut ranked: Vec<LocationHotspot> = merged
+        .into_iter()
+        .map(
+            |((service, location), (findings, anomalies))| LocationHotspot {
+                service,
+                location,
+                findings,
+                anomalies,
+                total: findings + anomalies,
+            },
+        )
+        .collect();
+    // Stable: ties keep the map's (service, location) order.
+    ranked.sort_by(|a, b| b.total.cmp(&a.total));
     ranked.truncate(limit as usize);
     ranked
 }

@@ -17,17 +17,17 @@
 //!   observed, never an interpolation between two.
 //! - **Rates**: error rate = recent traces with an error / recent traces; anomaly rate = recent
 //!   traces with an anomaly / recent traces.
-//! - **Scale**: max([`MAD_TO_SIGMA`] x the baseline's MAD, [`RELATIVE_FLOOR`] x its median,
-//!   [`ABSOLUTE_FLOOR_NS`]), the robust spread of the duration baselines
+//! - **Scale**: max([`MAD_TO_SIGMA`] x the baseline's MAD, `relative_floor` (0.1) x its median,
+//!   `absolute_floor_ns` (1 ms)), the robust spread of the duration baselines
 //!   (`anomalies::baseline`).
 //! - **Shifts**: (recent p50 - baseline p50) / scale, and the same for p95 once both windows
-//!   have [`MIN_TAIL_TRACES`] traces.
-//! - **Trend** ([`Trend`]), once the baseline has [`MIN_BASELINE_TRACES`] traces and the recent
-//!   window [`MIN_RECENT_TRACES`] (else `insufficient_data`):
-//!   - `degrading` when a shift is at least [`SHIFT_DEVIATIONS`], or the error rate rose by at
-//!     least [`ERROR_RATE_MARGIN`] with at least [`MIN_RECENT_ERRORS`] recent errors;
-//!   - else `improving` when the p50 shift is at most -[`SHIFT_DEVIATIONS`], or the error rate
-//!     fell by at least [`ERROR_RATE_MARGIN`];
+//!   have `min_tail_traces` (20) traces.
+//! - **Trend** ([`Trend`]), once the baseline has `min_baseline_traces` (10) traces and the
+//!   recent window `min_recent_traces` (5) (else `insufficient_data`); thresholds in [`RULES`]:
+//!   - `degrading` when a shift is at least `shift_deviations` (3), or the error rate rose by
+//!     at least `error_rate_margin` (0.05) with at least `min_recent_errors` (2) recent errors;
+//!   - else `improving` when the p50 shift is at most -`shift_deviations`, or the error rate
+//!     fell by at least `error_rate_margin`;
 //!   - else `stable`.
 //!
 //! # Why
@@ -38,8 +38,8 @@
 //! median goes unnoticed, and one in the recent window moves the mean enough to call a healthy
 //! service degrading; the median and MAD ignore a minority of outliers. The floors keep a very
 //! steady service (MAD near 0) from turning 1 ms of jitter into many deviations. The p95 is
-//! compared only with [`MIN_TAIL_TRACES`] traces, where it is not simply the slowest trace; the
-//! error rule wants [`MIN_RECENT_ERRORS`] errors, so that one failed request among five is not a
+//! compared only with `min_tail_traces` traces, where it is not simply the slowest trace; the
+//! error rule wants `min_recent_errors` errors, so that one failed request among five is not a
 //! trend. With fewer traces than the minimums, a median is a few requests' luck and the trend
 //! would flap between calls: the answer says so instead of guessing.
 
@@ -48,22 +48,39 @@ use serde::{Deserialize, Serialize};
 use crate::anomalies::reservoir::MAD_TO_SIGMA;
 use crate::anomalies::Reservoir;
 
-/// Deviations of a shift that make a trend.
-pub const SHIFT_DEVIATIONS: f64 = 3.0;
-/// The scale is at least this share of the baseline's median.
-pub const RELATIVE_FLOOR: f64 = 0.1;
-/// The scale is at least this, ns (1 ms).
-pub const ABSOLUTE_FLOOR_NS: f64 = 1_000_000.0;
-/// A change of the error rate (a proportion) that makes a trend.
-pub const ERROR_RATE_MARGIN: f64 = 0.05;
-/// Recent traces with an error that a rising error rate needs.
-pub const MIN_RECENT_ERRORS: u64 = 2;
-/// Baseline traces a trend needs.
-pub const MIN_BASELINE_TRACES: usize = 10;
-/// Recent traces a trend needs.
-pub const MIN_RECENT_TRACES: usize = 5;
-/// Traces in each window before their p95 is compared.
-pub const MIN_TAIL_TRACES: usize = 20;
+/// The thresholds of the trend (see the module's rules).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct TrendRules {
+    /// Deviations of a shift that make a trend.
+    pub shift_deviations: f64,
+    /// The scale is at least this share of the baseline's median.
+    pub relative_floor: f64,
+    /// The scale is at least this, ns.
+    pub absolute_floor_ns: f64,
+    /// A change of the error rate (a proportion) that makes a trend.
+    pub error_rate_margin: f64,
+    /// Recent traces with an error that a rising error rate needs.
+    pub min_recent_errors: u64,
+    /// Baseline traces a trend needs.
+    pub min_baseline_traces: usize,
+    /// Recent traces a trend needs.
+    pub min_recent_traces: usize,
+    /// Traces in each window before their p95 is compared.
+    pub min_tail_traces: usize,
+}
+
+/// The rules [`service_health`] applies.
+pub const RULES: TrendRules = TrendRules {
+    shift_deviations: 3.0,
+    relative_floor: 0.1,
+    absolute_floor_ns: 1_000_000.0,
+    error_rate_margin: 0.05,
+    min_recent_errors: 2,
+    min_baseline_traces: 10,
+    min_recent_traces: 5,
+    min_tail_traces: 20,
+};
 
 /// One trace of the service.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -80,6 +97,7 @@ pub struct TraceSample {
 
 /// The figures of one window.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct WindowFigures {
     /// Traces in the window.
     pub traces: u64,
@@ -103,6 +121,7 @@ pub struct WindowFigures {
 
 /// Where the service is heading, against its own baseline (see the module's rules).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Trend {
     /// Slower, or failing more, than its history.
@@ -129,12 +148,13 @@ impl Trend {
 
 /// What the trend compared.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TrendComparison {
     /// The robust scale of the baseline, ns.
     pub scale_ns: f64,
     /// (recent p50 - baseline p50) / scale; none without traces in both windows.
     pub p50_shift: Option<f64>,
-    /// (recent p95 - baseline p95) / scale; none below [`MIN_TAIL_TRACES`] in either window.
+    /// (recent p95 - baseline p95) / scale; none below `min_tail_traces` in either window.
     pub p95_shift: Option<f64>,
     /// Recent error rate - baseline error rate.
     pub error_rate_change: f64,
@@ -142,6 +162,7 @@ pub struct TrendComparison {
 
 /// A service's health.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ServiceHealth {
     /// The recent window.
     pub recent: WindowFigures,
@@ -161,7 +182,8 @@ pub fn service_health(samples: &[TraceSample], recent_from_ns: i64) -> ServiceHe
     let recent_figures = figures(&recent);
     let baseline_figures = figures(&baseline);
     let comparison = compare(&recent, &recent_figures, &baseline, &baseline_figures);
-    let enough = baseline.len() >= MIN_BASELINE_TRACES && recent.len() >= MIN_RECENT_TRACES;
+    let enough =
+        baseline.len() >= RULES.min_baseline_traces && recent.len() >= RULES.min_recent_traces;
     let trend = if enough {
         judge(&comparison, &recent_figures)
     } else {
@@ -235,11 +257,11 @@ fn compare(
     latencies.sort_unstable();
     let (median, mad) = robust_spread(&latencies);
     let scale_ns = (MAD_TO_SIGMA * mad)
-        .max(RELATIVE_FLOOR * median)
-        .max(ABSOLUTE_FLOOR_NS);
+        .max(RULES.relative_floor * median)
+        .max(RULES.absolute_floor_ns);
     let shift = |recent: u64, baseline: u64| (recent as f64 - baseline as f64) / scale_ns;
     let both = !recent.is_empty() && !baseline.is_empty();
-    let tails = recent.len() >= MIN_TAIL_TRACES && baseline.len() >= MIN_TAIL_TRACES;
+    let tails = recent.len() >= RULES.min_tail_traces && baseline.len() >= RULES.min_tail_traces;
     TrendComparison {
         scale_ns,
         p50_shift: both.then(|| shift(recent_figures.p50_ns, baseline_figures.p50_ns)),
@@ -252,16 +274,16 @@ fn judge(comparison: &TrendComparison, recent: &WindowFigures) -> Trend {
     let slower = [comparison.p50_shift, comparison.p95_shift]
         .into_iter()
         .flatten()
-        .any(|shift| shift >= SHIFT_DEVIATIONS);
-    let failing_more = comparison.error_rate_change >= ERROR_RATE_MARGIN
-        && recent.error_traces >= MIN_RECENT_ERRORS;
+        .any(|shift| shift >= RULES.shift_deviations);
+    let failing_more = comparison.error_rate_change >= RULES.error_rate_margin
+        && recent.error_traces >= RULES.min_recent_errors;
     if slower || failing_more {
         return Trend::Degrading;
     }
     let faster = comparison
         .p50_shift
-        .is_some_and(|shift| shift <= -SHIFT_DEVIATIONS);
-    let failing_less = comparison.error_rate_change <= -ERROR_RATE_MARGIN;
+        .is_some_and(|shift| shift <= -RULES.shift_deviations);
+    let failing_less = comparison.error_rate_change <= -RULES.error_rate_margin;
     if faster || failing_less {
         Trend::Improving
     } else {

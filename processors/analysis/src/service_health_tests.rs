@@ -78,7 +78,7 @@ fn same_latency_is_stable() {
 fn a_slower_median_is_degrading_and_a_faster_one_improving() {
     let slower = health(baseline(30), recent(&[180, 190, 200, 210, 220]));
     assert_eq!(slower.trend, Trend::Degrading);
-    assert!(slower.comparison.p50_shift.unwrap() >= SHIFT_DEVIATIONS);
+    assert!(slower.comparison.p50_shift.unwrap() >= RULES.shift_deviations);
     let faster = health(baseline(30), recent(&[40, 45, 50, 55, 60]));
     assert_eq!(faster.trend, Trend::Improving);
 }
@@ -98,7 +98,7 @@ fn a_slower_tail_is_degrading_with_enough_traces() {
     latencies.extend([1_000; 3]);
     let result = health(baseline(30), recent(&latencies));
     assert!(result.comparison.p50_shift.unwrap().abs() < 1.0);
-    assert!(result.comparison.p95_shift.unwrap() >= SHIFT_DEVIATIONS);
+    assert!(result.comparison.p95_shift.unwrap() >= RULES.shift_deviations);
     assert_eq!(result.trend, Trend::Degrading);
 }
 
@@ -128,7 +128,7 @@ fn a_perfectly_steady_service_tolerates_jitter() {
     let history: Vec<TraceSample> = (0..20).map(|i| sample(i, 10)).collect();
     let result = health(history, recent(&[10, 11, 10, 11, 11]));
     assert_eq!(result.baseline.mad_ns, 0.0);
-    assert_eq!(result.comparison.scale_ns, ABSOLUTE_FLOOR_NS);
+    assert_eq!(result.comparison.scale_ns, RULES.absolute_floor_ns);
     assert_eq!(result.trend, Trend::Stable);
 }
 

@@ -8,6 +8,8 @@ use ratatui::widgets::{Paragraph, Row};
 use ratatui::Frame;
 
 use super::{duration_text, loading, render_table, titled, Columns};
+use raceway_analysis::service_health::Trend;
+
 use crate::client::models::{HotspotsBody, ServiceHealthBody};
 use crate::tui::services_screen::{ServiceLine, ServicesScreen, WINDOW};
 
@@ -34,12 +36,16 @@ fn trend(health: Option<&ServiceHealthBody>) -> Span<'static> {
     let Some(health) = health else {
         return Span::raw("-");
     };
-    match health.trend.trend.as_str() {
-        "degrading" => Span::styled("degrading", Style::new().fg(Color::Red)),
-        "improving" => Span::styled("improving", Style::new().fg(Color::Green)),
-        "stable" => Span::raw("stable"),
-        _ => Span::styled("too few", Style::new().fg(Color::DarkGray)),
+    match health.health.trend {
+        Trend::Degrading => Span::styled("degrading", Style::new().fg(Color::Red)),
+        Trend::Improving => Span::styled("improving", Style::new().fg(Color::Green)),
+        Trend::Stable => Span::raw("stable"),
+        Trend::InsufficientData => Span::styled("too few", Style::new().fg(Color::DarkGray)),
     }
+}
+
+fn ms(ns: u64) -> String {
+    duration_text(ns as f64 / 1e6)
 }
 
 fn percent(rate: f64) -> String {
@@ -56,11 +62,11 @@ fn render_health(frame: &mut Frame, area: Rect, lines: &[ServiceLine], cursor: u
             Span::raw(c.trace_count.to_string()),
             Span::raw(c.race_count.to_string()),
             Span::raw(c.anomaly_count.to_string()),
-            Span::raw(figure(|h| duration_text(h.recent.p50_ms))),
-            Span::raw(figure(|h| duration_text(h.recent.p95_ms))),
-            Span::raw(figure(|h| duration_text(h.recent.p99_ms))),
-            Span::raw(figure(|h| percent(h.recent.error_rate))),
-            Span::raw(figure(|h| percent(h.recent.anomaly_rate))),
+            Span::raw(figure(|h| ms(h.health.recent.p50_ns))),
+            Span::raw(figure(|h| ms(h.health.recent.p95_ns))),
+            Span::raw(figure(|h| ms(h.health.recent.p99_ns))),
+            Span::raw(figure(|h| percent(h.health.recent.error_rate))),
+            Span::raw(figure(|h| percent(h.health.recent.anomaly_rate))),
             trend(h),
         ])
     });
@@ -75,27 +81,52 @@ fn render_health(frame: &mut Frame, area: Rect, lines: &[ServiceLine], cursor: u
 fn render_hotspots(frame: &mut Frame, area: Rect, found: &HotspotsBody) {
     let [variables, locations] =
         Layout::horizontal([Constraint::Percentage(45), Constraint::Percentage(55)]).areas(area);
-    let rows = found.variables.iter().map(|v| {
-        Row::new(vec![
-            v.variable.clone(),
-            v.findings.to_string(),
-            v.data_races.to_string(),
-            v.lost_updates.to_string(),
-            v.lock_order_inversions.to_string(),
-        ])
-    });
-    let title = format!(" Hotspot variables (last {WINDOW}) ");
-    let columns = Columns("Variable All Races Lost Locks", &[0, 4, 6, 5, 6]);
-    render_table(frame, variables, (title, columns), rows, None);
-    let rows = found.locations.iter().map(|l| {
-        Row::new(vec![
-            l.service.clone(),
-            l.location.clone(),
-            l.findings.to_string(),
-            l.anomalies.to_string(),
-        ])
-    });
-    let title = format!(" Hotspot locations (last {WINDOW}) ");
-    let columns = Columns("Service Location Finds Anoms", &[14, 0, 6, 6]);
-    render_table(frame, locations, (title, columns), rows, None);
+    let found = &found.hotspots;
+    let variable_rows: Vec<Vec<String>> = found
+        .variables
+        .iter()
+        .map(|v| {
+            let counts = [
+                v.findings,
+                v.data_races,
+                v.lost_updates,
+                v.lock_order_inversions,
+            ];
+            let mut cells = vec![v.variable.clone()];
+            cells.extend(counts.iter().map(u64::to_string));
+            cells
+        })
+        .collect();
+    let location_rows: Vec<Vec<String>> = found
+        .locations
+        .iter()
+        .map(|l| {
+            let counts = [l.findings.to_string(), l.anomalies.to_string()];
+            [vec![l.service.clone(), l.location.clone()], counts.to_vec()].concat()
+        })
+        .collect();
+    let tables = [
+        (
+            variables,
+            "variables",
+            Columns("Variable All Races Lost Locks", &[0, 4, 6, 5, 6]),
+            variable_rows,
+        ),
+        (
+            locations,
+            "locations",
+            Columns("Service Location Finds Anoms", &[14, 0, 6, 6]),
+            location_rows,
+        ),
+    ];
+    for (area, what, columns, rows) in tables {
+        let title = format!(" Hotspot {what} (last {WINDOW}) ");
+        render_table(
+            frame,
+            area,
+            (title, columns),
+            rows.into_iter().map(Row::new),
+            None,
+        );
+    }
 }

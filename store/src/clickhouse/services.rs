@@ -12,12 +12,9 @@ use uuid::Uuid;
 use crate::clickhouse::analyses::LATEST;
 use crate::clickhouse::findings::newest_matching;
 use crate::clickhouse::ClickHouseStore;
-use crate::filter::{self, Dialect, Filter, Value};
-use crate::services::{merge_service_counts, rank_locations, rank_variables};
-use crate::{
-    AnomalyQuery, FindingQuery, Hotspots, ServiceCounts, ServiceStore, ServiceTraceRow, StoreError,
-    TimeRange,
-};
+use crate::filter::{Dialect, Value};
+use crate::services::{finding_sides, merge_service_counts, rank_locations, rank_variables};
+use crate::{Hotspots, ServiceCounts, ServiceStore, ServiceTraceRow, ServiceWindow, StoreError};
 
 #[derive(Debug, Row, Deserialize)]
 struct ServiceEventsRow {
@@ -57,40 +54,6 @@ struct LocationRow {
     count: u64,
 }
 
-/// The newest, not retracted findings whose events span a time overlapping `time`.
-fn findings_within(time: TimeRange, environments: &[String]) -> Filter {
-    newest_matching(&FindingQuery {
-        environments: environments.to_vec(),
-        from_ns: time.from_ns,
-        to_ns: time.to_ns,
-        ..FindingQuery::default()
-    })
-}
-
-/// The anomalies of traces' latest analyses, traces started within `time`.
-fn anomalies_within(time: TimeRange, environments: &[String]) -> Filter {
-    let query = AnomalyQuery {
-        environments: environments.to_vec(),
-        from_ns: time.from_ns,
-        to_ns: time.to_ns,
-        ..AnomalyQuery::default()
-    };
-    filter::anomalies(Dialect::ClickHouse, &query).condition(LATEST)
-}
-
-/// Both sides of each finding of `filter` as rows `(id, service, location)`: the filter's
-/// values are bound twice, once per side.
-fn finding_sides(filter: &Filter) -> (String, Vec<Value>) {
-    let conditions = filter.sql();
-    let sql = format!(
-        "SELECT id, first_service AS service, first_location AS location FROM findings \
-         WHERE {conditions} \
-         UNION ALL SELECT id, second_service AS service, second_location AS location \
-         FROM findings WHERE {conditions}"
-    );
-    (sql, filter.params_with(filter.params()))
-}
-
 fn locations(rows: Vec<LocationRow>) -> Vec<(String, String, u64)> {
     rows.into_iter()
         .map(|r| (r.service, r.location, r.count))
@@ -105,10 +68,9 @@ fn service_groups(rows: Vec<ServiceCountRow>) -> Vec<(String, u64)> {
 impl ServiceStore for ClickHouseStore {
     async fn service_counts(
         &self,
-        time: TimeRange,
-        environments: &[String],
+        window: &ServiceWindow,
     ) -> Result<Vec<ServiceCounts>, StoreError> {
-        let events = filter::service_events(Dialect::ClickHouse, None, time, environments);
+        let events = window.events(Dialect::ClickHouse, None);
         let sql = format!(
             "SELECT service, toUInt64(uniqExact(trace_id)), toUInt64(uniqExact(id)) \
              FROM events WHERE {} GROUP BY service",
@@ -117,13 +79,13 @@ impl ServiceStore for ClickHouseStore {
         let event_rows: Vec<ServiceEventsRow> = self
             .fetch_rows("count service events", &sql, events.params())
             .await?;
-        let (sides, side_params) = finding_sides(&findings_within(time, environments));
+        let (sides, side_params) = finding_sides(&newest_matching(&window.findings()));
         let sql =
             format!("SELECT service, toUInt64(uniqExact(id)) FROM ({sides}) GROUP BY service");
         let finding_rows: Vec<ServiceCountRow> = self
             .fetch_rows("count service findings", &sql, &side_params)
             .await?;
-        let anomalies = anomalies_within(time, environments);
+        let anomalies = window.anomalies(Dialect::ClickHouse).condition(LATEST);
         let sql = format!(
             "SELECT service, toUInt64(uniqExact(id)) FROM duration_anomalies WHERE {} \
              GROUP BY service",
@@ -145,11 +107,10 @@ impl ServiceStore for ClickHouseStore {
     async fn service_traces(
         &self,
         service: &str,
-        time: TimeRange,
-        environments: &[String],
+        window: &ServiceWindow,
         limit: u32,
     ) -> Result<Vec<ServiceTraceRow>, StoreError> {
-        let events = filter::service_events(Dialect::ClickHouse, Some(service), time, environments);
+        let events = window.events(Dialect::ClickHouse, Some(service));
         let sql = format!(
             "SELECT trace_key, first_ns, last_ns, event_count, error_count, anomaly_count \
              FROM ( \
@@ -186,13 +147,8 @@ impl ServiceStore for ClickHouseStore {
             .collect()
     }
 
-    async fn hotspots(
-        &self,
-        time: TimeRange,
-        environments: &[String],
-        limit: u32,
-    ) -> Result<Hotspots, StoreError> {
-        let findings = findings_within(time, environments);
+    async fn hotspots(&self, window: &ServiceWindow, limit: u32) -> Result<Hotspots, StoreError> {
+        let findings = newest_matching(&window.findings());
         let sql = format!(
             "SELECT environment, variable, kind, toUInt64(uniqExact(id)) FROM findings \
              WHERE {} AND variable != '' GROUP BY environment, variable, kind",
@@ -209,7 +165,7 @@ impl ServiceStore for ClickHouseStore {
         let finding_rows: Vec<LocationRow> = self
             .fetch_rows("rank hotspot finding locations", &sql, &side_params)
             .await?;
-        let anomalies = anomalies_within(time, environments);
+        let anomalies = window.anomalies(Dialect::ClickHouse).condition(LATEST);
         let sql = format!(
             "SELECT service, location, toUInt64(uniqExact(id)) FROM duration_anomalies \
              WHERE {} AND location != '' GROUP BY service, location",

@@ -5,7 +5,9 @@ use raceway_schemas::ErrorEvent;
 
 use super::*;
 use crate::conformance::analyses::{analysis, anomaly};
-use crate::{Hotspots, LocationHotspot, ServiceCounts, ServiceTraceRow, VariableHotspot};
+use crate::{
+    Hotspots, LocationHotspot, ServiceCounts, ServiceTraceRow, ServiceWindow, VariableHotspot,
+};
 
 const MS: i64 = 1_000_000;
 
@@ -129,8 +131,12 @@ fn counts(service: &str, traces: u64, events: u64, races: u64, anomalies: u64) -
     }
 }
 
-fn environments(names: &[&str]) -> Vec<String> {
-    names.iter().map(|n| n.to_string()).collect()
+/// The window `time` in the environments `names` (every one when empty).
+fn window(time: TimeRange, names: &[&str]) -> ServiceWindow {
+    ServiceWindow {
+        time,
+        environments: names.iter().map(|n| n.to_string()).collect(),
+    }
 }
 
 /// Distinct traces, events, findings (either side, newest version, not retracted) and
@@ -138,47 +144,33 @@ fn environments(names: &[&str]) -> Vec<String> {
 /// anomalies by their trace's start; environments confine every count.
 pub async fn service_counts_per_window_and_environment(store: &dyn Store) {
     store_fixture(store).await;
-    let all = store
-        .service_counts(TimeRange::ALL, &[])
-        .await
-        .expect("service counts");
-    assert_eq!(
-        all,
-        [counts("api", 3, 6, 3, 1), counts("db", 1, 1, 1, 1)],
-        "every service, sorted by name"
-    );
     let first_second = TimeRange::new(Some(BASE_NS), Some(BASE_NS + SECOND));
-    let window = store
-        .service_counts(first_second, &[])
-        .await
-        .expect("service counts");
-    assert_eq!(
-        window,
-        [counts("api", 2, 4, 3, 1), counts("db", 1, 1, 1, 1)]
-    );
-    let tenant = store
-        .service_counts(first_second, &environments(&["test"]))
-        .await
-        .expect("service counts");
-    assert_eq!(
-        tenant,
-        [counts("api", 1, 3, 3, 1), counts("db", 1, 1, 1, 1)]
-    );
-    let other = store
-        .service_counts(TimeRange::ALL, &environments(&["other"]))
-        .await
-        .expect("service counts");
-    assert_eq!(
-        other,
-        [counts("api", 1, 1, 0, 0)],
-        "no findings or anomalies there"
-    );
     let later = TimeRange::new(Some(BASE_NS + 2 * SECOND), None);
-    let later = store
-        .service_counts(later, &[])
-        .await
-        .expect("service counts");
-    assert_eq!(later, [counts("api", 1, 2, 0, 0)]);
+    // (window, expected rows): every service, sorted by name.
+    let cases = [
+        (
+            window(TimeRange::ALL, &[]),
+            vec![counts("api", 3, 6, 3, 1), counts("db", 1, 1, 1, 1)],
+        ),
+        (
+            window(first_second, &[]),
+            vec![counts("api", 2, 4, 3, 1), counts("db", 1, 1, 1, 1)],
+        ),
+        (
+            window(first_second, &["test"]),
+            vec![counts("api", 1, 3, 3, 1), counts("db", 1, 1, 1, 1)],
+        ),
+        // No findings or anomalies there.
+        (
+            window(TimeRange::ALL, &["other"]),
+            vec![counts("api", 1, 1, 0, 0)],
+        ),
+        (window(later, &[]), vec![counts("api", 1, 2, 0, 0)]),
+    ];
+    for (window, expected) in cases {
+        let rows = store.service_counts(&window).await.expect("service counts");
+        assert_eq!(rows, expected, "{window:?}");
+    }
 }
 
 fn trace_row(
@@ -202,37 +194,38 @@ fn trace_row(
 /// distinct events, `Error` events, its anomalies), newest first, the first `limit`.
 pub async fn service_traces_one_row_per_trace(store: &dyn Store) {
     let f = store_fixture(store).await;
-    let rows = |time, names: &'static [&'static str], limit| async move {
-        store
-            .service_traces("api", time, &environments(names), limit)
-            .await
-            .expect("service traces")
-    };
     let second = trace_row(f.second, (100 * SECOND, 100 * SECOND + 30 * MS), 2, 0, 0);
     let other = trace_row(f.other, (50 * MS, 50 * MS), 1, 0, 0);
     let first = trace_row(f.first, (0, 20 * MS), 3, 1, 1);
-    assert_eq!(
-        rows(TimeRange::ALL, &[], 10).await,
-        [second.clone(), other.clone(), first.clone()]
-    );
-    assert_eq!(rows(TimeRange::ALL, &[], 1).await, [second.clone()]);
     let clipped = TimeRange::new(Some(BASE_NS + 5 * MS), Some(BASE_NS + SECOND));
-    assert_eq!(
-        rows(clipped, &[], 10).await,
-        [other, trace_row(f.first, (10 * MS, 20 * MS), 2, 1, 1)],
-        "over the service's events in the window only"
-    );
-    assert_eq!(rows(TimeRange::ALL, &["test"], 10).await, [second, first]);
-    let db = store
-        .service_traces("db", TimeRange::ALL, &[], 10)
-        .await
-        .expect("service traces");
-    assert_eq!(db, [trace_row(f.first, (5 * MS, 5 * MS), 1, 0, 1)]);
-    let none = store
-        .service_traces("nobody", TimeRange::ALL, &[], 10)
-        .await
-        .expect("service traces");
-    assert!(none.is_empty());
+    let first_clipped = trace_row(f.first, (10 * MS, 20 * MS), 2, 1, 1);
+    let db_first = trace_row(f.first, (5 * MS, 5 * MS), 1, 0, 1);
+    // (service, window, limit, expected rows)
+    let cases = [
+        (
+            "api",
+            window(TimeRange::ALL, &[]),
+            10,
+            vec![second.clone(), other.clone(), first.clone()],
+        ),
+        ("api", window(TimeRange::ALL, &[]), 1, vec![second.clone()]),
+        ("api", window(clipped, &[]), 10, vec![other, first_clipped]),
+        (
+            "api",
+            window(TimeRange::ALL, &["test"]),
+            10,
+            vec![second, first],
+        ),
+        ("db", window(TimeRange::ALL, &[]), 10, vec![db_first]),
+        ("nobody", window(TimeRange::ALL, &[]), 10, vec![]),
+    ];
+    for (service, window, limit, expected) in cases {
+        let rows = store
+            .service_traces(service, &window, limit)
+            .await
+            .expect("service traces");
+        assert_eq!(rows, expected, "{service} in {window:?}, limit {limit}");
+    }
 }
 
 fn variable(name: &str, races: u64, lost: u64) -> VariableHotspot {
@@ -252,6 +245,7 @@ fn location(service: &str, at: &str, findings: u64, anomalies: u64) -> LocationH
         location: at.into(),
         findings,
         anomalies,
+        total: findings + anomalies,
     }
 }
 
@@ -260,7 +254,7 @@ fn location(service: &str, at: &str, findings: u64, anomalies: u64) -> LocationH
 pub async fn hotspots_rank_variables_and_locations(store: &dyn Store) {
     store_fixture(store).await;
     let all = store
-        .hotspots(TimeRange::ALL, &[], 10)
+        .hotspots(&window(TimeRange::ALL, &[]), 10)
         .await
         .expect("hotspots");
     assert_eq!(
@@ -276,17 +270,20 @@ pub async fn hotspots_rank_variables_and_locations(store: &dyn Store) {
         }
     );
     let top = store
-        .hotspots(TimeRange::ALL, &[], 1)
+        .hotspots(&window(TimeRange::ALL, &[]), 1)
         .await
         .expect("hotspots");
     assert_eq!(top.variables, [variable("alice", 1, 1)]);
     assert_eq!(top.locations, [location("api", "api.rs:1", 3, 1)]);
     let other = store
-        .hotspots(TimeRange::ALL, &environments(&["other"]), 10)
+        .hotspots(&window(TimeRange::ALL, &["other"]), 10)
         .await
         .expect("hotspots");
     assert_eq!(other, Hotspots::default());
     let later = TimeRange::new(Some(BASE_NS + 2 * SECOND), None);
-    let later = store.hotspots(later, &[], 10).await.expect("hotspots");
+    let later = store
+        .hotspots(&window(later, &[]), 10)
+        .await
+        .expect("hotspots");
     assert_eq!(later, Hotspots::default());
 }

@@ -5,60 +5,57 @@ use async_trait::async_trait;
 use rusqlite::{params_from_iter, Connection};
 use uuid::Uuid;
 
-use crate::filter::{self, Dialect, Filter};
-use crate::services::{merge_service_counts, rank_locations, rank_variables};
+use crate::filter::{Dialect, Filter, Value};
+use crate::services::{finding_sides, merge_service_counts, rank_locations, rank_variables};
 use crate::sqlite::findings::matching;
 use crate::sqlite::{query_decoded, read_columns, SqliteStore};
-use crate::{
-    AnomalyQuery, FindingQuery, Hotspots, ServiceCounts, ServiceStore, ServiceTraceRow, StoreError,
-    TimeRange,
-};
+use crate::{Hotspots, ServiceCounts, ServiceStore, ServiceTraceRow, ServiceWindow, StoreError};
 
 fn count(n: i64) -> u64 {
     u64::try_from(n).unwrap_or(0)
 }
 
-/// The newest, not retracted findings whose events span a time overlapping `time`.
-fn findings_within(time: TimeRange, environments: &[String]) -> Filter {
-    matching(&FindingQuery {
-        environments: environments.to_vec(),
-        from_ns: time.from_ns,
-        to_ns: time.to_ns,
-        ..FindingQuery::default()
-    })
-}
-
-/// The anomalies of traces' latest analyses, traces started within `time`.
-fn anomalies_within(time: TimeRange, environments: &[String]) -> Filter {
-    filter::anomalies(
-        Dialect::Sqlite,
-        &AnomalyQuery {
-            environments: environments.to_vec(),
-            from_ns: time.from_ns,
-            to_ns: time.to_ns,
-            ..AnomalyQuery::default()
-        },
+/// `(group, count)` rows of `sql` bound to `params`.
+fn groups(
+    conn: &Connection,
+    operation: &str,
+    sql: &str,
+    params: &[Value],
+) -> Result<Vec<(String, u64)>, StoreError> {
+    let decode = |(group, n): (String, i64)| Ok((group, count(n)));
+    query_decoded(
+        conn,
+        operation,
+        sql,
+        params_from_iter(params),
+        read_columns::<(String, i64)>,
+        decode,
     )
 }
 
-/// Both sides of each finding of `filter` as rows `(id, service, location)`: the filter's
-/// values are bound twice, once per side.
-fn finding_sides(filter: &Filter) -> (String, Vec<crate::filter::Value>) {
-    let conditions = filter.sql();
-    let sql = format!(
-        "SELECT id, first_service AS service, first_location AS location FROM findings \
-         WHERE {conditions} \
-         UNION ALL SELECT id, second_service, second_location FROM findings WHERE {conditions}"
-    );
-    (sql, filter.params_with(filter.params()))
+/// `(service, location, count)` rows of `sql` bound to `params`.
+fn located(
+    conn: &Connection,
+    operation: &str,
+    sql: &str,
+    params: &[Value],
+) -> Result<Vec<(String, String, u64)>, StoreError> {
+    let decode = |(service, location, n): (String, String, i64)| Ok((service, location, count(n)));
+    query_decoded(
+        conn,
+        operation,
+        sql,
+        params_from_iter(params),
+        read_columns::<(String, String, i64)>,
+        decode,
+    )
 }
 
 fn service_counts_blocking(
     conn: &Connection,
-    time: TimeRange,
-    environments: &[String],
+    window: &ServiceWindow,
 ) -> Result<Vec<ServiceCounts>, StoreError> {
-    let events = filter::service_events(Dialect::Sqlite, None, time, environments);
+    let events = window.events(Dialect::Sqlite, None);
     let event_groups = query_decoded(
         conn,
         "count service events",
@@ -71,27 +68,15 @@ fn service_counts_blocking(
         read_columns::<(String, i64, i64)>,
         |(service, traces, events)| Ok((service, count(traces), count(events))),
     )?;
-    let (sides, side_params) = finding_sides(&findings_within(time, environments));
-    let finding_groups = query_decoded(
-        conn,
-        "count service findings",
-        &format!("SELECT service, COUNT(DISTINCT id) FROM ({sides}) GROUP BY service"),
-        params_from_iter(side_params),
-        read_columns::<(String, i64)>,
-        |(service, n)| Ok((service, count(n))),
-    )?;
-    let anomalies = anomalies_within(time, environments);
-    let anomaly_groups = query_decoded(
-        conn,
-        "count service anomalies",
-        &format!(
-            "SELECT service, COUNT(*) FROM duration_anomalies WHERE {} GROUP BY service",
-            anomalies.sql()
-        ),
-        params_from_iter(anomalies.params()),
-        read_columns::<(String, i64)>,
-        |(service, n)| Ok((service, count(n))),
-    )?;
+    let (sides, side_params) = finding_sides(&matching(&window.findings()));
+    let sql = format!("SELECT service, COUNT(DISTINCT id) FROM ({sides}) GROUP BY service");
+    let finding_groups = groups(conn, "count service findings", &sql, &side_params)?;
+    let anomalies = window.anomalies(Dialect::Sqlite);
+    let sql = format!(
+        "SELECT service, COUNT(*) FROM duration_anomalies WHERE {} GROUP BY service",
+        anomalies.sql()
+    );
+    let anomaly_groups = groups(conn, "count service anomalies", &sql, anomalies.params())?;
     Ok(merge_service_counts(
         event_groups,
         finding_groups,
@@ -121,11 +106,10 @@ fn into_trace_row(
 fn service_traces_blocking(
     conn: &Connection,
     service: &str,
-    time: TimeRange,
-    environments: &[String],
+    window: &ServiceWindow,
     limit: u32,
 ) -> Result<Vec<ServiceTraceRow>, StoreError> {
-    let events = filter::service_events(Dialect::Sqlite, Some(service), time, environments);
+    let events = window.events(Dialect::Sqlite, Some(service));
     let sql = format!(
         "SELECT e.trace_id, MIN(e.timestamp_ns) AS first_ns, MAX(e.timestamp_ns), COUNT(*), \
                 SUM(e.kind = 'Error'), \
@@ -134,7 +118,7 @@ fn service_traces_blocking(
          FROM events e WHERE {} GROUP BY e.trace_id ORDER BY first_ns DESC, e.trace_id LIMIT ?",
         events.sql()
     );
-    let params = events.params_with(&[crate::filter::Value::I64(limit.into())]);
+    let params = events.params_with(&[Value::I64(limit.into())]);
     query_decoded(
         conn,
         "read service traces",
@@ -147,11 +131,10 @@ fn service_traces_blocking(
 
 fn hotspots_blocking(
     conn: &Connection,
-    time: TimeRange,
-    environments: &[String],
+    window: &ServiceWindow,
     limit: u32,
 ) -> Result<Hotspots, StoreError> {
-    let findings = findings_within(time, environments);
+    let findings: Filter = matching(&window.findings());
     let variable_groups = query_decoded(
         conn,
         "rank hotspot variables",
@@ -165,30 +148,18 @@ fn hotspots_blocking(
         |(environment, variable, kind, n)| Ok((environment, variable, kind, count(n))),
     )?;
     let (sides, side_params) = finding_sides(&findings);
-    let finding_locations = query_decoded(
-        conn,
-        "rank hotspot finding locations",
-        &format!(
-            "SELECT service, location, COUNT(DISTINCT id) FROM ({sides}) \
-             WHERE location <> '' GROUP BY service, location"
-        ),
-        params_from_iter(side_params),
-        read_columns::<(String, String, i64)>,
-        |(service, location, n)| Ok((service, location, count(n))),
-    )?;
-    let anomalies = anomalies_within(time, environments);
-    let anomaly_locations = query_decoded(
-        conn,
-        "rank hotspot anomaly locations",
-        &format!(
-            "SELECT service, location, COUNT(*) FROM duration_anomalies \
-             WHERE {} AND location <> '' GROUP BY service, location",
-            anomalies.sql()
-        ),
-        params_from_iter(anomalies.params()),
-        read_columns::<(String, String, i64)>,
-        |(service, location, n)| Ok((service, location, count(n))),
-    )?;
+    let sql = format!(
+        "SELECT service, location, COUNT(DISTINCT id) FROM ({sides}) \
+         WHERE location <> '' GROUP BY service, location"
+    );
+    let finding_locations = located(conn, "rank finding locations", &sql, &side_params)?;
+    let anomalies = window.anomalies(Dialect::Sqlite);
+    let sql = format!(
+        "SELECT service, location, COUNT(*) FROM duration_anomalies \
+         WHERE {} AND location <> '' GROUP BY service, location",
+        anomalies.sql()
+    );
+    let anomaly_locations = located(conn, "rank anomaly locations", &sql, anomalies.params())?;
     Ok(Hotspots {
         variables: rank_variables(variable_groups, limit),
         locations: rank_locations(finding_locations, anomaly_locations, limit),
@@ -199,34 +170,27 @@ fn hotspots_blocking(
 impl ServiceStore for SqliteStore {
     async fn service_counts(
         &self,
-        time: TimeRange,
-        environments: &[String],
+        window: &ServiceWindow,
     ) -> Result<Vec<ServiceCounts>, StoreError> {
-        let environments = environments.to_vec();
-        self.call(move |conn| service_counts_blocking(conn, time, &environments))
+        let window = window.clone();
+        self.call(move |conn| service_counts_blocking(conn, &window))
             .await
     }
 
     async fn service_traces(
         &self,
         service: &str,
-        time: TimeRange,
-        environments: &[String],
+        window: &ServiceWindow,
         limit: u32,
     ) -> Result<Vec<ServiceTraceRow>, StoreError> {
-        let (service, environments) = (service.to_string(), environments.to_vec());
-        self.call(move |conn| service_traces_blocking(conn, &service, time, &environments, limit))
+        let (service, window) = (service.to_string(), window.clone());
+        self.call(move |conn| service_traces_blocking(conn, &service, &window, limit))
             .await
     }
 
-    async fn hotspots(
-        &self,
-        time: TimeRange,
-        environments: &[String],
-        limit: u32,
-    ) -> Result<Hotspots, StoreError> {
-        let environments = environments.to_vec();
-        self.call(move |conn| hotspots_blocking(conn, time, &environments, limit))
+    async fn hotspots(&self, window: &ServiceWindow, limit: u32) -> Result<Hotspots, StoreError> {
+        let window = window.clone();
+        self.call(move |conn| hotspots_blocking(conn, &window, limit))
             .await
     }
 }

@@ -2,12 +2,12 @@ import { Link } from "react-router-dom";
 import type { Hotspots, ServiceHealth, ServiceRow } from "@/api/types";
 import { Badge } from "@/components/ui/badge";
 import { Table, Td, Th, Tr } from "@/components/ui/table";
-import { formatMs } from "@/lib/format";
+import { formatNs } from "@/lib/format";
 import { formatRate, formatShift, trendBadge, withHealth } from "@/model/services";
 
 export function TrendBadge({ health }: { health?: ServiceHealth }) {
   if (!health) return <span className="text-muted-foreground">–</span>;
-  const badge = trendBadge(health.trend.trend);
+  const badge = trendBadge(health.trend);
   return (
     <Badge variant={badge.variant} title={badge.title} data-testid="trend">
       {badge.label}
@@ -36,14 +36,14 @@ export function ServiceHealthTable({ rows, health }: { rows: ServiceRow[]; healt
             <Td className="text-right" data-testid="events">{row.event_count}</Td>
             <Td className="text-right" data-testid="findings">{row.race_count}</Td>
             <Td className="text-right" data-testid="anomalies">{row.anomaly_count}</Td>
-            <Td className="text-right mono" data-testid="p50">{formatMs(h?.recent.p50_ms)}</Td>
-            <Td className="text-right mono" data-testid="p95">{formatMs(h?.recent.p95_ms)}</Td>
-            <Td className="text-right mono" data-testid="p99">{formatMs(h?.recent.p99_ms)}</Td>
+            <Td className="text-right mono" data-testid="p50">{formatNs(h?.recent.p50_ns)}</Td>
+            <Td className="text-right mono" data-testid="p95">{formatNs(h?.recent.p95_ns)}</Td>
+            <Td className="text-right mono" data-testid="p99">{formatNs(h?.recent.p99_ns)}</Td>
             <Td className="text-right" data-testid="error-rate">{formatRate(h?.recent.error_rate)}</Td>
             <Td className="text-right" data-testid="anomaly-rate">{formatRate(h?.recent.anomaly_rate)}</Td>
             <Td><TrendBadge health={h} /></Td>
-            <Td className="text-right mono" title={h ? `history p50 ${formatMs(h.baseline.p50_ms)} over ${h.baseline.traces} traces` : undefined}>
-              {formatShift(h?.trend.p50_shift)}
+            <Td className="text-right mono" title={h ? `history p50 ${formatNs(h.baseline.p50_ns)} over ${h.baseline.traces} traces` : undefined}>
+              {formatShift(h?.comparison.p50_shift)}
             </Td>
           </Tr>
         ))}
@@ -60,7 +60,7 @@ export function DegradingList({ services }: { services: ServiceHealth[] }) {
         <li key={h.service} className="flex justify-between gap-2">
           <span>{h.service}</span>
           <span className="mono text-xs">
-            p50 {formatMs(h.baseline.p50_ms)} → {formatMs(h.recent.p50_ms)} · errors {formatRate(h.baseline.error_rate)} → {formatRate(h.recent.error_rate)}
+            p50 {formatNs(h.baseline.p50_ns)} → {formatNs(h.recent.p50_ns)} · errors {formatRate(h.baseline.error_rate)} → {formatRate(h.recent.error_rate)}
           </span>
         </li>
       ))}
@@ -68,41 +68,37 @@ export function DegradingList({ services }: { services: ServiceHealth[] }) {
   );
 }
 
+/** A table of rows of cells: the first `text` cells are text (the first in monospace, linked when `link` is given), the rest are numbers. */
+function CountTable({ id, header, rows, text, link }: { id: string; header: string[]; rows: (string | number)[][]; text: number; link?: (first: string) => string }) {
+  return (
+    <Table data-testid={id}>
+      <thead>
+        <tr className="border-b">{header.map((h, i) => <Th key={h} className={i >= text ? "text-right" : undefined}>{h}</Th>)}</tr>
+      </thead>
+      <tbody>
+        {rows.map((row) => (
+          <Tr key={row.slice(0, text).join("/")}>
+            {row.map((cell, i) => (
+              <Td key={i} className={i >= text ? "text-right" : i === text - 1 ? "mono text-xs" : undefined}>
+                {i === 0 && link ? <Link className="mono underline" to={link(String(cell))}>{cell}</Link> : cell}
+              </Td>
+            ))}
+          </Tr>
+        ))}
+      </tbody>
+    </Table>
+  );
+}
+
 /** The variables and the code locations involved in the most findings and anomalies. */
 export function HotspotTables({ hotspots }: { hotspots: Hotspots }) {
+  const variables = hotspots.variables.map((v) => [v.variable, v.findings, v.data_races, v.lost_updates, v.lock_order_inversions]);
+  const locations = hotspots.locations.map((l) => [l.service, l.location, l.findings, l.anomalies]);
   return (
     <div className="grid gap-3 md:grid-cols-2">
-      <Table data-testid="hotspot-variables">
-        <thead>
-          <tr className="border-b"><Th>Variable</Th><Th className="text-right">Findings</Th><Th className="text-right">Races</Th><Th className="text-right">Lost updates</Th><Th className="text-right">Lock cycles</Th></tr>
-        </thead>
-        <tbody>
-          {hotspots.variables.map((v) => (
-            <Tr key={`${v.environment}/${v.variable}`}>
-              <Td className="mono"><Link className="underline" to={`/variables/${encodeURIComponent(v.variable)}`}>{v.variable}</Link></Td>
-              <Td className="text-right">{v.findings}</Td>
-              <Td className="text-right">{v.data_races}</Td>
-              <Td className="text-right">{v.lost_updates}</Td>
-              <Td className="text-right">{v.lock_order_inversions}</Td>
-            </Tr>
-          ))}
-        </tbody>
-      </Table>
-      <Table data-testid="hotspot-locations">
-        <thead>
-          <tr className="border-b"><Th>Service</Th><Th>Location</Th><Th className="text-right">Findings</Th><Th className="text-right">Anomalies</Th></tr>
-        </thead>
-        <tbody>
-          {hotspots.locations.map((l) => (
-            <Tr key={`${l.service}/${l.location}`}>
-              <Td>{l.service}</Td>
-              <Td className="mono text-xs">{l.location}</Td>
-              <Td className="text-right">{l.findings}</Td>
-              <Td className="text-right">{l.anomalies}</Td>
-            </Tr>
-          ))}
-        </tbody>
-      </Table>
+      <CountTable id="hotspot-variables" header={["Variable", "Findings", "Races", "Lost updates", "Lock cycles"]} rows={variables} text={1}
+        link={(name) => `/variables/${encodeURIComponent(name)}`} />
+      <CountTable id="hotspot-locations" header={["Service", "Location", "Findings", "Anomalies"]} rows={locations} text={2} />
     </div>
   );
 }

@@ -2,14 +2,20 @@ import { describe, expect, it } from "vitest";
 import type { ServiceHealth, ServiceRow } from "@/api/types";
 import { degradingServices, formatRate, formatShift, noneDegradingText, trendBadge, withHealth } from "./services";
 
-function health(service: string, trend: string, p50_shift: number | null): ServiceHealth {
-  const window = { from: "", to: "", traces: 10, p50_ms: 1, p95_ms: 1, p99_ms: 1, mad_ms: 0, error_traces: 0, anomalous_traces: 0, error_rate: 0, anomaly_rate: 0 };
+function health(service: string, trend: ServiceHealth["trend"], p50_shift: number | null): ServiceHealth {
+  const window = { traces: 10, p50_ns: 1, p95_ns: 1, p99_ns: 1, mad_ns: 0, error_traces: 0, anomalous_traces: 0, error_rate: 0, anomaly_rate: 0 };
+  const rules = { shift_deviations: 3, relative_floor: 0.1, absolute_floor_ns: 1e6, error_rate_margin: 0.05, min_recent_errors: 2, min_baseline_traces: 10, min_recent_traces: 5, min_tail_traces: 20 };
   return {
     service,
     window: "1h",
+    from: "",
+    to: "",
+    history_from: "",
     recent: window,
     baseline: window,
-    trend: { trend, scale_ms: 1, p50_shift, p95_shift: null, error_rate_change: 0, shift_threshold: 3, error_rate_threshold: 0.05 },
+    comparison: { scale_ns: 1, p50_shift, p95_shift: null, error_rate_change: 0 },
+    trend,
+    rules,
   };
 }
 

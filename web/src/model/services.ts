@@ -46,13 +46,13 @@ export function withHealth(rows: ServiceRow[], health: ServiceHealth[]): { row: 
 /** The degrading services, the largest p50 shift first (a service degrading by errors alone last). */
 export function degradingServices(health: ServiceHealth[]): ServiceHealth[] {
   return health
-    .filter((h) => h.trend.trend === "degrading")
-    .sort((a, b) => (b.trend.p50_shift ?? -Infinity) - (a.trend.p50_shift ?? -Infinity) || a.service.localeCompare(b.service));
+    .filter((h) => h.trend === "degrading")
+    .sort((a, b) => (b.comparison.p50_shift ?? -Infinity) - (a.comparison.p50_shift ?? -Infinity) || a.service.localeCompare(b.service));
 }
 
 /** What to say when no service is degrading: also how many could not be judged. */
 export function noneDegradingText(health: ServiceHealth[]): string {
-  const unjudged = health.filter((h) => h.trend.trend === "insufficient_data").length;
+  const unjudged = health.filter((h) => h.trend === "insufficient_data").length;
   if (unjudged === 0) return "No service is degrading.";
   return `No service is degrading; ${unjudged} of ${health.length} have too few traces to tell.`;
 }
