@@ -136,11 +136,8 @@ async fn health_compares_the_recent_window_with_the_service_history() {
     assert_eq!(db["trend"], "stable", "{db}");
     assert_eq!(db["recent"]["p95_ns"], 50_000_000);
 
-    let (_, early) = get(
-        store.clone(),
-        &format!("/api/services/api/health?window=1h&to=2024-01-01T06:00:00Z"),
-    )
-    .await;
+    let early_uri = "/api/services/api/health?window=1h&to=2024-01-01T06:00:00Z";
+    let (_, early) = get(store.clone(), early_uri).await;
     assert_eq!(early["trend"], "insufficient_data", "{early}");
 
     let (status, body) = get(store.clone(), "/api/services/nobody/health").await;

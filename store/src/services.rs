@@ -192,7 +192,7 @@ pub(crate) fn rank_variables(
     }
     let mut ranked: Vec<VariableHotspot> = merged.into_values().collect();
     // Stable: ties keep the map's (environment, variable) order.
-    ranked.sort_by(|a, b| b.findings.cmp(&a.findings));
+    ranked.sort_by_key(|v| std::cmp::Reverse(v.findings));
     ranked.truncate(limit as usize);
     ranked
 }
@@ -224,7 +224,7 @@ pub(crate) fn rank_locations(
         )
         .collect();
     // Stable: ties keep the map's (service, location) order.
-    ranked.sort_by(|a, b| b.total.cmp(&a.total));
+    ranked.sort_by_key(|l| std::cmp::Reverse(l.total));
     ranked.truncate(limit as usize);
     ranked
 }
