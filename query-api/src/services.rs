@@ -14,14 +14,16 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::http::request::Parts;
 use axum::http::Uri;
 use axum::Json;
 use raceway_analysis::service_health::{
     service_health, ServiceHealth, TraceSample, TrendRules, RULES,
 };
 use raceway_store::{
-    Hotspots, ServiceCounts, ServiceStore, ServiceTraceRow, ServiceWindow, TimeRange,
+    Hotspots, ServiceCounts, ServiceStore, ServiceTraceRow, ServiceTracesQuery, ServiceWindow,
+    TimeRange,
 };
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -136,13 +138,6 @@ fn now_ns() -> i64 {
     chrono::Utc::now().timestamp_nanos_opt().unwrap_or(i64::MAX)
 }
 
-/// Parses the query string into `T`, a 400 (JSON) naming what does not parse.
-fn query<T: DeserializeOwned>(uri: &Uri) -> Result<T, ApiError> {
-    Query::<T>::try_from_uri(uri)
-        .map(|Query(q)| q)
-        .map_err(|e| ApiError::bad_request(e.body_text()))
-}
-
 /// `GET /api/services`: the services of the window, sorted by name.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct ServicesBody {
@@ -151,22 +146,43 @@ pub struct ServicesBody {
     pub services: Vec<ServiceCounts>,
 }
 
+/// A request's window (`window`, `to`) and the store window it reads: the same bounds, confined
+/// to the caller's environments. 400 naming the parameter that does not parse.
+pub(crate) struct Windowed {
+    window: Window,
+    store: ServiceWindow,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Windowed {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        let window = query::<WindowParams>(&parts.uri)?.parse()?;
+        let store = window.within(Scope::of(parts).environments(None)?);
+        Ok(Windowed { window, store })
+    }
+}
+
+/// Parses the query string into `T`, a 400 (JSON) naming what does not parse.
+fn query<T: DeserializeOwned>(uri: &Uri) -> Result<T, ApiError> {
+    Query::<T>::try_from_uri(uri)
+        .map(|Query(q)| q)
+        .map_err(|e| ApiError::bad_request(e.body_text()))
+}
+
 /// `GET /api/services?window=&to=`: every service with its counts over the window.
 #[utoipa::path(get, path = "/api/services", tag = "services", params(WindowParams),
     responses((status = 200, body = ServicesBody), ListErrors))]
 pub(crate) async fn list_services(
     State(store): AppStore,
-    scope: Scope,
-    uri: Uri,
+    Windowed {
+        window,
+        store: within,
+    }: Windowed,
 ) -> Result<Json<ServicesBody>, ApiError> {
-    let window = query::<WindowParams>(&uri)?.parse()?;
-    let services = store
-        .service_counts(&window.within(scope.environments(None)?))
-        .await?;
-    Ok(Json(ServicesBody {
-        window: window.info(),
-        services,
-    }))
+    let services = store.service_counts(&within).await?;
+    let window = window.info();
+    Ok(Json(ServicesBody { window, services }))
 }
 
 /// `GET /api/services/{name}/health`: the figures of the recent window and of the service's
@@ -210,20 +226,20 @@ fn sample(row: &ServiceTraceRow) -> TraceSample {
     responses((status = 200, body = ServiceHealthBody), TraceErrors))]
 pub(crate) async fn service_health_route(
     State(store): AppStore,
-    scope: Scope,
     Path(ServicePath { name }): Path<ServicePath>,
-    uri: Uri,
+    Windowed {
+        window: recent,
+        store: within,
+    }: Windowed,
 ) -> Result<Json<ServiceHealthBody>, ApiError> {
-    let recent = query::<WindowParams>(&uri)?.parse()?;
-    let environments = scope.environments(None)?;
+    let environments = within.environments;
     let history = Window::ending(recent.to_ns, recent.length * (BASELINE_WINDOWS + 1));
-    let rows = store
-        .service_traces(
-            &name,
-            &history.within(environments.clone()),
-            MAX_HEALTH_TRACES,
-        )
-        .await?;
+    let query = ServiceTracesQuery {
+        service: name.clone(),
+        window: history.within(environments.clone()),
+        limit: MAX_HEALTH_TRACES,
+    };
+    let rows = store.service_traces(&query).await?;
     if rows.is_empty() && !service_exists(&*store, &name, environments).await? {
         return Err(ApiError::not_found(format!("no service `{name}`")));
     }
@@ -243,11 +259,15 @@ async fn service_exists(
     name: &str,
     environments: Vec<String>,
 ) -> Result<bool, ApiError> {
-    let all_time = ServiceWindow {
-        time: TimeRange::ALL,
-        environments,
+    let any = ServiceTracesQuery {
+        service: name.to_string(),
+        window: ServiceWindow {
+            time: TimeRange::ALL,
+            environments,
+        },
+        limit: 1,
     };
-    Ok(!store.service_traces(name, &all_time, 1).await?.is_empty())
+    Ok(!store.service_traces(&any).await?.is_empty())
 }
 
 /// The `window`, `to` and `limit` query parameters of `GET /api/hotspots`.
@@ -276,17 +296,18 @@ pub struct HotspotsBody {
     responses((status = 200, body = HotspotsBody), ListErrors))]
 pub(crate) async fn hotspots(
     State(store): AppStore,
-    scope: Scope,
+    Windowed {
+        window,
+        store: within,
+    }: Windowed,
     uri: Uri,
 ) -> Result<Json<HotspotsBody>, ApiError> {
-    let window = query::<WindowParams>(&uri)?.parse()?;
     let options = query::<HotspotParams>(&uri)?;
     let limit = params::limit(options.limit.as_deref(), DEFAULT_HOTSPOTS, MAX_HOTSPOTS)?;
-    let hotspots = store
-        .hotspots(&window.within(scope.environments(None)?), limit)
-        .await?;
+    let hotspots = store.hotspots(&within, limit).await?;
+    let window = window.info();
     Ok(Json(HotspotsBody {
-        window: window.info(),
+        window,
         limit,
         hotspots,
     }))

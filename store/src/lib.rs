@@ -55,7 +55,8 @@ pub use crate::roles::{
     Store,
 };
 pub use crate::services::{
-    Hotspots, LocationHotspot, ServiceCounts, ServiceTraceRow, ServiceWindow, VariableHotspot,
+    Hotspots, LocationHotspot, ServiceCounts, ServiceTraceRow, ServiceTracesQuery, ServiceWindow,
+    VariableHotspot,
 };
 pub use crate::sqlite::SqliteStore;
 

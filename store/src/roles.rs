@@ -17,8 +17,8 @@ use uuid::Uuid;
 use crate::{
     AccessQuery, AnomalyPage, AnomalyQuery, DependencyStats, DurationAnomalyRow, FindingPage,
     FindingQuery, Hotspots, ModelRecord, PruneReport, ServiceCounts, ServiceTraceRow,
-    ServiceWindow, StoreError, TimeRange, TraceAnalysis, TraceAnalysisSummary, TracePage,
-    TraceQuery, VariableCount,
+    ServiceTracesQuery, ServiceWindow, StoreError, TimeRange, TraceAnalysis, TraceAnalysisSummary,
+    TracePage, TraceQuery, VariableCount,
 };
 
 /// The schema and the connection: what the binary checks before it starts the stages.
@@ -179,14 +179,12 @@ pub trait ServiceStore: Send + Sync {
         &self,
         window: &ServiceWindow,
     ) -> Result<Vec<ServiceCounts>, StoreError>;
-    /// One row per trace with an event of `service` in the window, over those events only:
-    /// newest first (by the service's first event in the window, ties by trace id), the first
-    /// `limit`.
+    /// One row per trace with an event of the query's service in its window, over those events
+    /// only: newest first (by the service's first event in the window, ties by trace id), the
+    /// first `limit`.
     async fn service_traces(
         &self,
-        service: &str,
-        window: &ServiceWindow,
-        limit: u32,
+        query: &ServiceTracesQuery,
     ) -> Result<Vec<ServiceTraceRow>, StoreError>;
     /// The `limit` variables and the `limit` locations involved in the most findings (whose
     /// events span a time overlapping the window) and duration anomalies (of traces started in

@@ -51,6 +51,15 @@ impl ServiceWindow {
     }
 }
 
+/// Which traces [`crate::ServiceStore::service_traces`] returns: those of `service` in `window`,
+/// the newest `limit`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServiceTracesQuery {
+    pub service: String,
+    pub window: ServiceWindow,
+    pub limit: u32,
+}
+
 /// Both sides of each finding of `filter` as rows `(id, service, location)`, in both dialects:
 /// the filter's values are bound twice, once per side.
 pub(crate) fn finding_sides(filter: &Filter) -> (String, Vec<Value>) {

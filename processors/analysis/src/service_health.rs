@@ -153,8 +153,10 @@ pub struct TrendComparison {
     /// The robust scale of the baseline, ns.
     pub scale_ns: f64,
     /// (recent p50 - baseline p50) / scale; none without traces in both windows.
+    #[serde(default)]
     pub p50_shift: Option<f64>,
     /// (recent p95 - baseline p95) / scale; none below `min_tail_traces` in either window.
+    #[serde(default)]
     pub p95_shift: Option<f64>,
     /// Recent error rate - baseline error rate.
     pub error_rate_change: f64,

@@ -14,7 +14,10 @@ use crate::clickhouse::findings::newest_matching;
 use crate::clickhouse::ClickHouseStore;
 use crate::filter::{Dialect, Value};
 use crate::services::{finding_sides, merge_service_counts, rank_locations, rank_variables};
-use crate::{Hotspots, ServiceCounts, ServiceStore, ServiceTraceRow, ServiceWindow, StoreError};
+use crate::{
+    Hotspots, ServiceCounts, ServiceStore, ServiceTraceRow, ServiceTracesQuery, ServiceWindow,
+    StoreError,
+};
 
 #[derive(Debug, Row, Deserialize)]
 struct ServiceEventsRow {
@@ -106,11 +109,11 @@ impl ServiceStore for ClickHouseStore {
 
     async fn service_traces(
         &self,
-        service: &str,
-        window: &ServiceWindow,
-        limit: u32,
+        query: &ServiceTracesQuery,
     ) -> Result<Vec<ServiceTraceRow>, StoreError> {
-        let events = window.events(Dialect::ClickHouse, Some(service));
+        let events = query
+            .window
+            .events(Dialect::ClickHouse, Some(&query.service));
         let sql = format!(
             "SELECT trace_key, first_ns, last_ns, event_count, error_count, anomaly_count \
              FROM ( \
@@ -125,7 +128,10 @@ impl ServiceStore for ClickHouseStore {
              ORDER BY first_ns DESC, trace_key LIMIT ?",
             events.sql()
         );
-        let params = events.params_with(&[Value::Str(service.into()), Value::I64(limit.into())]);
+        let params = events.params_with(&[
+            Value::Str(query.service.clone()),
+            Value::I64(query.limit.into()),
+        ]);
         let rows: Vec<TraceRow> = self
             .fetch_rows("read service traces", &sql, &params)
             .await?;

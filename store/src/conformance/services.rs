@@ -6,18 +6,18 @@ use raceway_schemas::ErrorEvent;
 use super::*;
 use crate::conformance::analyses::{analysis, anomaly};
 use crate::{
-    Hotspots, LocationHotspot, ServiceCounts, ServiceTraceRow, ServiceWindow, VariableHotspot,
+    Hotspots, LocationHotspot, ServiceCounts, ServiceTraceRow, ServiceTracesQuery, ServiceWindow,
+    VariableHotspot,
 };
 
 const MS: i64 = 1_000_000;
 
-/// The stored traces of the service checks.
+/// The stored traces of the service checks: `first` (`api` at 0, 10 ms (an `Error`) and 20 ms,
+/// `db` at 5 ms; an anomaly of each service), `second` (`api` at 100 s and 100 s + 30 ms) and
+/// `other` (`api` at 50 ms, in environment `other`).
 struct Fixture {
-    /// `api` at 0, 10 ms (an `Error`) and 20 ms, `db` at 5 ms; an anomaly of each service.
     first: Uuid,
-    /// `api` at 100 s and 100 s + 30 ms.
     second: Uuid,
-    /// `api` at 50 ms, in environment `other`.
     other: Uuid,
 }
 
@@ -220,10 +220,12 @@ pub async fn service_traces_one_row_per_trace(store: &dyn Store) {
         ("nobody", window(TimeRange::ALL, &[]), 10, vec![]),
     ];
     for (service, window, limit, expected) in cases {
-        let rows = store
-            .service_traces(service, &window, limit)
-            .await
-            .expect("service traces");
+        let query = ServiceTracesQuery {
+            service: service.into(),
+            window: window.clone(),
+            limit,
+        };
+        let rows = store.service_traces(&query).await.expect("service traces");
         assert_eq!(rows, expected, "{service} in {window:?}, limit {limit}");
     }
 }

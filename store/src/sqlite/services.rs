@@ -9,7 +9,10 @@ use crate::filter::{Dialect, Filter, Value};
 use crate::services::{finding_sides, merge_service_counts, rank_locations, rank_variables};
 use crate::sqlite::findings::matching;
 use crate::sqlite::{query_decoded, read_columns, SqliteStore};
-use crate::{Hotspots, ServiceCounts, ServiceStore, ServiceTraceRow, ServiceWindow, StoreError};
+use crate::{
+    Hotspots, ServiceCounts, ServiceStore, ServiceTraceRow, ServiceTracesQuery, ServiceWindow,
+    StoreError,
+};
 
 fn count(n: i64) -> u64 {
     u64::try_from(n).unwrap_or(0)
@@ -105,11 +108,9 @@ fn into_trace_row(
 
 fn service_traces_blocking(
     conn: &Connection,
-    service: &str,
-    window: &ServiceWindow,
-    limit: u32,
+    query: &ServiceTracesQuery,
 ) -> Result<Vec<ServiceTraceRow>, StoreError> {
-    let events = window.events(Dialect::Sqlite, Some(service));
+    let events = query.window.events(Dialect::Sqlite, Some(&query.service));
     let sql = format!(
         "SELECT e.trace_id, MIN(e.timestamp_ns) AS first_ns, MAX(e.timestamp_ns), COUNT(*), \
                 SUM(e.kind = 'Error'), \
@@ -118,7 +119,7 @@ fn service_traces_blocking(
          FROM events e WHERE {} GROUP BY e.trace_id ORDER BY first_ns DESC, e.trace_id LIMIT ?",
         events.sql()
     );
-    let params = events.params_with(&[Value::I64(limit.into())]);
+    let params = events.params_with(&[Value::I64(query.limit.into())]);
     query_decoded(
         conn,
         "read service traces",
@@ -173,18 +174,16 @@ impl ServiceStore for SqliteStore {
         window: &ServiceWindow,
     ) -> Result<Vec<ServiceCounts>, StoreError> {
         let window = window.clone();
-        self.call(move |conn| service_counts_blocking(conn, &window))
-            .await
+        let count = move |conn: &mut Connection| service_counts_blocking(conn, &window);
+        self.call(count).await
     }
 
     async fn service_traces(
         &self,
-        service: &str,
-        window: &ServiceWindow,
-        limit: u32,
+        query: &ServiceTracesQuery,
     ) -> Result<Vec<ServiceTraceRow>, StoreError> {
-        let (service, window) = (service.to_string(), window.clone());
-        self.call(move |conn| service_traces_blocking(conn, &service, &window, limit))
+        let query = query.clone();
+        self.call(move |conn| service_traces_blocking(conn, &query))
             .await
     }
 
