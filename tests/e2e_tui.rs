@@ -73,6 +73,23 @@ fn query_commands_read_the_fixture_race() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("Critical path:"), "{text}");
 
+    let window = ["--window", "1d", "--at", "2024-01-01T12:00:01Z"];
+    let out = raceway(&[&["services", "--api", &base, "--json"], &window[..]].concat());
+    let list: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(list["services"][0]["service"], "web", "{list}");
+    assert_eq!(list["services"][0]["trace_count"], 1, "{list}");
+    assert_eq!(list["services"][0]["race_count"], 1, "{list}");
+    let out = raceway(&[&["services", "--api", &base], &window[..]].concat());
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        table.contains("web") && table.contains("1 services"),
+        "{table}"
+    );
+    let out = raceway(&["services", "--api", &base, "--window", "soon"]);
+    let error = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert!(error.contains("`window=soon`"), "{error}");
+
     // A bad request: the API's message on one line, status 1.
     let out = raceway(&["races", "--api", &base, "--kind", "nonsense"]);
     let error = String::from_utf8_lossy(&out.stderr);

@@ -13,7 +13,9 @@
 //! `GET /api/anomalies` (paginated, filters), `GET /api/dependencies` (global service edges over
 //! a time range) and `GET /api/clusters` (the trace model's clusters); and time travel, the
 //! state of a trace after any step of its causal order: `GET /api/traces/{id}/steps`, `GET
-//! /api/traces/{id}/state?at=` and `GET /api/state/compare`. Errors are JSON
+//! /api/traces/{id}/state?at=` and `GET /api/state/compare`; and service health: `GET
+//! /api/services`, `GET /api/services/{name}/health` and `GET /api/hotspots` (module
+//! `services`). Errors are JSON
 //! `{"error": message}` with the matching status.
 //!
 //! Every route is registered with [`utoipa_axum::routes!`], which adds the handler to the router
@@ -34,6 +36,7 @@ pub mod live;
 pub mod openapi;
 mod params;
 mod races;
+mod services;
 mod simulate;
 mod stores;
 mod tenant;
@@ -62,6 +65,7 @@ pub mod responses {
     pub use crate::live::LiveMessage;
     pub use crate::params::PageInfo;
     pub use crate::races::RacesPage;
+    pub use crate::services::{HotspotsBody, ServiceHealthBody, ServicesBody, WindowInfo};
     pub use crate::time_travel::{
         ActorRow, ComparePoint, DifferenceRow, StateComparison, StepRow, ThreadRow, TraceStateBody,
         TraceSteps, VariableRow, WriterRow,
@@ -92,6 +96,9 @@ pub fn api_routes(store: Arc<dyn Store>) -> OpenApiRouter {
         .routes(routes!(time_travel::steps))
         .routes(routes!(time_travel::state))
         .routes(routes!(time_travel::compare))
+        .routes(routes!(services::list_services))
+        .routes(routes!(services::service_health_route))
+        .routes(routes!(services::hotspots))
         .with_state(stores::Stores::from(store))
 }
 

@@ -5,7 +5,9 @@
 use std::sync::Arc;
 
 use axum::extract::FromRef;
-use raceway_store::{AccessStore, AnalysisStore, EventStore, FindingStore, Lifecycle, Store};
+use raceway_store::{
+    AccessStore, AnalysisStore, EventStore, FindingStore, Lifecycle, ServiceStore, Store,
+};
 
 /// Every role, from the one store the router is given.
 #[derive(Clone)]
@@ -15,6 +17,7 @@ pub(crate) struct Stores {
     findings: Arc<dyn FindingStore>,
     accesses: Arc<dyn AccessStore>,
     analyses: Arc<dyn AnalysisStore>,
+    services: Arc<dyn ServiceStore>,
 }
 
 impl From<Arc<dyn Store>> for Stores {
@@ -24,7 +27,8 @@ impl From<Arc<dyn Store>> for Stores {
             events: store.clone(),
             findings: store.clone(),
             accesses: store.clone(),
-            analyses: store,
+            analyses: store.clone(),
+            services: store,
         }
     }
 }
@@ -46,6 +50,7 @@ role_from_stores!(
     findings: FindingStore,
     accesses: AccessStore,
     analyses: AnalysisStore,
+    services: ServiceStore,
 );
 
 /// The roles an audit trail reads: the accesses, the trace's events (to tell a trace with no

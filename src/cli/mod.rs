@@ -57,6 +57,8 @@ pub(crate) enum Command {
     Trace(queries::TraceArgs),
     /// Show the state of a trace after one step: variables, threads and their locks, races.
     State(queries::StateArgs),
+    /// List the services of a window with their trace, event, finding and anomaly counts.
+    Services(queries::ServicesArgs),
     /// What-if: a trace's critical path and SLAs with a slower or failing service.
     Simulate(simulate::SimulateArgs),
 }
@@ -76,6 +78,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Races(args) => queries::races(args).await,
         Command::Trace(args) => queries::trace(args).await,
         Command::State(args) => queries::state(args).await,
+        Command::Services(args) => queries::services(args).await,
         Command::Simulate(args) => simulate::run(args).await,
     }
 }

@@ -1,5 +1,5 @@
-//! The query commands: `raceway traces`, `raceway races`, `raceway trace ID` and `raceway state
-//! ID --at STEP` read a running Raceway's query API (`--api`, `RACEWAY_API`) and print human
+//! The query commands: `raceway traces`, `raceway races`, `raceway trace ID`, `raceway state
+//! ID --at STEP` and `raceway services` read a running Raceway's query API (`--api`, `RACEWAY_API`) and print human
 //! tables (coloured on a terminal) or, with `--json`, the API's answer as is.
 //!
 //! When the API is unreachable or answers an error, they print one line saying so and exit with
@@ -15,8 +15,8 @@ use serde_json::Value;
 use super::prune::parse_duration;
 use super::tables;
 use crate::client::models::{
-    CriticalPathBody, RacesPage, TraceAnomalies, TraceRaces, TraceStateBody, TraceSteps,
-    TracesPage, Tree,
+    CriticalPathBody, RacesPage, ServicesBody, TraceAnomalies, TraceRaces, TraceStateBody,
+    TraceSteps, TracesPage, Tree,
 };
 use crate::client::{ApiClient, ClientError, DEFAULT_API};
 
@@ -123,6 +123,30 @@ pub struct StateArgs {
     /// The step: an index into the trace's causal order, or an event id.
     #[arg(long)]
     at: String,
+}
+
+/// Options of `raceway services`.
+#[derive(Debug, Args)]
+pub struct ServicesArgs {
+    #[command(flatten)]
+    out: OutputArgs,
+    /// How far back (`15m`, `1h`, `7d`; the API's default is `1h`).
+    #[arg(long)]
+    window: Option<String>,
+    /// The window's end: RFC 3339 or ns since the epoch (default now).
+    #[arg(long)]
+    at: Option<String>,
+}
+
+/// `raceway services`.
+pub async fn services(args: ServicesArgs) -> anyhow::Result<()> {
+    let mut query = Vec::new();
+    query.extend(args.window.map(|w| ("window", w)));
+    query.extend(args.at.map(|t| ("to", t)));
+    let list: Value = ask(&args.out, &["api", "services"], &query).await;
+    print(&args.out, list, |list: ServicesBody| {
+        tables::services(&list)
+    })
 }
 
 /// `raceway traces`.

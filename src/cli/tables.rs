@@ -8,8 +8,8 @@ use comfy_table::{Cell, Color, ContentArrangement, Table};
 use raceway_query_api::responses::PathStep;
 
 use crate::client::models::{
-    value_text, AnomalyRow, CriticalPathBody, RaceFinding, StepRow, TraceStateBody, TracesPage,
-    Tree, TreeNode,
+    value_text, AnomalyRow, CriticalPathBody, RaceFinding, ServicesBody, StepRow, TraceStateBody,
+    TracesPage, Tree, TreeNode,
 };
 
 pub(super) fn table(header: &[&str]) -> Table {
@@ -57,6 +57,29 @@ pub fn traces(page: &TracesPage) -> String {
         with_newline(out),
         page.traces.len(),
         page.page.total
+    )
+}
+
+/// `raceway services`.
+pub fn services(list: &ServicesBody) -> String {
+    let mut out = table(&["service", "traces", "events", "findings", "anomalies"]);
+    for service in &list.services {
+        let counts = [
+            service.trace_count,
+            service.event_count,
+            service.race_count,
+            service.anomaly_count,
+        ];
+        let mut row = vec![Cell::new(&service.service)];
+        row.extend(counts.into_iter().map(Cell::new));
+        out.add_row(row);
+    }
+    let window = &list.window;
+    let shown = list.services.len();
+    let (from, to, last) = (&window.from, &window.to, &window.window);
+    format!(
+        "{}{shown} services from {from} to {to} (last {last})\n",
+        with_newline(out)
     )
 }
 

@@ -6,11 +6,12 @@ use serde::Deserialize;
 use serde_json::Value;
 
 pub use raceway_query_api::responses::{
-    AnomaliesPage, AnomalyRow, CriticalPathBody, LiveMessage, RacesPage, StepRow, TraceAnomalies,
-    TraceAuditTrail, TraceDependencies, TraceDependencyRow, TraceRaces, TraceRow, TraceStateBody,
-    TraceSteps, TracesPage,
+    AnomaliesPage, AnomalyRow, CriticalPathBody, HotspotsBody, LiveMessage, RacesPage,
+    ServiceHealthBody, ServicesBody, StepRow, TraceAnomalies, TraceAuditTrail, TraceDependencies,
+    TraceDependencyRow, TraceRaces, TraceRow, TraceStateBody, TraceSteps, TracesPage,
 };
 pub use raceway_schemas::RaceFinding;
+pub use raceway_store::ServiceCounts;
 
 /// `GET /api/traces/{id}/tree`.
 #[derive(Debug, Clone, Default, Deserialize)]

@@ -7,6 +7,7 @@ use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 use super::fetch::{Fetch, Loaded};
 use super::live::LiveUpdate;
+use super::services_screen::ServicesScreen;
 use super::trace_screen::{Tab, TraceScreen};
 use crate::client::models::{LiveMessage, TraceRow, TracesPage};
 
@@ -62,6 +63,8 @@ pub struct App {
     pub input: Option<Input>,
     /// The open trace, if any.
     pub trace: Option<TraceScreen>,
+    /// The Services view, when open (and no trace is).
+    pub services: Option<ServicesScreen>,
     pub show_help: bool,
     pub live: Live,
     /// A live message asked for a refresh that is not sent yet.
@@ -105,6 +108,9 @@ impl App {
     /// What to fetch again on `r`, or every poll in live mode (`full`: everything shown).
     pub fn refresh(&self, full: bool) -> Vec<Fetch> {
         let mut fetches = vec![Fetch::Traces, Fetch::Anomalous];
+        if self.services.is_some() {
+            fetches.extend([Fetch::Services, Fetch::Hotspots]);
+        }
         if let Some(trace) = &self.trace {
             if full {
                 fetches.extend(trace.open_fetches());
@@ -169,8 +175,21 @@ impl App {
                 }
                 trace.on_key(key.code)
             }
+            None if self.services.is_some() => self.on_services_key(key.code),
             None => self.on_list_key(key.code),
         }
+    }
+
+    fn on_services_key(&mut self, code: KeyCode) -> Vec<Fetch> {
+        if let Some(screen) = &mut self.services {
+            match code {
+                KeyCode::Esc => self.services = None,
+                KeyCode::Char('j') | KeyCode::Down => screen.step(true),
+                KeyCode::Char('k') | KeyCode::Up => screen.step(false),
+                _ => {}
+            }
+        }
+        Vec::new()
     }
 
     fn on_list_key(&mut self, code: KeyCode) -> Vec<Fetch> {
@@ -181,6 +200,10 @@ impl App {
             }
             KeyCode::Char('k') | KeyCode::Up => self.cursor = self.cursor.saturating_sub(1),
             KeyCode::Char('/') => self.input = Some(Input::Filter(self.filter.clone())),
+            KeyCode::Char('S') => {
+                self.services = Some(ServicesScreen::default());
+                return vec![Fetch::Services, Fetch::Hotspots];
+            }
             KeyCode::Esc => self.filter.clear(),
             KeyCode::Enter => {
                 let Some(id) = self
@@ -273,6 +296,21 @@ impl App {
             }
             Loaded::Anomalous(ids) => {
                 self.anomalous = ids.into_iter().collect();
+                Vec::new()
+            }
+            Loaded::Services(lines) => {
+                self.clear_error();
+                if let Some(screen) = &mut self.services {
+                    screen.cursor = screen.cursor.min(lines.len().saturating_sub(1));
+                    screen.services = Some(lines);
+                }
+                Vec::new()
+            }
+            Loaded::Hotspots(found) => {
+                self.clear_error();
+                if let Some(screen) = &mut self.services {
+                    screen.hotspots = Some(found);
+                }
                 Vec::new()
             }
             other => {

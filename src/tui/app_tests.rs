@@ -195,3 +195,23 @@ fn a_refused_live_stream_is_a_notice_and_live_mode_polls() {
     key(&mut app, KeyCode::Char('l'));
     assert_eq!(app.live, Live::Off);
 }
+
+#[test]
+fn services_open_with_shift_s_refresh_with_r_and_close_with_esc() {
+    let (mut app, _) = App::new("http://api");
+    app.on_loaded(Loaded::Traces(page(&[("aaaa", "web")])));
+    assert_eq!(
+        key(&mut app, KeyCode::Char('S')),
+        [Fetch::Services, Fetch::Hotspots]
+    );
+    assert!(app.services.is_some());
+    assert!(key(&mut app, KeyCode::Char('r')).contains(&Fetch::Services));
+    key(&mut app, KeyCode::Enter);
+    assert!(
+        app.trace.is_none(),
+        "Enter opens no trace from the services"
+    );
+    key(&mut app, KeyCode::Esc);
+    assert!(app.services.is_none());
+    assert!(!key(&mut app, KeyCode::Char('r')).contains(&Fetch::Services));
+}

@@ -3,11 +3,12 @@
 //! [`perform`], so the app's logic never waits on the network.
 
 use crate::client::models::{
-    AnomaliesPage, CriticalPathBody, RaceFinding, StepRow, TraceAnomalies, TraceAuditTrail,
-    TraceDependencies, TraceDependencyRow, TraceRaces, TraceStateBody, TraceSteps, TracesPage,
-    Tree,
+    AnomaliesPage, CriticalPathBody, HotspotsBody, RaceFinding, ServicesBody, StepRow,
+    TraceAnomalies, TraceAuditTrail, TraceDependencies, TraceDependencyRow, TraceRaces,
+    TraceStateBody, TraceSteps, TracesPage, Tree,
 };
 use crate::client::{ApiClient, ClientError};
+use crate::tui::services_screen::{ServiceLine, WINDOW};
 use raceway_analysis::simulate::{Simulation, SimulationSpec};
 
 /// Traces listed at most.
@@ -34,6 +35,10 @@ pub enum Fetch {
     Audit(String, String),
     /// A what-if simulation of the trace.
     Simulate(String, SimulationSpec),
+    /// The services of the window, each with its health.
+    Services,
+    /// The hotspots of the window.
+    Hotspots,
 }
 
 /// An answer to a [`Fetch`].
@@ -53,6 +58,8 @@ pub enum Loaded {
     Audit(String, String, TraceAuditTrail),
     /// A simulation, or the API's message when it refused the spec.
     Simulated(String, Result<Simulation, String>),
+    Services(Vec<ServiceLine>),
+    Hotspots(HotspotsBody),
     /// The request failed; the event loop retries it.
     Failed(Fetch, String),
 }
@@ -119,6 +126,24 @@ async fn load(client: &ApiClient, fetch: &Fetch) -> Result<Loaded, ClientError> 
                 }
                 Err(e) => return Err(e),
             }
+        }
+        Fetch::Services => {
+            let window = [("window", WINDOW.to_string())];
+            let list: ServicesBody = client.get(&["api", "services"], &window).await?;
+            let mut lines = Vec::with_capacity(list.services.len());
+            for counts in list.services {
+                let path = ["api", "services", &counts.service, "health"];
+                let health = client.get(&path, &window).await?;
+                lines.push(ServiceLine {
+                    counts,
+                    health: Some(health),
+                });
+            }
+            Loaded::Services(lines)
+        }
+        Fetch::Hotspots => {
+            let query = [("window", WINDOW.to_string()), ("limit", "10".to_string())];
+            Loaded::Hotspots(client.get(&["api", "hotspots"], &query).await?)
         }
         Fetch::Audit(id, variable) => {
             let path = ["api", "traces", id, "audit-trail", variable];

@@ -12,6 +12,7 @@ mod app;
 mod event_loop;
 mod fetch;
 mod live;
+mod services_screen;
 mod simulate_form;
 mod trace_screen;
 mod views;

@@ -296,6 +296,39 @@ async fn demo_views() {
                 .collect();
             insta::assert_snapshot!("demo_simulate", head.join("\n"));
             assert!(simulate.contains("reaches bank-api via"), "{simulate}");
+            // Services (`S` from the list): every service of the last hour, with the API's
+            // counts on its line.
+            press(&mut app, &up.client, KeyCode::Esc).await;
+            press(&mut app, &up.client, KeyCode::Char('S')).await;
+            let services = screen(&app, 120, 40);
+            let listed: Value = up
+                .http
+                .get(format!("{}/api/services?window=1h", up.base))
+                .send()
+                .await
+                .expect("GET /api/services")
+                .json()
+                .await
+                .expect("JSON");
+            let rows = listed["services"].as_array().expect("services");
+            assert!(!rows.is_empty(), "{listed}");
+            for row in rows {
+                let name = row["service"].as_str().expect("name");
+                let line = services
+                    .lines()
+                    .find(|l| l.contains(&format!("\"{name} ")))
+                    .unwrap_or_else(|| panic!("{name} missing: {services}"));
+                let cells: Vec<&str> = line.trim_matches('"').split_whitespace().collect();
+                assert_eq!(cells[1], row["trace_count"].to_string(), "{line}");
+                assert_eq!(cells[2], row["race_count"].to_string(), "{line}");
+                assert_eq!(cells[3], row["anomaly_count"].to_string(), "{line}");
+            }
+            // Blanks collapsed: the filtered times had different widths.
+            let compact: Vec<String> = services
+                .lines()
+                .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+                .collect();
+            insta::assert_snapshot!("demo_services", compact.join("\n"));
         })
         .await;
     up.stop().await;

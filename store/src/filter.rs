@@ -336,6 +336,20 @@ pub(crate) fn anomalies(dialect: Dialect, query: &AnomalyQuery) -> Filter {
         .traces_within("trace_id", &query.environments)
 }
 
+/// The events within `time` of `service` (every service when `None`), in `environments`
+/// (every one when empty), by the event's own environment.
+pub(crate) fn service_events(
+    dialect: Dialect,
+    service: Option<&str>,
+    time: TimeRange,
+    environments: &[String],
+) -> Filter {
+    Filter::new(dialect)
+        .equals("service", service)
+        .one_of("environment", environments.iter().map(String::as_str))
+        .within("timestamp_ns", time)
+}
+
 /// The service calls within `time` of traces in `environments` (every trace when empty).
 pub(crate) fn calls(dialect: Dialect, time: TimeRange, environments: &[String]) -> Filter {
     Filter::new(dialect)

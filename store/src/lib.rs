@@ -2,8 +2,8 @@
 //!
 //! Roles ([`roles`](crate::Lifecycle)): one trait per kind of data, so that a stage or route asks
 //! only for what it uses: [`EventStore`], [`FindingStore`], [`AccessStore`], [`AnalysisStore`],
-//! [`RetentionStore`], plus [`Lifecycle`] (migrate, ping). [`Store`] is all of them at once, for
-//! the binary that opens the store and hands each component its roles (`Arc<dyn Store>` coerces
+//! [`ServiceStore`], [`RetentionStore`], plus [`Lifecycle`] (migrate, ping). [`Store`] is all of
+//! them at once, for the binary that opens the store and hands each component its roles (`Arc<dyn Store>` coerces
 //! to `Arc<dyn FindingStore>` and the others).
 //!
 //! Backends, each in its own folder with one file per role, and passing the same conformance
@@ -35,6 +35,7 @@ pub mod migrations;
 mod retention;
 mod roles;
 mod rows;
+mod services;
 mod sqlite;
 
 #[cfg(any(test, feature = "conformance"))]
@@ -51,7 +52,12 @@ pub use crate::clickhouse::ClickHouseStore;
 pub use crate::error::StoreError;
 pub use crate::retention::PruneReport;
 pub use crate::roles::{
-    AccessStore, AnalysisStore, EventStore, FindingStore, Lifecycle, RetentionStore, Store,
+    AccessStore, AnalysisStore, EventStore, FindingStore, Lifecycle, RetentionStore, ServiceStore,
+    Store,
+};
+pub use crate::services::{
+    Hotspots, LocationHotspot, ServiceCounts, ServiceTraceRow, ServiceTracesQuery, ServiceWindow,
+    VariableHotspot,
 };
 pub use crate::sqlite::SqliteStore;
 

@@ -16,8 +16,9 @@ use uuid::Uuid;
 
 use crate::{
     AccessQuery, AnomalyPage, AnomalyQuery, DependencyStats, DurationAnomalyRow, FindingPage,
-    FindingQuery, ModelRecord, PruneReport, StoreError, TimeRange, TraceAnalysis,
-    TraceAnalysisSummary, TracePage, TraceQuery, VariableCount,
+    FindingQuery, Hotspots, ModelRecord, PruneReport, ServiceCounts, ServiceTraceRow,
+    ServiceTracesQuery, ServiceWindow, StoreError, TimeRange, TraceAnalysis, TraceAnalysisSummary,
+    TracePage, TraceQuery, VariableCount,
 };
 
 /// The schema and the connection: what the binary checks before it starts the stages.
@@ -164,6 +165,33 @@ pub trait AnalysisStore: Send + Sync {
     async fn latest_model(&self) -> Result<Option<ModelRecord>, StoreError>;
 }
 
+/// Services over a window: their activity, the per-trace rows their health is computed from,
+/// and the variables and locations in the most findings and anomalies.
+///
+/// Every read is confined to the window's environments (every environment when none): events and
+/// findings by their own environment, anomalies through their trace (all of its events in the
+/// set), as the other roles do.
+#[async_trait]
+pub trait ServiceStore: Send + Sync {
+    /// One row per service with an event in the window, or a finding or anomaly counted there
+    /// (see [`ServiceCounts`]), sorted by service name.
+    async fn service_counts(
+        &self,
+        window: &ServiceWindow,
+    ) -> Result<Vec<ServiceCounts>, StoreError>;
+    /// One row per trace with an event of the query's service in its window, over those events
+    /// only: newest first (by the service's first event in the window, ties by trace id), the
+    /// first `limit`.
+    async fn service_traces(
+        &self,
+        query: &ServiceTracesQuery,
+    ) -> Result<Vec<ServiceTraceRow>, StoreError>;
+    /// The `limit` variables and the `limit` locations involved in the most findings (whose
+    /// events span a time overlapping the window) and duration anomalies (of traces started in
+    /// it); see [`Hotspots`].
+    async fn hotspots(&self, window: &ServiceWindow, limit: u32) -> Result<Hotspots, StoreError>;
+}
+
 /// Dropping old history (`raceway prune --older-than`).
 #[async_trait]
 pub trait RetentionStore: Send + Sync {
@@ -175,11 +203,17 @@ pub trait RetentionStore: Send + Sync {
 /// Every role: what the binary opens and hands out (`Arc<dyn Store>` coerces to
 /// `Arc<dyn EventStore>` and the other roles). Implemented for every type that has all roles.
 pub trait Store:
-    Lifecycle + EventStore + FindingStore + AccessStore + AnalysisStore + RetentionStore
+    Lifecycle + EventStore + FindingStore + AccessStore + AnalysisStore + ServiceStore + RetentionStore
 {
 }
 
 impl<T> Store for T where
-    T: Lifecycle + EventStore + FindingStore + AccessStore + AnalysisStore + RetentionStore
+    T: Lifecycle
+        + EventStore
+        + FindingStore
+        + AccessStore
+        + AnalysisStore
+        + ServiceStore
+        + RetentionStore
 {
 }

@@ -284,10 +284,40 @@ describe("web UI", () => {
     await open("/services");
     await page.getByTestId("dependency-table").waitFor();
     assert.match(await page.getByTestId("dependency-table").innerText(), /bank-api[\s\S]*bank-ledger/);
+    // Every service row shows the API's counts and health for the default window (1h).
+    await page.getByTestId("service-row").first().waitFor();
+    const { services } = await (await fetch(`${raceway.url}/api/services?window=1h`)).json();
+    assert.ok(services.some((s) => s.service === "bank-api"), "the demo's services are in the last hour");
+    assert.equal(await page.getByTestId("service-row").count(), services.length);
+    const ms = (v) => (v >= 1000 ? `${(v / 1000).toFixed(2)} s` : v >= 1 ? `${v.toFixed(v >= 100 ? 0 : 1)} ms` : `${(v * 1000).toFixed(0)} µs`);
+    for (const s of services) {
+      const health = await (await fetch(`${raceway.url}/api/services/${encodeURIComponent(s.service)}/health?window=1h`)).json();
+      const row = page.locator(`[data-testid="service-row"][data-service="${s.service}"]`);
+      const cell = (id) => row.getByTestId(id).innerText();
+      assert.equal(await cell("traces"), String(s.trace_count), `${s.service} traces`);
+      assert.equal(await cell("events"), String(s.event_count), `${s.service} events`);
+      assert.equal(await cell("findings"), String(s.race_count), `${s.service} findings`);
+      assert.equal(await cell("anomalies"), String(s.anomaly_count), `${s.service} anomalies`);
+      assert.equal(await cell("p50"), ms(health.recent.p50_ns / 1e6), `${s.service} p50`);
+      assert.equal(await cell("p95"), ms(health.recent.p95_ns / 1e6), `${s.service} p95`);
+      assert.equal(await cell("p99"), ms(health.recent.p99_ns / 1e6), `${s.service} p99`);
+      assert.equal(await cell("error-rate"), `${(health.recent.error_rate * 100).toFixed(1)} %`, `${s.service} errors`);
+      const trend = { degrading: "degrading", improving: "improving", stable: "stable" }[health.trend] ?? "too few traces";
+      assert.equal(await cell("trend"), trend, `${s.service} trend`);
+    }
     await shot("services");
+    await page.getByTestId("window").selectOption("15m");
+    await page.getByText("Health over the last 15m").waitFor();
     await open("/dashboard");
-    await page.getByTestId("top-variables").waitFor();
-    assert.match(await page.getByTestId("top-variables").innerText(), /balance/);
+    // The hotspots are the API's, in its order.
+    const hot = await (await fetch(`${raceway.url}/api/hotspots?window=1h&limit=10`)).json();
+    assert.ok(hot.variables.length > 0, "the demo's lost update is a hotspot");
+    const variables = page.getByTestId("hotspot-variables");
+    await variables.waitFor();
+    const rows = await variables.locator("tbody tr").allInnerTexts();
+    assert.deepEqual(rows.map((r) => r.split("\t").map((c) => c.trim())), hot.variables.map((v) => [v.variable, String(v.findings), String(v.data_races), String(v.lost_updates), String(v.lock_order_inversions)]));
+    const locations = await page.getByTestId("hotspot-locations").locator("tbody tr").allInnerTexts();
+    assert.deepEqual(locations.map((r) => r.split("\t").map((c) => c.trim())), hot.locations.map((l) => [l.service, l.location, String(l.findings), String(l.anomalies)]));
     await shot("dashboard");
   });
 

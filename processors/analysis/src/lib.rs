@@ -23,6 +23,8 @@
 //! - [`inputs`]: [`race_inputs`], everything the trace stage forwards for one trace.
 //! - [`time_travel`]: the state of a trace after any step of its causal order (variables, threads
 //!   and their locks), and the differences between two such states.
+//! - [`service_health`]: a service's latency percentiles, error and anomaly rates, and its trend
+//!   against its own earlier history.
 //! - `scenarios` (feature `scenarios`): loading and scoring the labeled race scenarios.
 //!
 //! Internal helpers: `graph` (cycle breaking and priority topological order for derived clocks),
@@ -53,6 +55,7 @@ mod retention;
 pub mod rules;
 #[cfg(feature = "scenarios")]
 pub mod scenarios;
+pub mod service_health;
 pub mod simulate;
 #[cfg(test)]
 mod testing;

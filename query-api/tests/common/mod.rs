@@ -73,8 +73,18 @@ pub async fn seed(store: &dyn Store, events: Vec<Event>) {
 
 /// GETs `uri` from the query API over `store`: the status and the JSON body.
 pub async fn get(store: Arc<dyn Store>, uri: &str) -> (StatusCode, Value) {
+    send(
+        store,
+        Request::get(uri).body(Body::empty()).expect("request"),
+    )
+    .await
+}
+
+/// Sends `request` to the query API over `store`: the status and the JSON body.
+pub async fn send(store: Arc<dyn Store>, request: Request<Body>) -> (StatusCode, Value) {
+    let uri = request.uri().to_string();
     let response = raceway_query_api::router(store)
-        .oneshot(Request::get(uri).body(Body::empty()).expect("request"))
+        .oneshot(request)
         .await
         .expect("response");
     let status = response.status();

@@ -5,7 +5,7 @@ use ratatui::widgets::{Block, Borders, Clear, Paragraph};
 use ratatui::Frame;
 
 /// Every key and what it does.
-pub const KEYS: [(&str, &str); 17] = [
+pub const KEYS: [(&str, &str); 18] = [
     ("j / k, ↓ / ↑", "move"),
     (
         "Enter",
@@ -22,6 +22,7 @@ pub const KEYS: [(&str, &str); 17] = [
         "simulate: delay, failure, SLA of a service",
     ),
     ("/", "filter the traces by id or service"),
+    ("S", "services: health, trends and hotspots"),
     ("r", "refresh"),
     ("l", "live: new traces and findings as they arrive"),
     ("?", "this help"),

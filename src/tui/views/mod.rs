@@ -7,6 +7,7 @@ mod critical_path;
 mod dependencies;
 mod help;
 mod races;
+mod services;
 mod simulate;
 mod time_travel;
 mod traces;
@@ -33,9 +34,10 @@ pub fn render(frame: &mut Frame, app: &App) {
     ])
     .areas(frame.area());
     render_title(frame, title, app);
-    match &app.trace {
-        Some(trace) => render_trace(frame, body, trace),
-        None => traces::render(frame, body, app),
+    match (&app.trace, &app.services) {
+        (Some(trace), _) => render_trace(frame, body, trace),
+        (None, Some(screen)) => services::render(frame, body, screen),
+        (None, None) => traces::render(frame, body, app),
     }
     render_status(frame, status, app);
     if app.show_help {
@@ -51,9 +53,10 @@ fn render_title(frame: &mut Frame, area: Rect, app: &App) {
             .bg(Color::Cyan)
             .add_modifier(Modifier::BOLD),
     )];
-    match &app.trace {
-        Some(trace) => spans.push(Span::raw(format!(" trace {}", trace.trace_id))),
-        None => spans.push(Span::raw(format!(" traces @ {}", app.api))),
+    match (&app.trace, &app.services) {
+        (Some(trace), _) => spans.push(Span::raw(format!(" trace {}", trace.trace_id))),
+        (None, Some(_)) => spans.push(Span::raw(format!(" services @ {}", app.api))),
+        (None, None) => spans.push(Span::raw(format!(" traces @ {}", app.api))),
     }
     match &app.live {
         Live::Off => {}
@@ -100,8 +103,12 @@ fn render_status(frame: &mut Frame, area: Rect, app: &App) {
         None if app.trace.is_some() => Line::from(
             "Tab view  j/k move  Esc back  r refresh  l live  ? help  q quit".dark_gray(),
         ),
+        None if app.services.is_some() => {
+            Line::from("j/k move  Esc back  r refresh  ? help  q quit".dark_gray())
+        }
         None => Line::from(
-            "j/k move  Enter open  / filter  r refresh  l live  ? help  q quit".dark_gray(),
+            "j/k move  Enter open  / filter  S services  r refresh  l live  ? help  q quit"
+                .dark_gray(),
         ),
     };
     frame.render_widget(Paragraph::new(line), area);

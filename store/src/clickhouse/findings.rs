@@ -18,7 +18,7 @@ use crate::{FindingPage, FindingQuery, FindingStore, StoreError};
 /// The newest version of each finding matching `query`: its identity conditions narrow the
 /// newest-version subquery too (they are the same in every version), the others apply to the
 /// newest version only, so a filter never matches an outdated version.
-fn newest_matching(query: &FindingQuery) -> Filter {
+pub(crate) fn newest_matching(query: &FindingQuery) -> Filter {
     let (identity, rest) = filter::findings(Dialect::ClickHouse, query);
     Filter::new(Dialect::ClickHouse)
         .condition_with(

@@ -20,6 +20,7 @@ mod events;
 mod findings;
 mod retention;
 mod rows;
+mod services;
 
 /// Records which migrations ran; created before any migration.
 const SCHEMA_MIGRATIONS_DDL: &str = "CREATE TABLE IF NOT EXISTS schema_migrations \

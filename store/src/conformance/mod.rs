@@ -24,6 +24,7 @@ mod events;
 mod finding_list;
 mod findings;
 mod retention;
+mod services;
 mod trace_list;
 mod traces;
 mod variables;
@@ -34,6 +35,7 @@ pub use events::*;
 pub use finding_list::*;
 pub use findings::*;
 pub use retention::*;
+pub use services::*;
 pub use trace_list::*;
 pub use traces::*;
 pub use variables::*;
@@ -82,6 +84,9 @@ macro_rules! with_check_names {
             list_anomalies_filters_and_paginates,
             recent_trace_features_newest_first,
             checkpoints_and_models_latest_wins,
+            service_counts_per_window_and_environment,
+            service_traces_one_row_per_trace,
+            hotspots_rank_variables_and_locations,
         }
     };
 }

@@ -178,7 +178,7 @@ fn query_findings<P: rusqlite::Params>(
 
 /// The findings matching `query`; one row per finding (the primary key), already its newest
 /// version.
-fn matching(query: &FindingQuery) -> Filter {
+pub(crate) fn matching(query: &FindingQuery) -> Filter {
     let (identity, rest) = filter::findings(Dialect::Sqlite, query);
     Filter::new(Dialect::Sqlite)
         .condition("occurrences > 0")

@@ -31,6 +31,7 @@ mod analyses;
 mod events;
 mod findings;
 mod retention;
+mod services;
 mod summaries;
 
 /// Read connections of a file database: enough for the query API's concurrent requests on a

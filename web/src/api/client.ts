@@ -12,6 +12,9 @@ import type {
   Dependencies,
   StateComparison,
   FindingPage,
+  Hotspots,
+  ServiceHealth,
+  ServicesBody,
   Simulation,
   SimulationSpec,
   TraceAnomalies,
@@ -112,6 +115,17 @@ export const api = {
   variables: (prefix: string) => get<VariableList>("/api/variables", { prefix }),
   variableAuditTrail: (name: string, query: Query = {}) =>
     get<AuditTrail>(`/api/variables/${encodeURIComponent(name)}/audit-trail`, query),
+  /** The services of the last `window` (`1h`, `7d`, ...) with their counts. */
+  services: (window: string) => get<ServicesBody>("/api/services", { window }),
+  serviceHealth: (name: string, window: string) =>
+    get<ServiceHealth>(`/api/services/${encodeURIComponent(name)}/health`, { window }),
+  /** The services of the window, each with its health (one request per service). */
+  servicesWithHealth: async (window: string) => {
+    const list = await api.services(window);
+    const health = await Promise.all(list.services.map((s) => api.serviceHealth(s.service, window)));
+    return { ...list, health };
+  },
+  hotspots: (window: string, limit = 10) => get<Hotspots>("/api/hotspots", { window, limit }),
 };
 
 /** The live stream's URL, with the API key as `token` when one is stored. */

@@ -1,6 +1,6 @@
 /**
- * The dashboard's figures: findings and anomalies per time bucket, the slowest services (by the
- * p95 of the calls into them), and the variables with the most findings.
+ * The dashboard's figures: findings and anomalies per time bucket, and the slowest services (by
+ * the p95 of the calls into them). Hotspots and degrading services come from the API.
  */
 import type { Anomaly, DependencyEdge, Finding } from "@/api/types";
 
@@ -35,15 +35,6 @@ export function slowestServices(edges: DependencyEdge[], limit = 5): { service: 
   return [...byService.entries()]
     .map(([service, v]) => ({ service, ...v }))
     .sort((a, b) => b.p95_ms - a.p95_ms)
-    .slice(0, limit);
-}
-
-export function topVariables(findings: Finding[], limit = 5): { variable: string; count: number }[] {
-  const counts = new Map<string, number>();
-  for (const f of findings) counts.set(f.variable, (counts.get(f.variable) ?? 0) + 1);
-  return [...counts.entries()]
-    .map(([variable, count]) => ({ variable, count }))
-    .sort((a, b) => b.count - a.count || a.variable.localeCompare(b.variable))
     .slice(0, limit);
 }
 

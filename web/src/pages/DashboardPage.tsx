@@ -1,12 +1,13 @@
-import { Link } from "react-router-dom";
 import { api } from "@/api/client";
 import { AnomalyTable } from "@/components/AnomalyTable";
 import { Loaded } from "@/components/Message";
+import { DegradingList, HotspotTables } from "@/components/ServiceHealth";
 import { Card, CardContent, Section } from "@/components/ui/card";
 import { useApi } from "@/hooks/useApi";
 import { formatMs } from "@/lib/format";
-import { overTime, slowestServices, topVariables } from "@/model/dashboard";
+import { overTime, slowestServices } from "@/model/dashboard";
 import { timestampNs } from "@/model/events";
+import { DEFAULT_WINDOW, degradingServices, noneDegradingText } from "@/model/services";
 
 function Stat({ label, value }: { label: string; value: number | string | undefined }) {
   return (
@@ -24,6 +25,8 @@ export function DashboardPage() {
   const races = useApi(() => api.races({ limit: 1000 }), "r");
   const anomalies = useApi(() => api.anomalies({ limit: 1000 }), "a");
   const deps = useApi(() => api.dependencies(), "d");
+  const services = useApi(() => api.servicesWithHealth(DEFAULT_WINDOW), "s");
+  const hotspots = useApi(() => api.hotspots(DEFAULT_WINDOW), "h");
   const buckets = races.data && anomalies.data
     ? overTime(races.data.races, anomalies.data.anomalies.map((a) => (a.trace_start ? timestampNs(a.trace_start) : 0)).filter(Boolean))
     : [];
@@ -61,21 +64,17 @@ export function DashboardPage() {
               )}
             </Loaded>
         </Section>
-        <Section title="Variables with the most findings">
-            <Loaded state={races} empty={(d) => d.races.length === 0} emptyText="No findings yet.">
-              {(d) => (
-                <ul className="space-y-1 text-sm" data-testid="top-variables">
-                  {topVariables(d.races).map((v) => (
-                    <li key={v.variable} className="flex justify-between">
-                      <Link className="mono underline" to={`/variables/${encodeURIComponent(v.variable)}`}>{v.variable}</Link>
-                      <span>{v.count}</span>
-                    </li>
-                  ))}
-                </ul>
-              )}
+        <Section title={`Degrading services (last ${DEFAULT_WINDOW}, against their own history)`}>
+            <Loaded state={services} empty={(d) => degradingServices(d.health).length === 0} emptyText={noneDegradingText(services.data?.health ?? [])}>
+              {(d) => <DegradingList services={degradingServices(d.health)} />}
             </Loaded>
         </Section>
       </div>
+      <Section title={`Hotspots (last ${DEFAULT_WINDOW}): variables and locations in the most findings and anomalies`}>
+          <Loaded state={hotspots} empty={(d) => d.variables.length === 0 && d.locations.length === 0} emptyText="No findings or anomalies in the window.">
+            {(d) => <HotspotTables hotspots={d} />}
+          </Loaded>
+      </Section>
       <Section title="Recent anomalies">
           <Loaded state={anomalies} empty={(d) => d.anomalies.length === 0} emptyText="No duration anomalies.">
             {(d) => <AnomalyTable anomalies={d.anomalies.slice(0, 10)} showTrace />}
