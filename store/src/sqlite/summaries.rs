@@ -12,6 +12,7 @@ use std::collections::{BTreeSet, HashMap};
 use rusqlite::{params, OptionalExtension, Transaction};
 
 use crate::rows::EventColumns;
+use crate::sqlite::read_columns;
 use crate::StoreError;
 
 /// What a batch adds to one trace's summary.
@@ -65,15 +66,7 @@ impl SummaryDeltas {
             .map_err(failed)?;
         for (trace_id, mut delta) in self.0 {
             let stored: Option<(i64, String, String, i64, i64)> = read
-                .query_row([&trace_id], |row| {
-                    Ok((
-                        row.get(0)?,
-                        row.get(1)?,
-                        row.get(2)?,
-                        row.get(3)?,
-                        row.get(4)?,
-                    ))
-                })
+                .query_row([&trace_id], read_columns)
                 .optional()
                 .map_err(failed)?;
             if let Some((events, services, environments, first_ts, last_ts)) = stored {
@@ -143,7 +136,7 @@ mod tests {
     use rusqlite::Connection;
 
     use crate::migrations::SQLITE;
-    use crate::sqlite::apply_migrations;
+    use crate::sqlite::{apply_migrations, read_columns};
 
     /// A database written before summaries existed gets one row per trace when it migrates.
     #[test]
@@ -169,16 +162,7 @@ mod tests {
         let rows: Vec<(String, i64, String, String, i64, i64)> = conn
             .prepare("SELECT * FROM trace_summaries ORDER BY trace_id")
             .expect("prepare")
-            .query_map([], |r| {
-                Ok((
-                    r.get(0)?,
-                    r.get(1)?,
-                    r.get(2)?,
-                    r.get(3)?,
-                    r.get(4)?,
-                    r.get(5)?,
-                ))
-            })
+            .query_map([], read_columns)
             .expect("query")
             .collect::<Result<_, _>>()
             .expect("rows");
