@@ -13,8 +13,11 @@ const ONE_CLIENT_REQUESTS: usize = 100;
 const CONCURRENT_CLIENTS: usize = 20;
 const CONCURRENT_REQUESTS: usize = 25;
 
+/// The path of a route's `n`th request.
+type PathOf<'a> = Box<dyn Fn(usize) -> String + Sync + 'a>;
+
 /// The routes measured: the two lists and one trace (a different one each request).
-fn routes(ids: &[Uuid]) -> Vec<(&'static str, Box<dyn Fn(usize) -> String + Sync + '_>)> {
+fn routes(ids: &[Uuid]) -> Vec<(&'static str, PathOf<'_>)> {
     vec![
         ("traces", Box::new(|_| "/api/traces?limit=50".to_string())),
         ("races", Box::new(|_| "/api/races?limit=50".to_string())),
