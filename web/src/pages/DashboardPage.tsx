@@ -76,7 +76,7 @@ export function DashboardPage() {
           </Loaded>
       </Section>
       <Section title="Recent anomalies">
-          <Loaded state={anomalies} empty={(d) => d.anomalies.length === 0} emptyText="No duration anomalies.">
+          <Loaded state={anomalies} empty={(d) => d.anomalies.length === 0} emptyText="No anomalies.">
             {(d) => <AnomalyTable anomalies={d.anomalies.slice(0, 10)} showTrace />}
           </Loaded>
       </Section>

@@ -51,7 +51,7 @@ export function OverviewTab({ detail, races, critical }: Props) {
           {anomalies.error ? (
             <Message>Not analysed yet: the trace stage has not completed this trace.</Message>
           ) : (
-            <Loaded state={anomalies} empty={(d) => d.anomalies.length === 0} emptyText="No duration anomalies.">
+            <Loaded state={anomalies} empty={(d) => d.anomalies.length === 0} emptyText="No anomalies.">
               {(d) => <p className="text-sm">{d.anomalies.length} steps slower than their baseline (see the Anomalies tab).</p>}
             </Loaded>
           )}
