@@ -410,6 +410,24 @@ fn check_tenant(base: &str, route: &Route, key: &str, own: &Held, other: &Held, 
     if route.names_a_trace() {
         assert_eq!(status, 200, "{who}: its own trace: {text}");
     }
+    if route.template == "/api/variables" {
+        // Variable names are data too: its own, never the other tenant's.
+        let list: Value = serde_json::from_str(&text).expect("variables JSON");
+        let names: Vec<&str> = list["variables"]
+            .as_array()
+            .expect("variables")
+            .iter()
+            .filter_map(|v| v["name"].as_str())
+            .collect();
+        assert!(
+            names.iter().any(|n| n.contains(own.variable)),
+            "{who}: its own variable: {text}"
+        );
+        assert!(
+            !names.iter().any(|n| n.contains(other.variable)),
+            "{who}: the other tenant's variable: {text}"
+        );
+    }
 }
 
 #[test]

@@ -11,6 +11,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::error::ListErrors;
 use crate::params;
+use crate::tenant::Scope;
 use crate::ApiError;
 
 /// Variables listed when `limit` is absent.
@@ -63,12 +64,14 @@ pub struct VariableList {
 )]
 pub(crate) async fn list_variables(
     State(store): State<Arc<dyn AccessStore>>,
+    scope: Scope,
     Query(options): Query<VariableParams>,
 ) -> Result<Json<VariableList>, ApiError> {
     let limit = params::limit(options.limit.as_deref(), DEFAULT_LIMIT, MAX_LIMIT)?;
     let prefix = options.prefix.as_deref().unwrap_or_default();
     // One more than asked, to tell whether the list was cut.
-    let mut variables = store.variables(prefix, limit + 1).await?;
+    let environments = scope.environments(None)?;
+    let mut variables = store.variables(prefix, &environments, limit + 1).await?;
     let truncated = variables.len() > limit as usize;
     variables.truncate(limit as usize);
     Ok(Json(VariableList {

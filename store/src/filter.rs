@@ -294,6 +294,14 @@ pub(crate) fn findings(dialect: Dialect, query: &FindingQuery) -> (Filter, Filte
     (identity, rest)
 }
 
+/// The accessed variables whose names start with `prefix`, in `environments` (every one when
+/// empty), over `accesses`.
+pub(crate) fn variables(dialect: Dialect, prefix: &str, environments: &[String]) -> Filter {
+    Filter::new(dialect)
+        .starts_with("variable", Some(prefix))
+        .one_of("environment", environments.iter().map(String::as_str))
+}
+
 /// [`AccessQuery`] over `accesses` (without its limit).
 pub(crate) fn accesses(dialect: Dialect, query: &AccessQuery) -> Filter {
     Filter::new(dialect)

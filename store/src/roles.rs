@@ -108,9 +108,15 @@ pub trait AccessStore: Send + Sync {
     /// order; an event without a stored access is left out. ClickHouse sorts the table by
     /// variable: the variables narrow what it reads.
     async fn event_accesses(&self, events: &[(String, Uuid)]) -> Result<Vec<Access>, StoreError>;
-    /// The accessed variables whose names start with `prefix` (any environment), sorted by name,
-    /// the first `limit` of them, each with its count of distinct accesses.
-    async fn variables(&self, prefix: &str, limit: u32) -> Result<Vec<VariableCount>, StoreError>;
+    /// The accessed variables whose names start with `prefix`, accessed in one of
+    /// `environments` (any environment when empty), sorted by name, the first `limit` of them,
+    /// each with its count of distinct accesses there.
+    async fn variables(
+        &self,
+        prefix: &str,
+        environments: &[String],
+        limit: u32,
+    ) -> Result<Vec<VariableCount>, StoreError>;
     /// The trace's accesses to `variable` (any environment), deduplicated by event id, ordered
     /// by (timestamp_ns, event id).
     async fn trace_variable_accesses(

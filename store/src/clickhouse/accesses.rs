@@ -147,8 +147,13 @@ impl AccessStore for ClickHouseStore {
             .await
     }
 
-    async fn variables(&self, prefix: &str, limit: u32) -> Result<Vec<VariableCount>, StoreError> {
-        let filter = Filter::new(Dialect::ClickHouse).starts_with("variable", Some(prefix));
+    async fn variables(
+        &self,
+        prefix: &str,
+        environments: &[String],
+        limit: u32,
+    ) -> Result<Vec<VariableCount>, StoreError> {
+        let filter = filter::variables(Dialect::ClickHouse, prefix, environments);
         let sql = format!(
             "SELECT variable AS name, toUInt64(uniqExact(event_id)) AS access_count \
              FROM accesses WHERE {} GROUP BY name ORDER BY name LIMIT ?",

@@ -33,7 +33,7 @@ pub async fn event_accesses_by_id(store: &dyn Store) {
 }
 
 /// Variables starting with a prefix (as text: `_` and `%` are no wildcards), sorted, limited,
-/// each with its distinct access count.
+/// each with its distinct access count; confined to environments, only those accessed there.
 pub async fn variables_by_prefix(store: &dyn Store) {
     let trace = Uuid::new_v4();
     let accesses = vec![
@@ -49,7 +49,12 @@ pub async fn variables_by_prefix(store: &dyn Store) {
         list.into_iter().map(|v| (v.name, v.access_count)).collect()
     };
     let read = |prefix: &'static str, limit: u32| async move {
-        names(store.variables(prefix, limit).await.expect("variables"))
+        names(
+            store
+                .variables(prefix, &[], limit)
+                .await
+                .expect("variables"),
+        )
     };
     let pair = |name: &str, count: u64| (name.to_string(), count);
     assert_eq!(
@@ -67,4 +72,41 @@ pub async fn variables_by_prefix(store: &dyn Store) {
     assert_eq!(read("", 10).await.len(), 4);
     assert!(read("Account", 10).await.is_empty(), "case-sensitive");
     assert!(read("%", 10).await.is_empty(), "no wildcards");
+
+    // Confined to environments: only variables accessed there, counted there.
+    let (blue, green) = ("vars-blue".to_string(), "vars-green".to_string());
+    let in_env = |variable: &str, offset, environment: &str| {
+        let mut a = access(trace, variable, offset, "bank");
+        a.environment = environment.to_string();
+        a
+    };
+    store
+        .insert_accesses(&[
+            in_env("conf:shared", 10, &blue),
+            in_env("conf:shared", 11, &green),
+            in_env("conf:blue", 12, &blue),
+            in_env("conf:green", 13, &green),
+        ])
+        .await
+        .expect("insert confined");
+    let within = |environments: Vec<String>| async move {
+        names(
+            store
+                .variables("conf:", &environments, 10)
+                .await
+                .expect("variables"),
+        )
+    };
+    assert_eq!(
+        within(vec![blue.clone()]).await,
+        vec![pair("conf:blue", 1), pair("conf:shared", 1)]
+    );
+    assert_eq!(
+        within(vec![blue, green]).await,
+        vec![
+            pair("conf:blue", 1),
+            pair("conf:green", 1),
+            pair("conf:shared", 2)
+        ]
+    );
 }

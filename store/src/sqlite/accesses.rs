@@ -170,8 +170,13 @@ impl AccessStore for SqliteStore {
             .await
     }
 
-    async fn variables(&self, prefix: &str, limit: u32) -> Result<Vec<VariableCount>, StoreError> {
-        let filter = Filter::new(Dialect::Sqlite).starts_with("variable", Some(prefix));
+    async fn variables(
+        &self,
+        prefix: &str,
+        environments: &[String],
+        limit: u32,
+    ) -> Result<Vec<VariableCount>, StoreError> {
+        let filter = filter::variables(Dialect::Sqlite, prefix, environments);
         let limit = Value::I64(limit.into());
         self.read(move |conn| {
             let sql = format!(
