@@ -6,6 +6,8 @@
 //!   up`, timed until every trace lists all its events and every trace's race is listed
 //!   ([`large_traces`]); then the query API's latency on what they stored, with one client and
 //!   with 20 ([`api_load`]).
+//! - `memory`: 10,000 (`RACEWAY_BENCH_OPEN_TRACES`) traces of ~50 events held open in
+//!   `raceway up --kafka --clickhouse` (idle timeout of an hour): peak RSS once all are held.
 //! - `embedded-growth`: rounds (`RACEWAY_BENCH_GROWTH_ROUNDS`, default 3) of that workload into
 //!   one embedded `raceway up`: each round's rate as the stored data grows, then disk per event
 //!   and RSS.
@@ -56,8 +58,9 @@ fn main() {
         println!("pipeline bench: needs the services; run `cargo bench --bench pipeline`");
         return;
     }
-    let parts = std::env::var("RACEWAY_BENCH_PARTS")
-        .unwrap_or_else(|_| "kafka-large,embedded-large,embedded-growth,scenarios,ceilings".into());
+    let parts = std::env::var("RACEWAY_BENCH_PARTS").unwrap_or_else(|_| {
+        "kafka-large,embedded-large,memory,embedded-growth,scenarios,ceilings".into()
+    });
     let runs = setting("RACEWAY_BENCH_RUNS", 1);
     let wants = |part: &str| parts.split(',').any(|p| p.trim() == part);
     let dir = tempfile::tempdir().expect("tempdir");
@@ -83,6 +86,11 @@ fn main() {
                 large_traces::embedded(&events, &ids, dir.path(), &mut figures);
             }
         }
+    }
+    if wants("memory") {
+        let traces = setting("RACEWAY_BENCH_OPEN_TRACES", 10_000);
+        println!("memory: {traces} open traces into `raceway up --kafka --clickhouse`");
+        large_traces::open_traces_memory(traces, dir.path(), &mut figures);
     }
     if wants("embedded-growth") {
         let traces = setting("RACEWAY_BENCH_LARGE_EVENTS", 200_000) / large_traces::TRACE_EVENTS;

@@ -25,8 +25,6 @@ use crate::table::Figures;
 /// Events per trace.
 pub const TRACE_EVENTS: usize = 500;
 const THREADS: usize = 4;
-/// Critical sections (4 events each) per thread; each thread's last event is its own.
-const SECTIONS: usize = (TRACE_EVENTS / THREADS - 1) / 4;
 
 fn lock_event(lock: &str, acquire: bool) -> EventKind {
     let event = LockEvent {
@@ -52,12 +50,15 @@ fn state(variable: &str, access_type: AccessType, location: &str) -> EventKind {
     })
 }
 
-/// One trace of [`TRACE_EVENTS`] events starting at `start_ns`, in environment `environment`.
-fn trace(environment: &str, start_ns: i64) -> Vec<Event> {
+/// One trace of about `events` events (4 per critical section, plus one per thread) starting at
+/// `start_ns`, in environment `environment`.
+fn trace(environment: &str, start_ns: i64, events: usize) -> Vec<Event> {
     let trace_id = Uuid::new_v4();
-    let mut steps: Vec<(usize, EventKind)> = Vec::with_capacity(TRACE_EVENTS);
+    let mut steps: Vec<(usize, EventKind)> = Vec::with_capacity(events);
+    // Critical sections (4 events each) per thread; each thread's last event is its own.
+    let sections = (events / THREADS).saturating_sub(1) / 4;
     // Critical sections in turn, so that holds of one lock never overlap in time.
-    for _ in 0..SECTIONS {
+    for _ in 0..sections {
         for thread in 0..THREADS {
             let variable = if thread % 2 == 0 { "a" } else { "b" };
             steps.push((thread, lock_event(variable, true)));
@@ -106,6 +107,11 @@ fn trace(environment: &str, start_ns: i64) -> Vec<Event> {
 /// `traces` traces of [`TRACE_EVENTS`] events, interleaved in arrival order as concurrent
 /// requests would be: each POST carries pieces of several traces.
 pub fn workload(traces: usize) -> (Vec<Event>, Vec<Uuid>) {
+    workload_of(traces, TRACE_EVENTS)
+}
+
+/// [`workload`] with traces of about `trace_events` events (a multiple of 100).
+fn workload_of(traces: usize, trace_events: usize) -> (Vec<Event>, Vec<Uuid>) {
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .expect("clock")
@@ -116,6 +122,7 @@ pub fn workload(traces: usize) -> (Vec<Event>, Vec<Uuid>) {
             trace(
                 &format!("bench-{}-{n}", &run[..8]),
                 now + n as i64 * 100_000,
+                trace_events,
             )
         })
         .collect();
@@ -123,9 +130,10 @@ pub fn workload(traces: usize) -> (Vec<Event>, Vec<Uuid>) {
     // 8 traces in flight at a time, their events alternating in slices of 100.
     let mut events = Vec::with_capacity(traces * TRACE_EVENTS);
     for group in all.chunks(8) {
-        for slice in 0..TRACE_EVENTS / 100 {
+        for slice in 0..trace_events.div_ceil(100) {
             for trace in group {
-                events.extend_from_slice(&trace[slice * 100..(slice + 1) * 100]);
+                let end = ((slice + 1) * 100).min(trace.len());
+                events.extend_from_slice(&trace[(slice * 100).min(end)..end]);
             }
         }
     }
@@ -272,14 +280,8 @@ pub fn kafka(events: &[Event], ids: &[Uuid], dir: &Path, figures: &mut Figures) 
     let base = format!("http://{addr}");
     up.wait_http_ok(&format!("{base}/ready"));
     let rss = measure("kafka-large", figures, (&base, &up), events, ids);
+    println!("  peak RSS of `raceway up --kafka --clickhouse`: {rss:.0} MiB");
     crate::api_load::measure("ClickHouse", &base, ids, events.len(), figures);
-    figures.report(
-        "memory",
-        format!(
-            "not measured with 10,000 open traces; peak RSS of `raceway up --kafka \
-             --clickhouse` in this run: {rss:.0} MiB"
-        ),
-    );
 }
 
 /// Bytes of the files under `path`.
@@ -296,4 +298,40 @@ fn folder_bytes(path: &Path) -> u64 {
                 .sum()
         })
         .unwrap_or(0)
+}
+
+/// Open traces: `traces` traces of about 50 events (within the default `--max-open-trace-events`) into `raceway up --kafka --clickhouse` with an idle
+/// timeout longer than the run, so none completes; once every event is stored, the peak RSS of
+/// the process and the events it holds open (`raceway_open_trace_events`).
+pub fn open_traces_memory(traces: usize, dir: &Path, figures: &mut Figures) {
+    const EVENTS: usize = 50;
+    let backend = KafkaClickHouse::new("benchopen", &clickhouse(), 8);
+    let addr = free_addr();
+    let args = ["up", "--http-addr", &addr, "--trace-idle-ms", "3600000"];
+    let mut up = backend.start(&args, dir);
+    let base = format!("http://{addr}");
+    up.wait_http_ok(&format!("{base}/ready"));
+    let (events, _) = workload_of(traces, EVENTS);
+    post(&base, &events);
+    let open = || -> f64 {
+        crate::http::metrics(&base)
+            .lines()
+            .find_map(|l| l.strip_prefix("raceway_open_trace_events "))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(0.0)
+    };
+    // Every posted event held open (the gauge counts what the trace stage holds).
+    while open() < events.len() as f64 {
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let rss = peak_rss_mib(up.pid());
+    figures.report(
+        "memory",
+        format!(
+            "{traces} open traces of ~{EVENTS} events ({} events held): peak RSS {rss:.0} MiB of \
+             `raceway up --kafka --clickhouse`",
+            events.len()
+        ),
+    );
+    assert!(up.terminate().success(), "{}", up.output());
 }

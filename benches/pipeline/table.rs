@@ -102,8 +102,8 @@ const GOALS: &[Goal] = &[
         key: "memory",
         what: "processor memory at the end-to-end goal with 10,000 open traces",
         goal: "RSS <= 1 GiB, bounded by configuration",
-        command: "RACEWAY_BENCH_PARTS=kafka-large cargo bench --bench pipeline",
-        unmeasured: "part kafka-large not run",
+        command: "RACEWAY_BENCH_PARTS=memory cargo bench --bench pipeline",
+        unmeasured: "part memory not run",
     },
     Goal {
         key: "embedded-growth",
