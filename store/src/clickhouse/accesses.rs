@@ -14,7 +14,7 @@ use uuid::Uuid;
 use async_trait::async_trait;
 
 use crate::clickhouse::ClickHouseStore;
-use crate::filter::{self, Dialect, Filter, Value};
+use crate::filter::{self, Dialect, Value};
 use crate::rows::{now_version, StoredAccess};
 use crate::{AccessQuery, AccessStore, StoreError, VariableCount};
 
