@@ -104,7 +104,7 @@ impl EventStore for SqliteStore {
                     ])
                     .map_err(failed)?;
                     if inserted > 0 {
-                        summaries.add(r.trace_id.to_string(), r);
+                        summaries.add(r);
                     }
                 }
             }

@@ -10,6 +10,7 @@
 use std::collections::{BTreeSet, HashMap};
 
 use rusqlite::{params, OptionalExtension, Transaction};
+use uuid::Uuid;
 
 use crate::rows::EventColumns;
 use crate::sqlite::read_columns;
@@ -27,12 +28,12 @@ pub(crate) struct SummaryDelta {
 
 /// The summaries' changes for the rows of one batch that were inserted.
 #[derive(Debug, Default)]
-pub(crate) struct SummaryDeltas(HashMap<String, SummaryDelta>);
+pub(crate) struct SummaryDeltas(HashMap<Uuid, SummaryDelta>);
 
 impl SummaryDeltas {
-    /// Counts `row`, an event that was inserted.
-    pub(crate) fn add(&mut self, trace_id: String, row: &EventColumns) {
-        let delta = self.0.entry(trace_id).or_insert_with(|| SummaryDelta {
+    /// Counts `row`, an event that was inserted, in its trace's delta.
+    pub(crate) fn add(&mut self, row: &EventColumns) {
+        let delta = self.0.entry(row.trace_id).or_insert_with(|| SummaryDelta {
             first_ts: row.timestamp_ns,
             last_ts: row.timestamp_ns,
             ..SummaryDelta::default()
@@ -65,6 +66,7 @@ impl SummaryDeltas {
             )
             .map_err(failed)?;
         for (trace_id, mut delta) in self.0 {
+            let trace_id = trace_id.to_string();
             let stored: Option<(i64, String, String, i64, i64)> = read
                 .query_row([&trace_id], read_columns)
                 .optional()
