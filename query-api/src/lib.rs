@@ -9,7 +9,7 @@
 //! nodes with durations and self times, `max_depth` to cap the nesting), `GET
 //! /api/traces/{id}/critical-path`, `GET /api/traces/{id}/dependencies` (its service edges) and
 //! `GET /api/traces/{id}/graph` (its causal graph); and the analyses the trace stage stored at
-//! trace completion: `GET /api/traces/{id}/anomalies` (duration anomalies and model scores),
+//! trace completion: `GET /api/traces/{id}/anomalies` (duration and sequence anomalies, model scores),
 //! `GET /api/anomalies` (paginated, filters), `GET /api/dependencies` (global service edges over
 //! a time range) and `GET /api/clusters` (the trace model's clusters); and time travel, the
 //! state of a trace after any step of its causal order: `GET /api/traces/{id}/steps`, `GET

@@ -193,7 +193,7 @@ pub trait ServiceStore: Send + Sync {
         query: &ServiceTracesQuery,
     ) -> Result<Vec<ServiceTraceRow>, StoreError>;
     /// The `limit` variables and the `limit` locations involved in the most findings (whose
-    /// events span a time overlapping the window) and duration anomalies (of traces started in
+    /// events span a time overlapping the window) and anomalies of either kind (of traces started in
     /// it); see [`Hotspots`].
     async fn hotspots(&self, window: &ServiceWindow, limit: u32) -> Result<Hotspots, StoreError>;
 }

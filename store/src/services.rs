@@ -120,7 +120,7 @@ pub struct VariableHotspot {
     pub lock_order_inversions: u64,
 }
 
-/// A code location (of a service) in findings (either side) and duration anomalies.
+/// A code location (of a service) in findings (either side) and anomalies.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LocationHotspot {
