@@ -23,6 +23,7 @@
 //! - [`inputs`]: [`race_inputs`], everything the trace stage forwards for one trace.
 //! - [`time_travel`]: the state of a trace after any step of its causal order (variables, threads
 //!   and their locks), and the differences between two such states.
+//! - [`percentile`]: nearest-rank percentiles, shared by dependencies and service health.
 //! - [`service_health`]: a service's latency percentiles, error and anomaly rates, and its trend
 //!   against its own earlier history.
 //! - `scenarios` (feature `scenarios`): loading and scoring the labeled race scenarios.
@@ -50,6 +51,7 @@ mod interning;
 pub mod lock_order;
 mod locksets;
 pub mod pairs;
+pub mod percentile;
 pub mod races;
 mod retention;
 pub mod rules;

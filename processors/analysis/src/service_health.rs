@@ -47,6 +47,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::anomalies::reservoir::MAD_TO_SIGMA;
 use crate::anomalies::Reservoir;
+pub use crate::percentile::nearest_rank;
 
 /// The thresholds of the trend (see the module's rules).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -197,16 +198,6 @@ pub fn service_health(samples: &[TraceSample], recent_from_ns: i64) -> ServiceHe
         comparison,
         trend,
     }
-}
-
-/// Nearest-rank percentile `p` (0 to 100) of sorted values; 0 for none.
-pub fn nearest_rank(sorted: &[u64], p: u32) -> u64 {
-    if sorted.is_empty() {
-        return 0;
-    }
-    let rank = (u64::from(p) * sorted.len() as u64).div_ceil(100).max(1);
-    let index = usize::try_from(rank - 1).unwrap_or(usize::MAX);
-    sorted[index.min(sorted.len() - 1)]
 }
 
 fn rate(part: u64, whole: u64) -> f64 {

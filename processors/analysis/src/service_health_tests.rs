@@ -35,17 +35,6 @@ fn health(baseline: Vec<TraceSample>, recent: Vec<TraceSample>) -> ServiceHealth
 }
 
 #[test]
-fn percentiles_are_nearest_rank() {
-    let values: Vec<u64> = (1..=100).collect();
-    assert_eq!(nearest_rank(&values, 50), 50);
-    assert_eq!(nearest_rank(&values, 95), 95);
-    assert_eq!(nearest_rank(&values, 99), 99);
-    assert_eq!(nearest_rank(&[7], 99), 7);
-    assert_eq!(nearest_rank(&[1, 2], 50), 1);
-    assert_eq!(nearest_rank(&[], 50), 0);
-}
-
-#[test]
 fn windows_split_at_the_recent_start_with_rates() {
     let mut samples = recent(&[10, 20, 30, 40]);
     samples[0].errored = true;

@@ -35,6 +35,7 @@ use uuid::Uuid;
 
 use super::links::{EventIndex, LinkKind};
 use super::tree::TraceTree;
+use crate::percentile::nearest_rank;
 
 /// Namespace of the deterministic ids of [`ServiceCall`] rows.
 pub const CALL_NAMESPACE: Uuid = Uuid::from_u128(0x5c4e_11c0_7d1e_4c55_9a2b_0d3e_9ca1_1000);
@@ -365,22 +366,17 @@ pub fn summarize_calls(calls: &[ServiceCall]) -> Vec<DependencyEdge> {
                 kind,
                 calls: latencies.len() as u64,
                 errors,
-                p50_ms: percentile_ms(&latencies, 50.0),
-                p95_ms: percentile_ms(&latencies, 95.0),
-                p99_ms: percentile_ms(&latencies, 99.0),
+                p50_ms: percentile_ms(&latencies, 50),
+                p95_ms: percentile_ms(&latencies, 95),
+                p99_ms: percentile_ms(&latencies, 99),
             }
         })
         .collect()
 }
 
-/// Nearest-rank percentile of sorted latencies, in ms; 0 for none.
-fn percentile_ms(sorted: &[u64], percent: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    let rank = (percent / 100.0 * sorted.len() as f64).ceil() as usize;
-    let at = rank.clamp(1, sorted.len()) - 1;
-    sorted[at] as f64 / 1e6
+/// Nearest-rank percentile of sorted latencies (ns), in ms; 0 for none.
+fn percentile_ms(sorted: &[u64], percent: u32) -> f64 {
+    nearest_rank(sorted, percent) as f64 / 1e6
 }
 
 #[cfg(test)]
