@@ -11,6 +11,10 @@
 //!   stages and to the store.
 //! - [`error`]: [`SchemaError`], the error of the Avro codecs and the framing.
 
+// The integration tests' sample events (`tests/common`) name the crate; unit tests share them.
+#[cfg(test)]
+extern crate self as raceway_schemas;
+
 pub mod access;
 pub mod avro;
 pub mod clock;

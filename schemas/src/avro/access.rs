@@ -2,8 +2,9 @@
 
 use apache_avro::types::Value;
 
-use super::event::access_type_from_symbol;
-use super::value::{clock, field, nested, optional_string, string, unsigned, Fields};
+use super::value::{
+    access_type_from_symbol, clock, field, nested, optional_string, string, unsigned, Fields,
+};
 use crate::access::{Access, HeldLock};
 use crate::error::SchemaError;
 use crate::model::{AccessType, ActorId, LockMode};

@@ -17,11 +17,10 @@
 
 use std::collections::HashMap;
 
+use super::wire::{write_long, write_str, Reader};
+use crate::error::SchemaError;
 use apache_avro::schema::{Name, Namespace, RecordSchema, Schema};
 use apache_avro::types::Value;
-use uuid::Uuid;
-
-use crate::error::SchemaError;
 
 /// Named types of a schema by full name, to resolve `Schema::Ref`.
 pub(crate) type Names = HashMap<Name, &'static Schema>;
@@ -133,21 +132,6 @@ fn mismatch(what: String, schema: &Schema) -> SchemaError {
         format!("{what} does not match schema {schema:?} (bug in raceway-schemas)"),
     )
 }
-
-fn write_long(n: i64, out: &mut Vec<u8>) {
-    let mut z = ((n << 1) ^ (n >> 63)) as u64;
-    while z > 0x7f {
-        out.push((z as u8 & 0x7f) | 0x80);
-        z >>= 7;
-    }
-    out.push(z as u8);
-}
-
-fn write_str(s: &str, out: &mut Vec<u8>) {
-    write_long(s.len() as i64, out);
-    out.extend_from_slice(s.as_bytes());
-}
-
 /// Decodes one datum of `schema` from `data`, which must hold exactly that datum.
 ///
 /// `schema_name` only labels errors (e.g. `raceway.EventBatch`).
@@ -157,149 +141,13 @@ pub(crate) fn decode(
     names: &Names,
     schema_name: &'static str,
 ) -> Result<Value, SchemaError> {
-    let mut reader = Reader {
-        data,
-        pos: 0,
-        schema_name,
-    };
+    let mut reader = Reader::new(data, schema_name);
     let value = reader.value(schema, names, &None)?;
-    if reader.pos != data.len() {
-        return Err(reader.error(format!(
-            "{} unexpected bytes after the end of the datum (written with another schema?)",
-            data.len() - reader.pos
-        )));
-    }
+    reader.finish()?;
     Ok(value)
 }
 
-struct Reader<'a> {
-    data: &'a [u8],
-    pos: usize,
-    schema_name: &'static str,
-}
-
 impl Reader<'_> {
-    fn error(&self, reason: impl Into<String>) -> SchemaError {
-        SchemaError::Malformed {
-            schema: self.schema_name,
-            offset: self.pos,
-            reason: reason.into(),
-        }
-    }
-
-    fn remaining(&self) -> usize {
-        self.data.len() - self.pos
-    }
-
-    fn byte(&mut self) -> Result<u8, SchemaError> {
-        let Some(&b) = self.data.get(self.pos) else {
-            return Err(self.error("unexpected end of data (truncated record?)"));
-        };
-        self.pos += 1;
-        Ok(b)
-    }
-
-    fn long(&mut self) -> Result<i64, SchemaError> {
-        let start = self.pos;
-        let mut z: u64 = 0;
-        for shift in (0..64).step_by(7) {
-            let b = self.byte()?;
-            let bits = u64::from(b & 0x7f);
-            if shift == 63 && bits > 1 {
-                self.pos = start;
-                return Err(self.error("variable-length integer overflows 64 bits"));
-            }
-            z |= bits << shift;
-            if b & 0x80 == 0 {
-                return Ok(((z >> 1) as i64) ^ -((z & 1) as i64));
-            }
-        }
-        self.pos = start;
-        Err(self.error("variable-length integer longer than 10 bytes"))
-    }
-
-    fn int(&mut self) -> Result<i32, SchemaError> {
-        let start = self.pos;
-        let n = self.long()?;
-        i32::try_from(n).map_err(|_| {
-            self.pos = start;
-            self.error(format!("{n} does not fit an Avro int"))
-        })
-    }
-
-    /// A length (of a string) or a count (of array or map items), checked against the bytes
-    /// left: every string byte and every item of our schemas takes at least one byte, so a larger
-    /// number can only come from a corrupt record, and is never allocated for.
-    fn len(&mut self, what: &str) -> Result<usize, SchemaError> {
-        let start = self.pos;
-        let n = self.long()?;
-        let left = self.remaining();
-        match usize::try_from(n) {
-            Ok(n) if n <= left => Ok(n),
-            _ => {
-                self.pos = start;
-                Err(self.error(format!("{what} {n} exceeds the {left} bytes left")))
-            }
-        }
-    }
-
-    fn string(&mut self) -> Result<String, SchemaError> {
-        let start = self.pos;
-        let len = self.len("string length")?;
-        let bytes = &self.data[self.pos..self.pos + len];
-        match std::str::from_utf8(bytes) {
-            Ok(s) => {
-                self.pos += len;
-                Ok(s.to_string())
-            }
-            Err(e) => {
-                self.pos = start;
-                Err(self.error(format!("string is not valid UTF-8: {e}")))
-            }
-        }
-    }
-
-    /// The item count of the next block of an array or map; 0 at the end.
-    /// Reads the blocks of an array or map up to the empty one, calling `item` once per item.
-    fn blocks(
-        &mut self,
-        mut item: impl FnMut(&mut Self) -> Result<(), SchemaError>,
-    ) -> Result<(), SchemaError> {
-        loop {
-            let count = self.block_count()?;
-            if count == 0 {
-                return Ok(());
-            }
-            for _ in 0..count {
-                item(self)?;
-            }
-        }
-    }
-
-    fn block_count(&mut self) -> Result<usize, SchemaError> {
-        let start = self.pos;
-        let n = self.long()?;
-        if n >= 0 {
-            self.pos = start;
-            return self.len("item count");
-        }
-        // A negative count is followed by the block's size in bytes, which we do not need.
-        let Some(count) = n.checked_neg() else {
-            return Err(self.error("invalid block count"));
-        };
-        let size = self.long()?;
-        let left = self.remaining();
-        match (usize::try_from(count), usize::try_from(size)) {
-            (Ok(count), Ok(size)) if count <= left && size <= left => Ok(count),
-            _ => {
-                self.pos = start;
-                Err(self.error(format!(
-                    "block of {count} items exceeds the {left} bytes left"
-                )))
-            }
-        }
-    }
-
     fn value(
         &mut self,
         schema: &Schema,
@@ -320,42 +168,18 @@ impl Reader<'_> {
             Schema::Int => Value::Int(self.int()?),
             Schema::Long => Value::Long(self.long()?),
             Schema::String => Value::String(self.string()?),
-            Schema::Uuid => {
-                let text = self.string()?;
-                match Uuid::parse_str(&text) {
-                    Ok(u) => Value::Uuid(u),
-                    Err(e) => {
-                        self.pos = start;
-                        return Err(self.error(format!("invalid UUID {text:?}: {e}")));
-                    }
-                }
-            }
+            Schema::Uuid => Value::Uuid(self.uuid()?),
             Schema::Enum(e) => {
-                let index = self.int()?;
-                match usize::try_from(index).ok().and_then(|i| e.symbols.get(i)) {
-                    Some(symbol) => Value::Enum(index as u32, symbol.clone()),
-                    None => {
-                        self.pos = start;
-                        return Err(self.error(format!(
-                            "enum index {index} out of range for {} ({} symbols)",
-                            e.name,
-                            e.symbols.len()
-                        )));
-                    }
-                }
+                let index = self.enum_index(&e.name, e.symbols.len())?;
+                Value::Enum(index as u32, e.symbols[index].clone())
             }
             Schema::Union(u) => {
-                let index = self.long()?;
                 let variants = u.variants();
-                let Some(variant) = usize::try_from(index).ok().and_then(|i| variants.get(i))
-                else {
-                    self.pos = start;
-                    return Err(self.error(format!(
-                        "union index {index} out of range ({} branches)",
-                        variants.len()
-                    )));
-                };
-                Value::Union(index as u32, Box::new(self.value(variant, names, ns)?))
+                let index = self.union_index(variants.len())?;
+                Value::Union(
+                    index as u32,
+                    Box::new(self.value(&variants[index], names, ns)?),
+                )
             }
             Schema::Array(a) => {
                 let mut items = Vec::new();

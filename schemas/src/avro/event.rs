@@ -1,9 +1,12 @@
-//! `raceway.EventBatch` / `raceway.Event` <-> model, by hand, so that `kind` is a true union.
+//! `raceway.EventBatch` / `raceway.Event` <-> model through [`Value`]s, by hand, so that `kind` is a
+//! true union: the reference the direct codec (`event_read.rs`, `event_write.rs`) is tested
+//! against, through the schema-driven codec of `binary.rs`.
 
 use apache_avro::types::Value;
 
 use super::value::{
-    clock, field, nested, optional, optional_string, string, strings, unsigned, value_uuid, Fields,
+    access_type_from_symbol, clock, field, nested, optional, optional_string, string, strings,
+    unsigned, value_uuid, Fields,
 };
 use crate::error::SchemaError;
 use crate::model::*;
@@ -292,34 +295,12 @@ fn kind_to_value(kind: &EventKind) -> Result<Value, SchemaError> {
 
 /// The union branch of `kind`: its position in the schema's union (= [`KIND_RECORDS`]).
 fn union(kind: &EventKind, record: Value) -> Value {
-    let index = match kind {
-        EventKind::FunctionCall(_) => 0,
-        EventKind::AsyncSpawn(_) => 1,
-        EventKind::AsyncAwait(_) => 2,
-        EventKind::StateChange(_) => 3,
-        EventKind::LockAcquire(_) => 4,
-        EventKind::LockRelease(_) => 5,
-        EventKind::MemoryFence(_) => 6,
-        EventKind::HttpRequest(_) => 7,
-        EventKind::HttpResponse(_) => 8,
-        EventKind::DatabaseQuery(_) => 9,
-        EventKind::DatabaseResult(_) => 10,
-        EventKind::Error(_) => 11,
-        EventKind::MessageSend(_) => 12,
-        EventKind::MessageReceive(_) => 13,
-        EventKind::Custom(_) => 14,
-    };
-    Value::Union(index, Box::new(record))
+    Value::Union(super::event_write::kind_index(kind), Box::new(record))
 }
 
 fn access_type_to_value(t: AccessType) -> Value {
     let index = AccessType::ALL.iter().position(|a| *a == t).unwrap_or(0);
     Value::Enum(index as u32, t.as_str().to_string())
-}
-
-pub(crate) fn access_type_from_symbol(name: &str, symbol: &str) -> Result<AccessType, SchemaError> {
-    AccessType::parse(symbol)
-        .ok_or_else(|| SchemaError::field(name, format!("unknown access type {symbol:?}")))
 }
 
 fn ordering_to_value(o: MemoryOrdering) -> Value {

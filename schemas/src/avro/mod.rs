@@ -5,8 +5,12 @@
 //! The `.avsc` files under `schemas/avro/` are the source of truth; they are compiled into the
 //! crate and parsed once. `kind` is a true Avro union of one record per [`crate::EventKind`]
 //! variant, which apache-avro's serde mapping of enums does not produce, so the model is converted
-//! by hand to and from [`apache_avro::types::Value`] (see `event.rs`, `access.rs`) and written
-//! with the strict codec in `binary.rs`.
+//! by hand. Event batches, the bulk of the traffic, are read and written straight from the model
+//! (`event_read.rs`, `event_write.rs`); the race-stage inputs go through
+//! [`apache_avro::types::Value`] (`access.rs`, `race_inputs.rs`) and the schema-driven strict
+//! codec in `binary.rs`, which the tests also hold the direct event codec to (`event.rs`, the
+//! same conversion through values, is kept as that reference). Both read and write through the
+//! primitives of `wire.rs`.
 //!
 //! Encoding conventions: UUIDs are strings with `logicalType: uuid`, timestamps are longs in
 //! nanoseconds since the epoch, unsigned model fields are Avro longs (a value above `i64::MAX`
@@ -15,10 +19,14 @@
 
 mod access;
 mod binary;
+#[cfg(test)]
 mod event;
+mod event_read;
+mod event_write;
 mod race_inputs;
 mod split;
 mod value;
+mod wire;
 
 use std::sync::LazyLock;
 
@@ -184,22 +192,16 @@ pub fn encode_event_batch(batch: &EventBatch) -> Result<Vec<u8>, SchemaError> {
             ));
         }
     }
-    let value = event::batch_to_value(batch)?;
-    encode_framed(&value, &EVENT_BATCH, EVENT_BATCH_SCHEMA_ID)
+    let mut out = frame(EVENT_BATCH_SCHEMA_ID, &[]);
+    event_write::batch(batch, &mut out)?;
+    Ok(out)
 }
 
 /// Decodes a Confluent-framed `raceway.EventBatch` record; the frame must carry
 /// [`EVENT_BATCH_SCHEMA_ID`]. Never panics on bad input: it returns an error naming the byte
 /// offset or field that is wrong.
 pub fn decode_event_batch(bytes: &[u8]) -> Result<EventBatch, SchemaError> {
-    let datum = unframe_expecting(bytes, EVENT_BATCH_SCHEMA_ID)?;
-    let value = binary::decode(
-        datum,
-        EVENT_BATCH.schema,
-        &EVENT_BATCH.names,
-        "raceway.EventBatch",
-    )?;
-    event::batch_from_value(value)
+    event_read::batch(unframe_expecting(bytes, EVENT_BATCH_SCHEMA_ID)?)
 }
 
 /// Encodes an access as a Confluent-framed `raceway.Access` record (schema id
@@ -313,5 +315,7 @@ fn encode_framed(
     Ok(out)
 }
 
+#[cfg(test)]
+mod event_codec_tests;
 #[cfg(test)]
 mod tests;

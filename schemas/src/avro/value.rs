@@ -4,6 +4,7 @@ use apache_avro::types::Value;
 use uuid::Uuid;
 
 use crate::error::SchemaError;
+use crate::model::AccessType;
 
 /// A record field, as [`Value::Record`] holds it.
 pub(crate) fn field(name: &str, value: Value) -> (String, Value) {
@@ -44,6 +45,7 @@ pub(crate) fn unsigned(name: &str, n: u64) -> Result<Value, SchemaError> {
 }
 
 /// An array of strings.
+#[cfg(test)]
 pub(crate) fn strings(items: &[String]) -> Value {
     Value::Array(items.iter().map(|s| string(s)).collect())
 }
@@ -157,6 +159,7 @@ impl Fields {
         }
     }
 
+    #[cfg(test)]
     pub(crate) fn strings(&mut self, name: &str) -> Result<Vec<String>, SchemaError> {
         self.array(name)?
             .into_iter()
@@ -190,9 +193,10 @@ impl Fields {
 /// `Fields::$name(field)`: the field's value as `$ty` when it is an Avro `$variant`, else an
 /// error that names the field and says what was `$expected`.
 macro_rules! typed_field {
-    ($($name:ident: $variant:ident -> $ty:ty, $expected:literal;)*) => {
+    ($($(#[$attr:meta])* $name:ident: $variant:ident -> $ty:ty, $expected:literal;)*) => {
         impl Fields {
             $(
+                $(#[$attr])*
                 pub(crate) fn $name(&mut self, name: &str) -> Result<$ty, SchemaError> {
                     match self.take(name)? {
                         Value::$variant(v) => Ok(v),
@@ -207,6 +211,7 @@ macro_rules! typed_field {
 typed_field! {
     string: String -> String, "a string";
     long: Long -> i64, "a long";
+    #[cfg(test)]
     int: Int -> i32, "an int";
     boolean: Boolean -> bool, "a boolean";
     array: Array -> Vec<Value>, "an array";
@@ -220,4 +225,10 @@ pub(crate) fn value_uuid(name: &str, value: Value) -> Result<Uuid, SchemaError> 
             .map_err(|e| SchemaError::field(name, format!("invalid UUID {s:?}: {e}"))),
         other => Err(unexpected(name, "a UUID", &other)),
     }
+}
+
+/// An access type from its enum symbol.
+pub(crate) fn access_type_from_symbol(name: &str, symbol: &str) -> Result<AccessType, SchemaError> {
+    AccessType::parse(symbol)
+        .ok_or_else(|| SchemaError::field(name, format!("unknown access type {symbol:?}")))
 }
