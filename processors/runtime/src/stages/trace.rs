@@ -13,6 +13,7 @@
 use crate::redaction::Redaction;
 use crate::retry::ShutdownDuringRetry;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -329,43 +330,33 @@ impl TraceStage {
         // stored before they are forwarded: once the race stage can report a finding on an
         // access, the audit trail can show that access.
         let io = &self.io;
-        let store_analyses = async {
-            if !analyses.is_empty() {
+        tokio::try_join!(
+            unless(
+                analyses.is_empty(),
                 io.store_retrying("store trace analysis", || {
                     stores.analyses.replace_trace_analyses(&analyses)
                 })
-                .await?;
-            }
-            Ok::<_, ShutdownDuringRetry>(())
-        };
-        let store_accesses = async {
-            if !accesses.is_empty() {
+            ),
+            unless(
+                accesses.is_empty(),
                 io.store_retrying("store accesses", || {
                     stores.accesses.insert_accesses(&accesses)
                 })
-                .await?;
-            }
-            Ok::<_, ShutdownDuringRetry>(())
-        };
-        tokio::try_join!(store_analyses, store_accesses)?;
+            ),
+        )?;
         let forwarded = records.len() as u64;
-        let forward = async {
-            if !records.is_empty() {
-                let topic = io.topics.accesses.clone();
-                io.produce_retrying("forward accesses", topic, records)
-                    .await?;
-            }
-            Ok::<_, ShutdownDuringRetry>(())
-        };
-        let publish = async {
-            if !notices.is_empty() {
-                let topic = io.topics.findings.clone();
-                io.produce_retrying("publish completions", topic, notices)
-                    .await?;
-            }
-            Ok::<_, ShutdownDuringRetry>(())
-        };
-        tokio::try_join!(forward, publish)?;
+        let (accesses_topic, findings_topic) =
+            (io.topics.accesses.clone(), io.topics.findings.clone());
+        tokio::try_join!(
+            unless(
+                records.is_empty(),
+                io.produce_retrying("forward accesses", accesses_topic, records)
+            ),
+            unless(
+                notices.is_empty(),
+                io.produce_retrying("publish completions", findings_topic, notices)
+            ),
+        )?;
         self.io.metrics.accesses_forwarded.inc_by(forwarded);
         self.io
             .metrics
@@ -376,6 +367,18 @@ impl TraceStage {
         }
         Ok(())
     }
+}
+
+/// Awaits `work` unless `nothing_to_do` (a future does nothing until awaited: an empty insert or
+/// produce is never sent).
+async fn unless<T>(
+    nothing_to_do: bool,
+    work: impl Future<Output = Result<T, ShutdownDuringRetry>>,
+) -> Result<(), ShutdownDuringRetry> {
+    if !nothing_to_do {
+        work.await?;
+    }
+    Ok(())
 }
 
 /// The records of topic `raceway.accesses` for one trace's race-stage inputs, each keyed so that
