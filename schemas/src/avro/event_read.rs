@@ -78,35 +78,34 @@ fn clock(r: &mut Reader) -> Result<Vec<(String, u64)>, SchemaError> {
     Ok(entries)
 }
 
+/// Fields are read in the order they are written below, which is the schema's.
 fn metadata(r: &mut Reader) -> Result<Metadata, SchemaError> {
-    let thread_id = r.string()?;
-    let process_id = unsigned(r, "process_id")?;
-    let service_name = r.string()?;
-    let environment = r.string()?;
-    let mut tags = BTreeMap::new();
-    r.blocks(|r| {
-        let key = r.string()?;
-        tags.insert(key, r.string()?);
-        Ok(())
-    })?;
-    let duration_ns = r
-        .optional(Reader::long)?
-        .map(|n| {
-            u64::try_from(n)
-                .map_err(|_| SchemaError::field("duration_ns", format!("negative duration {n}")))
-        })
-        .transpose()?;
     Ok(Metadata {
-        thread_id,
-        process_id,
-        service_name,
-        environment,
-        tags,
-        duration_ns,
+        thread_id: r.string()?,
+        process_id: unsigned(r, "process_id")?,
+        service_name: r.string()?,
+        environment: r.string()?,
+        tags: string_map(r)?,
+        duration_ns: match r.optional(Reader::long)? {
+            Some(n) => Some(u64::try_from(n).map_err(|_| {
+                SchemaError::field("duration_ns", format!("negative duration {n}"))
+            })?),
+            None => None,
+        },
         instance_id: optional_string(r)?,
         distributed_span_id: optional_string(r)?,
         upstream_span_id: optional_string(r)?,
     })
+}
+
+fn string_map(r: &mut Reader) -> Result<BTreeMap<String, String>, SchemaError> {
+    let mut map = BTreeMap::new();
+    r.blocks(|r| {
+        let key = r.string()?;
+        map.insert(key, r.string()?);
+        Ok(())
+    })?;
+    Ok(map)
 }
 
 fn kind(r: &mut Reader) -> Result<EventKind, SchemaError> {

@@ -94,11 +94,22 @@ impl<'a> Reader<'a> {
     }
 
     pub(crate) fn int(&mut self) -> Result<i32, SchemaError> {
+        self.converted(Self::long, |n| {
+            i32::try_from(n).map_err(|_| format!("{n} does not fit an Avro int"))
+        })
+    }
+
+    /// A value read by `read`, then converted; a conversion error points at the value's start.
+    fn converted<T, U>(
+        &mut self,
+        read: fn(&mut Self) -> Result<T, SchemaError>,
+        convert: impl FnOnce(T) -> Result<U, String>,
+    ) -> Result<U, SchemaError> {
         let start = self.pos;
-        let n = self.long()?;
-        i32::try_from(n).map_err(|_| {
+        let value = read(self)?;
+        convert(value).map_err(|reason| {
             self.pos = start;
-            self.error(format!("{n} does not fit an Avro int"))
+            self.error(reason)
         })
     }
 
@@ -142,11 +153,8 @@ impl<'a> Reader<'a> {
 
     /// A `logicalType: uuid` string.
     pub(crate) fn uuid(&mut self) -> Result<Uuid, SchemaError> {
-        let start = self.pos;
-        let text = self.str()?;
-        Uuid::parse_str(text).map_err(|e| {
-            self.pos = start;
-            self.error(format!("invalid UUID {text:?}: {e}"))
+        self.converted(Self::str, |text| {
+            Uuid::parse_str(text).map_err(|e| format!("invalid UUID {text:?}: {e}"))
         })
     }
 
@@ -154,15 +162,9 @@ impl<'a> Reader<'a> {
     pub(crate) fn union_index(&mut self, branches: usize) -> Result<usize, SchemaError> {
         let start = self.pos;
         let index = self.long()?;
-        match usize::try_from(index) {
-            Ok(i) if i < branches => Ok(i),
-            _ => {
-                self.pos = start;
-                Err(self.error(format!(
-                    "union index {index} out of range ({branches} branches)"
-                )))
-            }
-        }
+        self.index_below(start, index, branches, || {
+            format!("union index {index} out of range ({branches} branches)")
+        })
     }
 
     /// The symbol index of enum `name`, which has `symbols` symbols.
@@ -172,14 +174,25 @@ impl<'a> Reader<'a> {
         symbols: usize,
     ) -> Result<usize, SchemaError> {
         let start = self.pos;
-        let index = self.int()?;
+        let index = i64::from(self.int()?);
+        self.index_below(start, index, symbols, || {
+            format!("enum index {index} out of range for {name} ({symbols} symbols)")
+        })
+    }
+
+    /// `index` (read from `start`) when it is below `count`, else the error `reason`.
+    fn index_below(
+        &mut self,
+        start: usize,
+        index: i64,
+        count: usize,
+        reason: impl FnOnce() -> String,
+    ) -> Result<usize, SchemaError> {
         match usize::try_from(index) {
-            Ok(i) if i < symbols => Ok(i),
+            Ok(i) if i < count => Ok(i),
             _ => {
                 self.pos = start;
-                Err(self.error(format!(
-                    "enum index {index} out of range for {name} ({symbols} symbols)"
-                )))
+                Err(self.error(reason()))
             }
         }
     }
