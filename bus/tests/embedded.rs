@@ -338,7 +338,9 @@ async fn a_tail_reads_only_what_is_produced_after_it_opened_and_joins_no_group()
 /// Pages and free pages of the log's file, read beside the bus.
 fn file_pages(path: &Path) -> (i64, i64) {
     let conn = rusqlite::Connection::open(path).unwrap();
-    let pages = conn.query_row("PRAGMA page_count", [], |r| r.get(0)).unwrap();
+    let pages = conn
+        .query_row("PRAGMA page_count", [], |r| r.get(0))
+        .unwrap();
     let free = conn
         .query_row("PRAGMA freelist_count", [], |r| r.get(0))
         .unwrap();
@@ -384,26 +386,25 @@ async fn commits_give_a_drained_backlog_back_to_the_file_system() {
 async fn a_log_written_without_auto_vacuum_is_converted_when_opened() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("bus.sqlite");
-    {
-        let (bus, topics) = open_with_topics(&path).await;
-        bus.produce(&topics.events, records("old", 10)).await.unwrap();
-    }
-    {
-        // As a log of schema version 1 was: no auto-vacuum.
-        let conn = rusqlite::Connection::open(&path).unwrap();
-        conn.execute_batch("PRAGMA auto_vacuum=NONE; VACUUM; PRAGMA user_version=1;")
-            .unwrap();
-        let mode: i64 = conn
-            .query_row("PRAGMA auto_vacuum", [], |r| r.get(0))
-            .unwrap();
-        assert_eq!(mode, 0);
-    }
-    let (bus, topics) = open_with_topics(&path).await;
-    let conn = rusqlite::Connection::open(&path).unwrap();
-    let mode: i64 = conn
-        .query_row("PRAGMA auto_vacuum", [], |r| r.get(0))
+    let auto_vacuum = |path: &Path| -> i64 {
+        let conn = rusqlite::Connection::open(path).unwrap();
+        conn.query_row("PRAGMA auto_vacuum", [], |r| r.get(0))
+            .unwrap()
+    };
+    let (old, topics) = open_with_topics(&path).await;
+    old.produce(&topics.events, records("old", 10))
+        .await
         .unwrap();
-    assert_eq!(mode, 2, "incremental");
+    drop(old);
+    // As a log of schema version 1 was: no auto-vacuum.
+    rusqlite::Connection::open(&path)
+        .unwrap()
+        .execute_batch("PRAGMA auto_vacuum=NONE; VACUUM; PRAGMA user_version=1;")
+        .unwrap();
+    assert_eq!(auto_vacuum(&path), 0);
+
+    let (bus, topics) = open_with_topics(&path).await;
+    assert_eq!(auto_vacuum(&path), 2, "incremental");
     let mut consumer = subscribe(&bus, "g", &topics.events).await;
     assert_eq!(poll_n(consumer.as_mut(), 10).await.len(), 10);
 }

@@ -46,7 +46,7 @@ const SPARE_FREE_PAGES: i64 = EmbeddedBus::SPARE_FREE_PAGES;
 /// Free pages one commit returns at most, so a commit after a drained burst stays short.
 const RETURN_PAGES_PER_COMMIT: i64 = EmbeddedBus::RETURN_PAGES_PER_COMMIT;
 /// Bytes the WAL file is cut back to after a checkpoint.
-const WAL_SIZE_LIMIT: i64 = 64 << 20;
+const WAL_SIZE_LIMIT: i64 = 16 << 20;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS topics (

@@ -16,8 +16,8 @@ CREATE TABLE events_by_trace
     kind TEXT NOT NULL,
     service TEXT NOT NULL,
     environment TEXT NOT NULL,
-    -- A framed Avro `raceway.EventBatch` of this one event (BLOB), or Raceway JSON (TEXT) for
-    -- rows written before this version and not yet converted.
+    -- The event, compact (BLOB: LZ4 of a framed Avro `raceway.EventBatch` of this one event
+    -- without its ids, see `sqlite::payload`), or Raceway JSON (TEXT) where Avro cannot carry it.
     payload BLOB NOT NULL
 );
 

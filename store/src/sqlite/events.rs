@@ -144,11 +144,16 @@ impl EventStore for SqliteStore {
                      ORDER BY timestamp_ns, id",
                 )
                 .map_err(failed)?;
-            let mut rows = stmt.query([trace_id.to_string()]).map_err(failed)?;
+            let trace = trace_id.to_string();
+            let mut rows = stmt.query([&trace]).map_err(failed)?;
             let mut events = Vec::new();
             while let Some(row) = rows.next().map_err(failed)? {
                 let id: String = row.get(0).map_err(failed)?;
-                events.push(payload::decode(&id, row.get_ref(1).map_err(failed)?)?);
+                events.push(payload::decode(
+                    &id,
+                    &trace,
+                    row.get_ref(1).map_err(failed)?,
+                )?);
             }
             Ok(events)
         })

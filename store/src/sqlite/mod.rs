@@ -46,7 +46,7 @@ const WRITER_CACHE_KIB: u32 = 32 * 1024;
 
 /// Bytes the WAL file is cut back to after a checkpoint; without a limit it keeps the size of
 /// the largest stretch of writes between two checkpoints.
-const WAL_SIZE_LIMIT: i64 = 64 << 20;
+const WAL_SIZE_LIMIT: i64 = 16 << 20;
 
 /// The embedded [`Store`](crate::Store): one SQLite file; every role, one file each in this
 /// folder.
@@ -281,7 +281,10 @@ pub(crate) fn apply_migrations(
         tx.execute_batch(migration.sql).map_err(failed)?;
         if migration.version == COMPACT_PAYLOADS_VERSION {
             let converted = payload::convert_json_payloads(&tx)?;
-            tracing::info!(converted, "converted event payloads to the compact encoding");
+            tracing::info!(
+                converted,
+                "converted event payloads to the compact encoding"
+            );
         }
         tx.execute(
             "INSERT INTO schema_migrations (version, name, applied_at_ns) VALUES (?1, ?2, ?3)",
@@ -296,6 +299,20 @@ pub(crate) fn apply_migrations(
         );
     }
     Ok(())
+}
+
+/// An in-memory database with the migrations before `version` applied: the schema a release
+/// before it left, for tests of what `version` converts.
+#[cfg(test)]
+pub(crate) fn migrated_before(version: u32) -> Connection {
+    let mut conn = Connection::open_in_memory().expect("open in memory");
+    let before: Vec<_> = SQLITE
+        .iter()
+        .filter(|m| m.version < version)
+        .copied()
+        .collect();
+    apply_migrations(&mut conn, &before).expect("earlier migrations");
+    conn
 }
 
 fn now_ns() -> i64 {

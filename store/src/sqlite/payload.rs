@@ -1,22 +1,28 @@
 //! The stored form of an event in the SQLite store: its `payload` column.
 //!
-//! A payload is the event as a framed Avro `raceway.EventBatch` of that one event (a BLOB):
-//! about a third of the size of its Raceway JSON, which was most of the store's bytes (keys
-//! repeated in every row, UUIDs and timestamps as text). Avro carries every field of the model
-//! exactly, so an event reads back equal to what was written and the query API serves the same
-//! JSON. Rows written before this encoding hold Raceway JSON (TEXT) until the migration
-//! converts them ([`convert_json_payloads`]); reads accept both, told apart by the value's
-//! SQLite type. An event Avro cannot carry (an unsigned field above `i64::MAX`) is kept as
-//! JSON, as before.
+//! A payload is the event as a framed Avro `raceway.EventBatch` of that one event, with its id
+//! and trace id left out (nil: the row's `id` and `trace_id` columns hold them), compressed with
+//! LZ4 (a BLOB: the uncompressed length as 4 bytes little-endian, then the LZ4 block). About a
+//! fifth of the size of its Raceway JSON, which was most of the store's bytes (keys repeated in
+//! every row, UUIDs and timestamps as text). Avro carries every field of the model exactly, so
+//! an event reads back equal to what was written and the query API serves the same JSON. Rows
+//! written before this encoding hold Raceway JSON (TEXT) until the migration converts them
+//! ([`convert_json_payloads`]); reads accept both, told apart by the value's SQLite type. An
+//! event Avro cannot carry (an unsigned field above `i64::MAX`) is kept as JSON, as before.
 
 use raceway_schemas::avro::{decode_event_batch, encode_event_batch};
 use raceway_schemas::json::encode_event;
 use raceway_schemas::{Event, EventBatch};
 use rusqlite::types::{ToSqlOutput, ValueRef};
-use rusqlite::{params, Transaction, ToSql};
+use rusqlite::{params, ToSql, Transaction};
+use uuid::Uuid;
 
 use crate::rows::decode_payload;
 use crate::StoreError;
+
+/// The largest uncompressed payload a stored length may claim: far above any event the
+/// gateway accepts, so a corrupt length cannot make a read allocate gigabytes.
+const MAX_PAYLOAD_BYTES: usize = 64 << 20;
 
 /// An event's payload as stored.
 pub(crate) enum Payload {
@@ -28,12 +34,15 @@ pub(crate) enum Payload {
 
 impl Payload {
     pub(crate) fn of(event: &Event) -> Payload {
+        let mut stripped = event.clone();
+        stripped.id = Uuid::nil();
+        stripped.trace_id = Uuid::nil();
         let batch = EventBatch {
-            trace_id: event.trace_id,
-            events: vec![event.clone()],
+            trace_id: Uuid::nil(),
+            events: vec![stripped],
         };
         match encode_event_batch(&batch) {
-            Ok(bytes) => Payload::Compact(bytes),
+            Ok(bytes) => Payload::Compact(lz4_flex::compress_prepend_size(&bytes)),
             Err(_) => Payload::Json(encode_event(event).to_string()),
         }
     }
@@ -48,8 +57,8 @@ impl ToSql for Payload {
     }
 }
 
-/// The event stored as `payload` in the row of event `id`.
-pub(crate) fn decode(id: &str, payload: ValueRef<'_>) -> Result<Event, StoreError> {
+/// The event stored as `payload` in the row of event `id` of trace `trace_id`.
+pub(crate) fn decode(id: &str, trace_id: &str, payload: ValueRef<'_>) -> Result<Event, StoreError> {
     let corrupt = |message: String| StoreError::Corrupt {
         what: "event",
         id: id.to_string(),
@@ -57,12 +66,24 @@ pub(crate) fn decode(id: &str, payload: ValueRef<'_>) -> Result<Event, StoreErro
     };
     match payload {
         ValueRef::Blob(bytes) => {
-            let batch = decode_event_batch(bytes).map_err(|e| corrupt(e.to_string()))?;
-            let mut events = batch.events.into_iter();
-            match (events.next(), events.next()) {
-                (Some(event), None) => Ok(event),
-                _ => Err(corrupt("payload does not hold exactly one event".into())),
+            let (length, block) = bytes
+                .split_first_chunk::<4>()
+                .ok_or_else(|| corrupt("payload is shorter than its length".into()))?;
+            let length = usize::try_from(u32::from_le_bytes(*length)).unwrap_or(usize::MAX);
+            if length > MAX_PAYLOAD_BYTES {
+                return Err(corrupt(format!("payload claims {length} bytes")));
             }
+            let avro = lz4_flex::decompress(block, length)
+                .map_err(|e| corrupt(format!("payload does not decompress: {e}")))?;
+            let batch = decode_event_batch(&avro).map_err(|e| corrupt(e.to_string()))?;
+            let mut events = batch.events.into_iter();
+            let (Some(mut event), None) = (events.next(), events.next()) else {
+                return Err(corrupt("payload does not hold exactly one event".into()));
+            };
+            event.id = Uuid::parse_str(id).map_err(|e| corrupt(format!("id: {e}")))?;
+            event.trace_id =
+                Uuid::parse_str(trace_id).map_err(|e| corrupt(format!("trace id: {e}")))?;
+            Ok(event)
         }
         ValueRef::Text(text) => {
             let text = std::str::from_utf8(text)
@@ -85,7 +106,7 @@ pub(crate) fn convert_json_payloads(tx: &Transaction<'_>) -> Result<u64, StoreEr
     let failed = |e| StoreError::sqlite("convert event payloads", e);
     let mut read = tx
         .prepare(
-            "SELECT rowid, id, payload FROM events \
+            "SELECT rowid, id, trace_id, payload FROM events \
              WHERE rowid > ?1 AND typeof(payload) = 'text' ORDER BY rowid LIMIT ?2",
         )
         .map_err(failed)?;
@@ -99,9 +120,10 @@ pub(crate) fn convert_json_payloads(tx: &Transaction<'_>) -> Result<u64, StoreEr
         while let Some(row) = rows.next().map_err(failed)? {
             let rowid: i64 = row.get(0).map_err(failed)?;
             let id: String = row.get(1).map_err(failed)?;
+            let trace_id: String = row.get(2).map_err(failed)?;
             // A payload that does not decode stays as it is: it was unreadable before too,
             // and one bad row must not stop the store from opening.
-            match decode(&id, row.get_ref(2).map_err(failed)?) {
+            match decode(&id, &trace_id, row.get_ref(3).map_err(failed)?) {
                 Ok(event) => page.push((rowid, Some(event))),
                 Err(e) => {
                     tracing::warn!(event = %id, error = %e, "event payload left unconverted");
@@ -126,21 +148,18 @@ pub(crate) fn convert_json_payloads(tx: &Transaction<'_>) -> Result<u64, StoreEr
 #[cfg(test)]
 mod tests {
     use raceway_schemas::json::encode_event;
-    use rusqlite::Connection;
     use uuid::Uuid;
 
     use super::decode;
     use crate::conformance::event;
     use crate::migrations::SQLITE;
-    use crate::sqlite::apply_migrations;
+    use crate::sqlite::{apply_migrations, migrated_before};
 
     /// Events stored as JSON before the compact encoding read back the same after the
     /// migration, now compact, and a redelivered copy of one is still ignored.
     #[test]
     fn migration_converts_json_payloads_and_keeps_events_unique() {
-        let mut conn = Connection::open_in_memory().expect("open");
-        let before: Vec<_> = SQLITE.iter().filter(|m| m.version < 6).cloned().collect();
-        apply_migrations(&mut conn, &before).expect("old migrations");
+        let mut conn = migrated_before(6);
         let trace = Uuid::new_v4();
         let events: Vec<_> = (0..3).map(|i| event(trace, 30 - i * 10, "bank")).collect();
         for e in &events {
@@ -161,7 +180,7 @@ mod tests {
 
         let mut stmt = conn
             .prepare(
-                "SELECT id, typeof(payload), payload FROM events WHERE trace_id = ?1 \
+                "SELECT id, typeof(payload), payload, trace_id FROM events WHERE trace_id = ?1 \
                  ORDER BY timestamp_ns",
             )
             .expect("prepare");
@@ -171,7 +190,9 @@ mod tests {
             let id: String = row.get(0).expect("id");
             let kind: String = row.get(1).expect("type");
             assert_eq!(kind, "blob", "converted");
-            read.push(decode(&id, row.get_ref(2).expect("payload")).expect("decode"));
+            let trace_id: String = row.get(3).expect("trace id");
+            let payload = row.get_ref(2).expect("payload");
+            read.push(decode(&id, &trace_id, payload).expect("decode"));
         }
         let mut expected = events.clone();
         expected.reverse();
