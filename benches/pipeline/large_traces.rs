@@ -237,16 +237,19 @@ pub fn embedded_growth(traces: usize, rounds: usize, dir: &Path, figures: &mut F
     let mut stored = 0;
     for _ in 0..rounds {
         let (events, ids) = workload(traces);
-        let (_, races, rss) = post_and_wait((&base, &up), &events, &ids);
+        let (queryable, races, rss) = post_and_wait((&base, &up), &events, &ids);
         stored += events.len();
-        rates.push(format!("{races:.0} after {}k", stored / 1000));
+        rates.push(format!(
+            "{queryable:.0} / {races:.0} after {}k",
+            stored / 1000
+        ));
         println!("  growth: {stored} events stored, peak RSS {rss:.0} MiB");
     }
     let bytes = folder_bytes(&run.path().join("data"));
     figures.report(
         "embedded-growth",
         format!(
-            "events/s until races queryable, per round: {}; then {:.2} KB per event on disk, \
+            "events/s until events / races queryable, per round: {}; then {:.2} KB per event on disk, \
              RSS {:.0} MiB",
             rates.join(", "),
             bytes as f64 / stored as f64 / 1000.0,

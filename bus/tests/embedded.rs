@@ -334,3 +334,77 @@ async fn a_tail_reads_only_what_is_produced_after_it_opened_and_joins_no_group()
         .unwrap()
         .is_empty());
 }
+
+/// Pages and free pages of the log's file, read beside the bus.
+fn file_pages(path: &Path) -> (i64, i64) {
+    let conn = rusqlite::Connection::open(path).unwrap();
+    let pages = conn
+        .query_row("PRAGMA page_count", [], |r| r.get(0))
+        .unwrap();
+    let free = conn
+        .query_row("PRAGMA freelist_count", [], |r| r.get(0))
+        .unwrap();
+    (pages, free)
+}
+
+#[tokio::test]
+async fn commits_give_a_drained_backlog_back_to_the_file_system() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bus.sqlite");
+    let (bus, topics) = open_with_topics(&path).await;
+    // About 48 MiB of backlog: three times the pages a commit keeps spare.
+    let value = "v".repeat(8 * 1024);
+    for batch in 0..24 {
+        let records = (0..256)
+            .map(|i| Record::new(format!("k{}", i % 13), format!("{batch}-{i}-{value}")))
+            .collect();
+        bus.produce(&topics.events, records).await.unwrap();
+    }
+    let (backlog_pages, _) = file_pages(&path);
+    assert!(backlog_pages > 3 * EmbeddedBus::SPARE_FREE_PAGES);
+
+    let mut consumer = subscribe(&bus, "g", &topics.events).await;
+    let read = poll_n(consumer.as_mut(), 24 * 256).await;
+    assert_eq!(read.len(), 24 * 256, "every record is delivered");
+    // Each commit returns at most RETURN_PAGES_PER_COMMIT: a few commits give back the rest.
+    for _ in 0..(backlog_pages / EmbeddedBus::RETURN_PAGES_PER_COMMIT + 1) {
+        consumer.commit(&next_offsets(&read)).await.unwrap();
+    }
+    assert_eq!(bus.stored_records().await.unwrap(), 0);
+    let (pages, free) = file_pages(&path);
+    assert!(
+        free <= 2 * EmbeddedBus::SPARE_FREE_PAGES,
+        "{free} pages left free"
+    );
+    assert!(
+        pages < backlog_pages / 2,
+        "the file kept {pages} of its {backlog_pages} pages"
+    );
+}
+
+#[tokio::test]
+async fn a_log_written_without_auto_vacuum_is_converted_when_opened() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bus.sqlite");
+    let auto_vacuum = |path: &Path| -> i64 {
+        let conn = rusqlite::Connection::open(path).unwrap();
+        conn.query_row("PRAGMA auto_vacuum", [], |r| r.get(0))
+            .unwrap()
+    };
+    let (old, topics) = open_with_topics(&path).await;
+    old.produce(&topics.events, records("old", 10))
+        .await
+        .unwrap();
+    drop(old);
+    // As a log of schema version 1 was: no auto-vacuum.
+    rusqlite::Connection::open(&path)
+        .unwrap()
+        .execute_batch("PRAGMA auto_vacuum=NONE; VACUUM; PRAGMA user_version=1;")
+        .unwrap();
+    assert_eq!(auto_vacuum(&path), 0);
+
+    let (bus, topics) = open_with_topics(&path).await;
+    assert_eq!(auto_vacuum(&path), 2, "incremental");
+    let mut consumer = subscribe(&bus, "g", &topics.events).await;
+    assert_eq!(poll_n(consumer.as_mut(), 10).await.len(), 10);
+}

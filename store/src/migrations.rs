@@ -84,6 +84,11 @@ pub const SQLITE: &[Migration] = &[
         name: "trace_summaries",
         sql: include_str!("../migrations/sqlite/0005_trace_summaries.sql"),
     },
+    Migration {
+        version: 6,
+        name: "events_by_trace",
+        sql: include_str!("../migrations/sqlite/0006_events_by_trace.sql"),
+    },
 ];
 
 /// True when `statement` adds columns and `error` says one already exists: a previous run

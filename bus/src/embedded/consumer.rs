@@ -9,7 +9,9 @@ use rusqlite::{params, Connection, OptionalExtension};
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-use super::{blocking, in_write_transaction, lock, open_connection, storage, Shared};
+use super::{
+    blocking, in_write_transaction, lock, open_connection, return_free_pages, storage, Shared,
+};
 use crate::{BusConsumer, BusError, BusTail, ConsumedRecord, PartitionLag, Polled};
 
 /// Marks a group as having a live consumer until dropped.
@@ -271,6 +273,7 @@ impl BusConsumer for EmbeddedConsumer {
                     compact.execute(params![topic, part]).map_err(&err)?;
                 }
             }
+            return_free_pages(tx).map_err(&err)?;
             Ok(())
         })
         .await

@@ -13,8 +13,15 @@
 //! itself (about 1.5 KB per event). A crash cannot lose a record still to be read: the deletion
 //! commits with the offsets that make it safe, or not at all. Partitions no group reads (the
 //! dead letters) are kept for operators; a tail (the live stream) reads records as they are
-//! appended, so it only misses a record if it falls behind the slowest group. Freed pages are
-//! reused by new records, so the file stays as large as the largest backlog.
+//! appended, so it only misses a record if it falls behind the slowest group.
+//!
+//! The file gives the space back: it is in incremental auto-vacuum mode, and a commit that
+//! leaves more than [`SPARE_FREE_PAGES`] twice over free returns up to [`RETURN_PAGES_PER_COMMIT`]
+//! of them to the file system (`PRAGMA incremental_vacuum`), keeping [`SPARE_FREE_PAGES`] for
+//! the next records. Without it the file stayed as large as the largest backlog it ever held
+//! (hundreds of MB after a burst), because SQLite only reuses freed pages. The WAL is cut back
+//! to [`WAL_SIZE_LIMIT`] after each checkpoint for the same reason. A log written before this
+//! (schema version 1) is converted once when opened (`VACUUM`).
 
 mod consumer;
 
@@ -30,8 +37,16 @@ use tokio::sync::watch;
 use self::consumer::{EmbeddedConsumer, EmbeddedTail};
 use crate::{partition_for, Bus, BusConsumer, BusError, BusTail, Record};
 
-/// Version stored in `PRAGMA user_version`.
-const SCHEMA_VERSION: i64 = 1;
+/// Version stored in `PRAGMA user_version`. Version 2: incremental auto-vacuum.
+const SCHEMA_VERSION: i64 = 2;
+
+/// Free pages a commit leaves in the file for new records (16 MiB of 4 KiB pages): a steady
+/// stream reuses them instead of growing and shrinking the file.
+const SPARE_FREE_PAGES: i64 = EmbeddedBus::SPARE_FREE_PAGES;
+/// Free pages one commit returns at most, so a commit after a drained burst stays short.
+const RETURN_PAGES_PER_COMMIT: i64 = EmbeddedBus::RETURN_PAGES_PER_COMMIT;
+/// Bytes the WAL file is cut back to after a checkpoint.
+const WAL_SIZE_LIMIT: i64 = 16 << 20;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS topics (
@@ -145,12 +160,62 @@ pub(super) fn open_connection(path: &Path) -> Result<Connection, BusError> {
             path.display()
         )));
     }
-    conn.execute_batch("PRAGMA synchronous=FULL;")
-        .map_err(&err)?;
+    conn.execute_batch(&format!(
+        "PRAGMA synchronous=FULL; PRAGMA journal_size_limit={WAL_SIZE_LIMIT};"
+    ))
+    .map_err(&err)?;
     Ok(conn)
 }
 
+/// Returns free pages of the log's file to the file system, down to [`SPARE_FREE_PAGES`] and at
+/// most [`RETURN_PAGES_PER_COMMIT`], once more than twice the spare are free.
+pub(super) fn return_free_pages(tx: &Transaction<'_>) -> rusqlite::Result<()> {
+    let free: i64 = tx.query_row("PRAGMA freelist_count", [], |row| row.get(0))?;
+    if free > 2 * SPARE_FREE_PAGES {
+        let pages = (free - SPARE_FREE_PAGES).min(RETURN_PAGES_PER_COMMIT);
+        incremental_vacuum(tx, &format!("PRAGMA incremental_vacuum({pages})"))?;
+    }
+    Ok(())
+}
+
+/// Runs an `incremental_vacuum` pragma to its end: it frees one page per step, so a single step
+/// (what `execute` does) would free one page.
+fn incremental_vacuum(conn: &Connection, pragma: &str) -> rusqlite::Result<()> {
+    let mut stmt = conn.prepare(pragma)?;
+    let mut rows = stmt.query([])?;
+    while rows.next()?.is_some() {}
+    Ok(())
+}
+
+/// Puts the log's file in incremental auto-vacuum mode: set before the first table of a new
+/// file; an older file is rewritten once (`VACUUM`, as long as it takes to copy what it holds).
+fn enable_incremental_vacuum(conn: &Connection, path: &Path) -> Result<(), BusError> {
+    let err = storage(path);
+    conn.execute_batch("PRAGMA auto_vacuum=INCREMENTAL;")
+        .map_err(&err)?;
+    let mode: i64 = conn
+        .query_row("PRAGMA auto_vacuum", [], |row| row.get(0))
+        .map_err(&err)?;
+    if mode != 2 {
+        // WAL mode, set first, already wrote the header of a new file: it is rewritten too
+        // (empty, so at once).
+        let tables: i64 = conn
+            .query_row("SELECT COUNT(*) FROM sqlite_master", [], |row| row.get(0))
+            .map_err(&err)?;
+        if tables > 0 {
+            tracing::info!(path = %path.display(), "converting the embedded bus log to incremental vacuum");
+        }
+        conn.execute_batch("VACUUM;").map_err(&err)?;
+    }
+    Ok(())
+}
+
 impl EmbeddedBus {
+    /// Free pages a commit leaves in the log's file for new records (see the module docs).
+    pub const SPARE_FREE_PAGES: i64 = 4096;
+    /// Free pages one commit returns to the file system at most.
+    pub const RETURN_PAGES_PER_COMMIT: i64 = 4096;
+
     /// Opens (creating if needed) the log at `path`. `partitions` is the partition count of
     /// topics created with `create_topics(.., 0)`; existing topics keep theirs.
     pub fn open(path: &Path, partitions: i32) -> Result<Self, BusError> {
@@ -179,6 +244,7 @@ impl EmbeddedBus {
                 path.display()
             )));
         }
+        enable_incremental_vacuum(&conn, path)?;
         conn.execute_batch(SCHEMA).map_err(&err)?;
         conn.execute_batch(&format!("PRAGMA user_version={SCHEMA_VERSION};"))
             .map_err(&err)?;
@@ -215,21 +281,23 @@ impl EmbeddedBus {
     /// Deletes the records of every partition that all consumer groups reading it have committed
     /// past (they are never read again), and returns how many. Commits already do this for
     /// their partitions; this sweeps a log written before they did. Partitions no group reads
-    /// (the dead letters) are kept for operators. The file shrinks on SQLite's own schedule; the
-    /// freed pages are reused by new records.
+    /// (the dead letters) are kept for operators. The freed pages go back to the file system.
     pub async fn prune_consumed(&self) -> Result<u64, BusError> {
         let writer = self.shared.writer.clone();
         let path = self.shared.path.clone();
         blocking(move || {
             let conn = lock(&writer);
-            conn.execute(
-                "DELETE FROM log WHERE off < \
-                   (SELECT MIN(g.next_offset) FROM group_offsets g \
-                    WHERE g.topic = log.topic AND g.part = log.part)",
-                [],
-            )
-            .map(|removed| removed as u64)
-            .map_err(storage(&path))
+            let removed = conn
+                .execute(
+                    "DELETE FROM log WHERE off < \
+                       (SELECT MIN(g.next_offset) FROM group_offsets g \
+                        WHERE g.topic = log.topic AND g.part = log.part)",
+                    [],
+                )
+                .map_err(storage(&path))?;
+            // Every free page back to the file system: an operator's sweep, not a hot path.
+            incremental_vacuum(&conn, "PRAGMA incremental_vacuum").map_err(storage(&path))?;
+            Ok(removed as u64)
         })
         .await
     }

@@ -1,5 +1,6 @@
 //! Events in the SQLite store: writes (the first copy of an id wins, and the trace's summary row
-//! follows), reads by trace, and the trace list.
+//! follows), reads by trace, and the trace list. Rows are keyed by (trace, id) and hold the
+//! event in the compact encoding of [`payload`].
 
 use std::collections::HashMap;
 
@@ -9,9 +10,9 @@ use rusqlite::params;
 use uuid::Uuid;
 
 use crate::filter::{self, Dialect};
-use crate::rows::{decode_payload, EventColumns};
+use crate::sqlite::payload::{self, Payload};
 use crate::sqlite::summaries::SummaryDeltas;
-use crate::sqlite::{query_decoded, query_page, read_columns, SqliteStore};
+use crate::sqlite::{query_page, read_columns, SqliteStore};
 use crate::{EventStore, StoreError, TracePage, TraceQuery, TraceSummary};
 
 /// The per-trace summary, as the CTE `summary`: the kept summary row (see
@@ -68,13 +69,38 @@ fn into_summary(columns: SummaryColumns) -> Result<TraceSummary, StoreError> {
     })
 }
 
+/// What the store keeps of an event: the columns queries filter on, and the payload.
+struct EventRow {
+    trace_id: Uuid,
+    id: Uuid,
+    timestamp_ns: i64,
+    kind: &'static str,
+    service: String,
+    environment: String,
+    payload: Payload,
+}
+
+impl EventRow {
+    fn new(event: &Event) -> EventRow {
+        EventRow {
+            trace_id: event.trace_id,
+            id: event.id,
+            timestamp_ns: event.timestamp_ns,
+            kind: event.kind.name(),
+            service: event.metadata.service_name.clone(),
+            environment: event.metadata.environment.clone(),
+            payload: Payload::of(event),
+        }
+    }
+}
+
 #[async_trait]
 impl EventStore for SqliteStore {
     async fn insert_events(&self, events: &[Event]) -> Result<(), StoreError> {
         if events.is_empty() {
             return Ok(());
         }
-        let rows: Vec<EventColumns> = events.iter().map(EventColumns::new).collect();
+        let rows: Vec<EventRow> = events.iter().map(EventRow::new).collect();
         self.call(move |conn| {
             let failed = |e| StoreError::sqlite("insert events", e);
             let tx = conn.transaction().map_err(failed)?;
@@ -82,29 +108,24 @@ impl EventStore for SqliteStore {
             {
                 let mut stmt = tx
                     .prepare_cached(
-                        "INSERT OR IGNORE INTO events (id, trace_id, parent_id, timestamp_ns, kind, \
-                         service, instance_id, thread_id, environment, variable, access_type, payload) \
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                        "INSERT OR IGNORE INTO events (trace_id, id, timestamp_ns, kind, service, \
+                         environment, payload) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
                     )
                     .map_err(failed)?;
                 for r in &rows {
-                    let inserted = stmt.execute(params![
-                        r.id.to_string(),
-                        r.trace_id.to_string(),
-                        r.parent_id.map(|p| p.to_string()),
-                        r.timestamp_ns,
-                        r.kind,
-                        r.service,
-                        r.instance_id,
-                        r.thread_id,
-                        r.environment,
-                        r.variable,
-                        r.access_type,
-                        r.payload,
-                    ])
-                    .map_err(failed)?;
+                    let inserted = stmt
+                        .execute(params![
+                            r.trace_id.to_string(),
+                            r.id.to_string(),
+                            r.timestamp_ns,
+                            r.kind,
+                            r.service,
+                            r.environment,
+                            r.payload,
+                        ])
+                        .map_err(failed)?;
                     if inserted > 0 {
-                        summaries.add(r);
+                        summaries.add(r.trace_id, r.timestamp_ns, &r.service, &r.environment);
                     }
                 }
             }
@@ -116,14 +137,25 @@ impl EventStore for SqliteStore {
 
     async fn trace_events(&self, trace_id: Uuid) -> Result<Vec<Event>, StoreError> {
         self.read(move |conn| {
-            query_decoded(
-                conn,
-                "read trace events",
-                "SELECT id, payload FROM events WHERE trace_id = ?1 ORDER BY timestamp_ns, id",
-                [trace_id.to_string()],
-                read_columns::<(String, String)>,
-                |(id, payload)| decode_payload(&id, &payload),
-            )
+            let failed = |e| StoreError::sqlite("read trace events", e);
+            let mut stmt = conn
+                .prepare_cached(
+                    "SELECT id, payload FROM events WHERE trace_id = ?1 \
+                     ORDER BY timestamp_ns, id",
+                )
+                .map_err(failed)?;
+            let trace = trace_id.to_string();
+            let mut rows = stmt.query([&trace]).map_err(failed)?;
+            let mut events = Vec::new();
+            while let Some(row) = rows.next().map_err(failed)? {
+                let id: String = row.get(0).map_err(failed)?;
+                events.push(payload::decode(
+                    &id,
+                    &trace,
+                    row.get_ref(1).map_err(failed)?,
+                )?);
+            }
+            Ok(events)
         })
         .await
     }

@@ -30,6 +30,7 @@ mod accesses;
 mod analyses;
 mod events;
 mod findings;
+mod payload;
 mod retention;
 mod services;
 mod summaries;
@@ -37,6 +38,15 @@ mod summaries;
 /// Read connections of a file database: enough for the query API's concurrent requests on a
 /// small machine; a request beyond them waits for a free one.
 const READERS: u32 = 4;
+
+/// The writer's page cache (KiB): the pages of the indexes a batch of inserts touches stay in
+/// memory between batches instead of being read back (SQLite's default is 2 MiB). Bounded, so
+/// memory stays flat as the data grows.
+const WRITER_CACHE_KIB: u32 = 32 * 1024;
+
+/// Bytes the WAL file is cut back to after a checkpoint; without a limit it keeps the size of
+/// the largest stretch of writes between two checkpoints.
+const WAL_SIZE_LIMIT: i64 = 16 << 20;
 
 /// The embedded [`Store`](crate::Store): one SQLite file; every role, one file each in this
 /// folder.
@@ -83,8 +93,11 @@ impl SqliteStore {
     fn configure(conn: Connection) -> Result<Self, StoreError> {
         conn.busy_timeout(Duration::from_secs(10))
             .map_err(|e| StoreError::sqlite("set busy timeout", e))?;
-        conn.execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")
-            .map_err(|e| StoreError::sqlite("set pragmas", e))?;
+        conn.execute_batch(&format!(
+            "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; \
+             PRAGMA cache_size = -{WRITER_CACHE_KIB}; PRAGMA journal_size_limit = {WAL_SIZE_LIMIT};"
+        ))
+        .map_err(|e| StoreError::sqlite("set pragmas", e))?;
         Ok(SqliteStore {
             conn: Arc::new(Mutex::new(conn)),
             readers: None,
@@ -229,6 +242,9 @@ fn lock(conn: &Mutex<Connection>) -> MutexGuard<'_, Connection> {
     conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
+/// The migration after whose SQL the stored JSON payloads are converted (see [`payload`]).
+const COMPACT_PAYLOADS_VERSION: u32 = 6;
+
 pub(crate) fn apply_migrations(
     conn: &mut Connection,
     migrations: &[Migration],
@@ -263,6 +279,13 @@ pub(crate) fn apply_migrations(
             continue;
         }
         tx.execute_batch(migration.sql).map_err(failed)?;
+        if migration.version == COMPACT_PAYLOADS_VERSION {
+            let converted = payload::convert_json_payloads(&tx)?;
+            tracing::info!(
+                converted,
+                "converted event payloads to the compact encoding"
+            );
+        }
         tx.execute(
             "INSERT INTO schema_migrations (version, name, applied_at_ns) VALUES (?1, ?2, ?3)",
             params![migration.version, migration.name, now_ns()],
@@ -276,6 +299,20 @@ pub(crate) fn apply_migrations(
         );
     }
     Ok(())
+}
+
+/// An in-memory database with the migrations before `version` applied: the schema a release
+/// before it left, for tests of what `version` converts.
+#[cfg(test)]
+pub(crate) fn migrated_before(version: u32) -> Connection {
+    let mut conn = Connection::open_in_memory().expect("open in memory");
+    let before: Vec<_> = SQLITE
+        .iter()
+        .filter(|m| m.version < version)
+        .copied()
+        .collect();
+    apply_migrations(&mut conn, &before).expect("earlier migrations");
+    conn
 }
 
 fn now_ns() -> i64 {

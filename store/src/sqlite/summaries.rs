@@ -12,7 +12,6 @@ use std::collections::{BTreeSet, HashMap};
 use rusqlite::{params, OptionalExtension, Transaction};
 use uuid::Uuid;
 
-use crate::rows::EventColumns;
 use crate::sqlite::read_columns;
 use crate::StoreError;
 
@@ -31,21 +30,28 @@ pub(crate) struct SummaryDelta {
 pub(crate) struct SummaryDeltas(HashMap<Uuid, SummaryDelta>);
 
 impl SummaryDeltas {
-    /// Counts `row`, an event that was inserted, in its trace's delta.
-    pub(crate) fn add(&mut self, row: &EventColumns) {
-        let delta = self.0.entry(row.trace_id).or_insert_with(|| SummaryDelta {
-            first_ts: row.timestamp_ns,
-            last_ts: row.timestamp_ns,
+    /// Counts an event that was inserted (its trace, time, service and environment) in its
+    /// trace's delta.
+    pub(crate) fn add(
+        &mut self,
+        trace_id: Uuid,
+        timestamp_ns: i64,
+        service: &str,
+        environment: &str,
+    ) {
+        let delta = self.0.entry(trace_id).or_insert_with(|| SummaryDelta {
+            first_ts: timestamp_ns,
+            last_ts: timestamp_ns,
             ..SummaryDelta::default()
         });
         delta.events += 1;
-        delta.first_ts = delta.first_ts.min(row.timestamp_ns);
-        delta.last_ts = delta.last_ts.max(row.timestamp_ns);
-        if !delta.services.contains(&row.service) {
-            delta.services.insert(row.service.clone());
+        delta.first_ts = delta.first_ts.min(timestamp_ns);
+        delta.last_ts = delta.last_ts.max(timestamp_ns);
+        if !delta.services.contains(service) {
+            delta.services.insert(service.to_string());
         }
-        if !delta.environments.contains(&row.environment) {
-            delta.environments.insert(row.environment.clone());
+        if !delta.environments.contains(environment) {
+            delta.environments.insert(environment.to_string());
         }
     }
 
@@ -135,17 +141,14 @@ pub(crate) fn prune(tx: &Transaction<'_>, cutoff_ns: i64) -> Result<(), StoreErr
 
 #[cfg(test)]
 mod tests {
-    use rusqlite::Connection;
 
     use crate::migrations::SQLITE;
-    use crate::sqlite::{apply_migrations, read_columns};
+    use crate::sqlite::{apply_migrations, migrated_before, read_columns};
 
     /// A database written before summaries existed gets one row per trace when it migrates.
     #[test]
     fn migration_summarises_traces_stored_before_it() {
-        let mut conn = Connection::open_in_memory().expect("open");
-        let before: Vec<_> = SQLITE.iter().filter(|m| m.version < 5).cloned().collect();
-        apply_migrations(&mut conn, &before).expect("old migrations");
+        let mut conn = migrated_before(5);
         for (id, trace, ts, service, environment) in [
             ("e1", "t1", 30, "bank", "prod"),
             ("e2", "t1", 10, "api", "prod"),
