@@ -13,8 +13,9 @@ use crate::filter::{self, Dialect, Value};
 use crate::rows::{decode_payload, EventColumns};
 use crate::{EventStore, StoreError, TracePage, TraceQuery, TraceSummary};
 
-/// Per-trace summaries over deduplicated rows: `uniqExact(id)` counts distinct events (min, max
-/// and the service and environment sets are unaffected by duplicates), findings are counted by
+/// Per-trace summaries: the trace's kept summary rows merged (`trace_summaries`, which every
+/// insert of events adds to; see migration 0006: `uniqExact` of the ids counts distinct events,
+/// and every state is idempotent, so replays never double anything), its findings counted by
 /// distinct id over both of their traces; the end and the anomalies (by distinct id) are those
 /// of the trace's latest analysis ([`LATEST`]; 0 and none before one). One join per level:
 /// ClickHouse 18.16 takes one `JOIN` per `SELECT`.
@@ -29,13 +30,13 @@ FROM
     FROM
     (
         SELECT toString(trace_id) AS trace_key,
-               toUInt64(uniqExact(id)) AS event_count,
-               arraySort(groupUniqArray(service)) AS services,
-               groupUniqArray(environment) AS environments,
-               min(timestamp_ns) AS first_ts,
-               max(timestamp_ns) AS last_ts
-        FROM events
-        GROUP BY trace_key
+               toUInt64(uniqExactMerge(events)) AS event_count,
+               arraySort(groupUniqArrayMerge(services)) AS services,
+               groupUniqArrayMerge(environments) AS environments,
+               minMerge(first_ts) AS first_ts,
+               maxMerge(last_ts) AS last_ts
+        FROM trace_summaries
+        GROUP BY trace_id
     )
     ANY LEFT JOIN
     (
@@ -119,11 +120,12 @@ impl EventStore for ClickHouseStore {
         if trace_ids.is_empty() {
             return Ok(HashMap::new());
         }
-        // Reads the key columns only (no payload), and only those traces' granules.
+        // The kept summaries of those traces (their key's granules), not their events: the
+        // view fills them within each insert of events, so they count every stored event.
         let placeholders = vec!["toUUID(?)"; trace_ids.len()].join(", ");
         let sql = format!(
-            "SELECT toString(trace_id) AS trace_key, toUInt64(uniqExact(id)) AS events \
-             FROM events WHERE trace_id IN ({placeholders}) GROUP BY trace_key"
+            "SELECT toString(trace_id) AS trace_key, toUInt64(uniqExactMerge(events)) AS events \
+             FROM trace_summaries WHERE trace_id IN ({placeholders}) GROUP BY trace_id"
         );
         let params: Vec<Value> = trace_ids
             .iter()
