@@ -106,13 +106,17 @@ async fn clickhouse_rejects_bad_arguments() {
     }
 }
 
+/// A store on a new, empty database of the test server (not migrated).
+async fn unmigrated_clickhouse() -> ClickHouseStore {
+    let database = format!("raceway_test_{}", Uuid::new_v4().simple());
+    ClickHouseStore::connect(&clickhouse_url(), &database)
+        .await
+        .unwrap_or_else(|e| panic!("{e}\nrun `deploy/services.sh up`"))
+}
+
 #[tokio::test]
 async fn clickhouse_records_migrations_once() {
-    let url = clickhouse_url();
-    let database = format!("raceway_test_{}", Uuid::new_v4().simple());
-    let store = ClickHouseStore::connect(&url, &database)
-        .await
-        .unwrap_or_else(|e| panic!("{e}\nrun `deploy/services.sh up`"));
+    let store = unmigrated_clickhouse().await;
     store.migrate().await.expect("migrate");
     store.migrate().await.expect("migrate again");
     // A crash between adding columns and recording it: the server's answer to adding them
@@ -147,11 +151,7 @@ async fn clickhouse_records_migrations_once() {
 /// the stored-event counts read the backfilled summaries.
 #[tokio::test]
 async fn clickhouse_migration_summarises_traces_stored_before_it() {
-    let url = clickhouse_url();
-    let database = format!("raceway_test_{}", Uuid::new_v4().simple());
-    let store = ClickHouseStore::connect(&url, &database)
-        .await
-        .unwrap_or_else(|e| panic!("{e}\nrun `deploy/services.sh up`"));
+    let store = unmigrated_clickhouse().await;
     let client = store.client_for_tests();
     client
         .query("CREATE TABLE schema_migrations (version UInt32, name String) ENGINE = Log")

@@ -40,12 +40,7 @@ GROUP BY day, trace_id;
 -- The events stored before this migration. Every state is idempotent, so rows the view above
 -- already summarised are harmless.
 INSERT INTO trace_summaries
-SELECT toYYYYMMDD(toDateTime(intDiv(timestamp_ns, 1000000000))) AS day,
-       trace_id,
-       uniqExactState(id) AS events,
-       groupUniqArrayState(service) AS services,
-       groupUniqArrayState(environment) AS environments,
-       minState(timestamp_ns) AS first_ts,
-       maxState(timestamp_ns) AS last_ts
-FROM events
-GROUP BY day, trace_id;
+SELECT toYYYYMMDD(toDateTime(intDiv(timestamp_ns, 1000000000))) AS day, trace_id,
+       uniqExactState(id), groupUniqArrayState(service), groupUniqArrayState(environment),
+       minState(timestamp_ns), maxState(timestamp_ns)
+FROM events GROUP BY day, trace_id;
