@@ -6,6 +6,9 @@
 //!   up`, timed until every trace lists all its events and every trace's race is listed
 //!   ([`large_traces`]); then the query API's latency on what they stored, with one client and
 //!   with 20 ([`api_load`]).
+//! - `api`: the query API alone on what `kafka-large` stored in the ClickHouse database
+//!   `RACEWAY_BENCH_DATABASE` (which `kafka-large` then uses and keeps), to compare builds on
+//!   the same data without ingesting again.
 //! - `memory`: 10,000 (`RACEWAY_BENCH_OPEN_TRACES`) traces of ~50 events held open in
 //!   `raceway up --kafka --clickhouse` (idle timeout of an hour): peak RSS once all are held.
 //! - `embedded-growth`: rounds (`RACEWAY_BENCH_GROWTH_ROUNDS`, default 3) of that workload into
@@ -86,6 +89,9 @@ fn main() {
                 large_traces::embedded(&events, &ids, dir.path(), &mut figures);
             }
         }
+    }
+    if wants("api") {
+        large_traces::api_on_kept(dir.path(), &mut figures);
     }
     if wants("memory") {
         let traces = setting("RACEWAY_BENCH_OPEN_TRACES", 10_000);

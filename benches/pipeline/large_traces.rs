@@ -277,7 +277,7 @@ pub fn embedded(events: &[Event], ids: &[Uuid], dir: &Path, figures: &mut Figure
 
 /// The workload into `raceway up --kafka --clickhouse` (8 partitions).
 pub fn kafka(events: &[Event], ids: &[Uuid], dir: &Path, figures: &mut Figures) {
-    let backend = KafkaClickHouse::new("benchlarge", &clickhouse(), 8);
+    let backend = kafka_backend();
     let addr = free_addr();
     let mut up = backend.start(&["up", "--http-addr", &addr], dir);
     let base = format!("http://{addr}");
@@ -285,6 +285,62 @@ pub fn kafka(events: &[Event], ids: &[Uuid], dir: &Path, figures: &mut Figures) 
     let rss = measure("kafka-large", figures, (&base, &up), events, ids);
     println!("  peak RSS of `raceway up --kafka --clickhouse`: {rss:.0} MiB");
     crate::api_load::measure("ClickHouse", &base, ids, events.len(), figures);
+}
+
+/// The Kafka + ClickHouse setup of the large parts: a fresh database dropped at the end, or the
+/// kept database `RACEWAY_BENCH_DATABASE` (created when missing).
+fn kafka_backend() -> KafkaClickHouse {
+    match kept_database() {
+        Some(database) => KafkaClickHouse::keeping("benchlarge", &clickhouse(), 8, &database),
+        None => KafkaClickHouse::new("benchlarge", &clickhouse(), 8),
+    }
+}
+
+/// `RACEWAY_BENCH_DATABASE`, when set.
+pub fn kept_database() -> Option<String> {
+    std::env::var("RACEWAY_BENCH_DATABASE")
+        .ok()
+        .filter(|d| !d.is_empty())
+}
+
+/// The query API alone (`raceway query`, which migrates the store first) on what earlier runs
+/// of `kafka-large` stored in the kept database `RACEWAY_BENCH_DATABASE`: the same latency
+/// figures, without ingesting again (to compare builds on the same stored data).
+pub fn api_on_kept(dir: &Path, figures: &mut Figures) {
+    let Some(database) = kept_database() else {
+        figures.report(
+            "api-one",
+            "not measured: `api` needs RACEWAY_BENCH_DATABASE".into(),
+        );
+        return;
+    };
+    let backend = KafkaClickHouse::keeping("benchapi", &clickhouse(), 8, &database);
+    let addr = free_addr();
+    let mut query = backend.start(&["query", "--http-addr", &addr], dir);
+    let base = format!("http://{addr}");
+    query.wait_http_ok(&format!("{base}/health"));
+    let stored = |sql: &str| -> String {
+        let response = reqwest::blocking::Client::new()
+            .post(format!("{}/?database={database}", clickhouse()))
+            .body(sql.to_string())
+            .send()
+            .expect("ClickHouse");
+        response.text().expect("ClickHouse answer")
+    };
+    let ids: Vec<Uuid> = stored("SELECT DISTINCT toString(trace_id) FROM events")
+        .lines()
+        .filter_map(|line| Uuid::parse_str(line.trim()).ok())
+        .collect();
+    let events: usize = stored("SELECT uniqExact(id) FROM events")
+        .trim()
+        .parse()
+        .expect("event count");
+    println!(
+        "api: {events} events in {} traces stored in {database}",
+        ids.len()
+    );
+    crate::api_load::measure("ClickHouse", &base, &ids, events, figures);
+    assert!(query.terminate().success(), "{}", query.output());
 }
 
 /// Bytes of the files under `path`.

@@ -106,13 +106,17 @@ async fn clickhouse_rejects_bad_arguments() {
     }
 }
 
+/// A store on a new, empty database of the test server (not migrated).
+async fn unmigrated_clickhouse() -> ClickHouseStore {
+    let database = format!("raceway_test_{}", Uuid::new_v4().simple());
+    ClickHouseStore::connect(&clickhouse_url(), &database)
+        .await
+        .unwrap_or_else(|e| panic!("{e}\nrun `deploy/services.sh up`"))
+}
+
 #[tokio::test]
 async fn clickhouse_records_migrations_once() {
-    let url = clickhouse_url();
-    let database = format!("raceway_test_{}", Uuid::new_v4().simple());
-    let store = ClickHouseStore::connect(&url, &database)
-        .await
-        .unwrap_or_else(|e| panic!("{e}\nrun `deploy/services.sh up`"));
+    let store = unmigrated_clickhouse().await;
     store.migrate().await.expect("migrate");
     store.migrate().await.expect("migrate again");
     // A crash between adding columns and recording it: the server's answer to adding them
@@ -141,6 +145,62 @@ async fn clickhouse_records_migrations_once() {
         .map(|m| m.version)
         .collect();
     assert_eq!(versions, expected);
+}
+
+/// A database written before trace summaries existed gets them when it migrates: the list and
+/// the stored-event counts read the backfilled summaries.
+#[tokio::test]
+async fn clickhouse_migration_summarises_traces_stored_before_it() {
+    let store = unmigrated_clickhouse().await;
+    let client = store.client_for_tests();
+    client
+        .query("CREATE TABLE schema_migrations (version UInt32, name String) ENGINE = Log")
+        .execute()
+        .await
+        .expect("schema_migrations");
+    for migration in crate::migrations::CLICKHOUSE
+        .iter()
+        .filter(|m| m.version < 6)
+    {
+        for statement in migration.statements() {
+            client
+                .query(&statement)
+                .execute()
+                .await
+                .expect("old migration");
+        }
+        client
+            .query("INSERT INTO schema_migrations (version, name) VALUES (?, ?)")
+            .bind(migration.version)
+            .bind(migration.name)
+            .execute()
+            .await
+            .expect("record");
+    }
+    let (a, b) = (Uuid::new_v4(), Uuid::new_v4());
+    let event = crate::conformance::event;
+    let events = [
+        event(a, 0, "bank"),
+        event(a, 10, "api"),
+        event(b, 20, "ledger"),
+    ];
+    store.insert_events(&events).await.expect("insert");
+    store.insert_events(&events[..1]).await.expect("replay");
+    store.migrate().await.expect("migrate");
+    let listed = store.list_traces(&Default::default()).await.expect("list");
+    let counts = store.traces_event_counts(&[a, b]).await.expect("counts");
+    store.drop_database().await.expect("drop");
+    let summaries: Vec<(Uuid, u64, Vec<String>)> = listed
+        .traces
+        .into_iter()
+        .map(|t| (t.trace_id, t.event_count, t.services))
+        .collect();
+    let names = |n: &[&str]| n.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    assert_eq!(
+        summaries,
+        vec![(b, 1, names(&["ledger"])), (a, 2, names(&["api", "bank"]))]
+    );
+    assert_eq!(counts, [(a, 2), (b, 1)].into_iter().collect());
 }
 
 #[tokio::test]

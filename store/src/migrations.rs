@@ -55,6 +55,11 @@ pub const CLICKHOUSE: &[Migration] = &[
         name: "anomaly_kinds",
         sql: include_str!("../migrations/clickhouse/0005_anomaly_kinds.sql"),
     },
+    Migration {
+        version: 6,
+        name: "trace_summaries",
+        sql: include_str!("../migrations/clickhouse/0006_trace_summaries.sql"),
+    },
 ];
 
 /// The SQLite migrations, in order.

@@ -55,13 +55,31 @@ pub struct KafkaClickHouse {
     pub prefix: String,
     clickhouse: String,
     database: String,
+    /// Whether dropping this setup keeps the database ([`KafkaClickHouse::keeping`]).
+    keep: bool,
 }
 
 impl KafkaClickHouse {
     /// Options for the test broker and the ClickHouse at `clickhouse`, `partitions` per topic.
     pub fn new(label: &str, clickhouse: &str, partitions: u32) -> KafkaClickHouse {
-        let prefix = format!("{}-", unique_name(label));
         let database = unique_name(&format!("raceway_{label}"));
+        Self::on_database(label, clickhouse, partitions, database, false)
+    }
+
+    /// [`KafkaClickHouse::new`] on the ClickHouse database `database`, which outlives it (to
+    /// measure another build on the same stored data).
+    pub fn keeping(label: &str, clickhouse: &str, partitions: u32, database: &str) -> Self {
+        Self::on_database(label, clickhouse, partitions, database.to_string(), true)
+    }
+
+    fn on_database(
+        label: &str,
+        clickhouse: &str,
+        partitions: u32,
+        database: String,
+        keep: bool,
+    ) -> KafkaClickHouse {
+        let prefix = format!("{}-", unique_name(label));
         let partitions = partitions.to_string();
         let args = [
             "--kafka",
@@ -83,6 +101,7 @@ impl KafkaClickHouse {
             prefix,
             clickhouse: clickhouse.to_string(),
             database,
+            keep,
         }
     }
 
@@ -125,6 +144,9 @@ impl KafkaClickHouse {
 
 impl Drop for KafkaClickHouse {
     fn drop(&mut self) {
+        if self.keep {
+            return;
+        }
         super::drop_database(&self.clickhouse, &self.database);
     }
 }

@@ -1,4 +1,5 @@
-//! Events in the ClickHouse store: writes, reads by trace, and the per-trace summaries.
+//! Events in the ClickHouse store: writes, reads by trace, and the stored events' counts (the
+//! trace list is in [`super::trace_list`]).
 
 use std::collections::HashMap;
 
@@ -6,63 +7,11 @@ use async_trait::async_trait;
 use raceway_schemas::Event;
 use uuid::Uuid;
 
-use crate::clickhouse::analyses::LATEST;
-use crate::clickhouse::rows::{EventCountRow, EventRow, PayloadRow, SummaryRow};
+use crate::clickhouse::rows::{EventCountRow, EventRow, PayloadRow};
 use crate::clickhouse::ClickHouseStore;
-use crate::filter::{self, Dialect, Value};
+use crate::filter::Value;
 use crate::rows::{decode_payload, EventColumns};
-use crate::{EventStore, StoreError, TracePage, TraceQuery, TraceSummary};
-
-/// Per-trace summaries over deduplicated rows: `uniqExact(id)` counts distinct events (min, max
-/// and the service and environment sets are unaffected by duplicates), findings are counted by
-/// distinct id over both of their traces; the end and the anomalies (by distinct id) are those
-/// of the trace's latest analysis ([`LATEST`]; 0 and none before one). One join per level:
-/// ClickHouse 18.16 takes one `JOIN` per `SELECT`.
-fn summary_sql() -> String {
-    format!(
-        "
-SELECT trace_key, event_count, services, environments, first_ts, last_ts,
-       greatest(last_ts, analysed_end) AS end_ts, race_count, anomaly_count
-FROM
-(
-    SELECT trace_key, event_count, services, environments, first_ts, last_ts, race_count
-    FROM
-    (
-        SELECT toString(trace_id) AS trace_key,
-               toUInt64(uniqExact(id)) AS event_count,
-               arraySort(groupUniqArray(service)) AS services,
-               groupUniqArray(environment) AS environments,
-               min(timestamp_ns) AS first_ts,
-               max(timestamp_ns) AS last_ts
-        FROM events
-        GROUP BY trace_key
-    )
-    ANY LEFT JOIN
-    (
-        SELECT trace_key, toUInt64(uniqExact(id)) AS race_count
-        FROM (SELECT id, arrayJoin([first_trace_id, second_trace_id]) AS trace_key FROM findings
-              WHERE (id, version) IN (SELECT id, max(version) FROM findings GROUP BY id)
-                AND occurrences > 0)
-        GROUP BY trace_key
-    ) USING trace_key
-)
-ANY LEFT JOIN
-(
-    SELECT trace_id AS trace_key, analysed_end, anomaly_count
-    FROM
-    (
-        SELECT trace_id, end_ns AS analysed_end FROM trace_analyses WHERE {LATEST}
-        LIMIT 1 BY trace_id
-    )
-    ANY LEFT JOIN
-    (
-        SELECT trace_id, toUInt64(uniqExact(id)) AS anomaly_count
-        FROM duration_anomalies WHERE {LATEST}
-        GROUP BY trace_id
-    ) USING trace_id
-) USING trace_key"
-    )
-}
+use crate::{EventStore, StoreError, TracePage, TraceQuery};
 
 /// Decodes the payloads of event rows, in order.
 fn decode_events(rows: Vec<PayloadRow>) -> Result<Vec<Event>, StoreError> {
@@ -119,7 +68,8 @@ impl EventStore for ClickHouseStore {
         if trace_ids.is_empty() {
             return Ok(HashMap::new());
         }
-        // Reads the key columns only (no payload), and only those traces' granules.
+        // Reads the key columns only (no payload), and only those traces' granules: faster than
+        // merging their summaries' `uniqExact` states (see `super::trace_list`).
         let placeholders = vec!["toUUID(?)"; trace_ids.len()].join(", ");
         let sql = format!(
             "SELECT toString(trace_id) AS trace_key, toUInt64(uniqExact(id)) AS events \
@@ -144,35 +94,6 @@ impl EventStore for ClickHouseStore {
     }
 
     async fn list_traces(&self, query: &TraceQuery) -> Result<TracePage, StoreError> {
-        let filter = filter::traces(Dialect::ClickHouse, query);
-        let conditions = filter.sql();
-        let sql = format!(
-            "SELECT trace_key, event_count, services, first_ts, last_ts, end_ts, race_count, \
-             anomaly_count FROM ({}) WHERE {conditions} ORDER BY {}, trace_key",
-            summary_sql(),
-            query.sort.key()
-        );
-        let page = (query.limit, query.offset);
-        let (rows, total): (Vec<SummaryRow>, u64) =
-            self.fetch_page("traces", &sql, &filter, page).await?;
-        let mut traces = Vec::with_capacity(rows.len());
-        for row in rows {
-            let trace_id = Uuid::parse_str(&row.trace_key).map_err(|e| StoreError::Corrupt {
-                what: "trace",
-                id: row.trace_key.clone(),
-                message: e.to_string(),
-            })?;
-            traces.push(TraceSummary {
-                trace_id,
-                event_count: row.event_count,
-                services: row.services,
-                first_timestamp_ns: row.first_ts,
-                last_timestamp_ns: row.last_ts,
-                end_ns: row.end_ts,
-                race_count: row.race_count,
-                anomaly_count: row.anomaly_count,
-            });
-        }
-        Ok(TracePage { traces, total })
+        self.list_trace_summaries(query).await
     }
 }

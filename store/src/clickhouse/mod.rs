@@ -21,6 +21,7 @@ mod findings;
 mod retention;
 mod rows;
 mod services;
+mod trace_list;
 
 /// Records which migrations ran; created before any migration.
 const SCHEMA_MIGRATIONS_DDL: &str = "CREATE TABLE IF NOT EXISTS schema_migrations \

@@ -7,8 +7,9 @@ use crate::clickhouse::ClickHouseStore;
 use crate::{PruneReport, RetentionStore, StoreError};
 
 /// The ClickHouse tables partitioned by day (see the migrations).
-const DAY_PARTITIONED: [&str; 8] = [
+const DAY_PARTITIONED: [&str; 9] = [
     "events",
+    "trace_summaries",
     "events_per_minute",
     "trace_services",
     "findings",

@@ -54,6 +54,12 @@ pub async fn prune_drops_old_days_and_keeps_recent(store: &dyn Store) {
     assert_eq!(kept.event_count, 1);
     assert_eq!(kept.services, vec!["bank".to_string()]);
     assert_eq!(kept.first_timestamp_ns, BASE_NS + far);
+    let counts = store
+        .traces_event_counts(&[old, cut])
+        .await
+        .expect("counts");
+    assert_eq!(counts.get(&cut), Some(&1), "{counts:?}");
+    assert!(counts.get(&old).is_none_or(|n| *n == 0), "{counts:?}");
     assert!(store.trace_events(old).await.expect("read").is_empty());
     assert_eq!(store.trace_events(recent).await.expect("read").len(), 1);
     assert!(store.trace_findings(old).await.expect("read").is_empty());

@@ -114,3 +114,53 @@ pub async fn list_traces_breaks_ties_by_id(store: &dyn Store) {
         assert_eq!(ids(&page(store, query).await), traces, "{sort:?}");
     }
 }
+
+/// A listed trace's summary follows events that arrive later (an earlier one, a later one in
+/// another environment and service, a redelivered one) exactly as grouping its events would:
+/// counts, times, services, the environment filters and the stored-event count all move.
+pub async fn list_traces_follows_late_events(store: &dyn Store) {
+    let trace = Uuid::new_v4();
+    let first = events_of(trace, "test", 10, 2);
+    store.insert_events(&first).await.expect("insert");
+    let within = |environments: &[&str]| TraceQuery {
+        environments: environments.iter().map(|e| e.to_string()).collect(),
+        ..TraceQuery::default()
+    };
+    let listed = page(store, within(&["test"])).await;
+    assert_eq!(ids(&listed), vec![trace]);
+    assert_eq!(listed.traces[0].event_count, 2);
+
+    let mut elsewhere = event(trace, 30 * SECOND, "ledger");
+    elsewhere.metadata.environment = "staging".into();
+    let late = [event(trace, 5 * SECOND, "api"), elsewhere, first[1].clone()];
+    store.insert_events(&late).await.expect("late events");
+    let listed = page(store, TraceQuery::default()).await;
+    let summary = &listed.traces[0];
+    assert_eq!(summary.event_count, 4, "the redelivered event counts once");
+    assert_eq!(summary.first_timestamp_ns, BASE_NS + 5 * SECOND);
+    assert_eq!(summary.last_timestamp_ns, BASE_NS + 30 * SECOND);
+    assert_eq!(summary.services, ["api", "bank", "ledger"]);
+    assert_eq!(
+        page(store, within(&["test"])).await.total,
+        0,
+        "a trace that strayed into staging is no longer confined to test"
+    );
+    assert_eq!(
+        ids(&page(store, within(&["test", "staging"])).await),
+        [trace]
+    );
+    let staging = TraceQuery {
+        environment: Some("staging".into()),
+        ..TraceQuery::default()
+    };
+    assert_eq!(ids(&page(store, staging).await), [trace]);
+    for (min_events, expected) in [(4, vec![trace]), (5, vec![])] {
+        let query = TraceQuery {
+            min_events: Some(min_events),
+            ..TraceQuery::default()
+        };
+        assert_eq!(ids(&page(store, query).await), expected, "min {min_events}");
+    }
+    let counts = store.traces_event_counts(&[trace]).await.expect("counts");
+    assert_eq!(counts.get(&trace), Some(&4));
+}
