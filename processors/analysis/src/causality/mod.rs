@@ -77,6 +77,7 @@ mod responses;
 pub use actor_order::{actor_program_order, ActorOrder};
 pub use atomics::{access_ordering, ORDERING_TAG};
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use foldhash::HashMap;
@@ -102,6 +103,9 @@ pub struct TraceCausality {
     pub per_event: Vec<EventCausality>,
     /// Input indices in a deterministic topological order of happens-before.
     pub causal_order: Vec<usize>,
+    /// Input indices in program order (see [`actor_program_order`]): the numbering every
+    /// per-trace rule walks, sorted once here and reused by the race inputs of the trace.
+    pub program_order: Vec<usize>,
 }
 
 /// Computes the final clocks, lock sets and a causal order for the events of one trace, given in
@@ -131,6 +135,7 @@ pub fn trace_causality(events: &[Event]) -> TraceCausality {
         trusted,
         per_event,
         causal_order: order.into_iter().map(|position| sorted[position]).collect(),
+        program_order: sorted,
     }
 }
 
@@ -139,6 +144,19 @@ pub fn trace_causality(events: &[Event]) -> TraceCausality {
 /// program order and "latest earlier" never depend on arrival order.
 pub(crate) fn program_order(events: &[Event]) -> Vec<usize> {
     actor_program_order(events).order
+}
+
+/// The program order of `events`: the one `causality` holds when it was computed for them (the
+/// same number of events), else sorted anew.
+pub(crate) fn program_order_of<'a>(
+    events: &[Event],
+    causality: &'a TraceCausality,
+) -> Cow<'a, [usize]> {
+    if causality.program_order.len() == events.len() {
+        Cow::Borrowed(&causality.program_order)
+    } else {
+        Cow::Owned(program_order(events))
+    }
 }
 
 /// Trusted trace: the clocks as sent, ordered by (sum of counters, position).
