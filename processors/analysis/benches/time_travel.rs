@@ -15,16 +15,15 @@ use std::hint::black_box;
 use criterion::{criterion_group, criterion_main, Criterion};
 use raceway_analysis::time_travel::state_after;
 use raceway_analysis::trace_causality;
-use raceway_schemas::{
-    AccessType, Event, EventKind, FunctionCall, Metadata, StateChange,
-};
+use raceway_schemas::{AccessType, Event, EventKind, FunctionCall, Metadata, StateChange};
 use uuid::Uuid;
 
 const EVENTS: usize = 10_000;
 
 fn trace() -> Vec<Event> {
     let trace_id = Uuid::from_u128(0x7700);
-    let lock = |n: usize, acquire: bool| common::mutex(format!("mutex-{}", n % 8), "bank.rs:20", acquire);
+    let lock =
+        |n: usize, acquire: bool| common::mutex(format!("mutex-{}", n % 8), "bank.rs:20", acquire);
     let access = |n: usize, access_type: AccessType| StateChange {
         variable: format!("account:{}.balance", n % 200),
         old_value: Some(n.to_string()),
