@@ -9,7 +9,7 @@ use raceway_schemas::{AccessType, AsyncAwait, AsyncSpawn, EventKind, StateChange
 use serde::Serialize;
 use uuid::Uuid;
 
-use crate::recorded::{random_id, ActorLabel, Recorded};
+use crate::recorded::{random_id, ActorLabel, CallSite, Recorded};
 use crate::tracer::{now_ns, Tracer};
 use raceway_schemas::VectorClock;
 
@@ -244,8 +244,14 @@ impl Actor {
     #[track_caller]
     pub fn read<'v, V: Serialize + ?Sized>(&mut self, variable: impl Into<Var<'v>>, value: &V) {
         if self.is_recording() {
-            let location = caller_location();
-            self.read_at(variable, to_json(value), &location);
+            let site = CallSite::Caller(Location::caller());
+            self.access(
+                variable.into(),
+                None,
+                to_json(value),
+                site,
+                AccessType::Read,
+            );
         }
     }
 
@@ -257,8 +263,9 @@ impl Actor {
         N: Serialize + ?Sized,
     {
         if self.is_recording() {
-            let location = caller_location();
-            self.write_at(variable, Some(to_json(old)), to_json(new), &location);
+            let (old, new) = (Some(to_json(old)), to_json(new));
+            let site = CallSite::Caller(Location::caller());
+            self.access(variable.into(), old, new, site, AccessType::Write);
         }
     }
 
@@ -273,7 +280,7 @@ impl Actor {
             variable.into(),
             None,
             value_json,
-            location,
+            CallSite::Text(location),
             AccessType::Read,
         );
     }
@@ -288,7 +295,8 @@ impl Actor {
         location: &str,
     ) {
         let variable = variable.into();
-        self.access(variable, old_json, new_json, location, AccessType::Write);
+        let site = CallSite::Text(location);
+        self.access(variable, old_json, new_json, site, AccessType::Write);
     }
 
     pub(crate) fn access(
@@ -296,7 +304,7 @@ impl Actor {
         variable: Var<'_>,
         old_value: Option<String>,
         new_value: String,
-        location: &str,
+        site: CallSite<'_>,
         access_type: AccessType,
     ) {
         if !self.is_recording() {
@@ -307,18 +315,32 @@ impl Actor {
         } else {
             self.tracer.qualify(variable.name)
         };
-        self.record(EventKind::StateChange(StateChange {
+        let (location, call_site) = match site {
+            CallSite::Caller(site) => (String::new(), Some(site)),
+            CallSite::Text(text) => (text.to_string(), None),
+        };
+        let kind = EventKind::StateChange(StateChange {
             variable,
             old_value,
             new_value,
-            location: location.to_string(),
+            location,
             access_type,
-        }));
+        });
+        self.record_at(kind, call_site);
     }
 
     /// Records an event of any kind as this actor's next step and returns its id (`None` when
     /// recording is disabled). The higher-level methods all go through here.
     pub fn record(&mut self, kind: EventKind) -> Option<Uuid> {
+        self.record_at(kind, None)
+    }
+
+    /// [`Actor::record`], with a state change's location still to be formatted (`call_site`).
+    fn record_at(
+        &mut self,
+        kind: EventKind,
+        call_site: Option<&'static Location<'static>>,
+    ) -> Option<Uuid> {
         if !self.is_recording() {
             return None;
         }
@@ -332,6 +354,7 @@ impl Actor {
             kind,
             actor: Arc::clone(&self.label),
             clock: self.clock.clone(),
+            call_site,
         };
         self.last_event = Some(id);
         self.tracer.emit(event);

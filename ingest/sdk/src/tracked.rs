@@ -1,12 +1,14 @@
 //! [`Tracked<T>`]: a named variable whose every read and write is recorded.
 
 use std::fmt;
+use std::panic::Location;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use raceway_schemas::AccessType;
 use serde::Serialize;
 
-use crate::actor::{caller_location, to_json, Actor, Var};
+use crate::actor::{to_json, Actor, Var};
+use crate::recorded::CallSite;
 
 /// A named variable whose reads and writes are recorded at the caller's `file:line`.
 ///
@@ -52,14 +54,8 @@ impl<T: Clone + Serialize> Tracked<T> {
     pub fn read(&self, actor: &mut Actor) -> T {
         let value = self.lock().clone();
         if actor.is_recording() {
-            let location = caller_location();
-            actor.access(
-                self.var(),
-                None,
-                to_json(&value),
-                &location,
-                AccessType::Read,
-            );
+            let site = CallSite::Caller(Location::caller());
+            actor.access(self.var(), None, to_json(&value), site, AccessType::Read);
         }
         value
     }
@@ -69,9 +65,9 @@ impl<T: Clone + Serialize> Tracked<T> {
     pub fn write(&self, actor: &mut Actor, value: T) {
         let old = std::mem::replace(&mut *self.lock(), value.clone());
         if actor.is_recording() {
-            let location = caller_location();
+            let site = CallSite::Caller(Location::caller());
             let (old, new) = (Some(to_json(&old)), to_json(&value));
-            actor.access(self.var(), old, new, &location, AccessType::Write);
+            actor.access(self.var(), old, new, site, AccessType::Write);
         }
     }
 

@@ -177,3 +177,47 @@ async fn async_flush_and_shutdown_work_inside_a_current_thread_runtime() {
     tracer.shutdown().await.unwrap();
     assert_eq!(sink.event_count(), 2);
 }
+
+/// The loop polls while events keep coming and waits on the queue once it found it empty; both
+/// ways must deliver. Each burst is delivered (by its flush timer) before the next is recorded,
+/// so the loop has gone back to waiting in between and the next burst's first event wakes it.
+#[test]
+fn bursts_after_pauses_are_delivered_without_a_flush() {
+    let (tracer, sink) = memory_tracer_with(|c| c.flush_interval(Duration::from_millis(5)));
+    let mut actor = tracer.start_trace("main");
+    let mut recorded = 0;
+    for burst in 0..5_u64 {
+        for i in 0..(burst * 700 + 1) {
+            actor.write("x", &i, &(i + 1));
+            recorded += 1;
+        }
+        wait_for_events(&sink, recorded);
+        assert_eq!(sink.event_count(), recorded, "burst {burst}");
+    }
+    assert_eq!(tracer.dropped_events(), 0);
+}
+
+/// A write's location is its caller's `file:line`, formatted on the delivery thread.
+#[test]
+fn a_write_is_located_at_its_caller() {
+    let (tracer, sink) = memory_tracer_with(|c| c);
+    let mut actor = tracer.start_trace("main");
+    actor.write("x", &0, &1);
+    let line = line!() - 1;
+    actor.read("x", &1);
+    let read_line = line!() - 1;
+    tracer.shutdown_blocking().unwrap();
+    let locations: Vec<String> = sink
+        .batches()
+        .iter()
+        .flat_map(|b| b.events.iter())
+        .filter_map(|e| e.state_change().map(|c| c.location.clone()))
+        .collect();
+    assert_eq!(
+        locations,
+        vec![
+            format!("{}:{line}", file!()),
+            format!("{}:{read_line}", file!())
+        ]
+    );
+}

@@ -13,7 +13,10 @@
 //!   records the value it read as `new_value`), with no writer.
 //! - **Threads** (actors: service, instance, thread): the last replayed event of each, and the
 //!   locks it held there, as [`causality`](crate::causality) rebuilt them (an acquire holds the
-//!   lock it took, a release no longer holds the lock it gave back).
+//!   lock it took, a release no longer holds the lock it gave back), and the semaphore permits
+//!   it held: causality leaves semaphores out, because they exclude nobody
+//!   ([`LockKind::excludes`]), so they are replayed here, one permit per acquire until its
+//!   release. A user stepping to a stuck request must see the permit it holds.
 //!
 //! [`compare_states`] lists the variables whose values differ between two states, of one trace
 //! or of two (a variable present on one side only differs).
@@ -37,7 +40,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use raceway_schemas::{ActorId, Event, EventKind, HeldLock};
+use raceway_schemas::{ActorId, Event, EventKind, HeldLock, LockKind};
 use uuid::Uuid;
 
 use crate::TraceCausality;
@@ -162,14 +165,18 @@ pub fn state_after(
     // actor: owned values are built once at the end, not once per replayed event.
     let mut last_access: HashMap<&str, (Option<usize>, Option<usize>)> = HashMap::new();
     let mut last_of_actor: HashMap<(&str, &str, &str), usize> = HashMap::new();
+    let mut permits = SemaphorePermits::default();
     for (position, &index) in order[..=step].iter().enumerate() {
         let event = events.get(index)?;
         let metadata = &event.metadata;
         let instance = metadata.instance_id.as_deref().unwrap_or_default();
-        last_of_actor.insert(
-            (&metadata.service_name, instance, &metadata.thread_id),
-            position,
+        let actor = (
+            metadata.service_name.as_str(),
+            instance,
+            metadata.thread_id.as_str(),
         );
+        last_of_actor.insert(actor, position);
+        permits.replay(actor, &event.kind);
         if let EventKind::StateChange(change) = &event.kind {
             let entry = last_access.entry(&change.variable).or_default();
             if change.access_type.is_write() {
@@ -199,18 +206,21 @@ pub fn state_after(
         })
         .collect();
     let mut threads: Vec<ThreadState> = last_of_actor
-        .into_values()
-        .map(|position| {
+        .into_iter()
+        .map(|(actor, position)| {
             let index = order[position];
+            let mut locks_held: Vec<HeldLock> = causality
+                .per_event
+                .get(index)
+                .map(|c| c.locks.clone())
+                .unwrap_or_default();
+            locks_held.extend(permits.held_by(actor));
+            locks_held.sort_by(|a, b| a.lock_id.cmp(&b.lock_id));
             ThreadState {
                 actor: events[index].actor(),
                 last_event_id: events[index].id,
                 last_step: position,
-                locks_held: causality
-                    .per_event
-                    .get(index)
-                    .map(|c| c.locks.clone())
-                    .unwrap_or_default(),
+                locks_held,
             }
         })
         .collect();
@@ -279,3 +289,49 @@ pub fn step_label(event: &Event) -> String {
 
 #[cfg(test)]
 mod tests;
+
+/// (service, instance, thread) of an actor, borrowed from its events.
+type ActorKey<'e> = (&'e str, &'e str, &'e str);
+
+/// Semaphore permits held per actor while steps are replayed (see the module doc).
+#[derive(Default)]
+struct SemaphorePermits<'e> {
+    /// Permits held: (actor, semaphore id) -> (mode of the last acquire, permits).
+    held: BTreeMap<(ActorKey<'e>, &'e str), (raceway_schemas::LockMode, usize)>,
+}
+
+impl<'e> SemaphorePermits<'e> {
+    fn replay(&mut self, actor: ActorKey<'e>, kind: &'e EventKind) {
+        match kind {
+            EventKind::LockAcquire(lock) if !LockKind::of(&lock.lock_type).excludes() => {
+                let entry = self
+                    .held
+                    .entry((actor, lock.lock_id.as_str()))
+                    .or_insert((lock.mode, 0));
+                entry.0 = lock.mode;
+                entry.1 += 1;
+            }
+            EventKind::LockRelease(lock) if !LockKind::of(&lock.lock_type).excludes() => {
+                let key = (actor, lock.lock_id.as_str());
+                if let Some(entry) = self.held.get_mut(&key) {
+                    entry.1 -= 1;
+                    if entry.1 == 0 {
+                        self.held.remove(&key);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// The semaphores `actor` holds a permit of.
+    fn held_by(&self, actor: ActorKey<'e>) -> impl Iterator<Item = HeldLock> + '_ {
+        self.held
+            .range((actor, "")..)
+            .take_while(move |((holder, _), _)| *holder == actor)
+            .map(|((_, lock_id), (mode, _))| HeldLock {
+                lock_id: lock_id.to_string(),
+                mode: *mode,
+            })
+    }
+}

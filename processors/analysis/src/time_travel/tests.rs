@@ -144,6 +144,60 @@ fn threads_show_their_last_event_and_the_locks_they_hold() {
     assert_eq!(end.threads[0].last_step, 3);
 }
 
+/// `acquire`/`release` of a semaphore: a lock type that excludes nobody.
+fn semaphore(kind: EventKind) -> EventKind {
+    match kind {
+        EventKind::LockAcquire(mut lock) => {
+            lock.lock_type = "Semaphore".into();
+            EventKind::LockAcquire(lock)
+        }
+        EventKind::LockRelease(mut lock) => {
+            lock.lock_type = "Semaphore".into();
+            EventKind::LockRelease(lock)
+        }
+        other => other,
+    }
+}
+
+#[test]
+fn threads_show_the_semaphore_permits_they_hold() {
+    let events = vec![
+        event(1, "a", 0, semaphore(acquire("pool", LockMode::Exclusive))),
+        event(2, "a", 10, acquire("m", LockMode::Exclusive)),
+        event(3, "b", 20, semaphore(acquire("pool", LockMode::Exclusive))),
+        event(4, "a", 30, release("m", LockMode::Exclusive)),
+        event(5, "a", 40, semaphore(release("pool", LockMode::Exclusive))),
+    ];
+    let held_at = |step: usize| -> Vec<(String, Vec<HeldLock>)> {
+        state(&events, step)
+            .threads
+            .iter()
+            .map(|t| (t.actor.thread.clone(), t.locks_held.clone()))
+            .collect()
+    };
+    // Both hold a permit at once: a semaphore excludes nobody, yet each holds it.
+    assert_eq!(
+        held_at(2),
+        vec![
+            (
+                "a".to_string(),
+                vec![
+                    held("m", LockMode::Exclusive),
+                    held("pool", LockMode::Exclusive)
+                ]
+            ),
+            ("b".to_string(), vec![held("pool", LockMode::Exclusive)]),
+        ]
+    );
+    assert_eq!(
+        held_at(4),
+        vec![
+            ("a".to_string(), vec![]),
+            ("b".to_string(), vec![held("pool", LockMode::Exclusive)]),
+        ]
+    );
+}
+
 #[test]
 fn trusted_clocks_order_the_replay_against_timestamps() {
     // The write that happens first carries the later timestamp (clock skew).
