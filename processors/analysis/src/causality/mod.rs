@@ -139,6 +139,17 @@ pub fn trace_causality(events: &[Event]) -> TraceCausality {
     }
 }
 
+/// The (component, counter) pairs of `clock`, sorted by component: the form accesses, spans and
+/// lock-order edges carry. The same as [`VectorClock::to_pairs`], which copies each name through
+/// `Display` formatting (`Arc<str>` has no faster `to_string`): copying the text directly
+/// takes a fraction of the time, and the pairs of every access of a trace are built here.
+pub(crate) fn clock_pairs(clock: &VectorClock) -> Vec<(String, u64)> {
+    clock
+        .iter()
+        .map(|(component, counter)| (component.to_owned(), counter))
+        .collect()
+}
+
 /// Input indices sorted by (timestamp, id, index), each actor's events in the order its SDK
 /// stated (see the `actor_order` submodule): the numbering every per-trace rule walks, so that
 /// program order and "latest earlier" never depend on arrival order.
@@ -162,17 +173,29 @@ pub(crate) fn program_order_of<'a>(
 /// Trusted trace: the clocks as sent, ordered by (sum of counters, position).
 fn sent_clocks(events: &[Event], sorted: &[usize]) -> (Vec<VectorClock>, Vec<usize>) {
     // One shared name per component: a trace's clocks repeat the same few components on every
-    // event, and allocating each name per event dominated this step.
+    // event, and allocating each name per event dominated this step. An event usually lists the
+    // components of the previous one at the same places, so a name is first compared with the
+    // one at its place last time, and looked up in the map only when they differ.
     let mut names: HashMap<&str, Arc<str>> = HashMap::default();
+    let mut recent: Vec<(&str, Arc<str>)> = Vec::new();
     let clocks: Vec<VectorClock> = sorted
         .iter()
         .map(|&index| {
             let pairs = &events[index].causality_vector;
-            VectorClock::from_pairs(pairs.iter().map(|(c, n)| {
-                let name = names
-                    .entry(c.as_str())
-                    .or_insert_with(|| Arc::from(c.as_str()));
-                (Arc::clone(name), *n)
+            VectorClock::from_pairs(pairs.iter().enumerate().map(|(place, (c, n))| {
+                let c = c.as_str();
+                if let Some((name, shared)) = recent.get(place) {
+                    if *name == c {
+                        return (Arc::clone(shared), *n);
+                    }
+                }
+                let shared = Arc::clone(names.entry(c).or_insert_with(|| Arc::from(c)));
+                let entry = (c, Arc::clone(&shared));
+                match recent.get_mut(place) {
+                    Some(slot) => *slot = entry,
+                    None => recent.push(entry),
+                }
+                (shared, *n)
             }))
         })
         .collect();
