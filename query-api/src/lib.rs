@@ -14,8 +14,8 @@
 //! a time range) and `GET /api/clusters` (the trace model's clusters); and time travel, the
 //! state of a trace after any step of its causal order: `GET /api/traces/{id}/steps`, `GET
 //! /api/traces/{id}/state?at=` and `GET /api/state/compare`; and service health: `GET
-//! /api/services`, `GET /api/services/{name}/health` and `GET /api/hotspots` (module
-//! `services`). Errors are JSON
+//! /api/services`, `GET /api/services/{name}/health`, `GET /api/services/health` and `GET
+//! /api/hotspots` (module `services`). Errors are JSON
 //! `{"error": message}` with the matching status.
 //!
 //! Every route is registered with [`utoipa_axum::routes!`], which adds the handler to the router
@@ -65,7 +65,9 @@ pub mod responses {
     pub use crate::live::LiveMessage;
     pub use crate::params::PageInfo;
     pub use crate::races::RacesPage;
-    pub use crate::services::{HotspotsBody, ServiceHealthBody, ServicesBody, WindowInfo};
+    pub use crate::services::{
+        HotspotsBody, ServiceHealthBody, ServicesBody, ServicesHealthBody, WindowInfo,
+    };
     pub use crate::time_travel::{
         ActorRow, ComparePoint, DifferenceRow, StateComparison, StepRow, ThreadRow, TraceStateBody,
         TraceSteps, VariableRow, WriterRow,
@@ -98,6 +100,7 @@ pub fn api_routes(store: Arc<dyn Store>) -> OpenApiRouter {
         .routes(routes!(time_travel::compare))
         .routes(routes!(services::list_services))
         .routes(routes!(services::service_health_route))
+        .routes(routes!(services::services_health))
         .routes(routes!(services::hotspots))
         .with_state(stores::Stores::from(store))
 }

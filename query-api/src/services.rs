@@ -5,6 +5,9 @@
 //! - `GET /api/services/{name}/health?window=`: the service's latency percentiles, error and
 //!   anomaly rates in the window, and its trend against its own earlier history (the
 //!   [`BASELINE_WINDOWS`] windows before it), computed by `raceway_analysis::service_health`;
+//! - `GET /api/services/health?window=`: the first list with every listed service's health, in
+//!   one answer (a page showing every service's health would otherwise make one request per
+//!   service);
 //! - `GET /api/hotspots?window=&limit=`: the variables and locations involved in the most
 //!   findings and anomalies.
 //!
@@ -18,6 +21,7 @@ use axum::extract::{FromRequestParts, Path, Query, State};
 use axum::http::request::Parts;
 use axum::http::Uri;
 use axum::Json;
+use futures::{StreamExt, TryStreamExt};
 use raceway_analysis::service_health::{
     service_health, ServiceHealth, TraceSample, TrendRules, RULES,
 };
@@ -232,7 +236,20 @@ pub(crate) async fn service_health_route(
         store: within,
     }: Windowed,
 ) -> Result<Json<ServiceHealthBody>, ApiError> {
-    let environments = within.environments;
+    match health_of(&*store, name.clone(), &recent, within.environments).await? {
+        Some(health) => Ok(Json(health)),
+        None => Err(ApiError::not_found(format!("no service `{name}`"))),
+    }
+}
+
+/// The health of `name` in the `recent` window, `None` when the service has no event the
+/// caller may read, at any time.
+async fn health_of(
+    store: &dyn ServiceStore,
+    name: String,
+    recent: &Window,
+    environments: Vec<String>,
+) -> Result<Option<ServiceHealthBody>, ApiError> {
     let history = Window::ending(recent.to_ns, recent.length * (BASELINE_WINDOWS + 1));
     let query = ServiceTracesQuery {
         service: name.clone(),
@@ -240,16 +257,62 @@ pub(crate) async fn service_health_route(
         limit: MAX_HEALTH_TRACES,
     };
     let rows = store.service_traces(&query).await?;
-    if rows.is_empty() && !service_exists(&*store, &name, environments).await? {
-        return Err(ApiError::not_found(format!("no service `{name}`")));
+    if rows.is_empty() && !service_exists(store, &name, environments).await? {
+        return Ok(None);
     }
     let samples: Vec<TraceSample> = rows.iter().map(sample).collect();
-    Ok(Json(ServiceHealthBody {
+    Ok(Some(ServiceHealthBody {
         service: name,
         window: recent.info(),
         history_from: rfc3339(history.from_ns),
         health: service_health(&samples, recent.from_ns),
         rules: RULES,
+    }))
+}
+
+/// Health answers computed at once: the store's reads of several services overlap, within what
+/// the embedded store's read pool (4 connections) serves in parallel.
+const CONCURRENT_HEALTH_READS: usize = 4;
+
+/// `GET /api/services/health`: the services of the window, sorted by name, and the health of
+/// each, in the same order.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ServicesHealthBody {
+    #[serde(flatten)]
+    pub window: WindowInfo,
+    pub services: Vec<ServiceCounts>,
+    pub health: Vec<ServiceHealthBody>,
+}
+
+/// `GET /api/services/health?window=&to=`: `GET /api/services` with every listed service's
+/// `GET /api/services/{name}/health`, in one answer.
+#[utoipa::path(get, path = "/api/services/health", tag = "services", params(WindowParams),
+    responses((status = 200, body = ServicesHealthBody), ListErrors))]
+pub(crate) async fn services_health(
+    State(store): AppStore,
+    Windowed {
+        window,
+        store: within,
+    }: Windowed,
+) -> Result<Json<ServicesHealthBody>, ApiError> {
+    let services = store.service_counts(&within).await?;
+    let names: Vec<String> = services.iter().map(|c| c.service.clone()).collect();
+    let (store, recent) = (&*store, &window);
+    let reads = names
+        .into_iter()
+        .map(|name| health_of(store, name, recent, within.environments.clone()));
+    let health: Vec<ServiceHealthBody> = futures::stream::iter(reads)
+        .buffered(CONCURRENT_HEALTH_READS)
+        .try_collect::<Vec<_>>()
+        .await?
+        .into_iter()
+        .flatten()
+        .collect();
+    let window = window.info();
+    Ok(Json(ServicesHealthBody {
+        window,
+        services,
+        health,
     }))
 }
 

@@ -1,4 +1,5 @@
-//! `GET /api/services`, `GET /api/services/{name}/health` and `GET /api/hotspots` over a real
+//! `GET /api/services`, `GET /api/services/{name}/health`, `GET /api/services/health` and `GET
+//! /api/hotspots` over a real
 //! (embedded) store: counts per window, the trend against the service's own history, hotspots
 //! from the race stage's findings, a tenant's confinement and the 400s and 404s.
 
@@ -223,6 +224,40 @@ async fn hotspots_rank_the_variables_and_locations_of_findings() {
 }
 
 /// GETs `uri` as a caller confined to a tenant owning only `environment`.
+#[tokio::test]
+async fn all_services_health_equals_each_services_own_answer() {
+    let store = store().await;
+    for query in [
+        format!("window=1h&to={TO}"),
+        "window=1h&to=2024-01-01T06:00:00Z".to_string(),
+    ] {
+        let (status, all) = get(store.clone(), &format!("/api/services/health?{query}")).await;
+        assert_eq!(status, StatusCode::OK, "{all}");
+        let (_, list) = get(store.clone(), &format!("/api/services?{query}")).await;
+        assert_eq!(all["services"], list["services"], "{query}");
+        assert_eq!(all["from"], list["from"]);
+        let names = texts(&all, "services", "service");
+        assert_eq!(texts(&all, "health", "service"), names, "{query}");
+        for (name, health) in names.iter().zip(items(&all, "health")) {
+            let uri = format!("/api/services/{name}/health?{query}");
+            let (_, own) = get(store.clone(), &uri).await;
+            assert_eq!(health, &own, "{uri}");
+        }
+    }
+    let (_, all) = get(
+        store.clone(),
+        &format!("/api/services/health?window=1h&to={TO}"),
+    )
+    .await;
+    assert_eq!(all["health"][0]["trend"], "degrading", "{all}");
+    assert_rejected(
+        store,
+        "/api/services/health",
+        &[("window=soon", "`window=soon`")],
+    )
+    .await;
+}
+
 async fn get_as_tenant(store: Arc<dyn Store>, uri: &str, environment: &str) -> (StatusCode, Value) {
     let principal = Principal {
         name: "reader".into(),
@@ -258,6 +293,14 @@ async fn a_tenant_sees_only_its_own_services() {
         StatusCode::NOT_FOUND,
         "another tenant's service is a missing one"
     );
+    let (status, all) = get_as_tenant(
+        store.clone(),
+        &format!("/api/services/health?{window}"),
+        "prod",
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(items(&all, "health").is_empty(), "{all}");
     let (_, hot) = get_as_tenant(store.clone(), &format!("/api/hotspots?{window}"), "prod").await;
     assert!(items(&hot, "locations").is_empty());
     let (_, own) = get_as_tenant(store, &format!("/api/services?{window}"), "test").await;

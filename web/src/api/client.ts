@@ -14,6 +14,7 @@ import type {
   FindingPage,
   Hotspots,
   ServiceHealth,
+  ServicesHealth,
   ServicesBody,
   Simulation,
   SimulationSpec,
@@ -119,12 +120,8 @@ export const api = {
   services: (window: string) => get<ServicesBody>("/api/services", { window }),
   serviceHealth: (name: string, window: string) =>
     get<ServiceHealth>(`/api/services/${encodeURIComponent(name)}/health`, { window }),
-  /** The services of the window, each with its health (one request per service). */
-  servicesWithHealth: async (window: string) => {
-    const list = await api.services(window);
-    const health = await Promise.all(list.services.map((s) => api.serviceHealth(s.service, window)));
-    return { ...list, health };
-  },
+  /** The services of the window and the health of each, in one request. */
+  servicesWithHealth: (window: string) => get<ServicesHealth>("/api/services/health", { window }),
   hotspots: (window: string, limit = 10) => get<Hotspots>("/api/hotspots", { window, limit }),
 };
 

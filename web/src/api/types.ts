@@ -46,6 +46,7 @@ export type StateComparison = Schemas["StateComparison"];
 export type ServiceRow = Schemas["ServiceRow"];
 export type ServicesBody = Schemas["ServicesBody"];
 export type ServiceHealth = Schemas["ServiceHealthBody"];
+export type ServicesHealth = Schemas["ServicesHealthBody"];
 export type WindowFigures = Schemas["WindowFigures"];
 export type Hotspots = Schemas["HotspotsBody"];
 export type VariableHotspot = Schemas["VariableHotspot"];
