@@ -17,6 +17,9 @@
 //!   threads doing locked read-modify-writes of 100 variables: happens-before (derived or
 //!   trusted), accesses, update spans, lock-order edges, both detectors and the aggregator. The
 //!   `-racy` variants add unlocked reads, so 100 data races with thousands of pairs are found.
+//!
+//! Every benchmark of this crate runs on mimalloc, the `raceway` binary's global allocator
+//! (`benches/common`), so that allocation costs are the deployed ones.
 
 mod common;
 
@@ -117,7 +120,7 @@ fn time_detector_in_batches(stream: &[Access]) -> Duration {
     let mut aggregator = FindingAggregator::default();
     let mut elapsed = Duration::ZERO;
     // One buffer for every batch, drained rather than dropped: freeing a large buffer inside
-    // the timed loop would time the allocator (glibc consolidates its free lists then).
+    // the timed loop would time the allocator rather than the detector.
     let mut batch = Vec::with_capacity(1024);
     for chunk in stream.chunks(1024) {
         batch.extend_from_slice(chunk);

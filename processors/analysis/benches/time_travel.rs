@@ -8,26 +8,22 @@
 //! read-modify-write of one of 200 variables, with a call between, all untrusted (derived
 //! clocks, the costlier path).
 
+mod common;
+
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use raceway_analysis::time_travel::state_after;
 use raceway_analysis::trace_causality;
-use raceway_schemas::{
-    AccessType, Event, EventKind, FunctionCall, LockEvent, LockMode, Metadata, StateChange,
-};
+use raceway_schemas::{AccessType, Event, EventKind, FunctionCall, Metadata, StateChange};
 use uuid::Uuid;
 
 const EVENTS: usize = 10_000;
 
 fn trace() -> Vec<Event> {
     let trace_id = Uuid::from_u128(0x7700);
-    let lock = |n: usize| LockEvent {
-        lock_id: format!("mutex-{}", n % 8),
-        mode: LockMode::Exclusive,
-        lock_type: "Mutex".into(),
-        location: "bank.rs:20".into(),
-    };
+    let lock =
+        |n: usize, acquire: bool| common::mutex(format!("mutex-{}", n % 8), "bank.rs:20", acquire);
     let access = |n: usize, access_type: AccessType| StateChange {
         variable: format!("account:{}.balance", n % 200),
         old_value: Some(n.to_string()),
@@ -40,10 +36,10 @@ fn trace() -> Vec<Event> {
             let thread = i % 16;
             let round = i / 16;
             let kind = match round % 5 {
-                0 => EventKind::LockAcquire(lock(round)),
+                0 => lock(round, true),
                 1 => EventKind::StateChange(access(round, AccessType::Read)),
                 2 => EventKind::StateChange(access(round, AccessType::Write)),
-                3 => EventKind::LockRelease(lock(round)),
+                3 => lock(round, false),
                 _ => EventKind::FunctionCall(FunctionCall {
                     function_name: "audit".into(),
                     ..FunctionCall::default()

@@ -3,7 +3,8 @@
 //! updated, features, isolation forest and k-means) must take under 10 ms. Also measures each part alone, and
 //! happens-before plus the graph export for reference.
 //!
-//! Run: `cargo bench -p raceway-analysis --bench trace_analyses`.
+//! Run: `cargo bench -p raceway-analysis --bench trace_analyses`. Runs on mimalloc, the
+//! `raceway` binary's allocator (`benches/common`).
 //!
 //! The trace: a gateway calls an orders service (HTTP, propagated spans), which fans out to
 //! eight tasks doing calls, state accesses, locks and database queries, joins them, calls a

@@ -4,7 +4,7 @@
 
 use raceway_schemas::{Access, Event};
 
-use crate::causality::{trace_causality, TraceCausality};
+use crate::causality::{clock_pairs, trace_causality, TraceCausality};
 
 /// The accesses of one trace (events in any order), in causal order.
 pub fn trace_accesses(events: &[Event]) -> Vec<Access> {
@@ -46,7 +46,7 @@ pub(crate) fn access_at(
         value: change.new_value.clone(),
         old_value: change.old_value.clone(),
         actor: event.actor(),
-        clock: facts.clock.to_pairs(),
+        clock: clock_pairs(&facts.clock),
         trusted_clock: causality.trusted,
         locks: facts.locks.clone(),
         trace_start_ns,

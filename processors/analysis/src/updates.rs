@@ -27,7 +27,7 @@ use foldhash::HashMap;
 use raceway_schemas::{AccessType, Event, EventKind, UpdateRead, UpdateSpan};
 
 use crate::accesses::{access_at, trace_span};
-use crate::causality::{program_order, trace_causality, TraceCausality};
+use crate::causality::{clock_pairs, program_order_of, trace_causality, TraceCausality};
 use crate::locksets::{actor_key, ActorKey, HeldLocks, Hold};
 
 /// The read-modify-writes of one trace (events in any order), sorted by the write's
@@ -47,7 +47,7 @@ pub fn update_spans_with(events: &[Event], causality: &TraceCausality) -> Vec<Up
     let mut locks: HashMap<ActorKey, HeldLocks> = HashMap::default();
     let mut pending: HashMap<PendingKey, (usize, Vec<Hold>)> = HashMap::default();
     let mut spans = Vec::new();
-    for index in program_order(events) {
+    for &index in program_order_of(events, causality).iter() {
         let event = &events[index];
         let actor_locks = locks.entry(actor_key(event)).or_default();
         let change = match &event.kind {
@@ -103,7 +103,7 @@ pub fn update_spans_with(events: &[Event], causality: &TraceCausality) -> Vec<Up
                             .state_change()
                             .map(|c| c.new_value.clone())
                             .unwrap_or_default(),
-                        clock: read_facts.clock.to_pairs(),
+                        clock: clock_pairs(&read_facts.clock),
                     },
                     write,
                     held_throughout,

@@ -1,4 +1,11 @@
-//! Event builders both benchmarks use.
+//! What every benchmark of this crate shares: the `raceway` binary's global allocator, and
+//! event builders.
+
+/// The allocator of the `raceway` binary (`src/main.rs`), so that allocation costs here are the
+/// deployed ones: glibc's malloc is slower on these many small objects and would misplace the
+/// hot spots.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use raceway_schemas::{EventKind, LockEvent, LockMode};
 

@@ -88,15 +88,34 @@ pub fn step_symbol(kind: &str, location: &str) -> String {
 /// Every actor's sequence in `tree`, actors in the order of their first step.
 pub fn trace_sequences(tree: &TraceTree) -> Vec<ActorSequence> {
     let mut by_actor: HashMap<(Arc<str>, Arc<str>), usize> = HashMap::default();
+    // The tree shares one copy of each distinct kind, location, service and thread, so their
+    // addresses identify them for as long as `tree` is borrowed: each symbol is formatted once
+    // (then cloned), and a step of the same actor as the one before skips the actor lookup.
+    let mut symbols: HashMap<(*const u8, *const u8), String> = HashMap::default();
+    let mut last_actor: Option<((*const u8, *const u8), usize)> = None;
     let mut sequences: Vec<ActorSequence> = Vec::new();
     for node in tree.event_nodes() {
+        let symbol = symbols
+            .entry((address(&node.kind), address(&node.location)))
+            .or_insert_with(|| step_symbol(&node.kind, &node.location))
+            .clone();
         let step = SequenceStep {
-            symbol: step_symbol(&node.kind, &node.location),
+            symbol,
             event_id: node.id,
         };
+        let addresses = (address(&node.service), address(&node.thread));
+        if let Some((last, at)) = last_actor {
+            if last == addresses {
+                sequences[at].steps.push(step);
+                continue;
+            }
+        }
         let actor = (node.service.clone(), node.thread.clone());
-        match by_actor.get(&actor) {
-            Some(&at) => sequences[at].steps.push(step),
+        let at = match by_actor.get(&actor) {
+            Some(&at) => {
+                sequences[at].steps.push(step);
+                at
+            }
             None => {
                 by_actor.insert(actor, sequences.len());
                 sequences.push(ActorSequence {
@@ -107,10 +126,17 @@ pub fn trace_sequences(tree: &TraceTree) -> Vec<ActorSequence> {
                     thread: node.thread.to_string(),
                     steps: vec![step],
                 });
+                sequences.len() - 1
             }
-        }
+        };
+        last_actor = Some((addresses, at));
     }
     sequences
+}
+
+/// Where a shared string lives: equal addresses mean the same string (while it is borrowed).
+fn address(text: &Arc<str>) -> *const u8 {
+    Arc::as_ptr(text).cast()
 }
 
 impl ActorSequence {

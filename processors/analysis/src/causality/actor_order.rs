@@ -112,15 +112,21 @@ fn stated_order(events: &[Event], members: &[usize]) -> Vec<usize> {
         .map(|(local, &index)| (events[index].id, local))
         .collect();
     let mut edges: Vec<(usize, usize)> = Vec::new();
-    let mut counters: HashMap<&str, Vec<(u64, usize)>> = HashMap::default();
     for (local, &index) in members.iter().enumerate() {
-        let event = &events[index];
-        if let Some(&parent) = event.parent_id.and_then(|p| local_of.get(&p)) {
+        if let Some(&parent) = events[index].parent_id.and_then(|p| local_of.get(&p)) {
             if parent != local {
                 edges.push((parent, local));
             }
         }
-        for (component, counter) in &event.causality_vector {
+    }
+    if edges.iter().all(|&(before, after)| before < after) && counters_follow_time(events, members)
+    {
+        // Every counter chain runs forwards in time order, so its edges would too.
+        return (0..n).collect();
+    }
+    let mut counters: HashMap<&str, Vec<(u64, usize)>> = HashMap::default();
+    for (local, &index) in members.iter().enumerate() {
+        for (component, counter) in &events[index].causality_vector {
             counters
                 .entry(component.as_str())
                 .or_default()
@@ -144,4 +150,88 @@ fn stated_order(events: &[Event], members: &[usize]) -> Vec<usize> {
     edges.dedup();
     let kept = graph::break_cycles(n, &edges);
     graph::priority_topological_order(n, &kept)
+}
+
+/// True when, for every component, the counters of `members` (in time order) never decrease and
+/// no clock names a component twice: then each component's chain, sorted by (counter,
+/// position), is in time order, and every edge it gives points forwards. An event listing the
+/// same components as the one before it (an actor's clocks usually do) is compared with that
+/// one position by position, which holds the latest counter of each; `latest` is brought up to
+/// date only when the components change.
+fn counters_follow_time(events: &[Event], members: &[usize]) -> bool {
+    let mut latest: HashMap<&str, u64> = HashMap::default();
+    let mut previous: &[(String, u64)] = &[];
+    for &index in members {
+        let clock = events[index].causality_vector.as_slice();
+        if !clock.windows(2).all(|pair| pair[0].0 < pair[1].0) {
+            return false;
+        }
+        let same_components = clock.len() == previous.len()
+            && clock
+                .iter()
+                .zip(previous)
+                .all(|(now, then)| now.0 == then.0);
+        if same_components {
+            if clock.iter().zip(previous).any(|(now, then)| now.1 < then.1) {
+                return false;
+            }
+        } else {
+            latest.extend(
+                previous
+                    .iter()
+                    .map(|(name, counter)| (name.as_str(), *counter)),
+            );
+            let decreases = |(name, counter): &(String, u64)| {
+                latest
+                    .get(name.as_str())
+                    .is_some_and(|latest| counter < latest)
+            };
+            if clock.iter().any(decreases) {
+                return false;
+            }
+        }
+        previous = clock;
+    }
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{call, event};
+
+    /// Events 1, 2, 3 of one actor in time order with these clocks (as sent, unsorted allowed).
+    fn actor_with(clocks: [&[(&str, u64)]; 3]) -> Vec<Event> {
+        (0..3)
+            .map(|i| {
+                let mut e = event(i as u128 + 1, "w", 10 * (i as i64 + 1), call());
+                e.causality_vector = clocks[i].iter().map(|(c, n)| (c.to_string(), *n)).collect();
+                e
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_counter_falling_behind_a_later_position_is_seen() {
+        // `a` reaches 7 in the second clock (at another position), then the third says 6.
+        let events = actor_with([&[("a", 5)], &[("a", 7), ("b", 1)], &[("a", 6)]]);
+        assert!(!counters_follow_time(&events, &[0, 1, 2]));
+        assert_eq!(actor_program_order(&events).order, vec![0, 2, 1]);
+    }
+
+    #[test]
+    fn rising_counters_keep_time_order_and_skip_the_chains() {
+        let events = actor_with([&[("a", 1)], &[("a", 2), ("b", 1)], &[("a", 3), ("b", 1)]]);
+        assert!(counters_follow_time(&events, &[0, 1, 2]));
+        assert_eq!(actor_program_order(&events).order, vec![0, 1, 2]);
+    }
+
+    #[test]
+    fn unsorted_or_repeated_components_take_the_full_path() {
+        let events = actor_with([&[("b", 1), ("a", 1)], &[("a", 2)], &[("a", 3)]]);
+        assert!(!counters_follow_time(&events, &[0, 1, 2]));
+        assert_eq!(actor_program_order(&events).order, vec![0, 1, 2]);
+        let events = actor_with([&[("a", 1)], &[("a", 3), ("a", 2)], &[("a", 4)]]);
+        assert!(!counters_follow_time(&events, &[0, 1, 2]));
+    }
 }

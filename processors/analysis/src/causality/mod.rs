@@ -77,6 +77,7 @@ mod responses;
 pub use actor_order::{actor_program_order, ActorOrder};
 pub use atomics::{access_ordering, ORDERING_TAG};
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use foldhash::HashMap;
@@ -102,6 +103,9 @@ pub struct TraceCausality {
     pub per_event: Vec<EventCausality>,
     /// Input indices in a deterministic topological order of happens-before.
     pub causal_order: Vec<usize>,
+    /// Input indices in program order (see [`actor_program_order`]): the numbering every
+    /// per-trace rule walks, sorted once here and reused by the race inputs of the trace.
+    pub program_order: Vec<usize>,
 }
 
 /// Computes the final clocks, lock sets and a causal order for the events of one trace, given in
@@ -131,7 +135,19 @@ pub fn trace_causality(events: &[Event]) -> TraceCausality {
         trusted,
         per_event,
         causal_order: order.into_iter().map(|position| sorted[position]).collect(),
+        program_order: sorted,
     }
+}
+
+/// The (component, counter) pairs of `clock`, sorted by component: the form accesses, spans and
+/// lock-order edges carry. The same as [`VectorClock::to_pairs`], which copies each name through
+/// `Display` formatting (`Arc<str>` has no faster `to_string`): copying the text directly
+/// takes a fraction of the time, and the pairs of every access of a trace are built here.
+pub(crate) fn clock_pairs(clock: &VectorClock) -> Vec<(String, u64)> {
+    clock
+        .iter()
+        .map(|(component, counter)| (component.to_owned(), counter))
+        .collect()
 }
 
 /// Input indices sorted by (timestamp, id, index), each actor's events in the order its SDK
@@ -141,20 +157,45 @@ pub(crate) fn program_order(events: &[Event]) -> Vec<usize> {
     actor_program_order(events).order
 }
 
+/// The program order of `events`: the one `causality` holds when it was computed for them (the
+/// same number of events), else sorted anew.
+pub(crate) fn program_order_of<'a>(
+    events: &[Event],
+    causality: &'a TraceCausality,
+) -> Cow<'a, [usize]> {
+    if causality.program_order.len() == events.len() {
+        Cow::Borrowed(&causality.program_order)
+    } else {
+        Cow::Owned(program_order(events))
+    }
+}
+
 /// Trusted trace: the clocks as sent, ordered by (sum of counters, position).
 fn sent_clocks(events: &[Event], sorted: &[usize]) -> (Vec<VectorClock>, Vec<usize>) {
     // One shared name per component: a trace's clocks repeat the same few components on every
-    // event, and allocating each name per event dominated this step.
+    // event, and allocating each name per event dominated this step. An event usually lists the
+    // components of the previous one at the same places, so a name is first compared with the
+    // one at its place last time, and looked up in the map only when they differ.
     let mut names: HashMap<&str, Arc<str>> = HashMap::default();
+    let mut recent: Vec<(&str, Arc<str>)> = Vec::new();
     let clocks: Vec<VectorClock> = sorted
         .iter()
         .map(|&index| {
             let pairs = &events[index].causality_vector;
-            VectorClock::from_pairs(pairs.iter().map(|(c, n)| {
-                let name = names
-                    .entry(c.as_str())
-                    .or_insert_with(|| Arc::from(c.as_str()));
-                (Arc::clone(name), *n)
+            VectorClock::from_pairs(pairs.iter().enumerate().map(|(place, (c, n))| {
+                let c = c.as_str();
+                if let Some((name, shared)) = recent.get(place) {
+                    if *name == c {
+                        return (Arc::clone(shared), *n);
+                    }
+                }
+                let shared = Arc::clone(names.entry(c).or_insert_with(|| Arc::from(c)));
+                let entry = (c, Arc::clone(&shared));
+                match recent.get_mut(place) {
+                    Some(slot) => *slot = entry,
+                    None => recent.push(entry),
+                }
+                (shared, *n)
             }))
         })
         .collect();

@@ -14,11 +14,11 @@
 //!   whole nested section.
 
 use foldhash::HashMap;
-use raceway_schemas::{Event, EventKind, LockAcquisition, LockOrderEdge};
+use raceway_schemas::{Event, EventKind, LockAcquisition, LockEvent, LockMode, LockOrderEdge};
 use uuid::Uuid;
 
 use crate::accesses::trace_span;
-use crate::causality::{program_order, trace_causality, TraceCausality};
+use crate::causality::{clock_pairs, program_order_of, trace_causality, TraceCausality};
 use crate::locksets::{actor_key, HeldLocks, LockStep};
 
 /// The lock-order edges of one trace (events in any order), in program order of the inner
@@ -27,16 +27,21 @@ pub fn lock_order_edges(events: &[Event]) -> Vec<LockOrderEdge> {
     lock_order_edges_with(events, &trace_causality(events))
 }
 
-/// One open hold: its acquisition and the clock before it.
-struct Open {
-    acquisition: LockAcquisition,
-    start_clock: Vec<(String, u64)>,
+/// One open hold: its acquire event (input index, the lock and the mode it took) and the event
+/// whose clock is what the actor knew before it (none: empty). Only these are kept: the
+/// acquisition and both clocks are built when the hold is part of an edge, which most holds
+/// never are.
+struct Open<'a> {
+    at: usize,
+    lock: &'a LockEvent,
+    mode: LockMode,
+    start: Option<usize>,
 }
 
 #[derive(Default)]
-struct ActorState {
+struct ActorState<'a> {
     locks: HeldLocks,
-    open: HashMap<String, Open>,
+    open: HashMap<String, Open<'a>>,
     previous: Option<usize>,
 }
 
@@ -51,27 +56,31 @@ pub fn lock_order_edges_with(events: &[Event], causality: &TraceCausality) -> Ve
         causality
             .per_event
             .get(index)
-            .map(|facts| facts.clock.to_pairs())
+            .map(|facts| clock_pairs(&facts.clock))
             .unwrap_or_default()
     };
-    let mut actors: HashMap<(Uuid, &str, &str, &str), ActorState> = HashMap::default();
+    // The acquisition by `events[at]` of `lock` in `mode`, with its final clock.
+    let acquisition = |at: usize, lock: &LockEvent, mode: LockMode| {
+        let event = &events[at];
+        LockAcquisition {
+            event_id: event.id,
+            lock_id: lock.lock_id.clone(),
+            mode,
+            location: lock.location.clone(),
+            timestamp_ns: event.timestamp_ns,
+            clock: clock_at(at),
+            lock_type: lock.lock_type.clone(),
+        }
+    };
+    let mut actors: HashMap<(Uuid, &str, &str, &str), ActorState<'_>> = HashMap::default();
     let mut edges = Vec::new();
-    for index in program_order(events) {
+    for &index in program_order_of(events, causality).iter() {
         let event = &events[index];
         let state = actors.entry(actor_key(event)).or_default();
         match &event.kind {
             EventKind::LockAcquire(lock) => {
                 let before = state.locks.holds();
                 if let LockStep::Acquired(mode) = state.locks.acquire(lock) {
-                    let acquisition = LockAcquisition {
-                        event_id: event.id,
-                        lock_id: lock.lock_id.clone(),
-                        mode,
-                        location: lock.location.clone(),
-                        timestamp_ns: event.timestamp_ns,
-                        clock: clock_at(index),
-                        lock_type: lock.lock_type.clone(),
-                    };
                     for hold in before.iter().filter(|h| h.lock.lock_id != lock.lock_id) {
                         let Some(open) = state.open.get(&hold.lock.lock_id) else {
                             continue;
@@ -85,17 +94,17 @@ pub fn lock_order_edges_with(events: &[Event], causality: &TraceCausality) -> Ve
                             trace_id: event.trace_id,
                             environment: event.metadata.environment.clone(),
                             actor: event.actor(),
-                            held: open.acquisition.clone(),
-                            acquired: acquisition.clone(),
-                            start_clock: open.start_clock.clone(),
+                            held: acquisition(open.at, open.lock, open.mode),
+                            acquired: acquisition(index, lock, mode),
+                            start_clock: open.start.map(clock_at).unwrap_or_default(),
                             guards,
                             trusted_clock: causality.trusted,
                             trace_start_ns,
                             trace_end_ns,
                         });
                     }
-                    let start_clock = match state.previous {
-                        Some(previous) => clock_at(previous),
+                    let start = match state.previous {
+                        Some(previous) => Some(previous),
                         None => event
                             .parent_id
                             .and_then(|parent| {
@@ -106,15 +115,15 @@ pub fn lock_order_edges_with(events: &[Event], causality: &TraceCausality) -> Ve
                                     .get(&parent)
                                     .copied()
                             })
-                            .filter(|&parent| parent != index)
-                            .map(clock_at)
-                            .unwrap_or_default(),
+                            .filter(|&parent| parent != index),
                     };
                     state.open.insert(
                         lock.lock_id.clone(),
                         Open {
-                            acquisition,
-                            start_clock,
+                            at: index,
+                            lock,
+                            mode,
+                            start,
                         },
                     );
                 }

@@ -144,6 +144,11 @@ impl Clock {
     }
 }
 
+/// True when the ids of `entries` strictly increase: sorted, no duplicates.
+fn is_sorted(entries: &[(ComponentId, u64)]) -> bool {
+    entries.windows(2).all(|pair| pair[0].0 < pair[1].0)
+}
+
 /// Calls `visit(a[c], b[c])` for every component in either list while it returns true.
 fn merge_walk(
     a: &[(ComponentId, u64)],
@@ -206,6 +211,11 @@ pub(crate) struct ComponentIds {
     names: Vec<Box<str>>,
     /// Ids of the previous clock's components, by position.
     recent: Vec<ComponentId>,
+    /// The positions that sorted the last clock whose ids were out of order, in sorted order
+    /// (see [`ComponentIds::sorted`]).
+    permutation: Vec<usize>,
+    /// Buffer for the entries of a clock before sorting.
+    unsorted: Vec<(ComponentId, u64)>,
     /// Size of `names` at which [`ComponentIds::needs_compaction`] says to compact.
     limit: usize,
 }
@@ -218,7 +228,8 @@ impl ComponentIds {
     /// largest counter and zero counters are dropped, as in
     /// [`raceway_schemas::VectorClock::from_pairs`].
     pub(crate) fn clock(&mut self, pairs: &[(String, u64)]) -> Clock {
-        let mut entries = Vec::with_capacity(pairs.len());
+        let mut unsorted = std::mem::take(&mut self.unsorted);
+        unsorted.clear();
         for (position, (name, counter)) in pairs.iter().enumerate() {
             if *counter == 0 {
                 continue;
@@ -235,14 +246,43 @@ impl ComponentIds {
                     id
                 }
             };
-            entries.push((id, *counter));
+            unsorted.push((id, *counter));
         }
-        if !entries.windows(2).all(|w| w[0].0 < w[1].0) {
-            // Largest counter first within an id, so that dedup keeps the maximum.
-            entries.sort_unstable_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)));
-            entries.dedup_by_key(|entry| entry.0);
-        }
+        let entries = if is_sorted(&unsorted) {
+            unsorted.clone()
+        } else {
+            self.sorted(&unsorted)
+        };
+        self.unsorted = unsorted;
         Clock { entries }
+    }
+
+    /// `entries` sorted by id, duplicates keeping their largest counter. Ids follow first
+    /// appearance, not names, so a clock listed by name usually needs this; the permutation that
+    /// sorted the previous such clock is tried first (the same components in the same places give
+    /// the same one), and kept only when it gives strictly increasing ids, i.e. the sorted clock.
+    fn sorted(&mut self, entries: &[(ComponentId, u64)]) -> Vec<(ComponentId, u64)> {
+        if self.permutation.len() == entries.len() {
+            let permuted: Vec<_> = self.permutation.iter().map(|&p| entries[p]).collect();
+            if is_sorted(&permuted) {
+                return permuted;
+            }
+        }
+        let mut permutation: Vec<usize> = (0..entries.len()).collect();
+        // Largest counter first within an id, so that dedup keeps the maximum.
+        permutation.sort_unstable_by(|&a, &b| {
+            let (a, b) = (entries[a], entries[b]);
+            a.0.cmp(&b.0).then(b.1.cmp(&a.1))
+        });
+        let mut sorted: Vec<_> = permutation.iter().map(|&p| entries[p]).collect();
+        sorted.dedup_by_key(|entry| entry.0);
+        // A clock with duplicates has no permutation that sorts it: remember none.
+        self.permutation = if sorted.len() == entries.len() {
+            permutation
+        } else {
+            Vec::new()
+        };
+        sorted
     }
 
     fn id(&mut self, name: &str) -> ComponentId {
@@ -297,6 +337,7 @@ impl ComponentIds {
             .collect();
         self.names = names;
         self.recent.clear();
+        self.permutation.clear();
         self.limit = 2 * self.names.len();
         new_ids
     }
@@ -344,6 +385,25 @@ mod tests {
         ids.clock(&pairs(&[("b", 1)]));
         let clock = ids.clock(&pairs(&[("a", 2), ("b", 1), ("a", 5)]));
         assert_eq!(ids.pairs(&clock), pairs(&[("a", 5), ("b", 1)]));
+    }
+
+    #[test]
+    fn clocks_listed_out_of_id_order_are_sorted_every_time() {
+        let mut ids = ComponentIds::default();
+        ids.clock(&pairs(&[("c", 1)]));
+        ids.clock(&pairs(&[("b", 1)]));
+        // Ids c=0, b=1, a=2: every clock listed by name needs sorting.
+        for n in 1..4 {
+            let clock = ids.clock(&pairs(&[("a", n), ("b", 2), ("c", 3)]));
+            assert!(is_sorted(&clock.entries));
+            assert_eq!(ids.pairs(&clock), pairs(&[("a", n), ("b", 2), ("c", 3)]));
+        }
+        // Same length, other components: the remembered permutation does not sort it.
+        let clock = ids.clock(&pairs(&[("c", 1), ("a", 1), ("d", 4)]));
+        assert!(is_sorted(&clock.entries));
+        assert_eq!(ids.pairs(&clock), pairs(&[("a", 1), ("c", 1), ("d", 4)]));
+        let clock = ids.clock(&pairs(&[("b", 1), ("a", 2), ("b", 5)]));
+        assert_eq!(ids.pairs(&clock), pairs(&[("a", 2), ("b", 5)]));
     }
 
     #[test]
