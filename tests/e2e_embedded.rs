@@ -175,3 +175,48 @@ fn prune_drops_old_data_and_the_bus_log_compacts_itself() {
         .expect("traces");
     assert_eq!(traces["total"], 0, "{traces}");
 }
+
+/// `body` (the fixture's events, all within 2024-01-01 12:00:00-01) moved `seconds` later, within
+/// the race window (5 minutes): the race stage forgets its oldest inputs by event time.
+fn seconds_later(body: &[u8], seconds: usize) -> Vec<u8> {
+    let mut body: serde_json::Value = serde_json::from_slice(body).expect("JSON");
+    for event in body["events"].as_array_mut().expect("events") {
+        let at = event["timestamp"].as_str().expect("timestamp");
+        let moved = format!("2024-01-01T12:00:{:02}", seconds);
+        event["timestamp"] = serde_json::json!(at.replace("2024-01-01T12:00:00", &moved));
+    }
+    serde_json::to_vec(&body).expect("JSON")
+}
+
+/// The value of the unlabelled metric `name` in a Prometheus text page.
+fn metric(page: &str, name: &str) -> f64 {
+    page.lines()
+        .find_map(|line| line.strip_prefix(name)?.strip_prefix(' '))
+        .and_then(|value| value.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no {name} in\n{page}"))
+}
+
+#[test]
+fn the_race_stage_forgets_its_oldest_inputs_past_its_bound() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let bound = ["--max-retained-inputs", "3", "--trace-idle-ms", "200"];
+    let (_up, base) = EmbeddedUp::args(dir.path(), &bound).start();
+    for (n, prefix) in ['a', 'b', 'c', 'd', 'e'].into_iter().enumerate() {
+        let (body, trace) = fixture_copy(&format!("bound-{n}"), prefix, &format!("balance-{n}"));
+        post_events(&base, seconds_later(&body, 2 * n));
+        // One trace at a time, so that each poll of the race stage holds one trace's inputs.
+        let races = wait_for_races(&base, &trace, Duration::from_secs(30));
+        assert_eq!(races.len(), 1, "trace {n}: {races:#?}");
+        assert_eq!(races[0]["kind"], "data_race");
+        assert_eq!(races[0]["variable"], format!("balance-{n}"));
+    }
+    let page = reqwest::blocking::get(format!("{base}/metrics"))
+        .and_then(|r| r.text())
+        .expect("metrics");
+    // Each trace's race is found among its own inputs; the older traces' inputs are gone.
+    assert!(metric(&page, "raceway_retained_accesses") <= 3.0, "{page}");
+    assert!(
+        metric(&page, "raceway_race_inputs_evicted_total") >= 1.0,
+        "{page}"
+    );
+}

@@ -25,6 +25,11 @@ pub struct PipelineArgs {
     /// read back from the store when they complete.
     #[arg(long, env = "RACEWAY_MAX_OPEN_TRACE_EVENTS", default_value_t = 500_000)]
     pub max_open_trace_events: usize,
+    /// Most inputs (accesses, update spans, lock-order edges) the race stage retains; past it,
+    /// the oldest are forgotten before the race window ends (counted in
+    /// `raceway_race_inputs_evicted_total`).
+    #[arg(long, env = "RACEWAY_MAX_RETAINED_INPUTS", default_value_t = raceway_processors::stages::race::DEFAULT_MAX_RETAINED)]
+    pub max_retained_inputs: usize,
     /// Cross-trace pairs are compared when the traces' time spans overlap within this slack.
     #[arg(long, env = "RACEWAY_CROSS_TRACE_SLACK_MS", default_value_t = 100)]
     pub cross_trace_slack_ms: i64,
@@ -103,6 +108,7 @@ pub async fn spawn_stages(
     if matches!(stage, Stage::Race | Stage::All) {
         let mut config = RaceStageConfig {
             group: format!("{}raceway-race", deps.group_prefix),
+            max_retained: args.max_retained_inputs,
             ..RaceStageConfig::default()
         };
         config.detector.cross_trace_slack_ns = args.cross_trace_slack_ms.saturating_mul(1_000_000);

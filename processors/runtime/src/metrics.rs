@@ -41,6 +41,8 @@ pub struct ProcessorMetrics {
     pub clock_entries: Histogram,
     /// Inputs (accesses, spans, lock-order edges) the race stage currently retains.
     pub retained_accesses: IntGauge,
+    /// Inputs the race stage forgot before their window ended, because it held its bound.
+    pub race_inputs_evicted: IntCounter,
     /// Findings written (new or changed).
     pub findings_written: IntCounter,
     /// Readiness of the process's stages.
@@ -138,6 +140,10 @@ impl ProcessorMetrics {
                 "raceway_retained_accesses",
                 "Accesses, update spans and lock-order edges retained by the race detectors",
             )?,
+            race_inputs_evicted: IntCounter::new(
+                "raceway_race_inputs_evicted_total",
+                "Race-stage inputs forgotten before their window ended, past --max-retained-inputs",
+            )?,
             findings_written: IntCounter::new(
                 "raceway_findings_written_total",
                 "Findings written to the store (new or changed)",
@@ -183,6 +189,7 @@ impl ProcessorMetrics {
         registry.register(Box::new(metrics.accesses_forwarded.clone()))?;
         registry.register(Box::new(metrics.clock_entries.clone()))?;
         registry.register(Box::new(metrics.retained_accesses.clone()))?;
+        registry.register(Box::new(metrics.race_inputs_evicted.clone()))?;
         registry.register(Box::new(metrics.findings_written.clone()))?;
         registry.register(Box::new(metrics.duration_anomalies.clone()))?;
         registry.register(Box::new(metrics.sequence_anomalies.clone()))?;

@@ -8,6 +8,15 @@
 //! (uncommitted) while a detector retains the input, so after a crash the new owner rebuilds the
 //! same window.
 //!
+//! Bounds: the detectors forget inputs older than the race window (`RaceConfig::window_ns`,
+//! measured back from the newest event time seen) and, past [`RaceStageConfig::max_retained`]
+//! retained inputs, the oldest by event time until a tenth of the bound is free, as if the
+//! window had ended there. Without the second bound, a busy system keeps every input of the
+//! window (at 100,000 events/s, five minutes are 30 million): memory grows with the load, and
+//! the held records keep the bus from compacting `raceway.accesses`. An input forgotten early
+//! can cost a finding with a later arrival, so each one is counted in
+//! `raceway_race_inputs_evicted_total`.
+//!
 //! Re-analysis: every input carries the number of events its trace had when it was derived. A
 //! late event makes the trace stage analyse the trace again and send all its inputs again with a
 //! higher count; the first such input makes this stage forget the trace (its retained inputs
@@ -36,6 +45,8 @@ pub struct RaceStageConfig {
     pub poll_max: usize,
     /// Bounds and windows of the detector.
     pub detector: RaceConfig,
+    /// Most inputs (accesses, update spans, lock-order edges) retained at once (module doc).
+    pub max_retained: usize,
 }
 
 impl Default for RaceStageConfig {
@@ -44,9 +55,13 @@ impl Default for RaceStageConfig {
             group: "raceway-race".into(),
             poll_max: 5000,
             detector: RaceConfig::default(),
+            max_retained: DEFAULT_MAX_RETAINED,
         }
     }
 }
+
+/// Default [`RaceStageConfig::max_retained`]: a few hundred MB of detector state.
+pub const DEFAULT_MAX_RETAINED: usize = 500_000;
 
 /// The race stage; [`RaceStage::run`] consumes until shutdown.
 pub struct RaceStage {
@@ -56,8 +71,9 @@ pub struct RaceStage {
     detector: RaceDetector,
     locks: LockOrderDetector,
     findings: FindingAggregator,
-    /// Where each retained input came from, to release its record when it is evicted.
-    retained: HashMap<Retained, Position>,
+    /// Where each retained input came from, to release its record when it is evicted, and its
+    /// event time, to find the oldest when the stage holds too many.
+    retained: HashMap<Retained, (Position, i64)>,
     /// Where each retained lock-order edge came from, with its acquisition time: the lock-order
     /// detector evicts by age only (and by capacity, which is bounded by the same age window).
     retained_edges: HashMap<(Uuid, Uuid), RetainedEdge>,
@@ -135,13 +151,9 @@ impl RaceStage {
             let horizon = self
                 .newest_ns
                 .saturating_sub(self.config.detector.window_ns);
-            let evicted = self.detector.evict_older_than(horizon);
-            self.release(evicted.into_iter().map(Retained::Access));
-            self.locks.evict_older_than(horizon);
-            self.release_edges(|edge| edge.timestamp_ns < horizon);
-            self.trace_versions
-                .retain(|_, (_, newest_ns)| *newest_ns >= horizon);
+            self.evict_older_than(horizon);
         }
+        self.evict_beyond_bound();
         let spans = self.detector.take_evicted_spans();
         self.release(spans.into_iter().map(Retained::Span));
         self.io
@@ -151,6 +163,48 @@ impl RaceStage {
         self.write_findings(changed.into_values().collect()).await?;
         self.io.commit().await;
         Ok(())
+    }
+
+    /// Forgets every input with an event time before `horizon`.
+    fn evict_older_than(&mut self, horizon: i64) {
+        let evicted = self.detector.evict_older_than(horizon);
+        self.release(evicted.into_iter().map(Retained::Access));
+        self.locks.evict_older_than(horizon);
+        self.release_edges(|edge| edge.timestamp_ns < horizon);
+        self.trace_versions
+            .retain(|_, (_, newest_ns)| *newest_ns >= horizon);
+    }
+
+    /// Past [`RaceStageConfig::max_retained`] inputs, forgets the oldest until a tenth of the
+    /// bound is free (module doc): the window ends at the event time that leaves that many.
+    fn evict_beyond_bound(&mut self) {
+        let max = self.config.max_retained.max(1);
+        let before = self.retained.len() + self.retained_edges.len();
+        if before <= max {
+            return;
+        }
+        let mut times: Vec<i64> = self
+            .retained
+            .values()
+            .map(|(_, time)| *time)
+            .chain(self.retained_edges.values().map(|edge| edge.timestamp_ns))
+            .collect();
+        let keep = max - max / 10;
+        let (_, &mut newest_forgotten, _) = times.select_nth_unstable(before - keep - 1);
+        self.evict_older_than(newest_forgotten.saturating_add(1));
+        let spans = self.detector.take_evicted_spans();
+        self.release(spans.into_iter().map(Retained::Span));
+        let after = self.retained.len() + self.retained_edges.len();
+        self.io
+            .metrics
+            .race_inputs_evicted
+            .inc_by(before.saturating_sub(after) as u64);
+        tracing::debug!(
+            before,
+            after,
+            max,
+            "race stage: oldest inputs forgotten past the bound"
+        );
     }
 
     /// Applies the re-analysis rule (module doc) to an input of `trace_events` events: false for
@@ -236,10 +290,10 @@ impl RaceStage {
                 let event_id = access.event_id;
                 let id = Retained::Access(event_id);
                 self.newest_ns = self.newest_ns.max(access.timestamp_ns);
-                let already = self.retained.contains_key(&id);
+                let (already, time) = (self.retained.contains_key(&id), access.timestamp_ns);
                 let observation = self.detector.observe(access);
                 if !already && !observation.evicted.contains(&event_id) {
-                    self.hold(id, position);
+                    self.hold(id, position, time);
                 }
                 self.release(observation.evicted.into_iter().map(Retained::Access));
                 observation.pairs.into_iter().map(Found::Pair).collect()
@@ -247,12 +301,12 @@ impl RaceStage {
             RaceInput::Update(span) => {
                 let id = Retained::Span(span.write.event_id);
                 self.newest_ns = self.newest_ns.max(span.write.timestamp_ns);
-                let already = self.retained.contains_key(&id);
+                let (already, time) = (self.retained.contains_key(&id), span.write.timestamp_ns);
                 let observation = self.detector.observe_update(span);
                 // A span the detector did not keep shows up in take_evicted_spans, which the
                 // step releases after this batch.
                 if !already {
-                    self.hold(id, position);
+                    self.hold(id, position, time);
                 }
                 observation.pairs.into_iter().map(Found::Pair).collect()
             }
@@ -278,14 +332,14 @@ impl RaceStage {
         }
     }
 
-    fn hold(&mut self, id: Retained, position: Position) {
+    fn hold(&mut self, id: Retained, position: Position, time: i64) {
         self.io.offsets.hold(&position.0, position.1, position.2);
-        self.retained.insert(id, position);
+        self.retained.insert(id, (position, time));
     }
 
     fn release(&mut self, evicted: impl IntoIterator<Item = Retained>) {
         for id in evicted {
-            if let Some((topic, partition, offset)) = self.retained.remove(&id) {
+            if let Some(((topic, partition, offset), _)) = self.retained.remove(&id) {
                 self.io.offsets.release(&topic, partition, offset);
             }
         }
