@@ -220,3 +220,23 @@ fn the_race_stage_forgets_its_oldest_inputs_past_its_bound() {
         "{page}"
     );
 }
+
+#[test]
+fn the_race_window_bounds_what_the_race_stage_keeps() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let window = ["--race-window", "1s", "--trace-idle-ms", "200"];
+    let (_up, base) = EmbeddedUp::args(dir.path(), &window).start();
+    for (n, prefix) in ['a', 'b', 'c'].into_iter().enumerate() {
+        let (body, trace) = fixture_copy(&format!("window-{n}"), prefix, &format!("balance-{n}"));
+        // Traces 2 s apart in event time: each new one ends the window of the one before.
+        post_events(&base, seconds_later(&body, 2 * n));
+        let races = wait_for_races(&base, &trace, Duration::from_secs(30));
+        assert_eq!(races.len(), 1, "trace {n}: {races:#?}");
+    }
+    let page = reqwest::blocking::get(format!("{base}/metrics"))
+        .and_then(|r| r.text())
+        .expect("metrics");
+    // Only the last trace's two accesses are kept; the window, not the bound, dropped the rest.
+    assert_eq!(metric(&page, "raceway_retained_accesses"), 2.0, "{page}");
+    assert_eq!(metric(&page, "raceway_race_inputs_evicted_total"), 0.0);
+}

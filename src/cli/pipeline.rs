@@ -25,6 +25,11 @@ pub struct PipelineArgs {
     /// read back from the store when they complete.
     #[arg(long, env = "RACEWAY_MAX_OPEN_TRACE_EVENTS", default_value_t = 500_000)]
     pub max_open_trace_events: usize,
+    /// How far back in event time, from the newest event seen, the race stage keeps inputs to
+    /// compare with later arrivals (`90s`, `5m`, `1h`): two accesses further apart than this are
+    /// never paired.
+    #[arg(long, env = "RACEWAY_RACE_WINDOW", default_value = "5m", value_parser = crate::cli::prune::parse_duration)]
+    pub race_window: Duration,
     /// Most inputs (accesses, update spans, lock-order edges) the race stage retains; past it,
     /// the oldest are forgotten before the race window ends (counted in
     /// `raceway_race_inputs_evicted_total`).
@@ -112,6 +117,7 @@ pub async fn spawn_stages(
             ..RaceStageConfig::default()
         };
         config.detector.cross_trace_slack_ns = args.cross_trace_slack_ms.saturating_mul(1_000_000);
+        config.detector.window_ns = i64::try_from(args.race_window.as_nanos()).unwrap_or(i64::MAX);
         let io = subscribe(deps, &config.group, &deps.topics.accesses).await?;
         let stage = RaceStage::new(io, deps.store.clone(), config);
         tasks.push(tokio::spawn(async move { Ok(stage.run().await?) }));
