@@ -29,3 +29,8 @@ export function formatClock(clock: [string, number][] | undefined): string {
 export function shortId(id: string): string {
   return id.slice(0, 8);
 }
+
+/** `n noun`, with the noun's plural (an added `s`) unless `n` is 1: `1 call`, `3 calls`. */
+export function formatCount(n: number, noun: string): string {
+  return `${n} ${n === 1 ? noun : `${noun}s`}`;
+}

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { TraceEvent, WireEvent } from "@/api/types";
+import { formatCount } from "@/lib/format";
 import { timestampNs } from "./events";
 import { appendLive, LIVE_LIMIT, liveSummary, messageKind, passes, type ShownMessage } from "./live";
 import { lockHolds } from "./locks";
@@ -71,4 +72,12 @@ describe("tree", () => {
 it("keeps sub-millisecond digits of timestamps", () => {
   const delta = timestampNs("2024-01-01T00:00:00.000001500Z") - timestampNs("2024-01-01T00:00:00Z");
   expect(Math.abs(delta - 1500)).toBeLessThan(512);
+});
+
+describe("format", () => {
+  it("counts with the noun's plural unless there is one", () => {
+    expect(formatCount(1, "call")).toBe("1 call");
+    expect(formatCount(0, "call")).toBe("0 calls");
+    expect(formatCount(3, "call")).toBe("3 calls");
+  });
 });

@@ -4,7 +4,7 @@ import { Loaded } from "@/components/Message";
 import { DegradingList, HotspotTables } from "@/components/ServiceHealth";
 import { Card, CardContent, Section } from "@/components/ui/card";
 import { useApi } from "@/hooks/useApi";
-import { formatMs } from "@/lib/format";
+import { formatCount, formatMs } from "@/lib/format";
 import { overTime, slowestServices } from "@/model/dashboard";
 import { timestampNs } from "@/model/events";
 import { DEFAULT_WINDOW, degradingServices, noneDegradingText } from "@/model/services";
@@ -58,7 +58,7 @@ export function DashboardPage() {
               {(d) => (
                 <ul className="space-y-1 text-sm">
                   {slowestServices(d.dependencies).map((s) => (
-                    <li key={s.service} className="flex justify-between"><span>{s.service}</span><span className="mono">{formatMs(s.p95_ms)} · {s.calls} calls</span></li>
+                    <li key={s.service} className="flex justify-between"><span>{s.service}</span><span className="mono">{formatMs(s.p95_ms)} · {formatCount(s.calls, "call")}</span></li>
                   ))}
                 </ul>
               )}
