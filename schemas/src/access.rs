@@ -2,6 +2,7 @@
 
 use uuid::Uuid;
 
+use crate::compact_clock::CompactClock;
 use crate::model::{AccessType, ActorId, LockMode};
 
 /// A lock held while an access happened, with the mode it was taken in.
@@ -28,8 +29,9 @@ pub struct Access {
     /// JSON text of the value before a write, when known.
     pub old_value: Option<String>,
     pub actor: ActorId,
-    /// The final vector clock, as (component, counter) pairs sorted by component.
-    pub clock: Vec<(String, u64)>,
+    /// The final vector clock, over a table of component names shared with the other accesses
+    /// of the trace (or of the decoded batch).
+    pub clock: CompactClock,
     /// True when `clock` came from our SDK; false when the trace stage derived it.
     pub trusted_clock: bool,
     pub locks: Vec<HeldLock>,

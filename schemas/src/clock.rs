@@ -47,16 +47,38 @@ impl VectorClock {
 
     /// The clock as (component, counter) pairs sorted by component, the form stored in
     /// [`crate::Access::clock`] and findings.
+    /// Each name is copied as text (`str::to_owned`): `to_string` would go through `Display`
+    /// formatting, several times slower per name.
     pub fn to_pairs(&self) -> Vec<(String, u64)> {
-        self.entries
-            .iter()
-            .map(|(component, counter)| (component.to_string(), *counter))
+        self.iter()
+            .map(|(component, counter)| (component.to_owned(), counter))
             .collect()
     }
 
     /// The (component, counter) pairs, sorted by component, without copying.
     pub fn iter(&self) -> impl Iterator<Item = (&str, u64)> + '_ {
         self.entries.iter().map(|(c, n)| (&**c, *n))
+    }
+
+    /// The (component, counter) pairs, sorted by component, with the shared names.
+    pub fn iter_shared(&self) -> impl Iterator<Item = (&Arc<str>, u64)> + '_ {
+        self.entries.iter().map(|(c, n)| (c, *n))
+    }
+
+    /// The component names, sorted.
+    pub fn components(&self) -> impl Iterator<Item = &Arc<str>> + '_ {
+        self.entries.iter().map(|(c, _)| c)
+    }
+
+    /// True when both clocks have the same components (counters aside), names compared by
+    /// pointer first.
+    pub fn same_components(&self, other: &VectorClock) -> bool {
+        self.entries.len() == other.entries.len()
+            && self
+                .entries
+                .iter()
+                .zip(&other.entries)
+                .all(|(a, b)| same(&a.0, &b.0))
     }
 
     /// The counter of `component` (0 when absent).

@@ -12,10 +12,18 @@ pub const MAGIC_BYTE: u8 = 0;
 pub const HEADER_LEN: usize = 5;
 /// Schema id of `raceway.EventBatch` records (topic `raceway.events`).
 pub const EVENT_BATCH_SCHEMA_ID: u32 = 1001;
-/// Schema id of `raceway.Access` records (topic `raceway.accesses`).
-pub const ACCESS_SCHEMA_ID: u32 = 1002;
-/// Schema id of `raceway.UpdateSpan` records (topic `raceway.accesses`, next to the accesses).
-pub const UPDATE_SPAN_SCHEMA_ID: u32 = 1003;
+/// Schema id of `raceway.Access` records (topic `raceway.accesses`): clocks as component names
+/// once per record, then indices.
+pub const ACCESS_SCHEMA_ID: u32 = 1006;
+/// Schema id of the first `raceway.Access` version (clocks as (name, counter) pairs): still
+/// decoded, so records a previous version wrote are read after an upgrade, no longer written.
+pub const ACCESS_V1_SCHEMA_ID: u32 = 1002;
+/// Schema id of `raceway.UpdateSpan` records (topic `raceway.accesses`, next to the accesses),
+/// over `raceway.Access` of [`ACCESS_SCHEMA_ID`].
+pub const UPDATE_SPAN_SCHEMA_ID: u32 = 1007;
+/// Schema id of the first `raceway.UpdateSpan` version (over the first `raceway.Access`):
+/// decoded, no longer written.
+pub const UPDATE_SPAN_V1_SCHEMA_ID: u32 = 1003;
 /// Schema id of `raceway.LockOrderEdge` records (topic `raceway.accesses`, keyed by lock pair).
 pub const LOCK_ORDER_EDGE_SCHEMA_ID: u32 = 1005;
 /// Schema id of the first `raceway.LockOrderEdge` version (without lock types): still decoded,

@@ -3,6 +3,8 @@
 //! - [`model`]: the Rust types (`Event`, `EventKind`, ...).
 //! - [`clock`]: [`VectorClock`], the one representation of happens-before, shared by the SDK
 //!   that stamps events and the analyses that compare them.
+//! - [`compact_clock`]: [`CompactClock`], the clocks of the race inputs over a table of component
+//!   names shared per trace or decoded batch.
 //! - [`avro`]: Avro encoding of `EventBatch` and `Access` records; the `.avsc` files under
 //!   `schemas/avro/` are the source of truth.
 //! - [`framing`]: Confluent wire framing (magic byte 0, 4-byte schema id) with fixed schema ids.
@@ -18,6 +20,7 @@ extern crate self as raceway_schemas;
 pub mod access;
 pub mod avro;
 pub mod clock;
+pub mod compact_clock;
 pub mod error;
 pub mod finding;
 pub mod framing;
@@ -31,6 +34,7 @@ pub mod update;
 
 pub use access::{Access, HeldLock};
 pub use clock::VectorClock;
+pub use compact_clock::{component_names, CompactClock, ComponentIndex, ComponentNames};
 pub use error::SchemaError;
 pub use finding::{FindingEvent, FindingKind, RaceFinding, Severity};
 pub use lock_order::{LockAcquisition, LockOrderEdge};

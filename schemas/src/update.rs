@@ -11,6 +11,7 @@
 use uuid::Uuid;
 
 use crate::access::{Access, HeldLock};
+use crate::compact_clock::CompactClock;
 
 /// The read half of a read-modify-write.
 #[derive(Debug, Clone, PartialEq)]
@@ -21,8 +22,8 @@ pub struct UpdateRead {
     pub location: String,
     /// JSON text of the value read.
     pub value: String,
-    /// The read's final vector clock, sorted by component.
-    pub clock: Vec<(String, u64)>,
+    /// The read's final vector clock (usually over the same table as the write's).
+    pub clock: CompactClock,
 }
 
 /// A read-modify-write: `write` completes `read`, both by the same actor in the same trace.

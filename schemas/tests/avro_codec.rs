@@ -168,9 +168,9 @@ fn schema_files_are_the_source_of_truth() {
 fn wrong_schema_id_and_unframed_input_are_clear_errors() {
     let access_bytes = encode_access(&access(None, vec![]), 0).unwrap();
     let err = decode_event_batch(&access_bytes).unwrap_err();
-    assert_eq!(err.to_string(), "unknown schema id 1002 (expected 1001)");
+    assert_eq!(err.to_string(), "unknown schema id 1006 (expected 1001)");
     let err = decode_access(&encode_event_batch(&all_kinds_batch()).unwrap()).unwrap_err();
-    assert_eq!(err.to_string(), "unknown schema id 1001 (expected 1002)");
+    assert_eq!(err.to_string(), "unknown schema id 1001 (expected 1006)");
     assert!(matches!(
         decode_event_batch(b"{\"events\":[]}"),
         Err(SchemaError::BadMagic { found: b'{' })

@@ -17,7 +17,7 @@ fn span() -> UpdateSpan {
             timestamp_ns: 1_700_000_000_000_000_000,
             location: "bank.rs:40".into(),
             value: "100".into(),
-            clock: vec![("t/a".into(), 3), ("t/b".into(), 1 << 40)],
+            clock: CompactClock::from_pairs([("t/a", 3), ("t/b", 1 << 40)]),
         },
         write: access(
             Some("100"),

@@ -24,6 +24,7 @@
 mod common;
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
@@ -32,8 +33,8 @@ use raceway_analysis::{
     race_inputs, FindingAggregator, LockOrderDetector, RaceConfig, RaceDetector,
 };
 use raceway_schemas::{
-    Access, AccessType, ActorId, Event, EventKind, FunctionCall, HeldLock, LockMode, Metadata,
-    StateChange, TRUSTED_CLOCK_TAG, TRUSTED_CLOCK_VALUE,
+    Access, AccessType, ActorId, CompactClock, ComponentNames, Event, EventKind, FunctionCall,
+    HeldLock, LockMode, Metadata, StateChange, TRUSTED_CLOCK_TAG, TRUSTED_CLOCK_VALUE,
 };
 use rand::{Rng, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
@@ -51,8 +52,10 @@ fn join(into: &mut [u64], from: &[u64]) {
 /// `n` lock-protected accesses in happens-before order (see the module doc).
 fn lock_protected_stream(n: usize) -> Vec<Access> {
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(0x9e37_79b9_7f4a_7c15);
-    let components: Vec<String> = (0..ACTORS)
-        .map(|a| format!("bench#1/actor-{a:02}"))
+    // One table of component names for the whole stream, as the race stage's decoder shares
+    // the table of successive records that list the same names.
+    let components: ComponentNames = (0..ACTORS)
+        .map(|a| Arc::from(format!("bench#1/actor-{a:02}")))
         .collect();
     let mut actor_clocks = vec![vec![0u64; ACTORS]; ACTORS];
     let mut lock_clocks = vec![vec![0u64; ACTORS]; VARIABLES];
@@ -92,12 +95,11 @@ fn lock_protected_stream(n: usize) -> Vec<Access> {
                 instance: "1".into(),
                 thread: format!("actor-{actor:02}"),
             },
-            clock: components
-                .iter()
-                .zip(clock.iter())
-                .filter(|(_, &n)| n > 0)
-                .map(|(c, &n)| (c.clone(), n))
-                .collect(),
+            clock: CompactClock::from_indices(
+                Arc::clone(&components),
+                (0..).zip(clock.iter().copied()).collect(),
+            )
+            .expect("sorted names, indices in range"),
             trusted_clock: true,
             locks: vec![HeldLock {
                 lock_id: format!("lock-{variable}"),

@@ -2,9 +2,9 @@
 //! `raceway.accesses`): one [`Access`] per StateChange event, carrying the final clock and the
 //! rebuilt lock set from [`crate::causality`], so the race stage never needs the rest of the trace.
 
-use raceway_schemas::{Access, Event};
+use raceway_schemas::{Access, CompactClock, Event};
 
-use crate::causality::{clock_pairs, trace_causality, TraceCausality};
+use crate::causality::{trace_causality, TraceCausality};
 
 /// The accesses of one trace (events in any order), in causal order.
 pub fn trace_accesses(events: &[Event]) -> Vec<Access> {
@@ -46,7 +46,7 @@ pub(crate) fn access_at(
         value: change.new_value.clone(),
         old_value: change.old_value.clone(),
         actor: event.actor(),
-        clock: clock_pairs(&facts.clock),
+        clock: CompactClock::of(&causality.components, &facts.clock),
         trusted_clock: causality.trusted,
         locks: facts.locks.clone(),
         trace_start_ns,
@@ -78,7 +78,6 @@ mod tests {
 
     use super::*;
     use crate::testing::{acquire, call, event, held, id, trusted, write, TRACE};
-    use raceway_schemas::VectorClock;
 
     #[test]
     fn one_access_per_state_change_in_causal_order() {
@@ -114,8 +113,8 @@ mod tests {
             (write_access.trace_start_ns, write_access.trace_end_ns),
             (10, 130)
         );
-        let clock = VectorClock::from_pairs(write_access.clock.clone());
-        let later = VectorClock::from_pairs(accesses[1].clock.clone());
+        let clock = write_access.clock.to_vector_clock();
+        let later = accesses[1].clock.to_vector_clock();
         assert!(clock.happens_before(&later));
     }
 
@@ -127,7 +126,10 @@ mod tests {
         )];
         let accesses = trace_accesses(&events);
         assert!(accesses[0].trusted_clock);
-        assert_eq!(accesses[0].clock, vec![("a".into(), 1), ("b".into(), 2)]);
+        assert_eq!(
+            accesses[0].clock.to_pairs(),
+            vec![("a".into(), 1), ("b".into(), 2)]
+        );
     }
 
     #[test]

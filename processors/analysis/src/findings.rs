@@ -356,7 +356,7 @@ fn access_event(access: &Access) -> FindingEvent {
         location: access.location.clone(),
         access_type: access.access_type.as_str().to_string(),
         timestamp_ns: access.timestamp_ns,
-        clock: access.clock.clone(),
+        clock: access.clock.to_pairs(),
         old_value: None,
         new_value: None,
     }

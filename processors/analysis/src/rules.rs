@@ -142,7 +142,7 @@ pub(crate) struct SpanSide<'a, C> {
 /// The data race rule of the module doc for two accesses, with `config`'s cross-trace slack.
 pub fn is_data_race(a: &Access, b: &Access, config: &RaceConfig) -> bool {
     a.environment == b.environment && a.variable == b.variable && {
-        let (a_clock, b_clock) = (clock_of(&a.clock), clock_of(&b.clock));
+        let (a_clock, b_clock) = (a.clock.to_vector_clock(), b.clock.to_vector_clock());
         let slack = config.cross_trace_slack_ns;
         is_data_race_between(&Side::of(a, &a_clock), &Side::of(b, &b_clock), slack)
     }
@@ -166,8 +166,9 @@ pub(crate) fn is_data_race_between<C: CausalClock>(
 /// cross-trace slack.
 pub fn is_lost_update(span: &UpdateSpan, other: &Access, config: &RaceConfig) -> bool {
     span.write.environment == other.environment && span.write.variable == other.variable && {
-        let (read_clock, write_clock) = (clock_of(&span.read.clock), clock_of(&span.write.clock));
-        let other_clock = clock_of(&other.clock);
+        let read_clock = span.read.clock.to_vector_clock();
+        let write_clock = span.write.clock.to_vector_clock();
+        let other_clock = other.clock.to_vector_clock();
         let span = SpanSide {
             read_event_id: span.read.event_id,
             read_clock: &read_clock,

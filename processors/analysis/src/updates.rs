@@ -24,10 +24,10 @@
 //! the actor's accesses had arrived yet.
 
 use foldhash::HashMap;
-use raceway_schemas::{AccessType, Event, EventKind, UpdateRead, UpdateSpan};
+use raceway_schemas::{AccessType, CompactClock, Event, EventKind, UpdateRead, UpdateSpan};
 
 use crate::accesses::{access_at, trace_span};
-use crate::causality::{clock_pairs, program_order_of, trace_causality, TraceCausality};
+use crate::causality::{program_order_of, trace_causality, TraceCausality};
 use crate::locksets::{actor_key, ActorKey, HeldLocks, Hold};
 
 /// The read-modify-writes of one trace (events in any order), sorted by the write's
@@ -103,7 +103,7 @@ pub fn update_spans_with(events: &[Event], causality: &TraceCausality) -> Vec<Up
                             .state_change()
                             .map(|c| c.new_value.clone())
                             .unwrap_or_default(),
-                        clock: clock_pairs(&read_facts.clock),
+                        clock: CompactClock::of(&causality.components, &read_facts.clock),
                     },
                     write,
                     held_throughout,

@@ -2,20 +2,32 @@
 
 use apache_avro::types::Value;
 
-use super::value::{
-    access_type_from_symbol, clock, field, nested, optional_string, string, unsigned, Fields,
-};
+use super::clocks::{record_table, ClockVersion, NamesCache};
+use super::value::{access_type_from_symbol, field, optional_string, string, unsigned, Fields};
 use crate::access::{Access, HeldLock};
+use crate::compact_clock::CompactClock;
 use crate::error::SchemaError;
 use crate::model::{AccessType, ActorId, LockMode};
 
 pub(crate) fn access_to_value(a: &Access, trace_events: u64) -> Result<Value, SchemaError> {
+    access_and_read_to_value(a, trace_events, None).map(|(value, _)| value)
+}
+
+/// The access as a `raceway.Access` value, and when `read` is given (an update span's read
+/// clock) that clock's entries over the same record table.
+pub(crate) fn access_and_read_to_value(
+    a: &Access,
+    trace_events: u64,
+    read: Option<&CompactClock>,
+) -> Result<(Value, Value), SchemaError> {
+    let clocks: Vec<&CompactClock> = std::iter::once(&a.clock).chain(read).collect();
+    let table = record_table(&clocks).map_err(|e| e.within("clock"))?;
     let access_index = AccessType::ALL
         .iter()
         .position(|t| *t == a.access_type)
         .unwrap_or(0);
     let locks = a.locks.iter().map(held_lock_to_value).collect();
-    Ok(Value::Record(vec![
+    let value = Value::Record(vec![
         field("event_id", Value::Uuid(a.event_id)),
         field("trace_id", Value::Uuid(a.trace_id)),
         field("timestamp_ns", Value::Long(a.timestamp_ns)),
@@ -29,13 +41,20 @@ pub(crate) fn access_to_value(a: &Access, trace_events: u64) -> Result<Value, Sc
         field("value", string(&a.value)),
         field("old_value", optional_string(a.old_value.as_ref())),
         field("actor", actor_to_value(&a.actor)),
-        nested("clock", clock(&a.clock))?,
+        field("clock_components", table.names),
+        field("clock", table.clocks[0].clone()),
         field("trusted_clock", Value::Boolean(a.trusted_clock)),
         field("locks", Value::Array(locks)),
         field("trace_start_ns", Value::Long(a.trace_start_ns)),
         field("trace_end_ns", Value::Long(a.trace_end_ns)),
         field("trace_events", unsigned("trace_events", trace_events)?),
-    ]))
+    ]);
+    let read = table
+        .clocks
+        .get(1)
+        .cloned()
+        .unwrap_or(Value::Array(Vec::new()));
+    Ok((value, read))
 }
 
 /// `raceway.LockMode`.
@@ -100,8 +119,13 @@ pub(crate) fn actor(f: &mut Fields, name: &str) -> Result<ActorId, SchemaError> 
     })
 }
 
-/// The access and its `trace_events`.
-pub(crate) fn access_from_value(value: Value) -> Result<(Access, u64), SchemaError> {
+/// The access and its `trace_events`, from a record of schema `version`; clock tables equal to
+/// the previous record's are shared through `names`.
+pub(crate) fn access_from_value(
+    value: Value,
+    version: ClockVersion,
+    names: &mut NamesCache,
+) -> Result<(Access, u64), SchemaError> {
     let mut f = Fields::of(value)?;
     let event_id = f.uuid("event_id")?;
     let trace_id = f.uuid("trace_id")?;
@@ -113,7 +137,7 @@ pub(crate) fn access_from_value(value: Value) -> Result<(Access, u64), SchemaErr
     let value = f.string("value")?;
     let old_value = f.optional_string("old_value")?;
     let actor = actor(&mut f, "actor")?;
-    let clock = f.clock("clock")?;
+    let clock = names.clock(&mut f, version)?;
     let trusted_clock = f.boolean("trusted_clock")?;
     let locks = held_locks(&mut f, "locks")?;
     let access = Access {

@@ -19,6 +19,7 @@
 
 mod access;
 mod binary;
+mod clocks;
 #[cfg(test)]
 mod event;
 mod event_read;
@@ -36,13 +37,15 @@ use apache_avro::Schema;
 use crate::access::Access;
 use crate::error::SchemaError;
 use crate::framing::{
-    frame, unframe, unframe_expecting, ACCESS_SCHEMA_ID, EVENT_BATCH_SCHEMA_ID,
-    LOCK_ORDER_EDGE_SCHEMA_ID, LOCK_ORDER_EDGE_V1_SCHEMA_ID, UPDATE_SPAN_SCHEMA_ID,
+    frame, unframe, unframe_expecting, ACCESS_SCHEMA_ID, ACCESS_V1_SCHEMA_ID,
+    EVENT_BATCH_SCHEMA_ID, LOCK_ORDER_EDGE_SCHEMA_ID, LOCK_ORDER_EDGE_V1_SCHEMA_ID,
+    UPDATE_SPAN_SCHEMA_ID, UPDATE_SPAN_V1_SCHEMA_ID,
 };
 use crate::lock_order::LockOrderEdge;
 use crate::model::EventBatch;
 use crate::update::UpdateSpan;
 use binary::Names;
+use clocks::{ClockVersion, NamesCache};
 pub use split::{encode_event_batch_split, SplitError};
 
 /// Text of `avro/event.avsc`: the record `raceway.Event`.
@@ -52,9 +55,15 @@ pub const EVENT_AVSC: &str = include_str!("../../avro/event.avsc");
 pub const EVENT_BATCH_AVSC: &str = include_str!("../../avro/event_batch.avsc");
 /// Text of `avro/access.avsc`: the record `raceway.Access` (self-contained).
 pub const ACCESS_AVSC: &str = include_str!("../../avro/access.avsc");
+/// Text of `avro/access.v1.avsc`: the first version of `raceway.Access` (schema id
+/// [`ACCESS_V1_SCHEMA_ID`], clocks as name and counter pairs), decoded but no longer written.
+pub const ACCESS_V1_AVSC: &str = include_str!("../../avro/access.v1.avsc");
 /// Text of `avro/update_span.avsc`: the record `raceway.UpdateSpan`, which refers to
 /// `raceway.Access` by name (see [`update_span_schema`] for the self-contained form).
 pub const UPDATE_SPAN_AVSC: &str = include_str!("../../avro/update_span.avsc");
+/// Text of `avro/update_span.v1.avsc`: the first version of `raceway.UpdateSpan` (schema id
+/// [`UPDATE_SPAN_V1_SCHEMA_ID`], over the first `raceway.Access`), decoded, no longer written.
+pub const UPDATE_SPAN_V1_AVSC: &str = include_str!("../../avro/update_span.v1.avsc");
 /// Text of `avro/lock_order_edge.avsc`: the record `raceway.LockOrderEdge` (self-contained).
 pub const LOCK_ORDER_EDGE_AVSC: &str = include_str!("../../avro/lock_order_edge.avsc");
 /// Text of `avro/lock_order_edge.v1.avsc`: the first version of `raceway.LockOrderEdge`
@@ -89,6 +98,8 @@ const EVENT_FILE: Avsc = ("event.avsc", EVENT_AVSC);
 const EVENT_BATCH_FILE: Avsc = ("event_batch.avsc", EVENT_BATCH_AVSC);
 const ACCESS_FILE: Avsc = ("access.avsc", ACCESS_AVSC);
 const UPDATE_SPAN_FILE: Avsc = ("update_span.avsc", UPDATE_SPAN_AVSC);
+const ACCESS_V1_FILE: Avsc = ("access.v1.avsc", ACCESS_V1_AVSC);
+const UPDATE_SPAN_V1_FILE: Avsc = ("update_span.v1.avsc", UPDATE_SPAN_V1_AVSC);
 const LOCK_ORDER_EDGE_FILE: Avsc = ("lock_order_edge.avsc", LOCK_ORDER_EDGE_AVSC);
 const LOCK_ORDER_EDGE_V1_FILE: Avsc = ("lock_order_edge.v1.avsc", LOCK_ORDER_EDGE_V1_AVSC);
 
@@ -126,6 +137,9 @@ static ACCESS: LazyLock<Loaded> = LazyLock::new(|| Loaded::file(ACCESS_FILE));
 /// `raceway.UpdateSpan` with `raceway.Access` inlined.
 static UPDATE_SPAN: LazyLock<Loaded> =
     LazyLock::new(|| Loaded::inlining(UPDATE_SPAN_FILE, ACCESS_FILE, "raceway.Access"));
+static ACCESS_V1: LazyLock<Loaded> = LazyLock::new(|| Loaded::file(ACCESS_V1_FILE));
+static UPDATE_SPAN_V1: LazyLock<Loaded> =
+    LazyLock::new(|| Loaded::inlining(UPDATE_SPAN_V1_FILE, ACCESS_V1_FILE, "raceway.Access"));
 static LOCK_ORDER_EDGE: LazyLock<Loaded> = LazyLock::new(|| Loaded::file(LOCK_ORDER_EDGE_FILE));
 static LOCK_ORDER_EDGE_V1: LazyLock<Loaded> =
     LazyLock::new(|| Loaded::file(LOCK_ORDER_EDGE_V1_FILE));
@@ -213,11 +227,24 @@ pub fn encode_access(access: &Access, trace_events: u64) -> Result<Vec<u8>, Sche
     encode_framed(&value, &ACCESS, ACCESS_SCHEMA_ID)
 }
 
-/// Decodes a Confluent-framed `raceway.Access` record; the frame must carry [`ACCESS_SCHEMA_ID`].
+/// Decodes a Confluent-framed `raceway.Access` record of either version ([`ACCESS_SCHEMA_ID`]
+/// or [`ACCESS_V1_SCHEMA_ID`]); any other schema id is an error naming the current one.
 pub fn decode_access(bytes: &[u8]) -> Result<Access, SchemaError> {
-    let datum = unframe_expecting(bytes, ACCESS_SCHEMA_ID)?;
-    let value = binary::decode(datum, ACCESS.schema, &ACCESS.names, "raceway.Access")?;
-    access::access_from_value(value).map(|(access, _)| access)
+    let (id, datum) = unframe(bytes)?;
+    let (loaded, version) = match id {
+        ACCESS_V1_SCHEMA_ID => (&*ACCESS_V1, ClockVersion::Pairs),
+        _ => (&*ACCESS, ClockVersion::Indexed),
+    };
+    unframe_expecting(
+        bytes,
+        if id == ACCESS_V1_SCHEMA_ID {
+            id
+        } else {
+            ACCESS_SCHEMA_ID
+        },
+    )?;
+    let value = binary::decode(datum, loaded.schema, &loaded.names, "raceway.Access")?;
+    access::access_from_value(value, version, &mut NamesCache::default()).map(|(a, _)| a)
 }
 
 /// The parsed `raceway.UpdateSpan` schema, complete (with `raceway.Access` inlined).
@@ -273,35 +300,57 @@ pub struct RaceRecord {
 }
 
 /// Decodes any record of topic `raceway.accesses`, dispatching on the frame's schema id; an
-/// unknown id is an error naming it.
+/// unknown id is an error naming it. Shares no clock tables between calls: a consumer decoding
+/// many records uses one [`RaceInputDecoder`].
 pub fn decode_race_input(bytes: &[u8]) -> Result<RaceRecord, SchemaError> {
-    let (id, datum) = unframe(bytes)?;
-    let (loaded, name) = match id {
-        ACCESS_SCHEMA_ID => (&*ACCESS, "raceway.Access"),
-        UPDATE_SPAN_SCHEMA_ID => (&*UPDATE_SPAN, "raceway.UpdateSpan"),
-        LOCK_ORDER_EDGE_SCHEMA_ID => (&*LOCK_ORDER_EDGE, "raceway.LockOrderEdge"),
-        LOCK_ORDER_EDGE_V1_SCHEMA_ID => (&*LOCK_ORDER_EDGE_V1, "raceway.LockOrderEdge"),
-        found => return Err(SchemaError::NotARaceInput { found }),
-    };
-    let value = binary::decode(datum, loaded.schema, &loaded.names, name)?;
-    let (input, trace_events) = match id {
-        ACCESS_SCHEMA_ID => {
-            let (access, n) = access::access_from_value(value)?;
-            (RaceInput::Access(access), n)
-        }
-        UPDATE_SPAN_SCHEMA_ID => {
-            let (span, n) = race_inputs::update_span_from_value(value)?;
-            (RaceInput::Update(span), n)
-        }
-        _ => {
-            let (edge, n) = race_inputs::lock_order_edge_from_value(value)?;
-            (RaceInput::LockEdge(edge), n)
-        }
-    };
-    Ok(RaceRecord {
-        input,
-        trace_events,
-    })
+    RaceInputDecoder::default().decode(bytes)
+}
+
+/// Decodes records of topic `raceway.accesses` one after another, sharing the clock component
+/// tables of successive records that list the same names (see [`crate::compact_clock`]).
+#[derive(Debug, Default)]
+pub struct RaceInputDecoder {
+    names: NamesCache,
+}
+
+impl RaceInputDecoder {
+    /// Decodes one record, as [`decode_race_input`] does.
+    pub fn decode(&mut self, bytes: &[u8]) -> Result<RaceRecord, SchemaError> {
+        let (id, datum) = unframe(bytes)?;
+        let (loaded, name) = match id {
+            ACCESS_SCHEMA_ID => (&*ACCESS, "raceway.Access"),
+            ACCESS_V1_SCHEMA_ID => (&*ACCESS_V1, "raceway.Access"),
+            UPDATE_SPAN_SCHEMA_ID => (&*UPDATE_SPAN, "raceway.UpdateSpan"),
+            UPDATE_SPAN_V1_SCHEMA_ID => (&*UPDATE_SPAN_V1, "raceway.UpdateSpan"),
+            LOCK_ORDER_EDGE_SCHEMA_ID => (&*LOCK_ORDER_EDGE, "raceway.LockOrderEdge"),
+            LOCK_ORDER_EDGE_V1_SCHEMA_ID => (&*LOCK_ORDER_EDGE_V1, "raceway.LockOrderEdge"),
+            found => return Err(SchemaError::NotARaceInput { found }),
+        };
+        let value = binary::decode(datum, loaded.schema, &loaded.names, name)?;
+        let version = match id {
+            ACCESS_V1_SCHEMA_ID | UPDATE_SPAN_V1_SCHEMA_ID => ClockVersion::Pairs,
+            _ => ClockVersion::Indexed,
+        };
+        let names = &mut self.names;
+        let (input, trace_events) = match id {
+            ACCESS_SCHEMA_ID | ACCESS_V1_SCHEMA_ID => {
+                let (access, n) = access::access_from_value(value, version, names)?;
+                (RaceInput::Access(access), n)
+            }
+            UPDATE_SPAN_SCHEMA_ID | UPDATE_SPAN_V1_SCHEMA_ID => {
+                let (span, n) = race_inputs::update_span_from_value(value, version, names)?;
+                (RaceInput::Update(span), n)
+            }
+            _ => {
+                let (edge, n) = race_inputs::lock_order_edge_from_value(value)?;
+                (RaceInput::LockEdge(edge), n)
+            }
+        };
+        Ok(RaceRecord {
+            input,
+            trace_events,
+        })
+    }
 }
 
 fn encode_framed(

@@ -4,9 +4,10 @@
 use apache_avro::types::Value;
 
 use super::access::{
-    access_from_value, access_to_value, actor, actor_to_value, held_lock_to_value, held_locks,
-    lock_mode, lock_mode_to_value,
+    access_and_read_to_value, access_from_value, actor, actor_to_value, held_lock_to_value,
+    held_locks, lock_mode, lock_mode_to_value,
 };
+use super::clocks::{ClockVersion, NamesCache};
 use super::value::{clock, field, nested, string, unsigned, Fields};
 use crate::error::SchemaError;
 use crate::lock_order::{LockAcquisition, LockOrderEdge};
@@ -17,8 +18,11 @@ pub(crate) fn update_span_to_value(
     trace_events: u64,
 ) -> Result<Value, SchemaError> {
     let read = &span.read;
+    let (write, read_clock) =
+        access_and_read_to_value(&span.write, trace_events, Some(&read.clock))
+            .map_err(|e| e.within("write"))?;
     Ok(Value::Record(vec![
-        nested("write", access_to_value(&span.write, trace_events))?,
+        field("write", write),
         field(
             "read",
             Value::Record(vec![
@@ -26,10 +30,7 @@ pub(crate) fn update_span_to_value(
                 field("timestamp_ns", Value::Long(read.timestamp_ns)),
                 field("location", string(&read.location)),
                 field("value", string(&read.value)),
-                field(
-                    "clock",
-                    clock(&read.clock).map_err(|e| e.within("read.clock"))?,
-                ),
+                field("clock", read_clock),
             ]),
         ),
         field(
@@ -45,10 +46,16 @@ pub(crate) fn update_span_to_value(
     ]))
 }
 
-/// The span and its `trace_events`.
-pub(crate) fn update_span_from_value(value: Value) -> Result<(UpdateSpan, u64), SchemaError> {
+/// The span and its `trace_events`, from a record of schema `version` (see
+/// [`access_from_value`]).
+pub(crate) fn update_span_from_value(
+    value: Value,
+    version: ClockVersion,
+    names: &mut NamesCache,
+) -> Result<(UpdateSpan, u64), SchemaError> {
     let mut f = Fields::of(value)?;
-    let (write, _) = access_from_value(f.take("write")?).map_err(|e| e.within("write"))?;
+    let (write, _) =
+        access_from_value(f.take("write")?, version, names).map_err(|e| e.within("write"))?;
     let mut r = f.record("read")?;
     let read = (|| {
         Ok::<_, SchemaError>(UpdateRead {
@@ -56,7 +63,7 @@ pub(crate) fn update_span_from_value(value: Value) -> Result<(UpdateSpan, u64), 
             timestamp_ns: r.long("timestamp_ns")?,
             location: r.string("location")?,
             value: r.string("value")?,
-            clock: r.clock("clock")?,
+            clock: NamesCache::read_clock(&mut r, version, &write.clock)?,
         })
     })()
     .map_err(|e| e.within("read"))?;

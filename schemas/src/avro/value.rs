@@ -159,7 +159,6 @@ impl Fields {
         }
     }
 
-    #[cfg(test)]
     pub(crate) fn strings(&mut self, name: &str) -> Result<Vec<String>, SchemaError> {
         self.array(name)?
             .into_iter()
@@ -211,7 +210,6 @@ macro_rules! typed_field {
 typed_field! {
     string: String -> String, "a string";
     long: Long -> i64, "a long";
-    #[cfg(test)]
     int: Int -> i32, "an int";
     boolean: Boolean -> bool, "a boolean";
     array: Array -> Vec<Value>, "an array";

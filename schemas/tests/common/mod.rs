@@ -187,7 +187,7 @@ pub fn access(old_value: Option<&str>, locks: Vec<HeldLock>) -> Access {
             instance: "bank-1".into(),
             thread: "worker-1".into(),
         },
-        clock: vec![("a".into(), 1), ("b".into(), u64::from(u32::MAX) + 1)],
+        clock: CompactClock::from_pairs([("a", 1), ("b", u64::from(u32::MAX) + 1)]),
         trusted_clock: true,
         locks,
         trace_start_ns: 1,

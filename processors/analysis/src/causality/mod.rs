@@ -81,7 +81,9 @@ use std::borrow::Cow;
 use std::sync::Arc;
 
 use foldhash::HashMap;
-use raceway_schemas::{Event, HeldLock, VectorClock};
+#[cfg(doc)]
+use raceway_schemas::CompactClock;
+use raceway_schemas::{component_names, ComponentNames, Event, HeldLock, VectorClock};
 
 use crate::graph;
 
@@ -106,6 +108,9 @@ pub struct TraceCausality {
     /// Input indices in program order (see [`actor_program_order`]): the numbering every
     /// per-trace rule walks, sorted once here and reused by the race inputs of the trace.
     pub program_order: Vec<usize>,
+    /// Every component name of the clocks, sorted: the table the compact clocks of the trace's
+    /// race inputs share ([`CompactClock::of`]), so that no access copies a name.
+    pub components: ComponentNames,
 }
 
 /// Computes the final clocks, lock sets and a causal order for the events of one trace, given in
@@ -127,6 +132,7 @@ pub fn trace_causality(events: &[Event]) -> TraceCausality {
         derived_clocks(&evidence, n)
     };
 
+    let components = component_names(&clocks);
     let mut per_event = vec![EventCausality::default(); n];
     for (position, (clock, locks)) in clocks.into_iter().zip(evidence.locks).enumerate() {
         per_event[sorted[position]] = EventCausality { clock, locks };
@@ -136,18 +142,8 @@ pub fn trace_causality(events: &[Event]) -> TraceCausality {
         per_event,
         causal_order: order.into_iter().map(|position| sorted[position]).collect(),
         program_order: sorted,
+        components,
     }
-}
-
-/// The (component, counter) pairs of `clock`, sorted by component: the form accesses, spans and
-/// lock-order edges carry. The same as [`VectorClock::to_pairs`], which copies each name through
-/// `Display` formatting (`Arc<str>` has no faster `to_string`): copying the text directly
-/// takes a fraction of the time, and the pairs of every access of a trace are built here.
-pub(crate) fn clock_pairs(clock: &VectorClock) -> Vec<(String, u64)> {
-    clock
-        .iter()
-        .map(|(component, counter)| (component.to_owned(), counter))
-        .collect()
 }
 
 /// Input indices sorted by (timestamp, id, index), each actor's events in the order its SDK

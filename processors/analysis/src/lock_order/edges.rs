@@ -18,7 +18,7 @@ use raceway_schemas::{Event, EventKind, LockAcquisition, LockEvent, LockMode, Lo
 use uuid::Uuid;
 
 use crate::accesses::trace_span;
-use crate::causality::{clock_pairs, program_order_of, trace_causality, TraceCausality};
+use crate::causality::{program_order_of, trace_causality, TraceCausality};
 use crate::locksets::{actor_key, HeldLocks, LockStep};
 
 /// The lock-order edges of one trace (events in any order), in program order of the inner
@@ -56,7 +56,7 @@ pub fn lock_order_edges_with(events: &[Event], causality: &TraceCausality) -> Ve
         causality
             .per_event
             .get(index)
-            .map(|facts| clock_pairs(&facts.clock))
+            .map(|facts| facts.clock.to_pairs())
             .unwrap_or_default()
     };
     // The acquisition by `events[at]` of `lock` in `mode`, with its final clock.

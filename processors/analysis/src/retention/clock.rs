@@ -13,8 +13,10 @@
 //! renumbers the live ids in increasing order so that every clock stays sorted.
 
 use std::cmp::Ordering;
+use std::sync::Arc;
 
 use foldhash::HashMap;
+use raceway_schemas::{CompactClock, ComponentNames};
 
 use crate::rules::CausalClock;
 
@@ -201,64 +203,81 @@ impl CausalClock for Clock {
 
 /// Gives every clock component name a dense id, and the names back for findings.
 ///
-/// Clocks usually arrive with the same component names at the same positions as the previous
-/// clock (the actors of one service, or of one trace, in name order), so the ids of the last
-/// clock are remembered by position and a name is looked up in the map only when it differs
-/// from the one at its position last time.
+/// Arriving clocks are [`CompactClock`]s over tables of names shared by many accesses (a trace's,
+/// or a decoded batch's): the ids of a table's names are looked up once, when the table is first
+/// seen, and kept with the table (recognised by its pointer) for the next clocks over it. A
+/// clock is then numbered without reading a name.
 #[derive(Debug, Default)]
 pub(crate) struct ComponentIds {
     by_name: HashMap<Box<str>, ComponentId>,
     names: Vec<Box<str>>,
-    /// Ids of the previous clock's components, by position.
-    recent: Vec<ComponentId>,
+    /// The ids of the names of recently seen tables (held, so that no other table can take
+    /// their address), newest last.
+    tables: Vec<TableIds>,
     /// The positions that sorted the last clock whose ids were out of order, in sorted order
     /// (see [`ComponentIds::sorted`]).
     permutation: Vec<usize>,
-    /// Buffer for the entries of a clock before sorting.
-    unsorted: Vec<(ComponentId, u64)>,
     /// Size of `names` at which [`ComponentIds::needs_compaction`] says to compact.
     limit: usize,
+}
+
+/// The ids of one table's names, by index.
+#[derive(Debug)]
+struct TableIds {
+    table: ComponentNames,
+    ids: Vec<ComponentId>,
+    /// True when `ids` increase with the index: a clock over the table is then sorted by id as
+    /// it comes.
+    increasing: bool,
 }
 
 impl ComponentIds {
     /// Ids are not compacted below this many names.
     const MIN_LIMIT: usize = 1 << 14;
+    /// How many tables keep their ids: the race stage's records interleave a few traces.
+    const TABLES: usize = 8;
 
-    /// The clock of `pairs` (component name, counter), in any order: duplicates keep their
-    /// largest counter and zero counters are dropped, as in
-    /// [`raceway_schemas::VectorClock::from_pairs`].
-    pub(crate) fn clock(&mut self, pairs: &[(String, u64)]) -> Clock {
-        let mut unsorted = std::mem::take(&mut self.unsorted);
-        unsorted.clear();
-        for (position, (name, counter)) in pairs.iter().enumerate() {
-            if *counter == 0 {
-                continue;
-            }
-            let id = match self.recent.get(position) {
-                Some(&id) if *self.names[id as usize] == **name => id,
-                _ => {
-                    let id = self.id(name);
-                    if position < self.recent.len() {
-                        self.recent[position] = id;
-                    } else {
-                        self.recent.push(id);
-                    }
-                    id
-                }
-            };
-            unsorted.push((id, *counter));
+    /// The clock of `clock` over ids.
+    pub(crate) fn clock(&mut self, clock: &CompactClock) -> Clock {
+        let table = self.table_ids(clock.names());
+        let ids = &self.tables[table];
+        let entries: Vec<(ComponentId, u64)> = clock
+            .entries()
+            .iter()
+            .map(|&(index, counter)| (ids.ids[index as usize], counter))
+            .collect();
+        if ids.increasing || is_sorted(&entries) {
+            return Clock { entries };
         }
-        let entries = if is_sorted(&unsorted) {
-            unsorted.clone()
-        } else {
-            self.sorted(&unsorted)
-        };
-        self.unsorted = unsorted;
-        Clock { entries }
+        Clock {
+            entries: self.sorted(&entries),
+        }
     }
 
-    /// `entries` sorted by id, duplicates keeping their largest counter. Ids follow first
-    /// appearance, not names, so a clock listed by name usually needs this; the permutation that
+    /// The position in `tables` of the ids of `table`, numbered now when it is not there.
+    fn table_ids(&mut self, table: &ComponentNames) -> usize {
+        if let Some(found) = self
+            .tables
+            .iter()
+            .rposition(|known| Arc::ptr_eq(&known.table, table))
+        {
+            return found;
+        }
+        let ids: Vec<ComponentId> = table.iter().map(|name| self.id(name)).collect();
+        let increasing = ids.windows(2).all(|pair| pair[0] < pair[1]);
+        if self.tables.len() >= Self::TABLES {
+            self.tables.remove(0);
+        }
+        self.tables.push(TableIds {
+            table: Arc::clone(table),
+            ids,
+            increasing,
+        });
+        self.tables.len() - 1
+    }
+
+    /// `entries` (distinct ids: a table names each component once) sorted by id. Ids follow
+    /// first appearance, not names, so a clock listed by name may need this; the permutation that
     /// sorted the previous such clock is tried first (the same components in the same places give
     /// the same one), and kept only when it gives strictly increasing ids, i.e. the sorted clock.
     fn sorted(&mut self, entries: &[(ComponentId, u64)]) -> Vec<(ComponentId, u64)> {
@@ -269,19 +288,9 @@ impl ComponentIds {
             }
         }
         let mut permutation: Vec<usize> = (0..entries.len()).collect();
-        // Largest counter first within an id, so that dedup keeps the maximum.
-        permutation.sort_unstable_by(|&a, &b| {
-            let (a, b) = (entries[a], entries[b]);
-            a.0.cmp(&b.0).then(b.1.cmp(&a.1))
-        });
-        let mut sorted: Vec<_> = permutation.iter().map(|&p| entries[p]).collect();
-        sorted.dedup_by_key(|entry| entry.0);
-        // A clock with duplicates has no permutation that sorts it: remember none.
-        self.permutation = if sorted.len() == entries.len() {
-            permutation
-        } else {
-            Vec::new()
-        };
+        permutation.sort_unstable_by_key(|&p| entries[p].0);
+        let sorted: Vec<_> = permutation.iter().map(|&p| entries[p]).collect();
+        self.permutation = permutation;
         sorted
     }
 
@@ -295,16 +304,14 @@ impl ComponentIds {
         id
     }
 
-    /// The (name, counter) pairs of `clock`, sorted by name: the form of
-    /// [`raceway_schemas::Access::clock`].
-    pub(crate) fn pairs(&self, clock: &Clock) -> Vec<(String, u64)> {
-        let mut pairs: Vec<(String, u64)> = clock
-            .entries
-            .iter()
-            .map(|(id, counter)| (self.names[*id as usize].to_string(), *counter))
-            .collect();
-        pairs.sort_unstable();
-        pairs
+    /// `clock` over component names again, the form of [`raceway_schemas::Access::clock`].
+    pub(crate) fn pairs(&self, clock: &Clock) -> CompactClock {
+        CompactClock::from_pairs(
+            clock
+                .entries
+                .iter()
+                .map(|(id, counter)| (&*self.names[*id as usize], *counter)),
+        )
     }
 
     /// Number of ids handed out (live or not).
@@ -336,7 +343,7 @@ impl ComponentIds {
             .map(|(id, name)| (name.clone(), id as ComponentId))
             .collect();
         self.names = names;
-        self.recent.clear();
+        self.tables.clear();
         self.permutation.clear();
         self.limit = 2 * self.names.len();
         new_ids
@@ -347,8 +354,8 @@ impl ComponentIds {
 mod tests {
     use super::*;
 
-    fn pairs(list: &[(&str, u64)]) -> Vec<(String, u64)> {
-        list.iter().map(|(c, n)| (c.to_string(), *n)).collect()
+    fn pairs(list: &[(&str, u64)]) -> CompactClock {
+        CompactClock::from_pairs(list.iter().copied())
     }
 
     #[test]
@@ -404,6 +411,36 @@ mod tests {
         assert_eq!(ids.pairs(&clock), pairs(&[("a", 1), ("c", 1), ("d", 4)]));
         let clock = ids.clock(&pairs(&[("b", 1), ("a", 2), ("b", 5)]));
         assert_eq!(ids.pairs(&clock), pairs(&[("a", 2), ("b", 5)]));
+    }
+
+    #[test]
+    fn a_shared_table_is_numbered_once_and_again_after_compaction() {
+        let mut ids = ComponentIds::default();
+        ids.clock(&pairs(&[("z", 1)]));
+        let a = raceway_schemas::VectorClock::from_pairs([("a", 1), ("z", 2)]);
+        let b = raceway_schemas::VectorClock::from_pairs([("a", 2), ("m", 1), ("z", 2)]);
+        let table = raceway_schemas::component_names([&a, &b]);
+        let (ca, cb) = (CompactClock::of(&table, &a), CompactClock::of(&table, &b));
+        // z=0, a=1, m=2: the table's ids do not increase, so every clock is sorted.
+        let (x, y) = (ids.clock(&ca), ids.clock(&cb));
+        assert_eq!(ids.tables.len(), 2, "one entry per table, not per clock");
+        assert!(is_sorted(&x.entries) && is_sorted(&y.entries));
+        assert!(x.happens_before(&y));
+        assert_eq!((ids.pairs(&x), ids.pairs(&y)), (ca.clone(), cb));
+        let mut marks = vec![false; ids.len()];
+        for id in x.ids() {
+            marks[id as usize] = true;
+        }
+        let new_ids = ids.compact(&marks);
+        let mut x = x;
+        x.renumber(&new_ids);
+        assert!(
+            ids.tables.is_empty(),
+            "ids of tables are stale after compaction"
+        );
+        let again = ids.clock(&ca);
+        assert_eq!(ids.pairs(&again), ca);
+        assert_eq!(ids.pairs(&x), ca);
     }
 
     #[test]

@@ -4,7 +4,9 @@
 use std::hash::BuildHasher;
 use std::sync::{Arc, OnceLock};
 
-use raceway_schemas::{Access, AccessType, ActorId, HeldLock, UpdateRead, UpdateSpan};
+use raceway_schemas::{
+    Access, AccessType, ActorId, CompactClock, HeldLock, UpdateRead, UpdateSpan,
+};
 use uuid::Uuid;
 
 use super::{Age, Clock, ComponentIds};
@@ -139,7 +141,7 @@ impl Facts {
     }
 
     /// The whole access again, with the given environment, variable and clock pairs.
-    fn whole(&self, environment: &str, variable: &str, clock: Vec<(String, u64)>) -> Access {
+    fn whole(&self, environment: &str, variable: &str, clock: CompactClock) -> Access {
         Access {
             event_id: self.event_id,
             trace_id: self.trace_id,
@@ -200,7 +202,7 @@ impl RetainedSpan {
     ) -> Self {
         let read_clock = names.clock(&span.read.clock);
         let write_clock = names.clock(&span.write.clock);
-        span.read.clock = Vec::new();
+        span.read.clock = CompactClock::new();
         RetainedSpan {
             write: Facts::new(span.write, pieces, None),
             read: span.read,

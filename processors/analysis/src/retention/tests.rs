@@ -1,6 +1,6 @@
 use std::cell::RefCell;
 
-use raceway_schemas::{Access, AccessType, LockMode};
+use raceway_schemas::{Access, AccessType, CompactClock, LockMode};
 
 use super::*;
 use crate::interning::SharedPieces;
@@ -20,8 +20,9 @@ fn retained(n: u128, ts: i64, clock: &[(&str, u64)]) -> Retained {
     normalised(access(n, "a", ts, AccessType::Write, clock))
 }
 
-fn clock_of(pairs: &[(String, u64)]) -> Clock {
-    NAMES.with(|names| names.borrow_mut().clock(pairs))
+fn clock_of(pairs: &[(&str, u64)]) -> Clock {
+    let clock = CompactClock::from_pairs(pairs.iter().copied());
+    NAMES.with(|names| names.borrow_mut().clock(&clock))
 }
 
 #[test]
@@ -99,17 +100,17 @@ fn evict_older_than_cuts_by_timestamp() {
 #[test]
 fn summary_clock_says_when_everything_retained_is_before() {
     let mut accesses = VariableAccesses::default();
-    assert!(accesses.all_before(&clock_of(&[("a".into(), 1)])));
+    assert!(accesses.all_before(&clock_of(&[("a", 1)])));
     assert!(
         !accesses.all_before(&Clock::default()),
         "empty clocks never"
     );
     accesses.insert(retained(1, 10, &[("a", 1)]), 10, false);
     accesses.insert(retained(2, 20, &[("b", 1)]), 10, false);
-    let both = clock_of(&[("a".into(), 1), ("b".into(), 1), ("c".into(), 1)]);
+    let both = clock_of(&[("a", 1), ("b", 1), ("c", 1)]);
     assert!(accesses.all_before(&both));
-    assert!(!accesses.all_before(&clock_of(&[("a".into(), 1), ("c".into(), 1)])));
-    let equal = clock_of(&[("a".into(), 1), ("b".into(), 1)]);
+    assert!(!accesses.all_before(&clock_of(&[("a", 1), ("c", 1)])));
+    let equal = clock_of(&[("a", 1), ("b", 1)]);
     assert!(
         !accesses.all_before(&equal),
         "equal to the summary: not after it"
@@ -131,7 +132,7 @@ fn spans_are_kept_bounded_and_forgotten_by_trace() {
                 timestamp_ns: ts - 1,
                 location: "r".into(),
                 value: "1".into(),
-                clock: vec![("a".into(), 1)],
+                clock: CompactClock::from_pairs([("a", 1)]),
             },
             write: access(n, "a", ts, AccessType::Write, &[("a", 2)]),
             held_throughout: Vec::new(),
@@ -158,7 +159,7 @@ fn bulk_removals_rebuild_the_summary() {
     let mut accesses = VariableAccesses::default();
     accesses.insert(retained(1, 10, &[("old", 5)]), 10, false);
     accesses.insert(retained(2, 20, &[("new", 1)]), 10, false);
-    let after_new = clock_of(&[("new".into(), 2)]);
+    let after_new = clock_of(&[("new", 2)]);
     assert!(
         !accesses.all_before(&after_new),
         "the old access is still there"

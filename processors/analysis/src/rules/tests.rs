@@ -1,4 +1,4 @@
-use raceway_schemas::{AccessType, UpdateRead};
+use raceway_schemas::{AccessType, CompactClock, UpdateRead};
 
 use super::*;
 use crate::testing::{access, held, id};
@@ -11,7 +11,7 @@ fn span(held_throughout: Vec<HeldLock>) -> UpdateSpan {
             timestamp_ns: 10,
             location: "a.rs:1".into(),
             value: "100".into(),
-            clock: vec![("a".into(), 1)],
+            clock: CompactClock::from_pairs([("a", 1)]),
         },
         write: access(2, "a", 30, AccessType::Write, &[("a", 2)]),
         held_throughout,
@@ -33,8 +33,8 @@ fn a_write_before_the_read_or_after_the_write_is_not() {
     let config = RaceConfig::default();
     let before = other(&[("b", 1)]);
     let mut span_after = span(vec![]);
-    span_after.read.clock = vec![("a".into(), 1), ("b".into(), 1)];
-    span_after.write.clock = vec![("a".into(), 2), ("b".into(), 1)];
+    span_after.read.clock = CompactClock::from_pairs([("a", 1), ("b", 1)]);
+    span_after.write.clock = CompactClock::from_pairs([("a", 2), ("b", 1)]);
     assert!(!is_lost_update(&span_after, &before, &config));
     let after = other(&[("a", 2), ("b", 1)]);
     assert!(!is_lost_update(&span(vec![]), &after, &config));
@@ -45,7 +45,7 @@ fn a_write_between_read_and_write_is_lost() {
     // o saw the read (a=1) and the write saw o: the textbook interleaving.
     let config = RaceConfig::default();
     let mut between = span(vec![]);
-    between.write.clock = vec![("a".into(), 2), ("b".into(), 1)];
+    between.write.clock = CompactClock::from_pairs([("a", 2), ("b", 1)]);
     assert!(is_lost_update(
         &between,
         &other(&[("a", 1), ("b", 1)]),

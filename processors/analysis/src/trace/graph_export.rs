@@ -25,7 +25,7 @@ use uuid::Uuid;
 
 use super::event_location;
 use super::links::EventIndex;
-use crate::causality::{clock_pairs, TraceCausality};
+use crate::causality::TraceCausality;
 
 /// Why one event leads to another.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -220,7 +220,7 @@ fn graph_node(event: &Event, causality: &TraceCausality, i: usize) -> GraphNode 
         location: event_location(event),
         timestamp_ns: event.timestamp_ns,
         duration_ns: event.metadata.duration_ns,
-        clock: clock_pairs(&causality.per_event[i].clock),
+        clock: causality.per_event[i].clock.to_pairs(),
     }
 }
 

@@ -1,0 +1,147 @@
+//! The clocks of `raceway.Access` and `raceway.UpdateSpan` records <-> [`CompactClock`].
+//!
+//! A record lists the component names its clocks use once (`clock_components`, sorted), and each
+//! clock as (index, counter) entries: only the names the record's clocks use, so a record is
+//! complete on its own and never carries the rest of its trace's table. Decoding shares tables:
+//! [`NamesCache`] keeps the table of the previous record and reuses it when the next one lists
+//! the same names (the accesses of one trace, or of one actor's trusted clocks, usually do), so
+//! a decoded batch allocates each name once and the race detector recognises the table by its
+//! pointer. Records of the first schema versions carry (name, counter) pairs instead.
+
+use std::sync::Arc;
+
+use apache_avro::types::Value;
+
+use super::value::{field, string, unsigned, Fields};
+use crate::compact_clock::{CompactClock, ComponentIndex, ComponentNames};
+use crate::error::SchemaError;
+
+/// Which form a record's clocks take.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ClockVersion {
+    /// `clock` as an array of `{component: string, counter}` (the first schema versions).
+    Pairs,
+    /// `clock_components` then `clock` as `{component: int, counter}` indices.
+    Indexed,
+}
+
+/// The names a record lists and each of its clocks as an array of `{component, counter}`
+/// entries over them.
+pub(crate) struct RecordTable {
+    pub(crate) names: Value,
+    pub(crate) clocks: Vec<Value>,
+}
+
+/// The record table of `clocks`: the names they use, sorted, and their entries re-indexed.
+pub(crate) fn record_table(clocks: &[&CompactClock]) -> Result<RecordTable, SchemaError> {
+    let mut names: Vec<&str> = clocks
+        .iter()
+        .flat_map(|c| c.iter().map(|(n, _)| n))
+        .collect();
+    // One clock's names are already sorted and distinct; several need merging.
+    if clocks.len() > 1 {
+        names.sort_unstable();
+        names.dedup();
+    }
+    let mut values = Vec::with_capacity(clocks.len());
+    for clock in clocks {
+        let mut entries = Vec::with_capacity(clock.len());
+        let mut next = 0;
+        for (i, (name, counter)) in clock.iter().enumerate() {
+            // Both sorted: the name is at or after the previous one's place.
+            next += names[next..].iter().position(|n| *n == name).unwrap_or(0);
+            let counter = unsigned("counter", counter).map_err(|e| e.within(&format!("[{i}]")))?;
+            entries.push(Value::Record(vec![
+                field("component", Value::Int(index_value(next)?)),
+                field("counter", counter),
+            ]));
+        }
+        values.push(Value::Array(entries));
+    }
+    Ok(RecordTable {
+        names: Value::Array(names.into_iter().map(string).collect()),
+        clocks: values,
+    })
+}
+
+fn index_value(index: usize) -> Result<i32, SchemaError> {
+    i32::try_from(index)
+        .map_err(|_| SchemaError::field("clock_components", "more than 2^31 components"))
+}
+
+/// The table of the previous decoded record, shared with the next one when it lists the same
+/// names (see the module doc).
+#[derive(Debug, Default)]
+pub(crate) struct NamesCache {
+    last: Option<ComponentNames>,
+}
+
+impl NamesCache {
+    /// The access clock of record fields `f`: `clock_components` and `clock`, or the pairs of
+    /// `clock` for [`ClockVersion::Pairs`].
+    pub(crate) fn clock(
+        &mut self,
+        f: &mut Fields,
+        version: ClockVersion,
+    ) -> Result<CompactClock, SchemaError> {
+        match version {
+            ClockVersion::Pairs => Ok(CompactClock::from_pairs(f.clock("clock")?)),
+            ClockVersion::Indexed => {
+                let names = self.table(f.strings("clock_components")?);
+                indexed_clock(f, "clock", names)
+            }
+        }
+    }
+
+    /// The read clock of an update span's read record `f`, whose indices refer to the table of
+    /// the span's write (`write`).
+    pub(crate) fn read_clock(
+        f: &mut Fields,
+        version: ClockVersion,
+        write: &CompactClock,
+    ) -> Result<CompactClock, SchemaError> {
+        match version {
+            ClockVersion::Pairs => Ok(CompactClock::from_pairs(f.clock("clock")?)),
+            ClockVersion::Indexed => indexed_clock(f, "clock", Arc::clone(write.names())),
+        }
+    }
+
+    fn table(&mut self, names: Vec<String>) -> ComponentNames {
+        if let Some(last) = &self.last {
+            if last.len() == names.len() && last.iter().zip(&names).all(|(a, b)| **a == **b) {
+                return Arc::clone(last);
+            }
+        }
+        let table: ComponentNames = names.into_iter().map(Arc::from).collect();
+        self.last = Some(Arc::clone(&table));
+        table
+    }
+}
+
+/// The `{component: int, counter}` array field `name` over `names`.
+fn indexed_clock(
+    f: &mut Fields,
+    name: &str,
+    names: ComponentNames,
+) -> Result<CompactClock, SchemaError> {
+    let entry = |v: Value| -> Result<(ComponentIndex, u64), SchemaError> {
+        let mut entry = Fields::of(v)?;
+        let index = entry.int("component")?;
+        let index = ComponentIndex::try_from(index)
+            .map_err(|_| SchemaError::field("component", format!("negative index {index}")))?;
+        Ok((index, entry.unsigned("counter")?))
+    };
+    let entries = f
+        .array(name)?
+        .into_iter()
+        .enumerate()
+        .map(|(i, v)| entry(v).map_err(|e| e.within(&format!("{name}[{i}]"))))
+        .collect::<Result<Vec<_>, _>>()?;
+    CompactClock::from_indices(names, entries).ok_or_else(|| {
+        SchemaError::field(
+            name,
+            "a component index is outside clock_components, or clock_components is not sorted \
+             without duplicates",
+        )
+    })
+}

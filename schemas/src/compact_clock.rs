@@ -1,0 +1,250 @@
+//! Compact clocks: the clocks the race inputs ([`crate::Access`], [`crate::UpdateRead`]) carry
+//! from the trace stage to the race stage.
+//!
+//! A compact clock is a table of component names ([`ComponentNames`], sorted, no duplicates)
+//! shared by many clocks, and the clock's own (index into the table, counter) entries. The trace
+//! stage builds one table per trace and every access of the trace points to it; the race stage's
+//! decoder keeps the table of the previous record and reuses it when the next one lists the same
+//! names. So a name is allocated once per trace or decoded batch, never per access, and the race
+//! detector numbers a table's names once (it recognises a table it has seen by its pointer) and
+//! then compares clocks as integer vectors. Without it every access carried its own copy of every
+//! name: copying, hashing and freeing those strings was the largest cost of a trace's race inputs
+//! and of the detector.
+//!
+//! Entries are sorted by index, which is also name order since the table is sorted: iteration
+//! yields the same (component, counter) pairs, sorted by component, as
+//! [`VectorClock::to_pairs`]. Two clocks are equal when they list the same pairs, whatever their
+//! tables.
+
+use std::sync::{Arc, LazyLock};
+
+use crate::clock::VectorClock;
+
+/// Sorted, duplicate-free component names, shared by the compact clocks that index into them.
+pub type ComponentNames = Arc<[Arc<str>]>;
+
+/// Index of a component name in a [`ComponentNames`] table.
+pub type ComponentIndex = u32;
+
+/// A vector clock over a shared table of component names (see the module doc).
+#[derive(Debug, Clone)]
+pub struct CompactClock {
+    names: ComponentNames,
+    /// (index into `names`, counter): strictly increasing indices, no zero counters.
+    entries: Vec<(ComponentIndex, u64)>,
+}
+
+/// The empty table, shared by every clock made without one.
+static NO_NAMES: LazyLock<ComponentNames> = LazyLock::new(|| Arc::from(Vec::new()));
+
+impl Default for CompactClock {
+    fn default() -> Self {
+        CompactClock {
+            names: Arc::clone(&NO_NAMES),
+            entries: Vec::new(),
+        }
+    }
+}
+
+impl CompactClock {
+    /// The empty clock, which orders nothing.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The clock of (component, counter) pairs in any order, with a table of its own: as
+    /// [`VectorClock::from_pairs`], a component given twice keeps its largest counter and zero
+    /// counters are dropped.
+    pub fn from_pairs<I, S>(pairs: I) -> Self
+    where
+        I: IntoIterator<Item = (S, u64)>,
+        S: Into<Arc<str>>,
+    {
+        let clock = VectorClock::from_pairs(pairs);
+        let names: ComponentNames = clock.components().cloned().collect();
+        let entries = clock
+            .iter()
+            .enumerate()
+            .map(|(i, (_, counter))| (i as ComponentIndex, counter))
+            .collect();
+        CompactClock { names, entries }
+    }
+
+    /// `clock` over `names`, which should hold every component of `clock` (the trace's table);
+    /// when one is missing the clock gets a table of its own instead. One pass over both, names
+    /// compared by pointer first (the trace's clocks share the table's names).
+    pub fn of(names: &ComponentNames, clock: &VectorClock) -> Self {
+        let mut entries = Vec::with_capacity(clock.len());
+        let mut next = 0;
+        for (component, counter) in clock.iter_shared() {
+            let found = names[next..]
+                .iter()
+                .position(|name| Arc::ptr_eq(name, component) || **name == **component);
+            match found {
+                Some(offset) => {
+                    next += offset;
+                    entries.push((next as ComponentIndex, counter));
+                    next += 1;
+                }
+                None => return Self::from_pairs(clock.iter_shared().map(|(c, n)| (c.clone(), n))),
+            }
+        }
+        CompactClock {
+            names: Arc::clone(names),
+            entries,
+        }
+    }
+
+    /// The clock of `entries` (index into `names`, counter) in any order: duplicates keep their
+    /// largest counter, zero counters are dropped. `None` when `names` is not sorted and
+    /// duplicate-free or an index is outside it.
+    pub fn from_indices(
+        names: ComponentNames,
+        mut entries: Vec<(ComponentIndex, u64)>,
+    ) -> Option<Self> {
+        if !names.windows(2).all(|w| w[0] < w[1])
+            || entries.iter().any(|(i, _)| *i as usize >= names.len())
+        {
+            return None;
+        }
+        entries.retain(|(_, counter)| *counter > 0);
+        if !entries.windows(2).all(|w| w[0].0 < w[1].0) {
+            entries.sort_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)));
+            entries.dedup_by_key(|entry| entry.0);
+        }
+        Some(CompactClock { names, entries })
+    }
+
+    /// The table the entries index into (it may hold names this clock does not use).
+    pub fn names(&self) -> &ComponentNames {
+        &self.names
+    }
+
+    /// (index into [`CompactClock::names`], counter), sorted by index, no zero counters.
+    pub fn entries(&self) -> &[(ComponentIndex, u64)] {
+        &self.entries
+    }
+
+    /// The (component, counter) pairs, sorted by component.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, u64)> + '_ {
+        self.entries
+            .iter()
+            .map(|&(i, counter)| (&*self.names[i as usize], counter))
+    }
+
+    /// Number of non-zero components.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// True for the empty clock.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// The (component, counter) pairs sorted by component, as owned strings: the form findings
+    /// and the store keep.
+    pub fn to_pairs(&self) -> Vec<(String, u64)> {
+        self.iter()
+            .map(|(name, counter)| (name.to_owned(), counter))
+            .collect()
+    }
+
+    /// The same clock as a [`VectorClock`], sharing the table's names.
+    pub fn to_vector_clock(&self) -> VectorClock {
+        VectorClock::from_pairs(
+            self.entries
+                .iter()
+                .map(|&(i, counter)| (Arc::clone(&self.names[i as usize]), counter)),
+        )
+    }
+}
+
+impl<S: Into<Arc<str>>> FromIterator<(S, u64)> for CompactClock {
+    /// As [`CompactClock::from_pairs`].
+    fn from_iter<I: IntoIterator<Item = (S, u64)>>(pairs: I) -> Self {
+        Self::from_pairs(pairs)
+    }
+}
+
+impl PartialEq for CompactClock {
+    fn eq(&self, other: &Self) -> bool {
+        if Arc::ptr_eq(&self.names, &other.names) {
+            self.entries == other.entries
+        } else {
+            self.iter().eq(other.iter())
+        }
+    }
+}
+
+impl Eq for CompactClock {}
+
+/// The table of every component of `clocks`, sorted: what the clocks of one trace index into.
+/// Names the clocks share (one allocation per name, as a trace's clocks have) are taken once.
+pub fn component_names<'a>(clocks: impl IntoIterator<Item = &'a VectorClock>) -> ComponentNames {
+    let mut names: Vec<Arc<str>> = Vec::new();
+    let mut previous: Option<&VectorClock> = None;
+    for clock in clocks {
+        // Most clocks list the components of the one before: skip those without a look.
+        if previous.is_some_and(|p| p.same_components(clock)) {
+            continue;
+        }
+        names.extend(clock.iter_shared().map(|(name, _)| Arc::clone(name)));
+        previous = Some(clock);
+        if names.len() > 4096 {
+            dedup(&mut names);
+        }
+    }
+    dedup(&mut names);
+    names.into()
+}
+
+fn dedup(names: &mut Vec<Arc<str>>) {
+    names.sort_unstable();
+    names.dedup();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vc(pairs: &[(&str, u64)]) -> VectorClock {
+        VectorClock::from_pairs(pairs.iter().copied())
+    }
+
+    #[test]
+    fn clocks_over_a_shared_table_list_their_pairs_by_name() {
+        let a = vc(&[("b", 2), ("a", 1)]);
+        let b = vc(&[("c", 1), ("a", 3)]);
+        let names = component_names([&a, &b]);
+        assert_eq!(names.len(), 3);
+        let ca = CompactClock::of(&names, &a);
+        let cb = CompactClock::of(&names, &b);
+        assert!(Arc::ptr_eq(ca.names(), cb.names()));
+        assert_eq!(ca.to_pairs(), a.to_pairs());
+        assert_eq!(cb.entries(), &[(0, 3), (2, 1)]);
+        assert_eq!(ca.to_vector_clock(), a);
+        assert_eq!(ca, CompactClock::from_pairs([("a", 1), ("b", 2)]));
+        assert_ne!(ca, cb);
+    }
+
+    #[test]
+    fn a_name_missing_from_the_table_gives_the_clock_its_own() {
+        let names = component_names([&vc(&[("a", 1)])]);
+        let clock = CompactClock::of(&names, &vc(&[("a", 2), ("z", 1)]));
+        assert_eq!(clock.to_pairs(), vec![("a".into(), 2), ("z".into(), 1)]);
+    }
+
+    #[test]
+    fn indices_are_checked_sorted_and_deduplicated() {
+        let names: ComponentNames = vec![Arc::from("a"), Arc::from("b")].into();
+        let clock =
+            CompactClock::from_indices(names.clone(), vec![(1, 2), (0, 0), (1, 5)]).unwrap();
+        assert_eq!(clock.to_pairs(), vec![("b".into(), 5)]);
+        assert!(CompactClock::from_indices(names.clone(), vec![(2, 1)]).is_none());
+        let unsorted: ComponentNames = vec![Arc::from("b"), Arc::from("a")].into();
+        assert!(CompactClock::from_indices(unsorted, Vec::new()).is_none());
+        assert!(CompactClock::new().is_empty());
+        assert_eq!(CompactClock::from_pairs([("x", 0)]), CompactClock::new());
+    }
+}
