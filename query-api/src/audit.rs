@@ -248,10 +248,7 @@ async fn audit_trail(
 ) -> Result<Vec<AccessRow>, ApiError> {
     let memberships = finding_memberships(findings);
     tokio::task::spawn_blocking(move || {
-        let clocks: Vec<VectorClock> = accesses
-            .iter()
-            .map(|a| VectorClock::from_pairs(a.clock.iter().map(|(c, n)| (c.as_str(), *n))))
-            .collect();
+        let clocks: Vec<VectorClock> = accesses.iter().map(|a| a.clock.to_vector_clock()).collect();
         let order = causal_order(&accesses, &clocks);
         order
             .iter()
@@ -343,7 +340,7 @@ fn access_row(access: &Access, linked: bool, in_findings: Vec<String>) -> Access
         access_type: access.access_type.as_str().to_string(),
         old_value: access.old_value.as_deref().map(json_value),
         new_value: json_value(&access.value),
-        clock: access.clock.clone(),
+        clock: access.clock.to_pairs(),
         trusted_clock: access.trusted_clock,
         locks: access.locks.iter().map(HeldLock::from).collect(),
         causally_linked_to_previous: linked,
@@ -383,10 +380,7 @@ mod tests {
     }
 
     fn order(accesses: &[Access]) -> Vec<u128> {
-        let clocks: Vec<VectorClock> = accesses
-            .iter()
-            .map(|a| VectorClock::from_pairs(a.clock.iter().map(|(c, n)| (c.as_str(), *n))))
-            .collect();
+        let clocks: Vec<VectorClock> = accesses.iter().map(|a| a.clock.to_vector_clock()).collect();
         causal_order(accesses, &clocks)
             .into_iter()
             .map(|i| accesses[i].event_id.as_u128())

@@ -72,27 +72,38 @@ impl CompactClock {
 
     /// `clock` over `names`, which should hold every component of `clock` (the trace's table);
     /// when one is missing the clock gets a table of its own instead. One pass over both, names
-    /// compared by pointer first (the trace's clocks share the table's names).
+    /// compared by pointer (the trace's clocks share the table's names), by text only when the
+    /// pointers find none.
     pub fn of(names: &ComponentNames, clock: &VectorClock) -> Self {
+        let entries = Self::indices_of(names, clock, |a, b| Arc::ptr_eq(a, b))
+            .or_else(|| Self::indices_of(names, clock, |a, b| a == b));
+        match entries {
+            Some(entries) => CompactClock {
+                names: Arc::clone(names),
+                entries,
+            },
+            None => Self::from_pairs(clock.iter_shared().map(|(c, n)| (Arc::clone(c), n))),
+        }
+    }
+
+    /// The entries of `clock` over `names` (both sorted), names matched by `same`; `None` when
+    /// one is not found.
+    fn indices_of(
+        names: &[Arc<str>],
+        clock: &VectorClock,
+        same: impl Fn(&Arc<str>, &Arc<str>) -> bool,
+    ) -> Option<Vec<(ComponentIndex, u64)>> {
         let mut entries = Vec::with_capacity(clock.len());
         let mut next = 0;
         for (component, counter) in clock.iter_shared() {
-            let found = names[next..]
+            next += names
+                .get(next..)?
                 .iter()
-                .position(|name| Arc::ptr_eq(name, component) || **name == **component);
-            match found {
-                Some(offset) => {
-                    next += offset;
-                    entries.push((next as ComponentIndex, counter));
-                    next += 1;
-                }
-                None => return Self::from_pairs(clock.iter_shared().map(|(c, n)| (c.clone(), n))),
-            }
+                .position(|name| same(name, component))?;
+            entries.push((ComponentIndex::try_from(next).ok()?, counter));
+            next += 1;
         }
-        CompactClock {
-            names: Arc::clone(names),
-            entries,
-        }
+        Some(entries)
     }
 
     /// The clock of `entries` (index into `names`, counter) in any order: duplicates keep their

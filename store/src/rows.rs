@@ -3,7 +3,8 @@
 use ::clickhouse::Row;
 use raceway_schemas::json::{decode_event, encode_event};
 use raceway_schemas::{
-    Access, AccessType, ActorId, Event, FindingKind, HeldLock, LockMode, RaceFinding, Severity,
+    Access, AccessType, ActorId, CompactClock, Event, FindingKind, HeldLock, LockMode, RaceFinding,
+    Severity,
 };
 use serde::Deserialize;
 use uuid::Uuid;
@@ -212,7 +213,7 @@ impl StoredAccess {
                 instance: self.instance,
                 thread: self.thread,
             },
-            clock: self.clock,
+            clock: CompactClock::from_pairs(self.clock),
             trusted_clock: self.trusted_clock,
             trace_start_ns: self.trace_start_ns,
             trace_end_ns: self.trace_end_ns,

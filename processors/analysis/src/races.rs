@@ -321,4 +321,6 @@ impl RaceDetector {
 }
 
 #[cfg(test)]
+mod table_tests;
+#[cfg(test)]
 mod tests;

@@ -57,7 +57,8 @@ const NEWEST_IN_ORDER: &str = "ORDER BY timestamp_ns, id, version DESC LIMIT 1 B
 
 impl AccessRow {
     fn new(a: &Access, version: u64) -> AccessRow {
-        let (clock_components, clock_counters) = a.clock.iter().cloned().unzip();
+        let (clock_components, clock_counters) =
+            a.clock.iter().map(|(c, n)| (c.to_owned(), n)).unzip();
         let (lock_ids, lock_modes) = a
             .locks
             .iter()

@@ -27,9 +27,9 @@ pub async fn accesses_round_trip(store: &dyn Store) {
         },
     ];
     all[2].locks.clear();
-    all[2].clock.clear();
+    all[2].clock = CompactClock::new();
     all[3].trusted_clock = true;
-    all[3].clock = vec![("bank#i-1/thread-9".into(), u64::MAX)];
+    all[3].clock = CompactClock::from_pairs([("bank#i-1/thread-9", u64::MAX)]);
     all[4].actor = ActorId {
         service: "ledger ünïcode".into(),
         instance: String::new(),
@@ -72,7 +72,12 @@ pub async fn insert_accesses_is_idempotent_latest_wins(store: &dyn Store) {
     assert_eq!(all.len(), 4);
 
     let mut reanalysed = accesses[2].clone();
-    reanalysed.clock.push((format!("{trace}/bank/thread-3"), 7));
+    reanalysed.clock = reanalysed
+        .clock
+        .iter()
+        .map(|(c, n)| (c.to_owned(), n))
+        .chain([(format!("{trace}/bank/thread-3"), 7)])
+        .collect();
     reanalysed.locks.clear();
     reanalysed.trace_end_ns += SECOND;
     store

@@ -9,8 +9,9 @@ use std::future::Future;
 use std::pin::Pin;
 
 use raceway_schemas::{
-    Access, AccessType, ActorId, Custom, Event, EventKind, FindingEvent, FindingKind, FunctionCall,
-    HeldLock, HttpRequest, LockEvent, LockMode, Metadata, RaceFinding, Severity, StateChange,
+    Access, AccessType, ActorId, CompactClock, Custom, Event, EventKind, FindingEvent, FindingKind,
+    FunctionCall, HeldLock, HttpRequest, LockEvent, LockMode, Metadata, RaceFinding, Severity,
+    StateChange,
 };
 use uuid::Uuid;
 
@@ -184,10 +185,10 @@ pub fn access(trace: Uuid, variable: &str, offset_ns: i64, service: &str) -> Acc
             instance: "i-1".into(),
             thread: "thread-1".into(),
         },
-        clock: vec![
+        clock: CompactClock::from_pairs([
             (format!("{trace}/{service}/thread-1"), 2),
             (format!("{trace}/{service}/thread-2"), 1),
-        ],
+        ]),
         trusted_clock: false,
         locks: vec![HeldLock {
             lock_id: "accounts".into(),

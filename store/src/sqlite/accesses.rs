@@ -54,7 +54,7 @@ fn insert_accesses_blocking(conn: &mut Connection, accesses: &[Access]) -> Resul
                 a.actor.service,
                 a.actor.instance,
                 a.actor.thread,
-                clock_json(&a.clock),
+                clock_json(&a.clock.to_pairs()),
                 a.trusted_clock,
                 locks_json(&a.locks),
                 a.trace_start_ns,

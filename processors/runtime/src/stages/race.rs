@@ -27,7 +27,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use raceway_analysis::{FindingAggregator, LockOrderDetector, RaceConfig, RaceDetector};
-use raceway_schemas::avro::{decode_race_input, RaceInput, RaceRecord};
+use raceway_schemas::avro::{RaceInput, RaceInputDecoder, RaceRecord};
 use raceway_schemas::notice::Notice;
 use raceway_schemas::RaceFinding;
 use raceway_store::FindingStore;
@@ -120,11 +120,13 @@ impl RaceStage {
         let mut rejected = Vec::new();
         let mut changed: BTreeMap<String, RaceFinding> = BTreeMap::new();
         let detected_at_ns = now_ns();
+        // One decoder per poll: the records of a batch share their clocks' name tables.
+        let mut decoder = RaceInputDecoder::default();
         for record in records {
             let RaceRecord {
                 input,
                 trace_events,
-            } = match decode_race_input(&record.value) {
+            } = match decoder.decode(&record.value) {
                 Ok(decoded) => decoded,
                 Err(err) => {
                     rejected.push((record, format!("not a race-stage input: {err}")));
