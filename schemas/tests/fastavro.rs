@@ -131,4 +131,9 @@ fn fastavro_reads_our_records_and_we_read_its_records() {
         (python.access_type, python.trusted_clock),
         (AccessType::AtomicWrite, false)
     );
+    // Listed out of index order by Python: read sorted.
+    assert_eq!(
+        python.clock.to_pairs(),
+        [("py-svc#py-1".to_string(), 4), ("py-svc#py-2".to_string(), 2)]
+    );
 }

@@ -66,8 +66,11 @@ def check_ours(batch_schema, access_schema, work):
         sys.exit("lock modes read wrong")
     write(batch_schema, batch, os.path.join(work, "batch_roundtrip.bin"))
     access = read(access_schema, os.path.join(work, "access.bin"))
-    if access["clock"] != [{"component": "a", "counter": 1}, {"component": "b", "counter": 2**32}]:
-        sys.exit(f"access clock read wrong: {access['clock']}")
+    if access["clock_components"] != ["a", "b"] or access["clock"] != [
+        {"component": 0, "counter": 1},
+        {"component": 1, "counter": 2**32},
+    ]:
+        sys.exit(f"access clock read wrong: {access['clock_components']} {access['clock']}")
     write(access_schema, access, os.path.join(work, "access_roundtrip.bin"))
 
 
@@ -116,7 +119,8 @@ def python_batch(batch_schema, access_schema, work):
         "event_id": uuid.UUID(int=0x5003), "trace_id": trace, "timestamp_ns": 5, "environment": "test",
         "variable": "balance", "access_type": "AtomicWrite", "location": "f.py:3", "value": "20",
         "old_value": None, "actor": {"service": "py-svc", "instance": "py-1", "thread": "py-1"},
-        "clock": [{"component": "py-svc#py-1", "counter": 4}], "trusted_clock": False,
+        "clock_components": ["py-svc#py-1", "py-svc#py-2"],
+        "clock": [{"component": 1, "counter": 2}, {"component": 0, "counter": 4}], "trusted_clock": False,
         "locks": [{"lock_id": "L", "mode": "Shared"}], "trace_start_ns": 1, "trace_end_ns": 20,
     }
     write(access_schema, access, os.path.join(work, "python_access.bin"))
