@@ -75,7 +75,7 @@ impl CompactClock {
     /// compared by pointer (the trace's clocks share the table's names), by text only when the
     /// pointers find none.
     pub fn of(names: &ComponentNames, clock: &VectorClock) -> Self {
-        let entries = Self::indices_of(names, clock, |a, b| Arc::ptr_eq(a, b))
+        let entries = Self::indices_of(names, clock, Arc::ptr_eq)
             .or_else(|| Self::indices_of(names, clock, |a, b| a == b));
         match entries {
             Some(entries) => CompactClock {

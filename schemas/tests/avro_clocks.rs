@@ -99,7 +99,7 @@ fn first_version_accesses_and_spans_still_decode_to_the_same_values() {
 
     // The read's clock names a component the write's does not: one table for both.
     let span = span(CompactClock::from_pairs([("a", 1), ("r", 9)]));
-    let schemas = Schema::parse_list(&[ACCESS_V1_AVSC, UPDATE_SPAN_V1_AVSC]).unwrap();
+    let schemas = Schema::parse_list([ACCESS_V1_AVSC, UPDATE_SPAN_V1_AVSC]).unwrap();
     let old = as_first_version(&encode_update_span(&span, 5).unwrap(), update_span_schema());
     let datum = apache_avro::to_avro_datum_schemata(&schemas[1], schemas.iter().collect(), old);
     let old = frame(UPDATE_SPAN_V1_SCHEMA_ID, &datum.unwrap());

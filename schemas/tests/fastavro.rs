@@ -134,6 +134,9 @@ fn fastavro_reads_our_records_and_we_read_its_records() {
     // Listed out of index order by Python: read sorted.
     assert_eq!(
         python.clock.to_pairs(),
-        [("py-svc#py-1".to_string(), 4), ("py-svc#py-2".to_string(), 2)]
+        [
+            ("py-svc#py-1".to_string(), 4),
+            ("py-svc#py-2".to_string(), 2)
+        ]
     );
 }
