@@ -47,19 +47,10 @@ impl Default for CompactClock {
 }
 
 impl CompactClock {
-    /// The empty clock, which orders nothing.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
     /// The clock of (component, counter) pairs in any order, with a table of its own: as
     /// [`VectorClock::from_pairs`], a component given twice keeps its largest counter and zero
-    /// counters are dropped.
-    pub fn from_pairs<I, S>(pairs: I) -> Self
-    where
-        I: IntoIterator<Item = (S, u64)>,
-        S: Into<Arc<str>>,
-    {
+    /// counters are dropped. (The empty clock is [`CompactClock::default`].)
+    pub fn from_pairs(pairs: impl IntoIterator<Item = (impl Into<Arc<str>>, u64)>) -> Self {
         let clock = VectorClock::from_pairs(pairs);
         let names: ComponentNames = clock.components().cloned().collect();
         let entries = clock
@@ -219,14 +210,10 @@ fn dedup(names: &mut Vec<Arc<str>>) {
 mod tests {
     use super::*;
 
-    fn vc(pairs: &[(&str, u64)]) -> VectorClock {
-        VectorClock::from_pairs(pairs.iter().copied())
-    }
-
     #[test]
     fn clocks_over_a_shared_table_list_their_pairs_by_name() {
-        let a = vc(&[("b", 2), ("a", 1)]);
-        let b = vc(&[("c", 1), ("a", 3)]);
+        let a = VectorClock::from_pairs([("b", 2), ("a", 1)]);
+        let b = VectorClock::from_pairs([("c", 1), ("a", 3)]);
         let names = component_names([&a, &b]);
         assert_eq!(names.len(), 3);
         let ca = CompactClock::of(&names, &a);
@@ -241,8 +228,8 @@ mod tests {
 
     #[test]
     fn a_name_missing_from_the_table_gives_the_clock_its_own() {
-        let names = component_names([&vc(&[("a", 1)])]);
-        let clock = CompactClock::of(&names, &vc(&[("a", 2), ("z", 1)]));
+        let names = component_names([&VectorClock::from_pairs([("a", 1)])]);
+        let clock = CompactClock::of(&names, &VectorClock::from_pairs([("a", 2), ("z", 1)]));
         assert_eq!(clock.to_pairs(), vec![("a".into(), 2), ("z".into(), 1)]);
     }
 
@@ -255,7 +242,10 @@ mod tests {
         assert!(CompactClock::from_indices(names.clone(), vec![(2, 1)]).is_none());
         let unsorted: ComponentNames = vec![Arc::from("b"), Arc::from("a")].into();
         assert!(CompactClock::from_indices(unsorted, Vec::new()).is_none());
-        assert!(CompactClock::new().is_empty());
-        assert_eq!(CompactClock::from_pairs([("x", 0)]), CompactClock::new());
+        assert!(CompactClock::default().is_empty());
+        assert_eq!(
+            CompactClock::from_pairs([("x", 0)]),
+            CompactClock::default()
+        );
     }
 }

@@ -27,7 +27,7 @@ pub async fn accesses_round_trip(store: &dyn Store) {
         },
     ];
     all[2].locks.clear();
-    all[2].clock = CompactClock::new();
+    all[2].clock = CompactClock::default();
     all[3].trusted_clock = true;
     all[3].clock = CompactClock::from_pairs([("bank#i-1/thread-9", u64::MAX)]);
     all[4].actor = ActorId {

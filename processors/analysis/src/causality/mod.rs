@@ -110,7 +110,7 @@ pub struct TraceCausality {
     pub program_order: Vec<usize>,
     /// Every component name of the clocks, sorted: the table the compact clocks of the trace's
     /// race inputs share ([`CompactClock::of`]), so that no access copies a name.
-    pub components: ComponentNames,
+    pub(crate) components: ComponentNames,
 }
 
 /// Computes the final clocks, lock sets and a causal order for the events of one trace, given in

@@ -202,7 +202,7 @@ impl RetainedSpan {
     ) -> Self {
         let read_clock = names.clock(&span.read.clock);
         let write_clock = names.clock(&span.write.clock);
-        span.read.clock = CompactClock::new();
+        span.read.clock = CompactClock::default();
         RetainedSpan {
             write: Facts::new(span.write, pieces, None),
             read: span.read,
