@@ -285,6 +285,15 @@ impl RaceDetector {
         self.drop_everywhere(|variable| variable.evict_older_than(timestamp_ns))
     }
 
+    /// Drops every retained access and span with a timestamp before `timestamp_ns`, as
+    /// [`Self::evict_older_than`] does, but leaves later arrivals alone: an access older than
+    /// `timestamp_ns` that arrives afterwards is compared and kept. For a bound on memory
+    /// rather than a window: the inputs that arrive late (from a partition that fell behind the
+    /// others) are a trace's own accesses, which must still meet each other.
+    pub fn forget_older_than(&mut self, timestamp_ns: i64) -> Vec<Uuid> {
+        self.drop_everywhere(|variable| variable.evict_older_than(timestamp_ns))
+    }
+
     /// Age eviction with the configured window: drops accesses older than `now_ns - window_ns`.
     pub fn evict_expired(&mut self, now_ns: i64) -> Vec<Uuid> {
         self.evict_older_than(now_ns.saturating_sub(self.config.window_ns))

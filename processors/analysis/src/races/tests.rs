@@ -258,6 +258,26 @@ fn age_eviction_drops_old_accesses_and_refuses_late_ones() {
     assert_eq!(detector.evictions(), 0);
 }
 
+#[test]
+fn forgetting_for_a_bound_keeps_later_arrivals_so_they_still_meet() {
+    let mut detector = RaceDetector::default();
+    detector.observe(lone(1, "a", 10, Read));
+    detector.observe(lone(2, "b", 20, Read));
+    assert_eq!(detector.forget_older_than(15), vec![id(1)]);
+    // Two racing writes older than the cut arrive one after the other (a partition that fell
+    // behind): the first is kept, so the second meets it.
+    let first = detector.observe(lone(3, "c", 5, Write));
+    assert!(first.evicted.is_empty(), "kept");
+    let second = detector.observe(lone(4, "d", 6, Write));
+    let met: Vec<_> = second
+        .pairs
+        .iter()
+        .map(|pair| (pair.first.event_id, pair.second.event_id))
+        .collect();
+    assert!(met.contains(&(id(3), id(4))), "{met:?}");
+    assert_eq!(detector.retained_len(), 3);
+}
+
 fn span_of(read_clock: &[(&str, u64)], write: Access) -> UpdateSpan {
     UpdateSpan {
         read: UpdateRead {

@@ -10,12 +10,16 @@
 //!
 //! Bounds: the detectors forget inputs older than the race window (`RaceConfig::window_ns`,
 //! measured back from the newest event time seen) and, past [`RaceStageConfig::max_retained`]
-//! retained inputs, the oldest by event time until a tenth of the bound is free, as if the
-//! window had ended there. Without the second bound, a busy system keeps every input of the
-//! window (at 100,000 events/s, five minutes are 30 million): memory grows with the load, and
-//! the held records keep the bus from compacting `raceway.accesses`. An input forgotten early
-//! can cost a finding with a later arrival, so each one is counted in
-//! `raceway_race_inputs_evicted_total`.
+//! retained inputs, the oldest by event time until a tenth of the bound is free. Without the
+//! second bound, a busy system keeps every input of the window (at 100,000 events/s, five
+//! minutes are 30 million): memory grows with the load, and the held records keep the bus from
+//! compacting `raceway.accesses`. An input forgotten early can cost a finding with a later
+//! arrival, so each one is counted in `raceway_race_inputs_evicted_total`. Unlike the window,
+//! the bound leaves later arrivals alone: an input older than what it forgot is still kept.
+//! Partitions are read at different paces, so a trace's inputs can arrive after newer traces'
+//! inputs pushed the bound past its event times; its own accesses, split over two polls, must
+//! still meet (with the window's rule they were compared but not kept, and a trace's own race
+//! was lost). Such an input is among the first forgotten the next time the bound is passed.
 //!
 //! Re-analysis: every input carries the number of events its trace had when it was derived. A
 //! late event makes the trace stage analyse the trace again and send all its inputs again with a
@@ -167,14 +171,27 @@ impl RaceStage {
         Ok(())
     }
 
-    /// Forgets every input with an event time before `horizon`.
+    /// Forgets every input with an event time before `horizon`, the end of the window: later
+    /// arrivals older than it are compared but not kept.
     fn evict_older_than(&mut self, horizon: i64) {
         let evicted = self.detector.evict_older_than(horizon);
-        self.release(evicted.into_iter().map(Retained::Access));
-        self.locks.evict_older_than(horizon);
-        self.release_edges(|edge| edge.timestamp_ns < horizon);
+        self.forget_retained_before(evicted, horizon);
+    }
+
+    /// Forgets every input with an event time before `cut` (the bound), keeping later arrivals.
+    fn forget_older_than(&mut self, cut: i64) {
+        let forgotten = self.detector.forget_older_than(cut);
+        self.forget_retained_before(forgotten, cut);
+    }
+
+    /// Releases the detector's `forgotten` accesses and drops the lock-order edges and trace
+    /// versions older than `cut`.
+    fn forget_retained_before(&mut self, forgotten: Vec<Uuid>, cut: i64) {
+        self.release(forgotten.into_iter().map(Retained::Access));
+        self.locks.evict_older_than(cut);
+        self.release_edges(|edge| edge.timestamp_ns < cut);
         self.trace_versions
-            .retain(|_, (_, newest_ns)| *newest_ns >= horizon);
+            .retain(|_, (_, newest_ns)| *newest_ns >= cut);
     }
 
     /// Past [`RaceStageConfig::max_retained`] inputs, forgets the oldest until a tenth of the
@@ -193,7 +210,7 @@ impl RaceStage {
             .collect();
         let keep = max - max / 10;
         let (_, &mut newest_forgotten, _) = times.select_nth_unstable(before - keep - 1);
-        self.evict_older_than(newest_forgotten.saturating_add(1));
+        self.forget_older_than(newest_forgotten.saturating_add(1));
         let spans = self.detector.take_evicted_spans();
         self.release(spans.into_iter().map(Retained::Span));
         let after = self.retained.len() + self.retained_edges.len();
