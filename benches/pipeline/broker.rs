@@ -4,20 +4,20 @@
 //! request's records to a fresh topic from [`CLIENTS`] concurrent tasks, each awaiting its
 //! request's acknowledgements before the next request, as the gateway's handlers do.
 //!
-//! Shapes: `per trace` is what the gateway produces (one record per trace of a request);
-//! `per partition` carries the same bytes in one record per partition per request (the values
-//! of a partition's records concatenated: not decodable, it measures the broker's cost per
-//! record against its cost per byte). The broker's CPU seconds (from `/proc`, the process whose
-//! command line names `tansu` and `broker`) are load-independent beside the rates.
+//! Shapes: `per partition` is what the gateway produces (one record per partition of a request,
+//! holding its traces of that partition); `per trace` is one record per trace of a request, the
+//! gateway's earlier shape, to set the broker's cost per record against its cost per byte. The broker's CPU seconds (from `/proc`, the process named `tansu` whose
+//! command line says `broker`) are load-independent beside the rates.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
-use raceway_bus::{partition_for, Bus, KafkaBus, Record};
+use raceway_bus::{Bus, KafkaBus, Record};
 use raceway_gateway::{batch_records, DEFAULT_MAX_RECORD_BYTES};
-use raceway_schemas::Event;
+use raceway_schemas::avro::encode_event_batch_split;
+use raceway_schemas::{Event, EventBatch};
 
 use crate::common::{kafka, unique_name};
 use crate::http::{CHUNK, CLIENTS};
@@ -39,46 +39,55 @@ const SETTINGS: &[(&str, &[(&str, &str)])] = &[
 ];
 
 pub fn ceiling(events: &[Event], figures: &mut Figures) {
-    let per_trace: Vec<Request> = events
+    let per_partition: Vec<Request> = events
         .chunks(CHUNK)
         .map(|chunk| Request {
-            records: batch_records(chunk.to_vec(), DEFAULT_MAX_RECORD_BYTES).expect("records"),
+            records: batch_records(chunk.to_vec(), DEFAULT_MAX_RECORD_BYTES, PARTITIONS)
+                .expect("records"),
             events: chunk.len(),
         })
         .collect();
-    let per_partition: Vec<Request> = per_trace.iter().map(merged_per_partition).collect();
+    let per_trace: Vec<Request> = events
+        .chunks(CHUNK)
+        .map(|chunk| Request {
+            records: one_record_per_trace(chunk),
+            events: chunk.len(),
+        })
+        .collect();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .expect("runtime");
     for (label, settings) in SETTINGS {
-        for (shape, requests) in [("per trace", &per_trace), ("per partition", &per_partition)] {
+        for (shape, requests) in [("per partition", &per_partition), ("per trace", &per_trace)] {
             let bus = KafkaBus::with_producer_settings(&kafka(), settings).expect("bus");
             let rate = runtime.block_on(produce_all(&bus, requests, CLIENTS));
             let line = format!("{shape}, {label}: {rate}");
             println!("broker ceiling, {line} (load {})", load_average());
-            if shape == "per trace" && settings.is_empty() {
+            if shape == "per partition" && settings.is_empty() {
                 figures.report("broker", line);
             }
         }
     }
 }
 
-/// The same bytes as `request`, in one record per partition.
-fn merged_per_partition(request: &Request) -> Request {
-    let mut merged: BTreeMap<i32, Record> = BTreeMap::new();
-    for record in &request.records {
-        let partition = partition_for(&record.key, PARTITIONS);
-        merged
-            .entry(partition)
-            .and_modify(|r| r.value.extend_from_slice(&record.value))
-            .or_insert_with(|| record.clone());
+/// The events of a request in one record per trace, keyed by its id.
+fn one_record_per_trace(events: &[Event]) -> Vec<Record> {
+    let mut per_trace: BTreeMap<uuid::Uuid, Vec<Event>> = BTreeMap::new();
+    for event in events {
+        per_trace.entry(event.trace_id).or_default().push(event.clone());
     }
-    Request {
-        records: merged.into_values().collect(),
-        events: request.events,
-    }
+    per_trace
+        .into_iter()
+        .flat_map(|(trace_id, events)| {
+            let key = trace_id.to_string().into_bytes();
+            encode_event_batch_split(EventBatch { trace_id, events }, DEFAULT_MAX_RECORD_BYTES)
+                .expect("records")
+                .into_iter()
+                .map(move |value| Record::new(key.clone(), value))
+        })
+        .collect()
 }
 
 /// Produces every request to a fresh topic from `clients` tasks; the rates, the load average and

@@ -468,6 +468,16 @@ impl Bus for KafkaBus {
         }
     }
 
+    async fn partitions(&self, topic: &str) -> Result<i32, BusError> {
+        self.require_topics(&[topic.to_string()]).await?;
+        self.known_topics()
+            .get(topic)
+            .copied()
+            .ok_or_else(|| BusError::UnknownTopic {
+                topic: topic.to_string(),
+            })
+    }
+
     async fn subscribe(
         &self,
         group: &str,
