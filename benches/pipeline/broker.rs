@@ -76,7 +76,10 @@ pub fn ceiling(events: &[Event], figures: &mut Figures) {
 fn one_record_per_trace(events: &[Event]) -> Vec<Record> {
     let mut per_trace: BTreeMap<uuid::Uuid, Vec<Event>> = BTreeMap::new();
     for event in events {
-        per_trace.entry(event.trace_id).or_default().push(event.clone());
+        per_trace
+            .entry(event.trace_id)
+            .or_default()
+            .push(event.clone());
     }
     per_trace
         .into_iter()
@@ -126,7 +129,9 @@ async fn produce_all(bus: &KafkaBus, requests: &[Request], clients: usize) -> St
         task.await.expect("producer task");
     }
     let seconds = started.elapsed().as_secs_f64();
-    let cpu = broker_cpu_seconds().zip(broker_cpu).map(|(end, start)| end - start);
+    let cpu = broker_cpu_seconds()
+        .zip(broker_cpu)
+        .map(|(end, start)| end - start);
     format!(
         "{:.0} events/s, {:.0} records/s, {:.1} MB/s ({records} records of {:.0} bytes on \
          average, {} requests, {clients} clients){}",

@@ -25,7 +25,11 @@ fn lenient(i: usize, value: &Value) -> Result<Event, FieldError> {
 fn assert_agrees(events: &[Value]) {
     let body = json!({ "events": events }).to_string();
     let decoded = decode_events_body(body.as_bytes()).unwrap();
-    let expected: Vec<_> = events.iter().enumerate().map(|(i, e)| lenient(i, e)).collect();
+    let expected: Vec<_> = events
+        .iter()
+        .enumerate()
+        .map(|(i, e)| lenient(i, e))
+        .collect();
     assert_eq!(decoded, expected, "body {body}");
 }
 
@@ -35,7 +39,9 @@ fn with(base: &Value, path: &str, value: Value) -> Value {
     let mut at = &mut out;
     let parts: Vec<&str> = path.split('.').collect();
     for part in &parts[..parts.len() - 1] {
-        at = at.get_mut(*part).unwrap_or_else(|| panic!("no {part} in {path}"));
+        at = at
+            .get_mut(*part)
+            .unwrap_or_else(|| panic!("no {part} in {path}"));
     }
     at[parts[parts.len() - 1]] = value;
     out
@@ -59,9 +65,10 @@ fn every_kind_in_the_sdk_shape_takes_the_typed_path() {
 
 #[test]
 fn the_sdk_fixture_takes_the_typed_path() {
-    let fixture: Value =
-        serde_json::from_str(include_str!("../../tests/fixtures/raceway-events-example.json"))
-            .unwrap();
+    let fixture: Value = serde_json::from_str(include_str!(
+        "../../tests/fixtures/raceway-events-example.json"
+    ))
+    .unwrap();
     let events = fixture["events"].as_array().unwrap();
     for event in events {
         let typed = decode_sdk_shaped_event(&event.to_string());
@@ -84,27 +91,47 @@ fn other_shapes_and_invalid_events_decode_as_the_lenient_decoder_says() {
         with(&state, "metadata.process_id", json!("42")),
         with(&state, "metadata.process_id", json!(42.0)),
         with(&state, "causality_vector", json!({"a": 1, "b": 2})),
-        with(&state, "causality_vector", json!([{"component": "a", "counter": 3}])),
+        with(
+            &state,
+            "causality_vector",
+            json!([{"component": "a", "counter": 3}]),
+        ),
         with(&state, "causality_vector", json!([["a", "3"]])),
         with(&state, "lock_set", json!("one")),
         with(&state, "metadata.tags", json!({"a": 5, "b": null})),
         with(&state, "parent_id", json!("")),
         with(&state, "parent_id", Value::Null),
-        with(&state, "kind", json!({"StateChange": state["kind"]["StateChange"], "Other": null})),
+        with(
+            &state,
+            "kind",
+            json!({"StateChange": state["kind"]["StateChange"], "Other": null}),
+        ),
         with(&state, "kind", json!("AsyncAwait")),
         with(&state, "kind", json!({"AsyncAwait": null})),
         with(&state, "kind", json!({"FunctionReturn": {"value": 1}})),
-        with(&state, "kind", json!({"Custom": {"name": null, "data": [1]}})),
+        with(
+            &state,
+            "kind",
+            json!({"Custom": {"name": null, "data": [1]}}),
+        ),
         with(&state, "kind", json!({"Custom": {"data": 1}})),
         with(&state, "kind.StateChange.access_type", json!("atomicrmw")),
         with(&state, "kind.StateChange.old_value", Value::Null),
-        with(&state, "kind.StateChange.new_value", json!({"b": [1, {"d": 1, "c": 2}], "a": 1e3})),
+        with(
+            &state,
+            "kind.StateChange.new_value",
+            json!({"b": [1, {"d": 1, "c": 2}], "a": 1e3}),
+        ),
         with(&state, "timestamp", json!("2024-01-01T12:00:00.123456789")),
         with(&state, "timestamp", json!("2024-01-01T12:00:00+02:00")),
         with(&state, "unknown_member", json!({"anything": [1, 2]})),
         with(&lock, "kind.LockAcquire.mode", json!("SHARED")),
         with(&lock, "kind.LockAcquire.mode", Value::Null),
-        with(&http, "kind.HttpRequest.headers", json!([["b", "1"], ["a", null], ["b", "3"]])),
+        with(
+            &http,
+            "kind.HttpRequest.headers",
+            json!([["b", "1"], ["a", null], ["b", "3"]]),
+        ),
         with(&http, "kind.HttpRequest.body", Value::Null),
         with(&message, "kind.MessageSend.partition", json!("7")),
         with(&call, "kind.FunctionCall.line", json!(10.0)),
@@ -129,8 +156,16 @@ fn other_shapes_and_invalid_events_decode_as_the_lenient_decoder_says() {
         with(&state, "causality_vector", json!([["a", 1, 2]])),
         with(&state, "causality_vector", json!([["a", -1]])),
         with(&state, "lock_set", json!([null])),
-        with(&state, "kind", json!({"StateChange": ["x", null, 1, "l", "Write"]})),
-        with(&state, "kind", json!({"StateChange": null, "LockAcquire": null})),
+        with(
+            &state,
+            "kind",
+            json!({"StateChange": ["x", null, 1, "l", "Write"]}),
+        ),
+        with(
+            &state,
+            "kind",
+            json!({"StateChange": null, "LockAcquire": null}),
+        ),
         with(&state, "kind.StateChange.access_type", json!("Sometimes")),
         with(&state, "kind.StateChange.access_type", json!("")),
         with(&state, "kind.StateChange.variable", json!("")),
@@ -138,7 +173,11 @@ fn other_shapes_and_invalid_events_decode_as_the_lenient_decoder_says() {
         with(&lock, "kind.LockAcquire.mode", json!("both")),
         with(&lock, "kind.LockAcquire.lock_id", Value::Null),
         with(&http, "kind.HttpRequest.headers", json!("a: b")),
-        with(&message, "kind.MessageSend.partition", json!(2_147_483_648_u64)),
+        with(
+            &message,
+            "kind.MessageSend.partition",
+            json!(2_147_483_648_u64),
+        ),
         with(&call, "kind.FunctionCall.line", json!(1.5)),
         with_kind(json!({"MemoryFence": {"ordering": "Sideways"}})),
         with_kind(json!({"HttpResponse": {"status": 70000}})),
@@ -156,7 +195,11 @@ fn other_shapes_and_invalid_events_decode_as_the_lenient_decoder_says() {
 fn members_given_twice_decode_as_the_lenient_decoder_says() {
     // Raw text: a JSON value tree keeps the last of two equal member names.
     let event = encode_event(&all_kinds_events()[3]).to_string();
-    let twice = event.replacen("\"thread_id\":", "\"thread_id\":\"first\",\"thread_id\":", 1);
+    let twice = event.replacen(
+        "\"thread_id\":",
+        "\"thread_id\":\"first\",\"thread_id\":",
+        1,
+    );
     let expected = decode_event(&serde_json::from_str(&twice).unwrap());
     assert_eq!(decode_sdk_shaped_event(&twice), None);
     let body = format!("{{\"events\":[{twice}]}}");

@@ -31,9 +31,7 @@ pub fn encode_event_batch_split(
     batch: EventBatch,
     max_bytes: usize,
 ) -> Result<Vec<Vec<u8>>, SplitError> {
-    let mut records = Vec::new();
-    encode_fitting(batch, max_bytes, encode_event_batch, &mut records)?;
-    Ok(records)
+    split_with(batch, max_bytes, encode_event_batch)
 }
 
 /// [`encode_event_batch_split`] for a batch of several traces of one partition (see
@@ -42,8 +40,16 @@ pub fn encode_partition_batch_split(
     batch: EventBatch,
     max_bytes: usize,
 ) -> Result<Vec<Vec<u8>>, SplitError> {
+    split_with(batch, max_bytes, encode_partition_batch)
+}
+
+fn split_with(
+    batch: EventBatch,
+    max_bytes: usize,
+    encode: fn(&EventBatch) -> Result<Vec<u8>, SchemaError>,
+) -> Result<Vec<Vec<u8>>, SplitError> {
     let mut records = Vec::new();
-    encode_fitting(batch, max_bytes, encode_partition_batch, &mut records)?;
+    encode_fitting(batch, max_bytes, encode, &mut records)?;
     Ok(records)
 }
 

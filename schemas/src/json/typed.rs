@@ -124,201 +124,100 @@ fn named<T: Copy, const N: usize>(
         .find(|t| name_of(*t).eq_ignore_ascii_case(name))
 }
 
-#[derive(Deserialize)]
-struct WireEvent<'a> {
-    #[serde(borrow, default)]
-    id: OptText<'a>,
-    #[serde(borrow, default)]
-    trace_id: OptText<'a>,
-    #[serde(borrow, default)]
-    parent_id: OptText<'a>,
-    #[serde(borrow, default)]
-    timestamp: OptText<'a>,
-    #[serde(borrow, default)]
-    kind: Option<WireKind<'a>>,
-    #[serde(borrow, default)]
-    metadata: Option<Obj<WireMetadata<'a>>>,
-    #[serde(borrow, default)]
-    causality_vector: Option<Vec<(Text<'a>, u64)>>,
-    #[serde(borrow, default)]
-    lock_set: Option<Vec<Text<'a>>>,
+/// Declares a wire struct: every member may be missing (its default), strings borrow the body.
+macro_rules! wire {
+    ($name:ident<$lt:lifetime> { $($field:ident: $ty:ty),* $(,)? }) => {
+        #[derive(Deserialize, Default)]
+        #[serde(default, bound(deserialize = "'de: 'a"))]
+        struct $name<$lt> {
+            $($field: $ty),*
+        }
+    };
 }
 
-#[derive(Deserialize)]
-struct WireMetadata<'a> {
-    #[serde(borrow, default)]
-    thread_id: OptText<'a>,
-    #[serde(default)]
-    process_id: Option<u32>,
-    #[serde(borrow, default)]
-    service_name: OptText<'a>,
-    #[serde(borrow, default)]
-    environment: OptText<'a>,
-    #[serde(borrow, default)]
-    tags: Option<BTreeMap<String, OptText<'a>>>,
-    #[serde(default)]
-    duration_ns: Option<u64>,
-    #[serde(borrow, default)]
-    instance_id: OptText<'a>,
-    #[serde(borrow, default)]
-    distributed_span_id: OptText<'a>,
-    #[serde(borrow, default)]
-    upstream_span_id: OptText<'a>,
-}
+wire!(WireEvent<'a> {
+    id: OptText<'a>, trace_id: OptText<'a>, parent_id: OptText<'a>, timestamp: OptText<'a>,
+    kind: Option<WireKind<'a>>, metadata: Option<Obj<WireMetadata<'a>>>,
+    causality_vector: Option<Vec<(Text<'a>, u64)>>, lock_set: Option<Vec<Text<'a>>>,
+});
+
+wire!(WireMetadata<'a> {
+    thread_id: OptText<'a>, process_id: Option<u32>, service_name: OptText<'a>,
+    environment: OptText<'a>, tags: Option<BTreeMap<String, OptText<'a>>>, duration_ns: Option<u64>,
+    instance_id: OptText<'a>, distributed_span_id: OptText<'a>, upstream_span_id: OptText<'a>,
+});
 
 /// The kinds with a payload of their own shape; `Custom` and unknown kinds are left to the
 /// lenient path (their payload rules depend on which members are present).
 #[derive(Deserialize)]
+#[serde(bound(deserialize = "'de: 'a"))]
 enum WireKind<'a> {
-    FunctionCall(#[serde(borrow)] Obj<WireFunctionCall<'a>>),
-    AsyncSpawn(#[serde(borrow)] Obj<WireAsyncSpawn<'a>>),
-    AsyncAwait(#[serde(borrow)] Obj<WireAsyncAwait<'a>>),
-    StateChange(#[serde(borrow)] Obj<WireStateChange<'a>>),
-    LockAcquire(#[serde(borrow)] Obj<WireLock<'a>>),
-    LockRelease(#[serde(borrow)] Obj<WireLock<'a>>),
-    MemoryFence(#[serde(borrow)] Obj<WireFence<'a>>),
-    HttpRequest(#[serde(borrow)] Obj<WireHttpRequest<'a>>),
-    HttpResponse(#[serde(borrow)] Obj<WireHttpResponse<'a>>),
-    DatabaseQuery(#[serde(borrow)] Obj<WireDatabaseQuery<'a>>),
+    FunctionCall(Obj<WireFunctionCall<'a>>),
+    AsyncSpawn(Obj<WireAsyncSpawn<'a>>),
+    AsyncAwait(Obj<WireAsyncAwait<'a>>),
+    StateChange(Obj<WireStateChange<'a>>),
+    LockAcquire(Obj<WireLock<'a>>),
+    LockRelease(Obj<WireLock<'a>>),
+    MemoryFence(Obj<WireFence<'a>>),
+    HttpRequest(Obj<WireHttpRequest<'a>>),
+    HttpResponse(Obj<WireHttpResponse<'a>>),
+    DatabaseQuery(Obj<WireDatabaseQuery<'a>>),
     DatabaseResult(Obj<WireDatabaseResult>),
-    Error(#[serde(borrow)] Obj<WireError<'a>>),
-    MessageSend(#[serde(borrow)] Obj<WireMessage<'a>>),
-    MessageReceive(#[serde(borrow)] Obj<WireMessage<'a>>),
+    Error(Obj<WireError<'a>>),
+    MessageSend(Obj<WireMessage<'a>>),
+    MessageReceive(Obj<WireMessage<'a>>),
 }
 
-#[derive(Deserialize)]
-struct WireFunctionCall<'a> {
-    #[serde(borrow, default)]
-    function_name: OptText<'a>,
-    #[serde(borrow, default)]
-    module: OptText<'a>,
-    #[serde(borrow, default)]
-    args: Json<'a>,
-    #[serde(borrow, default)]
-    file: OptText<'a>,
-    #[serde(default)]
+wire!(WireFunctionCall<'a> {
+    function_name: OptText<'a>, module: OptText<'a>, args: Json<'a>, file: OptText<'a>,
     line: Option<u32>,
-}
+});
 
-#[derive(Deserialize)]
-struct WireAsyncSpawn<'a> {
-    #[serde(borrow, default)]
-    task_id: OptText<'a>,
-    #[serde(borrow, default)]
-    spawned_by: OptText<'a>,
-    #[serde(borrow, default)]
-    task_name: OptText<'a>,
-    #[serde(borrow, default)]
-    spawned_at: OptText<'a>,
-}
+wire!(WireAsyncSpawn<'a> {
+    task_id: OptText<'a>, spawned_by: OptText<'a>, task_name: OptText<'a>, spawned_at: OptText<'a>,
+});
 
-#[derive(Deserialize)]
-struct WireAsyncAwait<'a> {
-    #[serde(borrow, default)]
-    future_id: OptText<'a>,
-    #[serde(borrow, default)]
-    awaited_at: OptText<'a>,
-}
+wire!(WireAsyncAwait<'a> { future_id: OptText<'a>, awaited_at: OptText<'a>, });
 
-#[derive(Deserialize)]
-struct WireStateChange<'a> {
-    #[serde(borrow, default)]
-    variable: OptText<'a>,
-    #[serde(borrow, default)]
-    old_value: Json<'a>,
-    #[serde(borrow, default)]
-    new_value: Json<'a>,
-    #[serde(borrow, default)]
-    location: OptText<'a>,
-    #[serde(borrow, default)]
+wire!(WireStateChange<'a> {
+    variable: OptText<'a>, old_value: Json<'a>, new_value: Json<'a>, location: OptText<'a>,
     access_type: OptText<'a>,
-}
+});
 
-#[derive(Deserialize)]
-struct WireLock<'a> {
-    #[serde(borrow, default)]
-    lock_id: OptText<'a>,
-    #[serde(borrow, default)]
-    lock_type: OptText<'a>,
-    #[serde(borrow, default)]
-    mode: OptText<'a>,
-    #[serde(borrow, default)]
-    location: OptText<'a>,
-}
+wire!(WireLock<'a> {
+    lock_id: OptText<'a>, lock_type: OptText<'a>, mode: OptText<'a>, location: OptText<'a>,
+});
 
-#[derive(Deserialize)]
-struct WireFence<'a> {
-    #[serde(borrow, default)]
-    ordering: OptText<'a>,
-    #[serde(borrow, default)]
-    location: OptText<'a>,
-}
+wire!(WireFence<'a> { ordering: OptText<'a>, location: OptText<'a>, });
 
 type WireHeaders<'a> = Option<BTreeMap<String, OptText<'a>>>;
 
-#[derive(Deserialize)]
-struct WireHttpRequest<'a> {
-    #[serde(borrow, default)]
-    method: OptText<'a>,
-    #[serde(borrow, default)]
-    url: OptText<'a>,
-    #[serde(borrow, default)]
-    headers: WireHeaders<'a>,
-    #[serde(borrow, default)]
-    body: Json<'a>,
-}
+wire!(WireHttpRequest<'a> {
+    method: OptText<'a>, url: OptText<'a>, headers: WireHeaders<'a>, body: Json<'a>,
+});
 
-#[derive(Deserialize)]
-struct WireHttpResponse<'a> {
-    #[serde(default)]
-    status: Option<u16>,
-    #[serde(borrow, default)]
-    headers: WireHeaders<'a>,
-    #[serde(borrow, default)]
-    body: Json<'a>,
-    #[serde(default)]
-    duration_ms: Option<u64>,
-}
+wire!(WireHttpResponse<'a> {
+    status: Option<u16>, headers: WireHeaders<'a>, body: Json<'a>, duration_ms: Option<u64>,
+});
 
-#[derive(Deserialize)]
-struct WireDatabaseQuery<'a> {
-    #[serde(borrow, default)]
-    query: OptText<'a>,
-    #[serde(borrow, default)]
-    database: OptText<'a>,
-    #[serde(default)]
-    duration_ms: Option<u64>,
-}
+wire!(WireDatabaseQuery<'a> {
+    query: OptText<'a>, database: OptText<'a>, duration_ms: Option<u64>,
+});
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
+#[serde(default)]
 struct WireDatabaseResult {
-    #[serde(default)]
     rows_affected: Option<u64>,
 }
 
-#[derive(Deserialize)]
-struct WireError<'a> {
-    #[serde(borrow, default)]
-    error_type: OptText<'a>,
-    #[serde(borrow, default)]
-    message: OptText<'a>,
-    #[serde(borrow, default)]
-    stack_trace: Option<Vec<Text<'a>>>,
-}
+wire!(WireError<'a> {
+    error_type: OptText<'a>, message: OptText<'a>, stack_trace: Option<Vec<Text<'a>>>,
+});
 
-#[derive(Deserialize)]
-struct WireMessage<'a> {
-    #[serde(borrow, default)]
-    topic: OptText<'a>,
-    #[serde(default)]
-    partition: Option<i32>,
-    #[serde(default)]
-    offset: Option<i64>,
-    #[serde(borrow, default)]
-    key: OptText<'a>,
-    #[serde(borrow, default)]
+wire!(WireMessage<'a> {
+    topic: OptText<'a>, partition: Option<i32>, offset: Option<i64>, key: OptText<'a>,
     location: OptText<'a>,
-}
+});
 
 /// The body `{"events": [...]}`, each event kept as its JSON text.
 #[derive(Deserialize)]
@@ -391,7 +290,11 @@ fn lock(wire: WireLock<'_>) -> Option<LockEvent> {
     let lock_type = or_empty(wire.lock_type);
     let mode = match &wire.mode {
         None => LockMode::from_lock_type(&lock_type),
-        Some(_) => named(&wire.mode, [LockMode::Exclusive, LockMode::Shared], LockMode::as_str)?,
+        Some(_) => named(
+            &wire.mode,
+            [LockMode::Exclusive, LockMode::Shared],
+            LockMode::as_str,
+        )?,
     };
     Some(LockEvent {
         lock_id: required(wire.lock_id)?,

@@ -281,7 +281,11 @@ pub fn assert_grouped_per_partition(
     records: &[ConsumedRecord],
     expected: &[(String, Vec<String>)],
 ) {
-    assert!(records.len() <= 4, "{} records for 4 partitions", records.len());
+    assert!(
+        records.len() <= 4,
+        "{} records for 4 partitions",
+        records.len()
+    );
     let mut seen: std::collections::HashMap<String, Vec<String>> = Default::default();
     for record in records {
         let key = record.key.as_deref().expect("keyed");
