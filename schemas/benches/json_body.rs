@@ -34,7 +34,7 @@ fn event(n: u64) -> Event {
             old_value: Some((n * 3).to_string()),
             new_value: (n * 3 + 1).to_string(),
             location: "src/consume.rs:14".into(),
-            access_type: if n % 2 == 0 {
+            access_type: if n.is_multiple_of(2) {
                 AccessType::Read
             } else {
                 AccessType::Write
