@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use crate::common::scenario_run::{metric_sum, Workload};
 use crate::common::setups::KafkaClickHouse;
 use crate::common::{clickhouse, free_addr, Raceway};
-use crate::http::{metrics, percentile, post};
+use crate::http::{bodies, metrics, percentile, post};
 use crate::table::Figures;
 
 /// A processor running `stage`; returns it and its metrics URL.
@@ -129,8 +129,9 @@ pub fn end_to_end(workload: &Workload, processors: usize, dir: &Path, figures: &
         .into_iter()
         .collect();
     let watcher = RaceWatcher::start(query_url, racy.clone());
+    let bodies = bodies(&workload.events);
     let started = Instant::now();
-    let accepted = post(&ingest_url, &workload.events);
+    let accepted = post(&ingest_url, &bodies);
     let posted = started.elapsed();
     wait_drained(&ingest_url, &urls, workload.traces);
     let drained = started.elapsed();
@@ -175,8 +176,9 @@ pub fn stage_ceilings(workload: &Workload, dir: &Path, figures: &mut Figures) {
     let backend = KafkaClickHouse::new("ceiling", &clickhouse(), 8);
     backend.migrate();
     let (_ingest, ingest_url) = gateway(&backend, dir);
+    let bodies = bodies(&workload.events);
     let started = Instant::now();
-    post(&ingest_url, &workload.events);
+    post(&ingest_url, &bodies);
     let events = workload.events.len() as f64;
     figures.report(
         "gateway",
