@@ -19,6 +19,8 @@
 //!   rate and accepted -> race queryable latency ([`scenario_load`]).
 //! - `ceilings`: the gateway alone, then the trace stage alone and the race stage alone draining
 //!   the topic it filled, so the bottleneck is named.
+//! - `broker`: the scenario workload's records, as the gateway encodes them, produced at full
+//!   rate through the bus's producer: the broker's own ceiling ([`broker`]).
 //!
 //! Run with the services up (`eval "$(deploy/services.sh up)"`):
 //!
@@ -34,6 +36,8 @@
 
 #[path = "pipeline/api_load.rs"]
 mod api_load;
+#[path = "pipeline/broker.rs"]
+mod broker;
 #[path = "../tests/common/mod.rs"]
 mod common;
 #[path = "pipeline/http.rs"]
@@ -62,7 +66,7 @@ fn main() {
         return;
     }
     let parts = std::env::var("RACEWAY_BENCH_PARTS").unwrap_or_else(|_| {
-        "kafka-large,embedded-large,memory,embedded-growth,scenarios,ceilings".into()
+        "kafka-large,embedded-large,memory,embedded-growth,scenarios,broker,ceilings".into()
     });
     let runs = setting("RACEWAY_BENCH_RUNS", 1);
     let wants = |part: &str| parts.split(',').any(|p| p.trim() == part);
@@ -104,7 +108,7 @@ fn main() {
         println!("embedded growth: {rounds} rounds of {traces} traces into one `raceway up`");
         large_traces::embedded_growth(traces, rounds, dir.path(), &mut figures);
     }
-    if wants("scenarios") || wants("ceilings") {
+    if wants("scenarios") || wants("ceilings") || wants("broker") {
         let copies = setting("RACEWAY_BENCH_COPIES", 130);
         let seeds: Vec<Option<u64>> = (0..copies as u64).map(|i| Some(i + 1)).collect();
         let workload = Workload::of(&load_scenarios(), &seeds);
@@ -119,6 +123,9 @@ fn main() {
                 for processors in [1, 2] {
                     scenario_load::end_to_end(&workload, processors, dir.path(), &mut figures);
                 }
+            }
+            if wants("broker") {
+                broker::ceiling(&workload.events, &mut figures);
             }
             if wants("ceilings") {
                 scenario_load::stage_ceilings(&workload, dir.path(), &mut figures);

@@ -21,13 +21,18 @@ pub fn metrics(url: &str) -> String {
         .unwrap_or_default()
 }
 
-/// Posts `events` in [`CHUNK`]s from [`CLIENTS`] threads; returns when each trace's events were
-/// first accepted. The bodies are encoded before the clock starts, as an SDK would have them.
-pub fn post(url: &str, events: &[Event]) -> BTreeMap<uuid::Uuid, Instant> {
-    let chunks: Vec<(Vec<u8>, &[Event])> = events
+/// `events` as [`CHUNK`]-event `POST /events` bodies, each with its events: encode them before
+/// the clock starts, as an SDK would have them.
+pub fn bodies(events: &[Event]) -> Vec<(Vec<u8>, &[Event])> {
+    events
         .chunks(CHUNK)
         .map(|chunk| (events_body(chunk), chunk))
-        .collect();
+        .collect()
+}
+
+/// Posts the [`bodies`] from [`CLIENTS`] threads; returns when each trace's events were first
+/// accepted.
+pub fn post(url: &str, chunks: &[(Vec<u8>, &[Event])]) -> BTreeMap<uuid::Uuid, Instant> {
     let next = Arc::new(Mutex::new(0usize));
     let accepted = Arc::new(Mutex::new(BTreeMap::new()));
     std::thread::scope(|scope| {

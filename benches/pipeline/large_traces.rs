@@ -19,7 +19,7 @@ use uuid::Uuid;
 
 use crate::common::setups::{EmbeddedUp, KafkaClickHouse};
 use crate::common::{clickhouse, free_addr, Raceway};
-use crate::http::{peak_rss_mib, post};
+use crate::http::{bodies, peak_rss_mib, post};
 use crate::table::Figures;
 
 /// Events per trace.
@@ -181,8 +181,9 @@ fn races_listed(client: &reqwest::blocking::Client, base: &str) -> u64 {
 fn post_and_wait((base, up): (&str, &Raceway), events: &[Event], ids: &[Uuid]) -> (f64, f64, f64) {
     let client = reqwest::blocking::Client::new();
     let races_before = races_listed(&client, base);
+    let bodies = bodies(events);
     let started = Instant::now();
-    post(base, events);
+    post(base, &bodies);
     let posted = started.elapsed().as_secs_f64();
     // The list aggregates every stored event per request: polled sparingly, so that the probe
     // takes little of the machine it measures.
@@ -371,7 +372,7 @@ pub fn open_traces_memory(traces: usize, dir: &Path, figures: &mut Figures) {
     let base = format!("http://{addr}");
     up.wait_http_ok(&format!("{base}/ready"));
     let (events, _) = workload_of(traces, EVENTS);
-    post(&base, &events);
+    post(&base, &bodies(&events));
     let open = || -> f64 {
         crate::http::metrics(&base)
             .lines()

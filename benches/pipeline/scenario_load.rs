@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use crate::common::scenario_run::{metric_sum, Workload};
 use crate::common::setups::KafkaClickHouse;
 use crate::common::{clickhouse, free_addr, Raceway};
-use crate::http::{metrics, percentile, post};
+use crate::http::{bodies, metrics, percentile, post};
 use crate::table::Figures;
 
 /// A processor running `stage`; returns it and its metrics URL.
@@ -30,8 +30,8 @@ fn gateway(backend: &KafkaClickHouse, dir: &Path) -> (Raceway, String) {
 }
 
 /// Waits until the processors consumed every record the gateway produced and every input the
-/// trace stage forwarded, with no trace still open.
-fn wait_drained(gateway: &str, processors: &[String]) {
+/// trace stage forwarded, and completed all `traces`, with no trace still open.
+fn wait_drained(gateway: &str, processors: &[String], traces: usize) {
     loop {
         let produced = metric_sum(
             &metrics(gateway),
@@ -46,7 +46,8 @@ fn wait_drained(gateway: &str, processors: &[String]) {
         let forwarded = sum("raceway_accesses_forwarded_total", "");
         let inputs_in = sum("raceway_records_consumed_total", "raceway.accesses");
         let open = sum("raceway_open_traces", "");
-        if events_in >= produced && inputs_in >= forwarded && open == 0.0 && forwarded > 0.0 {
+        let completed = sum("raceway_traces_completed_total", "") >= traces as f64;
+        if events_in >= produced && inputs_in >= forwarded && open == 0.0 && completed {
             return;
         }
         std::thread::sleep(Duration::from_millis(100));
@@ -128,10 +129,11 @@ pub fn end_to_end(workload: &Workload, processors: usize, dir: &Path, figures: &
         .into_iter()
         .collect();
     let watcher = RaceWatcher::start(query_url, racy.clone());
+    let bodies = bodies(&workload.events);
     let started = Instant::now();
-    let accepted = post(&ingest_url, &workload.events);
+    let accepted = post(&ingest_url, &bodies);
     let posted = started.elapsed();
-    wait_drained(&ingest_url, &urls);
+    wait_drained(&ingest_url, &urls, workload.traces);
     let drained = started.elapsed();
     std::thread::sleep(Duration::from_secs(2));
     let seen = watcher.finish();
@@ -174,8 +176,9 @@ pub fn stage_ceilings(workload: &Workload, dir: &Path, figures: &mut Figures) {
     let backend = KafkaClickHouse::new("ceiling", &clickhouse(), 8);
     backend.migrate();
     let (_ingest, ingest_url) = gateway(&backend, dir);
+    let bodies = bodies(&workload.events);
     let started = Instant::now();
-    post(&ingest_url, &workload.events);
+    post(&ingest_url, &bodies);
     let events = workload.events.len() as f64;
     figures.report(
         "gateway",
@@ -191,8 +194,11 @@ pub fn stage_ceilings(workload: &Workload, dir: &Path, figures: &mut Figures) {
     let (_trace, trace_url) = processor("trace", &backend, dir);
     loop {
         let text = metrics(&trace_url);
+        // Every trace completed, not only every record consumed: a few large records are
+        // consumed before the open-trace gauge counts their traces.
         let done = metric_sum(&text, "raceway_records_consumed_total", "raceway.events")
             >= produced
+            && metric_sum(&text, "raceway_traces_completed_total", "") >= workload.traces as f64
             && metric_sum(&text, "raceway_open_traces", "") == 0.0;
         if done {
             break;

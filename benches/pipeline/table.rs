@@ -50,6 +50,13 @@ const GOALS: &[Goal] = &[
         unmeasured: "part ceilings not run",
     },
     Goal {
+        key: "broker",
+        what: "the broker alone: the gateway's records, encoded beforehand, produced at full rate",
+        goal: ">= 200,000 events/s (the gateway's goal needs it)",
+        command: "RACEWAY_BENCH_PARTS=broker cargo bench --bench pipeline",
+        unmeasured: "part broker not run",
+    },
+    Goal {
         key: "trace-stage",
         what: "trace stage alone",
         goal: ">= 200,000 events/s",

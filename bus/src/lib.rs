@@ -96,6 +96,10 @@ pub trait Bus: Send + Sync {
     /// at-least-once, never lossy.
     async fn produce(&self, topic: &str, records: Vec<Record>) -> Result<(), BusError>;
 
+    /// The partition count of `topic`, as [`Bus::produce`] uses it to place a key (see
+    /// [`partition_for`]); [`BusError::UnknownTopic`] when it does not exist.
+    async fn partitions(&self, topic: &str) -> Result<i32, BusError>;
+
     /// Joins consumer group `group` on `topics`.
     ///
     /// The consumer starts at the group's committed offsets, or at the earliest record of a

@@ -478,7 +478,9 @@ pub struct Custom {
     pub data: String,
 }
 
-/// The events of one trace that travel together in one Kafka record (Avro `raceway.EventBatch`).
+/// Events that travel together in one Kafka record (Avro `raceway.EventBatch`), keyed by
+/// `trace_id`: one trace's events, or (from the ingest gateway) the events of several traces whose
+/// ids place them in the same partition as `trace_id`. Readers take each event's own trace id.
 #[derive(Debug, Clone, PartialEq)]
 pub struct EventBatch {
     pub trace_id: Uuid,

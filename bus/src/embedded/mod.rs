@@ -484,6 +484,10 @@ impl Bus for EmbeddedBus {
         Ok(())
     }
 
+    async fn partitions(&self, topic: &str) -> Result<i32, BusError> {
+        self.partitions_of(topic)
+    }
+
     async fn subscribe(
         &self,
         group: &str,

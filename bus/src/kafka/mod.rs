@@ -170,6 +170,16 @@ impl KafkaBus {
     /// Does not contact the broker: an unreachable broker shows up as
     /// [`BusError::Unreachable`] from the first operation, or from [`KafkaBus::ping`].
     pub fn new(bootstrap: &str) -> Result<Self, BusError> {
+        Self::with_producer_settings(bootstrap, &[])
+    }
+
+    /// [`KafkaBus::new`] with librdkafka producer properties set over this bus's own (e.g.
+    /// `linger.ms`, `compression.type`, `batch.size`), to measure a broker under other settings.
+    /// Setting `acks` to anything but `all` weakens what a successful produce promises.
+    pub fn with_producer_settings(
+        bootstrap: &str,
+        settings: &[(&str, &str)],
+    ) -> Result<Self, BusError> {
         if bootstrap.trim().is_empty() {
             return Err(BusError::InvalidArgument(
                 "empty Kafka bootstrap address".into(),
@@ -180,13 +190,18 @@ impl KafkaBus {
             message: e.to_string(),
             retryable: false,
         };
-        let producer: FutureProducer<LogContext> = Self::base_config(bootstrap)
+        let mut producer_config = Self::base_config(bootstrap);
+        producer_config
             .set("acks", "all")
             .set("partitioner", "murmur2_random")
             .set("enable.idempotence", "false")
             .set("linger.ms", "5")
             .set("message.max.bytes", MAX_MESSAGE_BYTES)
-            .set("message.timeout.ms", DELIVERY_TIMEOUT_MS)
+            .set("message.timeout.ms", DELIVERY_TIMEOUT_MS);
+        for (name, value) in settings {
+            producer_config.set(*name, *value);
+        }
+        let producer: FutureProducer<LogContext> = producer_config
             .create_with_context(LogContext)
             .map_err(|e| creation("producer", e))?;
         let admin: AdminClient<LogContext> = Self::base_config(bootstrap)
@@ -451,6 +466,16 @@ impl Bus for KafkaBus {
                 Err(error)
             }
         }
+    }
+
+    async fn partitions(&self, topic: &str) -> Result<i32, BusError> {
+        self.require_topics(&[topic.to_string()]).await?;
+        self.known_topics()
+            .get(topic)
+            .copied()
+            .ok_or_else(|| BusError::UnknownTopic {
+                topic: topic.to_string(),
+            })
     }
 
     async fn subscribe(

@@ -15,6 +15,7 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use raceway_auth::Principal;
+use raceway_bus::BusError;
 use raceway_schemas::json::{decode_events_body, redact_sensitive_headers, FieldError};
 use raceway_schemas::openapi::WireEvent;
 use raceway_schemas::Event;
@@ -170,10 +171,24 @@ fn split_valid(decoded: DecodedEvents) -> (Vec<Event>, Vec<Rejection>) {
 /// Validates and redacts the decoded events and produces the valid ones; 200 once durable.
 async fn produce_events(state: &GatewayState, decoded: DecodedEvents) -> Response {
     let max_record_bytes = state.config.max_record_bytes;
+    let topic = &state.config.events_topic;
+    // Records are grouped per partition, so the topic's partition count comes first (cached by
+    // the bus after the first look-up).
+    let partitions = if decoded.iter().any(Result::is_ok) {
+        match tokio::time::timeout(state.config.produce_timeout, state.bus.partitions(topic)).await
+        {
+            Ok(Ok(partitions)) => partitions,
+            Ok(Err(err)) => return bus_failure(Some(err), state.config.produce_timeout),
+            Err(_) => return bus_failure(None, state.config.produce_timeout),
+        }
+    } else {
+        1
+    };
     let prepared = off_runtime(move || {
         let (events, rejected) = split_valid(decoded);
         let accepted = events.len();
-        (accepted, rejected, batch_records(events, max_record_bytes))
+        let records = batch_records(events, max_record_bytes, partitions);
+        (accepted, rejected, records)
     })
     .await;
     let (accepted, rejected, records) = match prepared {
@@ -190,30 +205,11 @@ async fn produce_events(state: &GatewayState, decoded: DecodedEvents) -> Respons
     };
     let produced = records.len() as u64;
     if !records.is_empty() {
-        let produce = state.bus.produce(&state.config.events_topic, records);
-        let outcome = tokio::time::timeout(state.config.produce_timeout, produce).await;
-        let failure = match outcome {
-            Ok(Ok(())) => None,
-            Ok(Err(err)) if !err.is_retryable() => {
-                tracing::error!(error = %err, "the bus refused events");
-                return error(StatusCode::INTERNAL_SERVER_ERROR, &err.to_string());
-            }
-            Ok(Err(err)) => Some(err.to_string()),
-            Err(_) => Some(format!(
-                "not durable within {} ms",
-                state.config.produce_timeout.as_millis()
-            )),
-        };
-        if let Some(reason) = failure {
-            tracing::warn!(%reason, "could not make events durable on the bus");
-            let mut response = error(
-                StatusCode::SERVICE_UNAVAILABLE,
-                &format!("the event bus cannot take events right now ({reason}); retry later"),
-            );
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-            return response;
+        let produce = state.bus.produce(topic, records);
+        match tokio::time::timeout(state.config.produce_timeout, produce).await {
+            Ok(Ok(())) => {}
+            Ok(Err(err)) => return bus_failure(Some(err), state.config.produce_timeout),
+            Err(_) => return bus_failure(None, state.config.produce_timeout),
         }
     }
     state.metrics.events_accepted.inc_by(accepted as u64);
@@ -227,6 +223,29 @@ async fn produce_events(state: &GatewayState, decoded: DecodedEvents) -> Respons
         }),
     )
         .into_response()
+}
+
+/// The answer when the bus failed (`Some`) or did not answer within `timeout` (`None`): 500 for
+/// an error retrying cannot fix, otherwise 503 with `Retry-After` (the back-pressure of a full or
+/// unreachable bus).
+fn bus_failure(failure: Option<BusError>, timeout: Duration) -> Response {
+    let reason = match failure {
+        Some(err) if !err.is_retryable() => {
+            tracing::error!(error = %err, "the bus refused events");
+            return error(StatusCode::INTERNAL_SERVER_ERROR, &err.to_string());
+        }
+        Some(err) => err.to_string(),
+        None => format!("not durable within {} ms", timeout.as_millis()),
+    };
+    tracing::warn!(%reason, "could not make events durable on the bus");
+    let mut response = error(
+        StatusCode::SERVICE_UNAVAILABLE,
+        &format!("the event bus cannot take events right now ({reason}); retry later"),
+    );
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    response
 }
 
 /// Checks the content type, applies the size, batch, tenant and rate limits, and decodes the body into events (each

@@ -2,8 +2,9 @@
 //!
 //! The gateway validates each event on its own (a bad event is rejected with the field and the
 //! reason; the rest of the batch goes on), redacts credentials from recorded HTTP headers, groups
-//! the valid events per trace into Avro `EventBatch` records (key = trace_id) and produces them to
-//! the events topic. It answers 200 only once the bus says the records are durable.
+//! the valid events into Avro `EventBatch` records, one per partition of the events topic with the
+//! request's traces of that partition (keyed by one of their ids: see `batching`), and produces
+//! them to the events topic. It answers 200 only once the bus says the records are durable.
 //!
 //! Limits: a body over [`GatewayConfig::max_body_bytes`] is refused with 413 while it is read
 //! (never buffered whole), as is a request of more than [`GatewayConfig::max_events_per_batch`]

@@ -8,7 +8,10 @@ use std::time::Duration;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use common::{fixture, harness, harness_with_auth, harness_with_keys, TOPIC};
+use common::{
+    assert_grouped_per_partition, fixture, harness, harness_with_auth, harness_with_keys,
+    many_traces, TOPIC,
+};
 use raceway_auth::{ApiKey, AuthConfig, Tenant};
 use raceway_bus::{Bus, KafkaBus};
 use raceway_gateway::{GatewayConfig, GatewayMetrics, GatewayState};
@@ -32,6 +35,16 @@ async fn the_fixture_is_accepted_and_produced_as_one_batch_keyed_by_trace() {
         "aaaaaaaa-aaaa-4aaa-aaaa-aaaaaaaaaaaa"
     );
     assert_eq!(batches[0].events.len(), 3);
+}
+
+#[tokio::test]
+async fn a_request_of_many_traces_is_one_record_per_partition_with_each_trace_in_its_own() {
+    let h = harness(|_| {}).await;
+    let (body, expected) = many_traces(60, 3);
+    let (status, answer) = h.post(body.to_string().into_bytes(), &[]).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!(answer["accepted"], 180);
+    assert_grouped_per_partition(&h.records().await, &expected);
 }
 
 #[tokio::test]

@@ -46,7 +46,7 @@ use crate::model::EventBatch;
 use crate::update::UpdateSpan;
 use binary::Names;
 use clocks::{ClockVersion, NamesCache};
-pub use split::{encode_event_batch_split, SplitError};
+pub use split::{encode_event_batch_split, encode_partition_batch_split, SplitError};
 
 /// Text of `avro/event.avsc`: the record `raceway.Event`.
 pub const EVENT_AVSC: &str = include_str!("../../avro/event.avsc");
@@ -206,6 +206,14 @@ pub fn encode_event_batch(batch: &EventBatch) -> Result<Vec<u8>, SchemaError> {
             ));
         }
     }
+    encode_partition_batch(batch)
+}
+
+/// Encodes a batch whose events may belong to several traces, all placed in the partition of
+/// the batch's `trace_id` (the record's key): the gateway's record of one request's traces of
+/// one partition. Readers take each event's own trace id; every event of a trace must still
+/// travel under keys of that trace's partition, or the trace would be read in two places.
+pub fn encode_partition_batch(batch: &EventBatch) -> Result<Vec<u8>, SchemaError> {
     let mut out = frame(EVENT_BATCH_SCHEMA_ID, &[]);
     event_write::batch(batch, &mut out)?;
     Ok(out)

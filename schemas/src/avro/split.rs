@@ -3,7 +3,7 @@
 
 use uuid::Uuid;
 
-use super::encode_event_batch;
+use super::{encode_event_batch, encode_partition_batch};
 use crate::error::SchemaError;
 use crate::model::EventBatch;
 
@@ -31,17 +31,35 @@ pub fn encode_event_batch_split(
     batch: EventBatch,
     max_bytes: usize,
 ) -> Result<Vec<Vec<u8>>, SplitError> {
+    split_with(batch, max_bytes, encode_event_batch)
+}
+
+/// [`encode_event_batch_split`] for a batch of several traces of one partition (see
+/// [`encode_partition_batch`]).
+pub fn encode_partition_batch_split(
+    batch: EventBatch,
+    max_bytes: usize,
+) -> Result<Vec<Vec<u8>>, SplitError> {
+    split_with(batch, max_bytes, encode_partition_batch)
+}
+
+fn split_with(
+    batch: EventBatch,
+    max_bytes: usize,
+    encode: fn(&EventBatch) -> Result<Vec<u8>, SchemaError>,
+) -> Result<Vec<Vec<u8>>, SplitError> {
     let mut records = Vec::new();
-    encode_fitting(batch, max_bytes, &mut records)?;
+    encode_fitting(batch, max_bytes, encode, &mut records)?;
     Ok(records)
 }
 
 fn encode_fitting(
     batch: EventBatch,
     max_bytes: usize,
+    encode: fn(&EventBatch) -> Result<Vec<u8>, SchemaError>,
     out: &mut Vec<Vec<u8>>,
 ) -> Result<(), SplitError> {
-    let value = encode_event_batch(&batch)?;
+    let value = encode(&batch)?;
     if value.len() <= max_bytes {
         out.push(value);
         return Ok(());
@@ -58,13 +76,14 @@ fn encode_fitting(
         });
     }
     let second_half = events.split_off(events.len() / 2);
-    encode_fitting(EventBatch { trace_id, events }, max_bytes, out)?;
+    encode_fitting(EventBatch { trace_id, events }, max_bytes, encode, out)?;
     encode_fitting(
         EventBatch {
             trace_id,
             events: second_half,
         },
         max_bytes,
+        encode,
         out,
     )
 }

@@ -213,10 +213,20 @@ pub(super) fn timestamp(obj: &Object) -> Result<i64> {
     let Value::String(s) = value else {
         return Err(bad());
     };
-    let utc = DateTime::parse_from_rfc3339(s)
-        .map(|t| t.to_utc())
-        .or_else(|_| NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.f").map(|t| t.and_utc()))
-        .map_err(|_| bad())?;
+    let utc = parse_utc(s).ok_or_else(bad)?;
     utc.timestamp_nanos_opt()
         .ok_or_else(|| FieldError::new("timestamp", format!("{s} is outside the years 1677..2262")))
+}
+
+/// An RFC 3339 timestamp, or one without offset taken as UTC.
+fn parse_utc(s: &str) -> Option<DateTime<chrono::Utc>> {
+    DateTime::parse_from_rfc3339(s)
+        .map(|t| t.to_utc())
+        .or_else(|_| NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.f").map(|t| t.and_utc()))
+        .ok()
+}
+
+/// Nanoseconds since the epoch of a timestamp [`timestamp`] accepts; `None` where it refuses.
+pub(super) fn parse_timestamp(s: &str) -> Option<i64> {
+    parse_utc(s)?.timestamp_nanos_opt()
 }

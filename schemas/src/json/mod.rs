@@ -19,6 +19,7 @@
 mod decode;
 mod encode;
 mod fields;
+mod typed;
 
 use std::fmt;
 
@@ -110,10 +111,46 @@ pub fn decode_event(value: &serde_json::Value) -> Result<Event, FieldError> {
     decode::event(value)
 }
 
+/// Decodes one event's JSON text by the typed path alone: `Some` for an event in the SDKs' usual
+/// shape that is valid, exactly as [`decode_event`] would decode it; `None` for any other event
+/// (another shape the lenient rules take, or an invalid one), which [`decode_event`] then reads.
+pub fn decode_sdk_shaped_event(text: &str) -> Option<Event> {
+    typed::event(text)
+}
+
 /// Decodes a `POST /events` body. The body as a whole fails only when it is not JSON of the shape
 /// `{"events": [...]}`; each event is decoded independently, so one bad event does not cost the
 /// others, and its error path starts with `events[i]`.
+///
+/// Events in the SDKs' usual shape are read straight into the model (`typed.rs`); any other
+/// event, and any body that is not plainly `{"events": [...]}`, takes the lenient path, with the
+/// same result either way.
 pub fn decode_events_body(body: &[u8]) -> Result<Vec<Result<Event, FieldError>>, BodyError> {
+    match decode_events_typed(body) {
+        Some(events) => Ok(events),
+        None => decode_events_lenient(body),
+    }
+}
+
+/// Each event through the typed path, or the lenient one where the typed path declines; `None`
+/// when the body is not plainly `{"events": [...]}` or an event is not JSON by itself (the
+/// lenient path then words the body's error).
+fn decode_events_typed(body: &[u8]) -> Option<Vec<Result<Event, FieldError>>> {
+    typed::body_events(body)?
+        .iter()
+        .enumerate()
+        .map(|(i, raw)| match typed::event(raw.get()) {
+            Some(event) => Some(Ok(event)),
+            None => {
+                let value: serde_json::Value = serde_json::from_str(raw.get()).ok()?;
+                Some(decode_event(&value).map_err(|err| err.within(&format!("events[{i}]"))))
+            }
+        })
+        .collect()
+}
+
+/// Decodes the body through a JSON value tree: every event by the lenient rules.
+fn decode_events_lenient(body: &[u8]) -> Result<Vec<Result<Event, FieldError>>, BodyError> {
     let value: serde_json::Value = serde_json::from_slice(body).map_err(BodyError::NotJson)?;
     let serde_json::Value::Object(mut object) = value else {
         return Err(BodyError::NotAnObject {

@@ -251,3 +251,59 @@ pub fn assert_split(records: &[ConsumedRecord], ids: &HashSet<String>, max_bytes
     assert_eq!(produced.len(), ids.len(), "events produced more than once");
     assert_eq!(&produced.into_iter().collect::<HashSet<_>>(), ids);
 }
+
+/// `traces` traces of `per_trace` copies of the fixture's second event each (fresh ids, one
+/// trace after the other); and each trace's event ids in the order posted.
+pub fn many_traces(traces: usize, per_trace: usize) -> (Value, Vec<(String, Vec<String>)>) {
+    let template = fixture()["events"][1].clone();
+    let mut expected = Vec::new();
+    let mut events = Vec::new();
+    for _ in 0..traces {
+        let trace = uuid::Uuid::new_v4().to_string();
+        let mut ids = Vec::new();
+        for _ in 0..per_trace {
+            let mut event = template.clone();
+            let id = uuid::Uuid::new_v4().to_string();
+            event["id"] = json!(id);
+            event["trace_id"] = json!(trace);
+            ids.push(id);
+            events.push(event);
+        }
+        expected.push((trace, ids));
+    }
+    (json!({ "events": events }), expected)
+}
+
+/// `records` hold one record per partition at most (topics of [`harness_on`] have 4), every
+/// event in the partition of its own trace (where the record's key puts it), and each trace's
+/// events exactly once, in the order posted.
+pub fn assert_grouped_per_partition(
+    records: &[ConsumedRecord],
+    expected: &[(String, Vec<String>)],
+) {
+    assert!(
+        records.len() <= 4,
+        "{} records for 4 partitions",
+        records.len()
+    );
+    let mut seen: std::collections::HashMap<String, Vec<String>> = Default::default();
+    for record in records {
+        let key = record.key.as_deref().expect("keyed");
+        assert_eq!(record.partition, raceway_bus::partition_for(key, 4));
+        let batch = decode_event_batch(&record.value).unwrap();
+        assert_eq!(key, batch.trace_id.to_string().as_bytes());
+        for event in batch.events {
+            let trace = event.trace_id.to_string();
+            assert_eq!(
+                raceway_bus::partition_for(trace.as_bytes(), 4),
+                record.partition,
+                "trace {trace} in another partition than its own"
+            );
+            seen.entry(trace).or_default().push(event.id.to_string());
+        }
+    }
+    assert_eq!(seen.len(), expected.len(), "traces produced");
+    for (trace, ids) in expected {
+        assert_eq!(seen.get(trace), Some(ids), "events of trace {trace}");
+    }
+}
