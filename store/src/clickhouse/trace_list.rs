@@ -9,8 +9,9 @@
 //! A page is read in two steps. First the page's trace keys, in the list's order, with as little
 //! as that order and the filters need: in the default order (newest first) and without a
 //! findings filter, the merged summaries alone; otherwise joined with the findings and the
-//! analyses. Then everything else, for those keys only (each subquery narrowed to them, so the
-//! findings and analyses of other traces are never read).
+//! analyses (the page and the total count at once). Then everything else, for those keys only
+//! (each subquery narrowed to them, so the findings and analyses of other traces are never
+//! read), with the page's event counts at once: two round trips of latency per page.
 //!
 //! The distinct event count is the costly column: ClickHouse 18.16 deserialises every
 //! `uniqExact` state of the granules it reads (about 50 ms for 400 traces of 500 events on a
@@ -162,7 +163,15 @@ impl ClickHouseStore {
              anomaly_count FROM ({})",
             summary_sql(Scope::Keys(&keys), false, &mut params)
         );
-        let rows: Vec<SummaryRow> = self.fetch_rows("summarise traces", &sql, &params).await?;
+        let ids: Vec<Uuid> = keys
+            .iter()
+            .filter_map(|key| Uuid::parse_str(key).ok())
+            .collect();
+        // The page's summaries and its event counts at once: two round trips in parallel.
+        let (rows, counts) = tokio::try_join!(
+            self.fetch_rows::<SummaryRow>("summarise traces", &sql, &params),
+            self.traces_event_counts(&ids)
+        )?;
         let mut by_key: HashMap<String, SummaryRow> =
             rows.into_iter().map(|r| (r.trace_key.clone(), r)).collect();
         // In the page's order; a trace pruned between the two reads is left out.
@@ -171,8 +180,6 @@ impl ClickHouseStore {
             .filter_map(|key| by_key.remove(key))
             .map(into_summary)
             .collect::<Result<_, _>>()?;
-        let ids: Vec<Uuid> = traces.iter().map(|t| t.trace_id).collect();
-        let counts = self.traces_event_counts(&ids).await?;
         for trace in &mut traces {
             trace.event_count = counts.get(&trace.trace_id).copied().unwrap_or(0);
         }
