@@ -12,17 +12,10 @@
 -- (`LIMIT 1 BY id`, `uniqExact(id)`), so the backfill below and replays are harmless.
 -- Partitioned by the event's day like `events`: `raceway prune` drops the same days.
 
-CREATE TABLE IF NOT EXISTS events_by_trace
-(
-    trace_id UUID,
-    id UUID,
-    timestamp_ns Int64,
-    payload String
-)
+CREATE TABLE IF NOT EXISTS events_by_trace (trace_id UUID, id UUID, timestamp_ns Int64, payload String)
 ENGINE = ReplacingMergeTree()
 PARTITION BY toYYYYMMDD(toDateTime(intDiv(timestamp_ns, 1000000000)))
-ORDER BY (trace_id, id)
-SETTINGS index_granularity = 256;
+ORDER BY (trace_id, id) SETTINGS index_granularity = 256;
 
 CREATE MATERIALIZED VIEW IF NOT EXISTS events_by_trace_mv TO events_by_trace AS
 SELECT trace_id, id, timestamp_ns, payload FROM events;
