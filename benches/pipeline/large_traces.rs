@@ -149,24 +149,32 @@ fn get_json(client: &reqwest::blocking::Client, url: &str) -> Value {
         .unwrap_or(Value::Null)
 }
 
-/// True when the trace list shows every trace of `ids` with all its events (the newest 1,000
-/// traces are looked at: `ids` are the newest).
+/// True when the trace list shows every trace of `ids` with all its events (read a page of
+/// 1,000, the largest, at a time, newest first, until every trace of `ids` is seen complete or
+/// the list ends: `ids` are the newest).
 fn all_listed(client: &reqwest::blocking::Client, base: &str, ids: &[Uuid]) -> bool {
-    let page = get_json(
-        client,
-        &format!("{base}/api/traces?limit=1000&service=bench-large"),
-    );
+    const PAGE: usize = 1000;
     let wanted: std::collections::HashSet<String> = ids.iter().map(Uuid::to_string).collect();
-    let complete = page["traces"].as_array().map_or(0, |rows| {
-        rows.iter()
+    let mut complete = 0;
+    for offset in (0..).step_by(PAGE) {
+        let page = get_json(
+            client,
+            &format!("{base}/api/traces?limit={PAGE}&offset={offset}&service=bench-large"),
+        );
+        let rows = page["traces"].as_array().cloned().unwrap_or_default();
+        complete += rows
+            .iter()
             .filter(|row| {
                 row["trace_id"]
                     .as_str()
                     .is_some_and(|id| wanted.contains(id))
             })
             .filter(|row| row["event_count"].as_u64() == Some(TRACE_EVENTS as u64))
-            .count()
-    });
+            .count();
+        if complete >= ids.len() || rows.len() < PAGE {
+            break;
+        }
+    }
     complete >= ids.len()
 }
 

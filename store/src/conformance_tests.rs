@@ -7,6 +7,7 @@
 
 use std::sync::Arc;
 
+use raceway_schemas::Event;
 use uuid::Uuid;
 
 use crate::conformance::CHECKS;
@@ -147,8 +148,8 @@ async fn clickhouse_records_migrations_once() {
     assert_eq!(versions, expected);
 }
 
-/// A database written before trace summaries existed gets them when it migrates: the list and
-/// the stored-event counts read the backfilled summaries.
+/// A database written before trace summaries and `events_by_trace` existed gets them when it
+/// migrates: the list, the stored-event counts and one trace's events read the backfilled rows.
 #[tokio::test]
 async fn clickhouse_migration_summarises_traces_stored_before_it() {
     let store = unmigrated_clickhouse().await;
@@ -189,7 +190,10 @@ async fn clickhouse_migration_summarises_traces_stored_before_it() {
     store.migrate().await.expect("migrate");
     let listed = store.list_traces(&Default::default()).await.expect("list");
     let counts = store.traces_event_counts(&[a, b]).await.expect("counts");
+    let trace_a = store.trace_events(a).await.expect("trace a");
     store.drop_database().await.expect("drop");
+    let ids = |events: &[Event]| events.iter().map(|e| e.id).collect::<Vec<_>>();
+    assert_eq!(ids(&trace_a), ids(&events[..2]));
     let summaries: Vec<(Uuid, u64, Vec<String>)> = listed
         .traces
         .into_iter()

@@ -60,6 +60,11 @@ pub const CLICKHOUSE: &[Migration] = &[
         name: "trace_summaries",
         sql: include_str!("../migrations/clickhouse/0006_trace_summaries.sql"),
     },
+    Migration {
+        version: 7,
+        name: "events_by_trace",
+        sql: include_str!("../migrations/clickhouse/0007_events_by_trace.sql"),
+    },
 ];
 
 /// The SQLite migrations, in order.

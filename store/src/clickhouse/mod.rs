@@ -98,6 +98,8 @@ impl ClickHouseStore {
 
     /// One page of the rows of `select_sql` (the paging clause is appended) and how many rows
     /// it has in all, both bound to `filter`'s values: the shape of every paginated listing.
+    /// The two queries run at once (two pooled connections), so a page costs one round trip of
+    /// latency: 18.16 has no window functions to count beside the page in one query.
     pub(crate) async fn fetch_page<T>(
         &self,
         what: &str,
@@ -110,16 +112,20 @@ impl ClickHouseStore {
     {
         let (clause, page) = Dialect::ClickHouse.page(limit, offset);
         let page_sql = format!("{select_sql} {clause}");
-        let rows: Vec<T> = bind_all(self.client.query(&page_sql), &filter.params_with(&page))
-            .fetch_all()
-            .await
-            .map_err(self.err(&format!("list {what}")))?;
+        let rows = async {
+            bind_all(self.client.query(&page_sql), &filter.params_with(&page))
+                .fetch_all::<T>()
+                .await
+                .map_err(self.err(&format!("list {what}")))
+        };
         let total_sql = format!("SELECT toUInt64(count()) FROM ({select_sql})");
-        let total: u64 = bind_all(self.client.query(&total_sql), filter.params())
-            .fetch_one()
-            .await
-            .map_err(self.err(&format!("count {what}")))?;
-        Ok((rows, total))
+        let total = async {
+            bind_all(self.client.query(&total_sql), filter.params())
+                .fetch_one::<u64>()
+                .await
+                .map_err(self.err(&format!("count {what}")))
+        };
+        tokio::try_join!(rows, total)
     }
 
     /// The rows of `sql` bound to `params`; failures name `operation`.

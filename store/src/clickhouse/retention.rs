@@ -7,8 +7,9 @@ use crate::clickhouse::ClickHouseStore;
 use crate::{PruneReport, RetentionStore, StoreError};
 
 /// The ClickHouse tables partitioned by day (see the migrations).
-const DAY_PARTITIONED: [&str; 9] = [
+const DAY_PARTITIONED: [&str; 10] = [
     "events",
+    "events_by_trace",
     "trace_summaries",
     "events_per_minute",
     "trace_services",

@@ -59,6 +59,7 @@ macro_rules! with_check_names {
             list_traces_paginates,
             list_traces_confined_to_environments,
             list_traces_narrows_sorts_and_counts_anomalies,
+            list_traces_serves_the_largest_page,
             list_traces_breaks_ties_by_id,
             list_traces_follows_late_events,
             race_count_counts_distinct_findings,

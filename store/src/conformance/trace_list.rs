@@ -164,3 +164,23 @@ pub async fn list_traces_follows_late_events(store: &dyn Store) {
     let counts = store.traces_event_counts(&[trace]).await.expect("counts");
     assert_eq!(counts.get(&trace), Some(&4));
 }
+
+/// A whole page of the largest size lists every trace of it with its count (its keys are sent
+/// in the store's queries: the query must stay within the server's limits).
+pub async fn list_traces_serves_the_largest_page(store: &dyn Store) {
+    const LARGEST_PAGE: u32 = 1000;
+    let mut traces: Vec<Uuid> = (0..LARGEST_PAGE).map(|_| Uuid::new_v4()).collect();
+    let events: Vec<Event> = traces
+        .iter()
+        .flat_map(|t| events_of(*t, "prod", 0, 1))
+        .collect();
+    store.insert_events(&events).await.expect("insert");
+    let query = TraceQuery {
+        limit: LARGEST_PAGE,
+        ..TraceQuery::default()
+    };
+    let listed = page(store, query).await;
+    traces.sort();
+    assert_eq!(ids(&listed), traces, "every trace, ties by id");
+    assert!(listed.traces.iter().all(|t| t.event_count == 1));
+}
