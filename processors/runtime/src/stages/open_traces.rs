@@ -16,8 +16,8 @@
 
 use std::collections::HashMap;
 
-use raceway_schemas::Event;
 use super::trace_origins::{Origin, TraceOrigins};
+use raceway_schemas::Event;
 use tokio::time::{Duration, Instant};
 use uuid::Uuid;
 
@@ -172,6 +172,11 @@ impl OpenTraces {
         })
     }
 
+    /// Events consumed of trace `id` so far (0 when it is not open).
+    pub fn consumed(&self, id: Uuid) -> usize {
+        self.traces.get(&id).map_or(0, |t| t.consumed)
+    }
+
     /// Number of open traces.
     pub fn len(&self) -> usize {
         self.traces.len()
@@ -213,7 +218,10 @@ mod tests {
         let (late, early) = (event(trace, 20), event(trace, 10));
         let position: Position = ("events".into(), 0, 7);
         let now = Instant::now();
-        assert!(open.add(late.clone(), &position, 1, now, &origins()), "a new record");
+        assert!(
+            open.add(late.clone(), &position, 1, now, &origins()),
+            "a new record"
+        );
         assert!(
             !open.add(early.clone(), &position, 1, now, &origins()),
             "the same record"
@@ -243,6 +251,11 @@ mod tests {
         assert_eq!(open.held_events(), 2);
         open.add(event(big, 9), &position, 1, now, &origins());
         assert_eq!(open.held_events(), 2, "an evicted trace holds nothing more");
+        assert_eq!(
+            open.consumed(big),
+            5,
+            "consumed counts the evicted events too"
+        );
         assert_eq!(open.take(big).expect("open").events, None);
         assert_eq!(
             open.take(small).expect("open").events.map(|e| e.len()),
@@ -279,7 +292,13 @@ mod tests {
         let (a, b) = (Uuid::new_v4(), Uuid::new_v4());
         for (trace, write_seq) in [(a, 1), (b, 2), (a, 3)] {
             let position: Position = ("events".into(), 0, write_seq as i64);
-            open.add(event(trace, 0), &position, write_seq, Instant::now(), &origins());
+            open.add(
+                event(trace, 0),
+                &position,
+                write_seq,
+                Instant::now(),
+                &origins(),
+            );
         }
         assert_eq!(open.write_seq(&[a]), 3);
         assert_eq!(open.write_seq(&[b]), 2);

@@ -35,8 +35,14 @@ use super::trace_origins::{Origin, TraceOrigins};
 use super::{stopped_cleanly, StageError, StageIo};
 use raceway_bus::Record;
 
-/// Most traces completed with one store read and one set of writes.
-const COMPLETION_BATCH: usize = 500;
+/// Most traces completed with one set of writes: each batch costs two round trips (the
+/// analyses and accesses inserts, then the race inputs and notices produces), whatever its size,
+/// so short traces are completed thousands at a time.
+const COMPLETION_BATCH: usize = 5_000;
+
+/// Most consumed events over the traces of one completion batch: bounds the rows of one insert
+/// and the race inputs produced at once when the traces are long.
+const COMPLETION_BATCH_EVENTS: usize = 50_000;
 
 /// How long the stage remembers the traces it completed (a late event re-opening one is read
 /// back whole) and treats a partition it took over as possibly holding traces it saw only part
@@ -196,7 +202,10 @@ impl TraceStage {
                 self.io.offsets.hold(&position.0, position.1, position.2);
             }
             for event in events.by_ref().take(count) {
-                if self.open.add(event, &position, write_seq, now, &self.origins) {
+                if self
+                    .open
+                    .add(event, &position, write_seq, now, &self.origins)
+                {
                     self.io.offsets.hold(&position.0, position.1, position.2);
                 }
             }
@@ -251,8 +260,22 @@ impl TraceStage {
             max_events: self.config.max_events,
         };
         let due = self.open.due(Instant::now(), completion);
-        for batch in due.chunks(COMPLETION_BATCH) {
-            self.complete(batch).await?;
+        let mut batch = Vec::new();
+        let mut batch_events = 0;
+        for trace_id in due {
+            let events = self.open.consumed(trace_id);
+            let full =
+                batch.len() >= COMPLETION_BATCH || batch_events + events > COMPLETION_BATCH_EVENTS;
+            if full && !batch.is_empty() {
+                self.complete(&batch).await?;
+                batch.clear();
+                batch_events = 0;
+            }
+            batch.push(trace_id);
+            batch_events += events;
+        }
+        if !batch.is_empty() {
+            self.complete(&batch).await?;
         }
         Ok(())
     }

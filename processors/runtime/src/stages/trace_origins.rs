@@ -135,7 +135,10 @@ mod tests {
         let now = Instant::now();
         origins.read("events", 0, 0, now);
         origins.read("events", 0, 1, now);
-        assert_eq!(origins.origin(Uuid::new_v4(), "events", 0, now), Origin::Here);
+        assert_eq!(
+            origins.origin(Uuid::new_v4(), "events", 0, now),
+            Origin::Here
+        );
     }
 
     #[tokio::test(start_paused = true)]
@@ -150,7 +153,10 @@ mod tests {
         );
         tokio::time::advance(HORIZON).await;
         origins.read("events", 1, 41, Instant::now());
-        assert_eq!(origins.origin(trace, "events", 1, Instant::now()), Origin::Here);
+        assert_eq!(
+            origins.origin(trace, "events", 1, Instant::now()),
+            Origin::Here
+        );
         origins.read("events", 1, 30, Instant::now());
         assert_eq!(
             origins.origin(trace, "events", 1, Instant::now()),
