@@ -10,6 +10,10 @@ use raceway_bus::Topics;
 use raceway_bus::{Bus, EmbeddedBus, KafkaBus};
 use raceway_store::{ClickHouseStore, Lifecycle, SqliteStore, Store};
 
+/// Findings notices the embedded bus keeps per partition: far more than a live reader that
+/// keeps up lags behind, few enough that the log does not grow with every finding.
+const FINDINGS_RETAINED_PER_PARTITION: u64 = 10_000;
+
 /// Where the bus and the store are; shared by every command.
 #[derive(Debug, Clone, Args)]
 pub struct BackendArgs {
@@ -50,11 +54,13 @@ impl BackendArgs {
             None => {
                 self.create_data_dir()?;
                 let path = self.data_dir.join("bus.sqlite");
-                Ok(Arc::new(
-                    EmbeddedBus::open(&path, self.partitions).with_context(|| {
-                        format!("cannot open the embedded bus log {}", path.display())
-                    })?,
-                ))
+                let bus = EmbeddedBus::open(&path, self.partitions).with_context(|| {
+                    format!("cannot open the embedded bus log {}", path.display())
+                })?;
+                // Only the live stream's tails read the findings notices: no group commit
+                // would ever release them.
+                bus.retain_latest(&self.topics().findings, FINDINGS_RETAINED_PER_PARTITION);
+                Ok(Arc::new(bus))
             }
         }
     }

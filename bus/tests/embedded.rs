@@ -335,6 +335,40 @@ async fn a_tail_reads_only_what_is_produced_after_it_opened_and_joins_no_group()
         .is_empty());
 }
 
+#[tokio::test]
+async fn a_retained_topic_keeps_its_newest_records_per_partition_and_a_tail_still_reads_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let (bus, topics) = open_with_topics(&dir.path().join("bus.sqlite")).await;
+    bus.retain_latest(&topics.findings, 5);
+    let mut tail = bus
+        .tail(std::slice::from_ref(&topics.findings))
+        .await
+        .unwrap();
+    // One key: every record lands on one partition, so the bound cuts it to exactly 5. A tail
+    // that keeps up (reads each produce before the next) still reads every record.
+    let one_key = |i: usize| Record::new("trace", format!("notice-{i}"));
+    let mut read = Vec::new();
+    for chunk in 0..4 {
+        bus.produce(
+            &topics.findings,
+            (chunk * 3..chunk * 3 + 3).map(one_key).collect(),
+        )
+        .await
+        .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while read.len() < chunk * 3 + 3 && Instant::now() < deadline {
+            read.extend(tail.poll(100, Duration::from_millis(200)).await.unwrap());
+        }
+    }
+    assert_eq!(read.len(), 12);
+    assert_eq!(bus.stored_records().await.unwrap(), 5);
+    // Other topics keep their records until a group passes them.
+    bus.produce(&topics.events, records("kept", 20))
+        .await
+        .unwrap();
+    assert_eq!(bus.stored_records().await.unwrap(), 25);
+}
+
 /// Pages and free pages of the log's file, read beside the bus.
 fn file_pages(path: &Path) -> (i64, i64) {
     let conn = rusqlite::Connection::open(path).unwrap();

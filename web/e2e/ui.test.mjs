@@ -318,6 +318,15 @@ describe("web UI", () => {
     assert.deepEqual(rows.map((r) => r.split("\t").map((c) => c.trim())), hot.variables.map((v) => [v.variable, String(v.findings), String(v.data_races), String(v.lost_updates), String(v.lock_order_inversions)]));
     const locations = await page.getByTestId("hotspot-locations").locator("tbody tr").allInnerTexts();
     assert.deepEqual(locations.map((r) => r.split("\t").map((c) => c.trim())), hot.locations.map((l) => [l.service, l.location, String(l.findings), String(l.anomalies)]));
+    // The chart's bars count every finding the API lists, each bar says when it is, and the axis
+    // is labelled.
+    const listed = await (await fetch(`${raceway.url}/api/races?limit=1000`)).json();
+    const titles = await page.getByTestId("over-time").locator("[title]").evaluateAll((bars) => bars.map((b) => b.getAttribute("title")));
+    assert.ok(titles.every((t) => / UTC: \d+ findings?, \d+ anomal(y|ies)$/.test(t)), titles.join("\n"));
+    const charted = titles.reduce((sum, t) => sum + Number(/UTC: (\d+) finding/.exec(t)[1]), 0);
+    assert.equal(charted, listed.races.length, "every listed finding is in one bar");
+    const axis = await page.getByTestId("over-time-axis").innerText();
+    assert.match(axis, /\d\d:\d\d.*UTC/s);
     await shot("dashboard");
   });
 

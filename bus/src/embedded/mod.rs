@@ -15,6 +15,11 @@
 //! dead letters) are kept for operators; a tail (the live stream) reads records as they are
 //! appended, so it only misses a record if it falls behind the slowest group.
 //!
+//! A topic only tails read (the findings notices of the live stream) would grow without end, as
+//! no group commits past its records: [`EmbeddedBus::retain_latest`] bounds it to its newest
+//! records per partition, deleting older ones in the produce that passes the bound. A tail
+//! further behind than the bound misses records, as it would behind a Kafka topic's retention.
+//!
 //! The file gives the space back: it is in incremental auto-vacuum mode, and a commit that
 //! leaves more than [`SPARE_FREE_PAGES`] twice over free returns up to [`RETURN_PAGES_PER_COMMIT`]
 //! of them to the file system (`PRAGMA incremental_vacuum`), keeping [`SPARE_FREE_PAGES`] for
@@ -95,6 +100,9 @@ pub(super) struct Shared {
     pub(super) active_groups: Mutex<HashSet<String>>,
     /// Bumped after every committed produce, to wake consumers.
     pub(super) appended: watch::Sender<u64>,
+    /// Topic -> how many of its newest records per partition the log keeps
+    /// ([`EmbeddedBus::retain_latest`]); topics not named keep theirs until groups pass them.
+    pub(super) retained: Mutex<HashMap<String, i64>>,
 }
 
 /// Locks a mutex, ignoring poisoning: a panicked holder leaves SQLite consistent (an open
@@ -269,6 +277,7 @@ impl EmbeddedBus {
                 topics: Mutex::new(topics),
                 active_groups: Mutex::new(HashSet::new()),
                 appended,
+                retained: Mutex::new(HashMap::new()),
             }),
         })
     }
@@ -276,6 +285,14 @@ impl EmbeddedBus {
     /// The SQLite file backing this bus.
     pub fn path(&self) -> &Path {
         &self.shared.path
+    }
+
+    /// Keeps only the newest `records` of each partition of `topic` from now on: each produce
+    /// to it deletes the older ones. For a topic no consumer group reads, only tails, whose
+    /// records no commit would ever release.
+    pub fn retain_latest(&self, topic: &str, records: u64) {
+        let records = i64::try_from(records).unwrap_or(i64::MAX);
+        lock(&self.shared.retained).insert(topic.to_string(), records);
     }
 
     /// Deletes the records of every partition that all consumer groups reading it have committed
@@ -403,6 +420,7 @@ impl Bus for EmbeddedBus {
         if records.is_empty() {
             return Ok(());
         }
+        let retained = lock(&self.shared.retained).get(topic).copied();
         let topic = topic.to_string();
         let writer = self.shared.writer.clone();
         let path = self.shared.path.clone();
@@ -445,6 +463,18 @@ impl Bus for EmbeddedBus {
                     update
                         .execute(params![topic, part, offset])
                         .map_err(&err)?;
+                }
+                if let Some(keep) = retained {
+                    let mut forget = tx
+                        .prepare_cached(
+                            "DELETE FROM log WHERE topic = ?1 AND part = ?2 AND off < ?3",
+                        )
+                        .map_err(&err)?;
+                    for (part, offset) in &next {
+                        forget
+                            .execute(params![topic, part, offset.saturating_sub(keep)])
+                            .map_err(&err)?;
+                    }
                 }
             }
             Ok(())

@@ -30,7 +30,7 @@ export function shortId(id: string): string {
   return id.slice(0, 8);
 }
 
-/** `n noun`, with the noun's plural (an added `s`) unless `n` is 1: `1 call`, `3 calls`. */
-export function formatCount(n: number, noun: string): string {
-  return `${n} ${n === 1 ? noun : `${noun}s`}`;
+/** `n noun`, with the noun's plural (by default an added `s`) unless `n` is 1: `1 call`, `3 calls`. */
+export function formatCount(n: number, noun: string, plural = `${noun}s`): string {
+  return `${n} ${n === 1 ? noun : plural}`;
 }

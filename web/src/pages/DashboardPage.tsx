@@ -1,6 +1,7 @@
 import { api } from "@/api/client";
 import { AnomalyTable } from "@/components/AnomalyTable";
 import { Loaded } from "@/components/Message";
+import { OverTimeChart } from "@/components/OverTimeChart";
 import { DegradingList, HotspotTables } from "@/components/ServiceHealth";
 import { Card, CardContent, Section } from "@/components/ui/card";
 import { useApi } from "@/hooks/useApi";
@@ -30,7 +31,6 @@ export function DashboardPage() {
   const buckets = races.data && anomalies.data
     ? overTime(races.data.races, anomalies.data.anomalies.map((a) => (a.trace_start ? timestampNs(a.trace_start) : 0)).filter(Boolean))
     : [];
-  const peak = Math.max(1, ...buckets.map((b) => b.races + b.anomalies));
   return (
     <div className="space-y-3">
       <h1 className="text-xl font-semibold">Dashboard</h1>
@@ -40,17 +40,8 @@ export function DashboardPage() {
         <Stat label="critical" value={races.data?.races.filter((r) => r.severity === "critical").length} />
         <Stat label="anomalies" value={anomalies.data?.total} />
       </div>
-      <Section title="Findings (red) and anomalies (amber) over time">
-          {buckets.length === 0 ? <p className="text-sm text-muted-foreground">Nothing found yet.</p> : (
-            <div className="flex h-32 items-end gap-1" data-testid="over-time">
-              {buckets.map((b) => (
-                <div key={b.start} className="flex flex-1 flex-col justify-end" title={`${b.races} findings, ${b.anomalies} anomalies`}>
-                  <div className="bg-warning" style={{ height: `${(b.anomalies / peak) * 120}px` }} />
-                  <div className="bg-destructive" style={{ height: `${(b.races / peak) * 120}px` }} />
-                </div>
-              ))}
-            </div>
-          )}
+      <Section title="Findings and anomalies over time">
+        <OverTimeChart buckets={buckets} />
       </Section>
       <div className="grid gap-3 md:grid-cols-2">
         <Section title="Slowest services (p95 of calls into them)">
