@@ -145,31 +145,19 @@ mod tests {
     async fn a_partition_taken_over_or_re_read_is_recent_for_the_horizon() {
         let mut origins = TraceOrigins::new(HORIZON, 10);
         let trace = Uuid::new_v4();
-        origins.read("events", 1, 40, Instant::now());
-        assert_eq!(
-            origins.origin(trace, "events", 1, Instant::now()),
-            Origin::TakenOver,
-            "started at a committed offset"
-        );
+        let mut origin_after_reading = |offset| {
+            origins.read("events", 1, offset, Instant::now());
+            origins.origin(trace, "events", 1, Instant::now())
+        };
+        let started_at_a_committed_offset = origin_after_reading(40);
+        assert_eq!(started_at_a_committed_offset, Origin::TakenOver);
         tokio::time::advance(HORIZON).await;
-        origins.read("events", 1, 41, Instant::now());
-        assert_eq!(
-            origins.origin(trace, "events", 1, Instant::now()),
-            Origin::Here
-        );
-        origins.read("events", 1, 30, Instant::now());
-        assert_eq!(
-            origins.origin(trace, "events", 1, Instant::now()),
-            Origin::TakenOver,
-            "re-read from a committed offset"
-        );
+        assert_eq!(origin_after_reading(41), Origin::Here, "past the horizon");
+        let re_read = origin_after_reading(30);
+        assert_eq!(re_read, Origin::TakenOver);
         tokio::time::advance(HORIZON).await;
-        origins.read("events", 1, 90, Instant::now());
-        assert_eq!(
-            origins.origin(trace, "events", 1, Instant::now()),
-            Origin::TakenOver,
-            "read elsewhere meanwhile"
-        );
+        let read_elsewhere_meanwhile = origin_after_reading(90);
+        assert_eq!(read_elsewhere_meanwhile, Origin::TakenOver);
     }
 
     #[tokio::test(start_paused = true)]
