@@ -135,6 +135,10 @@ pub fn end_to_end(workload: &Workload, processors: usize, dir: &Path, figures: &
     let posted = started.elapsed();
     wait_drained(&ingest_url, &urls, workload.traces);
     let drained = started.elapsed();
+    for url in &urls {
+        let stage = format!("end to end, one of {processors} processor(s)");
+        print_store_calls(&stage, &metrics(url), workload.events.len() as f64);
+    }
     std::thread::sleep(Duration::from_secs(2));
     let seen = watcher.finish();
 
@@ -206,7 +210,9 @@ pub fn stage_ceilings(workload: &Workload, dir: &Path, figures: &mut Figures) {
         std::thread::sleep(Duration::from_millis(100));
     }
     let trace_time = started.elapsed().as_secs_f64();
-    let forwarded = metric_sum(&metrics(&trace_url), "raceway_accesses_forwarded_total", "");
+    let trace_metrics = metrics(&trace_url);
+    let forwarded = metric_sum(&trace_metrics, "raceway_accesses_forwarded_total", "");
+    print_store_calls("trace stage alone", &trace_metrics, events);
     figures.report(
         "trace-stage",
         format!(
@@ -232,5 +238,28 @@ pub fn stage_ceilings(workload: &Workload, dir: &Path, figures: &mut Figures) {
          joining the group)",
         forwarded / race_time,
         events / race_time
+    );
+}
+
+/// Prints the store calls a stage made (`raceway_store_write_seconds` counts, by operation), in
+/// all and per 1,000 events: a measure of its round trips that the machine's load does not move.
+fn print_store_calls(stage: &str, metrics_text: &str, events: f64) {
+    let prefix = "raceway_store_write_seconds_count{operation=\"";
+    let calls: Vec<(&str, f64)> = metrics_text
+        .lines()
+        .filter_map(|line| {
+            let (operation, rest) = line.strip_prefix(prefix)?.split_once('"')?;
+            Some((operation, rest.rsplit(' ').next()?.parse::<f64>().ok()?))
+        })
+        .collect();
+    let total: f64 = calls.iter().map(|(_, n)| n).sum();
+    let each: Vec<String> = calls
+        .iter()
+        .map(|(operation, n)| format!("{operation} {n:.0}"))
+        .collect();
+    println!(
+        "{stage}: {total:.0} store calls, {:.2} per 1,000 events ({})",
+        total * 1000.0 / events,
+        each.join(", ")
     );
 }

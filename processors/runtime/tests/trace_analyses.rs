@@ -275,9 +275,19 @@ async fn a_trace_unlike_200_normal_ones_gets_the_top_isolation_score() {
     task.await.expect("join").expect("clean stop");
 }
 
+/// How many times the trace stages of `pipeline` asked the store for traces' event counts.
+fn count_queries(pipeline: &Pipeline) -> u64 {
+    pipeline
+        .metrics
+        .store_seconds
+        .with_label_values(&["count trace events"])
+        .get_sample_count()
+}
+
 /// Events of open traces are held in memory and analysed from there; a trace is read back from
 /// the store only when memory may lack some of its events: evicted by the held-events bound, or
-/// re-opened by a late event after it completed. Either way it is analysed with every event.
+/// re-opened by a late event after it completed. Either way it is analysed with every event, and
+/// the stage, which read every partition from its start, never asks the store for a count.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn evicted_and_reopened_traces_are_read_back_and_analysed_whole() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -319,6 +329,7 @@ async fn evicted_and_reopened_traces_are_read_back_and_analysed_whole() {
         .await;
     assert_eq!(event_count(small.trace_id).await, 3);
     assert_eq!(read_back(), 2, "the re-opened trace was read back");
+    assert_eq!(count_queries(&pipeline), 0, "it saw every event itself");
     // The gauge is set once the step that completed the trace ends, just after its writes.
     let deadline = Instant::now() + Duration::from_secs(30);
     while pipeline.metrics.open_trace_events.get() != 0 {
@@ -328,4 +339,47 @@ async fn evicted_and_reopened_traces_are_read_back_and_analysed_whole() {
 
     stop.send(true).expect("stop");
     task.await.expect("join").expect("clean stop");
+}
+
+/// A trace completed by one instance of the stage and re-opened by a late event that the next
+/// instance reads (a restart: it starts at the committed offset, so it sees only the late
+/// event) is read back and analysed whole; the new instance asks the store for the counts of
+/// the traces it first saw after taking the partition over.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_trace_cut_by_a_restart_is_read_back_and_analysed_whole() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let pipeline = Pipeline::open(dir.path()).await;
+    let event_count = |trace: Uuid| {
+        let store = pipeline.store.clone();
+        async move {
+            let summary = store.trace_analysis(trace).await.expect("read");
+            summary.expect("analysed").event_count
+        }
+    };
+    let first = pipeline.start_stage(Duration::from_secs(3600)).await;
+    let small = request(now_ns(), 10 * MS);
+    pipeline.analyse(std::slice::from_ref(&small)).await;
+    assert_eq!(event_count(small.trace_id).await, 2);
+    stop_stage(first).await;
+    assert_eq!(count_queries(&pipeline), 0);
+
+    let reopened_at = now_ns();
+    let late = EventBatch {
+        trace_id: small.trace_id,
+        events: vec![step(small.trace_id, reopened_at, "bank", "audit", MS)],
+    };
+    // Not seen before by the next instance, which also starts past the first record.
+    let fresh = request(now_ns(), 10 * MS);
+    pipeline.send(&[late.clone(), fresh.clone()]).await;
+    let second = pipeline.start_stage(Duration::from_secs(3600)).await;
+    pipeline.analysed(&[late, fresh.clone()], reopened_at).await;
+    assert_eq!(event_count(small.trace_id).await, 3, "analysed whole");
+    assert_eq!(event_count(fresh.trace_id).await, 2);
+    assert_eq!(
+        pipeline.metrics.traces_read_back.get(),
+        1,
+        "only the cut trace was read back"
+    );
+    assert!(count_queries(&pipeline) >= 1, "taken over: counted");
+    stop_stage(second).await;
 }

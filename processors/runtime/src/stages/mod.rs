@@ -22,6 +22,7 @@ mod open_traces;
 pub mod race;
 pub mod trace;
 pub mod trace_analyses;
+mod trace_origins;
 
 pub use event_writer::WriteBatching;
 pub use io::{stopped_cleanly, StageError, StageIo};

@@ -4,10 +4,10 @@
 //! that completion analyses them without reading the store back; the store is read only for a
 //! trace whose memory may be incomplete. That is the case for a trace whose events were dropped
 //! to keep the events held over all open traces under the bound (the trace holding the most
-//! goes first, and holds nothing more until it completes), and for a trace whose store count
-//! exceeds what memory holds: events consumed by another instance before a restart or a
-//! rebalance, or a late event re-opening a completed trace (the stage compares counts at
-//! completion, see `TraceStage::complete`).
+//! goes first, and holds nothing more until it completes), and for a trace some of whose events
+//! may have been consumed elsewhere or earlier: a late event re-opening a completed trace, or a
+//! trace first seen in a partition taken over from another instance (its [`Origin`], decided
+//! when the trace opens: see `trace_origins`).
 //!
 //! Why: reading every trace back at completion (decoding every stored payload a second time)
 //! was the trace stage's bottleneck. What breaks otherwise: without the bound, memory grows with
@@ -16,6 +16,7 @@
 
 use std::collections::HashMap;
 
+use super::trace_origins::{Origin, TraceOrigins};
 use raceway_schemas::Event;
 use tokio::time::{Duration, Instant};
 use uuid::Uuid;
@@ -35,6 +36,8 @@ struct OpenTrace {
     records: Vec<Position>,
     /// The event writer's submission holding its latest event.
     write_seq: u64,
+    /// Whether events of it may have been consumed elsewhere or earlier.
+    origin: Origin,
 }
 
 /// A completed trace taken out of [`OpenTraces`].
@@ -44,6 +47,8 @@ pub struct TakenTrace {
     pub events: Option<Vec<Event>>,
     /// The records it held, to release.
     pub records: Vec<Position>,
+    /// Whether the store may hold events of it that memory does not.
+    pub origin: Origin,
 }
 
 /// When an open trace is complete.
@@ -72,17 +77,28 @@ impl OpenTraces {
     }
 
     /// Adds a consumed event read from the record at `position` and submitted to the event
-    /// writer as `write_seq`; returns true when the trace did not hold that record yet (the
-    /// caller holds its offset).
-    pub fn add(&mut self, event: Event, position: &Position, write_seq: u64, now: Instant) -> bool {
-        let trace = self.traces.entry(event.trace_id).or_insert(OpenTrace {
-            opened: now,
-            last_seen: now,
-            consumed: 0,
-            held: Some(Vec::new()),
-            records: Vec::new(),
-            write_seq,
-        });
+    /// writer as `write_seq`; a trace it opens takes its origin from `origins`. Returns true
+    /// when the trace did not hold that record yet (the caller holds its offset).
+    pub fn add(
+        &mut self,
+        event: Event,
+        position: &Position,
+        write_seq: u64,
+        now: Instant,
+        origins: &TraceOrigins,
+    ) -> bool {
+        let trace = self
+            .traces
+            .entry(event.trace_id)
+            .or_insert_with(|| OpenTrace {
+                opened: now,
+                last_seen: now,
+                consumed: 0,
+                held: Some(Vec::new()),
+                records: Vec::new(),
+                write_seq,
+                origin: origins.origin(event.trace_id, &position.0, position.1, now),
+            });
         trace.last_seen = now;
         trace.write_seq = trace.write_seq.max(write_seq);
         trace.consumed += 1;
@@ -152,7 +168,13 @@ impl OpenTraces {
         Some(TakenTrace {
             events,
             records: trace.records,
+            origin: trace.origin,
         })
+    }
+
+    /// Events consumed of trace `id` so far (0 when it is not open).
+    pub fn consumed(&self, id: Uuid) -> usize {
+        self.traces.get(&id).map_or(0, |t| t.consumed)
     }
 
     /// Number of open traces.
@@ -170,6 +192,11 @@ impl OpenTraces {
 mod tests {
     use super::*;
     use raceway_schemas::Metadata;
+
+    /// Nothing read before: every trace is [`Origin::Here`].
+    fn origins() -> TraceOrigins {
+        TraceOrigins::new(Duration::from_secs(60), 10)
+    }
 
     fn event(trace: Uuid, at: i64) -> Event {
         Event {
@@ -191,12 +218,15 @@ mod tests {
         let (late, early) = (event(trace, 20), event(trace, 10));
         let position: Position = ("events".into(), 0, 7);
         let now = Instant::now();
-        assert!(open.add(late.clone(), &position, 1, now), "a new record");
         assert!(
-            !open.add(early.clone(), &position, 1, now),
+            open.add(late.clone(), &position, 1, now, &origins()),
+            "a new record"
+        );
+        assert!(
+            !open.add(early.clone(), &position, 1, now, &origins()),
             "the same record"
         );
-        assert!(open.add(late.clone(), &("events".into(), 0, 9), 1, now));
+        assert!(open.add(late.clone(), &("events".into(), 0, 9), 1, now, &origins()));
         assert_eq!(open.held_events(), 3);
         let taken = open.take(trace).expect("open");
         assert_eq!(taken.events, Some(vec![early, late]));
@@ -212,15 +242,20 @@ mod tests {
         let position: Position = ("events".into(), 0, 1);
         let now = Instant::now();
         for at in 0..4 {
-            open.add(event(big, at), &position, 1, now);
+            open.add(event(big, at), &position, 1, now, &origins());
         }
         for at in 0..2 {
-            open.add(event(small, at), &position, 1, now);
+            open.add(event(small, at), &position, 1, now, &origins());
         }
         assert_eq!(open.enforce_bound(), 1);
         assert_eq!(open.held_events(), 2);
-        open.add(event(big, 9), &position, 1, now);
+        open.add(event(big, 9), &position, 1, now, &origins());
         assert_eq!(open.held_events(), 2, "an evicted trace holds nothing more");
+        assert_eq!(
+            open.consumed(big),
+            5,
+            "consumed counts the evicted events too"
+        );
         assert_eq!(open.take(big).expect("open").events, None);
         assert_eq!(
             open.take(small).expect("open").events.map(|e| e.len()),
@@ -238,11 +273,11 @@ mod tests {
         };
         let (idle, large) = (Uuid::new_v4(), Uuid::new_v4());
         let position: Position = ("events".into(), 0, 1);
-        open.add(event(idle, 0), &position, 1, Instant::now());
+        open.add(event(idle, 0), &position, 1, Instant::now(), &origins());
         assert!(open.due(Instant::now(), completion).is_empty());
         tokio::time::advance(Duration::from_secs(1)).await;
         for at in 0..3 {
-            open.add(event(large, at), &position, 1, Instant::now());
+            open.add(event(large, at), &position, 1, Instant::now(), &origins());
         }
         assert_eq!(open.due(Instant::now(), completion), {
             let mut both = vec![idle, large];
@@ -257,7 +292,13 @@ mod tests {
         let (a, b) = (Uuid::new_v4(), Uuid::new_v4());
         for (trace, write_seq) in [(a, 1), (b, 2), (a, 3)] {
             let position: Position = ("events".into(), 0, write_seq as i64);
-            open.add(event(trace, 0), &position, write_seq, Instant::now());
+            open.add(
+                event(trace, 0),
+                &position,
+                write_seq,
+                Instant::now(),
+                &origins(),
+            );
         }
         assert_eq!(open.write_seq(&[a]), 3);
         assert_eq!(open.write_seq(&[b]), 2);

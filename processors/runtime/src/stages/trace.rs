@@ -5,10 +5,11 @@
 //! until its events are written), and held in memory per open trace ([`OpenTraces`]). A trace
 //! completes after it has been idle for `idle_timeout` (processing time), or is older than
 //! `max_age`, or has `max_events` events. At completion the stage analyses the events it holds;
-//! it reads a trace back from the store only when memory may lack some of its events (evicted
-//! by the `max_open_trace_events` bound, or more events stored than held: a late event that
-//! re-opens a trace, a restart or a rebalance that re-reads part of a trace), so nothing is
-//! lost either way.
+//! it reads a trace back from the store only when memory may lack some of its events: evicted
+//! by the `max_open_trace_events` bound, re-opened by a late event after it completed here, or
+//! first seen in a partition taken over from another instance and holding more events in the
+//! store than in memory (the only case that asks the store for a count: see
+//! `trace_origins`), so nothing is lost either way.
 
 use crate::redaction::Redaction;
 use crate::retry::ShutdownDuringRetry;
@@ -30,11 +31,26 @@ use uuid::Uuid;
 use super::event_writer::{EventWriter, WriteBatching};
 use super::open_traces::{Completion, OpenTraces, Position};
 use super::trace_analyses::{AnalysisConfig, TraceAnalyses};
+use super::trace_origins::{Origin, TraceOrigins};
 use super::{stopped_cleanly, StageError, StageIo};
 use raceway_bus::Record;
 
-/// Most traces completed with one store read and one set of writes.
-const COMPLETION_BATCH: usize = 500;
+/// Most traces completed with one set of writes: each batch costs two round trips (the
+/// analyses and accesses inserts, then the race inputs and notices produces), whatever its size,
+/// so short traces are completed thousands at a time.
+const COMPLETION_BATCH: usize = 5_000;
+
+/// Most consumed events over the traces of one completion batch: bounds the rows of one insert
+/// and the race inputs produced at once when the traces are long.
+const COMPLETION_BATCH_EVENTS: usize = 50_000;
+
+/// How long the stage remembers the traces it completed (a late event re-opening one is read
+/// back whole) and treats a partition it took over as possibly holding traces it saw only part
+/// of; see `trace_origins`.
+const REOPEN_HORIZON: Duration = Duration::from_secs(600);
+
+/// Most completed trace ids remembered (about 50 bytes each).
+const MAX_REMEMBERED_COMPLETIONS: usize = 500_000;
 
 /// Settings of the trace stage.
 #[derive(Debug, Clone)]
@@ -102,6 +118,7 @@ pub struct TraceStage {
     stores: TraceStores,
     config: TraceStageConfig,
     open: OpenTraces,
+    origins: TraceOrigins,
     analyses: TraceAnalyses,
     writer: EventWriter,
     /// Per submission to the writer not yet known written: the records it carried, held.
@@ -126,6 +143,7 @@ impl TraceStage {
             unwritten: VecDeque::new(),
             analyses: TraceAnalyses::new(config.analyses.clone()),
             open: OpenTraces::new(config.max_open_trace_events),
+            origins: TraceOrigins::new(REOPEN_HORIZON, MAX_REMEMBERED_COMPLETIONS),
             config,
         }
     }
@@ -159,7 +177,10 @@ impl TraceStage {
         // Each record's position and how many of `events` it carried.
         let mut positions: Vec<(Position, usize)> = Vec::new();
         let mut rejected = Vec::new();
+        let now = Instant::now();
         for record in records {
+            self.origins
+                .read(&record.topic, record.partition, record.offset, now);
             match decode_event_batch(&record.value) {
                 Ok(batch) => {
                     let position = (record.topic.clone(), record.partition, record.offset);
@@ -174,7 +195,6 @@ impl TraceStage {
         // The open traces keep the events, the writer gets a copy: completion must not wait
         // for the store, nor the store for completion.
         let write_seq = self.writer.submit(events.clone()).await?;
-        let now = Instant::now();
         let mut events = events.into_iter();
         let mut submitted = Vec::new();
         for (position, count) in positions {
@@ -182,7 +202,10 @@ impl TraceStage {
                 self.io.offsets.hold(&position.0, position.1, position.2);
             }
             for event in events.by_ref().take(count) {
-                if self.open.add(event, &position, write_seq, now) {
+                if self
+                    .open
+                    .add(event, &position, write_seq, now, &self.origins)
+                {
                     self.io.offsets.hold(&position.0, position.1, position.2);
                 }
             }
@@ -237,43 +260,68 @@ impl TraceStage {
             max_events: self.config.max_events,
         };
         let due = self.open.due(Instant::now(), completion);
-        for batch in due.chunks(COMPLETION_BATCH) {
-            self.complete(batch).await?;
+        let mut batch = Vec::new();
+        let mut batch_events = 0;
+        for trace_id in due {
+            let events = self.open.consumed(trace_id);
+            let full =
+                batch.len() >= COMPLETION_BATCH || batch_events + events > COMPLETION_BATCH_EVENTS;
+            if full && !batch.is_empty() {
+                self.complete(&batch).await?;
+                batch.clear();
+                batch_events = 0;
+            }
+            batch.push(trace_id);
+            batch_events += events;
+        }
+        if !batch.is_empty() {
+            self.complete(&batch).await?;
         }
         Ok(())
     }
 
     /// The events of a batch of completing traces, taken out of the open traces, and the
     /// records they held: from memory, or read back (one read for the batch) for a trace whose
-    /// events were evicted or whose store count exceeds what memory holds.
+    /// events were evicted, that re-opened, or that was first seen in a partition taken over
+    /// and has more events stored than held (one count for those traces, none for the rest).
     async fn take_events(
         &mut self,
         trace_ids: &[Uuid],
     ) -> Result<(BTreeMap<Uuid, Vec<Event>>, Vec<Position>), StageError> {
         let stores = &self.stores;
-        let stored = self
-            .io
-            .store_retrying("count trace events", || {
-                stores.events.traces_event_counts(trace_ids)
-            })
-            .await?;
         let mut by_trace = BTreeMap::new();
         let mut records = Vec::new();
         let mut read_back = Vec::new();
+        let mut taken_over = Vec::new();
         for trace_id in trace_ids {
             let Some(taken) = self.open.take(*trace_id) else {
                 continue;
             };
             records.extend(taken.records);
-            match taken.events {
-                Some(events)
-                    if stored
-                        .get(trace_id)
-                        .is_none_or(|&count| count <= events.len() as u64) =>
-                {
+            match (taken.events, taken.origin) {
+                (Some(events), Origin::Here) => {
                     by_trace.insert(*trace_id, events);
                 }
-                _ => read_back.push(*trace_id),
+                (Some(events), Origin::TakenOver) => {
+                    taken_over.push(*trace_id);
+                    by_trace.insert(*trace_id, events);
+                }
+                (None, _) | (Some(_), Origin::Reopened) => read_back.push(*trace_id),
+            }
+        }
+        if !taken_over.is_empty() {
+            let stored = self
+                .io
+                .store_retrying("count trace events", || {
+                    stores.events.traces_event_counts(&taken_over)
+                })
+                .await?;
+            for trace_id in taken_over {
+                let held = by_trace.get(&trace_id).map_or(0, Vec::len) as u64;
+                if stored.get(&trace_id).is_some_and(|&count| count > held) {
+                    by_trace.remove(&trace_id);
+                    read_back.push(trace_id);
+                }
             }
         }
         if !read_back.is_empty() {
@@ -297,8 +345,8 @@ impl TraceStage {
 
     /// Analyses a batch of traces, stores their analyses and accesses (for the audit trail) and
     /// forwards their accesses, update spans and lock-order edges; then their records may be
-    /// committed. At most one count, one read, three writes and one produce per batch, not per
-    /// trace: per-trace round trips to ClickHouse were the trace stage's bottleneck.
+    /// committed. At most one count (for traces of a partition taken over), one read, two
+    /// writes and two produces per batch, not per trace: per-trace round trips to ClickHouse were the trace stage's bottleneck.
     async fn complete(&mut self, trace_ids: &[Uuid]) -> Result<(), StageError> {
         // Their events written first: a read-back must find them all, and a finding's events
         // are queryable before it is.
@@ -365,6 +413,7 @@ impl TraceStage {
         for (topic, partition, offset) in held_records {
             self.io.offsets.release(&topic, partition, offset);
         }
+        self.origins.completed(trace_ids, Instant::now());
         Ok(())
     }
 }
