@@ -241,11 +241,17 @@ fn capacity_evicts_oldest_and_counts() {
     assert_eq!(detector.retained_len(), 2);
 }
 
-#[test]
-fn age_eviction_drops_old_accesses_and_refuses_late_ones() {
+/// A detector holding reads 1 (actor `a`, time 10) and 2 (actor `b`, time 20).
+fn two_reads_at_10_and_20() -> RaceDetector {
     let mut detector = RaceDetector::default();
     detector.observe(lone(1, "a", 10, Read));
     detector.observe(lone(2, "b", 20, Read));
+    detector
+}
+
+#[test]
+fn age_eviction_drops_old_accesses_and_refuses_late_ones() {
+    let mut detector = two_reads_at_10_and_20();
     assert_eq!(detector.evict_older_than(15), vec![id(1)]);
     assert_eq!(detector.retained_len(), 1);
     let late = detector.observe(lone(3, "c", 5, Write));
@@ -260,9 +266,7 @@ fn age_eviction_drops_old_accesses_and_refuses_late_ones() {
 
 #[test]
 fn forgetting_for_a_bound_keeps_later_arrivals_so_they_still_meet() {
-    let mut detector = RaceDetector::default();
-    detector.observe(lone(1, "a", 10, Read));
-    detector.observe(lone(2, "b", 20, Read));
+    let mut detector = two_reads_at_10_and_20();
     assert_eq!(detector.forget_older_than(15), vec![id(1)]);
     // Two racing writes older than the cut arrive one after the other (a partition that fell
     // behind): the first is kept, so the second meets it.
