@@ -30,14 +30,36 @@ pub fn bodies(events: &[Event]) -> Vec<(Vec<u8>, &[Event])> {
         .collect()
 }
 
-/// Posts the [`bodies`] from [`CLIENTS`] threads; returns when each trace's events were first
-/// accepted.
+/// Posts the [`bodies`] from [`CLIENTS`] threads as fast as they are accepted; returns when each
+/// trace's events were first accepted.
 pub fn post(url: &str, chunks: &[(Vec<u8>, &[Event])]) -> BTreeMap<uuid::Uuid, Instant> {
+    post_paced(url, chunks, None)
+}
+
+/// [`post`], but with `events_per_sec` set, no body is sent before its place in a steady stream
+/// of that rate (the body holding events `n..` waits until `n / events_per_sec` seconds after
+/// the start): a load below the maximum, for latencies that are not queueing behind a backlog.
+pub fn post_paced(
+    url: &str,
+    chunks: &[(Vec<u8>, &[Event])],
+    events_per_sec: Option<f64>,
+) -> BTreeMap<uuid::Uuid, Instant> {
+    let started = Instant::now();
+    let due: Vec<Duration> = chunks
+        .iter()
+        .scan(0usize, |sent, (_, chunk)| {
+            let at = events_per_sec.map_or(Duration::ZERO, |rate| {
+                Duration::from_secs_f64(*sent as f64 / rate)
+            });
+            *sent += chunk.len();
+            Some(at)
+        })
+        .collect();
     let next = Arc::new(Mutex::new(0usize));
     let accepted = Arc::new(Mutex::new(BTreeMap::new()));
     std::thread::scope(|scope| {
         for _ in 0..CLIENTS {
-            let (next, accepted, chunks) = (next.clone(), accepted.clone(), &chunks);
+            let (next, accepted, chunks, due) = (next.clone(), accepted.clone(), &chunks, &due);
             scope.spawn(move || {
                 let client = reqwest::blocking::Client::new();
                 loop {
@@ -49,6 +71,8 @@ pub fn post(url: &str, chunks: &[(Vec<u8>, &[Event])]) -> BTreeMap<uuid::Uuid, I
                     let Some((body, chunk)) = chunks.get(i) else {
                         return;
                     };
+                    let wait = (started + due[i]).saturating_duration_since(Instant::now());
+                    std::thread::sleep(wait);
                     post_until_accepted(&client, url, body);
                     let now = Instant::now();
                     let mut accepted = accepted.lock().expect("lock");

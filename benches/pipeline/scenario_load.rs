@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use crate::common::scenario_run::{metric_sum, Workload};
 use crate::common::setups::KafkaClickHouse;
 use crate::common::{clickhouse, free_addr, Raceway};
-use crate::http::{bodies, metrics, percentile, post};
+use crate::http::{bodies, metrics, percentile, post, post_paced};
 use crate::table::Figures;
 
 /// A processor running `stage`; returns it and its metrics URL.
@@ -96,8 +96,15 @@ impl RaceWatcher {
     }
 }
 
-/// One end-to-end run with `processors` processor instances.
-pub fn end_to_end(workload: &Workload, processors: usize, dir: &Path, figures: &mut Figures) {
+/// One end-to-end run with `processors` processor instances, posting as fast as the gateway
+/// accepts (`pace` None) or at `pace` events/s; returns the sustained rate (events/s drained).
+pub fn end_to_end(
+    workload: &Workload,
+    processors: usize,
+    pace: Option<f64>,
+    dir: &Path,
+    figures: &mut Figures,
+) -> f64 {
     let backend = KafkaClickHouse::new("bench", &clickhouse(), 8);
     backend.migrate();
     let (_ingest, ingest_url) = gateway(&backend, dir);
@@ -131,7 +138,7 @@ pub fn end_to_end(workload: &Workload, processors: usize, dir: &Path, figures: &
     let watcher = RaceWatcher::start(query_url, racy.clone());
     let bodies = bodies(&workload.events);
     let started = Instant::now();
-    let accepted = post(&ingest_url, &bodies);
+    let accepted = post_paced(&ingest_url, &bodies, pace);
     let posted = started.elapsed();
     wait_drained(&ingest_url, &urls, workload.traces);
     let drained = started.elapsed();
@@ -156,23 +163,30 @@ pub fn end_to_end(workload: &Workload, processors: usize, dir: &Path, figures: &
         workload.events.len(),
         drained.as_secs_f64(),
     );
-    figures.report(
-        "kafka-scenarios",
-        format!(
-            "{processors} processor(s): {:.0} events/s",
-            events / drained.as_secs_f64()
-        ),
-    );
+    let load = match pace {
+        None => {
+            figures.report(
+                "kafka-scenarios",
+                format!(
+                    "{processors} processor(s): {:.0} events/s",
+                    events / drained.as_secs_f64()
+                ),
+            );
+            "full load".to_string()
+        }
+        Some(rate) => format!("posted at {rate:.0} events/s"),
+    };
     figures.report(
         "race-latency",
         format!(
-            "{processors} processor(s), full load: p50 {:.0} ms, p99 {:.0} ms ({} of {} traces)",
+            "{processors} processor(s), {load}: p50 {:.0} ms, p99 {:.0} ms ({} of {} traces)",
             percentile(&latencies, 0.5) * 1000.0,
             percentile(&latencies, 0.99) * 1000.0,
             latencies.len(),
             racy.len()
         ),
     );
+    events / drained.as_secs_f64()
 }
 
 /// Each stage alone, draining a topic filled beforehand.
