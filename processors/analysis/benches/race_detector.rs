@@ -18,6 +18,11 @@
 //!   trusted), accesses, update spans, lock-order edges, both detectors and the aggregator. The
 //!   `-racy` variants add unlocked reads, so 100 data races with thousands of pairs are found.
 //!
+//! Under `cargo test --all-targets` (criterion's test mode: no `--bench` argument) each benchmark
+//! runs once as a smoke test, on a debug build; the `detector/` streams are then a hundredth of
+//! their size ([`stream_len`]), so the test run does not spend half a minute building and
+//! observing a million accesses unoptimised.
+//!
 //! Every benchmark of this crate runs on mimalloc, the `raceway` binary's global allocator
 //! (`benches/common`), so that allocation costs are the deployed ones.
 
@@ -280,6 +285,15 @@ fn run_trace(events: &[Event]) -> usize {
     aggregator.len()
 }
 
+/// `full` when benchmarking (`cargo bench` passes `--bench`), a hundredth of it in test mode.
+fn stream_len(full: usize) -> usize {
+    if std::env::args().any(|arg| arg == "--bench") {
+        full
+    } else {
+        full / 100
+    }
+}
+
 fn detector(c: &mut Criterion) {
     let mut group = c.benchmark_group("detector");
     group.sample_size(10);
@@ -287,9 +301,12 @@ fn detector(c: &mut Criterion) {
     // Inputs are built on first use, so a filtered run builds only what it measures (criterion
     // calls each closure several times).
     let build = || {
-        let stream = lock_protected_stream(1_000_000);
+        let stream = lock_protected_stream(stream_len(1_000_000));
         let (findings, fast) = run_detector(stream.clone());
-        println!("1M lock-protected accesses: {findings} findings, {fast} fast-path hits");
+        println!(
+            "{} lock-protected accesses: {findings} findings, {fast} fast-path hits",
+            stream.len()
+        );
         stream
     };
     let mut stream = None;
@@ -309,12 +326,15 @@ fn detector(c: &mut Criterion) {
     let mut shuffled = None;
     group.bench_function("100k-accesses-shuffled", |b| {
         let shuffled = shuffled.get_or_insert_with(|| {
-            let mut shuffled = lock_protected_stream(100_000);
+            let mut shuffled = lock_protected_stream(stream_len(100_000));
             for (i, window) in shuffled.chunks_mut(256).enumerate() {
                 shuffle(window, i as u64 + 1);
             }
             let (findings, fast) = run_detector(shuffled.clone());
-            println!("100k shuffled accesses: {findings} findings, {fast} fast-path hits");
+            println!(
+                "{} shuffled accesses: {findings} findings, {fast} fast-path hits",
+                shuffled.len()
+            );
             shuffled
         });
         b.iter_batched(|| shuffled.clone(), run_detector, BatchSize::PerIteration)
