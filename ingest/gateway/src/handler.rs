@@ -174,12 +174,11 @@ async fn produce_events(state: &GatewayState, decoded: DecodedEvents) -> Respons
     let topic = &state.config.events_topic;
     // Records are grouped per partition, so the topic's partition count comes first (cached by
     // the bus after the first look-up).
+    let timeout = state.config.produce_timeout;
     let partitions = if decoded.iter().any(Result::is_ok) {
-        match tokio::time::timeout(state.config.produce_timeout, state.bus.partitions(topic)).await
-        {
-            Ok(Ok(partitions)) => partitions,
-            Ok(Err(err)) => return bus_failure(Some(err), state.config.produce_timeout),
-            Err(_) => return bus_failure(None, state.config.produce_timeout),
+        match on_bus(timeout, state.bus.partitions(topic)).await {
+            Ok(partitions) => partitions,
+            Err(answer) => return answer,
         }
     } else {
         1
@@ -205,11 +204,8 @@ async fn produce_events(state: &GatewayState, decoded: DecodedEvents) -> Respons
     };
     let produced = records.len() as u64;
     if !records.is_empty() {
-        let produce = state.bus.produce(topic, records);
-        match tokio::time::timeout(state.config.produce_timeout, produce).await {
-            Ok(Ok(())) => {}
-            Ok(Err(err)) => return bus_failure(Some(err), state.config.produce_timeout),
-            Err(_) => return bus_failure(None, state.config.produce_timeout),
+        if let Err(answer) = on_bus(timeout, state.bus.produce(topic, records)).await {
+            return answer;
         }
     }
     state.metrics.events_accepted.inc_by(accepted as u64);
@@ -223,6 +219,18 @@ async fn produce_events(state: &GatewayState, decoded: DecodedEvents) -> Respons
         }),
     )
         .into_response()
+}
+
+/// Runs `work` on the bus within `timeout`; its result, or the answer [`bus_failure`] gives.
+async fn on_bus<T>(
+    timeout: Duration,
+    work: impl std::future::Future<Output = Result<T, BusError>>,
+) -> Result<T, Response> {
+    match tokio::time::timeout(timeout, work).await {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(err)) => Err(bus_failure(Some(err), timeout)),
+        Err(_) => Err(bus_failure(None, timeout)),
+    }
 }
 
 /// The answer when the bus failed (`Some`) or did not answer within `timeout` (`None`): 500 for
