@@ -21,6 +21,7 @@
 //!
 //! [`unlock`]: crate::TrackedMutexGuard::unlock
 
+use std::panic::Location;
 use std::sync::{LockResult, PoisonError, TryLockError, TryLockResult};
 
 use raceway_schemas::{EventKind, LockEvent, LockMode, VectorClock};
@@ -95,7 +96,8 @@ pub(crate) struct Held<'a, G: Locked> {
     locked: G,
     actor: &'a mut Actor,
     lock_id: &'a str,
-    location: String,
+    /// Formatted as `file:line` on the delivery thread, like a state change's location.
+    location: &'static Location<'static>,
 }
 
 impl<'a, G: Locked> Held<'a, G> {
@@ -105,12 +107,12 @@ impl<'a, G: Locked> Held<'a, G> {
         locked: G,
         actor: &'a mut Actor,
         lock_id: &'a str,
-        location: String,
+        location: &'static Location<'static>,
     ) -> Held<'a, G> {
         if actor.is_recording() {
             locked.join_releases(actor);
-            let event = lock_event(actor, lock_id, G::LOCK_TYPE, &location);
-            actor.record(EventKind::LockAcquire(event));
+            let event = lock_event(actor, lock_id, G::LOCK_TYPE);
+            actor.record_at(EventKind::LockAcquire(event), Some(location));
         }
         Held {
             locked,
@@ -137,7 +139,7 @@ impl<'a, G: Locked> Held<'a, G> {
     }
 
     /// Records the release at `location` instead of where the lock was taken.
-    pub(crate) fn release_at(&mut self, location: String) {
+    pub(crate) fn release_at(&mut self, location: &'static Location<'static>) {
         self.location = location;
     }
 }
@@ -157,21 +159,22 @@ impl<G: Locked> Drop for Held<'_, G> {
         if !self.actor.is_recording() {
             return;
         }
-        let event = lock_event(self.actor, self.lock_id, G::LOCK_TYPE, &self.location);
-        self.actor.record(EventKind::LockRelease(event));
+        let event = lock_event(self.actor, self.lock_id, G::LOCK_TYPE);
+        self.actor
+            .record_at(EventKind::LockRelease(event), Some(self.location));
         // `locked` drops after this: the lock is still held while the clock is published.
         self.locked.publish_release(self.actor.clock());
     }
 }
 
 /// The `LockAcquire`/`LockRelease` payload of lock `id` (qualified with service and instance)
-/// of type `lock_type`.
-fn lock_event(actor: &Actor, id: &str, lock_type: &str, location: &str) -> LockEvent {
+/// of type `lock_type`; its location is filled in on the delivery thread.
+fn lock_event(actor: &Actor, id: &str, lock_type: &str) -> LockEvent {
     LockEvent {
         lock_id: actor.tracer().qualify(id),
         mode: LockMode::from_lock_type(lock_type),
         lock_type: lock_type.to_string(),
-        location: location.to_string(),
+        location: String::new(),
     }
 }
 
@@ -239,7 +242,7 @@ macro_rules! tracked_guard {
             /// the guard does the same, located where the lock was taken.
             #[track_caller]
             pub fn unlock(mut self) {
-                self.0.release_at($crate::actor::caller_location());
+                self.0.release_at(std::panic::Location::caller());
             }
         }
 

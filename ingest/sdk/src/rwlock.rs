@@ -1,5 +1,6 @@
 //! [`TrackedRwLock`]: a `std::sync::RwLock` that records its lock mode and orders clocks.
 
+use std::panic::Location;
 use std::sync::{
     LockResult, Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard,
     TryLockResult,
@@ -7,7 +8,7 @@ use std::sync::{
 
 use raceway_schemas::VectorClock;
 
-use crate::actor::{caller_location, Actor};
+use crate::actor::Actor;
 use crate::held::{debug_by_id, map_lock, map_try_lock, tracked_guard, Held, Locked, LockedMut};
 
 /// A reader-writer lock that records `LockAcquire`/`LockRelease` with the mode
@@ -49,7 +50,7 @@ impl<T> TrackedRwLock<T> {
     /// mode `RwLock::Read` at the caller's location.
     #[track_caller]
     pub fn read<'a>(&'a self, actor: &'a mut Actor) -> LockResult<TrackedReadGuard<'a, T>> {
-        let location = caller_location();
+        let location = Location::caller();
         map_lock(self.inner.read(), |g| {
             TrackedReadGuard(self.hold(g, actor, location))
         })
@@ -59,7 +60,7 @@ impl<T> TrackedRwLock<T> {
     /// is recorded when a writer holds the lock.
     #[track_caller]
     pub fn try_read<'a>(&'a self, actor: &'a mut Actor) -> TryLockResult<TrackedReadGuard<'a, T>> {
-        let location = caller_location();
+        let location = Location::caller();
         map_try_lock(self.inner.try_read(), |g| {
             TrackedReadGuard(self.hold(g, actor, location))
         })
@@ -69,7 +70,7 @@ impl<T> TrackedRwLock<T> {
     /// mode `RwLock::Write` at the caller's location.
     #[track_caller]
     pub fn write<'a>(&'a self, actor: &'a mut Actor) -> LockResult<TrackedWriteGuard<'a, T>> {
-        let location = caller_location();
+        let location = Location::caller();
         map_lock(self.inner.write(), |g| {
             TrackedWriteGuard(self.hold(g, actor, location))
         })
@@ -82,7 +83,7 @@ impl<T> TrackedRwLock<T> {
         &'a self,
         actor: &'a mut Actor,
     ) -> TryLockResult<TrackedWriteGuard<'a, T>> {
-        let location = caller_location();
+        let location = Location::caller();
         map_try_lock(self.inner.try_write(), |g| {
             TrackedWriteGuard(self.hold(g, actor, location))
         })
@@ -104,7 +105,7 @@ impl<T> TrackedRwLock<T> {
         &'a self,
         guard: G,
         actor: &'a mut Actor,
-        location: String,
+        location: &'static Location<'static>,
     ) -> Held<'a, Hold<'a, G>>
     where
         Hold<'a, G>: Locked,
