@@ -32,6 +32,9 @@ use crate::actor::Actor;
 pub(crate) trait Locked {
     /// The lock type recorded (`Mutex`, `RwLock::Read`, `RwLock::Write`).
     const LOCK_TYPE: &'static str;
+    /// The mode recorded: what `LockMode::from_lock_type` reads from [`Locked::LOCK_TYPE`],
+    /// stated here so that recording does not parse the type name for every event.
+    const MODE: LockMode;
     /// The protected value.
     type Value;
     /// Joins the release clocks this acquisition is ordered after into `actor`'s clock.
@@ -67,6 +70,7 @@ macro_rules! slot_guard {
     ($($guard:ident)::+) => {
         impl<T> Locked for $($guard)::+<'_, Slot<T>> {
             const LOCK_TYPE: &'static str = "Mutex";
+            const MODE: LockMode = LockMode::Exclusive;
             type Value = T;
             fn join_releases(&self, actor: &mut Actor) {
                 actor.join_clock(&self.released);
@@ -111,7 +115,7 @@ impl<'a, G: Locked> Held<'a, G> {
     ) -> Held<'a, G> {
         if actor.is_recording() {
             locked.join_releases(actor);
-            let event = lock_event(actor, lock_id, G::LOCK_TYPE);
+            let event = lock_event::<G>(actor, lock_id);
             actor.record_at(EventKind::LockAcquire(event), Some(location));
         }
         Held {
@@ -159,7 +163,7 @@ impl<G: Locked> Drop for Held<'_, G> {
         if !self.actor.is_recording() {
             return;
         }
-        let event = lock_event(self.actor, self.lock_id, G::LOCK_TYPE);
+        let event = lock_event::<G>(self.actor, self.lock_id);
         self.actor
             .record_at(EventKind::LockRelease(event), Some(self.location));
         // `locked` drops after this: the lock is still held while the clock is published.
@@ -168,12 +172,12 @@ impl<G: Locked> Drop for Held<'_, G> {
 }
 
 /// The `LockAcquire`/`LockRelease` payload of lock `id` (qualified with service and instance)
-/// of type `lock_type`; its location is filled in on the delivery thread.
-fn lock_event(actor: &Actor, id: &str, lock_type: &str) -> LockEvent {
+/// held through `G`; its location is filled in on the delivery thread.
+fn lock_event<G: Locked>(actor: &Actor, id: &str) -> LockEvent {
     LockEvent {
         lock_id: actor.tracer().qualify(id),
-        mode: LockMode::from_lock_type(lock_type),
-        lock_type: lock_type.to_string(),
+        mode: G::MODE,
+        lock_type: G::LOCK_TYPE.to_string(),
         location: String::new(),
     }
 }

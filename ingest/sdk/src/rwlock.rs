@@ -6,7 +6,7 @@ use std::sync::{
     TryLockResult,
 };
 
-use raceway_schemas::VectorClock;
+use raceway_schemas::{LockMode, VectorClock};
 
 use crate::actor::Actor;
 use crate::held::{debug_by_id, map_lock, map_try_lock, tracked_guard, Held, Locked, LockedMut};
@@ -132,6 +132,7 @@ struct Hold<'a, G> {
 
 impl<'a, T> Locked for Hold<'a, RwLockReadGuard<'a, T>> {
     const LOCK_TYPE: &'static str = "RwLock::Read";
+    const MODE: LockMode = LockMode::Shared;
     type Value = T;
 
     fn join_releases(&self, actor: &mut Actor) {
@@ -150,6 +151,7 @@ impl<'a, T> Locked for Hold<'a, RwLockReadGuard<'a, T>> {
 
 impl<'a, T> Locked for Hold<'a, RwLockWriteGuard<'a, T>> {
     const LOCK_TYPE: &'static str = "RwLock::Write";
+    const MODE: LockMode = LockMode::Exclusive;
     type Value = T;
 
     fn join_releases(&self, actor: &mut Actor) {
@@ -187,3 +189,30 @@ tracked_guard!(TrackedReadGuard, shared);
 pub struct TrackedWriteGuard<'a, T>(Held<'a, Hold<'a, RwLockWriteGuard<'a, T>>>);
 
 tracked_guard!(TrackedWriteGuard, mut);
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{MutexGuard, RwLockReadGuard, RwLockWriteGuard};
+
+    use raceway_schemas::LockMode;
+
+    use super::Hold;
+    use crate::held::{Locked, Slot};
+
+    /// The mode each guard records is the one the pipeline reads from its lock type.
+    #[test]
+    fn recorded_modes_match_the_lock_types() {
+        fn check<G: Locked>() {
+            assert_eq!(
+                G::MODE,
+                LockMode::from_lock_type(G::LOCK_TYPE),
+                "{}",
+                G::LOCK_TYPE
+            );
+        }
+        check::<Hold<'static, RwLockReadGuard<'static, u8>>>();
+        check::<Hold<'static, RwLockWriteGuard<'static, u8>>>();
+        check::<MutexGuard<'static, Slot<u8>>>();
+        check::<tokio::sync::MutexGuard<'static, Slot<u8>>>();
+    }
+}
