@@ -27,8 +27,8 @@ use foldhash::HashMap;
 use raceway_schemas::{AccessType, CompactClock, Event, EventKind, UpdateRead, UpdateSpan};
 
 use crate::accesses::{access_at, trace_span};
-use crate::causality::{program_order_of, trace_causality, TraceCausality};
-use crate::locksets::{actor_key, ActorKey, HeldLocks, Hold};
+use crate::causality::{ordered_actors, trace_causality, TraceCausality};
+use crate::locksets::{HeldLocks, Hold};
 
 /// The read-modify-writes of one trace (events in any order), sorted by the write's
 /// (timestamp, event id).
@@ -36,20 +36,26 @@ pub fn trace_update_spans(events: &[Event]) -> Vec<UpdateSpan> {
     update_spans_with(events, &trace_causality(events))
 }
 
-/// (actor, environment, variable): whose pending read, of what.
-type PendingKey<'a> = (ActorKey<'a>, &'a str, &'a str);
+/// (actor number, environment, variable): whose pending read, of what.
+type PendingKey<'a> = (usize, &'a str, &'a str);
 
 /// Like [`trace_update_spans`], reusing a [`TraceCausality`] already computed for the events.
 pub fn update_spans_with(events: &[Event], causality: &TraceCausality) -> Vec<UpdateSpan> {
     let Some(span) = trace_span(events) else {
         return Vec::new();
     };
-    let mut locks: HashMap<ActorKey, HeldLocks> = HashMap::default();
+    let (order, actor_of) = ordered_actors(events, causality);
+    // By actor number.
+    let mut locks: Vec<HeldLocks> = Vec::new();
     let mut pending: HashMap<PendingKey, (usize, Vec<Hold>)> = HashMap::default();
     let mut spans = Vec::new();
-    for &index in program_order_of(events, causality).iter() {
+    for &index in order.iter() {
         let event = &events[index];
-        let actor_locks = locks.entry(actor_key(event)).or_default();
+        let actor = actor_of[index];
+        if locks.len() <= actor {
+            locks.resize_with(actor + 1, HeldLocks::default);
+        }
+        let actor_locks = &mut locks[actor];
         let change = match &event.kind {
             EventKind::LockAcquire(lock) => {
                 actor_locks.acquire(lock);
@@ -63,7 +69,7 @@ pub fn update_spans_with(events: &[Event], causality: &TraceCausality) -> Vec<Up
             _ => continue,
         };
         let key = (
-            actor_key(event),
+            actor,
             event.metadata.environment.as_str(),
             change.variable.as_str(),
         );

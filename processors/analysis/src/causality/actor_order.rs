@@ -52,6 +52,10 @@ pub struct ActorOrder {
     /// Per input index: the earliest timestamp of the event and of every later event of its
     /// actor in `order`.
     pub effective_ns: Vec<i64>,
+    /// Per input index: the number of the event's actor (trace, service, instance, thread),
+    /// numbered in order of first appearance in `order`. The per-actor replays index their state
+    /// by it instead of hashing the actor's strings at every event.
+    pub actor_of: Vec<usize>,
 }
 
 /// Numbers the events of one trace (any input order): see the module doc.
@@ -67,6 +71,7 @@ pub fn actor_program_order(events: &[Event]) -> ActorOrder {
     // Each actor's places in the numbering, in time order.
     let mut actor_numbers: HashMap<(Uuid, &str, &str, &str), usize> = HashMap::default();
     let mut places: Vec<Vec<usize>> = Vec::new();
+    let mut actor_of = vec![0; events.len()];
     for (position, &index) in order.iter().enumerate() {
         let next = places.len();
         let actor = *actor_numbers
@@ -76,6 +81,7 @@ pub fn actor_program_order(events: &[Event]) -> ActorOrder {
             places.push(Vec::new());
         }
         places[actor].push(position);
+        actor_of[index] = actor;
     }
 
     let mut effective_ns: Vec<i64> = events.iter().map(|e| e.timestamp_ns).collect();
@@ -92,9 +98,12 @@ pub fn actor_program_order(events: &[Event]) -> ActorOrder {
             order[slot] = members[local];
         }
     }
+    // Each actor's events only moved among its own places, so the first appearances, and with
+    // them the numbers, are those of the final order too.
     ActorOrder {
         order,
         effective_ns,
+        actor_of,
     }
 }
 
