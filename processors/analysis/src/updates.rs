@@ -24,7 +24,7 @@
 //! the actor's accesses had arrived yet.
 
 use foldhash::HashMap;
-use raceway_schemas::{AccessType, CompactClock, Event, EventKind, UpdateRead, UpdateSpan};
+use raceway_schemas::{Access, AccessType, CompactClock, Event, EventKind, UpdateRead, UpdateSpan};
 
 use crate::accesses::{access_at, trace_span};
 use crate::causality::{ordered_actors, trace_causality, TraceCausality};
@@ -44,6 +44,46 @@ pub fn update_spans_with(events: &[Event], causality: &TraceCausality) -> Vec<Up
     let Some(span) = trace_span(events) else {
         return Vec::new();
     };
+    spans_with(events, causality, |index| {
+        access_at(events, causality, index, span)
+    })
+}
+
+/// Like [`update_spans_with`], taking each span's write from `accesses`, the trace's accesses
+/// built from the same `causality` ([`crate::accesses::accesses_with`]): a copy instead of
+/// building the access and numbering its clock again. A write not found there is built anew.
+pub(crate) fn update_spans_reusing(
+    events: &[Event],
+    causality: &TraceCausality,
+    accesses: &[Access],
+) -> Vec<UpdateSpan> {
+    let Some(span) = trace_span(events) else {
+        return Vec::new();
+    };
+    // The position in `accesses` of the access of every event index.
+    let mut position = vec![usize::MAX; events.len()];
+    let changes = causality.causal_order.iter().filter(|&&index| {
+        events
+            .get(index)
+            .is_some_and(|e| e.state_change().is_some())
+    });
+    for (at, &index) in changes.enumerate() {
+        position[index] = at;
+    }
+    spans_with(events, causality, |index| {
+        match accesses.get(position[index]) {
+            Some(access) if access.event_id == events[index].id => Some(access.clone()),
+            _ => access_at(events, causality, index, span),
+        }
+    })
+}
+
+/// The pairing rule of the module doc; `write_at` gives the access of the write at an index.
+fn spans_with(
+    events: &[Event],
+    causality: &TraceCausality,
+    write_at: impl Fn(usize) -> Option<Access>,
+) -> Vec<UpdateSpan> {
     let (order, actor_of) = ordered_actors(events, causality);
     // By actor number.
     let mut locks: Vec<HeldLocks> = Vec::new();
@@ -91,10 +131,9 @@ pub fn update_spans_with(events: &[Event], causality: &TraceCausality) -> Vec<Up
                     .map(|hold| hold.lock)
                     .collect();
                 let read_event = &events[read_index];
-                let (Some(write), Some(read_facts)) = (
-                    access_at(events, causality, index, span),
-                    causality.per_event.get(read_index),
-                ) else {
+                let (Some(write), Some(read_facts)) =
+                    (write_at(index), causality.per_event.get(read_index))
+                else {
                     continue;
                 };
                 spans.push(UpdateSpan {
