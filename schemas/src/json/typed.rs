@@ -249,7 +249,10 @@ pub(super) fn body_all_events(body: &[u8]) -> Option<Vec<Event>> {
     // on its own, which cost a sixth of decoding.
     let text = std::str::from_utf8(body).ok()?;
     let Obj(WireBody { events }) = serde_json::from_str(text).ok()?;
-    events.into_iter().map(|Obj(wire)| from_wire(wire)).collect()
+    events
+        .into_iter()
+        .map(|Obj(wire)| from_wire(wire))
+        .collect()
 }
 
 /// The event in `raw`, when it has the SDKs' usual shape and is valid; `None` otherwise (the
