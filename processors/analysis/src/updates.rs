@@ -27,7 +27,7 @@ use foldhash::HashMap;
 use raceway_schemas::{Access, AccessType, CompactClock, Event, EventKind, UpdateRead, UpdateSpan};
 
 use crate::accesses::{access_at, trace_span};
-use crate::causality::{ordered_actors, trace_causality, TraceCausality};
+use crate::causality::{ordered_actors, state_of, trace_causality, TraceCausality};
 use crate::locksets::{HeldLocks, Hold};
 
 /// The read-modify-writes of one trace (events in any order), sorted by the write's
@@ -92,10 +92,7 @@ fn spans_with(
     for &index in order.iter() {
         let event = &events[index];
         let actor = actor_of[index];
-        if locks.len() <= actor {
-            locks.resize_with(actor + 1, HeldLocks::default);
-        }
-        let actor_locks = &mut locks[actor];
+        let actor_locks = state_of(&mut locks, actor);
         let change = match &event.kind {
             EventKind::LockAcquire(lock) => {
                 actor_locks.acquire(lock);

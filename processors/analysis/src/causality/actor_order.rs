@@ -52,14 +52,17 @@ pub struct ActorOrder {
     /// Per input index: the earliest timestamp of the event and of every later event of its
     /// actor in `order`.
     pub effective_ns: Vec<i64>,
-    /// Per input index: the number of the event's actor (trace, service, instance, thread),
-    /// numbered in order of first appearance in `order`. The per-actor replays index their state
-    /// by it instead of hashing the actor's strings at every event.
-    pub actor_of: Vec<usize>,
 }
 
 /// Numbers the events of one trace (any input order): see the module doc.
 pub fn actor_program_order(events: &[Event]) -> ActorOrder {
+    numbered_program_order(events).0
+}
+
+/// [`actor_program_order`], with the number of every input index's actor (trace, service,
+/// instance, thread), numbered in order of first appearance in the order: the per-actor
+/// replays index their state by it instead of hashing the actor's strings at every event.
+pub(crate) fn numbered_program_order(events: &[Event]) -> (ActorOrder, Vec<usize>) {
     let mut keys: Vec<(i64, u128, usize)> = events
         .iter()
         .enumerate()
@@ -100,11 +103,13 @@ pub fn actor_program_order(events: &[Event]) -> ActorOrder {
     }
     // Each actor's events only moved among its own places, so the first appearances, and with
     // them the numbers, are those of the final order too.
-    ActorOrder {
-        order,
-        effective_ns,
+    (
+        ActorOrder {
+            order,
+            effective_ns,
+        },
         actor_of,
-    }
+    )
 }
 
 /// The order of one actor's events (`members`, input indices in time order), as local indices

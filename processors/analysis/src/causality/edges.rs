@@ -42,7 +42,7 @@ struct LockState {
 }
 
 /// Collects edges and lock sets over `events[sorted[p]]` for every position `p`; `actor_of`
-/// numbers the actor of every input index ([`super::ActorOrder::actor_of`]).
+/// numbers the actor of every input index (`super::numbered_program_order`).
 pub(super) fn collect(events: &[Event], sorted: &[usize], actor_of: &[usize]) -> Evidence {
     let n = sorted.len();
     let mut evidence = Evidence {

@@ -74,6 +74,7 @@ mod atomics;
 mod edges;
 mod responses;
 
+pub(crate) use actor_order::numbered_program_order;
 pub use actor_order::{actor_program_order, ActorOrder};
 pub use atomics::{access_ordering, ORDERING_TAG};
 
@@ -108,7 +109,7 @@ pub struct TraceCausality {
     /// Input indices in program order (see [`actor_program_order`]): the numbering every
     /// per-trace rule walks, sorted once here and reused by the race inputs of the trace.
     pub program_order: Vec<usize>,
-    /// Per input index: the number of the event's actor (see [`ActorOrder::actor_of`]), so that
+    /// Per input index: the number of the event's actor (see `numbered_program_order`), so that
     /// the per-actor replays of the race inputs index their state instead of hashing actors.
     pub(crate) actor_of: Vec<usize>,
     /// Every component name of the clocks, sorted: the table the compact clocks of the trace's
@@ -120,11 +121,7 @@ pub struct TraceCausality {
 /// any order. See the module doc for the rules. Never panics, whatever the links say.
 pub fn trace_causality(events: &[Event]) -> TraceCausality {
     let n = events.len();
-    let ActorOrder {
-        order: sorted,
-        actor_of,
-        ..
-    } = actor_program_order(events);
+    let (ActorOrder { order: sorted, .. }, actor_of) = numbered_program_order(events);
     let mut evidence = edges::collect(events, &sorted, &actor_of);
     let trusted = n > 0 && events.iter().all(Event::has_trusted_clock);
     if !trusted {
@@ -169,11 +166,17 @@ pub(crate) fn ordered_actors<'a>(
             Cow::Borrowed(&causality.actor_of),
         )
     } else {
-        let ActorOrder {
-            order, actor_of, ..
-        } = actor_program_order(events);
+        let (ActorOrder { order, .. }, actor_of) = numbered_program_order(events);
         (Cow::Owned(order), Cow::Owned(actor_of))
     }
+}
+
+/// The state of `actor` in per-actor `states` indexed by actor number, created empty if needed.
+pub(crate) fn state_of<T: Default>(states: &mut Vec<T>, actor: usize) -> &mut T {
+    if states.len() <= actor {
+        states.resize_with(actor + 1, T::default);
+    }
+    &mut states[actor]
 }
 
 /// Trusted trace: the clocks as sent, ordered by (sum of counters, position).

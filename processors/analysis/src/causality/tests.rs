@@ -468,7 +468,7 @@ fn trusted_traces_take_no_merge_edges() {
     );
 }
 
-/// The actor numbers the per-actor replays index their state by (`ActorOrder::actor_of`): equal
+/// The actor numbers the per-actor replays index their state by (`numbered_program_order`): equal
 /// exactly when the actors (trace, service, instance, thread) are, numbered by first appearance
 /// in program order, on random traces given in random order.
 #[test]
@@ -491,10 +491,10 @@ fn actor_numbers_identify_actors_in_order_of_first_appearance() {
             })
             .collect();
         events.shuffle(&mut rng);
-        let order = actor_program_order(&events);
+        let (order, actor_of) = numbered_program_order(&events);
         let mut seen = Vec::new();
         for &index in &order.order {
-            let actor = order.actor_of[index];
+            let actor = actor_of[index];
             if !seen.contains(&actor) {
                 assert_eq!(actor, seen.len(), "numbered by first appearance");
                 seen.push(actor);
@@ -503,9 +503,9 @@ fn actor_numbers_identify_actors_in_order_of_first_appearance() {
         let key = |i: usize| crate::locksets::actor_key(&events[i]);
         for i in 0..events.len() {
             for j in 0..events.len() {
-                assert_eq!(order.actor_of[i] == order.actor_of[j], key(i) == key(j));
+                assert_eq!(actor_of[i] == actor_of[j], key(i) == key(j));
             }
         }
-        assert_eq!(trace_causality(&events).actor_of, order.actor_of);
+        assert_eq!(trace_causality(&events).actor_of, actor_of);
     }
 }

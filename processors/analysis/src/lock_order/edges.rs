@@ -18,7 +18,7 @@ use raceway_schemas::{Event, EventKind, LockAcquisition, LockEvent, LockMode, Lo
 use uuid::Uuid;
 
 use crate::accesses::trace_span;
-use crate::causality::{ordered_actors, trace_causality, TraceCausality};
+use crate::causality::{ordered_actors, state_of, trace_causality, TraceCausality};
 use crate::locksets::{HeldLocks, LockStep};
 
 /// The lock-order edges of one trace (events in any order), in program order of the inner
@@ -79,11 +79,7 @@ pub fn lock_order_edges_with(events: &[Event], causality: &TraceCausality) -> Ve
     let mut edges = Vec::new();
     for &index in order.iter() {
         let event = &events[index];
-        let actor = actor_of[index];
-        if actors.len() <= actor {
-            actors.resize_with(actor + 1, ActorState::default);
-        }
-        let state = &mut actors[actor];
+        let state = state_of(&mut actors, actor_of[index]);
         match &event.kind {
             EventKind::LockAcquire(lock) => {
                 let before = state.locks.holds();

@@ -113,15 +113,13 @@ impl Clock {
         if a.len() == b.len() {
             // Same components: in place, in one pass. A component that differs falls back to
             // the merge below, which joins the already joined prefix again to the same counters.
-            let mut same = true;
-            for (x, y) in a.iter_mut().zip(b) {
-                if x.0 != y.0 {
-                    same = false;
-                    break;
-                }
+            let mut joined = 0;
+            let same_ids = a.iter_mut().zip(b).take_while(|(x, y)| x.0 == y.0);
+            for (x, y) in same_ids {
                 x.1 = x.1.max(y.1);
+                joined += 1;
             }
-            if same {
+            if joined == b.len() {
                 return;
             }
         }
