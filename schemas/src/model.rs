@@ -348,16 +348,41 @@ impl LockKind {
 
     /// The kind of `lock_type`.
     pub fn of(lock_type: &str) -> LockKind {
+        // Normalised on the stack when short and ASCII (every name above, and what the SDKs
+        // send): the analyses ask at every acquire and release.
+        let mut buffer = [0u8; 32];
+        let mut len = 0;
+        let mut short = true;
+        for byte in lock_type.bytes() {
+            if matches!(byte, b':' | b'-' | b'_' | b'.' | b' ') {
+                continue;
+            }
+            if !byte.is_ascii() || len == buffer.len() {
+                short = false;
+                break;
+            }
+            buffer[len] = byte.to_ascii_lowercase();
+            len += 1;
+        }
+        if short {
+            // ASCII bytes only, so always valid UTF-8.
+            return Self::of_normalised(std::str::from_utf8(&buffer[..len]).unwrap_or_default());
+        }
         let name: String = lock_type
             .chars()
             .filter(|c| !matches!(c, ':' | '-' | '_' | '.' | ' '))
             .map(|c| c.to_ascii_lowercase())
             .collect();
+        Self::of_normalised(&name)
+    }
+
+    /// The kind of a lock type without separators, in lower case.
+    fn of_normalised(name: &str) -> LockKind {
         if name.contains("semaphore") {
             LockKind::Known(LockExclusion::None)
-        } else if Self::SHARED.contains(&name.as_str()) {
+        } else if Self::SHARED.contains(&name) {
             LockKind::Known(LockExclusion::Shared)
-        } else if Self::EXCLUSIVE.contains(&name.as_str()) {
+        } else if Self::EXCLUSIVE.contains(&name) {
             LockKind::Known(LockExclusion::Exclusive)
         } else if name.contains("rwlock") && name.ends_with("read") {
             LockKind::Known(LockExclusion::Shared)

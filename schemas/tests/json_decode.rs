@@ -406,3 +406,26 @@ fn lock_types_are_known_exclusive_shared_non_excluding_or_unknown() {
         }
     }
 }
+
+/// Lock types longer than the stack buffer or with non-ASCII characters take the allocating
+/// path of `LockKind::of`, and are classified by the same rules.
+#[test]
+fn long_and_non_ascii_lock_types_follow_the_same_rules() {
+    let shared = LockKind::Known(LockExclusion::Shared);
+    let none = LockKind::Known(LockExclusion::None);
+    assert_eq!(LockKind::of("my_crate::sync::RwLock-Read"), shared);
+    assert_eq!(
+        LockKind::of("a_very_long_namespace::of::things::RwLock::Read"),
+        shared
+    );
+    assert_eq!(
+        LockKind::of("tokio::sync::Semaphore::acquire_many_owned_permit"),
+        none
+    );
+    assert_eq!(LockKind::of("Sémaphore-semaphore"), none);
+    assert_eq!(LockKind::of("Mütex"), LockKind::Unknown);
+    assert_eq!(
+        LockKind::of("RW_LOCK.write"),
+        LockKind::Known(LockExclusion::Exclusive)
+    );
+}

@@ -7,7 +7,7 @@ use raceway_schemas::{Access, Event, LockOrderEdge, UpdateSpan};
 use crate::accesses::accesses_with;
 use crate::causality::{trace_causality, TraceCausality};
 use crate::lock_order::lock_order_edges_with;
-use crate::updates::update_spans_with;
+use crate::updates::update_spans_reusing;
 
 /// The race-stage inputs of one trace.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -27,9 +27,10 @@ pub fn race_inputs(events: &[Event]) -> RaceInputs {
 
 /// Like [`race_inputs`], reusing a [`TraceCausality`] already computed for the events.
 pub fn race_inputs_with(events: &[Event], causality: &TraceCausality) -> RaceInputs {
+    let accesses = accesses_with(events, causality);
     RaceInputs {
-        accesses: accesses_with(events, causality),
-        updates: update_spans_with(events, causality),
+        updates: update_spans_reusing(events, causality, &accesses),
+        accesses,
         lock_edges: lock_order_edges_with(events, causality),
     }
 }

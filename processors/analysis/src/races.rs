@@ -17,7 +17,6 @@
 
 use std::sync::Arc;
 
-use foldhash::HashMap;
 use raceway_schemas::{Access, FindingKind, UpdateSpan};
 use uuid::Uuid;
 
@@ -27,9 +26,9 @@ use crate::pairs::RacePair;
 use crate::retention::{ComponentIds, Retained, RetainedSpan, VariableAccesses};
 use crate::rules::{is_data_race_between, is_lost_update_between};
 
-/// environment -> variable -> retained accesses and spans (nested so lookups need no key
-/// allocation).
-type Variables = HashMap<String, HashMap<String, VariableAccesses>>;
+/// environment -> variable -> retained accesses and spans (nested, and looked up with
+/// `entry_ref`, so that a lookup hashes each name once and allocates only for a new one).
+type Variables = hashbrown::HashMap<String, hashbrown::HashMap<String, VariableAccesses>>;
 
 /// The `lost_update` pair of `span`'s write and `other`, a write that can fall inside the span.
 fn lost_update_pair(span: &RetainedSpan, other: &Arc<Access>, names: &ComponentIds) -> RacePair {
@@ -89,15 +88,11 @@ impl RaceDetector {
         environment: &str,
         variable: &str,
     ) -> &'a mut VariableAccesses {
-        // Allocation only for a new environment or variable.
-        if !variables.contains_key(environment) {
-            variables.insert(environment.to_string(), HashMap::default());
-        }
-        let by_name = variables.get_mut(environment).expect("inserted just above");
-        if !by_name.contains_key(variable) {
-            by_name.insert(variable.to_string(), VariableAccesses::default());
-        }
-        by_name.get_mut(variable).expect("inserted just above")
+        variables
+            .entry_ref(environment)
+            .or_default()
+            .entry_ref(variable)
+            .or_default()
     }
 
     /// Reclaims the ids of clock components no retained clock uses any more, once enough new

@@ -281,9 +281,12 @@ fn excludes(a: LockMode, b: LockMode) -> bool {
     a == LockMode::Exclusive || b == LockMode::Exclusive
 }
 
-/// Pointer equality first: the race detector shares one copy of each actor.
+/// Pointer equality first: the race detector shares one copy of each actor. Otherwise the
+/// fields, thread first: the actors compared are mostly threads of one service and instance, so
+/// the thread settles most comparisons at its first string.
 fn same_actor(a: &ActorId, b: &ActorId) -> bool {
-    std::ptr::eq(a, b) || a == b
+    std::ptr::eq(a, b)
+        || (a.thread == b.thread && a.instance == b.instance && a.service == b.service)
 }
 
 /// [`common_lock_protects`] on (lock set, access type) pairs.

@@ -24,11 +24,11 @@
 //! the actor's accesses had arrived yet.
 
 use foldhash::HashMap;
-use raceway_schemas::{AccessType, CompactClock, Event, EventKind, UpdateRead, UpdateSpan};
+use raceway_schemas::{Access, AccessType, CompactClock, Event, EventKind, UpdateRead, UpdateSpan};
 
 use crate::accesses::{access_at, trace_span};
-use crate::causality::{program_order_of, trace_causality, TraceCausality};
-use crate::locksets::{actor_key, ActorKey, HeldLocks, Hold};
+use crate::causality::{ordered_actors, state_of, trace_causality, TraceCausality};
+use crate::locksets::{HeldLocks, Hold};
 
 /// The read-modify-writes of one trace (events in any order), sorted by the write's
 /// (timestamp, event id).
@@ -36,20 +36,63 @@ pub fn trace_update_spans(events: &[Event]) -> Vec<UpdateSpan> {
     update_spans_with(events, &trace_causality(events))
 }
 
-/// (actor, environment, variable): whose pending read, of what.
-type PendingKey<'a> = (ActorKey<'a>, &'a str, &'a str);
+/// (actor number, environment, variable): whose pending read, of what.
+type PendingKey<'a> = (usize, &'a str, &'a str);
 
 /// Like [`trace_update_spans`], reusing a [`TraceCausality`] already computed for the events.
 pub fn update_spans_with(events: &[Event], causality: &TraceCausality) -> Vec<UpdateSpan> {
     let Some(span) = trace_span(events) else {
         return Vec::new();
     };
-    let mut locks: HashMap<ActorKey, HeldLocks> = HashMap::default();
+    spans_with(events, causality, |index| {
+        access_at(events, causality, index, span)
+    })
+}
+
+/// Like [`update_spans_with`], taking each span's write from `accesses`, the trace's accesses
+/// built from the same `causality` ([`crate::accesses::accesses_with`]): a copy instead of
+/// building the access and numbering its clock again. A write not found there is built anew.
+pub(crate) fn update_spans_reusing(
+    events: &[Event],
+    causality: &TraceCausality,
+    accesses: &[Access],
+) -> Vec<UpdateSpan> {
+    let Some(span) = trace_span(events) else {
+        return Vec::new();
+    };
+    // The position in `accesses` of the access of every event index.
+    let mut position = vec![usize::MAX; events.len()];
+    let changes = causality.causal_order.iter().filter(|&&index| {
+        events
+            .get(index)
+            .is_some_and(|e| e.state_change().is_some())
+    });
+    for (at, &index) in changes.enumerate() {
+        position[index] = at;
+    }
+    spans_with(events, causality, |index| {
+        match accesses.get(position[index]) {
+            Some(access) if access.event_id == events[index].id => Some(access.clone()),
+            _ => access_at(events, causality, index, span),
+        }
+    })
+}
+
+/// The pairing rule of the module doc; `write_at` gives the access of the write at an index.
+fn spans_with(
+    events: &[Event],
+    causality: &TraceCausality,
+    write_at: impl Fn(usize) -> Option<Access>,
+) -> Vec<UpdateSpan> {
+    let (order, actor_of) = ordered_actors(events, causality);
+    // By actor number.
+    let mut locks: Vec<HeldLocks> = Vec::new();
     let mut pending: HashMap<PendingKey, (usize, Vec<Hold>)> = HashMap::default();
     let mut spans = Vec::new();
-    for &index in program_order_of(events, causality).iter() {
+    for &index in order.iter() {
         let event = &events[index];
-        let actor_locks = locks.entry(actor_key(event)).or_default();
+        let actor = actor_of[index];
+        let actor_locks = state_of(&mut locks, actor);
         let change = match &event.kind {
             EventKind::LockAcquire(lock) => {
                 actor_locks.acquire(lock);
@@ -63,7 +106,7 @@ pub fn update_spans_with(events: &[Event], causality: &TraceCausality) -> Vec<Up
             _ => continue,
         };
         let key = (
-            actor_key(event),
+            actor,
             event.metadata.environment.as_str(),
             change.variable.as_str(),
         );
@@ -85,10 +128,9 @@ pub fn update_spans_with(events: &[Event], causality: &TraceCausality) -> Vec<Up
                     .map(|hold| hold.lock)
                     .collect();
                 let read_event = &events[read_index];
-                let (Some(write), Some(read_facts)) = (
-                    access_at(events, causality, index, span),
-                    causality.per_event.get(read_index),
-                ) else {
+                let (Some(write), Some(read_facts)) =
+                    (write_at(index), causality.per_event.get(read_index))
+                else {
                     continue;
                 };
                 spans.push(UpdateSpan {

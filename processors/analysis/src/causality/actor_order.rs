@@ -56,6 +56,13 @@ pub struct ActorOrder {
 
 /// Numbers the events of one trace (any input order): see the module doc.
 pub fn actor_program_order(events: &[Event]) -> ActorOrder {
+    numbered_program_order(events).0
+}
+
+/// [`actor_program_order`], with the number of every input index's actor (trace, service,
+/// instance, thread), numbered in order of first appearance in the order: the per-actor
+/// replays index their state by it instead of hashing the actor's strings at every event.
+pub(crate) fn numbered_program_order(events: &[Event]) -> (ActorOrder, Vec<usize>) {
     let mut keys: Vec<(i64, u128, usize)> = events
         .iter()
         .enumerate()
@@ -67,6 +74,7 @@ pub fn actor_program_order(events: &[Event]) -> ActorOrder {
     // Each actor's places in the numbering, in time order.
     let mut actor_numbers: HashMap<(Uuid, &str, &str, &str), usize> = HashMap::default();
     let mut places: Vec<Vec<usize>> = Vec::new();
+    let mut actor_of = vec![0; events.len()];
     for (position, &index) in order.iter().enumerate() {
         let next = places.len();
         let actor = *actor_numbers
@@ -76,6 +84,7 @@ pub fn actor_program_order(events: &[Event]) -> ActorOrder {
             places.push(Vec::new());
         }
         places[actor].push(position);
+        actor_of[index] = actor;
     }
 
     let mut effective_ns: Vec<i64> = events.iter().map(|e| e.timestamp_ns).collect();
@@ -92,10 +101,15 @@ pub fn actor_program_order(events: &[Event]) -> ActorOrder {
             order[slot] = members[local];
         }
     }
-    ActorOrder {
-        order,
-        effective_ns,
-    }
+    // Each actor's events only moved among its own places, so the first appearances, and with
+    // them the numbers, are those of the final order too.
+    (
+        ActorOrder {
+            order,
+            effective_ns,
+        },
+        actor_of,
+    )
 }
 
 /// The order of one actor's events (`members`, input indices in time order), as local indices

@@ -9,7 +9,7 @@ use raceway_schemas::{ActorId, Event, EventKind, HeldLock, LockMode};
 use uuid::Uuid;
 
 use super::atomics::Atomics;
-use crate::locksets::{actor_key, HeldLocks, LockStep};
+use crate::locksets::{HeldLocks, LockStep};
 
 /// What the sweep found: edges between positions, the actor of every position and lock sets.
 pub(super) struct Evidence {
@@ -41,8 +41,9 @@ struct LockState {
     shared_releases: HashMap<usize, usize>,
 }
 
-/// Collects edges and lock sets over `events[sorted[p]]` for every position `p`.
-pub(super) fn collect(events: &[Event], sorted: &[usize]) -> Evidence {
+/// Collects edges and lock sets over `events[sorted[p]]` for every position `p`; `actor_of`
+/// numbers the actor of every input index (`super::numbered_program_order`).
+pub(super) fn collect(events: &[Event], sorted: &[usize], actor_of: &[usize]) -> Evidence {
     let n = sorted.len();
     let mut evidence = Evidence {
         edges: Vec::new(),
@@ -50,8 +51,9 @@ pub(super) fn collect(events: &[Event], sorted: &[usize]) -> Evidence {
         actors: Vec::new(),
         locks: Vec::with_capacity(n),
     };
-    // Keyed by the borrowed actor: an owned `ActorId` is made once per actor, not per event.
-    let mut actor_numbers: HashMap<(Uuid, &str, &str, &str), usize> = HashMap::default();
+    // The sweep's number of each actor of `actor_of`, by order of first appearance here: an
+    // owned `ActorId` is made once per actor, not per event.
+    let mut actor_numbers: Vec<Option<usize>> = Vec::new();
     let mut actor_states: Vec<ActorState> = Vec::new();
     let mut lock_states: HashMap<String, LockState> = HashMap::default();
     let mut atomics = Atomics::default();
@@ -66,7 +68,11 @@ pub(super) fn collect(events: &[Event], sorted: &[usize]) -> Evidence {
 
     for (position, &index) in sorted.iter().enumerate() {
         let event = &events[index];
-        let actor = *actor_numbers.entry(actor_key(event)).or_insert_with(|| {
+        let number = actor_of[index];
+        if actor_numbers.len() <= number {
+            actor_numbers.resize(number + 1, None);
+        }
+        let actor = *actor_numbers[number].get_or_insert_with(|| {
             evidence.actors.push((event.trace_id, event.actor()));
             actor_states.push(ActorState {
                 last_position: None,
@@ -108,7 +114,7 @@ pub(super) fn collect(events: &[Event], sorted: &[usize]) -> Evidence {
         match &event.kind {
             EventKind::LockAcquire(lock) => {
                 if let LockStep::Acquired(mode) = state.locks.acquire(lock) {
-                    let lock_state = lock_states.entry(lock.lock_id.clone()).or_default();
+                    let lock_state = lock_state_of(&mut lock_states, &lock.lock_id);
                     if let Some((released, releaser)) = lock_state.exclusive_release {
                         if releaser != actor {
                             evidence.edges.push((released, position));
@@ -129,7 +135,7 @@ pub(super) fn collect(events: &[Event], sorted: &[usize]) -> Evidence {
             }
             EventKind::LockRelease(lock) => {
                 if let LockStep::Released(mode) = state.locks.release(lock) {
-                    let lock_state = lock_states.entry(lock.lock_id.clone()).or_default();
+                    let lock_state = lock_state_of(&mut lock_states, &lock.lock_id);
                     match mode {
                         LockMode::Exclusive => {
                             lock_state.exclusive_release = Some((position, actor))
@@ -146,6 +152,18 @@ pub(super) fn collect(events: &[Event], sorted: &[usize]) -> Evidence {
         evidence.locks.push(state.locks.snapshot());
     }
     evidence
+}
+
+/// The hand-over state of `lock_id`, created empty if needed: the id is copied once per lock,
+/// not at every acquire and release.
+fn lock_state_of<'a>(
+    lock_states: &'a mut HashMap<String, LockState>,
+    lock_id: &str,
+) -> &'a mut LockState {
+    if !lock_states.contains_key(lock_id) {
+        lock_states.insert(lock_id.to_string(), LockState::default());
+    }
+    lock_states.get_mut(lock_id).expect("inserted just above")
 }
 
 fn non_empty(value: &Option<String>) -> Option<&str> {

@@ -74,6 +74,7 @@ mod atomics;
 mod edges;
 mod responses;
 
+pub(crate) use actor_order::numbered_program_order;
 pub use actor_order::{actor_program_order, ActorOrder};
 pub use atomics::{access_ordering, ORDERING_TAG};
 
@@ -108,6 +109,9 @@ pub struct TraceCausality {
     /// Input indices in program order (see [`actor_program_order`]): the numbering every
     /// per-trace rule walks, sorted once here and reused by the race inputs of the trace.
     pub program_order: Vec<usize>,
+    /// Per input index: the number of the event's actor (see `numbered_program_order`), so that
+    /// the per-actor replays of the race inputs index their state instead of hashing actors.
+    pub(crate) actor_of: Vec<usize>,
     /// Every component name of the clocks, sorted: the table the compact clocks of the trace's
     /// race inputs share ([`CompactClock::of`]), so that no access copies a name.
     pub(crate) components: ComponentNames,
@@ -117,8 +121,8 @@ pub struct TraceCausality {
 /// any order. See the module doc for the rules. Never panics, whatever the links say.
 pub fn trace_causality(events: &[Event]) -> TraceCausality {
     let n = events.len();
-    let sorted = program_order(events);
-    let mut evidence = edges::collect(events, &sorted);
+    let (ActorOrder { order: sorted, .. }, actor_of) = numbered_program_order(events);
+    let mut evidence = edges::collect(events, &sorted, &actor_of);
     let trusted = n > 0 && events.iter().all(Event::has_trusted_clock);
     if !trusted {
         let merged = responses::response_edges(events, &sorted, &evidence.actor_of);
@@ -142,28 +146,37 @@ pub fn trace_causality(events: &[Event]) -> TraceCausality {
         per_event,
         causal_order: order.into_iter().map(|position| sorted[position]).collect(),
         program_order: sorted,
+        actor_of,
         components,
     }
 }
 
-/// Input indices sorted by (timestamp, id, index), each actor's events in the order its SDK
-/// stated (see the `actor_order` submodule): the numbering every per-trace rule walks, so that
-/// program order and "latest earlier" never depend on arrival order.
-pub(crate) fn program_order(events: &[Event]) -> Vec<usize> {
-    actor_program_order(events).order
-}
-
-/// The program order of `events`: the one `causality` holds when it was computed for them (the
-/// same number of events), else sorted anew.
-pub(crate) fn program_order_of<'a>(
+/// The program order of `events` (input indices sorted by (timestamp, id, index), each actor's
+/// events in the order its SDK stated: see the `actor_order` submodule, the numbering every
+/// per-trace rule walks, so that program order and "latest earlier" never depend on arrival
+/// order) and the actor number of every input index: the ones `causality` holds when it was
+/// computed for them (the same number of events), else computed anew.
+pub(crate) fn ordered_actors<'a>(
     events: &[Event],
     causality: &'a TraceCausality,
-) -> Cow<'a, [usize]> {
-    if causality.program_order.len() == events.len() {
-        Cow::Borrowed(&causality.program_order)
+) -> (Cow<'a, [usize]>, Cow<'a, [usize]>) {
+    if causality.program_order.len() == events.len() && causality.actor_of.len() == events.len() {
+        (
+            Cow::Borrowed(&causality.program_order),
+            Cow::Borrowed(&causality.actor_of),
+        )
     } else {
-        Cow::Owned(program_order(events))
+        let (ActorOrder { order, .. }, actor_of) = numbered_program_order(events);
+        (Cow::Owned(order), Cow::Owned(actor_of))
     }
+}
+
+/// The state of `actor` in per-actor `states` indexed by actor number, created empty if needed.
+pub(crate) fn state_of<T: Default>(states: &mut Vec<T>, actor: usize) -> &mut T {
+    if states.len() <= actor {
+        states.resize_with(actor + 1, T::default);
+    }
+    &mut states[actor]
 }
 
 /// Trusted trace: the clocks as sent, ordered by (sum of counters, position).

@@ -467,3 +467,45 @@ fn trusted_traces_take_no_merge_edges() {
         "sent clocks are used as sent"
     );
 }
+
+/// The actor numbers the per-actor replays index their state by (`numbered_program_order`): equal
+/// exactly when the actors (trace, service, instance, thread) are, numbered by first appearance
+/// in program order, on random traces given in random order.
+#[test]
+fn actor_numbers_identify_actors_in_order_of_first_appearance() {
+    use rand::seq::SliceRandom;
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(7);
+    for _ in 0..50 {
+        let len = rng.gen_range(1..60);
+        let mut events: Vec<Event> = (0..len)
+            .map(|n| {
+                let thread = ["a", "b", "c"][rng.gen_range(0..3)];
+                let mut e = event(n + 1, thread, rng.gen_range(0..20), call());
+                e.metadata.service_name = ["s", "t"][rng.gen_range(0..2)].into();
+                e.metadata.instance_id = rng.gen_bool(0.5).then(|| "1".to_string());
+                if rng.gen_bool(0.2) {
+                    e.trace_id = id(99);
+                }
+                e
+            })
+            .collect();
+        events.shuffle(&mut rng);
+        let (order, actor_of) = numbered_program_order(&events);
+        let mut seen = Vec::new();
+        for &index in &order.order {
+            let actor = actor_of[index];
+            if !seen.contains(&actor) {
+                assert_eq!(actor, seen.len(), "numbered by first appearance");
+                seen.push(actor);
+            }
+        }
+        let key = |i: usize| crate::locksets::actor_key(&events[i]);
+        for i in 0..events.len() {
+            for j in 0..events.len() {
+                assert_eq!(actor_of[i] == actor_of[j], key(i) == key(j));
+            }
+        }
+        assert_eq!(trace_causality(&events).actor_of, actor_of);
+    }
+}

@@ -18,8 +18,8 @@ use raceway_schemas::{Event, EventKind, LockAcquisition, LockEvent, LockMode, Lo
 use uuid::Uuid;
 
 use crate::accesses::trace_span;
-use crate::causality::{program_order_of, trace_causality, TraceCausality};
-use crate::locksets::{actor_key, HeldLocks, LockStep};
+use crate::causality::{ordered_actors, state_of, trace_causality, TraceCausality};
+use crate::locksets::{HeldLocks, LockStep};
 
 /// The lock-order edges of one trace (events in any order), in program order of the inner
 /// acquisitions.
@@ -41,7 +41,8 @@ struct Open<'a> {
 #[derive(Default)]
 struct ActorState<'a> {
     locks: HeldLocks,
-    open: HashMap<String, Open<'a>>,
+    /// By lock id, borrowed from the acquire event.
+    open: HashMap<&'a str, Open<'a>>,
     previous: Option<usize>,
 }
 
@@ -72,17 +73,19 @@ pub fn lock_order_edges_with(events: &[Event], causality: &TraceCausality) -> Ve
             lock_type: lock.lock_type.clone(),
         }
     };
-    let mut actors: HashMap<(Uuid, &str, &str, &str), ActorState<'_>> = HashMap::default();
+    let (order, actor_of) = ordered_actors(events, causality);
+    // By actor number.
+    let mut actors: Vec<ActorState<'_>> = Vec::new();
     let mut edges = Vec::new();
-    for &index in program_order_of(events, causality).iter() {
+    for &index in order.iter() {
         let event = &events[index];
-        let state = actors.entry(actor_key(event)).or_default();
+        let state = state_of(&mut actors, actor_of[index]);
         match &event.kind {
             EventKind::LockAcquire(lock) => {
                 let before = state.locks.holds();
                 if let LockStep::Acquired(mode) = state.locks.acquire(lock) {
                     for hold in before.iter().filter(|h| h.lock.lock_id != lock.lock_id) {
-                        let Some(open) = state.open.get(&hold.lock.lock_id) else {
+                        let Some(open) = state.open.get(hold.lock.lock_id.as_str()) else {
                             continue;
                         };
                         let guards = before
@@ -118,7 +121,7 @@ pub fn lock_order_edges_with(events: &[Event], causality: &TraceCausality) -> Ve
                             .filter(|&parent| parent != index),
                     };
                     state.open.insert(
-                        lock.lock_id.clone(),
+                        lock.lock_id.as_str(),
                         Open {
                             at: index,
                             lock,
@@ -130,7 +133,7 @@ pub fn lock_order_edges_with(events: &[Event], causality: &TraceCausality) -> Ve
             }
             EventKind::LockRelease(lock) => {
                 if let LockStep::Released(_) = state.locks.release(lock) {
-                    state.open.remove(&lock.lock_id);
+                    state.open.remove(lock.lock_id.as_str());
                 }
             }
             _ => {}

@@ -146,3 +146,23 @@ fn shared_own_and_decoded_tables_give_the_same_observations() {
     }
     assert!(found > 0, "the random traces race");
 }
+
+/// The race inputs take each span's write from the trace's accesses instead of building it
+/// again: the same spans as built anew, on random traces in random order.
+#[test]
+fn spans_reusing_the_accesses_equal_spans_built_anew() {
+    use crate::accesses::accesses_with;
+    use crate::causality::trace_causality;
+    use crate::updates::{update_spans_reusing, update_spans_with};
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(5);
+    let mut spans = 0;
+    for trace in 0..50 {
+        let mut events = random_trace(&mut rng, trace, 80);
+        crate::scenarios::shuffle(&mut events, trace as u64);
+        let causality = trace_causality(&events);
+        let reused = update_spans_reusing(&events, &causality, &accesses_with(&events, &causality));
+        assert_eq!(reused, update_spans_with(&events, &causality));
+        spans += reused.len();
+    }
+    assert!(spans > 100, "the traces have read-modify-writes: {spans}");
+}

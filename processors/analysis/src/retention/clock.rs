@@ -76,17 +76,25 @@ impl Clock {
     fn le_ge(&self, other: &Clock) -> (bool, bool) {
         let (a, b) = (&self.entries, &other.entries);
         let (mut le, mut ge) = (true, true);
-        if a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.0 == y.0) {
-            // Same components (the common case: the actors of one service or trace): compare
-            // counters only.
+        if a.len() == b.len() {
+            // Same components (the common case: the actors of one service or trace): ids and
+            // counters in one pass. Once both are false no other component can change that.
+            let mut same = true;
             for (x, y) in a.iter().zip(b) {
+                if x.0 != y.0 {
+                    same = false;
+                    break;
+                }
                 le &= x.1 <= y.1;
                 ge &= x.1 >= y.1;
                 if !le && !ge {
-                    break;
+                    return (false, false);
                 }
             }
-            return (le, ge);
+            if same {
+                return (le, ge);
+            }
+            (le, ge) = (true, true);
         }
         merge_walk(a, b, |x, y| {
             le &= x <= y;
@@ -102,11 +110,18 @@ impl Clock {
         if b.is_empty() {
             return;
         }
-        if a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.0 == y.0) {
-            for (x, y) in a.iter_mut().zip(b) {
+        if a.len() == b.len() {
+            // Same components: in place, in one pass. A component that differs falls back to
+            // the merge below, which joins the already joined prefix again to the same counters.
+            let mut joined = 0;
+            let same_ids = a.iter_mut().zip(b).take_while(|(x, y)| x.0 == y.0);
+            for (x, y) in same_ids {
                 x.1 = x.1.max(y.1);
+                joined += 1;
             }
-            return;
+            if joined == b.len() {
+                return;
+            }
         }
         let mut merged = Vec::with_capacity(a.len().max(b.len()));
         let (mut i, mut j) = (0, 0);
@@ -473,5 +488,52 @@ mod tests {
         assert_eq!(ids.pairs(&live), pairs(&[("a", 2), ("b", 1)]));
         let again = ids.clock(&pairs(&[("a", 2), ("b", 3)]));
         assert!(live.happens_before(&again));
+    }
+
+    /// The one-pass comparisons and join of clocks over the same ids agree with
+    /// [`raceway_schemas::VectorClock`] on random clocks, over the same components, other ones,
+    /// and the same number of other ones (where the one pass must fall back to the merge).
+    #[test]
+    fn comparisons_and_join_agree_with_vector_clocks_on_random_clocks() {
+        use raceway_schemas::VectorClock;
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(11);
+        let names = ["a", "b", "c", "d"];
+        let random = |rng: &mut rand_xoshiro::Xoshiro256PlusPlus| -> Vec<(&str, u64)> {
+            let mut clock = Vec::new();
+            for name in names {
+                if rng.gen_bool(0.7) {
+                    clock.push((name, rng.gen_range(0..4)));
+                }
+            }
+            clock
+        };
+        let mut ids = ComponentIds::default();
+        for _ in 0..5_000 {
+            let (a, b) = (random(&mut rng), random(&mut rng));
+            let (va, vb) = (
+                VectorClock::from_pairs(a.iter().copied()),
+                VectorClock::from_pairs(b.iter().copied()),
+            );
+            let (ca, cb) = (ids.clock(&pairs(&a)), ids.clock(&pairs(&b)));
+            assert_eq!(
+                ca.happens_before(&cb),
+                va.happens_before(&vb),
+                "{a:?} {b:?}"
+            );
+            assert_eq!(
+                ca.concurrent_with(&cb),
+                va.concurrent_with(&vb),
+                "{a:?} {b:?}"
+            );
+            let mut joined = ca.clone();
+            joined.join(&cb);
+            let mut vjoined = va.clone();
+            vjoined.join(&vb);
+            let expected = vjoined.to_pairs();
+            let expected = CompactClock::from_pairs(expected.iter().map(|(n, c)| (n.as_str(), *c)));
+            assert_eq!(ids.pairs(&joined), expected, "{a:?} {b:?}");
+            assert!(is_sorted(&joined.entries));
+        }
     }
 }

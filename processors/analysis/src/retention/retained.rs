@@ -252,16 +252,19 @@ impl RetainedSpan {
 
 /// Hash of everything [`dominates`] requires to be equal, to find domination candidates. One
 /// seed per process, so that the keys of one detector agree; a collision costs only time, since
-/// [`dominates`] compares the fields themselves.
+/// [`dominates`] compares the fields themselves. The actor, location and lock set are hashed by
+/// the address of their shared copy ([`SharedPieces`]), not by content: equal pieces share one
+/// copy, except across a clear of the shared pieces, where an entry and a later equal one get
+/// different keys and neither dominates the other, which only keeps one more entry.
 fn domination_key(access: &Facts) -> u64 {
     static STATE: OnceLock<foldhash::fast::RandomState> = OnceLock::new();
     STATE.get_or_init(Default::default).hash_one((
         access.trace_id,
         access.trace_start_ns,
         access.trace_end_ns,
-        &access.actor,
-        &access.location,
+        Arc::as_ptr(&access.actor),
+        Arc::as_ptr(&access.location).cast::<u8>(),
         access.access_type,
-        &access.locks,
+        Arc::as_ptr(&access.locks).cast::<HeldLock>(),
     ))
 }

@@ -9,11 +9,22 @@ use crate::testing::{access, held, id};
 thread_local! {
     /// One numbering of clock components for every clock of a test, as in one detector.
     static NAMES: RefCell<ComponentIds> = RefCell::default();
+    /// One set of shared pieces for every access of a test, as in one detector (domination
+    /// keys hash the shared copies by address).
+    static PIECES: RefCell<SharedPieces> = RefCell::default();
 }
 
 fn normalised(access: Access) -> Retained {
-    let mut pieces = SharedPieces::default();
-    NAMES.with(|names| Retained::interned_near(access, &mut names.borrow_mut(), &mut pieces, None))
+    NAMES.with(|names| {
+        PIECES.with(|pieces| {
+            Retained::interned_near(
+                access,
+                &mut names.borrow_mut(),
+                &mut pieces.borrow_mut(),
+                None,
+            )
+        })
+    })
 }
 
 fn retained(n: u128, ts: i64, clock: &[(&str, u64)]) -> Retained {

@@ -110,6 +110,7 @@ impl<'a> EventIndex<'a> {
         let ActorOrder {
             order,
             effective_ns,
+            ..
         } = actor_program_order(events);
         let mut index = EventIndex {
             events,
