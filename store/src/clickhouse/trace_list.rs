@@ -71,7 +71,10 @@ fn kept_sql(scope: Scope<'_>, counted: bool, params: &mut Vec<Value>) -> String 
     };
     let within = match scope {
         Scope::All => "WHERE 1 = 1".to_string(),
-        Scope::Keys(_) => format!("PREWHERE {}", scope.condition("trace_id", "toUUID(?)", params)),
+        Scope::Keys(_) => format!(
+            "PREWHERE {}",
+            scope.condition("trace_id", "toUUID(?)", params)
+        ),
     };
     format!(
         "SELECT toString(trace_id) AS trace_key,
@@ -183,8 +186,10 @@ impl ClickHouseStore {
                 rows.into_iter().map(|r| (r.trace_key, r.count)).collect()
             };
             let (races, anomalies) = (counts(races), counts(anomalies));
-            let analysed: HashMap<String, i64> =
-                analysed.into_iter().map(|r| (r.trace_key, r.time)).collect();
+            let analysed: HashMap<String, i64> = analysed
+                .into_iter()
+                .map(|r| (r.trace_key, r.time))
+                .collect();
             Ok::<_, StoreError>(
                 kept.into_iter()
                     .map(|row| SummaryRow {
