@@ -235,6 +235,30 @@ async fn sqlite_persists_across_reopen_in_wal_mode() {
     assert_eq!(versions as usize, crate::migrations::SQLITE.len());
 }
 
+/// The race list's page reads findings in the order of `findings_newest_first`, without
+/// sorting them all: the index's expression must stay the list's ORDER BY.
+#[tokio::test]
+async fn sqlite_race_list_reads_its_order_from_an_index() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("store.db");
+    let store = SqliteStore::open(&path).expect("open");
+    store.migrate().await.expect("migrate");
+    let conn = rusqlite::Connection::open(&path).expect("raw open");
+    let sql = crate::sqlite::findings::list_sql("occurrences > 0");
+    let mut stmt = conn
+        .prepare(&format!("EXPLAIN QUERY PLAN {sql} LIMIT 50 OFFSET 100"))
+        .expect("plan");
+    let plan: Vec<String> = stmt
+        .query_map([], |row| row.get::<_, String>(3))
+        .expect("plan rows")
+        .collect::<Result<_, _>>()
+        .expect("plan text");
+    assert_eq!(
+        plan,
+        vec!["SCAN findings USING INDEX findings_newest_first".to_string()]
+    );
+}
+
 #[tokio::test]
 async fn sqlite_in_memory_works() {
     let store = SqliteStore::open_in_memory().expect("open");

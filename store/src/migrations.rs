@@ -99,6 +99,11 @@ pub const SQLITE: &[Migration] = &[
         name: "events_by_trace",
         sql: include_str!("../migrations/sqlite/0006_events_by_trace.sql"),
     },
+    Migration {
+        version: 7,
+        name: "findings_newest_first",
+        sql: include_str!("../migrations/sqlite/0007_findings_newest_first.sql"),
+    },
 ];
 
 /// True when `statement` adds columns and `error` says one already exists: a previous run

@@ -64,6 +64,29 @@ pub(crate) struct EventCountRow {
     pub events: u64,
 }
 
+/// One trace's kept summary (merged `trace_summaries` states) without its event count.
+#[derive(Debug, Row, Deserialize)]
+pub(crate) struct KeptRow {
+    pub trace_key: String,
+    pub services: Vec<String>,
+    pub first_ts: i64,
+    pub last_ts: i64,
+}
+
+/// A trace and a count of something of it (findings, anomalies).
+#[derive(Debug, Row, Deserialize)]
+pub(crate) struct KeyedCount {
+    pub trace_key: String,
+    pub count: u64,
+}
+
+/// A trace and a time of it, ns (the end of its latest analysis).
+#[derive(Debug, Row, Deserialize)]
+pub(crate) struct KeyedTime {
+    pub trace_key: String,
+    pub time: i64,
+}
+
 /// One trace summary as computed by the list query.
 #[derive(Debug, Row, Deserialize)]
 pub(crate) struct SummaryRow {

@@ -186,6 +186,16 @@ pub(crate) fn matching(query: &FindingQuery) -> Filter {
         .and(&rest)
 }
 
+/// The race list's rows matching `conditions`, newest first by the later of the two events,
+/// then by id (a stable order for paging). The index `findings_newest_first` (migration 7) holds
+/// exactly this expression, so a page reads its rows in order instead of sorting every finding.
+pub(crate) fn list_sql(conditions: &str) -> String {
+    format!(
+        "SELECT {FINDING_COLUMNS} FROM findings WHERE {conditions} \
+         ORDER BY MAX(first_timestamp_ns, second_timestamp_ns) DESC, id"
+    )
+}
+
 #[async_trait]
 impl FindingStore for SqliteStore {
     async fn upsert_findings(&self, findings: &[RaceFinding]) -> Result<(), StoreError> {
@@ -213,10 +223,7 @@ impl FindingStore for SqliteStore {
         self.read(move |conn| {
             let filter = matching(&query);
             let conditions = filter.sql();
-            let select_sql = format!(
-                "SELECT {FINDING_COLUMNS} FROM findings WHERE {conditions} \
-                 ORDER BY MAX(first_timestamp_ns, second_timestamp_ns) DESC, id"
-            );
+            let select_sql = list_sql(&conditions);
             let page = (query.limit, query.offset);
             let (findings, total) = query_page(
                 conn,

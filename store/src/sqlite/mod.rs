@@ -29,7 +29,7 @@ use crate::{Lifecycle, StoreError};
 mod accesses;
 mod analyses;
 mod events;
-mod findings;
+pub(crate) mod findings;
 mod payload;
 mod retention;
 mod services;
