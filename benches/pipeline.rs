@@ -41,6 +41,8 @@ mod api_load;
 mod broker;
 #[path = "../tests/common/mod.rs"]
 mod common;
+#[path = "pipeline/cpu.rs"]
+mod cpu;
 #[path = "pipeline/http.rs"]
 mod http;
 #[path = "pipeline/large_traces.rs"]

@@ -108,7 +108,7 @@ async fn produce_all(bus: &KafkaBus, requests: &[Request], clients: usize) -> St
         .sum();
     let events: usize = requests.iter().map(|r| r.events).sum();
     let next = Arc::new(AtomicUsize::new(0));
-    let broker_cpu = broker_cpu_seconds();
+    let broker_cpu = crate::cpu::broker_cpu_seconds();
     let started = Instant::now();
     let tasks: Vec<_> = (0..clients)
         .map(|_| {
@@ -129,7 +129,7 @@ async fn produce_all(bus: &KafkaBus, requests: &[Request], clients: usize) -> St
         task.await.expect("producer task");
     }
     let seconds = started.elapsed().as_secs_f64();
-    let cpu = broker_cpu_seconds()
+    let cpu = crate::cpu::broker_cpu_seconds()
         .zip(broker_cpu)
         .map(|(end, start)| end - start);
     format!(
@@ -146,23 +146,4 @@ async fn produce_all(bus: &KafkaBus, requests: &[Request], clients: usize) -> St
         ))
         .unwrap_or_default(),
     )
-}
-
-/// User + system CPU seconds of the broker process (`tansu ... broker`), if one runs here.
-fn broker_cpu_seconds() -> Option<f64> {
-    let ticks_per_second = 100.0; // USER_HZ on Linux
-    for entry in std::fs::read_dir("/proc").ok()?.flatten() {
-        let name = std::fs::read_to_string(entry.path().join("comm")).unwrap_or_default();
-        let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
-        if name.trim() != "tansu" || !String::from_utf8_lossy(&cmdline).contains("broker") {
-            continue;
-        }
-        let stat = std::fs::read_to_string(entry.path().join("stat")).ok()?;
-        // Fields after the command name in parentheses: utime and stime are the 12th and 13th.
-        let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
-        let user: f64 = fields.get(11)?.parse().ok()?;
-        let system: f64 = fields.get(12)?.parse().ok()?;
-        return Some((user + system) / ticks_per_second);
-    }
-    None
 }

@@ -19,6 +19,7 @@ use uuid::Uuid;
 
 use crate::common::setups::{EmbeddedUp, KafkaClickHouse};
 use crate::common::{clickhouse, free_addr, Raceway};
+use crate::cpu::{CpuSample, Process};
 use crate::http::{bodies, peak_rss_mib, post};
 use crate::table::Figures;
 
@@ -185,11 +186,21 @@ fn races_listed(client: &reqwest::blocking::Client, base: &str) -> u64 {
 }
 
 /// Posts the workload into the `raceway up` at `base` and waits until its events and races are
-/// queryable; returns both rates (events/s) and the peak RSS (MiB) of `up`.
-fn post_and_wait((base, up): (&str, &Raceway), events: &[Event], ids: &[Uuid]) -> (f64, f64, f64) {
+/// queryable; returns both rates (events/s) and the peak RSS (MiB) of `up`. Prints the CPU time
+/// per event of `up`, of the `services` it uses and of the bench's clients.
+fn post_and_wait(
+    (base, up): (&str, &Raceway),
+    services: &[Process],
+    events: &[Event],
+    ids: &[Uuid],
+) -> (f64, f64, f64) {
     let client = reqwest::blocking::Client::new();
     let races_before = races_listed(&client, base);
     let bodies = bodies(events);
+    let mut processes = vec![Process::Raceway("up", up.pid())];
+    processes.extend_from_slice(services);
+    processes.push(Process::Bench);
+    let cpu = CpuSample::take(&processes);
     let started = Instant::now();
     post(base, &bodies);
     let posted = started.elapsed().as_secs_f64();
@@ -203,6 +214,10 @@ fn post_and_wait((base, up): (&str, &Raceway), events: &[Event], ids: &[Uuid]) -
         std::thread::sleep(Duration::from_millis(200));
     }
     let races = started.elapsed().as_secs_f64();
+    println!(
+        "  until races queryable: {}",
+        CpuSample::per_event(&cpu, events.len())
+    );
     // Not timed: the list said so, each trace must say so too.
     for id in ids {
         let trace = get_json(&client, &format!("{base}/api/traces/{id}"));
@@ -223,10 +238,11 @@ fn measure(
     key: &'static str,
     figures: &mut Figures,
     up: (&str, &Raceway),
+    services: &[Process],
     events: &[Event],
     ids: &[Uuid],
 ) -> f64 {
-    let (queryable, races, rss) = post_and_wait(up, events, ids);
+    let (queryable, races, rss) = post_and_wait(up, services, events, ids);
     figures.report(
         key,
         format!(
@@ -246,7 +262,7 @@ pub fn embedded_growth(traces: usize, rounds: usize, dir: &Path, figures: &mut F
     let mut stored = 0;
     for _ in 0..rounds {
         let (events, ids) = workload(traces);
-        let (queryable, races, rss) = post_and_wait((&base, &up), &events, &ids);
+        let (queryable, races, rss) = post_and_wait((&base, &up), &[], &events, &ids);
         stored += events.len();
         rates.push(format!(
             "{queryable:.0} / {races:.0} after {}k",
@@ -271,7 +287,7 @@ pub fn embedded_growth(traces: usize, rounds: usize, dir: &Path, figures: &mut F
 pub fn embedded(events: &[Event], ids: &[Uuid], dir: &Path, figures: &mut Figures) {
     let run = tempfile::tempdir_in(dir).expect("tempdir");
     let (up, base) = EmbeddedUp::args(run.path(), &[]).start();
-    let rss = measure("embedded-large", figures, (&base, &up), events, ids);
+    let rss = measure("embedded-large", figures, (&base, &up), &[], events, ids);
     crate::api_load::measure("embedded", &base, ids, events.len(), figures);
     let bytes = folder_bytes(&run.path().join("data"));
     figures.report(
@@ -291,7 +307,8 @@ pub fn kafka(events: &[Event], ids: &[Uuid], dir: &Path, figures: &mut Figures) 
     let mut up = backend.start(&["up", "--http-addr", &addr], dir);
     let base = format!("http://{addr}");
     up.wait_http_ok(&format!("{base}/ready"));
-    let rss = measure("kafka-large", figures, (&base, &up), events, ids);
+    let services = [Process::Broker, Process::ClickHouse];
+    let rss = measure("kafka-large", figures, (&base, &up), &services, events, ids);
     println!("  peak RSS of `raceway up --kafka --clickhouse`: {rss:.0} MiB");
     crate::api_load::measure("ClickHouse", &base, ids, events.len(), figures);
 }

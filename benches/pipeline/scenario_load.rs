@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use crate::common::scenario_run::{metric_sum, Workload};
 use crate::common::setups::KafkaClickHouse;
 use crate::common::{clickhouse, free_addr, Raceway};
+use crate::cpu::{CpuSample, Process};
 use crate::http::{bodies, metrics, percentile, post, post_paced};
 use crate::table::Figures;
 
@@ -107,7 +108,7 @@ pub fn end_to_end(
 ) -> f64 {
     let backend = KafkaClickHouse::new("bench", &clickhouse(), 8);
     backend.migrate();
-    let (_ingest, ingest_url) = gateway(&backend, dir);
+    let (ingest, ingest_url) = gateway(&backend, dir);
     let addr = free_addr();
     let mut query = backend.start(&["query", "--http-addr", &addr], dir);
     let query_url = format!("http://{addr}");
@@ -137,11 +138,23 @@ pub fn end_to_end(
         .collect();
     let watcher = RaceWatcher::start(query_url, racy.clone());
     let bodies = bodies(&workload.events);
+    let mut processes = vec![Process::Raceway("ingest", ingest.pid())];
+    processes.extend(
+        running
+            .iter()
+            .map(|(p, _)| Process::Raceway("process", p.pid())),
+    );
+    processes.extend([Process::Broker, Process::ClickHouse, Process::Bench]);
+    let cpu = CpuSample::take(&processes);
     let started = Instant::now();
     let accepted = post_paced(&ingest_url, &bodies, pace);
     let posted = started.elapsed();
     wait_drained(&ingest_url, &urls, workload.traces);
     let drained = started.elapsed();
+    println!(
+        "  until drained: {}",
+        CpuSample::per_event(&cpu, workload.events.len())
+    );
     for url in &urls {
         let stage = format!("end to end, one of {processors} processor(s)");
         print_store_calls(&stage, &metrics(url), workload.events.len() as f64);
@@ -193,11 +206,15 @@ pub fn end_to_end(
 pub fn stage_ceilings(workload: &Workload, dir: &Path, figures: &mut Figures) {
     let backend = KafkaClickHouse::new("ceiling", &clickhouse(), 8);
     backend.migrate();
-    let (_ingest, ingest_url) = gateway(&backend, dir);
+    let (ingest, ingest_url) = gateway(&backend, dir);
     let bodies = bodies(&workload.events);
+    let services = [Process::Broker, Process::ClickHouse];
+    let cpu = CpuSample::take(&[Process::Raceway("ingest", ingest.pid()), Process::Broker]);
     let started = Instant::now();
     post(&ingest_url, &bodies);
     let events = workload.events.len() as f64;
+    let n = workload.events.len();
+    println!("gateway alone: {}", CpuSample::per_event(&cpu, n));
     figures.report(
         "gateway",
         format!("{:.0} events/s", events / started.elapsed().as_secs_f64()),
@@ -209,7 +226,9 @@ pub fn stage_ceilings(workload: &Workload, dir: &Path, figures: &mut Figures) {
     );
 
     let started = Instant::now();
-    let (_trace, trace_url) = processor("trace", &backend, dir);
+    let (trace, trace_url) = processor("trace", &backend, dir);
+    let cpu =
+        CpuSample::take(&[&[Process::Raceway("process", trace.pid())], &services[..]].concat());
     loop {
         let text = metrics(&trace_url);
         // Every trace completed, not only every record consumed: a few large records are
@@ -224,6 +243,7 @@ pub fn stage_ceilings(workload: &Workload, dir: &Path, figures: &mut Figures) {
         std::thread::sleep(Duration::from_millis(100));
     }
     let trace_time = started.elapsed().as_secs_f64();
+    println!("trace stage alone: {}", CpuSample::per_event(&cpu, n));
     let trace_metrics = metrics(&trace_url);
     let forwarded = metric_sum(&trace_metrics, "raceway_accesses_forwarded_total", "");
     print_store_calls("trace stage alone", &trace_metrics, events);
@@ -237,7 +257,9 @@ pub fn stage_ceilings(workload: &Workload, dir: &Path, figures: &mut Figures) {
     );
 
     let started = Instant::now();
-    let (_race, race_url) = processor("race", &backend, dir);
+    let (race, race_url) = processor("race", &backend, dir);
+    let cpu =
+        CpuSample::take(&[&[Process::Raceway("process", race.pid())], &services[..]].concat());
     while metric_sum(
         &metrics(&race_url),
         "raceway_records_consumed_total",
@@ -264,6 +286,7 @@ pub fn stage_ceilings(workload: &Workload, dir: &Path, figures: &mut Figures) {
             "store findings"
         ),
     );
+    println!("race stage alone: {}", CpuSample::per_event(&cpu, n));
     println!(
         "race stage alone: {:.0} inputs/s, i.e. {:.0} events/s of this workload (includes \
          joining the group)",

@@ -1,6 +1,7 @@
 //! Decoding one `POST /events` body of 2,000 events (the SDKs' batch size): the typed path the
 //! gateway takes (`decode_events_body`) against the lenient path alone (a JSON value tree, then
-//! `decode_event` per event), on the same body.
+//! `decode_event` per event), on the same body; and encoding the decoded events as Avro, the
+//! gateway's other work per event.
 //!
 //! `cargo bench -p raceway-schemas --bench json_body`; instruction counts with
 //! `valgrind --tool=callgrind --toggle-collect='*json_body*decode*' target/release/deps/json_body-* --bench --profile-time 1`.
@@ -92,6 +93,15 @@ fn bench(c: &mut Criterion) {
     });
     group.bench_function("2000-events/lenient", |b| {
         b.iter(|| decode_lenient(black_box(&body)))
+    });
+    // What the gateway does next: the decoded events as one Avro record (its records hold the
+    // traces of one partition each; the work per event is the same).
+    let batch = EventBatch {
+        trace_id: Uuid::nil(),
+        events: typed.into_iter().map(|e| e.expect("valid")).collect(),
+    };
+    group.bench_function("2000-events/avro-encode", |b| {
+        b.iter(|| avro::encode_partition_batch(black_box(&batch)))
     });
     group.finish();
 }

@@ -335,8 +335,9 @@ impl Actor {
         self.record_at(kind, None)
     }
 
-    /// [`Actor::record`], with a state change's location still to be formatted (`call_site`).
-    fn record_at(
+    /// [`Actor::record`], with a state change's or lock event's location still to be formatted
+    /// (`call_site`).
+    pub(crate) fn record_at(
         &mut self,
         kind: EventKind,
         call_site: Option<&'static Location<'static>>,

@@ -3,7 +3,9 @@
 
 use tokio::sync::{MutexGuard, TryLockError};
 
-use crate::actor::{caller_location, Actor};
+use std::panic::Location;
+
+use crate::actor::Actor;
 use crate::held::{debug_by_id, tracked_guard, Held, Slot};
 
 /// The tokio flavour of [`crate::TrackedMutex`]: `lock` awaits instead of blocking the thread,
@@ -40,7 +42,7 @@ impl<T> TrackedAsyncMutex<T> {
         T: Send,
     {
         // Taken here, outside the future: `#[track_caller]` does not reach into async blocks.
-        let location = caller_location();
+        let location = Location::caller();
         async move {
             let guard = self.inner.lock().await;
             TrackedAsyncMutexGuard(Held::acquire(guard, actor, &self.id, location))
@@ -54,7 +56,7 @@ impl<T> TrackedAsyncMutex<T> {
         &'a self,
         actor: &'a mut Actor,
     ) -> Result<TrackedAsyncMutexGuard<'a, T>, TryLockError> {
-        let location = caller_location();
+        let location = Location::caller();
         let guard = self.inner.try_lock()?;
         Ok(TrackedAsyncMutexGuard(Held::acquire(
             guard, actor, &self.id, location,

@@ -21,6 +21,7 @@
 //!
 //! [`unlock`]: crate::TrackedMutexGuard::unlock
 
+use std::panic::Location;
 use std::sync::{LockResult, PoisonError, TryLockError, TryLockResult};
 
 use raceway_schemas::{EventKind, LockEvent, LockMode, VectorClock};
@@ -31,6 +32,9 @@ use crate::actor::Actor;
 pub(crate) trait Locked {
     /// The lock type recorded (`Mutex`, `RwLock::Read`, `RwLock::Write`).
     const LOCK_TYPE: &'static str;
+    /// The mode recorded: what `LockMode::from_lock_type` reads from [`Locked::LOCK_TYPE`],
+    /// stated here so that recording does not parse the type name for every event.
+    const MODE: LockMode;
     /// The protected value.
     type Value;
     /// Joins the release clocks this acquisition is ordered after into `actor`'s clock.
@@ -66,6 +70,7 @@ macro_rules! slot_guard {
     ($($guard:ident)::+) => {
         impl<T> Locked for $($guard)::+<'_, Slot<T>> {
             const LOCK_TYPE: &'static str = "Mutex";
+            const MODE: LockMode = LockMode::Exclusive;
             type Value = T;
             fn join_releases(&self, actor: &mut Actor) {
                 actor.join_clock(&self.released);
@@ -95,7 +100,8 @@ pub(crate) struct Held<'a, G: Locked> {
     locked: G,
     actor: &'a mut Actor,
     lock_id: &'a str,
-    location: String,
+    /// Formatted as `file:line` on the delivery thread, like a state change's location.
+    location: &'static Location<'static>,
 }
 
 impl<'a, G: Locked> Held<'a, G> {
@@ -105,12 +111,12 @@ impl<'a, G: Locked> Held<'a, G> {
         locked: G,
         actor: &'a mut Actor,
         lock_id: &'a str,
-        location: String,
+        location: &'static Location<'static>,
     ) -> Held<'a, G> {
         if actor.is_recording() {
             locked.join_releases(actor);
-            let event = lock_event(actor, lock_id, G::LOCK_TYPE, &location);
-            actor.record(EventKind::LockAcquire(event));
+            let event = lock_event::<G>(actor, lock_id);
+            actor.record_at(EventKind::LockAcquire(event), Some(location));
         }
         Held {
             locked,
@@ -137,7 +143,7 @@ impl<'a, G: Locked> Held<'a, G> {
     }
 
     /// Records the release at `location` instead of where the lock was taken.
-    pub(crate) fn release_at(&mut self, location: String) {
+    pub(crate) fn release_at(&mut self, location: &'static Location<'static>) {
         self.location = location;
     }
 }
@@ -157,21 +163,22 @@ impl<G: Locked> Drop for Held<'_, G> {
         if !self.actor.is_recording() {
             return;
         }
-        let event = lock_event(self.actor, self.lock_id, G::LOCK_TYPE, &self.location);
-        self.actor.record(EventKind::LockRelease(event));
+        let event = lock_event::<G>(self.actor, self.lock_id);
+        self.actor
+            .record_at(EventKind::LockRelease(event), Some(self.location));
         // `locked` drops after this: the lock is still held while the clock is published.
         self.locked.publish_release(self.actor.clock());
     }
 }
 
 /// The `LockAcquire`/`LockRelease` payload of lock `id` (qualified with service and instance)
-/// of type `lock_type`.
-fn lock_event(actor: &Actor, id: &str, lock_type: &str, location: &str) -> LockEvent {
+/// held through `G`; its location is filled in on the delivery thread.
+fn lock_event<G: Locked>(actor: &Actor, id: &str) -> LockEvent {
     LockEvent {
         lock_id: actor.tracer().qualify(id),
-        mode: LockMode::from_lock_type(lock_type),
-        lock_type: lock_type.to_string(),
-        location: location.to_string(),
+        mode: G::MODE,
+        lock_type: G::LOCK_TYPE.to_string(),
+        location: String::new(),
     }
 }
 
@@ -239,7 +246,7 @@ macro_rules! tracked_guard {
             /// the guard does the same, located where the lock was taken.
             #[track_caller]
             pub fn unlock(mut self) {
-                self.0.release_at($crate::actor::caller_location());
+                self.0.release_at(std::panic::Location::caller());
             }
         }
 

@@ -1,8 +1,9 @@
 //! [`TrackedMutex`]: a `std::sync::Mutex` whose release -> acquire edges order the actors' clocks.
 
+use std::panic::Location;
 use std::sync::{LockResult, Mutex, MutexGuard, PoisonError, TryLockResult};
 
-use crate::actor::{caller_location, Actor};
+use crate::actor::Actor;
 use crate::held::{debug_by_id, map_lock, map_try_lock, tracked_guard, Held, Slot};
 
 /// A mutex that records `LockAcquire` / `LockRelease` events and carries the releaser's clock to
@@ -52,18 +53,23 @@ impl<T> TrackedMutex<T> {
     /// (located at the caller). Poisoning is reported like std does, with a working guard.
     #[track_caller]
     pub fn lock<'a>(&'a self, actor: &'a mut Actor) -> LockResult<TrackedMutexGuard<'a, T>> {
-        let location = caller_location();
-        let held = |g| TrackedMutexGuard(Held::acquire(g, actor, &self.id, location));
-        map_lock(self.inner.lock(), held)
+        map_lock(self.inner.lock(), self.guard(actor, Location::caller()))
     }
 
     /// Tries to lock without blocking, like `std::sync::Mutex::try_lock`. Nothing is recorded
     /// when the mutex is busy.
     #[track_caller]
     pub fn try_lock<'a>(&'a self, actor: &'a mut Actor) -> TryLockResult<TrackedMutexGuard<'a, T>> {
-        let location = caller_location();
-        let held = |g| TrackedMutexGuard(Held::acquire(g, actor, &self.id, location));
-        map_try_lock(self.inner.try_lock(), held)
+        map_try_lock(self.inner.try_lock(), self.guard(actor, Location::caller()))
+    }
+
+    /// Makes the std guard of an acquisition at `location` into the tracked guard.
+    fn guard<'a>(
+        &'a self,
+        actor: &'a mut Actor,
+        location: &'static Location<'static>,
+    ) -> impl FnOnce(MutexGuard<'a, Slot<T>>) -> TrackedMutexGuard<'a, T> {
+        move |g| TrackedMutexGuard(Held::acquire(g, actor, &self.id, location))
     }
 
     /// The protected value, through exclusive access to the mutex (nothing is recorded).

@@ -1,13 +1,14 @@
 //! [`TrackedRwLock`]: a `std::sync::RwLock` that records its lock mode and orders clocks.
 
+use std::panic::Location;
 use std::sync::{
     LockResult, Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard,
     TryLockResult,
 };
 
-use raceway_schemas::VectorClock;
+use raceway_schemas::{LockMode, VectorClock};
 
-use crate::actor::{caller_location, Actor};
+use crate::actor::Actor;
 use crate::held::{debug_by_id, map_lock, map_try_lock, tracked_guard, Held, Locked, LockedMut};
 
 /// A reader-writer lock that records `LockAcquire`/`LockRelease` with the mode
@@ -49,7 +50,7 @@ impl<T> TrackedRwLock<T> {
     /// mode `RwLock::Read` at the caller's location.
     #[track_caller]
     pub fn read<'a>(&'a self, actor: &'a mut Actor) -> LockResult<TrackedReadGuard<'a, T>> {
-        let location = caller_location();
+        let location = Location::caller();
         map_lock(self.inner.read(), |g| {
             TrackedReadGuard(self.hold(g, actor, location))
         })
@@ -59,7 +60,7 @@ impl<T> TrackedRwLock<T> {
     /// is recorded when a writer holds the lock.
     #[track_caller]
     pub fn try_read<'a>(&'a self, actor: &'a mut Actor) -> TryLockResult<TrackedReadGuard<'a, T>> {
-        let location = caller_location();
+        let location = Location::caller();
         map_try_lock(self.inner.try_read(), |g| {
             TrackedReadGuard(self.hold(g, actor, location))
         })
@@ -69,7 +70,7 @@ impl<T> TrackedRwLock<T> {
     /// mode `RwLock::Write` at the caller's location.
     #[track_caller]
     pub fn write<'a>(&'a self, actor: &'a mut Actor) -> LockResult<TrackedWriteGuard<'a, T>> {
-        let location = caller_location();
+        let location = Location::caller();
         map_lock(self.inner.write(), |g| {
             TrackedWriteGuard(self.hold(g, actor, location))
         })
@@ -82,7 +83,7 @@ impl<T> TrackedRwLock<T> {
         &'a self,
         actor: &'a mut Actor,
     ) -> TryLockResult<TrackedWriteGuard<'a, T>> {
-        let location = caller_location();
+        let location = Location::caller();
         map_try_lock(self.inner.try_write(), |g| {
             TrackedWriteGuard(self.hold(g, actor, location))
         })
@@ -104,7 +105,7 @@ impl<T> TrackedRwLock<T> {
         &'a self,
         guard: G,
         actor: &'a mut Actor,
-        location: String,
+        location: &'static Location<'static>,
     ) -> Held<'a, Hold<'a, G>>
     where
         Hold<'a, G>: Locked,
@@ -131,6 +132,7 @@ struct Hold<'a, G> {
 
 impl<'a, T> Locked for Hold<'a, RwLockReadGuard<'a, T>> {
     const LOCK_TYPE: &'static str = "RwLock::Read";
+    const MODE: LockMode = LockMode::Shared;
     type Value = T;
 
     fn join_releases(&self, actor: &mut Actor) {
@@ -149,6 +151,7 @@ impl<'a, T> Locked for Hold<'a, RwLockReadGuard<'a, T>> {
 
 impl<'a, T> Locked for Hold<'a, RwLockWriteGuard<'a, T>> {
     const LOCK_TYPE: &'static str = "RwLock::Write";
+    const MODE: LockMode = LockMode::Exclusive;
     type Value = T;
 
     fn join_releases(&self, actor: &mut Actor) {
@@ -186,3 +189,30 @@ tracked_guard!(TrackedReadGuard, shared);
 pub struct TrackedWriteGuard<'a, T>(Held<'a, Hold<'a, RwLockWriteGuard<'a, T>>>);
 
 tracked_guard!(TrackedWriteGuard, mut);
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{MutexGuard, RwLockReadGuard, RwLockWriteGuard};
+
+    use raceway_schemas::LockMode;
+
+    use super::Hold;
+    use crate::held::{Locked, Slot};
+
+    /// The mode each guard records is the one the pipeline reads from its lock type.
+    #[test]
+    fn recorded_modes_match_the_lock_types() {
+        fn check<G: Locked>() {
+            assert_eq!(
+                G::MODE,
+                LockMode::from_lock_type(G::LOCK_TYPE),
+                "{}",
+                G::LOCK_TYPE
+            );
+        }
+        check::<Hold<'static, RwLockReadGuard<'static, u8>>>();
+        check::<Hold<'static, RwLockWriteGuard<'static, u8>>>();
+        check::<MutexGuard<'static, Slot<u8>>>();
+        check::<tokio::sync::MutexGuard<'static, Slot<u8>>>();
+    }
+}

@@ -132,10 +132,14 @@ pub fn decode_events_body(body: &[u8]) -> Result<Vec<Result<Event, FieldError>>,
     }
 }
 
-/// Each event through the typed path, or the lenient one where the typed path declines; `None`
+/// Every event through the typed path in one pass when all have the SDKs' shape; else each event
+/// through the typed path, or the lenient one where the typed path declines; `None`
 /// when the body is not plainly `{"events": [...]}` or an event is not JSON by itself (the
 /// lenient path then words the body's error).
 fn decode_events_typed(body: &[u8]) -> Option<Vec<Result<Event, FieldError>>> {
+    if let Some(events) = typed::body_all_events(body) {
+        return Some(events.into_iter().map(Ok).collect());
+    }
     typed::body_events(body)?
         .iter()
         .enumerate()

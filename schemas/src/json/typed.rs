@@ -233,10 +233,37 @@ pub(super) fn body_events(body: &[u8]) -> Option<Vec<&RawValue>> {
     Some(events)
 }
 
+/// The body `{"events": [...]}` with every event read as a wire event in the same pass.
+#[derive(Deserialize)]
+struct WireBody<'a> {
+    #[serde(borrow)]
+    events: Vec<Obj<WireEvent<'a>>>,
+}
+
+/// Every event of `body` in one pass over it, when the body is plainly `{"events": [...]}` and
+/// every event has the SDKs' usual shape and is valid; `None` otherwise. The usual body takes
+/// this path alone: splitting it into each event's text first ([`body_events`]) scanned every
+/// byte twice, a third of decoding. The caller falls back to decoding event by event.
+pub(super) fn body_all_events(body: &[u8]) -> Option<Vec<Event>> {
+    // UTF-8 is checked once for the whole body: read from bytes, serde_json checks every string
+    // on its own, which cost a sixth of decoding.
+    let text = std::str::from_utf8(body).ok()?;
+    let Obj(WireBody { events }) = serde_json::from_str(text).ok()?;
+    events
+        .into_iter()
+        .map(|Obj(wire)| from_wire(wire))
+        .collect()
+}
+
 /// The event in `raw`, when it has the SDKs' usual shape and is valid; `None` otherwise (the
 /// caller then decodes it leniently, which also explains what is wrong).
 pub(super) fn event(raw: &str) -> Option<Event> {
     let Obj(wire) = serde_json::from_str::<Obj<WireEvent<'_>>>(raw).ok()?;
+    from_wire(wire)
+}
+
+/// The model's event from a wire event, when its members are valid.
+fn from_wire(wire: WireEvent<'_>) -> Option<Event> {
     let texts = |list: Option<Vec<Text<'_>>>| -> Vec<String> {
         list.unwrap_or_default()
             .into_iter()
