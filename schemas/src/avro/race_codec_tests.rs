@@ -19,16 +19,15 @@ use crate::model::{AccessType, LockMode};
 use crate::update::{UpdateRead, UpdateSpan};
 
 fn locks() -> Vec<HeldLock> {
-    vec![
-        HeldLock {
-            lock_id: "accounts".into(),
-            mode: LockMode::Shared,
-        },
-        HeldLock {
-            lock_id: "ledger".into(),
-            mode: LockMode::Exclusive,
-        },
+    [
+        ("accounts", LockMode::Shared),
+        ("ledger", LockMode::Exclusive),
     ]
+    .map(|(lock_id, mode)| HeldLock {
+        lock_id: lock_id.into(),
+        mode,
+    })
+    .into()
 }
 
 /// One access with every optional part set, one with none.
@@ -42,16 +41,17 @@ fn accesses() -> [Access; 2] {
 }
 
 fn span(write: Access, read_clock: CompactClock) -> UpdateSpan {
+    let read = UpdateRead {
+        clock: read_clock,
+        value: "100".into(),
+        location: "bank.rs:40".into(),
+        timestamp_ns: 3,
+        event_id: Uuid::from_u128(77),
+    };
     UpdateSpan {
-        read: UpdateRead {
-            event_id: Uuid::from_u128(77),
-            timestamp_ns: 3,
-            location: "bank.rs:40".into(),
-            value: "100".into(),
-            clock: read_clock,
-        },
-        write,
         held_throughout: locks(),
+        write,
+        read,
     }
 }
 

@@ -53,38 +53,29 @@ pub(crate) fn update_span(
     Ok((span, trace_events))
 }
 
+/// The fields of a `raceway.Access`, read in schema order (a struct literal evaluates its fields
+/// in the order written).
 fn access_fields(r: &mut Reader, names: &mut NamesCache) -> Result<(Access, u64), SchemaError> {
-    let event_id = r.uuid()?;
-    let trace_id = r.uuid()?;
-    let timestamp_ns = r.long()?;
-    let environment = r.string()?;
-    let variable = r.string()?;
-    let access_type =
-        AccessType::ALL[r.enum_index(&"raceway.AccessType", AccessType::ALL.len())?];
-    let location = r.string()?;
-    let value = r.string()?;
-    let old_value = r.optional(Reader::string)?;
-    let actor = ActorId {
-        service: r.string()?,
-        instance: r.string()?,
-        thread: r.string()?,
-    };
-    let mut listed: Vec<&str> = Vec::new();
-    r.blocks(|r| r.str().map(|name| listed.push(name)))?;
-    let table = names.table(&listed);
-    let clock = clock(r, "clock", table)?;
     let access = Access {
-        event_id,
-        trace_id,
-        timestamp_ns,
-        environment,
-        variable,
-        access_type,
-        location,
-        value,
-        old_value,
-        actor,
-        clock,
+        event_id: r.uuid()?,
+        trace_id: r.uuid()?,
+        timestamp_ns: r.long()?,
+        environment: r.string()?,
+        variable: r.string()?,
+        access_type: AccessType::ALL[r.enum_index(&"raceway.AccessType", AccessType::ALL.len())?],
+        location: r.string()?,
+        value: r.string()?,
+        old_value: r.optional(Reader::string)?,
+        actor: ActorId {
+            service: r.string()?,
+            instance: r.string()?,
+            thread: r.string()?,
+        },
+        clock: {
+            let mut listed: Vec<&str> = Vec::new();
+            r.blocks(|r| r.str().map(|name| listed.push(name)))?;
+            clock(r, "clock", names.table(&listed))?
+        },
         trusted_clock: r.boolean()?,
         locks: held_locks(r, "locks")?,
         trace_start_ns: r.long()?,
