@@ -2,13 +2,10 @@
 //! (`event.rs` through `binary.rs`, itself checked against apache-avro and fastavro): the same
 //! bytes for the same batch, and the same verdict on every truncated or corrupted record.
 
-#[path = "../../tests/common/mod.rs"]
-mod common;
-
+use super::common::{all_kinds, all_kinds_batch, event as sample_event, trace_id};
 use super::{binary, event, event_read, event_write, verdicts, EVENT_BATCH};
 use crate::error::SchemaError;
 use crate::model::EventBatch;
-use common::{all_kinds, all_kinds_batch, event as sample_event, trace_id};
 
 fn schema_driven_bytes(batch: &EventBatch) -> Vec<u8> {
     let value = event::batch_to_value(batch).unwrap();

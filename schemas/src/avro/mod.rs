@@ -384,6 +384,9 @@ fn encode_framed(
 }
 
 #[cfg(test)]
+#[path = "../../tests/common/mod.rs"]
+mod common;
+#[cfg(test)]
 mod event_codec_tests;
 #[cfg(test)]
 mod race_codec_tests;

@@ -2,15 +2,12 @@
 //! decoder (`binary.rs` then `access.rs` / `race_inputs.rs`): the same model value for every
 //! valid record, and the same verdict on every truncated or corrupted one.
 
-#[path = "../../tests/common/mod.rs"]
-mod common;
-
 use uuid::Uuid;
 
 use super::clocks::{ClockVersion, NamesCache};
 use super::{
-    access, binary, encode_access, encode_update_span, race_inputs, race_read, unframe, verdicts,
-    ACCESS, UPDATE_SPAN,
+    access, binary, common, encode_access, encode_update_span, race_inputs, race_read, unframe,
+    verdicts, ACCESS, UPDATE_SPAN,
 };
 use crate::access::{Access, HeldLock};
 use crate::compact_clock::CompactClock;
