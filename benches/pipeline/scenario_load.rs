@@ -269,6 +269,23 @@ pub fn stage_ceilings(workload: &Workload, dir: &Path, figures: &mut Figures) {
         std::thread::sleep(Duration::from_millis(100));
     }
     let race_time = started.elapsed().as_secs_f64();
+    let race_metrics = metrics(&race_url);
+    print_store_calls("race stage alone", &race_metrics, forwarded);
+    let batches = metric_sum(&race_metrics, "raceway_batch_seconds_count", "raceway-race");
+    println!(
+        "race stage alone: {batches:.0} batches (polls), {:.2} per 1,000 inputs; {forwarded:.0} \
+         inputs",
+        batches * 1000.0 / forwarded
+    );
+    println!(
+        "race stage alone: {:.1} s in batches, of which {:.1} s writing findings",
+        metric_sum(&race_metrics, "raceway_batch_seconds_sum", "raceway-race"),
+        metric_sum(
+            &race_metrics,
+            "raceway_store_write_seconds_sum",
+            "store findings"
+        ),
+    );
     println!("race stage alone: {}", CpuSample::per_event(&cpu, n));
     println!(
         "race stage alone: {:.0} inputs/s, i.e. {:.0} events/s of this workload (includes \
@@ -279,7 +296,8 @@ pub fn stage_ceilings(workload: &Workload, dir: &Path, figures: &mut Figures) {
 }
 
 /// Prints the store calls a stage made (`raceway_store_write_seconds` counts, by operation), in
-/// all and per 1,000 events: a measure of its round trips that the machine's load does not move.
+/// all and per 1,000 of what it consumed (events, or the race stage's inputs): a measure of its
+/// round trips that the machine's load does not move.
 fn print_store_calls(stage: &str, metrics_text: &str, events: f64) {
     let prefix = "raceway_store_write_seconds_count{operation=\"";
     let calls: Vec<(&str, f64)> = metrics_text
@@ -295,7 +313,7 @@ fn print_store_calls(stage: &str, metrics_text: &str, events: f64) {
         .map(|(operation, n)| format!("{operation} {n:.0}"))
         .collect();
     println!(
-        "{stage}: {total:.0} store calls, {:.2} per 1,000 events ({})",
+        "{stage}: {total:.0} store calls, {:.2} per 1,000 records consumed ({})",
         total * 1000.0 / events,
         each.join(", ")
     );

@@ -154,17 +154,9 @@ impl Reader<'_> {
         names: &Names,
         ns: &Namespace,
     ) -> Result<Value, SchemaError> {
-        let start = self.pos;
         Ok(match schema {
             Schema::Null => Value::Null,
-            Schema::Boolean => match self.byte()? {
-                0 => Value::Boolean(false),
-                1 => Value::Boolean(true),
-                b => {
-                    self.pos = start;
-                    return Err(self.error(format!("invalid boolean byte {b:#04x}")));
-                }
-            },
+            Schema::Boolean => Value::Boolean(self.boolean()?),
             Schema::Int => Value::Int(self.int()?),
             Schema::Long => Value::Long(self.long()?),
             Schema::String => Value::String(self.string()?),

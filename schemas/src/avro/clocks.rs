@@ -87,7 +87,8 @@ impl NamesCache {
         match version {
             ClockVersion::Pairs => Ok(CompactClock::from_pairs(f.clock("clock")?)),
             ClockVersion::Indexed => {
-                let names = self.table(f.strings("clock_components")?);
+                let listed = f.strings("clock_components")?;
+                let names = self.table(&listed.iter().map(String::as_str).collect::<Vec<_>>());
                 indexed_clock(f, "clock", names)
             }
         }
@@ -106,13 +107,14 @@ impl NamesCache {
         }
     }
 
-    fn table(&mut self, names: Vec<String>) -> ComponentNames {
+    /// The table listing `names`: the previous record's when it lists the same.
+    pub(crate) fn table(&mut self, names: &[&str]) -> ComponentNames {
         if let Some(last) = &self.last {
-            if last.len() == names.len() && last.iter().zip(&names).all(|(a, b)| **a == **b) {
+            if last.len() == names.len() && last.iter().zip(names).all(|(a, b)| **a == **b) {
                 return Arc::clone(last);
             }
         }
-        let table: ComponentNames = names.into_iter().map(Arc::from).collect();
+        let table: ComponentNames = names.iter().map(|name| Arc::from(*name)).collect();
         self.last = Some(Arc::clone(&table));
         table
     }

@@ -2,16 +2,10 @@
 //! (`event.rs` through `binary.rs`, itself checked against apache-avro and fastavro): the same
 //! bytes for the same batch, and the same verdict on every truncated or corrupted record.
 
-#[path = "../../tests/common/mod.rs"]
-mod common;
-
-use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
-
-use super::{binary, event, event_read, event_write, EVENT_BATCH};
+use super::common::{all_kinds, all_kinds_batch, event as sample_event, trace_id};
+use super::{binary, event, event_read, event_write, verdicts, EVENT_BATCH};
 use crate::error::SchemaError;
 use crate::model::EventBatch;
-use common::{all_kinds, all_kinds_batch, event as sample_event, trace_id};
 
 fn schema_driven_bytes(batch: &EventBatch) -> Vec<u8> {
     let value = event::batch_to_value(batch).unwrap();
@@ -72,50 +66,23 @@ fn direct_encoding_writes_the_schema_driven_bytes() {
     }
 }
 
-/// The two decoders agree on `datum`: the same batch, or both refuse it. Structural errors
-/// (truncation, bad lengths, indexes out of range) are found in the same reading order, so
-/// they are the same error at the same offset.
 fn assert_same_verdict(datum: &[u8]) {
-    let direct = event_read::batch(datum);
-    let reference = schema_driven_decode(datum);
-    match (&direct, &reference) {
-        (Ok(a), Ok(b)) => assert_eq!(a, b),
-        (Err(a @ SchemaError::Malformed { .. }), Err(b @ SchemaError::Malformed { .. })) => {
-            assert_eq!(a, b)
-        }
-        (Err(_), Err(_)) => {}
-        _ => panic!("direct {direct:?} but schema-driven {reference:?} on {datum:?}"),
-    }
+    verdicts::assert_same_verdict(datum, event_read::batch, schema_driven_decode);
 }
 
 #[test]
 fn direct_decoding_refuses_every_truncation_like_the_schema_driven_one() {
     let datum = direct_bytes(&every_kind_full_and_empty());
+    verdicts::truncations(&datum, assert_same_verdict);
     for len in 0..datum.len() {
-        assert_same_verdict(&datum[..len]);
         assert!(event_read::batch(&datum[..len]).is_err(), "prefix {len}");
     }
-    let mut longer = datum.clone();
-    longer.push(0);
-    assert_same_verdict(&longer);
 }
 
 #[test]
 fn direct_decoding_gives_the_schema_driven_verdict_on_corrupt_records() {
-    let mut rng = StdRng::seed_from_u64(7);
-    let valid = direct_bytes(&every_kind_full_and_empty());
-    for _ in 0..5000 {
-        let mut datum = valid.clone();
-        for _ in 0..rng.gen_range(1..=4) {
-            let at = rng.gen_range(0..datum.len());
-            datum[at] = rng.gen();
-        }
-        assert_same_verdict(&datum);
-    }
-    for _ in 0..2000 {
-        let len = rng.gen_range(0..300);
-        let mut datum = vec![0; len];
-        rng.fill(&mut datum[..]);
-        assert_same_verdict(&datum);
-    }
+    verdicts::corruptions(
+        &direct_bytes(&every_kind_full_and_empty()),
+        assert_same_verdict,
+    );
 }

@@ -46,7 +46,7 @@ fn event(r: &mut Reader) -> Result<Event, SchemaError> {
 }
 
 /// An Avro long that the model holds as an unsigned (or narrower) integer.
-fn unsigned<T: TryFrom<i64>>(r: &mut Reader, name: &str) -> Result<T, SchemaError> {
+pub(crate) fn unsigned<T: TryFrom<i64>>(r: &mut Reader, name: &str) -> Result<T, SchemaError> {
     let n = r.long()?;
     T::try_from(n).map_err(|_| {
         SchemaError::field(
@@ -190,12 +190,17 @@ fn kind_record(r: &mut Reader, index: usize) -> Result<EventKind, SchemaError> {
 fn lock(r: &mut Reader) -> Result<LockEvent, SchemaError> {
     Ok(LockEvent {
         lock_id: r.string()?,
-        mode: match r.enum_index(&"raceway.LockMode", 2)? {
-            0 => LockMode::Exclusive,
-            _ => LockMode::Shared,
-        },
+        mode: lock_mode(r)?,
         lock_type: r.string()?,
         location: r.string()?,
+    })
+}
+
+/// A `raceway.LockMode` symbol.
+pub(crate) fn lock_mode(r: &mut Reader) -> Result<LockMode, SchemaError> {
+    Ok(match r.enum_index(&"raceway.LockMode", 2)? {
+        0 => LockMode::Exclusive,
+        _ => LockMode::Shared,
     })
 }
 

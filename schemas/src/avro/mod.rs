@@ -25,6 +25,7 @@ mod event;
 mod event_read;
 mod event_write;
 mod race_inputs;
+mod race_read;
 mod split;
 mod value;
 mod wire;
@@ -325,34 +326,44 @@ impl RaceInputDecoder {
     /// Decodes one record, as [`decode_race_input`] does.
     pub fn decode(&mut self, bytes: &[u8]) -> Result<RaceRecord, SchemaError> {
         let (id, datum) = unframe(bytes)?;
-        let (loaded, name) = match id {
-            ACCESS_SCHEMA_ID => (&*ACCESS, "raceway.Access"),
-            ACCESS_V1_SCHEMA_ID => (&*ACCESS_V1, "raceway.Access"),
-            UPDATE_SPAN_SCHEMA_ID => (&*UPDATE_SPAN, "raceway.UpdateSpan"),
-            UPDATE_SPAN_V1_SCHEMA_ID => (&*UPDATE_SPAN_V1, "raceway.UpdateSpan"),
-            LOCK_ORDER_EDGE_SCHEMA_ID => (&*LOCK_ORDER_EDGE, "raceway.LockOrderEdge"),
-            LOCK_ORDER_EDGE_V1_SCHEMA_ID => (&*LOCK_ORDER_EDGE_V1, "raceway.LockOrderEdge"),
-            found => return Err(SchemaError::NotARaceInput { found }),
-        };
-        let value = binary::decode(datum, loaded.schema, &loaded.names, name)?;
-        let version = match id {
-            ACCESS_V1_SCHEMA_ID | UPDATE_SPAN_V1_SCHEMA_ID => ClockVersion::Pairs,
-            _ => ClockVersion::Indexed,
-        };
         let names = &mut self.names;
+        // The current accesses and spans, nearly every record, are read straight into the model
+        // (`race_read.rs`); the first versions and lock-order edges through the value tree.
         let (input, trace_events) = match id {
-            ACCESS_SCHEMA_ID | ACCESS_V1_SCHEMA_ID => {
-                let (access, n) = access::access_from_value(value, version, names)?;
+            ACCESS_SCHEMA_ID => {
+                let (access, n) = race_read::access(datum, names)?;
                 (RaceInput::Access(access), n)
             }
-            UPDATE_SPAN_SCHEMA_ID | UPDATE_SPAN_V1_SCHEMA_ID => {
-                let (span, n) = race_inputs::update_span_from_value(value, version, names)?;
+            UPDATE_SPAN_SCHEMA_ID => {
+                let (span, n) = race_read::update_span(datum, names)?;
                 (RaceInput::Update(span), n)
             }
-            _ => {
+            ACCESS_V1_SCHEMA_ID => {
+                let value =
+                    binary::decode(datum, ACCESS_V1.schema, &ACCESS_V1.names, "raceway.Access")?;
+                let (access, n) = access::access_from_value(value, ClockVersion::Pairs, names)?;
+                (RaceInput::Access(access), n)
+            }
+            UPDATE_SPAN_V1_SCHEMA_ID => {
+                let loaded = &*UPDATE_SPAN_V1;
+                let value =
+                    binary::decode(datum, loaded.schema, &loaded.names, "raceway.UpdateSpan")?;
+                let (span, n) =
+                    race_inputs::update_span_from_value(value, ClockVersion::Pairs, names)?;
+                (RaceInput::Update(span), n)
+            }
+            LOCK_ORDER_EDGE_SCHEMA_ID | LOCK_ORDER_EDGE_V1_SCHEMA_ID => {
+                let loaded = if id == LOCK_ORDER_EDGE_SCHEMA_ID {
+                    &*LOCK_ORDER_EDGE
+                } else {
+                    &*LOCK_ORDER_EDGE_V1
+                };
+                let value =
+                    binary::decode(datum, loaded.schema, &loaded.names, "raceway.LockOrderEdge")?;
                 let (edge, n) = race_inputs::lock_order_edge_from_value(value)?;
                 (RaceInput::LockEdge(edge), n)
             }
+            found => return Err(SchemaError::NotARaceInput { found }),
         };
         Ok(RaceRecord {
             input,
@@ -373,6 +384,13 @@ fn encode_framed(
 }
 
 #[cfg(test)]
+#[path = "../../tests/common/mod.rs"]
+mod common;
+#[cfg(test)]
 mod event_codec_tests;
 #[cfg(test)]
+mod race_codec_tests;
+#[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod verdicts;

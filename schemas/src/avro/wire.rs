@@ -74,6 +74,18 @@ impl<'a> Reader<'a> {
         Ok(b)
     }
 
+    pub(crate) fn boolean(&mut self) -> Result<bool, SchemaError> {
+        let start = self.pos;
+        match self.byte()? {
+            0 => Ok(false),
+            1 => Ok(true),
+            b => {
+                self.pos = start;
+                Err(self.error(format!("invalid boolean byte {b:#04x}")))
+            }
+        }
+    }
+
     pub(crate) fn long(&mut self) -> Result<i64, SchemaError> {
         let start = self.pos;
         let mut z: u64 = 0;

@@ -1,0 +1,93 @@
+//! Decoding the records of topic `raceway.accesses` as the race stage does (one
+//! [`RaceInputDecoder`] per poll): 5,000 records of 40 traces, accesses and update spans with
+//! 16-component clocks over their trace's table, as the trace stage writes them.
+//!
+//! `cargo bench -p raceway-schemas --bench race_inputs`; instruction counts with
+//! `valgrind --tool=callgrind --toggle-collect='*race_inputs*decode_poll*' target/release/deps/race_inputs-* --bench --profile-time 1`.
+
+use std::hint::black_box;
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use raceway_schemas::avro::{encode_access, encode_update_span, RaceInputDecoder};
+use raceway_schemas::*;
+use uuid::Uuid;
+
+const THREADS: u64 = 16;
+
+fn access(n: u64) -> Access {
+    let trace = n / 125;
+    let clock: Vec<(String, u64)> = (0..THREADS)
+        .map(|t| (format!("{trace:08x}/worker-{t}"), n % 97 + t))
+        .collect();
+    Access {
+        event_id: Uuid::from_u128(u128::from(n) + 1),
+        trace_id: Uuid::from_u128(u128::from(trace) << 64),
+        timestamp_ns: 1_700_000_000_000_000_000 + n as i64 * 1000,
+        environment: "prod".into(),
+        variable: format!("account:{}.balance", n % 64),
+        access_type: if n.is_multiple_of(2) {
+            AccessType::Read
+        } else {
+            AccessType::Write
+        },
+        location: "src/bank.rs:30".into(),
+        value: (n * 3).to_string(),
+        old_value: Some((n * 3 + 1).to_string()),
+        actor: ActorId {
+            service: "bank".into(),
+            instance: "bank-1".into(),
+            thread: format!("worker-{}", n % THREADS),
+        },
+        clock: CompactClock::from_pairs(clock),
+        trusted_clock: false,
+        locks: vec![HeldLock {
+            lock_id: "accounts".into(),
+            mode: LockMode::Exclusive,
+        }],
+        trace_start_ns: 1_700_000_000_000_000_000,
+        trace_end_ns: 1_700_000_000_100_000_000,
+    }
+}
+
+/// Every fifth record an update span (its read's clock over the write's names), else an access.
+fn records() -> Vec<Vec<u8>> {
+    (0..5000u64)
+        .map(|n| {
+            let write = access(n);
+            if !n.is_multiple_of(5) {
+                return encode_access(&write, 125).expect("encode");
+            }
+            let span = UpdateSpan {
+                read: UpdateRead {
+                    event_id: Uuid::from_u128(u128::from(n) + 1_000_000),
+                    timestamp_ns: write.timestamp_ns - 10,
+                    location: "src/bank.rs:28".into(),
+                    value: "85".into(),
+                    clock: write.clock.clone(),
+                },
+                write,
+                held_throughout: Vec::new(),
+            };
+            encode_update_span(&span, 125).expect("encode")
+        })
+        .collect()
+}
+
+#[inline(never)]
+fn decode_poll(records: &[Vec<u8>]) -> usize {
+    let mut decoder = RaceInputDecoder::default();
+    records
+        .iter()
+        .map(|record| decoder.decode(record).map(|r| r.trace_events).unwrap_or(0) as usize)
+        .sum()
+}
+
+fn bench(c: &mut Criterion) {
+    let records = records();
+    c.bench_function("race_inputs/decode-5000", |b| {
+        b.iter(|| black_box(decode_poll(black_box(&records))))
+    });
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
