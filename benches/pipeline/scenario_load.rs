@@ -271,7 +271,11 @@ pub fn stage_ceilings(workload: &Workload, dir: &Path, figures: &mut Figures) {
     let race_time = started.elapsed().as_secs_f64();
     let race_metrics = metrics(&race_url);
     print_store_calls("race stage alone", &race_metrics, forwarded);
-    let batches = metric_sum(&race_metrics, "raceway_batch_seconds_count", "raceway-race");
+    let batches = metric_sum(
+        &race_metrics,
+        "raceway_batch_processing_seconds_count",
+        "race",
+    );
     println!(
         "race stage alone: {batches:.0} batches (polls), {:.2} per 1,000 inputs; {forwarded:.0} \
          inputs",
@@ -279,7 +283,11 @@ pub fn stage_ceilings(workload: &Workload, dir: &Path, figures: &mut Figures) {
     );
     println!(
         "race stage alone: {:.1} s in batches, of which {:.1} s writing findings",
-        metric_sum(&race_metrics, "raceway_batch_seconds_sum", "raceway-race"),
+        metric_sum(
+            &race_metrics,
+            "raceway_batch_processing_seconds_sum",
+            "race"
+        ),
         metric_sum(
             &race_metrics,
             "raceway_store_write_seconds_sum",
