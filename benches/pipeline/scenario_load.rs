@@ -247,6 +247,7 @@ pub fn stage_ceilings(workload: &Workload, dir: &Path, figures: &mut Figures) {
     let trace_metrics = metrics(&trace_url);
     let forwarded = metric_sum(&trace_metrics, "raceway_accesses_forwarded_total", "");
     print_store_calls("trace stage alone", &trace_metrics, events);
+    print_records_produced("trace stage alone", &trace_metrics, events);
     figures.report(
         "trace-stage",
         format!(
@@ -301,6 +302,25 @@ pub fn stage_ceilings(workload: &Workload, dir: &Path, figures: &mut Figures) {
         forwarded / race_time,
         events / race_time
     );
+}
+
+/// Prints the records a stage produced, by topic, in all and per 1,000 events: the broker's cost
+/// is per record, so this counts the stage's share of it whatever the machine's load.
+fn print_records_produced(stage: &str, metrics_text: &str, events: f64) {
+    let prefix = "raceway_records_produced_total{topic=\"";
+    let by_topic: Vec<String> = metrics_text
+        .lines()
+        .filter_map(|line| {
+            let rest = line.strip_prefix(prefix)?;
+            let (topic, value) = rest.split_once("\"}")?;
+            let records: f64 = value.trim().parse().ok()?;
+            Some(format!(
+                "{topic} {records:.0} ({:.0} per 1,000 events)",
+                records * 1000.0 / events
+            ))
+        })
+        .collect();
+    println!("{stage}: records produced: {}", by_topic.join(", "));
 }
 
 /// Prints the store calls a stage made (`raceway_store_write_seconds` counts, by operation), in
