@@ -277,14 +277,14 @@ impl RaceDetector {
             self.evicted_before_ns
                 .map_or(timestamp_ns, |cut| cut.max(timestamp_ns)),
         );
-        self.drop_everywhere(|variable| variable.evict_older_than(timestamp_ns))
+        self.forget_older_than(timestamp_ns)
     }
 
-    /// Drops every retained access and span with a timestamp before `timestamp_ns`, as
-    /// [`Self::evict_older_than`] does, but leaves later arrivals alone: an access older than
-    /// `timestamp_ns` that arrives afterwards is compared and kept. For a bound on memory
-    /// rather than a window: the inputs that arrive late (from a partition that fell behind the
-    /// others) are a trace's own accesses, which must still meet each other.
+    /// Drops every retained access and span with a timestamp before `timestamp_ns` and returns
+    /// the ids of the accesses dropped, like [`Self::evict_older_than`] but without its cut: an
+    /// access older than `timestamp_ns` that arrives afterwards is compared and kept. For a
+    /// bound on memory rather than a window: the inputs that arrive late (from a partition that
+    /// fell behind the others) are a trace's own accesses, which must still meet each other.
     pub fn forget_older_than(&mut self, timestamp_ns: i64) -> Vec<Uuid> {
         self.drop_everywhere(|variable| variable.evict_older_than(timestamp_ns))
     }
