@@ -128,9 +128,7 @@ fn indexed_clock(
 ) -> Result<CompactClock, SchemaError> {
     let entry = |v: Value| -> Result<(ComponentIndex, u64), SchemaError> {
         let mut entry = Fields::of(v)?;
-        let index = entry.int("component")?;
-        let index = ComponentIndex::try_from(index)
-            .map_err(|_| SchemaError::field("component", format!("negative index {index}")))?;
+        let index = component_index(entry.int("component")?)?;
         Ok((index, entry.unsigned("counter")?))
     };
     let entries = f
@@ -139,6 +137,21 @@ fn indexed_clock(
         .enumerate()
         .map(|(i, v)| entry(v).map_err(|e| e.within(&format!("{name}[{i}]"))))
         .collect::<Result<Vec<_>, _>>()?;
+    clock_over(names, entries, name)
+}
+
+/// A clock entry's `component`, an index into the record's `clock_components`.
+pub(crate) fn component_index(index: i32) -> Result<ComponentIndex, SchemaError> {
+    ComponentIndex::try_from(index)
+        .map_err(|_| SchemaError::field("component", format!("negative index {index}")))
+}
+
+/// The clock of field `name`: its decoded `entries` over `names`, or why they do not fit.
+pub(crate) fn clock_over(
+    names: ComponentNames,
+    entries: Vec<(ComponentIndex, u64)>,
+    name: &str,
+) -> Result<CompactClock, SchemaError> {
     CompactClock::from_indices(names, entries).ok_or_else(|| {
         SchemaError::field(
             name,

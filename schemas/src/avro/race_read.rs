@@ -16,7 +16,7 @@
 //! A field added to either schema must be added here, in schema order; otherwise every record
 //! is refused as malformed (the round-trip tests catch it).
 
-use super::clocks::NamesCache;
+use super::clocks::{clock_over, component_index, NamesCache};
 use super::event_read::{lock_mode, unsigned};
 use super::wire::Reader;
 use crate::access::{Access, HeldLock};
@@ -99,21 +99,12 @@ fn clock(r: &mut Reader, name: &str, names: ComponentNames) -> Result<CompactClo
     let mut entries: Vec<(ComponentIndex, u64)> = Vec::with_capacity(names.len());
     r.blocks(|r| {
         let at = |e: SchemaError| e.within(&format!("{name}[{}]", entries.len()));
-        let index = r.int()?;
-        let index = ComponentIndex::try_from(index)
-            .map_err(|_| SchemaError::field("component", format!("negative index {index}")))
-            .map_err(at)?;
+        let index = component_index(r.int()?).map_err(at)?;
         let counter = unsigned(r, "counter").map_err(at)?;
         entries.push((index, counter));
         Ok(())
     })?;
-    CompactClock::from_indices(names, entries).ok_or_else(|| {
-        SchemaError::field(
-            name,
-            "a component index is outside clock_components, or clock_components is not sorted \
-             without duplicates",
-        )
-    })
+    clock_over(names, entries, name)
 }
 
 /// The array-of-`raceway.HeldLock` field `name`.
