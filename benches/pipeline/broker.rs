@@ -20,6 +20,7 @@ use raceway_schemas::avro::encode_event_batch_split;
 use raceway_schemas::{Event, EventBatch};
 
 use crate::common::{kafka, unique_name};
+use crate::cpu::Process;
 use crate::http::{CHUNK, CLIENTS};
 use crate::table::{load_average, Figures};
 
@@ -108,7 +109,7 @@ async fn produce_all(bus: &KafkaBus, requests: &[Request], clients: usize) -> St
         .sum();
     let events: usize = requests.iter().map(|r| r.events).sum();
     let next = Arc::new(AtomicUsize::new(0));
-    let broker_cpu = crate::cpu::broker_cpu_seconds();
+    let broker_cpu = Process::Broker.cpu_seconds();
     let started = Instant::now();
     let tasks: Vec<_> = (0..clients)
         .map(|_| {
@@ -129,7 +130,8 @@ async fn produce_all(bus: &KafkaBus, requests: &[Request], clients: usize) -> St
         task.await.expect("producer task");
     }
     let seconds = started.elapsed().as_secs_f64();
-    let cpu = crate::cpu::broker_cpu_seconds()
+    let cpu = Process::Broker
+        .cpu_seconds()
         .zip(broker_cpu)
         .map(|(end, start)| end - start);
     format!(

@@ -29,7 +29,7 @@ impl Process {
     }
 
     /// User + system CPU seconds so far, if the process runs here.
-    fn cpu_seconds(self) -> Option<f64> {
+    pub fn cpu_seconds(self) -> Option<f64> {
         match self {
             Process::Raceway(_, pid) => stat_cpu_seconds(&format!("/proc/{pid}/stat")),
             Process::Bench => stat_cpu_seconds("/proc/self/stat"),
@@ -112,9 +112,4 @@ fn machine_busy_seconds() -> Option<f64> {
     // user nice system idle iowait irq softirq steal (guest time is already in user).
     let total: f64 = ticks.iter().take(8).sum();
     Some((total - idle - iowait) / 100.0)
-}
-
-/// The broker's CPU seconds so far, if it runs here.
-pub fn broker_cpu_seconds() -> Option<f64> {
-    Process::Broker.cpu_seconds()
 }

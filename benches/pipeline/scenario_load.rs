@@ -157,7 +157,12 @@ pub fn end_to_end(
     );
     for url in &urls {
         let stage = format!("end to end, one of {processors} processor(s)");
-        print_store_calls(&stage, &metrics(url), workload.events.len() as f64);
+        print_store_calls(
+            &stage,
+            &metrics(url),
+            workload.events.len() as f64,
+            "events",
+        );
     }
     std::thread::sleep(Duration::from_secs(2));
     let seen = watcher.finish();
@@ -246,7 +251,7 @@ pub fn stage_ceilings(workload: &Workload, dir: &Path, figures: &mut Figures) {
     println!("trace stage alone: {}", CpuSample::per_event(&cpu, n));
     let trace_metrics = metrics(&trace_url);
     let forwarded = metric_sum(&trace_metrics, "raceway_accesses_forwarded_total", "");
-    print_store_calls("trace stage alone", &trace_metrics, events);
+    print_store_calls("trace stage alone", &trace_metrics, events, "events");
     print_records_produced("trace stage alone", &trace_metrics, events);
     figures.report(
         "trace-stage",
@@ -271,7 +276,7 @@ pub fn stage_ceilings(workload: &Workload, dir: &Path, figures: &mut Figures) {
     }
     let race_time = started.elapsed().as_secs_f64();
     let race_metrics = metrics(&race_url);
-    print_store_calls("race stage alone", &race_metrics, forwarded);
+    print_store_calls("race stage alone", &race_metrics, forwarded, "inputs");
     let batches = metric_sum(
         &race_metrics,
         "raceway_batch_processing_seconds_count",
@@ -307,42 +312,49 @@ pub fn stage_ceilings(workload: &Workload, dir: &Path, figures: &mut Figures) {
 /// Prints the records a stage produced, by topic, in all and per 1,000 events: the broker's cost
 /// is per record, so this counts the stage's share of it whatever the machine's load.
 fn print_records_produced(stage: &str, metrics_text: &str, events: f64) {
-    let prefix = "raceway_records_produced_total{topic=\"";
-    let by_topic: Vec<String> = metrics_text
-        .lines()
-        .filter_map(|line| {
-            let rest = line.strip_prefix(prefix)?;
-            let (topic, value) = rest.split_once("\"}")?;
-            let records: f64 = value.trim().parse().ok()?;
-            Some(format!(
-                "{topic} {records:.0} ({:.0} per 1,000 events)",
-                records * 1000.0 / events
-            ))
-        })
-        .collect();
+    let by_topic: Vec<String> =
+        counts_by_label(metrics_text, "raceway_records_produced_total", "topic")
+            .into_iter()
+            .map(|(topic, records)| {
+                format!(
+                    "{topic} {records:.0} ({:.0} per 1,000 events)",
+                    records * 1000.0 / events
+                )
+            })
+            .collect();
     println!("{stage}: records produced: {}", by_topic.join(", "));
 }
 
 /// Prints the store calls a stage made (`raceway_store_write_seconds` counts, by operation), in
-/// all and per 1,000 of what it consumed (events, or the race stage's inputs): a measure of its
-/// round trips that the machine's load does not move.
-fn print_store_calls(stage: &str, metrics_text: &str, events: f64) {
-    let prefix = "raceway_store_write_seconds_count{operation=\"";
-    let calls: Vec<(&str, f64)> = metrics_text
-        .lines()
-        .filter_map(|line| {
-            let (operation, rest) = line.strip_prefix(prefix)?.split_once('"')?;
-            Some((operation, rest.rsplit(' ').next()?.parse::<f64>().ok()?))
-        })
-        .collect();
+/// all and per 1,000 of what it consumed (`consumed`, counted in `unit`: the trace stage's
+/// events, the race stage's inputs): a measure of its round trips that the machine's load does
+/// not move.
+fn print_store_calls(stage: &str, metrics_text: &str, consumed: f64, unit: &str) {
+    let calls = counts_by_label(
+        metrics_text,
+        "raceway_store_write_seconds_count",
+        "operation",
+    );
     let total: f64 = calls.iter().map(|(_, n)| n).sum();
     let each: Vec<String> = calls
         .iter()
         .map(|(operation, n)| format!("{operation} {n:.0}"))
         .collect();
     println!(
-        "{stage}: {total:.0} store calls, {:.2} per 1,000 records consumed ({})",
-        total * 1000.0 / events,
+        "{stage}: {total:.0} store calls, {:.2} per 1,000 {unit} ({})",
+        total * 1000.0 / consumed,
         each.join(", ")
     );
+}
+
+/// The samples of the counter `metric` whose only label is `label`, as (label value, count).
+fn counts_by_label<'a>(metrics_text: &'a str, metric: &str, label: &str) -> Vec<(&'a str, f64)> {
+    let prefix = format!("{metric}{{{label}=\"");
+    metrics_text
+        .lines()
+        .filter_map(|line| {
+            let (value, count) = line.strip_prefix(&prefix)?.split_once("\"}")?;
+            Some((value, count.trim().parse().ok()?))
+        })
+        .collect()
 }
