@@ -1,9 +1,9 @@
 //! [`TrackedAsyncMutex`]: a `tokio::sync::Mutex` whose release -> acquire edges order clocks,
 //! for critical sections that `.await`.
 
-use tokio::sync::{MutexGuard, TryLockError};
-
 use std::panic::Location;
+
+use tokio::sync::{MutexGuard, TryLockError};
 
 use crate::actor::Actor;
 use crate::held::{debug_by_id, tracked_guard, Held, Slot};

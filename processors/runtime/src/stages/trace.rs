@@ -346,7 +346,8 @@ impl TraceStage {
     /// Analyses a batch of traces, stores their analyses and accesses (for the audit trail) and
     /// forwards their accesses, update spans and lock-order edges; then their records may be
     /// committed. At most one count (for traces of a partition taken over), one read, two
-    /// writes and two produces per batch, not per trace: per-trace round trips to ClickHouse were the trace stage's bottleneck.
+    /// writes and two produces per batch, not per trace: per-trace round trips to ClickHouse
+    /// were the trace stage's bottleneck.
     async fn complete(&mut self, trace_ids: &[Uuid]) -> Result<(), StageError> {
         // Their events written first: a read-back must find them all, and a finding's events
         // are queryable before it is.
