@@ -253,6 +253,7 @@ pub fn stage_ceilings(workload: &Workload, dir: &Path, figures: &mut Figures) {
     let forwarded = metric_sum(&trace_metrics, "raceway_accesses_forwarded_total", "");
     print_store_calls("trace stage alone", &trace_metrics, events, "events");
     print_records_produced("trace stage alone", &trace_metrics, events);
+    print_bus_calls("trace stage alone", &trace_metrics);
     figures.report(
         "trace-stage",
         format!(
@@ -300,6 +301,8 @@ pub fn stage_ceilings(workload: &Workload, dir: &Path, figures: &mut Figures) {
             "store findings"
         ),
     );
+    print_bus_calls("race stage alone", &race_metrics);
+    print_records_produced("race stage alone", &race_metrics, events);
     println!("race stage alone: {}", CpuSample::per_event(&cpu, n));
     println!(
         "race stage alone: {:.0} inputs/s, i.e. {:.0} events/s of this workload (includes \
@@ -323,6 +326,22 @@ fn print_records_produced(stage: &str, metrics_text: &str, events: f64) {
             })
             .collect();
     println!("{stage}: records produced: {}", by_topic.join(", "));
+}
+
+/// Prints a stage's bus calls by operation (`raceway_bus_call_seconds`): how many, and the
+/// seconds they took in all, so a poll's round trips can be told apart from its own work.
+fn print_bus_calls(stage: &str, metrics_text: &str) {
+    let prefix = "raceway_bus_call_seconds_count{";
+    let calls: Vec<String> = metrics_text
+        .lines()
+        .filter_map(|line| {
+            let (labels, count) = line.strip_prefix(prefix)?.split_once("} ")?;
+            let operation = labels.split("operation=\"").nth(1)?.trim_end_matches('"');
+            let seconds = metric_sum(metrics_text, "raceway_bus_call_seconds_sum", labels);
+            Some(format!("{operation} {count} in {seconds:.1} s"))
+        })
+        .collect();
+    println!("{stage}: bus calls: {}", calls.join(", "));
 }
 
 /// Prints the store calls a stage made (`raceway_store_write_seconds` counts, by operation), in

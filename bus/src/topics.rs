@@ -14,7 +14,8 @@ pub struct Topics {
     /// Records that can never be decoded, with the reason.
     pub dead_letter: String,
     /// Notices for live readers: new or updated findings and completed traces
-    /// ([`raceway_schemas::notice::Notice`]), key = trace id.
+    /// ([`raceway_schemas::notice::Notice`]), in batches of one partition's notices, key = the
+    /// first notice's trace id.
     pub findings: String,
 }
 

@@ -179,4 +179,35 @@ mod tests {
         assert!(Scope::Everything.admits(&completed(&[])));
         assert!(tenant().admits(&LiveMessage::Lagged { dropped: 2 }));
     }
+
+    /// A record of the findings topic carries many tenants' notices: each message it expands
+    /// into is admitted by its own environment.
+    #[test]
+    fn each_notice_of_a_batch_record_is_confined_by_its_own_environment() {
+        let side = |trace: &str| {
+            serde_json::json!({"event_id": "e", "trace_id": trace, "thread_id": "t",
+                "service": "web", "instance": "i", "location": "a.rs:1",
+                "access_type": "Write", "timestamp_ns": 1, "clock": []})
+        };
+        let finding = |environment: &str, trace: &str| {
+            serde_json::json!({"type": "finding", "finding": {"id": trace, "kind": "data_race",
+                "environment": environment, "variable": "x", "severity": "critical",
+                "count": 1, "explanation": "", "first": side(trace), "second": side(trace),
+                "detected_at_ns": 1}})
+        };
+        let completed = |environment: &str, trace: &str| {
+            serde_json::json!({"type": "trace_completed", "trace_id": trace, "event_count": 3,
+                "services": ["web"], "environments": [environment]})
+        };
+        let (acme, globex) = (uuid::Uuid::from_u128(1), uuid::Uuid::from_u128(2));
+        let (acme, globex) = (acme.to_string(), globex.to_string());
+        let record = serde_json::json!({"type": "batch", "notices": [
+            finding("globex", &globex), completed("acme-prod", &acme),
+            finding("acme-dev", &acme), completed("globex", &globex)]});
+        let messages = LiveMessage::from_notices_record(record.to_string().as_bytes());
+        assert_eq!(messages.len(), 4);
+        let admitted: Vec<bool> = messages.iter().map(|m| tenant().admits(m)).collect();
+        assert_eq!(admitted, [false, true, true, false]);
+        assert!(messages.iter().all(|m| Scope::Everything.admits(m)));
+    }
 }

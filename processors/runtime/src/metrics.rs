@@ -23,6 +23,9 @@ pub struct ProcessorMetrics {
     pub dead_letters: IntCounterVec,
     /// Seconds per successful store call, by operation (retries included).
     pub store_seconds: HistogramVec,
+    /// Seconds per bus call of a stage's loop, by consumer group and operation: each produce
+    /// until durable (retries included), each offset commit, each poll (its wait included).
+    pub bus_seconds: HistogramVec,
     /// Store calls that failed (and were retried).
     pub store_failures: IntCounter,
     /// Events the trace stage wrote to the store (replays included).
@@ -103,6 +106,15 @@ impl ProcessorMetrics {
                 .buckets(exponential_buckets(0.001, 2.0, 16)?),
                 &["operation"],
             )?,
+            bus_seconds: HistogramVec::new(
+                HistogramOpts::new(
+                    "raceway_bus_call_seconds",
+                    "Seconds per bus call of a stage (produce until durable, commit, poll), by \
+                     consumer group and operation",
+                )
+                .buckets(exponential_buckets(0.001, 2.0, 16)?),
+                &["group", "operation"],
+            )?,
             store_failures: IntCounter::new(
                 "raceway_store_failures_total",
                 "Store calls that failed and were retried",
@@ -180,6 +192,7 @@ impl ProcessorMetrics {
         registry.register(Box::new(metrics.batch_seconds.clone()))?;
         registry.register(Box::new(metrics.dead_letters.clone()))?;
         registry.register(Box::new(metrics.store_seconds.clone()))?;
+        registry.register(Box::new(metrics.bus_seconds.clone()))?;
         registry.register(Box::new(metrics.store_failures.clone()))?;
         registry.register(Box::new(metrics.events_written.clone()))?;
         registry.register(Box::new(metrics.open_traces.clone()))?;

@@ -6,7 +6,7 @@
 
 use raceway_schemas::avro::decode_event_batch;
 use raceway_schemas::json::encode_event;
-use raceway_schemas::notice::Notice;
+use raceway_schemas::notice::{decode_notices, Notice};
 use raceway_schemas::RaceFinding;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -71,31 +71,40 @@ impl LiveMessage {
             .collect()
     }
 
-    /// The message of one record of the findings topic; none when it is not a notice.
-    pub fn from_notice_record(value: &[u8]) -> Option<LiveMessage> {
-        match serde_json::from_slice::<Notice>(value).ok()? {
+    /// The messages of one record of the findings topic, one per notice in the order sent
+    /// (a batch of notices, or a single notice written before batches); none when it is not
+    /// notices.
+    pub fn from_notices_record(value: &[u8]) -> Vec<LiveMessage> {
+        let Ok(notices) = decode_notices(value) else {
+            return Vec::new();
+        };
+        notices.into_iter().map(LiveMessage::from_notice).collect()
+    }
+
+    fn from_notice(notice: Notice) -> LiveMessage {
+        match notice {
             Notice::Finding { finding } => {
                 let mut trace_ids = vec![finding.first.trace_id.clone()];
                 if finding.second.trace_id != finding.first.trace_id {
                     trace_ids.push(finding.second.trace_id.clone());
                 }
-                Some(LiveMessage::Finding {
+                LiveMessage::Finding {
                     trace_id: finding.first.trace_id.clone(),
                     trace_ids,
                     finding,
-                })
+                }
             }
             Notice::TraceCompleted {
                 trace_id,
                 event_count,
                 services,
                 environments,
-            } => Some(LiveMessage::TraceCompleted {
+            } => LiveMessage::TraceCompleted {
                 trace_id: trace_id.to_string(),
                 event_count,
                 services,
                 environments,
-            }),
+            },
         }
     }
 }
@@ -194,7 +203,19 @@ mod tests {
         assert_eq!(text, serde_json::json!({"type": "lagged", "dropped": 4}));
         let text = serde_json::to_value(LiveMessage::Subscribed {}).unwrap();
         assert_eq!(text, serde_json::json!({"type": "subscribed"}));
-        assert!(LiveMessage::from_notice_record(b"not json").is_none());
+        assert!(LiveMessage::from_notices_record(b"not json").is_empty());
+        // A record written before batches: one notice alone.
+        let single = Notice::TraceCompleted {
+            trace_id: uuid::Uuid::nil(),
+            event_count: 2,
+            services: vec!["web".into()],
+            environments: vec!["prod".into()],
+        };
+        let messages = LiveMessage::from_notices_record(&single.to_json());
+        assert!(matches!(
+            messages.as_slice(),
+            [LiveMessage::TraceCompleted { event_count: 2, .. }]
+        ));
         assert!(LiveMessage::from_events_record(b"not avro").is_empty());
     }
 }

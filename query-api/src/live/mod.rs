@@ -68,7 +68,7 @@ pub struct LiveSource {
     pub bus: Arc<dyn Bus>,
     /// The events topic (Avro event batches).
     pub events: String,
-    /// The findings topic ([`raceway_schemas::notice::Notice`] JSON).
+    /// The findings topic (batches of [`raceway_schemas::notice::Notice`], JSON).
     pub findings: String,
 }
 
@@ -261,9 +261,7 @@ async fn forward(
             let messages = if record.topic == source.events {
                 LiveMessage::from_events_record(&record.value)
             } else {
-                LiveMessage::from_notice_record(&record.value)
-                    .into_iter()
-                    .collect()
+                LiveMessage::from_notices_record(&record.value)
             };
             for message in messages {
                 shared.metrics.read.inc();

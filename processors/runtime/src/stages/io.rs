@@ -107,7 +107,9 @@ impl StageIo {
         if self.lag_checked.is_none_or(|at| at.elapsed() >= every) {
             self.refresh_lag().await;
         }
+        let poll_started = Instant::now();
         let polled = self.consumer.poll(max, POLL_WAIT).await;
+        self.bus_call_took("poll", poll_started);
         self.batch_started = Some(Instant::now());
         self.idle = matches!(&polled, Ok(records) if records.is_empty());
         if matches!(&polled, Ok(records) if !records.is_empty()) {
@@ -196,6 +198,7 @@ impl StageIo {
     ) -> Result<(), ShutdownDuringRetry> {
         let bus = self.bus.clone();
         let count = records.len() as u64;
+        let started = Instant::now();
         retry_until_ok(operation, &self.shutdown, || {
             let bus = bus.clone();
             let topic = topic.clone();
@@ -203,6 +206,7 @@ impl StageIo {
             async move { bus.produce(&topic, records).await }
         })
         .await?;
+        self.bus_call_took(operation, started);
         self.metrics.readiness.worked(&self.group);
         self.metrics
             .records_produced
@@ -238,10 +242,21 @@ impl StageIo {
         if positions.is_empty() {
             return;
         }
-        if let Err(err) = self.consumer.commit(&positions).await {
+        let started = Instant::now();
+        let committed = self.consumer.commit(&positions).await;
+        self.bus_call_took("commit offsets", started);
+        if let Err(err) = committed {
             tracing::warn!(error = %err, "offset commit failed; will retry");
             self.offsets.commit_failed(&positions);
         }
+    }
+
+    /// Times a bus call of `operation` begun at `started`.
+    fn bus_call_took(&self, operation: &str, started: Instant) {
+        self.metrics
+            .bus_seconds
+            .with_label_values(&[self.group.as_str(), operation])
+            .observe(started.elapsed().as_secs_f64());
     }
 }
 

@@ -6,6 +6,9 @@
 //! - [`race`]: consumes `raceway.accesses` (key = variable or lock pair), runs the race and
 //!   lock-order detectors, writes findings.
 //!
+//! Both tell live readers what they stored through notices on `raceway.findings`, one record
+//! per partition per step ([`notices`]).
+//!
 //! Both share [`StageIo`]: polling, dead letters, retries and offset commits. The analyses
 //! themselves live in `raceway-analysis`; this module only moves data to and from them.
 //!
@@ -18,6 +21,7 @@
 mod analysis_rows;
 mod event_writer;
 mod io;
+mod notices;
 mod open_traces;
 pub mod race;
 pub mod trace;

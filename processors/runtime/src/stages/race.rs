@@ -37,8 +37,8 @@ use raceway_schemas::RaceFinding;
 use raceway_store::FindingStore;
 use uuid::Uuid;
 
+use super::notices::publish_notices;
 use super::{stopped_cleanly, StageError, StageIo};
-use raceway_bus::Record;
 
 /// Settings of the race stage.
 #[derive(Debug, Clone)]
@@ -375,17 +375,11 @@ impl RaceStage {
         // Told to live readers only once stored, so what they are told can be read back.
         let notices = findings
             .iter()
-            .map(|finding| {
-                let notice = Notice::Finding {
-                    finding: Box::new(finding.clone()),
-                };
-                Record::new(notice.trace_id(), notice.to_json())
+            .map(|finding| Notice::Finding {
+                finding: Box::new(finding.clone()),
             })
             .collect();
-        let topic = self.io.topics.findings.clone();
-        self.io
-            .produce_retrying("publish findings", topic, notices)
-            .await?;
+        publish_notices(&self.io, "publish findings", notices).await?;
         self.io
             .metrics
             .findings_written

@@ -29,6 +29,7 @@ use tokio::time::Instant;
 use uuid::Uuid;
 
 use super::event_writer::{EventWriter, WriteBatching};
+use super::notices::publish_notices;
 use super::open_traces::{Completion, OpenTraces, Position};
 use super::trace_analyses::{AnalysisConfig, TraceAnalyses};
 use super::trace_origins::{Origin, TraceOrigins};
@@ -36,7 +37,8 @@ use super::{stopped_cleanly, StageError, StageIo};
 use raceway_bus::Record;
 
 /// Most traces completed with one set of writes: each batch costs two round trips (the
-/// analyses and accesses inserts, then the race inputs and notices produces), whatever its size,
+/// analyses and accesses inserts, then the race inputs and notices produces: one notices record
+/// per partition of the findings topic), whatever its size,
 /// so short traces are completed thousands at a time.
 const COMPLETION_BATCH: usize = 5_000;
 
@@ -394,17 +396,13 @@ impl TraceStage {
             ),
         )?;
         let forwarded = records.len() as u64;
-        let (accesses_topic, findings_topic) =
-            (io.topics.accesses.clone(), io.topics.findings.clone());
+        let accesses_topic = io.topics.accesses.clone();
         tokio::try_join!(
             unless(
                 records.is_empty(),
                 io.produce_retrying("forward accesses", accesses_topic, records)
             ),
-            unless(
-                notices.is_empty(),
-                io.produce_retrying("publish completions", findings_topic, notices)
-            ),
+            publish_notices(io, "publish completions", notices),
         )?;
         self.io.metrics.accesses_forwarded.inc_by(forwarded);
         self.io
@@ -470,17 +468,16 @@ fn input_records(
     records
 }
 
-/// The [`Notice::TraceCompleted`] record of a trace, for live readers.
-fn completion_notice(trace_id: Uuid, events: &[Event]) -> Record {
+/// The [`Notice::TraceCompleted`] of a trace, for live readers.
+fn completion_notice(trace_id: Uuid, events: &[Event]) -> Notice {
     let sorted = |field: fn(&Event) -> &str| -> Vec<String> {
         let set: BTreeSet<&str> = events.iter().map(field).collect();
         set.into_iter().map(str::to_string).collect()
     };
-    let notice = Notice::TraceCompleted {
+    Notice::TraceCompleted {
         trace_id,
         event_count: events.len() as u64,
         services: sorted(|e| &e.metadata.service_name),
         environments: sorted(|e| &e.metadata.environment),
-    };
-    Record::new(trace_id.to_string(), notice.to_json())
+    }
 }
