@@ -135,7 +135,10 @@ fn batches_of_inputs_agree_with_apache_avro() {
     assert_eq!(decoder.decode_all(&theirs).unwrap(), expected);
     // A single record decodes as a list of one.
     let single = encode_lock_order_edge(&self::edge(), 3).unwrap();
-    assert_eq!(decoder.decode_all(&single).unwrap(), vec![expected[1].clone()]);
+    assert_eq!(
+        decoder.decode_all(&single).unwrap(),
+        vec![expected[1].clone()]
+    );
 }
 
 #[test]

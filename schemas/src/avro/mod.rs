@@ -146,7 +146,11 @@ impl Loaded {
             refer_to_defined(&mut definition, &mut defined);
             let mut inlined = Some(definition);
             inline_named_type(&mut schema, type_name, &mut inlined);
-            assert!(inlined.is_none(), "{} does not refer to {type_name}", outer.0);
+            assert!(
+                inlined.is_none(),
+                "{} does not refer to {type_name}",
+                outer.0
+            );
         }
         Loaded::parse(&schema, outer.0)
     }

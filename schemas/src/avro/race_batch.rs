@@ -12,9 +12,7 @@
 //! size without encoding anything twice.
 
 use super::wire::write_long;
-use super::{
-    access, binary, race_inputs, Loaded, RaceInput, ACCESS, LOCK_ORDER_EDGE, UPDATE_SPAN,
-};
+use super::{access, binary, race_inputs, Loaded, RaceInput, ACCESS, LOCK_ORDER_EDGE, UPDATE_SPAN};
 use crate::access::Access;
 use crate::error::SchemaError;
 use crate::framing::{frame, HEADER_LEN, RACE_INPUT_BATCH_SCHEMA_ID};

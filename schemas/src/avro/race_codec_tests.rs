@@ -297,7 +297,10 @@ fn decode_takes_a_batch_of_exactly_one_member() {
     let mut decoder = RaceInputDecoder::default();
     assert_eq!(decoder.decode(&one[0]).unwrap(), members[0]);
     let err = decoder.decode(&one_batch_record()).unwrap_err();
-    assert!(err.to_string().contains("5 inputs where one was expected"), "{err}");
+    assert!(
+        err.to_string().contains("5 inputs where one was expected"),
+        "{err}"
+    );
 }
 
 #[test]

@@ -17,6 +17,7 @@
 
 mod analysis_rows;
 mod event_writer;
+mod input_batches;
 mod io;
 mod open_traces;
 pub mod race;
