@@ -252,8 +252,11 @@ pub fn stage_ceilings(workload: &Workload, dir: &Path, figures: &mut Figures) {
     println!("trace stage alone: {}", CpuSample::per_event(&cpu, n));
     let trace_metrics = metrics(&trace_url);
     let forwarded = metric_sum(&trace_metrics, "raceway_accesses_forwarded_total", "");
-    let forwarded_records =
-        metric_sum(&trace_metrics, "raceway_records_produced_total", "raceway.accesses");
+    let forwarded_records = metric_sum(
+        &trace_metrics,
+        "raceway_records_produced_total",
+        "raceway.accesses",
+    );
     print_store_calls("trace stage alone", &trace_metrics, events, "events");
     print_records_produced("trace stage alone", &trace_metrics, events);
     figures.report(
