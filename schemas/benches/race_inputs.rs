@@ -11,8 +11,8 @@ use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use raceway_schemas::avro::{
-    encode_access, encode_race_input_batches, encode_race_member, encode_update_span,
-    RaceInputDecoder, RaceInputRef,
+    encode_access, encode_lock_order_edge, encode_race_input_batches, encode_race_member,
+    encode_update_span, RaceInput, RaceInputDecoder,
 };
 use raceway_schemas::*;
 use uuid::Uuid;
@@ -55,14 +55,14 @@ fn access(n: u64) -> Access {
 }
 
 /// Every fifth input an update span (its read's clock over the write's names), else an access.
-fn inputs() -> Vec<Result<Access, UpdateSpan>> {
+fn inputs() -> Vec<RaceInput> {
     (0..5000u64)
         .map(|n| {
             let write = access(n);
             if !n.is_multiple_of(5) {
-                return Ok(write);
+                return RaceInput::Access(write);
             }
-            Err(UpdateSpan {
+            RaceInput::Update(UpdateSpan {
                 read: UpdateRead {
                     event_id: Uuid::from_u128(u128::from(n) + 1_000_000),
                     timestamp_ns: write.timestamp_ns - 10,
@@ -79,9 +79,10 @@ fn inputs() -> Vec<Result<Access, UpdateSpan>> {
 
 /// One record per input.
 fn records() -> Vec<Vec<u8>> {
-    let encode = |input: &Result<Access, UpdateSpan>| match input {
-        Ok(access) => encode_access(access, 125),
-        Err(span) => encode_update_span(span, 125),
+    let encode = |input: &RaceInput| match input {
+        RaceInput::Access(access) => encode_access(access, 125),
+        RaceInput::Update(span) => encode_update_span(span, 125),
+        RaceInput::LockEdge(edge) => encode_lock_order_edge(edge, 125),
     };
     inputs()
         .iter()
@@ -95,13 +96,9 @@ fn batch_records() -> Vec<Vec<u8>> {
     inputs
         .chunks(125)
         .flat_map(|chunk| {
-            let members = chunk.iter().map(|input| {
-                let input = match input {
-                    Ok(access) => RaceInputRef::Access(access),
-                    Err(span) => RaceInputRef::Update(span),
-                };
-                encode_race_member(input, 125).expect("encode")
-            });
+            let members = chunk
+                .iter()
+                .map(|input| encode_race_member(input.borrowed(), 125).expect("encode"));
             encode_race_input_batches(members.collect(), usize::MAX)
         })
         .collect()
