@@ -104,17 +104,9 @@ fn batch_records() -> Vec<Vec<u8>> {
         .collect()
 }
 
+/// One poll's records decoded as the race stage does (`decode_all`, single records or batches).
 #[inline(never)]
 fn decode_poll(records: &[Vec<u8>]) -> usize {
-    let mut decoder = RaceInputDecoder::default();
-    records
-        .iter()
-        .map(|record| decoder.decode(record).map(|r| r.trace_events).unwrap_or(0) as usize)
-        .sum()
-}
-
-#[inline(never)]
-fn decode_poll_of_batches(records: &[Vec<u8>]) -> usize {
     let mut decoder = RaceInputDecoder::default();
     records
         .iter()
@@ -130,12 +122,12 @@ fn bench(c: &mut Criterion) {
     });
     let batches = batch_records();
     assert_eq!(
-        decode_poll_of_batches(&batches),
+        decode_poll(&batches),
         decode_poll(&records),
         "the same inputs"
     );
     c.bench_function("race_inputs/decode-5000-in-batches", |b| {
-        b.iter(|| black_box(decode_poll_of_batches(black_box(&batches))))
+        b.iter(|| black_box(decode_poll(black_box(&batches))))
     });
 }
 
