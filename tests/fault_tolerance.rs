@@ -19,6 +19,7 @@ use common::setups::{EmbeddedUp, KafkaClickHouse};
 use common::*;
 use raceway_bus::{Bus, KafkaBus, Record};
 use raceway_schemas::avro::encode_event_batch;
+use raceway_schemas::framing::{frame, RACE_INPUT_BATCH_SCHEMA_ID};
 use raceway_schemas::{EventBatch, RaceFinding};
 use serde_json::Value;
 
@@ -278,9 +279,13 @@ fn garbage_in_the_topics_is_dead_lettered_and_the_rest_processed() {
         Record::new("k3", valid[..valid.len() / 2].to_vec()),
         Record::new("k4", unknown_schema),
     ];
+    // A batch of race inputs (one member, an access) cut short inside its first field: the
+    // whole record is one dead letter.
+    let bad_batch = frame(RACE_INPUT_BATCH_SCHEMA_ID, &[2, 0, 9, 9]);
     let on_accesses = vec![
         Record::new("env/x", vec![0u8; 3]),
         Record::new("env/y", valid.clone()),
+        Record::new("env/z", bad_batch),
     ];
     let garbage = on_events.len() + on_accesses.len();
     let runtime = tokio::runtime::Runtime::new().expect("runtime");

@@ -44,7 +44,8 @@ fn wait_drained(gateway: &str, processors: &[String], traces: usize) {
             texts.iter().map(|t| metric_sum(t, name, label)).sum()
         };
         let events_in = sum("raceway_records_consumed_total", "raceway.events");
-        let forwarded = sum("raceway_accesses_forwarded_total", "");
+        // Records, not inputs: a record of the trace stage may hold many inputs.
+        let forwarded = sum("raceway_records_produced_total", "raceway.accesses");
         let inputs_in = sum("raceway_records_consumed_total", "raceway.accesses");
         let open = sum("raceway_open_traces", "");
         let completed = sum("raceway_traces_completed_total", "") >= traces as f64;
@@ -251,6 +252,11 @@ pub fn stage_ceilings(workload: &Workload, dir: &Path, figures: &mut Figures) {
     println!("trace stage alone: {}", CpuSample::per_event(&cpu, n));
     let trace_metrics = metrics(&trace_url);
     let forwarded = metric_sum(&trace_metrics, "raceway_accesses_forwarded_total", "");
+    let forwarded_records = metric_sum(
+        &trace_metrics,
+        "raceway_records_produced_total",
+        "raceway.accesses",
+    );
     print_store_calls("trace stage alone", &trace_metrics, events, "events");
     print_records_produced("trace stage alone", &trace_metrics, events);
     print_bus_calls("trace stage alone", &trace_metrics);
@@ -271,7 +277,7 @@ pub fn stage_ceilings(workload: &Workload, dir: &Path, figures: &mut Figures) {
         &metrics(&race_url),
         "raceway_records_consumed_total",
         "raceway.accesses",
-    ) < forwarded
+    ) < forwarded_records
     {
         std::thread::sleep(Duration::from_millis(100));
     }

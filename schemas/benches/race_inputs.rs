@@ -1,6 +1,8 @@
 //! Decoding the records of topic `raceway.accesses` as the race stage does (one
-//! [`RaceInputDecoder`] per poll): 5,000 records of 40 traces, accesses and update spans with
-//! 16-component clocks over their trace's table, as the trace stage writes them.
+//! [`RaceInputDecoder`] per poll): 5,000 inputs of 40 traces, accesses and update spans with
+//! 16-component clocks over their trace's table, as single records (`decode-5000`, what the
+//! trace stage wrote before batches) and as 40 batch records of 125 members
+//! (`decode-5000-in-batches`, what it writes now: one record per partition per completion).
 //!
 //! `cargo bench -p raceway-schemas --bench race_inputs`; instruction counts with
 //! `valgrind --tool=callgrind --toggle-collect='*race_inputs*decode_poll*' target/release/deps/race_inputs-* --bench --profile-time 1`.
@@ -8,7 +10,10 @@
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use raceway_schemas::avro::{encode_access, encode_update_span, RaceInputDecoder};
+use raceway_schemas::avro::{
+    encode_access, encode_lock_order_edge, encode_race_input_batches, encode_race_member,
+    encode_update_span, RaceInput, RaceInputDecoder,
+};
 use raceway_schemas::*;
 use uuid::Uuid;
 
@@ -49,15 +54,15 @@ fn access(n: u64) -> Access {
     }
 }
 
-/// Every fifth record an update span (its read's clock over the write's names), else an access.
-fn records() -> Vec<Vec<u8>> {
+/// Every fifth input an update span (its read's clock over the write's names), else an access.
+fn inputs() -> Vec<RaceInput> {
     (0..5000u64)
         .map(|n| {
             let write = access(n);
             if !n.is_multiple_of(5) {
-                return encode_access(&write, 125).expect("encode");
+                return RaceInput::Access(write);
             }
-            let span = UpdateSpan {
+            RaceInput::Update(UpdateSpan {
                 read: UpdateRead {
                     event_id: Uuid::from_u128(u128::from(n) + 1_000_000),
                     timestamp_ns: write.timestamp_ns - 10,
@@ -67,18 +72,46 @@ fn records() -> Vec<Vec<u8>> {
                 },
                 write,
                 held_throughout: Vec::new(),
-            };
-            encode_update_span(&span, 125).expect("encode")
+            })
         })
         .collect()
 }
 
+/// One record per input.
+fn records() -> Vec<Vec<u8>> {
+    let encode = |input: &RaceInput| match input {
+        RaceInput::Access(access) => encode_access(access, 125),
+        RaceInput::Update(span) => encode_update_span(span, 125),
+        RaceInput::LockEdge(edge) => encode_lock_order_edge(edge, 125),
+    };
+    inputs()
+        .iter()
+        .map(|i| encode(i).expect("encode"))
+        .collect()
+}
+
+/// Batch records of 125 members each.
+fn batch_records() -> Vec<Vec<u8>> {
+    let inputs = inputs();
+    inputs
+        .chunks(125)
+        .flat_map(|chunk| {
+            let members = chunk
+                .iter()
+                .map(|input| encode_race_member(input.borrowed(), 125).expect("encode"));
+            encode_race_input_batches(members.collect(), usize::MAX)
+        })
+        .collect()
+}
+
+/// One poll's records decoded as the race stage does (`decode_all`, single records or batches).
 #[inline(never)]
 fn decode_poll(records: &[Vec<u8>]) -> usize {
     let mut decoder = RaceInputDecoder::default();
     records
         .iter()
-        .map(|record| decoder.decode(record).map(|r| r.trace_events).unwrap_or(0) as usize)
+        .flat_map(|record| decoder.decode_all(record).unwrap_or_default())
+        .map(|r| r.trace_events as usize)
         .sum()
 }
 
@@ -86,6 +119,15 @@ fn bench(c: &mut Criterion) {
     let records = records();
     c.bench_function("race_inputs/decode-5000", |b| {
         b.iter(|| black_box(decode_poll(black_box(&records))))
+    });
+    let batches = batch_records();
+    assert_eq!(
+        decode_poll(&batches),
+        decode_poll(&records),
+        "the same inputs"
+    );
+    c.bench_function("race_inputs/decode-5000-in-batches", |b| {
+        b.iter(|| black_box(decode_poll(black_box(&batches))))
     });
 }
 

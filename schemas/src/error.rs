@@ -37,7 +37,7 @@ pub enum SchemaError {
     /// A record of topic `raceway.accesses` with a schema id that is none of the race-stage inputs.
     #[error(
         "unknown schema id {found} on the accesses topic (expected 1006 or 1002 Access, 1007 or \
-         1003 UpdateSpan, 1005 or 1004 LockOrderEdge)"
+         1003 UpdateSpan, 1005 or 1004 LockOrderEdge, 1008 RaceInputBatch)"
     )]
     NotARaceInput {
         /// The schema id in the frame.

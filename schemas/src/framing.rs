@@ -29,6 +29,10 @@ pub const LOCK_ORDER_EDGE_SCHEMA_ID: u32 = 1005;
 /// Schema id of the first `raceway.LockOrderEdge` version (without lock types): still decoded,
 /// so records a previous version wrote are read after an upgrade, no longer written.
 pub const LOCK_ORDER_EDGE_V1_SCHEMA_ID: u32 = 1004;
+/// Schema id of `raceway.RaceInputBatch` records (topic `raceway.accesses`): the accesses,
+/// update spans and lock-order edges of one completion batch that go to one partition, keyed by
+/// the first member's key.
+pub const RACE_INPUT_BATCH_SCHEMA_ID: u32 = 1008;
 
 /// Frames an Avro datum: magic byte 0, `schema_id` big-endian, then `datum`.
 pub fn frame(schema_id: u32, datum: &[u8]) -> Vec<u8> {

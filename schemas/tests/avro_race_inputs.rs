@@ -102,6 +102,46 @@ fn lock_order_edges_round_trip_and_agree_with_apache_avro() {
 }
 
 #[test]
+fn batches_of_inputs_agree_with_apache_avro() {
+    let (span, edge, access) = (span(), edge(), access(None, vec![]));
+    let members = [
+        (RaceInputRef::Update(&span), 17),
+        (RaceInputRef::LockEdge(&edge), 3),
+        (RaceInputRef::Access(&access), 9),
+    ]
+    .map(|(input, n)| encode_race_member(input, n).unwrap());
+    let records = encode_race_input_batches(members.into(), usize::MAX);
+    let theirs = cross_check(
+        &records[0],
+        race_input_batch_schema(),
+        RACE_INPUT_BATCH_SCHEMA_ID,
+    );
+    let expected = vec![
+        RaceRecord {
+            input: RaceInput::Update(span),
+            trace_events: 17,
+        },
+        RaceRecord {
+            input: RaceInput::LockEdge(edge),
+            trace_events: 3,
+        },
+        RaceRecord {
+            input: RaceInput::Access(access),
+            trace_events: 9,
+        },
+    ];
+    let mut decoder = RaceInputDecoder::default();
+    assert_eq!(decoder.decode_all(&records[0]).unwrap(), expected);
+    assert_eq!(decoder.decode_all(&theirs).unwrap(), expected);
+    // A single record decodes as a list of one.
+    let single = encode_lock_order_edge(&self::edge(), 3).unwrap();
+    assert_eq!(
+        decoder.decode_all(&single).unwrap(),
+        vec![expected[1].clone()]
+    );
+}
+
+#[test]
 fn first_version_lock_order_edges_still_decode_without_lock_types() {
     // A record of the first schema version: the same value without the acquisitions' types,
     // written by apache-avro with the first version's schema.

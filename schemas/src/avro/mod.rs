@@ -1,6 +1,7 @@
 //! Avro encoding of [`EventBatch`] records (topic `raceway.events`) and of the race-stage inputs
-//! [`Access`], [`UpdateSpan`] and [`LockOrderEdge`] (all three on topic `raceway.accesses`, told
-//! apart by their schema id: see [`decode_race_input`]), Confluent-framed.
+//! [`Access`], [`UpdateSpan`] and [`LockOrderEdge`] (all three on topic `raceway.accesses`, alone
+//! or as members of a `raceway.RaceInputBatch` record, told apart by their schema id: see
+//! [`RaceInputDecoder::decode_all`]), Confluent-framed.
 //!
 //! The `.avsc` files under `schemas/avro/` are the source of truth; they are compiled into the
 //! crate and parsed once. `kind` is a true Avro union of one record per [`crate::EventKind`]
@@ -24,6 +25,7 @@ mod clocks;
 mod event;
 mod event_read;
 mod event_write;
+mod race_batch;
 mod race_inputs;
 mod race_read;
 mod split;
@@ -40,13 +42,16 @@ use crate::error::SchemaError;
 use crate::framing::{
     frame, unframe, unframe_expecting, ACCESS_SCHEMA_ID, ACCESS_V1_SCHEMA_ID,
     EVENT_BATCH_SCHEMA_ID, LOCK_ORDER_EDGE_SCHEMA_ID, LOCK_ORDER_EDGE_V1_SCHEMA_ID,
-    UPDATE_SPAN_SCHEMA_ID, UPDATE_SPAN_V1_SCHEMA_ID,
+    RACE_INPUT_BATCH_SCHEMA_ID, UPDATE_SPAN_SCHEMA_ID, UPDATE_SPAN_V1_SCHEMA_ID,
 };
 use crate::lock_order::LockOrderEdge;
 use crate::model::EventBatch;
 use crate::update::UpdateSpan;
 use binary::Names;
 use clocks::{ClockVersion, NamesCache};
+pub use race_batch::{
+    encode_race_input_batches, encode_race_member, EncodedRaceMember, RaceInputRef,
+};
 pub use split::{encode_event_batch_split, encode_partition_batch_split, SplitError};
 
 /// Text of `avro/event.avsc`: the record `raceway.Event`.
@@ -70,6 +75,10 @@ pub const LOCK_ORDER_EDGE_AVSC: &str = include_str!("../../avro/lock_order_edge.
 /// Text of `avro/lock_order_edge.v1.avsc`: the first version of `raceway.LockOrderEdge`
 /// (schema id [`LOCK_ORDER_EDGE_V1_SCHEMA_ID`]), decoded but no longer written.
 pub const LOCK_ORDER_EDGE_V1_AVSC: &str = include_str!("../../avro/lock_order_edge.v1.avsc");
+/// Text of `avro/race_input_batch.avsc`: the record `raceway.RaceInputBatch`, which refers to
+/// `raceway.Access`, `raceway.UpdateSpan` and `raceway.LockOrderEdge` by name (see
+/// [`race_input_batch_schema`] for the self-contained form).
+pub const RACE_INPUT_BATCH_AVSC: &str = include_str!("../../avro/race_input_batch.avsc");
 
 /// A parsed schema with its named types, leaked once so that both live for the whole process.
 struct Loaded {
@@ -103,6 +112,7 @@ const ACCESS_V1_FILE: Avsc = ("access.v1.avsc", ACCESS_V1_AVSC);
 const UPDATE_SPAN_V1_FILE: Avsc = ("update_span.v1.avsc", UPDATE_SPAN_V1_AVSC);
 const LOCK_ORDER_EDGE_FILE: Avsc = ("lock_order_edge.avsc", LOCK_ORDER_EDGE_AVSC);
 const LOCK_ORDER_EDGE_V1_FILE: Avsc = ("lock_order_edge.v1.avsc", LOCK_ORDER_EDGE_V1_AVSC);
+const RACE_INPUT_BATCH_FILE: Avsc = ("race_input_batch.avsc", RACE_INPUT_BATCH_AVSC);
 
 impl Loaded {
     /// A self-contained schema file.
@@ -124,6 +134,60 @@ impl Loaded {
         );
         Loaded::parse(&schema, &format!("{} + {}", outer.0, inner.0))
     }
+
+    /// Schema file `outer` with each `(file, type name)` of `inner` inlined in turn where `outer`
+    /// refers to it; a named type an earlier file already defined (the three race inputs each
+    /// define `raceway.ActorId`, for one) becomes a reference to that definition.
+    fn inlining_all(outer: Avsc, inner: &[(Avsc, &str)]) -> Loaded {
+        let mut schema = avsc_json(outer.1, outer.0);
+        let mut defined = Vec::new();
+        for (file, type_name) in inner {
+            let mut definition = avsc_json(file.1, file.0);
+            refer_to_defined(&mut definition, &mut defined);
+            let mut inlined = Some(definition);
+            inline_named_type(&mut schema, type_name, &mut inlined);
+            assert!(
+                inlined.is_none(),
+                "{} does not refer to {type_name}",
+                outer.0
+            );
+        }
+        Loaded::parse(&schema, outer.0)
+    }
+}
+
+/// Replaces each definition of a named type listed in `defined` by a reference to it, and adds
+/// the names this schema defines to `defined` (all our types are in namespace `raceway`).
+fn refer_to_defined(json: &mut serde_json::Value, defined: &mut Vec<String>) {
+    match json {
+        serde_json::Value::Array(items) => {
+            for item in items {
+                refer_to_defined(item, defined);
+            }
+        }
+        serde_json::Value::Object(map) => {
+            let is_named = matches!(map.get("type"), Some(serde_json::Value::String(t))
+                if t == "record" || t == "enum");
+            if let (true, Some(serde_json::Value::String(name))) = (is_named, map.get("name")) {
+                let full = if name.contains('.') {
+                    name.clone()
+                } else {
+                    format!("raceway.{name}")
+                };
+                if defined.contains(&full) {
+                    *json = serde_json::Value::String(full);
+                    return;
+                }
+                defined.push(full);
+            }
+            for key in ["type", "items", "values", "fields"] {
+                if let Some(v) = map.get_mut(key) {
+                    refer_to_defined(v, defined);
+                }
+            }
+        }
+        _ => {}
+    }
 }
 
 fn avsc_json(text: &str, what: &str) -> serde_json::Value {
@@ -144,6 +208,17 @@ static UPDATE_SPAN_V1: LazyLock<Loaded> =
 static LOCK_ORDER_EDGE: LazyLock<Loaded> = LazyLock::new(|| Loaded::file(LOCK_ORDER_EDGE_FILE));
 static LOCK_ORDER_EDGE_V1: LazyLock<Loaded> =
     LazyLock::new(|| Loaded::file(LOCK_ORDER_EDGE_V1_FILE));
+/// `raceway.RaceInputBatch` with its three member records inlined.
+static RACE_INPUT_BATCH: LazyLock<Loaded> = LazyLock::new(|| {
+    Loaded::inlining_all(
+        RACE_INPUT_BATCH_FILE,
+        &[
+            (ACCESS_FILE, "raceway.Access"),
+            (UPDATE_SPAN_FILE, "raceway.UpdateSpan"),
+            (LOCK_ORDER_EDGE_FILE, "raceway.LockOrderEdge"),
+        ],
+    )
+});
 
 /// Replaces the first reference to `name` by its definition (a named type is defined once, then
 /// referred to by name).
@@ -266,6 +341,11 @@ pub fn lock_order_edge_schema() -> &'static Schema {
     LOCK_ORDER_EDGE.schema
 }
 
+/// The parsed `raceway.RaceInputBatch` schema, complete (its member records inlined).
+pub fn race_input_batch_schema() -> &'static Schema {
+    RACE_INPUT_BATCH.schema
+}
+
 /// Encodes an update span as a Confluent-framed `raceway.UpdateSpan` record (schema id
 /// [`UPDATE_SPAN_SCHEMA_ID`]), for topic `raceway.accesses` with key
 /// [`UpdateSpan::partition_key`] (the same as its write's access). `trace_events` as for
@@ -323,7 +403,18 @@ pub struct RaceInputDecoder {
 }
 
 impl RaceInputDecoder {
-    /// Decodes one record, as [`decode_race_input`] does.
+    /// Decodes one record of any schema id of the topic into the inputs it holds: the members of
+    /// a `raceway.RaceInputBatch` ([`RACE_INPUT_BATCH_SCHEMA_ID`], what the trace stage writes),
+    /// in order, or the one input of a single record (written before batches).
+    pub fn decode_all(&mut self, bytes: &[u8]) -> Result<Vec<RaceRecord>, SchemaError> {
+        match unframe(bytes)? {
+            (RACE_INPUT_BATCH_SCHEMA_ID, datum) => race_read::batch(datum, &mut self.names),
+            _ => self.decode(bytes).map(|record| vec![record]),
+        }
+    }
+
+    /// Decodes one record holding one input, as [`decode_race_input`] does; a batch record
+    /// must hold exactly one member.
     pub fn decode(&mut self, bytes: &[u8]) -> Result<RaceRecord, SchemaError> {
         let (id, datum) = unframe(bytes)?;
         let names = &mut self.names;
@@ -362,6 +453,17 @@ impl RaceInputDecoder {
                     binary::decode(datum, loaded.schema, &loaded.names, "raceway.LockOrderEdge")?;
                 let (edge, n) = race_inputs::lock_order_edge_from_value(value)?;
                 (RaceInput::LockEdge(edge), n)
+            }
+            RACE_INPUT_BATCH_SCHEMA_ID => {
+                let mut members = race_read::batch(datum, names)?;
+                let count = members.len();
+                return match members.pop() {
+                    Some(record) if count == 1 => Ok(record),
+                    _ => Err(SchemaError::field(
+                        "members",
+                        format!("{count} inputs where one was expected"),
+                    )),
+                };
             }
             found => return Err(SchemaError::NotARaceInput { found }),
         };

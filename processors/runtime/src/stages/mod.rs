@@ -20,6 +20,7 @@
 
 mod analysis_rows;
 mod event_writer;
+mod input_batches;
 mod io;
 mod notices;
 mod open_traces;

@@ -1,12 +1,14 @@
 //! The race stage: runs the race detectors over the inputs the trace stage forwards and writes
 //! the findings.
 //!
-//! Topic `raceway.accesses` carries three records, told apart by schema id: accesses and update
-//! spans (keyed by variable, for data races and lost updates) and lock-order edges (keyed by
-//! sorted lock pair, for lock-order inversions). One stage instance therefore sees every input
-//! of the variables and lock pairs it owns, from every trace. An input's record stays held
-//! (uncommitted) while a detector retains the input, so after a crash the new owner rebuilds the
-//! same window.
+//! Topic `raceway.accesses` carries three inputs: accesses and update spans (keyed by variable,
+//! for data races and lost updates) and lock-order edges (keyed by the environment's lock order,
+//! for lock-order inversions), as members of batch records (one per partition per completion
+//! batch of the trace stage) or, written before batches, one per record; schema ids tell them
+//! apart. One stage instance therefore sees every input of the variables and lock pairs it owns,
+//! from every trace. A record stays held (uncommitted) while a detector retains any of its
+//! inputs, so after a crash the new owner rebuilds the same window. A record that does not
+//! decode, batch or not, is one dead letter with the reason.
 //!
 //! Bounds: the detectors forget inputs older than the race window (`RaceConfig::window_ns`,
 //! measured back from the newest event time seen) and, past [`RaceStageConfig::max_retained`]
@@ -127,28 +129,34 @@ impl RaceStage {
         // One decoder per poll: the records of a batch share their clocks' name tables.
         let mut decoder = RaceInputDecoder::default();
         for record in records {
-            let RaceRecord {
-                input,
-                trace_events,
-            } = match decoder.decode(&record.value) {
+            // A batch record's members are handled one by one, each holding the record while
+            // a detector retains it: the record is committed past only when none is retained.
+            let members = match decoder.decode_all(&record.value) {
                 Ok(decoded) => decoded,
                 Err(err) => {
                     rejected.push((record, format!("not a race-stage input: {err}")));
                     continue;
                 }
             };
-            if !self.is_current(&input, trace_events, &mut changed, detected_at_ns) {
-                continue;
-            }
-            let position = (record.topic.clone(), record.partition, record.offset);
-            let found = self.observe(input, position);
-            for finding in found {
-                let finding = match finding {
-                    Found::Pair(pair) => self.findings.record(&pair, detected_at_ns),
-                    Found::Inversion(pair) => self.findings.record_inversion(&pair, detected_at_ns),
-                };
-                if let Some(finding) = finding {
-                    changed.insert(finding.id.clone(), finding);
+            for RaceRecord {
+                input,
+                trace_events,
+            } in members
+            {
+                if !self.is_current(&input, trace_events, &mut changed, detected_at_ns) {
+                    continue;
+                }
+                let position = (record.topic.clone(), record.partition, record.offset);
+                for finding in self.observe(input, position) {
+                    let finding = match finding {
+                        Found::Pair(pair) => self.findings.record(&pair, detected_at_ns),
+                        Found::Inversion(pair) => {
+                            self.findings.record_inversion(&pair, detected_at_ns)
+                        }
+                    };
+                    if let Some(finding) = finding {
+                        changed.insert(finding.id.clone(), finding);
+                    }
                 }
             }
         }

@@ -12,29 +12,27 @@
 //! `trace_origins`), so nothing is lost either way.
 
 use crate::redaction::Redaction;
-use crate::retry::ShutdownDuringRetry;
+use crate::retry::{retry_until_ok, ShutdownDuringRetry};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use raceway_analysis::{race_inputs, RaceInputs};
-use raceway_schemas::avro::{
-    decode_event_batch, encode_access, encode_lock_order_edge, encode_update_span,
-};
+use raceway_analysis::race_inputs;
+use raceway_schemas::avro::decode_event_batch;
 use raceway_schemas::notice::Notice;
-use raceway_schemas::{Event, SchemaError};
+use raceway_schemas::Event;
 use raceway_store::{AccessStore, AnalysisStore, EventStore, Store};
 use tokio::time::Instant;
 use uuid::Uuid;
 
 use super::event_writer::{EventWriter, WriteBatching};
+use super::input_batches::{InputBatches, MAX_RECORD_BYTES};
 use super::notices::publish_notices;
 use super::open_traces::{Completion, OpenTraces, Position};
 use super::trace_analyses::{AnalysisConfig, TraceAnalyses};
 use super::trace_origins::{Origin, TraceOrigins};
 use super::{stopped_cleanly, StageError, StageIo};
-use raceway_bus::Record;
 
 /// Most traces completed with one set of writes: each batch costs two round trips (the
 /// analyses and accesses inserts, then the race inputs and notices produces: one notices record
@@ -345,6 +343,14 @@ impl TraceStage {
         Ok((by_trace, records))
     }
 
+    /// The partition count of `raceway.accesses`, from the bus's metadata, asked again until
+    /// it answers: the inputs are grouped by the partition their key places them in.
+    async fn accesses_partitions(&self) -> Result<i32, StageError> {
+        let (bus, topic) = (&self.io.bus, &self.io.topics.accesses);
+        let operation = "look up the accesses topic's partitions";
+        Ok(retry_until_ok(operation, &self.io.shutdown, || bus.partitions(topic)).await?)
+    }
+
     /// Analyses a batch of traces, stores their analyses and accesses (for the audit trail) and
     /// forwards their accesses, update spans and lock-order edges; then their records may be
     /// committed. At most one count (for traces of a partition taken over), one read, two
@@ -357,21 +363,16 @@ impl TraceStage {
         self.writer.wait_written(write_seq).await?;
         self.release_written();
         let (by_trace, held_records) = self.take_events(trace_ids).await?;
+        let mut inputs_of_batch = InputBatches::new(self.accesses_partitions().await?);
         let stores = &self.stores;
         let mut analyses = Vec::with_capacity(by_trace.len());
         let mut accesses = Vec::new();
-        let mut records = Vec::new();
         let mut notices = Vec::with_capacity(by_trace.len());
         let clock_entries = &self.io.metrics.clock_entries;
         for (trace_id, events) in &by_trace {
             analyses.push(self.analyses.analyze(events, &self.io.metrics));
             let inputs = race_inputs(events);
-            records.extend(input_records(
-                *trace_id,
-                &inputs,
-                events.len() as u64,
-                clock_entries,
-            ));
+            inputs_of_batch.add_trace(*trace_id, &inputs, events.len() as u64, clock_entries);
             notices.push(completion_notice(*trace_id, events));
             tracing::debug!(%trace_id, events = events.len(), "trace complete");
             accesses.extend(inputs.accesses);
@@ -395,7 +396,8 @@ impl TraceStage {
                 })
             ),
         )?;
-        let forwarded = records.len() as u64;
+        let forwarded = inputs_of_batch.inputs();
+        let records = inputs_of_batch.into_records(MAX_RECORD_BYTES);
         let accesses_topic = io.topics.accesses.clone();
         tokio::try_join!(
             unless(
@@ -427,45 +429,6 @@ async fn unless<T>(
         work.await?;
     }
     Ok(())
-}
-
-/// The records of topic `raceway.accesses` for one trace's race-stage inputs, each keyed so that
-/// it meets the inputs it must be compared with, and stamped with the trace's event count so
-/// that the race stage can tell a re-analysis from a redelivery. An input that cannot be encoded
-/// (a counter above `i64::MAX`) is logged and skipped: it cannot be analysed, the rest can.
-fn input_records(
-    trace_id: Uuid,
-    inputs: &RaceInputs,
-    trace_events: u64,
-    clock_entries: &prometheus::Histogram,
-) -> Vec<Record> {
-    let mut records = Vec::with_capacity(inputs.accesses.len() + inputs.updates.len());
-    let mut push =
-        |key: String, encoded: Result<Vec<u8>, SchemaError>, event_id: Uuid| match encoded {
-            Ok(value) => records.push(Record {
-                key: key.into_bytes(),
-                value,
-            }),
-            Err(err) => tracing::error!(%trace_id, %event_id, error = %err,
-                "cannot encode a race-stage input; it is not analysed"),
-        };
-    for access in &inputs.accesses {
-        clock_entries.observe(access.clock.len() as f64);
-        push(
-            access.partition_key(),
-            encode_access(access, trace_events),
-            access.event_id,
-        );
-    }
-    for span in &inputs.updates {
-        let encoded = encode_update_span(span, trace_events);
-        push(span.partition_key(), encoded, span.write.event_id);
-    }
-    for edge in &inputs.lock_edges {
-        let encoded = encode_lock_order_edge(edge, trace_events);
-        push(edge.partition_key(), encoded, edge.acquired.event_id);
-    }
-    records
 }
 
 /// The [`Notice::TraceCompleted`] of a trace, for live readers.
