@@ -11,7 +11,7 @@ use raceway_schemas::Event;
 use uuid::Uuid;
 
 use crate::conformance::CHECKS;
-use crate::{ClickHouseStore, EventStore, Lifecycle, SqliteStore};
+use crate::{ClickHouseStore, EventStore, FindingStore, Lifecycle, SqliteStore};
 
 fn check(name: &str) -> crate::conformance::Check {
     CHECKS
@@ -90,6 +90,23 @@ async fn clickhouse_unreachable_is_a_clear_error() {
     );
 }
 
+/// Settings in the URL's query string reach the server with every query: a known one works, an
+/// unknown one is the server's error, named.
+#[tokio::test]
+async fn clickhouse_sends_the_settings_of_its_url() {
+    let database = format!("raceway_test_{}", Uuid::new_v4().simple());
+    let base = clickhouse_url();
+    let store = ClickHouseStore::connect(&format!("{base}/?max_threads=1"), &database)
+        .await
+        .expect("a known setting");
+    store.ping().await.expect("ping");
+    store.drop_database().await.expect("drop");
+    let err = ClickHouseStore::connect(&format!("{base}/?raceway_no_such_setting=1"), &database)
+        .await
+        .expect_err("an unknown setting");
+    assert!(err.to_string().contains("raceway_no_such_setting"), "{err}");
+}
+
 #[tokio::test]
 async fn clickhouse_rejects_bad_arguments() {
     for (url, db) in [
@@ -148,8 +165,9 @@ async fn clickhouse_records_migrations_once() {
     assert_eq!(versions, expected);
 }
 
-/// A database written before trace summaries and `events_by_trace` existed gets them when it
-/// migrates: the list, the stored-event counts and one trace's events read the backfilled rows.
+/// A database written before trace summaries, `events_by_trace` and `findings_by_trace` existed
+/// gets them when it migrates: the list, the stored-event counts, one trace's events and one
+/// trace's findings read the backfilled rows.
 #[tokio::test]
 async fn clickhouse_migration_summarises_traces_stored_before_it() {
     let store = unmigrated_clickhouse().await;
@@ -187,7 +205,13 @@ async fn clickhouse_migration_summarises_traces_stored_before_it() {
     ];
     store.insert_events(&events).await.expect("insert");
     store.insert_events(&events[..1]).await.expect("replay");
+    let finding = crate::conformance::finding("f-before", a, b, "balance", 30);
+    store
+        .upsert_findings(std::slice::from_ref(&finding))
+        .await
+        .expect("finding");
     store.migrate().await.expect("migrate");
+    let findings_of_b = store.trace_findings(b).await.expect("findings of b");
     let listed = store.list_traces(&Default::default()).await.expect("list");
     let counts = store.traces_event_counts(&[a, b]).await.expect("counts");
     let trace_a = store.trace_events(a).await.expect("trace a");
@@ -205,6 +229,7 @@ async fn clickhouse_migration_summarises_traces_stored_before_it() {
         vec![(b, 1, names(&["ledger"])), (a, 2, names(&["api", "bank"]))]
     );
     assert_eq!(counts, [(a, 2), (b, 1)].into_iter().collect());
+    assert_eq!(findings_of_b, vec![finding]);
 }
 
 #[tokio::test]

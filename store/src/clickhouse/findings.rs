@@ -1,6 +1,7 @@
 //! Findings in the ClickHouse store: upserts (a new version per write), reads by trace and by
 //! variable, and the filtered, paginated list.
 //!
+//! Reads by trace go to `findings_by_trace` (migration 0008), the same rows ordered by trace.
 //! Every read first narrows `findings` to the newest version of each id (`(id, version) IN
 //! (SELECT id, max(version) ...)`), then filters those rows, so a filter never matches an
 //! outdated version; `LIMIT 1 BY id` drops exact duplicates (one version inserted twice).
@@ -53,18 +54,16 @@ impl FindingStore for ClickHouseStore {
     }
 
     async fn trace_findings(&self, trace_id: Uuid) -> Result<Vec<RaceFinding>, StoreError> {
-        let key = trace_id.to_string();
-        // The newest version of each finding of the trace; LIMIT 1 BY drops exact duplicates
-        // (the same version inserted twice).
+        // The newest version of each finding of the trace (`LIMIT 1 BY id` after ordering by
+        // version), then the retracted ones dropped: from `findings_by_trace` (migration 0008),
+        // where a trace's rows are a few granules, not a scan of every finding.
         let sql = format!(
-            "SELECT {FINDING_COLUMNS} FROM findings \
-             WHERE (first_trace_id = ? OR second_trace_id = ?) \
-               AND (id, version) IN (SELECT id, max(version) FROM findings \
-                                     WHERE first_trace_id = ? OR second_trace_id = ? GROUP BY id) \
-               AND occurrences > 0 \
-             ORDER BY severity_rank DESC, variable, id LIMIT 1 BY id"
+            "SELECT {FINDING_COLUMNS} FROM \
+             (SELECT {FINDING_COLUMNS} FROM findings_by_trace WHERE trace_id = ? \
+              ORDER BY id, version DESC LIMIT 1 BY id) \
+             WHERE occurrences > 0"
         );
-        let params = vec![Value::Str(key); 4];
+        let params = [Value::Str(trace_id.to_string())];
         sorted(
             self.fetch_rows("read trace findings", &sql, &params)
                 .await?,

@@ -7,13 +7,14 @@ use crate::clickhouse::ClickHouseStore;
 use crate::{PruneReport, RetentionStore, StoreError};
 
 /// The ClickHouse tables partitioned by day (see the migrations).
-const DAY_PARTITIONED: [&str; 10] = [
+const DAY_PARTITIONED: [&str; 11] = [
     "events",
     "events_by_trace",
     "trace_summaries",
     "events_per_minute",
     "trace_services",
     "findings",
+    "findings_by_trace",
     "accesses",
     "trace_analyses",
     "service_calls",
