@@ -65,11 +65,6 @@ pub const CLICKHOUSE: &[Migration] = &[
         name: "events_by_trace",
         sql: include_str!("../migrations/clickhouse/0007_events_by_trace.sql"),
     },
-    Migration {
-        version: 8,
-        name: "findings_by_trace",
-        sql: include_str!("../migrations/clickhouse/0008_findings_by_trace.sql"),
-    },
 ];
 
 /// The SQLite migrations, in order.

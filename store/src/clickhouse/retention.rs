@@ -7,14 +7,13 @@ use crate::clickhouse::ClickHouseStore;
 use crate::{PruneReport, RetentionStore, StoreError};
 
 /// The ClickHouse tables partitioned by day (see the migrations).
-const DAY_PARTITIONED: [&str; 11] = [
+const DAY_PARTITIONED: [&str; 10] = [
     "events",
     "events_by_trace",
     "trace_summaries",
     "events_per_minute",
     "trace_services",
     "findings",
-    "findings_by_trace",
     "accesses",
     "trace_analyses",
     "service_calls",
