@@ -44,6 +44,23 @@ pub fn post_paced(
     chunks: &[(Vec<u8>, &[Event])],
     events_per_sec: Option<f64>,
 ) -> BTreeMap<uuid::Uuid, Instant> {
+    let accepted = Accepted::default();
+    post_paced_into(url, chunks, events_per_sec, &accepted);
+    let accepted = accepted.lock().expect("lock");
+    accepted.clone()
+}
+
+/// When each trace's events were first accepted, filled as the POSTs are answered (shared with a
+/// reader that waits for what was posted, such as the race watcher of `scenario_load`).
+pub type Accepted = Arc<Mutex<BTreeMap<uuid::Uuid, Instant>>>;
+
+/// [`post_paced`], recording into `accepted` as each POST is answered.
+pub fn post_paced_into(
+    url: &str,
+    chunks: &[(Vec<u8>, &[Event])],
+    events_per_sec: Option<f64>,
+    accepted: &Accepted,
+) {
     let started = Instant::now();
     let due: Vec<Duration> = chunks
         .iter()
@@ -56,7 +73,6 @@ pub fn post_paced(
         })
         .collect();
     let next = Arc::new(Mutex::new(0usize));
-    let accepted = Arc::new(Mutex::new(BTreeMap::new()));
     std::thread::scope(|scope| {
         for _ in 0..CLIENTS {
             let (next, accepted, chunks, due) = (next.clone(), accepted.clone(), &chunks, &due);
@@ -83,10 +99,6 @@ pub fn post_paced(
             });
         }
     });
-    Arc::try_unwrap(accepted)
-        .expect("threads done")
-        .into_inner()
-        .expect("lock")
 }
 
 /// POSTs one body, again after a pause while the gateway answers 503 (its bus is full: the

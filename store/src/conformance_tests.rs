@@ -90,6 +90,23 @@ async fn clickhouse_unreachable_is_a_clear_error() {
     );
 }
 
+/// Settings in the URL's query string reach the server with every query: a known one works, an
+/// unknown one is the server's error, named.
+#[tokio::test]
+async fn clickhouse_sends_the_settings_of_its_url() {
+    let database = format!("raceway_test_{}", Uuid::new_v4().simple());
+    let base = clickhouse_url();
+    let store = ClickHouseStore::connect(&format!("{base}/?max_threads=1"), &database)
+        .await
+        .expect("a known setting");
+    store.ping().await.expect("ping");
+    store.drop_database().await.expect("drop");
+    let err = ClickHouseStore::connect(&format!("{base}/?raceway_no_such_setting=1"), &database)
+        .await
+        .expect_err("an unknown setting");
+    assert!(err.to_string().contains("raceway_no_such_setting"), "{err}");
+}
+
 #[tokio::test]
 async fn clickhouse_rejects_bad_arguments() {
     for (url, db) in [

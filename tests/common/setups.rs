@@ -81,11 +81,17 @@ impl KafkaClickHouse {
     ) -> KafkaClickHouse {
         let prefix = format!("{}-", unique_name(label));
         let partitions = partitions.to_string();
+        // ClickHouse settings for every query the processes make (the pipeline bench's
+        // `RACEWAY_BENCH_CLICKHOUSE_SETTINGS=log_queries=1` fills system.query_log).
+        let store_url = match std::env::var("RACEWAY_BENCH_CLICKHOUSE_SETTINGS") {
+            Ok(settings) if !settings.is_empty() => format!("{clickhouse}/?{settings}"),
+            _ => clickhouse.to_string(),
+        };
         let args = [
             "--kafka",
             &kafka(),
             "--clickhouse",
-            clickhouse,
+            &store_url,
             "--database",
             &database,
             "--topic-prefix",

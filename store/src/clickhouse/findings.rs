@@ -53,18 +53,20 @@ impl FindingStore for ClickHouseStore {
     }
 
     async fn trace_findings(&self, trace_id: Uuid) -> Result<Vec<RaceFinding>, StoreError> {
-        let key = trace_id.to_string();
-        // The newest version of each finding of the trace; LIMIT 1 BY drops exact duplicates
-        // (the same version inserted twice).
+        // The newest version of each finding of the trace (`LIMIT 1 BY id` after ordering by
+        // version; the trace ids are the same in every version of a finding), then the
+        // retracted ones dropped: one pass over `findings`. The `(id, version) IN (SELECT ...
+        // max(version))` form scanned it twice and built a set per request (about 30% more
+        // CPU and 5x the bytes read at 21,000 findings; benches/README.md).
         let sql = format!(
-            "SELECT {FINDING_COLUMNS} FROM findings \
-             WHERE (first_trace_id = ? OR second_trace_id = ?) \
-               AND (id, version) IN (SELECT id, max(version) FROM findings \
-                                     WHERE first_trace_id = ? OR second_trace_id = ? GROUP BY id) \
-               AND occurrences > 0 \
-             ORDER BY severity_rank DESC, variable, id LIMIT 1 BY id"
+            "SELECT {FINDING_COLUMNS} FROM \
+             (SELECT {FINDING_COLUMNS} FROM findings \
+              WHERE first_trace_id = ? OR second_trace_id = ? \
+              ORDER BY id, version DESC LIMIT 1 BY id) \
+             WHERE occurrences > 0"
         );
-        let params = vec![Value::Str(key); 4];
+        let key = trace_id.to_string();
+        let params = [Value::Str(key.clone()), Value::Str(key)];
         sorted(
             self.fetch_rows("read trace findings", &sql, &params)
                 .await?,

@@ -49,6 +49,9 @@ impl ClickHouseStore {
     /// Connects to the ClickHouse HTTP interface at `url` (e.g. `http://127.0.0.1:8123`) and
     /// creates `database` if it is missing. Call [`Lifecycle::migrate`] before use.
     ///
+    /// Settings in the URL's query string (`http://host:8123/?log_queries=1`) are sent with
+    /// every query and insert, as ClickHouse's HTTP interface takes them.
+    ///
     /// `database` must be a plain identifier (letters, digits, `_`, not starting with a digit).
     /// Fails with [`StoreError::Unreachable`] when the server does not answer.
     pub async fn connect(url: &str, database: &str) -> Result<Self, StoreError> {
@@ -62,10 +65,14 @@ impl ClickHouseStore {
                 "ClickHouse database name {database:?} must be letters, digits and '_', not starting with a digit"
             )));
         }
-        let base = Client::default()
-            .with_url(url)
-            .with_validation(false)
-            .with_compression(Compression::Lz4);
+        let (server, settings) = server_and_settings(url)?;
+        let base = settings.into_iter().fold(
+            Client::default()
+                .with_url(server)
+                .with_validation(false)
+                .with_compression(Compression::Lz4),
+            |client, (name, value)| client.with_setting(name, value),
+        );
         base.query_raw(&format!("CREATE DATABASE IF NOT EXISTS {database}"))
             .execute()
             .await
@@ -184,6 +191,15 @@ impl ClickHouseStore {
             .await
             .map_err(self.err("drop database"))
     }
+}
+
+/// The server's URL without its query string, and the settings that query string names.
+fn server_and_settings(url: &str) -> Result<(String, Vec<(String, String)>), StoreError> {
+    let mut parsed = ::url::Url::parse(url)
+        .map_err(|e| StoreError::InvalidArgument(format!("ClickHouse URL {url:?}: {e}")))?;
+    let settings = parsed.query_pairs().into_owned().collect();
+    parsed.set_query(None);
+    Ok((parsed.into(), settings))
 }
 
 fn valid_identifier(name: &str) -> bool {
