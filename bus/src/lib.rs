@@ -62,6 +62,9 @@ pub struct ConsumedRecord {
     pub key: Option<Vec<u8>>,
     /// Its payload (empty for a Kafka record with a null value).
     pub value: Vec<u8>,
+    /// When it was produced (milliseconds since the Unix epoch), if the bus keeps a timestamp
+    /// (Kafka's record timestamp; the embedded log keeps none).
+    pub produced_ms: Option<i64>,
 }
 
 /// What a poll returns: the records read (possibly none), or why it failed.

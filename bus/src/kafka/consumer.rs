@@ -107,6 +107,7 @@ fn to_record(message: &BorrowedMessage<'_>) -> ConsumedRecord {
         offset: message.offset(),
         key: message.key().map(<[u8]>::to_vec),
         value: message.payload().map(<[u8]>::to_vec).unwrap_or_default(),
+        produced_ms: message.timestamp().to_millis(),
     }
 }
 
