@@ -95,7 +95,7 @@ pub fn print_breakdown(pages: &[String]) {
         (
             "events produced by the gateway -> polled by the trace stage",
             "raceway_record_wait_seconds",
-            "topic=\"raceway.events\"",
+            "raceway.events\"",
         ),
         (
             "a trace's last event polled -> found due (idle timeout in)",
@@ -120,12 +120,12 @@ pub fn print_breakdown(pages: &[String]) {
         (
             "race inputs produced -> polled by the race stage",
             "raceway_record_wait_seconds",
-            "topic=\"raceway.accesses\"",
+            "raceway.accesses\"",
         ),
         (
             "race stage: poll -> findings stored and committed (per poll)",
             "raceway_batch_processing_seconds",
-            "group=\"raceway-race\"",
+            "raceway-race\"",
         ),
     ];
     for (step, metric, label) in steps {

@@ -148,7 +148,9 @@ pub trait BusConsumer: Send + Sync {
     async fn commit(&mut self, offsets: &[(String, i32, i64)]) -> Result<(), BusError>;
 
     /// The lag of every partition currently assigned to this consumer (empty before the group
-    /// join completes). Asks the broker, so call it every few seconds, not per record.
+    /// join completes). Asks the broker, so call it every few seconds, not per record. The Kafka
+    /// consumer measures it off the caller's path: a call returns the latest measure completed
+    /// (one call old) and starts the next.
     async fn lag(&mut self) -> Result<Vec<PartitionLag>, BusError>;
 }
 
