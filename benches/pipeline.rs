@@ -45,10 +45,10 @@ mod common;
 mod cpu;
 #[path = "pipeline/http.rs"]
 mod http;
-#[path = "pipeline/latency.rs"]
-mod latency;
 #[path = "pipeline/large_traces.rs"]
 mod large_traces;
+#[path = "pipeline/latency.rs"]
+mod latency;
 #[path = "pipeline/scenario_load.rs"]
 mod scenario_load;
 #[path = "pipeline/table.rs"]

@@ -93,10 +93,7 @@ impl RaceWatcher {
                     let now = Instant::now();
                     if found {
                         let missed = missed.get(trace).copied();
-                        let seen = Seen {
-                            missed,
-                            found: now,
-                        };
+                        let seen = Seen { missed, found: now };
                         watched.lock().expect("lock").insert(*trace, seen);
                     } else {
                         missed.insert(*trace, now);
@@ -191,7 +188,11 @@ pub fn end_to_end(
             .iter()
             .filter_map(|t| {
                 let accepted = *accepted.get(t)?;
-                Some(at(seen.get(t)?)?.saturating_duration_since(accepted).as_secs_f64())
+                Some(
+                    at(seen.get(t)?)?
+                        .saturating_duration_since(accepted)
+                        .as_secs_f64(),
+                )
             })
             .collect();
         latencies.sort_by(f64::total_cmp);

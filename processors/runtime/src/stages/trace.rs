@@ -437,7 +437,10 @@ struct CompletionSteps {
 impl CompletionSteps {
     fn of(open: &OpenTraces, trace_ids: &[Uuid], metrics: &ProcessorMetrics) -> Self {
         CompletionSteps {
-            last_seen: trace_ids.iter().filter_map(|id| open.last_seen(*id)).collect(),
+            last_seen: trace_ids
+                .iter()
+                .filter_map(|id| open.last_seen(*id))
+                .collect(),
             metric: metrics.completion_seconds.clone(),
         }
     }
