@@ -55,7 +55,7 @@ pub(super) fn collect(events: &[Event], sorted: &[usize], actor_of: &[usize]) ->
     // owned `ActorId` is made once per actor, not per event.
     let mut actor_numbers: Vec<Option<usize>> = Vec::new();
     let mut actor_states: Vec<ActorState> = Vec::new();
-    let mut lock_states: HashMap<String, LockState> = HashMap::default();
+    let mut lock_states: LockStates = LockStates::default();
     let mut atomics = Atomics::default();
     // Latest position so far carrying each distributed_span_id.
     let mut latest_in_span: HashMap<&str, usize> = HashMap::default();
@@ -154,16 +154,14 @@ pub(super) fn collect(events: &[Event], sorted: &[usize], actor_of: &[usize]) ->
     evidence
 }
 
+/// Lock id -> hand-over state (hashbrown's map, for `entry_ref`: one lookup per acquire or
+/// release, and the id copied only for a new lock).
+type LockStates = hashbrown::HashMap<String, LockState, foldhash::fast::RandomState>;
+
 /// The hand-over state of `lock_id`, created empty if needed: the id is copied once per lock,
 /// not at every acquire and release.
-fn lock_state_of<'a>(
-    lock_states: &'a mut HashMap<String, LockState>,
-    lock_id: &str,
-) -> &'a mut LockState {
-    if !lock_states.contains_key(lock_id) {
-        lock_states.insert(lock_id.to_string(), LockState::default());
-    }
-    lock_states.get_mut(lock_id).expect("inserted just above")
+fn lock_state_of<'a>(lock_states: &'a mut LockStates, lock_id: &str) -> &'a mut LockState {
+    lock_states.entry_ref(lock_id).or_default()
 }
 
 fn non_empty(value: &Option<String>) -> Option<&str> {
