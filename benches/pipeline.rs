@@ -47,6 +47,8 @@ mod cpu;
 mod http;
 #[path = "pipeline/large_traces.rs"]
 mod large_traces;
+#[path = "pipeline/latency.rs"]
+mod latency;
 #[path = "pipeline/scenario_load.rs"]
 mod scenario_load;
 #[path = "pipeline/table.rs"]
@@ -55,6 +57,16 @@ mod table;
 use common::scenario_run::{load_scenarios, Workload};
 use http::{CHUNK, CLIENTS};
 use table::Figures;
+
+/// How many processors the `scenarios` part runs with, one run each
+/// (`RACEWAY_BENCH_PROCESSORS`, comma-separated; default 1 then 2).
+fn processor_counts() -> Vec<usize> {
+    let counts = std::env::var("RACEWAY_BENCH_PROCESSORS").unwrap_or_else(|_| "1,2".into());
+    counts
+        .split(',')
+        .filter_map(|n| n.trim().parse().ok())
+        .collect()
+}
 
 fn setting(name: &str, default: usize) -> usize {
     std::env::var(name)
@@ -123,7 +135,7 @@ fn main() {
         );
         for _ in 0..runs {
             if wants("scenarios") {
-                for processors in [1, 2] {
+                for processors in processor_counts() {
                     let sustained = scenario_load::end_to_end(
                         &workload,
                         processors,

@@ -15,6 +15,7 @@ use crate::common::setups::KafkaClickHouse;
 use crate::common::{clickhouse, free_addr, Raceway};
 use crate::cpu::{CpuSample, Process};
 use crate::http::{bodies, metrics, percentile, post, post_paced_into, Accepted};
+use crate::latency;
 use crate::table::Figures;
 
 /// A processor running `stage`; returns it and its metrics URL.
@@ -56,23 +57,33 @@ fn wait_drained(gateway: &str, processors: &[String], traces: usize) {
     }
 }
 
+/// When a trace's finding was seen, and when its last check before that found none: the finding
+/// became queryable between the two (the watcher checks the traces one after the other, so the
+/// gap is one round of checks).
+#[derive(Clone, Copy)]
+struct Seen {
+    missed: Option<Instant>,
+    found: Instant,
+}
+
 /// Watches the racy traces' `/races` until each shows a finding; returns when each was seen.
 /// A trace is polled only once its events were accepted: polling the traces not posted yet made
 /// this reader most of ClickHouse's CPU in a run (one finding read per racy trace, back to back,
 /// whatever was posted; benches/README.md).
 struct RaceWatcher {
-    seen: Arc<Mutex<BTreeMap<uuid::Uuid, Instant>>>,
+    seen: Arc<Mutex<BTreeMap<uuid::Uuid, Seen>>>,
     stop: Arc<AtomicBool>,
     thread: std::thread::JoinHandle<()>,
 }
 
 impl RaceWatcher {
     fn start(query_url: String, racy: Vec<uuid::Uuid>, accepted: Accepted) -> RaceWatcher {
-        let seen: Arc<Mutex<BTreeMap<uuid::Uuid, Instant>>> = Arc::default();
+        let seen: Arc<Mutex<BTreeMap<uuid::Uuid, Seen>>> = Arc::default();
         let stop = Arc::new(AtomicBool::new(false));
         let (watched, stopped) = (seen.clone(), stop.clone());
         let thread = std::thread::spawn(move || {
             let client = reqwest::blocking::Client::new();
+            let mut missed: BTreeMap<uuid::Uuid, Instant> = BTreeMap::new();
             while !stopped.load(Ordering::Relaxed) {
                 for trace in &racy {
                     let posted = accepted.lock().expect("lock").contains_key(trace);
@@ -84,8 +95,13 @@ impl RaceWatcher {
                         .send()
                         .and_then(|r| r.json::<serde_json::Value>())
                         .is_ok_and(|v| v["races"].as_array().is_some_and(|r| !r.is_empty()));
+                    let now = Instant::now();
                     if found {
-                        watched.lock().expect("lock").insert(*trace, Instant::now());
+                        let missed = missed.get(trace).copied();
+                        let seen = Seen { missed, found: now };
+                        watched.lock().expect("lock").insert(*trace, seen);
+                    } else {
+                        missed.insert(*trace, now);
                     }
                 }
                 std::thread::sleep(Duration::from_millis(20));
@@ -94,7 +110,7 @@ impl RaceWatcher {
         RaceWatcher { seen, stop, thread }
     }
 
-    fn finish(self) -> BTreeMap<uuid::Uuid, Instant> {
+    fn finish(self) -> BTreeMap<uuid::Uuid, Seen> {
         self.stop.store(true, Ordering::Relaxed);
         self.thread.join().expect("watcher");
         let seen = self.seen.lock().expect("lock");
@@ -174,11 +190,34 @@ pub fn end_to_end(
     std::thread::sleep(Duration::from_secs(2));
     let seen = watcher.finish();
 
-    let mut latencies: Vec<f64> = racy
-        .iter()
-        .filter_map(|t| Some(seen.get(t)?.duration_since(*accepted.get(t)?).as_secs_f64()))
-        .collect();
-    latencies.sort_by(f64::total_cmp);
+    let since_accepted = |at: fn(&Seen) -> Option<Instant>| -> Vec<f64> {
+        let mut latencies: Vec<f64> = racy
+            .iter()
+            .filter_map(|t| {
+                let accepted = *accepted.get(t)?;
+                Some(
+                    at(seen.get(t)?)?
+                        .saturating_duration_since(accepted)
+                        .as_secs_f64(),
+                )
+            })
+            .collect();
+        latencies.sort_by(f64::total_cmp);
+        latencies
+    };
+    let latencies = since_accepted(|seen| Some(seen.found));
+    // The watcher's own delay: the finding was stored after the last check that missed it.
+    let lower = since_accepted(|seen| Some(seen.missed.unwrap_or(seen.found)));
+    println!(
+        "  accepted -> race queryable: seen at p50 {:.0} ms, p99 {:.0} ms; last check before \
+         it missed at p50 {:.0} ms, p99 {:.0} ms",
+        percentile(&latencies, 0.5) * 1000.0,
+        percentile(&latencies, 0.99) * 1000.0,
+        percentile(&lower, 0.5) * 1000.0,
+        percentile(&lower, 0.99) * 1000.0,
+    );
+    let pages: Vec<String> = urls.iter().map(|url| metrics(url)).collect();
+    latency::print_breakdown(&pages);
     let events = workload.events.len() as f64;
     println!(
         "end to end, {processors} processor(s): gateway accepted {:.0} events/s; sustained \

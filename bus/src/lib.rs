@@ -62,6 +62,9 @@ pub struct ConsumedRecord {
     pub key: Option<Vec<u8>>,
     /// Its payload (empty for a Kafka record with a null value).
     pub value: Vec<u8>,
+    /// When it was produced (milliseconds since the Unix epoch), if the bus keeps a timestamp
+    /// (Kafka's record timestamp; the embedded log keeps none).
+    pub produced_ms: Option<i64>,
 }
 
 /// What a poll returns: the records read (possibly none), or why it failed.
@@ -145,7 +148,9 @@ pub trait BusConsumer: Send + Sync {
     async fn commit(&mut self, offsets: &[(String, i32, i64)]) -> Result<(), BusError>;
 
     /// The lag of every partition currently assigned to this consumer (empty before the group
-    /// join completes). Asks the broker, so call it every few seconds, not per record.
+    /// join completes). Asks the broker, so call it every few seconds, not per record. The Kafka
+    /// consumer measures it off the caller's path: a call returns the latest measure completed
+    /// (one call old) and starts the next.
     async fn lag(&mut self) -> Result<Vec<PartitionLag>, BusError>;
 }
 

@@ -128,6 +128,7 @@ impl LogReader {
                             offset: row.get(0)?,
                             key: row.get(1)?,
                             value: row.get(2)?,
+                            produced_ms: None,
                         })
                     })
                     .map_err(&err)?;

@@ -59,10 +59,17 @@ impl ConsumerContext for GroupContext {
     }
 }
 
+/// A measure of the lag running on a blocking thread.
+type LagRefresh = tokio::task::JoinHandle<Result<Vec<PartitionLag>, BusError>>;
+
 /// A member of a Kafka consumer group.
 pub(super) struct KafkaConsumer {
     consumer: Arc<StreamConsumer<GroupContext>>,
     bus: KafkaBus,
+    /// The lag measure in progress, off the caller's path (see [`KafkaConsumer::lag`]).
+    lag_refresh: Option<LagRefresh>,
+    /// The latest lag measured.
+    last_lag: Vec<PartitionLag>,
 }
 
 impl KafkaConsumer {
@@ -96,6 +103,8 @@ impl KafkaConsumer {
         Ok(KafkaConsumer {
             consumer: Arc::new(consumer),
             bus,
+            lag_refresh: None,
+            last_lag: Vec::new(),
         })
     }
 }
@@ -107,6 +116,7 @@ fn to_record(message: &BorrowedMessage<'_>) -> ConsumedRecord {
         offset: message.offset(),
         key: message.key().map(<[u8]>::to_vec),
         value: message.payload().map(<[u8]>::to_vec).unwrap_or_default(),
+        produced_ms: message.timestamp().to_millis(),
     }
 }
 
@@ -182,7 +192,39 @@ impl BusConsumer for KafkaConsumer {
             .map_err(|e| self.bus.classify("offset commit", None, &e))
     }
 
+    /// The lag of the latest measure that completed; each call starts the next measure when
+    /// none is running. A measure is a broker round trip per assigned partition plus one for
+    /// the committed offsets: awaited in line, it held the stage's next poll for all of them
+    /// (hundreds of milliseconds per call on a loaded broker, several times a second while the
+    /// stage is idle), so it runs on a blocking thread while the stage goes on polling, and its
+    /// result is reported one call later.
     async fn lag(&mut self) -> Result<Vec<PartitionLag>, BusError> {
+        let finished = match self.lag_refresh.take() {
+            Some(running) if !running.is_finished() => {
+                self.lag_refresh = Some(running);
+                return Ok(self.last_lag.clone());
+            }
+            Some(done) => Some(
+                done.await
+                    .map_err(|e| BusError::Internal(format!("lag worker failed: {e}")))?,
+            ),
+            None => None,
+        };
+        self.lag_refresh = Some(self.measure_lag());
+        match finished {
+            Some(Ok(lags)) => {
+                self.last_lag.clone_from(&lags);
+                Ok(lags)
+            }
+            Some(Err(err)) => Err(err),
+            None => Ok(self.last_lag.clone()),
+        }
+    }
+}
+
+impl KafkaConsumer {
+    /// Measures the lag of every assigned partition on a blocking thread.
+    fn measure_lag(&self) -> LagRefresh {
         const ASK: Duration = Duration::from_secs(2);
         let consumer = self.consumer.clone();
         let bus = self.bus.clone();
@@ -220,7 +262,5 @@ impl BusConsumer for KafkaConsumer {
             }
             Ok(lags)
         })
-        .await
-        .map_err(|e| BusError::Internal(format!("lag worker failed: {e}")))?
     }
 }

@@ -42,6 +42,7 @@ mod tests {
             offset: 17,
             key: Some(b"k".to_vec()),
             value: vec![0xde, 0xad],
+            produced_ms: None,
         };
         let record = dead_letter_record(&source, "bad magic byte");
         let value: serde_json::Value = serde_json::from_slice(&record.value).unwrap();

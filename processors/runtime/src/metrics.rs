@@ -19,6 +19,12 @@ pub struct ProcessorMetrics {
     pub consumer_lag: IntGaugeVec,
     /// Seconds to handle one polled batch, by stage (consumer group).
     pub batch_seconds: HistogramVec,
+    /// Seconds from a record's produce (its bus timestamp) to its poll, by topic: the bus's
+    /// share of the latency from an event accepted to its race queryable.
+    pub record_wait_seconds: HistogramVec,
+    /// Per completed trace, seconds from its last event consumed to each step of its
+    /// completion (`found due`, `events written`, `stored`, `forwarded`).
+    pub completion_seconds: HistogramVec,
     /// Records sent to the dead-letter topic, by source topic.
     pub dead_letters: IntCounterVec,
     /// Seconds per successful store call, by operation (retries included).
@@ -90,6 +96,23 @@ impl ProcessorMetrics {
                 )
                 .buckets(exponential_buckets(0.001, 2.0, 16)?),
                 &["group"],
+            )?,
+            record_wait_seconds: HistogramVec::new(
+                HistogramOpts::new(
+                    "raceway_record_wait_seconds",
+                    "Seconds from a record's produce (its bus timestamp) to its poll, by topic",
+                )
+                .buckets(latency_buckets()?),
+                &["topic"],
+            )?,
+            completion_seconds: HistogramVec::new(
+                HistogramOpts::new(
+                    "raceway_trace_completion_seconds",
+                    "Per completed trace, seconds from its last event consumed to each step of \
+                     its completion: found due, events written, stored, forwarded",
+                )
+                .buckets(latency_buckets()?),
+                &["step"],
             )?,
             dead_letters: IntCounterVec::new(
                 Opts::new(
@@ -190,6 +213,8 @@ impl ProcessorMetrics {
         registry.register(Box::new(metrics.records_produced.clone()))?;
         registry.register(Box::new(metrics.consumer_lag.clone()))?;
         registry.register(Box::new(metrics.batch_seconds.clone()))?;
+        registry.register(Box::new(metrics.record_wait_seconds.clone()))?;
+        registry.register(Box::new(metrics.completion_seconds.clone()))?;
         registry.register(Box::new(metrics.dead_letters.clone()))?;
         registry.register(Box::new(metrics.store_seconds.clone()))?;
         registry.register(Box::new(metrics.bus_seconds.clone()))?;
@@ -212,4 +237,10 @@ impl ProcessorMetrics {
         }
         Ok(metrics)
     }
+}
+
+/// Buckets of the latency histograms: 5 ms to 11 s in steps of 1.5x, fine enough to tell a
+/// 100 ms wait from a 300 ms one.
+fn latency_buckets() -> prometheus::Result<Vec<f64>> {
+    exponential_buckets(0.005, 1.5, 20)
 }

@@ -117,6 +117,7 @@ impl StageIo {
         }
         match polled {
             Ok(records) => {
+                let now_ms = epoch_ms();
                 for record in &records {
                     self.offsets
                         .consumed(&record.topic, record.partition, record.offset);
@@ -124,6 +125,13 @@ impl StageIo {
                         .records_consumed
                         .with_label_values(&[&record.topic])
                         .inc();
+                    if let Some(produced_ms) = record.produced_ms {
+                        let waited = (now_ms - produced_ms).max(0) as f64 / 1000.0;
+                        self.metrics
+                            .record_wait_seconds
+                            .with_label_values(&[&record.topic])
+                            .observe(waited);
+                    }
                 }
                 records
             }
@@ -258,6 +266,13 @@ impl StageIo {
             .with_label_values(&[self.group.as_str(), operation])
             .observe(started.elapsed().as_secs_f64());
     }
+}
+
+/// Now in milliseconds since the Unix epoch, the unit of a record's bus timestamp.
+fn epoch_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |since| since.as_millis() as i64)
 }
 
 /// Runs a store call until it succeeds (or shutdown interrupts its retries), counting failures

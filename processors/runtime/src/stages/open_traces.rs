@@ -172,6 +172,11 @@ impl OpenTraces {
         })
     }
 
+    /// When the latest event of trace `id` was consumed (`None` when it is not open).
+    pub fn last_seen(&self, id: Uuid) -> Option<Instant> {
+        self.traces.get(&id).map(|t| t.last_seen)
+    }
+
     /// Events consumed of trace `id` so far (0 when it is not open).
     pub fn consumed(&self, id: Uuid) -> usize {
         self.traces.get(&id).map_or(0, |t| t.consumed)

@@ -33,6 +33,7 @@ use super::open_traces::{Completion, OpenTraces, Position};
 use super::trace_analyses::{AnalysisConfig, TraceAnalyses};
 use super::trace_origins::{Origin, TraceOrigins};
 use super::{stopped_cleanly, StageError, StageIo};
+use crate::metrics::ProcessorMetrics;
 
 /// Most traces completed with one set of writes: each batch costs two round trips (the
 /// analyses and accesses inserts, then the race inputs and notices produces: one notices record
@@ -259,7 +260,10 @@ impl TraceStage {
             max_age: self.config.max_age,
             max_events: self.config.max_events,
         };
-        let due = self.open.due(Instant::now(), completion);
+        let found = Instant::now();
+        let due = self.open.due(found, completion);
+        let steps = CompletionSteps::of(&self.open, &due, &self.io.metrics);
+        steps.reached("found due", found);
         let mut batch = Vec::new();
         let mut batch_events = 0;
         for trace_id in due {
@@ -359,8 +363,10 @@ impl TraceStage {
     async fn complete(&mut self, trace_ids: &[Uuid]) -> Result<(), StageError> {
         // Their events written first: a read-back must find them all, and a finding's events
         // are queryable before it is.
+        let steps = CompletionSteps::of(&self.open, trace_ids, &self.io.metrics);
         let write_seq = self.open.write_seq(trace_ids);
         self.writer.wait_written(write_seq).await?;
+        steps.reached("events written", Instant::now());
         self.release_written();
         let (by_trace, held_records) = self.take_events(trace_ids).await?;
         let mut inputs_of_batch = InputBatches::new(self.accesses_partitions().await?);
@@ -396,6 +402,7 @@ impl TraceStage {
                 })
             ),
         )?;
+        steps.reached("stored", Instant::now());
         let forwarded = inputs_of_batch.inputs();
         let records = inputs_of_batch.into_records(MAX_RECORD_BYTES);
         let accesses_topic = io.topics.accesses.clone();
@@ -406,6 +413,7 @@ impl TraceStage {
             ),
             publish_notices(io, "publish completions", notices),
         )?;
+        steps.reached("forwarded", Instant::now());
         self.io.metrics.accesses_forwarded.inc_by(forwarded);
         self.io
             .metrics
@@ -416,6 +424,33 @@ impl TraceStage {
         }
         self.origins.completed(trace_ids, Instant::now());
         Ok(())
+    }
+}
+
+/// When the latest event of each trace of a completion batch was consumed, to time the steps of
+/// its completion from there (`raceway_trace_completion_seconds`, by step).
+struct CompletionSteps {
+    last_seen: Vec<Instant>,
+    metric: prometheus::HistogramVec,
+}
+
+impl CompletionSteps {
+    fn of(open: &OpenTraces, trace_ids: &[Uuid], metrics: &ProcessorMetrics) -> Self {
+        CompletionSteps {
+            last_seen: trace_ids
+                .iter()
+                .filter_map(|id| open.last_seen(*id))
+                .collect(),
+            metric: metrics.completion_seconds.clone(),
+        }
+    }
+
+    /// Every trace of the batch reached `step` at `at`.
+    fn reached(&self, step: &str, at: Instant) {
+        let histogram = self.metric.with_label_values(&[step]);
+        for last_seen in &self.last_seen {
+            histogram.observe(at.duration_since(*last_seen).as_secs_f64());
+        }
     }
 }
 
