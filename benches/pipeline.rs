@@ -17,7 +17,8 @@
 //! - `scenarios`: the labeled scenarios (traces of ~7 events) through separate `raceway ingest`,
 //!   `process` and `query` processes on Kafka + ClickHouse, with 1 and 2 processors: sustained
 //!   rate and accepted -> race queryable latency at full load, then the latency again posting at
-//!   half the rate that run sustained ([`scenario_load`]).
+//!   half the rate that run sustained ([`scenario_load`]). The processors' trace idle timeout is
+//!   300 ms (`RACEWAY_BENCH_TRACE_IDLE_MS`; the latency goal's is the default, 1000).
 //! - `ceilings`: the gateway alone, then the trace stage alone and the race stage alone draining
 //!   the topic it filled, so the bottleneck is named.
 //! - `broker`: the scenario workload's records, as the gateway encodes them, produced at full

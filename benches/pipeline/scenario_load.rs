@@ -18,9 +18,19 @@ use crate::http::{bodies, metrics, percentile, post, post_paced_into, Accepted};
 use crate::latency;
 use crate::table::Figures;
 
-/// A processor running `stage`; returns it and its metrics URL.
+/// A processor running `stage`; returns it and its metrics URL. Its trace idle timeout is
+/// `RACEWAY_BENCH_TRACE_IDLE_MS` (default 300 ms, as every earlier round measured; the latency
+/// goal is stated for the processor's default of 1,000 ms, so set it to 1000 for that row).
 fn processor(stage: &str, backend: &KafkaClickHouse, dir: &Path) -> (Raceway, String) {
-    backend.processor(&["--stage", stage, "--trace-idle-ms", "300"], dir)
+    let idle_ms = trace_idle_ms().to_string();
+    backend.processor(&["--stage", stage, "--trace-idle-ms", &idle_ms], dir)
+}
+
+fn trace_idle_ms() -> u64 {
+    std::env::var("RACEWAY_BENCH_TRACE_IDLE_MS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(300)
 }
 
 fn gateway(backend: &KafkaClickHouse, dir: &Path) -> (Raceway, String) {
@@ -243,7 +253,9 @@ pub fn end_to_end(
     figures.report(
         "race-latency",
         format!(
-            "{processors} processor(s), {load}: p50 {:.0} ms, p99 {:.0} ms ({} of {} traces)",
+            "{processors} processor(s), {load}, idle timeout {} ms: p50 {:.0} ms, p99 {:.0} ms \
+             ({} of {} traces)",
+            trace_idle_ms(),
             percentile(&latencies, 0.5) * 1000.0,
             percentile(&latencies, 0.99) * 1000.0,
             latencies.len(),
