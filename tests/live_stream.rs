@@ -340,3 +340,30 @@ async fn wait_for_lagged(socket: &mut Socket) -> Value {
         }
     }
 }
+
+/// Messages go into the shared ring only when some client's filter admits them, so a client that
+/// asks for less is not crowded out by what nobody asked for. Both clients here want no events;
+/// one does not read until the other has seen the trace complete. Were the trace's 200 events in
+/// a ring of 16, the idle client would have lost its completion with them.
+#[test]
+fn events_no_client_wants_do_not_crowd_out_the_messages_it_wants() {
+    let dir = tempfile::tempdir().unwrap();
+    let args = ["--live-buffer", "16", "--trace-idle-ms", "300"];
+    let (_up, base) = EmbeddedUp::args(dir.path(), &args).start();
+    block_on(async {
+        let no_events = "?kind=NoEventHasThisKind";
+        let mut idle = subscribe(&base, no_events).await;
+        let mut watching = subscribe(&base, no_events).await;
+        let (trace, body) = big_trace(200, 16);
+        post(&base, body).await;
+        let completed = wait_for(&mut watching, Duration::from_secs(60), |m| {
+            m["type"] == "trace_completed" && m["trace_id"] == trace.as_str()
+        })
+        .await;
+        assert_eq!(completed["event_count"], 200, "{completed}");
+        let first = next_json(&mut idle, Duration::from_secs(5)).await;
+        assert_eq!(first["type"], "trace_completed", "{first}");
+        assert_eq!(first["trace_id"], trace.as_str(), "{first}");
+        assert_eq!(dropped_total(&base).await, 0);
+    });
+}

@@ -19,6 +19,11 @@
 //! "lagged", "dropped": N}` before the next message it does get. So one stalled browser cannot
 //! slow the others or the pipeline. At most `max_clients` clients are served at once (503
 //! beyond).
+//!
+//! A message goes into the ring only when some connected client's filter admits it. The ring is
+//! shared, so a client's place in it counts every message in it, wanted or not: were messages no
+//! client wants put in, a client asking for findings only would have to keep up with every event
+//! and, under load, would lose its findings with the events it never receives.
 
 mod message;
 mod socket;
@@ -114,17 +119,39 @@ struct Shared {
     config: LiveConfig,
     metrics: LiveMetrics,
     sender: broadcast::Sender<Arc<LiveMessage>>,
-    /// Clients connected. The reader decides to stop under this lock, and clients are
-    /// admitted under it, so a client never sees a `reading` flag about to turn false.
-    clients: Mutex<usize>,
+    /// The connected clients' filters. The reader decides to stop under this lock, and
+    /// clients are admitted under it, so a client never sees a `reading` flag about to turn
+    /// false; the reader also puts each record's messages in the ring under it, so a client
+    /// admitted after a message was left out was not subscribed when it was sent anyway.
+    clients: Mutex<Clients>,
     /// Wakes the reader when the client count changes.
     client_change: watch::Sender<()>,
     /// True while the tail is open and positioned.
     reading: watch::Sender<bool>,
 }
 
-fn lock(count: &Mutex<usize>) -> MutexGuard<'_, usize> {
-    count.lock().unwrap_or_else(|e| e.into_inner())
+/// The filters of the connected clients, by lease.
+#[derive(Default)]
+struct Clients {
+    filters: Vec<(u64, LiveFilter)>,
+    next_lease: u64,
+}
+
+impl Clients {
+    fn count(&self) -> usize {
+        self.filters.len()
+    }
+
+    /// True when some client's filter admits `message`.
+    fn want(&self, message: &LiveMessage) -> bool {
+        self.filters
+            .iter()
+            .any(|(_, filter)| filter.admits(message))
+    }
+}
+
+fn lock(clients: &Mutex<Clients>) -> MutexGuard<'_, Clients> {
+    clients.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 impl LiveHub {
@@ -141,7 +168,7 @@ impl LiveHub {
             config,
             metrics: LiveMetrics::register(registry)?,
             sender,
-            clients: Mutex::new(0),
+            clients: Mutex::default(),
             client_change: watch::channel(()).0,
             reading: watch::channel(false).0,
         });
@@ -151,20 +178,22 @@ impl LiveHub {
         Ok(LiveHub { shared })
     }
 
-    /// Admits one more client, or says why not.
-    fn admit(&self) -> Result<ClientLease, String> {
+    /// Admits one more client, receiving what `filter` admits, or says why not.
+    fn admit(&self, filter: &LiveFilter) -> Result<ClientLease, String> {
         if self.shared.source.is_none() {
             return Err("the live stream needs the bus: start `raceway query` with --kafka".into());
         }
         let mut clients = lock(&self.shared.clients);
-        if *clients >= self.shared.config.max_clients {
+        if clients.count() >= self.shared.config.max_clients {
             return Err(format!(
                 "{} live clients are connected, the most this server takes \
                  (--max-live-clients)",
-                *clients
+                clients.count()
             ));
         }
-        *clients += 1;
+        let lease = clients.next_lease;
+        clients.next_lease += 1;
+        clients.filters.push((lease, filter.clone()));
         // Subscribed while admitted: nothing published after admission is missed.
         let receiver = self.shared.sender.subscribe();
         drop(clients);
@@ -172,6 +201,7 @@ impl LiveHub {
         self.shared.client_change.send_replace(());
         Ok(ClientLease {
             hub: self.clone(),
+            lease,
             receiver,
         })
     }
@@ -180,12 +210,16 @@ impl LiveHub {
 /// One admitted client: its place in the broadcast ring; leaving when dropped.
 struct ClientLease {
     hub: LiveHub,
+    lease: u64,
     receiver: broadcast::Receiver<Arc<LiveMessage>>,
 }
 
 impl Drop for ClientLease {
     fn drop(&mut self) {
-        *lock(&self.hub.shared.clients) -= 1;
+        let lease = self.lease;
+        lock(&self.hub.shared.clients)
+            .filters
+            .retain(|(held, _)| *held != lease);
         self.hub.shared.metrics.clients.dec();
         self.hub.shared.client_change.send_replace(());
     }
@@ -201,7 +235,7 @@ async fn read_while_watched(hub: std::sync::Weak<Shared>, source: LiveSource) {
         // Wait for a client.
         loop {
             let Some(shared) = hub.upgrade() else { return };
-            if *lock(&shared.clients) > 0 {
+            if lock(&shared.clients).count() > 0 {
                 break;
             }
             drop(shared);
@@ -263,14 +297,17 @@ async fn forward(
             } else {
                 LiveMessage::from_notices_record(&record.value)
             };
+            let clients = lock(&shared.clients);
             for message in messages {
                 shared.metrics.read.inc();
-                // An error only means that no client is subscribed right now.
-                let _ = shared.sender.send(Arc::new(message));
+                if clients.want(&message) {
+                    // An error only means that no client is subscribed right now.
+                    let _ = shared.sender.send(Arc::new(message));
+                }
             }
         }
         let clients = lock(&shared.clients);
-        if *clients == 0 {
+        if clients.count() == 0 {
             shared.reading.send_replace(false);
             return Stopped::NoClient;
         }

@@ -28,7 +28,7 @@ pub(super) async fn live_socket(
     Query(filter): Query<LiveFilter>,
     upgrade: WebSocketUpgrade,
 ) -> Response {
-    match hub.admit() {
+    match hub.admit(&filter) {
         Ok(lease) => upgrade.on_upgrade(move |socket| serve_client(socket, lease, filter, scope)),
         Err(message) => ApiError {
             status: StatusCode::SERVICE_UNAVAILABLE,
