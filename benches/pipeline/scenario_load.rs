@@ -383,7 +383,7 @@ fn print_records_produced(stage: &str, metrics_text: &str, events: f64) {
             .into_iter()
             .map(|(topic, records)| {
                 format!(
-                    "{topic} {records:.0} ({:.0} per 1,000 events)",
+                    "{topic} {records:.0} ({:.2} per 1,000 events)",
                     records * 1000.0 / events
                 )
             })
