@@ -223,6 +223,16 @@ impl StageIo {
         Ok(())
     }
 
+    /// The partition count of `topic`, from the bus's metadata, asked again until it answers:
+    /// records grouped per partition need the topic's own count (see `input_batches`).
+    pub async fn partitions_retrying(
+        &self,
+        operation: &'static str,
+        topic: &str,
+    ) -> Result<i32, ShutdownDuringRetry> {
+        retry_until_ok(operation, &self.shutdown, || self.bus.partitions(topic)).await
+    }
+
     /// Runs a store call until it succeeds, counting failures. While the store is down the
     /// stage sits here and consumes nothing more: that is the backpressure.
     pub async fn store_retrying<T, F, Fut>(

@@ -18,7 +18,7 @@ use raceway_bus::{partition_for, Record};
 use raceway_schemas::notice::{encode_notice_batches, Notice};
 
 use super::StageIo;
-use crate::retry::{retry_until_ok, ShutdownDuringRetry};
+use crate::retry::ShutdownDuringRetry;
 
 /// Most bytes of one notice record: under the broker's 1 MB message limit, as for events.
 const MAX_NOTICE_RECORD_BYTES: usize = 900 * 1024;
@@ -34,7 +34,7 @@ pub(super) async fn publish_notices(
         return Ok(());
     }
     let topic = io.topics.findings.clone();
-    let partitions = retry_until_ok(operation, &io.shutdown, || io.bus.partitions(&topic)).await?;
+    let partitions = io.partitions_retrying(operation, &topic).await?;
     let records = notice_records(notices, partitions, MAX_NOTICE_RECORD_BYTES);
     io.produce_retrying(operation, topic, records).await
 }

@@ -12,7 +12,7 @@
 //! `trace_origins`), so nothing is lost either way.
 
 use crate::redaction::Redaction;
-use crate::retry::{retry_until_ok, ShutdownDuringRetry};
+use crate::retry::ShutdownDuringRetry;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::future::Future;
 use std::sync::Arc;
@@ -347,14 +347,6 @@ impl TraceStage {
         Ok((by_trace, records))
     }
 
-    /// The partition count of `raceway.accesses`, from the bus's metadata, asked again until
-    /// it answers: the inputs are grouped by the partition their key places them in.
-    async fn accesses_partitions(&self) -> Result<i32, StageError> {
-        let (bus, topic) = (&self.io.bus, &self.io.topics.accesses);
-        let operation = "look up the accesses topic's partitions";
-        Ok(retry_until_ok(operation, &self.io.shutdown, || bus.partitions(topic)).await?)
-    }
-
     /// Analyses a batch of traces, stores their analyses and accesses (for the audit trail) and
     /// forwards their accesses, update spans and lock-order edges; then their records may be
     /// committed. At most one count (for traces of a partition taken over), one read, two
@@ -369,7 +361,13 @@ impl TraceStage {
         steps.reached("events written", Instant::now());
         self.release_written();
         let (by_trace, held_records) = self.take_events(trace_ids).await?;
-        let mut inputs_of_batch = InputBatches::new(self.accesses_partitions().await?);
+        let partitions = (self.io)
+            .partitions_retrying(
+                "look up the accesses topic's partitions",
+                &self.io.topics.accesses,
+            )
+            .await?;
+        let mut inputs_of_batch = InputBatches::new(partitions);
         let stores = &self.stores;
         let mut analyses = Vec::with_capacity(by_trace.len());
         let mut accesses = Vec::new();
