@@ -30,6 +30,7 @@ pub mod model;
 pub mod notice;
 #[cfg(feature = "openapi")]
 pub mod openapi;
+mod packing;
 pub mod update;
 
 pub use access::{Access, HeldLock};

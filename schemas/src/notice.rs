@@ -28,6 +28,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use uuid::Uuid;
 
+use crate::packing::pack_under;
 use crate::RaceFinding;
 
 /// One notice on the findings topic.
@@ -112,26 +113,15 @@ pub fn decode_notices(value: &[u8]) -> Result<Vec<Notice>, serde_json::Error> {
 pub fn encode_notice_batches(notices: &[Notice], max_bytes: usize) -> Vec<Vec<u8>> {
     // `{"type":"batch","notices":[` and `]}`, and a comma between notices.
     const FRAME_BYTES: usize = 29;
-    let mut records = Vec::new();
-    let mut members: Vec<Box<RawValue>> = Vec::new();
-    let mut bytes = FRAME_BYTES;
-    for notice in notices {
-        let json = serde_json::value::to_raw_value(notice);
-        // Serialising plain data with string keys cannot fail.
-        let Ok(json) = json else { continue };
-        let size = json.get().len() + 1;
-        if !members.is_empty() && bytes + size > max_bytes {
-            records.push(encode_batch(&members));
-            members.clear();
-            bytes = FRAME_BYTES;
-        }
-        bytes += size;
-        members.push(json);
-    }
-    if !members.is_empty() {
-        records.push(encode_batch(&members));
-    }
-    records
+    // Serialising plain data with string keys cannot fail.
+    let members = notices
+        .iter()
+        .filter_map(|notice| serde_json::value::to_raw_value(notice).ok());
+    // A notice adds its JSON and a comma.
+    pack_under(members, FRAME_BYTES, max_bytes, |json| json.get().len() + 1)
+        .iter()
+        .map(|part| encode_batch(part))
+        .collect()
 }
 
 fn encode_batch(members: &[Box<RawValue>]) -> Vec<u8> {

@@ -17,6 +17,7 @@ use crate::access::Access;
 use crate::error::SchemaError;
 use crate::framing::{frame, HEADER_LEN, RACE_INPUT_BATCH_SCHEMA_ID};
 use crate::lock_order::LockOrderEdge;
+use crate::packing::pack_under;
 use crate::update::UpdateSpan;
 
 /// One race-stage input, borrowed, to encode as a batch member.
@@ -96,22 +97,10 @@ pub fn encode_race_input_batches(
     members: Vec<EncodedRaceMember>,
     max_bytes: usize,
 ) -> Vec<Vec<u8>> {
-    let mut records = Vec::new();
-    let mut part: Vec<EncodedRaceMember> = Vec::new();
-    let mut size = RECORD_OVERHEAD;
-    for member in members {
-        if !part.is_empty() && size + member.len() > max_bytes {
-            records.push(record_of(&part));
-            part.clear();
-            size = RECORD_OVERHEAD;
-        }
-        size += member.len();
-        part.push(member);
-    }
-    if !part.is_empty() {
-        records.push(record_of(&part));
-    }
-    records
+    pack_under(members, RECORD_OVERHEAD, max_bytes, EncodedRaceMember::len)
+        .iter()
+        .map(|part| record_of(part))
+        .collect()
 }
 
 fn record_of(members: &[EncodedRaceMember]) -> Vec<u8> {
