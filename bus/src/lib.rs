@@ -15,6 +15,7 @@ mod embedded;
 #[cfg(feature = "kafka")]
 mod kafka;
 mod murmur2;
+mod partition_groups;
 mod topics;
 
 #[cfg(feature = "embedded")]
@@ -28,6 +29,7 @@ pub use self::embedded::EmbeddedBus;
 #[cfg(feature = "kafka")]
 pub use self::kafka::KafkaBus;
 pub use self::murmur2::{murmur2, partition_for};
+pub use self::partition_groups::PartitionGroups;
 pub use self::topics::{Topics, DEFAULT_PARTITIONS};
 
 /// A record to produce.

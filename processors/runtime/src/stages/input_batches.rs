@@ -12,10 +12,8 @@
 //! input would land in another partition than its key's, and the inputs of one variable could be
 //! split between two race stage instances, which would each miss the races between them.
 
-use std::collections::BTreeMap;
-
 use raceway_analysis::RaceInputs;
-use raceway_bus::{partition_for, Record};
+use raceway_bus::{PartitionGroups, Record};
 use raceway_schemas::avro::{
     encode_race_input_batches, encode_race_member, EncodedRaceMember, RaceInputRef,
 };
@@ -27,9 +25,7 @@ pub(super) const MAX_RECORD_BYTES: usize = 900 * 1024;
 
 /// The encoded inputs of a completion batch, grouped by partition of `raceway.accesses`.
 pub(super) struct InputBatches {
-    partitions: i32,
-    /// Partition -> (the key of its first member, its members in order).
-    members: BTreeMap<i32, (String, Vec<EncodedRaceMember>)>,
+    members: PartitionGroups<EncodedRaceMember>,
     inputs: u64,
 }
 
@@ -37,8 +33,7 @@ impl InputBatches {
     /// An empty batch for a topic of `partitions` partitions.
     pub(super) fn new(partitions: i32) -> InputBatches {
         InputBatches {
-            partitions,
-            members: BTreeMap::new(),
+            members: PartitionGroups::new(partitions),
             inputs: 0,
         }
     }
@@ -67,12 +62,7 @@ impl InputBatches {
             };
             match encode_race_member(input, trace_events) {
                 Ok(member) => {
-                    let partition = partition_for(key.as_bytes(), self.partitions);
-                    let (_, members) = self
-                        .members
-                        .entry(partition)
-                        .or_insert_with(|| (key, Vec::new()));
-                    members.push(member);
+                    self.members.push(&key, member);
                     self.inputs += 1;
                 }
                 Err(err) => tracing::error!(%trace_id, %event_id, error = %err,
@@ -90,7 +80,7 @@ impl InputBatches {
     /// `max_bytes`; each keyed by its partition's first member's key.
     pub(super) fn into_records(self, max_bytes: usize) -> Vec<Record> {
         let mut records = Vec::new();
-        for (_, (key, members)) in self.members {
+        for (key, members) in self.members.into_groups() {
             for value in encode_race_input_batches(members, max_bytes) {
                 records.push(Record {
                     key: key.clone().into_bytes(),
@@ -105,6 +95,7 @@ impl InputBatches {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use raceway_bus::partition_for;
     use raceway_schemas::avro::{RaceInput, RaceInputDecoder};
     use raceway_schemas::{AccessType, ActorId, CompactClock};
 

@@ -3,7 +3,7 @@
 //! as the gateway sends events.
 //!
 //! The rule: a notice travels in a record that lands in its own trace's partition
-//! ([`partition_for`] of the trace id, with the topic's partition count from the bus's
+//! ([`partition_for`](raceway_bus::partition_for) of the trace id, with the topic's partition count from the bus's
 //! metadata; the record is keyed by its first notice's trace, which the partitioner places
 //! there), so one trace's notices stay in one partition, in the order sent. Grouping them per
 //! partition is what makes them cheap: the broker's cost is per record, and one record per
@@ -12,9 +12,7 @@
 //! re-completion before the completion it replaces; live readers read every partition, so
 //! nothing is lost either way.
 
-use std::collections::BTreeMap;
-
-use raceway_bus::{partition_for, Record};
+use raceway_bus::{PartitionGroups, Record};
 use raceway_schemas::notice::{encode_notice_batches, Notice};
 
 use super::StageIo;
@@ -42,19 +40,12 @@ pub(super) async fn publish_notices(
 /// The records of `notices` on a topic of `partitions` partitions: per partition, its notices in
 /// the order given, in records of at most `max_bytes` (a larger notice alone).
 fn notice_records(notices: Vec<Notice>, partitions: i32, max_bytes: usize) -> Vec<Record> {
-    // partition -> (its first notice's trace, the record key; its notices)
-    let mut by_partition: BTreeMap<i32, (String, Vec<Notice>)> = BTreeMap::new();
+    let mut by_partition = PartitionGroups::new(partitions);
     for notice in notices {
-        let trace_id = notice.trace_id();
-        let partition = partition_for(trace_id.as_bytes(), partitions);
-        by_partition
-            .entry(partition)
-            .or_insert_with(|| (trace_id, Vec::new()))
-            .1
-            .push(notice);
+        by_partition.push(&notice.trace_id(), notice);
     }
     by_partition
-        .into_values()
+        .into_groups()
         .flat_map(|(key, notices)| {
             encode_notice_batches(&notices, max_bytes)
                 .into_iter()
@@ -66,7 +57,9 @@ fn notice_records(notices: Vec<Notice>, partitions: i32, max_bytes: usize) -> Ve
 #[cfg(test)]
 mod tests {
     use super::*;
+    use raceway_bus::partition_for;
     use raceway_schemas::notice::decode_notices;
+    use std::collections::BTreeMap;
     use uuid::Uuid;
 
     fn completed(n: u128) -> Notice {
