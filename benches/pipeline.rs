@@ -17,7 +17,8 @@
 //! - `scenarios`: the labeled scenarios (traces of ~7 events) through separate `raceway ingest`,
 //!   `process` and `query` processes on Kafka + ClickHouse, with 1 and 2 processors: sustained
 //!   rate and accepted -> race queryable latency at full load, then the latency again posting at
-//!   half the rate that run sustained ([`scenario_load`]). The processors' trace idle timeout is
+//!   half the rate that run sustained (`RACEWAY_BENCH_HALF_LOAD` sets a rate instead, events/s)
+//!   ([`scenario_load`]). The processors' trace idle timeout is
 //!   300 ms (`RACEWAY_BENCH_TRACE_IDLE_MS`; the latency goal's is the default, 1000).
 //! - `ceilings`: the gateway alone, then the trace stage alone and the race stage alone draining
 //!   the topic it filled, so the bottleneck is named.
@@ -145,8 +146,14 @@ fn main() {
                         &mut figures,
                     );
                     // The latency goal is at half the maximum load: post again at half the rate
-                    // this build sustained.
-                    let half = Some(sustained / 2.0);
+                    // this build sustained, or at `RACEWAY_BENCH_HALF_LOAD` events/s (to compare
+                    // two builds at one rate on a shared machine, where the sustained rate is
+                    // noise).
+                    let half = match setting("RACEWAY_BENCH_HALF_LOAD", 0) {
+                        0 => sustained / 2.0,
+                        rate => rate as f64,
+                    };
+                    let half = Some(half);
                     scenario_load::end_to_end(
                         &workload,
                         processors,

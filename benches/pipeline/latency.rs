@@ -132,3 +132,29 @@ pub fn print_breakdown(pages: &[String]) {
         println!("{}", Summary::of(pages, metric, label).line(step));
     }
 }
+
+/// Prints where one processor's loop iterations went: per stage, its steps (poll returned ->
+/// step done, `raceway_batch_processing_seconds`) and its store calls by operation
+/// (`raceway_store_write_seconds`); the bus calls are printed beside them.
+pub fn print_loop_steps(page: &str) {
+    let pages = [page.to_string()];
+    for group in ["raceway-trace", "raceway-race"] {
+        let label = format!("{group}\"");
+        let step = format!("{group}: one step after its poll");
+        println!(
+            "{}",
+            Summary::of(&pages, "raceway_batch_processing_seconds", &label).line(&step)
+        );
+    }
+    let prefix = "raceway_store_write_seconds_count{";
+    for line in page.lines() {
+        let Some((labels, _)) = line
+            .strip_prefix(prefix)
+            .and_then(|rest| rest.split_once('}'))
+        else {
+            continue;
+        };
+        let summary = Summary::of(&pages, "raceway_store_write_seconds", labels);
+        println!("{}", summary.line(&format!("store call {labels}")));
+    }
+}

@@ -228,6 +228,10 @@ pub fn end_to_end(
     );
     let pages: Vec<String> = urls.iter().map(|url| metrics(url)).collect();
     latency::print_breakdown(&pages);
+    for page in &pages {
+        print_bus_calls("  one processor", page);
+        latency::print_loop_steps(page);
+    }
     let events = workload.events.len() as f64;
     println!(
         "end to end, {processors} processor(s): gateway accepted {:.0} events/s; sustained \
@@ -400,8 +404,13 @@ fn print_bus_calls(stage: &str, metrics_text: &str) {
         .filter_map(|line| {
             let (labels, count) = line.strip_prefix(prefix)?.split_once("} ")?;
             let operation = labels.split("operation=\"").nth(1)?.trim_end_matches('"');
+            let group = labels
+                .split("group=\"")
+                .nth(1)
+                .and_then(|g| g.split('"').next())
+                .unwrap_or_default();
             let seconds = metric_sum(metrics_text, "raceway_bus_call_seconds_sum", labels);
-            Some(format!("{operation} {count} in {seconds:.1} s"))
+            Some(format!("{group}/{operation} {count} in {seconds:.1} s"))
         })
         .collect();
     println!("{stage}: bus calls: {}", calls.join(", "));

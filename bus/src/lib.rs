@@ -146,8 +146,19 @@ pub trait BusConsumer: Send + Sync {
     /// are the ones that need attention (e.g. a deleted topic).
     async fn poll(&mut self, max: usize, timeout: Duration) -> Polled;
 
-    /// Commits, per (topic, partition), the offset of the NEXT record to read.
+    /// Commits, per (topic, partition), the offset of the NEXT record to read; returns once the
+    /// commit is durable.
     async fn commit(&mut self, offsets: &[(String, i32, i64)]) -> Result<(), BusError>;
+
+    /// Sends a commit like [`BusConsumer::commit`] without waiting for it to be durable, so the
+    /// caller's next poll overlaps the round trip. Commits are applied in the order sent. A
+    /// commit that fails at the broker is logged and sent again with the next call (if no
+    /// later offset was sent for its partition meanwhile); one still in flight at a crash is
+    /// lost, and its records are read again: at-least-once, as after any failed commit. The
+    /// default waits (the embedded bus's commit is a local transaction, not a round trip).
+    async fn start_commit(&mut self, offsets: &[(String, i32, i64)]) -> Result<(), BusError> {
+        self.commit(offsets).await
+    }
 
     /// The lag of every partition currently assigned to this consumer (empty before the group
     /// join completes). Asks the broker, so call it every few seconds, not per record. The Kafka

@@ -1,6 +1,7 @@
 //! The Kafka consumer: a member of a consumer group, committing offsets explicitly.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -10,6 +11,7 @@ use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::consumer::{
     BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance, StreamConsumer,
 };
+use rdkafka::error::KafkaResult;
 use rdkafka::message::{BorrowedMessage, Message};
 use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 use tokio::time::Instant;
@@ -17,9 +19,46 @@ use tokio::time::Instant;
 use super::{forward_log, KafkaBus};
 use crate::{BusConsumer, BusError, ConsumedRecord, PartitionLag, Polled};
 
-/// Consumer context: logs partition assignment and revocation.
+/// Consumer context: logs partition assignment and revocation, and keeps the ledger of
+/// asynchronous commits.
 struct GroupContext {
     group: String,
+    commits: Mutex<CommitLedger>,
+}
+
+/// What the asynchronous commits sent and which of them failed (see
+/// [`BusConsumer::start_commit`]).
+#[derive(Default)]
+struct CommitLedger {
+    /// Per (topic, partition), the offset sent last.
+    sent: HashMap<(String, i32), i64>,
+    /// Offsets whose commit the broker refused, to send again.
+    failed: Vec<(String, i32, i64)>,
+}
+
+impl CommitLedger {
+    /// `offsets` with the failed commits that are still the latest of their partition added
+    /// (an older failed offset is superseded by whatever was sent after it); records them all
+    /// as sent.
+    fn to_send(&mut self, offsets: &[(String, i32, i64)]) -> Vec<(String, i32, i64)> {
+        let mut out = offsets.to_vec();
+        for (topic, partition, offset) in std::mem::take(&mut self.failed) {
+            let key = (topic, partition);
+            let is_latest = self.sent.get(&key) == Some(&offset);
+            let is_resent = out.iter().any(|(t, p, _)| *t == key.0 && *p == key.1);
+            if is_latest && !is_resent {
+                out.push((key.0, key.1, offset));
+            }
+        }
+        for (topic, partition, offset) in &out {
+            self.sent.insert((topic.clone(), *partition), *offset);
+        }
+        out
+    }
+}
+
+fn lock(ledger: &Mutex<CommitLedger>) -> MutexGuard<'_, CommitLedger> {
+    ledger.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 impl ClientContext for GroupContext {
@@ -46,6 +85,22 @@ impl ConsumerContext for GroupContext {
             Rebalance::Assign(_) => {}
             Rebalance::Error(e) => {
                 tracing::warn!(group = %self.group, error = %e, "rebalance failed")
+            }
+        }
+    }
+
+    /// An asynchronous commit's outcome: a refused one is sent again with the next commit.
+    fn commit_callback(&self, result: KafkaResult<()>, offsets: &TopicPartitionList) {
+        let Err(err) = result else {
+            return;
+        };
+        tracing::warn!(group = %self.group, error = %err, partitions = %describe(offsets),
+            "offset commit failed; sent again with the next commit");
+        let mut ledger = lock(&self.commits);
+        for element in offsets.elements() {
+            if let Offset::Offset(offset) = element.offset() {
+                let failed = (element.topic().to_string(), element.partition(), offset);
+                ledger.failed.push(failed);
             }
         }
     }
@@ -93,6 +148,7 @@ impl KafkaConsumer {
             .set("partition.assignment.strategy", "cooperative-sticky")
             .create_with_context(GroupContext {
                 group: group.to_string(),
+                commits: Mutex::default(),
             })
             .map_err(|e| bus.classify("consumer creation", None, &e))?;
         let names: Vec<&str> = topics.iter().map(String::as_str).collect();
@@ -178,17 +234,26 @@ impl BusConsumer for KafkaConsumer {
         if offsets.is_empty() {
             return Ok(());
         }
-        let mut list = TopicPartitionList::new();
-        for (topic, partition, offset) in offsets {
-            list.add_partition_offset(topic, *partition, Offset::Offset(*offset))
-                .map_err(|e| {
-                    BusError::InvalidArgument(format!("offset for {topic}/{partition}: {e}"))
-                })?;
-        }
+        let list = self.commit_list(offsets)?;
         let consumer = self.consumer.clone();
         tokio::task::spawn_blocking(move || consumer.commit(&list, CommitMode::Sync))
             .await
             .map_err(|e| BusError::Internal(format!("commit worker failed: {e}")))?
+            .map_err(|e| self.bus.classify("offset commit", None, &e))
+    }
+
+    /// Hands the commit to librdkafka's group thread and returns: the round trip to the group
+    /// coordinator (tens to hundreds of milliseconds on a loaded broker, once per step of each
+    /// stage) overlaps the stage's next poll instead of holding it. librdkafka sends a
+    /// consumer's commits in order; the outcome arrives in [`GroupContext::commit_callback`]
+    /// while the consumer is polled.
+    async fn start_commit(&mut self, offsets: &[(String, i32, i64)]) -> Result<(), BusError> {
+        if offsets.is_empty() {
+            return Ok(());
+        }
+        let list = self.commit_list(offsets)?;
+        self.consumer
+            .commit(&list, CommitMode::Async)
             .map_err(|e| self.bus.classify("offset commit", None, &e))
     }
 
@@ -223,6 +288,20 @@ impl BusConsumer for KafkaConsumer {
 }
 
 impl KafkaConsumer {
+    /// The list to commit: `offsets` and the failed commits to send again (see
+    /// [`CommitLedger::to_send`]).
+    fn commit_list(&self, offsets: &[(String, i32, i64)]) -> Result<TopicPartitionList, BusError> {
+        let offsets = lock(&self.consumer.context().commits).to_send(offsets);
+        let mut list = TopicPartitionList::new();
+        for (topic, partition, offset) in &offsets {
+            list.add_partition_offset(topic, *partition, Offset::Offset(*offset))
+                .map_err(|e| {
+                    BusError::InvalidArgument(format!("offset for {topic}/{partition}: {e}"))
+                })?;
+        }
+        Ok(list)
+    }
+
     /// Measures the lag of every assigned partition on a blocking thread.
     fn measure_lag(&self) -> LagRefresh {
         const ASK: Duration = Duration::from_secs(2);
@@ -262,5 +341,33 @@ impl KafkaConsumer {
             }
             Ok(lags)
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::CommitLedger;
+
+    fn offset(topic: &str, partition: i32, offset: i64) -> (String, i32, i64) {
+        (topic.to_string(), partition, offset)
+    }
+
+    /// A refused commit is sent again with the next one, unless its partition was sent a later
+    /// offset meanwhile or the next commit names the partition itself.
+    #[test]
+    fn failed_commits_are_sent_again_only_while_they_are_the_latest() {
+        let mut ledger = CommitLedger::default();
+        let sent = ledger.to_send(&[offset("t", 0, 5), offset("t", 1, 7), offset("t", 2, 3)]);
+        assert_eq!(sent.len(), 3);
+        ledger.failed = sent;
+        let superseded = ledger.to_send(&[offset("t", 1, 9)]);
+        assert_eq!(
+            superseded,
+            vec![offset("t", 1, 9), offset("t", 0, 5), offset("t", 2, 3)]
+        );
+        // A late failure report for offsets sent before the latest is dropped.
+        ledger.failed = vec![offset("t", 1, 7)];
+        assert_eq!(ledger.to_send(&[]), Vec::new());
+        assert!(ledger.failed.is_empty());
     }
 }
