@@ -1,15 +1,10 @@
-//! What both stages do around their analysis: poll, dead-letter, retry, produce, commit.
+//! What both stages do around their analysis: poll, dead-letter, retry, commit.
 //!
-//! The rule of a step's bus round trips: only the poll and the store writes are awaited in the
-//! step. A step's produces (race inputs, notices) run behind the loop while the next step
-//! polls ([`StageIo::forward_behind`]), one at a time so that they reach the bus in the order
-//! sent, and the records they stem from stay held, uncommitted, until they are durable: a crash
-//! before then re-reads those records and produces again, so nothing produced is lost, and
-//! re-produced inputs and notices are idempotent downstream. A step's commit is sent without
-//! waiting for the broker ([`BusConsumer::start_commit`]); a commit lost in a crash only means
-//! more records are read again. Awaited in line, a produce and a commit held every step for
-//! two broker round trips (a quarter of a second each on a loaded broker), and every record
-//! polled next waited them out.
+//! A step's commit is sent without waiting for the broker ([`BusConsumer::start_commit`]), so
+//! the round trip to the group coordinator overlaps the next poll instead of holding it. What a
+//! commit covers is already durable downstream (written, produced) when it is sent; a commit
+//! lost in a crash only means that more records are read again, which the stages tolerate
+//! (idempotent writes). The last commit, at shutdown, is awaited.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -48,15 +43,6 @@ pub fn stopped_cleanly(result: Result<(), StageError>) -> Result<(), StageError>
     }
 }
 
-/// Where a record was read: topic, partition, offset.
-type Position = (String, i32, i64);
-
-/// A step's produces running behind the loop, and the records they keep held.
-struct Behind {
-    task: tokio::task::JoinHandle<Result<(), ShutdownDuringRetry>>,
-    held: Vec<Position>,
-}
-
 /// A stage's connection to the bus: its consumer, the offsets it may commit, and shutdown.
 pub struct StageIo {
     pub bus: Arc<dyn Bus>,
@@ -73,19 +59,6 @@ pub struct StageIo {
     batch_started: Option<Instant>,
     /// Whether the last poll returned nothing.
     idle: bool,
-    /// The produces of an earlier step still in flight.
-    behind: Option<Behind>,
-    /// Work the stage holds back, as last reported by it.
-    pending: usize,
-}
-
-/// What a stage needs to produce away from its loop: the bus, shutdown and the metrics.
-#[derive(Clone)]
-pub struct Producer {
-    bus: Arc<dyn Bus>,
-    metrics: ProcessorMetrics,
-    shutdown: watch::Receiver<bool>,
-    group: String,
 }
 
 /// How often the consumer lag (a broker round trip) is refreshed while records flow.
@@ -124,8 +97,6 @@ impl StageIo {
             lag_checked: None,
             batch_started: None,
             idle: false,
-            behind: None,
-            pending: 0,
         })
     }
 
@@ -178,61 +149,9 @@ impl StageIo {
         }
     }
 
-    /// Work the stage holds back for later (open traces), for the drained signal of `/ready`;
-    /// produces in flight count too.
-    pub fn set_pending(&mut self, pending: usize) {
-        self.pending = pending;
-        let behind = usize::from(self.behind.is_some());
-        self.metrics
-            .readiness
-            .pending(&self.group, pending + behind);
-    }
-
-    /// A handle to produce with, for [`StageIo::forward_behind`].
-    pub fn producer(&self) -> Producer {
-        Producer {
-            bus: self.bus.clone(),
-            metrics: self.metrics.clone(),
-            shutdown: self.shutdown.clone(),
-            group: self.group.clone(),
-        }
-    }
-
-    /// Runs `forward` (produces, each retried until durable) behind the stage's loop, once the
-    /// produces started before it are durable, and releases `held` (positions the caller holds
-    /// in [`StageIo::offsets`]) when it is done (module doc).
-    pub async fn forward_behind(
-        &mut self,
-        held: Vec<Position>,
-        forward: impl Future<Output = Result<(), ShutdownDuringRetry>> + Send + 'static,
-    ) -> Result<(), ShutdownDuringRetry> {
-        self.forwarded().await?;
-        self.behind = Some(Behind {
-            task: tokio::spawn(forward),
-            held,
-        });
-        self.set_pending(self.pending);
-        Ok(())
-    }
-
-    /// Waits for the produces in flight and releases their records. A shutdown that interrupted
-    /// their retries leaves the records held, to be read again.
-    pub async fn forwarded(&mut self) -> Result<(), ShutdownDuringRetry> {
-        let Some(Behind { task, held }) = self.behind.take() else {
-            return Ok(());
-        };
-        match task.await {
-            Ok(Ok(())) => {
-                for (topic, partition, offset) in held {
-                    self.offsets.release(&topic, partition, offset);
-                }
-                self.set_pending(self.pending);
-                Ok(())
-            }
-            Ok(Err(interrupted)) => Err(interrupted),
-            Err(failed) if failed.is_panic() => std::panic::resume_unwind(failed.into_panic()),
-            Err(cancelled) => panic!("a stage's produce task was cancelled: {cancelled}"),
-        }
+    /// Work the stage holds back for later (open traces), for the drained signal of `/ready`.
+    pub fn set_pending(&self, pending: usize) {
+        self.metrics.readiness.pending(&self.group, pending);
     }
 
     async fn refresh_lag(&mut self) {
@@ -291,18 +210,33 @@ impl StageIo {
         topic: String,
         records: Vec<Record>,
     ) -> Result<(), ShutdownDuringRetry> {
-        self.producer()
-            .produce_retrying(operation, topic, records)
-            .await
+        let bus = self.bus.clone();
+        let count = records.len() as u64;
+        let started = Instant::now();
+        retry_until_ok(operation, &self.shutdown, || {
+            let bus = bus.clone();
+            let topic = topic.clone();
+            let records = records.clone();
+            async move { bus.produce(&topic, records).await }
+        })
+        .await?;
+        self.bus_call_took(operation, started);
+        self.metrics.readiness.worked(&self.group);
+        self.metrics
+            .records_produced
+            .with_label_values(&[topic.as_str()])
+            .inc_by(count);
+        Ok(())
     }
 
-    /// The partition count of `topic` (see [`Producer::partitions_retrying`]).
+    /// The partition count of `topic`, from the bus's metadata, asked again until it answers:
+    /// records grouped per partition need the topic's own count (see `input_batches`).
     pub async fn partitions_retrying(
         &self,
         operation: &'static str,
         topic: &str,
     ) -> Result<i32, ShutdownDuringRetry> {
-        self.producer().partitions_retrying(operation, topic).await
+        retry_until_ok(operation, &self.shutdown, || self.bus.partitions(topic)).await
     }
 
     /// Runs a store call until it succeeds, counting failures. While the store is down the
@@ -319,10 +253,8 @@ impl StageIo {
         store_retrying(&self.metrics, &self.shutdown, operation, attempt).await
     }
 
-    /// Ends a step: releases the records of produces that finished, then sends a commit of
-    /// every position that moved, without waiting for it (module doc). A commit the bus refuses
-    /// at once is logged and offered again later: the records are re-read after a crash, which
-    /// the stages tolerate (idempotent writes).
+    /// Ends a step: sends a commit of every position that moved, without waiting for it
+    /// (module doc). A commit the bus refuses at once is logged and offered again later.
     pub async fn commit(&mut self) {
         if let Some(started) = self.batch_started.take() {
             self.metrics
@@ -330,19 +262,12 @@ impl StageIo {
                 .with_label_values(&[self.group.as_str()])
                 .observe(started.elapsed().as_secs_f64());
         }
-        if self.behind.as_ref().is_some_and(|b| b.task.is_finished()) {
-            if let Err(interrupted) = self.forwarded().await {
-                tracing::warn!(error = %interrupted, "produce interrupted; its records stay held");
-            }
-        }
         self.send_commit(false).await;
     }
 
-    /// The last commit at shutdown: waits for the produces in flight, then for the commit.
-    pub async fn commit_at_stop(&mut self) -> Result<(), ShutdownDuringRetry> {
-        let forwarded = self.forwarded().await;
+    /// The last commit, at shutdown: waits until it is durable.
+    pub async fn commit_at_stop(&mut self) {
         self.send_commit(true).await;
-        forwarded
     }
 
     async fn send_commit(&mut self, wait: bool) {
@@ -365,54 +290,11 @@ impl StageIo {
 
     /// Times a bus call of `operation` begun at `started`.
     fn bus_call_took(&self, operation: &str, started: Instant) {
-        bus_call_took(&self.metrics, &self.group, operation, started);
-    }
-}
-
-impl Producer {
-    /// Produces `records` to `topic`, retrying until durable.
-    pub async fn produce_retrying(
-        &self,
-        operation: &'static str,
-        topic: String,
-        records: Vec<Record>,
-    ) -> Result<(), ShutdownDuringRetry> {
-        let bus = self.bus.clone();
-        let count = records.len() as u64;
-        let started = Instant::now();
-        retry_until_ok(operation, &self.shutdown, || {
-            let bus = bus.clone();
-            let topic = topic.clone();
-            let records = records.clone();
-            async move { bus.produce(&topic, records).await }
-        })
-        .await?;
-        bus_call_took(&self.metrics, &self.group, operation, started);
-        self.metrics.readiness.worked(&self.group);
         self.metrics
-            .records_produced
-            .with_label_values(&[topic.as_str()])
-            .inc_by(count);
-        Ok(())
+            .bus_seconds
+            .with_label_values(&[self.group.as_str(), operation])
+            .observe(started.elapsed().as_secs_f64());
     }
-
-    /// The partition count of `topic`, from the bus's metadata, asked again until it answers:
-    /// records grouped per partition need the topic's own count (see `input_batches`).
-    pub async fn partitions_retrying(
-        &self,
-        operation: &'static str,
-        topic: &str,
-    ) -> Result<i32, ShutdownDuringRetry> {
-        retry_until_ok(operation, &self.shutdown, || self.bus.partitions(topic)).await
-    }
-}
-
-/// Times a bus call of `operation` by stage `group`, begun at `started`.
-fn bus_call_took(metrics: &ProcessorMetrics, group: &str, operation: &str, started: Instant) {
-    metrics
-        .bus_seconds
-        .with_label_values(&[group, operation])
-        .observe(started.elapsed().as_secs_f64());
 }
 
 /// Now in milliseconds since the Unix epoch, the unit of a record's bus timestamp.

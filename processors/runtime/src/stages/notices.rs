@@ -15,26 +15,26 @@
 use raceway_bus::{PartitionGroups, Record};
 use raceway_schemas::notice::{encode_notice_batches, Notice};
 
-use super::io::Producer;
+use super::StageIo;
 use crate::retry::ShutdownDuringRetry;
 
 /// Most bytes of one notice record: under the broker's 1 MB message limit, as for events.
 const MAX_NOTICE_RECORD_BYTES: usize = 900 * 1024;
 
-/// Publishes `notices` on the findings topic `topic`, one record per partition (split past
+/// Publishes `notices` on the findings topic, one record per partition (split past
 /// [`MAX_NOTICE_RECORD_BYTES`]), retrying until durable.
 pub(super) async fn publish_notices(
-    producer: &Producer,
-    topic: String,
+    io: &StageIo,
     operation: &'static str,
     notices: Vec<Notice>,
 ) -> Result<(), ShutdownDuringRetry> {
     if notices.is_empty() {
         return Ok(());
     }
-    let partitions = producer.partitions_retrying(operation, &topic).await?;
+    let topic = io.topics.findings.clone();
+    let partitions = io.partitions_retrying(operation, &topic).await?;
     let records = notice_records(notices, partitions, MAX_NOTICE_RECORD_BYTES);
-    producer.produce_retrying(operation, topic, records).await
+    io.produce_retrying(operation, topic, records).await
 }
 
 /// The records of `notices` on a topic of `partitions` partitions: per partition, its notices in

@@ -28,11 +28,6 @@
 //! higher count; the first such input makes this stage forget the trace (its retained inputs
 //! and its findings, which are retracted in the store with count 0) and analyse the new inputs
 //! from scratch. Inputs with a lower count than the newest seen are stale and skipped.
-//!
-//! Findings are stored within the step that found them; their notices for live readers are
-//! produced behind the loop (`StageIo`'s rule), with the step's records held until the notices
-//! are durable: a crash in between re-reads those records, stores the same findings again
-//! (an idempotent upsert) and re-sends the notices, so no notice is lost.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -122,16 +117,12 @@ impl RaceStage {
         while !self.io.stopping() {
             self.step().await?;
         }
-        self.io.commit_at_stop().await?;
+        self.io.commit_at_stop().await;
         Ok(())
     }
 
     async fn step(&mut self) -> Result<(), StageError> {
         let records = self.io.poll(self.config.poll_max).await;
-        let polled: Vec<Position> = records
-            .iter()
-            .map(|r| (r.topic.clone(), r.partition, r.offset))
-            .collect();
         let mut rejected = Vec::new();
         let mut changed: BTreeMap<String, RaceFinding> = BTreeMap::new();
         let detected_at_ns = now_ns();
@@ -183,8 +174,7 @@ impl RaceStage {
             .metrics
             .retained_accesses
             .set((self.detector.retained_len() + self.locks.retained_len()) as i64);
-        self.write_findings(changed.into_values().collect(), polled)
-            .await?;
+        self.write_findings(changed.into_values().collect()).await?;
         self.io.commit().await;
         Ok(())
     }
@@ -382,15 +372,7 @@ impl RaceStage {
         }
     }
 
-    /// Stores `findings`, then tells live readers behind the loop (`StageIo::forward_behind`):
-    /// the records `polled` in this step stay uncommitted until the notices are durable, so a
-    /// crash before then reads them again and re-sends the notices (the findings' upsert is
-    /// idempotent) rather than losing them.
-    async fn write_findings(
-        &mut self,
-        findings: Vec<RaceFinding>,
-        polled: Vec<Position>,
-    ) -> Result<(), StageError> {
+    async fn write_findings(&mut self, findings: Vec<RaceFinding>) -> Result<(), StageError> {
         if findings.is_empty() {
             return Ok(());
         }
@@ -405,19 +387,11 @@ impl RaceStage {
                 finding: Box::new(finding.clone()),
             })
             .collect();
-        for (topic, partition, offset) in &polled {
-            self.io.offsets.hold(topic, *partition, *offset);
-        }
-        let producer = self.io.producer();
-        let topic = self.io.topics.findings.clone();
-        let written = self.io.metrics.findings_written.clone();
-        let count = findings.len() as u64;
-        let publish = async move {
-            publish_notices(&producer, topic, "publish findings", notices).await?;
-            written.inc_by(count);
-            Ok(())
-        };
-        self.io.forward_behind(polled, publish).await?;
+        publish_notices(&self.io, "publish findings", notices).await?;
+        self.io
+            .metrics
+            .findings_written
+            .inc_by(findings.len() as u64);
         Ok(())
     }
 }

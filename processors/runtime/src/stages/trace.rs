@@ -10,12 +10,6 @@
 //! first seen in a partition taken over from another instance and holding more events in the
 //! store than in memory (the only case that asks the store for a count: see
 //! `trace_origins`), so nothing is lost either way.
-//!
-//! A completion batch's analyses and accesses are stored within the step; its race inputs and
-//! completion notices are produced behind the loop while the next step polls (`StageIo`'s
-//! rule: one batch's produces in flight at a time, its traces' records held until they are
-//! durable), so the next events and the next due traces do not wait out the broker's
-//! acknowledgement.
 
 use crate::redaction::Redaction;
 use crate::retry::ShutdownDuringRetry;
@@ -174,7 +168,7 @@ impl TraceStage {
         self.analyses
             .checkpoint(&self.io, &self.stores.analyses)
             .await?;
-        self.io.commit_at_stop().await?;
+        self.io.commit_at_stop().await;
         Ok(())
     }
 
@@ -409,25 +403,23 @@ impl TraceStage {
         steps.reached("stored", Instant::now());
         let forwarded = inputs_of_batch.inputs();
         let records = inputs_of_batch.into_records(MAX_RECORD_BYTES);
-        let (producer, metrics) = (io.producer(), io.metrics.clone());
-        let topics = io.topics.clone();
-        let completed = trace_ids.len() as u64;
-        // The two produces run behind the loop (module doc); the traces' records stay held
-        // until both are durable.
-        let forward = async move {
-            tokio::try_join!(
-                unless(
-                    records.is_empty(),
-                    producer.produce_retrying("forward accesses", topics.accesses, records)
-                ),
-                publish_notices(&producer, topics.findings, "publish completions", notices),
-            )?;
-            steps.reached("forwarded", Instant::now());
-            metrics.accesses_forwarded.inc_by(forwarded);
-            metrics.traces_completed.inc_by(completed);
-            Ok(())
-        };
-        self.io.forward_behind(held_records, forward).await?;
+        let accesses_topic = io.topics.accesses.clone();
+        tokio::try_join!(
+            unless(
+                records.is_empty(),
+                io.produce_retrying("forward accesses", accesses_topic, records)
+            ),
+            publish_notices(io, "publish completions", notices),
+        )?;
+        steps.reached("forwarded", Instant::now());
+        self.io.metrics.accesses_forwarded.inc_by(forwarded);
+        self.io
+            .metrics
+            .traces_completed
+            .inc_by(trace_ids.len() as u64);
+        for (topic, partition, offset) in held_records {
+            self.io.offsets.release(&topic, partition, offset);
+        }
         self.origins.completed(trace_ids, Instant::now());
         Ok(())
     }
