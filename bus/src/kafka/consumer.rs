@@ -40,7 +40,7 @@ impl CommitLedger {
     /// `offsets` with the failed commits that are still the latest of their partition added
     /// (an older failed offset is superseded by whatever was sent after it); records them all
     /// as sent.
-    fn to_send(&mut self, offsets: &[(String, i32, i64)]) -> Vec<(String, i32, i64)> {
+    fn next_commit(&mut self, offsets: &[(String, i32, i64)]) -> Vec<(String, i32, i64)> {
         let mut out = offsets.to_vec();
         for (topic, partition, offset) in std::mem::take(&mut self.failed) {
             let key = (topic, partition);
@@ -289,9 +289,9 @@ impl BusConsumer for KafkaConsumer {
 
 impl KafkaConsumer {
     /// The list to commit: `offsets` and the failed commits to send again (see
-    /// [`CommitLedger::to_send`]).
+    /// [`CommitLedger::next_commit`]).
     fn commit_list(&self, offsets: &[(String, i32, i64)]) -> Result<TopicPartitionList, BusError> {
-        let offsets = lock(&self.consumer.context().commits).to_send(offsets);
+        let offsets = lock(&self.consumer.context().commits).next_commit(offsets);
         let mut list = TopicPartitionList::new();
         for (topic, partition, offset) in &offsets {
             list.add_partition_offset(topic, *partition, Offset::Offset(*offset))
@@ -357,17 +357,17 @@ mod tests {
     #[test]
     fn failed_commits_are_sent_again_only_while_they_are_the_latest() {
         let mut ledger = CommitLedger::default();
-        let sent = ledger.to_send(&[offset("t", 0, 5), offset("t", 1, 7), offset("t", 2, 3)]);
+        let sent = ledger.next_commit(&[offset("t", 0, 5), offset("t", 1, 7), offset("t", 2, 3)]);
         assert_eq!(sent.len(), 3);
         ledger.failed = sent;
-        let superseded = ledger.to_send(&[offset("t", 1, 9)]);
+        let superseded = ledger.next_commit(&[offset("t", 1, 9)]);
         assert_eq!(
             superseded,
             vec![offset("t", 1, 9), offset("t", 0, 5), offset("t", 2, 3)]
         );
         // A late failure report for offsets sent before the latest is dropped.
         ledger.failed = vec![offset("t", 1, 7)];
-        assert_eq!(ledger.to_send(&[]), Vec::new());
+        assert_eq!(ledger.next_commit(&[]), Vec::new());
         assert!(ledger.failed.is_empty());
     }
 }
