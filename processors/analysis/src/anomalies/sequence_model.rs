@@ -237,15 +237,16 @@ impl SequenceModels {
         // A loop takes the same few transitions over and over, and the steps of a fresh trace
         // share one copy of each symbol (`trace_sequences`), so each distinct pair is looked up
         // in the chain once, keyed by the two texts' addresses and lengths (equal keys are the
-        // same text; an equal text elsewhere only misses the memo).
-        let mut memo: HashMap<[usize; 4], (f64, f64)> = HashMap::default();
+        // same text; an equal text elsewhere only misses the memo). A tuple hashes as four
+        // words, where an array would hash as one byte slice, more slowly.
+        let mut memo: HashMap<(usize, usize, usize, usize), (f64, f64)> = HashMap::default();
         for (from, to, event_id) in sequence.transitions() {
-            let key = [
+            let key = (
                 from.as_ptr() as usize,
                 from.len(),
                 to.as_ptr() as usize,
                 to.len(),
-            ];
+            );
             let (probability, ln) = *memo.entry(key).or_insert_with(|| {
                 let probability = model.probability(from, to, config.alpha);
                 (probability, probability.ln())

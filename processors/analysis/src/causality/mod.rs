@@ -74,8 +74,8 @@ mod atomics;
 mod edges;
 mod responses;
 
-pub(crate) use actor_order::numbered_program_order;
 pub use actor_order::{actor_program_order, ActorOrder};
+pub(crate) use actor_order::{indexed_program_order, numbered_program_order, IndexedOrder};
 pub use atomics::{access_ordering, ORDERING_TAG};
 
 use std::borrow::Cow;

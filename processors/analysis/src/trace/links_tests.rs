@@ -102,3 +102,61 @@ fn receive_pairs_with_exact_offset_then_latest_compatible_send() {
     assert_eq!(index.message_source(4), None, "no send on that topic");
     assert_eq!(index.message_source(0), None, "a send consumes nothing");
 }
+
+/// The index numbers actors by (service, instance, thread) in order of first appearance and
+/// finds each parent's first copy in the order, whether it reuses the program order's actor
+/// numbers and id map (one trace, unique ids) or builds its own (repeated ids, events of two
+/// traces): random traces of each kind, against those rules computed directly.
+#[test]
+fn actors_and_parents_follow_the_rule_with_and_without_the_shared_maps() {
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(5);
+    for round in 0..300 {
+        let len = rng.gen_range(1..30u128);
+        let events: Vec<Event> = (1..=len)
+            .map(|n| {
+                let thread = ["a", "b", "c"][rng.gen_range(0..3)];
+                // A third of the rounds repeat ids, a third mix two traces.
+                let id = if round % 3 == 1 {
+                    rng.gen_range(1..=len)
+                } else {
+                    n
+                };
+                let mut e = at(id, thread, rng.gen_range(0..20), call("f"));
+                if round % 3 == 2 && rng.gen_bool(0.3) {
+                    e.trace_id = Uuid::from_u128(77);
+                }
+                if rng.gen_bool(0.7) {
+                    e = with_parent(e, rng.gen_range(1..=len + 2));
+                }
+                e
+            })
+            .collect();
+        let index = EventIndex::new(&events);
+        let mut actors: Vec<(&str, &str, &str)> = Vec::new();
+        let mut first_copy: HashMap<Uuid, usize> = HashMap::default();
+        for &i in &index.order {
+            let m = &events[i].metadata;
+            let key = (
+                m.service_name.as_str(),
+                m.instance_id.as_deref().unwrap_or_default(),
+                m.thread_id.as_str(),
+            );
+            let actor = match actors.iter().position(|a| *a == key) {
+                Some(actor) => actor,
+                None => {
+                    actors.push(key);
+                    actors.len() - 1
+                }
+            };
+            assert_eq!(index.actor[i], actor, "round {round}");
+            first_copy.entry(events[i].id).or_insert(i);
+        }
+        for (i, event) in events.iter().enumerate() {
+            if let Some(parent) = event.parent_id {
+                let expected = first_copy.get(&parent).copied();
+                assert_eq!(index.parent_of(i, &parent), expected, "round {round}");
+            }
+        }
+    }
+}

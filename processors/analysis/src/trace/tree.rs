@@ -207,7 +207,8 @@ pub(crate) fn tree_with(events: &[Event], index: &EventIndex<'_>) -> TraceTree {
         sources.push(source);
         node_parent.push(parent);
         depths.push(depth);
-        node_children.push(Vec::new());
+        // Every kid becomes a child of this node: one allocation of the right size.
+        node_children.push(Vec::with_capacity(kids.len()));
         match parent {
             Some((p, _)) => node_children[p].push(node),
             None => roots.push(node),
