@@ -41,7 +41,7 @@ use raceway_schemas::Event;
 use uuid::Uuid;
 
 use crate::graph;
-use crate::locksets::actor_key;
+use crate::locksets::{actor_key, ActorKey};
 
 /// The trace-wide numbering with every actor's events in its SDK's order.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -91,11 +91,11 @@ pub(crate) fn indexed_program_order(events: &[Event]) -> IndexedOrder {
     // Each actor's places in the numbering, in time order, and every event's place among its
     // actor's. An actor's steps usually follow each other, so the previous event's actor is
     // tried before hashing the key.
-    let mut actor_numbers: HashMap<(Uuid, &str, &str, &str), usize> = HashMap::default();
+    let mut actor_numbers: HashMap<ActorKey<'_>, usize> = HashMap::default();
     let mut places: Vec<Vec<usize>> = Vec::new();
     let mut actor_of = vec![0; events.len()];
     let mut local_of = vec![0; events.len()];
-    let mut last: Option<((Uuid, &str, &str, &str), usize)> = None;
+    let mut last: Option<(ActorKey<'_>, usize)> = None;
     for (position, &index) in order.iter().enumerate() {
         let key = actor_key(&events[index]);
         let actor = match last {
