@@ -14,7 +14,7 @@
 use std::sync::Arc;
 
 use foldhash::HashMap;
-use raceway_schemas::Event;
+use raceway_schemas::{Event, EventKind};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -263,7 +263,7 @@ pub(crate) fn tree_with(events: &[Event], index: &EventIndex<'_>) -> TraceTree {
                 let event = &events[i];
                 let (service, thread) = names.actor(events, index.actor[i], i);
                 tree_node.id = event.id;
-                tree_node.kind = names.kind(event.kind.name());
+                tree_node.kind = names.kind(kind_slot(&event.kind), event.kind.name());
                 tree_node.service = service;
                 tree_node.location = names.location(event);
                 tree_node.thread = thread;
@@ -273,11 +273,11 @@ pub(crate) fn tree_with(events: &[Event], index: &EventIndex<'_>) -> TraceTree {
             }
             Source::Missing(id) => {
                 tree_node.id = id;
-                tree_node.kind = names.kind("MissingParent");
+                tree_node.kind = names.kind(MISSING_PARENT_SLOT, "MissingParent");
                 tree_node.placeholder = Some(Placeholder::MissingParent);
             }
             Source::Cycle => {
-                tree_node.kind = names.kind("ParentCycle");
+                tree_node.kind = names.kind(PARENT_CYCLE_SLOT, "ParentCycle");
                 tree_node.placeholder = Some(Placeholder::ParentCycle);
             }
         }
@@ -302,8 +302,8 @@ pub(crate) fn tree_with(events: &[Event], index: &EventIndex<'_>) -> TraceTree {
 struct Names<'a> {
     empty: Arc<str>,
     actors: Vec<Option<(Arc<str>, Arc<str>)>>,
-    /// Few (one per event kind), so a list compared by address beats hashing.
-    kinds: Vec<(&'static str, Arc<str>)>,
+    /// One per event kind and placeholder, by [`kind_slot`].
+    kinds: [Option<Arc<str>>; KIND_SLOTS],
     locations: HashMap<LocationParts<'a>, Arc<str>>,
 }
 
@@ -312,7 +312,7 @@ impl<'a> Names<'a> {
         Names {
             empty: Arc::from(""),
             actors: vec![None; index.actor_count()],
-            kinds: Vec::new(),
+            kinds: Default::default(),
             locations: HashMap::default(),
         }
     }
@@ -345,17 +345,36 @@ impl<'a> Names<'a> {
         (Arc::clone(service), Arc::clone(thread))
     }
 
-    fn kind(&mut self, kind: &'static str) -> Arc<str> {
-        let known = self
-            .kinds
-            .iter()
-            .find(|(name, _)| std::ptr::eq(*name, kind));
-        if let Some((_, shared)) = known {
-            return Arc::clone(shared);
-        }
-        let shared: Arc<str> = Arc::from(kind);
-        self.kinds.push((kind, Arc::clone(&shared)));
-        shared
+    /// The shared name of the kind in `slot`, `name`.
+    fn kind(&mut self, slot: usize, name: &'static str) -> Arc<str> {
+        Arc::clone(self.kinds[slot].get_or_insert_with(|| Arc::from(name)))
+    }
+}
+
+/// Slots of [`Names::kinds`]: one per event kind, then the two placeholders.
+const KIND_SLOTS: usize = 17;
+const MISSING_PARENT_SLOT: usize = 15;
+const PARENT_CYCLE_SLOT: usize = 16;
+
+/// The slot of `kind`'s name in [`Names::kinds`]: a match, where finding the name in a list
+/// cost a comparison per kind seen so far at every node.
+fn kind_slot(kind: &EventKind) -> usize {
+    match kind {
+        EventKind::FunctionCall(_) => 0,
+        EventKind::AsyncSpawn(_) => 1,
+        EventKind::AsyncAwait(_) => 2,
+        EventKind::StateChange(_) => 3,
+        EventKind::LockAcquire(_) => 4,
+        EventKind::LockRelease(_) => 5,
+        EventKind::MemoryFence(_) => 6,
+        EventKind::HttpRequest(_) => 7,
+        EventKind::HttpResponse(_) => 8,
+        EventKind::DatabaseQuery(_) => 9,
+        EventKind::DatabaseResult(_) => 10,
+        EventKind::Error(_) => 11,
+        EventKind::MessageSend(_) => 12,
+        EventKind::MessageReceive(_) => 13,
+        EventKind::Custom(_) => 14,
     }
 }
 
