@@ -167,22 +167,21 @@ mod tests {
 
     #[test]
     fn forward_edges_take_the_short_cut_to_the_same_answers() {
-        use rand::{Rng, SeedableRng};
-        let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(3);
-        for _ in 0..200 {
+        use rand::Rng;
+        crate::testing::random_rounds(3, 200, |rng, _| {
             let n = rng.gen_range(2..30);
-            let edges: Vec<(usize, usize)> = (0..rng.gen_range(0..60))
-                .map(|_| {
-                    let u = rng.gen_range(0..n - 1);
-                    (u, rng.gen_range(u + 1..n))
-                })
-                .collect();
+            let count = rng.gen_range(0..60);
+            let mut edges = Vec::with_capacity(count);
+            for _ in 0..count {
+                let from = rng.gen_range(0..n - 1);
+                edges.push((from, rng.gen_range(from + 1..n)));
+            }
             assert_eq!(
                 break_cycles(n, &edges),
                 break_cycles_by_components(n, &edges)
             );
             assert_eq!(priority_topological_order(n, &edges), kahn_order(n, &edges));
-        }
+        });
     }
 
     #[test]

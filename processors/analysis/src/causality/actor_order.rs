@@ -304,26 +304,21 @@ mod tests {
     /// parents inside and across actors, backwards in time, missing, and clocks that disagree.
     #[test]
     fn the_shared_id_map_orders_every_actor_as_its_own_map_does() {
-        use rand::{Rng, SeedableRng};
-        let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(11);
-        for _ in 0..300 {
+        use rand::Rng;
+        crate::testing::random_rounds(11, 300, |rng, _| {
             let len = rng.gen_range(1..40u128);
-            let events: Vec<Event> = (1..=len)
-                .map(|n| {
-                    let thread = ["a", "b", "c"][rng.gen_range(0..3)];
-                    let mut e = event(n, thread, rng.gen_range(0..30), call());
-                    e.parent_id = match rng.gen_range(0..4) {
-                        0 => None,
-                        1 => Some(crate::testing::id(n.saturating_sub(1).max(1))),
-                        2 => Some(crate::testing::id(rng.gen_range(1..=len + 3))),
-                        _ => Some(crate::testing::id(n + 1)),
-                    };
-                    if rng.gen_bool(0.3) {
-                        e.causality_vector = vec![("k".into(), rng.gen_range(0..5))];
-                    }
-                    e
-                })
-                .collect();
+            let mut events = crate::testing::random_events(rng, len);
+            for (e, n) in events.iter_mut().zip(1..) {
+                e.parent_id = match rng.gen_range(0..4) {
+                    0 => None,
+                    1 => Some(crate::testing::id(n.max(2) - 1)),
+                    2 => Some(crate::testing::id(rng.gen_range(1..=len + 3))),
+                    _ => Some(crate::testing::id(n + 1)),
+                };
+                if rng.gen_bool(0.3) {
+                    e.causality_vector = vec![("k".into(), rng.gen_range(0..5))];
+                }
+            }
             let indexed = indexed_program_order(&events);
             let by_id = indexed.by_id.as_ref().expect("ids are unique");
             let mut members: Vec<Vec<usize>> = Vec::new();
@@ -349,7 +344,7 @@ mod tests {
                     stated_order(&events, members, None),
                 );
             }
-        }
+        });
     }
 
     #[test]

@@ -235,24 +235,19 @@ fn non_empty(value: &Option<String>) -> Option<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::{call, event, id};
-    use rand::{Rng, SeedableRng};
+    use crate::testing::{id, random_events, random_rounds};
+    use rand::Rng;
 
     /// With all ids distinct, the shared map (the previous step compared first) places every
     /// parent where a map of first positions does, on random traces and parent links.
     #[test]
     fn shared_ids_place_parents_as_first_positions_do() {
-        let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(9);
-        for _ in 0..200 {
+        random_rounds(9, 200, |rng, _| {
             let len = rng.gen_range(1..40u128);
-            let events: Vec<Event> = (1..=len)
-                .map(|n| {
-                    let thread = ["a", "b"][rng.gen_range(0..2)];
-                    let mut e = event(n, thread, rng.gen_range(0..30), call());
-                    e.parent_id = rng.gen_bool(0.8).then(|| id(rng.gen_range(1..=len + 2)));
-                    e
-                })
-                .collect();
+            let mut events = random_events(rng, len);
+            for e in &mut events {
+                e.parent_id = rng.gen_bool(0.8).then(|| id(rng.gen_range(1..=len + 2)));
+            }
             let indexed = crate::causality::indexed_program_order(&events);
             let sorted = &indexed.order.order;
             let by_id = indexed.by_id.as_ref().expect("distinct ids");
@@ -269,6 +264,6 @@ mod tests {
                     );
                 }
             }
-        }
+        });
     }
 }

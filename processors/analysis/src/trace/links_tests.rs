@@ -109,29 +109,21 @@ fn receive_pairs_with_exact_offset_then_latest_compatible_send() {
 /// traces): random traces of each kind, against those rules computed directly.
 #[test]
 fn actors_and_parents_follow_the_rule_with_and_without_the_shared_maps() {
-    use rand::{Rng, SeedableRng};
-    let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(5);
-    for round in 0..300 {
+    use rand::Rng;
+    crate::testing::random_rounds(5, 300, |rng, round| {
         let len = rng.gen_range(1..30u128);
-        let events: Vec<Event> = (1..=len)
-            .map(|n| {
-                let thread = ["a", "b", "c"][rng.gen_range(0..3)];
-                // A third of the rounds repeat ids, a third mix two traces.
-                let id = if round % 3 == 1 {
-                    rng.gen_range(1..=len)
-                } else {
-                    n
-                };
-                let mut e = at(id, thread, rng.gen_range(0..20), call("f"));
-                if round % 3 == 2 && rng.gen_bool(0.3) {
-                    e.trace_id = Uuid::from_u128(77);
-                }
-                if rng.gen_bool(0.7) {
-                    e = with_parent(e, rng.gen_range(1..=len + 2));
-                }
-                e
-            })
-            .collect();
+        let mut events = crate::testing::random_events(rng, len);
+        for e in &mut events {
+            // A third of the rounds repeat ids, a third mix two traces.
+            match round % 3 {
+                1 => e.id = Uuid::from_u128(rng.gen_range(1..=len)),
+                2 if rng.gen_bool(0.3) => e.trace_id = Uuid::from_u128(77),
+                _ => {}
+            }
+            if rng.gen_bool(0.7) {
+                e.parent_id = Some(Uuid::from_u128(rng.gen_range(1..=len + 2)));
+            }
+        }
         let index = EventIndex::new(&events);
         let mut actors: Vec<(&str, &str, &str)> = Vec::new();
         let mut first_copy: HashMap<Uuid, usize> = HashMap::default();
@@ -158,5 +150,5 @@ fn actors_and_parents_follow_the_rule_with_and_without_the_shared_maps() {
                 assert_eq!(index.parent_of(i, &parent), expected, "round {round}");
             }
         }
-    }
+    });
 }

@@ -263,7 +263,7 @@ pub(crate) fn tree_with(events: &[Event], index: &EventIndex<'_>) -> TraceTree {
                 let event = &events[i];
                 let (service, thread) = names.actor(events, index.actor[i], i);
                 tree_node.id = event.id;
-                tree_node.kind = names.kind(kind_slot(&event.kind), event.kind.name());
+                tree_node.kind = names.kind(event.kind.index(), event.kind.name());
                 tree_node.service = service;
                 tree_node.location = names.location(event);
                 tree_node.thread = thread;
@@ -302,7 +302,8 @@ pub(crate) fn tree_with(events: &[Event], index: &EventIndex<'_>) -> TraceTree {
 struct Names<'a> {
     empty: Arc<str>,
     actors: Vec<Option<(Arc<str>, Arc<str>)>>,
-    /// One per event kind and placeholder, by [`kind_slot`].
+    /// One per event kind and placeholder: a slot per kind, where finding the name in a list
+    /// cost a comparison per kind seen so far at every node.
     kinds: [Option<Arc<str>>; KIND_SLOTS],
     locations: HashMap<LocationParts<'a>, Arc<str>>,
 }
@@ -351,32 +352,11 @@ impl<'a> Names<'a> {
     }
 }
 
-/// Slots of [`Names::kinds`]: one per event kind, then the two placeholders.
-const KIND_SLOTS: usize = 17;
-const MISSING_PARENT_SLOT: usize = 15;
-const PARENT_CYCLE_SLOT: usize = 16;
-
-/// The slot of `kind`'s name in [`Names::kinds`]: a match, where finding the name in a list
-/// cost a comparison per kind seen so far at every node.
-fn kind_slot(kind: &EventKind) -> usize {
-    match kind {
-        EventKind::FunctionCall(_) => 0,
-        EventKind::AsyncSpawn(_) => 1,
-        EventKind::AsyncAwait(_) => 2,
-        EventKind::StateChange(_) => 3,
-        EventKind::LockAcquire(_) => 4,
-        EventKind::LockRelease(_) => 5,
-        EventKind::MemoryFence(_) => 6,
-        EventKind::HttpRequest(_) => 7,
-        EventKind::HttpResponse(_) => 8,
-        EventKind::DatabaseQuery(_) => 9,
-        EventKind::DatabaseResult(_) => 10,
-        EventKind::Error(_) => 11,
-        EventKind::MessageSend(_) => 12,
-        EventKind::MessageReceive(_) => 13,
-        EventKind::Custom(_) => 14,
-    }
-}
+/// Slots of [`Names::kinds`]: one per event kind ([`EventKind::index`]), then the two
+/// placeholders.
+const KIND_SLOTS: usize = EventKind::NAMES.len() + 2;
+const MISSING_PARENT_SLOT: usize = EventKind::NAMES.len();
+const PARENT_CYCLE_SLOT: usize = EventKind::NAMES.len() + 1;
 
 /// The children of every event in one buffer (compressed rows), in the order the edges were
 /// given: one allocation instead of one per event.
