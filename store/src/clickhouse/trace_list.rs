@@ -202,26 +202,6 @@ impl ClickHouseStore {
         Ok(details)
     }
 
-    /// A page of summaries in the list's order where the findings or the analyses decide which
-    /// traces are on it (sorted by duration or races, or filtered by races): every column from
-    /// the joined [`summary_sql`] at once, and the total.
-    async fn joined_page(
-        &self,
-        query: &TraceQuery,
-        filter: &Filter,
-    ) -> Result<(Vec<SummaryRow>, u64), StoreError> {
-        let source = summary_sql(query.min_events.is_some());
-        let sql = format!(
-            "SELECT trace_key, event_count, services, first_ts, last_ts, end_ts, race_count,
-                    anomaly_count
-             FROM ({source}) WHERE {} ORDER BY {}, trace_key",
-            filter.sql(),
-            query.sort.key()
-        );
-        let page = (query.limit, query.offset);
-        self.fetch_page("traces", &sql, filter, page).await
-    }
-
     /// A page of kept summaries in the list's order (newest first), from [`kept_sql`] alone,
     /// and the total ([`TRACE_COUNT_SQL`] when nothing filters); the rows still lack their
     /// [`Details`].
@@ -276,7 +256,17 @@ impl ClickHouseStore {
         // Whether the findings or the analyses decide which traces are on the page.
         let joined = query.sort != TraceSort::Time || query.has_races.is_some();
         let (rows, total) = if joined {
-            self.joined_page(query, &filter).await?
+            // Every column from the joined summaries at once.
+            let sql = format!(
+                "SELECT trace_key, event_count, services, first_ts, last_ts, end_ts, race_count,
+                        anomaly_count
+                 FROM ({}) WHERE {} ORDER BY {}, trace_key",
+                summary_sql(query.min_events.is_some()),
+                filter.sql(),
+                query.sort.key()
+            );
+            let page = (query.limit, query.offset);
+            self.fetch_page("traces", &sql, &filter, page).await?
         } else {
             self.kept_page(query, &filter).await?
         };
