@@ -6,13 +6,12 @@ use axum::extract::State;
 use axum::Json;
 use chrono::{DateTime, SecondsFormat};
 use raceway_analysis::trace_causality;
-use raceway_schemas::json::encode_event;
-use raceway_schemas::RaceFinding;
+use raceway_schemas::json::EventJson;
+use raceway_schemas::{Event, RaceFinding};
 use raceway_store::{
     AccessStore, EventStore, FindingStore, Lifecycle, TraceQuery, TraceSort, TraceSummary,
 };
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 
 use crate::error::{ListErrors, TraceErrors};
@@ -202,7 +201,7 @@ pub struct TraceEvent {
     /// The event in the Raceway JSON wire format.
     #[serde(flatten)]
     #[schema(value_type = raceway_schemas::openapi::WireEvent)]
-    pub event: Value,
+    pub event: EventJson<Event>,
     /// The clock happens-before was decided with (the SDK's or the derived one).
     #[schema(schema_with = raceway_schemas::openapi::clock_pairs)]
     pub final_clock: Vec<(String, u64)>,
@@ -235,17 +234,26 @@ pub(crate) async fn get_trace(
     }: StoredTrace,
 ) -> Result<Json<TraceEvents>, ApiError> {
     let causality = trace_causality(&events);
-    let ordered = causality
+    let trusted_clocks = causality.trusted;
+    let clocks: Vec<(usize, Vec<(String, u64)>)> = causality
         .causal_order
         .iter()
-        .map(|&index| TraceEvent {
-            event: encode_event(&events[index]),
-            final_clock: causality.per_event[index].clock.to_pairs(),
+        .map(|&index| (index, causality.per_event[index].clock.to_pairs()))
+        .collect();
+    // The events move into the response in causal order, written out once as it is sent.
+    let mut slots: Vec<Option<Event>> = events.into_iter().map(Some).collect();
+    let ordered = clocks
+        .into_iter()
+        .filter_map(|(index, final_clock)| {
+            Some(TraceEvent {
+                event: EventJson(slots.get_mut(index)?.take()?),
+                final_clock,
+            })
         })
         .collect();
     Ok(Json(TraceEvents {
         trace_id: trace_id.to_string(),
-        trusted_clocks: causality.trusted,
+        trusted_clocks,
         events: ordered,
     }))
 }

@@ -1,7 +1,8 @@
 //! Decoding one `POST /events` body of 2,000 events (the SDKs' batch size): the typed path the
 //! gateway takes (`decode_events_body`) against the lenient path alone (a JSON value tree, then
 //! `decode_event` per event), on the same body; and encoding the decoded events as Avro, the
-//! gateway's other work per event.
+//! gateway's other work per event. Also the query API's side: one 500-event trace written as its
+//! events' wire JSON, through a `Value` per event (`encode_event`) and directly (`EventJson`).
 //!
 //! `cargo bench -p raceway-schemas --bench json_body`; instruction counts with
 //! `valgrind --tool=callgrind --toggle-collect='*json_body*decode*' target/release/deps/json_body-* --bench --profile-time 1`.
@@ -10,7 +11,7 @@ use std::collections::BTreeMap;
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use raceway_schemas::json::{decode_event, decode_events_body, encode_event, BodyError};
+use raceway_schemas::json::{decode_event, decode_events_body, encode_event, BodyError, EventJson};
 use raceway_schemas::*;
 use uuid::Uuid;
 
@@ -103,6 +104,26 @@ fn bench(c: &mut Criterion) {
     group.bench_function("2000-events/avro-encode", |b| {
         b.iter(|| avro::encode_partition_batch(black_box(&batch)))
     });
+    // One 500-event trace with 4 threads' clocks, as `GET /api/traces/{id}` writes it.
+    let trace: Vec<Event> = (0..500u64)
+        .map(|n| Event {
+            causality_vector: (0..4u64)
+                .map(|t| (format!("bank#worker-{t}"), n / 4 + t))
+                .collect(),
+            ..event(n)
+        })
+        .collect();
+    let via_value = || {
+        let values: Vec<serde_json::Value> = trace.iter().map(encode_event).collect();
+        serde_json::to_vec(&values).expect("json")
+    };
+    let direct = || {
+        let events: Vec<EventJson<&Event>> = trace.iter().map(EventJson).collect();
+        serde_json::to_vec(&events).expect("json")
+    };
+    assert_eq!(via_value(), direct());
+    group.bench_function("500-event-trace/encode-via-value", |b| b.iter(via_value));
+    group.bench_function("500-event-trace/encode-direct", |b| b.iter(direct));
     group.finish();
 }
 

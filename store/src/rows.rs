@@ -1,7 +1,7 @@
 //! Conversions between the shared types and stored columns, common to both backends.
 
 use ::clickhouse::Row;
-use raceway_schemas::json::{decode_event, encode_event};
+use raceway_schemas::json::{decode_event, EventJson};
 use raceway_schemas::{
     Access, AccessType, ActorId, CompactClock, Event, FindingKind, HeldLock, LockMode, RaceFinding,
     Severity,
@@ -45,7 +45,7 @@ impl EventColumns {
             environment: event.metadata.environment.clone(),
             variable: change.map(|c| c.variable.clone()).unwrap_or_default(),
             access_type: change.map(|c| c.access_type.as_str()).unwrap_or_default(),
-            payload: encode_event(event).to_string(),
+            payload: EventJson(event).to_string(),
         }
     }
 }

@@ -21,6 +21,8 @@ mod encode;
 mod fields;
 mod typed;
 
+pub use encode::EventJson;
+
 use std::fmt;
 
 use thiserror::Error;
@@ -184,8 +186,13 @@ fn decode_events_lenient(body: &[u8]) -> Result<Vec<Result<Event, FieldError>>, 
 /// events whose JSON-text fields are canonical ([`canonical_json_text`]), as every decoded event's
 /// are, with one exception: an optional JSON text holding `null` (`Some("null")`) is emitted as
 /// `null` and decodes as `None`.
+///
+/// To write the JSON out (a response, a stored payload), serialize [`EventJson`] instead: the same
+/// bytes without building the value tree.
 pub fn encode_event(event: &Event) -> serde_json::Value {
-    encode::event(event)
+    // Serializing into a `Value` fails only for a map key that is not a string, and every key
+    // here is a string.
+    serde_json::to_value(EventJson(event)).unwrap_or(serde_json::Value::Null)
 }
 
 /// The canonical JSON text of a value, as stored in the model's JSON-text fields: compact, object
