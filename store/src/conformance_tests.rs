@@ -282,3 +282,40 @@ async fn sqlite_in_memory_works() {
     store.migrate().await.expect("migrate");
     store.ping().await.expect("ping");
 }
+
+/// The store's writes are checkpointed into the database file off the writer, and a store with
+/// no writes for a while keeps no WAL on disk: the file alone holds them.
+#[tokio::test]
+async fn sqlite_quiet_store_checkpoints_and_empties_its_wal() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("store.db");
+    let store = SqliteStore::open(&path).expect("open");
+    store.migrate().await.expect("migrate");
+    let trace = Uuid::new_v4();
+    let events: Vec<Event> = (0..50)
+        .map(|i| crate::conformance::event(trace, i, "bank"))
+        .collect();
+    store.insert_events(&events).await.expect("insert");
+    let wal = dir.path().join("store.db-wal");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while std::fs::metadata(&wal).map_or(1, |m| m.len()) > 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the WAL was not emptied"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    // The database file alone, without its WAL, holds every event.
+    let copy = dir.path().join("copy.db");
+    std::fs::copy(&path, &copy).expect("copy the file");
+    let conn = rusqlite::Connection::open(&copy).expect("open the copy");
+    let stored: i64 = conn
+        .query_row(
+            "SELECT COUNT(*) FROM events WHERE trace_id = ?1",
+            [trace.to_string()],
+            |r| r.get(0),
+        )
+        .expect("count");
+    assert_eq!(stored, 50);
+    drop(store);
+}
