@@ -3,13 +3,15 @@
 //!
 //! The store keeps a finding's sides without values (a finding is one row per version, the
 //! values belong to the accesses, which the store keeps anyway), so the routes that serve
-//! findings fill them in with one read of the accesses by event id. A side without a stored
-//! access (a lock acquisition, or an access pruned since) keeps null values.
+//! findings fill them in with one read of the accesses by their whole key (variable,
+//! environment, trace, event id: ClickHouse's sort key, so it reads only those rows' granules).
+//! A side without a stored access (a lock acquisition, or an access pruned since) keeps null
+//! values.
 
 use std::collections::HashMap;
 
 use raceway_schemas::{Access, FindingEvent, RaceFinding};
-use raceway_store::AccessStore;
+use raceway_store::{AccessKey, AccessStore};
 use uuid::Uuid;
 
 use crate::ApiError;
@@ -19,13 +21,20 @@ pub(crate) async fn with_recorded_values(
     accesses: &dyn AccessStore,
     mut findings: Vec<RaceFinding>,
 ) -> Result<Vec<RaceFinding>, ApiError> {
-    let events: Vec<(String, Uuid)> = findings
+    let keys: Vec<AccessKey> = findings
         .iter()
         .flat_map(|f| [(f, &f.first), (f, &f.second)])
-        .filter_map(|(f, side)| Some((f.variable.clone(), Uuid::parse_str(&side.event_id).ok()?)))
+        .filter_map(|(f, side)| {
+            Some(AccessKey {
+                variable: f.variable.clone(),
+                environment: f.environment.clone(),
+                trace_id: Uuid::parse_str(&side.trace_id).ok()?,
+                event_id: Uuid::parse_str(&side.event_id).ok()?,
+            })
+        })
         .collect();
     let stored: HashMap<Uuid, Access> = accesses
-        .event_accesses(&events)
+        .event_accesses(&keys)
         .await?
         .into_iter()
         .map(|a| (a.event_id, a))

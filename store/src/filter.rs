@@ -15,7 +15,9 @@
 
 use uuid::Uuid;
 
-use crate::{AccessQuery, AnomalyKind, AnomalyQuery, FindingQuery, TimeRange, TraceQuery};
+use crate::{
+    AccessKey, AccessQuery, AnomalyKind, AnomalyQuery, FindingQuery, TimeRange, TraceQuery,
+};
 
 /// A value bound to a `?`.
 #[derive(Debug, Clone, PartialEq)]
@@ -137,6 +139,29 @@ impl Filter {
         let values: Vec<Value> = values.into_iter().map(|v| Value::Str(v.into())).collect();
         if !values.is_empty() {
             let marks = vec!["?"; values.len()].join(", ");
+            self.push(format!("{column} IN ({marks})"), values);
+        }
+        self
+    }
+
+    /// The UUID `column` is one of `ids`; an empty set filters nothing. ClickHouse compares them
+    /// as UUIDs (`toUUID(?)`), so a UUID column of the sort key narrows what it reads; SQLite
+    /// stores ids as text.
+    pub(crate) fn one_of_ids(
+        mut self,
+        column: &str,
+        ids: impl IntoIterator<Item = Uuid>,
+    ) -> Filter {
+        let values: Vec<Value> = ids
+            .into_iter()
+            .map(|id| Value::Str(id.to_string()))
+            .collect();
+        if !values.is_empty() {
+            let mark = match self.dialect {
+                Dialect::ClickHouse => "toUUID(?)",
+                Dialect::Sqlite => "?",
+            };
+            let marks = vec![mark; values.len()].join(", ");
             self.push(format!("{column} IN ({marks})"), values);
         }
         self
@@ -310,27 +335,38 @@ pub(crate) fn accesses(dialect: Dialect, query: &AccessQuery) -> Filter {
         .within("timestamp_ns", query.time)
 }
 
-/// The accesses of `events`, (variable, event id) pairs; `None` when there is none, so nothing
-/// to read.
-pub(crate) fn event_accesses(dialect: Dialect, events: &[(String, Uuid)]) -> Option<Filter> {
-    if events.is_empty() {
+/// The accesses named by `keys`; `None` when there is none, so nothing to read.
+///
+/// ClickHouse's table is ordered by (variable, environment, trace, event id), so every part of
+/// the key narrows the granules it reads. SQLite looks the ids up by primary key, and `+` keeps
+/// its planner off the variable index (it chose it, and read every access of the variables:
+/// all of a hot variable's).
+pub(crate) fn event_accesses(dialect: Dialect, keys: &[AccessKey]) -> Option<Filter> {
+    if keys.is_empty() {
         return None;
     }
-    // ClickHouse stores ids as UUIDs: compared as text, like the bound values. Its table is
-    // ordered by variable, which narrows what it reads; SQLite looks the ids up by primary key,
-    // and `+` keeps its planner off the variable index (it chose it, and read every access of
-    // the variables: all of a hot variable's).
-    let (variable, id) = match dialect {
-        Dialect::ClickHouse => ("variable", "toString(event_id)"),
-        Dialect::Sqlite => ("+variable", "event_id"),
+    let distinct = |part: fn(&AccessKey) -> &str| {
+        let mut values: Vec<&str> = keys.iter().map(part).collect();
+        values.sort_unstable();
+        values.dedup();
+        values
     };
-    let mut variables: Vec<&str> = events.iter().map(|(v, _)| v.as_str()).collect();
-    variables.sort_unstable();
-    variables.dedup();
-    let ids: Vec<String> = events.iter().map(|(_, id)| id.to_string()).collect();
-    let filter = Filter::new(dialect)
-        .one_of(variable, variables)
-        .one_of(id, ids.iter().map(String::as_str));
+    let ids = keys.iter().map(|k| k.event_id);
+    let filter = match dialect {
+        Dialect::ClickHouse => {
+            let mut traces: Vec<Uuid> = keys.iter().map(|k| k.trace_id).collect();
+            traces.sort_unstable();
+            traces.dedup();
+            Filter::new(dialect)
+                .one_of("variable", distinct(|k| &k.variable))
+                .one_of("environment", distinct(|k| &k.environment))
+                .one_of_ids("trace_id", traces)
+                .one_of_ids("event_id", ids)
+        }
+        Dialect::Sqlite => Filter::new(dialect)
+            .one_of("+variable", distinct(|k| &k.variable))
+            .one_of_ids("event_id", ids),
+    };
     Some(filter)
 }
 

@@ -23,7 +23,7 @@
 //! deduplicated rows. The schema is versioned SQL under `store/migrations/`, applied by
 //! [`Lifecycle::migrate`] (see [`migrations`]).
 
-use raceway_schemas::{FindingKind, RaceFinding, Severity};
+use raceway_schemas::{Access, FindingKind, RaceFinding, Severity};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -99,6 +99,30 @@ impl AccessQuery {
             variable: variable.to_string(),
             time: TimeRange::ALL,
             limit,
+        }
+    }
+}
+
+/// One stored access named by the whole of the accesses table's sort key: its variable,
+/// environment, trace and event. [`AccessStore::event_accesses`] reads accesses by these keys,
+/// so ClickHouse reads only the granules holding them; with the event id alone it would read
+/// every row of the variables named (tens of thousands for a hot variable).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccessKey {
+    pub variable: String,
+    pub environment: String,
+    pub trace_id: Uuid,
+    pub event_id: Uuid,
+}
+
+impl AccessKey {
+    /// The key of `access`.
+    pub fn of(access: &Access) -> AccessKey {
+        AccessKey {
+            variable: access.variable.clone(),
+            environment: access.environment.clone(),
+            trace_id: access.trace_id,
+            event_id: access.event_id,
         }
     }
 }

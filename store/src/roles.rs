@@ -15,8 +15,8 @@ use raceway_schemas::{Access, Event, RaceFinding};
 use uuid::Uuid;
 
 use crate::{
-    AccessQuery, AnomalyPage, AnomalyQuery, DependencyStats, DurationAnomalyRow, FindingPage,
-    FindingQuery, Hotspots, ModelRecord, PruneReport, ServiceCounts, ServiceTraceRow,
+    AccessKey, AccessQuery, AnomalyPage, AnomalyQuery, DependencyStats, DurationAnomalyRow,
+    FindingPage, FindingQuery, Hotspots, ModelRecord, PruneReport, ServiceCounts, ServiceTraceRow,
     ServiceTracesQuery, ServiceWindow, StoreError, TimeRange, TraceAnalysis, TraceAnalysisSummary,
     TracePage, TraceQuery, VariableCount,
 };
@@ -104,10 +104,10 @@ pub trait AccessStore: Send + Sync {
     /// The accesses matching `query` (see [`AccessQuery`]), across traces, deduplicated by event
     /// id, ordered by (timestamp_ns, event id); the first `query.limit` of them.
     async fn variable_accesses(&self, query: &AccessQuery) -> Result<Vec<Access>, StoreError>;
-    /// The newest stored access of each event of `events`, (variable, event id) pairs, in no set
-    /// order; an event without a stored access is left out. ClickHouse sorts the table by
-    /// variable: the variables narrow what it reads.
-    async fn event_accesses(&self, events: &[(String, Uuid)]) -> Result<Vec<Access>, StoreError>;
+    /// The newest stored access of each of `keys`, in no set order; a key without a stored
+    /// access is left out (an access is found by its event id: the rest of the key only narrows
+    /// what is read).
+    async fn event_accesses(&self, keys: &[AccessKey]) -> Result<Vec<Access>, StoreError>;
     /// The accessed variables whose names start with `prefix`, accessed in one of
     /// `environments` (any environment when empty), sorted by name, the first `limit` of them,
     /// each with its count of distinct accesses there.

@@ -16,7 +16,7 @@ use async_trait::async_trait;
 use crate::clickhouse::ClickHouseStore;
 use crate::filter::{self, Dialect, Value};
 use crate::rows::{now_version, StoredAccess};
-use crate::{AccessQuery, AccessStore, StoreError, VariableCount};
+use crate::{AccessKey, AccessQuery, AccessStore, StoreError, VariableCount};
 
 /// A row of `accesses` (one version of an access).
 #[derive(Debug, Row, Serialize)]
@@ -126,8 +126,8 @@ impl AccessStore for ClickHouseStore {
             .await
     }
 
-    async fn event_accesses(&self, events: &[(String, Uuid)]) -> Result<Vec<Access>, StoreError> {
-        let Some(filter) = filter::event_accesses(Dialect::ClickHouse, events) else {
+    async fn event_accesses(&self, keys: &[AccessKey]) -> Result<Vec<Access>, StoreError> {
+        let Some(filter) = filter::event_accesses(Dialect::ClickHouse, keys) else {
             return Ok(Vec::new());
         };
         self.read_accesses("read event accesses", &filter.sql(), filter.params(), "")

@@ -16,7 +16,8 @@ use raceway_schemas::{
 use uuid::Uuid;
 
 use crate::{
-    AccessQuery, FindingPage, FindingQuery, Store, TimeRange, TracePage, TraceQuery, VariableCount,
+    AccessKey, AccessQuery, FindingPage, FindingQuery, Store, TimeRange, TracePage, TraceQuery,
+    VariableCount,
 };
 
 mod accesses;

@@ -2,8 +2,8 @@
 
 use super::*;
 
-/// The newest access of each named event, whatever its variable among those given; unknown
-/// ids are left out.
+/// The newest access of each key (variable, environment, trace, event id); unknown ids are left
+/// out.
 pub async fn event_accesses_by_id(store: &dyn Store) {
     let trace = Uuid::new_v4();
     let mut accesses = vec![
@@ -19,10 +19,14 @@ pub async fn event_accesses_by_id(store: &dyn Store) {
         .insert_accesses(&[reanalysed.clone()])
         .await
         .expect("again");
-    let wanted: Vec<(String, Uuid)> = [&accesses[0], &accesses[1]]
+    let unknown = AccessKey {
+        event_id: Uuid::new_v4(),
+        ..AccessKey::of(&accesses[2])
+    };
+    let wanted: Vec<AccessKey> = [&accesses[0], &accesses[1]]
         .into_iter()
-        .map(|a| (a.variable.clone(), a.event_id))
-        .chain([("account:bob.balance".to_string(), Uuid::new_v4())])
+        .map(AccessKey::of)
+        .chain([unknown])
         .collect();
     let read = store.event_accesses(&wanted).await.expect("read");
     assert_eq!(

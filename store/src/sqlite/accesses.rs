@@ -11,7 +11,7 @@ use uuid::Uuid;
 use crate::filter::{self, Dialect, Filter, Value};
 use crate::rows::{corrupt_access, StoredAccess};
 use crate::sqlite::{query_decoded, read_columns, SqliteStore};
-use crate::{AccessQuery, AccessStore, StoreError, VariableCount};
+use crate::{AccessKey, AccessQuery, AccessStore, StoreError, VariableCount};
 
 const ACCESS_COLUMNS: &str = "event_id, trace_id, timestamp_ns, environment, variable, \
     access_type, location, value, old_value, service, instance, thread, clock, trusted_clock, \
@@ -200,8 +200,8 @@ impl AccessStore for SqliteStore {
             .await
     }
 
-    async fn event_accesses(&self, events: &[(String, Uuid)]) -> Result<Vec<Access>, StoreError> {
-        match filter::event_accesses(Dialect::Sqlite, events) {
+    async fn event_accesses(&self, keys: &[AccessKey]) -> Result<Vec<Access>, StoreError> {
+        match filter::event_accesses(Dialect::Sqlite, keys) {
             Some(filter) => {
                 self.read_accesses("read event accesses", filter, None)
                     .await
