@@ -17,33 +17,20 @@ const ACCESS_COLUMNS: &str = "event_id, trace_id, timestamp_ns, environment, var
     access_type, location, value, old_value, service, instance, thread, clock, trusted_clock, \
     locks, trace_start_ns, trace_end_ns";
 
-/// An access as the values of its row, made before the writer's lock is taken: formatting the
+/// The text columns of an access's row, made before the writer's lock is taken: formatting the
 /// clock and the lock set as JSON and the ids as text is most of a row's own cost, and every
 /// other write of the store waits while the lock is held.
-struct AccessRow {
+struct AccessText {
     event_id: String,
     trace_id: String,
-    timestamp_ns: i64,
-    environment: String,
-    variable: String,
-    access_type: &'static str,
-    location: String,
-    value: String,
-    old_value: Option<String>,
-    service: String,
-    instance: String,
-    thread: String,
     /// `[[component, counter], ...]`, sorted by component.
     clock: String,
-    trusted_clock: bool,
     /// `[[lock_id, mode], ...]`.
     locks: String,
-    trace_start_ns: i64,
-    trace_end_ns: i64,
 }
 
-impl AccessRow {
-    fn new(a: &Access) -> Result<AccessRow, StoreError> {
+impl AccessText {
+    fn of(a: &Access) -> Result<AccessText, StoreError> {
         let json = |e: serde_json::Error| {
             StoreError::Internal(format!("access {}: cannot write JSON: {e}", a.event_id))
         };
@@ -53,29 +40,19 @@ impl AccessRow {
             .iter()
             .map(|l| (l.lock_id.as_str(), l.mode.as_str()))
             .collect();
-        Ok(AccessRow {
+        Ok(AccessText {
             event_id: a.event_id.to_string(),
             trace_id: a.trace_id.to_string(),
-            timestamp_ns: a.timestamp_ns,
-            environment: a.environment.clone(),
-            variable: a.variable.clone(),
-            access_type: a.access_type.as_str(),
-            location: a.location.clone(),
-            value: a.value.clone(),
-            old_value: a.old_value.clone(),
-            service: a.actor.service.clone(),
-            instance: a.actor.instance.clone(),
-            thread: a.actor.thread.clone(),
             clock: serde_json::to_string(&clock).map_err(json)?,
-            trusted_clock: a.trusted_clock,
             locks: serde_json::to_string(&locks).map_err(json)?,
-            trace_start_ns: a.trace_start_ns,
-            trace_end_ns: a.trace_end_ns,
         })
     }
 }
 
-fn insert_access_rows(conn: &mut Connection, rows: &[AccessRow]) -> Result<(), StoreError> {
+fn insert_access_rows(
+    conn: &mut Connection,
+    rows: &[(Access, AccessText)],
+) -> Result<(), StoreError> {
     let failed = |e| StoreError::sqlite("insert accesses", e);
     let tx = conn.transaction().map_err(failed)?;
     {
@@ -86,25 +63,25 @@ fn insert_access_rows(conn: &mut Connection, rows: &[AccessRow]) -> Result<(), S
                  (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)"
             ))
             .map_err(failed)?;
-        for r in rows {
+        for (a, text) in rows {
             stmt.execute(params![
-                r.event_id,
-                r.trace_id,
-                r.timestamp_ns,
-                r.environment,
-                r.variable,
-                r.access_type,
-                r.location,
-                r.value,
-                r.old_value,
-                r.service,
-                r.instance,
-                r.thread,
-                r.clock,
-                r.trusted_clock,
-                r.locks,
-                r.trace_start_ns,
-                r.trace_end_ns,
+                text.event_id,
+                text.trace_id,
+                a.timestamp_ns,
+                a.environment,
+                a.variable,
+                a.access_type.as_str(),
+                a.location,
+                a.value,
+                a.old_value,
+                a.actor.service,
+                a.actor.instance,
+                a.actor.thread,
+                text.clock,
+                a.trusted_clock,
+                text.locks,
+                a.trace_start_ns,
+                a.trace_end_ns,
             ])
             .map_err(failed)?;
         }
@@ -189,8 +166,8 @@ impl AccessStore for SqliteStore {
         }
         let rows = accesses
             .iter()
-            .map(AccessRow::new)
-            .collect::<Result<Vec<_>, _>>()?;
+            .map(|a| Ok((a.clone(), AccessText::of(a)?)))
+            .collect::<Result<Vec<_>, StoreError>>()?;
         self.call(move |conn| insert_access_rows(conn, &rows)).await
     }
 
