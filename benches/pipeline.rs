@@ -7,8 +7,9 @@
 //!   ([`large_traces`]); then the query API's latency on what they stored, with one client and
 //!   with 20 ([`api_load`]).
 //! - `api`: the query API alone on what `kafka-large` stored in the ClickHouse database
-//!   `RACEWAY_BENCH_DATABASE` (which `kafka-large` then uses and keeps), to compare builds on
-//!   the same data without ingesting again.
+//!   `RACEWAY_BENCH_DATABASE` (which `kafka-large` then uses and keeps) and what
+//!   `embedded-large` stored in the folder `RACEWAY_BENCH_DATA_DIR` (likewise), to compare
+//!   builds on the same data without ingesting again.
 //! - `memory`: 10,000 (`RACEWAY_BENCH_OPEN_TRACES`) traces of ~50 events held open in
 //!   `raceway up --kafka --clickhouse` (idle timeout of an hour): peak RSS once all are held.
 //! - `embedded-growth`: rounds (`RACEWAY_BENCH_GROWTH_ROUNDS`, default 3) of that workload into

@@ -8,7 +8,7 @@
 //! concurrently: exactly one data race per trace. No clocks (as the existing SDKs send), so the
 //! trace stage derives happens-before.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use raceway_schemas::{
@@ -284,12 +284,24 @@ pub fn embedded_growth(traces: usize, rounds: usize, dir: &Path, figures: &mut F
 }
 
 /// The workload into the embedded default (`raceway up --data-dir ...`).
+/// Its data stay in `RACEWAY_BENCH_DATA_DIR` when set (for `api` to measure other builds on),
+/// in a temporary folder otherwise.
 pub fn embedded(events: &[Event], ids: &[Uuid], dir: &Path, figures: &mut Figures) {
-    let run = tempfile::tempdir_in(dir).expect("tempdir");
-    let (up, base) = EmbeddedUp::args(run.path(), &[]).start();
+    let temporary;
+    let run = match kept_data_dir() {
+        Some(kept) => {
+            std::fs::create_dir_all(&kept).expect("RACEWAY_BENCH_DATA_DIR");
+            kept
+        }
+        None => {
+            temporary = tempfile::tempdir_in(dir).expect("tempdir");
+            temporary.path().to_path_buf()
+        }
+    };
+    let (up, base) = EmbeddedUp::args(&run, &[]).start();
     let rss = measure("embedded-large", figures, (&base, &up), &[], events, ids);
     crate::api_load::measure("embedded", &base, ids, events.len(), figures);
-    let bytes = folder_bytes(&run.path().join("data"));
+    let bytes = folder_bytes(&run.join("data"));
     figures.report(
         "embedded-disk",
         format!(
@@ -329,18 +341,37 @@ pub fn kept_database() -> Option<String> {
         .filter(|d| !d.is_empty())
 }
 
+/// `RACEWAY_BENCH_DATA_DIR`, when set: the folder `embedded-large` keeps its data in.
+fn kept_data_dir() -> Option<PathBuf> {
+    std::env::var_os("RACEWAY_BENCH_DATA_DIR")
+        .filter(|d| !d.is_empty())
+        .map(PathBuf::from)
+}
+
 /// The query API alone (`raceway query`, which migrates the store first) on what earlier runs
-/// of `kafka-large` stored in the kept database `RACEWAY_BENCH_DATABASE`: the same latency
+/// of the large parts kept: `kafka-large`'s ClickHouse database `RACEWAY_BENCH_DATABASE` and
+/// `embedded-large`'s folder `RACEWAY_BENCH_DATA_DIR`, whichever are set. The same latency
 /// figures, without ingesting again (to compare builds on the same stored data).
 pub fn api_on_kept(dir: &Path, figures: &mut Figures) {
-    let Some(database) = kept_database() else {
+    let (database, data_dir) = (kept_database(), kept_data_dir());
+    if database.is_none() && data_dir.is_none() {
         figures.report(
             "api-one",
-            "not measured: `api` needs RACEWAY_BENCH_DATABASE".into(),
+            "not measured: `api` needs RACEWAY_BENCH_DATABASE or RACEWAY_BENCH_DATA_DIR".into(),
         );
         return;
-    };
-    let backend = KafkaClickHouse::keeping("benchapi", &clickhouse(), 8, &database);
+    }
+    if let Some(database) = database {
+        api_on_kept_clickhouse(&database, dir, figures);
+    }
+    if let Some(data_dir) = data_dir {
+        api_on_kept_embedded(&data_dir, dir, figures);
+    }
+}
+
+/// [`api_on_kept`] on the ClickHouse database `database`.
+fn api_on_kept_clickhouse(database: &str, dir: &Path, figures: &mut Figures) {
+    let backend = KafkaClickHouse::keeping("benchapi", &clickhouse(), 8, database);
     let addr = free_addr();
     let mut query = backend.start(&["query", "--http-addr", &addr], dir);
     let base = format!("http://{addr}");
@@ -366,6 +397,43 @@ pub fn api_on_kept(dir: &Path, figures: &mut Figures) {
         ids.len()
     );
     crate::api_load::measure("ClickHouse", &base, &ids, events, figures);
+    assert!(query.terminate().success(), "{}", query.output());
+}
+
+/// [`api_on_kept`] on the embedded store in `data_dir` (`raceway query --data-dir`); its traces
+/// and events are read from the trace list.
+fn api_on_kept_embedded(data_dir: &Path, dir: &Path, figures: &mut Figures) {
+    let addr = free_addr();
+    let store = data_dir.join("data").to_string_lossy().to_string();
+    let mut query = Raceway::start(&["query", "--http-addr", &addr, "--data-dir", &store], dir);
+    let base = format!("http://{addr}");
+    query.wait_http_ok(&format!("{base}/health"));
+    let client = reqwest::blocking::Client::new();
+    let (mut ids, mut events) = (Vec::new(), 0);
+    for offset in (0..).step_by(1000) {
+        let page = get_json(
+            &client,
+            &format!("{base}/api/traces?limit=1000&offset={offset}"),
+        );
+        let rows = page["traces"].as_array().cloned().unwrap_or_default();
+        for row in &rows {
+            ids.extend(
+                row["trace_id"]
+                    .as_str()
+                    .and_then(|id| Uuid::parse_str(id).ok()),
+            );
+            events += row["event_count"].as_u64().unwrap_or(0) as usize;
+        }
+        if rows.len() < 1000 {
+            break;
+        }
+    }
+    println!(
+        "api: {events} events in {} traces stored in {}",
+        ids.len(),
+        data_dir.display()
+    );
+    crate::api_load::measure("embedded", &base, &ids, events, figures);
     assert!(query.terminate().success(), "{}", query.output());
 }
 

@@ -139,22 +139,28 @@ impl EventKind {
 
     /// The kind's name as it appears in the JSON format and in the store.
     pub fn name(&self) -> &'static str {
+        Self::NAMES[self.index()]
+    }
+
+    /// The kind's position in [`EventKind::NAMES`] (variant order): the branch of the Avro
+    /// `kind` union, and a slot per kind for whoever keeps something per kind.
+    pub fn index(&self) -> usize {
         match self {
-            EventKind::FunctionCall(_) => "FunctionCall",
-            EventKind::AsyncSpawn(_) => "AsyncSpawn",
-            EventKind::AsyncAwait(_) => "AsyncAwait",
-            EventKind::StateChange(_) => "StateChange",
-            EventKind::LockAcquire(_) => "LockAcquire",
-            EventKind::LockRelease(_) => "LockRelease",
-            EventKind::MemoryFence(_) => "MemoryFence",
-            EventKind::HttpRequest(_) => "HttpRequest",
-            EventKind::HttpResponse(_) => "HttpResponse",
-            EventKind::DatabaseQuery(_) => "DatabaseQuery",
-            EventKind::DatabaseResult(_) => "DatabaseResult",
-            EventKind::Error(_) => "Error",
-            EventKind::MessageSend(_) => "MessageSend",
-            EventKind::MessageReceive(_) => "MessageReceive",
-            EventKind::Custom(_) => "Custom",
+            EventKind::FunctionCall(_) => 0,
+            EventKind::AsyncSpawn(_) => 1,
+            EventKind::AsyncAwait(_) => 2,
+            EventKind::StateChange(_) => 3,
+            EventKind::LockAcquire(_) => 4,
+            EventKind::LockRelease(_) => 5,
+            EventKind::MemoryFence(_) => 6,
+            EventKind::HttpRequest(_) => 7,
+            EventKind::HttpResponse(_) => 8,
+            EventKind::DatabaseQuery(_) => 9,
+            EventKind::DatabaseResult(_) => 10,
+            EventKind::Error(_) => 11,
+            EventKind::MessageSend(_) => 12,
+            EventKind::MessageReceive(_) => 13,
+            EventKind::Custom(_) => 14,
         }
     }
 }

@@ -267,6 +267,11 @@ impl Filter {
         }
     }
 
+    /// Whether no condition filters anything.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.conditions.is_empty()
+    }
+
     /// The values of the `?`s of [`Filter::sql`], in order.
     pub(crate) fn params(&self) -> &[Value] {
         &self.params

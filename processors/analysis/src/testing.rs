@@ -143,3 +143,28 @@ pub(crate) fn held(lock_id: &str, mode: LockMode) -> HeldLock {
         mode,
     }
 }
+
+/// Runs `round` `rounds` times with one seeded generator: the differential tests compare a
+/// short cut with the rule it stands for on random cases.
+pub(crate) fn random_rounds(
+    seed: u64,
+    rounds: usize,
+    mut round: impl FnMut(&mut rand_xoshiro::Xoshiro256PlusPlus, usize),
+) {
+    use rand::SeedableRng;
+    let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(seed);
+    for number in 0..rounds {
+        round(&mut rng, number);
+    }
+}
+
+/// `len` calls (ids 1 to `len`) on threads `a`, `b` and `c` at random times, without parents:
+/// where the random traces start.
+pub(crate) fn random_events(rng: &mut impl rand::Rng, len: u128) -> Vec<Event> {
+    (1..=len)
+        .map(|n| {
+            let thread = ["a", "b", "c"][rng.gen_range(0..3)];
+            event(n, thread, rng.gen_range(0..30), call())
+        })
+        .collect()
+}

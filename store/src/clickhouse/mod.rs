@@ -119,15 +119,36 @@ impl ClickHouseStore {
     {
         let (clause, page) = Dialect::ClickHouse.page(limit, offset);
         let page_sql = format!("{select_sql} {clause}");
+        let total_sql = format!("SELECT toUInt64(count()) FROM ({select_sql})");
+        self.fetch_page_counted(
+            what,
+            (&page_sql, &filter.params_with(&page)),
+            (&total_sql, filter.params()),
+        )
+        .await
+    }
+
+    /// [`ClickHouseStore::fetch_page`] with a page query and a total query of their own
+    /// (`(sql, values)` each): for a listing whose total can be counted from fewer columns
+    /// than its page reads (ClickHouse reads every column a subquery names under a
+    /// `LIMIT 1 BY`, even those the count drops).
+    pub(crate) async fn fetch_page_counted<T>(
+        &self,
+        what: &str,
+        (page_sql, page_params): (&str, &[Value]),
+        (total_sql, total_params): (&str, &[Value]),
+    ) -> Result<(Vec<T>, u64), StoreError>
+    where
+        T: ::clickhouse::RowOwned + ::clickhouse::RowRead,
+    {
         let rows = async {
-            bind_all(self.client.query(&page_sql), &filter.params_with(&page))
+            bind_all(self.client.query(page_sql), page_params)
                 .fetch_all::<T>()
                 .await
                 .map_err(self.err(&format!("list {what}")))
         };
-        let total_sql = format!("SELECT toUInt64(count()) FROM ({select_sql})");
         let total = async {
-            bind_all(self.client.query(&total_sql), filter.params())
+            bind_all(self.client.query(total_sql), total_params)
                 .fetch_one::<u64>()
                 .await
                 .map_err(self.err(&format!("count {what}")))

@@ -6,12 +6,14 @@
 //! grouping its events would, without reading them: grouping every stored event per request
 //! took 100-400 ms at 200,000 events and grew with the data.
 //!
-//! A page is read in two steps. First the page's trace keys, in the list's order, with as little
-//! as that order and the filters need: in the default order (newest first) and without a
-//! findings filter, the merged summaries alone; otherwise joined with the findings and the
-//! analyses (the page and the total count at once). Then everything else, for those keys only
-//! (each subquery narrowed to them, so the findings and analyses of other traces are never
-//! read), with the page's event counts at once: two round trips of latency per page.
+//! A page is read in two steps. First the page itself, in the list's order, with the total: in
+//! the default order (newest first) and without a findings filter, the merged summaries alone
+//! give the page's keys, services and times (and, with nothing filtering, the total is counted
+//! from the summaries' keys only); otherwise they are joined with the findings and the
+//! analyses, which then give every column. Then what the page's rows lack, for those keys only
+//! (each query narrowed to them, so the findings and analyses of other traces are not
+//! aggregated): their event counts, and for the default order their race counts, analysed ends
+//! and anomaly counts, all at once: two round trips of latency per page.
 //!
 //! The distinct event count is the costly column: ClickHouse 18.16 deserialises every
 //! `uniqExact` state of the granules it reads (about 50 ms for 400 traces of 500 events on a
@@ -27,7 +29,7 @@ use uuid::Uuid;
 use crate::clickhouse::analyses::LATEST;
 use crate::clickhouse::rows::{KeptRow, KeyedCount, KeyedTime, SummaryRow};
 use crate::clickhouse::ClickHouseStore;
-use crate::filter::{self, Dialect, Value};
+use crate::filter::{self, Dialect, Filter, Value};
 use crate::{EventStore, StoreError, TracePage, TraceQuery, TraceSort, TraceSummary};
 
 /// The traces a summary covers: every one, or only those keys (hyphenated text), bound.
@@ -49,32 +51,16 @@ impl Scope<'_> {
             }
         }
     }
-
-    /// [`Scope::condition`] of a finding: either of its traces is in scope.
-    fn finding_condition(self, params: &mut Vec<Value>) -> String {
-        let first = self.condition("first_trace_id", "?", params);
-        let second = self.condition("second_trace_id", "?", params);
-        format!("({first} OR {second})")
-    }
 }
 
-/// The merged kept summaries of the traces in `scope`: key, services, environments, first and
-/// last time, and the distinct event count when `counted` (the most costly column: it merges
-/// every event id). Keys filter in `PREWHERE`: 18.16 deserialises the aggregate states of every
-/// row of a granule it reads (8,192 rows: the whole table at 2,000 traces) before a `WHERE`
-/// drops them, and a `PREWHERE` reads the states of the matching rows only.
-fn kept_sql(scope: Scope<'_>, counted: bool, params: &mut Vec<Value>) -> String {
+/// The merged kept summaries of every trace: key, services, environments, first and last
+/// time, and the distinct event count when `counted` (the most costly column: it merges every
+/// event id).
+fn kept_sql(counted: bool) -> String {
     let count = if counted {
         "toUInt64(uniqExactMerge(events))"
     } else {
         "toUInt64(0)"
-    };
-    let within = match scope {
-        Scope::All => "WHERE 1 = 1".to_string(),
-        Scope::Keys(_) => format!(
-            "PREWHERE {}",
-            scope.condition("trace_id", "toUUID(?)", params)
-        ),
     };
     format!(
         "SELECT toString(trace_id) AS trace_key,
@@ -83,34 +69,34 @@ fn kept_sql(scope: Scope<'_>, counted: bool, params: &mut Vec<Value>) -> String 
                groupUniqArrayMerge(environments) AS environments,
                minMerge(first_ts) AS first_ts,
                maxMerge(last_ts) AS last_ts
-        FROM trace_summaries {within}
+        FROM trace_summaries
         GROUP BY trace_id"
     )
 }
 
 /// `trace_key, race_count`: the findings of each trace in `scope`, counted by distinct id over
-/// both of their traces (newest version of each, not retracted).
+/// both of their traces (newest version of each, not retracted). One pass over `findings`
+/// (`argMax` by version), not a newest-version set and a second read: a third of the CPU.
 fn race_counts_sql(scope: Scope<'_>, params: &mut Vec<Value>) -> String {
-    let newest_findings = scope.finding_condition(params);
-    let findings = scope.finding_condition(params);
+    let traces = scope.condition("trace_key", "?", params);
     format!(
         "SELECT trace_key, toUInt64(uniqExact(id)) AS race_count
-        FROM (SELECT id, arrayJoin([first_trace_id, second_trace_id]) AS trace_key FROM findings
-              WHERE (id, version) IN (SELECT id, max(version) FROM findings
-                                      WHERE {newest_findings} GROUP BY id)
-                AND occurrences > 0 AND {findings})
+        FROM (SELECT id, argMax(occurrences, version) AS newest_occurrences,
+                     argMax([first_trace_id, second_trace_id], version) AS traces
+              FROM findings GROUP BY id)
+        ARRAY JOIN traces AS trace_key
+        WHERE newest_occurrences > 0 AND {traces}
         GROUP BY trace_key"
     )
 }
 
-/// `trace_id, analysed_end`: the end of the latest analysis ([`LATEST`]) of each trace in
-/// `scope`.
+/// `trace_id, analysed_end`: the end of the latest analysis (the largest version, as
+/// [`LATEST`] selects) of each trace in `scope`, in one pass (`argMax`).
 fn analysed_ends_sql(scope: Scope<'_>, params: &mut Vec<Value>) -> String {
     let analyses = scope.condition("trace_id", "?", params);
     format!(
-        "SELECT trace_id, end_ns AS analysed_end FROM trace_analyses
-        WHERE {analyses} AND {LATEST}
-        LIMIT 1 BY trace_id"
+        "SELECT trace_id, argMax(end_ns, version) AS analysed_end FROM trace_analyses
+        WHERE {analyses} GROUP BY trace_id"
     )
 }
 
@@ -125,17 +111,19 @@ fn anomaly_counts_sql(scope: Scope<'_>, params: &mut Vec<Value>) -> String {
     )
 }
 
-/// Whole summaries of the traces in `scope`, in one query: [`kept_sql`] joined with
+/// Whole summaries of every trace, in one query: [`kept_sql`] joined with
 /// [`race_counts_sql`], [`analysed_ends_sql`] and [`anomaly_counts_sql`] (0 and none before an
 /// analysis). One join per level: ClickHouse 18.16 takes one `JOIN` per `SELECT`. Used where the
-/// findings or the analyses decide which traces are on a page; a page's details run the parts
-/// as separate queries at once instead ([`ClickHouseStore::summaries_of`]), which 18.16 answers
-/// several times faster than this one (two `ANY LEFT JOIN` levels run one after another).
-fn summary_sql(scope: Scope<'_>, counted: bool, params: &mut Vec<Value>) -> String {
-    let kept = kept_sql(scope, counted, params);
-    let races = race_counts_sql(scope, params);
-    let analysed = analysed_ends_sql(scope, params);
-    let anomalies = anomaly_counts_sql(scope, params);
+/// findings or the analyses decide which traces are on a page; a page in the default order
+/// reads the parts as separate queries at once instead ([`ClickHouseStore::details_of`]),
+/// which 18.16 answers several times faster than this one (two `ANY LEFT JOIN` levels run one
+/// after another).
+fn summary_sql(counted: bool) -> String {
+    let (scope, mut none) = (Scope::All, Vec::new());
+    let kept = kept_sql(counted);
+    let races = race_counts_sql(scope, &mut none);
+    let analysed = analysed_ends_sql(scope, &mut none);
+    let anomalies = anomaly_counts_sql(scope, &mut none);
     format!(
         "
 SELECT trace_key, event_count, services, environments, first_ts, last_ts,
@@ -155,63 +143,111 @@ ANY LEFT JOIN
     )
 }
 
-/// Most trace keys in one summary query: each key is written out 5 times (the summaries, the
-/// findings twice over both traces, the analyses, the anomalies), and a query of a whole
-/// 1,000-trace page exceeded ClickHouse's `max_query_size` (256 KiB).
+/// Most trace keys in one details query: a query of a whole 1,000-trace page with each key
+/// written out 5 times exceeded ClickHouse's `max_query_size` (256 KiB).
 const KEYS_PER_SUMMARY_QUERY: usize = 200;
 
+/// How many traces are stored, from the keys of the kept summaries alone: the total of an
+/// unfiltered list without merging any state.
+const TRACE_COUNT_SQL: &str = "SELECT toUInt64(uniqExact(trace_id)) FROM trace_summaries";
+
+/// What a page's kept summaries lack, per trace key: its race count, the end of its latest
+/// analysis and its anomaly count (absent: 0, or none before an analysis).
+#[derive(Default)]
+struct Details {
+    races: HashMap<String, u64>,
+    analysed: HashMap<String, i64>,
+    anomalies: HashMap<String, u64>,
+}
+
+impl Details {
+    /// `row` (a kept summary) completed with these details.
+    fn complete(&self, mut row: SummaryRow) -> SummaryRow {
+        let analysed = self.analysed.get(&row.trace_key).copied().unwrap_or(0);
+        row.end_ts = row.last_ts.max(analysed);
+        row.race_count = self.races.get(&row.trace_key).copied().unwrap_or(0);
+        row.anomaly_count = self.anomalies.get(&row.trace_key).copied().unwrap_or(0);
+        row
+    }
+}
+
 impl ClickHouseStore {
-    /// The whole summaries of the traces `keys`, in no set order: per [`KEYS_PER_SUMMARY_QUERY`]
-    /// keys, the kept summaries, the race counts, the analysed ends and the anomaly counts as
-    /// four queries, all at once, joined here by key.
-    async fn summaries_of(&self, keys: &[String]) -> Result<Vec<SummaryRow>, StoreError> {
+    /// The [`Details`] of the traces `keys`: per [`KEYS_PER_SUMMARY_QUERY`] keys, the race
+    /// counts, the analysed ends and the anomaly counts as three queries, all at once.
+    async fn details_of(&self, keys: &[String]) -> Result<Details, StoreError> {
         let chunks = keys.chunks(KEYS_PER_SUMMARY_QUERY).map(|chunk| async move {
             let scope = Scope::Keys(chunk);
-            let (mut kept, mut races, mut analysed, mut anomalies) =
-                (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-            let kept_sql = format!(
-                "SELECT trace_key, services, first_ts, last_ts FROM ({})",
-                kept_sql(scope, false, &mut kept)
-            );
+            let (mut races, mut analysed, mut anomalies) = (Vec::new(), Vec::new(), Vec::new());
             let races_sql = race_counts_sql(scope, &mut races);
             let analysed_sql = analysed_ends_sql(scope, &mut analysed);
             let anomalies_sql = anomaly_counts_sql(scope, &mut anomalies);
-            let (kept, races, analysed, anomalies) = tokio::try_join!(
-                self.fetch_rows::<KeptRow>("summarise traces", &kept_sql, &kept),
+            tokio::try_join!(
                 self.fetch_rows::<KeyedCount>("count trace races", &races_sql, &races),
                 self.fetch_rows::<KeyedTime>("read analysed ends", &analysed_sql, &analysed),
                 self.fetch_rows::<KeyedCount>("count trace anomalies", &anomalies_sql, &anomalies),
-            )?;
-            let counts = |rows: Vec<KeyedCount>| -> HashMap<String, u64> {
-                rows.into_iter().map(|r| (r.trace_key, r.count)).collect()
-            };
-            let (races, anomalies) = (counts(races), counts(anomalies));
-            let analysed: HashMap<String, i64> = analysed
-                .into_iter()
-                .map(|r| (r.trace_key, r.time))
-                .collect();
-            Ok::<_, StoreError>(
-                kept.into_iter()
-                    .map(|row| SummaryRow {
-                        event_count: 0,
-                        end_ts: row
-                            .last_ts
-                            .max(analysed.get(&row.trace_key).copied().unwrap_or(0)),
-                        race_count: races.get(&row.trace_key).copied().unwrap_or(0),
-                        anomaly_count: anomalies.get(&row.trace_key).copied().unwrap_or(0),
-                        services: row.services,
-                        first_ts: row.first_ts,
-                        last_ts: row.last_ts,
-                        trace_key: row.trace_key,
-                    })
-                    .collect::<Vec<_>>(),
             )
         });
-        let chunks = futures::future::try_join_all(chunks).await?;
-        Ok(chunks.into_iter().flatten().collect())
+        let mut details = Details::default();
+        for (races, analysed, anomalies) in futures::future::try_join_all(chunks).await? {
+            details
+                .races
+                .extend(races.into_iter().map(|r| (r.trace_key, r.count)));
+            details
+                .analysed
+                .extend(analysed.into_iter().map(|r| (r.trace_key, r.time)));
+            details
+                .anomalies
+                .extend(anomalies.into_iter().map(|r| (r.trace_key, r.count)));
+        }
+        Ok(details)
     }
 
-    /// [`crate::EventStore::list_traces`]: the page's keys, then their summaries.
+    /// A page of kept summaries in the list's order (newest first), from [`kept_sql`] alone,
+    /// and the total ([`TRACE_COUNT_SQL`] when nothing filters); the rows still lack their
+    /// [`Details`].
+    async fn kept_page(
+        &self,
+        query: &TraceQuery,
+        filter: &Filter,
+    ) -> Result<(Vec<SummaryRow>, u64), StoreError> {
+        let source = kept_sql(query.min_events.is_some());
+        let select = format!(
+            "SELECT trace_key, services, first_ts, last_ts FROM ({source}) WHERE {}",
+            filter.sql()
+        );
+        let (clause, page) = Dialect::ClickHouse.page(query.limit, query.offset);
+        let page_sql = format!("{select} ORDER BY {}, trace_key {clause}", query.sort.key());
+        let total_sql = if filter.is_empty() {
+            TRACE_COUNT_SQL.to_string()
+        } else {
+            format!("SELECT toUInt64(count()) FROM ({select})")
+        };
+        let page_params = filter.params_with(&page);
+        let (rows, total): (Vec<KeptRow>, u64) = self
+            .fetch_page_counted(
+                "traces",
+                (&page_sql, &page_params),
+                (&total_sql, filter.params()),
+            )
+            .await?;
+        let rows = rows
+            .into_iter()
+            .map(|row| SummaryRow {
+                event_count: 0,
+                end_ts: row.last_ts,
+                race_count: 0,
+                anomaly_count: 0,
+                services: row.services,
+                first_ts: row.first_ts,
+                last_ts: row.last_ts,
+                trace_key: row.trace_key,
+            })
+            .collect();
+        Ok((rows, total))
+    }
+
+    /// [`crate::EventStore::list_traces`]: a page of summaries with the total, then what its
+    /// rows lack (the page's event counts, and the [`Details`] of kept summaries) at once.
     pub(crate) async fn list_trace_summaries(
         &self,
         query: &TraceQuery,
@@ -219,45 +255,54 @@ impl ClickHouseStore {
         let filter = filter::traces(Dialect::ClickHouse, query);
         // Whether the findings or the analyses decide which traces are on the page.
         let joined = query.sort != TraceSort::Time || query.has_races.is_some();
-        let counted = query.min_events.is_some();
-        let mut none = Vec::new();
-        let source = if joined {
-            summary_sql(Scope::All, counted, &mut none)
+        let (rows, total) = if joined {
+            // Every column from the joined summaries at once.
+            let sql = format!(
+                "SELECT trace_key, event_count, services, first_ts, last_ts, end_ts, race_count,
+                        anomaly_count
+                 FROM ({}) WHERE {} ORDER BY {}, trace_key",
+                summary_sql(query.min_events.is_some()),
+                filter.sql(),
+                query.sort.key()
+            );
+            let page = (query.limit, query.offset);
+            self.fetch_page("traces", &sql, &filter, page).await?
         } else {
-            kept_sql(Scope::All, counted, &mut none)
+            self.kept_page(query, &filter).await?
         };
-        let sql = format!(
-            "SELECT trace_key FROM ({source}) WHERE {} ORDER BY {}, trace_key",
-            filter.sql(),
-            query.sort.key()
-        );
-        let page = (query.limit, query.offset);
-        let (keys, total): (Vec<String>, u64) =
-            self.fetch_page("traces", &sql, &filter, page).await?;
-        if keys.is_empty() {
+        if rows.is_empty() {
             return Ok(TracePage {
                 traces: Vec::new(),
                 total,
             });
         }
+        let keys: Vec<String> = rows.iter().map(|r| r.trace_key.clone()).collect();
         let ids: Vec<Uuid> = keys
             .iter()
             .filter_map(|key| Uuid::parse_str(key).ok())
             .collect();
-        // The page's summaries and its event counts at once: two round trips in parallel.
-        let (rows, counts) =
-            tokio::try_join!(self.summaries_of(&keys), self.traces_event_counts(&ids))?;
-        let mut by_key: HashMap<String, SummaryRow> =
-            rows.into_iter().map(|r| (r.trace_key.clone(), r)).collect();
-        // In the page's order; a trace pruned between the two reads is left out.
-        let mut traces: Vec<TraceSummary> = keys
-            .iter()
-            .filter_map(|key| by_key.remove(key))
+        let details = async {
+            if joined {
+                Ok(None)
+            } else {
+                self.details_of(&keys).await.map(Some)
+            }
+        };
+        let (details, counts) = tokio::try_join!(details, self.traces_event_counts(&ids))?;
+        let traces = rows
+            .into_iter()
+            .map(|row| match &details {
+                Some(details) => details.complete(row),
+                None => row,
+            })
             .map(into_summary)
+            .map(|trace| {
+                trace.map(|mut trace| {
+                    trace.event_count = counts.get(&trace.trace_id).copied().unwrap_or(0);
+                    trace
+                })
+            })
             .collect::<Result<_, _>>()?;
-        for trace in &mut traces {
-            trace.event_count = counts.get(&trace.trace_id).copied().unwrap_or(0);
-        }
         Ok(TracePage { traces, total })
     }
 }

@@ -63,6 +63,7 @@ macro_rules! with_check_names {
             list_traces_serves_the_largest_page,
             list_traces_breaks_ties_by_id,
             list_traces_follows_late_events,
+            list_traces_count_the_newest_version_of_findings,
             race_count_counts_distinct_findings,
             upsert_findings_newest_wins,
             trace_findings_cross_trace,

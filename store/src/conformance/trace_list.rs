@@ -184,3 +184,34 @@ pub async fn list_traces_serves_the_largest_page(store: &dyn Store) {
     assert_eq!(ids(&listed), traces, "every trace, ties by id");
     assert!(listed.traces.iter().all(|t| t.event_count == 1));
 }
+
+/// A trace's race count follows the newest version of each finding, even on a page that lists
+/// only a trace an older version named: a finding that moved to another trace no longer counts
+/// for the first one.
+pub async fn list_traces_count_the_newest_version_of_findings(store: &dyn Store) {
+    let older = Uuid::new_v4();
+    let newer = Uuid::new_v4();
+    let mut events = events_of(older, "prod", 0, 1);
+    events.extend(events_of(newer, "prod", 10, 1));
+    store.insert_events(&events).await.expect("insert");
+    let variable = format!("moved-{older}");
+    store
+        .upsert_findings(&[finding("f-moved", older, older, &variable, 1)])
+        .await
+        .expect("v1");
+    store
+        .upsert_findings(&[finding("f-moved", newer, newer, &variable, 2)])
+        .await
+        .expect("v2");
+    for (offset, trace, races) in [(0, newer, 1), (1, older, 0)] {
+        let query = TraceQuery {
+            limit: 1,
+            offset,
+            ..TraceQuery::default()
+        };
+        let listed = page(store, query).await;
+        assert_eq!(ids(&listed), vec![trace], "page at {offset}");
+        assert_eq!(race_count(&listed, trace), Some(races), "page at {offset}");
+        assert_eq!(listed.total, 2);
+    }
+}

@@ -349,14 +349,17 @@ impl DurationBaselines {
 /// first grouped by the names' addresses (no string hashing), then groups with equal names
 /// (from copies, e.g. in a deserialised tree) are merged.
 fn groups(tree: &TraceTree) -> Vec<Group<'_>> {
-    let mut by_address: foldhash::HashMap<[usize; 3], usize> = Default::default();
+    // A tuple, not an array: an array hashes as one byte slice, through the slower path for
+    // long inputs, where a tuple hashes three words.
+    let mut by_address: foldhash::HashMap<(usize, usize, usize), usize> = Default::default();
     let mut groups: Vec<Group<'_>> = Vec::new();
     for (v, node) in tree.nodes.iter().enumerate() {
         if node.placeholder.is_some() {
             continue;
         }
-        let address =
+        let [service, kind, location] =
             [&node.service, &node.kind, &node.location].map(|name| name.as_ptr() as usize);
+        let address = (service, kind, location);
         let slot = *by_address.entry(address).or_insert_with(|| {
             groups.push(((&*node.service, &*node.kind, &*node.location), Vec::new()));
             groups.len() - 1

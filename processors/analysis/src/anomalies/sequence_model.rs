@@ -36,6 +36,7 @@
 
 use std::collections::BTreeMap;
 
+use foldhash::HashMap;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -233,9 +234,24 @@ impl SequenceModels {
         let mut n = 0u64;
         let mut first: Option<ImprobableTransition> = None;
         let mut improbable = 0u32;
+        // A loop takes the same few transitions over and over, and the steps of a fresh trace
+        // share one copy of each symbol (`trace_sequences`), so each distinct pair is looked up
+        // in the chain once, keyed by the two texts' addresses and lengths (equal keys are the
+        // same text; an equal text elsewhere only misses the memo). A tuple hashes as four
+        // words, where an array would hash as one byte slice, more slowly.
+        let mut memo: HashMap<(usize, usize, usize, usize), (f64, f64)> = HashMap::default();
         for (from, to, event_id) in sequence.transitions() {
-            let probability = model.probability(from, to, config.alpha);
-            sum += probability.ln();
+            let key = (
+                from.as_ptr() as usize,
+                from.len(),
+                to.as_ptr() as usize,
+                to.len(),
+            );
+            let (probability, ln) = *memo.entry(key).or_insert_with(|| {
+                let probability = model.probability(from, to, config.alpha);
+                (probability, probability.ln())
+            });
+            sum += ln;
             n += 1;
             if probability < config.improbable_below {
                 improbable = improbable.saturating_add(1);

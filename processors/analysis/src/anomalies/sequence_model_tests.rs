@@ -23,7 +23,7 @@ fn sequence(trace: u128, steps: &[&str]) -> ActorSequence {
             .into_iter()
             .enumerate()
             .map(|(i, symbol)| SequenceStep {
-                symbol,
+                symbol: symbol.into(),
                 event_id: Uuid::from_u128(trace * 1000 + i as u128),
             })
             .collect(),
@@ -184,7 +184,7 @@ fn sequences_are_per_thread_so_interleavings_do_not_matter() {
         trace_sequences(&trace_tree(events))
             .into_iter()
             .map(|s| {
-                let steps: Vec<String> = s.steps.into_iter().map(|st| st.symbol).collect();
+                let steps: Vec<String> = s.steps.iter().map(|st| st.symbol.to_string()).collect();
                 (s.key, s.thread, steps)
             })
             .collect::<std::collections::BTreeSet<_>>()

@@ -42,8 +42,8 @@ pub struct SequenceKey {
 /// One step of a sequence.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SequenceStep {
-    /// `kind:location`.
-    pub symbol: String,
+    /// `kind:location`, one copy shared by every step of the trace with the same symbol.
+    pub symbol: Arc<str>,
     /// The event.
     pub event_id: Uuid,
 }
@@ -91,13 +91,13 @@ pub fn trace_sequences(tree: &TraceTree) -> Vec<ActorSequence> {
     // The tree shares one copy of each distinct kind, location, service and thread, so their
     // addresses identify them for as long as `tree` is borrowed: each symbol is formatted once
     // (then cloned), and a step of the same actor as the one before skips the actor lookup.
-    let mut symbols: HashMap<(*const u8, *const u8), String> = HashMap::default();
+    let mut symbols: HashMap<(*const u8, *const u8), Arc<str>> = HashMap::default();
     let mut last_actor: Option<((*const u8, *const u8), usize)> = None;
     let mut sequences: Vec<ActorSequence> = Vec::new();
     for node in tree.event_nodes() {
         let symbol = symbols
             .entry((address(&node.kind), address(&node.location)))
-            .or_insert_with(|| step_symbol(&node.kind, &node.location))
+            .or_insert_with(|| Arc::from(step_symbol(&node.kind, &node.location)))
             .clone();
         let step = SequenceStep {
             symbol,
@@ -121,7 +121,7 @@ pub fn trace_sequences(tree: &TraceTree) -> Vec<ActorSequence> {
                 sequences.push(ActorSequence {
                     key: SequenceKey {
                         service: node.service.to_string(),
-                        entry: step.symbol.clone(),
+                        entry: step.symbol.to_string(),
                     },
                     thread: node.thread.to_string(),
                     steps: vec![step],
@@ -146,10 +146,10 @@ impl ActorSequence {
         let last = self
             .steps
             .last()
-            .map(|s| (s.symbol.as_str(), SEQUENCE_END, s.event_id));
+            .map(|s| (&*s.symbol, SEQUENCE_END, s.event_id));
         self.steps
             .windows(2)
-            .map(|w| (w[0].symbol.as_str(), w[1].symbol.as_str(), w[1].event_id))
+            .map(|w| (&*w[0].symbol, &*w[1].symbol, w[1].event_id))
             .chain(last)
     }
 

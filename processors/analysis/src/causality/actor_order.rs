@@ -41,7 +41,7 @@ use raceway_schemas::Event;
 use uuid::Uuid;
 
 use crate::graph;
-use crate::locksets::actor_key;
+use crate::locksets::{actor_key, ActorKey};
 
 /// The trace-wide numbering with every actor's events in its SDK's order.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -63,6 +63,23 @@ pub fn actor_program_order(events: &[Event]) -> ActorOrder {
 /// instance, thread), numbered in order of first appearance in the order: the per-actor
 /// replays index their state by it instead of hashing the actor's strings at every event.
 pub(crate) fn numbered_program_order(events: &[Event]) -> (ActorOrder, Vec<usize>) {
+    let indexed = indexed_program_order(events);
+    (indexed.order, indexed.actor_of)
+}
+
+/// [`numbered_program_order`] and, when no two events share an id, the input index of every
+/// id: the one map of the trace's ids, which the program order itself needs for parent links and
+/// the trace tree reuses instead of hashing every id again. With a repeated id the rules pick
+/// "the first copy" in different orders (per actor here, trace-wide in the tree), so then no map
+/// is shared and each builds its own as before.
+pub(crate) struct IndexedOrder {
+    pub(crate) order: ActorOrder,
+    pub(crate) actor_of: Vec<usize>,
+    pub(crate) by_id: Option<HashMap<Uuid, usize>>,
+}
+
+/// See [`IndexedOrder`].
+pub(crate) fn indexed_program_order(events: &[Event]) -> IndexedOrder {
     let mut keys: Vec<(i64, u128, usize)> = events
         .iter()
         .enumerate()
@@ -71,26 +88,48 @@ pub(crate) fn numbered_program_order(events: &[Event]) -> (ActorOrder, Vec<usize
     keys.sort_unstable();
     let mut order: Vec<usize> = keys.into_iter().map(|(_, _, i)| i).collect();
 
-    // Each actor's places in the numbering, in time order.
-    let mut actor_numbers: HashMap<(Uuid, &str, &str, &str), usize> = HashMap::default();
+    // Each actor's places in the numbering, in time order, and every event's place among its
+    // actor's. An actor's steps usually follow each other, so the previous event's actor is
+    // tried before hashing the key.
+    let mut actor_numbers: HashMap<ActorKey<'_>, usize> = HashMap::default();
     let mut places: Vec<Vec<usize>> = Vec::new();
     let mut actor_of = vec![0; events.len()];
+    let mut local_of = vec![0; events.len()];
+    let mut last: Option<(ActorKey<'_>, usize)> = None;
     for (position, &index) in order.iter().enumerate() {
-        let next = places.len();
-        let actor = *actor_numbers
-            .entry(actor_key(&events[index]))
-            .or_insert(next);
-        if actor == next {
-            places.push(Vec::new());
-        }
+        let key = actor_key(&events[index]);
+        let actor = match last {
+            Some((last_key, actor)) if last_key == key => actor,
+            _ => {
+                let next = places.len();
+                let actor = *actor_numbers.entry(key).or_insert(next);
+                if actor == next {
+                    places.push(Vec::new());
+                }
+                actor
+            }
+        };
+        last = Some((key, actor));
+        local_of[index] = places[actor].len();
         places[actor].push(position);
         actor_of[index] = actor;
     }
+    let mut by_id: HashMap<Uuid, usize> =
+        HashMap::with_capacity_and_hasher(events.len(), Default::default());
+    let mut unique = true;
+    for (index, event) in events.iter().enumerate() {
+        unique &= by_id.insert(event.id, index).is_none();
+    }
+    let shared = unique.then_some(Ids {
+        by_id: &by_id,
+        actor_of: &actor_of,
+        local_of: &local_of,
+    });
 
     let mut effective_ns: Vec<i64> = events.iter().map(|e| e.timestamp_ns).collect();
-    for slots in &places {
+    for (actor, slots) in places.iter().enumerate() {
         let members: Vec<usize> = slots.iter().map(|&p| order[p]).collect();
-        let stated = stated_order(events, &members);
+        let stated = stated_order(events, &members, shared.map(|ids| (ids, actor)));
         let mut earliest = i64::MAX;
         for &local in stated.iter().rev() {
             let index = members[local];
@@ -103,33 +142,67 @@ pub(crate) fn numbered_program_order(events: &[Event]) -> (ActorOrder, Vec<usize
     }
     // Each actor's events only moved among its own places, so the first appearances, and with
     // them the numbers, are those of the final order too.
-    (
-        ActorOrder {
+    IndexedOrder {
+        order: ActorOrder {
             order,
             effective_ns,
         },
         actor_of,
-    )
+        by_id: unique.then_some(by_id),
+    }
+}
+
+/// The trace's ids when no two events share one, and where each event sits: its actor and its
+/// place among the actor's events in time order.
+#[derive(Clone, Copy)]
+struct Ids<'a> {
+    by_id: &'a HashMap<Uuid, usize>,
+    actor_of: &'a [usize],
+    local_of: &'a [usize],
 }
 
 /// The order of one actor's events (`members`, input indices in time order), as local indices
-/// into `members`.
-fn stated_order(events: &[Event], members: &[usize]) -> Vec<usize> {
+/// into `members`. `ids` (with the actor's number) finds parents among the members without a map
+/// per actor.
+fn stated_order(events: &[Event], members: &[usize], ids: Option<(Ids<'_>, usize)>) -> Vec<usize> {
     let n = members.len();
     if n < 2 {
         return (0..n).collect();
     }
-    let local_of: HashMap<Uuid, usize> = members
-        .iter()
-        .enumerate()
-        .rev() // the first copy of a duplicate id wins
-        .map(|(local, &index)| (events[index].id, local))
-        .collect();
     let mut edges: Vec<(usize, usize)> = Vec::new();
-    for (local, &index) in members.iter().enumerate() {
-        if let Some(&parent) = events[index].parent_id.and_then(|p| local_of.get(&p)) {
-            if parent != local {
-                edges.push((parent, local));
+    match ids {
+        Some((ids, actor)) => {
+            for (local, &index) in members.iter().enumerate() {
+                let Some(parent) = events[index].parent_id else {
+                    continue;
+                };
+                // The SDKs chain each step to the one before: a comparison, no lookup.
+                if local > 0 && events[members[local - 1]].id == parent {
+                    edges.push((local - 1, local));
+                    continue;
+                }
+                let Some(&input) = ids.by_id.get(&parent) else {
+                    continue;
+                };
+                let parent = ids.local_of[input];
+                if ids.actor_of[input] == actor && parent != local {
+                    edges.push((parent, local));
+                }
+            }
+        }
+        None => {
+            let local_of: HashMap<Uuid, usize> = members
+                .iter()
+                .enumerate()
+                .rev() // the first copy of a duplicate id wins
+                .map(|(local, &index)| (events[index].id, local))
+                .collect();
+            for (local, &index) in members.iter().enumerate() {
+                if let Some(&parent) = events[index].parent_id.and_then(|p| local_of.get(&p)) {
+                    if parent != local {
+                        edges.push((parent, local));
+                    }
+                }
             }
         }
     }
@@ -177,14 +250,15 @@ fn counters_follow_time(events: &[Event], members: &[usize]) -> bool {
     let mut previous: &[(String, u64)] = &[];
     for &index in members {
         let clock = events[index].causality_vector.as_slice();
-        if !clock.windows(2).all(|pair| pair[0].0 < pair[1].0) {
-            return false;
-        }
         let same_components = clock.len() == previous.len()
             && clock
                 .iter()
                 .zip(previous)
                 .all(|(now, then)| now.0 == then.0);
+        // The same names as the previous clock, which passed, are in order too.
+        if !same_components && !clock.windows(2).all(|pair| pair[0].0 < pair[1].0) {
+            return false;
+        }
         if same_components {
             if clock.iter().zip(previous).any(|(now, then)| now.1 < then.1) {
                 return false;
@@ -223,6 +297,62 @@ mod tests {
                 e
             })
             .collect()
+    }
+
+    /// Parents found through the trace's one id map (with the previous step compared first)
+    /// give every actor the same order as a map of the actor's own ids, on random traces with
+    /// parents inside and across actors, backwards in time, missing, and clocks that disagree.
+    #[test]
+    fn the_shared_id_map_orders_every_actor_as_its_own_map_does() {
+        use rand::Rng;
+        crate::testing::random_rounds(11, 300, |rng, _| {
+            let len = rng.gen_range(1..40u128);
+            let mut events = crate::testing::random_events(rng, len);
+            for (e, n) in events.iter_mut().zip(1..) {
+                e.parent_id = match rng.gen_range(0..4) {
+                    0 => None,
+                    1 => Some(crate::testing::id(n.max(2) - 1)),
+                    2 => Some(crate::testing::id(rng.gen_range(1..=len + 3))),
+                    _ => Some(crate::testing::id(n + 1)),
+                };
+                if rng.gen_bool(0.3) {
+                    e.causality_vector = vec![("k".into(), rng.gen_range(0..5))];
+                }
+            }
+            let indexed = indexed_program_order(&events);
+            let by_id = indexed.by_id.as_ref().expect("ids are unique");
+            let mut members: Vec<Vec<usize>> = Vec::new();
+            let mut local_of = vec![0; events.len()];
+            let mut keys: Vec<usize> = (0..events.len()).collect();
+            keys.sort_by_key(|&i| (events[i].timestamp_ns, events[i].id));
+            for &i in &keys {
+                let actor = indexed.actor_of[i];
+                if members.len() <= actor {
+                    members.resize(actor + 1, Vec::new());
+                }
+                local_of[i] = members[actor].len();
+                members[actor].push(i);
+            }
+            let ids = Ids {
+                by_id,
+                actor_of: &indexed.actor_of,
+                local_of: &local_of,
+            };
+            for (actor, members) in members.iter().enumerate() {
+                assert_eq!(
+                    stated_order(&events, members, Some((ids, actor))),
+                    stated_order(&events, members, None),
+                );
+            }
+        });
+    }
+
+    #[test]
+    fn a_repeated_id_shares_no_map() {
+        let mut events = actor_with([&[], &[], &[]]);
+        assert!(indexed_program_order(&events).by_id.is_some());
+        events[2].id = events[0].id;
+        assert!(indexed_program_order(&events).by_id.is_none());
     }
 
     #[test]

@@ -42,8 +42,14 @@ struct LockState {
 }
 
 /// Collects edges and lock sets over `events[sorted[p]]` for every position `p`; `actor_of`
-/// numbers the actor of every input index (`super::numbered_program_order`).
-pub(super) fn collect(events: &[Event], sorted: &[usize], actor_of: &[usize]) -> Evidence {
+/// numbers the actor of every input index (`super::numbered_program_order`), and `by_id`, when
+/// given, is the input index of every id, all of them distinct (`super::IndexedOrder`).
+pub(super) fn collect(
+    events: &[Event],
+    sorted: &[usize],
+    actor_of: &[usize],
+    by_id: Option<&HashMap<Uuid, usize>>,
+) -> Evidence {
     let n = sorted.len();
     let mut evidence = Evidence {
         edges: Vec::new(),
@@ -59,12 +65,7 @@ pub(super) fn collect(events: &[Event], sorted: &[usize], actor_of: &[usize]) ->
     let mut atomics = Atomics::default();
     // Latest position so far carrying each distributed_span_id.
     let mut latest_in_span: HashMap<&str, usize> = HashMap::default();
-    // First position of every event id (duplicates keep the first).
-    let mut position_of: HashMap<Uuid, usize> =
-        HashMap::with_capacity_and_hasher(n, Default::default());
-    for (position, &index) in sorted.iter().enumerate() {
-        position_of.entry(events[index].id).or_insert(position);
-    }
+    let parents = Parents::new(events, sorted, by_id);
 
     for (position, &index) in sorted.iter().enumerate() {
         let event = &events[index];
@@ -85,12 +86,14 @@ pub(super) fn collect(events: &[Event], sorted: &[usize], actor_of: &[usize]) ->
         let state = &mut actor_states[actor];
 
         // Program order.
-        if let Some(previous) = state.last_position.replace(position) {
+        let previous = state.last_position.replace(position);
+        if let Some(previous) = previous {
             evidence.edges.push((previous, position));
         }
 
         // Parent link, possibly pointing forwards in time (clock skew): cycles are broken later.
-        if let Some(&parent) = event.parent_id.and_then(|p| position_of.get(&p)) {
+        let parent = event.parent_id.and_then(|p| parents.position(&p, previous));
+        if let Some(parent) = parent {
             if parent != position {
                 evidence.edges.push((parent, position));
             }
@@ -154,6 +157,67 @@ pub(super) fn collect(events: &[Event], sorted: &[usize], actor_of: &[usize]) ->
     evidence
 }
 
+/// Where each parent id sits in the numbering: its first position.
+enum Parents<'a> {
+    /// All ids distinct: the trace's one id map, and the position of every input index.
+    Shared {
+        events: &'a [Event],
+        sorted: &'a [usize],
+        by_id: &'a HashMap<Uuid, usize>,
+        position_of: Vec<usize>,
+    },
+    /// A map of the first position of every id, for traces that repeat one.
+    Own(HashMap<Uuid, usize>),
+}
+
+impl<'a> Parents<'a> {
+    fn new(
+        events: &'a [Event],
+        sorted: &'a [usize],
+        by_id: Option<&'a HashMap<Uuid, usize>>,
+    ) -> Self {
+        match by_id {
+            Some(by_id) => {
+                let mut position_of = vec![0; events.len()];
+                for (position, &index) in sorted.iter().enumerate() {
+                    position_of[index] = position;
+                }
+                Parents::Shared {
+                    events,
+                    sorted,
+                    by_id,
+                    position_of,
+                }
+            }
+            None => {
+                let mut first: HashMap<Uuid, usize> =
+                    HashMap::with_capacity_and_hasher(sorted.len(), Default::default());
+                for (position, &index) in sorted.iter().enumerate() {
+                    first.entry(events[index].id).or_insert(position);
+                }
+                Parents::Own(first)
+            }
+        }
+    }
+
+    /// The position of `parent`, given the position of the actor's previous event: the SDKs
+    /// chain each step to the one before, so that one is compared before any lookup.
+    fn position(&self, parent: &Uuid, previous: Option<usize>) -> Option<usize> {
+        match self {
+            Parents::Shared {
+                events,
+                sorted,
+                by_id,
+                position_of,
+            } => match previous {
+                Some(previous) if events[sorted[previous]].id == *parent => Some(previous),
+                _ => by_id.get(parent).map(|&index| position_of[index]),
+            },
+            Parents::Own(first) => first.get(parent).copied(),
+        }
+    }
+}
+
 /// Lock id -> hand-over state (hashbrown's map, for `entry_ref`: one lookup per acquire or
 /// release, and the id copied only for a new lock).
 type LockStates = hashbrown::HashMap<String, LockState, foldhash::fast::RandomState>;
@@ -166,4 +230,40 @@ fn lock_state_of<'a>(lock_states: &'a mut LockStates, lock_id: &str) -> &'a mut 
 
 fn non_empty(value: &Option<String>) -> Option<&str> {
     value.as_deref().filter(|s| !s.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{id, random_events, random_rounds};
+    use rand::Rng;
+
+    /// With all ids distinct, the shared map (the previous step compared first) places every
+    /// parent where a map of first positions does, on random traces and parent links.
+    #[test]
+    fn shared_ids_place_parents_as_first_positions_do() {
+        random_rounds(9, 200, |rng, _| {
+            let len = rng.gen_range(1..40u128);
+            let mut events = random_events(rng, len);
+            for e in &mut events {
+                e.parent_id = rng.gen_bool(0.8).then(|| id(rng.gen_range(1..=len + 2)));
+            }
+            let indexed = crate::causality::indexed_program_order(&events);
+            let sorted = &indexed.order.order;
+            let by_id = indexed.by_id.as_ref().expect("distinct ids");
+            let shared = Parents::new(&events, sorted, Some(by_id));
+            let own = Parents::new(&events, sorted, None);
+            let mut previous_of_actor: Vec<Option<usize>> = vec![None; events.len()];
+            for (position, &index) in sorted.iter().enumerate() {
+                let actor = indexed.actor_of[index];
+                let previous = previous_of_actor[actor].replace(position);
+                if let Some(parent) = events[index].parent_id {
+                    assert_eq!(
+                        shared.position(&parent, previous),
+                        own.position(&parent, previous)
+                    );
+                }
+            }
+        });
+    }
 }

@@ -74,8 +74,8 @@ mod atomics;
 mod edges;
 mod responses;
 
-pub(crate) use actor_order::numbered_program_order;
 pub use actor_order::{actor_program_order, ActorOrder};
+pub(crate) use actor_order::{indexed_program_order, numbered_program_order, IndexedOrder};
 pub use atomics::{access_ordering, ORDERING_TAG};
 
 use std::borrow::Cow;
@@ -121,8 +121,12 @@ pub struct TraceCausality {
 /// any order. See the module doc for the rules. Never panics, whatever the links say.
 pub fn trace_causality(events: &[Event]) -> TraceCausality {
     let n = events.len();
-    let (ActorOrder { order: sorted, .. }, actor_of) = numbered_program_order(events);
-    let mut evidence = edges::collect(events, &sorted, &actor_of);
+    let IndexedOrder {
+        order: ActorOrder { order: sorted, .. },
+        actor_of,
+        by_id,
+    } = indexed_program_order(events);
+    let mut evidence = edges::collect(events, &sorted, &actor_of, by_id.as_ref());
     let trusted = n > 0 && events.iter().all(Event::has_trusted_clock);
     if !trusted {
         let merged = responses::response_edges(events, &sorted, &evidence.actor_of);

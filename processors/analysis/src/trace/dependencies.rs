@@ -27,6 +27,7 @@
 //! the time from send to receive (0 under clock skew) and it is never an error.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use foldhash::{HashMap, HashSet};
 use raceway_schemas::{Event, EventKind};
@@ -34,7 +35,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::links::{EventIndex, LinkKind};
-use super::tree::TraceTree;
+use super::tree::{TraceTree, TreeNode};
 use crate::percentile::nearest_rank;
 
 /// Namespace of the deterministic ids of [`ServiceCall`] rows.
@@ -145,6 +146,11 @@ pub(crate) fn calls_with(
         let (Some(callee), Some(parent)) = (event_of(v), node.parent) else {
             continue;
         };
+        // The nodes of one actor share its service's name: the same copy is the same service.
+        let same_copy = |p: &TreeNode| Arc::ptr_eq(&node.service, &p.service);
+        if tree.nodes.get(parent).is_some_and(same_copy) {
+            continue;
+        }
         let Some(caller) = event_of(parent) else {
             continue;
         };

@@ -151,7 +151,7 @@ pub fn causal_graph(
         }
     };
     for (i, event) in events.iter().enumerate() {
-        if let Some(parent) = event.parent_id.and_then(|p| index.by_id(&p)) {
+        if let Some(parent) = event.parent_id.and_then(|p| index.parent_of(i, &p)) {
             add(parent, i, EdgeKind::Parent);
         }
         if let Some(previous) = index.prev_in_actor(i) {

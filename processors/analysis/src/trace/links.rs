@@ -31,7 +31,7 @@ use raceway_schemas::{Event, EventKind, MessageEvent};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::causality::{actor_program_order, ActorOrder};
+use crate::causality::{indexed_program_order, ActorOrder, IndexedOrder};
 
 /// How a tree node hangs under its parent, or how one graph node leads to another.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -67,7 +67,7 @@ pub(crate) enum Attachment {
 pub(crate) struct EventIndex<'a> {
     events: &'a [Event],
     /// Input indices in program order: (timestamp, id, input index), each actor's events in the
-    /// order its SDK stated (see [`actor_program_order`]).
+    /// order its SDK stated (see [`crate::causality::actor_program_order`]).
     pub(crate) order: Vec<usize>,
     /// Per input index: when the event started at the latest, given its actor's later steps
     /// (see [`ActorOrder::effective_ns`]).
@@ -85,6 +85,8 @@ pub(crate) struct EventIndex<'a> {
     actor_numbers: HashMap<(&'a str, &'a str, &'a str), usize>,
     /// First input index of every event id.
     by_id: HashMap<Uuid, usize>,
+    /// No two events share an id: an id found by comparison is the one `by_id` holds.
+    unique_ids: bool,
     /// distributed_span_id -> its number in `span_events`.
     span_numbers: HashMap<&'a str, usize>,
     /// Input indices carrying each numbered span, in `order`.
@@ -107,11 +109,18 @@ impl<'a> EventIndex<'a> {
     /// Indexes `events` (one trace, any order).
     pub(crate) fn new(events: &'a [Event]) -> Self {
         let n = events.len();
-        let ActorOrder {
-            order,
-            effective_ns,
-            ..
-        } = actor_program_order(events);
+        let IndexedOrder {
+            order: ActorOrder {
+                order,
+                effective_ns,
+            },
+            actor_of,
+            by_id,
+        } = indexed_program_order(events);
+        // The program order numbered actors by (trace, service, instance, thread): the same
+        // actors as here when the events are of one trace, as they are but for bad input.
+        let one_trace = events.windows(2).all(|w| w[0].trace_id == w[1].trace_id);
+        let shared_ids = by_id.is_some();
         let mut index = EventIndex {
             events,
             effective_ns,
@@ -121,7 +130,9 @@ impl<'a> EventIndex<'a> {
             prev: vec![None; n],
             next: vec![None; n],
             actor_numbers: HashMap::default(),
-            by_id: HashMap::with_capacity_and_hasher(n, Default::default()),
+            by_id: by_id
+                .unwrap_or_else(|| HashMap::with_capacity_and_hasher(n, Default::default())),
+            unique_ids: shared_ids,
             span_numbers: HashMap::default(),
             span_events: Vec::new(),
             spawns: HashMap::default(),
@@ -138,10 +149,18 @@ impl<'a> EventIndex<'a> {
                 instance(event),
                 event.metadata.thread_id.as_str(),
             );
-            let next_actor = index.actor_numbers.len();
-            let actor = *index.actor_numbers.entry(key).or_insert(next_actor);
-            if actor == index.actor_events.len() {
-                index.actor_events.push(Vec::new());
+            let actor = if one_trace {
+                let actor = actor_of[i];
+                if actor >= index.actor_events.len() {
+                    index.actor_numbers.insert(key, actor);
+                }
+                actor
+            } else {
+                let next_actor = index.actor_numbers.len();
+                *index.actor_numbers.entry(key).or_insert(next_actor)
+            };
+            if actor >= index.actor_events.len() {
+                index.actor_events.resize_with(actor + 1, Vec::new);
             }
             index.actor[i] = actor;
             if let Some(&previous) = index.actor_events[actor].last() {
@@ -149,7 +168,9 @@ impl<'a> EventIndex<'a> {
                 index.next[previous] = Some(i);
             }
             index.actor_events[actor].push(i);
-            index.by_id.entry(event.id).or_insert(i);
+            if !shared_ids {
+                index.by_id.entry(event.id).or_insert(i);
+            }
             if let Some(span) = non_empty(&event.metadata.distributed_span_id) {
                 // An actor's events mostly stay in one span: reuse its last span's number
                 // instead of hashing the id again.
@@ -194,6 +215,18 @@ impl<'a> EventIndex<'a> {
     /// The input index of the event with this id (its first copy), if the trace holds it.
     pub(crate) fn by_id(&self, id: &Uuid) -> Option<usize> {
         self.by_id.get(id).copied()
+    }
+
+    /// The input index of event `i`'s parent `parent_id`, if the trace holds it: as
+    /// [`EventIndex::by_id`], with the usual case (the actor's previous event, as the SDKs chain
+    /// their steps) found by comparing one id instead of a lookup.
+    pub(crate) fn parent_of(&self, i: usize, parent_id: &Uuid) -> Option<usize> {
+        match self.prev[i] {
+            Some(previous) if self.unique_ids && self.events[previous].id == *parent_id => {
+                Some(previous)
+            }
+            _ => self.by_id(parent_id),
+        }
     }
 
     /// The previous event of the same actor.
@@ -319,7 +352,7 @@ impl<'a> EventIndex<'a> {
             let first_in_span = upstream.filter(|span| entered.enter(self.actor[i], span));
             let linked = |parent: usize, kind: LinkKind| Attachment::Linked { parent, kind };
             attachments[i] = if let Some(parent_id) = event.parent_id.filter(|p| *p != event.id) {
-                match self.by_id(&parent_id) {
+                match self.parent_of(i, &parent_id) {
                     Some(parent) => linked(parent, LinkKind::Parent),
                     None => Attachment::MissingParent(parent_id),
                 }

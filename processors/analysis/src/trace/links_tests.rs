@@ -102,3 +102,53 @@ fn receive_pairs_with_exact_offset_then_latest_compatible_send() {
     assert_eq!(index.message_source(4), None, "no send on that topic");
     assert_eq!(index.message_source(0), None, "a send consumes nothing");
 }
+
+/// The index numbers actors by (service, instance, thread) in order of first appearance and
+/// finds each parent's first copy in the order, whether it reuses the program order's actor
+/// numbers and id map (one trace, unique ids) or builds its own (repeated ids, events of two
+/// traces): random traces of each kind, against those rules computed directly.
+#[test]
+fn actors_and_parents_follow_the_rule_with_and_without_the_shared_maps() {
+    use rand::Rng;
+    crate::testing::random_rounds(5, 300, |rng, round| {
+        let len = rng.gen_range(1..30u128);
+        let mut events = crate::testing::random_events(rng, len);
+        for e in &mut events {
+            // A third of the rounds repeat ids, a third mix two traces.
+            match round % 3 {
+                1 => e.id = Uuid::from_u128(rng.gen_range(1..=len)),
+                2 if rng.gen_bool(0.3) => e.trace_id = Uuid::from_u128(77),
+                _ => {}
+            }
+            if rng.gen_bool(0.7) {
+                e.parent_id = Some(Uuid::from_u128(rng.gen_range(1..=len + 2)));
+            }
+        }
+        let index = EventIndex::new(&events);
+        let mut actors: Vec<(&str, &str, &str)> = Vec::new();
+        let mut first_copy: HashMap<Uuid, usize> = HashMap::default();
+        for &i in &index.order {
+            let m = &events[i].metadata;
+            let key = (
+                m.service_name.as_str(),
+                m.instance_id.as_deref().unwrap_or_default(),
+                m.thread_id.as_str(),
+            );
+            let actor = match actors.iter().position(|a| *a == key) {
+                Some(actor) => actor,
+                None => {
+                    actors.push(key);
+                    actors.len() - 1
+                }
+            };
+            assert_eq!(index.actor[i], actor, "round {round}");
+            first_copy.entry(events[i].id).or_insert(i);
+        }
+        for (i, event) in events.iter().enumerate() {
+            if let Some(parent) = event.parent_id {
+                let expected = first_copy.get(&parent).copied();
+                assert_eq!(index.parent_of(i, &parent), expected, "round {round}");
+            }
+        }
+    });
+}

@@ -14,7 +14,7 @@
 use std::sync::Arc;
 
 use foldhash::HashMap;
-use raceway_schemas::Event;
+use raceway_schemas::{Event, EventKind};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -207,7 +207,8 @@ pub(crate) fn tree_with(events: &[Event], index: &EventIndex<'_>) -> TraceTree {
         sources.push(source);
         node_parent.push(parent);
         depths.push(depth);
-        node_children.push(Vec::new());
+        // Every kid becomes a child of this node: one allocation of the right size.
+        node_children.push(Vec::with_capacity(kids.len()));
         match parent {
             Some((p, _)) => node_children[p].push(node),
             None => roots.push(node),
@@ -262,7 +263,7 @@ pub(crate) fn tree_with(events: &[Event], index: &EventIndex<'_>) -> TraceTree {
                 let event = &events[i];
                 let (service, thread) = names.actor(events, index.actor[i], i);
                 tree_node.id = event.id;
-                tree_node.kind = names.kind(event.kind.name());
+                tree_node.kind = names.kind(event.kind.index(), event.kind.name());
                 tree_node.service = service;
                 tree_node.location = names.location(event);
                 tree_node.thread = thread;
@@ -272,11 +273,11 @@ pub(crate) fn tree_with(events: &[Event], index: &EventIndex<'_>) -> TraceTree {
             }
             Source::Missing(id) => {
                 tree_node.id = id;
-                tree_node.kind = names.kind("MissingParent");
+                tree_node.kind = names.kind(MISSING_PARENT_SLOT, "MissingParent");
                 tree_node.placeholder = Some(Placeholder::MissingParent);
             }
             Source::Cycle => {
-                tree_node.kind = names.kind("ParentCycle");
+                tree_node.kind = names.kind(PARENT_CYCLE_SLOT, "ParentCycle");
                 tree_node.placeholder = Some(Placeholder::ParentCycle);
             }
         }
@@ -301,8 +302,9 @@ pub(crate) fn tree_with(events: &[Event], index: &EventIndex<'_>) -> TraceTree {
 struct Names<'a> {
     empty: Arc<str>,
     actors: Vec<Option<(Arc<str>, Arc<str>)>>,
-    /// Few (one per event kind), so a list compared by address beats hashing.
-    kinds: Vec<(&'static str, Arc<str>)>,
+    /// One per event kind and placeholder: a slot per kind, where finding the name in a list
+    /// cost a comparison per kind seen so far at every node.
+    kinds: [Option<Arc<str>>; KIND_SLOTS],
     locations: HashMap<LocationParts<'a>, Arc<str>>,
 }
 
@@ -311,7 +313,7 @@ impl<'a> Names<'a> {
         Names {
             empty: Arc::from(""),
             actors: vec![None; index.actor_count()],
-            kinds: Vec::new(),
+            kinds: Default::default(),
             locations: HashMap::default(),
         }
     }
@@ -344,19 +346,17 @@ impl<'a> Names<'a> {
         (Arc::clone(service), Arc::clone(thread))
     }
 
-    fn kind(&mut self, kind: &'static str) -> Arc<str> {
-        let known = self
-            .kinds
-            .iter()
-            .find(|(name, _)| std::ptr::eq(*name, kind));
-        if let Some((_, shared)) = known {
-            return Arc::clone(shared);
-        }
-        let shared: Arc<str> = Arc::from(kind);
-        self.kinds.push((kind, Arc::clone(&shared)));
-        shared
+    /// The shared name of the kind in `slot`, `name`.
+    fn kind(&mut self, slot: usize, name: &'static str) -> Arc<str> {
+        Arc::clone(self.kinds[slot].get_or_insert_with(|| Arc::from(name)))
     }
 }
+
+/// Slots of [`Names::kinds`]: one per event kind ([`EventKind::index`]), then the two
+/// placeholders.
+const KIND_SLOTS: usize = EventKind::NAMES.len() + 2;
+const MISSING_PARENT_SLOT: usize = EventKind::NAMES.len();
+const PARENT_CYCLE_SLOT: usize = EventKind::NAMES.len() + 1;
 
 /// The children of every event in one buffer (compressed rows), in the order the edges were
 /// given: one allocation instead of one per event.
