@@ -252,14 +252,20 @@ async fn sqlite_persists_across_reopen_in_wal_mode() {
     assert_eq!(versions as usize, crate::migrations::SQLITE.len());
 }
 
-/// The race list's page reads findings in the order of `findings_newest_first`, without
-/// sorting them all: the index's expression must stay the list's ORDER BY.
-#[tokio::test]
-async fn sqlite_race_list_reads_its_order_from_an_index() {
+/// A migrated store in the file `store.db` of a fresh folder (removed when the first is dropped).
+async fn migrated_sqlite_file() -> (tempfile::TempDir, std::path::PathBuf, SqliteStore) {
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("store.db");
     let store = SqliteStore::open(&path).expect("open");
     store.migrate().await.expect("migrate");
+    (dir, path, store)
+}
+
+/// The race list's page reads findings in the order of `findings_newest_first`, without
+/// sorting them all: the index's expression must stay the list's ORDER BY.
+#[tokio::test]
+async fn sqlite_race_list_reads_its_order_from_an_index() {
+    let (_dir, path, _store) = migrated_sqlite_file().await;
     let conn = rusqlite::Connection::open(&path).expect("raw open");
     let sql = crate::sqlite::findings::list_sql("occurrences > 0");
     let mut stmt = conn
@@ -281,4 +287,38 @@ async fn sqlite_in_memory_works() {
     let store = SqliteStore::open_in_memory().expect("open");
     store.migrate().await.expect("migrate");
     store.ping().await.expect("ping");
+}
+
+/// The store's writes are checkpointed into the database file off the writer, and a store with
+/// no writes for a while keeps no WAL on disk: the file alone holds them.
+#[tokio::test]
+async fn sqlite_quiet_store_checkpoints_and_empties_its_wal() {
+    let (dir, path, store) = migrated_sqlite_file().await;
+    let trace = Uuid::new_v4();
+    let events: Vec<Event> = (0..50)
+        .map(|i| crate::conformance::event(trace, i, "bank"))
+        .collect();
+    store.insert_events(&events).await.expect("insert");
+    let wal = dir.path().join("store.db-wal");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while std::fs::metadata(&wal).map_or(1, |m| m.len()) > 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the WAL was not emptied"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    // The database file alone, without its WAL, holds every event.
+    let copy = dir.path().join("copy.db");
+    std::fs::copy(&path, &copy).expect("copy the file");
+    let conn = rusqlite::Connection::open(&copy).expect("open the copy");
+    let stored: i64 = conn
+        .query_row(
+            "SELECT COUNT(*) FROM events WHERE trace_id = ?1",
+            [trace.to_string()],
+            |r| r.get(0),
+        )
+        .expect("count");
+    assert_eq!(stored, 50);
+    drop(store);
 }

@@ -3,7 +3,7 @@
 //! Clocks and lock sets are JSON text: `[[component, counter], ...]` and `[[lock_id, mode], ...]`.
 
 use async_trait::async_trait;
-use raceway_schemas::{Access, HeldLock};
+use raceway_schemas::Access;
 use rusqlite::{params, params_from_iter, Connection, Row};
 use serde::de::DeserializeOwned;
 use uuid::Uuid;
@@ -17,19 +17,42 @@ const ACCESS_COLUMNS: &str = "event_id, trace_id, timestamp_ns, environment, var
     access_type, location, value, old_value, service, instance, thread, clock, trusted_clock, \
     locks, trace_start_ns, trace_end_ns";
 
-fn clock_json(clock: &[(String, u64)]) -> String {
-    serde_json::json!(clock).to_string()
+/// The text columns of an access's row, made before the writer's lock is taken: formatting the
+/// clock and the lock set as JSON and the ids as text is most of a row's own cost, and every
+/// other write of the store waits while the lock is held.
+struct AccessText {
+    event_id: String,
+    trace_id: String,
+    /// `[[component, counter], ...]`, sorted by component.
+    clock: String,
+    /// `[[lock_id, mode], ...]`.
+    locks: String,
 }
 
-fn locks_json(locks: &[HeldLock]) -> String {
-    let pairs: Vec<(&str, &str)> = locks
-        .iter()
-        .map(|l| (l.lock_id.as_str(), l.mode.as_str()))
-        .collect();
-    serde_json::json!(pairs).to_string()
+impl AccessText {
+    fn of(a: &Access) -> Result<AccessText, StoreError> {
+        let json = |e: serde_json::Error| {
+            StoreError::Internal(format!("access {}: cannot write JSON: {e}", a.event_id))
+        };
+        let clock: Vec<(&str, u64)> = a.clock.iter().collect();
+        let locks: Vec<(&str, &str)> = a
+            .locks
+            .iter()
+            .map(|l| (l.lock_id.as_str(), l.mode.as_str()))
+            .collect();
+        Ok(AccessText {
+            event_id: a.event_id.to_string(),
+            trace_id: a.trace_id.to_string(),
+            clock: serde_json::to_string(&clock).map_err(json)?,
+            locks: serde_json::to_string(&locks).map_err(json)?,
+        })
+    }
 }
 
-fn insert_accesses_blocking(conn: &mut Connection, accesses: &[Access]) -> Result<(), StoreError> {
+fn insert_access_rows(
+    conn: &mut Connection,
+    rows: &[(Access, AccessText)],
+) -> Result<(), StoreError> {
     let failed = |e| StoreError::sqlite("insert accesses", e);
     let tx = conn.transaction().map_err(failed)?;
     {
@@ -40,10 +63,10 @@ fn insert_accesses_blocking(conn: &mut Connection, accesses: &[Access]) -> Resul
                  (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)"
             ))
             .map_err(failed)?;
-        for a in accesses {
+        for (a, text) in rows {
             stmt.execute(params![
-                a.event_id.to_string(),
-                a.trace_id.to_string(),
+                text.event_id,
+                text.trace_id,
                 a.timestamp_ns,
                 a.environment,
                 a.variable,
@@ -54,9 +77,9 @@ fn insert_accesses_blocking(conn: &mut Connection, accesses: &[Access]) -> Resul
                 a.actor.service,
                 a.actor.instance,
                 a.actor.thread,
-                clock_json(&a.clock.to_pairs()),
+                text.clock,
                 a.trusted_clock,
-                locks_json(&a.locks),
+                text.locks,
                 a.trace_start_ns,
                 a.trace_end_ns,
             ])
@@ -138,7 +161,14 @@ impl SqliteStore {
 #[async_trait]
 impl AccessStore for SqliteStore {
     async fn insert_accesses(&self, accesses: &[Access]) -> Result<(), StoreError> {
-        self.write_rows(accesses, insert_accesses_blocking).await
+        if accesses.is_empty() {
+            return Ok(());
+        }
+        let rows = accesses
+            .iter()
+            .map(|a| Ok((a.clone(), AccessText::of(a)?)))
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        self.call(move |conn| insert_access_rows(conn, &rows)).await
     }
 
     async fn variable_accesses(&self, query: &AccessQuery) -> Result<Vec<Access>, StoreError> {

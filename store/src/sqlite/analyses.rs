@@ -1,8 +1,8 @@
-//! Trace analyses in the SQLite store: one transaction replaces a trace's rows; dependencies
-//! compute nearest-rank percentiles with window functions in the query.
+//! Trace analyses in the SQLite store: one transaction replaces a batch of traces' rows;
+//! dependencies compute nearest-rank percentiles with window functions in the query.
 
 use async_trait::async_trait;
-use rusqlite::{params, params_from_iter, Connection, OptionalExtension};
+use rusqlite::{params, params_from_iter, Connection, OptionalExtension, Transaction};
 use uuid::Uuid;
 
 use crate::analyses::{
@@ -25,21 +25,37 @@ fn to_u64(n: i64) -> u64 {
     u64::try_from(n).unwrap_or(0)
 }
 
-fn replace_trace_analysis_blocking(
+/// Replaces each trace's analysis, all in one transaction: one commit (one WAL sync) for the
+/// batch. A transaction per trace made the trace stage's completion wait for a sync per trace
+/// (a few milliseconds each, on the one writer connection every other write also waits for).
+fn replace_trace_analyses_blocking(
     conn: &mut Connection,
+    analyses: &[TraceAnalysis],
+) -> Result<(), StoreError> {
+    let failed = |e| StoreError::sqlite("replace trace analyses", e);
+    let tx = conn.transaction().map_err(failed)?;
+    for analysis in analyses {
+        replace_trace_analysis_in(&tx, analysis)?;
+    }
+    tx.commit().map_err(failed)
+}
+
+/// Replaces one trace's summary, service calls and anomalies within `tx`.
+fn replace_trace_analysis_in(
+    tx: &Transaction<'_>,
     analysis: &TraceAnalysis,
 ) -> Result<(), StoreError> {
     let failed = |e| StoreError::sqlite("replace trace analysis", e);
     let s = &analysis.summary;
     let trace = s.trace_id.to_string();
-    let tx = conn.transaction().map_err(failed)?;
-    tx.execute("DELETE FROM service_calls WHERE trace_id = ?1", [&trace])
-        .map_err(failed)?;
-    tx.execute(
+    for delete in [
+        "DELETE FROM service_calls WHERE trace_id = ?1",
         "DELETE FROM duration_anomalies WHERE trace_id = ?1",
-        [&trace],
-    )
-    .map_err(failed)?;
+    ] {
+        tx.prepare_cached(delete)
+            .and_then(|mut stmt| stmt.execute([&trace]))
+            .map_err(failed)?;
+    }
     {
         let mut stmt = tx
             .prepare_cached(
@@ -91,12 +107,14 @@ fn replace_trace_analysis_blocking(
         }
     }
     let scores = s.scores.as_ref();
-    tx.execute(
+    tx.prepare_cached(
         "INSERT OR REPLACE INTO trace_analyses (trace_id, start_ns, end_ns, duration_ns, \
          event_count, critical_path_ns, critical_path_share, features, model_version, \
          isolation_score, cluster_id, centroid_distance, relative_distance, analyzed_at_ns) \
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
-        params![
+    )
+    .and_then(|mut stmt| {
+        stmt.execute(params![
             trace,
             s.start_ns,
             s.end_ns,
@@ -111,10 +129,10 @@ fn replace_trace_analysis_blocking(
             scores.map(|x| x.centroid_distance),
             scores.map(|x| x.relative_distance),
             s.analyzed_at_ns,
-        ],
-    )
+        ])
+    })
     .map_err(failed)?;
-    tx.commit().map_err(failed)
+    Ok(())
 }
 
 /// The raw columns of a summary row (decoded outside rusqlite's callback).
@@ -415,13 +433,8 @@ fn latest_model_blocking(conn: &Connection) -> Result<Option<ModelRecord>, Store
 #[async_trait]
 impl AnalysisStore for SqliteStore {
     async fn replace_trace_analyses(&self, analyses: &[TraceAnalysis]) -> Result<(), StoreError> {
-        let analyses = analyses.to_vec();
-        self.call(move |conn| {
-            analyses
-                .iter()
-                .try_for_each(|analysis| replace_trace_analysis_blocking(conn, analysis))
-        })
-        .await
+        self.write_rows(analyses, replace_trace_analyses_blocking)
+            .await
     }
 
     async fn trace_analysis(

@@ -69,10 +69,13 @@ fn into_summary(columns: SummaryColumns) -> Result<TraceSummary, StoreError> {
     })
 }
 
-/// What the store keeps of an event: the columns queries filter on, and the payload.
+/// What the store keeps of an event: the columns queries filter on, and the payload. Made
+/// before the writer's lock is taken (the payload's encoding and the ids' text), so that the
+/// lock is held for the inserts alone.
 struct EventRow {
     trace_id: Uuid,
-    id: Uuid,
+    trace_key: String,
+    id: String,
     timestamp_ns: i64,
     kind: &'static str,
     service: String,
@@ -84,7 +87,8 @@ impl EventRow {
     fn new(event: &Event) -> EventRow {
         EventRow {
             trace_id: event.trace_id,
-            id: event.id,
+            trace_key: event.trace_id.to_string(),
+            id: event.id.to_string(),
             timestamp_ns: event.timestamp_ns,
             kind: event.kind.name(),
             service: event.metadata.service_name.clone(),
@@ -115,8 +119,8 @@ impl EventStore for SqliteStore {
                 for r in &rows {
                     let inserted = stmt
                         .execute(params![
-                            r.trace_id.to_string(),
-                            r.id.to_string(),
+                            r.trace_key,
+                            r.id,
                             r.timestamp_ns,
                             r.kind,
                             r.service,

@@ -12,6 +12,9 @@
 //! writes (with one shared connection, 20 concurrent clients saw a p99 of seconds on every
 //! route). A write that returned is committed, so a read started after it sees it. An in-memory
 //! database (tests) is private to its connection, so there every read goes through the writer.
+//!
+//! The writer never checkpoints the WAL itself: a thread of the store does, beside it (see
+//! [`checkpoint`]).
 
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -22,12 +25,14 @@ use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::types::ToSqlOutput;
 use rusqlite::{params, params_from_iter, Connection, OpenFlags, OptionalExtension, ToSql};
 
+use self::checkpoint::Checkpointer;
 use crate::filter::{Dialect, Filter, Value};
 use crate::migrations::{Migration, SQLITE};
 use crate::{Lifecycle, StoreError};
 
 mod accesses;
 mod analyses;
+mod checkpoint;
 mod events;
 pub(crate) mod findings;
 mod payload;
@@ -55,6 +60,8 @@ pub struct SqliteStore {
     conn: Arc<Mutex<Connection>>,
     /// Read-only connections to the same file; `None` for an in-memory database.
     readers: Option<r2d2::Pool<SqliteConnectionManager>>,
+    /// The thread checkpointing the file's WAL; `None` for an in-memory database.
+    checkpointer: Option<Arc<Checkpointer>>,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -78,8 +85,10 @@ impl SqliteStore {
                 message: format!("journal mode is {mode}"),
             });
         }
+        let checkpointer = Checkpointer::start(&conn, path)?;
         let mut store = Self::configure(conn)?;
         store.readers = Some(reader_pool(path)?);
+        store.checkpointer = Some(Arc::new(checkpointer));
         Ok(store)
     }
 
@@ -101,19 +110,25 @@ impl SqliteStore {
         Ok(SqliteStore {
             conn: Arc::new(Mutex::new(conn)),
             readers: None,
+            checkpointer: None,
         })
     }
 
-    /// Runs `f` with the connection on the blocking pool.
+    /// Runs `f` with the connection on the blocking pool, then lets the checkpoint thread copy
+    /// what it committed into the file.
     pub(crate) async fn call<T, F>(&self, f: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
         F: FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
     {
         let conn = Arc::clone(&self.conn);
+        let checkpointer = self.checkpointer.clone();
         tokio::task::spawn_blocking(move || {
-            let mut guard = lock(&conn);
-            f(&mut guard)
+            let done = f(&mut lock(&conn));
+            if let Some(checkpointer) = checkpointer {
+                checkpointer.nudge();
+            }
+            done
         })
         .await
         .map_err(|e| StoreError::Internal(format!("SQLite worker task failed: {e}")))?
