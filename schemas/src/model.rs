@@ -138,12 +138,14 @@ impl EventKind {
     ];
 
     /// The kind's name as it appears in the JSON format and in the store.
+    #[inline]
     pub fn name(&self) -> &'static str {
         Self::NAMES[self.index()]
     }
 
     /// The kind's position in [`EventKind::NAMES`] (variant order): the branch of the Avro
     /// `kind` union, and a slot per kind for whoever keeps something per kind.
+    #[inline]
     pub fn index(&self) -> usize {
         match self {
             EventKind::FunctionCall(_) => 0,
