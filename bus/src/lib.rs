@@ -20,7 +20,7 @@ mod topics;
 
 #[cfg(feature = "embedded")]
 use std::path::PathBuf;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
 
@@ -165,6 +165,15 @@ pub trait BusConsumer: Send + Sync {
     /// consumer measures it off the caller's path: a call returns the latest measure completed
     /// (one call old) and starts the next.
     async fn lag(&mut self) -> Result<Vec<PartitionLag>, BusError>;
+
+    /// When the measure the last [`BusConsumer::lag`] call returned began. Records polled
+    /// after that moment are not in it, so whoever reads "no lag" as "nothing left" must date
+    /// the check by this, not by the call: a measure begun before the latest records arrived
+    /// would otherwise say they were processed. `UNIX_EPOCH` when none has completed yet. The
+    /// default, for a bus that measures in line (the call itself), is now.
+    fn lag_measured_at(&self) -> SystemTime {
+        SystemTime::now()
+    }
 }
 
 /// Rejects a subscription without a group name or without topics (both buses).

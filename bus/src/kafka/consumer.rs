@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
 use futures::{FutureExt, StreamExt};
@@ -121,8 +121,11 @@ type LagRefresh = tokio::task::JoinHandle<Result<Vec<PartitionLag>, BusError>>;
 pub(super) struct KafkaConsumer {
     consumer: Arc<StreamConsumer<GroupContext>>,
     bus: KafkaBus,
-    /// The lag measure in progress, off the caller's path (see [`KafkaConsumer::lag`]).
-    lag_refresh: Option<LagRefresh>,
+    /// The lag measure in progress, off the caller's path (see [`KafkaConsumer::lag`]), and
+    /// when it began.
+    lag_refresh: Option<(SystemTime, LagRefresh)>,
+    /// When the measure in `last_lag` began (`UNIX_EPOCH` before the first).
+    last_lag_at: SystemTime,
     /// The latest lag measured.
     last_lag: Vec<PartitionLag>,
 }
@@ -160,6 +163,7 @@ impl KafkaConsumer {
             consumer: Arc::new(consumer),
             bus,
             lag_refresh: None,
+            last_lag_at: SystemTime::UNIX_EPOCH,
             last_lag: Vec::new(),
         })
     }
@@ -265,25 +269,30 @@ impl BusConsumer for KafkaConsumer {
     /// result is reported one call later.
     async fn lag(&mut self) -> Result<Vec<PartitionLag>, BusError> {
         let finished = match self.lag_refresh.take() {
-            Some(running) if !running.is_finished() => {
-                self.lag_refresh = Some(running);
+            Some((began, running)) if !running.is_finished() => {
+                self.lag_refresh = Some((began, running));
                 return Ok(self.last_lag.clone());
             }
-            Some(done) => Some(
+            Some((began, done)) => Some((
+                began,
                 done.await
                     .map_err(|e| BusError::Internal(format!("lag worker failed: {e}")))?,
-            ),
+            )),
             None => None,
         };
-        self.lag_refresh = Some(self.measure_lag());
+        self.lag_refresh = Some((SystemTime::now(), self.measure_lag()));
         match finished {
-            Some(Ok(lags)) => {
+            Some((began, Ok(lags))) => {
                 self.last_lag.clone_from(&lags);
+                self.last_lag_at = began;
                 Ok(lags)
             }
-            Some(Err(err)) => Err(err),
+            Some((_, Err(err))) => Err(err),
             None => Ok(self.last_lag.clone()),
         }
+    }
+    fn lag_measured_at(&self) -> SystemTime {
+        self.last_lag_at
     }
 }
 

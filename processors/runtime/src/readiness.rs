@@ -63,8 +63,11 @@ impl StageStatus {
 
 /// Wall-clock Unix milliseconds: comparable across processes on one machine, unlike `Instant`.
 fn unix_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
+    unix_ms_of(SystemTime::now())
+}
+
+fn unix_ms_of(time: SystemTime) -> i64 {
+    time.duration_since(UNIX_EPOCH)
         .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
         .unwrap_or(0)
 }
@@ -126,12 +129,24 @@ impl Readiness {
 
     /// A stage's latest assignment and lag, checked now.
     pub fn report(&self, stage: &str, assigned_partitions: usize, lag: i64) {
+        self.report_measured(stage, assigned_partitions, lag, SystemTime::now());
+    }
+
+    /// A stage's latest assignment and lag, from a measure begun at `measured_at`: the check
+    /// counts for the drained signal only against work done before that moment.
+    pub fn report_measured(
+        &self,
+        stage: &str,
+        assigned_partitions: usize,
+        lag: i64,
+        measured_at: SystemTime,
+    ) {
         let mut stages = self.stages();
         let status = stages.entry(stage.to_string()).or_default();
         status.assigned_partitions = assigned_partitions;
         status.lag = lag;
         status.reported = true;
-        status.lag_checked_ms = unix_ms();
+        status.lag_checked_ms = unix_ms_of(measured_at);
         let status = status.clone();
         drop(stages);
         self.export(stage, &status);
@@ -273,5 +288,26 @@ mod tests {
         let (_, body) = readiness.status();
         assert_eq!(body["drained"], true, "{body}");
         assert!(body["drained_since"].as_i64() > Some(worked_at), "{body}");
+    }
+
+    #[test]
+    fn a_lag_measure_begun_before_the_work_is_no_check_of_it() {
+        let readiness = Readiness::new(100);
+        readiness.register("trace");
+        let begun = SystemTime::now() - std::time::Duration::from_secs(1);
+        readiness.worked("trace");
+        // Reported now, but measured before the work: the records polled since are not in it.
+        readiness.report_measured("trace", 4, 0, begun);
+        assert_eq!(readiness.status().1["drained"], false);
+        // A measure never completed (the epoch) is no check either.
+        readiness.report_measured("trace", 4, 0, UNIX_EPOCH);
+        assert_eq!(readiness.status().1["drained"], false);
+        readiness.report_measured(
+            "trace",
+            4,
+            0,
+            SystemTime::now() + std::time::Duration::from_millis(5),
+        );
+        assert_eq!(readiness.status().1["drained"], true);
     }
 }

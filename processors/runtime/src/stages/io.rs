@@ -167,9 +167,10 @@ impl StageIo {
                         .set(lag.lag);
                     total += lag.lag;
                 }
+                let measured_at = self.consumer.lag_measured_at();
                 self.metrics
                     .readiness
-                    .report(&self.group, lags.len(), total);
+                    .report_measured(&self.group, lags.len(), total, measured_at);
             }
             Err(err) => tracing::debug!(error = %err, "cannot read the consumer lag yet"),
         }
