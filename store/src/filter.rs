@@ -350,29 +350,30 @@ pub(crate) fn event_accesses(dialect: Dialect, keys: &[AccessKey]) -> Option<Fil
     if keys.is_empty() {
         return None;
     }
-    let distinct = |part: fn(&AccessKey) -> &str| {
-        let mut values: Vec<&str> = keys.iter().map(part).collect();
-        values.sort_unstable();
-        values.dedup();
-        values
-    };
+    let variables = distinct(keys.iter().map(|k| k.variable.as_str()));
     let ids = keys.iter().map(|k| k.event_id);
     let filter = match dialect {
-        Dialect::ClickHouse => {
-            let mut traces: Vec<Uuid> = keys.iter().map(|k| k.trace_id).collect();
-            traces.sort_unstable();
-            traces.dedup();
-            Filter::new(dialect)
-                .one_of("variable", distinct(|k| &k.variable))
-                .one_of("environment", distinct(|k| &k.environment))
-                .one_of_ids("trace_id", traces)
-                .one_of_ids("event_id", ids)
-        }
+        Dialect::ClickHouse => Filter::new(dialect)
+            .one_of("variable", variables)
+            .one_of(
+                "environment",
+                distinct(keys.iter().map(|k| k.environment.as_str())),
+            )
+            .one_of_ids("trace_id", distinct(keys.iter().map(|k| k.trace_id)))
+            .one_of_ids("event_id", ids),
         Dialect::Sqlite => Filter::new(dialect)
-            .one_of("+variable", distinct(|k| &k.variable))
+            .one_of("+variable", variables)
             .one_of_ids("event_id", ids),
     };
     Some(filter)
+}
+
+/// `values` sorted, each once: a key part shared by many keys is bound once.
+fn distinct<T: Ord>(values: impl Iterator<Item = T>) -> Vec<T> {
+    let mut values: Vec<T> = values.collect();
+    values.sort_unstable();
+    values.dedup();
+    values
 }
 
 /// [`AnomalyQuery`] over `duration_anomalies`.
