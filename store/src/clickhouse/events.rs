@@ -73,11 +73,15 @@ impl EventStore for ClickHouseStore {
             return Ok(HashMap::new());
         }
         // Reads the key columns only (no payload), and only those traces' granules: faster than
-        // merging their summaries' `uniqExact` states (see `super::trace_list`).
+        // merging their summaries' `uniqExact` states (see `super::trace_list`). `FINAL` merges
+        // the rows of one (trace, event id) from every part, as a merge would, so `count()` is
+        // the distinct count; it reads the parts in key order, already sorted by (trace, id),
+        // where `uniqExact(id)` hashed every id into a set per trace and grouped by the key's
+        // text: 17-22 ms of ClickHouse CPU for a page of 50 traces of 500, against 2.6.
         let placeholders = vec!["toUUID(?)"; trace_ids.len()].join(", ");
         let sql = format!(
-            "SELECT toString(trace_id) AS trace_key, toUInt64(uniqExact(id)) AS events \
-             FROM events_by_trace WHERE trace_id IN ({placeholders}) GROUP BY trace_key"
+            "SELECT toString(trace_id) AS trace_key, toUInt64(count()) AS events \
+             FROM events_by_trace FINAL WHERE trace_id IN ({placeholders}) GROUP BY trace_id"
         );
         let params: Vec<Value> = trace_ids
             .iter()

@@ -50,6 +50,45 @@ pub async fn insert_events_is_idempotent(store: &dyn Store) {
     );
 }
 
+/// A trace's event count is its distinct event ids, whichever writes and days hold them: the
+/// same ids written again in later batches (on ClickHouse, other parts), and one id written again
+/// with a time days later (another day's partition), count once; another trace's events never.
+pub async fn event_counts_are_distinct_ids_across_writes(store: &dyn Store) {
+    const DAY: i64 = 86_400 * SECOND;
+    let (trace, other) = (Uuid::new_v4(), Uuid::new_v4());
+    let events: Vec<Event> = (0..6).map(|i| event(trace, i * SECOND, "bank")).collect();
+    store.insert_events(&events[..4]).await.expect("insert");
+    store
+        .insert_events(&events[2..])
+        .await
+        .expect("insert, half again");
+    let mut moved = events[0].clone();
+    moved.timestamp_ns += 3 * DAY;
+    store
+        .insert_events(&[moved])
+        .await
+        .expect("insert one id again, days later");
+    store
+        .insert_events(&[event(other, 0, "bank")])
+        .await
+        .expect("insert another trace");
+    let counts = store
+        .traces_event_counts(&[trace, other])
+        .await
+        .expect("count");
+    assert_eq!(counts.get(&trace), Some(&6), "distinct ids of the trace");
+    assert_eq!(counts.get(&other), Some(&1));
+    let listed = page(store, TraceQuery::default()).await;
+    let count_of = |id: Uuid| {
+        listed
+            .traces
+            .iter()
+            .find(|t| t.trace_id == id)
+            .map(|t| t.event_count)
+    };
+    assert_eq!((count_of(trace), count_of(other)), (Some(6), Some(1)));
+}
+
 /// Events come back ordered by (timestamp, id) whatever the insert order; other traces' events
 /// never; an unknown trace has none.
 pub async fn trace_events_are_ordered(store: &dyn Store) {

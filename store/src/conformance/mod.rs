@@ -52,6 +52,7 @@ macro_rules! with_check_names {
         $then! {
             migrate_is_idempotent,
             insert_events_is_idempotent,
+            event_counts_are_distinct_ids_across_writes,
             trace_events_are_ordered,
             events_round_trip,
             traces_events_reads_several_traces,
