@@ -42,7 +42,7 @@ pub(crate) enum ListErrors {
 }
 
 /// An error answer of the query API.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct ApiError {
     pub status: StatusCode,
     pub message: String,

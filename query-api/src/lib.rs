@@ -30,6 +30,7 @@
 mod analyses;
 mod anomalies;
 mod audit;
+mod coalesce;
 mod error;
 mod finding_values;
 pub mod live;

@@ -12,7 +12,9 @@ use utoipa::{IntoParams, ToSchema};
 use crate::error::ListErrors;
 use crate::finding_values::with_recorded_values;
 use crate::params::{self, Listing, Page, PageInfo, TimeRange};
+use crate::stores::ListReads;
 use crate::tenant::Scope;
+use crate::traces::list_key;
 use crate::ApiError;
 
 /// Query parameters of `GET /api/races`. Read as text and parsed by [`params`], so a bad value
@@ -47,6 +49,7 @@ pub struct RacesPage {
 pub(crate) async fn list_races(
     State(store): State<Arc<dyn FindingStore>>,
     State(accesses): State<Arc<dyn AccessStore>>,
+    State(lists): State<ListReads>,
     scope: Scope,
     list: Listing<RaceParams>,
 ) -> Result<Json<RacesPage>, ApiError> {
@@ -71,9 +74,16 @@ pub(crate) async fn list_races(
         limit: list.limit,
         offset: list.offset,
     };
-    let page = store.list_findings(&query).await?;
+    let (races, total) = lists
+        .races
+        .read(list_key(&query)?, move || async move {
+            let page = store.list_findings(&query).await?;
+            let races = with_recorded_values(accesses.as_ref(), page.findings).await?;
+            Ok((races, page.total))
+        })
+        .await?;
     Ok(Json(RacesPage {
-        races: with_recorded_values(accesses.as_ref(), page.findings).await?,
-        page: list.info(page.total),
+        races,
+        page: list.info(total),
     }))
 }

@@ -5,9 +5,12 @@
 use std::sync::Arc;
 
 use axum::extract::FromRef;
+use raceway_schemas::RaceFinding;
 use raceway_store::{
-    AccessStore, AnalysisStore, EventStore, FindingStore, Lifecycle, ServiceStore, Store,
+    AccessStore, AnalysisStore, EventStore, FindingStore, Lifecycle, ServiceStore, Store, TracePage,
 };
+
+use crate::coalesce::Coalescer;
 
 /// Every role, from the one store the router is given.
 #[derive(Clone)]
@@ -18,6 +21,21 @@ pub(crate) struct Stores {
     accesses: Arc<dyn AccessStore>,
     analyses: Arc<dyn AnalysisStore>,
     services: Arc<dyn ServiceStore>,
+    lists: ListReads,
+}
+
+/// The shared reads of the two paginated lists ([`Coalescer`]): trace pages, and race pages
+/// with their recorded values and total.
+#[derive(Clone, Default)]
+pub(crate) struct ListReads {
+    pub(crate) traces: Arc<Coalescer<TracePage>>,
+    pub(crate) races: Arc<Coalescer<(Vec<RaceFinding>, u64)>>,
+}
+
+impl FromRef<Stores> for ListReads {
+    fn from_ref(stores: &Stores) -> Self {
+        stores.lists.clone()
+    }
 }
 
 impl From<Arc<dyn Store>> for Stores {
@@ -29,6 +47,7 @@ impl From<Arc<dyn Store>> for Stores {
             accesses: store.clone(),
             analyses: store.clone(),
             services: store,
+            lists: ListReads::default(),
         }
     }
 }

@@ -17,6 +17,7 @@ use utoipa::{IntoParams, ToSchema};
 use crate::error::{ListErrors, TraceErrors};
 use crate::finding_values::with_recorded_values;
 use crate::params::{self, Listing, Page, PageInfo, StoredTrace, TimeRange, TraceId};
+use crate::stores::ListReads;
 use crate::tenant::Scope;
 use crate::ApiError;
 
@@ -183,16 +184,29 @@ pub(crate) fn rfc3339(ns: i64) -> String {
     responses((status = 200, body = TracesPage), ListErrors))]
 pub(crate) async fn list_traces(
     State(store): AppStore,
+    State(lists): State<ListReads>,
     scope: Scope,
     list: Listing<ListParams>,
 ) -> Result<Json<TracesPage>, ApiError> {
     let mut query = ListParams::query(&list)?;
     query.environments = scope.environments(None)?;
-    let page = store.list_traces(&query).await?;
+    let page = lists
+        .traces
+        .read(list_key(&query)?, move || async move {
+            Ok(store.list_traces(&query).await?)
+        })
+        .await?;
     Ok(Json(TracesPage {
         traces: page.traces.into_iter().map(TraceRow::from).collect(),
         page: list.info(page.total),
     }))
+}
+
+/// The key under which identical list reads are shared: the whole store query, the caller's
+/// environments included (two tenants never share a read).
+pub(crate) fn list_key(query: &impl Serialize) -> Result<String, ApiError> {
+    serde_json::to_string(query)
+        .map_err(|e| ApiError::internal(format!("list query as a key: {e}")))
 }
 
 /// One event of `GET /api/traces/{id}`: the wire format plus its final clock.
