@@ -171,7 +171,7 @@ pub(crate) fn calls_with(
             let others = span_entries.get(&(service, span)).into_iter().flatten();
             entries.extend(others.copied().filter(|&other| other != v));
         }
-        let side = callee_side(tree, entries, service);
+        let side = callee_side(tree, entries, &node.service);
         calls.push(http_call(events, tree, index, &side, caller, callee));
     }
     for &receive in &index.order {
@@ -200,7 +200,9 @@ pub(crate) fn calls_with(
 /// leaving the service. Every node has one parent and every entry hangs under another service,
 /// so no node is reached twice; the walk still stops after as many nodes as the tree holds, in
 /// case a hand-built tree lists a node under two parents.
-fn callee_side(tree: &TraceTree, entries: Vec<usize>, service: &str) -> Vec<usize> {
+/// `service` is the callee node's name: the tree shares one copy per service, so a node of the
+/// same service is usually found by its pointer.
+fn callee_side(tree: &TraceTree, entries: Vec<usize>, service: &Arc<str>) -> Vec<usize> {
     let mut stack = entries;
     let mut side = Vec::new();
     while let Some(v) = stack.pop() {
@@ -208,7 +210,11 @@ fn callee_side(tree: &TraceTree, entries: Vec<usize>, service: &str) -> Vec<usiz
             continue;
         }
         side.push(v);
-        let same_service = |c: &&usize| tree.nodes.get(**c).is_some_and(|n| &*n.service == service);
+        let same_service = |c: &&usize| {
+            tree.nodes
+                .get(**c)
+                .is_some_and(|n| Arc::ptr_eq(&n.service, service) || n.service == *service)
+        };
         stack.extend(tree.nodes[v].children.iter().filter(same_service));
     }
     side
