@@ -143,14 +143,19 @@ pub(crate) fn calls_with(
     let mut calls = Vec::new();
     let mut entered: HashSet<(&str, &str)> = HashSet::default();
     for (v, node) in tree.nodes.iter().enumerate() {
-        let (Some(callee), Some(parent)) = (event_of(v), node.parent) else {
+        let Some(parent) = node.parent else {
             continue;
         };
-        // The nodes of one actor share its service's name: the same copy is the same service.
+        // The tree shares one copy of each service's name: the same copy is the same service,
+        // and no call. Tested before the node's event is read: most nodes hang under a node of
+        // their own service, and reading each node's event would be one more pass over them.
         let same_copy = |p: &TreeNode| Arc::ptr_eq(&node.service, &p.service);
         if tree.nodes.get(parent).is_some_and(same_copy) {
             continue;
         }
+        let Some(callee) = event_of(v) else {
+            continue;
+        };
         let Some(caller) = event_of(parent) else {
             continue;
         };
