@@ -76,15 +76,28 @@ pub(crate) struct IndexedOrder {
     pub(crate) order: ActorOrder,
     pub(crate) actor_of: Vec<usize>,
     pub(crate) by_id: Option<HashMap<Uuid, usize>>,
+    /// True when every event is of the first event's trace.
+    pub(crate) one_trace: bool,
 }
 
 /// See [`IndexedOrder`].
 pub(crate) fn indexed_program_order(events: &[Event]) -> IndexedOrder {
-    let mut keys: Vec<(i64, u128, usize)> = events
-        .iter()
-        .enumerate()
-        .map(|(i, e)| (e.timestamp_ns, e.id.as_u128(), i))
-        .collect();
+    // One pass over the events for the sort keys, the id map and the timestamps: an event is
+    // several cache lines, and a trace of thousands does not fit in the cache, so each pass over
+    // them is paid in memory reads.
+    let n = events.len();
+    let mut keys: Vec<(i64, u128, usize)> = Vec::with_capacity(n);
+    let mut by_id: HashMap<Uuid, usize> = HashMap::with_capacity_and_hasher(n, Default::default());
+    let mut effective_ns: Vec<i64> = Vec::with_capacity(n);
+    let mut unique = true;
+    let mut one_trace = true;
+    let first_trace = events.first().map(|e| e.trace_id);
+    for (index, event) in events.iter().enumerate() {
+        keys.push((event.timestamp_ns, event.id.as_u128(), index));
+        unique &= by_id.insert(event.id, index).is_none();
+        effective_ns.push(event.timestamp_ns);
+        one_trace &= Some(event.trace_id) == first_trace;
+    }
     keys.sort_unstable();
     let mut order: Vec<usize> = keys.into_iter().map(|(_, _, i)| i).collect();
 
@@ -114,26 +127,20 @@ pub(crate) fn indexed_program_order(events: &[Event]) -> IndexedOrder {
         places[actor].push(position);
         actor_of[index] = actor;
     }
-    let mut by_id: HashMap<Uuid, usize> =
-        HashMap::with_capacity_and_hasher(events.len(), Default::default());
-    let mut unique = true;
-    for (index, event) in events.iter().enumerate() {
-        unique &= by_id.insert(event.id, index).is_none();
-    }
     let shared = unique.then_some(Ids {
         by_id: &by_id,
         actor_of: &actor_of,
         local_of: &local_of,
     });
 
-    let mut effective_ns: Vec<i64> = events.iter().map(|e| e.timestamp_ns).collect();
     for (actor, slots) in places.iter().enumerate() {
         let members: Vec<usize> = slots.iter().map(|&p| order[p]).collect();
         let stated = stated_order(events, &members, shared.map(|ids| (ids, actor)));
         let mut earliest = i64::MAX;
         for &local in stated.iter().rev() {
             let index = members[local];
-            earliest = earliest.min(events[index].timestamp_ns);
+            // Still the event's own timestamp: each event is its one actor's, set once here.
+            earliest = earliest.min(effective_ns[index]);
             effective_ns[index] = earliest;
         }
         for (&slot, &local) in slots.iter().zip(&stated) {
@@ -149,6 +156,7 @@ pub(crate) fn indexed_program_order(events: &[Event]) -> IndexedOrder {
         },
         actor_of,
         by_id: unique.then_some(by_id),
+        one_trace,
     }
 }
 

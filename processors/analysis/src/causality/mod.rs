@@ -125,6 +125,7 @@ pub fn trace_causality(events: &[Event]) -> TraceCausality {
         order: ActorOrder { order: sorted, .. },
         actor_of,
         by_id,
+        ..
     } = indexed_program_order(events);
     let mut evidence = edges::collect(events, &sorted, &actor_of, by_id.as_ref());
     let trusted = n > 0 && events.iter().all(Event::has_trusted_clock);
@@ -189,29 +190,32 @@ fn sent_clocks(events: &[Event], sorted: &[usize]) -> (Vec<VectorClock>, Vec<usi
     // event, and allocating each name per event dominated this step. An event usually lists the
     // components of the previous one at the same places, so a name is first compared with the
     // one at its place last time, and looked up in the map only when they differ.
+    // With the names shared, a clock listing the previous clock's components in its order is
+    // built without checking that order again (`VectorClock::from_pairs_like`).
     let mut names: HashMap<&str, Arc<str>> = HashMap::default();
     let mut recent: Vec<(&str, Arc<str>)> = Vec::new();
-    let clocks: Vec<VectorClock> = sorted
-        .iter()
-        .map(|&index| {
-            let pairs = &events[index].causality_vector;
-            VectorClock::from_pairs(pairs.iter().enumerate().map(|(place, (c, n))| {
-                let c = c.as_str();
-                if let Some((name, shared)) = recent.get(place) {
-                    if *name == c {
-                        return (Arc::clone(shared), *n);
-                    }
+    let mut clocks: Vec<VectorClock> = Vec::with_capacity(sorted.len());
+    let empty = VectorClock::new();
+    for &index in sorted {
+        let pairs = &events[index].causality_vector;
+        let shared = pairs.iter().enumerate().map(|(place, (c, n))| {
+            let c = c.as_str();
+            if let Some((name, shared)) = recent.get(place) {
+                if *name == c {
+                    return (Arc::clone(shared), *n);
                 }
-                let shared = Arc::clone(names.entry(c).or_insert_with(|| Arc::from(c)));
-                let entry = (c, Arc::clone(&shared));
-                match recent.get_mut(place) {
-                    Some(slot) => *slot = entry,
-                    None => recent.push(entry),
-                }
-                (shared, *n)
-            }))
-        })
-        .collect();
+            }
+            let shared = Arc::clone(names.entry(c).or_insert_with(|| Arc::from(c)));
+            let entry = (c, Arc::clone(&shared));
+            match recent.get_mut(place) {
+                Some(slot) => *slot = entry,
+                None => recent.push(entry),
+            }
+            (shared, *n)
+        });
+        let clock = VectorClock::from_pairs_like(clocks.last().unwrap_or(&empty), shared);
+        clocks.push(clock);
+    }
     let sums: Vec<u128> = clocks
         .iter()
         .map(|clock| clock.iter().map(|(_, n)| u128::from(n)).sum())

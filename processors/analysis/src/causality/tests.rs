@@ -509,3 +509,48 @@ fn actor_numbers_identify_actors_in_order_of_first_appearance() {
         assert_eq!(trace_causality(&events).actor_of, actor_of);
     }
 }
+
+/// A trusted trace's clocks are its events' clocks as `VectorClock::from_pairs` reads them,
+/// whether or not a clock lists the previous clock's components in its order (the case built
+/// without checking the order again): on random trusted traces whose clocks repeat, reorder,
+/// drop, add, repeat and zero components, given in random order.
+#[test]
+fn sent_clocks_are_the_clocks_from_pairs_reads() {
+    use raceway_schemas::VectorClock;
+    use rand::seq::SliceRandom;
+    use rand::Rng;
+    crate::testing::random_rounds(17, 200, |rng, _| {
+        let len = rng.gen_range(1..40u128);
+        let names = ["a#1", "b#1", "c#1", "d#1"];
+        let mut events: Vec<Event> = crate::testing::random_events(rng, len);
+        let mut clock: Vec<(String, u64)> = vec![("a#1".into(), 1), ("b#1".into(), 1)];
+        for e in &mut events {
+            match rng.gen_range(0..8) {
+                0 => clock.shuffle(rng),
+                1 => clock.push((names[rng.gen_range(0..4)].into(), rng.gen_range(0..3))),
+                2 if clock.len() > 1 => {
+                    clock.remove(rng.gen_range(0..clock.len()));
+                }
+                3 => {
+                    let at = rng.gen_range(0..clock.len());
+                    clock[at].1 = 0;
+                }
+                _ => {
+                    let at = rng.gen_range(0..clock.len());
+                    clock[at].1 += rng.gen_range(1..3);
+                }
+            }
+            let pairs: Vec<(&str, u64)> = clock.iter().map(|(c, n)| (c.as_str(), *n)).collect();
+            *e = trusted(e.clone(), &pairs);
+        }
+        events.shuffle(rng);
+        let causality = trace_causality(&events);
+        assert!(causality.trusted);
+        for (index, event) in events.iter().enumerate() {
+            let expected = VectorClock::from_pairs(
+                event.causality_vector.iter().map(|(c, n)| (c.as_str(), *n)),
+            );
+            assert_eq!(causality.per_event[index].clock, expected);
+        }
+    });
+}

@@ -143,14 +143,19 @@ pub(crate) fn calls_with(
     let mut calls = Vec::new();
     let mut entered: HashSet<(&str, &str)> = HashSet::default();
     for (v, node) in tree.nodes.iter().enumerate() {
-        let (Some(callee), Some(parent)) = (event_of(v), node.parent) else {
+        let Some(parent) = node.parent else {
             continue;
         };
-        // The nodes of one actor share its service's name: the same copy is the same service.
+        // The tree shares one copy of each service's name: the same copy is the same service,
+        // and no call. Tested before the node's event is read: most nodes hang under a node of
+        // their own service, and reading each node's event would be one more pass over them.
         let same_copy = |p: &TreeNode| Arc::ptr_eq(&node.service, &p.service);
         if tree.nodes.get(parent).is_some_and(same_copy) {
             continue;
         }
+        let Some(callee) = event_of(v) else {
+            continue;
+        };
         let Some(caller) = event_of(parent) else {
             continue;
         };
@@ -171,7 +176,7 @@ pub(crate) fn calls_with(
             let others = span_entries.get(&(service, span)).into_iter().flatten();
             entries.extend(others.copied().filter(|&other| other != v));
         }
-        let side = callee_side(tree, entries, service);
+        let side = callee_side(tree, entries, &node.service);
         calls.push(http_call(events, tree, index, &side, caller, callee));
     }
     for &receive in &index.order {
@@ -200,7 +205,9 @@ pub(crate) fn calls_with(
 /// leaving the service. Every node has one parent and every entry hangs under another service,
 /// so no node is reached twice; the walk still stops after as many nodes as the tree holds, in
 /// case a hand-built tree lists a node under two parents.
-fn callee_side(tree: &TraceTree, entries: Vec<usize>, service: &str) -> Vec<usize> {
+/// `service` is the callee node's name: the tree shares one copy per service, so a node of the
+/// same service is usually found by its pointer.
+fn callee_side(tree: &TraceTree, entries: Vec<usize>, service: &Arc<str>) -> Vec<usize> {
     let mut stack = entries;
     let mut side = Vec::new();
     while let Some(v) = stack.pop() {
@@ -208,7 +215,11 @@ fn callee_side(tree: &TraceTree, entries: Vec<usize>, service: &str) -> Vec<usiz
             continue;
         }
         side.push(v);
-        let same_service = |c: &&usize| tree.nodes.get(**c).is_some_and(|n| &*n.service == service);
+        let same_service = |c: &&usize| {
+            tree.nodes
+                .get(**c)
+                .is_some_and(|n| Arc::ptr_eq(&n.service, service) || n.service == *service)
+        };
         stack.extend(tree.nodes[v].children.iter().filter(same_service));
     }
     side

@@ -209,3 +209,46 @@ fn summaries_count_each_row_once_with_nearest_rank_percentiles() {
     assert_eq!((edges[0].calls, edges[0].p99_ms), (1, 500.0));
     assert!(summarize_calls(&[]).is_empty());
 }
+
+/// The tree's shared copy of each service's name only saves comparisons: with every node's
+/// names copied apart (no two nodes sharing one), the calls are the same, on random traces of
+/// several services, instances and threads with parent links, spans and HTTP steps.
+#[test]
+fn shared_service_names_give_the_calls_their_text_gives() {
+    use raceway_schemas::{HttpRequest, HttpResponse};
+    use rand::Rng;
+    crate::testing::random_rounds(29, 300, |rng, _| {
+        let len = rng.gen_range(1..50u128);
+        let mut events = crate::testing::random_events(rng, len);
+        for (e, n) in events.iter_mut().zip(1u128..) {
+            e.metadata.service_name = ["s", "t", "u"][rng.gen_range(0..3)].into();
+            e.metadata.instance_id = rng.gen_bool(0.3).then(|| "1".to_string());
+            e.parent_id = rng
+                .gen_bool(0.6)
+                .then(|| crate::testing::id(rng.gen_range(1..=len.max(n))));
+            let span = |rng: &mut rand_xoshiro::Xoshiro256PlusPlus| {
+                rng.gen_bool(0.4)
+                    .then(|| ["p", "q"][rng.gen_range(0..2)].to_string())
+            };
+            e.metadata.distributed_span_id = span(rng);
+            e.metadata.upstream_span_id = span(rng);
+            e.kind = match rng.gen_range(0..4) {
+                0 => EventKind::HttpRequest(HttpRequest::default()),
+                1 => EventKind::HttpResponse(HttpResponse {
+                    status: [200, 500][rng.gen_range(0..2)],
+                    ..HttpResponse::default()
+                }),
+                _ => e.kind.clone(),
+            };
+        }
+        let tree = trace_tree(&events);
+        let mut apart = tree.clone();
+        for node in &mut apart.nodes {
+            node.service = std::sync::Arc::from(node.service.to_string());
+        }
+        assert_eq!(
+            service_calls(&events, &tree),
+            service_calls(&events, &apart)
+        );
+    });
+}

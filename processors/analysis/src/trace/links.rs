@@ -116,10 +116,10 @@ impl<'a> EventIndex<'a> {
             },
             actor_of,
             by_id,
+            one_trace,
         } = indexed_program_order(events);
         // The program order numbered actors by (trace, service, instance, thread): the same
         // actors as here when the events are of one trace, as they are but for bad input.
-        let one_trace = events.windows(2).all(|w| w[0].trace_id == w[1].trace_id);
         let shared_ids = by_id.is_some();
         let mut index = EventIndex {
             events,

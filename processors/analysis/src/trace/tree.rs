@@ -240,48 +240,61 @@ pub(crate) fn tree_with(events: &[Event], index: &EventIndex<'_>) -> TraceTree {
     let mut nodes: Vec<TreeNode> = Vec::with_capacity(sources.len());
     for (node, (source, kids)) in sources.iter().zip(node_children).enumerate() {
         let timing = times[node];
-        let mut tree_node = TreeNode {
-            id: Uuid::nil(),
-            kind: Arc::clone(&names.empty),
-            placeholder: None,
-            service: Arc::clone(&names.empty),
-            location: Arc::clone(&names.empty),
-            thread: Arc::clone(&names.empty),
+        // Each node takes its own names at once: a shared name is a reference count, and a
+        // placeholder name replaced afterwards cost two more atomic updates per name.
+        let (id, kind, placeholder, service, location, thread) = match *source {
+            Source::Event(i) => {
+                let event = &events[i];
+                let actor = index.actor[i];
+                let (service, thread) = names.actor(events, actor, i);
+                (
+                    event.id,
+                    names.kind(event.kind.index(), event.kind.name()),
+                    None,
+                    service,
+                    names.location(actor, event),
+                    thread,
+                )
+            }
+            Source::Missing(id) => (
+                id,
+                names.kind(MISSING_PARENT_SLOT, "MissingParent"),
+                Some(Placeholder::MissingParent),
+                Arc::clone(&names.empty),
+                Arc::clone(&names.empty),
+                Arc::clone(&names.empty),
+            ),
+            Source::Cycle => (
+                Uuid::nil(),
+                names.kind(PARENT_CYCLE_SLOT, "ParentCycle"),
+                Some(Placeholder::ParentCycle),
+                Arc::clone(&names.empty),
+                Arc::clone(&names.empty),
+                Arc::clone(&names.empty),
+            ),
+        };
+        let event = match *source {
+            Source::Event(i) => Some((i, &events[i])),
+            _ => None,
+        };
+        nodes.push(TreeNode {
+            id,
+            kind,
+            placeholder,
+            service,
+            location,
+            thread,
             start_ns: timing.start_ns,
             duration_ns: timing.duration_ns(),
             self_time_ns: timing.self_ns,
-            duration_measured: false,
-            error: false,
+            duration_measured: event.is_some_and(|(_, e)| e.metadata.duration_ns.is_some()),
+            error: event.is_some_and(|(_, e)| is_error_event(e)),
             depth: depths[node],
             link: node_parent[node].map(|(_, link)| link),
             parent: node_parent[node].map(|(parent, _)| parent),
             children: kids,
-            event_index: None,
-        };
-        match *source {
-            Source::Event(i) => {
-                let event = &events[i];
-                let (service, thread) = names.actor(events, index.actor[i], i);
-                tree_node.id = event.id;
-                tree_node.kind = names.kind(event.kind.index(), event.kind.name());
-                tree_node.service = service;
-                tree_node.location = names.location(event);
-                tree_node.thread = thread;
-                tree_node.duration_measured = event.metadata.duration_ns.is_some();
-                tree_node.error = is_error_event(event);
-                tree_node.event_index = Some(i);
-            }
-            Source::Missing(id) => {
-                tree_node.id = id;
-                tree_node.kind = names.kind(MISSING_PARENT_SLOT, "MissingParent");
-                tree_node.placeholder = Some(Placeholder::MissingParent);
-            }
-            Source::Cycle => {
-                tree_node.kind = names.kind(PARENT_CYCLE_SLOT, "ParentCycle");
-                tree_node.placeholder = Some(Placeholder::ParentCycle);
-            }
-        }
-        nodes.push(tree_node);
+            event_index: event.map(|(i, _)| i),
+        });
     }
 
     let start_ns = nodes.iter().map(|n| n.start_ns).min().unwrap_or(0);
@@ -298,14 +311,21 @@ pub(crate) fn tree_with(events: &[Event], index: &EventIndex<'_>) -> TraceTree {
     }
 }
 
-/// Shared copies of the names nodes repeat: one per actor, kind and location, not one per node.
+/// Shared copies of the names nodes repeat: one per service, thread, kind and location, not
+/// one per node. Actors of one service share its name, so a comparison of two nodes' services
+/// (the service calls, the duration baselines' groups) usually ends at the pointers.
 struct Names<'a> {
     empty: Arc<str>,
     actors: Vec<Option<(Arc<str>, Arc<str>)>>,
+    /// The services named so far, looked up when an actor is first met.
+    services: HashMap<&'a str, Arc<str>>,
     /// One per event kind and placeholder: a slot per kind, where finding the name in a list
     /// cost a comparison per kind seen so far at every node.
     kinds: [Option<Arc<str>>; KIND_SLOTS],
     locations: HashMap<LocationParts<'a>, Arc<str>>,
+    /// Per actor and kind slot, the last location given: an actor's steps of one kind mostly
+    /// repeat their location, and comparing the parts is cheaper than hashing them.
+    last_location: Vec<Option<(LocationParts<'a>, Arc<str>)>>,
 }
 
 impl<'a> Names<'a> {
@@ -313,37 +333,49 @@ impl<'a> Names<'a> {
         Names {
             empty: Arc::from(""),
             actors: vec![None; index.actor_count()],
+            services: HashMap::default(),
             kinds: Default::default(),
             locations: HashMap::default(),
+            last_location: vec![None; index.actor_count() * KIND_SLOTS],
         }
     }
 
-    fn location(&mut self, event: &'a Event) -> Arc<str> {
+    /// The shared location of `event`, whose actor is `actor`.
+    fn location(&mut self, actor: usize, event: &'a Event) -> Arc<str> {
         let parts = location_parts(event);
-        let shared = self
-            .locations
-            .entry(parts)
-            .or_insert_with(|| Arc::from(parts.to_text()));
-        Arc::clone(shared)
+        let slot = actor
+            .checked_mul(KIND_SLOTS)
+            .and_then(|first| first.checked_add(event.kind.index()))
+            .and_then(|slot| self.last_location.get_mut(slot));
+        if let Some(Some((last, shared))) = slot.as_deref() {
+            if *last == parts {
+                return Arc::clone(shared);
+            }
+        }
+        let shared = Arc::clone(
+            self.locations
+                .entry(parts)
+                .or_insert_with(|| Arc::from(parts.to_text())),
+        );
+        if let Some(slot) = slot {
+            *slot = Some((parts, Arc::clone(&shared)));
+        }
+        shared
     }
 
     /// (service, thread) of `actor`, whose event `i` is.
-    fn actor(&mut self, events: &[Event], actor: usize, i: usize) -> (Arc<str>, Arc<str>) {
-        let Some(slot) = self.actors.get_mut(actor) else {
-            let metadata = &events[i].metadata;
-            return (
-                Arc::from(metadata.service_name.as_str()),
-                Arc::from(metadata.thread_id.as_str()),
-            );
-        };
-        let (service, thread) = slot.get_or_insert_with(|| {
-            let metadata = &events[i].metadata;
-            (
-                Arc::from(metadata.service_name.as_str()),
-                Arc::from(metadata.thread_id.as_str()),
-            )
-        });
-        (Arc::clone(service), Arc::clone(thread))
+    fn actor(&mut self, events: &'a [Event], actor: usize, i: usize) -> (Arc<str>, Arc<str>) {
+        let metadata = &events[i].metadata;
+        if let Some(Some((service, thread))) = self.actors.get(actor) {
+            return (Arc::clone(service), Arc::clone(thread));
+        }
+        let name = metadata.service_name.as_str();
+        let service = Arc::clone(self.services.entry(name).or_insert_with(|| Arc::from(name)));
+        let thread: Arc<str> = Arc::from(metadata.thread_id.as_str());
+        if let Some(slot) = self.actors.get_mut(actor) {
+            *slot = Some((Arc::clone(&service), Arc::clone(&thread)));
+        }
+        (service, thread)
     }
 
     /// The shared name of the kind in `slot`, `name`.

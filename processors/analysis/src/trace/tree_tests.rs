@@ -208,3 +208,46 @@ fn a_request_stamped_after_its_handler_steps_still_starts_first() {
     assert!(validate.start_ns <= charge.start_ns);
     assert_eq!(validate.parent.map(|p| tree.nodes[p].id), Some(id(1)));
 }
+
+/// Every node's names are its event's (service, thread, kind, `event_location`), whatever the
+/// shared copies and the per-actor memo of the last location hand out, and nodes of one service
+/// share one copy of its name: on random traces of several services, instances and threads
+/// whose steps repeat, alternate and change their locations.
+#[test]
+fn node_names_are_their_events_and_a_service_shares_one_copy() {
+    use raceway_schemas::{AccessType, EventKind};
+    use rand::Rng;
+    crate::testing::random_rounds(23, 200, |rng, _| {
+        let len = rng.gen_range(1..60u128);
+        let mut events = crate::testing::random_events(rng, len);
+        for e in &mut events {
+            e.metadata.service_name = ["s", "t", "u"][rng.gen_range(0..3)].into();
+            e.metadata.instance_id = rng.gen_bool(0.5).then(|| "1".to_string());
+            let place = ["x.rs:1", "y.rs:2", ""][rng.gen_range(0..3)];
+            e.kind = match rng.gen_range(0..4) {
+                0 => crate::testing::access_kind("v", place, AccessType::Read),
+                1 => crate::testing::access_kind("w", place, AccessType::Write),
+                2 => EventKind::FunctionCall(raceway_schemas::FunctionCall {
+                    function_name: place.into(),
+                    module: ["", "m"][rng.gen_range(0..2)].into(),
+                    ..Default::default()
+                }),
+                _ => e.kind.clone(),
+            };
+        }
+        let tree = trace_tree(&events);
+        let mut services: Vec<&std::sync::Arc<str>> = Vec::new();
+        for node in tree.event_nodes() {
+            let event = &events[node.event_index.expect("a fresh tree")];
+            assert_eq!(node.id, event.id);
+            assert_eq!(&*node.service, event.metadata.service_name);
+            assert_eq!(&*node.thread, event.metadata.thread_id);
+            assert_eq!(&*node.kind, event.kind.name());
+            assert_eq!(&*node.location, crate::trace::event_location(event));
+            match services.iter().find(|s| ***s == node.service) {
+                Some(copy) => assert!(std::sync::Arc::ptr_eq(copy, &node.service)),
+                None => services.push(&node.service),
+            }
+        }
+    });
+}
