@@ -12,7 +12,9 @@ use std::sync::Arc;
 
 use apache_avro::types::Value;
 
-use super::value::{field, string, unsigned, Fields};
+use super::value::Fields;
+#[cfg(test)]
+use super::value::{field, string, unsigned};
 use crate::compact_clock::{CompactClock, ComponentIndex, ComponentNames};
 use crate::error::SchemaError;
 
@@ -25,6 +27,7 @@ pub(crate) enum ClockVersion {
     Indexed,
 }
 
+#[cfg(test)]
 /// The names a record lists and each of its clocks as an array of `{component, counter}`
 /// entries over them.
 pub(crate) struct RecordTable {
@@ -32,6 +35,7 @@ pub(crate) struct RecordTable {
     pub(crate) clocks: Vec<Value>,
 }
 
+#[cfg(test)]
 /// The record table of `clocks`: the names they use, sorted, and their entries re-indexed.
 pub(crate) fn record_table(clocks: &[&CompactClock]) -> Result<RecordTable, SchemaError> {
     let mut names: Vec<&str> = clocks
@@ -64,6 +68,7 @@ pub(crate) fn record_table(clocks: &[&CompactClock]) -> Result<RecordTable, Sche
     })
 }
 
+#[cfg(test)]
 fn index_value(index: usize) -> Result<i32, SchemaError> {
     i32::try_from(index)
         .map_err(|_| SchemaError::field("clock_components", "more than 2^31 components"))

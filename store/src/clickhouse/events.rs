@@ -24,15 +24,16 @@ fn decode_events(rows: Vec<PayloadRow>) -> Result<Vec<Event>, StoreError> {
         .collect()
 }
 
+fn event_row(event: &Event) -> EventRow<'_> {
+    EventRow::from(EventColumns::new(event))
+}
+
 #[async_trait]
 impl EventStore for ClickHouseStore {
     async fn insert_events(&self, events: &[Event]) -> Result<(), StoreError> {
-        let rows: Vec<EventRow> = events
-            .iter()
-            .map(EventColumns::new)
-            .map(EventRow::from)
-            .collect();
-        self.insert_rows("events", rows).await
+        // Each row borrows its event's text; only the payload is built.
+        let rows: Vec<EventRow<'_>> = events.iter().map(event_row).collect();
+        self.insert_values::<EventRow<'_>>("events", rows).await
     }
 
     async fn trace_events(&self, trace_id: Uuid) -> Result<Vec<Event>, StoreError> {

@@ -11,9 +11,9 @@ use crate::rows::{
 };
 use crate::StoreError;
 
-/// A row of `events`.
+/// A row of `events`, its text borrowed from the event it is written from (no copy per column).
 #[derive(Debug, Row, Serialize)]
-pub(crate) struct EventRow {
+pub(crate) struct EventRow<'a> {
     #[serde(with = "::clickhouse::serde::uuid")]
     pub id: Uuid,
     #[serde(with = "::clickhouse::serde::uuid")]
@@ -21,30 +21,30 @@ pub(crate) struct EventRow {
     #[serde(with = "::clickhouse::serde::uuid::option")]
     pub parent_id: Option<Uuid>,
     pub timestamp_ns: i64,
-    pub kind: String,
-    pub service: String,
-    pub instance_id: String,
-    pub thread_id: String,
-    pub environment: String,
-    pub variable: String,
-    pub access_type: String,
+    pub kind: &'a str,
+    pub service: &'a str,
+    pub instance_id: &'a str,
+    pub thread_id: &'a str,
+    pub environment: &'a str,
+    pub variable: &'a str,
+    pub access_type: &'a str,
     pub payload: String,
 }
 
-impl From<EventColumns> for EventRow {
-    fn from(c: EventColumns) -> Self {
+impl<'a> From<EventColumns<'a>> for EventRow<'a> {
+    fn from(c: EventColumns<'a>) -> Self {
         EventRow {
             id: c.id,
             trace_id: c.trace_id,
             parent_id: c.parent_id,
             timestamp_ns: c.timestamp_ns,
-            kind: c.kind.to_string(),
+            kind: c.kind,
             service: c.service,
             instance_id: c.instance_id,
             thread_id: c.thread_id,
             environment: c.environment,
             variable: c.variable,
-            access_type: c.access_type.to_string(),
+            access_type: c.access_type,
             payload: c.payload,
         }
     }
