@@ -1,7 +1,7 @@
 //! Conversions between the shared types and stored columns, common to both backends.
 
 use ::clickhouse::Row;
-use raceway_schemas::json::{decode_event, decode_sdk_shaped_event, EventJson};
+use raceway_schemas::json::{decode_event, decode_sdk_shaped_event};
 use raceway_schemas::{
     Access, AccessType, ActorId, CompactClock, Event, FindingKind, HeldLock, LockMode, RaceFinding,
     Severity,
@@ -10,45 +10,6 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use crate::StoreError;
-
-/// The indexed columns of an event, borrowed from it, plus its full Raceway-JSON `payload`.
-pub(crate) struct EventColumns<'a> {
-    pub id: Uuid,
-    pub trace_id: Uuid,
-    pub parent_id: Option<Uuid>,
-    pub timestamp_ns: i64,
-    pub kind: &'static str,
-    pub service: &'a str,
-    pub instance_id: &'a str,
-    pub thread_id: &'a str,
-    pub environment: &'a str,
-    /// The variable of a StateChange, empty for every other kind.
-    pub variable: &'a str,
-    /// The access type of a StateChange, empty for every other kind.
-    pub access_type: &'static str,
-    pub payload: String,
-}
-
-impl<'a> EventColumns<'a> {
-    /// Splits an event into columns; the payload is the schemas crate's Raceway JSON.
-    pub fn new(event: &'a Event) -> EventColumns<'a> {
-        let change = event.state_change();
-        EventColumns {
-            id: event.id,
-            trace_id: event.trace_id,
-            parent_id: event.parent_id,
-            timestamp_ns: event.timestamp_ns,
-            kind: event.kind.name(),
-            service: &event.metadata.service_name,
-            instance_id: event.metadata.instance_id.as_deref().unwrap_or_default(),
-            thread_id: &event.metadata.thread_id,
-            environment: &event.metadata.environment,
-            variable: change.map(|c| c.variable.as_str()).unwrap_or_default(),
-            access_type: change.map(|c| c.access_type.as_str()).unwrap_or_default(),
-            payload: EventJson(event).to_string(),
-        }
-    }
-}
 
 /// Rebuilds an event from its stored payload.
 ///

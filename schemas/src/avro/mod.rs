@@ -480,18 +480,6 @@ impl RaceInputDecoder {
 }
 
 #[cfg(test)]
-fn encode_framed(
-    value: &apache_avro::types::Value,
-    loaded: &Loaded,
-    schema_id: u32,
-) -> Result<Vec<u8>, SchemaError> {
-    // Header first, then the datum written in place: no second copy of the record.
-    let mut out = frame(schema_id, &[]);
-    binary::encode(value, loaded.schema, &loaded.names, &None, &mut out)?;
-    Ok(out)
-}
-
-#[cfg(test)]
 #[path = "../../tests/common/mod.rs"]
 mod common;
 #[cfg(test)]

@@ -106,12 +106,12 @@ fn access_and_read(
 
 /// The names `clocks` use, sorted, and each clock's entries as (index into them, counter): the
 /// same table as `clocks::record_table`, without the value tree.
-struct Table<'a> {
-    names: Vec<&'a str>,
-    entries: Vec<Vec<(i32, i64)>>,
+pub(crate) struct Table<'a> {
+    pub(crate) names: Vec<&'a str>,
+    pub(crate) entries: Vec<Vec<(i32, i64)>>,
 }
 
-fn record_table<'a>(clocks: &[&'a CompactClock]) -> Result<Table<'a>, SchemaError> {
+pub(crate) fn record_table<'a>(clocks: &[&'a CompactClock]) -> Result<Table<'a>, SchemaError> {
     let mut names: Vec<&str> = clocks
         .iter()
         .flat_map(|c| c.iter().map(|(n, _)| n))

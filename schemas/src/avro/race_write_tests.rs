@@ -30,34 +30,30 @@ fn written(
     Ok(out)
 }
 
-fn assert_same_access(a: &Access, trace_events: u64) {
-    assert_eq!(
-        written(|out| race_write::access(a, trace_events, out)),
-        reference(access::access_to_value(a, trace_events), &ACCESS),
-        "{a:?}"
-    );
+/// The direct writer's bytes (or error) equal the reference's for `input`.
+fn assert_same(
+    direct: Result<Vec<u8>, SchemaError>,
+    reference: Result<Vec<u8>, SchemaError>,
+    input: &dyn std::fmt::Debug,
+) {
+    assert_eq!(direct, reference, "{input:?}");
 }
 
-fn assert_same_span(span: &UpdateSpan, trace_events: u64) {
-    assert_eq!(
-        written(|out| race_write::update_span(span, trace_events, out)),
-        reference(
-            race_inputs::update_span_to_value(span, trace_events),
-            &UPDATE_SPAN
-        ),
-        "{span:?}"
-    );
+fn assert_same_access(a: &Access, n: u64) {
+    let direct = written(|out| race_write::access(a, n, out));
+    assert_same(direct, reference(access::access_to_value(a, n), &ACCESS), a);
 }
 
-fn assert_same_edge(edge: &LockOrderEdge, trace_events: u64) {
-    assert_eq!(
-        written(|out| race_write::lock_order_edge(edge, trace_events, out)),
-        reference(
-            race_inputs::lock_order_edge_to_value(edge, trace_events),
-            &LOCK_ORDER_EDGE
-        ),
-        "{edge:?}"
-    );
+fn assert_same_span(span: &UpdateSpan, n: u64) {
+    let direct = written(|out| race_write::update_span(span, n, out));
+    let value = race_inputs::update_span_to_value(span, n);
+    assert_same(direct, reference(value, &UPDATE_SPAN), span);
+}
+
+fn assert_same_edge(edge: &LockOrderEdge, n: u64) {
+    let direct = written(|out| race_write::lock_order_edge(edge, n, out));
+    let value = race_inputs::lock_order_edge_to_value(edge, n);
+    assert_same(direct, reference(value, &LOCK_ORDER_EDGE), edge);
 }
 
 #[test]

@@ -14,7 +14,7 @@ use uuid::Uuid;
 use crate::clickhouse::rows::{EventCountRow, EventRow, PayloadRow};
 use crate::clickhouse::ClickHouseStore;
 use crate::filter::Value;
-use crate::rows::{decode_payload, EventColumns};
+use crate::rows::decode_payload;
 use crate::{EventStore, StoreError, TracePage, TraceQuery};
 
 /// Decodes the payloads of event rows, in order.
@@ -24,15 +24,11 @@ fn decode_events(rows: Vec<PayloadRow>) -> Result<Vec<Event>, StoreError> {
         .collect()
 }
 
-fn event_row(event: &Event) -> EventRow<'_> {
-    EventRow::from(EventColumns::new(event))
-}
-
 #[async_trait]
 impl EventStore for ClickHouseStore {
     async fn insert_events(&self, events: &[Event]) -> Result<(), StoreError> {
         // Each row borrows its event's text; only the payload is built.
-        let rows: Vec<EventRow<'_>> = events.iter().map(event_row).collect();
+        let rows: Vec<EventRow<'_>> = events.iter().map(EventRow::new).collect();
         self.insert_values::<EventRow<'_>>("events", rows).await
     }
 

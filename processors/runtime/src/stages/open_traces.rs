@@ -307,16 +307,15 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn events_held_after_they_were_noted_count_once_and_an_evicted_trace_drops_them() {
-        let mut open = OpenTraces::new(3);
         let (kept, evicted) = (Uuid::new_v4(), Uuid::new_v4());
-        let position: Position = ("events".into(), 0, 1);
-        let now = Instant::now();
         let written: Vec<Event> = [(kept, 2), (evicted, 1), (evicted, 2), (kept, 1)]
             .into_iter()
             .map(|(trace, at)| event(trace, at))
             .collect();
+        let mut open = OpenTraces::new(3);
         for e in &written {
-            open.note(e.trace_id, &position, 1, now, &origins());
+            let position: Position = ("events".into(), 0, 1);
+            open.note(e.trace_id, &position, 1, Instant::now(), &origins());
         }
         assert_eq!(
             open.held_events(),
