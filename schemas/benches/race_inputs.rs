@@ -4,8 +4,12 @@
 //! trace stage wrote before batches) and as 40 batch records of 125 members
 //! (`decode-5000-in-batches`, what it writes now: one record per partition per completion).
 //!
+//! Encoding them as the trace stage does at completion: the same 5,000 inputs as batch members
+//! (`encode-5000-members`).
+//!
 //! `cargo bench -p raceway-schemas --bench race_inputs`; instruction counts with
-//! `valgrind --tool=callgrind --toggle-collect='*race_inputs*decode_poll*' target/release/deps/race_inputs-* --bench --profile-time 1`.
+//! `valgrind --tool=callgrind --toggle-collect='*race_inputs*decode_poll*' target/release/deps/race_inputs-* --bench --profile-time 1`
+//! (`*race_inputs*encode_members*` for the encoding).
 
 use std::hint::black_box;
 
@@ -115,7 +119,24 @@ fn decode_poll(records: &[Vec<u8>]) -> usize {
         .sum()
 }
 
+/// Every input encoded as a batch member, as the trace stage encodes a completion batch's.
+#[inline(never)]
+fn encode_members(inputs: &[RaceInput]) -> usize {
+    inputs
+        .iter()
+        .map(|input| {
+            encode_race_member(input.borrowed(), 125)
+                .expect("encode")
+                .len()
+        })
+        .sum()
+}
+
 fn bench(c: &mut Criterion) {
+    let inputs = inputs();
+    c.bench_function("race_inputs/encode-5000-members", |b| {
+        b.iter(|| black_box(encode_members(black_box(&inputs))))
+    });
     let records = records();
     c.bench_function("race_inputs/decode-5000", |b| {
         b.iter(|| black_box(decode_poll(black_box(&records))))

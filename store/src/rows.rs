@@ -1,7 +1,7 @@
 //! Conversions between the shared types and stored columns, common to both backends.
 
 use ::clickhouse::Row;
-use raceway_schemas::json::{decode_event, decode_sdk_shaped_event, EventJson};
+use raceway_schemas::json::{decode_event, decode_sdk_shaped_event};
 use raceway_schemas::{
     Access, AccessType, ActorId, CompactClock, Event, FindingKind, HeldLock, LockMode, RaceFinding,
     Severity,
@@ -10,45 +10,6 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use crate::StoreError;
-
-/// The indexed columns of an event, plus its full Raceway-JSON `payload`.
-pub(crate) struct EventColumns {
-    pub id: Uuid,
-    pub trace_id: Uuid,
-    pub parent_id: Option<Uuid>,
-    pub timestamp_ns: i64,
-    pub kind: &'static str,
-    pub service: String,
-    pub instance_id: String,
-    pub thread_id: String,
-    pub environment: String,
-    /// The variable of a StateChange, empty for every other kind.
-    pub variable: String,
-    /// The access type of a StateChange, empty for every other kind.
-    pub access_type: &'static str,
-    pub payload: String,
-}
-
-impl EventColumns {
-    /// Splits an event into columns; the payload is the schemas crate's Raceway JSON.
-    pub fn new(event: &Event) -> EventColumns {
-        let change = event.state_change();
-        EventColumns {
-            id: event.id,
-            trace_id: event.trace_id,
-            parent_id: event.parent_id,
-            timestamp_ns: event.timestamp_ns,
-            kind: event.kind.name(),
-            service: event.metadata.service_name.clone(),
-            instance_id: event.metadata.instance_id.clone().unwrap_or_default(),
-            thread_id: event.metadata.thread_id.clone(),
-            environment: event.metadata.environment.clone(),
-            variable: change.map(|c| c.variable.clone()).unwrap_or_default(),
-            access_type: change.map(|c| c.access_type.as_str()).unwrap_or_default(),
-            payload: EventJson(event).to_string(),
-        }
-    }
-}
 
 /// Rebuilds an event from its stored payload.
 ///

@@ -2,17 +2,26 @@
 
 use apache_avro::types::Value;
 
-use super::clocks::{record_table, ClockVersion, NamesCache};
-use super::value::{access_type_from_symbol, field, optional_string, string, unsigned, Fields};
+#[cfg(test)]
+use super::clocks::record_table;
+use super::clocks::{ClockVersion, NamesCache};
+use super::value::{access_type_from_symbol, Fields};
+#[cfg(test)]
+use super::value::{field, optional_string, string, unsigned};
 use crate::access::{Access, HeldLock};
+#[cfg(test)]
 use crate::compact_clock::CompactClock;
 use crate::error::SchemaError;
-use crate::model::{AccessType, ActorId, LockMode};
+#[cfg(test)]
+use crate::model::AccessType;
+use crate::model::{ActorId, LockMode};
 
+#[cfg(test)]
 pub(crate) fn access_to_value(a: &Access, trace_events: u64) -> Result<Value, SchemaError> {
     access_and_read_to_value(a, trace_events, None).map(|(value, _)| value)
 }
 
+#[cfg(test)]
 /// The access as a `raceway.Access` value, and when `read` is given (an update span's read
 /// clock) that clock's entries over the same record table.
 pub(crate) fn access_and_read_to_value(
@@ -57,6 +66,7 @@ pub(crate) fn access_and_read_to_value(
     Ok((value, read))
 }
 
+#[cfg(test)]
 /// `raceway.LockMode`.
 pub(crate) fn lock_mode_to_value(mode: LockMode) -> Value {
     match mode {
@@ -77,6 +87,7 @@ pub(crate) fn lock_mode(f: &mut Fields, name: &str) -> Result<LockMode, SchemaEr
     }
 }
 
+#[cfg(test)]
 /// `raceway.HeldLock`.
 pub(crate) fn held_lock_to_value(l: &HeldLock) -> Value {
     Value::Record(vec![
@@ -100,6 +111,7 @@ pub(crate) fn held_locks(f: &mut Fields, name: &str) -> Result<Vec<HeldLock>, Sc
         .collect()
 }
 
+#[cfg(test)]
 /// `raceway.ActorId`.
 pub(crate) fn actor_to_value(actor: &ActorId) -> Value {
     Value::Record(vec![

@@ -17,7 +17,9 @@
 
 use std::collections::HashMap;
 
-use super::wire::{write_long, write_str, Reader};
+use super::wire::Reader;
+#[cfg(test)]
+use super::wire::{write_long, write_str};
 use crate::error::SchemaError;
 use apache_avro::schema::{Name, Namespace, RecordSchema, Schema};
 use apache_avro::types::Value;
@@ -35,6 +37,7 @@ fn resolve<'a>(name: &Name, names: &'a Names, ns: &Namespace) -> Option<(&'a Sch
     names.get(&full).map(|schema| (*schema, full.namespace))
 }
 
+#[cfg(test)]
 /// Appends the Avro binary encoding of `value` (which must follow `schema`) to `out`.
 ///
 /// A mismatch between value and schema is a bug in the model conversion, reported as a
@@ -124,6 +127,7 @@ pub(crate) fn encode(
     Ok(())
 }
 
+#[cfg(test)]
 fn mismatch(what: String, schema: &Schema) -> SchemaError {
     let mut what = what;
     what.truncate(80);

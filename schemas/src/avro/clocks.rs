@@ -12,7 +12,9 @@ use std::sync::Arc;
 
 use apache_avro::types::Value;
 
-use super::value::{field, string, unsigned, Fields};
+use super::value::Fields;
+#[cfg(test)]
+use super::value::{field, string};
 use crate::compact_clock::{CompactClock, ComponentIndex, ComponentNames};
 use crate::error::SchemaError;
 
@@ -25,6 +27,7 @@ pub(crate) enum ClockVersion {
     Indexed,
 }
 
+#[cfg(test)]
 /// The names a record lists and each of its clocks as an array of `{component, counter}`
 /// entries over them.
 pub(crate) struct RecordTable {
@@ -32,41 +35,25 @@ pub(crate) struct RecordTable {
     pub(crate) clocks: Vec<Value>,
 }
 
-/// The record table of `clocks`: the names they use, sorted, and their entries re-indexed.
+#[cfg(test)]
+/// The record table of `clocks` as values: the names they use, sorted, and their entries
+/// re-indexed (the direct writer's table, `race_write::record_table`).
+#[cfg(test)]
 pub(crate) fn record_table(clocks: &[&CompactClock]) -> Result<RecordTable, SchemaError> {
-    let mut names: Vec<&str> = clocks
-        .iter()
-        .flat_map(|c| c.iter().map(|(n, _)| n))
-        .collect();
-    // One clock's names are already sorted and distinct; several need merging.
-    if clocks.len() > 1 {
-        names.sort_unstable();
-        names.dedup();
-    }
-    let mut values = Vec::with_capacity(clocks.len());
-    for clock in clocks {
-        let mut entries = Vec::with_capacity(clock.len());
-        let mut next = 0;
-        for (i, (name, counter)) in clock.iter().enumerate() {
-            // Both sorted: the name is at or after the previous one's place.
-            next += names[next..].iter().position(|n| *n == name).unwrap_or(0);
-            let counter = unsigned("counter", counter).map_err(|e| e.within(&format!("[{i}]")))?;
-            entries.push(Value::Record(vec![
-                field("component", Value::Int(index_value(next)?)),
-                field("counter", counter),
-            ]));
-        }
-        values.push(Value::Array(entries));
-    }
+    let table = super::race_write::record_table(clocks)?;
+    let entries = |clock: Vec<(i32, i64)>| {
+        let entry = |(index, counter)| {
+            Value::Record(vec![
+                field("component", Value::Int(index)),
+                field("counter", Value::Long(counter)),
+            ])
+        };
+        Value::Array(clock.into_iter().map(entry).collect())
+    };
     Ok(RecordTable {
-        names: Value::Array(names.into_iter().map(string).collect()),
-        clocks: values,
+        names: Value::Array(table.names.into_iter().map(string).collect()),
+        clocks: table.entries.into_iter().map(entries).collect(),
     })
-}
-
-fn index_value(index: usize) -> Result<i32, SchemaError> {
-    i32::try_from(index)
-        .map_err(|_| SchemaError::field("clock_components", "more than 2^31 components"))
 }
 
 /// The table of the previous decoded record, shared with the next one when it lists the same

@@ -7,11 +7,12 @@
 //! crate and parsed once. `kind` is a true Avro union of one record per [`crate::EventKind`]
 //! variant, which apache-avro's serde mapping of enums does not produce, so the model is converted
 //! by hand. Event batches, the bulk of the traffic, are read and written straight from the model
-//! (`event_read.rs`, `event_write.rs`); the race-stage inputs go through
-//! [`apache_avro::types::Value`] (`access.rs`, `race_inputs.rs`) and the schema-driven strict
-//! codec in `binary.rs`, which the tests also hold the direct event codec to (`event.rs`, the
-//! same conversion through values, is kept as that reference). Both read and write through the
-//! primitives of `wire.rs`.
+//! (`event_read.rs`, `event_write.rs`), and so are the race-stage inputs (`race_read.rs`,
+//! `race_write.rs`). The schema-driven strict codec in `binary.rs`, over
+//! [`apache_avro::types::Value`] (`access.rs`, `race_inputs.rs`), decodes the older schema
+//! versions and is the reference the tests hold the direct codecs to (`event.rs`, the same
+//! conversion of events through values, and the race inputs' value encoders are kept for tests
+//! only). Both read and write through the primitives of `wire.rs`.
 //!
 //! Encoding conventions: UUIDs are strings with `logicalType: uuid`, timestamps are longs in
 //! nanoseconds since the epoch, unsigned model fields are Avro longs (a value above `i64::MAX`
@@ -28,6 +29,7 @@ mod event_write;
 mod race_batch;
 mod race_inputs;
 mod race_read;
+mod race_write;
 mod split;
 mod value;
 mod wire;
@@ -307,8 +309,9 @@ pub fn decode_event_batch(bytes: &[u8]) -> Result<EventBatch, SchemaError> {
 /// `trace_events` is how many events its trace had when the access was derived (see
 /// [`RaceRecord::trace_events`]).
 pub fn encode_access(access: &Access, trace_events: u64) -> Result<Vec<u8>, SchemaError> {
-    let value = access::access_to_value(access, trace_events)?;
-    encode_framed(&value, &ACCESS, ACCESS_SCHEMA_ID)
+    let mut out = frame(ACCESS_SCHEMA_ID, &[]);
+    race_write::access(access, trace_events, &mut out)?;
+    Ok(out)
 }
 
 /// Decodes a Confluent-framed `raceway.Access` record of either version ([`ACCESS_SCHEMA_ID`]
@@ -351,8 +354,9 @@ pub fn race_input_batch_schema() -> &'static Schema {
 /// [`UpdateSpan::partition_key`] (the same as its write's access). `trace_events` as for
 /// [`encode_access`].
 pub fn encode_update_span(span: &UpdateSpan, trace_events: u64) -> Result<Vec<u8>, SchemaError> {
-    let value = race_inputs::update_span_to_value(span, trace_events)?;
-    encode_framed(&value, &UPDATE_SPAN, UPDATE_SPAN_SCHEMA_ID)
+    let mut out = frame(UPDATE_SPAN_SCHEMA_ID, &[]);
+    race_write::update_span(span, trace_events, &mut out)?;
+    Ok(out)
 }
 
 /// Encodes a lock-order edge as a Confluent-framed `raceway.LockOrderEdge` record (schema id
@@ -362,8 +366,9 @@ pub fn encode_lock_order_edge(
     edge: &LockOrderEdge,
     trace_events: u64,
 ) -> Result<Vec<u8>, SchemaError> {
-    let value = race_inputs::lock_order_edge_to_value(edge, trace_events)?;
-    encode_framed(&value, &LOCK_ORDER_EDGE, LOCK_ORDER_EDGE_SCHEMA_ID)
+    let mut out = frame(LOCK_ORDER_EDGE_SCHEMA_ID, &[]);
+    race_write::lock_order_edge(edge, trace_events, &mut out)?;
+    Ok(out)
 }
 
 /// One record of topic `raceway.accesses`: what the trace stage forwards to the race stage.
@@ -474,17 +479,6 @@ impl RaceInputDecoder {
     }
 }
 
-fn encode_framed(
-    value: &apache_avro::types::Value,
-    loaded: &Loaded,
-    schema_id: u32,
-) -> Result<Vec<u8>, SchemaError> {
-    // Header first, then the datum written in place: no second copy of the record.
-    let mut out = frame(schema_id, &[]);
-    binary::encode(value, loaded.schema, &loaded.names, &None, &mut out)?;
-    Ok(out)
-}
-
 #[cfg(test)]
 #[path = "../../tests/common/mod.rs"]
 mod common;
@@ -492,6 +486,8 @@ mod common;
 mod event_codec_tests;
 #[cfg(test)]
 mod race_codec_tests;
+#[cfg(test)]
+mod race_write_tests;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]

@@ -12,7 +12,7 @@
 //! size without encoding anything twice.
 
 use super::wire::write_long;
-use super::{access, binary, race_inputs, Loaded, RaceInput, ACCESS, LOCK_ORDER_EDGE, UPDATE_SPAN};
+use super::{race_write, RaceInput};
 use crate::access::Access;
 use crate::error::SchemaError;
 use crate::framing::{frame, HEADER_LEN, RACE_INPUT_BATCH_SCHEMA_ID};
@@ -67,22 +67,21 @@ pub fn encode_race_member(
 ) -> Result<EncodedRaceMember, SchemaError> {
     // The branch order of `race_input_batch.avsc`'s union; each branch's binary encoding is the
     // one of its own schema file.
-    let (branch, value, loaded): (i64, _, &Loaded) = match input {
-        RaceInputRef::Access(a) => (0, access::access_to_value(a, trace_events)?, &ACCESS),
-        RaceInputRef::Update(s) => (
-            1,
-            race_inputs::update_span_to_value(s, trace_events)?,
-            &UPDATE_SPAN,
-        ),
-        RaceInputRef::LockEdge(e) => (
-            2,
-            race_inputs::lock_order_edge_to_value(e, trace_events)?,
-            &LOCK_ORDER_EDGE,
-        ),
-    };
     let mut out = Vec::new();
-    write_long(branch, &mut out);
-    binary::encode(&value, loaded.schema, &loaded.names, &None, &mut out)?;
+    match input {
+        RaceInputRef::Access(a) => {
+            write_long(0, &mut out);
+            race_write::access(a, trace_events, &mut out)?;
+        }
+        RaceInputRef::Update(s) => {
+            write_long(1, &mut out);
+            race_write::update_span(s, trace_events, &mut out)?;
+        }
+        RaceInputRef::LockEdge(e) => {
+            write_long(2, &mut out);
+            race_write::lock_order_edge(e, trace_events, &mut out)?;
+        }
+    }
     Ok(EncodedRaceMember(out))
 }
 

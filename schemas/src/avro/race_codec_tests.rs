@@ -32,7 +32,7 @@ fn locks() -> Vec<HeldLock> {
 }
 
 /// One access with every optional part set, one with none.
-fn accesses() -> [Access; 2] {
+pub(super) fn accesses() -> [Access; 2] {
     let full = common::access(Some("100"), locks());
     let mut bare = common::access(None, Vec::new());
     bare.clock = CompactClock::default();
@@ -57,7 +57,7 @@ fn span(write: Access, read_clock: CompactClock) -> UpdateSpan {
 }
 
 /// Spans whose read clock uses names the write's does not, and one with empty clocks.
-fn spans() -> [UpdateSpan; 2] {
+pub(super) fn spans() -> [UpdateSpan; 2] {
     let [full, bare] = accesses();
     [
         span(
@@ -157,7 +157,7 @@ fn direct_reading_gives_the_schema_driven_verdict_on_corrupt_records() {
     );
 }
 
-fn lock_edge() -> LockOrderEdge {
+pub(super) fn lock_edge() -> LockOrderEdge {
     let acquisition = |n: u128, lock_id: &str| LockAcquisition {
         event_id: Uuid::from_u128(n),
         lock_id: lock_id.into(),

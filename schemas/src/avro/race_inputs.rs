@@ -3,16 +3,20 @@
 
 use apache_avro::types::Value;
 
+#[cfg(test)]
 use super::access::{
-    access_and_read_to_value, access_from_value, actor, actor_to_value, held_lock_to_value,
-    held_locks, lock_mode, lock_mode_to_value,
+    access_and_read_to_value, actor_to_value, held_lock_to_value, lock_mode_to_value,
 };
+use super::access::{access_from_value, actor, held_locks, lock_mode};
 use super::clocks::{ClockVersion, NamesCache};
-use super::value::{clock, field, nested, string, unsigned, Fields};
+use super::value::Fields;
+#[cfg(test)]
+use super::value::{clock, field, nested, string, unsigned};
 use crate::error::SchemaError;
 use crate::lock_order::{LockAcquisition, LockOrderEdge};
 use crate::update::{UpdateRead, UpdateSpan};
 
+#[cfg(test)]
 pub(crate) fn update_span_to_value(
     span: &UpdateSpan,
     trace_events: u64,
@@ -75,6 +79,7 @@ pub(crate) fn update_span_from_value(
     Ok((span, f.unsigned("trace_events")?))
 }
 
+#[cfg(test)]
 fn acquisition_to_value(a: &LockAcquisition) -> Result<Value, SchemaError> {
     Ok(Value::Record(vec![
         field("event_id", Value::Uuid(a.event_id)),
@@ -108,6 +113,7 @@ fn acquisition(f: &mut Fields, name: &str) -> Result<LockAcquisition, SchemaErro
     .map_err(|e: SchemaError| e.within(name))
 }
 
+#[cfg(test)]
 pub(crate) fn lock_order_edge_to_value(
     edge: &LockOrderEdge,
     trace_events: u64,

@@ -6,11 +6,13 @@ use uuid::Uuid;
 use crate::error::SchemaError;
 use crate::model::AccessType;
 
+#[cfg(test)]
 /// A record field, as [`Value::Record`] holds it.
 pub(crate) fn field(name: &str, value: Value) -> (String, Value) {
     (name.to_string(), value)
 }
 
+#[cfg(test)]
 /// A record field made by a fallible encoder; its error names the field (`name.inner`).
 pub(crate) fn nested(
     name: &str,
@@ -19,11 +21,13 @@ pub(crate) fn nested(
     Ok(field(name, value.map_err(|e| e.within(name))?))
 }
 
+#[cfg(test)]
 /// A string value.
 pub(crate) fn string(s: &str) -> Value {
     Value::String(s.to_string())
 }
 
+#[cfg(test)]
 /// An optional value as the `["null", T]` union.
 pub(crate) fn optional(value: Option<Value>) -> Value {
     match value {
@@ -32,11 +36,13 @@ pub(crate) fn optional(value: Option<Value>) -> Value {
     }
 }
 
+#[cfg(test)]
 /// An optional string as the `["null", "string"]` union.
 pub(crate) fn optional_string(s: Option<&String>) -> Value {
     optional(s.map(|s| string(s)))
 }
 
+#[cfg(test)]
 /// An unsigned model value as an Avro long; above `i64::MAX` it cannot be represented.
 pub(crate) fn unsigned(name: &str, n: u64) -> Result<Value, SchemaError> {
     i64::try_from(n)
@@ -50,6 +56,7 @@ pub(crate) fn strings(items: &[String]) -> Value {
     Value::Array(items.iter().map(|s| string(s)).collect())
 }
 
+#[cfg(test)]
 /// A vector clock as an array of `{component, counter}` records.
 pub(crate) fn clock(entries: &[(String, u64)]) -> Result<Value, SchemaError> {
     let mut items = Vec::with_capacity(entries.len());

@@ -14,7 +14,7 @@ use uuid::Uuid;
 use crate::clickhouse::rows::{EventCountRow, EventRow, PayloadRow};
 use crate::clickhouse::ClickHouseStore;
 use crate::filter::Value;
-use crate::rows::{decode_payload, EventColumns};
+use crate::rows::decode_payload;
 use crate::{EventStore, StoreError, TracePage, TraceQuery};
 
 /// Decodes the payloads of event rows, in order.
@@ -27,12 +27,9 @@ fn decode_events(rows: Vec<PayloadRow>) -> Result<Vec<Event>, StoreError> {
 #[async_trait]
 impl EventStore for ClickHouseStore {
     async fn insert_events(&self, events: &[Event]) -> Result<(), StoreError> {
-        let rows: Vec<EventRow> = events
-            .iter()
-            .map(EventColumns::new)
-            .map(EventRow::from)
-            .collect();
-        self.insert_rows("events", rows).await
+        // Each row borrows its event's text; only the payload is built.
+        let rows: Vec<EventRow<'_>> = events.iter().map(EventRow::new).collect();
+        self.insert_values::<EventRow<'_>>("events", rows).await
     }
 
     async fn trace_events(&self, trace_id: Uuid) -> Result<Vec<Event>, StoreError> {

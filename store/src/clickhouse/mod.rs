@@ -181,6 +181,21 @@ impl ClickHouseStore {
     where
         T: ::clickhouse::RowOwned + ::clickhouse::RowWrite + Send,
     {
+        self.insert_values::<T>(table, rows).await
+    }
+
+    /// Inserts `rows` of type `T` into `table` in one INSERT (none when there are no rows); the
+    /// rows may borrow what they write (`T::Value<'r>`), so they are serialised as they come
+    /// without a copy of their text.
+    pub(crate) async fn insert_values<'r, T>(
+        &self,
+        table: &str,
+        rows: impl IntoIterator<Item = T::Value<'r>> + Send,
+    ) -> Result<(), StoreError>
+    where
+        T: ::clickhouse::Row + ::clickhouse::RowWrite,
+        T::Value<'r>: Send,
+    {
         let mut rows = rows.into_iter().peekable();
         if rows.peek().is_none() {
             return Ok(());

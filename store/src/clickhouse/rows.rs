@@ -2,18 +2,17 @@
 //! conversions. Keep in sync with `migrations/clickhouse/*.sql`.
 
 use ::clickhouse::Row;
-use raceway_schemas::{FindingEvent, RaceFinding};
+use raceway_schemas::json::EventJson;
+use raceway_schemas::{Event, FindingEvent, RaceFinding};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::rows::{
-    finding_version, normalize_trace_id, parse_kind_severity, severity_rank, EventColumns,
-};
+use crate::rows::{finding_version, normalize_trace_id, parse_kind_severity, severity_rank};
 use crate::StoreError;
 
-/// A row of `events`.
+/// A row of `events`, its text borrowed from the event it is written from (no copy per column).
 #[derive(Debug, Row, Serialize)]
-pub(crate) struct EventRow {
+pub(crate) struct EventRow<'a> {
     #[serde(with = "::clickhouse::serde::uuid")]
     pub id: Uuid,
     #[serde(with = "::clickhouse::serde::uuid")]
@@ -21,31 +20,34 @@ pub(crate) struct EventRow {
     #[serde(with = "::clickhouse::serde::uuid::option")]
     pub parent_id: Option<Uuid>,
     pub timestamp_ns: i64,
-    pub kind: String,
-    pub service: String,
-    pub instance_id: String,
-    pub thread_id: String,
-    pub environment: String,
-    pub variable: String,
-    pub access_type: String,
+    pub kind: &'a str,
+    pub service: &'a str,
+    pub instance_id: &'a str,
+    pub thread_id: &'a str,
+    pub environment: &'a str,
+    pub variable: &'a str,
+    pub access_type: &'a str,
     pub payload: String,
 }
 
-impl From<EventColumns> for EventRow {
-    fn from(c: EventColumns) -> Self {
+impl<'a> EventRow<'a> {
+    /// The row of `event`: its indexed columns (a StateChange's variable and access type, empty
+    /// for every other kind) and its Raceway-JSON payload.
+    pub fn new(event: &'a Event) -> EventRow<'a> {
+        let change = event.state_change();
         EventRow {
-            id: c.id,
-            trace_id: c.trace_id,
-            parent_id: c.parent_id,
-            timestamp_ns: c.timestamp_ns,
-            kind: c.kind.to_string(),
-            service: c.service,
-            instance_id: c.instance_id,
-            thread_id: c.thread_id,
-            environment: c.environment,
-            variable: c.variable,
-            access_type: c.access_type.to_string(),
-            payload: c.payload,
+            id: event.id,
+            trace_id: event.trace_id,
+            parent_id: event.parent_id,
+            timestamp_ns: event.timestamp_ns,
+            kind: event.kind.name(),
+            service: &event.metadata.service_name,
+            instance_id: event.metadata.instance_id.as_deref().unwrap_or_default(),
+            thread_id: &event.metadata.thread_id,
+            environment: &event.metadata.environment,
+            variable: change.map(|c| c.variable.as_str()).unwrap_or_default(),
+            access_type: change.map(|c| c.access_type.as_str()).unwrap_or_default(),
+            payload: EventJson(event).to_string(),
         }
     }
 }

@@ -8,7 +8,9 @@
 //! consumed). Before a flush it takes everything already queued, so a slow insert makes the next
 //! one larger rather than the queue longer. Each submission gets a sequence number and the
 //! writer publishes the highest one written: the stage keeps the records of a submission held
-//! (uncommitted) until then, and completes a trace only once its events are written.
+//! (uncommitted) until then, and completes a trace only once its events are written. The writer
+//! hands the written events back ([`EventWriter::take_written`]) before it publishes their
+//! number, so the stage keeps them for completion without a copy of its own.
 //!
 //! Why: awaiting one insert per poll (a few hundred to a few thousand rows) on the consuming
 //! path made the stage wait for every store round trip, and ClickHouse wants few large inserts.
@@ -17,7 +19,7 @@
 //! so `submit` waits then and the stage stops consuming: that is the back-pressure); completing
 //! a trace before its events are written could read back an incomplete trace.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use raceway_schemas::Event;
@@ -58,10 +60,14 @@ struct Submission {
     events: Vec<Event>,
 }
 
+/// Events written and not yet taken back by the stage, in write order.
+type Returned = Arc<Mutex<Vec<Vec<Event>>>>;
+
 /// The stage's handle on the writer task.
 pub struct EventWriter {
     queue: Option<mpsc::Sender<Submission>>,
     written: watch::Receiver<u64>,
+    returned: Returned,
     /// Sequence number of the last submission (0: none yet).
     submitted: u64,
     task: Option<JoinHandle<Result<(), ShutdownDuringRetry>>>,
@@ -77,6 +83,7 @@ impl EventWriter {
     ) -> Self {
         let (queue, received) = mpsc::channel(batching.queued_submissions.max(1));
         let (published, written) = watch::channel(0);
+        let returned = Returned::default();
         let task = WriterTask {
             store,
             metrics,
@@ -84,10 +91,12 @@ impl EventWriter {
             batching,
             received,
             published,
+            returned: Arc::clone(&returned),
         };
         EventWriter {
             queue: Some(queue),
             written,
+            returned,
             submitted: 0,
             task: Some(tokio::spawn(task.run())),
         }
@@ -120,6 +129,13 @@ impl EventWriter {
     /// The highest sequence number whose events are written (with every earlier one).
     pub fn written(&self) -> u64 {
         *self.written.borrow()
+    }
+
+    /// The events written since the last call, in write order: every event of each submission up
+    /// to [`EventWriter::written`] as it read before this call.
+    pub fn take_written(&self) -> Vec<Vec<Event>> {
+        let mut returned = self.returned.lock().unwrap_or_else(PoisonError::into_inner);
+        std::mem::take(&mut *returned)
     }
 
     /// Waits until submission `seq` (and every earlier one) is written.
@@ -167,6 +183,7 @@ struct WriterTask {
     batching: WriteBatching,
     received: mpsc::Receiver<Submission>,
     published: watch::Sender<u64>,
+    returned: Returned,
 }
 
 impl WriterTask {
@@ -190,8 +207,7 @@ impl WriterTask {
                     last_seq = submission.seq;
                     batch.extend(submission.events);
                 }
-                self.flush(&batch, last_seq).await?;
-                batch.clear();
+                self.flush(std::mem::take(&mut batch), last_seq).await?;
                 oldest = None;
                 continue;
             }
@@ -211,14 +227,17 @@ impl WriterTask {
         Ok(())
     }
 
-    /// Writes `batch` (one insert, retried until it succeeds) and publishes `seq` as written.
-    async fn flush(&self, batch: &[Event], seq: u64) -> Result<(), ShutdownDuringRetry> {
+    /// Writes `batch` (one insert, retried until it succeeds), hands it back and publishes `seq`
+    /// as written.
+    async fn flush(&self, batch: Vec<Event>, seq: u64) -> Result<(), ShutdownDuringRetry> {
         let store = &self.store;
         store_retrying(&self.metrics, &self.shutdown, "store events", || {
-            store.insert_events(batch)
+            store.insert_events(&batch)
         })
         .await?;
         self.metrics.events_written.inc_by(batch.len() as u64);
+        // Handed back before the number is published: a stage that sees it written finds them.
+        (self.returned.lock().unwrap_or_else(PoisonError::into_inner)).push(batch);
         self.published.send_replace(seq);
         Ok(())
     }
@@ -310,6 +329,20 @@ mod tests {
         assert_eq!(setup.metrics.events_written.get(), 30);
         let stored = setup.store.trace_events(trace).await.expect("read");
         assert_eq!(stored.len(), 30);
+    }
+
+    #[tokio::test]
+    async fn written_events_are_handed_back_once_in_write_order() {
+        let mut setup = setup(1_000, Duration::from_millis(10)).await;
+        let trace = Uuid::new_v4();
+        let (first, second) = (events(trace, 3), events(trace, 2));
+        setup.writer.submit(first.clone()).await.expect("submit");
+        let seq = setup.writer.submit(second.clone()).await.expect("submit");
+        setup.writer.wait_written(seq).await.expect("written");
+        let back: Vec<Event> = setup.writer.take_written().into_iter().flatten().collect();
+        let expected: Vec<Event> = first.into_iter().chain(second).collect();
+        assert_eq!(back, expected);
+        assert!(setup.writer.take_written().is_empty(), "handed back once");
     }
 
     #[tokio::test]

@@ -9,10 +9,17 @@
 //! trace first seen in a partition taken over from another instance (its [`Origin`], decided
 //! when the trace opens: see `trace_origins`).
 //!
+//! An event is noted when it is consumed ([`OpenTraces::note`]: the trace's last activity, its
+//! records, its count against the bound) and held once the event writer hands it back after
+//! writing it ([`OpenTraces::hold`]): one copy of each event, first the writer's, then the
+//! trace's. A trace completes only once its events are written, so by then it holds them all.
+//!
 //! Why: reading every trace back at completion (decoding every stored payload a second time)
 //! was the trace stage's bottleneck. What breaks otherwise: without the bound, memory grows with
 //! the open traces; without the read-back, a re-opened trace would be analysed with its late
-//! events only.
+//! events only; holding a copy of each event beside the writer's cost a deep copy (a dozen
+//! allocations) per event; taking a trace before the writer handed its events back would
+//! analyse it without them.
 
 use std::collections::HashMap;
 
@@ -30,7 +37,9 @@ struct OpenTrace {
     last_seen: Instant,
     /// Events consumed, held or not (duplicates included).
     consumed: usize,
-    /// Its events in consumption order; `None` once evicted.
+    /// Events counted against the bound: consumed since it opened, unless evicted.
+    counted: usize,
+    /// Its events as the writer handed them back; `None` once evicted.
     held: Option<Vec<Event>>,
     /// The records it needs re-read after a crash.
     records: Vec<Position>,
@@ -77,8 +86,8 @@ impl OpenTraces {
     }
 
     /// Adds a consumed event read from the record at `position` and submitted to the event
-    /// writer as `write_seq`; a trace it opens takes its origin from `origins`. Returns true
-    /// when the trace did not hold that record yet (the caller holds its offset).
+    /// writer as `write_seq`: [`OpenTraces::note`] then [`OpenTraces::hold`].
+    #[cfg(test)]
     pub fn add(
         &mut self,
         event: Event,
@@ -87,23 +96,38 @@ impl OpenTraces {
         now: Instant,
         origins: &TraceOrigins,
     ) -> bool {
-        let trace = self
-            .traces
-            .entry(event.trace_id)
-            .or_insert_with(|| OpenTrace {
-                opened: now,
-                last_seen: now,
-                consumed: 0,
-                held: Some(Vec::new()),
-                records: Vec::new(),
-                write_seq,
-                origin: origins.origin(event.trace_id, &position.0, position.1, now),
-            });
+        let new_record = self.note(event.trace_id, position, write_seq, now, origins);
+        self.hold(event);
+        new_record
+    }
+
+    /// Notes an event of `trace_id` consumed at `now` from the record at `position` and
+    /// submitted to the event writer as `write_seq` (its event itself comes later, through
+    /// [`OpenTraces::hold`], once written); a trace it opens takes its origin from `origins`.
+    /// Returns true when the trace did not hold that record yet (the caller holds its offset).
+    pub fn note(
+        &mut self,
+        trace_id: Uuid,
+        position: &Position,
+        write_seq: u64,
+        now: Instant,
+        origins: &TraceOrigins,
+    ) -> bool {
+        let trace = self.traces.entry(trace_id).or_insert_with(|| OpenTrace {
+            opened: now,
+            last_seen: now,
+            consumed: 0,
+            counted: 0,
+            held: Some(Vec::new()),
+            records: Vec::new(),
+            write_seq,
+            origin: origins.origin(trace_id, &position.0, position.1, now),
+        });
         trace.last_seen = now;
         trace.write_seq = trace.write_seq.max(write_seq);
         trace.consumed += 1;
-        if let Some(held) = &mut trace.held {
-            held.push(event);
+        if trace.held.is_some() {
+            trace.counted += 1;
             self.held += 1;
         }
         let new_record = trace.records.last() != Some(position);
@@ -111,6 +135,18 @@ impl OpenTraces {
             trace.records.push(position.clone());
         }
         new_record
+    }
+
+    /// Keeps a noted event (handed back by the event writer once written) with its trace; an
+    /// event of a trace evicted meanwhile is dropped, as it would have been.
+    pub fn hold(&mut self, event: Event) {
+        if let Some(held) = self
+            .traces
+            .get_mut(&event.trace_id)
+            .and_then(|t| t.held.as_mut())
+        {
+            held.push(event);
+        }
     }
 
     /// Evicts the traces holding the most events until at most `max_held` are held; returns how
@@ -122,9 +158,10 @@ impl OpenTraces {
                 .traces
                 .values_mut()
                 .filter(|t| t.held.is_some())
-                .max_by_key(|t| t.held.as_ref().map_or(0, Vec::len));
+                .max_by_key(|t| t.counted);
             let Some(trace) = largest else { break };
-            self.held -= trace.held.take().map_or(0, |events| events.len());
+            trace.held = None;
+            self.held -= std::mem::take(&mut trace.counted);
             evicted += 1;
         }
         evicted
@@ -159,8 +196,8 @@ impl OpenTraces {
     /// Takes trace `id` out, its events in store order.
     pub fn take(&mut self, id: Uuid) -> Option<TakenTrace> {
         let trace = self.traces.remove(&id)?;
+        self.held -= trace.counted;
         let events = trace.held.map(|mut events| {
-            self.held -= events.len();
             events.sort_by_key(|e| (e.timestamp_ns, e.id));
             events.dedup_by_key(|e| e.id);
             events
@@ -266,6 +303,37 @@ mod tests {
             open.take(small).expect("open").events.map(|e| e.len()),
             Some(2)
         );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn events_held_after_they_were_noted_count_once_and_an_evicted_trace_drops_them() {
+        let (kept, evicted) = (Uuid::new_v4(), Uuid::new_v4());
+        let written: Vec<Event> = [(kept, 2), (evicted, 1), (evicted, 2), (kept, 1)]
+            .into_iter()
+            .map(|(trace, at)| event(trace, at))
+            .collect();
+        let mut open = OpenTraces::new(3);
+        for e in &written {
+            let position: Position = ("events".into(), 0, 1);
+            open.note(e.trace_id, &position, 1, Instant::now(), &origins());
+        }
+        assert_eq!(
+            open.held_events(),
+            4,
+            "counted when noted, before the writer hands back"
+        );
+        assert_eq!(open.enforce_bound(), 1);
+        assert_eq!(open.held_events(), 2);
+        for e in written.iter().cloned() {
+            open.hold(e);
+        }
+        assert_eq!(open.held_events(), 2, "holding counts nothing twice");
+        open.hold(event(Uuid::new_v4(), 0));
+        assert_eq!(open.len(), 2, "an event of no open trace opens nothing");
+        let taken = open.take(kept).expect("open").events.expect("held");
+        assert_eq!(taken, vec![written[3].clone(), written[0].clone()]);
+        assert_eq!(open.take(evicted).expect("open").events, None);
+        assert_eq!(open.held_events(), 0);
     }
 
     #[tokio::test(start_paused = true)]

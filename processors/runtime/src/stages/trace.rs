@@ -193,19 +193,21 @@ impl TraceStage {
         }
         self.io.dead_letter(&rejected).await?;
         self.config.redaction.apply(&mut events);
-        // The open traces keep the events, the writer gets a copy: completion must not wait
-        // for the store, nor the store for completion.
-        let write_seq = self.writer.submit(events.clone()).await?;
-        let mut events = events.into_iter();
+        // The writer takes the events and hands them back once written, for the open traces
+        // to hold (see `open_traces`): completion waits for the writes anyway, and one copy of
+        // each event is enough.
+        let trace_ids: Vec<Uuid> = events.iter().map(|e| e.trace_id).collect();
+        let write_seq = self.writer.submit(events).await?;
+        let mut trace_ids = trace_ids.into_iter();
         let mut submitted = Vec::new();
         for (position, count) in positions {
             if count > 0 {
                 self.io.offsets.hold(&position.0, position.1, position.2);
             }
-            for event in events.by_ref().take(count) {
+            for trace_id in trace_ids.by_ref().take(count) {
                 if self
                     .open
-                    .add(event, &position, write_seq, now, &self.origins)
+                    .note(trace_id, &position, write_seq, now, &self.origins)
                 {
                     self.io.offsets.hold(&position.0, position.1, position.2);
                 }
@@ -239,9 +241,13 @@ impl TraceStage {
         Ok(())
     }
 
-    /// Releases the records of every submission the writer has written.
+    /// Releases the records of every submission the writer has written, after the open traces
+    /// took their events back.
     fn release_written(&mut self) {
         let written = self.writer.written();
+        for event in self.writer.take_written().into_iter().flatten() {
+            self.open.hold(event);
+        }
         while let Some((seq, _)) = self.unwritten.front() {
             if *seq > written {
                 break;
