@@ -2,14 +2,14 @@
 
 use std::panic::Location;
 
-use raceway_schemas::json::canonical_json_text;
 use std::sync::Arc;
 
 use raceway_schemas::{AccessType, AsyncAwait, AsyncSpawn, EventKind, StateChange};
 use serde::Serialize;
 use uuid::Uuid;
 
-use crate::recorded::{random_id, ActorLabel, CallSite, Recorded};
+pub(crate) use crate::recorded::to_json;
+use crate::recorded::{random_id, Access, ActorLabel, Recorded, Snapshot, What};
 use crate::tracer::{now_ns, Tracer};
 use raceway_schemas::VectorClock;
 
@@ -30,6 +30,11 @@ pub struct Actor {
     component: Arc<str>,
     trace_id: Uuid,
     clock: VectorClock,
+    /// The clock's own component (`clock.get(component)`), kept beside it for the hot path.
+    own: u64,
+    /// The label and clock the next events share, until the clock changes other than by an own
+    /// step (`None`: to be taken at the next event). See `recorded`'s module doc.
+    snapshot: Option<Arc<Snapshot>>,
     last_event: Option<Uuid>,
     /// False in a trace that sampling left out: nothing is recorded, clocks still flow.
     sampled: bool,
@@ -104,17 +109,21 @@ impl Actor {
         clock: VectorClock,
         sampled: bool,
     ) -> Actor {
-        let component = Arc::from(tracer.component(&name));
+        let component: Arc<str> = Arc::from(tracer.component(&name));
+        let own = clock.get(&component);
         Actor {
             tracer,
             label: Arc::new(ActorLabel {
                 name,
+                component: Arc::clone(&component),
                 span: None,
                 upstream: None,
             }),
             component,
             trace_id,
             clock,
+            own,
+            snapshot: None,
             last_event: None,
             sampled,
         }
@@ -129,9 +138,11 @@ impl Actor {
     pub(crate) fn set_spans(&mut self, span: Option<String>, upstream: Option<String>) {
         self.label = Arc::new(ActorLabel {
             name: self.label.name.clone(),
+            component: Arc::clone(&self.component),
             span,
             upstream,
         });
+        self.snapshot = None;
     }
 
     /// True when this actor records events: the tracer is enabled and the trace is sampled.
@@ -243,16 +254,8 @@ impl Actor {
     /// Records a read of `variable` that saw `value`, located at the caller's `file:line`.
     #[track_caller]
     pub fn read<'v, V: Serialize + ?Sized>(&mut self, variable: impl Into<Var<'v>>, value: &V) {
-        if self.is_recording() {
-            let site = CallSite::Caller(Location::caller());
-            self.access(
-                variable.into(),
-                None,
-                to_json(value),
-                site,
-                AccessType::Read,
-            );
-        }
+        let site = Location::caller();
+        self.record_access(variable.into(), None::<&V>, value, site, AccessType::Read);
     }
 
     /// Records a write of `variable` from `old` to `new`, located at the caller's `file:line`.
@@ -262,11 +265,8 @@ impl Actor {
         O: Serialize + ?Sized,
         N: Serialize + ?Sized,
     {
-        if self.is_recording() {
-            let (old, new) = (Some(to_json(old)), to_json(new));
-            let site = CallSite::Caller(Location::caller());
-            self.access(variable.into(), old, new, site, AccessType::Write);
-        }
+        let site = Location::caller();
+        self.record_access(variable.into(), Some(old), new, site, AccessType::Write);
     }
 
     /// Records a read with the value already as JSON text and an explicit location.
@@ -280,7 +280,7 @@ impl Actor {
             variable.into(),
             None,
             value_json,
-            CallSite::Text(location),
+            location,
             AccessType::Read,
         );
     }
@@ -295,16 +295,36 @@ impl Actor {
         location: &str,
     ) {
         let variable = variable.into();
-        let site = CallSite::Text(location);
-        self.access(variable, old_json, new_json, site, AccessType::Write);
+        self.access(variable, old_json, new_json, location, AccessType::Write);
     }
 
+    /// Records a read or write of `variable` at `site`, the values written as JSON straight into
+    /// the event (see `recorded`'s module doc): nothing is allocated for short names and values.
+    pub(crate) fn record_access<O, N>(
+        &mut self,
+        variable: Var<'_>,
+        old: Option<&O>,
+        new: &N,
+        site: &'static Location<'static>,
+        access_type: AccessType,
+    ) where
+        O: Serialize + ?Sized,
+        N: Serialize + ?Sized,
+    {
+        if !self.is_recording() {
+            return;
+        }
+        let access = Access::new(variable.name, variable.shared, old, new, access_type, site);
+        self.record_what(What::Access(access));
+    }
+
+    /// Records a state change whose values are already JSON text.
     pub(crate) fn access(
         &mut self,
         variable: Var<'_>,
         old_value: Option<String>,
         new_value: String,
-        site: CallSite<'_>,
+        location: &str,
         access_type: AccessType,
     ) {
         if !self.is_recording() {
@@ -315,47 +335,50 @@ impl Actor {
         } else {
             self.tracer.qualify(variable.name)
         };
-        let (location, call_site) = match site {
-            CallSite::Caller(site) => (String::new(), Some(site)),
-            CallSite::Text(text) => (text.to_string(), None),
-        };
         let kind = EventKind::StateChange(StateChange {
             variable,
             old_value,
             new_value,
-            location,
+            location: location.to_string(),
             access_type,
         });
-        self.record_at(kind, call_site);
+        self.record(kind);
     }
 
     /// Records an event of any kind as this actor's next step and returns its id (`None` when
     /// recording is disabled). The higher-level methods all go through here.
     pub fn record(&mut self, kind: EventKind) -> Option<Uuid> {
-        self.record_at(kind, None)
+        self.record_what(What::Kind(kind))
     }
 
-    /// [`Actor::record`], with a state change's or lock event's location still to be formatted
-    /// (`call_site`).
-    pub(crate) fn record_at(
-        &mut self,
-        kind: EventKind,
-        call_site: Option<&'static Location<'static>>,
-    ) -> Option<Uuid> {
+    /// Records `what` as this actor's next step: increments the own clock component and queues
+    /// the event with the actor's snapshot and counter.
+    pub(crate) fn record_what(&mut self, what: What) -> Option<Uuid> {
         if !self.is_recording() {
             return None;
         }
         self.clock.increment_shared(&self.component);
+        self.own = self.own.saturating_add(1);
+        let snapshot = match &self.snapshot {
+            Some(snapshot) => Arc::clone(snapshot),
+            None => {
+                let snapshot = Arc::new(Snapshot {
+                    label: Arc::clone(&self.label),
+                    clock: self.clock.clone(),
+                });
+                self.snapshot = Some(Arc::clone(&snapshot));
+                snapshot
+            }
+        };
         let id = random_id();
         let event = Recorded {
             id,
             trace_id: self.trace_id,
             parent_id: self.last_event,
             timestamp_ns: now_ns(),
-            kind,
-            actor: Arc::clone(&self.label),
-            clock: self.clock.clone(),
-            call_site,
+            what,
+            actor: snapshot,
+            counter: self.own,
         };
         self.last_event = Some(id);
         self.tracer.emit(event);
@@ -365,8 +388,16 @@ impl Actor {
     /// Merges a clock learned through synchronisation (a lock's release clock, a joined child,
     /// a response's clock), then forgets long-finished actors if the clock grew large.
     pub fn join_clock(&mut self, clock: &VectorClock) {
-        self.clock.join(clock);
-        self.tracer.prune(&mut self.clock, &self.component);
+        let grew = !clock.le(&self.clock);
+        if grew {
+            self.clock.join(clock);
+        }
+        let pruned = self.tracer.prune(&mut self.clock, &self.component);
+        if grew || pruned > 0 {
+            // The events after this carry a clock the snapshot does not hold.
+            self.snapshot = None;
+            self.own = self.clock.get(&self.component);
+        }
     }
 }
 
@@ -375,23 +406,4 @@ impl Actor {
 pub(crate) fn caller_location() -> String {
     let location = Location::caller();
     format!("{}:{}", location.file(), location.line())
-}
-
-/// Canonical JSON text of a value (as the schemas' JSON codec stores it, so equal values give
-/// equal text); `null` (and a warning) when it cannot be serialised.
-pub(crate) fn to_json<V: Serialize + ?Sized>(value: &V) -> String {
-    // Scalars and arrays of scalars serialise canonically as they are; only objects need their
-    // keys sorted, through a `Value`.
-    if let Ok(text) = serde_json::to_string(value) {
-        if !text.contains('{') {
-            return text;
-        }
-    }
-    match serde_json::to_value(value) {
-        Ok(value) => canonical_json_text(&value),
-        Err(error) => {
-            tracing::warn!(%error, "raceway: recorded value is not serialisable, recording null");
-            "null".to_string()
-        }
-    }
 }

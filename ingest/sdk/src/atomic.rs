@@ -10,7 +10,6 @@ use raceway_schemas::{AccessType, VectorClock};
 use serde::Serialize;
 
 use crate::actor::{caller_location, to_json, Actor, Var};
-use crate::recorded::CallSite;
 
 /// A std atomic type that [`TrackedAtomic`] can wrap.
 pub trait AtomicPrimitive: Send + Sync {
@@ -161,7 +160,7 @@ impl<A: AtomicPrimitive> TrackedAtomic<A> {
             Var::local(&self.name),
             None,
             to_json(&value),
-            CallSite::Text(&location),
+            &location,
             AccessType::AtomicRead,
         );
         value
@@ -180,7 +179,7 @@ impl<A: AtomicPrimitive> TrackedAtomic<A> {
             Var::local(&self.name),
             None,
             to_json(&value),
-            CallSite::Text(&location),
+            &location,
             AccessType::AtomicWrite,
         );
         self.atomic.store(value, ordering);
@@ -225,13 +224,7 @@ impl<A: AtomicPrimitive> TrackedAtomic<A> {
                     actor.join_clock(&released);
                 }
                 let (old, new) = (Some(to_json(&old)), to_json(&new));
-                actor.access(
-                    variable,
-                    old,
-                    new,
-                    CallSite::Text(&location),
-                    AccessType::AtomicRMW,
-                );
+                actor.access(variable, old, new, &location, AccessType::AtomicRMW);
                 if releases(success) {
                     released.join(actor.clock());
                 }
@@ -241,13 +234,7 @@ impl<A: AtomicPrimitive> TrackedAtomic<A> {
                     actor.join_clock(&released);
                 }
                 let seen = to_json(&seen);
-                actor.access(
-                    variable,
-                    None,
-                    seen,
-                    CallSite::Text(&location),
-                    AccessType::AtomicRead,
-                );
+                actor.access(variable, None, seen, &location, AccessType::AtomicRead);
             }
         }
         result
@@ -275,7 +262,7 @@ impl<A: AtomicPrimitive> TrackedAtomic<A> {
             Var::local(&self.name),
             Some(to_json(&old)),
             to_json(&new),
-            CallSite::Text(location),
+            location,
             AccessType::AtomicRMW,
         );
         if releases(ordering) {

@@ -41,6 +41,8 @@ const POLL_INTERVAL: Duration = Duration::from_millis(1);
 pub(crate) struct Settings {
     pub batch_max_events: usize,
     pub flush_interval: Duration,
+    /// `"{service}#{instance}::"`, the prefix of in-process variable and lock names.
+    pub qualifier: String,
 }
 
 /// Requests from the tracer to the delivery loop.
@@ -110,6 +112,7 @@ pub(crate) fn start(
         pending: HashMap::new(),
         deadlines: VecDeque::new(),
         next_generation: 0,
+        chunk: Vec::with_capacity(DRAIN_CHUNK),
     };
     std::thread::Builder::new()
         .name("raceway-delivery".to_string())
@@ -135,6 +138,8 @@ struct Delivery {
     /// (deadline, trace, generation) in creation order, hence in deadline order.
     deadlines: VecDeque<(Instant, Uuid, u64)>,
     next_generation: u64,
+    /// The events of one [`Delivery::take_chunk`], kept for its capacity.
+    chunk: Vec<Recorded>,
 }
 
 impl Delivery {
@@ -203,20 +208,25 @@ impl Delivery {
     }
 
     /// Takes up to [`DRAIN_CHUNK`] events already in the queue, without waiting.
+    ///
+    /// They are taken in one `recv_many`, which returns their queue slots to the recording side
+    /// at once: taken one by one, each event's slot was returned on its own (a lock and an update
+    /// of the counter every `try_send` also updates), and while a chunk was drained the
+    /// recording thread's sends contended for that counter with the delivery thread.
     async fn take_chunk(&mut self, events: &mut mpsc::Receiver<Recorded>) -> Taken {
-        let mut taken = 0;
-        while taken < DRAIN_CHUNK {
-            match events.try_recv() {
-                Ok(event) => {
-                    self.add(event).await;
-                    taken += 1;
-                }
-                Err(mpsc::error::TryRecvError::Empty) => break,
-                Err(mpsc::error::TryRecvError::Disconnected) => return Taken::Closed,
-            }
+        // Closed first: once closed, nothing more arrives, so an empty queue stays empty.
+        let closed = events.is_closed();
+        if events.is_empty() {
+            return if closed { Taken::Closed } else { Taken::Empty };
         }
+        let mut chunk = std::mem::take(&mut self.chunk);
+        let taken = events.recv_many(&mut chunk, DRAIN_CHUNK).await;
+        for event in chunk.drain(..) {
+            self.add(event).await;
+        }
+        self.chunk = chunk;
         match taken {
-            0 => Taken::Empty,
+            0 => Taken::Closed,
             DRAIN_CHUNK => Taken::Full,
             _ => Taken::Some,
         }
@@ -230,7 +240,7 @@ impl Delivery {
     }
 
     async fn add(&mut self, recorded: Recorded) {
-        let event = recorded.into_event(&self.template);
+        let event = recorded.into_event(&self.template, &self.settings.qualifier);
         let trace_id = event.trace_id;
         let (deadlines, next_generation) = (&mut self.deadlines, &mut self.next_generation);
         let flush_interval = self.settings.flush_interval;

@@ -29,6 +29,10 @@ pub enum SdkError {
     /// The broker failed recently; batches are dropped until the sink tries again.
     #[error("the Kafka broker failed recently; batch dropped without trying")]
     BrokerUnavailable,
+    /// A batch could not be encoded as the gateway's JSON (feature `http`).
+    #[cfg(feature = "http")]
+    #[error("cannot encode the batch as JSON: {0}")]
+    Json(#[from] serde_json::Error),
     /// A batch could not be encoded as Avro records.
     #[error("cannot encode the batch: {0}")]
     Encode(#[from] raceway_schemas::avro::SplitError),

@@ -24,9 +24,10 @@
 use std::panic::Location;
 use std::sync::{LockResult, PoisonError, TryLockError, TryLockResult};
 
-use raceway_schemas::{EventKind, LockEvent, LockMode, VectorClock};
+use raceway_schemas::{LockMode, VectorClock};
 
 use crate::actor::Actor;
+use crate::recorded::{Lock, Text, What};
 
 /// A lock's guard, as the tracked guard holds it: how it orders clocks and where its value is.
 pub(crate) trait Locked {
@@ -115,8 +116,7 @@ impl<'a, G: Locked> Held<'a, G> {
     ) -> Held<'a, G> {
         if actor.is_recording() {
             locked.join_releases(actor);
-            let event = lock_event::<G>(actor, lock_id);
-            actor.record_at(EventKind::LockAcquire(event), Some(location));
+            actor.record_what(lock_event::<G>(lock_id, false, location));
         }
         Held {
             locked,
@@ -163,23 +163,24 @@ impl<G: Locked> Drop for Held<'_, G> {
         if !self.actor.is_recording() {
             return;
         }
-        let event = lock_event::<G>(self.actor, self.lock_id);
-        self.actor
-            .record_at(EventKind::LockRelease(event), Some(self.location));
+        let event = lock_event::<G>(self.lock_id, true, self.location);
+        self.actor.record_what(event);
         // `locked` drops after this: the lock is still held while the clock is published.
         self.locked.publish_release(self.actor.clock());
     }
 }
 
-/// The `LockAcquire`/`LockRelease` payload of lock `id` (qualified with service and instance)
-/// held through `G`; its location is filled in on the delivery thread.
-fn lock_event<G: Locked>(actor: &Actor, id: &str) -> LockEvent {
-    LockEvent {
-        lock_id: actor.tracer().qualify(id),
+/// The `LockAcquire` (or with `release` the `LockRelease`) of lock `id` held through `G`, at
+/// `site`. The id is qualified with service and instance, and the location formatted, on the
+/// delivery thread.
+fn lock_event<G: Locked>(id: &str, release: bool, site: &'static Location<'static>) -> What {
+    What::Lock(Lock {
+        lock_id: Text::from_slice(id.as_bytes()),
+        release,
         mode: G::MODE,
-        lock_type: G::LOCK_TYPE.to_string(),
-        location: String::new(),
-    }
+        lock_type: G::LOCK_TYPE,
+        site,
+    })
 }
 
 /// `std`'s blocking lock result with the guard made into `G`, poisoned or not (a poisoned lock

@@ -15,7 +15,7 @@ use crate::config::TracerConfig;
 use crate::delivery::{self, Ack, Control, Counters};
 use crate::error::SdkError;
 use crate::prune::FinishedActors;
-use crate::recorded::Recorded;
+use crate::recorded::{qualified, Recorded};
 use crate::sink::Sink;
 
 /// Largest queue capacity used, whatever the configuration asks for.
@@ -73,10 +73,12 @@ impl Tracer {
             mpsc::channel(config.buffer_capacity.clamp(1, MAX_BUFFER_CAPACITY));
         let (control, control_rx) = mpsc::unbounded_channel();
         let counters = Arc::new(Counters::default());
+        let qualifier = format!("{}#{}::", config.service, config.instance);
         delivery::start(
             delivery::Settings {
                 batch_max_events: config.batch_max_events.max(1),
                 flush_interval: config.flush_interval,
+                qualifier: qualifier.clone(),
             },
             Arc::new(sink),
             metadata_template(&config),
@@ -84,7 +86,6 @@ impl Tracer {
             control_rx,
             counters.clone(),
         )?;
-        let qualifier = format!("{}#{}::", config.service, config.instance);
         Ok(Tracer {
             inner: Arc::new(Inner {
                 config,
@@ -218,11 +219,7 @@ impl Tracer {
 
     /// Qualifies an in-process name (variable or lock) with the service and instance.
     pub(crate) fn qualify(&self, name: &str) -> String {
-        let prefix = &self.inner.qualifier;
-        let mut qualified = String::with_capacity(prefix.len() + name.len());
-        qualified.push_str(prefix);
-        qualified.push_str(name);
-        qualified
+        qualified(&self.inner.qualifier, name)
     }
 
     /// Queues `event` for delivery without blocking; drops and counts it when the queue is full.

@@ -7,8 +7,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use raceway_schemas::AccessType;
 use serde::Serialize;
 
-use crate::actor::{to_json, Actor, Var};
-use crate::recorded::CallSite;
+use crate::actor::{Actor, Var};
 
 /// A named variable whose reads and writes are recorded at the caller's `file:line`.
 ///
@@ -53,10 +52,8 @@ impl<T: Clone + Serialize> Tracked<T> {
     #[track_caller]
     pub fn read(&self, actor: &mut Actor) -> T {
         let value = self.lock().clone();
-        if actor.is_recording() {
-            let site = CallSite::Caller(Location::caller());
-            actor.access(self.var(), None, to_json(&value), site, AccessType::Read);
-        }
+        let site = Location::caller();
+        actor.record_access(self.var(), None::<&T>, &value, site, AccessType::Read);
         value
     }
 
@@ -64,11 +61,8 @@ impl<T: Clone + Serialize> Tracked<T> {
     #[track_caller]
     pub fn write(&self, actor: &mut Actor, value: T) {
         let old = std::mem::replace(&mut *self.lock(), value.clone());
-        if actor.is_recording() {
-            let site = CallSite::Caller(Location::caller());
-            let (old, new) = (Some(to_json(&old)), to_json(&value));
-            actor.access(self.var(), old, new, site, AccessType::Write);
-        }
+        let site = Location::caller();
+        actor.record_access(self.var(), Some(&old), &value, site, AccessType::Write);
     }
 
     /// The value, without recording (for assertions and shutdown code).
