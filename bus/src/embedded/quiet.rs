@@ -57,13 +57,19 @@ impl Quiet {
 /// Gives the space back each time the log turns quiet after a write, until the channel closes.
 fn run(conn: &Connection, written: &Receiver<()>) {
     let mut dirty = false;
-    loop {
-        match written.recv_timeout(QUIET) {
-            Ok(()) => dirty = true,
-            Err(RecvTimeoutError::Timeout) if dirty => dirty = !give_back(conn),
-            Err(RecvTimeoutError::Timeout) => {}
-            Err(RecvTimeoutError::Disconnected) => return,
-        }
+    while let Some(wrote) = next_wake(written) {
+        // Still dirty after a quiet second only if the space could not be given back.
+        dirty = wrote || (dirty && !give_back(conn));
+    }
+}
+
+/// `Some(true)` after a write, `Some(false)` after [`QUIET`] without one, `None` once the bus
+/// is gone.
+fn next_wake(written: &Receiver<()>) -> Option<bool> {
+    match written.recv_timeout(QUIET) {
+        Ok(()) => Some(true),
+        Err(RecvTimeoutError::Timeout) => Some(false),
+        Err(RecvTimeoutError::Disconnected) => None,
     }
 }
 
