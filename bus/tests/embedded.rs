@@ -417,6 +417,47 @@ async fn commits_give_a_drained_backlog_back_to_the_file_system() {
 }
 
 #[tokio::test]
+async fn a_quiet_log_gives_its_spare_pages_and_its_wal_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bus.sqlite");
+    let wal = dir.path().join("bus.sqlite-wal");
+    let (bus, topics) = open_with_topics(&path).await;
+    // About 12 MiB of records: once read and committed, fewer free pages than a commit keeps
+    // spare, so only the quiet log gives them back.
+    let mut backlog = Vec::new();
+    for i in 0_u32..1536 {
+        backlog.push(Record::new(i.to_be_bytes(), vec![b'v'; 8 * 1024]));
+    }
+    bus.produce(&topics.events, backlog).await.unwrap();
+    let mut consumer = subscribe(&bus, "g", &topics.events).await;
+    let read = poll_n(consumer.as_mut(), 1536).await;
+    consumer.commit(&next_offsets(&read)).await.unwrap();
+    assert_eq!(bus.stored_records().await.unwrap(), 0);
+    let (_, free) = file_pages(&path);
+    assert!(free > 1000, "the commit keeps its spare: {free} pages free");
+
+    // Nothing is written from here on: the bus's thread gives the space back.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let wal_bytes = std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0);
+        let (_, free) = file_pages(&path);
+        if free == 0 && wal_bytes == 0 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "a quiet log kept {free} free pages and {wal_bytes} bytes of WAL"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // The log still works after it.
+    bus.produce(&topics.events, records("after", 3))
+        .await
+        .unwrap();
+    assert_eq!(poll_n(consumer.as_mut(), 3).await.len(), 3);
+}
+
+#[tokio::test]
 async fn a_log_written_without_auto_vacuum_is_converted_when_opened() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("bus.sqlite");

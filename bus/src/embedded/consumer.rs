@@ -277,7 +277,9 @@ impl BusConsumer for EmbeddedConsumer {
             return_free_pages(tx).map_err(&err)?;
             Ok(())
         })
-        .await
+        .await?;
+        self.lease.shared.quiet.written();
+        Ok(())
     }
 
     async fn lag(&mut self) -> Result<Vec<PartitionLag>, BusError> {

@@ -25,10 +25,12 @@
 //! of them to the file system (`PRAGMA incremental_vacuum`), keeping [`SPARE_FREE_PAGES`] for
 //! the next records. Without it the file stayed as large as the largest backlog it ever held
 //! (hundreds of MB after a burst), because SQLite only reuses freed pages. The WAL is cut back
-//! to [`WAL_SIZE_LIMIT`] after each checkpoint for the same reason. A log written before this
-//! (schema version 1) is converted once when opened (`VACUUM`).
+//! to [`WAL_SIZE_LIMIT`] after each checkpoint for the same reason. Once the log is quiet, a
+//! thread of the bus gives back the spare pages and empties the WAL too (see [`quiet`]). A log
+//! written before this (schema version 1) is converted once when opened (`VACUUM`).
 
 mod consumer;
+mod quiet;
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -40,6 +42,7 @@ use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBe
 use tokio::sync::watch;
 
 use self::consumer::{EmbeddedConsumer, EmbeddedTail};
+use self::quiet::Quiet;
 use crate::{partition_for, Bus, BusConsumer, BusError, BusTail, Record};
 
 /// Version stored in `PRAGMA user_version`. Version 2: incremental auto-vacuum.
@@ -103,6 +106,8 @@ pub(super) struct Shared {
     /// Topic -> how many of its newest records per partition the log keeps
     /// ([`EmbeddedBus::retain_latest`]); topics not named keep theirs until groups pass them.
     pub(super) retained: Mutex<HashMap<String, i64>>,
+    /// The thread giving a quiet log's spare space back, told of every produce and commit.
+    pub(super) quiet: Quiet,
 }
 
 /// Locks a mutex, ignoring poisoning: a panicked holder leaves SQLite consistent (an open
@@ -278,6 +283,7 @@ impl EmbeddedBus {
                 active_groups: Mutex::new(HashSet::new()),
                 appended,
                 retained: Mutex::new(HashMap::new()),
+                quiet: Quiet::start(path)?,
             }),
         })
     }
@@ -481,6 +487,7 @@ impl Bus for EmbeddedBus {
         })
         .await?;
         self.shared.appended.send_modify(|n| *n = n.wrapping_add(1));
+        self.shared.quiet.written();
         Ok(())
     }
 
