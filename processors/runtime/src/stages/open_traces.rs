@@ -308,18 +308,25 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn events_held_after_they_were_noted_count_once_and_an_evicted_trace_drops_them() {
         let (kept, evicted) = (Uuid::new_v4(), Uuid::new_v4());
-        let written: Vec<Event> = [(kept, 2), (evicted, 1), (evicted, 2), (kept, 1)]
-            .into_iter()
-            .map(|(trace, at)| event(trace, at))
-            .collect();
-        let mut open = OpenTraces::new(3);
+        // The evicted trace is the larger one: eviction takes the trace holding the most.
+        let written: Vec<Event> = [
+            (kept, 2),
+            (evicted, 1),
+            (evicted, 2),
+            (evicted, 3),
+            (kept, 1),
+        ]
+        .into_iter()
+        .map(|(trace, at)| event(trace, at))
+        .collect();
+        let mut open = OpenTraces::new(4);
         for e in &written {
             let position: Position = ("events".into(), 0, 1);
             open.note(e.trace_id, &position, 1, Instant::now(), &origins());
         }
         assert_eq!(
             open.held_events(),
-            4,
+            5,
             "counted when noted, before the writer hands back"
         );
         assert_eq!(open.enforce_bound(), 1);
@@ -331,7 +338,7 @@ mod tests {
         open.hold(event(Uuid::new_v4(), 0));
         assert_eq!(open.len(), 2, "an event of no open trace opens nothing");
         let taken = open.take(kept).expect("open").events.expect("held");
-        assert_eq!(taken, vec![written[3].clone(), written[0].clone()]);
+        assert_eq!(taken, vec![written[4].clone(), written[0].clone()]);
         assert_eq!(open.take(evicted).expect("open").events, None);
         assert_eq!(open.held_events(), 0);
     }
