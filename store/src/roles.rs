@@ -16,8 +16,8 @@ use uuid::Uuid;
 
 use crate::{
     AccessKey, AccessQuery, AnomalyPage, AnomalyQuery, DependencyStats, DurationAnomalyRow,
-    FindingPage, FindingQuery, Hotspots, ModelRecord, PruneReport, ServiceCounts, ServiceTraceRow,
-    RecordedValues, ServiceTracesQuery, ServiceWindow, StoreError, TimeRange, TraceAnalysis,
+    FindingPage, FindingQuery, Hotspots, ModelRecord, PruneReport, RecordedValues, ServiceCounts,
+    ServiceTraceRow, ServiceTracesQuery, ServiceWindow, StoreError, TimeRange, TraceAnalysis,
     TraceAnalysisSummary, TracePage, TraceQuery, VariableCount,
 };
 
@@ -109,8 +109,7 @@ pub trait AccessStore: Send + Sync {
     /// the key only narrows what is read). Only the values are read, not the whole access: on
     /// ClickHouse the other columns (clocks, lock sets, names) were most of what a race page
     /// decompressed.
-    async fn recorded_values(&self, keys: &[AccessKey])
-        -> Result<Vec<RecordedValues>, StoreError>;
+    async fn recorded_values(&self, keys: &[AccessKey]) -> Result<Vec<RecordedValues>, StoreError>;
     /// The accessed variables whose names start with `prefix`, accessed in one of
     /// `environments` (any environment when empty), sorted by name, the first `limit` of them,
     /// each with its count of distinct accesses there.

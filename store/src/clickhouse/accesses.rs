@@ -126,10 +126,7 @@ impl AccessStore for ClickHouseStore {
             .await
     }
 
-    async fn recorded_values(
-        &self,
-        keys: &[AccessKey],
-    ) -> Result<Vec<RecordedValues>, StoreError> {
+    async fn recorded_values(&self, keys: &[AccessKey]) -> Result<Vec<RecordedValues>, StoreError> {
         let Some(filter) = filter::event_accesses(Dialect::ClickHouse, keys) else {
             return Ok(Vec::new());
         };

@@ -177,10 +177,7 @@ impl AccessStore for SqliteStore {
             .await
     }
 
-    async fn recorded_values(
-        &self,
-        keys: &[AccessKey],
-    ) -> Result<Vec<RecordedValues>, StoreError> {
+    async fn recorded_values(&self, keys: &[AccessKey]) -> Result<Vec<RecordedValues>, StoreError> {
         let Some(filter) = filter::event_accesses(Dialect::Sqlite, keys) else {
             return Ok(Vec::new());
         };
