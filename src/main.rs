@@ -21,11 +21,6 @@ use clap::Parser;
 /// mimalloc rather than the system allocator: the stages allocate and free many small objects
 /// per event (decoded events, clocks, rows), and a profile of `raceway up` under load spent about
 /// a third of its samples in glibc's malloc and free. See benches/README.md.
-///
-/// Built without transparent huge pages (`no_thp`): by default mimalloc asks the kernel for huge
-/// pages on every region it maps, so each first touch of a region zeroed 2 MiB at once, and each
-/// region purged after a burst (an insert's rows, a completion batch) was zeroed again when
-/// reused; the trace stage spent about a fifth of its samples in the kernel clearing pages.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
