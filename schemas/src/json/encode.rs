@@ -49,7 +49,7 @@ impl<E: Borrow<Event>> EventJson<E> {
     /// The compact JSON text, the same as `to_string()`, written by serde_json straight into one
     /// buffer reserved for a typical event. `to_string()` goes through a `Formatter`, which
     /// checks each of serde_json's small writes for UTF-8 and grows the text write by write:
-    /// on the trace stage's event inserts that was a fifth of the stage's CPU.
+    /// on the trace stage's event inserts that was a quarter of the stage's samples.
     pub fn to_json(&self) -> String {
         let mut bytes = Vec::with_capacity(TYPICAL_EVENT_JSON);
         // Neither fails: a `Vec` takes every write, every key is a string, and serde_json writes

@@ -42,7 +42,7 @@ impl EventStore for ClickHouseStore {
     async fn insert_events(&self, events: &[Event]) -> Result<(), StoreError> {
         // Each row borrows its event's text; only the payload is built, as the row is written,
         // and dropped right after: the rows are never all held at once (with their payloads,
-        // tens of MB per insert, which the allocator took fresh from the kernel each time).
+        // up to tens of MB per insert, in memory touched afresh by every insert).
         self.insert_values::<EventRow<'_>>("events", EventRows(events.iter()))
             .await
     }
