@@ -2,6 +2,7 @@
 //! it uses (`State<Arc<dyn FindingStore>>`, ...), not the whole store, so a route cannot grow a
 //! dependency on data it does not show without saying so in its signature.
 
+use std::future::Future;
 use std::sync::Arc;
 
 use axum::extract::FromRef;
@@ -11,6 +12,8 @@ use raceway_store::{
 };
 
 use crate::coalesce::Coalescer;
+use crate::unchanged::Unchanged;
+use crate::ApiError;
 
 /// Every role, from the one store the router is given.
 #[derive(Clone)]
@@ -24,12 +27,68 @@ pub(crate) struct Stores {
     lists: ListReads,
 }
 
-/// The shared reads of the two paginated lists ([`Coalescer`]): trace pages, and race pages
-/// with their recorded values and total.
-#[derive(Clone, Default)]
+/// The reads of the two paginated lists: trace pages, and race pages with their recorded
+/// values and total.
+#[derive(Clone)]
 pub(crate) struct ListReads {
-    pub(crate) traces: Arc<Coalescer<TracePage>>,
-    pub(crate) races: Arc<Coalescer<(Vec<RaceFinding>, u64)>>,
+    pub(crate) traces: ListRead<TracePage>,
+    pub(crate) races: ListRead<(Vec<RaceFinding>, u64)>,
+}
+
+impl ListReads {
+    fn new(lifecycle: Arc<dyn Lifecycle>) -> Self {
+        ListReads {
+            traces: ListRead::new(Arc::clone(&lifecycle)),
+            races: ListRead::new(lifecycle),
+        }
+    }
+}
+
+/// The reads of one paginated list: identical requests that arrive together share one read
+/// ([`Coalescer`]), and a read of a query whose data did not change since its last read is
+/// answered by that read ([`Unchanged`], by the store's data version).
+pub(crate) struct ListRead<T> {
+    shared: Arc<Coalescer<T>>,
+    unchanged: Arc<Unchanged<T>>,
+    lifecycle: Arc<dyn Lifecycle>,
+}
+
+impl<T> Clone for ListRead<T> {
+    fn clone(&self) -> Self {
+        ListRead {
+            shared: Arc::clone(&self.shared),
+            unchanged: Arc::clone(&self.unchanged),
+            lifecycle: Arc::clone(&self.lifecycle),
+        }
+    }
+}
+
+impl<T: Clone + Send + Sync + 'static> ListRead<T> {
+    fn new(lifecycle: Arc<dyn Lifecycle>) -> Self {
+        ListRead {
+            shared: Arc::default(),
+            unchanged: Arc::default(),
+            lifecycle,
+        }
+    }
+
+    /// The answer to a request for the query `key`, read by `read` unless the store is
+    /// unchanged since the query's last read: the data version is taken within the shared
+    /// read, which starts after the request arrived.
+    pub(crate) async fn read<F, Fut>(&self, key: String, read: F) -> Result<T, ApiError>
+    where
+        F: FnOnce() -> Fut + Send + 'static,
+        Fut: Future<Output = Result<T, ApiError>> + Send + 'static,
+    {
+        let (unchanged, lifecycle) = (Arc::clone(&self.unchanged), Arc::clone(&self.lifecycle));
+        let remembered = key.clone();
+        self.shared
+            .read(key, move || async move {
+                let version = lifecycle.data_version().await?;
+                unchanged.read(&remembered, version, read).await
+            })
+            .await
+    }
 }
 
 impl FromRef<Stores> for ListReads {
@@ -40,14 +99,15 @@ impl FromRef<Stores> for ListReads {
 
 impl From<Arc<dyn Store>> for Stores {
     fn from(store: Arc<dyn Store>) -> Self {
+        let lifecycle: Arc<dyn Lifecycle> = store.clone();
         Stores {
-            lifecycle: store.clone(),
+            lists: ListReads::new(Arc::clone(&lifecycle)),
+            lifecycle,
             events: store.clone(),
             findings: store.clone(),
             accesses: store.clone(),
             analyses: store.clone(),
             services: store,
-            lists: ListReads::default(),
         }
     }
 }

@@ -22,6 +22,7 @@ use crate::{
 
 mod accesses;
 mod analyses;
+mod data_version;
 mod events;
 mod finding_list;
 mod findings;
@@ -33,6 +34,7 @@ mod variables;
 
 pub use accesses::*;
 pub use analyses::*;
+pub use data_version::*;
 pub use events::*;
 pub use finding_list::*;
 pub use findings::*;
@@ -93,6 +95,7 @@ macro_rules! with_check_names {
             service_counts_per_window_and_environment,
             service_traces_one_row_per_trace,
             hotspots_rank_variables_and_locations,
+            data_version_changes_with_every_write,
         }
     };
 }
