@@ -14,7 +14,7 @@ use std::sync::Arc;
 use axum::http::StatusCode;
 use axum::Router;
 use common::{fixture_events, get_from, on_clickhouse, TRACE};
-use raceway_store::conformance::{event, finding};
+use raceway_store::conformance::{event, finding, retracted};
 use raceway_store::Store;
 use serde_json::Value;
 use uuid::Uuid;
@@ -66,11 +66,8 @@ async fn lists_follow_every_write(store: Arc<dyn Store>) {
     let counted = page(&router, &format!("/api/traces?trace_id={trace}")).await;
     assert_eq!(counted["traces"][0]["race_count"], 1, "{counted}");
 
-    let mut retracted = added;
-    retracted.count = 0;
-    retracted.detected_at_ns = 2;
     store
-        .upsert_findings(&[retracted])
+        .upsert_findings(&[retracted(&added, 2)])
         .await
         .expect("retract the finding");
     assert_eq!(page(&router, races).await["total"], total);

@@ -36,11 +36,8 @@ pub async fn data_version_changes_with_every_write(store: &dyn Store) {
         .expect("upsert findings");
     changed("upserting a finding", version(store).await);
     // A new version of the same finding: nothing new is keyed, one row changed.
-    let mut retracted = finding("f-old", old, old, "x", 1);
-    retracted.count = 0;
-    retracted.detected_at_ns = 2;
     store
-        .upsert_findings(&[retracted])
+        .upsert_findings(&[retracted(&finding("f-old", old, old, "x", 1), 2)])
         .await
         .expect("retract the finding");
     changed("retracting a finding", version(store).await);

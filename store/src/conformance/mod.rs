@@ -158,6 +158,15 @@ fn side(trace: &str, event_id: &str, ts: i64) -> FindingEvent {
     }
 }
 
+/// `finding` retracted (no occurrence left), as a version detected at `detected_at_ns`.
+pub fn retracted(finding: &RaceFinding, detected_at_ns: i64) -> RaceFinding {
+    RaceFinding {
+        count: 0,
+        detected_at_ns,
+        ..finding.clone()
+    }
+}
+
 /// A finding `id` between an event of trace `a` and one of trace `b`.
 pub fn finding(id: &str, a: Uuid, b: Uuid, variable: &str, detected_at_ns: i64) -> RaceFinding {
     RaceFinding {
