@@ -74,7 +74,8 @@ impl<T: Clone + Send + Sync + 'static> ListRead<T> {
 
     /// The answer to a request for the query `key`, read by `read` unless the store is
     /// unchanged since the query's last read: the data version is taken within the shared
-    /// read, which starts after the request arrived.
+    /// read, which starts after the request arrived. A store that fails to give its version
+    /// (a ClickHouse user not allowed to read `system.parts`) is read, as one without.
     pub(crate) async fn read<F, Fut>(&self, key: String, read: F) -> Result<T, ApiError>
     where
         F: FnOnce() -> Fut + Send + 'static,
@@ -84,7 +85,10 @@ impl<T: Clone + Send + Sync + 'static> ListRead<T> {
         let remembered = key.clone();
         self.shared
             .read(key, move || async move {
-                let version = lifecycle.data_version().await?;
+                let version = lifecycle.data_version().await.unwrap_or_else(|error| {
+                    tracing::warn!(%error, "no data version: the list is read");
+                    None
+                });
                 unchanged.read(&remembered, version, read).await
             })
             .await
