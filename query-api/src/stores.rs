@@ -3,6 +3,7 @@
 //! dependency on data it does not show without saying so in its signature.
 
 use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use axum::extract::FromRef;
@@ -51,6 +52,8 @@ pub(crate) struct ListRead<T> {
     shared: Arc<Coalescer<T>>,
     unchanged: Arc<Unchanged<T>>,
     lifecycle: Arc<dyn Lifecycle>,
+    /// Whether a failure to get the data version was logged as a warning already.
+    warned: Arc<AtomicBool>,
 }
 
 impl<T> Clone for ListRead<T> {
@@ -59,6 +62,7 @@ impl<T> Clone for ListRead<T> {
             shared: Arc::clone(&self.shared),
             unchanged: Arc::clone(&self.unchanged),
             lifecycle: Arc::clone(&self.lifecycle),
+            warned: Arc::clone(&self.warned),
         }
     }
 }
@@ -69,6 +73,7 @@ impl<T: Clone + Send + Sync + 'static> ListRead<T> {
             shared: Arc::default(),
             unchanged: Arc::default(),
             lifecycle,
+            warned: Arc::default(),
         }
     }
 
@@ -82,11 +87,17 @@ impl<T: Clone + Send + Sync + 'static> ListRead<T> {
         Fut: Future<Output = Result<T, ApiError>> + Send + 'static,
     {
         let (unchanged, lifecycle) = (Arc::clone(&self.unchanged), Arc::clone(&self.lifecycle));
+        let warned = Arc::clone(&self.warned);
         let remembered = key.clone();
         self.shared
             .read(key, move || async move {
                 let version = lifecycle.data_version().await.unwrap_or_else(|error| {
-                    tracing::warn!(%error, "no data version: the list is read");
+                    if warned.swap(true, Ordering::Relaxed) {
+                        tracing::debug!(%error, "no data version: the list is read");
+                    } else {
+                        tracing::warn!(%error, "no data version: lists are read every time \
+                            while the store cannot give one (further failures log at debug)");
+                    }
                     None
                 });
                 unchanged.read(&remembered, version, read).await
@@ -152,5 +163,59 @@ impl FromRef<Stores> for AuditStores {
             events: Arc::clone(&stores.events),
             findings: Arc::clone(&stores.findings),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::AtomicUsize;
+
+    use async_trait::async_trait;
+    use raceway_store::StoreError;
+
+    use super::*;
+
+    /// A store's lifecycle that gives `version`, or fails to give one when it is `None`.
+    struct Versioned(Option<&'static str>);
+
+    #[async_trait]
+    impl Lifecycle for Versioned {
+        async fn migrate(&self) -> Result<(), StoreError> {
+            Ok(())
+        }
+        async fn ping(&self) -> Result<(), StoreError> {
+            Ok(())
+        }
+        async fn data_version(&self) -> Result<Option<String>, StoreError> {
+            match self.0 {
+                Some(version) => Ok(Some(version.to_string())),
+                None => Err(StoreError::InvalidArgument("no system.parts".into())),
+            }
+        }
+    }
+
+    /// How many of three requests for one query read the store, over `lifecycle`.
+    async fn reads_of_three(lifecycle: Versioned) -> usize {
+        let list = ListRead::<usize>::new(Arc::new(lifecycle));
+        let reads = Arc::new(AtomicUsize::new(0));
+        for _ in 0..3 {
+            let reads = Arc::clone(&reads);
+            list.read("page".into(), move || async move {
+                Ok(reads.fetch_add(1, Ordering::SeqCst))
+            })
+            .await
+            .expect("answer");
+        }
+        reads.load(Ordering::SeqCst)
+    }
+
+    #[tokio::test]
+    async fn an_unchanged_store_is_read_once() {
+        assert_eq!(reads_of_three(Versioned(Some("parts"))).await, 1);
+    }
+
+    #[tokio::test]
+    async fn a_store_failing_to_give_its_version_is_read_every_time() {
+        assert_eq!(reads_of_three(Versioned(None)).await, 3);
     }
 }
