@@ -93,3 +93,86 @@ fn late_events_replace_the_findings_of_a_trace() {
     let all = all_findings(&base);
     assert!(all.is_empty(), "global listing still has {all:?}");
 }
+
+/// The other direction: a late event re-opens a trace and its re-analysis finds what the partial
+/// trace could not show. Without bob's write, scenario 057 has only the read-write race of bob's
+/// read with alice's write; once the write arrives, its write-write race and the lost update
+/// (alice's read-modify-write overwritten) are found from inputs sent twice.
+fn late_event_reveals_a_lost_update(base: &str) {
+    let scenario = load_scenarios()
+        .into_iter()
+        .find(|s| s.name == "057-lost-update-trusted-yes")
+        .expect("scenario 057");
+    let mut early = namespaced_copy(&scenario, 0, None);
+    let late = vec![early.pop().expect("bob's write is the last event")];
+    assert!(late[0]
+        .state_change()
+        .is_some_and(|c| c.variable == "balance"));
+
+    let trace = early[0].trace_id.to_string();
+    let findings_of_trace = || -> Vec<(String, Vec<String>)> {
+        let listed: Value = reqwest::blocking::get(format!("{base}/api/traces/{trace}/races"))
+            .and_then(|r| r.json())
+            .expect("races");
+        let mut found: Vec<(String, Vec<String>)> = listed["races"]
+            .as_array()
+            .expect("races")
+            .iter()
+            .map(|race| {
+                let mut locations = [&race["first"], &race["second"]]
+                    .map(|side| side["location"].as_str().unwrap_or_default().to_string())
+                    .to_vec();
+                locations.sort();
+                (
+                    race["kind"].as_str().unwrap_or_default().to_string(),
+                    locations,
+                )
+            })
+            .collect();
+        found.sort();
+        found
+    };
+    let pair = |kind: &str, a: &str, b: &str| (kind.to_string(), vec![a.into(), b.into()]);
+
+    post_all(base, &early);
+    wait_drained(&[base], None, Duration::from_secs(30));
+    assert_eq!(
+        findings_of_trace(),
+        vec![pair("data_race", "bank.py:10", "bank.py:12")],
+        "the partial trace"
+    );
+
+    post_all(base, &late);
+    wait_drained(&[base], None, Duration::from_secs(30));
+    assert_eq!(
+        findings_of_trace(),
+        vec![
+            pair("data_race", "bank.py:10", "bank.py:12"),
+            pair("data_race", "bank.py:12", "bank.py:12"),
+            pair("lost_update", "bank.py:12", "bank.py:12"),
+        ],
+        "the whole trace"
+    );
+}
+
+#[test]
+fn late_events_can_reveal_a_lost_update_embedded() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (_up, base) = embedded_up(dir.path(), "300");
+    late_event_reveals_a_lost_update(&base);
+}
+
+/// The same on Kafka + ClickHouse, where the re-opened trace is read back from ClickHouse.
+#[test]
+fn late_events_can_reveal_a_lost_update_on_kafka_and_clickhouse() {
+    let backend = KafkaClickHouse::new("late", &clickhouse(), 2);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let addr = free_addr();
+    let mut up = backend.start(
+        &["up", "--http-addr", &addr, "--trace-idle-ms", "300"],
+        dir.path(),
+    );
+    let base = format!("http://{addr}");
+    up.wait_http_ok(&format!("{base}/health"));
+    late_event_reveals_a_lost_update(&base);
+}

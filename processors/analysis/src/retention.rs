@@ -248,9 +248,12 @@ impl VariableAccesses {
     }
 
     /// Drops every access and span with a timestamp before `timestamp_ns`; returns the ids of
-    /// the accesses dropped.
+    /// the accesses dropped. The summary is rebuilt only when something was dropped: the race
+    /// stage asks every variable after every poll, and rebuilding joins every retained clock,
+    /// which made a poll's cost grow with everything retained, not with what arrived.
     pub(crate) fn evict_older_than(&mut self, timestamp_ns: i64) -> Vec<Uuid> {
         let mut gone = Vec::new();
+        let mut spans_dropped = false;
         while self
             .entries
             .front()
@@ -266,13 +269,28 @@ impl VariableAccesses {
             }
             let span = entry.remove();
             self.forget_clocks(&span);
+            spans_dropped = true;
         }
-        self.recompute_summary();
+        if !gone.is_empty() || spans_dropped {
+            self.recompute_summary();
+        }
         gone
     }
 
     /// Drops every access and span of `trace_id`; returns the ids of the accesses dropped.
     pub(crate) fn forget_trace(&mut self, trace_id: Uuid) -> Vec<Uuid> {
+        // Every variable is asked: most hold nothing of the trace, and leave unchanged.
+        let holds_trace = self
+            .entries
+            .iter()
+            .any(|kept| kept.access.trace_id == trace_id)
+            || self
+                .spans
+                .values()
+                .any(|span| span.write.trace_id == trace_id);
+        if !holds_trace {
+            return Vec::new();
+        }
         let (of_trace, kept): (VecDeque<Retained>, VecDeque<Retained>) =
             std::mem::take(&mut self.entries)
                 .into_iter()
