@@ -197,6 +197,18 @@ async fn clickhouse_migrated_before(before: u32) -> ClickHouseStore {
     store
 }
 
+/// Stores `events` as writers before migration 0008 did, then replays the first of them.
+async fn stored_and_replayed_before_0008(store: &ClickHouseStore, events: &[Event]) {
+    store
+        .insert_events_before_0008(events)
+        .await
+        .expect("insert");
+    store
+        .insert_events_before_0008(&events[..1])
+        .await
+        .expect("replay");
+}
+
 /// A database written before trace summaries and `events_by_trace` existed gets them when it
 /// migrates: the list, the stored-event counts and one trace's events read the backfilled rows.
 #[tokio::test]
@@ -209,14 +221,7 @@ async fn clickhouse_migration_summarises_traces_stored_before_it() {
         event(a, 10, "api"),
         event(b, 20, "ledger"),
     ];
-    store
-        .insert_events_before_0008(&events)
-        .await
-        .expect("insert");
-    store
-        .insert_events_before_0008(&events[..1])
-        .await
-        .expect("replay");
+    stored_and_replayed_before_0008(&store, &events).await;
     store.migrate().await.expect("migrate");
     let listed = store.list_traces(&Default::default()).await.expect("list");
     let counts = store.traces_event_counts(&[a, b]).await.expect("counts");
@@ -290,14 +295,7 @@ async fn clickhouse_events_stored_with_two_payloads_still_read() {
     let (a, b) = (Uuid::new_v4(), Uuid::new_v4());
     let event = crate::conformance::event;
     let old = [event(a, 0, "bank"), event(a, 10, "api")];
-    store
-        .insert_events_before_0008(&old)
-        .await
-        .expect("old insert");
-    store
-        .insert_events_before_0008(&old[..1])
-        .await
-        .expect("old replay");
+    stored_and_replayed_before_0008(&store, &old).await;
     store.migrate().await.expect("migrate");
     let new = [event(a, 20, "api"), event(b, 30, "ledger")];
     store.insert_events(&new).await.expect("new insert");

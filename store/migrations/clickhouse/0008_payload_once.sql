@@ -16,22 +16,8 @@
 -- created. A writer of an earlier version inserting into `events` after this migration would
 -- store rows that no read by trace finds: upgrade the writers with the schema.
 
-CREATE TABLE IF NOT EXISTS events_in
-(
-    id UUID,
-    trace_id UUID,
-    parent_id Nullable(UUID),
-    timestamp_ns Int64,
-    kind String,
-    service String,
-    instance_id String,
-    thread_id String,
-    environment String,
-    variable String,
-    access_type String,
-    payload String
-)
-ENGINE = Null;
+-- The columns of `events`, as writers send them.
+CREATE TABLE IF NOT EXISTS events_in AS events ENGINE = Null;
 
 DROP TABLE IF EXISTS events_by_trace_mv;
 DROP TABLE IF EXISTS events_per_minute_mv;
