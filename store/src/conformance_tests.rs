@@ -197,6 +197,16 @@ async fn clickhouse_migrated_before(before: u32) -> ClickHouseStore {
     store
 }
 
+/// Two events of trace `a` (services bank, api) and one of `b` (ledger), in time order.
+fn two_traces(a: Uuid, b: Uuid) -> [Event; 3] {
+    let event = crate::conformance::event;
+    [
+        event(a, 0, "bank"),
+        event(a, 10, "api"),
+        event(b, 20, "ledger"),
+    ]
+}
+
 /// Stores `events` as writers before migration 0008 did, then replays the first of them.
 async fn stored_and_replayed_before_0008(store: &ClickHouseStore, events: &[Event]) {
     store
@@ -215,12 +225,7 @@ async fn stored_and_replayed_before_0008(store: &ClickHouseStore, events: &[Even
 async fn clickhouse_migration_summarises_traces_stored_before_it() {
     let store = clickhouse_migrated_before(6).await;
     let (a, b) = (Uuid::new_v4(), Uuid::new_v4());
-    let event = crate::conformance::event;
-    let events = [
-        event(a, 0, "bank"),
-        event(a, 10, "api"),
-        event(b, 20, "ledger"),
-    ];
+    let events = two_traces(a, b);
     stored_and_replayed_before_0008(&store, &events).await;
     store.migrate().await.expect("migrate");
     let listed = store.list_traces(&Default::default()).await.expect("list");
@@ -262,12 +267,7 @@ async fn clickhouse_stores_each_payload_once() {
     let store = unmigrated_clickhouse().await;
     store.migrate().await.expect("migrate");
     let (a, b) = (Uuid::new_v4(), Uuid::new_v4());
-    let event = crate::conformance::event;
-    let events = [
-        event(a, 0, "bank"),
-        event(a, 10, "api"),
-        event(b, 20, "ledger"),
-    ];
+    let events = two_traces(a, b);
     store.insert_events(&events).await.expect("insert");
     let payloads = clickhouse_payloads_in_events(&store).await;
     let kept_in_entry: u64 = store

@@ -32,30 +32,21 @@ FROM events_in;
 CREATE MATERIALIZED VIEW IF NOT EXISTS events_in_by_trace_mv TO events_by_trace AS
 SELECT trace_id, id, timestamp_ns, payload FROM events_in;
 
+-- The three views below restate those of 0004 and 0006 over `events_in`: 18.16 does not run the
+-- views of a table that a view writes into, so they cannot stay on `events`.
 CREATE MATERIALIZED VIEW IF NOT EXISTS events_in_per_minute_mv TO events_per_minute AS
-SELECT toStartOfMinute(toDateTime(intDiv(timestamp_ns, 1000000000))) AS minute,
-       environment,
-       service,
-       uniqExactState(id) AS events,
-       uniqExactState(trace_id) AS traces
-FROM events_in
-GROUP BY minute, environment, service;
+SELECT toStartOfMinute(toDateTime(intDiv(timestamp_ns, 1000000000))) AS minute, environment, service,
+       uniqExactState(id) AS events, uniqExactState(trace_id) AS traces
+FROM events_in GROUP BY minute, environment, service;
 
 CREATE MATERIALIZED VIEW IF NOT EXISTS events_in_trace_services_mv TO trace_services AS
 SELECT toDate(toDateTime(intDiv(min(timestamp_ns), 1000000000))) AS day,
-       toString(trace_id) AS trace_id,
-       environment,
-       service
-FROM events_in
-GROUP BY trace_id, environment, service;
+       toString(trace_id) AS trace_id, environment, service
+FROM events_in GROUP BY trace_id, environment, service;
 
 CREATE MATERIALIZED VIEW IF NOT EXISTS events_in_trace_summaries_mv TO trace_summaries AS
-SELECT toYYYYMMDD(toDateTime(intDiv(timestamp_ns, 1000000000))) AS day,
-       trace_id,
-       uniqExactState(id) AS events,
-       groupUniqArrayState(service) AS services,
-       groupUniqArrayState(environment) AS environments,
-       minState(timestamp_ns) AS first_ts,
+SELECT toYYYYMMDD(toDateTime(intDiv(timestamp_ns, 1000000000))) AS day, trace_id,
+       uniqExactState(id) AS events, groupUniqArrayState(service) AS services,
+       groupUniqArrayState(environment) AS environments, minState(timestamp_ns) AS first_ts,
        maxState(timestamp_ns) AS last_ts
-FROM events_in
-GROUP BY day, trace_id;
+FROM events_in GROUP BY day, trace_id;
