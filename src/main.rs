@@ -43,7 +43,7 @@ async fn main() -> anyhow::Result<()> {
 /// otherwise. mimalloc asks for huge pages on its arenas, and gives memory it no longer uses back
 /// to the OS; the next use of that memory then faults in and zeroes a whole 2 MiB page. In
 /// `raceway up` under load, that zeroing (the kernel's `clear_page_erms`, from the trace stage's
-/// growing buffers) took 10-28% of the process's CPU samples, and turning it off cut the CPU per
+/// growing buffers) took 10-35% of the process's CPU samples, and turning it off cut the CPU per
 /// event by about a sixth (benches/README.md). The flag is the process's own: nothing else on the
 /// machine changes.
 fn keep_transparent_huge_pages_off() -> std::io::Result<()> {

@@ -39,17 +39,29 @@ fn every_scenario_on_the_embedded_default() {
     run_all_scenarios(&base, "embedded");
 }
 
-#[test]
-fn every_scenario_on_kafka_and_clickhouse() {
-    let backend = KafkaClickHouse::new("scenarios", &clickhouse(), 4);
-    let dir = tempfile::tempdir().expect("tempdir");
+/// `raceway up` on Kafka + ClickHouse (topics and database of its own, dropped with the
+/// returned backend), with a short trace idle timeout.
+fn kafka_clickhouse_up(
+    label: &str,
+    partitions: u32,
+    dir: &std::path::Path,
+    idle_ms: &str,
+) -> (KafkaClickHouse, Raceway, String) {
+    let backend = KafkaClickHouse::new(label, &clickhouse(), partitions);
     let addr = free_addr();
     let mut up = backend.start(
-        &["up", "--http-addr", &addr, "--trace-idle-ms", "500"],
-        dir.path(),
+        &["up", "--http-addr", &addr, "--trace-idle-ms", idle_ms],
+        dir,
     );
     let base = format!("http://{addr}");
     up.wait_http_ok(&format!("{base}/health"));
+    (backend, up, base)
+}
+
+#[test]
+fn every_scenario_on_kafka_and_clickhouse() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (_backend, _up, base) = kafka_clickhouse_up("scenarios", 4, dir.path(), "500");
     run_all_scenarios(&base, "kafka+clickhouse");
 }
 
@@ -165,14 +177,7 @@ fn late_events_can_reveal_a_lost_update_embedded() {
 /// The same on Kafka + ClickHouse, where the re-opened trace is read back from ClickHouse.
 #[test]
 fn late_events_can_reveal_a_lost_update_on_kafka_and_clickhouse() {
-    let backend = KafkaClickHouse::new("late", &clickhouse(), 2);
     let dir = tempfile::tempdir().expect("tempdir");
-    let addr = free_addr();
-    let mut up = backend.start(
-        &["up", "--http-addr", &addr, "--trace-idle-ms", "300"],
-        dir.path(),
-    );
-    let base = format!("http://{addr}");
-    up.wait_http_ok(&format!("{base}/health"));
+    let (_backend, _up, base) = kafka_clickhouse_up("late", 2, dir.path(), "300");
     late_event_reveals_a_lost_update(&base);
 }

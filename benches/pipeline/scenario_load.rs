@@ -304,6 +304,19 @@ pub fn stage_ceilings(workload: &Workload, dir: &Path, figures: &mut Figures) {
     let (trace, trace_url) = processor("trace", &backend, dir);
     let cpu =
         CpuSample::take(&[&[Process::Raceway("process", trace.pid())], &services[..]].concat());
+    // Joining the consumer group takes seconds on this broker, as long as the stage's own work
+    // on this workload: the rate is also given from the first consumed record on.
+    let first_consumed = loop {
+        let consumed = metric_sum(
+            &metrics(&trace_url),
+            "raceway_records_consumed_total",
+            "raceway.events",
+        );
+        if consumed > 0.0 {
+            break Instant::now();
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
     loop {
         let text = metrics(&trace_url);
         // Every trace completed, not only every record consumed: a few large records are
@@ -318,6 +331,7 @@ pub fn stage_ceilings(workload: &Workload, dir: &Path, figures: &mut Figures) {
         std::thread::sleep(Duration::from_millis(100));
     }
     let trace_time = started.elapsed().as_secs_f64();
+    let trace_working_time = first_consumed.elapsed().as_secs_f64();
     println!("trace stage alone: {}", CpuSample::per_event(&cpu, n));
     let trace_metrics = metrics(&trace_url);
     let forwarded = metric_sum(&trace_metrics, "raceway_accesses_forwarded_total", "");
@@ -332,8 +346,9 @@ pub fn stage_ceilings(workload: &Workload, dir: &Path, figures: &mut Figures) {
     figures.report(
         "trace-stage",
         format!(
-            "{:.0} events/s (scenario workload; joining the group and the 300 ms idle timeout \
-             included)",
+            "{:.0} events/s from its first consumed record, {:.0} with joining the group \
+             (scenario workload; the 300 ms idle timeout included)",
+            events / trace_working_time,
             events / trace_time
         ),
     );

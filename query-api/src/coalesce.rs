@@ -26,9 +26,10 @@
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use futures::future::{BoxFuture, FutureExt, Shared};
+use serde::Serialize;
 
 use crate::ApiError;
 
@@ -44,18 +45,32 @@ struct Latest<T> {
     generation: u64,
 }
 
+/// The key under which identical list reads are shared: the whole store query, the caller's
+/// environments included (two tenants never share a read).
+pub(crate) fn list_key(query: &impl Serialize) -> Result<String, ApiError> {
+    serde_json::to_string(query)
+        .map_err(|e| ApiError::internal(format!("list query as a key: {e}")))
+}
+
 /// Shares reads of identical queries among the requests that arrive before the read starts
 /// (see the module doc). One per route, in the router's state.
 pub(crate) struct Coalescer<T> {
-    queries: Mutex<HashMap<String, Latest<T>>>,
-    generations: std::sync::atomic::AtomicU64,
+    queries: Mutex<Queries<T>>,
+}
+
+/// The queries being read, and the generation the next read gets (both behind one lock).
+struct Queries<T> {
+    latest: HashMap<String, Latest<T>>,
+    next_generation: u64,
 }
 
 impl<T> Default for Coalescer<T> {
     fn default() -> Self {
         Coalescer {
-            queries: Mutex::new(HashMap::new()),
-            generations: std::sync::atomic::AtomicU64::new(0),
+            queries: Mutex::new(Queries {
+                latest: HashMap::new(),
+                next_generation: 0,
+            }),
         }
     }
 }
@@ -70,7 +85,7 @@ struct Entry<T: Clone + Send + Sync + 'static> {
 
 impl<T: Clone + Send + Sync + 'static> Entry<T> {
     fn start(&self) {
-        if let Some(latest) = self.coalescer.lock().get_mut(&self.key) {
+        if let Some(latest) = self.coalescer.lock().latest.get_mut(&self.key) {
             if latest.generation == self.generation {
                 latest.started = true;
             }
@@ -82,16 +97,17 @@ impl<T: Clone + Send + Sync + 'static> Drop for Entry<T> {
     fn drop(&mut self) {
         let mut queries = self.coalescer.lock();
         if queries
+            .latest
             .get(&self.key)
             .is_some_and(|latest| latest.generation == self.generation)
         {
-            queries.remove(&self.key);
+            queries.latest.remove(&self.key);
         }
     }
 }
 
 impl<T: Clone + Send + Sync + 'static> Coalescer<T> {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Latest<T>>> {
+    fn lock(&self) -> MutexGuard<'_, Queries<T>> {
         // The map is consistent between statements; a panic elsewhere leaves it usable.
         self.queries.lock().unwrap_or_else(PoisonError::into_inner)
     }
@@ -114,14 +130,13 @@ impl<T: Clone + Send + Sync + 'static> Coalescer<T> {
         Fut: Future<Output = Result<T, ApiError>> + Send + 'static,
     {
         let mut queries = self.lock();
-        let after = match queries.get(&key) {
+        let after = match queries.latest.get(&key) {
             Some(latest) if !latest.started => return latest.answer.clone(),
             Some(latest) => Some(latest.answer.clone()),
             None => None,
         };
-        let generation = self
-            .generations
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let generation = queries.next_generation;
+        queries.next_generation += 1;
         let entry = Entry {
             coalescer: Arc::clone(self),
             key: key.clone(),
@@ -143,7 +158,7 @@ impl<T: Clone + Send + Sync + 'static> Coalescer<T> {
         }
         .boxed()
         .shared();
-        queries.insert(
+        queries.latest.insert(
             key,
             Latest {
                 answer: answer.clone(),
@@ -157,7 +172,7 @@ impl<T: Clone + Send + Sync + 'static> Coalescer<T> {
     /// How many queries have a read running or waiting (tests).
     #[cfg(test)]
     fn queries_in_flight(&self) -> usize {
-        self.lock().len()
+        self.lock().latest.len()
     }
 }
 
@@ -168,6 +183,11 @@ mod tests {
     use tokio::sync::oneshot;
 
     use super::*;
+
+    /// A coalescer of numbered reads, and the count of reads started.
+    fn fresh() -> (Arc<Coalescer<usize>>, Arc<AtomicUsize>) {
+        (Arc::default(), Arc::new(AtomicUsize::new(0)))
+    }
 
     /// A read that records its start (its number among the reads), then answers that number
     /// once `release` fires.
@@ -196,8 +216,7 @@ mod tests {
 
     #[tokio::test]
     async fn requests_arriving_during_a_read_share_the_next_one_not_the_running_one() {
-        let coalescer: Arc<Coalescer<usize>> = Arc::default();
-        let reads = Arc::new(AtomicUsize::new(0));
+        let (coalescer, reads) = fresh();
         let (release_first, first_gate) = oneshot::channel();
         let first = coalescer.join("q".into(), gated_read(&reads, first_gate));
         let first = tokio::spawn(first);
@@ -234,8 +253,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_lone_request_reads_at_once_and_later_ones_read_again() {
-        let coalescer: Arc<Coalescer<usize>> = Arc::default();
-        let reads = Arc::new(AtomicUsize::new(0));
+        let (coalescer, reads) = fresh();
         let first = coalescer.read("q".into(), counted_read(&reads)).await;
         let second = coalescer.read("q".into(), counted_read(&reads)).await;
         assert_eq!((first.expect("first"), second.expect("second")), (1, 2));
@@ -244,8 +262,7 @@ mod tests {
 
     #[tokio::test]
     async fn different_queries_never_share_a_read() {
-        let coalescer: Arc<Coalescer<usize>> = Arc::default();
-        let reads = Arc::new(AtomicUsize::new(0));
+        let (coalescer, reads) = fresh();
         let (release, gate) = oneshot::channel();
         let held = coalescer.join("a".into(), gated_read(&reads, gate));
         let other = coalescer.read("b".into(), counted_read(&reads)).await;
@@ -256,8 +273,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_read_outlives_a_request_that_went_away() {
-        let coalescer: Arc<Coalescer<usize>> = Arc::default();
-        let reads = Arc::new(AtomicUsize::new(0));
+        let (coalescer, reads) = fresh();
         let (release, gate) = oneshot::channel();
         let gone = coalescer.join("q".into(), gated_read(&reads, gate));
         let staying = coalescer.join("q".into(), counted_read(&reads));
@@ -273,8 +289,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_failed_read_fails_every_request_it_serves_and_the_next_reads_again() {
-        let coalescer: Arc<Coalescer<usize>> = Arc::default();
-        let reads = Arc::new(AtomicUsize::new(0));
+        let (coalescer, reads) = fresh();
         let failing = || async { Err::<usize, _>(ApiError::bad_request("no")) };
         let first = coalescer.join("q".into(), failing);
         let second = coalescer.join("q".into(), counted_read(&reads));

@@ -10,8 +10,8 @@
 
 use std::collections::HashMap;
 
-use raceway_schemas::{Access, FindingEvent, RaceFinding};
-use raceway_store::{AccessKey, AccessStore};
+use raceway_schemas::{FindingEvent, RaceFinding};
+use raceway_store::{AccessKey, AccessStore, RecordedValues};
 use uuid::Uuid;
 
 use crate::ApiError;
@@ -33,18 +33,20 @@ pub(crate) async fn with_recorded_values(
             })
         })
         .collect();
-    let stored: HashMap<Uuid, Access> = accesses
-        .event_accesses(&keys)
+    let stored: HashMap<Uuid, RecordedValues> = accesses
+        .recorded_values(&keys)
         .await?
         .into_iter()
-        .map(|a| (a.event_id, a))
+        .map(|v| (v.event_id, v))
         .collect();
     let fill = |side: &mut FindingEvent| {
-        let access = Uuid::parse_str(&side.event_id)
+        let values = Uuid::parse_str(&side.event_id)
             .ok()
             .and_then(|id| stored.get(&id));
-        if let Some(access) = access {
-            *side = side.clone().with_values_of(access);
+        if let Some(values) = values {
+            *side = side
+                .clone()
+                .with_values(&values.value, values.old_value.as_deref());
         }
     };
     for finding in &mut findings {

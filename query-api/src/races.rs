@@ -9,12 +9,12 @@ use raceway_store::{AccessStore, FindingQuery, FindingStore};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use crate::coalesce::list_key;
 use crate::error::ListErrors;
 use crate::finding_values::with_recorded_values;
 use crate::params::{self, Listing, Page, PageInfo, TimeRange};
 use crate::stores::ListReads;
 use crate::tenant::Scope;
-use crate::traces::list_key;
 use crate::ApiError;
 
 /// Query parameters of `GET /api/races`. Read as text and parsed by [`params`], so a bad value

@@ -14,6 +14,7 @@ use raceway_store::{
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use crate::coalesce::list_key;
 use crate::error::{ListErrors, TraceErrors};
 use crate::finding_values::with_recorded_values;
 use crate::params::{self, Listing, Page, PageInfo, StoredTrace, TimeRange, TraceId};
@@ -200,13 +201,6 @@ pub(crate) async fn list_traces(
         traces: page.traces.into_iter().map(TraceRow::from).collect(),
         page: list.info(page.total),
     }))
-}
-
-/// The key under which identical list reads are shared: the whole store query, the caller's
-/// environments included (two tenants never share a read).
-pub(crate) fn list_key(query: &impl Serialize) -> Result<String, ApiError> {
-    serde_json::to_string(query)
-        .map_err(|e| ApiError::internal(format!("list query as a key: {e}")))
 }
 
 /// One event of `GET /api/traces/{id}`: the wire format plus its final clock.

@@ -127,6 +127,12 @@ impl CompactClock {
         &self.entries
     }
 
+    /// The table and the entries, taken apart: for a reader that renumbers the entries in
+    /// place rather than copying them (the race detector keeps each clock over its own ids).
+    pub fn into_parts(self) -> (ComponentNames, Vec<(ComponentIndex, u64)>) {
+        (self.names, self.entries)
+    }
+
     /// The (component, counter) pairs, sorted by component.
     pub fn iter(&self) -> impl Iterator<Item = (&str, u64)> + '_ {
         self.entries

@@ -91,9 +91,14 @@ pub struct FindingEvent {
 
 impl FindingEvent {
     /// This side with the recorded values of `access`, the access it stands for.
-    pub fn with_values_of(mut self, access: &Access) -> FindingEvent {
-        self.old_value = access.old_value.as_deref().map(recorded_value);
-        self.new_value = Some(recorded_value(&access.value));
+    pub fn with_values_of(self, access: &Access) -> FindingEvent {
+        self.with_values(&access.value, access.old_value.as_deref())
+    }
+
+    /// This side with the recorded `value` and `old_value` of the access it stands for.
+    pub fn with_values(mut self, value: &str, old_value: Option<&str>) -> FindingEvent {
+        self.old_value = old_value.map(recorded_value);
+        self.new_value = Some(recorded_value(value));
         self
     }
 }

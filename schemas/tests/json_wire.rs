@@ -21,6 +21,7 @@ fn assert_same_bytes(event: &Event, what: &str) {
         "{what}: serialized"
     );
     assert_eq!(EventJson(event).to_string(), expected, "{what}: Display");
+    assert_eq!(EventJson(event).to_json(), expected, "{what}: to_json");
     assert_eq!(
         encode_event(event),
         reference::event(event),

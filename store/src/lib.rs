@@ -104,7 +104,7 @@ impl AccessQuery {
 }
 
 /// One stored access named by the whole of the accesses table's sort key: its variable,
-/// environment, trace and event. [`AccessStore::event_accesses`] reads accesses by these keys,
+/// environment, trace and event. [`AccessStore::recorded_values`] reads accesses by these keys,
 /// so ClickHouse reads only the granules holding them; with the event id alone it would read
 /// every row of the variables named (tens of thousands for a hot variable).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -125,6 +125,16 @@ impl AccessKey {
             event_id: access.event_id,
         }
     }
+}
+
+/// What a finding's side shows of the stored access it stands for: the values it recorded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordedValues {
+    pub event_id: Uuid,
+    /// The value the access read or wrote, as the SDK recorded it (JSON text).
+    pub value: String,
+    /// A write's previous value, when recorded.
+    pub old_value: Option<String>,
 }
 
 /// A variable and how many distinct accesses to it are stored (any environment).

@@ -16,9 +16,9 @@ use uuid::Uuid;
 
 use crate::{
     AccessKey, AccessQuery, AnomalyPage, AnomalyQuery, DependencyStats, DurationAnomalyRow,
-    FindingPage, FindingQuery, Hotspots, ModelRecord, PruneReport, ServiceCounts, ServiceTraceRow,
-    ServiceTracesQuery, ServiceWindow, StoreError, TimeRange, TraceAnalysis, TraceAnalysisSummary,
-    TracePage, TraceQuery, VariableCount,
+    FindingPage, FindingQuery, Hotspots, ModelRecord, PruneReport, RecordedValues, ServiceCounts,
+    ServiceTraceRow, ServiceTracesQuery, ServiceWindow, StoreError, TimeRange, TraceAnalysis,
+    TraceAnalysisSummary, TracePage, TraceQuery, VariableCount,
 };
 
 /// The schema and the connection: what the binary checks before it starts the stages.
@@ -104,10 +104,12 @@ pub trait AccessStore: Send + Sync {
     /// The accesses matching `query` (see [`AccessQuery`]), across traces, deduplicated by event
     /// id, ordered by (timestamp_ns, event id); the first `query.limit` of them.
     async fn variable_accesses(&self, query: &AccessQuery) -> Result<Vec<Access>, StoreError>;
-    /// The newest stored access of each of `keys`, in no set order; a key without a stored
-    /// access is left out (an access is found by its event id: the rest of the key only narrows
-    /// what is read).
-    async fn event_accesses(&self, keys: &[AccessKey]) -> Result<Vec<Access>, StoreError>;
+    /// The recorded values of the newest stored access of each of `keys`, in no set order; a
+    /// key without a stored access is left out (an access is found by its event id: the rest of
+    /// the key only narrows what is read). Only the values are read, not the whole access: on
+    /// ClickHouse the other columns (clocks, lock sets, names) were most of what a race page
+    /// decompressed.
+    async fn recorded_values(&self, keys: &[AccessKey]) -> Result<Vec<RecordedValues>, StoreError>;
     /// The accessed variables whose names start with `prefix`, accessed in one of
     /// `environments` (any environment when empty), sorted by name, the first `limit` of them,
     /// each with its count of distinct accesses there.

@@ -9,7 +9,7 @@ use serde::Serialize;
 use uuid::Uuid;
 
 pub(crate) use crate::recorded::to_json;
-use crate::recorded::{random_id, Access, ActorLabel, Recorded, Snapshot, What};
+use crate::recorded::{location, random_id, Access, ActorLabel, Recorded, Snapshot, What};
 use crate::tracer::{now_ns, Tracer};
 use raceway_schemas::VectorClock;
 
@@ -404,6 +404,5 @@ impl Actor {
 /// The caller's location as `file:line` (through every `#[track_caller]` frame).
 #[track_caller]
 pub(crate) fn caller_location() -> String {
-    let location = Location::caller();
-    format!("{}:{}", location.file(), location.line())
+    location(Location::caller())
 }

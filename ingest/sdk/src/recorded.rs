@@ -233,7 +233,7 @@ fn clock_pairs(clock: &VectorClock, own: &str, counter: u64) -> Vec<(String, u64
 }
 
 /// A caller's location as `file:line`.
-fn location(site: &'static Location<'static>) -> String {
+pub(crate) fn location(site: &'static Location<'static>) -> String {
     format!("{}:{}", site.file(), site.line())
 }
 
@@ -266,7 +266,7 @@ pub(crate) fn write_json<V: Serialize + ?Sized>(out: &mut Text, value: &V) {
         return;
     }
     out.truncate(start);
-    out.extend_from_slice(to_json(value).as_bytes());
+    out.extend_from_slice(canonical_through_value(value).as_bytes());
 }
 
 /// Canonical JSON text of a value (as the schemas' JSON codec stores it, so equal values give
@@ -279,6 +279,12 @@ pub(crate) fn to_json<V: Serialize + ?Sized>(value: &V) -> String {
             return text;
         }
     }
+    canonical_through_value(value)
+}
+
+/// The canonical text of a value holding objects (or one that failed to serialise directly):
+/// through a `Value`, whose keys the schemas' codec writes sorted.
+fn canonical_through_value<V: Serialize + ?Sized>(value: &V) -> String {
     match serde_json::to_value(value) {
         Ok(value) => raceway_schemas::json::canonical_json_text(&value),
         Err(error) => {

@@ -136,7 +136,7 @@ impl RaceDetector {
             return Observation::default();
         }
         let near = variable.newest();
-        let new = Retained::interned_near(access, &mut self.names, &mut self.pieces, near);
+        let new = Retained::interned_near(&mut access, &mut self.names, &mut self.pieces, near);
         let fast = variable.all_before(&new.clock);
         let mut pairs = Vec::new();
         if !fast {

@@ -140,8 +140,8 @@ impl VariableAccesses {
     fn position(&self, age: &Age) -> Result<usize, usize> {
         match self.entries.back() {
             None => Err(0),
-            Some(newest) if newest.age < *age => Err(self.entries.len()),
-            Some(_) => self.entries.binary_search_by(|kept| kept.age.cmp(age)),
+            Some(newest) if newest.age() < *age => Err(self.entries.len()),
+            Some(_) => self.entries.binary_search_by(|kept| kept.age().cmp(age)),
         }
     }
 
@@ -187,8 +187,10 @@ impl VariableAccesses {
 
     /// Keeps `new` unless a retained access dominates it, drops what `new` dominates, then
     /// evicts the oldest beyond `capacity`. `fast` says that everything retained happens before
-    /// `new`, so nothing retained can dominate it.
+    /// `new` ([`VariableAccesses::all_before`] its clock), so nothing retained can dominate it
+    /// and the summary becomes `new`'s clock.
     pub(crate) fn insert(&mut self, new: Retained, capacity: usize, fast: bool) -> Inserted {
+        debug_assert!(!fast || self.all_before(&new.clock));
         let mut outcome = Inserted::default();
         let group = self.groups.get(&new.key).map_or(&[][..], Group::ages);
         if !fast
@@ -209,14 +211,21 @@ impl VariableAccesses {
                 outcome.removed.push(gone);
             }
         }
-        self.note_clock(&new.clock);
+        if fast {
+            // Everything retained happens before `new`, so the summary is below its clock,
+            // with no component `new` lacks: their join is `new`'s clock.
+            self.summary.copy_from(&new.clock);
+        } else {
+            self.note_clock(&new.clock);
+        }
+        let age = new.age();
         match self.groups.get_mut(&new.key) {
-            Some(group) => group.push(new.age),
+            Some(group) => group.push(age),
             None => {
-                self.groups.insert(new.key, Group::One(new.age));
+                self.groups.insert(new.key, Group::One(age));
             }
         }
-        match self.position(&new.age) {
+        match self.position(&age) {
             Err(at) if at == self.entries.len() => self.entries.push_back(new),
             Err(at) => self.entries.insert(at, new),
             // Callers check `contains` first; keep the retained copy.
@@ -257,7 +266,7 @@ impl VariableAccesses {
         while self
             .entries
             .front()
-            .is_some_and(|oldest| oldest.age.0 < timestamp_ns)
+            .is_some_and(|oldest| oldest.access.timestamp_ns < timestamp_ns)
         {
             if let Some(oldest) = self.entries.pop_front() {
                 gone.push(self.forget_entry(oldest));
@@ -390,7 +399,7 @@ impl VariableAccesses {
             self.unclocked = self.unclocked.saturating_sub(1);
         }
         if let Some(group) = self.groups.get_mut(&gone.key) {
-            if group.remove(&gone.age) {
+            if group.remove(&gone.age()) {
                 self.groups.remove(&gone.key);
             }
         }

@@ -27,6 +27,19 @@ fn decode_events(rows: Vec<PayloadRow>) -> Result<Vec<Event>, StoreError> {
         .collect()
 }
 
+/// The rows of events, built one at a time as the insert takes them. A named iterator rather
+/// than `map(EventRow::new)`: the async insert's future must be `Send`, and the compiler cannot
+/// prove that for a mapped function's borrow lifetimes.
+struct EventRows<'a>(std::slice::Iter<'a, Event>);
+
+impl<'a> Iterator for EventRows<'a> {
+    type Item = EventRow<'a>;
+
+    fn next(&mut self) -> Option<EventRow<'a>> {
+        self.0.next().map(EventRow::new)
+    }
+}
+
 impl ClickHouseStore {
     /// Inserts `events` straight into `events`, as writers did before migration 0008 (tests of
     /// data stored by earlier versions only).
@@ -35,17 +48,19 @@ impl ClickHouseStore {
         &self,
         events: &[Event],
     ) -> Result<(), StoreError> {
-        let rows: Vec<EventRow<'_>> = events.iter().map(EventRow::new).collect();
-        self.insert_values::<EventRow<'_>>("events", rows).await
+        self.insert_values::<EventRow<'_>>("events", EventRows(events.iter()))
+            .await
     }
 }
 
 #[async_trait]
 impl EventStore for ClickHouseStore {
     async fn insert_events(&self, events: &[Event]) -> Result<(), StoreError> {
-        // Each row borrows its event's text; only the payload is built.
-        let rows: Vec<EventRow<'_>> = events.iter().map(EventRow::new).collect();
-        self.insert_values::<EventRow<'_>>("events_in", rows).await
+        // Each row borrows its event's text; only the payload is built, as the row is written,
+        // and dropped right after: the rows are never all held at once (with their payloads,
+        // up to tens of MB per insert, in memory touched afresh by every insert).
+        self.insert_values::<EventRow<'_>>("events_in", EventRows(events.iter()))
+            .await
     }
 
     async fn trace_events(&self, trace_id: Uuid) -> Result<Vec<Event>, StoreError> {

@@ -47,7 +47,7 @@ impl<'a> EventRow<'a> {
             environment: &event.metadata.environment,
             variable: change.map(|c| c.variable.as_str()).unwrap_or_default(),
             access_type: change.map(|c| c.access_type.as_str()).unwrap_or_default(),
-            payload: EventJson(event).to_string(),
+            payload: EventJson(event).to_json(),
         }
     }
 }

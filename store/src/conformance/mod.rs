@@ -16,8 +16,8 @@ use raceway_schemas::{
 use uuid::Uuid;
 
 use crate::{
-    AccessKey, AccessQuery, FindingPage, FindingQuery, Store, TimeRange, TracePage, TraceQuery,
-    VariableCount,
+    AccessKey, AccessQuery, FindingPage, FindingQuery, RecordedValues, Store, TimeRange, TracePage,
+    TraceQuery, VariableCount,
 };
 
 mod accesses;
@@ -81,7 +81,7 @@ macro_rules! with_check_names {
             insert_accesses_is_idempotent_latest_wins,
             variable_accesses_filter_and_order,
             trace_variable_accesses_by_trace,
-            event_accesses_by_id,
+            recorded_values_by_key,
             variables_by_prefix,
             trace_analysis_round_trip,
             replace_trace_analysis_replaces_previous,

@@ -2,9 +2,9 @@
 
 use super::*;
 
-/// The newest access of each key (variable, environment, trace, event id); unknown ids are left
-/// out.
-pub async fn event_accesses_by_id(store: &dyn Store) {
+/// The recorded values of the newest access of each key (variable, environment, trace, event
+/// id); unknown ids are left out.
+pub async fn recorded_values_by_key(store: &dyn Store) {
     let trace = Uuid::new_v4();
     let mut accesses = vec![
         access(trace, "account:alice.balance", 1, "bank"),
@@ -28,12 +28,19 @@ pub async fn event_accesses_by_id(store: &dyn Store) {
         .map(AccessKey::of)
         .chain([unknown])
         .collect();
-    let read = store.event_accesses(&wanted).await.expect("read");
-    assert_eq!(
-        sorted_accesses(read),
-        sorted_accesses(vec![reanalysed, accesses[1].clone()])
-    );
-    assert!(store.event_accesses(&[]).await.expect("no ids").is_empty());
+    let mut read = store.recorded_values(&wanted).await.expect("read");
+    read.sort_by_key(|v| v.event_id);
+    let mut expected: Vec<RecordedValues> = [&reanalysed, &accesses[1]]
+        .into_iter()
+        .map(|a| RecordedValues {
+            event_id: a.event_id,
+            value: a.value.clone(),
+            old_value: a.old_value.clone(),
+        })
+        .collect();
+    expected.sort_by_key(|v| v.event_id);
+    assert_eq!(read, expected);
+    assert!(store.recorded_values(&[]).await.expect("no ids").is_empty());
 }
 
 /// Variables starting with a prefix (as text: `_` and `%` are no wildcards), sorted, limited,

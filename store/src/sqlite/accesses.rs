@@ -11,7 +11,7 @@ use uuid::Uuid;
 use crate::filter::{self, Dialect, Filter, Value};
 use crate::rows::{corrupt_access, StoredAccess};
 use crate::sqlite::{query_decoded, read_columns, SqliteStore};
-use crate::{AccessKey, AccessQuery, AccessStore, StoreError, VariableCount};
+use crate::{AccessKey, AccessQuery, AccessStore, RecordedValues, StoreError, VariableCount};
 
 const ACCESS_COLUMNS: &str = "event_id, trace_id, timestamp_ns, environment, variable, \
     access_type, location, value, old_value, service, instance, thread, clock, trusted_clock, \
@@ -177,14 +177,33 @@ impl AccessStore for SqliteStore {
             .await
     }
 
-    async fn event_accesses(&self, keys: &[AccessKey]) -> Result<Vec<Access>, StoreError> {
-        match filter::event_accesses(Dialect::Sqlite, keys) {
-            Some(filter) => {
-                self.read_accesses("read event accesses", filter, None)
-                    .await
-            }
-            None => Ok(Vec::new()),
-        }
+    async fn recorded_values(&self, keys: &[AccessKey]) -> Result<Vec<RecordedValues>, StoreError> {
+        let Some(filter) = filter::event_accesses(Dialect::Sqlite, keys) else {
+            return Ok(Vec::new());
+        };
+        self.read(move |conn| {
+            // One row per event id: a write replaces the earlier row.
+            let sql = format!(
+                "SELECT event_id, value, old_value FROM accesses WHERE {}",
+                filter.sql()
+            );
+            query_decoded(
+                conn,
+                "read recorded values",
+                &sql,
+                params_from_iter(filter.params()),
+                read_columns::<(String, String, Option<String>)>,
+                |(id, value, old_value)| {
+                    Ok(RecordedValues {
+                        event_id: Uuid::parse_str(&id)
+                            .map_err(|e| corrupt_access(&id, e.to_string()))?,
+                        value,
+                        old_value,
+                    })
+                },
+            )
+        })
+        .await
     }
 
     async fn trace_variable_accesses(

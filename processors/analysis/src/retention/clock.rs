@@ -78,18 +78,13 @@ impl Clock {
         let (mut le, mut ge) = (true, true);
         if a.len() == b.len() {
             // Same components (the common case: the actors of one service or trace): ids and
-            // counters in one pass. Once both are false no other component can change that.
+            // counters in one pass, without a branch per component. Other components of the
+            // same number take the merge below.
             let mut same = true;
             for (x, y) in a.iter().zip(b) {
-                if x.0 != y.0 {
-                    same = false;
-                    break;
-                }
+                same &= x.0 == y.0;
                 le &= x.1 <= y.1;
                 ge &= x.1 >= y.1;
-                if !le && !ge {
-                    return (false, false);
-                }
             }
             if same {
                 return (le, ge);
@@ -104,24 +99,23 @@ impl Clock {
         (le, ge)
     }
 
+    /// Makes `self` equal to `other`, reusing its allocation.
+    pub(crate) fn copy_from(&mut self, other: &Clock) {
+        self.entries.clone_from(&other.entries);
+    }
+
     /// Component-wise maximum with `other` (the summary of a variable).
     pub(crate) fn join(&mut self, other: &Clock) {
         let (a, b) = (&mut self.entries, &other.entries);
         if b.is_empty() {
             return;
         }
-        if a.len() == b.len() {
-            // Same components: in place, in one pass. A component that differs falls back to
-            // the merge below, which joins the already joined prefix again to the same counters.
-            let mut joined = 0;
-            let same_ids = a.iter_mut().zip(b).take_while(|(x, y)| x.0 == y.0);
-            for (x, y) in same_ids {
+        if same_ids(a, b) {
+            // Same components: in place, without a branch per component.
+            for (x, y) in a.iter_mut().zip(b) {
                 x.1 = x.1.max(y.1);
-                joined += 1;
             }
-            if joined == b.len() {
-                return;
-            }
+            return;
         }
         let mut merged = Vec::with_capacity(a.len().max(b.len()));
         let (mut i, mut j) = (0, 0);
@@ -159,6 +153,11 @@ impl Clock {
             entry.0 = new_ids[entry.0 as usize];
         }
     }
+}
+
+/// True when `a` and `b` have the same components (in the same places, as sorted clocks do).
+fn same_ids(a: &[(ComponentId, u64)], b: &[(ComponentId, u64)]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.0 == y.0)
 }
 
 /// True when the ids of `entries` strictly increase: sorted, no duplicates.
@@ -252,15 +251,19 @@ impl ComponentIds {
     /// How many tables keep their ids: the race stage's records interleave a few traces.
     const TABLES: usize = 8;
 
-    /// The clock of `clock` over ids.
-    pub(crate) fn clock(&mut self, clock: &CompactClock) -> Clock {
-        let table = self.table_ids(clock.names());
+    /// The clock of `clock` over ids. The entries are renumbered in place, in the clock's own
+    /// allocation (a component index and a component id are both `u32`): the clock arrives
+    /// allocated by its decoder, and the detector keeps it, so numbering it allocates nothing.
+    pub(crate) fn clock(&mut self, clock: CompactClock) -> Clock {
+        let (names, mut entries) = clock.into_parts();
+        let table = self.table_ids(&names);
         let ids = &self.tables[table];
-        let entries: Vec<(ComponentId, u64)> = clock
-            .entries()
-            .iter()
-            .map(|&(index, counter)| (ids.ids[index as usize], counter))
-            .collect();
+        for entry in &mut entries {
+            entry.0 = ids.ids[entry.0 as usize];
+        }
+        // A retained clock is kept for as long as its access: no spare capacity (a decoder
+        // that reserved more than it filled would otherwise leave it in every retained clock).
+        entries.shrink_to_fit();
         if ids.increasing || is_sorted(&entries) {
             return Clock { entries };
         }
@@ -376,9 +379,9 @@ mod tests {
     #[test]
     fn clocks_compare_like_vector_clocks() {
         let mut ids = ComponentIds::default();
-        let a = ids.clock(&pairs(&[("x", 1), ("y", 2)]));
-        let b = ids.clock(&pairs(&[("y", 3), ("x", 1)]));
-        let c = ids.clock(&pairs(&[("x", 2), ("z", 1)]));
+        let a = ids.clock(pairs(&[("x", 1), ("y", 2)]));
+        let b = ids.clock(pairs(&[("y", 3), ("x", 1)]));
+        let c = ids.clock(pairs(&[("x", 2), ("z", 1)]));
         assert!(a.happens_before(&b));
         assert!(!b.happens_before(&a));
         assert!(!a.happens_before(&a));
@@ -394,8 +397,8 @@ mod tests {
     #[test]
     fn empty_clocks_are_never_ordered() {
         let mut ids = ComponentIds::default();
-        let a = ids.clock(&pairs(&[("x", 1)]));
-        let empty = ids.clock(&pairs(&[("x", 0)]));
+        let a = ids.clock(pairs(&[("x", 1)]));
+        let empty = ids.clock(pairs(&[("x", 0)]));
         assert!(empty.is_empty());
         assert!(!empty.happens_before(&a) && !a.happens_before(&empty));
         assert!(empty.concurrent_with(&a));
@@ -404,27 +407,27 @@ mod tests {
     #[test]
     fn duplicates_keep_their_largest_counter() {
         let mut ids = ComponentIds::default();
-        ids.clock(&pairs(&[("b", 1)]));
-        let clock = ids.clock(&pairs(&[("a", 2), ("b", 1), ("a", 5)]));
+        ids.clock(pairs(&[("b", 1)]));
+        let clock = ids.clock(pairs(&[("a", 2), ("b", 1), ("a", 5)]));
         assert_eq!(ids.pairs(&clock), pairs(&[("a", 5), ("b", 1)]));
     }
 
     #[test]
     fn clocks_listed_out_of_id_order_are_sorted_every_time() {
         let mut ids = ComponentIds::default();
-        ids.clock(&pairs(&[("c", 1)]));
-        ids.clock(&pairs(&[("b", 1)]));
+        ids.clock(pairs(&[("c", 1)]));
+        ids.clock(pairs(&[("b", 1)]));
         // Ids c=0, b=1, a=2: every clock listed by name needs sorting.
         for n in 1..4 {
-            let clock = ids.clock(&pairs(&[("a", n), ("b", 2), ("c", 3)]));
+            let clock = ids.clock(pairs(&[("a", n), ("b", 2), ("c", 3)]));
             assert!(is_sorted(&clock.entries));
             assert_eq!(ids.pairs(&clock), pairs(&[("a", n), ("b", 2), ("c", 3)]));
         }
         // Same length, other components: the remembered permutation does not sort it.
-        let clock = ids.clock(&pairs(&[("c", 1), ("a", 1), ("d", 4)]));
+        let clock = ids.clock(pairs(&[("c", 1), ("a", 1), ("d", 4)]));
         assert!(is_sorted(&clock.entries));
         assert_eq!(ids.pairs(&clock), pairs(&[("a", 1), ("c", 1), ("d", 4)]));
-        let clock = ids.clock(&pairs(&[("b", 1), ("a", 2), ("b", 5)]));
+        let clock = ids.clock(pairs(&[("b", 1), ("a", 2), ("b", 5)]));
         assert_eq!(ids.pairs(&clock), pairs(&[("a", 2), ("b", 5)]));
     }
 
@@ -437,8 +440,8 @@ mod tests {
         // z=0 from another table first, then a=1, m=2: the table's ids do not increase, so
         // every clock over it is sorted.
         let mut ids = ComponentIds::default();
-        ids.clock(&pairs(&[("z", 1)]));
-        let (x, y) = (ids.clock(&ca), ids.clock(&cb));
+        ids.clock(pairs(&[("z", 1)]));
+        let (x, y) = (ids.clock(ca.clone()), ids.clock(cb.clone()));
         assert_eq!(ids.tables.len(), 2, "one entry per table, not per clock");
         assert!(is_sorted(&x.entries) && is_sorted(&y.entries));
         assert!(x.happens_before(&y));
@@ -454,7 +457,7 @@ mod tests {
             ids.tables.is_empty(),
             "ids of tables are stale after compaction"
         );
-        let again = ids.clock(&ca);
+        let again = ids.clock(ca.clone());
         assert_eq!(ids.pairs(&again), ca);
         assert_eq!(ids.pairs(&x), ca);
     }
@@ -462,18 +465,18 @@ mod tests {
     #[test]
     fn join_is_componentwise_max() {
         let mut ids = ComponentIds::default();
-        let mut a = ids.clock(&pairs(&[("x", 3), ("z", 1)]));
-        a.join(&ids.clock(&pairs(&[("x", 1), ("y", 2), ("z", 4)])));
+        let mut a = ids.clock(pairs(&[("x", 3), ("z", 1)]));
+        a.join(&ids.clock(pairs(&[("x", 1), ("y", 2), ("z", 4)])));
         assert_eq!(ids.pairs(&a), pairs(&[("x", 3), ("y", 2), ("z", 4)]));
-        a.join(&ids.clock(&pairs(&[("x", 5), ("y", 1), ("z", 1)])));
+        a.join(&ids.clock(pairs(&[("x", 5), ("y", 1), ("z", 1)])));
         assert_eq!(ids.pairs(&a), pairs(&[("x", 5), ("y", 2), ("z", 4)]));
     }
 
     #[test]
     fn compaction_renumbers_live_ids_in_order() {
         let mut ids = ComponentIds::default();
-        let dead = ids.clock(&pairs(&[("dead", 1)]));
-        let mut live = ids.clock(&pairs(&[("b", 1), ("a", 2)]));
+        let dead = ids.clock(pairs(&[("dead", 1)]));
+        let mut live = ids.clock(pairs(&[("b", 1), ("a", 2)]));
         let mut marks = vec![false; ids.len()];
         for id in live.ids() {
             marks[id as usize] = true;
@@ -486,7 +489,7 @@ mod tests {
         live.renumber(&new_ids);
         assert_eq!(ids.len(), 2);
         assert_eq!(ids.pairs(&live), pairs(&[("a", 2), ("b", 1)]));
-        let again = ids.clock(&pairs(&[("a", 2), ("b", 3)]));
+        let again = ids.clock(pairs(&[("a", 2), ("b", 3)]));
         assert!(live.happens_before(&again));
     }
 
@@ -515,7 +518,7 @@ mod tests {
                 VectorClock::from_pairs(a.iter().copied()),
                 VectorClock::from_pairs(b.iter().copied()),
             );
-            let (ca, cb) = (ids.clock(&pairs(&a)), ids.clock(&pairs(&b)));
+            let (ca, cb) = (ids.clock(pairs(&a)), ids.clock(pairs(&b)));
             assert_eq!(
                 ca.happens_before(&cb),
                 va.happens_before(&vb),

@@ -40,8 +40,6 @@ pub(crate) struct Retained {
     /// The access without environment, variable and clock pairs.
     pub(crate) access: Facts,
     pub(crate) clock: Clock,
-    /// (timestamp, event id), for searches.
-    pub(super) age: Age,
     /// Hash of the domination key (see [`dominates`]), computed once.
     pub(super) key: u64,
     /// The whole access, rebuilt the first time it is part of a pair.
@@ -54,16 +52,18 @@ impl Retained {
     /// newest retained access of the same variable, usually at the same location under the same
     /// locks): one comparison with memory the caller just read instead of a lookup in the shared
     /// sets.
+    ///
+    /// The pieces it keeps are taken out of `access` rather than the access moved in: an access
+    /// is about 250 bytes, and moving it through each step copied it every time.
     pub(crate) fn interned_near(
-        access: Access,
+        access: &mut Access,
         names: &mut ComponentIds,
         pieces: &mut SharedPieces,
         neighbour: Option<&Retained>,
     ) -> Self {
-        let clock = names.clock(&access.clock);
+        let clock = names.clock(std::mem::take(&mut access.clock));
         let access = Facts::new(access, pieces, neighbour.map(|n| &n.access));
         Retained {
-            age: (access.timestamp_ns, access.event_id),
             key: domination_key(&access),
             access,
             clock,
@@ -74,6 +74,11 @@ impl Retained {
     /// What the race rules read of the access.
     pub(crate) fn side(&self) -> Side<'_, Clock> {
         self.access.side(&self.clock)
+    }
+
+    /// (timestamp, event id): the order retained accesses are kept in.
+    pub(super) fn age(&self) -> Age {
+        (self.access.timestamp_ns, self.access.event_id)
     }
 
     /// The access as findings report it, with its (normalised) lock set and clock pairs;
@@ -95,17 +100,18 @@ impl Retained {
 }
 
 impl Facts {
-    /// The facts of `access` (its environment, variable and clock pairs are dropped), with the
-    /// lock set sorted and deduplicated and the repeated pieces shared through `pieces`.
-    fn new(access: Access, pieces: &mut SharedPieces, neighbour: Option<&Facts>) -> Self {
-        let mut locks = access.locks;
+    /// The facts of `access` (its environment, variable and clock pairs are not read), with the
+    /// lock set sorted and deduplicated and the repeated pieces shared through `pieces`. The
+    /// strings kept are taken out of `access`, which is left with empty ones.
+    fn new(access: &mut Access, pieces: &mut SharedPieces, neighbour: Option<&Facts>) -> Self {
+        let mut locks = std::mem::take(&mut access.locks);
         if !locks.windows(2).all(|w| w[0] < w[1]) {
             locks.sort();
             locks.dedup();
         }
         let location = match neighbour {
             Some(near) if *near.location == *access.location => Arc::clone(&near.location),
-            _ => pieces.location(access.location),
+            _ => pieces.location(std::mem::take(&mut access.location)),
         };
         let locks = match neighbour {
             Some(near) if *near.locks == *locks => Arc::clone(&near.locks),
@@ -119,11 +125,11 @@ impl Facts {
             trace_end_ns: access.trace_end_ns,
             access_type: access.access_type,
             trusted_clock: access.trusted_clock,
-            actor: pieces.actor(access.actor),
+            actor: pieces.actor(take_actor(&mut access.actor)),
             location,
             locks,
-            value: access.value,
-            old_value: access.old_value,
+            value: std::mem::take(&mut access.value),
+            old_value: access.old_value.take(),
         }
     }
 
@@ -160,6 +166,18 @@ impl Facts {
             trace_end_ns: self.trace_end_ns,
         }
     }
+}
+
+/// `actor`, leaving empty names (which own no allocation) in its place.
+fn take_actor(actor: &mut ActorId) -> ActorId {
+    std::mem::replace(
+        actor,
+        ActorId {
+            service: String::new(),
+            instance: String::new(),
+            thread: String::new(),
+        },
+    )
 }
 
 /// True when `later` makes `earlier` redundant for race detection (see the module doc).
@@ -200,11 +218,10 @@ impl RetainedSpan {
         names: &mut ComponentIds,
         pieces: &mut SharedPieces,
     ) -> Self {
-        let read_clock = names.clock(&span.read.clock);
-        let write_clock = names.clock(&span.write.clock);
-        span.read.clock = CompactClock::default();
+        let read_clock = names.clock(std::mem::take(&mut span.read.clock));
+        let write_clock = names.clock(std::mem::take(&mut span.write.clock));
         RetainedSpan {
-            write: Facts::new(span.write, pieces, None),
+            write: Facts::new(&mut span.write, pieces, None),
             read: span.read,
             read_clock,
             write_clock,

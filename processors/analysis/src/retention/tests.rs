@@ -14,11 +14,11 @@ thread_local! {
     static PIECES: RefCell<SharedPieces> = RefCell::default();
 }
 
-fn normalised(access: Access) -> Retained {
+fn normalised(mut access: Access) -> Retained {
     NAMES.with(|names| {
         PIECES.with(|pieces| {
             Retained::interned_near(
-                access,
+                &mut access,
                 &mut names.borrow_mut(),
                 &mut pieces.borrow_mut(),
                 None,
@@ -33,7 +33,7 @@ fn retained(n: u128, ts: i64, clock: &[(&str, u64)]) -> Retained {
 
 fn clock_of(pairs: &[(&str, u64)]) -> Clock {
     let clock = CompactClock::from_pairs(pairs.iter().copied());
-    NAMES.with(|names| names.borrow_mut().clock(&clock))
+    NAMES.with(|names| names.borrow_mut().clock(clock))
 }
 
 #[test]
@@ -180,4 +180,41 @@ fn bulk_removals_rebuild_the_summary() {
         accesses.all_before(&after_new),
         "its component left the summary"
     );
+}
+
+/// An insertion on the fast path sets the summary to the new clock instead of joining it: the
+/// summary must still be the join of every clock retained, on random streams that mostly arrive
+/// in happens-before order (fast) and sometimes out of it (joined).
+#[test]
+fn a_fast_insertion_leaves_the_summary_the_join_of_every_clock() {
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(7);
+    let names = ["a", "b", "c", "d"];
+    for _ in 0..50 {
+        let mut accesses = VariableAccesses::default();
+        let mut reference = Clock::default();
+        // Each actor's clock; an access by one actor learns another's clock now and then.
+        let mut clocks = vec![vec![0u64; names.len()]; names.len()];
+        let (mut fast_seen, mut slow_seen) = (false, false);
+        for n in 1..200u128 {
+            let actor = rng.gen_range(0..names.len());
+            if rng.gen_bool(0.5) {
+                let other = clocks[rng.gen_range(0..names.len())].clone();
+                for (mine, theirs) in clocks[actor].iter_mut().zip(other) {
+                    *mine = (*mine).max(theirs);
+                }
+            }
+            clocks[actor][actor] += 1;
+            let pairs: Vec<(&str, u64)> =
+                names.iter().copied().zip(clocks[actor].clone()).collect();
+            let new = normalised(access(n, names[actor], n as i64, AccessType::Write, &pairs));
+            let fast = accesses.all_before(&new.clock);
+            fast_seen |= fast;
+            slow_seen |= !fast;
+            reference.join(&new.clock);
+            accesses.insert(new, 10_000, fast);
+            assert_eq!(accesses.summary, reference);
+        }
+        assert!(fast_seen && slow_seen, "both paths taken");
+    }
 }

@@ -174,9 +174,9 @@ impl TraceStage {
 
     async fn step(&mut self) -> Result<(), StageError> {
         let records = self.io.poll(self.config.poll_max).await;
-        let mut events = Vec::new();
         // Each record's position and how many of `events` it carried.
-        let mut positions: Vec<(Position, usize)> = Vec::new();
+        let mut positions: Vec<(Position, usize)> = Vec::with_capacity(records.len());
+        let mut batches = Vec::with_capacity(records.len());
         let mut rejected = Vec::new();
         let now = Instant::now();
         for record in records {
@@ -186,10 +186,15 @@ impl TraceStage {
                 Ok(batch) => {
                     let position = (record.topic.clone(), record.partition, record.offset);
                     positions.push((position, batch.events.len()));
-                    events.extend(batch.events);
+                    batches.push(batch.events);
                 }
                 Err(err) => rejected.push((record, format!("not an EventBatch: {err}"))),
             }
+        }
+        // Sized once: grown event by event, the poll's events were copied again at each doubling.
+        let mut events = Vec::with_capacity(batches.iter().map(Vec::len).sum());
+        for batch in batches {
+            events.extend(batch);
         }
         self.io.dead_letter(&rejected).await?;
         self.config.redaction.apply(&mut events);
