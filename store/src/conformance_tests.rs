@@ -329,6 +329,35 @@ async fn clickhouse_events_stored_with_two_payloads_still_read() {
     assert_eq!(listed, vec![(b, 1), (a, 3)]);
 }
 
+/// A writer of the previous version, still inserting into `events` during a rolling upgrade
+/// after another process migrated the schema, stores events every read finds and every
+/// summary counts, beside a new writer's events of the same trace, none twice.
+#[tokio::test]
+async fn clickhouse_writer_of_the_previous_version_still_stores_after_the_migration() {
+    let store = unmigrated_clickhouse().await;
+    store.migrate().await.expect("migrate");
+    let (a, b) = (Uuid::new_v4(), Uuid::new_v4());
+    let event = crate::conformance::event;
+    let old_writer = [event(a, 0, "bank"), event(b, 10, "ledger")];
+    let new_writer = [event(a, 20, "api")];
+    stored_and_replayed_before_0008(&store, &old_writer).await;
+    store.insert_events(&new_writer).await.expect("new insert");
+    let payloads = clickhouse_payloads_in_events(&store).await;
+    let trace_a = store.trace_events(a).await.expect("trace a");
+    let counts = store.traces_event_counts(&[a, b]).await.expect("counts");
+    let listed = store.list_traces(&Default::default()).await.expect("list");
+    store.drop_database().await.expect("drop");
+    assert_eq!(payloads, (2, 1));
+    assert_eq!(trace_a, vec![old_writer[0].clone(), new_writer[0].clone()]);
+    assert_eq!(counts, [(a, 2), (b, 1)].into_iter().collect());
+    let listed: Vec<(Uuid, u64)> = listed
+        .traces
+        .into_iter()
+        .map(|t| (t.trace_id, t.event_count))
+        .collect();
+    assert_eq!(listed, vec![(b, 1), (a, 2)]);
+}
+
 #[tokio::test]
 async fn sqlite_persists_across_reopen_in_wal_mode() {
     let dir = tempfile::tempdir().expect("temp dir");
