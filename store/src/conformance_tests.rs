@@ -260,6 +260,15 @@ async fn clickhouse_payloads_in_events(store: &ClickHouseStore) -> (u64, u64) {
         .expect("count payloads")
 }
 
+/// Each listed trace with its event count, in the list's order.
+fn listed_counts(listed: crate::TracePage) -> Vec<(Uuid, u64)> {
+    listed
+        .traces
+        .into_iter()
+        .map(|t| (t.trace_id, t.event_count))
+        .collect()
+}
+
 /// An event's payload is stored once, in `events_by_trace`: `events` keeps the other columns
 /// with an empty payload, `events_in` keeps nothing, and every read sees the whole event.
 #[tokio::test]
@@ -321,12 +330,7 @@ async fn clickhouse_events_stored_with_two_payloads_still_read() {
     expected.sort();
     assert_eq!(read, expected);
     assert_eq!(counts, [(a, 3), (b, 1)].into_iter().collect());
-    let listed: Vec<(Uuid, u64)> = listed
-        .traces
-        .into_iter()
-        .map(|t| (t.trace_id, t.event_count))
-        .collect();
-    assert_eq!(listed, vec![(b, 1), (a, 3)]);
+    assert_eq!(listed_counts(listed), vec![(b, 1), (a, 3)]);
 }
 
 /// A writer of the previous version, still inserting into `events` during a rolling upgrade
@@ -350,12 +354,7 @@ async fn clickhouse_writer_of_the_previous_version_still_stores_after_the_migrat
     assert_eq!(payloads, (2, 1));
     assert_eq!(trace_a, vec![old_writer[0].clone(), new_writer[0].clone()]);
     assert_eq!(counts, [(a, 2), (b, 1)].into_iter().collect());
-    let listed: Vec<(Uuid, u64)> = listed
-        .traces
-        .into_iter()
-        .map(|t| (t.trace_id, t.event_count))
-        .collect();
-    assert_eq!(listed, vec![(b, 1), (a, 2)]);
+    assert_eq!(listed_counts(listed), vec![(b, 1), (a, 2)]);
 }
 
 /// With LZ4 bodies, as with a server on another machine (the test server is on loopback, where
