@@ -66,7 +66,11 @@ impl ClickHouseStore {
                 "ClickHouse database name {database:?} must be letters, digits and '_', not starting with a digit"
             )));
         }
-        let (server, settings, compression) = server_and_settings(url)?;
+        let ServerUrl {
+            server,
+            settings,
+            compression,
+        } = server_and_settings(url)?;
         let base = settings.into_iter().fold(
             Client::default()
                 .with_url(server)
@@ -230,17 +234,25 @@ impl ClickHouseStore {
     }
 }
 
-/// The server's URL without its query string, the settings in that query string, and the
-/// compression to use with that server.
-fn server_and_settings(
-    url: &str,
-) -> Result<(String, Vec<(String, String)>, Compression), StoreError> {
+/// What a ClickHouse URL says: the server (the URL without its query string), the settings in
+/// its query string, and the compression to use with that server.
+struct ServerUrl {
+    server: String,
+    settings: Vec<(String, String)>,
+    compression: Compression,
+}
+
+fn server_and_settings(url: &str) -> Result<ServerUrl, StoreError> {
     let mut parsed = ::url::Url::parse(url)
         .map_err(|e| StoreError::InvalidArgument(format!("ClickHouse URL {url:?}: {e}")))?;
     let settings = parsed.query_pairs().into_owned().collect();
     parsed.set_query(None);
     let compression = compression_for(&parsed);
-    Ok((parsed.into(), settings, compression))
+    Ok(ServerUrl {
+        server: parsed.into(),
+        settings,
+        compression,
+    })
 }
 
 /// LZ4 for a server reached over a network, none for one on this machine (a loopback address
@@ -361,7 +373,7 @@ mod tests {
     use super::*;
 
     fn compression_of(url: &str) -> Compression {
-        server_and_settings(url).expect("valid URL").2
+        server_and_settings(url).expect("valid URL").compression
     }
 
     #[test]
