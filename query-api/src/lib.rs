@@ -43,6 +43,7 @@ mod stores;
 mod tenant;
 mod time_travel;
 mod traces;
+mod unchanged;
 mod variables;
 
 use std::sync::Arc;

@@ -9,8 +9,8 @@ mod common;
 use std::sync::Arc;
 
 use axum::http::StatusCode;
-use common::{fixture_events, get, seed, seeded, TRACE};
-use raceway_store::{ClickHouseStore, Lifecycle, Store};
+use common::{fixture_events, get, on_clickhouse, seeded, TRACE};
+use raceway_store::Store;
 use serde_json::Value;
 
 const FIRST_WRITE: &str = "cccccccc-cccc-4ccc-cccc-cccccccccccc";
@@ -108,28 +108,7 @@ async fn fixture_states_on_the_embedded_store() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fixture_states_on_clickhouse() {
-    let url =
-        std::env::var("RACEWAY_TEST_CLICKHOUSE").unwrap_or_else(|_| "http://127.0.0.1:8123".into());
-    let database = format!("raceway_test_{}", uuid::Uuid::new_v4().simple());
-    let store = ClickHouseStore::connect(&url, &database)
-        .await
-        .unwrap_or_else(|e| panic!("{e}: these tests need ClickHouse at {url}"));
-    store.migrate().await.expect("migrate");
-    let store = Arc::new(store);
-    seed(&*store, fixture_events()).await;
-    let checked = Arc::clone(&store);
-    let outcome = tokio::spawn(async move { fixture_states(checked).await }).await;
-    let dropped = clickhouse::Client::default()
-        .with_url(&url)
-        .query(&format!("DROP DATABASE IF EXISTS {database}"))
-        .execute()
-        .await;
-    if let Err(e) = dropped {
-        eprintln!("could not drop {database}: {e}");
-    }
-    if let Err(e) = outcome {
-        std::panic::resume_unwind(e.into_panic());
-    }
+    on_clickhouse(fixture_events(), fixture_states).await;
 }
 
 #[tokio::test]

@@ -28,6 +28,13 @@ pub trait Lifecycle: Send + Sync {
     async fn migrate(&self) -> Result<(), StoreError>;
     /// Checks that the store answers.
     async fn ping(&self) -> Result<(), StoreError>;
+    /// A token of everything stored: when two tokens are equal, nothing was written, pruned or
+    /// rewritten between the moments they were taken, so a read made after the first answers
+    /// what the same read would answer after the second. `None` when the store has no such
+    /// token cheaper than a read (the default): every read must then read.
+    async fn data_version(&self) -> Result<Option<String>, StoreError> {
+        Ok(None)
+    }
 }
 
 /// Events, as the collectors sent them, and the per-trace summaries computed over them.

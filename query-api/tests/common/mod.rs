@@ -7,10 +7,11 @@ use std::sync::Arc;
 
 use axum::body::{to_bytes, Body};
 use axum::http::{Request, StatusCode};
+use axum::Router;
 use raceway_analysis::{trace_accesses, FindingAggregator, RaceDetector};
 use raceway_schemas::json::decode_events_body;
 use raceway_schemas::Event;
-use raceway_store::{Lifecycle, SqliteStore, Store};
+use raceway_store::{ClickHouseStore, Lifecycle, SqliteStore, Store};
 use serde_json::{json, Value};
 use tower::ServiceExt;
 
@@ -82,11 +83,19 @@ pub async fn get(store: Arc<dyn Store>, uri: &str) -> (StatusCode, Value) {
 
 /// Sends `request` to the query API over `store`: the status and the JSON body.
 pub async fn send(store: Arc<dyn Store>, request: Request<Body>) -> (StatusCode, Value) {
+    send_to(raceway_query_api::router(store), request).await
+}
+
+/// GETs `uri` from `router` (one query API, kept across requests): the status and the body.
+pub async fn get_from(router: &Router, uri: &str) -> (StatusCode, Value) {
+    let request = Request::get(uri).body(Body::empty()).expect("request");
+    send_to(router.clone(), request).await
+}
+
+/// Sends `request` to `router`: the status and the JSON body.
+async fn send_to(router: Router, request: Request<Body>) -> (StatusCode, Value) {
     let uri = request.uri().to_string();
-    let response = raceway_query_api::router(store)
-        .oneshot(request)
-        .await
-        .expect("response");
+    let response = router.oneshot(request).await.expect("response");
     let status = response.status();
     let bytes = to_bytes(response.into_body(), 1 << 20).await.expect("body");
     let body = serde_json::from_slice(&bytes)
@@ -276,4 +285,35 @@ pub fn scenario() -> Vec<Event> {
     let mut all = fixture_events();
     all.extend(events(values));
     all
+}
+
+/// Runs `check` on a migrated ClickHouse store seeded with `events`, in a database of its own
+/// on the server at `RACEWAY_TEST_CLICKHOUSE` (default `http://127.0.0.1:8123`), then drops the
+/// database, and fails as `check` did. Fails when the server is unreachable.
+pub async fn on_clickhouse<F, Fut>(events: Vec<Event>, check: F)
+where
+    F: FnOnce(Arc<dyn Store>) -> Fut,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let url =
+        std::env::var("RACEWAY_TEST_CLICKHOUSE").unwrap_or_else(|_| "http://127.0.0.1:8123".into());
+    let database = format!("raceway_test_{}", uuid::Uuid::new_v4().simple());
+    let store = ClickHouseStore::connect(&url, &database)
+        .await
+        .unwrap_or_else(|e| panic!("{e}: these tests need ClickHouse at {url}"));
+    store.migrate().await.expect("migrate");
+    let store: Arc<dyn Store> = Arc::new(store);
+    seed(&*store, events).await;
+    let outcome = tokio::spawn(check(store)).await;
+    let dropped = clickhouse::Client::default()
+        .with_url(&url)
+        .query(&format!("DROP DATABASE IF EXISTS {database}"))
+        .execute()
+        .await;
+    if let Err(e) = dropped {
+        eprintln!("could not drop {database}: {e}");
+    }
+    if let Err(e) = outcome {
+        std::panic::resume_unwind(e.into_panic());
+    }
 }

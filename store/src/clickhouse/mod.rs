@@ -29,6 +29,18 @@ const SCHEMA_MIGRATIONS_DDL: &str = "CREATE TABLE IF NOT EXISTS schema_migration
     (version UInt32, name String, applied_at DateTime DEFAULT now()) \
     ENGINE = ReplacingMergeTree() ORDER BY version";
 
+/// [`Lifecycle::data_version`]: the names of the database's active parts, sorted. A MergeTree
+/// part is immutable and its name unique for the table's lifetime (it holds the part's block
+/// numbers, which are never reused, its merge level and its mutation version), so the data of
+/// every table is a function of these names: an insert adds a part, a prune drops some, a merge
+/// or a mutation replaces some by new names. Two equal lists mean no change between them (a
+/// merge alone changes the list too, which costs one read, not a wrong answer). About 1.8 ms of
+/// ClickHouse CPU, where a list page is 15-40 ms. Only the server the store connects to is
+/// described: behind a balancer of replicas, reads may go to another replica, as they already
+/// may for every read.
+const DATA_VERSION_SQL: &str = "SELECT arrayStringConcat(arraySort(groupArray(concat(table, '/', \
+     name))), ' ') FROM system.parts WHERE database = ? AND active";
+
 /// The ClickHouse [`Store`](crate::Store): every role, one file each in this folder. Cloning is cheap (the HTTP client is shared).
 #[derive(Clone)]
 pub struct ClickHouseStore {
@@ -348,6 +360,17 @@ impl Lifecycle for ClickHouseStore {
             );
         }
         Ok(())
+    }
+
+    async fn data_version(&self) -> Result<Option<String>, StoreError> {
+        let names: String = self
+            .client
+            .query(DATA_VERSION_SQL)
+            .bind(self.database.as_str())
+            .fetch_one()
+            .await
+            .map_err(self.err("read the data version"))?;
+        Ok(Some(names))
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

@@ -22,6 +22,7 @@ use crate::{
 
 mod accesses;
 mod analyses;
+mod data_version;
 mod events;
 mod finding_list;
 mod findings;
@@ -33,6 +34,7 @@ mod variables;
 
 pub use accesses::*;
 pub use analyses::*;
+pub use data_version::*;
 pub use events::*;
 pub use finding_list::*;
 pub use findings::*;
@@ -93,6 +95,7 @@ macro_rules! with_check_names {
             service_counts_per_window_and_environment,
             service_traces_one_row_per_trace,
             hotspots_rank_variables_and_locations,
+            data_version_changes_with_every_write,
         }
     };
 }
@@ -152,6 +155,15 @@ fn side(trace: &str, event_id: &str, ts: i64) -> FindingEvent {
         clock: vec![("bank/thread-1".into(), 3), ("bank/thread-2".into(), 1)],
         old_value: None,
         new_value: None,
+    }
+}
+
+/// `finding` retracted (no occurrence left), as a version detected at `detected_at_ns`.
+pub fn retracted(finding: &RaceFinding, detected_at_ns: i64) -> RaceFinding {
+    RaceFinding {
+        count: 0,
+        detected_at_ns,
+        ..finding.clone()
     }
 }
 
