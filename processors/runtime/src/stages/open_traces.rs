@@ -353,14 +353,19 @@ mod tests {
         assert_eq!(open.held_events(), 0);
     }
 
+    /// Traces complete once idle a second, `max_age` old or `max_events` large.
+    fn idle_a_second(max_age: Duration, max_events: usize) -> Completion {
+        Completion {
+            idle_timeout: Duration::from_secs(1),
+            max_age,
+            max_events,
+        }
+    }
+
     #[tokio::test(start_paused = true)]
     async fn traces_are_due_when_idle_old_or_large() {
         let mut open = OpenTraces::new(100);
-        let completion = Completion {
-            idle_timeout: Duration::from_secs(1),
-            max_age: Duration::from_secs(10),
-            max_events: 3,
-        };
+        let completion = idle_a_second(Duration::from_secs(10), 3);
         let (idle, large) = (Uuid::new_v4(), Uuid::new_v4());
         let position: Position = ("events".into(), 0, 1);
         open.add(event(idle, 0), &position, 1, Instant::now(), &origins());
@@ -382,11 +387,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn the_next_due_instant_is_the_earliest_idle_or_age_deadline() {
         let mut open = OpenTraces::new(100);
-        let completion = Completion {
-            idle_timeout: Duration::from_secs(1),
-            max_age: Duration::from_millis(2500),
-            max_events: 100,
-        };
+        let completion = idle_a_second(Duration::from_millis(2500), 100);
         assert_eq!(open.next_due(completion), None, "nothing open");
         let (first, second) = (Uuid::new_v4(), Uuid::new_v4());
         let position: Position = ("events".into(), 0, 1);
