@@ -63,7 +63,7 @@ impl Event {
 }
 
 /// Who performed an event. Tasks serving different requests are different actors.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct ActorId {
     pub service: String,
     pub instance: String,

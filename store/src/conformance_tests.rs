@@ -165,10 +165,9 @@ async fn clickhouse_records_migrations_once() {
     assert_eq!(versions, expected);
 }
 
-/// A database written before trace summaries and `events_by_trace` existed gets them when it
-/// migrates: the list, the stored-event counts and one trace's events read the backfilled rows.
-#[tokio::test]
-async fn clickhouse_migration_summarises_traces_stored_before_it() {
+/// A store on a new database migrated to the versions before `before` only, as an earlier
+/// release left it.
+async fn clickhouse_migrated_before(before: u32) -> ClickHouseStore {
     let store = unmigrated_clickhouse().await;
     let client = store.client_for_tests();
     client
@@ -178,7 +177,7 @@ async fn clickhouse_migration_summarises_traces_stored_before_it() {
         .expect("schema_migrations");
     for migration in crate::migrations::CLICKHOUSE
         .iter()
-        .filter(|m| m.version < 6)
+        .filter(|m| m.version < before)
     {
         for statement in migration.statements() {
             client
@@ -195,15 +194,39 @@ async fn clickhouse_migration_summarises_traces_stored_before_it() {
             .await
             .expect("record");
     }
-    let (a, b) = (Uuid::new_v4(), Uuid::new_v4());
+    store
+}
+
+/// Two events of trace `a` (services bank, api) and one of `b` (ledger), in time order.
+fn two_traces(a: Uuid, b: Uuid) -> [Event; 3] {
     let event = crate::conformance::event;
-    let events = [
+    [
         event(a, 0, "bank"),
         event(a, 10, "api"),
         event(b, 20, "ledger"),
-    ];
-    store.insert_events(&events).await.expect("insert");
-    store.insert_events(&events[..1]).await.expect("replay");
+    ]
+}
+
+/// Stores `events` as writers before migration 0008 did, then replays the first of them.
+async fn stored_and_replayed_before_0008(store: &ClickHouseStore, events: &[Event]) {
+    store
+        .insert_events_before_0008(events)
+        .await
+        .expect("insert");
+    store
+        .insert_events_before_0008(&events[..1])
+        .await
+        .expect("replay");
+}
+
+/// A database written before trace summaries and `events_by_trace` existed gets them when it
+/// migrates: the list, the stored-event counts and one trace's events read the backfilled rows.
+#[tokio::test]
+async fn clickhouse_migration_summarises_traces_stored_before_it() {
+    let store = clickhouse_migrated_before(6).await;
+    let (a, b) = (Uuid::new_v4(), Uuid::new_v4());
+    let events = two_traces(a, b);
+    stored_and_replayed_before_0008(&store, &events).await;
     store.migrate().await.expect("migrate");
     let listed = store.list_traces(&Default::default()).await.expect("list");
     let counts = store.traces_event_counts(&[a, b]).await.expect("counts");
@@ -222,6 +245,136 @@ async fn clickhouse_migration_summarises_traces_stored_before_it() {
         vec![(b, 1, names(&["ledger"])), (a, 2, names(&["api", "bank"]))]
     );
     assert_eq!(counts, [(a, 2), (b, 1)].into_iter().collect());
+}
+
+/// The number of `events` rows with and without a payload (distinct ids).
+async fn clickhouse_payloads_in_events(store: &ClickHouseStore) -> (u64, u64) {
+    store
+        .client_for_tests()
+        .query(
+            "SELECT toUInt64(uniqExactIf(id, payload != '')), toUInt64(uniqExactIf(id, payload = '')) \
+             FROM events",
+        )
+        .fetch_one::<(u64, u64)>()
+        .await
+        .expect("count payloads")
+}
+
+/// Each listed trace with its event count, in the list's order.
+fn listed_counts(listed: crate::TracePage) -> Vec<(Uuid, u64)> {
+    listed
+        .traces
+        .into_iter()
+        .map(|t| (t.trace_id, t.event_count))
+        .collect()
+}
+
+/// An event's payload is stored once, in `events_by_trace`: `events` keeps the other columns
+/// with an empty payload, `events_in` keeps nothing, and every read sees the whole event.
+#[tokio::test]
+async fn clickhouse_stores_each_payload_once() {
+    let store = unmigrated_clickhouse().await;
+    store.migrate().await.expect("migrate");
+    let (a, b) = (Uuid::new_v4(), Uuid::new_v4());
+    let events = two_traces(a, b);
+    store.insert_events(&events).await.expect("insert");
+    let payloads = clickhouse_payloads_in_events(&store).await;
+    let kept_in_entry: u64 = store
+        .client_for_tests()
+        .query("SELECT toUInt64(count()) FROM events_in")
+        .fetch_one()
+        .await
+        .expect("count events_in");
+    let trace_a = store.trace_events(a).await.expect("trace a");
+    let counts = store.traces_event_counts(&[a, b]).await.expect("counts");
+    let listed = store.list_traces(&Default::default()).await.expect("list");
+    store.drop_database().await.expect("drop");
+    assert_eq!(payloads, (0, 3));
+    assert_eq!(kept_in_entry, 0);
+    assert_eq!(trace_a, events[..2].to_vec());
+    assert_eq!(counts, [(a, 2), (b, 1)].into_iter().collect());
+    assert_eq!(listed.traces.len(), 2);
+}
+
+/// Events stored before the payload was stored once (their payload in `events` too) read as
+/// before after the migration, beside events written after it, in one trace and in others.
+#[tokio::test]
+async fn clickhouse_events_stored_with_two_payloads_still_read() {
+    let store = clickhouse_migrated_before(8).await;
+    let (a, b) = (Uuid::new_v4(), Uuid::new_v4());
+    let event = crate::conformance::event;
+    let old = [event(a, 0, "bank"), event(a, 10, "api")];
+    stored_and_replayed_before_0008(&store, &old).await;
+    store.migrate().await.expect("migrate");
+    let new = [event(a, 20, "api"), event(b, 30, "ledger")];
+    store.insert_events(&new).await.expect("new insert");
+    store.insert_events(&old[..1]).await.expect("replay after");
+    let payloads = clickhouse_payloads_in_events(&store).await;
+    let trace_a = store.trace_events(a).await.expect("trace a");
+    let trace_b = store.trace_events(b).await.expect("trace b");
+    let both = store.traces_events(&[a, b]).await.expect("both");
+    let counts = store.traces_event_counts(&[a, b]).await.expect("counts");
+    let listed = store.list_traces(&Default::default()).await.expect("list");
+    store.drop_database().await.expect("drop");
+    let ids = |events: &[Event]| events.iter().map(|e| e.id).collect::<Vec<_>>();
+    assert_eq!(payloads, (2, 3));
+    assert_eq!(
+        trace_a,
+        vec![old[0].clone(), old[1].clone(), new[0].clone()]
+    );
+    assert_eq!(trace_b, new[1..].to_vec());
+    let mut expected = ids(&trace_a);
+    expected.extend(ids(&trace_b));
+    let mut read = ids(&both);
+    read.sort();
+    expected.sort();
+    assert_eq!(read, expected);
+    assert_eq!(counts, [(a, 3), (b, 1)].into_iter().collect());
+    assert_eq!(listed_counts(listed), vec![(b, 1), (a, 3)]);
+}
+
+/// A writer of the previous version, still inserting into `events` during a rolling upgrade
+/// after another process migrated the schema, stores events every read finds and every
+/// summary counts, beside a new writer's events of the same trace, none twice.
+#[tokio::test]
+async fn clickhouse_writer_of_the_previous_version_still_stores_after_the_migration() {
+    let store = unmigrated_clickhouse().await;
+    store.migrate().await.expect("migrate");
+    let (a, b) = (Uuid::new_v4(), Uuid::new_v4());
+    let event = crate::conformance::event;
+    let old_writer = [event(a, 0, "bank"), event(b, 10, "ledger")];
+    let new_writer = [event(a, 20, "api")];
+    stored_and_replayed_before_0008(&store, &old_writer).await;
+    store.insert_events(&new_writer).await.expect("new insert");
+    let payloads = clickhouse_payloads_in_events(&store).await;
+    let trace_a = store.trace_events(a).await.expect("trace a");
+    let counts = store.traces_event_counts(&[a, b]).await.expect("counts");
+    let listed = store.list_traces(&Default::default()).await.expect("list");
+    store.drop_database().await.expect("drop");
+    assert_eq!(payloads, (2, 1));
+    assert_eq!(trace_a, vec![old_writer[0].clone(), new_writer[0].clone()]);
+    assert_eq!(counts, [(a, 2), (b, 1)].into_iter().collect());
+    assert_eq!(listed_counts(listed), vec![(b, 1), (a, 2)]);
+}
+
+/// With LZ4 bodies, as with a server on another machine (the test server is on loopback, where
+/// bodies go uncompressed), events inserted read back whole, singly and in a list.
+#[tokio::test]
+async fn clickhouse_lz4_bodies_round_trip() {
+    let mut store = unmigrated_clickhouse().await;
+    store.client = store
+        .client
+        .clone()
+        .with_compression(::clickhouse::Compression::Lz4);
+    store.migrate().await.expect("migrate");
+    let (a, b) = (Uuid::new_v4(), Uuid::new_v4());
+    let events = two_traces(a, b);
+    store.insert_events(&events).await.expect("insert");
+    let trace_a = store.trace_events(a).await.expect("trace a");
+    let listed = store.list_traces(&Default::default()).await.expect("list");
+    store.drop_database().await.expect("drop");
+    assert_eq!(trace_a, events[..2].to_vec());
+    assert_eq!(listed.traces.len(), 2);
 }
 
 #[tokio::test]

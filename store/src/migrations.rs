@@ -65,6 +65,11 @@ pub const CLICKHOUSE: &[Migration] = &[
         name: "events_by_trace",
         sql: include_str!("../migrations/clickhouse/0007_events_by_trace.sql"),
     },
+    Migration {
+        version: 8,
+        name: "payload_once",
+        sql: include_str!("../migrations/clickhouse/0008_payload_once.sql"),
+    },
 ];
 
 /// The SQLite migrations, in order.

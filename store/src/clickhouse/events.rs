@@ -1,9 +1,12 @@
 //! Events in the ClickHouse store: writes, reads by trace, and the stored events' counts (the
 //! trace list is in [`super::trace_list`]).
 //!
-//! Writes go to `events`; reads by trace go to `events_by_trace` (migration 0007), the same
-//! events ordered by trace in granules of 256 rows, kept by a view within every insert: reading
-//! one trace from `events` decompressed whole 8,192-row granules of payloads around it.
+//! Writes go to `events_in` (migration 0008), which keeps nothing: its views fill, within the
+//! insert, `events` (every column but the payload, for filters and counts), `events_by_trace`
+//! and the trace list's and Grafana's tables. Reads by trace go to `events_by_trace` (migration
+//! 0007), the same events ordered by trace in granules of 256 rows and the only copy of the
+//! payload: reading one trace from `events` decompressed whole 8,192-row granules around it,
+//! and a second copy of the payload there doubled what storing and merging an event cost.
 
 use std::collections::HashMap;
 
@@ -37,13 +40,26 @@ impl<'a> Iterator for EventRows<'a> {
     }
 }
 
+impl ClickHouseStore {
+    /// Inserts `events` straight into `events`, as writers did before migration 0008 (tests of
+    /// data stored by earlier versions only).
+    #[cfg(test)]
+    pub(crate) async fn insert_events_before_0008(
+        &self,
+        events: &[Event],
+    ) -> Result<(), StoreError> {
+        self.insert_values::<EventRow<'_>>("events", EventRows(events.iter()))
+            .await
+    }
+}
+
 #[async_trait]
 impl EventStore for ClickHouseStore {
     async fn insert_events(&self, events: &[Event]) -> Result<(), StoreError> {
         // Each row borrows its event's text; only the payload is built, as the row is written,
         // and dropped right after: the rows are never all held at once (with their payloads,
         // up to tens of MB per insert, in memory touched afresh by every insert).
-        self.insert_values::<EventRow<'_>>("events", EventRows(events.iter()))
+        self.insert_values::<EventRow<'_>>("events_in", EventRows(events.iter()))
             .await
     }
 

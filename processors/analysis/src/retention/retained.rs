@@ -125,7 +125,7 @@ impl Facts {
             trace_end_ns: access.trace_end_ns,
             access_type: access.access_type,
             trusted_clock: access.trusted_clock,
-            actor: pieces.actor(take_actor(&mut access.actor)),
+            actor: pieces.actor(std::mem::take(&mut access.actor)),
             location,
             locks,
             value: std::mem::take(&mut access.value),
@@ -166,18 +166,6 @@ impl Facts {
             trace_end_ns: self.trace_end_ns,
         }
     }
-}
-
-/// `actor`, leaving empty names (which own no allocation) in its place.
-fn take_actor(actor: &mut ActorId) -> ActorId {
-    std::mem::replace(
-        actor,
-        ActorId {
-            service: String::new(),
-            instance: String::new(),
-            thread: String::new(),
-        },
-    )
 }
 
 /// True when `later` makes `earlier` redundant for race detection (see the module doc).
