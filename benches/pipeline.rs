@@ -52,6 +52,8 @@ mod http;
 mod large_traces;
 #[path = "pipeline/latency.rs"]
 mod latency;
+#[path = "pipeline/race_watcher.rs"]
+mod race_watcher;
 #[path = "pipeline/scenario_load.rs"]
 mod scenario_load;
 #[path = "pipeline/table.rs"]

@@ -91,7 +91,7 @@ impl Summary {
 /// Prints the chain's steps, each as its own histogram, from the processors' metrics pages.
 pub fn print_breakdown(pages: &[String]) {
     println!("  accepted -> race queryable, by step (processors' histograms):");
-    let steps: [(&str, &str, &str); 7] = [
+    let steps: [(&str, &str, &str); 8] = [
         (
             "events produced by the gateway -> polled by the trace stage",
             "raceway_record_wait_seconds",
@@ -106,6 +106,11 @@ pub fn print_breakdown(pages: &[String]) {
             "  -> its events written (completion starts)",
             "raceway_trace_completion_seconds",
             "step=\"events written\"",
+        ),
+        (
+            "  -> its race inputs produced (after its accesses stored)",
+            "raceway_trace_completion_seconds",
+            "step=\"inputs forwarded\"",
         ),
         (
             "  -> analyses and accesses stored",

@@ -4,10 +4,8 @@
 //! own ceiling by draining a pre-filled topic with only that stage running, so the bottleneck is
 //! named.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::common::scenario_run::{metric_sum, Workload};
@@ -16,6 +14,7 @@ use crate::common::{clickhouse, free_addr, Raceway};
 use crate::cpu::{CpuSample, Process};
 use crate::http::{bodies, metrics, percentile, post, post_paced_into, Accepted};
 use crate::latency;
+use crate::race_watcher::{RaceWatcher, Seen, Sources, CONFIRMED_ONE_IN};
 use crate::table::Figures;
 
 /// A processor running `stage`; returns it and its metrics URL. Its trace idle timeout is
@@ -67,74 +66,6 @@ fn wait_drained(gateway: &str, processors: &[String], traces: usize) {
     }
 }
 
-/// When a trace's finding was seen, and when its last check before that found none: the finding
-/// became queryable between the two (the watcher checks the traces one after the other, so the
-/// gap is one round of checks).
-#[derive(Clone, Copy)]
-struct Seen {
-    missed: Option<Instant>,
-    found: Instant,
-}
-
-/// Watches the racy traces' `/races` until each shows a finding; returns when each was seen.
-/// A trace is polled only from `not_before` (the processors' idle timeout) after its events
-/// were accepted: no finding can be stored earlier, since a trace completes only once idle that
-/// long. Polling the traces not due yet made this reader most of ClickHouse's CPU in a run, and
-/// each round of checks longer, which the latency it measures then included (benches/README.md).
-struct RaceWatcher {
-    seen: Arc<Mutex<BTreeMap<uuid::Uuid, Seen>>>,
-    stop: Arc<AtomicBool>,
-    thread: std::thread::JoinHandle<()>,
-}
-
-impl RaceWatcher {
-    fn start(
-        query_url: String,
-        racy: Vec<uuid::Uuid>,
-        accepted: Accepted,
-        not_before: Duration,
-    ) -> RaceWatcher {
-        let seen: Arc<Mutex<BTreeMap<uuid::Uuid, Seen>>> = Arc::default();
-        let stop = Arc::new(AtomicBool::new(false));
-        let (watched, stopped) = (seen.clone(), stop.clone());
-        let thread = std::thread::spawn(move || {
-            let client = reqwest::blocking::Client::new();
-            let mut missed: BTreeMap<uuid::Uuid, Instant> = BTreeMap::new();
-            while !stopped.load(Ordering::Relaxed) {
-                for trace in &racy {
-                    let accepted_at = accepted.lock().expect("lock").get(trace).copied();
-                    let due = accepted_at.is_some_and(|at| at.elapsed() >= not_before);
-                    if !due || watched.lock().expect("lock").contains_key(trace) {
-                        continue;
-                    }
-                    let found = client
-                        .get(format!("{query_url}/api/traces/{trace}/races"))
-                        .send()
-                        .and_then(|r| r.json::<serde_json::Value>())
-                        .is_ok_and(|v| v["races"].as_array().is_some_and(|r| !r.is_empty()));
-                    let now = Instant::now();
-                    if found {
-                        let missed = missed.get(trace).copied();
-                        let seen = Seen { missed, found: now };
-                        watched.lock().expect("lock").insert(*trace, seen);
-                    } else {
-                        missed.insert(*trace, now);
-                    }
-                }
-                std::thread::sleep(Duration::from_millis(20));
-            }
-        });
-        RaceWatcher { seen, stop, thread }
-    }
-
-    fn finish(self) -> BTreeMap<uuid::Uuid, Seen> {
-        self.stop.store(true, Ordering::Relaxed);
-        self.thread.join().expect("watcher");
-        let seen = self.seen.lock().expect("lock");
-        seen.clone()
-    }
-}
-
 /// One end-to-end run with `processors` processor instances, posting as fast as the gateway
 /// accepts (`pace` None) or at `pace` events/s; returns the sustained rate (events/s drained).
 pub fn end_to_end(
@@ -176,7 +107,18 @@ pub fn end_to_end(
         .collect();
     let accepted = Accepted::default();
     let idle_timeout = Duration::from_millis(trace_idle_ms());
-    let watcher = RaceWatcher::start(query_url, racy.clone(), accepted.clone(), idle_timeout);
+    // The watcher's reads carry the processes' ClickHouse settings too (`log_queries=1` puts
+    // them in `system.query_log` beside the pipeline's).
+    let watcher_clickhouse = match std::env::var("RACEWAY_BENCH_CLICKHOUSE_SETTINGS") {
+        Ok(settings) if !settings.is_empty() => format!("{}/?{settings}", clickhouse()),
+        _ => clickhouse(),
+    };
+    let sources = Sources {
+        clickhouse: watcher_clickhouse,
+        database: backend.database().to_string(),
+        query_url,
+    };
+    let watcher = RaceWatcher::start(sources, racy.clone(), accepted.clone(), idle_timeout);
     let bodies = bodies(&workload.events);
     let mut processes = vec![Process::Raceway("ingest", ingest.pid())];
     processes.extend(
@@ -224,15 +166,21 @@ pub fn end_to_end(
         latencies
     };
     let latencies = since_accepted(|seen| Some(seen.found));
-    // The watcher's own delay: the finding was stored after the last check that missed it.
+    // The watcher's own delay: the finding was stored after the last read that missed it.
     let lower = since_accepted(|seen| Some(seen.missed.unwrap_or(seen.found)));
+    let by_api = since_accepted(|seen| seen.shown_by_api);
     println!(
-        "  accepted -> race queryable: seen at p50 {:.0} ms, p99 {:.0} ms; last check before \
-         it missed at p50 {:.0} ms, p99 {:.0} ms",
+        "  accepted -> race queryable: seen at p50 {:.0} ms, p99 {:.0} ms; last read before \
+         it missed at p50 {:.0} ms, p99 {:.0} ms; one in {CONFIRMED_ONE_IN} then shown by the \
+         query API at p50 {:.0} ms, p99 {:.0} ms ({} of {} seen)",
         percentile(&latencies, 0.5) * 1000.0,
         percentile(&latencies, 0.99) * 1000.0,
         percentile(&lower, 0.5) * 1000.0,
         percentile(&lower, 0.99) * 1000.0,
+        percentile(&by_api, 0.5) * 1000.0,
+        percentile(&by_api, 0.99) * 1000.0,
+        by_api.len(),
+        latencies.len(),
     );
     let pages: Vec<String> = urls.iter().map(|url| metrics(url)).collect();
     latency::print_breakdown(&pages);

@@ -142,6 +142,11 @@ impl KafkaClickHouse {
         run_raceway(&as_refs(&self.with(&["migrate"])));
     }
 
+    /// The ClickHouse database of this setup.
+    pub fn database(&self) -> &str {
+        &self.database
+    }
+
     /// The topic names under the prefix.
     pub fn topics(&self) -> Topics {
         Topics::with_prefix(&self.prefix)

@@ -23,7 +23,7 @@ pub struct ProcessorMetrics {
     /// share of the latency from an event accepted to its race queryable.
     pub record_wait_seconds: HistogramVec,
     /// Per completed trace, seconds from its last event consumed to each step of its
-    /// completion (`found due`, `events written`, `stored`, `forwarded`).
+    /// completion (`found due`, `events written`, `inputs forwarded`, `stored`, `forwarded`).
     pub completion_seconds: HistogramVec,
     /// Records sent to the dead-letter topic, by source topic.
     pub dead_letters: IntCounterVec,
@@ -109,7 +109,7 @@ impl ProcessorMetrics {
                 HistogramOpts::new(
                     "raceway_trace_completion_seconds",
                     "Per completed trace, seconds from its last event consumed to each step of \
-                     its completion: found due, events written, stored, forwarded",
+                     its completion: found due, events written, inputs forwarded, stored, forwarded",
                 )
                 .buckets(latency_buckets()?),
                 &["step"],

@@ -109,12 +109,26 @@ impl StageIo {
     /// next call). Every record is marked consumed and counted. Every few seconds (more often
     /// while idle), also refreshes the lag gauges and the stage's readiness.
     pub async fn poll(&mut self, max: usize) -> Vec<ConsumedRecord> {
+        self.poll_until(max, None).await
+    }
+
+    /// [`StageIo::poll`], but waiting for records no later than `wake_at` (a timer of the
+    /// stage), when that comes before the usual wait ends. Only the wait for records already
+    /// fetched is shortened: the consumer fetches from the broker on its own schedule.
+    pub async fn poll_until(
+        &mut self,
+        max: usize,
+        wake_at: Option<Instant>,
+    ) -> Vec<ConsumedRecord> {
         let every = if self.idle { IDLE_LAG_EVERY } else { LAG_EVERY };
         if self.lag_checked.is_none_or(|at| at.elapsed() >= every) {
             self.refresh_lag().await;
         }
         let poll_started = Instant::now();
-        let polled = self.consumer.poll(max, POLL_WAIT).await;
+        let wait = wake_at.map_or(POLL_WAIT, |at| {
+            POLL_WAIT.min(at.saturating_duration_since(poll_started))
+        });
+        let polled = self.consumer.poll(max, wait).await;
         self.bus_call_took("poll", poll_started);
         self.batch_started = Some(Instant::now());
         self.idle = matches!(&polled, Ok(records) if records.is_empty());

@@ -183,6 +183,16 @@ impl OpenTraces {
         due
     }
 
+    /// The earliest instant at which an open trace falls due by idle time or age (`None` with no
+    /// trace open): the stage waits for records no longer than that, so that a trace completes
+    /// as soon as it has been idle `idle_timeout`, not at the end of the next wait.
+    pub fn next_due(&self, completion: Completion) -> Option<Instant> {
+        self.traces
+            .values()
+            .map(|t| (t.last_seen + completion.idle_timeout).min(t.opened + completion.max_age))
+            .min()
+    }
+
     /// The event writer's submission that holds the latest event of any of `ids`: once it is
     /// written, so are all their events.
     pub fn write_seq(&self, ids: &[Uuid]) -> u64 {
@@ -343,14 +353,19 @@ mod tests {
         assert_eq!(open.held_events(), 0);
     }
 
+    /// Traces complete once idle a second, `max_age` old or `max_events` large.
+    fn idle_a_second(max_age: Duration, max_events: usize) -> Completion {
+        Completion {
+            idle_timeout: Duration::from_secs(1),
+            max_age,
+            max_events,
+        }
+    }
+
     #[tokio::test(start_paused = true)]
     async fn traces_are_due_when_idle_old_or_large() {
         let mut open = OpenTraces::new(100);
-        let completion = Completion {
-            idle_timeout: Duration::from_secs(1),
-            max_age: Duration::from_secs(10),
-            max_events: 3,
-        };
+        let completion = idle_a_second(Duration::from_secs(10), 3);
         let (idle, large) = (Uuid::new_v4(), Uuid::new_v4());
         let position: Position = ("events".into(), 0, 1);
         open.add(event(idle, 0), &position, 1, Instant::now(), &origins());
@@ -364,6 +379,39 @@ mod tests {
             both.sort();
             both
         });
+    }
+
+    /// The next due instant is the earliest idle or age deadline, never one before a trace
+    /// has been idle the whole timeout: at that instant the trace is due, a moment before it
+    /// is not.
+    #[tokio::test(start_paused = true)]
+    async fn the_next_due_instant_is_the_earliest_idle_or_age_deadline() {
+        let mut open = OpenTraces::new(100);
+        let completion = idle_a_second(Duration::from_millis(2500), 100);
+        assert_eq!(open.next_due(completion), None, "nothing open");
+        let (first, second) = (Uuid::new_v4(), Uuid::new_v4());
+        let position: Position = ("events".into(), 0, 1);
+        let opened = Instant::now();
+        open.add(event(first, 0), &position, 1, opened, &origins());
+        tokio::time::advance(Duration::from_millis(400)).await;
+        open.add(event(second, 0), &position, 1, Instant::now(), &origins());
+        assert_eq!(
+            open.next_due(completion),
+            Some(opened + Duration::from_secs(1)),
+            "the trace idle the longest"
+        );
+        // Both kept busy: the first trace's age limit comes before either's idle deadline.
+        for _ in 0..4 {
+            tokio::time::advance(Duration::from_millis(500)).await;
+            open.add(event(first, 1), &position, 1, Instant::now(), &origins());
+            open.add(event(second, 1), &position, 1, Instant::now(), &origins());
+        }
+        let next = open.next_due(completion).expect("open");
+        assert_eq!(next, opened + Duration::from_millis(2500), "the age limit");
+        tokio::time::advance(next - Instant::now() - Duration::from_millis(1)).await;
+        assert!(open.due(Instant::now(), completion).is_empty());
+        tokio::time::advance(Duration::from_millis(1)).await;
+        assert_eq!(open.due(Instant::now(), completion), vec![first]);
     }
 
     #[tokio::test(start_paused = true)]

@@ -10,6 +10,12 @@
 //! first seen in a partition taken over from another instance and holding more events in the
 //! store than in memory (the only case that asks the store for a count: see
 //! `trace_origins`), so nothing is lost either way.
+//!
+//! The stage looks for due traces after each poll, and a poll waits for records no later than
+//! the instant the next open trace falls due ([`OpenTraces::next_due`]): a trace completes when
+//! it has been idle `idle_timeout`, never before. Waiting the poll's full time instead made a
+//! trace wait up to that long (100 ms) more whenever no records came, which every race's
+//! latency and the end of every burst paid.
 
 use crate::redaction::Redaction;
 use crate::retry::ShutdownDuringRetry;
@@ -124,6 +130,8 @@ pub struct TraceStage {
     writer: EventWriter,
     /// Per submission to the writer not yet known written: the records it carried, held.
     unwritten: VecDeque<(u64, Vec<Position>)>,
+    /// When the next open trace falls due: the poll waits for records no longer than that.
+    next_due: Option<Instant>,
 }
 
 impl TraceStage {
@@ -142,6 +150,7 @@ impl TraceStage {
             stores,
             writer,
             unwritten: VecDeque::new(),
+            next_due: None,
             analyses: TraceAnalyses::new(config.analyses.clone()),
             open: OpenTraces::new(config.max_open_trace_events),
             origins: TraceOrigins::new(REOPEN_HORIZON, MAX_REMEMBERED_COMPLETIONS),
@@ -173,7 +182,10 @@ impl TraceStage {
     }
 
     async fn step(&mut self) -> Result<(), StageError> {
-        let records = self.io.poll(self.config.poll_max).await;
+        let records = self
+            .io
+            .poll_until(self.config.poll_max, self.next_due)
+            .await;
         // Each record's position and how many of `events` it carried.
         let mut positions: Vec<(Position, usize)> = Vec::with_capacity(records.len());
         let mut batches = Vec::with_capacity(records.len());
@@ -265,12 +277,19 @@ impl TraceStage {
         }
     }
 
+    /// Completes the traces due now, then notes when the next one falls due.
     async fn complete_due_traces(&mut self) -> Result<(), StageError> {
         let completion = Completion {
             idle_timeout: self.config.idle_timeout,
             max_age: self.config.max_age,
             max_events: self.config.max_events,
         };
+        self.complete_due(completion).await?;
+        self.next_due = self.open.next_due(completion);
+        Ok(())
+    }
+
+    async fn complete_due(&mut self, completion: Completion) -> Result<(), StageError> {
         let found = Instant::now();
         let due = self.open.due(found, completion);
         let steps = CompletionSteps::of(&self.open, &due, &self.io.metrics);
@@ -392,36 +411,52 @@ impl TraceStage {
             tracing::debug!(%trace_id, events = events.len(), "trace complete");
             accesses.extend(inputs.accesses);
         }
-        // The two inserts are independent, and so are the two produces: each pair runs
-        // concurrently, so a batch waits for two round trips instead of four. Accesses are
-        // stored before they are forwarded: once the race stage can report a finding on an
-        // access, the audit trail can show that access.
+        // Two paths run concurrently, so a batch waits for about two round trips instead of
+        // four: the accesses are stored, then forwarded as race inputs (once the race stage can
+        // report a finding on an access, the audit trail can show that access); the analyses
+        // are stored, then, once the accesses are stored too, the completions are told (what
+        // a live reader is told of can be read back). The race inputs do not wait for the
+        // analyses' insert, the slower of the two.
         let io = &self.io;
-        tokio::try_join!(
-            unless(
-                analyses.is_empty(),
-                io.store_retrying("store trace analysis", || {
-                    stores.analyses.replace_trace_analyses(&analyses)
-                })
-            ),
+        let forwarded = inputs_of_batch.inputs();
+        let records = inputs_of_batch.into_records(MAX_RECORD_BYTES);
+        let accesses_topic = io.topics.accesses.clone();
+        let (accesses_stored, stored) = tokio::sync::oneshot::channel::<()>();
+        let inputs = async {
             unless(
                 accesses.is_empty(),
                 io.store_retrying("store accesses", || {
                     stores.accesses.insert_accesses(&accesses)
-                })
-            ),
-        )?;
-        steps.reached("stored", Instant::now());
-        let forwarded = inputs_of_batch.inputs();
-        let records = inputs_of_batch.into_records(MAX_RECORD_BYTES);
-        let accesses_topic = io.topics.accesses.clone();
-        tokio::try_join!(
+                }),
+            )
+            .await?;
+            // The receiver is gone only once the other path failed, which ends the batch.
+            let _ = accesses_stored.send(());
             unless(
                 records.is_empty(),
-                io.produce_retrying("forward accesses", accesses_topic, records)
-            ),
-            publish_notices(io, "publish completions", notices),
-        )?;
+                io.produce_retrying("forward accesses", accesses_topic, records),
+            )
+            .await?;
+            steps.reached("inputs forwarded", Instant::now());
+            Ok::<(), ShutdownDuringRetry>(())
+        };
+        let completions = async {
+            unless(
+                analyses.is_empty(),
+                io.store_retrying("store trace analysis", || {
+                    stores.analyses.replace_trace_analyses(&analyses)
+                }),
+            )
+            .await?;
+            // The sender is dropped unsent only when the accesses' insert failed, and then
+            // `try_join!` has already ended with that error.
+            if stored.await.is_ok() {
+                steps.reached("stored", Instant::now());
+                publish_notices(io, "publish completions", notices).await?;
+            }
+            Ok::<(), ShutdownDuringRetry>(())
+        };
+        tokio::try_join!(inputs, completions)?;
         steps.reached("forwarded", Instant::now());
         self.io.metrics.accesses_forwarded.inc_by(forwarded);
         self.io
