@@ -146,32 +146,25 @@ fn late_event_reveals_a_lost_update(base: &str) {
     };
     let pair = |kind: &str, a: &str, b: &str| (kind.to_string(), vec![a.into(), b.into()]);
 
-    // Drained should mean every finding is written; the findings are still polled for up to
-    // 10 s after it (returning at once when they are there), because this test once saw the
-    // drained signal before the first finding on Kafka + ClickHouse, not reproduced since.
-    let findings_once = |count: usize| {
-        let deadline = std::time::Instant::now() + Duration::from_secs(10);
-        loop {
-            let found = findings_of_trace();
-            if found.len() >= count || std::time::Instant::now() > deadline {
-                return found;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    };
+    // Drained should mean every finding is written; the findings are still waited for, up to
+    // 10 s after it (at once when they are there), because this test once saw the drained
+    // signal before the first finding on Kafka + ClickHouse, not reproduced since.
+    let within = Duration::from_secs(10);
 
     post_all(base, &early);
     wait_drained(&[base], None, Duration::from_secs(30));
+    wait_for_race_count(base, &trace, 1, within);
     assert_eq!(
-        findings_once(1),
+        findings_of_trace(),
         vec![pair("data_race", "bank.py:10", "bank.py:12")],
         "the partial trace"
     );
 
     post_all(base, &late);
     wait_drained(&[base], None, Duration::from_secs(30));
+    wait_for_race_count(base, &trace, 3, within);
     assert_eq!(
-        findings_once(3),
+        findings_of_trace(),
         vec![
             pair("data_race", "bank.py:10", "bank.py:12"),
             pair("data_race", "bank.py:12", "bank.py:12"),

@@ -243,13 +243,24 @@ fn all_partitions_assigned(readies: &[Value], partitions: u64) -> bool {
 
 /// Polls `GET {base}/api/traces/{trace}/races` until it lists at least one race.
 pub fn wait_for_races(base: &str, trace: &str, timeout: Duration) -> Vec<Value> {
+    wait_for_race_count(base, trace, 1, timeout)
+}
+
+/// Polls `GET {base}/api/traces/{trace}/races` until it lists at least `at_least` races; the
+/// races listed then, or none after `timeout`.
+pub fn wait_for_race_count(
+    base: &str,
+    trace: &str,
+    at_least: usize,
+    timeout: Duration,
+) -> Vec<Value> {
     let deadline = Instant::now() + timeout;
     let url = format!("{base}/api/traces/{trace}/races");
     loop {
         if let Ok(response) = reqwest::blocking::get(&url) {
             if let Ok(body) = response.json::<Value>() {
                 if let Some(races) = body["races"].as_array() {
-                    if !races.is_empty() {
+                    if races.len() >= at_least {
                         return races.clone();
                     }
                 }
