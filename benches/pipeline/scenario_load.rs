@@ -109,12 +109,8 @@ pub fn end_to_end(
     let idle_timeout = Duration::from_millis(trace_idle_ms());
     // The watcher's reads carry the processes' ClickHouse settings too (`log_queries=1` puts
     // them in `system.query_log` beside the pipeline's).
-    let watcher_clickhouse = match std::env::var("RACEWAY_BENCH_CLICKHOUSE_SETTINGS") {
-        Ok(settings) if !settings.is_empty() => format!("{}/?{settings}", clickhouse()),
-        _ => clickhouse(),
-    };
     let sources = Sources {
-        clickhouse: watcher_clickhouse,
+        clickhouse: backend.store_url().to_string(),
         database: backend.database().to_string(),
         query_url,
     };

@@ -54,6 +54,8 @@ pub struct KafkaClickHouse {
     /// The topic prefix, ending in `-`.
     pub prefix: String,
     clickhouse: String,
+    /// The ClickHouse URL the processes are given: `clickhouse` with the bench's settings.
+    store_url: String,
     database: String,
     /// Whether dropping this setup keeps the database ([`KafkaClickHouse::keeping`]).
     keep: bool,
@@ -106,6 +108,7 @@ impl KafkaClickHouse {
             args,
             prefix,
             clickhouse: clickhouse.to_string(),
+            store_url,
             database,
             keep,
         }
@@ -140,6 +143,11 @@ impl KafkaClickHouse {
     /// Runs `raceway migrate` (store migrations and topics).
     pub fn migrate(&self) {
         run_raceway(&as_refs(&self.with(&["migrate"])));
+    }
+
+    /// The ClickHouse URL the processes are given, settings included.
+    pub fn store_url(&self) -> &str {
+        &self.store_url
     }
 
     /// The ClickHouse database of this setup.
