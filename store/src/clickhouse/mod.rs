@@ -82,7 +82,7 @@ impl ClickHouseStore {
             server,
             settings,
             compression,
-        } = server_and_settings(url)?;
+        } = ServerUrl::parse(url)?;
         let base = settings.into_iter().fold(
             Client::default()
                 .with_url(server)
@@ -254,17 +254,19 @@ struct ServerUrl {
     compression: Compression,
 }
 
-fn server_and_settings(url: &str) -> Result<ServerUrl, StoreError> {
-    let mut parsed = ::url::Url::parse(url)
-        .map_err(|e| StoreError::InvalidArgument(format!("ClickHouse URL {url:?}: {e}")))?;
-    let settings = parsed.query_pairs().into_owned().collect();
-    parsed.set_query(None);
-    let compression = compression_for(&parsed);
-    Ok(ServerUrl {
-        server: parsed.into(),
-        settings,
-        compression,
-    })
+impl ServerUrl {
+    fn parse(url: &str) -> Result<ServerUrl, StoreError> {
+        let mut parsed = ::url::Url::parse(url)
+            .map_err(|e| StoreError::InvalidArgument(format!("ClickHouse URL {url:?}: {e}")))?;
+        let settings = parsed.query_pairs().into_owned().collect();
+        parsed.set_query(None);
+        let compression = compression_for(&parsed);
+        Ok(ServerUrl {
+            server: parsed.into(),
+            settings,
+            compression,
+        })
+    }
 }
 
 /// LZ4 for a server reached over a network, none for one on this machine (a loopback address
@@ -396,7 +398,7 @@ mod tests {
     use super::*;
 
     fn compression_of(url: &str) -> Compression {
-        server_and_settings(url).expect("valid URL").compression
+        ServerUrl::parse(url).expect("valid URL").compression
     }
 
     #[test]
