@@ -224,6 +224,7 @@ fn post_and_wait(
         let count = trace["events"].as_array().map_or(0, Vec::len);
         assert_eq!(count, TRACE_EVENTS, "GET /api/traces/{id}");
     }
+    crate::latency::print_gateway_produces(&crate::http::metrics(base));
     let n = events.len() as f64;
     let rss = peak_rss_mib(up.pid());
     println!(

@@ -163,3 +163,15 @@ pub fn print_loop_steps(page: &str) {
         println!("{}", summary.line(&format!("store call {labels}")));
     }
 }
+
+/// Prints how long the gateway's produces took (`raceway_gateway_produce_seconds`, one per
+/// `POST /events` until its records are durable) from the metrics page of the process that
+/// served the posts: with a fixed number of clients, it bounds the rate they can post at.
+pub fn print_gateway_produces(page: &str) {
+    let pages = [page.to_string()];
+    let summary = Summary::of(&pages, "raceway_gateway_produce_seconds", "");
+    println!(
+        "{}",
+        summary.line("gateway: one request's produce until durable")
+    );
+}

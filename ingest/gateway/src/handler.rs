@@ -204,7 +204,13 @@ async fn produce_events(state: &GatewayState, decoded: DecodedEvents) -> Respons
     };
     let produced = records.len() as u64;
     if !records.is_empty() {
-        if let Err(answer) = on_bus(timeout, state.bus.produce(topic, records)).await {
+        let started = Instant::now();
+        let durable = on_bus(timeout, state.bus.produce(topic, records)).await;
+        state
+            .metrics
+            .produce_seconds
+            .observe(started.elapsed().as_secs_f64());
+        if let Err(answer) = durable {
             return answer;
         }
     }

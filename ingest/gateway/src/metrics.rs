@@ -1,6 +1,9 @@
 //! The gateway's Prometheus metrics.
 
-use prometheus::{IntCounter, IntCounterVec, IntGauge, Opts, Registry};
+use prometheus::{
+    exponential_buckets, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, Opts,
+    Registry,
+};
 
 /// Counters of accepted and rejected events and of answered requests.
 #[derive(Clone)]
@@ -11,6 +14,9 @@ pub struct GatewayMetrics {
     pub(crate) requests: IntCounterVec,
     pub(crate) requests_rejected: IntCounterVec,
     pub(crate) rate_limit_clients: IntGauge,
+    /// Seconds from a request's records handed to the bus until all are durable: with the
+    /// client's wait for its answer, most of a request's time on a busy broker.
+    pub(crate) produce_seconds: Histogram,
 }
 
 impl GatewayMetrics {
@@ -47,12 +53,21 @@ impl GatewayMetrics {
             "raceway_gateway_rate_limit_clients",
             "Clients (API keys or IPs) with a rate-limit bucket in memory",
         )?;
+        let produce_seconds = Histogram::with_opts(
+            HistogramOpts::new(
+                "raceway_gateway_produce_seconds",
+                "Seconds per POST /events from its records handed to the bus until all are \
+                 durable (failed and timed-out produces included)",
+            )
+            .buckets(exponential_buckets(0.001, 2.0, 16)?),
+        )?;
         registry.register(Box::new(events_accepted.clone()))?;
         registry.register(Box::new(events_rejected.clone()))?;
         registry.register(Box::new(records_produced.clone()))?;
         registry.register(Box::new(requests.clone()))?;
         registry.register(Box::new(requests_rejected.clone()))?;
         registry.register(Box::new(rate_limit_clients.clone()))?;
+        registry.register(Box::new(produce_seconds.clone()))?;
         Ok(GatewayMetrics {
             events_accepted,
             events_rejected,
@@ -60,6 +75,7 @@ impl GatewayMetrics {
             requests,
             requests_rejected,
             rate_limit_clients,
+            produce_seconds,
         })
     }
 }

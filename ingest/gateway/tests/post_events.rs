@@ -69,6 +69,33 @@ async fn a_bad_event_is_rejected_with_its_field_and_the_rest_goes_on() {
     assert_eq!(h.produced_events().await, 1);
 }
 
+/// Each request's produce is timed once, until durable; a request with nothing valid produces
+/// nothing and is not timed.
+#[tokio::test]
+async fn each_produce_is_timed_until_durable() {
+    const PRODUCES: &str = "raceway_gateway_produce_seconds_count";
+    let h = harness(|_| {}).await;
+    let (status, answer) = h.post(fixture().to_string().into_bytes(), &[]).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!(h.metric(PRODUCES, ""), 1.0);
+    let mut invalid = fixture();
+    for event in invalid["events"].as_array_mut().unwrap() {
+        event["id"] = json!("nope");
+    }
+    let (status, answer) = h.post(invalid.to_string().into_bytes(), &[]).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!(answer["accepted"], 0);
+    assert_eq!(
+        h.metric(PRODUCES, ""),
+        1.0,
+        "nothing produced, nothing timed"
+    );
+    let (body, _) = many_traces(60, 3);
+    h.post(body.to_string().into_bytes(), &[]).await;
+    assert_eq!(h.metric(PRODUCES, ""), 2.0, "one produce per request");
+    assert!(h.metric("raceway_gateway_produce_seconds_sum", "") > 0.0);
+}
+
 #[tokio::test]
 async fn a_body_that_is_not_an_event_list_is_a_400() {
     let h = harness(|_| {}).await;
