@@ -33,7 +33,7 @@ fn access(n: u64) -> Access {
         trace_id: Uuid::from_u128(u128::from(trace) << 64),
         timestamp_ns: 1_700_000_000_000_000_000 + n as i64 * 1000,
         environment: "prod".into(),
-        variable: format!("account:{}.balance", n % 64),
+        variable: format!("account:{}.balance", n % 64).into(),
         access_type: if n.is_multiple_of(2) {
             AccessType::Read
         } else {
@@ -46,13 +46,15 @@ fn access(n: u64) -> Access {
             service: "bank".into(),
             instance: "bank-1".into(),
             thread: format!("worker-{}", n % THREADS),
-        },
+        }
+        .into(),
         clock: CompactClock::from_pairs(clock),
         trusted_clock: false,
         locks: vec![HeldLock {
             lock_id: "accounts".into(),
             mode: LockMode::Exclusive,
-        }],
+        }]
+        .into(),
         trace_start_ns: 1_700_000_000_000_000_000,
         trace_end_ns: 1_700_000_000_100_000_000,
     }

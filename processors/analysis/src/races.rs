@@ -129,8 +129,8 @@ impl RaceDetector {
             self.config.cross_trace_slack_ns,
             self.config.max_accesses_per_variable,
         );
-        let environment = std::mem::take(&mut access.environment);
-        let name = std::mem::take(&mut access.variable);
+        let environment = Arc::clone(&access.environment);
+        let name = Arc::clone(&access.variable);
         let variable = Self::variable(&mut self.variables, &environment, &name);
         if variable.contains((access.timestamp_ns, access.event_id)) {
             return Observation::default();
@@ -184,7 +184,7 @@ impl RaceDetector {
     /// ignored. The span's write must also be [`RaceDetector::observe`]d as an access, for data
     /// races and as the other side of other spans. The returned `evicted` is always empty:
     /// spans dropped later are reported by [`RaceDetector::take_evicted_spans`].
-    pub fn observe_update(&mut self, mut span: UpdateSpan) -> Observation {
+    pub fn observe_update(&mut self, span: UpdateSpan) -> Observation {
         let too_old = self.too_old(span.write.timestamp_ns);
         let (slack, capacity) = (
             self.config.cross_trace_slack_ns,
@@ -199,8 +199,8 @@ impl RaceDetector {
         if variable.contains_span(age) {
             return Observation::default();
         }
-        let environment = std::mem::take(&mut span.write.environment);
-        let name = std::mem::take(&mut span.write.variable);
+        let environment = Arc::clone(&span.write.environment);
+        let name = Arc::clone(&span.write.variable);
         let new = RetainedSpan::interned(span, &mut self.names, &mut self.pieces);
         let fast = variable.all_before(&new.read_clock);
         let mut pairs = Vec::new();
