@@ -114,11 +114,11 @@ impl Facts {
             Arc::from(sorted)
         };
         let location = match neighbour {
-            Some(near) if near.location == access.location => Arc::clone(&near.location),
+            Some(near) if same(&near.location, &access.location) => Arc::clone(&near.location),
             _ => pieces.location(&access.location),
         };
         let locks = match neighbour {
-            Some(near) if near.locks == locks => Arc::clone(&near.locks),
+            Some(near) if same(&near.locks, &locks) => Arc::clone(&near.locks),
             _ => pieces.locks(&locks),
         };
         let actor = match neighbour {
@@ -176,6 +176,12 @@ impl Facts {
     }
 }
 
+/// True when `a` and `b` are one allocation or equal. `Arc`'s own `==` looks at the pointers
+/// first only for sized contents, not for `str` or slices.
+fn same<T: PartialEq + ?Sized>(a: &Arc<T>, b: &Arc<T>) -> bool {
+    Arc::ptr_eq(a, b) || **a == **b
+}
+
 /// True when `later` makes `earlier` redundant for race detection (see the module doc).
 pub(crate) fn dominates(later: &Retained, earlier: &Retained) -> bool {
     let (l, e) = (&later.access, &earlier.access);
@@ -184,10 +190,10 @@ pub(crate) fn dominates(later: &Retained, earlier: &Retained) -> bool {
         && l.trace_id == e.trace_id
         && l.trace_start_ns == e.trace_start_ns
         && l.trace_end_ns == e.trace_end_ns
-        && l.actor == e.actor
-        && l.location == e.location
+        && same(&l.actor, &e.actor)
+        && same(&l.location, &e.location)
         && l.access_type == e.access_type
-        && l.locks == e.locks
+        && same(&l.locks, &e.locks)
         && earlier.clock.happens_before(&later.clock)
         && earlier.clock.differing_components(&later.clock) == 1
 }
