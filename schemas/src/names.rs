@@ -55,7 +55,8 @@ impl SharedNames {
     pub fn actor(&mut self, service: &str, instance: &str, thread: &str) -> Arc<ActorId> {
         let state = &self.state;
         let hash = state.hash_one((service, instance, thread));
-        let equal = |a: &Arc<ActorId>| a.thread == thread && a.service == service && a.instance == instance;
+        let equal =
+            |a: &Arc<ActorId>| a.thread == thread && a.service == service && a.instance == instance;
         if let Some(shared) = self.actors.find(hash, equal) {
             return Arc::clone(shared);
         }
@@ -113,9 +114,10 @@ impl SharedNames {
                 mode,
             })
             .collect();
-        self.lock_sets.insert_unique(hash, Arc::clone(&shared), |set| {
-            lock_set_hash(state, set.iter().map(|l| (l.lock_id.as_str(), l.mode)))
-        });
+        self.lock_sets
+            .insert_unique(hash, Arc::clone(&shared), |set| {
+                lock_set_hash(state, set.iter().map(|l| (l.lock_id.as_str(), l.mode)))
+            });
         shared
     }
 }
@@ -164,7 +166,10 @@ mod tests {
             &set,
             &names.lock_set(&[("a", LockMode::Exclusive), ("b", LockMode::Exclusive)])
         ));
-        assert!(!Arc::ptr_eq(&set, &names.lock_set(&[("a", LockMode::Exclusive)])));
+        assert!(!Arc::ptr_eq(
+            &set,
+            &names.lock_set(&[("a", LockMode::Exclusive)])
+        ));
         assert_eq!(set[1].lock_id, "b");
         assert!(names.lock_set(&[]).is_empty());
     }

@@ -48,8 +48,7 @@ impl<T: Hash + Eq + ?Sized> Pieces<T> {
         if let Some((_, canonical)) = self.by_address.get(&address) {
             return Arc::clone(canonical);
         }
-        if self.by_address.len() >= Self::MAX_PIECES || self.by_content.len() >= Self::MAX_PIECES
-        {
+        if self.by_address.len() >= Self::MAX_PIECES || self.by_content.len() >= Self::MAX_PIECES {
             self.by_address.clear();
             self.by_content.clear();
         }

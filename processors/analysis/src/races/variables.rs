@@ -66,10 +66,9 @@ impl Variables {
     /// Forgets variable `name` of `environment`.
     pub(super) fn remove(&mut self, environment: &Arc<str>, name: &Arc<str>) {
         let hash = self.hash(environment, name);
-        if let Ok(found) = self
-            .table
-            .find_entry(hash, |v| same(&v.name, name) && same(&v.environment, environment))
-        {
+        if let Ok(found) = self.table.find_entry(hash, |v| {
+            same(&v.name, name) && same(&v.environment, environment)
+        }) {
             found.remove();
         }
     }
