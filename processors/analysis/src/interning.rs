@@ -20,8 +20,8 @@ use foldhash::{HashMap, HashSet};
 use raceway_schemas::{ActorId, HeldLock};
 
 /// The canonical copies of one kind of piece: by content, and by the address of every copy seen
-/// (see the module doc). Cleared when it grows past a bound (actors and lock ids can keep
-/// coming); clearing only costs sharing, never correctness, since pieces still compare by
+/// (see the module doc). Each map is cleared when it grows past a bound (actors and lock ids can
+/// keep coming); clearing only costs sharing, never correctness, since pieces still compare by
 /// content.
 #[derive(Debug)]
 struct Pieces<T: ?Sized> {
@@ -48,20 +48,26 @@ impl<T: Hash + Eq + ?Sized> Pieces<T> {
         if let Some((_, canonical)) = self.by_address.get(&address) {
             return Arc::clone(canonical);
         }
-        if self.by_address.len() >= Self::MAX_PIECES || self.by_content.len() >= Self::MAX_PIECES {
+        if self.by_address.len() >= Self::MAX_PIECES {
             self.by_address.clear();
-            self.by_content.clear();
         }
-        let canonical = match self.by_content.get(&**piece) {
-            Some(canonical) => Arc::clone(canonical),
-            None => {
-                self.by_content.insert(Arc::clone(piece));
-                Arc::clone(piece)
-            }
-        };
+        let canonical = self.share_by_content(piece);
         self.by_address
             .insert(address, (Arc::clone(piece), Arc::clone(&canonical)));
         canonical
+    }
+
+    /// The canonical copy of `piece`, looked up by content only: for a piece made here (a lock
+    /// set sorted by the detector), whose address no later access will bring again.
+    fn share_by_content(&mut self, piece: &Arc<T>) -> Arc<T> {
+        if let Some(canonical) = self.by_content.get(&**piece) {
+            return Arc::clone(canonical);
+        }
+        if self.by_content.len() >= Self::MAX_PIECES {
+            self.by_content.clear();
+        }
+        self.by_content.insert(Arc::clone(piece));
+        Arc::clone(piece)
     }
 }
 
@@ -86,9 +92,14 @@ impl SharedPieces {
         self.locations.share(location)
     }
 
-    /// The canonical copy of a (sorted, deduplicated) lock set.
+    /// The canonical copy of a (sorted, deduplicated) lock set as it arrived.
     pub(crate) fn locks(&mut self, locks: &Arc<[HeldLock]>) -> Arc<[HeldLock]> {
         self.lock_sets.share(locks)
+    }
+
+    /// The canonical copy of a lock set the detector sorted itself (by content only).
+    pub(crate) fn sorted_locks(&mut self, locks: &Arc<[HeldLock]>) -> Arc<[HeldLock]> {
+        self.lock_sets.share_by_content(locks)
     }
 }
 

@@ -105,21 +105,20 @@ impl Facts {
     /// trying `neighbour`'s (the same allocation, or equal content). The values are taken out of
     /// `access`, which is left with empty ones.
     fn new(access: &mut Access, pieces: &mut SharedPieces, neighbour: Option<&Facts>) -> Self {
-        let locks = if access.locks.windows(2).all(|w| w[0] < w[1]) {
-            Arc::clone(&access.locks)
-        } else {
-            let mut sorted = access.locks.to_vec();
-            sorted.sort();
-            sorted.dedup();
-            Arc::from(sorted)
-        };
         let location = match neighbour {
             Some(near) if same(&near.location, &access.location) => Arc::clone(&near.location),
             _ => pieces.location(&access.location),
         };
-        let locks = match neighbour {
-            Some(near) if same(&near.locks, &locks) => Arc::clone(&near.locks),
-            _ => pieces.locks(&locks),
+        let locks = if access.locks.windows(2).all(|w| w[0] < w[1]) {
+            match neighbour {
+                Some(near) if same(&near.locks, &access.locks) => Arc::clone(&near.locks),
+                _ => pieces.locks(&access.locks),
+            }
+        } else {
+            let mut sorted = access.locks.to_vec();
+            sorted.sort();
+            sorted.dedup();
+            pieces.sorted_locks(&Arc::from(sorted))
         };
         let actor = match neighbour {
             Some(near) if Arc::ptr_eq(&near.actor, &access.actor) => Arc::clone(&near.actor),
