@@ -1,6 +1,9 @@
 //! `raceway.Access` and `raceway.UpdateSpan` (the versions with indexed clocks) read straight
 //! into [`Access`] and [`UpdateSpan`]: field by field in the order of `access.avsc` and
-//! `update_span.avsc`, strings borrowed from the record until the model takes them.
+//! `update_span.avsc`, strings borrowed from the record until the model takes them. An access's
+//! environment, variable, location, actor and lock set are looked up in the decoder's
+//! [`SharedNames`](crate::SharedNames) from the borrowed text, so a name the decoder has seen
+//! costs no allocation (see `crate::names`).
 //!
 //! These are nearly every record of topic `raceway.accesses`. Going through the generic
 //! [`apache_avro::types::Value`] tree first cost a tree node and a field-name string per field
