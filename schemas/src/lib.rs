@@ -11,6 +11,7 @@
 //! - [`json`]: the Raceway JSON format that the existing SDKs send to `POST /events`.
 //! - [`access`], [`update`], [`lock_order`], [`finding`]: the records passed between the processor
 //!   stages and to the store.
+//! - [`names`]: [`SharedNames`], the one shared copy of each name repeated across race inputs.
 //! - [`error`]: [`SchemaError`], the error of the Avro codecs and the framing.
 
 // The integration tests' sample events (`tests/common`) name the crate; unit tests share them.
@@ -27,6 +28,7 @@ pub mod framing;
 pub mod json;
 pub mod lock_order;
 pub mod model;
+pub mod names;
 pub mod notice;
 #[cfg(feature = "openapi")]
 pub mod openapi;
@@ -40,4 +42,5 @@ pub use error::SchemaError;
 pub use finding::{FindingEvent, FindingKind, RaceFinding, Severity};
 pub use lock_order::{LockAcquisition, LockOrderEdge};
 pub use model::*;
+pub use names::SharedNames;
 pub use update::{UpdateRead, UpdateSpan};

@@ -121,7 +121,7 @@ fn fastavro_reads_our_records_and_we_read_its_records() {
     ))
     .unwrap();
     assert_eq!(
-        python.locks,
+        *python.locks,
         [HeldLock {
             lock_id: "L".into(),
             mode: LockMode::Shared

@@ -119,8 +119,8 @@ impl AccessKey {
     /// The key of `access`.
     pub fn of(access: &Access) -> AccessKey {
         AccessKey {
-            variable: access.variable.clone(),
-            environment: access.environment.clone(),
+            variable: access.variable.to_string(),
+            environment: access.environment.to_string(),
             trace_id: access.trace_id,
             event_id: access.event_id,
         }

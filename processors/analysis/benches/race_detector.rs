@@ -7,7 +7,9 @@
 //!   stamps them), arriving in happens-before order: FastTrack's common case. The inputs are
 //!   materialised (untimed) in batches of 1,024 just before they are observed, as the race stage
 //!   decodes a batch of records and observes it; everything the detector does is timed, dropping
-//!   the inputs and the detector included.
+//!   the inputs and the detector included. Their names (environment, variable, location, actor,
+//!   lock set) are shared through one [`SharedNames`] table, as the race stage's decoder, which
+//!   lives as long as the stage, hands them out.
 //! - `detector/1M-accesses-cold-inputs`: the same stream, all 1M inputs materialised up front
 //!   (about 1.3 GB), so that reading and freeing them misses the caches: the earlier form of the
 //!   benchmark, kept for comparison.
@@ -38,8 +40,8 @@ use raceway_analysis::{
     race_inputs, FindingAggregator, LockOrderDetector, RaceConfig, RaceDetector,
 };
 use raceway_schemas::{
-    Access, AccessType, ActorId, CompactClock, ComponentNames, Event, EventKind, FunctionCall,
-    HeldLock, LockMode, Metadata, StateChange, TRUSTED_CLOCK_TAG, TRUSTED_CLOCK_VALUE,
+    Access, AccessType, CompactClock, ComponentNames, Event, EventKind, FunctionCall, LockMode,
+    Metadata, SharedNames, StateChange, TRUSTED_CLOCK_TAG, TRUSTED_CLOCK_VALUE,
 };
 use rand::{Rng, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
@@ -65,6 +67,10 @@ fn lock_protected_stream(n: usize) -> Vec<Access> {
     let mut actor_clocks = vec![vec![0u64; ACTORS]; ACTORS];
     let mut lock_clocks = vec![vec![0u64; ACTORS]; VARIABLES];
     let mut request = vec![(Uuid::nil(), 0i64, 0usize); ACTORS];
+    // The names shared as the race stage's decoder shares them: one copy of each environment,
+    // variable, location, actor and lock set for the whole stream (its table lives as long as
+    // the stage).
+    let mut names = SharedNames::default();
     let mut out = Vec::with_capacity(n);
     for i in 0..n {
         let (actor, variable) = (rng.gen_range(0..ACTORS), rng.gen_range(0..VARIABLES));
@@ -85,31 +91,24 @@ fn lock_protected_stream(n: usize) -> Vec<Access> {
             event_id: Uuid::from_u128(i as u128 + 1),
             trace_id: *trace_id,
             timestamp_ns,
-            environment: "bench".into(),
-            variable: format!("var-{variable}"),
+            environment: names.name("bench"),
+            variable: names.name(&format!("var-{variable}")),
             access_type: if write {
                 AccessType::Write
             } else {
                 AccessType::Read
             },
-            location: format!("app.rs:{}", variable % 50),
+            location: names.name(&format!("app.rs:{}", variable % 50)),
             value: "1".into(),
             old_value: None,
-            actor: ActorId {
-                service: "bench".into(),
-                instance: "1".into(),
-                thread: format!("actor-{actor:02}"),
-            },
+            actor: names.actor("bench", "1", &format!("actor-{actor:02}")),
             clock: CompactClock::from_indices(
                 Arc::clone(&components),
                 (0..).zip(clock.iter().copied()).collect(),
             )
             .expect("sorted names, indices in range"),
             trusted_clock: true,
-            locks: vec![HeldLock {
-                lock_id: format!("lock-{variable}"),
-                mode: LockMode::Exclusive,
-            }],
+            locks: names.lock_set(&[(&format!("lock-{variable}"), LockMode::Exclusive)]),
             trace_start_ns: *trace_start_ns,
             trace_end_ns: *trace_start_ns + 1_600_000,
         });

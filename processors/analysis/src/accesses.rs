@@ -2,7 +2,7 @@
 //! `raceway.accesses`): one [`Access`] per StateChange event, carrying the final clock and the
 //! rebuilt lock set from [`crate::causality`], so the race stage never needs the rest of the trace.
 
-use raceway_schemas::{Access, CompactClock, Event};
+use raceway_schemas::{Access, CompactClock, Event, SharedNames};
 
 use crate::causality::{trace_causality, TraceCausality};
 
@@ -25,22 +25,25 @@ pub fn accesses_with(events: &[Event], causality: &TraceCausality) -> Vec<Access
             .filter(|event| event.state_change().is_some())
             .count(),
     );
+    // One shared copy of each environment, variable, location, actor and lock set of the trace.
+    let mut names = SharedNames::default();
     accesses.extend(
         causality
             .causal_order
             .iter()
-            .filter_map(|&index| access_at(events, causality, index, span)),
+            .filter_map(|&index| access_at(events, causality, index, span, &mut names)),
     );
     accesses
 }
 
 /// The access recorded by `events[index]` with its final facts, or `None` when that event is not
-/// a StateChange. `span` is the trace's [`trace_span`].
+/// a StateChange. `span` is the trace's [`trace_span`]; the names are shared through `names`.
 pub(crate) fn access_at(
     events: &[Event],
     causality: &TraceCausality,
     index: usize,
     (trace_start_ns, trace_end_ns): (i64, i64),
+    names: &mut SharedNames,
 ) -> Option<Access> {
     let event = events.get(index)?;
     let change = event.state_change()?;
@@ -49,16 +52,20 @@ pub(crate) fn access_at(
         event_id: event.id,
         trace_id: event.trace_id,
         timestamp_ns: event.timestamp_ns,
-        environment: event.metadata.environment.clone(),
-        variable: change.variable.clone(),
+        environment: names.name(&event.metadata.environment),
+        variable: names.name(&change.variable),
         access_type: change.access_type,
-        location: change.location.clone(),
+        location: names.name(&change.location),
         value: change.new_value.clone(),
         old_value: change.old_value.clone(),
-        actor: event.actor(),
+        actor: names.actor(
+            &event.metadata.service_name,
+            event.metadata.instance_id.as_deref().unwrap_or_default(),
+            &event.metadata.thread_id,
+        ),
         clock: CompactClock::of(&causality.components, &facts.clock),
         trusted_clock: causality.trusted,
-        locks: facts.locks.clone(),
+        locks: names.held_locks(&facts.locks),
         trace_start_ns,
         trace_end_ns,
     })
@@ -110,15 +117,15 @@ mod tests {
         assert_eq!(accesses[1].event_id, id(3));
         let write_access = &accesses[0];
         assert_eq!(write_access.trace_id, TRACE);
-        assert_eq!(write_access.environment, "test");
-        assert_eq!(write_access.variable, "balance");
+        assert_eq!(&*write_access.environment, "test");
+        assert_eq!(&*write_access.variable, "balance");
         assert_eq!(write_access.access_type, AccessType::Write);
-        assert_eq!(write_access.location, "balance.rs:12");
+        assert_eq!(&*write_access.location, "balance.rs:12");
         assert_eq!(write_access.value, "2");
         assert_eq!(write_access.old_value.as_deref(), Some("1"));
         assert_eq!(write_access.actor.thread, "w");
         assert!(!write_access.trusted_clock);
-        assert_eq!(write_access.locks, vec![held("m", LockMode::Exclusive)]);
+        assert_eq!(*write_access.locks, vec![held("m", LockMode::Exclusive)]);
         assert_eq!(
             (write_access.trace_start_ns, write_access.trace_end_ns),
             (10, 130)

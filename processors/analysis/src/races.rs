@@ -25,10 +25,9 @@ use crate::interning::SharedPieces;
 use crate::pairs::RacePair;
 use crate::retention::{ComponentIds, Retained, RetainedSpan, VariableAccesses};
 use crate::rules::{is_data_race_between, is_lost_update_between};
+use variables::Variables;
 
-/// environment -> variable -> retained accesses and spans (nested, and looked up with
-/// `entry_ref`, so that a lookup hashes each name once and allocates only for a new one).
-type Variables = hashbrown::HashMap<String, hashbrown::HashMap<String, VariableAccesses>>;
+mod variables;
 
 /// The `lost_update` pair of `span`'s write and `other`, a write that can fall inside the span.
 fn lost_update_pair(span: &RetainedSpan, other: &Arc<Access>, names: &ComponentIds) -> RacePair {
@@ -81,20 +80,6 @@ impl RaceDetector {
         &self.config
     }
 
-    /// The state of one variable, created empty if needed. A function of the map alone, so that
-    /// the caller can use the other fields of the detector while holding it.
-    fn variable<'a>(
-        variables: &'a mut Variables,
-        environment: &str,
-        variable: &str,
-    ) -> &'a mut VariableAccesses {
-        variables
-            .entry_ref(environment)
-            .or_default()
-            .entry_ref(variable)
-            .or_default()
-    }
-
     /// Reclaims the ids of clock components no retained clock uses any more, once enough new
     /// ones were handed out (derived clocks bring new components with every trace).
     fn compact_names(&mut self) {
@@ -102,14 +87,13 @@ impl RaceDetector {
             return;
         }
         let mut live = vec![false; self.names.len()];
-        let all = || self.variables.values().flat_map(|by_name| by_name.values());
-        for clock in all().flat_map(VariableAccesses::clocks) {
+        for clock in self.variables.values().flat_map(VariableAccesses::clocks) {
             for id in clock.ids() {
                 live[id as usize] = true;
             }
         }
         let new_ids = self.names.compact(&live);
-        for variable in self.variables.values_mut().flat_map(|v| v.values_mut()) {
+        for variable in self.variables.values_mut() {
             for clock in variable.clocks_mut() {
                 clock.renumber(&new_ids);
             }
@@ -129,9 +113,9 @@ impl RaceDetector {
             self.config.cross_trace_slack_ns,
             self.config.max_accesses_per_variable,
         );
-        let environment = std::mem::take(&mut access.environment);
-        let name = std::mem::take(&mut access.variable);
-        let variable = Self::variable(&mut self.variables, &environment, &name);
+        let environment = Arc::clone(&access.environment);
+        let name = Arc::clone(&access.variable);
+        let variable = self.variables.entry(&environment, &name);
         if variable.contains((access.timestamp_ns, access.event_id)) {
             return Observation::default();
         }
@@ -184,23 +168,19 @@ impl RaceDetector {
     /// ignored. The span's write must also be [`RaceDetector::observe`]d as an access, for data
     /// races and as the other side of other spans. The returned `evicted` is always empty:
     /// spans dropped later are reported by [`RaceDetector::take_evicted_spans`].
-    pub fn observe_update(&mut self, mut span: UpdateSpan) -> Observation {
+    pub fn observe_update(&mut self, span: UpdateSpan) -> Observation {
         let too_old = self.too_old(span.write.timestamp_ns);
         let (slack, capacity) = (
             self.config.cross_trace_slack_ns,
             self.config.max_accesses_per_variable,
         );
         let age = (span.write.timestamp_ns, span.write.event_id);
-        let variable = Self::variable(
-            &mut self.variables,
-            &span.write.environment,
-            &span.write.variable,
-        );
+        let environment = Arc::clone(&span.write.environment);
+        let name = Arc::clone(&span.write.variable);
+        let variable = self.variables.entry(&environment, &name);
         if variable.contains_span(age) {
             return Observation::default();
         }
-        let environment = std::mem::take(&mut span.write.environment);
-        let name = std::mem::take(&mut span.write.variable);
         let new = RetainedSpan::interned(span, &mut self.names, &mut self.pieces);
         let fast = variable.all_before(&new.read_clock);
         let mut pairs = Vec::new();
@@ -239,13 +219,8 @@ impl RaceDetector {
         }
     }
 
-    fn drop_variable(&mut self, environment: &str, variable: &str) {
-        if let Some(by_name) = self.variables.get_mut(environment) {
-            by_name.remove(variable);
-            if by_name.is_empty() {
-                self.variables.remove(environment);
-            }
-        }
+    fn drop_variable(&mut self, environment: &Arc<str>, variable: &Arc<str>) {
+        self.variables.remove(environment, variable);
     }
 
     /// Applies `drop` to every variable, removing emptied ones; returns the access ids dropped.
@@ -256,14 +231,11 @@ impl RaceDetector {
         let mut gone = Vec::new();
         let mut retained = 0;
         let evicted_spans = &mut self.evicted_spans;
-        self.variables.retain(|_, by_name| {
-            by_name.retain(|_, variable| {
-                gone.extend(drop(variable));
-                evicted_spans.extend(variable.take_dropped_spans());
-                retained += variable.len();
-                !variable.is_empty()
-            });
-            !by_name.is_empty()
+        self.variables.retain(|variable| {
+            gone.extend(drop(variable));
+            evicted_spans.extend(variable.take_dropped_spans());
+            retained += variable.len();
+            !variable.is_empty()
         });
         self.retained = retained;
         gone

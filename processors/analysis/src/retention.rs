@@ -59,6 +59,7 @@
 mod clock;
 mod retained;
 
+use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, VecDeque};
 
 pub(crate) use clock::{Clock, ComponentIds};
@@ -219,12 +220,10 @@ impl VariableAccesses {
             self.note_clock(&new.clock);
         }
         let age = new.age();
-        match self.groups.get_mut(&new.key) {
-            Some(group) => group.push(age),
-            None => {
-                self.groups.insert(new.key, Group::One(age));
-            }
-        }
+        self.groups
+            .entry(new.key)
+            .and_modify(|group| group.push(age))
+            .or_insert(Group::One(age));
         match self.position(&age) {
             Err(at) if at == self.entries.len() => self.entries.push_back(new),
             Err(at) => self.entries.insert(at, new),
@@ -398,9 +397,9 @@ impl VariableAccesses {
         if gone.clock.is_empty() {
             self.unclocked = self.unclocked.saturating_sub(1);
         }
-        if let Some(group) = self.groups.get_mut(&gone.key) {
-            if group.remove(&gone.age()) {
-                self.groups.remove(&gone.key);
+        if let Entry::Occupied(mut group) = self.groups.entry(gone.key) {
+            if group.get_mut().remove(&gone.age()) {
+                group.remove();
             }
         }
         if self.entries.is_empty() && self.spans.is_empty() && self.unclocked == 0 {

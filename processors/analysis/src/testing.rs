@@ -1,6 +1,7 @@
 //! Builders for the unit tests of this crate: terse events and accesses.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use raceway_schemas::{
     Access, AccessType, ActorId, Event, EventKind, FunctionCall, HeldLock, LockEvent, LockMode,
@@ -120,17 +121,18 @@ pub(crate) fn access(
         environment: "test".into(),
         variable: "balance".into(),
         access_type,
-        location: format!("{thread}.rs:1"),
+        location: format!("{thread}.rs:1").into(),
         value: "2".into(),
         old_value: None,
         actor: ActorId {
             service: "web".into(),
             instance: String::new(),
             thread: thread.into(),
-        },
+        }
+        .into(),
         clock: clock.iter().map(|(c, n)| (c.to_string(), *n)).collect(),
         trusted_clock: false,
-        locks: Vec::new(),
+        locks: Arc::from([]),
         trace_start_ns: 0,
         trace_end_ns: 1_000,
     }

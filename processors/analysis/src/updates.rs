@@ -24,7 +24,9 @@
 //! the actor's accesses had arrived yet.
 
 use foldhash::HashMap;
-use raceway_schemas::{Access, AccessType, CompactClock, Event, EventKind, UpdateRead, UpdateSpan};
+use raceway_schemas::{
+    Access, AccessType, CompactClock, Event, EventKind, SharedNames, UpdateRead, UpdateSpan,
+};
 
 use crate::accesses::{access_at, trace_span};
 use crate::causality::{ordered_actors, state_of, trace_causality, TraceCausality};
@@ -44,8 +46,9 @@ pub fn update_spans_with(events: &[Event], causality: &TraceCausality) -> Vec<Up
     let Some(span) = trace_span(events) else {
         return Vec::new();
     };
+    let mut names = SharedNames::default();
     spans_with(events, causality, |index| {
-        access_at(events, causality, index, span)
+        access_at(events, causality, index, span, &mut names)
     })
 }
 
@@ -70,10 +73,11 @@ pub(crate) fn update_spans_reusing(
     for (at, &index) in changes.enumerate() {
         position[index] = at;
     }
+    let mut names = SharedNames::default();
     spans_with(events, causality, |index| {
         match accesses.get(position[index]) {
             Some(access) if access.event_id == events[index].id => Some(access.clone()),
-            _ => access_at(events, causality, index, span),
+            _ => access_at(events, causality, index, span, &mut names),
         }
     })
 }
@@ -82,7 +86,7 @@ pub(crate) fn update_spans_reusing(
 fn spans_with(
     events: &[Event],
     causality: &TraceCausality,
-    write_at: impl Fn(usize) -> Option<Access>,
+    mut write_at: impl FnMut(usize) -> Option<Access>,
 ) -> Vec<UpdateSpan> {
     let (order, actor_of) = ordered_actors(events, causality);
     // By actor number.
@@ -216,7 +220,7 @@ mod tests {
             vec![held("outer", LockMode::Exclusive)]
         );
         assert_eq!(
-            spans[0].write.locks,
+            *spans[0].write.locks,
             vec![
                 held("m", LockMode::Exclusive),
                 held("outer", LockMode::Exclusive)

@@ -142,16 +142,16 @@ pub(crate) fn access_from_value(
     let event_id = f.uuid("event_id")?;
     let trace_id = f.uuid("trace_id")?;
     let timestamp_ns = f.long("timestamp_ns")?;
-    let environment = f.string("environment")?;
-    let variable = f.string("variable")?;
+    let environment = names.shared.name(&f.string("environment")?);
+    let variable = names.shared.name(&f.string("variable")?);
     let access_type = access_type_from_symbol("access_type", &f.symbol("access_type")?)?;
-    let location = f.string("location")?;
+    let location = names.shared.name(&f.string("location")?);
     let value = f.string("value")?;
     let old_value = f.optional_string("old_value")?;
-    let actor = actor(&mut f, "actor")?;
+    let actor = names.shared.actor_of(&actor(&mut f, "actor")?);
     let clock = names.clock(&mut f, version)?;
     let trusted_clock = f.boolean("trusted_clock")?;
-    let locks = held_locks(&mut f, "locks")?;
+    let locks = names.shared.held_locks(&held_locks(&mut f, "locks")?);
     let access = Access {
         event_id,
         trace_id,

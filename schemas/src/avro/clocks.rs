@@ -17,6 +17,7 @@ use super::value::Fields;
 use super::value::{field, string};
 use crate::compact_clock::{CompactClock, ComponentIndex, ComponentNames};
 use crate::error::SchemaError;
+use crate::names::SharedNames;
 
 /// Which form a record's clocks take.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,10 +58,12 @@ pub(crate) fn record_table(clocks: &[&CompactClock]) -> Result<RecordTable, Sche
 }
 
 /// The table of the previous decoded record, shared with the next one when it lists the same
-/// names (see the module doc).
+/// names (see the module doc), and the shared copies of the other names the decoded inputs
+/// repeat (environments, variables, locations, actors, lock sets: see [`SharedNames`]).
 #[derive(Debug, Default)]
 pub(crate) struct NamesCache {
     last: Option<ComponentNames>,
+    pub(crate) shared: SharedNames,
 }
 
 impl NamesCache {

@@ -401,7 +401,9 @@ pub fn decode_race_input(bytes: &[u8]) -> Result<RaceRecord, SchemaError> {
 }
 
 /// Decodes records of topic `raceway.accesses` one after another, sharing the clock component
-/// tables of successive records that list the same names (see [`crate::compact_clock`]).
+/// tables of successive records that list the same names (see [`crate::compact_clock`]) and
+/// one copy of every environment, variable, location, actor and lock set it has decoded (see
+/// [`crate::names`]). Keep one for as long as the consumer runs: its tables are bounded.
 #[derive(Debug, Default)]
 pub struct RaceInputDecoder {
     names: NamesCache,

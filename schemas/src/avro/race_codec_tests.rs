@@ -170,8 +170,8 @@ pub(super) fn lock_edge() -> LockOrderEdge {
     let [access, _] = accesses();
     LockOrderEdge {
         trace_id: access.trace_id,
-        environment: access.environment,
-        actor: access.actor,
+        environment: access.environment.to_string(),
+        actor: crate::ActorId::clone(&access.actor),
         held: acquisition(1, "ledger"),
         acquired: acquisition(2, "accounts"),
         start_clock: vec![("t1".into(), 0)],

@@ -1,6 +1,9 @@
 //! `raceway.Access` and `raceway.UpdateSpan` (the versions with indexed clocks) read straight
 //! into [`Access`] and [`UpdateSpan`]: field by field in the order of `access.avsc` and
-//! `update_span.avsc`, strings borrowed from the record until the model takes them.
+//! `update_span.avsc`, strings borrowed from the record until the model takes them. An access's
+//! environment, variable, location, actor and lock set are looked up in the decoder's
+//! [`SharedNames`](crate::SharedNames) from the borrowed text, so a name the decoder has seen
+//! costs no allocation (see `crate::names`).
 //!
 //! These are nearly every record of topic `raceway.accesses`. Going through the generic
 //! [`apache_avro::types::Value`] tree first cost a tree node and a field-name string per field
@@ -19,6 +22,8 @@
 //! added here, in schema order; otherwise every record is refused as malformed (the round-trip
 //! tests catch it).
 
+use smallvec::SmallVec;
+
 use super::clocks::{clock_over, component_index, NamesCache};
 use super::event_read::{lock_mode, unsigned};
 use super::wire::Reader;
@@ -27,7 +32,7 @@ use crate::access::{Access, HeldLock};
 use crate::compact_clock::{CompactClock, ComponentIndex, ComponentNames};
 use crate::error::SchemaError;
 use crate::lock_order::{LockAcquisition, LockOrderEdge};
-use crate::model::{AccessType, ActorId};
+use crate::model::{AccessType, ActorId, LockMode};
 use crate::update::{UpdateRead, UpdateSpan};
 
 /// The schema name that labels errors in a `raceway.RaceInputBatch` datum.
@@ -147,16 +152,15 @@ fn access_fields(r: &mut Reader, names: &mut NamesCache) -> Result<(Access, u64)
         event_id: r.uuid()?,
         trace_id: r.uuid()?,
         timestamp_ns: r.long()?,
-        environment: r.string()?,
-        variable: r.string()?,
+        environment: names.shared.name(r.str()?),
+        variable: names.shared.name(r.str()?),
         access_type: AccessType::ALL[r.enum_index(&"raceway.AccessType", AccessType::ALL.len())?],
-        location: r.string()?,
+        location: names.shared.name(r.str()?),
         value: r.string()?,
         old_value: r.optional(Reader::string)?,
-        actor: ActorId {
-            service: r.string()?,
-            instance: r.string()?,
-            thread: r.string()?,
+        actor: {
+            let (service, instance, thread) = (r.str()?, r.str()?, r.str()?);
+            names.shared.actor(service, instance, thread)
         },
         clock: {
             let mut listed: Vec<&str> = Vec::new();
@@ -164,7 +168,16 @@ fn access_fields(r: &mut Reader, names: &mut NamesCache) -> Result<(Access, u64)
             clock(r, "clock", names.table(&listed))?
         },
         trusted_clock: r.boolean()?,
-        locks: held_locks(r, "locks")?,
+        locks: {
+            let mut held: SmallVec<[(&str, LockMode); 4]> = SmallVec::new();
+            r.blocks(|r| {
+                let lock_id = r.str()?;
+                held.push((lock_id, lock_mode(r)?));
+                Ok(())
+            })
+            .map_err(|e| e.within("locks"))?;
+            names.shared.lock_set(&held)
+        },
         trace_start_ns: r.long()?,
         trace_end_ns: r.long()?,
     };

@@ -186,10 +186,11 @@ pub fn access(old_value: Option<&str>, locks: Vec<HeldLock>) -> Access {
             service: "bank".into(),
             instance: "bank-1".into(),
             thread: "worker-1".into(),
-        },
+        }
+        .into(),
         clock: CompactClock::from_pairs([("a", 1), ("b", u64::from(u32::MAX) + 1)]),
         trusted_clock: true,
-        locks,
+        locks: locks.into(),
         trace_start_ns: 1,
         trace_end_ns: i64::MAX,
     }

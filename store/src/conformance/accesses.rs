@@ -1,5 +1,7 @@
 //! Checks of access writes and the audit-trail reads.
 
+use std::sync::Arc;
+
 use super::*;
 
 const BALANCE: &str = "account:alice.balance";
@@ -25,8 +27,9 @@ pub async fn accesses_round_trip(store: &dyn Store) {
             lock_id: "row:alice".into(),
             mode: LockMode::Exclusive,
         },
-    ];
-    all[2].locks.clear();
+    ]
+    .into();
+    all[2].locks = Arc::from([]);
     all[2].clock = CompactClock::default();
     all[3].trusted_clock = true;
     all[3].clock = CompactClock::from_pairs([("bank#i-1/thread-9", u64::MAX)]);
@@ -34,7 +37,8 @@ pub async fn accesses_round_trip(store: &dyn Store) {
         service: "ledger ünïcode".into(),
         instance: String::new(),
         thread: "task:42".into(),
-    };
+    }
+    .into();
     all[4].location = "ledger.rs:7 'quoted'".into();
     all[4].trace_start_ns = -5;
     all[4].trace_end_ns = i64::MAX;
@@ -78,7 +82,7 @@ pub async fn insert_accesses_is_idempotent_latest_wins(store: &dyn Store) {
         .map(|(c, n)| (c.to_owned(), n))
         .chain([(format!("{trace}/bank/thread-3"), 7)])
         .collect();
-    reanalysed.locks.clear();
+    reanalysed.locks = Arc::from([]);
     reanalysed.trace_end_ns += SECOND;
     store
         .insert_accesses(std::slice::from_ref(&reanalysed))
@@ -136,7 +140,7 @@ pub async fn variable_accesses_filter_and_order(store: &dyn Store) {
     let balance: Vec<Access> = sorted_accesses(
         accesses
             .iter()
-            .filter(|x| x.variable == BALANCE)
+            .filter(|x| *x.variable == *BALANCE)
             .cloned()
             .collect(),
     );
@@ -149,7 +153,7 @@ pub async fn variable_accesses_filter_and_order(store: &dyn Store) {
     assert_eq!(tied, tied_sorted, "same timestamp: by event id");
     let test_only: Vec<Access> = balance
         .iter()
-        .filter(|x| x.environment == "test")
+        .filter(|x| &*x.environment == "test")
         .cloned()
         .collect();
     assert_eq!(read(Some("test"), None, None, 100).await, test_only);

@@ -200,7 +200,8 @@ pub fn access(trace: Uuid, variable: &str, offset_ns: i64, service: &str) -> Acc
             service: service.into(),
             instance: "i-1".into(),
             thread: "thread-1".into(),
-        },
+        }
+        .into(),
         clock: CompactClock::from_pairs([
             (format!("{trace}/{service}/thread-1"), 2),
             (format!("{trace}/{service}/thread-2"), 1),
@@ -209,7 +210,8 @@ pub fn access(trace: Uuid, variable: &str, offset_ns: i64, service: &str) -> Acc
         locks: vec![HeldLock {
             lock_id: "accounts".into(),
             mode: LockMode::Exclusive,
-        }],
+        }]
+        .into(),
         trace_start_ns: BASE_NS,
         trace_end_ns: BASE_NS + offset_ns + 1,
     }

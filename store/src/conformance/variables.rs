@@ -88,7 +88,7 @@ pub async fn variables_by_prefix(store: &dyn Store) {
     let (blue, green) = ("vars-blue".to_string(), "vars-green".to_string());
     let in_env = |variable: &str, offset, environment: &str| {
         let mut a = access(trace, variable, offset, "bank");
-        a.environment = environment.to_string();
+        a.environment = environment.into();
         a
     };
     store

@@ -125,9 +125,9 @@ fn read_write_is_a_warning_and_severity_only_rises() {
 fn explanation_names_atomics_shared_locks_and_other_traces() {
     let mut a = write_at(1, "a", 10, "x:1");
     a.access_type = AccessType::AtomicRMW;
-    a.locks = vec![held("rw", LockMode::Shared)];
+    a.locks = vec![held("rw", LockMode::Shared)].into();
     let mut b = write_at(2, "b", 20, "x:2");
-    b.locks = vec![held("rw", LockMode::Shared)];
+    b.locks = vec![held("rw", LockMode::Shared)].into();
     b.trace_id = id(7);
     assert_eq!(
         explain(&pair(&a, &b)),
@@ -140,7 +140,7 @@ fn explanation_names_atomics_shared_locks_and_other_traces() {
 fn same_thread_names_are_qualified_by_service() {
     let a = write_at(1, "main", 10, "x:1");
     let mut b = write_at(2, "main", 20, "x:2");
-    b.actor.service = "api".into();
+    std::sync::Arc::make_mut(&mut b.actor).service = "api".into();
     assert!(explain(&pair(&a, &b)).starts_with("api/main wrote balance at x:2 while web/main's"));
 }
 

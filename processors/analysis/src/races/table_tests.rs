@@ -4,7 +4,9 @@
 //! or went through the Avro records and one decoder per batch (as the race stage reads them).
 
 use raceway_schemas::avro::{encode_access, encode_update_span, RaceInput, RaceInputDecoder};
-use raceway_schemas::{AccessType, CompactClock, Event, LockMode, UpdateSpan};
+use raceway_schemas::{
+    AccessType, ActorId, CompactClock, Event, LockMode, SharedNames, UpdateSpan,
+};
 use rand::{Rng, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
 
@@ -145,6 +147,71 @@ fn shared_own_and_decoded_tables_give_the_same_observations() {
         found += shared.0.iter().map(|o| o.pairs.len()).sum::<usize>();
     }
     assert!(found > 0, "the random traces race");
+}
+
+/// `access` with every name in an allocation of its own, as owned strings were.
+fn own_names(access: &mut Access) {
+    access.environment = Arc::from(&*access.environment);
+    access.variable = Arc::from(&*access.variable);
+    access.location = Arc::from(&*access.location);
+    access.actor = Arc::new(ActorId::clone(&access.actor));
+    access.locks = Arc::from(access.locks.to_vec());
+}
+
+/// `input` with every name in an allocation of its own.
+fn with_own_names(input: &Input) -> Input {
+    match input.clone() {
+        Input::Access(mut a) => {
+            own_names(&mut a);
+            Input::Access(a)
+        }
+        Input::Update(mut span) => {
+            own_names(&mut span.write);
+            Input::Update(span)
+        }
+    }
+}
+
+/// The detector finds an arriving name by its allocation first and by its content only for an
+/// allocation it has not seen: names shared by one table for the whole stream (the race stage's
+/// decoder), by a table per trace (the trace stage's inputs) or each in an allocation of its
+/// own give the same pairs, the same evictions (domination included) and the same fast path.
+#[test]
+fn shared_names_give_the_observations_owned_names_give() {
+    let (mut found, mut dominated) = (0, 0);
+    for seed in 0..24 {
+        // One location per variable, so that a thread's repeated accesses dominate each other.
+        let mut names = SharedNames::default();
+        let inputs: Vec<Input> = random_inputs(seed)
+            .into_iter()
+            .map(|mut input| {
+                let access = match &mut input {
+                    Input::Access(a) => a,
+                    Input::Update(span) => &mut span.write,
+                };
+                access.location = names.name(&format!("{}.rs:1", access.variable));
+                input
+            })
+            .collect();
+        let per_trace = observe_all(inputs.clone());
+        let own = observe_all(inputs.iter().map(with_own_names));
+        assert!(per_trace == own, "seed {seed}: own names differ");
+        let mut decoder = RaceInputDecoder::default();
+        let stream: Vec<Input> = inputs
+            .iter()
+            .map(|input| through_records(input, &mut decoder))
+            .collect();
+        assert!(
+            per_trace == observe_all(stream),
+            "seed {seed}: one decoder for the stream differs"
+        );
+        found += per_trace.0.iter().map(|o| o.pairs.len()).sum::<usize>();
+        dominated += per_trace.0.iter().flat_map(|o| &o.evicted).count();
+    }
+    assert!(
+        found > 0 && dominated > 0,
+        "the random traces race and dominate"
+    );
 }
 
 /// The race inputs take each span's write from the trace's accesses instead of building it

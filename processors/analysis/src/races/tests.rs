@@ -74,7 +74,7 @@ fn atomics_race_only_with_plain_accesses() {
 }
 
 fn locked(mut a: Access, mode: LockMode) -> Access {
-    a.locks = vec![held("m", mode)];
+    a.locks = vec![held("m", mode)].into();
     a
 }
 
@@ -111,9 +111,9 @@ fn shared_holds_protect_two_reads() {
 #[test]
 fn different_locks_do_not_protect() {
     let mut a = lone(1, "a", 10, Write);
-    a.locks = vec![held("m1", LockMode::Exclusive)];
+    a.locks = vec![held("m1", LockMode::Exclusive)].into();
     let mut b = lone(2, "b", 20, Write);
-    b.locks = vec![held("m2", LockMode::Exclusive)];
+    b.locks = vec![held("m2", LockMode::Exclusive)].into();
     assert_eq!(pairs(vec![a, b]).len(), 1);
 }
 
@@ -388,7 +388,7 @@ fn verdicts_survive_the_compaction_of_component_ids() {
     // detector reclaim their ids and renumber the live ones.
     for n in 0..20_000u128 {
         let mut other = lone(1_000 + n, &format!("t{n}"), 5, Write);
-        other.variable = format!("v{n}");
+        other.variable = format!("v{n}").into();
         detector.observe(other);
         if n % 5_000 == 4_999 {
             detector.evict_older_than(6);

@@ -87,8 +87,8 @@ impl Retained {
     pub(crate) fn shared(
         &self,
         names: &ComponentIds,
-        environment: &str,
-        variable: &str,
+        environment: &Arc<str>,
+        variable: &Arc<str>,
     ) -> Arc<Access> {
         Arc::clone(self.whole.get_or_init(|| {
             Arc::new(
@@ -101,21 +101,28 @@ impl Retained {
 
 impl Facts {
     /// The facts of `access` (its environment, variable and clock pairs are not read), with the
-    /// lock set sorted and deduplicated and the repeated pieces shared through `pieces`. The
-    /// strings kept are taken out of `access`, which is left with empty ones.
+    /// lock set sorted and deduplicated and the repeated pieces canonical through `pieces`, first
+    /// trying `neighbour`'s (the same allocation, or equal content). The values are taken out of
+    /// `access`, which is left with empty ones.
     fn new(access: &mut Access, pieces: &mut SharedPieces, neighbour: Option<&Facts>) -> Self {
-        let mut locks = std::mem::take(&mut access.locks);
-        if !locks.windows(2).all(|w| w[0] < w[1]) {
-            locks.sort();
-            locks.dedup();
-        }
         let location = match neighbour {
-            Some(near) if *near.location == *access.location => Arc::clone(&near.location),
-            _ => pieces.location(std::mem::take(&mut access.location)),
+            Some(near) if same(&near.location, &access.location) => Arc::clone(&near.location),
+            _ => pieces.location(&access.location),
         };
-        let locks = match neighbour {
-            Some(near) if *near.locks == *locks => Arc::clone(&near.locks),
-            _ => pieces.locks(locks),
+        let locks = if access.locks.windows(2).all(|w| w[0] < w[1]) {
+            match neighbour {
+                Some(near) if same(&near.locks, &access.locks) => Arc::clone(&near.locks),
+                _ => pieces.locks(&access.locks),
+            }
+        } else {
+            let mut sorted = access.locks.to_vec();
+            sorted.sort();
+            sorted.dedup();
+            pieces.sorted_locks(&Arc::from(sorted))
+        };
+        let actor = match neighbour {
+            Some(near) if Arc::ptr_eq(&near.actor, &access.actor) => Arc::clone(&near.actor),
+            _ => pieces.actor(&access.actor),
         };
         Facts {
             event_id: access.event_id,
@@ -125,7 +132,7 @@ impl Facts {
             trace_end_ns: access.trace_end_ns,
             access_type: access.access_type,
             trusted_clock: access.trusted_clock,
-            actor: pieces.actor(std::mem::take(&mut access.actor)),
+            actor,
             location,
             locks,
             value: std::mem::take(&mut access.value),
@@ -147,25 +154,31 @@ impl Facts {
     }
 
     /// The whole access again, with the given environment, variable and clock pairs.
-    fn whole(&self, environment: &str, variable: &str, clock: CompactClock) -> Access {
+    fn whole(&self, environment: &Arc<str>, variable: &Arc<str>, clock: CompactClock) -> Access {
         Access {
             event_id: self.event_id,
             trace_id: self.trace_id,
             timestamp_ns: self.timestamp_ns,
-            environment: environment.to_string(),
-            variable: variable.to_string(),
+            environment: Arc::clone(environment),
+            variable: Arc::clone(variable),
             access_type: self.access_type,
-            location: self.location.to_string(),
+            location: Arc::clone(&self.location),
             value: self.value.clone(),
             old_value: self.old_value.clone(),
-            actor: (*self.actor).clone(),
+            actor: Arc::clone(&self.actor),
             clock,
             trusted_clock: self.trusted_clock,
-            locks: self.locks.to_vec(),
+            locks: Arc::clone(&self.locks),
             trace_start_ns: self.trace_start_ns,
             trace_end_ns: self.trace_end_ns,
         }
     }
+}
+
+/// True when `a` and `b` are one allocation or equal. `Arc`'s own `==` looks at the pointers
+/// first only for sized contents, not for `str` or slices.
+fn same<T: PartialEq + ?Sized>(a: &Arc<T>, b: &Arc<T>) -> bool {
+    Arc::ptr_eq(a, b) || **a == **b
 }
 
 /// True when `later` makes `earlier` redundant for race detection (see the module doc).
@@ -176,10 +189,10 @@ pub(crate) fn dominates(later: &Retained, earlier: &Retained) -> bool {
         && l.trace_id == e.trace_id
         && l.trace_start_ns == e.trace_start_ns
         && l.trace_end_ns == e.trace_end_ns
-        && l.actor == e.actor
-        && l.location == e.location
+        && same(&l.actor, &e.actor)
+        && same(&l.location, &e.location)
         && l.access_type == e.access_type
-        && l.locks == e.locks
+        && same(&l.locks, &e.locks)
         && earlier.clock.happens_before(&later.clock)
         && earlier.clock.differing_components(&later.clock) == 1
 }
@@ -234,8 +247,8 @@ impl RetainedSpan {
     pub(crate) fn whole(
         &self,
         names: &ComponentIds,
-        environment: &str,
-        variable: &str,
+        environment: &Arc<str>,
+        variable: &Arc<str>,
     ) -> (Arc<Access>, Arc<UpdateContext>) {
         let (write, context) = self.whole.get_or_init(|| {
             let write = (self.write).whole(environment, variable, names.pairs(&self.write_clock));

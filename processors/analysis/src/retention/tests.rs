@@ -57,10 +57,10 @@ fn any_difference_but_the_clock_prevents_domination() {
     let variants: [fn(&mut Access); 6] = [
         |a| a.trace_id = id(99),
         |a| a.trace_end_ns += 1,
-        |a| a.actor.thread = "other".into(),
+        |a| std::sync::Arc::make_mut(&mut a.actor).thread = "other".into(),
         |a| a.location = "elsewhere".into(),
         |a| a.access_type = AccessType::Read,
-        |a| a.locks = vec![held("m", LockMode::Exclusive)],
+        |a| a.locks = vec![held("m", LockMode::Exclusive)].into(),
     ];
     for change in variants {
         let mut later = access(2, "a", 20, AccessType::Write, &[("a", 2)]);

@@ -57,7 +57,7 @@ fn a_write_between_read_and_write_is_lost() {
 fn same_actor_reads_and_other_kinds_are_not() {
     let config = RaceConfig::default();
     let mut own = other(&[("b", 1)]);
-    own.actor.thread = "a".into();
+    std::sync::Arc::make_mut(&mut own.actor).thread = "a".into();
     assert!(!is_lost_update(&span(vec![]), &own, &config));
     let read = access(3, "b", 20, AccessType::Read, &[("b", 1)]);
     assert!(!is_lost_update(&span(vec![]), &read, &config));
@@ -69,7 +69,7 @@ fn same_actor_reads_and_other_kinds_are_not() {
 fn a_lock_held_throughout_protects_in_excluding_modes() {
     let config = RaceConfig::default();
     let mut locked = other(&[("b", 1)]);
-    locked.locks = vec![held("m", LockMode::Shared)];
+    locked.locks = vec![held("m", LockMode::Shared)].into();
     let exclusive = span(vec![held("m", LockMode::Exclusive)]);
     assert!(!is_lost_update(&exclusive, &locked, &config));
     let shared = span(vec![held("m", LockMode::Shared)]);

@@ -114,10 +114,11 @@ mod tests {
                 service: "bank".into(),
                 instance: "bank-1".into(),
                 thread: format!("t{n}"),
-            },
+            }
+            .into(),
             clock: CompactClock::from_pairs([(format!("t{n}"), 1)]),
             trusted_clock: true,
-            locks: Vec::new(),
+            locks: Vec::new().into(),
             trace_start_ns: 0,
             trace_end_ns: 10,
         }
@@ -162,7 +163,7 @@ mod tests {
             let name = format!("v{variable}");
             let of = |list: &[raceway_schemas::Access]| -> Vec<Uuid> {
                 list.iter()
-                    .filter(|a| a.variable == name)
+                    .filter(|a| *a.variable == *name)
                     .map(|a| a.event_id)
                     .collect()
             };

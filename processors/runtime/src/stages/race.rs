@@ -77,6 +77,10 @@ pub struct RaceStage {
     detector: RaceDetector,
     locks: LockOrderDetector,
     findings: FindingAggregator,
+    /// One decoder for the stage's life: the names it shares (environments, variables, actors,
+    /// locations, lock sets) then stay one copy each across polls, so the detector finds an
+    /// arriving piece by its address (`raceway_analysis`'s interning). Its tables are bounded.
+    decoder: RaceInputDecoder,
     /// Where each retained input came from, to release its record when it is evicted, and its
     /// event time, to find the oldest when the stage holds too many.
     retained: HashMap<Retained, (Position, i64)>,
@@ -99,6 +103,7 @@ impl RaceStage {
             detector: RaceDetector::new(config.detector.clone()),
             locks: LockOrderDetector::new(config.detector.clone()),
             findings: FindingAggregator::default(),
+            decoder: RaceInputDecoder::default(),
             config,
             retained: HashMap::new(),
             retained_edges: HashMap::new(),
@@ -126,12 +131,10 @@ impl RaceStage {
         let mut rejected = Vec::new();
         let mut changed: BTreeMap<String, RaceFinding> = BTreeMap::new();
         let detected_at_ns = now_ns();
-        // One decoder per poll: the records of a batch share their clocks' name tables.
-        let mut decoder = RaceInputDecoder::default();
         for record in records {
             // A batch record's members are handled one by one, each holding the record while
             // a detector retains it: the record is committed past only when none is retained.
-            let members = match decoder.decode_all(&record.value) {
+            let members = match self.decoder.decode_all(&record.value) {
                 Ok(decoded) => decoded,
                 Err(err) => {
                     rejected.push((record, format!("not a race-stage input: {err}")));
