@@ -11,6 +11,7 @@
 //! values: parent links chain an actor's events, so depth grows with the trace, and nested
 //! values that deep would overflow the stack when serialised or dropped.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use foldhash::HashMap;
@@ -50,13 +51,15 @@ pub enum Placeholder {
 }
 
 /// One node of the tree: an event, or a placeholder. Names every node of an actor repeats
-/// (kind, service, thread) are shared, not copied per node.
+/// (service, thread, location) are shared, not copied per node; the kind is one of the static
+/// kind names, which a node borrows without a reference count to update (an owned name only
+/// after deserialising).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TreeNode {
     /// The event's id; for a missing parent, the missing id; nil for the cycle placeholder.
     pub id: Uuid,
     /// The event kind's name, or `MissingParent` / `ParentCycle`.
-    pub kind: Arc<str>,
+    pub kind: Cow<'static, str>,
     /// Set for placeholders.
     pub placeholder: Option<Placeholder>,
     /// The event's service (empty for placeholders).
@@ -249,7 +252,7 @@ pub(crate) fn tree_with(events: &[Event], index: &EventIndex<'_>) -> TraceTree {
                 let (service, thread) = names.actor(events, actor, i);
                 (
                     event.id,
-                    names.kind(event.kind.index(), event.kind.name()),
+                    Cow::Borrowed(event.kind.name()),
                     None,
                     service,
                     names.location(actor, event),
@@ -258,7 +261,7 @@ pub(crate) fn tree_with(events: &[Event], index: &EventIndex<'_>) -> TraceTree {
             }
             Source::Missing(id) => (
                 id,
-                names.kind(MISSING_PARENT_SLOT, "MissingParent"),
+                Cow::Borrowed("MissingParent"),
                 Some(Placeholder::MissingParent),
                 Arc::clone(&names.empty),
                 Arc::clone(&names.empty),
@@ -266,7 +269,7 @@ pub(crate) fn tree_with(events: &[Event], index: &EventIndex<'_>) -> TraceTree {
             ),
             Source::Cycle => (
                 Uuid::nil(),
-                names.kind(PARENT_CYCLE_SLOT, "ParentCycle"),
+                Cow::Borrowed("ParentCycle"),
                 Some(Placeholder::ParentCycle),
                 Arc::clone(&names.empty),
                 Arc::clone(&names.empty),
@@ -311,17 +314,14 @@ pub(crate) fn tree_with(events: &[Event], index: &EventIndex<'_>) -> TraceTree {
     }
 }
 
-/// Shared copies of the names nodes repeat: one per service, thread, kind and location, not
-/// one per node. Actors of one service share its name, so a comparison of two nodes' services
+/// Shared copies of the names nodes repeat: one per service, thread and location, not one per
+/// node. Actors of one service share its name, so a comparison of two nodes' services
 /// (the service calls, the duration baselines' groups) usually ends at the pointers.
 struct Names<'a> {
     empty: Arc<str>,
     actors: Vec<Option<(Arc<str>, Arc<str>)>>,
     /// The services named so far, looked up when an actor is first met.
     services: HashMap<&'a str, Arc<str>>,
-    /// One per event kind and placeholder: a slot per kind, where finding the name in a list
-    /// cost a comparison per kind seen so far at every node.
-    kinds: [Option<Arc<str>>; KIND_SLOTS],
     locations: HashMap<LocationParts<'a>, Arc<str>>,
     /// Per actor and kind slot, the last location given: an actor's steps of one kind mostly
     /// repeat their location, and comparing the parts is cheaper than hashing them.
@@ -334,7 +334,6 @@ impl<'a> Names<'a> {
             empty: Arc::from(""),
             actors: vec![None; index.actor_count()],
             services: HashMap::default(),
-            kinds: Default::default(),
             locations: HashMap::default(),
             last_location: vec![None; index.actor_count() * KIND_SLOTS],
         }
@@ -377,18 +376,10 @@ impl<'a> Names<'a> {
         }
         (service, thread)
     }
-
-    /// The shared name of the kind in `slot`, `name`.
-    fn kind(&mut self, slot: usize, name: &'static str) -> Arc<str> {
-        Arc::clone(self.kinds[slot].get_or_insert_with(|| Arc::from(name)))
-    }
 }
 
-/// Slots of [`Names::kinds`]: one per event kind ([`EventKind::index`]), then the two
-/// placeholders.
-const KIND_SLOTS: usize = EventKind::NAMES.len() + 2;
-const MISSING_PARENT_SLOT: usize = EventKind::NAMES.len();
-const PARENT_CYCLE_SLOT: usize = EventKind::NAMES.len() + 1;
+/// Slots per actor of [`Names::last_location`]: one per event kind ([`EventKind::index`]).
+const KIND_SLOTS: usize = EventKind::NAMES.len();
 
 /// The children of every event in one buffer (compressed rows), in the order the edges were
 /// given: one allocation instead of one per event.
