@@ -290,7 +290,8 @@ pub(crate) fn tree_with(events: &[Event], index: &EventIndex<'_>) -> TraceTree {
             start_ns: timing.start_ns,
             duration_ns: timing.duration_ns(),
             self_time_ns: timing.self_ns,
-            duration_measured: event.is_some_and(|(_, e)| e.metadata.duration_ns.is_some()),
+            // From the timing input, which read it: not the event's cache line again.
+            duration_measured: inputs[node].measured_ns.is_some(),
             error: event.is_some_and(|(_, e)| is_error_event(e)),
             depth: depths[node],
             link: node_parent[node].map(|(_, link)| link),
@@ -323,9 +324,10 @@ struct Names<'a> {
     /// The services named so far, looked up when an actor is first met.
     services: HashMap<&'a str, Arc<str>>,
     locations: HashMap<LocationParts<'a>, Arc<str>>,
-    /// Per actor and kind slot, the last location given: an actor's steps of one kind mostly
-    /// repeat their location, and comparing the parts is cheaper than hashing them.
-    last_location: Vec<Option<(LocationParts<'a>, Arc<str>)>>,
+    /// Per actor and kind slot, the last two locations given, the latest first: an actor's
+    /// steps of one kind mostly repeat their location or alternate between two (a read here, a
+    /// write there), and comparing the parts is cheaper than hashing them.
+    last_locations: Vec<[Option<(LocationParts<'a>, Arc<str>)>; 2]>,
 }
 
 impl<'a> Names<'a> {
@@ -335,7 +337,7 @@ impl<'a> Names<'a> {
             actors: vec![None; index.actor_count()],
             services: HashMap::default(),
             locations: HashMap::default(),
-            last_location: vec![None; index.actor_count() * KIND_SLOTS],
+            last_locations: vec![[None, None]; index.actor_count() * KIND_SLOTS],
         }
     }
 
@@ -345,10 +347,12 @@ impl<'a> Names<'a> {
         let slot = actor
             .checked_mul(KIND_SLOTS)
             .and_then(|first| first.checked_add(event.kind.index()))
-            .and_then(|slot| self.last_location.get_mut(slot));
-        if let Some(Some((last, shared))) = slot.as_deref() {
-            if *last == parts {
-                return Arc::clone(shared);
+            .and_then(|slot| self.last_locations.get_mut(slot));
+        if let Some(recent) = slot.as_deref() {
+            for (last, shared) in recent.iter().flatten() {
+                if *last == parts {
+                    return Arc::clone(shared);
+                }
             }
         }
         let shared = Arc::clone(
@@ -356,8 +360,9 @@ impl<'a> Names<'a> {
                 .entry(parts)
                 .or_insert_with(|| Arc::from(parts.to_text())),
         );
-        if let Some(slot) = slot {
-            *slot = Some((parts, Arc::clone(&shared)));
+        if let Some(recent) = slot {
+            recent[1] = recent[0].take();
+            recent[0] = Some((parts, Arc::clone(&shared)));
         }
         shared
     }
@@ -378,7 +383,7 @@ impl<'a> Names<'a> {
     }
 }
 
-/// Slots per actor of [`Names::last_location`]: one per event kind ([`EventKind::index`]).
+/// Slots per actor of [`Names::last_locations`]: one per event kind ([`EventKind::index`]).
 const KIND_SLOTS: usize = EventKind::NAMES.len();
 
 /// The children of every event in one buffer (compressed rows), in the order the edges were

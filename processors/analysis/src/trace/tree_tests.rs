@@ -210,9 +210,9 @@ fn a_request_stamped_after_its_handler_steps_still_starts_first() {
 }
 
 /// Every node's names are its event's (service, thread, kind, `event_location`), whatever the
-/// shared copies and the per-actor memo of the last location hand out, and nodes of one service
-/// share one copy of its name: on random traces of several services, instances and threads
-/// whose steps repeat, alternate and change their locations.
+/// shared copies and the per-actor memo of the last two locations hand out, and nodes of one
+/// service (one location) share one copy of its name: on random traces of several services,
+/// instances and threads whose steps repeat, alternate and change their locations.
 #[test]
 fn node_names_are_their_events_and_a_service_shares_one_copy() {
     use raceway_schemas::{AccessType, EventKind};
@@ -237,6 +237,7 @@ fn node_names_are_their_events_and_a_service_shares_one_copy() {
         }
         let tree = trace_tree(&events);
         let mut services: Vec<&std::sync::Arc<str>> = Vec::new();
+        let mut locations: Vec<&std::sync::Arc<str>> = Vec::new();
         for node in tree.event_nodes() {
             let event = &events[node.event_index.expect("a fresh tree")];
             assert_eq!(node.id, event.id);
@@ -247,6 +248,11 @@ fn node_names_are_their_events_and_a_service_shares_one_copy() {
             match services.iter().find(|s| ***s == node.service) {
                 Some(copy) => assert!(std::sync::Arc::ptr_eq(copy, &node.service)),
                 None => services.push(&node.service),
+            }
+            // One copy per distinct location, whichever way it was found.
+            match locations.iter().find(|l| ***l == node.location) {
+                Some(copy) => assert!(std::sync::Arc::ptr_eq(copy, &node.location)),
+                None => locations.push(&node.location),
             }
         }
     });
