@@ -33,7 +33,8 @@ use super::tree::{TraceTree, TreeNode};
 pub struct CriticalStep {
     /// The event.
     pub event_id: Uuid,
-    /// The event kind's name (borrowed from the tree's node: see [`TreeNode::kind`]).
+    /// The event kind's name.
+    // Borrowed from the tree's node, as `TreeNode::kind`: no reference count to update.
     #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub kind: Cow<'static, str>,
     /// The event's service.
