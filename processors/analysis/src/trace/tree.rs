@@ -327,8 +327,11 @@ struct Names<'a> {
     /// Per actor and kind slot, the last two locations given, the latest first: an actor's
     /// steps of one kind mostly repeat their location or alternate between two (a read here, a
     /// write there), and comparing the parts is cheaper than hashing them.
-    last_locations: Vec<[Option<(LocationParts<'a>, Arc<str>)>; 2]>,
+    last_locations: Vec<[Option<Recent<'a>>; 2]>,
 }
+
+/// A location given lately: its parts and its shared copy.
+type Recent<'a> = (LocationParts<'a>, Arc<str>);
 
 impl<'a> Names<'a> {
     fn new(index: &EventIndex<'_>) -> Self {
