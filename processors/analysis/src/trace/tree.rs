@@ -301,7 +301,8 @@ pub(crate) fn tree_with(events: &[Event], index: &EventIndex<'_>) -> TraceTree {
         });
     }
 
-    let start_ns = nodes.iter().map(|n| n.start_ns).min().unwrap_or(0);
+    // From the timings, which every node's start was taken from: not a pass over the nodes.
+    let start_ns = times.iter().map(|t| t.start_ns).min().unwrap_or(0);
     let end_ns = times.iter().map(|t| t.end_ns).max().unwrap_or(0);
     TraceTree {
         trace_id: index
