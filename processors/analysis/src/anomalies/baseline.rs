@@ -351,6 +351,8 @@ impl DurationBaselines {
 fn groups(tree: &TraceTree) -> Vec<Group<'_>> {
     // A tuple, not an array: an array hashes as one byte slice, through the slower path for
     // long inputs, where a tuple hashes three words.
+    // A kind is a static name (`TreeNode::kind`), none a prefix of another, so its address
+    // identifies it too.
     let mut by_address: foldhash::HashMap<(usize, usize, usize), usize> = Default::default();
     let mut groups: Vec<Group<'_>> = Vec::new();
     for (v, node) in tree.nodes.iter().enumerate() {
@@ -358,7 +360,7 @@ fn groups(tree: &TraceTree) -> Vec<Group<'_>> {
             continue;
         }
         let [service, kind, location] =
-            [&node.service, &node.kind, &node.location].map(|name| name.as_ptr() as usize);
+            [&*node.service, &*node.kind, &*node.location].map(|name| name.as_ptr() as usize);
         let address = (service, kind, location);
         let slot = *by_address.entry(address).or_insert_with(|| {
             groups.push(((&*node.service, &*node.kind, &*node.location), Vec::new()));

@@ -88,15 +88,16 @@ pub fn step_symbol(kind: &str, location: &str) -> String {
 /// Every actor's sequence in `tree`, actors in the order of their first step.
 pub fn trace_sequences(tree: &TraceTree) -> Vec<ActorSequence> {
     let mut by_actor: HashMap<(Arc<str>, Arc<str>), usize> = HashMap::default();
-    // The tree shares one copy of each distinct kind, location, service and thread, so their
-    // addresses identify them for as long as `tree` is borrowed: each symbol is formatted once
-    // (then cloned), and a step of the same actor as the one before skips the actor lookup.
+    // The tree shares one copy of each distinct location, service and thread, and a kind is a
+    // static name, none a prefix of another, so their addresses identify them for as long as
+    // `tree` is borrowed: each symbol is formatted once (then cloned), and a step of the same
+    // actor as the one before skips the actor lookup.
     let mut symbols: HashMap<(*const u8, *const u8), Arc<str>> = HashMap::default();
     let mut last_actor: Option<((*const u8, *const u8), usize)> = None;
     let mut sequences: Vec<ActorSequence> = Vec::new();
     for node in tree.event_nodes() {
         let symbol = symbols
-            .entry((address(&node.kind), address(&node.location)))
+            .entry((node.kind.as_ptr(), address(&node.location)))
             .or_insert_with(|| Arc::from(step_symbol(&node.kind, &node.location)))
             .clone();
         let step = SequenceStep {

@@ -82,47 +82,56 @@ pub(crate) struct IndexedOrder {
 
 /// See [`IndexedOrder`].
 pub(crate) fn indexed_program_order(events: &[Event]) -> IndexedOrder {
-    // One pass over the events for the sort keys, the id map and the timestamps: an event is
-    // several cache lines, and a trace of thousands does not fit in the cache, so each pass over
-    // them is paid in memory reads.
+    // One pass over the events reads everything the numbering needs from them: the sort keys,
+    // the id map, the timestamps, the actors, the parent links and whether any event carries a
+    // clock. An event is several cache lines, and a trace of thousands does not fit in the
+    // cache, so each pass over them is paid in memory reads; what follows reads these arrays.
     let n = events.len();
     let mut keys: Vec<(i64, u128, usize)> = Vec::with_capacity(n);
     let mut by_id: HashMap<Uuid, usize> = HashMap::with_capacity_and_hasher(n, Default::default());
     let mut effective_ns: Vec<i64> = Vec::with_capacity(n);
+    let mut parents: Vec<Option<Uuid>> = Vec::with_capacity(n);
+    // Actors numbered in input order here; renumbered below in order of first appearance in
+    // the numbering. An actor's steps usually follow each other, so the previous event's actor
+    // is tried before hashing the key.
+    let mut actor_numbers: HashMap<ActorKey<'_>, usize> = HashMap::default();
+    let mut actor_of: Vec<usize> = Vec::with_capacity(n);
+    let mut last: Option<(ActorKey<'_>, usize)> = None;
     let mut unique = true;
     let mut one_trace = true;
+    let mut clocks = false;
     let first_trace = events.first().map(|e| e.trace_id);
     for (index, event) in events.iter().enumerate() {
         keys.push((event.timestamp_ns, event.id.as_u128(), index));
         unique &= by_id.insert(event.id, index).is_none();
         effective_ns.push(event.timestamp_ns);
+        parents.push(event.parent_id);
         one_trace &= Some(event.trace_id) == first_trace;
-    }
-    keys.sort_unstable();
-    let mut order: Vec<usize> = keys.into_iter().map(|(_, _, i)| i).collect();
-
-    // Each actor's places in the numbering, in time order, and every event's place among its
-    // actor's. An actor's steps usually follow each other, so the previous event's actor is
-    // tried before hashing the key.
-    let mut actor_numbers: HashMap<ActorKey<'_>, usize> = HashMap::default();
-    let mut places: Vec<Vec<usize>> = Vec::new();
-    let mut actor_of = vec![0; events.len()];
-    let mut local_of = vec![0; events.len()];
-    let mut last: Option<(ActorKey<'_>, usize)> = None;
-    for (position, &index) in order.iter().enumerate() {
-        let key = actor_key(&events[index]);
+        clocks |= !event.causality_vector.is_empty();
+        let key = actor_key(event);
         let actor = match last {
             Some((last_key, actor)) if last_key == key => actor,
             _ => {
-                let next = places.len();
-                let actor = *actor_numbers.entry(key).or_insert(next);
-                if actor == next {
-                    places.push(Vec::new());
-                }
-                actor
+                let next = actor_numbers.len();
+                *actor_numbers.entry(key).or_insert(next)
             }
         };
         last = Some((key, actor));
+        actor_of.push(actor);
+    }
+    keys.sort_unstable();
+    let mut order: Vec<usize> = keys.iter().map(|&(_, _, i)| i).collect();
+
+    // Each actor's places in the numbering, in time order, and every event's place among its
+    // actor's; actors renumbered by first appearance in the numbering.
+    let mut renumbered: Vec<Option<usize>> = vec![None; actor_numbers.len()];
+    let mut places: Vec<Vec<usize>> = Vec::with_capacity(actor_numbers.len());
+    let mut local_of = vec![0; n];
+    for (position, &index) in order.iter().enumerate() {
+        let actor = *renumbered[actor_of[index]].get_or_insert_with(|| {
+            places.push(Vec::new());
+            places.len() - 1
+        });
         local_of[index] = places[actor].len();
         places[actor].push(position);
         actor_of[index] = actor;
@@ -131,11 +140,18 @@ pub(crate) fn indexed_program_order(events: &[Event]) -> IndexedOrder {
         by_id: &by_id,
         actor_of: &actor_of,
         local_of: &local_of,
+        parents: &parents,
+        keys: &keys,
     });
 
     for (actor, slots) in places.iter().enumerate() {
         let members: Vec<usize> = slots.iter().map(|&p| order[p]).collect();
-        let stated = stated_order(events, &members, shared.map(|ids| (ids, actor)));
+        let stated = stated_order(
+            events,
+            &members,
+            shared.map(|ids| (ids, actor, slots.as_slice())),
+            clocks,
+        );
         let mut earliest = i64::MAX;
         for &local in stated.iter().rev() {
             let index = members[local];
@@ -161,31 +177,42 @@ pub(crate) fn indexed_program_order(events: &[Event]) -> IndexedOrder {
 }
 
 /// The trace's ids when no two events share one, and where each event sits: its actor and its
-/// place among the actor's events in time order.
+/// place among the actor's events in time order; with every event's parent link and the sorted
+/// keys, so that the usual parent test reads no event.
 #[derive(Clone, Copy)]
 struct Ids<'a> {
     by_id: &'a HashMap<Uuid, usize>,
     actor_of: &'a [usize],
     local_of: &'a [usize],
+    /// Per input index: the event's `parent_id`.
+    parents: &'a [Option<Uuid>],
+    /// (timestamp, id, input index) by place in the time order.
+    keys: &'a [(i64, u128, usize)],
 }
 
 /// The order of one actor's events (`members`, input indices in time order), as local indices
-/// into `members`. `ids` (with the actor's number) finds parents among the members without a map
-/// per actor.
-fn stated_order(events: &[Event], members: &[usize], ids: Option<(Ids<'_>, usize)>) -> Vec<usize> {
+/// into `members`. `ids` (with the actor's number and its places in the time order) finds
+/// parents among the members without a map per actor. `clocks` is false when no event of the
+/// trace carries a clock: then no counter can order anything.
+fn stated_order(
+    events: &[Event],
+    members: &[usize],
+    ids: Option<(Ids<'_>, usize, &[usize])>,
+    clocks: bool,
+) -> Vec<usize> {
     let n = members.len();
     if n < 2 {
         return (0..n).collect();
     }
     let mut edges: Vec<(usize, usize)> = Vec::new();
     match ids {
-        Some((ids, actor)) => {
+        Some((ids, actor, slots)) => {
             for (local, &index) in members.iter().enumerate() {
-                let Some(parent) = events[index].parent_id else {
+                let Some(parent) = ids.parents[index] else {
                     continue;
                 };
                 // The SDKs chain each step to the one before: a comparison, no lookup.
-                if local > 0 && events[members[local - 1]].id == parent {
+                if local > 0 && ids.keys[slots[local - 1]].1 == parent.as_u128() {
                     edges.push((local - 1, local));
                     continue;
                 }
@@ -214,9 +241,10 @@ fn stated_order(events: &[Event], members: &[usize], ids: Option<(Ids<'_>, usize
             }
         }
     }
-    if edges.iter().all(|&(before, after)| before < after) && counters_follow_time(events, members)
+    if edges.iter().all(|&(before, after)| before < after)
+        && (!clocks || counters_follow_time(events, members))
     {
-        // Every counter chain runs forwards in time order, so its edges would too.
+        // Every counter chain (if any) runs forwards in time order, so its edges would too.
         return (0..n).collect();
     }
     let mut counters: HashMap<&str, Vec<(u64, usize)>> = HashMap::default();
@@ -330,26 +358,35 @@ mod tests {
             let indexed = indexed_program_order(&events);
             let by_id = indexed.by_id.as_ref().expect("ids are unique");
             let mut members: Vec<Vec<usize>> = Vec::new();
+            let mut slots: Vec<Vec<usize>> = Vec::new();
             let mut local_of = vec![0; events.len()];
-            let mut keys: Vec<usize> = (0..events.len()).collect();
-            keys.sort_by_key(|&i| (events[i].timestamp_ns, events[i].id));
-            for &i in &keys {
+            let mut keys: Vec<(i64, u128, usize)> = (0..events.len())
+                .map(|i| (events[i].timestamp_ns, events[i].id.as_u128(), i))
+                .collect();
+            keys.sort_unstable();
+            for (position, &(_, _, i)) in keys.iter().enumerate() {
                 let actor = indexed.actor_of[i];
                 if members.len() <= actor {
                     members.resize(actor + 1, Vec::new());
+                    slots.resize(actor + 1, Vec::new());
                 }
                 local_of[i] = members[actor].len();
                 members[actor].push(i);
+                slots[actor].push(position);
             }
+            let parents: Vec<Option<Uuid>> = events.iter().map(|e| e.parent_id).collect();
             let ids = Ids {
                 by_id,
                 actor_of: &indexed.actor_of,
                 local_of: &local_of,
+                parents: &parents,
+                keys: &keys,
             };
+            let clocks = events.iter().any(|e| !e.causality_vector.is_empty());
             for (actor, members) in members.iter().enumerate() {
                 assert_eq!(
-                    stated_order(&events, members, Some((ids, actor))),
-                    stated_order(&events, members, None),
+                    stated_order(&events, members, Some((ids, actor, &slots[actor])), clocks),
+                    stated_order(&events, members, None, true),
                 );
             }
         });

@@ -19,6 +19,7 @@
 //! Cost: one pass over the nodes plus, per node, sorting its children by end (weighted interval
 //! scheduling with prefix maxima): O(nodes + edges) apart from that sort, O(n log n) at worst.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
@@ -33,8 +34,9 @@ pub struct CriticalStep {
     /// The event.
     pub event_id: Uuid,
     /// The event kind's name.
+    // Borrowed from the tree's node, as `TreeNode::kind`: no reference count to update.
     #[cfg_attr(feature = "openapi", schema(value_type = String))]
-    pub kind: Arc<str>,
+    pub kind: Cow<'static, str>,
     /// The event's service.
     #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub service: Arc<str>,

@@ -179,7 +179,8 @@ pub(crate) fn calls_with(
         let side = callee_side(tree, entries, &node.service);
         calls.push(http_call(events, tree, index, &side, caller, callee));
     }
-    for &receive in &index.order {
+    // Only a receive has a source: the index lists them, so no other event is read here.
+    for &receive in &index.receives {
         let Some(send) = index.message_source(receive) else {
             continue;
         };
@@ -242,13 +243,19 @@ fn http_call(
     caller: usize,
     callee: usize,
 ) -> ServiceCall {
-    let side_events: Vec<usize> = side
+    // Only a request and a response make the server's pair. A node names its event's kind, so
+    // the side's other events (most of a large side) are not read.
+    let side_http: Vec<usize> = side
         .iter()
-        .filter_map(|&v| tree.nodes[v].event_index)
+        .filter_map(|&v| {
+            let node = &tree.nodes[v];
+            let http = matches!(&*node.kind, HTTP_REQUEST | HTTP_RESPONSE);
+            node.event_index.filter(|_| http)
+        })
         .collect();
     let side_error = side.iter().any(|&v| tree.nodes[v].error);
     let pair =
-        server_pair(events, index, &side_events).or_else(|| caller_pair(events, index, caller));
+        server_pair(events, index, &side_http).or_else(|| caller_pair(events, index, caller));
     let (latency, failed) = match pair {
         Some((latency, status)) => (latency, status >= 500),
         None => {
@@ -276,6 +283,10 @@ fn http_call(
         failed || side_error,
     )
 }
+
+/// The tree's kind names of [`EventKind::HttpRequest`] and [`EventKind::HttpResponse`].
+const HTTP_REQUEST: &str = EventKind::NAMES[7];
+const HTTP_RESPONSE: &str = EventKind::NAMES[8];
 
 /// (latency, status) of the first request in the callee's side and the next response of the
 /// same thread.

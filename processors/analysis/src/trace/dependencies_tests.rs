@@ -252,3 +252,16 @@ fn shared_service_names_give_the_calls_their_text_gives() {
         );
     });
 }
+
+#[test]
+fn the_http_kind_names_are_the_events_kind_names() {
+    use raceway_schemas::{HttpRequest, HttpResponse};
+    assert_eq!(
+        super::HTTP_REQUEST,
+        EventKind::HttpRequest(HttpRequest::default()).name()
+    );
+    assert_eq!(
+        super::HTTP_RESPONSE,
+        EventKind::HttpResponse(HttpResponse::default()).name()
+    );
+}

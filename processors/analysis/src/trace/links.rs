@@ -95,6 +95,8 @@ pub(crate) struct EventIndex<'a> {
     spawns: HashMap<(&'a str, &'a str, &'a str), usize>,
     /// topic -> `MessageSend` input indices, in `order`.
     sends_by_topic: HashMap<&'a str, Vec<usize>>,
+    /// The `MessageReceive` input indices, in `order`.
+    pub(crate) receives: Vec<usize>,
 }
 
 fn non_empty(value: &Option<String>) -> Option<&str> {
@@ -137,6 +139,7 @@ impl<'a> EventIndex<'a> {
             span_events: Vec::new(),
             spawns: HashMap::default(),
             sends_by_topic: HashMap::default(),
+            receives: Vec::new(),
             order: Vec::new(),
         };
         // The last span of each actor, with its number.
@@ -144,20 +147,23 @@ impl<'a> EventIndex<'a> {
         for (position, &i) in order.iter().enumerate() {
             let event = &events[i];
             index.position[i] = position;
-            let key = (
-                event.metadata.service_name.as_str(),
-                instance(event),
-                event.metadata.thread_id.as_str(),
-            );
+            // Read from the event only where needed: its actor's first event, or a spawn.
+            let key = || {
+                (
+                    event.metadata.service_name.as_str(),
+                    instance(event),
+                    event.metadata.thread_id.as_str(),
+                )
+            };
             let actor = if one_trace {
                 let actor = actor_of[i];
                 if actor >= index.actor_events.len() {
-                    index.actor_numbers.insert(key, actor);
+                    index.actor_numbers.insert(key(), actor);
                 }
                 actor
             } else {
                 let next_actor = index.actor_numbers.len();
-                *index.actor_numbers.entry(key).or_insert(next_actor)
+                *index.actor_numbers.entry(key()).or_insert(next_actor)
             };
             if actor >= index.actor_events.len() {
                 index.actor_events.resize_with(actor + 1, Vec::new);
@@ -193,13 +199,15 @@ impl<'a> EventIndex<'a> {
             }
             match &event.kind {
                 EventKind::AsyncSpawn(spawn) => {
-                    let task = (key.0, key.1, spawn.task_id.as_str());
+                    let (service, instance, _) = key();
+                    let task = (service, instance, spawn.task_id.as_str());
                     index.spawns.entry(task).or_insert(i);
                 }
                 EventKind::MessageSend(message) => {
                     let sends = index.sends_by_topic.entry(message.topic.as_str());
                     sends.or_default().push(i);
                 }
+                EventKind::MessageReceive(_) => index.receives.push(i),
                 _ => {}
             }
         }

@@ -11,6 +11,7 @@
 //! values: parent links chain an actor's events, so depth grows with the trace, and nested
 //! values that deep would overflow the stack when serialised or dropped.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use foldhash::HashMap;
@@ -50,13 +51,15 @@ pub enum Placeholder {
 }
 
 /// One node of the tree: an event, or a placeholder. Names every node of an actor repeats
-/// (kind, service, thread) are shared, not copied per node.
+/// (service, thread, location) are shared, not copied per node; the kind is one of the static
+/// kind names, which a node borrows without a reference count to update (an owned name only
+/// after deserialising).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TreeNode {
     /// The event's id; for a missing parent, the missing id; nil for the cycle placeholder.
     pub id: Uuid,
     /// The event kind's name, or `MissingParent` / `ParentCycle`.
-    pub kind: Arc<str>,
+    pub kind: Cow<'static, str>,
     /// Set for placeholders.
     pub placeholder: Option<Placeholder>,
     /// The event's service (empty for placeholders).
@@ -249,7 +252,7 @@ pub(crate) fn tree_with(events: &[Event], index: &EventIndex<'_>) -> TraceTree {
                 let (service, thread) = names.actor(events, actor, i);
                 (
                     event.id,
-                    names.kind(event.kind.index(), event.kind.name()),
+                    Cow::Borrowed(event.kind.name()),
                     None,
                     service,
                     names.location(actor, event),
@@ -258,7 +261,7 @@ pub(crate) fn tree_with(events: &[Event], index: &EventIndex<'_>) -> TraceTree {
             }
             Source::Missing(id) => (
                 id,
-                names.kind(MISSING_PARENT_SLOT, "MissingParent"),
+                Cow::Borrowed("MissingParent"),
                 Some(Placeholder::MissingParent),
                 Arc::clone(&names.empty),
                 Arc::clone(&names.empty),
@@ -266,7 +269,7 @@ pub(crate) fn tree_with(events: &[Event], index: &EventIndex<'_>) -> TraceTree {
             ),
             Source::Cycle => (
                 Uuid::nil(),
-                names.kind(PARENT_CYCLE_SLOT, "ParentCycle"),
+                Cow::Borrowed("ParentCycle"),
                 Some(Placeholder::ParentCycle),
                 Arc::clone(&names.empty),
                 Arc::clone(&names.empty),
@@ -287,7 +290,8 @@ pub(crate) fn tree_with(events: &[Event], index: &EventIndex<'_>) -> TraceTree {
             start_ns: timing.start_ns,
             duration_ns: timing.duration_ns(),
             self_time_ns: timing.self_ns,
-            duration_measured: event.is_some_and(|(_, e)| e.metadata.duration_ns.is_some()),
+            // From the timing input, which read it: not the event's cache line again.
+            duration_measured: inputs[node].measured_ns.is_some(),
             error: event.is_some_and(|(_, e)| is_error_event(e)),
             depth: depths[node],
             link: node_parent[node].map(|(_, link)| link),
@@ -297,7 +301,8 @@ pub(crate) fn tree_with(events: &[Event], index: &EventIndex<'_>) -> TraceTree {
         });
     }
 
-    let start_ns = nodes.iter().map(|n| n.start_ns).min().unwrap_or(0);
+    // From the timings, which every node's start was taken from: not a pass over the nodes.
+    let start_ns = times.iter().map(|t| t.start_ns).min().unwrap_or(0);
     let end_ns = times.iter().map(|t| t.end_ns).max().unwrap_or(0);
     TraceTree {
         trace_id: index
@@ -311,22 +316,23 @@ pub(crate) fn tree_with(events: &[Event], index: &EventIndex<'_>) -> TraceTree {
     }
 }
 
-/// Shared copies of the names nodes repeat: one per service, thread, kind and location, not
-/// one per node. Actors of one service share its name, so a comparison of two nodes' services
+/// Shared copies of the names nodes repeat: one per service, thread and location, not one per
+/// node. Actors of one service share its name, so a comparison of two nodes' services
 /// (the service calls, the duration baselines' groups) usually ends at the pointers.
 struct Names<'a> {
     empty: Arc<str>,
     actors: Vec<Option<(Arc<str>, Arc<str>)>>,
     /// The services named so far, looked up when an actor is first met.
     services: HashMap<&'a str, Arc<str>>,
-    /// One per event kind and placeholder: a slot per kind, where finding the name in a list
-    /// cost a comparison per kind seen so far at every node.
-    kinds: [Option<Arc<str>>; KIND_SLOTS],
     locations: HashMap<LocationParts<'a>, Arc<str>>,
-    /// Per actor and kind slot, the last location given: an actor's steps of one kind mostly
-    /// repeat their location, and comparing the parts is cheaper than hashing them.
-    last_location: Vec<Option<(LocationParts<'a>, Arc<str>)>>,
+    /// Per actor and kind slot, the last two locations given, the latest first: an actor's
+    /// steps of one kind mostly repeat their location or alternate between two (a read here, a
+    /// write there), and comparing the parts is cheaper than hashing them.
+    last_locations: Vec<[Option<Recent<'a>>; 2]>,
 }
+
+/// A location given lately: its parts and its shared copy.
+type Recent<'a> = (LocationParts<'a>, Arc<str>);
 
 impl<'a> Names<'a> {
     fn new(index: &EventIndex<'_>) -> Self {
@@ -334,9 +340,8 @@ impl<'a> Names<'a> {
             empty: Arc::from(""),
             actors: vec![None; index.actor_count()],
             services: HashMap::default(),
-            kinds: Default::default(),
             locations: HashMap::default(),
-            last_location: vec![None; index.actor_count() * KIND_SLOTS],
+            last_locations: vec![[None, None]; index.actor_count() * KIND_SLOTS],
         }
     }
 
@@ -346,10 +351,12 @@ impl<'a> Names<'a> {
         let slot = actor
             .checked_mul(KIND_SLOTS)
             .and_then(|first| first.checked_add(event.kind.index()))
-            .and_then(|slot| self.last_location.get_mut(slot));
-        if let Some(Some((last, shared))) = slot.as_deref() {
-            if *last == parts {
-                return Arc::clone(shared);
+            .and_then(|slot| self.last_locations.get_mut(slot));
+        if let Some(recent) = slot.as_deref() {
+            for (last, shared) in recent.iter().flatten() {
+                if *last == parts {
+                    return Arc::clone(shared);
+                }
             }
         }
         let shared = Arc::clone(
@@ -357,8 +364,9 @@ impl<'a> Names<'a> {
                 .entry(parts)
                 .or_insert_with(|| Arc::from(parts.to_text())),
         );
-        if let Some(slot) = slot {
-            *slot = Some((parts, Arc::clone(&shared)));
+        if let Some(recent) = slot {
+            recent[1] = recent[0].take();
+            recent[0] = Some((parts, Arc::clone(&shared)));
         }
         shared
     }
@@ -377,18 +385,10 @@ impl<'a> Names<'a> {
         }
         (service, thread)
     }
-
-    /// The shared name of the kind in `slot`, `name`.
-    fn kind(&mut self, slot: usize, name: &'static str) -> Arc<str> {
-        Arc::clone(self.kinds[slot].get_or_insert_with(|| Arc::from(name)))
-    }
 }
 
-/// Slots of [`Names::kinds`]: one per event kind ([`EventKind::index`]), then the two
-/// placeholders.
-const KIND_SLOTS: usize = EventKind::NAMES.len() + 2;
-const MISSING_PARENT_SLOT: usize = EventKind::NAMES.len();
-const PARENT_CYCLE_SLOT: usize = EventKind::NAMES.len() + 1;
+/// Slots per actor of [`Names::last_locations`]: one per event kind ([`EventKind::index`]).
+const KIND_SLOTS: usize = EventKind::NAMES.len();
 
 /// The children of every event in one buffer (compressed rows), in the order the edges were
 /// given: one allocation instead of one per event.

@@ -210,9 +210,9 @@ fn a_request_stamped_after_its_handler_steps_still_starts_first() {
 }
 
 /// Every node's names are its event's (service, thread, kind, `event_location`), whatever the
-/// shared copies and the per-actor memo of the last location hand out, and nodes of one service
-/// share one copy of its name: on random traces of several services, instances and threads
-/// whose steps repeat, alternate and change their locations.
+/// shared copies and the per-actor memo of the last two locations hand out, and nodes of one
+/// service (one location) share one copy of its name: on random traces of several services,
+/// instances and threads whose steps repeat, alternate and change their locations.
 #[test]
 fn node_names_are_their_events_and_a_service_shares_one_copy() {
     use raceway_schemas::{AccessType, EventKind};
@@ -237,6 +237,7 @@ fn node_names_are_their_events_and_a_service_shares_one_copy() {
         }
         let tree = trace_tree(&events);
         let mut services: Vec<&std::sync::Arc<str>> = Vec::new();
+        let mut locations: Vec<&std::sync::Arc<str>> = Vec::new();
         for node in tree.event_nodes() {
             let event = &events[node.event_index.expect("a fresh tree")];
             assert_eq!(node.id, event.id);
@@ -248,6 +249,60 @@ fn node_names_are_their_events_and_a_service_shares_one_copy() {
                 Some(copy) => assert!(std::sync::Arc::ptr_eq(copy, &node.service)),
                 None => services.push(&node.service),
             }
+            // One copy per distinct location, whichever way it was found.
+            match locations.iter().find(|l| ***l == node.location) {
+                Some(copy) => assert!(std::sync::Arc::ptr_eq(copy, &node.location)),
+                None => locations.push(&node.location),
+            }
+        }
+    });
+}
+
+/// A node's kind is borrowed from the static names, and the grouping and sequence memos that key
+/// a kind by its address rely on no two names sharing one: no name is a prefix of another.
+#[test]
+fn kinds_are_static_names_none_a_prefix_of_another() {
+    let mut names: Vec<&str> = raceway_schemas::EventKind::NAMES.to_vec();
+    names.extend(["MissingParent", "ParentCycle"]);
+    for a in &names {
+        for b in &names {
+            assert!(a == b || !b.starts_with(a), "{a} is a prefix of {b}");
+        }
+    }
+}
+
+/// Borrowed kinds serialise as the text they name, and a tree read back (owned kinds) equals
+/// and serialises as the tree it was written from, on random traces.
+#[test]
+fn a_tree_with_borrowed_kinds_round_trips_as_text() {
+    crate::testing::random_rounds(31, 100, |rng, _| {
+        use rand::Rng;
+        let len = rng.gen_range(1..60u128);
+        let mut events = crate::testing::random_events(rng, len);
+        for (e, n) in events.iter_mut().zip(1..) {
+            e.parent_id = match rng.gen_range(0..3) {
+                0 => None,
+                1 => Some(crate::testing::id(n.max(2) - 1)),
+                _ => Some(crate::testing::id(rng.gen_range(1..=len + 3))),
+            };
+        }
+        let tree = trace_tree(&events);
+        for node in &tree.nodes {
+            assert!(matches!(node.kind, std::borrow::Cow::Borrowed(_)));
+        }
+        let text = serde_json::to_string(&tree).expect("serialise");
+        let read: TraceTree = serde_json::from_str(&text).expect("deserialise");
+        let mut written = tree.clone();
+        written.nodes.iter_mut().for_each(|n| n.event_index = None);
+        assert_eq!(read, written);
+        assert_eq!(serde_json::to_string(&read).expect("serialise"), text);
+        let value: serde_json::Value = serde_json::from_str(&text).expect("json");
+        for (node, json) in tree
+            .nodes
+            .iter()
+            .zip(value["nodes"].as_array().expect("nodes"))
+        {
+            assert_eq!(json["kind"].as_str(), Some(&*node.kind));
         }
     });
 }
