@@ -19,6 +19,12 @@
 //! Distinct pairs are remembered as 64-bit hashes, at most `max_pairs_per_finding` per finding so
 //! memory stays bounded for a hot race; past the cap a pair not remembered is counted as new, so a
 //! redelivered pair can then be counted twice (rare: redeliveries follow rebalances).
+//!
+//! The id of a race pair's finding is remembered by its key's parts (the shared names of the
+//! pair's accesses), at most [`MAX_REMEMBERED_IDS`] of them: a race is usually found as many
+//! pairs, and deriving the id (the key written out as text, then SHA-1) cost several times the
+//! rest of recording a pair. The id is a function of the key alone, so a remembered id is the id
+//! `finding_id` derives; forgetting them all when the memo is full only costs the derivation again.
 
 mod explain;
 pub mod impact;
@@ -26,6 +32,7 @@ pub mod impact;
 use std::collections::hash_map::DefaultHasher;
 use std::collections::{HashMap, HashSet};
 use std::hash::{Hash, Hasher};
+use std::sync::Arc;
 
 use raceway_schemas::{
     Access, ActorId, FindingEvent, FindingKind, LockAcquisition, RaceFinding, Severity,
@@ -43,6 +50,10 @@ pub const FINDING_NAMESPACE: Uuid = Uuid::from_u128(0x9231_9398_0f56_4bca_bd87_1
 
 /// Default for [`FindingAggregator::new`]'s `max_pairs_per_finding`.
 pub const DEFAULT_MAX_PAIRS_PER_FINDING: usize = 65_536;
+
+/// How many race findings' ids the aggregator remembers by their keys' parts (see the module
+/// doc); the memo is emptied when it reaches this many, so its memory stays bounded.
+pub const MAX_REMEMBERED_IDS: usize = 65_536;
 
 /// Representative order: (first timestamp, first event id, second event id, tie-breaker). The
 /// tie-breaker is the read of a lost update: the same two writes can be found through either
@@ -66,11 +77,42 @@ struct Candidate {
     traces: [Uuid; 2],
 }
 
+/// The parts of a race pair's finding key ([`finding_id`]), locations and traces sorted, the
+/// names shared with the pair's accesses: hashing and comparing these is much cheaper than
+/// deriving the id.
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct PairKey {
+    kind: FindingKind,
+    environment: Arc<str>,
+    variable: Arc<str>,
+    locations: [Arc<str>; 2],
+    traces: [Uuid; 2],
+}
+
+impl PairKey {
+    fn of(pair: &RacePair) -> Self {
+        let (a, b) = (&*pair.first, &*pair.second);
+        let mut locations = [Arc::clone(&a.location), Arc::clone(&b.location)];
+        locations.sort_unstable();
+        let mut traces = [a.trace_id, b.trace_id];
+        traces.sort_unstable();
+        PairKey {
+            kind: pair.kind,
+            environment: Arc::clone(&a.environment),
+            variable: Arc::clone(&a.variable),
+            locations,
+            traces,
+        }
+    }
+}
+
 /// Turns race pairs and inversions into deduplicated [`RaceFinding`]s.
 #[derive(Debug)]
 pub struct FindingAggregator {
     findings: HashMap<Uuid, Tracked>,
     max_pairs_per_finding: usize,
+    /// Race findings' ids by their keys' parts (see the module doc).
+    ids: foldhash::HashMap<PairKey, Uuid>,
 }
 
 impl Default for FindingAggregator {
@@ -85,7 +127,22 @@ impl FindingAggregator {
         FindingAggregator {
             findings: HashMap::new(),
             max_pairs_per_finding,
+            ids: foldhash::HashMap::default(),
         }
+    }
+
+    /// [`finding_id`] of `pair`, remembered by its key's parts.
+    fn pair_finding_id(&mut self, pair: &RacePair) -> Uuid {
+        let key = PairKey::of(pair);
+        if let Some(&id) = self.ids.get(&key) {
+            return id;
+        }
+        if self.ids.len() >= MAX_REMEMBERED_IDS {
+            self.ids.clear();
+        }
+        let id = finding_id(pair);
+        self.ids.insert(key, id);
+        id
     }
 
     /// Adds a data race or lost-update `pair`. Returns the finding, stamped `detected_at_ns`,
@@ -94,7 +151,7 @@ impl FindingAggregator {
     pub fn record(&mut self, pair: &RacePair, detected_at_ns: i64) -> Option<RaceFinding> {
         let (first, second) = (&*pair.first, &*pair.second);
         let candidate = Candidate {
-            id: finding_id(pair),
+            id: self.pair_finding_id(pair),
             rank: (
                 first.timestamp_ns,
                 first.event_id,

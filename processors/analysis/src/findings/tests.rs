@@ -160,3 +160,40 @@ fn past_the_pair_cap_new_pairs_still_count() {
     );
     assert!(!aggregator.is_empty());
 }
+
+/// The remembered ids are the derived ones: pairs over two variables and three locations, in
+/// both orders and from two traces, the names in allocations of their own each time, every
+/// finding's id equal to `finding_id` of the pair recorded.
+#[test]
+fn remembered_ids_are_the_ids_the_keys_derive() {
+    let mut aggregator = FindingAggregator::default();
+    let locations = ["a.rs:1", "a.rs:2", "b.rs:7"];
+    for round in 0..3u128 {
+        for (n, &location) in locations.iter().enumerate() {
+            let n = n as u128;
+            for variable in ["x", "y"] {
+                let mut a = write_at(round * 100 + n + 1, "w1", 10, location);
+                let mut b = write_at(
+                    round * 100 + n + 50,
+                    "w2",
+                    20,
+                    locations[(n as usize + 1) % 3],
+                );
+                a.variable = Arc::from(variable);
+                b.variable = Arc::from(variable);
+                if round == 2 {
+                    b.trace_id = id(999);
+                }
+                for pair in [pair(&a, &b), pair(&b, &a)] {
+                    if let Some(finding) = aggregator.record(&pair, 1) {
+                        assert_eq!(finding.id, finding_id(&pair).to_string());
+                    }
+                    let remembered = aggregator.pair_finding_id(&pair);
+                    assert_eq!(remembered, finding_id(&pair));
+                }
+            }
+        }
+    }
+    // Three location pairs, two variables, two trace pairs.
+    assert_eq!(aggregator.len(), 12);
+}
