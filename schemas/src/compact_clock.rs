@@ -102,19 +102,9 @@ impl CompactClock {
     /// duplicate-free or an index is outside it.
     pub fn from_indices(
         names: ComponentNames,
-        mut entries: Vec<(ComponentIndex, u64)>,
+        entries: Vec<(ComponentIndex, u64)>,
     ) -> Option<Self> {
-        if !names.windows(2).all(|w| w[0] < w[1])
-            || entries.iter().any(|(i, _)| *i as usize >= names.len())
-        {
-            return None;
-        }
-        entries.retain(|(_, counter)| *counter > 0);
-        if !entries.windows(2).all(|w| w[0].0 < w[1].0) {
-            entries.sort_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)));
-            entries.dedup_by_key(|entry| entry.0);
-        }
-        Some(CompactClock { names, entries })
+        ClockTable::new(names)?.clock(entries)
     }
 
     /// The table the entries index into (it may hold names this clock does not use).
@@ -165,6 +155,67 @@ impl CompactClock {
                 .iter()
                 .map(|&(i, counter)| (Arc::clone(&self.names[i as usize]), counter)),
         )
+    }
+}
+
+/// A table of component names checked once (sorted, no duplicates), for building many clocks
+/// over it: [`CompactClock::from_indices`] checks its table at every call, a comparison of names
+/// per name, which for one trace's thousands of clocks over one table cost more than building
+/// them.
+#[derive(Debug, Clone)]
+pub struct ClockTable {
+    names: ComponentNames,
+}
+
+impl ClockTable {
+    /// The table of `names`; `None` when they are not sorted and duplicate-free.
+    pub fn new(names: ComponentNames) -> Option<Self> {
+        names
+            .windows(2)
+            .all(|w| w[0] < w[1])
+            .then_some(ClockTable { names })
+    }
+
+    /// The table of `names` (in any order, repeats allowed) and the index in it of each of
+    /// them, in their order: for a caller that numbers names as it meets them and renumbers its
+    /// clocks once the table is known.
+    pub fn numbering(names: &[Arc<str>]) -> (ClockTable, Vec<ComponentIndex>) {
+        let mut sorted = names.to_vec();
+        dedup(&mut sorted);
+        // Every name is in `sorted`: its place is the number of names before it.
+        let indices = names
+            .iter()
+            .map(|name| sorted.partition_point(|other| other < name) as ComponentIndex)
+            .collect();
+        (
+            ClockTable {
+                names: sorted.into(),
+            },
+            indices,
+        )
+    }
+
+    /// The names, sorted.
+    pub fn names(&self) -> &ComponentNames {
+        &self.names
+    }
+
+    /// The clock of `entries` (index into the table, counter) in any order, as
+    /// [`CompactClock::from_indices`] reads them: duplicates keep their largest counter, zero
+    /// counters are dropped. `None` when an index is outside the table.
+    pub fn clock(&self, mut entries: Vec<(ComponentIndex, u64)>) -> Option<CompactClock> {
+        if entries.iter().any(|(i, _)| *i as usize >= self.names.len()) {
+            return None;
+        }
+        entries.retain(|(_, counter)| *counter > 0);
+        if !entries.windows(2).all(|w| w[0].0 < w[1].0) {
+            entries.sort_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)));
+            entries.dedup_by_key(|entry| entry.0);
+        }
+        Some(CompactClock {
+            names: Arc::clone(&self.names),
+            entries,
+        })
     }
 }
 
@@ -247,11 +298,24 @@ mod tests {
         assert_eq!(clock.to_pairs(), vec![("b".into(), 5)]);
         assert!(CompactClock::from_indices(names.clone(), vec![(2, 1)]).is_none());
         let unsorted: ComponentNames = vec![Arc::from("b"), Arc::from("a")].into();
-        assert!(CompactClock::from_indices(unsorted, Vec::new()).is_none());
+        assert!(CompactClock::from_indices(unsorted.clone(), Vec::new()).is_none());
         assert!(CompactClock::default().is_empty());
+        assert!(ClockTable::new(unsorted).is_none());
         assert_eq!(
             CompactClock::from_pairs([("x", 0)]),
             CompactClock::default()
         );
+    }
+
+    #[test]
+    fn a_numbering_indexes_each_name_in_its_sorted_table() {
+        let names: Vec<Arc<str>> = ["c", "a", "c", "b"].into_iter().map(Arc::from).collect();
+        let (table, indices) = ClockTable::numbering(&names);
+        let sorted: Vec<&str> = table.names().iter().map(|n| &**n).collect();
+        assert_eq!(sorted, ["a", "b", "c"]);
+        assert_eq!(indices, [2, 0, 2, 1]);
+        let clock = table.clock(vec![(2, 1), (0, 3), (2, 4), (1, 0)]).unwrap();
+        assert_eq!(clock.to_pairs(), vec![("a".into(), 3), ("c".into(), 4)]);
+        assert!(table.clock(vec![(3, 1)]).is_none());
     }
 }

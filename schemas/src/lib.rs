@@ -37,7 +37,9 @@ pub mod update;
 
 pub use access::{Access, HeldLock};
 pub use clock::VectorClock;
-pub use compact_clock::{component_names, CompactClock, ComponentIndex, ComponentNames};
+pub use compact_clock::{
+    component_names, ClockTable, CompactClock, ComponentIndex, ComponentNames,
+};
 pub use error::SchemaError;
 pub use finding::{FindingEvent, FindingKind, RaceFinding, Severity};
 pub use lock_order::{LockAcquisition, LockOrderEdge};

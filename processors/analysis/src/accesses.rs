@@ -2,7 +2,7 @@
 //! `raceway.accesses`): one [`Access`] per StateChange event, carrying the final clock and the
 //! rebuilt lock set from [`crate::causality`], so the race stage never needs the rest of the trace.
 
-use raceway_schemas::{Access, CompactClock, Event, SharedNames};
+use raceway_schemas::{Access, Event, SharedNames};
 
 use crate::causality::{trace_causality, TraceCausality};
 
@@ -63,7 +63,7 @@ pub(crate) fn access_at(
             event.metadata.instance_id.as_deref().unwrap_or_default(),
             &event.metadata.thread_id,
         ),
-        clock: CompactClock::of(&causality.components, &facts.clock),
+        clock: facts.clock.clone(),
         trusted_clock: causality.trusted,
         locks: names.held_locks(&facts.locks),
         trace_start_ns,

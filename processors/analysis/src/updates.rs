@@ -24,9 +24,7 @@
 //! the actor's accesses had arrived yet.
 
 use foldhash::HashMap;
-use raceway_schemas::{
-    Access, AccessType, CompactClock, Event, EventKind, SharedNames, UpdateRead, UpdateSpan,
-};
+use raceway_schemas::{Access, AccessType, Event, EventKind, SharedNames, UpdateRead, UpdateSpan};
 
 use crate::accesses::{access_at, trace_span};
 use crate::causality::{ordered_actors, state_of, trace_causality, TraceCausality};
@@ -149,7 +147,7 @@ fn spans_with(
                             .state_change()
                             .map(|c| c.new_value.clone())
                             .unwrap_or_default(),
-                        clock: CompactClock::of(&causality.components, &read_facts.clock),
+                        clock: read_facts.clock.clone(),
                     },
                     write,
                     held_throughout,

@@ -216,7 +216,7 @@ mod tests {
         let causality = trace_causality(events);
         let clock = |n: u128| {
             let index = events.iter().position(|e| e.id == id(n)).unwrap();
-            causality.per_event[index].clock.clone()
+            causality.per_event[index].clock.to_vector_clock()
         };
         clock(a).happens_before(&clock(b))
     }

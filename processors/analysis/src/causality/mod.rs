@@ -82,17 +82,17 @@ use std::borrow::Cow;
 use std::sync::Arc;
 
 use foldhash::HashMap;
-#[cfg(doc)]
-use raceway_schemas::CompactClock;
-use raceway_schemas::{component_names, ComponentNames, Event, HeldLock, VectorClock};
+use raceway_schemas::{ClockTable, CompactClock, ComponentIndex, Event, HeldLock};
 
 use crate::graph;
 
 /// Happens-before information for one event.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct EventCausality {
-    /// The event's final clock: as sent when the trace is trusted, derived otherwise.
-    pub clock: VectorClock,
+    /// The event's final clock: as sent when the trace is trusted, derived otherwise. Every
+    /// clock of a trace indexes the same table of component names, so the trace's race inputs
+    /// copy a clock without copying or looking up a name.
+    pub clock: CompactClock,
     /// Locks the actor held at the event, sorted by lock id, with their modes.
     pub locks: Vec<HeldLock>,
 }
@@ -112,9 +112,14 @@ pub struct TraceCausality {
     /// Per input index: the number of the event's actor (see `numbered_program_order`), so that
     /// the per-actor replays of the race inputs index their state instead of hashing actors.
     pub(crate) actor_of: Vec<usize>,
-    /// Every component name of the clocks, sorted: the table the compact clocks of the trace's
-    /// race inputs share ([`CompactClock::of`]), so that no access copies a name.
-    pub(crate) components: ComponentNames,
+}
+
+/// Every event's clock as (index into `table`, counter) entries, by position in the numbering,
+/// and the causal order of the positions.
+struct Clocks {
+    entries: Vec<Vec<(ComponentIndex, u64)>>,
+    order: Vec<usize>,
+    table: ClockTable,
 }
 
 /// Computes the final clocks, lock sets and a causal order for the events of one trace, given in
@@ -135,24 +140,37 @@ pub fn trace_causality(events: &[Event]) -> TraceCausality {
     }
 
     // Clocks and order by position; mapped back to input indices below.
-    let (clocks, order) = if trusted {
+    let Clocks {
+        mut entries,
+        order,
+        table,
+    } = if trusted {
         sent_clocks(events, &sorted)
     } else {
         derived_clocks(&evidence, n)
     };
 
-    let components = component_names(&clocks);
-    let mut per_event = vec![EventCausality::default(); n];
-    for (position, (clock, locks)) in clocks.into_iter().zip(evidence.locks).enumerate() {
-        per_event[sorted[position]] = EventCausality { clock, locks };
+    let mut locks = evidence.locks;
+    let mut position_of = vec![0; n];
+    for (position, &index) in sorted.iter().enumerate() {
+        position_of[index] = position;
     }
+    let per_event = position_of
+        .iter()
+        .map(|&position| EventCausality {
+            // Indices come from the table's own numbering, so they are always in range.
+            clock: table
+                .clock(std::mem::take(&mut entries[position]))
+                .unwrap_or_default(),
+            locks: std::mem::take(&mut locks[position]),
+        })
+        .collect();
     TraceCausality {
         trusted,
         per_event,
         causal_order: order.into_iter().map(|position| sorted[position]).collect(),
         program_order: sorted,
         actor_of,
-        components,
     }
 }
 
@@ -184,70 +202,157 @@ pub(crate) fn state_of<T: Default>(states: &mut Vec<T>, actor: usize) -> &mut T 
     &mut states[actor]
 }
 
-/// Trusted trace: the clocks as sent, ordered by (sum of counters, position).
-fn sent_clocks(events: &[Event], sorted: &[usize]) -> (Vec<VectorClock>, Vec<usize>) {
-    // One shared name per component: a trace's clocks repeat the same few components on every
-    // event, and allocating each name per event dominated this step. An event usually lists the
-    // components of the previous one at the same places, so a name is first compared with the
-    // one at its place last time, and looked up in the map only when they differ.
-    // With the names shared, a clock listing the previous clock's components in its order is
-    // built without checking that order again (`VectorClock::from_pairs_like`).
-    let mut names: HashMap<&str, Arc<str>> = HashMap::default();
-    let mut recent: Vec<(&str, Arc<str>)> = Vec::new();
-    let mut clocks: Vec<VectorClock> = Vec::with_capacity(sorted.len());
-    let empty = VectorClock::new();
+/// Trusted trace: the clocks as sent, ordered by (sum of counters, position). Component names
+/// are numbered as they are met (an event usually lists the components of the previous one at
+/// the same places, so a name is first compared with the one at its place last time, and looked
+/// up only when they differ), then renumbered by the trace's sorted table: no name is copied
+/// per event.
+fn sent_clocks(events: &[Event], sorted: &[usize]) -> Clocks {
+    let mut numbers: HashMap<&str, ComponentIndex> = HashMap::default();
+    let mut names: Vec<Arc<str>> = Vec::new();
+    let mut recent: Vec<(&str, ComponentIndex)> = Vec::new();
+    let mut entries: Vec<Vec<(ComponentIndex, u64)>> = Vec::with_capacity(sorted.len());
     for &index in sorted {
         let pairs = &events[index].causality_vector;
-        let shared = pairs.iter().enumerate().map(|(place, (c, n))| {
-            let c = c.as_str();
-            if let Some((name, shared)) = recent.get(place) {
-                if *name == c {
-                    return (Arc::clone(shared), *n);
+        let mut clock = Vec::with_capacity(pairs.len());
+        for (place, (component, counter)) in pairs.iter().enumerate() {
+            let component = component.as_str();
+            let number = match recent.get(place) {
+                Some(&(name, number)) if name == component => number,
+                _ => {
+                    let number = *numbers.entry(component).or_insert_with(|| {
+                        names.push(Arc::from(component));
+                        (names.len() - 1) as ComponentIndex
+                    });
+                    match recent.get_mut(place) {
+                        Some(slot) => *slot = (component, number),
+                        None => recent.push((component, number)),
+                    }
+                    number
                 }
+            };
+            // A zero counter says nothing (a missing component counts as 0), and its name
+            // must not enter the table of names the clocks use.
+            if *counter > 0 {
+                clock.push((number, *counter));
             }
-            let shared = Arc::clone(names.entry(c).or_insert_with(|| Arc::from(c)));
-            let entry = (c, Arc::clone(&shared));
-            match recent.get_mut(place) {
-                Some(slot) => *slot = entry,
-                None => recent.push(entry),
-            }
-            (shared, *n)
-        });
-        let clock = VectorClock::from_pairs_like(clocks.last().unwrap_or(&empty), shared);
-        clocks.push(clock);
+        }
+        entries.push(clock);
     }
-    let sums: Vec<u128> = clocks
+    // Only names with a counter above zero somewhere go into the table.
+    let mut used = vec![false; names.len()];
+    for &(number, _) in entries.iter().flatten() {
+        used[number as usize] = true;
+    }
+    let kept: Vec<Arc<str>> = names
         .iter()
-        .map(|clock| clock.iter().map(|(_, n)| u128::from(n)).sum())
+        .zip(&used)
+        .filter(|(_, &used)| used)
+        .map(|(name, _)| Arc::clone(name))
         .collect();
-    let mut order: Vec<usize> = (0..clocks.len()).collect();
+    let (table, kept_index) = ClockTable::numbering(&kept);
+    let mut index_of = vec![0; names.len()];
+    for ((slot, _), &index) in index_of
+        .iter_mut()
+        .zip(&used)
+        .filter(|(_, &used)| used)
+        .zip(&kept_index)
+    {
+        *slot = index;
+    }
+    let mut sums: Vec<u128> = Vec::with_capacity(entries.len());
+    for clock in &mut entries {
+        let mut sum = 0u128;
+        for (number, counter) in clock.iter_mut() {
+            *number = index_of[*number as usize];
+            sum += u128::from(*counter);
+        }
+        sums.push(sum);
+    }
+    let mut order: Vec<usize> = (0..entries.len()).collect();
     order.sort_by_key(|&position| (sums[position], position));
-    (clocks, order)
+    Clocks {
+        entries,
+        order,
+        table,
+    }
 }
 
-/// Untrusted trace: clocks derived from the evidence edges.
-fn derived_clocks(evidence: &edges::Evidence, n: usize) -> (Vec<VectorClock>, Vec<usize>) {
+/// Untrusted trace: clocks derived from the evidence edges, one component per actor, named
+/// `"{trace_id}/{actor}"` (actors whose names print alike share one).
+fn derived_clocks(evidence: &edges::Evidence, n: usize) -> Clocks {
     let kept = graph::break_cycles(n, &evidence.edges);
     let order = graph::priority_topological_order(n, &kept);
     let mut predecessors = vec![Vec::new(); n];
     for &(before, after) in &kept {
         predecessors[after].push(before);
     }
-    let components: Vec<Arc<str>> = evidence
+    let names: Vec<Arc<str>> = evidence
         .actors
         .iter()
         .map(|(trace_id, actor)| Arc::from(format!("{trace_id}/{actor}")))
         .collect();
-    let mut clocks = vec![VectorClock::new(); n];
+    let (table, component_of) = ClockTable::numbering(&names);
+    let mut entries: Vec<Vec<(ComponentIndex, u64)>> = vec![Vec::new(); n];
     for &position in &order {
-        let mut clock = VectorClock::new();
+        let mut clock = Vec::new();
         for &before in &predecessors[position] {
-            clock.join(&clocks[before]);
+            join(&mut clock, &entries[before]);
         }
-        clock.increment_shared(&components[evidence.actor_of[position]]);
-        clocks[position] = clock;
+        increment(&mut clock, component_of[evidence.actor_of[position]]);
+        entries[position] = clock;
     }
-    (clocks, order)
+    Clocks {
+        entries,
+        order,
+        table,
+    }
+}
+
+/// `into` becomes the join of itself and `from` (entries sorted by index, as both are): the
+/// largest counter of every component of either.
+fn join(into: &mut Vec<(ComponentIndex, u64)>, from: &[(ComponentIndex, u64)]) {
+    if into.is_empty() {
+        into.extend_from_slice(from);
+        return;
+    }
+    if into.len() == from.len() && into.iter().zip(from).all(|(a, b)| a.0 == b.0) {
+        for (a, b) in into.iter_mut().zip(from) {
+            a.1 = a.1.max(b.1);
+        }
+        return;
+    }
+    let mut joined = Vec::with_capacity(into.len() + from.len());
+    let (mut i, mut j) = (0, 0);
+    while i < into.len() && j < from.len() {
+        let (a, b) = (into[i], from[j]);
+        match a.0.cmp(&b.0) {
+            std::cmp::Ordering::Less => {
+                joined.push(a);
+                i += 1;
+            }
+            std::cmp::Ordering::Greater => {
+                joined.push(b);
+                j += 1;
+            }
+            std::cmp::Ordering::Equal => {
+                joined.push((a.0, a.1.max(b.1)));
+                i += 1;
+                j += 1;
+            }
+        }
+    }
+    joined.extend_from_slice(&into[i..]);
+    joined.extend_from_slice(&from[j..]);
+    *into = joined;
+}
+
+/// Adds one to `component`'s counter in `clock` (sorted by index), inserting it when missing.
+fn increment(clock: &mut Vec<(ComponentIndex, u64)>, component: ComponentIndex) {
+    match clock.binary_search_by_key(&component, |&(index, _)| index) {
+        Ok(at) => clock[at].1 += 1,
+        Err(at) => clock.insert(at, (component, 1)),
+    }
 }
 
 #[cfg(test)]

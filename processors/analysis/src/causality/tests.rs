@@ -1,4 +1,4 @@
-use raceway_schemas::{AccessType, Event, EventKind, LockMode};
+use raceway_schemas::{AccessType, Event, EventKind, LockMode, VectorClock};
 use uuid::Uuid;
 
 use super::*;
@@ -7,7 +7,7 @@ use crate::testing::{acquire, call, event, held, id, release, trusted, write, TR
 /// Clock of the event with id `n`.
 fn clock_of(events: &[Event], causality: &TraceCausality, n: u128) -> VectorClock {
     let index = events.iter().position(|e| e.id == id(n)).unwrap();
-    causality.per_event[index].clock.clone()
+    causality.per_event[index].clock.to_vector_clock()
 }
 
 fn before(events: &[Event], causality: &TraceCausality, a: u128, b: u128) -> bool {
@@ -259,7 +259,7 @@ fn trusted_trace_uses_clocks_as_sent_and_orders_by_them() {
     let causality = trace_causality(&events);
     assert!(causality.trusted);
     assert_eq!(
-        causality.per_event[1].clock,
+        causality.per_event[1].clock.to_vector_clock(),
         VectorClock::from_pairs([("A", 1), ("B", 1)])
     );
     assert!(before(&events, &causality, 1, 2));
@@ -550,7 +550,64 @@ fn sent_clocks_are_the_clocks_from_pairs_reads() {
             let expected = VectorClock::from_pairs(
                 event.causality_vector.iter().map(|(c, n)| (c.as_str(), *n)),
             );
-            assert_eq!(causality.per_event[index].clock, expected);
+            assert_eq!(causality.per_event[index].clock.to_vector_clock(), expected);
+        }
+    });
+}
+
+/// Derived clocks are the clocks `VectorClock` computes from the same evidence (the join of the
+/// predecessors' clocks, then the actor's component named `"{trace}/{actor}"` incremented), on
+/// random traces of three actors taking two locks, writing and naming random parents.
+#[test]
+fn derived_clocks_are_the_vector_clock_joins_of_the_evidence() {
+    use rand::Rng;
+    crate::testing::random_rounds(23, 200, |rng, _| {
+        let len = rng.gen_range(1..40u128);
+        let events: Vec<Event> = (1..=len)
+            .map(|n| {
+                let kind = match rng.gen_range(0..5) {
+                    0 => acquire(["m", "n"][rng.gen_range(0..2)], LockMode::Exclusive),
+                    1 => release(["m", "n"][rng.gen_range(0..2)], LockMode::Exclusive),
+                    2 => write("x", "a.rs:1"),
+                    _ => call(),
+                };
+                let mut e = event(
+                    n,
+                    ["a", "b", "c"][rng.gen_range(0..3)],
+                    rng.gen_range(0..30),
+                    kind,
+                );
+                e.parent_id = rng.gen_bool(0.3).then(|| id(rng.gen_range(1..=len)));
+                e
+            })
+            .collect();
+        let causality = trace_causality(&events);
+        assert!(!causality.trusted);
+        let indexed = indexed_program_order(&events);
+        let sorted = &indexed.order.order;
+        let mut evidence =
+            edges::collect(&events, sorted, &indexed.actor_of, indexed.by_id.as_ref());
+        let merged = responses::response_edges(&events, sorted, &evidence.actor_of);
+        evidence.edges.extend(merged);
+        let n = events.len();
+        let kept = graph::break_cycles(n, &evidence.edges);
+        let mut clocks = vec![VectorClock::new(); n];
+        for &position in &graph::priority_topological_order(n, &kept) {
+            let mut clock = VectorClock::new();
+            for &(before, after) in &kept {
+                if after == position {
+                    clock.join(&clocks[before]);
+                }
+            }
+            let (trace, actor) = &evidence.actors[evidence.actor_of[position]];
+            clock.increment(&format!("{trace}/{actor}"));
+            clocks[position] = clock;
+        }
+        for (position, &index) in sorted.iter().enumerate() {
+            assert_eq!(
+                causality.per_event[index].clock.to_vector_clock(),
+                clocks[position]
+            );
         }
     });
 }
