@@ -204,11 +204,18 @@ impl ClockTable {
     /// [`CompactClock::from_indices`] reads them: duplicates keep their largest counter, zero
     /// counters are dropped. `None` when an index is outside the table.
     pub fn clock(&self, mut entries: Vec<(ComponentIndex, u64)>) -> Option<CompactClock> {
-        if entries.iter().any(|(i, _)| *i as usize >= self.names.len()) {
-            return None;
+        // One pass over the usual input (indices increasing, no zero counter) checks it all.
+        let mut normal = true;
+        let mut previous: Option<ComponentIndex> = None;
+        for &(index, counter) in &entries {
+            if index as usize >= self.names.len() {
+                return None;
+            }
+            normal &= counter > 0 && previous.is_none_or(|previous| previous < index);
+            previous = Some(index);
         }
-        entries.retain(|(_, counter)| *counter > 0);
-        if !entries.windows(2).all(|w| w[0].0 < w[1].0) {
+        if !normal {
+            entries.retain(|(_, counter)| *counter > 0);
             entries.sort_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)));
             entries.dedup_by_key(|entry| entry.0);
         }

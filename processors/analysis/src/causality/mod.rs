@@ -260,17 +260,19 @@ fn sent_clocks(events: &[Event], sorted: &[usize]) -> Clocks {
     {
         *slot = index;
     }
-    let mut sums: Vec<u128> = Vec::with_capacity(entries.len());
-    for clock in &mut entries {
+    let mut keys: Vec<(u128, usize)> = Vec::with_capacity(entries.len());
+    for (position, clock) in entries.iter_mut().enumerate() {
         let mut sum = 0u128;
         for (number, counter) in clock.iter_mut() {
             *number = index_of[*number as usize];
             sum += u128::from(*counter);
         }
-        sums.push(sum);
+        keys.push((sum, position));
     }
-    let mut order: Vec<usize> = (0..entries.len()).collect();
-    order.sort_by_key(|&position| (sums[position], position));
+    // The keys are distinct (each holds its position), so an unstable sort gives the one
+    // order; it also sorts the pairs in place rather than looking each key up per comparison.
+    keys.sort_unstable();
+    let order: Vec<usize> = keys.into_iter().map(|(_, position)| position).collect();
     Clocks {
         entries,
         order,
