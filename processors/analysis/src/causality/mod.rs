@@ -269,15 +269,35 @@ fn sent_clocks(events: &[Event], sorted: &[usize]) -> Clocks {
         }
         keys.push((sum, position));
     }
-    // The keys are distinct (each holds its position), so an unstable sort gives the one
-    // order; it also sorts the pairs in place rather than looking each key up per comparison.
-    keys.sort_unstable();
-    let order: Vec<usize> = keys.into_iter().map(|(_, position)| position).collect();
     Clocks {
         entries,
-        order,
+        order: by_sum_then_position(keys),
         table,
     }
+}
+
+/// The positions of `keys` ((sum, position), positions distinct) sorted by sum, then position.
+/// The keys are distinct, so an unstable sort gives the one order. Sums and positions below 2^32
+/// (every trace of any realistic size) are sorted packed into one `u64` each: an integer
+/// comparison per step instead of a 128-bit one, and a quarter of the bytes moved.
+fn by_sum_then_position(mut keys: Vec<(u128, usize)>) -> Vec<usize> {
+    let fits = |value: u128| value <= u128::from(u32::MAX);
+    if keys
+        .iter()
+        .all(|&(sum, position)| fits(sum) && fits(position as u128))
+    {
+        let mut packed: Vec<u64> = keys
+            .iter()
+            .map(|&(sum, position)| ((sum as u64) << 32) | position as u64)
+            .collect();
+        packed.sort_unstable();
+        return packed
+            .into_iter()
+            .map(|key| (key & u64::from(u32::MAX)) as usize)
+            .collect();
+    }
+    keys.sort_unstable();
+    keys.into_iter().map(|(_, position)| position).collect()
 }
 
 /// Untrusted trace: clocks derived from the evidence edges, one component per actor, named

@@ -611,3 +611,21 @@ fn derived_clocks_are_the_vector_clock_joins_of_the_evidence() {
         }
     });
 }
+
+/// The packed sort of a trusted trace's (sum, position) keys gives the order the pairs' own sort
+/// gives, and a sum too large to pack takes the pairs' sort.
+#[test]
+fn packed_sums_sort_as_the_pairs_do() {
+    use rand::Rng;
+    crate::testing::random_rounds(29, 100, |rng, _| {
+        let len = rng.gen_range(0..200usize);
+        let mut keys: Vec<(u128, usize)> = (0..len).map(|p| (rng.gen_range(0..50), p)).collect();
+        if rng.gen_bool(0.2) && len > 0 {
+            keys[rng.gen_range(0..len)].0 = u128::from(u32::MAX) + 1;
+        }
+        let mut expected = keys.clone();
+        expected.sort();
+        let expected: Vec<usize> = expected.into_iter().map(|(_, p)| p).collect();
+        assert_eq!(by_sum_then_position(keys), expected);
+    });
+}
