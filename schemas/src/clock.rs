@@ -34,30 +34,6 @@ impl VectorClock {
         Self::normalized(Self::nonzero(pairs))
     }
 
-    /// [`VectorClock::from_pairs`] for a clock that usually names the components of
-    /// `previous` in its order, sharing its names (the clocks of one trace repeat the same
-    /// components, and a caller that shares one copy of each name hands over the same names).
-    /// When every name is `previous`'s at the same place, the names are sorted and distinct
-    /// because `previous`'s are, so the pass that checks their order by comparing their text is
-    /// skipped; any other input is checked and sorted as `from_pairs` does. The clock is the one
-    /// `from_pairs` builds from the same pairs either way.
-    pub fn from_pairs_like(
-        previous: &VectorClock,
-        pairs: impl IntoIterator<Item = (Arc<str>, u64)>,
-    ) -> Self {
-        let entries = Self::nonzero(pairs);
-        let shares_names = entries.len() == previous.entries.len()
-            && entries
-                .iter()
-                .zip(&previous.entries)
-                .all(|(now, then)| Arc::ptr_eq(&now.0, &then.0));
-        if shares_names {
-            VectorClock { entries }
-        } else {
-            Self::normalized(entries)
-        }
-    }
-
     /// The pairs with their zero counters dropped, collected at the input's size: filtering
     /// while collecting would start the vector small and grow it.
     fn nonzero<I, S>(pairs: I) -> Vec<(Arc<str>, u64)>
@@ -318,51 +294,6 @@ mod tests {
 
     fn vc(pairs: &[(&str, u64)]) -> VectorClock {
         VectorClock::from_pairs(pairs.iter().copied())
-    }
-
-    /// `from_pairs_like` builds the clock `from_pairs` builds from the same pairs, whether the
-    /// names are the previous clock's (shared, in its order) or not: on random pairs drawn from
-    /// the previous clock's shared names and from fresh copies, in and out of order, repeated
-    /// and zero.
-    #[test]
-    fn from_pairs_like_builds_the_clock_from_pairs_builds() {
-        use rand::{Rng, SeedableRng};
-        let mut rng = rand::rngs::StdRng::seed_from_u64(5);
-        let names = ["a", "b", "c", "d"];
-        for _ in 0..2_000 {
-            let mut previous_pairs = Vec::new();
-            for name in names {
-                if rng.gen_bool(0.7) {
-                    previous_pairs.push((name, rng.gen_range(0..3u64)));
-                }
-            }
-            let previous = VectorClock::from_pairs(previous_pairs);
-            let shared: Vec<Arc<str>> = previous.components().cloned().collect();
-            let pairs: Vec<(Arc<str>, u64)> = match rng.gen_range(0..3) {
-                // The previous clock's names in its order, as a trace's next clock lists them.
-                0 => shared
-                    .iter()
-                    .map(|name| (Arc::clone(name), rng.gen_range(0..4)))
-                    .collect(),
-                // Its names in any order, some repeated.
-                1 => (0..rng.gen_range(0..6))
-                    .filter_map(|_| {
-                        let at = rng.gen_range(0..shared.len().max(1));
-                        shared
-                            .get(at)
-                            .map(|name| (Arc::clone(name), rng.gen_range(0..4)))
-                    })
-                    .collect(),
-                // Fresh copies of any names.
-                _ => (0..rng.gen_range(0..6))
-                    .map(|_| (Arc::from(names[rng.gen_range(0..4)]), rng.gen_range(0..4)))
-                    .collect(),
-            };
-            let expected = VectorClock::from_pairs(pairs.iter().map(|(c, n)| (&**c, *n)));
-            let built = VectorClock::from_pairs_like(&previous, pairs);
-            assert_eq!(built, expected);
-            assert_eq!(built.to_pairs(), expected.to_pairs());
-        }
     }
 
     #[test]

@@ -378,4 +378,6 @@ fn increment(clock: &mut Vec<(ComponentIndex, u64)>, component: ComponentIndex) 
 }
 
 #[cfg(test)]
+mod clock_tests;
+#[cfg(test)]
 mod tests;
