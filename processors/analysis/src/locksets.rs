@@ -47,6 +47,9 @@ pub(crate) struct HeldLocks {
     /// Number of the next hold: a lock released and taken again is a new hold, so two events
     /// holding the same hold number were inside one uninterrupted critical section.
     next_hold: u64,
+    /// The last lock type seen and whether it excludes: an actor's locks are usually of one
+    /// type, and comparing the name is cheaper than reading it again (`LockKind::of`).
+    last_type: Option<(String, bool)>,
 }
 
 /// One lock hold: the lock, its mode and which uninterrupted hold of the actor it is.
@@ -74,7 +77,7 @@ pub(crate) enum LockStep {
 impl HeldLocks {
     /// Records an acquire.
     pub(crate) fn acquire(&mut self, lock: &LockEvent) -> LockStep {
-        if !LockKind::of(&lock.lock_type).excludes() {
+        if !self.excludes(&lock.lock_type) {
             return LockStep::NotExcluding;
         }
         match self.find(&lock.lock_id) {
@@ -97,7 +100,7 @@ impl HeldLocks {
 
     /// Records a release.
     pub(crate) fn release(&mut self, lock: &LockEvent) -> LockStep {
-        if !LockKind::of(&lock.lock_type).excludes() {
+        if !self.excludes(&lock.lock_type) {
             return LockStep::NotExcluding;
         }
         match self.find(&lock.lock_id) {
@@ -114,6 +117,18 @@ impl HeldLocks {
             // Not held: the lock set is unchanged, but the event is still evidence that the
             // lock was handed back at this point.
             Err(_) => LockStep::Released(lock.mode),
+        }
+    }
+
+    /// [`LockKind::excludes`] of `lock_type`, remembered for the last type.
+    fn excludes(&mut self, lock_type: &str) -> bool {
+        match &self.last_type {
+            Some((last, excludes)) if last == lock_type => *excludes,
+            _ => {
+                let excludes = LockKind::of(lock_type).excludes();
+                self.last_type = Some((lock_type.to_owned(), excludes));
+                excludes
+            }
         }
     }
 
