@@ -80,14 +80,17 @@ impl Clock {
             // Same components (the common case: the actors of one service or trace): ids and
             // counters in one pass, without a branch per component. Other components of the
             // same number take the merge below.
-            let mut same = true;
+            // The ids' differences are or-ed together rather than each compared, and the
+            // counters' orders are or-ed as "some component below / above": fewer instructions
+            // per component than three `&=` of comparisons.
+            let (mut ids_differ, mut below, mut above) = (0, false, false);
             for (x, y) in a.iter().zip(b) {
-                same &= x.0 == y.0;
-                le &= x.1 <= y.1;
-                ge &= x.1 >= y.1;
+                ids_differ |= x.0 ^ y.0;
+                below |= x.1 < y.1;
+                above |= x.1 > y.1;
             }
-            if same {
-                return (le, ge);
+            if ids_differ == 0 {
+                return (!above, !below);
             }
             (le, ge) = (true, true);
         }
@@ -243,6 +246,10 @@ struct TableIds {
     /// True when `ids` increase with the index: a clock over the table is then sorted by id as
     /// it comes.
     increasing: bool,
+    /// `Some(first)` when `ids` are `first, first + 1, ...` (a table whose names were all new
+    /// when it was numbered, as a trace's components usually are): an index is then numbered
+    /// by an addition, without reading `ids`.
+    first_of_run: Option<ComponentId>,
 }
 
 impl ComponentIds {
@@ -258,13 +265,25 @@ impl ComponentIds {
         let (names, mut entries) = clock.into_parts();
         let table = self.table_ids(&names);
         let ids = &self.tables[table];
-        for entry in &mut entries {
-            entry.0 = ids.ids[entry.0 as usize];
+        match ids.first_of_run {
+            // Indices are ids already (the first table a detector numbers).
+            Some(0) => {}
+            // A table of names first seen together: its ids are a run, one addition each.
+            Some(first) => {
+                for entry in &mut entries {
+                    entry.0 += first;
+                }
+            }
+            None => {
+                for entry in &mut entries {
+                    entry.0 = ids.ids[entry.0 as usize];
+                }
+            }
         }
         // A retained clock is kept for as long as its access: no spare capacity (a decoder
         // that reserved more than it filled would otherwise leave it in every retained clock).
         entries.shrink_to_fit();
-        if ids.increasing || is_sorted(&entries) {
+        if ids.first_of_run.is_some() || ids.increasing || is_sorted(&entries) {
             return Clock { entries };
         }
         Clock {
@@ -283,6 +302,10 @@ impl ComponentIds {
         }
         let ids: Vec<ComponentId> = table.iter().map(|name| self.id(name)).collect();
         let increasing = ids.windows(2).all(|pair| pair[0] < pair[1]);
+        let first_of_run = ids.first().copied().filter(|&first| {
+            let first = first as usize;
+            ids.iter().enumerate().all(|(i, &id)| id as usize == first + i)
+        });
         if self.tables.len() >= Self::TABLES {
             self.tables.remove(0);
         }
@@ -290,6 +313,7 @@ impl ComponentIds {
             table: Arc::clone(table),
             ids,
             increasing,
+            first_of_run,
         });
         self.tables.len() - 1
     }
