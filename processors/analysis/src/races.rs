@@ -123,18 +123,19 @@ impl RaceDetector {
             self.config.cross_trace_slack_ns,
             self.config.max_accesses_per_variable,
         );
-        let environment = Arc::clone(&access.environment);
-        let name = Arc::clone(&access.variable);
-        let variable = self.variables.entry(&environment, &name);
+        let variable = self.variables.entry(&access.environment, &access.variable);
         if variable.contains((access.timestamp_ns, access.event_id)) {
             return Observation::default();
         }
         let near = variable.newest();
         let new = Retained::interned_near(&mut access, &mut self.names, &mut self.pieces, near);
+        // The access keeps its names (the retained form does not take them): borrowed, not
+        // cloned, which took and gave back two reference counts per access.
+        let (environment, name) = (&access.environment, &access.variable);
         let fast = variable.all_before(&new.clock);
         let mut pairs = Vec::new();
         if !fast {
-            let whole = |retained: &Retained| retained.shared(&self.names, &environment, &name);
+            let whole = |retained: &Retained| retained.shared(&self.names, environment, name);
             let new_side = new.side();
             let racing = |kept: &&Retained| is_data_race_between(&kept.side(), &new_side, slack);
             for kept in variable.iter().filter(racing) {
@@ -167,7 +168,7 @@ impl RaceDetector {
         self.evictions += capacity_evictions;
         self.retained = self.retained + after - before;
         if empty {
-            self.drop_variable(&environment, &name);
+            self.drop_variable(environment, name);
         }
         self.compact_names();
         Observation { pairs, evicted }
