@@ -77,7 +77,7 @@ pub use findings::{
 pub use inputs::{race_inputs, race_inputs_with, RaceInputs};
 pub use lock_order::{lock_order_edges, lock_order_edges_with, LockCycle, LockOrderDetector};
 pub use pairs::{RacePair, UpdateContext};
-pub use races::{Observation, RaceDetector};
+pub use races::{EvictedIds, Observation, RaceDetector};
 /// The clock type lives with the event model; re-exported for the analyses' users.
 pub use raceway_schemas::VectorClock;
 pub use rules::{

@@ -18,6 +18,7 @@
 use std::sync::Arc;
 
 use raceway_schemas::{Access, FindingKind, UpdateSpan};
+use smallvec::SmallVec;
 use uuid::Uuid;
 
 use crate::config::RaceConfig;
@@ -35,6 +36,10 @@ fn lost_update_pair(span: &RetainedSpan, other: &Arc<Access>, names: &ComponentI
     RacePair::lost_update(write, context, Arc::clone(other))
 }
 
+/// Event ids an observation released: usually none or one (the oldest access of a full
+/// variable), kept inline so that the common eviction allocates nothing.
+pub type EvictedIds = SmallVec<[Uuid; 2]>;
+
 /// What observing one access or span produced.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Observation {
@@ -43,7 +48,7 @@ pub struct Observation {
     pub pairs: Vec<RacePair>,
     /// Event ids no longer retained after this step (dominated, evicted, or the new access itself
     /// when it was not kept), so the runtime knows which input records it no longer needs.
-    pub evicted: Vec<Uuid>,
+    pub evicted: EvictedIds,
 }
 
 /// Finds data races and lost updates per variable over accesses and update spans arriving in
@@ -82,10 +87,15 @@ impl RaceDetector {
 
     /// Reclaims the ids of clock components no retained clock uses any more, once enough new
     /// ones were handed out (derived clocks bring new components with every trace).
+    #[inline]
     fn compact_names(&mut self) {
-        if !self.names.needs_compaction() {
-            return;
+        if self.names.needs_compaction() {
+            self.compact_names_now();
         }
+    }
+
+    #[cold]
+    fn compact_names_now(&mut self) {
         let mut live = vec![false; self.names.len()];
         for clock in self.variables.values().flat_map(VariableAccesses::clocks) {
             for id in clock.ids() {
@@ -113,18 +123,19 @@ impl RaceDetector {
             self.config.cross_trace_slack_ns,
             self.config.max_accesses_per_variable,
         );
-        let environment = Arc::clone(&access.environment);
-        let name = Arc::clone(&access.variable);
-        let variable = self.variables.entry(&environment, &name);
+        let variable = self.variables.entry(&access.environment, &access.variable);
         if variable.contains((access.timestamp_ns, access.event_id)) {
             return Observation::default();
         }
         let near = variable.newest();
         let new = Retained::interned_near(&mut access, &mut self.names, &mut self.pieces, near);
+        // The access keeps its names (the retained form does not take them): borrowed, not
+        // cloned, which took and gave back two reference counts per access.
+        let (environment, name) = (&access.environment, &access.variable);
         let fast = variable.all_before(&new.clock);
         let mut pairs = Vec::new();
         if !fast {
-            let whole = |retained: &Retained| retained.shared(&self.names, &environment, &name);
+            let whole = |retained: &Retained| retained.shared(&self.names, environment, name);
             let new_side = new.side();
             let racing = |kept: &&Retained| is_data_race_between(&kept.side(), &new_side, slack);
             for kept in variable.iter().filter(racing) {
@@ -144,7 +155,7 @@ impl RaceDetector {
         }
         let before = variable.len();
         let (evicted, capacity_evictions) = if too_old {
-            (vec![new.access.event_id], 0)
+            (EvictedIds::from_elem(new.access.event_id, 1), 0)
         } else {
             let outcome = variable.insert(new, capacity, fast);
             (outcome.removed, outcome.capacity_evictions)
@@ -157,7 +168,7 @@ impl RaceDetector {
         self.evictions += capacity_evictions;
         self.retained = self.retained + after - before;
         if empty {
-            self.drop_variable(&environment, &name);
+            self.drop_variable(environment, name);
         }
         self.compact_names();
         Observation { pairs, evicted }
@@ -215,7 +226,7 @@ impl RaceDetector {
         self.compact_names();
         Observation {
             pairs,
-            evicted: Vec::new(),
+            evicted: EvictedIds::new(),
         }
     }
 

@@ -236,7 +236,7 @@ fn capacity_evicts_oldest_and_counts() {
     detector.observe(lone(1, "a", 10, Read));
     detector.observe(lone(2, "b", 20, Read));
     let observation = detector.observe(lone(3, "c", 30, Read));
-    assert_eq!(observation.evicted, vec![id(1)]);
+    assert_eq!(observation.evicted[..], [id(1)]);
     assert_eq!(detector.evictions(), 1);
     assert_eq!(detector.retained_len(), 2);
 }
@@ -256,7 +256,7 @@ fn age_eviction_drops_old_accesses_and_refuses_late_ones() {
     assert_eq!(detector.retained_len(), 1);
     let late = detector.observe(lone(3, "c", 5, Write));
     assert_eq!(late.pairs.len(), 1, "still compared");
-    assert_eq!(late.evicted, vec![id(3)], "but not kept");
+    assert_eq!(late.evicted[..], [id(3)], "but not kept");
     assert_eq!(detector.retained_len(), 1);
     let window = detector.config().window_ns;
     assert_eq!(detector.evict_expired(21 + window), vec![id(2)]);

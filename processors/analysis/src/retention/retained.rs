@@ -55,6 +55,7 @@ impl Retained {
     ///
     /// The pieces it keeps are taken out of `access` rather than the access moved in: an access
     /// is about 250 bytes, and moving it through each step copied it every time.
+    #[inline(always)]
     pub(crate) fn interned_near(
         access: &mut Access,
         names: &mut ComponentIds,
@@ -104,6 +105,7 @@ impl Facts {
     /// lock set sorted and deduplicated and the repeated pieces canonical through `pieces`, first
     /// trying `neighbour`'s (the same allocation, or equal content). The values are taken out of
     /// `access`, which is left with empty ones.
+    #[inline(always)]
     fn new(access: &mut Access, pieces: &mut SharedPieces, neighbour: Option<&Facts>) -> Self {
         let location = match neighbour {
             Some(near) if same(&near.location, &access.location) => Arc::clone(&near.location),

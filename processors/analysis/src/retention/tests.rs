@@ -77,10 +77,10 @@ fn insert_drops_dominated_and_refuses_dominated_newcomers() {
         .removed
         .is_empty());
     let outcome = accesses.insert(retained(3, 30, &[("a", 3)]), 10, false);
-    assert_eq!(outcome.removed, vec![id(1)]);
+    assert_eq!(outcome.removed[..], [id(1)]);
     // Arrives late, already dominated by the retained id 3.
     let outcome = accesses.insert(retained(2, 20, &[("a", 2)]), 10, false);
-    assert_eq!(outcome.removed, vec![id(2)]);
+    assert_eq!(outcome.removed[..], [id(2)]);
     assert_eq!(accesses.len(), 1);
     assert!(accesses.contains((30, id(3))));
 }
@@ -91,7 +91,7 @@ fn capacity_evicts_the_oldest() {
     accesses.insert(retained(1, 30, &[("x", 1)]), 2, false);
     accesses.insert(retained(2, 10, &[("y", 1)]), 2, false);
     let outcome = accesses.insert(retained(3, 20, &[("z", 1)]), 2, false);
-    assert_eq!(outcome.removed, vec![id(2)]);
+    assert_eq!(outcome.removed[..], [id(2)]);
     assert_eq!(outcome.capacity_evictions, 1);
     let ages: Vec<i64> = accesses.iter().map(|r| r.access.timestamp_ns).collect();
     assert_eq!(ages, vec![20, 30]);
