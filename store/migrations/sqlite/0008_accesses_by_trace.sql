@@ -8,27 +8,14 @@
 -- are its event's, so the key is as unique as the id; a re-analysis replaces the row), a
 -- trace's accesses of a variable are one range of it, and a batch's inserts land in its
 -- traces' ranges only. The rows are in the order they were written.
+-- The columns of version 2, unchanged (see its file for what each holds); no key of its own.
 CREATE TABLE accesses_by_trace
 (
-    event_id TEXT NOT NULL,
-    trace_id TEXT NOT NULL,
-    timestamp_ns INTEGER NOT NULL,
-    environment TEXT NOT NULL,
-    variable TEXT NOT NULL,
-    access_type TEXT NOT NULL,
-    location TEXT NOT NULL,
-    -- JSON text of the value read or written, and of the value before a write (NULL: unknown).
-    value TEXT NOT NULL,
-    old_value TEXT,
-    service TEXT NOT NULL,
-    instance TEXT NOT NULL,
-    thread TEXT NOT NULL,
-    -- JSON array of [component, counter], sorted by component.
-    clock TEXT NOT NULL,
-    trusted_clock INTEGER NOT NULL,
-    -- JSON array of [lock_id, mode] with mode "exclusive" or "shared".
-    locks TEXT NOT NULL,
-    trace_start_ns INTEGER NOT NULL,
+    event_id TEXT NOT NULL, trace_id TEXT NOT NULL, timestamp_ns INTEGER NOT NULL,
+    environment TEXT NOT NULL, variable TEXT NOT NULL, access_type TEXT NOT NULL,
+    location TEXT NOT NULL, value TEXT NOT NULL, old_value TEXT, service TEXT NOT NULL,
+    instance TEXT NOT NULL, thread TEXT NOT NULL, clock TEXT NOT NULL,
+    trusted_clock INTEGER NOT NULL, locks TEXT NOT NULL, trace_start_ns INTEGER NOT NULL,
     trace_end_ns INTEGER NOT NULL
 );
 
