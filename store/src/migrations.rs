@@ -109,6 +109,11 @@ pub const SQLITE: &[Migration] = &[
         name: "findings_newest_first",
         sql: include_str!("../migrations/sqlite/0007_findings_newest_first.sql"),
     },
+    Migration {
+        version: 8,
+        name: "accesses_by_trace",
+        sql: include_str!("../migrations/sqlite/0008_accesses_by_trace.sql"),
+    },
 ];
 
 /// True when `statement` adds columns and `error` says one already exists: a previous run

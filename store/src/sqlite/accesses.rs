@@ -1,10 +1,16 @@
 //! Accesses in the SQLite store: writes (latest wins per event id) and the audit-trail reads.
 //!
+//! Rows are unique by (trace, variable, event id), not by the event id alone (migration 8): an
+//! event's trace and variable are its own, so that key is as unique, and it keeps a batch's
+//! inserts inside its traces' ranges of the index. Keyed by the random event id, each commit
+//! rewrote about every page of the key's index once the table held more rows than a batch, on
+//! the writer every other write of the store waits for. Reads by key give all three parts.
+//!
 //! Clocks and lock sets are JSON text: `[[component, counter], ...]` and `[[lock_id, mode], ...]`.
 
 use async_trait::async_trait;
 use raceway_schemas::Access;
-use rusqlite::{params, params_from_iter, Connection, Row};
+use rusqlite::{params, params_from_iter, Connection, OptionalExtension, Row};
 use serde::de::DeserializeOwned;
 use uuid::Uuid;
 
@@ -133,6 +139,64 @@ fn into_access((mut stored, clock, locks): RawAccess) -> Result<Access, StoreErr
     stored.into_access()
 }
 
+/// One access's recorded values by the table's unique key: trace, variable, event id.
+const RECORDED_VALUES_SQL: &str = "SELECT value, old_value FROM accesses \
+    WHERE trace_id = ?1 AND variable = ?2 AND event_id = ?3";
+
+/// The recorded values of the accesses at `keys`: one lookup of the table's unique key (trace,
+/// variable, event id) per key, in process, so no lookup reads another access's row. An access
+/// not stored is left out; a key named twice reads its row once.
+fn read_recorded_values(
+    conn: &Connection,
+    keys: &[AccessKey],
+) -> Result<Vec<RecordedValues>, StoreError> {
+    let failed = |e| StoreError::sqlite("read recorded values", e);
+    let mut stmt = conn.prepare_cached(RECORDED_VALUES_SQL).map_err(failed)?;
+    let mut seen = std::collections::HashSet::with_capacity(keys.len());
+    let mut values = Vec::with_capacity(keys.len());
+    for key in keys {
+        if !seen.insert((key.trace_id, key.variable.as_str(), key.event_id)) {
+            continue;
+        }
+        let row: Option<(String, Option<String>)> = stmt
+            .query_row(
+                params![
+                    key.trace_id.to_string(),
+                    key.variable,
+                    key.event_id.to_string()
+                ],
+                read_columns,
+            )
+            .optional()
+            .map_err(failed)?;
+        if let Some((value, old_value)) = row {
+            values.push(RecordedValues {
+                event_id: key.event_id,
+                value,
+                old_value,
+            });
+        }
+    }
+    Ok(values)
+}
+
+/// The query of the accesses matching `filter` in (timestamp, id) order, `tail` appended.
+fn accesses_sql(filter: &Filter, tail: &str) -> String {
+    format!(
+        "SELECT {ACCESS_COLUMNS} FROM accesses WHERE {} ORDER BY timestamp_ns, event_id {tail}",
+        filter.sql()
+    )
+}
+
+/// A trace's accesses of one variable. `+` keeps SQLite's planner off the variable's time index,
+/// which it prefers for the order it gives: that read every access of the variable (all of a hot
+/// variable's) to keep one trace's; the key's index reads the trace's alone, sorted after.
+fn trace_variable_filter(trace_id: &str, variable: &str) -> Filter {
+    Filter::new(Dialect::Sqlite)
+        .equals("trace_id", Some(trace_id))
+        .equals("+variable", Some(variable))
+}
+
 impl SqliteStore {
     /// The accesses matching `filter` in (timestamp, id) order, then `limit` of them if given.
     async fn read_accesses(
@@ -146,11 +210,7 @@ impl SqliteStore {
                 Some(limit) => ("LIMIT ?", vec![Value::I64(limit.into())]),
                 None => ("", Vec::new()),
             };
-            let sql = format!(
-                "SELECT {ACCESS_COLUMNS} FROM accesses WHERE {} \
-                 ORDER BY timestamp_ns, event_id {tail}",
-                filter.sql()
-            );
+            let sql = accesses_sql(&filter, tail);
             let params = params_from_iter(filter.params_with(&more));
             query_decoded(conn, operation, &sql, params, read_access, into_access)
         })
@@ -177,44 +237,13 @@ impl AccessStore for SqliteStore {
             .await
     }
 
-    async fn recorded_values(&self, keys: &[AccessKey]) -> Result<Vec<RecordedValues>, StoreError> {
-        let Some(filter) = filter::event_accesses(Dialect::Sqlite, keys) else {
-            return Ok(Vec::new());
-        };
-        self.read(move |conn| {
-            // One row per event id: a write replaces the earlier row.
-            let sql = format!(
-                "SELECT event_id, value, old_value FROM accesses WHERE {}",
-                filter.sql()
-            );
-            query_decoded(
-                conn,
-                "read recorded values",
-                &sql,
-                params_from_iter(filter.params()),
-                read_columns::<(String, String, Option<String>)>,
-                |(id, value, old_value)| {
-                    Ok(RecordedValues {
-                        event_id: Uuid::parse_str(&id)
-                            .map_err(|e| corrupt_access(&id, e.to_string()))?,
-                        value,
-                        old_value,
-                    })
-                },
-            )
-        })
-        .await
-    }
-
     async fn trace_variable_accesses(
         &self,
         trace_id: Uuid,
         variable: &str,
     ) -> Result<Vec<Access>, StoreError> {
         let trace = trace_id.to_string();
-        let filter = Filter::new(Dialect::Sqlite)
-            .equals("trace_id", Some(&trace))
-            .equals("variable", Some(variable));
+        let filter = trace_variable_filter(&trace, variable);
         self.read_accesses("read trace accesses", filter, None)
             .await
     }
@@ -249,5 +278,106 @@ impl AccessStore for SqliteStore {
             )
         })
         .await
+    }
+
+    async fn recorded_values(&self, keys: &[AccessKey]) -> Result<Vec<RecordedValues>, StoreError> {
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let keys = keys.to_vec();
+        self.read(move |conn| read_recorded_values(conn, &keys))
+            .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use rusqlite::{params, params_from_iter, Connection};
+
+    use super::{accesses_sql, trace_variable_filter, RECORDED_VALUES_SQL};
+    use crate::migrations::SQLITE;
+    use crate::sqlite::{apply_migrations, migrated_before};
+
+    const INSERT: &str = "INSERT OR REPLACE INTO accesses (event_id, trace_id, timestamp_ns, \
+        environment, variable, access_type, location, value, old_value, service, instance, \
+        thread, clock, trusted_clock, locks, trace_start_ns, trace_end_ns) \
+        VALUES (?1, ?2, ?3, 'test', ?4, 'Write', 'bank.rs:42', ?5, NULL, 'bank', 'i-1', 't1', \
+        '[]', 0, '[]', 0, 1)";
+
+    fn values(conn: &Connection) -> Vec<(String, String, String)> {
+        conn.prepare("SELECT event_id, variable, value FROM accesses ORDER BY event_id")
+            .expect("prepare")
+            .query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
+            .expect("query")
+            .collect::<Result<_, _>>()
+            .expect("rows")
+    }
+
+    /// Accesses stored before the table was keyed by trace keep every row through the
+    /// migration, and a later write of the same event still replaces its row.
+    #[test]
+    fn migration_keeps_accesses_and_one_row_per_event() {
+        let mut conn = migrated_before(8);
+        for (id, trace, variable, value) in [
+            ("e1", "t1", "x", "1"),
+            ("e2", "t1", "y", "2"),
+            ("e3", "t2", "x", "3"),
+        ] {
+            conn.execute(INSERT, params![id, trace, 10, variable, value])
+                .expect("insert access");
+        }
+        apply_migrations(&mut conn, SQLITE).expect("all migrations");
+        let row = |id: &str, variable: &str, value: &str| {
+            (id.to_string(), variable.to_string(), value.to_string())
+        };
+        assert_eq!(
+            values(&conn),
+            vec![
+                row("e1", "x", "1"),
+                row("e2", "y", "2"),
+                row("e3", "x", "3")
+            ]
+        );
+        conn.execute(INSERT, params!["e2", "t1", 20, "y", "22"])
+            .expect("re-analysed access");
+        let after = values(&conn);
+        assert_eq!(after.len(), 3, "no second row for the event");
+        assert_eq!(
+            after[1],
+            row("e2", "y", "22"),
+            "the later write replaced the event's row"
+        );
+    }
+
+    /// A recorded-values lookup and a trace's accesses of a variable read the unique key's
+    /// index, not the table or the variable's time index.
+    #[test]
+    fn key_lookups_use_the_trace_key() {
+        let mut conn = migrated_before(1);
+        apply_migrations(&mut conn, SQLITE).expect("all migrations");
+        let trace_variable = trace_variable_filter("t", "x");
+        for (sql, params) in [
+            (
+                RECORDED_VALUES_SQL.to_string(),
+                vec!["t".to_string(), "x".into(), "e".into()],
+            ),
+            (
+                accesses_sql(&trace_variable, ""),
+                vec!["t".into(), "x".into()],
+            ),
+        ] {
+            let plan: Vec<String> = conn
+                .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+                .expect("prepare")
+                .query_map(params_from_iter(params), |row| row.get(3))
+                .expect("plan")
+                .collect::<Result<_, _>>()
+                .expect("rows");
+            assert!(
+                plan.iter()
+                    .any(|step| step.contains("USING INDEX accesses_trace_variable_event")),
+                "{sql}: {plan:?}"
+            );
+        }
     }
 }
