@@ -338,31 +338,27 @@ pub(crate) fn accesses(dialect: Dialect, query: &AccessQuery) -> Filter {
         .within("timestamp_ns", query.time)
 }
 
-/// The accesses named by `keys`; `None` when there is none, so nothing to read.
+/// The accesses named by `keys` in ClickHouse's `accesses`; `None` when there is none, so
+/// nothing to read.
 ///
-/// ClickHouse's table is ordered by (variable, environment, trace, event id), so every part of
-/// the key narrows the granules it reads. SQLite looks the ids up by primary key, and `+` keeps
-/// its planner off the variable index (it chose it, and read every access of the variables:
-/// all of a hot variable's).
-pub(crate) fn event_accesses(dialect: Dialect, keys: &[AccessKey]) -> Option<Filter> {
+/// The table is ordered by (variable, environment, trace, event id), so every part of the key
+/// narrows the granules it reads. (SQLite looks each key up in its unique index on (trace,
+/// variable, event id) with a statement of its own: `sqlite/accesses.rs`.)
+pub(crate) fn event_accesses(keys: &[AccessKey]) -> Option<Filter> {
     if keys.is_empty() {
         return None;
     }
-    let variables = distinct(keys.iter().map(|k| k.variable.as_str()));
-    let ids = keys.iter().map(|k| k.event_id);
-    let filter = match dialect {
-        Dialect::ClickHouse => Filter::new(dialect)
-            .one_of("variable", variables)
-            .one_of(
-                "environment",
-                distinct(keys.iter().map(|k| k.environment.as_str())),
-            )
-            .one_of_ids("trace_id", distinct(keys.iter().map(|k| k.trace_id)))
-            .one_of_ids("event_id", ids),
-        Dialect::Sqlite => Filter::new(dialect)
-            .one_of("+variable", variables)
-            .one_of_ids("event_id", ids),
-    };
+    let filter = Filter::new(Dialect::ClickHouse)
+        .one_of(
+            "variable",
+            distinct(keys.iter().map(|k| k.variable.as_str())),
+        )
+        .one_of(
+            "environment",
+            distinct(keys.iter().map(|k| k.environment.as_str())),
+        )
+        .one_of_ids("trace_id", distinct(keys.iter().map(|k| k.trace_id)))
+        .one_of_ids("event_id", keys.iter().map(|k| k.event_id));
     Some(filter)
 }
 

@@ -127,7 +127,7 @@ impl AccessStore for ClickHouseStore {
     }
 
     async fn recorded_values(&self, keys: &[AccessKey]) -> Result<Vec<RecordedValues>, StoreError> {
-        let Some(filter) = filter::event_accesses(Dialect::ClickHouse, keys) else {
+        let Some(filter) = filter::event_accesses(keys) else {
             return Ok(Vec::new());
         };
         // The values alone: the granules the keys fall in are decompressed column by column,
