@@ -84,7 +84,7 @@ use std::sync::Arc;
 use foldhash::HashMap;
 use raceway_schemas::{ClockTable, CompactClock, ComponentIndex, Event, HeldLock};
 
-use crate::graph;
+use crate::{clock_entries, graph};
 
 /// Happens-before information for one event.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -331,7 +331,7 @@ fn derived_clocks(evidence: &edges::Evidence, n: usize) -> Clocks {
     for &position in &order {
         let mut clock = Vec::new();
         for &before in &predecessors[first[position]..first[position + 1]] {
-            join(&mut clock, &entries[before]);
+            clock_entries::join(&mut clock, &entries[before]);
         }
         increment(&mut clock, component_of[evidence.actor_of[position]]);
         entries[position] = clock;
@@ -341,44 +341,6 @@ fn derived_clocks(evidence: &edges::Evidence, n: usize) -> Clocks {
         order,
         table,
     }
-}
-
-/// `into` becomes the join of itself and `from` (entries sorted by index, as both are): the
-/// largest counter of every component of either.
-fn join(into: &mut Vec<(ComponentIndex, u64)>, from: &[(ComponentIndex, u64)]) {
-    if into.is_empty() {
-        into.extend_from_slice(from);
-        return;
-    }
-    if into.len() == from.len() && into.iter().zip(from).all(|(a, b)| a.0 == b.0) {
-        for (a, b) in into.iter_mut().zip(from) {
-            a.1 = a.1.max(b.1);
-        }
-        return;
-    }
-    let mut joined = Vec::with_capacity(into.len() + from.len());
-    let (mut i, mut j) = (0, 0);
-    while i < into.len() && j < from.len() {
-        let (a, b) = (into[i], from[j]);
-        match a.0.cmp(&b.0) {
-            std::cmp::Ordering::Less => {
-                joined.push(a);
-                i += 1;
-            }
-            std::cmp::Ordering::Greater => {
-                joined.push(b);
-                j += 1;
-            }
-            std::cmp::Ordering::Equal => {
-                joined.push((a.0, a.1.max(b.1)));
-                i += 1;
-                j += 1;
-            }
-        }
-    }
-    joined.extend_from_slice(&into[i..]);
-    joined.extend_from_slice(&from[j..]);
-    *into = joined;
 }
 
 /// Adds one to `component`'s counter in `clock` (sorted by index), inserting it when missing.

@@ -18,6 +18,7 @@ use std::sync::Arc;
 use foldhash::HashMap;
 use raceway_schemas::{CompactClock, ComponentNames};
 
+use crate::clock_entries;
 use crate::rules::CausalClock;
 
 /// Dense number of a clock component name, given out by [`ComponentIds`].
@@ -109,39 +110,7 @@ impl Clock {
 
     /// Component-wise maximum with `other` (the summary of a variable).
     pub(crate) fn join(&mut self, other: &Clock) {
-        let (a, b) = (&mut self.entries, &other.entries);
-        if b.is_empty() {
-            return;
-        }
-        if same_ids(a, b) {
-            // Same components: in place, without a branch per component.
-            for (x, y) in a.iter_mut().zip(b) {
-                x.1 = x.1.max(y.1);
-            }
-            return;
-        }
-        let mut merged = Vec::with_capacity(a.len().max(b.len()));
-        let (mut i, mut j) = (0, 0);
-        while i < a.len() && j < b.len() {
-            match a[i].0.cmp(&b[j].0) {
-                Ordering::Less => {
-                    merged.push(a[i]);
-                    i += 1;
-                }
-                Ordering::Greater => {
-                    merged.push(b[j]);
-                    j += 1;
-                }
-                Ordering::Equal => {
-                    merged.push((a[i].0, a[i].1.max(b[j].1)));
-                    i += 1;
-                    j += 1;
-                }
-            }
-        }
-        merged.extend_from_slice(&a[i..]);
-        merged.extend_from_slice(&b[j..]);
-        *a = merged;
+        clock_entries::join(&mut self.entries, &other.entries);
     }
 
     /// The component ids in use.
@@ -156,11 +125,6 @@ impl Clock {
             entry.0 = new_ids[entry.0 as usize];
         }
     }
-}
-
-/// True when `a` and `b` have the same components (in the same places, as sorted clocks do).
-fn same_ids(a: &[(ComponentId, u64)], b: &[(ComponentId, u64)]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.0 == y.0)
 }
 
 /// True when the ids of `entries` strictly increase: sorted, no duplicates.
