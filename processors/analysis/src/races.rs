@@ -18,12 +18,12 @@
 use std::sync::Arc;
 
 use raceway_schemas::{Access, FindingKind, UpdateSpan};
-use smallvec::SmallVec;
 use uuid::Uuid;
 
 use crate::config::RaceConfig;
 use crate::interning::SharedPieces;
 use crate::pairs::RacePair;
+pub use crate::retention::EvictedIds;
 use crate::retention::{ComponentIds, Retained, RetainedSpan, VariableAccesses};
 use crate::rules::{is_data_race_between, is_lost_update_between};
 use variables::Variables;
@@ -35,10 +35,6 @@ fn lost_update_pair(span: &RetainedSpan, other: &Arc<Access>, names: &ComponentI
     let (write, context) = span.whole(names, &other.environment, &other.variable);
     RacePair::lost_update(write, context, Arc::clone(other))
 }
-
-/// Event ids an observation released: usually none or one (the oldest access of a full
-/// variable), kept inline so that the common eviction allocates nothing.
-pub type EvictedIds = SmallVec<[Uuid; 2]>;
 
 /// What observing one access or span produced.
 #[derive(Debug, Clone, Default, PartialEq)]

@@ -66,14 +66,19 @@ pub(crate) use clock::{Clock, ComponentIds};
 pub(crate) use retained::{dominates, Retained, RetainedSpan};
 
 use foldhash::HashMap;
+use smallvec::SmallVec;
 use uuid::Uuid;
+
+/// Event ids an observation released: usually none or one (the oldest access of a full
+/// variable), kept inline so that the common eviction allocates nothing.
+pub type EvictedIds = SmallVec<[Uuid; 2]>;
 
 /// What an insertion changed.
 #[derive(Debug, Default)]
 pub(crate) struct Inserted {
     /// Event ids no longer retained: dominated or evicted accesses, or the new one itself when it
     /// was not kept.
-    pub(crate) removed: crate::races::EvictedIds,
+    pub(crate) removed: EvictedIds,
     /// How many of those were evicted for capacity (a possible loss of findings).
     pub(crate) capacity_evictions: u64,
 }
