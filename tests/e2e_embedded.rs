@@ -112,7 +112,8 @@ fn bad_events_are_rejected_with_their_field_and_the_rest_accepted() {
 /// finds nothing.
 #[test]
 fn demo_prints_the_banking_race_and_nothing_when_safe() {
-    let racy = run_raceway(&["demo", "--embedded"]);
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let racy = run_demo(&["--embedded"], tmp.path());
     assert!(
         racy.contains("lost_update on account:alice.balance"),
         "{racy}"
@@ -131,8 +132,56 @@ fn demo_prints_the_banking_race_and_nothing_when_safe() {
             && racy.contains("bank-worker at examples/banking/src/worker.rs:"),
         "locations point into the example's services: {racy}"
     );
-    let safe = run_raceway(&["demo", "--embedded", "--safe"]);
+    let safe = run_demo(&["--embedded", "--safe"], tmp.path());
     assert!(safe.contains("no races found"), "{safe}");
+}
+
+/// The embedded demo stops its Raceway when it ends, so it names the data folder it keeps
+/// instead of a dead URL; `raceway up` on that folder serves the demo's trace and its races.
+#[test]
+fn the_embedded_demo_keeps_its_data_for_raceway_up() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let out = run_demo(&["--embedded"], tmp.path());
+    assert!(
+        !out.contains("details: http"),
+        "no URL of a stopped server: {out}"
+    );
+    let kept = out
+        .lines()
+        .find_map(|l| l.strip_prefix("the embedded Raceway has stopped; its data is kept in "))
+        .expect("the data folder is named");
+    assert!(kept.starts_with(&*tmp.path().to_string_lossy()), "{kept}");
+    let trace = out
+        .lines()
+        .find_map(|l| l.strip_prefix("trace ")?.split(':').next())
+        .expect("the trace id is printed");
+    assert!(
+        out.contains(&format!(
+            "raceway up --data-dir {kept}, then open http://127.0.0.1:8080/traces/{trace}/races"
+        )),
+        "{out}"
+    );
+
+    let addr = free_addr();
+    let mut up = Raceway::start(
+        &["up", "--http-addr", &addr, "--data-dir", kept],
+        tmp.path(),
+    );
+    let base = format!("http://{addr}");
+    up.wait_http_ok(&format!("{base}/health"));
+    let races = wait_for_races(&base, trace, Duration::from_secs(20));
+    assert!(
+        races.iter().any(|r| r["kind"] == "lost_update"),
+        "the demo's lost update is served again: {races:?}"
+    );
+}
+
+/// Runs `raceway demo ARGS...` with its temporary folder under `tmp`; returns its output.
+fn run_demo(args: &[&str], tmp: &std::path::Path) -> String {
+    let args: Vec<&str> = std::iter::once("demo")
+        .chain(args.iter().copied())
+        .collect();
+    run_raceway_with(&args, &[("TMPDIR", tmp.as_os_str())])
 }
 
 /// `raceway prune` drops old data from the embedded store and keeps what is newer than the

@@ -9,6 +9,7 @@
 //! ledger, work, and write it back, so one update is lost. With `--safe`, both ask the ledger to
 //! apply their change under its lock, and Raceway reports nothing.
 
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -46,8 +47,10 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
             ("http://127.0.0.1:8080".to_string(), None)
         }
         None => {
-            let (base, guard) = start_embedded().await?;
-            (base, Some(guard))
+            let data_dir =
+                std::env::temp_dir().join(format!("raceway-demo-{}", Uuid::new_v4().simple()));
+            let (base, guard) = start_embedded(&data_dir).await?;
+            (base, Some((guard, data_dir)))
         }
     };
     println!("running the banking example (api, ledger, worker) against {base} ...");
@@ -112,10 +115,23 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
             );
         }
     }
-    println!("details: {base}/api/traces/{trace_id}/races");
-    if let Some((shutdown, task)) = embedded {
-        let _ = shutdown.send(true);
-        task.await??;
+    match embedded {
+        None => println!("details: {base}/api/traces/{trace_id}/races"),
+        Some(((shutdown, task), data_dir)) => {
+            let _ = shutdown.send(true);
+            task.await??;
+            // The embedded instance stops with the demo, so its URLs are dead now; its data
+            // folder is kept, and `raceway up` on it shows the same trace.
+            println!(
+                "the embedded Raceway has stopped; its data is kept in {}",
+                data_dir.display()
+            );
+            println!(
+                "to look at this trace: raceway up --data-dir {}, then open \
+                 http://127.0.0.1:8080/traces/{trace_id}/races (or run raceway tui)",
+                data_dir.display()
+            );
+        }
     }
     Ok(())
 }
@@ -129,13 +145,12 @@ pub(crate) type EmbeddedGuard = (
     tokio::task::JoinHandle<anyhow::Result<()>>,
 );
 
-/// Starts `raceway up` in this process on a fresh data folder and a free port.
-pub(crate) async fn start_embedded() -> anyhow::Result<(String, EmbeddedGuard)> {
+/// Starts `raceway up` in this process on `data_dir` and a free port.
+pub(crate) async fn start_embedded(data_dir: &Path) -> anyhow::Result<(String, EmbeddedGuard)> {
     let port = std::net::TcpListener::bind("127.0.0.1:0")?
         .local_addr()?
         .port();
     let addr = format!("127.0.0.1:{port}");
-    let data_dir = std::env::temp_dir().join(format!("raceway-demo-{}", Uuid::new_v4().simple()));
     let data_dir = data_dir.to_string_lossy().to_string();
     let cli = Cli::try_parse_from([
         "raceway",

@@ -31,17 +31,21 @@ struct Up {
     client: ApiClient,
     http: reqwest::Client,
     guard: Option<EmbeddedGuard>,
+    /// The data folder, removed when the test ends.
+    _data: tempfile::TempDir,
 }
 
 impl Up {
     async fn start() -> Up {
-        let (base, guard) = start_embedded().await.expect("raceway up");
+        let data = tempfile::tempdir().expect("tempdir");
+        let (base, guard) = start_embedded(data.path()).await.expect("raceway up");
         let client = ApiClient::new(&base, None).expect("client");
         Up {
             base,
             client,
             http: reqwest::Client::new(),
             guard: Some(guard),
+            _data: data,
         }
     }
 

@@ -75,9 +75,16 @@ pub fn raceway_bin() -> std::ffi::OsString {
 /// outside the test) and returns its standard output; panics with its output unless it
 /// succeeded.
 pub fn run_raceway(args: &[&str]) -> String {
+    run_raceway_with(args, &[])
+}
+
+/// [`run_raceway`] with `env` set for the process (e.g. `TMPDIR`, to keep what a command leaves
+/// in the temporary folder inside the test's own).
+pub fn run_raceway_with(args: &[&str], env: &[(&str, &std::ffi::OsStr)]) -> String {
     let output = Command::new(raceway_bin())
         .args(args)
         .env_remove("RACEWAY_URL")
+        .envs(env.iter().copied())
         .output()
         .expect("run raceway");
     let stdout = String::from_utf8_lossy(&output.stdout).to_string();
