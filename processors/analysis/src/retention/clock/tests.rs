@@ -176,7 +176,10 @@ fn comparisons_and_join_agree_with_vector_clocks_on_random_clocks() {
             "{a:?} {b:?}"
         );
         let counter = |clock: &[(&str, u64)], name| {
-            clock.iter().find(|(n, _)| *n == name).map_or(0, |(_, c)| *c)
+            clock
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map_or(0, |(_, c)| *c)
         };
         let differing = names
             .iter()
