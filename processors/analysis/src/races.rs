@@ -193,7 +193,12 @@ impl RaceDetector {
         let mut pairs = Vec::new();
         if !fast {
             let span_side = new.side();
-            let lost = |kept: &&Retained| is_lost_update_between(&span_side, &kept.side(), slack);
+            // Only writes can be lost against a span (the rule's first test): reads are passed
+            // over before their side is built and the rule called.
+            let lost = |kept: &&Retained| {
+                kept.access.access_type.is_write()
+                    && is_lost_update_between(&span_side, &kept.side(), slack)
+            };
             for kept in variable.iter().filter(lost) {
                 let whole = kept.shared(&self.names, &environment, &name);
                 pairs.push(lost_update_pair(&new, &whole, &self.names));

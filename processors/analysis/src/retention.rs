@@ -65,7 +65,9 @@ use std::collections::{BTreeMap, VecDeque};
 pub(crate) use clock::{Clock, ComponentIds};
 pub(crate) use retained::{dominates, Retained, RetainedSpan};
 
-use foldhash::HashMap;
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+
 use smallvec::SmallVec;
 use uuid::Uuid;
 
@@ -84,6 +86,32 @@ pub(crate) struct Inserted {
 }
 
 type Age = (i64, Uuid);
+
+/// The hasher of the domination groups: their keys are hashes already (seeded foldhash, see
+/// `domination_key`), so a key is its own hash; hashing it again cost a hasher's rounds at every
+/// insertion and eviction.
+#[derive(Debug, Default, Clone, Copy)]
+struct KeyIsItsHash(u64);
+
+impl Hasher for KeyIsItsHash {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        // Only `u64` keys are hashed here; any other input is still mixed in.
+        for &byte in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(byte);
+        }
+    }
+
+    fn write_u64(&mut self, key: u64) {
+        self.0 = key;
+    }
+}
+
+/// Domination key hash -> ages of the entries with that key.
+type Groups = HashMap<u64, Group, BuildHasherDefault<KeyIsItsHash>>;
 
 /// The ages of the retained entries with one domination key hash: usually one, kept inline.
 #[derive(Debug)]
@@ -124,8 +152,7 @@ impl Group {
 pub(crate) struct VariableAccesses {
     /// Sorted by age, oldest first.
     entries: VecDeque<Retained>,
-    /// Domination key hash -> ages of the entries with that key.
-    groups: HashMap<u64, Group>,
+    groups: Groups,
     /// Spans by the age of their write.
     spans: BTreeMap<Age, RetainedSpan>,
     /// Join of every clock ever retained here (see "Fast path" in the module doc).
@@ -208,14 +235,18 @@ impl VariableAccesses {
             outcome.removed.push(new.access.event_id);
             return outcome;
         }
-        let dominated: Vec<Age> = group
-            .iter()
-            .filter(|age| self.get(age).is_some_and(|kept| dominates(&new, kept)))
-            .copied()
-            .collect();
-        for age in dominated {
-            if let Some(gone) = self.remove_entry(&age) {
-                outcome.removed.push(gone);
+        if !group.is_empty() {
+            // Most keys have no retained entry (a trace's actor at one location under one
+            // lock set, once): no candidates to collect.
+            let dominated: SmallVec<[Age; 2]> = group
+                .iter()
+                .filter(|age| self.get(age).is_some_and(|kept| dominates(&new, kept)))
+                .copied()
+                .collect();
+            for age in dominated {
+                if let Some(gone) = self.remove_entry(&age) {
+                    outcome.removed.push(gone);
+                }
             }
         }
         if fast {
@@ -230,6 +261,7 @@ impl VariableAccesses {
             .entry(new.key)
             .and_modify(|group| group.push(age))
             .or_insert(Group::One(age));
+        self.reserve_for_one_more(capacity);
         match self.position(&age) {
             Err(at) if at == self.entries.len() => self.entries.push_back(new),
             Err(at) => self.entries.insert(at, new),
@@ -255,6 +287,18 @@ impl VariableAccesses {
             self.reset_summary_if_empty();
         }
         outcome
+    }
+
+    /// Makes room for one more entry. A deque that grew past a quarter of `capacity` is given
+    /// room for `capacity + 1` at once (an insertion into a full variable holds one more entry
+    /// until the oldest is evicted): left to double, it copied every entry at each doubling and
+    /// ended at twice that room, the last doubling only for the one entry beyond `capacity`.
+    /// A variable that stays small keeps a small deque.
+    fn reserve_for_one_more(&mut self, capacity: usize) {
+        let len = self.entries.len();
+        if len == self.entries.capacity() && len >= capacity / 4 && len <= capacity {
+            self.entries.reserve_exact(capacity + 1 - len);
+        }
     }
 
     /// Keeps `span`, evicting the oldest span beyond `capacity`; returns the number evicted.
@@ -426,7 +470,7 @@ impl VariableAccesses {
 
 /// Updates the domination groups and the count of empty clocks for `gone`, an entry leaving
 /// `entries`; returns its event id.
-fn forget(groups: &mut HashMap<u64, Group>, unclocked: &mut usize, gone: &Retained) -> Uuid {
+fn forget(groups: &mut Groups, unclocked: &mut usize, gone: &Retained) -> Uuid {
     if gone.clock.is_empty() {
         *unclocked = unclocked.saturating_sub(1);
     }

@@ -148,7 +148,9 @@ pub fn is_data_race(a: &Access, b: &Access, config: &RaceConfig) -> bool {
     }
 }
 
-/// The data race rule for two accesses of one variable; cheap tests first.
+/// The data race rule for two accesses of one variable; cheap tests first (the lock test
+/// before the actors': the detector's lock sets are shared copies, so a common one is settled
+/// by their addresses, where different actors of one service compare their names as text).
 pub(crate) fn is_data_race_between<C: CausalClock>(
     a: &Side<C>,
     b: &Side<C>,
@@ -157,8 +159,8 @@ pub(crate) fn is_data_race_between<C: CausalClock>(
     a.event_id != b.event_id
         && (a.access_type.is_write() || b.access_type.is_write())
         && !(a.access_type.is_atomic() && b.access_type.is_atomic())
-        && could_interleave(a, b, slack_ns)
         && !locks_protect((a.locks, a.access_type), (b.locks, b.access_type))
+        && could_interleave(a, b, slack_ns)
         && a.clock.concurrent_with(b.clock)
 }
 
@@ -180,7 +182,8 @@ pub fn is_lost_update(span: &UpdateSpan, other: &Access, config: &RaceConfig) ->
     }
 }
 
-/// The lost-update rule for a span and another access of its variable; cheap tests first.
+/// The lost-update rule for a span and another access of its variable; cheap tests first (as
+/// for [`is_data_race_between`]).
 pub(crate) fn is_lost_update_between<C: CausalClock>(
     span: &SpanSide<C>,
     other: &Side<C>,
@@ -190,8 +193,8 @@ pub(crate) fn is_lost_update_between<C: CausalClock>(
     o.access_type.is_write()
         && o.event_id != w.event_id
         && o.event_id != span.read_event_id
-        && could_interleave(w, o, slack_ns)
         && !held_locks_protect(span.held_throughout, o.locks)
+        && could_interleave(w, o, slack_ns)
         && !o.clock.happens_before(span.read_clock)
         && !w.clock.happens_before(o.clock)
 }
@@ -295,6 +298,14 @@ fn locks_protect(
     (b_locks, b_type): (&[HeldLock], AccessType),
 ) -> bool {
     let neither_writes = !a_type.is_write() && !b_type.is_write();
+    if std::ptr::eq(a_locks, b_locks) {
+        // One lock set (the detector shares one copy of each): every lock is common, and it
+        // protects when held exclusively (by both) or when neither writes. Two holds of one
+        // lock in different modes include an exclusive one, which protects with itself.
+        return a_locks
+            .iter()
+            .any(|lock| lock.mode == LockMode::Exclusive || neither_writes);
+    }
     a_locks.iter().any(|mine| {
         b_locks.iter().any(|theirs| {
             mine.lock_id == theirs.lock_id && (excludes(mine.mode, theirs.mode) || neither_writes)
@@ -304,6 +315,12 @@ fn locks_protect(
 
 /// [`span_lock_protects`] on the other write's lock set.
 fn held_locks_protect(held_throughout: &[HeldLock], other: &[HeldLock]) -> bool {
+    if std::ptr::eq(held_throughout, other) {
+        // One lock set (see `locks_protect`): an exclusive hold protects with itself.
+        return held_throughout
+            .iter()
+            .any(|lock| lock.mode == LockMode::Exclusive);
+    }
     held_throughout.iter().any(|mine| {
         other
             .iter()

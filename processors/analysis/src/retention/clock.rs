@@ -65,6 +65,18 @@ impl Clock {
 
     /// Number of components whose counters differ.
     pub(crate) fn differing_components(&self, other: &Clock) -> usize {
+        let (a, b) = (&self.entries, &other.entries);
+        if a.len() == b.len() {
+            // Same components (as in `le_ge`): counters compared in one pass.
+            let (mut ids_differ, mut differing) = (0, 0);
+            for (x, y) in a.iter().zip(b) {
+                ids_differ |= x.0 ^ y.0;
+                differing += usize::from(x.1 != y.1);
+            }
+            if ids_differ == 0 {
+                return differing;
+            }
+        }
         let mut differing = 0;
         merge_walk(&self.entries, &other.entries, |a, b| {
             differing += usize::from(a != b);

@@ -209,7 +209,9 @@ pub(crate) struct RetainedSpan {
     pub(crate) read: UpdateRead,
     pub(crate) read_clock: Clock,
     pub(crate) write_clock: Clock,
-    pub(crate) held_throughout: Vec<HeldLock>,
+    /// Sorted and deduplicated, and the shared copy of that lock set ([`SharedPieces`]): usually
+    /// the very copy the other writes of the variable hold, so the lock test compares addresses.
+    pub(crate) held_throughout: Arc<[HeldLock]>,
     /// The write and the update context as findings report them, rebuilt on first use.
     whole: OnceLock<(Arc<Access>, Arc<UpdateContext>)>,
 }
@@ -223,12 +225,23 @@ impl RetainedSpan {
     ) -> Self {
         let read_clock = names.clock(std::mem::take(&mut span.read.clock));
         let write_clock = names.clock(std::mem::take(&mut span.write.clock));
+        let write = Facts::new(&mut span.write, pieces, None);
+        let mut held = span.held_throughout;
+        held.sort();
+        held.dedup();
+        // Usually the write's own lock set (the lock taken for the read is still held at the
+        // write, and nothing else): its shared copy, without a lookup.
+        let held_throughout = if *held == *write.locks {
+            Arc::clone(&write.locks)
+        } else {
+            pieces.sorted_locks(&Arc::from(held))
+        };
         RetainedSpan {
-            write: Facts::new(&mut span.write, pieces, None),
+            write,
             read: span.read,
             read_clock,
             write_clock,
-            held_throughout: span.held_throughout,
+            held_throughout,
             whole: OnceLock::new(),
         }
     }

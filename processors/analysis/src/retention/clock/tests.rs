@@ -139,7 +139,7 @@ fn compaction_renumbers_live_ids_in_order() {
     assert!(live.happens_before(&again));
 }
 
-/// The one-pass comparisons and join of clocks over the same ids agree with
+/// The one-pass comparisons, count of differing components and join of clocks over the same ids agree with
 /// [`raceway_schemas::VectorClock`] on random clocks, over the same components, other ones,
 /// and the same number of other ones (where the one pass must fall back to the merge).
 #[test]
@@ -175,6 +175,17 @@ fn comparisons_and_join_agree_with_vector_clocks_on_random_clocks() {
             va.concurrent_with(&vb),
             "{a:?} {b:?}"
         );
+        let counter = |clock: &[(&str, u64)], name| {
+            clock
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map_or(0, |(_, c)| *c)
+        };
+        let differing = names
+            .iter()
+            .filter(|&&name| counter(&a, name) != counter(&b, name))
+            .count();
+        assert_eq!(ca.differing_components(&cb), differing, "{a:?} {b:?}");
         let mut joined = ca.clone();
         joined.join(&cb);
         let mut vjoined = va.clone();
