@@ -2,6 +2,8 @@
 //! `raceway.accesses`): one [`Access`] per StateChange event, carrying the final clock and the
 //! rebuilt lock set from [`crate::causality`], so the race stage never needs the rest of the trace.
 
+use std::sync::Arc;
+
 use raceway_schemas::{Access, Event, SharedNames};
 
 use crate::causality::{trace_causality, TraceCausality};
@@ -65,7 +67,7 @@ pub(crate) fn access_at(
         ),
         clock: facts.clock.clone(),
         trusted_clock: causality.trusted,
-        locks: names.held_locks(&facts.locks),
+        locks: Arc::clone(&facts.locks),
         trace_start_ns,
         trace_end_ns,
     })
