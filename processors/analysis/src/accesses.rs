@@ -191,23 +191,14 @@ mod tests {
     #[test]
     fn lock_sets_and_actors_are_shared_copies() {
         let m = || acquire("m", LockMode::Exclusive);
+        let unlock = || crate::testing::release("m", LockMode::Exclusive);
         let events = vec![
             event(1, "a", 10, m()),
             event(2, "a", 11, write("x", "a1")),
-            event(
-                3,
-                "a",
-                12,
-                crate::testing::release("m", LockMode::Exclusive),
-            ),
+            event(3, "a", 12, unlock()),
             event(4, "b", 20, m()),
             event(5, "b", 21, write("x", "b1")),
-            event(
-                6,
-                "b",
-                22,
-                crate::testing::release("m", LockMode::Exclusive),
-            ),
+            event(6, "b", 22, unlock()),
             event(7, "b", 23, write("x", "b2")),
             event(8, "a", 30, m()),
             event(9, "a", 31, write("x", "a2")),
