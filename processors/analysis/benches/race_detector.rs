@@ -19,6 +19,8 @@
 //!   threads doing locked read-modify-writes of 100 variables: happens-before (derived or
 //!   trusted), accesses, update spans, lock-order edges, both detectors and the aggregator. The
 //!   `-racy` variants add unlocked reads, so 100 data races with thousands of pairs are found.
+//!   Pairs are added to the aggregator without copying the finding they change
+//!   ([`FindingAggregator::add`]), as the race stage adds them.
 //!
 //! Under `cargo test --all-targets` (criterion's test mode: no `--bench` argument) each benchmark
 //! runs once as a smoke test, on a debug build; the `detector/` streams are then a hundredth of
@@ -268,17 +270,17 @@ fn run_trace(events: &[Event]) -> usize {
     let mut aggregator = FindingAggregator::default();
     for access in inputs.accesses {
         for pair in races.observe(access).pairs {
-            aggregator.record(&pair, 0);
+            aggregator.add(&pair, 0);
         }
     }
     for span in inputs.updates {
         for pair in races.observe_update(span).pairs {
-            aggregator.record(&pair, 0);
+            aggregator.add(&pair, 0);
         }
     }
     for edge in inputs.lock_edges {
         for pair in locks.observe(edge) {
-            aggregator.record_inversion(&pair, 0);
+            aggregator.add_inversion(&pair, 0);
         }
     }
     aggregator.len()

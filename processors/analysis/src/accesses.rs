@@ -2,9 +2,40 @@
 //! `raceway.accesses`): one [`Access`] per StateChange event, carrying the final clock and the
 //! rebuilt lock set from [`crate::causality`], so the race stage never needs the rest of the trace.
 
-use raceway_schemas::{Access, Event, SharedNames};
+use std::sync::Arc;
 
-use crate::causality::{trace_causality, TraceCausality};
+use raceway_schemas::{Access, ActorId, Event, SharedNames};
+
+use crate::causality::{state_of, trace_causality, TraceCausality};
+
+/// The names one trace's accesses share (one copy each), and each actor's shared copy by its
+/// number in the program order (`TraceCausality::actor_of`): an actor is looked up by its
+/// three names once, not at every access.
+#[derive(Default)]
+pub(crate) struct AccessNames {
+    names: SharedNames,
+    actors: Vec<Option<Arc<ActorId>>>,
+}
+
+impl AccessNames {
+    /// The shared actor of `event`, whose actor is numbered `number` when known.
+    fn actor(&mut self, event: &Event, number: Option<usize>) -> Arc<ActorId> {
+        let names = &mut self.names;
+        let mut look_up = || {
+            names.actor(
+                &event.metadata.service_name,
+                event.metadata.instance_id.as_deref().unwrap_or_default(),
+                &event.metadata.thread_id,
+            )
+        };
+        match number {
+            Some(number) => {
+                Arc::clone(state_of(&mut self.actors, number).get_or_insert_with(look_up))
+            }
+            None => look_up(),
+        }
+    }
+}
 
 /// The accesses of one trace (events in any order), in causal order.
 pub fn trace_accesses(events: &[Event]) -> Vec<Access> {
@@ -25,8 +56,9 @@ pub fn accesses_with(events: &[Event], causality: &TraceCausality) -> Vec<Access
             .filter(|event| event.state_change().is_some())
             .count(),
     );
-    // One shared copy of each environment, variable, location, actor and lock set of the trace.
-    let mut names = SharedNames::default();
+    // One shared copy of each environment, variable, location and actor of the trace (the lock
+    // sets are the causality's shared copies).
+    let mut names = AccessNames::default();
     accesses.extend(
         causality
             .causal_order
@@ -43,7 +75,7 @@ pub(crate) fn access_at(
     causality: &TraceCausality,
     index: usize,
     (trace_start_ns, trace_end_ns): (i64, i64),
-    names: &mut SharedNames,
+    names: &mut AccessNames,
 ) -> Option<Access> {
     let event = events.get(index)?;
     let change = event.state_change()?;
@@ -52,20 +84,24 @@ pub(crate) fn access_at(
         event_id: event.id,
         trace_id: event.trace_id,
         timestamp_ns: event.timestamp_ns,
-        environment: names.name(&event.metadata.environment),
-        variable: names.name(&change.variable),
+        environment: names.names.name(&event.metadata.environment),
+        variable: names.names.name(&change.variable),
         access_type: change.access_type,
-        location: names.name(&change.location),
+        location: names.names.name(&change.location),
         value: change.new_value.clone(),
         old_value: change.old_value.clone(),
+        // The actor numbers are those of these events only when computed for as many.
         actor: names.actor(
-            &event.metadata.service_name,
-            event.metadata.instance_id.as_deref().unwrap_or_default(),
-            &event.metadata.thread_id,
+            event,
+            causality
+                .actor_of
+                .get(index)
+                .copied()
+                .filter(|_| causality.actor_of.len() == events.len()),
         ),
         clock: facts.clock.clone(),
         trusted_clock: causality.trusted,
-        locks: names.held_locks(&facts.locks),
+        locks: Arc::clone(&facts.locks),
         trace_start_ns,
         trace_end_ns,
     })
@@ -147,6 +183,59 @@ mod tests {
             accesses[0].clock.to_pairs(),
             vec![("a".into(), 1), ("b".into(), 2)]
         );
+    }
+
+    /// Equal lock sets and one actor's accesses share one copy, across critical sections and
+    /// actors, and the sets are still each access's own: `a` writes under `m` twice, then
+    /// under `m` and `n`; `b` under `m`, then under nothing.
+    #[test]
+    fn lock_sets_and_actors_are_shared_copies() {
+        let m = || acquire("m", LockMode::Exclusive);
+        let unlock = || crate::testing::release("m", LockMode::Exclusive);
+        let events = vec![
+            event(1, "a", 10, m()),
+            event(2, "a", 11, write("x", "a1")),
+            event(3, "a", 12, unlock()),
+            event(4, "b", 20, m()),
+            event(5, "b", 21, write("x", "b1")),
+            event(6, "b", 22, unlock()),
+            event(7, "b", 23, write("x", "b2")),
+            event(8, "a", 30, m()),
+            event(9, "a", 31, write("x", "a2")),
+            event(10, "a", 32, acquire("n", LockMode::Exclusive)),
+            event(11, "a", 33, write("x", "a3")),
+        ];
+        let accesses = trace_accesses(&events);
+        let by_event = |n: u128| {
+            accesses
+                .iter()
+                .find(|a| a.event_id == id(n))
+                .expect("an access per write")
+        };
+        let (a1, b1, b2, a2, a3) = (
+            by_event(2),
+            by_event(5),
+            by_event(7),
+            by_event(9),
+            by_event(11),
+        );
+        let only_m = vec![held("m", LockMode::Exclusive)];
+        for access in [a1, b1, a2] {
+            assert_eq!(*access.locks, only_m);
+            assert!(Arc::ptr_eq(&access.locks, &a1.locks));
+        }
+        assert!(b2.locks.is_empty());
+        assert_eq!(
+            *a3.locks,
+            vec![
+                held("m", LockMode::Exclusive),
+                held("n", LockMode::Exclusive)
+            ]
+        );
+        assert!(Arc::ptr_eq(&a1.actor, &a2.actor) && Arc::ptr_eq(&a2.actor, &a3.actor));
+        assert!(Arc::ptr_eq(&b1.actor, &b2.actor));
+        assert_eq!(b1.actor.thread, "b");
+        assert_eq!(a1.actor.thread, "a");
     }
 
     #[test]

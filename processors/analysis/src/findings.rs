@@ -145,10 +145,15 @@ impl FindingAggregator {
         id
     }
 
-    /// Adds a data race or lost-update `pair`. Returns the finding, stamped `detected_at_ns`,
-    /// when it is new or its count, representative or severity changed; `None` when nothing
-    /// changed (e.g. a redelivered pair).
-    pub fn record(&mut self, pair: &RacePair, detected_at_ns: i64) -> Option<RaceFinding> {
+    /// Adds a data race or lost-update `pair`. Returns the finding's id when the finding is new
+    /// or its count, representative or severity changed (stamped `detected_at_ns`; [`get`]
+    /// gives its current version); `None` when nothing changed (e.g. a redelivered pair). No
+    /// copy of the finding is made: a caller that writes the changed findings once per batch
+    /// (the race stage) collects the ids and copies each finding once, where a race found as
+    /// thousands of pairs changes its finding at almost every pair.
+    ///
+    /// [`get`]: FindingAggregator::get
+    pub fn add(&mut self, pair: &RacePair, detected_at_ns: i64) -> Option<Uuid> {
         let (first, second) = (&*pair.first, &*pair.second);
         let candidate = Candidate {
             id: self.pair_finding_id(pair),
@@ -164,7 +169,7 @@ impl FindingAggregator {
             severity: severity(pair),
             traces: [first.trace_id, second.trace_id],
         };
-        self.record_candidate(candidate, detected_at_ns, |id, count, severity| {
+        self.add_candidate(candidate, detected_at_ns, |id, count, severity| {
             RaceFinding {
                 id: id.to_string(),
                 kind: pair.kind,
@@ -180,13 +185,15 @@ impl FindingAggregator {
         })
     }
 
+    /// [`FindingAggregator::add`], returning a copy of the finding when it changed.
+    pub fn record(&mut self, pair: &RacePair, detected_at_ns: i64) -> Option<RaceFinding> {
+        let id = self.add(pair, detected_at_ns)?;
+        self.get(id).cloned()
+    }
+
     /// Adds a lock-order inversion (a cycle of two locks or more), like
-    /// [`FindingAggregator::record`].
-    pub fn record_inversion(
-        &mut self,
-        cycle: &LockCycle,
-        detected_at_ns: i64,
-    ) -> Option<RaceFinding> {
+    /// [`FindingAggregator::add`].
+    pub fn add_inversion(&mut self, cycle: &LockCycle, detected_at_ns: i64) -> Option<Uuid> {
         let (first, second) = (cycle.first(), cycle.second());
         let candidate = Candidate {
             id: inversion_id(cycle),
@@ -200,7 +207,7 @@ impl FindingAggregator {
             severity: Severity::Warning,
             traces: [first.trace_id, second.trace_id],
         };
-        self.record_candidate(candidate, detected_at_ns, |id, count, severity| {
+        self.add_candidate(candidate, detected_at_ns, |id, count, severity| {
             RaceFinding {
                 id: id.to_string(),
                 kind: FindingKind::LockOrderInversion,
@@ -216,12 +223,24 @@ impl FindingAggregator {
         })
     }
 
-    fn record_candidate(
+    /// [`FindingAggregator::add_inversion`], returning a copy of the finding when it changed.
+    pub fn record_inversion(
+        &mut self,
+        cycle: &LockCycle,
+        detected_at_ns: i64,
+    ) -> Option<RaceFinding> {
+        let id = self.add_inversion(cycle, detected_at_ns)?;
+        self.get(id).cloned()
+    }
+
+    /// Adds `candidate` to its finding, building the finding only when it is new or its
+    /// representative changed: the id when anything changed.
+    fn add_candidate(
         &mut self,
         candidate: Candidate,
         detected_at_ns: i64,
         build: impl FnOnce(Uuid, u64, Severity) -> RaceFinding,
-    ) -> Option<RaceFinding> {
+    ) -> Option<Uuid> {
         let Candidate {
             id,
             rank,
@@ -231,7 +250,6 @@ impl FindingAggregator {
         } = candidate;
         let max_pairs = self.max_pairs_per_finding;
         let Some(tracked) = self.findings.get_mut(&id) else {
-            let finding = build(id, 1, severity);
             let mut seen_pairs = HashSet::new();
             if max_pairs > 0 {
                 seen_pairs.insert(hash);
@@ -239,13 +257,13 @@ impl FindingAggregator {
             self.findings.insert(
                 id,
                 Tracked {
-                    finding: finding.clone(),
+                    finding: build(id, 1, severity),
                     representative: rank,
                     seen_pairs,
                     traces,
                 },
             );
-            return Some(finding);
+            return Some(id);
         };
         if tracked.seen_pairs.contains(&hash) {
             // The same pair again; it may still be a better representative (see `Rank`).
@@ -253,7 +271,7 @@ impl FindingAggregator {
                 tracked.representative = rank;
                 let (count, severity) = (tracked.finding.count, tracked.finding.severity);
                 tracked.finding = build(id, count, severity);
-                return Some(tracked.finding.clone());
+                return Some(id);
             }
             return None;
         }
@@ -270,7 +288,7 @@ impl FindingAggregator {
             tracked.finding.severity = severity;
             tracked.finding.detected_at_ns = detected_at_ns;
         }
-        Some(tracked.finding.clone())
+        Some(id)
     }
 
     /// Removes every finding involving `trace_id` and returns their ids: re-analysing a trace

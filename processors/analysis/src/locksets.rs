@@ -17,7 +17,10 @@
 //!   hands nothing over to the next acquirer (that acquirer may have taken another permit).
 //!   Counting it would hide real races behind a lock that let both sides in.
 
-use raceway_schemas::{Event, HeldLock, LockEvent, LockKind, LockMode};
+use std::sync::Arc;
+
+use raceway_schemas::{Event, HeldLock, LockEvent, LockKind, LockMode, SharedNames};
+use smallvec::SmallVec;
 use uuid::Uuid;
 
 /// An actor of a trace, borrowed from its events: (trace, service, instance, thread), the key
@@ -139,7 +142,19 @@ impl HeldLocks {
             .binary_search_by(|(held, _)| held.as_str().cmp(lock_id))
     }
 
+    /// The locks held now, sorted by lock id, as the shared copy `names` holds of that lock set
+    /// (no lock id copied when the trace has met the set before).
+    pub(crate) fn shared(&self, names: &mut SharedNames) -> Arc<[HeldLock]> {
+        let members: SmallVec<[(&str, LockMode); 4]> = self
+            .held
+            .iter()
+            .map(|(lock_id, (mode, _, _))| (lock_id.as_str(), *mode))
+            .collect();
+        names.lock_set(&members)
+    }
+
     /// The locks held now, sorted by lock id.
+    #[cfg(test)]
     pub(crate) fn snapshot(&self) -> Vec<HeldLock> {
         self.held
             .iter()

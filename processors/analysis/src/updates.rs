@@ -24,9 +24,9 @@
 //! the actor's accesses had arrived yet.
 
 use foldhash::HashMap;
-use raceway_schemas::{Access, AccessType, Event, EventKind, SharedNames, UpdateRead, UpdateSpan};
+use raceway_schemas::{Access, AccessType, Event, EventKind, UpdateRead, UpdateSpan};
 
-use crate::accesses::{access_at, trace_span};
+use crate::accesses::{access_at, trace_span, AccessNames};
 use crate::causality::{ordered_actors, state_of, trace_causality, TraceCausality};
 use crate::locksets::{HeldLocks, Hold};
 
@@ -44,7 +44,7 @@ pub fn update_spans_with(events: &[Event], causality: &TraceCausality) -> Vec<Up
     let Some(span) = trace_span(events) else {
         return Vec::new();
     };
-    let mut names = SharedNames::default();
+    let mut names = AccessNames::default();
     spans_with(events, causality, |index| {
         access_at(events, causality, index, span, &mut names)
     })
@@ -71,7 +71,7 @@ pub(crate) fn update_spans_reusing(
     for (at, &index) in changes.enumerate() {
         position[index] = at;
     }
-    let mut names = SharedNames::default();
+    let mut names = AccessNames::default();
     spans_with(events, causality, |index| {
         match accesses.get(position[index]) {
             Some(access) if access.event_id == events[index].id => Some(access.clone()),

@@ -40,6 +40,7 @@ use foldhash::HashMap;
 use raceway_schemas::Event;
 use uuid::Uuid;
 
+use super::clock_names::NumberedClocks;
 use crate::graph;
 use crate::locksets::{actor_key, ActorKey};
 
@@ -82,9 +83,17 @@ pub(crate) struct IndexedOrder {
 
 /// See [`IndexedOrder`].
 pub(crate) fn indexed_program_order(events: &[Event]) -> IndexedOrder {
+    indexed_program_order_numbered(events).0
+}
+
+/// [`indexed_program_order`] and the events' sent clocks with their names numbered (the
+/// `clock_names` submodule), which its counter test reads and a trusted trace's clocks reuse.
+pub(crate) fn indexed_program_order_numbered(
+    events: &[Event],
+) -> (IndexedOrder, NumberedClocks<'_>) {
     // One pass over the events reads everything the numbering needs from them: the sort keys,
-    // the id map, the timestamps, the actors, the parent links and whether any event carries a
-    // clock. An event is several cache lines, and a trace of thousands does not fit in the
+    // the id map, the timestamps, the actors, the parent links and the sent clocks, their names
+    // numbered. An event is several cache lines, and a trace of thousands does not fit in the
     // cache, so each pass over them is paid in memory reads; what follows reads these arrays.
     let n = events.len();
     let mut keys: Vec<(i64, u128, usize)> = Vec::with_capacity(n);
@@ -99,7 +108,7 @@ pub(crate) fn indexed_program_order(events: &[Event]) -> IndexedOrder {
     let mut last: Option<(ActorKey<'_>, usize)> = None;
     let mut unique = true;
     let mut one_trace = true;
-    let mut clocks = false;
+    let mut clocks = NumberedClocks::with_capacity(n);
     let first_trace = events.first().map(|e| e.trace_id);
     for (index, event) in events.iter().enumerate() {
         keys.push((event.timestamp_ns, event.id.as_u128(), index));
@@ -107,7 +116,7 @@ pub(crate) fn indexed_program_order(events: &[Event]) -> IndexedOrder {
         effective_ns.push(event.timestamp_ns);
         parents.push(event.parent_id);
         one_trace &= Some(event.trace_id) == first_trace;
-        clocks |= !event.causality_vector.is_empty();
+        clocks.push(&event.causality_vector);
         let key = actor_key(event);
         let actor = match last {
             Some((last_key, actor)) if last_key == key => actor,
@@ -148,9 +157,9 @@ pub(crate) fn indexed_program_order(events: &[Event]) -> IndexedOrder {
         let members: Vec<usize> = slots.iter().map(|&p| order[p]).collect();
         let stated = stated_order(
             events,
+            &clocks,
             &members,
             shared.map(|ids| (ids, actor, slots.as_slice())),
-            clocks,
         );
         let mut earliest = i64::MAX;
         for &local in stated.iter().rev() {
@@ -165,7 +174,7 @@ pub(crate) fn indexed_program_order(events: &[Event]) -> IndexedOrder {
     }
     // Each actor's events only moved among its own places, so the first appearances, and with
     // them the numbers, are those of the final order too.
-    IndexedOrder {
+    let indexed = IndexedOrder {
         order: ActorOrder {
             order,
             effective_ns,
@@ -173,7 +182,8 @@ pub(crate) fn indexed_program_order(events: &[Event]) -> IndexedOrder {
         actor_of,
         by_id: unique.then_some(by_id),
         one_trace,
-    }
+    };
+    (indexed, clocks)
 }
 
 /// The trace's ids when no two events share one, and where each event sits: its actor and its
@@ -192,13 +202,13 @@ struct Ids<'a> {
 
 /// The order of one actor's events (`members`, input indices in time order), as local indices
 /// into `members`. `ids` (with the actor's number and its places in the time order) finds
-/// parents among the members without a map per actor. `clocks` is false when no event of the
-/// trace carries a clock: then no counter can order anything.
+/// parents among the members without a map per actor. `clocks` are the events' sent clocks;
+/// when no event of the trace carries one, no counter can order anything.
 fn stated_order(
     events: &[Event],
+    clocks: &NumberedClocks<'_>,
     members: &[usize],
     ids: Option<(Ids<'_>, usize, &[usize])>,
-    clocks: bool,
 ) -> Vec<usize> {
     let n = members.len();
     if n < 2 {
@@ -242,18 +252,18 @@ fn stated_order(
         }
     }
     if edges.iter().all(|&(before, after)| before < after)
-        && (!clocks || counters_follow_time(events, members))
+        && (!clocks.any() || counters_follow_time(clocks, members))
     {
         // Every counter chain (if any) runs forwards in time order, so its edges would too.
         return (0..n).collect();
     }
-    let mut counters: HashMap<&str, Vec<(u64, usize)>> = HashMap::default();
+    let mut counters: HashMap<u32, Vec<(u64, usize)>> = HashMap::default();
     for (local, &index) in members.iter().enumerate() {
-        for (component, counter) in &events[index].causality_vector {
+        for &(component, counter) in clocks.of(index) {
             counters
-                .entry(component.as_str())
+                .entry(component)
                 .or_default()
-                .push((*counter, local));
+                .push((counter, local));
         }
     }
     for (_, mut chain) in counters {
@@ -280,19 +290,21 @@ fn stated_order(
 /// position), is in time order, and every edge it gives points forwards. An event listing the
 /// same components as the one before it (an actor's clocks usually do) is compared with that
 /// one position by position, which holds the latest counter of each; `latest` is brought up to
-/// date only when the components change.
-fn counters_follow_time(events: &[Event], members: &[usize]) -> bool {
-    let mut latest: HashMap<&str, u64> = HashMap::default();
-    let mut previous: &[(String, u64)] = &[];
+/// date only when the components change. Names are compared by number; only the check that a
+/// changed clock lists its names sorted reads them.
+fn counters_follow_time(clocks: &NumberedClocks<'_>, members: &[usize]) -> bool {
+    let mut latest: HashMap<u32, u64> = HashMap::default();
+    let mut previous: &[(u32, u64)] = &[];
     for &index in members {
-        let clock = events[index].causality_vector.as_slice();
+        let clock = clocks.of(index);
         let same_components = clock.len() == previous.len()
             && clock
                 .iter()
                 .zip(previous)
                 .all(|(now, then)| now.0 == then.0);
         // The same names as the previous clock, which passed, are in order too.
-        if !same_components && !clock.windows(2).all(|pair| pair[0].0 < pair[1].0) {
+        let sorted = |pair: &[(u32, u64)]| clocks.name(pair[0].0) < clocks.name(pair[1].0);
+        if !same_components && !clock.windows(2).all(sorted) {
             return false;
         }
         if same_components {
@@ -300,15 +312,9 @@ fn counters_follow_time(events: &[Event], members: &[usize]) -> bool {
                 return false;
             }
         } else {
-            latest.extend(
-                previous
-                    .iter()
-                    .map(|(name, counter)| (name.as_str(), *counter)),
-            );
-            let decreases = |(name, counter): &(String, u64)| {
-                latest
-                    .get(name.as_str())
-                    .is_some_and(|latest| counter < latest)
+            latest.extend(previous.iter().copied());
+            let decreases = |(name, counter): &(u32, u64)| {
+                latest.get(name).is_some_and(|latest| counter < latest)
             };
             if clock.iter().any(decreases) {
                 return false;
@@ -355,7 +361,7 @@ mod tests {
                     e.causality_vector = vec![("k".into(), rng.gen_range(0..5))];
                 }
             }
-            let indexed = indexed_program_order(&events);
+            let (indexed, numbered) = indexed_program_order_numbered(&events);
             let by_id = indexed.by_id.as_ref().expect("ids are unique");
             let mut members: Vec<Vec<usize>> = Vec::new();
             let mut slots: Vec<Vec<usize>> = Vec::new();
@@ -382,11 +388,15 @@ mod tests {
                 parents: &parents,
                 keys: &keys,
             };
-            let clocks = events.iter().any(|e| !e.causality_vector.is_empty());
             for (actor, members) in members.iter().enumerate() {
                 assert_eq!(
-                    stated_order(&events, members, Some((ids, actor, &slots[actor])), clocks),
-                    stated_order(&events, members, None, true),
+                    stated_order(
+                        &events,
+                        &numbered,
+                        members,
+                        Some((ids, actor, &slots[actor]))
+                    ),
+                    stated_order(&events, &numbered, members, None),
                 );
             }
         });
@@ -404,23 +414,35 @@ mod tests {
     fn a_counter_falling_behind_a_later_position_is_seen() {
         // `a` reaches 7 in the second clock (at another position), then the third says 6.
         let events = actor_with([&[("a", 5)], &[("a", 7), ("b", 1)], &[("a", 6)]]);
-        assert!(!counters_follow_time(&events, &[0, 1, 2]));
+        assert!(!counters_follow_time(
+            &indexed_program_order_numbered(&events).1,
+            &[0, 1, 2]
+        ));
         assert_eq!(actor_program_order(&events).order, vec![0, 2, 1]);
     }
 
     #[test]
     fn rising_counters_keep_time_order_and_skip_the_chains() {
         let events = actor_with([&[("a", 1)], &[("a", 2), ("b", 1)], &[("a", 3), ("b", 1)]]);
-        assert!(counters_follow_time(&events, &[0, 1, 2]));
+        assert!(counters_follow_time(
+            &indexed_program_order_numbered(&events).1,
+            &[0, 1, 2]
+        ));
         assert_eq!(actor_program_order(&events).order, vec![0, 1, 2]);
     }
 
     #[test]
     fn unsorted_or_repeated_components_take_the_full_path() {
         let events = actor_with([&[("b", 1), ("a", 1)], &[("a", 2)], &[("a", 3)]]);
-        assert!(!counters_follow_time(&events, &[0, 1, 2]));
+        assert!(!counters_follow_time(
+            &indexed_program_order_numbered(&events).1,
+            &[0, 1, 2]
+        ));
         assert_eq!(actor_program_order(&events).order, vec![0, 1, 2]);
         let events = actor_with([&[("a", 1)], &[("a", 3), ("a", 2)], &[("a", 4)]]);
-        assert!(!counters_follow_time(&events, &[0, 1, 2]));
+        assert!(!counters_follow_time(
+            &indexed_program_order_numbered(&events).1,
+            &[0, 1, 2]
+        ));
     }
 }

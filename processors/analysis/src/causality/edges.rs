@@ -4,8 +4,10 @@
 //! of [`crate::causality`] and the lock set of every event; positions here are indices into that
 //! sorted order.
 
+use std::sync::Arc;
+
 use foldhash::{HashMap, HashSet};
-use raceway_schemas::{ActorId, Event, EventKind, HeldLock, LockMode};
+use raceway_schemas::{ActorId, Event, EventKind, HeldLock, LockMode, SharedNames};
 use uuid::Uuid;
 
 use super::atomics::Atomics;
@@ -19,14 +21,18 @@ pub(super) struct Evidence {
     pub(super) actor_of: Vec<usize>,
     /// Every actor, as (trace id, actor), in order of first appearance in the sweep.
     pub(super) actors: Vec<(Uuid, ActorId)>,
-    /// Locks held at every position (after the event itself, so an acquire holds its lock).
-    pub(super) locks: Vec<Vec<HeldLock>>,
+    /// Locks held at every position (after the event itself, so an acquire holds its lock):
+    /// one shared copy per distinct lock set of the trace, taken again while an actor's set is
+    /// unchanged, so no lock id is copied per event and the race inputs share the copies.
+    pub(super) locks: Vec<Arc<[HeldLock]>>,
 }
 
 /// Per-actor state of the sweep.
 struct ActorState {
     last_position: Option<usize>,
     locks: HeldLocks,
+    /// The shared copy of `locks`' set, until a lock event may change it.
+    lock_set: Option<Arc<[HeldLock]>>,
     /// Upstream spans this actor has already entered: only the first event links upstream.
     entered_upstream: HashSet<String>,
 }
@@ -66,6 +72,7 @@ pub(super) fn collect(
     // Latest position so far carrying each distributed_span_id.
     let mut latest_in_span: HashMap<&str, usize> = HashMap::default();
     let parents = Parents::new(events, sorted, by_id);
+    let mut lock_sets = SharedNames::default();
 
     for (position, &index) in sorted.iter().enumerate() {
         let event = &events[index];
@@ -78,6 +85,7 @@ pub(super) fn collect(
             actor_states.push(ActorState {
                 last_position: None,
                 locks: HeldLocks::default(),
+                lock_set: None,
                 entered_upstream: HashSet::default(),
             });
             actor_states.len() - 1
@@ -114,6 +122,10 @@ pub(super) fn collect(
         }
 
         // Lock hand-over.
+        match &event.kind {
+            EventKind::LockAcquire(_) | EventKind::LockRelease(_) => state.lock_set = None,
+            _ => {}
+        }
         match &event.kind {
             EventKind::LockAcquire(lock) => {
                 if let LockStep::Acquired(mode) = state.locks.acquire(lock) {
@@ -152,7 +164,10 @@ pub(super) fn collect(
             _ => {}
         }
         atomics.step(event, position, actor, &mut evidence.edges);
-        evidence.locks.push(state.locks.snapshot());
+        let locks = state
+            .lock_set
+            .get_or_insert_with(|| state.locks.shared(&mut lock_sets));
+        evidence.locks.push(Arc::clone(locks));
     }
     evidence
 }

@@ -71,17 +71,18 @@
 
 mod actor_order;
 mod atomics;
+mod clock_names;
 mod edges;
 mod responses;
 
 pub use actor_order::{actor_program_order, ActorOrder};
 pub(crate) use actor_order::{indexed_program_order, numbered_program_order, IndexedOrder};
 pub use atomics::{access_ordering, ORDERING_TAG};
+use clock_names::NumberedClocks;
 
 use std::borrow::Cow;
 use std::sync::Arc;
 
-use foldhash::HashMap;
 use raceway_schemas::{ClockTable, CompactClock, ComponentIndex, Event, HeldLock};
 
 use crate::{clock_entries, graph};
@@ -93,8 +94,9 @@ pub struct EventCausality {
     /// clock of a trace indexes the same table of component names, so the trace's race inputs
     /// copy a clock without copying or looking up a name.
     pub clock: CompactClock,
-    /// Locks the actor held at the event, sorted by lock id, with their modes.
-    pub locks: Vec<HeldLock>,
+    /// Locks the actor held at the event, sorted by lock id, with their modes: one shared copy
+    /// per distinct lock set of the trace, which the race inputs hand on as they are.
+    pub locks: Arc<[HeldLock]>,
 }
 
 /// Happens-before information for one trace.
@@ -126,12 +128,15 @@ struct Clocks {
 /// any order. See the module doc for the rules. Never panics, whatever the links say.
 pub fn trace_causality(events: &[Event]) -> TraceCausality {
     let n = events.len();
-    let IndexedOrder {
-        order: ActorOrder { order: sorted, .. },
-        actor_of,
-        by_id,
-        ..
-    } = indexed_program_order(events);
+    let (
+        IndexedOrder {
+            order: ActorOrder { order: sorted, .. },
+            actor_of,
+            by_id,
+            ..
+        },
+        sent,
+    ) = actor_order::indexed_program_order_numbered(events);
     let mut evidence = edges::collect(events, &sorted, &actor_of, by_id.as_ref());
     let trusted = n > 0 && events.iter().all(Event::has_trusted_clock);
     if !trusted {
@@ -145,12 +150,12 @@ pub fn trace_causality(events: &[Event]) -> TraceCausality {
         order,
         table,
     } = if trusted {
-        sent_clocks(events, &sorted)
+        sent_clocks(sent, &sorted)
     } else {
         derived_clocks(&evidence, n)
     };
 
-    let mut locks = evidence.locks;
+    let locks = evidence.locks;
     let mut position_of = vec![0; n];
     for (position, &index) in sorted.iter().enumerate() {
         position_of[index] = position;
@@ -162,7 +167,7 @@ pub fn trace_causality(events: &[Event]) -> TraceCausality {
             clock: table
                 .clock(std::mem::take(&mut entries[position]))
                 .unwrap_or_default(),
-            locks: std::mem::take(&mut locks[position]),
+            locks: Arc::clone(&locks[position]),
         })
         .collect();
     TraceCausality {
@@ -202,53 +207,29 @@ pub(crate) fn state_of<T: Default>(states: &mut Vec<T>, actor: usize) -> &mut T 
     &mut states[actor]
 }
 
-/// Trusted trace: the clocks as sent, ordered by (sum of counters, position). Component names
-/// are numbered as they are met (an event usually lists the components of the previous one at
-/// the same places, so a name is first compared with the one at its place last time, and looked
-/// up only when they differ), then renumbered by the trace's sorted table: no name is copied
-/// per event.
-fn sent_clocks(events: &[Event], sorted: &[usize]) -> Clocks {
-    let mut numbers: HashMap<&str, ComponentIndex> = HashMap::default();
-    let mut names: Vec<Arc<str>> = Vec::new();
-    let mut recent: Vec<(&str, ComponentIndex)> = Vec::new();
+/// Trusted trace: the clocks as sent, ordered by (sum of counters, position). Their component
+/// names were numbered by the program order's pass (the `clock_names` submodule); they are
+/// renumbered here by the trace's sorted table: no name is compared or copied per event.
+fn sent_clocks(mut sent: NumberedClocks<'_>, sorted: &[usize]) -> Clocks {
+    let mut used = vec![false; sent.names().len()];
     let mut entries: Vec<Vec<(ComponentIndex, u64)>> = Vec::with_capacity(sorted.len());
     for &index in sorted {
-        let pairs = &events[index].causality_vector;
-        let mut clock = Vec::with_capacity(pairs.len());
-        for (place, (component, counter)) in pairs.iter().enumerate() {
-            let component = component.as_str();
-            let number = match recent.get(place) {
-                Some(&(name, number)) if name == component => number,
-                _ => {
-                    let number = *numbers.entry(component).or_insert_with(|| {
-                        names.push(Arc::from(component));
-                        (names.len() - 1) as ComponentIndex
-                    });
-                    match recent.get_mut(place) {
-                        Some(slot) => *slot = (component, number),
-                        None => recent.push((component, number)),
-                    }
-                    number
-                }
-            };
-            // A zero counter says nothing (a missing component counts as 0), and its name
-            // must not enter the table of names the clocks use.
-            if *counter > 0 {
-                clock.push((number, *counter));
-            }
+        // A zero counter says nothing (a missing component counts as 0), and its name must not
+        // enter the table of names the clocks use.
+        let mut clock = sent.take(index);
+        clock.retain(|&(_, counter)| counter > 0);
+        for &(number, _) in &clock {
+            used[number as usize] = true;
         }
         entries.push(clock);
     }
     // Only names with a counter above zero somewhere go into the table.
-    let mut used = vec![false; names.len()];
-    for &(number, _) in entries.iter().flatten() {
-        used[number as usize] = true;
-    }
+    let names = sent.names();
     let kept: Vec<Arc<str>> = names
         .iter()
         .zip(&used)
         .filter(|(_, &used)| used)
-        .map(|(name, _)| Arc::clone(name))
+        .map(|(&name, _)| Arc::from(name))
         .collect();
     let (table, kept_index) = ClockTable::numbering(&kept);
     let mut index_of = vec![0; names.len()];

@@ -193,7 +193,7 @@ fn exclusive_lock_hand_over_orders_critical_sections() {
     let causality = trace_causality(&events);
     assert!(before(&events, &causality, 2, 5));
     assert_eq!(
-        causality.per_event[1].locks,
+        causality.per_event[1].locks.to_vec(),
         vec![held("m", LockMode::Exclusive)]
     );
     assert!(
@@ -201,7 +201,7 @@ fn exclusive_lock_hand_over_orders_critical_sections() {
         "release gave it up"
     );
     assert_eq!(
-        causality.per_event[3].locks,
+        causality.per_event[3].locks.to_vec(),
         vec![held("m", LockMode::Exclusive)],
         "acquire holds its lock"
     );
@@ -222,7 +222,7 @@ fn shared_holds_do_not_order_each_other() {
     let causality = trace_causality(&events);
     assert!(concurrent(&events, &causality, 2, 5));
     assert_eq!(
-        causality.per_event[1].locks,
+        causality.per_event[1].locks.to_vec(),
         vec![held("rw", LockMode::Shared)]
     );
     // The writer waits for every reader.
@@ -295,7 +295,7 @@ fn lock_sets_are_rebuilt_for_trusted_traces_too() {
     let causality = trace_causality(&events);
     assert!(causality.trusted);
     assert_eq!(
-        causality.per_event[1].locks,
+        causality.per_event[1].locks.to_vec(),
         vec![held("m", LockMode::Exclusive)]
     );
 }

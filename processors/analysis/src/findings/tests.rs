@@ -1,3 +1,4 @@
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use raceway_schemas::{Access, AccessType, FindingKind, LockMode, Severity};
@@ -196,4 +197,53 @@ fn remembered_ids_are_the_ids_the_keys_derive() {
     }
     // Three location pairs, two variables, two trace pairs.
     assert_eq!(aggregator.len(), 12);
+}
+
+/// Adding pairs and copying each changed finding once per batch gives what copying the finding
+/// at every change gave: random batches of pairs (repeated pairs, earlier and later
+/// representatives, reads and writes, two traces), the last copy `record` returned per id in a
+/// batch equal to the finding `get` gives for the ids `add` returned, and `add` returning
+/// nothing exactly where `record` did.
+#[test]
+fn added_ids_give_the_findings_record_returned() {
+    use rand::Rng;
+    crate::testing::random_rounds(16, 100, |rng, _| {
+        let mut copied = FindingAggregator::new(4);
+        let mut added = FindingAggregator::new(4);
+        for batch in 0..4 {
+            let mut last_copies: BTreeMap<String, RaceFinding> = BTreeMap::new();
+            let mut ids: HashSet<Uuid> = HashSet::new();
+            for _ in 0..rng.gen_range(1..30) {
+                let mut a = write_at(rng.gen_range(1..8), "w1", rng.gen_range(0..5), "a.rs:1");
+                let mut b = write_at(rng.gen_range(50..58), "w2", rng.gen_range(0..5), "b.rs:2");
+                if rng.gen_bool(0.5) {
+                    a.access_type = AccessType::Read;
+                }
+                if rng.gen_bool(0.3) {
+                    b.trace_id = id(999);
+                }
+                let pair = if rng.gen_bool(0.5) {
+                    pair(&a, &b)
+                } else {
+                    pair(&b, &a)
+                };
+                let copy = copied.record(&pair, batch);
+                let id = added.add(&pair, batch);
+                assert_eq!(copy.is_some(), id.is_some());
+                if let Some(copy) = copy {
+                    last_copies.insert(copy.id.clone(), copy);
+                }
+                ids.extend(id);
+            }
+            let taken: BTreeMap<String, RaceFinding> = ids
+                .into_iter()
+                .map(|id| {
+                    let finding = added.get(id).expect("an added id names a finding").clone();
+                    (finding.id.clone(), finding)
+                })
+                .collect();
+            assert_eq!(taken, last_copies);
+        }
+        assert!(!added.is_empty());
+    });
 }

@@ -212,7 +212,7 @@ pub fn state_after(
             let mut locks_held: Vec<HeldLock> = causality
                 .per_event
                 .get(index)
-                .map(|c| c.locks.clone())
+                .map(|c| c.locks.to_vec())
                 .unwrap_or_default();
             locks_held.extend(permits.held_by(actor));
             locks_held.sort_by(|a, b| a.lock_id.cmp(&b.lock_id));

@@ -29,7 +29,7 @@
 //! and its findings, which are retracted in the store with count 0) and analyse the new inputs
 //! from scratch. Inputs with a lower count than the newest seen are stale and skipped.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
 use raceway_analysis::{FindingAggregator, LockOrderDetector, RaceConfig, RaceDetector};
@@ -129,7 +129,11 @@ impl RaceStage {
     async fn step(&mut self) -> Result<(), StageError> {
         let records = self.io.poll(self.config.poll_max).await;
         let mut rejected = Vec::new();
+        // Retracted findings (count 0) by id, and the ids of the findings a pair changed: a
+        // race found as thousands of pairs changes its finding at almost every pair, so each
+        // changed finding is copied once, after the batch, in its last version.
         let mut changed: BTreeMap<String, RaceFinding> = BTreeMap::new();
+        let mut changed_ids: HashSet<Uuid> = HashSet::new();
         let detected_at_ns = now_ns();
         for record in records {
             // A batch record's members are handled one by one, each holding the record while
@@ -150,16 +154,14 @@ impl RaceStage {
                     continue;
                 }
                 let position = (record.topic.clone(), record.partition, record.offset);
-                for finding in self.observe(input, position) {
-                    let finding = match finding {
-                        Found::Pair(pair) => self.findings.record(&pair, detected_at_ns),
+                for found in self.observe(input, position) {
+                    let id = match found {
+                        Found::Pair(pair) => self.findings.add(&pair, detected_at_ns),
                         Found::Inversion(pair) => {
-                            self.findings.record_inversion(&pair, detected_at_ns)
+                            self.findings.add_inversion(&pair, detected_at_ns)
                         }
                     };
-                    if let Some(finding) = finding {
-                        changed.insert(finding.id.clone(), finding);
-                    }
+                    changed_ids.extend(id);
                 }
             }
         }
@@ -177,6 +179,13 @@ impl RaceStage {
             .metrics
             .retained_accesses
             .set((self.detector.retained_len() + self.locks.retained_len()) as i64);
+        // A finding changed and then retracted in this batch is no longer in the aggregator
+        // and stays retracted; one retracted and then found again is written in its new version.
+        for id in changed_ids {
+            if let Some(finding) = self.findings.get(id) {
+                changed.insert(finding.id.clone(), finding.clone());
+            }
+        }
         self.write_findings(changed.into_values().collect()).await?;
         self.io.commit().await;
         Ok(())

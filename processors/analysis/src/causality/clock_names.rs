@@ -1,0 +1,198 @@
+//! The component names of a trace's sent clocks, numbered once for every rule that reads them.
+//!
+//! # Rule
+//!
+//! The program order's one pass over the events numbers each sent clock's component names
+//! (trace-wide, by first appearance in input order) and keeps every clock as (number, counter)
+//! entries, as sent: order, zero counters and repeated names kept. The counter test of the
+//! `actor_order` submodule and a trusted trace's clocks (`super::sent_clocks`) then compare and
+//! group names by number.
+//!
+//! # Why
+//!
+//! Both compared the names as text: the counter test every component of an actor's clock with
+//! the actor's previous clock, the trusted clocks each name with the previous clock's at its
+//! place. On a trace of our SDK's clocks (one component per thread that ever reached the
+//! actor) that was two string comparisons per component per event. A name is now compared with
+//! the name at its place in the previous clock (in input order; an event usually lists the
+//! components of the one before at the same places) and looked up only when they differ.
+//! Numbers are not in the names' order: a rule that needs the order of names (the counter
+//! test's check that a clock lists each name once) reads them through [`NumberedClocks::name`].
+
+use foldhash::HashMap;
+
+/// Every event's sent clock with its component names numbered (see the module doc), by input
+/// index.
+#[derive(Debug)]
+pub(crate) struct NumberedClocks<'a> {
+    /// The names by number.
+    names: Vec<&'a str>,
+    /// Per input index: the event's (name number, counter) entries. A vector per event (none
+    /// for an event without a clock) is what a trusted trace's clocks are built from, so they
+    /// take these instead of allocating their own; one vector for all grew by reallocation
+    /// through megabytes.
+    clocks: Vec<Vec<(u32, u64)>>,
+    /// True when some event lists a component.
+    any: bool,
+    numbers: HashMap<&'a str, u32>,
+    /// The previous clock's names by place, with their numbers.
+    recent: Vec<(&'a str, u32)>,
+}
+
+impl<'a> NumberedClocks<'a> {
+    /// No clock yet, room for `events` of them.
+    pub(crate) fn with_capacity(events: usize) -> Self {
+        NumberedClocks {
+            names: Vec::new(),
+            clocks: Vec::with_capacity(events),
+            any: false,
+            numbers: HashMap::default(),
+            recent: Vec::new(),
+        }
+    }
+
+    /// Numbers the next event's clock (events in input order, each once).
+    pub(crate) fn push(&mut self, clock: &'a [(String, u64)]) {
+        let mut entries = Vec::with_capacity(clock.len());
+        for (place, (component, counter)) in clock.iter().enumerate() {
+            let component = component.as_str();
+            let number = match self.recent.get(place) {
+                Some(&(name, number)) if same_text(name.as_bytes(), component.as_bytes()) => number,
+                _ => {
+                    let names = &mut self.names;
+                    let number = *self.numbers.entry(component).or_insert_with(|| {
+                        names.push(component);
+                        (names.len() - 1) as u32
+                    });
+                    match self.recent.get_mut(place) {
+                        Some(slot) => *slot = (component, number),
+                        None => self.recent.push((component, number)),
+                    }
+                    number
+                }
+            };
+            entries.push((number, *counter));
+        }
+        self.any |= !entries.is_empty();
+        self.clocks.push(entries);
+    }
+
+    /// The clock of input index `index`, as sent, its names numbered.
+    pub(crate) fn of(&self, index: usize) -> &[(u32, u64)] {
+        self.clocks.get(index).map_or(&[], Vec::as_slice)
+    }
+
+    /// Takes the clock of input index `index` (empty afterwards).
+    pub(crate) fn take(&mut self, index: usize) -> Vec<(u32, u64)> {
+        self.clocks
+            .get_mut(index)
+            .map(std::mem::take)
+            .unwrap_or_default()
+    }
+
+    /// The name numbered `number`.
+    pub(crate) fn name(&self, number: u32) -> &'a str {
+        self.names.get(number as usize).copied().unwrap_or_default()
+    }
+
+    /// Every name, by number.
+    pub(crate) fn names(&self) -> &[&'a str] {
+        &self.names
+    }
+
+    /// True when some event carries a clock with at least one component.
+    pub(crate) fn any(&self) -> bool {
+        self.any
+    }
+}
+
+/// `a == b`, without a call for texts of 8 to 16 bytes (a component name such as
+/// `"service#1/t07"` usually is): their first and last eight bytes, which overlap, compared as
+/// two integers each.
+fn same_text(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    if a.len() <= 16 {
+        if let (Some((a_head, _)), Some((b_head, _)), Some((_, a_tail)), Some((_, b_tail))) = (
+            a.split_first_chunk::<8>(),
+            b.split_first_chunk::<8>(),
+            a.split_last_chunk::<8>(),
+            b.split_last_chunk::<8>(),
+        ) {
+            return u64::from_ne_bytes(*a_head) == u64::from_ne_bytes(*b_head)
+                && u64::from_ne_bytes(*a_tail) == u64::from_ne_bytes(*b_tail);
+        }
+    }
+    a == b
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Numbers name each distinct name once, whatever place it is met at, and every clock
+    /// reads back as sent: random clocks over five names, with repeats, zeros and places that
+    /// change between events.
+    #[test]
+    fn every_clock_reads_back_as_sent() {
+        use rand::Rng;
+        crate::testing::random_rounds(21, 200, |rng, _| {
+            let names = ["a", "b", "c", "dd", "e#1/t"];
+            let clocks: Vec<Vec<(String, u64)>> = (0..rng.gen_range(0..20))
+                .map(|_| {
+                    (0..rng.gen_range(0..6))
+                        .map(|_| {
+                            let name = names[rng.gen_range(0..names.len())];
+                            (name.to_string(), rng.gen_range(0..4))
+                        })
+                        .collect()
+                })
+                .collect();
+            let mut numbered = NumberedClocks::with_capacity(clocks.len());
+            for clock in &clocks {
+                numbered.push(clock);
+            }
+            for (index, clock) in clocks.iter().enumerate() {
+                let read: Vec<(String, u64)> = numbered
+                    .of(index)
+                    .iter()
+                    .map(|&(number, counter)| (numbered.name(number).to_string(), counter))
+                    .collect();
+                assert_eq!(&read, clock);
+            }
+            let mut distinct = numbered.names().to_vec();
+            distinct.sort_unstable();
+            distinct.dedup();
+            assert_eq!(distinct.len(), numbered.names().len());
+            assert_eq!(numbered.any(), clocks.iter().any(|c| !c.is_empty()));
+            assert!(numbered.of(clocks.len()).is_empty());
+        });
+    }
+
+    #[test]
+    fn texts_are_the_same_exactly_when_equal() {
+        let texts = [
+            "",
+            "a",
+            "abcdefg",
+            "abcdefgh",
+            "abcdefgi",
+            "bbcdefgh",
+            "abcdefghijklmnop",
+            "abcdefghijklmnoq",
+            "xbcdefghijklmnop",
+            "abcdefgXijklmnop",
+            "abcdefghijklmnopq",
+            "abcdefghijklmnopr",
+            "bench#1/t07",
+            "bench#1/t08",
+            "bench#2/t07",
+        ];
+        for a in texts {
+            for b in texts {
+                assert_eq!(same_text(a.as_bytes(), b.as_bytes()), a == b, "{a:?} {b:?}");
+            }
+        }
+    }
+}
