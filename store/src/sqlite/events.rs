@@ -111,7 +111,7 @@ impl EventRow {
 }
 
 /// Events per transaction of an insert (see the module docs).
-pub(crate) const EVENTS_PER_TRANSACTION: usize = 10_000;
+pub(crate) const EVENTS_PER_TRANSACTION: usize = 25_000;
 
 /// Inserts `events` in transactions of at most `per_transaction` rows, each encoded before the
 /// writer's lock is taken and committed before the next is encoded.
