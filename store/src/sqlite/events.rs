@@ -1,24 +1,12 @@
 //! Events in the SQLite store: writes (the first copy of an id wins, and the trace's summary row
 //! follows), reads by trace, and the trace list. Rows are keyed by (trace, id) and hold the
 //! event in the compact encoding of [`payload`].
-//!
-//! Rule: an insert is written in transactions of at most [`EVENTS_PER_TRANSACTION`] events, and
-//! the store's one writer lock is let go between them. Why: every role writes through that one
-//! lock, and the trace stage's event writer hands over everything it gathered while the last
-//! insert ran (up to ~150,000 events at 1M events posted), so one transaction held the lock for
-//! seconds while the trace stage's completions (accesses, analyses) and the race stage's
-//! findings waited behind it. Splitting is safe because an insert is idempotent by id: a failure
-//! part-way leaves whole transactions stored, the caller retries the whole call (its offsets are
-//! committed only once the call returned), and `INSERT OR IGNORE` skips what is already stored,
-//! so the summaries count each event once. What breaks otherwise: much smaller transactions
-//! rewrite the same index pages (a trace's range of `events_trace_id`) once per commit, so the
-//! bound is a compromise between the lock's hold and the bytes written.
 
 use std::collections::HashMap;
 
 use async_trait::async_trait;
 use raceway_schemas::Event;
-use rusqlite::{params, Connection};
+use rusqlite::params;
 use uuid::Uuid;
 
 use crate::filter::{self, Dialect};
@@ -110,60 +98,45 @@ impl EventRow {
     }
 }
 
-/// Events per transaction of an insert (see the module docs).
-pub(crate) const EVENTS_PER_TRANSACTION: usize = 25_000;
-
-/// Inserts `events` in transactions of at most `per_transaction` rows, each encoded before the
-/// writer's lock is taken and committed before the next is encoded.
-async fn insert_in_transactions(
-    store: &SqliteStore,
-    events: &[Event],
-    per_transaction: usize,
-) -> Result<(), StoreError> {
-    for part in events.chunks(per_transaction.max(1)) {
-        let rows: Vec<EventRow> = part.iter().map(EventRow::new).collect();
-        store.call(move |conn| insert_rows(conn, &rows)).await?;
-    }
-    Ok(())
-}
-
-/// One transaction: the rows not stored yet, and their traces' summaries.
-fn insert_rows(conn: &mut Connection, rows: &[EventRow]) -> Result<(), StoreError> {
-    let failed = |e| StoreError::sqlite("insert events", e);
-    let tx = conn.transaction().map_err(failed)?;
-    let mut summaries = SummaryDeltas::default();
-    {
-        let mut stmt = tx
-            .prepare_cached(
-                "INSERT OR IGNORE INTO events (trace_id, id, timestamp_ns, kind, service, \
-                 environment, payload) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            )
-            .map_err(failed)?;
-        for r in rows {
-            let inserted = stmt
-                .execute(params![
-                    r.trace_key,
-                    r.id,
-                    r.timestamp_ns,
-                    r.kind,
-                    r.service,
-                    r.environment,
-                    r.payload,
-                ])
-                .map_err(failed)?;
-            if inserted > 0 {
-                summaries.add(r.trace_id, r.timestamp_ns, &r.service, &r.environment);
-            }
-        }
-    }
-    summaries.apply(&tx)?;
-    tx.commit().map_err(failed)
-}
-
 #[async_trait]
 impl EventStore for SqliteStore {
     async fn insert_events(&self, events: &[Event]) -> Result<(), StoreError> {
-        insert_in_transactions(self, events, EVENTS_PER_TRANSACTION).await
+        if events.is_empty() {
+            return Ok(());
+        }
+        let rows: Vec<EventRow> = events.iter().map(EventRow::new).collect();
+        self.call(move |conn| {
+            let failed = |e| StoreError::sqlite("insert events", e);
+            let tx = conn.transaction().map_err(failed)?;
+            let mut summaries = SummaryDeltas::default();
+            {
+                let mut stmt = tx
+                    .prepare_cached(
+                        "INSERT OR IGNORE INTO events (trace_id, id, timestamp_ns, kind, service, \
+                         environment, payload) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                    )
+                    .map_err(failed)?;
+                for r in &rows {
+                    let inserted = stmt
+                        .execute(params![
+                            r.trace_key,
+                            r.id,
+                            r.timestamp_ns,
+                            r.kind,
+                            r.service,
+                            r.environment,
+                            r.payload,
+                        ])
+                        .map_err(failed)?;
+                    if inserted > 0 {
+                        summaries.add(r.trace_id, r.timestamp_ns, &r.service, &r.environment);
+                    }
+                }
+            }
+            summaries.apply(&tx)?;
+            tx.commit().map_err(failed)
+        })
+        .await
     }
 
     async fn trace_events(&self, trace_id: Uuid) -> Result<Vec<Event>, StoreError> {
@@ -239,53 +212,5 @@ impl EventStore for SqliteStore {
             Ok(TracePage { traces, total })
         })
         .await
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::conformance::event;
-    use crate::Lifecycle;
-
-    /// An insert of more events than one transaction holds stores each event once, with its
-    /// trace's summary counting each once, also when an id repeats in a later transaction.
-    #[tokio::test]
-    async fn an_insert_over_several_transactions_stores_each_event_once() {
-        let store = SqliteStore::open_in_memory().expect("store");
-        store.migrate().await.expect("migrate");
-        let (trace, other) = (Uuid::new_v4(), Uuid::new_v4());
-        let mut events: Vec<Event> = (0..5).map(|i| event(trace, i * 10, "bank")).collect();
-        events.push(event(other, 7, "ledger"));
-        // The first event again, in the third transaction of three events each.
-        events.insert(6, events[0].clone());
-        events.push(event(trace, 60, "bank"));
-        insert_in_transactions(&store, &events, 3)
-            .await
-            .expect("insert");
-        // The whole insert again, as a retry after a failure part-way would.
-        insert_in_transactions(&store, &events, 3)
-            .await
-            .expect("insert again");
-        assert_eq!(store.trace_events(trace).await.expect("read").len(), 6);
-        let counts = store
-            .traces_event_counts(&[trace, other])
-            .await
-            .expect("count");
-        assert_eq!(counts.get(&trace), Some(&6));
-        assert_eq!(counts.get(&other), Some(&1));
-        let listed = store
-            .list_traces(&TraceQuery::default())
-            .await
-            .expect("list");
-        let summary = |id: Uuid| {
-            listed
-                .traces
-                .iter()
-                .find(|t| t.trace_id == id)
-                .map(|t| (t.event_count, t.services.clone()))
-        };
-        assert_eq!(summary(trace), Some((6, vec!["bank".to_string()])));
-        assert_eq!(summary(other), Some((1, vec!["ledger".to_string()])));
     }
 }

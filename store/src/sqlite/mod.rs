@@ -4,9 +4,7 @@
 //! call runs on tokio's blocking pool. The database is in WAL mode with `synchronous=FULL`: a
 //! write that returned is on disk even after a power loss, which matters because processors
 //! commit their input offsets once the store has accepted a batch. Each
-//! `upsert_findings`/`insert_accesses` call is one transaction; `insert_events` is one per
-//! [`events::EVENTS_PER_TRANSACTION`] events (idempotent by id, so a retry after a failure
-//! part-way stores the rest).
+//! `insert_events`/`upsert_findings`/`insert_accesses` call is one transaction.
 //!
 //! Reads never take the writer's mutex. WAL lets any number of readers run beside the one
 //! writer, each on the snapshot of the last commit when its statement began, so a query API
