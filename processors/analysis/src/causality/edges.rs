@@ -121,13 +121,10 @@ pub(super) fn collect(
             latest_in_span.insert(span, position);
         }
 
-        // Lock hand-over.
-        match &event.kind {
-            EventKind::LockAcquire(_) | EventKind::LockRelease(_) => state.lock_set = None,
-            _ => {}
-        }
+        // Lock hand-over. A lock event may change the actor's set: its shared copy is retaken.
         match &event.kind {
             EventKind::LockAcquire(lock) => {
+                state.lock_set = None;
                 if let LockStep::Acquired(mode) = state.locks.acquire(lock) {
                     let lock_state = lock_state_of(&mut lock_states, &lock.lock_id);
                     if let Some((released, releaser)) = lock_state.exclusive_release {
@@ -149,6 +146,7 @@ pub(super) fn collect(
                 }
             }
             EventKind::LockRelease(lock) => {
+                state.lock_set = None;
                 if let LockStep::Released(mode) = state.locks.release(lock) {
                     let lock_state = lock_state_of(&mut lock_states, &lock.lock_id);
                     match mode {
