@@ -117,10 +117,13 @@ impl CompactClock {
         &self.entries
     }
 
-    /// The table and the entries, taken apart: for a reader that renumbers the entries in
-    /// place rather than copying them (the race detector keeps each clock over its own ids).
-    pub fn into_parts(self) -> (ComponentNames, Vec<(ComponentIndex, u64)>) {
-        (self.names, self.entries)
+    /// The entries taken out, leaving the clock empty over the same table: for a reader that
+    /// renumbers the entries in place rather than copying them (the race detector keeps each
+    /// clock over its own ids). The table stays, so nothing is put in its place: taking the
+    /// whole clock left a default one behind, whose shared empty table's reference count was
+    /// taken and then given back when the access was dropped.
+    pub fn take_entries(&mut self) -> Vec<(ComponentIndex, u64)> {
+        std::mem::take(&mut self.entries)
     }
 
     /// The (component, counter) pairs, sorted by component.

@@ -21,10 +21,9 @@ use raceway_schemas::{Access, FindingKind, UpdateSpan};
 use uuid::Uuid;
 
 use crate::config::RaceConfig;
-use crate::interning::SharedPieces;
 use crate::pairs::RacePair;
 pub use crate::retention::EvictedIds;
-use crate::retention::{ComponentIds, Retained, RetainedSpan, VariableAccesses};
+use crate::retention::{CanonicalPieces, ComponentIds, Retained, RetainedSpan, VariableAccesses};
 use crate::rules::{is_data_race_between, is_lost_update_between};
 use variables::Variables;
 
@@ -59,7 +58,7 @@ pub struct RaceDetector {
     /// Dense ids of the clock components of everything retained.
     names: ComponentIds,
     /// Shared actors, locations and lock sets of everything retained.
-    pieces: SharedPieces,
+    pieces: CanonicalPieces,
     /// Write event ids of spans dropped since the last [`RaceDetector::take_evicted_spans`].
     evicted_spans: Vec<Uuid>,
     /// Accesses older than this were evicted by age; later arrivals that old are compared but

@@ -56,12 +56,14 @@
 //! clocks are compact [`Clock`]s over component ids (the `clock` submodule), and the retained
 //! access is kept without its clock pairs, which are rebuilt only when it ends up in a finding.
 
+mod canonical;
 mod clock;
 mod retained;
 
 use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, VecDeque};
 
+pub(crate) use canonical::CanonicalPieces;
 pub(crate) use clock::{Clock, ComponentIds};
 pub(crate) use retained::{dominates, Retained, RetainedSpan};
 
@@ -289,14 +291,16 @@ impl VariableAccesses {
         outcome
     }
 
-    /// Makes room for one more entry. A deque that grew past a quarter of `capacity` is given
-    /// room for `capacity + 1` at once (an insertion into a full variable holds one more entry
-    /// until the oldest is evicted): left to double, it copied every entry at each doubling and
-    /// ended at twice that room, the last doubling only for the one entry beyond `capacity`.
-    /// A variable that stays small keeps a small deque.
+    /// Makes room for one more entry. A full deque doubles, as a `VecDeque` does, except that
+    /// the doubling that would reach `capacity` or pass it goes to `capacity + 1` exactly (an
+    /// insertion into a full variable holds one more entry until the oldest is evicted): left
+    /// to double, a full variable's deque copied every entry once more for that one entry and
+    /// ended at twice the room it needs. So a deque never holds more than twice its entries
+    /// (plus one), and a variable that stays small keeps a small deque: reserving `capacity + 1`
+    /// from a quarter of it gave a variable of 64 entries room for 257.
     fn reserve_for_one_more(&mut self, capacity: usize) {
         let len = self.entries.len();
-        if len == self.entries.capacity() && len >= capacity / 4 && len <= capacity {
+        if len == self.entries.capacity() && 2 * len >= capacity && len <= capacity {
             self.entries.reserve_exact(capacity + 1 - len);
         }
     }

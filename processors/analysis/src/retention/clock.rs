@@ -234,12 +234,19 @@ impl ComponentIds {
     /// How many tables keep their ids: the race stage's records interleave a few traces.
     const TABLES: usize = 8;
 
-    /// The clock of `clock` over ids. The entries are renumbered in place, in the clock's own
-    /// allocation (a component index and a component id are both `u32`): the clock arrives
-    /// allocated by its decoder, and the detector keeps it, so numbering it allocates nothing.
-    pub(crate) fn clock(&mut self, clock: CompactClock) -> Clock {
-        let (names, mut entries) = clock.into_parts();
-        let table = self.table_ids(&names);
+    /// The clock of `clock` over ids, in a test.
+    #[cfg(test)]
+    pub(crate) fn clock(&mut self, mut clock: CompactClock) -> Clock {
+        self.take_clock(&mut clock)
+    }
+
+    /// The clock of `clock` over ids, its entries taken out of `clock` (left empty over its
+    /// table). The entries are renumbered in place, in the clock's own allocation (a component
+    /// index and a component id are both `u32`): the clock arrives allocated by its decoder,
+    /// and the detector keeps it, so numbering it allocates nothing.
+    pub(crate) fn take_clock(&mut self, clock: &mut CompactClock) -> Clock {
+        let mut entries = clock.take_entries();
+        let table = self.table_ids(clock.names());
         let ids = &self.tables[table];
         match ids.first_of_run {
             // Indices are ids already (the first table a detector numbers).

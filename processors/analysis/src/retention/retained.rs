@@ -9,13 +9,12 @@ use raceway_schemas::{
 };
 use uuid::Uuid;
 
-use super::{Age, Clock, ComponentIds};
-use crate::interning::SharedPieces;
+use super::{Age, CanonicalPieces, Clock, ComponentIds};
 use crate::pairs::UpdateContext;
 use crate::rules::{Side, SpanSide};
 
 /// What the race rules read of a retained access: its own facts inline, the pieces that repeat
-/// across accesses shared (see [`SharedPieces`]), its environment and variable left to the
+/// across accesses shared (see `interning`), its environment and variable left to the
 /// caller, who keys the access by them anyway.
 #[derive(Debug)]
 pub(crate) struct Facts {
@@ -59,10 +58,10 @@ impl Retained {
     pub(crate) fn interned_near(
         access: &mut Access,
         names: &mut ComponentIds,
-        pieces: &mut SharedPieces,
+        pieces: &mut CanonicalPieces,
         neighbour: Option<&Retained>,
     ) -> Self {
-        let clock = names.clock(std::mem::take(&mut access.clock));
+        let clock = names.take_clock(&mut access.clock);
         let access = Facts::new(access, pieces, neighbour.map(|n| &n.access));
         Retained {
             key: domination_key(&access),
@@ -106,7 +105,7 @@ impl Facts {
     /// trying `neighbour`'s (the same allocation, or equal content). The values are taken out of
     /// `access`, which is left with empty ones.
     #[inline(always)]
-    fn new(access: &mut Access, pieces: &mut SharedPieces, neighbour: Option<&Facts>) -> Self {
+    fn new(access: &mut Access, pieces: &mut CanonicalPieces, neighbour: Option<&Facts>) -> Self {
         let location = match neighbour {
             Some(near) if same(&near.location, &access.location) => Arc::clone(&near.location),
             _ => pieces.location(&access.location),
@@ -209,7 +208,7 @@ pub(crate) struct RetainedSpan {
     pub(crate) read: UpdateRead,
     pub(crate) read_clock: Clock,
     pub(crate) write_clock: Clock,
-    /// Sorted and deduplicated, and the shared copy of that lock set ([`SharedPieces`]): usually
+    /// Sorted and deduplicated, and the shared copy of that lock set (`interning`): usually
     /// the very copy the other writes of the variable hold, so the lock test compares addresses.
     pub(crate) held_throughout: Arc<[HeldLock]>,
     /// The write and the update context as findings report them, rebuilt on first use.
@@ -221,10 +220,10 @@ impl RetainedSpan {
     pub(crate) fn interned(
         mut span: UpdateSpan,
         names: &mut ComponentIds,
-        pieces: &mut SharedPieces,
+        pieces: &mut CanonicalPieces,
     ) -> Self {
-        let read_clock = names.clock(std::mem::take(&mut span.read.clock));
-        let write_clock = names.clock(std::mem::take(&mut span.write.clock));
+        let read_clock = names.take_clock(&mut span.read.clock);
+        let write_clock = names.take_clock(&mut span.write.clock);
         let write = Facts::new(&mut span.write, pieces, None);
         let mut held = span.held_throughout;
         held.sort();
@@ -286,7 +285,7 @@ impl RetainedSpan {
 /// Hash of everything [`dominates`] requires to be equal, to find domination candidates. One
 /// seed per process, so that the keys of one detector agree; a collision costs only time, since
 /// [`dominates`] compares the fields themselves. The actor, location and lock set are hashed by
-/// the address of their shared copy ([`SharedPieces`]), not by content: equal pieces share one
+/// the address of their shared copy (`interning`), not by content: equal pieces share one
 /// copy, except across a clear of the shared pieces, where an entry and a later equal one get
 /// different keys and neither dominates the other, which only keeps one more entry.
 fn domination_key(access: &Facts) -> u64 {

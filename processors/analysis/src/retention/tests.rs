@@ -3,7 +3,6 @@ use std::cell::RefCell;
 use raceway_schemas::{Access, AccessType, CompactClock, LockMode};
 
 use super::*;
-use crate::interning::SharedPieces;
 use crate::testing::{access, held, id};
 
 thread_local! {
@@ -11,7 +10,7 @@ thread_local! {
     static NAMES: RefCell<ComponentIds> = RefCell::default();
     /// One set of shared pieces for every access of a test, as in one detector (domination
     /// keys hash the shared copies by address).
-    static PIECES: RefCell<SharedPieces> = RefCell::default();
+    static PIECES: RefCell<CanonicalPieces> = RefCell::default();
 }
 
 fn normalised(mut access: Access) -> Retained {
@@ -148,7 +147,7 @@ fn spans_are_kept_bounded_and_forgotten_by_trace() {
             write: access(n, "a", ts, AccessType::Write, &[("a", 2)]),
             held_throughout: Vec::new(),
         };
-        let mut pieces = SharedPieces::default();
+        let mut pieces = CanonicalPieces::default();
         NAMES.with(|names| RetainedSpan::interned(span, &mut names.borrow_mut(), &mut pieces))
     };
     let mut accesses = VariableAccesses::default();
@@ -217,4 +216,20 @@ fn a_fast_insertion_leaves_the_summary_the_join_of_every_clock() {
         }
         assert!(fast_seen && slow_seen, "both paths taken");
     }
+}
+
+#[test]
+fn a_deque_holds_at_most_twice_its_entries_and_never_more_than_capacity_plus_one() {
+    let capacity = 200;
+    let mut accesses = VariableAccesses::default();
+    for n in 0..300u128 {
+        // Each access on its own component: concurrent with every other, none dominated.
+        let component = format!("c{n}");
+        accesses.insert(retained(n, n as i64, &[(&component, 1)]), capacity, false);
+        let (len, room) = (accesses.entries.len(), accesses.entries.capacity());
+        assert_eq!(len, (n as usize + 1).min(capacity));
+        assert!(room <= (2 * len).max(4), "{len} entries in room for {room}");
+        assert!(room <= capacity + 1, "{len} entries in room for {room}");
+    }
+    assert_eq!(accesses.entries.capacity(), capacity + 1);
 }

@@ -1,0 +1,130 @@
+//! The canonical copies of retained pieces ([`SharedPieces`]), with the actors that arrived
+//! last found by the address of the arriving copy with one comparison, in front of
+//! [`SharedPieces::actor`].
+//!
+//! Rule: a slot holds the arriving `Arc` itself with its canonical copy, so the address it is
+//! found by cannot be freed and reused for another actor while the slot holds it. Reason: an
+//! access's actor is shared by the decoder, so the actors of a stream arrive as a few addresses
+//! again and again, and the shared pieces' lookup by address hashed the address and probed a
+//! map on every access (about 50 instructions) for what one slot of a small array answers.
+//! What breaks otherwise: a slot keyed by a bare address could hand out the canonical copy of
+//! an actor that is gone for a new actor allocated at its address.
+//!
+//! A slot's canonical copy stays what [`SharedPieces`] gave when it was filled, also after the
+//! shared pieces clear their maps (which they do past a bound): an equal actor may then get
+//! another canonical copy from them, which, as any clear of the shared pieces does, only keeps
+//! accesses that would have dominated each other apart. Verdicts compare actors by content.
+
+use std::sync::Arc;
+
+use raceway_schemas::{ActorId, HeldLock};
+
+use crate::interning::SharedPieces;
+
+/// Slots, a power of two: the actors of a service's threads, with room against collisions.
+const SLOTS: usize = 64;
+
+/// The shared pieces, and the recent actors' (arriving copy, canonical copy) by a hash of the
+/// arriving copy's address.
+#[derive(Debug)]
+pub(crate) struct CanonicalPieces {
+    pieces: SharedPieces,
+    recent_actors: Box<[Option<(Arc<ActorId>, Arc<ActorId>)>]>,
+}
+
+impl Default for CanonicalPieces {
+    fn default() -> Self {
+        CanonicalPieces {
+            pieces: SharedPieces::default(),
+            recent_actors: vec![None; SLOTS].into_boxed_slice(),
+        }
+    }
+}
+
+impl CanonicalPieces {
+    /// The canonical copy of `actor`, from its slot or, on a miss, from the shared pieces.
+    #[inline(always)]
+    pub(crate) fn actor(&mut self, actor: &Arc<ActorId>) -> Arc<ActorId> {
+        let slot = slot_of(actor);
+        if let Some(Some((arrived, canonical))) = self.recent_actors.get(slot) {
+            if Arc::ptr_eq(arrived, actor) {
+                return Arc::clone(canonical);
+            }
+        }
+        self.fill(slot, actor)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn fill(&mut self, slot: usize, actor: &Arc<ActorId>) -> Arc<ActorId> {
+        let canonical = self.pieces.actor(actor);
+        if let Some(entry) = self.recent_actors.get_mut(slot) {
+            *entry = Some((Arc::clone(actor), Arc::clone(&canonical)));
+        }
+        canonical
+    }
+
+    /// The canonical copy of `location` ([`SharedPieces::location`]).
+    pub(crate) fn location(&mut self, location: &Arc<str>) -> Arc<str> {
+        self.pieces.location(location)
+    }
+
+    /// The canonical copy of an arriving lock set ([`SharedPieces::locks`]).
+    pub(crate) fn locks(&mut self, locks: &Arc<[HeldLock]>) -> Arc<[HeldLock]> {
+        self.pieces.locks(locks)
+    }
+
+    /// The canonical copy of a lock set sorted here ([`SharedPieces::sorted_locks`]).
+    pub(crate) fn sorted_locks(&mut self, locks: &Arc<[HeldLock]>) -> Arc<[HeldLock]> {
+        self.pieces.sorted_locks(locks)
+    }
+}
+
+/// The slot of `actor`'s address: a multiplicative hash, whose top bits mix every bit of the
+/// address (allocations of one size class differ only in their middle bits).
+fn slot_of(actor: &Arc<ActorId>) -> usize {
+    let address = Arc::as_ptr(actor) as usize as u64;
+    (address.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> (64 - SLOTS.trailing_zeros())) as usize
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn actor(thread: &str) -> Arc<ActorId> {
+        Arc::new(ActorId {
+            service: "svc".into(),
+            instance: "1".into(),
+            thread: thread.into(),
+        })
+    }
+
+    #[test]
+    fn an_actor_gets_the_canonical_copy_the_shared_pieces_give() {
+        let mut pieces = CanonicalPieces::default();
+        let first = actor("t1");
+        let equal_elsewhere = actor("t1");
+        let other = actor("t2");
+        let canonical = pieces.actor(&first);
+        assert!(Arc::ptr_eq(&canonical, &pieces.pieces.actor(&first)));
+        for _ in 0..3 {
+            assert!(Arc::ptr_eq(&pieces.actor(&first), &canonical));
+            assert!(Arc::ptr_eq(&pieces.actor(&equal_elsewhere), &canonical));
+            let for_other = pieces.actor(&other);
+            assert_eq!(*for_other, *other);
+            assert!(!Arc::ptr_eq(&for_other, &canonical));
+        }
+    }
+
+    #[test]
+    fn actors_that_share_a_slot_each_get_their_own_copy() {
+        let mut pieces = CanonicalPieces::default();
+        // More actors than slots, twice over: slots are shared and refilled.
+        let actors: Vec<_> = (0..4 * SLOTS).map(|n| actor(&format!("t{n}"))).collect();
+        for _ in 0..2 {
+            for arriving in &actors {
+                assert_eq!(*pieces.actor(arriving), **arriving);
+            }
+        }
+    }
+}
