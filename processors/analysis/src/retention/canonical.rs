@@ -1,12 +1,12 @@
 //! The canonical copies of retained pieces ([`SharedPieces`]), with the actors that arrived
-//! last found by the address of the arriving copy with one comparison, in front of
+//! last found by the address of the arriving copy with one or two comparisons, in front of
 //! [`SharedPieces::actor`].
 //!
 //! Rule: a slot holds the arriving `Arc` itself with its canonical copy, so the address it is
 //! found by cannot be freed and reused for another actor while the slot holds it. Reason: an
 //! access's actor is shared by the decoder, so the actors of a stream arrive as a few addresses
 //! again and again, and the shared pieces' lookup by address hashed the address and probed a
-//! map on every access (about 50 instructions) for what one slot of a small array answers.
+//! map on every access (about 50 instructions) for what a set of two slots answers.
 //! What breaks otherwise: a slot keyed by a bare address could hand out the canonical copy of
 //! an actor that is gone for a new actor allocated at its address.
 //!
@@ -21,45 +21,55 @@ use raceway_schemas::{ActorId, HeldLock};
 
 use crate::interning::SharedPieces;
 
-/// Slots, a power of two: the actors of a service's threads, with room against collisions.
-const SLOTS: usize = 64;
+/// Sets of two slots, a power of two: room for the actors of a service's threads. Two slots
+/// per set, because the addresses of one size class come at a fixed stride, and some strides
+/// send a few of them to one set whatever the hash: direct-mapped (one slot each), 16 actors 96
+/// bytes apart shared 9 slots and missed every other lookup.
+const SETS: usize = 32;
+
+/// An arriving copy and its canonical copy.
+type Slot = Option<(Arc<ActorId>, Arc<ActorId>)>;
 
 /// The shared pieces, and the recent actors' (arriving copy, canonical copy) by a hash of the
 /// arriving copy's address.
 #[derive(Debug)]
 pub(crate) struct CanonicalPieces {
     pieces: SharedPieces,
-    recent_actors: Box<[Option<(Arc<ActorId>, Arc<ActorId>)>]>,
+    recent_actors: Box<[[Slot; 2]]>,
 }
 
 impl Default for CanonicalPieces {
     fn default() -> Self {
         CanonicalPieces {
             pieces: SharedPieces::default(),
-            recent_actors: vec![None; SLOTS].into_boxed_slice(),
+            recent_actors: vec![[None, None]; SETS].into_boxed_slice(),
         }
     }
 }
 
 impl CanonicalPieces {
-    /// The canonical copy of `actor`, from its slot or, on a miss, from the shared pieces.
+    /// The canonical copy of `actor`, from its set or, on a miss, from the shared pieces.
     #[inline(always)]
     pub(crate) fn actor(&mut self, actor: &Arc<ActorId>) -> Arc<ActorId> {
-        let slot = slot_of(actor);
-        if let Some(Some((arrived, canonical))) = self.recent_actors.get(slot) {
-            if Arc::ptr_eq(arrived, actor) {
-                return Arc::clone(canonical);
+        let set = set_of(actor);
+        if let Some(slots) = self.recent_actors.get(set) {
+            for (arrived, canonical) in slots.iter().flatten() {
+                if Arc::ptr_eq(arrived, actor) {
+                    return Arc::clone(canonical);
+                }
             }
         }
-        self.fill(slot, actor)
+        self.fill(set, actor)
     }
 
+    /// Looks `actor` up in the shared pieces and keeps it in the first slot of `set`, the
+    /// first slot's actor moving to the second (whose actor is let go).
     #[cold]
     #[inline(never)]
-    fn fill(&mut self, slot: usize, actor: &Arc<ActorId>) -> Arc<ActorId> {
+    fn fill(&mut self, set: usize, actor: &Arc<ActorId>) -> Arc<ActorId> {
         let canonical = self.pieces.actor(actor);
-        if let Some(entry) = self.recent_actors.get_mut(slot) {
-            *entry = Some((Arc::clone(actor), Arc::clone(&canonical)));
+        if let Some([first, second]) = self.recent_actors.get_mut(set) {
+            *second = first.replace((Arc::clone(actor), Arc::clone(&canonical)));
         }
         canonical
     }
@@ -80,11 +90,11 @@ impl CanonicalPieces {
     }
 }
 
-/// The slot of `actor`'s address: a multiplicative hash, whose top bits mix every bit of the
-/// address (allocations of one size class differ only in their middle bits).
-fn slot_of(actor: &Arc<ActorId>) -> usize {
-    let address = Arc::as_ptr(actor) as usize as u64;
-    (address.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> (64 - SLOTS.trailing_zeros())) as usize
+/// The set of `actor`'s address: the address without its alignment bits (always zero),
+/// multiplied by the golden ratio, the top bits taken.
+fn set_of(actor: &Arc<ActorId>) -> usize {
+    let address = (Arc::as_ptr(actor) as usize as u64) >> 4;
+    (address.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> (64 - SETS.trailing_zeros())) as usize
 }
 
 #[cfg(test)]
@@ -119,8 +129,8 @@ mod tests {
     #[test]
     fn actors_that_share_a_slot_each_get_their_own_copy() {
         let mut pieces = CanonicalPieces::default();
-        // More actors than slots, twice over: slots are shared and refilled.
-        let actors: Vec<_> = (0..4 * SLOTS).map(|n| actor(&format!("t{n}"))).collect();
+        // More actors than slots, twice over: sets are shared and refilled.
+        let actors: Vec<_> = (0..4 * SETS).map(|n| actor(&format!("t{n}"))).collect();
         for _ in 0..2 {
             for arriving in &actors {
                 assert_eq!(*pieces.actor(arriving), **arriving);

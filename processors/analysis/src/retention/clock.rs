@@ -90,9 +90,18 @@ impl Clock {
         let (a, b) = (&self.entries, &other.entries);
         if same_run_of_ids(a, b) {
             // Same components, known from both ends (the common case: every actor of a trace or
-            // service in each clock): only the counters are read, without a branch each.
+            // service in each clock): only the counters are read, without a branch each, four
+            // components per step of the loop (the loop's own count and test were a third of
+            // the instructions of one component at a time).
             let (mut below, mut above) = (false, false);
-            for (x, y) in a.iter().zip(b) {
+            let ((a_fours, a_rest), (b_fours, b_rest)) = (a.as_chunks::<4>(), b.as_chunks::<4>());
+            for (xs, ys) in a_fours.iter().zip(b_fours) {
+                for (x, y) in xs.iter().zip(ys) {
+                    below |= x.1 < y.1;
+                    above |= x.1 > y.1;
+                }
+            }
+            for (x, y) in a_rest.iter().zip(b_rest) {
                 below |= x.1 < y.1;
                 above |= x.1 > y.1;
             }
