@@ -94,8 +94,9 @@ impl Clock {
             // components per step of the loop (the loop's own count and test were a third of
             // the instructions of one component at a time).
             let (mut below, mut above) = (false, false);
-            let ((a_fours, a_rest), (b_fours, b_rest)) = (a.as_chunks::<4>(), b.as_chunks::<4>());
-            for (xs, ys) in a_fours.iter().zip(b_fours) {
+            let (a_fours, b_fours) = (a.chunks_exact(4), b.chunks_exact(4));
+            let (a_rest, b_rest) = (a_fours.remainder(), b_fours.remainder());
+            for (xs, ys) in a_fours.zip(b_fours) {
                 for (x, y) in xs.iter().zip(ys) {
                     below |= x.1 < y.1;
                     above |= x.1 > y.1;
