@@ -17,7 +17,7 @@
 
 use std::sync::Arc;
 
-use raceway_schemas::{ActorId, HeldLock};
+use raceway_schemas::ActorId;
 
 use crate::interning::SharedPieces;
 
@@ -74,19 +74,9 @@ impl CanonicalPieces {
         canonical
     }
 
-    /// The canonical copy of `location` ([`SharedPieces::location`]).
-    pub(crate) fn location(&mut self, location: &Arc<str>) -> Arc<str> {
-        self.pieces.location(location)
-    }
-
-    /// The canonical copy of an arriving lock set ([`SharedPieces::locks`]).
-    pub(crate) fn locks(&mut self, locks: &Arc<[HeldLock]>) -> Arc<[HeldLock]> {
-        self.pieces.locks(locks)
-    }
-
-    /// The canonical copy of a lock set sorted here ([`SharedPieces::sorted_locks`]).
-    pub(crate) fn sorted_locks(&mut self, locks: &Arc<[HeldLock]>) -> Arc<[HeldLock]> {
-        self.pieces.sorted_locks(locks)
+    /// The shared pieces, for the pieces other than actors.
+    pub(crate) fn shared(&mut self) -> &mut SharedPieces {
+        &mut self.pieces
     }
 }
 

@@ -108,18 +108,18 @@ impl Facts {
     fn new(access: &mut Access, pieces: &mut CanonicalPieces, neighbour: Option<&Facts>) -> Self {
         let location = match neighbour {
             Some(near) if same(&near.location, &access.location) => Arc::clone(&near.location),
-            _ => pieces.location(&access.location),
+            _ => pieces.shared().location(&access.location),
         };
         let locks = if access.locks.windows(2).all(|w| w[0] < w[1]) {
             match neighbour {
                 Some(near) if same(&near.locks, &access.locks) => Arc::clone(&near.locks),
-                _ => pieces.locks(&access.locks),
+                _ => pieces.shared().locks(&access.locks),
             }
         } else {
             let mut sorted = access.locks.to_vec();
             sorted.sort();
             sorted.dedup();
-            pieces.sorted_locks(&Arc::from(sorted))
+            pieces.shared().sorted_locks(&Arc::from(sorted))
         };
         let actor = match neighbour {
             Some(near) if Arc::ptr_eq(&near.actor, &access.actor) => Arc::clone(&near.actor),
@@ -233,7 +233,7 @@ impl RetainedSpan {
         let held_throughout = if *held == *write.locks {
             Arc::clone(&write.locks)
         } else {
-            pieces.sorted_locks(&Arc::from(held))
+            pieces.shared().sorted_locks(&Arc::from(held))
         };
         RetainedSpan {
             write,
