@@ -24,11 +24,12 @@
 //! the actor's accesses had arrived yet.
 
 use foldhash::HashMap;
-use raceway_schemas::{Access, AccessType, Event, EventKind, UpdateRead, UpdateSpan};
+use raceway_schemas::{Access, AccessType, Event, EventKind, HeldLock, UpdateRead, UpdateSpan};
+use uuid::Uuid;
 
 use crate::accesses::{access_at, trace_span, AccessNames};
 use crate::causality::{ordered_actors, state_of, trace_causality, TraceCausality};
-use crate::locksets::{HeldLocks, Hold};
+use crate::locksets::{HeldLocks, Hold, Holds};
 
 /// The read-modify-writes of one trace (events in any order), sorted by the write's
 /// (timestamp, event id).
@@ -80,7 +81,14 @@ pub(crate) fn update_spans_reusing(
     })
 }
 
+/// A read paired with a write by the rule of the module doc, before its span is built: the
+/// write's sort key (timestamp, id), the read's and the write's input indices, and the locks
+/// held throughout.
+type Pairing = ((i64, Uuid), usize, usize, Vec<HeldLock>);
+
 /// The pairing rule of the module doc; `write_at` gives the access of the write at an index.
+/// The pairs are found and sorted first, then each span is built once in its final place: the
+/// spans are a few hundred bytes each, and growing or sorting a vector of them copied them.
 fn spans_with(
     events: &[Event],
     causality: &TraceCausality,
@@ -88,9 +96,9 @@ fn spans_with(
 ) -> Vec<UpdateSpan> {
     let (order, actor_of) = ordered_actors(events, causality);
     // By actor number.
-    let mut locks: Vec<HeldLocks> = Vec::new();
-    let mut pending: HashMap<PendingKey, (usize, Vec<Hold>)> = HashMap::default();
-    let mut spans = Vec::new();
+    let mut locks: Vec<HeldLocks<'_>> = Vec::new();
+    let mut pending: HashMap<PendingKey<'_>, (usize, Holds<'_>)> = HashMap::default();
+    let mut pairs: Vec<Pairing> = Vec::new();
     for &index in order.iter() {
         let event = &events[index];
         let actor = actor_of[index];
@@ -125,37 +133,46 @@ fn spans_with(
                 };
                 let now = actor_locks.holds();
                 let held_throughout = read_holds
-                    .into_iter()
+                    .iter()
                     .filter(|hold| now.contains(hold))
-                    .map(|hold| hold.lock)
+                    .map(Hold::held_lock)
                     .collect();
-                let read_event = &events[read_index];
-                let (Some(write), Some(read_facts)) =
-                    (write_at(index), causality.per_event.get(read_index))
-                else {
-                    continue;
-                };
-                spans.push(UpdateSpan {
-                    read: UpdateRead {
-                        event_id: read_event.id,
-                        timestamp_ns: read_event.timestamp_ns,
-                        location: read_event
-                            .state_change()
-                            .map(|c| c.location.clone())
-                            .unwrap_or_default(),
-                        value: read_event
-                            .state_change()
-                            .map(|c| c.new_value.clone())
-                            .unwrap_or_default(),
-                        clock: read_facts.clock.clone(),
-                    },
-                    write,
+                pairs.push((
+                    (event.timestamp_ns, event.id),
+                    read_index,
+                    index,
                     held_throughout,
-                });
+                ));
             }
         }
     }
-    spans.sort_by_key(|s| (s.write.timestamp_ns, s.write.event_id));
+    // Stable: pairs with the same key stay in program order.
+    pairs.sort_by_key(|&(key, ..)| key);
+    let mut spans = Vec::with_capacity(pairs.len());
+    for (_, read_index, index, held_throughout) in pairs {
+        let read_event = &events[read_index];
+        let (Some(write), Some(read_facts)) = (write_at(index), causality.per_event.get(read_index))
+        else {
+            continue;
+        };
+        spans.push(UpdateSpan {
+            read: UpdateRead {
+                event_id: read_event.id,
+                timestamp_ns: read_event.timestamp_ns,
+                location: read_event
+                    .state_change()
+                    .map(|c| c.location.clone())
+                    .unwrap_or_default(),
+                value: read_event
+                    .state_change()
+                    .map(|c| c.new_value.clone())
+                    .unwrap_or_default(),
+                clock: read_facts.clock.clone(),
+            },
+            write,
+            held_throughout,
+        });
+    }
     spans
 }
 

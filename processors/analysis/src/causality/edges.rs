@@ -28,9 +28,9 @@ pub(super) struct Evidence {
 }
 
 /// Per-actor state of the sweep.
-struct ActorState {
+struct ActorState<'a> {
     last_position: Option<usize>,
-    locks: HeldLocks,
+    locks: HeldLocks<'a>,
     /// The shared copy of `locks`' set, until a lock event may change it.
     lock_set: Option<Arc<[HeldLock]>>,
     /// Upstream spans this actor has already entered: only the first event links upstream.
@@ -66,7 +66,7 @@ pub(super) fn collect(
     // The sweep's number of each actor of `actor_of`, by order of first appearance here: an
     // owned `ActorId` is made once per actor, not per event.
     let mut actor_numbers: Vec<Option<usize>> = Vec::new();
-    let mut actor_states: Vec<ActorState> = Vec::new();
+    let mut actor_states: Vec<ActorState<'_>> = Vec::new();
     let mut lock_states: LockStates = LockStates::default();
     let mut atomics = Atomics::default();
     // Latest position so far carrying each distributed_span_id.
