@@ -155,8 +155,12 @@ impl<'a> HeldLocks<'a> {
     /// Where `lock_id` is in `held`: `Ok` with its place when held, `Err` with the place that
     /// keeps the order when not.
     fn find(&self, lock_id: &str) -> Result<usize, usize> {
-        self.held
-            .binary_search_by(|(held, _)| (*held).cmp(lock_id))
+        self.held.binary_search_by(|(held, _)| (*held).cmp(lock_id))
+    }
+
+    /// True when no lock is held.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.held.is_empty()
     }
 
     /// The locks held now, sorted by lock id, as the shared copy `names` holds of that lock set
@@ -240,10 +244,7 @@ mod tests {
             locks.snapshot(),
             vec![held("a", LockMode::Exclusive), held("b", LockMode::Shared)]
         );
-        assert_eq!(
-            locks.release(&b),
-            LockStep::Released(LockMode::Shared)
-        );
+        assert_eq!(locks.release(&b), LockStep::Released(LockMode::Shared));
         assert_eq!(locks.snapshot(), vec![held("a", LockMode::Exclusive)]);
     }
 
@@ -288,10 +289,7 @@ mod tests {
         let (a, x) = (lock("a", LockMode::Exclusive), lock("x", LockMode::Shared));
         let mut locks = HeldLocks::default();
         locks.acquire(&a);
-        assert_eq!(
-            locks.release(&x),
-            LockStep::Released(LockMode::Shared)
-        );
+        assert_eq!(locks.release(&x), LockStep::Released(LockMode::Shared));
         assert_eq!(locks.snapshot(), vec![held("a", LockMode::Exclusive)]);
     }
 

@@ -151,7 +151,8 @@ fn spans_with(
     let mut spans = Vec::with_capacity(pairs.len());
     for (_, read_index, index, held_throughout) in pairs {
         let read_event = &events[read_index];
-        let (Some(write), Some(read_facts)) = (write_at(index), causality.per_event.get(read_index))
+        let (Some(write), Some(read_facts)) =
+            (write_at(index), causality.per_event.get(read_index))
         else {
             continue;
         };

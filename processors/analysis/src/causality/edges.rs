@@ -73,6 +73,7 @@ pub(super) fn collect(
     let mut latest_in_span: HashMap<&str, usize> = HashMap::default();
     let parents = Parents::new(events, sorted, by_id);
     let mut lock_sets = SharedNames::default();
+    let mut no_locks: Option<Arc<[HeldLock]>> = None;
 
     for (position, &index) in sorted.iter().enumerate() {
         let event = &events[index];
@@ -162,9 +163,15 @@ pub(super) fn collect(
             _ => {}
         }
         atomics.step(event, position, actor, &mut evidence.edges);
-        let locks = state
-            .lock_set
-            .get_or_insert_with(|| state.locks.shared(&mut lock_sets));
+        // An actor holds nothing at most of its lock events' next steps (after a release): the
+        // one empty set, taken from the table once, without hashing.
+        let locks = state.lock_set.get_or_insert_with(|| {
+            if state.locks.is_empty() {
+                Arc::clone(no_locks.get_or_insert_with(|| state.locks.shared(&mut lock_sets)))
+            } else {
+                state.locks.shared(&mut lock_sets)
+            }
+        });
         evidence.locks.push(Arc::clone(locks));
     }
     evidence

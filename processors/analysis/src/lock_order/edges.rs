@@ -41,8 +41,9 @@ struct Open<'a> {
 #[derive(Default)]
 struct ActorState<'a> {
     locks: HeldLocks<'a>,
-    /// By lock id, borrowed from the acquire event.
-    open: HashMap<&'a str, Open<'a>>,
+    /// By lock id, borrowed from the acquire event: a few at a time, found by a scan (a map
+    /// hashed the id at every acquire and release).
+    open: Vec<(&'a str, Open<'a>)>,
     previous: Option<usize>,
 }
 
@@ -85,7 +86,8 @@ pub fn lock_order_edges_with(events: &[Event], causality: &TraceCausality) -> Ve
                 let before = state.locks.holds();
                 if let LockStep::Acquired(mode) = state.locks.acquire(lock) {
                     for hold in before.iter().filter(|h| h.lock_id != lock.lock_id) {
-                        let Some(open) = state.open.get(hold.lock_id) else {
+                        let Some((_, open)) = state.open.iter().find(|(id, _)| *id == hold.lock_id)
+                        else {
                             continue;
                         };
                         let guards = before
@@ -120,20 +122,22 @@ pub fn lock_order_edges_with(events: &[Event], causality: &TraceCausality) -> Ve
                             })
                             .filter(|&parent| parent != index),
                     };
-                    state.open.insert(
-                        lock.lock_id.as_str(),
-                        Open {
-                            at: index,
-                            lock,
-                            mode,
-                            start,
-                        },
-                    );
+                    let open = Open {
+                        at: index,
+                        lock,
+                        mode,
+                        start,
+                    };
+                    let id = lock.lock_id.as_str();
+                    match state.open.iter_mut().find(|(held, _)| *held == id) {
+                        Some((_, held)) => *held = open,
+                        None => state.open.push((id, open)),
+                    }
                 }
             }
             EventKind::LockRelease(lock) => {
                 if let LockStep::Released(_) = state.locks.release(lock) {
-                    state.open.remove(lock.lock_id.as_str());
+                    state.open.retain(|(held, _)| *held != lock.lock_id);
                 }
             }
             _ => {}
