@@ -15,6 +15,20 @@ use crate::causality::{state_of, trace_causality, TraceCausality};
 pub(crate) struct AccessNames {
     names: SharedNames,
     actors: Vec<Option<Arc<ActorId>>>,
+    /// The last environment and variable given: a trace's accesses are usually of one
+    /// environment, and an actor's read and write of a variable come together, so each is
+    /// compared with the last before its text is hashed.
+    last_environment: Option<Arc<str>>,
+    last_variable: Option<Arc<str>>,
+}
+
+/// The shared copy of `text`: the `last` one when it is the same text, else looked up in
+/// `names` (and remembered as the last).
+fn name_like_last(names: &mut SharedNames, last: &mut Option<Arc<str>>, text: &str) -> Arc<str> {
+    match last {
+        Some(last) if **last == *text => Arc::clone(last),
+        _ => Arc::clone(last.insert(names.name(text))),
+    }
 }
 
 impl AccessNames {
@@ -84,8 +98,12 @@ pub(crate) fn access_at(
         event_id: event.id,
         trace_id: event.trace_id,
         timestamp_ns: event.timestamp_ns,
-        environment: names.names.name(&event.metadata.environment),
-        variable: names.names.name(&change.variable),
+        environment: name_like_last(
+            &mut names.names,
+            &mut names.last_environment,
+            &event.metadata.environment,
+        ),
+        variable: name_like_last(&mut names.names, &mut names.last_variable, &change.variable),
         access_type: change.access_type,
         location: names.names.name(&change.location),
         value: change.new_value.clone(),
