@@ -256,6 +256,32 @@ mod tests {
         assert_eq!(a1.actor.thread, "a");
     }
 
+    /// Accesses of alternating variables (and unlocked ones of two actors) share one copy of
+    /// each name and of the empty lock set, whether the name is the last one met or not.
+    #[test]
+    fn names_and_the_empty_lock_set_are_shared_copies() {
+        let events = vec![
+            event(1, "a", 10, write("x", "l1")),
+            event(2, "a", 11, write("y", "l2")),
+            event(3, "b", 12, write("x", "l1")),
+            event(4, "b", 13, write("x", "l2")),
+            event(5, "a", 14, write("y", "l1")),
+        ];
+        let accesses = trace_accesses(&events);
+        let same = |a: &Arc<str>, b: &Arc<str>| Arc::ptr_eq(a, b);
+        for access in &accesses {
+            assert!(same(&access.environment, &accesses[0].environment));
+            assert!(Arc::ptr_eq(&access.locks, &accesses[0].locks));
+            assert!(access.locks.is_empty());
+        }
+        let (x, y) = (&accesses[0].variable, &accesses[1].variable);
+        assert_eq!((&**x, &**y), ("x", "y"));
+        assert!(same(&accesses[2].variable, x) && same(&accesses[3].variable, x));
+        assert!(same(&accesses[4].variable, y));
+        assert!(same(&accesses[4].location, &accesses[0].location));
+        assert!(same(&accesses[3].location, &accesses[1].location));
+    }
+
     #[test]
     fn no_events_no_accesses() {
         assert!(trace_accesses(&[]).is_empty());

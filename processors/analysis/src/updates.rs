@@ -244,6 +244,114 @@ mod tests {
         );
     }
 
+    /// Random traces of two actors reading and writing two variables under two locks taken in
+    /// both modes, some re-entrantly, at times that repeat: the spans are those of a replay that
+    /// keeps each actor's holds in a map (lock -> mode, depth, hold number) and each pending
+    /// read with a copy of them, sorted stably by the write's (timestamp, id); built anew or
+    /// taken from the trace's accesses, they are the same.
+    #[test]
+    fn spans_are_the_pairs_a_map_replay_finds() {
+        use rand::Rng;
+        use std::collections::BTreeMap;
+        type Holds = BTreeMap<String, (LockMode, u32, u64)>;
+        let mut locked_spans = 0;
+        crate::testing::random_rounds(47, 200, |rng, _| {
+            let events: Vec<Event> = (1..=rng.gen_range(0..40u128))
+                .map(|n| {
+                    let thread = ["a", "b"][rng.gen_range(0..2)];
+                    let variable = ["x", "y"][rng.gen_range(0..2)];
+                    let lock = ["m", "n"][rng.gen_range(0..2)];
+                    let mode = [LockMode::Exclusive, LockMode::Shared][rng.gen_range(0..2)];
+                    let kind = match rng.gen_range(0..5) {
+                        0 => acquire(lock, mode),
+                        1 => release(lock, mode),
+                        2 => write(variable, "w"),
+                        3 => read(variable, "r"),
+                        _ => access_kind(variable, "rmw", AccessType::AtomicRMW),
+                    };
+                    event(n, thread, rng.gen_range(0..20), kind)
+                })
+                .collect();
+            let mut order: Vec<&Event> = events.iter().collect();
+            order.sort_by_key(|e| (e.timestamp_ns, e.id));
+            let mut holds: BTreeMap<&str, (Holds, u64)> = BTreeMap::new();
+            let mut pending: BTreeMap<(&str, &str), (uuid::Uuid, Holds)> = BTreeMap::new();
+            let mut expected = Vec::new();
+            for e in order {
+                let thread = e.metadata.thread_id.as_str();
+                let (now, next) = holds.entry(thread).or_default();
+                match &e.kind {
+                    EventKind::LockAcquire(lock) => match now.get_mut(&lock.lock_id) {
+                        Some((mode, depth, _)) => {
+                            *depth += 1;
+                            if lock.mode == LockMode::Exclusive {
+                                *mode = LockMode::Exclusive;
+                            }
+                        }
+                        None => {
+                            now.insert(lock.lock_id.clone(), (lock.mode, 1, *next));
+                            *next += 1;
+                        }
+                    },
+                    EventKind::LockRelease(lock) => {
+                        if let Some((_, depth, _)) = now.get_mut(&lock.lock_id) {
+                            *depth -= 1;
+                            if *depth == 0 {
+                                now.remove(&lock.lock_id);
+                            }
+                        }
+                    }
+                    EventKind::StateChange(change) => {
+                        let key = (thread, change.variable.as_str());
+                        match change.access_type {
+                            AccessType::Read => {
+                                pending.insert(key, (e.id, now.clone()));
+                            }
+                            AccessType::Write => {
+                                if let Some((read, then)) = pending.remove(&key) {
+                                    let same_hold = |(id, (mode, _, number)): (
+                                        &String,
+                                        &(LockMode, u32, u64),
+                                    )| {
+                                        let (now_mode, _, now_number) = now.get(id)?;
+                                        (now_mode == mode && now_number == number)
+                                            .then(|| held(id, *mode))
+                                    };
+                                    let throughout: Vec<HeldLock> =
+                                        then.iter().filter_map(same_hold).collect();
+                                    expected.push((e.timestamp_ns, e.id, read, throughout));
+                                }
+                            }
+                            _ => {
+                                pending.remove(&key);
+                            }
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            expected.sort_by_key(|&(timestamp, id, ..)| (timestamp, id));
+            let spans = trace_update_spans(&events);
+            let found: Vec<_> = spans
+                .iter()
+                .map(|s| {
+                    let write = (s.write.timestamp_ns, s.write.event_id);
+                    (write.0, write.1, s.read.event_id, s.held_throughout.clone())
+                })
+                .collect();
+            assert_eq!(found, expected);
+            assert_eq!(crate::inputs::race_inputs(&events).updates, spans);
+            locked_spans += spans
+                .iter()
+                .filter(|s| !s.held_throughout.is_empty())
+                .count();
+        });
+        assert!(
+            locked_spans > 20,
+            "{locked_spans} spans held a lock throughout"
+        );
+    }
+
     #[test]
     fn input_order_does_not_matter() {
         let mut events = vec![
