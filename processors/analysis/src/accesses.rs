@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use raceway_schemas::{Access, ActorId, Event, SharedNames};
+use raceway_schemas::{Access, ActorId, CompactClock, Event, SharedNames};
 
 use crate::causality::{state_of, trace_causality, TraceCausality};
 
@@ -82,14 +82,60 @@ pub fn accesses_with(events: &[Event], causality: &TraceCausality) -> Vec<Access
     accesses
 }
 
+/// Like [`accesses_with`], moving each access's clock out of `causality` instead of copying
+/// it (the caller drops the causality next): afterwards the clocks of the StateChange events
+/// in `causality` are empty, the other events' are untouched.
+pub(crate) fn accesses_taking_clocks(
+    events: &[Event],
+    causality: &mut TraceCausality,
+) -> Vec<Access> {
+    let Some(span) = trace_span(events) else {
+        return Vec::new();
+    };
+    let mut accesses = Vec::with_capacity(
+        events
+            .iter()
+            .filter(|event| event.state_change().is_some())
+            .count(),
+    );
+    let mut names = AccessNames::default();
+    for at in 0..causality.causal_order.len() {
+        let index = causality.causal_order[at];
+        if events.get(index).and_then(Event::state_change).is_none() {
+            continue;
+        }
+        let Some(facts) = causality.per_event.get_mut(index) else {
+            continue;
+        };
+        let clock = std::mem::take(&mut facts.clock);
+        accesses.extend(access_with_clock(
+            events, causality, index, span, &mut names, clock,
+        ));
+    }
+    accesses
+}
+
 /// The access recorded by `events[index]` with its final facts, or `None` when that event is not
 /// a StateChange. `span` is the trace's [`trace_span`]; the names are shared through `names`.
 pub(crate) fn access_at(
     events: &[Event],
     causality: &TraceCausality,
     index: usize,
+    span: (i64, i64),
+    names: &mut AccessNames,
+) -> Option<Access> {
+    let clock = causality.per_event.get(index)?.clock.clone();
+    access_with_clock(events, causality, index, span, names, clock)
+}
+
+/// [`access_at`] with the event's final clock given.
+fn access_with_clock(
+    events: &[Event],
+    causality: &TraceCausality,
+    index: usize,
     (trace_start_ns, trace_end_ns): (i64, i64),
     names: &mut AccessNames,
+    clock: CompactClock,
 ) -> Option<Access> {
     let event = events.get(index)?;
     let change = event.state_change()?;
@@ -117,7 +163,7 @@ pub(crate) fn access_at(
                 .copied()
                 .filter(|_| causality.actor_of.len() == events.len()),
         ),
-        clock: facts.clock.clone(),
+        clock,
         trusted_clock: causality.trusted,
         locks: Arc::clone(&facts.locks),
         trace_start_ns,

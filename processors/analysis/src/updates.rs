@@ -24,7 +24,9 @@
 //! the actor's accesses had arrived yet.
 
 use foldhash::HashMap;
-use raceway_schemas::{Access, AccessType, Event, EventKind, HeldLock, UpdateRead, UpdateSpan};
+use raceway_schemas::{
+    Access, AccessType, CompactClock, Event, EventKind, HeldLock, UpdateRead, UpdateSpan,
+};
 use uuid::Uuid;
 
 use crate::accesses::{access_at, trace_span, AccessNames};
@@ -46,9 +48,13 @@ pub fn update_spans_with(events: &[Event], causality: &TraceCausality) -> Vec<Up
         return Vec::new();
     };
     let mut names = AccessNames::default();
-    spans_with(events, causality, |index| {
-        access_at(events, causality, index, span, &mut names)
-    })
+    let read_clock = |index: usize| causality.per_event.get(index).map(|f| f.clock.clone());
+    spans_with(
+        events,
+        causality,
+        |index| access_at(events, causality, index, span, &mut names),
+        read_clock,
+    )
 }
 
 /// Like [`update_spans_with`], taking each span's write from `accesses`, the trace's accesses
@@ -72,13 +78,26 @@ pub(crate) fn update_spans_reusing(
     for (at, &index) in changes.enumerate() {
         position[index] = at;
     }
+    // An access's clock may have been moved out of `causality` into it
+    // ([`crate::accesses::accesses_taking_clocks`]): a read's clock is taken from its access too.
+    let access_of = |index: usize| {
+        accesses
+            .get(position[index])
+            .filter(|access| access.event_id == events[index].id)
+    };
     let mut names = AccessNames::default();
-    spans_with(events, causality, |index| {
-        match accesses.get(position[index]) {
-            Some(access) if access.event_id == events[index].id => Some(access.clone()),
-            _ => access_at(events, causality, index, span, &mut names),
-        }
-    })
+    spans_with(
+        events,
+        causality,
+        |index| match access_of(index) {
+            Some(access) => Some(access.clone()),
+            None => access_at(events, causality, index, span, &mut names),
+        },
+        |index| match access_of(index) {
+            Some(access) => Some(access.clock.clone()),
+            None => causality.per_event.get(index).map(|f| f.clock.clone()),
+        },
+    )
 }
 
 /// A read paired with a write by the rule of the module doc, before its span is built: the
@@ -86,13 +105,14 @@ pub(crate) fn update_spans_reusing(
 /// held throughout.
 type Pairing = ((i64, Uuid), usize, usize, Vec<HeldLock>);
 
-/// The pairing rule of the module doc; `write_at` gives the access of the write at an index.
-/// The pairs are found and sorted first, then each span is built once in its final place: the
+/// The pairing rule of the module doc; `write_at` gives the access of the write at an index,
+/// `read_clock_at` the final clock of the read at an index. The pairs are found and sorted first, then each span is built once in its final place: the
 /// spans are a few hundred bytes each, and growing or sorting a vector of them copied them.
 fn spans_with(
     events: &[Event],
     causality: &TraceCausality,
     mut write_at: impl FnMut(usize) -> Option<Access>,
+    read_clock_at: impl Fn(usize) -> Option<CompactClock>,
 ) -> Vec<UpdateSpan> {
     let (order, actor_of) = ordered_actors(events, causality);
     // By actor number.
@@ -151,9 +171,7 @@ fn spans_with(
     let mut spans = Vec::with_capacity(pairs.len());
     for (_, read_index, index, held_throughout) in pairs {
         let read_event = &events[read_index];
-        let (Some(write), Some(read_facts)) =
-            (write_at(index), causality.per_event.get(read_index))
-        else {
+        let (Some(write), Some(read_clock)) = (write_at(index), read_clock_at(read_index)) else {
             continue;
         };
         spans.push(UpdateSpan {
@@ -168,7 +186,7 @@ fn spans_with(
                     .state_change()
                     .map(|c| c.new_value.clone())
                     .unwrap_or_default(),
-                clock: read_facts.clock.clone(),
+                clock: read_clock,
             },
             write,
             held_throughout,
@@ -248,7 +266,7 @@ mod tests {
     /// both modes, some re-entrantly, at times that repeat: the spans are those of a replay that
     /// keeps each actor's holds in a map (lock -> mode, depth, hold number) and each pending
     /// read with a copy of them, sorted stably by the write's (timestamp, id); built anew or
-    /// taken from the trace's accesses, they are the same.
+    /// taken from the trace's accesses (with their clocks moved or copied), they are the same.
     #[test]
     fn spans_are_the_pairs_a_map_replay_finds() {
         use rand::Rng;
@@ -340,7 +358,12 @@ mod tests {
                 })
                 .collect();
             assert_eq!(found, expected);
-            assert_eq!(crate::inputs::race_inputs(&events).updates, spans);
+            // The inputs that move the accesses' clocks out of the causality are the ones
+            // built from a borrowed causality.
+            let inputs = crate::inputs::race_inputs(&events);
+            let borrowed = crate::inputs::race_inputs_with(&events, &trace_causality(&events));
+            assert_eq!(inputs, borrowed);
+            assert_eq!(inputs.updates, spans);
             locked_spans += spans
                 .iter()
                 .filter(|s| !s.held_throughout.is_empty())
