@@ -59,17 +59,9 @@ pub fn trace_accesses(events: &[Event]) -> Vec<Access> {
 /// Like [`trace_accesses`], reusing a [`TraceCausality`] the caller already computed for the same
 /// events (the trace stage also needs it for other analyses).
 pub fn accesses_with(events: &[Event], causality: &TraceCausality) -> Vec<Access> {
-    let Some(span) = trace_span(events) else {
+    let Some((span, mut accesses)) = access_room(events) else {
         return Vec::new();
     };
-    // Sized up front: an access is about 250 bytes, and growing the vector by doubling copied
-    // them over and over.
-    let mut accesses = Vec::with_capacity(
-        events
-            .iter()
-            .filter(|event| event.state_change().is_some())
-            .count(),
-    );
     // One shared copy of each environment, variable, location and actor of the trace (the lock
     // sets are the causality's shared copies).
     let mut names = AccessNames::default();
@@ -82,6 +74,18 @@ pub fn accesses_with(events: &[Event], causality: &TraceCausality) -> Vec<Access
     accesses
 }
 
+/// The trace's [`trace_span`] and an empty vector with room for its accesses; `None` for no
+/// events. Sized up front: an access is about 250 bytes, and growing the vector by doubling
+/// copied them over and over.
+fn access_room(events: &[Event]) -> Option<((i64, i64), Vec<Access>)> {
+    let span = trace_span(events)?;
+    let changes = events
+        .iter()
+        .filter(|event| event.state_change().is_some())
+        .count();
+    Some((span, Vec::with_capacity(changes)))
+}
+
 /// Like [`accesses_with`], moving each access's clock out of `causality` instead of copying
 /// it (the caller drops the causality next): afterwards the clocks of the StateChange events
 /// in `causality` are empty, the other events' are untouched.
@@ -89,15 +93,9 @@ pub(crate) fn accesses_taking_clocks(
     events: &[Event],
     causality: &mut TraceCausality,
 ) -> Vec<Access> {
-    let Some(span) = trace_span(events) else {
+    let Some((span, mut accesses)) = access_room(events) else {
         return Vec::new();
     };
-    let mut accesses = Vec::with_capacity(
-        events
-            .iter()
-            .filter(|event| event.state_change().is_some())
-            .count(),
-    );
     let mut names = AccessNames::default();
     for at in 0..causality.causal_order.len() {
         let index = causality.causal_order[at];
@@ -306,13 +304,20 @@ mod tests {
     /// each name and of the empty lock set, whether the name is the last one met or not.
     #[test]
     fn names_and_the_empty_lock_set_are_shared_copies() {
-        let events = vec![
-            event(1, "a", 10, write("x", "l1")),
-            event(2, "a", 11, write("y", "l2")),
-            event(3, "b", 12, write("x", "l1")),
-            event(4, "b", 13, write("x", "l2")),
-            event(5, "a", 14, write("y", "l1")),
+        // (thread, variable, location), one write each, in time order.
+        let writes = [
+            ("a", "x", "l1"),
+            ("a", "y", "l2"),
+            ("b", "x", "l1"),
+            ("b", "x", "l2"),
+            ("a", "y", "l1"),
         ];
+        let events: Vec<Event> = (1..)
+            .zip(writes)
+            .map(|(n, (thread, variable, location))| {
+                event(n, thread, 9 + n as i64, write(variable, location))
+            })
+            .collect();
         let accesses = trace_accesses(&events);
         let same = |a: &Arc<str>, b: &Arc<str>| Arc::ptr_eq(a, b);
         for access in &accesses {
