@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use raceway_schemas::{Access, ActorId, Event, SharedNames};
+use raceway_schemas::{Access, ActorId, CompactClock, Event, SharedNames};
 
 use crate::causality::{state_of, trace_causality, TraceCausality};
 
@@ -15,6 +15,20 @@ use crate::causality::{state_of, trace_causality, TraceCausality};
 pub(crate) struct AccessNames {
     names: SharedNames,
     actors: Vec<Option<Arc<ActorId>>>,
+    /// The last environment and variable given: a trace's accesses are usually of one
+    /// environment, and an actor's read and write of a variable come together, so each is
+    /// compared with the last before its text is hashed.
+    last_environment: Option<Arc<str>>,
+    last_variable: Option<Arc<str>>,
+}
+
+/// The shared copy of `text`: the `last` one when it is the same text, else looked up in
+/// `names` (and remembered as the last).
+fn name_like_last(names: &mut SharedNames, last: &mut Option<Arc<str>>, text: &str) -> Arc<str> {
+    match last {
+        Some(last) if **last == *text => Arc::clone(last),
+        _ => Arc::clone(last.insert(names.name(text))),
+    }
 }
 
 impl AccessNames {
@@ -45,17 +59,9 @@ pub fn trace_accesses(events: &[Event]) -> Vec<Access> {
 /// Like [`trace_accesses`], reusing a [`TraceCausality`] the caller already computed for the same
 /// events (the trace stage also needs it for other analyses).
 pub fn accesses_with(events: &[Event], causality: &TraceCausality) -> Vec<Access> {
-    let Some(span) = trace_span(events) else {
+    let Some((span, mut accesses)) = access_room(events) else {
         return Vec::new();
     };
-    // Sized up front: an access is about 250 bytes, and growing the vector by doubling copied
-    // them over and over.
-    let mut accesses = Vec::with_capacity(
-        events
-            .iter()
-            .filter(|event| event.state_change().is_some())
-            .count(),
-    );
     // One shared copy of each environment, variable, location and actor of the trace (the lock
     // sets are the causality's shared copies).
     let mut names = AccessNames::default();
@@ -68,14 +74,66 @@ pub fn accesses_with(events: &[Event], causality: &TraceCausality) -> Vec<Access
     accesses
 }
 
+/// The trace's [`trace_span`] and an empty vector with room for its accesses; `None` for no
+/// events. Sized up front: an access is about 250 bytes, and growing the vector by doubling
+/// copied them over and over.
+fn access_room(events: &[Event]) -> Option<((i64, i64), Vec<Access>)> {
+    let span = trace_span(events)?;
+    let changes = events
+        .iter()
+        .filter(|event| event.state_change().is_some())
+        .count();
+    Some((span, Vec::with_capacity(changes)))
+}
+
+/// Like [`accesses_with`], moving each access's clock out of `causality` instead of copying
+/// it (the caller drops the causality next): afterwards the clocks of the StateChange events
+/// in `causality` are empty, the other events' are untouched.
+pub(crate) fn accesses_taking_clocks(
+    events: &[Event],
+    causality: &mut TraceCausality,
+) -> Vec<Access> {
+    let Some((span, mut accesses)) = access_room(events) else {
+        return Vec::new();
+    };
+    let mut names = AccessNames::default();
+    for at in 0..causality.causal_order.len() {
+        let index = causality.causal_order[at];
+        if events.get(index).and_then(Event::state_change).is_none() {
+            continue;
+        }
+        let Some(facts) = causality.per_event.get_mut(index) else {
+            continue;
+        };
+        let clock = std::mem::take(&mut facts.clock);
+        accesses.extend(access_with_clock(
+            events, causality, index, span, &mut names, clock,
+        ));
+    }
+    accesses
+}
+
 /// The access recorded by `events[index]` with its final facts, or `None` when that event is not
 /// a StateChange. `span` is the trace's [`trace_span`]; the names are shared through `names`.
 pub(crate) fn access_at(
     events: &[Event],
     causality: &TraceCausality,
     index: usize,
+    span: (i64, i64),
+    names: &mut AccessNames,
+) -> Option<Access> {
+    let clock = causality.per_event.get(index)?.clock.clone();
+    access_with_clock(events, causality, index, span, names, clock)
+}
+
+/// [`access_at`] with the event's final clock given.
+fn access_with_clock(
+    events: &[Event],
+    causality: &TraceCausality,
+    index: usize,
     (trace_start_ns, trace_end_ns): (i64, i64),
     names: &mut AccessNames,
+    clock: CompactClock,
 ) -> Option<Access> {
     let event = events.get(index)?;
     let change = event.state_change()?;
@@ -84,8 +142,12 @@ pub(crate) fn access_at(
         event_id: event.id,
         trace_id: event.trace_id,
         timestamp_ns: event.timestamp_ns,
-        environment: names.names.name(&event.metadata.environment),
-        variable: names.names.name(&change.variable),
+        environment: name_like_last(
+            &mut names.names,
+            &mut names.last_environment,
+            &event.metadata.environment,
+        ),
+        variable: name_like_last(&mut names.names, &mut names.last_variable, &change.variable),
         access_type: change.access_type,
         location: names.names.name(&change.location),
         value: change.new_value.clone(),
@@ -99,7 +161,7 @@ pub(crate) fn access_at(
                 .copied()
                 .filter(|_| causality.actor_of.len() == events.len()),
         ),
-        clock: facts.clock.clone(),
+        clock,
         trusted_clock: causality.trusted,
         locks: Arc::clone(&facts.locks),
         trace_start_ns,
@@ -236,6 +298,39 @@ mod tests {
         assert!(Arc::ptr_eq(&b1.actor, &b2.actor));
         assert_eq!(b1.actor.thread, "b");
         assert_eq!(a1.actor.thread, "a");
+    }
+
+    /// Accesses of alternating variables (and unlocked ones of two actors) share one copy of
+    /// each name and of the empty lock set, whether the name is the last one met or not.
+    #[test]
+    fn names_and_the_empty_lock_set_are_shared_copies() {
+        // (thread, variable, location), one write each, in time order.
+        let writes = [
+            ("a", "x", "l1"),
+            ("a", "y", "l2"),
+            ("b", "x", "l1"),
+            ("b", "x", "l2"),
+            ("a", "y", "l1"),
+        ];
+        let events: Vec<Event> = (1..)
+            .zip(writes)
+            .map(|(n, (thread, variable, location))| {
+                event(n, thread, 9 + n as i64, write(variable, location))
+            })
+            .collect();
+        let accesses = trace_accesses(&events);
+        let same = |a: &Arc<str>, b: &Arc<str>| Arc::ptr_eq(a, b);
+        for access in &accesses {
+            assert!(same(&access.environment, &accesses[0].environment));
+            assert!(Arc::ptr_eq(&access.locks, &accesses[0].locks));
+            assert!(access.locks.is_empty());
+        }
+        let (x, y) = (&accesses[0].variable, &accesses[1].variable);
+        assert_eq!((&**x, &**y), ("x", "y"));
+        assert!(same(&accesses[2].variable, x) && same(&accesses[3].variable, x));
+        assert!(same(&accesses[4].variable, y));
+        assert!(same(&accesses[4].location, &accesses[0].location));
+        assert!(same(&accesses[3].location, &accesses[1].location));
     }
 
     #[test]

@@ -4,7 +4,7 @@
 
 use raceway_schemas::{Access, Event, LockOrderEdge, UpdateSpan};
 
-use crate::accesses::accesses_with;
+use crate::accesses::{accesses_taking_clocks, accesses_with};
 use crate::causality::{trace_causality, TraceCausality};
 use crate::lock_order::lock_order_edges_with;
 use crate::updates::update_spans_reusing;
@@ -20,9 +20,19 @@ pub struct RaceInputs {
     pub lock_edges: Vec<LockOrderEdge>,
 }
 
-/// The race-stage inputs of one trace (events in any order).
+/// The race-stage inputs of one trace (events in any order). The causality is computed here
+/// and dropped after, so the accesses take their clocks from it instead of copying them: the
+/// lock-order edges, which read clocks of other events too, are built first, and the update
+/// spans read their reads' clocks from the accesses.
 pub fn race_inputs(events: &[Event]) -> RaceInputs {
-    race_inputs_with(events, &trace_causality(events))
+    let mut causality = trace_causality(events);
+    let lock_edges = lock_order_edges_with(events, &causality);
+    let accesses = accesses_taking_clocks(events, &mut causality);
+    RaceInputs {
+        updates: update_spans_reusing(events, &causality, &accesses),
+        accesses,
+        lock_edges,
+    }
 }
 
 /// Like [`race_inputs`], reusing a [`TraceCausality`] already computed for the events.

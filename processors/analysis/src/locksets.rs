@@ -38,30 +38,47 @@ pub(crate) fn actor_key(event: &Event) -> ActorKey<'_> {
     )
 }
 
-/// The locks one actor currently holds.
+/// The locks one actor currently holds, their ids and types borrowed from the lock events
+/// replayed (every replay reads one trace's events, which outlive it): an acquire copies no
+/// lock id, and a snapshot of the holds ([`HeldLocks::holds`]) allocates nothing.
 #[derive(Debug, Clone, Default)]
-pub(crate) struct HeldLocks {
+pub(crate) struct HeldLocks<'a> {
     /// (lock id, (mode, re-entrancy depth >= 1, hold number)), sorted by lock id so snapshots
     /// are deterministic. A vector, not a map: an actor holds a few locks at a time, and a
     /// vector keeps its allocation when the last lock is released, where a map freed its node
     /// and allocated a new one at the next acquire (one of the three lock replays' largest
     /// costs).
-    held: Vec<(String, (LockMode, u32, u64))>,
+    held: Vec<(&'a str, (LockMode, u32, u64))>,
     /// Number of the next hold: a lock released and taken again is a new hold, so two events
     /// holding the same hold number were inside one uninterrupted critical section.
     next_hold: u64,
     /// The last lock type seen and whether it excludes: an actor's locks are usually of one
     /// type, and comparing the name is cheaper than reading it again (`LockKind::of`).
-    last_type: Option<(String, bool)>,
+    last_type: Option<(&'a str, bool)>,
 }
 
-/// One lock hold: the lock, its mode and which uninterrupted hold of the actor it is.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Hold {
-    pub(crate) lock: HeldLock,
+/// One lock hold: the lock (borrowed from its acquire event), its mode and which
+/// uninterrupted hold of the actor it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Hold<'a> {
+    pub(crate) lock_id: &'a str,
+    pub(crate) mode: LockMode,
     /// Increases with every new (non re-entrant) acquisition by the actor.
     pub(crate) number: u64,
 }
+
+impl Hold<'_> {
+    /// The held lock, its id copied.
+    pub(crate) fn held_lock(&self) -> HeldLock {
+        HeldLock {
+            lock_id: self.lock_id.to_owned(),
+            mode: self.mode,
+        }
+    }
+}
+
+/// The holds of an actor at one event: a few at most, kept without an allocation.
+pub(crate) type Holds<'a> = SmallVec<[Hold<'a>; 4]>;
 
 /// What an acquire or release did, as far as synchronisation between actors is concerned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,9 +94,9 @@ pub(crate) enum LockStep {
     NotExcluding,
 }
 
-impl HeldLocks {
+impl<'a> HeldLocks<'a> {
     /// Records an acquire.
-    pub(crate) fn acquire(&mut self, lock: &LockEvent) -> LockStep {
+    pub(crate) fn acquire(&mut self, lock: &'a LockEvent) -> LockStep {
         if !self.excludes(&lock.lock_type) {
             return LockStep::NotExcluding;
         }
@@ -94,7 +111,7 @@ impl HeldLocks {
             }
             Err(at) => {
                 self.held
-                    .insert(at, (lock.lock_id.clone(), (lock.mode, 1, self.next_hold)));
+                    .insert(at, (lock.lock_id.as_str(), (lock.mode, 1, self.next_hold)));
                 self.next_hold += 1;
                 LockStep::Acquired(lock.mode)
             }
@@ -102,7 +119,7 @@ impl HeldLocks {
     }
 
     /// Records a release.
-    pub(crate) fn release(&mut self, lock: &LockEvent) -> LockStep {
+    pub(crate) fn release(&mut self, lock: &'a LockEvent) -> LockStep {
         if !self.excludes(&lock.lock_type) {
             return LockStep::NotExcluding;
         }
@@ -124,12 +141,12 @@ impl HeldLocks {
     }
 
     /// [`LockKind::excludes`] of `lock_type`, remembered for the last type.
-    fn excludes(&mut self, lock_type: &str) -> bool {
-        match &self.last_type {
-            Some((last, excludes)) if last == lock_type => *excludes,
+    fn excludes(&mut self, lock_type: &'a str) -> bool {
+        match self.last_type {
+            Some((last, excludes)) if last == lock_type => excludes,
             _ => {
                 let excludes = LockKind::of(lock_type).excludes();
-                self.last_type = Some((lock_type.to_owned(), excludes));
+                self.last_type = Some((lock_type, excludes));
                 excludes
             }
         }
@@ -138,8 +155,12 @@ impl HeldLocks {
     /// Where `lock_id` is in `held`: `Ok` with its place when held, `Err` with the place that
     /// keeps the order when not.
     fn find(&self, lock_id: &str) -> Result<usize, usize> {
-        self.held
-            .binary_search_by(|(held, _)| held.as_str().cmp(lock_id))
+        self.held.binary_search_by(|(held, _)| (*held).cmp(lock_id))
+    }
+
+    /// True when no lock is held.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.held.is_empty()
     }
 
     /// The locks held now, sorted by lock id, as the shared copy `names` holds of that lock set
@@ -148,7 +169,7 @@ impl HeldLocks {
         let members: SmallVec<[(&str, LockMode); 4]> = self
             .held
             .iter()
-            .map(|(lock_id, (mode, _, _))| (lock_id.as_str(), *mode))
+            .map(|&(lock_id, (mode, _, _))| (lock_id, mode))
             .collect();
         names.lock_set(&members)
     }
@@ -158,23 +179,21 @@ impl HeldLocks {
     pub(crate) fn snapshot(&self) -> Vec<HeldLock> {
         self.held
             .iter()
-            .map(|(lock_id, (mode, _, _))| HeldLock {
-                lock_id: lock_id.clone(),
-                mode: *mode,
+            .map(|&(lock_id, (mode, _, _))| HeldLock {
+                lock_id: lock_id.to_owned(),
+                mode,
             })
             .collect()
     }
 
     /// The holds now, sorted by lock id, with their hold numbers.
-    pub(crate) fn holds(&self) -> Vec<Hold> {
+    pub(crate) fn holds(&self) -> Holds<'a> {
         self.held
             .iter()
-            .map(|(lock_id, (mode, _, number))| Hold {
-                lock: HeldLock {
-                    lock_id: lock_id.clone(),
-                    mode: *mode,
-                },
-                number: *number,
+            .map(|&(lock_id, (mode, _, number))| Hold {
+                lock_id,
+                mode,
+                number,
             })
             .collect()
     }
@@ -195,12 +214,13 @@ mod tests {
 
     #[test]
     fn a_semaphore_is_never_held() {
-        let mut locks = HeldLocks::default();
         let semaphore = LockEvent {
             lock_type: "Semaphore".into(),
             ..lock("s", LockMode::Exclusive)
         };
-        locks.acquire(&lock("m", LockMode::Exclusive));
+        let m = lock("m", LockMode::Exclusive);
+        let mut locks = HeldLocks::default();
+        locks.acquire(&m);
         assert_eq!(locks.acquire(&semaphore), LockStep::NotExcluding);
         assert_eq!(locks.snapshot(), vec![held("m", LockMode::Exclusive)]);
         assert_eq!(locks.release(&semaphore), LockStep::NotExcluding);
@@ -216,39 +236,29 @@ mod tests {
 
     #[test]
     fn acquire_and_release_track_modes() {
+        let (a, b) = (lock("a", LockMode::Exclusive), lock("b", LockMode::Shared));
         let mut locks = HeldLocks::default();
-        assert_eq!(
-            locks.acquire(&lock("b", LockMode::Shared)),
-            LockStep::Acquired(LockMode::Shared)
-        );
-        locks.acquire(&lock("a", LockMode::Exclusive));
+        assert_eq!(locks.acquire(&b), LockStep::Acquired(LockMode::Shared));
+        locks.acquire(&a);
         assert_eq!(
             locks.snapshot(),
             vec![held("a", LockMode::Exclusive), held("b", LockMode::Shared)]
         );
-        assert_eq!(
-            locks.release(&lock("b", LockMode::Shared)),
-            LockStep::Released(LockMode::Shared)
-        );
+        assert_eq!(locks.release(&b), LockStep::Released(LockMode::Shared));
         assert_eq!(locks.snapshot(), vec![held("a", LockMode::Exclusive)]);
     }
 
     #[test]
     fn reentrant_hold_ends_at_the_outer_release() {
+        let (shared, exclusive) = (lock("m", LockMode::Shared), lock("m", LockMode::Exclusive));
         let mut locks = HeldLocks::default();
-        locks.acquire(&lock("m", LockMode::Shared));
-        assert_eq!(
-            locks.acquire(&lock("m", LockMode::Exclusive)),
-            LockStep::Nested
-        );
+        locks.acquire(&shared);
+        assert_eq!(locks.acquire(&exclusive), LockStep::Nested);
+        assert_eq!(locks.snapshot(), vec![held("m", LockMode::Exclusive)]);
+        assert_eq!(locks.release(&shared), LockStep::Nested);
         assert_eq!(locks.snapshot(), vec![held("m", LockMode::Exclusive)]);
         assert_eq!(
-            locks.release(&lock("m", LockMode::Shared)),
-            LockStep::Nested
-        );
-        assert_eq!(locks.snapshot(), vec![held("m", LockMode::Exclusive)]);
-        assert_eq!(
-            locks.release(&lock("m", LockMode::Shared)),
+            locks.release(&shared),
             LockStep::Released(LockMode::Exclusive)
         );
         assert!(locks.snapshot().is_empty());
@@ -256,27 +266,30 @@ mod tests {
 
     #[test]
     fn a_lock_taken_again_is_a_new_hold() {
+        let m = lock("m", LockMode::Exclusive);
         let mut locks = HeldLocks::default();
-        locks.acquire(&lock("m", LockMode::Exclusive));
+        locks.acquire(&m);
         let first = locks.holds();
-        locks.acquire(&lock("m", LockMode::Exclusive));
+        locks.acquire(&m);
         assert_eq!(locks.holds(), first, "re-entrant: the same hold");
-        locks.release(&lock("m", LockMode::Exclusive));
-        locks.release(&lock("m", LockMode::Exclusive));
-        locks.acquire(&lock("m", LockMode::Exclusive));
+        locks.release(&m);
+        locks.release(&m);
+        locks.acquire(&m);
         let second = locks.holds();
-        assert_eq!(second[0].lock, first[0].lock);
+        assert_eq!(
+            (second[0].lock_id, second[0].mode),
+            (first[0].lock_id, first[0].mode)
+        );
+        assert_eq!(second[0].held_lock(), held("m", LockMode::Exclusive));
         assert_ne!(second[0].number, first[0].number);
     }
 
     #[test]
     fn release_of_a_lock_not_held_is_ignored_for_the_lock_set() {
+        let (a, x) = (lock("a", LockMode::Exclusive), lock("x", LockMode::Shared));
         let mut locks = HeldLocks::default();
-        locks.acquire(&lock("a", LockMode::Exclusive));
-        assert_eq!(
-            locks.release(&lock("x", LockMode::Shared)),
-            LockStep::Released(LockMode::Shared)
-        );
+        locks.acquire(&a);
+        assert_eq!(locks.release(&x), LockStep::Released(LockMode::Shared));
         assert_eq!(locks.snapshot(), vec![held("a", LockMode::Exclusive)]);
     }
 
@@ -287,14 +300,19 @@ mod tests {
         use rand::Rng;
         use std::collections::BTreeMap;
         crate::testing::random_rounds(31, 200, |rng, _| {
+            let events: Vec<(LockEvent, bool)> = (0..30)
+                .map(|_| {
+                    let id = ["d", "b", "a", "c"][rng.gen_range(0..4)];
+                    let mode = [LockMode::Exclusive, LockMode::Shared][rng.gen_range(0..2)];
+                    (lock(id, mode), rng.gen_bool(0.5))
+                })
+                .collect();
             let mut locks = HeldLocks::default();
             let mut model: BTreeMap<String, (LockMode, u32)> = BTreeMap::new();
-            for _ in 0..30 {
-                let id = ["d", "b", "a", "c"][rng.gen_range(0..4)];
-                let mode = [LockMode::Exclusive, LockMode::Shared][rng.gen_range(0..2)];
-                let event = lock(id, mode);
-                if rng.gen_bool(0.5) {
-                    let step = locks.acquire(&event);
+            for (event, acquire) in &events {
+                let (id, mode) = (event.lock_id.as_str(), event.mode);
+                if *acquire {
+                    let step = locks.acquire(event);
                     match model.get_mut(id) {
                         Some((held_mode, depth)) => {
                             *depth += 1;
@@ -309,7 +327,7 @@ mod tests {
                         }
                     }
                 } else {
-                    let step = locks.release(&event);
+                    let step = locks.release(event);
                     match model.get_mut(id) {
                         Some((_, depth)) if *depth > 1 => {
                             *depth -= 1;

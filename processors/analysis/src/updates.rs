@@ -24,11 +24,14 @@
 //! the actor's accesses had arrived yet.
 
 use foldhash::HashMap;
-use raceway_schemas::{Access, AccessType, Event, EventKind, UpdateRead, UpdateSpan};
+use raceway_schemas::{
+    Access, AccessType, CompactClock, Event, EventKind, HeldLock, UpdateRead, UpdateSpan,
+};
+use uuid::Uuid;
 
 use crate::accesses::{access_at, trace_span, AccessNames};
 use crate::causality::{ordered_actors, state_of, trace_causality, TraceCausality};
-use crate::locksets::{HeldLocks, Hold};
+use crate::locksets::{HeldLocks, Hold, Holds};
 
 /// The read-modify-writes of one trace (events in any order), sorted by the write's
 /// (timestamp, event id).
@@ -45,9 +48,13 @@ pub fn update_spans_with(events: &[Event], causality: &TraceCausality) -> Vec<Up
         return Vec::new();
     };
     let mut names = AccessNames::default();
-    spans_with(events, causality, |index| {
-        access_at(events, causality, index, span, &mut names)
-    })
+    let read_clock = |index: usize| causality.per_event.get(index).map(|f| f.clock.clone());
+    spans_with(
+        events,
+        causality,
+        |index| access_at(events, causality, index, span, &mut names),
+        read_clock,
+    )
 }
 
 /// Like [`update_spans_with`], taking each span's write from `accesses`, the trace's accesses
@@ -71,26 +78,47 @@ pub(crate) fn update_spans_reusing(
     for (at, &index) in changes.enumerate() {
         position[index] = at;
     }
+    // An access's clock may have been moved out of `causality` into it
+    // ([`crate::accesses::accesses_taking_clocks`]): a read's clock is taken from its access too.
+    let access_of = |index: usize| {
+        accesses
+            .get(position[index])
+            .filter(|access| access.event_id == events[index].id)
+    };
     let mut names = AccessNames::default();
-    spans_with(events, causality, |index| {
-        match accesses.get(position[index]) {
-            Some(access) if access.event_id == events[index].id => Some(access.clone()),
-            _ => access_at(events, causality, index, span, &mut names),
-        }
-    })
+    spans_with(
+        events,
+        causality,
+        |index| match access_of(index) {
+            Some(access) => Some(access.clone()),
+            None => access_at(events, causality, index, span, &mut names),
+        },
+        |index| match access_of(index) {
+            Some(access) => Some(access.clock.clone()),
+            None => causality.per_event.get(index).map(|f| f.clock.clone()),
+        },
+    )
 }
 
-/// The pairing rule of the module doc; `write_at` gives the access of the write at an index.
+/// A read paired with a write by the rule of the module doc, before its span is built: the
+/// write's sort key (timestamp, id), the read's and the write's input indices, and the locks
+/// held throughout.
+type Pairing = ((i64, Uuid), usize, usize, Vec<HeldLock>);
+
+/// The pairing rule of the module doc; `write_at` gives the access of the write at an index,
+/// `read_clock_at` the final clock of the read at an index. The pairs are found and sorted first, then each span is built once in its final place: the
+/// spans are a few hundred bytes each, and growing or sorting a vector of them copied them.
 fn spans_with(
     events: &[Event],
     causality: &TraceCausality,
     mut write_at: impl FnMut(usize) -> Option<Access>,
+    read_clock_at: impl Fn(usize) -> Option<CompactClock>,
 ) -> Vec<UpdateSpan> {
     let (order, actor_of) = ordered_actors(events, causality);
     // By actor number.
-    let mut locks: Vec<HeldLocks> = Vec::new();
-    let mut pending: HashMap<PendingKey, (usize, Vec<Hold>)> = HashMap::default();
-    let mut spans = Vec::new();
+    let mut locks: Vec<HeldLocks<'_>> = Vec::new();
+    let mut pending: HashMap<PendingKey<'_>, (usize, Holds<'_>)> = HashMap::default();
+    let mut pairs: Vec<Pairing> = Vec::new();
     for &index in order.iter() {
         let event = &events[index];
         let actor = actor_of[index];
@@ -125,37 +153,45 @@ fn spans_with(
                 };
                 let now = actor_locks.holds();
                 let held_throughout = read_holds
-                    .into_iter()
+                    .iter()
                     .filter(|hold| now.contains(hold))
-                    .map(|hold| hold.lock)
+                    .map(Hold::held_lock)
                     .collect();
-                let read_event = &events[read_index];
-                let (Some(write), Some(read_facts)) =
-                    (write_at(index), causality.per_event.get(read_index))
-                else {
-                    continue;
-                };
-                spans.push(UpdateSpan {
-                    read: UpdateRead {
-                        event_id: read_event.id,
-                        timestamp_ns: read_event.timestamp_ns,
-                        location: read_event
-                            .state_change()
-                            .map(|c| c.location.clone())
-                            .unwrap_or_default(),
-                        value: read_event
-                            .state_change()
-                            .map(|c| c.new_value.clone())
-                            .unwrap_or_default(),
-                        clock: read_facts.clock.clone(),
-                    },
-                    write,
+                pairs.push((
+                    (event.timestamp_ns, event.id),
+                    read_index,
+                    index,
                     held_throughout,
-                });
+                ));
             }
         }
     }
-    spans.sort_by_key(|s| (s.write.timestamp_ns, s.write.event_id));
+    // Stable: pairs with the same key stay in program order.
+    pairs.sort_by_key(|&(key, ..)| key);
+    let mut spans = Vec::with_capacity(pairs.len());
+    for (_, read_index, index, held_throughout) in pairs {
+        let read_event = &events[read_index];
+        let (Some(write), Some(read_clock)) = (write_at(index), read_clock_at(read_index)) else {
+            continue;
+        };
+        spans.push(UpdateSpan {
+            read: UpdateRead {
+                event_id: read_event.id,
+                timestamp_ns: read_event.timestamp_ns,
+                location: read_event
+                    .state_change()
+                    .map(|c| c.location.clone())
+                    .unwrap_or_default(),
+                value: read_event
+                    .state_change()
+                    .map(|c| c.new_value.clone())
+                    .unwrap_or_default(),
+                clock: read_clock,
+            },
+            write,
+            held_throughout,
+        });
+    }
     spans
 }
 
@@ -223,6 +259,119 @@ mod tests {
                 held("m", LockMode::Exclusive),
                 held("outer", LockMode::Exclusive)
             ]
+        );
+    }
+
+    /// Random traces of two actors reading and writing two variables under two locks taken in
+    /// both modes, some re-entrantly, at times that repeat: the spans are those of a replay that
+    /// keeps each actor's holds in a map (lock -> mode, depth, hold number) and each pending
+    /// read with a copy of them, sorted stably by the write's (timestamp, id); built anew or
+    /// taken from the trace's accesses (with their clocks moved or copied), they are the same.
+    #[test]
+    fn spans_are_the_pairs_a_map_replay_finds() {
+        use rand::Rng;
+        use std::collections::BTreeMap;
+        type Holds = BTreeMap<String, (LockMode, u32, u64)>;
+        let mut locked_spans = 0;
+        crate::testing::random_rounds(47, 200, |rng, _| {
+            let events: Vec<Event> = (1..=rng.gen_range(0..40u128))
+                .map(|n| {
+                    let thread = ["a", "b"][rng.gen_range(0..2)];
+                    let variable = ["x", "y"][rng.gen_range(0..2)];
+                    let lock = ["m", "n"][rng.gen_range(0..2)];
+                    let mode = [LockMode::Exclusive, LockMode::Shared][rng.gen_range(0..2)];
+                    let kind = match rng.gen_range(0..5) {
+                        0 => acquire(lock, mode),
+                        1 => release(lock, mode),
+                        2 => write(variable, "w"),
+                        3 => read(variable, "r"),
+                        _ => access_kind(variable, "rmw", AccessType::AtomicRMW),
+                    };
+                    event(n, thread, rng.gen_range(0..20), kind)
+                })
+                .collect();
+            let mut order: Vec<&Event> = events.iter().collect();
+            order.sort_by_key(|e| (e.timestamp_ns, e.id));
+            let mut holds: BTreeMap<&str, (Holds, u64)> = BTreeMap::new();
+            let mut pending: BTreeMap<(&str, &str), (uuid::Uuid, Holds)> = BTreeMap::new();
+            let mut expected = Vec::new();
+            for e in order {
+                let thread = e.metadata.thread_id.as_str();
+                let (now, next) = holds.entry(thread).or_default();
+                match &e.kind {
+                    EventKind::LockAcquire(lock) => match now.get_mut(&lock.lock_id) {
+                        Some((mode, depth, _)) => {
+                            *depth += 1;
+                            if lock.mode == LockMode::Exclusive {
+                                *mode = LockMode::Exclusive;
+                            }
+                        }
+                        None => {
+                            now.insert(lock.lock_id.clone(), (lock.mode, 1, *next));
+                            *next += 1;
+                        }
+                    },
+                    EventKind::LockRelease(lock) => {
+                        if let Some((_, depth, _)) = now.get_mut(&lock.lock_id) {
+                            *depth -= 1;
+                            if *depth == 0 {
+                                now.remove(&lock.lock_id);
+                            }
+                        }
+                    }
+                    EventKind::StateChange(change) => {
+                        let key = (thread, change.variable.as_str());
+                        match change.access_type {
+                            AccessType::Read => {
+                                pending.insert(key, (e.id, now.clone()));
+                            }
+                            AccessType::Write => {
+                                if let Some((read, then)) = pending.remove(&key) {
+                                    let same_hold = |(id, (mode, _, number)): (
+                                        &String,
+                                        &(LockMode, u32, u64),
+                                    )| {
+                                        let (now_mode, _, now_number) = now.get(id)?;
+                                        (now_mode == mode && now_number == number)
+                                            .then(|| held(id, *mode))
+                                    };
+                                    let throughout: Vec<HeldLock> =
+                                        then.iter().filter_map(same_hold).collect();
+                                    expected.push((e.timestamp_ns, e.id, read, throughout));
+                                }
+                            }
+                            _ => {
+                                pending.remove(&key);
+                            }
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            expected.sort_by_key(|&(timestamp, id, ..)| (timestamp, id));
+            let spans = trace_update_spans(&events);
+            let found: Vec<_> = spans
+                .iter()
+                .map(|s| {
+                    let write = (s.write.timestamp_ns, s.write.event_id);
+                    (write.0, write.1, s.read.event_id, s.held_throughout.clone())
+                })
+                .collect();
+            assert_eq!(found, expected);
+            // The inputs that move the accesses' clocks out of the causality are the ones
+            // built from a borrowed causality.
+            let inputs = crate::inputs::race_inputs(&events);
+            let borrowed = crate::inputs::race_inputs_with(&events, &trace_causality(&events));
+            assert_eq!(inputs, borrowed);
+            assert_eq!(inputs.updates, spans);
+            locked_spans += spans
+                .iter()
+                .filter(|s| !s.held_throughout.is_empty())
+                .count();
+        });
+        assert!(
+            locked_spans > 20,
+            "{locked_spans} spans held a lock throughout"
         );
     }
 

@@ -22,8 +22,7 @@
 //! (Go's `sync/atomic`, JavaScript's `Atomics`), and assuming less would report races that cannot
 //! happen. An unreadable tag counts as absent, for the same reason.
 
-use std::collections::HashMap;
-
+use foldhash::HashMap;
 use raceway_schemas::{AccessType, Event, EventKind, MemoryOrdering};
 
 /// Metadata tag carrying the memory ordering of an atomic StateChange (see the module doc).
@@ -102,7 +101,13 @@ impl<'a> Atomics<'a> {
             EventKind::StateChange(change) => {
                 let env = event.metadata.environment.as_str();
                 let variable = change.variable.as_str();
-                let ordering = access_ordering(event);
+                // Only an atomic access has an ordering that matters (a plain one loads nothing
+                // here and releases nothing): the tag is not looked up for the others.
+                let ordering = if change.access_type.is_atomic() {
+                    access_ordering(event)
+                } else {
+                    MemoryOrdering::Relaxed
+                };
                 // The load half: AtomicRead reads new_value, AtomicRMW the value it replaced.
                 let read_value = match change.access_type {
                     AccessType::AtomicRead => Some(change.new_value.as_str()),

@@ -28,9 +28,9 @@ pub(super) struct Evidence {
 }
 
 /// Per-actor state of the sweep.
-struct ActorState {
+struct ActorState<'a> {
     last_position: Option<usize>,
-    locks: HeldLocks,
+    locks: HeldLocks<'a>,
     /// The shared copy of `locks`' set, until a lock event may change it.
     lock_set: Option<Arc<[HeldLock]>>,
     /// Upstream spans this actor has already entered: only the first event links upstream.
@@ -66,13 +66,14 @@ pub(super) fn collect(
     // The sweep's number of each actor of `actor_of`, by order of first appearance here: an
     // owned `ActorId` is made once per actor, not per event.
     let mut actor_numbers: Vec<Option<usize>> = Vec::new();
-    let mut actor_states: Vec<ActorState> = Vec::new();
+    let mut actor_states: Vec<ActorState<'_>> = Vec::new();
     let mut lock_states: LockStates = LockStates::default();
     let mut atomics = Atomics::default();
     // Latest position so far carrying each distributed_span_id.
     let mut latest_in_span: HashMap<&str, usize> = HashMap::default();
     let parents = Parents::new(events, sorted, by_id);
     let mut lock_sets = SharedNames::default();
+    let mut no_locks: Option<Arc<[HeldLock]>> = None;
 
     for (position, &index) in sorted.iter().enumerate() {
         let event = &events[index];
@@ -162,9 +163,15 @@ pub(super) fn collect(
             _ => {}
         }
         atomics.step(event, position, actor, &mut evidence.edges);
-        let locks = state
-            .lock_set
-            .get_or_insert_with(|| state.locks.shared(&mut lock_sets));
+        // An actor holds nothing at most of its lock events' next steps (after a release): the
+        // one empty set, taken from the table once, without hashing.
+        let locks = state.lock_set.get_or_insert_with(|| {
+            if state.locks.is_empty() {
+                Arc::clone(no_locks.get_or_insert_with(|| state.locks.shared(&mut lock_sets)))
+            } else {
+                state.locks.shared(&mut lock_sets)
+            }
+        });
         evidence.locks.push(Arc::clone(locks));
     }
     evidence

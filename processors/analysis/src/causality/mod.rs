@@ -200,6 +200,7 @@ pub(crate) fn ordered_actors<'a>(
 }
 
 /// The state of `actor` in per-actor `states` indexed by actor number, created empty if needed.
+#[inline]
 pub(crate) fn state_of<T: Default>(states: &mut Vec<T>, actor: usize) -> &mut T {
     if states.len() <= actor {
         states.resize_with(actor + 1, T::default);

@@ -19,7 +19,7 @@ use uuid::Uuid;
 
 use crate::accesses::trace_span;
 use crate::causality::{ordered_actors, state_of, trace_causality, TraceCausality};
-use crate::locksets::{HeldLocks, LockStep};
+use crate::locksets::{HeldLocks, Hold, LockStep};
 
 /// The lock-order edges of one trace (events in any order), in program order of the inner
 /// acquisitions.
@@ -40,9 +40,10 @@ struct Open<'a> {
 
 #[derive(Default)]
 struct ActorState<'a> {
-    locks: HeldLocks,
-    /// By lock id, borrowed from the acquire event.
-    open: HashMap<&'a str, Open<'a>>,
+    locks: HeldLocks<'a>,
+    /// By lock id, borrowed from the acquire event: a few at a time, found by a scan (a map
+    /// hashed the id at every acquire and release).
+    open: Vec<(&'a str, Open<'a>)>,
     previous: Option<usize>,
 }
 
@@ -84,14 +85,15 @@ pub fn lock_order_edges_with(events: &[Event], causality: &TraceCausality) -> Ve
             EventKind::LockAcquire(lock) => {
                 let before = state.locks.holds();
                 if let LockStep::Acquired(mode) = state.locks.acquire(lock) {
-                    for hold in before.iter().filter(|h| h.lock.lock_id != lock.lock_id) {
-                        let Some(open) = state.open.get(hold.lock.lock_id.as_str()) else {
+                    for hold in before.iter().filter(|h| h.lock_id != lock.lock_id) {
+                        let Some((_, open)) = state.open.iter().find(|(id, _)| *id == hold.lock_id)
+                        else {
                             continue;
                         };
                         let guards = before
                             .iter()
-                            .filter(|g| g.number < hold.number && g.lock.lock_id != lock.lock_id)
-                            .map(|g| g.lock.clone())
+                            .filter(|g| g.number < hold.number && g.lock_id != lock.lock_id)
+                            .map(Hold::held_lock)
                             .collect();
                         edges.push(LockOrderEdge {
                             trace_id: event.trace_id,
@@ -120,20 +122,22 @@ pub fn lock_order_edges_with(events: &[Event], causality: &TraceCausality) -> Ve
                             })
                             .filter(|&parent| parent != index),
                     };
-                    state.open.insert(
-                        lock.lock_id.as_str(),
-                        Open {
-                            at: index,
-                            lock,
-                            mode,
-                            start,
-                        },
-                    );
+                    let open = Open {
+                        at: index,
+                        lock,
+                        mode,
+                        start,
+                    };
+                    let id = lock.lock_id.as_str();
+                    match state.open.iter_mut().find(|(held, _)| *held == id) {
+                        Some((_, held)) => *held = open,
+                        None => state.open.push((id, open)),
+                    }
                 }
             }
             EventKind::LockRelease(lock) => {
                 if let LockStep::Released(_) = state.locks.release(lock) {
-                    state.open.remove(lock.lock_id.as_str());
+                    state.open.retain(|(held, _)| *held != lock.lock_id);
                 }
             }
             _ => {}
