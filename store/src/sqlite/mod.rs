@@ -35,6 +35,7 @@ mod analyses;
 mod checkpoint;
 mod events;
 pub(crate) mod findings;
+mod ids;
 mod payload;
 mod retention;
 mod services;
