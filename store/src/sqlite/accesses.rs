@@ -296,7 +296,7 @@ mod tests {
 
     use super::{accesses_sql, trace_variable_filter, RECORDED_VALUES_SQL};
     use crate::migrations::SQLITE;
-    use crate::sqlite::{apply_migrations, migrated_before};
+    use crate::sqlite::{all_rows, apply_migrations, migrated_before};
 
     const INSERT: &str = "INSERT OR REPLACE INTO accesses (event_id, trace_id, timestamp_ns, \
         environment, variable, access_type, location, value, old_value, service, instance, \
@@ -305,12 +305,11 @@ mod tests {
         '[]', 0, '[]', 0, 1)";
 
     fn values(conn: &Connection) -> Vec<(String, String, String)> {
-        conn.prepare("SELECT event_id, variable, value FROM accesses ORDER BY event_id")
-            .expect("prepare")
-            .query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
-            .expect("query")
-            .collect::<Result<_, _>>()
-            .expect("rows")
+        all_rows(
+            conn,
+            "SELECT event_id, variable, value FROM accesses ORDER BY event_id",
+            |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+        )
     }
 
     /// Accesses stored before the table was keyed by trace keep every row through the

@@ -45,15 +45,10 @@ mod tests {
 
     use super::EventId;
     use crate::migrations::SQLITE;
-    use crate::sqlite::{apply_migrations, migrated_before};
+    use crate::sqlite::{all_rows, apply_migrations, migrated_before};
 
     fn ids(conn: &Connection, sql: &str) -> Vec<(String, Uuid)> {
-        conn.prepare(sql)
-            .expect("prepare")
-            .query_map([], |r| Ok((r.get(0)?, r.get::<_, EventId>(1)?.0)))
-            .expect("query")
-            .collect::<Result<_, _>>()
-            .expect("rows")
+        all_rows(conn, sql, |r| Ok((r.get(0)?, r.get::<_, EventId>(1)?.0)))
     }
 
     /// Events and accesses stored with text ids keep every row through the migration, their ids
@@ -122,13 +117,10 @@ mod tests {
             params![EventId(stored[1]), trace],
         )
         .expect("re-analysed access");
-        let values: Vec<String> = conn
-            .prepare("SELECT value FROM accesses ORDER BY event_id")
-            .expect("prepare")
-            .query_map([], |r| r.get(0))
-            .expect("query")
-            .collect::<Result<_, _>>()
-            .expect("rows");
+        let values: Vec<String> =
+            all_rows(&conn, "SELECT value FROM accesses ORDER BY event_id", |r| {
+                r.get(0)
+            });
         assert_eq!(
             values,
             ["1", "2", "1"],
@@ -153,13 +145,9 @@ mod tests {
             })
             .expect("type");
         assert_eq!((kind.as_str(), length), ("blob", 16));
-        let read: Vec<Uuid> = conn
-            .prepare("SELECT id FROM t ORDER BY id")
-            .expect("prepare")
-            .query_map([], |r| r.get::<_, EventId>(0).map(|id| id.0))
-            .expect("query")
-            .collect::<Result<_, _>>()
-            .expect("rows");
+        let read: Vec<Uuid> = all_rows(&conn, "SELECT id FROM t ORDER BY id", |r| {
+            r.get::<_, EventId>(0).map(|id| id.0)
+        });
         ids.sort_by_key(|id| id.to_string());
         assert_eq!(read, ids);
     }

@@ -331,6 +331,21 @@ pub(crate) fn migrated_before(version: u32) -> Connection {
     conn
 }
 
+/// Every row of `sql` (which takes no parameters), each read by `read` (tests).
+#[cfg(test)]
+pub(crate) fn all_rows<T>(
+    conn: &Connection,
+    sql: &str,
+    read: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+) -> Vec<T> {
+    conn.prepare(sql)
+        .expect("prepare")
+        .query_map([], read)
+        .expect("query")
+        .collect::<Result<_, _>>()
+        .expect("rows")
+}
+
 fn now_ns() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
