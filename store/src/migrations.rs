@@ -114,6 +114,11 @@ pub const SQLITE: &[Migration] = &[
         name: "accesses_by_trace",
         sql: include_str!("../migrations/sqlite/0008_accesses_by_trace.sql"),
     },
+    Migration {
+        version: 9,
+        name: "event_ids_as_blobs",
+        sql: include_str!("../migrations/sqlite/0009_event_ids_as_blobs.sql"),
+    },
 ];
 
 /// True when `statement` adds columns and `error` says one already exists: a previous run

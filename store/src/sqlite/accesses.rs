@@ -16,6 +16,7 @@ use uuid::Uuid;
 
 use crate::filter::{self, Dialect, Filter, Value};
 use crate::rows::{corrupt_access, StoredAccess};
+use crate::sqlite::ids::EventId;
 use crate::sqlite::{query_decoded, read_columns, SqliteStore};
 use crate::{AccessKey, AccessQuery, AccessStore, RecordedValues, StoreError, VariableCount};
 
@@ -24,10 +25,10 @@ const ACCESS_COLUMNS: &str = "event_id, trace_id, timestamp_ns, environment, var
     locks, trace_start_ns, trace_end_ns";
 
 /// The text columns of an access's row, made before the writer's lock is taken: formatting the
-/// clock and the lock set as JSON and the ids as text is most of a row's own cost, and every
-/// other write of the store waits while the lock is held.
+/// clock and the lock set as JSON and the trace id as text is most of a row's own cost, and
+/// every other write of the store waits while the lock is held. The event id is stored as its
+/// bytes ([`EventId`]).
 struct AccessText {
-    event_id: String,
     trace_id: String,
     /// `[[component, counter], ...]`, sorted by component.
     clock: String,
@@ -47,7 +48,6 @@ impl AccessText {
             .map(|l| (l.lock_id.as_str(), l.mode.as_str()))
             .collect();
         Ok(AccessText {
-            event_id: a.event_id.to_string(),
             trace_id: a.trace_id.to_string(),
             clock: serde_json::to_string(&clock).map_err(json)?,
             locks: serde_json::to_string(&locks).map_err(json)?,
@@ -71,7 +71,7 @@ fn insert_access_rows(
             .map_err(failed)?;
         for (a, text) in rows {
             stmt.execute(params![
-                text.event_id,
+                EventId(a.event_id),
                 text.trace_id,
                 a.timestamp_ns,
                 a.environment,
@@ -102,7 +102,7 @@ type RawAccess = (StoredAccess, String, String);
 
 fn read_access(row: &Row<'_>) -> rusqlite::Result<RawAccess> {
     let stored = StoredAccess {
-        event_id: row.get(0)?,
+        event_id: row.get::<_, EventId>(0)?.0.to_string(),
         trace_id: row.get(1)?,
         timestamp_ns: row.get(2)?,
         environment: row.get(3)?,
@@ -163,7 +163,7 @@ fn read_recorded_values(
                 params![
                     key.trace_id.to_string(),
                     key.variable,
-                    key.event_id.to_string()
+                    EventId(key.event_id)
                 ],
                 read_columns,
             )
@@ -296,7 +296,7 @@ mod tests {
 
     use super::{accesses_sql, trace_variable_filter, RECORDED_VALUES_SQL};
     use crate::migrations::SQLITE;
-    use crate::sqlite::{apply_migrations, migrated_before};
+    use crate::sqlite::{all_rows, apply_migrations, migrated_before};
 
     const INSERT: &str = "INSERT OR REPLACE INTO accesses (event_id, trace_id, timestamp_ns, \
         environment, variable, access_type, location, value, old_value, service, instance, \
@@ -305,12 +305,11 @@ mod tests {
         '[]', 0, '[]', 0, 1)";
 
     fn values(conn: &Connection) -> Vec<(String, String, String)> {
-        conn.prepare("SELECT event_id, variable, value FROM accesses ORDER BY event_id")
-            .expect("prepare")
-            .query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
-            .expect("query")
-            .collect::<Result<_, _>>()
-            .expect("rows")
+        all_rows(
+            conn,
+            "SELECT event_id, variable, value FROM accesses ORDER BY event_id",
+            |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+        )
     }
 
     /// Accesses stored before the table was keyed by trace keep every row through the
@@ -326,7 +325,7 @@ mod tests {
             conn.execute(INSERT, params![id, trace, 10, variable, value])
                 .expect("insert access");
         }
-        apply_migrations(&mut conn, SQLITE).expect("all migrations");
+        apply_migrations(&mut conn, &SQLITE[..8]).expect("migrations through 8");
         let row = |id: &str, variable: &str, value: &str| {
             (id.to_string(), variable.to_string(), value.to_string())
         };

@@ -10,6 +10,7 @@ use rusqlite::params;
 use uuid::Uuid;
 
 use crate::filter::{self, Dialect};
+use crate::sqlite::ids::EventId;
 use crate::sqlite::payload::{self, Payload};
 use crate::sqlite::summaries::SummaryDeltas;
 use crate::sqlite::{query_page, read_columns, SqliteStore};
@@ -70,12 +71,12 @@ fn into_summary(columns: SummaryColumns) -> Result<TraceSummary, StoreError> {
 }
 
 /// What the store keeps of an event: the columns queries filter on, and the payload. Made
-/// before the writer's lock is taken (the payload's encoding and the ids' text), so that the
+/// before the writer's lock is taken (the payload's encoding and the trace id's text), so that the
 /// lock is held for the inserts alone.
 struct EventRow {
     trace_id: Uuid,
     trace_key: String,
-    id: String,
+    id: EventId,
     timestamp_ns: i64,
     kind: &'static str,
     service: String,
@@ -88,7 +89,7 @@ impl EventRow {
         EventRow {
             trace_id: event.trace_id,
             trace_key: event.trace_id.to_string(),
-            id: event.id.to_string(),
+            id: EventId(event.id),
             timestamp_ns: event.timestamp_ns,
             kind: event.kind.name(),
             service: event.metadata.service_name.clone(),
@@ -152,9 +153,9 @@ impl EventStore for SqliteStore {
             let mut rows = stmt.query([&trace]).map_err(failed)?;
             let mut events = Vec::new();
             while let Some(row) = rows.next().map_err(failed)? {
-                let id: String = row.get(0).map_err(failed)?;
+                let EventId(id) = row.get(0).map_err(failed)?;
                 events.push(payload::decode(
-                    &id,
+                    id,
                     &trace,
                     row.get_ref(1).map_err(failed)?,
                 )?);

@@ -35,6 +35,7 @@ mod analyses;
 mod checkpoint;
 mod events;
 pub(crate) mod findings;
+mod ids;
 mod payload;
 mod retention;
 mod services;
@@ -328,6 +329,21 @@ pub(crate) fn migrated_before(version: u32) -> Connection {
         .collect();
     apply_migrations(&mut conn, &before).expect("earlier migrations");
     conn
+}
+
+/// Every row of `sql` (which takes no parameters), each read by `read` (tests).
+#[cfg(test)]
+pub(crate) fn all_rows<T>(
+    conn: &Connection,
+    sql: &str,
+    read: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+) -> Vec<T> {
+    conn.prepare(sql)
+        .expect("prepare")
+        .query_map([], read)
+        .expect("query")
+        .collect::<Result<_, _>>()
+        .expect("rows")
 }
 
 fn now_ns() -> i64 {
