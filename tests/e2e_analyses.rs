@@ -1,5 +1,5 @@
 //! End to end on the embedded default: the trace analyses stored at trace completion, through
-//! `raceway up` and its HTTP APIs (issue #4's acceptance): after 30 requests whose `transfer`
+//! `raceway up` and its HTTP APIs: after 30 requests whose `transfer`
 //! takes 10 +/- 1 ms, one taking 60 ms is flagged critical and one taking 12 ms at most minor;
 //! global dependencies count each call once, also when the events are posted again; the trace
 //! models are trained and list their clusters; a checkout whose steps are swapped is an

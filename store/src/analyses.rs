@@ -1,4 +1,4 @@
-//! The stored results of the trace analyses (issue #4): one summary per completed trace, its
+//! The stored results of the trace analyses: one summary per completed trace, its
 //! calls between services, its duration anomalies, and the state the trace stage checkpoints
 //! (duration baselines, trace models).
 //!

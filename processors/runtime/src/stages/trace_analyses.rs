@@ -1,4 +1,4 @@
-//! The trace stage's analyses at trace completion (issue #4), and the state behind them.
+//! The trace stage's analyses at trace completion, and the state behind them.
 //!
 //! At completion, [`TraceAnalyses::analyze`] runs the pure analyses of `raceway-analysis` over
 //! the trace's stored events: tree, critical path and service calls; duration anomalies judged
