@@ -106,8 +106,9 @@ pub(crate) fn update_spans_reusing(
 type Pairing = ((i64, Uuid), usize, usize, Vec<HeldLock>);
 
 /// The pairing rule of the module doc; `write_at` gives the access of the write at an index,
-/// `read_clock_at` the final clock of the read at an index. The pairs are found and sorted first, then each span is built once in its final place: the
-/// spans are a few hundred bytes each, and growing or sorting a vector of them copied them.
+/// `read_clock_at` the final clock of the read at an index. The pairs are found and sorted
+/// first, then each span is built once in its final place: the spans are a few hundred bytes
+/// each, and growing or sorting a vector of them copied them.
 fn spans_with(
     events: &[Event],
     causality: &TraceCausality,

@@ -139,11 +139,11 @@ fn compaction_renumbers_live_ids_in_order() {
     assert!(live.happens_before(&again));
 }
 
-/// The one-pass comparisons, count of differing components and join of clocks over the same ids agree with
-/// [`raceway_schemas::VectorClock`] on random clocks, over the same components (a whole run of
-/// ids, or with a gap), other ones, the same number of other ones (where the one pass must fall
-/// back to the merge), and other ones between the same first and last (where the test of a run
-/// must not take them for the same).
+/// The one-pass comparisons, count of differing components and join of clocks over the same
+/// ids agree with [`raceway_schemas::VectorClock`] on random clocks, over the same components
+/// (a whole run of ids, or with a gap), other ones, the same number of other ones (where the
+/// one pass must fall back to the merge), and other ones between the same first and last
+/// (where the test of a run must not take them for the same).
 #[test]
 fn comparisons_and_join_agree_with_vector_clocks_on_random_clocks() {
     use raceway_schemas::VectorClock;
