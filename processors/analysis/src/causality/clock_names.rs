@@ -34,9 +34,19 @@ pub(crate) struct NumberedClocks<'a> {
     clocks: Vec<Vec<(u32, u64)>>,
     /// True when some event lists a component.
     any: bool,
+    /// True when some event lists a component with a zero counter.
+    zeros: bool,
     numbers: HashMap<&'a str, u32>,
-    /// The previous clock's names by place, with their numbers.
-    recent: Vec<(&'a str, u32)>,
+    /// The previous clock's names by place, each with its number and its comparison key.
+    recent: Vec<Recent<'a>>,
+}
+
+/// A name of the previous clock, at its place: its number and the key that compares it with
+/// the name at the same place of the next clock.
+#[derive(Debug, Clone, Copy)]
+struct Recent<'a> {
+    key: TextKey<'a>,
+    number: u32,
 }
 
 impl<'a> NumberedClocks<'a> {
@@ -46,37 +56,46 @@ impl<'a> NumberedClocks<'a> {
             names: Vec::new(),
             clocks: Vec::with_capacity(events),
             any: false,
+            zeros: false,
             numbers: HashMap::default(),
             recent: Vec::new(),
         }
     }
 
-    /// Numbers the next event's clock (events in input order, each once). The entries are
-    /// collected from the clock's iterator, so the vector is sized once and written without a
-    /// capacity test per entry; a name found at its place in the previous clock costs a length
-    /// and two integer comparisons, the lookup stays out of that loop.
+    /// Numbers the next event's clock (events in input order, each once). The leading names
+    /// that equal the previous clock's at their places (usually all of them) are counted first,
+    /// each compared by its precomputed key; their entries are then copied in one sized pass
+    /// with no lookup and no capacity test. The names after the first difference are compared
+    /// one by one the same way, and looked up (out of line) where they differ.
     pub(crate) fn push(&mut self, clock: &'a [(String, u64)]) {
         if clock.is_empty() {
-            // No clock (every event of a derived trace): no iterator set up for nothing.
+            // No clock (every event of a derived trace): nothing to compare or allocate.
             self.clocks.push(Vec::new());
             return;
         }
-        let entries: Vec<(u32, u64)> = clock
+        let same = clock
             .iter()
-            .enumerate()
-            .map(|(place, (component, counter))| (self.number_at(place, component), *counter))
-            .collect();
+            .zip(&self.recent)
+            .take_while(|((component, _), recent)| recent.key.matches(component))
+            .count();
+        let mut entries: Vec<(u32, u64)> = Vec::with_capacity(clock.len());
+        let (known, rest) = clock.split_at(same);
+        entries.extend(
+            known
+                .iter()
+                .zip(&self.recent)
+                .map(|((_, counter), recent)| (recent.number, *counter)),
+        );
+        for (place, (component, counter)) in (same..).zip(rest) {
+            let number = match self.recent.get(place) {
+                Some(recent) if recent.key.matches(component) => recent.number,
+                _ => self.look_up(place, component),
+            };
+            entries.push((number, *counter));
+        }
+        self.zeros |= entries.iter().any(|&(_, counter)| counter == 0);
         self.any = true;
         self.clocks.push(entries);
-    }
-
-    /// The number of `component`, listed at `place` of the clock being numbered.
-    #[inline]
-    fn number_at(&mut self, place: usize, component: &'a str) -> u32 {
-        match self.recent.get(place) {
-            Some(&(name, number)) if same_text(name.as_bytes(), component.as_bytes()) => number,
-            _ => self.look_up(place, component),
-        }
     }
 
     /// The number of `component` by its text (a new number for a new name), remembered as the
@@ -88,9 +107,13 @@ impl<'a> NumberedClocks<'a> {
             names.push(component);
             (names.len() - 1) as u32
         });
+        let recent = Recent {
+            key: TextKey::of(component),
+            number,
+        };
         match self.recent.get_mut(place) {
-            Some(slot) => *slot = (component, number),
-            None => self.recent.push((component, number)),
+            Some(slot) => *slot = recent,
+            None => self.recent.push(recent),
         }
         number
     }
@@ -122,27 +145,55 @@ impl<'a> NumberedClocks<'a> {
     pub(crate) fn any(&self) -> bool {
         self.any
     }
+
+    /// True when some event lists a component with a zero counter.
+    pub(crate) fn zeros(&self) -> bool {
+        self.zeros
+    }
 }
 
-/// `a == b`, without a call for texts of 8 to 16 bytes (a component name such as
-/// `"service#1/t07"` usually is): their first and last eight bytes, which overlap, compared as
-/// two integers each.
-fn same_text(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    if a.len() <= 16 {
-        if let (Some((a_head, _)), Some((b_head, _)), Some((_, a_tail)), Some((_, b_tail))) = (
-            a.split_first_chunk::<8>(),
-            b.split_first_chunk::<8>(),
-            a.split_last_chunk::<8>(),
-            b.split_last_chunk::<8>(),
-        ) {
-            return u64::from_ne_bytes(*a_head) == u64::from_ne_bytes(*b_head)
-                && u64::from_ne_bytes(*a_tail) == u64::from_ne_bytes(*b_tail);
+/// A text and the key that compares another text with it: for a text of 8 to 16 bytes (a
+/// component name such as `"service#1/t07"` usually is), its length and its first and last
+/// eight bytes (which overlap) as two integers, so that a comparison reads only the other text
+/// and makes no call; any other text is compared as bytes.
+#[derive(Debug, Clone, Copy)]
+struct TextKey<'a> {
+    text: &'a str,
+    /// The first and last eight bytes, when the text has 8 to 16.
+    ends: Option<(u64, u64)>,
+}
+
+impl<'a> TextKey<'a> {
+    fn of(text: &'a str) -> Self {
+        TextKey {
+            text,
+            ends: if text.len() <= 16 {
+                ends(text.as_bytes())
+            } else {
+                None
+            },
         }
     }
-    a == b
+
+    /// True when `other` is the key's text.
+    #[inline]
+    fn matches(&self, other: &str) -> bool {
+        if other.len() != self.text.len() {
+            return false;
+        }
+        match self.ends {
+            Some(key) => ends(other.as_bytes()) == Some(key),
+            None => other == self.text,
+        }
+    }
+}
+
+/// The first and last eight bytes of `text` as integers, if it has at least eight.
+#[inline]
+fn ends(text: &[u8]) -> Option<(u64, u64)> {
+    let (head, _) = text.split_first_chunk::<8>()?;
+    let (_, tail) = text.split_last_chunk::<8>()?;
+    Some((u64::from_ne_bytes(*head), u64::from_ne_bytes(*tail)))
 }
 
 #[cfg(test)]
@@ -184,6 +235,8 @@ mod tests {
             distinct.dedup();
             assert_eq!(distinct.len(), numbered.names().len());
             assert_eq!(numbered.any(), clocks.iter().any(|c| !c.is_empty()));
+            let zeros = clocks.iter().flatten().any(|&(_, counter)| counter == 0);
+            assert_eq!(numbered.zeros(), zeros);
             assert!(numbered.of(clocks.len()).is_empty());
         });
     }
@@ -209,7 +262,7 @@ mod tests {
         ];
         for a in texts {
             for b in texts {
-                assert_eq!(same_text(a.as_bytes(), b.as_bytes()), a == b, "{a:?} {b:?}");
+                assert_eq!(TextKey::of(a).matches(b), a == b, "{a:?} {b:?}");
             }
         }
     }

@@ -210,22 +210,22 @@ pub(crate) fn state_of<T: Default>(states: &mut Vec<T>, actor: usize) -> &mut T 
 
 /// Trusted trace: the clocks as sent, ordered by (sum of counters, position). Their component
 /// names were numbered by the program order's pass (the `clock_names` submodule); they are
-/// renumbered here by the trace's sorted table: no name is compared or copied per event.
+/// renumbered here by the trace's sorted table: no name is compared or copied per event. A zero
+/// counter says nothing (a missing component counts as 0), and a name only ever sent with zero
+/// must not enter the table; without a zero anywhere (our SDK sends none) every name is used,
+/// the table is known before any clock is read, and each clock is taken, renumbered and summed
+/// in one pass.
 fn sent_clocks(mut sent: NumberedClocks<'_>, sorted: &[usize]) -> Clocks {
-    let mut used = vec![false; sent.names().len()];
-    let mut entries: Vec<Vec<(ComponentIndex, u64)>> = Vec::with_capacity(sorted.len());
-    for &index in sorted {
-        // A zero counter says nothing (a missing component counts as 0), and its name must not
-        // enter the table of names the clocks use.
-        let mut clock = sent.take(index);
-        clock.retain(|&(_, counter)| counter > 0);
-        for &(number, _) in &clock {
-            used[number as usize] = true;
-        }
-        entries.push(clock);
-    }
-    // Only names with a counter above zero somewhere go into the table.
+    let zeros = sent.zeros();
     let names = sent.names();
+    let mut used = vec![!zeros; names.len()];
+    if zeros {
+        for &index in sorted {
+            for &(number, counter) in sent.of(index) {
+                used[number as usize] |= counter > 0;
+            }
+        }
+    }
     let kept: Vec<Arc<str>> = names
         .iter()
         .zip(&used)
@@ -242,14 +242,20 @@ fn sent_clocks(mut sent: NumberedClocks<'_>, sorted: &[usize]) -> Clocks {
     {
         *slot = index;
     }
-    let mut keys: Vec<(u128, usize)> = Vec::with_capacity(entries.len());
-    for (position, clock) in entries.iter_mut().enumerate() {
+    let mut entries: Vec<Vec<(ComponentIndex, u64)>> = Vec::with_capacity(sorted.len());
+    let mut keys: Vec<(u128, usize)> = Vec::with_capacity(sorted.len());
+    for (position, &index) in sorted.iter().enumerate() {
+        let mut clock = sent.take(index);
+        if zeros {
+            clock.retain(|&(_, counter)| counter > 0);
+        }
         let mut sum = 0u128;
         for (number, counter) in clock.iter_mut() {
             *number = index_of[*number as usize];
             sum += u128::from(*counter);
         }
         keys.push((sum, position));
+        entries.push(clock);
     }
     Clocks {
         entries,
