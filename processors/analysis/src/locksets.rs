@@ -163,6 +163,11 @@ impl<'a> HeldLocks<'a> {
         self.held.is_empty()
     }
 
+    /// The number of locks held.
+    pub(crate) fn len(&self) -> usize {
+        self.held.len()
+    }
+
     /// The locks held now, sorted by lock id, as the shared copy `names` holds of that lock set
     /// (no lock id copied when the trace has met the set before).
     pub(crate) fn shared(&self, names: &mut SharedNames) -> Arc<[HeldLock]> {
