@@ -7,6 +7,7 @@ use std::sync::Arc;
 use raceway_schemas::{Access, ActorId, CompactClock, Event, SharedNames};
 
 use crate::causality::{state_of, trace_causality, TraceCausality};
+use crate::short_text::{self, RecentNames};
 
 /// The names one trace's accesses share (one copy each), and each actor's shared copy by its
 /// number in the program order (`TraceCausality::actor_of`): an actor is looked up by its
@@ -20,14 +21,22 @@ pub(crate) struct AccessNames {
     /// compared with the last before its text is hashed.
     last_environment: Option<Arc<str>>,
     last_variable: Option<Arc<str>>,
+    /// The short names met last, each found by its bytes read as integers before `names`
+    /// hashes its text: a trace's locations and variables are few and repeat.
+    recent: RecentNames,
 }
 
-/// The shared copy of `text`: the `last` one when it is the same text, else looked up in
-/// `names` (and remembered as the last).
-fn name_like_last(names: &mut SharedNames, last: &mut Option<Arc<str>>, text: &str) -> Arc<str> {
+/// The shared copy of `text`: the `last` one when it is the same text, else the recent or
+/// table's copy (and remembered as the last).
+fn name_like_last(
+    names: &mut SharedNames,
+    recent: &mut RecentNames,
+    last: &mut Option<Arc<str>>,
+    text: &str,
+) -> Arc<str> {
     match last {
-        Some(last) if **last == *text => Arc::clone(last),
-        _ => Arc::clone(last.insert(names.name(text))),
+        Some(last) if short_text::same(last, text) => Arc::clone(last),
+        _ => Arc::clone(last.insert(recent.name(names, text))),
     }
 }
 
@@ -144,12 +153,18 @@ fn access_with_clock(
         timestamp_ns: event.timestamp_ns,
         environment: name_like_last(
             &mut names.names,
+            &mut names.recent,
             &mut names.last_environment,
             &event.metadata.environment,
         ),
-        variable: name_like_last(&mut names.names, &mut names.last_variable, &change.variable),
+        variable: name_like_last(
+            &mut names.names,
+            &mut names.recent,
+            &mut names.last_variable,
+            &change.variable,
+        ),
         access_type: change.access_type,
-        location: names.names.name(&change.location),
+        location: names.recent.name(&mut names.names, &change.location),
         value: change.new_value.clone(),
         old_value: change.old_value.clone(),
         // The actor numbers are those of these events only when computed for as many.

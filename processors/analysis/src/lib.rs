@@ -59,6 +59,7 @@ pub mod rules;
 #[cfg(feature = "scenarios")]
 pub mod scenarios;
 pub mod service_health;
+mod short_text;
 pub mod simulate;
 #[cfg(test)]
 mod testing;

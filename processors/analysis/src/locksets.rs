@@ -23,6 +23,8 @@ use raceway_schemas::{Event, HeldLock, LockEvent, LockKind, LockMode, SharedName
 use smallvec::SmallVec;
 use uuid::Uuid;
 
+use crate::short_text;
+
 /// An actor of a trace, borrowed from its events: (trace, service, instance, thread), the key
 /// of every per-actor replay.
 pub(crate) type ActorKey<'a> = (Uuid, &'a str, &'a str, &'a str);
@@ -143,7 +145,7 @@ impl<'a> HeldLocks<'a> {
     /// [`LockKind::excludes`] of `lock_type`, remembered for the last type.
     fn excludes(&mut self, lock_type: &'a str) -> bool {
         match self.last_type {
-            Some((last, excludes)) if last == lock_type => excludes,
+            Some((last, excludes)) if short_text::same(last, lock_type) => excludes,
             _ => {
                 let excludes = LockKind::of(lock_type).excludes();
                 self.last_type = Some((lock_type, excludes));
@@ -154,8 +156,13 @@ impl<'a> HeldLocks<'a> {
 
     /// Where `lock_id` is in `held`: `Ok` with its place when held, `Err` with the place that
     /// keeps the order when not.
+    /// An actor usually holds one lock at a time: that one is compared by key, without a call.
     fn find(&self, lock_id: &str) -> Result<usize, usize> {
-        self.held.binary_search_by(|(held, _)| (*held).cmp(lock_id))
+        match self.held.as_slice() {
+            [] => Err(0),
+            [(only, _)] if short_text::same(only, lock_id) => Ok(0),
+            _ => self.held.binary_search_by(|(held, _)| (*held).cmp(lock_id)),
+        }
     }
 
     /// True when no lock is held.

@@ -21,6 +21,8 @@
 
 use foldhash::HashMap;
 
+use crate::short_text::KeyedText;
+
 /// Every event's sent clock with its component names numbered (see the module doc), by input
 /// index.
 #[derive(Debug)]
@@ -45,7 +47,7 @@ pub(crate) struct NumberedClocks<'a> {
 /// the name at the same place of the next clock.
 #[derive(Debug, Clone, Copy)]
 struct Recent<'a> {
-    key: TextKey<'a>,
+    key: KeyedText<'a>,
     number: u32,
 }
 
@@ -113,7 +115,7 @@ impl<'a> NumberedClocks<'a> {
             (names.len() - 1) as u32
         });
         let recent = Recent {
-            key: TextKey::of(component),
+            key: KeyedText::of(component),
             number,
         };
         match self.recent.get_mut(place) {
@@ -155,50 +157,6 @@ impl<'a> NumberedClocks<'a> {
     pub(crate) fn zeros(&self) -> bool {
         self.zeros
     }
-}
-
-/// A text and the key that compares another text with it: for a text of 8 to 16 bytes (a
-/// component name such as `"service#1/t07"` usually is), its length and its first and last
-/// eight bytes (which overlap) as two integers, so that a comparison reads only the other text
-/// and makes no call; any other text is compared as bytes.
-#[derive(Debug, Clone, Copy)]
-struct TextKey<'a> {
-    text: &'a str,
-    /// The first and last eight bytes, when the text has 8 to 16.
-    ends: Option<(u64, u64)>,
-}
-
-impl<'a> TextKey<'a> {
-    fn of(text: &'a str) -> Self {
-        TextKey {
-            text,
-            ends: if text.len() <= 16 {
-                ends(text.as_bytes())
-            } else {
-                None
-            },
-        }
-    }
-
-    /// True when `other` is the key's text.
-    #[inline]
-    fn matches(&self, other: &str) -> bool {
-        if other.len() != self.text.len() {
-            return false;
-        }
-        match self.ends {
-            Some(key) => ends(other.as_bytes()) == Some(key),
-            None => other == self.text,
-        }
-    }
-}
-
-/// The first and last eight bytes of `text` as integers, if it has at least eight.
-#[inline]
-fn ends(text: &[u8]) -> Option<(u64, u64)> {
-    let (head, _) = text.split_first_chunk::<8>()?;
-    let (_, tail) = text.split_last_chunk::<8>()?;
-    Some((u64::from_ne_bytes(*head), u64::from_ne_bytes(*tail)))
 }
 
 #[cfg(test)]
@@ -244,31 +202,5 @@ mod tests {
             assert_eq!(numbered.zeros(), zeros);
             assert!(numbered.of(clocks.len()).is_empty());
         });
-    }
-
-    #[test]
-    fn texts_are_the_same_exactly_when_equal() {
-        let texts = [
-            "",
-            "a",
-            "abcdefg",
-            "abcdefgh",
-            "abcdefgi",
-            "bbcdefgh",
-            "abcdefghijklmnop",
-            "abcdefghijklmnoq",
-            "xbcdefghijklmnop",
-            "abcdefgXijklmnop",
-            "abcdefghijklmnopq",
-            "abcdefghijklmnopr",
-            "bench#1/t07",
-            "bench#1/t08",
-            "bench#2/t07",
-        ];
-        for a in texts {
-            for b in texts {
-                assert_eq!(TextKey::of(a).matches(b), a == b, "{a:?} {b:?}");
-            }
-        }
     }
 }

@@ -20,6 +20,7 @@ use uuid::Uuid;
 use crate::accesses::trace_span;
 use crate::causality::{ordered_actors, state_of, trace_causality, TraceCausality};
 use crate::locksets::{HeldLocks, Hold, LockStep};
+use crate::short_text;
 
 /// The lock-order edges of one trace (events in any order), in program order of the inner
 /// acquisitions.
@@ -129,7 +130,11 @@ pub fn lock_order_edges_with(events: &[Event], causality: &TraceCausality) -> Ve
                         start,
                     };
                     let id = lock.lock_id.as_str();
-                    match state.open.iter_mut().find(|(held, _)| *held == id) {
+                    match state
+                        .open
+                        .iter_mut()
+                        .find(|(held, _)| short_text::same(held, id))
+                    {
                         Some((_, held)) => *held = open,
                         None => state.open.push((id, open)),
                     }
@@ -137,7 +142,9 @@ pub fn lock_order_edges_with(events: &[Event], causality: &TraceCausality) -> Ve
             }
             EventKind::LockRelease(lock) => {
                 if let LockStep::Released(_) = state.locks.release(lock) {
-                    state.open.retain(|(held, _)| *held != lock.lock_id);
+                    state
+                        .open
+                        .retain(|(held, _)| !short_text::same(held, &lock.lock_id));
                 }
             }
             _ => {}
