@@ -128,8 +128,16 @@ impl<'a> Atomics<'a> {
                     }
                 }
                 // The store half: plain writes too, since a load can read from them (without
-                // synchronising: they release nothing).
-                if change.access_type.is_write() {
+                // synchronising: they release nothing). A store that releases nothing gives a
+                // load reading from it exactly what no store gives (no edge, no release sequence
+                // to continue), so a plain write only removes the value's latest store: a trace
+                // without atomic stores keeps an empty map and hashes nothing at its writes.
+                let key = (env, variable, change.new_value.as_str());
+                if change.access_type.is_write() && !change.access_type.is_atomic() {
+                    if !self.latest.is_empty() {
+                        self.latest.remove(&key);
+                    }
+                } else if change.access_type.is_write() {
                     let release_points = self.release_points(
                         change.access_type,
                         ordering,
@@ -138,7 +146,7 @@ impl<'a> Atomics<'a> {
                         read_from,
                     );
                     self.latest.insert(
-                        (env, variable, change.new_value.as_str()),
+                        key,
                         Store {
                             actor,
                             release_points,
@@ -320,6 +328,29 @@ mod tests {
             !before(&events, 2, 3),
             "the relaxed update itself acquires nothing"
         );
+    }
+
+    /// A load that reads a value a plain write stored after the release store of the same
+    /// value read from the plain write: nothing is released to it.
+    #[test]
+    fn a_plain_write_of_the_value_hides_the_release_store() {
+        let mut events = message_passing(Some("Release"), Some("Acquire"), "1");
+        assert!(before(&events, 1, 4));
+        events.push(event(
+            5,
+            "q",
+            25,
+            atomic("flag", AccessType::Write, None, "1"),
+        ));
+        assert!(!before(&events, 1, 4), "read from the plain write");
+        events[4].timestamp_ns = 15;
+        assert!(
+            before(&events, 1, 4),
+            "the plain write came before the store"
+        );
+        events[4].kind = atomic("flag", AccessType::Write, None, "7");
+        events[4].timestamp_ns = 25;
+        assert!(before(&events, 1, 4), "another value");
     }
 
     #[test]
