@@ -317,8 +317,12 @@ fn derived_clocks(evidence: &edges::Evidence, n: usize) -> Clocks {
     let (table, component_of) = ClockTable::numbering(&names);
     let mut entries: Vec<Vec<(ComponentIndex, u64)>> = vec![Vec::new(); n];
     for &position in &order {
-        let mut clock = Vec::new();
-        for &before in &predecessors[first[position]..first[position + 1]] {
+        // Sized for its predecessors' components and the actor's own: the first join copies
+        // into it and the increment inserts into it without growing it (each grew it once).
+        let before = &predecessors[first[position]..first[position + 1]];
+        let components: usize = before.iter().map(|&b| entries[b].len()).sum();
+        let mut clock = Vec::with_capacity((components + 1).min(names.len().max(1)));
+        for &before in before {
             clock_entries::join(&mut clock, &entries[before]);
         }
         increment(&mut clock, component_of[evidence.actor_of[position]]);
