@@ -38,19 +38,10 @@ impl ShortKey {
         if len > 16 {
             return None;
         }
-        let (head, tail) = if let (Some((head, _)), Some((_, tail))) = (
-            bytes.split_first_chunk::<8>(),
-            bytes.split_last_chunk::<8>(),
-        ) {
-            (u64::from_ne_bytes(*head), u64::from_ne_bytes(*tail))
-        } else if let (Some((head, _)), Some((_, tail))) = (
-            bytes.split_first_chunk::<4>(),
-            bytes.split_last_chunk::<4>(),
-        ) {
-            (
-                u64::from(u32::from_ne_bytes(*head)),
-                u64::from(u32::from_ne_bytes(*tail)),
-            )
+        let (head, tail) = if let Some(ends) = ends8(bytes) {
+            ends
+        } else if let Some((head, tail)) = ends4(bytes) {
+            (u64::from(head), u64::from(tail))
         } else {
             match (bytes.first(), bytes.get(len / 2), bytes.last()) {
                 (Some(&first), Some(&middle), Some(&last)) => (
@@ -63,10 +54,18 @@ impl ShortKey {
         Some(ShortKey { len, head, tail })
     }
 
-    /// True when `text` is the text this key was made of.
+    /// True when `text` is the text this key was made of. A text of 8 to 16 bytes (a component
+    /// name such as `"service#1/t07"` usually is) costs two loads and two comparisons.
     #[inline]
     pub(crate) fn matches(&self, text: &str) -> bool {
-        text.len() == self.len && ShortKey::of(text) == Some(*self)
+        let bytes = text.as_bytes();
+        if bytes.len() != self.len {
+            return false;
+        }
+        match ends8(bytes) {
+            Some((head, tail)) => head == self.head && tail == self.tail,
+            None => ShortKey::of(text) == Some(*self),
+        }
     }
 
     /// A slot among `1 << bits`, from every bit of the key.
@@ -78,16 +77,38 @@ impl ShortKey {
     }
 }
 
-/// `a == b`, compared by key (no call) when both are short.
+/// `a == b`, compared as integers (no call) when they have 4 to 16 bytes.
 #[inline]
 pub(crate) fn same(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
     if a.len() != b.len() {
         return false;
     }
-    match ShortKey::of(a) {
-        Some(key) => ShortKey::of(b) == Some(key),
-        None => a == b,
+    if a.len() <= 16 {
+        if let (Some(a), Some(b)) = (ends8(a), ends8(b)) {
+            return a == b;
+        }
+        if let (Some(a), Some(b)) = (ends4(a), ends4(b)) {
+            return a == b;
+        }
     }
+    a == b
+}
+
+/// The first and last eight bytes of `bytes` as integers, if it has at least eight.
+#[inline]
+fn ends8(bytes: &[u8]) -> Option<(u64, u64)> {
+    let (head, _) = bytes.split_first_chunk::<8>()?;
+    let (_, tail) = bytes.split_last_chunk::<8>()?;
+    Some((u64::from_ne_bytes(*head), u64::from_ne_bytes(*tail)))
+}
+
+/// The first and last four bytes of `bytes` as integers, if it has at least four.
+#[inline]
+fn ends4(bytes: &[u8]) -> Option<(u32, u32)> {
+    let (head, _) = bytes.split_first_chunk::<4>()?;
+    let (_, tail) = bytes.split_last_chunk::<4>()?;
+    Some((u32::from_ne_bytes(*head), u32::from_ne_bytes(*tail)))
 }
 
 /// A text and its key, for comparing many texts with it.
