@@ -42,6 +42,7 @@ mod simulate;
 mod stores;
 mod tenant;
 mod time_travel;
+mod trace_body;
 mod traces;
 mod unchanged;
 mod variables;

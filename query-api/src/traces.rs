@@ -3,6 +3,8 @@
 use std::sync::Arc;
 
 use axum::extract::State;
+use axum::http::header::CONTENT_TYPE;
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use chrono::{DateTime, SecondsFormat};
 use raceway_analysis::trace_causality;
@@ -20,6 +22,7 @@ use crate::finding_values::with_recorded_values;
 use crate::params::{self, Listing, Page, PageInfo, StoredTrace, TimeRange, TraceId};
 use crate::stores::ListReads;
 use crate::tenant::Scope;
+use crate::trace_body::trace_body;
 use crate::ApiError;
 
 type AppStore = State<Arc<dyn EventStore>>;
@@ -203,8 +206,10 @@ pub(crate) async fn list_traces(
     }))
 }
 
-/// One event of `GET /api/traces/{id}`: the wire format plus its final clock.
+/// One event of `GET /api/traces/{id}`: the wire format plus its final clock (documented here,
+/// written by [`crate::trace_body`]).
 #[derive(Debug, Serialize, ToSchema)]
+#[cfg_attr(not(test), allow(dead_code))]
 pub struct TraceEvent {
     /// The event in the Raceway JSON wire format.
     #[serde(flatten)]
@@ -215,8 +220,10 @@ pub struct TraceEvent {
     pub final_clock: Vec<(String, u64)>,
 }
 
-/// `GET /api/traces/{id}`: the trace's events in causal order.
+/// `GET /api/traces/{id}`: the trace's events in causal order (documented here, written by
+/// [`crate::trace_body`]).
 #[derive(Debug, Serialize, ToSchema)]
+#[cfg_attr(not(test), allow(dead_code))]
 pub struct TraceEvents {
     pub trace_id: String,
     /// True when every event carried the SDK's clock, false when happens-before was derived.
@@ -233,6 +240,7 @@ pub(crate) struct TraceIdPath {
 }
 
 /// `GET /api/traces/{id}`: the trace's events in causal order, each with its final clock.
+/// The body is [`TraceEvents`], written straight from the events (see [`crate::trace_body`]).
 #[utoipa::path(get, path = "/api/traces/{id}", tag = "traces", params(TraceIdPath),
     responses((status = 200, body = TraceEvents), TraceErrors))]
 pub(crate) async fn get_trace(
@@ -240,30 +248,11 @@ pub(crate) async fn get_trace(
         id: trace_id,
         events,
     }: StoredTrace,
-) -> Result<Json<TraceEvents>, ApiError> {
+) -> Result<Response, ApiError> {
     let causality = trace_causality(&events);
-    let trusted_clocks = causality.trusted;
-    let clocks: Vec<(usize, Vec<(String, u64)>)> = causality
-        .causal_order
-        .iter()
-        .map(|&index| (index, causality.per_event[index].clock.to_pairs()))
-        .collect();
-    // The events move into the response in causal order, written out once as it is sent.
-    let mut slots: Vec<Option<Event>> = events.into_iter().map(Some).collect();
-    let ordered = clocks
-        .into_iter()
-        .filter_map(|(index, final_clock)| {
-            Some(TraceEvent {
-                event: EventJson(slots.get_mut(index)?.take()?),
-                final_clock,
-            })
-        })
-        .collect();
-    Ok(Json(TraceEvents {
-        trace_id: trace_id.to_string(),
-        trusted_clocks,
-        events: ordered,
-    }))
+    let body = trace_body(trace_id, &events, &causality)
+        .map_err(|e| ApiError::internal(format!("could not encode trace {trace_id}: {e}")))?;
+    Ok(([(CONTENT_TYPE, "application/json")], body).into_response())
 }
 
 /// `{"races": [...]}`: findings, newest version of each.

@@ -64,9 +64,14 @@ impl EventStore for ClickHouseStore {
     }
 
     async fn trace_events(&self, trace_id: Uuid) -> Result<Vec<Event>, StoreError> {
+        // One thread: a trace is a few granules in each part that holds it, and reading them on
+        // `max_threads` streams merged back together cost ClickHouse more than the read itself
+        // (at 1M events stored, a 500-event trace in ~7 granules: 3.4 ms of CPU at the median
+        // on 2 threads, 2.5 on one; the same where the trace sits in one part).
         let sql = "SELECT toString(id) AS event_id, payload FROM events_by_trace \
                    WHERE trace_id = toUUID(?) \
-                   ORDER BY timestamp_ns, event_id LIMIT 1 BY event_id";
+                   ORDER BY timestamp_ns, event_id LIMIT 1 BY event_id \
+                   SETTINGS max_threads = 1";
         let params = [Value::Str(trace_id.to_string())];
         decode_events(self.fetch_rows("read trace events", sql, &params).await?)
     }
