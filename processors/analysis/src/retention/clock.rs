@@ -24,16 +24,98 @@ use crate::rules::CausalClock;
 /// Dense number of a clock component name, given out by [`ComponentIds`].
 pub(crate) type ComponentId = u32;
 
+/// Most components a clock keeps inline, in its own bytes (see [`Clock`]).
+const INLINE: usize = 16;
+
 /// A vector clock over component ids: sorted by id, no duplicate ids, no zero counters.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+///
+/// Rule: a clock whose ids are one run `first, first + 1, ...` of at most [`INLINE`]
+/// components, with every counter below 2^32, is kept **inline** (its counters as `u32` in the
+/// clock's own bytes, its ids as the run's first id and length); any other clock is a list of
+/// (id, counter) entries on the heap. Reason: the race stage is memory bound, and a retained
+/// clock on the heap was a separate block of up to 256 bytes read at every comparison and
+/// freed at every eviction, each a cache miss apart from its entry; inline, the counters share
+/// the entry's lines. The form is canonical (a clock that can be inline is, with zeros past its
+/// length), so the derived `==` compares clocks; every operation that builds a clock goes
+/// through [`Clock::from_entries`], or two clocks of one run would compare unequal by form.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Clock {
-    entries: Vec<(ComponentId, u64)>,
+    form: Form,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Form {
+    /// Ids `first..first + len` (`len` from 1 to [`INLINE`]); counters past `len` are zero.
+    Run {
+        first: ComponentId,
+        len: u32,
+        counters: [u32; INLINE],
+    },
+    /// Any other clock, the empty one included.
+    List(Vec<(ComponentId, u64)>),
+}
+
+impl Default for Clock {
+    fn default() -> Self {
+        Clock {
+            form: Form::List(Vec::new()),
+        }
+    }
 }
 
 impl Clock {
+    /// The clock of `entries` (sorted by id, no duplicates, no zero counters), inline when
+    /// they are a short run with small counters (the rule of [`Clock`]).
+    fn from_entries(mut entries: Vec<(ComponentId, u64)>) -> Self {
+        if let (Some(first), Some(last)) = (entries.first(), entries.last()) {
+            let len = entries.len();
+            if len <= INLINE
+                && (last.0 - first.0) as usize == len - 1
+                && entries.iter().all(|e| e.1 <= u64::from(u32::MAX))
+            {
+                let mut counters = [0; INLINE];
+                for (slot, entry) in counters.iter_mut().zip(&entries) {
+                    *slot = entry.1 as u32;
+                }
+                return Clock {
+                    form: Form::Run {
+                        first: first.0,
+                        len: len as u32,
+                        counters,
+                    },
+                };
+            }
+        }
+        // A retained clock is kept for as long as its access: no spare capacity.
+        entries.shrink_to_fit();
+        Clock {
+            form: Form::List(entries),
+        }
+    }
+
+    /// The (id, counter) entries, sorted by id.
+    fn iter(&self) -> impl Iterator<Item = (ComponentId, u64)> + '_ {
+        let (run, list) = match &self.form {
+            Form::Run {
+                first,
+                len,
+                counters,
+            } => (Some((*first, &counters[..*len as usize])), &[][..]),
+            Form::List(entries) => (None, &entries[..]),
+        };
+        run.into_iter()
+            .flat_map(|(first, counters)| (first..).zip(counters.iter().map(|&c| u64::from(c))))
+            .chain(list.iter().copied())
+    }
+
+    /// The entries as a list, sorted by id.
+    pub(crate) fn entries(&self) -> Vec<(ComponentId, u64)> {
+        self.iter().collect()
+    }
+
     /// True for the empty clock, which orders nothing.
     pub(crate) fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        matches!(&self.form, Form::List(entries) if entries.is_empty())
     }
 
     /// True iff `self` happens before `other` (`<=` component-wise and different); an empty
@@ -63,22 +145,46 @@ impl Clock {
         le && !ge
     }
 
+    /// The counters of both clocks when they are inline over the same run of ids.
+    fn same_run<'a>(&'a self, other: &'a Clock) -> Option<(&'a [u32; INLINE], &'a [u32; INLINE])> {
+        match (&self.form, &other.form) {
+            (
+                Form::Run {
+                    first: a_first,
+                    len: a_len,
+                    counters: a,
+                },
+                Form::Run {
+                    first: b_first,
+                    len: b_len,
+                    counters: b,
+                },
+            ) if a_first == b_first && a_len == b_len => Some((a, b)),
+            _ => None,
+        }
+    }
+
     /// Number of components whose counters differ.
     pub(crate) fn differing_components(&self, other: &Clock) -> usize {
-        let (a, b) = (&self.entries, &other.entries);
-        if a.len() == b.len() {
-            // Same components (as in `le_ge`): counters compared in one pass.
-            let (mut ids_differ, mut differing) = (0, 0);
-            for (x, y) in a.iter().zip(b) {
-                ids_differ |= x.0 ^ y.0;
-                differing += usize::from(x.1 != y.1);
-            }
-            if ids_differ == 0 {
-                return differing;
+        if let Some((a, b)) = self.same_run(other) {
+            // Zeros past the length are equal: all `INLINE` compared, without a branch.
+            return a.iter().zip(b).filter(|(x, y)| x != y).count();
+        }
+        if let (Form::List(a), Form::List(b)) = (&self.form, &other.form) {
+            if a.len() == b.len() {
+                // Same components (as in `le_ge`): counters compared in one pass.
+                let (mut ids_differ, mut differing) = (0, 0);
+                for (x, y) in a.iter().zip(b) {
+                    ids_differ |= x.0 ^ y.0;
+                    differing += usize::from(x.1 != y.1);
+                }
+                if ids_differ == 0 {
+                    return differing;
+                }
             }
         }
         let mut differing = 0;
-        merge_walk(&self.entries, &other.entries, |a, b| {
+        merge_walk(self.iter(), other.iter(), |a, b| {
             differing += usize::from(a != b);
             true
         });
@@ -87,46 +193,34 @@ impl Clock {
 
     /// (self <= other, self >= other) component-wise, stopping as soon as both are false.
     fn le_ge(&self, other: &Clock) -> (bool, bool) {
-        let (a, b) = (&self.entries, &other.entries);
-        if same_run_of_ids(a, b) {
-            // Same components, known from both ends (the common case: every actor of a trace or
-            // service in each clock): only the counters are read, without a branch each, four
-            // components per step of the loop (the loop's own count and test were a third of
-            // the instructions of one component at a time).
+        if let Some((a, b)) = self.same_run(other) {
+            // Same components, inline (the common case: every actor of a trace or service in
+            // each clock): the counters alone, all `INLINE` of them (zeros past the length are
+            // equal), a fixed-length loop without a branch that the compiler vectorises.
             let (mut below, mut above) = (false, false);
-            let (a_fours, b_fours) = (a.chunks_exact(4), b.chunks_exact(4));
-            let (a_rest, b_rest) = (a_fours.remainder(), b_fours.remainder());
-            for (xs, ys) in a_fours.zip(b_fours) {
-                for (x, y) in xs.iter().zip(ys) {
-                    below |= x.1 < y.1;
-                    above |= x.1 > y.1;
-                }
-            }
-            for (x, y) in a_rest.iter().zip(b_rest) {
-                below |= x.1 < y.1;
-                above |= x.1 > y.1;
+            for (x, y) in a.iter().zip(b) {
+                below |= x < y;
+                above |= x > y;
             }
             return (!above, !below);
         }
-        let (mut le, mut ge) = (true, true);
-        if a.len() == b.len() {
-            // Perhaps the same components, not a run: ids and counters in one pass, without a
-            // branch per component. Other components of the same number take the merge below.
-            // The ids' differences are or-ed together rather than each compared, and the
-            // counters' orders are or-ed as "some component below / above": fewer instructions
-            // per component than three `&=` of comparisons.
-            let (mut ids_differ, mut below, mut above) = (0, false, false);
-            for (x, y) in a.iter().zip(b) {
-                ids_differ |= x.0 ^ y.0;
-                below |= x.1 < y.1;
-                above |= x.1 > y.1;
+        if let (Form::List(a), Form::List(b)) = (&self.form, &other.form) {
+            if a.len() == b.len() {
+                // Perhaps the same components: ids and counters in one pass, without a branch
+                // per component. Other components of the same number take the merge below.
+                let (mut ids_differ, mut below, mut above) = (0, false, false);
+                for (x, y) in a.iter().zip(b) {
+                    ids_differ |= x.0 ^ y.0;
+                    below |= x.1 < y.1;
+                    above |= x.1 > y.1;
+                }
+                if ids_differ == 0 {
+                    return (!above, !below);
+                }
             }
-            if ids_differ == 0 {
-                return (!above, !below);
-            }
-            (le, ge) = (true, true);
         }
-        merge_walk(a, b, |x, y| {
+        let (mut le, mut ge) = (true, true);
+        merge_walk(self.iter(), other.iter(), |x, y| {
             le &= x <= y;
             ge &= x >= y;
             le || ge
@@ -134,43 +228,70 @@ impl Clock {
         (le, ge)
     }
 
-    /// Makes `self` equal to `other`, reusing its allocation.
+    /// Makes `self` equal to `other`, reusing its allocation when both are lists.
     pub(crate) fn copy_from(&mut self, other: &Clock) {
-        self.entries.clone_from(&other.entries);
+        match (&mut self.form, &other.form) {
+            (Form::List(into), Form::List(from)) => into.clone_from(from),
+            _ => self.clone_from(other),
+        }
     }
 
     /// Component-wise maximum with `other` (the summary of a variable).
     pub(crate) fn join(&mut self, other: &Clock) {
-        clock_entries::join(&mut self.entries, &other.entries);
+        if let (
+            Form::Run {
+                first: a_first,
+                len: a_len,
+                counters: a,
+            },
+            Form::Run {
+                first: b_first,
+                len: b_len,
+                counters: b,
+            },
+        ) = (&mut self.form, &other.form)
+        {
+            if a_first == b_first && a_len == b_len {
+                for (x, y) in a.iter_mut().zip(b) {
+                    *x = (*x).max(*y);
+                }
+                return;
+            }
+        }
+        if other.is_empty() {
+            return;
+        }
+        let mut entries = match std::mem::take(&mut self.form) {
+            Form::List(entries) => entries,
+            run => Clock { form: run }.entries(),
+        };
+        match &other.form {
+            Form::List(from) => clock_entries::join(&mut entries, from),
+            Form::Run { .. } => clock_entries::join(&mut entries, &other.entries()),
+        }
+        // The join of two clocks may be a run that fits inline (or stop being one).
+        *self = Clock::from_entries(entries);
     }
 
     /// The component ids in use.
     pub(crate) fn ids(&self) -> impl Iterator<Item = ComponentId> + '_ {
-        self.entries.iter().map(|(id, _)| *id)
+        self.iter().map(|(id, _)| id)
     }
 
     /// Renumbers the components through `new_ids` (indexed by old id), which must be increasing
     /// on the ids in use so that the entries stay sorted.
     pub(crate) fn renumber(&mut self, new_ids: &[ComponentId]) {
-        for entry in &mut self.entries {
-            entry.0 = new_ids[entry.0 as usize];
-        }
+        let entries = self
+            .iter()
+            .map(|(id, counter)| (new_ids[id as usize], counter))
+            .collect();
+        *self = Clock::from_entries(entries);
     }
 }
 
-/// True when `a` and `b` list the same ids because both list every id from the same first to
-/// the same last: ids strictly increase (the rule of [`Clock`]), so `n` entries from `first` to
-/// `first + n - 1` are that whole run. Three comparisons instead of one per component; false
-/// says nothing (the ids may still be the same).
-fn same_run_of_ids(a: &[(ComponentId, u64)], b: &[(ComponentId, u64)]) -> bool {
-    match (a.first(), a.last(), b.first(), b.last()) {
-        (Some(a_first), Some(a_last), Some(b_first), Some(b_last)) => {
-            a.len() == b.len()
-                && a_first.0 == b_first.0
-                && a_last.0 == b_last.0
-                && (a_last.0 - a_first.0) as usize == a.len() - 1
-        }
-        _ => false,
+impl Default for Form {
+    fn default() -> Self {
+        Form::List(Vec::new())
     }
 }
 
@@ -179,36 +300,37 @@ fn is_sorted(entries: &[(ComponentId, u64)]) -> bool {
     entries.windows(2).all(|pair| pair[0].0 < pair[1].0)
 }
 
-/// Calls `visit(a[c], b[c])` for every component in either list while it returns true.
+/// Calls `visit(a[c], b[c])` for every component in either list (sorted by id) while it
+/// returns true.
 fn merge_walk(
-    a: &[(ComponentId, u64)],
-    b: &[(ComponentId, u64)],
+    a: impl Iterator<Item = (ComponentId, u64)>,
+    b: impl Iterator<Item = (ComponentId, u64)>,
     mut visit: impl FnMut(u64, u64) -> bool,
 ) {
-    let (mut i, mut j) = (0, 0);
+    let (mut a, mut b) = (a.peekable(), b.peekable());
     loop {
-        let go_on = match (a.get(i), b.get(j)) {
+        let go_on = match (a.peek().copied(), b.peek().copied()) {
             (Some(x), Some(y)) => match x.0.cmp(&y.0) {
                 Ordering::Less => {
-                    i += 1;
+                    a.next();
                     visit(x.1, 0)
                 }
                 Ordering::Greater => {
-                    j += 1;
+                    b.next();
                     visit(0, y.1)
                 }
                 Ordering::Equal => {
-                    i += 1;
-                    j += 1;
+                    a.next();
+                    b.next();
                     visit(x.1, y.1)
                 }
             },
             (Some(x), None) => {
-                i += 1;
+                a.next();
                 visit(x.1, 0)
             }
             (None, Some(y)) => {
-                j += 1;
+                b.next();
                 visit(0, y.1)
             }
             (None, None) => return,
@@ -298,15 +420,13 @@ impl ComponentIds {
                 }
             }
         }
-        // A retained clock is kept for as long as its access: no spare capacity (a decoder
-        // that reserved more than it filled would otherwise leave it in every retained clock).
-        entries.shrink_to_fit();
+        // `from_entries` keeps a short run inline (the decoder's allocation is then freed
+        // here, while still in cache) and a list without spare capacity (a decoder that
+        // reserved more than it filled would otherwise leave it in every retained clock).
         if ids.first_of_run.is_some() || ids.increasing || is_sorted(&entries) {
-            return Clock { entries };
+            return Clock::from_entries(entries);
         }
-        Clock {
-            entries: self.sorted(&entries),
-        }
+        Clock::from_entries(self.sorted(&entries))
     }
 
     /// The position in `tables` of the ids of `table`, numbered now when it is not there.
@@ -370,9 +490,8 @@ impl ComponentIds {
     pub(crate) fn pairs(&self, clock: &Clock) -> CompactClock {
         CompactClock::from_pairs(
             clock
-                .entries
                 .iter()
-                .map(|(id, counter)| (&*self.names[*id as usize], *counter)),
+                .map(|(id, counter)| (&*self.names[id as usize], counter)),
         )
     }
 
