@@ -5,7 +5,8 @@
 //! string names (pointer-equal when interned, but still a string compare between different
 //! components) and every retained clock holds one reference count per component. Here a
 //! component is a `u32` handed out by [`ComponentIds`], so a comparison is a merge of two short
-//! integer-keyed arrays, and a retained clock is one allocation with no reference counts.
+//! integer-keyed arrays, and a retained clock holds no reference counts: a short run of ids is
+//! kept inline, any other clock as one allocation (see [`Clock`]).
 //!
 //! Ids are only meaningful inside one [`ComponentIds`] (one race detector). Entries are sorted
 //! by id, not by name; every rule here only needs the two sides to agree on the order. Ids of
@@ -27,10 +28,15 @@ pub(crate) type ComponentId = u32;
 /// Most components a clock keeps inline, in its own bytes (see [`Clock`]).
 const INLINE: usize = 16;
 
+/// Largest counter a clock keeps inline: below 2^31, so that inline counters compare as
+/// signed 32-bit integers, which the baseline x86-64 build compares four at a time (SSE2 has
+/// no unsigned or 64-bit compare).
+const INLINE_MAX: u32 = i32::MAX as u32;
+
 /// A vector clock over component ids: sorted by id, no duplicate ids, no zero counters.
 ///
 /// Rule: a clock whose ids are one run `first, first + 1, ...` of at most [`INLINE`]
-/// components, with every counter below 2^32, is kept **inline** (its counters as `u32` in the
+/// components, with every counter up to [`INLINE_MAX`], is kept **inline** (its counters as `u32` in the
 /// clock's own bytes, its ids as the run's first id and length); any other clock is a list of
 /// (id, counter) entries on the heap. Reason: the race stage is memory bound, and a retained
 /// clock on the heap was a separate block of up to 256 bytes read at every comparison and
@@ -67,30 +73,40 @@ impl Clock {
     /// The clock of `entries` (sorted by id, no duplicates, no zero counters), inline when
     /// they are a short run with small counters (the rule of [`Clock`]).
     fn from_entries(mut entries: Vec<(ComponentId, u64)>) -> Self {
-        if let (Some(first), Some(last)) = (entries.first(), entries.last()) {
-            let len = entries.len();
-            if len <= INLINE
-                && (last.0 - first.0) as usize == len - 1
-                && entries.iter().all(|e| e.1 <= u64::from(u32::MAX))
-            {
-                let mut counters = [0; INLINE];
-                for (slot, entry) in counters.iter_mut().zip(&entries) {
-                    *slot = entry.1 as u32;
-                }
-                return Clock {
-                    form: Form::Run {
-                        first: first.0,
-                        len: len as u32,
-                        counters,
-                    },
-                };
-            }
+        if let Some(inline) = Clock::inline_run(&entries, 0) {
+            return inline;
         }
         // A retained clock is kept for as long as its access: no spare capacity.
         entries.shrink_to_fit();
         Clock {
             form: Form::List(entries),
         }
+    }
+
+    /// The inline clock of `entries` (strictly increasing numbers, no zero counters) numbered
+    /// by adding `offset`, when they are a run of at most [`INLINE`] with counters up to
+    /// [`INLINE_MAX`]; `None` otherwise.
+    fn inline_run(entries: &[(ComponentId, u64)], offset: ComponentId) -> Option<Clock> {
+        let (first, last) = (entries.first()?, entries.last()?);
+        let len = entries.len();
+        if len > INLINE || (last.0 - first.0) as usize != len - 1 {
+            return None;
+        }
+        let mut counters = [0; INLINE];
+        // The counters or-ed together exceed the bound exactly when one of them does: one
+        // test after the copy instead of one per counter.
+        let mut any = 0;
+        for (slot, entry) in counters.iter_mut().zip(entries) {
+            *slot = entry.1 as u32;
+            any |= entry.1;
+        }
+        (any <= u64::from(INLINE_MAX)).then_some(Clock {
+            form: Form::Run {
+                first: first.0 + offset,
+                len: len as u32,
+                counters,
+            },
+        })
     }
 
     /// The (id, counter) entries, sorted by id.
@@ -196,13 +212,14 @@ impl Clock {
         if let Some((a, b)) = self.same_run(other) {
             // Same components, inline (the common case: every actor of a trace or service in
             // each clock): the counters alone, all `INLINE` of them (zeros past the length are
-            // equal), a fixed-length loop without a branch that the compiler vectorises.
-            let (mut below, mut above) = (false, false);
-            for (x, y) in a.iter().zip(b) {
-                below |= x < y;
-                above |= x > y;
+            // equal), a fixed-length loop without a branch, compared as `i32` (they are at most
+            // `INLINE_MAX`) so that the compiler vectorises it.
+            let (mut below, mut above) = (0u32, 0u32);
+            for (&x, &y) in a.iter().zip(b) {
+                below |= u32::from((x as i32) < (y as i32));
+                above |= u32::from((x as i32) > (y as i32));
             }
-            return (!above, !below);
+            return (above == 0, below == 0);
         }
         if let (Form::List(a), Form::List(b)) = (&self.form, &other.form) {
             if a.len() == b.len() {
@@ -232,6 +249,7 @@ impl Clock {
     pub(crate) fn copy_from(&mut self, other: &Clock) {
         match (&mut self.form, &other.form) {
             (Form::List(into), Form::List(from)) => into.clone_from(from),
+            (into, Form::Run { .. }) => *into = other.form.clone(),
             _ => self.clone_from(other),
         }
     }
@@ -398,13 +416,20 @@ impl ComponentIds {
     }
 
     /// The clock of `clock` over ids, its entries taken out of `clock` (left empty over its
-    /// table). The entries are renumbered in place, in the clock's own allocation (a component
-    /// index and a component id are both `u32`): the clock arrives allocated by its decoder,
-    /// and the detector keeps it, so numbering it allocates nothing.
+    /// table). A short run is copied inline (the decoder's allocation is freed here, while in
+    /// cache); any other clock is renumbered in place, in the clock's own allocation (a
+    /// component index and a component id are both `u32`), which the detector keeps: numbering
+    /// a clock allocates nothing.
     pub(crate) fn take_clock(&mut self, clock: &mut CompactClock) -> Clock {
         let mut entries = clock.take_entries();
         let table = self.table_ids(clock.names());
         let ids = &self.tables[table];
+        if let Some(first) = ids.first_of_run {
+            // The usual clock: numbered and kept inline in one pass over its entries.
+            if let Some(inline) = Clock::inline_run(&entries, first) {
+                return inline;
+            }
+        }
         match ids.first_of_run {
             // Indices are ids already (the first table a detector numbers).
             Some(0) => {}

@@ -199,8 +199,8 @@ fn comparisons_and_join_agree_with_vector_clocks_on_random_clocks() {
     }
 }
 
-/// A clock is inline exactly when it is a run of at most `INLINE` ids with counters below
-/// 2^32; clocks of either form compare and join as vector clocks do, and a join that becomes
+/// A clock is inline exactly when it is a run of at most `INLINE` ids with counters up to
+/// `INLINE_MAX`; clocks of either form compare and join as vector clocks do, and a join that becomes
 /// a short run is inline (so `==` holds between equal clocks whatever built them).
 #[test]
 fn a_clock_is_inline_only_as_a_short_run_of_small_counters() {
@@ -215,12 +215,13 @@ fn a_clock_is_inline_only_as_a_short_run_of_small_counters() {
             .zip(counters.iter().copied())
             .collect()
     };
-    let big = u64::from(u32::MAX) + 1;
+    let big = u64::from(INLINE_MAX) + 1;
     let cases: Vec<(Vec<(&str, u64)>, bool)> = vec![
         (run(&[1; INLINE]), true),
         (run(&[2; INLINE + 1]), false),
         (run(&[1, big, 1]), false),
-        (run(&[1, u64::from(u32::MAX), 1]), true),
+        (run(&[1, u64::from(INLINE_MAX), 1]), true),
+        (run(&[u64::from(u32::MAX), 1]), false),
         (vec![("c00", 1), ("c02", 1)], false),
         (run(&[3, 1, 1]), true),
     ];
