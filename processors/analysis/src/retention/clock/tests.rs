@@ -200,8 +200,8 @@ fn comparisons_and_join_agree_with_vector_clocks_on_random_clocks() {
 }
 
 /// A clock is inline exactly when it is a run of at most `INLINE` ids with counters up to
-/// `INLINE_MAX`; clocks of either form compare and join as vector clocks do, and a join that becomes
-/// a short run is inline (so `==` holds between equal clocks whatever built them).
+/// `INLINE_MAX`; clocks of either form compare and join as vector clocks do, and a join that
+/// becomes a short run is inline (so `==` holds between equal clocks whatever built them).
 #[test]
 fn a_clock_is_inline_only_as_a_short_run_of_small_counters() {
     use raceway_schemas::VectorClock;
