@@ -161,23 +161,22 @@ impl Clock {
         le && !ge
     }
 
+    /// The first id, length and counters of an inline clock.
+    fn inline(&self) -> Option<(ComponentId, u32, &[u32; INLINE])> {
+        match &self.form {
+            Form::Run {
+                first,
+                len,
+                counters,
+            } => Some((*first, *len, counters)),
+            Form::List(_) => None,
+        }
+    }
+
     /// The counters of both clocks when they are inline over the same run of ids.
     fn same_run<'a>(&'a self, other: &'a Clock) -> Option<(&'a [u32; INLINE], &'a [u32; INLINE])> {
-        match (&self.form, &other.form) {
-            (
-                Form::Run {
-                    first: a_first,
-                    len: a_len,
-                    counters: a,
-                },
-                Form::Run {
-                    first: b_first,
-                    len: b_len,
-                    counters: b,
-                },
-            ) if a_first == b_first && a_len == b_len => Some((a, b)),
-            _ => None,
-        }
+        let ((a_first, a_len, a), (b_first, b_len, b)) = (self.inline()?, other.inline()?);
+        (a_first == b_first && a_len == b_len).then_some((a, b))
     }
 
     /// Number of components whose counters differ.
@@ -256,25 +255,13 @@ impl Clock {
 
     /// Component-wise maximum with `other` (the summary of a variable).
     pub(crate) fn join(&mut self, other: &Clock) {
-        if let (
-            Form::Run {
-                first: a_first,
-                len: a_len,
-                counters: a,
-            },
-            Form::Run {
-                first: b_first,
-                len: b_len,
-                counters: b,
-            },
-        ) = (&mut self.form, &other.form)
-        {
-            if a_first == b_first && a_len == b_len {
-                for (x, y) in a.iter_mut().zip(b) {
+        if let Some((_, &from)) = self.same_run(other) {
+            if let Form::Run { counters, .. } = &mut self.form {
+                for (x, y) in counters.iter_mut().zip(&from) {
                     *x = (*x).max(*y);
                 }
-                return;
             }
+            return;
         }
         if other.is_empty() {
             return;
