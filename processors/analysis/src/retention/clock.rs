@@ -5,7 +5,8 @@
 //! string names (pointer-equal when interned, but still a string compare between different
 //! components) and every retained clock holds one reference count per component. Here a
 //! component is a `u32` handed out by [`ComponentIds`], so a comparison is a merge of two short
-//! integer-keyed arrays, and a retained clock is one allocation with no reference counts.
+//! integer-keyed arrays, and a retained clock holds no reference counts: a short run of ids is
+//! kept inline, any other clock as one allocation (see [`Clock`]).
 //!
 //! Ids are only meaningful inside one [`ComponentIds`] (one race detector). Entries are sorted
 //! by id, not by name; every rule here only needs the two sides to agree on the order. Ids of
@@ -24,16 +25,113 @@ use crate::rules::CausalClock;
 /// Dense number of a clock component name, given out by [`ComponentIds`].
 pub(crate) type ComponentId = u32;
 
+/// Most components a clock keeps inline, in its own bytes (see [`Clock`]).
+const INLINE: usize = 16;
+
+/// Largest counter a clock keeps inline: below 2^31, so that inline counters compare as
+/// signed 32-bit integers, which the baseline x86-64 build compares four at a time (SSE2 has
+/// no unsigned or 64-bit compare).
+const INLINE_MAX: u32 = i32::MAX as u32;
+
 /// A vector clock over component ids: sorted by id, no duplicate ids, no zero counters.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+///
+/// Rule: a clock whose ids are one run `first, first + 1, ...` of at most [`INLINE`]
+/// components, with every counter up to [`INLINE_MAX`], is kept **inline** (its counters as `u32` in the
+/// clock's own bytes, its ids as the run's first id and length); any other clock is a list of
+/// (id, counter) entries on the heap. Reason: the race stage is memory bound, and a retained
+/// clock on the heap was a separate block of up to 256 bytes read at every comparison and
+/// freed at every eviction, each a cache miss apart from its entry; inline, the counters share
+/// the entry's lines. The form is canonical (a clock that can be inline is, with zeros past its
+/// length), so the derived `==` compares clocks; every operation that builds a clock goes
+/// through [`Clock::from_entries`], or two clocks of one run would compare unequal by form.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Clock {
-    entries: Vec<(ComponentId, u64)>,
+    form: Form,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Form {
+    /// Ids `first..first + len` (`len` from 1 to [`INLINE`]); counters past `len` are zero.
+    Run {
+        first: ComponentId,
+        len: u32,
+        counters: [u32; INLINE],
+    },
+    /// Any other clock, the empty one included.
+    List(Vec<(ComponentId, u64)>),
+}
+
+impl Default for Clock {
+    fn default() -> Self {
+        Clock {
+            form: Form::List(Vec::new()),
+        }
+    }
 }
 
 impl Clock {
+    /// The clock of `entries` (sorted by id, no duplicates, no zero counters), inline when
+    /// they are a short run with small counters (the rule of [`Clock`]).
+    fn from_entries(mut entries: Vec<(ComponentId, u64)>) -> Self {
+        if let Some(inline) = Clock::inline_run(&entries, 0) {
+            return inline;
+        }
+        // A retained clock is kept for as long as its access: no spare capacity.
+        entries.shrink_to_fit();
+        Clock {
+            form: Form::List(entries),
+        }
+    }
+
+    /// The inline clock of `entries` (strictly increasing numbers, no zero counters) numbered
+    /// by adding `offset`, when they are a run of at most [`INLINE`] with counters up to
+    /// [`INLINE_MAX`]; `None` otherwise.
+    fn inline_run(entries: &[(ComponentId, u64)], offset: ComponentId) -> Option<Clock> {
+        let (first, last) = (entries.first()?, entries.last()?);
+        let len = entries.len();
+        if len > INLINE || (last.0 - first.0) as usize != len - 1 {
+            return None;
+        }
+        let mut counters = [0; INLINE];
+        // The counters or-ed together exceed the bound exactly when one of them does: one
+        // test after the copy instead of one per counter.
+        let mut any = 0;
+        for (slot, entry) in counters.iter_mut().zip(entries) {
+            *slot = entry.1 as u32;
+            any |= entry.1;
+        }
+        (any <= u64::from(INLINE_MAX)).then_some(Clock {
+            form: Form::Run {
+                first: first.0 + offset,
+                len: len as u32,
+                counters,
+            },
+        })
+    }
+
+    /// The (id, counter) entries, sorted by id.
+    fn iter(&self) -> impl Iterator<Item = (ComponentId, u64)> + '_ {
+        let (run, list) = match &self.form {
+            Form::Run {
+                first,
+                len,
+                counters,
+            } => (Some((*first, &counters[..*len as usize])), &[][..]),
+            Form::List(entries) => (None, &entries[..]),
+        };
+        run.into_iter()
+            .flat_map(|(first, counters)| (first..).zip(counters.iter().map(|&c| u64::from(c))))
+            .chain(list.iter().copied())
+    }
+
+    /// The entries as a list, sorted by id.
+    pub(crate) fn entries(&self) -> Vec<(ComponentId, u64)> {
+        self.iter().collect()
+    }
+
     /// True for the empty clock, which orders nothing.
     pub(crate) fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        matches!(&self.form, Form::List(entries) if entries.is_empty())
     }
 
     /// True iff `self` happens before `other` (`<=` component-wise and different); an empty
@@ -63,22 +161,45 @@ impl Clock {
         le && !ge
     }
 
+    /// The first id, length and counters of an inline clock.
+    fn inline(&self) -> Option<(ComponentId, u32, &[u32; INLINE])> {
+        match &self.form {
+            Form::Run {
+                first,
+                len,
+                counters,
+            } => Some((*first, *len, counters)),
+            Form::List(_) => None,
+        }
+    }
+
+    /// The counters of both clocks when they are inline over the same run of ids.
+    fn same_run<'a>(&'a self, other: &'a Clock) -> Option<(&'a [u32; INLINE], &'a [u32; INLINE])> {
+        let ((a_first, a_len, a), (b_first, b_len, b)) = (self.inline()?, other.inline()?);
+        (a_first == b_first && a_len == b_len).then_some((a, b))
+    }
+
     /// Number of components whose counters differ.
     pub(crate) fn differing_components(&self, other: &Clock) -> usize {
-        let (a, b) = (&self.entries, &other.entries);
-        if a.len() == b.len() {
-            // Same components (as in `le_ge`): counters compared in one pass.
-            let (mut ids_differ, mut differing) = (0, 0);
-            for (x, y) in a.iter().zip(b) {
-                ids_differ |= x.0 ^ y.0;
-                differing += usize::from(x.1 != y.1);
-            }
-            if ids_differ == 0 {
-                return differing;
+        if let Some((a, b)) = self.same_run(other) {
+            // Zeros past the length are equal: all `INLINE` compared, without a branch.
+            return a.iter().zip(b).filter(|(x, y)| x != y).count();
+        }
+        if let (Form::List(a), Form::List(b)) = (&self.form, &other.form) {
+            if a.len() == b.len() {
+                // Same components (as in `le_ge`): counters compared in one pass.
+                let (mut ids_differ, mut differing) = (0, 0);
+                for (x, y) in a.iter().zip(b) {
+                    ids_differ |= x.0 ^ y.0;
+                    differing += usize::from(x.1 != y.1);
+                }
+                if ids_differ == 0 {
+                    return differing;
+                }
             }
         }
         let mut differing = 0;
-        merge_walk(&self.entries, &other.entries, |a, b| {
+        merge_walk(self.iter(), other.iter(), |a, b| {
             differing += usize::from(a != b);
             true
         });
@@ -87,46 +208,35 @@ impl Clock {
 
     /// (self <= other, self >= other) component-wise, stopping as soon as both are false.
     fn le_ge(&self, other: &Clock) -> (bool, bool) {
-        let (a, b) = (&self.entries, &other.entries);
-        if same_run_of_ids(a, b) {
-            // Same components, known from both ends (the common case: every actor of a trace or
-            // service in each clock): only the counters are read, without a branch each, four
-            // components per step of the loop (the loop's own count and test were a third of
-            // the instructions of one component at a time).
-            let (mut below, mut above) = (false, false);
-            let (a_fours, b_fours) = (a.chunks_exact(4), b.chunks_exact(4));
-            let (a_rest, b_rest) = (a_fours.remainder(), b_fours.remainder());
-            for (xs, ys) in a_fours.zip(b_fours) {
-                for (x, y) in xs.iter().zip(ys) {
+        if let Some((a, b)) = self.same_run(other) {
+            // Same components, inline (the common case: every actor of a trace or service in
+            // each clock): the counters alone, all `INLINE` of them (zeros past the length are
+            // equal), a fixed-length loop without a branch, compared as `i32` (they are at most
+            // `INLINE_MAX`) so that the compiler vectorises it.
+            let (mut below, mut above) = (0u32, 0u32);
+            for (&x, &y) in a.iter().zip(b) {
+                below |= u32::from((x as i32) < (y as i32));
+                above |= u32::from((x as i32) > (y as i32));
+            }
+            return (above == 0, below == 0);
+        }
+        if let (Form::List(a), Form::List(b)) = (&self.form, &other.form) {
+            if a.len() == b.len() {
+                // Perhaps the same components: ids and counters in one pass, without a branch
+                // per component. Other components of the same number take the merge below.
+                let (mut ids_differ, mut below, mut above) = (0, false, false);
+                for (x, y) in a.iter().zip(b) {
+                    ids_differ |= x.0 ^ y.0;
                     below |= x.1 < y.1;
                     above |= x.1 > y.1;
                 }
+                if ids_differ == 0 {
+                    return (!above, !below);
+                }
             }
-            for (x, y) in a_rest.iter().zip(b_rest) {
-                below |= x.1 < y.1;
-                above |= x.1 > y.1;
-            }
-            return (!above, !below);
         }
         let (mut le, mut ge) = (true, true);
-        if a.len() == b.len() {
-            // Perhaps the same components, not a run: ids and counters in one pass, without a
-            // branch per component. Other components of the same number take the merge below.
-            // The ids' differences are or-ed together rather than each compared, and the
-            // counters' orders are or-ed as "some component below / above": fewer instructions
-            // per component than three `&=` of comparisons.
-            let (mut ids_differ, mut below, mut above) = (0, false, false);
-            for (x, y) in a.iter().zip(b) {
-                ids_differ |= x.0 ^ y.0;
-                below |= x.1 < y.1;
-                above |= x.1 > y.1;
-            }
-            if ids_differ == 0 {
-                return (!above, !below);
-            }
-            (le, ge) = (true, true);
-        }
-        merge_walk(a, b, |x, y| {
+        merge_walk(self.iter(), other.iter(), |x, y| {
             le &= x <= y;
             ge &= x >= y;
             le || ge
@@ -134,43 +244,59 @@ impl Clock {
         (le, ge)
     }
 
-    /// Makes `self` equal to `other`, reusing its allocation.
+    /// Makes `self` equal to `other`, reusing its allocation when both are lists.
     pub(crate) fn copy_from(&mut self, other: &Clock) {
-        self.entries.clone_from(&other.entries);
+        match (&mut self.form, &other.form) {
+            (Form::List(into), Form::List(from)) => into.clone_from(from),
+            (into, Form::Run { .. }) => *into = other.form.clone(),
+            _ => self.clone_from(other),
+        }
     }
 
     /// Component-wise maximum with `other` (the summary of a variable).
     pub(crate) fn join(&mut self, other: &Clock) {
-        clock_entries::join(&mut self.entries, &other.entries);
+        if let Some((_, &from)) = self.same_run(other) {
+            if let Form::Run { counters, .. } = &mut self.form {
+                for (x, y) in counters.iter_mut().zip(&from) {
+                    *x = (*x).max(*y);
+                }
+            }
+            return;
+        }
+        if other.is_empty() {
+            return;
+        }
+        let mut entries = match std::mem::take(&mut self.form) {
+            Form::List(entries) => entries,
+            run => Clock { form: run }.entries(),
+        };
+        match &other.form {
+            Form::List(from) => clock_entries::join(&mut entries, from),
+            Form::Run { .. } => clock_entries::join(&mut entries, &other.entries()),
+        }
+        // The join of two clocks may be a run that fits inline (or stop being one).
+        *self = Clock::from_entries(entries);
     }
 
     /// The component ids in use.
     pub(crate) fn ids(&self) -> impl Iterator<Item = ComponentId> + '_ {
-        self.entries.iter().map(|(id, _)| *id)
+        self.iter().map(|(id, _)| id)
     }
 
     /// Renumbers the components through `new_ids` (indexed by old id), which must be increasing
     /// on the ids in use so that the entries stay sorted.
     pub(crate) fn renumber(&mut self, new_ids: &[ComponentId]) {
-        for entry in &mut self.entries {
-            entry.0 = new_ids[entry.0 as usize];
-        }
+        let entries = self
+            .iter()
+            .map(|(id, counter)| (new_ids[id as usize], counter))
+            .collect();
+        *self = Clock::from_entries(entries);
     }
 }
 
-/// True when `a` and `b` list the same ids because both list every id from the same first to
-/// the same last: ids strictly increase (the rule of [`Clock`]), so `n` entries from `first` to
-/// `first + n - 1` are that whole run. Three comparisons instead of one per component; false
-/// says nothing (the ids may still be the same).
-fn same_run_of_ids(a: &[(ComponentId, u64)], b: &[(ComponentId, u64)]) -> bool {
-    match (a.first(), a.last(), b.first(), b.last()) {
-        (Some(a_first), Some(a_last), Some(b_first), Some(b_last)) => {
-            a.len() == b.len()
-                && a_first.0 == b_first.0
-                && a_last.0 == b_last.0
-                && (a_last.0 - a_first.0) as usize == a.len() - 1
-        }
-        _ => false,
+impl Default for Form {
+    fn default() -> Self {
+        Form::List(Vec::new())
     }
 }
 
@@ -179,36 +305,37 @@ fn is_sorted(entries: &[(ComponentId, u64)]) -> bool {
     entries.windows(2).all(|pair| pair[0].0 < pair[1].0)
 }
 
-/// Calls `visit(a[c], b[c])` for every component in either list while it returns true.
+/// Calls `visit(a[c], b[c])` for every component in either list (sorted by id) while it
+/// returns true.
 fn merge_walk(
-    a: &[(ComponentId, u64)],
-    b: &[(ComponentId, u64)],
+    a: impl Iterator<Item = (ComponentId, u64)>,
+    b: impl Iterator<Item = (ComponentId, u64)>,
     mut visit: impl FnMut(u64, u64) -> bool,
 ) {
-    let (mut i, mut j) = (0, 0);
+    let (mut a, mut b) = (a.peekable(), b.peekable());
     loop {
-        let go_on = match (a.get(i), b.get(j)) {
+        let go_on = match (a.peek().copied(), b.peek().copied()) {
             (Some(x), Some(y)) => match x.0.cmp(&y.0) {
                 Ordering::Less => {
-                    i += 1;
+                    a.next();
                     visit(x.1, 0)
                 }
                 Ordering::Greater => {
-                    j += 1;
+                    b.next();
                     visit(0, y.1)
                 }
                 Ordering::Equal => {
-                    i += 1;
-                    j += 1;
+                    a.next();
+                    b.next();
                     visit(x.1, y.1)
                 }
             },
             (Some(x), None) => {
-                i += 1;
+                a.next();
                 visit(x.1, 0)
             }
             (None, Some(y)) => {
-                j += 1;
+                b.next();
                 visit(0, y.1)
             }
             (None, None) => return,
@@ -276,13 +403,20 @@ impl ComponentIds {
     }
 
     /// The clock of `clock` over ids, its entries taken out of `clock` (left empty over its
-    /// table). The entries are renumbered in place, in the clock's own allocation (a component
-    /// index and a component id are both `u32`): the clock arrives allocated by its decoder,
-    /// and the detector keeps it, so numbering it allocates nothing.
+    /// table). A short run is copied inline (the decoder's allocation is freed here, while in
+    /// cache); any other clock is renumbered in place, in the clock's own allocation (a
+    /// component index and a component id are both `u32`), which the detector keeps: numbering
+    /// a clock allocates nothing.
     pub(crate) fn take_clock(&mut self, clock: &mut CompactClock) -> Clock {
         let mut entries = clock.take_entries();
         let table = self.table_ids(clock.names());
         let ids = &self.tables[table];
+        if let Some(first) = ids.first_of_run {
+            // The usual clock: numbered and kept inline in one pass over its entries.
+            if let Some(inline) = Clock::inline_run(&entries, first) {
+                return inline;
+            }
+        }
         match ids.first_of_run {
             // Indices are ids already (the first table a detector numbers).
             Some(0) => {}
@@ -298,15 +432,13 @@ impl ComponentIds {
                 }
             }
         }
-        // A retained clock is kept for as long as its access: no spare capacity (a decoder
-        // that reserved more than it filled would otherwise leave it in every retained clock).
-        entries.shrink_to_fit();
+        // `from_entries` keeps a short run inline (the decoder's allocation is then freed
+        // here, while still in cache) and a list without spare capacity (a decoder that
+        // reserved more than it filled would otherwise leave it in every retained clock).
         if ids.first_of_run.is_some() || ids.increasing || is_sorted(&entries) {
-            return Clock { entries };
+            return Clock::from_entries(entries);
         }
-        Clock {
-            entries: self.sorted(&entries),
-        }
+        Clock::from_entries(self.sorted(&entries))
     }
 
     /// The position in `tables` of the ids of `table`, numbered now when it is not there.
@@ -370,9 +502,8 @@ impl ComponentIds {
     pub(crate) fn pairs(&self, clock: &Clock) -> CompactClock {
         CompactClock::from_pairs(
             clock
-                .entries
                 .iter()
-                .map(|(id, counter)| (&*self.names[*id as usize], *counter)),
+                .map(|(id, counter)| (&*self.names[id as usize], counter)),
         )
     }
 

@@ -4,6 +4,7 @@
 use std::hash::BuildHasher;
 use std::sync::{Arc, OnceLock};
 
+use compact_str::CompactString;
 use raceway_schemas::{
     Access, AccessType, ActorId, CompactClock, HeldLock, UpdateRead, UpdateSpan,
 };
@@ -29,8 +30,9 @@ pub(crate) struct Facts {
     pub(crate) location: Arc<str>,
     /// Sorted and deduplicated, so lock sets compare with `==`.
     pub(crate) locks: Arc<[HeldLock]>,
-    value: String,
-    old_value: Option<String>,
+    /// Inline when short (the usual value), so that the entry holds it in its own bytes.
+    value: CompactString,
+    old_value: Option<CompactString>,
 }
 
 /// An access kept for comparison, normalised once on arrival.
@@ -136,8 +138,8 @@ impl Facts {
             actor,
             location,
             locks,
-            value: std::mem::take(&mut access.value),
-            old_value: access.old_value.take(),
+            value: CompactString::from(std::mem::take(&mut access.value)),
+            old_value: access.old_value.take().map(CompactString::from),
         }
     }
 
@@ -164,8 +166,8 @@ impl Facts {
             variable: Arc::clone(variable),
             access_type: self.access_type,
             location: Arc::clone(&self.location),
-            value: self.value.clone(),
-            old_value: self.old_value.clone(),
+            value: self.value.to_string(),
+            old_value: self.old_value.as_ref().map(CompactString::to_string),
             actor: Arc::clone(&self.actor),
             clock,
             trusted_clock: self.trusted_clock,

@@ -50,12 +50,12 @@ fn clocks_listed_out_of_id_order_are_sorted_every_time() {
     // Ids c=0, b=1, a=2: every clock listed by name needs sorting.
     for n in 1..4 {
         let clock = ids.clock(pairs(&[("a", n), ("b", 2), ("c", 3)]));
-        assert!(is_sorted(&clock.entries));
+        assert!(is_sorted(&clock.entries()));
         assert_eq!(ids.pairs(&clock), pairs(&[("a", n), ("b", 2), ("c", 3)]));
     }
     // Same length, other components: the remembered permutation does not sort it.
     let clock = ids.clock(pairs(&[("c", 1), ("a", 1), ("d", 4)]));
-    assert!(is_sorted(&clock.entries));
+    assert!(is_sorted(&clock.entries()));
     assert_eq!(ids.pairs(&clock), pairs(&[("a", 1), ("c", 1), ("d", 4)]));
     let clock = ids.clock(pairs(&[("b", 1), ("a", 2), ("b", 5)]));
     assert_eq!(ids.pairs(&clock), pairs(&[("a", 2), ("b", 5)]));
@@ -73,7 +73,7 @@ fn a_shared_table_is_numbered_once_and_again_after_compaction() {
     ids.clock(pairs(&[("z", 1)]));
     let (x, y) = (ids.clock(ca.clone()), ids.clock(cb.clone()));
     assert_eq!(ids.tables.len(), 2, "one entry per table, not per clock");
-    assert!(is_sorted(&x.entries) && is_sorted(&y.entries));
+    assert!(is_sorted(&x.entries()) && is_sorted(&y.entries()));
     assert!(x.happens_before(&y));
     assert_eq!((ids.pairs(&x), ids.pairs(&y)), (ca.clone(), cb));
     let mut marks = vec![false; ids.len()];
@@ -99,7 +99,7 @@ fn a_table_of_new_names_is_numbered_as_a_run() {
     // a and b are new: ids 1 and 2, a run from 1, numbered by adding 1 to each index.
     let a = ids.clock(pairs(&[("a", 1), ("b", 2)]));
     assert_eq!(ids.tables.last().and_then(|t| t.first_of_run), Some(1));
-    assert_eq!(a.entries, vec![(1, 1), (2, 2)]);
+    assert_eq!(a.entries(), vec![(1, 1), (2, 2)]);
     assert_eq!(ids.pairs(&a), pairs(&[("a", 1), ("b", 2)]));
     // a, b, z: ids 1, 2, 0, not a run.
     let b = ids.clock(pairs(&[("a", 1), ("b", 3), ("z", 1)]));
@@ -195,6 +195,69 @@ fn comparisons_and_join_agree_with_vector_clocks_on_random_clocks() {
         let expected = vjoined.to_pairs();
         let expected = CompactClock::from_pairs(expected.iter().map(|(n, c)| (n.as_str(), *c)));
         assert_eq!(ids.pairs(&joined), expected, "{a:?} {b:?}");
-        assert!(is_sorted(&joined.entries));
+        assert!(is_sorted(&joined.entries()));
     }
+}
+
+/// A clock is inline exactly when it is a run of at most `INLINE` ids with counters up to
+/// `INLINE_MAX`; clocks of either form compare and join as vector clocks do, and a join that
+/// becomes a short run is inline (so `==` holds between equal clocks whatever built them).
+#[test]
+fn a_clock_is_inline_only_as_a_short_run_of_small_counters() {
+    use raceway_schemas::VectorClock;
+    let is_inline = |clock: &Clock| matches!(clock.form, Form::Run { .. });
+    let mut ids = ComponentIds::default();
+    let names: Vec<String> = (0..=INLINE).map(|n| format!("c{n:02}")).collect();
+    let run = |counters: &[u64]| -> Vec<(&str, u64)> {
+        names
+            .iter()
+            .map(String::as_str)
+            .zip(counters.iter().copied())
+            .collect()
+    };
+    let big = u64::from(INLINE_MAX) + 1;
+    let cases: Vec<(Vec<(&str, u64)>, bool)> = vec![
+        (run(&[1; INLINE]), true),
+        (run(&[2; INLINE + 1]), false),
+        (run(&[1, big, 1]), false),
+        (run(&[1, u64::from(INLINE_MAX), 1]), true),
+        (run(&[u64::from(u32::MAX), 1]), false),
+        (vec![("c00", 1), ("c02", 1)], false),
+        (run(&[3, 1, 1]), true),
+    ];
+    let clocks: Vec<Clock> = cases
+        .iter()
+        .map(|(pairs_of, inline)| {
+            let clock = ids.clock(pairs(pairs_of));
+            assert_eq!(is_inline(&clock), *inline, "{pairs_of:?}");
+            clock
+        })
+        .collect();
+    for (a, (pa, _)) in clocks.iter().zip(&cases) {
+        for (b, (pb, _)) in clocks.iter().zip(&cases) {
+            let (va, vb) = (
+                VectorClock::from_pairs(pa.iter().copied()),
+                VectorClock::from_pairs(pb.iter().copied()),
+            );
+            assert_eq!(a.happens_before(b), va.happens_before(&vb), "{pa:?} {pb:?}");
+            assert_eq!(
+                a.concurrent_with(b),
+                va.concurrent_with(&vb),
+                "{pa:?} {pb:?}"
+            );
+            let mut joined = a.clone();
+            joined.join(b);
+            let mut vjoined = va.clone();
+            vjoined.join(&vb);
+            let expected = vjoined.to_pairs();
+            let expected: Vec<(&str, u64)> =
+                expected.iter().map(|(n, c)| (n.as_str(), *c)).collect();
+            assert_eq!(joined, ids.clock(pairs(&expected)), "{pa:?} {pb:?}");
+        }
+    }
+    // Two lists whose join is a short run: inline, equal to the run built directly.
+    let mut gap = ids.clock(pairs(&[("c00", 1), ("c02", 1)]));
+    gap.join(&ids.clock(pairs(&[("c01", 4)])));
+    assert!(is_inline(&gap));
+    assert_eq!(gap, ids.clock(pairs(&[("c00", 1), ("c01", 4), ("c02", 1)])));
 }
