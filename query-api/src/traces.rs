@@ -206,8 +206,8 @@ pub(crate) async fn list_traces(
     }))
 }
 
-/// One event of `GET /api/traces/{id}`: the wire format plus its final clock (documented here,
-/// written by [`crate::trace_body`]).
+/// One event of `GET /api/traces/{id}`: the wire format plus its final clock.
+// Documented here; the route's bytes are written by `crate::trace_body`, which must match.
 #[derive(Debug, Serialize, ToSchema)]
 #[cfg_attr(not(test), allow(dead_code))]
 pub struct TraceEvent {
@@ -220,8 +220,8 @@ pub struct TraceEvent {
     pub final_clock: Vec<(String, u64)>,
 }
 
-/// `GET /api/traces/{id}`: the trace's events in causal order (documented here, written by
-/// [`crate::trace_body`]).
+/// `GET /api/traces/{id}`: the trace's events in causal order.
+// Documented here; the route's bytes are written by `crate::trace_body`, which must match.
 #[derive(Debug, Serialize, ToSchema)]
 #[cfg_attr(not(test), allow(dead_code))]
 pub struct TraceEvents {
@@ -240,7 +240,8 @@ pub(crate) struct TraceIdPath {
 }
 
 /// `GET /api/traces/{id}`: the trace's events in causal order, each with its final clock.
-/// The body is [`TraceEvents`], written straight from the events (see [`crate::trace_body`]).
+// The body is `TraceEvents`, written straight from the events by `crate::trace_body` (a doc
+// comment here would be the OpenAPI document's summary).
 #[utoipa::path(get, path = "/api/traces/{id}", tag = "traces", params(TraceIdPath),
     responses((status = 200, body = TraceEvents), TraceErrors))]
 pub(crate) async fn get_trace(
