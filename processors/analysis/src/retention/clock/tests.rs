@@ -1,5 +1,7 @@
 //! The compact clocks against vector clocks, and the numbering of their components.
 
+use raceway_schemas::CompactClock;
+
 use super::*;
 
 fn pairs(list: &[(&str, u64)]) -> CompactClock {
