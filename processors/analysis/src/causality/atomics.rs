@@ -133,25 +133,25 @@ impl<'a> Atomics<'a> {
                 // to continue), so a plain write only removes the value's latest store: a trace
                 // without atomic stores keeps an empty map and hashes nothing at its writes.
                 let key = (env, variable, change.new_value.as_str());
-                if change.access_type.is_write() && !change.access_type.is_atomic() {
-                    if !self.latest.is_empty() {
+                if change.access_type.is_write() {
+                    if change.access_type.is_atomic() {
+                        let release_points = self.release_points(
+                            change.access_type,
+                            ordering,
+                            position,
+                            actor,
+                            read_from,
+                        );
+                        self.latest.insert(
+                            key,
+                            Store {
+                                actor,
+                                release_points,
+                            },
+                        );
+                    } else if !self.latest.is_empty() {
                         self.latest.remove(&key);
                     }
-                } else if change.access_type.is_write() {
-                    let release_points = self.release_points(
-                        change.access_type,
-                        ordering,
-                        position,
-                        actor,
-                        read_from,
-                    );
-                    self.latest.insert(
-                        key,
-                        Store {
-                            actor,
-                            release_points,
-                        },
-                    );
                 }
             }
             _ => {}
