@@ -40,7 +40,7 @@ const INLINE_MAX: u32 = i32::MAX as u32;
 /// the entry's lines. The form is canonical (a clock that can be inline is, with zeros past its
 /// length), so the derived `==` compares clocks; every operation that builds a clock goes
 /// through [`Clock::from_entries`], or two clocks of one run would compare unequal by form.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct Clock {
     form: Form,
 }
@@ -55,14 +55,6 @@ enum Form {
     },
     /// Any other clock, the empty one included.
     List(Vec<(ComponentId, u64)>),
-}
-
-impl Default for Clock {
-    fn default() -> Self {
-        Clock {
-            form: Form::List(Vec::new()),
-        }
-    }
 }
 
 impl Clock {
