@@ -143,7 +143,7 @@ pub(crate) fn prune(tx: &Transaction<'_>, cutoff_ns: i64) -> Result<(), StoreErr
 mod tests {
 
     use crate::migrations::SQLITE;
-    use crate::sqlite::{apply_migrations, migrated_before, read_columns};
+    use crate::sqlite::{all_rows, apply_migrations, migrated_before, read_columns};
 
     /// A database written before summaries existed gets one row per trace when it migrates.
     #[test]
@@ -164,13 +164,11 @@ mod tests {
             .expect("insert event");
         }
         apply_migrations(&mut conn, SQLITE).expect("all migrations");
-        let rows: Vec<(String, i64, String, String, i64, i64)> = conn
-            .prepare("SELECT * FROM trace_summaries ORDER BY trace_id")
-            .expect("prepare")
-            .query_map([], read_columns)
-            .expect("query")
-            .collect::<Result<_, _>>()
-            .expect("rows");
+        let rows: Vec<(String, i64, String, String, i64, i64)> = all_rows(
+            &conn,
+            "SELECT * FROM trace_summaries ORDER BY trace_id",
+            read_columns,
+        );
         let row = |t: &str, n, s: &str, e: &str, first, last| {
             (t.to_string(), n, s.to_string(), e.to_string(), first, last)
         };
