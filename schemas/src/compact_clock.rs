@@ -107,6 +107,28 @@ impl CompactClock {
         ClockTable::new(names)?.clock(entries)
     }
 
+    /// A clock of the same components as this one, over the same table, with the counters of
+    /// `entries` (one per component, in this clock's order; their indices are overwritten with
+    /// this clock's). This clock's indices are already checked, so only the counters are: for a
+    /// caller whose next clock lists the same names as the one before, which then costs no
+    /// renumbering and no order check. `Err(entries)`, unchanged in length, when the number of
+    /// entries differs or a counter is zero.
+    pub fn with_counters(
+        &self,
+        mut entries: Vec<(ComponentIndex, u64)>,
+    ) -> Result<CompactClock, Vec<(ComponentIndex, u64)>> {
+        if entries.len() != self.entries.len() || entries.iter().any(|&(_, c)| c == 0) {
+            return Err(entries);
+        }
+        for (entry, &(index, _)) in entries.iter_mut().zip(&self.entries) {
+            entry.0 = index;
+        }
+        Ok(CompactClock {
+            names: Arc::clone(&self.names),
+            entries,
+        })
+    }
+
     /// The table the entries index into (it may hold names this clock does not use).
     pub fn names(&self) -> &ComponentNames {
         &self.names
@@ -207,26 +229,99 @@ impl ClockTable {
     /// [`CompactClock::from_indices`] reads them: duplicates keep their largest counter, zero
     /// counters are dropped. `None` when an index is outside the table.
     pub fn clock(&self, mut entries: Vec<(ComponentIndex, u64)>) -> Option<CompactClock> {
-        // One pass over the usual input (indices increasing, no zero counter) checks it all.
-        let mut normal = true;
-        let mut previous: Option<ComponentIndex> = None;
+        // One pass over the usual input (indices increasing, no zero counter) checks it all,
+        // without a branch per entry: the tests are folded into one flag, read after.
+        // Increasing indices are all in range when the last one is; others are checked after.
+        let len = self.names.len();
+        let (mut normal, mut next) = (true, 0u64);
         for &(index, counter) in &entries {
-            if index as usize >= self.names.len() {
-                return None;
-            }
-            normal &= counter > 0 && previous.is_none_or(|previous| previous < index);
-            previous = Some(index);
+            normal &= (counter > 0) & (u64::from(index) >= next);
+            next = u64::from(index) + 1;
+        }
+        let unchecked = !normal || next > len as u64;
+        if unchecked && entries.iter().any(|&(index, _)| index as usize >= len) {
+            return None;
         }
         if !normal {
-            entries.retain(|(_, counter)| *counter > 0);
-            entries.sort_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)));
-            entries.dedup_by_key(|entry| entry.0);
+            normalize(&mut entries);
         }
-        Some(CompactClock {
+        Some(self.clock_of_checked(entries))
+    }
+
+    /// The table of `names` (in any order, no repeats needed) with the index in it of each of
+    /// them: for a caller that numbered names as it met them and builds many clocks in its own
+    /// numbers (see [`Renumbering`]).
+    pub fn renumbering(names: &[Arc<str>]) -> Renumbering {
+        let (table, indices) = ClockTable::numbering(names);
+        Renumbering { table, indices }
+    }
+
+    /// A clock over this table of entries already checked: indices in range and strictly
+    /// increasing, no zero counter.
+    fn clock_of_checked(&self, entries: Vec<(ComponentIndex, u64)>) -> CompactClock {
+        CompactClock {
             names: Arc::clone(&self.names),
             entries,
-        })
+        }
     }
+}
+
+/// A [`ClockTable`] and the table's index of every name a caller numbered in its own order
+/// (its number `k` is the `k`-th name given to [`ClockTable::renumbering`]).
+///
+/// [`Renumbering::clock`] renumbers a clock's entries from the caller's numbers to the table's
+/// and checks them in the same pass. The indices come from the table itself, so only the
+/// caller's numbers are checked against the names given; the order and the zero counters are
+/// checked as the entries are rewritten. Renumbering the entries and then handing them to
+/// [`ClockTable::clock`] walked every entry twice, the check being most of the cost of a
+/// trace's clocks as sent.
+#[derive(Debug, Clone)]
+pub struct Renumbering {
+    table: ClockTable,
+    /// By the caller's number: the name's index in `table`.
+    indices: Vec<ComponentIndex>,
+}
+
+impl Renumbering {
+    /// The table the clocks index into.
+    pub fn table(&self) -> &ClockTable {
+        &self.table
+    }
+
+    /// The clock of `entries` (the caller's number of a name, counter) in any order, over the
+    /// table: as [`ClockTable::clock`], duplicates keep their largest counter and zero counters
+    /// are dropped. `None` when a number is not one of the names given.
+    pub fn clock(&self, entries: Vec<(ComponentIndex, u64)>) -> Option<CompactClock> {
+        self.clock_in_order(entries).map(|(clock, _)| clock)
+    }
+
+    /// [`Renumbering::clock`], and whether the clock's entries are those given, in their order
+    /// (no entry dropped, merged or moved): then a next clock of the same names in the same
+    /// order can take its indices ([`CompactClock::with_counters`]).
+    pub fn clock_in_order(
+        &self,
+        mut entries: Vec<(ComponentIndex, u64)>,
+    ) -> Option<(CompactClock, bool)> {
+        let (mut normal, mut next) = (true, 0u64);
+        for entry in &mut entries {
+            let index = *self.indices.get(entry.0 as usize)?;
+            normal &= (entry.1 > 0) & (u64::from(index) >= next);
+            next = u64::from(index) + 1;
+            entry.0 = index;
+        }
+        if !normal {
+            normalize(&mut entries);
+        }
+        Some((self.table.clock_of_checked(entries), normal))
+    }
+}
+
+/// Entries of valid indices made sorted, duplicate-free (the largest counter kept) and without
+/// zero counters.
+fn normalize(entries: &mut Vec<(ComponentIndex, u64)>) {
+    entries.retain(|(_, counter)| *counter > 0);
+    entries.sort_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)));
+    entries.dedup_by_key(|entry| entry.0);
 }
 
 impl<S: Into<Arc<str>>> FromIterator<(S, u64)> for CompactClock {
@@ -327,5 +422,54 @@ mod tests {
         let clock = table.clock(vec![(2, 1), (0, 3), (2, 4), (1, 0)]).unwrap();
         assert_eq!(clock.to_pairs(), vec![("a".into(), 3), ("c".into(), 4)]);
         assert!(table.clock(vec![(3, 1)]).is_none());
+    }
+
+    /// A renumbered clock equals the clock of the same entries renumbered first, on random
+    /// entries in any order, with repeats and zero counters; a number outside the names gives
+    /// none.
+    #[test]
+    fn a_renumbered_clock_is_the_table_clock_of_its_entries() {
+        let names: Vec<Arc<str>> = ["d", "a", "c", "b"].into_iter().map(Arc::from).collect();
+        let renumbering = ClockTable::renumbering(&names);
+        let (table, indices) = ClockTable::numbering(&names);
+        assert_eq!(renumbering.table().names(), table.names());
+        // A small linear congruential generator: the crate has no random source.
+        let mut state = 7u64;
+        let mut next = |bound: u64| {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (state >> 33) % bound
+        };
+        for _ in 0..500 {
+            let entries: Vec<(ComponentIndex, u64)> = (0..next(6))
+                .map(|_| (next(4) as ComponentIndex, next(4)))
+                .collect();
+            let renumbered: Vec<(ComponentIndex, u64)> = entries
+                .iter()
+                .map(|&(number, counter)| (indices[number as usize], counter))
+                .collect();
+            let expected = table.clock(renumbered).unwrap();
+            let clock = renumbering.clock(entries).unwrap();
+            assert_eq!(clock.entries(), expected.entries());
+            assert_eq!(clock, expected);
+        }
+        assert!(renumbering.clock(vec![(4, 1)]).is_none());
+        let (unsorted, in_order) = renumbering.clock_in_order(vec![(0, 1), (1, 1)]).unwrap();
+        assert!(!in_order);
+        assert_eq!(unsorted.to_pairs(), vec![("a".into(), 1), ("d".into(), 1)]);
+        let (previous, in_order) = renumbering.clock_in_order(vec![(1, 2), (3, 1)]).unwrap();
+        assert!(in_order);
+        let next = previous.with_counters(vec![(9, 5), (9, 6)]).unwrap();
+        assert_eq!(next.to_pairs(), vec![("a".into(), 5), ("b".into(), 6)]);
+        assert_eq!(
+            previous.with_counters(vec![(0, 5)]).unwrap_err(),
+            vec![(0, 5)]
+        );
+        assert!(previous.with_counters(vec![(0, 5), (0, 0)]).is_err());
+        assert_eq!(
+            renumbering.clock(vec![(2, 1), (1, 3)]).unwrap().to_pairs(),
+            vec![("a".into(), 3), ("c".into(), 1)]
+        );
     }
 }

@@ -38,7 +38,7 @@ pub mod update;
 pub use access::{Access, HeldLock};
 pub use clock::VectorClock;
 pub use compact_clock::{
-    component_names, ClockTable, CompactClock, ComponentIndex, ComponentNames,
+    component_names, ClockTable, CompactClock, ComponentIndex, ComponentNames, Renumbering,
 };
 pub use error::SchemaError;
 pub use finding::{FindingEvent, FindingKind, RaceFinding, Severity};

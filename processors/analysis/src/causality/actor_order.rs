@@ -68,6 +68,12 @@ pub(crate) fn numbered_program_order(events: &[Event]) -> (ActorOrder, Vec<usize
     (indexed.order, indexed.actor_of)
 }
 
+/// The input index of each event id, keyed by the id's 128 bits. Keyed by `Uuid`, every insert
+/// and lookup hashed the id as a 16-byte slice with a length prefix (a loop of three writes into
+/// the hasher); one `u128` is one fold of two words. The trace tree (`trace::links`) reuses the
+/// map the program order builds, so both key it this way.
+pub(crate) type IdMap = HashMap<u128, usize>;
+
 /// [`numbered_program_order`] and, when no two events share an id, the input index of every
 /// id: the one map of the trace's ids, which the program order itself needs for parent links and
 /// the trace tree reuses instead of hashing every id again. With a repeated id the rules pick
@@ -76,7 +82,7 @@ pub(crate) fn numbered_program_order(events: &[Event]) -> (ActorOrder, Vec<usize
 pub(crate) struct IndexedOrder {
     pub(crate) order: ActorOrder,
     pub(crate) actor_of: Vec<usize>,
-    pub(crate) by_id: Option<HashMap<Uuid, usize>>,
+    pub(crate) by_id: Option<IdMap>,
     /// True when every event is of the first event's trace.
     pub(crate) one_trace: bool,
 }
@@ -97,7 +103,7 @@ pub(crate) fn indexed_program_order_numbered(
     // cache, so each pass over them is paid in memory reads; what follows reads these arrays.
     let n = events.len();
     let mut keys: Vec<(i64, u128, usize)> = Vec::with_capacity(n);
-    let mut by_id: HashMap<Uuid, usize> = HashMap::with_capacity_and_hasher(n, Default::default());
+    let mut by_id: IdMap = HashMap::with_capacity_and_hasher(n, Default::default());
     let mut effective_ns: Vec<i64> = Vec::with_capacity(n);
     let mut parents: Vec<Option<Uuid>> = Vec::with_capacity(n);
     // Actors numbered in input order here; renumbered below in order of first appearance in
@@ -112,7 +118,7 @@ pub(crate) fn indexed_program_order_numbered(
     let first_trace = events.first().map(|e| e.trace_id);
     for (index, event) in events.iter().enumerate() {
         keys.push((event.timestamp_ns, event.id.as_u128(), index));
-        unique &= by_id.insert(event.id, index).is_none();
+        unique &= by_id.insert(event.id.as_u128(), index).is_none();
         effective_ns.push(event.timestamp_ns);
         parents.push(event.parent_id);
         one_trace &= Some(event.trace_id) == first_trace;
@@ -191,7 +197,7 @@ pub(crate) fn indexed_program_order_numbered(
 /// keys, so that the usual parent test reads no event.
 #[derive(Clone, Copy)]
 struct Ids<'a> {
-    by_id: &'a HashMap<Uuid, usize>,
+    by_id: &'a IdMap,
     actor_of: &'a [usize],
     local_of: &'a [usize],
     /// Per input index: the event's `parent_id`.
@@ -226,7 +232,7 @@ fn stated_order(
                     edges.push((local - 1, local));
                     continue;
                 }
-                let Some(&input) = ids.by_id.get(&parent) else {
+                let Some(&input) = ids.by_id.get(&parent.as_u128()) else {
                     continue;
                 };
                 let parent = ids.local_of[input];

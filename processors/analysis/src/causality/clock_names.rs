@@ -34,6 +34,12 @@ pub(crate) struct NumberedClocks<'a> {
     /// take these instead of allocating their own; one vector for all grew by reallocation
     /// through megabytes.
     clocks: Vec<Vec<(u32, u64)>>,
+    /// Per input index: true when the event's clock lists the same names, in the same order,
+    /// as the clock of the event before it in input order (so a reader that numbered that
+    /// clock's names another way can reuse its numbers).
+    repeats: Vec<bool>,
+    /// The number of entries of the previous event's clock.
+    previous_len: usize,
     /// True when some event lists a component.
     any: bool,
     /// True when some event lists a component with a zero counter.
@@ -57,6 +63,8 @@ impl<'a> NumberedClocks<'a> {
         NumberedClocks {
             names: Vec::new(),
             clocks: Vec::with_capacity(events),
+            repeats: Vec::with_capacity(events),
+            previous_len: 0,
             any: false,
             zeros: false,
             numbers: HashMap::default(),
@@ -73,6 +81,8 @@ impl<'a> NumberedClocks<'a> {
         if clock.is_empty() {
             // No clock (every event of a derived trace): nothing to compare or allocate.
             self.clocks.push(Vec::new());
+            self.repeats.push(false);
+            self.previous_len = 0;
             return;
         }
         // Plain index loops over slices: the iterator adapters (zip, take_while) compiled to
@@ -100,6 +110,9 @@ impl<'a> NumberedClocks<'a> {
             zeros |= *counter == 0;
             entries.push((number, *counter));
         }
+        self.repeats
+            .push(same == clock.len() && clock.len() == self.previous_len);
+        self.previous_len = clock.len();
         self.zeros |= zeros;
         self.any = true;
         self.clocks.push(entries);
@@ -136,6 +149,12 @@ impl<'a> NumberedClocks<'a> {
             .get_mut(index)
             .map(std::mem::take)
             .unwrap_or_default()
+    }
+
+    /// True when the clock of input index `index` lists the same names in the same order as
+    /// that of `index - 1` (both non-empty).
+    pub(crate) fn repeats_previous(&self, index: usize) -> bool {
+        self.repeats.get(index).copied().unwrap_or(false)
     }
 
     /// The name numbered `number`.
@@ -201,6 +220,16 @@ mod tests {
             let zeros = clocks.iter().flatten().any(|&(_, counter)| counter == 0);
             assert_eq!(numbered.zeros(), zeros);
             assert!(numbered.of(clocks.len()).is_empty());
+            for index in 0..clocks.len() {
+                let names = |i: usize| clocks[i].iter().map(|(name, _)| name).collect::<Vec<_>>();
+                let repeats =
+                    index > 0 && !clocks[index].is_empty() && names(index) == names(index - 1);
+                assert_eq!(
+                    numbered.repeats_previous(index),
+                    repeats,
+                    "{clocks:?} at {index}"
+                );
+            }
         });
     }
 }

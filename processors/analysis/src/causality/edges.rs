@@ -10,6 +10,7 @@ use foldhash::{HashMap, HashSet};
 use raceway_schemas::{ActorId, Event, EventKind, HeldLock, LockMode, SharedNames};
 use uuid::Uuid;
 
+use super::actor_order::IdMap;
 use super::atomics::Atomics;
 use crate::locksets::{HeldLocks, LockStep};
 
@@ -58,7 +59,7 @@ pub(super) fn collect(
     events: &[Event],
     sorted: &[usize],
     actor_of: &[usize],
-    by_id: Option<&HashMap<Uuid, usize>>,
+    by_id: Option<&IdMap>,
 ) -> Evidence {
     let n = sorted.len();
     let mut evidence = Evidence {
@@ -192,19 +193,15 @@ enum Parents<'a> {
     Shared {
         events: &'a [Event],
         sorted: &'a [usize],
-        by_id: &'a HashMap<Uuid, usize>,
+        by_id: &'a IdMap,
         position_of: Vec<usize>,
     },
     /// A map of the first position of every id, for traces that repeat one.
-    Own(HashMap<Uuid, usize>),
+    Own(IdMap),
 }
 
 impl<'a> Parents<'a> {
-    fn new(
-        events: &'a [Event],
-        sorted: &'a [usize],
-        by_id: Option<&'a HashMap<Uuid, usize>>,
-    ) -> Self {
+    fn new(events: &'a [Event], sorted: &'a [usize], by_id: Option<&'a IdMap>) -> Self {
         match by_id {
             Some(by_id) => {
                 let mut position_of = vec![0; events.len()];
@@ -219,10 +216,10 @@ impl<'a> Parents<'a> {
                 }
             }
             None => {
-                let mut first: HashMap<Uuid, usize> =
+                let mut first: IdMap =
                     HashMap::with_capacity_and_hasher(sorted.len(), Default::default());
                 for (position, &index) in sorted.iter().enumerate() {
-                    first.entry(events[index].id).or_insert(position);
+                    first.entry(events[index].id.as_u128()).or_insert(position);
                 }
                 Parents::Own(first)
             }
@@ -240,9 +237,11 @@ impl<'a> Parents<'a> {
                 position_of,
             } => match previous {
                 Some(previous) if events[sorted[previous]].id == *parent => Some(previous),
-                _ => by_id.get(parent).map(|&index| position_of[index]),
+                _ => by_id
+                    .get(&parent.as_u128())
+                    .map(|&index| position_of[index]),
             },
-            Parents::Own(first) => first.get(parent).copied(),
+            Parents::Own(first) => first.get(&parent.as_u128()).copied(),
         }
     }
 }

@@ -76,7 +76,7 @@ mod edges;
 mod responses;
 
 pub use actor_order::{actor_program_order, ActorOrder};
-pub(crate) use actor_order::{indexed_program_order, numbered_program_order, IndexedOrder};
+pub(crate) use actor_order::{indexed_program_order, numbered_program_order, IdMap, IndexedOrder};
 pub use atomics::{access_ordering, ORDERING_TAG};
 use clock_names::NumberedClocks;
 
@@ -116,12 +116,10 @@ pub struct TraceCausality {
     pub(crate) actor_of: Vec<usize>,
 }
 
-/// Every event's clock as (index into `table`, counter) entries, by position in the numbering,
-/// and the causal order of the positions.
+/// Every event's final clock, by input index, and the causal order of the positions.
 struct Clocks {
-    entries: Vec<Vec<(ComponentIndex, u64)>>,
+    clocks: Vec<CompactClock>,
     order: Vec<usize>,
-    table: ClockTable,
 }
 
 /// Computes the final clocks, lock sets and a causal order for the events of one trace, given in
@@ -144,29 +142,23 @@ pub fn trace_causality(events: &[Event]) -> TraceCausality {
         evidence.edges.extend(merged);
     }
 
-    // Clocks and order by position; mapped back to input indices below.
-    let Clocks {
-        mut entries,
-        order,
-        table,
-    } = if trusted {
-        sent_clocks(sent, &sorted)
-    } else {
-        derived_clocks(&evidence, n)
-    };
-
-    let locks = evidence.locks;
     let mut position_of = vec![0; n];
     for (position, &index) in sorted.iter().enumerate() {
         position_of[index] = position;
     }
-    let per_event = position_of
-        .iter()
-        .map(|&position| EventCausality {
-            // Indices come from the table's own numbering, so they are always in range.
-            clock: table
-                .clock(std::mem::take(&mut entries[position]))
-                .unwrap_or_default(),
+    let Clocks { clocks, order } = if trusted {
+        sent_clocks(sent, &position_of)
+    } else {
+        drop(sent);
+        derived_clocks(&evidence, &position_of)
+    };
+
+    let locks = evidence.locks;
+    let per_event = clocks
+        .into_iter()
+        .zip(&position_of)
+        .map(|(clock, &position)| EventCausality {
+            clock,
             locks: Arc::clone(&locks[position]),
         })
         .collect();
@@ -208,59 +200,87 @@ pub(crate) fn state_of<T: Default>(states: &mut Vec<T>, actor: usize) -> &mut T 
     &mut states[actor]
 }
 
-/// Trusted trace: the clocks as sent, ordered by (sum of counters, position). Their component
-/// names were numbered by the program order's pass (the `clock_names` submodule); they are
-/// renumbered here by the trace's sorted table: no name is compared or copied per event. A zero
-/// counter says nothing (a missing component counts as 0), and a name only ever sent with zero
-/// must not enter the table; without a zero anywhere (our SDK sends none) every name is used,
-/// the table is known before any clock is read, and each clock is taken, renumbered and summed
-/// in one pass.
-fn sent_clocks(mut sent: NumberedClocks<'_>, sorted: &[usize]) -> Clocks {
-    let zeros = sent.zeros();
-    let names = sent.names();
-    let mut used = vec![!zeros; names.len()];
-    if zeros {
-        for &index in sorted {
+/// Trusted trace: the clocks as sent (by input index; `position_of` gives each index's
+/// position in the numbering), ordered by (sum of counters, position). Their component names
+/// were numbered by the program order's pass (the `clock_names` submodule); they are renumbered
+/// here by the trace's sorted table: no name is compared or copied per event. A zero counter
+/// says nothing (a missing component counts as 0), and a name only ever sent with zero must not
+/// enter the table; without a zero anywhere (our SDK sends none) every name is used, the table
+/// is known before any clock is read, and each clock is taken, summed, then renumbered and
+/// checked in one pass ([`raceway_schemas::Renumbering::clock_in_order`]), or, when it lists the
+/// names of the clock before it in input order (an SDK's clocks of one trace usually do, once
+/// every thread is known), given that clock's indices
+/// ([`raceway_schemas::CompactClock::with_counters`]).
+fn sent_clocks(mut sent: NumberedClocks<'_>, position_of: &[usize]) -> Clocks {
+    let n = position_of.len();
+    let mut clocks: Vec<CompactClock> = Vec::with_capacity(n);
+    let mut keys: Vec<(u128, usize)> = Vec::with_capacity(n);
+    let sum_of = |clock: &[(u32, u64)]| clock.iter().map(|&(_, c)| u128::from(c)).sum::<u128>();
+    if !sent.zeros() {
+        let names: Vec<Arc<str>> = sent.names().iter().map(|&name| Arc::from(name)).collect();
+        let renumbering = ClockTable::renumbering(&names);
+        // True when the last clock built holds its sent entries in their order: a clock of the
+        // same names then takes its indices (no renumbering, no order check).
+        let mut last_in_order = false;
+        for (index, &position) in position_of.iter().enumerate() {
+            let mut clock = sent.take(index);
+            keys.push((sum_of(&clock), position));
+            if last_in_order && sent.repeats_previous(index) {
+                if let Some(last) = clocks.last() {
+                    match last.with_counters(clock) {
+                        Ok(built) => {
+                            clocks.push(built);
+                            continue;
+                        }
+                        Err(entries) => clock = entries,
+                    }
+                }
+            }
+            // Every number is one of the names given, so a clock is always built.
+            let (built, in_order) = renumbering
+                .clock_in_order(clock)
+                .unwrap_or_else(|| (CompactClock::default(), false));
+            last_in_order = in_order;
+            clocks.push(built);
+        }
+    } else {
+        let names = sent.names();
+        let mut used = vec![false; names.len()];
+        for index in 0..n {
             for &(number, counter) in sent.of(index) {
                 used[number as usize] |= counter > 0;
             }
         }
-    }
-    let kept: Vec<Arc<str>> = names
-        .iter()
-        .zip(&used)
-        .filter(|(_, &used)| used)
-        .map(|(&name, _)| Arc::from(name))
-        .collect();
-    let (table, kept_index) = ClockTable::numbering(&kept);
-    let mut index_of = vec![0; names.len()];
-    for ((slot, _), &index) in index_of
-        .iter_mut()
-        .zip(&used)
-        .filter(|(_, &used)| used)
-        .zip(&kept_index)
-    {
-        *slot = index;
-    }
-    let mut entries: Vec<Vec<(ComponentIndex, u64)>> = Vec::with_capacity(sorted.len());
-    let mut keys: Vec<(u128, usize)> = Vec::with_capacity(sorted.len());
-    for (position, &index) in sorted.iter().enumerate() {
-        let mut clock = sent.take(index);
-        if zeros {
+        let kept: Vec<Arc<str>> = names
+            .iter()
+            .zip(&used)
+            .filter(|(_, &used)| used)
+            .map(|(&name, _)| Arc::from(name))
+            .collect();
+        let (table, kept_index) = ClockTable::numbering(&kept);
+        let mut index_of = vec![0; names.len()];
+        for ((slot, _), &index) in index_of
+            .iter_mut()
+            .zip(&used)
+            .filter(|(_, &used)| used)
+            .zip(&kept_index)
+        {
+            *slot = index;
+        }
+        for (index, &position) in position_of.iter().enumerate() {
+            let mut clock = sent.take(index);
             clock.retain(|&(_, counter)| counter > 0);
+            keys.push((sum_of(&clock), position));
+            for (number, _) in clock.iter_mut() {
+                *number = index_of[*number as usize];
+            }
+            // Indices come from the table's own numbering, so they are always in range.
+            clocks.push(table.clock(clock).unwrap_or_default());
         }
-        let mut sum = 0u128;
-        for (number, counter) in clock.iter_mut() {
-            *number = index_of[*number as usize];
-            sum += u128::from(*counter);
-        }
-        keys.push((sum, position));
-        entries.push(clock);
     }
     Clocks {
-        entries,
+        clocks,
         order: by_sum_then_position(keys),
-        table,
     }
 }
 
@@ -290,7 +310,8 @@ fn by_sum_then_position(mut keys: Vec<(u128, usize)>) -> Vec<usize> {
 
 /// Untrusted trace: clocks derived from the evidence edges, one component per actor, named
 /// `"{trace_id}/{actor}"` (actors whose names print alike share one).
-fn derived_clocks(evidence: &edges::Evidence, n: usize) -> Clocks {
+fn derived_clocks(evidence: &edges::Evidence, position_of: &[usize]) -> Clocks {
+    let n = position_of.len();
     let kept = graph::break_cycles(n, &evidence.edges);
     let order = graph::priority_topological_order(n, &kept);
     // The predecessors of every position, grouped by position (a counting sort of the edges by
@@ -328,11 +349,16 @@ fn derived_clocks(evidence: &edges::Evidence, n: usize) -> Clocks {
         increment(&mut clock, component_of[evidence.actor_of[position]]);
         entries[position] = clock;
     }
-    Clocks {
-        entries,
-        order,
-        table,
-    }
+    // Indices come from the table's own numbering, so they are always in range.
+    let clocks = position_of
+        .iter()
+        .map(|&position| {
+            table
+                .clock(std::mem::take(&mut entries[position]))
+                .unwrap_or_default()
+        })
+        .collect();
+    Clocks { clocks, order }
 }
 
 /// Adds one to `component`'s counter in `clock` (sorted by index), inserting it when missing.

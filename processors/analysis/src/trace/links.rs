@@ -31,7 +31,7 @@ use raceway_schemas::{Event, EventKind, MessageEvent};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::causality::{indexed_program_order, ActorOrder, IndexedOrder};
+use crate::causality::{indexed_program_order, ActorOrder, IdMap, IndexedOrder};
 
 /// How a tree node hangs under its parent, or how one graph node leads to another.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -84,7 +84,7 @@ pub(crate) struct EventIndex<'a> {
     /// (service, instance, thread) -> actor number.
     actor_numbers: HashMap<(&'a str, &'a str, &'a str), usize>,
     /// First input index of every event id.
-    by_id: HashMap<Uuid, usize>,
+    by_id: IdMap,
     /// No two events share an id: an id found by comparison is the one `by_id` holds.
     unique_ids: bool,
     /// distributed_span_id -> its number in `span_events`.
@@ -175,7 +175,7 @@ impl<'a> EventIndex<'a> {
             }
             index.actor_events[actor].push(i);
             if !shared_ids {
-                index.by_id.entry(event.id).or_insert(i);
+                index.by_id.entry(event.id.as_u128()).or_insert(i);
             }
             if let Some(span) = non_empty(&event.metadata.distributed_span_id) {
                 // An actor's events mostly stay in one span: reuse its last span's number
@@ -222,7 +222,7 @@ impl<'a> EventIndex<'a> {
 
     /// The input index of the event with this id (its first copy), if the trace holds it.
     pub(crate) fn by_id(&self, id: &Uuid) -> Option<usize> {
-        self.by_id.get(id).copied()
+        self.by_id.get(&id.as_u128()).copied()
     }
 
     /// The input index of event `i`'s parent `parent_id`, if the trace holds it: as
