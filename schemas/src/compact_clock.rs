@@ -109,19 +109,25 @@ impl CompactClock {
 
     /// A clock of the same components as this one, over the same table, with the counters of
     /// `entries` (one per component, in this clock's order; their indices are overwritten with
-    /// this clock's). This clock's indices are already checked, so only the counters are: for a
-    /// caller whose next clock lists the same names as the one before, which then costs no
-    /// renumbering and no order check. `Err(entries)`, unchanged in length, when the number of
-    /// entries differs or a counter is zero.
+    /// this clock's) and the components whose counter is zero dropped. This clock's indices are
+    /// already checked (in range, increasing), and so are any of them in order: only the
+    /// number of entries is checked. For a caller whose next clock lists the same names as the
+    /// one before, which then costs no renumbering and no order check. `Err(entries)`, as given,
+    /// when the number of entries differs.
     pub fn with_counters(
         &self,
         mut entries: Vec<(ComponentIndex, u64)>,
     ) -> Result<CompactClock, Vec<(ComponentIndex, u64)>> {
-        if entries.len() != self.entries.len() || entries.iter().any(|&(_, c)| c == 0) {
+        if entries.len() != self.entries.len() {
             return Err(entries);
         }
+        let mut zeros = false;
         for (entry, &(index, _)) in entries.iter_mut().zip(&self.entries) {
             entry.0 = index;
+            zeros |= entry.1 == 0;
+        }
+        if zeros {
+            entries.retain(|&(_, counter)| counter > 0);
         }
         Ok(CompactClock {
             names: Arc::clone(&self.names),
@@ -466,7 +472,8 @@ mod tests {
             previous.with_counters(vec![(0, 5)]).unwrap_err(),
             vec![(0, 5)]
         );
-        assert!(previous.with_counters(vec![(0, 5), (0, 0)]).is_err());
+        let dropped = previous.with_counters(vec![(0, 0), (0, 4)]).unwrap();
+        assert_eq!(dropped.to_pairs(), vec![("b".into(), 4)]);
         assert_eq!(
             renumbering.clock(vec![(2, 1), (1, 3)]).unwrap().to_pairs(),
             vec![("a".into(), 3), ("c".into(), 1)]
