@@ -73,11 +73,11 @@ impl<'a> NumberedClocks<'a> {
     }
 
     /// Numbers the next event's clock (events in input order, each once). The leading names
-    /// that equal the previous clock's at their places (usually all of them) are compared by
-    /// their precomputed keys and their entries written in the same pass, with no lookup and no
-    /// capacity test. The names after the first difference are compared one by one the same way,
-    /// and looked up (out of line) where they differ. Notes whether the clock lists exactly the
-    /// previous clock's names ([`NumberedClocks::repeats_previous`]).
+    /// that equal the previous clock's at their places (usually all of them) are counted first,
+    /// each compared by its precomputed key; their entries are then copied in one sized pass
+    /// with no lookup and no capacity test. The names after the first difference are compared
+    /// one by one the same way, and looked up (out of line) where they differ. Notes whether the
+    /// clock lists exactly the previous clock's names ([`NumberedClocks::repeats_previous`]).
     pub(crate) fn push(&mut self, clock: &'a [(String, u64)]) {
         if clock.is_empty() {
             // No clock (every event of a derived trace): nothing to compare or allocate.
@@ -87,27 +87,29 @@ impl<'a> NumberedClocks<'a> {
             return;
         }
         // Plain index loops over slices: the iterator adapters (zip, take_while) compiled to
-        // about twice the instructions per entry. The entries are written as the names are
-        // compared (into a vector of the clock's size, zeroed by the allocator's fast path):
-        // one pass, no capacity test per entry.
+        // about twice the instructions per entry.
         let recent = self.recent.as_slice();
         let comparable = clock.len().min(recent.len());
-        let mut entries: Vec<(u32, u64)> = vec![(0, 0); clock.len()];
         let (mut same, mut zeros) = (0, false);
         while same < comparable && recent[same].key.matches(&clock[same].0) {
-            let counter = clock[same].1;
-            zeros |= counter == 0;
-            entries[same] = (recent[same].number, counter);
+            zeros |= clock[same].1 == 0;
             same += 1;
         }
-        let rest = &clock[same..];
+        let mut entries: Vec<(u32, u64)> = Vec::with_capacity(clock.len());
+        let (known, rest) = clock.split_at(same);
+        entries.extend(
+            recent[..same]
+                .iter()
+                .zip(known)
+                .map(|(recent, (_, counter))| (recent.number, *counter)),
+        );
         for (place, (component, counter)) in (same..).zip(rest) {
             let number = match self.recent.get(place) {
                 Some(recent) if recent.key.matches(component) => recent.number,
                 _ => self.look_up(place, component),
             };
             zeros |= *counter == 0;
-            entries[place] = (number, *counter);
+            entries.push((number, *counter));
         }
         self.repeats
             .push(same == clock.len() && clock.len() == self.previous_len);
