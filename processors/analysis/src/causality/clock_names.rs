@@ -78,14 +78,22 @@ impl<'a> NumberedClocks<'a> {
     /// with no lookup and no capacity test. The names after the first difference are compared
     /// one by one the same way, and looked up (out of line) where they differ. Notes whether the
     /// clock lists exactly the previous clock's names ([`NumberedClocks::repeats_previous`]).
+    #[inline]
     pub(crate) fn push(&mut self, clock: &'a [(String, u64)]) {
         if clock.is_empty() {
-            // No clock (every event of a derived trace): nothing to compare or allocate.
+            // No clock (every event of a derived trace): nothing to compare or allocate, and
+            // no call (this part is inlined into the program order's pass).
             self.clocks.push(Vec::new());
             self.repeats.push(false);
             self.previous_len = 0;
             return;
         }
+        self.push_entries(clock);
+    }
+
+    /// [`NumberedClocks::push`] of a clock with at least one entry.
+    #[inline(never)]
+    fn push_entries(&mut self, clock: &'a [(String, u64)]) {
         // Plain index loops over slices: the iterator adapters (zip, take_while) compiled to
         // about twice the instructions per entry.
         let recent = self.recent.as_slice();
