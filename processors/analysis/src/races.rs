@@ -198,7 +198,8 @@ impl RaceDetector {
         if variable.contains_span(age) {
             return Observation::default();
         }
-        let new = RetainedSpan::interned(span, &mut self.names, &mut self.pieces);
+        let near = variable.newest();
+        let new = RetainedSpan::interned(span, &mut self.names, &mut self.pieces, near);
         let fast = variable.all_before(&new.read_clock);
         let mut pairs = Vec::new();
         if !fast {

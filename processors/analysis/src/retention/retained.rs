@@ -176,14 +176,18 @@ pub(crate) struct RetainedSpan {
 }
 
 impl RetainedSpan {
-    /// Normalises `span` for comparisons, numbering its clock components through `names`.
+    /// Normalises `span` for comparisons, numbering its clock components through `names` and
+    /// sharing its write's facts as [`Retained::interned_near`] does, first trying the site of
+    /// `neighbour` (the newest retained access of the variable: usually the span's own write,
+    /// observed as an access).
     pub(crate) fn interned(
         mut span: UpdateSpan,
         names: &mut ComponentIds,
         pieces: &mut CanonicalPieces,
+        neighbour: Option<&Retained>,
     ) -> Self {
         let read_clock = names.take_clock(&mut span.read.clock);
-        let write = Retained::interned_near(&mut span.write, names, pieces, None);
+        let write = Retained::interned_near(&mut span.write, names, pieces, neighbour);
         let mut held = span.held_throughout;
         held.sort();
         held.dedup();

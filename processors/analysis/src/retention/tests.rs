@@ -148,7 +148,7 @@ fn spans_are_kept_bounded_and_forgotten_by_trace() {
             held_throughout: Vec::new(),
         };
         let mut pieces = CanonicalPieces::default();
-        NAMES.with(|names| RetainedSpan::interned(span, &mut names.borrow_mut(), &mut pieces))
+        NAMES.with(|names| RetainedSpan::interned(span, &mut names.borrow_mut(), &mut pieces, None))
     };
     let mut accesses = VariableAccesses::default();
     assert_eq!(accesses.insert_span(span(1, 10), 2), 0);
