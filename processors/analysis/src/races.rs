@@ -18,6 +18,7 @@
 use std::sync::Arc;
 
 use raceway_schemas::{Access, FindingKind, UpdateSpan};
+use smallvec::SmallVec;
 use uuid::Uuid;
 
 use crate::config::RaceConfig;
@@ -129,30 +130,40 @@ impl RaceDetector {
         let (environment, name) = (&access.environment, &access.variable);
         let fast = variable.all_before(&new.clock);
         let mut pairs = Vec::new();
+        let mut new_whole = None;
         if !fast {
-            let whole = |retained: &Retained| retained.shared(&self.names, environment, name);
             let new_side = new.side();
             let racing = |kept: &&Retained| is_data_race_between(&kept.side(), &new_side, slack);
-            for kept in variable.iter().filter(racing) {
-                pairs.push(RacePair::new(
-                    whole(kept),
-                    whole(&new),
-                    FindingKind::DataRace,
-                ));
-            }
-            if new.access.access_type.is_write() {
-                let breaks =
-                    |span: &&RetainedSpan| is_lost_update_between(&span.side(), &new_side, slack);
-                for span in variable.spans().filter(breaks) {
-                    pairs.push(lost_update_pair(span, &whole(&new), &self.names));
+            let partners: SmallVec<[_; 4]> =
+                variable.iter().filter(racing).map(Retained::age).collect();
+            let breaks =
+                |span: &&RetainedSpan| is_lost_update_between(&span.side(), &new_side, slack);
+            let lost = new.who.access_type.is_write() && variable.spans().any(|s| breaks(&s));
+            if !partners.is_empty() || lost {
+                let whole = Arc::new(new.whole(&self.names, environment, name));
+                for age in &partners {
+                    if let Some(kept) = variable.whole(age, &self.names, environment, name) {
+                        let pair = RacePair::new(kept, Arc::clone(&whole), FindingKind::DataRace);
+                        pairs.push(pair);
+                    }
                 }
+                if lost {
+                    for span in variable.spans().filter(breaks) {
+                        pairs.push(lost_update_pair(span, &whole, &self.names));
+                    }
+                }
+                new_whole = Some(whole);
             }
         }
         let before = variable.len();
         let (evicted, capacity_evictions) = if too_old {
-            (EvictedIds::from_elem(new.access.event_id, 1), 0)
+            (EvictedIds::from_elem(new.event_id, 1), 0)
         } else {
+            let age = new.age();
             let outcome = variable.insert(new, capacity, fast);
+            if let Some(whole) = new_whole {
+                variable.keep_whole(&age, whole);
+            }
             (outcome.removed, outcome.capacity_evictions)
         };
         let after = variable.len();
@@ -187,7 +198,8 @@ impl RaceDetector {
         if variable.contains_span(age) {
             return Observation::default();
         }
-        let new = RetainedSpan::interned(span, &mut self.names, &mut self.pieces);
+        let near = variable.newest();
+        let new = RetainedSpan::interned(span, &mut self.names, &mut self.pieces, near);
         let fast = variable.all_before(&new.read_clock);
         let mut pairs = Vec::new();
         if !fast {
@@ -195,12 +207,15 @@ impl RaceDetector {
             // Only writes can be lost against a span (the rule's first test): reads are passed
             // over before their side is built and the rule called.
             let lost = |kept: &&Retained| {
-                kept.access.access_type.is_write()
+                kept.who.access_type.is_write()
                     && is_lost_update_between(&span_side, &kept.side(), slack)
             };
-            for kept in variable.iter().filter(lost) {
-                let whole = kept.shared(&self.names, &environment, &name);
-                pairs.push(lost_update_pair(&new, &whole, &self.names));
+            let partners: SmallVec<[_; 4]> =
+                variable.iter().filter(lost).map(Retained::age).collect();
+            for age in &partners {
+                if let Some(whole) = variable.whole(age, &self.names, &environment, &name) {
+                    pairs.push(lost_update_pair(&new, &whole, &self.names));
+                }
             }
         }
         let before = variable.len();

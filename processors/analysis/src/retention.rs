@@ -59,6 +59,8 @@
 mod canonical;
 mod clock;
 mod retained;
+mod shared_facts;
+mod values;
 
 use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, VecDeque};
@@ -70,7 +72,9 @@ pub(crate) use retained::{dominates, Retained, RetainedSpan};
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
+use raceway_schemas::Access;
 use smallvec::SmallVec;
+use std::sync::Arc;
 use uuid::Uuid;
 
 /// Event ids an observation released: usually none or one (the oldest access of a full
@@ -87,7 +91,8 @@ pub(crate) struct Inserted {
     pub(crate) capacity_evictions: u64,
 }
 
-type Age = (i64, Uuid);
+/// (timestamp, event id): the order retained accesses and spans are kept in.
+pub(crate) type Age = (i64, Uuid);
 
 /// The hasher of the domination groups: their keys are hashes already (seeded foldhash, see
 /// `domination_key`), so a key is its own hash; hashing it again cost a hasher's rounds at every
@@ -163,7 +168,14 @@ pub(crate) struct VariableAccesses {
     unclocked: usize,
     /// Write event ids of spans dropped since the last [`VariableAccesses::take_dropped_spans`].
     dropped_spans: Vec<Uuid>,
+    /// The whole access of each retained entry that is part of a finding, by event id, built
+    /// once for all its pairs; kept here rather than in the entry, since most entries are in
+    /// none (see [`Retained`]).
+    wholes: Wholes,
 }
+
+/// Event id -> the whole access of a retained entry in a finding.
+type Wholes = foldhash::HashMap<Uuid, Arc<Access>>;
 
 impl VariableAccesses {
     /// True when the access of this age (timestamp, event id) is retained.
@@ -187,6 +199,32 @@ impl VariableAccesses {
     /// True when a span with this write event id is retained.
     pub(crate) fn contains_span(&self, write: Age) -> bool {
         self.spans.contains_key(&write)
+    }
+
+    /// The whole access of the retained entry of `age` as findings report it, built on its
+    /// first finding and kept while the entry is (see [`Retained::whole`] for the arguments).
+    pub(crate) fn whole(
+        &mut self,
+        age: &Age,
+        names: &ComponentIds,
+        environment: &Arc<str>,
+        variable: &Arc<str>,
+    ) -> Option<Arc<Access>> {
+        let at = self.position(age).ok()?;
+        let kept = &self.entries[at];
+        let whole = self
+            .wholes
+            .entry(age.1)
+            .or_insert_with(|| Arc::new(kept.whole(names, environment, variable)));
+        Some(Arc::clone(whole))
+    }
+
+    /// Keeps `whole` as the whole access of the entry of `age`, if it is retained: an arrival
+    /// in a finding, whose whole access was built before it was inserted.
+    pub(crate) fn keep_whole(&mut self, age: &Age, whole: Arc<Access>) {
+        if self.contains(*age) {
+            self.wholes.entry(age.1).or_insert(whole);
+        }
     }
 
     /// The newest retained access.
@@ -228,13 +266,14 @@ impl VariableAccesses {
     pub(crate) fn insert(&mut self, new: Retained, capacity: usize, fast: bool) -> Inserted {
         debug_assert!(!fast || self.all_before(&new.clock));
         let mut outcome = Inserted::default();
-        let group = self.groups.get(&new.key).map_or(&[][..], Group::ages);
+        let key = new.key();
+        let group = self.groups.get(&key).map_or(&[][..], Group::ages);
         if !fast
             && group
                 .iter()
                 .any(|age| self.get(age).is_some_and(|kept| dominates(kept, &new)))
         {
-            outcome.removed.push(new.access.event_id);
+            outcome.removed.push(new.event_id);
             return outcome;
         }
         if !group.is_empty() {
@@ -260,7 +299,7 @@ impl VariableAccesses {
         }
         let age = new.age();
         self.groups
-            .entry(new.key)
+            .entry(key)
             .and_modify(|group| group.push(age))
             .or_insert(Group::One(age));
         self.reserve_for_one_more(capacity);
@@ -275,9 +314,12 @@ impl VariableAccesses {
             // The other indices are updated from references, then the entries dropped: moving
             // each into `forget_entry` first copied it once more (about 200 bytes).
             for gone in self.entries.range(..excess) {
-                outcome
-                    .removed
-                    .push(forget(&mut self.groups, &mut self.unclocked, gone));
+                outcome.removed.push(forget(
+                    &mut self.groups,
+                    &mut self.unclocked,
+                    &mut self.wholes,
+                    gone,
+                ));
             }
             if excess == 1 {
                 // The common case: `drain`'s set-up and guard cost more than the one copy.
@@ -308,7 +350,7 @@ impl VariableAccesses {
     /// Keeps `span`, evicting the oldest span beyond `capacity`; returns the number evicted.
     pub(crate) fn insert_span(&mut self, span: RetainedSpan, capacity: usize) -> u64 {
         self.note_clock(&span.read_clock);
-        self.note_clock(&span.write_clock);
+        self.note_clock(&span.write.clock);
         self.spans.insert(span.age(), span);
         let mut evicted = 0;
         while self.spans.len() > capacity {
@@ -330,7 +372,7 @@ impl VariableAccesses {
         while self
             .entries
             .front()
-            .is_some_and(|oldest| oldest.access.timestamp_ns < timestamp_ns)
+            .is_some_and(|oldest| oldest.timestamp_ns < timestamp_ns)
         {
             if let Some(oldest) = self.entries.pop_front() {
                 gone.push(self.forget_entry(oldest));
@@ -356,18 +398,18 @@ impl VariableAccesses {
         let holds_trace = self
             .entries
             .iter()
-            .any(|kept| kept.access.trace_id == trace_id)
+            .any(|kept| kept.who.trace_id == trace_id)
             || self
                 .spans
                 .values()
-                .any(|span| span.write.trace_id == trace_id);
+                .any(|span| span.write.who.trace_id == trace_id);
         if !holds_trace {
             return Vec::new();
         }
         let (of_trace, kept): (VecDeque<Retained>, VecDeque<Retained>) =
             std::mem::take(&mut self.entries)
                 .into_iter()
-                .partition(|kept| kept.access.trace_id == trace_id);
+                .partition(|kept| kept.who.trace_id == trace_id);
         self.entries = kept;
         let gone = of_trace
             .into_iter()
@@ -376,7 +418,7 @@ impl VariableAccesses {
         let spans: Vec<Age> = self
             .spans
             .iter()
-            .filter(|(_, span)| span.write.trace_id == trace_id)
+            .filter(|(_, span)| span.write.who.trace_id == trace_id)
             .map(|(age, _)| *age)
             .collect();
         for age in spans {
@@ -396,7 +438,7 @@ impl VariableAccesses {
             .chain(
                 self.spans
                     .values()
-                    .flat_map(|span| [&span.read_clock, &span.write_clock]),
+                    .flat_map(|span| [&span.read_clock, &span.write.clock]),
             )
             .chain(std::iter::once(&self.summary))
     }
@@ -409,7 +451,7 @@ impl VariableAccesses {
             .chain(
                 self.spans
                     .values_mut()
-                    .flat_map(|span| [&mut span.read_clock, &mut span.write_clock]),
+                    .flat_map(|span| [&mut span.read_clock, &mut span.write.clock]),
             )
             .chain(std::iter::once(&mut self.summary))
     }
@@ -423,7 +465,7 @@ impl VariableAccesses {
         }
         for span in self.spans.values() {
             summary.join(&span.read_clock);
-            summary.join(&span.write_clock);
+            summary.join(&span.write.clock);
         }
         self.summary = summary;
     }
@@ -443,7 +485,7 @@ impl VariableAccesses {
 
     fn forget_clocks(&mut self, span: &RetainedSpan) {
         self.dropped_spans.push(span.write.event_id);
-        for clock in [&span.read_clock, &span.write_clock] {
+        for clock in [&span.read_clock, &span.write.clock] {
             if clock.is_empty() {
                 self.unclocked = self.unclocked.saturating_sub(1);
             }
@@ -459,7 +501,12 @@ impl VariableAccesses {
 
     /// Updates the other indices for an entry taken out of `entries`; returns its event id.
     fn forget_entry(&mut self, gone: Retained) -> Uuid {
-        let id = forget(&mut self.groups, &mut self.unclocked, &gone);
+        let id = forget(
+            &mut self.groups,
+            &mut self.unclocked,
+            &mut self.wholes,
+            &gone,
+        );
         self.reset_summary_if_empty();
         id
     }
@@ -472,18 +519,26 @@ impl VariableAccesses {
     }
 }
 
-/// Updates the domination groups and the count of empty clocks for `gone`, an entry leaving
-/// `entries`; returns its event id.
-fn forget(groups: &mut Groups, unclocked: &mut usize, gone: &Retained) -> Uuid {
+/// Updates the domination groups, the count of empty clocks and the whole accesses for `gone`,
+/// an entry leaving `entries`; returns its event id.
+fn forget(
+    groups: &mut Groups,
+    unclocked: &mut usize,
+    wholes: &mut Wholes,
+    gone: &Retained,
+) -> Uuid {
     if gone.clock.is_empty() {
         *unclocked = unclocked.saturating_sub(1);
     }
-    if let Entry::Occupied(mut group) = groups.entry(gone.key) {
+    if let Entry::Occupied(mut group) = groups.entry(gone.key()) {
         if group.get_mut().remove(&gone.age()) {
             group.remove();
         }
     }
-    gone.access.event_id
+    if !wholes.is_empty() {
+        wholes.remove(&gone.event_id);
+    }
+    gone.event_id
 }
 
 #[cfg(test)]

@@ -409,3 +409,36 @@ fn verdicts_survive_the_compaction_of_component_ids() {
     let ordered = access(3, "c", 30, Write, &[("a", 1), ("b", 1), ("c", 1), ("z", 3)]);
     assert!(detector.observe(ordered).pairs.is_empty());
 }
+
+#[test]
+fn an_access_in_several_findings_is_reported_by_one_whole_access_with_its_values() {
+    let mut detector = RaceDetector::default();
+    let mut first = lone(1, "a", 10, Write);
+    first.value = "a value longer than sixteen bytes".into();
+    first.old_value = Some("0".into());
+    assert!(detector.observe(first).pairs.is_empty());
+    // The first write is an arrival's partner twice, and an arrival (the third) is a partner
+    // after it was part of a finding on arrival.
+    let second = detector.observe(lone(2, "b", 20, Write)).pairs;
+    let third = detector.observe(lone(3, "c", 30, Write)).pairs;
+    assert_eq!(second.len(), 1);
+    assert_eq!(third.len(), 2);
+    let (earlier, later) = (&second[0].first, &third[0].first);
+    assert!(Arc::ptr_eq(earlier, later));
+    assert_eq!(earlier.value, "a value longer than sixteen bytes");
+    assert_eq!(earlier.old_value.as_deref(), Some("0"));
+    assert!(Arc::ptr_eq(&second[0].second, &third[1].first));
+    // Forgotten with its entry (the variable keeps the others): the access fed again (same
+    // event id, new facts) is reported as it is now, on arrival and as a later one's partner.
+    assert_eq!(detector.forget_older_than(15), vec![id(1)]);
+    let mut again = lone(1, "a", 10, Write);
+    again.value = "re-analysed".into();
+    let on_arrival = detector.observe(again).pairs;
+    assert_eq!(on_arrival.len(), 2);
+    assert_eq!(on_arrival[0].first.value, "re-analysed");
+    let found = detector.observe(lone(4, "d", 40, Write)).pairs;
+    assert_eq!(found.len(), 3);
+    assert_eq!(found[0].first.event_id, id(1));
+    assert_eq!(found[0].first.value, "re-analysed");
+    assert_eq!(found[0].first.old_value, None);
+}

@@ -17,8 +17,9 @@
 
 use std::sync::Arc;
 
-use raceway_schemas::ActorId;
+use raceway_schemas::{Access, ActorId, HeldLock};
 
+use super::shared_facts::{SharedFacts, Site, Who};
 use crate::interning::SharedPieces;
 
 /// Sets of two slots, a power of two: room for the actors of a service's threads. Two slots
@@ -27,14 +28,23 @@ use crate::interning::SharedPieces;
 /// bytes apart shared 9 slots and missed every other lookup.
 const SETS: usize = 32;
 
-/// An arriving copy and its canonical copy.
-type Slot = Option<(Arc<ActorId>, Arc<ActorId>)>;
+/// An arriving copy, its canonical copy, and the last [`Who`] of that actor for reads and for
+/// writes: an actor's accesses come trace after trace, so the last one usually still fits.
+#[derive(Debug, Clone)]
+struct ActorSlot {
+    arrived: Arc<ActorId>,
+    canonical: Arc<ActorId>,
+    last: [Option<Arc<Who>>; 2],
+}
 
-/// The shared pieces, and the recent actors' (arriving copy, canonical copy) by a hash of the
-/// arriving copy's address.
+type Slot = Option<ActorSlot>;
+
+/// The shared pieces and facts, and the recent actors' slots by a hash of the arriving copy's
+/// address.
 #[derive(Debug)]
 pub(crate) struct CanonicalPieces {
     pieces: SharedPieces,
+    facts: SharedFacts,
     recent_actors: Box<[[Slot; 2]]>,
 }
 
@@ -42,36 +52,98 @@ impl Default for CanonicalPieces {
     fn default() -> Self {
         CanonicalPieces {
             pieces: SharedPieces::default(),
+            facts: SharedFacts::default(),
             recent_actors: vec![[None, None]; SETS].into_boxed_slice(),
         }
     }
 }
 
 impl CanonicalPieces {
-    /// The canonical copy of `actor`, from its set or, on a miss, from the shared pieces.
+    /// The slot of `actor`, filled from the shared pieces on a miss.
     #[inline(always)]
-    pub(crate) fn actor(&mut self, actor: &Arc<ActorId>) -> Arc<ActorId> {
-        let set = set_of(actor);
-        if let Some(slots) = self.recent_actors.get(set) {
-            for (arrived, canonical) in slots.iter().flatten() {
-                if Arc::ptr_eq(arrived, actor) {
-                    return Arc::clone(canonical);
-                }
+    fn slot(&mut self, actor: &Arc<ActorId>) -> &mut ActorSlot {
+        let set = set_of(actor) % SETS;
+        let found = self.recent_actors[set].iter().position(|slot| {
+            slot.as_ref()
+                .is_some_and(|s| Arc::ptr_eq(&s.arrived, actor))
+        });
+        let at = match found {
+            Some(at) => at,
+            None => self.fill(set, actor),
+        };
+        // `fill` leaves the actor in the first slot: always there.
+        self.recent_actors[set][at]
+            .as_mut()
+            .expect("the slot just found or filled")
+    }
+
+    /// The canonical copy of `actor`, from its set or, on a miss, from the shared pieces.
+    #[cfg(test)]
+    fn actor(&mut self, actor: &Arc<ActorId>) -> Arc<ActorId> {
+        Arc::clone(&self.slot(actor).canonical)
+    }
+
+    /// The canonical [`Who`] of `access`: the last one of its actor and kind of access when it
+    /// still fits, one comparison of a few fields, or else the shared facts' copy.
+    #[inline(always)]
+    pub(crate) fn who(&mut self, access: &Access) -> Arc<Who> {
+        let kind = usize::from(access.access_type.is_write());
+        let slot = self.slot(&access.actor);
+        if let Some(last) = &slot.last[kind] {
+            if last.trace_id == access.trace_id
+                && last.trace_start_ns == access.trace_start_ns
+                && last.trace_end_ns == access.trace_end_ns
+                && last.access_type == access.access_type
+                && last.trusted_clock == access.trusted_clock
+            {
+                return Arc::clone(last);
             }
         }
-        self.fill(set, actor)
+        let who = Who {
+            trace_id: access.trace_id,
+            trace_start_ns: access.trace_start_ns,
+            trace_end_ns: access.trace_end_ns,
+            access_type: access.access_type,
+            trusted_clock: access.trusted_clock,
+            actor: Arc::clone(&slot.canonical),
+        };
+        let who = self.facts.who(who);
+        let slot = self.slot(&access.actor);
+        slot.last[kind] = Some(Arc::clone(&who));
+        who
+    }
+
+    /// The canonical [`Site`] of `location` and a sorted, deduplicated lock set (`sorted`
+    /// says whether the detector sorted it itself, so that no later access brings its address).
+    pub(crate) fn site(
+        &mut self,
+        location: &Arc<str>,
+        locks: &Arc<[HeldLock]>,
+        sorted: bool,
+    ) -> Arc<Site> {
+        let location = self.pieces.location(location);
+        let locks = if sorted {
+            self.pieces.sorted_locks(locks)
+        } else {
+            self.pieces.locks(locks)
+        };
+        self.facts.site(location, locks)
     }
 
     /// Looks `actor` up in the shared pieces and keeps it in the first slot of `set`, the
-    /// first slot's actor moving to the second (whose actor is let go).
+    /// first slot's actor moving to the second (whose actor is let go); returns the slot: 0.
     #[cold]
     #[inline(never)]
-    fn fill(&mut self, set: usize, actor: &Arc<ActorId>) -> Arc<ActorId> {
+    fn fill(&mut self, set: usize, actor: &Arc<ActorId>) -> usize {
         let canonical = self.pieces.actor(actor);
         if let Some([first, second]) = self.recent_actors.get_mut(set) {
-            *second = first.replace((Arc::clone(actor), Arc::clone(&canonical)));
+            *second = first.replace(ActorSlot {
+                arrived: Arc::clone(actor),
+                canonical,
+                last: [None, None],
+            });
         }
-        canonical
+        0
     }
 
     /// The shared pieces, for the pieces other than actors.

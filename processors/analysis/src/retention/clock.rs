@@ -14,6 +14,7 @@
 //! renumbers the live ids in increasing order so that every clock stays sorted.
 
 use std::cmp::Ordering;
+use std::num::NonZeroU32;
 
 use crate::clock_entries;
 use crate::rules::CausalClock;
@@ -48,9 +49,11 @@ pub(crate) struct Clock {
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Form {
     /// Ids `first..first + len` (`len` from 1 to [`INLINE`]); counters past `len` are zero.
+    /// The length is never zero, and the list form is kept where that one value says so: the
+    /// clock is 72 bytes, not 80 (see `retained` for why its bytes count).
     Run {
         first: ComponentId,
-        len: u32,
+        len: NonZeroU32,
         counters: [u32; INLINE],
     },
     /// Any other clock, the empty one included.
@@ -88,10 +91,11 @@ impl Clock {
             *slot = entry.1 as u32;
             any |= entry.1;
         }
+        let len = NonZeroU32::new(len as u32)?;
         (any <= u64::from(INLINE_MAX)).then_some(Clock {
             form: Form::Run {
                 first: first.0 + offset,
-                len: len as u32,
+                len,
                 counters,
             },
         })
@@ -104,7 +108,7 @@ impl Clock {
                 first,
                 len,
                 counters,
-            } => (Some((*first, &counters[..*len as usize])), &[][..]),
+            } => (Some((*first, &counters[..len.get() as usize])), &[][..]),
             Form::List(entries) => (None, &entries[..]),
         };
         run.into_iter()
@@ -156,7 +160,7 @@ impl Clock {
                 first,
                 len,
                 counters,
-            } => Some((*first, *len, counters)),
+            } => Some((*first, len.get(), counters)),
             Form::List(_) => None,
         }
     }

@@ -1,58 +1,41 @@
 //! The retained forms of an access and of an update span (see the `retention` module doc), and
 //! the domination rule between two retained accesses.
 
-use std::hash::BuildHasher;
 use std::sync::{Arc, OnceLock};
 
-use compact_str::CompactString;
-use raceway_schemas::{
-    Access, AccessType, ActorId, CompactClock, HeldLock, UpdateRead, UpdateSpan,
-};
+use raceway_schemas::{Access, CompactClock, HeldLock, UpdateRead, UpdateSpan};
 use uuid::Uuid;
 
+use super::shared_facts::{Site, Who};
+use super::values::Values;
 use super::{Age, CanonicalPieces, Clock, ComponentIds};
 use crate::pairs::UpdateContext;
 use crate::rules::{Side, SpanSide};
 
-/// What the race rules read of a retained access: its own facts inline, the pieces that repeat
-/// across accesses shared (see `interning`), its environment and variable left to the
-/// caller, who keys the access by them anyway.
-#[derive(Debug)]
-pub(crate) struct Facts {
-    pub(crate) event_id: Uuid,
-    pub(crate) trace_id: Uuid,
-    pub(crate) timestamp_ns: i64,
-    pub(crate) trace_start_ns: i64,
-    pub(crate) trace_end_ns: i64,
-    pub(crate) access_type: AccessType,
-    pub(crate) trusted_clock: bool,
-    pub(crate) actor: Arc<ActorId>,
-    pub(crate) location: Arc<str>,
-    /// Sorted and deduplicated, so lock sets compare with `==`.
-    pub(crate) locks: Arc<[HeldLock]>,
-    /// Inline when short (the usual value), so that the entry holds it in its own bytes.
-    value: CompactString,
-    old_value: Option<CompactString>,
-}
-
-/// An access kept for comparison, normalised once on arrival.
+/// An access kept for comparison, normalised once on arrival: its own facts, the facts it
+/// shares with other accesses behind two pointers ([`Who`], [`Site`]), and its clock; its
+/// environment and variable are left to the caller, who keys the access by them anyway.
+///
+/// Rule: 128 bytes at most (two cache lines; a test holds it). Reason: the race stage is memory
+/// bound, and every insertion writes the form into a cold slot of its variable's deque and every
+/// eviction reads the oldest one back: each line more is a miss more per access. So the shared
+/// facts are pointers, the values take 16 bytes, and the whole access a finding reports is kept
+/// by the variable only for the entries in findings (`VariableAccesses::whole`).
 #[derive(Debug)]
 pub(crate) struct Retained {
-    /// The access without environment, variable and clock pairs.
-    pub(crate) access: Facts,
+    pub(crate) who: Arc<Who>,
+    pub(crate) site: Arc<Site>,
+    pub(crate) event_id: Uuid,
+    pub(crate) timestamp_ns: i64,
+    values: Values,
     pub(crate) clock: Clock,
-    /// Hash of the domination key (see [`dominates`]), computed once.
-    pub(super) key: u64,
-    /// The whole access, rebuilt the first time it is part of a pair.
-    whole: OnceLock<Arc<Access>>,
 }
 
 impl Retained {
     /// Normalises `access` for comparisons, numbering its clock components through `names` and
-    /// sharing its repeated pieces through `pieces`, first trying the pieces of `neighbour` (the
+    /// sharing its repeated facts through `pieces`, first trying the site of `neighbour` (the
     /// newest retained access of the same variable, usually at the same location under the same
-    /// locks): one comparison with memory the caller just read instead of a lookup in the shared
-    /// sets.
+    /// locks): one comparison with memory the caller just read instead of a lookup.
     ///
     /// The pieces it keeps are taken out of `access` rather than the access moved in: an access
     /// is about 250 bytes, and moving it through each step copied it every time.
@@ -64,116 +47,99 @@ impl Retained {
         neighbour: Option<&Retained>,
     ) -> Self {
         let clock = names.take_clock(&mut access.clock);
-        let access = Facts::new(access, pieces, neighbour.map(|n| &n.access));
+        let site = match neighbour {
+            Some(near)
+                if same(&near.site.location, &access.location)
+                    && same(&near.site.locks, &access.locks) =>
+            {
+                Arc::clone(&near.site)
+            }
+            _ if access.locks.windows(2).all(|w| w[0] < w[1]) => {
+                pieces.site(&access.location, &access.locks, false)
+            }
+            _ => {
+                let mut sorted = access.locks.to_vec();
+                sorted.sort();
+                sorted.dedup();
+                pieces.site(&access.location, &Arc::from(sorted), true)
+            }
+        };
         Retained {
-            key: domination_key(&access),
-            access,
+            who: pieces.who(access),
+            site,
+            event_id: access.event_id,
+            timestamp_ns: access.timestamp_ns,
+            values: Values::new(&mut access.value, access.old_value.take()),
             clock,
-            whole: OnceLock::new(),
         }
     }
 
     /// What the race rules read of the access.
     pub(crate) fn side(&self) -> Side<'_, Clock> {
-        self.access.side(&self.clock)
+        Side {
+            event_id: self.event_id,
+            trace_id: self.who.trace_id,
+            trace_span: (self.who.trace_start_ns, self.who.trace_end_ns),
+            access_type: self.who.access_type,
+            actor: &self.who.actor,
+            locks: &self.site.locks,
+            clock: &self.clock,
+        }
     }
 
     /// (timestamp, event id): the order retained accesses are kept in.
-    pub(super) fn age(&self) -> Age {
-        (self.access.timestamp_ns, self.access.event_id)
+    pub(crate) fn age(&self) -> Age {
+        (self.timestamp_ns, self.event_id)
+    }
+
+    /// Hash of everything [`dominates`] requires to be equal, to find domination candidates:
+    /// the addresses of the canonical [`Who`] and [`Site`] (see `shared_facts`), which the
+    /// entry holds, so neither address can stand for other facts while it is retained. Equal
+    /// facts under two copies (across a clear of the tables) give two keys, and the two entries
+    /// are kept apart: more memory, the same verdicts.
+    pub(super) fn key(&self) -> u64 {
+        let who = Arc::as_ptr(&self.who) as u64;
+        let site = Arc::as_ptr(&self.site) as u64;
+        let mixed = (who ^ site.rotate_left(32)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        mixed ^ (mixed >> 29)
     }
 
     /// The access as findings report it, with its (normalised) lock set and clock pairs;
     /// `names` must be the [`ComponentIds`] the access was interned with, and `environment`
     /// and `variable` those it arrived with.
-    pub(crate) fn shared(
+    pub(crate) fn whole(
         &self,
         names: &ComponentIds,
         environment: &Arc<str>,
         variable: &Arc<str>,
-    ) -> Arc<Access> {
-        Arc::clone(self.whole.get_or_init(|| {
-            Arc::new(
-                self.access
-                    .whole(environment, variable, names.pairs(&self.clock)),
-            )
-        }))
-    }
-}
-
-impl Facts {
-    /// The facts of `access` (its environment, variable and clock pairs are not read), with the
-    /// lock set sorted and deduplicated and the repeated pieces canonical through `pieces`, first
-    /// trying `neighbour`'s (the same allocation, or equal content). The values are taken out of
-    /// `access`, which is left with empty ones.
-    #[inline(always)]
-    fn new(access: &mut Access, pieces: &mut CanonicalPieces, neighbour: Option<&Facts>) -> Self {
-        let location = match neighbour {
-            Some(near) if same(&near.location, &access.location) => Arc::clone(&near.location),
-            _ => pieces.shared().location(&access.location),
-        };
-        let locks = if access.locks.windows(2).all(|w| w[0] < w[1]) {
-            match neighbour {
-                Some(near) if same(&near.locks, &access.locks) => Arc::clone(&near.locks),
-                _ => pieces.shared().locks(&access.locks),
-            }
-        } else {
-            let mut sorted = access.locks.to_vec();
-            sorted.sort();
-            sorted.dedup();
-            pieces.shared().sorted_locks(&Arc::from(sorted))
-        };
-        let actor = match neighbour {
-            Some(near) if Arc::ptr_eq(&near.actor, &access.actor) => Arc::clone(&near.actor),
-            _ => pieces.actor(&access.actor),
-        };
-        Facts {
-            event_id: access.event_id,
-            trace_id: access.trace_id,
-            timestamp_ns: access.timestamp_ns,
-            trace_start_ns: access.trace_start_ns,
-            trace_end_ns: access.trace_end_ns,
-            access_type: access.access_type,
-            trusted_clock: access.trusted_clock,
-            actor,
-            location,
-            locks,
-            value: CompactString::from(std::mem::take(&mut access.value)),
-            old_value: access.old_value.take().map(CompactString::from),
-        }
-    }
-
-    /// What the race rules read of the access, with its `clock`.
-    fn side<'a>(&'a self, clock: &'a Clock) -> Side<'a, Clock> {
-        Side {
-            event_id: self.event_id,
-            trace_id: self.trace_id,
-            trace_span: (self.trace_start_ns, self.trace_end_ns),
-            access_type: self.access_type,
-            actor: &self.actor,
-            locks: &self.locks,
-            clock,
-        }
+    ) -> Access {
+        self.whole_with_clock(environment, variable, names.pairs(&self.clock))
     }
 
     /// The whole access again, with the given environment, variable and clock pairs.
-    fn whole(&self, environment: &Arc<str>, variable: &Arc<str>, clock: CompactClock) -> Access {
+    fn whole_with_clock(
+        &self,
+        environment: &Arc<str>,
+        variable: &Arc<str>,
+        clock: CompactClock,
+    ) -> Access {
+        let (who, site) = (&*self.who, &*self.site);
         Access {
             event_id: self.event_id,
-            trace_id: self.trace_id,
+            trace_id: who.trace_id,
             timestamp_ns: self.timestamp_ns,
             environment: Arc::clone(environment),
             variable: Arc::clone(variable),
-            access_type: self.access_type,
-            location: Arc::clone(&self.location),
-            value: self.value.to_string(),
-            old_value: self.old_value.as_ref().map(CompactString::to_string),
-            actor: Arc::clone(&self.actor),
+            access_type: who.access_type,
+            location: Arc::clone(&site.location),
+            value: self.values.value().to_string(),
+            old_value: self.values.old_value().map(str::to_string),
+            actor: Arc::clone(&who.actor),
             clock,
-            trusted_clock: self.trusted_clock,
-            locks: Arc::clone(&self.locks),
-            trace_start_ns: self.trace_start_ns,
-            trace_end_ns: self.trace_end_ns,
+            trusted_clock: who.trusted_clock,
+            locks: Arc::clone(&site.locks),
+            trace_start_ns: who.trace_start_ns,
+            trace_end_ns: who.trace_end_ns,
         }
     }
 }
@@ -186,16 +152,9 @@ fn same<T: PartialEq + ?Sized>(a: &Arc<T>, b: &Arc<T>) -> bool {
 
 /// True when `later` makes `earlier` redundant for race detection (see the module doc).
 pub(crate) fn dominates(later: &Retained, earlier: &Retained) -> bool {
-    let (l, e) = (&later.access, &earlier.access);
-    later.key == earlier.key
-        && l.event_id != e.event_id
-        && l.trace_id == e.trace_id
-        && l.trace_start_ns == e.trace_start_ns
-        && l.trace_end_ns == e.trace_end_ns
-        && same(&l.actor, &e.actor)
-        && same(&l.location, &e.location)
-        && l.access_type == e.access_type
-        && same(&l.locks, &e.locks)
+    later.event_id != earlier.event_id
+        && same(&later.who, &earlier.who)
+        && same(&later.site, &earlier.site)
         && earlier.clock.happens_before(&later.clock)
         && earlier.clock.differing_components(&later.clock) == 1
 }
@@ -203,13 +162,12 @@ pub(crate) fn dominates(later: &Retained, earlier: &Retained) -> bool {
 /// An update span kept for comparison with later writes, clocks normalised once.
 #[derive(Debug)]
 pub(crate) struct RetainedSpan {
-    /// The span's write and read without their clock pairs, which are the compact clocks below
-    /// (a span would otherwise own two allocations per clock component); the write's repeated
-    /// pieces are shared as for [`Retained`], its environment and variable left to the caller.
-    pub(crate) write: Facts,
+    /// The span's write, retained as an access is (its clock is the write's clock), and its
+    /// read without its clock pairs, which are the compact clock below (a span would otherwise
+    /// own two allocations per clock component).
+    pub(crate) write: Retained,
     pub(crate) read: UpdateRead,
     pub(crate) read_clock: Clock,
-    pub(crate) write_clock: Clock,
     /// Sorted and deduplicated, and the shared copy of that lock set (`interning`): usually
     /// the very copy the other writes of the variable hold, so the lock test compares addresses.
     pub(crate) held_throughout: Arc<[HeldLock]>,
@@ -218,22 +176,25 @@ pub(crate) struct RetainedSpan {
 }
 
 impl RetainedSpan {
-    /// Normalises `span` for comparisons, numbering its clock components through `names`.
+    /// Normalises `span` for comparisons, numbering its clock components through `names` and
+    /// sharing its write's facts as [`Retained::interned_near`] does, first trying the site of
+    /// `neighbour` (the newest retained access of the variable: usually the span's own write,
+    /// observed as an access).
     pub(crate) fn interned(
         mut span: UpdateSpan,
         names: &mut ComponentIds,
         pieces: &mut CanonicalPieces,
+        neighbour: Option<&Retained>,
     ) -> Self {
         let read_clock = names.take_clock(&mut span.read.clock);
-        let write_clock = names.take_clock(&mut span.write.clock);
-        let write = Facts::new(&mut span.write, pieces, None);
+        let write = Retained::interned_near(&mut span.write, names, pieces, neighbour);
         let mut held = span.held_throughout;
         held.sort();
         held.dedup();
         // Usually the write's own lock set (the lock taken for the read is still held at the
         // write, and nothing else): its shared copy, without a lookup.
-        let held_throughout = if *held == *write.locks {
-            Arc::clone(&write.locks)
+        let held_throughout = if *held == *write.site.locks {
+            Arc::clone(&write.site.locks)
         } else {
             pieces.shared().sorted_locks(&Arc::from(held))
         };
@@ -241,7 +202,6 @@ impl RetainedSpan {
             write,
             read: span.read,
             read_clock,
-            write_clock,
             held_throughout,
             whole: OnceLock::new(),
         }
@@ -252,7 +212,7 @@ impl RetainedSpan {
         SpanSide {
             read_event_id: self.read.event_id,
             read_clock: &self.read_clock,
-            write: self.write.side(&self.write_clock),
+            write: self.write.side(),
             held_throughout: &self.held_throughout,
         }
     }
@@ -267,7 +227,7 @@ impl RetainedSpan {
         variable: &Arc<str>,
     ) -> (Arc<Access>, Arc<UpdateContext>) {
         let (write, context) = self.whole.get_or_init(|| {
-            let write = (self.write).whole(environment, variable, names.pairs(&self.write_clock));
+            let write = self.write.whole(names, environment, variable);
             let mut read = self.read.clone();
             read.clock = names.pairs(&self.read_clock);
             let context = UpdateContext {
@@ -280,25 +240,6 @@ impl RetainedSpan {
     }
 
     pub(super) fn age(&self) -> Age {
-        (self.write.timestamp_ns, self.write.event_id)
+        self.write.age()
     }
-}
-
-/// Hash of everything [`dominates`] requires to be equal, to find domination candidates. One
-/// seed per process, so that the keys of one detector agree; a collision costs only time, since
-/// [`dominates`] compares the fields themselves. The actor, location and lock set are hashed by
-/// the address of their shared copy (`interning`), not by content: equal pieces share one
-/// copy, except across a clear of the shared pieces, where an entry and a later equal one get
-/// different keys and neither dominates the other, which only keeps one more entry.
-fn domination_key(access: &Facts) -> u64 {
-    static STATE: OnceLock<foldhash::fast::RandomState> = OnceLock::new();
-    STATE.get_or_init(Default::default).hash_one((
-        access.trace_id,
-        access.trace_start_ns,
-        access.trace_end_ns,
-        Arc::as_ptr(&access.actor),
-        Arc::as_ptr(&access.location).cast::<u8>(),
-        access.access_type,
-        Arc::as_ptr(&access.locks).cast::<HeldLock>(),
-    ))
 }

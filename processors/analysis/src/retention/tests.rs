@@ -92,7 +92,7 @@ fn capacity_evicts_the_oldest() {
     let outcome = accesses.insert(retained(3, 20, &[("z", 1)]), 2, false);
     assert_eq!(outcome.removed[..], [id(2)]);
     assert_eq!(outcome.capacity_evictions, 1);
-    let ages: Vec<i64> = accesses.iter().map(|r| r.access.timestamp_ns).collect();
+    let ages: Vec<i64> = accesses.iter().map(|r| r.timestamp_ns).collect();
     assert_eq!(ages, vec![20, 30]);
 }
 
@@ -148,7 +148,7 @@ fn spans_are_kept_bounded_and_forgotten_by_trace() {
             held_throughout: Vec::new(),
         };
         let mut pieces = CanonicalPieces::default();
-        NAMES.with(|names| RetainedSpan::interned(span, &mut names.borrow_mut(), &mut pieces))
+        NAMES.with(|names| RetainedSpan::interned(span, &mut names.borrow_mut(), &mut pieces, None))
     };
     let mut accesses = VariableAccesses::default();
     assert_eq!(accesses.insert_span(span(1, 10), 2), 0);
@@ -232,4 +232,10 @@ fn a_deque_holds_at_most_twice_its_entries_and_never_more_than_capacity_plus_one
         assert!(room <= capacity + 1, "{len} entries in room for {room}");
     }
     assert_eq!(accesses.entries.capacity(), capacity + 1);
+}
+
+#[test]
+fn a_retained_access_fits_two_cache_lines() {
+    // The rule of `Retained`: the form written at every insertion and read at every eviction.
+    assert!(std::mem::size_of::<Retained>() <= 128);
 }
