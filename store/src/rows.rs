@@ -44,11 +44,11 @@ pub(crate) fn decode_payload(id: &str, payload: &str) -> Result<Event, StoreErro
 /// every key a newer one does. And for every event, encoding what its encoding decodes to gives
 /// the same text (JSON-text fields are written as the value they hold, which decoding keeps
 /// canonical; an optional `"null"` text is written `null`, decodes as absent and is written
-/// `null` again): `stored_texts_encode_again_to_themselves` in `schemas/tests/json_wire.rs`
+/// `null` again): `stored_texts_encode_again_to_themselves` in `schemas/tests/json_stored.rs`
 /// holds every kind and every scenario fixture to it. What breaks otherwise: a key added to the
 /// encoder makes rows written before it lack that key, and their text then differs from what
 /// re-encoding them writes; such a change must mark the rows it writes and send only marked rows'
-/// text (`query-api`'s `stored_payload_keys_are_those_of_every_stored_row` fails first).
+/// text (`stored_payload_keys_are_those_of_every_stored_row` there fails first).
 pub(crate) fn event_with_json(
     id: &str,
     payload: String,

@@ -7,7 +7,7 @@
 //! field at its default: a kind's location, a call's function and arguments, HTTP, database,
 //! error and message payloads, the task ids of spawns and awaits, the process id and the
 //! duration. Of a kind's payload it keeps what the causality rules read: a state change's
-//! variable, access type and values, a lock's id, type and mode, a fence's ordering. It answers
+//! variable, access type and values, a lock's id, type, mode and location, a fence's ordering. It answers
 //! `None` for anything else (a `Custom` kind, a member of an unexpected type, an invalid id),
 //! and the caller then decodes the payload in full.
 //!
@@ -30,7 +30,9 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use super::fields::parse_timestamp;
-use super::typed::{named, optional_uuid, or_empty, owned, required, uuid, OptText, Text};
+use super::typed::{
+    lock, named, optional_uuid, or_empty, owned, required, uuid, wire, OptText, Text, WireLock,
+};
 use crate::model::*;
 
 /// The members of a stored event the causality reads; the others are skipped unread.
@@ -50,17 +52,11 @@ struct StoredEvent<'a> {
     lock_set: Option<Vec<Text<'a>>>,
 }
 
-#[derive(Deserialize, Default)]
-#[serde(default, bound(deserialize = "'de: 'a"))]
-struct StoredMetadata<'a> {
-    thread_id: OptText<'a>,
-    service_name: OptText<'a>,
-    environment: OptText<'a>,
-    tags: Option<BTreeMap<String, OptText<'a>>>,
-    instance_id: OptText<'a>,
-    distributed_span_id: OptText<'a>,
-    upstream_span_id: OptText<'a>,
-}
+wire!(StoredMetadata<'a> {
+    thread_id: OptText<'a>, service_name: OptText<'a>, environment: OptText<'a>,
+    tags: Option<BTreeMap<String, OptText<'a>>>, instance_id: OptText<'a>,
+    distributed_span_id: OptText<'a>, upstream_span_id: OptText<'a>,
+});
 
 /// Every kind the encoder writes but `Custom`, which the full decoder reads (its rules depend on
 /// which members are present).
@@ -71,8 +67,8 @@ enum StoredKind<'a> {
     AsyncSpawn(IgnoredAny),
     AsyncAwait(IgnoredAny),
     StateChange(StoredStateChange<'a>),
-    LockAcquire(StoredLock<'a>),
-    LockRelease(StoredLock<'a>),
+    LockAcquire(WireLock<'a>),
+    LockRelease(WireLock<'a>),
     MemoryFence(StoredFence<'a>),
     HttpRequest(IgnoredAny),
     HttpResponse(IgnoredAny),
@@ -83,28 +79,12 @@ enum StoredKind<'a> {
     MessageReceive(IgnoredAny),
 }
 
-#[derive(Deserialize, Default)]
-#[serde(default, bound(deserialize = "'de: 'a"))]
-struct StoredStateChange<'a> {
-    variable: OptText<'a>,
-    old_value: Option<&'a RawValue>,
-    new_value: Option<&'a RawValue>,
+wire!(StoredStateChange<'a> {
+    variable: OptText<'a>, old_value: Option<&'a RawValue>, new_value: Option<&'a RawValue>,
     access_type: OptText<'a>,
-}
+});
 
-#[derive(Deserialize, Default)]
-#[serde(default, bound(deserialize = "'de: 'a"))]
-struct StoredLock<'a> {
-    lock_id: OptText<'a>,
-    lock_type: OptText<'a>,
-    mode: OptText<'a>,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(default, bound(deserialize = "'de: 'a"))]
-struct StoredFence<'a> {
-    ordering: OptText<'a>,
-}
+wire!(StoredFence<'a> { ordering: OptText<'a> });
 
 /// The event of a stored payload `text` with only the fields the causality reads (see the
 /// module documentation); `None` when the text is not a payload this path reads, which the
@@ -152,24 +132,6 @@ pub(super) fn event(text: &str) -> Option<Event> {
 /// A stored value's text as the model holds it: canonical as stored, `None` for `null`.
 fn value_text(raw: Option<&RawValue>) -> Option<String> {
     raw.map(|raw| raw.get().to_string())
-}
-
-fn lock(stored: StoredLock<'_>) -> Option<LockEvent> {
-    let lock_type = or_empty(stored.lock_type);
-    let mode = match &stored.mode {
-        None => LockMode::from_lock_type(&lock_type),
-        Some(_) => named(
-            &stored.mode,
-            [LockMode::Exclusive, LockMode::Shared],
-            LockMode::as_str,
-        )?,
-    };
-    Some(LockEvent {
-        lock_id: required(stored.lock_id)?,
-        mode,
-        lock_type,
-        location: String::new(),
-    })
 }
 
 fn kind(stored: StoredKind<'_>) -> Option<EventKind> {

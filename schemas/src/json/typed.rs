@@ -126,14 +126,15 @@ pub(super) fn named<T: Copy, const N: usize>(
 
 /// Declares a wire struct: every member may be missing (its default), strings borrow the body.
 macro_rules! wire {
-    ($name:ident<$lt:lifetime> { $($field:ident: $ty:ty),* $(,)? }) => {
+    ($vis:vis $name:ident<$lt:lifetime> { $($field:ident: $ty:ty),* $(,)? }) => {
         #[derive(Deserialize, Default)]
         #[serde(default, bound(deserialize = "'de: 'a"))]
-        struct $name<$lt> {
+        $vis struct $name<$lt> {
             $($field: $ty),*
         }
     };
 }
+pub(super) use wire;
 
 wire!(WireEvent<'a> {
     id: OptText<'a>, trace_id: OptText<'a>, parent_id: OptText<'a>, timestamp: OptText<'a>,
@@ -184,7 +185,7 @@ wire!(WireStateChange<'a> {
     access_type: OptText<'a>,
 });
 
-wire!(WireLock<'a> {
+wire!(pub(super) WireLock<'a> {
     lock_id: OptText<'a>, lock_type: OptText<'a>, mode: OptText<'a>, location: OptText<'a>,
 });
 
@@ -313,7 +314,7 @@ fn headers(wire: WireHeaders<'_>) -> Vec<(String, String)> {
         .collect()
 }
 
-fn lock(wire: WireLock<'_>) -> Option<LockEvent> {
+pub(super) fn lock(wire: WireLock<'_>) -> Option<LockEvent> {
     let lock_type = or_empty(wire.lock_type);
     let mode = match &wire.mode {
         None => LockMode::from_lock_type(&lock_type),
