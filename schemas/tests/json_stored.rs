@@ -24,14 +24,7 @@ fn decode_stored(text: &str) -> Event {
 fn stored_forms() -> Vec<Event> {
     let mut events = all_kinds_events();
     events.extend(rewritten_kinds_events());
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/scenarios");
-    let mut files: Vec<_> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|entry| entry.unwrap().path())
-        .filter(|path| path.extension().is_some_and(|ext| ext == "json"))
-        .collect();
-    files.sort();
-    assert!(files.len() > 100, "scenario fixtures in {}", dir.display());
+    let files = scenario_files();
     for file in files {
         let body = std::fs::read(&file).unwrap();
         events.extend(

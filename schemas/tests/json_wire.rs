@@ -46,14 +46,7 @@ fn texts_a_value_rewrites_encode_to_the_same_bytes() {
 
 #[test]
 fn every_scenario_fixture_encodes_to_the_value_encoders_bytes() {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/scenarios");
-    let mut files: Vec<_> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|entry| entry.unwrap().path())
-        .filter(|path| path.extension().is_some_and(|ext| ext == "json"))
-        .collect();
-    files.sort();
-    assert!(files.len() > 100, "scenario fixtures in {}", dir.display());
+    let files = scenario_files();
     let mut kinds = std::collections::BTreeSet::new();
     for file in files {
         let body = std::fs::read(&file).unwrap();

@@ -203,6 +203,19 @@ pub fn rewritten_kinds_events() -> Vec<Event> {
     events
 }
 
+/// The scenario fixtures (`tests/scenarios/*.json`, each a `POST /events` body), sorted.
+pub fn scenario_files() -> Vec<std::path::PathBuf> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/scenarios");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| path.extension().is_some_and(|ext| ext == "json"))
+        .collect();
+    files.sort();
+    assert!(files.len() > 100, "scenario fixtures in {}", dir.display());
+    files
+}
+
 /// A batch with one event of every kind.
 pub fn all_kinds_batch() -> EventBatch {
     EventBatch {
