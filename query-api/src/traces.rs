@@ -2,7 +2,8 @@
 
 use std::sync::Arc;
 
-use axum::extract::State;
+use axum::extract::rejection::PathRejection;
+use axum::extract::{Path, State};
 use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -11,7 +12,8 @@ use raceway_analysis::trace_causality;
 use raceway_schemas::json::EventJson;
 use raceway_schemas::{Event, RaceFinding};
 use raceway_store::{
-    AccessStore, EventStore, FindingStore, Lifecycle, TraceQuery, TraceSort, TraceSummary,
+    AccessStore, EventStore, EventsWithJson, FindingStore, Lifecycle, TraceQuery, TraceSort,
+    TraceSummary,
 };
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -19,7 +21,7 @@ use utoipa::{IntoParams, ToSchema};
 use crate::coalesce::list_key;
 use crate::error::{ListErrors, TraceErrors};
 use crate::finding_values::with_recorded_values;
-use crate::params::{self, Listing, Page, PageInfo, StoredTrace, TimeRange, TraceId};
+use crate::params::{self, Listing, Page, PageInfo, TimeRange, TraceId};
 use crate::stores::ListReads;
 use crate::tenant::Scope;
 use crate::trace_body::trace_body;
@@ -245,13 +247,17 @@ pub(crate) struct TraceIdPath {
 #[utoipa::path(get, path = "/api/traces/{id}", tag = "traces", params(TraceIdPath),
     responses((status = 200, body = TraceEvents), TraceErrors))]
 pub(crate) async fn get_trace(
-    StoredTrace {
-        id: trace_id,
-        events,
-    }: StoredTrace,
+    State(store): AppStore,
+    scope: Scope,
+    path: Result<Path<TraceIdPath>, PathRejection>,
 ) -> Result<Response, ApiError> {
+    let Path(path) = path.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    let trace_id = params::trace_id(&path.id)?;
+    // The stored texts are sent as they are; the events hold what the causality reads.
+    let EventsWithJson { events, json } = store.trace_events_with_json(trace_id).await?;
+    scope.check_trace(trace_id, &events)?;
     let causality = trace_causality(&events);
-    let body = trace_body(trace_id, &events, &causality)
+    let body = trace_body(trace_id, &events, &json, &causality)
         .map_err(|e| ApiError::internal(format!("could not encode trace {trace_id}: {e}")))?;
     Ok(([(CONTENT_TYPE, "application/json")], body).into_response())
 }

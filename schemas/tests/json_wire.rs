@@ -38,41 +38,7 @@ fn every_kind_encodes_to_the_value_encoders_bytes() {
 
 #[test]
 fn texts_a_value_rewrites_encode_to_the_same_bytes() {
-    let mut events = all_kinds_events();
-    for event in &mut events {
-        event.parent_id = Some(trace_id());
-        event.timestamp_ns = -1_234_567_891;
-        event.lock_set = vec!["m\"1".into(), "é\n\u{1}".into()];
-        event.metadata.tags = [("b", "2"), ("a", "\\")]
-            .into_iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        event.metadata.duration_ns = Some(u64::MAX);
-        match &mut event.kind {
-            EventKind::FunctionCall(c) => c.args = r#"{ "z": 1.0e2, "a": [ 1 , -0.0 ] }"#.into(),
-            EventKind::StateChange(s) => {
-                s.old_value = Some("not json {".into());
-                s.new_value = "  \"spaced\"  ".into();
-            }
-            EventKind::HttpRequest(r) => {
-                r.headers = vec![
-                    ("Set-Cookie".into(), "a".into()),
-                    ("Set-Cookie".into(), "b".into()),
-                ];
-                r.body = Some("null".into());
-            }
-            EventKind::HttpResponse(r) => {
-                r.headers = vec![("b".into(), "1".into()), ("a".into(), "2".into())];
-                r.body = Some("12345678901234567890123".into());
-            }
-            EventKind::MessageSend(m) | EventKind::MessageReceive(m) => {
-                m.partition = Some(-1);
-                m.offset = Some(i64::MIN);
-            }
-            EventKind::Custom(c) => c.data = "[{\"b\":{},\"a\":\"\\u00e9\"}]".into(),
-            _ => {}
-        }
-    }
+    let events = rewritten_kinds_events();
     for event in &events {
         assert_same_bytes(event, event.kind.name());
     }
@@ -80,14 +46,7 @@ fn texts_a_value_rewrites_encode_to_the_same_bytes() {
 
 #[test]
 fn every_scenario_fixture_encodes_to_the_value_encoders_bytes() {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/scenarios");
-    let mut files: Vec<_> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|entry| entry.unwrap().path())
-        .filter(|path| path.extension().is_some_and(|ext| ext == "json"))
-        .collect();
-    files.sort();
-    assert!(files.len() > 100, "scenario fixtures in {}", dir.display());
+    let files = scenario_files();
     let mut kinds = std::collections::BTreeSet::new();
     for file in files {
         let body = std::fs::read(&file).unwrap();

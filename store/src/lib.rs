@@ -279,6 +279,21 @@ pub struct TracePage {
     pub total: u64,
 }
 
+/// A trace's events as [`EventStore::trace_events_with_json`] reads them: `events` in
+/// [`EventStore::trace_events`]' order and, at the same index, the event's stored Raceway JSON
+/// when the store holds it as text.
+///
+/// Where `json[i]` is `Some`, it is exactly the text `EventJson(&event)` writes for the whole
+/// stored event (what decoding it and encoding it again gives), so it can be sent as it is, and
+/// `events[i]` may hold only what the happens-before analysis reads (see
+/// `raceway_schemas::json::decode_happens_before_fields`): no locations, arguments, bodies,
+/// process id or duration. Where it is `None`, `events[i]` is the whole event.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct EventsWithJson {
+    pub events: Vec<raceway_schemas::Event>,
+    pub json: Vec<Option<String>>,
+}
+
 /// Which findings [`FindingStore::list_findings`] returns. Every filter that is `Some` must match the
 /// newest version of a finding.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

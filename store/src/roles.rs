@@ -16,9 +16,9 @@ use uuid::Uuid;
 
 use crate::{
     AccessKey, AccessQuery, AnomalyPage, AnomalyQuery, DependencyStats, DurationAnomalyRow,
-    FindingPage, FindingQuery, Hotspots, ModelRecord, PruneReport, RecordedValues, ServiceCounts,
-    ServiceTraceRow, ServiceTracesQuery, ServiceWindow, StoreError, TimeRange, TraceAnalysis,
-    TraceAnalysisSummary, TracePage, TraceQuery, VariableCount,
+    EventsWithJson, FindingPage, FindingQuery, Hotspots, ModelRecord, PruneReport, RecordedValues,
+    ServiceCounts, ServiceTraceRow, ServiceTracesQuery, ServiceWindow, StoreError, TimeRange,
+    TraceAnalysis, TraceAnalysisSummary, TracePage, TraceQuery, VariableCount,
 };
 
 /// The schema and the connection: what the binary checks before it starts the stages.
@@ -44,6 +44,17 @@ pub trait EventStore: Send + Sync {
     async fn insert_events(&self, events: &[Event]) -> Result<(), StoreError>;
     /// The trace's events, deduplicated by id, ordered by (timestamp_ns, id).
     async fn trace_events(&self, trace_id: Uuid) -> Result<Vec<Event>, StoreError>;
+    /// The trace's events as [`EventStore::trace_events`] reads them, each beside its stored
+    /// Raceway JSON where the store holds that text (see [`EventsWithJson`] for what each side
+    /// then holds): for a reader that sends the stored text on and decodes only what it orders
+    /// the events by. The default reads whole events and no text.
+    async fn trace_events_with_json(&self, trace_id: Uuid) -> Result<EventsWithJson, StoreError> {
+        let events = self.trace_events(trace_id).await?;
+        Ok(EventsWithJson {
+            json: vec![None; events.len()],
+            events,
+        })
+    }
     /// The events of several traces at once, deduplicated by id, ordered by (trace_id,
     /// timestamp_ns, id): one round trip where the backend allows, for the trace stage, which
     /// completes many traces per batch.

@@ -1,7 +1,7 @@
 //! Conversions between the shared types and stored columns, common to both backends.
 
 use ::clickhouse::Row;
-use raceway_schemas::json::{decode_event, decode_sdk_shaped_event};
+use raceway_schemas::json::{decode_event, decode_happens_before_fields, decode_sdk_shaped_event};
 use raceway_schemas::{
     Access, AccessType, ActorId, CompactClock, Event, FindingKind, HeldLock, LockMode, RaceFinding,
     Severity,
@@ -29,6 +29,35 @@ pub(crate) fn decode_payload(id: &str, payload: &str) -> Result<Event, StoreErro
     let value: serde_json::Value =
         serde_json::from_str(payload).map_err(|e| corrupt(format!("payload is not JSON: {e}")))?;
     decode_event(&value).map_err(|e| corrupt(e.to_string()))
+}
+
+/// An event stored as Raceway JSON `payload`, read for [`crate::EventStore::trace_events_with_json`]:
+/// the fields the happens-before analysis reads (decoded whole when that reader declines), and
+/// the text itself, which is the event's JSON as `EventJson` writes it.
+///
+/// Why the text can stand for the event: every payload stored as text was written by this
+/// crate from a decoded event `e`, as `encode_event(e).to_string()` until commit `a39f90c` and
+/// as `EventJson(e)` since (the same bytes: `schemas/tests/json_wire.rs`); migrations copy
+/// payloads and never rewrite them (ClickHouse 0007 and 0008; SQLite's 0006 turns text into
+/// Avro, which reads without text). The model's fields and the encoder's keys have not changed
+/// since the first store (`Event` is as in the workspace's first commit), so an older row holds
+/// every key a newer one does. And for every event, encoding what its encoding decodes to gives
+/// the same text (JSON-text fields are written as the value they hold, which decoding keeps
+/// canonical; an optional `"null"` text is written `null`, decodes as absent and is written
+/// `null` again): `stored_texts_encode_again_to_themselves` in `schemas/tests/json_stored.rs`
+/// holds every kind and every scenario fixture to it. What breaks otherwise: a key added to the
+/// encoder makes rows written before it lack that key, and their text then differs from what
+/// re-encoding them writes; such a change must mark the rows it writes and send only marked rows'
+/// text (`stored_payload_keys_are_those_of_every_stored_row` there fails first).
+pub(crate) fn event_with_json(
+    id: &str,
+    payload: String,
+) -> Result<(Event, Option<String>), StoreError> {
+    let event = match decode_happens_before_fields(&payload) {
+        Some(event) => event,
+        None => decode_payload(id, &payload)?,
+    };
+    Ok((event, Some(payload)))
 }
 
 /// Trace ids of findings are strings; store UUIDs in the one form [`Uuid`]'s `Display` gives

@@ -26,7 +26,7 @@ use super::fields::parse_timestamp;
 use crate::model::*;
 
 /// A JSON string, borrowed from the body unless it has escapes.
-struct Text<'a>(Cow<'a, str>);
+pub(super) struct Text<'a>(pub(super) Cow<'a, str>);
 
 impl<'de: 'a, 'a> Deserialize<'de> for Text<'a> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
@@ -70,19 +70,19 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for Obj<T> {
     }
 }
 
-type OptText<'a> = Option<Text<'a>>;
+pub(super) type OptText<'a> = Option<Text<'a>>;
 type Json<'a> = Option<&'a RawValue>;
 
-fn owned(text: OptText<'_>) -> Option<String> {
+pub(super) fn owned(text: OptText<'_>) -> Option<String> {
     text.map(|t| t.0.into_owned())
 }
 
-fn or_empty(text: OptText<'_>) -> String {
+pub(super) fn or_empty(text: OptText<'_>) -> String {
     owned(text).unwrap_or_default()
 }
 
 /// Non-empty text, as `required_text` demands; `None` sends the event to the lenient path.
-fn required(text: OptText<'_>) -> Option<String> {
+pub(super) fn required(text: OptText<'_>) -> Option<String> {
     owned(text).filter(|t| !t.is_empty())
 }
 
@@ -97,12 +97,12 @@ fn json_text(raw: Json<'_>) -> Option<Option<String>> {
     }
 }
 
-fn uuid(text: &OptText<'_>) -> Option<Uuid> {
+pub(super) fn uuid(text: &OptText<'_>) -> Option<Uuid> {
     Uuid::parse_str(&text.as_ref()?.0).ok()
 }
 
 /// `Some(None)` when missing, `null` or `""` (no parent), `None` when not a UUID.
-fn optional_uuid(text: &OptText<'_>) -> Option<Option<Uuid>> {
+pub(super) fn optional_uuid(text: &OptText<'_>) -> Option<Option<Uuid>> {
     match text {
         None => Some(None),
         Some(t) if t.0.is_empty() => Some(None),
@@ -111,7 +111,7 @@ fn optional_uuid(text: &OptText<'_>) -> Option<Option<Uuid>> {
 }
 
 /// The member of `all` whose name matches, ignoring case, as the lenient `one_of` does.
-fn named<T: Copy, const N: usize>(
+pub(super) fn named<T: Copy, const N: usize>(
     text: &OptText<'_>,
     all: [T; N],
     name_of: fn(T) -> &'static str,
@@ -126,14 +126,15 @@ fn named<T: Copy, const N: usize>(
 
 /// Declares a wire struct: every member may be missing (its default), strings borrow the body.
 macro_rules! wire {
-    ($name:ident<$lt:lifetime> { $($field:ident: $ty:ty),* $(,)? }) => {
+    ($vis:vis $name:ident<$lt:lifetime> { $($field:ident: $ty:ty),* $(,)? }) => {
         #[derive(Deserialize, Default)]
         #[serde(default, bound(deserialize = "'de: 'a"))]
-        struct $name<$lt> {
+        $vis struct $name<$lt> {
             $($field: $ty),*
         }
     };
 }
+pub(super) use wire;
 
 wire!(WireEvent<'a> {
     id: OptText<'a>, trace_id: OptText<'a>, parent_id: OptText<'a>, timestamp: OptText<'a>,
@@ -184,7 +185,7 @@ wire!(WireStateChange<'a> {
     access_type: OptText<'a>,
 });
 
-wire!(WireLock<'a> {
+wire!(pub(super) WireLock<'a> {
     lock_id: OptText<'a>, lock_type: OptText<'a>, mode: OptText<'a>, location: OptText<'a>,
 });
 
@@ -313,7 +314,7 @@ fn headers(wire: WireHeaders<'_>) -> Vec<(String, String)> {
         .collect()
 }
 
-fn lock(wire: WireLock<'_>) -> Option<LockEvent> {
+pub(super) fn lock(wire: WireLock<'_>) -> Option<LockEvent> {
     let lock_type = or_empty(wire.lock_type);
     let mode = match &wire.mode {
         None => LockMode::from_lock_type(&lock_type),

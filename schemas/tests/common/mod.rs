@@ -162,6 +162,60 @@ pub fn all_kinds_events() -> Vec<Event> {
         .collect()
 }
 
+/// One event of every kind with texts and values an encoder rewrites or must escape: not JSON,
+/// not canonical, `"null"`, duplicate and unsorted headers, escapes, extreme numbers.
+pub fn rewritten_kinds_events() -> Vec<Event> {
+    let mut events = all_kinds_events();
+    for event in &mut events {
+        event.parent_id = Some(trace_id());
+        event.timestamp_ns = -1_234_567_891;
+        event.lock_set = vec!["m\"1".into(), "é\n\u{1}".into()];
+        event.metadata.tags = [("b", "2"), ("a", "\\")]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        event.metadata.duration_ns = Some(u64::MAX);
+        match &mut event.kind {
+            EventKind::FunctionCall(c) => c.args = r#"{ "z": 1.0e2, "a": [ 1 , -0.0 ] }"#.into(),
+            EventKind::StateChange(s) => {
+                s.old_value = Some("not json {".into());
+                s.new_value = "  \"spaced\"  ".into();
+            }
+            EventKind::HttpRequest(r) => {
+                r.headers = vec![
+                    ("Set-Cookie".into(), "a".into()),
+                    ("Set-Cookie".into(), "b".into()),
+                ];
+                r.body = Some("null".into());
+            }
+            EventKind::HttpResponse(r) => {
+                r.headers = vec![("b".into(), "1".into()), ("a".into(), "2".into())];
+                r.body = Some("12345678901234567890123".into());
+            }
+            EventKind::MessageSend(m) | EventKind::MessageReceive(m) => {
+                m.partition = Some(-1);
+                m.offset = Some(i64::MIN);
+            }
+            EventKind::Custom(c) => c.data = "[{\"b\":{},\"a\":\"\\u00e9\"}]".into(),
+            _ => {}
+        }
+    }
+    events
+}
+
+/// The scenario fixtures (`tests/scenarios/*.json`, each a `POST /events` body), sorted.
+pub fn scenario_files() -> Vec<std::path::PathBuf> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/scenarios");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| path.extension().is_some_and(|ext| ext == "json"))
+        .collect();
+    files.sort();
+    assert!(files.len() > 100, "scenario fixtures in {}", dir.display());
+    files
+}
+
 /// A batch with one event of every kind.
 pub fn all_kinds_batch() -> EventBatch {
     EventBatch {

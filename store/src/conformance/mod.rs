@@ -57,6 +57,7 @@ macro_rules! with_check_names {
             event_counts_are_distinct_ids_across_writes,
             trace_events_are_ordered,
             events_round_trip,
+            trace_events_with_json_match_trace_events,
             traces_events_reads_several_traces,
             list_traces_summarises,
             list_traces_filters,

@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use async_trait::async_trait;
 use raceway_schemas::Event;
 use rusqlite::params;
+use rusqlite::types::ValueRef;
 use uuid::Uuid;
 
 use crate::filter::{self, Dialect};
@@ -14,7 +15,7 @@ use crate::sqlite::ids::EventId;
 use crate::sqlite::payload::{self, Payload};
 use crate::sqlite::summaries::SummaryDeltas;
 use crate::sqlite::{query_page, read_columns, SqliteStore};
-use crate::{EventStore, StoreError, TracePage, TraceQuery, TraceSummary};
+use crate::{EventStore, EventsWithJson, StoreError, TracePage, TraceQuery, TraceSummary};
 
 /// The per-trace summary, as the CTE `summary`: the kept summary row (see
 /// [`summaries`](super::summaries)) with the trace's analysis (its end) and its findings and
@@ -99,6 +100,28 @@ impl EventRow {
     }
 }
 
+/// Hands `each` the id and payload of every event of `trace_id`, ordered by (timestamp_ns, id).
+fn read_trace_payloads(
+    conn: &rusqlite::Connection,
+    trace_id: Uuid,
+    mut each: impl FnMut(Uuid, &str, ValueRef<'_>) -> Result<(), StoreError>,
+) -> Result<(), StoreError> {
+    let failed = |e| StoreError::sqlite("read trace events", e);
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT id, payload FROM events WHERE trace_id = ?1 \
+             ORDER BY timestamp_ns, id",
+        )
+        .map_err(failed)?;
+    let trace = trace_id.to_string();
+    let mut rows = stmt.query([&trace]).map_err(failed)?;
+    while let Some(row) = rows.next().map_err(failed)? {
+        let EventId(id) = row.get(0).map_err(failed)?;
+        each(id, &trace, row.get_ref(1).map_err(failed)?)?;
+    }
+    Ok(())
+}
+
 #[async_trait]
 impl EventStore for SqliteStore {
     async fn insert_events(&self, events: &[Event]) -> Result<(), StoreError> {
@@ -142,25 +165,26 @@ impl EventStore for SqliteStore {
 
     async fn trace_events(&self, trace_id: Uuid) -> Result<Vec<Event>, StoreError> {
         self.read(move |conn| {
-            let failed = |e| StoreError::sqlite("read trace events", e);
-            let mut stmt = conn
-                .prepare_cached(
-                    "SELECT id, payload FROM events WHERE trace_id = ?1 \
-                     ORDER BY timestamp_ns, id",
-                )
-                .map_err(failed)?;
-            let trace = trace_id.to_string();
-            let mut rows = stmt.query([&trace]).map_err(failed)?;
             let mut events = Vec::new();
-            while let Some(row) = rows.next().map_err(failed)? {
-                let EventId(id) = row.get(0).map_err(failed)?;
-                events.push(payload::decode(
-                    id,
-                    &trace,
-                    row.get_ref(1).map_err(failed)?,
-                )?);
-            }
+            read_trace_payloads(conn, trace_id, |id, trace, payload| {
+                events.push(payload::decode(id, trace, payload)?);
+                Ok(())
+            })?;
             Ok(events)
+        })
+        .await
+    }
+
+    async fn trace_events_with_json(&self, trace_id: Uuid) -> Result<EventsWithJson, StoreError> {
+        self.read(move |conn| {
+            let mut read = EventsWithJson::default();
+            read_trace_payloads(conn, trace_id, |id, trace, payload| {
+                let (event, json) = payload::decode_with_json(id, trace, payload)?;
+                read.events.push(event);
+                read.json.push(json);
+                Ok(())
+            })?;
+            Ok(read)
         })
         .await
     }

@@ -17,7 +17,7 @@ use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::{params, ToSql, Transaction};
 use uuid::Uuid;
 
-use crate::rows::decode_payload;
+use crate::rows::{decode_payload, event_with_json};
 use crate::StoreError;
 
 /// The largest uncompressed payload a stored length may claim: far above any event the
@@ -94,6 +94,26 @@ pub(crate) fn decode(id: Uuid, trace_id: &str, payload: ValueRef<'_>) -> Result<
             "payload is of SQLite type {}",
             other.data_type()
         ))),
+    }
+}
+
+/// [`decode`], beside the payload's text where it is stored as Raceway JSON (read as
+/// `crate::rows::event_with_json` says); a compact payload has no text and decodes whole.
+pub(crate) fn decode_with_json(
+    id: Uuid,
+    trace_id: &str,
+    payload: ValueRef<'_>,
+) -> Result<(Event, Option<String>), StoreError> {
+    match payload {
+        ValueRef::Text(text) => {
+            let text = std::str::from_utf8(text).map_err(|e| StoreError::Corrupt {
+                what: "event",
+                id: id.to_string(),
+                message: format!("payload is not UTF-8: {e}"),
+            })?;
+            event_with_json(&id.to_string(), text.to_string())
+        }
+        other => Ok((decode(id, trace_id, other)?, None)),
     }
 }
 
