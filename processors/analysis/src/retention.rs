@@ -44,9 +44,10 @@
 //! in between keep it a safe over-approximation. Empty clocks are never ordered, so a retained empty clock disables it.
 //!
 //! Domination is checked only against retained accesses with the same domination key (trace,
-//! span, actor, location, type, lock set), found through a hash index, so an insertion costs
-//! O(log n) plus the size of its key's group, which stays small: within a group, entries are
-//! pairwise non-dominating.
+//! span, actor, location, type, lock set), found through 16 bits of each entry's key kept in the
+//! entries' order (the `fingerprints` submodule), so an insertion costs a scan of those bits plus
+//! the size of its key's group, which stays small: within a group, entries are pairwise
+//! non-dominating.
 //!
 //! # Representation
 //!
@@ -58,19 +59,18 @@
 
 mod canonical;
 mod clock;
+mod fingerprints;
 mod retained;
 mod shared_facts;
 mod values;
 
-use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, VecDeque};
 
 pub(crate) use canonical::CanonicalPieces;
 pub(crate) use clock::{Clock, ComponentIds};
 pub(crate) use retained::{dominates, Retained, RetainedSpan};
 
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
+use fingerprints::{fingerprint, Fingerprints};
 
 use raceway_schemas::Access;
 use smallvec::SmallVec;
@@ -94,72 +94,13 @@ pub(crate) struct Inserted {
 /// (timestamp, event id): the order retained accesses and spans are kept in.
 pub(crate) type Age = (i64, Uuid);
 
-/// The hasher of the domination groups: their keys are hashes already (seeded foldhash, see
-/// `domination_key`), so a key is its own hash; hashing it again cost a hasher's rounds at every
-/// insertion and eviction.
-#[derive(Debug, Default, Clone, Copy)]
-struct KeyIsItsHash(u64);
-
-impl Hasher for KeyIsItsHash {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        // Only `u64` keys are hashed here; any other input is still mixed in.
-        for &byte in bytes {
-            self.0 = self.0.rotate_left(8) ^ u64::from(byte);
-        }
-    }
-
-    fn write_u64(&mut self, key: u64) {
-        self.0 = key;
-    }
-}
-
-/// Domination key hash -> ages of the entries with that key.
-type Groups = HashMap<u64, Group, BuildHasherDefault<KeyIsItsHash>>;
-
-/// The ages of the retained entries with one domination key hash: usually one, kept inline.
-#[derive(Debug)]
-enum Group {
-    One(Age),
-    Many(Vec<Age>),
-}
-
-impl Group {
-    fn ages(&self) -> &[Age] {
-        match self {
-            Group::One(age) => std::slice::from_ref(age),
-            Group::Many(ages) => ages,
-        }
-    }
-
-    fn push(&mut self, age: Age) {
-        match self {
-            Group::One(first) => *self = Group::Many(vec![*first, age]),
-            Group::Many(ages) => ages.push(age),
-        }
-    }
-
-    /// Removes `age`; true when the group is now empty.
-    fn remove(&mut self, age: &Age) -> bool {
-        match self {
-            Group::One(only) => only == age,
-            Group::Many(ages) => {
-                ages.retain(|a| a != age);
-                ages.is_empty()
-            }
-        }
-    }
-}
-
 /// The retained accesses and update spans of one variable.
 #[derive(Debug, Default)]
 pub(crate) struct VariableAccesses {
     /// Sorted by age, oldest first.
     entries: VecDeque<Retained>,
-    groups: Groups,
+    /// The domination key's fingerprint of each entry, at the entry's position.
+    fingerprints: Fingerprints,
     /// Spans by the age of their write.
     spans: BTreeMap<Age, RetainedSpan>,
     /// Join of every clock ever retained here (see "Fast path" in the module doc).
@@ -190,10 +131,6 @@ impl VariableAccesses {
             Some(newest) if newest.age() < *age => Err(self.entries.len()),
             Some(_) => self.entries.binary_search_by(|kept| kept.age().cmp(age)),
         }
-    }
-
-    fn get(&self, age: &Age) -> Option<&Retained> {
-        self.position(age).ok().map(|at| &self.entries[at])
     }
 
     /// True when a span with this write event id is retained.
@@ -267,25 +204,20 @@ impl VariableAccesses {
         debug_assert!(!fast || self.all_before(&new.clock));
         let mut outcome = Inserted::default();
         let key = new.key();
-        let group = self.groups.get(&key).map_or(&[][..], Group::ages);
-        if !fast
-            && group
-                .iter()
-                .any(|age| self.get(age).is_some_and(|kept| dominates(kept, &new)))
-        {
-            outcome.removed.push(new.event_id);
-            return outcome;
-        }
+        let fingerprint = fingerprint(key);
+        let mut group = self.fingerprints.matching(fingerprint);
         if !group.is_empty() {
             // Most keys have no retained entry (a trace's actor at one location under one
-            // lock set, once): no candidates to collect.
-            let dominated: SmallVec<[Age; 2]> = group
-                .iter()
-                .filter(|age| self.get(age).is_some_and(|kept| dominates(&new, kept)))
-                .copied()
-                .collect();
-            for age in dominated {
-                if let Some(gone) = self.remove_entry(&age) {
+            // lock set, once): no match, and no entry read.
+            group.retain(|at| self.entries[*at].key() == key);
+            if !fast && group.iter().any(|&at| dominates(&self.entries[at], &new)) {
+                outcome.removed.push(new.event_id);
+                return outcome;
+            }
+            group.retain(|at| dominates(&new, &self.entries[*at]));
+            // From the back, so that each removal leaves the positions before it in place.
+            for &at in group.iter().rev() {
+                if let Some(gone) = self.remove_at(at) {
                     outcome.removed.push(gone);
                 }
             }
@@ -298,14 +230,16 @@ impl VariableAccesses {
             self.note_clock(&new.clock);
         }
         let age = new.age();
-        self.groups
-            .entry(key)
-            .and_modify(|group| group.push(age))
-            .or_insert(Group::One(age));
         self.reserve_for_one_more(capacity);
         match self.position(&age) {
-            Err(at) if at == self.entries.len() => self.entries.push_back(new),
-            Err(at) => self.entries.insert(at, new),
+            Err(at) if at == self.entries.len() => {
+                self.entries.push_back(new);
+                self.fingerprints.push_back(fingerprint);
+            }
+            Err(at) => {
+                self.entries.insert(at, new);
+                self.fingerprints.insert(at, fingerprint);
+            }
             // Callers check `contains` first; keep the retained copy.
             Ok(_) => {}
         }
@@ -314,12 +248,9 @@ impl VariableAccesses {
             // The other indices are updated from references, then the entries dropped: moving
             // each into `forget_entry` first copied it once more (about 200 bytes).
             for gone in self.entries.range(..excess) {
-                outcome.removed.push(forget(
-                    &mut self.groups,
-                    &mut self.unclocked,
-                    &mut self.wholes,
-                    gone,
-                ));
+                outcome
+                    .removed
+                    .push(forget(&mut self.unclocked, &mut self.wholes, gone));
             }
             if excess == 1 {
                 // The common case: `drain`'s set-up and guard cost more than the one copy.
@@ -327,6 +258,7 @@ impl VariableAccesses {
             } else {
                 self.entries.drain(..excess);
             }
+            self.fingerprints.drop_oldest(excess);
             outcome.capacity_evictions += excess as u64;
             self.reset_summary_if_empty();
         }
@@ -344,6 +276,7 @@ impl VariableAccesses {
         let len = self.entries.len();
         if len == self.entries.capacity() && 2 * len >= capacity && len <= capacity {
             self.entries.reserve_exact(capacity + 1 - len);
+            self.fingerprints.reserve_exact(capacity + 1 - len);
         }
     }
 
@@ -375,6 +308,7 @@ impl VariableAccesses {
             .is_some_and(|oldest| oldest.timestamp_ns < timestamp_ns)
         {
             if let Some(oldest) = self.entries.pop_front() {
+                self.fingerprints.drop_oldest(1);
                 gone.push(self.forget_entry(oldest));
             }
         }
@@ -411,6 +345,8 @@ impl VariableAccesses {
                 .into_iter()
                 .partition(|kept| kept.who.trace_id == trace_id);
         self.entries = kept;
+        self.fingerprints
+            .rebuild(self.entries.iter().map(Retained::key));
         let gone = of_trace
             .into_iter()
             .map(|gone| self.forget_entry(gone))
@@ -492,21 +428,16 @@ impl VariableAccesses {
         }
     }
 
-    /// Removes the entry of `age`; its event id, if it was there.
-    fn remove_entry(&mut self, age: &Age) -> Option<Uuid> {
-        let at = self.position(age).ok()?;
+    /// Removes the entry at position `at`; its event id, if there was one.
+    fn remove_at(&mut self, at: usize) -> Option<Uuid> {
         let gone = self.entries.remove(at)?;
+        self.fingerprints.remove(at);
         Some(self.forget_entry(gone))
     }
 
     /// Updates the other indices for an entry taken out of `entries`; returns its event id.
     fn forget_entry(&mut self, gone: Retained) -> Uuid {
-        let id = forget(
-            &mut self.groups,
-            &mut self.unclocked,
-            &mut self.wholes,
-            &gone,
-        );
+        let id = forget(&mut self.unclocked, &mut self.wholes, &gone);
         self.reset_summary_if_empty();
         id
     }
@@ -519,21 +450,11 @@ impl VariableAccesses {
     }
 }
 
-/// Updates the domination groups, the count of empty clocks and the whole accesses for `gone`,
-/// an entry leaving `entries`; returns its event id.
-fn forget(
-    groups: &mut Groups,
-    unclocked: &mut usize,
-    wholes: &mut Wholes,
-    gone: &Retained,
-) -> Uuid {
+/// Updates the count of empty clocks and the whole accesses for `gone`, an entry leaving
+/// `entries` (its fingerprint leaves with it, by position); returns its event id.
+fn forget(unclocked: &mut usize, wholes: &mut Wholes, gone: &Retained) -> Uuid {
     if gone.clock.is_empty() {
         *unclocked = unclocked.saturating_sub(1);
-    }
-    if let Entry::Occupied(mut group) = groups.entry(gone.key()) {
-        if group.get_mut().remove(&gone.age()) {
-            group.remove();
-        }
     }
     if !wholes.is_empty() {
         wholes.remove(&gone.event_id);

@@ -239,3 +239,80 @@ fn a_retained_access_fits_two_cache_lines() {
     // The rule of `Retained`: the form written at every insertion and read at every eviction.
     assert!(std::mem::size_of::<Retained>() <= 128);
 }
+
+/// The fingerprints, one per entry in the entries' order, as the index's rule says.
+fn fingerprints_in_step(accesses: &VariableAccesses) -> bool {
+    let expected: Vec<u16> = accesses
+        .entries
+        .iter()
+        .map(|kept| fingerprint(kept.key()))
+        .collect();
+    accesses.fingerprints.as_vec() == expected
+}
+
+#[test]
+fn the_key_index_stays_in_step_and_finds_candidates_anywhere_in_the_deque() {
+    // Actors t0 and t1 write at one place (each newer write dominates the actor's older one);
+    // t2 and t3 write at a new place every round (unique keys, none dominated). Arrivals come
+    // out of timestamp order in odd rounds, and the capacity evicts the oldest, so the ring
+    // wraps and dominated entries sit in its middle.
+    let capacity = 9;
+    let mut accesses = VariableAccesses::default();
+    let other_trace = id(0xbbbb);
+    for round in 0..40u64 {
+        let mut arrivals: Vec<u64> = (0..4).collect();
+        if round % 2 == 1 {
+            arrivals.reverse();
+        }
+        for actor in arrivals {
+            let n = u128::from(round * 4 + actor + 1);
+            let thread = format!("t{actor}");
+            let mut access = access(
+                n,
+                &thread,
+                (round * 10 + actor) as i64,
+                AccessType::Write,
+                &[(thread.as_str(), round + 1)],
+            );
+            if actor >= 2 {
+                access.location = format!("place {round}").into();
+            }
+            if actor % 2 == 1 {
+                access.trace_id = other_trace;
+            }
+            accesses.insert(normalised(access), capacity, false);
+            assert!(
+                fingerprints_in_step(&accesses),
+                "round {round}, actor {actor}"
+            );
+        }
+        // Found wherever they sit: one write of t0 and one of t1 are left.
+        for thread in ["t0", "t1"] {
+            let kept = accesses
+                .iter()
+                .filter(|kept| kept.who.actor.thread == thread)
+                .count();
+            assert_eq!(kept, 1, "round {round}, {thread}");
+        }
+    }
+    accesses.insert(retained(1000, 1000, &[("t9", 1)]), 2, false);
+    assert!(fingerprints_in_step(&accesses), "several evicted at once");
+    accesses.evict_older_than(395);
+    assert!(fingerprints_in_step(&accesses), "evicted by age");
+    for n in 0..6u128 {
+        let component = format!("c{n}");
+        accesses.insert(
+            retained(2000 + n, 2000 + n as i64, &[(&component, 1)]),
+            9,
+            false,
+        );
+    }
+    accesses.forget_trace(other_trace);
+    assert!(fingerprints_in_step(&accesses), "a trace forgotten");
+    assert!(accesses.iter().all(|kept| kept.who.trace_id != other_trace));
+    assert_eq!(
+        accesses.len(),
+        7,
+        "id 1000 and the six new accesses, of the test's trace"
+    );
+}
