@@ -77,23 +77,48 @@ impl Fingerprints {
     }
 }
 
-/// Pushes `offset +` the positions in `slice` holding `fingerprint`. A chunk is tested with no
-/// early exit, so that its compares are a few vector instructions; only a chunk with a match is
-/// walked one by one.
+/// Fingerprints tested together: 64 bytes, a cache line.
+const LANES: usize = 32;
+
+/// Pushes `offset +` the positions in `slice` holding `fingerprint`. Each chunk is tested as an
+/// array, with no early exit, so that its compares are a few vector instructions; the short
+/// rest is tested as the slice's last full chunk, or copied into an array padded with another
+/// fingerprint (compared one at a time, the two halves' rests cost more than all the full
+/// chunks). Only a chunk with a match is walked one by one.
 fn collect_matching(slice: &[u16], fingerprint: u16, offset: usize, found: &mut Matches) {
-    const LANES: usize = 32;
     let chunks = slice.chunks_exact(LANES);
     let rest = chunks.remainder();
     for (index, chunk) in chunks.enumerate() {
-        if chunk
-            .iter()
-            .fold(false, |any, &fp| any | (fp == fingerprint))
-        {
-            let start = offset + index * LANES;
-            push_equal(chunk, fingerprint, start, found);
+        if <&[u16; LANES]>::try_from(chunk).map_or(true, |lanes| holds(lanes, fingerprint)) {
+            push_equal(chunk, fingerprint, offset + index * LANES, found);
         }
     }
-    push_equal(rest, fingerprint, offset + slice.len() - rest.len(), found);
+    if rest.is_empty() {
+        return;
+    }
+    let rest_holds = match slice.len().checked_sub(LANES) {
+        // The last full chunk's worth, overlapping the chunks already tested: a match there
+        // only costs a walk of the rest.
+        Some(start) => <&[u16; LANES]>::try_from(&slice[start..])
+            .map_or(true, |lanes| holds(lanes, fingerprint)),
+        None => {
+            let mut padded = [!fingerprint; LANES];
+            padded[..rest.len()].copy_from_slice(rest);
+            holds(&padded, fingerprint)
+        }
+    };
+    if rest_holds {
+        push_equal(rest, fingerprint, offset + slice.len() - rest.len(), found);
+    }
+}
+
+/// True when one of `lanes` is `fingerprint`.
+#[inline(always)]
+fn holds(lanes: &[u16; LANES], fingerprint: u16) -> bool {
+    lanes
+        .iter()
+        .fold(0u16, |any, &fp| any | u16::from(fp == fingerprint))
+        != 0
 }
 
 fn push_equal(slice: &[u16], fingerprint: u16, start: usize, found: &mut Matches) {
