@@ -9,9 +9,9 @@
 //! insertion, removal and rehash at a random place in a table larger than the entries' deque:
 //! the detector's last-level write misses. The ring is written at its ends, as the deque is, and
 //! a scan of 256 fingerprints (512 bytes) is a few dozen vector compares. What breaks otherwise:
-//! a fingerprint out of step with its entry hides candidates, so a dominated access is kept
-//! (more memory; the verdicts stay) or, worse, a dominating one is checked against the wrong
-//! entry, which `dominates` still refuses; the tests check the ring after every kind of change.
+//! a fingerprint out of step with its entry hides candidates, so dominated accesses are kept
+//! (more memory and more pairs to scan; the verdicts stay, as `dominates` decides on the entries
+//! themselves); the tests check the ring after every kind of change.
 
 use std::collections::VecDeque;
 
