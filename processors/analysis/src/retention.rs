@@ -209,7 +209,7 @@ impl VariableAccesses {
         if !group.is_empty() {
             // Most keys have no retained entry (a trace's actor at one location under one
             // lock set, once): no match, and no entry read.
-            group.retain(|at| self.entries[*at].key() == key);
+            group.retain(|at| self.entries.get(*at).is_some_and(|kept| kept.key() == key));
             if !fast && group.iter().any(|&at| dominates(&self.entries[at], &new)) {
                 outcome.removed.push(new.event_id);
                 return outcome;
