@@ -286,8 +286,7 @@ pub struct TracePage {
 /// Where `json[i]` is `Some`, it is exactly the text `EventJson(&event)` writes for the whole
 /// stored event (what decoding it and encoding it again gives), so it can be sent as it is, and
 /// `events[i]` may hold only what the happens-before analysis reads (see
-/// `raceway_schemas::json::decode_happens_before_fields`): no locations, arguments, bodies,
-/// process id or duration. Where it is `None`, `events[i]` is the whole event.
+/// `raceway_schemas::json::decode_happens_before_fields`): no locations, arguments or bodies. Where it is `None`, `events[i]` is the whole event.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct EventsWithJson {
     pub events: Vec<raceway_schemas::Event>,

@@ -2,12 +2,12 @@
 //! reads, borrowed from the payload's text, the rest skipped.
 //!
 //! Rule: [`event`] reads a payload this crate's encoder wrote ([`EventJson`])
-//! into an [`Event`] whose ids, parent, timestamp, clock, lock set, actor (service, instance,
-//! thread), environment, tags, spans and kind are what the full decoder gives, with every other
-//! field at its default: a kind's location, a call's function and arguments, HTTP, database,
-//! error and message payloads, the task ids of spawns and awaits, the process id and the
-//! duration. Of a kind's payload it keeps what the causality rules read: a state change's
-//! variable, access type and values, a lock's id, type, mode and location, a fence's ordering. It answers
+//! into an [`Event`] whose ids, parent, timestamp, clock, lock set, metadata (read by the SDK
+//! path's own readers) and kind are what the full decoder gives, with every other field at its
+//! default: a kind's location, a call's function and arguments, HTTP, database, error and
+//! message payloads, the task ids of spawns and awaits. Of a kind's payload it keeps what the
+//! causality rules read: a state change's variable, access type and values, a lock's id, type,
+//! mode and location, a fence's ordering. It answers
 //! `None` for anything else (a `Custom` kind, a member of an unexpected type, an invalid id),
 //! and the caller then decodes the payload in full.
 //!
@@ -23,15 +23,14 @@
 //!
 //! [`EventJson`]: super::EventJson
 
-use std::collections::BTreeMap;
-
 use serde::de::IgnoredAny;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use super::fields::parse_timestamp;
 use super::typed::{
-    lock, named, optional_uuid, or_empty, owned, required, uuid, wire, OptText, Text, WireLock,
+    clock, lock, metadata, named, optional_uuid, required, texts, uuid, wire, OptText, Text,
+    WireLock, WireMetadata,
 };
 use crate::model::*;
 
@@ -45,18 +44,12 @@ struct StoredEvent<'a> {
     parent_id: OptText<'a>,
     timestamp: OptText<'a>,
     kind: StoredKind<'a>,
-    metadata: StoredMetadata<'a>,
+    metadata: WireMetadata<'a>,
     #[serde(default)]
     causality_vector: Option<Vec<(Text<'a>, u64)>>,
     #[serde(default)]
     lock_set: Option<Vec<Text<'a>>>,
 }
-
-wire!(StoredMetadata<'a> {
-    thread_id: OptText<'a>, service_name: OptText<'a>, environment: OptText<'a>,
-    tags: Option<BTreeMap<String, OptText<'a>>>, instance_id: OptText<'a>,
-    distributed_span_id: OptText<'a>, upstream_span_id: OptText<'a>,
-});
 
 /// Every kind the encoder writes but `Custom`, which the full decoder reads (its rules depend on
 /// which members are present).
@@ -91,40 +84,14 @@ wire!(StoredFence<'a> { ordering: OptText<'a> });
 /// full decoder then reads.
 pub(super) fn event(text: &str) -> Option<Event> {
     let stored: StoredEvent<'_> = serde_json::from_str(text).ok()?;
-    let texts = |list: Option<Vec<Text<'_>>>| -> Vec<String> {
-        list.unwrap_or_default()
-            .into_iter()
-            .map(|t| t.0.into_owned())
-            .collect()
-    };
-    let metadata = stored.metadata;
     Some(Event {
         id: uuid(&stored.id)?,
         trace_id: uuid(&stored.trace_id)?,
         parent_id: optional_uuid(&stored.parent_id)?,
         timestamp_ns: parse_timestamp(&stored.timestamp?.0)?,
         kind: kind(stored.kind)?,
-        metadata: Metadata {
-            thread_id: required(metadata.thread_id)?,
-            service_name: required(metadata.service_name)?,
-            environment: or_empty(metadata.environment),
-            tags: metadata
-                .tags
-                .unwrap_or_default()
-                .into_iter()
-                .map(|(name, value)| (name, or_empty(value)))
-                .collect(),
-            instance_id: owned(metadata.instance_id),
-            distributed_span_id: owned(metadata.distributed_span_id),
-            upstream_span_id: owned(metadata.upstream_span_id),
-            ..Metadata::default()
-        },
-        causality_vector: stored
-            .causality_vector
-            .unwrap_or_default()
-            .into_iter()
-            .map(|(component, counter)| (component.0.into_owned(), counter))
-            .collect(),
+        metadata: metadata(stored.metadata)?,
+        causality_vector: clock(stored.causality_vector),
         lock_set: texts(stored.lock_set),
     })
 }

@@ -142,7 +142,7 @@ wire!(WireEvent<'a> {
     causality_vector: Option<Vec<(Text<'a>, u64)>>, lock_set: Option<Vec<Text<'a>>>,
 });
 
-wire!(WireMetadata<'a> {
+wire!(pub(super) WireMetadata<'a> {
     thread_id: OptText<'a>, process_id: Option<u32>, service_name: OptText<'a>,
     environment: OptText<'a>, tags: Option<BTreeMap<String, OptText<'a>>>, duration_ns: Option<u64>,
     instance_id: OptText<'a>, distributed_span_id: OptText<'a>, upstream_span_id: OptText<'a>,
@@ -265,12 +265,6 @@ pub(super) fn event(raw: &str) -> Option<Event> {
 
 /// The model's event from a wire event, when its members are valid.
 fn from_wire(wire: WireEvent<'_>) -> Option<Event> {
-    let texts = |list: Option<Vec<Text<'_>>>| -> Vec<String> {
-        list.unwrap_or_default()
-            .into_iter()
-            .map(|t| t.0.into_owned())
-            .collect()
-    };
     Some(Event {
         id: uuid(&wire.id)?,
         trace_id: uuid(&wire.trace_id)?,
@@ -278,17 +272,29 @@ fn from_wire(wire: WireEvent<'_>) -> Option<Event> {
         timestamp_ns: parse_timestamp(&wire.timestamp?.0)?,
         kind: kind(wire.kind?)?,
         metadata: metadata(wire.metadata?.0)?,
-        causality_vector: wire
-            .causality_vector
-            .unwrap_or_default()
-            .into_iter()
-            .map(|(component, counter)| (component.0.into_owned(), counter))
-            .collect(),
+        causality_vector: clock(wire.causality_vector),
         lock_set: texts(wire.lock_set),
     })
 }
 
-fn metadata(wire: WireMetadata<'_>) -> Option<Metadata> {
+/// A list of texts as owned strings; missing is empty.
+pub(super) fn texts(list: Option<Vec<Text<'_>>>) -> Vec<String> {
+    list.unwrap_or_default()
+        .into_iter()
+        .map(|t| t.0.into_owned())
+        .collect()
+}
+
+/// A clock's (component, counter) pairs with owned names; missing is empty.
+pub(super) fn clock(pairs: Option<Vec<(Text<'_>, u64)>>) -> Vec<(String, u64)> {
+    pairs
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(component, counter)| (component.0.into_owned(), counter))
+        .collect()
+}
+
+pub(super) fn metadata(wire: WireMetadata<'_>) -> Option<Metadata> {
     Some(Metadata {
         thread_id: required(wire.thread_id)?,
         process_id: wire.process_id.unwrap_or_default(),
