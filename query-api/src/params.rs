@@ -8,7 +8,7 @@ use axum::extract::{FromRef, FromRequestParts, Path, Query};
 use axum::http::request::Parts;
 use chrono::DateTime;
 use raceway_schemas::{Event, FindingKind, Severity};
-use raceway_store::EventStore;
+use raceway_store::{EventStore, EventsWithJson};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -156,6 +156,28 @@ where
         let events = store.trace_events(id).await?;
         Scope::of(parts).check_trace(id, &events)?;
         Ok(StoredTrace { id, events })
+    }
+}
+
+/// [`StoredTrace`] for a route that sends the stored text on: the events beside their stored
+/// JSON (`EventStore::trace_events_with_json`), with the same 400 and 404 answers.
+pub(crate) struct StoredTraceWithJson {
+    pub id: Uuid,
+    pub read: EventsWithJson,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for StoredTraceWithJson
+where
+    Arc<dyn EventStore>: FromRef<S>,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let id = path_trace_id(parts, state).await?;
+        let store = Arc::<dyn EventStore>::from_ref(state);
+        let read = store.trace_events_with_json(id).await?;
+        Scope::of(parts).check_trace(id, &read.events)?;
+        Ok(StoredTraceWithJson { id, read })
     }
 }
 

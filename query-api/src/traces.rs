@@ -2,8 +2,7 @@
 
 use std::sync::Arc;
 
-use axum::extract::rejection::PathRejection;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -21,7 +20,7 @@ use utoipa::{IntoParams, ToSchema};
 use crate::coalesce::list_key;
 use crate::error::{ListErrors, TraceErrors};
 use crate::finding_values::with_recorded_values;
-use crate::params::{self, Listing, Page, PageInfo, TimeRange, TraceId};
+use crate::params::{self, Listing, Page, PageInfo, StoredTraceWithJson, TimeRange, TraceId};
 use crate::stores::ListReads;
 use crate::tenant::Scope;
 use crate::trace_body::trace_body;
@@ -247,15 +246,12 @@ pub(crate) struct TraceIdPath {
 #[utoipa::path(get, path = "/api/traces/{id}", tag = "traces", params(TraceIdPath),
     responses((status = 200, body = TraceEvents), TraceErrors))]
 pub(crate) async fn get_trace(
-    State(store): AppStore,
-    scope: Scope,
-    path: Result<Path<TraceIdPath>, PathRejection>,
+    StoredTraceWithJson {
+        id: trace_id,
+        read: EventsWithJson { events, json },
+    }: StoredTraceWithJson,
 ) -> Result<Response, ApiError> {
-    let Path(path) = path.map_err(|e| ApiError::bad_request(e.body_text()))?;
-    let trace_id = params::trace_id(&path.id)?;
     // The stored texts are sent as they are; the events hold what the causality reads.
-    let EventsWithJson { events, json } = store.trace_events_with_json(trace_id).await?;
-    scope.check_trace(trace_id, &events)?;
     let causality = trace_causality(&events);
     let body = trace_body(trace_id, &events, &json, &causality)
         .map_err(|e| ApiError::internal(format!("could not encode trace {trace_id}: {e}")))?;
