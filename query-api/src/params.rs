@@ -1,6 +1,8 @@
 //! Parsing of query parameters: trace ids, time bounds, page sizes, finding kinds and
 //! severities. Each parser answers a 400 naming the parameter and the accepted values.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 
 use axum::extract::rejection::QueryRejection;
@@ -8,7 +10,7 @@ use axum::extract::{FromRef, FromRequestParts, Path, Query};
 use axum::http::request::Parts;
 use chrono::DateTime;
 use raceway_schemas::{Event, FindingKind, Severity};
-use raceway_store::{EventStore, EventsWithJson};
+use raceway_store::{EventStore, EventsWithJson, StoreError};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -83,7 +85,9 @@ where
         match Scope::of(parts) {
             Scope::Everything => path_trace_id(parts, state).await.map(TraceId),
             Scope::Tenant(_) => Ok(TraceId(
-                StoredTrace::from_request_parts(parts, state).await?.id,
+                StoredTrace::<Vec<Event>>::from_request_parts(parts, state)
+                    .await?
+                    .id,
             )),
         }
     }
@@ -138,35 +142,43 @@ impl<F> Listing<F> {
 }
 
 /// The stored events of the trace named by the `{id}` path segment: 400 on a bad id, 404 when
-/// the store holds no event of it or the trace is outside the caller's tenant.
-pub(crate) struct StoredTrace {
+/// the store holds no event of it or the trace is outside the caller's tenant. `R` is what is
+/// read of it: the events alone, or beside their stored JSON ([`EventsWithJson`]) for a route
+/// that sends the stored text on.
+pub(crate) struct StoredTrace<R = Vec<Event>> {
     pub id: Uuid,
-    pub events: Vec<Event>,
+    pub events: R,
 }
 
-impl<S: Send + Sync> FromRequestParts<S> for StoredTrace
-where
-    Arc<dyn EventStore>: FromRef<S>,
-{
-    type Rejection = ApiError;
+/// A store read of one trace's events, boxed as the store's own methods return it.
+type TraceReadFuture<'a, R> = Pin<Box<dyn Future<Output = Result<R, StoreError>> + Send + 'a>>;
 
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
-        let id = path_trace_id(parts, state).await?;
-        let store = Arc::<dyn EventStore>::from_ref(state);
-        let events = store.trace_events(id).await?;
-        Scope::of(parts).check_trace(id, &events)?;
-        Ok(StoredTrace { id, events })
+/// What a [`StoredTrace`] reads of its trace: a store read, and the events it holds (the tenant
+/// check reads their environment).
+pub(crate) trait TraceRead: Sized {
+    fn read(store: &dyn EventStore, id: Uuid) -> TraceReadFuture<'_, Self>;
+    fn events(&self) -> &[Event];
+}
+
+impl TraceRead for Vec<Event> {
+    fn read(store: &dyn EventStore, id: Uuid) -> TraceReadFuture<'_, Self> {
+        store.trace_events(id)
+    }
+    fn events(&self) -> &[Event] {
+        self
     }
 }
 
-/// [`StoredTrace`] for a route that sends the stored text on: the events beside their stored
-/// JSON (`EventStore::trace_events_with_json`), with the same 400 and 404 answers.
-pub(crate) struct StoredTraceWithJson {
-    pub id: Uuid,
-    pub read: EventsWithJson,
+impl TraceRead for EventsWithJson {
+    fn read(store: &dyn EventStore, id: Uuid) -> TraceReadFuture<'_, Self> {
+        store.trace_events_with_json(id)
+    }
+    fn events(&self) -> &[Event] {
+        &self.events
+    }
 }
 
-impl<S: Send + Sync> FromRequestParts<S> for StoredTraceWithJson
+impl<S: Send + Sync, R: TraceRead> FromRequestParts<S> for StoredTrace<R>
 where
     Arc<dyn EventStore>: FromRef<S>,
 {
@@ -175,9 +187,9 @@ where
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
         let id = path_trace_id(parts, state).await?;
         let store = Arc::<dyn EventStore>::from_ref(state);
-        let read = store.trace_events_with_json(id).await?;
-        Scope::of(parts).check_trace(id, &read.events)?;
-        Ok(StoredTraceWithJson { id, read })
+        let events = R::read(store.as_ref(), id).await?;
+        Scope::of(parts).check_trace(id, events.events())?;
+        Ok(StoredTrace { id, events })
     }
 }
 

@@ -20,7 +20,7 @@ use utoipa::{IntoParams, ToSchema};
 use crate::coalesce::list_key;
 use crate::error::{ListErrors, TraceErrors};
 use crate::finding_values::with_recorded_values;
-use crate::params::{self, Listing, Page, PageInfo, StoredTraceWithJson, TimeRange, TraceId};
+use crate::params::{self, Listing, Page, PageInfo, StoredTrace, TimeRange, TraceId};
 use crate::stores::ListReads;
 use crate::tenant::Scope;
 use crate::trace_body::trace_body;
@@ -246,10 +246,10 @@ pub(crate) struct TraceIdPath {
 #[utoipa::path(get, path = "/api/traces/{id}", tag = "traces", params(TraceIdPath),
     responses((status = 200, body = TraceEvents), TraceErrors))]
 pub(crate) async fn get_trace(
-    StoredTraceWithJson {
+    StoredTrace {
         id: trace_id,
-        read: EventsWithJson { events, json },
-    }: StoredTraceWithJson,
+        events: EventsWithJson { events, json },
+    }: StoredTrace<EventsWithJson>,
 ) -> Result<Response, ApiError> {
     // The stored texts are sent as they are; the events hold what the causality reads.
     let causality = trace_causality(&events);
