@@ -290,8 +290,8 @@ fn sent_clocks(mut sent: NumberedClocks<'_>, position_of: &[usize]) -> Clocks {
 /// Sums of our SDK's clocks are at most the number of events (each counter counts the events
 /// of one actor, and a clock counts only events before it), so when every sum is small next to
 /// the number of positions they are **counted**: one pass counts each sum, one places every
-/// position after the positions of smaller sums, in position order (a counting sort: about 15
-/// instructions per position where the comparison sort took 120). Larger sums are sorted as
+/// position after the positions of smaller sums, in position order (a counting sort: about 35
+/// instructions per position with its vectors, where the comparison sort took 120). Larger sums are sorted as
 /// (sum, position) keys, packed into one `u64` each when both fit 32 bits (an integer
 /// comparison per step instead of a 128-bit one, and a quarter of the bytes moved). The keys are
 /// distinct, so every way gives the one order.
