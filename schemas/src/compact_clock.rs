@@ -264,7 +264,7 @@ impl ClockTable {
 
     /// A clock over this table of entries already checked: indices in range and strictly
     /// increasing, no zero counter.
-    fn clock_of_checked(&self, entries: Vec<(ComponentIndex, u64)>) -> CompactClock {
+    pub(crate) fn clock_of_checked(&self, entries: Vec<(ComponentIndex, u64)>) -> CompactClock {
         CompactClock {
             names: Arc::clone(&self.names),
             entries,

@@ -4,7 +4,8 @@
 //! - [`clock`]: [`VectorClock`], the one representation of happens-before, shared by the SDK
 //!   that stamps events and the analyses that compare them.
 //! - [`compact_clock`]: [`CompactClock`], the clocks of the race inputs over a table of component
-//!   names shared per trace or decoded batch.
+//!   names shared per trace or decoded batch; [`JoinedClock`], one built by joins and increments
+//!   (a trace's derived clocks), valid by construction.
 //! - [`avro`]: Avro encoding of `EventBatch` and `Access` records; the `.avsc` files under
 //!   `schemas/avro/` are the source of truth.
 //! - [`framing`]: Confluent wire framing (magic byte 0, 4-byte schema id) with fixed schema ids.
@@ -25,6 +26,7 @@ pub mod compact_clock;
 pub mod error;
 pub mod finding;
 pub mod framing;
+mod joined_clock;
 pub mod json;
 pub mod lock_order;
 pub mod model;
@@ -42,6 +44,7 @@ pub use compact_clock::{
 };
 pub use error::SchemaError;
 pub use finding::{FindingEvent, FindingKind, RaceFinding, Severity};
+pub use joined_clock::JoinedClock;
 pub use lock_order::{LockAcquisition, LockOrderEdge};
 pub use model::*;
 pub use names::SharedNames;

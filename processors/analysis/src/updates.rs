@@ -23,9 +23,13 @@
 //! lock history, which only the trace stage has; in the race stage it would depend on which of
 //! the actor's accesses had arrived yet.
 
+use std::hash::Hash;
+use std::sync::Arc;
+
 use foldhash::HashMap;
 use raceway_schemas::{
-    Access, AccessType, CompactClock, Event, EventKind, HeldLock, UpdateRead, UpdateSpan,
+    Access, AccessType, CompactClock, Event, EventKind, HeldLock, SharedNames, StateChange,
+    UpdateRead, UpdateSpan,
 };
 use uuid::Uuid;
 
@@ -39,9 +43,6 @@ pub fn trace_update_spans(events: &[Event]) -> Vec<UpdateSpan> {
     update_spans_with(events, &trace_causality(events))
 }
 
-/// (actor number, environment, variable): whose pending read, of what.
-type PendingKey<'a> = (usize, &'a str, &'a str);
-
 /// Like [`trace_update_spans`], reusing a [`TraceCausality`] already computed for the events.
 pub fn update_spans_with(events: &[Event], causality: &TraceCausality) -> Vec<UpdateSpan> {
     let Some(span) = trace_span(events) else {
@@ -52,14 +53,30 @@ pub fn update_spans_with(events: &[Event], causality: &TraceCausality) -> Vec<Up
     spans_with(
         events,
         causality,
+        variable_by_text,
         |index| access_at(events, causality, index, span, &mut names),
         read_clock,
+    )
+}
+
+/// A pending read's variable by its text: (environment, variable).
+fn variable_by_text<'a>(event: &'a Event, change: &'a StateChange, _: usize) -> (&'a str, &'a str) {
+    (
+        event.metadata.environment.as_str(),
+        change.variable.as_str(),
     )
 }
 
 /// Like [`update_spans_with`], taking each span's write from `accesses`, the trace's accesses
 /// built from the same `causality` ([`crate::accesses::accesses_with`]): a copy instead of
 /// building the access and numbering its clock again. A write not found there is built anew.
+///
+/// When every StateChange has its access there, and there are fewer than a third of
+/// [`SharedNames::MAX_NAMES`] of them, a pending read is found by the **addresses of its
+/// access's shared environment and variable**: the accesses of one trace take their names from
+/// one table, which hands out one copy per text and is never cleared before it holds that many
+/// names (each access adds at most three), so equal addresses are equal texts and the other way
+/// round. Two integers are hashed where the texts were hashed at every read and write.
 pub(crate) fn update_spans_reusing(
     events: &[Event],
     causality: &TraceCausality,
@@ -75,9 +92,18 @@ pub(crate) fn update_spans_reusing(
             .get(index)
             .is_some_and(|e| e.state_change().is_some())
     });
+    // True while every StateChange so far has its access at its position.
+    let mut every_found = true;
+    let mut found = 0;
     for (at, &index) in changes.enumerate() {
         position[index] = at;
+        every_found &= accesses
+            .get(at)
+            .is_some_and(|access| access.event_id == events[index].id);
+        found = at + 1;
     }
+    let shared =
+        every_found && found == accesses.len() && accesses.len() * 3 < SharedNames::MAX_NAMES;
     // An access's clock may have been moved out of `causality` into it
     // ([`crate::accesses::accesses_taking_clocks`]): a read's clock is taken from its access too.
     let access_of = |index: usize| {
@@ -86,18 +112,27 @@ pub(crate) fn update_spans_reusing(
             .filter(|access| access.event_id == events[index].id)
     };
     let mut names = AccessNames::default();
-    spans_with(
-        events,
-        causality,
-        |index| match access_of(index) {
-            Some(access) => Some(access.clone()),
-            None => access_at(events, causality, index, span, &mut names),
-        },
-        |index| match access_of(index) {
-            Some(access) => Some(access.clock.clone()),
-            None => causality.per_event.get(index).map(|f| f.clock.clone()),
-        },
-    )
+    let write_at = |index| match access_of(index) {
+        Some(access) => Some(access.clone()),
+        None => access_at(events, causality, index, span, &mut names),
+    };
+    let read_clock_at = |index| match access_of(index) {
+        Some(access) => Some(access.clock.clone()),
+        None => causality.per_event.get(index).map(|f| f.clock.clone()),
+    };
+    if shared {
+        // Every StateChange's access is at `position[index]` (counted above).
+        let by_address = |_: &Event, _: &StateChange, index: usize| {
+            let access = &accesses[position[index]];
+            (
+                Arc::as_ptr(&access.environment).cast::<u8>() as usize,
+                Arc::as_ptr(&access.variable).cast::<u8>() as usize,
+            )
+        };
+        spans_with(events, causality, by_address, write_at, read_clock_at)
+    } else {
+        spans_with(events, causality, variable_by_text, write_at, read_clock_at)
+    }
 }
 
 /// A read paired with a write by the rule of the module doc, before its span is built: the
@@ -105,20 +140,24 @@ pub(crate) fn update_spans_reusing(
 /// held throughout.
 type Pairing = ((i64, Uuid), usize, usize, Vec<HeldLock>);
 
-/// The pairing rule of the module doc; `write_at` gives the access of the write at an index,
-/// `read_clock_at` the final clock of the read at an index. The pairs are found and sorted
+/// The pairing rule of the module doc; `variable_of` tells the variables of the actor's reads
+/// and writes apart (a key equal exactly when the environment and the variable are), `write_at`
+/// gives the access of the write at an index, `read_clock_at` the final clock of the read at an
+/// index. The pairs are found and sorted
 /// first, then each span is built once in its final place: the spans are a few hundred bytes
 /// each, and growing or sorting a vector of them copied them.
-fn spans_with(
-    events: &[Event],
+fn spans_with<'a, K: Hash + Eq>(
+    events: &'a [Event],
     causality: &TraceCausality,
+    variable_of: impl Fn(&'a Event, &'a StateChange, usize) -> K,
     mut write_at: impl FnMut(usize) -> Option<Access>,
     read_clock_at: impl Fn(usize) -> Option<CompactClock>,
 ) -> Vec<UpdateSpan> {
     let (order, actor_of) = ordered_actors(events, causality);
     // By actor number.
     let mut locks: Vec<HeldLocks<'_>> = Vec::new();
-    let mut pending: HashMap<PendingKey<'_>, (usize, Holds<'_>)> = HashMap::default();
+    // (actor number, variable): whose pending read, of what.
+    let mut pending: HashMap<(usize, K), (usize, Holds<'_>)> = HashMap::default();
     let mut pairs: Vec<Pairing> = Vec::new();
     for &index in order.iter() {
         let event = &events[index];
@@ -136,11 +175,7 @@ fn spans_with(
             EventKind::StateChange(change) => change,
             _ => continue,
         };
-        let key = (
-            actor,
-            event.metadata.environment.as_str(),
-            change.variable.as_str(),
-        );
+        let key = (actor, variable_of(event, change, index));
         match change.access_type {
             AccessType::Read | AccessType::AtomicRead => {
                 pending.insert(key, (index, actor_locks.holds()));
@@ -224,6 +259,24 @@ mod tests {
         assert_eq!(spans[0].read.location, "r2");
         assert_eq!(spans[0].write.event_id, id(3));
         assert!(spans[0].held_throughout.is_empty());
+    }
+
+    /// One variable name in two environments is two variables: the race inputs, which find a
+    /// pending read by the addresses of its access's shared names, pair a write only with a
+    /// read of its own environment, as the spans built from the texts do.
+    #[test]
+    fn one_name_in_two_environments_is_two_variables() {
+        let mut elsewhere = event(2, "a", 20, write("x", "w1"));
+        elsewhere.metadata.environment = "other".into();
+        let events = vec![
+            event(1, "a", 10, read("x", "r")),
+            elsewhere,
+            event(3, "a", 30, write("x", "w2")),
+        ];
+        let spans = crate::race_inputs(&events).updates;
+        assert_eq!(spans.len(), 1);
+        assert_eq!(spans[0].write.event_id, id(3));
+        assert_eq!(spans, trace_update_spans(&events));
     }
 
     #[test]
