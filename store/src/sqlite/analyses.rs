@@ -287,15 +287,12 @@ fn list_anomalies_blocking(
 ) -> Result<AnomalyPage, StoreError> {
     let filter = filter::anomalies(Dialect::Sqlite, query);
     let conditions = filter.sql();
-    let select_sql = format!(
-        "SELECT {ANOMALY_COLUMNS} FROM duration_anomalies WHERE {conditions} \
-         ORDER BY timestamp_ns DESC, deviations DESC, id"
-    );
+    let select_sql = format!("SELECT {ANOMALY_COLUMNS} FROM duration_anomalies WHERE {conditions}");
     let page = (query.limit, query.offset);
     let (anomalies, total) = query_page(
         conn,
         "anomalies",
-        &select_sql,
+        (&select_sql, "timestamp_ns DESC, deviations DESC, id"),
         &filter,
         page,
         read_columns,

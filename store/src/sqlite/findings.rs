@@ -189,11 +189,17 @@ pub(crate) fn matching(query: &FindingQuery) -> Filter {
 /// The race list's rows matching `conditions`, newest first by the later of the two events,
 /// then by id (a stable order for paging). The index `findings_newest_first` (migration 7) holds
 /// exactly this expression, so a page reads its rows in order instead of sorting every finding.
+#[cfg(test)]
 pub(crate) fn list_sql(conditions: &str) -> String {
-    format!(
-        "SELECT {FINDING_COLUMNS} FROM findings WHERE {conditions} \
-         ORDER BY MAX(first_timestamp_ns, second_timestamp_ns) DESC, id"
-    )
+    format!("{} ORDER BY {LIST_ORDER}", list_select(conditions))
+}
+
+/// The race list's order, newest first: the expression of the index `findings_newest_first`.
+const LIST_ORDER: &str = "MAX(first_timestamp_ns, second_timestamp_ns) DESC, id";
+
+/// The race list's rows matching `conditions`, unordered.
+fn list_select(conditions: &str) -> String {
+    format!("SELECT {FINDING_COLUMNS} FROM findings WHERE {conditions}")
 }
 
 #[async_trait]
@@ -223,12 +229,12 @@ impl FindingStore for SqliteStore {
         self.read(move |conn| {
             let filter = matching(&query);
             let conditions = filter.sql();
-            let select_sql = list_sql(&conditions);
+            let select_sql = list_select(&conditions);
             let page = (query.limit, query.offset);
             let (findings, total) = query_page(
                 conn,
                 "findings",
-                &select_sql,
+                (&select_sql, LIST_ORDER),
                 &filter,
                 page,
                 read_finding,

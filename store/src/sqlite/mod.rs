@@ -197,13 +197,19 @@ where
     C::try_from(row)
 }
 
-/// One page of the rows of `select_sql` (the paging clause is appended) and how many rows it
-/// has in all, both bound to `filter`'s values: the shape of every paginated listing. `read`
-/// and `decode` as in [`query_decoded`].
+/// One page of the rows of `select_sql` in the order `order_by` (the paging clause is appended)
+/// and how many rows it has in all, both bound to `filter`'s values: the shape of every
+/// paginated listing. `read` and `decode` as in [`query_decoded`].
+///
+/// The count is taken over `select_sql` without its order, so SQLite can flatten it into the
+/// count and leave out every column the count does not need (for the trace list, each trace's
+/// race and anomaly counts, lookups in other tables). Older SQLite (3.40) did not drop an
+/// `ORDER BY` inside a counted subquery and computed every row's columns: 22.5 against 0.8 ms
+/// at 1,600 traces; the bundled 3.50 already drops it (1.4 against 0.7 ms).
 pub(crate) fn query_page<C, T>(
     conn: &Connection,
     what: &str,
-    select_sql: &str,
+    (select_sql, order_by): (&str, &str),
     filter: &Filter,
     (limit, offset): (u32, u32),
     read: fn(&rusqlite::Row<'_>) -> rusqlite::Result<C>,
@@ -213,7 +219,7 @@ pub(crate) fn query_page<C, T>(
     let rows = query_decoded(
         conn,
         &format!("list {what}"),
-        &format!("{select_sql} {clause}"),
+        &format!("{select_sql} ORDER BY {order_by} {clause}"),
         params_from_iter(filter.params_with(&page)),
         read,
         decode,
