@@ -79,19 +79,25 @@ impl Fingerprints {
             return found;
         }
         let room = self.slots.len();
-        let mut chunks = self.slots.chunks_exact(LANES);
-        for (index, chunk) in chunks.by_ref().enumerate() {
-            if <&[u16; LANES]>::try_from(chunk).map_or(true, |lanes| holds(lanes, fingerprint)) {
-                push_equal(chunk, fingerprint, index * LANES, &mut found);
+        // Two chunks at a time (half the loop's branches), then a last odd chunk.
+        let (pairs, rest) = self.slots.as_chunks::<{ 2 * LANES }>();
+        for (index, lanes) in pairs.iter().enumerate() {
+            if holds(lanes, fingerprint) {
+                push_equal(lanes, fingerprint, index * 2 * LANES, &mut found);
             }
         }
-        let rest = chunks.remainder();
         if !rest.is_empty() {
-            // A ring smaller than one chunk.
-            let mut padded = [EMPTY; LANES];
-            padded[..rest.len()].copy_from_slice(rest);
-            if holds(&padded, fingerprint) {
-                push_equal(rest, fingerprint, 0, &mut found);
+            // The odd chunk, or a ring smaller than one chunk, padded.
+            let rest_holds = match <&[u16; LANES]>::try_from(rest) {
+                Ok(lanes) => holds(lanes, fingerprint),
+                Err(_) => {
+                    let mut padded = [EMPTY; LANES];
+                    padded[..rest.len()].copy_from_slice(rest);
+                    holds(&padded, fingerprint)
+                }
+            };
+            if rest_holds {
+                push_equal(rest, fingerprint, room - rest.len(), &mut found);
             }
         }
         if found.is_empty() {
@@ -225,7 +231,7 @@ impl Fingerprints {
 /// True when one of `lanes` is `fingerprint`: the chunk is tested as an array, with no early
 /// exit, so that its compares are a few vector instructions.
 #[inline(always)]
-fn holds(lanes: &[u16; LANES], fingerprint: u16) -> bool {
+fn holds<const N: usize>(lanes: &[u16; N], fingerprint: u16) -> bool {
     lanes
         .iter()
         .fold(0u16, |any, &fp| any | u16::from(fp == fingerprint))
