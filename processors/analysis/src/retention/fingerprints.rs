@@ -80,8 +80,14 @@ impl Fingerprints {
         }
         let room = self.slots.len();
         // Two chunks at a time (half the loop's branches), then a last odd chunk.
-        let (pairs, rest) = self.slots.as_chunks::<{ 2 * LANES }>();
-        for (index, lanes) in pairs.iter().enumerate() {
+        // (`chunks_exact` and `try_from` compile to the same loop as `as_chunks`, which is
+        // newer than the workspace's minimum Rust.)
+        let pairs = self.slots.chunks_exact(2 * LANES);
+        let rest = pairs.remainder();
+        for (index, pair) in pairs.enumerate() {
+            let Ok(lanes) = <&[u16; 2 * LANES]>::try_from(pair) else {
+                continue;
+            };
             if holds(lanes, fingerprint) {
                 push_equal(lanes, fingerprint, index * 2 * LANES, &mut found);
             }
