@@ -89,7 +89,15 @@ impl Fingerprints {
                 continue;
             };
             if holds(lanes, fingerprint) {
-                push_equal(lanes, fingerprint, index * 2 * LANES, &mut found);
+                // Only the chunk of the two with a match is walked.
+                let start = index * 2 * LANES;
+                for (half, chunk) in lanes.chunks_exact(LANES).enumerate() {
+                    if let Ok(lanes) = <&[u16; LANES]>::try_from(chunk) {
+                        if holds(lanes, fingerprint) {
+                            push_equal(lanes, fingerprint, start + half * LANES, &mut found);
+                        }
+                    }
+                }
             }
         }
         if !rest.is_empty() {
