@@ -32,16 +32,17 @@ const LANES: usize = 32;
 
 /// One fingerprint per retained entry, in the entries' order, in a ring whose room is a
 /// whole number of chunks of [`LANES`] (or a power of two below one chunk, tested as one chunk
-/// padded), its empty slots
-/// [`EMPTY`].
+/// padded), its empty slots [`EMPTY`].
 ///
-/// Rule: a scan tests whole chunks of the ring's own buffer, wherever its live part begins
-/// and ends. Reason: a `VecDeque`'s live part is two slices that start and end anywhere, so
-/// each scan tested two halves and two short rests (242 instructions per access for a full
-/// variable of 256 entries); here a full ring of 256 is eight chunks. Empty slots never
-/// match, so testing them costs nothing but their compares. What breaks otherwise: a slot
-/// left holding a fingerprint after its entry left reports a wrong position, which `insert`
-/// then checks against another entry's key (the verdicts stay, a candidate can be missed).
+/// Rule: a scan tests the ring's whole buffer, two chunks per step, wherever its live part
+/// begins and ends, and every slot outside the live part is [`EMPTY`]. Reason: a `VecDeque`'s
+/// live part is two slices that start and end anywhere, so each scan tested two halves and
+/// two short rests (242 instructions per access for a full variable of 256 entries); here a
+/// full ring of 256 is four steps. Empty slots never match, so testing them costs only their
+/// compares. What breaks otherwise: a scan that leaves out part of the buffer misses
+/// candidates (dominated entries kept), and a slot left holding the fingerprint of an entry
+/// that left reports a position that is not a match (its entry's key is then read for
+/// nothing); the tests check both after every kind of change.
 #[derive(Debug, Default)]
 pub(super) struct Fingerprints {
     /// The ring's slots: `len` fingerprints from `head` on (wrapping), [`EMPTY`] elsewhere.
