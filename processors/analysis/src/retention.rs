@@ -195,8 +195,9 @@ impl VariableAccesses {
         self.entries.is_empty() && self.spans.is_empty()
     }
 
-    /// Keeps `new` unless a retained access dominates it, drops what `new` dominates, then
-    /// evicts the oldest beyond `capacity`. `fast` says that everything retained happens before
+    /// Keeps `new` unless a retained access dominates it, drops what `new` dominates, and
+    /// keeps at most `capacity` entries: when full, the oldest of the entries and `new` is
+    /// evicted (before `new` is put in, see [`VariableAccesses::evict_oldest_first`]). `fast` says that everything retained happens before
     /// `new` ([`VariableAccesses::all_before`] its clock), so nothing retained can dominate it
     /// and the summary becomes `new`'s clock.
     #[inline(always)]
