@@ -197,9 +197,9 @@ impl VariableAccesses {
 
     /// Keeps `new` unless a retained access dominates it, drops what `new` dominates, and
     /// keeps at most `capacity` entries: when full, the oldest of the entries and `new` is
-    /// evicted (before `new` is put in, see [`VariableAccesses::evict_oldest_first`]). `fast` says that everything retained happens before
-    /// `new` ([`VariableAccesses::all_before`] its clock), so nothing retained can dominate it
-    /// and the summary becomes `new`'s clock.
+    /// evicted (before `new` is put in, see [`VariableAccesses::evict_oldest_first`]). `fast`
+    /// says that everything retained happens before `new` ([`VariableAccesses::all_before`]
+    /// its clock), so nothing retained can dominate it and the summary becomes `new`'s clock.
     #[inline(always)]
     pub(crate) fn insert(&mut self, new: Retained, capacity: usize, fast: bool) -> Inserted {
         debug_assert!(!fast || self.all_before(&new.clock));
