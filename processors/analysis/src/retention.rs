@@ -195,10 +195,11 @@ impl VariableAccesses {
         self.entries.is_empty() && self.spans.is_empty()
     }
 
-    /// Keeps `new` unless a retained access dominates it, drops what `new` dominates, then
-    /// evicts the oldest beyond `capacity`. `fast` says that everything retained happens before
-    /// `new` ([`VariableAccesses::all_before`] its clock), so nothing retained can dominate it
-    /// and the summary becomes `new`'s clock.
+    /// Keeps `new` unless a retained access dominates it, drops what `new` dominates, and
+    /// keeps at most `capacity` entries: when full, the oldest of the entries and `new` is
+    /// evicted (before `new` is put in, see [`VariableAccesses::evict_oldest_first`]). `fast`
+    /// says that everything retained happens before `new` ([`VariableAccesses::all_before`]
+    /// its clock), so nothing retained can dominate it and the summary becomes `new`'s clock.
     #[inline(always)]
     pub(crate) fn insert(&mut self, new: Retained, capacity: usize, fast: bool) -> Inserted {
         debug_assert!(!fast || self.all_before(&new.clock));
@@ -230,53 +231,90 @@ impl VariableAccesses {
             self.note_clock(&new.clock);
         }
         let age = new.age();
-        self.reserve_for_one_more(capacity);
         match self.position(&age) {
-            Err(at) if at == self.entries.len() => {
-                self.entries.push_back(new);
-                self.fingerprints.push_back(fingerprint);
-            }
-            Err(at) => {
-                self.entries.insert(at, new);
-                self.fingerprints.insert(at, fingerprint);
-            }
             // Callers check `contains` first; keep the retained copy.
             Ok(_) => {}
-        }
-        let excess = self.entries.len().saturating_sub(capacity);
-        if excess > 0 {
-            // The other indices are updated from references, then the entries dropped: moving
-            // each into `forget_entry` first copied it once more (about 200 bytes).
-            for gone in self.entries.range(..excess) {
-                outcome
-                    .removed
-                    .push(forget(&mut self.unclocked, &mut self.wholes, gone));
+            // A full variable: the oldest of the retained entries and `new` leaves.
+            Err(0) if self.entries.len() == capacity => {
+                // `new` is the oldest: it is not kept (as if inserted and evicted at once).
+                let id = forget(&mut self.unclocked, &mut self.wholes, &new);
+                outcome.removed.push(id);
+                outcome.capacity_evictions += 1;
+                self.reset_summary_if_empty();
             }
-            if excess == 1 {
-                // The common case: `drain`'s set-up and guard cost more than the one copy.
-                self.entries.pop_front();
-            } else {
-                self.entries.drain(..excess);
+            Err(at) if self.entries.len() == capacity => {
+                self.evict_oldest_first(&mut outcome);
+                self.put(at - 1, new, fingerprint);
             }
-            self.fingerprints.drop_oldest(excess);
-            outcome.capacity_evictions += excess as u64;
-            self.reset_summary_if_empty();
+            Err(at) => {
+                self.reserve_for_one_more(capacity);
+                self.put(at, new, fingerprint);
+                self.evict_beyond(capacity, &mut outcome);
+            }
         }
         outcome
     }
 
-    /// Makes room for one more entry. A full deque doubles, as a `VecDeque` does, except that
-    /// the doubling that would reach `capacity` or pass it goes to `capacity + 1` exactly (an
-    /// insertion into a full variable holds one more entry until the oldest is evicted): left
-    /// to double, a full variable's deque copied every entry once more for that one entry and
-    /// ended at twice the room it needs. So a deque never holds more than twice its entries
-    /// (plus one), and a variable that stays small keeps a small deque: reserving `capacity + 1`
-    /// from a quarter of it gave a variable of 64 entries room for 257.
+    /// Evicts the oldest entry of a full variable before a newer one is put in its place.
+    /// Evicting first lets the deque hold exactly `capacity` entries, so that the new entry
+    /// goes into the slot of the evicted one, which `forget` has just read: written after the
+    /// newest, a slot that was last written one full turn of the ring ago missed the caches
+    /// on every insertion.
+    fn evict_oldest_first(&mut self, outcome: &mut Inserted) {
+        if let Some(gone) = self.entries.front() {
+            outcome
+                .removed
+                .push(forget(&mut self.unclocked, &mut self.wholes, gone));
+            self.entries.pop_front();
+            self.fingerprints.drop_oldest(1);
+            outcome.capacity_evictions += 1;
+        }
+    }
+
+    /// Puts `new` (with its key's `fingerprint`) at position `at` of the entries.
+    #[inline(always)]
+    fn put(&mut self, at: usize, new: Retained, fingerprint: u16) {
+        if at == self.entries.len() {
+            self.entries.push_back(new);
+            self.fingerprints.push_back(fingerprint);
+        } else {
+            self.entries.insert(at, new);
+            self.fingerprints.insert(at, fingerprint);
+        }
+    }
+
+    /// Evicts the oldest entries beyond `capacity` (only a smaller capacity than a variable
+    /// was filled with leaves more than one).
+    fn evict_beyond(&mut self, capacity: usize, outcome: &mut Inserted) {
+        let excess = self.entries.len().saturating_sub(capacity);
+        if excess == 0 {
+            return;
+        }
+        // The other indices are updated from references, then the entries dropped: moving
+        // each into `forget_entry` first copied it once more (about 200 bytes).
+        for gone in self.entries.range(..excess) {
+            outcome
+                .removed
+                .push(forget(&mut self.unclocked, &mut self.wholes, gone));
+        }
+        self.entries.drain(..excess);
+        self.fingerprints.drop_oldest(excess);
+        outcome.capacity_evictions += excess as u64;
+        self.reset_summary_if_empty();
+    }
+
+    /// Makes room for one more entry below `capacity`. A full deque doubles, as a `VecDeque`
+    /// does, except that the doubling that would reach `capacity` or pass it goes to
+    /// `capacity` exactly (a full variable evicts its oldest entry before it takes a new one):
+    /// left to double, a full variable's deque copied every entry once more and ended at
+    /// twice the room it needs. So a deque never holds more than twice its entries, and a
+    /// variable that stays small keeps a small deque: reserving `capacity` from a quarter of
+    /// it gave a variable of 64 entries room for 256.
     fn reserve_for_one_more(&mut self, capacity: usize) {
         let len = self.entries.len();
-        if len == self.entries.capacity() && 2 * len >= capacity && len <= capacity {
-            self.entries.reserve_exact(capacity + 1 - len);
-            self.fingerprints.reserve_exact(capacity + 1 - len);
+        if len == self.entries.capacity() && 2 * len >= capacity && len < capacity {
+            self.entries.reserve_exact(capacity - len);
+            self.fingerprints.reserve_exact(capacity - len);
         }
     }
 
