@@ -60,41 +60,7 @@ impl JoinedClock {
     /// This clock becomes the component-wise maximum of itself and `other`.
     pub fn join(&mut self, other: &JoinedClock) {
         self.bound = self.bound.max(other.bound);
-        let from = other.entries.as_slice();
-        if from.is_empty() {
-            return;
-        }
-        if self.entries.is_empty() {
-            self.entries.extend_from_slice(from);
-            return;
-        }
-        let aligned = self.entries.len() == from.len()
-            && self.entries.iter().zip(from).all(|(a, b)| a.0 == b.0);
-        if aligned {
-            // The same indices in the same places: in place, without a branch per entry.
-            for (into, &(_, counter)) in self.entries.iter_mut().zip(from) {
-                into.1 = into.1.max(counter);
-            }
-            return;
-        }
-        let mut merged = Vec::with_capacity(self.entries.len() + from.len());
-        let (mut left, mut right) = (self.entries.as_slice(), from);
-        while let (Some(&(a, x)), Some(&(b, y))) = (left.first(), right.first()) {
-            let index = a.min(b);
-            let counter = if a == b {
-                x.max(y)
-            } else if a < b {
-                x
-            } else {
-                y
-            };
-            merged.push((index, counter));
-            left = &left[usize::from(a == index)..];
-            right = &right[usize::from(b == index)..];
-        }
-        merged.extend_from_slice(left);
-        merged.extend_from_slice(right);
-        self.entries = merged;
+        join_entries(&mut self.entries, &other.entries);
     }
 
     /// Adds one to the counter of `component` (saturating), inserting it when missing.
@@ -109,6 +75,50 @@ impl JoinedClock {
             Err(at) => self.entries.insert(at, (component, 1)),
         }
     }
+}
+
+/// `into` becomes the component-wise maximum of itself and `from`: the largest counter of every
+/// component of either. Both are clock entries as a [`CompactClock`] keeps them (sorted by
+/// index, each index once, no zero counter) numbered from one table, and so is the result.
+///
+/// The one merge of sorted clock entries: a trace's derived clocks ([`JoinedClock::join`]) and
+/// the race detector's retained clocks, numbered by its own component ids, both join with it.
+/// Entries numbered by two tables would mix unrelated components and give a clock that orders
+/// events at random.
+pub fn join_entries(into: &mut Vec<(ComponentIndex, u64)>, from: &[(ComponentIndex, u64)]) {
+    if from.is_empty() {
+        return;
+    }
+    if into.is_empty() {
+        into.extend_from_slice(from);
+        return;
+    }
+    let aligned = into.len() == from.len() && into.iter().zip(from).all(|(a, b)| a.0 == b.0);
+    if aligned {
+        // The same indices in the same places: in place, without a branch per entry.
+        for (entry, &(_, counter)) in into.iter_mut().zip(from) {
+            entry.1 = entry.1.max(counter);
+        }
+        return;
+    }
+    let mut merged = Vec::with_capacity(into.len() + from.len());
+    let (mut left, mut right) = (into.as_slice(), from);
+    while let (Some(&(a, x)), Some(&(b, y))) = (left.first(), right.first()) {
+        let index = a.min(b);
+        let counter = if a == b {
+            x.max(y)
+        } else if a < b {
+            x
+        } else {
+            y
+        };
+        merged.push((index, counter));
+        left = &left[usize::from(a == index)..];
+        right = &right[usize::from(b == index)..];
+    }
+    merged.extend_from_slice(left);
+    merged.extend_from_slice(right);
+    *into = merged;
 }
 
 impl ClockTable {

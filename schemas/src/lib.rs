@@ -44,7 +44,7 @@ pub use compact_clock::{
 };
 pub use error::SchemaError;
 pub use finding::{FindingEvent, FindingKind, RaceFinding, Severity};
-pub use joined_clock::JoinedClock;
+pub use joined_clock::{join_entries, JoinedClock};
 pub use lock_order::{LockAcquisition, LockOrderEdge};
 pub use model::*;
 pub use names::SharedNames;

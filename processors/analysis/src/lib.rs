@@ -43,7 +43,6 @@
 pub mod accesses;
 pub mod anomalies;
 pub mod causality;
-mod clock_entries;
 pub mod config;
 pub mod findings;
 mod graph;

@@ -16,7 +16,6 @@
 use std::cmp::Ordering;
 use std::num::NonZeroU32;
 
-use crate::clock_entries;
 use crate::rules::CausalClock;
 
 /// Dense number of a clock component name, given out by [`ComponentIds`].
@@ -263,8 +262,8 @@ impl Clock {
             run => Clock { form: run }.entries(),
         };
         match &other.form {
-            Form::List(from) => clock_entries::join(&mut entries, from),
-            Form::Run { .. } => clock_entries::join(&mut entries, &other.entries()),
+            Form::List(from) => raceway_schemas::join_entries(&mut entries, from),
+            Form::Run { .. } => raceway_schemas::join_entries(&mut entries, &other.entries()),
         }
         // The join of two clocks may be a run that fits inline (or stop being one).
         *self = Clock::from_entries(entries);
