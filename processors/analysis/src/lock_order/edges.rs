@@ -86,14 +86,23 @@ pub fn lock_order_edges_with(events: &[Event], causality: &TraceCausality) -> Ve
             EventKind::LockAcquire(lock) => {
                 let before = state.locks.holds();
                 if let LockStep::Acquired(mode) = state.locks.acquire(lock) {
-                    for hold in before.iter().filter(|h| h.lock_id != lock.lock_id) {
-                        let Some((_, open)) = state.open.iter().find(|(id, _)| *id == hold.lock_id)
+                    for hold in before
+                        .iter()
+                        .filter(|h| !short_text::same(h.lock_id, &lock.lock_id))
+                    {
+                        let Some((_, open)) = state
+                            .open
+                            .iter()
+                            .find(|(id, _)| short_text::same(id, hold.lock_id))
                         else {
                             continue;
                         };
                         let guards = before
                             .iter()
-                            .filter(|g| g.number < hold.number && g.lock_id != lock.lock_id)
+                            .filter(|g| {
+                                g.number < hold.number
+                                    && !short_text::same(g.lock_id, &lock.lock_id)
+                            })
                             .map(Hold::held_lock)
                             .collect();
                         edges.push(LockOrderEdge {
