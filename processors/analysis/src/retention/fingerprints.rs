@@ -213,12 +213,11 @@ impl Fingerprints {
 
     /// Replaces the fingerprints with these, after a bulk removal.
     pub(super) fn rebuild(&mut self, keys: impl Iterator<Item = u64>) {
-        let fingerprints: Vec<u16> = keys.map(fingerprint).collect();
         self.slots.fill(EMPTY);
         self.head = 0;
         self.len = 0;
-        for fingerprint in fingerprints {
-            self.push_back(fingerprint);
+        for key in keys {
+            self.push_back(fingerprint(key));
         }
     }
 
