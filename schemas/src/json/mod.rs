@@ -124,9 +124,10 @@ pub fn decode_sdk_shaped_event(text: &str) -> Option<Event> {
 /// Decodes a stored payload (the JSON [`EventJson`] wrote) into an event holding only what the
 /// happens-before analysis of a trace reads: ids, parent, timestamp, clock, lock set, metadata
 /// and kind, with a kind's locks, state accesses and fences; every other field (most locations,
-/// arguments, HTTP, database, error and message payloads) is left at its default. `None` for a payload it does not read (a `Custom` kind,
-/// another shape), which [`decode_event`] then reads in full. For a route that sends the stored
-/// text as it is and decodes it only to order the events (`stored.rs` says why).
+/// arguments, HTTP, database, error and message payloads) is left at its default. `None` for a
+/// payload it does not read (a `Custom` kind, another shape), which [`decode_event`] then reads
+/// in full. For a route that sends the stored text as it is and decodes it only to order the
+/// events (`stored.rs` says why).
 pub fn decode_happens_before_fields(text: &str) -> Option<Event> {
     stored::event(text)
 }
